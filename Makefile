@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`.
+# Everything else is a step they use, or a developer convenience.
+BUILD_DIR ?= build/release
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+ARGS ?=
+
+.PHONY: run test build bootstrap unit integration sanitize format clean
+
+run: build
+	$(BUILD_DIR)/arbalest serve $(ARGS)
+
+test: build
+	$(MAKE) --no-print-directory unit integration
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | bootstrap
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DARBALEST_PYTHON=$(CURDIR)/.venv/bin/python
+
+build: bootstrap $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+unit:
+	ctest --test-dir $(BUILD_DIR) -j $(JOBS) --output-on-failure
+
+integration:
+	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) tests/integration
+
+format:
+	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc')
+
+clean:
+	rm -rf build

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what building and testing Arbalest needs, and nothing that is already there.
+#   - Debian packages for the C++ dependencies (apt-get, only the missing ones).
+#   - A project-local virtualenv (.venv) with the pinned pyarrow, whose wheel carries the
+#     Arrow C++ headers and shared libraries (Flight, IPC, compute, Parquet) we build against.
+# Idempotent and silent when nothing is missing. Not root and packages missing: prints the
+# apt-get command to run and exits 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  g++ cmake ninja-build pkg-config python3-venv
+  libhwy-dev            # SIMD kernels with runtime dispatch
+  libspdlog-dev libfmt-dev  # logging
+  libcli11-dev          # command line and ARBALEST_* env flags
+  nlohmann-json3-dev    # JSON tickets, actions and replies
+  libroaring-dev        # row bitmaps
+  libxxhash-dev         # hashing
+  prometheus-cpp-dev    # metrics exposition
+  libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "bootstrap: missing Debian packages; run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The venv is rebuilt only when python/requirements.txt changed since it was made.
+if [[ ! -x .venv/bin/python ]] || ! cmp -s python/requirements.txt .venv/.requirements.txt; then
+  echo "bootstrap: creating .venv from python/requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r python/requirements.txt
+  cp python/requirements.txt .venv/.requirements.txt
+fi

@@ -1,0 +1,67 @@
+#include "common/json_util.h"
+
+#include <algorithm>
+
+#include <arrow/status.h>
+
+namespace arbalest {
+
+arrow::Result<Json> ParseJsonObject(std::string_view text, std::string_view what) {
+  Json parsed = Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return arrow::Status::Invalid(what, " is not valid JSON");
+  if (!parsed.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");
+  return parsed;
+}
+
+arrow::Status CheckKnownKeys(const Json& object, std::initializer_list<std::string_view> allowed,
+                             std::string_view what) {
+  for (const auto& item : object.items()) {
+    if (std::find(allowed.begin(), allowed.end(), item.key()) != allowed.end()) continue;
+    std::string names;
+    for (std::string_view name : allowed) {
+      if (!names.empty()) names += ", ";
+      names += name;
+    }
+    return arrow::Status::Invalid("unknown key '", item.key(), "' in ", what,
+                                  " (known keys: ", names, ")");
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::optional<std::string>> GetOptionalString(
+    const Json& object, std::initializer_list<std::string_view> keys, std::string_view what) {
+  for (std::string_view key : keys) {
+    auto it = object.find(key);
+    if (it == object.end()) continue;
+    if (!it->is_string()) {
+      return arrow::Status::Invalid("'", key, "' in ", what, " must be a string, got ",
+                                    JsonForMessage(*it));
+    }
+    return it->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+arrow::Result<std::optional<int64_t>> GetOptionalInt(const Json& object, std::string_view key,
+                                                     std::string_view what) {
+  auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (!it->is_number_integer()) {
+    return arrow::Status::Invalid("'", key, "' in ", what, " must be an integer, got ",
+                                  JsonForMessage(*it));
+  }
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    return arrow::Status::Invalid("'", key, "' in ", what, " is out of range");
+  }
+  return it->get<int64_t>();
+}
+
+std::string JsonForMessage(const Json& value) {
+  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true,
+                                nlohmann::json::error_handler_t::replace);
+  constexpr size_t kMax = 80;
+  if (text.size() > kMax) text = text.substr(0, kMax) + "...";
+  return text;
+}
+
+}  // namespace arbalest

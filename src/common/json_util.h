@@ -1,0 +1,38 @@
+// Small helpers for the JSON documents of the protocol (tickets, action bodies, criteria).
+// Every failure is an arrow::Status::Invalid whose message names the offending key, so the
+// client learns exactly what to fix. No exceptions escape these functions.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <arrow/result.h>
+#include <nlohmann/json.hpp>
+
+namespace arbalest {
+
+using Json = nlohmann::json;
+
+// Parses `text` as a JSON object. `what` names the document in errors ("ticket").
+arrow::Result<Json> ParseJsonObject(std::string_view text, std::string_view what);
+
+// Fails on the first key of `object` that is not in `allowed`, naming it.
+arrow::Status CheckKnownKeys(const Json& object, std::initializer_list<std::string_view> allowed,
+                             std::string_view what);
+
+// The string under the first present key of `keys` (aliases), or nullopt when none is
+// present. Invalid when the value is not a string.
+arrow::Result<std::optional<std::string>> GetOptionalString(
+    const Json& object, std::initializer_list<std::string_view> keys, std::string_view what);
+
+// The integer under `key`, or nullopt when absent. Invalid when not an integer.
+arrow::Result<std::optional<int64_t>> GetOptionalInt(const Json& object, std::string_view key,
+                                                     std::string_view what);
+
+// A short, printable rendering of a JSON value for error messages.
+std::string JsonForMessage(const Json& value);
+
+}  // namespace arbalest

@@ -1,0 +1,30 @@
+// The protocol's filters (a JSON list of {"field","op","value"} nodes, ANDed, with
+// {"logic":"and"|"or"|"not","filters":[...]} nesting) compiled into Arrow compute
+// expressions. Filtering itself is done by Arrow compute kernels, never by hand.
+#pragma once
+
+#include <memory>
+
+#include <arrow/compute/expression.h>
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include "common/json_util.h"
+
+namespace arbalest {
+
+// Compiles `filters` (an array of filter nodes, ANDed, or a single node object) into an
+// expression bound to `schema`. Values are converted to the column's type. Errors (all
+// arrow::Status::Invalid): unknown key in a node, unknown operator, a field missing from
+// `schema` (named), a value that does not convert to the column's type (named with the
+// field and type), an operator that does not apply to the column's type.
+// An empty array compiles to literal(true).
+arrow::Result<arrow::compute::Expression> CompileFilter(const Json& filters,
+                                                        const arrow::Schema& schema);
+
+// The rows of `batch` for which `filter` (compiled for batch's schema) is true; rows where it
+// is null are dropped, as in SQL.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ApplyFilter(
+    const arrow::compute::Expression& filter, const std::shared_ptr<arrow::RecordBatch>& batch);
+
+}  // namespace arbalest

@@ -1,0 +1,29 @@
+#include "common/byte_size.h"
+
+#include <gtest/gtest.h>
+
+namespace arbalest {
+namespace {
+
+TEST(ByteSizeTest, ParsesUnits) {
+  EXPECT_EQ(*ParseByteSize("0"), 0);
+  EXPECT_EQ(*ParseByteSize("1048576"), 1048576);
+  EXPECT_EQ(*ParseByteSize("512MiB"), 512LL << 20);
+  EXPECT_EQ(*ParseByteSize("8G"), 8LL << 30);
+  EXPECT_EQ(*ParseByteSize("8gb"), 8'000'000'000LL);
+  EXPECT_EQ(*ParseByteSize("1.5KiB"), 1536);
+  EXPECT_EQ(*ParseByteSize("2TiB"), 2LL << 40);
+}
+
+TEST(ByteSizeTest, RejectsGarbageNamingIt) {
+  for (const char* bad : {"", "abc", "-1", "12XB", "1e30", "5 MiB", "nan"}) {
+    auto result = ParseByteSize(bad);
+    ASSERT_FALSE(result.ok()) << bad;
+    EXPECT_TRUE(result.status().IsInvalid());
+    EXPECT_NE(result.status().message().find(std::string("'") + bad + "'"), std::string::npos)
+        << result.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace arbalest

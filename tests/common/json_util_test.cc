@@ -1,0 +1,38 @@
+#include "common/json_util.h"
+
+#include <gtest/gtest.h>
+
+namespace arbalest {
+namespace {
+
+TEST(JsonUtilTest, ParsesObjectsOnly) {
+  EXPECT_TRUE(ParseJsonObject(R"({"a":1})", "ticket").ok());
+  auto not_json = ParseJsonObject("{oops", "ticket");
+  ASSERT_FALSE(not_json.ok());
+  EXPECT_EQ(not_json.status().message(), "ticket is not valid JSON");
+  auto array = ParseJsonObject("[1,2]", "ticket");
+  ASSERT_FALSE(array.ok());
+  EXPECT_EQ(array.status().message(), "ticket must be a JSON object");
+}
+
+TEST(JsonUtilTest, UnknownKeyIsNamed) {
+  Json object = Json::parse(R"({"dataset":"x","limt":5})");
+  auto status = CheckKnownKeys(object, {"dataset", "limit"}, "scan ticket");
+  ASSERT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("'limt'"), std::string::npos) << status.message();
+  EXPECT_TRUE(CheckKnownKeys(object, {"dataset", "limt"}, "scan ticket").ok());
+}
+
+TEST(JsonUtilTest, TypedGettersCheckTypes) {
+  Json object = Json::parse(R"({"name":"ds","limit":"ten","n":7})");
+  EXPECT_EQ(**GetOptionalString(object, {"dataset", "name"}, "t"), "ds");
+  EXPECT_FALSE(GetOptionalString(object, {"missing"}, "t")->has_value());
+  EXPECT_TRUE(GetOptionalString(object, {"n"}, "t").status().IsInvalid());
+  EXPECT_EQ(**GetOptionalInt(object, "n", "t"), 7);
+  auto bad = GetOptionalInt(object, "limit", "t");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'limit'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace arbalest
