@@ -46,13 +46,12 @@ arrow::Status InitLogging(std::string_view format, std::string_view level) {
     return arrow::Status::Invalid("--log-level: unknown level '", level,
                                   "' (trace, debug, info, warn, error, critical, off)");
   }
-  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
   if (format == "json") {
     formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","thread":%t,"msg":"%j"})",
-        spdlog::pattern_time_type::utc);
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","thread":%t,"msg":"%j"})");
   } else if (format == "text") {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v");
   } else {
     return arrow::Status::Invalid("--log-format: unknown format '", format, "' (text, json)");
   }

@@ -1,0 +1,91 @@
+#include "flight/catalog.h"
+
+#include <arrow/builder.h>
+#include <arrow/status.h>
+
+#include "flight/ticket.h"
+#include "store/filter.h"
+
+namespace arbalest {
+namespace {
+
+// One row per dataset with the fields criteria filters may name.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> CatalogBatch(
+    const std::vector<std::shared_ptr<Dataset>>& datasets) {
+  arrow::StringBuilder names;
+  arrow::Int64Builder rows, bytes;
+  arrow::Int32Builder dims;
+  for (const auto& dataset : datasets) {
+    const DatasetSnapshot snapshot = dataset->Snapshot();
+    ARROW_RETURN_NOT_OK(names.Append(dataset->name()));
+    ARROW_RETURN_NOT_OK(rows.Append(snapshot.num_rows));
+    ARROW_RETURN_NOT_OK(bytes.Append(snapshot.num_bytes));
+    ARROW_RETURN_NOT_OK(dims.Append(dataset->layout().vector.dim));
+  }
+  auto schema = arrow::schema({arrow::field("name", arrow::utf8()),
+                               arrow::field("rows", arrow::int64()),
+                               arrow::field("bytes", arrow::int64()),
+                               arrow::field("dim", arrow::int32())});
+  arrow::ArrayVector columns(4);
+  ARROW_RETURN_NOT_OK(names.Finish(&columns[0]));
+  ARROW_RETURN_NOT_OK(rows.Finish(&columns[1]));
+  ARROW_RETURN_NOT_OK(bytes.Finish(&columns[2]));
+  ARROW_RETURN_NOT_OK(dims.Finish(&columns[3]));
+  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(datasets.size()), columns);
+}
+
+}  // namespace
+
+arrow::Result<arrow::flight::FlightInfo> MakeFlightInfo(const Dataset& dataset) {
+  const DatasetSnapshot snapshot = dataset.Snapshot();
+  arrow::flight::FlightEndpoint endpoint;
+  endpoint.ticket.ticket = ScanTicketFor(dataset.name());
+  return arrow::flight::FlightInfo::Make(
+      *snapshot.schema, arrow::flight::FlightDescriptor::Path({dataset.name()}), {endpoint},
+      snapshot.num_rows, snapshot.num_bytes, /*ordered=*/true);
+}
+
+Json DatasetStats(const Dataset& dataset) {
+  const DatasetSnapshot snapshot = dataset.Snapshot();
+  const DatasetLayout& layout = dataset.layout();
+  Json columns = Json::array();
+  for (const auto& field : snapshot.schema->fields()) columns.push_back(field->name());
+  const bool assigned = layout.id_kind == IdKind::kAssigned;
+  return Json{{"dataset", dataset.name()},
+              {"rows", snapshot.num_rows},
+              {"bytes", snapshot.num_bytes},
+              {"batches", snapshot.batches.size()},
+              {"dim", layout.vector.dim},
+              {"vector_column", layout.vector.column},
+              {"vector_type", layout.vector.value_type->ToString()},
+              {"id_type", assigned ? "uint64" : std::string(IdKindName(layout.id_kind))},
+              {"ids_assigned", assigned},
+              {"columns", std::move(columns)}};
+}
+
+arrow::Result<std::vector<std::shared_ptr<Dataset>>> SelectDatasets(const VectorStore& store,
+                                                                    std::string_view criteria) {
+  std::vector<std::shared_ptr<Dataset>> datasets = store.List();
+  if (criteria.empty()) return datasets;
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(criteria, "ListFlights criteria"));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"name", "filters"}, "ListFlights criteria"));
+  ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"name"}, "ListFlights criteria"));
+  if (name) {
+    std::erase_if(datasets, [&](const auto& d) { return d->name().find(*name) == std::string::npos; });
+  }
+  auto filters = request.find("filters");
+  if (filters == request.end()) return datasets;
+  ARROW_ASSIGN_OR_RAISE(auto catalog, CatalogBatch(datasets));
+  ARROW_ASSIGN_OR_RAISE(auto filter, CompileFilter(*filters, *catalog->schema()));
+  ARROW_ASSIGN_OR_RAISE(auto selected, ApplyFilter(filter, catalog));
+  const auto& selected_names = static_cast<const arrow::StringArray&>(*selected->column(0));
+  std::vector<std::shared_ptr<Dataset>> result;
+  for (int64_t i = 0; i < selected_names.length(); ++i) {
+    for (const auto& dataset : datasets) {
+      if (dataset->name() == selected_names.GetView(i)) result.push_back(dataset);
+    }
+  }
+  return result;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,53 @@
+// The Arrow Flight RPCs of protocol.md over one VectorStore. Both gRPC ports (data and meta)
+// run an instance of this class over the same store: every RPC is served on both.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <arrow/flight/server.h>
+
+#include "store/vector_store.h"
+
+namespace arbalest {
+
+// Thread-safe: gRPC calls the methods from many threads at once.
+class FlightService : public arrow::flight::FlightServerBase {
+ public:
+  explicit FlightService(std::shared_ptr<VectorStore> store) : store_(std::move(store)) {}
+
+  // Streams batches into the dataset named by the descriptor's path, acking each batch with
+  // PutResult JSON {"status":"acked","rows":N,"seq":S}.
+  arrow::Status DoPut(const arrow::flight::ServerCallContext& context,
+                      std::unique_ptr<arrow::flight::FlightMessageReader> reader,
+                      std::unique_ptr<arrow::flight::FlightMetadataWriter> writer) override;
+
+  // Scans a dataset as the ticket asks (see ticket.h).
+  arrow::Status DoGet(const arrow::flight::ServerCallContext& context,
+                      const arrow::flight::Ticket& request,
+                      std::unique_ptr<arrow::flight::FlightDataStream>* stream) override;
+
+  arrow::Status ListFlights(const arrow::flight::ServerCallContext& context,
+                            const arrow::flight::Criteria* criteria,
+                            std::unique_ptr<arrow::flight::FlightListing>* listings) override;
+
+  arrow::Status GetFlightInfo(const arrow::flight::ServerCallContext& context,
+                              const arrow::flight::FlightDescriptor& request,
+                              std::unique_ptr<arrow::flight::FlightInfo>* info) override;
+
+  arrow::Status GetSchema(const arrow::flight::ServerCallContext& context,
+                          const arrow::flight::FlightDescriptor& request,
+                          std::unique_ptr<arrow::flight::SchemaResult>* schema) override;
+
+  arrow::Status ListActions(const arrow::flight::ServerCallContext& context,
+                            std::vector<arrow::flight::ActionType>* actions) override;
+
+  arrow::Status DoAction(const arrow::flight::ServerCallContext& context,
+                         const arrow::flight::Action& action,
+                         std::unique_ptr<arrow::flight::ResultStream>* result) override;
+
+ private:
+  std::shared_ptr<VectorStore> store_;
+};
+
+}  // namespace arbalest

@@ -1,0 +1,42 @@
+#include "flight/server.h"
+
+#include <arrow/status.h>
+
+namespace arbalest {
+namespace {
+
+arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& host, int port,
+                                                           std::shared_ptr<VectorStore> store,
+                                                           std::string_view role) {
+  ARROW_ASSIGN_OR_RAISE(auto location, arrow::flight::Location::ForGrpcTcp(host, port));
+  arrow::flight::FlightServerOptions options(location);
+  auto service = std::make_unique<FlightService>(std::move(store));
+  arrow::Status status = service->Init(options);
+  if (!status.ok()) {
+    return arrow::Status::IOError("cannot serve the ", role, " port on ", host, ":", port,
+                                  " (is it in use?): ", status.message());
+  }
+  return service;
+}
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<FlightServers>> FlightServers::Start(
+    const FlightPorts& ports, std::shared_ptr<VectorStore> store) {
+  ARROW_ASSIGN_OR_RAISE(auto data, StartService(ports.host, ports.data_port, store, "data"));
+  ARROW_ASSIGN_OR_RAISE(auto meta, StartService(ports.host, ports.meta_port, store, "meta"));
+  return std::unique_ptr<FlightServers>(new FlightServers(std::move(data), std::move(meta)));
+}
+
+arrow::Status FlightServers::Shutdown(std::chrono::seconds grace) {
+  const auto deadline = std::chrono::system_clock::now() + grace;
+  // Stop both first so that neither keeps accepting while the other drains.
+  arrow::Status data_status = data_->Shutdown(&deadline);
+  arrow::Status meta_status = meta_->Shutdown(&deadline);
+  ARROW_RETURN_NOT_OK(data_->Wait());
+  ARROW_RETURN_NOT_OK(meta_->Wait());
+  ARROW_RETURN_NOT_OK(data_status);
+  return meta_status;
+}
+
+}  // namespace arbalest

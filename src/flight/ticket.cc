@@ -1,0 +1,66 @@
+#include "flight/ticket.h"
+
+#include <arrow/status.h>
+
+#include "common/dataset_name.h"
+
+namespace arbalest {
+namespace {
+
+arrow::Result<std::vector<std::string>> ParseColumns(const Json& columns) {
+  if (!columns.is_array()) {
+    return arrow::Status::Invalid("'columns' must be a JSON array of column names, got ",
+                                  JsonForMessage(columns));
+  }
+  std::vector<std::string> names;
+  for (const auto& column : columns) {
+    if (!column.is_string()) {
+      return arrow::Status::Invalid("'columns' entries must be strings, got ",
+                                    JsonForMessage(column));
+    }
+    names.push_back(column.get<std::string>());
+  }
+  return names;
+}
+
+}  // namespace
+
+arrow::Result<ScanTicket> ParseScanTicket(std::string_view ticket) {
+  if (ticket.empty()) {
+    return arrow::Status::Invalid("empty ticket: expected a dataset name or a JSON scan request");
+  }
+  ScanTicket result;
+  if (ticket.front() != '{') {
+    if (!IsValidDatasetName(ticket)) {
+      return arrow::Status::Invalid(
+          "ticket is neither a JSON object nor a dataset name; ",
+          ValidateDatasetName(ticket).message());
+    }
+    result.dataset = std::string(ticket);
+    return result;
+  }
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(ticket, "ticket"));
+  if (request.contains("search")) {
+    return arrow::Status::NotImplemented("search tickets are not supported by this server yet");
+  }
+  ARROW_RETURN_NOT_OK(
+      CheckKnownKeys(request, {"dataset", "name", "filters", "limit", "columns"}, "scan ticket"));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, GetOptionalString(request, {"dataset", "name"}, "ticket"));
+  if (!dataset) return arrow::Status::Invalid("scan ticket needs 'dataset' (or 'name')");
+  ARROW_RETURN_NOT_OK(ValidateDatasetName(*dataset));
+  result.dataset = std::move(*dataset);
+  if (auto filters = request.find("filters"); filters != request.end()) {
+    result.options.filters = *filters;
+  }
+  ARROW_ASSIGN_OR_RAISE(result.options.limit, GetOptionalInt(request, "limit", "scan ticket"));
+  if (auto columns = request.find("columns"); columns != request.end()) {
+    ARROW_ASSIGN_OR_RAISE(result.options.columns, ParseColumns(*columns));
+  }
+  return result;
+}
+
+std::string ScanTicketFor(std::string_view dataset) {
+  return Json{{"dataset", dataset}}.dump();
+}
+
+}  // namespace arbalest

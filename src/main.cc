@@ -1,0 +1,152 @@
+// `arbalest serve`: the command line, and the life of a node from start to graceful shutdown.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <arrow/config.h>
+#include <hwy/targets.h>
+#include <spdlog/spdlog.h>
+
+#include "common/byte_size.h"
+#include "common/data_dir.h"
+#include "common/logging.h"
+#include "flight/server.h"
+#include "metrics/metrics_server.h"
+
+namespace arbalest {
+namespace {
+
+constexpr int kUsageError = 2;
+
+struct ServeConfig {
+  std::string host = "127.0.0.1";
+  int port = 3000;
+  int meta_port = 3001;
+  int metrics_port = 9090;
+  std::string data_dir = "./data";
+  std::string log_format = "text";
+  std::string log_level = "info";
+  std::string max_memory = "0";
+  int64_t max_memory_bytes = 0;
+};
+
+void AddServeFlags(CLI::App& serve, ServeConfig& config) {
+  const auto port_range = CLI::Range(0, 65535);
+  serve.add_option("--host", config.host, "Address the Flight and metrics ports bind to")
+      ->envname("ARBALEST_HOST")
+      ->capture_default_str();
+  serve.add_option("--port", config.port, "Data port: DoPut, DoGet, DoExchange, DoAction")
+      ->envname("ARBALEST_PORT")
+      ->check(port_range)
+      ->capture_default_str();
+  serve.add_option("--meta-port", config.meta_port,
+                   "Meta port: ListFlights, GetFlightInfo, GetSchema, DoGet, DoAction")
+      ->envname("ARBALEST_META_PORT")
+      ->check(port_range)
+      ->capture_default_str();
+  serve.add_option("--metrics-port", config.metrics_port, "Prometheus /metrics port (HTTP)")
+      ->envname("ARBALEST_METRICS_PORT")
+      ->check(port_range)
+      ->capture_default_str();
+  serve.add_option("--data-dir", config.data_dir, "Directory for durable data")
+      ->envname("ARBALEST_DATA_DIR")
+      ->capture_default_str();
+  serve.add_option("--log-format", config.log_format, "Log format: text or json")
+      ->envname("ARBALEST_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  serve.add_option("--log-level", config.log_level,
+                   "trace, debug, info, warn, error, critical or off")
+      ->envname("ARBALEST_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  serve.add_option("--max-memory", config.max_memory,
+                   "Memory for stored data, e.g. 8GiB; puts past it fail (0 = unlimited)")
+      ->envname("ARBALEST_MAX_MEMORY")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            auto bytes = ParseByteSize(text);
+            return bytes.ok() ? std::string() : bytes.status().message();
+          },
+          "SIZE"))
+      ->capture_default_str();
+}
+
+std::string SimdTarget() {
+  const int64_t targets = hwy::SupportedTargets();
+  // The best target is the lowest set bit.
+  return hwy::TargetName(targets & -targets);
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts afterwards, so that only
+// WaitForShutdownSignal receives them.
+sigset_t BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int WaitForShutdownSignal(const sigset_t& signals) {
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  return signal_number;
+}
+
+arrow::Status Serve(const ServeConfig& config) {
+  const sigset_t signals = BlockShutdownSignals();
+  ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
+  auto store = std::make_shared<VectorStore>(config.max_memory_bytes);
+  ARROW_ASSIGN_OR_RAISE(auto servers, FlightServers::Start(
+                                          {config.host, config.port, config.meta_port}, store));
+  ARROW_ASSIGN_OR_RAISE(auto metrics,
+                        MetricsServer::Start(config.host, config.metrics_port, store));
+  spdlog::info(
+      "arbalest {} serving: data {}:{}, meta {}:{}, metrics http://{}:{}/metrics, data dir {}, "
+      "max memory {} bytes, SIMD {}, Arrow {}",
+      ARBALEST_VERSION, config.host, servers->data_port(), config.host, servers->meta_port(),
+      config.host, metrics->port(), config.data_dir, config.max_memory_bytes, SimdTarget(),
+      arrow::GetBuildInfo().version_string);
+  const int signal_number = WaitForShutdownSignal(signals);
+  spdlog::info("received {}: finishing in-flight calls and shutting down",
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  ARROW_RETURN_NOT_OK(servers->Shutdown(std::chrono::seconds(30)));
+  spdlog::info("shut down cleanly");
+  return arrow::Status::OK();
+}
+
+}  // namespace
+}  // namespace arbalest
+
+int main(int argc, char** argv) {
+  using arbalest::kUsageError;
+  CLI::App app{"Arbalest: a vector database served over Apache Arrow Flight"};
+  app.set_version_flag("--version", ARBALEST_VERSION);
+  app.require_subcommand(1);
+  arbalest::ServeConfig config;
+  CLI::App* serve = app.add_subcommand("serve", "Run a node (every flag has an ARBALEST_* twin)");
+  arbalest::AddServeFlags(*serve, config);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kUsageError;
+  }
+  config.max_memory_bytes = *arbalest::ParseByteSize(config.max_memory);
+  if (auto status = arbalest::InitLogging(config.log_format, config.log_level); !status.ok()) {
+    std::cerr << status.message() << std::endl;
+    return kUsageError;
+  }
+  if (auto status = arbalest::Serve(config); !status.ok()) {
+    spdlog::critical("{}", status.ToString());
+    return 1;
+  }
+  return 0;
+}

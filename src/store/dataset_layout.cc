@@ -1,0 +1,245 @@
+#include "store/dataset_layout.h"
+
+#include <unordered_set>
+#include <vector>
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/compute/cast.h>
+#include <arrow/status.h>
+
+namespace arbalest {
+namespace {
+
+constexpr std::string_view kVectorTypes = "fixed_size_list<float32|float16|int8|uint8|float64, d>";
+
+bool IsStorableVectorValue(const arrow::DataType& type) {
+  switch (type.id()) {
+    case arrow::Type::FLOAT:
+    case arrow::Type::HALF_FLOAT:
+    case arrow::Type::INT8:
+    case arrow::Type::UINT8:
+    case arrow::Type::DOUBLE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// float64 vectors are stored as float32; every other element type as it comes.
+std::shared_ptr<arrow::DataType> StoredVectorType(const arrow::FixedSizeListType& type) {
+  if (type.value_type()->id() != arrow::Type::DOUBLE) return type.GetSharedPtr();
+  return arrow::fixed_size_list(type.value_field()->WithType(arrow::float32()), type.list_size());
+}
+
+arrow::Result<IdKind> IdKindOf(const arrow::Field& field) {
+  switch (field.type()->id()) {
+    case arrow::Type::INT64:
+      return IdKind::kInt64;
+    case arrow::Type::UINT64:
+      return IdKind::kUInt64;
+    case arrow::Type::STRING:
+      return IdKind::kUtf8;
+    default:
+      return arrow::Status::Invalid("id column '", field.name(),
+                                    "' must be int64, uint64 or utf8, got ",
+                                    field.type()->ToString());
+  }
+}
+
+arrow::Status CheckLayoutsAgree(const DatasetLayout& dataset, const DatasetLayout& put,
+                                std::string_view name) {
+  if (put.vector.column != dataset.vector.column) {
+    return arrow::Status::Invalid("dataset '", name, "' stores vectors in column '",
+                                  dataset.vector.column, "', but this batch has them in '",
+                                  put.vector.column, "'");
+  }
+  if (!put.vector.value_type->Equals(*dataset.vector.value_type)) {
+    return arrow::Status::Invalid("vector type mismatch for dataset '", name,
+                                  "': the dataset stores ", dataset.vector.value_type->ToString(),
+                                  " vectors, this batch has ", put.vector.value_type->ToString());
+  }
+  if (put.vector.dim != dataset.vector.dim) {
+    return arrow::Status::Invalid("vector width mismatch for dataset '", name,
+                                  "': the dataset has width ", dataset.vector.dim,
+                                  ", this batch has width ", put.vector.dim);
+  }
+  if (put.id_kind == dataset.id_kind) return arrow::Status::OK();
+  if (dataset.id_kind == IdKind::kAssigned) {
+    return arrow::Status::Invalid("dataset '", name,
+                                  "' numbers its rows itself (it was created without an 'id' "
+                                  "column); remove the 'id' column from the batch");
+  }
+  if (put.id_kind == IdKind::kAssigned) {
+    return arrow::Status::Invalid("missing column 'id' (", IdKindName(dataset.id_kind),
+                                  ") required by dataset '", name, "'");
+  }
+  return arrow::Status::Invalid("column 'id' has type ", IdKindName(put.id_kind),
+                                " in this batch but ", IdKindName(dataset.id_kind),
+                                " in dataset '", name, "'");
+}
+
+// The vector column with the stored type: float64 cast to float32, and the list type taken from
+// the dataset so that a differently named child field ("element" vs "item") still matches.
+arrow::Result<std::shared_ptr<arrow::Array>> ConformVectors(const arrow::Array& column,
+                                                            const arrow::Field& stored,
+                                                            const VectorSpec& spec) {
+  const auto& list = static_cast<const arrow::FixedSizeListArray&>(column);
+  if (list.null_count() > 0) {
+    return arrow::Status::Invalid("vector column '", spec.column, "' has ", list.null_count(),
+                                  " null vectors; every row needs a vector");
+  }
+  std::shared_ptr<arrow::Array> values =
+      list.values()->Slice(list.offset() * spec.dim, list.length() * spec.dim);
+  if (values->null_count() > 0) {
+    return arrow::Status::Invalid("vector column '", spec.column, "' has ", values->null_count(),
+                                  " null elements; vector elements must not be null");
+  }
+  if (values->type_id() == arrow::Type::DOUBLE) {
+    ARROW_ASSIGN_OR_RAISE(values, arrow::compute::Cast(*values, arrow::float32(),
+                                                       arrow::compute::CastOptions::Unsafe()));
+  }
+  return arrow::FixedSizeListArray::FromArrays(values, stored.type());
+}
+
+arrow::Result<std::shared_ptr<arrow::Array>> AssignedIds(uint64_t first, int64_t rows) {
+  arrow::UInt64Builder builder;
+  ARROW_RETURN_NOT_OK(builder.Reserve(rows));
+  for (int64_t i = 0; i < rows; ++i) builder.UnsafeAppend(first + static_cast<uint64_t>(i));
+  return builder.Finish();
+}
+
+}  // namespace
+
+std::string_view IdKindName(IdKind kind) {
+  switch (kind) {
+    case IdKind::kInt64:
+      return "int64";
+    case IdKind::kUInt64:
+      return "uint64";
+    case IdKind::kUtf8:
+      return "utf8";
+    case IdKind::kAssigned:
+      return "uint64 (assigned)";
+  }
+  return "unknown";
+}
+
+arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema) {
+  std::unordered_set<std::string> names;
+  for (const auto& field : put_schema.fields()) {
+    if (!names.insert(field->name()).second) {
+      return arrow::Status::Invalid("duplicate column '", field->name(), "'");
+    }
+  }
+  int vector_index = put_schema.GetFieldIndex("vector");
+  if (vector_index < 0) vector_index = put_schema.GetFieldIndex("embedding");
+  if (vector_index < 0) {
+    return arrow::Status::Invalid("no vector column: expected a column named 'vector' or ",
+                                  "'embedding' of type ", kVectorTypes);
+  }
+  const auto& vector_field = *put_schema.field(vector_index);
+  if (vector_field.type()->id() != arrow::Type::FIXED_SIZE_LIST) {
+    return arrow::Status::Invalid("vector column '", vector_field.name(), "' must be ",
+                                  kVectorTypes, ", got ", vector_field.type()->ToString());
+  }
+  const auto& list_type = static_cast<const arrow::FixedSizeListType&>(*vector_field.type());
+  if (!IsStorableVectorValue(*list_type.value_type()) || list_type.list_size() <= 0) {
+    return arrow::Status::Invalid("vector column '", vector_field.name(), "' must be ",
+                                  kVectorTypes, " with d > 0, got ", list_type.ToString());
+  }
+  DatasetLayout layout;
+  layout.vector.column = vector_field.name();
+  layout.vector.value_type =
+      static_cast<const arrow::FixedSizeListType&>(*StoredVectorType(list_type)).value_type();
+  layout.vector.dim = list_type.list_size();
+  const int id_index = put_schema.GetFieldIndex(std::string(kIdColumn));
+  if (id_index >= 0) {
+    ARROW_ASSIGN_OR_RAISE(layout.id_kind, IdKindOf(*put_schema.field(id_index)));
+  }
+  return layout;
+}
+
+arrow::Result<std::shared_ptr<arrow::Schema>> StoredSchemaFor(const arrow::Schema& put_schema) {
+  ARROW_ASSIGN_OR_RAISE(DatasetLayout layout, InspectPutSchema(put_schema));
+  arrow::FieldVector fields;
+  if (layout.id_kind == IdKind::kAssigned) {
+    fields.push_back(arrow::field(std::string(kIdColumn), arrow::uint64(), /*nullable=*/false));
+  }
+  for (const auto& field : put_schema.fields()) {
+    if (field->name() == layout.vector.column) {
+      const auto& list_type = static_cast<const arrow::FixedSizeListType&>(*field->type());
+      fields.push_back(field->WithType(StoredVectorType(list_type)));
+    } else {
+      fields.push_back(field);
+    }
+  }
+  return arrow::schema(std::move(fields), put_schema.metadata());
+}
+
+arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                           const std::shared_ptr<arrow::Schema>& stored,
+                                           const DatasetLayout& layout,
+                                           uint64_t first_assigned_id, std::string_view dataset) {
+  if (batch->num_rows() == 0) {
+    return arrow::Status::Invalid("batch has 0 rows: every batch put into dataset '", dataset,
+                                  "' must carry at least one row");
+  }
+  const arrow::Schema& put = *batch->schema();
+  ARROW_ASSIGN_OR_RAISE(DatasetLayout put_layout, InspectPutSchema(put));
+  ARROW_RETURN_NOT_OK(CheckLayoutsAgree(layout, put_layout, dataset));
+
+  arrow::FieldVector fields;
+  arrow::ArrayVector columns;
+  std::vector<bool> used(put.num_fields(), false);
+  for (const auto& stored_field : stored->fields()) {
+    if (layout.id_kind == IdKind::kAssigned && stored_field->name() == kIdColumn) {
+      ARROW_ASSIGN_OR_RAISE(auto ids, AssignedIds(first_assigned_id, batch->num_rows()));
+      fields.push_back(stored_field);
+      columns.push_back(std::move(ids));
+      continue;
+    }
+    const int index = put.GetFieldIndex(stored_field->name());
+    if (index < 0) {
+      return arrow::Status::Invalid("missing column '", stored_field->name(), "' (",
+                                    stored_field->type()->ToString(), ") required by dataset '",
+                                    dataset, "'");
+    }
+    used[index] = true;
+    std::shared_ptr<arrow::Array> column = batch->column(index);
+    if (stored_field->name() == layout.vector.column) {
+      ARROW_ASSIGN_OR_RAISE(column, ConformVectors(*column, *stored_field, layout.vector));
+    } else if (!column->type()->Equals(*stored_field->type())) {
+      return arrow::Status::Invalid("column '", stored_field->name(), "' has type ",
+                                    column->type()->ToString(), " in this batch but ",
+                                    stored_field->type()->ToString(), " in dataset '", dataset,
+                                    "'");
+    }
+    if (stored_field->name() == kIdColumn && column->null_count() > 0) {
+      return arrow::Status::Invalid("id column 'id' has ", column->null_count(),
+                                    " nulls; every row needs an id");
+    }
+    fields.push_back(stored_field);
+    columns.push_back(std::move(column));
+  }
+  ConformedBatch result;
+  const size_t stored_count = fields.size();
+  for (int i = 0; i < put.num_fields(); ++i) {
+    if (used[i]) continue;
+    if (!put.field(i)->nullable()) {
+      return arrow::Status::Invalid("new column '", put.field(i)->name(),
+                                    "' must be nullable to be added to dataset '", dataset,
+                                    "' (rows already stored have no value for it)");
+    }
+    fields.push_back(put.field(i));
+    columns.push_back(batch->column(i));
+  }
+  if (fields.size() > stored_count) {
+    result.evolved_schema = arrow::schema(fields, stored->metadata());
+  }
+  result.batch = arrow::RecordBatch::Make(result.evolved_schema ? result.evolved_schema : stored,
+                                          batch->num_rows(), std::move(columns));
+  return result;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,64 @@
+// What a dataset's schema says about its vectors and ids, and how an incoming batch is made to
+// fit the dataset: the validation half of DoPut, kept apart from storage so it can be tested
+// alone and reused by the WAL replay path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/type.h>
+
+namespace arbalest {
+
+// Where the user's ids come from. kAssigned: the put has no `id` column and the server numbers
+// rows 0, 1, 2, ... in a uint64 `id` column it prepends to the stored schema.
+enum class IdKind { kInt64, kUInt64, kUtf8, kAssigned };
+std::string_view IdKindName(IdKind kind);
+
+inline constexpr std::string_view kIdColumn = "id";
+
+// The vector column as stored: float64 input is stored as float32.
+struct VectorSpec {
+  std::string column;                            // "vector" or "embedding", as the user named it
+  std::shared_ptr<arrow::DataType> value_type;   // float32, float16, int8 or uint8
+  int32_t dim = 0;
+};
+
+// The facts about a dataset's shape that every put must agree with.
+struct DatasetLayout {
+  VectorSpec vector;
+  IdKind id_kind = IdKind::kAssigned;
+};
+
+// Validates a put's schema: exactly one vector column (`vector`, else `embedding`) of type
+// FixedSizeList<float32|float16|int8|uint8|float64, d>, an optional `id` column of int64, uint64
+// or utf8, and no duplicate column names. Invalid names the offending column.
+arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema);
+
+// The schema a dataset created from `put_schema` stores: float64 vectors become float32 and,
+// without an `id` column, a non-null uint64 `id` column comes first.
+arrow::Result<std::shared_ptr<arrow::Schema>> StoredSchemaFor(const arrow::Schema& put_schema);
+
+// An incoming batch reshaped to the dataset's stored schema.
+struct ConformedBatch {
+  std::shared_ptr<arrow::RecordBatch> batch;  // columns in stored order (+ appended new ones)
+  // The dataset's new schema when the put appended nullable columns, else null.
+  std::shared_ptr<arrow::Schema> evolved_schema;
+};
+
+// Makes `batch` fit a dataset whose stored schema is `stored` and layout `layout`:
+// checks row count, vector type and width, ids, column names and types (matched by name;
+// the stored order wins), converts float64 vectors, rejects null vectors and null ids, appends
+// new nullable columns (schema evolution), and for kAssigned ids prepends ids starting at
+// `first_assigned_id`. `dataset` only names the dataset in messages. Invalid on any mismatch,
+// naming the column and both types.
+arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                           const std::shared_ptr<arrow::Schema>& stored,
+                                           const DatasetLayout& layout,
+                                           uint64_t first_assigned_id, std::string_view dataset);
+
+}  // namespace arbalest

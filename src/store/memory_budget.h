@@ -1,0 +1,37 @@
+// The store's memory limit (--max-memory): puts charge the bytes they keep, deletes release
+// them. Past the limit a put is refused (ResourceExhausted over Flight) instead of the process
+// running out of memory; past the soft limit acks carry a slow_down hint.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <arrow/status.h>
+
+namespace arbalest {
+
+// Thread-safe.
+class MemoryBudget {
+ public:
+  // `limit_bytes` 0 means unlimited.
+  explicit MemoryBudget(int64_t limit_bytes) : limit_(limit_bytes) {}
+
+  // Charges `bytes`, or returns CapacityError (charging nothing) when the total would exceed
+  // the limit. The message gives the numbers and names --max-memory.
+  arrow::Status Charge(int64_t bytes);
+
+  // Returns bytes charged earlier.
+  void Release(int64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+
+  // True past 90% of the limit: clients should slow down.
+  bool OverSoftLimit() const;
+
+  int64_t used() const { return used_.load(std::memory_order_relaxed); }
+  int64_t limit() const { return limit_; }
+
+ private:
+  const int64_t limit_;
+  std::atomic<int64_t> used_{0};
+};
+
+}  // namespace arbalest

@@ -1,0 +1,341 @@
+"""Bad input: each case gets the Flight status that fits, as the specific pyarrow exception
+class, with a message naming the problem; afterwards the server still serves and the rows
+stored before are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, assert_tables_equal, make_table,
+                           put_table, random_vectors, scan, unique_name, vector_array)
+
+
+# "id" as a word: a bare "id" would also match inside "invalid".
+ID_WORD = r"(?<![A-Za-z_])id(?![A-Za-z_])"
+
+
+def _victim_table() -> pa.Table:
+    rng = np.random.default_rng(5)
+    n = 1234
+    return pa.table({
+        "id": pa.array(np.arange(n), pa.int64()),
+        "vector": vector_array(random_vectors(rng, n, 8)),
+        "price_cents": pa.array(rng.integers(0, 10_000, n), pa.int32()),
+        "label": pa.array([f"label{i % 13}" for i in range(n)]),
+        "seen_at": pa.array(1_700_000_000_000 + np.arange(n), pa.timestamp("ms")),
+    })
+
+
+VICTIM = _victim_table()
+
+
+@pytest.fixture(scope="module")
+def victim(server):
+    name = unique_name("victim")
+    put_table(server.data, name, VICTIM, batch_size=500)
+    return name
+
+
+@pytest.fixture(autouse=True)
+def still_serving(server, victim):
+    """After each case: both ports answer and the victim's rows are unchanged."""
+    yield
+    assert server.alive(), "server died"
+    for client in (server.data, server.meta):
+        assert {"stats", "delete-dataset"} <= {a.type for a in client.list_actions()}
+    assert_tables_equal(scan(server.data, victim), VICTIM, "victim dataset after bad input")
+    assert_tables_equal(scan(server.meta, {"dataset": victim}), VICTIM, "victim via meta")
+
+
+def _part(table: pa.Table, n=10, start=0) -> pa.Table:
+    return table.slice(start, n)
+
+
+def _put_batch(client, name, columns: dict):
+    table = pa.table(columns)
+    return put_table(client, name, table)
+
+
+def _not_created(server, name):
+    with pytest.raises(NOT_FOUND):
+        server.meta.get_flight_info(flight.FlightDescriptor.for_path(name))
+
+
+# -- tickets -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ticket", [b"\xff\xfe\x00\x01garbage", b"{not json", b"bad name!",
+                                    b"a/b", b"x" * 129, b"[1, 2", b"   "],
+                         ids=["binary", "broken-json", "space-bang", "slash", "too-long",
+                              "broken-array", "blanks"])
+def test_garbage_ticket(server, ticket):
+    with pytest.raises(INVALID_ARGUMENT):
+        scan(server.data, ticket)
+
+
+def test_empty_ticket(server):
+    with pytest.raises(INVALID_ARGUMENT):
+        scan(server.data, b"")
+
+
+def test_unknown_dataset_bare_ticket(server):
+    with pytest.raises(NOT_FOUND, match="no_such_ds_1"):
+        scan(server.data, "no_such_ds_1")
+
+
+@pytest.mark.parametrize("key", ["dataset", "name"])
+def test_unknown_dataset_json_ticket(server, key):
+    with pytest.raises(NOT_FOUND, match="no_such_ds_2"):
+        scan(server.meta, {key: "no_such_ds_2"})
+
+
+@pytest.mark.parametrize("name", ["bad/name", "with space", "", "x" * 129, "ü"])
+def test_invalid_dataset_name_in_ticket(server, name):
+    with pytest.raises(INVALID_ARGUMENT):
+        scan(server.data, {"dataset": name})
+
+
+def test_ticket_without_dataset(server):
+    with pytest.raises(INVALID_ARGUMENT, match="dataset"):
+        scan(server.data, {"limit": 5})
+
+
+def test_unknown_ticket_key(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match="bogus_key"):
+        scan(server.data, {"dataset": victim, "bogus_key": 1})
+
+
+def test_negative_limit(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match="limit"):
+        scan(server.data, {"dataset": victim, "limit": -1})
+
+
+def test_unknown_column_in_columns(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match="no_such_column_q"):
+        scan(server.data, {"dataset": victim, "columns": ["id", "no_such_column_q"]})
+
+
+# -- filters -------------------------------------------------------------------------------
+
+def _filter(server, victim, *filters):
+    return scan(server.data, {"dataset": victim, "filters": list(filters)})
+
+
+def test_filter_on_missing_column(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match="not_a_column_z"):
+        _filter(server, victim, {"field": "not_a_column_z", "op": "=", "value": 1})
+
+
+def test_filter_on_missing_column_nested(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match="not_a_column_w"):
+        _filter(server, victim, {"logic": "or", "filters": [
+            {"field": "price_cents", "op": ">", "value": 1},
+            {"field": "not_a_column_w", "op": "=", "value": 1}]})
+
+
+@pytest.mark.parametrize("field,op,value", [
+    ("price_cents", ">", "abc"),
+    ("price_cents", "=", "12x"),
+    ("price_cents", "in", [1, "two"]),
+    ("seen_at", "<", "not-a-date"),
+    ("id", "=", "seven"),
+])
+def test_filter_value_does_not_convert(server, victim, field, op, value):
+    with pytest.raises(INVALID_ARGUMENT):
+        _filter(server, victim, {"field": field, "op": op, "value": value})
+
+
+def test_in_requires_array(server, victim):
+    with pytest.raises(INVALID_ARGUMENT):
+        _filter(server, victim, {"field": "price_cents", "op": "in", "value": 5})
+
+
+def test_unknown_operator(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match="~~"):
+        _filter(server, victim, {"field": "price_cents", "op": "~~", "value": 5})
+
+
+def test_unknown_logic(server, victim):
+    with pytest.raises(INVALID_ARGUMENT):
+        _filter(server, victim, {"logic": "xor", "filters": [
+            {"field": "price_cents", "op": ">", "value": 1}]})
+
+
+@pytest.mark.parametrize("f", [{"op": "=", "value": 1}, {"field": "price_cents", "value": 1},
+                               "price_cents = 1", 42],
+                         ids=["no-field", "no-op", "string", "number"])
+def test_malformed_filter(server, victim, f):
+    with pytest.raises(INVALID_ARGUMENT):
+        _filter(server, victim, f)
+
+
+def test_filters_not_a_list(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match="filters"):
+        scan(server.data, {"dataset": victim, "filters": "price_cents > 1"})
+
+
+# -- puts ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["bad/name", "with space", "x" * 129, "semi;colon", "ü", ""])
+def test_invalid_dataset_name_put(server, name):
+    with pytest.raises(INVALID_ARGUMENT):
+        put_table(server.data, name, make_table(5))
+    if name:
+        assert name not in {p.decode() for i in server.meta.list_flights()
+                            for p in i.descriptor.path}
+
+
+def test_longest_valid_name(server):
+    name = unique_name("n") + "_" + "a.-_Z9" * 30
+    name = name[:128]
+    t = make_table(5)
+    put_table(server.data, name, t)
+    assert_tables_equal(scan(server.data, name), t, "128-char name")
+
+
+def test_descriptor_without_path(server, victim):
+    with pytest.raises(INVALID_ARGUMENT):
+        put_table(server.data, None, _part(VICTIM),
+                  descriptor=flight.FlightDescriptor.for_command(victim.encode()))
+
+
+def test_wrong_vector_width(server, victim):
+    rng = np.random.default_rng(1)
+    cols = {c: _part(VICTIM)[c] for c in VICTIM.schema.names}
+    cols["vector"] = vector_array(random_vectors(rng, 10, 9))
+    with pytest.raises(INVALID_ARGUMENT, match="vector"):
+        _put_batch(server.data, victim, cols)
+
+
+@pytest.mark.parametrize("value_type", [pa.float16(), pa.int8(), pa.uint8()])
+def test_changed_vector_type(server, victim, value_type):
+    rng = np.random.default_rng(2)
+    cols = {c: _part(VICTIM)[c] for c in VICTIM.schema.names}
+    cols["vector"] = vector_array(random_vectors(rng, 10, 8, value_type), value_type)
+    with pytest.raises(INVALID_ARGUMENT, match="vector"):
+        _put_batch(server.data, victim, cols)
+
+
+def test_variable_list_vector_into_existing(server, victim):
+    cols = {c: _part(VICTIM)[c] for c in VICTIM.schema.names}
+    cols["vector"] = pa.array([[0.5] * 8] * 10, pa.list_(pa.float32()))
+    with pytest.raises(INVALID_ARGUMENT, match="vector"):
+        _put_batch(server.data, victim, cols)
+
+
+@pytest.mark.parametrize("vec", [
+    pa.array([[1.0] * 4] * 3, pa.list_(pa.float32())),
+    pa.array([[1] * 4] * 3, pa.list_(pa.int32(), 4)),
+    pa.array([["a"] * 4] * 3, pa.list_(pa.string(), 4)),
+    pa.array([1.0, 2.0, 3.0], pa.float32()),
+], ids=["variable-list", "fsl-int32", "fsl-string", "scalar"])
+def test_bad_vector_type_new_dataset(server, ds, vec):
+    with pytest.raises(INVALID_ARGUMENT, match="vector"):
+        _put_batch(server.data, ds, {"id": pa.array([1, 2, 3], pa.int64()), "vector": vec})
+    _not_created(server, ds)
+
+
+@pytest.mark.parametrize("id_type", [pa.float64(), pa.int32(), pa.binary(), pa.bool_()])
+def test_bad_id_type(server, ds, id_type):
+    ids = pa.array([1, 0, 1], pa.int64()).cast(id_type) if id_type != pa.binary() \
+        else pa.array([b"a", b"b", b"c"])
+    with pytest.raises(INVALID_ARGUMENT, match=ID_WORD):
+        _put_batch(server.data, ds, {"id": ids,
+                                     "vector": vector_array(np.ones((3, 4), np.float32))})
+    _not_created(server, ds)
+
+
+def test_changed_column_type(server, victim):
+    cols = {c: _part(VICTIM)[c] for c in VICTIM.schema.names}
+    cols["price_cents"] = cols["price_cents"].cast(pa.string())
+    with pytest.raises(INVALID_ARGUMENT, match="price_cents"):
+        _put_batch(server.data, victim, cols)
+
+
+def test_changed_id_type(server, victim):
+    cols = {c: _part(VICTIM)[c] for c in VICTIM.schema.names}
+    cols["id"] = cols["id"].cast(pa.uint64())
+    with pytest.raises(INVALID_ARGUMENT, match=ID_WORD):
+        _put_batch(server.data, victim, cols)
+
+
+@pytest.mark.parametrize("missing", ["label", "seen_at", "id", "vector"])
+def test_missing_column(server, victim, missing):
+    cols = {c: _part(VICTIM)[c] for c in VICTIM.schema.names if c != missing}
+    with pytest.raises(INVALID_ARGUMENT, match=ID_WORD if missing == "id" else missing):
+        _put_batch(server.data, victim, cols)
+
+
+def test_null_vector(server, victim):
+    cols = {c: _part(VICTIM)[c] for c in VICTIM.schema.names}
+    vec = cols["vector"].combine_chunks()
+    mask = pa.array([i == 3 for i in range(10)])
+    cols["vector"] = pa.FixedSizeListArray.from_arrays(vec.flatten(), 8, mask=mask)
+    assert cols["vector"].null_count == 1
+    with pytest.raises(INVALID_ARGUMENT, match="vector"):
+        _put_batch(server.data, victim, cols)
+
+
+def test_zero_row_batch(server, victim):
+    empty = VICTIM.to_batches()[0].slice(0, 0)
+    assert empty.num_rows == 0
+    with pytest.raises(INVALID_ARGUMENT):
+        put_table(server.data, victim, VICTIM, batches=[empty])
+
+
+def test_bad_batch_mid_stream_keeps_earlier_batches(server, ds):
+    t = make_table(400, d=8)
+    good = t.to_batches(max_chunksize=100)
+    bad_vec = pa.FixedSizeListArray.from_arrays(
+        good[2].column("vector").flatten(), 8, mask=pa.array([i == 50 for i in range(100)]))
+    bad = good[2].set_column(1, "vector", bad_vec)
+    with pytest.raises(INVALID_ARGUMENT):
+        put_table(server.data, ds, t, batches=[good[0], good[1], bad, good[3]])
+    got = scan(server.data, ds)
+    assert_tables_equal(got, t.slice(0, 200), "rows of the batches before the bad one")
+
+
+def test_zero_row_batch_mid_stream(server, ds):
+    t = make_table(300, d=8)
+    b = t.to_batches(max_chunksize=100)
+    with pytest.raises(INVALID_ARGUMENT):
+        put_table(server.data, ds, t, batches=[b[0], b[0].slice(0, 0), b[1]])
+    assert_tables_equal(scan(server.data, ds), t.slice(0, 100), "rows before the 0-row batch")
+
+
+# -- actions -------------------------------------------------------------------------------
+
+def test_action_body_not_json(server):
+    with pytest.raises(INVALID_ARGUMENT):
+        list(server.data.do_action(flight.Action("stats", b"{oops")))
+
+
+def test_delete_dataset_without_name(server):
+    with pytest.raises(INVALID_ARGUMENT, match="dataset"):
+        list(server.data.do_action(flight.Action("delete-dataset", json.dumps({}).encode())))
+
+
+def test_delete_dataset_invalid_name(server):
+    with pytest.raises(INVALID_ARGUMENT):
+        list(server.data.do_action(flight.Action(
+            "delete-dataset", json.dumps({"dataset": "bad/name"}).encode())))
+
+
+def test_unknown_action_type(server):
+    with pytest.raises((INVALID_ARGUMENT, pa.ArrowNotImplementedError), match="frobnicate"):
+        list(server.meta.do_action(flight.Action("frobnicate", b"{}")))
+
+
+def test_connection_usable_after_errors(server, victim):
+    client = server.connect()
+    for _ in range(20):
+        with pytest.raises(INVALID_ARGUMENT):
+            scan(client, {"dataset": victim, "bogus": True})
+        with pytest.raises(NOT_FOUND):
+            scan(client, "missing_dataset_zz")
+    assert_tables_equal(scan(client, victim), VICTIM, "same client after 40 errors")

@@ -1,0 +1,195 @@
+"""The command line: flags, their ARBALEST_* environment twins, bad values, signals, and the
+--max-memory limit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+from arbalest_util import (die_with_parent, action, assert_tables_equal, binary_path, free_ports, make_table,
+                           put_table, scan, stats, unique_name, vector_array)
+
+FLAGS = ["--host", "--port", "--meta-port", "--metrics-port", "--data-dir", "--log-format",
+         "--log-level", "--max-memory"]
+ENVS = ["ARBALEST_HOST", "ARBALEST_PORT", "ARBALEST_META_PORT", "ARBALEST_METRICS_PORT",
+        "ARBALEST_DATA_DIR", "ARBALEST_LOG_FORMAT", "ARBALEST_LOG_LEVEL", "ARBALEST_MAX_MEMORY"]
+
+
+def _clean_env(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ARBALEST_") or k == "ARBALEST_BIN"}
+    env.update(extra)
+    return env
+
+
+def _run(args, tmp_path, env=None, timeout=15):
+    if not binary_path().exists():
+        pytest.fail(f"arbalest binary not found at {binary_path()}", pytrace=False)
+    return subprocess.run([str(binary_path())] + args, capture_output=True, text=True,
+                          timeout=timeout, cwd=tmp_path, env=env or _clean_env(),
+                          stdin=subprocess.DEVNULL)
+
+
+def test_help_lists_every_flag(tmp_path):
+    r = _run(["serve", "--help"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout + r.stderr
+    missing = [f for f in FLAGS if f not in out]
+    assert not missing, f"--help does not mention {missing}:\n{out}"
+
+
+def test_help_names_env_twins(tmp_path):
+    out = _run(["serve", "--help"], tmp_path)
+    text = out.stdout + out.stderr
+    missing = [e for e in ENVS if e not in text]
+    assert not missing, f"--help does not mention {missing}:\n{text}"
+
+
+def _bad_cases():
+    p = "--port"
+    return [
+        ([p, "abc"], p), ([p, "70000"], p), ([p, "-1"], p), ([p, ""], p),
+        (["--meta-port", "x1"], "--meta-port"), (["--meta-port", "65536"], "--meta-port"),
+        (["--metrics-port", "99999"], "--metrics-port"),
+        (["--log-format", "xml"], "--log-format"),
+        (["--max-memory", "lots"], "--max-memory"), (["--max-memory", "-5MB"], "--max-memory"),
+    ]
+
+
+@pytest.mark.parametrize("args,flag", _bad_cases(), ids=[" ".join(a) for a, _ in _bad_cases()])
+def test_invalid_flag_value_exits_2(tmp_path, args, flag):
+    # Free ports for everything else, in case the bad value were accepted.
+    port, meta, metrics = free_ports(3)
+    base = {"--port": str(port), "--meta-port": str(meta), "--metrics-port": str(metrics),
+            "--data-dir": str(tmp_path / "data")}
+    base.pop(args[0], None)
+    argv = ["serve"] + [x for kv in base.items() for x in kv] + args
+    r = _run(argv, tmp_path)
+    assert r.returncode == 2, f"exit {r.returncode}; stderr:\n{r.stderr}"
+    assert flag in r.stderr, f"stderr does not name {flag}:\n{r.stderr}"
+
+
+def test_invalid_env_value_exits_2(tmp_path):
+    port, meta, metrics = free_ports(3)
+    r = _run(["serve", "--meta-port", str(meta), "--metrics-port", str(metrics),
+              "--data-dir", str(tmp_path / "d")], tmp_path,
+             env=_clean_env(ARBALEST_PORT="not-a-port"))
+    assert r.returncode == 2, f"exit {r.returncode}; stderr:\n{r.stderr}"
+    assert "ARBALEST_PORT" in r.stderr or "--port" in r.stderr, r.stderr
+
+
+def test_env_twins_configure_the_server(start_server):
+    # Ports, host and data dir all come from ARBALEST_* (no flags at all).
+    srv = start_server(use_flags=False, env={"ARBALEST_LOG_FORMAT": "json",
+                                             "ARBALEST_LOG_LEVEL": "debug"})
+    assert "--port" not in srv.args
+    ds = unique_name("env")
+    t = make_table(100)
+    put_table(srv.data, ds, t)
+    assert_tables_equal(scan(srv.meta, ds), t, "server configured by env")
+    code = srv.stop(signal.SIGTERM)
+    assert code == 0, srv.stderr_tail()
+
+
+def test_env_port_alone(tmp_path):
+    # Only the data port comes from ARBALEST_PORT (host is the default); the rest are flags.
+    port, meta, metrics = free_ports(3)
+    proc = subprocess.Popen([str(binary_path()), "serve", "--meta-port", str(meta),
+                             "--metrics-port", str(metrics), "--data-dir",
+                             str(tmp_path / "d")], env=_clean_env(ARBALEST_PORT=str(port)),
+                            cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=open(tmp_path / "stderr.log", "wb"),
+                            preexec_fn=die_with_parent)
+    try:
+        client = flight.connect(f"grpc://127.0.0.1:{port}")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                types = {a.type for a in client.list_actions(
+                    options=flight.FlightCallOptions(timeout=1))}
+                break
+            except flight.FlightError:
+                assert proc.poll() is None, (tmp_path / "stderr.log").read_text()
+                assert time.monotonic() < deadline, "server not listening on ARBALEST_PORT"
+                time.sleep(0.1)
+        assert "stats" in types
+        client.close()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+    assert code == 0, (tmp_path / "stderr.log").read_text()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_log_flags_accepted(start_server, fmt):
+    srv = start_server(["--log-format", fmt, "--log-level", "debug"])
+    ds = unique_name("log")
+    put_table(srv.data, ds, make_table(10))
+    assert stats(srv.meta, ds)["rows"] == 10
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_exits_0(start_server, sig):
+    srv = start_server()
+    ds = unique_name("sig")
+    put_table(srv.data, ds, make_table(1000), batch_size=100)
+    t0 = time.monotonic()
+    code = srv.stop(sig, timeout=10)
+    assert code == 0, f"exit code {code} after {sig!r}\n{srv.stderr_tail()}"
+    assert time.monotonic() - t0 < 8
+
+
+def test_signal_with_open_client_stream(start_server):
+    # A client in the middle of a DoGet stream must not keep the server from exiting.
+    srv = start_server()
+    ds = unique_name("open")
+    put_table(srv.data, ds, make_table(20000, d=64), batch_size=1000)
+    reader = srv.data.do_get(flight.Ticket(ds.encode()))
+    reader.read_chunk()
+    code = srv.stop(signal.SIGTERM, timeout=10)
+    assert code == 0, srv.stderr_tail()
+
+
+def test_max_memory(start_server):
+    srv = start_server(["--max-memory", "10MB"])
+    ds = unique_name("mem")
+    d, rows = 256, 1024  # 1 MiB of float32 vectors per put
+    rng = np.random.default_rng(3)
+    stored = []
+    error = None
+    for i in range(40):
+        t = pa.table({"id": pa.array(np.arange(i * rows, (i + 1) * rows), pa.int64()),
+                      "vector": vector_array(rng.standard_normal((rows, d), np.float32))})
+        try:
+            put_table(srv.data, ds, t)
+        except Exception as e:  # noqa: BLE001 - the class is asserted below
+            error = e
+            break
+        stored.append(t)
+    assert error is not None, "40 MiB went into a server limited to 10MB"
+    assert 3 <= len(stored) <= 10, f"{len(stored)} MiB stored under a 10MB limit"
+    assert isinstance(error, RESOURCE_EXHAUSTED), f"{type(error).__mro__}: {error}"
+    # Nothing of the failed put is stored; everything before it is intact.
+    assert_tables_equal(scan(srv.data, ds), pa.concat_tables(stored), "data under the limit")
+    # Small requests still work; deleting frees the memory for new puts.
+    assert stats(srv.meta, ds)["rows"] == len(stored) * rows
+    action(srv.data, "delete-dataset", {"dataset": ds})
+    again = pa.concat_tables(stored[:2])
+    put_table(srv.data, ds + "_2", again)
+    assert_tables_equal(scan(srv.data, ds + "_2"), again, "put after delete freed memory")
+
+
+# Observed class of a ResourceExhausted status (see README.md).
+RESOURCE_EXHAUSTED = flight.FlightError
