@@ -30,6 +30,15 @@ std::shared_ptr<arrow::Buffer> JsonBuffer(const Json& json) {
   return arrow::Buffer::FromString(json.dump());
 }
 
+// Arrow Flight's gRPC transport has no path to RESOURCE_EXHAUSTED: a refusal for lack of
+// memory travels as UNAVAILABLE (retry later), keeping the Arrow CapacityError code in the
+// status headers for Arrow clients.
+arrow::Status ForClient(arrow::Status status) {
+  if (!status.IsCapacityError()) return status;
+  return status.WithMessage("resource exhausted: ", status.message())
+      .WithDetail(std::make_shared<fl::FlightStatusDetail>(fl::FlightStatusCode::Unavailable));
+}
+
 Json AckJson(const PutAck& ack) {
   Json json{{"status", "acked"}, {"rows", ack.rows}, {"seq", ack.seq}};
   if (ack.slow_down) {
@@ -58,8 +67,8 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
                        : store_->Put(name, chunk.data, &dataset);
     if (!ack.ok()) {
       spdlog::debug("DoPut '{}' batch {} rejected: {}", name, batch_index, ack.status().message());
-      return ack.status().WithMessage("batch ", batch_index, " rejected: ",
-                                      ack.status().message());
+      return ForClient(ack.status().WithMessage("batch ", batch_index, " rejected: ",
+                                                ack.status().message()));
     }
     ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(AckJson(*ack))));
     ++batch_index;

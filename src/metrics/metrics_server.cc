@@ -57,14 +57,17 @@ arrow::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     return arrow::Status::IOError("cannot serve metrics on ", host, ":", port,
                                   " (--metrics-port; is it in use?): ", e.what());
   }
-  exposer->RegisterCollectable(std::make_shared<StoreCollector>(std::move(store)));
+  auto collector = std::make_shared<StoreCollector>(std::move(store));
+  exposer->RegisterCollectable(collector);
   const auto ports = exposer->GetListeningPorts();
   const int bound = ports.empty() ? port : ports.front();
-  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(exposer), bound));
+  return std::unique_ptr<MetricsServer>(
+      new MetricsServer(std::move(exposer), std::move(collector), bound));
 }
 
-MetricsServer::MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port)
-    : exposer_(std::move(exposer)), port_(port) {}
+MetricsServer::MetricsServer(std::unique_ptr<prometheus::Exposer> exposer,
+                             std::shared_ptr<prometheus::Collectable> collector, int port)
+    : exposer_(std::move(exposer)), collector_(std::move(collector)), port_(port) {}
 
 MetricsServer::~MetricsServer() = default;
 

@@ -9,8 +9,9 @@
 #include "store/vector_store.h"
 
 namespace prometheus {
+class Collectable;
 class Exposer;
-}
+}  // namespace prometheus
 
 namespace arbalest {
 
@@ -26,9 +27,12 @@ class MetricsServer {
   int port() const { return port_; }
 
  private:
-  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port);
+  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer,
+                std::shared_ptr<prometheus::Collectable> collector, int port);
 
   std::unique_ptr<prometheus::Exposer> exposer_;
+  // The exposer holds collectables by weak_ptr: this keeps ours alive.
+  std::shared_ptr<prometheus::Collectable> collector_;
   int port_;
 };
 

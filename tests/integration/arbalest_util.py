@@ -158,7 +158,7 @@ class ServerProcess:
         self._clients.append(client)
         return client
 
-    def signal(self, sig) -> None:
+    def send_signal(self, sig) -> None:
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int | None:
