@@ -1,16 +1,15 @@
 // `arbalest serve`: the command line, and the life of a node from start to graceful shutdown.
+#include <arrow/config.h>
+#include <hwy/targets.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <string>
-
-#include <CLI/CLI.hpp>
-#include <arrow/config.h>
-#include <hwy/targets.h>
-#include <spdlog/spdlog.h>
 
 #include "common/byte_size.h"
 #include "common/data_dir.h"
@@ -33,6 +32,7 @@ struct ServeConfig {
   std::string log_level = "info";
   std::string max_memory = "0";
   int64_t max_memory_bytes = 0;
+  int shutdown_grace_seconds = 5;
 };
 
 void AddServeFlags(CLI::App& serve, ServeConfig& config) {
@@ -44,8 +44,9 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->envname("ARBALEST_PORT")
       ->check(port_range)
       ->capture_default_str();
-  serve.add_option("--meta-port", config.meta_port,
-                   "Meta port: ListFlights, GetFlightInfo, GetSchema, DoGet, DoAction")
+  serve
+      .add_option("--meta-port", config.meta_port,
+                  "Meta port: ListFlights, GetFlightInfo, GetSchema, DoGet, DoAction")
       ->envname("ARBALEST_META_PORT")
       ->check(port_range)
       ->capture_default_str();
@@ -60,13 +61,15 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->envname("ARBALEST_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  serve.add_option("--log-level", config.log_level,
-                   "trace, debug, info, warn, error, critical or off")
+  serve
+      .add_option("--log-level", config.log_level,
+                  "trace, debug, info, warn, error, critical or off")
       ->envname("ARBALEST_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
-  serve.add_option("--max-memory", config.max_memory,
-                   "Memory for stored data, e.g. 8GiB; puts past it fail (0 = unlimited)")
+  serve
+      .add_option("--max-memory", config.max_memory,
+                  "Memory for stored data, e.g. 8GiB; puts past it fail (0 = unlimited)")
       ->envname("ARBALEST_MAX_MEMORY")
       ->check(CLI::Validator(
           [](std::string& text) {
@@ -74,6 +77,13 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
             return bytes.ok() ? std::string() : bytes.status().message();
           },
           "SIZE"))
+      ->capture_default_str();
+  serve
+      .add_option("--shutdown-grace", config.shutdown_grace_seconds,
+                  "Seconds in-flight calls get to finish after SIGINT/SIGTERM before they are "
+                  "cancelled")
+      ->envname("ARBALEST_SHUTDOWN_GRACE")
+      ->check(CLI::Range(0, 3600))
       ->capture_default_str();
 }
 
@@ -104,8 +114,8 @@ arrow::Status Serve(const ServeConfig& config) {
   const sigset_t signals = BlockShutdownSignals();
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes);
-  ARROW_ASSIGN_OR_RAISE(auto servers, FlightServers::Start(
-                                          {config.host, config.port, config.meta_port}, store));
+  ARROW_ASSIGN_OR_RAISE(auto servers,
+                        FlightServers::Start({config.host, config.port, config.meta_port}, store));
   ARROW_ASSIGN_OR_RAISE(auto metrics,
                         MetricsServer::Start(config.host, config.metrics_port, store));
   spdlog::info(
@@ -117,7 +127,7 @@ arrow::Status Serve(const ServeConfig& config) {
   const int signal_number = WaitForShutdownSignal(signals);
   spdlog::info("received {}: finishing in-flight calls and shutting down",
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  ARROW_RETURN_NOT_OK(servers->Shutdown(std::chrono::seconds(30)));
+  ARROW_RETURN_NOT_OK(servers->Shutdown(std::chrono::seconds(config.shutdown_grace_seconds)));
   spdlog::info("shut down cleanly");
   return arrow::Status::OK();
 }

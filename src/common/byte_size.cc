@@ -1,11 +1,11 @@
 #include "common/byte_size.h"
 
+#include <arrow/status.h>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <string>
-
-#include <arrow/status.h>
 
 namespace arbalest {
 namespace {

@@ -1,10 +1,10 @@
 // Parsing of human byte sizes ("512MiB", "8GB", "0") used by --max-memory and friends.
 #pragma once
 
+#include <arrow/result.h>
+
 #include <cstdint>
 #include <string_view>
-
-#include <arrow/result.h>
 
 namespace arbalest {
 

@@ -1,5 +1,6 @@
 #include "common/data_dir.h"
 
+#include <arrow/status.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -9,16 +10,14 @@
 #include <filesystem>
 #include <system_error>
 
-#include <arrow/status.h>
-
 namespace arbalest {
 
 arrow::Result<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::string& dir) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {
-    return arrow::Status::IOError("cannot create data dir '", dir, "' (--data-dir): ",
-                                  error.message());
+    return arrow::Status::IOError("cannot create data dir '", dir,
+                                  "' (--data-dir): ", error.message());
   }
   const std::string path = (std::filesystem::path(dir) / "LOCK").string();
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

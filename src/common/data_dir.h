@@ -1,10 +1,10 @@
 // The data directory: created on start and locked so that two servers never share it.
 #pragma once
 
+#include <arrow/result.h>
+
 #include <memory>
 #include <string>
-
-#include <arrow/result.h>
 
 namespace arbalest {
 

@@ -1,9 +1,9 @@
 // Dataset names as the protocol allows them: 1-128 characters of [A-Za-z0-9_.-].
 #pragma once
 
-#include <string_view>
-
 #include <arrow/status.h>
+
+#include <string_view>
 
 namespace arbalest {
 

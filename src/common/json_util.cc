@@ -1,8 +1,8 @@
 #include "common/json_util.h"
 
-#include <algorithm>
-
 #include <arrow/status.h>
+
+#include <algorithm>
 
 namespace arbalest {
 
@@ -57,8 +57,8 @@ arrow::Result<std::optional<int64_t>> GetOptionalInt(const Json& object, std::st
 }
 
 std::string JsonForMessage(const Json& value) {
-  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true,
-                                nlohmann::json::error_handler_t::replace);
+  std::string text =
+      value.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
   constexpr size_t kMax = 80;
   if (text.size() > kMax) text = text.substr(0, kMax) + "...";
   return text;

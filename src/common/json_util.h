@@ -3,14 +3,14 @@
 // client learns exactly what to fix. No exceptions escape these functions.
 #pragma once
 
+#include <arrow/result.h>
+
 #include <cstdint>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <arrow/result.h>
-#include <nlohmann/json.hpp>
 
 namespace arbalest {
 

@@ -1,11 +1,11 @@
 #include "common/logging.h"
 
-#include <memory>
-#include <string>
-
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
 
 namespace arbalest {
 namespace {
@@ -19,10 +19,18 @@ class JsonEscapedMessage : public spdlog::custom_flag_formatter {
     static constexpr char kHex[] = "0123456789abcdef";
     for (char c : msg.payload) {
       switch (c) {
-        case '"': dest.append(std::string_view("\\\"")); break;
-        case '\\': dest.append(std::string_view("\\\\")); break;
-        case '\n': dest.append(std::string_view("\\n")); break;
-        case '\t': dest.append(std::string_view("\\t")); break;
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        case '\t':
+          dest.append(std::string_view("\\t"));
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             const char escaped[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
@@ -55,8 +63,8 @@ arrow::Status InitLogging(std::string_view format, std::string_view level) {
   } else {
     return arrow::Status::Invalid("--log-format: unknown format '", format, "' (text, json)");
   }
-  auto logger = std::make_shared<spdlog::logger>(
-      "arbalest", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("arbalest",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_formatter(std::move(formatter));
   logger->set_level(parsed_level);
   logger->flush_on(spdlog::level::info);

@@ -1,9 +1,9 @@
 // Process-wide logging: spdlog to stderr, as human text or one JSON object per line.
 #pragma once
 
-#include <string_view>
-
 #include <arrow/status.h>
+
+#include <string_view>
 
 namespace arbalest {
 

@@ -1,11 +1,11 @@
 // DoAction handlers of protocol.md that answer with one JSON document.
 #pragma once
 
-#include <string_view>
-#include <vector>
-
 #include <arrow/flight/types.h>
 #include <arrow/result.h>
+
+#include <string_view>
+#include <vector>
 
 #include "common/json_util.h"
 #include "store/vector_store.h"

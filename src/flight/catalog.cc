@@ -22,10 +22,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> CatalogBatch(
     ARROW_RETURN_NOT_OK(bytes.Append(snapshot.num_bytes));
     ARROW_RETURN_NOT_OK(dims.Append(dataset->layout().vector.dim));
   }
-  auto schema = arrow::schema({arrow::field("name", arrow::utf8()),
-                               arrow::field("rows", arrow::int64()),
-                               arrow::field("bytes", arrow::int64()),
-                               arrow::field("dim", arrow::int32())});
+  auto schema =
+      arrow::schema({arrow::field("name", arrow::utf8()), arrow::field("rows", arrow::int64()),
+                     arrow::field("bytes", arrow::int64()), arrow::field("dim", arrow::int32())});
   arrow::ArrayVector columns(4);
   ARROW_RETURN_NOT_OK(names.Finish(&columns[0]));
   ARROW_RETURN_NOT_OK(rows.Finish(&columns[1]));
@@ -57,7 +56,7 @@ Json DatasetStats(const Dataset& dataset) {
               {"batches", snapshot.batches.size()},
               {"dim", layout.vector.dim},
               {"vector_column", layout.vector.column},
-              {"vector_type", layout.vector.value_type->ToString()},
+              {"vector_type", VectorTypeName(*layout.vector.value_type)},
               {"id_type", assigned ? "uint64" : std::string(IdKindName(layout.id_kind))},
               {"ids_assigned", assigned},
               {"columns", std::move(columns)}};
@@ -71,7 +70,8 @@ arrow::Result<std::vector<std::shared_ptr<Dataset>>> SelectDatasets(const Vector
   ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"name", "filters"}, "ListFlights criteria"));
   ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"name"}, "ListFlights criteria"));
   if (name) {
-    std::erase_if(datasets, [&](const auto& d) { return d->name().find(*name) == std::string::npos; });
+    std::erase_if(datasets,
+                  [&](const auto& d) { return d->name().find(*name) == std::string::npos; });
   }
   auto filters = request.find("filters");
   if (filters == request.end()) return datasets;

@@ -2,12 +2,12 @@
 // the `stats` action, and the ListFlights criteria of protocol.md.
 #pragma once
 
+#include <arrow/flight/types.h>
+#include <arrow/result.h>
+
 #include <memory>
 #include <string_view>
 #include <vector>
-
-#include <arrow/flight/types.h>
-#include <arrow/result.h>
 
 #include "common/json_util.h"
 #include "store/vector_store.h"

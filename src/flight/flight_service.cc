@@ -63,12 +63,12 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
       if (chunk.app_metadata) continue;  // metadata-only message: nothing to store
       break;
     }
-    auto ack = dataset ? store_->Append(*dataset, chunk.data)
-                       : store_->Put(name, chunk.data, &dataset);
+    auto ack =
+        dataset ? store_->Append(*dataset, chunk.data) : store_->Put(name, chunk.data, &dataset);
     if (!ack.ok()) {
       spdlog::debug("DoPut '{}' batch {} rejected: {}", name, batch_index, ack.status().message());
-      return ForClient(ack.status().WithMessage("batch ", batch_index, " rejected: ",
-                                                ack.status().message()));
+      return ForClient(
+          ack.status().WithMessage("batch ", batch_index, " rejected: ", ack.status().message()));
     }
     ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(AckJson(*ack))));
     ++batch_index;
@@ -89,8 +89,7 @@ arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticke
   return arrow::Status::OK();
 }
 
-arrow::Status FlightService::ListFlights(const fl::ServerCallContext&,
-                                         const fl::Criteria* criteria,
+arrow::Status FlightService::ListFlights(const fl::ServerCallContext&, const fl::Criteria* criteria,
                                          std::unique_ptr<fl::FlightListing>* listings) {
   ARROW_ASSIGN_OR_RAISE(auto datasets,
                         SelectDatasets(*store_, criteria ? criteria->expression : ""));
@@ -131,8 +130,7 @@ arrow::Status FlightService::ListActions(const fl::ServerCallContext&,
 
 arrow::Status FlightService::DoAction(const fl::ServerCallContext&, const fl::Action& action,
                                       std::unique_ptr<fl::ResultStream>* result) {
-  const std::string_view body =
-      action.body ? std::string_view(*action.body) : std::string_view();
+  const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
   ARROW_ASSIGN_OR_RAISE(Json reply, RunAction(*store_, action.type, body));
   std::vector<fl::Result> results;
   results.push_back(fl::Result{JsonBuffer(reply)});

@@ -2,10 +2,10 @@
 // run an instance of this class over the same store: every RPC is served on both.
 #pragma once
 
+#include <arrow/flight/server.h>
+
 #include <memory>
 #include <vector>
-
-#include <arrow/flight/server.h>
 
 #include "store/vector_store.h"
 

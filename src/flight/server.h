@@ -1,11 +1,11 @@
 // The two Flight endpoints of a node (data and meta ports) over one store.
 #pragma once
 
+#include <arrow/result.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <arrow/result.h>
 
 #include "flight/flight_service.h"
 

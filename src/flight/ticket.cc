@@ -32,9 +32,8 @@ arrow::Result<ScanTicket> ParseScanTicket(std::string_view ticket) {
   ScanTicket result;
   if (ticket.front() != '{') {
     if (!IsValidDatasetName(ticket)) {
-      return arrow::Status::Invalid(
-          "ticket is neither a JSON object nor a dataset name; ",
-          ValidateDatasetName(ticket).message());
+      return arrow::Status::Invalid("ticket is neither a JSON object nor a dataset name; ",
+                                    ValidateDatasetName(ticket).message());
     }
     result.dataset = std::string(ticket);
     return result;
@@ -59,8 +58,6 @@ arrow::Result<ScanTicket> ParseScanTicket(std::string_view ticket) {
   return result;
 }
 
-std::string ScanTicketFor(std::string_view dataset) {
-  return Json{{"dataset", dataset}}.dump();
-}
+std::string ScanTicketFor(std::string_view dataset) { return Json{{"dataset", dataset}}.dump(); }
 
 }  // namespace arbalest

@@ -1,10 +1,10 @@
 // DoGet tickets of protocol.md: a JSON scan request, or a bare dataset name.
 #pragma once
 
+#include <arrow/result.h>
+
 #include <string>
 #include <string_view>
-
-#include <arrow/result.h>
 
 #include "store/scan.h"
 

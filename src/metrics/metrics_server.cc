@@ -1,11 +1,11 @@
 #include "metrics/metrics_server.h"
 
-#include <exception>
-
 #include <arrow/status.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+
+#include <exception>
 
 namespace arbalest {
 namespace {
@@ -13,8 +13,8 @@ namespace {
 prometheus::MetricFamily Gauge(std::string name, std::string help, double value) {
   prometheus::ClientMetric metric;
   metric.gauge.value = value;
-  return prometheus::MetricFamily{std::move(name), std::move(help),
-                                  prometheus::MetricType::Gauge, {metric}};
+  return prometheus::MetricFamily{
+      std::move(name), std::move(help), prometheus::MetricType::Gauge, {metric}};
 }
 
 class StoreCollector : public prometheus::Collectable {

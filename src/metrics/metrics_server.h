@@ -1,10 +1,10 @@
 // Prometheus exposition on the metrics port: GET /metrics in the text format.
 #pragma once
 
+#include <arrow/result.h>
+
 #include <memory>
 #include <string>
-
-#include <arrow/result.h>
 
 #include "store/vector_store.h"
 

@@ -2,6 +2,9 @@
 // evolving schema. The unit that DoPut appends to and that scans and searches read.
 #pragma once
 
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -9,9 +12,6 @@
 #include <shared_mutex>
 #include <string>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/result.h>
 
 #include "store/dataset_layout.h"
 #include "store/memory_budget.h"

@@ -1,12 +1,12 @@
 #include "store/dataset_layout.h"
 
-#include <unordered_set>
-#include <vector>
-
 #include <arrow/array.h>
 #include <arrow/builder.h>
 #include <arrow/compute/cast.h>
 #include <arrow/status.h>
+
+#include <unordered_set>
+#include <vector>
 
 namespace arbalest {
 namespace {
@@ -55,9 +55,10 @@ arrow::Status CheckLayoutsAgree(const DatasetLayout& dataset, const DatasetLayou
                                   put.vector.column, "'");
   }
   if (!put.vector.value_type->Equals(*dataset.vector.value_type)) {
-    return arrow::Status::Invalid("vector type mismatch for dataset '", name,
-                                  "': the dataset stores ", dataset.vector.value_type->ToString(),
-                                  " vectors, this batch has ", put.vector.value_type->ToString());
+    return arrow::Status::Invalid(
+        "vector type mismatch for dataset '", name, "': the dataset stores ",
+        VectorTypeName(*dataset.vector.value_type), " vectors, this batch has ",
+        VectorTypeName(*put.vector.value_type));
   }
   if (put.vector.dim != dataset.vector.dim) {
     return arrow::Status::Invalid("vector width mismatch for dataset '", name,
@@ -75,8 +76,8 @@ arrow::Status CheckLayoutsAgree(const DatasetLayout& dataset, const DatasetLayou
                                   ") required by dataset '", name, "'");
   }
   return arrow::Status::Invalid("column 'id' has type ", IdKindName(put.id_kind),
-                                " in this batch but ", IdKindName(dataset.id_kind),
-                                " in dataset '", name, "'");
+                                " in this batch but ", IdKindName(dataset.id_kind), " in dataset '",
+                                name, "'");
 }
 
 // The vector column with the stored type: float64 cast to float32, and the list type taken from
@@ -123,6 +124,21 @@ std::string_view IdKindName(IdKind kind) {
       return "uint64 (assigned)";
   }
   return "unknown";
+}
+
+std::string_view VectorTypeName(const arrow::DataType& value_type) {
+  switch (value_type.id()) {
+    case arrow::Type::FLOAT:
+      return "float32";
+    case arrow::Type::HALF_FLOAT:
+      return "float16";
+    case arrow::Type::INT8:
+      return "int8";
+    case arrow::Type::UINT8:
+      return "uint8";
+    default:
+      return "unsupported";
+  }
 }
 
 arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema) {
@@ -179,8 +195,8 @@ arrow::Result<std::shared_ptr<arrow::Schema>> StoredSchemaFor(const arrow::Schem
 
 arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBatch>& batch,
                                            const std::shared_ptr<arrow::Schema>& stored,
-                                           const DatasetLayout& layout,
-                                           uint64_t first_assigned_id, std::string_view dataset) {
+                                           const DatasetLayout& layout, uint64_t first_assigned_id,
+                                           std::string_view dataset) {
   if (batch->num_rows() == 0) {
     return arrow::Status::Invalid("batch has 0 rows: every batch put into dataset '", dataset,
                                   "' must carry at least one row");
@@ -210,10 +226,9 @@ arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBa
     if (stored_field->name() == layout.vector.column) {
       ARROW_ASSIGN_OR_RAISE(column, ConformVectors(*column, *stored_field, layout.vector));
     } else if (!column->type()->Equals(*stored_field->type())) {
-      return arrow::Status::Invalid("column '", stored_field->name(), "' has type ",
-                                    column->type()->ToString(), " in this batch but ",
-                                    stored_field->type()->ToString(), " in dataset '", dataset,
-                                    "'");
+      return arrow::Status::Invalid(
+          "column '", stored_field->name(), "' has type ", column->type()->ToString(),
+          " in this batch but ", stored_field->type()->ToString(), " in dataset '", dataset, "'");
     }
     if (stored_field->name() == kIdColumn && column->null_count() > 0) {
       return arrow::Status::Invalid("id column 'id' has ", column->null_count(),

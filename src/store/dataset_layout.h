@@ -3,14 +3,14 @@
 // alone and reused by the WAL replay path.
 #pragma once
 
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/type.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <arrow/record_batch.h>
-#include <arrow/result.h>
-#include <arrow/type.h>
 
 namespace arbalest {
 
@@ -23,10 +23,14 @@ inline constexpr std::string_view kIdColumn = "id";
 
 // The vector column as stored: float64 input is stored as float32.
 struct VectorSpec {
-  std::string column;                            // "vector" or "embedding", as the user named it
-  std::shared_ptr<arrow::DataType> value_type;   // float32, float16, int8 or uint8
+  std::string column;                           // "vector" or "embedding", as the user named it
+  std::shared_ptr<arrow::DataType> value_type;  // float32, float16, int8 or uint8
   int32_t dim = 0;
 };
+
+// The user-facing name of a stored vector element type: float32, float16, int8 or uint8
+// (Arrow's own names are "float" and "halffloat").
+std::string_view VectorTypeName(const arrow::DataType& value_type);
 
 // The facts about a dataset's shape that every put must agree with.
 struct DatasetLayout {
@@ -58,7 +62,7 @@ struct ConformedBatch {
 // naming the column and both types.
 arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBatch>& batch,
                                            const std::shared_ptr<arrow::Schema>& stored,
-                                           const DatasetLayout& layout,
-                                           uint64_t first_assigned_id, std::string_view dataset);
+                                           const DatasetLayout& layout, uint64_t first_assigned_id,
+                                           std::string_view dataset);
 
 }  // namespace arbalest

@@ -1,17 +1,17 @@
 #include "store/filter.h"
 
+#include <arrow/array/builder_base.h>
+#include <arrow/compute/api.h>
+#include <arrow/compute/initialize.h>
+#include <arrow/scalar.h>
+#include <arrow/status.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <arrow/array/builder_base.h>
-#include <arrow/compute/api.h>
-#include <arrow/compute/initialize.h>
-#include <arrow/scalar.h>
-#include <arrow/status.h>
 
 namespace arbalest {
 namespace {
@@ -126,16 +126,19 @@ arrow::Result<cp::Expression> CompileMembership(const Json& values, const arrow:
   ARROW_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(field.type()));
   for (const auto& value : values) {
     if (value.is_null()) {
-      return arrow::Status::Invalid("filter on '", field.name(),
-                                    "': null inside an 'in' list; use {\"op\":\"=\",\"value\":null}");
+      return arrow::Status::Invalid(
+          "filter on '", field.name(),
+          "': null inside an 'in' list; use {\"op\":\"=\",\"value\":null}");
     }
     ARROW_ASSIGN_OR_RAISE(auto scalar, ToScalar(value, field));
     if (!scalar->type->Equals(*field.type())) return NotConvertible(value, field);
     ARROW_RETURN_NOT_OK(builder->AppendScalar(*scalar));
   }
   ARROW_ASSIGN_OR_RAISE(auto value_set, builder->Finish());
-  cp::Expression is_in =
-      cp::call("is_in", {cp::field_ref(field.name())}, cp::SetLookupOptions(value_set));
+  // EMIT_NULL: a null value is neither in nor not in the list, so both drop it (SQL semantics,
+  // like every other comparison here).
+  cp::Expression is_in = cp::call("is_in", {cp::field_ref(field.name())},
+                                  cp::SetLookupOptions(value_set, cp::SetLookupOptions::EMIT_NULL));
   return op == Op::kIn ? is_in : cp::not_(std::move(is_in));
 }
 
@@ -159,7 +162,8 @@ arrow::Result<cp::Expression> CompileComparison(const Json& node, const arrow::S
   ARROW_RETURN_NOT_OK(CheckKnownKeys(node, {"field", "op", "operator", "value"}, "filter"));
   ARROW_ASSIGN_OR_RAISE(auto field_name, GetOptionalString(node, {"field"}, "filter"));
   ARROW_ASSIGN_OR_RAISE(auto op_text, GetOptionalString(node, {"op", "operator"}, "filter"));
-  if (!field_name) return arrow::Status::Invalid("filter: missing 'field' in ", JsonForMessage(node));
+  if (!field_name)
+    return arrow::Status::Invalid("filter: missing 'field' in ", JsonForMessage(node));
   if (!op_text) return arrow::Status::Invalid("filter: missing 'op' in ", JsonForMessage(node));
   if (!node.contains("value")) {
     return arrow::Status::Invalid("filter on '", *field_name, "': missing 'value'");
@@ -190,13 +194,20 @@ arrow::Result<cp::Expression> CompileComparison(const Json& node, const arrow::S
   ARROW_ASSIGN_OR_RAISE(auto scalar, ToScalar(value, *field));
   cp::Expression literal = cp::literal(arrow::Datum(std::move(scalar)));
   switch (op) {
-    case Op::kEq: return cp::equal(column, literal);
-    case Op::kNe: return cp::not_equal(column, literal);
-    case Op::kGt: return cp::greater(column, literal);
-    case Op::kGe: return cp::greater_equal(column, literal);
-    case Op::kLt: return cp::less(column, literal);
-    case Op::kLe: return cp::less_equal(column, literal);
-    default: break;
+    case Op::kEq:
+      return cp::equal(column, literal);
+    case Op::kNe:
+      return cp::not_equal(column, literal);
+    case Op::kGt:
+      return cp::greater(column, literal);
+    case Op::kGe:
+      return cp::greater_equal(column, literal);
+    case Op::kLt:
+      return cp::less(column, literal);
+    case Op::kLe:
+      return cp::less_equal(column, literal);
+    default:
+      break;
   }
   return arrow::Status::UnknownError("unhandled filter operator");
 }

@@ -3,11 +3,11 @@
 // expressions. Filtering itself is done by Arrow compute kernels, never by hand.
 #pragma once
 
-#include <memory>
-
 #include <arrow/compute/expression.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
+
+#include <memory>
 
 #include "common/json_util.h"
 

@@ -6,16 +6,14 @@ arrow::Status MemoryBudget::Charge(int64_t bytes) {
   int64_t used = used_.load(std::memory_order_relaxed);
   do {
     if (limit_ > 0 && used + bytes > limit_) {
-      return arrow::Status::CapacityError("memory limit reached: ", used, " bytes stored + ",
-                                          bytes, " bytes in this batch > --max-memory ", limit_,
+      return arrow::Status::CapacityError("memory limit reached: ", used, " bytes stored + ", bytes,
+                                          " bytes in this batch > --max-memory ", limit_,
                                           " bytes; delete data or raise --max-memory");
     }
   } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
   return arrow::Status::OK();
 }
 
-bool MemoryBudget::OverSoftLimit() const {
-  return limit_ > 0 && used() * 10 > limit_ * 9;
-}
+bool MemoryBudget::OverSoftLimit() const { return limit_ > 0 && used() * 10 > limit_ * 9; }
 
 }  // namespace arbalest

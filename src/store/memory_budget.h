@@ -3,10 +3,10 @@
 // running out of memory; past the soft limit acks carry a slow_down hint.
 #pragma once
 
+#include <arrow/status.h>
+
 #include <atomic>
 #include <cstdint>
-
-#include <arrow/status.h>
 
 namespace arbalest {
 

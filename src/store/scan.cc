@@ -1,9 +1,9 @@
 #include "store/scan.h"
 
-#include <utility>
-
 #include <arrow/array/util.h>
 #include <arrow/status.h>
+
+#include <utility>
 
 #include "store/filter.h"
 
@@ -65,7 +65,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> PadToSchema(
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanSnapshot(DatasetSnapshot snapshot,
-                                                                     const ScanOptions& options) {
+                                                                      const ScanOptions& options) {
   if (options.limit && *options.limit < 0) {
     return arrow::Status::Invalid("'limit' must be >= 0, got ", *options.limit);
   }

@@ -2,14 +2,14 @@
 // batch as the client reads, so a scan of any size holds one batch at a time.
 #pragma once
 
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/result.h>
 
 #include "common/json_util.h"
 #include "store/dataset.h"
@@ -17,15 +17,15 @@
 namespace arbalest {
 
 struct ScanOptions {
-  Json filters;                                    // null, or the protocol's filter list
-  std::optional<int64_t> limit;                    // at most this many rows (>= 0)
-  std::optional<std::vector<std::string>> columns; // output columns in this order; all if unset
+  Json filters;                                     // null, or the protocol's filter list
+  std::optional<int64_t> limit;                     // at most this many rows (>= 0)
+  std::optional<std::vector<std::string>> columns;  // output columns in this order; all if unset
 };
 
 // A reader over the rows of `snapshot` that pass `options`. The filter and column names are
 // checked before returning: Invalid names a missing column or a bad filter.
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanSnapshot(DatasetSnapshot snapshot,
-                                                                     const ScanOptions& options);
+                                                                      const ScanOptions& options);
 
 // `batch` with `schema`'s trailing columns that it lacks (added by schema evolution after the
 // batch was stored) filled with nulls.

@@ -1,8 +1,8 @@
 #include "store/vector_store.h"
 
-#include <mutex>
-
 #include <arrow/status.h>
+
+#include <mutex>
 
 #include "common/dataset_name.h"
 
@@ -60,6 +60,7 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) 
 }
 
 arrow::Status VectorStore::Drop(std::string_view name) {
+  ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   std::shared_ptr<Dataset> dropped;
   {
     std::unique_lock lock(mutex_);

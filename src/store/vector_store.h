@@ -2,6 +2,9 @@
 // WAL replay and snapshots, reach data only through this object.
 #pragma once
 
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -10,9 +13,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <arrow/record_batch.h>
-#include <arrow/result.h>
 
 #include "store/dataset.h"
 #include "store/memory_budget.h"

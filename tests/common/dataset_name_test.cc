@@ -1,8 +1,8 @@
 #include "common/dataset_name.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace arbalest {
 namespace {

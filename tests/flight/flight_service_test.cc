@@ -1,11 +1,10 @@
 // The Flight service in process, driven by the real Arrow Flight C++ client over gRPC.
-#include "flight/server.h"
-
 #include <arrow/flight/client.h>
 #include <arrow/table.h>
 #include <gtest/gtest.h>
 
 #include "common/json_util.h"
+#include "flight/server.h"
 #include "testing/batches.h"
 
 namespace arbalest {
@@ -32,8 +31,8 @@ class FlightServiceTest : public ::testing::Test {
   arrow::Status Put(const std::string& name,
                     const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
                     std::vector<Json>* acks) {
-    ARROW_ASSIGN_OR_RAISE(auto put, client_->DoPut(fl::FlightDescriptor::Path({name}),
-                                                   batches.front()->schema()));
+    ARROW_ASSIGN_OR_RAISE(
+        auto put, client_->DoPut(fl::FlightDescriptor::Path({name}), batches.front()->schema()));
     for (const auto& batch : batches) {
       ARROW_RETURN_NOT_OK(put.writer->WriteRecordBatch(*batch));
       std::shared_ptr<arrow::Buffer> metadata;
@@ -92,25 +91,29 @@ TEST_F(FlightServiceTest, ActionsAndCatalog) {
   std::vector<Json> acks;
   ASSERT_TRUE(Put("alpha", {MakeVectorBatch(0, 10, 4)}, &acks).ok());
   ASSERT_TRUE(Put("beta", {MakeVectorBatch(0, 300, 4)}, &acks).ok());
-  auto stats = client_->DoAction(fl::Action{"stats", arrow::Buffer::FromString(R"({"dataset":"beta"})")})
-                   .ValueOrDie()
-                   ->Next()
-                   .ValueOrDie();
+  auto stats =
+      client_->DoAction(fl::Action{"stats", arrow::Buffer::FromString(R"({"dataset":"beta"})")})
+          .ValueOrDie()
+          ->Next()
+          .ValueOrDie();
   Json parsed = Json::parse(stats->body->ToString());
   EXPECT_EQ(parsed["rows"], 300);
   EXPECT_EQ(parsed["dim"], 4);
   EXPECT_EQ(parsed["id_type"], "int64");
 
   auto listing =
-      client_->ListFlights(fl::FlightCallOptions(), fl::Criteria{R"({"filters":[{"field":"rows","op":">","value":100}]})"})
+      client_
+          ->ListFlights(fl::FlightCallOptions(),
+                        fl::Criteria{R"({"filters":[{"field":"rows","op":">","value":100}]})"})
           .ValueOrDie();
   auto first = listing->Next().ValueOrDie();
   ASSERT_NE(first, nullptr);
   EXPECT_EQ(first->descriptor().path[0], "beta");
   EXPECT_EQ(listing->Next().ValueOrDie(), nullptr);
 
-  auto deleted = client_->DoAction(fl::Action{"delete-dataset",
-                                              arrow::Buffer::FromString(R"({"dataset":"alpha"})")})
+  auto deleted = client_
+                     ->DoAction(fl::Action{"delete-dataset",
+                                           arrow::Buffer::FromString(R"({"dataset":"alpha"})")})
                      .ValueOrDie()
                      ->Next()
                      .ValueOrDie();

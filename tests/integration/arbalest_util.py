@@ -137,6 +137,20 @@ class ServerProcess:
 
     def _wait_ready(self):
         deadline = time.monotonic() + READY_TIMEOUT_S
+        # Wait for the ports to accept connections before making the gRPC channels: a channel
+        # that fails to connect backs off for a second or more before it tries again.
+        for port in (self.port, self.meta_port):
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"server exited with code {self.proc.returncode} before it was ready")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"port {port} not open after {READY_TIMEOUT_S}s")
+                    time.sleep(0.02)
         self.data = self.connect(self.port)
         self.meta = self.connect(self.meta_port)
         opts = flight.FlightCallOptions(timeout=1.0)

@@ -74,12 +74,12 @@ def _not_created(server, name):
                          ids=["binary", "broken-json", "space-bang", "slash", "too-long",
                               "broken-array", "blanks"])
 def test_garbage_ticket(server, ticket):
-    with pytest.raises(INVALID_ARGUMENT):
+    with pytest.raises(INVALID_ARGUMENT, match="ticket|name"):
         scan(server.data, ticket)
 
 
 def test_empty_ticket(server):
-    with pytest.raises(INVALID_ARGUMENT):
+    with pytest.raises(INVALID_ARGUMENT, match="ticket"):
         scan(server.data, b"")
 
 
@@ -100,9 +100,16 @@ def test_invalid_dataset_name_in_ticket(server, name):
         scan(server.data, {"dataset": name})
 
 
-def test_ticket_without_dataset(server):
-    with pytest.raises(INVALID_ARGUMENT, match="dataset"):
-        scan(server.data, {"limit": 5})
+@pytest.mark.parametrize("ticket", [{"limit": 5}, {"dataset": 5}, {"dataset": None},
+                                    {"name": ["a"]}])
+def test_ticket_without_dataset_name(server, ticket):
+    with pytest.raises(INVALID_ARGUMENT, match="dataset|name"):
+        scan(server.data, ticket)
+
+
+def test_ticket_not_an_object(server):
+    with pytest.raises(INVALID_ARGUMENT):
+        scan(server.data, b"[1, 2, 3]")
 
 
 def test_unknown_ticket_key(server, victim):
@@ -110,9 +117,15 @@ def test_unknown_ticket_key(server, victim):
         scan(server.data, {"dataset": victim, "bogus_key": 1})
 
 
-def test_negative_limit(server, victim):
+@pytest.mark.parametrize("limit", [-1, -1000, "ten", [3]])
+def test_bad_limit(server, victim, limit):
     with pytest.raises(INVALID_ARGUMENT, match="limit"):
-        scan(server.data, {"dataset": victim, "limit": -1})
+        scan(server.data, {"dataset": victim, "limit": limit})
+
+
+def test_columns_not_a_list(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match="columns"):
+        scan(server.data, {"dataset": victim, "columns": "id"})
 
 
 def test_unknown_column_in_columns(server, victim):
@@ -198,10 +211,12 @@ def test_longest_valid_name(server):
     assert_tables_equal(scan(server.data, name), t, "128-char name")
 
 
-def test_descriptor_without_path(server, victim):
-    with pytest.raises(INVALID_ARGUMENT):
-        put_table(server.data, None, _part(VICTIM),
-                  descriptor=flight.FlightDescriptor.for_command(victim.encode()))
+@pytest.mark.parametrize("kind", ["cmd", "empty-path"])
+def test_descriptor_without_path(server, victim, kind):
+    desc = flight.FlightDescriptor.for_command(victim.encode()) if kind == "cmd" \
+        else flight.FlightDescriptor.for_path()
+    with pytest.raises(INVALID_ARGUMENT, match="descriptor|path"):
+        put_table(server.data, None, _part(VICTIM), descriptor=desc)
 
 
 def test_wrong_vector_width(server, victim):

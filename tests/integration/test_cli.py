@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -138,6 +139,21 @@ def test_log_flags_accepted(start_server, fmt):
     ds = unique_name("log")
     put_table(srv.data, ds, make_table(10))
     assert stats(srv.meta, ds)["rows"] == 10
+    assert srv.stop() == 0, srv.stderr_tail()
+    lines = [ln for ln in srv.stderr().splitlines() if ln.strip()]
+    assert lines, "no log lines on stderr"
+
+    def is_json_object(line):
+        try:
+            return isinstance(json.loads(line), dict)
+        except ValueError:
+            return False
+
+    if fmt == "json":
+        bad = [ln for ln in lines if not is_json_object(ln)]
+        assert not bad, f"--log-format json wrote non-JSON lines: {bad[:3]}"
+    else:
+        assert not any(is_json_object(ln) for ln in lines), lines[:3]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -181,6 +197,8 @@ def test_max_memory(start_server):
     assert error is not None, "40 MiB went into a server limited to 10MB"
     assert 3 <= len(stored) <= 10, f"{len(stored)} MiB stored under a 10MB limit"
     assert isinstance(error, RESOURCE_EXHAUSTED), f"{type(error).__mro__}: {error}"
+    assert "resource exhausted" in str(error).lower(), str(error)
+    assert "max-memory" in str(error) or "memory" in str(error).lower(), str(error)
     # Nothing of the failed put is stored; everything before it is intact.
     assert_tables_equal(scan(srv.data, ds), pa.concat_tables(stored), "data under the limit")
     # Small requests still work; deleting frees the memory for new puts.
@@ -191,5 +209,7 @@ def test_max_memory(start_server):
     assert_tables_equal(scan(srv.data, ds + "_2"), again, "put after delete freed memory")
 
 
-# Observed class of a ResourceExhausted status (see README.md).
-RESOURCE_EXHAUSTED = flight.FlightError
+# pyarrow has no class for a ResourceExhausted status and Arrow Flight C++ servers cannot send
+# gRPC RESOURCE_EXHAUSTED; the server sends UNAVAILABLE with "resource exhausted: ..." as the
+# message (see README.md).
+RESOURCE_EXHAUSTED = flight.FlightUnavailableError

@@ -151,22 +151,28 @@ def test_scan_during_writes_sees_whole_batches(server, ds, writers):
             put_table(client, ds, pa.concat_tables(chunk),
                       batches=[t.to_batches()[0] for t in chunk])
 
+    reading = threading.Event()
+
     def reader():
         client = server.connect(server.meta_port)
-        while not done.is_set():
-            t = scan(client, {"dataset": ds, "columns": ["id", "vector"]})
-            scans.append(t)
-        scans.append(scan(client, {"dataset": ds, "columns": ["id", "vector"]}))
+        try:
+            while not done.is_set():
+                scans.append(scan(client, {"dataset": ds, "columns": ["id", "vector"]}))
+                reading.set()
+            scans.append(scan(client, {"dataset": ds, "columns": ["id", "vector"]}))
+        finally:
+            reading.set()
 
     rt = threading.Thread(target=reader)
     rt.start()
+    assert reading.wait(30), "first scan did not return"
     try:
         _run_all([lambda w=w: writer(w) for w in range(writers)])
     finally:
         done.set()
         rt.join(120)
     assert not rt.is_alive()
-    assert len(scans) >= 2
+    assert len(scans) >= 3, "the reader's scans failed"
     counts = []
     for t in scans:
         ids = t["id"].to_numpy()
@@ -185,3 +191,61 @@ def test_scan_during_writes_sees_whole_batches(server, ds, writers):
             assert ks == list(range(len(ks))), "scan is not a prefix of the put batches"
     assert counts == sorted(counts), f"row count went down between scans: {counts}"
     assert counts[-1] == next_id + 1
+
+
+_KILLED_WRITER = r"""
+import sys, numpy as np, pyarrow as pa, pyarrow.flight as flight
+port, name, rows = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+client = flight.connect(f"grpc://127.0.0.1:{port}")
+schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), 16))])
+writer, _ = client.do_put(flight.FlightDescriptor.for_path(name), schema)
+start = 0
+while True:
+    ids = np.arange(start, start + rows, dtype=np.int64)
+    vec = (ids[:, None] * 0.5 + np.arange(16)[None, :]).astype(np.float32).reshape(-1)
+    writer.write_batch(pa.record_batch([pa.array(ids),
+        pa.FixedSizeListArray.from_arrays(pa.array(vec), 16)], schema=schema))
+    start += rows
+"""
+
+
+def test_client_killed_mid_put(server, ds, tmp_path):
+    """A client that dies in the middle of a DoPut stream leaves whole batches only, and the
+    server keeps serving (the dataset accepts more puts)."""
+    import subprocess
+    import sys
+    import time
+
+    rows = 1000
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(server.port), ds,
+                              str(rows)], stderr=open(tmp_path / "child.err", "wb"))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert child.poll() is None, (tmp_path / "child.err").read_text()
+            try:
+                if scan(server.meta, {"dataset": ds, "columns": ["id"]}).num_rows >= 5 * rows:
+                    break
+            except pa.ArrowKeyError:
+                pass  # not created yet
+            assert time.monotonic() < deadline, "writer made no progress"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait(10)
+    time.sleep(0.5)
+    first = scan(server.data, {"dataset": ds, "columns": ["id", "vector"]})
+    n = first.num_rows
+    assert n % rows == 0, f"{n} rows: part of a batch was stored"
+    ids = first["id"].to_numpy()
+    assert np.array_equal(ids, np.arange(n)), "stored rows are not whole, in-order batches"
+    got_vec = first["vector"].combine_chunks().flatten().to_numpy().reshape(-1, D)
+    assert np.array_equal(got_vec, (ids[:, None] * 0.5 + np.arange(D)).astype(np.float32))
+    time.sleep(1.0)
+    assert scan(server.data, {"dataset": ds, "columns": ["id"]}).num_rows == n, \
+        "rows appeared after the client was gone"
+    more = pa.table({"id": pa.array(np.arange(n, n + 10), pa.int64()),
+                     "vector": vector_array((np.arange(n, n + 10)[:, None] * 0.5
+                                             + np.arange(D)).astype(np.float32))})
+    put_table(server.data, ds, more)
+    assert scan(server.data, ds).num_rows == n + 10

@@ -149,6 +149,13 @@ def test_uint64_ids_not_truncated(server, ds):
     got = scan(server.data, ds)
     assert_tables_equal(got, table, "uint64 ids")
     assert stats(server.data, ds)["id_type"] == "uint64"
+    # Filter values beyond int64 / float64 precision keep their exact value.
+    for op, value in ((">", 2**63 - 1), ("=", 2**64 - 1), ("<", 2**53 + 1), ("in", [2**63])):
+        got = scan(server.data, {"dataset": ds, "filters": [
+            {"field": "id", "op": op, "value": value}]})
+        want = {">": lambda i: i > value, "=": lambda i: i == value,
+                "<": lambda i: i < value, "in": lambda i: i in value}[op]
+        assert got["id"].to_pylist() == [i for i in ids.tolist() if want(i)], (op, value)
 
 
 def test_put_order_preserved_across_puts(server, ds):
@@ -264,3 +271,18 @@ def test_columns_projection(server, ds):
         assert_tables_equal(got, table.select(cols), f"columns {cols}")
     got = scan(server.data, {"dataset": ds, "columns": ["tag"], "limit": 7})
     assert_tables_equal(got, table.select(["tag"]).slice(0, 7), "columns + limit")
+
+
+def test_int64_extreme_ids_filter(server, ds):
+    lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    ids = np.array([lo, lo + 1, -1, 0, 2**53 + 1, hi - 1, hi], dtype=np.int64)
+    table = pa.table({"id": pa.array(ids),
+                      "vector": vector_array(random_vectors(np.random.default_rng(4), 7, 4))})
+    put_table(server.data, ds, table)
+    for op, value in (("=", int(lo)), (">=", int(hi - 1)), ("<", 0), ("!=", 2**53 + 1),
+                      ("not in", [int(lo), int(hi)])):
+        got = scan(server.data, {"dataset": ds, "filters": [
+            {"field": "id", "op": op, "value": value}]})
+        want = {"=": lambda i: i == value, ">=": lambda i: i >= value, "<": lambda i: i < value,
+                "!=": lambda i: i != value, "not in": lambda i: i not in value}[op]
+        assert got["id"].to_pylist() == [i for i in ids.tolist() if want(i)], (op, value)

@@ -28,9 +28,9 @@ TEST(DatasetLayoutTest, FindsVectorAndIdColumns) {
   EXPECT_TRUE(layout->vector.value_type->Equals(arrow::float32()));
   EXPECT_EQ(layout->id_kind, IdKind::kInt64);
 
-  auto embedding = InspectPutSchema(
-      *Schema({arrow::field("embedding", arrow::fixed_size_list(arrow::int8(), 4)),
-               arrow::field("id", arrow::utf8())}));
+  auto embedding =
+      InspectPutSchema(*Schema({arrow::field("embedding", arrow::fixed_size_list(arrow::int8(), 4)),
+                                arrow::field("id", arrow::utf8())}));
   ASSERT_TRUE(embedding.ok());
   EXPECT_EQ(embedding->vector.column, "embedding");
   EXPECT_EQ(embedding->id_kind, IdKind::kUtf8);
@@ -52,16 +52,17 @@ TEST(DatasetLayoutTest, RejectsBadSchemasNamingTheColumn) {
           .status(),
       "id column 'id' must be int64, uint64 or utf8, got int32");
   ExpectInvalidMentioning(
-      InspectPutSchema(*Schema({arrow::field("vector", arrow::fixed_size_list(arrow::float32(), 4)),
-                                arrow::field("a", arrow::int32()), arrow::field("a", arrow::utf8())}))
+      InspectPutSchema(
+          *Schema({arrow::field("vector", arrow::fixed_size_list(arrow::float32(), 4)),
+                   arrow::field("a", arrow::int32()), arrow::field("a", arrow::utf8())}))
           .status(),
       "duplicate column 'a'");
 }
 
 TEST(DatasetLayoutTest, StoredSchemaAssignsIdsAndNarrowsFloat64) {
-  auto stored = StoredSchemaFor(
-      *Schema({arrow::field("vector", arrow::fixed_size_list(arrow::float64(), 3)),
-               arrow::field("tag", arrow::utf8())}));
+  auto stored =
+      StoredSchemaFor(*Schema({arrow::field("vector", arrow::fixed_size_list(arrow::float64(), 3)),
+                               arrow::field("tag", arrow::utf8())}));
   ASSERT_TRUE(stored.ok());
   ASSERT_EQ((*stored)->num_fields(), 3);
   EXPECT_EQ((*stored)->field(0)->name(), "id");
@@ -109,17 +110,16 @@ TEST_F(ConformTest, RejectsMismatchesNamingThem) {
                           "the dataset has width 8, this batch has width 16");
   ExpectInvalidMentioning(Conform(MakeVectorBatch(0, 0, 8)).status(), "0 rows");
   auto batch = MakeVectorBatch(0, 2, 8);
-  ExpectInvalidMentioning(Conform(*batch->SetColumn(1, arrow::field("vector",
-                                                                    arrow::fixed_size_list(arrow::int8(), 8)),
-                                                    ConstantVectors(arrow::int8(), 2, 8, 1)))
-                              .status(),
-                          "dataset stores float vectors, this batch has int8");
-  ExpectInvalidMentioning(Conform(*batch->RemoveColumn(2)).status(), "missing column 'tag'");
   ExpectInvalidMentioning(
-      Conform(*batch->SetColumn(3, arrow::field("score", arrow::float32()),
-                                *arrow::MakeArrayOfNull(arrow::float32(), 2)))
+      Conform(*batch->SetColumn(1, arrow::field("vector", arrow::fixed_size_list(arrow::int8(), 8)),
+                                ConstantVectors(arrow::int8(), 2, 8, 1)))
           .status(),
-      "column 'score' has type float in this batch but double");
+      "dataset stores float32 vectors, this batch has int8");
+  ExpectInvalidMentioning(Conform(*batch->RemoveColumn(2)).status(), "missing column 'tag'");
+  ExpectInvalidMentioning(Conform(*batch->SetColumn(3, arrow::field("score", arrow::float32()),
+                                                    *arrow::MakeArrayOfNull(arrow::float32(), 2)))
+                              .status(),
+                          "column 'score' has type float in this batch but double");
   ExpectInvalidMentioning(Conform(testing::WithoutIds(batch)).status(), "missing column 'id'");
 }
 
@@ -156,8 +156,8 @@ TEST(ConformAssignedIdsTest, NumbersRowsAndConvertsFloat64) {
   auto put_schema = Schema({arrow::field("vector", arrow::fixed_size_list(arrow::float64(), 2))});
   auto stored = *StoredSchemaFor(*put_schema);
   auto layout = *InspectPutSchema(*put_schema);
-  auto batch = arrow::RecordBatch::Make(put_schema, 3,
-                                        {ConstantVectors(arrow::float64(), 3, 2, 0.25)});
+  auto batch =
+      arrow::RecordBatch::Make(put_schema, 3, {ConstantVectors(arrow::float64(), 3, 2, 0.25)});
   auto conformed = ConformBatch(batch, stored, layout, 100, "ds");
   ASSERT_TRUE(conformed.ok()) << conformed.status().ToString();
   const auto& ids = static_cast<const arrow::UInt64Array&>(*conformed->batch->column(0));

@@ -1,11 +1,11 @@
 #include "store/dataset.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <set>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "testing/batches.h"
 

@@ -1,13 +1,13 @@
 #include "store/filter.h"
 
+#include <arrow/api.h>
+#include <arrow/util/logging.h>
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <arrow/api.h>
-#include <arrow/util/logging.h>
-#include <gtest/gtest.h>
 
 namespace arbalest {
 namespace {
@@ -40,13 +40,12 @@ std::shared_ptr<arrow::RecordBatch> Rows() {
     ARROW_CHECK_OK(b.Append(row % 2 == 0));
     ARROW_CHECK_OK(t.Append(kEpoch2024Ms + row * kHourMs));
   }
-  auto schema = arrow::schema(
-      {arrow::field("i", arrow::int64()), arrow::field("f", arrow::float64()),
-       arrow::field("s", arrow::utf8()), arrow::field("b", arrow::boolean()),
-       arrow::field("t", arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"))});
-  return arrow::RecordBatch::Make(schema, kRows,
-                                  {*i.Finish(), *f.Finish(), *s.Finish(), *b.Finish(),
-                                   *t.Finish()});
+  auto schema =
+      arrow::schema({arrow::field("i", arrow::int64()), arrow::field("f", arrow::float64()),
+                     arrow::field("s", arrow::utf8()), arrow::field("b", arrow::boolean()),
+                     arrow::field("t", arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"))});
+  return arrow::RecordBatch::Make(
+      schema, kRows, {*i.Finish(), *f.Finish(), *s.Finish(), *b.Finish(), *t.Finish()});
 }
 
 // Rows selected by `filters`, as row numbers (f * 4 recovers the row).
@@ -110,6 +109,8 @@ TEST(FilterTest, FloatsStringsBoolsTimestamps) {
 TEST(FilterTest, MembershipAndStringMatching) {
   EXPECT_EQ(Select(R"([{"field":"i","op":"in","value":[3, 10, 99, 1000]}])"),
             Expected([](int64_t r) { return r == 3 || r == 99; }));
+  EXPECT_EQ(Select(R"([{"field":"i","op":"not in","value":[3, 10, 99]}])"),
+            Expected([](int64_t r) { return I(r) && r != 3 && r != 99; }));
   EXPECT_EQ(Select(R"([{"field":"s","op":"not in","value":["item0","item1"]}])"),
             Expected([](int64_t r) { return S(r) != "item0" && S(r) != "item1"; }));
   EXPECT_EQ(Select(R"([{"field":"s","op":"contains","value":"m5"}])"),

@@ -52,6 +52,7 @@ TEST(VectorStoreTest, ListsSortedAndDrops) {
   EXPECT_EQ(listed[2]->name(), "c");
   ASSERT_TRUE(store.Drop("b").ok());
   EXPECT_TRUE(store.Drop("b").IsKeyError());
+  EXPECT_TRUE(store.Drop("b/../a").IsInvalid());
   EXPECT_EQ(store.List().size(), 2u);
 }
 

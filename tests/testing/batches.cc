@@ -22,12 +22,12 @@ std::shared_ptr<arrow::RecordBatch> MakeVectorBatch(int64_t first_id, int64_t ro
   auto vector_type = arrow::fixed_size_list(arrow::float32(), dim);
   auto vectors =
       arrow::FixedSizeListArray::FromArrays(values.Finish().ValueOrDie(), vector_type).ValueOrDie();
-  auto schema = arrow::schema({arrow::field("id", arrow::int64()),
-                               arrow::field("vector", vector_type),
-                               arrow::field("tag", arrow::utf8()),
-                               arrow::field("score", arrow::float64())});
+  auto schema =
+      arrow::schema({arrow::field("id", arrow::int64()), arrow::field("vector", vector_type),
+                     arrow::field("tag", arrow::utf8()), arrow::field("score", arrow::float64())});
   return arrow::RecordBatch::Make(schema, rows,
-                                  {ids.Finish().ValueOrDie(), vectors, tags.Finish().ValueOrDie(), scores.Finish().ValueOrDie()});
+                                  {ids.Finish().ValueOrDie(), vectors, tags.Finish().ValueOrDie(),
+                                   scores.Finish().ValueOrDie()});
 }
 
 std::shared_ptr<arrow::RecordBatch> WithoutIds(const std::shared_ptr<arrow::RecordBatch>& batch) {

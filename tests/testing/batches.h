@@ -1,11 +1,11 @@
 // Record batches for tests: vectors with ids and a little metadata, built the way a client would.
 #pragma once
 
+#include <arrow/api.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include <arrow/api.h>
 
 namespace arbalest::testing {
 
