@@ -1,0 +1,14 @@
+// CRC-32C (Castagnoli), the checksum of WAL records. Uses the SSE4.2 crc32 instruction, which
+// the x86-64-v2 baseline guarantees, and a table elsewhere. Hand-written because no Debian
+// package offers it as a small library (abseil's crc arrived after Debian 12's version).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace arbalest {
+
+// Extends `crc` (0 to start) over `size` bytes at `data`.
+uint32_t Crc32c(uint32_t crc, const void* data, size_t size);
+
+}  // namespace arbalest

@@ -1,0 +1,119 @@
+#include "persist/wal_format.h"
+
+#include <arrow/io/memory.h>
+#include <arrow/ipc/reader.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/status.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+
+#include "persist/crc32c.h"
+
+namespace arbalest {
+namespace {
+
+template <typename T>
+void Put(uint8_t* out, T value) {
+  std::memcpy(out, &value, sizeof(T));  // the project targets little-endian machines
+}
+
+template <typename T>
+T Get(const uint8_t* in) {
+  T value;
+  std::memcpy(&value, in, sizeof(T));
+  return value;
+}
+
+// type u8 | name_len u16 | name | body, where body is what `write_body` writes.
+template <typename WriteBody>
+arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePayload(WalRecordType type,
+                                                            std::string_view dataset,
+                                                            WriteBody write_body) {
+  ARROW_ASSIGN_OR_RAISE(auto stream, arrow::io::BufferOutputStream::Create());
+  std::array<uint8_t, 3> prefix{};
+  prefix[0] = static_cast<uint8_t>(type);
+  Put<uint16_t>(prefix.data() + 1, static_cast<uint16_t>(dataset.size()));
+  ARROW_RETURN_NOT_OK(stream->Write(prefix.data(), prefix.size()));
+  ARROW_RETURN_NOT_OK(stream->Write(dataset.data(), static_cast<int64_t>(dataset.size())));
+  ARROW_RETURN_NOT_OK(write_body(stream));
+  return stream->Finish();
+}
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeCreateDataset(
+    std::string_view dataset, const std::shared_ptr<arrow::Schema>& schema) {
+  return EncodePayload(WalRecordType::kCreateDataset, dataset, [&](auto& stream) {
+    ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, schema));
+    return writer->Close();
+  });
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeAppend(std::string_view dataset,
+                                                           const arrow::RecordBatch& batch) {
+  return EncodePayload(WalRecordType::kAppend, dataset, [&](auto& stream) {
+    ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
+    ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
+    return writer->Close();
+  });
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeDropDataset(std::string_view dataset) {
+  return EncodePayload(WalRecordType::kDropDataset, dataset,
+                       [](auto&) { return arrow::Status::OK(); });
+}
+
+arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
+  const auto malformed = [&](std::string_view why) {
+    return arrow::Status::Invalid("WAL record ", lsn, " is malformed: ", why);
+  };
+  if (payload->size() < 3) return malformed("shorter than its prefix");
+  WalEntry entry;
+  entry.lsn = lsn;
+  const uint8_t type = payload->data()[0];
+  if (type < 1 || type > 3) return malformed("unknown record type");
+  entry.type = static_cast<WalRecordType>(type);
+  const uint16_t name_length = Get<uint16_t>(payload->data() + 1);
+  if (payload->size() < 3 + name_length) return malformed("dataset name past its end");
+  entry.dataset.assign(reinterpret_cast<const char*>(payload->data()) + 3, name_length);
+  if (entry.type == WalRecordType::kDropDataset) return entry;
+
+  auto body = arrow::SliceBuffer(payload, 3 + name_length);
+  auto input = std::make_shared<arrow::io::BufferReader>(body);
+  auto reader = arrow::ipc::RecordBatchStreamReader::Open(input);
+  if (!reader.ok()) return malformed(reader.status().message());
+  entry.schema = (*reader)->schema();
+  if (entry.type == WalRecordType::kAppend) {
+    auto batch = (*reader)->Next();
+    if (!batch.ok() || *batch == nullptr) return malformed("append without a record batch");
+    entry.batch = std::move(*batch);
+  }
+  return entry;
+}
+
+std::array<uint8_t, kWalHeaderSize> EncodeHeader(uint64_t lsn, uint32_t payload_length,
+                                                 uint32_t payload_crc) {
+  std::array<uint8_t, kWalHeaderSize> header{};
+  Put<uint32_t>(header.data() + 4, payload_length);
+  Put<uint64_t>(header.data() + 8, lsn);
+  Put<uint32_t>(header.data() + 16, payload_crc);
+  Put<uint32_t>(header.data(), Crc32c(0, header.data() + 4, kWalHeaderSize - 4));
+  return header;
+}
+
+arrow::Result<WalHeader> DecodeHeader(const uint8_t* bytes) {
+  if (Get<uint32_t>(bytes) != Crc32c(0, bytes + 4, kWalHeaderSize - 4)) {
+    return arrow::Status::Invalid("header checksum mismatch");
+  }
+  return WalHeader{Get<uint32_t>(bytes + 4), Get<uint64_t>(bytes + 8), Get<uint32_t>(bytes + 16)};
+}
+
+std::string WalSegmentName(uint64_t first_lsn) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020llu", static_cast<unsigned long long>(first_lsn));
+  return std::string(name) + std::string(kWalSegmentSuffix);
+}
+
+}  // namespace arbalest

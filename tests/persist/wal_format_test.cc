@@ -1,0 +1,60 @@
+#include "persist/wal_format.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/batches.h"
+
+namespace arbalest {
+namespace {
+
+TEST(WalFormatTest, RecordsRoundTrip) {
+  auto batch = testing::MakeVectorBatch(7, 20, 16);
+  auto append = DecodePayload(3, *EncodeAppend("ds", *batch));
+  ASSERT_TRUE(append.ok()) << append.status().ToString();
+  EXPECT_EQ(append->lsn, 3u);
+  EXPECT_EQ(append->type, WalRecordType::kAppend);
+  EXPECT_EQ(append->dataset, "ds");
+  EXPECT_TRUE(append->batch->Equals(*batch));
+
+  auto create = DecodePayload(4, *EncodeCreateDataset("other.name", batch->schema()));
+  ASSERT_TRUE(create.ok());
+  EXPECT_EQ(create->type, WalRecordType::kCreateDataset);
+  EXPECT_TRUE(create->schema->Equals(*batch->schema()));
+
+  auto drop = DecodePayload(5, *EncodeDropDataset("ds"));
+  ASSERT_TRUE(drop.ok());
+  EXPECT_EQ(drop->type, WalRecordType::kDropDataset);
+  EXPECT_EQ(drop->dataset, "ds");
+}
+
+TEST(WalFormatTest, MalformedPayloadsAreRefused) {
+  auto payload = *EncodeAppend("ds", *testing::MakeVectorBatch(0, 5, 4));
+  auto cut = arrow::SliceBuffer(payload, 0, payload->size() / 2);
+  EXPECT_TRUE(DecodePayload(1, cut).status().IsInvalid());
+  EXPECT_TRUE(DecodePayload(1, arrow::Buffer::FromString("\x09")).status().IsInvalid());
+  EXPECT_TRUE(DecodePayload(1, arrow::Buffer::FromString(std::string("\x02\xff\x00", 3)))
+                  .status()
+                  .IsInvalid());
+}
+
+TEST(WalFormatTest, HeaderChecksumCatchesAnyFlippedBit) {
+  auto header = EncodeHeader(42, 1000, 0xdeadbeef);
+  auto decoded = DecodeHeader(header.data());
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->lsn, 42u);
+  EXPECT_EQ(decoded->payload_length, 1000u);
+  EXPECT_EQ(decoded->payload_crc, 0xdeadbeefu);
+  for (size_t bit = 0; bit < header.size() * 8; ++bit) {
+    auto flipped = header;
+    flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    EXPECT_FALSE(DecodeHeader(flipped.data()).ok()) << bit;
+  }
+}
+
+TEST(WalFormatTest, SegmentNamesSortByLsn) {
+  EXPECT_EQ(WalSegmentName(1), "00000000000000000001.wal");
+  EXPECT_LT(WalSegmentName(99), WalSegmentName(100));
+}
+
+}  // namespace
+}  // namespace arbalest
