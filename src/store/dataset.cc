@@ -1,5 +1,6 @@
 #include "store/dataset.h"
 
+#include <arrow/array.h>
 #include <arrow/status.h>
 #include <arrow/util/byte_size.h>
 
@@ -10,38 +11,93 @@ arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
                                                         MemoryBudget* budget) {
   ARROW_ASSIGN_OR_RAISE(DatasetLayout layout, InspectPutSchema(put_schema));
   ARROW_ASSIGN_OR_RAISE(auto schema, StoredSchemaFor(put_schema));
-  return std::shared_ptr<Dataset>(
-      new Dataset(std::move(name), std::move(schema), std::move(layout), budget));
+  return std::shared_ptr<Dataset>(new Dataset(std::move(name),
+                                              std::make_shared<arrow::Schema>(put_schema),
+                                              std::move(schema), std::move(layout), budget));
 }
 
-Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
-                 MemoryBudget* budget)
+Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
+                 std::shared_ptr<arrow::Schema> schema, DatasetLayout layout, MemoryBudget* budget)
     : name_(std::move(name)),
+      put_schema_(std::move(put_schema)),
       layout_(std::move(layout)),
       budget_(budget),
       schema_(std::move(schema)) {}
 
 Dataset::~Dataset() { budget_->Release(num_bytes_); }
 
-arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
-  std::lock_guard append_lock(append_mutex_);
+arrow::Status Dataset::CheckPutSchema(const arrow::Schema& put_schema) const {
+  return arbalest::CheckPutSchema(put_schema, *schema(), layout_, name_);
+}
+
+arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::RecordBatch>& batch) {
   ARROW_ASSIGN_OR_RAISE(ConformedBatch conformed,
                         ConformBatch(batch, schema(), layout_, next_assigned_id_, name_));
   const int64_t bytes = arrow::util::TotalBufferSize(*conformed.batch);
   ARROW_RETURN_NOT_OK(budget_->Charge(bytes));
-  std::unique_lock state_lock(state_mutex_);
-  if (dropped_) {
-    budget_->Release(bytes);
-    return arrow::Status::KeyError("dataset '", name_, "' was deleted during the put");
+  {
+    std::unique_lock state(state_mutex_);
+    if (dropped_) {
+      budget_->Release(bytes);
+      return arrow::Status::KeyError("dataset '", name_, "' was deleted during the put");
+    }
+    // A new column is visible at once: earlier batches read null for it anyway.
+    if (conformed.evolved_schema) schema_ = conformed.evolved_schema;
   }
-  if (conformed.evolved_schema) schema_ = conformed.evolved_schema;
-  batches_.push_back(conformed.batch);
-  num_rows_ += conformed.batch->num_rows();
-  num_bytes_ += bytes;
   if (layout_.id_kind == IdKind::kAssigned) {
     next_assigned_id_ += static_cast<uint64_t>(conformed.batch->num_rows());
   }
-  return conformed.batch->num_rows();
+  return PreparedAppend{std::move(conformed.batch), bytes, next_ticket_++};
+}
+
+void Dataset::Publish(const PreparedAppend& prepared) {
+  Resolve(prepared.ticket, prepared.batch, prepared.bytes);
+}
+
+void Dataset::Discard(const PreparedAppend& prepared) {
+  budget_->Release(prepared.bytes);
+  Resolve(prepared.ticket, nullptr, 0);
+}
+
+void Dataset::Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch,
+                      int64_t bytes) {
+  std::unique_lock state(state_mutex_);
+  // Appends logged earlier are durable no later than this one, so their threads are already
+  // awake and about to resolve them: the wait is short.
+  turn_.wait(state, [&] { return next_to_publish_ == ticket; });
+  if (batch) {
+    batches_.push_back(batch);
+    num_rows_ += batch->num_rows();
+    num_bytes_ += bytes;
+  }
+  ++next_to_publish_;
+  turn_.notify_all();
+}
+
+arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  PreparedAppend prepared;
+  {
+    std::lock_guard order(append_mutex_);
+    ARROW_ASSIGN_OR_RAISE(prepared, Prepare(batch));
+  }
+  Publish(prepared);
+  return prepared.batch->num_rows();
+}
+
+arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  std::lock_guard order(append_mutex_);
+  const int64_t bytes = arrow::util::TotalBufferSize(*batch);
+  ARROW_RETURN_NOT_OK(budget_->Charge(bytes));
+  if (layout_.id_kind == IdKind::kAssigned && batch->num_rows() > 0) {
+    const auto& ids = static_cast<const arrow::UInt64Array&>(*batch->column(0));
+    next_assigned_id_ = ids.Value(ids.length() - 1) + 1;
+  }
+  {
+    std::unique_lock state(state_mutex_);
+    if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
+  }
+  Resolve(next_ticket_++, batch, bytes);
+  return arrow::Status::OK();
 }
 
 DatasetSnapshot Dataset::Snapshot() const {

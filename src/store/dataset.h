@@ -1,12 +1,13 @@
-// A named collection of rows: the Arrow record batches put into it, in put order, under one
+// A named collection of rows: the Arrow record batches put into it, in log order, under one
 // evolving schema. The unit that DoPut appends to and that scans and searches read.
 #pragma once
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
-#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -28,7 +29,17 @@ struct DatasetSnapshot {
   int64_t num_bytes = 0;
 };
 
-// Thread-safe: any number of concurrent Append and Snapshot calls.
+// A batch validated, conformed and charged to the budget, waiting to be published. It must be
+// passed to exactly one of Dataset::Publish or Dataset::Discard.
+struct PreparedAppend {
+  std::shared_ptr<arrow::RecordBatch> batch;  // as it will be stored and logged
+  int64_t bytes = 0;
+  uint64_t ticket = 0;  // position in the dataset's publication order
+};
+
+// Thread-safe. Appending is two-phase so that the write-ahead log can sit between validation
+// and visibility: Prepare (under the caller's ordering), log, then Publish (or Discard if
+// logging failed). Batches become visible in the order they were prepared.
 class Dataset {
  public:
   // An empty dataset whose stored schema derives from `put_schema` (see StoredSchemaFor).
@@ -42,36 +53,65 @@ class Dataset {
 
   const std::string& name() const { return name_; }
   const DatasetLayout& layout() const { return layout_; }
+  // The schema the dataset was created from (logged so that replay recreates it exactly).
+  const std::shared_ptr<arrow::Schema>& put_schema() const { return put_schema_; }
 
-  // Validates `batch` against the dataset (ConformBatch), charges its bytes to the budget and
-  // appends it. On success returns the number of rows stored; on any error nothing is stored.
-  // Errors: Invalid (bad batch, naming the problem), CapacityError (memory limit), KeyError
-  // (the dataset was dropped meanwhile).
+  // Checks that a put whose schema is `put_schema` could append to this dataset (a schema-only
+  // put to an existing dataset). Invalid names the mismatch.
+  arrow::Status CheckPutSchema(const arrow::Schema& put_schema) const;
+
+  // Validates and conforms `batch` (ConformBatch) and charges its bytes to the budget. The
+  // caller must hold `append_mutex()`, and keep holding it until the batch is queued to the
+  // log, so that log order and publication order agree. Errors: Invalid (bad batch, naming the
+  // problem), CapacityError (memory limit), KeyError (the dataset was dropped).
+  arrow::Result<PreparedAppend> Prepare(const std::shared_ptr<arrow::RecordBatch>& batch);
+
+  // Makes a prepared batch visible, after every batch prepared before it has been published or
+  // discarded (waits for them).
+  void Publish(const PreparedAppend& prepared);
+
+  // Gives up a prepared batch: releases its bytes and its place in the order.
+  void Discard(const PreparedAppend& prepared);
+
+  // Prepare + Publish, for appends that are not logged.
   arrow::Result<int64_t> Append(const std::shared_ptr<arrow::RecordBatch>& batch);
 
-  // The rows stored so far.
+  // Appends a batch read back from the write-ahead log: already conformed when it was logged.
+  arrow::Status AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch);
+
+  // The mutex that orders appends (see Prepare).
+  std::mutex& append_mutex() { return append_mutex_; }
+
+  // The rows published so far.
   DatasetSnapshot Snapshot() const;
 
   // The current schema.
   std::shared_ptr<arrow::Schema> schema() const;
 
-  // Marks the dataset dropped: later appends fail. Called by VectorStore::Drop.
+  // Marks the dataset dropped: later prepares fail. Called by VectorStore::Drop.
   void MarkDropped();
 
  private:
-  Dataset(std::string name, std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
-          MemoryBudget* budget);
+  Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
+          std::shared_ptr<arrow::Schema> schema, DatasetLayout layout, MemoryBudget* budget);
+  // Publishes (or skips, if `batch` is null) the append holding `ticket`, in ticket order.
+  void Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch, int64_t bytes);
 
   const std::string name_;
+  const std::shared_ptr<arrow::Schema> put_schema_;
   const DatasetLayout layout_;
   MemoryBudget* const budget_;
 
-  // Serializes appenders: conforming needs the current schema and the next assigned id.
+  // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged
+  // appends, queuing to the log.
   std::mutex append_mutex_;
   uint64_t next_assigned_id_ = 0;  // guarded by append_mutex_
+  uint64_t next_ticket_ = 0;       // guarded by append_mutex_
 
   // Guards the published state below; held only to publish or copy it.
   mutable std::shared_mutex state_mutex_;
+  std::condition_variable_any turn_;  // signalled when next_to_publish_ advances
+  uint64_t next_to_publish_ = 0;
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
   int64_t num_rows_ = 0;

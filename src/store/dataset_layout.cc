@@ -193,26 +193,25 @@ arrow::Result<std::shared_ptr<arrow::Schema>> StoredSchemaFor(const arrow::Schem
   return arrow::schema(std::move(fields), put_schema.metadata());
 }
 
-arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBatch>& batch,
-                                           const std::shared_ptr<arrow::Schema>& stored,
-                                           const DatasetLayout& layout, uint64_t first_assigned_id,
-                                           std::string_view dataset) {
-  if (batch->num_rows() == 0) {
-    return arrow::Status::Invalid("batch has 0 rows: every batch put into dataset '", dataset,
-                                  "' must carry at least one row");
-  }
-  const arrow::Schema& put = *batch->schema();
+namespace {
+
+// Where each column of the stored (or evolved) schema comes from in a put.
+struct ColumnMapping {
+  std::vector<int> sources;  // index in the put schema, or -1 for the assigned id column
+  arrow::FieldVector fields;
+  bool evolved = false;
+};
+
+arrow::Result<ColumnMapping> MapColumns(const arrow::Schema& put, const arrow::Schema& stored,
+                                        const DatasetLayout& layout, std::string_view dataset) {
   ARROW_ASSIGN_OR_RAISE(DatasetLayout put_layout, InspectPutSchema(put));
   ARROW_RETURN_NOT_OK(CheckLayoutsAgree(layout, put_layout, dataset));
-
-  arrow::FieldVector fields;
-  arrow::ArrayVector columns;
+  ColumnMapping mapping;
   std::vector<bool> used(put.num_fields(), false);
-  for (const auto& stored_field : stored->fields()) {
+  for (const auto& stored_field : stored.fields()) {
+    mapping.fields.push_back(stored_field);
     if (layout.id_kind == IdKind::kAssigned && stored_field->name() == kIdColumn) {
-      ARROW_ASSIGN_OR_RAISE(auto ids, AssignedIds(first_assigned_id, batch->num_rows()));
-      fields.push_back(stored_field);
-      columns.push_back(std::move(ids));
+      mapping.sources.push_back(-1);
       continue;
     }
     const int index = put.GetFieldIndex(stored_field->name());
@@ -221,24 +220,16 @@ arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBa
                                     stored_field->type()->ToString(), ") required by dataset '",
                                     dataset, "'");
     }
-    used[index] = true;
-    std::shared_ptr<arrow::Array> column = batch->column(index);
-    if (stored_field->name() == layout.vector.column) {
-      ARROW_ASSIGN_OR_RAISE(column, ConformVectors(*column, *stored_field, layout.vector));
-    } else if (!column->type()->Equals(*stored_field->type())) {
+    const auto& put_type = *put.field(index)->type();
+    // The vector column was compared through the layouts (float64 input is narrowed later).
+    if (stored_field->name() != layout.vector.column && !put_type.Equals(*stored_field->type())) {
       return arrow::Status::Invalid(
-          "column '", stored_field->name(), "' has type ", column->type()->ToString(),
+          "column '", stored_field->name(), "' has type ", put_type.ToString(),
           " in this batch but ", stored_field->type()->ToString(), " in dataset '", dataset, "'");
     }
-    if (stored_field->name() == kIdColumn && column->null_count() > 0) {
-      return arrow::Status::Invalid("id column 'id' has ", column->null_count(),
-                                    " nulls; every row needs an id");
-    }
-    fields.push_back(stored_field);
-    columns.push_back(std::move(column));
+    used[index] = true;
+    mapping.sources.push_back(index);
   }
-  ConformedBatch result;
-  const size_t stored_count = fields.size();
   for (int i = 0; i < put.num_fields(); ++i) {
     if (used[i]) continue;
     if (!put.field(i)->nullable()) {
@@ -246,12 +237,49 @@ arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBa
                                     "' must be nullable to be added to dataset '", dataset,
                                     "' (rows already stored have no value for it)");
     }
-    fields.push_back(put.field(i));
-    columns.push_back(batch->column(i));
+    mapping.fields.push_back(put.field(i));
+    mapping.sources.push_back(i);
+    mapping.evolved = true;
   }
-  if (fields.size() > stored_count) {
-    result.evolved_schema = arrow::schema(fields, stored->metadata());
+  return mapping;
+}
+
+}  // namespace
+
+arrow::Status CheckPutSchema(const arrow::Schema& put_schema, const arrow::Schema& stored,
+                             const DatasetLayout& layout, std::string_view dataset) {
+  return MapColumns(put_schema, stored, layout, dataset).status();
+}
+
+arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                           const std::shared_ptr<arrow::Schema>& stored,
+                                           const DatasetLayout& layout, uint64_t first_assigned_id,
+                                           std::string_view dataset) {
+  if (batch->num_rows() == 0) {
+    return arrow::Status::Invalid("batch has 0 rows: every batch put into dataset '", dataset,
+                                  "' must carry at least one row");
   }
+  ARROW_ASSIGN_OR_RAISE(ColumnMapping mapping,
+                        MapColumns(*batch->schema(), *stored, layout, dataset));
+  arrow::ArrayVector columns;
+  for (size_t i = 0; i < mapping.sources.size(); ++i) {
+    const auto& field = *mapping.fields[i];
+    if (mapping.sources[i] < 0) {
+      ARROW_ASSIGN_OR_RAISE(auto ids, AssignedIds(first_assigned_id, batch->num_rows()));
+      columns.push_back(std::move(ids));
+      continue;
+    }
+    std::shared_ptr<arrow::Array> column = batch->column(mapping.sources[i]);
+    if (field.name() == layout.vector.column) {
+      ARROW_ASSIGN_OR_RAISE(column, ConformVectors(*column, field, layout.vector));
+    } else if (field.name() == kIdColumn && column->null_count() > 0) {
+      return arrow::Status::Invalid("id column 'id' has ", column->null_count(),
+                                    " nulls; every row needs an id");
+    }
+    columns.push_back(std::move(column));
+  }
+  ConformedBatch result;
+  if (mapping.evolved) result.evolved_schema = arrow::schema(mapping.fields, stored->metadata());
   result.batch = arrow::RecordBatch::Make(result.evolved_schema ? result.evolved_schema : stored,
                                           batch->num_rows(), std::move(columns));
   return result;

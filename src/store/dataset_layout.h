@@ -47,6 +47,12 @@ arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema);
 // without an `id` column, a non-null uint64 `id` column comes first.
 arrow::Result<std::shared_ptr<arrow::Schema>> StoredSchemaFor(const arrow::Schema& put_schema);
 
+// Checks that batches of `put_schema` fit a dataset whose stored schema is `stored`: the layout
+// agrees (vector column, type, width, ids), every stored column is present by name with its
+// type, and extra columns are nullable. Invalid names the first mismatch.
+arrow::Status CheckPutSchema(const arrow::Schema& put_schema, const arrow::Schema& stored,
+                             const DatasetLayout& layout, std::string_view dataset);
+
 // An incoming batch reshaped to the dataset's stored schema.
 struct ConformedBatch {
   std::shared_ptr<arrow::RecordBatch> batch;  // columns in stored order (+ appended new ones)

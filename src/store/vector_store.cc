@@ -8,19 +8,60 @@
 
 namespace arbalest {
 
+arrow::Result<WalTicket> VectorStore::Log(arrow::Result<std::shared_ptr<arrow::Buffer>> payload) {
+  if (!wal_) return WalTicket{};
+  ARROW_RETURN_NOT_OK(payload.status());
+  return wal_->Enqueue(std::move(*payload));
+}
+
+arrow::Status VectorStore::WaitLogged(const WalTicket& ticket) {
+  return wal_ ? wal_->Wait(ticket) : arrow::Status::OK();
+}
+
+arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
+                                                 const std::shared_ptr<arrow::RecordBatch>& batch,
+                                                 bool log_create) {
+  PreparedAppend prepared;
+  WalTicket ticket;
+  {
+    std::lock_guard order(dataset.append_mutex());
+    ARROW_ASSIGN_OR_RAISE(prepared, dataset.Prepare(batch));
+    arrow::Status logged = arrow::Status::OK();
+    if (log_create) {
+      logged = Log(EncodeCreateDataset(dataset.name(), dataset.put_schema())).status();
+    }
+    if (logged.ok()) {
+      auto appended = Log(EncodeAppend(dataset.name(), *prepared.batch));
+      logged = appended.status();
+      if (appended.ok()) ticket = std::move(*appended);
+    }
+    if (!logged.ok()) {
+      dataset.Discard(prepared);
+      return logged;
+    }
+  }
+  if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
+    dataset.Discard(prepared);
+    return durable;
+  }
+  dataset.Publish(prepared);
+  return PutAck{prepared.batch->num_rows(), wal_ ? ticket.lsn : next_seq_.fetch_add(1),
+                budget_.OverSoftLimit()};
+}
+
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_view name,
                                                                  const arrow::Schema& put_schema) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
-  {
-    std::shared_lock lock(mutex_);
-    auto it = datasets_.find(name);
-    if (it != datasets_.end()) return it->second;
+  std::unique_lock lock(mutex_);
+  if (auto it = datasets_.find(name); it != datasets_.end()) {
+    ARROW_RETURN_NOT_OK(it->second->CheckPutSchema(put_schema));
+    return it->second;
   }
   ARROW_ASSIGN_OR_RAISE(auto created, Dataset::Create(std::string(name), put_schema, &budget_));
-  std::unique_lock lock(mutex_);
-  // Another put may have created it meanwhile; the first one wins.
-  auto [it, inserted] = datasets_.emplace(std::string(name), std::move(created));
-  return it->second;
+  ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeCreateDataset(name, created->put_schema())));
+  ARROW_RETURN_NOT_OK(WaitLogged(ticket));
+  datasets_.emplace(std::string(name), created);
+  return created;
 }
 
 arrow::Result<PutAck> VectorStore::Put(std::string_view name,
@@ -29,24 +70,27 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   {
     std::shared_lock lock(mutex_);
-    auto it = datasets_.find(name);
-    if (it != datasets_.end()) *dataset = it->second;
+    if (auto it = datasets_.find(name); it != datasets_.end()) *dataset = it->second;
   }
-  if (!*dataset) {
-    ARROW_ASSIGN_OR_RAISE(auto created,
-                          Dataset::Create(std::string(name), *batch->schema(), &budget_));
-    std::unique_lock lock(mutex_);
-    auto it = datasets_.find(name);
-    if (it == datasets_.end()) {
-      // Publish the dataset only once its first batch is in.
-      ARROW_ASSIGN_OR_RAISE(PutAck ack, Append(*created, batch));
-      *dataset = created;
-      datasets_.emplace(std::string(name), std::move(created));
-      return ack;
-    }
+  if (*dataset) return Append(**dataset, batch);
+  ARROW_ASSIGN_OR_RAISE(auto created,
+                        Dataset::Create(std::string(name), *batch->schema(), &budget_));
+  std::unique_lock lock(mutex_);
+  if (auto it = datasets_.find(name); it != datasets_.end()) {
     *dataset = it->second;  // another put created it meanwhile
+    lock.unlock();
+    return Append(**dataset, batch);
   }
-  return Append(**dataset, batch);
+  // Publish the dataset only once its creation and first batch are durable.
+  ARROW_ASSIGN_OR_RAISE(PutAck ack, LogAndPublish(*created, batch, /*log_create=*/true));
+  *dataset = created;
+  datasets_.emplace(std::string(name), std::move(created));
+  return ack;
+}
+
+arrow::Result<PutAck> VectorStore::Append(Dataset& dataset,
+                                          const std::shared_ptr<arrow::RecordBatch>& batch) {
+  return LogAndPublish(dataset, batch, /*log_create=*/false);
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) const {
@@ -61,15 +105,19 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) 
 
 arrow::Status VectorStore::Drop(std::string_view name) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
-  std::shared_ptr<Dataset> dropped;
+  std::unique_lock lock(mutex_);
+  auto it = datasets_.find(name);
+  if (it == datasets_.end()) return arrow::Status::KeyError("dataset '", name, "' not found");
+  Dataset& dataset = *it->second;
+  WalTicket ticket;
   {
-    std::unique_lock lock(mutex_);
-    auto it = datasets_.find(name);
-    if (it == datasets_.end()) return arrow::Status::KeyError("dataset '", name, "' not found");
-    dropped = std::move(it->second);
-    datasets_.erase(it);
+    // Under the append mutex: every append is logged either before the drop, or not at all.
+    std::lock_guard order(dataset.append_mutex());
+    ARROW_ASSIGN_OR_RAISE(ticket, Log(EncodeDropDataset(name)));
+    dataset.MarkDropped();
   }
-  dropped->MarkDropped();
+  ARROW_RETURN_NOT_OK(WaitLogged(ticket));
+  datasets_.erase(it);
   return arrow::Status::OK();
 }
 
@@ -81,10 +129,30 @@ std::vector<std::shared_ptr<Dataset>> VectorStore::List() const {
   return result;
 }
 
-arrow::Result<PutAck> VectorStore::Append(Dataset& dataset,
-                                          const std::shared_ptr<arrow::RecordBatch>& batch) {
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, dataset.Append(batch));
-  return PutAck{rows, next_seq_.fetch_add(1), budget_.OverSoftLimit()};
+arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
+  std::unique_lock lock(mutex_);
+  auto it = datasets_.find(entry.dataset);
+  switch (entry.type) {
+    case WalRecordType::kCreateDataset: {
+      if (it != datasets_.end()) {
+        return arrow::Status::Invalid("WAL record ", entry.lsn, " creates dataset '", entry.dataset,
+                                      "', which already exists");
+      }
+      ARROW_ASSIGN_OR_RAISE(auto created, Dataset::Create(entry.dataset, *entry.schema, &budget_));
+      datasets_.emplace(entry.dataset, std::move(created));
+      return arrow::Status::OK();
+    }
+    case WalRecordType::kAppend:
+      if (it == datasets_.end()) break;
+      return it->second->AppendRecovered(entry.batch);
+    case WalRecordType::kDropDataset:
+      if (it == datasets_.end()) break;
+      it->second->MarkDropped();
+      datasets_.erase(it);
+      return arrow::Status::OK();
+  }
+  return arrow::Status::Invalid("WAL record ", entry.lsn, " refers to dataset '", entry.dataset,
+                                "', which does not exist at that point of the log");
 }
 
 }  // namespace arbalest

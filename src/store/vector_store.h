@@ -1,5 +1,6 @@
-// The process's datasets by name, and the memory budget they share. Flight handlers, and later
-// WAL replay and snapshots, reach data only through this object.
+// The process's datasets by name, the memory budget they share and, once attached, the
+// write-ahead log every change goes through. Flight handlers and WAL replay reach data only
+// through this object.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -14,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "persist/wal_format.h"
+#include "persist/wal_writer.h"
 #include "store/dataset.h"
 #include "store/memory_budget.h"
 
@@ -22,7 +25,7 @@ namespace arbalest {
 // What a successful append tells the client (the PutResult of protocol.md).
 struct PutAck {
   int64_t rows = 0;
-  uint64_t seq = 0;        // strictly increasing across all appends of the process
+  uint64_t seq = 0;        // the WAL LSN of the append (strictly increasing)
   bool slow_down = false;  // memory past the soft limit
 };
 
@@ -32,8 +35,12 @@ class VectorStore {
   // `max_memory_bytes` 0 means unlimited.
   explicit VectorStore(int64_t max_memory_bytes) : budget_(max_memory_bytes) {}
 
-  // The dataset named `name`, created from `put_schema` when absent. Invalid for a bad name or
-  // a schema that cannot make a dataset (see InspectPutSchema).
+  // From now on every change is logged to `wal` and acknowledged only once durable. Call before
+  // serving, after replaying the log with ApplyLogged.
+  void AttachWal(std::unique_ptr<WalWriter> wal) { wal_ = std::move(wal); }
+
+  // The dataset named `name`, created from `put_schema` when absent (a schema-only put); an
+  // existing dataset must accept `put_schema`. Invalid for a bad name or schema.
   arrow::Result<std::shared_ptr<Dataset>> GetOrCreate(std::string_view name,
                                                       const arrow::Schema& put_schema);
 
@@ -53,14 +60,30 @@ class VectorStore {
   arrow::Result<PutAck> Put(std::string_view name, const std::shared_ptr<arrow::RecordBatch>& batch,
                             std::shared_ptr<Dataset>* dataset);
 
-  // Appends `batch` to `dataset` (Dataset::Append) and numbers the append.
+  // Validates `batch`, logs it, and publishes it to `dataset` once durable. On any error
+  // nothing is stored: Invalid (bad batch), CapacityError (memory), IOError (the log could not
+  // be written), KeyError (dataset dropped).
   arrow::Result<PutAck> Append(Dataset& dataset, const std::shared_ptr<arrow::RecordBatch>& batch);
 
+  // Applies a record read back from the log at startup (no logging).
+  arrow::Status ApplyLogged(const WalEntry& entry);
+
   const MemoryBudget& memory() const { return budget_; }
+  const WalWriter* wal() const { return wal_.get(); }
 
  private:
+  // Logs `payload` if a log is attached; returns its ticket (lsn 0 without a log).
+  arrow::Result<WalTicket> Log(arrow::Result<std::shared_ptr<arrow::Buffer>> payload);
+  // Waits for `ticket` if a log is attached.
+  arrow::Status WaitLogged(const WalTicket& ticket);
+  // Prepares and logs `batch` (and first `create`, for a new dataset); publishes once durable.
+  arrow::Result<PutAck> LogAndPublish(Dataset& dataset,
+                                      const std::shared_ptr<arrow::RecordBatch>& batch,
+                                      bool log_create);
+
   MemoryBudget budget_;
-  std::atomic<uint64_t> next_seq_{1};
+  std::unique_ptr<WalWriter> wal_;
+  std::atomic<uint64_t> next_seq_{1};  // acks' seq when no log is attached
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Dataset>, std::less<>> datasets_;
 };

@@ -1,0 +1,128 @@
+// A store logging to a real WAL directory, rebuilt by replay.
+#include "store/recovery.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "testing/batches.h"
+
+namespace arbalest {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::MakeVectorBatch;
+
+class RecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("arbalest_recovery_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A store recovered from the log, with a writer attached that continues it.
+  std::unique_ptr<VectorStore> OpenStore(RecoveryResult* recovered = nullptr) {
+    auto store = std::make_unique<VectorStore>(0);
+    auto result = RecoverFromWal(*store, dir_.string(), {});
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    WalOptions options;
+    options.dir = dir_.string();
+    store->AttachWal(WalWriter::Open(options, result->next_lsn).ValueOrDie());
+    if (recovered) *recovered = *result;
+    return store;
+  }
+
+  fs::path dir_;
+};
+
+std::shared_ptr<arrow::Table> Contents(const VectorStore& store, const std::string& name) {
+  auto snapshot = store.Get(name).ValueOrDie()->Snapshot();
+  return arrow::Table::FromRecordBatches(snapshot.schema, snapshot.batches).ValueOrDie();
+}
+
+TEST_F(RecoveryTest, ReplayRebuildsEveryDataset) {
+  std::shared_ptr<arrow::Table> before;
+  uint64_t last_seq = 0;
+  {
+    auto store = OpenStore();
+    std::shared_ptr<Dataset> dataset;
+    ASSERT_TRUE(store->Put("ds", MakeVectorBatch(0, 10, 8), &dataset).ok());
+    auto ack = store->Append(*dataset, MakeVectorBatch(10, 5, 8));
+    ASSERT_TRUE(ack.ok());
+    last_seq = ack->seq;
+    ASSERT_TRUE(store->GetOrCreate("empty", *MakeVectorBatch(0, 1, 4)->schema()).ok());
+    std::shared_ptr<Dataset> doomed;
+    ASSERT_TRUE(store->Put("doomed", MakeVectorBatch(0, 3, 4), &doomed).ok());
+    ASSERT_TRUE(store->Drop("doomed").ok());
+    EXPECT_TRUE(store->Append(*doomed, MakeVectorBatch(3, 3, 4)).status().IsKeyError());
+    before = Contents(*store, "ds");
+  }
+  RecoveryResult recovered;
+  auto store = OpenStore(&recovered);
+  EXPECT_EQ(recovered.rows, 18);
+  ASSERT_EQ(store->List().size(), 2u);
+  EXPECT_TRUE(Contents(*store, "ds")->Equals(*before));
+  EXPECT_EQ(store->Get("empty").ValueOrDie()->Snapshot().num_rows, 0);
+  EXPECT_TRUE(store->Get("doomed").status().IsKeyError());
+  // The log continues where it stopped.
+  std::shared_ptr<Dataset> dataset = store->Get("ds").ValueOrDie();
+  auto ack = store->Append(*dataset, MakeVectorBatch(15, 1, 8));
+  ASSERT_TRUE(ack.ok());
+  EXPECT_GT(ack->seq, last_seq);
+}
+
+TEST_F(RecoveryTest, AssignedIdsAndEvolvedSchemasSurvive) {
+  auto put_schema =
+      arrow::schema({arrow::field("vector", arrow::fixed_size_list(arrow::float64(), 2))});
+  auto batch = arrow::RecordBatch::Make(put_schema, 3,
+                                        {testing::ConstantVectors(arrow::float64(), 3, 2, 0.5)});
+  arrow::Int32Builder extra;
+  ASSERT_TRUE(extra.AppendValues({1, 2, 3}).ok());
+  auto evolved = *batch->AddColumn(1, arrow::field("extra", arrow::int32()), *extra.Finish());
+  {
+    auto store = OpenStore();
+    std::shared_ptr<Dataset> dataset;
+    ASSERT_TRUE(store->Put("auto", batch, &dataset).ok());
+    ASSERT_TRUE(store->Append(*dataset, evolved).ok());
+  }
+  auto store = OpenStore();
+  auto dataset = store->Get("auto").ValueOrDie();
+  EXPECT_EQ(dataset->layout().id_kind, IdKind::kAssigned);
+  EXPECT_EQ(dataset->schema()->num_fields(), 3);
+  std::shared_ptr<Dataset> same;
+  EXPECT_TRUE(store->Put("auto", batch, &same).status().IsInvalid());  // lacks 'extra' now
+  ASSERT_TRUE(store->Put("auto", evolved, &same).ok());
+  auto snapshot = dataset->Snapshot();
+  ASSERT_EQ(snapshot.batches.size(), 3u);
+  const auto& ids = static_cast<const arrow::UInt64Array&>(*snapshot.batches[2]->column(0));
+  EXPECT_EQ(ids.Value(0), 6u);  // numbering continues after the 6 replayed rows
+}
+
+TEST_F(RecoveryTest, RecordThatDoesNotApplyStopsRecoveryUnlessSkipped) {
+  {
+    WalOptions options;
+    options.dir = dir_.string();
+    auto writer = WalWriter::Open(options, 1).ValueOrDie();
+    // An append to a dataset that was never created.
+    ASSERT_TRUE(writer->Append(*EncodeAppend("ghost", *MakeVectorBatch(0, 2, 4))).ok());
+    ASSERT_TRUE(
+        writer->Append(*EncodeCreateDataset("real", MakeVectorBatch(0, 1, 4)->schema())).ok());
+  }
+  VectorStore strict(0);
+  auto failed = RecoverFromWal(strict, dir_.string(), {});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("'ghost'"), std::string::npos);
+  EXPECT_NE(failed.status().message().find("--wal-skip-corrupt"), std::string::npos);
+  VectorStore lenient(0);
+  auto skipped = RecoverFromWal(lenient, dir_.string(), WalReadOptions{.skip_corrupt = true});
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(skipped->log.skipped_corrupt, 1u);
+  EXPECT_TRUE(lenient.Get("real").ok());
+}
+
+}  // namespace
+}  // namespace arbalest
