@@ -89,6 +89,29 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->check(ByteSizeValidator())
       ->capture_default_str();
   serve
+      .add_option("--fsync", config.fsync,
+                  "When a put is acked: always (after fdatasync), interval (after write; "
+                  "fdatasync within --fsync-interval-ms), none (after write)")
+      ->envname("ARBALEST_FSYNC")
+      ->check(CLI::IsMember({"always", "interval", "none"}))
+      ->capture_default_str();
+  serve
+      .add_option("--fsync-interval-ms", config.fsync_interval_ms,
+                  "Longest time acked writes wait for fdatasync under --fsync interval")
+      ->envname("ARBALEST_FSYNC_INTERVAL_MS")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  serve
+      .add_option("--wal-segment-size", config.wal_segment_size,
+                  "WAL segment file size before rotation, e.g. 64MiB")
+      ->envname("ARBALEST_WAL_SEGMENT_SIZE")
+      ->check(ByteSizeValidator())
+      ->capture_default_str();
+  serve
+      .add_flag("--wal-skip-corrupt", config.wal_skip_corrupt,
+                "Start even when the WAL has corrupt records, skipping them (their rows are lost)")
+      ->envname("ARBALEST_WAL_SKIP_CORRUPT");
+  serve
       .add_option("--shutdown-grace", config.shutdown_grace_seconds,
                   "Seconds in-flight calls get to finish after SIGINT/SIGTERM before they are "
                   "cancelled")
