@@ -4,19 +4,14 @@
 
 namespace arbalest {
 
-RowFilter RowFilter::FromBitmap(const Roaring64Map& rows) { return RowFilter(&rows); }
+RowFilter RowFilter::FromBitmap(const Roaring64Map& rows) {
+  return RowFilter([&rows](uint64_t row) { return rows.contains(row); });
+}
 
 RowFilter RowFilter::FromPredicate(std::function<bool(uint64_t)> allows) {
   return RowFilter(std::move(allows));
 }
 
-RowFilter::RowFilter(Source source) : source_(std::move(source)) {}
-
-bool RowFilter::Allows(uint64_t row) const {
-  if (const auto* bitmap = std::get_if<const Roaring64Map*>(&source_)) {
-    return (*bitmap)->contains(row);
-  }
-  return std::get<std::function<bool(uint64_t)>>(source_)(row);
-}
+RowFilter::RowFilter(std::function<bool(uint64_t)> allows) : allows_(std::move(allows)) {}
 
 }  // namespace arbalest

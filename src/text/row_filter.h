@@ -21,13 +21,12 @@ class RowFilter {
   // searches run concurrently, quick, and must not call back into the index.
   static RowFilter FromPredicate(std::function<bool(uint64_t)> allows);
 
-  bool Allows(uint64_t row) const;
+  bool Allows(uint64_t row) const { return allows_(row); }
 
  private:
-  using Source = std::variant<const Roaring64Map*, std::function<bool(uint64_t)>>;
-  explicit RowFilter(Source source);
+  explicit RowFilter(std::function<bool(uint64_t)> allows);
 
-  Source source_;
+  std::function<bool(uint64_t)> allows_;
 };
 
 }  // namespace arbalest
