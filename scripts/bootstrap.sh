@@ -16,6 +16,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev    # JSON tickets, actions and replies
   libroaring-dev        # row bitmaps
   libxxhash-dev         # hashing
+  libicu-dev            # Unicode word boundaries and case folding (full-text search)
   prometheus-cpp-dev    # metrics exposition
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
 )

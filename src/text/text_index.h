@@ -1,0 +1,105 @@
+// The full-text half of hybrid search for one dataset: an in-memory inverted index over the
+// text of rows, ranked with BM25 (text/bm25.h).
+//
+// Rows are the dataset's uint64 row numbers; the caller maps user ids to them. A row's text is
+// one document: all the fields given to one Add are indexed together as a single bag of words
+// (as if concatenated, though no term spans two fields), so a query matches a row when any of
+// its fields has the term, and the length used for BM25 is the sum over fields.
+//
+// Thread-safety: every method may be called from any number of threads at once. Writers (Add,
+// Remove) tokenize outside the lock, then take a std::shared_mutex exclusively for the short
+// in-memory update; Search and Stats take it shared. A search therefore sees each row either
+// entirely as it was before an Add or Remove or entirely after, never half-indexed.
+#pragma once
+
+#include <arrow/status.h>
+
+#include <cstdint>
+#include <shared_mutex>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "text/row_filter.h"
+#include "text/scored_row.h"
+#include "text/string_hash.h"
+#include "text/tokenizer.h"
+
+namespace arbalest {
+
+struct TextIndexStats {
+  uint64_t live_rows = 0;      // rows a search can return
+  uint64_t removed_rows = 0;   // removed or replaced rows whose postings await compaction
+  uint64_t terms = 0;          // distinct terms in the dictionary
+  uint64_t postings = 0;       // (term, row) entries, removed rows' included
+  uint64_t posting_bytes = 0;  // heap bytes reserved by the posting lists
+  uint64_t total_bytes = 0;    // estimate: postings, dictionary and per-row tables
+  double avg_doc_length = 0;   // mean terms per live row: BM25's avgdl
+};
+
+class TextIndex {
+ public:
+  explicit TextIndex(Tokenizer tokenizer);
+
+  TextIndex(const TextIndex&) = delete;
+  TextIndex& operator=(const TextIndex&) = delete;
+
+  // Indexes `fields` as the text of `row`, replacing whatever the row had (an upsert). A row
+  // whose fields hold no terms is still a document, of length 0, and counts in BM25's N.
+  // Errors: CapacityError past 2^32 - 1 documents (uint32 posting ids) or terms in one row;
+  // the index is unchanged then.
+  arrow::Status Add(uint64_t row, std::span<const std::string_view> fields);
+  arrow::Status Add(uint64_t row, std::string_view text);
+
+  // Removes `row` from results at once; returns false when it was not indexed. Statistics
+  // (N, document frequencies, avgdl) drop the row at once too, so scores equal those of an
+  // index built without it. Its postings are purged later, when removed rows outnumber live
+  // ones, by a compaction that runs inside the call that crossed that line.
+  bool Remove(uint64_t row);
+
+  // The `k` best rows for `query` by BM25, best first, ties by ascending row. A row matches
+  // when it has at least one query term; repeated query terms count once. When `filter` is
+  // given, only rows it allows are scored and kept, so the result has min(k, matching allowed
+  // rows) hits. The filter is borrowed for the call. Never fails; an empty or all-punctuation
+  // query returns no rows.
+  std::vector<ScoredRow> Search(std::string_view query, size_t k,
+                                const RowFilter* filter = nullptr) const;
+
+  // Counts and memory use. Walks the dictionary: for monitoring, not for every query.
+  TextIndexStats Stats() const;
+
+ private:
+  struct Posting {
+    uint32_t slot;  // index into docs_; lists are sorted by it since slots only grow
+    uint32_t term_freq;
+  };
+  struct Term {
+    std::vector<Posting> postings;  // removed rows' postings included until compaction
+    uint32_t doc_freq = 0;          // live rows with the term
+  };
+  struct Document {
+    uint64_t row;
+    uint32_t length;  // terms, repeats included
+    bool live;
+    // The document's distinct terms, so Remove can update their doc_freq; empty once removed.
+    // Pointers into terms_ stay valid: unordered_map nodes never move.
+    std::vector<Term*> terms;
+  };
+
+  // Both require mutex_ held exclusively.
+  void Tombstone(uint32_t slot);
+  void CompactIfMostlyRemoved();
+  // Requires mutex_ held, shared or exclusively.
+  double AvgDocLength() const;
+
+  const Tokenizer tokenizer_;
+
+  mutable std::shared_mutex mutex_;
+  StringMap<Term> terms_;
+  std::vector<Document> docs_;                          // by slot, in the order rows were added
+  std::unordered_map<uint64_t, uint32_t> slot_of_row_;  // live rows only
+  uint64_t total_length_ = 0;                           // over live rows
+};
+
+}  // namespace arbalest
