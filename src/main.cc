@@ -39,6 +39,7 @@ struct ServeConfig {
   int fsync_interval_ms = 10;
   std::string wal_segment_size = "64MiB";
   bool wal_skip_corrupt = false;
+  bool null_sink = false;
 };
 
 CLI::Validator ByteSizeValidator() {
@@ -111,6 +112,8 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       .add_flag("--wal-skip-corrupt", config.wal_skip_corrupt,
                 "Start even when the WAL has corrupt records, skipping them (their rows are lost)")
       ->envname("ARBALEST_WAL_SKIP_CORRUPT");
+  serve.add_flag("--null-sink", config.null_sink,
+                 "Benchmarks only: ack puts without storing them (the transport's ceiling)");
   serve
       .add_option("--shutdown-grace", config.shutdown_grace_seconds,
                   "Seconds in-flight calls get to finish after SIGINT/SIGTERM before they are "
@@ -175,7 +178,8 @@ arrow::Status Serve(const ServeConfig& config) {
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes);
   ARROW_RETURN_NOT_OK(Recover(config, *store));
   ARROW_ASSIGN_OR_RAISE(auto servers,
-                        FlightServers::Start({config.host, config.port, config.meta_port}, store));
+                        FlightServers::Start({config.host, config.port, config.meta_port}, store,
+                                             {config.null_sink}));
   ARROW_ASSIGN_OR_RAISE(auto metrics,
                         MetricsServer::Start(config.host, config.metrics_port, store));
   spdlog::info(
@@ -184,6 +188,7 @@ arrow::Status Serve(const ServeConfig& config) {
       ARBALEST_VERSION, config.host, servers->data_port(), config.host, servers->meta_port(),
       config.host, metrics->port(), config.data_dir, config.fsync, config.max_memory_bytes,
       SimdTarget(), arrow::GetBuildInfo().version_string);
+  if (config.null_sink) spdlog::warn("--null-sink: puts are acked and DISCARDED (benchmarks only)");
   const int signal_number = WaitForShutdownSignal(signals);
   spdlog::info("received {}: finishing in-flight calls and shutting down",
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");

@@ -63,8 +63,10 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
       if (chunk.app_metadata) continue;  // metadata-only message: nothing to store
       break;
     }
-    auto ack =
-        dataset ? store_->Append(*dataset, chunk.data) : store_->Put(name, chunk.data, &dataset);
+    arrow::Result<PutAck> ack = PutAck{chunk.data->num_rows(), 0, false};
+    if (!options_.null_sink) {
+      ack = dataset ? store_->Append(*dataset, chunk.data) : store_->Put(name, chunk.data, &dataset);
+    }
     if (!ack.ok()) {
       spdlog::debug("DoPut '{}' batch {} rejected: {}", name, batch_index, ack.status().message());
       return ForClient(
@@ -73,7 +75,7 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
     ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(AckJson(*ack))));
     ++batch_index;
   }
-  if (batch_index == 0) {
+  if (batch_index == 0 && !options_.null_sink) {
     // A stream with a schema and no batches declares the dataset.
     ARROW_RETURN_NOT_OK(store_->GetOrCreate(name, *schema).status());
   }

@@ -11,10 +11,17 @@
 
 namespace arbalest {
 
+struct ServiceOptions {
+  // Benchmarks only: DoPut decodes and acks every batch but stores nothing, which measures the
+  // Flight transport's ceiling on this machine (--null-sink).
+  bool null_sink = false;
+};
+
 // Thread-safe: gRPC calls the methods from many threads at once.
 class FlightService : public arrow::flight::FlightServerBase {
  public:
-  explicit FlightService(std::shared_ptr<VectorStore> store) : store_(std::move(store)) {}
+  FlightService(std::shared_ptr<VectorStore> store, ServiceOptions options)
+      : store_(std::move(store)), options_(options) {}
 
   // Streams batches into the dataset named by the descriptor's path, acking each batch with
   // PutResult JSON {"status":"acked","rows":N,"seq":S}.
@@ -48,6 +55,7 @@ class FlightService : public arrow::flight::FlightServerBase {
 
  private:
   std::shared_ptr<VectorStore> store_;
+  const ServiceOptions options_;
 };
 
 }  // namespace arbalest

@@ -7,10 +7,11 @@ namespace {
 
 arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& host, int port,
                                                            std::shared_ptr<VectorStore> store,
+                                                           ServiceOptions service_options,
                                                            std::string_view role) {
   ARROW_ASSIGN_OR_RAISE(auto location, arrow::flight::Location::ForGrpcTcp(host, port));
   arrow::flight::FlightServerOptions options(location);
-  auto service = std::make_unique<FlightService>(std::move(store));
+  auto service = std::make_unique<FlightService>(std::move(store), service_options);
   arrow::Status status = service->Init(options);
   if (!status.ok()) {
     return arrow::Status::IOError("cannot serve the ", role, " port on ", host, ":", port,
@@ -22,9 +23,11 @@ arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& ho
 }  // namespace
 
 arrow::Result<std::unique_ptr<FlightServers>> FlightServers::Start(
-    const FlightPorts& ports, std::shared_ptr<VectorStore> store) {
-  ARROW_ASSIGN_OR_RAISE(auto data, StartService(ports.host, ports.data_port, store, "data"));
-  ARROW_ASSIGN_OR_RAISE(auto meta, StartService(ports.host, ports.meta_port, store, "meta"));
+    const FlightPorts& ports, std::shared_ptr<VectorStore> store, ServiceOptions options) {
+  ARROW_ASSIGN_OR_RAISE(auto data,
+                        StartService(ports.host, ports.data_port, store, options, "data"));
+  ARROW_ASSIGN_OR_RAISE(auto meta,
+                        StartService(ports.host, ports.meta_port, store, options, "meta"));
   return std::unique_ptr<FlightServers>(new FlightServers(std::move(data), std::move(meta)));
 }
 

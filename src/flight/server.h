@@ -22,7 +22,8 @@ class FlightServers {
  public:
   // Binds and starts serving both ports. IOError names the port that could not be bound.
   static arrow::Result<std::unique_ptr<FlightServers>> Start(const FlightPorts& ports,
-                                                             std::shared_ptr<VectorStore> store);
+                                                             std::shared_ptr<VectorStore> store,
+                                                             ServiceOptions options = {});
 
   int data_port() const { return data_->port(); }
   int meta_port() const { return meta_->port(); }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "persist/buffer_list_stream.h"
 #include "persist/crc32c.h"
 
 namespace arbalest {
@@ -28,31 +29,40 @@ T Get(const uint8_t* in) {
 
 // type u8 | name_len u16 | name | body, where body is what `write_body` writes.
 template <typename WriteBody>
-arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePayload(WalRecordType type,
-                                                            std::string_view dataset,
-                                                            WriteBody write_body) {
-  ARROW_ASSIGN_OR_RAISE(auto stream, arrow::io::BufferOutputStream::Create());
+arrow::Result<WalPayload> EncodePayload(WalRecordType type, std::string_view dataset,
+                                        WriteBody write_body) {
+  auto stream = std::make_shared<BufferListOutputStream>();
   std::array<uint8_t, 3> prefix{};
   prefix[0] = static_cast<uint8_t>(type);
   Put<uint16_t>(prefix.data() + 1, static_cast<uint16_t>(dataset.size()));
   ARROW_RETURN_NOT_OK(stream->Write(prefix.data(), prefix.size()));
   ARROW_RETURN_NOT_OK(stream->Write(dataset.data(), static_cast<int64_t>(dataset.size())));
   ARROW_RETURN_NOT_OK(write_body(stream));
-  return stream->Finish();
+  return WalPayload{stream->Finish()};
 }
 
 }  // namespace
 
-arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeCreateDataset(
-    std::string_view dataset, const std::shared_ptr<arrow::Schema>& schema) {
+int64_t WalPayload::size() const {
+  int64_t total = 0;
+  for (const auto& part : parts) total += part->size();
+  return total;
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> WalPayload::Contiguous() const {
+  if (parts.size() == 1) return parts.front();
+  return arrow::ConcatenateBuffers(parts);
+}
+
+arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
+                                              const std::shared_ptr<arrow::Schema>& schema) {
   return EncodePayload(WalRecordType::kCreateDataset, dataset, [&](auto& stream) {
     ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, schema));
     return writer->Close();
   });
 }
 
-arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeAppend(std::string_view dataset,
-                                                           const arrow::RecordBatch& batch) {
+arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch) {
   return EncodePayload(WalRecordType::kAppend, dataset, [&](auto& stream) {
     ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
     ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
@@ -60,7 +70,7 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeAppend(std::string_view data
   });
 }
 
-arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeDropDataset(std::string_view dataset) {
+arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset) {
   return EncodePayload(WalRecordType::kDropDataset, dataset,
                        [](auto&) { return arrow::Status::OK(); });
 }

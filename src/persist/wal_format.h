@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace arbalest {
 
@@ -45,12 +46,20 @@ struct WalEntry {
   std::shared_ptr<arrow::RecordBatch> batch;  // kAppend
 };
 
-// Payload encoders. The returned buffer is what WalWriter::Append logs.
-arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeCreateDataset(
-    std::string_view dataset, const std::shared_ptr<arrow::Schema>& schema);
-arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeAppend(std::string_view dataset,
-                                                           const arrow::RecordBatch& batch);
-arrow::Result<std::shared_ptr<arrow::Buffer>> EncodeDropDataset(std::string_view dataset);
+// A record's payload as a list of buffers whose concatenation is the payload: an append refers
+// to the batch's own column buffers instead of copying them.
+struct WalPayload {
+  std::vector<std::shared_ptr<arrow::Buffer>> parts;
+  int64_t size() const;
+  // The payload in one buffer (copies unless it is one part already).
+  arrow::Result<std::shared_ptr<arrow::Buffer>> Contiguous() const;
+};
+
+// Payload encoders: what WalWriter::Enqueue logs.
+arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
+                                              const std::shared_ptr<arrow::Schema>& schema);
+arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch);
+arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset);
 
 // Decodes a payload read back from the log. Invalid when it is malformed.
 arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload);

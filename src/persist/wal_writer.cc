@@ -28,7 +28,8 @@ struct WalCompletion {
 struct WalWriter::Pending {
   uint64_t lsn;
   std::array<uint8_t, kWalHeaderSize> header;
-  std::shared_ptr<arrow::Buffer> payload;
+  WalPayload payload;
+  int64_t payload_size;
   std::shared_ptr<WalCompletion> completion;
 };
 
@@ -77,18 +78,21 @@ WalWriter::~WalWriter() {
   }
 }
 
-arrow::Result<WalTicket> WalWriter::Enqueue(std::shared_ptr<arrow::Buffer> payload) {
+arrow::Result<WalTicket> WalWriter::Enqueue(WalPayload payload) {
   // The payload checksum is the expensive part: compute it in the caller's thread.
-  const uint32_t payload_crc = Crc32c(0, payload->data(), static_cast<size_t>(payload->size()));
+  uint32_t payload_crc = 0;
+  for (const auto& part : payload.parts) {
+    payload_crc = Crc32c(payload_crc, part->data(), static_cast<size_t>(part->size()));
+  }
+  const int64_t size = payload.size();
   auto completion = std::make_shared<WalCompletion>();
   uint64_t lsn;
   {
     std::lock_guard lock(mutex_);
     ARROW_RETURN_NOT_OK(broken_);
     lsn = next_lsn_++;
-    queue_.push_back(Pending{lsn,
-                             EncodeHeader(lsn, static_cast<uint32_t>(payload->size()), payload_crc),
-                             std::move(payload), completion});
+    queue_.push_back(Pending{lsn, EncodeHeader(lsn, static_cast<uint32_t>(size), payload_crc),
+                             std::move(payload), size, completion});
   }
   work_ready_.notify_one();
   return WalTicket{lsn, std::move(completion)};
@@ -100,7 +104,7 @@ arrow::Status WalWriter::Wait(const WalTicket& ticket) {
   return ticket.completion->status;
 }
 
-arrow::Result<uint64_t> WalWriter::Append(std::shared_ptr<arrow::Buffer> payload) {
+arrow::Result<uint64_t> WalWriter::Append(WalPayload payload) {
   ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Enqueue(std::move(payload)));
   ARROW_RETURN_NOT_OK(Wait(ticket));
   return ticket.lsn;
@@ -139,7 +143,7 @@ void WalWriter::Run() {
     for (auto& pending : group) {
       pending.completion->status = status;
       pending.completion->done = true;
-      if (status.ok()) bytes_written_ += kWalHeaderSize + pending.payload->size();
+      if (status.ok()) bytes_written_ += kWalHeaderSize + pending.payload_size;
     }
     work_done_.notify_all();
   }
@@ -151,13 +155,13 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
     ARROW_RETURN_NOT_OK(OpenSegment(group.front().lsn));
   }
   std::vector<iovec> iov;
-  iov.reserve(group.size() * 2);
   int64_t total = 0;
   for (const auto& pending : group) {
     iov.push_back({const_cast<uint8_t*>(pending.header.data()), kWalHeaderSize});
-    iov.push_back({const_cast<uint8_t*>(pending.payload->data()),
-                   static_cast<size_t>(pending.payload->size())});
-    total += kWalHeaderSize + pending.payload->size();
+    for (const auto& part : pending.payload.parts) {
+      iov.push_back({const_cast<uint8_t*>(part->data()), static_cast<size_t>(part->size())});
+    }
+    total += kWalHeaderSize + pending.payload_size;
   }
   // writev may write less than asked: advance through the iovecs until all is written.
   size_t first = 0;

@@ -5,6 +5,8 @@
 #include <arrow/buffer.h>
 #include <arrow/result.h>
 
+#include "persist/wal_format.h"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -55,7 +57,7 @@ class WalWriter {
 
   // Queues `payload` as the next record and returns at once; LSNs follow the order of the
   // calls. IOError when the log can no longer be written (see Wait).
-  arrow::Result<WalTicket> Enqueue(std::shared_ptr<arrow::Buffer> payload);
+  arrow::Result<WalTicket> Enqueue(WalPayload payload);
 
   // Blocks until the ticket's record is durable under the fsync policy. IOError when its group
   // could not be written (disk full, I/O error): the record is then not in the log, and the log
@@ -63,7 +65,7 @@ class WalWriter {
   arrow::Status Wait(const WalTicket& ticket);
 
   // Enqueue, then Wait. Returns the record's LSN.
-  arrow::Result<uint64_t> Append(std::shared_ptr<arrow::Buffer> payload);
+  arrow::Result<uint64_t> Append(WalPayload payload);
 
   // Deletes the segments whose records all have LSN < `lsn` (after a checkpoint). The segment
   // being written is never deleted.

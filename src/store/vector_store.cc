@@ -8,7 +8,7 @@
 
 namespace arbalest {
 
-arrow::Result<WalTicket> VectorStore::Log(arrow::Result<std::shared_ptr<arrow::Buffer>> payload) {
+arrow::Result<WalTicket> VectorStore::Log(arrow::Result<WalPayload> payload) {
   if (!wal_) return WalTicket{};
   ARROW_RETURN_NOT_OK(payload.status());
   return wal_->Enqueue(std::move(*payload));

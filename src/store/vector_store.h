@@ -73,7 +73,7 @@ class VectorStore {
 
  private:
   // Logs `payload` if a log is attached; returns its ticket (lsn 0 without a log).
-  arrow::Result<WalTicket> Log(arrow::Result<std::shared_ptr<arrow::Buffer>> payload);
+  arrow::Result<WalTicket> Log(arrow::Result<WalPayload> payload);
   // Waits for `ticket` if a log is attached.
   arrow::Status WaitLogged(const WalTicket& ticket);
   // Prepares and logs `batch` (and first `create`, for a new dataset); publishes once durable.

@@ -9,32 +9,42 @@ namespace {
 
 TEST(WalFormatTest, RecordsRoundTrip) {
   auto batch = testing::MakeVectorBatch(7, 20, 16);
-  auto append = DecodePayload(3, *EncodeAppend("ds", *batch));
+  auto append = DecodePayload(3, *EncodeAppend("ds", *batch)->Contiguous());
   ASSERT_TRUE(append.ok()) << append.status().ToString();
   EXPECT_EQ(append->lsn, 3u);
   EXPECT_EQ(append->type, WalRecordType::kAppend);
   EXPECT_EQ(append->dataset, "ds");
   EXPECT_TRUE(append->batch->Equals(*batch));
 
-  auto create = DecodePayload(4, *EncodeCreateDataset("other.name", batch->schema()));
+  auto create = DecodePayload(4, *EncodeCreateDataset("other.name", batch->schema())->Contiguous());
   ASSERT_TRUE(create.ok());
   EXPECT_EQ(create->type, WalRecordType::kCreateDataset);
   EXPECT_TRUE(create->schema->Equals(*batch->schema()));
 
-  auto drop = DecodePayload(5, *EncodeDropDataset("ds"));
+  auto drop = DecodePayload(5, *EncodeDropDataset("ds")->Contiguous());
   ASSERT_TRUE(drop.ok());
   EXPECT_EQ(drop->type, WalRecordType::kDropDataset);
   EXPECT_EQ(drop->dataset, "ds");
 }
 
 TEST(WalFormatTest, MalformedPayloadsAreRefused) {
-  auto payload = *EncodeAppend("ds", *testing::MakeVectorBatch(0, 5, 4));
+  auto payload = *EncodeAppend("ds", *testing::MakeVectorBatch(0, 5, 4))->Contiguous();
   auto cut = arrow::SliceBuffer(payload, 0, payload->size() / 2);
   EXPECT_TRUE(DecodePayload(1, cut).status().IsInvalid());
   EXPECT_TRUE(DecodePayload(1, arrow::Buffer::FromString("\x09")).status().IsInvalid());
   EXPECT_TRUE(DecodePayload(1, arrow::Buffer::FromString(std::string("\x02\xff\x00", 3)))
                   .status()
                   .IsInvalid());
+}
+
+TEST(WalFormatTest, AppendPayloadRefersToTheBatchBuffersWithoutCopying) {
+  auto batch = testing::MakeVectorBatch(0, 1000, 64);
+  auto payload = *EncodeAppend("ds", *batch);
+  const uint8_t* vector_data = batch->column(1)->data()->child_data[0]->buffers[1]->data();
+  bool found = false;
+  for (const auto& part : payload.parts) found = found || part->data() == vector_data;
+  EXPECT_TRUE(found);
+  EXPECT_EQ(payload.Contiguous().ValueOrDie()->size(), payload.size());
 }
 
 TEST(WalFormatTest, HeaderChecksumCatchesAnyFlippedBit) {
