@@ -95,4 +95,12 @@ float DecodeElement(ElementType type, const void* row, size_t i) {
   return 0.0f;
 }
 
+void DecodeRow(ElementType type, const void* row, size_t dim, float* out) {
+  if (type == ElementType::kFloat32) {
+    std::memcpy(out, row, dim * sizeof(float));
+    return;
+  }
+  for (size_t i = 0; i < dim; ++i) out[i] = DecodeElement(type, row, i);
+}
+
 }  // namespace arbalest::simd

@@ -32,4 +32,7 @@ void EncodeRow(ElementType type, const float* in, size_t dim, void* out);
 // Element `i` of a row of `type`, as float32.
 float DecodeElement(ElementType type, const void* row, size_t i);
 
+// Writes the `dim` elements of `row` as float32 to `out`.
+void DecodeRow(ElementType type, const void* row, size_t dim, float* out);
+
 }  // namespace arbalest::simd
