@@ -13,12 +13,6 @@ namespace {
 
 constexpr int kMaxLevel = 15;
 
-// Per-row graph metadata; upper-level lists are allocated only for rows above level 0.
-struct NodeInfo {
-  int32_t level;
-  uint32_t* upper;  // level blocks of [count, m ids], for levels 1..level
-};
-
 uint32_t LoadLink(uint32_t* slot) {
   return std::atomic_ref<uint32_t>(*slot).load(std::memory_order_acquire);
 }
@@ -69,7 +63,7 @@ HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params)
 HnswIndex::~HnswIndex() {
   const RowId n = store_.count();
   for (RowId row = 0; row < n; ++row) {
-    delete[] reinterpret_cast<NodeInfo*>(nodes_.At(row))->upper;
+    delete[] Node(row)->upper;
   }
 }
 
@@ -87,8 +81,7 @@ HnswIndex::Entry HnswIndex::LoadEntry() const {
 
 uint32_t* HnswIndex::Links(RowId row, int level) const {
   if (level == 0) return reinterpret_cast<uint32_t*>(links0_.At(row));
-  const NodeInfo* node = reinterpret_cast<const NodeInfo*>(nodes_.At(row));
-  return node->upper + static_cast<size_t>(level - 1) * (params_.m + 1);
+  return Node(row)->upper + UpperWords(level - 1);
 }
 
 Neighbor HnswIndex::Descend(SearchContext& ctx, const float* query, Neighbor entry, int top_level,
@@ -212,10 +205,10 @@ arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
     return arrow::Status::CapacityError("HNSW graph cannot grow beyond ", row, " rows");
   }
   const int level = RandomLevel(row);
-  NodeInfo* node = reinterpret_cast<NodeInfo*>(nodes_.At(row));
+  NodeInfo* node = Node(row);
   node->level = level;
   if (level > 0) {
-    const size_t words = static_cast<size_t>(level) * (params_.m + 1);
+    const size_t words = UpperWords(level);
     node->upper = new uint32_t[words]();
     upper_bytes_.fetch_add(words * sizeof(uint32_t), std::memory_order_relaxed);
   }
@@ -292,6 +285,14 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   }
   for (Neighbor& n : *out) n.distance = store_.space().Reported(n.distance);
   return arrow::Status::OK();
+}
+
+arrow::Status HnswIndex::Save(const std::string& path) const {
+  return HnswFile::Write(*this, path);
+}
+
+arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path) {
+  return HnswFile::Read(path);
 }
 
 MemoryUsage HnswIndex::memory() const {

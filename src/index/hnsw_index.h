@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 
+#include "index/hnsw_file.h"
 #include "index/search_context.h"
 #include "index/vector_index.h"
 #include "index/vector_store.h"
@@ -52,7 +53,15 @@ class HnswIndex final : public VectorIndex {
   MemoryUsage memory() const override;
   const HnswParams& params() const { return params_; }
 
+  // Writes the index to `path` (format in index/hnsw_file.h). Searches may run concurrently;
+  // adds and deletes may not.
+  arrow::Status Save(const std::string& path) const;
+  // Maps an index written by Save(), without rebuilding it. Invalid, naming the problem, for
+  // a truncated or corrupt file or one of another format version.
+  static arrow::Result<std::unique_ptr<HnswIndex>> Load(const std::string& path);
+
  private:
+  friend class HnswFile;
   static constexpr uint64_t kNoEntry = ~uint64_t{0};
   struct Entry {
     RowId row;
@@ -61,6 +70,14 @@ class HnswIndex final : public VectorIndex {
   Entry LoadEntry() const;
 
   HnswIndex(const DistanceSpace& space, const HnswParams& params);
+
+  // Per-row graph metadata; upper-level lists exist only for rows above level 0.
+  struct NodeInfo {
+    int32_t level;
+    uint32_t* upper;  // `level` blocks of [count, m ids], for levels 1..level; owned
+  };
+  NodeInfo* Node(RowId row) const { return reinterpret_cast<NodeInfo*>(nodes_.At(row)); }
+  size_t UpperWords(int level) const { return static_cast<size_t>(level) * (params_.m + 1); }
 
   // A row's neighbour list at `level`: list[0] is the count, list[1..] the ids.
   uint32_t* Links(RowId row, int level) const;
@@ -86,6 +103,7 @@ class HnswIndex final : public VectorIndex {
 
   static constexpr size_t kLinkLocks = 4096;
 
+  std::shared_ptr<const void> mapping_;  // a loaded file's memory; outlives the arenas below
   VectorStore store_;
   HnswParams params_;
   uint32_t max_links0_;
