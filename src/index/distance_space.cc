@@ -32,7 +32,8 @@ DistanceSpace::DistanceSpace(Metric metric, simd::ElementType type, size_t dim)
       dim_(dim),
       normalize_(metric == Metric::kCosine && IsFloat(type)),
       reported_offset_(normalize_ ? 1.0f : 0.0f),
-      kernels_(simd::GetKernels(KernelKind(metric, normalize_), type)) {}
+      kind_(KernelKind(metric, normalize_)),
+      kernels_(simd::GetKernels(kind_, type)) {}
 
 void DistanceSpace::PrepareQuery(const float* vector, float* out) const {
   std::memcpy(out, vector, dim_ * sizeof(float));

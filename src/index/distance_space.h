@@ -24,6 +24,9 @@ class DistanceSpace {
   simd::ElementType type() const { return type_; }
   size_t dim() const { return dim_; }
   size_t row_bytes() const { return dim_ * simd::ElementSize(type_); }
+  // The kernel's distance: kL2Squared, kNegativeDot (dot product, and cosine over
+  // normalised float rows) or kCosine (cosine over integer rows).
+  simd::DistanceKind kind() const { return kind_; }
 
   // Converts an input vector into its stored form (row_bytes() at `row`).
   void EncodeRow(const float* vector, void* row) const;
@@ -46,6 +49,7 @@ class DistanceSpace {
   size_t dim_;
   bool normalize_;
   float reported_offset_;
+  simd::DistanceKind kind_;
   simd::KernelSet kernels_;
 };
 

@@ -20,9 +20,9 @@ constexpr char kMagic[8] = {'A', 'R', 'B', 'H', 'N', 'S', 'W', '\0'};
 constexpr uint32_t kVersion = 1;
 constexpr uint64_t kSectionAlign = 4096;
 
-enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper, kNumSections };
-constexpr const char* kSectionNames[kNumSections] = {"vectors", "flags", "links0", "levels",
-                                                     "upper"};
+enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper, kSq8Range, kSq8Codes, kNumSections };
+constexpr const char* kSectionNames[kNumSections] = {"vectors", "flags",     "links0",   "levels",
+                                                     "upper",   "sq8 range", "sq8 codes"};
 
 struct SectionEntry {
   uint64_t offset;
@@ -36,11 +36,14 @@ struct FileHeader {
   uint32_t dim;
   uint8_t metric;
   uint8_t element_type;
-  uint8_t reserved[6];
+  uint8_t quantization;
+  uint8_t reserved[5];
   uint32_t m;
   uint32_t ef_construction;
   uint32_t ef_search;
   uint32_t row_stride;
+  uint32_t sq8_training_rows;
+  uint32_t sq8_code_stride;
   uint64_t seed;
   double exact_filter_fraction;
   uint64_t rows;
@@ -70,6 +73,7 @@ class SectionWriter {
     current_ = &sections_[section];
     current_->offset = offset_;
     XXH3_64bits_reset(state_);
+    current_->checksum = XXH3_64bits_digest(state_);
   }
   void Append(const void* data, size_t bytes) {
     ok_ = ok_ && std::fwrite(data, 1, bytes, file_) == bytes;
@@ -163,6 +167,14 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
     const HnswIndex::NodeInfo* node = index.Node(row);
     if (node->level > 0) writer.Append(node->upper, index.UpperWords(node->level) * 4);
   }
+  const bool sq8_ready = index.sq8_ready_.load(std::memory_order_acquire);
+  writer.Begin(kSq8Range);
+  if (sq8_ready) {
+    writer.Append(index.sq8_->min().data(), index.dim() * sizeof(float));
+    writer.Append(index.sq8_->max().data(), index.dim() * sizeof(float));
+  }
+  writer.Begin(kSq8Codes);
+  if (sq8_ready) writer.AppendRecords(index.sq8_codes_, rows);
 
   const HnswParams& params = index.params_;
   FileHeader header = {};
@@ -171,6 +183,9 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
   header.dim = static_cast<uint32_t>(store.space().dim());
   header.metric = static_cast<uint8_t>(store.space().metric());
   header.element_type = static_cast<uint8_t>(store.space().type());
+  header.quantization = static_cast<uint8_t>(params.quantization);
+  header.sq8_training_rows = params.sq8_training_rows;
+  header.sq8_code_stride = static_cast<uint32_t>(index.sq8_codes_.stride());
   header.m = params.m;
   header.ef_construction = params.ef_construction;
   header.ef_search = params.ef_search;
@@ -214,8 +229,13 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
     }
   }
 
-  const HnswParams params{header.m, header.ef_construction, header.ef_search, header.seed,
-                          header.exact_filter_fraction};
+  const HnswParams params{header.m,
+                          header.ef_construction,
+                          header.ef_search,
+                          header.seed,
+                          header.exact_filter_fraction,
+                          static_cast<Quantization>(header.quantization),
+                          header.sq8_training_rows};
   ARROW_ASSIGN_OR_RAISE(
       std::unique_ptr<HnswIndex> index,
       HnswIndex::Make(header.dim, static_cast<Metric>(header.metric),
@@ -238,6 +258,20 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
     return arrow::Status::OutOfMemory("cannot load ", path);
   }
   index->store_.SetLoadedCount(static_cast<RowId>(rows), header.deleted);
+  const size_t dim = header.dim;
+  if (sections[kSq8Range].bytes != 0) {
+    if (!index->sq8_ || sections[kSq8Range].bytes != 2 * dim * sizeof(float) ||
+        header.sq8_code_stride != index->sq8_codes_.stride() ||
+        sections[kSq8Codes].bytes != rows * header.sq8_code_stride) {
+      return Corrupt(path, "inconsistent (SQ8 sections)");
+    }
+    const float* range = reinterpret_cast<const float*>(base + sections[kSq8Range].offset);
+    index->sq8_->SetRange({range, range + dim}, {range + dim, range + 2 * dim});
+    if (!index->sq8_codes_.AdoptContiguous(base + sections[kSq8Codes].offset, rows)) {
+      return arrow::Status::OutOfMemory("cannot load ", path);
+    }
+    index->sq8_ready_.store(true, std::memory_order_release);
+  }
   const uint8_t* levels = base + sections[kLevels].offset;
   const uint32_t* upper = reinterpret_cast<const uint32_t*>(base + sections[kUpper].offset);
   const uint32_t* upper_end = upper + sections[kUpper].bytes / 4;

@@ -8,6 +8,8 @@
 //     links0   rows x level-0 list bytes (mapped in place)
 //     levels   rows bytes                (each row's top level)
 //     upper    for each row above level 0, level x (m + 1) uint32 (copied: ~1/m of rows)
+//     sq8 range   per-dimension min then max, float32 (empty until SQ8 is trained)
+//     sq8 codes   rows x code stride bytes (mapped in place; empty until SQ8 is trained)
 //
 // The mapping is private and writable: links of mapped rows can change after a load (new rows
 // are linked in) without touching the file.

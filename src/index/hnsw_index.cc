@@ -42,12 +42,47 @@ Neighbor PopCandidate(std::vector<Neighbor>& heap) {
 
 }  // namespace
 
+// The rows one search compares its query with: stored vectors (exact distances) or SQ8 code
+// records (approximate distances, `query` then being the quantizer's weights).
+class HnswIndex::Scorer {
+ public:
+  Scorer(const DistanceSpace& space, const RecordArena& rows, const float* query,
+         const Sq8Quantizer* sq8 = nullptr, float sq8_constant = 0)
+      : space_(space), rows_(rows), query_(query), sq8_(sq8), sq8_constant_(sq8_constant) {}
+
+  const void* Row(RowId row) const { return rows_.At(row); }
+  void Distances(const void* const* rows, size_t n, float* out) const {
+    if (sq8_ == nullptr) return space_.DistancesToRows(query_, rows, n, out);
+    sq8_->Distances(query_, sq8_constant_, rows, n, out);
+  }
+  Neighbor Score(RowId row) const {
+    const void* rows[1] = {Row(row)};
+    float distance;
+    Distances(rows, 1, &distance);
+    return {row, distance};
+  }
+
+ private:
+  const DistanceSpace& space_;
+  const RecordArena& rows_;
+  const float* query_;
+  const Sq8Quantizer* sq8_;
+  float sq8_constant_;
+};
+
+HnswIndex::Scorer HnswIndex::FullScorer(const float* query) const {
+  return Scorer(store_.space(), store_.rows(), query);
+}
+
 arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Make(size_t dim, Metric metric,
                                                           simd::ElementType type,
                                                           const HnswParams& params) {
   if (dim == 0) return arrow::Status::Invalid("HNSW index needs dim > 0");
   if (params.m < 2) return arrow::Status::Invalid("HNSW m must be >= 2, got ", params.m);
   if (params.ef_construction == 0) return arrow::Status::Invalid("HNSW ef_construction is 0");
+  if (params.quantization == Quantization::kSq8 && type != simd::ElementType::kFloat32) {
+    return arrow::Status::Invalid("SQ8 quantization needs float32 rows");
+  }
   return std::unique_ptr<HnswIndex>(new HnswIndex(DistanceSpace(metric, type, dim), params));
 }
 
@@ -58,7 +93,11 @@ HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params)
       level_multiplier_(1.0 / std::log(static_cast<double>(params.m))),
       links0_((2 * params.m + 1) * sizeof(uint32_t), sizeof(uint32_t)),
       nodes_(sizeof(NodeInfo), alignof(NodeInfo)),
-      link_locks_(std::make_unique<std::mutex[]>(kLinkLocks)) {}
+      link_locks_(std::make_unique<std::mutex[]>(kLinkLocks)),
+      sq8_(params.quantization == Quantization::kSq8
+               ? std::make_unique<Sq8Quantizer>(space.kind(), space.dim())
+               : nullptr),
+      sq8_codes_(sq8_ ? sq8_->code_bytes() : 1, 16) {}
 
 HnswIndex::~HnswIndex() {
   const RowId n = store_.count();
@@ -84,34 +123,35 @@ uint32_t* HnswIndex::Links(RowId row, int level) const {
   return Node(row)->upper + UpperWords(level - 1);
 }
 
-Neighbor HnswIndex::Descend(SearchContext& ctx, const float* query, Neighbor entry, int top_level,
+Neighbor HnswIndex::Descend(SearchContext& ctx, const Scorer& scorer, Entry entry,
                             int level) const {
-  for (int l = top_level; l > level; --l) {
+  Neighbor best = scorer.Score(entry.row);
+  for (int l = entry.level; l > level; --l) {
     for (bool moved = true; moved;) {
       moved = false;
-      uint32_t* list = Links(entry.row, l);
+      uint32_t* list = Links(best.row, l);
       const uint32_t count = LoadLink(list);
       ctx.rows.clear();
       ctx.ids.clear();
       for (uint32_t j = 0; j < count; ++j) {
         ctx.ids.push_back(LoadLink(list + 1 + j));
-        ctx.rows.push_back(store_.Row(ctx.ids.back()));
+        ctx.rows.push_back(scorer.Row(ctx.ids.back()));
       }
       ctx.distances.resize(count);
-      store_.space().DistancesToRows(query, ctx.rows.data(), count, ctx.distances.data());
+      scorer.Distances(ctx.rows.data(), count, ctx.distances.data());
       for (uint32_t j = 0; j < count; ++j) {
-        if (ctx.distances[j] < entry.distance) {
-          entry = {ctx.ids[j], ctx.distances[j]};
+        if (ctx.distances[j] < best.distance) {
+          best = {ctx.ids[j], ctx.distances[j]};
           moved = true;
         }
       }
     }
   }
-  return entry;
+  return best;
 }
 
 template <class Accept>
-void HnswIndex::SearchLevel(SearchContext& ctx, const float* query, Neighbor entry, int level,
+void HnswIndex::SearchLevel(SearchContext& ctx, const Scorer& scorer, Neighbor entry, int level,
                             size_t ef, RowId limit, Accept accept) const {
   ctx.visited.Reset(limit);
   ctx.visited.Visit(entry.row);
@@ -130,11 +170,11 @@ void HnswIndex::SearchLevel(SearchContext& ctx, const float* query, Neighbor ent
       const RowId next = LoadLink(list + 1 + j);
       if (next >= limit || !ctx.visited.Visit(next)) continue;
       ctx.ids.push_back(next);
-      ctx.rows.push_back(store_.Row(next));
+      ctx.rows.push_back(scorer.Row(next));
       hwy::Prefetch(ctx.rows.back());
     }
     ctx.distances.resize(ctx.ids.size());
-    store_.space().DistancesToRows(query, ctx.rows.data(), ctx.ids.size(), ctx.distances.data());
+    scorer.Distances(ctx.rows.data(), ctx.ids.size(), ctx.distances.data());
     for (size_t j = 0; j < ctx.ids.size(); ++j) {
       const Neighbor n{ctx.ids[j], ctx.distances[j]};
       if (!ctx.results.Accepts(n.distance)) continue;
@@ -200,9 +240,15 @@ void HnswIndex::Connect(SearchContext& ctx, RowId row, int level,
 
 arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
   ARROW_RETURN_NOT_OK(CheckDimension(vector.size(), dim()));
+  std::shared_lock training(sq8_train_mutex_, std::defer_lock);
+  if (sq8_) training.lock();
   ARROW_ASSIGN_OR_RAISE(const RowId row, store_.Append(vector.data()));
-  if (!links0_.Reserve(uint64_t{row} + 1) || !nodes_.Reserve(uint64_t{row} + 1)) {
+  if (!links0_.Reserve(uint64_t{row} + 1) || !nodes_.Reserve(uint64_t{row} + 1) ||
+      (sq8_ && !sq8_codes_.Reserve(uint64_t{row} + 1))) {
     return arrow::Status::CapacityError("HNSW graph cannot grow beyond ", row, " rows");
+  }
+  if (sq8_ready_.load(std::memory_order_acquire)) {
+    sq8_->Encode(static_cast<const float*>(store_.Row(row)), sq8_codes_.At(row));
   }
   const int level = RandomLevel(row);
   NodeInfo* node = Node(row);
@@ -217,31 +263,52 @@ arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
   ctx->query.resize(dim());
   const float* query = store_.space().RowAsQuery(store_.Row(row), ctx->query.data());
 
+  Insert(*ctx, row, level, query);
+  if (training.owns_lock()) {
+    training.unlock();
+    MaybeTrainSq8();
+  }
+  return row;
+}
+
+void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* query) {
   // Rows that may raise the top level insert under entry_mutex_ (rare: ~1/m of rows).
   std::unique_lock entry_lock(entry_mutex_, std::defer_lock);
   if (level > LoadEntry().level) entry_lock.lock();
-  const auto [entry_row, top_level] = LoadEntry();
+  const Entry top = LoadEntry();
   const uint64_t new_entry = uint64_t{static_cast<uint32_t>(level)} << 32 | row;
-  if (top_level < 0) {
+  if (top.level < 0) {
     entry_.store(new_entry, std::memory_order_release);
-    return row;
+    return;
   }
-
-  Neighbor entry{entry_row, store_.space().Distance(query, store_.Row(entry_row))};
-  entry = Descend(*ctx, query, entry, top_level, level);
   // Rows appended after this point are ignored by this insert's searches.
   const RowId limit = store_.count();
-  for (int l = std::min(level, top_level); l >= 0; --l) {
-    SearchLevel(*ctx, query, entry, l, params_.ef_construction, limit, [](RowId) { return true; });
-    std::vector<Neighbor>& neighbors = ctx->sorted;
+  const Scorer scorer = FullScorer(query);
+  Neighbor entry = Descend(ctx, scorer, top, level);
+  for (int l = std::min(level, top.level); l >= 0; --l) {
+    SearchLevel(ctx, scorer, entry, l, params_.ef_construction, limit, [](RowId) { return true; });
+    std::vector<Neighbor>& neighbors = ctx.sorted;
     neighbors.clear();
-    ctx->results.DrainSorted(&neighbors);
+    ctx.results.DrainSorted(&neighbors);
     entry = neighbors.front();
-    SelectNeighbors(*ctx, &neighbors, params_.m);
-    Connect(*ctx, row, l, neighbors);
+    SelectNeighbors(ctx, &neighbors, params_.m);
+    Connect(ctx, row, l, neighbors);
   }
-  if (level > top_level) entry_.store(new_entry, std::memory_order_release);
-  return row;
+  if (level > top.level) entry_.store(new_entry, std::memory_order_release);
+}
+
+void HnswIndex::MaybeTrainSq8() {
+  if (sq8_ready_.load(std::memory_order_acquire) || store_.count() < params_.sq8_training_rows) {
+    return;
+  }
+  std::unique_lock lock(sq8_train_mutex_);  // waits for adds in progress; blocks new ones
+  if (sq8_ready_.load(std::memory_order_acquire)) return;
+  const RowId count = store_.count();
+  std::vector<const float*> rows(count);
+  for (RowId row = 0; row < count; ++row) rows[row] = static_cast<const float*>(store_.Row(row));
+  sq8_->Train(rows);
+  for (RowId row = 0; row < count; ++row) sq8_->Encode(rows[row], sq8_codes_.At(row));
+  sq8_ready_.store(true, std::memory_order_release);
 }
 
 arrow::Status HnswIndex::Delete(RowId row) { return store_.Delete(row); }
@@ -254,6 +321,26 @@ void HnswIndex::ExactSearch(const float* query, const SearchOptions& options,
   top.DrainSorted(out);
 }
 
+template <class Accept>
+void HnswIndex::SearchSq8(SearchContext& ctx, const float* query, Entry entry, size_t ef, size_t k,
+                          RowId limit, Accept accept, std::vector<Neighbor>* out) const {
+  ctx.weights.resize(dim());
+  const float constant = sq8_->PrepareQuery(query, ctx.weights.data());
+  const Scorer scorer(store_.space(), sq8_codes_, ctx.weights.data(), sq8_.get(), constant);
+  SearchLevel(ctx, scorer, Descend(ctx, scorer, entry, 0), 0, ef, limit, accept);
+  ctx.sorted.clear();
+  ctx.results.DrainSorted(&ctx.sorted);
+  ctx.rows.clear();
+  for (const Neighbor& n : ctx.sorted) ctx.rows.push_back(store_.Row(n.row));
+  ctx.distances.resize(ctx.rows.size());
+  store_.space().DistancesToRows(query, ctx.rows.data(), ctx.rows.size(), ctx.distances.data());
+  ctx.results.Reset(k);
+  for (size_t i = 0; i < ctx.sorted.size(); ++i) {
+    ctx.results.Push({ctx.sorted[i].row, ctx.distances[i]});
+  }
+  ctx.results.DrainSorted(out);
+}
+
 arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOptions& options,
                                 std::vector<Neighbor>* out) const {
   ARROW_RETURN_NOT_OK(CheckDimension(query.size(), dim()));
@@ -264,21 +351,25 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   store_.space().PrepareQuery(query.data(), ctx->query.data());
   const float* q = ctx->query.data();
   const size_t ef = std::max<size_t>(options.k, options.ef ? options.ef : params_.ef_search);
-  const auto [entry_row, top_level] = LoadEntry();
+  const Entry top = LoadEntry();
   const RowId limit = store_.count();  // after the entry point, so that it is below it
   const uint64_t matching = options.filter ? options.filter->cardinality() : limit;
   const double exact_rows = std::max(4.0 * ef, params_.exact_filter_fraction * limit);
   if (options.filter != nullptr && static_cast<double>(matching) <= exact_rows) {
     ExactSearch(q, options, out);
-  } else if (top_level >= 0) {
-    Neighbor entry{entry_row, store_.space().Distance(q, store_.Row(entry_row))};
-    entry = Descend(*ctx, q, entry, top_level, 0);
+  } else if (top.level >= 0) {
     const Roaring* filter = options.filter;
-    SearchLevel(*ctx, q, entry, 0, ef, limit, [&](RowId row) {
+    auto accept = [&](RowId row) {
       return store_.IsLive(row) && (filter == nullptr || filter->contains(row));
-    });
-    ctx->results.DrainSorted(out);
-    if (out->size() > options.k) out->resize(options.k);
+    };
+    if (sq8_ready_.load(std::memory_order_acquire)) {
+      SearchSq8(*ctx, q, top, ef, options.k, limit, accept, out);
+    } else {
+      const Scorer scorer = FullScorer(q);
+      SearchLevel(*ctx, scorer, Descend(*ctx, scorer, top, 0), 0, ef, limit, accept);
+      ctx->results.DrainSorted(out);
+      if (out->size() > options.k) out->resize(options.k);
+    }
     // The graph walk found fewer than k of the matching rows: scan them exactly.
     const uint64_t live = matching - (options.filter ? 0 : store_.deleted_count());
     if (out->size() < options.k && live > out->size()) ExactSearch(q, options, out);
@@ -296,7 +387,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& pat
 }
 
 MemoryUsage HnswIndex::memory() const {
-  return {store_.vector_bytes() + store_.flag_bytes(),
+  return {store_.vector_bytes() + store_.flag_bytes() + sq8_codes_.allocated_bytes(),
           links0_.allocated_bytes() + nodes_.allocated_bytes() +
               upper_bytes_.load(std::memory_order_relaxed)};
 }

@@ -10,20 +10,30 @@
 //  - search reuses pooled contexts (epoch-tagged visited set, heaps): no per-query allocation;
 //  - a filter bitmap is consulted during traversal; filters matching few rows switch to an
 //    exact scan of those rows, so a filtered search returns k rows whenever k match;
-//  - deleted rows (tombstones) are never returned but still route searches.
+//  - deleted rows (tombstones) are never returned but still route searches;
+//  - optionally, SQ8 codes for traversal with re-ranking on the full vectors.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 
 #include "index/hnsw_file.h"
 #include "index/search_context.h"
+#include "index/sq8_quantizer.h"
 #include "index/vector_index.h"
 #include "index/vector_store.h"
 
 namespace arbalest {
+
+enum class Quantization : uint8_t {
+  kNone = 0,
+  // Traverse the graph on 1-byte SQ8 codes (index/sq8_quantizer.h), trained on the first
+  // sq8_training_rows rows, then re-rank the ef candidates on the full vectors. float32 only.
+  kSq8 = 1,
+};
 
 struct HnswParams {
   uint32_t m = 16;                 // neighbours per row on upper levels; 2*m on level 0
@@ -33,11 +43,14 @@ struct HnswParams {
   // A filter matching at most this fraction of rows (or at most 4*ef rows) is served by an
   // exact scan of the matching rows instead of the graph.
   double exact_filter_fraction = 0.02;
+  Quantization quantization = Quantization::kNone;
+  uint32_t sq8_training_rows = 4096;
 };
 
 class HnswIndex final : public VectorIndex {
  public:
-  // Invalid for m < 2, dim == 0 or ef_construction == 0.
+  // Invalid for m < 2, dim == 0, ef_construction == 0, or SQ8 over non-float32 rows or the
+  // integer-row cosine kernel.
   static arrow::Result<std::unique_ptr<HnswIndex>> Make(
       size_t dim, Metric metric, simd::ElementType type = simd::ElementType::kFloat32,
       const HnswParams& params = {});
@@ -83,20 +96,31 @@ class HnswIndex final : public VectorIndex {
   uint32_t* Links(RowId row, int level) const;
   int RandomLevel(RowId row) const;
 
-  // Greedy walk from `entry` down to `level` + 1 (one candidate per level).
-  Neighbor Descend(SearchContext& ctx, const float* query, Neighbor entry, int top_level,
-                   int level) const;
+  // Distances from one query to rows, on full vectors or SQ8 codes (defined in the .cc).
+  class Scorer;
+  Scorer FullScorer(const float* query) const;
+
+  // Greedy walk from the entry point down to `level` + 1 (one candidate per level).
+  Neighbor Descend(SearchContext& ctx, const Scorer& scorer, Entry entry, int level) const;
   // Best-first search of one level from `entry`, keeping the `ef` nearest rows for which
   // `accept(row)` holds in ctx.results. Rows at or beyond `limit` (which must be above
   // entry.row) are ignored.
   template <class Accept>
-  void SearchLevel(SearchContext& ctx, const float* query, Neighbor entry, int level, size_t ef,
+  void SearchLevel(SearchContext& ctx, const Scorer& scorer, Neighbor entry, int level, size_t ef,
                    RowId limit, Accept accept) const;
   // hnswlib's neighbour-selection heuristic over `candidates` (nearest first), keeping at
   // most `max` rows that are closer to the base than to any already kept.
   void SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates, size_t max) const;
   // Links `row` to `neighbors` at `level` and each neighbour back to `row`.
   void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
+  // Links a new row (its vector in query form) into the graph.
+  void Insert(SearchContext& ctx, RowId row, int level, const float* query);
+  // SQ8: trains the quantizer and encodes every row once sq8_training_rows rows are in.
+  void MaybeTrainSq8();
+  // SQ8 traversal of level 0 for ctx.results, re-ranked on full vectors into `out`.
+  template <class Accept>
+  void SearchSq8(SearchContext& ctx, const float* query, Entry entry, size_t ef, size_t k,
+                 RowId limit, Accept accept, std::vector<Neighbor>* out) const;
   void ExactSearch(const float* query, const SearchOptions& options,
                    std::vector<Neighbor>* out) const;
   std::mutex& LinkLock(RowId row) const { return link_locks_[row & (kLinkLocks - 1)]; }
@@ -117,6 +141,11 @@ class HnswIndex final : public VectorIndex {
   // bits; one word so that readers never pair a row with another row's level.
   std::atomic<uint64_t> entry_{kNoEntry};
   mutable SearchContextPool contexts_;
+
+  std::unique_ptr<Sq8Quantizer> sq8_;  // null unless params_.quantization == kSq8
+  RecordArena sq8_codes_;              // a code record per row once sq8_ready_
+  std::shared_mutex sq8_train_mutex_;  // adds share it; training holds it exclusively
+  std::atomic<bool> sq8_ready_{false};
 };
 
 }  // namespace arbalest

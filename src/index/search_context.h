@@ -48,6 +48,7 @@ struct SearchContext {
   std::vector<float> distances;
   std::vector<float> query;    // the query in query form
   std::vector<float> decoded;  // a stored row decoded to float
+  std::vector<float> weights;  // the query as SQ8 weights
 };
 
 class SearchContextPool {

@@ -69,6 +69,24 @@ TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
   EXPECT_TRUE(got[0].row == 0 || got[0].row == row);
 }
 
+TEST_F(HnswFileTest, Sq8IndexRoundTrips) {
+  std::unique_ptr<HnswIndex> sq8 =
+      HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                      {.m = 8, .quantization = Quantization::kSq8, .sq8_training_rows = 500})
+          .ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(*sq8, data_).ok());
+  ASSERT_TRUE(sq8->Save(path_).ok());
+  std::unique_ptr<HnswIndex> loaded = HnswIndex::Load(path_).ValueOrDie();
+  EXPECT_EQ(loaded->params().quantization, Quantization::kSq8);
+  std::vector<Neighbor> want, got;
+  for (size_t q = 0; q < queries_.rows(); ++q) {
+    ASSERT_TRUE(sq8->Search(queries_.row(q), {.k = 10}, &want).ok());
+    ASSERT_TRUE(loaded->Search(queries_.row(q), {.k = 10}, &got).ok());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].row, want[i].row);
+  }
+}
+
 TEST_F(HnswFileTest, TruncatedFileIsRefused) {
   Damage(FileSize() - 100);
   const arrow::Status status = HnswIndex::Load(path_).status();

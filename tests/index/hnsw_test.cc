@@ -50,6 +50,29 @@ TEST(HnswTest, CompactStorageRecall) {
             0.95);
 }
 
+TEST(HnswTest, Sq8TraversalWithReRankingRecall) {
+  const Dataset data = ClusteredData(kRows, kDim, 13), queries = ClusteredData(100, kDim, 14);
+  for (const Metric metric : {Metric::kL2, Metric::kCosine}) {
+    FlatIndex flat(kDim, metric);
+    std::unique_ptr<HnswIndex> hnsw =
+        HnswIndex::Make(kDim, metric, ElementType::kFloat32,
+                        {.m = 16,
+                         .ef_construction = 100,
+                         .quantization = Quantization::kSq8,
+                         .sq8_training_rows = static_cast<uint32_t>(kRows / 4)})
+            .ValueOrDie();
+    ASSERT_TRUE(testing::AddAll(flat, data).ok());
+    ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/2).ok());
+    EXPECT_GE(hnsw->memory().vector_bytes, kRows * kDim * 5);  // vectors and codes
+    EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.93)
+        << MetricName(metric);
+  }
+  EXPECT_TRUE(
+      HnswIndex::Make(kDim, Metric::kL2, ElementType::kInt8, {.quantization = Quantization::kSq8})
+          .status()
+          .IsInvalid());
+}
+
 TEST(HnswTest, DeletedRowsAreNeverReturned) {
   const Dataset data = ClusteredData(kRows, kDim, 7), queries = ClusteredData(100, kDim, 8);
   FlatIndex flat(kDim, Metric::kL2);
