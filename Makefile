@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: run test build bootstrap unit integration sanitize format clean
+.PHONY: run test build bootstrap unit integration sanitize format clean tsan
 
 run: build
 	$(BUILD_DIR)/arbalest serve $(ARGS)
@@ -28,6 +28,13 @@ unit:
 
 integration:
 	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) tests/integration
+
+# The index engine's concurrency under ThreadSanitizer, on a small dataset.
+tsan: bootstrap
+	cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARBALEST_SANITIZE=thread \
+	  -DARBALEST_PYTHON=$(CURDIR)/.venv/bin/python
+	cmake --build build/tsan -j $(JOBS) --target index_test
+	ARBALEST_INDEX_TEST_ROWS=2000 build/tsan/tests/index/index_test
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc')

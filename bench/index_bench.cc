@@ -1,0 +1,284 @@
+// Side-by-side HNSW benchmark: this index vs hnswlib vs FAISS IndexHNSWFlat on the same
+// seeded clustered data, the same thread count and the same M / ef_construction.
+// Reports build throughput, QPS and p50/p99 latency at recall@10 0.90/0.95/0.99 (linear
+// interpolation over an ef sweep), and RSS growth while building. Prints its own command line.
+//
+//   index_bench [--rows N] [--dim D] [--queries Q] [--threads T] [--m M] [--efc EF]
+//               [--metric euclidean|cosine|dot_product] [--type float32|float16|int8]
+#include <faiss/IndexHNSW.h>
+#include <hnswlib/hnswlib.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../tests/index/clustered_data.h"
+#include "index/flat_index.h"
+#include "index/hnsw_index.h"
+
+namespace arbalest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Config {
+  size_t rows = 100000, dim = 384, queries = 1000, k = 10;
+  int threads = 2;
+  uint32_t m = 16, efc = 200;
+};
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// Resident set size of this process, in MiB.
+double RssMiB() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * 4096.0 / (1 << 20);
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads.
+void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      omp_set_num_threads(1);
+      for (size_t i = next++; i < n; i = next++) fn(i);
+    });
+  }
+  for (std::thread& t : pool) t.join();
+}
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual const char* name() const = 0;
+  virtual void Build(const testing::Dataset& data, int threads) = 0;
+  // Row ids of the k nearest neighbours of `query`.
+  virtual void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) = 0;
+};
+
+class ArbalestEngine final : public Engine {
+ public:
+  ArbalestEngine(const Config& config, Quantization quantization)
+      : index_(HnswIndex::Make(
+                   config.dim, Metric::kL2, simd::ElementType::kFloat32,
+                   {.m = config.m, .ef_construction = config.efc, .quantization = quantization})
+                   .ValueOrDie()) {}
+  const char* name() const override {
+    return index_->params().quantization == Quantization::kSq8 ? "arb-sq8" : "arbalest";
+  }
+  void Build(const testing::Dataset& data, int threads) override {
+    if (!testing::AddAll(*index_, data, threads).ok()) std::abort();
+  }
+  void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) override {
+    thread_local std::vector<Neighbor> got;
+    if (!index_->Search({query, index_->dim()}, {.k = k, .ef = ef}, &got).ok()) std::abort();
+    out->clear();
+    for (const Neighbor& n : got) out->push_back(n.row);
+  }
+
+ private:
+  std::unique_ptr<HnswIndex> index_;
+};
+
+class HnswlibEngine final : public Engine {
+ public:
+  HnswlibEngine(const Config& config)
+      : space_(config.dim),
+        index_(&space_, config.rows, config.m, config.efc, /*random_seed=*/42) {}
+  const char* name() const override { return "hnswlib"; }
+  void Build(const testing::Dataset& data, int threads) override {
+    ParallelFor(data.rows(), threads, [&](size_t r) { index_.addPoint(data.row(r).data(), r); });
+  }
+  void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) override {
+    // hnswlib's ef is index-wide; the sweep sets it between runs, never during one.
+    if (index_.ef_ != ef) index_.setEf(ef);
+    auto top = index_.searchKnn(query, k);
+    out->clear();
+    for (; !top.empty(); top.pop()) out->push_back(static_cast<int64_t>(top.top().second));
+  }
+
+ private:
+  hnswlib::L2Space space_;
+  hnswlib::HierarchicalNSW<float> index_;
+};
+
+class FaissEngine final : public Engine {
+ public:
+  FaissEngine(const Config& config) : index_(static_cast<int>(config.dim), config.m) {
+    index_.hnsw.efConstruction = static_cast<int>(config.efc);
+  }
+  const char* name() const override { return "faiss"; }
+  void Build(const testing::Dataset& data, int threads) override {
+    omp_set_num_threads(threads);
+    index_.add(static_cast<faiss::Index::idx_t>(data.rows()), data.values.data());
+  }
+  void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) override {
+    faiss::SearchParametersHNSW params;
+    params.efSearch = static_cast<int>(ef);
+    index_.hnsw.efSearch = static_cast<int>(ef);
+    std::vector<float> distances(k);
+    out->resize(k);
+    index_.search(1, query, static_cast<faiss::Index::idx_t>(k), distances.data(), out->data(),
+                  &params);
+  }
+
+ private:
+  faiss::IndexHNSWFlat index_;
+};
+
+struct Point {
+  size_t ef;
+  double recall, qps, p50_us, p99_us;
+};
+
+Point Measure(Engine& engine, const testing::Dataset& queries,
+              const std::vector<std::vector<int64_t>>& truth, size_t k, size_t ef, int threads) {
+  std::vector<double> latency(queries.rows());
+  std::vector<size_t> hits(queries.rows());
+  const auto start = Clock::now();
+  ParallelFor(queries.rows(), threads, [&](size_t q) {
+    thread_local std::vector<int64_t> got;
+    const auto begin = Clock::now();
+    engine.Search(queries.row(q).data(), k, ef, &got);
+    latency[q] = Seconds(begin) * 1e6;
+    for (int64_t id : truth[q]) hits[q] += std::count(got.begin(), got.end(), id);
+  });
+  const double wall = Seconds(start);
+  std::sort(latency.begin(), latency.end());
+  size_t found = 0;
+  for (size_t h : hits) found += h;
+  return {ef, static_cast<double>(found) / static_cast<double>(queries.rows() * k),
+          static_cast<double>(queries.rows()) / wall, latency[latency.size() / 2],
+          latency[latency.size() * 99 / 100]};
+}
+
+// QPS and latencies at `target` recall, linearly interpolated between sweep points; zero
+// when the sweep never reaches it.
+Point AtRecall(const std::vector<Point>& sweep, double target) {
+  for (size_t i = 0; i < sweep.size(); ++i) {
+    if (sweep[i].recall < target) continue;
+    if (i == 0) return sweep[0];
+    const Point& a = sweep[i - 1];
+    const Point& b = sweep[i];
+    const double t = (target - a.recall) / std::max(1e-9, b.recall - a.recall);
+    auto lerp = [t](double x, double y) { return x + t * (y - x); };
+    return {b.ef, target, lerp(a.qps, b.qps), lerp(a.p50_us, b.p50_us), lerp(a.p99_us, b.p99_us)};
+  }
+  return {0, 0, 0, 0, 0};
+}
+
+Config ParseArgs(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const unsigned long value = std::strtoul(argv[i + 1], nullptr, 10);
+    if (flag == "--rows")
+      c.rows = value;
+    else if (flag == "--dim")
+      c.dim = value;
+    else if (flag == "--queries")
+      c.queries = value;
+    else if (flag == "--threads")
+      c.threads = static_cast<int>(value);
+    else if (flag == "--m")
+      c.m = static_cast<uint32_t>(value);
+    else if (flag == "--efc")
+      c.efc = static_cast<uint32_t>(value);
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      std::exit(2);
+    }
+  }
+  return c;
+}
+
+int Main(int argc, char** argv) {
+  const Config config = ParseArgs(argc, argv);
+  std::printf("command:");
+  for (int i = 0; i < argc; ++i) std::printf(" %s", argv[i]);
+  std::printf(
+      "\ndata: %zu x %zu clustered (64 Gaussian clusters, intrinsic dim 32), %zu queries, k=%zu, "
+      "threads=%d, M=%u, ef_construction=%u, kernels=%s\n",
+      config.rows, config.dim, config.queries, config.k, config.threads, config.m, config.efc,
+      simd::DispatchedTargetName());
+  const testing::Dataset data = testing::ClusteredData(config.rows, config.dim, 1);
+  const testing::Dataset queries = testing::ClusteredData(config.queries, config.dim, 2);
+
+  std::vector<std::vector<int64_t>> truth(config.queries);
+  {
+    FlatIndex flat(config.dim, Metric::kL2);
+    if (!testing::AddAll(flat, data).ok()) return 1;
+    ParallelFor(config.queries, config.threads, [&](size_t q) {
+      std::vector<Neighbor> got;
+      if (!flat.Search(queries.row(q), {.k = config.k}, &got).ok()) std::abort();
+      for (const Neighbor& n : got) truth[q].push_back(n.row);
+    });
+  }
+
+  const std::vector<size_t> efs = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
+  const std::vector<std::function<std::unique_ptr<Engine>()>> makers = {
+      [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kNone); },
+      [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kSq8); },
+      [&] { return std::make_unique<HnswlibEngine>(config); },
+      [&] { return std::make_unique<FaissEngine>(config); }};
+  // Builds one after the other, none freed, so each RSS growth is that engine's alone.
+  struct Run {
+    std::unique_ptr<Engine> engine;
+    double build_per_second = 0, rss_mib = 0;
+    std::vector<Point> sweep;
+    bool done = false;
+  };
+  std::vector<Run> runs;
+  for (const auto& make : makers) {
+    const double rss_before = RssMiB();
+    Run run;
+    run.engine = make();
+    const auto start = Clock::now();
+    run.engine->Build(data, config.threads);
+    run.build_per_second = static_cast<double>(config.rows) / Seconds(start);
+    run.rss_mib = RssMiB() - rss_before;
+    runs.push_back(std::move(run));
+  }
+  // The ef sweep interleaves the engines, so load from elsewhere hits them alike.
+  for (size_t ef : efs) {
+    for (Run& run : runs) {
+      if (run.done) continue;
+      run.sweep.push_back(
+          Measure(*run.engine, queries, truth, config.k, std::max(ef, config.k), config.threads));
+      run.done = run.sweep.back().recall >= 0.995;
+    }
+  }
+  std::printf("\n%-9s %10s %8s | %s\n", "engine", "build v/s", "RSS MiB",
+              "recall target: QPS  p50us  p99us  (ef)");
+  for (const Run& run : runs) {
+    std::printf("%-9s %10.0f %8.0f |", run.engine->name(), run.build_per_second, run.rss_mib);
+    for (double target : {0.90, 0.95, 0.99}) {
+      const Point p = AtRecall(run.sweep, target);
+      std::printf("  %.2f: %7.0f %6.0f %6.0f (%3zu)", target, p.qps, p.p50_us, p.p99_us, p.ef);
+    }
+    std::printf("\n  sweep ef:recall:qps");
+    for (const Point& p : run.sweep) std::printf(" %zu:%.3f:%.0f", p.ef, p.recall, p.qps);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace arbalest
+
+int main(int argc, char** argv) { return arbalest::Main(argc, argv); }

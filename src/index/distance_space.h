@@ -1,0 +1,56 @@
+// DistanceSpace: how one index compares vectors: its metric, the element type rows are
+// stored in, the dimension, and the SIMD kernels resolved once for them. It owns the
+// conventions every index shares: cosine over float storage normalises rows and queries so
+// the search uses a plain inner product; over integer storage rows stay as given and the
+// cosine kernel computes the norms. Internally every distance is "smaller is closer";
+// Reported() turns it into the metric's distance.
+//
+// Immutable after construction: thread-safe.
+#pragma once
+
+#include <cstddef>
+
+#include "index/metric.h"
+#include "simd/distance.h"
+#include "simd/element_type.h"
+
+namespace arbalest {
+
+class DistanceSpace {
+ public:
+  DistanceSpace(Metric metric, simd::ElementType type, size_t dim);
+
+  Metric metric() const { return metric_; }
+  simd::ElementType type() const { return type_; }
+  size_t dim() const { return dim_; }
+  size_t row_bytes() const { return dim_ * simd::ElementSize(type_); }
+  // The kernel's distance: kL2Squared, kNegativeDot (dot product, and cosine over
+  // normalised float rows) or kCosine (cosine over integer rows).
+  simd::DistanceKind kind() const { return kind_; }
+
+  // Converts an input vector into its stored form (row_bytes() at `row`).
+  void EncodeRow(const float* vector, void* row) const;
+  // Writes the query form of an input vector (dim() floats) to `out`.
+  void PrepareQuery(const float* vector, float* out) const;
+  // A stored row in query form: the row itself for float32, else decoded into `scratch`.
+  const float* RowAsQuery(const void* row, float* scratch) const;
+
+  float Distance(const float* query, const void* row) const {
+    return kernels_.one(query, row, dim_);
+  }
+  void DistancesToRows(const float* query, const void* const* rows, size_t n, float* out) const {
+    kernels_.to_rows(query, rows, n, dim_, out);
+  }
+  float Reported(float distance) const { return distance + reported_offset_; }
+
+ private:
+  Metric metric_;
+  simd::ElementType type_;
+  size_t dim_;
+  bool normalize_;
+  float reported_offset_;
+  simd::DistanceKind kind_;
+  simd::KernelSet kernels_;
+};
+
+}  // namespace arbalest

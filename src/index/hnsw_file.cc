@@ -1,0 +1,293 @@
+#include "index/hnsw_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "index/hnsw_index.h"
+
+namespace arbalest {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'R', 'B', 'H', 'N', 'S', 'W', '\0'};
+constexpr uint32_t kVersion = 1;
+constexpr uint64_t kSectionAlign = 4096;
+
+enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper, kSq8Range, kSq8Codes, kNumSections };
+constexpr const char* kSectionNames[kNumSections] = {"vectors", "flags",     "links0",   "levels",
+                                                     "upper",   "sq8 range", "sq8 codes"};
+
+struct SectionEntry {
+  uint64_t offset;
+  uint64_t bytes;
+  uint64_t checksum;  // XXH3-64 of the section's bytes
+};
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t dim;
+  uint8_t metric;
+  uint8_t element_type;
+  uint8_t quantization;
+  uint8_t reserved[5];
+  uint32_t m;
+  uint32_t ef_construction;
+  uint32_t ef_search;
+  uint32_t row_stride;
+  uint32_t sq8_training_rows;
+  uint32_t sq8_code_stride;
+  uint64_t seed;
+  double exact_filter_fraction;
+  uint64_t rows;
+  uint64_t deleted;
+  uint64_t entry;
+  SectionEntry sections[kNumSections];
+  uint64_t checksum;  // XXH3-64 of every byte above
+};
+
+uint64_t HeaderChecksum(const FileHeader& header) {
+  return XXH3_64bits(&header, offsetof(FileHeader, checksum));
+}
+
+uint64_t AlignUp(uint64_t n) { return (n + kSectionAlign - 1) / kSectionAlign * kSectionAlign; }
+
+// Writes sections from arena records or plain buffers, padding each to kSectionAlign, and
+// records where each went.
+class SectionWriter {
+ public:
+  // Sections start after the header, which is written last.
+  explicit SectionWriter(std::FILE* file) : file_(file), offset_(AlignUp(sizeof(FileHeader))) {
+    ok_ = std::fseek(file_, static_cast<long>(offset_), SEEK_SET) == 0;
+  }
+
+  void Begin(Section section) {
+    Pad();
+    current_ = &sections_[section];
+    current_->offset = offset_;
+    XXH3_64bits_reset(state_);
+    current_->checksum = XXH3_64bits_digest(state_);
+  }
+  void Append(const void* data, size_t bytes) {
+    ok_ = ok_ && std::fwrite(data, 1, bytes, file_) == bytes;
+    XXH3_64bits_update(state_, data, bytes);
+    offset_ += bytes;
+    current_->bytes += bytes;
+    current_->checksum = XXH3_64bits_digest(state_);
+  }
+  void AppendRecords(const RecordArena& arena, uint64_t count) {
+    for (uint64_t i = 0; i < count; ++i) Append(arena.At(i), arena.stride());
+  }
+  bool ok() const { return ok_; }
+  const SectionEntry* sections() const { return sections_; }
+
+ private:
+  void Pad() {
+    static const char zeros[kSectionAlign] = {};
+    const uint64_t padding = AlignUp(offset_) - offset_;
+    ok_ = ok_ && std::fwrite(zeros, 1, padding, file_) == padding;
+    offset_ += padding;
+  }
+
+  std::FILE* file_;
+  uint64_t offset_;
+  SectionEntry sections_[kNumSections] = {};
+  SectionEntry* current_ = nullptr;
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state_holder_{XXH3_createState(),
+                                                                         &XXH3_freeState};
+  XXH3_state_t* state_ = state_holder_.get();
+  bool ok_ = true;
+};
+
+// A read-only file mapped privately (copy-on-write) into memory.
+class Mapping {
+ public:
+  static arrow::Result<std::shared_ptr<Mapping>> Open(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return arrow::Status::IOError("cannot open ", path, ": ", std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || st.st_size == 0) {
+      ::close(fd);
+      return arrow::Status::Invalid(path, " is empty or unreadable: not an HNSW index file");
+    }
+    void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (data == MAP_FAILED) {
+      return arrow::Status::IOError("cannot map ", path, ": ", std::strerror(errno));
+    }
+    return std::make_shared<Mapping>(static_cast<uint8_t*>(data), static_cast<size_t>(st.st_size));
+  }
+  Mapping(uint8_t* data, size_t size) : data_(data), size_(size) {}
+  ~Mapping() { ::munmap(data_, size_); }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_;
+  size_t size_;
+};
+
+arrow::Status Corrupt(const std::string& path, const std::string& what) {
+  return arrow::Status::Invalid("HNSW index file ", path, " is ", what);
+}
+
+}  // namespace
+
+arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
+  const IndexRows& store = index.store_;
+  const uint64_t rows = store.count();
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "wb"),
+                                                          &std::fclose);
+  if (!file) return arrow::Status::IOError("cannot create ", path, ": ", std::strerror(errno));
+
+  SectionWriter writer(file.get());
+  writer.Begin(kVectors);
+  writer.AppendRecords(store.rows(), rows);
+  writer.Begin(kFlags);
+  writer.AppendRecords(store.flags(), rows);
+  writer.Begin(kLinks0);
+  writer.AppendRecords(index.links0_, rows);
+  std::vector<uint8_t> levels(rows);
+  for (uint64_t row = 0; row < rows; ++row) levels[row] = index.Node(row)->level;
+  writer.Begin(kLevels);
+  writer.Append(levels.data(), levels.size());
+  writer.Begin(kUpper);
+  for (uint64_t row = 0; row < rows; ++row) {
+    const HnswIndex::NodeInfo* node = index.Node(row);
+    if (node->level > 0) writer.Append(node->upper, index.UpperWords(node->level) * 4);
+  }
+  const bool sq8_ready = index.sq8_ready_.load(std::memory_order_acquire);
+  writer.Begin(kSq8Range);
+  if (sq8_ready) {
+    writer.Append(index.sq8_->min().data(), index.dim() * sizeof(float));
+    writer.Append(index.sq8_->max().data(), index.dim() * sizeof(float));
+  }
+  writer.Begin(kSq8Codes);
+  if (sq8_ready) writer.AppendRecords(index.sq8_codes_, rows);
+
+  const HnswParams& params = index.params_;
+  FileHeader header = {};
+  std::memcpy(header.magic, kMagic, sizeof(kMagic));
+  header.version = kVersion;
+  header.dim = static_cast<uint32_t>(store.space().dim());
+  header.metric = static_cast<uint8_t>(store.space().metric());
+  header.element_type = static_cast<uint8_t>(store.space().type());
+  header.quantization = static_cast<uint8_t>(params.quantization);
+  header.sq8_training_rows = params.sq8_training_rows;
+  header.sq8_code_stride = static_cast<uint32_t>(index.sq8_codes_.stride());
+  header.m = params.m;
+  header.ef_construction = params.ef_construction;
+  header.ef_search = params.ef_search;
+  header.row_stride = static_cast<uint32_t>(store.rows().stride());
+  header.seed = params.seed;
+  header.exact_filter_fraction = params.exact_filter_fraction;
+  header.rows = rows;
+  header.deleted = store.deleted_count();
+  header.entry = index.entry_.load(std::memory_order_acquire);
+  std::memcpy(header.sections, writer.sections(), sizeof(header.sections));
+  header.checksum = HeaderChecksum(header);
+  const bool ok = writer.ok() && std::fseek(file.get(), 0, SEEK_SET) == 0 &&
+                  std::fwrite(&header, sizeof(header), 1, file.get()) == 1 &&
+                  std::fflush(file.get()) == 0;
+  if (!ok) return arrow::Status::IOError("cannot write ", path, ": ", std::strerror(errno));
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path) {
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Mapping> mapping, Mapping::Open(path));
+  FileHeader header;
+  if (mapping->size() < sizeof(header)) return Corrupt(path, "truncated (no full header)");
+  std::memcpy(&header, mapping->data(), sizeof(header));
+  if (std::memcmp(header.magic, kMagic, sizeof(kMagic)) != 0) {
+    return Corrupt(path, "not an HNSW index file (bad magic)");
+  }
+  if (header.version != kVersion) {
+    return Corrupt(path, "format version " + std::to_string(header.version) +
+                             ", this build reads version " + std::to_string(kVersion));
+  }
+  if (header.checksum != HeaderChecksum(header)) return Corrupt(path, "corrupt (header checksum)");
+  for (int s = 0; s < kNumSections; ++s) {
+    const SectionEntry& section = header.sections[s];
+    if (section.offset + section.bytes > mapping->size()) {
+      return Corrupt(path, std::string("truncated (section ") + kSectionNames[s] + " ends at " +
+                               std::to_string(section.offset + section.bytes) + ", file has " +
+                               std::to_string(mapping->size()) + " bytes)");
+    }
+    if (XXH3_64bits(mapping->data() + section.offset, section.bytes) != section.checksum) {
+      return Corrupt(path, std::string("corrupt (checksum of section ") + kSectionNames[s] + ")");
+    }
+  }
+
+  const HnswParams params{header.m,
+                          header.ef_construction,
+                          header.ef_search,
+                          header.seed,
+                          header.exact_filter_fraction,
+                          static_cast<Quantization>(header.quantization),
+                          header.sq8_training_rows};
+  ARROW_ASSIGN_OR_RAISE(
+      std::unique_ptr<HnswIndex> index,
+      HnswIndex::Make(header.dim, static_cast<Metric>(header.metric),
+                      static_cast<simd::ElementType>(header.element_type), params));
+  const uint64_t rows = header.rows;
+  const SectionEntry* sections = header.sections;
+  if (header.row_stride != index->store_.rows().stride() ||
+      sections[kVectors].bytes != rows * header.row_stride || sections[kFlags].bytes != rows ||
+      sections[kLinks0].bytes != rows * index->links0_.stride() ||
+      sections[kLevels].bytes != rows ||
+      (header.entry != HnswIndex::kNoEntry && static_cast<uint32_t>(header.entry) >= rows)) {
+    return Corrupt(path, "inconsistent (section sizes do not match the row count)");
+  }
+  uint8_t* base = mapping->data();
+  index->mapping_ = mapping;
+  if (!index->store_.rows().AdoptContiguous(base + sections[kVectors].offset, rows) ||
+      !index->store_.flags().AdoptContiguous(base + sections[kFlags].offset, rows) ||
+      !index->links0_.AdoptContiguous(base + sections[kLinks0].offset, rows) ||
+      !index->nodes_.Reserve(rows)) {
+    return arrow::Status::OutOfMemory("cannot load ", path);
+  }
+  index->store_.SetLoadedCount(static_cast<RowId>(rows), header.deleted);
+  const size_t dim = header.dim;
+  if (sections[kSq8Range].bytes != 0) {
+    if (!index->sq8_ || sections[kSq8Range].bytes != 2 * dim * sizeof(float) ||
+        header.sq8_code_stride != index->sq8_codes_.stride() ||
+        sections[kSq8Codes].bytes != rows * header.sq8_code_stride) {
+      return Corrupt(path, "inconsistent (SQ8 sections)");
+    }
+    const float* range = reinterpret_cast<const float*>(base + sections[kSq8Range].offset);
+    index->sq8_->SetRange({range, range + dim}, {range + dim, range + 2 * dim});
+    if (!index->sq8_codes_.AdoptContiguous(base + sections[kSq8Codes].offset, rows)) {
+      return arrow::Status::OutOfMemory("cannot load ", path);
+    }
+    index->sq8_ready_.store(true, std::memory_order_release);
+  }
+  const uint8_t* levels = base + sections[kLevels].offset;
+  const uint32_t* upper = reinterpret_cast<const uint32_t*>(base + sections[kUpper].offset);
+  const uint32_t* upper_end = upper + sections[kUpper].bytes / 4;
+  for (uint64_t row = 0; row < rows; ++row) {
+    HnswIndex::NodeInfo* node = index->Node(row);
+    node->level = levels[row];
+    if (node->level == 0) continue;
+    const size_t words = index->UpperWords(node->level);
+    if (upper + words > upper_end) return Corrupt(path, "inconsistent (upper levels too short)");
+    node->upper = new uint32_t[words];
+    std::memcpy(node->upper, upper, words * 4);
+    upper += words;
+    index->upper_bytes_.fetch_add(words * 4, std::memory_order_relaxed);
+  }
+  index->entry_.store(header.entry, std::memory_order_release);
+  return index;
+}
+
+}  // namespace arbalest

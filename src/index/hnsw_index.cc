@@ -1,0 +1,395 @@
+#include "index/hnsw_index.h"
+
+#include <hwy/cache_control.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "index/flat_index.h"
+
+namespace arbalest {
+namespace {
+
+constexpr int kMaxLevel = 15;
+
+uint32_t LoadLink(uint32_t* slot) {
+  return std::atomic_ref<uint32_t>(*slot).load(std::memory_order_acquire);
+}
+void StoreLink(uint32_t* slot, uint32_t value) {
+  std::atomic_ref<uint32_t>(*slot).store(value, std::memory_order_release);
+}
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+void PushCandidate(std::vector<Neighbor>& heap, Neighbor n) {
+  heap.push_back(n);
+  std::push_heap(heap.begin(), heap.end(),
+                 [](const Neighbor& a, const Neighbor& b) { return b.distance < a.distance; });
+}
+Neighbor PopCandidate(std::vector<Neighbor>& heap) {
+  std::pop_heap(heap.begin(), heap.end(),
+                [](const Neighbor& a, const Neighbor& b) { return b.distance < a.distance; });
+  const Neighbor n = heap.back();
+  heap.pop_back();
+  return n;
+}
+
+}  // namespace
+
+// The rows one search compares its query with: stored vectors (exact distances) or SQ8 code
+// records (approximate distances, `query` then being the quantizer's weights).
+class HnswIndex::Scorer {
+ public:
+  Scorer(const DistanceSpace& space, const RecordArena& rows, const float* query,
+         const Sq8Quantizer* sq8 = nullptr, float sq8_constant = 0)
+      : space_(space), rows_(rows), query_(query), sq8_(sq8), sq8_constant_(sq8_constant) {}
+
+  const void* Row(RowId row) const { return rows_.At(row); }
+  void Distances(const void* const* rows, size_t n, float* out) const {
+    if (sq8_ == nullptr) return space_.DistancesToRows(query_, rows, n, out);
+    sq8_->Distances(query_, sq8_constant_, rows, n, out);
+  }
+  Neighbor Score(RowId row) const {
+    const void* rows[1] = {Row(row)};
+    float distance;
+    Distances(rows, 1, &distance);
+    return {row, distance};
+  }
+
+ private:
+  const DistanceSpace& space_;
+  const RecordArena& rows_;
+  const float* query_;
+  const Sq8Quantizer* sq8_;
+  float sq8_constant_;
+};
+
+HnswIndex::Scorer HnswIndex::FullScorer(const float* query) const {
+  return Scorer(store_.space(), store_.rows(), query);
+}
+
+arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Make(size_t dim, Metric metric,
+                                                          simd::ElementType type,
+                                                          const HnswParams& params) {
+  if (dim == 0) return arrow::Status::Invalid("HNSW index needs dim > 0");
+  if (params.m < 2) return arrow::Status::Invalid("HNSW m must be >= 2, got ", params.m);
+  if (params.ef_construction == 0) return arrow::Status::Invalid("HNSW ef_construction is 0");
+  if (params.quantization == Quantization::kSq8 && type != simd::ElementType::kFloat32) {
+    return arrow::Status::Invalid("SQ8 quantization needs float32 rows");
+  }
+  return std::unique_ptr<HnswIndex>(new HnswIndex(DistanceSpace(metric, type, dim), params));
+}
+
+HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params)
+    : store_(space),
+      params_(params),
+      max_links0_(2 * params.m),
+      level_multiplier_(1.0 / std::log(static_cast<double>(params.m))),
+      links0_((2 * params.m + 1) * sizeof(uint32_t), sizeof(uint32_t)),
+      nodes_(sizeof(NodeInfo), alignof(NodeInfo)),
+      link_locks_(std::make_unique<std::mutex[]>(kLinkLocks)),
+      sq8_(params.quantization == Quantization::kSq8
+               ? std::make_unique<Sq8Quantizer>(space.kind(), space.dim())
+               : nullptr),
+      sq8_codes_(sq8_ ? sq8_->code_bytes() : 1, 16) {}
+
+HnswIndex::~HnswIndex() {
+  const RowId n = store_.count();
+  for (RowId row = 0; row < n; ++row) {
+    delete[] Node(row)->upper;
+  }
+}
+
+int HnswIndex::RandomLevel(RowId row) const {
+  const uint64_t bits = SplitMix64(params_.seed ^ (uint64_t{row} * 0xD1B54A32D192ED03ull));
+  const double unit = (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
+  return std::min(kMaxLevel, static_cast<int>(-std::log(unit) * level_multiplier_));
+}
+
+HnswIndex::Entry HnswIndex::LoadEntry() const {
+  const uint64_t entry = entry_.load(std::memory_order_acquire);
+  if (entry == kNoEntry) return {0, -1};
+  return {static_cast<RowId>(entry), static_cast<int>(entry >> 32)};
+}
+
+uint32_t* HnswIndex::Links(RowId row, int level) const {
+  if (level == 0) return reinterpret_cast<uint32_t*>(links0_.At(row));
+  return Node(row)->upper + UpperWords(level - 1);
+}
+
+Neighbor HnswIndex::Descend(SearchContext& ctx, const Scorer& scorer, Entry entry,
+                            int level) const {
+  Neighbor best = scorer.Score(entry.row);
+  for (int l = entry.level; l > level; --l) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      uint32_t* list = Links(best.row, l);
+      const uint32_t count = LoadLink(list);
+      ctx.rows.clear();
+      ctx.ids.clear();
+      for (uint32_t j = 0; j < count; ++j) {
+        ctx.ids.push_back(LoadLink(list + 1 + j));
+        ctx.rows.push_back(scorer.Row(ctx.ids.back()));
+      }
+      ctx.distances.resize(count);
+      scorer.Distances(ctx.rows.data(), count, ctx.distances.data());
+      for (uint32_t j = 0; j < count; ++j) {
+        if (ctx.distances[j] < best.distance) {
+          best = {ctx.ids[j], ctx.distances[j]};
+          moved = true;
+        }
+      }
+    }
+  }
+  return best;
+}
+
+template <class Accept>
+void HnswIndex::SearchLevel(SearchContext& ctx, const Scorer& scorer, Neighbor entry, int level,
+                            size_t ef, RowId limit, Accept accept) const {
+  ctx.visited.Reset(limit);
+  ctx.visited.Visit(entry.row);
+  ctx.candidates.clear();
+  ctx.results.Reset(ef);
+  PushCandidate(ctx.candidates, entry);
+  if (accept(entry.row)) ctx.results.Push(entry);
+  while (!ctx.candidates.empty()) {
+    const Neighbor current = PopCandidate(ctx.candidates);
+    if (ctx.results.full() && current.distance > ctx.results.bound()) break;
+    uint32_t* list = Links(current.row, level);
+    const uint32_t count = LoadLink(list);
+    ctx.ids.clear();
+    ctx.rows.clear();
+    for (uint32_t j = 0; j < count; ++j) {
+      const RowId next = LoadLink(list + 1 + j);
+      if (next >= limit || !ctx.visited.Visit(next)) continue;
+      ctx.ids.push_back(next);
+      ctx.rows.push_back(scorer.Row(next));
+      hwy::Prefetch(ctx.rows.back());
+    }
+    ctx.distances.resize(ctx.ids.size());
+    scorer.Distances(ctx.rows.data(), ctx.ids.size(), ctx.distances.data());
+    for (size_t j = 0; j < ctx.ids.size(); ++j) {
+      const Neighbor n{ctx.ids[j], ctx.distances[j]};
+      if (!ctx.results.Accepts(n.distance)) continue;
+      PushCandidate(ctx.candidates, n);
+      if (accept(n.row)) ctx.results.Push(n);
+    }
+  }
+}
+
+void HnswIndex::SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates,
+                                size_t max) const {
+  if (candidates->size() <= max) return;
+  const DistanceSpace& space = store_.space();
+  ctx.decoded.resize(space.dim());
+  size_t kept = 0;
+  for (size_t i = 0; i < candidates->size() && kept < max; ++i) {
+    const Neighbor c = (*candidates)[i];
+    const float* as_query = space.RowAsQuery(store_.Row(c.row), ctx.decoded.data());
+    bool diverse = true;
+    for (size_t j = 0; j < kept && diverse; ++j) {
+      diverse = space.Distance(as_query, store_.Row((*candidates)[j].row)) >= c.distance;
+    }
+    if (diverse) (*candidates)[kept++] = c;
+  }
+  candidates->resize(kept);
+}
+
+void HnswIndex::Connect(SearchContext& ctx, RowId row, int level,
+                        const std::vector<Neighbor>& neighbors) {
+  const uint32_t max_links = level == 0 ? max_links0_ : params_.m;
+  {
+    std::lock_guard lock(LinkLock(row));
+    uint32_t* list = Links(row, level);
+    for (size_t j = 0; j < neighbors.size(); ++j) StoreLink(list + 1 + j, neighbors[j].row);
+    StoreLink(list, static_cast<uint32_t>(neighbors.size()));
+  }
+  const DistanceSpace& space = store_.space();
+  std::vector<Neighbor> pruned;
+  std::vector<float> decoded(space.dim());
+  for (const Neighbor& neighbor : neighbors) {
+    std::lock_guard lock(LinkLock(neighbor.row));
+    uint32_t* list = Links(neighbor.row, level);
+    const uint32_t count = LoadLink(list);
+    if (count < max_links) {
+      StoreLink(list + 1 + count, row);
+      StoreLink(list, count + 1);
+      continue;
+    }
+    // Full: keep the most useful max_links of the old neighbours plus `row`.
+    const float* base = space.RowAsQuery(store_.Row(neighbor.row), decoded.data());
+    pruned.clear();
+    pruned.push_back({row, neighbor.distance});
+    for (uint32_t j = 0; j < count; ++j) {
+      const RowId other = LoadLink(list + 1 + j);
+      pruned.push_back({other, space.Distance(base, store_.Row(other))});
+    }
+    std::sort(pruned.begin(), pruned.end(), CloserThan);
+    SelectNeighbors(ctx, &pruned, max_links);
+    for (size_t j = 0; j < pruned.size(); ++j) StoreLink(list + 1 + j, pruned[j].row);
+    StoreLink(list, static_cast<uint32_t>(pruned.size()));
+  }
+}
+
+arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
+  ARROW_RETURN_NOT_OK(CheckDimension(vector.size(), dim()));
+  std::shared_lock training(sq8_train_mutex_, std::defer_lock);
+  if (sq8_) training.lock();
+  ARROW_ASSIGN_OR_RAISE(const RowId row, store_.Append(vector.data()));
+  if (!links0_.Reserve(uint64_t{row} + 1) || !nodes_.Reserve(uint64_t{row} + 1) ||
+      (sq8_ && !sq8_codes_.Reserve(uint64_t{row} + 1))) {
+    return arrow::Status::CapacityError("HNSW graph cannot grow beyond ", row, " rows");
+  }
+  if (sq8_ready_.load(std::memory_order_acquire)) {
+    sq8_->Encode(static_cast<const float*>(store_.Row(row)), sq8_codes_.At(row));
+  }
+  const int level = RandomLevel(row);
+  NodeInfo* node = Node(row);
+  node->level = level;
+  if (level > 0) {
+    const size_t words = UpperWords(level);
+    node->upper = new uint32_t[words]();
+    upper_bytes_.fetch_add(words * sizeof(uint32_t), std::memory_order_relaxed);
+  }
+
+  SearchContextPool::Lease ctx = contexts_.Acquire();
+  ctx->query.resize(dim());
+  const float* query = store_.space().RowAsQuery(store_.Row(row), ctx->query.data());
+
+  Insert(*ctx, row, level, query);
+  if (training.owns_lock()) {
+    training.unlock();
+    MaybeTrainSq8();
+  }
+  return row;
+}
+
+void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* query) {
+  // Rows that may raise the top level insert under entry_mutex_ (rare: ~1/m of rows).
+  std::unique_lock entry_lock(entry_mutex_, std::defer_lock);
+  if (level > LoadEntry().level) entry_lock.lock();
+  const Entry top = LoadEntry();
+  const uint64_t new_entry = uint64_t{static_cast<uint32_t>(level)} << 32 | row;
+  if (top.level < 0) {
+    entry_.store(new_entry, std::memory_order_release);
+    return;
+  }
+  // Rows appended after this point are ignored by this insert's searches.
+  const RowId limit = store_.count();
+  const Scorer scorer = FullScorer(query);
+  Neighbor entry = Descend(ctx, scorer, top, level);
+  for (int l = std::min(level, top.level); l >= 0; --l) {
+    SearchLevel(ctx, scorer, entry, l, params_.ef_construction, limit, [](RowId) { return true; });
+    std::vector<Neighbor>& neighbors = ctx.sorted;
+    neighbors.clear();
+    ctx.results.DrainSorted(&neighbors);
+    entry = neighbors.front();
+    SelectNeighbors(ctx, &neighbors, params_.m);
+    Connect(ctx, row, l, neighbors);
+  }
+  if (level > top.level) entry_.store(new_entry, std::memory_order_release);
+}
+
+void HnswIndex::MaybeTrainSq8() {
+  if (sq8_ready_.load(std::memory_order_acquire) || store_.count() < params_.sq8_training_rows) {
+    return;
+  }
+  std::unique_lock lock(sq8_train_mutex_);  // waits for adds in progress; blocks new ones
+  if (sq8_ready_.load(std::memory_order_acquire)) return;
+  const RowId count = store_.count();
+  std::vector<const float*> rows(count);
+  for (RowId row = 0; row < count; ++row) rows[row] = static_cast<const float*>(store_.Row(row));
+  sq8_->Train(rows);
+  for (RowId row = 0; row < count; ++row) sq8_->Encode(rows[row], sq8_codes_.At(row));
+  sq8_ready_.store(true, std::memory_order_release);
+}
+
+arrow::Status HnswIndex::Delete(RowId row) { return store_.Delete(row); }
+
+void HnswIndex::ExactSearch(const float* query, const SearchOptions& options,
+                            std::vector<Neighbor>* out) const {
+  TopK top(options.k);
+  store_.Scan(query, options.filter, &top);
+  out->clear();
+  top.DrainSorted(out);
+}
+
+template <class Accept>
+void HnswIndex::SearchSq8(SearchContext& ctx, const float* query, Entry entry, size_t ef, size_t k,
+                          RowId limit, Accept accept, std::vector<Neighbor>* out) const {
+  ctx.weights.resize(dim());
+  const float constant = sq8_->PrepareQuery(query, ctx.weights.data());
+  const Scorer scorer(store_.space(), sq8_codes_, ctx.weights.data(), sq8_.get(), constant);
+  SearchLevel(ctx, scorer, Descend(ctx, scorer, entry, 0), 0, ef, limit, accept);
+  ctx.sorted.clear();
+  ctx.results.DrainSorted(&ctx.sorted);
+  ctx.rows.clear();
+  for (const Neighbor& n : ctx.sorted) ctx.rows.push_back(store_.Row(n.row));
+  ctx.distances.resize(ctx.rows.size());
+  store_.space().DistancesToRows(query, ctx.rows.data(), ctx.rows.size(), ctx.distances.data());
+  ctx.results.Reset(k);
+  for (size_t i = 0; i < ctx.sorted.size(); ++i) {
+    ctx.results.Push({ctx.sorted[i].row, ctx.distances[i]});
+  }
+  ctx.results.DrainSorted(out);
+}
+
+arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOptions& options,
+                                std::vector<Neighbor>* out) const {
+  ARROW_RETURN_NOT_OK(CheckDimension(query.size(), dim()));
+  out->clear();
+  if (options.k == 0) return arrow::Status::OK();
+  SearchContextPool::Lease ctx = contexts_.Acquire();
+  ctx->query.resize(dim());
+  store_.space().PrepareQuery(query.data(), ctx->query.data());
+  const float* q = ctx->query.data();
+  const size_t ef = std::max<size_t>(options.k, options.ef ? options.ef : params_.ef_search);
+  const Entry top = LoadEntry();
+  const RowId limit = store_.count();  // after the entry point, so that it is below it
+  const uint64_t matching = options.filter ? options.filter->cardinality() : limit;
+  const double exact_rows = std::max(4.0 * ef, params_.exact_filter_fraction * limit);
+  if (options.filter != nullptr && static_cast<double>(matching) <= exact_rows) {
+    ExactSearch(q, options, out);
+  } else if (top.level >= 0) {
+    const Roaring* filter = options.filter;
+    auto accept = [&](RowId row) {
+      return store_.IsLive(row) && (filter == nullptr || filter->contains(row));
+    };
+    if (sq8_ready_.load(std::memory_order_acquire)) {
+      SearchSq8(*ctx, q, top, ef, options.k, limit, accept, out);
+    } else {
+      const Scorer scorer = FullScorer(q);
+      SearchLevel(*ctx, scorer, Descend(*ctx, scorer, top, 0), 0, ef, limit, accept);
+      ctx->results.DrainSorted(out);
+      if (out->size() > options.k) out->resize(options.k);
+    }
+    // The graph walk found fewer than k of the matching rows: scan them exactly.
+    const uint64_t live = matching - (options.filter ? 0 : store_.deleted_count());
+    if (out->size() < options.k && live > out->size()) ExactSearch(q, options, out);
+  }
+  for (Neighbor& n : *out) n.distance = store_.space().Reported(n.distance);
+  return arrow::Status::OK();
+}
+
+arrow::Status HnswIndex::Save(const std::string& path) const {
+  return HnswFile::Write(*this, path);
+}
+
+arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path) {
+  return HnswFile::Read(path);
+}
+
+MemoryUsage HnswIndex::memory() const {
+  return {store_.vector_bytes() + store_.flag_bytes() + sq8_codes_.allocated_bytes(),
+          links0_.allocated_bytes() + nodes_.allocated_bytes() +
+              upper_bytes_.load(std::memory_order_relaxed)};
+}
+
+}  // namespace arbalest

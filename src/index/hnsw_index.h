@@ -1,0 +1,151 @@
+// HnswIndex: approximate nearest neighbours with a Hierarchical Navigable Small World graph
+// (Malkov & Yashunin), the structure hnswlib implements, laid out for cache and concurrency:
+//
+//  - vectors in an IndexRows (chunked, never moving, any ElementType);
+//  - level-0 neighbour lists in one fixed-stride RecordArena: [count, 2M ids] per row, so a
+//    row's list is found by arithmetic and read with one or two cache lines;
+//  - upper levels (about 1/M of rows) in separately allocated [count, M ids] blocks per level;
+//  - concurrent insertion: lists are written under striped locks and read lock-free with
+//    acquire loads, so searches and inserts run together (and ThreadSanitizer-clean);
+//  - search reuses pooled contexts (epoch-tagged visited set, heaps): no per-query allocation;
+//  - a filter bitmap is consulted during traversal; filters matching few rows switch to an
+//    exact scan of those rows, so a filtered search returns k rows whenever k match;
+//  - deleted rows (tombstones) are never returned but still route searches;
+//  - optionally, SQ8 codes for traversal with re-ranking on the full vectors.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "index/hnsw_file.h"
+#include "index/search_context.h"
+#include "index/sq8_quantizer.h"
+#include "index/vector_index.h"
+#include "index/index_rows.h"
+
+namespace arbalest {
+
+enum class Quantization : uint8_t {
+  kNone = 0,
+  // Traverse the graph on 1-byte SQ8 codes (index/sq8_quantizer.h), trained on the first
+  // sq8_training_rows rows, then re-rank the ef candidates on the full vectors. float32 only.
+  kSq8 = 1,
+};
+
+struct HnswParams {
+  uint32_t m = 16;                 // neighbours per row on upper levels; 2*m on level 0
+  uint32_t ef_construction = 200;  // candidate list size while inserting
+  uint32_t ef_search = 64;         // default candidate list size while searching
+  uint64_t seed = 42;              // level assignment is a function of (seed, row id)
+  // A filter matching at most this fraction of rows (or at most 4*ef rows) is served by an
+  // exact scan of the matching rows instead of the graph.
+  double exact_filter_fraction = 0.02;
+  Quantization quantization = Quantization::kNone;
+  uint32_t sq8_training_rows = 4096;
+};
+
+class HnswIndex final : public VectorIndex {
+ public:
+  // Invalid for m < 2, dim == 0, ef_construction == 0, or SQ8 over non-float32 rows or the
+  // integer-row cosine kernel.
+  static arrow::Result<std::unique_ptr<HnswIndex>> Make(
+      size_t dim, Metric metric, simd::ElementType type = simd::ElementType::kFloat32,
+      const HnswParams& params = {});
+  ~HnswIndex() override;
+
+  arrow::Result<RowId> Add(std::span<const float> vector) override;
+  arrow::Status Delete(RowId row) override;
+  arrow::Status Search(std::span<const float> query, const SearchOptions& options,
+                       std::vector<Neighbor>* out) const override;
+
+  size_t dim() const override { return store_.space().dim(); }
+  uint64_t size() const override { return store_.count(); }
+  MemoryUsage memory() const override;
+  const HnswParams& params() const { return params_; }
+
+  // Writes the index to `path` (format in index/hnsw_file.h). Searches may run concurrently;
+  // adds and deletes may not.
+  arrow::Status Save(const std::string& path) const;
+  // Maps an index written by Save(), without rebuilding it. Invalid, naming the problem, for
+  // a truncated or corrupt file or one of another format version.
+  static arrow::Result<std::unique_ptr<HnswIndex>> Load(const std::string& path);
+
+ private:
+  friend class HnswFile;
+  static constexpr uint64_t kNoEntry = ~uint64_t{0};
+  struct Entry {
+    RowId row;
+    int level;  // -1 when the index is empty
+  };
+  Entry LoadEntry() const;
+
+  HnswIndex(const DistanceSpace& space, const HnswParams& params);
+
+  // Per-row graph metadata; upper-level lists exist only for rows above level 0.
+  struct NodeInfo {
+    int32_t level;
+    uint32_t* upper;  // `level` blocks of [count, m ids], for levels 1..level; owned
+  };
+  NodeInfo* Node(RowId row) const { return reinterpret_cast<NodeInfo*>(nodes_.At(row)); }
+  size_t UpperWords(int level) const { return static_cast<size_t>(level) * (params_.m + 1); }
+
+  // A row's neighbour list at `level`: list[0] is the count, list[1..] the ids.
+  uint32_t* Links(RowId row, int level) const;
+  int RandomLevel(RowId row) const;
+
+  // Distances from one query to rows, on full vectors or SQ8 codes (defined in the .cc).
+  class Scorer;
+  Scorer FullScorer(const float* query) const;
+
+  // Greedy walk from the entry point down to `level` + 1 (one candidate per level).
+  Neighbor Descend(SearchContext& ctx, const Scorer& scorer, Entry entry, int level) const;
+  // Best-first search of one level from `entry`, keeping the `ef` nearest rows for which
+  // `accept(row)` holds in ctx.results. Rows at or beyond `limit` (which must be above
+  // entry.row) are ignored.
+  template <class Accept>
+  void SearchLevel(SearchContext& ctx, const Scorer& scorer, Neighbor entry, int level, size_t ef,
+                   RowId limit, Accept accept) const;
+  // hnswlib's neighbour-selection heuristic over `candidates` (nearest first), keeping at
+  // most `max` rows that are closer to the base than to any already kept.
+  void SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates, size_t max) const;
+  // Links `row` to `neighbors` at `level` and each neighbour back to `row`.
+  void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
+  // Links a new row (its vector in query form) into the graph.
+  void Insert(SearchContext& ctx, RowId row, int level, const float* query);
+  // SQ8: trains the quantizer and encodes every row once sq8_training_rows rows are in.
+  void MaybeTrainSq8();
+  // SQ8 traversal of level 0 for ctx.results, re-ranked on full vectors into `out`.
+  template <class Accept>
+  void SearchSq8(SearchContext& ctx, const float* query, Entry entry, size_t ef, size_t k,
+                 RowId limit, Accept accept, std::vector<Neighbor>* out) const;
+  void ExactSearch(const float* query, const SearchOptions& options,
+                   std::vector<Neighbor>* out) const;
+  std::mutex& LinkLock(RowId row) const { return link_locks_[row & (kLinkLocks - 1)]; }
+
+  static constexpr size_t kLinkLocks = 4096;
+
+  std::shared_ptr<const void> mapping_;  // a loaded file's memory; outlives the arenas below
+  IndexRows store_;
+  HnswParams params_;
+  uint32_t max_links0_;
+  double level_multiplier_;
+  RecordArena links0_;  // [count, max_links0_ ids] per row
+  RecordArena nodes_;   // NodeInfo per row
+  std::atomic<size_t> upper_bytes_{0};
+  mutable std::unique_ptr<std::mutex[]> link_locks_;
+  std::mutex entry_mutex_;  // held while the entry point may change
+  // The entry point: its row in the low 32 bits, its level (the top level) in the high
+  // bits; one word so that readers never pair a row with another row's level.
+  std::atomic<uint64_t> entry_{kNoEntry};
+  mutable SearchContextPool contexts_;
+
+  std::unique_ptr<Sq8Quantizer> sq8_;  // null unless params_.quantization == kSq8
+  RecordArena sq8_codes_;              // a code record per row once sq8_ready_
+  std::shared_mutex sq8_train_mutex_;  // adds share it; training holds it exclusively
+  std::atomic<bool> sq8_ready_{false};
+};
+
+}  // namespace arbalest

@@ -1,0 +1,68 @@
+#include "index/index_rows.h"
+
+#include <array>
+#include <limits>
+
+namespace arbalest {
+namespace {
+
+constexpr size_t kRowAlign = 16;
+constexpr size_t kScanBatch = 64;
+
+}  // namespace
+
+IndexRows::IndexRows(const DistanceSpace& space)
+    : space_(space), rows_(space.row_bytes(), kRowAlign), flags_(1, 1) {}
+
+arrow::Result<RowId> IndexRows::Append(const float* vector) {
+  const RowId row = count_.fetch_add(1, std::memory_order_acq_rel);
+  if (row == std::numeric_limits<RowId>::max() || !rows_.Reserve(uint64_t{row} + 1) ||
+      !flags_.Reserve(uint64_t{row} + 1)) {
+    return arrow::Status::CapacityError("vector store cannot grow beyond ", row, " rows");
+  }
+  space_.EncodeRow(vector, rows_.At(row));
+  std::atomic_ref<uint8_t>(*flags_.At(row)).store(kReady, std::memory_order_release);
+  return row;
+}
+
+arrow::Status IndexRows::Delete(RowId row) {
+  if (row >= count() || (Flags(row) & kReady) == 0) {
+    return arrow::Status::IndexError("no row ", row, " to delete");
+  }
+  const uint8_t before =
+      std::atomic_ref<uint8_t>(*flags_.At(row)).fetch_or(kDeleted, std::memory_order_acq_rel);
+  if ((before & kDeleted) == 0) deleted_.fetch_add(1, std::memory_order_relaxed);
+  return arrow::Status::OK();
+}
+
+void IndexRows::SetLoadedCount(RowId count, uint64_t deleted) {
+  count_.store(count, std::memory_order_release);
+  deleted_.store(deleted, std::memory_order_relaxed);
+}
+
+void IndexRows::Scan(const float* query, const Roaring* filter, TopK* top) const {
+  const RowId limit = count();
+  std::array<RowId, kScanBatch> ids;
+  std::array<const void*, kScanBatch> rows;
+  std::array<float, kScanBatch> distances;
+  size_t n = 0;
+  auto flush = [&] {
+    space_.DistancesToRows(query, rows.data(), n, distances.data());
+    for (size_t i = 0; i < n; ++i) top->Push({ids[i], distances[i]});
+    n = 0;
+  };
+  auto visit = [&](RowId row) {
+    if (!IsLive(row)) return;
+    ids[n] = row;
+    rows[n] = Row(row);
+    if (++n == kScanBatch) flush();
+  };
+  if (filter == nullptr) {
+    for (RowId row = 0; row < limit; ++row) visit(row);
+  } else {
+    for (auto it = filter->begin(); it != filter->end() && *it < limit; ++it) visit(*it);
+  }
+  flush();
+}
+
+}  // namespace arbalest

@@ -1,0 +1,70 @@
+// IndexRows: the rows of one index (encoded per its DistanceSpace) in a RecordArena, with a
+// flag byte per row that says whether the row is written ("ready") and whether it is deleted
+// (a tombstone). Both index kinds keep their vectors here and share its exact scan.
+//
+// Thread-safety: Append, Delete and all readers may run concurrently. A row is visible to
+// scans once Append has returned its id; rows being appended are skipped.
+#pragma once
+
+#include <arrow/result.h>
+#include <arrow/status.h>
+
+#include <atomic>
+#include <cstdint>
+#include <roaring/roaring.hh>
+
+#include "index/distance_space.h"
+#include "index/record_arena.h"
+#include "index/top_k.h"
+
+namespace arbalest {
+
+class IndexRows {
+ public:
+  explicit IndexRows(const DistanceSpace& space);
+
+  // Encodes and stores `vector` (space().dim() floats) as a new row; returns its id.
+  // CapacityError when the arena cannot grow.
+  arrow::Result<RowId> Append(const float* vector);
+
+  // Marks `row` deleted: it is never returned by searches again. IndexError if no such row.
+  arrow::Status Delete(RowId row);
+
+  const void* Row(RowId row) const { return rows_.At(row); }
+  // Rows handed out so far (some may still be being written).
+  RowId count() const { return count_.load(std::memory_order_acquire); }
+  bool IsLive(RowId row) const { return Flags(row) == kReady; }
+  bool IsDeleted(RowId row) const { return (Flags(row) & kDeleted) != 0; }
+  uint64_t deleted_count() const { return deleted_.load(std::memory_order_relaxed); }
+
+  // Pushes every live row below count() (only those in `filter` when it is not null) into
+  // `top` with its distance to `query` (in query form).
+  void Scan(const float* query, const Roaring* filter, TopK* top) const;
+
+  const DistanceSpace& space() const { return space_; }
+  size_t vector_bytes() const { return rows_.allocated_bytes(); }
+  size_t flag_bytes() const { return flags_.allocated_bytes(); }
+
+  // Save/load: the arenas themselves, and marking loaded rows present.
+  RecordArena& rows() { return rows_; }
+  RecordArena& flags() { return flags_; }
+  const RecordArena& rows() const { return rows_; }
+  const RecordArena& flags() const { return flags_; }
+  void SetLoadedCount(RowId count, uint64_t deleted);
+
+ private:
+  static constexpr uint8_t kReady = 1;
+  static constexpr uint8_t kDeleted = 2;
+
+  uint8_t Flags(RowId row) const {
+    return std::atomic_ref<uint8_t>(*flags_.At(row)).load(std::memory_order_acquire);
+  }
+
+  DistanceSpace space_;
+  RecordArena rows_;
+  RecordArena flags_;
+  std::atomic<RowId> count_{0};
+  std::atomic<uint64_t> deleted_{0};
+};
+
+}  // namespace arbalest

@@ -1,0 +1,63 @@
+#include "index/record_arena.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace arbalest {
+namespace {
+
+constexpr size_t kChunkAlign = 64;
+
+size_t RoundUp(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+uint8_t* AllocateChunk(size_t bytes) {
+  void* p = std::aligned_alloc(kChunkAlign, RoundUp(bytes, kChunkAlign));
+  if (p != nullptr) std::memset(p, 0, bytes);
+  return static_cast<uint8_t*>(p);
+}
+
+}  // namespace
+
+RecordArena::RecordArena(size_t record_bytes, size_t record_align, int chunk_log2)
+    : record_bytes_(record_bytes),
+      stride_(RoundUp(record_bytes, record_align)),
+      chunk_log2_(chunk_log2),
+      chunk_mask_((uint64_t{1} << chunk_log2) - 1),
+      chunk_bytes_(stride_ << chunk_log2),
+      chunks_(std::make_unique<std::atomic<uint8_t*>[]>(kMaxChunks)) {}
+
+RecordArena::~RecordArena() {
+  for (uint64_t c = owned_from_; c < num_chunks_; ++c) std::free(chunks_[c].load());
+}
+
+bool RecordArena::Reserve(uint64_t count) {
+  const uint64_t needed = (count + chunk_mask_) >> chunk_log2_;
+  if (needed > kMaxChunks) return false;
+  std::lock_guard lock(grow_mutex_);
+  for (; num_chunks_ < needed; ++num_chunks_) {
+    uint8_t* chunk = AllocateChunk(chunk_bytes_);
+    if (chunk == nullptr) return false;
+    allocated_bytes_.fetch_add(chunk_bytes_, std::memory_order_relaxed);
+    chunks_[num_chunks_].store(chunk, std::memory_order_release);
+  }
+  return true;
+}
+
+bool RecordArena::AdoptContiguous(uint8_t* base, uint64_t count) {
+  std::lock_guard lock(grow_mutex_);
+  const uint64_t full = count >> chunk_log2_;
+  for (uint64_t c = 0; c < full; ++c) {
+    chunks_[c].store(base + c * chunk_bytes_, std::memory_order_release);
+  }
+  num_chunks_ = owned_from_ = full;
+  const uint64_t rest = count & chunk_mask_;
+  if (rest == 0) return true;
+  uint8_t* chunk = AllocateChunk(chunk_bytes_);
+  if (chunk == nullptr) return false;
+  std::memcpy(chunk, base + full * chunk_bytes_, rest * stride_);
+  allocated_bytes_.fetch_add(chunk_bytes_, std::memory_order_relaxed);
+  chunks_[num_chunks_++].store(chunk, std::memory_order_release);
+  return true;
+}
+
+}  // namespace arbalest

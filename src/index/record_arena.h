@@ -1,0 +1,63 @@
+// RecordArena: fixed-size records (vectors, level-0 neighbour lists, flags) in chunks that
+// are allocated as the arena grows and never move, so a pointer to a record stays valid for
+// the arena's lifetime while other threads append. Chunks are 64-byte aligned.
+//
+// Thread-safety: Reserve() and At() may be called concurrently from any threads; writing
+// and reading a record's bytes is synchronised by the caller. A record is zero-filled when
+// its chunk is allocated.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+namespace arbalest {
+
+class RecordArena {
+ public:
+  // Records of `record_bytes`, each starting at a multiple of `record_align` bytes (a power of
+  // two <= 64) from its chunk's start; 2^chunk_log2 records per chunk.
+  RecordArena(size_t record_bytes, size_t record_align, int chunk_log2 = 12);
+  ~RecordArena();
+  RecordArena(const RecordArena&) = delete;
+  RecordArena& operator=(const RecordArena&) = delete;
+
+  // Makes records [0, count) addressable, allocating chunks as needed. Returns false when
+  // `count` exceeds max_records().
+  bool Reserve(uint64_t count);
+
+  // Record `i`, which must be below a count already passed to Reserve() (or adopted).
+  uint8_t* At(uint64_t i) const {
+    return chunks_[i >> chunk_log2_].load(std::memory_order_acquire) + (i & chunk_mask_) * stride_;
+  }
+
+  // Uses `count` records laid out contiguously at `base` (stride() apart, e.g. a mapped file)
+  // as the first records, instead of allocating them. Only on an empty arena. The memory must
+  // outlive the arena. A partially used last chunk is copied so that appends can follow.
+  // Returns false when that copy cannot be allocated.
+  bool AdoptContiguous(uint8_t* base, uint64_t count);
+
+  size_t record_bytes() const { return record_bytes_; }
+  size_t stride() const { return stride_; }
+  uint64_t max_records() const { return kMaxChunks << chunk_log2_; }
+  // Bytes of chunks this arena allocated (adopted memory is not counted).
+  size_t allocated_bytes() const { return allocated_bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr uint64_t kMaxChunks = uint64_t{1} << 16;
+
+  const size_t record_bytes_;
+  const size_t stride_;
+  const int chunk_log2_;
+  const uint64_t chunk_mask_;
+  const size_t chunk_bytes_;
+  std::unique_ptr<std::atomic<uint8_t*>[]> chunks_;
+  std::mutex grow_mutex_;
+  uint64_t num_chunks_ = 0;  // guarded by grow_mutex_
+  uint64_t owned_from_ = 0;  // chunks below this index are adopted, not owned
+  std::atomic<size_t> allocated_bytes_{0};
+};
+
+}  // namespace arbalest

@@ -1,0 +1,81 @@
+// SearchContext: the per-search scratch state of a graph search (visited tags, candidate and
+// result heaps, gather buffers), and the pool that lends contexts to concurrent searches so
+// that a search allocates nothing once the pool is warm.
+//
+// A context is used by one thread at a time; the pool is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "index/top_k.h"
+
+namespace arbalest {
+
+// Visited marks by epoch: a row is visited when its tag equals the current epoch, so
+// starting a new search is one increment, not a clear.
+class VisitedSet {
+ public:
+  // Starts a new search over rows [0, rows).
+  void Reset(size_t rows) {
+    if (tags_.size() < rows) tags_.resize(rows + rows / 2);
+    if (++epoch_ == 0) {
+      std::fill(tags_.begin(), tags_.end(), uint16_t{0});
+      epoch_ = 1;
+    }
+  }
+  // True when `row` was not visited yet in this search; marks it.
+  bool Visit(RowId row) {
+    if (tags_[row] == epoch_) return false;
+    tags_[row] = epoch_;
+    return true;
+  }
+
+ private:
+  std::vector<uint16_t> tags_;
+  uint16_t epoch_ = 0;
+};
+
+struct SearchContext {
+  VisitedSet visited;
+  std::vector<Neighbor> candidates;  // min-heap by distance
+  TopK results;
+  std::vector<Neighbor> sorted;
+  std::vector<RowId> ids;
+  std::vector<const void*> rows;
+  std::vector<float> distances;
+  std::vector<float> query;    // the query in query form
+  std::vector<float> decoded;  // a stored row decoded to float
+  std::vector<float> weights;  // the query as SQ8 weights
+};
+
+class SearchContextPool {
+ public:
+  struct Return {
+    SearchContextPool* pool;
+    void operator()(SearchContext* context) const { pool->Release(context); }
+  };
+  using Lease = std::unique_ptr<SearchContext, Return>;
+
+  // A context for the calling thread; goes back to the pool when the lease is destroyed.
+  Lease Acquire() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return Lease(new SearchContext, Return{this});
+    Lease lease(free_.back().release(), Return{this});
+    free_.pop_back();
+    return lease;
+  }
+
+ private:
+  void Release(SearchContext* context) {
+    std::lock_guard lock(mutex_);
+    free_.emplace_back(context);
+  }
+
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<SearchContext>> free_;
+};
+
+}  // namespace arbalest

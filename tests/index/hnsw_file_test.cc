@@ -1,0 +1,115 @@
+#include "index/hnsw_file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "clustered_data.h"
+#include "index/hnsw_index.h"
+
+namespace arbalest {
+namespace {
+
+constexpr size_t kDim = 64;
+
+class HnswFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("hnsw_file_test_" + std::to_string(::getpid()) + ".idx"))
+                .string();
+    data_ = testing::ClusteredData(3000, kDim, 11);
+    queries_ = testing::ClusteredData(50, kDim, 12);
+    index_ = HnswIndex::Make(kDim, Metric::kCosine, simd::ElementType::kFloat16,
+                             {.m = 8, .ef_construction = 64, .ef_search = 40, .seed = 3})
+                 .ValueOrDie();
+    ASSERT_TRUE(testing::AddAll(*index_, data_).ok());
+    ASSERT_TRUE(index_->Delete(17).ok());
+    ASSERT_TRUE(index_->Save(path_).ok());
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+
+  // Overwrites the file with its first `size` bytes, with byte `flip` (if any) inverted.
+  void Damage(size_t size, size_t flip = SIZE_MAX) {
+    std::ifstream in(path_, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    bytes.resize(std::min(size, bytes.size()));
+    if (flip < bytes.size()) bytes[flip] = static_cast<char>(~bytes[flip]);
+    std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  size_t FileSize() const { return std::filesystem::file_size(path_); }
+
+  std::string path_;
+  testing::Dataset data_, queries_;
+  std::unique_ptr<HnswIndex> index_;
+};
+
+TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
+  arrow::Result<std::unique_ptr<HnswIndex>> result = HnswIndex::Load(path_);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  std::unique_ptr<HnswIndex> loaded = std::move(result).ValueOrDie();
+  EXPECT_EQ(loaded->size(), index_->size());
+  EXPECT_EQ(loaded->params().m, 8u);
+  std::vector<Neighbor> want, got;
+  for (size_t q = 0; q < queries_.rows(); ++q) {
+    ASSERT_TRUE(index_->Search(queries_.row(q), {.k = 10}, &want).ok());
+    ASSERT_TRUE(loaded->Search(queries_.row(q), {.k = 10}, &got).ok());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].row, want[i].row);
+      EXPECT_EQ(got[i].distance, want[i].distance);
+      EXPECT_NE(got[i].row, 17u);
+    }
+  }
+  const RowId row = loaded->Add(data_.row(0)).ValueOrDie();
+  EXPECT_EQ(row, 3000u);
+  ASSERT_TRUE(loaded->Search(data_.row(0), {.k = 2}, &got).ok());
+  EXPECT_TRUE(got[0].row == 0 || got[0].row == row);
+}
+
+TEST_F(HnswFileTest, Sq8IndexRoundTrips) {
+  std::unique_ptr<HnswIndex> sq8 =
+      HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                      {.m = 8, .quantization = Quantization::kSq8, .sq8_training_rows = 500})
+          .ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(*sq8, data_).ok());
+  ASSERT_TRUE(sq8->Save(path_).ok());
+  std::unique_ptr<HnswIndex> loaded = HnswIndex::Load(path_).ValueOrDie();
+  EXPECT_EQ(loaded->params().quantization, Quantization::kSq8);
+  std::vector<Neighbor> want, got;
+  for (size_t q = 0; q < queries_.rows(); ++q) {
+    ASSERT_TRUE(sq8->Search(queries_.row(q), {.k = 10}, &want).ok());
+    ASSERT_TRUE(loaded->Search(queries_.row(q), {.k = 10}, &got).ok());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].row, want[i].row);
+  }
+}
+
+TEST_F(HnswFileTest, TruncatedFileIsRefused) {
+  Damage(FileSize() - 100);
+  const arrow::Status status = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("truncated"), std::string::npos) << status.ToString();
+  Damage(10);
+  EXPECT_NE(HnswIndex::Load(path_).status().message().find("truncated"), std::string::npos);
+}
+
+TEST_F(HnswFileTest, CorruptFileIsRefused) {
+  Damage(FileSize(), FileSize() - 1000);
+  const arrow::Status status = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("checksum"), std::string::npos) << status.ToString();
+  Damage(FileSize(), 20);  // a header field
+  EXPECT_NE(HnswIndex::Load(path_).status().message().find("header checksum"), std::string::npos);
+  Damage(FileSize(), 0);  // the magic
+  EXPECT_NE(HnswIndex::Load(path_).status().message().find("magic"), std::string::npos);
+}
+
+TEST_F(HnswFileTest, MissingFileIsAnIOError) {
+  EXPECT_TRUE(HnswIndex::Load(path_ + ".missing").status().IsIOError());
+}
+
+}  // namespace
+}  // namespace arbalest

@@ -1,0 +1,92 @@
+// Recall of HNSW against the flat index on clustered 384-d data, unfiltered and filtered.
+// One index (built from 2 threads) is shared by the suite; ARBALEST_INDEX_TEST_ROWS scales it.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "clustered_data.h"
+#include "index/flat_index.h"
+#include "index/hnsw_index.h"
+
+namespace arbalest {
+namespace {
+
+using testing::ClusteredData;
+using testing::Dataset;
+using testing::RecallAtK;
+
+constexpr size_t kDim = 384;
+constexpr size_t kQueries = 200;
+constexpr size_t kEf = 64;
+
+// Built on first use and shared by both suites below.
+struct Shared {
+  Shared()
+      : queries(ClusteredData(kQueries, kDim, /*seed=*/2)),
+        flat(kDim, Metric::kL2),
+        hnsw(HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                             {.m = 16, .ef_construction = 100})
+                 .ValueOrDie()) {
+    const Dataset data = ClusteredData(testing::RowsFromEnv(20000), kDim, /*seed=*/1);
+    built = testing::AddAll(flat, data).ok() && testing::AddAll(*hnsw, data, /*threads=*/2).ok();
+  }
+  Dataset queries;
+  FlatIndex flat;
+  std::unique_ptr<HnswIndex> hnsw;
+  bool built = false;
+};
+
+class HnswRecallTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static Shared shared;
+    ASSERT_TRUE(shared.built);
+    queries_ = &shared.queries;
+    flat_ = &shared.flat;
+    hnsw_ = shared.hnsw.get();
+  }
+
+  Roaring EveryNth(size_t per_thousand) const {
+    Roaring filter;
+    for (uint32_t row = 0; row < hnsw_->size(); ++row) {
+      if ((row * 2654435761u >> 7) % 1000 < per_thousand) filter.add(row);
+    }
+    return filter;
+  }
+
+  const Dataset* queries_ = nullptr;
+  const FlatIndex* flat_ = nullptr;
+  const HnswIndex* hnsw_ = nullptr;
+};
+
+TEST_F(HnswRecallTest, RecallAt10IsAtLeast95PercentAtEf64) {
+  const double recall = RecallAtK(*hnsw_, *flat_, *queries_, {.k = 10, .ef = kEf}).ValueOrDie();
+  RecordProperty("recall_at_10", std::to_string(recall));
+  EXPECT_GE(recall, 0.95);
+}
+
+TEST_F(HnswRecallTest, GraphMemoryIsAccounted) {
+  const MemoryUsage memory = hnsw_->memory();
+  EXPECT_GE(memory.vector_bytes, hnsw_->size() * kDim * sizeof(float));
+  EXPECT_GE(memory.graph_bytes, hnsw_->size() * 33 * sizeof(uint32_t));
+}
+
+class HnswFilterTest : public HnswRecallTest, public ::testing::WithParamInterface<size_t> {};
+
+TEST_P(HnswFilterTest, ReturnsKWheneverKMatchAndRecallAtLeast90Percent) {
+  const Roaring filter = EveryNth(GetParam());
+  const SearchOptions options{.k = 10, .ef = kEf, .filter = &filter};
+  std::vector<Neighbor> got;
+  for (size_t q = 0; q < queries_->rows(); ++q) {
+    ASSERT_TRUE(hnsw_->Search(queries_->row(q), options, &got).ok());
+    ASSERT_EQ(got.size(), std::min<uint64_t>(10, filter.cardinality()));
+    for (const Neighbor& n : got) ASSERT_TRUE(filter.contains(n.row));
+  }
+  EXPECT_GE(RecallAtK(*hnsw_, *flat_, *queries_, options).ValueOrDie(), 0.9);
+}
+
+// Selectivity in rows per thousand: 50%, 10%, 1%, 0.1%.
+INSTANTIATE_TEST_SUITE_P(Selectivity, HnswFilterTest, ::testing::Values(500, 100, 10, 1));
+
+}  // namespace
+}  // namespace arbalest

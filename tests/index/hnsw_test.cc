@@ -1,0 +1,135 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "clustered_data.h"
+#include "index/flat_index.h"
+#include "index/hnsw_index.h"
+
+namespace arbalest {
+namespace {
+
+using simd::ElementType;
+using testing::ClusteredData;
+using testing::Dataset;
+using testing::RecallAtK;
+
+constexpr size_t kDim = 384;
+const size_t kRows = testing::RowsFromEnv(20000) / 4;
+
+std::unique_ptr<HnswIndex> MakeHnsw(Metric metric, ElementType type = ElementType::kFloat32) {
+  return HnswIndex::Make(kDim, metric, type, {.m = 16, .ef_construction = 100}).ValueOrDie();
+}
+
+// Recall@10 at ef=64 of an HNSW index over `data` against a flat index over the same data.
+double Recall(Metric metric, ElementType type, const Dataset& data, const Dataset& queries) {
+  FlatIndex flat(kDim, metric, type);
+  std::unique_ptr<HnswIndex> hnsw = MakeHnsw(metric, type);
+  EXPECT_TRUE(testing::AddAll(flat, data).ok());
+  EXPECT_TRUE(testing::AddAll(*hnsw, data).ok());
+  return RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie();
+}
+
+TEST(HnswTest, CosineAndDotProductRecall) {
+  const Dataset data = ClusteredData(kRows, kDim, 3), queries = ClusteredData(100, kDim, 4);
+  EXPECT_GE(Recall(Metric::kCosine, ElementType::kFloat32, data, queries), 0.95);
+  EXPECT_GE(Recall(Metric::kDotProduct, ElementType::kFloat32, data, queries), 0.95);
+}
+
+TEST(HnswTest, CompactStorageRecall) {
+  const Dataset data = ClusteredData(kRows, kDim, 5), queries = ClusteredData(100, kDim, 6);
+  EXPECT_GE(Recall(Metric::kL2, ElementType::kFloat16, data, queries), 0.95);
+  EXPECT_GE(Recall(Metric::kL2, ElementType::kBFloat16, data, queries), 0.95);
+  const float scale = 30.0f;  // the data's spread of about +-4 onto the integer range
+  EXPECT_GE(Recall(Metric::kL2, ElementType::kInt8, testing::Quantized(data, scale, 0),
+                   testing::Quantized(queries, scale, 0)),
+            0.95);
+  EXPECT_GE(Recall(Metric::kCosine, ElementType::kUInt8, testing::Quantized(data, scale, 128),
+                   testing::Quantized(queries, scale, 128)),
+            0.95);
+}
+
+TEST(HnswTest, Sq8TraversalWithReRankingRecall) {
+  const Dataset data = ClusteredData(kRows, kDim, 13), queries = ClusteredData(100, kDim, 14);
+  for (const Metric metric : {Metric::kL2, Metric::kCosine}) {
+    FlatIndex flat(kDim, metric);
+    std::unique_ptr<HnswIndex> hnsw =
+        HnswIndex::Make(kDim, metric, ElementType::kFloat32,
+                        {.m = 16,
+                         .ef_construction = 100,
+                         .quantization = Quantization::kSq8,
+                         .sq8_training_rows = static_cast<uint32_t>(kRows / 4)})
+            .ValueOrDie();
+    ASSERT_TRUE(testing::AddAll(flat, data).ok());
+    ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/2).ok());
+    EXPECT_GE(hnsw->memory().vector_bytes, kRows * kDim * 5);  // vectors and codes
+    EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.93)
+        << MetricName(metric);
+  }
+  EXPECT_TRUE(
+      HnswIndex::Make(kDim, Metric::kL2, ElementType::kInt8, {.quantization = Quantization::kSq8})
+          .status()
+          .IsInvalid());
+}
+
+TEST(HnswTest, DeletedRowsAreNeverReturned) {
+  const Dataset data = ClusteredData(kRows, kDim, 7), queries = ClusteredData(100, kDim, 8);
+  FlatIndex flat(kDim, Metric::kL2);
+  std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
+  ASSERT_TRUE(testing::AddAll(flat, data).ok());
+  ASSERT_TRUE(testing::AddAll(*hnsw, data).ok());
+  for (RowId row = 0; row < kRows; row += 3) {
+    ASSERT_TRUE(hnsw->Delete(row).ok());
+    ASSERT_TRUE(flat.Delete(row).ok());
+  }
+  std::vector<Neighbor> got;
+  for (size_t q = 0; q < queries.rows(); ++q) {
+    ASSERT_TRUE(hnsw->Search(queries.row(q), {.k = 10}, &got).ok());
+    ASSERT_EQ(got.size(), 10u);
+    for (const Neighbor& n : got) ASSERT_NE(n.row % 3, 0u) << "deleted row " << n.row;
+  }
+  EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
+}
+
+TEST(HnswTest, ConcurrentInsertsAndSearches) {
+  const Dataset data = ClusteredData(kRows, kDim, 9), queries = ClusteredData(50, kDim, 10);
+  std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
+  std::atomic<bool> done{false};
+  std::atomic<size_t> searches{0};
+  std::thread reader([&] {
+    std::vector<Neighbor> got;
+    while (!done.load()) {
+      const size_t q = searches++ % queries.rows();
+      ASSERT_TRUE(hnsw->Search(queries.row(q), {.k = 10}, &got).ok());
+      for (const Neighbor& n : got) ASSERT_LT(n.row, hnsw->size());
+    }
+  });
+  ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/3).ok());
+  done = true;
+  reader.join();
+  EXPECT_GT(searches.load(), 0u);
+  EXPECT_EQ(hnsw->size(), kRows);
+  FlatIndex flat(kDim, Metric::kL2);
+  ASSERT_TRUE(testing::AddAll(flat, data).ok());
+  EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
+}
+
+TEST(HnswTest, ErrorsAndEdgeCases) {
+  EXPECT_TRUE(
+      HnswIndex::Make(kDim, Metric::kL2, ElementType::kFloat32, {.m = 1}).status().IsInvalid());
+  EXPECT_TRUE(HnswIndex::Make(0, Metric::kL2).status().IsInvalid());
+  std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
+  std::vector<Neighbor> got;
+  ASSERT_TRUE(hnsw->Search(std::vector<float>(kDim), {.k = 5}, &got).ok());
+  EXPECT_TRUE(got.empty());
+  EXPECT_TRUE(hnsw->Add(std::vector<float>(3)).status().IsInvalid());
+  EXPECT_TRUE(hnsw->Delete(0).IsIndexError());
+  ASSERT_TRUE(hnsw->Add(std::vector<float>(kDim, 1.0f)).ok());
+  ASSERT_TRUE(hnsw->Search(std::vector<float>(kDim), {.k = 5}, &got).ok());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_FLOAT_EQ(got[0].distance, kDim);
+}
+
+}  // namespace
+}  // namespace arbalest

@@ -1,0 +1,54 @@
+#include "index/record_arena.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+namespace arbalest {
+namespace {
+
+TEST(RecordArenaTest, RecordsAreAlignedZeroedAndNeverMove) {
+  RecordArena arena(/*record_bytes=*/100, /*record_align=*/16, /*chunk_log2=*/4);
+  EXPECT_EQ(arena.stride(), 112u);
+  ASSERT_TRUE(arena.Reserve(10));
+  uint8_t* first = arena.At(0);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(first) % 64, 0u);
+  EXPECT_EQ(first[99], 0);
+  first[0] = 7;
+  ASSERT_TRUE(arena.Reserve(1000));
+  EXPECT_EQ(arena.At(0), first);
+  EXPECT_EQ(arena.At(0)[0], 7);
+  EXPECT_EQ(arena.At(17) - arena.At(16), 112);
+  EXPECT_EQ(arena.allocated_bytes(), 63u * 16 * 112);  // ceil(1000 / 16) chunks
+}
+
+TEST(RecordArenaTest, ConcurrentReserveAndWrite) {
+  RecordArena arena(8, 8, 6);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&arena, t] {
+      for (uint64_t i = t; i < 4000; i += 4) {
+        ASSERT_TRUE(arena.Reserve(i + 1));
+        *reinterpret_cast<uint64_t*>(arena.At(i)) = i;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (uint64_t i = 0; i < 4000; ++i) EXPECT_EQ(*reinterpret_cast<uint64_t*>(arena.At(i)), i);
+}
+
+TEST(RecordArenaTest, AdoptedRecordsAreUsedInPlaceAndTheLastChunkCopied) {
+  std::vector<uint64_t> external(20);
+  for (uint64_t i = 0; i < external.size(); ++i) external[i] = i * 3;
+  RecordArena arena(8, 8, 3);  // 8 records per chunk
+  ASSERT_TRUE(arena.AdoptContiguous(reinterpret_cast<uint8_t*>(external.data()), 20));
+  EXPECT_EQ(arena.At(9), reinterpret_cast<uint8_t*>(&external[9]));
+  EXPECT_NE(arena.At(17), reinterpret_cast<uint8_t*>(&external[17]));
+  EXPECT_EQ(*reinterpret_cast<uint64_t*>(arena.At(19)), 57u);
+  ASSERT_TRUE(arena.Reserve(30));
+  EXPECT_EQ(*reinterpret_cast<uint64_t*>(arena.At(29)), 0u);
+}
+
+}  // namespace
+}  // namespace arbalest
