@@ -6,11 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "common/byte_size.h"
 #include "common/data_dir.h"
@@ -40,6 +42,7 @@ struct ServeConfig {
   std::string wal_segment_size = "64MiB";
   bool wal_skip_corrupt = false;
   bool null_sink = false;
+  int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
 
 CLI::Validator ByteSizeValidator() {
@@ -112,6 +115,12 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       .add_flag("--wal-skip-corrupt", config.wal_skip_corrupt,
                 "Start even when the WAL has corrupt records, skipping them (their rows are lost)")
       ->envname("ARBALEST_WAL_SKIP_CORRUPT");
+  serve
+      .add_option("--index-workers", config.index_workers,
+                  "Threads that index acked rows in the background (default: one per core)")
+      ->envname("ARBALEST_INDEX_WORKERS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   serve.add_flag("--null-sink", config.null_sink,
                  "Benchmarks only: ack puts without storing them (the transport's ceiling)");
   serve
@@ -177,6 +186,7 @@ arrow::Status Serve(const ServeConfig& config) {
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes);
   ARROW_RETURN_NOT_OK(Recover(config, *store));
+  store->StartIndexing(config.index_workers);
   ARROW_ASSIGN_OR_RAISE(auto servers,
                         FlightServers::Start({config.host, config.port, config.meta_port}, store,
                                              {config.null_sink}));

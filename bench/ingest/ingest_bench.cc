@@ -2,6 +2,13 @@
 // Reports MB/s of vector bytes and of all Arrow bytes, rows/s, and per-batch put latency
 // (write to ack). Run it against a normal server and against `arbalest serve --null-sink` in
 // the same session: the ratio is our share of the transport's ceiling (bench/ingest/run.sh).
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/flight/client.h>
+#include <arrow/util/byte_size.h>
+#include <arrow/util/logging.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -11,13 +18,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <arrow/api.h>
-#include <arrow/compute/api.h>
-#include <arrow/flight/client.h>
-#include <arrow/util/byte_size.h>
-#include <arrow/util/logging.h>
 
 namespace {
 
@@ -80,8 +80,7 @@ std::shared_ptr<arrow::RecordBatch> WithIds(const std::shared_ptr<arrow::RecordB
   std::iota(ids.begin(), ids.end(), first_id);
   arrow::Int64Builder builder;
   ARROW_CHECK_OK(builder.AppendValues(ids));
-  return batch->SetColumn(0, batch->schema()->field(0), builder.Finish().ValueOrDie())
-      .ValueOrDie();
+  return batch->SetColumn(0, batch->schema()->field(0), builder.Finish().ValueOrDie()).ValueOrDie();
 }
 
 struct StreamResult {

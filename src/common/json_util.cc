@@ -56,6 +56,10 @@ arrow::Result<std::optional<int64_t>> GetOptionalInt(const Json& object, std::st
   return it->get<int64_t>();
 }
 
+std::shared_ptr<arrow::Buffer> JsonBuffer(const Json& json) {
+  return arrow::Buffer::FromString(json.dump());
+}
+
 std::string JsonForMessage(const Json& value) {
   std::string text =
       value.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);

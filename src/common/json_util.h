@@ -3,6 +3,7 @@
 // client learns exactly what to fix. No exceptions escape these functions.
 #pragma once
 
+#include <arrow/buffer.h>
 #include <arrow/result.h>
 
 #include <cstdint>
@@ -31,6 +32,9 @@ arrow::Result<std::optional<std::string>> GetOptionalString(
 // The integer under `key`, or nullopt when absent. Invalid when not an integer.
 arrow::Result<std::optional<int64_t>> GetOptionalInt(const Json& object, std::string_view key,
                                                      std::string_view what);
+
+// `json` serialized into a buffer (action results, PutResult metadata).
+std::shared_ptr<arrow::Buffer> JsonBuffer(const Json& json);
 
 // A short, printable rendering of a JSON value for error messages.
 std::string JsonForMessage(const Json& value);

@@ -1,8 +1,12 @@
 #include "flight/actions.h"
 
+#include <arrow/io/memory.h>
+#include <arrow/ipc/writer.h>
 #include <arrow/status.h>
 
 #include "flight/catalog.h"
+#include "flight/search_request.h"
+#include "store/search.h"
 
 namespace arbalest {
 namespace {
@@ -45,18 +49,85 @@ arrow::Result<Json> DeleteDataset(VectorStore& store, std::string_view body) {
   return Json{{"deleted", true}};
 }
 
+// {"status": READY (every row indexed) | BUSY | NOT_FOUND, "index_len", "pending"}.
+arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, "check_readiness"));
+  std::vector<std::shared_ptr<Dataset>> datasets;
+  if (name) {
+    auto dataset = store.Get(*name);
+    if (!dataset.ok()) {
+      if (!dataset.status().IsKeyError()) return dataset.status();
+      return Json{{"status", "NOT_FOUND"}, {"index_len", 0}, {"pending", 0}};
+    }
+    datasets.push_back(*dataset);
+  } else {
+    datasets = store.List();
+  }
+  int64_t indexed = 0;
+  int64_t pending = 0;
+  for (const auto& dataset : datasets) {
+    const int64_t rows = dataset->Snapshot().num_rows;
+    const int64_t done = dataset->index().indexed_rows();
+    indexed += done;
+    pending += rows - done;
+  }
+  return Json{{"status", pending == 0 ? "READY" : "BUSY"},
+              {"index_len", indexed},
+              {"pending", pending},
+              {"index_queue_depth", store.index_queue_depth()}};
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> IpcStream(const arrow::RecordBatch& batch) {
+  ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
+  ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(sink, batch.schema()));
+  ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
+  ARROW_RETURN_NOT_OK(writer->Close());
+  return sink->Finish();
+}
+
+// One Result per query vector, each an Arrow IPC stream of that query's search result.
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorStore& store,
+                                                                        std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, "body of action 'VectorSearch'"));
+  ARROW_ASSIGN_OR_RAISE(ParsedSearch search,
+                        ParseSearch(keys, /*allow_batch=*/true, "body of action 'VectorSearch'"));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
+  std::vector<std::shared_ptr<arrow::Buffer>> results;
+  for (const auto& query : search.queries) {
+    ARROW_ASSIGN_OR_RAISE(auto batch, SearchDataset(*dataset, query));
+    ARROW_ASSIGN_OR_RAISE(auto stream, IpcStream(*batch));
+    results.push_back(std::move(stream));
+  }
+  return results;
+}
+
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> OneJson(arrow::Result<Json> reply) {
+  ARROW_RETURN_NOT_OK(reply.status());
+  return std::vector<std::shared_ptr<arrow::Buffer>>{JsonBuffer(*reply)};
+}
+
 }  // namespace
 
 std::vector<arrow::flight::ActionType> SupportedActions() {
   return {
+      {"VectorSearch",
+       "k-NN search. Body: search keys with \"vector\" or \"vectors\"; one Arrow IPC stream "
+       "Result per query."},
+      {"check_readiness",
+       "Whether indexing has caught up. Body: {\"dataset\": name} or {}. Result: "
+       "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
       {"stats", "Dataset statistics. Body: {\"dataset\": name} for one, {} for all."},
       {"delete-dataset", "Delete a dataset and all its rows. Body: {\"dataset\": name}."},
   };
 }
 
-arrow::Result<Json> RunAction(VectorStore& store, std::string_view type, std::string_view body) {
-  if (type == "stats") return Stats(store, body);
-  if (type == "delete-dataset") return DeleteDataset(store, body);
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore& store,
+                                                                     std::string_view type,
+                                                                     std::string_view body) {
+  if (type == "VectorSearch") return VectorSearch(store, body);
+  if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
+  if (type == "stats") return OneJson(Stats(store, body));
+  if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));
   std::string known;
   for (const auto& action : SupportedActions()) known += (known.empty() ? "" : ", ") + action.type;
   return arrow::Status::NotImplemented("unknown action '", type, "' (this server knows: ", known,

@@ -1,4 +1,4 @@
-// DoAction handlers of protocol.md that answer with one JSON document.
+// DoAction handlers of protocol.md.
 #pragma once
 
 #include <arrow/flight/types.h>
@@ -15,8 +15,12 @@ namespace arbalest {
 // The actions this server implements, with descriptions, for ListActions.
 std::vector<arrow::flight::ActionType> SupportedActions();
 
-// Runs action `type` with JSON `body` (empty = {}) against `store`. NotImplemented names an
-// unknown action type; Invalid a malformed body; KeyError an unknown dataset.
-arrow::Result<Json> RunAction(VectorStore& store, std::string_view type, std::string_view body);
+// Runs action `type` with JSON `body` (empty = {}) against `store` and returns the bodies of
+// its Results: one JSON document, or for VectorSearch one Arrow IPC stream per query.
+// NotImplemented names an unknown action type; Invalid a malformed body; KeyError an unknown
+// dataset.
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore& store,
+                                                                     std::string_view type,
+                                                                     std::string_view body);
 
 }  // namespace arbalest

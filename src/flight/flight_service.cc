@@ -26,10 +26,6 @@ arrow::Result<std::string> DatasetOf(const fl::FlightDescriptor& descriptor) {
   return descriptor.path[0];
 }
 
-std::shared_ptr<arrow::Buffer> JsonBuffer(const Json& json) {
-  return arrow::Buffer::FromString(json.dump());
-}
-
 // Arrow Flight's gRPC transport has no path to RESOURCE_EXHAUSTED: a refusal for lack of
 // memory travels as UNAVAILABLE (retry later), keeping the Arrow CapacityError code in the
 // status headers for Arrow clients.
@@ -65,7 +61,8 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
     }
     arrow::Result<PutAck> ack = PutAck{chunk.data->num_rows(), 0, false};
     if (!options_.null_sink) {
-      ack = dataset ? store_->Append(*dataset, chunk.data) : store_->Put(name, chunk.data, &dataset);
+      ack =
+          dataset ? store_->Append(*dataset, chunk.data) : store_->Put(name, chunk.data, &dataset);
     }
     if (!ack.ok()) {
       spdlog::debug("DoPut '{}' batch {} rejected: {}", name, batch_index, ack.status().message());
@@ -84,9 +81,17 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
 
 arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticket& request,
                                    std::unique_ptr<fl::FlightDataStream>* stream) {
-  ARROW_ASSIGN_OR_RAISE(ScanTicket ticket, ParseScanTicket(request.ticket));
-  ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(ticket.dataset));
-  ARROW_ASSIGN_OR_RAISE(auto reader, ScanSnapshot(dataset->Snapshot(), ticket.options));
+  ARROW_ASSIGN_OR_RAISE(auto ticket, ParseTicket(request.ticket));
+  std::shared_ptr<arrow::RecordBatchReader> reader;
+  if (const auto* search = std::get_if<ParsedSearch>(&ticket)) {
+    ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(search->dataset));
+    ARROW_ASSIGN_OR_RAISE(auto result, SearchDataset(*dataset, search->queries.front()));
+    ARROW_ASSIGN_OR_RAISE(reader, arrow::RecordBatchReader::Make({result}, result->schema()));
+  } else {
+    const auto& scan = std::get<ScanTicket>(ticket);
+    ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(scan.dataset));
+    ARROW_ASSIGN_OR_RAISE(reader, ScanSnapshot(dataset->Snapshot(), scan.options));
+  }
   *stream = std::make_unique<fl::RecordBatchStream>(std::move(reader));
   return arrow::Status::OK();
 }
@@ -133,9 +138,9 @@ arrow::Status FlightService::ListActions(const fl::ServerCallContext&,
 arrow::Status FlightService::DoAction(const fl::ServerCallContext&, const fl::Action& action,
                                       std::unique_ptr<fl::ResultStream>* result) {
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
-  ARROW_ASSIGN_OR_RAISE(Json reply, RunAction(*store_, action.type, body));
+  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body));
   std::vector<fl::Result> results;
-  results.push_back(fl::Result{JsonBuffer(reply)});
+  for (auto& reply : bodies) results.push_back(fl::Result{std::move(reply)});
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));
   return arrow::Status::OK();
 }

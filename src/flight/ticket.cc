@@ -25,7 +25,7 @@ arrow::Result<std::vector<std::string>> ParseColumns(const Json& columns) {
 
 }  // namespace
 
-arrow::Result<ScanTicket> ParseScanTicket(std::string_view ticket) {
+arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_view ticket) {
   if (ticket.empty()) {
     return arrow::Status::Invalid("empty ticket: expected a dataset name or a JSON scan request");
   }
@@ -40,7 +40,8 @@ arrow::Result<ScanTicket> ParseScanTicket(std::string_view ticket) {
   }
   ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(ticket, "ticket"));
   if (request.contains("search")) {
-    return arrow::Status::NotImplemented("search tickets are not supported by this server yet");
+    ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"search"}, "search ticket"));
+    return ParseSearch(request["search"], /*allow_batch=*/false, "search ticket");
   }
   ARROW_RETURN_NOT_OK(
       CheckKnownKeys(request, {"dataset", "name", "filters", "limit", "columns"}, "scan ticket"));

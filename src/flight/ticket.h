@@ -5,7 +5,9 @@
 
 #include <string>
 #include <string_view>
+#include <variant>
 
+#include "flight/search_request.h"
 #include "store/scan.h"
 
 namespace arbalest {
@@ -15,10 +17,11 @@ struct ScanTicket {
   ScanOptions options;
 };
 
-// Parses a DoGet ticket. JSON object: {"dataset"|"name", "filters", "limit", "columns"}; text
-// that is not JSON: a bare dataset name. Invalid for an empty ticket, an unknown key (named), a
-// bad value, or text that is neither; NotImplemented for a search ticket.
-arrow::Result<ScanTicket> ParseScanTicket(std::string_view ticket);
+// Parses a DoGet ticket. JSON object: a scan {"dataset"|"name", "filters", "limit", "columns"}
+// or a search {"search": {...}} (see ParseSearch); text that is not JSON: a bare dataset name
+// to scan. Invalid for an empty ticket, an unknown key (named), a bad value, or text that is
+// neither.
+arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_view ticket);
 
 // The ticket that scans all of `dataset` (what FlightInfo endpoints carry).
 std::string ScanTicketFor(std::string_view dataset);

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "index/distance_space.h"
-#include "index/vector_index.h"
 #include "index/index_rows.h"
+#include "index/vector_index.h"
 
 namespace arbalest {
 

@@ -21,10 +21,10 @@
 #include <string>
 
 #include "index/hnsw_file.h"
+#include "index/index_rows.h"
 #include "index/search_context.h"
 #include "index/sq8_quantizer.h"
 #include "index/vector_index.h"
-#include "index/index_rows.h"
 
 namespace arbalest {
 

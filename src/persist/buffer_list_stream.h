@@ -3,13 +3,13 @@
 // batch's own buffers (the batch's column data is never copied before the kernel's write).
 #pragma once
 
+#include <arrow/buffer.h>
+#include <arrow/io/interfaces.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <arrow/buffer.h>
-#include <arrow/io/interfaces.h>
 
 namespace arbalest {
 

@@ -5,8 +5,6 @@
 #include <arrow/buffer.h>
 #include <arrow/result.h>
 
-#include "persist/wal_format.h"
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "persist/wal_format.h"
 
 namespace arbalest {
 

@@ -11,20 +11,28 @@ arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
                                                         MemoryBudget* budget) {
   ARROW_ASSIGN_OR_RAISE(DatasetLayout layout, InspectPutSchema(put_schema));
   ARROW_ASSIGN_OR_RAISE(auto schema, StoredSchemaFor(put_schema));
-  return std::shared_ptr<Dataset>(new Dataset(std::move(name),
-                                              std::make_shared<arrow::Schema>(put_schema),
-                                              std::move(schema), std::move(layout), budget));
+  ARROW_ASSIGN_OR_RAISE(IndexConfig config, IndexConfigFor(*schema, layout));
+  ARROW_ASSIGN_OR_RAISE(auto index, DatasetIndex::Make(config, layout.vector.dim));
+  return std::shared_ptr<Dataset>(
+      new Dataset(std::move(name), std::make_shared<arrow::Schema>(put_schema), std::move(schema),
+                  std::move(layout), std::move(index), budget));
 }
 
 Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
-                 std::shared_ptr<arrow::Schema> schema, DatasetLayout layout, MemoryBudget* budget)
+                 std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
+                 std::unique_ptr<DatasetIndex> index, MemoryBudget* budget)
     : name_(std::move(name)),
       put_schema_(std::move(put_schema)),
       layout_(std::move(layout)),
+      vector_column_(schema->GetFieldIndex(layout_.vector.column)),
+      index_(std::move(index)),
       budget_(budget),
       schema_(std::move(schema)) {}
 
-Dataset::~Dataset() { budget_->Release(num_bytes_); }
+Dataset::~Dataset() {
+  // A dropped dataset gave its bytes back when it was dropped.
+  if (!dropped_) budget_->Release(num_bytes_);
+}
 
 arrow::Status Dataset::CheckPutSchema(const arrow::Schema& put_schema) const {
   return arbalest::CheckPutSchema(put_schema, *schema(), layout_, name_);
@@ -65,7 +73,9 @@ void Dataset::Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>
   // Appends logged earlier are durable no later than this one, so their threads are already
   // awake and about to resolve them: the wait is short.
   turn_.wait(state, [&] { return next_to_publish_ == ticket; });
-  if (batch) {
+  if (batch && dropped_) {
+    budget_->Release(bytes);  // logged before the drop, published after it: never visible
+  } else if (batch) {
     batches_.push_back(batch);
     num_rows_ += batch->num_rows();
     num_bytes_ += bytes;
@@ -100,6 +110,10 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   return arrow::Status::OK();
 }
 
+arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows) {
+  return index_->CatchUp(Snapshot(), vector_column_, max_rows, [this] { return dropped(); });
+}
+
 DatasetSnapshot Dataset::Snapshot() const {
   std::shared_lock lock(state_mutex_);
   return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_};
@@ -112,7 +126,16 @@ std::shared_ptr<arrow::Schema> Dataset::schema() const {
 
 void Dataset::MarkDropped() {
   std::unique_lock lock(state_mutex_);
+  if (dropped_) return;
   dropped_ = true;
+  // The bytes go back to the budget now, not when the last reader (a scan in flight, an index
+  // worker) lets go of the dataset: a put right after a delete must find the memory free.
+  budget_->Release(num_bytes_);
+}
+
+bool Dataset::dropped() const {
+  std::shared_lock lock(state_mutex_);
+  return dropped_;
 }
 
 }  // namespace arbalest

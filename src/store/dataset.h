@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "store/dataset_index.h"
 #include "store/dataset_layout.h"
 #include "store/memory_budget.h"
 
@@ -79,6 +80,13 @@ class Dataset {
   // Appends a batch read back from the write-ahead log: already conformed when it was logged.
   arrow::Status AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch);
 
+  // The dataset's vector index, and the position of the vector column in every batch.
+  DatasetIndex& index() const { return *index_; }
+  int vector_column() const { return vector_column_; }
+
+  // Indexes up to `max_rows` rows not yet indexed; returns how many were added.
+  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows);
+
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }
 
@@ -88,18 +96,23 @@ class Dataset {
   // The current schema.
   std::shared_ptr<arrow::Schema> schema() const;
 
-  // Marks the dataset dropped: later prepares fail. Called by VectorStore::Drop.
+  // Marks the dataset dropped: later prepares fail, its bytes go back to the budget and its
+  // indexing stops. Called by VectorStore::Drop.
   void MarkDropped();
+  bool dropped() const;
 
  private:
   Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
-          std::shared_ptr<arrow::Schema> schema, DatasetLayout layout, MemoryBudget* budget);
+          std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
+          std::unique_ptr<DatasetIndex> index, MemoryBudget* budget);
   // Publishes (or skips, if `batch` is null) the append holding `ticket`, in ticket order.
   void Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch, int64_t bytes);
 
   const std::string name_;
   const std::shared_ptr<arrow::Schema> put_schema_;
   const DatasetLayout layout_;
+  const int vector_column_;
+  const std::unique_ptr<DatasetIndex> index_;
   MemoryBudget* const budget_;
 
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged

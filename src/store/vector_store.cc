@@ -45,8 +45,21 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
     return durable;
   }
   dataset.Publish(prepared);
+  if (index_workers_) index_workers_->Notify(dataset.name());
   return PutAck{prepared.batch->num_rows(), wal_ ? ticket.lsn : next_seq_.fetch_add(1),
                 budget_.OverSoftLimit()};
+}
+
+void VectorStore::StartIndexing(int threads) {
+  index_workers_ = std::make_unique<IndexWorkers>(threads, [this](const std::string& name) {
+    auto dataset = Get(name);
+    return dataset.ok() ? *dataset : nullptr;
+  });
+  for (const auto& dataset : List()) index_workers_->Notify(dataset->name());
+}
+
+size_t VectorStore::index_queue_depth() const {
+  return index_workers_ ? index_workers_->queue_depth() : 0;
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_view name,

@@ -18,6 +18,7 @@
 #include "persist/wal_format.h"
 #include "persist/wal_writer.h"
 #include "store/dataset.h"
+#include "store/index_workers.h"
 #include "store/memory_budget.h"
 
 namespace arbalest {
@@ -38,6 +39,17 @@ class VectorStore {
   // From now on every change is logged to `wal` and acknowledged only once durable. Call before
   // serving, after replaying the log with ApplyLogged.
   void AttachWal(std::unique_ptr<WalWriter> wal) { wal_ = std::move(wal); }
+
+  // Starts `threads` index workers and queues every dataset for indexing; from now on each
+  // published batch queues its dataset. Call once, after replay. Without it nothing is
+  // indexed and searches scan exactly.
+  void StartIndexing(int threads);
+
+  // Stops the index workers (before the store goes away).
+  void StopIndexing() { index_workers_.reset(); }
+
+  // Datasets waiting for or being indexed.
+  size_t index_queue_depth() const;
 
   // The dataset named `name`, created from `put_schema` when absent (a schema-only put); an
   // existing dataset must accept `put_schema`. Invalid for a bad name or schema.
@@ -68,6 +80,8 @@ class VectorStore {
   // Applies a record read back from the log at startup (no logging).
   arrow::Status ApplyLogged(const WalEntry& entry);
 
+  ~VectorStore() { StopIndexing(); }
+
   const MemoryBudget& memory() const { return budget_; }
   const WalWriter* wal() const { return wal_.get(); }
 
@@ -83,6 +97,7 @@ class VectorStore {
 
   MemoryBudget budget_;
   std::unique_ptr<WalWriter> wal_;
+  std::unique_ptr<IndexWorkers> index_workers_;
   std::atomic<uint64_t> next_seq_{1};  // acks' seq when no log is attached
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Dataset>, std::less<>> datasets_;

@@ -2,8 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <variant>
+
 namespace arbalest {
 namespace {
+
+arrow::Result<ScanTicket> ParseScanTicket(std::string_view text) {
+  ARROW_ASSIGN_OR_RAISE(auto ticket, ParseTicket(text));
+  if (!std::holds_alternative<ScanTicket>(ticket)) return arrow::Status::Invalid("not a scan");
+  return std::get<ScanTicket>(std::move(ticket));
+}
 
 TEST(TicketTest, BareNameAndJson) {
   auto bare = ParseScanTicket("my.dataset-1");
@@ -43,7 +51,38 @@ TEST(TicketTest, BadTicketsAreNamed) {
   ExpectInvalid(R"({"dataset":"ds","limit":"3"})", "'limit'");
   ExpectInvalid(R"({"dataset":"ds","columns":"a"})", "'columns' must be a JSON array");
   ExpectInvalid(R"({"dataset":"a b"})", "invalid dataset name 'a b'");
-  EXPECT_TRUE(ParseScanTicket(R"({"search":{"dataset":"ds"}})").status().IsNotImplemented());
+}
+
+TEST(TicketTest, SearchTickets) {
+  auto ticket = ParseTicket(
+      R"({"search":{"dataset":"ds","vector":[1,2.5,-3],"k":5,"ef":40,"columns":["a"],
+                    "include_vectors":true,"filters":[{"field":"a","op":">","value":1}]}})");
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  const auto& search = std::get<ParsedSearch>(*ticket);
+  EXPECT_EQ(search.dataset, "ds");
+  ASSERT_EQ(search.queries.size(), 1u);
+  EXPECT_EQ(search.queries[0].query, (std::vector<float>{1, 2.5f, -3}));
+  EXPECT_EQ(search.queries[0].k, 5);
+  EXPECT_EQ(search.queries[0].ef, 40);
+  EXPECT_TRUE(search.queries[0].include_vectors);
+
+  auto expect_invalid = [](const std::string& text, const std::string& mention) {
+    auto parsed = ParseTicket(text);
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_TRUE(parsed.status().IsInvalid()) << parsed.status().ToString();
+    EXPECT_NE(parsed.status().message().find(mention), std::string::npos)
+        << parsed.status().message();
+  };
+  expect_invalid(R"({"search":{"dataset":"ds"}})", "needs 'vector'");
+  expect_invalid(R"({"search":{"dataset":"ds","vector":[1],"kk":3}})", "unknown key 'kk'");
+  expect_invalid(R"({"search":{"dataset":"ds","vector":[1,"x"]}})", "only numbers");
+  expect_invalid(R"({"search":{"dataset":"ds","vector":[1e39]}})", "non-finite");
+  expect_invalid(R"({"search":{"dataset":"ds","vector":[]}})", "non-empty");
+  expect_invalid(R"({"search":{"dataset":"ds","vectors":[[1]]}})", "only accepted by");
+  expect_invalid(R"({"search":{"vector":[1]},"limit":3})", "unknown key 'limit'");
+  EXPECT_TRUE(ParseTicket(R"({"search":{"dataset":"ds","vector":[1],"text_query":"x"}})")
+                  .status()
+                  .IsNotImplemented());
 }
 
 }  // namespace

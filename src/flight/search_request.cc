@@ -1,0 +1,93 @@
+#include "flight/search_request.h"
+
+#include <arrow/status.h>
+
+#include "common/dataset_name.h"
+
+namespace arbalest {
+namespace {
+
+arrow::Result<bool> GetOptionalBool(const Json& keys, std::string_view key, std::string_view what) {
+  auto it = keys.find(key);
+  if (it == keys.end()) return false;
+  if (!it->is_boolean()) {
+    return arrow::Status::Invalid("'", key, "' in ", what, " must be true or false, got ",
+                                  JsonForMessage(*it));
+  }
+  return it->get<bool>();
+}
+
+arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns) {
+  if (!columns.is_array()) {
+    return arrow::Status::Invalid("'columns' must be a JSON array of column names");
+  }
+  std::vector<std::string> names;
+  for (const auto& column : columns) {
+    if (!column.is_string()) {
+      return arrow::Status::Invalid("'columns' entries must be strings, got ",
+                                    JsonForMessage(column));
+    }
+    names.push_back(column.get<std::string>());
+  }
+  return names;
+}
+
+}  // namespace
+
+arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what) {
+  if (!keys.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");
+  std::initializer_list<std::string_view> known = {
+      "dataset",       "name",       "vector",     "k",     "ef",
+      "filters",       "columns",    "text_query", "alpha", "include_vectors",
+      "vector_format", "local_only", "vectors"};
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, known, what));
+  if (!allow_batch && keys.contains("vectors")) {
+    return arrow::Status::Invalid("'vectors' (a batch of queries) is only accepted by the ",
+                                  "VectorSearch action; a search ticket takes one 'vector'");
+  }
+  if (keys.contains("text_query") || keys.contains("alpha")) {
+    return arrow::Status::NotImplemented("hybrid search (text_query, alpha) is not served yet");
+  }
+  ParsedSearch parsed;
+  ARROW_ASSIGN_OR_RAISE(auto dataset, GetOptionalString(keys, {"dataset", "name"}, what));
+  if (!dataset) return arrow::Status::Invalid(what, " needs 'dataset'");
+  ARROW_RETURN_NOT_OK(ValidateDatasetName(*dataset));
+  parsed.dataset = std::move(*dataset);
+
+  SearchRequest base;
+  ARROW_ASSIGN_OR_RAISE(auto k, GetOptionalInt(keys, "k", what));
+  base.k = k.value_or(10);
+  ARROW_ASSIGN_OR_RAISE(auto ef, GetOptionalInt(keys, "ef", what));
+  base.ef = ef.value_or(0);
+  if (auto filters = keys.find("filters"); filters != keys.end()) base.filters = *filters;
+  if (auto columns = keys.find("columns"); columns != keys.end()) {
+    ARROW_ASSIGN_OR_RAISE(base.columns, ParseColumnList(*columns));
+  }
+  ARROW_ASSIGN_OR_RAISE(base.include_vectors, GetOptionalBool(keys, "include_vectors", what));
+  ARROW_RETURN_NOT_OK(GetOptionalBool(keys, "local_only", what).status());
+  ARROW_RETURN_NOT_OK(GetOptionalString(keys, {"vector_format"}, what).status());
+
+  const bool has_vector = keys.contains("vector");
+  const bool has_vectors = keys.contains("vectors");
+  if (has_vector == has_vectors) {
+    return arrow::Status::Invalid(
+        what, allow_batch ? " needs exactly one of 'vector' or 'vectors'" : " needs 'vector'");
+  }
+  if (has_vector) {
+    ARROW_ASSIGN_OR_RAISE(base.query, ParseQueryVector(keys["vector"], "vector"));
+    parsed.queries.push_back(std::move(base));
+    return parsed;
+  }
+  const Json& vectors = keys["vectors"];
+  if (!vectors.is_array() || vectors.empty()) {
+    return arrow::Status::Invalid("'vectors' must be a non-empty JSON array of vectors");
+  }
+  for (const auto& vector : vectors) {
+    SearchRequest request = base;
+    ARROW_ASSIGN_OR_RAISE(request.query, ParseQueryVector(vector, "vectors"));
+    parsed.queries.push_back(std::move(request));
+  }
+  return parsed;
+}
+
+}  // namespace arbalest

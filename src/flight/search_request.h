@@ -1,0 +1,26 @@
+// The search keys of protocol.md (DoGet {"search":{...}} tickets and the VectorSearch action)
+// parsed into store SearchRequests.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <string>
+#include <vector>
+
+#include "common/json_util.h"
+#include "store/search.h"
+
+namespace arbalest {
+
+struct ParsedSearch {
+  std::string dataset;
+  std::vector<SearchRequest> queries;  // one per query vector
+};
+
+// Parses search keys: dataset|name, vector, k, ef, filters, columns, include_vectors,
+// vector_format, local_only (and, when `allow_batch`, vectors: [[...], ...] for several
+// queries). Invalid names an unknown key or a bad value; NotImplemented for text_query/alpha
+// (hybrid search is not served yet).
+arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
+
+}  // namespace arbalest

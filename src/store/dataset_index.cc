@@ -1,0 +1,132 @@
+#include "store/dataset_index.h"
+
+#include <arrow/array.h>
+#include <arrow/status.h>
+#include <arrow/util/key_value_metadata.h>
+
+#include <charconv>
+#include <string>
+
+#include "store/dataset.h"
+
+namespace arbalest {
+namespace {
+
+arrow::Result<simd::ElementType> ElementTypeOf(const arrow::DataType& type) {
+  switch (type.id()) {
+    case arrow::Type::FLOAT:
+      return simd::ElementType::kFloat32;
+    case arrow::Type::HALF_FLOAT:
+      return simd::ElementType::kFloat16;
+    case arrow::Type::INT8:
+      return simd::ElementType::kInt8;
+    case arrow::Type::UINT8:
+      return simd::ElementType::kUInt8;
+    default:
+      return arrow::Status::Invalid("no index for vectors of ", type.ToString());
+  }
+}
+
+arrow::Result<uint32_t> PositiveInt(const std::string& key, const std::string& value) {
+  uint32_t number = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec != std::errc() || ptr != value.data() + value.size() || number == 0) {
+    return arrow::Status::Invalid("schema metadata '", key, "' must be a positive integer, got '",
+                                  value, "'");
+  }
+  return number;
+}
+
+}  // namespace
+
+arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema,
+                                          const DatasetLayout& layout) {
+  IndexConfig config;
+  ARROW_ASSIGN_OR_RAISE(config.element_type, ElementTypeOf(*layout.vector.value_type));
+  const auto& metadata = schema.metadata();
+  if (!metadata) return config;
+  for (int64_t i = 0; i < metadata->size(); ++i) {
+    const std::string& key = metadata->key(i);
+    const std::string& value = metadata->value(i);
+    if (key == "longbow.metric") {
+      auto metric = ParseMetric(value);
+      if (!metric.ok()) {
+        return arrow::Status::Invalid("schema metadata 'longbow.metric': ",
+                                      metric.status().message());
+      }
+      config.metric = *metric;
+    } else if (key == "longbow.index.m") {
+      ARROW_ASSIGN_OR_RAISE(config.params.m, PositiveInt(key, value));
+    } else if (key == "longbow.index.ef_construction") {
+      ARROW_ASSIGN_OR_RAISE(config.params.ef_construction, PositiveInt(key, value));
+    } else if (key == "longbow.index.quantization") {
+      if (value == "sq8") {
+        config.params.quantization = Quantization::kSq8;
+      } else if (value != "none") {
+        return arrow::Status::Invalid("schema metadata 'longbow.index.quantization' must be ",
+                                      "none or sq8, got '", value, "'");
+      }
+    }
+  }
+  return config;
+}
+
+void AppendVectorsAsFloat(const arrow::RecordBatch& batch, int vector_column, int64_t begin,
+                          int64_t end, std::vector<float>* out) {
+  const auto& list = static_cast<const arrow::FixedSizeListArray&>(*batch.column(vector_column));
+  const int32_t dim = list.list_type()->list_size();
+  const auto& values = *list.values();
+  const int byte_width = values.type()->byte_width();
+  const uint8_t* base = values.data()->buffers[1]->data() +
+                        (values.offset() + (list.offset() + begin) * dim) * byte_width;
+  auto type = ElementTypeOf(*values.type()).ValueOrDie();  // stored types are all indexable
+  const size_t first = out->size();
+  out->resize(first + static_cast<size_t>((end - begin) * dim));
+  for (int64_t row = 0; row < end - begin; ++row) {
+    simd::DecodeRow(type, base + row * dim * byte_width, static_cast<size_t>(dim),
+                    out->data() + first + row * dim);
+  }
+}
+
+arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Make(const IndexConfig& config,
+                                                                int dim) {
+  ARROW_ASSIGN_OR_RAISE(auto hnsw, HnswIndex::Make(static_cast<size_t>(dim), config.metric,
+                                                   config.element_type, config.params));
+  return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(hnsw)));
+}
+
+arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, int vector_column,
+                                             int64_t max_rows,
+                                             const std::function<bool()>& cancelled) {
+  std::lock_guard lock(catch_up_mutex_);
+  int64_t next = indexed_rows_.load(std::memory_order_relaxed);
+  const int64_t stop = std::min(snapshot.num_rows, next + max_rows);
+  const int64_t start = next;
+  std::vector<float> vectors;
+  int64_t batch_start = 0;
+  for (const auto& batch : snapshot.batches) {
+    const int64_t batch_end = batch_start + batch->num_rows();
+    if (batch_end > next && next < stop) {
+      const int64_t begin = next - batch_start;
+      const int64_t end = std::min(batch_end, stop) - batch_start;
+      vectors.clear();
+      AppendVectorsAsFloat(*batch, vector_column, begin, end, &vectors);
+      const size_t dim = hnsw_->dim();
+      for (int64_t row = 0; row < end - begin; ++row) {
+        if (row % 256 == 0 && cancelled()) return next - start;
+        ARROW_ASSIGN_OR_RAISE(RowId id,
+                              hnsw_->Add(std::span<const float>(vectors.data() + row * dim, dim)));
+        if (static_cast<int64_t>(id) != next) {
+          return arrow::Status::UnknownError("index row ", id, " is not dataset row ", next);
+        }
+        ++next;
+        indexed_rows_.store(next, std::memory_order_release);
+      }
+    }
+    batch_start = batch_end;
+    if (batch_start >= stop) break;
+  }
+  return next - start;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,75 @@
+#include "store/index_workers.h"
+
+#include <spdlog/spdlog.h>
+
+#include "store/dataset.h"
+
+namespace arbalest {
+namespace {
+
+// Rows a worker indexes before it lets another dataset have its turn.
+constexpr int64_t kRowsPerTurn = 8192;
+
+}  // namespace
+
+IndexWorkers::IndexWorkers(int threads, Lookup lookup) : lookup_(std::move(lookup)) {
+  for (int i = 0; i < std::max(threads, 1); ++i) threads_.emplace_back([this] { Run(); });
+}
+
+IndexWorkers::~IndexWorkers() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+void IndexWorkers::Notify(const std::string& dataset) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!queued_.insert(dataset).second) return;
+    queue_.push_back(dataset);
+  }
+  ready_.notify_one();
+}
+
+size_t IndexWorkers::queue_depth() const {
+  std::lock_guard lock(mutex_);
+  return queued_.size() + running_.size();
+}
+
+void IndexWorkers::Run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    // A dataset that another worker is indexing waits its turn: one writer per graph.
+    auto next = std::find_if(queue_.begin(), queue_.end(),
+                             [&](const std::string& name) { return !running_.count(name); });
+    if (next == queue_.end()) {
+      if (stopping_) return;
+      ready_.wait(lock);
+      continue;
+    }
+    std::string name = *next;
+    queue_.erase(next);
+    queued_.erase(name);
+    running_.insert(name);
+    lock.unlock();
+    int64_t added = 0;
+    if (auto dataset = lookup_(name)) {
+      auto result = dataset->CatchUpIndex(kRowsPerTurn);
+      if (result.ok()) {
+        added = *result;
+      } else {
+        spdlog::error("indexing dataset '{}' failed: {}", name, result.status().ToString());
+      }
+    }
+    lock.lock();
+    running_.erase(name);
+    // More rows may be waiting: go round again (after the others queued meanwhile).
+    if (added > 0 && !stopping_ && queued_.insert(name).second) queue_.push_back(name);
+    ready_.notify_all();
+  }
+}
+
+}  // namespace arbalest

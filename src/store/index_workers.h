@@ -1,0 +1,53 @@
+// Index workers: threads that bring datasets' HNSW graphs up to date with their rows, so that
+// puts are acked as soon as they are durable and never wait for indexing. Each dataset is
+// indexed by one worker at a time, in row order; different datasets in parallel.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace arbalest {
+
+class Dataset;
+
+// Thread-safe.
+class IndexWorkers {
+ public:
+  // Looks a dataset up by name; null when it is gone.
+  using Lookup = std::function<std::shared_ptr<Dataset>(const std::string&)>;
+
+  // Starts `threads` workers (at least 1).
+  IndexWorkers(int threads, Lookup lookup);
+  // Stops the workers; indexing left undone resumes from the rows at the next start.
+  ~IndexWorkers();
+
+  // Asks for `dataset` to be brought up to date. Cheap; repeated calls coalesce.
+  void Notify(const std::string& dataset);
+
+  // Datasets waiting for or being indexed by a worker.
+  size_t queue_depth() const;
+
+ private:
+  void Run();
+
+  const Lookup lookup_;
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::string> queue_;  // guarded by mutex_
+  std::set<std::string> queued_;   // guarded by mutex_: names in queue_
+  std::set<std::string> running_;  // guarded by mutex_: names a worker is indexing
+  bool stopping_ = false;          // guarded by mutex_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace arbalest

@@ -1,0 +1,220 @@
+#include "store/search.h"
+
+#include <arrow/array/concatenate.h>
+#include <arrow/array/util.h>
+#include <arrow/builder.h>
+#include <arrow/chunked_array.h>
+#include <arrow/compute/api.h>
+#include <arrow/status.h>
+
+#include <algorithm>
+#include <cmath>
+#include <roaring/roaring.hh>
+
+#include "index/flat_index.h"
+#include "store/filter.h"
+#include "store/scan.h"
+
+namespace arbalest {
+namespace {
+
+namespace cp = arrow::compute;
+
+// The dataset rows (numbered across batches) for which `filter` holds.
+arrow::Result<Roaring> MatchingRows(const DatasetSnapshot& snapshot, const Json& filters) {
+  ARROW_ASSIGN_OR_RAISE(auto filter, CompileFilter(filters, *snapshot.schema));
+  Roaring rows;
+  uint32_t first = 0;
+  for (const auto& stored : snapshot.batches) {
+    ARROW_ASSIGN_OR_RAISE(auto batch, PadToSchema(stored, snapshot.schema));
+    ARROW_ASSIGN_OR_RAISE(arrow::Datum mask,
+                          cp::ExecuteScalarExpression(filter, cp::ExecBatch(*batch)));
+    if (mask.is_scalar()) {
+      const auto& scalar = static_cast<const arrow::BooleanScalar&>(*mask.scalar());
+      if (scalar.is_valid && scalar.value) {
+        rows.addRange(first, first + static_cast<uint32_t>(batch->num_rows()));
+      }
+    } else {
+      const auto& bits = static_cast<const arrow::BooleanArray&>(*mask.make_array());
+      for (int64_t i = 0; i < bits.length(); ++i) {
+        if (bits.IsValid(i) && bits.Value(i)) rows.add(first + static_cast<uint32_t>(i));
+      }
+    }
+    first += static_cast<uint32_t>(batch->num_rows());
+  }
+  return rows;
+}
+
+// Exact top-k over rows [from, snapshot.num_rows): rows acked but not in the graph yet.
+arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
+                                                     const DatasetSnapshot& snapshot, int64_t from,
+                                                     const SearchRequest& request,
+                                                     const Roaring* filter) {
+  if (from >= snapshot.num_rows) return std::vector<Neighbor>{};
+  const IndexConfig& config = dataset.index().config();
+  FlatIndex flat(request.query.size(), config.metric, config.element_type);
+  Roaring tail_filter;
+  std::vector<float> vectors;
+  int64_t batch_start = 0;
+  for (const auto& batch : snapshot.batches) {
+    const int64_t batch_end = batch_start + batch->num_rows();
+    if (batch_end > from) {
+      const int64_t begin = std::max(from, batch_start) - batch_start;
+      vectors.clear();
+      AppendVectorsAsFloat(*batch, dataset.vector_column(), begin, batch->num_rows(), &vectors);
+      const size_t dim = request.query.size();
+      for (int64_t row = begin; row < batch->num_rows(); ++row) {
+        const auto dataset_row = static_cast<uint32_t>(batch_start + row);
+        ARROW_ASSIGN_OR_RAISE(
+            RowId id, flat.Add(std::span<const float>(vectors.data() + (row - begin) * dim, dim)));
+        if (filter && filter->contains(dataset_row)) tail_filter.add(id);
+      }
+    }
+    batch_start = batch_end;
+  }
+  std::vector<Neighbor> found;
+  SearchOptions options;
+  options.k = static_cast<size_t>(request.k);
+  options.filter = filter ? &tail_filter : nullptr;
+  ARROW_RETURN_NOT_OK(flat.Search(request.query, options, &found));
+  for (auto& neighbor : found) neighbor.row += static_cast<RowId>(from);
+  return found;
+}
+
+// The protocol's distance (L2 is reported as a true distance) and score (higher is better).
+std::pair<float, float> DistanceAndScore(Metric metric, float internal) {
+  switch (metric) {
+    case Metric::kL2: {
+      const float distance = std::sqrt(std::max(internal, 0.0f));
+      return {distance, 1.0f / (1.0f + distance)};
+    }
+    case Metric::kCosine:
+      return {internal, 1.0f / (1.0f + internal)};
+    case Metric::kDotProduct:
+      return {internal, -internal};  // the dot product itself: 1/(1+d) is not monotone here
+  }
+  return {internal, 0.0f};
+}
+
+arrow::Result<std::vector<int>> OutputColumns(const arrow::Schema& schema, const Dataset& dataset,
+                                              const SearchRequest& request) {
+  std::vector<int> columns;
+  if (request.columns) {
+    for (const auto& name : *request.columns) {
+      const int index = schema.GetFieldIndex(name);
+      if (index < 0) return arrow::Status::Invalid("unknown column '", name, "' in 'columns'");
+      columns.push_back(index);
+    }
+  } else {
+    for (int i = 0; i < schema.num_fields(); ++i) {
+      if (i != dataset.vector_column() && schema.field(i)->name() != kIdColumn) {
+        columns.push_back(i);
+      }
+    }
+  }
+  if (request.include_vectors) columns.push_back(dataset.vector_column());
+  return columns;
+}
+
+// The stored rows `rows` of column `column` across the snapshot's batches, in that order.
+arrow::Result<std::shared_ptr<arrow::Array>> TakeRows(const DatasetSnapshot& snapshot, int column,
+                                                      const std::shared_ptr<arrow::Array>& rows) {
+  arrow::ArrayVector chunks;
+  for (const auto& stored : snapshot.batches) {
+    ARROW_ASSIGN_OR_RAISE(auto batch, PadToSchema(stored, snapshot.schema));
+    chunks.push_back(batch->column(column));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto chunked,
+                        arrow::ChunkedArray::Make(chunks, snapshot.schema->field(column)->type()));
+  ARROW_ASSIGN_OR_RAISE(arrow::Datum taken, cp::Take(chunked, rows));
+  const auto& taken_chunks = taken.chunked_array()->chunks();
+  if (taken_chunks.empty()) return arrow::MakeEmptyArray(chunked->type());
+  return arrow::Concatenate(taken_chunks);
+}
+
+}  // namespace
+
+arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::string_view key) {
+  if (!vector.is_array() || vector.empty()) {
+    return arrow::Status::Invalid("'", key, "' must be a non-empty JSON array of numbers");
+  }
+  std::vector<float> query;
+  query.reserve(vector.size());
+  for (const auto& element : vector) {
+    if (!element.is_number()) {
+      return arrow::Status::Invalid("'", key, "' must contain only numbers, got ",
+                                    JsonForMessage(element));
+    }
+    const float value = element.get<float>();
+    if (!std::isfinite(value)) {
+      return arrow::Status::Invalid("'", key, "' contains a non-finite value at position ",
+                                    query.size());
+    }
+    query.push_back(value);
+  }
+  return query;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& dataset,
+                                                                 const SearchRequest& request) {
+  const int32_t dim = dataset.layout().vector.dim;
+  if (static_cast<int32_t>(request.query.size()) != dim) {
+    return arrow::Status::Invalid("query vector has width ", request.query.size(), ", dataset '",
+                                  dataset.name(), "' has width ", dim);
+  }
+  if (request.k < 1 || request.k > kMaxSearchK) {
+    return arrow::Status::Invalid("'k' must be between 1 and ", kMaxSearchK, ", got ", request.k);
+  }
+  if (request.ef < 0) return arrow::Status::Invalid("'ef' must be >= 0, got ", request.ef);
+  // Index first, then snapshot: every row the graph knows is in the snapshot.
+  const int64_t indexed = dataset.index().indexed_rows();
+  const DatasetSnapshot snapshot = dataset.Snapshot();
+  ARROW_ASSIGN_OR_RAISE(std::vector<int> columns,
+                        OutputColumns(*snapshot.schema, dataset, request));
+  std::optional<Roaring> filter;
+  if (!request.filters.is_null()) {
+    ARROW_ASSIGN_OR_RAISE(filter, MatchingRows(snapshot, request.filters));
+  }
+  const Roaring* filter_ptr = filter ? &*filter : nullptr;
+
+  std::vector<Neighbor> found;
+  SearchOptions options;
+  options.k = static_cast<size_t>(request.k);
+  options.ef = static_cast<size_t>(request.ef);
+  options.filter = filter_ptr;
+  if (indexed > 0) {
+    ARROW_RETURN_NOT_OK(dataset.index().hnsw().Search(request.query, options, &found));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto tail,
+                        SearchUnindexed(dataset, snapshot, indexed, request, filter_ptr));
+  found.insert(found.end(), tail.begin(), tail.end());
+  std::sort(found.begin(), found.end(), CloserThan);
+  if (found.size() > static_cast<size_t>(request.k)) found.resize(request.k);
+
+  arrow::Int64Builder rows;
+  arrow::FloatBuilder scores, distances;
+  for (const auto& neighbor : found) {
+    auto [distance, score] = DistanceAndScore(dataset.index().config().metric, neighbor.distance);
+    ARROW_RETURN_NOT_OK(rows.Append(neighbor.row));
+    ARROW_RETURN_NOT_OK(scores.Append(score));
+    ARROW_RETURN_NOT_OK(distances.Append(distance));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto row_array, rows.Finish());
+  const int id_column = snapshot.schema->GetFieldIndex(std::string(kIdColumn));
+  arrow::FieldVector fields{snapshot.schema->field(id_column)->WithNullable(false),
+                            arrow::field("score", arrow::float32(), false),
+                            arrow::field("distance", arrow::float32(), false)};
+  arrow::ArrayVector arrays(3);
+  ARROW_ASSIGN_OR_RAISE(arrays[0], TakeRows(snapshot, id_column, row_array));
+  ARROW_RETURN_NOT_OK(scores.Finish(&arrays[1]));
+  ARROW_RETURN_NOT_OK(distances.Finish(&arrays[2]));
+  for (int column : columns) {
+    fields.push_back(snapshot.schema->field(column));
+    ARROW_ASSIGN_OR_RAISE(auto taken, TakeRows(snapshot, column, row_array));
+    arrays.push_back(std::move(taken));
+  }
+  return arrow::RecordBatch::Make(arrow::schema(fields), static_cast<int64_t>(found.size()),
+                                  std::move(arrays));
+}
+
+}  // namespace arbalest
