@@ -16,6 +16,7 @@
 
 #include "common/byte_size.h"
 #include "common/data_dir.h"
+#include "common/duration.h"
 #include "common/logging.h"
 #include "flight/server.h"
 #include "metrics/metrics_server.h"
@@ -41,9 +42,20 @@ struct ServeConfig {
   int fsync_interval_ms = 10;
   std::string wal_segment_size = "64MiB";
   bool wal_skip_corrupt = false;
+  std::string snapshot_interval = "10m";
+  std::string snapshot_wal_bytes = "1GiB";
   bool null_sink = false;
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
+
+CLI::Validator DurationValidator() {
+  return CLI::Validator(
+      [](std::string& text) {
+        auto duration = ParseDuration(text);
+        return duration.ok() ? std::string() : duration.status().message();
+      },
+      "DURATION");
+}
 
 CLI::Validator ByteSizeValidator() {
   return CLI::Validator(
@@ -116,6 +128,19 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
                 "Start even when the WAL has corrupt records, skipping them (their rows are lost)")
       ->envname("ARBALEST_WAL_SKIP_CORRUPT");
   serve
+      .add_option("--snapshot-interval", config.snapshot_interval,
+                  "Snapshot the datasets that changed this often, e.g. 10m, 30s (0 = never)")
+      ->envname("ARBALEST_SNAPSHOT_INTERVAL")
+      ->check(DurationValidator())
+      ->capture_default_str();
+  serve
+      .add_option("--snapshot-wal-bytes", config.snapshot_wal_bytes,
+                  "Snapshot the datasets that changed once this much WAL was written since the "
+                  "last snapshot, e.g. 1GiB (0 = never)")
+      ->envname("ARBALEST_SNAPSHOT_WAL_BYTES")
+      ->check(ByteSizeValidator())
+      ->capture_default_str();
+  serve
       .add_option("--index-workers", config.index_workers,
                   "Threads that index acked rows in the background (default: one per core)")
       ->envname("ARBALEST_INDEX_WORKERS")
@@ -126,7 +151,7 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
   serve
       .add_option("--shutdown-grace", config.shutdown_grace_seconds,
                   "Seconds in-flight calls get to finish after SIGINT/SIGTERM before they are "
-                  "cancelled")
+                  "cancelled; then as long again for the shutdown snapshot")
       ->envname("ARBALEST_SHUTDOWN_GRACE")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
@@ -157,8 +182,13 @@ int WaitForShutdownSignal(const sigset_t& signals) {
   return signal_number;
 }
 
-// Replays the WAL into `store`, then attaches a writer that continues the log.
-arrow::Status Recover(const ServeConfig& config, VectorStore& store) {
+std::string SnapshotDir(const ServeConfig& config) {
+  return (std::filesystem::path(config.data_dir) / "snapshots").string();
+}
+
+// Loads the snapshots and replays the WAL into `store`, then attaches a writer that continues
+// the log.
+arrow::Status RecoverStore(const ServeConfig& config, VectorStore& store) {
   WalOptions wal;
   wal.dir = (std::filesystem::path(config.data_dir) / "wal").string();
   ARROW_ASSIGN_OR_RAISE(wal.fsync, ParseFsyncPolicy(config.fsync));
@@ -167,15 +197,18 @@ arrow::Status Recover(const ServeConfig& config, VectorStore& store) {
   const auto start = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(
       RecoveryResult recovered,
-      RecoverFromWal(store, wal.dir, WalReadOptions{.skip_corrupt = config.wal_skip_corrupt}));
+      Recover(store, RecoveryOptions{.wal_dir = wal.dir,
+                                     .snapshot_dir = SnapshotDir(config),
+                                     .wal = {.skip_corrupt = config.wal_skip_corrupt}}));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info(
-      "recovered {} datasets from {} WAL records ({} rows replayed) in {:.3f} s (torn bytes cut: "
-      "{}, "
-      "corrupt records skipped: {})",
-      store.List().size(), recovered.log.records, recovered.rows, seconds,
-      recovered.log.truncated_bytes, recovered.log.skipped_corrupt);
+      "recovered {} datasets in {:.3f} s: {} from snapshots ({} rows, {} indexed rows mapped), "
+      "then {} WAL records ({} rows replayed, {} already in snapshots or deleted; torn bytes "
+      "cut: {}, corrupt records skipped: {})",
+      store.List().size(), seconds, recovered.snapshots, recovered.snapshot_rows,
+      recovered.restored_index_rows, recovered.log.records, recovered.rows,
+      recovered.skipped_records, recovered.log.truncated_bytes, recovered.log.skipped_corrupt);
   ARROW_ASSIGN_OR_RAISE(auto writer, WalWriter::Open(std::move(wal), recovered.next_lsn));
   store.AttachWal(std::move(writer));
   return arrow::Status::OK();
@@ -185,8 +218,11 @@ arrow::Status Serve(const ServeConfig& config) {
   const sigset_t signals = BlockShutdownSignals();
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes);
-  ARROW_RETURN_NOT_OK(Recover(config, *store));
+  ARROW_RETURN_NOT_OK(RecoverStore(config, *store));
   store->StartIndexing(config.index_workers);
+  ARROW_RETURN_NOT_OK(
+      store->StartSnapshots({SnapshotDir(config), *ParseDuration(config.snapshot_interval),
+                             *ParseByteSize(config.snapshot_wal_bytes)}));
   ARROW_ASSIGN_OR_RAISE(auto servers,
                         FlightServers::Start({config.host, config.port, config.meta_port}, store,
                                              {config.null_sink}));
@@ -202,7 +238,11 @@ arrow::Status Serve(const ServeConfig& config) {
   const int signal_number = WaitForShutdownSignal(signals);
   spdlog::info("received {}: finishing in-flight calls and shutting down",
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  ARROW_RETURN_NOT_OK(servers->Shutdown(std::chrono::seconds(config.shutdown_grace_seconds)));
+  const auto grace = std::chrono::seconds(config.shutdown_grace_seconds);
+  ARROW_RETURN_NOT_OK(servers->Shutdown(grace));
+  // Writes and checkpoints what changed, so the next start loads snapshots instead of
+  // replaying the log; what does not finish in time is still in the log.
+  store->snapshotter()->Shutdown(std::chrono::steady_clock::now() + grace);
   spdlog::info("shut down cleanly");
   return arrow::Status::OK();
 }

@@ -77,6 +77,24 @@ arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
               {"index_queue_depth", store.index_queue_depth()}};
 }
 
+// {"snapshot": [{"dataset", "lsn", "rows", "indexed_rows", "bytes", "seconds"}, ...]}.
+arrow::Result<Json> Snapshot(VectorStore& store, std::string_view type, std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, type));
+  Snapshotter* snapshotter = store.snapshotter();
+  if (!snapshotter) return arrow::Status::NotImplemented("snapshots are off on this server");
+  ARROW_ASSIGN_OR_RAISE(auto reports, snapshotter->SnapshotNow(name));
+  Json written = Json::array();
+  for (const auto& report : reports) {
+    written.push_back({{"dataset", report.dataset},
+                       {"lsn", report.lsn},
+                       {"rows", report.rows},
+                       {"indexed_rows", report.indexed_rows},
+                       {"bytes", report.bytes},
+                       {"seconds", report.seconds}});
+  }
+  return Json{{"snapshot", std::move(written)}};
+}
+
 arrow::Result<std::shared_ptr<arrow::Buffer>> IpcStream(const arrow::RecordBatch& batch) {
   ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
   ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(sink, batch.schema()));
@@ -118,6 +136,10 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
       {"stats", "Dataset statistics. Body: {\"dataset\": name} for one, {} for all."},
       {"delete-dataset", "Delete a dataset and all its rows. Body: {\"dataset\": name}."},
+      {"snapshot",
+       "Write a snapshot of one dataset ({\"dataset\": name}) or of all ({}), so that a restart "
+       "loads it instead of replaying the log. Alias: ForceSnapshot. Result: {\"snapshot\": "
+       "[{\"dataset\", \"lsn\", \"rows\", \"indexed_rows\", \"bytes\", \"seconds\"}]}."},
   };
 }
 
@@ -128,6 +150,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
   if (type == "stats") return OneJson(Stats(store, body));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));
+  if (type == "snapshot" || type == "ForceSnapshot") return OneJson(Snapshot(store, type, body));
   std::string known;
   for (const auto& action : SupportedActions()) known += (known.empty() ? "" : ", ") + action.type;
   return arrow::Status::NotImplemented("unknown action '", type, "' (this server knows: ", known,

@@ -59,7 +59,10 @@ Json DatasetStats(const Dataset& dataset) {
               {"vector_type", VectorTypeName(*layout.vector.value_type)},
               {"id_type", assigned ? "uint64" : std::string(IdKindName(layout.id_kind))},
               {"ids_assigned", assigned},
-              {"columns", std::move(columns)}};
+              {"columns", std::move(columns)},
+              {"indexed_rows", dataset.index().indexed_rows()},
+              {"index_restored_rows", dataset.index().restored_rows()},
+              {"snapshot_lsn", dataset.saved_snapshot().lsn}};
 }
 
 arrow::Result<std::vector<std::shared_ptr<Dataset>>> SelectDatasets(const VectorStore& store,

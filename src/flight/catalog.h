@@ -19,7 +19,8 @@ namespace arbalest {
 arrow::Result<arrow::flight::FlightInfo> MakeFlightInfo(const Dataset& dataset);
 
 // The `stats` of one dataset: rows, bytes, batches, dim, vector column and type, id type,
-// columns.
+// columns, indexed rows (and how many of them were mapped from a snapshot at startup), and the
+// LSN of its latest snapshot (0: none).
 Json DatasetStats(const Dataset& dataset);
 
 // The datasets that match ListFlights `criteria`: empty (all), or JSON

@@ -62,6 +62,8 @@ class HnswIndex final : public VectorIndex {
                        std::vector<Neighbor>* out) const override;
 
   size_t dim() const override { return store_.space().dim(); }
+  Metric metric() const { return store_.space().metric(); }
+  simd::ElementType element_type() const { return store_.space().type(); }
   uint64_t size() const override { return store_.count(); }
   MemoryUsage memory() const override;
   const HnswParams& params() const { return params_; }

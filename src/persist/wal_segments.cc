@@ -1,13 +1,9 @@
 #include "persist/wal_segments.h"
 
 #include <arrow/status.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <filesystem>
 
 #include "persist/wal_format.h"
@@ -31,17 +27,6 @@ arrow::Result<std::vector<WalSegment>> ListWalSegments(const std::string& dir) {
   std::sort(segments.begin(), segments.end(),
             [](const auto& a, const auto& b) { return a.first_lsn < b.first_lsn; });
   return segments;
-}
-
-arrow::Status SyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return arrow::Status::IOError("cannot open directory ", dir, ": ", std::strerror(errno));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0)
-    return arrow::Status::IOError("cannot fsync directory ", dir, ": ", std::strerror(errno));
-  return arrow::Status::OK();
 }
 
 }  // namespace arbalest

@@ -18,7 +18,4 @@ struct WalSegment {
 // that are not segments are ignored.
 arrow::Result<std::vector<WalSegment>> ListWalSegments(const std::string& dir);
 
-// fsyncs a directory so that files created or removed in it stay so after a crash.
-arrow::Status SyncDirectory(const std::string& dir);
-
 }  // namespace arbalest

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "persist/crc32c.h"
+#include "persist/file_sync.h"
 #include "persist/wal_format.h"
 #include "persist/wal_segments.h"
 
@@ -113,6 +114,11 @@ arrow::Result<uint64_t> WalWriter::Append(WalPayload payload) {
 int64_t WalWriter::bytes_written() const {
   std::lock_guard lock(mutex_);
   return bytes_written_;
+}
+
+uint64_t WalWriter::next_lsn() const {
+  std::lock_guard lock(mutex_);
+  return next_lsn_;
 }
 
 void WalWriter::Run() {

@@ -74,6 +74,9 @@ class WalWriter {
   // Bytes written to the log since Open.
   int64_t bytes_written() const;
 
+  // The LSN the next Enqueue will get: every record queued so far has a smaller one.
+  uint64_t next_lsn() const;
+
  private:
   struct Pending;
   WalWriter(WalOptions options, uint64_t next_lsn);

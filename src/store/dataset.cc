@@ -4,15 +4,23 @@
 #include <arrow/status.h>
 #include <arrow/util/byte_size.h>
 
+#include <algorithm>
+
 namespace arbalest {
 
 arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
                                                         const arrow::Schema& put_schema,
-                                                        MemoryBudget* budget) {
+                                                        MemoryBudget* budget,
+                                                        const std::string& graph_file) {
   ARROW_ASSIGN_OR_RAISE(DatasetLayout layout, InspectPutSchema(put_schema));
   ARROW_ASSIGN_OR_RAISE(auto schema, StoredSchemaFor(put_schema));
   ARROW_ASSIGN_OR_RAISE(IndexConfig config, IndexConfigFor(*schema, layout));
-  ARROW_ASSIGN_OR_RAISE(auto index, DatasetIndex::Make(config, layout.vector.dim));
+  std::unique_ptr<DatasetIndex> index;
+  if (graph_file.empty()) {
+    ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Make(config, layout.vector.dim));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Load(config, layout.vector.dim, graph_file));
+  }
   return std::shared_ptr<Dataset>(
       new Dataset(std::move(name), std::make_shared<arrow::Schema>(put_schema), std::move(schema),
                   std::move(layout), std::move(index), budget));
@@ -59,16 +67,16 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
 }
 
 void Dataset::Publish(const PreparedAppend& prepared) {
-  Resolve(prepared.ticket, prepared.batch, prepared.bytes);
+  Resolve(prepared.ticket, prepared.batch, prepared.bytes, prepared.lsn);
 }
 
 void Dataset::Discard(const PreparedAppend& prepared) {
   budget_->Release(prepared.bytes);
-  Resolve(prepared.ticket, nullptr, 0);
+  Resolve(prepared.ticket, nullptr, 0, 0);
 }
 
 void Dataset::Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch,
-                      int64_t bytes) {
+                      int64_t bytes, uint64_t lsn) {
   std::unique_lock state(state_mutex_);
   // Appends logged earlier are durable no later than this one, so their threads are already
   // awake and about to resolve them: the wait is short.
@@ -79,6 +87,7 @@ void Dataset::Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>
     batches_.push_back(batch);
     num_rows_ += batch->num_rows();
     num_bytes_ += bytes;
+    published_lsn_ = std::max(published_lsn_, lsn);
   }
   ++next_to_publish_;
   turn_.notify_all();
@@ -94,7 +103,8 @@ arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>
   return prepared.batch->num_rows();
 }
 
-arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch) {
+arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                       uint64_t lsn) {
   std::lock_guard order(append_mutex_);
   const int64_t bytes = arrow::util::TotalBufferSize(*batch);
   ARROW_RETURN_NOT_OK(budget_->Charge(bytes));
@@ -106,8 +116,35 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     std::unique_lock state(state_mutex_);
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
-  Resolve(next_ticket_++, batch, bytes);
+  Resolve(next_ticket_++, batch, bytes, lsn);
   return arrow::Status::OK();
+}
+
+void Dataset::set_created_lsn(uint64_t lsn) {
+  std::unique_lock state(state_mutex_);
+  created_lsn_ = lsn;
+  published_lsn_ = std::max(published_lsn_, lsn);
+}
+
+uint64_t Dataset::created_lsn() const {
+  std::shared_lock state(state_mutex_);
+  return created_lsn_;
+}
+
+void Dataset::set_saved_snapshot(SavedSnapshot saved) {
+  std::unique_lock state(state_mutex_);
+  saved_ = saved;
+  published_lsn_ = std::max(published_lsn_, saved.lsn);
+}
+
+SavedSnapshot Dataset::saved_snapshot() const {
+  std::shared_lock state(state_mutex_);
+  return saved_;
+}
+
+uint64_t Dataset::first_needed_lsn() const {
+  std::shared_lock state(state_mutex_);
+  return saved_.lsn != 0 ? saved_.lsn + 1 : created_lsn_;
 }
 
 arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows) {
@@ -116,7 +153,12 @@ arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows) {
 
 DatasetSnapshot Dataset::Snapshot() const {
   std::shared_lock lock(state_mutex_);
-  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_};
+  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_, published_lsn_};
+}
+
+uint64_t Dataset::last_lsn() const {
+  std::shared_lock lock(state_mutex_);
+  return published_lsn_;
 }
 
 std::shared_ptr<arrow::Schema> Dataset::schema() const {

@@ -28,6 +28,9 @@ struct DatasetSnapshot {
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   int64_t num_rows = 0;
   int64_t num_bytes = 0;
+  // Every logged change of the dataset with an LSN up to this one is in the view, and none
+  // after it (a consistent cut for snapshots). 0 when nothing was logged.
+  uint64_t lsn = 0;
 };
 
 // A batch validated, conformed and charged to the budget, waiting to be published. It must be
@@ -36,6 +39,15 @@ struct PreparedAppend {
   std::shared_ptr<arrow::RecordBatch> batch;  // as it will be stored and logged
   int64_t bytes = 0;
   uint64_t ticket = 0;  // position in the dataset's publication order
+  uint64_t lsn = 0;     // the append's WAL record, set by the caller once logged (0: not logged)
+};
+
+// What the dataset's latest snapshot on disk holds.
+struct SavedSnapshot {
+  uint64_t lsn = 0;  // 0: the dataset has no snapshot
+  int64_t rows = 0;
+  int64_t indexed_rows = 0;
+  int64_t bytes = 0;  // on disk
 };
 
 // Thread-safe. Appending is two-phase so that the write-ahead log can sit between validation
@@ -44,10 +56,12 @@ struct PreparedAppend {
 class Dataset {
  public:
   // An empty dataset whose stored schema derives from `put_schema` (see StoredSchemaFor).
-  // `budget` must outlive the dataset; the dataset's bytes are charged to it.
+  // `budget` must outlive the dataset; the dataset's bytes are charged to it. With a
+  // `graph_file` (a snapshot's), the index graph is mapped from it instead of starting empty.
   static arrow::Result<std::shared_ptr<Dataset>> Create(std::string name,
                                                         const arrow::Schema& put_schema,
-                                                        MemoryBudget* budget);
+                                                        MemoryBudget* budget,
+                                                        const std::string& graph_file = "");
   ~Dataset();
   Dataset(const Dataset&) = delete;
   Dataset& operator=(const Dataset&) = delete;
@@ -77,8 +91,22 @@ class Dataset {
   // Prepare + Publish, for appends that are not logged.
   arrow::Result<int64_t> Append(const std::shared_ptr<arrow::RecordBatch>& batch);
 
-  // Appends a batch read back from the write-ahead log: already conformed when it was logged.
-  arrow::Status AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch);
+  // Appends a batch read back from the write-ahead log (record `lsn`) or from a snapshot taken
+  // at `lsn`: already conformed when it was logged.
+  arrow::Status AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch, uint64_t lsn);
+
+  // The LSN of the WAL record that created the dataset. Set once, before the dataset is shared.
+  void set_created_lsn(uint64_t lsn);
+  uint64_t created_lsn() const;
+
+  // The dataset's latest snapshot on disk. Setting it also marks the dataset as holding every
+  // change up to its LSN (a dataset loaded from that snapshot).
+  void set_saved_snapshot(SavedSnapshot saved);
+  SavedSnapshot saved_snapshot() const;
+
+  // The first WAL record a restart needs to rebuild the dataset: the one after its snapshot,
+  // else the one that created it.
+  uint64_t first_needed_lsn() const;
 
   // The dataset's vector index, and the position of the vector column in every batch.
   DatasetIndex& index() const { return *index_; }
@@ -93,6 +121,9 @@ class Dataset {
   // The rows published so far.
   DatasetSnapshot Snapshot() const;
 
+  // DatasetSnapshot::lsn of Snapshot(), without copying the batch list.
+  uint64_t last_lsn() const;
+
   // The current schema.
   std::shared_ptr<arrow::Schema> schema() const;
 
@@ -106,7 +137,8 @@ class Dataset {
           std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
           std::unique_ptr<DatasetIndex> index, MemoryBudget* budget);
   // Publishes (or skips, if `batch` is null) the append holding `ticket`, in ticket order.
-  void Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch, int64_t bytes);
+  void Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch, int64_t bytes,
+               uint64_t lsn);
 
   const std::string name_;
   const std::shared_ptr<arrow::Schema> put_schema_;
@@ -129,6 +161,9 @@ class Dataset {
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
   int64_t num_rows_ = 0;
   int64_t num_bytes_ = 0;
+  uint64_t published_lsn_ = 0;  // see DatasetSnapshot::lsn
+  uint64_t created_lsn_ = 0;
+  SavedSnapshot saved_;
   bool dropped_ = false;
 };
 

@@ -92,7 +92,28 @@ arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Make(const IndexConfi
                                                                 int dim) {
   ARROW_ASSIGN_OR_RAISE(auto hnsw, HnswIndex::Make(static_cast<size_t>(dim), config.metric,
                                                    config.element_type, config.params));
-  return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(hnsw)));
+  return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(hnsw), 0));
+}
+
+arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Load(const IndexConfig& config, int dim,
+                                                                const std::string& path) {
+  ARROW_ASSIGN_OR_RAISE(auto hnsw, HnswIndex::Load(path));
+  if (hnsw->dim() != static_cast<size_t>(dim) || hnsw->metric() != config.metric ||
+      hnsw->element_type() != config.element_type) {
+    return arrow::Status::Invalid("HNSW index file ", path, " does not fit its dataset: dim ",
+                                  hnsw->dim(), " (want ", dim, "), metric ",
+                                  MetricName(hnsw->metric()), " (want ", MetricName(config.metric),
+                                  "), element type ", simd::ElementTypeName(hnsw->element_type()),
+                                  " (want ", simd::ElementTypeName(config.element_type), ")");
+  }
+  const auto rows = static_cast<int64_t>(hnsw->size());
+  return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(hnsw), rows));
+}
+
+arrow::Result<int64_t> DatasetIndex::SaveGraph(const std::string& path) {
+  std::lock_guard lock(catch_up_mutex_);
+  ARROW_RETURN_NOT_OK(hnsw_->Save(path));
+  return static_cast<int64_t>(hnsw_->size());
 }
 
 arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, int vector_column,

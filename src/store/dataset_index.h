@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "index/hnsw_index.h"
@@ -45,6 +46,16 @@ class DatasetIndex {
  public:
   static arrow::Result<std::unique_ptr<DatasetIndex>> Make(const IndexConfig& config, int dim);
 
+  // An index whose graph is mapped from `path` (written by SaveGraph), without rebuilding it.
+  // Invalid, naming the file, when the file is damaged or its dimension, metric or element
+  // type differ from `config` and `dim`.
+  static arrow::Result<std::unique_ptr<DatasetIndex>> Load(const IndexConfig& config, int dim,
+                                                           const std::string& path);
+
+  // Writes the graph of the rows indexed so far to `path` and returns how many rows it holds.
+  // Indexing of this dataset waits meanwhile; searches do not.
+  arrow::Result<int64_t> SaveGraph(const std::string& path);
+
   const IndexConfig& config() const { return config_; }
   const HnswIndex& hnsw() const { return *hnsw_; }
 
@@ -57,14 +68,21 @@ class DatasetIndex {
   // Rows 0 .. indexed_rows()-1 are searchable through the graph.
   int64_t indexed_rows() const { return indexed_rows_.load(std::memory_order_acquire); }
 
+  // Rows whose graph was loaded from a snapshot rather than built by this process.
+  int64_t restored_rows() const { return restored_rows_; }
+
  private:
-  DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw)
-      : config_(std::move(config)), hnsw_(std::move(hnsw)) {}
+  DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw, int64_t restored_rows)
+      : config_(std::move(config)),
+        hnsw_(std::move(hnsw)),
+        restored_rows_(restored_rows),
+        indexed_rows_(restored_rows) {}
 
   const IndexConfig config_;
   std::unique_ptr<HnswIndex> hnsw_;
-  std::mutex catch_up_mutex_;
-  std::atomic<int64_t> indexed_rows_{0};
+  const int64_t restored_rows_;
+  std::mutex catch_up_mutex_;  // held while the graph changes or is saved
+  std::atomic<int64_t> indexed_rows_;
 };
 
 }  // namespace arbalest

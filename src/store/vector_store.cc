@@ -28,13 +28,16 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
     ARROW_ASSIGN_OR_RAISE(prepared, dataset.Prepare(batch));
     arrow::Status logged = arrow::Status::OK();
     if (log_create) {
-      logged = Log(EncodeCreateDataset(dataset.name(), dataset.put_schema())).status();
+      auto created = Log(EncodeCreateDataset(dataset.name(), dataset.put_schema()));
+      logged = created.status();
+      if (created.ok()) dataset.set_created_lsn(created->lsn);
     }
     if (logged.ok()) {
       auto appended = Log(EncodeAppend(dataset.name(), *prepared.batch));
       logged = appended.status();
       if (appended.ok()) ticket = std::move(*appended);
     }
+    prepared.lsn = ticket.lsn;
     if (!logged.ok()) {
       dataset.Discard(prepared);
       return logged;
@@ -58,6 +61,17 @@ void VectorStore::StartIndexing(int threads) {
   for (const auto& dataset : List()) index_workers_->Notify(dataset->name());
 }
 
+VectorStore::~VectorStore() {
+  snapshotter_.reset();
+  StopIndexing();
+}
+
+arrow::Status VectorStore::StartSnapshots(SnapshotOptions options) {
+  if (!wal_) return arrow::Status::Invalid("snapshots need a write-ahead log");
+  snapshotter_ = std::make_unique<Snapshotter>(*this, *wal_, std::move(options));
+  return arrow::Status::OK();
+}
+
 size_t VectorStore::index_queue_depth() const {
   return index_workers_ ? index_workers_->queue_depth() : 0;
 }
@@ -73,6 +87,7 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_vie
   ARROW_ASSIGN_OR_RAISE(auto created, Dataset::Create(std::string(name), put_schema, &budget_));
   ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeCreateDataset(name, created->put_schema())));
   ARROW_RETURN_NOT_OK(WaitLogged(ticket));
+  created->set_created_lsn(ticket.lsn);
   datasets_.emplace(std::string(name), created);
   return created;
 }
@@ -152,12 +167,13 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
                                       "', which already exists");
       }
       ARROW_ASSIGN_OR_RAISE(auto created, Dataset::Create(entry.dataset, *entry.schema, &budget_));
+      created->set_created_lsn(entry.lsn);
       datasets_.emplace(entry.dataset, std::move(created));
       return arrow::Status::OK();
     }
     case WalRecordType::kAppend:
       if (it == datasets_.end()) break;
-      return it->second->AppendRecovered(entry.batch);
+      return it->second->AppendRecovered(entry.batch, entry.lsn);
     case WalRecordType::kDropDataset:
       if (it == datasets_.end()) break;
       it->second->MarkDropped();
@@ -166,6 +182,15 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
   }
   return arrow::Status::Invalid("WAL record ", entry.lsn, " refers to dataset '", entry.dataset,
                                 "', which does not exist at that point of the log");
+}
+
+arrow::Status VectorStore::AddRestored(std::shared_ptr<Dataset> dataset) {
+  std::unique_lock lock(mutex_);
+  const std::string name = dataset->name();
+  if (!datasets_.emplace(name, std::move(dataset)).second) {
+    return arrow::Status::Invalid("dataset '", name, "' is restored twice");
+  }
+  return arrow::Status::OK();
 }
 
 }  // namespace arbalest

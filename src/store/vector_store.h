@@ -20,6 +20,7 @@
 #include "store/dataset.h"
 #include "store/index_workers.h"
 #include "store/memory_budget.h"
+#include "store/snapshotter.h"
 
 namespace arbalest {
 
@@ -51,6 +52,13 @@ class VectorStore {
   // Datasets waiting for or being indexed.
   size_t index_queue_depth() const;
 
+  // Starts the snapshot thread (store/snapshotter.h). Call once, after AttachWal (Invalid
+  // without a log: a snapshot is a point in the log).
+  arrow::Status StartSnapshots(SnapshotOptions options);
+
+  // The snapshot thread; null before StartSnapshots.
+  Snapshotter* snapshotter() { return snapshotter_.get(); }
+
   // The dataset named `name`, created from `put_schema` when absent (a schema-only put); an
   // existing dataset must accept `put_schema`. Invalid for a bad name or schema.
   arrow::Result<std::shared_ptr<Dataset>> GetOrCreate(std::string_view name,
@@ -80,9 +88,14 @@ class VectorStore {
   // Applies a record read back from the log at startup (no logging).
   arrow::Status ApplyLogged(const WalEntry& entry);
 
-  ~VectorStore() { StopIndexing(); }
+  // Adds a dataset loaded from a snapshot at startup, before the log is replayed. Invalid when
+  // a dataset of that name exists.
+  arrow::Status AddRestored(std::shared_ptr<Dataset> dataset);
+
+  ~VectorStore();
 
   const MemoryBudget& memory() const { return budget_; }
+  MemoryBudget* mutable_memory() { return &budget_; }
   const WalWriter* wal() const { return wal_.get(); }
 
  private:
@@ -101,6 +114,7 @@ class VectorStore {
   std::atomic<uint64_t> next_seq_{1};  // acks' seq when no log is attached
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Dataset>, std::less<>> datasets_;
+  std::unique_ptr<Snapshotter> snapshotter_;
 };
 
 }  // namespace arbalest

@@ -24,10 +24,14 @@ class RecoveryTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  RecoveryOptions LogOnly(bool skip_corrupt = false) const {
+    return RecoveryOptions{dir_.string(), "", WalReadOptions{skip_corrupt}};
+  }
+
   // A store recovered from the log, with a writer attached that continues it.
   std::unique_ptr<VectorStore> OpenStore(RecoveryResult* recovered = nullptr) {
     auto store = std::make_unique<VectorStore>(0);
-    auto result = RecoverFromWal(*store, dir_.string(), {});
+    auto result = Recover(*store, LogOnly());
     EXPECT_TRUE(result.ok()) << result.status().ToString();
     WalOptions options;
     options.dir = dir_.string();
@@ -113,12 +117,12 @@ TEST_F(RecoveryTest, RecordThatDoesNotApplyStopsRecoveryUnlessSkipped) {
         writer->Append(*EncodeCreateDataset("real", MakeVectorBatch(0, 1, 4)->schema())).ok());
   }
   VectorStore strict(0);
-  auto failed = RecoverFromWal(strict, dir_.string(), {});
+  auto failed = Recover(strict, LogOnly());
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find("'ghost'"), std::string::npos);
   EXPECT_NE(failed.status().message().find("--wal-skip-corrupt"), std::string::npos);
   VectorStore lenient(0);
-  auto skipped = RecoverFromWal(lenient, dir_.string(), WalReadOptions{.skip_corrupt = true});
+  auto skipped = Recover(lenient, LogOnly(/*skip_corrupt=*/true));
   ASSERT_TRUE(skipped.ok());
   EXPECT_EQ(skipped->log.skipped_corrupt, 1u);
   EXPECT_TRUE(lenient.Get("real").ok());

@@ -1,0 +1,227 @@
+#include "persist/snapshot_format.h"
+
+#include <arrow/io/memory.h>
+#include <arrow/ipc/dictionary.h>
+#include <arrow/ipc/reader.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/status.h>
+#include <arrow/util/base64.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <tuple>
+
+#include "persist/staging_dir.h"
+
+namespace arbalest {
+namespace {
+
+namespace fs = std::filesystem;
+
+arrow::Result<std::string> EncodeSchema(const arrow::Schema& schema) {
+  ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::ipc::SerializeSchema(schema));
+  return arrow::util::base64_encode(buffer->ToString());
+}
+
+std::string Hex(uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+Json FileJson(const SnapshotFile& file) {
+  return Json{{"name", file.name}, {"bytes", file.digest.bytes}, {"xxh3", Hex(file.digest.xxh3)}};
+}
+
+// Reads the keys of one manifest, naming the manifest file and the key in every error.
+class ManifestReader {
+ public:
+  explicit ManifestReader(std::string path) : path_(std::move(path)) {}
+
+  arrow::Status Bad(std::string_view key, std::string_view why) const {
+    return arrow::Status::Invalid("snapshot manifest ", path_, ": '", key, "' ", why);
+  }
+
+  arrow::Result<const Json*> Get(const Json& object, std::string_view key) const {
+    auto it = object.find(key);
+    if (it == object.end()) return Bad(key, "is missing");
+    return &*it;
+  }
+
+  arrow::Result<uint64_t> UInt(const Json& object, std::string_view key) const {
+    ARROW_ASSIGN_OR_RAISE(const Json* value, Get(object, key));
+    if (!value->is_number_unsigned()) return Bad(key, "must be a non-negative integer");
+    return value->get<uint64_t>();
+  }
+
+  arrow::Result<std::string> String(const Json& object, std::string_view key) const {
+    ARROW_ASSIGN_OR_RAISE(const Json* value, Get(object, key));
+    if (!value->is_string()) return Bad(key, "must be a string");
+    return value->get<std::string>();
+  }
+
+  arrow::Result<std::shared_ptr<arrow::Schema>> Schema(const Json& object,
+                                                       std::string_view key) const {
+    ARROW_ASSIGN_OR_RAISE(std::string text, String(object, key));
+    auto bytes = arrow::util::base64_decode(text);
+    if (!bytes.ok()) return Bad(key, "is not base64");
+    arrow::io::BufferReader input(arrow::Buffer::FromString(std::move(*bytes)));
+    arrow::ipc::DictionaryMemo memo;
+    auto schema = arrow::ipc::ReadSchema(&input, &memo);
+    if (!schema.ok()) return Bad(key, "is not an Arrow IPC schema: " + schema.status().message());
+    return *schema;
+  }
+
+  arrow::Result<SnapshotFile> File(const Json& files, std::string_view key) const {
+    ARROW_ASSIGN_OR_RAISE(const Json* file, Get(files, key));
+    if (!file->is_object()) return Bad(key, "must be an object");
+    SnapshotFile result;
+    ARROW_ASSIGN_OR_RAISE(result.name, String(*file, "name"));
+    if (result.name.empty() || result.name.find('/') != std::string::npos || result.name == "..") {
+      return Bad("name", "must be a plain file name");
+    }
+    ARROW_ASSIGN_OR_RAISE(uint64_t bytes, UInt(*file, "bytes"));
+    result.digest.bytes = static_cast<int64_t>(bytes);
+    ARROW_ASSIGN_OR_RAISE(std::string hex, String(*file, "xxh3"));
+    auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), result.digest.xxh3, 16);
+    if (ec != std::errc() || ptr != hex.data() + hex.size()) {
+      return Bad("xxh3", "must be a hexadecimal checksum");
+    }
+    return result;
+  }
+
+ private:
+  const std::string path_;
+};
+
+}  // namespace
+
+std::string SnapshotDirName(std::string_view dataset, uint64_t lsn, int64_t indexed_rows) {
+  return std::string(dataset) + "@" + std::to_string(lsn) + "-" + std::to_string(indexed_rows);
+}
+
+std::string SnapshotStagingName(std::string_view dataset) {
+  return std::string(dataset) + "@staging" + std::string(kStagingSuffix);
+}
+
+arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root) {
+  SnapshotListing listing;
+  std::error_code error;
+  if (!fs::exists(root, error)) return listing;
+  for (const auto& entry : fs::directory_iterator(root, error)) {
+    if (!entry.is_directory()) continue;
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind('@');
+    if (at == std::string::npos || at == 0) continue;
+    if (name.ends_with(kStagingSuffix)) {
+      listing.staging.push_back(entry.path().string());
+      continue;
+    }
+    const char* end = name.data() + name.size();
+    SnapshotDirEntry snapshot{name.substr(0, at), 0, 0, entry.path().string()};
+    auto lsn = std::from_chars(name.data() + at + 1, end, snapshot.lsn);
+    if (lsn.ec != std::errc() || lsn.ptr == end || *lsn.ptr != '-') continue;
+    auto rows = std::from_chars(lsn.ptr + 1, end, snapshot.indexed_rows);
+    if (rows.ec != std::errc() || rows.ptr != end) continue;
+    listing.complete.push_back(std::move(snapshot));
+  }
+  if (error) return arrow::Status::IOError("cannot list ", root, ": ", error.message());
+  std::sort(listing.complete.begin(), listing.complete.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.dataset, a.lsn, a.indexed_rows) < std::tie(b.dataset, b.lsn, b.indexed_rows);
+  });
+  return listing;
+}
+
+arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string& path) {
+  ARROW_ASSIGN_OR_RAISE(std::string put_schema, EncodeSchema(*manifest.put_schema));
+  ARROW_ASSIGN_OR_RAISE(std::string schema, EncodeSchema(*manifest.schema));
+  Json files = {{"data", FileJson(manifest.data)}, {"index", FileJson(manifest.graph)}};
+  if (manifest.tombstones) files["tombstones"] = FileJson(*manifest.tombstones);
+  const Json json = {{"format_version", kSnapshotFormatVersion},
+                     {"dataset", manifest.dataset},
+                     {"lsn", manifest.lsn},
+                     {"created_lsn", manifest.created_lsn},
+                     {"rows", manifest.rows},
+                     {"indexed_rows", manifest.indexed_rows},
+                     {"put_schema", std::move(put_schema)},
+                     {"schema", std::move(schema)},
+                     {"index", manifest.index},
+                     {"files", std::move(files)}};
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << json.dump(2) << '\n';
+  out.close();
+  if (!out) return arrow::Status::IOError("cannot write ", path);
+  return arrow::Status::OK();
+}
+
+arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
+  const std::string path = (fs::path(dir) / kManifestFile).string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return arrow::Status::IOError("cannot read snapshot manifest ", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto json = ParseJsonObject(text.str(), "snapshot manifest " + path);
+  if (!json.ok()) return json.status().WithMessage(json.status().message(), " (truncated?)");
+  const ManifestReader reader(path);
+  ARROW_ASSIGN_OR_RAISE(uint64_t version, reader.UInt(*json, "format_version"));
+  if (version != kSnapshotFormatVersion) {
+    return reader.Bad("format_version", "is " + std::to_string(version) + "; this build reads " +
+                                            std::to_string(kSnapshotFormatVersion));
+  }
+  SnapshotManifest manifest;
+  ARROW_ASSIGN_OR_RAISE(manifest.dataset, reader.String(*json, "dataset"));
+  ARROW_ASSIGN_OR_RAISE(manifest.lsn, reader.UInt(*json, "lsn"));
+  ARROW_ASSIGN_OR_RAISE(manifest.created_lsn, reader.UInt(*json, "created_lsn"));
+  ARROW_ASSIGN_OR_RAISE(uint64_t rows, reader.UInt(*json, "rows"));
+  ARROW_ASSIGN_OR_RAISE(uint64_t indexed_rows, reader.UInt(*json, "indexed_rows"));
+  if (indexed_rows > rows) return reader.Bad("indexed_rows", "exceeds 'rows'");
+  manifest.rows = static_cast<int64_t>(rows);
+  manifest.indexed_rows = static_cast<int64_t>(indexed_rows);
+  ARROW_ASSIGN_OR_RAISE(manifest.put_schema, reader.Schema(*json, "put_schema"));
+  ARROW_ASSIGN_OR_RAISE(manifest.schema, reader.Schema(*json, "schema"));
+  ARROW_ASSIGN_OR_RAISE(const Json* index, reader.Get(*json, "index"));
+  manifest.index = *index;
+  ARROW_ASSIGN_OR_RAISE(const Json* files, reader.Get(*json, "files"));
+  if (!files->is_object()) return reader.Bad("files", "must be an object");
+  ARROW_ASSIGN_OR_RAISE(manifest.data, reader.File(*files, "data"));
+  ARROW_ASSIGN_OR_RAISE(manifest.graph, reader.File(*files, "index"));
+  if (files->contains("tombstones")) {
+    ARROW_ASSIGN_OR_RAISE(manifest.tombstones, reader.File(*files, "tombstones"));
+  }
+  return manifest;
+}
+
+arrow::Result<Roaring> ReadTombstones(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return arrow::Status::IOError("cannot read tombstones file ", path);
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  try {
+    return Roaring::readSafe(bytes.data(), bytes.size());
+  } catch (const std::exception& e) {
+    return arrow::Status::Invalid("tombstones file ", path, " is not a Roaring bitmap: ", e.what());
+  }
+}
+
+arrow::Status VerifySnapshotFile(const std::string& dir, const SnapshotFile& file) {
+  const std::string path = (fs::path(dir) / file.name).string();
+  auto digest = DigestFile(path);
+  if (!digest.ok()) {
+    return arrow::Status::IOError("snapshot file ", path,
+                                  " is missing or unreadable: ", digest.status().message());
+  }
+  if (digest->bytes != file.digest.bytes) {
+    return arrow::Status::Invalid("snapshot file ", path, " has ", digest->bytes,
+                                  " bytes, its manifest says ", file.digest.bytes, " (truncated?)");
+  }
+  if (digest->xxh3 != file.digest.xxh3) {
+    return arrow::Status::Invalid("snapshot file ", path,
+                                  " is corrupt: its checksum does not match the manifest");
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace arbalest

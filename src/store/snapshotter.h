@@ -1,0 +1,90 @@
+// The snapshot thread: writes dataset snapshots (store/snapshot_io.h) one at a time, when asked
+// (the `snapshot` action), every --snapshot-interval, once --snapshot-wal-bytes of log have been
+// written since the last round, and at a clean shutdown. After each round it checkpoints: the
+// log segments no dataset needs any more are deleted.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "persist/wal_writer.h"
+#include "store/snapshot_io.h"
+
+namespace arbalest {
+
+class VectorStore;
+
+struct SnapshotOptions {
+  std::string dir;                        // <data dir>/snapshots
+  std::chrono::milliseconds interval{0};  // 0: no periodic snapshots
+  int64_t wal_bytes = 0;                  // 0: no snapshots triggered by the log's growth
+};
+
+// Thread-safe.
+class Snapshotter {
+ public:
+  // Starts the thread. `store` and `wal` must outlive the snapshotter.
+  Snapshotter(VectorStore& store, WalWriter& wal, SnapshotOptions options);
+  // Stops the thread, abandoning a snapshot in progress (its staging directory is removed).
+  ~Snapshotter();
+  Snapshotter(const Snapshotter&) = delete;
+  Snapshotter& operator=(const Snapshotter&) = delete;
+
+  // Snapshots the dataset `dataset` (every dataset when nullopt) on the snapshot thread, after
+  // the snapshot in progress, checkpoints, and returns what was written. A dataset unchanged
+  // since its last snapshot is not written again; its report is that snapshot's (seconds 0).
+  // KeyError for an unknown dataset; otherwise the first dataset's error, naming it.
+  arrow::Result<std::vector<SnapshotReport>> SnapshotNow(const std::optional<std::string>& dataset);
+
+  // For a clean shutdown: snapshots every dataset that changed since its last snapshot, giving
+  // up at `deadline` (what is unfinished then is abandoned; the log still has it), checkpoints
+  // and stops the thread.
+  void Shutdown(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  struct Request {
+    std::optional<std::string> dataset;
+    std::promise<arrow::Result<std::vector<SnapshotReport>>> done;
+  };
+
+  void Run();
+  // Snapshots `datasets` (only those changed since their last snapshot unless `all`), then
+  // checkpoints.
+  arrow::Result<std::vector<SnapshotReport>> Round(
+      const std::vector<std::shared_ptr<class Dataset>>& datasets, bool all,
+      std::chrono::steady_clock::time_point deadline);
+  // Deletes snapshot directories no live dataset uses, then the log segments before the first
+  // record a live dataset still needs.
+  arrow::Status Checkpoint();
+  bool Due(std::chrono::steady_clock::time_point now) const;
+
+  VectorStore& store_;
+  WalWriter& wal_;
+  const SnapshotOptions options_;
+  std::atomic<bool> abort_{false};  // abandons the snapshot in progress
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Request> requests_;                                // guarded by mutex_
+  bool stopping_ = false;                                       // guarded by mutex_
+  std::optional<std::chrono::steady_clock::time_point> final_;  // guarded by mutex_
+  // Touched by the thread only.
+  std::chrono::steady_clock::time_point last_round_;
+  int64_t wal_bytes_at_last_round_ = 0;
+
+  std::thread thread_;
+};
+
+}  // namespace arbalest

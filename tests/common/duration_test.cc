@@ -1,0 +1,30 @@
+#include "common/duration.h"
+
+#include <gtest/gtest.h>
+
+namespace arbalest {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(DurationTest, ParsesUnits) {
+  EXPECT_EQ(*ParseDuration("0"), milliseconds(0));
+  EXPECT_EQ(*ParseDuration("45"), milliseconds(45'000));
+  EXPECT_EQ(*ParseDuration("500ms"), milliseconds(500));
+  EXPECT_EQ(*ParseDuration("30s"), milliseconds(30'000));
+  EXPECT_EQ(*ParseDuration("10m"), milliseconds(600'000));
+  EXPECT_EQ(*ParseDuration("1.5h"), milliseconds(5'400'000));
+}
+
+TEST(DurationTest, RejectsGarbageNamingIt) {
+  for (const char* bad : {"", "abc", "-1s", "10 m", "5d", "1e30h", "nan", "10M"}) {
+    auto result = ParseDuration(bad);
+    ASSERT_FALSE(result.ok()) << bad;
+    EXPECT_TRUE(result.status().IsInvalid());
+    EXPECT_NE(result.status().message().find(std::string("'") + bad + "'"), std::string::npos)
+        << result.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace arbalest
