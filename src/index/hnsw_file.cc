@@ -85,6 +85,12 @@ class SectionWriter {
   void AppendRecords(const RecordArena& arena, uint64_t count) {
     for (uint64_t i = 0; i < count; ++i) Append(arena.At(i), arena.stride());
   }
+  // Makes the file end where the last section does, also when trailing sections are empty
+  // (their offsets then point at the end of the file, not past it).
+  void Finish() {
+    ok_ = ok_ && std::fflush(file_) == 0 &&
+          ::ftruncate(::fileno(file_), static_cast<off_t>(offset_)) == 0;
+  }
   bool ok() const { return ok_; }
   const SectionEntry* sections() const { return sections_; }
 
@@ -175,6 +181,7 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
   }
   writer.Begin(kSq8Codes);
   if (sq8_ready) writer.AppendRecords(index.sq8_codes_, rows);
+  writer.Finish();
 
   const HnswParams& params = index.params_;
   FileHeader header = {};

@@ -116,11 +116,13 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     std::unique_lock state(state_mutex_);
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
+  NoteLogged(lsn);
   Resolve(next_ticket_++, batch, bytes, lsn);
   return arrow::Status::OK();
 }
 
 void Dataset::set_created_lsn(uint64_t lsn) {
+  logged_lsn_.store(std::max(logged_lsn_.load(), lsn));
   std::unique_lock state(state_mutex_);
   created_lsn_ = lsn;
   published_lsn_ = std::max(published_lsn_, lsn);
@@ -132,6 +134,7 @@ uint64_t Dataset::created_lsn() const {
 }
 
 void Dataset::set_saved_snapshot(SavedSnapshot saved) {
+  if (logged_lsn_.load() < saved.lsn) logged_lsn_.store(saved.lsn);  // loaded from it
   std::unique_lock state(state_mutex_);
   saved_ = saved;
   published_lsn_ = std::max(published_lsn_, saved.lsn);
@@ -142,9 +145,13 @@ SavedSnapshot Dataset::saved_snapshot() const {
   return saved_;
 }
 
-uint64_t Dataset::first_needed_lsn() const {
+uint64_t Dataset::FirstNeededLsn(uint64_t next_lsn) {
+  // Under the append mutex, every change queued to the log so far is counted in logged_lsn_;
+  // any later one gets an LSN >= next_lsn.
+  std::lock_guard order(append_mutex_);
   std::shared_lock state(state_mutex_);
-  return saved_.lsn != 0 ? saved_.lsn + 1 : created_lsn_;
+  if (saved_.lsn == 0) return created_lsn_;
+  return logged_lsn_.load(std::memory_order_relaxed) > saved_.lsn ? saved_.lsn + 1 : next_lsn;
 }
 
 arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows) {

@@ -5,6 +5,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -95,7 +96,8 @@ class Dataset {
   // at `lsn`: already conformed when it was logged.
   arrow::Status AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch, uint64_t lsn);
 
-  // The LSN of the WAL record that created the dataset. Set once, before the dataset is shared.
+  // The LSN of the WAL record that created the dataset (counts as logged, see NoteLogged). Set
+  // once, before the dataset is shared.
   void set_created_lsn(uint64_t lsn);
   uint64_t created_lsn() const;
 
@@ -104,9 +106,15 @@ class Dataset {
   void set_saved_snapshot(SavedSnapshot saved);
   SavedSnapshot saved_snapshot() const;
 
-  // The first WAL record a restart needs to rebuild the dataset: the one after its snapshot,
-  // else the one that created it.
-  uint64_t first_needed_lsn() const;
+  // Records that the dataset's change `lsn` was queued to the log. The caller holds
+  // append_mutex().
+  void NoteLogged(uint64_t lsn) { logged_lsn_.store(lsn, std::memory_order_relaxed); }
+
+  // The first WAL record a restart needs to rebuild the dataset, `next_lsn` being the LSN the
+  // log will give its next record (read before calling): the one that created it when it has
+  // no snapshot; the one after its snapshot when it was changed since; else none that exists
+  // yet (`next_lsn`).
+  uint64_t FirstNeededLsn(uint64_t next_lsn);
 
   // The dataset's vector index, and the position of the vector column in every batch.
   DatasetIndex& index() const { return *index_; }
@@ -150,8 +158,9 @@ class Dataset {
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged
   // appends, queuing to the log.
   std::mutex append_mutex_;
-  uint64_t next_assigned_id_ = 0;  // guarded by append_mutex_
-  uint64_t next_ticket_ = 0;       // guarded by append_mutex_
+  uint64_t next_assigned_id_ = 0;        // guarded by append_mutex_
+  uint64_t next_ticket_ = 0;             // guarded by append_mutex_
+  std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
 
   // Guards the published state below; held only to publish or copy it.
   mutable std::shared_mutex state_mutex_;

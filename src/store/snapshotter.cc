@@ -173,7 +173,7 @@ arrow::Status Snapshotter::Checkpoint() {
   uint64_t keep_from = next_lsn;
   std::map<std::string, SavedSnapshot, std::less<>> live;
   for (const auto& dataset : store_.List()) {
-    keep_from = std::min(keep_from, dataset->first_needed_lsn());
+    keep_from = std::min(keep_from, dataset->FirstNeededLsn(next_lsn));
     live[dataset->name()] = dataset->saved_snapshot();
   }
   // Snapshots of deleted (or deleted and re-created) datasets go first: while they exist, a

@@ -35,7 +35,10 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
     if (logged.ok()) {
       auto appended = Log(EncodeAppend(dataset.name(), *prepared.batch));
       logged = appended.status();
-      if (appended.ok()) ticket = std::move(*appended);
+      if (appended.ok()) {
+        ticket = std::move(*appended);
+        dataset.NoteLogged(ticket.lsn);
+      }
     }
     prepared.lsn = ticket.lsn;
     if (!logged.ok()) {

@@ -87,6 +87,21 @@ TEST_F(HnswFileTest, Sq8IndexRoundTrips) {
   }
 }
 
+TEST_F(HnswFileTest, EmptyIndexRoundTrips) {
+  auto empty = HnswIndex::Make(kDim, Metric::kL2).ValueOrDie();
+  ASSERT_TRUE(empty->Save(path_).ok());
+  auto loaded = HnswIndex::Load(path_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 0u);
+  std::vector<Neighbor> got;
+  ASSERT_TRUE((*loaded)->Search(queries_.row(0), {.k = 5}, &got).ok());
+  EXPECT_TRUE(got.empty());
+  ASSERT_TRUE((*loaded)->Add(data_.row(0)).ok());
+  ASSERT_TRUE((*loaded)->Search(data_.row(0), {.k = 5}, &got).ok());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].row, 0u);
+}
+
 TEST_F(HnswFileTest, TruncatedFileIsRefused) {
   Damage(FileSize() - 100);
   const arrow::Status status = HnswIndex::Load(path_).status();

@@ -1,0 +1,199 @@
+// Snapshot files on disk: the manifest, directory names, staging directories and checksums.
+#include "persist/snapshot_format.h"
+
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "persist/staging_dir.h"
+#include "testing/temp_dir.h"
+
+namespace arbalest {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A manifest for the files "data.parquet" and "index.hnsw" written in `dir`.
+SnapshotManifest SampleManifest(const std::string& dir) {
+  WriteText((fs::path(dir) / kSnapshotDataFile).string(), "rows");
+  WriteText((fs::path(dir) / kSnapshotIndexFile).string(), "graph");
+  SnapshotManifest manifest;
+  manifest.dataset = "docs";
+  manifest.lsn = 42;
+  manifest.created_lsn = 3;
+  manifest.rows = 10;
+  manifest.indexed_rows = 7;
+  manifest.put_schema =
+      arrow::schema({arrow::field("vector", arrow::fixed_size_list(arrow::float16(), 4))},
+                    arrow::key_value_metadata({"longbow.metric"}, {"cosine"}));
+  manifest.schema =
+      arrow::schema({arrow::field("id", arrow::uint64(), /*nullable=*/false),
+                     arrow::field("vector", arrow::fixed_size_list(arrow::float16(), 4)),
+                     arrow::field("extra", arrow::utf8())});
+  manifest.index = Json{{"metric", "cosine"}, {"m", 16}};
+  manifest.data = {std::string(kSnapshotDataFile),
+                   *DigestFile((fs::path(dir) / kSnapshotDataFile).string())};
+  manifest.graph = {std::string(kSnapshotIndexFile),
+                    *DigestFile((fs::path(dir) / kSnapshotIndexFile).string())};
+  return manifest;
+}
+
+TEST(SnapshotFormatTest, ManifestRoundTrips) {
+  TempDir dir("arbalest_snapshot_format");
+  SnapshotManifest written = SampleManifest(dir.path());
+  written.tombstones = SnapshotFile{std::string(kSnapshotTombstonesFile), {8, 99}};
+  ASSERT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
+  auto read = ReadManifest(dir.path());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->dataset, "docs");
+  EXPECT_EQ(read->lsn, 42u);
+  EXPECT_EQ(read->created_lsn, 3u);
+  EXPECT_EQ(read->rows, 10);
+  EXPECT_EQ(read->indexed_rows, 7);
+  EXPECT_TRUE(read->put_schema->Equals(*written.put_schema, /*check_metadata=*/true));
+  EXPECT_TRUE(read->schema->Equals(*written.schema, /*check_metadata=*/true));
+  EXPECT_EQ(read->index, written.index);
+  EXPECT_EQ(read->data.name, written.data.name);
+  EXPECT_EQ(read->data.digest, written.data.digest);
+  EXPECT_EQ(read->graph.digest, written.graph.digest);
+  ASSERT_TRUE(read->tombstones.has_value());
+  EXPECT_EQ(read->tombstones->digest, (FileDigest{8, 99}));
+  EXPECT_TRUE(VerifySnapshotFile(dir.path(), read->data).ok());
+  EXPECT_TRUE(VerifySnapshotFile(dir.path(), read->graph).ok());
+}
+
+TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
+  TempDir dir("arbalest_snapshot_format");
+  const std::string path = dir / std::string(kManifestFile);
+  ASSERT_TRUE(WriteManifest(SampleManifest(dir.path()), path).ok());
+  const std::string good = ReadText(path);
+
+  auto refused = [&](const std::string& text) {
+    WriteText(path, text);
+    auto read = ReadManifest(dir.path());
+    EXPECT_FALSE(read.ok());
+    EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
+    EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
+    return read.status().message();
+  };
+  EXPECT_NE(refused(good.substr(0, good.size() / 2)).find("truncated"), std::string::npos);
+  Json json = Json::parse(good);
+  json["format_version"] = 2;
+  EXPECT_NE(refused(json.dump()).find("'format_version' is 2"), std::string::npos);
+  json = Json::parse(good);
+  json.erase("lsn");
+  EXPECT_NE(refused(json.dump()).find("'lsn' is missing"), std::string::npos);
+  json = Json::parse(good);
+  json["schema"] = "not base64!";
+  EXPECT_NE(refused(json.dump()).find("'schema'"), std::string::npos);
+  json = Json::parse(good);
+  json["files"]["data"]["name"] = "../escape";
+  EXPECT_NE(refused(json.dump()).find("'name'"), std::string::npos);
+  json = Json::parse(good);
+  json["indexed_rows"] = 11;
+  EXPECT_NE(refused(json.dump()).find("'indexed_rows' exceeds"), std::string::npos);
+
+  fs::remove(path);
+  auto missing = ReadManifest(dir.path());
+  EXPECT_TRUE(missing.status().IsIOError());
+  EXPECT_NE(missing.status().message().find(path), std::string::npos);
+}
+
+TEST(SnapshotFormatTest, VerifyNamesMissingTruncatedAndCorruptFiles) {
+  TempDir dir("arbalest_snapshot_format");
+  const SnapshotManifest manifest = SampleManifest(dir.path());
+  const std::string data = dir / std::string(kSnapshotDataFile);
+
+  WriteText(data, "ro");
+  arrow::Status status = VerifySnapshotFile(dir.path(), manifest.data);
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find(data), std::string::npos);
+  EXPECT_NE(status.message().find("truncated"), std::string::npos);
+
+  WriteText(data, "rowz");
+  status = VerifySnapshotFile(dir.path(), manifest.data);
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("checksum"), std::string::npos);
+
+  fs::remove(data);
+  status = VerifySnapshotFile(dir.path(), manifest.data);
+  EXPECT_TRUE(status.IsIOError());
+  EXPECT_NE(status.message().find(data), std::string::npos);
+}
+
+TEST(SnapshotFormatTest, ListingSortsSnapshotsAndSetsStagingApart) {
+  TempDir dir("arbalest_snapshot_format");
+  for (const char* name : {"b@9-3", "a.x@12-0", "b@9-10", "b@10-1", "b@staging.tmp", "c@1-1.tmp",
+                           "junk", "d@x-1", "e@5", "@5-1"}) {
+    fs::create_directories(dir.path() / name);
+  }
+  WriteText(dir / "f@1-1", "a file, not a snapshot");
+  auto listing = ListSnapshotDirs(dir.path());
+  ASSERT_TRUE(listing.ok());
+  std::vector<std::string> names;
+  for (const auto& entry : listing->complete) {
+    names.push_back(entry.dataset + " " + std::to_string(entry.lsn) + " " +
+                    std::to_string(entry.indexed_rows));
+    EXPECT_EQ(
+        entry.path,
+        (dir.path() / SnapshotDirName(entry.dataset, entry.lsn, entry.indexed_rows)).string());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"a.x 12 0", "b 9 3", "b 9 10", "b 10 1"}));
+  std::sort(listing->staging.begin(), listing->staging.end());
+  EXPECT_EQ(listing->staging, (std::vector<std::string>{dir / "b@staging.tmp", dir / "c@1-1.tmp"}));
+  EXPECT_TRUE(ListSnapshotDirs(dir / "absent")->complete.empty());
+}
+
+TEST(StagingDirTest, CommitRenamesIntoPlaceAndAbandonedStagingIsRemoved) {
+  TempDir dir("arbalest_staging");
+  {
+    auto staging = *StagingDir::Create(dir / SnapshotStagingName("ds"));
+    WriteText(staging->FilePath("file"), "payload");
+    ASSERT_TRUE(staging->Commit(dir / "ds@1-0").ok());
+  }
+  EXPECT_EQ(ReadText(dir / "ds@1-0/file"), "payload");
+  EXPECT_FALSE(fs::exists(dir / SnapshotStagingName("ds")));
+  {
+    auto staging = *StagingDir::Create(dir / SnapshotStagingName("ds"));
+    WriteText(staging->FilePath("file"), "other");
+    arrow::Status status = staging->Commit(dir / "ds@1-0");  // exists: never replaced
+    EXPECT_TRUE(status.IsIOError());
+    EXPECT_NE(status.message().find("exists"), std::string::npos);
+  }
+  EXPECT_FALSE(fs::exists(dir / SnapshotStagingName("ds")));
+  EXPECT_EQ(ReadText(dir / "ds@1-0/file"), "payload");
+  ASSERT_TRUE(RemoveDirectoryDurably(dir / "ds@1-0").ok());
+  EXPECT_FALSE(fs::exists(dir / "ds@1-0"));
+}
+
+TEST(SnapshotFormatTest, TombstonesAreAPortableRoaringBitmap) {
+  TempDir dir("arbalest_snapshot_format");
+  Roaring written;
+  written.add(3);
+  written.add(1000000);
+  std::string bytes(written.getSizeInBytes(/*portable=*/true), '\0');
+  written.write(bytes.data(), /*portable=*/true);
+  WriteText(dir / "t.roaring", bytes);
+  auto read = ReadTombstones(dir / "t.roaring");
+  ASSERT_TRUE(read.ok());
+  EXPECT_TRUE(*read == written);
+  WriteText(dir / "bad.roaring", "xx");
+  auto bad = ReadTombstones(dir / "bad.roaring");
+  EXPECT_TRUE(bad.status().IsInvalid());
+  EXPECT_NE(bad.status().message().find(dir / "bad.roaring"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace arbalest
