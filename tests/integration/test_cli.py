@@ -18,9 +18,10 @@ from arbalest_util import (die_with_parent, action, assert_tables_equal, binary_
                            put_table, scan, stats, unique_name, vector_array)
 
 FLAGS = ["--host", "--port", "--meta-port", "--metrics-port", "--data-dir", "--log-format",
-         "--log-level", "--max-memory"]
+         "--log-level", "--max-memory", "--snapshot-interval", "--snapshot-wal-bytes"]
 ENVS = ["ARBALEST_HOST", "ARBALEST_PORT", "ARBALEST_META_PORT", "ARBALEST_METRICS_PORT",
-        "ARBALEST_DATA_DIR", "ARBALEST_LOG_FORMAT", "ARBALEST_LOG_LEVEL", "ARBALEST_MAX_MEMORY"]
+        "ARBALEST_DATA_DIR", "ARBALEST_LOG_FORMAT", "ARBALEST_LOG_LEVEL", "ARBALEST_MAX_MEMORY",
+        "ARBALEST_SNAPSHOT_INTERVAL", "ARBALEST_SNAPSHOT_WAL_BYTES"]
 
 
 def _clean_env(**extra):
@@ -61,6 +62,9 @@ def _bad_cases():
         (["--metrics-port", "99999"], "--metrics-port"),
         (["--log-format", "xml"], "--log-format"),
         (["--max-memory", "lots"], "--max-memory"), (["--max-memory", "-5MB"], "--max-memory"),
+        (["--snapshot-interval", "10x"], "--snapshot-interval"),
+        (["--snapshot-interval", "-1s"], "--snapshot-interval"),
+        (["--snapshot-wal-bytes", "lots"], "--snapshot-wal-bytes"),
     ]
 
 

@@ -2,8 +2,10 @@
 
 After every kill the server restarts on the same data dir, and every row whose batch was acked
 must be there exactly once, with the vector it was sent with. The WAL segment size is small so
-that kills also land during segment rotation. ARBALEST_CRASH_ITERATIONS (default 20) sets the
-number of kills; scripts/crash_soak.sh runs many more.
+that kills also land during segment rotation; in the snapshot test, kills also land while
+snapshots are written and the WAL is checkpointed. ARBALEST_CRASH_ITERATIONS (default 20) and
+ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) set the number of kills;
+scripts/crash_soak.sh runs many more.
 """
 import contextlib
 import os
@@ -17,9 +19,10 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import ServerProcess, put_table, scan, vectors_of
+from arbalest_util import ServerProcess, action, put_table, scan, vectors_of
 
 ITERATIONS = int(os.environ.get("ARBALEST_CRASH_ITERATIONS", "20"))
+SNAPSHOT_ITERATIONS = int(os.environ.get("ARBALEST_CRASH_SNAPSHOT_ITERATIONS", "10"))
 ROWS_PER_BATCH = 200
 DIM = 16
 BATCHES_PER_STREAM = 5
@@ -67,6 +70,26 @@ class Writer(threading.Thread):
                     assert ack is not None
                     self.acked.update(keys.tolist())
                 writer.close()
+        client.close()
+
+
+class SnapshotCaller(threading.Thread):
+    """Asks for snapshots of every dataset until the server dies; counts those that finished."""
+
+    def __init__(self, port: int, pause: float):
+        super().__init__(daemon=True)
+        self.port, self.pause = port, pause
+        self.finished = 0
+
+    def run(self):
+        client = flight.connect(f"grpc://127.0.0.1:{self.port}")
+        try:
+            while True:
+                time.sleep(self.pause)
+                action(client, "snapshot")
+                self.finished += 1
+        except Exception:  # killed under us
+            pass
         client.close()
 
 
@@ -121,6 +144,54 @@ def test_sigkill_during_puts_loses_no_acked_row(tmp_path):
     assert sum(len(a) for a in acked.values()) > 0, "no batch was ever acked: nothing was tested"
     srv = ServerProcess(workdir).start()
     client = srv.connect()
+    for dataset in sent:
+        check_recovered(client, dataset, dataset == "with_ids", sent[dataset], acked[dataset])
+    assert srv.stop() == 0
+
+
+def test_sigkill_during_snapshots_loses_no_acked_row(tmp_path):
+    """Puts, snapshots (asked for, and triggered by WAL growth) and checkpoints run together; a
+    kill at a random moment may land in any of them."""
+    rng = random.Random(20261125)
+    workdir = tmp_path / "node"
+    args = ["--wal-segment-size", "128KiB", "--snapshot-wal-bytes", "512KiB",
+            "--snapshot-interval", "0"]
+    sent = {"with_ids": set(), "assigned": set()}
+    acked = {"with_ids": set(), "assigned": set()}
+    next_key = 0
+    snapshots = 0
+    for _ in range(SNAPSHOT_ITERATIONS):
+        srv = ServerProcess(workdir, args).start()
+        client = srv.connect()
+        for dataset in sent:
+            if acked[dataset]:
+                check_recovered(client, dataset, dataset == "with_ids", sent[dataset],
+                                acked[dataset])
+        writers = []
+        for w in range(2):
+            dataset = "with_ids" if w % 2 == 0 else "assigned"
+            writers.append(Writer(srv.port, dataset, dataset == "with_ids", next_key))
+            next_key += 10_000_000
+        caller = SnapshotCaller(srv.port, rng.uniform(0.0, 0.2))
+        for thread in writers + [caller]:
+            thread.start()
+        time.sleep(rng.uniform(0.1, 1.0))
+        srv.proc.kill()
+        srv.proc.wait(10)
+        for thread in writers + [caller]:
+            thread.join(30)
+            assert not thread.is_alive(), "a client hung after the server was killed"
+        for w in writers:
+            dataset = "with_ids" if w.with_ids else "assigned"
+            sent[dataset] |= w.sent
+            acked[dataset] |= w.acked
+        snapshots += caller.finished
+        srv.stop()
+    assert snapshots > 0, "no snapshot ever finished: the kills tested the WAL alone"
+    assert sum(len(a) for a in acked.values()) > 0, "no batch was ever acked: nothing was tested"
+    srv = ServerProcess(workdir).start()
+    client = srv.connect()
+    assert "from snapshots" in srv.stderr()
     for dataset in sent:
         check_recovered(client, dataset, dataset == "with_ids", sent[dataset], acked[dataset])
     assert srv.stop() == 0
