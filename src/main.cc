@@ -151,7 +151,7 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
   serve
       .add_option("--shutdown-grace", config.shutdown_grace_seconds,
                   "Seconds in-flight calls get to finish after SIGINT/SIGTERM before they are "
-                  "cancelled; then as long again for the shutdown snapshot")
+                  "cancelled; what is left of them goes to the shutdown snapshot")
       ->envname("ARBALEST_SHUTDOWN_GRACE")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
@@ -239,10 +239,12 @@ arrow::Status Serve(const ServeConfig& config) {
   spdlog::info("received {}: finishing in-flight calls and shutting down",
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   const auto grace = std::chrono::seconds(config.shutdown_grace_seconds);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
   ARROW_RETURN_NOT_OK(servers->Shutdown(grace));
-  // Writes and checkpoints what changed, so the next start loads snapshots instead of
-  // replaying the log; what does not finish in time is still in the log.
-  store->snapshotter()->Shutdown(std::chrono::steady_clock::now() + grace);
+  store->StopIndexing();  // the snapshot saves the graph as it is, without waiting for it
+  // Snapshots and checkpoints what changed, so that the next start loads snapshots instead of
+  // replaying the log; what does not finish within the grace period is still in the log.
+  store->snapshotter()->Shutdown(deadline);
   spdlog::info("shut down cleanly");
   return arrow::Status::OK();
 }

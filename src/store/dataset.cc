@@ -154,8 +154,9 @@ uint64_t Dataset::FirstNeededLsn(uint64_t next_lsn) {
   return logged_lsn_.load(std::memory_order_relaxed) > saved_.lsn ? saved_.lsn + 1 : next_lsn;
 }
 
-arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows) {
-  return index_->CatchUp(Snapshot(), vector_column_, max_rows, [this] { return dropped(); });
+arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, const std::function<bool()>& stop) {
+  return index_->CatchUp(Snapshot(), vector_column_, max_rows,
+                         [&] { return dropped() || (stop && stop()); });
 }
 
 DatasetSnapshot Dataset::Snapshot() const {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -120,8 +121,10 @@ class Dataset {
   DatasetIndex& index() const { return *index_; }
   int vector_column() const { return vector_column_; }
 
-  // Indexes up to `max_rows` rows not yet indexed; returns how many were added.
-  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows);
+  // Indexes up to `max_rows` rows not yet indexed; returns how many were added. Stops early
+  // once the dataset is dropped or `stop` (when given) returns true.
+  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows,
+                                      const std::function<bool()>& stop = nullptr);
 
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }

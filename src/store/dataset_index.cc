@@ -111,7 +111,9 @@ arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Load(const IndexConfi
 }
 
 arrow::Result<int64_t> DatasetIndex::SaveGraph(const std::string& path) {
+  savers_waiting_.fetch_add(1);
   std::lock_guard lock(catch_up_mutex_);
+  savers_waiting_.fetch_sub(1);
   ARROW_RETURN_NOT_OK(hnsw_->Save(path));
   return static_cast<int64_t>(hnsw_->size());
 }
@@ -135,6 +137,11 @@ arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, in
       const size_t dim = hnsw_->dim();
       for (int64_t row = 0; row < end - begin; ++row) {
         if (row % 256 == 0 && cancelled()) return next - start;
+        // A snapshot waits for the graph: yield once this turn added something (a turn that
+        // adds nothing is not resumed by the index workers).
+        if (next > start && savers_waiting_.load(std::memory_order_relaxed) > 0) {
+          return next - start;
+        }
         ARROW_ASSIGN_OR_RAISE(RowId id,
                               hnsw_->Add(std::span<const float>(vectors.data() + row * dim, dim)));
         if (static_cast<int64_t>(id) != next) {

@@ -53,7 +53,8 @@ class DatasetIndex {
                                                            const std::string& path);
 
   // Writes the graph of the rows indexed so far to `path` and returns how many rows it holds.
-  // Indexing of this dataset waits meanwhile; searches do not.
+  // A CatchUp in progress stops early to let it in; indexing of this dataset waits while the
+  // graph is written; searches do not.
   arrow::Result<int64_t> SaveGraph(const std::string& path);
 
   const IndexConfig& config() const { return config_; }
@@ -82,6 +83,7 @@ class DatasetIndex {
   std::unique_ptr<HnswIndex> hnsw_;
   const int64_t restored_rows_;
   std::mutex catch_up_mutex_;  // held while the graph changes or is saved
+  std::atomic<int> savers_waiting_{0};
   std::atomic<int64_t> indexed_rows_;
 };
 

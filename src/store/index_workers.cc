@@ -21,6 +21,7 @@ IndexWorkers::~IndexWorkers() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  stop_ = true;
   ready_.notify_all();
   for (auto& thread : threads_) thread.join();
 }
@@ -57,7 +58,7 @@ void IndexWorkers::Run() {
     lock.unlock();
     int64_t added = 0;
     if (auto dataset = lookup_(name)) {
-      auto result = dataset->CatchUpIndex(kRowsPerTurn);
+      auto result = dataset->CatchUpIndex(kRowsPerTurn, [this] { return stop_.load(); });
       if (result.ok()) {
         added = *result;
       } else {

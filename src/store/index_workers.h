@@ -5,6 +5,7 @@
 
 #include <arrow/result.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -28,7 +29,8 @@ class IndexWorkers {
 
   // Starts `threads` workers (at least 1).
   IndexWorkers(int threads, Lookup lookup);
-  // Stops the workers; indexing left undone resumes from the rows at the next start.
+  // Stops the workers, each within a few hundred rows; indexing left undone resumes from the
+  // rows at the next start.
   ~IndexWorkers();
 
   // Asks for `dataset` to be brought up to date. Cheap; repeated calls coalesce.
@@ -47,6 +49,7 @@ class IndexWorkers {
   std::set<std::string> queued_;   // guarded by mutex_: names in queue_
   std::set<std::string> running_;  // guarded by mutex_: names a worker is indexing
   bool stopping_ = false;          // guarded by mutex_
+  std::atomic<bool> stop_{false};  // stopping_, for workers in the middle of a turn
   std::vector<std::thread> threads_;
 };
 
