@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Time to ready after a restart: from snapshots, versus from the WAL alone.
+
+Ingests N x 384 float32 rows (default 200k; --rows 1000000 for the full size), waits until
+check_readiness says READY (every row indexed), then:
+  1. SIGKILL and restart with no snapshot: WAL replay + HNSW rebuild; time until READY;
+  2. `snapshot` action (which also checkpoints the WAL away), SIGKILL and restart: Parquet load
+     + mapped graph; time until READY.
+"Time until READY" runs from starting the process to the first READY answer, so it includes
+recovery, opening the ports and indexing whatever was not in the graph. Prints both times, the
+ratio, and the command. Not run in CI.
+
+    .venv/bin/python bench/restart/restart_bench.py [--rows N] [--binary build/release/arbalest]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as flight
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+import arbalest_util  # noqa: E402
+from arbalest_util import ServerProcess, action, vector_array  # noqa: E402
+
+DIM = 384
+BATCH_ROWS = 10_000
+DATASET = "restart_bench"
+
+
+def ingest(client: flight.FlightClient, rows: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), DIM))])
+    writer, reader = client.do_put(flight.FlightDescriptor.for_path(DATASET), schema)
+    for start in range(0, rows, BATCH_ROWS):
+        n = min(BATCH_ROWS, rows - start)
+        vectors = rng.standard_normal((n, DIM), dtype=np.float32)
+        batch = pa.record_batch([pa.array(np.arange(start, start + n), pa.int64()),
+                                 vector_array(vectors)], schema=schema)
+        writer.write_batch(batch)
+    writer.done_writing()
+    while reader.read() is not None:
+        pass
+    writer.close()
+
+
+def wait_ready(client: flight.FlightClient, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status = action(client, "check_readiness", {"dataset": DATASET})[0]
+            if status["status"] == "READY":
+                return status
+        except flight.FlightError:
+            pass  # not serving yet
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not READY after {timeout:.0f} s: {status}")
+        time.sleep(0.02)
+
+
+def restart_until_ready(srv: ServerProcess, rows: int, timeout: float) -> tuple[float, str]:
+    """Kills the server, starts it again, and returns the seconds until READY and the recovery
+    log line."""
+    srv.proc.kill()
+    srv.proc.wait()
+    srv.stop()
+    start = time.monotonic()
+    srv.start()
+    status = wait_ready(srv.data, timeout)
+    elapsed = time.monotonic() - start
+    assert status["index_len"] == rows, status
+    recovery = [line for line in srv.stderr().splitlines() if "recovered" in line][-1]
+    return elapsed, recovery.split("info", 1)[-1].strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--binary", default=str(REPO / "build" / "release" / "arbalest"))
+    parser.add_argument("--timeout", type=float, default=3600.0, help="per wait for READY")
+    args = parser.parse_args()
+    os.environ["ARBALEST_BIN"] = args.binary
+    arbalest_util.READY_TIMEOUT_S = args.timeout  # recovery runs before the ports open
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+
+    with tempfile.TemporaryDirectory(prefix="arbalest_restart_bench_") as work:
+        srv = ServerProcess(Path(work), ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
+                                         "--log-level", "info"])
+        srv.start()
+        t0 = time.monotonic()
+        ingest(srv.data, args.rows, seed=1)
+        ingest_s = time.monotonic() - t0
+        wait_ready(srv.data, args.timeout)
+        build_s = time.monotonic() - t0
+
+        wal_s, wal_log = restart_until_ready(srv, args.rows, args.timeout)
+
+        t0 = time.monotonic()
+        snapshot = action(srv.data, "snapshot", {"dataset": DATASET})[0]["snapshot"][0]
+        snapshot_s = time.monotonic() - t0
+        snap_s, snap_log = restart_until_ready(srv, args.rows, args.timeout)
+        srv.stop()
+
+    print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"# command: {command}")
+    print(f"rows                          {args.rows} x {DIM} float32")
+    print(f"ingest                        {ingest_s:8.2f} s")
+    print(f"ingest until READY            {build_s:8.2f} s")
+    print(f"snapshot action               {snapshot_s:8.2f} s "
+          f"({snapshot['bytes'] / 2**20:.0f} MiB, {snapshot['indexed_rows']} rows in the graph)")
+    print(f"restart, WAL only, to READY   {wal_s:8.2f} s   [{wal_log}]")
+    print(f"restart, snapshot, to READY   {snap_s:8.2f} s   [{snap_log}]")
+    print(f"speedup                       {wal_s / snap_s:8.1f} x")
+
+
+if __name__ == "__main__":
+    main()
