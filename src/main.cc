@@ -240,6 +240,7 @@ arrow::Status Serve(const ServeConfig& config) {
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   const auto grace = std::chrono::seconds(config.shutdown_grace_seconds);
   const auto deadline = std::chrono::steady_clock::now() + grace;
+  store->snapshotter()->AbandonAt(deadline);  // a `snapshot` call in flight ends in time too
   ARROW_RETURN_NOT_OK(servers->Shutdown(grace));
   store->StopIndexing();  // the snapshot saves the graph as it is, without waiting for it
   // Snapshots and checkpoints what changed, so that the next start loads snapshots instead of

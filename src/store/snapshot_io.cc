@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "common/dataset_name.h"
 #include "persist/file_digest.h"
 #include "persist/parquet_file.h"
 #include "persist/staging_dir.h"
@@ -136,6 +137,7 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
 arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir,
                                                      MemoryBudget* budget) {
   const std::string manifest_path = (fs::path(dir.path) / kManifestFile).string();
+  ARROW_RETURN_NOT_OK(ValidateDatasetName(dir.dataset));
   ARROW_ASSIGN_OR_RAISE(SnapshotManifest manifest, ReadManifest(dir.path));
   if (manifest.dataset != dir.dataset || manifest.lsn != dir.lsn ||
       manifest.indexed_rows != dir.indexed_rows) {

@@ -58,7 +58,10 @@ arrow::Result<std::vector<SnapshotReport>> Snapshotter::SnapshotNow(
   return done.get();
 }
 
+void Snapshotter::AbandonAt(Clock::time_point deadline) { abandon_at_ = deadline; }
+
 void Snapshotter::Shutdown(Clock::time_point deadline) {
+  AbandonAt(deadline);
   {
     std::lock_guard lock(mutex_);
     if (!final_) final_ = deadline;
@@ -129,7 +132,10 @@ arrow::Result<std::vector<SnapshotReport>> Snapshotter::Round(
     const std::vector<std::shared_ptr<Dataset>>& datasets, bool all, Clock::time_point deadline) {
   last_round_ = Clock::now();
   wal_bytes_at_last_round_ = wal_.bytes_written();
-  const auto cancelled = [&] { return abort_.load() || Clock::now() >= deadline; };
+  const auto cancelled = [&] {
+    const Clock::time_point now = Clock::now();
+    return abort_.load() || now >= deadline || now >= abandon_at_.load();
+  };
   std::vector<SnapshotReport> reports;
   arrow::Status first_error = arrow::Status::OK();
   for (const auto& dataset : datasets) {

@@ -48,6 +48,10 @@ class Snapshotter {
   // KeyError for an unknown dataset; otherwise the first dataset's error, naming it.
   arrow::Result<std::vector<SnapshotReport>> SnapshotNow(const std::optional<std::string>& dataset);
 
+  // From now on every snapshot, running or asked for, is abandoned at `deadline`, so that a
+  // `snapshot` action cannot hold up a shutdown.
+  void AbandonAt(std::chrono::steady_clock::time_point deadline);
+
   // For a clean shutdown: snapshots every dataset that changed since its last snapshot, giving
   // up at `deadline` (what is unfinished then is abandoned; the log still has it), checkpoints
   // and stops the thread.
@@ -74,6 +78,8 @@ class Snapshotter {
   WalWriter& wal_;
   const SnapshotOptions options_;
   std::atomic<bool> abort_{false};  // abandons the snapshot in progress
+  std::atomic<std::chrono::steady_clock::time_point> abandon_at_{
+      std::chrono::steady_clock::time_point::max()};
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -376,6 +376,13 @@ TEST_F(SnapshotTest, ShutdownSnapshotsWhatChangedUnlessOutOfTime) {
   }
   {
     auto store = Open();
+    store->snapshotter()->AbandonAt(std::chrono::steady_clock::now());  // SIGTERM came
+    auto abandoned = store->snapshotter()->SnapshotNow("late");
+    EXPECT_TRUE(abandoned.status().IsCancelled()) << abandoned.status().ToString();
+    EXPECT_TRUE(SnapshotDirs().empty());
+  }
+  {
+    auto store = Open();
     EXPECT_EQ(recovered_.rows, 10);  // from the log
     Put(*store, "late", MakeVectorBatch(10, 10, 4));
     store->snapshotter()->Shutdown(std::chrono::steady_clock::now() + std::chrono::seconds(30));
