@@ -171,10 +171,9 @@ arrow::Status Recover(const ServeConfig& config, VectorStore& store) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info(
-      "recovered {} datasets from {} WAL records ({} rows replayed) in {:.3f} s (torn bytes cut: "
-      "{}, "
-      "corrupt records skipped: {})",
-      store.List().size(), recovered.log.records, recovered.rows, seconds,
+      "recovered {} datasets from {} WAL records ({} rows replayed, {} deleted) in {:.3f} s "
+      "(torn bytes cut: {}, corrupt records skipped: {})",
+      store.List().size(), recovered.log.records, recovered.rows, recovered.deleted_rows, seconds,
       recovered.log.truncated_bytes, recovered.log.skipped_corrupt);
   ARROW_ASSIGN_OR_RAISE(auto writer, WalWriter::Open(std::move(wal), recovered.next_lsn));
   store.AttachWal(std::move(writer));

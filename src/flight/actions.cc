@@ -6,7 +6,9 @@
 
 #include "flight/catalog.h"
 #include "flight/search_request.h"
+#include "store/id_lookup.h"
 #include "store/search.h"
+#include "store/search_by_id.h"
 
 namespace arbalest {
 namespace {
@@ -28,15 +30,18 @@ arrow::Result<Json> Stats(VectorStore& store, std::string_view body) {
   }
   Json datasets = Json::array();
   int64_t total_rows = 0;
+  int64_t total_deleted_rows = 0;
   int64_t total_bytes = 0;
   for (const auto& dataset : store.List()) {
     Json stats = DatasetStats(*dataset);
     total_rows += stats["rows"].get<int64_t>();
+    total_deleted_rows += stats["deleted_rows"].get<int64_t>();
     total_bytes += stats["bytes"].get<int64_t>();
     datasets.push_back(std::move(stats));
   }
   return Json{{"datasets", std::move(datasets)},
               {"total_rows", total_rows},
+              {"total_deleted_rows", total_deleted_rows},
               {"total_bytes", total_bytes},
               {"memory_used_bytes", store.memory().used()},
               {"memory_limit_bytes", store.memory().limit()}};
@@ -47,6 +52,63 @@ arrow::Result<Json> DeleteDataset(VectorStore& store, std::string_view body) {
   if (!name) return arrow::Status::Invalid("action 'delete-dataset' needs {\"dataset\": name}");
   ARROW_RETURN_NOT_OK(store.Drop(*name));
   return Json{{"deleted", true}};
+}
+
+// {"dataset", "id"} or {"dataset", "ids": [...]} -> {"deleted": rows deleted}.
+arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
+  constexpr std::string_view what = "body of action 'delete'";
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"dataset", "name", "id", "ids"}, what));
+  ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"dataset", "name"}, what));
+  const bool one = request.contains("id");
+  if (!name || one == request.contains("ids")) {
+    return arrow::Status::Invalid(
+        "action 'delete' needs {\"dataset\": name, \"id\": id} or {\"dataset\": name, "
+        "\"ids\": [id, ...]}");
+  }
+  const Json& ids = request[one ? "id" : "ids"];
+  if (one ? ids.is_array() : (!ids.is_array() || ids.empty())) {
+    return arrow::Status::Invalid(one ? "'id' must be one id (a number or a string), got "
+                                      : "'ids' must be a non-empty JSON array of ids, got ",
+                                  JsonForMessage(ids));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(*name));
+  ARROW_ASSIGN_OR_RAISE(auto id_array, IdsFromJson(ids, *dataset, one ? "id" : "ids"));
+  ARROW_ASSIGN_OR_RAISE(int64_t deleted, store.Delete(*dataset, *id_array));
+  return Json{{"deleted", deleted}};
+}
+
+// The values of an id column as JSON numbers (int64, uint64) or strings (utf8).
+Json IdsToJson(const arrow::Array& ids) {
+  Json values = Json::array();
+  for (int64_t i = 0; i < ids.length(); ++i) {
+    switch (ids.type_id()) {
+      case arrow::Type::INT64:
+        values.push_back(static_cast<const arrow::Int64Array&>(ids).Value(i));
+        break;
+      case arrow::Type::UINT64:
+        values.push_back(static_cast<const arrow::UInt64Array&>(ids).Value(i));
+        break;
+      default:
+        values.push_back(std::string(static_cast<const arrow::StringArray&>(ids).GetView(i)));
+    }
+  }
+  return values;
+}
+
+// {"dataset", "id", "k", "ef", "filters"} -> {"ids": [...], "scores": [...]}, best first.
+arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body) {
+  constexpr std::string_view what = "body of action 'VectorSearchByID'";
+  ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, what));
+  ARROW_ASSIGN_OR_RAISE(ParsedSearchById search, ParseSearchById(keys, what));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
+  ARROW_ASSIGN_OR_RAISE(auto id, IdsFromJson(search.id, *dataset, "id"));
+  search.request.columns = std::vector<std::string>{};
+  ARROW_ASSIGN_OR_RAISE(auto result, SearchDatasetById(*dataset, *id, std::move(search.request)));
+  const auto& scores = static_cast<const arrow::FloatArray&>(*result->GetColumnByName("score"));
+  Json score_values = Json::array();
+  for (int64_t i = 0; i < scores.length(); ++i) score_values.push_back(scores.Value(i));
+  return Json{{"ids", IdsToJson(*result->column(0))}, {"scores", std::move(score_values)}};
 }
 
 // {"status": READY (every row indexed) | BUSY | NOT_FOUND, "index_len", "pending"}.
@@ -113,6 +175,12 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
       {"VectorSearch",
        "k-NN search. Body: search keys with \"vector\" or \"vectors\"; one Arrow IPC stream "
        "Result per query."},
+      {"VectorSearchByID",
+       "k-NN search from a stored row, itself left out. Body: {\"dataset\", \"id\", \"k\"} "
+       "(+ \"ef\", \"filters\"). Result: {\"ids\": [...], \"scores\": [...]}."},
+      {"delete",
+       "Delete rows by id. Body: {\"dataset\", \"id\"} or {\"dataset\", \"ids\": [...]}. "
+       "Result: {\"deleted\": rows deleted}."},
       {"check_readiness",
        "Whether indexing has caught up. Body: {\"dataset\": name} or {}. Result: "
        "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
@@ -125,6 +193,8 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore
                                                                      std::string_view type,
                                                                      std::string_view body) {
   if (type == "VectorSearch") return VectorSearch(store, body);
+  if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
+  if (type == "delete") return OneJson(Delete(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
   if (type == "stats") return OneJson(Stats(store, body));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));

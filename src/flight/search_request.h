@@ -23,4 +23,14 @@ struct ParsedSearch {
 // (hybrid search is not served yet).
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
 
+struct ParsedSearchById {
+  std::string dataset;
+  Json id;                // a JSON number or string, converted by the store (IdsFromJson)
+  SearchRequest request;  // k, ef, filters; no query vector
+};
+
+// Parses the body of VectorSearchByID: dataset|name, id, k, ef, filters. Invalid names an
+// unknown key, a missing dataset or id, or a bad value.
+arrow::Result<ParsedSearchById> ParseSearchById(const Json& keys, std::string_view what);
+
 }  // namespace arbalest

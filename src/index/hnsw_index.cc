@@ -316,7 +316,7 @@ arrow::Status HnswIndex::Delete(RowId row) { return store_.Delete(row); }
 void HnswIndex::ExactSearch(const float* query, const SearchOptions& options,
                             std::vector<Neighbor>* out) const {
   TopK top(options.k);
-  store_.Scan(query, options.filter, &top);
+  store_.Scan(query, options.filter, options.exclude, &top);
   out->clear();
   top.DrainSorted(out);
 }
@@ -353,14 +353,22 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   const size_t ef = std::max<size_t>(options.k, options.ef ? options.ef : params_.ef_search);
   const Entry top = LoadEntry();
   const RowId limit = store_.count();  // after the entry point, so that it is below it
-  const uint64_t matching = options.filter ? options.filter->cardinality() : limit;
+  const Roaring* filter = options.filter;
+  const Roaring* exclude =
+      options.exclude != nullptr && !options.exclude->isEmpty() ? options.exclude : nullptr;
+  // Rows that may be returned, at most (an overestimate only costs an exact scan below).
+  uint64_t matching = filter ? filter->cardinality() : limit;
+  if (exclude != nullptr) {
+    matching -= filter ? filter->and_cardinality(*exclude)
+                       : roaring_bitmap_range_cardinality(&exclude->roaring, 0, limit);
+  }
   const double exact_rows = std::max(4.0 * ef, params_.exact_filter_fraction * limit);
-  if (options.filter != nullptr && static_cast<double>(matching) <= exact_rows) {
+  if (filter != nullptr && static_cast<double>(matching) <= exact_rows) {
     ExactSearch(q, options, out);
   } else if (top.level >= 0) {
-    const Roaring* filter = options.filter;
     auto accept = [&](RowId row) {
-      return store_.IsLive(row) && (filter == nullptr || filter->contains(row));
+      return store_.IsLive(row) && (filter == nullptr || filter->contains(row)) &&
+             (exclude == nullptr || !exclude->contains(row));
     };
     if (sq8_ready_.load(std::memory_order_acquire)) {
       SearchSq8(*ctx, q, top, ef, options.k, limit, accept, out);
@@ -371,7 +379,9 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
       if (out->size() > options.k) out->resize(options.k);
     }
     // The graph walk found fewer than k of the matching rows: scan them exactly.
-    const uint64_t live = matching - (options.filter ? 0 : store_.deleted_count());
+    // (Index tombstones may overlap `exclude`: counted only without it, never twice.)
+    const uint64_t deleted = filter || exclude ? 0 : store_.deleted_count();
+    const uint64_t live = matching > deleted ? matching - deleted : 0;
     if (out->size() < options.k && live > out->size()) ExactSearch(q, options, out);
   }
   for (Neighbor& n : *out) n.distance = store_.space().Reported(n.distance);

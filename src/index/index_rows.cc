@@ -40,7 +40,8 @@ void IndexRows::SetLoadedCount(RowId count, uint64_t deleted) {
   deleted_.store(deleted, std::memory_order_relaxed);
 }
 
-void IndexRows::Scan(const float* query, const Roaring* filter, TopK* top) const {
+void IndexRows::Scan(const float* query, const Roaring* filter, const Roaring* exclude,
+                     TopK* top) const {
   const RowId limit = count();
   std::array<RowId, kScanBatch> ids;
   std::array<const void*, kScanBatch> rows;
@@ -52,7 +53,7 @@ void IndexRows::Scan(const float* query, const Roaring* filter, TopK* top) const
     n = 0;
   };
   auto visit = [&](RowId row) {
-    if (!IsLive(row)) return;
+    if (!IsLive(row) || (exclude != nullptr && exclude->contains(row))) return;
     ids[n] = row;
     rows[n] = Row(row);
     if (++n == kScanBatch) flush();

@@ -23,16 +23,20 @@ class StoreCollector : public prometheus::Collectable {
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     int64_t rows = 0;
+    int64_t deleted_rows = 0;
     int64_t bytes = 0;
     const auto datasets = store_->List();
     for (const auto& dataset : datasets) {
       const DatasetSnapshot snapshot = dataset->Snapshot();
-      rows += snapshot.num_rows;
+      rows += snapshot.live_rows();
+      deleted_rows += snapshot.num_rows - snapshot.live_rows();
       bytes += snapshot.num_bytes;
     }
     return {
         Gauge("arbalest_datasets", "Datasets in the store.", static_cast<double>(datasets.size())),
-        Gauge("arbalest_rows", "Rows stored, all datasets.", static_cast<double>(rows)),
+        Gauge("arbalest_rows", "Live rows, all datasets.", static_cast<double>(rows)),
+        Gauge("arbalest_deleted_rows", "Deleted rows still stored, all datasets.",
+              static_cast<double>(deleted_rows)),
         Gauge("arbalest_stored_bytes", "Bytes of Arrow data stored.", static_cast<double>(bytes)),
         Gauge("arbalest_memory_used_bytes", "Bytes charged to the memory budget.",
               static_cast<double>(store_->memory().used())),

@@ -116,7 +116,31 @@ arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows) {
 
 DatasetSnapshot Dataset::Snapshot() const {
   std::shared_lock lock(state_mutex_);
-  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_};
+  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_, deleted_};
+}
+
+void Dataset::PublishDeletes(const Roaring& rows) {
+  std::shared_ptr<const TombstoneSet> current;
+  {
+    std::shared_lock lock(state_mutex_);
+    current = deleted_;
+  }
+  // Built outside the lock: deletes are serialized by delete_mutex_, so `current` stays the
+  // latest set, and readers only ever wait for a pointer swap.
+  auto updated = current->With(rows);
+  std::unique_lock lock(state_mutex_);
+  deleted_ = std::move(updated);
+}
+
+arrow::Status Dataset::DeleteRecovered(const Roaring& rows, uint64_t lsn) {
+  std::lock_guard deletes(delete_mutex_);
+  const int64_t stored = Snapshot().num_rows;
+  if (!rows.isEmpty() && rows.maximum() >= stored) {
+    return arrow::Status::Invalid("WAL record ", lsn, " deletes row ", rows.maximum(),
+                                  " of dataset '", name_, "', which has ", stored, " rows");
+  }
+  PublishDeletes(rows);
+  return arrow::Status::OK();
 }
 
 std::shared_ptr<arrow::Schema> Dataset::schema() const {
