@@ -92,6 +92,40 @@ TEST(HnswTest, DeletedRowsAreNeverReturned) {
   EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
 }
 
+TEST(HnswTest, ExcludedRowsAreNeverReturnedYetKRowsAreFound) {
+  constexpr size_t kSmallDim = 32;
+  const Dataset data = ClusteredData(3000, kSmallDim, 21);
+  const Dataset queries = ClusteredData(50, kSmallDim, 22);
+  FlatIndex flat(kSmallDim, Metric::kL2);
+  std::unique_ptr<HnswIndex> hnsw =
+      HnswIndex::Make(kSmallDim, Metric::kL2, ElementType::kFloat32, {.m = 8}).ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(flat, data).ok());
+  ASSERT_TRUE(testing::AddAll(*hnsw, data).ok());
+  Roaring exclude, filter, small_filter;
+  for (uint32_t row = 0; row < 3000; ++row) {
+    if (row % 2 == 0) exclude.add(row);
+    if (row % 3 == 0) filter.add(row);  // half of these are excluded
+  }
+  small_filter.addRange(0, 20);  // an exact scan; 10 of its rows are excluded
+  std::vector<Neighbor> got;
+  for (size_t q = 0; q < queries.rows(); ++q) {
+    ASSERT_TRUE(hnsw->Search(queries.row(q), {.k = 10, .exclude = &exclude}, &got).ok());
+    ASSERT_EQ(got.size(), 10u);
+    for (const Neighbor& n : got) ASSERT_EQ(n.row % 2, 1u) << "excluded row " << n.row;
+    ASSERT_TRUE(
+        hnsw->Search(queries.row(q), {.k = 10, .filter = &filter, .exclude = &exclude}, &got).ok());
+    ASSERT_EQ(got.size(), 10u);
+    for (const Neighbor& n : got) ASSERT_EQ(n.row % 6, 3u) << "row " << n.row;
+    ASSERT_TRUE(
+        hnsw->Search(queries.row(q), {.k = 15, .filter = &small_filter, .exclude = &exclude}, &got)
+            .ok());
+    ASSERT_EQ(got.size(), 10u);
+    for (const Neighbor& n : got) ASSERT_EQ(n.row % 2, 1u) << "excluded row " << n.row;
+  }
+  EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64, .exclude = &exclude}).ValueOrDie(),
+            0.95);
+}
+
 TEST(HnswTest, ConcurrentInsertsAndSearches) {
   const Dataset data = ClusteredData(kRows, kDim, 9), queries = ClusteredData(50, kDim, 10);
   std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
