@@ -1,10 +1,11 @@
-"""Crash safety: real servers killed with SIGKILL at random moments while several clients put.
+"""Crash safety: real servers killed with SIGKILL at random moments while several clients put
+(and, in one test, delete).
 
 After every kill the server restarts on the same data dir, and every row whose batch was acked
-must be there exactly once, with the vector it was sent with, and every acked delete must
-still hold. The WAL segment size is small so
-that kills also land during segment rotation. ARBALEST_CRASH_ITERATIONS (default 20) sets the
-number of kills; scripts/crash_soak.sh runs many more.
+must be there exactly once, with the vector it was sent with; every acked delete must still
+hold. The WAL segment size is small so that kills also land during segment rotation.
+ARBALEST_CRASH_ITERATIONS (default 20) sets the number of kills; scripts/crash_soak.sh runs
+many more.
 """
 import contextlib
 import json
