@@ -1,5 +1,6 @@
 #include "index/index_rows.h"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -40,8 +41,8 @@ void IndexRows::SetLoadedCount(RowId count, uint64_t deleted) {
   deleted_.store(deleted, std::memory_order_relaxed);
 }
 
-void IndexRows::Scan(const float* query, const Roaring* filter, TopK* top) const {
-  const RowId limit = count();
+void IndexRows::Scan(const float* query, const Roaring* filter, RowId row_limit, TopK* top) const {
+  const RowId limit = row_limit > 0 ? std::min(row_limit, count()) : count();
   std::array<RowId, kScanBatch> ids;
   std::array<const void*, kScanBatch> rows;
   std::array<float, kScanBatch> distances;

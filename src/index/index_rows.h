@@ -37,9 +37,9 @@ class IndexRows {
   bool IsDeleted(RowId row) const { return (Flags(row) & kDeleted) != 0; }
   uint64_t deleted_count() const { return deleted_.load(std::memory_order_relaxed); }
 
-  // Pushes every live row below count() (only those in `filter` when it is not null) into
-  // `top` with its distance to `query` (in query form).
-  void Scan(const float* query, const Roaring* filter, TopK* top) const;
+  // Pushes every live row below min(count(), limit) (only those in `filter` when it is not
+  // null) into `top` with its distance to `query` (in query form). `limit` 0: no limit.
+  void Scan(const float* query, const Roaring* filter, RowId limit, TopK* top) const;
 
   const DistanceSpace& space() const { return space_; }
   size_t vector_bytes() const { return rows_.allocated_bytes(); }

@@ -24,6 +24,9 @@ struct SearchOptions {
   size_t ef = 0;
   // Only rows in this bitmap are returned (when not null). Not owned; must outlive the call.
   const Roaring* filter = nullptr;
+  // When > 0, only rows below it are searched: rows still being added by another thread are
+  // left to the caller (the store scans them exactly).
+  RowId row_limit = 0;
 };
 
 struct MemoryUsage {

@@ -84,8 +84,9 @@ class Dataset {
   DatasetIndex& index() const { return *index_; }
   int vector_column() const { return vector_column_; }
 
-  // Indexes up to `max_rows` rows not yet indexed; returns how many were added.
-  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows);
+  // Indexes up to `max_rows` rows not yet indexed, with `threads` threads; returns how many
+  // were added.
+  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows, int threads);
 
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }

@@ -182,6 +182,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
   options.k = static_cast<size_t>(request.k);
   options.ef = static_cast<size_t>(request.ef);
   options.filter = filter_ptr;
+  options.row_limit = static_cast<RowId>(indexed);  // later rows: the exact tail scan below
   if (indexed > 0) {
     ARROW_RETURN_NOT_OK(dataset.index().hnsw().Search(request.query, options, &found));
   }
