@@ -133,14 +133,15 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> IpcStream(const arrow::RecordBatch
 
 // One Result per query vector, each an Arrow IPC stream of that query's search result.
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorStore& store,
-                                                                        std::string_view body) {
+                                                                        std::string_view body,
+                                                                        ServerMetrics* metrics) {
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, "body of action 'VectorSearch'"));
   ARROW_ASSIGN_OR_RAISE(ParsedSearch search,
                         ParseSearch(keys, /*allow_batch=*/true, "body of action 'VectorSearch'"));
   ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
   std::vector<std::shared_ptr<arrow::Buffer>> results;
   for (const auto& query : search.queries) {
-    ARROW_ASSIGN_OR_RAISE(auto batch, SearchDataset(*dataset, query));
+    ARROW_ASSIGN_OR_RAISE(auto batch, TimedSearch(*dataset, query, metrics));
     ARROW_ASSIGN_OR_RAISE(auto stream, IpcStream(*batch));
     results.push_back(std::move(stream));
   }
@@ -170,8 +171,9 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
 
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore& store,
                                                                      std::string_view type,
-                                                                     std::string_view body) {
-  if (type == "VectorSearch") return VectorSearch(store, body);
+                                                                     std::string_view body,
+                                                                     ServerMetrics* metrics) {
+  if (type == "VectorSearch") return VectorSearch(store, body, metrics);
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
   if (type == "stats") return OneJson(Stats(store, body));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));

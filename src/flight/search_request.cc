@@ -2,6 +2,8 @@
 
 #include <arrow/status.h>
 
+#include <chrono>
+
 #include "common/dataset_name.h"
 
 namespace arbalest {
@@ -88,6 +90,18 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
     parsed.queries.push_back(std::move(request));
   }
   return parsed;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimedSearch(const Dataset& dataset,
+                                                               const SearchRequest& request,
+                                                               ServerMetrics* metrics) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = SearchDataset(dataset, request);
+  if (metrics && result.ok()) {
+    metrics->ObserveSearch(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return result;
 }
 
 }  // namespace arbalest

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "metrics/server_metrics.h"
 #include "store/search.h"
 
 namespace arbalest {
@@ -22,5 +23,10 @@ struct ParsedSearch {
 // queries). Invalid names an unknown key or a bad value; NotImplemented for text_query/alpha
 // (hybrid search is not served yet).
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
+
+// SearchDataset, its latency recorded in `metrics` when not null.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimedSearch(const Dataset& dataset,
+                                                               const SearchRequest& request,
+                                                               ServerMetrics* metrics);
 
 }  // namespace arbalest

@@ -110,9 +110,10 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   return arrow::Status::OK();
 }
 
-arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads) {
+arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
+                                             const std::function<bool()>& stop) {
   return index_->CatchUp(Snapshot(), vector_column_, max_rows, threads,
-                         [this] { return dropped(); });
+                         [&] { return stop() || dropped(); });
 }
 
 DatasetSnapshot Dataset::Snapshot() const {

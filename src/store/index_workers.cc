@@ -18,6 +18,7 @@ IndexWorkers::IndexWorkers(int threads, Lookup lookup)
 }
 
 IndexWorkers::~IndexWorkers() {
+  cancel_ = true;  // a turn in progress stops within a slice of rows
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -60,7 +61,8 @@ void IndexWorkers::Run() {
     lock.unlock();
     int64_t added = 0;
     if (auto dataset = lookup_(name)) {
-      auto result = dataset->CatchUpIndex(kRowsPerTurn, threads);
+      auto result = dataset->CatchUpIndex(
+          kRowsPerTurn, threads, [this] { return cancel_.load(std::memory_order_relaxed); });
       if (result.ok()) {
         added = *result;
       } else {

@@ -7,6 +7,7 @@
 
 #include <arrow/result.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -46,10 +47,11 @@ class IndexWorkers {
   const int total_threads_;  // workers; also the threads one dataset may link with at once
   mutable std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<std::string> queue_;  // guarded by mutex_
-  std::set<std::string> queued_;   // guarded by mutex_: names in queue_
-  std::set<std::string> running_;  // guarded by mutex_: names a worker is indexing
-  bool stopping_ = false;          // guarded by mutex_
+  std::deque<std::string> queue_;    // guarded by mutex_
+  std::set<std::string> queued_;     // guarded by mutex_: names in queue_
+  std::set<std::string> running_;    // guarded by mutex_: names a worker is indexing
+  bool stopping_ = false;            // guarded by mutex_
+  std::atomic<bool> cancel_{false};  // set when stopping: turns in progress end early
   std::vector<std::thread> threads_;
 };
 
