@@ -4,6 +4,9 @@
 #include <arrow/ipc/writer.h>
 #include <arrow/status.h>
 
+#include <chrono>
+#include <thread>
+
 #include "flight/catalog.h"
 #include "flight/search_request.h"
 #include "store/id_lookup.h"
@@ -111,12 +114,56 @@ arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body) 
   return Json{{"ids", IdsToJson(*result->column(0))}, {"scores", std::move(score_values)}};
 }
 
-// {"status": READY (every row indexed) | BUSY | NOT_FOUND, "index_len", "pending"}.
+// The longest a check_readiness call may wait for READY.
+constexpr double kMaxReadinessWaitSeconds = 600;
+
+// {"dataset"} and {"wait": seconds} of check_readiness, both optional.
+struct ReadinessRequest {
+  std::optional<std::string> dataset;
+  double wait_seconds = 0;
+};
+
+arrow::Result<ReadinessRequest> ParseReadinessRequest(std::string_view body) {
+  ReadinessRequest request;
+  if (body.empty()) return request;
+  const std::string what = "body of action 'check_readiness'";
+  ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, what));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, {"dataset", "name", "wait"}, what));
+  ARROW_ASSIGN_OR_RAISE(request.dataset, GetOptionalString(keys, {"dataset", "name"}, what));
+  if (keys.contains("wait")) {
+    const Json& wait = keys["wait"];
+    if (wait.is_boolean()) {
+      request.wait_seconds = wait.get<bool>() ? kMaxReadinessWaitSeconds : 0;
+    } else if (wait.is_number() && wait.get<double>() >= 0 &&
+               wait.get<double>() <= kMaxReadinessWaitSeconds) {
+      request.wait_seconds = wait.get<double>();
+    } else {
+      return arrow::Status::Invalid("'wait' in ", what, " must be true/false or seconds in [0, ",
+                                    kMaxReadinessWaitSeconds, "], got ", JsonForMessage(wait));
+    }
+  }
+  return request;
+}
+
+// Indexed and pending (acked, not yet in the graph) rows of the datasets.
+std::pair<int64_t, int64_t> IndexProgress(const std::vector<std::shared_ptr<Dataset>>& datasets) {
+  int64_t indexed = 0;
+  int64_t pending = 0;
+  for (const auto& dataset : datasets) {
+    const int64_t done = dataset->index().indexed_rows();
+    indexed += done;
+    pending += dataset->Snapshot().num_rows - done;
+  }
+  return {indexed, pending};
+}
+
+// {"status": READY (every row indexed) | BUSY | NOT_FOUND, "index_len", "pending"}; with
+// "wait", answers once READY or when the wait is over (then BUSY).
 arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, "check_readiness"));
+  ARROW_ASSIGN_OR_RAISE(ReadinessRequest request, ParseReadinessRequest(body));
   std::vector<std::shared_ptr<Dataset>> datasets;
-  if (name) {
-    auto dataset = store.Get(*name);
+  if (request.dataset) {
+    auto dataset = store.Get(*request.dataset);
     if (!dataset.ok()) {
       if (!dataset.status().IsKeyError()) return dataset.status();
       return Json{{"status", "NOT_FOUND"}, {"index_len", 0}, {"pending", 0}};
@@ -125,13 +172,12 @@ arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
   } else {
     datasets = store.List();
   }
-  int64_t indexed = 0;
-  int64_t pending = 0;
-  for (const auto& dataset : datasets) {
-    const int64_t rows = dataset->Snapshot().num_rows;
-    const int64_t done = dataset->index().indexed_rows();
-    indexed += done;
-    pending += rows - done;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(request.wait_seconds);
+  auto [indexed, pending] = IndexProgress(datasets);
+  while (pending > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::tie(indexed, pending) = IndexProgress(datasets);
   }
   return Json{{"status", pending == 0 ? "READY" : "BUSY"},
               {"index_len", indexed},
@@ -149,14 +195,15 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> IpcStream(const arrow::RecordBatch
 
 // One Result per query vector, each an Arrow IPC stream of that query's search result.
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorStore& store,
-                                                                        std::string_view body) {
+                                                                        std::string_view body,
+                                                                        ServerMetrics* metrics) {
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, "body of action 'VectorSearch'"));
   ARROW_ASSIGN_OR_RAISE(ParsedSearch search,
                         ParseSearch(keys, /*allow_batch=*/true, "body of action 'VectorSearch'"));
   ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
   std::vector<std::shared_ptr<arrow::Buffer>> results;
   for (const auto& query : search.queries) {
-    ARROW_ASSIGN_OR_RAISE(auto batch, SearchDataset(*dataset, query));
+    ARROW_ASSIGN_OR_RAISE(auto batch, TimedSearch(*dataset, query, metrics));
     ARROW_ASSIGN_OR_RAISE(auto stream, IpcStream(*batch));
     results.push_back(std::move(stream));
   }
@@ -182,7 +229,8 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "Delete rows by id. Body: {\"dataset\", \"id\"} or {\"dataset\", \"ids\": [...]}. "
        "Result: {\"deleted\": rows deleted}."},
       {"check_readiness",
-       "Whether indexing has caught up. Body: {\"dataset\": name} or {}. Result: "
+       "Whether indexing has caught up. Body: {\"dataset\": name} or {}, optionally "
+       "\"wait\": seconds (or true) to wait for READY. Result: "
        "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
       {"stats", "Dataset statistics. Body: {\"dataset\": name} for one, {} for all."},
       {"delete-dataset", "Delete a dataset and all its rows. Body: {\"dataset\": name}."},
@@ -191,8 +239,9 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
 
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore& store,
                                                                      std::string_view type,
-                                                                     std::string_view body) {
-  if (type == "VectorSearch") return VectorSearch(store, body);
+                                                                     std::string_view body,
+                                                                     ServerMetrics* metrics) {
+  if (type == "VectorSearch") return VectorSearch(store, body, metrics);
   if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
   if (type == "delete") return OneJson(Delete(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));

@@ -85,7 +85,8 @@ arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticke
   std::shared_ptr<arrow::RecordBatchReader> reader;
   if (const auto* search = std::get_if<ParsedSearch>(&ticket)) {
     ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(search->dataset));
-    ARROW_ASSIGN_OR_RAISE(auto result, SearchDataset(*dataset, search->queries.front()));
+    ARROW_ASSIGN_OR_RAISE(auto result,
+                          TimedSearch(*dataset, search->queries.front(), options_.metrics.get()));
     ARROW_ASSIGN_OR_RAISE(reader, arrow::RecordBatchReader::Make({result}, result->schema()));
   } else {
     const auto& scan = std::get<ScanTicket>(ticket);
@@ -138,7 +139,7 @@ arrow::Status FlightService::ListActions(const fl::ServerCallContext&,
 arrow::Status FlightService::DoAction(const fl::ServerCallContext&, const fl::Action& action,
                                       std::unique_ptr<fl::ResultStream>* result) {
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
-  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body));
+  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body, options_.metrics.get()));
   std::vector<fl::Result> results;
   for (auto& reply : bodies) results.push_back(fl::Result{std::move(reply)});
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));

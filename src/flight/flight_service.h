@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "metrics/server_metrics.h"
 #include "store/vector_store.h"
 
 namespace arbalest {
@@ -15,6 +16,8 @@ struct ServiceOptions {
   // Benchmarks only: DoPut decodes and acks every batch but stores nothing, which measures the
   // Flight transport's ceiling on this machine (--null-sink).
   bool null_sink = false;
+  // Where RPC counts and latencies and search latencies go; none when null.
+  std::shared_ptr<ServerMetrics> metrics;
 };
 
 // Thread-safe: gRPC calls the methods from many threads at once.

@@ -2,6 +2,8 @@
 
 #include <arrow/status.h>
 
+#include <chrono>
+
 #include "common/dataset_name.h"
 
 namespace arbalest {
@@ -115,6 +117,18 @@ arrow::Result<ParsedSearchById> ParseSearchById(const Json& keys, std::string_vi
   parsed.id = *id;
   ARROW_RETURN_NOT_OK(ParseSearchLimits(keys, what, &parsed.request));
   return parsed;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimedSearch(const Dataset& dataset,
+                                                               const SearchRequest& request,
+                                                               ServerMetrics* metrics) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = SearchDataset(dataset, request);
+  if (metrics && result.ok()) {
+    metrics->ObserveSearch(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return result;
 }
 
 }  // namespace arbalest

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "metrics/server_metrics.h"
 #include "store/search.h"
 
 namespace arbalest {
@@ -32,5 +33,10 @@ struct ParsedSearchById {
 // Parses the body of VectorSearchByID: dataset|name, id, k, ef, filters. Invalid names an
 // unknown key, a missing dataset or id, or a bad value.
 arrow::Result<ParsedSearchById> ParseSearchById(const Json& keys, std::string_view what);
+
+// SearchDataset, its latency recorded in `metrics` when not null.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimedSearch(const Dataset& dataset,
+                                                               const SearchRequest& request,
+                                                               ServerMetrics* metrics);
 
 }  // namespace arbalest

@@ -27,6 +27,9 @@ struct SearchOptions {
   // Rows in this bitmap are never returned (when not null), though HNSW still routes through
   // them: the store's tombstones, kept outside the index. Not owned; must outlive the call.
   const Roaring* exclude = nullptr;
+  // When > 0, only rows below it are searched: rows still being added by another thread are
+  // left to the caller (the store scans them exactly).
+  RowId row_limit = 0;
 };
 
 struct MemoryUsage {

@@ -110,8 +110,10 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   return arrow::Status::OK();
 }
 
-arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows) {
-  return index_->CatchUp(Snapshot(), vector_column_, max_rows, [this] { return dropped(); });
+arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
+                                             const std::function<bool()>& stop) {
+  return index_->CatchUp(Snapshot(), vector_column_, max_rows, threads,
+                         [&] { return stop() || dropped(); });
 }
 
 DatasetSnapshot Dataset::Snapshot() const {

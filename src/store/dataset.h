@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -90,8 +91,10 @@ class Dataset {
   DatasetIndex& index() const { return *index_; }
   int vector_column() const { return vector_column_; }
 
-  // Indexes up to `max_rows` rows not yet indexed; returns how many were added.
-  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows);
+  // Indexes up to `max_rows` rows not yet indexed, with `threads` threads, until `stop` returns
+  // true or the dataset is dropped; returns how many were added.
+  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows, int threads,
+                                      const std::function<bool()>& stop);
 
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }

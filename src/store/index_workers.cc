@@ -12,11 +12,13 @@ constexpr int64_t kRowsPerTurn = 8192;
 
 }  // namespace
 
-IndexWorkers::IndexWorkers(int threads, Lookup lookup) : lookup_(std::move(lookup)) {
-  for (int i = 0; i < std::max(threads, 1); ++i) threads_.emplace_back([this] { Run(); });
+IndexWorkers::IndexWorkers(int threads, Lookup lookup)
+    : lookup_(std::move(lookup)), total_threads_(std::max(threads, 1)) {
+  for (int i = 0; i < total_threads_; ++i) threads_.emplace_back([this] { Run(); });
 }
 
 IndexWorkers::~IndexWorkers() {
+  cancel_ = true;  // a turn in progress stops within a slice of rows
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -54,10 +56,13 @@ void IndexWorkers::Run() {
     queue_.erase(next);
     queued_.erase(name);
     running_.insert(name);
+    // The cores are shared among the datasets being indexed now.
+    const int threads = std::max(1, total_threads_ / static_cast<int>(running_.size()));
     lock.unlock();
     int64_t added = 0;
     if (auto dataset = lookup_(name)) {
-      auto result = dataset->CatchUpIndex(kRowsPerTurn);
+      auto result = dataset->CatchUpIndex(
+          kRowsPerTurn, threads, [this] { return cancel_.load(std::memory_order_relaxed); });
       if (result.ok()) {
         added = *result;
       } else {

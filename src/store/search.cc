@@ -196,10 +196,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
   options.ef = static_cast<size_t>(request.ef);
   options.filter = filter_ptr;
   options.exclude = exclude;
+  options.row_limit = static_cast<RowId>(indexed);  // later rows: the exact tail scan below
   if (indexed > 0) {
     ARROW_RETURN_NOT_OK(dataset.index().hnsw().Search(request.query, options, &found));
-    // Rows the graph took in after `indexed` was read are in the exact scan of the tail.
-    std::erase_if(found, [&](const Neighbor& n) { return static_cast<int64_t>(n.row) >= indexed; });
   }
   ARROW_ASSIGN_OR_RAISE(auto tail,
                         SearchUnindexed(dataset, snapshot, indexed, request, filter_ptr, exclude));

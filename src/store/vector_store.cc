@@ -26,7 +26,13 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
   WalTicket ticket;
   {
     std::lock_guard order(dataset.append_mutex());
-    ARROW_ASSIGN_OR_RAISE(prepared, dataset.Prepare(batch));
+    auto ready = dataset.Prepare(batch);
+    if (!ready.ok()) {
+      if (ready.status().IsCapacityError())
+        ingest_.rejected.fetch_add(1, std::memory_order_relaxed);
+      return ready.status();
+    }
+    prepared = std::move(*ready);
     arrow::Status logged = arrow::Status::OK();
     if (log_create) {
       logged = Log(EncodeCreateDataset(dataset.name(), dataset.put_schema())).status();
@@ -47,8 +53,13 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
   }
   dataset.Publish(prepared);
   if (index_workers_) index_workers_->Notify(dataset.name());
-  return PutAck{prepared.batch->num_rows(), wal_ ? ticket.lsn : next_seq_.fetch_add(1),
-                budget_.OverSoftLimit()};
+  const PutAck ack{prepared.batch->num_rows(), wal_ ? ticket.lsn : next_seq_.fetch_add(1),
+                   budget_.OverSoftLimit()};
+  ingest_.batches.fetch_add(1, std::memory_order_relaxed);
+  ingest_.rows.fetch_add(ack.rows, std::memory_order_relaxed);
+  ingest_.bytes.fetch_add(prepared.bytes, std::memory_order_relaxed);
+  if (ack.slow_down) ingest_.slow_downs.fetch_add(1, std::memory_order_relaxed);
+  return ack;
 }
 
 void VectorStore::StartIndexing(int threads) {

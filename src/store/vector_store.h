@@ -30,6 +30,16 @@ struct PutAck {
   bool slow_down = false;  // memory past the soft limit
 };
 
+// Totals since the process started, for metrics: read at scrape time, so the write path pays a
+// few relaxed atomic adds per batch.
+struct IngestCounters {
+  std::atomic<int64_t> batches{0};
+  std::atomic<int64_t> rows{0};
+  std::atomic<int64_t> bytes{0};       // Arrow bytes stored
+  std::atomic<int64_t> rejected{0};    // batches refused by the memory limit
+  std::atomic<int64_t> slow_downs{0};  // acks that carried slow_down
+};
+
 // Thread-safe.
 class VectorStore {
  public:
@@ -91,6 +101,7 @@ class VectorStore {
   ~VectorStore() { StopIndexing(); }
 
   const MemoryBudget& memory() const { return budget_; }
+  const IngestCounters& ingest_counters() const { return ingest_; }
   const WalWriter* wal() const { return wal_.get(); }
 
  private:
@@ -104,6 +115,7 @@ class VectorStore {
                                       bool log_create);
 
   MemoryBudget budget_;
+  IngestCounters ingest_;
   std::unique_ptr<WalWriter> wal_;
   std::unique_ptr<IndexWorkers> index_workers_;
   std::atomic<uint64_t> next_seq_{1};  // acks' seq when no log is attached

@@ -149,6 +149,40 @@ TEST(HnswTest, ConcurrentInsertsAndSearches) {
   EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
 }
 
+// AddBatch: consecutive ids in vector order, parallel linking with the recall of serial adds,
+// and row_limit hides the rows of a batch from searches that run while it is linked.
+TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {
+  const Dataset data = ClusteredData(kRows, kDim, 15), queries = ClusteredData(50, kDim, 16);
+  std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
+  const size_t half = kRows / 2;
+  std::span<const float> values(data.values);
+  ASSERT_EQ(hnsw->AddBatch(values.first(half * kDim), /*threads=*/3).ValueOrDie(), 0u);
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    std::vector<Neighbor> got;
+    for (size_t q = 0; !done.load(); ++q) {
+      SearchOptions options{.k = 10, .row_limit = static_cast<RowId>(half)};
+      ASSERT_TRUE(hnsw->Search(queries.row(q % queries.rows()), options, &got).ok());
+      ASSERT_EQ(got.size(), 10u);
+      for (const Neighbor& n : got) ASSERT_LT(n.row, half) << "a row past row_limit";
+    }
+  });
+  ASSERT_EQ(hnsw->AddBatch(values.subspan(half * kDim), /*threads=*/3).ValueOrDie(), half);
+  done = true;
+  reader.join();
+  ASSERT_EQ(hnsw->size(), kRows);
+  // Row i holds vector i: its nearest neighbour is itself.
+  std::vector<Neighbor> got;
+  for (size_t row = 0; row < kRows; row += kRows / 20) {
+    ASSERT_TRUE(hnsw->Search(data.row(row), {.k = 1, .ef = 64}, &got).ok());
+    ASSERT_EQ(got.front().row, row);
+  }
+  FlatIndex flat(kDim, Metric::kL2);
+  ASSERT_TRUE(testing::AddAll(flat, data).ok());
+  EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
+  EXPECT_TRUE(hnsw->AddBatch(values.first(kDim + 1), 2).status().IsInvalid());
+}
+
 TEST(HnswTest, ErrorsAndEdgeCases) {
   EXPECT_TRUE(
       HnswIndex::Make(kDim, Metric::kL2, ElementType::kFloat32, {.m = 1}).status().IsInvalid());
