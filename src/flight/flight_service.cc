@@ -7,6 +7,8 @@
 #include "common/json_util.h"
 #include "flight/actions.h"
 #include "flight/catalog.h"
+#include "flight/exchange.h"
+#include "flight/ingest_stream.h"
 #include "flight/ticket.h"
 #include "store/scan.h"
 
@@ -26,24 +28,6 @@ arrow::Result<std::string> DatasetOf(const fl::FlightDescriptor& descriptor) {
   return descriptor.path[0];
 }
 
-// Arrow Flight's gRPC transport has no path to RESOURCE_EXHAUSTED: a refusal for lack of
-// memory travels as UNAVAILABLE (retry later), keeping the Arrow CapacityError code in the
-// status headers for Arrow clients.
-arrow::Status ForClient(arrow::Status status) {
-  if (!status.IsCapacityError()) return status;
-  return status.WithMessage("resource exhausted: ", status.message())
-      .WithDetail(std::make_shared<fl::FlightStatusDetail>(fl::FlightStatusCode::Unavailable));
-}
-
-Json AckJson(const PutAck& ack) {
-  Json json{{"status", "acked"}, {"rows", ack.rows}, {"seq", ack.seq}};
-  if (ack.slow_down) {
-    json["slow_down"] = true;
-    json["reason"] = "memory use is past 90% of --max-memory";
-  }
-  return json;
-}
-
 }  // namespace
 
 arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
@@ -51,32 +35,23 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
                                    std::unique_ptr<fl::FlightMetadataWriter> writer) {
   ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
   ARROW_ASSIGN_OR_RAISE(auto schema, reader->GetSchema());
-  std::shared_ptr<Dataset> dataset;
-  int64_t batch_index = 0;
+  IngestStream stream(*store_, name, options_.null_sink);
   while (true) {
     ARROW_ASSIGN_OR_RAISE(fl::FlightStreamChunk chunk, reader->Next());
     if (!chunk.data) {
       if (chunk.app_metadata) continue;  // metadata-only message: nothing to store
       break;
     }
-    arrow::Result<PutAck> ack = PutAck{chunk.data->num_rows(), 0, false};
-    if (!options_.null_sink) {
-      ack =
-          dataset ? store_->Append(*dataset, chunk.data) : store_->Put(name, chunk.data, &dataset);
-    }
-    if (!ack.ok()) {
-      spdlog::debug("DoPut '{}' batch {} rejected: {}", name, batch_index, ack.status().message());
-      return ForClient(
-          ack.status().WithMessage("batch ", batch_index, " rejected: ", ack.status().message()));
-    }
-    ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(AckJson(*ack))));
-    ++batch_index;
+    ARROW_ASSIGN_OR_RAISE(Json ack, stream.Append(chunk.data));
+    ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(ack)));
   }
-  if (batch_index == 0 && !options_.null_sink) {
-    // A stream with a schema and no batches declares the dataset.
-    ARROW_RETURN_NOT_OK(store_->GetOrCreate(name, *schema).status());
-  }
-  return arrow::Status::OK();
+  return stream.Finish(*schema);
+}
+
+arrow::Status FlightService::DoExchange(const fl::ServerCallContext&,
+                                        std::unique_ptr<fl::FlightMessageReader> reader,
+                                        std::unique_ptr<fl::FlightMessageWriter> writer) {
+  return ServeExchange(*store_, options_, *reader, *writer);
 }
 
 arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticket& request,

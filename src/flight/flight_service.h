@@ -37,6 +37,12 @@ class FlightService : public arrow::flight::FlightServerBase {
                       const arrow::flight::Ticket& request,
                       std::unique_ptr<arrow::flight::FlightDataStream>* stream) override;
 
+  // Descriptor CMD "VectorSearch": batches of queries in, one result batch per query out.
+  // Descriptor PATH ["ingest", dataset]: DoPut over a bidirectional stream (see exchange.h).
+  arrow::Status DoExchange(const arrow::flight::ServerCallContext& context,
+                           std::unique_ptr<arrow::flight::FlightMessageReader> reader,
+                           std::unique_ptr<arrow::flight::FlightMessageWriter> writer) override;
+
   arrow::Status ListFlights(const arrow::flight::ServerCallContext& context,
                             const arrow::flight::Criteria* criteria,
                             std::unique_ptr<arrow::flight::FlightListing>* listings) override;

@@ -1,6 +1,8 @@
 #include "store/index_workers.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "store/dataset.h"
 
@@ -9,6 +11,11 @@ namespace {
 
 // Rows a worker indexes before it lets another dataset have its turn.
 constexpr int64_t kRowsPerTurn = 8192;
+
+// Index workers (and the linking threads they start, which inherit it) run at a lower CPU
+// priority than the threads that receive, log and ack puts: when cores are scarce, acks and
+// searches go first and the index catches up in the gaps (searches scan the lag exactly).
+constexpr int kIndexingNice = 5;
 
 }  // namespace
 
@@ -42,6 +49,8 @@ size_t IndexWorkers::queue_depth() const {
 }
 
 void IndexWorkers::Run() {
+  // Per-thread on Linux; failing (e.g. a restricted container) only loses the preference.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kIndexingNice);
   std::unique_lock lock(mutex_);
   while (true) {
     // A dataset that another worker is indexing waits its turn: one writer per graph.
