@@ -77,9 +77,11 @@ def main():
     report("delete 1 id", *timed(lambda: delete(1), 20))
     report("delete 1000 ids", *timed(lambda: delete(1000), 10))
     # About 10% of the rows deleted, spread over the whole dataset.
-    remaining = n // 10 - 20 - 10_000
-    for _ in range(remaining // 10_000):
-        delete(10_000)
+    done = 20 + 10 * 1000
+    while done < n // 10:
+        count = min(10_000, n // 10 - done)
+        delete(count)
+        done += count
     deleted = json.loads(list(client.do_action(flight.Action(
         "stats", json.dumps({"dataset": "bench"}).encode())))[0].body.to_pybytes())["deleted_rows"]
     report("50 searches k=10, deleted rows", *timed(search_all, 3), deleted_rows=deleted)
