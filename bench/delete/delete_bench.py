@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -35,13 +36,12 @@ def timed(fn, repeat):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--fsync", default="always")
     parser.add_argument("--bin", default=None)
     args = parser.parse_args()
     if args.bin:
-        import os
         os.environ["ARBALEST_BIN"] = args.bin
     rng = np.random.default_rng(1)
     n = args.rows
@@ -53,8 +53,8 @@ def main():
     srv.start()
     client = srv.data
     put_table(client, "bench", table, batch_size=10_000)
-    while action(client, "check_readiness", {"dataset": "bench"})[0]["status"] != "READY":
-        time.sleep(0.5)
+    ready = action(client, "check_readiness", {"dataset": "bench", "wait": 600})[0]
+    assert ready["status"] == "READY", ready
     queries = rng.standard_normal((50, args.dim), dtype=np.float32)
 
     def search_all():
