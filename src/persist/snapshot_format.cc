@@ -195,6 +195,16 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   return manifest;
 }
 
+arrow::Status WriteTombstones(const Roaring& rows, const std::string& path) {
+  std::string bytes(rows.getSizeInBytes(/*portable=*/true), '\0');
+  rows.write(bytes.data(), /*portable=*/true);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  out.close();
+  if (!out) return arrow::Status::IOError("cannot write ", path);
+  return arrow::Status::OK();
+}
+
 arrow::Result<Roaring> ReadTombstones(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return arrow::Status::IOError("cannot read tombstones file ", path);

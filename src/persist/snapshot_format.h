@@ -5,7 +5,7 @@
 //     MANIFEST.json         describes the snapshot and records each file's size and checksum
 //     data.parquet          every row in row order under the snapshot's schema (zstd)
 //     index.hnsw            the HNSW graph of rows 0 .. indexed_rows-1 (index/hnsw_file.h)
-//     tombstones.roaring    optional, reserved for deletes: deleted row numbers as a portable
+//     tombstones.roaring    only when rows were deleted: their row numbers as a portable
 //                           Roaring bitmap
 //   <dataset>@staging.tmp/  a snapshot being written, or abandoned by a crash: never read
 //
@@ -57,7 +57,7 @@ struct SnapshotManifest {
   std::string dataset;
   uint64_t lsn = 0;          // the snapshot holds the dataset's records up to this LSN
   uint64_t created_lsn = 0;  // the LSN of the record that created the dataset
-  int64_t rows = 0;
+  int64_t rows = 0;          // stored rows, deleted ones included
   int64_t indexed_rows = 0;  // rows in the graph: the first indexed_rows rows
   std::shared_ptr<arrow::Schema> put_schema;
   std::shared_ptr<arrow::Schema> schema;
@@ -95,8 +95,12 @@ arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string&
 // key, when it is not a version-1 manifest.
 arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir);
 
-// Reads a tombstones file: deleted row numbers as a portable Roaring bitmap. IOError when it
-// cannot be read, Invalid naming the file when it does not parse.
+// Writes `rows` to a tombstones file at `path`: deleted row numbers as a portable Roaring
+// bitmap. IOError names the file.
+arrow::Status WriteTombstones(const Roaring& rows, const std::string& path);
+
+// Reads a tombstones file. IOError when it cannot be read, Invalid naming the file when it does
+// not parse.
 arrow::Result<Roaring> ReadTombstones(const std::string& path);
 
 // Checks that `file` in `dir` has the size and checksum the manifest recorded. IOError when it

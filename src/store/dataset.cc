@@ -67,26 +67,32 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
 }
 
 void Dataset::Publish(const PreparedAppend& prepared) {
-  Resolve(prepared.ticket, prepared.batch, prepared.bytes, prepared.lsn);
+  Resolve(
+      prepared.ticket,
+      [&] {
+        if (dropped_) {
+          budget_->Release(prepared.bytes);  // logged before the drop, published after it
+          return;
+        }
+        batches_.push_back(prepared.batch);
+        num_rows_ += prepared.batch->num_rows();
+        num_bytes_ += prepared.bytes;
+      },
+      prepared.lsn);
 }
 
 void Dataset::Discard(const PreparedAppend& prepared) {
   budget_->Release(prepared.bytes);
-  Resolve(prepared.ticket, nullptr, 0, 0);
+  Resolve(prepared.ticket, nullptr, 0);
 }
 
-void Dataset::Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch,
-                      int64_t bytes, uint64_t lsn) {
+void Dataset::Resolve(uint64_t ticket, const std::function<void()>& publish, uint64_t lsn) {
   std::unique_lock state(state_mutex_);
-  // Appends logged earlier are durable no later than this one, so their threads are already
+  // Changes logged earlier are durable no later than this one, so their threads are already
   // awake and about to resolve them: the wait is short.
   turn_.wait(state, [&] { return next_to_publish_ == ticket; });
-  if (batch && dropped_) {
-    budget_->Release(bytes);  // logged before the drop, published after it: never visible
-  } else if (batch) {
-    batches_.push_back(batch);
-    num_rows_ += batch->num_rows();
-    num_bytes_ += bytes;
+  if (publish) {
+    publish();
     published_lsn_ = std::max(published_lsn_, lsn);
   }
   ++next_to_publish_;
@@ -117,7 +123,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
   NoteLogged(lsn);
-  Resolve(next_ticket_++, batch, bytes, lsn);
+  Publish(PreparedAppend{batch, bytes, next_ticket_++, lsn});
   return arrow::Status::OK();
 }
 
@@ -154,19 +160,52 @@ uint64_t Dataset::FirstNeededLsn(uint64_t next_lsn) {
   return logged_lsn_.load(std::memory_order_relaxed) > saved_.lsn ? saved_.lsn + 1 : next_lsn;
 }
 
-arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, const std::function<bool()>& stop) {
-  return index_->CatchUp(Snapshot(), vector_column_, max_rows,
-                         [&] { return dropped() || (stop && stop()); });
+arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
+                                             const std::function<bool()>& stop) {
+  return index_->CatchUp(Snapshot(), vector_column_, max_rows, threads,
+                         [&] { return stop() || dropped(); });
 }
 
 DatasetSnapshot Dataset::Snapshot() const {
   std::shared_lock lock(state_mutex_);
-  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_, published_lsn_};
+  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_, deleted_, published_lsn_};
 }
 
 uint64_t Dataset::last_lsn() const {
   std::shared_lock lock(state_mutex_);
   return published_lsn_;
+}
+
+void Dataset::PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) {
+  std::shared_ptr<const TombstoneSet> current;
+  {
+    std::shared_lock lock(state_mutex_);
+    current = deleted_;
+  }
+  // Built outside the lock: deletes are serialized by delete_mutex_, so `current` stays the
+  // latest set, and readers only ever wait for a pointer swap.
+  auto updated = current->With(rows);
+  Resolve(
+      turn, [&] { deleted_ = std::move(updated); }, lsn);
+}
+
+void Dataset::SkipTurn(uint64_t turn) { Resolve(turn, nullptr, 0); }
+
+arrow::Status Dataset::DeleteRecovered(const Roaring& rows, uint64_t lsn) {
+  std::lock_guard deletes(delete_mutex_);
+  const int64_t stored = Snapshot().num_rows;
+  if (!rows.isEmpty() && rows.maximum() >= stored) {
+    return arrow::Status::Invalid("WAL record ", lsn, " deletes row ", rows.maximum(),
+                                  " of dataset '", name_, "', which has ", stored, " rows");
+  }
+  uint64_t turn;
+  {
+    std::lock_guard order(append_mutex_);
+    turn = TakeTurn();
+    NoteLogged(lsn);
+  }
+  PublishDeletes(rows, turn, lsn);
+  return arrow::Status::OK();
 }
 
 std::shared_ptr<arrow::Schema> Dataset::schema() const {

@@ -19,20 +19,25 @@
 #include "store/dataset_index.h"
 #include "store/dataset_layout.h"
 #include "store/memory_budget.h"
+#include "store/tombstones.h"
 
 namespace arbalest {
 
-// A consistent view of a dataset: every batch whole, none half-appended. Batches appended before
-// a schema evolution lack the newer (nullable) columns; readers pad them with nulls
-// (PadToSchema in scan.h).
+// A consistent view of a dataset: every batch whole, none half-appended, and the rows deleted
+// at that moment. Batches appended before a schema evolution lack the newer (nullable)
+// columns; readers pad them with nulls (PadToSchema in scan.h). Deleted rows stay in the
+// batches; readers leave out the rows in `deleted` (every one of them is below num_rows).
 struct DatasetSnapshot {
   std::shared_ptr<arrow::Schema> schema;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-  int64_t num_rows = 0;
+  int64_t num_rows = 0;  // stored rows, deleted ones included
   int64_t num_bytes = 0;
-  // Every logged change of the dataset with an LSN up to this one is in the view, and none
-  // after it (a consistent cut for snapshots). 0 when nothing was logged.
+  std::shared_ptr<const TombstoneSet> deleted = TombstoneSet::Empty();
+  // Every logged change of the dataset (append or delete) with an LSN up to this one is in the
+  // view, and none after it: a consistent cut for snapshots. 0 when nothing was logged.
   uint64_t lsn = 0;
+
+  int64_t live_rows() const { return num_rows - static_cast<int64_t>(deleted->size()); }
 };
 
 // A batch validated, conformed and charged to the budget, waiting to be published. It must be
@@ -47,14 +52,16 @@ struct PreparedAppend {
 // What the dataset's latest snapshot on disk holds.
 struct SavedSnapshot {
   uint64_t lsn = 0;  // 0: the dataset has no snapshot
-  int64_t rows = 0;
+  int64_t rows = 0;  // live rows
+  int64_t deleted_rows = 0;
   int64_t indexed_rows = 0;
   int64_t bytes = 0;  // on disk
 };
 
 // Thread-safe. Appending is two-phase so that the write-ahead log can sit between validation
 // and visibility: Prepare (under the caller's ordering), log, then Publish (or Discard if
-// logging failed). Batches become visible in the order they were prepared.
+// logging failed). Batches become visible in the order they were prepared. Deleting is
+// likewise resolve (LiveRowsWithIds over a snapshot), log, then PublishDeletes.
 class Dataset {
  public:
   // An empty dataset whose stored schema derives from `put_schema` (see StoredSchemaFor).
@@ -121,13 +128,35 @@ class Dataset {
   DatasetIndex& index() const { return *index_; }
   int vector_column() const { return vector_column_; }
 
-  // Indexes up to `max_rows` rows not yet indexed; returns how many were added. Stops early
-  // once the dataset is dropped or `stop` (when given) returns true.
-  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows,
-                                      const std::function<bool()>& stop = nullptr);
+  // Indexes up to `max_rows` rows not yet indexed, with `threads` threads, until `stop` returns
+  // true or the dataset is dropped; returns how many were added.
+  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows, int threads,
+                                      const std::function<bool()>& stop);
 
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }
+
+  // The mutex that serializes deletes, held from resolving the rows until they are published,
+  // so that two deletes never count the same row.
+  std::mutex& delete_mutex() { return delete_mutex_; }
+
+  // A delete's place in the publication order, which it shares with appends: call under
+  // append_mutex() when queuing the delete to the log, then pass the turn to exactly one of
+  // PublishDeletes or SkipTurn. So a snapshot never sees a delete without the appends logged
+  // before it, or the other way round.
+  uint64_t TakeTurn() { return next_ticket_++; }
+
+  // Marks `rows` (published rows, not deleted yet) deleted, in its turn (waiting for the
+  // appends logged before it): scans and searches that start afterwards leave them out. The
+  // caller holds delete_mutex() and has made the delete, WAL record `lsn`, durable.
+  void PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn);
+
+  // Gives up a turn whose delete was not logged.
+  void SkipTurn(uint64_t turn);
+
+  // Applies a delete read back from the write-ahead log. Invalid, naming the record `lsn`,
+  // when it names a row the dataset does not have.
+  arrow::Status DeleteRecovered(const Roaring& rows, uint64_t lsn);
 
   // The rows published so far.
   DatasetSnapshot Snapshot() const;
@@ -147,9 +176,9 @@ class Dataset {
   Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
           std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
           std::unique_ptr<DatasetIndex> index, MemoryBudget* budget);
-  // Publishes (or skips, if `batch` is null) the append holding `ticket`, in ticket order.
-  void Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch, int64_t bytes,
-               uint64_t lsn);
+  // Publishes the change holding `ticket`, in ticket order: `publish` (null to skip the ticket)
+  // runs under the state lock, and the dataset's LSN becomes `lsn` (0: unchanged).
+  void Resolve(uint64_t ticket, const std::function<void()>& publish, uint64_t lsn);
 
   const std::string name_;
   const std::shared_ptr<arrow::Schema> put_schema_;
@@ -161,6 +190,7 @@ class Dataset {
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged
   // appends, queuing to the log.
   std::mutex append_mutex_;
+  std::mutex delete_mutex_;
   uint64_t next_assigned_id_ = 0;        // guarded by append_mutex_
   uint64_t next_ticket_ = 0;             // guarded by append_mutex_
   std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
@@ -171,6 +201,7 @@ class Dataset {
   uint64_t next_to_publish_ = 0;
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
+  std::shared_ptr<const TombstoneSet> deleted_ = TombstoneSet::Empty();
   int64_t num_rows_ = 0;
   int64_t num_bytes_ = 0;
   uint64_t published_lsn_ = 0;  // see DatasetSnapshot::lsn

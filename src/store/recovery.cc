@@ -87,6 +87,9 @@ arrow::Result<RecoveryResult> Recover(VectorStore& store, const RecoveryOptions&
       return arrow::Status::OK();
     }
     if (entry->type == WalRecordType::kAppend) result.rows += entry->batch->num_rows();
+    if (entry->type == WalRecordType::kDelete) {
+      result.deleted_rows += static_cast<int64_t>(entry->rows.cardinality());
+    }
     return arrow::Status::OK();
   };
   ARROW_ASSIGN_OR_RAISE(result.log, ReadWal(options.wal_dir, options.wal, apply));

@@ -24,6 +24,7 @@ struct RecoveryResult {
   int64_t snapshot_rows = 0;  // rows loaded from snapshots
   int64_t restored_index_rows = 0;  // rows whose graph was mapped from snapshots
   int64_t rows = 0;                 // rows appended by replay
+  int64_t deleted_rows = 0;         // rows deleted by replay
   uint64_t skipped_records = 0;     // records already in a snapshot or of datasets deleted earlier
   uint64_t next_lsn = 1;            // where the log continues
 };

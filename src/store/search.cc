@@ -45,11 +45,13 @@ arrow::Result<Roaring> MatchingRows(const DatasetSnapshot& snapshot, const Json&
   return rows;
 }
 
-// Exact top-k over rows [from, snapshot.num_rows): rows acked but not in the graph yet.
+// Exact top-k over rows [from, snapshot.num_rows): rows acked but not in the graph yet. Only
+// rows in `filter` (when not null) and none in `exclude` (when not null).
 arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
                                                      const DatasetSnapshot& snapshot, int64_t from,
                                                      const SearchRequest& request,
-                                                     const Roaring* filter) {
+                                                     const Roaring* filter,
+                                                     const Roaring* exclude) {
   if (from >= snapshot.num_rows) return std::vector<Neighbor>{};
   const IndexConfig& config = dataset.index().config();
   FlatIndex flat(request.query.size(), config.metric, config.element_type);
@@ -68,6 +70,7 @@ arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
         ARROW_ASSIGN_OR_RAISE(
             RowId id, flat.Add(std::span<const float>(vectors.data() + (row - begin) * dim, dim)));
         if (filter && filter->contains(dataset_row)) tail_filter.add(id);
+        if (exclude && exclude->contains(dataset_row)) ARROW_RETURN_NOT_OK(flat.Delete(id));
       }
     }
     batch_start = batch_end;
@@ -171,9 +174,19 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
   const DatasetSnapshot snapshot = dataset.Snapshot();
   ARROW_ASSIGN_OR_RAISE(std::vector<int> columns,
                         OutputColumns(*snapshot.schema, dataset, request));
+  // Rows that may not be returned: deleted ones, and those the request leaves out.
+  const Roaring* exclude = &snapshot.deleted->rows();
+  Roaring excluded;
+  if (!request.excluded_rows.isEmpty()) {
+    excluded = *exclude | request.excluded_rows;
+    exclude = &excluded;
+  }
+  if (exclude->isEmpty()) exclude = nullptr;
   std::optional<Roaring> filter;
   if (!request.filters.is_null()) {
     ARROW_ASSIGN_OR_RAISE(filter, MatchingRows(snapshot, request.filters));
+    if (exclude) *filter -= *exclude;  // the filter says it all: exact scans count on it
+    exclude = nullptr;
   }
   const Roaring* filter_ptr = filter ? &*filter : nullptr;
 
@@ -182,11 +195,13 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
   options.k = static_cast<size_t>(request.k);
   options.ef = static_cast<size_t>(request.ef);
   options.filter = filter_ptr;
+  options.exclude = exclude;
+  options.row_limit = static_cast<RowId>(indexed);  // later rows: the exact tail scan below
   if (indexed > 0) {
     ARROW_RETURN_NOT_OK(dataset.index().hnsw().Search(request.query, options, &found));
   }
   ARROW_ASSIGN_OR_RAISE(auto tail,
-                        SearchUnindexed(dataset, snapshot, indexed, request, filter_ptr));
+                        SearchUnindexed(dataset, snapshot, indexed, request, filter_ptr, exclude));
   found.insert(found.end(), tail.begin(), tail.end());
   std::sort(found.begin(), found.end(), CloserThan);
   if (found.size() > static_cast<size_t>(request.k)) found.resize(request.k);

@@ -41,6 +41,12 @@ Json IndexDescription(const Dataset& dataset) {
               {"quantization", config.params.quantization == Quantization::kSq8 ? "sq8" : "none"}};
 }
 
+int64_t SizeOnDisk(const SnapshotManifest& manifest) {
+  int64_t bytes = manifest.data.digest.bytes + manifest.graph.digest.bytes;
+  if (manifest.tombstones) bytes += manifest.tombstones->digest.bytes;
+  return bytes;
+}
+
 arrow::Result<SnapshotFile> Describe(const StagingDir& staging, std::string_view name) {
   ARROW_ASSIGN_OR_RAISE(FileDigest digest, DigestFile(staging.FilePath(name)));
   return SnapshotFile{std::string(name), digest};
@@ -119,6 +125,11 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   ARROW_RETURN_NOT_OK(WriteRows(view, staging->FilePath(kSnapshotDataFile), cancelled));
   ARROW_ASSIGN_OR_RAISE(manifest.data, Describe(*staging, kSnapshotDataFile));
   ARROW_ASSIGN_OR_RAISE(manifest.graph, Describe(*staging, kSnapshotIndexFile));
+  if (!view.deleted->empty()) {
+    ARROW_RETURN_NOT_OK(
+        WriteTombstones(view.deleted->rows(), staging->FilePath(kSnapshotTombstonesFile)));
+    ARROW_ASSIGN_OR_RAISE(manifest.tombstones, Describe(*staging, kSnapshotTombstonesFile));
+  }
   ARROW_RETURN_NOT_OK(WriteManifest(manifest, staging->FilePath(kManifestFile)));
   const SnapshotDirEntry committed{
       manifest.dataset, manifest.lsn, manifest.indexed_rows,
@@ -126,12 +137,14 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
           .string()};
   ARROW_RETURN_NOT_OK(staging->Commit(committed.path));
   RemoveOlderSnapshots(root, committed);
-  const int64_t bytes = manifest.data.digest.bytes + manifest.graph.digest.bytes;
-  dataset.set_saved_snapshot({manifest.lsn, manifest.rows, manifest.indexed_rows, bytes});
+  const SavedSnapshot saved{manifest.lsn, view.live_rows(),
+                            static_cast<int64_t>(view.deleted->size()), manifest.indexed_rows,
+                            SizeOnDisk(manifest)};
+  dataset.set_saved_snapshot(saved);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return SnapshotReport{manifest.dataset,      manifest.lsn, manifest.rows,
-                        manifest.indexed_rows, bytes,        seconds};
+  return SnapshotReport{manifest.dataset,      manifest.lsn, saved.rows, saved.deleted_rows,
+                        manifest.indexed_rows, saved.bytes,  seconds};
 }
 
 arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir,
@@ -147,15 +160,14 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
   }
   ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, manifest.data));
   ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, manifest.graph));
+  Roaring deleted;
   if (manifest.tombstones) {
-    // Written by builds that delete rows by id; this one cannot apply them, and must not bring
-    // deleted rows back.
     ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, *manifest.tombstones));
     const std::string path = (fs::path(dir.path) / manifest.tombstones->name).string();
-    ARROW_ASSIGN_OR_RAISE(Roaring tombstones, ReadTombstones(path));
-    if (!tombstones.isEmpty()) {
-      return arrow::Status::NotImplemented("snapshot ", dir.path, " has deleted rows (", path,
-                                           "), which this build cannot apply");
+    ARROW_ASSIGN_OR_RAISE(deleted, ReadTombstones(path));
+    if (!deleted.isEmpty() && deleted.maximum() >= static_cast<uint64_t>(manifest.rows)) {
+      return arrow::Status::Invalid("tombstones file ", path, " deletes row ", deleted.maximum(),
+                                    ", but the snapshot has ", manifest.rows, " rows");
     }
   }
   const std::string graph_path = (fs::path(dir.path) / manifest.graph.name).string();
@@ -182,9 +194,11 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
       return status.WithMessage("loading snapshot ", dir.path, ": ", status.message());
     }
   }
+  ARROW_RETURN_NOT_OK(dataset->DeleteRecovered(deleted, manifest.lsn));
   dataset->set_created_lsn(manifest.created_lsn);
-  dataset->set_saved_snapshot({manifest.lsn, manifest.rows, manifest.indexed_rows,
-                               manifest.data.digest.bytes + manifest.graph.digest.bytes});
+  const auto deleted_rows = static_cast<int64_t>(deleted.cardinality());
+  dataset->set_saved_snapshot({manifest.lsn, manifest.rows - deleted_rows, deleted_rows,
+                               manifest.indexed_rows, SizeOnDisk(manifest)});
   return dataset;
 }
 

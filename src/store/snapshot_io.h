@@ -20,7 +20,8 @@ namespace arbalest {
 struct SnapshotReport {
   std::string dataset;
   uint64_t lsn = 0;
-  int64_t rows = 0;
+  int64_t rows = 0;          // live rows
+  int64_t deleted_rows = 0;  // stored but deleted (tombstones)
   int64_t indexed_rows = 0;
   int64_t bytes = 0;  // on disk
   double seconds = 0;
@@ -30,16 +31,17 @@ struct SnapshotReport {
 // snapshots there, and records the new one with Dataset::set_saved_snapshot.
 //
 // The cut: the index graph is saved first (indexing of this dataset waits meanwhile), then the
-// published rows are taken with their LSN (Dataset::Snapshot), so the graph never holds a row
-// the snapshot lacks. Puts, scans and searches go on throughout. `cancelled` is polled between
-// batches; when it returns true the snapshot is abandoned (Cancelled) and nothing is left
-// behind. IOError names the file that could not be written.
+// published rows and deleted rows are taken with their LSN (Dataset::Snapshot), so the graph
+// never holds a row the snapshot lacks. Puts, scans and searches go on throughout. `cancelled` is
+// polled between batches; when it returns true the snapshot is abandoned (Cancelled) and nothing is
+// left behind. IOError names the file that could not be written.
 arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string& root,
                                             const std::function<bool()>& cancelled);
 
 // Loads the snapshot in `dir`: the dataset with its rows (charged to `budget`; CapacityError
-// past --max-memory) and its graph (mapped, not rebuilt), marked as holding every change up to
-// the snapshot's LSN. IOError or Invalid names the file that is missing, truncated or corrupt.
+// past --max-memory), its deleted rows and its graph (mapped, not rebuilt), marked as holding
+// every change up to the snapshot's LSN. IOError or Invalid names the file that is missing,
+// truncated or corrupt.
 arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir,
                                                      MemoryBudget* budget);
 

@@ -142,8 +142,8 @@ arrow::Result<std::vector<SnapshotReport>> Snapshotter::Round(
     const SavedSnapshot saved = dataset->saved_snapshot();
     if (!Changed(*dataset, saved)) {
       if (all) {
-        reports.push_back(
-            {dataset->name(), saved.lsn, saved.rows, saved.indexed_rows, saved.bytes, 0.0});
+        reports.push_back({dataset->name(), saved.lsn, saved.rows, saved.deleted_rows,
+                           saved.indexed_rows, saved.bytes, 0.0});
       }
       continue;
     }
@@ -154,9 +154,10 @@ arrow::Result<std::vector<SnapshotReport>> Snapshotter::Round(
     }
     auto report = WriteSnapshot(*dataset, options_.dir, cancelled);
     if (report.ok()) {
-      spdlog::info("snapshot of '{}' at LSN {}: {} rows, {} indexed, {} bytes in {:.3f} s",
-                   report->dataset, report->lsn, report->rows, report->indexed_rows, report->bytes,
-                   report->seconds);
+      spdlog::info(
+          "snapshot of '{}' at LSN {}: {} rows ({} deleted), {} indexed, {} bytes in {:.3f} s",
+          report->dataset, report->lsn, report->rows, report->deleted_rows, report->indexed_rows,
+          report->bytes, report->seconds);
       reports.push_back(std::move(*report));
       continue;
     }

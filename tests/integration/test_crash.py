@@ -1,13 +1,15 @@
-"""Crash safety: real servers killed with SIGKILL at random moments while several clients put.
+"""Crash safety: real servers killed with SIGKILL at random moments while several clients put
+(and, in one test, delete).
 
 After every kill the server restarts on the same data dir, and every row whose batch was acked
-must be there exactly once, with the vector it was sent with. The WAL segment size is small so
-that kills also land during segment rotation; in the snapshot test, kills also land while
-snapshots are written and the WAL is checkpointed. ARBALEST_CRASH_ITERATIONS (default 20) and
-ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) set the number of kills;
-scripts/crash_soak.sh runs many more.
+must be there exactly once, with the vector it was sent with; every acked delete must still
+hold. The WAL segment size is small so that kills also land during segment rotation; in the
+snapshot test, kills also land while snapshots are written and the WAL is checkpointed.
+ARBALEST_CRASH_ITERATIONS (default 20) and ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) set
+the number of kills; scripts/crash_soak.sh runs many more.
 """
 import contextlib
+import json
 import os
 import random
 import resource
@@ -73,34 +75,19 @@ class Writer(threading.Thread):
         client.close()
 
 
-class SnapshotCaller(threading.Thread):
-    """Asks for snapshots of every dataset until the server dies; counts those that finished."""
-
-    def __init__(self, port: int, pause: float):
-        super().__init__(daemon=True)
-        self.port, self.pause = port, pause
-        self.finished = 0
-
-    def run(self):
-        client = flight.connect(f"grpc://127.0.0.1:{self.port}")
-        try:
-            while True:
-                time.sleep(self.pause)
-                action(client, "snapshot")
-                self.finished += 1
-        except Exception:  # killed under us
-            pass
-        client.close()
-
-
-def check_recovered(client, dataset: str, with_ids: bool, sent: set, acked: set):
+def check_recovered(client, dataset: str, with_ids: bool, sent: set, acked: set,
+                    requested=frozenset(), deleted=frozenset()):
+    """Every acked row is there once (unless a delete of it was asked for), none that was not
+    sent, and no row whose delete was acked."""
     table = scan(client, dataset)
     keys = table.column("key").to_numpy()
     assert len(keys) == len(set(keys.tolist())), f"{dataset}: duplicated rows after recovery"
     present = set(keys.tolist())
-    lost = acked - present
+    lost = acked - requested - present
     assert not lost, f"{dataset}: {len(lost)} acked rows lost, e.g. {sorted(lost)[:5]}"
     assert present <= sent, f"{dataset}: rows that were never sent"
+    undone = present & deleted
+    assert not undone, f"{dataset}: acked deletes undone, e.g. {sorted(undone)[:5]}"
     expected = (keys[:, None] * 0.001 + np.arange(DIM)[None, :]).astype(np.float32)
     np.testing.assert_array_equal(vectors_of(table.column("vector")), expected)
     if with_ids:
@@ -149,54 +136,6 @@ def test_sigkill_during_puts_loses_no_acked_row(tmp_path):
     assert srv.stop() == 0
 
 
-def test_sigkill_during_snapshots_loses_no_acked_row(tmp_path):
-    """Puts, snapshots (asked for, and triggered by WAL growth) and checkpoints run together; a
-    kill at a random moment may land in any of them."""
-    rng = random.Random(20261125)
-    workdir = tmp_path / "node"
-    args = ["--wal-segment-size", "128KiB", "--snapshot-wal-bytes", "512KiB",
-            "--snapshot-interval", "0"]
-    sent = {"with_ids": set(), "assigned": set()}
-    acked = {"with_ids": set(), "assigned": set()}
-    next_key = 0
-    snapshots = 0
-    for _ in range(SNAPSHOT_ITERATIONS):
-        srv = ServerProcess(workdir, args).start()
-        client = srv.connect()
-        for dataset in sent:
-            if acked[dataset]:
-                check_recovered(client, dataset, dataset == "with_ids", sent[dataset],
-                                acked[dataset])
-        writers = []
-        for w in range(2):
-            dataset = "with_ids" if w % 2 == 0 else "assigned"
-            writers.append(Writer(srv.port, dataset, dataset == "with_ids", next_key))
-            next_key += 10_000_000
-        caller = SnapshotCaller(srv.port, rng.uniform(0.0, 0.2))
-        for thread in writers + [caller]:
-            thread.start()
-        time.sleep(rng.uniform(0.1, 1.0))
-        srv.proc.kill()
-        srv.proc.wait(10)
-        for thread in writers + [caller]:
-            thread.join(30)
-            assert not thread.is_alive(), "a client hung after the server was killed"
-        for w in writers:
-            dataset = "with_ids" if w.with_ids else "assigned"
-            sent[dataset] |= w.sent
-            acked[dataset] |= w.acked
-        snapshots += caller.finished
-        srv.stop()
-    assert snapshots > 0, "no snapshot ever finished: the kills tested the WAL alone"
-    assert sum(len(a) for a in acked.values()) > 0, "no batch was ever acked: nothing was tested"
-    srv = ServerProcess(workdir).start()
-    client = srv.connect()
-    assert "from snapshots" in srv.stderr()
-    for dataset in sent:
-        check_recovered(client, dataset, dataset == "with_ids", sent[dataset], acked[dataset])
-    assert srv.stop() == 0
-
-
 def test_full_disk_fails_puts_clearly_and_loses_nothing(tmp_path):
     """A real write error from the kernel: the server runs under a 4 MiB file-size limit, so
     WAL writes past it fail with EFBIG, as they would on a full disk."""
@@ -228,4 +167,137 @@ def test_full_disk_fails_puts_clearly_and_loses_nothing(tmp_path):
     srv = ServerProcess(workdir).start()
     table = scan(srv.connect(), "ds")
     assert sorted(table.column("key").to_pylist()) == acked_keys
+    assert srv.stop() == 0
+
+
+class Deleter(threading.Thread):
+    """Deletes a few acked keys per request until the server dies; records the acked deletes.
+    Runs beside Writers, so delete records interleave with appends in the log."""
+
+    def __init__(self, port: int, dataset: str, writers: list, seed: int):
+        super().__init__(daemon=True)
+        self.port, self.dataset, self.writers = port, dataset, writers
+        self.rng = random.Random(seed)
+        self.requested: set[int] = set()
+        self.deleted: set[int] = set()
+
+    def run(self):
+        client = flight.connect(f"grpc://127.0.0.1:{self.port}")
+        with contextlib.suppress(Exception):
+            while True:
+                acked = [k for w in self.writers for k in list(w.acked)]
+                if not acked:
+                    time.sleep(0.005)
+                    continue
+                keys = {self.rng.choice(acked) for _ in range(self.rng.randint(1, 5))}
+                self.requested |= keys
+                body = json.dumps({"dataset": self.dataset, "ids": sorted(keys)}).encode()
+                list(client.do_action(flight.Action("delete", body)))
+                self.deleted |= keys  # acked: durable from here on
+        client.close()
+
+
+def test_sigkill_during_deletes_keeps_acked_deletes_deleted(tmp_path):
+    rng = random.Random(20261125)
+    workdir = tmp_path / "node"
+    acked: set[int] = set()
+    requested: set[int] = set()
+    deleted: set[int] = set()
+    for iteration, fsync in enumerate(FSYNC_POLICIES):
+        srv = ServerProcess(workdir, ["--fsync", fsync]).start()
+        present = set(scan(srv.connect(), "dels").column("key").to_pylist()) if acked else set()
+        assert not present & deleted, f"acked deletes undone: {sorted(present & deleted)[:5]}"
+        assert acked - requested <= present, "rows lost that were never deleted"
+        writer = Writer(srv.port, "dels", True, iteration * 10_000_000)
+        deleter = Deleter(srv.port, "dels", [writer], iteration)
+        writer.start()
+        deleter.start()
+        time.sleep(rng.uniform(0.3, 0.8))
+        srv.proc.kill()
+        srv.proc.wait(10)
+        for thread in (writer, deleter):
+            thread.join(30)
+            assert not thread.is_alive(), "a client hung after the server was killed"
+        acked |= writer.acked
+        requested |= deleter.requested
+        deleted |= deleter.deleted
+        srv.stop()
+    assert deleted, "no delete was ever acked: nothing was tested"
+    srv = ServerProcess(workdir).start()
+    present = set(scan(srv.connect(), "dels").column("key").to_pylist())
+    assert not present & deleted
+    assert acked - requested <= present
+    assert srv.stop() == 0
+
+
+class SnapshotCaller(threading.Thread):
+    """Asks for snapshots of every dataset until the server dies; counts those that finished."""
+
+    def __init__(self, port: int, pause: float):
+        super().__init__(daemon=True)
+        self.port, self.pause = port, pause
+        self.finished = 0
+
+    def run(self):
+        client = flight.connect(f"grpc://127.0.0.1:{self.port}")
+        try:
+            while True:
+                time.sleep(self.pause)
+                action(client, "snapshot")
+                self.finished += 1
+        except Exception:  # killed under us
+            pass
+        client.close()
+
+
+def test_sigkill_during_snapshots_loses_no_acked_row_or_delete(tmp_path):
+    """Puts, deletes, snapshots (asked for, and triggered by WAL growth) and checkpoints run
+    together; a kill at a random moment may land in any of them."""
+    rng = random.Random(20261126)
+    workdir = tmp_path / "node"
+    args = ["--wal-segment-size", "128KiB", "--snapshot-wal-bytes", "512KiB",
+            "--snapshot-interval", "0"]
+    sent = {"with_ids": set(), "assigned": set()}
+    acked = {"with_ids": set(), "assigned": set()}
+    requested: set[int] = set()
+    deleted: set[int] = set()
+    next_key = 0
+    snapshots = 0
+
+    def check_all(client):
+        for dataset in sent:
+            if acked[dataset]:
+                check_recovered(client, dataset, dataset == "with_ids", sent[dataset],
+                                acked[dataset], requested, deleted)
+
+    for iteration in range(SNAPSHOT_ITERATIONS):
+        srv = ServerProcess(workdir, args).start()
+        check_all(srv.connect())
+        writers = [Writer(srv.port, "with_ids", True, next_key),
+                   Writer(srv.port, "assigned", False, next_key + 10_000_000)]
+        next_key += 20_000_000
+        deleter = Deleter(srv.port, "with_ids", writers[:1], iteration)
+        caller = SnapshotCaller(srv.port, rng.uniform(0.0, 0.2))
+        threads = writers + [deleter, caller]
+        for thread in threads:
+            thread.start()
+        time.sleep(rng.uniform(0.1, 1.0))
+        srv.proc.kill()
+        srv.proc.wait(10)
+        for thread in threads:
+            thread.join(30)
+            assert not thread.is_alive(), "a client hung after the server was killed"
+        for w in writers:
+            dataset = "with_ids" if w.with_ids else "assigned"
+            sent[dataset] |= w.sent
+            acked[dataset] |= w.acked
+        requested |= deleter.requested
+        deleted |= deleter.deleted
+        snapshots += caller.finished
+        srv.stop()
+    assert snapshots > 0, "no snapshot ever finished: the kills tested the WAL alone"
+    assert deleted, "no delete was ever acked"
+    srv = ServerProcess(workdir).start()
+    assert "from snapshots" in srv.stderr()
+    check_all(srv.connect())
     assert srv.stop() == 0

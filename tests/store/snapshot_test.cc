@@ -3,9 +3,11 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -60,6 +62,19 @@ class SnapshotTest : public ::testing::Test {
     return dataset;
   }
 
+  static std::shared_ptr<arrow::Array> Ids(std::initializer_list<int64_t> ids) {
+    arrow::Int64Builder builder;
+    EXPECT_TRUE(builder.AppendValues(std::vector<int64_t>(ids)).ok());
+    return builder.Finish().ValueOrDie();
+  }
+
+  // Adds up to `rows` rows to the dataset's graph, as an index worker does.
+  static int64_t IndexRows(Dataset& dataset, int64_t rows) {
+    auto added = dataset.CatchUpIndex(rows, /*threads=*/1, [] { return false; });
+    EXPECT_TRUE(added.ok()) << added.status().ToString();
+    return added.ValueOr(0);
+  }
+
   static std::vector<SnapshotReport> SnapshotAll(VectorStore& store,
                                                  std::optional<std::string> name = std::nullopt) {
     auto reports = store.snapshotter()->SnapshotNow(name);
@@ -94,7 +109,7 @@ TEST_F(SnapshotTest, RestartLoadsRowsAndGraphThenReplaysOnlyLaterRecords) {
     auto store = Open();
     auto dataset = Put(*store, "docs", MakeVectorBatch(0, 300, 8));
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(300, 200, 8)).ok());
-    ASSERT_EQ(*dataset->CatchUpIndex(1000), 500);
+    ASSERT_EQ(IndexRows(*dataset, 1000), 500);
     auto reports = SnapshotAll(*store);
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_EQ(reports[0].dataset, "docs");
@@ -115,7 +130,7 @@ TEST_F(SnapshotTest, RestartLoadsRowsAndGraphThenReplaysOnlyLaterRecords) {
   EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
   EXPECT_EQ(dataset->index().restored_rows(), indexed);
   EXPECT_EQ(dataset->index().indexed_rows(), indexed);  // mapped, not rebuilt
-  ASSERT_EQ(*dataset->CatchUpIndex(1000), 50);          // the replayed rows are indexed on top
+  ASSERT_EQ(IndexRows(*dataset, 1000), 50);             // the replayed rows are indexed on top
   SearchRequest request;
   for (int64_t id : {17, 499, 530}) {
     request.query.assign(8, 0);
@@ -149,7 +164,7 @@ TEST_F(SnapshotTest, EvolvedSchemasNarrowVectorsAndAssignedIdsSurvive) {
     Put(*store, "empty", MakeVectorBatch(0, 1, 2));
     ASSERT_TRUE(store->Drop("empty").ok());
     ASSERT_TRUE(store->GetOrCreate("empty", *MakeVectorBatch(0, 1, 2)->schema()).ok());
-    ASSERT_TRUE(half->CatchUpIndex(12).ok());
+    IndexRows(*half, 12);
     ASSERT_EQ(SnapshotAll(*store).size(), 3u);
     half_before = Contents(*store, "half");
     bytes_before = Contents(*store, "bytes");
@@ -175,7 +190,7 @@ TEST_F(SnapshotTest, EvolvedSchemasNarrowVectorsAndAssignedIdsSurvive) {
 TEST_F(SnapshotTest, UnchangedDatasetIsNotWrittenAgainButIndexProgressIs) {
   auto store = Open();
   auto dataset = Put(*store, "docs", MakeVectorBatch(0, 100, 4));
-  ASSERT_TRUE(dataset->CatchUpIndex(40).ok());
+  IndexRows(*dataset, 40);
   auto first = SnapshotAll(*store);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].indexed_rows, 40);
@@ -185,7 +200,7 @@ TEST_F(SnapshotTest, UnchangedDatasetIsNotWrittenAgainButIndexProgressIs) {
   EXPECT_EQ(again[0].lsn, first[0].lsn);
   EXPECT_EQ(again[0].bytes, first[0].bytes);
   EXPECT_EQ(SnapshotDirs(), (std::vector<std::string>{SnapshotDirName("docs", first[0].lsn, 40)}));
-  ASSERT_TRUE(dataset->CatchUpIndex(100).ok());
+  IndexRows(*dataset, 100);
   auto indexed = SnapshotAll(*store);
   ASSERT_EQ(indexed.size(), 1u);
   EXPECT_EQ(indexed[0].lsn, first[0].lsn);
@@ -203,7 +218,7 @@ TEST_P(DamagedSnapshotTest, StartupFailsNamingTheFile) {
   {
     auto store = Open();
     auto dataset = Put(*store, "docs", MakeVectorBatch(0, 200, 8));
-    ASSERT_TRUE(dataset->CatchUpIndex(200).ok());
+    IndexRows(*dataset, 200);
     auto reports = SnapshotAll(*store);
     ASSERT_EQ(reports.size(), 1u);
     const std::string dir =
@@ -312,30 +327,68 @@ TEST_F(SnapshotTest, CheckpointDeletesSegmentsAndRestartStillHasEverything) {
   EXPECT_GT(ack->seq, saved);
 }
 
-TEST_F(SnapshotTest, SnapshotsDuringPutsAreConsistentCuts) {
-  std::set<int64_t> acked;
+TEST_F(SnapshotTest, DeletedRowsStayDeletedThroughSnapshots) {
+  std::shared_ptr<arrow::Table> before;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 100, 4));
+    ASSERT_EQ(*store->Delete(*dataset, *Ids({3, 50, 50, 1000})), 2);
+    auto reports = SnapshotAll(*store);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].rows, 98);
+    EXPECT_EQ(reports[0].deleted_rows, 2);
+    ASSERT_EQ(*store->Delete(*dataset, *Ids({60})), 1);  // after the snapshot: from the WAL
+    before = Contents(*store, "docs");
+  }
+  auto store = Open();
+  EXPECT_EQ(recovered_.deleted_rows, 1);
+  auto dataset = *store->Get("docs");
+  EXPECT_EQ(dataset->Snapshot().live_rows(), 97);
+  EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
+  EXPECT_EQ(*store->Delete(*dataset, *Ids({3, 50, 60})), 0);  // already deleted
+  SnapshotAll(*store);
+  const SnapshotListing listing = *ListSnapshotDirs(snapshot_dir());
+  ASSERT_EQ(listing.complete.size(), 1u);
+  auto manifest = ReadManifest(listing.complete[0].path);
+  ASSERT_TRUE(manifest.ok() && manifest->tombstones.has_value());
+  auto tombstones =
+      ReadTombstones((fs::path(listing.complete[0].path) / manifest->tombstones->name).string());
+  EXPECT_EQ(tombstones->cardinality(), 3u);
+}
+
+TEST_F(SnapshotTest, SnapshotsDuringPutsAndDeletesAreConsistentCuts) {
+  std::set<int64_t> acked, deleted;
   {
     auto store = Open();
     auto dataset = Put(*store, "docs", MakeVectorBatch(0, 10, 4));
     acked.insert({0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
     std::atomic<bool> stop{false};
+    std::atomic<int64_t> batches{1};
     std::thread writer([&] {
       for (int64_t id = 10; !stop; id += 10) {
         if (store->Append(*dataset, MakeVectorBatch(id, 10, 4)).ok()) {
           for (int64_t i = id; i < id + 10; ++i) acked.insert(i);
+          batches = id / 10 + 1;
         }
       }
     });
+    std::thread deleter([&] {
+      for (int64_t n = 0; !stop; ++n) {
+        const int64_t id = (n * 7919 % batches) * 10 + n % 10;  // an acked row
+        if (*store->Delete(*dataset, *Ids({id})) == 1) deleted.insert(id);
+      }
+    });
     std::thread indexer([&] {
-      while (!stop) ASSERT_TRUE(dataset->CatchUpIndex(64).ok());
+      while (!stop) IndexRows(*dataset, 64);
     });
     for (int i = 0; i < 20; ++i) {
       auto reports = SnapshotAll(*store);
       ASSERT_EQ(reports.size(), 1u);
-      EXPECT_LE(reports[0].indexed_rows, reports[0].rows);
+      EXPECT_LE(reports[0].indexed_rows, reports[0].rows + reports[0].deleted_rows);
     }
     stop = true;
     writer.join();
+    deleter.join();
     indexer.join();
   }
   auto store = Open();
@@ -345,7 +398,11 @@ TEST_F(SnapshotTest, SnapshotsDuringPutsAreConsistentCuts) {
   for (int64_t i = 0; i < ids.length(); ++i) {
     EXPECT_TRUE(present.insert(ids.Value(i)).second) << "row " << ids.Value(i) << " twice";
   }
-  EXPECT_EQ(present, acked);
+  EXPECT_FALSE(deleted.empty());
+  std::set<int64_t> expected;
+  std::set_difference(acked.begin(), acked.end(), deleted.begin(), deleted.end(),
+                      std::inserter(expected, expected.end()));
+  EXPECT_EQ(present, expected);
 }
 
 TEST_F(SnapshotTest, WalGrowthAndIntervalTriggerSnapshots) {
