@@ -123,6 +123,7 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   manifest.schema = view.schema;
   manifest.index = IndexDescription(dataset);
   ARROW_RETURN_NOT_OK(WriteRows(view, staging->FilePath(kSnapshotDataFile), cancelled));
+  if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
   ARROW_ASSIGN_OR_RAISE(manifest.data, Describe(*staging, kSnapshotDataFile));
   ARROW_ASSIGN_OR_RAISE(manifest.graph, Describe(*staging, kSnapshotIndexFile));
   if (!view.deleted->empty()) {
