@@ -82,6 +82,7 @@ def test_snapshot_then_sigkill_keeps_every_acked_row_and_maps_the_graph(start_se
     put_table(client, ids_ds, first, batch_size=1000)
     put_table(client, auto_ds, assigned_ids_table(500, rng))
     put_table(client, auto_ds, assigned_ids_table(100, rng, extra="evolved"))
+    assert action(client, "delete", {"dataset": ids_ds, "ids": [5, 6]}) == [{"deleted": 2}]
     wait_ready(client, ids_ds)
 
     reply = action(client, "snapshot")
@@ -89,7 +90,8 @@ def test_snapshot_then_sigkill_keeps_every_acked_row_and_maps_the_graph(start_se
     written = {r["dataset"]: r for r in reply[0]["snapshot"]}
     assert set(written) >= {ids_ds, auto_ds}, written
     snap = written[ids_ds]
-    assert snap["rows"] == 4000 and snap["indexed_rows"] == 4000, snap
+    assert snap["rows"] == 3998 and snap["deleted_rows"] == 2, snap
+    assert snap["indexed_rows"] == 4000, snap
     assert snap["lsn"] > 0 and snap["bytes"] > 4000 * 16 * 4 and snap["seconds"] >= 0, snap
     assert written[auto_ds]["rows"] == 600, written[auto_ds]
 
@@ -97,16 +99,17 @@ def test_snapshot_then_sigkill_keeps_every_acked_row_and_maps_the_graph(start_se
     later = make_table(600, d=16, start_id=4000, rng=rng)
     put_table(client, ids_ds, later, batch_size=300)
     put_table(client, auto_ds, assigned_ids_table(50, rng, extra="after"))
+    assert action(client, "delete", {"dataset": ids_ds, "ids": [7, 4100]}) == [{"deleted": 2}]
     want_ids = sort_by_id(scan(client, ids_ds))
     want_auto = sort_by_id(scan(client, auto_ds))
-    assert want_ids.num_rows == 4600
+    assert want_ids.num_rows == 4596
 
     srv = restart_after_sigkill(srv)
     client = srv.data
     st = stats(client, ids_ds)  # right after the restart: the graph was mapped, not rebuilt
     assert st["index_restored_rows"] == 4000, st
     assert st["indexed_rows"] >= 4000, st
-    assert st["snapshot_lsn"] == snap["lsn"], st
+    assert st["snapshot_lsn"] == snap["lsn"] and st["deleted_rows"] == 4, st
     assert "2 from snapshots (4600 rows" in last_recovery(srv), last_recovery(srv)
 
     got_ids = sort_by_id(scan(client, ids_ds))
@@ -115,7 +118,7 @@ def test_snapshot_then_sigkill_keeps_every_acked_row_and_maps_the_graph(start_se
                         "dataset with assigned ids after restart")
     # Search finds rows from the snapshot (through the mapped graph) and from the WAL.
     vectors = vectors_of(want_ids.column("vector"))
-    for row in (7, 3999, 4321):
+    for row in (10, 3990, 4321):
         assert nearest_id(client, ids_ds, vectors[row]) == want_ids.column("id")[row].as_py()
     # Server-assigned ids continue after the restored ones.
     put_table(client, auto_ds, assigned_ids_table(3, rng, extra="new"))
