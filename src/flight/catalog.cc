@@ -50,6 +50,14 @@ Json DatasetStats(const Dataset& dataset) {
   Json columns = Json::array();
   for (const auto& field : snapshot.schema->fields()) columns.push_back(field->name());
   const bool assigned = layout.id_kind == IdKind::kAssigned;
+  Json text = nullptr;
+  if (const DatasetText* index = dataset.text()) {
+    const TextIndexStats stats = index->Stats();
+    text = Json{{"columns", index->columns()},
+                {"rows", stats.live_rows},
+                {"terms", stats.terms},
+                {"bytes", stats.total_bytes}};
+  }
   return Json{{"dataset", dataset.name()},
               {"rows", snapshot.num_rows},
               {"bytes", snapshot.num_bytes},
@@ -59,7 +67,8 @@ Json DatasetStats(const Dataset& dataset) {
               {"vector_type", VectorTypeName(*layout.vector.value_type)},
               {"id_type", assigned ? "uint64" : std::string(IdKindName(layout.id_kind))},
               {"ids_assigned", assigned},
-              {"columns", std::move(columns)}};
+              {"columns", std::move(columns)},
+              {"text_index", std::move(text)}};
 }
 
 arrow::Result<std::vector<std::shared_ptr<Dataset>>> SelectDatasets(const VectorStore& store,

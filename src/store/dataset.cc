@@ -3,6 +3,7 @@
 #include <arrow/array.h>
 #include <arrow/status.h>
 #include <arrow/util/byte_size.h>
+#include <spdlog/spdlog.h>
 
 namespace arbalest {
 
@@ -13,19 +14,22 @@ arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
   ARROW_ASSIGN_OR_RAISE(auto schema, StoredSchemaFor(put_schema));
   ARROW_ASSIGN_OR_RAISE(IndexConfig config, IndexConfigFor(*schema, layout));
   ARROW_ASSIGN_OR_RAISE(auto index, DatasetIndex::Make(config, layout.vector.dim));
+  ARROW_ASSIGN_OR_RAISE(auto text, DatasetText::Make(*schema));
   return std::shared_ptr<Dataset>(
       new Dataset(std::move(name), std::make_shared<arrow::Schema>(put_schema), std::move(schema),
-                  std::move(layout), std::move(index), budget));
+                  std::move(layout), std::move(index), std::move(text), budget));
 }
 
 Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
                  std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
-                 std::unique_ptr<DatasetIndex> index, MemoryBudget* budget)
+                 std::unique_ptr<DatasetIndex> index, std::unique_ptr<DatasetText> text,
+                 MemoryBudget* budget)
     : name_(std::move(name)),
       put_schema_(std::move(put_schema)),
       layout_(std::move(layout)),
       vector_column_(schema->GetFieldIndex(layout_.vector.column)),
       index_(std::move(index)),
+      text_(std::move(text)),
       budget_(budget),
       schema_(std::move(schema)) {}
 
@@ -59,7 +63,7 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
 }
 
 void Dataset::Publish(const PreparedAppend& prepared) {
-  Resolve(prepared.ticket, prepared.batch, prepared.bytes);
+  IndexText(*prepared.batch, Resolve(prepared.ticket, prepared.batch, prepared.bytes));
 }
 
 void Dataset::Discard(const PreparedAppend& prepared) {
@@ -67,21 +71,37 @@ void Dataset::Discard(const PreparedAppend& prepared) {
   Resolve(prepared.ticket, nullptr, 0);
 }
 
-void Dataset::Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch,
-                      int64_t bytes) {
+std::optional<int64_t> Dataset::Resolve(uint64_t ticket,
+                                        const std::shared_ptr<arrow::RecordBatch>& batch,
+                                        int64_t bytes) {
   std::unique_lock state(state_mutex_);
   // Appends logged earlier are durable no later than this one, so their threads are already
   // awake and about to resolve them: the wait is short.
   turn_.wait(state, [&] { return next_to_publish_ == ticket; });
+  std::optional<int64_t> first_row;
   if (batch && dropped_) {
     budget_->Release(bytes);  // logged before the drop, published after it: never visible
   } else if (batch) {
+    first_row = num_rows_;
     batches_.push_back(batch);
     num_rows_ += batch->num_rows();
     num_bytes_ += bytes;
   }
   ++next_to_publish_;
   turn_.notify_all();
+  return first_row;
+}
+
+// Outside the state lock, so readers never wait for tokenizing, and consecutive batches index
+// their text in parallel. A search that runs meanwhile may see the rows in its snapshot before
+// the text index has them; the put is acked only after this, so any search that starts after
+// the ack finds them.
+void Dataset::IndexText(const arrow::RecordBatch& batch, std::optional<int64_t> first_row) {
+  if (!text_ || !first_row) return;
+  if (arrow::Status status = text_->Add(batch, *first_row); !status.ok()) {
+    spdlog::error("text indexing of dataset '{}' rows {}..{} failed: {}", name_, *first_row,
+                  *first_row + batch.num_rows() - 1, status.ToString());
+  }
 }
 
 arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
@@ -106,7 +126,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     std::unique_lock state(state_mutex_);
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
-  Resolve(next_ticket_++, batch, bytes);
+  IndexText(*batch, Resolve(next_ticket_++, batch, bytes));
   return arrow::Status::OK();
 }
 

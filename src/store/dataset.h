@@ -10,12 +10,14 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "store/dataset_index.h"
 #include "store/dataset_layout.h"
+#include "store/dataset_text.h"
 #include "store/memory_budget.h"
 
 namespace arbalest {
@@ -68,7 +70,8 @@ class Dataset {
   arrow::Result<PreparedAppend> Prepare(const std::shared_ptr<arrow::RecordBatch>& batch);
 
   // Makes a prepared batch visible, after every batch prepared before it has been published or
-  // discarded (waits for them).
+  // discarded (waits for them), and adds its rows to the text index: when Publish returns, a
+  // search finds them.
   void Publish(const PreparedAppend& prepared);
 
   // Gives up a prepared batch: releases its bytes and its place in the order.
@@ -87,6 +90,9 @@ class Dataset {
   // Indexes up to `max_rows` rows not yet indexed; returns how many were added.
   arrow::Result<int64_t> CatchUpIndex(int64_t max_rows);
 
+  // The full-text index over the dataset's text columns; null when it has none.
+  const DatasetText* text() const { return text_.get(); }
+
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }
 
@@ -104,15 +110,21 @@ class Dataset {
  private:
   Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
           std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
-          std::unique_ptr<DatasetIndex> index, MemoryBudget* budget);
+          std::unique_ptr<DatasetIndex> index, std::unique_ptr<DatasetText> text,
+          MemoryBudget* budget);
   // Publishes (or skips, if `batch` is null) the append holding `ticket`, in ticket order.
-  void Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch, int64_t bytes);
+  // Returns the dataset row number of the batch's first row, or nullopt when it was skipped.
+  std::optional<int64_t> Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch,
+                                 int64_t bytes);
+  // Adds the rows of a batch published at `first_row` to the text index, if any.
+  void IndexText(const arrow::RecordBatch& batch, std::optional<int64_t> first_row);
 
   const std::string name_;
   const std::shared_ptr<arrow::Schema> put_schema_;
   const DatasetLayout layout_;
   const int vector_column_;
   const std::unique_ptr<DatasetIndex> index_;
+  const std::unique_ptr<DatasetText> text_;
   MemoryBudget* const budget_;
 
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged

@@ -1,6 +1,8 @@
 // k-nearest-neighbour search of one dataset: the HNSW graph over indexed rows, merged with an
 // exact scan of rows acked but not indexed yet, so a search sees every acked row. Filters are
 // evaluated with Arrow compute into a row bitmap that the graph consults during traversal.
+// A request with a text query is a hybrid search (hybrid_search.h), built from the pieces
+// declared at the end of this header.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -9,6 +11,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <roaring/roaring.hh>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,13 +24,18 @@ namespace arbalest {
 inline constexpr int64_t kMaxSearchK = 10000;
 
 struct SearchRequest {
-  std::vector<float> query;
+  std::vector<float> query;  // empty only in a text-only hybrid search (alpha = 0)
   int64_t k = 10;
   int64_t ef = 0;  // 0: the index default
   Json filters;    // null, or the protocol's filter list
   // Stored columns to return after id/score/distance; unset: every column but the vector.
   std::optional<std::vector<std::string>> columns;
   bool include_vectors = false;
+  // Hybrid search (hybrid_search.h): BM25 over the dataset's text columns fused with the dense
+  // results. alpha: 1 dense only, 0 text only, < 0 chosen from the query; unset with a text
+  // query: kDefaultHybridAlpha.
+  std::optional<std::string> text_query;
+  std::optional<double> alpha;
 };
 
 // Parses a query vector from JSON (an array of numbers). Invalid names the problem.
@@ -36,7 +45,55 @@ arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::stri
 // id (the dataset's id type), score (float32, higher is better), distance (float32, lower is
 // closer), then the requested stored columns, then `vector` if asked. Invalid for a query of
 // the wrong width or with non-finite values, k outside 1..kMaxSearchK, or a bad filter/column.
+// With a text query, the hybrid search of SearchHybrid (hybrid_search.h) instead.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& dataset,
                                                                  const SearchRequest& request);
+
+// ---- Pieces shared by dense and hybrid search ----
+
+// What one search reads: the rows published when it started, the rows its filter allows and
+// the stored columns it returns.
+struct SearchScope {
+  int64_t indexed_rows = 0;  // rows [0, indexed_rows) are in the graph (and in the snapshot)
+  DatasetSnapshot snapshot;
+  std::optional<Roaring> allowed;  // unset: every row
+  std::vector<int> columns;        // output columns after id/score/distance, by schema position
+
+  bool Allows(uint64_t row) const {
+    return row < static_cast<uint64_t>(snapshot.num_rows) &&
+           (!allowed || allowed->contains(static_cast<uint32_t>(row)));
+  }
+};
+
+// Checks request.k and request.ef, takes the snapshot, evaluates the filters and resolves the
+// output columns. Invalid names a bad k, ef, filter or column.
+arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchRequest& request);
+
+// A row found by the dense search, with the protocol's distance (lower is closer) and score
+// (higher is better).
+struct DenseHit {
+  uint64_t row = 0;
+  float distance = 0;
+  float score = 0;
+};
+
+// The `k` rows of `scope` nearest to `query`, best first (graph and unindexed tail). Invalid
+// for a query whose width is not the dataset's.
+arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const SearchScope& scope,
+                                                 std::span<const float> query, int64_t k,
+                                                 int64_t ef);
+
+// One row of a search result; `distance` unset is a null distance.
+struct ResultRow {
+  uint64_t row = 0;
+  float score = 0;
+  std::optional<float> distance;
+};
+
+// The result batch of protocol.md for `rows` (in the given order): id, score, distance, then
+// scope.columns. `distance` is a nullable column when `nullable_distance`; otherwise every row
+// must have a distance.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> MakeSearchResult(
+    const SearchScope& scope, const std::vector<ResultRow>& rows, bool nullable_distance);
 
 }  // namespace arbalest
