@@ -5,6 +5,8 @@
 #include <arrow/util/byte_size.h>
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace arbalest {
 
 arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
@@ -59,11 +61,18 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
   if (layout_.id_kind == IdKind::kAssigned) {
     next_assigned_id_ += static_cast<uint64_t>(conformed.batch->num_rows());
   }
-  return PreparedAppend{std::move(conformed.batch), bytes, next_ticket_++};
+  return PreparedAppend{std::move(conformed.batch), bytes, next_ticket_++, std::nullopt};
 }
 
-void Dataset::Publish(const PreparedAppend& prepared) {
-  IndexText(*prepared.batch, Resolve(prepared.ticket, prepared.batch, prepared.bytes));
+void Dataset::TokenizeText(PreparedAppend* prepared) const {
+  if (!text_) return;
+  auto tokenized = text_->Tokenize(*prepared->batch);
+  if (tokenized.ok()) prepared->text = std::move(*tokenized);  // else Publish fails it again
+}
+
+void Dataset::Publish(PreparedAppend& prepared) {
+  const std::optional<int64_t> first_row = Resolve(prepared.ticket, prepared.batch, prepared.bytes);
+  IndexText(*prepared.batch, std::exchange(prepared.text, std::nullopt), first_row);
 }
 
 void Dataset::Discard(const PreparedAppend& prepared) {
@@ -96,9 +105,13 @@ std::optional<int64_t> Dataset::Resolve(uint64_t ticket,
 // their text in parallel. A search that runs meanwhile may see the rows in its snapshot before
 // the text index has them; the put is acked only after this, so any search that starts after
 // the ack finds them.
-void Dataset::IndexText(const arrow::RecordBatch& batch, std::optional<int64_t> first_row) {
+void Dataset::IndexText(const arrow::RecordBatch& batch,
+                        std::optional<TextIndex::TokenizedRows> tokenized,
+                        std::optional<int64_t> first_row) {
   if (!text_ || !first_row) return;
-  if (arrow::Status status = text_->Add(batch, *first_row); !status.ok()) {
+  const arrow::Status status =
+      tokenized ? text_->Add(std::move(*tokenized), *first_row) : text_->Add(batch, *first_row);
+  if (!status.ok()) {
     spdlog::error("text indexing of dataset '{}' rows {}..{} failed: {}", name_, *first_row,
                   *first_row + batch.num_rows() - 1, status.ToString());
   }
@@ -126,7 +139,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     std::unique_lock state(state_mutex_);
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
-  IndexText(*batch, Resolve(next_ticket_++, batch, bytes));
+  IndexText(*batch, std::nullopt, Resolve(next_ticket_++, batch, bytes));
   return arrow::Status::OK();
 }
 

@@ -38,6 +38,9 @@ struct PreparedAppend {
   std::shared_ptr<arrow::RecordBatch> batch;  // as it will be stored and logged
   int64_t bytes = 0;
   uint64_t ticket = 0;  // position in the dataset's publication order
+  // The batch's text, tokenized ahead of publication by Dataset::TokenizeText; unset: Publish
+  // tokenizes it.
+  std::optional<TextIndex::TokenizedRows> text;
 };
 
 // Thread-safe. Appending is two-phase so that the write-ahead log can sit between validation
@@ -69,10 +72,15 @@ class Dataset {
   // problem), CapacityError (memory limit), KeyError (the dataset was dropped).
   arrow::Result<PreparedAppend> Prepare(const std::shared_ptr<arrow::RecordBatch>& batch);
 
+  // Tokenizes the prepared batch's text for the text index (nothing without text columns).
+  // Optional: a put calls it while its batch is being logged, so that the tokenizing, the
+  // costly half of text indexing, overlaps the wait for the log.
+  void TokenizeText(PreparedAppend* prepared) const;
+
   // Makes a prepared batch visible, after every batch prepared before it has been published or
-  // discarded (waits for them), and adds its rows to the text index: when Publish returns, a
-  // search finds them.
-  void Publish(const PreparedAppend& prepared);
+  // discarded (waits for them), and adds its rows to the text index (consuming prepared.text):
+  // when Publish returns, a search finds them.
+  void Publish(PreparedAppend& prepared);
 
   // Gives up a prepared batch: releases its bytes and its place in the order.
   void Discard(const PreparedAppend& prepared);
@@ -116,8 +124,10 @@ class Dataset {
   // Returns the dataset row number of the batch's first row, or nullopt when it was skipped.
   std::optional<int64_t> Resolve(uint64_t ticket, const std::shared_ptr<arrow::RecordBatch>& batch,
                                  int64_t bytes);
-  // Adds the rows of a batch published at `first_row` to the text index, if any.
-  void IndexText(const arrow::RecordBatch& batch, std::optional<int64_t> first_row);
+  // Adds the rows of `batch`, published at `first_row` (unset: not published), to the text
+  // index if there is one, from `tokenized` when given.
+  void IndexText(const arrow::RecordBatch& batch, std::optional<TextIndex::TokenizedRows> tokenized,
+                 std::optional<int64_t> first_row);
 
   const std::string name_;
   const std::shared_ptr<arrow::Schema> put_schema_;

@@ -89,14 +89,25 @@ DatasetText::DatasetText(std::vector<int> columns, std::vector<std::string> name
     : columns_(std::move(columns)), names_(std::move(names)), index_(std::move(tokenizer)) {}
 
 arrow::Status DatasetText::Add(const arrow::RecordBatch& batch, int64_t first_row) {
-  std::vector<std::string_view> fields(columns_.size());
-  for (int64_t row = 0; row < batch.num_rows(); ++row) {
-    for (size_t i = 0; i < columns_.size(); ++i) {
-      fields[i] = TextAt(*batch.column(columns_[i]), row);
+  ARROW_ASSIGN_OR_RAISE(TextIndex::TokenizedRows text, Tokenize(batch));
+  return Add(std::move(text), first_row);
+}
+
+arrow::Result<TextIndex::TokenizedRows> DatasetText::Tokenize(
+    const arrow::RecordBatch& batch) const {
+  const size_t width = columns_.size();
+  std::vector<std::string_view> fields(static_cast<size_t>(batch.num_rows()) * width);
+  for (size_t i = 0; i < width; ++i) {
+    const arrow::Array& column = *batch.column(columns_[i]);
+    for (int64_t row = 0; row < batch.num_rows(); ++row) {
+      fields[static_cast<size_t>(row) * width + i] = TextAt(column, row);
     }
-    ARROW_RETURN_NOT_OK(index_.Add(static_cast<uint64_t>(first_row + row), fields));
   }
-  return arrow::Status::OK();
+  return index_.Tokenize(fields, static_cast<size_t>(batch.num_rows()));
+}
+
+arrow::Status DatasetText::Add(TextIndex::TokenizedRows text, int64_t first_row) {
+  return index_.Add(static_cast<uint64_t>(first_row), std::move(text));
 }
 
 bool DatasetText::Remove(uint64_t row) { return index_.Remove(row); }

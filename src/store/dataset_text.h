@@ -43,7 +43,13 @@ class DatasetText {
   // Indexes every row of `batch` (a stored batch: the text columns sit at the positions
   // TextColumnsFor gave) as dataset rows first_row, first_row + 1, ... A row's text columns
   // form one document; null values are empty text. CapacityError past 2^32 - 1 rows.
+  // Tokenize then Add(TokenizedRows).
   arrow::Status Add(const arrow::RecordBatch& batch, int64_t first_row);
+
+  // The two halves of Add, so that a put can tokenize before its rows have numbers. Tokenize
+  // takes no lock; Add(TokenizedRows) holds the index's write lock while it inserts.
+  arrow::Result<TextIndex::TokenizedRows> Tokenize(const arrow::RecordBatch& batch) const;
+  arrow::Status Add(TextIndex::TokenizedRows text, int64_t first_row);
 
   // Takes `row` out of every later search (returns false when it was not indexed). The hook
   // for row deletes; scores then equal those of an index that never had the row.
