@@ -98,8 +98,9 @@ class Dataset {
   // Indexes up to `max_rows` rows not yet indexed; returns how many were added.
   arrow::Result<int64_t> CatchUpIndex(int64_t max_rows);
 
-  // The full-text index over the dataset's text columns; null when it has none.
-  const DatasetText* text() const { return text_.get(); }
+  // The full-text index over the dataset's text columns; null when it has none. Row deletes
+  // take rows out of it with DatasetText::Remove.
+  DatasetText* text() const { return text_.get(); }
 
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }
