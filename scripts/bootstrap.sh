@@ -17,7 +17,8 @@ APT_PACKAGES=(
   libroaring-dev        # row bitmaps
   libxxhash-dev         # hashing
   libicu-dev            # Unicode word boundaries and case folding (full-text search)
-  prometheus-cpp-dev    # metrics exposition
+  prometheus-cpp-dev    # metrics registry and text exposition format
+  libcivetweb-dev       # embedded HTTP server for /metrics, /healthz, /readyz
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
 )
 

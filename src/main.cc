@@ -1,12 +1,14 @@
 // `arbalest serve`: the command line, and the life of a node from start to graceful shutdown.
 #include <arrow/config.h>
 #include <hwy/targets.h>
+#include <prometheus/registry.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +21,8 @@
 #include "common/logging.h"
 #include "flight/server.h"
 #include "metrics/metrics_server.h"
+#include "metrics/server_metrics.h"
+#include "metrics/store_collector.h"
 #include "store/recovery.h"
 
 namespace arbalest {
@@ -31,6 +35,7 @@ struct ServeConfig {
   int port = 3000;
   int meta_port = 3001;
   int metrics_port = 9090;
+  bool metrics_port_fallback = false;
   std::string data_dir = "./data";
   std::string log_format = "text";
   std::string log_level = "info";
@@ -73,6 +78,10 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->envname("ARBALEST_METRICS_PORT")
       ->check(port_range)
       ->capture_default_str();
+  serve
+      .add_flag("--metrics-port-fallback", config.metrics_port_fallback,
+                "When the metrics port is taken, serve metrics on the next free port (logged)")
+      ->envname("ARBALEST_METRICS_PORT_FALLBACK");
   serve.add_option("--data-dir", config.data_dir, "Directory for durable data")
       ->envname("ARBALEST_DATA_DIR")
       ->capture_default_str();
@@ -158,12 +167,14 @@ int WaitForShutdownSignal(const sigset_t& signals) {
 }
 
 // Replays the WAL into `store`, then attaches a writer that continues the log.
-arrow::Status Recover(const ServeConfig& config, VectorStore& store) {
+arrow::Status Recover(const ServeConfig& config, VectorStore& store,
+                      std::shared_ptr<ServerMetrics> metrics) {
   WalOptions wal;
   wal.dir = (std::filesystem::path(config.data_dir) / "wal").string();
   ARROW_ASSIGN_OR_RAISE(wal.fsync, ParseFsyncPolicy(config.fsync));
   wal.fsync_interval = std::chrono::milliseconds(config.fsync_interval_ms);
   ARROW_ASSIGN_OR_RAISE(wal.segment_bytes, ParseByteSize(config.wal_segment_size));
+  wal.on_sync = [metrics](double seconds) { metrics->ObserveWalSync(seconds); };
   const auto start = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(
       RecoveryResult recovered,
@@ -171,10 +182,9 @@ arrow::Status Recover(const ServeConfig& config, VectorStore& store) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info(
-      "recovered {} datasets from {} WAL records ({} rows replayed) in {:.3f} s (torn bytes cut: "
-      "{}, "
-      "corrupt records skipped: {})",
-      store.List().size(), recovered.log.records, recovered.rows, seconds,
+      "recovered {} datasets from {} WAL records ({} rows replayed, {} deleted) in {:.3f} s "
+      "(torn bytes cut: {}, corrupt records skipped: {})",
+      store.List().size(), recovered.log.records, recovered.rows, recovered.deleted_rows, seconds,
       recovered.log.truncated_bytes, recovered.log.skipped_corrupt);
   ARROW_ASSIGN_OR_RAISE(auto writer, WalWriter::Open(std::move(wal), recovered.next_lsn));
   store.AttachWal(std::move(writer));
@@ -185,24 +195,32 @@ arrow::Status Serve(const ServeConfig& config) {
   const sigset_t signals = BlockShutdownSignals();
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes);
-  ARROW_RETURN_NOT_OK(Recover(config, *store));
+  auto metrics = std::make_shared<ServerMetrics>();
+  // The metrics port first: /healthz answers during recovery, /readyz once the Flight ports do.
+  std::atomic<bool> ready{false};
+  ARROW_ASSIGN_OR_RAISE(
+      auto http,
+      MetricsServer::Start({config.host, config.metrics_port, config.metrics_port_fallback},
+                           {metrics->registry(), std::make_shared<StoreCollector>(store)},
+                           [&ready] { return ready.load(); }));
+  ARROW_RETURN_NOT_OK(Recover(config, *store, metrics));
   store->StartIndexing(config.index_workers);
   ARROW_ASSIGN_OR_RAISE(auto servers,
                         FlightServers::Start({config.host, config.port, config.meta_port}, store,
-                                             {config.null_sink}));
-  ARROW_ASSIGN_OR_RAISE(auto metrics,
-                        MetricsServer::Start(config.host, config.metrics_port, store));
+                                             {config.null_sink, metrics}));
+  ready = true;
   spdlog::info(
       "arbalest {} serving: data {}:{}, meta {}:{}, metrics http://{}:{}/metrics, data dir {}, "
       "fsync {}, max memory {} bytes, SIMD {}, Arrow {}",
       ARBALEST_VERSION, config.host, servers->data_port(), config.host, servers->meta_port(),
-      config.host, metrics->port(), config.data_dir, config.fsync, config.max_memory_bytes,
+      config.host, http->port(), config.data_dir, config.fsync, config.max_memory_bytes,
       SimdTarget(), arrow::GetBuildInfo().version_string);
   if (config.null_sink) spdlog::warn("--null-sink: puts are acked and DISCARDED (benchmarks only)");
   const int signal_number = WaitForShutdownSignal(signals);
   spdlog::info("received {}: finishing in-flight calls and shutting down",
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   ARROW_RETURN_NOT_OK(servers->Shutdown(std::chrono::seconds(config.shutdown_grace_seconds)));
+  store->StopIndexing();  // rows not indexed yet are indexed again after the next start
   spdlog::info("shut down cleanly");
   return arrow::Status::OK();
 }

@@ -5,9 +5,14 @@
 #include <arrow/ipc/writer.h>
 #include <arrow/status.h>
 
+#include <chrono>
+#include <thread>
+
 #include "flight/catalog.h"
 #include "flight/search_request.h"
+#include "store/id_lookup.h"
 #include "store/search.h"
+#include "store/search_by_id.h"
 
 namespace arbalest {
 namespace {
@@ -29,15 +34,18 @@ arrow::Result<Json> Stats(VectorStore& store, std::string_view body) {
   }
   Json datasets = Json::array();
   int64_t total_rows = 0;
+  int64_t total_deleted_rows = 0;
   int64_t total_bytes = 0;
   for (const auto& dataset : store.List()) {
     Json stats = DatasetStats(*dataset);
     total_rows += stats["rows"].get<int64_t>();
+    total_deleted_rows += stats["deleted_rows"].get<int64_t>();
     total_bytes += stats["bytes"].get<int64_t>();
     datasets.push_back(std::move(stats));
   }
   return Json{{"datasets", std::move(datasets)},
               {"total_rows", total_rows},
+              {"total_deleted_rows", total_deleted_rows},
               {"total_bytes", total_bytes},
               {"memory_used_bytes", store.memory().used()},
               {"memory_limit_bytes", store.memory().limit()}};
@@ -50,12 +58,113 @@ arrow::Result<Json> DeleteDataset(VectorStore& store, std::string_view body) {
   return Json{{"deleted", true}};
 }
 
-// {"status": READY (every row indexed) | BUSY | NOT_FOUND, "index_len", "pending"}.
+// {"dataset", "id"} or {"dataset", "ids": [...]} -> {"deleted": rows deleted}.
+arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
+  constexpr std::string_view what = "body of action 'delete'";
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"dataset", "name", "id", "ids"}, what));
+  ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"dataset", "name"}, what));
+  const bool one = request.contains("id");
+  if (!name || one == request.contains("ids")) {
+    return arrow::Status::Invalid(
+        "action 'delete' needs {\"dataset\": name, \"id\": id} or {\"dataset\": name, "
+        "\"ids\": [id, ...]}");
+  }
+  const Json& ids = request[one ? "id" : "ids"];
+  if (one ? ids.is_array() : (!ids.is_array() || ids.empty())) {
+    return arrow::Status::Invalid(one ? "'id' must be one id (a number or a string), got "
+                                      : "'ids' must be a non-empty JSON array of ids, got ",
+                                  JsonForMessage(ids));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(*name));
+  ARROW_ASSIGN_OR_RAISE(auto id_array, IdsFromJson(ids, *dataset, one ? "id" : "ids"));
+  ARROW_ASSIGN_OR_RAISE(int64_t deleted, store.Delete(*dataset, *id_array));
+  return Json{{"deleted", deleted}};
+}
+
+// The values of an id column as JSON numbers (int64, uint64) or strings (utf8).
+Json IdsToJson(const arrow::Array& ids) {
+  Json values = Json::array();
+  for (int64_t i = 0; i < ids.length(); ++i) {
+    switch (ids.type_id()) {
+      case arrow::Type::INT64:
+        values.push_back(static_cast<const arrow::Int64Array&>(ids).Value(i));
+        break;
+      case arrow::Type::UINT64:
+        values.push_back(static_cast<const arrow::UInt64Array&>(ids).Value(i));
+        break;
+      default:
+        values.push_back(std::string(static_cast<const arrow::StringArray&>(ids).GetView(i)));
+    }
+  }
+  return values;
+}
+
+// {"dataset", "id", "k", "ef", "filters"} -> {"ids": [...], "scores": [...]}, best first.
+arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body) {
+  constexpr std::string_view what = "body of action 'VectorSearchByID'";
+  ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, what));
+  ARROW_ASSIGN_OR_RAISE(ParsedSearchById search, ParseSearchById(keys, what));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
+  ARROW_ASSIGN_OR_RAISE(auto id, IdsFromJson(search.id, *dataset, "id"));
+  search.request.columns = std::vector<std::string>{};
+  ARROW_ASSIGN_OR_RAISE(auto result, SearchDatasetById(*dataset, *id, std::move(search.request)));
+  const auto& scores = static_cast<const arrow::FloatArray&>(*result->GetColumnByName("score"));
+  Json score_values = Json::array();
+  for (int64_t i = 0; i < scores.length(); ++i) score_values.push_back(scores.Value(i));
+  return Json{{"ids", IdsToJson(*result->column(0))}, {"scores", std::move(score_values)}};
+}
+
+// The longest a check_readiness call may wait for READY.
+constexpr double kMaxReadinessWaitSeconds = 600;
+
+// {"dataset"} and {"wait": seconds} of check_readiness, both optional.
+struct ReadinessRequest {
+  std::optional<std::string> dataset;
+  double wait_seconds = 0;
+};
+
+arrow::Result<ReadinessRequest> ParseReadinessRequest(std::string_view body) {
+  ReadinessRequest request;
+  if (body.empty()) return request;
+  const std::string what = "body of action 'check_readiness'";
+  ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, what));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, {"dataset", "name", "wait"}, what));
+  ARROW_ASSIGN_OR_RAISE(request.dataset, GetOptionalString(keys, {"dataset", "name"}, what));
+  if (keys.contains("wait")) {
+    const Json& wait = keys["wait"];
+    if (wait.is_boolean()) {
+      request.wait_seconds = wait.get<bool>() ? kMaxReadinessWaitSeconds : 0;
+    } else if (wait.is_number() && wait.get<double>() >= 0 &&
+               wait.get<double>() <= kMaxReadinessWaitSeconds) {
+      request.wait_seconds = wait.get<double>();
+    } else {
+      return arrow::Status::Invalid("'wait' in ", what, " must be true/false or seconds in [0, ",
+                                    kMaxReadinessWaitSeconds, "], got ", JsonForMessage(wait));
+    }
+  }
+  return request;
+}
+
+// Indexed and pending (acked, not yet in the graph) rows of the datasets.
+std::pair<int64_t, int64_t> IndexProgress(const std::vector<std::shared_ptr<Dataset>>& datasets) {
+  int64_t indexed = 0;
+  int64_t pending = 0;
+  for (const auto& dataset : datasets) {
+    const int64_t done = dataset->index().indexed_rows();
+    indexed += done;
+    pending += dataset->Snapshot().num_rows - done;
+  }
+  return {indexed, pending};
+}
+
+// {"status": READY (every row indexed) | BUSY | NOT_FOUND, "index_len", "pending"}; with
+// "wait", answers once READY or when the wait is over (then BUSY).
 arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, "check_readiness"));
+  ARROW_ASSIGN_OR_RAISE(ReadinessRequest request, ParseReadinessRequest(body));
   std::vector<std::shared_ptr<Dataset>> datasets;
-  if (name) {
-    auto dataset = store.Get(*name);
+  if (request.dataset) {
+    auto dataset = store.Get(*request.dataset);
     if (!dataset.ok()) {
       if (!dataset.status().IsKeyError()) return dataset.status();
       return Json{{"status", "NOT_FOUND"}, {"index_len", 0}, {"pending", 0}};
@@ -64,13 +173,12 @@ arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
   } else {
     datasets = store.List();
   }
-  int64_t indexed = 0;
-  int64_t pending = 0;
-  for (const auto& dataset : datasets) {
-    const int64_t rows = dataset->Snapshot().num_rows;
-    const int64_t done = dataset->index().indexed_rows();
-    indexed += done;
-    pending += rows - done;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(request.wait_seconds);
+  auto [indexed, pending] = IndexProgress(datasets);
+  while (pending > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::tie(indexed, pending) = IndexProgress(datasets);
   }
   return Json{{"status", pending == 0 ? "READY" : "BUSY"},
               {"index_len", indexed},
@@ -88,35 +196,25 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> IpcStream(const arrow::RecordBatch
 
 // One Result per query vector, each an Arrow IPC stream of that query's search result.
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorStore& store,
-                                                                        std::string_view body) {
+                                                                        std::string_view body,
+                                                                        ServerMetrics* metrics) {
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, "body of action 'VectorSearch'"));
   ARROW_ASSIGN_OR_RAISE(ParsedSearch search,
                         ParseSearch(keys, /*allow_batch=*/true, "body of action 'VectorSearch'"));
   ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
   std::vector<std::shared_ptr<arrow::Buffer>> results;
   for (const auto& query : search.queries) {
-    ARROW_ASSIGN_OR_RAISE(auto batch, SearchDataset(*dataset, query));
+    ARROW_ASSIGN_OR_RAISE(auto batch, TimedSearch(*dataset, query, metrics));
     ARROW_ASSIGN_OR_RAISE(auto stream, IpcStream(*batch));
     results.push_back(std::move(stream));
   }
   return results;
 }
 
-// Row `row` of an id column (int64, uint64 or utf8) as JSON.
-Json IdJson(const arrow::Array& ids, int64_t row) {
-  switch (ids.type_id()) {
-    case arrow::Type::INT64:
-      return static_cast<const arrow::Int64Array&>(ids).Value(row);
-    case arrow::Type::UINT64:
-      return static_cast<const arrow::UInt64Array&>(ids).Value(row);
-    default:
-      return std::string(static_cast<const arrow::StringArray&>(ids).GetView(row));
-  }
-}
-
 // [{"id", "score", "distance"}, ...] (distance null when the row was not in the dense list),
 // best first: the hybrid search of the body's search keys, which must have a text query.
-arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body) {
+arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
+                                 ServerMetrics* metrics) {
   constexpr std::string_view kWhat = "body of action 'HybridSearch'";
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, kWhat));
   ARROW_ASSIGN_OR_RAISE(ParsedSearch search, ParseSearch(keys, /*allow_batch=*/false, kWhat));
@@ -128,13 +226,13 @@ arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body) {
   request.columns.emplace();  // the reply carries id, score and distance only
   request.include_vectors = false;
   ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
-  ARROW_ASSIGN_OR_RAISE(auto result, SearchDataset(*dataset, request));
-  const auto& ids = *result->column(0);
+  ARROW_ASSIGN_OR_RAISE(auto result, TimedSearch(*dataset, request, metrics));
+  const Json ids = IdsToJson(*result->column(0));
   const auto& scores = static_cast<const arrow::FloatArray&>(*result->column(1));
   const auto& distances = static_cast<const arrow::FloatArray&>(*result->column(2));
   Json hits = Json::array();
   for (int64_t i = 0; i < result->num_rows(); ++i) {
-    hits.push_back({{"id", IdJson(ids, i)},
+    hits.push_back({{"id", ids[static_cast<size_t>(i)]},
                     {"score", scores.Value(i)},
                     {"distance", distances.IsNull(i) ? Json() : Json(distances.Value(i))}});
   }
@@ -157,8 +255,15 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "BM25 + vector search fused by reciprocal rank. Body: search keys with \"text_query\" "
        "and optional \"alpha\" (1 dense only, 0 text only, default 0.5, < 0 adaptive). Result: "
        "[{\"id\", \"score\", \"distance\"}, ...], best first."},
+      {"VectorSearchByID",
+       "k-NN search from a stored row, itself left out. Body: {\"dataset\", \"id\", \"k\"} "
+       "(+ \"ef\", \"filters\"). Result: {\"ids\": [...], \"scores\": [...]}."},
+      {"delete",
+       "Delete rows by id. Body: {\"dataset\", \"id\"} or {\"dataset\", \"ids\": [...]}. "
+       "Result: {\"deleted\": rows deleted}."},
       {"check_readiness",
-       "Whether indexing has caught up. Body: {\"dataset\": name} or {}. Result: "
+       "Whether indexing has caught up. Body: {\"dataset\": name} or {}, optionally "
+       "\"wait\": seconds (or true) to wait for READY. Result: "
        "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
       {"stats", "Dataset statistics. Body: {\"dataset\": name} for one, {} for all."},
       {"delete-dataset", "Delete a dataset and all its rows. Body: {\"dataset\": name}."},
@@ -167,9 +272,12 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
 
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore& store,
                                                                      std::string_view type,
-                                                                     std::string_view body) {
-  if (type == "VectorSearch") return VectorSearch(store, body);
-  if (type == "HybridSearch") return OneJson(HybridSearch(store, body));
+                                                                     std::string_view body,
+                                                                     ServerMetrics* metrics) {
+  if (type == "VectorSearch") return VectorSearch(store, body, metrics);
+  if (type == "HybridSearch") return OneJson(HybridSearch(store, body, metrics));
+  if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
+  if (type == "delete") return OneJson(Delete(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
   if (type == "stats") return OneJson(Stats(store, body));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));

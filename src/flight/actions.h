@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "metrics/server_metrics.h"
 #include "store/vector_store.h"
 
 namespace arbalest {
@@ -18,9 +19,10 @@ std::vector<arrow::flight::ActionType> SupportedActions();
 // Runs action `type` with JSON `body` (empty = {}) against `store` and returns the bodies of
 // its Results: one JSON document, or for VectorSearch one Arrow IPC stream per query.
 // NotImplemented names an unknown action type; Invalid a malformed body; KeyError an unknown
-// dataset.
+// dataset. Searches are timed into `metrics` when it is not null.
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore& store,
                                                                      std::string_view type,
-                                                                     std::string_view body);
+                                                                     std::string_view body,
+                                                                     ServerMetrics* metrics);
 
 }  // namespace arbalest

@@ -18,7 +18,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> CatalogBatch(
   for (const auto& dataset : datasets) {
     const DatasetSnapshot snapshot = dataset->Snapshot();
     ARROW_RETURN_NOT_OK(names.Append(dataset->name()));
-    ARROW_RETURN_NOT_OK(rows.Append(snapshot.num_rows));
+    ARROW_RETURN_NOT_OK(rows.Append(snapshot.live_rows()));
     ARROW_RETURN_NOT_OK(bytes.Append(snapshot.num_bytes));
     ARROW_RETURN_NOT_OK(dims.Append(dataset->layout().vector.dim));
   }
@@ -41,7 +41,7 @@ arrow::Result<arrow::flight::FlightInfo> MakeFlightInfo(const Dataset& dataset) 
   endpoint.ticket.ticket = ScanTicketFor(dataset.name());
   return arrow::flight::FlightInfo::Make(
       *snapshot.schema, arrow::flight::FlightDescriptor::Path({dataset.name()}), {endpoint},
-      snapshot.num_rows, snapshot.num_bytes, /*ordered=*/true);
+      snapshot.live_rows(), snapshot.num_bytes, /*ordered=*/true);
 }
 
 Json DatasetStats(const Dataset& dataset) {
@@ -59,7 +59,8 @@ Json DatasetStats(const Dataset& dataset) {
                 {"bytes", stats.total_bytes}};
   }
   return Json{{"dataset", dataset.name()},
-              {"rows", snapshot.num_rows},
+              {"rows", snapshot.live_rows()},
+              {"deleted_rows", snapshot.num_rows - snapshot.live_rows()},
               {"bytes", snapshot.num_bytes},
               {"batches", snapshot.batches.size()},
               {"dim", layout.vector.dim},

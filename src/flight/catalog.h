@@ -14,12 +14,13 @@
 
 namespace arbalest {
 
-// FlightInfo of `dataset`: stored schema, PATH descriptor, rows, bytes, and one endpoint whose
+// FlightInfo of `dataset`: stored schema, PATH descriptor, live rows, bytes, and one endpoint whose
 // ticket scans the whole dataset on this server.
 arrow::Result<arrow::flight::FlightInfo> MakeFlightInfo(const Dataset& dataset);
 
-// The `stats` of one dataset: rows, bytes, batches, dim, vector column and type, id type,
-// columns.
+// The `stats` of one dataset: rows (live rows), deleted_rows (deleted, still stored until
+// compaction), bytes (stored, deleted rows included), batches, dim, vector column and type, id
+// type, columns.
 Json DatasetStats(const Dataset& dataset);
 
 // The datasets that match ListFlights `criteria`: empty (all), or JSON

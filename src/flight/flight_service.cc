@@ -7,6 +7,8 @@
 #include "common/json_util.h"
 #include "flight/actions.h"
 #include "flight/catalog.h"
+#include "flight/exchange.h"
+#include "flight/ingest_stream.h"
 #include "flight/ticket.h"
 #include "store/scan.h"
 
@@ -26,24 +28,6 @@ arrow::Result<std::string> DatasetOf(const fl::FlightDescriptor& descriptor) {
   return descriptor.path[0];
 }
 
-// Arrow Flight's gRPC transport has no path to RESOURCE_EXHAUSTED: a refusal for lack of
-// memory travels as UNAVAILABLE (retry later), keeping the Arrow CapacityError code in the
-// status headers for Arrow clients.
-arrow::Status ForClient(arrow::Status status) {
-  if (!status.IsCapacityError()) return status;
-  return status.WithMessage("resource exhausted: ", status.message())
-      .WithDetail(std::make_shared<fl::FlightStatusDetail>(fl::FlightStatusCode::Unavailable));
-}
-
-Json AckJson(const PutAck& ack) {
-  Json json{{"status", "acked"}, {"rows", ack.rows}, {"seq", ack.seq}};
-  if (ack.slow_down) {
-    json["slow_down"] = true;
-    json["reason"] = "memory use is past 90% of --max-memory";
-  }
-  return json;
-}
-
 }  // namespace
 
 arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
@@ -51,32 +35,23 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
                                    std::unique_ptr<fl::FlightMetadataWriter> writer) {
   ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
   ARROW_ASSIGN_OR_RAISE(auto schema, reader->GetSchema());
-  std::shared_ptr<Dataset> dataset;
-  int64_t batch_index = 0;
+  IngestStream stream(*store_, name, options_.null_sink);
   while (true) {
     ARROW_ASSIGN_OR_RAISE(fl::FlightStreamChunk chunk, reader->Next());
     if (!chunk.data) {
       if (chunk.app_metadata) continue;  // metadata-only message: nothing to store
       break;
     }
-    arrow::Result<PutAck> ack = PutAck{chunk.data->num_rows(), 0, false};
-    if (!options_.null_sink) {
-      ack =
-          dataset ? store_->Append(*dataset, chunk.data) : store_->Put(name, chunk.data, &dataset);
-    }
-    if (!ack.ok()) {
-      spdlog::debug("DoPut '{}' batch {} rejected: {}", name, batch_index, ack.status().message());
-      return ForClient(
-          ack.status().WithMessage("batch ", batch_index, " rejected: ", ack.status().message()));
-    }
-    ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(AckJson(*ack))));
-    ++batch_index;
+    ARROW_ASSIGN_OR_RAISE(Json ack, stream.Append(chunk.data));
+    ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(ack)));
   }
-  if (batch_index == 0 && !options_.null_sink) {
-    // A stream with a schema and no batches declares the dataset.
-    ARROW_RETURN_NOT_OK(store_->GetOrCreate(name, *schema).status());
-  }
-  return arrow::Status::OK();
+  return stream.Finish(*schema);
+}
+
+arrow::Status FlightService::DoExchange(const fl::ServerCallContext&,
+                                        std::unique_ptr<fl::FlightMessageReader> reader,
+                                        std::unique_ptr<fl::FlightMessageWriter> writer) {
+  return ServeExchange(*store_, options_, *reader, *writer);
 }
 
 arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticket& request,
@@ -85,7 +60,8 @@ arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticke
   std::shared_ptr<arrow::RecordBatchReader> reader;
   if (const auto* search = std::get_if<ParsedSearch>(&ticket)) {
     ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(search->dataset));
-    ARROW_ASSIGN_OR_RAISE(auto result, SearchDataset(*dataset, search->queries.front()));
+    ARROW_ASSIGN_OR_RAISE(auto result,
+                          TimedSearch(*dataset, search->queries.front(), options_.metrics.get()));
     ARROW_ASSIGN_OR_RAISE(reader, arrow::RecordBatchReader::Make({result}, result->schema()));
   } else {
     const auto& scan = std::get<ScanTicket>(ticket);
@@ -138,7 +114,7 @@ arrow::Status FlightService::ListActions(const fl::ServerCallContext&,
 arrow::Status FlightService::DoAction(const fl::ServerCallContext&, const fl::Action& action,
                                       std::unique_ptr<fl::ResultStream>* result) {
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
-  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body));
+  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body, options_.metrics.get()));
   std::vector<fl::Result> results;
   for (auto& reply : bodies) results.push_back(fl::Result{std::move(reply)});
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "metrics/server_metrics.h"
 #include "store/vector_store.h"
 
 namespace arbalest {
@@ -15,6 +16,8 @@ struct ServiceOptions {
   // Benchmarks only: DoPut decodes and acks every batch but stores nothing, which measures the
   // Flight transport's ceiling on this machine (--null-sink).
   bool null_sink = false;
+  // Where RPC counts and latencies and search latencies go; none when null.
+  std::shared_ptr<ServerMetrics> metrics;
 };
 
 // Thread-safe: gRPC calls the methods from many threads at once.
@@ -33,6 +36,12 @@ class FlightService : public arrow::flight::FlightServerBase {
   arrow::Status DoGet(const arrow::flight::ServerCallContext& context,
                       const arrow::flight::Ticket& request,
                       std::unique_ptr<arrow::flight::FlightDataStream>* stream) override;
+
+  // Descriptor CMD "VectorSearch": batches of queries in, one result batch per query out.
+  // Descriptor PATH ["ingest", dataset]: DoPut over a bidirectional stream (see exchange.h).
+  arrow::Status DoExchange(const arrow::flight::ServerCallContext& context,
+                           std::unique_ptr<arrow::flight::FlightMessageReader> reader,
+                           std::unique_ptr<arrow::flight::FlightMessageWriter> writer) override;
 
   arrow::Status ListFlights(const arrow::flight::ServerCallContext& context,
                             const arrow::flight::Criteria* criteria,

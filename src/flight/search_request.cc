@@ -2,6 +2,8 @@
 
 #include <arrow/status.h>
 
+#include <chrono>
+
 #include "common/dataset_name.h"
 
 namespace arbalest {
@@ -43,6 +45,24 @@ arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns) {
   return names;
 }
 
+// The dataset name under dataset|name, required and valid.
+arrow::Result<std::string> ParseDataset(const Json& keys, std::string_view what) {
+  ARROW_ASSIGN_OR_RAISE(auto dataset, GetOptionalString(keys, {"dataset", "name"}, what));
+  if (!dataset) return arrow::Status::Invalid(what, " needs 'dataset'");
+  ARROW_RETURN_NOT_OK(ValidateDatasetName(*dataset));
+  return std::move(*dataset);
+}
+
+// k, ef and filters, which every kind of search takes.
+arrow::Status ParseSearchLimits(const Json& keys, std::string_view what, SearchRequest* request) {
+  ARROW_ASSIGN_OR_RAISE(auto k, GetOptionalInt(keys, "k", what));
+  request->k = k.value_or(10);
+  ARROW_ASSIGN_OR_RAISE(auto ef, GetOptionalInt(keys, "ef", what));
+  request->ef = ef.value_or(0);
+  if (auto filters = keys.find("filters"); filters != keys.end()) request->filters = *filters;
+  return arrow::Status::OK();
+}
+
 }  // namespace
 
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what) {
@@ -57,17 +77,10 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
                                   "VectorSearch action; ", what, " takes one 'vector'");
   }
   ParsedSearch parsed;
-  ARROW_ASSIGN_OR_RAISE(auto dataset, GetOptionalString(keys, {"dataset", "name"}, what));
-  if (!dataset) return arrow::Status::Invalid(what, " needs 'dataset'");
-  ARROW_RETURN_NOT_OK(ValidateDatasetName(*dataset));
-  parsed.dataset = std::move(*dataset);
+  ARROW_ASSIGN_OR_RAISE(parsed.dataset, ParseDataset(keys, what));
 
   SearchRequest base;
-  ARROW_ASSIGN_OR_RAISE(auto k, GetOptionalInt(keys, "k", what));
-  base.k = k.value_or(10);
-  ARROW_ASSIGN_OR_RAISE(auto ef, GetOptionalInt(keys, "ef", what));
-  base.ef = ef.value_or(0);
-  if (auto filters = keys.find("filters"); filters != keys.end()) base.filters = *filters;
+  ARROW_RETURN_NOT_OK(ParseSearchLimits(keys, what, &base));
   if (auto columns = keys.find("columns"); columns != keys.end()) {
     ARROW_ASSIGN_OR_RAISE(base.columns, ParseColumnList(*columns));
   }
@@ -103,6 +116,34 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
     parsed.queries.push_back(std::move(request));
   }
   return parsed;
+}
+
+arrow::Result<ParsedSearchById> ParseSearchById(const Json& keys, std::string_view what) {
+  if (!keys.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, {"dataset", "name", "id", "k", "ef", "filters"}, what));
+  ParsedSearchById parsed;
+  ARROW_ASSIGN_OR_RAISE(parsed.dataset, ParseDataset(keys, what));
+  auto id = keys.find("id");
+  if (id == keys.end()) return arrow::Status::Invalid(what, " needs 'id'");
+  if (!id->is_number() && !id->is_string()) {
+    return arrow::Status::Invalid("'id' in ", what, " must be a number or a string, got ",
+                                  JsonForMessage(*id));
+  }
+  parsed.id = *id;
+  ARROW_RETURN_NOT_OK(ParseSearchLimits(keys, what, &parsed.request));
+  return parsed;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimedSearch(const Dataset& dataset,
+                                                               const SearchRequest& request,
+                                                               ServerMetrics* metrics) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = SearchDataset(dataset, request);
+  if (metrics && result.ok()) {
+    metrics->ObserveSearch(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return result;
 }
 
 }  // namespace arbalest

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "metrics/server_metrics.h"
 #include "store/search.h"
 
 namespace arbalest {
@@ -23,5 +24,20 @@ struct ParsedSearch {
 // may be left out (a text-only search; SearchDataset refuses it unless alpha is 0). Invalid
 // names an unknown key or a bad value.
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
+
+struct ParsedSearchById {
+  std::string dataset;
+  Json id;                // a JSON number or string, converted by the store (IdsFromJson)
+  SearchRequest request;  // k, ef, filters; no query vector
+};
+
+// Parses the body of VectorSearchByID: dataset|name, id, k, ef, filters. Invalid names an
+// unknown key, a missing dataset or id, or a bad value.
+arrow::Result<ParsedSearchById> ParseSearchById(const Json& keys, std::string_view what);
+
+// SearchDataset, its latency recorded in `metrics` when not null.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimedSearch(const Dataset& dataset,
+                                                               const SearchRequest& request,
+                                                               ServerMetrics* metrics);
 
 }  // namespace arbalest

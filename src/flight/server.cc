@@ -2,6 +2,8 @@
 
 #include <arrow/status.h>
 
+#include "flight/rpc_metrics.h"
+
 namespace arbalest {
 namespace {
 
@@ -11,6 +13,10 @@ arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& ho
                                                            std::string_view role) {
   ARROW_ASSIGN_OR_RAISE(auto location, arrow::flight::Location::ForGrpcTcp(host, port));
   arrow::flight::FlightServerOptions options(location);
+  if (service_options.metrics) {
+    options.middleware.emplace_back("rpc-metrics",
+                                    std::make_shared<RpcMetricsFactory>(service_options.metrics));
+  }
   auto service = std::make_unique<FlightService>(std::move(store), service_options);
   arrow::Status status = service->Init(options);
   if (!status.ok()) {

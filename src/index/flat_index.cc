@@ -26,7 +26,7 @@ arrow::Status FlatIndex::Search(std::span<const float> query, const SearchOption
   std::vector<float> prepared(dim());
   store_.space().PrepareQuery(query.data(), prepared.data());
   TopK top(options.k);
-  store_.Scan(prepared.data(), options.filter, &top);
+  store_.Scan(prepared.data(), options, &top);
   top.DrainSorted(out);
   for (Neighbor& n : *out) n.distance = store_.space().Reported(n.distance);
   return arrow::Status::OK();

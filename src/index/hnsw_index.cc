@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "index/flat_index.h"
 
@@ -242,7 +243,52 @@ arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
   ARROW_RETURN_NOT_OK(CheckDimension(vector.size(), dim()));
   std::shared_lock training(sq8_train_mutex_, std::defer_lock);
   if (sq8_) training.lock();
-  ARROW_ASSIGN_OR_RAISE(const RowId row, store_.Append(vector.data()));
+  ARROW_ASSIGN_OR_RAISE(const RowId row, AppendRow(vector.data()));
+  Link(row);
+  if (training.owns_lock()) {
+    training.unlock();
+    MaybeTrainSq8();
+  }
+  return row;
+}
+
+arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int threads) {
+  if (vectors.empty() || vectors.size() % dim() != 0) {
+    return arrow::Status::Invalid("a batch of ", vectors.size(),
+                                  " floats is not a whole number of rows of width ", dim());
+  }
+  const size_t count = vectors.size() / dim();
+  std::shared_lock training(sq8_train_mutex_, std::defer_lock);
+  if (sq8_) training.lock();
+  // Rows are appended in order, so that they get consecutive ids; linking them, the costly
+  // part, is what runs in parallel (as concurrent Adds would, under the same locks).
+  ARROW_ASSIGN_OR_RAISE(const RowId first, AppendRow(vectors.data()));
+  for (size_t i = 1; i < count; ++i) {
+    ARROW_ASSIGN_OR_RAISE(const RowId row, AppendRow(vectors.data() + i * dim()));
+    if (row != first + i) {
+      return arrow::Status::Invalid("AddBatch raced with Add: row ", row, " is not ", first + i);
+    }
+  }
+  std::atomic<size_t> next{0};
+  auto link_rows = [&] {
+    for (size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
+      Link(first + static_cast<RowId>(i));
+    }
+  };
+  std::vector<std::thread> helpers;
+  const size_t extra = std::min<size_t>(std::max(threads, 1) - 1, count / kRowsPerLinkThread);
+  for (size_t i = 0; i < extra; ++i) helpers.emplace_back(link_rows);
+  link_rows();
+  for (auto& helper : helpers) helper.join();
+  if (training.owns_lock()) {
+    training.unlock();
+    MaybeTrainSq8();
+  }
+  return first;
+}
+
+arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
+  ARROW_ASSIGN_OR_RAISE(const RowId row, store_.Append(vector));
   if (!links0_.Reserve(uint64_t{row} + 1) || !nodes_.Reserve(uint64_t{row} + 1) ||
       (sq8_ && !sq8_codes_.Reserve(uint64_t{row} + 1))) {
     return arrow::Status::CapacityError("HNSW graph cannot grow beyond ", row, " rows");
@@ -258,17 +304,14 @@ arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
     node->upper = new uint32_t[words]();
     upper_bytes_.fetch_add(words * sizeof(uint32_t), std::memory_order_relaxed);
   }
+  return row;
+}
 
+void HnswIndex::Link(RowId row) {
   SearchContextPool::Lease ctx = contexts_.Acquire();
   ctx->query.resize(dim());
   const float* query = store_.space().RowAsQuery(store_.Row(row), ctx->query.data());
-
-  Insert(*ctx, row, level, query);
-  if (training.owns_lock()) {
-    training.unlock();
-    MaybeTrainSq8();
-  }
-  return row;
+  Insert(*ctx, row, Node(row)->level, query);
 }
 
 void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* query) {
@@ -316,7 +359,7 @@ arrow::Status HnswIndex::Delete(RowId row) { return store_.Delete(row); }
 void HnswIndex::ExactSearch(const float* query, const SearchOptions& options,
                             std::vector<Neighbor>* out) const {
   TopK top(options.k);
-  store_.Scan(query, options.filter, &top);
+  store_.Scan(query, options, &top);
   out->clear();
   top.DrainSorted(out);
 }
@@ -353,14 +396,25 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   const size_t ef = std::max<size_t>(options.k, options.ef ? options.ef : params_.ef_search);
   const Entry top = LoadEntry();
   const RowId limit = store_.count();  // after the entry point, so that it is below it
-  const uint64_t matching = options.filter ? options.filter->cardinality() : limit;
+  // Rows at or past row_limit still route the walk but are never returned.
+  const RowId returnable = options.row_limit > 0 ? std::min(limit, options.row_limit) : limit;
+  const Roaring* filter = options.filter;
+  const Roaring* exclude =
+      options.exclude != nullptr && !options.exclude->isEmpty() ? options.exclude : nullptr;
+  // Rows that may be returned, at most (an overestimate only costs an exact scan below).
+  uint64_t matching = filter ? filter->cardinality() : limit;
+  if (exclude != nullptr) {
+    matching -= filter ? filter->and_cardinality(*exclude)
+                       : roaring_bitmap_range_cardinality(&exclude->roaring, 0, limit);
+  }
   const double exact_rows = std::max(4.0 * ef, params_.exact_filter_fraction * limit);
-  if (options.filter != nullptr && static_cast<double>(matching) <= exact_rows) {
+  if (filter != nullptr && static_cast<double>(matching) <= exact_rows) {
     ExactSearch(q, options, out);
   } else if (top.level >= 0) {
-    const Roaring* filter = options.filter;
     auto accept = [&](RowId row) {
-      return store_.IsLive(row) && (filter == nullptr || filter->contains(row));
+      return row < returnable && store_.IsLive(row) &&
+             (filter == nullptr || filter->contains(row)) &&
+             (exclude == nullptr || !exclude->contains(row));
     };
     if (sq8_ready_.load(std::memory_order_acquire)) {
       SearchSq8(*ctx, q, top, ef, options.k, limit, accept, out);
@@ -371,7 +425,9 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
       if (out->size() > options.k) out->resize(options.k);
     }
     // The graph walk found fewer than k of the matching rows: scan them exactly.
-    const uint64_t live = matching - (options.filter ? 0 : store_.deleted_count());
+    // (Index tombstones may overlap `exclude`: counted only without it, never twice.)
+    const uint64_t deleted = filter || exclude ? 0 : store_.deleted_count();
+    const uint64_t live = matching > deleted ? matching - deleted : 0;
     if (out->size() < options.k && live > out->size()) ExactSearch(q, options, out);
   }
   for (Neighbor& n : *out) n.distance = store_.space().Reported(n.distance);

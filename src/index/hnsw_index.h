@@ -57,6 +57,11 @@ class HnswIndex final : public VectorIndex {
   ~HnswIndex() override;
 
   arrow::Result<RowId> Add(std::span<const float> vector) override;
+  // Adds vectors.size() / dim() rows (row-major) with consecutive ids, linking them into the
+  // graph from `threads` threads; returns the first id. Must not run concurrently with Add or
+  // another AddBatch (the ids would interleave); searches may run concurrently, and may return
+  // the batch's rows as soon as each is linked (SearchOptions::row_limit hides them).
+  arrow::Result<RowId> AddBatch(std::span<const float> vectors, int threads);
   arrow::Status Delete(RowId row) override;
   arrow::Status Search(std::span<const float> query, const SearchOptions& options,
                        std::vector<Neighbor>* out) const override;
@@ -113,6 +118,10 @@ class HnswIndex final : public VectorIndex {
   void SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates, size_t max) const;
   // Links `row` to `neighbors` at `level` and each neighbour back to `row`.
   void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
+  // Stores a row's vector, graph slots, level and SQ8 code; the row is not linked yet.
+  arrow::Result<RowId> AppendRow(const float* vector);
+  // Links a row stored by AppendRow into the graph.
+  void Link(RowId row);
   // Links a new row (its vector in query form) into the graph.
   void Insert(SearchContext& ctx, RowId row, int level, const float* query);
   // SQ8: trains the quantizer and encodes every row once sq8_training_rows rows are in.
@@ -126,6 +135,8 @@ class HnswIndex final : public VectorIndex {
   std::mutex& LinkLock(RowId row) const { return link_locks_[row & (kLinkLocks - 1)]; }
 
   static constexpr size_t kLinkLocks = 4096;
+  // AddBatch starts a linking thread per this many rows at most (threads cost ~50 us).
+  static constexpr size_t kRowsPerLinkThread = 64;
 
   std::shared_ptr<const void> mapping_;  // a loaded file's memory; outlives the arenas below
   IndexRows store_;

@@ -1,5 +1,6 @@
 #include "index/index_rows.h"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -40,8 +41,10 @@ void IndexRows::SetLoadedCount(RowId count, uint64_t deleted) {
   deleted_.store(deleted, std::memory_order_relaxed);
 }
 
-void IndexRows::Scan(const float* query, const Roaring* filter, TopK* top) const {
-  const RowId limit = count();
+void IndexRows::Scan(const float* query, const SearchOptions& options, TopK* top) const {
+  const RowId limit = options.row_limit > 0 ? std::min(options.row_limit, count()) : count();
+  const Roaring* filter = options.filter;
+  const Roaring* exclude = options.exclude;
   std::array<RowId, kScanBatch> ids;
   std::array<const void*, kScanBatch> rows;
   std::array<float, kScanBatch> distances;
@@ -52,7 +55,7 @@ void IndexRows::Scan(const float* query, const Roaring* filter, TopK* top) const
     n = 0;
   };
   auto visit = [&](RowId row) {
-    if (!IsLive(row)) return;
+    if (!IsLive(row) || (exclude != nullptr && exclude->contains(row))) return;
     ids[n] = row;
     rows[n] = Row(row);
     if (++n == kScanBatch) flush();

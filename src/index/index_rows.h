@@ -16,6 +16,7 @@
 #include "index/distance_space.h"
 #include "index/record_arena.h"
 #include "index/top_k.h"
+#include "index/vector_index.h"
 
 namespace arbalest {
 
@@ -37,9 +38,10 @@ class IndexRows {
   bool IsDeleted(RowId row) const { return (Flags(row) & kDeleted) != 0; }
   uint64_t deleted_count() const { return deleted_.load(std::memory_order_relaxed); }
 
-  // Pushes every live row below count() (only those in `filter` when it is not null) into
+  // Pushes every live row below min(count(), options.row_limit) (row_limit 0: no limit) that
+  // options.filter holds (when not null) and options.exclude does not (when not null) into
   // `top` with its distance to `query` (in query form).
-  void Scan(const float* query, const Roaring* filter, TopK* top) const;
+  void Scan(const float* query, const SearchOptions& options, TopK* top) const;
 
   const DistanceSpace& space() const { return space_; }
   size_t vector_bytes() const { return rows_.allocated_bytes(); }

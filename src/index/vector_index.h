@@ -24,6 +24,12 @@ struct SearchOptions {
   size_t ef = 0;
   // Only rows in this bitmap are returned (when not null). Not owned; must outlive the call.
   const Roaring* filter = nullptr;
+  // Rows in this bitmap are never returned (when not null), though HNSW still routes through
+  // them: the store's tombstones, kept outside the index. Not owned; must outlive the call.
+  const Roaring* exclude = nullptr;
+  // When > 0, only rows below it are searched: rows still being added by another thread are
+  // left to the caller (the store scans them exactly).
+  RowId row_limit = 0;
 };
 
 struct MemoryUsage {

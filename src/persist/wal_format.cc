@@ -75,6 +75,14 @@ arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset) {
                        [](auto&) { return arrow::Status::OK(); });
 }
 
+arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows) {
+  return EncodePayload(WalRecordType::kDelete, dataset, [&](auto& stream) {
+    std::string body(rows.getSizeInBytes(/*portable=*/true), '\0');
+    rows.write(body.data(), /*portable=*/true);
+    return stream->Write(body.data(), static_cast<int64_t>(body.size()));
+  });
+}
+
 arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
   const auto malformed = [&](std::string_view why) {
     return arrow::Status::Invalid("WAL record ", lsn, " is malformed: ", why);
@@ -83,12 +91,24 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
   WalEntry entry;
   entry.lsn = lsn;
   const uint8_t type = payload->data()[0];
-  if (type < 1 || type > 3) return malformed("unknown record type");
+  if (type < 1 || type > 4) return malformed("unknown record type");
   entry.type = static_cast<WalRecordType>(type);
   const uint16_t name_length = Get<uint16_t>(payload->data() + 1);
   if (payload->size() < 3 + name_length) return malformed("dataset name past its end");
   entry.dataset.assign(reinterpret_cast<const char*>(payload->data()) + 3, name_length);
   if (entry.type == WalRecordType::kDropDataset) return entry;
+  if (entry.type == WalRecordType::kDelete) {
+    const size_t body_size = static_cast<size_t>(payload->size() - 3 - name_length);
+    const char* body = reinterpret_cast<const char*>(payload->data()) + 3 + name_length;
+    // The C call, not Roaring::readSafe: that one throws on a malformed body.
+    roaring_bitmap_t* rows = roaring_bitmap_portable_deserialize_safe(body, body_size);
+    if (rows == nullptr) return malformed("delete without a valid row bitmap");
+    entry.rows = Roaring(rows);
+    if (entry.rows.getSizeInBytes(/*portable=*/true) != body_size) {
+      return malformed("bytes after the delete's row bitmap");
+    }
+    return entry;
+  }
 
   auto body = arrow::SliceBuffer(payload, 3 + name_length);
   auto input = std::make_shared<arrow::io::BufferReader>(body);

@@ -13,7 +13,8 @@
 // reader tell a torn or corrupt payload (header intact: the record can be skipped) from a
 // corrupt header (nothing after it in the segment can be trusted). LSNs start at 1 and
 // increase by one per record across segments. Records are self-contained: the body of an
-// append is an Arrow IPC stream (schema + one batch), so replay needs no other state.
+// append is an Arrow IPC stream (schema + one batch), so replay needs no other state beyond
+// the records before it.
 #pragma once
 
 #include <arrow/buffer.h>
@@ -22,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <roaring/roaring.hh>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +37,11 @@ enum class WalRecordType : uint8_t {
   kCreateDataset = 1,  // body: IPC stream of the schema the dataset was created from
   kAppend = 2,         // body: IPC stream of one conformed batch, as stored
   kDropDataset = 3,    // body: empty
+  // body: the deleted dataset row numbers (rows numbered across the dataset's appends in log
+  // order), a Roaring bitmap in its portable serialization. Row numbers rather than ids: the
+  // rows an id resolves to depend only on the appends logged before the record, so replay is
+  // deterministic without re-running the id lookup (a scan of the whole id column) per record.
+  kDelete = 4,
 };
 
 // A decoded record.
@@ -44,6 +51,7 @@ struct WalEntry {
   std::string dataset;
   std::shared_ptr<arrow::Schema> schema;      // kCreateDataset
   std::shared_ptr<arrow::RecordBatch> batch;  // kAppend
+  Roaring rows;                               // kDelete
 };
 
 // A record's payload as a list of buffers whose concatenation is the payload: an append refers
@@ -60,6 +68,7 @@ arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
                                               const std::shared_ptr<arrow::Schema>& schema);
 arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch);
 arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset);
+arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows);
 
 // Decodes a payload read back from the log. Invalid when it is malformed.
 arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload);

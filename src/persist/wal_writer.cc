@@ -203,9 +203,13 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
 }
 
 arrow::Status WalWriter::Sync() {
+  const auto start = std::chrono::steady_clock::now();
   if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync of", segment_path_);
   unsynced_ = false;
   last_sync_ = std::chrono::steady_clock::now();
+  if (options_.on_sync) {
+    options_.on_sync(std::chrono::duration<double>(last_sync_ - start).count());
+  }
   return arrow::Status::OK();
 }
 

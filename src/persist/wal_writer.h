@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +36,8 @@ struct WalOptions {
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::chrono::milliseconds fsync_interval{10};
   int64_t segment_bytes = int64_t{64} << 20;  // rotate past this size
+  // Called by the writer thread with the seconds each fdatasync took (metrics); may be empty.
+  std::function<void(double seconds)> on_sync;
 };
 
 // A queued record; pass it to WalWriter::Wait.

@@ -143,13 +143,46 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   return arrow::Status::OK();
 }
 
-arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows) {
-  return index_->CatchUp(Snapshot(), vector_column_, max_rows, [this] { return dropped(); });
+arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
+                                             const std::function<bool()>& stop) {
+  return index_->CatchUp(Snapshot(), vector_column_, max_rows, threads,
+                         [&] { return stop() || dropped(); });
 }
 
 DatasetSnapshot Dataset::Snapshot() const {
   std::shared_lock lock(state_mutex_);
-  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_};
+  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_, deleted_};
+}
+
+void Dataset::PublishDeletes(const Roaring& rows) {
+  std::shared_ptr<const TombstoneSet> current;
+  {
+    std::shared_lock lock(state_mutex_);
+    current = deleted_;
+  }
+  // Built outside the lock: deletes are serialized by delete_mutex_, so `current` stays the
+  // latest set, and readers only ever wait for a pointer swap.
+  auto updated = current->With(rows);
+  {
+    std::unique_lock lock(state_mutex_);
+    deleted_ = std::move(updated);
+  }
+  // Searches skip deleted rows already (SearchScope::Allows); leaving the text index also takes
+  // them out of BM25's statistics.
+  if (text_) {
+    for (const uint32_t row : rows) text_->Remove(row);
+  }
+}
+
+arrow::Status Dataset::DeleteRecovered(const Roaring& rows, uint64_t lsn) {
+  std::lock_guard deletes(delete_mutex_);
+  const int64_t stored = Snapshot().num_rows;
+  if (!rows.isEmpty() && rows.maximum() >= stored) {
+    return arrow::Status::Invalid("WAL record ", lsn, " deletes row ", rows.maximum(),
+                                  " of dataset '", name_, "', which has ", stored, " rows");
+  }
+  PublishDeletes(rows);
+  return arrow::Status::OK();
 }
 
 std::shared_ptr<arrow::Schema> Dataset::schema() const {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,17 +20,22 @@
 #include "store/dataset_layout.h"
 #include "store/dataset_text.h"
 #include "store/memory_budget.h"
+#include "store/tombstones.h"
 
 namespace arbalest {
 
-// A consistent view of a dataset: every batch whole, none half-appended. Batches appended before
-// a schema evolution lack the newer (nullable) columns; readers pad them with nulls
-// (PadToSchema in scan.h).
+// A consistent view of a dataset: every batch whole, none half-appended, and the rows deleted
+// at that moment. Batches appended before a schema evolution lack the newer (nullable)
+// columns; readers pad them with nulls (PadToSchema in scan.h). Deleted rows stay in the
+// batches; readers leave out the rows in `deleted` (every one of them is below num_rows).
 struct DatasetSnapshot {
   std::shared_ptr<arrow::Schema> schema;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-  int64_t num_rows = 0;
+  int64_t num_rows = 0;  // stored rows, deleted ones included
   int64_t num_bytes = 0;
+  std::shared_ptr<const TombstoneSet> deleted = TombstoneSet::Empty();
+
+  int64_t live_rows() const { return num_rows - static_cast<int64_t>(deleted->size()); }
 };
 
 // A batch validated, conformed and charged to the budget, waiting to be published. It must be
@@ -45,7 +51,8 @@ struct PreparedAppend {
 
 // Thread-safe. Appending is two-phase so that the write-ahead log can sit between validation
 // and visibility: Prepare (under the caller's ordering), log, then Publish (or Discard if
-// logging failed). Batches become visible in the order they were prepared.
+// logging failed). Batches become visible in the order they were prepared. Deleting is
+// likewise resolve (LiveRowsWithIds over a snapshot), log, then PublishDeletes.
 class Dataset {
  public:
   // An empty dataset whose stored schema derives from `put_schema` (see StoredSchemaFor).
@@ -95,8 +102,10 @@ class Dataset {
   DatasetIndex& index() const { return *index_; }
   int vector_column() const { return vector_column_; }
 
-  // Indexes up to `max_rows` rows not yet indexed; returns how many were added.
-  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows);
+  // Indexes up to `max_rows` rows not yet indexed, with `threads` threads, until `stop` returns
+  // true or the dataset is dropped; returns how many were added.
+  arrow::Result<int64_t> CatchUpIndex(int64_t max_rows, int threads,
+                                      const std::function<bool()>& stop);
 
   // The full-text index over the dataset's text columns; null when it has none. Row deletes
   // take rows out of it with DatasetText::Remove.
@@ -104,6 +113,18 @@ class Dataset {
 
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }
+
+  // The mutex that serializes deletes, held from resolving the rows until they are published,
+  // so that two deletes never count the same row.
+  std::mutex& delete_mutex() { return delete_mutex_; }
+
+  // Marks `rows` (published rows, not deleted yet) deleted: scans and searches that start
+  // afterwards leave them out. The caller holds delete_mutex() and has made the delete durable.
+  void PublishDeletes(const Roaring& rows);
+
+  // Applies a delete read back from the write-ahead log. Invalid, naming the record `lsn`,
+  // when it names a row the dataset does not have.
+  arrow::Status DeleteRecovered(const Roaring& rows, uint64_t lsn);
 
   // The rows published so far.
   DatasetSnapshot Snapshot() const;
@@ -141,6 +162,7 @@ class Dataset {
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged
   // appends, queuing to the log.
   std::mutex append_mutex_;
+  std::mutex delete_mutex_;
   uint64_t next_assigned_id_ = 0;  // guarded by append_mutex_
   uint64_t next_ticket_ = 0;       // guarded by append_mutex_
 
@@ -150,6 +172,7 @@ class Dataset {
   uint64_t next_to_publish_ = 0;
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
+  std::shared_ptr<const TombstoneSet> deleted_ = TombstoneSet::Empty();
   int64_t num_rows_ = 0;
   int64_t num_bytes_ = 0;
   bool dropped_ = false;

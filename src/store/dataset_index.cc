@@ -12,6 +12,9 @@
 namespace arbalest {
 namespace {
 
+// Rows added to the graph between two updates of indexed_rows() (and cancellation checks).
+constexpr int64_t kRowsPerSlice = 2048;
+
 arrow::Result<simd::ElementType> ElementTypeOf(const arrow::DataType& type) {
   switch (type.id()) {
     case arrow::Type::FLOAT:
@@ -96,7 +99,7 @@ arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Make(const IndexConfi
 }
 
 arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, int vector_column,
-                                             int64_t max_rows,
+                                             int64_t max_rows, int threads,
                                              const std::function<bool()>& cancelled) {
   std::lock_guard lock(catch_up_mutex_);
   int64_t next = indexed_rows_.load(std::memory_order_relaxed);
@@ -112,14 +115,18 @@ arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, in
       vectors.clear();
       AppendVectorsAsFloat(*batch, vector_column, begin, end, &vectors);
       const size_t dim = hnsw_->dim();
-      for (int64_t row = 0; row < end - begin; ++row) {
-        if (row % 256 == 0 && cancelled()) return next - start;
-        ARROW_ASSIGN_OR_RAISE(RowId id,
-                              hnsw_->Add(std::span<const float>(vectors.data() + row * dim, dim)));
+      // Slices of a few thousand rows: searches see progress, and a drop stops indexing soon.
+      for (int64_t row = 0; row < end - begin; row += kRowsPerSlice) {
+        if (cancelled()) return next - start;
+        const int64_t rows = std::min(kRowsPerSlice, end - begin - row);
+        ARROW_ASSIGN_OR_RAISE(
+            RowId id, hnsw_->AddBatch(std::span<const float>(vectors.data() + row * dim,
+                                                             static_cast<size_t>(rows) * dim),
+                                      threads));
         if (static_cast<int64_t>(id) != next) {
           return arrow::Status::UnknownError("index row ", id, " is not dataset row ", next);
         }
-        ++next;
+        next += rows;
         indexed_rows_.store(next, std::memory_order_release);
       }
     }

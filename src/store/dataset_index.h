@@ -49,10 +49,11 @@ class DatasetIndex {
   const HnswIndex& hnsw() const { return *hnsw_; }
 
   // Adds the rows of `snapshot` that are not indexed yet, in row order, `max_rows` at most
-  // (so that one dataset does not hold a worker forever), stopping early once `cancelled`
-  // returns true. Returns the number added.
+  // (so that one dataset does not hold a worker forever), linking them into the graph from
+  // `threads` threads, stopping early once `cancelled` returns true. Returns the number added.
   arrow::Result<int64_t> CatchUp(const DatasetSnapshot& snapshot, int vector_column,
-                                 int64_t max_rows, const std::function<bool()>& cancelled);
+                                 int64_t max_rows, int threads,
+                                 const std::function<bool()>& cancelled);
 
   // Rows 0 .. indexed_rows()-1 are searchable through the graph.
   int64_t indexed_rows() const { return indexed_rows_.load(std::memory_order_acquire); }

@@ -130,8 +130,7 @@ arrow::Result<cp::Expression> CompileMembership(const Json& values, const arrow:
           "filter on '", field.name(),
           "': null inside an 'in' list; use {\"op\":\"=\",\"value\":null}");
     }
-    ARROW_ASSIGN_OR_RAISE(auto scalar, ToScalar(value, field));
-    if (!scalar->type->Equals(*field.type())) return NotConvertible(value, field);
+    ARROW_ASSIGN_OR_RAISE(auto scalar, JsonToScalar(value, field));
     ARROW_RETURN_NOT_OK(builder->AppendScalar(*scalar));
   }
   ARROW_ASSIGN_OR_RAISE(auto value_set, builder->Finish());
@@ -250,6 +249,8 @@ arrow::Result<cp::Expression> CompileNode(const Json& node, const arrow::Schema&
   return CompileComparison(node, schema);
 }
 
+}  // namespace
+
 void InitializeComputeOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -258,7 +259,13 @@ void InitializeComputeOnce() {
   });
 }
 
-}  // namespace
+arrow::Result<std::shared_ptr<arrow::Scalar>> JsonToScalar(const Json& value,
+                                                           const arrow::Field& field) {
+  InitializeComputeOnce();
+  ARROW_ASSIGN_OR_RAISE(auto scalar, ToScalar(value, field));
+  if (!scalar->type->Equals(*field.type())) return NotConvertible(value, field);
+  return scalar;
+}
 
 arrow::Result<cp::Expression> CompileFilter(const Json& filters, const arrow::Schema& schema) {
   InitializeComputeOnce();

@@ -6,6 +6,7 @@
 #include <arrow/compute/expression.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
+#include <arrow/scalar.h>
 
 #include <memory>
 
@@ -26,5 +27,16 @@ arrow::Result<arrow::compute::Expression> CompileFilter(const Json& filters,
 // is null are dropped, as in SQL.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ApplyFilter(
     const arrow::compute::Expression& filter, const std::shared_ptr<arrow::RecordBatch>& batch);
+
+// Converts a JSON string, number or boolean to a scalar of exactly `field`'s type, the way
+// filter values are converted (Arrow's safe cast: strings parse into numbers, numbers print
+// into strings). Invalid, naming the field, the value and the type, when it does not convert
+// (1.5 or -1 to uint64, "abc" to int64).
+arrow::Result<std::shared_ptr<arrow::Scalar>> JsonToScalar(const Json& value,
+                                                           const arrow::Field& field);
+
+// Registers Arrow's compute kernels (a separate library since Arrow 21), once. CompileFilter
+// and JsonToScalar call it; other code that runs compute functions first must too.
+void InitializeComputeOnce();
 
 }  // namespace arbalest

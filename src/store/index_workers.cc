@@ -1,6 +1,8 @@
 #include "store/index_workers.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "store/dataset.h"
 
@@ -10,13 +12,20 @@ namespace {
 // Rows a worker indexes before it lets another dataset have its turn.
 constexpr int64_t kRowsPerTurn = 8192;
 
+// Index workers (and the linking threads they start, which inherit it) run at a lower CPU
+// priority than the threads that receive, log and ack puts: when cores are scarce, acks and
+// searches go first and the index catches up in the gaps (searches scan the lag exactly).
+constexpr int kIndexingNice = 5;
+
 }  // namespace
 
-IndexWorkers::IndexWorkers(int threads, Lookup lookup) : lookup_(std::move(lookup)) {
-  for (int i = 0; i < std::max(threads, 1); ++i) threads_.emplace_back([this] { Run(); });
+IndexWorkers::IndexWorkers(int threads, Lookup lookup)
+    : lookup_(std::move(lookup)), total_threads_(std::max(threads, 1)) {
+  for (int i = 0; i < total_threads_; ++i) threads_.emplace_back([this] { Run(); });
 }
 
 IndexWorkers::~IndexWorkers() {
+  cancel_ = true;  // a turn in progress stops within a slice of rows
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -40,6 +49,8 @@ size_t IndexWorkers::queue_depth() const {
 }
 
 void IndexWorkers::Run() {
+  // Per-thread on Linux; failing (e.g. a restricted container) only loses the preference.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kIndexingNice);
   std::unique_lock lock(mutex_);
   while (true) {
     // A dataset that another worker is indexing waits its turn: one writer per graph.
@@ -54,10 +65,13 @@ void IndexWorkers::Run() {
     queue_.erase(next);
     queued_.erase(name);
     running_.insert(name);
+    // The cores are shared among the datasets being indexed now.
+    const int threads = std::max(1, total_threads_ / static_cast<int>(running_.size()));
     lock.unlock();
     int64_t added = 0;
     if (auto dataset = lookup_(name)) {
-      auto result = dataset->CatchUpIndex(kRowsPerTurn);
+      auto result = dataset->CatchUpIndex(
+          kRowsPerTurn, threads, [this] { return cancel_.load(std::memory_order_relaxed); });
       if (result.ok()) {
         added = *result;
       } else {

@@ -1,10 +1,13 @@
 // Index workers: threads that bring datasets' HNSW graphs up to date with their rows, so that
 // puts are acked as soon as they are durable and never wait for indexing. Each dataset is
-// indexed by one worker at a time, in row order; different datasets in parallel.
+// indexed by one worker at a time, in row order; different datasets in parallel. The worker
+// links a dataset's rows into its graph with the cores no other dataset is using (all of
+// them when one dataset is being indexed), so one large ingest still uses every core.
 #pragma once
 
 #include <arrow/result.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -41,12 +44,14 @@ class IndexWorkers {
   void Run();
 
   const Lookup lookup_;
+  const int total_threads_;  // workers; also the threads one dataset may link with at once
   mutable std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<std::string> queue_;  // guarded by mutex_
-  std::set<std::string> queued_;   // guarded by mutex_: names in queue_
-  std::set<std::string> running_;  // guarded by mutex_: names a worker is indexing
-  bool stopping_ = false;          // guarded by mutex_
+  std::deque<std::string> queue_;    // guarded by mutex_
+  std::set<std::string> queued_;     // guarded by mutex_: names in queue_
+  std::set<std::string> running_;    // guarded by mutex_: names a worker is indexing
+  bool stopping_ = false;            // guarded by mutex_
+  std::atomic<bool> cancel_{false};  // set when stopping: turns in progress end early
   std::vector<std::thread> threads_;
 };
 

@@ -24,6 +24,9 @@ arrow::Result<RecoveryResult> RecoverFromWal(VectorStore& store, const std::stri
       return arrow::Status::OK();
     }
     if (entry->type == WalRecordType::kAppend) result.rows += entry->batch->num_rows();
+    if (entry->type == WalRecordType::kDelete) {
+      result.deleted_rows += static_cast<int64_t>(entry->rows.cardinality());
+    }
     return arrow::Status::OK();
   };
   ARROW_ASSIGN_OR_RAISE(result.log, ReadWal(wal_dir, options, apply));

@@ -12,9 +12,10 @@
 namespace arbalest {
 
 struct RecoveryResult {
-  WalReadResult log;      // records read, last LSN, torn bytes cut, corrupt records skipped
-  int64_t rows = 0;       // rows appended by replay
-  uint64_t next_lsn = 1;  // where the log continues
+  WalReadResult log;         // records read, last LSN, torn bytes cut, corrupt records skipped
+  int64_t rows = 0;          // rows appended by replay
+  int64_t deleted_rows = 0;  // rows deleted by replay
+  uint64_t next_lsn = 1;     // where the log continues
 };
 
 // Replays the log in `wal_dir` into `store` (which must not have a log attached yet), one

@@ -26,8 +26,11 @@ class SnapshotScanReader : public arrow::RecordBatchReader {
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
     out->reset();
     while (next_batch_ < snapshot_.batches.size() && remaining_.value_or(1) > 0) {
-      ARROW_ASSIGN_OR_RAISE(auto batch,
-                            PadToSchema(snapshot_.batches[next_batch_++], snapshot_.schema));
+      const auto& stored = snapshot_.batches[next_batch_++];
+      const int64_t first_row = next_row_;
+      next_row_ += stored->num_rows();
+      ARROW_ASSIGN_OR_RAISE(auto batch, snapshot_.deleted->DropDeleted(stored, first_row));
+      ARROW_ASSIGN_OR_RAISE(batch, PadToSchema(batch, snapshot_.schema));
       ARROW_ASSIGN_OR_RAISE(batch, ApplyFilter(filter_, batch));
       if (batch->num_rows() == 0) continue;
       if (remaining_) {
@@ -47,6 +50,7 @@ class SnapshotScanReader : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::Schema> output_schema_;
   std::optional<int64_t> remaining_;
   size_t next_batch_ = 0;
+  int64_t next_row_ = 0;  // dataset row number of the first row of batches[next_batch_]
 };
 
 }  // namespace

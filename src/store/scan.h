@@ -22,8 +22,8 @@ struct ScanOptions {
   std::optional<std::vector<std::string>> columns;  // output columns in this order; all if unset
 };
 
-// A reader over the rows of `snapshot` that pass `options`. The filter and column names are
-// checked before returning: Invalid names a missing column or a bad filter.
+// A reader over the live rows of `snapshot` (deleted rows left out) that pass `options`. The filter
+// and column names are checked before returning: Invalid names a missing column or a bad filter.
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanSnapshot(DatasetSnapshot snapshot,
                                                                       const ScanOptions& options);
 

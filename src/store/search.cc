@@ -46,11 +46,13 @@ arrow::Result<Roaring> MatchingRows(const DatasetSnapshot& snapshot, const Json&
   return rows;
 }
 
-// Exact top-k over rows [from, snapshot.num_rows): rows acked but not in the graph yet.
+// Exact top-k over rows [from, snapshot.num_rows): rows acked but not in the graph yet. Only
+// rows in `filter` (when not null) and none in `exclude` (when not null).
 arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
                                                      const DatasetSnapshot& snapshot, int64_t from,
                                                      std::span<const float> query, int64_t k,
-                                                     const Roaring* filter) {
+                                                     const Roaring* filter,
+                                                     const Roaring* exclude) {
   if (from >= snapshot.num_rows) return std::vector<Neighbor>{};
   const IndexConfig& config = dataset.index().config();
   FlatIndex flat(query.size(), config.metric, config.element_type);
@@ -69,6 +71,7 @@ arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
         ARROW_ASSIGN_OR_RAISE(
             RowId id, flat.Add(std::span<const float>(vectors.data() + (row - begin) * dim, dim)));
         if (filter && filter->contains(dataset_row)) tail_filter.add(id);
+        if (exclude && exclude->contains(dataset_row)) ARROW_RETURN_NOT_OK(flat.Delete(id));
       }
     }
     batch_start = batch_end;
@@ -169,6 +172,20 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
   return MakeSearchResult(scope, rows, /*nullable_distance=*/false);
 }
 
+const Roaring* SearchScope::Excluded() const {
+  if (excluded) return &*excluded;
+  if (allowed || snapshot.deleted->rows().isEmpty()) return nullptr;
+  return &snapshot.deleted->rows();
+}
+
+bool SearchScope::Allows(uint64_t row) const {
+  if (row >= static_cast<uint64_t>(snapshot.num_rows)) return false;
+  const auto row32 = static_cast<uint32_t>(row);
+  if (allowed) return allowed->contains(row32);
+  const Roaring* not_returned = Excluded();
+  return not_returned == nullptr || !not_returned->contains(row32);
+}
+
 arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchRequest& request) {
   if (request.k < 1 || request.k > kMaxSearchK) {
     return arrow::Status::Invalid("'k' must be between 1 and ", kMaxSearchK, ", got ", request.k);
@@ -179,8 +196,16 @@ arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchR
   scope.indexed_rows = dataset.index().indexed_rows();
   scope.snapshot = dataset.Snapshot();
   ARROW_ASSIGN_OR_RAISE(scope.columns, OutputColumns(*scope.snapshot.schema, dataset, request));
+  // Rows that may not be returned: deleted ones, and those the request leaves out.
+  if (!request.excluded_rows.isEmpty()) {
+    scope.excluded = scope.snapshot.deleted->rows() | request.excluded_rows;
+  }
   if (!request.filters.is_null()) {
-    ARROW_ASSIGN_OR_RAISE(scope.allowed, MatchingRows(scope.snapshot, request.filters));
+    ARROW_ASSIGN_OR_RAISE(Roaring matching, MatchingRows(scope.snapshot, request.filters));
+    // The filter says it all: exact scans count on it.
+    if (const Roaring* excluded = scope.Excluded()) matching -= *excluded;
+    scope.allowed = std::move(matching);
+    scope.excluded.reset();
   }
   return scope;
 }
@@ -194,16 +219,19 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
                                   dataset.name(), "' has width ", dim);
   }
   const Roaring* filter = scope.allowed ? &*scope.allowed : nullptr;
+  const Roaring* exclude = scope.Excluded();
   std::vector<Neighbor> found;
   SearchOptions options;
   options.k = static_cast<size_t>(k);
   options.ef = static_cast<size_t>(ef);
   options.filter = filter;
+  options.exclude = exclude;
+  options.row_limit = static_cast<RowId>(scope.indexed_rows);  // later rows: the tail scan below
   if (scope.indexed_rows > 0) {
     ARROW_RETURN_NOT_OK(dataset.index().hnsw().Search(query, options, &found));
   }
-  ARROW_ASSIGN_OR_RAISE(
-      auto tail, SearchUnindexed(dataset, scope.snapshot, scope.indexed_rows, query, k, filter));
+  ARROW_ASSIGN_OR_RAISE(auto tail, SearchUnindexed(dataset, scope.snapshot, scope.indexed_rows,
+                                                   query, k, filter, exclude));
   found.insert(found.end(), tail.begin(), tail.end());
   std::sort(found.begin(), found.end(), CloserThan);
   if (found.size() > static_cast<size_t>(k)) found.resize(k);

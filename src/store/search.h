@@ -1,6 +1,7 @@
 // k-nearest-neighbour search of one dataset: the HNSW graph over indexed rows, merged with an
 // exact scan of rows acked but not indexed yet, so a search sees every acked row. Filters are
-// evaluated with Arrow compute into a row bitmap that the graph consults during traversal.
+// evaluated with Arrow compute into a row bitmap that the graph consults during traversal;
+// deleted rows (the snapshot's tombstones) are left out of both the graph and the scan.
 // A request with a text query is a hybrid search (hybrid_search.h), built from the pieces
 // declared at the end of this header.
 #pragma once
@@ -31,6 +32,9 @@ struct SearchRequest {
   // Stored columns to return after id/score/distance; unset: every column but the vector.
   std::optional<std::vector<std::string>> columns;
   bool include_vectors = false;
+  // Dataset rows never returned, besides deleted ones (a search by id leaves out the rows
+  // carrying the id).
+  Roaring excluded_rows;
   // Hybrid search (hybrid_search.h): BM25 over the dataset's text columns fused with the dense
   // results. alpha: 1 dense only, 0 text only, < 0 chosen from the query; unset with a text
   // query: kDefaultHybridAlpha.
@@ -41,7 +45,7 @@ struct SearchRequest {
 // Parses a query vector from JSON (an array of numbers). Invalid names the problem.
 arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::string_view key);
 
-// The k nearest rows of `dataset` to request.query, best first, as one batch with columns
+// The k nearest live rows of `dataset` to request.query, best first, as one batch with columns
 // id (the dataset's id type), score (float32, higher is better), distance (float32, lower is
 // closer), then the requested stored columns, then `vector` if asked. Invalid for a query of
 // the wrong width or with non-finite values, k outside 1..kMaxSearchK, or a bad filter/column.
@@ -51,22 +55,25 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
 
 // ---- Pieces shared by dense and hybrid search ----
 
-// What one search reads: the rows published when it started, the rows its filter allows and
-// the stored columns it returns.
+// What one search reads: the rows published when it started, the rows it may return and the
+// stored columns it returns.
 struct SearchScope {
   int64_t indexed_rows = 0;  // rows [0, indexed_rows) are in the graph (and in the snapshot)
   DatasetSnapshot snapshot;
-  std::optional<Roaring> allowed;  // unset: every row
-  std::vector<int> columns;        // output columns after id/score/distance, by schema position
+  // With filters: the rows that match them, less the deleted and excluded ones. Unset without.
+  std::optional<Roaring> allowed;
+  // Without filters, when the request excludes rows: those and the deleted rows together.
+  std::optional<Roaring> excluded;
+  std::vector<int> columns;  // output columns after id/score/distance, by schema position
 
-  bool Allows(uint64_t row) const {
-    return row < static_cast<uint64_t>(snapshot.num_rows) &&
-           (!allowed || allowed->contains(static_cast<uint32_t>(row)));
-  }
+  // The rows never returned besides those `allowed` leaves out; null when there are none.
+  const Roaring* Excluded() const;
+  // Whether a search may return dataset row `row`.
+  bool Allows(uint64_t row) const;
 };
 
-// Checks request.k and request.ef, takes the snapshot, evaluates the filters and resolves the
-// output columns. Invalid names a bad k, ef, filter or column.
+// Checks request.k and request.ef, takes the snapshot, evaluates the filters, gathers the rows
+// not to return and resolves the output columns. Invalid names a bad k, ef, filter or column.
 arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchRequest& request);
 
 // A row found by the dense search, with the protocol's distance (lower is closer) and score
@@ -77,8 +84,8 @@ struct DenseHit {
   float score = 0;
 };
 
-// The `k` rows of `scope` nearest to `query`, best first (graph and unindexed tail). Invalid
-// for a query whose width is not the dataset's.
+// The `k` rows `scope` allows nearest to `query`, best first (graph and unindexed tail).
+// Invalid for a query whose width is not the dataset's.
 arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const SearchScope& scope,
                                                  std::span<const float> query, int64_t k,
                                                  int64_t ef);

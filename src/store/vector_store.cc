@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/dataset_name.h"
+#include "store/id_lookup.h"
 
 namespace arbalest {
 
@@ -25,7 +26,13 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
   WalTicket ticket;
   {
     std::lock_guard order(dataset.append_mutex());
-    ARROW_ASSIGN_OR_RAISE(prepared, dataset.Prepare(batch));
+    auto ready = dataset.Prepare(batch);
+    if (!ready.ok()) {
+      if (ready.status().IsCapacityError())
+        ingest_.rejected.fetch_add(1, std::memory_order_relaxed);
+      return ready.status();
+    }
+    prepared = std::move(*ready);
     arrow::Status logged = arrow::Status::OK();
     if (log_create) {
       logged = Log(EncodeCreateDataset(dataset.name(), dataset.put_schema())).status();
@@ -47,8 +54,13 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
   }
   dataset.Publish(prepared);
   if (index_workers_) index_workers_->Notify(dataset.name());
-  return PutAck{prepared.batch->num_rows(), wal_ ? ticket.lsn : next_seq_.fetch_add(1),
-                budget_.OverSoftLimit()};
+  const PutAck ack{prepared.batch->num_rows(), wal_ ? ticket.lsn : next_seq_.fetch_add(1),
+                   budget_.OverSoftLimit()};
+  ingest_.batches.fetch_add(1, std::memory_order_relaxed);
+  ingest_.rows.fetch_add(ack.rows, std::memory_order_relaxed);
+  ingest_.bytes.fetch_add(prepared.bytes, std::memory_order_relaxed);
+  if (ack.slow_down) ingest_.slow_downs.fetch_add(1, std::memory_order_relaxed);
+  return ack;
 }
 
 void VectorStore::StartIndexing(int threads) {
@@ -107,6 +119,26 @@ arrow::Result<PutAck> VectorStore::Append(Dataset& dataset,
   return LogAndPublish(dataset, batch, /*log_create=*/false);
 }
 
+arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array& ids) {
+  std::lock_guard deletes(dataset.delete_mutex());
+  // Resolved without the append mutex: published rows never change, and the record below
+  // follows the appends of every row it names in the log, so replay numbers them alike.
+  ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(dataset.Snapshot(), ids));
+  if (rows.isEmpty()) return 0;
+  WalTicket ticket;
+  {
+    // Under the append mutex: a delete is logged before the dataset's drop or not at all.
+    std::lock_guard order(dataset.append_mutex());
+    if (dataset.dropped()) {
+      return arrow::Status::KeyError("dataset '", dataset.name(), "' was deleted");
+    }
+    ARROW_ASSIGN_OR_RAISE(ticket, Log(EncodeDelete(dataset.name(), rows)));
+  }
+  ARROW_RETURN_NOT_OK(WaitLogged(ticket));
+  dataset.PublishDeletes(rows);
+  return static_cast<int64_t>(rows.cardinality());
+}
+
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) const {
   std::shared_lock lock(mutex_);
   auto it = datasets_.find(name);
@@ -159,6 +191,9 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
     case WalRecordType::kAppend:
       if (it == datasets_.end()) break;
       return it->second->AppendRecovered(entry.batch);
+    case WalRecordType::kDelete:
+      if (it == datasets_.end()) break;
+      return it->second->DeleteRecovered(entry.rows, entry.lsn);
     case WalRecordType::kDropDataset:
       if (it == datasets_.end()) break;
       it->second->MarkDropped();

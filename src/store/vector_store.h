@@ -30,6 +30,16 @@ struct PutAck {
   bool slow_down = false;  // memory past the soft limit
 };
 
+// Totals since the process started, for metrics: read at scrape time, so the write path pays a
+// few relaxed atomic adds per batch.
+struct IngestCounters {
+  std::atomic<int64_t> batches{0};
+  std::atomic<int64_t> rows{0};
+  std::atomic<int64_t> bytes{0};       // Arrow bytes stored
+  std::atomic<int64_t> rejected{0};    // batches refused by the memory limit
+  std::atomic<int64_t> slow_downs{0};  // acks that carried slow_down
+};
+
 // Thread-safe.
 class VectorStore {
  public:
@@ -77,12 +87,21 @@ class VectorStore {
   // be written), KeyError (dataset dropped).
   arrow::Result<PutAck> Append(Dataset& dataset, const std::shared_ptr<arrow::RecordBatch>& batch);
 
+  // Deletes every live row of `dataset` whose id is in `ids` (an array of the dataset's id
+  // type: IdsFromJson) and returns how many rows that was; ids that no live row carries count
+  // 0 and are not an error. The rows are logged and durable before they vanish from scans and
+  // searches and before this returns. Deletes of one dataset run one at a time; appends are
+  // held up only while the record is queued to the log. Errors: KeyError (dataset dropped),
+  // IOError (the log could not be written: nothing is deleted).
+  arrow::Result<int64_t> Delete(Dataset& dataset, const arrow::Array& ids);
+
   // Applies a record read back from the log at startup (no logging).
   arrow::Status ApplyLogged(const WalEntry& entry);
 
   ~VectorStore() { StopIndexing(); }
 
   const MemoryBudget& memory() const { return budget_; }
+  const IngestCounters& ingest_counters() const { return ingest_; }
   const WalWriter* wal() const { return wal_.get(); }
 
  private:
@@ -96,6 +115,7 @@ class VectorStore {
                                       bool log_create);
 
   MemoryBudget budget_;
+  IngestCounters ingest_;
   std::unique_ptr<WalWriter> wal_;
   std::unique_ptr<IndexWorkers> index_workers_;
   std::atomic<uint64_t> next_seq_{1};  // acks' seq when no log is attached

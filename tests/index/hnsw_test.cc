@@ -92,6 +92,40 @@ TEST(HnswTest, DeletedRowsAreNeverReturned) {
   EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
 }
 
+TEST(HnswTest, ExcludedRowsAreNeverReturnedYetKRowsAreFound) {
+  constexpr size_t kSmallDim = 32;
+  const Dataset data = ClusteredData(3000, kSmallDim, 21);
+  const Dataset queries = ClusteredData(50, kSmallDim, 22);
+  FlatIndex flat(kSmallDim, Metric::kL2);
+  std::unique_ptr<HnswIndex> hnsw =
+      HnswIndex::Make(kSmallDim, Metric::kL2, ElementType::kFloat32, {.m = 8}).ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(flat, data).ok());
+  ASSERT_TRUE(testing::AddAll(*hnsw, data).ok());
+  Roaring exclude, filter, small_filter;
+  for (uint32_t row = 0; row < 3000; ++row) {
+    if (row % 2 == 0) exclude.add(row);
+    if (row % 3 == 0) filter.add(row);  // half of these are excluded
+  }
+  small_filter.addRange(0, 20);  // an exact scan; 10 of its rows are excluded
+  std::vector<Neighbor> got;
+  for (size_t q = 0; q < queries.rows(); ++q) {
+    ASSERT_TRUE(hnsw->Search(queries.row(q), {.k = 10, .exclude = &exclude}, &got).ok());
+    ASSERT_EQ(got.size(), 10u);
+    for (const Neighbor& n : got) ASSERT_EQ(n.row % 2, 1u) << "excluded row " << n.row;
+    ASSERT_TRUE(
+        hnsw->Search(queries.row(q), {.k = 10, .filter = &filter, .exclude = &exclude}, &got).ok());
+    ASSERT_EQ(got.size(), 10u);
+    for (const Neighbor& n : got) ASSERT_EQ(n.row % 6, 3u) << "row " << n.row;
+    ASSERT_TRUE(
+        hnsw->Search(queries.row(q), {.k = 15, .filter = &small_filter, .exclude = &exclude}, &got)
+            .ok());
+    ASSERT_EQ(got.size(), 10u);
+    for (const Neighbor& n : got) ASSERT_EQ(n.row % 2, 1u) << "excluded row " << n.row;
+  }
+  EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64, .exclude = &exclude}).ValueOrDie(),
+            0.95);
+}
+
 TEST(HnswTest, ConcurrentInsertsAndSearches) {
   const Dataset data = ClusteredData(kRows, kDim, 9), queries = ClusteredData(50, kDim, 10);
   std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
@@ -113,6 +147,40 @@ TEST(HnswTest, ConcurrentInsertsAndSearches) {
   FlatIndex flat(kDim, Metric::kL2);
   ASSERT_TRUE(testing::AddAll(flat, data).ok());
   EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
+}
+
+// AddBatch: consecutive ids in vector order, parallel linking with the recall of serial adds,
+// and row_limit hides the rows of a batch from searches that run while it is linked.
+TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {
+  const Dataset data = ClusteredData(kRows, kDim, 15), queries = ClusteredData(50, kDim, 16);
+  std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
+  const size_t half = kRows / 2;
+  std::span<const float> values(data.values);
+  ASSERT_EQ(hnsw->AddBatch(values.first(half * kDim), /*threads=*/3).ValueOrDie(), 0u);
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    std::vector<Neighbor> got;
+    for (size_t q = 0; !done.load(); ++q) {
+      SearchOptions options{.k = 10, .row_limit = static_cast<RowId>(half)};
+      ASSERT_TRUE(hnsw->Search(queries.row(q % queries.rows()), options, &got).ok());
+      ASSERT_EQ(got.size(), 10u);
+      for (const Neighbor& n : got) ASSERT_LT(n.row, half) << "a row past row_limit";
+    }
+  });
+  ASSERT_EQ(hnsw->AddBatch(values.subspan(half * kDim), /*threads=*/3).ValueOrDie(), half);
+  done = true;
+  reader.join();
+  ASSERT_EQ(hnsw->size(), kRows);
+  // Row i holds vector i: its nearest neighbour is itself.
+  std::vector<Neighbor> got;
+  for (size_t row = 0; row < kRows; row += kRows / 20) {
+    ASSERT_TRUE(hnsw->Search(data.row(row), {.k = 1, .ef = 64}, &got).ok());
+    ASSERT_EQ(got.front().row, row);
+  }
+  FlatIndex flat(kDim, Metric::kL2);
+  ASSERT_TRUE(testing::AddAll(flat, data).ok());
+  EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
+  EXPECT_TRUE(hnsw->AddBatch(values.first(kDim + 1), 2).status().IsInvalid());
 }
 
 TEST(HnswTest, ErrorsAndEdgeCases) {

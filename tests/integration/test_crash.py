@@ -1,11 +1,14 @@
-"""Crash safety: real servers killed with SIGKILL at random moments while several clients put.
+"""Crash safety: real servers killed with SIGKILL at random moments while several clients put
+(and, in one test, delete).
 
 After every kill the server restarts on the same data dir, and every row whose batch was acked
-must be there exactly once, with the vector it was sent with. The WAL segment size is small so
-that kills also land during segment rotation. ARBALEST_CRASH_ITERATIONS (default 20) sets the
-number of kills; scripts/crash_soak.sh runs many more.
+must be there exactly once, with the vector it was sent with; every acked delete must still
+hold. The WAL segment size is small so that kills also land during segment rotation.
+ARBALEST_CRASH_ITERATIONS (default 20) sets the number of kills; scripts/crash_soak.sh runs
+many more.
 """
 import contextlib
+import json
 import os
 import random
 import resource
@@ -157,4 +160,64 @@ def test_full_disk_fails_puts_clearly_and_loses_nothing(tmp_path):
     srv = ServerProcess(workdir).start()
     table = scan(srv.connect(), "ds")
     assert sorted(table.column("key").to_pylist()) == acked_keys
+    assert srv.stop() == 0
+
+
+class Deleter(threading.Thread):
+    """Deletes a few acked keys per request until the server dies; records the acked deletes.
+    Runs beside Writers, so delete records interleave with appends in the log."""
+
+    def __init__(self, port: int, dataset: str, writers: list, seed: int):
+        super().__init__(daemon=True)
+        self.port, self.dataset, self.writers = port, dataset, writers
+        self.rng = random.Random(seed)
+        self.requested: set[int] = set()
+        self.deleted: set[int] = set()
+
+    def run(self):
+        client = flight.connect(f"grpc://127.0.0.1:{self.port}")
+        with contextlib.suppress(Exception):
+            while True:
+                acked = [k for w in self.writers for k in list(w.acked)]
+                if not acked:
+                    time.sleep(0.005)
+                    continue
+                keys = {self.rng.choice(acked) for _ in range(self.rng.randint(1, 5))}
+                self.requested |= keys
+                body = json.dumps({"dataset": self.dataset, "ids": sorted(keys)}).encode()
+                list(client.do_action(flight.Action("delete", body)))
+                self.deleted |= keys  # acked: durable from here on
+        client.close()
+
+
+def test_sigkill_during_deletes_keeps_acked_deletes_deleted(tmp_path):
+    rng = random.Random(20261125)
+    workdir = tmp_path / "node"
+    acked: set[int] = set()
+    requested: set[int] = set()
+    deleted: set[int] = set()
+    for iteration, fsync in enumerate(FSYNC_POLICIES):
+        srv = ServerProcess(workdir, ["--fsync", fsync]).start()
+        present = set(scan(srv.connect(), "dels").column("key").to_pylist()) if acked else set()
+        assert not present & deleted, f"acked deletes undone: {sorted(present & deleted)[:5]}"
+        assert acked - requested <= present, "rows lost that were never deleted"
+        writer = Writer(srv.port, "dels", True, iteration * 10_000_000)
+        deleter = Deleter(srv.port, "dels", [writer], iteration)
+        writer.start()
+        deleter.start()
+        time.sleep(rng.uniform(0.3, 0.8))
+        srv.proc.kill()
+        srv.proc.wait(10)
+        for thread in (writer, deleter):
+            thread.join(30)
+            assert not thread.is_alive(), "a client hung after the server was killed"
+        acked |= writer.acked
+        requested |= deleter.requested
+        deleted |= deleter.deleted
+        srv.stop()
+    assert deleted, "no delete was ever acked: nothing was tested"
+    srv = ServerProcess(workdir).start()
+    present = set(scan(srv.connect(), "dels").column("key").to_pylist())
+    assert not present & deleted
+    assert acked - requested <= present
     assert srv.stop() == 0

@@ -283,6 +283,21 @@ def test_rows_put_just_before_are_found(server, ds):
         assert any(t.endswith(" word7") for t in fused.column("text").to_pylist())
 
 
+def test_deleted_rows_leave_hybrid_results(server, ds):
+    put_table(server.data, ds, corpus_table(informative_vectors()), batch_size=16)
+    text = "inflation rates"  # the best row has both words, another row one
+    victim = best_text_row(text)
+    assert len(bm25(text)) > 1
+    assert action(server.data, "delete", {"dataset": ds, "id": victim}) == [{"deleted": 1}]
+    for alpha in (0, 0.5):
+        got = search(server.data, dataset=ds, vector=topic_vector("finance").tolist(),
+                     text_query=text, alpha=alpha, k=len(TEXTS))
+        assert victim not in got.column("id").to_pylist()
+    [hits] = action(server.data, "HybridSearch", {"dataset": ds, "text_query": text, "alpha": 0})
+    assert victim not in [h["id"] for h in hits] and hits
+    assert stats(server.data, ds)["text_index"]["rows"] == len(TEXTS) - 1
+
+
 def test_hybrid_search_action(server, informative):
     k = 3
     keys = dict(dataset=informative, vector=topic_vector("finance").tolist(), k=k,

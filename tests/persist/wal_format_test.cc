@@ -25,6 +25,29 @@ TEST(WalFormatTest, RecordsRoundTrip) {
   ASSERT_TRUE(drop.ok());
   EXPECT_EQ(drop->type, WalRecordType::kDropDataset);
   EXPECT_EQ(drop->dataset, "ds");
+
+  Roaring rows;
+  rows.addRange(100, 5000);
+  rows.add(7);
+  auto deleted = DecodePayload(6, *EncodeDelete("ds", rows)->Contiguous());
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(deleted->type, WalRecordType::kDelete);
+  EXPECT_EQ(deleted->dataset, "ds");
+  EXPECT_TRUE(deleted->rows == rows);
+}
+
+TEST(WalFormatTest, MalformedDeletesAreRefused) {
+  Roaring rows;
+  for (uint32_t row = 0; row < 1000; row += 7) rows.add(row);
+  auto payload = *EncodeDelete("ds", rows)->Contiguous();
+  for (int64_t cut : {int64_t{5}, payload->size() / 2, payload->size() - 1}) {
+    auto decoded = DecodePayload(1, arrow::SliceBuffer(payload, 0, cut));
+    EXPECT_TRUE(decoded.status().IsInvalid()) << cut;
+  }
+  auto longer = arrow::ConcatenateBuffers({payload, arrow::Buffer::FromString("xx")}).ValueOrDie();
+  auto decoded = DecodePayload(9, longer);
+  ASSERT_TRUE(decoded.status().IsInvalid());
+  EXPECT_NE(decoded.status().message().find("WAL record 9"), std::string::npos);
 }
 
 TEST(WalFormatTest, MalformedPayloadsAreRefused) {

@@ -97,7 +97,7 @@ TEST_F(HybridSearchTest, TextOnlyIsTheBm25Ranking) {
 
 TEST_F(HybridSearchTest, AlphaOneIsTheDenseSearch) {
   // Half the rows in the graph, half in the exact tail.
-  ASSERT_EQ(*dataset_->CatchUpIndex(kRows / 2), kRows / 2);
+  ASSERT_EQ(*dataset_->CatchUpIndex(kRows / 2, /*threads=*/1, [] { return false; }), kRows / 2);
   auto dense = Search(Request(std::nullopt, std::nullopt, {9, 1}, 6));
   auto hybrid = Search(Request("bread", 1.0, {9, 1}, 6));
   ASSERT_TRUE(dense.ok() && hybrid.ok()) << dense.status() << hybrid.status();
@@ -159,6 +159,27 @@ TEST_F(HybridSearchTest, RowsAppendedAreFoundAtOnce) {
   auto fused = Search(Request("zeppelin", 0.5, {10, 0}, 3));
   ASSERT_TRUE(fused.ok());
   EXPECT_THAT(Ids(**fused), ::testing::Contains(100));
+}
+
+TEST_F(HybridSearchTest, DeletedRowsAreNeverReturned) {
+  Roaring deleted;
+  deleted.add(7);
+  deleted.add(13);
+  dataset_->PublishDeletes(deleted);
+  EXPECT_EQ(dataset_->text()->Stats().live_rows, static_cast<uint64_t>(kRows - 2));
+  auto text_only = Search(Request("w7 w13 w16", 0.0, {}, 10));
+  ASSERT_TRUE(text_only.ok());
+  EXPECT_THAT(Ids(**text_only), ElementsAre(16));
+  // Rows 13 and 7 are the nearest to the query vector and match the text: both sides skip them.
+  for (const char* filters : {"null", R"([{"field":"group","op":"=","value":1}])"}) {
+    SearchRequest request = Request("bread", 0.5, {1.3f, 10}, 10);
+    request.filters = Json::parse(filters);
+    auto fused = Search(request);
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    EXPECT_EQ((*fused)->num_rows(), 10) << filters;
+    EXPECT_THAT(Ids(**fused), ::testing::Not(::testing::Contains(13))) << filters;
+    EXPECT_THAT(Ids(**fused), ::testing::Not(::testing::Contains(7))) << filters;
+  }
 }
 
 TEST_F(HybridSearchTest, DefaultAndAdaptiveAlpha) {

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "store/id_lookup.h"
+#include "store/scan.h"
 #include "testing/batches.h"
 
 namespace arbalest {
@@ -122,6 +124,57 @@ TEST_F(RecoveryTest, RecordThatDoesNotApplyStopsRecoveryUnlessSkipped) {
   ASSERT_TRUE(skipped.ok());
   EXPECT_EQ(skipped->log.skipped_corrupt, 1u);
   EXPECT_TRUE(lenient.Get("real").ok());
+}
+
+TEST_F(RecoveryTest, ReplayRestoresDeletes) {
+  const auto delete_ids = [](VectorStore& store, const char* ids) {
+    auto dataset = store.Get("ds").ValueOrDie();
+    auto array = IdsFromJson(Json::parse(ids), *dataset, "ids").ValueOrDie();
+    return store.Delete(*dataset, *array).ValueOrDie();
+  };
+  {
+    auto store = OpenStore();
+    std::shared_ptr<Dataset> dataset;
+    ASSERT_TRUE(store->Put("ds", MakeVectorBatch(0, 10, 4), &dataset).ok());
+    EXPECT_EQ(delete_ids(*store, "[2, 3, 77]"), 2);
+    ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(2, 5, 4)).ok());  // ids 2..6 again
+    EXPECT_EQ(delete_ids(*store, "[3, 4]"), 3);                           // the new 3, both 4s
+  }
+  RecoveryResult recovered;
+  auto store = OpenStore(&recovered);
+  EXPECT_EQ(recovered.rows, 15);
+  EXPECT_EQ(recovered.deleted_rows, 5);
+  auto snapshot = store->Get("ds").ValueOrDie()->Snapshot();
+  EXPECT_EQ(snapshot.live_rows(), 10);
+  auto table = (*ScanSnapshot(snapshot, {}))->ToTable().ValueOrDie();
+  std::vector<int64_t> kept;
+  for (const auto& chunk : table->GetColumnByName("id")->chunks()) {
+    const auto& values = static_cast<const arrow::Int64Array&>(*chunk);
+    for (int64_t i = 0; i < values.length(); ++i) kept.push_back(values.Value(i));
+  }
+  EXPECT_EQ(kept, (std::vector<int64_t>{0, 1, 5, 6, 7, 8, 9, 2, 5, 6}));
+  // Deletes after recovery continue the log, and count what is left.
+  EXPECT_EQ(delete_ids(*store, "[2, 3]"), 1);
+}
+
+TEST_F(RecoveryTest, DeleteOfARowTheDatasetDoesNotHaveIsRefused) {
+  {
+    WalOptions options;
+    options.dir = dir_.string();
+    auto writer = WalWriter::Open(options, 1).ValueOrDie();
+    auto batch = MakeVectorBatch(0, 4, 4);
+    ASSERT_TRUE(writer->Append(*EncodeCreateDataset("ds", batch->schema())).ok());
+    ASSERT_TRUE(writer->Append(*EncodeAppend("ds", *batch)).ok());
+    Roaring rows;
+    rows.add(4);
+    ASSERT_TRUE(writer->Append(*EncodeDelete("ds", rows)).ok());
+  }
+  VectorStore store(0);
+  auto failed = RecoverFromWal(store, dir_.string(), {});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("WAL record 3 deletes row 4 of dataset 'ds'"),
+            std::string::npos)
+      << failed.status().message();
 }
 
 }  // namespace

@@ -1,0 +1,178 @@
+#include "flight/exchange.h"
+
+#include <arrow/array.h>
+#include <arrow/scalar.h>
+#include <arrow/status.h>
+
+#include <cmath>
+#include <string>
+
+#include "flight/ingest_stream.h"
+#include "flight/search_request.h"
+
+namespace arbalest {
+namespace {
+
+namespace fl = arrow::flight;
+
+constexpr std::string_view kSearchCommand = "VectorSearch";
+constexpr std::string_view kIngestPath = "ingest";
+
+// The query columns of one batch of an exchange search.
+struct QueryColumns {
+  const arrow::StringArray* dataset = nullptr;
+  std::shared_ptr<arrow::Array> vector;
+  std::shared_ptr<arrow::Array> k;   // null: 10
+  std::shared_ptr<arrow::Array> ef;  // null: the index default
+};
+
+arrow::Result<QueryColumns> FindQueryColumns(const arrow::RecordBatch& batch) {
+  QueryColumns columns;
+  const auto dataset = batch.GetColumnByName("dataset");
+  if (!dataset || dataset->type_id() != arrow::Type::STRING) {
+    return arrow::Status::Invalid("VectorSearch exchange: each batch needs a utf8 'dataset' column");
+  }
+  columns.dataset = static_cast<const arrow::StringArray*>(dataset.get());
+  columns.vector = batch.GetColumnByName("query_vector");
+  if (!columns.vector || (columns.vector->type_id() != arrow::Type::FIXED_SIZE_LIST &&
+                          columns.vector->type_id() != arrow::Type::LIST)) {
+    return arrow::Status::Invalid(
+        "VectorSearch exchange: each batch needs a 'query_vector' column of FixedSizeList or "
+        "List of float32");
+  }
+  columns.k = batch.GetColumnByName("k");
+  columns.ef = batch.GetColumnByName("ef");
+  for (const auto& [name, column] : {std::pair{"k", columns.k}, std::pair{"ef", columns.ef}}) {
+    if (column && !arrow::is_integer(column->type_id())) {
+      return arrow::Status::Invalid("VectorSearch exchange: '", name,
+                                    "' must be an integer column, got ", *column->type());
+    }
+  }
+  return columns;
+}
+
+// The integer in `column` at `row`; `fallback` when the column is absent.
+arrow::Result<int64_t> IntegerAt(const std::shared_ptr<arrow::Array>& column, int64_t row,
+                                 int64_t fallback, std::string_view name) {
+  if (!column) return fallback;
+  if (column->IsNull(row)) {
+    return arrow::Status::Invalid("VectorSearch exchange: '", name, "' is null in row ", row);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto scalar, column->GetScalar(row));
+  ARROW_ASSIGN_OR_RAISE(auto as_int64, scalar->CastTo(arrow::int64()));
+  return static_cast<const arrow::Int64Scalar&>(*as_int64).value;
+}
+
+// The query vector at `row` as float32.
+arrow::Result<std::vector<float>> VectorAt(const arrow::Array& column, int64_t row) {
+  if (column.IsNull(row)) {
+    return arrow::Status::Invalid("VectorSearch exchange: 'query_vector' is null in row ", row);
+  }
+  const std::shared_ptr<arrow::Array> values =
+      column.type_id() == arrow::Type::FIXED_SIZE_LIST
+          ? static_cast<const arrow::FixedSizeListArray&>(column).value_slice(row)
+          : static_cast<const arrow::ListArray&>(column).value_slice(row);
+  std::vector<float> query(static_cast<size_t>(values->length()));
+  for (int64_t i = 0; i < values->length(); ++i) {
+    if (values->IsNull(i)) {
+      return arrow::Status::Invalid("VectorSearch exchange: 'query_vector' of row ", row,
+                                    " has a null element");
+    }
+    if (values->type_id() == arrow::Type::FLOAT) {
+      query[i] = static_cast<const arrow::FloatArray&>(*values).Value(i);
+    } else if (values->type_id() == arrow::Type::DOUBLE) {
+      query[i] = static_cast<float>(static_cast<const arrow::DoubleArray&>(*values).Value(i));
+    } else {
+      return arrow::Status::Invalid("VectorSearch exchange: 'query_vector' elements must be "
+                                    "float32 or float64, got ",
+                                    *values->type());
+    }
+    if (!std::isfinite(query[i])) {
+      return arrow::Status::Invalid("VectorSearch exchange: 'query_vector' of row ", row,
+                                    " contains a non-finite value at position ", i);
+    }
+  }
+  return query;
+}
+
+arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics, fl::FlightMessageReader& reader,
+                          fl::FlightMessageWriter& writer) {
+  std::shared_ptr<arrow::Schema> result_schema;
+  int64_t query_index = 0;
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(fl::FlightStreamChunk chunk, reader.Next());
+    if (!chunk.data) {
+      if (chunk.app_metadata) continue;
+      break;
+    }
+    ARROW_ASSIGN_OR_RAISE(QueryColumns columns, FindQueryColumns(*chunk.data));
+    for (int64_t row = 0; row < chunk.data->num_rows(); ++row, ++query_index) {
+      auto answer = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+        if (columns.dataset->IsNull(row)) return arrow::Status::Invalid("'dataset' is null");
+        ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(columns.dataset->GetView(row)));
+        SearchRequest request;
+        ARROW_ASSIGN_OR_RAISE(request.query, VectorAt(*columns.vector, row));
+        ARROW_ASSIGN_OR_RAISE(request.k, IntegerAt(columns.k, row, 10, "k"));
+        ARROW_ASSIGN_OR_RAISE(request.ef, IntegerAt(columns.ef, row, 0, "ef"));
+        return TimedSearch(*dataset, request, metrics);
+      }();
+      if (!answer.ok()) {
+        return answer.status().WithMessage("query ", query_index, ": ",
+                                           answer.status().message());
+      }
+      const auto& result = *answer;
+      if (!result_schema) {
+        result_schema = result->schema();
+        ARROW_RETURN_NOT_OK(writer.Begin(result_schema));
+      } else if (!result->schema()->Equals(*result_schema)) {
+        return arrow::Status::Invalid(
+            "query ", query_index, ": its result columns differ from the first query's (",
+            result->schema()->ToString(), " vs ", result_schema->ToString(),
+            "); search datasets of different columns in separate exchanges");
+      }
+      const Json metadata{{"query", query_index},
+                          {"dataset", std::string(columns.dataset->GetView(row))},
+                          {"rows", result->num_rows()}};
+      ARROW_RETURN_NOT_OK(writer.WriteWithMetadata(*result, JsonBuffer(metadata)));
+    }
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status ServeIngest(VectorStore& store, const std::string& dataset, bool null_sink,
+                          fl::FlightMessageReader& reader, fl::FlightMessageWriter& writer) {
+  ARROW_ASSIGN_OR_RAISE(auto schema, reader.GetSchema());
+  IngestStream stream(store, dataset, null_sink);
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(fl::FlightStreamChunk chunk, reader.Next());
+    if (!chunk.data) {
+      if (chunk.app_metadata) continue;
+      break;
+    }
+    const int64_t batch_id = stream.batches();
+    ARROW_ASSIGN_OR_RAISE(Json ack, stream.Append(chunk.data));
+    ack["batch_id"] = batch_id;
+    ARROW_RETURN_NOT_OK(writer.WriteMetadata(JsonBuffer(ack)));
+  }
+  return stream.Finish(*schema);
+}
+
+}  // namespace
+
+arrow::Status ServeExchange(VectorStore& store, const ServiceOptions& options,
+                            fl::FlightMessageReader& reader, fl::FlightMessageWriter& writer) {
+  const fl::FlightDescriptor& descriptor = reader.descriptor();
+  if (descriptor.type == fl::FlightDescriptor::CMD && descriptor.cmd == kSearchCommand) {
+    return ServeSearch(store, options.metrics.get(), reader, writer);
+  }
+  if (descriptor.type == fl::FlightDescriptor::PATH && descriptor.path.size() == 2 &&
+      descriptor.path[0] == kIngestPath) {
+    return ServeIngest(store, descriptor.path[1], options.null_sink, reader, writer);
+  }
+  return arrow::Status::Invalid(
+      "DoExchange serves the descriptor command \"VectorSearch\" and the path [\"ingest\", "
+      "dataset]; got ",
+      descriptor.ToString());
+}
+
+}  // namespace arbalest

@@ -1,0 +1,42 @@
+#include "flight/ingest_stream.h"
+
+#include <arrow/flight/types.h>
+#include <arrow/status.h>
+#include <spdlog/spdlog.h>
+
+namespace arbalest {
+
+arrow::Status ForClient(arrow::Status status) {
+  if (!status.IsCapacityError()) return status;
+  return status.WithMessage("resource exhausted: ", status.message())
+      .WithDetail(std::make_shared<arrow::flight::FlightStatusDetail>(
+          arrow::flight::FlightStatusCode::Unavailable));
+}
+
+arrow::Result<Json> IngestStream::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  arrow::Result<PutAck> ack = PutAck{batch->num_rows(), 0, false};
+  if (!null_sink_) {
+    ack = dataset_ ? store_.Append(*dataset_, batch) : store_.Put(dataset_name_, batch, &dataset_);
+  }
+  if (!ack.ok()) {
+    spdlog::debug("put to '{}': batch {} rejected: {}", dataset_name_, batches_,
+                  ack.status().message());
+    return ForClient(
+        ack.status().WithMessage("batch ", batches_, " rejected: ", ack.status().message()));
+  }
+  ++batches_;
+  Json json{{"status", "acked"}, {"rows", ack->rows}, {"seq", ack->seq}};
+  if (ack->slow_down) {
+    json["slow_down"] = true;
+    json["reason"] = "memory use is past 90% of --max-memory";
+  }
+  return json;
+}
+
+arrow::Status IngestStream::Finish(const arrow::Schema& schema) {
+  if (batches_ > 0 || null_sink_) return arrow::Status::OK();
+  // A stream with a schema and no batches declares the dataset.
+  return store_.GetOrCreate(dataset_name_, schema).status();
+}
+
+}  // namespace arbalest

@@ -1,0 +1,45 @@
+// One client stream of batches into one dataset, shared by DoPut and DoExchange ingest: each
+// batch is appended (created with the first batch) and answered with its ack JSON.
+#pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include <memory>
+#include <string>
+
+#include "common/json_util.h"
+#include "store/vector_store.h"
+
+namespace arbalest {
+
+// Arrow Flight's gRPC transport has no path to RESOURCE_EXHAUSTED: a refusal for lack of
+// memory travels as UNAVAILABLE (retry later), keeping the Arrow CapacityError code in the
+// status headers for Arrow clients. Other statuses pass unchanged.
+arrow::Status ForClient(arrow::Status status);
+
+// Not thread-safe: one per stream.
+class IngestStream {
+ public:
+  // `null_sink`: ack without storing (the transport-ceiling benchmark mode).
+  IngestStream(VectorStore& store, std::string dataset, bool null_sink)
+      : store_(store), dataset_name_(std::move(dataset)), null_sink_(null_sink) {}
+
+  // Stores `batch`; returns {"status":"acked","rows","seq"} (+ slow_down, reason). The error
+  // names the batch's position in the stream.
+  arrow::Result<Json> Append(const std::shared_ptr<arrow::RecordBatch>& batch);
+
+  // Ends the stream. One that carried a schema and no batch creates the dataset.
+  arrow::Status Finish(const arrow::Schema& schema);
+
+  int64_t batches() const { return batches_; }
+
+ private:
+  VectorStore& store_;
+  const std::string dataset_name_;
+  const bool null_sink_;
+  std::shared_ptr<Dataset> dataset_;
+  int64_t batches_ = 0;
+};
+
+}  // namespace arbalest

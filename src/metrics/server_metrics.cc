@@ -1,0 +1,56 @@
+#include "metrics/server_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace arbalest {
+namespace {
+
+// 50 us .. ~1.6 s, doubling: RPCs and searches range from a cached small search to a large put.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries bounds = [] {
+    prometheus::Histogram::BucketBoundaries b;
+    for (double bound = 50e-6; bound < 2.0; bound *= 2) b.push_back(bound);
+    return b;
+  }();
+  return bounds;
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      rpcs_(prometheus::BuildCounter()
+                .Name("arbalest_rpc_total")
+                .Help("Flight RPCs finished, by method and status code.")
+                .Register(*registry_)),
+      rpc_seconds_(prometheus::BuildHistogram()
+                       .Name("arbalest_rpc_duration_seconds")
+                       .Help("Flight RPC latency (whole call, streams included), by method.")
+                       .Register(*registry_)),
+      search_seconds_(prometheus::BuildHistogram()
+                          .Name("arbalest_search_duration_seconds")
+                          .Help("Latency of one k-NN query inside the server.")
+                          .Register(*registry_)
+                          .Add({}, LatencyBuckets())),
+      wal_sync_seconds_(prometheus::BuildHistogram()
+                            .Name("arbalest_wal_fsync_duration_seconds")
+                            .Help("Latency of one fdatasync of the write-ahead log.")
+                            .Register(*registry_)
+                            .Add({}, LatencyBuckets())) {}
+
+ServerMetrics::~ServerMetrics() = default;
+
+void ServerMetrics::ObserveRpc(const std::string& method, const std::string& status,
+                               double seconds) {
+  rpcs_.Add({{"method", method}, {"status", status}}).Increment();
+  rpc_seconds_.Add({{"method", method}}, LatencyBuckets()).Observe(seconds);
+}
+
+void ServerMetrics::ObserveSearch(double seconds) { search_seconds_.Observe(seconds); }
+
+void ServerMetrics::ObserveWalSync(double seconds) { wal_sync_seconds_.Observe(seconds); }
+
+}  // namespace arbalest

@@ -1,0 +1,78 @@
+#include "metrics/store_collector.h"
+
+#include <prometheus/metric_family.h>
+
+namespace arbalest {
+namespace {
+
+prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type,
+                                double value) {
+  prometheus::ClientMetric metric;
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return prometheus::MetricFamily{std::move(name), std::move(help), type, {metric}};
+}
+
+prometheus::MetricFamily Gauge(std::string name, std::string help, double value) {
+  return Family(std::move(name), std::move(help), prometheus::MetricType::Gauge, value);
+}
+
+prometheus::MetricFamily Counter(std::string name, std::string help, double value) {
+  return Family(std::move(name), std::move(help), prometheus::MetricType::Counter, value);
+}
+
+double Load(const std::atomic<int64_t>& counter) {
+  return static_cast<double>(counter.load(std::memory_order_relaxed));
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
+  int64_t rows = 0, deleted_rows = 0, bytes = 0, indexed = 0, index_bytes = 0;
+  const auto datasets = store_->List();
+  for (const auto& dataset : datasets) {
+    const DatasetSnapshot snapshot = dataset->Snapshot();
+    rows += snapshot.num_rows;
+    deleted_rows += snapshot.num_rows - snapshot.live_rows();
+    bytes += snapshot.num_bytes;
+    indexed += dataset->index().indexed_rows();
+    const MemoryUsage memory = dataset->index().hnsw().memory();
+    index_bytes += static_cast<int64_t>(memory.vector_bytes + memory.graph_bytes);
+  }
+  const IngestCounters& ingest = store_->ingest_counters();
+  std::vector<prometheus::MetricFamily> families = {
+      Gauge("arbalest_datasets", "Datasets in the store.", static_cast<double>(datasets.size())),
+      Gauge("arbalest_rows", "Live rows, all datasets.", static_cast<double>(rows - deleted_rows)),
+      Gauge("arbalest_deleted_rows", "Deleted rows still stored (no compaction yet).",
+            static_cast<double>(deleted_rows)),
+      Gauge("arbalest_stored_bytes", "Bytes of Arrow data stored.", static_cast<double>(bytes)),
+      Gauge("arbalest_memory_used_bytes", "Bytes charged to the memory budget (--max-memory).",
+            static_cast<double>(store_->memory().used())),
+      Gauge("arbalest_memory_limit_bytes", "--max-memory (0 = unlimited).",
+            static_cast<double>(store_->memory().limit())),
+      Counter("arbalest_ingested_batches_total", "Batches acked.", Load(ingest.batches)),
+      Counter("arbalest_ingested_rows_total", "Rows acked.", Load(ingest.rows)),
+      Counter("arbalest_ingested_bytes_total", "Arrow bytes acked.", Load(ingest.bytes)),
+      Counter("arbalest_put_rejected_total", "Batches refused by the memory limit.",
+              Load(ingest.rejected)),
+      Counter("arbalest_put_slow_down_total", "Acks that asked the client to slow down.",
+              Load(ingest.slow_downs)),
+      Gauge("arbalest_index_rows", "Rows in the vector indexes.", static_cast<double>(indexed)),
+      Gauge("arbalest_index_lag_rows", "Rows acked but not in the vector index yet.",
+            static_cast<double>(rows - indexed)),
+      Gauge("arbalest_index_queue_depth", "Datasets waiting for or being indexed.",
+            static_cast<double>(store_->index_queue_depth())),
+      Gauge("arbalest_index_memory_bytes", "Memory of the vector indexes (vectors and graph).",
+            static_cast<double>(index_bytes)),
+  };
+  if (const WalWriter* wal = store_->wal()) {
+    families.push_back(Counter("arbalest_wal_bytes_total", "Bytes written to the WAL.",
+                               static_cast<double>(wal->bytes_written())));
+  }
+  return families;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,60 @@
+#include "store/id_lookup.h"
+
+#include <arrow/builder.h>
+#include <arrow/chunked_array.h>
+#include <arrow/compute/api.h>
+#include <arrow/status.h>
+
+#include "store/filter.h"
+
+namespace arbalest {
+
+arrow::Result<std::shared_ptr<arrow::Array>> IdsFromJson(const Json& ids, const Dataset& dataset,
+                                                         std::string_view key) {
+  const auto id_field = dataset.schema()->GetFieldByName(std::string(kIdColumn));
+  const bool one = !ids.is_array();
+  const Json list = one ? Json::array({ids}) : ids;
+  ARROW_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(id_field->type()));
+  for (size_t i = 0; i < list.size(); ++i) {
+    const Json& id = list[i];
+    auto scalar = id.is_null() ? arrow::Status::Invalid("null") : JsonToScalar(id, *id_field);
+    if (!scalar.ok()) {
+      const std::string entry = one ? "" : " entry " + std::to_string(i);
+      return arrow::Status::Invalid("'", key, "'", entry, " (", JsonForMessage(id),
+                                    ") is not an id of dataset '", dataset.name(),
+                                    "', whose ids are ", id_field->type()->ToString());
+    }
+    ARROW_RETURN_NOT_OK(builder->AppendScalar(**scalar));
+  }
+  return builder->Finish();
+}
+
+arrow::Result<Roaring> LiveRowsWithIds(const DatasetSnapshot& snapshot, const arrow::Array& ids) {
+  Roaring rows;
+  if (snapshot.batches.empty() || ids.length() == 0) return rows;
+  InitializeComputeOnce();
+  const int id_column = snapshot.schema->GetFieldIndex(std::string(kIdColumn));
+  arrow::ArrayVector chunks;
+  chunks.reserve(snapshot.batches.size());
+  for (const auto& batch : snapshot.batches) chunks.push_back(batch->column(id_column));
+  ARROW_ASSIGN_OR_RAISE(auto column, arrow::ChunkedArray::Make(std::move(chunks)));
+  // One call over every chunk: the value set is hashed once.
+  ARROW_ASSIGN_OR_RAISE(
+      arrow::Datum found,
+      arrow::compute::IsIn(
+          column, arrow::compute::SetLookupOptions(ids, arrow::compute::SetLookupOptions::SKIP)));
+  uint32_t first = 0;
+  for (const auto& chunk : found.chunked_array()->chunks()) {
+    const auto& bits = static_cast<const arrow::BooleanArray&>(*chunk);
+    if (bits.true_count() > 0) {
+      for (int64_t i = 0; i < bits.length(); ++i) {
+        if (bits.Value(i)) rows.add(first + static_cast<uint32_t>(i));
+      }
+    }
+    first += static_cast<uint32_t>(bits.length());
+  }
+  rows -= snapshot.deleted->rows();
+  return rows;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,134 @@
+"""DoExchange: the "VectorSearch" command (batches of queries in, one result batch per query
+out, equal to the DoGet search of the same query) and the ["ingest", dataset] path (DoPut over
+a bidirectional stream, each batch acked with its batch_id), plus their bad inputs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, assert_tables_equal, make_table,
+                           put_table, scan, unique_name, vector_array)
+
+DIM = 16
+
+
+@pytest.fixture(scope="module")
+def dataset(server):
+    name = unique_name("exchange")
+    put_table(server.data, name, make_table(2000, d=DIM, rng=np.random.default_rng(4)))
+    return name
+
+
+def search(client, name, vector, k):
+    ticket = {"search": {"dataset": name, "vector": list(map(float, vector)), "k": k}}
+    return client.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all()
+
+
+def exchange_search(client, batches):
+    writer, reader = client.do_exchange(flight.FlightDescriptor.for_command(b"VectorSearch"))
+    with writer:
+        writer.begin(batches[0].schema)
+        for batch in batches:
+            writer.write_batch(batch)
+        writer.done_writing()
+        results = []
+        while True:
+            try:
+                chunk = reader.read_chunk()
+            except StopIteration:
+                break
+            results.append((chunk.data, json.loads(chunk.app_metadata.to_pybytes())))
+    return results
+
+
+def query_batch(names, vectors, ks=None, vector_type=pa.float32()):
+    columns = {"dataset": pa.array(names, pa.string()),
+               "query_vector": vector_array(np.asarray(vectors), vector_type)}
+    if ks is not None:
+        columns["k"] = pa.array(ks, pa.int32())
+    return pa.record_batch(columns)
+
+
+def test_exchange_search_answers_each_query_like_doget(server, dataset):
+    rng = np.random.default_rng(8)
+    queries = rng.standard_normal((5, DIM)).astype(np.float32)
+    batches = [query_batch([dataset] * 3, queries[:3], [3, 5, 1]),
+               query_batch([dataset] * 2, queries[3:], [4, 2])]
+    results = exchange_search(server.data, batches)
+    assert [meta["query"] for _, meta in results] == [0, 1, 2, 3, 4]
+    for (batch, meta), q, k in zip(results, queries, [3, 5, 1, 4, 2]):
+        assert meta == {"query": meta["query"], "dataset": dataset, "rows": k}
+        assert pa.Table.from_batches([batch]).equals(search(server.data, dataset, q, k))
+
+
+def test_exchange_search_default_k_and_float64_lists(server, dataset):
+    q = np.random.default_rng(9).standard_normal((1, DIM))
+    batch = pa.record_batch({"dataset": pa.array([dataset]),
+                             "query_vector": pa.array([q[0].tolist()], pa.list_(pa.float64()))})
+    [(result, meta)] = exchange_search(server.data, [batch])
+    assert meta["rows"] == 10
+    assert pa.Table.from_batches([result]).equals(search(server.data, dataset, q[0], 10))
+
+
+@pytest.mark.parametrize("make,error,needle", [
+    (lambda ds: query_batch([ds], np.zeros((1, DIM + 1))), INVALID_ARGUMENT, "width"),
+    (lambda ds: query_batch([ds], np.zeros((1, DIM)), [0]), INVALID_ARGUMENT, "'k'"),
+    (lambda ds: query_batch(["no_such_dataset"], np.zeros((1, DIM))), NOT_FOUND,
+     "no_such_dataset"),
+    (lambda ds: pa.record_batch({"dataset": pa.array([ds])}), INVALID_ARGUMENT, "query_vector"),
+    (lambda ds: pa.record_batch({"query_vector": vector_array(np.zeros((1, DIM), np.float32))}),
+     INVALID_ARGUMENT, "dataset"),
+    (lambda ds: query_batch([ds], np.full((1, DIM), np.inf)), INVALID_ARGUMENT, "non-finite"),
+])
+def test_exchange_search_bad_queries(server, dataset, make, error, needle):
+    with pytest.raises(error) as raised:
+        exchange_search(server.data, [make(dataset)])
+    assert needle in str(raised.value), str(raised.value)
+    assert search(server.data, dataset, np.zeros(DIM), 2).num_rows == 2  # still serving
+
+
+def test_exchange_ingest_acks_each_batch_with_its_id(server):
+    name = unique_name("xingest")
+    table = make_table(3000, d=DIM)
+    writer, reader = server.data.do_exchange(flight.FlightDescriptor.for_path("ingest", name))
+    acks = []
+    with writer:
+        writer.begin(table.schema)
+        for batch in table.to_batches(max_chunksize=1000):
+            writer.write_batch(batch)
+            acks.append(json.loads(reader.read_chunk().app_metadata.to_pybytes()))
+        writer.done_writing()
+    assert [(a["status"], a["batch_id"], a["rows"]) for a in acks] == \
+        [("acked", 0, 1000), ("acked", 1, 1000), ("acked", 2, 1000)]
+    assert acks[0]["seq"] < acks[1]["seq"] < acks[2]["seq"]
+    assert_tables_equal(scan(server.data, name), table, "exchange ingest")
+
+
+def test_exchange_ingest_bad_batch_and_descriptor(server):
+    name = unique_name("xbad")
+    put_table(server.data, name, make_table(10, d=DIM))
+    wrong = make_table(10, d=DIM + 2, start_id=10)
+    writer, reader = server.data.do_exchange(flight.FlightDescriptor.for_path("ingest", name))
+    with pytest.raises(INVALID_ARGUMENT) as raised:
+        with writer:
+            writer.begin(wrong.schema)
+            writer.write_table(wrong)
+            writer.done_writing()
+            reader.read_chunk()
+    assert "width" in str(raised.value) or "vector" in str(raised.value), str(raised.value)
+    assert scan(server.data, name).num_rows == 10
+    for descriptor in (flight.FlightDescriptor.for_path("other", name),
+                       flight.FlightDescriptor.for_command(b"Nope")):
+        writer, reader = server.data.do_exchange(descriptor)
+        with pytest.raises(INVALID_ARGUMENT) as raised:
+            with writer:
+                writer.begin(wrong.schema)
+                writer.done_writing()
+                reader.read_chunk()
+        assert "VectorSearch" in str(raised.value) and "ingest" in str(raised.value)

@@ -1,0 +1,154 @@
+"""The metrics port: /metrics in the Prometheus text format (parsed here, checked for the named
+metrics with values that follow from a workload run against the server), /healthz, /readyz,
+and what happens when the port is taken.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+from arbalest_util import INVALID_ARGUMENT, action, make_table, put_table, scan, unique_name
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def http_get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, reply.headers.get("Content-Type", ""), reply.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+
+
+def scrape(srv) -> dict:
+    """{(name, frozenset(labels)): value} from the exposition text; also checks its shape."""
+    status, content_type, body = http_get(srv.metrics_port, "/metrics")
+    assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
+    samples, typed = {}, set()
+    for line in body.splitlines():
+        if line.startswith("# TYPE"):
+            typed.add(line.split()[2])
+            continue
+        if not line or line.startswith("#"):
+            continue
+        match = SAMPLE.match(line)
+        assert match, f"not a Prometheus sample line: {line!r}"
+        name, labels, value = match.groups()
+        samples[(name, frozenset(LABEL.findall(labels or "")))] = float(value)
+    for name, _ in samples:
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in typed or base in typed, f"{name} has no # TYPE line"
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())))
+
+
+def test_metrics_after_a_workload(start_server):
+    srv = start_server()
+    ds = unique_name("metrics")
+    table = make_table(3000, d=16)
+    put_table(srv.data, ds, table, batch_size=1000)
+    assert action(srv.data, "check_readiness", {"dataset": ds, "wait": 60})[0]["status"] == \
+        "READY"
+    query = {"search": {"dataset": ds, "vector": [0.1] * 16, "k": 5}}
+    for _ in range(4):
+        srv.data.do_get(flight.Ticket(json.dumps(query).encode())).read_all()
+    scan(srv.meta, ds)
+    with pytest.raises(INVALID_ARGUMENT):
+        scan(srv.data, {"dataset": ds, "bogus": 1})
+
+    s = scrape(srv)
+    assert value(s, "arbalest_datasets") == 1
+    assert value(s, "arbalest_rows") == 3000
+    assert value(s, "arbalest_ingested_rows_total") == 3000
+    assert value(s, "arbalest_ingested_batches_total") == 3
+    assert value(s, "arbalest_ingested_bytes_total") >= 3000 * 16 * 4
+    assert value(s, "arbalest_stored_bytes") == value(s, "arbalest_ingested_bytes_total")
+    assert value(s, "arbalest_memory_used_bytes") >= value(s, "arbalest_stored_bytes")
+    assert value(s, "arbalest_memory_limit_bytes") == 0
+    assert value(s, "arbalest_index_rows") == 3000
+    assert value(s, "arbalest_index_lag_rows") == 0
+    assert value(s, "arbalest_index_queue_depth") == 0
+    assert value(s, "arbalest_index_memory_bytes") >= 3000 * 16 * 4
+    assert value(s, "arbalest_put_rejected_total") == 0
+    # The WAL: every acked byte went through it (with framing), each put fsynced (default).
+    assert value(s, "arbalest_wal_bytes_total") >= value(s, "arbalest_ingested_bytes_total")
+    assert value(s, "arbalest_wal_fsync_duration_seconds_count") >= 1
+    assert value(s, "arbalest_wal_fsync_duration_seconds_sum") > 0
+    # RPCs by method and status: the puts (one stream), the searches, the failed scan.
+    assert value(s, "arbalest_rpc_total", method="DoPut", status="OK") == 1
+    assert value(s, "arbalest_rpc_total", method="DoGet", status="OK") >= 5
+    assert value(s, "arbalest_rpc_total", method="DoGet", status="Invalid") == 1
+    assert value(s, "arbalest_rpc_duration_seconds_count", method="DoGet") >= 6
+    assert value(s, "arbalest_rpc_duration_seconds_bucket", method="DoGet", le="+Inf") == \
+        value(s, "arbalest_rpc_duration_seconds_count", method="DoGet")
+    assert value(s, "arbalest_search_duration_seconds_count") == 4
+    assert 0 < value(s, "arbalest_search_duration_seconds_sum") < 10
+
+
+def test_memory_rejections_are_counted(start_server):
+    srv = start_server(["--max-memory", "1MB"])
+    ds = unique_name("full")
+    rng = np.random.default_rng(1)
+    with pytest.raises(flight.FlightUnavailableError):
+        for i in range(10):
+            put_table(srv.data, ds, pa.table({
+                "id": pa.array(np.arange(i * 1000, (i + 1) * 1000), pa.int64()),
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(rng.standard_normal(1000 * 64), pa.float32()), 64)}))
+    s = scrape(srv)
+    assert value(s, "arbalest_put_rejected_total") == 1
+    assert value(s, "arbalest_memory_limit_bytes") == 1_000_000
+    assert value(s, "arbalest_rpc_total", method="DoPut", status="Unavailable") == 1
+
+
+def test_health_and_readiness_probes(start_server):
+    srv = start_server()
+    assert http_get(srv.metrics_port, "/healthz")[::2] == (200, "ok\n")
+    assert http_get(srv.metrics_port, "/readyz")[::2] == (200, "ready\n")
+    assert http_get(srv.metrics_port, "/nothing-here")[0] == 404
+
+
+def _occupy_port():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    return holder, holder.getsockname()[1]
+
+
+def test_taken_metrics_port_is_a_clear_startup_error(start_server):
+    holder, port = _occupy_port()
+    try:
+        # Through the env twin: the harness passes its own free ports as flags otherwise.
+        with pytest.raises(RuntimeError) as raised:
+            start_server(use_flags=False, env={"ARBALEST_METRICS_PORT": str(port)})
+        message = str(raised.value)
+        assert f"127.0.0.1:{port}" in message and "--metrics-port" in message, message
+    finally:
+        holder.close()
+
+
+def test_metrics_port_fallback_takes_the_next_free_port(start_server):
+    holder, port = _occupy_port()
+    try:
+        srv = start_server(use_flags=False, env={"ARBALEST_METRICS_PORT": str(port),
+                                                 "ARBALEST_METRICS_PORT_FALLBACK": "1"})
+        taken = re.search(r"serving metrics on port (\d+)", srv.stderr())
+        assert taken, srv.stderr_tail()
+        fallback = int(taken.group(1))
+        assert fallback != port
+        assert http_get(fallback, "/healthz")[0] == 200
+    finally:
+        holder.close()
