@@ -19,17 +19,6 @@ arrow::Result<bool> GetOptionalBool(const Json& keys, std::string_view key, std:
   return it->get<bool>();
 }
 
-arrow::Result<std::optional<double>> GetOptionalNumber(const Json& keys, std::string_view key,
-                                                       std::string_view what) {
-  auto it = keys.find(key);
-  if (it == keys.end()) return std::nullopt;
-  if (!it->is_number()) {
-    return arrow::Status::Invalid("'", key, "' in ", what, " must be a number, got ",
-                                  JsonForMessage(*it));
-  }
-  return it->get<double>();
-}
-
 arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns) {
   if (!columns.is_array()) {
     return arrow::Status::Invalid("'columns' must be a JSON array of column names");
