@@ -101,10 +101,10 @@ std::optional<int64_t> Dataset::Resolve(uint64_t ticket,
   return first_row;
 }
 
-// Outside the state lock, so readers never wait for tokenizing, and consecutive batches index
-// their text in parallel. A search that runs meanwhile may see the rows in its snapshot before
-// the text index has them; the put is acked only after this, so any search that starts after
-// the ack finds them.
+// Outside the state lock, so that readers never wait for the text index, and batches that were
+// not tokenized ahead tokenize in parallel. A search that runs meanwhile may see the rows in its
+// snapshot before the text index has them; the put is acked only after this, so any search that
+// starts after the ack finds them.
 void Dataset::IndexText(const arrow::RecordBatch& batch,
                         std::optional<TextIndex::TokenizedRows> tokenized,
                         std::optional<int64_t> first_row) {
