@@ -6,6 +6,7 @@
 #include <arrow/compute/api.h>
 #include <arrow/flight/client.h>
 #include <arrow/util/byte_size.h>
+#include <arrow/util/key_value_metadata.h>
 #include <arrow/util/logging.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -33,6 +35,8 @@ struct Options {
   int dim = 384;
   std::string type = "float32";
   bool metadata = false;
+  int text_words = 0;                       // words in a utf8 `text` column; 0: no such column
+  std::optional<std::string> text_columns;  // schema metadata longbow.text.columns, if set
   std::string dataset = "ingest_bench";
 };
 
@@ -71,7 +75,24 @@ std::shared_ptr<arrow::RecordBatch> MakeBatch(const Options& options, uint64_t s
     columns.push_back(tags.Finish().ValueOrDie());
     columns.push_back(timestamps.Finish().ValueOrDie());
   }
-  return arrow::RecordBatch::Make(arrow::schema(fields), options.rows, columns);
+  if (options.text_words > 0) {
+    // Short sentences over a 5000-word vocabulary, like titles or captions.
+    arrow::StringBuilder texts;
+    for (int i = 0; i < options.rows; ++i) {
+      std::string text;
+      for (int w = 0; w < options.text_words; ++w) {
+        text += (w ? " word" : "word") + std::to_string(rng() % 5000);
+      }
+      ARROW_CHECK_OK(texts.Append(text));
+    }
+    fields.push_back(arrow::field("text", arrow::utf8()));
+    columns.push_back(texts.Finish().ValueOrDie());
+  }
+  std::shared_ptr<arrow::KeyValueMetadata> metadata;
+  if (options.text_columns) {
+    metadata = arrow::key_value_metadata({"longbow.text.columns"}, {*options.text_columns});
+  }
+  return arrow::RecordBatch::Make(arrow::schema(fields, metadata), options.rows, columns);
 }
 
 std::shared_ptr<arrow::RecordBatch> WithIds(const std::shared_ptr<arrow::RecordBatch>& batch,
@@ -147,6 +168,9 @@ int main(int argc, char** argv) {
   app.add_option("--dim", options.dim, "Vector width");
   app.add_option("--type", options.type)->check(CLI::IsMember({"float32", "float16", "int8"}));
   app.add_flag("--metadata", options.metadata, "Add utf8 and int64 metadata columns");
+  app.add_option("--text-words", options.text_words, "Add a utf8 `text` column of N words a row");
+  app.add_option("--text-columns", options.text_columns,
+                 "Schema metadata longbow.text.columns (\"\" indexes no text)");
   app.add_option("--dataset", options.dataset);
   CLI11_PARSE(app, argc, argv);
 
@@ -174,10 +198,12 @@ int main(int argc, char** argv) {
   const double batches = static_cast<double>(latencies.size());
   std::printf(
       "{\"streams\":%d,\"batch_rows\":%d,\"dim\":%d,\"type\":\"%s\",\"metadata\":%s,"
+      "\"text_words\":%d,\"text_columns\":\"%s\","
       "\"seconds\":%.3f,\"rows_per_s\":%.0f,\"vector_MBps\":%.1f,\"arrow_MBps\":%.1f,"
       "\"p50_ms\":%.2f,\"p99_ms\":%.2f}\n",
       options.streams, options.rows, options.dim, options.type.c_str(),
-      options.metadata ? "true" : "false", seconds, batches * options.rows / seconds,
+      options.metadata ? "true" : "false", options.text_words,
+      options.text_columns.value_or("(default)").c_str(), seconds, batches * options.rows / seconds,
       batches * vector_bytes_per_batch / seconds / 1e6,
       batches * arrow_bytes_per_batch / seconds / 1e6, Percentile(latencies, 0.5),
       Percentile(latencies, 0.99));

@@ -56,6 +56,17 @@ arrow::Result<std::optional<int64_t>> GetOptionalInt(const Json& object, std::st
   return it->get<int64_t>();
 }
 
+arrow::Result<std::optional<double>> GetOptionalNumber(const Json& object, std::string_view key,
+                                                       std::string_view what) {
+  auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (!it->is_number()) {
+    return arrow::Status::Invalid("'", key, "' in ", what, " must be a number, got ",
+                                  JsonForMessage(*it));
+  }
+  return it->get<double>();
+}
+
 std::shared_ptr<arrow::Buffer> JsonBuffer(const Json& json) {
   return arrow::Buffer::FromString(json.dump());
 }

@@ -33,6 +33,10 @@ arrow::Result<std::optional<std::string>> GetOptionalString(
 arrow::Result<std::optional<int64_t>> GetOptionalInt(const Json& object, std::string_view key,
                                                      std::string_view what);
 
+// The number (integer or not) under `key`, or nullopt when absent. Invalid when not a number.
+arrow::Result<std::optional<double>> GetOptionalNumber(const Json& object, std::string_view key,
+                                                       std::string_view what);
+
 // `json` serialized into a buffer (action results, PutResult metadata).
 std::shared_ptr<arrow::Buffer> JsonBuffer(const Json& json);
 

@@ -1,5 +1,6 @@
 #include "flight/actions.h"
 
+#include <arrow/array.h>
 #include <arrow/io/memory.h>
 #include <arrow/ipc/writer.h>
 #include <arrow/status.h>
@@ -229,6 +230,34 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorSt
   return results;
 }
 
+// [{"id", "score", "distance"}, ...] (distance null when the row was not in the dense list),
+// best first: the hybrid search of the body's search keys, which must have a text query.
+arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
+                                 ServerMetrics* metrics) {
+  constexpr std::string_view kWhat = "body of action 'HybridSearch'";
+  ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, kWhat));
+  ARROW_ASSIGN_OR_RAISE(ParsedSearch search, ParseSearch(keys, /*allow_batch=*/false, kWhat));
+  SearchRequest& request = search.queries.front();
+  if (!request.text_query) {
+    return arrow::Status::Invalid("action 'HybridSearch' needs 'text_query' (for a dense search ",
+                                  "use the VectorSearch action)");
+  }
+  request.columns.emplace();  // the reply carries id, score and distance only
+  request.include_vectors = false;
+  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
+  ARROW_ASSIGN_OR_RAISE(auto result, TimedSearch(*dataset, request, metrics));
+  const Json ids = IdsToJson(*result->column(0));
+  const auto& scores = static_cast<const arrow::FloatArray&>(*result->column(1));
+  const auto& distances = static_cast<const arrow::FloatArray&>(*result->column(2));
+  Json hits = Json::array();
+  for (int64_t i = 0; i < result->num_rows(); ++i) {
+    hits.push_back({{"id", ids[static_cast<size_t>(i)]},
+                    {"score", scores.Value(i)},
+                    {"distance", distances.IsNull(i) ? Json() : Json(distances.Value(i))}});
+  }
+  return hits;
+}
+
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> OneJson(arrow::Result<Json> reply) {
   ARROW_RETURN_NOT_OK(reply.status());
   return std::vector<std::shared_ptr<arrow::Buffer>>{JsonBuffer(*reply)};
@@ -239,8 +268,12 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> OneJson(arrow::Result
 std::vector<arrow::flight::ActionType> SupportedActions() {
   return {
       {"VectorSearch",
-       "k-NN search. Body: search keys with \"vector\" or \"vectors\"; one Arrow IPC stream "
-       "Result per query."},
+       "k-NN search. Body: search keys with \"vector\" or \"vectors\" (and \"text_query\", "
+       "\"alpha\" for hybrid search); one Arrow IPC stream Result per query."},
+      {"HybridSearch",
+       "BM25 + vector search fused by reciprocal rank. Body: search keys with \"text_query\" "
+       "and optional \"alpha\" (1 dense only, 0 text only, default 0.5, < 0 adaptive). Result: "
+       "[{\"id\", \"score\", \"distance\"}, ...], best first."},
       {"VectorSearchByID",
        "k-NN search from a stored row, itself left out. Body: {\"dataset\", \"id\", \"k\"} "
        "(+ \"ef\", \"filters\"). Result: {\"ids\": [...], \"scores\": [...]}."},
@@ -265,6 +298,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore
                                                                      std::string_view body,
                                                                      ServerMetrics* metrics) {
   if (type == "VectorSearch") return VectorSearch(store, body, metrics);
+  if (type == "HybridSearch") return OneJson(HybridSearch(store, body, metrics));
   if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
   if (type == "delete") return OneJson(Delete(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));

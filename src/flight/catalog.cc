@@ -50,6 +50,14 @@ Json DatasetStats(const Dataset& dataset) {
   Json columns = Json::array();
   for (const auto& field : snapshot.schema->fields()) columns.push_back(field->name());
   const bool assigned = layout.id_kind == IdKind::kAssigned;
+  Json text = nullptr;
+  if (const DatasetText* index = dataset.text()) {
+    const TextIndexStats stats = index->Stats();
+    text = Json{{"columns", index->columns()},
+                {"rows", stats.live_rows},
+                {"terms", stats.terms},
+                {"bytes", stats.total_bytes}};
+  }
   return Json{{"dataset", dataset.name()},
               {"rows", snapshot.live_rows()},
               {"deleted_rows", snapshot.num_rows - snapshot.live_rows()},
@@ -63,7 +71,8 @@ Json DatasetStats(const Dataset& dataset) {
               {"columns", std::move(columns)},
               {"indexed_rows", dataset.index().indexed_rows()},
               {"index_restored_rows", dataset.index().restored_rows()},
-              {"snapshot_lsn", dataset.saved_snapshot().lsn}};
+              {"snapshot_lsn", dataset.saved_snapshot().lsn},
+              {"text_index", std::move(text)}};
 }
 
 arrow::Result<std::vector<std::shared_ptr<Dataset>>> SelectDatasets(const VectorStore& store,

@@ -63,10 +63,7 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
   ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, known, what));
   if (!allow_batch && keys.contains("vectors")) {
     return arrow::Status::Invalid("'vectors' (a batch of queries) is only accepted by the ",
-                                  "VectorSearch action; a search ticket takes one 'vector'");
-  }
-  if (keys.contains("text_query") || keys.contains("alpha")) {
-    return arrow::Status::NotImplemented("hybrid search (text_query, alpha) is not served yet");
+                                  "VectorSearch action; ", what, " takes one 'vector'");
   }
   ParsedSearch parsed;
   ARROW_ASSIGN_OR_RAISE(parsed.dataset, ParseDataset(keys, what));
@@ -79,9 +76,16 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
   ARROW_ASSIGN_OR_RAISE(base.include_vectors, GetOptionalBool(keys, "include_vectors", what));
   ARROW_RETURN_NOT_OK(GetOptionalBool(keys, "local_only", what).status());
   ARROW_RETURN_NOT_OK(GetOptionalString(keys, {"vector_format"}, what).status());
+  ARROW_ASSIGN_OR_RAISE(base.text_query, GetOptionalString(keys, {"text_query"}, what));
+  ARROW_ASSIGN_OR_RAISE(base.alpha, GetOptionalNumber(keys, "alpha", what));
 
   const bool has_vector = keys.contains("vector");
   const bool has_vectors = keys.contains("vectors");
+  if (!has_vector && !has_vectors && base.text_query) {
+    // A text-only search (alpha 0); the store refuses it for any other alpha.
+    parsed.queries.push_back(std::move(base));
+    return parsed;
+  }
   if (has_vector == has_vectors) {
     return arrow::Status::Invalid(
         what, allow_batch ? " needs exactly one of 'vector' or 'vectors'" : " needs 'vector'");

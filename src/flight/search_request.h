@@ -19,9 +19,10 @@ struct ParsedSearch {
 };
 
 // Parses search keys: dataset|name, vector, k, ef, filters, columns, include_vectors,
-// vector_format, local_only (and, when `allow_batch`, vectors: [[...], ...] for several
-// queries). Invalid names an unknown key or a bad value; NotImplemented for text_query/alpha
-// (hybrid search is not served yet).
+// vector_format, local_only, text_query, alpha (and, when `allow_batch`, vectors: [[...], ...]
+// for several queries, each searched with the same text query). With a text query the vector
+// may be left out (a text-only search; SearchDataset refuses it unless alpha is 0). Invalid
+// names an unknown key or a bad value.
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
 
 struct ParsedSearchById {

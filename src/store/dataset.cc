@@ -3,8 +3,10 @@
 #include <arrow/array.h>
 #include <arrow/status.h>
 #include <arrow/util/byte_size.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace arbalest {
 
@@ -21,19 +23,22 @@ arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
   } else {
     ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Load(config, layout.vector.dim, graph_file));
   }
+  ARROW_ASSIGN_OR_RAISE(auto text, DatasetText::Make(*schema));
   return std::shared_ptr<Dataset>(
       new Dataset(std::move(name), std::make_shared<arrow::Schema>(put_schema), std::move(schema),
-                  std::move(layout), std::move(index), budget));
+                  std::move(layout), std::move(index), std::move(text), budget));
 }
 
 Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
                  std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
-                 std::unique_ptr<DatasetIndex> index, MemoryBudget* budget)
+                 std::unique_ptr<DatasetIndex> index, std::unique_ptr<DatasetText> text,
+                 MemoryBudget* budget)
     : name_(std::move(name)),
       put_schema_(std::move(put_schema)),
       layout_(std::move(layout)),
       vector_column_(schema->GetFieldIndex(layout_.vector.column)),
       index_(std::move(index)),
+      text_(std::move(text)),
       budget_(budget),
       schema_(std::move(schema)) {}
 
@@ -63,22 +68,19 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
   if (layout_.id_kind == IdKind::kAssigned) {
     next_assigned_id_ += static_cast<uint64_t>(conformed.batch->num_rows());
   }
-  return PreparedAppend{std::move(conformed.batch), bytes, next_ticket_++};
+  return PreparedAppend{std::move(conformed.batch), bytes, next_ticket_++, std::nullopt, 0};
 }
 
-void Dataset::Publish(const PreparedAppend& prepared) {
-  Resolve(
-      prepared.ticket,
-      [&] {
-        if (dropped_) {
-          budget_->Release(prepared.bytes);  // logged before the drop, published after it
-          return;
-        }
-        batches_.push_back(prepared.batch);
-        num_rows_ += prepared.batch->num_rows();
-        num_bytes_ += prepared.bytes;
-      },
-      prepared.lsn);
+void Dataset::TokenizeText(PreparedAppend* prepared) const {
+  if (!text_) return;
+  auto tokenized = text_->Tokenize(*prepared->batch);
+  if (tokenized.ok()) prepared->text = std::move(*tokenized);  // else Publish fails it again
+}
+
+void Dataset::Publish(PreparedAppend& prepared) {
+  const std::optional<int64_t> first_row =
+      PublishBatch(prepared.ticket, prepared.batch, prepared.bytes, prepared.lsn);
+  IndexText(*prepared.batch, std::exchange(prepared.text, std::nullopt), first_row);
 }
 
 void Dataset::Discard(const PreparedAppend& prepared) {
@@ -97,6 +99,42 @@ void Dataset::Resolve(uint64_t ticket, const std::function<void()>& publish, uin
   }
   ++next_to_publish_;
   turn_.notify_all();
+}
+
+std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
+                                             const std::shared_ptr<arrow::RecordBatch>& batch,
+                                             int64_t bytes, uint64_t lsn) {
+  std::optional<int64_t> first_row;
+  Resolve(
+      ticket,
+      [&] {
+        if (dropped_) {
+          budget_->Release(bytes);  // logged before the drop, published after it: never visible
+          return;
+        }
+        first_row = num_rows_;
+        batches_.push_back(batch);
+        num_rows_ += batch->num_rows();
+        num_bytes_ += bytes;
+      },
+      lsn);
+  return first_row;
+}
+
+// Outside the state lock, so that readers never wait for the text index, and batches that were
+// not tokenized ahead tokenize in parallel. A search that runs meanwhile may see the rows in its
+// snapshot before the text index has them; the put is acked only after this, so any search that
+// starts after the ack finds them.
+void Dataset::IndexText(const arrow::RecordBatch& batch,
+                        std::optional<TextIndex::TokenizedRows> tokenized,
+                        std::optional<int64_t> first_row) {
+  if (!text_ || !first_row) return;
+  const arrow::Status status =
+      tokenized ? text_->Add(std::move(*tokenized), *first_row) : text_->Add(batch, *first_row);
+  if (!status.ok()) {
+    spdlog::error("text indexing of dataset '{}' rows {}..{} failed: {}", name_, *first_row,
+                  *first_row + batch.num_rows() - 1, status.ToString());
+  }
 }
 
 arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
@@ -123,7 +161,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
   NoteLogged(lsn);
-  Publish(PreparedAppend{batch, bytes, next_ticket_++, lsn});
+  IndexText(*batch, std::nullopt, PublishBatch(next_ticket_++, batch, bytes, lsn));
   return arrow::Status::OK();
 }
 
@@ -185,11 +223,13 @@ void Dataset::PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) {
   // Built outside the lock: deletes are serialized by delete_mutex_, so `current` stays the
   // latest set, and readers only ever wait for a pointer swap.
   auto updated = current->With(rows);
-  Resolve(
-      turn, [&] { deleted_ = std::move(updated); }, lsn);
+  Resolve(turn, [&] { deleted_ = std::move(updated); }, lsn);
+  // Searches skip deleted rows already (SearchScope::Allows); leaving the text index also takes
+  // them out of BM25's statistics.
+  if (text_) {
+    for (const uint32_t row : rows) text_->Remove(row);
+  }
 }
-
-void Dataset::SkipTurn(uint64_t turn) { Resolve(turn, nullptr, 0); }
 
 arrow::Status Dataset::DeleteRecovered(const Roaring& rows, uint64_t lsn) {
   std::lock_guard deletes(delete_mutex_);
@@ -207,6 +247,8 @@ arrow::Status Dataset::DeleteRecovered(const Roaring& rows, uint64_t lsn) {
   PublishDeletes(rows, turn, lsn);
   return arrow::Status::OK();
 }
+
+void Dataset::SkipTurn(uint64_t turn) { Resolve(turn, nullptr, 0); }
 
 std::shared_ptr<arrow::Schema> Dataset::schema() const {
   std::shared_lock lock(state_mutex_);

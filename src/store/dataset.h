@@ -12,12 +12,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "store/dataset_index.h"
 #include "store/dataset_layout.h"
+#include "store/dataset_text.h"
 #include "store/memory_budget.h"
 #include "store/tombstones.h"
 
@@ -33,6 +35,7 @@ struct DatasetSnapshot {
   int64_t num_rows = 0;  // stored rows, deleted ones included
   int64_t num_bytes = 0;
   std::shared_ptr<const TombstoneSet> deleted = TombstoneSet::Empty();
+
   // Every logged change of the dataset (append or delete) with an LSN up to this one is in the
   // view, and none after it: a consistent cut for snapshots. 0 when nothing was logged.
   uint64_t lsn = 0;
@@ -46,7 +49,10 @@ struct PreparedAppend {
   std::shared_ptr<arrow::RecordBatch> batch;  // as it will be stored and logged
   int64_t bytes = 0;
   uint64_t ticket = 0;  // position in the dataset's publication order
-  uint64_t lsn = 0;     // the append's WAL record, set by the caller once logged (0: not logged)
+  // The batch's text, tokenized ahead of publication by Dataset::TokenizeText; unset: Publish
+  // tokenizes it.
+  std::optional<TextIndex::TokenizedRows> text;
+  uint64_t lsn = 0;  // the append's WAL record, set by the caller once logged (0: not logged)
 };
 
 // What the dataset's latest snapshot on disk holds.
@@ -90,9 +96,15 @@ class Dataset {
   // problem), CapacityError (memory limit), KeyError (the dataset was dropped).
   arrow::Result<PreparedAppend> Prepare(const std::shared_ptr<arrow::RecordBatch>& batch);
 
+  // Tokenizes the prepared batch's text for the text index (nothing without text columns).
+  // Optional: a put calls it while its batch is being logged, so that the tokenizing, the
+  // costly half of text indexing, overlaps the wait for the log.
+  void TokenizeText(PreparedAppend* prepared) const;
+
   // Makes a prepared batch visible, after every batch prepared before it has been published or
-  // discarded (waits for them).
-  void Publish(const PreparedAppend& prepared);
+  // discarded (waits for them), and adds its rows to the text index (consuming prepared.text):
+  // when Publish returns, a search finds them.
+  void Publish(PreparedAppend& prepared);
 
   // Gives up a prepared batch: releases its bytes and its place in the order.
   void Discard(const PreparedAppend& prepared);
@@ -132,6 +144,10 @@ class Dataset {
   // true or the dataset is dropped; returns how many were added.
   arrow::Result<int64_t> CatchUpIndex(int64_t max_rows, int threads,
                                       const std::function<bool()>& stop);
+
+  // The full-text index over the dataset's text columns; null when it has none. Row deletes
+  // take rows out of it with DatasetText::Remove.
+  DatasetText* text() const { return text_.get(); }
 
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }
@@ -175,16 +191,27 @@ class Dataset {
  private:
   Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
           std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
-          std::unique_ptr<DatasetIndex> index, MemoryBudget* budget);
+          std::unique_ptr<DatasetIndex> index, std::unique_ptr<DatasetText> text,
+          MemoryBudget* budget);
   // Publishes the change holding `ticket`, in ticket order: `publish` (null to skip the ticket)
   // runs under the state lock, and the dataset's LSN becomes `lsn` (0: unchanged).
   void Resolve(uint64_t ticket, const std::function<void()>& publish, uint64_t lsn);
+  // Publishes the append of `batch` holding `ticket` (Resolve). Returns the dataset row number
+  // of the batch's first row, or nullopt when the dataset was dropped meanwhile.
+  std::optional<int64_t> PublishBatch(uint64_t ticket,
+                                      const std::shared_ptr<arrow::RecordBatch>& batch,
+                                      int64_t bytes, uint64_t lsn);
+  // Adds the rows of `batch`, published at `first_row` (unset: not published), to the text
+  // index if there is one, from `tokenized` when given.
+  void IndexText(const arrow::RecordBatch& batch, std::optional<TextIndex::TokenizedRows> tokenized,
+                 std::optional<int64_t> first_row);
 
   const std::string name_;
   const std::shared_ptr<arrow::Schema> put_schema_;
   const DatasetLayout layout_;
   const int vector_column_;
   const std::unique_ptr<DatasetIndex> index_;
+  const std::unique_ptr<DatasetText> text_;
   MemoryBudget* const budget_;
 
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged

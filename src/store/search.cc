@@ -13,6 +13,7 @@
 
 #include "index/flat_index.h"
 #include "store/filter.h"
+#include "store/hybrid_search.h"
 #include "store/scan.h"
 
 namespace arbalest {
@@ -35,7 +36,8 @@ arrow::Result<Roaring> MatchingRows(const DatasetSnapshot& snapshot, const Json&
         rows.addRange(first, first + static_cast<uint32_t>(batch->num_rows()));
       }
     } else {
-      const auto& bits = static_cast<const arrow::BooleanArray&>(*mask.make_array());
+      const std::shared_ptr<arrow::Array> mask_array = mask.make_array();  // outlives `bits`
+      const auto& bits = static_cast<const arrow::BooleanArray&>(*mask_array);
       for (int64_t i = 0; i < bits.length(); ++i) {
         if (bits.IsValid(i) && bits.Value(i)) rows.add(first + static_cast<uint32_t>(i));
       }
@@ -49,12 +51,12 @@ arrow::Result<Roaring> MatchingRows(const DatasetSnapshot& snapshot, const Json&
 // rows in `filter` (when not null) and none in `exclude` (when not null).
 arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
                                                      const DatasetSnapshot& snapshot, int64_t from,
-                                                     const SearchRequest& request,
+                                                     std::span<const float> query, int64_t k,
                                                      const Roaring* filter,
                                                      const Roaring* exclude) {
   if (from >= snapshot.num_rows) return std::vector<Neighbor>{};
   const IndexConfig& config = dataset.index().config();
-  FlatIndex flat(request.query.size(), config.metric, config.element_type);
+  FlatIndex flat(query.size(), config.metric, config.element_type);
   Roaring tail_filter;
   std::vector<float> vectors;
   int64_t batch_start = 0;
@@ -64,7 +66,7 @@ arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
       const int64_t begin = std::max(from, batch_start) - batch_start;
       vectors.clear();
       AppendVectorsAsFloat(*batch, dataset.vector_column(), begin, batch->num_rows(), &vectors);
-      const size_t dim = request.query.size();
+      const size_t dim = query.size();
       for (int64_t row = begin; row < batch->num_rows(); ++row) {
         const auto dataset_row = static_cast<uint32_t>(batch_start + row);
         ARROW_ASSIGN_OR_RAISE(
@@ -77,9 +79,9 @@ arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
   }
   std::vector<Neighbor> found;
   SearchOptions options;
-  options.k = static_cast<size_t>(request.k);
+  options.k = static_cast<size_t>(k);
   options.filter = filter ? &tail_filter : nullptr;
-  ARROW_RETURN_NOT_OK(flat.Search(request.query, options, &found));
+  ARROW_RETURN_NOT_OK(flat.Search(query, options, &found));
   for (auto& neighbor : found) neighbor.row += static_cast<RowId>(from);
   return found;
 }
@@ -160,75 +162,120 @@ arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::stri
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& dataset,
                                                                  const SearchRequest& request) {
-  const int32_t dim = dataset.layout().vector.dim;
-  if (static_cast<int32_t>(request.query.size()) != dim) {
-    return arrow::Status::Invalid("query vector has width ", request.query.size(), ", dataset '",
-                                  dataset.name(), "' has width ", dim);
-  }
+  ARROW_ASSIGN_OR_RAISE(const double alpha, HybridAlpha(request));
+  if (request.text_query) return SearchHybrid(dataset, request, alpha);
+  ARROW_ASSIGN_OR_RAISE(SearchScope scope, OpenSearchScope(dataset, request));
+  ARROW_ASSIGN_OR_RAISE(std::vector<DenseHit> hits,
+                        NearestRows(dataset, scope, request.query, request.k, request.ef));
+  std::vector<ResultRow> rows;
+  rows.reserve(hits.size());
+  for (const DenseHit& hit : hits) rows.push_back({hit.row, hit.score, hit.distance});
+  return MakeSearchResult(scope, rows, /*nullable_distance=*/false);
+}
+
+const Roaring* SearchScope::Excluded() const {
+  if (excluded) return &*excluded;
+  if (allowed || snapshot.deleted->rows().isEmpty()) return nullptr;
+  return &snapshot.deleted->rows();
+}
+
+bool SearchScope::Allows(uint64_t row) const {
+  if (row >= static_cast<uint64_t>(snapshot.num_rows)) return false;
+  const auto row32 = static_cast<uint32_t>(row);
+  if (allowed) return allowed->contains(row32);
+  const Roaring* not_returned = Excluded();
+  return not_returned == nullptr || !not_returned->contains(row32);
+}
+
+arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchRequest& request) {
   if (request.k < 1 || request.k > kMaxSearchK) {
     return arrow::Status::Invalid("'k' must be between 1 and ", kMaxSearchK, ", got ", request.k);
   }
   if (request.ef < 0) return arrow::Status::Invalid("'ef' must be >= 0, got ", request.ef);
+  SearchScope scope;
   // Index first, then snapshot: every row the graph knows is in the snapshot.
-  const int64_t indexed = dataset.index().indexed_rows();
-  const DatasetSnapshot snapshot = dataset.Snapshot();
-  ARROW_ASSIGN_OR_RAISE(std::vector<int> columns,
-                        OutputColumns(*snapshot.schema, dataset, request));
+  scope.indexed_rows = dataset.index().indexed_rows();
+  scope.snapshot = dataset.Snapshot();
+  ARROW_ASSIGN_OR_RAISE(scope.columns, OutputColumns(*scope.snapshot.schema, dataset, request));
   // Rows that may not be returned: deleted ones, and those the request leaves out.
-  const Roaring* exclude = &snapshot.deleted->rows();
-  Roaring excluded;
   if (!request.excluded_rows.isEmpty()) {
-    excluded = *exclude | request.excluded_rows;
-    exclude = &excluded;
+    scope.excluded = scope.snapshot.deleted->rows() | request.excluded_rows;
   }
-  if (exclude->isEmpty()) exclude = nullptr;
-  std::optional<Roaring> filter;
   if (!request.filters.is_null()) {
-    ARROW_ASSIGN_OR_RAISE(filter, MatchingRows(snapshot, request.filters));
-    if (exclude) *filter -= *exclude;  // the filter says it all: exact scans count on it
-    exclude = nullptr;
+    ARROW_ASSIGN_OR_RAISE(Roaring matching, MatchingRows(scope.snapshot, request.filters));
+    // The filter says it all: exact scans count on it.
+    if (const Roaring* excluded = scope.Excluded()) matching -= *excluded;
+    scope.allowed = std::move(matching);
+    scope.excluded.reset();
   }
-  const Roaring* filter_ptr = filter ? &*filter : nullptr;
+  return scope;
+}
 
+arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const SearchScope& scope,
+                                                 std::span<const float> query, int64_t k,
+                                                 int64_t ef) {
+  const int32_t dim = dataset.layout().vector.dim;
+  if (static_cast<int32_t>(query.size()) != dim) {
+    return arrow::Status::Invalid("query vector has width ", query.size(), ", dataset '",
+                                  dataset.name(), "' has width ", dim);
+  }
+  const Roaring* filter = scope.allowed ? &*scope.allowed : nullptr;
+  const Roaring* exclude = scope.Excluded();
   std::vector<Neighbor> found;
   SearchOptions options;
-  options.k = static_cast<size_t>(request.k);
-  options.ef = static_cast<size_t>(request.ef);
-  options.filter = filter_ptr;
+  options.k = static_cast<size_t>(k);
+  options.ef = static_cast<size_t>(ef);
+  options.filter = filter;
   options.exclude = exclude;
-  options.row_limit = static_cast<RowId>(indexed);  // later rows: the exact tail scan below
-  if (indexed > 0) {
-    ARROW_RETURN_NOT_OK(dataset.index().hnsw().Search(request.query, options, &found));
+  options.row_limit = static_cast<RowId>(scope.indexed_rows);  // later rows: the tail scan below
+  if (scope.indexed_rows > 0) {
+    ARROW_RETURN_NOT_OK(dataset.index().hnsw().Search(query, options, &found));
   }
-  ARROW_ASSIGN_OR_RAISE(auto tail,
-                        SearchUnindexed(dataset, snapshot, indexed, request, filter_ptr, exclude));
+  ARROW_ASSIGN_OR_RAISE(auto tail, SearchUnindexed(dataset, scope.snapshot, scope.indexed_rows,
+                                                   query, k, filter, exclude));
   found.insert(found.end(), tail.begin(), tail.end());
   std::sort(found.begin(), found.end(), CloserThan);
-  if (found.size() > static_cast<size_t>(request.k)) found.resize(request.k);
-
-  arrow::Int64Builder rows;
-  arrow::FloatBuilder scores, distances;
+  if (found.size() > static_cast<size_t>(k)) found.resize(k);
+  std::vector<DenseHit> hits;
+  hits.reserve(found.size());
   for (const auto& neighbor : found) {
     auto [distance, score] = DistanceAndScore(dataset.index().config().metric, neighbor.distance);
-    ARROW_RETURN_NOT_OK(rows.Append(neighbor.row));
-    ARROW_RETURN_NOT_OK(scores.Append(score));
-    ARROW_RETURN_NOT_OK(distances.Append(distance));
+    hits.push_back({neighbor.row, distance, score});
   }
-  ARROW_ASSIGN_OR_RAISE(auto row_array, rows.Finish());
+  return hits;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> MakeSearchResult(
+    const SearchScope& scope, const std::vector<ResultRow>& rows, bool nullable_distance) {
+  const DatasetSnapshot& snapshot = scope.snapshot;
+  arrow::UInt64Builder row_numbers;
+  arrow::FloatBuilder scores, distances;
+  for (const ResultRow& row : rows) {
+    ARROW_RETURN_NOT_OK(row_numbers.Append(row.row));
+    ARROW_RETURN_NOT_OK(scores.Append(row.score));
+    if (row.distance) {
+      ARROW_RETURN_NOT_OK(distances.Append(*row.distance));
+    } else if (nullable_distance) {
+      ARROW_RETURN_NOT_OK(distances.AppendNull());
+    } else {
+      return arrow::Status::UnknownError("search result row ", row.row, " has no distance");
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto row_array, row_numbers.Finish());
   const int id_column = snapshot.schema->GetFieldIndex(std::string(kIdColumn));
   arrow::FieldVector fields{snapshot.schema->field(id_column)->WithNullable(false),
                             arrow::field("score", arrow::float32(), false),
-                            arrow::field("distance", arrow::float32(), false)};
+                            arrow::field("distance", arrow::float32(), nullable_distance)};
   arrow::ArrayVector arrays(3);
   ARROW_ASSIGN_OR_RAISE(arrays[0], TakeRows(snapshot, id_column, row_array));
   ARROW_RETURN_NOT_OK(scores.Finish(&arrays[1]));
   ARROW_RETURN_NOT_OK(distances.Finish(&arrays[2]));
-  for (int column : columns) {
+  for (int column : scope.columns) {
     fields.push_back(snapshot.schema->field(column));
     ARROW_ASSIGN_OR_RAISE(auto taken, TakeRows(snapshot, column, row_array));
     arrays.push_back(std::move(taken));
   }
-  return arrow::RecordBatch::Make(arrow::schema(fields), static_cast<int64_t>(found.size()),
+  return arrow::RecordBatch::Make(arrow::schema(fields), static_cast<int64_t>(rows.size()),
                                   std::move(arrays));
 }
 

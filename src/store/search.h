@@ -2,6 +2,8 @@
 // exact scan of rows acked but not indexed yet, so a search sees every acked row. Filters are
 // evaluated with Arrow compute into a row bitmap that the graph consults during traversal;
 // deleted rows (the snapshot's tombstones) are left out of both the graph and the scan.
+// A request with a text query is a hybrid search (hybrid_search.h), built from the pieces
+// declared at the end of this header.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <roaring/roaring.hh>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,7 +25,7 @@ namespace arbalest {
 inline constexpr int64_t kMaxSearchK = 10000;
 
 struct SearchRequest {
-  std::vector<float> query;
+  std::vector<float> query;  // empty only in a text-only hybrid search (alpha = 0)
   int64_t k = 10;
   int64_t ef = 0;  // 0: the index default
   Json filters;    // null, or the protocol's filter list
@@ -32,6 +35,11 @@ struct SearchRequest {
   // Dataset rows never returned, besides deleted ones (a search by id leaves out the rows
   // carrying the id).
   Roaring excluded_rows;
+  // Hybrid search (hybrid_search.h): BM25 over the dataset's text columns fused with the dense
+  // results. alpha: 1 dense only, 0 text only, < 0 chosen from the query; unset with a text
+  // query: kDefaultHybridAlpha.
+  std::optional<std::string> text_query;
+  std::optional<double> alpha;
 };
 
 // Parses a query vector from JSON (an array of numbers). Invalid names the problem.
@@ -41,7 +49,58 @@ arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::stri
 // id (the dataset's id type), score (float32, higher is better), distance (float32, lower is
 // closer), then the requested stored columns, then `vector` if asked. Invalid for a query of
 // the wrong width or with non-finite values, k outside 1..kMaxSearchK, or a bad filter/column.
+// With a text query, the hybrid search of SearchHybrid (hybrid_search.h) instead.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& dataset,
                                                                  const SearchRequest& request);
+
+// ---- Pieces shared by dense and hybrid search ----
+
+// What one search reads: the rows published when it started, the rows it may return and the
+// stored columns it returns.
+struct SearchScope {
+  int64_t indexed_rows = 0;  // rows [0, indexed_rows) are in the graph (and in the snapshot)
+  DatasetSnapshot snapshot;
+  // With filters: the rows that match them, less the deleted and excluded ones. Unset without.
+  std::optional<Roaring> allowed;
+  // Without filters, when the request excludes rows: those and the deleted rows together.
+  std::optional<Roaring> excluded;
+  std::vector<int> columns;  // output columns after id/score/distance, by schema position
+
+  // The rows never returned besides those `allowed` leaves out; null when there are none.
+  const Roaring* Excluded() const;
+  // Whether a search may return dataset row `row`.
+  bool Allows(uint64_t row) const;
+};
+
+// Checks request.k and request.ef, takes the snapshot, evaluates the filters, gathers the rows
+// not to return and resolves the output columns. Invalid names a bad k, ef, filter or column.
+arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchRequest& request);
+
+// A row found by the dense search, with the protocol's distance (lower is closer) and score
+// (higher is better).
+struct DenseHit {
+  uint64_t row = 0;
+  float distance = 0;
+  float score = 0;
+};
+
+// The `k` rows `scope` allows nearest to `query`, best first (graph and unindexed tail).
+// Invalid for a query whose width is not the dataset's.
+arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const SearchScope& scope,
+                                                 std::span<const float> query, int64_t k,
+                                                 int64_t ef);
+
+// One row of a search result; `distance` unset is a null distance.
+struct ResultRow {
+  uint64_t row = 0;
+  float score = 0;
+  std::optional<float> distance;
+};
+
+// The result batch of protocol.md for `rows` (in the given order): id, score, distance, then
+// scope.columns. `distance` is a nullable column when `nullable_distance`; otherwise every row
+// must have a distance.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> MakeSearchResult(
+    const SearchScope& scope, const std::vector<ResultRow>& rows, bool nullable_distance);
 
 }  // namespace arbalest

@@ -53,6 +53,7 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
       return logged;
     }
   }
+  dataset.TokenizeText(&prepared);  // while the log writes the batch
   if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
     dataset.Discard(prepared);
     return durable;

@@ -26,39 +26,94 @@ arrow::Status TextIndex::Add(uint64_t row, std::string_view text) {
 }
 
 arrow::Status TextIndex::Add(uint64_t row, std::span<const std::string_view> fields) {
-  // Tokenizing and sorting, the costly part, happen before taking the lock.
-  std::vector<std::string> tokens;
-  for (std::string_view field : fields) {
-    std::vector<std::string> field_tokens = tokenizer_.Tokenize(field);
-    std::move(field_tokens.begin(), field_tokens.end(), std::back_inserter(tokens));
-  }
-  if (tokens.size() > kMaxUint32) {
-    return arrow::Status::CapacityError("row ", row, " has ", tokens.size(),
-                                        " terms; the text index takes at most ", kMaxUint32);
-  }
-  std::sort(tokens.begin(), tokens.end());
+  ARROW_ASSIGN_OR_RAISE(TokenizedRows text, Tokenize(fields, /*rows=*/1));
+  return Add(row, std::move(text));
+}
 
+arrow::Result<TextIndex::TokenizedRows> TextIndex::Tokenize(
+    std::span<const std::string_view> fields, size_t rows) const {
+  TokenizedRows text;
+  const size_t fields_per_row = rows == 0 ? 0 : fields.size() / rows;
+  text.ends_.reserve(rows);
+  StringMap<uint32_t> ids;
+  std::vector<std::string> row_terms;
+  for (size_t row = 0; row < rows; ++row) {
+    row_terms.clear();
+    for (std::string_view field : fields.subspan(row * fields_per_row, fields_per_row)) {
+      tokenizer_.TokenizeInto(field, &row_terms);
+    }
+    if (row_terms.size() > kMaxUint32) {
+      return arrow::Status::CapacityError("a row has ", row_terms.size(),
+                                          " terms; the text index takes at most ", kMaxUint32);
+    }
+    const size_t begin = text.terms_.size();
+    for (std::string& term : row_terms) {
+      const auto next_id = static_cast<uint32_t>(ids.size());
+      text.terms_.push_back(ids.try_emplace(std::move(term), next_id).first->second);
+    }
+    std::sort(text.terms_.begin() + static_cast<ptrdiff_t>(begin), text.terms_.end());
+    text.ends_.push_back(text.terms_.size());
+  }
+  text.vocabulary_.resize(ids.size());
+  while (!ids.empty()) {
+    auto node = ids.extract(ids.begin());
+    text.vocabulary_[node.mapped()] = std::move(node.key());
+  }
+  return text;
+}
+
+arrow::Status TextIndex::Add(uint64_t first_row, TokenizedRows text) {
+  const size_t rows = text.size();
   std::unique_lock lock(mutex_);
-  if (docs_.size() >= kMaxUint32) {
-    return arrow::Status::CapacityError("text index is full: ", docs_.size(), " documents");
+  if (docs_.size() + rows > kMaxUint32) {
+    return arrow::Status::CapacityError("text index is full: ", docs_.size(), " documents, ", rows,
+                                        " more do not fit");
   }
-  if (auto it = slot_of_row_.find(row); it != slot_of_row_.end()) Tombstone(it->second);
-  const auto slot = static_cast<uint32_t>(docs_.size());
-  Document& doc = docs_.emplace_back(Document{
-      .row = row, .length = static_cast<uint32_t>(tokens.size()), .live = true, .terms = {}});
-  for (size_t begin = 0; begin < tokens.size();) {
-    size_t end = begin + 1;
-    while (end < tokens.size() && tokens[end] == tokens[begin]) ++end;
-    Term& term = terms_.try_emplace(std::move(tokens[begin])).first->second;
-    term.postings.push_back({slot, static_cast<uint32_t>(end - begin)});
-    ++term.doc_freq;
-    doc.terms.push_back(&term);
-    begin = end;
+  // Grow geometrically: reserving exactly what each batch needs would copy the tables anew
+  // on every batch.
+  if (docs_.capacity() < docs_.size() + rows) {
+    docs_.reserve(std::max(docs_.size() + rows, 2 * docs_.capacity()));
   }
-  slot_of_row_[row] = slot;
-  total_length_ += doc.length;
+  if (const size_t rows_after = slot_of_row_.size() + rows;
+      rows_after > slot_of_row_.bucket_count() * slot_of_row_.max_load_factor()) {
+    slot_of_row_.reserve(std::max(rows_after, 2 * slot_of_row_.size()));
+  }
+  std::vector<Term*> term_of;
+  term_of.reserve(text.vocabulary_.size());
+  for (std::string& term : text.vocabulary_) {
+    term_of.push_back(&terms_.try_emplace(std::move(term)).first->second);
+  }
+  size_t begin = 0;
+  for (size_t i = 0; i < rows; ++i) {
+    Insert(first_row + i, std::span<uint32_t>(text.terms_).subspan(begin, text.ends_[i] - begin),
+           term_of);
+    begin = text.ends_[i];
+  }
   CompactIfMostlyRemoved();
   return arrow::Status::OK();
+}
+
+void TextIndex::Insert(uint64_t row, std::span<uint32_t> ids, const std::vector<Term*>& term_of) {
+  const auto slot = static_cast<uint32_t>(docs_.size());
+  if (auto [it, added] = slot_of_row_.try_emplace(row, slot); !added) {
+    Tombstone(it->second);  // erases the entry
+    slot_of_row_[row] = slot;
+  }
+  Document& doc = docs_.emplace_back(
+      Document{.row = row, .length = static_cast<uint32_t>(ids.size()), .live = true, .terms = {}});
+  size_t distinct = 0;
+  for (size_t i = 0; i < ids.size(); ++i) distinct += i == 0 || ids[i] != ids[i - 1];
+  doc.terms.reserve(distinct);
+  for (size_t begin = 0; begin < ids.size();) {
+    size_t end = begin + 1;
+    while (end < ids.size() && ids[end] == ids[begin]) ++end;
+    Term* term = term_of[ids[begin]];
+    term->postings.push_back({slot, static_cast<uint32_t>(end - begin)});
+    ++term->doc_freq;
+    doc.terms.push_back(term);
+    begin = end;
+  }
+  total_length_ += doc.length;
 }
 
 bool TextIndex::Remove(uint64_t row) {

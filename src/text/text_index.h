@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <shared_mutex>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -51,6 +52,32 @@ class TextIndex {
   // the index is unchanged then.
   arrow::Status Add(uint64_t row, std::span<const std::string_view> fields);
   arrow::Status Add(uint64_t row, std::string_view text);
+
+  // Consecutive rows' text, tokenized: the costly half of adding rows, which needs no lock and
+  // no row numbers, so that a writer can do it early (a put tokenizes while its batch is being
+  // logged). Made by Tokenize, consumed by Add.
+  class TokenizedRows {
+   public:
+    size_t size() const { return ends_.size(); }
+
+   private:
+    friend class TextIndex;
+    // The distinct terms of these rows, so that the index's dictionary is probed once per
+    // distinct term under the write lock rather than once per occurrence.
+    std::vector<std::string> vocabulary_;
+    std::vector<uint32_t> terms_;  // row i's, as vocabulary_ positions: [ends_[i - 1], ends_[i])
+    std::vector<size_t> ends_;
+  };
+
+  // Tokenizes `rows` rows whose fields are `fields`, row-major, the same number for each row
+  // (fields.size() / rows). Thread-safe and lock-free. CapacityError when a row has more than
+  // 2^32 - 1 terms.
+  arrow::Result<TokenizedRows> Tokenize(std::span<const std::string_view> fields,
+                                        size_t rows) const;
+
+  // Adds the rows of `text` as rows first_row, first_row + 1, ..., each as Add(row, fields)
+  // does, under one write lock. CapacityError past 2^32 - 1 documents; no row is added then.
+  arrow::Status Add(uint64_t first_row, TokenizedRows text);
 
   // Removes `row` from results at once; returns false when it was not indexed. Statistics
   // (N, document frequencies, avgdl) drop the row at once too, so scores equal those of an
@@ -87,7 +114,10 @@ class TextIndex {
     std::vector<Term*> terms;
   };
 
-  // Both require mutex_ held exclusively.
+  // All three require mutex_ held exclusively.
+  // Adds `row` as the next slot, replacing any old version. Its terms are `term_of[id]` for
+  // each id of `ids` (repeats included), sorted so that repeats are adjacent.
+  void Insert(uint64_t row, std::span<uint32_t> ids, const std::vector<Term*>& term_of);
   void Tombstone(uint32_t slot);
   void CompactIfMostlyRemoved();
   // Requires mutex_ held, shared or exclusively.

@@ -74,13 +74,17 @@ Tokenizer::Tokenizer(StringSet stop_words) : stop_words_(std::move(stop_words)) 
 
 std::vector<std::string> Tokenizer::Tokenize(std::string_view text) const {
   std::vector<std::string> terms;
+  TokenizeInto(text, &terms);
+  return terms;
+}
+
+void Tokenizer::TokenizeInto(std::string_view text, std::vector<std::string>* terms) const {
   for (std::string_view word : SplitWords(text)) {
     if (word.size() > kMaxWordBytes) continue;
     std::string term = Fold(word);
     if (term.empty() || term.size() > kMaxTermBytes || stop_words_.contains(term)) continue;
-    terms.push_back(std::move(term));
+    terms->push_back(std::move(term));
   }
-  return terms;
 }
 
 }  // namespace arbalest

@@ -34,5 +34,15 @@ TEST(JsonUtilTest, TypedGettersCheckTypes) {
   EXPECT_NE(bad.status().message().find("'limit'"), std::string::npos);
 }
 
+TEST(JsonUtilTest, NumbersMayBeIntegersOrNot) {
+  Json object = Json::parse(R"({"a":0.25,"b":-1,"c":"0.5"})");
+  EXPECT_EQ(**GetOptionalNumber(object, "a", "t"), 0.25);
+  EXPECT_EQ(**GetOptionalNumber(object, "b", "t"), -1.0);
+  EXPECT_FALSE(GetOptionalNumber(object, "missing", "t")->has_value());
+  auto bad = GetOptionalNumber(object, "c", "t");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'c' in t must be a number"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace arbalest

@@ -80,9 +80,31 @@ TEST(TicketTest, SearchTickets) {
   expect_invalid(R"({"search":{"dataset":"ds","vector":[]}})", "non-empty");
   expect_invalid(R"({"search":{"dataset":"ds","vectors":[[1]]}})", "only accepted by");
   expect_invalid(R"({"search":{"vector":[1]},"limit":3})", "unknown key 'limit'");
-  EXPECT_TRUE(ParseTicket(R"({"search":{"dataset":"ds","vector":[1],"text_query":"x"}})")
-                  .status()
-                  .IsNotImplemented());
+  expect_invalid(R"({"search":{"dataset":"ds","vector":[1],"text_query":5}})",
+                 "'text_query' in search ticket must be a string");
+  expect_invalid(R"({"search":{"dataset":"ds","vector":[1],"alpha":"0.5"}})",
+                 "'alpha' in search ticket must be a number");
+  expect_invalid(R"({"search":{"dataset":"ds","alpha":0}})", "needs 'vector'");
+}
+
+TEST(TicketTest, HybridSearchTickets) {
+  auto ticket = ParseTicket(
+      R"({"search":{"dataset":"ds","vector":[1,2],"text_query":"red fox","alpha":0.25}})");
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  const SearchRequest& request = std::get<ParsedSearch>(*ticket).queries.at(0);
+  EXPECT_EQ(request.text_query, "red fox");
+  EXPECT_EQ(request.alpha, 0.25);
+  EXPECT_EQ(request.query, (std::vector<float>{1, 2}));
+
+  // Text only: the vector may be left out (the store checks that alpha is 0).
+  auto text_only = ParseTicket(R"({"search":{"dataset":"ds","text_query":"fox","alpha":0}})");
+  ASSERT_TRUE(text_only.ok()) << text_only.status().ToString();
+  const SearchRequest& text_request = std::get<ParsedSearch>(*text_only).queries.at(0);
+  EXPECT_TRUE(text_request.query.empty());
+  EXPECT_EQ(text_request.alpha, 0.0);
+  EXPECT_FALSE(std::get<ParsedSearch>(*ParseTicket(R"({"search":{"dataset":"ds","vector":[1]}})"))
+                   .queries.at(0)
+                   .text_query.has_value());
 }
 
 }  // namespace

@@ -171,12 +171,18 @@ TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {
   done = true;
   reader.join();
   ASSERT_EQ(hnsw->size(), kRows);
-  // Row i holds vector i: its nearest neighbour is itself.
+  // Row i holds vector i: searching for it finds it at distance 0 (HNSW is approximate, so
+  // nearly always rather than always; a row-order mix-up would make it almost never).
   std::vector<Neighbor> got;
-  for (size_t row = 0; row < kRows; row += kRows / 20) {
-    ASSERT_TRUE(hnsw->Search(data.row(row), {.k = 1, .ef = 64}, &got).ok());
-    ASSERT_EQ(got.front().row, row);
+  size_t found_itself = 0, searched = 0;
+  for (size_t row = 0; row < kRows; row += kRows / 100, ++searched) {
+    ASSERT_TRUE(hnsw->Search(data.row(row), {.k = 1, .ef = 128}, &got).ok());
+    if (got.front().row == row) {
+      ++found_itself;
+      EXPECT_EQ(got.front().distance, 0.0f);
+    }
   }
+  EXPECT_GE(found_itself, searched * 95 / 100);
   FlatIndex flat(kDim, Metric::kL2);
   ASSERT_TRUE(testing::AddAll(flat, data).ok());
   EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);

@@ -149,6 +149,31 @@ TEST(TextIndexTest, RemovedRowsLeaveScoresAsIfNeverAdded) {
   }
 }
 
+TEST(TextIndexTest, BatchAddMatchesIndependentComputation) {
+  // Two fields a row: the corpus text and a second field repeating its first word, so that
+  // terms repeat within a row and across fields.
+  auto index = MakeIndex();
+  NaiveBm25 naive;
+  std::vector<std::string_view> fields;
+  for (const std::string& text : kScoringCorpus) {
+    fields.push_back(text);
+    fields.push_back(std::string_view(text).substr(0, text.find(' ')));
+  }
+  ASSERT_TRUE(index->Add(3, "to be replaced by the batch").ok());
+  auto tokenized = index->Tokenize(fields, kScoringCorpus.size());
+  ASSERT_TRUE(tokenized.ok()) << tokenized.status();
+  EXPECT_EQ(tokenized->size(), kScoringCorpus.size());
+  ASSERT_TRUE(index->Add(/*first_row=*/0, std::move(*tokenized)).ok());
+  for (size_t i = 0; i < kScoringCorpus.size(); ++i) {
+    naive.Add(i, kScoringCorpus[i] + " " + std::string(fields[2 * i + 1]));
+  }
+  EXPECT_EQ(index->Stats().live_rows, kScoringCorpus.size());
+  EXPECT_THAT(index->Search("replaced", 10), IsEmpty());
+  for (const std::string& query : kScoringQueries) {
+    ExpectSameHits(index->Search(query, 100), naive.Search(query), query);
+  }
+}
+
 TEST(TextIndexTest, AddReplacesRowAndJoinsFields) {
   auto index = MakeIndex();
   ASSERT_TRUE(index->Add(1, "old words here").ok());
