@@ -97,6 +97,27 @@ def check_recovered(client, dataset: str, with_ids: bool, sent: set, acked: set,
         np.testing.assert_array_equal(ids, np.arange(len(ids)))
 
 
+def kill_while_running(srv: ServerProcess, threads: list, seconds: float) -> None:
+    """Starts the client `threads`, SIGKILLs the server after `seconds`, and waits for every
+    client to notice."""
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    srv.proc.kill()
+    srv.proc.wait(10)
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive(), "a client hung after the server was killed"
+
+
+def collect(writers: list, sent: dict, acked: dict) -> None:
+    """Adds what the writers sent and got acked to `sent` and `acked`, by dataset."""
+    for w in writers:
+        dataset = "with_ids" if w.with_ids else "assigned"
+        sent[dataset] |= w.sent
+        acked[dataset] |= w.acked
+
+
 def test_sigkill_during_puts_loses_no_acked_row(tmp_path):
     rng = random.Random(20261124)
     workdir = tmp_path / "node"
@@ -116,17 +137,8 @@ def test_sigkill_during_puts_loses_no_acked_row(tmp_path):
             dataset = "with_ids" if w % 2 == 0 else "assigned"
             writers.append(Writer(srv.port, dataset, dataset == "with_ids", next_key))
             next_key += 10_000_000
-        for w in writers:
-            w.start()
-        time.sleep(rng.uniform(0.05, 0.8))
-        srv.proc.kill()
-        srv.proc.wait(10)
-        for w in writers:
-            w.join(30)
-            assert not w.is_alive(), "a writer hung after the server was killed"
-            dataset = "with_ids" if w.with_ids else "assigned"
-            sent[dataset] |= w.sent
-            acked[dataset] |= w.acked
+        kill_while_running(srv, writers, rng.uniform(0.05, 0.8))
+        collect(writers, sent, acked)
         srv.stop()
     assert sum(len(a) for a in acked.values()) > 0, "no batch was ever acked: nothing was tested"
     srv = ServerProcess(workdir).start()
@@ -278,19 +290,8 @@ def test_sigkill_during_snapshots_loses_no_acked_row_or_delete(tmp_path):
         next_key += 20_000_000
         deleter = Deleter(srv.port, "with_ids", writers[:1], iteration)
         caller = SnapshotCaller(srv.port, rng.uniform(0.0, 0.2))
-        threads = writers + [deleter, caller]
-        for thread in threads:
-            thread.start()
-        time.sleep(rng.uniform(0.1, 1.0))
-        srv.proc.kill()
-        srv.proc.wait(10)
-        for thread in threads:
-            thread.join(30)
-            assert not thread.is_alive(), "a client hung after the server was killed"
-        for w in writers:
-            dataset = "with_ids" if w.with_ids else "assigned"
-            sent[dataset] |= w.sent
-            acked[dataset] |= w.acked
+        kill_while_running(srv, writers + [deleter, caller], rng.uniform(0.1, 1.0))
+        collect(writers, sent, acked)
         requested |= deleter.requested
         deleted |= deleter.deleted
         snapshots += caller.finished
