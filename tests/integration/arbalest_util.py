@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.flight as flight
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0  # a clean stop writes a final snapshot (large datasets take seconds)
 
 # The pyarrow exception classes the Flight statuses arrive as (observed against the server;
 # see README.md in this directory).
