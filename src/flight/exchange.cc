@@ -4,7 +4,6 @@
 #include <arrow/scalar.h>
 #include <arrow/status.h>
 
-#include <cmath>
 #include <string>
 
 #include "flight/ingest_stream.h"
@@ -88,10 +87,6 @@ arrow::Result<std::vector<float>> VectorAt(const arrow::Array& column, int64_t r
           "VectorSearch exchange: 'query_vector' elements must be "
           "float32 or float64, got ",
           *values->type());
-    }
-    if (!std::isfinite(query[i])) {
-      return arrow::Status::Invalid("VectorSearch exchange: 'query_vector' of row ", row,
-                                    " contains a non-finite value at position ", i);
     }
   }
   return query;

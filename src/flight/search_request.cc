@@ -19,21 +19,6 @@ arrow::Result<bool> GetOptionalBool(const Json& keys, std::string_view key, std:
   return it->get<bool>();
 }
 
-arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns) {
-  if (!columns.is_array()) {
-    return arrow::Status::Invalid("'columns' must be a JSON array of column names");
-  }
-  std::vector<std::string> names;
-  for (const auto& column : columns) {
-    if (!column.is_string()) {
-      return arrow::Status::Invalid("'columns' entries must be strings, got ",
-                                    JsonForMessage(column));
-    }
-    names.push_back(column.get<std::string>());
-  }
-  return names;
-}
-
 // The dataset name under dataset|name, required and valid.
 arrow::Result<std::string> ParseDataset(const Json& keys, std::string_view what) {
   ARROW_ASSIGN_OR_RAISE(auto dataset, GetOptionalString(keys, {"dataset", "name"}, what));
@@ -53,6 +38,22 @@ arrow::Status ParseSearchLimits(const Json& keys, std::string_view what, SearchR
 }
 
 }  // namespace
+
+arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns) {
+  if (!columns.is_array()) {
+    return arrow::Status::Invalid("'columns' must be a JSON array of column names, got ",
+                                  JsonForMessage(columns));
+  }
+  std::vector<std::string> names;
+  for (const auto& column : columns) {
+    if (!column.is_string()) {
+      return arrow::Status::Invalid("'columns' entries must be strings, got ",
+                                    JsonForMessage(column));
+    }
+    names.push_back(column.get<std::string>());
+  }
+  return names;
+}
 
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what) {
   if (!keys.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");

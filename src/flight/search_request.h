@@ -23,6 +23,9 @@ struct ParsedSearch {
 // for several queries, each searched with the same text query). With a text query the vector
 // may be left out (a text-only search; SearchDataset refuses it unless alpha is 0). Invalid
 // names an unknown key or a bad value.
+// The `columns` key of scan and search requests: a JSON array of column names.
+arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns);
+
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
 
 struct ParsedSearchById {

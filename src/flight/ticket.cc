@@ -5,25 +5,6 @@
 #include "common/dataset_name.h"
 
 namespace arbalest {
-namespace {
-
-arrow::Result<std::vector<std::string>> ParseColumns(const Json& columns) {
-  if (!columns.is_array()) {
-    return arrow::Status::Invalid("'columns' must be a JSON array of column names, got ",
-                                  JsonForMessage(columns));
-  }
-  std::vector<std::string> names;
-  for (const auto& column : columns) {
-    if (!column.is_string()) {
-      return arrow::Status::Invalid("'columns' entries must be strings, got ",
-                                    JsonForMessage(column));
-    }
-    names.push_back(column.get<std::string>());
-  }
-  return names;
-}
-
-}  // namespace
 
 arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_view ticket) {
   if (ticket.empty()) {
@@ -54,7 +35,7 @@ arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_vi
   }
   ARROW_ASSIGN_OR_RAISE(result.options.limit, GetOptionalInt(request, "limit", "scan ticket"));
   if (auto columns = request.find("columns"); columns != request.end()) {
-    ARROW_ASSIGN_OR_RAISE(result.options.columns, ParseColumns(*columns));
+    ARROW_ASSIGN_OR_RAISE(result.options.columns, ParseColumnList(*columns));
   }
   return result;
 }

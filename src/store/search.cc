@@ -219,6 +219,11 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
     return arrow::Status::Invalid("query vector has width ", query.size(), ", dataset '",
                                   dataset.name(), "' has width ", dim);
   }
+  for (size_t i = 0; i < query.size(); ++i) {
+    if (!std::isfinite(query[i])) {
+      return arrow::Status::Invalid("query vector contains a non-finite value at position ", i);
+    }
+  }
   const Roaring* filter = scope.allowed ? &*scope.allowed : nullptr;
   const Roaring* exclude = scope.Excluded();
   std::vector<Neighbor> found;
