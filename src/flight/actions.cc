@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "flight/catalog.h"
+#include "flight/json_values.h"
 #include "flight/search_request.h"
 #include "store/id_lookup.h"
 #include "store/search.h"
@@ -82,24 +83,6 @@ arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
   return Json{{"deleted", deleted}};
 }
 
-// The values of an id column as JSON numbers (int64, uint64) or strings (utf8).
-Json IdsToJson(const arrow::Array& ids) {
-  Json values = Json::array();
-  for (int64_t i = 0; i < ids.length(); ++i) {
-    switch (ids.type_id()) {
-      case arrow::Type::INT64:
-        values.push_back(static_cast<const arrow::Int64Array&>(ids).Value(i));
-        break;
-      case arrow::Type::UINT64:
-        values.push_back(static_cast<const arrow::UInt64Array&>(ids).Value(i));
-        break;
-      default:
-        values.push_back(std::string(static_cast<const arrow::StringArray&>(ids).GetView(i)));
-    }
-  }
-  return values;
-}
-
 // {"dataset", "id", "k", "ef", "filters"} -> {"ids": [...], "scores": [...]}, best first.
 arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body) {
   constexpr std::string_view what = "body of action 'VectorSearchByID'";
@@ -112,7 +95,7 @@ arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body) 
   const auto& scores = static_cast<const arrow::FloatArray&>(*result->GetColumnByName("score"));
   Json score_values = Json::array();
   for (int64_t i = 0; i < scores.length(); ++i) score_values.push_back(scores.Value(i));
-  return Json{{"ids", IdsToJson(*result->column(0))}, {"scores", std::move(score_values)}};
+  return Json{{"ids", ValuesToJson(*result->column(0))}, {"scores", std::move(score_values)}};
 }
 
 // The longest a check_readiness call may wait for READY.
@@ -231,7 +214,9 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorSt
 }
 
 // [{"id", "score", "distance"}, ...] (distance null when the row was not in the dense list),
-// best first: the hybrid search of the body's search keys, which must have a text query.
+// best first: the hybrid search of the body's search keys, which must have a text query. Each
+// hit also carries the stored columns named by 'columns' (none by default) and, with
+// 'include_vectors', its "vector".
 arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
                                  ServerMetrics* metrics) {
   constexpr std::string_view kWhat = "body of action 'HybridSearch'";
@@ -242,18 +227,19 @@ arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
     return arrow::Status::Invalid("action 'HybridSearch' needs 'text_query' (for a dense search ",
                                   "use the VectorSearch action)");
   }
-  request.columns.emplace();  // the reply carries id, score and distance only
-  request.include_vectors = false;
+  if (!request.columns) request.columns.emplace();  // by default id, score and distance only
   ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
   ARROW_ASSIGN_OR_RAISE(auto result, TimedSearch(*dataset, request, metrics));
-  const Json ids = IdsToJson(*result->column(0));
+  const Json ids = ValuesToJson(*result->column(0));
   const auto& scores = static_cast<const arrow::FloatArray&>(*result->column(1));
   const auto& distances = static_cast<const arrow::FloatArray&>(*result->column(2));
   Json hits = Json::array();
   for (int64_t i = 0; i < result->num_rows(); ++i) {
-    hits.push_back({{"id", ids[static_cast<size_t>(i)]},
-                    {"score", scores.Value(i)},
-                    {"distance", distances.IsNull(i) ? Json() : Json(distances.Value(i))}});
+    Json hit{{"id", ids[static_cast<size_t>(i)]},
+             {"score", scores.Value(i)},
+             {"distance", distances.IsNull(i) ? Json() : Json(distances.Value(i))}};
+    AddColumnsToJson(*result, /*first_column=*/3, i, &hit);
+    hits.push_back(std::move(hit));
   }
   return hits;
 }

@@ -4,6 +4,7 @@
 #include <arrow/scalar.h>
 #include <arrow/status.h>
 
+#include <optional>
 #include <string>
 
 #include "flight/ingest_stream.h"
@@ -23,7 +24,24 @@ struct QueryColumns {
   std::shared_ptr<arrow::Array> vector;
   std::shared_ptr<arrow::Array> k;   // null: 10
   std::shared_ptr<arrow::Array> ef;  // null: the index default
+  // Optional, per row (a null value is the same as no column): a hybrid search's text query
+  // and fusion weight, and the filter list as JSON text.
+  const arrow::StringArray* text_query = nullptr;
+  std::shared_ptr<arrow::Array> alpha;
+  const arrow::StringArray* filters = nullptr;
 };
+
+// The optional utf8 column `name` of `batch`; null when absent. Invalid for another type.
+arrow::Result<const arrow::StringArray*> OptionalStringColumn(const arrow::RecordBatch& batch,
+                                                               std::string_view name) {
+  const auto column = batch.GetColumnByName(std::string(name));
+  if (!column) return nullptr;
+  if (column->type_id() != arrow::Type::STRING) {
+    return arrow::Status::Invalid("VectorSearch exchange: '", name,
+                                  "' must be a utf8 column, got ", *column->type());
+  }
+  return static_cast<const arrow::StringArray*>(column.get());
+}
 
 arrow::Result<QueryColumns> FindQueryColumns(const arrow::RecordBatch& batch) {
   QueryColumns columns;
@@ -48,6 +66,14 @@ arrow::Result<QueryColumns> FindQueryColumns(const arrow::RecordBatch& batch) {
                                     "' must be an integer column, got ", *column->type());
     }
   }
+  columns.alpha = batch.GetColumnByName("alpha");
+  if (columns.alpha && !arrow::is_floating(columns.alpha->type_id()) &&
+      !arrow::is_integer(columns.alpha->type_id())) {
+    return arrow::Status::Invalid("VectorSearch exchange: 'alpha' must be a numeric column, got ",
+                                  *columns.alpha->type());
+  }
+  ARROW_ASSIGN_OR_RAISE(columns.text_query, OptionalStringColumn(batch, "text_query"));
+  ARROW_ASSIGN_OR_RAISE(columns.filters, OptionalStringColumn(batch, "filters"));
   return columns;
 }
 
@@ -61,6 +87,21 @@ arrow::Result<int64_t> IntegerAt(const std::shared_ptr<arrow::Array>& column, in
   ARROW_ASSIGN_OR_RAISE(auto scalar, column->GetScalar(row));
   ARROW_ASSIGN_OR_RAISE(auto as_int64, scalar->CastTo(arrow::int64()));
   return static_cast<const arrow::Int64Scalar&>(*as_int64).value;
+}
+
+// The number in `column` at `row`; nullopt when the column is absent or the value null.
+arrow::Result<std::optional<double>> NumberAt(const std::shared_ptr<arrow::Array>& column,
+                                              int64_t row) {
+  if (!column || column->IsNull(row)) return std::nullopt;
+  ARROW_ASSIGN_OR_RAISE(auto scalar, column->GetScalar(row));
+  ARROW_ASSIGN_OR_RAISE(auto as_double, scalar->CastTo(arrow::float64()));
+  return static_cast<const arrow::DoubleScalar&>(*as_double).value;
+}
+
+// The string in `column` at `row`; nullopt when the column is absent or the value null.
+std::optional<std::string> StringAt(const arrow::StringArray* column, int64_t row) {
+  if (!column || column->IsNull(row)) return std::nullopt;
+  return std::string(column->GetView(row));
 }
 
 // The query vector at `row` as float32.
@@ -92,6 +133,27 @@ arrow::Result<std::vector<float>> VectorAt(const arrow::Array& column, int64_t r
   return query;
 }
 
+// The query of row `row` of a batch with `columns`.
+arrow::Result<SearchRequest> RequestAt(const QueryColumns& columns, int64_t row) {
+  SearchRequest request;
+  request.text_query = StringAt(columns.text_query, row);
+  // A text-only search (alpha 0) may leave the vector null.
+  if (!request.text_query || !columns.vector->IsNull(row)) {
+    ARROW_ASSIGN_OR_RAISE(request.query, VectorAt(*columns.vector, row));
+  }
+  ARROW_ASSIGN_OR_RAISE(request.k, IntegerAt(columns.k, row, 10, "k"));
+  ARROW_ASSIGN_OR_RAISE(request.ef, IntegerAt(columns.ef, row, 0, "ef"));
+  ARROW_ASSIGN_OR_RAISE(request.alpha, NumberAt(columns.alpha, row));
+  if (auto filters = StringAt(columns.filters, row)) {
+    request.filters = Json::parse(*filters, nullptr, /*allow_exceptions=*/false);
+    if (request.filters.is_discarded()) {
+      return arrow::Status::Invalid("VectorSearch exchange: 'filters' of row ", row,
+                                    " is not valid JSON: ", *filters);
+    }
+  }
+  return request;
+}
+
 arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
                           fl::FlightMessageReader& reader, fl::FlightMessageWriter& writer) {
   std::shared_ptr<arrow::Schema> result_schema;
@@ -107,10 +169,7 @@ arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
       auto answer = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
         if (columns.dataset->IsNull(row)) return arrow::Status::Invalid("'dataset' is null");
         ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(columns.dataset->GetView(row)));
-        SearchRequest request;
-        ARROW_ASSIGN_OR_RAISE(request.query, VectorAt(*columns.vector, row));
-        ARROW_ASSIGN_OR_RAISE(request.k, IntegerAt(columns.k, row, 10, "k"));
-        ARROW_ASSIGN_OR_RAISE(request.ef, IntegerAt(columns.ef, row, 0, "ef"));
+        ARROW_ASSIGN_OR_RAISE(SearchRequest request, RequestAt(columns, row));
         return TimedSearch(*dataset, request, metrics);
       }();
       if (!answer.ok()) {

@@ -76,6 +76,58 @@ def test_exchange_search_default_k_and_float64_lists(server, dataset):
     assert pa.Table.from_batches([result]).equals(search(server.data, dataset, q[0], 10))
 
 
+def test_exchange_search_with_text_query_alpha_and_filters(server, dataset):
+    """Optional per-row columns text_query, alpha and filters (JSON text) answer like the
+    search ticket with the same keys; a null leaves the key out for that row."""
+    rng = np.random.default_rng(10)
+    queries = rng.standard_normal((3, DIM)).astype(np.float32)
+    filters = [{"field": "category", "op": ">", "value": 0}]
+    batch = pa.record_batch({
+        "dataset": pa.array([dataset] * 3),
+        "query_vector": pa.array([queries[0].tolist(), queries[1].tolist(), None],
+                                 pa.list_(pa.float32())),
+        "k": pa.array([5, 5, 4], pa.int32()),
+        "text_query": pa.array(["t3", None, "t5"]),
+        "alpha": pa.array([0.5, None, 0.0]),
+        "filters": pa.array([json.dumps(filters), json.dumps(filters), None]),
+    })
+    expected_keys = [
+        {"vector": queries[0].tolist(), "k": 5, "text_query": "t3", "alpha": 0.5,
+         "filters": filters},
+        {"vector": queries[1].tolist(), "k": 5, "filters": filters},
+        {"k": 4, "text_query": "t5", "alpha": 0},
+    ]
+    results = exchange_search(server.data, [batch.slice(0, 1)])
+    results += exchange_search(server.data, [batch.slice(1, 1)])
+    results += exchange_search(server.data, [batch.slice(2, 1)])
+    for (result, meta), keys in zip(results, expected_keys):
+        expected = scan(server.data, {"search": dict(keys, dataset=dataset)})
+        assert pa.Table.from_batches([result]).equals(expected)
+        assert meta["rows"] == expected.num_rows > 0
+    got = pa.Table.from_batches([results[0][0]]).to_pydict()
+    assert all(c > 0 for c in got["category"])
+    assert set(pa.Table.from_batches([results[2][0]]).column("tag").to_pylist()) == {"t5"}
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda ds: query_batch([ds], np.zeros((1, DIM))).append_column(
+        "filters", pa.array(["[{\"field\": "])), "not valid JSON"),
+    (lambda ds: query_batch([ds], np.zeros((1, DIM))).append_column(
+        "filters", pa.array(['[{"field": "nope", "op": "=", "value": 1}]'])), "nope"),
+    (lambda ds: query_batch([ds], np.zeros((1, DIM))).append_column(
+        "text_query", pa.array([1], pa.int32())), "'text_query' must be a utf8 column"),
+    (lambda ds: query_batch([ds], np.zeros((1, DIM))).append_column(
+        "alpha", pa.array(["high"])), "'alpha' must be a numeric column"),
+    (lambda ds: query_batch([ds], np.zeros((1, DIM))).append_column(
+        "alpha", pa.array([2.0])), "alpha"),
+])
+def test_exchange_search_bad_hybrid_and_filter_columns(server, dataset, make, needle):
+    with pytest.raises(INVALID_ARGUMENT) as raised:
+        exchange_search(server.data, [make(dataset)])
+    assert needle in str(raised.value), str(raised.value)
+    assert search(server.data, dataset, np.zeros(DIM), 2).num_rows == 2  # still serving
+
+
 @pytest.mark.parametrize("make,error,needle", [
     (lambda ds: query_batch([ds], np.zeros((1, DIM + 1))), INVALID_ARGUMENT, "width"),
     (lambda ds: query_batch([ds], np.zeros((1, DIM)), [0]), INVALID_ARGUMENT, "'k'"),

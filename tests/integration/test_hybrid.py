@@ -317,6 +317,25 @@ def test_hybrid_search_action(server, informative):
     assert best_text_row("moon eclipse") not in dense_list
 
 
+def test_hybrid_search_action_returns_requested_columns_and_vectors(server, informative):
+    keys = dict(dataset=informative, vector=topic_vector("music").tolist(), k=4,
+                text_query="piano sonata", alpha=0.5, columns=["topic", "year", "text"],
+                include_vectors=True)
+    table = search(server.data, **keys)
+    [hits] = action(server.data, "HybridSearch", keys)
+    assert [h["id"] for h in hits] == table.column("id").to_pylist()
+    vectors = informative_vectors()
+    for hit in hits:
+        assert set(hit) == {"id", "score", "distance", "topic", "year", "text", "vector"}
+        row = hit["id"]
+        assert (hit["topic"], hit["year"], hit["text"]) == (TOPIC_OF[row], 2000 + row % 4,
+                                                            TEXTS[row])
+        assert hit["vector"] == pytest.approx(vectors[row].tolist())
+    # A column the dataset lacks is refused, naming it.
+    with pytest.raises(INVALID_ARGUMENT, match="no_such_column"):
+        action(server.data, "HybridSearch", dict(keys, columns=["no_such_column"]))
+
+
 def test_hybrid_search_action_with_string_ids(server, ds):
     ids = [f"doc-{i}" for i in range(len(TEXTS))]
     put_table(server.data, ds, corpus_table(random_vectors(), ids=ids))
