@@ -33,12 +33,12 @@ struct QueryColumns {
 
 // The optional utf8 column `name` of `batch`; null when absent. Invalid for another type.
 arrow::Result<const arrow::StringArray*> OptionalStringColumn(const arrow::RecordBatch& batch,
-                                                               std::string_view name) {
+                                                              std::string_view name) {
   const auto column = batch.GetColumnByName(std::string(name));
   if (!column) return nullptr;
   if (column->type_id() != arrow::Type::STRING) {
-    return arrow::Status::Invalid("VectorSearch exchange: '", name,
-                                  "' must be a utf8 column, got ", *column->type());
+    return arrow::Status::Invalid("VectorSearch exchange: '", name, "' must be a utf8 column, got ",
+                                  *column->type());
   }
   return static_cast<const arrow::StringArray*>(column.get());
 }

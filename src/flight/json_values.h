@@ -21,7 +21,6 @@ Json ValuesToJson(const arrow::Array& array);
 
 // The columns of `batch` from `first_column` on, as members of `object` named after the
 // columns, for row `row` (a search hit's stored columns).
-void AddColumnsToJson(const arrow::RecordBatch& batch, int first_column, int64_t row,
-                      Json* object);
+void AddColumnsToJson(const arrow::RecordBatch& batch, int first_column, int64_t row, Json* object);
 
 }  // namespace arbalest
