@@ -70,6 +70,7 @@ Json DatasetStats(const Dataset& dataset) {
               {"ids_assigned", assigned},
               {"columns", std::move(columns)},
               {"indexed_rows", dataset.index().indexed_rows()},
+              {"index_bytes", dataset.index_memory()},
               {"index_restored_rows", dataset.index().restored_rows()},
               {"snapshot_lsn", dataset.saved_snapshot().lsn},
               {"text_index", std::move(text)}};

@@ -44,7 +44,7 @@ Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
 
 Dataset::~Dataset() {
   // A dropped dataset gave its bytes back when it was dropped.
-  if (!dropped_) budget_->Release(num_bytes_);
+  if (!dropped_) budget_->Release(num_bytes_ + index_memory_.load(std::memory_order_relaxed));
 }
 
 arrow::Status Dataset::CheckPutSchema(const arrow::Schema& put_schema) const {
@@ -200,8 +200,10 @@ uint64_t Dataset::FirstNeededLsn(uint64_t next_lsn) {
 
 arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
                                              const std::function<bool()>& stop) {
-  return index_->CatchUp(Snapshot(), vector_column_, max_rows, threads,
-                         [&] { return stop() || dropped(); });
+  auto added = index_->CatchUp(Snapshot(), vector_column_, max_rows, threads,
+                               [&] { return stop() || dropped(); });
+  ChargeIndexMemory();
+  return added;
 }
 
 DatasetSnapshot Dataset::Snapshot() const {
@@ -223,7 +225,8 @@ void Dataset::PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) {
   // Built outside the lock: deletes are serialized by delete_mutex_, so `current` stays the
   // latest set, and readers only ever wait for a pointer swap.
   auto updated = current->With(rows);
-  Resolve(turn, [&] { deleted_ = std::move(updated); }, lsn);
+  Resolve(
+      turn, [&] { deleted_ = std::move(updated); }, lsn);
   // Searches skip deleted rows already (SearchScope::Allows); leaving the text index also takes
   // them out of BM25's statistics.
   if (text_) {
@@ -261,7 +264,17 @@ void Dataset::MarkDropped() {
   dropped_ = true;
   // The bytes go back to the budget now, not when the last reader (a scan in flight, an index
   // worker) lets go of the dataset: a put right after a delete must find the memory free.
-  budget_->Release(num_bytes_);
+  budget_->Release(num_bytes_ + index_memory_.load(std::memory_order_relaxed));
+}
+
+int64_t Dataset::ChargeIndexMemory() {
+  const MemoryUsage graph = index_->hnsw().memory();
+  const int64_t bytes = static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
+                        (text_ ? static_cast<int64_t>(text_->Stats().total_bytes) : 0);
+  std::unique_lock lock(state_mutex_);
+  if (dropped_) return 0;
+  budget_->Adjust(bytes - index_memory_.exchange(bytes, std::memory_order_relaxed));
+  return bytes;
 }
 
 bool Dataset::dropped() const {

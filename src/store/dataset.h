@@ -149,6 +149,14 @@ class Dataset {
   // take rows out of it with DatasetText::Remove.
   DatasetText* text() const { return text_.get(); }
 
+  // Charges the memory budget for what the dataset's indexes (HNSW vectors and graph, text
+  // postings) hold now, beyond what was charged before: they grow after the put that fed them
+  // was acked. Walks the text index's dictionary, so it runs after indexing work, not per put.
+  // Returns the bytes now charged for them.
+  int64_t ChargeIndexMemory();
+  // The bytes ChargeIndexMemory charged last.
+  int64_t index_memory() const { return index_memory_.load(std::memory_order_relaxed); }
+
   // The mutex that orders appends (see Prepare).
   std::mutex& append_mutex() { return append_mutex_; }
 
@@ -235,6 +243,9 @@ class Dataset {
   uint64_t created_lsn_ = 0;
   SavedSnapshot saved_;
   bool dropped_ = false;
+  // Index bytes charged to the budget; written under state_mutex_ (so that a drop releases
+  // exactly what was charged), read without it.
+  std::atomic<int64_t> index_memory_{0};
 };
 
 }  // namespace arbalest

@@ -6,7 +6,8 @@ arrow::Status MemoryBudget::Charge(int64_t bytes) {
   int64_t used = used_.load(std::memory_order_relaxed);
   do {
     if (limit_ > 0 && used + bytes > limit_) {
-      return arrow::Status::CapacityError("memory limit reached: ", used, " bytes stored + ", bytes,
+      return arrow::Status::CapacityError("memory limit reached: ", used,
+                                          " bytes in use (rows and their indexes) + ", bytes,
                                           " bytes in this batch > --max-memory ", limit_,
                                           " bytes; delete data or raise --max-memory");
     }

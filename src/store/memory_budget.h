@@ -1,6 +1,8 @@
-// The store's memory limit (--max-memory): puts charge the bytes they keep, deletes release
-// them. Past the limit a put is refused (ResourceExhausted over Flight) instead of the process
-// running out of memory; past the soft limit acks carry a slow_down hint.
+// The store's memory limit (--max-memory): puts charge the bytes they keep, dropping a dataset
+// releases them, and the indexes built from the data (HNSW vectors and graph, full-text
+// postings) are charged as they grow. Past the limit a put is refused (ResourceExhausted over
+// Flight) instead of the process running out of memory; past the soft limit acks carry a
+// slow_down hint.
 #pragma once
 
 #include <arrow/status.h>
@@ -22,6 +24,11 @@ class MemoryBudget {
 
   // Returns bytes charged earlier.
   void Release(int64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+
+  // Charges (delta > 0) or releases (delta < 0) memory derived from data already accepted,
+  // such as an index growing over acked rows: never refused, since the rows are already
+  // promised, but later puts see it and are refused once the total passes the limit.
+  void Adjust(int64_t delta) { used_.fetch_add(delta, std::memory_order_relaxed); }
 
   // True past 90% of the limit: clients should slow down.
   bool OverSoftLimit() const;

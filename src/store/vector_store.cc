@@ -233,6 +233,7 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
 }
 
 arrow::Status VectorStore::AddRestored(std::shared_ptr<Dataset> dataset) {
+  dataset->ChargeIndexMemory();  // its text index, rebuilt as the snapshot loaded
   std::unique_lock lock(mutex_);
   const std::string name = dataset->name();
   if (!datasets_.emplace(name, std::move(dataset)).second) {

@@ -182,6 +182,35 @@ def test_signal_with_open_client_stream(start_server):
     assert code == 0, srv.stderr_tail()
 
 
+def test_max_memory_counts_the_indexes(start_server):
+    """The HNSW index (its own copy of the vectors, and the graph) is charged to --max-memory
+    as it grows, so the limit bounds the store's memory, not only the rows'."""
+    limit = 24_000_000
+    srv = start_server(["--max-memory", str(limit)])
+    ds = unique_name("memidx")
+    d, rows = 256, 4096
+    put_bytes = rows * d * 4  # 4 MiB of float32 vectors per put
+    rng = np.random.default_rng(5)
+    accepted = 0
+    for i in range(limit // put_bytes + 1):
+        t = pa.table({"id": pa.array(np.arange(i * rows, (i + 1) * rows), pa.int64()),
+                      "vector": vector_array(rng.standard_normal((rows, d), np.float32))})
+        try:
+            put_table(srv.data, ds, t)
+        except RESOURCE_EXHAUSTED:
+            break
+        accepted += 1
+        [ready] = action(srv.data, "check_readiness", {"dataset": ds, "wait": 30})
+        assert ready["status"] == "READY"
+        mine = stats(srv.meta, ds)
+        assert mine["index_bytes"] >= accepted * put_bytes  # vectors + graph
+        [everything] = action(srv.meta, "stats", {})
+        assert everything["memory_used_bytes"] == mine["bytes"] + mine["index_bytes"]
+    # Rows alone would have fit limit // put_bytes = 5 puts.
+    assert 2 <= accepted < limit // put_bytes, accepted
+    assert stats(srv.meta, ds)["rows"] == accepted * rows
+
+
 def test_max_memory(start_server):
     srv = start_server(["--max-memory", "10MB"])
     ds = unique_name("mem")
