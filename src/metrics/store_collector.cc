@@ -24,7 +24,8 @@ prometheus::MetricFamily Counter(std::string name, std::string help, double valu
   return Family(std::move(name), std::move(help), prometheus::MetricType::Counter, value);
 }
 
-double Load(const std::atomic<int64_t>& counter) {
+template <class T>
+double Load(const std::atomic<T>& counter) {
   return static_cast<double>(counter.load(std::memory_order_relaxed));
 }
 
@@ -71,6 +72,24 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
   if (const WalWriter* wal = store_->wal()) {
     families.push_back(Counter("arbalest_wal_bytes_total", "Bytes written to the WAL.",
                                static_cast<double>(wal->bytes_written())));
+  }
+  if (const Snapshotter* snapshotter = store_->snapshotter()) {
+    const SnapshotCounters& snapshots = snapshotter->counters();
+    families.push_back(Counter("arbalest_snapshots_total", "Dataset snapshots made durable.",
+                               Load(snapshots.written)));
+    families.push_back(Counter("arbalest_snapshot_failures_total",
+                               "Dataset snapshots that failed (the WAL keeps their changes).",
+                               Load(snapshots.failed)));
+    families.push_back(Counter("arbalest_snapshot_bytes_total", "Bytes of snapshots written.",
+                               Load(snapshots.bytes)));
+    families.push_back(Counter("arbalest_snapshot_seconds_total", "Time spent writing snapshots.",
+                               Load(snapshots.seconds)));
+    families.push_back(Gauge("arbalest_snapshot_last_success_timestamp_seconds",
+                             "Unix time of the latest snapshot written (0: none yet).",
+                             Load(snapshots.last_success)));
+    families.push_back(Counter("arbalest_checkpoint_failures_total",
+                               "Checkpoints that failed (WAL segments not deleted).",
+                               Load(snapshots.checkpoint_failures)));
   }
   return families;
 }

@@ -154,6 +154,13 @@ arrow::Result<std::vector<SnapshotReport>> Snapshotter::Round(
     }
     auto report = WriteSnapshot(*dataset, options_.dir, cancelled);
     if (report.ok()) {
+      counters_.written.fetch_add(1, std::memory_order_relaxed);
+      counters_.bytes.fetch_add(report->bytes, std::memory_order_relaxed);
+      counters_.seconds.fetch_add(report->seconds, std::memory_order_relaxed);
+      counters_.last_success.store(
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count(),
+          std::memory_order_relaxed);
       spdlog::info(
           "snapshot of '{}' at LSN {}: {} rows ({} deleted), {} indexed, {} bytes in {:.3f} s",
           report->dataset, report->lsn, report->rows, report->deleted_rows, report->indexed_rows,
@@ -165,9 +172,13 @@ arrow::Result<std::vector<SnapshotReport>> Snapshotter::Round(
     arrow::Status failed = report.status().WithMessage("snapshot of dataset '", dataset->name(),
                                                        "' failed: ", report.status().message());
     if (first_error.ok()) first_error = failed;
-    if (!failed.IsCancelled()) spdlog::error("{}", failed.message());
+    if (!failed.IsCancelled()) {
+      counters_.failed.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("{}", failed.message());
+    }
   }
   if (arrow::Status status = Checkpoint(); !status.ok()) {
+    counters_.checkpoint_failures.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("checkpoint failed (the WAL keeps growing): {}", status.message());
   }
   if (!first_error.ok()) return first_error;

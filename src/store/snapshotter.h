@@ -32,6 +32,16 @@ struct SnapshotOptions {
   int64_t wal_bytes = 0;                  // 0: no snapshots triggered by the log's growth
 };
 
+// What the snapshot thread has done since the server started, for the metrics endpoint.
+struct SnapshotCounters {
+  std::atomic<int64_t> written{0};      // dataset snapshots made durable
+  std::atomic<int64_t> failed{0};       // dataset snapshots that failed (not abandoned ones)
+  std::atomic<int64_t> bytes{0};        // bytes of the snapshots written
+  std::atomic<double> seconds{0};       // time spent writing them
+  std::atomic<double> last_success{0};  // Unix time of the latest snapshot written; 0: none
+  std::atomic<int64_t> checkpoint_failures{0};
+};
+
 // Thread-safe.
 class Snapshotter {
  public:
@@ -56,6 +66,8 @@ class Snapshotter {
   // up at `deadline` (what is unfinished then is abandoned; the log still has it), checkpoints
   // and stops the thread.
   void Shutdown(std::chrono::steady_clock::time_point deadline);
+
+  const SnapshotCounters& counters() const { return counters_; }
 
  private:
   struct Request {
@@ -89,6 +101,7 @@ class Snapshotter {
   // Touched by the thread only.
   std::chrono::steady_clock::time_point last_round_;
   int64_t wal_bytes_at_last_round_ = 0;
+  SnapshotCounters counters_;
 
   std::thread thread_;
 };

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -112,6 +113,34 @@ def test_memory_rejections_are_counted(start_server):
     assert value(s, "arbalest_put_rejected_total") == 1
     assert value(s, "arbalest_memory_limit_bytes") == 1_000_000
     assert value(s, "arbalest_rpc_total", method="DoPut", status="Unavailable") == 1
+
+
+def test_snapshot_metrics_follow_snapshots(start_server):
+    srv = start_server()
+    before = scrape(srv)
+    assert value(before, "arbalest_snapshots_total") == 0
+    assert value(before, "arbalest_snapshot_last_success_timestamp_seconds") == 0
+    names = [unique_name("snapm"), unique_name("snapm")]
+    for name in names:
+        put_table(srv.data, name, make_table(500, d=16))
+    # Indexed first: a snapshot of a dataset whose index grew afterwards is written again.
+    assert action(srv.data, "check_readiness", {"wait": 30})[0]["status"] == "READY"
+    started = time.time()
+    [reply] = action(srv.data, "snapshot", {})
+    written = reply["snapshot"]
+    assert sorted(w["dataset"] for w in written) == sorted(names)
+    s = scrape(srv)
+    assert value(s, "arbalest_snapshots_total") == 2
+    assert value(s, "arbalest_snapshot_bytes_total") == sum(w["bytes"] for w in written)
+    assert value(s, "arbalest_snapshot_seconds_total") == pytest.approx(
+        sum(w["seconds"] for w in written), rel=1e-6, abs=1e-9)
+    assert started - 1 <= value(s, "arbalest_snapshot_last_success_timestamp_seconds") \
+        <= time.time() + 1
+    assert value(s, "arbalest_snapshot_failures_total") == 0
+    assert value(s, "arbalest_checkpoint_failures_total") == 0
+    # Unchanged datasets are not written again.
+    action(srv.data, "snapshot", {})
+    assert value(scrape(srv), "arbalest_snapshots_total") == 2
 
 
 def test_health_and_readiness_probes(start_server):
