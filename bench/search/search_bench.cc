@@ -52,6 +52,7 @@ struct Options {
   int m = 16;
   int ef_construction = 100;
   int index_threads = 2;
+  size_t batch_rows = 10000;  // rows per put
   std::vector<int> clients = {1, 4};
   std::string depths = "index,store,doget,exchange";
 };
@@ -191,6 +192,7 @@ int main(int argc, char** argv) {
   app.add_option("--m", options.m);
   app.add_option("--efc", options.ef_construction);
   app.add_option("--index-threads", options.index_threads);
+  app.add_option("--batch-rows", options.batch_rows, "Rows per put (stored batch)");
   app.add_option("--clients", options.clients, "Client thread counts")->delimiter(',');
   app.add_option("--depths", options.depths, "Comma-separated: index,store,doget,exchange");
   CLI11_PARSE(app, argc, argv);
@@ -226,17 +228,19 @@ int main(int argc, char** argv) {
   store->StartIndexing(options.index_threads);
   const auto load_start = Clock::now();
   std::shared_ptr<arbalest::Dataset> dataset;
-  for (size_t begin = 0; begin < data.rows(); begin += 10000) {
-    const size_t end = std::min(data.rows(), begin + 10000);
+  for (size_t begin = 0; begin < data.rows(); begin += options.batch_rows) {
+    const size_t end = std::min(data.rows(), begin + options.batch_rows);
     ARROW_CHECK_OK(store->Put(kDataset, MakeBatch(data, begin, end, options), &dataset).status());
   }
   while (dataset->index().indexed_rows() < static_cast<int64_t>(data.rows())) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   const double build_s = std::chrono::duration<double>(Clock::now() - load_start).count();
-  std::printf("# %zu x %zu float32 clustered, M=%d efc=%d: indexed in %.1f s (%.0f rows/s)\n",
-              data.rows(), data.dim, options.m, options.ef_construction, build_s,
-              static_cast<double>(data.rows()) / build_s);
+  std::printf(
+      "# %zu x %zu float32 clustered in %zu-row puts, M=%d efc=%d: indexed in %.1f s (%.0f "
+      "rows/s)\n",
+      data.rows(), data.dim, options.batch_rows, options.m, options.ef_construction, build_s,
+      static_cast<double>(data.rows()) / build_s);
 
   auto servers = arbalest::FlightServers::Start({"127.0.0.1", 0, 0}, store).ValueOrDie();
   const auto location = fl::Location::ForGrpcTcp("127.0.0.1", servers->data_port()).ValueOrDie();
