@@ -9,8 +9,9 @@
 //             batch written and its result read per query
 //
 // each with 1 and 4 client threads (--clients), reporting QPS, p50/p99 latency, recall@k
-// against exact search, and each depth's QPS as a ratio of the index's. Clients and server
-// share the machine's cores, as they do when a client runs beside the server.
+// against exact search, and each depth's QPS as a ratio of the index's. The depths take turns
+// (--rounds), so that noise from elsewhere on the machine does not favour one of them. Clients and
+// server share the machine's cores, as they do when a client runs beside the server.
 #include <arrow/api.h>
 #include <arrow/flight/client.h>
 #include <arrow/util/key_value_metadata.h>
@@ -53,14 +54,15 @@ struct Options {
   int ef_construction = 100;
   int index_threads = 2;
   size_t batch_rows = 10000;  // rows per put
+  int rounds = 5;             // each depth measured this many times, taking turns
   std::vector<int> clients = {1, 4};
   std::string depths = "index,store,doget,exchange";
 };
 
 const char* kDataset = "search_bench";
 
-std::shared_ptr<arrow::RecordBatch> MakeBatch(const arbalest::testing::Dataset& data,
-                                              size_t begin, size_t end, const Options& options) {
+std::shared_ptr<arrow::RecordBatch> MakeBatch(const arbalest::testing::Dataset& data, size_t begin,
+                                              size_t end, const Options& options) {
   const int64_t rows = static_cast<int64_t>(end - begin);
   arrow::Int64Builder ids;
   ARROW_CHECK_OK(ids.Reserve(rows));
@@ -70,9 +72,9 @@ std::shared_ptr<arrow::RecordBatch> MakeBatch(const arbalest::testing::Dataset& 
   auto vectors = arrow::FixedSizeListArray::FromArrays(values.Finish().ValueOrDie(),
                                                        static_cast<int32_t>(data.dim))
                      .ValueOrDie();
-  auto metadata =
-      arrow::key_value_metadata({"longbow.index.m", "longbow.index.ef_construction"},
-                                {std::to_string(options.m), std::to_string(options.ef_construction)});
+  auto metadata = arrow::key_value_metadata(
+      {"longbow.index.m", "longbow.index.ef_construction"},
+      {std::to_string(options.m), std::to_string(options.ef_construction)});
   auto schema = arrow::schema(
       {arrow::field("id", arrow::int64()), arrow::field("vector", vectors->type())}, metadata);
   return arrow::RecordBatch::Make(schema, rows, {ids.Finish().ValueOrDie(), vectors});
@@ -83,11 +85,20 @@ using SearchFn = std::function<arrow::Result<std::vector<int64_t>>(size_t)>;
 // Makes a client thread's search function (a connection of its own), once per thread.
 using ClientFactory = std::function<arrow::Result<SearchFn>()>;
 
-struct Measurement {
-  double qps = 0;
-  double p50_ms = 0;
-  double p99_ms = 0;
-  double recall = 0;
+// What one depth's runs added up to.
+struct Tally {
+  double seconds = 0;
+  std::vector<double> latencies_ms;
+  size_t found = 0, expected = 0;  // of the exact top-k ids
+
+  void Add(const Tally& other) {
+    seconds += other.seconds;
+    latencies_ms.insert(latencies_ms.end(), other.latencies_ms.begin(), other.latencies_ms.end());
+    found += other.found;
+    expected += other.expected;
+  }
+  double qps() const { return static_cast<double>(latencies_ms.size()) / seconds; }
+  double recall() const { return static_cast<double>(found) / static_cast<double>(expected); }
 };
 
 double Percentile(std::vector<double> values, double p) {
@@ -97,44 +108,37 @@ double Percentile(std::vector<double> values, double p) {
 }
 
 // Runs `clients` threads of `queries` queries each (thread t starts at query t * 7 so threads
-// do not ask the same query at once), after a warm-up pass; recall over the first
-// recall_queries of thread 0's answers.
-Measurement Measure(const ClientFactory& factory, int clients, const Options& options,
-                    const std::vector<std::vector<int64_t>>& truth) {
+// do not ask the same query at once), after a warm-up pass.
+Tally Measure(const ClientFactory& factory, int clients, size_t queries,
+              const std::vector<std::vector<int64_t>>& truth) {
   std::vector<SearchFn> fns;
   for (int t = 0; t < clients; ++t) fns.push_back(factory().ValueOrDie());
   const size_t pool = truth.size();
-  for (size_t q = 0; q < std::min<size_t>(50, pool); ++q) ARROW_CHECK_OK(fns[0](q).status());
-  std::vector<std::vector<double>> latencies(clients);
-  std::vector<size_t> found(clients, 0), expected(clients, 0);
+  for (size_t q = 0; q < std::min<size_t>(20, pool); ++q) ARROW_CHECK_OK(fns[0](q).status());
+  std::vector<Tally> per_thread(clients);
   std::vector<std::thread> threads;
   const auto start = Clock::now();
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&, t] {
-      for (size_t i = 0; i < options.queries; ++i) {
+      Tally& tally = per_thread[t];
+      for (size_t i = 0; i < queries; ++i) {
         const size_t q = (i + static_cast<size_t>(t) * 7) % pool;
         const auto begin = Clock::now();
         auto ids = fns[t](q).ValueOrDie();
-        latencies[t].push_back(
+        tally.latencies_ms.push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
         for (int64_t want : truth[q]) {
-          found[t] += std::find(ids.begin(), ids.end(), want) != ids.end();
+          tally.found += std::find(ids.begin(), ids.end(), want) != ids.end();
         }
-        expected[t] += truth[q].size();
+        tally.expected += truth[q].size();
       }
     });
   }
   for (auto& thread : threads) thread.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  Measurement m;
-  m.qps = static_cast<double>(all.size()) / seconds;
-  m.p50_ms = Percentile(all, 0.5);
-  m.p99_ms = Percentile(all, 0.99);
-  m.recall = static_cast<double>(std::accumulate(found.begin(), found.end(), size_t{0})) /
-             static_cast<double>(std::accumulate(expected.begin(), expected.end(), size_t{0}));
-  return m;
+  Tally total;
+  for (const Tally& tally : per_thread) total.Add(tally);
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return total;
 }
 
 std::vector<int64_t> IdsOf(const arrow::Table& table) {
@@ -170,9 +174,9 @@ std::shared_ptr<arrow::RecordBatch> QueryBatch(std::span<const float> query, con
   arrow::Int32Builder k, ef;
   ARROW_CHECK_OK(k.Append(o.k));
   ARROW_CHECK_OK(ef.Append(o.ef));
-  auto schema = arrow::schema({arrow::field("dataset", arrow::utf8()),
-                               arrow::field("query_vector", vector->type()),
-                               arrow::field("k", arrow::int32()), arrow::field("ef", arrow::int32())});
+  auto schema = arrow::schema(
+      {arrow::field("dataset", arrow::utf8()), arrow::field("query_vector", vector->type()),
+       arrow::field("k", arrow::int32()), arrow::field("ef", arrow::int32())});
   return arrow::RecordBatch::Make(
       schema, 1,
       {dataset.Finish().ValueOrDie(), vector, k.Finish().ValueOrDie(), ef.Finish().ValueOrDie()});
@@ -185,7 +189,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Arbalest search benchmark: the service layer's cost, index vs store vs Flight"};
   app.add_option("--rows", options.rows);
   app.add_option("--dim", options.dim);
-  app.add_option("--queries", options.queries, "Queries per client thread and depth");
+  app.add_option("--queries", options.queries, "Queries per client thread and depth, all rounds");
   app.add_option("--recall-queries", options.recall_queries, "Distinct queries (exact truth)");
   app.add_option("--k", options.k);
   app.add_option("--ef", options.ef);
@@ -193,6 +197,7 @@ int main(int argc, char** argv) {
   app.add_option("--efc", options.ef_construction);
   app.add_option("--index-threads", options.index_threads);
   app.add_option("--batch-rows", options.batch_rows, "Rows per put (stored batch)");
+  app.add_option("--rounds", options.rounds, "Turns each depth takes (queries split among them)");
   app.add_option("--clients", options.clients, "Client thread counts")->delimiter(',');
   app.add_option("--depths", options.depths, "Comma-separated: index,store,doget,exchange");
   CLI11_PARSE(app, argc, argv);
@@ -251,7 +256,8 @@ int main(int argc, char** argv) {
   depths.emplace_back("index", [&]() -> arrow::Result<SearchFn> {
     auto out = std::make_shared<std::vector<arbalest::Neighbor>>();
     return SearchFn([&, out](size_t q) -> arrow::Result<std::vector<int64_t>> {
-      ARROW_RETURN_NOT_OK(dataset->index().hnsw().Search(queries.row(q), search_options, out.get()));
+      ARROW_RETURN_NOT_OK(
+          dataset->index().hnsw().Search(queries.row(q), search_options, out.get()));
       std::vector<int64_t> ids;
       for (const auto& hit : *out) ids.push_back(static_cast<int64_t>(hit.row));
       return ids;
@@ -298,18 +304,28 @@ int main(int argc, char** argv) {
 
   std::printf("%-9s %7s %10s %8s %8s %7s %9s\n", "depth", "clients", "qps", "p50_ms", "p99_ms",
               "recall", "vs_index");
+  // Depths take turns, round after round, so that load from elsewhere on the machine falls on
+  // all of them alike.
   for (int clients : options.clients) {
-    double index_qps = 0;
-    for (const auto& [name, factory] : depths) {
-      if (options.depths.find(name) == std::string::npos) continue;
-      const Measurement m = Measure(factory, clients, options, truth);
-      if (name == "index") index_qps = m.qps;
-      std::printf("%-9s %7d %10.0f %8.3f %8.3f %7.3f %9s\n", name.c_str(), clients, m.qps,
-                  m.p50_ms, m.p99_ms, m.recall,
-                  index_qps > 0 ? (std::to_string(m.qps / index_qps).substr(0, 5) + "x").c_str()
-                                : "-");
-      std::fflush(stdout);
+    std::vector<Tally> tallies(depths.size());
+    for (int round = 0; round < options.rounds; ++round) {
+      for (size_t d = 0; d < depths.size(); ++d) {
+        if (options.depths.find(depths[d].first) == std::string::npos) continue;
+        tallies[d].Add(Measure(depths[d].second, clients,
+                               std::max<size_t>(1, options.queries / options.rounds), truth));
+      }
     }
+    for (size_t d = 0; d < depths.size(); ++d) {
+      const Tally& tally = tallies[d];
+      if (tally.latencies_ms.empty()) continue;
+      const double index_qps = tallies[0].latencies_ms.empty() ? 0 : tallies[0].qps();
+      std::printf(
+          "%-9s %7d %10.0f %8.3f %8.3f %7.3f %9s\n", depths[d].first.c_str(), clients, tally.qps(),
+          Percentile(tally.latencies_ms, 0.5), Percentile(tally.latencies_ms, 0.99), tally.recall(),
+          index_qps > 0 ? (std::to_string(tally.qps() / index_qps).substr(0, 5) + "x").c_str()
+                        : "-");
+    }
+    std::fflush(stdout);
   }
   ARROW_CHECK_OK(servers->Shutdown(std::chrono::seconds(5)));
   store->StopIndexing();
