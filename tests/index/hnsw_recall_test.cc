@@ -1,7 +1,9 @@
-// Recall of HNSW against the flat index on clustered 384-d data, unfiltered and filtered.
-// One index (built from 2 threads) is shared by the suite; ARBALEST_INDEX_TEST_ROWS scales it.
+// Recall of HNSW against the flat index on clustered 384-d data, unfiltered and filtered, on
+// full vectors and on PQ codes with re-ranking. The indexes (built from 2 threads) are shared
+// by the suite; ARBALEST_INDEX_TEST_ROWS scales them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "clustered_data.h"
@@ -19,20 +21,32 @@ constexpr size_t kDim = 384;
 constexpr size_t kQueries = 200;
 constexpr size_t kEf = 64;
 
-// Built on first use and shared by both suites below.
+std::unique_ptr<HnswIndex> MakeHnsw(Quantization quantization, size_t rows) {
+  // PQ trains on its default sample, or on half the rows of a small (sanitizer) run.
+  const HnswParams defaults;
+  return HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                         {.m = 16,
+                          .ef_construction = 100,
+                          .quantization = quantization,
+                          .pq_training_rows =
+                              std::min(defaults.pq_training_rows, static_cast<uint32_t>(rows / 2))})
+      .ValueOrDie();
+}
+
+// Built on first use and shared by the suites below.
 struct Shared {
   Shared()
-      : queries(ClusteredData(kQueries, kDim, /*seed=*/2)),
+      : data(ClusteredData(testing::RowsFromEnv(20000), kDim, /*seed=*/1)),
+        queries(ClusteredData(kQueries, kDim, /*seed=*/2)),
         flat(kDim, Metric::kL2),
-        hnsw(HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
-                             {.m = 16, .ef_construction = 100})
-                 .ValueOrDie()) {
-    const Dataset data = ClusteredData(testing::RowsFromEnv(20000), kDim, /*seed=*/1);
-    built = testing::AddAll(flat, data).ok() && testing::AddAll(*hnsw, data, /*threads=*/2).ok();
+        hnsw(MakeHnsw(Quantization::kNone, data.rows())),
+        pq(MakeHnsw(Quantization::kPq, data.rows())) {
+    built = testing::AddAll(flat, data).ok() && testing::AddAll(*hnsw, data, /*threads=*/2).ok() &&
+            testing::AddAll(*pq, data, /*threads=*/2).ok();
   }
-  Dataset queries;
+  Dataset data, queries;
   FlatIndex flat;
-  std::unique_ptr<HnswIndex> hnsw;
+  std::unique_ptr<HnswIndex> hnsw, pq;
   bool built = false;
 };
 
@@ -44,6 +58,7 @@ class HnswRecallTest : public ::testing::Test {
     queries_ = &shared.queries;
     flat_ = &shared.flat;
     hnsw_ = shared.hnsw.get();
+    pq_ = shared.pq.get();
   }
 
   Roaring EveryNth(size_t per_thousand) const {
@@ -57,12 +72,34 @@ class HnswRecallTest : public ::testing::Test {
   const Dataset* queries_ = nullptr;
   const FlatIndex* flat_ = nullptr;
   const HnswIndex* hnsw_ = nullptr;
+  const HnswIndex* pq_ = nullptr;
 };
 
 TEST_F(HnswRecallTest, RecallAt10IsAtLeast95PercentAtEf64) {
   const double recall = RecallAtK(*hnsw_, *flat_, *queries_, {.k = 10, .ef = kEf}).ValueOrDie();
   RecordProperty("recall_at_10", std::to_string(recall));
   EXPECT_GE(recall, 0.95);
+}
+
+TEST_F(HnswRecallTest, PqWithReRankingRecallAt10IsAtLeast93PercentAtEf64) {
+  ASSERT_TRUE(pq_->quantized());
+  const double recall = RecallAtK(*pq_, *flat_, *queries_, {.k = 10, .ef = kEf}).ValueOrDie();
+  RecordProperty("pq_recall_at_10", std::to_string(recall));
+  EXPECT_GE(recall, 0.93);
+  // Codes of pq_m bytes per row beside the vectors.
+  EXPECT_GE(pq_->memory().vector_bytes, pq_->size() * (kDim * sizeof(float) + pq_->params().pq_m));
+}
+
+TEST_F(HnswRecallTest, PqFilteredSearchReturnsOnlyMatchingRows) {
+  const Roaring filter = EveryNth(100);
+  const SearchOptions options{.k = 10, .ef = kEf, .filter = &filter};
+  std::vector<Neighbor> got;
+  for (size_t q = 0; q < queries_->rows(); ++q) {
+    ASSERT_TRUE(pq_->Search(queries_->row(q), options, &got).ok());
+    ASSERT_EQ(got.size(), std::min<uint64_t>(10, filter.cardinality()));
+    for (const Neighbor& n : got) ASSERT_TRUE(filter.contains(n.row));
+  }
+  EXPECT_GE(RecallAtK(*pq_, *flat_, *queries_, options).ValueOrDie(), 0.9);
 }
 
 TEST_F(HnswRecallTest, GraphMemoryIsAccounted) {
