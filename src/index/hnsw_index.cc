@@ -73,6 +73,25 @@ class HnswIndex::Scorer {
   float constant_;
 };
 
+const char* QuantizationName(Quantization quantization) {
+  switch (quantization) {
+    case Quantization::kNone:
+      return "none";
+    case Quantization::kSq8:
+      return "sq8";
+    case Quantization::kPq:
+      return "pq";
+  }
+  return "unknown";
+}
+
+arrow::Result<Quantization> ParseQuantization(std::string_view name) {
+  for (const Quantization q : {Quantization::kNone, Quantization::kSq8, Quantization::kPq}) {
+    if (name == QuantizationName(q)) return q;
+  }
+  return arrow::Status::Invalid("quantization must be none, sq8 or pq, got '", name, "'");
+}
+
 HnswIndex::Scorer HnswIndex::FullScorer(const float* query) const {
   return Scorer(store_.space(), store_.rows(), query);
 }

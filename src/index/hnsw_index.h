@@ -19,6 +19,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include "index/hnsw_file.h"
 #include "index/index_rows.h"
@@ -37,6 +38,11 @@ enum class Quantization : uint8_t {
   // pq_training_rows rows. float32 only.
   kPq = 2,
 };
+
+// The names schema metadata uses (longbow.index.quantization): "none", "sq8", "pq".
+const char* QuantizationName(Quantization quantization);
+// Invalid, listing the names, for another name.
+arrow::Result<Quantization> ParseQuantization(std::string_view name);
 
 struct HnswParams {
   uint32_t m = 16;                 // neighbours per row on upper levels; 2*m on level 0
