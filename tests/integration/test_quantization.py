@@ -2,7 +2,7 @@
 `longbow.index.quantization` = `pq` (optionally `longbow.index.pq_m`) or `sq8`, so that the
 graph is traversed on codes and the candidates re-ranked on the full vectors; checked against
 numpy brute force (recall@10, true distances), the `quantization` entry of `stats`, and bad
-metadata refused at creation.
+metadata refused at creation; a PQ graph saved by a snapshot is mapped back after a restart.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from arbalest_util import INVALID_ARGUMENT, put_table, stats, unique_name, vector_array
+from arbalest_util import INVALID_ARGUMENT, action, put_table, stats, unique_name, vector_array
 from test_search import brute_force, clustered, search, wait_ready
+from test_snapshots import NO_TRIGGERS, restart_after_sigkill
 
 DIM = 64
 ROWS = 12_000  # past both training thresholds: 10240 rows for PQ, 4096 for SQ8
@@ -57,6 +58,22 @@ def test_quantized_search_recall_against_numpy(server, metadata, expected):
                                    atol=1e-3)
     recall = hits / (10 * len(queries))
     assert recall >= 0.93, f"recall@10 {recall:.3f} at ef=100 with {metadata}"
+
+
+def test_pq_graph_is_mapped_back_after_a_restart(start_server):
+    srv = start_server(NO_TRIGGERS)
+    vectors = clustered(np.random.default_rng(34), ROWS, DIM)
+    name = create(srv, {"longbow.index.quantization": "pq"}, vectors)
+    wait_ready(srv.data, name)
+    queries = clustered(np.random.default_rng(35), 20, DIM)
+    before = [search(srv.data, name, q, k=10, ef=50) for q in queries]
+    assert action(srv.data, "snapshot", {"dataset": name})[0]["snapshot"][0]["indexed_rows"] == ROWS
+    srv = restart_after_sigkill(srv)
+    st = stats(srv.data, name)
+    assert st["index_restored_rows"] == ROWS, st
+    assert st["quantization"] == {"type": "pq", "pq_m": 8, "trained": True}, st
+    for q, want in zip(queries, before):
+        assert search(srv.data, name, q, k=10, ef=50).equals(want)
 
 
 def test_unquantized_dataset_reports_no_quantization(server):
