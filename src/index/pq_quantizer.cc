@@ -9,7 +9,7 @@
 namespace arbalest {
 namespace {
 
-constexpr size_t kDefaultSubDim = 8;
+constexpr size_t kDefaultSubDim = 4;
 
 }  // namespace
 

@@ -31,7 +31,7 @@ struct DatasetSnapshot;
 //                                 dimension SQ8 or PQ codes, re-ranked on the full vectors
 //                                 (float32 vectors only)
 //   longbow.index.pq_m            PQ subspaces = code bytes per row; must divide the dimension
-//                                 (default: sub-vectors of 8 floats, dim / 8)
+//                                 (default: sub-vectors of 4 floats, dim / 4)
 struct IndexConfig {
   Metric metric = Metric::kL2;
   simd::ElementType element_type = simd::ElementType::kFloat32;

@@ -87,8 +87,8 @@ TEST(HnswTest, PqParametersAreCheckedAndResolved) {
         kDim, Metric::kL2, ElementType::kFloat32,
         {.quantization = Quantization::kPq, .pq_m = pq_m, .pq_training_rows = training_rows});
   };
-  EXPECT_EQ(make(0, 1000).ValueOrDie()->params().pq_m, 48u);  // sub-vectors of 8 floats
-  EXPECT_EQ(make(96, 1000).ValueOrDie()->params().pq_m, 96u);
+  EXPECT_EQ(make(0, 1000).ValueOrDie()->params().pq_m, 96u);  // sub-vectors of 4 floats
+  EXPECT_EQ(make(48, 1000).ValueOrDie()->params().pq_m, 48u);
   EXPECT_TRUE(make(7, 1000).status().IsInvalid());
   EXPECT_TRUE(make(48, 100).status().IsInvalid());
   // Below the training threshold, searches use the full vectors.

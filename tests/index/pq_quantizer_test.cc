@@ -53,11 +53,12 @@ TEST(PqQuantizerTest, BadParametersAreRefused) {
   EXPECT_TRUE(pq->Restore(std::vector<float>(kDim * 255)).IsInvalid());
 }
 
-TEST(PqQuantizerTest, DefaultMUsesSubVectorsOfEightFloatsOrFewer) {
-  EXPECT_EQ(PqQuantizer::DefaultM(384), 48u);
-  EXPECT_EQ(PqQuantizer::DefaultM(100), 20u);  // 5 floats
-  EXPECT_EQ(PqQuantizer::DefaultM(7), 1u);
+TEST(PqQuantizerTest, DefaultMUsesSubVectorsOfFourFloatsOrFewer) {
+  EXPECT_EQ(PqQuantizer::DefaultM(384), 96u);
+  EXPECT_EQ(PqQuantizer::DefaultM(100), 25u);
+  EXPECT_EQ(PqQuantizer::DefaultM(6), 2u);  // 3 floats
   EXPECT_EQ(PqQuantizer::DefaultM(13), 13u);
+  EXPECT_EQ(PqQuantizer::DefaultM(2), 1u);
 }
 
 TEST(PqQuantizerTest, ReconstructionErrorIsBoundedAndFallsWithMoreSubspaces) {

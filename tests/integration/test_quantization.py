@@ -32,11 +32,11 @@ def create(server, metadata, vectors, value_type=pa.float32()):
 
 
 @pytest.mark.parametrize("metadata, expected", [
-    ({"longbow.index.quantization": "pq", "longbow.index.pq_m": "16"},
-     {"type": "pq", "pq_m": 16, "trained": True}),
-    ({"longbow.index.quantization": "pq"}, {"type": "pq", "pq_m": 8, "trained": True}),
+    ({"longbow.index.quantization": "pq", "longbow.index.pq_m": "8"},
+     {"type": "pq", "pq_m": 8, "trained": True}),
+    ({"longbow.index.quantization": "pq"}, {"type": "pq", "pq_m": 16, "trained": True}),
     ({"longbow.index.quantization": "sq8"}, {"type": "sq8", "trained": True}),
-], ids=["pq16", "pq-default", "sq8"])
+], ids=["pq8", "pq-default", "sq8"])
 def test_quantized_search_recall_against_numpy(server, metadata, expected):
     rng = np.random.default_rng(31)
     vectors = clustered(rng, ROWS, DIM)
@@ -71,7 +71,7 @@ def test_pq_graph_is_mapped_back_after_a_restart(start_server):
     srv = restart_after_sigkill(srv)
     st = stats(srv.data, name)
     assert st["index_restored_rows"] == ROWS, st
-    assert st["quantization"] == {"type": "pq", "pq_m": 8, "trained": True}, st
+    assert st["quantization"] == {"type": "pq", "pq_m": 16, "trained": True}, st
     for q, want in zip(queries, before):
         assert search(srv.data, name, q, k=10, ef=50).equals(want)
 
