@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <string>
 
 #include "clustered_data.h"
 #include "index/flat_index.h"
@@ -90,40 +91,41 @@ TEST_F(HnswRecallTest, PqWithReRankingRecallAt10IsAtLeast93PercentAtEf64) {
   EXPECT_GE(pq_->memory().vector_bytes, pq_->size() * (kDim * sizeof(float) + pq_->params().pq_m));
 }
 
-TEST_F(HnswRecallTest, PqFilteredSearchReturnsOnlyMatchingRows) {
-  const Roaring filter = EveryNth(100);
-  const SearchOptions options{.k = 10, .ef = kEf, .filter = &filter};
-  std::vector<Neighbor> got;
-  for (size_t q = 0; q < queries_->rows(); ++q) {
-    ASSERT_TRUE(pq_->Search(queries_->row(q), options, &got).ok());
-    ASSERT_EQ(got.size(), std::min<uint64_t>(10, filter.cardinality()));
-    for (const Neighbor& n : got) ASSERT_TRUE(filter.contains(n.row));
-  }
-  EXPECT_GE(RecallAtK(*pq_, *flat_, *queries_, options).ValueOrDie(), 0.9);
-}
-
 TEST_F(HnswRecallTest, GraphMemoryIsAccounted) {
   const MemoryUsage memory = hnsw_->memory();
   EXPECT_GE(memory.vector_bytes, hnsw_->size() * kDim * sizeof(float));
   EXPECT_GE(memory.graph_bytes, hnsw_->size() * 33 * sizeof(uint32_t));
 }
 
-class HnswFilterTest : public HnswRecallTest, public ::testing::WithParamInterface<size_t> {};
+struct FilterCase {
+  bool pq;              // the PQ index, else the float32 one
+  size_t per_thousand;  // selectivity in rows per thousand
+};
+
+class HnswFilterTest : public HnswRecallTest, public ::testing::WithParamInterface<FilterCase> {};
 
 TEST_P(HnswFilterTest, ReturnsKWheneverKMatchAndRecallAtLeast90Percent) {
-  const Roaring filter = EveryNth(GetParam());
+  const HnswIndex& index = GetParam().pq ? *pq_ : *hnsw_;
+  const Roaring filter = EveryNth(GetParam().per_thousand);
   const SearchOptions options{.k = 10, .ef = kEf, .filter = &filter};
   std::vector<Neighbor> got;
   for (size_t q = 0; q < queries_->rows(); ++q) {
-    ASSERT_TRUE(hnsw_->Search(queries_->row(q), options, &got).ok());
+    ASSERT_TRUE(index.Search(queries_->row(q), options, &got).ok());
     ASSERT_EQ(got.size(), std::min<uint64_t>(10, filter.cardinality()));
     for (const Neighbor& n : got) ASSERT_TRUE(filter.contains(n.row));
   }
-  EXPECT_GE(RecallAtK(*hnsw_, *flat_, *queries_, options).ValueOrDie(), 0.9);
+  EXPECT_GE(RecallAtK(index, *flat_, *queries_, options).ValueOrDie(), 0.9);
 }
 
-// Selectivity in rows per thousand: 50%, 10%, 1%, 0.1%.
-INSTANTIATE_TEST_SUITE_P(Selectivity, HnswFilterTest, ::testing::Values(500, 100, 10, 1));
+// 50%, 10%, 1%, 0.1% on full vectors; 10% on PQ codes (the graph walk, not the exact scan).
+INSTANTIATE_TEST_SUITE_P(Selectivity, HnswFilterTest,
+                         ::testing::Values(FilterCase{false, 500}, FilterCase{false, 100},
+                                           FilterCase{false, 10}, FilterCase{false, 1},
+                                           FilterCase{true, 100}),
+                         [](const ::testing::TestParamInfo<FilterCase>& info) {
+                           return std::string(info.param.pq ? "pq_" : "float32_") +
+                                  std::to_string(info.param.per_thousand) + "_per_thousand";
+                         });
 
 }  // namespace
 }  // namespace arbalest
