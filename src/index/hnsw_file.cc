@@ -255,8 +255,11 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
                     .exact_filter_fraction = header.exact_filter_fraction,
                     .quantization = quantization,
                     .pq_m = header.pq_m};
-  (quantization == Quantization::kPq ? params.pq_training_rows : params.sq8_training_rows) =
-      header.training_rows;
+  if (quantization == Quantization::kPq) {
+    params.pq_training_rows = header.training_rows;
+  } else {
+    params.sq8_training_rows = header.training_rows;
+  }
   ARROW_ASSIGN_OR_RAISE(
       std::unique_ptr<HnswIndex> index,
       HnswIndex::Make(header.dim, static_cast<Metric>(header.metric),

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <thread>
 
@@ -119,6 +120,9 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Make(size_t dim, Metric met
         return arrow::Status::Invalid("PQ quantization needs float32 rows");
       }
       if (resolved.pq_m == 0) resolved.pq_m = static_cast<uint32_t>(PqQuantizer::DefaultM(dim));
+      if (resolved.pq_m > UINT16_MAX) {  // the index file holds it in 16 bits
+        return arrow::Status::Invalid("PQ m must be at most ", UINT16_MAX, ", got ", resolved.pq_m);
+      }
       ARROW_ASSIGN_OR_RAISE(quantizer, PqQuantizer::Make(space.kind(), dim,
                                                          {.m = resolved.pq_m,
                                                           .training_rows = params.pq_training_rows,

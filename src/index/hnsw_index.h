@@ -60,9 +60,9 @@ struct HnswParams {
 
 class HnswIndex final : public VectorIndex {
  public:
-  // Invalid for m < 2, dim == 0, ef_construction == 0, SQ8 or PQ over non-float32 rows, or
-  // PQ parameters PqQuantizer refuses (pq_m not dividing dim, pq_training_rows < 256). A
-  // PQ index's params() hold the pq_m in use.
+  // Invalid for m < 2, dim == 0, ef_construction == 0, SQ8 or PQ over non-float32 rows, a
+  // pq_m not dividing dim or above 65535, or pq_training_rows < 256. A PQ index's params()
+  // hold the pq_m in use.
   static arrow::Result<std::unique_ptr<HnswIndex>> Make(
       size_t dim, Metric metric, simd::ElementType type = simd::ElementType::kFloat32,
       const HnswParams& params = {});

@@ -91,6 +91,10 @@ TEST(HnswTest, PqParametersAreCheckedAndResolved) {
   EXPECT_EQ(make(48, 1000).ValueOrDie()->params().pq_m, 48u);
   EXPECT_TRUE(make(7, 1000).status().IsInvalid());
   EXPECT_TRUE(make(48, 100).status().IsInvalid());
+  EXPECT_TRUE(HnswIndex::Make(70000, Metric::kL2, ElementType::kFloat32,
+                              {.quantization = Quantization::kPq, .pq_m = 70000})
+                  .status()
+                  .IsInvalid());  // the file holds pq_m in 16 bits
   // Below the training threshold, searches use the full vectors.
   std::unique_ptr<HnswIndex> untrained = make(48, 1000).ValueOrDie();
   const Dataset data = ClusteredData(999, kDim, 15);
