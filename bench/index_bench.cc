@@ -3,8 +3,10 @@
 // Reports build throughput, QPS and p50/p99 latency at recall@10 0.90/0.95/0.99 (linear
 // interpolation over an ef sweep), and RSS growth while building. Prints its own command line.
 //
+// Our index runs three times: on full vectors, SQ8 codes and PQ codes (both re-ranked).
+//
 //   index_bench [--rows N] [--dim D] [--queries Q] [--threads T] [--m M] [--efc EF]
-//               [--metric euclidean|cosine|dot_product] [--type float32|float16|int8]
+//               [--pq-m BYTES]
 #include <faiss/IndexHNSW.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
@@ -35,6 +37,7 @@ struct Config {
   size_t rows = 100000, dim = 384, queries = 1000, k = 10;
   int threads = 2;
   uint32_t m = 16, efc = 200;
+  uint32_t pq_m = 0;  // 0: the index's default
 };
 
 double Seconds(Clock::time_point since) {
@@ -74,13 +77,16 @@ class Engine {
 class ArbalestEngine final : public Engine {
  public:
   ArbalestEngine(const Config& config, Quantization quantization)
-      : index_(HnswIndex::Make(
-                   config.dim, Metric::kL2, simd::ElementType::kFloat32,
-                   {.m = config.m, .ef_construction = config.efc, .quantization = quantization})
-                   .ValueOrDie()) {}
-  const char* name() const override {
-    return index_->params().quantization == Quantization::kSq8 ? "arb-sq8" : "arbalest";
-  }
+      : index_(HnswIndex::Make(config.dim, Metric::kL2, simd::ElementType::kFloat32,
+                               {.m = config.m,
+                                .ef_construction = config.efc,
+                                .quantization = quantization,
+                                .pq_m = config.pq_m})
+                   .ValueOrDie()),
+        name_(quantization == Quantization::kNone
+                  ? "arbalest"
+                  : std::string("arb-") + QuantizationName(quantization)) {}
+  const char* name() const override { return name_.c_str(); }
   void Build(const testing::Dataset& data, int threads) override {
     if (!testing::AddAll(*index_, data, threads).ok()) std::abort();
   }
@@ -93,6 +99,7 @@ class ArbalestEngine final : public Engine {
 
  private:
   std::unique_ptr<HnswIndex> index_;
+  std::string name_;
 };
 
 class HnswlibEngine final : public Engine {
@@ -199,6 +206,8 @@ Config ParseArgs(int argc, char** argv) {
       c.m = static_cast<uint32_t>(value);
     else if (flag == "--efc")
       c.efc = static_cast<uint32_t>(value);
+    else if (flag == "--pq-m")
+      c.pq_m = static_cast<uint32_t>(value);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -234,6 +243,7 @@ int Main(int argc, char** argv) {
   const std::vector<std::function<std::unique_ptr<Engine>()>> makers = {
       [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kNone); },
       [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kSq8); },
+      [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kPq); },
       [&] { return std::make_unique<HnswlibEngine>(config); },
       [&] { return std::make_unique<FaissEngine>(config); }};
   // Builds one after the other, none freed, so each RSS growth is that engine's alone.

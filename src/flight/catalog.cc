@@ -58,6 +58,13 @@ Json DatasetStats(const Dataset& dataset) {
                 {"terms", stats.terms},
                 {"bytes", stats.total_bytes}};
   }
+  Json quantization = nullptr;
+  const HnswIndex& hnsw = dataset.index().hnsw();
+  if (hnsw.params().quantization != Quantization::kNone) {
+    quantization =
+        Json{{"type", QuantizationName(hnsw.params().quantization)}, {"trained", hnsw.quantized()}};
+    if (hnsw.params().quantization == Quantization::kPq) quantization["pq_m"] = hnsw.params().pq_m;
+  }
   return Json{{"dataset", dataset.name()},
               {"rows", snapshot.live_rows()},
               {"deleted_rows", snapshot.num_rows - snapshot.live_rows()},
@@ -72,6 +79,7 @@ Json DatasetStats(const Dataset& dataset) {
               {"indexed_rows", dataset.index().indexed_rows()},
               {"index_bytes", dataset.index_memory()},
               {"index_restored_rows", dataset.index().restored_rows()},
+              {"quantization", std::move(quantization)},
               {"snapshot_lsn", dataset.saved_snapshot().lsn},
               {"text_index", std::move(text)}};
 }

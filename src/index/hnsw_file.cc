@@ -17,12 +17,16 @@ namespace arbalest {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'R', 'B', 'H', 'N', 'S', 'W', '\0'};
-constexpr uint32_t kVersion = 1;
+// Version 2 adds PQ (the same layout; pq_m in bytes version 1 reserved). A file is written
+// with the lowest version that holds it, so indexes without PQ stay readable by version-1
+// readers, and those refuse a PQ index by its version instead of misreading it.
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kFirstPqVersion = 2;
 constexpr uint64_t kSectionAlign = 4096;
 
-enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper, kSq8Range, kSq8Codes, kNumSections };
-constexpr const char* kSectionNames[kNumSections] = {"vectors", "flags",     "links0",   "levels",
-                                                     "upper",   "sq8 range", "sq8 codes"};
+enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper, kQuantizer, kCodes, kNumSections };
+constexpr const char* kSectionNames[kNumSections] = {"vectors", "flags",     "links0", "levels",
+                                                     "upper",   "quantizer", "codes"};
 
 struct SectionEntry {
   uint64_t offset;
@@ -37,13 +41,15 @@ struct FileHeader {
   uint8_t metric;
   uint8_t element_type;
   uint8_t quantization;
-  uint8_t reserved[5];
+  uint8_t reserved0;
+  uint16_t pq_m;  // 0 unless quantization is PQ (version 2)
+  uint8_t reserved[2];
   uint32_t m;
   uint32_t ef_construction;
   uint32_t ef_search;
   uint32_t row_stride;
-  uint32_t sq8_training_rows;
-  uint32_t sq8_code_stride;
+  uint32_t training_rows;  // the quantizer's: sq8_training_rows or pq_training_rows
+  uint32_t code_stride;
   uint64_t seed;
   double exact_filter_fraction;
   uint64_t rows;
@@ -173,26 +179,28 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
     const HnswIndex::NodeInfo* node = index.Node(row);
     if (node->level > 0) writer.Append(node->upper, index.UpperWords(node->level) * 4);
   }
-  const bool sq8_ready = index.sq8_ready_.load(std::memory_order_acquire);
-  writer.Begin(kSq8Range);
-  if (sq8_ready) {
-    writer.Append(index.sq8_->min().data(), index.dim() * sizeof(float));
-    writer.Append(index.sq8_->max().data(), index.dim() * sizeof(float));
+  const bool codes_ready = index.codes_ready_.load(std::memory_order_acquire);
+  writer.Begin(kQuantizer);
+  if (codes_ready) {
+    const std::vector<float> state = index.quantizer_->State();
+    writer.Append(state.data(), state.size() * sizeof(float));
   }
-  writer.Begin(kSq8Codes);
-  if (sq8_ready) writer.AppendRecords(index.sq8_codes_, rows);
+  writer.Begin(kCodes);
+  if (codes_ready) writer.AppendRecords(index.codes_, rows);
   writer.Finish();
 
   const HnswParams& params = index.params_;
   FileHeader header = {};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
-  header.version = kVersion;
+  const bool pq = params.quantization == Quantization::kPq;
+  header.version = pq ? kFirstPqVersion : 1;
   header.dim = static_cast<uint32_t>(store.space().dim());
   header.metric = static_cast<uint8_t>(store.space().metric());
   header.element_type = static_cast<uint8_t>(store.space().type());
   header.quantization = static_cast<uint8_t>(params.quantization);
-  header.sq8_training_rows = params.sq8_training_rows;
-  header.sq8_code_stride = static_cast<uint32_t>(index.sq8_codes_.stride());
+  header.pq_m = static_cast<uint16_t>(pq ? params.pq_m : 0);
+  header.training_rows = index.TrainingRows();
+  header.code_stride = static_cast<uint32_t>(index.codes_.stride());
   header.m = params.m;
   header.ef_construction = params.ef_construction;
   header.ef_search = params.ef_search;
@@ -219,11 +227,15 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
   if (std::memcmp(header.magic, kMagic, sizeof(kMagic)) != 0) {
     return Corrupt(path, "not an HNSW index file (bad magic)");
   }
-  if (header.version != kVersion) {
+  if (header.version == 0 || header.version > kVersion) {
     return Corrupt(path, "format version " + std::to_string(header.version) +
-                             ", this build reads version " + std::to_string(kVersion));
+                             ", this build reads versions 1 to " + std::to_string(kVersion));
   }
   if (header.checksum != HeaderChecksum(header)) return Corrupt(path, "corrupt (header checksum)");
+  const auto quantization = static_cast<Quantization>(header.quantization);
+  if (quantization == Quantization::kPq && header.version < kFirstPqVersion) {
+    return Corrupt(path, "inconsistent (PQ in a version-1 file)");
+  }
   for (int s = 0; s < kNumSections; ++s) {
     const SectionEntry& section = header.sections[s];
     if (section.offset + section.bytes > mapping->size()) {
@@ -236,13 +248,18 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
     }
   }
 
-  const HnswParams params{header.m,
-                          header.ef_construction,
-                          header.ef_search,
-                          header.seed,
-                          header.exact_filter_fraction,
-                          static_cast<Quantization>(header.quantization),
-                          header.sq8_training_rows};
+  HnswParams params{.m = header.m,
+                    .ef_construction = header.ef_construction,
+                    .ef_search = header.ef_search,
+                    .seed = header.seed,
+                    .exact_filter_fraction = header.exact_filter_fraction,
+                    .quantization = quantization,
+                    .pq_m = header.pq_m};
+  if (quantization == Quantization::kPq) {
+    params.pq_training_rows = header.training_rows;
+  } else {
+    params.sq8_training_rows = header.training_rows;
+  }
   ARROW_ASSIGN_OR_RAISE(
       std::unique_ptr<HnswIndex> index,
       HnswIndex::Make(header.dim, static_cast<Metric>(header.metric),
@@ -265,19 +282,18 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
     return arrow::Status::OutOfMemory("cannot load ", path);
   }
   index->store_.SetLoadedCount(static_cast<RowId>(rows), header.deleted);
-  const size_t dim = header.dim;
-  if (sections[kSq8Range].bytes != 0) {
-    if (!index->sq8_ || sections[kSq8Range].bytes != 2 * dim * sizeof(float) ||
-        header.sq8_code_stride != index->sq8_codes_.stride() ||
-        sections[kSq8Codes].bytes != rows * header.sq8_code_stride) {
-      return Corrupt(path, "inconsistent (SQ8 sections)");
+  if (sections[kQuantizer].bytes != 0) {
+    const float* state = reinterpret_cast<const float*>(base + sections[kQuantizer].offset);
+    if (!index->quantizer_ || sections[kQuantizer].bytes % sizeof(float) != 0 ||
+        !index->quantizer_->Restore({state, sections[kQuantizer].bytes / sizeof(float)}).ok() ||
+        header.code_stride != index->codes_.stride() ||
+        sections[kCodes].bytes != rows * header.code_stride) {
+      return Corrupt(path, "inconsistent (quantizer sections)");
     }
-    const float* range = reinterpret_cast<const float*>(base + sections[kSq8Range].offset);
-    index->sq8_->SetRange({range, range + dim}, {range + dim, range + 2 * dim});
-    if (!index->sq8_codes_.AdoptContiguous(base + sections[kSq8Codes].offset, rows)) {
+    if (!index->codes_.AdoptContiguous(base + sections[kCodes].offset, rows)) {
       return arrow::Status::OutOfMemory("cannot load ", path);
     }
-    index->sq8_ready_.store(true, std::memory_order_release);
+    index->codes_ready_.store(true, std::memory_order_release);
   }
   const uint8_t* levels = base + sections[kLevels].offset;
   const uint32_t* upper = reinterpret_cast<const uint32_t*>(base + sections[kUpper].offset);

@@ -1,5 +1,6 @@
 // The on-disk form of an HnswIndex, written by Save() and mapped by Load() without rebuilding
-// the graph. Little-endian, version 1:
+// the graph. Little-endian, version 1 or 2 (the same layout; 2 when it holds a PQ index, so
+// that readers of version 1 refuse it):
 //
 //   header (FileHeader below), its own XXH3 checksum last
 //   sections, each starting on a 4 KiB boundary and checksummed in the header:
@@ -8,8 +9,9 @@
 //     links0   rows x level-0 list bytes (mapped in place)
 //     levels   rows bytes                (each row's top level)
 //     upper    for each row above level 0, level x (m + 1) uint32 (copied: ~1/m of rows)
-//     sq8 range   per-dimension min then max, float32 (empty until SQ8 is trained)
-//     sq8 codes   rows x code stride bytes (mapped in place; empty until SQ8 is trained)
+//     quantizer what the SQ8 or PQ quantizer learnt, float32 (Quantizer::State(): SQ8 min
+//               then max per dimension, PQ codebooks; empty until trained)
+//     codes     rows x code stride bytes (mapped in place; empty until trained)
 //
 // The mapping is private and writable: links of mapped rows can change after a load (new rows
 // are linked in) without touching the file.
@@ -30,7 +32,7 @@ class HnswFile {
   // Writes `index` to `path` (replacing it). Not concurrent with Add or Delete on `index`.
   static arrow::Status Write(const HnswIndex& index, const std::string& path);
   // Maps the index at `path`. IOError when it cannot be read; Invalid, naming the problem,
-  // when it is truncated, corrupt, or not a version-1 index file.
+  // when it is truncated, corrupt, or not an index file of version 1 or 2.
   static arrow::Result<std::unique_ptr<HnswIndex>> Read(const std::string& path);
 };
 

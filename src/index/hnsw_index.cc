@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <thread>
 
 #include "index/flat_index.h"
+#include "index/pq_quantizer.h"
+#include "index/sq8_quantizer.h"
 
 namespace arbalest {
 namespace {
@@ -43,18 +46,18 @@ Neighbor PopCandidate(std::vector<Neighbor>& heap) {
 
 }  // namespace
 
-// The rows one search compares its query with: stored vectors (exact distances) or SQ8 code
-// records (approximate distances, `query` then being the quantizer's weights).
+// The rows one search compares its query with: stored vectors (exact distances) or code
+// records (approximate distances, `query` then being the quantizer's prepared query).
 class HnswIndex::Scorer {
  public:
   Scorer(const DistanceSpace& space, const RecordArena& rows, const float* query,
-         const Sq8Quantizer* sq8 = nullptr, float sq8_constant = 0)
-      : space_(space), rows_(rows), query_(query), sq8_(sq8), sq8_constant_(sq8_constant) {}
+         const Quantizer* quantizer = nullptr, float constant = 0)
+      : space_(space), rows_(rows), query_(query), quantizer_(quantizer), constant_(constant) {}
 
   const void* Row(RowId row) const { return rows_.At(row); }
   void Distances(const void* const* rows, size_t n, float* out) const {
-    if (sq8_ == nullptr) return space_.DistancesToRows(query_, rows, n, out);
-    sq8_->Distances(query_, sq8_constant_, rows, n, out);
+    if (quantizer_ == nullptr) return space_.DistancesToRows(query_, rows, n, out);
+    quantizer_->Distances(query_, constant_, rows, n, out);
   }
   Neighbor Score(RowId row) const {
     const void* rows[1] = {Row(row)};
@@ -67,9 +70,28 @@ class HnswIndex::Scorer {
   const DistanceSpace& space_;
   const RecordArena& rows_;
   const float* query_;
-  const Sq8Quantizer* sq8_;
-  float sq8_constant_;
+  const Quantizer* quantizer_;
+  float constant_;
 };
+
+const char* QuantizationName(Quantization quantization) {
+  switch (quantization) {
+    case Quantization::kNone:
+      return "none";
+    case Quantization::kSq8:
+      return "sq8";
+    case Quantization::kPq:
+      return "pq";
+  }
+  return "unknown";
+}
+
+arrow::Result<Quantization> ParseQuantization(std::string_view name) {
+  for (const Quantization q : {Quantization::kNone, Quantization::kSq8, Quantization::kPq}) {
+    if (name == QuantizationName(q)) return q;
+  }
+  return arrow::Status::Invalid("quantization must be none, sq8 or pq, got '", name, "'");
+}
 
 HnswIndex::Scorer HnswIndex::FullScorer(const float* query) const {
   return Scorer(store_.space(), store_.rows(), query);
@@ -81,13 +103,41 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Make(size_t dim, Metric met
   if (dim == 0) return arrow::Status::Invalid("HNSW index needs dim > 0");
   if (params.m < 2) return arrow::Status::Invalid("HNSW m must be >= 2, got ", params.m);
   if (params.ef_construction == 0) return arrow::Status::Invalid("HNSW ef_construction is 0");
-  if (params.quantization == Quantization::kSq8 && type != simd::ElementType::kFloat32) {
-    return arrow::Status::Invalid("SQ8 quantization needs float32 rows");
+  const DistanceSpace space(metric, type, dim);
+  HnswParams resolved = params;
+  std::unique_ptr<Quantizer> quantizer;
+  switch (params.quantization) {
+    case Quantization::kNone:
+      break;
+    case Quantization::kSq8:
+      if (type != simd::ElementType::kFloat32) {
+        return arrow::Status::Invalid("SQ8 quantization needs float32 rows");
+      }
+      quantizer = std::make_unique<Sq8Quantizer>(space.kind(), dim);
+      break;
+    case Quantization::kPq: {
+      if (type != simd::ElementType::kFloat32) {
+        return arrow::Status::Invalid("PQ quantization needs float32 rows");
+      }
+      if (resolved.pq_m == 0) resolved.pq_m = static_cast<uint32_t>(PqQuantizer::DefaultM(dim));
+      if (resolved.pq_m > UINT16_MAX) {  // the index file holds it in 16 bits
+        return arrow::Status::Invalid("PQ m must be at most ", UINT16_MAX, ", got ", resolved.pq_m);
+      }
+      ARROW_ASSIGN_OR_RAISE(quantizer, PqQuantizer::Make(space.kind(), dim,
+                                                         {.m = resolved.pq_m,
+                                                          .training_rows = params.pq_training_rows,
+                                                          .seed = params.seed}));
+      break;
+    }
+    default:
+      return arrow::Status::Invalid("unknown HNSW quantization ",
+                                    static_cast<int>(params.quantization));
   }
-  return std::unique_ptr<HnswIndex>(new HnswIndex(DistanceSpace(metric, type, dim), params));
+  return std::unique_ptr<HnswIndex>(new HnswIndex(space, resolved, std::move(quantizer)));
 }
 
-HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params)
+HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params,
+                     std::unique_ptr<Quantizer> quantizer)
     : store_(space),
       params_(params),
       max_links0_(2 * params.m),
@@ -95,10 +145,8 @@ HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params)
       links0_((2 * params.m + 1) * sizeof(uint32_t), sizeof(uint32_t)),
       nodes_(sizeof(NodeInfo), alignof(NodeInfo)),
       link_locks_(std::make_unique<std::mutex[]>(kLinkLocks)),
-      sq8_(params.quantization == Quantization::kSq8
-               ? std::make_unique<Sq8Quantizer>(space.kind(), space.dim())
-               : nullptr),
-      sq8_codes_(sq8_ ? sq8_->code_bytes() : 1, 16) {}
+      quantizer_(std::move(quantizer)),
+      codes_(quantizer_ ? quantizer_->code_bytes() : 1, 16) {}
 
 HnswIndex::~HnswIndex() {
   const RowId n = store_.count();
@@ -241,13 +289,13 @@ void HnswIndex::Connect(SearchContext& ctx, RowId row, int level,
 
 arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
   ARROW_RETURN_NOT_OK(CheckDimension(vector.size(), dim()));
-  std::shared_lock training(sq8_train_mutex_, std::defer_lock);
-  if (sq8_) training.lock();
+  std::shared_lock training(train_mutex_, std::defer_lock);
+  if (quantizer_) training.lock();
   ARROW_ASSIGN_OR_RAISE(const RowId row, AppendRow(vector.data()));
   Link(row);
   if (training.owns_lock()) {
     training.unlock();
-    MaybeTrainSq8();
+    ARROW_RETURN_NOT_OK(MaybeTrainQuantizer());
   }
   return row;
 }
@@ -258,8 +306,8 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
                                   " floats is not a whole number of rows of width ", dim());
   }
   const size_t count = vectors.size() / dim();
-  std::shared_lock training(sq8_train_mutex_, std::defer_lock);
-  if (sq8_) training.lock();
+  std::shared_lock training(train_mutex_, std::defer_lock);
+  if (quantizer_) training.lock();
   // Rows are appended in order, so that they get consecutive ids; linking them, the costly
   // part, is what runs in parallel (as concurrent Adds would, under the same locks).
   ARROW_ASSIGN_OR_RAISE(const RowId first, AppendRow(vectors.data()));
@@ -282,7 +330,7 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
   for (auto& helper : helpers) helper.join();
   if (training.owns_lock()) {
     training.unlock();
-    MaybeTrainSq8();
+    ARROW_RETURN_NOT_OK(MaybeTrainQuantizer());
   }
   return first;
 }
@@ -290,11 +338,11 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
 arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
   ARROW_ASSIGN_OR_RAISE(const RowId row, store_.Append(vector));
   if (!links0_.Reserve(uint64_t{row} + 1) || !nodes_.Reserve(uint64_t{row} + 1) ||
-      (sq8_ && !sq8_codes_.Reserve(uint64_t{row} + 1))) {
+      (quantizer_ && !codes_.Reserve(uint64_t{row} + 1))) {
     return arrow::Status::CapacityError("HNSW graph cannot grow beyond ", row, " rows");
   }
-  if (sq8_ready_.load(std::memory_order_acquire)) {
-    sq8_->Encode(static_cast<const float*>(store_.Row(row)), sq8_codes_.At(row));
+  if (codes_ready_.load(std::memory_order_acquire)) {
+    quantizer_->Encode(static_cast<const float*>(store_.Row(row)), codes_.At(row));
   }
   const int level = RandomLevel(row);
   NodeInfo* node = Node(row);
@@ -340,18 +388,24 @@ void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* qu
   if (level > top.level) entry_.store(new_entry, std::memory_order_release);
 }
 
-void HnswIndex::MaybeTrainSq8() {
-  if (sq8_ready_.load(std::memory_order_acquire) || store_.count() < params_.sq8_training_rows) {
-    return;
+uint32_t HnswIndex::TrainingRows() const {
+  return params_.quantization == Quantization::kPq ? params_.pq_training_rows
+                                                   : params_.sq8_training_rows;
+}
+
+arrow::Status HnswIndex::MaybeTrainQuantizer() {
+  if (codes_ready_.load(std::memory_order_acquire) || store_.count() < TrainingRows()) {
+    return arrow::Status::OK();
   }
-  std::unique_lock lock(sq8_train_mutex_);  // waits for adds in progress; blocks new ones
-  if (sq8_ready_.load(std::memory_order_acquire)) return;
+  std::unique_lock lock(train_mutex_);  // waits for adds in progress; blocks new ones
+  if (codes_ready_.load(std::memory_order_acquire)) return arrow::Status::OK();
   const RowId count = store_.count();
   std::vector<const float*> rows(count);
   for (RowId row = 0; row < count; ++row) rows[row] = static_cast<const float*>(store_.Row(row));
-  sq8_->Train(rows);
-  for (RowId row = 0; row < count; ++row) sq8_->Encode(rows[row], sq8_codes_.At(row));
-  sq8_ready_.store(true, std::memory_order_release);
+  ARROW_RETURN_NOT_OK(quantizer_->Train(rows));
+  for (RowId row = 0; row < count; ++row) quantizer_->Encode(rows[row], codes_.At(row));
+  codes_ready_.store(true, std::memory_order_release);
+  return arrow::Status::OK();
 }
 
 arrow::Status HnswIndex::Delete(RowId row) { return store_.Delete(row); }
@@ -365,11 +419,12 @@ void HnswIndex::ExactSearch(const float* query, const SearchOptions& options,
 }
 
 template <class Accept>
-void HnswIndex::SearchSq8(SearchContext& ctx, const float* query, Entry entry, size_t ef, size_t k,
-                          RowId limit, Accept accept, std::vector<Neighbor>* out) const {
-  ctx.weights.resize(dim());
-  const float constant = sq8_->PrepareQuery(query, ctx.weights.data());
-  const Scorer scorer(store_.space(), sq8_codes_, ctx.weights.data(), sq8_.get(), constant);
+void HnswIndex::SearchQuantized(SearchContext& ctx, const float* query, Entry entry, size_t ef,
+                                size_t k, RowId limit, Accept accept,
+                                std::vector<Neighbor>* out) const {
+  ctx.prepared.resize(quantizer_->query_floats());
+  const float constant = quantizer_->PrepareQuery(query, ctx.prepared.data());
+  const Scorer scorer(store_.space(), codes_, ctx.prepared.data(), quantizer_.get(), constant);
   SearchLevel(ctx, scorer, Descend(ctx, scorer, entry, 0), 0, ef, limit, accept);
   ctx.sorted.clear();
   ctx.results.DrainSorted(&ctx.sorted);
@@ -416,8 +471,8 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
              (filter == nullptr || filter->contains(row)) &&
              (exclude == nullptr || !exclude->contains(row));
     };
-    if (sq8_ready_.load(std::memory_order_acquire)) {
-      SearchSq8(*ctx, q, top, ef, options.k, limit, accept, out);
+    if (codes_ready_.load(std::memory_order_acquire)) {
+      SearchQuantized(*ctx, q, top, ef, options.k, limit, accept, out);
     } else {
       const Scorer scorer = FullScorer(q);
       SearchLevel(*ctx, scorer, Descend(*ctx, scorer, top, 0), 0, ef, limit, accept);
@@ -443,7 +498,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& pat
 }
 
 MemoryUsage HnswIndex::memory() const {
-  return {store_.vector_bytes() + store_.flag_bytes() + sq8_codes_.allocated_bytes(),
+  return {store_.vector_bytes() + store_.flag_bytes() + codes_.allocated_bytes(),
           links0_.allocated_bytes() + nodes_.allocated_bytes() +
               upper_bytes_.load(std::memory_order_relaxed)};
 }

@@ -11,7 +11,7 @@
 //  - a filter bitmap is consulted during traversal; filters matching few rows switch to an
 //    exact scan of those rows, so a filtered search returns k rows whenever k match;
 //  - deleted rows (tombstones) are never returned but still route searches;
-//  - optionally, SQ8 codes for traversal with re-ranking on the full vectors.
+//  - optionally, SQ8 or PQ codes for traversal with re-ranking on the full vectors.
 #pragma once
 
 #include <atomic>
@@ -19,11 +19,12 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include "index/hnsw_file.h"
 #include "index/index_rows.h"
+#include "index/quantizer.h"
 #include "index/search_context.h"
-#include "index/sq8_quantizer.h"
 #include "index/vector_index.h"
 
 namespace arbalest {
@@ -33,7 +34,15 @@ enum class Quantization : uint8_t {
   // Traverse the graph on 1-byte SQ8 codes (index/sq8_quantizer.h), trained on the first
   // sq8_training_rows rows, then re-rank the ef candidates on the full vectors. float32 only.
   kSq8 = 1,
+  // The same with PQ codes of pq_m bytes (index/pq_quantizer.h), trained on the first
+  // pq_training_rows rows. float32 only.
+  kPq = 2,
 };
+
+// The names schema metadata uses (longbow.index.quantization): "none", "sq8", "pq".
+const char* QuantizationName(Quantization quantization);
+// Invalid, listing the names, for another name.
+arrow::Result<Quantization> ParseQuantization(std::string_view name);
 
 struct HnswParams {
   uint32_t m = 16;                 // neighbours per row on upper levels; 2*m on level 0
@@ -45,12 +54,15 @@ struct HnswParams {
   double exact_filter_fraction = 0.02;
   Quantization quantization = Quantization::kNone;
   uint32_t sq8_training_rows = 4096;
+  uint32_t pq_m = 0;  // PQ subspaces (code bytes); 0: PqQuantizer::DefaultM(dim)
+  uint32_t pq_training_rows = 10240;
 };
 
 class HnswIndex final : public VectorIndex {
  public:
-  // Invalid for m < 2, dim == 0, ef_construction == 0, or SQ8 over non-float32 rows or the
-  // integer-row cosine kernel.
+  // Invalid for m < 2, dim == 0, ef_construction == 0, SQ8 or PQ over non-float32 rows, a
+  // pq_m not dividing dim or above 65535, or pq_training_rows < 256. A PQ index's params()
+  // hold the pq_m in use.
   static arrow::Result<std::unique_ptr<HnswIndex>> Make(
       size_t dim, Metric metric, simd::ElementType type = simd::ElementType::kFloat32,
       const HnswParams& params = {});
@@ -72,6 +84,8 @@ class HnswIndex final : public VectorIndex {
   uint64_t size() const override { return store_.count(); }
   MemoryUsage memory() const override;
   const HnswParams& params() const { return params_; }
+  // True once the quantizer (if any) is trained: searches then traverse codes.
+  bool quantized() const { return codes_ready_.load(std::memory_order_acquire); }
 
   // Writes the index to `path` (format in index/hnsw_file.h). Searches may run concurrently;
   // adds and deletes may not.
@@ -89,7 +103,8 @@ class HnswIndex final : public VectorIndex {
   };
   Entry LoadEntry() const;
 
-  HnswIndex(const DistanceSpace& space, const HnswParams& params);
+  HnswIndex(const DistanceSpace& space, const HnswParams& params,
+            std::unique_ptr<Quantizer> quantizer);
 
   // Per-row graph metadata; upper-level lists exist only for rows above level 0.
   struct NodeInfo {
@@ -103,7 +118,7 @@ class HnswIndex final : public VectorIndex {
   uint32_t* Links(RowId row, int level) const;
   int RandomLevel(RowId row) const;
 
-  // Distances from one query to rows, on full vectors or SQ8 codes (defined in the .cc).
+  // Distances from one query to rows, on full vectors or quantized codes (defined in the .cc).
   class Scorer;
   Scorer FullScorer(const float* query) const;
 
@@ -120,18 +135,20 @@ class HnswIndex final : public VectorIndex {
   void SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates, size_t max) const;
   // Links `row` to `neighbors` at `level` and each neighbour back to `row`.
   void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
-  // Stores a row's vector, graph slots, level and SQ8 code; the row is not linked yet.
+  // Stores a row's vector, graph slots, level and code; the row is not linked yet.
   arrow::Result<RowId> AppendRow(const float* vector);
   // Links a row stored by AppendRow into the graph.
   void Link(RowId row);
   // Links a new row (its vector in query form) into the graph.
   void Insert(SearchContext& ctx, RowId row, int level, const float* query);
-  // SQ8: trains the quantizer and encodes every row once sq8_training_rows rows are in.
-  void MaybeTrainSq8();
-  // SQ8 traversal of level 0 for ctx.results, re-ranked on full vectors into `out`.
+  // Rows the quantizer trains on (and waits for).
+  uint32_t TrainingRows() const;
+  // Trains the quantizer and encodes every row once TrainingRows() rows are in.
+  arrow::Status MaybeTrainQuantizer();
+  // Traversal of level 0 on codes for ctx.results, re-ranked on full vectors into `out`.
   template <class Accept>
-  void SearchSq8(SearchContext& ctx, const float* query, Entry entry, size_t ef, size_t k,
-                 RowId limit, Accept accept, std::vector<Neighbor>* out) const;
+  void SearchQuantized(SearchContext& ctx, const float* query, Entry entry, size_t ef, size_t k,
+                       RowId limit, Accept accept, std::vector<Neighbor>* out) const;
   void ExactSearch(const float* query, const SearchOptions& options,
                    std::vector<Neighbor>* out) const;
   std::mutex& LinkLock(RowId row) const { return link_locks_[row & (kLinkLocks - 1)]; }
@@ -155,10 +172,10 @@ class HnswIndex final : public VectorIndex {
   std::atomic<uint64_t> entry_{kNoEntry};
   mutable SearchContextPool contexts_;
 
-  std::unique_ptr<Sq8Quantizer> sq8_;  // null unless params_.quantization == kSq8
-  RecordArena sq8_codes_;              // a code record per row once sq8_ready_
-  std::shared_mutex sq8_train_mutex_;  // adds share it; training holds it exclusively
-  std::atomic<bool> sq8_ready_{false};
+  std::unique_ptr<Quantizer> quantizer_;  // null when params_.quantization == kNone
+  RecordArena codes_;                     // a code record per row once codes_ready_
+  std::shared_mutex train_mutex_;         // adds share it; training holds it exclusively
+  std::atomic<bool> codes_ready_{false};
 };
 
 }  // namespace arbalest

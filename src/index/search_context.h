@@ -46,9 +46,9 @@ struct SearchContext {
   std::vector<RowId> ids;
   std::vector<const void*> rows;
   std::vector<float> distances;
-  std::vector<float> query;    // the query in query form
-  std::vector<float> decoded;  // a stored row decoded to float
-  std::vector<float> weights;  // the query as SQ8 weights
+  std::vector<float> query;     // the query in query form
+  std::vector<float> decoded;   // a stored row decoded to float
+  std::vector<float> prepared;  // the query in a quantizer's form (SQ8 weights, PQ table)
 };
 
 class SearchContextPool {

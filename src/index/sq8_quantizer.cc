@@ -14,7 +14,7 @@ Sq8Quantizer::Sq8Quantizer(simd::DistanceKind kind, size_t dim)
       code_dot_(
           simd::GetKernels(simd::DistanceKind::kNegativeDot, simd::ElementType::kUInt8).to_rows) {}
 
-void Sq8Quantizer::Train(const std::vector<const float*>& rows) {
+arrow::Status Sq8Quantizer::Train(const std::vector<const float*>& rows) {
   std::vector<float> min(dim_, std::numeric_limits<float>::max());
   std::vector<float> max(dim_, std::numeric_limits<float>::lowest());
   for (const float* row : rows) {
@@ -24,6 +24,21 @@ void Sq8Quantizer::Train(const std::vector<const float*>& rows) {
     }
   }
   SetRange(std::move(min), std::move(max));
+  return arrow::Status::OK();
+}
+
+std::vector<float> Sq8Quantizer::State() const {
+  std::vector<float> state(min_);
+  state.insert(state.end(), max_.begin(), max_.end());
+  return state;
+}
+
+arrow::Status Sq8Quantizer::Restore(std::span<const float> state) {
+  if (state.size() != 2 * dim_) {
+    return arrow::Status::Invalid("SQ8 state of ", state.size(), " floats, want ", 2 * dim_);
+  }
+  SetRange({state.begin(), state.begin() + dim_}, {state.begin() + dim_, state.end()});
+  return arrow::Status::OK();
 }
 
 void Sq8Quantizer::SetRange(std::vector<float> min, std::vector<float> max) {

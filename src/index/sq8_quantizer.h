@@ -8,41 +8,40 @@
 //   dot: -(q . x)  = -(q . min) - sum(q_i s_i c_i)
 //
 // so a code record is [dim code bytes][padding to 4][float sum(s_i^2 c_i^2)] and a query
-// becomes a weight vector plus a constant. Immutable after Train(): thread-safe.
+// becomes a weight vector (dim floats) plus a constant. The saved state is min then max.
+// Immutable after Train(): thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "index/quantizer.h"
 #include "simd/distance.h"
 
 namespace arbalest {
 
-class Sq8Quantizer {
+class Sq8Quantizer final : public Quantizer {
  public:
   // `kind` is the internal distance of the index: kL2Squared or kNegativeDot.
   Sq8Quantizer(simd::DistanceKind kind, size_t dim);
 
-  // Learns the per-dimension range from `rows` (each dim floats).
-  void Train(const std::vector<const float*>& rows);
-  // Restores a range saved with min()/max().
-  void SetRange(std::vector<float> min, std::vector<float> max);
+  size_t code_bytes() const override { return residual_offset_ + sizeof(float); }
+  // Learns the per-dimension range from all of `rows`.
+  arrow::Status Train(const std::vector<const float*>& rows) override;
+  void Encode(const float* vector, uint8_t* code) const override;
 
-  size_t code_bytes() const { return residual_offset_ + sizeof(float); }
-  // Writes the code record of `vector` (code_bytes() bytes) to `code`.
-  void Encode(const float* vector, uint8_t* code) const;
-
-  // Query-side form: `weights` (dim floats) and the returned constant.
-  float PrepareQuery(const float* query, float* weights) const;
-  // out[i] = approximate distance from the prepared query to code record codes[i].
+  size_t query_floats() const override { return dim_; }
+  float PrepareQuery(const float* query, float* weights) const override;
   void Distances(const float* weights, float constant, const void* const* codes, size_t n,
-                 float* out) const;
+                 float* out) const override;
 
-  const std::vector<float>& min() const { return min_; }
-  const std::vector<float>& max() const { return max_; }
+  std::vector<float> State() const override;
+  arrow::Status Restore(std::span<const float> state) override;
 
  private:
+  void SetRange(std::vector<float> min, std::vector<float> max);
+
   simd::DistanceKind kind_;
   size_t dim_;
   size_t residual_offset_;

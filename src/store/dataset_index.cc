@@ -63,12 +63,14 @@ arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema,
     } else if (key == "longbow.index.ef_construction") {
       ARROW_ASSIGN_OR_RAISE(config.params.ef_construction, PositiveInt(key, value));
     } else if (key == "longbow.index.quantization") {
-      if (value == "sq8") {
-        config.params.quantization = Quantization::kSq8;
-      } else if (value != "none") {
-        return arrow::Status::Invalid("schema metadata 'longbow.index.quantization' must be ",
-                                      "none or sq8, got '", value, "'");
+      auto quantization = ParseQuantization(value);
+      if (!quantization.ok()) {
+        return arrow::Status::Invalid("schema metadata '", key,
+                                      "': ", quantization.status().message());
       }
+      config.params.quantization = *quantization;
+    } else if (key == "longbow.index.pq_m") {
+      ARROW_ASSIGN_OR_RAISE(config.params.pq_m, PositiveInt(key, value));
     }
   }
   return config;

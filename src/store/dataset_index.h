@@ -27,7 +27,11 @@ struct DatasetSnapshot;
 //   longbow.metric                euclidean (default), cosine, dot_product
 //   longbow.index.m               HNSW M (default 16)
 //   longbow.index.ef_construction (default 200)
-//   longbow.index.quantization    none (default) or sq8
+//   longbow.index.quantization    none (default), sq8 or pq: graph traversal on 1-byte-per-
+//                                 dimension SQ8 or PQ codes, re-ranked on the full vectors
+//                                 (float32 vectors only)
+//   longbow.index.pq_m            PQ subspaces = code bytes per row; must divide the dimension
+//                                 (default: sub-vectors of 4 floats, dim / 4)
 struct IndexConfig {
   Metric metric = Metric::kL2;
   simd::ElementType element_type = simd::ElementType::kFloat32;

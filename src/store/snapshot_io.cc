@@ -32,13 +32,17 @@ int64_t RowGroupRows(const DatasetSnapshot& view) {
 
 Json IndexDescription(const Dataset& dataset) {
   const IndexConfig& config = dataset.index().config();
-  return Json{{"type", "hnsw"},
-              {"metric", MetricName(config.metric)},
-              {"element_type", simd::ElementTypeName(config.element_type)},
-              {"dim", dataset.layout().vector.dim},
-              {"m", config.params.m},
-              {"ef_construction", config.params.ef_construction},
-              {"quantization", config.params.quantization == Quantization::kSq8 ? "sq8" : "none"}};
+  Json description{{"type", "hnsw"},
+                   {"metric", MetricName(config.metric)},
+                   {"element_type", simd::ElementTypeName(config.element_type)},
+                   {"dim", dataset.layout().vector.dim},
+                   {"m", config.params.m},
+                   {"ef_construction", config.params.ef_construction},
+                   {"quantization", QuantizationName(config.params.quantization)}};
+  if (config.params.quantization == Quantization::kPq) {
+    description["pq_m"] = dataset.index().hnsw().params().pq_m;
+  }
+  return description;
 }
 
 int64_t SizeOnDisk(const SnapshotManifest& manifest) {

@@ -40,6 +40,24 @@ class HnswFileTest : public ::testing::Test {
     std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
   }
   size_t FileSize() const { return std::filesystem::file_size(path_); }
+  // The format version field (after the 8-byte magic), read or overwritten.
+  uint32_t Version() const {
+    uint32_t version = 0;
+    std::ifstream(path_, std::ios::binary).seekg(8).read(reinterpret_cast<char*>(&version), 4);
+    return version;
+  }
+  void SetVersion(uint32_t version) {
+    std::fstream file(path_, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(8).write(reinterpret_cast<const char*>(&version), 4);
+  }
+  std::unique_ptr<HnswIndex> MakePq(uint32_t training_rows) const {
+    return HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                           {.m = 8,
+                            .quantization = Quantization::kPq,
+                            .pq_m = 16,
+                            .pq_training_rows = training_rows})
+        .ValueOrDie();
+  }
 
   std::string path_;
   testing::Dataset data_, queries_;
@@ -85,6 +103,72 @@ TEST_F(HnswFileTest, Sq8IndexRoundTrips) {
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].row, want[i].row);
   }
+}
+
+TEST_F(HnswFileTest, PqIndexRoundTripsWithIdenticalResults) {
+  std::unique_ptr<HnswIndex> pq = MakePq(1000);
+  ASSERT_TRUE(testing::AddAll(*pq, data_).ok());
+  ASSERT_TRUE(pq->quantized());
+  ASSERT_TRUE(pq->Save(path_).ok());
+  EXPECT_EQ(Version(), 2u);
+  arrow::Result<std::unique_ptr<HnswIndex>> result = HnswIndex::Load(path_);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  std::unique_ptr<HnswIndex> loaded = std::move(result).ValueOrDie();
+  EXPECT_EQ(loaded->params().quantization, Quantization::kPq);
+  EXPECT_EQ(loaded->params().pq_m, 16u);
+  EXPECT_EQ(loaded->params().pq_training_rows, 1000u);
+  EXPECT_TRUE(loaded->quantized());
+  std::vector<Neighbor> want, got;
+  for (size_t q = 0; q < queries_.rows(); ++q) {
+    ASSERT_TRUE(pq->Search(queries_.row(q), {.k = 10, .ef = 20}, &want).ok());
+    ASSERT_TRUE(loaded->Search(queries_.row(q), {.k = 10, .ef = 20}, &got).ok());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].row, want[i].row);
+      EXPECT_EQ(got[i].distance, want[i].distance);
+    }
+  }
+  // New rows are encoded with the loaded codebooks, as in the saved index.
+  for (std::unique_ptr<HnswIndex>* index : {&pq, &loaded}) {
+    ASSERT_EQ((*index)->Add(queries_.row(0)).ValueOrDie(), 3000u);
+  }
+  ASSERT_TRUE(pq->Search(queries_.row(0), {.k = 3}, &want).ok());
+  ASSERT_TRUE(loaded->Search(queries_.row(0), {.k = 3}, &got).ok());
+  EXPECT_EQ(got[0].row, 3000u);
+  EXPECT_EQ(got[0].row, want[0].row);
+}
+
+TEST_F(HnswFileTest, UntrainedPqIndexRoundTripsAndTrainsWhenRowsArrive) {
+  std::unique_ptr<HnswIndex> pq = MakePq(3001);
+  ASSERT_TRUE(testing::AddAll(*pq, data_).ok());
+  ASSERT_FALSE(pq->quantized());
+  ASSERT_TRUE(pq->Save(path_).ok());
+  std::unique_ptr<HnswIndex> loaded = HnswIndex::Load(path_).ValueOrDie();
+  EXPECT_FALSE(loaded->quantized());
+  EXPECT_EQ(loaded->params().pq_training_rows, 3001u);
+  ASSERT_TRUE(loaded->Add(queries_.row(0)).ok());
+  EXPECT_TRUE(loaded->quantized());
+  std::vector<Neighbor> got;
+  ASSERT_TRUE(loaded->Search(data_.row(7), {.k = 1}, &got).ok());
+  EXPECT_EQ(got.at(0).row, 7u);
+}
+
+TEST_F(HnswFileTest, OnlyPqIndexesNeedVersion2) {
+  EXPECT_EQ(Version(), 1u);  // the fixture's float16 index
+  std::unique_ptr<HnswIndex> sq8 =
+      HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                      {.quantization = Quantization::kSq8, .sq8_training_rows = 500})
+          .ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(*sq8, data_).ok());
+  ASSERT_TRUE(sq8->Save(path_).ok());
+  EXPECT_EQ(Version(), 1u);
+}
+
+TEST_F(HnswFileTest, NewerVersionIsRefused) {
+  SetVersion(3);
+  const arrow::Status status = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("format version 3"), std::string::npos) << status.ToString();
 }
 
 TEST_F(HnswFileTest, EmptyIndexRoundTrips) {

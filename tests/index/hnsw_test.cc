@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -50,27 +51,60 @@ TEST(HnswTest, CompactStorageRecall) {
             0.95);
 }
 
-TEST(HnswTest, Sq8TraversalWithReRankingRecall) {
+class QuantizedHnswTest : public ::testing::TestWithParam<Quantization> {};
+
+TEST_P(QuantizedHnswTest, TraversalOnCodesWithReRankingRecall) {
   const Dataset data = ClusteredData(kRows, kDim, 13), queries = ClusteredData(100, kDim, 14);
-  for (const Metric metric : {Metric::kL2, Metric::kCosine}) {
+  const auto training_rows = std::max<uint32_t>(kRows / 4, 256);  // PQ's minimum
+  for (const Metric metric : {Metric::kL2, Metric::kCosine, Metric::kDotProduct}) {
     FlatIndex flat(kDim, metric);
-    std::unique_ptr<HnswIndex> hnsw =
-        HnswIndex::Make(kDim, metric, ElementType::kFloat32,
-                        {.m = 16,
-                         .ef_construction = 100,
-                         .quantization = Quantization::kSq8,
-                         .sq8_training_rows = static_cast<uint32_t>(kRows / 4)})
-            .ValueOrDie();
+    std::unique_ptr<HnswIndex> hnsw = HnswIndex::Make(kDim, metric, ElementType::kFloat32,
+                                                      {.m = 16,
+                                                       .ef_construction = 100,
+                                                       .quantization = GetParam(),
+                                                       .sq8_training_rows = training_rows,
+                                                       .pq_training_rows = training_rows})
+                                          .ValueOrDie();
     ASSERT_TRUE(testing::AddAll(flat, data).ok());
     ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/2).ok());
-    EXPECT_GE(hnsw->memory().vector_bytes, kRows * kDim * 5);  // vectors and codes
+    EXPECT_TRUE(hnsw->quantized());
+    const size_t code_bytes = GetParam() == Quantization::kPq ? hnsw->params().pq_m : kDim;
+    EXPECT_GE(hnsw->memory().vector_bytes, kRows * (kDim * 4 + code_bytes));  // vectors, codes
     EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.93)
         << MetricName(metric);
   }
-  EXPECT_TRUE(
-      HnswIndex::Make(kDim, Metric::kL2, ElementType::kInt8, {.quantization = Quantization::kSq8})
-          .status()
-          .IsInvalid());
+  EXPECT_TRUE(HnswIndex::Make(kDim, Metric::kL2, ElementType::kInt8, {.quantization = GetParam()})
+                  .status()
+                  .IsInvalid());
+}
+
+INSTANTIATE_TEST_SUITE_P(Sq8AndPq, QuantizedHnswTest,
+                         ::testing::Values(Quantization::kSq8, Quantization::kPq));
+
+TEST(HnswTest, PqParametersAreCheckedAndResolved) {
+  auto make = [](uint32_t pq_m, uint32_t training_rows) {
+    return HnswIndex::Make(
+        kDim, Metric::kL2, ElementType::kFloat32,
+        {.quantization = Quantization::kPq, .pq_m = pq_m, .pq_training_rows = training_rows});
+  };
+  EXPECT_EQ(make(0, 1000).ValueOrDie()->params().pq_m, 96u);  // sub-vectors of 4 floats
+  EXPECT_EQ(make(48, 1000).ValueOrDie()->params().pq_m, 48u);
+  EXPECT_TRUE(make(7, 1000).status().IsInvalid());
+  EXPECT_TRUE(make(48, 100).status().IsInvalid());
+  EXPECT_TRUE(HnswIndex::Make(70000, Metric::kL2, ElementType::kFloat32,
+                              {.quantization = Quantization::kPq, .pq_m = 70000})
+                  .status()
+                  .IsInvalid());  // the file holds pq_m in 16 bits
+  // Below the training threshold, searches use the full vectors.
+  std::unique_ptr<HnswIndex> untrained = make(48, 1000).ValueOrDie();
+  const Dataset data = ClusteredData(999, kDim, 15);
+  ASSERT_TRUE(testing::AddAll(*untrained, data).ok());
+  EXPECT_FALSE(untrained->quantized());
+  std::vector<Neighbor> got;
+  ASSERT_TRUE(untrained->Search(data.row(5), {.k = 1}, &got).ok());
+  EXPECT_EQ(got.at(0).row, 5u);
+  ASSERT_TRUE(untrained->Add(data.row(6)).ok());
+  EXPECT_TRUE(untrained->quantized());
 }
 
 TEST(HnswTest, DeletedRowsAreNeverReturned) {
