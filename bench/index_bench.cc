@@ -87,8 +87,11 @@ class ArbalestEngine final : public Engine {
                   ? "arbalest"
                   : std::string("arb-") + QuantizationName(quantization)) {}
   const char* name() const override { return name_.c_str(); }
+  // AddBatch, as the store's index workers add rows: rows numbered in data order (concurrent
+  // Adds would number them in arrival order, and recall would be scored against the wrong rows),
+  // linked from `threads` threads.
   void Build(const testing::Dataset& data, int threads) override {
-    if (!testing::AddAll(*index_, data, threads).ok()) std::abort();
+    if (!index_->AddBatch(data.values, threads).ok()) std::abort();
   }
   void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) override {
     thread_local std::vector<Neighbor> got;

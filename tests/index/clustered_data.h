@@ -36,11 +36,16 @@ Dataset Quantized(const Dataset& data, float scale, float offset);
 // nightly-style run), else `fallback`.
 size_t RowsFromEnv(size_t fallback);
 
-// Adds every row of `data` to `index` from `threads` threads; the first error, if any.
-arrow::Status AddAll(VectorIndex& index, const Dataset& data, int threads = 1);
+// Adds every row of `data` to `index` from `threads` threads; the first error, if any. The
+// index numbers rows in the order its Adds run, which concurrent Adds do not keep: with more
+// than one thread, `ids` (data row -> index row) is required, and Invalid is returned without it.
+arrow::Status AddAll(VectorIndex& index, const Dataset& data, int threads = 1,
+                     std::vector<RowId>* ids = nullptr);
 
-// Mean fraction of each query's exact top-k (from `truth`) found by `index`.
+// Mean fraction of each query's exact top-k (from `truth`, whose rows are data rows) found by
+// `index`; `ids` maps data rows to `index`'s rows when they differ (AddAll's).
 arrow::Result<double> RecallAtK(const VectorIndex& index, const VectorIndex& truth,
-                                const Dataset& queries, const SearchOptions& options);
+                                const Dataset& queries, const SearchOptions& options,
+                                const std::vector<RowId>* ids = nullptr);
 
 }  // namespace arbalest::testing

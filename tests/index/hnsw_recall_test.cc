@@ -42,8 +42,10 @@ struct Shared {
         flat(kDim, Metric::kL2),
         hnsw(MakeHnsw(Quantization::kNone, data.rows())),
         pq(MakeHnsw(Quantization::kPq, data.rows())) {
-    built = testing::AddAll(flat, data).ok() && testing::AddAll(*hnsw, data, /*threads=*/2).ok() &&
-            testing::AddAll(*pq, data, /*threads=*/2).ok();
+    // AddBatch, as the store's index workers add rows: linked from two threads, numbered in
+    // data order (so the flat index's rows and filters mean the same rows).
+    built = testing::AddAll(flat, data).ok() && hnsw->AddBatch(data.values, /*threads=*/2).ok() &&
+            pq->AddBatch(data.values, /*threads=*/2).ok();
   }
   Dataset data, queries;
   FlatIndex flat;

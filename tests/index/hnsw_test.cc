@@ -66,11 +66,12 @@ TEST_P(QuantizedHnswTest, TraversalOnCodesWithReRankingRecall) {
                                                        .pq_training_rows = training_rows})
                                           .ValueOrDie();
     ASSERT_TRUE(testing::AddAll(flat, data).ok());
-    ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/2).ok());
+    std::vector<RowId> ids;
+    ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/2, &ids).ok());
     EXPECT_TRUE(hnsw->quantized());
     const size_t code_bytes = GetParam() == Quantization::kPq ? hnsw->params().pq_m : kDim;
     EXPECT_GE(hnsw->memory().vector_bytes, kRows * (kDim * 4 + code_bytes));  // vectors, codes
-    EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.93)
+    EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}, &ids).ValueOrDie(), 0.93)
         << MetricName(metric);
   }
   EXPECT_TRUE(HnswIndex::Make(kDim, Metric::kL2, ElementType::kInt8, {.quantization = GetParam()})
@@ -173,14 +174,15 @@ TEST(HnswTest, ConcurrentInsertsAndSearches) {
       for (const Neighbor& n : got) ASSERT_LT(n.row, hnsw->size());
     }
   });
-  ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/3).ok());
+  std::vector<RowId> ids;
+  ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/3, &ids).ok());
   done = true;
   reader.join();
   EXPECT_GT(searches.load(), 0u);
   EXPECT_EQ(hnsw->size(), kRows);
   FlatIndex flat(kDim, Metric::kL2);
   ASSERT_TRUE(testing::AddAll(flat, data).ok());
-  EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
+  EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}, &ids).ValueOrDie(), 0.95);
 }
 
 // AddBatch: consecutive ids in vector order, parallel linking with the recall of serial adds,
