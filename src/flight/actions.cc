@@ -151,9 +151,9 @@ std::pair<int64_t, int64_t> IndexProgress(const std::vector<std::shared_ptr<Data
   int64_t indexed = 0;
   int64_t pending = 0;
   for (const auto& dataset : datasets) {
-    const int64_t done = dataset->index().indexed_rows();
-    indexed += done;
-    pending += dataset->Snapshot().num_rows - done;
+    const DatasetSnapshot snapshot = dataset->Snapshot();  // rows and index of one moment
+    indexed += snapshot.indexed_rows;
+    pending += snapshot.num_rows - snapshot.indexed_rows;
   }
   return {indexed, pending};
 }

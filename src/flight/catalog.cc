@@ -51,7 +51,7 @@ Json DatasetStats(const Dataset& dataset) {
   for (const auto& field : snapshot.schema->fields()) columns.push_back(field->name());
   const bool assigned = layout.id_kind == IdKind::kAssigned;
   Json text = nullptr;
-  if (const DatasetText* index = dataset.text()) {
+  if (const auto index = dataset.text()) {
     const TextIndexStats stats = index->Stats();
     text = Json{{"columns", index->columns()},
                 {"rows", stats.live_rows},

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 
@@ -72,6 +73,11 @@ class HnswIndex final : public VectorIndex {
   uint64_t size() const override { return store_.count(); }
   MemoryUsage memory() const override;
   const HnswParams& params() const { return params_; }
+  // The row every search starts from (the first row of the top level); nullopt when empty.
+  std::optional<RowId> entry_point() const {
+    const Entry entry = LoadEntry();
+    return entry.level < 0 ? std::nullopt : std::optional<RowId>(entry.row);
+  }
 
   // Writes the index to `path` (format in index/hnsw_file.h). Searches may run concurrently;
   // adds and deletes may not.
@@ -82,6 +88,7 @@ class HnswIndex final : public VectorIndex {
 
  private:
   friend class HnswFile;
+  friend class HnswCompaction;
   static constexpr uint64_t kNoEntry = ~uint64_t{0};
   struct Entry {
     RowId row;
@@ -122,9 +129,10 @@ class HnswIndex final : public VectorIndex {
   void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
   // Stores a row's vector, graph slots, level and SQ8 code; the row is not linked yet.
   arrow::Result<RowId> AppendRow(const float* vector);
-  // Links a row stored by AppendRow into the graph.
+  // Links a row stored by AppendRow into the graph (or, after a compaction, links a row
+  // again: its lists are replaced and its new neighbours link back to it).
   void Link(RowId row);
-  // Links a new row (its vector in query form) into the graph.
+  // Links a row (its vector in query form) into the graph; never to itself.
   void Insert(SearchContext& ctx, RowId row, int level, const float* query);
   // SQ8: trains the quantizer and encodes every row once sq8_training_rows rows are in.
   void MaybeTrainSq8();

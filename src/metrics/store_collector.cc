@@ -38,8 +38,8 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
     rows += snapshot.num_rows;
     deleted_rows += snapshot.num_rows - snapshot.live_rows();
     bytes += snapshot.num_bytes;
-    indexed += dataset->index().indexed_rows();
-    const MemoryUsage memory = dataset->index().hnsw().memory();
+    indexed += snapshot.indexed_rows;
+    const MemoryUsage memory = snapshot.graph->memory();
     index_bytes += static_cast<int64_t>(memory.vector_bytes + memory.graph_bytes);
   }
   const IngestCounters& ingest = store_->ingest_counters();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 
 #include "common/dataset_name.h"
 #include "persist/file_digest.h"
@@ -103,6 +104,8 @@ arrow::Status CheckSchemas(const SnapshotManifest& manifest, const Dataset& data
 arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string& root,
                                             const std::function<bool()>& cancelled) {
   const auto start = std::chrono::steady_clock::now();
+  // No compaction renumbers the rows between saving the graph and taking the rows.
+  std::lock_guard maintenance(dataset.maintenance_mutex());
   ARROW_ASSIGN_OR_RAISE(
       auto staging,
       StagingDir::Create((fs::path(root) / SnapshotStagingName(dataset.name())).string()));
