@@ -50,6 +50,8 @@ Json DatasetStats(const Dataset& dataset) {
   Json columns = Json::array();
   for (const auto& field : snapshot.schema->fields()) columns.push_back(field->name());
   const bool assigned = layout.id_kind == IdKind::kAssigned;
+  const CompactionTotals compactions = dataset.compaction_totals();
+  const MemoryUsage index_memory = snapshot.graph->memory();
   Json text = nullptr;
   if (const auto index = dataset.text()) {
     const TextIndexStats stats = index->Stats();
@@ -69,9 +71,12 @@ Json DatasetStats(const Dataset& dataset) {
               {"id_type", assigned ? "uint64" : std::string(IdKindName(layout.id_kind))},
               {"ids_assigned", assigned},
               {"columns", std::move(columns)},
-              {"indexed_rows", dataset.index().indexed_rows()},
+              {"indexed_rows", snapshot.indexed_rows},
+              {"index_bytes", index_memory.vector_bytes + index_memory.graph_bytes},
               {"index_restored_rows", dataset.index().restored_rows()},
               {"snapshot_lsn", dataset.saved_snapshot().lsn},
+              {"compactions", compactions.compactions},
+              {"reclaimed_rows", compactions.reclaimed_rows},
               {"text_index", std::move(text)}};
 }
 

@@ -14,6 +14,8 @@ namespace {
 constexpr uint32_t kDropped = ~uint32_t{0};
 // Survivors a repair thread takes at a time.
 constexpr size_t kRowsPerClaim = 256;
+// Dropped rows whose lists one repair reads at most (the candidates are their survivors).
+constexpr size_t kMaxDroppedHops = 64;
 
 }  // namespace
 
@@ -68,7 +70,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswCompaction::Compact(const HnswInde
   if (sq8_ready) out->sq8_ready_.store(true, std::memory_order_release);
 
   // Neighbour lists, each written by the thread that repairs its row.
-  auto repair = [&](SearchContext& ctx, uint32_t row) {
+  auto repair = [&](SearchContext& ctx, std::vector<RowId>& frontier, uint32_t row) {
     const RowId old = survivors[row];
     const float* base = space.RowAsQuery(old_rows.Row(old), ctx.query.data());
     for (int level = 0; level <= index.Node(old)->level; ++level) {
@@ -82,40 +84,62 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswCompaction::Compact(const HnswInde
         target[0] = count;
         continue;
       }
-      ctx.ids.clear();
+      // The surviving neighbours stay. The slots of the dropped ones go to the nearest of the
+      // survivors among the dropped neighbours' neighbours (and, when a dropped row gives none,
+      // a run of dropped rows, beyond its dropped neighbours too) that are closer to the row
+      // than to any neighbour it has (the insertion heuristic, SelectNeighbors).
+      const uint32_t max_links = level == 0 ? index.max_links0_ : index.params_.m;
+      ctx.ids.clear();  // the row's links, old ids
+      ctx.visited.Reset(rows);
+      ctx.visited.Visit(old);
+      frontier.clear();
       for (uint32_t j = 0; j < count; ++j) {
         const RowId next = list[1 + j];
-        if (new_id[next] != kDropped) {
-          ctx.ids.push_back(next);
-          continue;
-        }
-        const uint32_t* second = index.Links(next, level);
-        for (uint32_t k = 0; k < second[0]; ++k) {
-          const RowId other = second[1 + k];
-          if (other != old && new_id[other] != kDropped) ctx.ids.push_back(other);
-        }
+        ctx.visited.Visit(next);
+        (new_id[next] != kDropped ? ctx.ids : frontier).push_back(next);
       }
-      std::sort(ctx.ids.begin(), ctx.ids.end());
-      ctx.ids.erase(std::unique(ctx.ids.begin(), ctx.ids.end()), ctx.ids.end());
+      // Survivors met through dropped rows; a dropped row that gives some is not followed
+      // further.
       std::vector<Neighbor>& candidates = ctx.sorted;
       candidates.clear();
-      for (const RowId id : ctx.ids) {
-        candidates.push_back({id, space.Distance(base, old_rows.Row(id))});
+      for (size_t hop = 0; hop < frontier.size() && hop < kMaxDroppedHops; ++hop) {
+        const uint32_t* links = index.Links(frontier[hop], level);
+        const size_t found = candidates.size();
+        const size_t dropped_before = frontier.size();
+        for (uint32_t j = 0; j < links[0]; ++j) {
+          const RowId next = links[1 + j];
+          if (!ctx.visited.Visit(next)) continue;
+          if (new_id[next] == kDropped) {
+            frontier.push_back(next);
+          } else {
+            candidates.push_back({next, space.Distance(base, old_rows.Row(next))});
+          }
+        }
+        if (candidates.size() > found) frontier.resize(dropped_before);
       }
       std::sort(candidates.begin(), candidates.end(), CloserThan);
-      index.SelectNeighbors(ctx, &candidates, level == 0 ? index.max_links0_ : index.params_.m);
-      for (size_t j = 0; j < candidates.size(); ++j) target[1 + j] = new_id[candidates[j].row];
-      target[0] = static_cast<uint32_t>(candidates.size());
+      ctx.decoded.resize(space.dim());
+      for (const Neighbor& candidate : candidates) {
+        if (ctx.ids.size() == max_links) break;
+        const float* as_query = space.RowAsQuery(old_rows.Row(candidate.row), ctx.decoded.data());
+        const bool diverse = std::all_of(ctx.ids.begin(), ctx.ids.end(), [&](RowId link) {
+          return space.Distance(as_query, old_rows.Row(link)) >= candidate.distance;
+        });
+        if (diverse) ctx.ids.push_back(candidate.row);
+      }
+      for (size_t j = 0; j < ctx.ids.size(); ++j) target[1 + j] = new_id[ctx.ids[j]];
+      target[0] = static_cast<uint32_t>(ctx.ids.size());
     }
   };
   std::atomic<size_t> next{0};
   auto repair_rows = [&] {
     SearchContext ctx;
     ctx.query.resize(space.dim());
+    std::vector<RowId> frontier;
     for (size_t begin = next.fetch_add(kRowsPerClaim); begin < kept;
          begin = next.fetch_add(kRowsPerClaim)) {
       const size_t end = std::min<size_t>(kept, begin + kRowsPerClaim);
-      for (size_t row = begin; row < end; ++row) repair(ctx, static_cast<uint32_t>(row));
+      for (size_t row = begin; row < end; ++row) repair(ctx, frontier, static_cast<uint32_t>(row));
     }
   };
   std::vector<std::thread> helpers;
