@@ -5,8 +5,8 @@ After every kill the server restarts on the same data dir, and every row whose b
 must be there exactly once, with the vector it was sent with; every acked delete must still
 hold. The WAL segment size is small so that kills also land during segment rotation; in the
 snapshot test, kills also land while snapshots are written and the WAL is checkpointed.
-ARBALEST_CRASH_ITERATIONS (default 20) and ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) set
-the number of kills; scripts/crash_soak.sh runs many more.
+ARBALEST_CRASH_ITERATIONS (default 20) and ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) and ARBALEST_CRASH_COMPACT_ITERATIONS (default 8) set the number of
+kills; scripts/crash_soak.sh runs many more.
 """
 import contextlib
 import json
@@ -25,6 +25,7 @@ from arbalest_util import ServerProcess, action, put_table, scan, vectors_of
 
 ITERATIONS = int(os.environ.get("ARBALEST_CRASH_ITERATIONS", "20"))
 SNAPSHOT_ITERATIONS = int(os.environ.get("ARBALEST_CRASH_SNAPSHOT_ITERATIONS", "10"))
+COMPACT_ITERATIONS = int(os.environ.get("ARBALEST_CRASH_COMPACT_ITERATIONS", "8"))
 ROWS_PER_BATCH = 200
 DIM = 16
 BATCHES_PER_STREAM = 5
@@ -301,4 +302,62 @@ def test_sigkill_during_snapshots_loses_no_acked_row_or_delete(tmp_path):
     srv = ServerProcess(workdir).start()
     assert "from snapshots" in srv.stderr()
     check_all(srv.connect())
+    assert srv.stop() == 0
+
+
+class CompactCaller(threading.Thread):
+    """Asks for compactions of `dataset` until the server dies; counts those that reclaimed
+    rows."""
+
+    def __init__(self, port: int, dataset: str, pause: float):
+        super().__init__(daemon=True)
+        self.port, self.dataset, self.pause = port, dataset, pause
+        self.reclaimed = 0
+
+    def run(self):
+        client = flight.connect(f"grpc://127.0.0.1:{self.port}")
+        with contextlib.suppress(Exception):  # killed under us
+            while True:
+                time.sleep(self.pause)
+                result = action(client, "compact", {"dataset": self.dataset})[0]
+                self.reclaimed += result["reclaimed_rows"] > 0
+        client.close()
+
+
+def test_sigkill_during_compactions_loses_no_acked_row_or_delete(tmp_path):
+    """Puts, deletes, compactions (asked for, and automatic) and snapshots run together; a kill
+    may land before a compaction is logged, after it, or while it is replayed on a snapshot.
+    Every acked row must come back once, and no deleted row come back."""
+    rng = random.Random(20261127)
+    workdir = tmp_path / "node"
+    args = ["--wal-segment-size", "256KiB", "--snapshot-wal-bytes", "1MiB",
+            "--snapshot-interval", "0", "--compact-deleted-fraction", "0.02",
+            "--compact-min-rows", "20"]
+    sent, acked = {"with_ids": set()}, {"with_ids": set()}
+    requested: set[int] = set()
+    deleted: set[int] = set()
+    compactions = 0
+    for iteration in range(COMPACT_ITERATIONS):
+        srv = ServerProcess(workdir, args).start()
+        if acked["with_ids"]:
+            check_recovered(srv.connect(), "with_ids", True, sent["with_ids"], acked["with_ids"],
+                            requested, deleted)
+        writer = Writer(srv.port, "with_ids", True, iteration * 10_000_000)
+        deleter = Deleter(srv.port, "with_ids", [writer], iteration)
+        compactor = CompactCaller(srv.port, "with_ids", rng.uniform(0.0, 0.1))
+        kill_while_running(srv, [writer, deleter, compactor], rng.uniform(0.3, 1.2))
+        collect([writer], sent, acked)
+        requested |= deleter.requested
+        deleted |= deleter.deleted
+        compactions += compactor.reclaimed
+        srv.stop()
+    assert compactions > 0, "no compaction reclaimed a row: the kills tested deletes alone"
+    assert deleted, "no delete was ever acked"
+    srv = ServerProcess(workdir, args).start()
+    check_recovered(srv.connect(), "with_ids", True, sent["with_ids"], acked["with_ids"],
+                    requested, deleted)
+    assert srv.stop() == 0
+    srv = ServerProcess(workdir).start()  # from the shutdown snapshot
+    check_recovered(srv.connect(), "with_ids", True, sent["with_ids"], acked["with_ids"],
+                    requested, deleted)
     assert srv.stop() == 0
