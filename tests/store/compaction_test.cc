@@ -31,18 +31,6 @@ std::vector<float> VectorOf(int64_t id) {
   return vector;
 }
 
-// The int64 ids in column 0 of `table`, each once.
-std::set<int64_t> IdsIn(const arrow::Table& table) {
-  std::set<int64_t> ids;
-  for (const auto& chunk : table.column(0)->chunks()) {
-    const auto& values = static_cast<const arrow::Int64Array&>(*chunk);
-    for (int64_t i = 0; i < values.length(); ++i) {
-      EXPECT_TRUE(ids.insert(values.Value(i)).second) << "id " << values.Value(i) << " twice";
-    }
-  }
-  return ids;
-}
-
 std::set<int64_t> Range(int64_t begin, int64_t end, const std::set<int64_t>& less = {}) {
   std::set<int64_t> ids;
   for (int64_t id = begin; id < end; ++id) {
@@ -249,31 +237,13 @@ TEST_F(CompactionTest, ReplayRefusesToCompactLiveRows) {
 }
 
 TEST_F(CompactionTest, PutsDeletesIndexingAndSearchesGoOnDuringCompactions) {
-  std::set<int64_t> acked, deleted;
+  std::set<int64_t> live;
   {
     auto store = Open();
     auto dataset = Fill(*store);
-    acked = Range(0, 100);
+    Workload workload(*store, *dataset, 100, 20, kDim);
     std::atomic<bool> stop{false};
-    std::atomic<int64_t> batches{5};
     std::atomic<int64_t> bad_searches{0};
-    std::thread writer([&] {
-      for (int64_t id = 100; !stop; id += 20) {
-        if (store->Append(*dataset, MakeVectorBatch(id, 20, kDim)).ok()) {
-          for (int64_t i = id; i < id + 20; ++i) acked.insert(i);
-          batches = id / 20 + 1;
-        }
-      }
-    });
-    std::thread deleter([&] {
-      for (int64_t n = 0; !stop; ++n) {
-        const int64_t id = (n * 7919 % batches) * 20 + n % 20;  // an acked row
-        if (*store->Delete(*dataset, *Ids({id})) == 1) deleted.insert(id);
-      }
-    });
-    std::thread indexer([&] {
-      while (!stop) IndexRows(*dataset, 64);
-    });
     std::thread searcher([&] {
       while (!stop) {
         // The nearest rows to a row's own vector are rows with ids next to it.
@@ -286,21 +256,17 @@ TEST_F(CompactionTest, PutsDeletesIndexingAndSearchesGoOnDuringCompactions) {
       reclaimed += Compact(*store, *dataset).reclaimed_rows;
     }
     stop = true;
-    for (auto* thread : {&writer, &deleter, &indexer, &searcher}) thread->join();
+    searcher.join();
+    workload.Stop();
     EXPECT_GT(reclaimed, 0);
     EXPECT_EQ(bad_searches, 0);
-    std::set<int64_t> expected;
-    std::set_difference(acked.begin(), acked.end(), deleted.begin(), deleted.end(),
-                        std::inserter(expected, expected.end()));
-    EXPECT_EQ(IdsIn(*Contents(*store, "ds")), expected);
+    live = workload.Live();
+    EXPECT_EQ(IdsIn(*Contents(*store, "ds")), live);
     IndexRows(*dataset, 1 << 20);
     EXPECT_EQ(dataset->Snapshot().indexed_rows, dataset->Snapshot().num_rows);
   }
   auto store = Open();
-  std::set<int64_t> expected;
-  std::set_difference(acked.begin(), acked.end(), deleted.begin(), deleted.end(),
-                      std::inserter(expected, expected.end()));
-  EXPECT_EQ(IdsIn(*Contents(*store, "ds")), expected);
+  EXPECT_EQ(IdsIn(*Contents(*store, "ds")), live);
 }
 
 TEST_F(CompactionTest, DeletesPastTheThresholdCompactInTheBackground) {

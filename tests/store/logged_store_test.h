@@ -5,15 +5,21 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/recovery.h"
 #include "store/scan.h"
 #include "store/snapshot_io.h"
 #include "store/vector_store.h"
+#include "testing/batches.h"
 #include "testing/temp_dir.h"
 
 namespace arbalest::testing {
@@ -77,6 +83,70 @@ class LoggedStoreTest : public ::testing::Test {
     auto reader = ScanSnapshot(store.Get(name).ValueOrDie()->Snapshot(), {}).ValueOrDie();
     return reader->ToTable().ValueOrDie()->CombineChunks().ValueOrDie();
   }
+
+  // The int64 ids in column 0 of `table`, each once (a repeat fails the test).
+  static std::set<int64_t> IdsIn(const arrow::Table& table) {
+    std::set<int64_t> ids;
+    for (const auto& chunk : table.column(0)->chunks()) {
+      const auto& values = static_cast<const arrow::Int64Array&>(*chunk);
+      for (int64_t i = 0; i < values.length(); ++i) {
+        EXPECT_TRUE(ids.insert(values.Value(i)).second) << "id " << values.Value(i) << " twice";
+      }
+    }
+    return ids;
+  }
+
+  // Puts, deletes and index turns against one dataset from three threads, as clients and an
+  // index worker would, until Stop (or destruction). The dataset holds ids 0 .. first_id - 1 in
+  // batches of `rows`; puts go on with batches of `rows` fresh ids, deletes pick acked ids.
+  class Workload {
+   public:
+    Workload(VectorStore& store, Dataset& dataset, int64_t first_id, int64_t rows, int32_t dim)
+        : batches_(first_id / rows) {
+      for (int64_t id = 0; id < first_id; ++id) acked_.insert(id);
+      writer_ = std::thread([&store, &dataset, first_id, rows, dim, this] {
+        for (int64_t id = first_id; !stop_; id += rows) {
+          if (store.Append(dataset, MakeVectorBatch(id, rows, dim)).ok()) {
+            for (int64_t i = id; i < id + rows; ++i) acked_.insert(i);
+            batches_ = id / rows + 1;
+          }
+        }
+      });
+      deleter_ = std::thread([&store, &dataset, rows, this] {
+        for (int64_t n = 0; !stop_; ++n) {
+          const int64_t id = (n * 7919 % batches_) * rows + n % rows;  // an acked row
+          if (*store.Delete(dataset, *Ids({id})) == 1) deleted_.insert(id);
+        }
+      });
+      indexer_ = std::thread([&dataset, this] {
+        while (!stop_) IndexRows(dataset, 64);
+      });
+    }
+    ~Workload() { Stop(); }
+    Workload(const Workload&) = delete;
+    Workload& operator=(const Workload&) = delete;
+
+    void Stop() {
+      stop_ = true;
+      for (auto* thread : {&writer_, &deleter_, &indexer_}) {
+        if (thread->joinable()) thread->join();
+      }
+    }
+    // After Stop: the ids acked, less those deleted.
+    std::set<int64_t> Live() const {
+      std::set<int64_t> live;
+      std::set_difference(acked_.begin(), acked_.end(), deleted_.begin(), deleted_.end(),
+                          std::inserter(live, live.end()));
+      return live;
+    }
+    const std::set<int64_t>& deleted() const { return deleted_; }
+
+   private:
+    std::atomic<bool> stop_{false};
+    std::atomic<int64_t> batches_;
+    std::set<int64_t> acked_, deleted_;  // each written by one thread, read after Stop
+    std::thread writer_, deleter_, indexer_;
+  };
 
   TempDir dir_{"arbalest_store_test"};
   int64_t segment_bytes_ = int64_t{64} << 20;

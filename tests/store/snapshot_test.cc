@@ -295,52 +295,22 @@ TEST_F(SnapshotTest, DeletedRowsStayDeletedThroughSnapshots) {
 }
 
 TEST_F(SnapshotTest, SnapshotsDuringPutsAndDeletesAreConsistentCuts) {
-  std::set<int64_t> acked, deleted;
+  std::set<int64_t> live;
   {
     auto store = Open();
     auto dataset = Put(*store, "docs", MakeVectorBatch(0, 10, 4));
-    acked.insert({0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
-    std::atomic<bool> stop{false};
-    std::atomic<int64_t> batches{1};
-    std::thread writer([&] {
-      for (int64_t id = 10; !stop; id += 10) {
-        if (store->Append(*dataset, MakeVectorBatch(id, 10, 4)).ok()) {
-          for (int64_t i = id; i < id + 10; ++i) acked.insert(i);
-          batches = id / 10 + 1;
-        }
-      }
-    });
-    std::thread deleter([&] {
-      for (int64_t n = 0; !stop; ++n) {
-        const int64_t id = (n * 7919 % batches) * 10 + n % 10;  // an acked row
-        if (*store->Delete(*dataset, *Ids({id})) == 1) deleted.insert(id);
-      }
-    });
-    std::thread indexer([&] {
-      while (!stop) IndexRows(*dataset, 64);
-    });
+    Workload workload(*store, *dataset, 10, 10, 4);
     for (int i = 0; i < 20; ++i) {
       auto reports = SnapshotAll(*store);
       ASSERT_EQ(reports.size(), 1u);
       EXPECT_LE(reports[0].indexed_rows, reports[0].rows + reports[0].deleted_rows);
     }
-    stop = true;
-    writer.join();
-    deleter.join();
-    indexer.join();
+    workload.Stop();
+    EXPECT_FALSE(workload.deleted().empty());
+    live = workload.Live();
   }
   auto store = Open();
-  auto table = Contents(*store, "docs");
-  const auto& ids = static_cast<const arrow::Int64Array&>(*table->column(0)->chunk(0));
-  std::set<int64_t> present;
-  for (int64_t i = 0; i < ids.length(); ++i) {
-    EXPECT_TRUE(present.insert(ids.Value(i)).second) << "row " << ids.Value(i) << " twice";
-  }
-  EXPECT_FALSE(deleted.empty());
-  std::set<int64_t> expected;
-  std::set_difference(acked.begin(), acked.end(), deleted.begin(), deleted.end(),
-                      std::inserter(expected, expected.end()));
-  EXPECT_EQ(present, expected);
+  EXPECT_EQ(IdsIn(*Contents(*store, "docs")), live);
 }
 
 TEST_F(SnapshotTest, WalGrowthAndIntervalTriggerSnapshots) {
