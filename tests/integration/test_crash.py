@@ -200,6 +200,8 @@ class Deleter(threading.Thread):
             while True:
                 acked = [k for w in self.writers for k in list(w.acked)]
                 if not acked:
+                    if not any(w.is_alive() for w in self.writers):
+                        break  # the server died before any batch was acked
                     time.sleep(0.005)
                     continue
                 keys = {self.rng.choice(acked) for _ in range(self.rng.randint(1, 5))}
