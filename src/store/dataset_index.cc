@@ -135,6 +135,7 @@ void DatasetIndex::Replace(std::shared_ptr<HnswIndex> graph, int64_t indexed_row
   std::lock_guard lock(graph_mutex_);
   hnsw_ = std::move(graph);
   indexed_rows_.store(indexed_rows, std::memory_order_release);
+  restored_rows_.store(0, std::memory_order_relaxed);
 }
 
 arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, int vector_column,

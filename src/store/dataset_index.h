@@ -84,8 +84,9 @@ class DatasetIndex {
   // Rows 0 .. indexed_rows()-1 are searchable through the graph.
   int64_t indexed_rows() const { return indexed_rows_.load(std::memory_order_acquire); }
 
-  // Rows whose graph was loaded from a snapshot rather than built by this process.
-  int64_t restored_rows() const { return restored_rows_; }
+  // Rows whose graph was loaded from a snapshot rather than built by this process (0 once a
+  // compaction has replaced the loaded graph).
+  int64_t restored_rows() const { return restored_rows_.load(std::memory_order_relaxed); }
 
  private:
   DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw, int64_t restored_rows)
@@ -97,7 +98,7 @@ class DatasetIndex {
   const IndexConfig config_;
   mutable std::mutex graph_mutex_;  // guards the pointer hnsw_ (not the graph)
   std::shared_ptr<HnswIndex> hnsw_;
-  const int64_t restored_rows_;
+  std::atomic<int64_t> restored_rows_;
   std::mutex catch_up_mutex_;  // held while the graph changes, is saved or is replaced
   std::atomic<int> pausers_waiting_{0};
   std::atomic<int64_t> indexed_rows_;
