@@ -50,6 +50,8 @@ struct ServeConfig {
   std::string snapshot_interval = "10m";
   std::string snapshot_wal_bytes = "1GiB";
   bool null_sink = false;
+  double compact_deleted_fraction = 0.2;
+  int64_t compact_min_rows = 1000;
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
 
@@ -155,6 +157,19 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->envname("ARBALEST_INDEX_WORKERS")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  serve
+      .add_option("--compact-deleted-fraction", config.compact_deleted_fraction,
+                  "Compact a dataset in the background once this fraction of its stored rows is "
+                  "deleted (0 = only with the compact action)")
+      ->envname("ARBALEST_COMPACT_DELETED_FRACTION")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  serve
+      .add_option("--compact-min-rows", config.compact_min_rows,
+                  "... and at least this many rows are deleted")
+      ->envname("ARBALEST_COMPACT_MIN_ROWS")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->capture_default_str();
   serve.add_flag("--null-sink", config.null_sink,
                  "Benchmarks only: ack puts without storing them (the transport's ceiling)");
   serve
@@ -239,6 +254,8 @@ arrow::Status Serve(const ServeConfig& config) {
                            [&ready] { return ready.load(); }));
   ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
   store->StartIndexing(config.index_workers);
+  store->StartCompaction(
+      {config.compact_deleted_fraction, config.compact_min_rows, config.index_workers});
   ARROW_RETURN_NOT_OK(
       store->StartSnapshots({SnapshotDir(config), *ParseDuration(config.snapshot_interval),
                              *ParseByteSize(config.snapshot_wal_bytes)}));
@@ -260,7 +277,8 @@ arrow::Status Serve(const ServeConfig& config) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   store->snapshotter()->AbandonAt(deadline);  // a `snapshot` call in flight ends in time too
   ARROW_RETURN_NOT_OK(servers->Shutdown(grace));
-  store->StopIndexing();  // the snapshot saves the graph as it is, without waiting for it
+  store->StopCompaction();  // one not logged yet is abandoned; the next start redoes it
+  store->StopIndexing();    // the snapshot saves the graph as it is, without waiting for it
   // Snapshots and checkpoints what changed, so that the next start loads snapshots instead of
   // replaying the log; what does not finish within the grace period is still in the log.
   store->snapshotter()->Shutdown(deadline);

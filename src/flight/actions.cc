@@ -59,6 +59,19 @@ arrow::Result<Json> DeleteDataset(VectorStore& store, std::string_view body) {
   return Json{{"deleted", true}};
 }
 
+// {"dataset"} -> {"dataset", "reclaimed_rows", "reclaimed_bytes", "rows", "seconds"}.
+arrow::Result<Json> Compact(VectorStore& store, std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, "compact"));
+  if (!name) return arrow::Status::Invalid("action 'compact' needs {\"dataset\": name}");
+  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(*name));
+  ARROW_ASSIGN_OR_RAISE(CompactionReport report, store.Compact(*dataset));
+  return Json{{"dataset", dataset->name()},
+              {"reclaimed_rows", report.reclaimed_rows},
+              {"reclaimed_bytes", report.reclaimed_bytes},
+              {"rows", dataset->Snapshot().live_rows()},
+              {"seconds", report.seconds}};
+}
+
 // {"dataset", "id"} or {"dataset", "ids": [...]} -> {"deleted": rows deleted}.
 arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
   constexpr std::string_view what = "body of action 'delete'";
@@ -134,9 +147,9 @@ std::pair<int64_t, int64_t> IndexProgress(const std::vector<std::shared_ptr<Data
   int64_t indexed = 0;
   int64_t pending = 0;
   for (const auto& dataset : datasets) {
-    const int64_t done = dataset->index().indexed_rows();
-    indexed += done;
-    pending += dataset->Snapshot().num_rows - done;
+    const DatasetSnapshot snapshot = dataset->Snapshot();  // rows and index of one moment
+    indexed += snapshot.indexed_rows;
+    pending += snapshot.num_rows - snapshot.indexed_rows;
   }
   return {indexed, pending};
 }
@@ -266,6 +279,10 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
       {"delete",
        "Delete rows by id. Body: {\"dataset\", \"id\"} or {\"dataset\", \"ids\": [...]}. "
        "Result: {\"deleted\": rows deleted}."},
+      {"compact",
+       "Drop a dataset's deleted rows now (from its rows, index and memory; the rows left are "
+       "renumbered). Body: {\"dataset\": name}. Result: {\"dataset\", \"reclaimed_rows\", "
+       "\"reclaimed_bytes\", \"rows\", \"seconds\"}."},
       {"check_readiness",
        "Whether indexing has caught up. Body: {\"dataset\": name} or {}, optionally "
        "\"wait\": seconds (or true) to wait for READY. Result: "
@@ -287,6 +304,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore
   if (type == "HybridSearch") return OneJson(HybridSearch(store, body, metrics));
   if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
   if (type == "delete") return OneJson(Delete(store, body));
+  if (type == "compact") return OneJson(Compact(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
   if (type == "stats") return OneJson(Stats(store, body));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));

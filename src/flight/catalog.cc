@@ -50,8 +50,9 @@ Json DatasetStats(const Dataset& dataset) {
   Json columns = Json::array();
   for (const auto& field : snapshot.schema->fields()) columns.push_back(field->name());
   const bool assigned = layout.id_kind == IdKind::kAssigned;
+  const CompactionTotals compactions = dataset.compaction_totals();
   Json text = nullptr;
-  if (const DatasetText* index = dataset.text()) {
+  if (const auto index = dataset.text()) {
     const TextIndexStats stats = index->Stats();
     text = Json{{"columns", index->columns()},
                 {"rows", stats.live_rows},
@@ -59,7 +60,7 @@ Json DatasetStats(const Dataset& dataset) {
                 {"bytes", stats.total_bytes}};
   }
   Json quantization = nullptr;
-  const HnswIndex& hnsw = dataset.index().hnsw();
+  const HnswIndex& hnsw = *snapshot.graph;
   if (hnsw.params().quantization != Quantization::kNone) {
     quantization =
         Json{{"type", QuantizationName(hnsw.params().quantization)}, {"trained", hnsw.quantized()}};
@@ -76,11 +77,13 @@ Json DatasetStats(const Dataset& dataset) {
               {"id_type", assigned ? "uint64" : std::string(IdKindName(layout.id_kind))},
               {"ids_assigned", assigned},
               {"columns", std::move(columns)},
-              {"indexed_rows", dataset.index().indexed_rows()},
+              {"indexed_rows", snapshot.indexed_rows},
               {"index_bytes", dataset.index_memory()},
               {"index_restored_rows", dataset.index().restored_rows()},
               {"quantization", std::move(quantization)},
               {"snapshot_lsn", dataset.saved_snapshot().lsn},
+              {"compactions", compactions.compactions},
+              {"reclaimed_rows", compactions.reclaimed_rows},
               {"text_index", std::move(text)}};
 }
 

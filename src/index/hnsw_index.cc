@@ -377,10 +377,12 @@ void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* qu
   const Scorer scorer = FullScorer(query);
   Neighbor entry = Descend(ctx, scorer, top, level);
   for (int l = std::min(level, top.level); l >= 0; --l) {
-    SearchLevel(ctx, scorer, entry, l, params_.ef_construction, limit, [](RowId) { return true; });
+    SearchLevel(ctx, scorer, entry, l, params_.ef_construction, limit,
+                [row](RowId other) { return other != row; });
     std::vector<Neighbor>& neighbors = ctx.sorted;
     neighbors.clear();
     ctx.results.DrainSorted(&neighbors);
+    if (neighbors.empty()) continue;  // only the row itself was reachable (a relinked row)
     entry = neighbors.front();
     SelectNeighbors(ctx, &neighbors, params_.m);
     Connect(ctx, row, l, neighbors);

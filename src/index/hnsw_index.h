@@ -17,6 +17,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -86,6 +87,11 @@ class HnswIndex final : public VectorIndex {
   const HnswParams& params() const { return params_; }
   // True once the quantizer (if any) is trained: searches then traverse codes.
   bool quantized() const { return codes_ready_.load(std::memory_order_acquire); }
+  // The row every search starts from (the first row of the top level); nullopt when empty.
+  std::optional<RowId> entry_point() const {
+    const Entry entry = LoadEntry();
+    return entry.level < 0 ? std::nullopt : std::optional<RowId>(entry.row);
+  }
 
   // Writes the index to `path` (format in index/hnsw_file.h). Searches may run concurrently;
   // adds and deletes may not.
@@ -96,6 +102,7 @@ class HnswIndex final : public VectorIndex {
 
  private:
   friend class HnswFile;
+  friend class HnswCompaction;
   static constexpr uint64_t kNoEntry = ~uint64_t{0};
   struct Entry {
     RowId row;
@@ -137,9 +144,10 @@ class HnswIndex final : public VectorIndex {
   void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
   // Stores a row's vector, graph slots, level and code; the row is not linked yet.
   arrow::Result<RowId> AppendRow(const float* vector);
-  // Links a row stored by AppendRow into the graph.
+  // Links a row stored by AppendRow into the graph (or, after a compaction, links a row
+  // again: its lists are replaced and its new neighbours link back to it).
   void Link(RowId row);
-  // Links a new row (its vector in query form) into the graph.
+  // Links a row (its vector in query form) into the graph; never to itself.
   void Insert(SearchContext& ctx, RowId row, int level, const float* query);
   // Rows the quantizer trains on (and waits for).
   uint32_t TrainingRows() const;

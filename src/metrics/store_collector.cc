@@ -39,15 +39,15 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
     rows += snapshot.num_rows;
     deleted_rows += snapshot.num_rows - snapshot.live_rows();
     bytes += snapshot.num_bytes;
-    indexed += dataset->index().indexed_rows();
-    const MemoryUsage memory = dataset->index().hnsw().memory();
+    indexed += snapshot.indexed_rows;
+    const MemoryUsage memory = snapshot.graph->memory();
     index_bytes += static_cast<int64_t>(memory.vector_bytes + memory.graph_bytes);
   }
   const IngestCounters& ingest = store_->ingest_counters();
   std::vector<prometheus::MetricFamily> families = {
       Gauge("arbalest_datasets", "Datasets in the store.", static_cast<double>(datasets.size())),
       Gauge("arbalest_rows", "Live rows, all datasets.", static_cast<double>(rows - deleted_rows)),
-      Gauge("arbalest_deleted_rows", "Deleted rows still stored (no compaction yet).",
+      Gauge("arbalest_deleted_rows", "Deleted rows still stored (until compacted).",
             static_cast<double>(deleted_rows)),
       Gauge("arbalest_stored_bytes", "Bytes of Arrow data stored.", static_cast<double>(bytes)),
       Gauge("arbalest_memory_used_bytes", "Bytes charged to the memory budget (--max-memory).",
@@ -61,6 +61,10 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
               Load(ingest.rejected)),
       Counter("arbalest_put_slow_down_total", "Acks that asked the client to slow down.",
               Load(ingest.slow_downs)),
+      Counter("arbalest_compactions_total", "Compactions of datasets (startup replay excluded).",
+              Load(store_->compaction_counters().compactions)),
+      Counter("arbalest_compacted_rows_total", "Deleted rows reclaimed by compactions.",
+              Load(store_->compaction_counters().reclaimed_rows)),
       Gauge("arbalest_index_rows", "Rows in the vector indexes.", static_cast<double>(indexed)),
       Gauge("arbalest_index_lag_rows", "Rows acked but not in the vector index yet.",
             static_cast<double>(rows - indexed)),

@@ -41,6 +41,16 @@ arrow::Result<WalPayload> EncodePayload(WalRecordType type, std::string_view dat
   return WalPayload{stream->Finish()};
 }
 
+// A record whose body is a row bitmap in Roaring's portable serialization.
+arrow::Result<WalPayload> EncodeRows(WalRecordType type, std::string_view dataset,
+                                     const Roaring& rows) {
+  return EncodePayload(type, dataset, [&](auto& stream) {
+    std::string body(rows.getSizeInBytes(/*portable=*/true), '\0');
+    rows.write(body.data(), /*portable=*/true);
+    return stream->Write(body.data(), static_cast<int64_t>(body.size()));
+  });
+}
+
 }  // namespace
 
 int64_t WalPayload::size() const {
@@ -76,11 +86,11 @@ arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset) {
 }
 
 arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows) {
-  return EncodePayload(WalRecordType::kDelete, dataset, [&](auto& stream) {
-    std::string body(rows.getSizeInBytes(/*portable=*/true), '\0');
-    rows.write(body.data(), /*portable=*/true);
-    return stream->Write(body.data(), static_cast<int64_t>(body.size()));
-  });
+  return EncodeRows(WalRecordType::kDelete, dataset, rows);
+}
+
+arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped) {
+  return EncodeRows(WalRecordType::kCompact, dataset, dropped);
 }
 
 arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
@@ -91,21 +101,21 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
   WalEntry entry;
   entry.lsn = lsn;
   const uint8_t type = payload->data()[0];
-  if (type < 1 || type > 4) return malformed("unknown record type");
+  if (type < 1 || type > 5) return malformed("unknown record type");
   entry.type = static_cast<WalRecordType>(type);
   const uint16_t name_length = Get<uint16_t>(payload->data() + 1);
   if (payload->size() < 3 + name_length) return malformed("dataset name past its end");
   entry.dataset.assign(reinterpret_cast<const char*>(payload->data()) + 3, name_length);
   if (entry.type == WalRecordType::kDropDataset) return entry;
-  if (entry.type == WalRecordType::kDelete) {
+  if (entry.type == WalRecordType::kDelete || entry.type == WalRecordType::kCompact) {
     const size_t body_size = static_cast<size_t>(payload->size() - 3 - name_length);
     const char* body = reinterpret_cast<const char*>(payload->data()) + 3 + name_length;
     // The C call, not Roaring::readSafe: that one throws on a malformed body.
     roaring_bitmap_t* rows = roaring_bitmap_portable_deserialize_safe(body, body_size);
-    if (rows == nullptr) return malformed("delete without a valid row bitmap");
+    if (rows == nullptr) return malformed("row record without a valid row bitmap");
     entry.rows = Roaring(rows);
     if (entry.rows.getSizeInBytes(/*portable=*/true) != body_size) {
-      return malformed("bytes after the delete's row bitmap");
+      return malformed("bytes after the record's row bitmap");
     }
     return entry;
   }

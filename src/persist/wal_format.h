@@ -42,6 +42,11 @@ enum class WalRecordType : uint8_t {
   // rows an id resolves to depend only on the appends logged before the record, so replay is
   // deterministic without re-running the id lookup (a scan of the whole id column) per record.
   kDelete = 4,
+  // body: the dropped row numbers, as for kDelete: every one of them deleted by earlier
+  // records. Replay compacts the dataset at this point of the log, as the live server did:
+  // the dropped rows go, and the others are renumbered densely in order (row r becomes r minus
+  // the dropped rows below it), so later records' row numbers mean the same rows again.
+  kCompact = 5,
 };
 
 // A decoded record.
@@ -51,7 +56,7 @@ struct WalEntry {
   std::string dataset;
   std::shared_ptr<arrow::Schema> schema;      // kCreateDataset
   std::shared_ptr<arrow::RecordBatch> batch;  // kAppend
-  Roaring rows;                               // kDelete
+  Roaring rows;                               // kDelete, kCompact
 };
 
 // A record's payload as a list of buffers whose concatenation is the payload: an append refers
@@ -69,6 +74,7 @@ arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
 arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch);
 arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset);
 arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows);
+arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped);
 
 // Decodes a payload read back from the log. Invalid when it is malformed.
 arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload);

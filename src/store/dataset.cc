@@ -23,7 +23,7 @@ arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
   } else {
     ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Load(config, layout.vector.dim, graph_file));
   }
-  ARROW_ASSIGN_OR_RAISE(auto text, DatasetText::Make(*schema));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<DatasetText> text, DatasetText::Make(*schema));
   return std::shared_ptr<Dataset>(
       new Dataset(std::move(name), std::make_shared<arrow::Schema>(put_schema), std::move(schema),
                   std::move(layout), std::move(index), std::move(text), budget));
@@ -31,16 +31,16 @@ arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
 
 Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
                  std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
-                 std::unique_ptr<DatasetIndex> index, std::unique_ptr<DatasetText> text,
+                 std::unique_ptr<DatasetIndex> index, std::shared_ptr<DatasetText> text,
                  MemoryBudget* budget)
     : name_(std::move(name)),
       put_schema_(std::move(put_schema)),
       layout_(std::move(layout)),
       vector_column_(schema->GetFieldIndex(layout_.vector.column)),
       index_(std::move(index)),
-      text_(std::move(text)),
       budget_(budget),
-      schema_(std::move(schema)) {}
+      schema_(std::move(schema)),
+      text_(std::move(text)) {}
 
 Dataset::~Dataset() {
   // A dropped dataset gave its bytes back when it was dropped.
@@ -72,15 +72,17 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
 }
 
 void Dataset::TokenizeText(PreparedAppend* prepared) const {
-  if (!text_) return;
-  auto tokenized = text_->Tokenize(*prepared->batch);
+  const std::shared_ptr<DatasetText> text = this->text();
+  if (!text) return;
+  auto tokenized = text->Tokenize(*prepared->batch);
   if (tokenized.ok()) prepared->text = std::move(*tokenized);  // else Publish fails it again
 }
 
 void Dataset::Publish(PreparedAppend& prepared) {
+  std::shared_ptr<DatasetText> text;
   const std::optional<int64_t> first_row =
-      PublishBatch(prepared.ticket, prepared.batch, prepared.bytes, prepared.lsn);
-  IndexText(*prepared.batch, std::exchange(prepared.text, std::nullopt), first_row);
+      PublishBatch(prepared.ticket, prepared.batch, prepared.bytes, prepared.lsn, &text);
+  IndexText(text.get(), *prepared.batch, std::exchange(prepared.text, std::nullopt), first_row);
 }
 
 void Dataset::Discard(const PreparedAppend& prepared) {
@@ -103,7 +105,8 @@ void Dataset::Resolve(uint64_t ticket, const std::function<void()>& publish, uin
 
 std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
                                              const std::shared_ptr<arrow::RecordBatch>& batch,
-                                             int64_t bytes, uint64_t lsn) {
+                                             int64_t bytes, uint64_t lsn,
+                                             std::shared_ptr<DatasetText>* text) {
   std::optional<int64_t> first_row;
   Resolve(
       ticket,
@@ -113,6 +116,7 @@ std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
           return;
         }
         first_row = num_rows_;
+        *text = text_;
         batches_.push_back(batch);
         num_rows_ += batch->num_rows();
         num_bytes_ += bytes;
@@ -125,12 +129,12 @@ std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
 // not tokenized ahead tokenize in parallel. A search that runs meanwhile may see the rows in its
 // snapshot before the text index has them; the put is acked only after this, so any search that
 // starts after the ack finds them.
-void Dataset::IndexText(const arrow::RecordBatch& batch,
+void Dataset::IndexText(DatasetText* text, const arrow::RecordBatch& batch,
                         std::optional<TextIndex::TokenizedRows> tokenized,
                         std::optional<int64_t> first_row) {
-  if (!text_ || !first_row) return;
+  if (!text || !first_row) return;
   const arrow::Status status =
-      tokenized ? text_->Add(std::move(*tokenized), *first_row) : text_->Add(batch, *first_row);
+      tokenized ? text->Add(std::move(*tokenized), *first_row) : text->Add(batch, *first_row);
   if (!status.ok()) {
     spdlog::error("text indexing of dataset '{}' rows {}..{} failed: {}", name_, *first_row,
                   *first_row + batch.num_rows() - 1, status.ToString());
@@ -161,7 +165,9 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
   NoteLogged(lsn);
-  IndexText(*batch, std::nullopt, PublishBatch(next_ticket_++, batch, bytes, lsn));
+  std::shared_ptr<DatasetText> text;
+  const std::optional<int64_t> first_row = PublishBatch(next_ticket_++, batch, bytes, lsn, &text);
+  IndexText(text.get(), *batch, std::nullopt, first_row);
   return arrow::Status::OK();
 }
 
@@ -208,7 +214,21 @@ arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
 
 DatasetSnapshot Dataset::Snapshot() const {
   std::shared_lock lock(state_mutex_);
-  return DatasetSnapshot{schema_, batches_, num_rows_, num_bytes_, deleted_, published_lsn_};
+  return SnapshotLocked();
+}
+
+DatasetSnapshot Dataset::SnapshotLocked() const {
+  // The graph and its row count under the state lock: a compaction replaces them together
+  // with the batches, under this lock exclusively; the index workers only ever add rows that
+  // are published already.
+  return DatasetSnapshot{schema_,  batches_,       num_rows_,       num_bytes_,
+                         deleted_, published_lsn_, index_->graph(), index_->indexed_rows(),
+                         text_};
+}
+
+std::shared_ptr<DatasetText> Dataset::text() const {
+  std::shared_lock lock(state_mutex_);
+  return text_;
 }
 
 uint64_t Dataset::last_lsn() const {
@@ -225,12 +245,18 @@ void Dataset::PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) {
   // Built outside the lock: deletes are serialized by delete_mutex_, so `current` stays the
   // latest set, and readers only ever wait for a pointer swap.
   auto updated = current->With(rows);
+  std::shared_ptr<DatasetText> text;
   Resolve(
-      turn, [&] { deleted_ = std::move(updated); }, lsn);
+      turn,
+      [&] {
+        deleted_ = std::move(updated);
+        text = text_;
+      },
+      lsn);
   // Searches skip deleted rows already (SearchScope::Allows); leaving the text index also takes
   // them out of BM25's statistics.
-  if (text_) {
-    for (const uint32_t row : rows) text_->Remove(row);
+  if (text) {
+    for (const uint32_t row : rows) text->Remove(row);
   }
 }
 
@@ -268,9 +294,10 @@ void Dataset::MarkDropped() {
 }
 
 int64_t Dataset::ChargeIndexMemory() {
-  const MemoryUsage graph = index_->hnsw().memory();
+  const MemoryUsage graph = index_->graph()->memory();
+  const std::shared_ptr<DatasetText> text = this->text();
   const int64_t bytes = static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
-                        (text_ ? static_cast<int64_t>(text_->Stats().total_bytes) : 0);
+                        (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);
   std::unique_lock lock(state_mutex_);
   if (dropped_) return 0;
   budget_->Adjust(bytes - index_memory_.exchange(bytes, std::memory_order_relaxed));

@@ -36,9 +36,17 @@ struct DatasetSnapshot {
   int64_t num_bytes = 0;
   std::shared_ptr<const TombstoneSet> deleted = TombstoneSet::Empty();
 
-  // Every logged change of the dataset (append or delete) with an LSN up to this one is in the
-  // view, and none after it: a consistent cut for snapshots. 0 when nothing was logged.
+  // Every logged change of the dataset (append, delete or compaction) with an LSN up to this
+  // one is in the view, and none after it: a consistent cut for snapshots. 0 when nothing was
+  // logged.
   uint64_t lsn = 0;
+
+  // The vector index's graph, whose rows [0, indexed_rows) are the first rows of these batches,
+  // and the full-text index (null without text columns), numbered like these batches: a
+  // compaction renumbers rows and replaces both, so a search uses the ones of its snapshot.
+  std::shared_ptr<const HnswIndex> graph;
+  int64_t indexed_rows = 0;
+  std::shared_ptr<DatasetText> text;
 
   int64_t live_rows() const { return num_rows - static_cast<int64_t>(deleted->size()); }
 };
@@ -55,6 +63,23 @@ struct PreparedAppend {
   uint64_t lsn = 0;  // the append's WAL record, set by the caller once logged (0: not logged)
 };
 
+// What one compaction reclaimed (Dataset::PublishCompaction).
+struct CompactionReport {
+  int64_t reclaimed_rows = 0;   // deleted rows dropped from the batches, graph and text index
+  int64_t reclaimed_bytes = 0;  // Arrow bytes given back to the memory budget
+  int64_t rows = 0;             // stored rows afterwards (live, and deleted meanwhile)
+  uint64_t lsn = 0;             // the compaction's WAL record (0: not logged)
+  double seconds = 0;           // from planning to publication
+};
+
+// Compactions since the process started (replayed ones included), for stats.
+struct CompactionTotals {
+  int64_t compactions = 0;
+  int64_t reclaimed_rows = 0;
+};
+
+class CompactionPlan;
+
 // What the dataset's latest snapshot on disk holds.
 struct SavedSnapshot {
   uint64_t lsn = 0;  // 0: the dataset has no snapshot
@@ -67,7 +92,8 @@ struct SavedSnapshot {
 // Thread-safe. Appending is two-phase so that the write-ahead log can sit between validation
 // and visibility: Prepare (under the caller's ordering), log, then Publish (or Discard if
 // logging failed). Batches become visible in the order they were prepared. Deleting is
-// likewise resolve (LiveRowsWithIds over a snapshot), log, then PublishDeletes.
+// likewise resolve (LiveRowsWithIds over a snapshot), log, then PublishDeletes; compacting is
+// PlanCompaction (the costly part, off the publish path), log, then PublishCompaction.
 class Dataset {
  public:
   // An empty dataset whose stored schema derives from `put_schema` (see StoredSchemaFor).
@@ -145,9 +171,10 @@ class Dataset {
   arrow::Result<int64_t> CatchUpIndex(int64_t max_rows, int threads,
                                       const std::function<bool()>& stop);
 
-  // The full-text index over the dataset's text columns; null when it has none. Row deletes
-  // take rows out of it with DatasetText::Remove.
-  DatasetText* text() const { return text_.get(); }
+  // The full-text index over the dataset's text columns now; null when it has none. Row
+  // deletes take rows out of it with DatasetText::Remove; a compaction replaces it. A search
+  // uses DatasetSnapshot::text instead, numbered like its rows.
+  std::shared_ptr<DatasetText> text() const;
 
   // Charges the memory budget for what the dataset's indexes (HNSW vectors and graph, text
   // postings) hold now, beyond what was charged before: they grow after the put that fed them
@@ -182,6 +209,36 @@ class Dataset {
   // when it names a row the dataset does not have.
   arrow::Status DeleteRecovered(const Roaring& rows, uint64_t lsn);
 
+  // Serializes compactions and snapshots of the dataset: a snapshot's graph and rows must be
+  // numbered alike, and a compaction renumbers both.
+  std::mutex& maintenance_mutex() { return maintenance_mutex_; }
+
+  // Builds the dataset without the rows deleted now (or without `dropped`, all deleted rows,
+  // when replaying a compaction): compacted batches (small ones coalesced), a compacted graph
+  // (HnswCompaction, from `threads` threads) and a rebuilt text index, none of them visible
+  // yet. Indexing of the dataset pauses until the plan is published or destroyed; puts,
+  // deletes and searches go on. The caller holds maintenance_mutex(). A plan that drops no row
+  // needs no publishing. Cancelled once `cancelled` returns true; Invalid when `dropped` names
+  // a row that is not deleted; CapacityError when memory runs out.
+  arrow::Result<std::unique_ptr<CompactionPlan>> PlanCompaction(
+      const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled);
+
+  // Makes `plan` the dataset, in `turn` (TakeTurn): rows published since it was planned are
+  // appended to it and rows deleted since stay deleted, renumbered; scans and searches that
+  // start afterwards see the compacted rows, the ones in progress keep theirs. The caller holds
+  // delete_mutex() (so no delete resolves rows in the old numbering meanwhile) and has made
+  // the compaction, WAL record `lsn` listing plan.dropped(), durable. Puts wait for it only
+  // while the rows published since the plan are added to it.
+  CompactionReport PublishCompaction(CompactionPlan& plan, uint64_t turn, uint64_t lsn);
+
+  // Applies a compaction read back from the write-ahead log (record `lsn`): the same
+  // renumbering as when it was logged. Invalid, naming the record, when `dropped` names a row
+  // that is not deleted at that point.
+  arrow::Status CompactRecovered(const Roaring& dropped, uint64_t lsn);
+
+  // Compactions applied to this dataset in this process.
+  CompactionTotals compaction_totals() const;
+
   // The rows published so far.
   DatasetSnapshot Snapshot() const;
 
@@ -199,33 +256,39 @@ class Dataset {
  private:
   Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
           std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
-          std::unique_ptr<DatasetIndex> index, std::unique_ptr<DatasetText> text,
+          std::unique_ptr<DatasetIndex> index, std::shared_ptr<DatasetText> text,
           MemoryBudget* budget);
   // Publishes the change holding `ticket`, in ticket order: `publish` (null to skip the ticket)
   // runs under the state lock, and the dataset's LSN becomes `lsn` (0: unchanged).
   void Resolve(uint64_t ticket, const std::function<void()>& publish, uint64_t lsn);
   // Publishes the append of `batch` holding `ticket` (Resolve). Returns the dataset row number
   // of the batch's first row, or nullopt when the dataset was dropped meanwhile.
+  // `text` receives the text index the rows belong to.
   std::optional<int64_t> PublishBatch(uint64_t ticket,
                                       const std::shared_ptr<arrow::RecordBatch>& batch,
-                                      int64_t bytes, uint64_t lsn);
-  // Adds the rows of `batch`, published at `first_row` (unset: not published), to the text
-  // index if there is one, from `tokenized` when given.
-  void IndexText(const arrow::RecordBatch& batch, std::optional<TextIndex::TokenizedRows> tokenized,
+                                      int64_t bytes, uint64_t lsn,
+                                      std::shared_ptr<DatasetText>* text);
+  DatasetSnapshot SnapshotLocked() const;  // requires state_mutex_ held
+  // Adds the rows of `batch`, published at `first_row` (unset: not published), to `text` (the
+  // text index current at its publication; null: none), from `tokenized` when given.
+  void IndexText(DatasetText* text, const arrow::RecordBatch& batch,
+                 std::optional<TextIndex::TokenizedRows> tokenized,
                  std::optional<int64_t> first_row);
+  // The rows of `view` past those `plan` holds, added to it.
+  void ExtendPlan(CompactionPlan& plan, const DatasetSnapshot& view);
 
   const std::string name_;
   const std::shared_ptr<arrow::Schema> put_schema_;
   const DatasetLayout layout_;
   const int vector_column_;
   const std::unique_ptr<DatasetIndex> index_;
-  const std::unique_ptr<DatasetText> text_;
   MemoryBudget* const budget_;
 
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged
   // appends, queuing to the log.
   std::mutex append_mutex_;
   std::mutex delete_mutex_;
+  std::mutex maintenance_mutex_;
   uint64_t next_assigned_id_ = 0;        // guarded by append_mutex_
   uint64_t next_ticket_ = 0;             // guarded by append_mutex_
   std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
@@ -237,6 +300,8 @@ class Dataset {
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
   std::shared_ptr<const TombstoneSet> deleted_ = TombstoneSet::Empty();
+  std::shared_ptr<DatasetText> text_;  // null without text columns; replaced by compactions
+  CompactionTotals compaction_totals_;
   int64_t num_rows_ = 0;
   int64_t num_bytes_ = 0;
   uint64_t published_lsn_ = 0;  // see DatasetSnapshot::lsn

@@ -115,18 +115,36 @@ arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Load(const IndexConfi
   return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(hnsw), rows));
 }
 
+std::unique_lock<std::mutex> DatasetIndex::PauseIndexing() {
+  pausers_waiting_.fetch_add(1);
+  std::unique_lock lock(catch_up_mutex_);
+  pausers_waiting_.fetch_sub(1);
+  return lock;
+}
+
 arrow::Result<int64_t> DatasetIndex::SaveGraph(const std::string& path) {
-  savers_waiting_.fetch_add(1);
-  std::lock_guard lock(catch_up_mutex_);
-  savers_waiting_.fetch_sub(1);
+  const auto paused = PauseIndexing();
   ARROW_RETURN_NOT_OK(hnsw_->Save(path));
   return static_cast<int64_t>(hnsw_->size());
+}
+
+std::shared_ptr<const HnswIndex> DatasetIndex::graph() const {
+  std::lock_guard lock(graph_mutex_);
+  return hnsw_;
+}
+
+void DatasetIndex::Replace(std::shared_ptr<HnswIndex> graph, int64_t indexed_rows) {
+  std::lock_guard lock(graph_mutex_);
+  hnsw_ = std::move(graph);
+  indexed_rows_.store(indexed_rows, std::memory_order_release);
+  restored_rows_.store(0, std::memory_order_relaxed);
 }
 
 arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, int vector_column,
                                              int64_t max_rows, int threads,
                                              const std::function<bool()>& cancelled) {
   std::lock_guard lock(catch_up_mutex_);
+  if (snapshot.graph != hnsw_) return 0;  // compacted since: the snapshot's rows are renumbered
   int64_t next = indexed_rows_.load(std::memory_order_relaxed);
   const int64_t stop = std::min(snapshot.num_rows, next + max_rows);
   const int64_t start = next;
@@ -143,9 +161,9 @@ arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, in
       // Slices of a few thousand rows: searches see progress, and a drop stops indexing soon.
       for (int64_t row = 0; row < end - begin; row += kRowsPerSlice) {
         if (cancelled()) return next - start;
-        // A snapshot waits for the graph: yield once this turn added something (a turn that
-        // adds nothing is not resumed by the index workers).
-        if (next > start && savers_waiting_.load(std::memory_order_relaxed) > 0) {
+        // A snapshot or a compaction waits for the graph: yield once this turn added something
+        // (a turn that adds nothing is not resumed by the index workers).
+        if (next > start && pausers_waiting_.load(std::memory_order_relaxed) > 0) {
           return next - start;
         }
         const int64_t rows = std::min(kRowsPerSlice, end - begin - row);

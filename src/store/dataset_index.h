@@ -45,7 +45,8 @@ arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema, const Dat
 void AppendVectorsAsFloat(const arrow::RecordBatch& batch, int vector_column, int64_t begin,
                           int64_t end, std::vector<float>* out);
 
-// Thread-safe: CatchUp serializes itself; searches may run concurrently with it.
+// Thread-safe: CatchUp serializes itself; searches may run concurrently with it. A compaction
+// replaces the graph as a whole (Replace): readers hold the graph they started with.
 class DatasetIndex {
  public:
   static arrow::Result<std::unique_ptr<DatasetIndex>> Make(const IndexConfig& config, int dim);
@@ -56,17 +57,30 @@ class DatasetIndex {
   static arrow::Result<std::unique_ptr<DatasetIndex>> Load(const IndexConfig& config, int dim,
                                                            const std::string& path);
 
+  // Stops the dataset's indexing while the returned lock is held: a CatchUp in progress stops
+  // early to let it in, and the graph does not change until the lock is released. Searches go
+  // on. For snapshots (SaveGraph) and compactions (Replace).
+  std::unique_lock<std::mutex> PauseIndexing();
+
   // Writes the graph of the rows indexed so far to `path` and returns how many rows it holds.
-  // A CatchUp in progress stops early to let it in; indexing of this dataset waits while the
-  // graph is written; searches do not.
+  // Indexing of this dataset waits while the graph is written (PauseIndexing); searches do not.
   arrow::Result<int64_t> SaveGraph(const std::string& path);
 
   const IndexConfig& config() const { return config_; }
-  const HnswIndex& hnsw() const { return *hnsw_; }
+
+  // The graph now. Its rows are numbered like the dataset's rows only together with the
+  // dataset's batches of the same moment: take both from Dataset::Snapshot.
+  std::shared_ptr<const HnswIndex> graph() const;
+
+  // Swaps in `graph`, which holds the first `indexed_rows` rows (a compacted graph). The caller
+  // holds the lock of PauseIndexing and publishes the matching rows at the same moment.
+  void Replace(std::shared_ptr<HnswIndex> graph, int64_t indexed_rows);
 
   // Adds the rows of `snapshot` that are not indexed yet, in row order, `max_rows` at most
   // (so that one dataset does not hold a worker forever), linking them into the graph from
-  // `threads` threads, stopping early once `cancelled` returns true. Returns the number added.
+  // `threads` threads, stopping early once `cancelled` returns true. Returns the number added:
+  // 0 when the graph was replaced since `snapshot` was taken (its rows are numbered for the
+  // old graph; the compaction that replaced it asks for indexing again).
   arrow::Result<int64_t> CatchUp(const DatasetSnapshot& snapshot, int vector_column,
                                  int64_t max_rows, int threads,
                                  const std::function<bool()>& cancelled);
@@ -74,8 +88,9 @@ class DatasetIndex {
   // Rows 0 .. indexed_rows()-1 are searchable through the graph.
   int64_t indexed_rows() const { return indexed_rows_.load(std::memory_order_acquire); }
 
-  // Rows whose graph was loaded from a snapshot rather than built by this process.
-  int64_t restored_rows() const { return restored_rows_; }
+  // Rows whose graph was loaded from a snapshot rather than built by this process (0 once a
+  // compaction has replaced the loaded graph).
+  int64_t restored_rows() const { return restored_rows_.load(std::memory_order_relaxed); }
 
  private:
   DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw, int64_t restored_rows)
@@ -85,10 +100,11 @@ class DatasetIndex {
         indexed_rows_(restored_rows) {}
 
   const IndexConfig config_;
-  std::unique_ptr<HnswIndex> hnsw_;
-  const int64_t restored_rows_;
-  std::mutex catch_up_mutex_;  // held while the graph changes or is saved
-  std::atomic<int> savers_waiting_{0};
+  mutable std::mutex graph_mutex_;  // guards the pointer hnsw_ (not the graph)
+  std::shared_ptr<HnswIndex> hnsw_;
+  std::atomic<int64_t> restored_rows_;
+  std::mutex catch_up_mutex_;  // held while the graph changes, is saved or is replaced
+  std::atomic<int> pausers_waiting_{0};
   std::atomic<int64_t> indexed_rows_;
 };
 

@@ -84,6 +84,11 @@ arrow::Result<std::unique_ptr<DatasetText>> DatasetText::Make(const arrow::Schem
       new DatasetText(std::move(columns), std::move(names), std::move(tokenizer)));
 }
 
+arrow::Result<std::unique_ptr<DatasetText>> DatasetText::EmptyCopy() const {
+  ARROW_ASSIGN_OR_RAISE(Tokenizer tokenizer, Tokenizer::Make());
+  return std::unique_ptr<DatasetText>(new DatasetText(columns_, names_, std::move(tokenizer)));
+}
+
 DatasetText::DatasetText(std::vector<int> columns, std::vector<std::string> names,
                          Tokenizer tokenizer)
     : columns_(std::move(columns)), names_(std::move(names)), index_(std::move(tokenizer)) {}

@@ -37,6 +37,9 @@ class DatasetText {
   // selects no text column. Invalid as TextColumnsFor.
   static arrow::Result<std::unique_ptr<DatasetText>> Make(const arrow::Schema& schema);
 
+  // A new, empty index over the same columns: a compaction rebuilds the index into it.
+  arrow::Result<std::unique_ptr<DatasetText>> EmptyCopy() const;
+
   // The indexed columns' names, in schema order.
   const std::vector<std::string>& columns() const { return names_; }
 

@@ -38,13 +38,13 @@ arrow::Result<double> HybridAlpha(const SearchRequest& request) {
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchHybrid(const Dataset& dataset,
                                                                 const SearchRequest& request,
                                                                 double alpha) {
-  const DatasetText* text = dataset.text();
-  if (text == nullptr) {
+  if (dataset.text() == nullptr) {
     return arrow::Status::Invalid("'text_query' needs full-text columns, but dataset '",
                                   dataset.name(), "' has none (they are chosen with schema ",
                                   "metadata '", kTextColumnsKey, "' when it is created)");
   }
   ARROW_ASSIGN_OR_RAISE(SearchScope scope, OpenSearchScope(dataset, request));
+  const DatasetText& text = *scope.snapshot.text;  // numbered like the scope's rows
   const bool fused = alpha > 0.0 && alpha < 1.0;
   const int64_t depth = fused ? std::max(kHybridDepthFactor * request.k, request.ef) : request.k;
 
@@ -56,7 +56,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchHybrid(const Dataset& d
   if (alpha < 1.0) {
     const RowFilter filter =
         RowFilter::FromPredicate([&scope](uint64_t row) { return scope.Allows(row); });
-    lexical = text->Search(*request.text_query, static_cast<size_t>(depth), filter);
+    lexical = text.Search(*request.text_query, static_cast<size_t>(depth), filter);
   }
 
   std::vector<uint64_t> dense_rows, text_rows;

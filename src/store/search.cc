@@ -193,9 +193,9 @@ arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchR
   }
   if (request.ef < 0) return arrow::Status::Invalid("'ef' must be >= 0, got ", request.ef);
   SearchScope scope;
-  // Index first, then snapshot: every row the graph knows is in the snapshot.
-  scope.indexed_rows = dataset.index().indexed_rows();
+  // The graph comes with the snapshot: numbered like its rows, all of them in it.
   scope.snapshot = dataset.Snapshot();
+  scope.indexed_rows = scope.snapshot.indexed_rows;
   ARROW_ASSIGN_OR_RAISE(scope.columns, OutputColumns(*scope.snapshot.schema, dataset, request));
   // Rows that may not be returned: deleted ones, and those the request leaves out.
   if (!request.excluded_rows.isEmpty()) {
@@ -234,7 +234,7 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
   options.exclude = exclude;
   options.row_limit = static_cast<RowId>(scope.indexed_rows);  // later rows: the tail scan below
   if (scope.indexed_rows > 0) {
-    ARROW_RETURN_NOT_OK(dataset.index().hnsw().Search(query, options, &found));
+    ARROW_RETURN_NOT_OK(scope.snapshot.graph->Search(query, options, &found));
   }
   ARROW_ASSIGN_OR_RAISE(auto tail, SearchUnindexed(dataset, scope.snapshot, scope.indexed_rows,
                                                    query, k, filter, exclude));

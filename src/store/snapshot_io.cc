@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 
 #include "common/dataset_name.h"
 #include "persist/file_digest.h"
@@ -40,7 +41,7 @@ Json IndexDescription(const Dataset& dataset) {
                    {"ef_construction", config.params.ef_construction},
                    {"quantization", QuantizationName(config.params.quantization)}};
   if (config.params.quantization == Quantization::kPq) {
-    description["pq_m"] = dataset.index().hnsw().params().pq_m;
+    description["pq_m"] = dataset.index().graph()->params().pq_m;
   }
   return description;
 }
@@ -107,6 +108,8 @@ arrow::Status CheckSchemas(const SnapshotManifest& manifest, const Dataset& data
 arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string& root,
                                             const std::function<bool()>& cancelled) {
   const auto start = std::chrono::steady_clock::now();
+  // No compaction renumbers the rows between saving the graph and taking the rows.
+  std::lock_guard maintenance(dataset.maintenance_mutex());
   ARROW_ASSIGN_OR_RAISE(
       auto staging,
       StagingDir::Create((fs::path(root) / SnapshotStagingName(dataset.name())).string()));

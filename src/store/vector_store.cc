@@ -1,10 +1,12 @@
 #include "store/vector_store.h"
 
 #include <arrow/status.h>
+#include <spdlog/spdlog.h>
 
 #include <mutex>
 
 #include "common/dataset_name.h"
+#include "store/dataset_compaction.h"
 #include "store/id_lookup.h"
 
 namespace arbalest {
@@ -78,8 +80,68 @@ void VectorStore::StartIndexing(int threads) {
 }
 
 VectorStore::~VectorStore() {
+  StopCompaction();
   snapshotter_.reset();
   StopIndexing();
+}
+
+void VectorStore::StartCompaction(const CompactionOptions& options) {
+  compaction_options_ = options;
+  if (options.deleted_fraction <= 0) return;
+  compactor_ = std::make_unique<Compactor>(
+      [this](const std::string& name, const std::function<bool()>& cancelled) {
+        auto dataset = Get(name);
+        // Compacted meanwhile (the `compact` action), or dropped: nothing to do.
+        if (!dataset.ok() || !ShouldCompact((*dataset)->Snapshot(), compaction_options_)) return;
+        auto report = Compact(**dataset, cancelled);
+        if (report.ok()) {
+          spdlog::info("compacted dataset '{}': {} deleted rows and {} bytes reclaimed in {:.3f} s",
+                       name, report->reclaimed_rows, report->reclaimed_bytes, report->seconds);
+        } else if (!report.status().IsCancelled() && !report.status().IsKeyError()) {
+          spdlog::error("compacting dataset '{}' failed: {}", name, report.status().ToString());
+        }
+      });
+  for (const auto& dataset : List()) MaybeCompact(*dataset);
+}
+
+void VectorStore::MaybeCompact(const Dataset& dataset) {
+  if (compactor_ && ShouldCompact(dataset.Snapshot(), compaction_options_)) {
+    compactor_->Notify(dataset.name());
+  }
+}
+
+arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
+                                                     const std::function<bool()>& cancelled) {
+  std::lock_guard maintenance(dataset.maintenance_mutex());
+  ARROW_ASSIGN_OR_RAISE(std::unique_ptr<CompactionPlan> plan,
+                        dataset.PlanCompaction(std::nullopt, compaction_options_.threads,
+                                               [&] { return cancelled() || dataset.dropped(); }));
+  if (plan->dropped().isEmpty()) return CompactionReport{};
+  // Held until published: a delete resolved in the old numbering must not publish after it.
+  std::lock_guard deletes(dataset.delete_mutex());
+  if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
+  WalTicket ticket;
+  uint64_t turn;
+  {
+    // Under the append mutex: logged before the dataset's drop or not at all, and in its turn.
+    std::lock_guard order(dataset.append_mutex());
+    if (dataset.dropped()) {
+      return arrow::Status::KeyError("dataset '", dataset.name(), "' was deleted");
+    }
+    ARROW_ASSIGN_OR_RAISE(ticket, Log(EncodeCompact(dataset.name(), plan->dropped())));
+    turn = dataset.TakeTurn();
+    dataset.NoteLogged(ticket.lsn);
+  }
+  if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
+    dataset.SkipTurn(turn);
+    return durable;
+  }
+  const CompactionReport report = dataset.PublishCompaction(*plan, turn, ticket.lsn);
+  plan.reset();  // indexing resumes: the rows past the compacted graph
+  if (index_workers_) index_workers_->Notify(dataset.name());
+  compactions_.compactions.fetch_add(1, std::memory_order_relaxed);
+  compactions_.reclaimed_rows.fetch_add(report.reclaimed_rows, std::memory_order_relaxed);
+  return report;
 }
 
 arrow::Status VectorStore::StartSnapshots(SnapshotOptions options) {
@@ -163,6 +225,7 @@ arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array&
     return durable;
   }
   dataset.PublishDeletes(rows, turn, ticket.lsn);
+  MaybeCompact(dataset);
   return static_cast<int64_t>(rows.cardinality());
 }
 
@@ -222,6 +285,9 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
     case WalRecordType::kDelete:
       if (it == datasets_.end()) break;
       return it->second->DeleteRecovered(entry.rows, entry.lsn);
+    case WalRecordType::kCompact:
+      if (it == datasets_.end()) break;
+      return it->second->CompactRecovered(entry.rows, entry.lsn);
     case WalRecordType::kDropDataset:
       if (it == datasets_.end()) break;
       it->second->MarkDropped();

@@ -17,6 +17,7 @@
 
 #include "persist/wal_format.h"
 #include "persist/wal_writer.h"
+#include "store/compactor.h"
 #include "store/dataset.h"
 #include "store/index_workers.h"
 #include "store/memory_budget.h"
@@ -41,6 +42,12 @@ struct IngestCounters {
   std::atomic<int64_t> slow_downs{0};  // acks that carried slow_down
 };
 
+// Compactions since the process started (not those replayed at startup), for metrics.
+struct CompactionCounters {
+  std::atomic<int64_t> compactions{0};
+  std::atomic<int64_t> reclaimed_rows{0};
+};
+
 // Thread-safe.
 class VectorStore {
  public:
@@ -61,6 +68,15 @@ class VectorStore {
 
   // Datasets waiting for or being indexed.
   size_t index_queue_depth() const;
+
+  // From now on compactions use `options.threads`, and, unless options.deleted_fraction is 0,
+  // a background thread compacts each dataset whose deleted rows pass the thresholds of
+  // `options` (checked after every delete, and now for every dataset). Call once, after
+  // replay.
+  void StartCompaction(const CompactionOptions& options);
+
+  // Stops the compaction thread, abandoning a compaction that is not logged yet.
+  void StopCompaction() { compactor_.reset(); }
 
   // Starts the snapshot thread (store/snapshotter.h). Call once, after AttachWal (Invalid
   // without a log: a snapshot is a point in the log).
@@ -103,6 +119,15 @@ class VectorStore {
   // IOError (the log could not be written: nothing is deleted).
   arrow::Result<int64_t> Delete(Dataset& dataset, const arrow::Array& ids);
 
+  // Compacts `dataset` now: its deleted rows leave its batches (small batches are coalesced),
+  // its graph (repaired, not rebuilt) and its text index, and the rows that stay are
+  // renumbered. The compaction is logged, so a restart renumbers alike. Returns what was
+  // reclaimed (nothing when no row is deleted). Puts, deletes, scans and searches go on
+  // meanwhile; indexing of the dataset pauses. Errors: KeyError (dataset dropped), IOError (the
+  // log could not be written: nothing changes), Cancelled (`cancelled` returned true first).
+  arrow::Result<CompactionReport> Compact(
+      Dataset& dataset, const std::function<bool()>& cancelled = [] { return false; });
+
   // Applies a record read back from the log at startup (no logging).
   arrow::Status ApplyLogged(const WalEntry& entry);
 
@@ -115,6 +140,7 @@ class VectorStore {
   const MemoryBudget& memory() const { return budget_; }
   MemoryBudget* mutable_memory() { return &budget_; }
   const IngestCounters& ingest_counters() const { return ingest_; }
+  const CompactionCounters& compaction_counters() const { return compactions_; }
   const WalWriter* wal() const { return wal_.get(); }
 
  private:
@@ -127,14 +153,20 @@ class VectorStore {
                                       const std::shared_ptr<arrow::RecordBatch>& batch,
                                       bool log_create);
 
+  // Queues `dataset` for the compaction thread if its deleted rows call for it.
+  void MaybeCompact(const Dataset& dataset);
+
   MemoryBudget budget_;
   IngestCounters ingest_;
+  CompactionCounters compactions_;
+  CompactionOptions compaction_options_;  // set by StartCompaction, before serving
   std::unique_ptr<WalWriter> wal_;
   std::unique_ptr<IndexWorkers> index_workers_;
   std::atomic<uint64_t> next_seq_{1};  // acks' seq when no log is attached
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Dataset>, std::less<>> datasets_;
   std::unique_ptr<Snapshotter> snapshotter_;
+  std::unique_ptr<Compactor> compactor_;
 };
 
 }  // namespace arbalest

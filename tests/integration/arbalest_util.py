@@ -14,6 +14,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -272,6 +274,45 @@ def stats(client, name):
     results = action(client, "stats", {"dataset": name})
     assert len(results) == 1, results
     return results[0]
+
+
+# -- the metrics port -----------------------------------------------------------------------
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def http_get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, reply.headers.get("Content-Type", ""), reply.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+
+
+def scrape(srv) -> dict:
+    """{(name, frozenset(labels)): value} from the exposition text; also checks its shape."""
+    status, content_type, body = http_get(srv.metrics_port, "/metrics")
+    assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
+    samples, typed = {}, set()
+    for line in body.splitlines():
+        if line.startswith("# TYPE"):
+            typed.add(line.split()[2])
+            continue
+        if not line or line.startswith("#"):
+            continue
+        match = SAMPLE.match(line)
+        assert match, f"not a Prometheus sample line: {line!r}"
+        name, labels, value = match.groups()
+        samples[(name, frozenset(LABEL.findall(labels or "")))] = float(value)
+    for name, _ in samples:
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in typed or base in typed, f"{name} has no # TYPE line"
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())))
 
 
 # -- data -----------------------------------------------------------------------------------

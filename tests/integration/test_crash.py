@@ -5,8 +5,8 @@ After every kill the server restarts on the same data dir, and every row whose b
 must be there exactly once, with the vector it was sent with; every acked delete must still
 hold. The WAL segment size is small so that kills also land during segment rotation; in the
 snapshot test, kills also land while snapshots are written and the WAL is checkpointed.
-ARBALEST_CRASH_ITERATIONS (default 20) and ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) set
-the number of kills; scripts/crash_soak.sh runs many more.
+ARBALEST_CRASH_ITERATIONS (default 20) and ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) and ARBALEST_CRASH_COMPACT_ITERATIONS (default 8) set the number of
+kills; scripts/crash_soak.sh runs many more.
 """
 import contextlib
 import json
@@ -25,6 +25,7 @@ from arbalest_util import ServerProcess, action, put_table, scan, vectors_of
 
 ITERATIONS = int(os.environ.get("ARBALEST_CRASH_ITERATIONS", "20"))
 SNAPSHOT_ITERATIONS = int(os.environ.get("ARBALEST_CRASH_SNAPSHOT_ITERATIONS", "10"))
+COMPACT_ITERATIONS = int(os.environ.get("ARBALEST_CRASH_COMPACT_ITERATIONS", "8"))
 ROWS_PER_BATCH = 200
 DIM = 16
 BATCHES_PER_STREAM = 5
@@ -199,6 +200,8 @@ class Deleter(threading.Thread):
             while True:
                 acked = [k for w in self.writers for k in list(w.acked)]
                 if not acked:
+                    if not any(w.is_alive() for w in self.writers):
+                        break  # the server died before any batch was acked
                     time.sleep(0.005)
                     continue
                 keys = {self.rng.choice(acked) for _ in range(self.rng.randint(1, 5))}
@@ -248,7 +251,7 @@ class SnapshotCaller(threading.Thread):
     def __init__(self, port: int, pause: float):
         super().__init__(daemon=True)
         self.port, self.pause = port, pause
-        self.finished = 0
+        self.count = 0
 
     def run(self):
         client = flight.connect(f"grpc://127.0.0.1:{self.port}")
@@ -256,25 +259,23 @@ class SnapshotCaller(threading.Thread):
             while True:
                 time.sleep(self.pause)
                 action(client, "snapshot")
-                self.finished += 1
+                self.count += 1
         except Exception:  # killed under us
             pass
         client.close()
 
 
-def test_sigkill_during_snapshots_loses_no_acked_row_or_delete(tmp_path):
-    """Puts, deletes, snapshots (asked for, and triggered by WAL growth) and checkpoints run
-    together; a kill at a random moment may land in any of them."""
-    rng = random.Random(20261126)
-    workdir = tmp_path / "node"
-    args = ["--wal-segment-size", "128KiB", "--snapshot-wal-bytes", "512KiB",
-            "--snapshot-interval", "0"]
+def kill_repeatedly(workdir, args: list, iterations: int, seed: int, make_caller) -> int:
+    """Rounds of two Writers (one dataset with ids, one with assigned ids), a Deleter and the
+    thread `make_caller(port, rng)` returns, each round killed at a random moment; every restart
+    checks what the rounds before acked. Returns the sum of the callers' `count`s."""
+    rng = random.Random(seed)
     sent = {"with_ids": set(), "assigned": set()}
     acked = {"with_ids": set(), "assigned": set()}
     requested: set[int] = set()
     deleted: set[int] = set()
     next_key = 0
-    snapshots = 0
+    counted = 0
 
     def check_all(client):
         for dataset in sent:
@@ -282,23 +283,68 @@ def test_sigkill_during_snapshots_loses_no_acked_row_or_delete(tmp_path):
                 check_recovered(client, dataset, dataset == "with_ids", sent[dataset],
                                 acked[dataset], requested, deleted)
 
-    for iteration in range(SNAPSHOT_ITERATIONS):
+    for iteration in range(iterations):
         srv = ServerProcess(workdir, args).start()
         check_all(srv.connect())
         writers = [Writer(srv.port, "with_ids", True, next_key),
                    Writer(srv.port, "assigned", False, next_key + 10_000_000)]
         next_key += 20_000_000
         deleter = Deleter(srv.port, "with_ids", writers[:1], iteration)
-        caller = SnapshotCaller(srv.port, rng.uniform(0.0, 0.2))
+        caller = make_caller(srv.port, rng)
         kill_while_running(srv, writers + [deleter, caller], rng.uniform(0.1, 1.0))
         collect(writers, sent, acked)
         requested |= deleter.requested
         deleted |= deleter.deleted
-        snapshots += caller.finished
+        counted += caller.count
         srv.stop()
-    assert snapshots > 0, "no snapshot ever finished: the kills tested the WAL alone"
     assert deleted, "no delete was ever acked"
-    srv = ServerProcess(workdir).start()
-    assert "from snapshots" in srv.stderr()
+    srv = ServerProcess(workdir, args).start()
     check_all(srv.connect())
     assert srv.stop() == 0
+    srv = ServerProcess(workdir).start()  # from the shutdown snapshot
+    check_all(srv.connect())
+    assert srv.stop() == 0
+    assert "from snapshots" in srv.stderr()
+    return counted
+
+
+def test_sigkill_during_snapshots_loses_no_acked_row_or_delete(tmp_path):
+    """Puts, deletes, snapshots (asked for, and triggered by WAL growth) and checkpoints run
+    together; a kill at a random moment may land in any of them."""
+    args = ["--wal-segment-size", "128KiB", "--snapshot-wal-bytes", "512KiB",
+            "--snapshot-interval", "0"]
+    snapshots = kill_repeatedly(tmp_path / "node", args, SNAPSHOT_ITERATIONS, 20261126,
+                                lambda port, rng: SnapshotCaller(port, rng.uniform(0.0, 0.2)))
+    assert snapshots > 0, "no snapshot ever finished: the kills tested the WAL alone"
+
+
+class CompactCaller(threading.Thread):
+    """Asks for compactions of `dataset` until the server dies; counts those that reclaimed
+    rows."""
+
+    def __init__(self, port: int, dataset: str, pause: float):
+        super().__init__(daemon=True)
+        self.port, self.dataset, self.pause = port, dataset, pause
+        self.count = 0
+
+    def run(self):
+        client = flight.connect(f"grpc://127.0.0.1:{self.port}")
+        with contextlib.suppress(Exception):  # killed under us
+            while True:
+                time.sleep(self.pause)
+                result = action(client, "compact", {"dataset": self.dataset})[0]
+                self.count += result["reclaimed_rows"] > 0
+        client.close()
+
+
+def test_sigkill_during_compactions_loses_no_acked_row_or_delete(tmp_path):
+    """Puts, deletes, compactions (asked for, and automatic) and snapshots run together; a kill
+    may land before a compaction is logged, after it, or while it is replayed on a snapshot.
+    Every acked row must come back once, and no deleted row come back."""
+    args = ["--wal-segment-size", "256KiB", "--snapshot-wal-bytes", "1MiB",
+            "--snapshot-interval", "0", "--compact-deleted-fraction", "0.02",
+            "--compact-min-rows", "20"]
+    compactions = kill_repeatedly(
+        tmp_path / "node", args, COMPACT_ITERATIONS, 20261127,
+        lambda port, rng: CompactCaller(port, "with_ids", rng.uniform(0.0, 0.1)))
+    assert compactions > 0, "no compaction reclaimed a row: the kills tested deletes alone"

@@ -9,51 +9,14 @@ import json
 import re
 import socket
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import INVALID_ARGUMENT, action, make_table, put_table, scan, unique_name
-
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def http_get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
-            return reply.status, reply.headers.get("Content-Type", ""), reply.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
-
-
-def scrape(srv) -> dict:
-    """{(name, frozenset(labels)): value} from the exposition text; also checks its shape."""
-    status, content_type, body = http_get(srv.metrics_port, "/metrics")
-    assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
-    samples, typed = {}, set()
-    for line in body.splitlines():
-        if line.startswith("# TYPE"):
-            typed.add(line.split()[2])
-            continue
-        if not line or line.startswith("#"):
-            continue
-        match = SAMPLE.match(line)
-        assert match, f"not a Prometheus sample line: {line!r}"
-        name, labels, value = match.groups()
-        samples[(name, frozenset(LABEL.findall(labels or "")))] = float(value)
-    for name, _ in samples:
-        base = re.sub(r"_(bucket|sum|count)$", "", name)
-        assert name in typed or base in typed, f"{name} has no # TYPE line"
-    return samples
-
-
-def value(samples, name, **labels):
-    return samples.get((name, frozenset(labels.items())))
+from arbalest_util import (INVALID_ARGUMENT, action, http_get, make_table, put_table, scan,
+                           scrape, unique_name, value)
 
 
 def test_metrics_after_a_workload(start_server):

@@ -34,6 +34,12 @@ TEST(WalFormatTest, RecordsRoundTrip) {
   EXPECT_EQ(deleted->type, WalRecordType::kDelete);
   EXPECT_EQ(deleted->dataset, "ds");
   EXPECT_TRUE(deleted->rows == rows);
+
+  auto compacted = DecodePayload(7, *EncodeCompact("ds", rows)->Contiguous());
+  ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
+  EXPECT_EQ(compacted->type, WalRecordType::kCompact);
+  EXPECT_EQ(compacted->dataset, "ds");
+  EXPECT_TRUE(compacted->rows == rows);
 }
 
 TEST(WalFormatTest, MalformedDeletesAreRefused) {

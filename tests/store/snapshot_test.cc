@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "logged_store_test.h"
 #include "persist/snapshot_format.h"
 #include "persist/wal_segments.h"
 #include "store/recovery.h"
@@ -18,7 +19,6 @@
 #include "store/search.h"
 #include "store/snapshot_io.h"
 #include "testing/batches.h"
-#include "testing/temp_dir.h"
 
 namespace arbalest {
 namespace {
@@ -28,66 +28,8 @@ using testing::ConstantVectors;
 using testing::MakeVectorBatch;
 using testing::WithoutIds;
 
-class SnapshotTest : public ::testing::Test {
+class SnapshotTest : public testing::LoggedStoreTest {
  protected:
-  std::string wal_dir() const { return dir_ / "wal"; }
-  std::string snapshot_dir() const { return dir_ / "snapshots"; }
-
-  // The store as a restart rebuilds it (snapshots, then the log), logging and snapshotting.
-  arrow::Result<std::unique_ptr<VectorStore>> TryOpen(int64_t max_memory = 0,
-                                                      SnapshotOptions snapshots = {}) {
-    auto store = std::make_unique<VectorStore>(max_memory);
-    ARROW_ASSIGN_OR_RAISE(recovered_,
-                          Recover(*store, {wal_dir(), snapshot_dir(), WalReadOptions{}}));
-    WalOptions wal;
-    wal.dir = wal_dir();
-    wal.segment_bytes = segment_bytes_;
-    ARROW_ASSIGN_OR_RAISE(auto writer, WalWriter::Open(wal, recovered_.next_lsn));
-    store->AttachWal(std::move(writer));
-    snapshots.dir = snapshot_dir();
-    ARROW_RETURN_NOT_OK(store->StartSnapshots(snapshots));
-    return store;
-  }
-  std::unique_ptr<VectorStore> Open(SnapshotOptions snapshots = {}) {
-    auto store = TryOpen(0, snapshots);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    return std::move(*store);
-  }
-
-  static std::shared_ptr<Dataset> Put(VectorStore& store, const std::string& name,
-                                      const std::shared_ptr<arrow::RecordBatch>& batch) {
-    std::shared_ptr<Dataset> dataset;
-    auto ack = store.Put(name, batch, &dataset);
-    EXPECT_TRUE(ack.ok()) << ack.status().ToString();
-    return dataset;
-  }
-
-  static std::shared_ptr<arrow::Array> Ids(std::initializer_list<int64_t> ids) {
-    arrow::Int64Builder builder;
-    EXPECT_TRUE(builder.AppendValues(std::vector<int64_t>(ids)).ok());
-    return builder.Finish().ValueOrDie();
-  }
-
-  // Adds up to `rows` rows to the dataset's graph, as an index worker does.
-  static int64_t IndexRows(Dataset& dataset, int64_t rows) {
-    auto added = dataset.CatchUpIndex(rows, /*threads=*/1, [] { return false; });
-    EXPECT_TRUE(added.ok()) << added.status().ToString();
-    return added.ValueOr(0);
-  }
-
-  static std::vector<SnapshotReport> SnapshotAll(VectorStore& store,
-                                                 std::optional<std::string> name = std::nullopt) {
-    auto reports = store.snapshotter()->SnapshotNow(name);
-    EXPECT_TRUE(reports.ok()) << reports.status().ToString();
-    return reports.ValueOr({});
-  }
-
-  // What a scan of the dataset returns (older batches padded to the current schema).
-  static std::shared_ptr<arrow::Table> Contents(const VectorStore& store, const std::string& name) {
-    auto reader = ScanSnapshot(store.Get(name).ValueOrDie()->Snapshot(), {}).ValueOrDie();
-    return reader->ToTable().ValueOrDie()->CombineChunks().ValueOrDie();
-  }
-
   std::vector<std::string> SnapshotDirs() const {
     std::vector<std::string> names;
     const SnapshotListing listing = *ListSnapshotDirs(snapshot_dir());
@@ -96,10 +38,6 @@ class SnapshotTest : public ::testing::Test {
     }
     return names;
   }
-
-  testing::TempDir dir_{"arbalest_snapshot_test"};
-  int64_t segment_bytes_ = int64_t{64} << 20;
-  RecoveryResult recovered_;
 };
 
 TEST_F(SnapshotTest, RestartLoadsRowsAndGraphThenReplaysOnlyLaterRecords) {
@@ -357,52 +295,22 @@ TEST_F(SnapshotTest, DeletedRowsStayDeletedThroughSnapshots) {
 }
 
 TEST_F(SnapshotTest, SnapshotsDuringPutsAndDeletesAreConsistentCuts) {
-  std::set<int64_t> acked, deleted;
+  std::set<int64_t> live;
   {
     auto store = Open();
     auto dataset = Put(*store, "docs", MakeVectorBatch(0, 10, 4));
-    acked.insert({0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
-    std::atomic<bool> stop{false};
-    std::atomic<int64_t> batches{1};
-    std::thread writer([&] {
-      for (int64_t id = 10; !stop; id += 10) {
-        if (store->Append(*dataset, MakeVectorBatch(id, 10, 4)).ok()) {
-          for (int64_t i = id; i < id + 10; ++i) acked.insert(i);
-          batches = id / 10 + 1;
-        }
-      }
-    });
-    std::thread deleter([&] {
-      for (int64_t n = 0; !stop; ++n) {
-        const int64_t id = (n * 7919 % batches) * 10 + n % 10;  // an acked row
-        if (*store->Delete(*dataset, *Ids({id})) == 1) deleted.insert(id);
-      }
-    });
-    std::thread indexer([&] {
-      while (!stop) IndexRows(*dataset, 64);
-    });
+    Workload workload(*store, *dataset, 10, 10, 4);
     for (int i = 0; i < 20; ++i) {
       auto reports = SnapshotAll(*store);
       ASSERT_EQ(reports.size(), 1u);
       EXPECT_LE(reports[0].indexed_rows, reports[0].rows + reports[0].deleted_rows);
     }
-    stop = true;
-    writer.join();
-    deleter.join();
-    indexer.join();
+    workload.Stop();
+    EXPECT_FALSE(workload.deleted().empty());
+    live = workload.Live();
   }
   auto store = Open();
-  auto table = Contents(*store, "docs");
-  const auto& ids = static_cast<const arrow::Int64Array&>(*table->column(0)->chunk(0));
-  std::set<int64_t> present;
-  for (int64_t i = 0; i < ids.length(); ++i) {
-    EXPECT_TRUE(present.insert(ids.Value(i)).second) << "row " << ids.Value(i) << " twice";
-  }
-  EXPECT_FALSE(deleted.empty());
-  std::set<int64_t> expected;
-  std::set_difference(acked.begin(), acked.end(), deleted.begin(), deleted.end(),
-                      std::inserter(expected, expected.end()));
-  EXPECT_EQ(present, expected);
+  EXPECT_EQ(IdsIn(*Contents(*store, "docs")), live);
 }
 
 TEST_F(SnapshotTest, WalGrowthAndIntervalTriggerSnapshots) {

@@ -1,0 +1,205 @@
+// Dataset's compaction: PlanCompaction, PublishCompaction and CompactRecovered (declared in
+// dataset.h), apart from the rest of Dataset because they are a subject of their own.
+#include "store/dataset_compaction.h"
+
+#include <arrow/status.h>
+#include <arrow/util/byte_size.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "index/hnsw_compaction.h"
+#include "store/dataset.h"
+
+namespace arbalest {
+namespace {
+
+// Batches left small by a compaction are concatenated with their neighbours (of the same
+// schema) into batches of up to this many rows, so that scans do not crawl through slivers.
+constexpr int64_t kCoalescedRows = int64_t{64} << 10;
+
+int64_t BytesOf(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
+  int64_t bytes = 0;
+  for (const auto& batch : batches) bytes += arrow::util::TotalBufferSize(*batch);
+  return bytes;
+}
+
+// `batches` (rows numbered across them from 0) less the rows in `dropped`, small runs of them
+// concatenated. Batches that lose no row and join no run are kept as they are (not copied).
+arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropRows(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, const TombstoneSet& dropped,
+    const std::function<bool()>& cancelled) {
+  std::vector<std::shared_ptr<arrow::RecordBatch>> out;
+  arrow::RecordBatchVector run;
+  int64_t run_rows = 0;
+  auto flush = [&]() -> arrow::Status {
+    if (run.size() == 1) out.push_back(run.front());
+    if (run.size() > 1) {
+      ARROW_ASSIGN_OR_RAISE(auto joined, arrow::ConcatenateRecordBatches(run));
+      out.push_back(std::move(joined));
+    }
+    run.clear();
+    run_rows = 0;
+    return arrow::Status::OK();
+  };
+  int64_t first_row = 0;
+  for (const auto& stored : batches) {
+    if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
+    ARROW_ASSIGN_OR_RAISE(auto kept, dropped.DropDeleted(stored, first_row));
+    first_row += stored->num_rows();
+    if (kept->num_rows() == 0) continue;
+    const bool joins = !run.empty() && run_rows + kept->num_rows() <= kCoalescedRows &&
+                       run.back()->schema()->Equals(*kept->schema());
+    if (!joins) ARROW_RETURN_NOT_OK(flush());
+    run_rows += kept->num_rows();
+    run.push_back(std::move(kept));
+  }
+  ARROW_RETURN_NOT_OK(flush());
+  return out;
+}
+
+// The rows of `rows` not in `dropped`, renumbered: each moves down by the dropped rows below it.
+Roaring Renumbered(const Roaring& rows, const Roaring& dropped) {
+  std::vector<uint32_t> kept;
+  kept.reserve((rows - dropped).cardinality());
+  for (const uint32_t row : rows - dropped) {
+    kept.push_back(row - static_cast<uint32_t>(dropped.rank(row)));
+  }
+  Roaring renumbered;
+  renumbered.addMany(kept.size(), kept.data());
+  renumbered.runOptimize();
+  return renumbered;
+}
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
+    const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled) {
+  auto plan = std::make_unique<CompactionPlan>();
+  plan->start_ = std::chrono::steady_clock::now();
+  // Paused first, so that the view's graph is the one compacted below and stays whole.
+  plan->paused_ = index_->PauseIndexing();
+  const DatasetSnapshot view = Snapshot();
+  if (dropped) {
+    if (!dropped->isSubset(view.deleted->rows())) {
+      return arrow::Status::Invalid("compaction of dataset '", name_, "' drops row ",
+                                    (*dropped - view.deleted->rows()).minimum(),
+                                    ", which is not deleted");
+    }
+    plan->dropped_ = *dropped;
+  } else {
+    plan->dropped_ = view.deleted->rows();
+  }
+  plan->covered_rows_ = view.num_rows;
+  if (plan->dropped_.isEmpty()) return plan;
+
+  const TombstoneSet drop(plan->dropped_);
+  ARROW_ASSIGN_OR_RAISE(plan->batches_, DropRows(view.batches, drop, cancelled));
+  plan->bytes_ = BytesOf(plan->batches_);
+  ARROW_ASSIGN_OR_RAISE(std::unique_ptr<HnswIndex> graph,
+                        HnswCompaction::Compact(*view.graph, plan->dropped_, threads));
+  plan->graph_ = std::move(graph);
+  plan->indexed_rows_ =
+      view.indexed_rows - static_cast<int64_t>(drop.CountIn(0, view.indexed_rows));
+  if (view.text) {
+    ARROW_ASSIGN_OR_RAISE(plan->text_, view.text->EmptyCopy());
+    int64_t first_row = 0;
+    for (const auto& batch : plan->batches_) {
+      if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
+      ARROW_RETURN_NOT_OK(plan->text_->Add(*batch, first_row));
+      first_row += batch->num_rows();
+    }
+  }
+  return plan;
+}
+
+void Dataset::ExtendPlan(CompactionPlan& plan, const DatasetSnapshot& view) {
+  const auto shift = static_cast<int64_t>(plan.dropped_.cardinality());
+  int64_t first_row = 0;
+  for (const auto& batch : view.batches) {
+    if (first_row >= plan.covered_rows_) {
+      plan.batches_.push_back(batch);
+      plan.bytes_ += arrow::util::TotalBufferSize(*batch);
+      IndexText(plan.text_.get(), *batch, std::nullopt, first_row - shift);
+    }
+    first_row += batch->num_rows();
+  }
+  plan.covered_rows_ = std::max(plan.covered_rows_, view.num_rows);
+}
+
+CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn, uint64_t lsn) {
+  // The rows published while the plan was made and logged: the bulk of them without the turn,
+  // so that appends wait for the turn only while the last few are added.
+  ExtendPlan(plan, Snapshot());
+  DatasetSnapshot last;
+  {
+    std::unique_lock state(state_mutex_);
+    turn_.wait(state, [&] { return next_to_publish_ == turn; });
+    last = SnapshotLocked();
+  }
+  // Holding the turn, the state cannot change under us: appends and deletes publish in turn
+  // order (and deletes wait for the caller's delete mutex besides). Readers go on meanwhile.
+  ExtendPlan(plan, last);
+  const Roaring& dropped = plan.dropped_;
+  Roaring still_deleted = Renumbered(last.deleted->rows(), dropped);
+  if (plan.text_) {
+    for (const uint32_t row : still_deleted) plan.text_->Remove(row);
+  }
+  auto deleted = std::make_shared<const TombstoneSet>(std::move(still_deleted));
+  const auto reclaimed_rows = static_cast<int64_t>(dropped.cardinality());
+  CompactionReport report;
+  {
+    std::unique_lock state(state_mutex_);
+    report.reclaimed_bytes = num_bytes_ - plan.bytes_;
+    if (!dropped_) budget_->Release(report.reclaimed_bytes);  // a drop released them all
+    batches_ = std::move(plan.batches_);
+    num_rows_ -= reclaimed_rows;
+    num_bytes_ = plan.bytes_;
+    deleted_ = std::move(deleted);
+    text_ = std::move(plan.text_);
+    index_->Replace(std::move(plan.graph_), plan.indexed_rows_);
+    published_lsn_ = std::max(published_lsn_, lsn);
+    compaction_totals_.compactions += 1;
+    compaction_totals_.reclaimed_rows += reclaimed_rows;
+    report.rows = num_rows_;
+    ++next_to_publish_;
+    turn_.notify_all();
+  }
+  plan.paused_.unlock();  // indexing resumes, on the compacted graph
+  report.reclaimed_rows = reclaimed_rows;
+  report.lsn = lsn;
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - plan.start_).count();
+  ChargeIndexMemory();  // the compacted graph and text index replace the old ones
+  return report;
+}
+
+arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {
+  std::lock_guard maintenance(maintenance_mutex_);
+  auto plan =
+      PlanCompaction(dropped, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+                     [] { return false; });
+  if (!plan.ok()) {
+    return plan.status().WithMessage("WAL record ", lsn, ": ", plan.status().message());
+  }
+  std::lock_guard deletes(delete_mutex_);
+  uint64_t turn;
+  {
+    std::lock_guard order(append_mutex_);
+    turn = TakeTurn();
+    NoteLogged(lsn);
+  }
+  if (dropped.isEmpty()) {
+    SkipTurn(turn);
+    return arrow::Status::OK();
+  }
+  PublishCompaction(**plan, turn, lsn);
+  return arrow::Status::OK();
+}
+
+CompactionTotals Dataset::compaction_totals() const {
+  std::shared_lock state(state_mutex_);
+  return compaction_totals_;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,162 @@
+"""Compaction over the wire: the `compact` action reclaims deleted rows (stats, memory and
+metrics drop), scans return exactly the live rows, searches agree with numpy over the live rows,
+ids still resolve for VectorSearchByID and delete, the background trigger, and restarts after a
+compaction (clean, and SIGKILL before any snapshot).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, action, make_table, put_table, scan,
+                           scrape, stats, unique_name, value, vectors_of)
+
+DIM = 16
+
+
+def wait_indexed(client, name, timeout=120):
+    ready = action(client, "check_readiness", {"dataset": name, "wait": timeout})[0]
+    assert ready["status"] == "READY", ready
+
+
+def delete(client, name, ids) -> int:
+    return action(client, "delete", {"dataset": name, "ids": [int(i) for i in ids]})[0]["deleted"]
+
+
+def compact(client, name) -> dict:
+    results = action(client, "compact", {"dataset": name})
+    assert len(results) == 1, results
+    return results[0]
+
+
+def ids_of(client, name) -> list:
+    return scan(client, name).column("id").to_pylist()
+
+
+def search(client, name, query, k) -> list:
+    ticket = {"search": {"dataset": name, "vector": [float(x) for x in query], "k": k}}
+    return scan(client, ticket).column("id").to_pylist()
+
+
+def recall(client, name, vectors, live, queries, k=10) -> float:
+    """Mean fraction of numpy's exact top-k over the `live` rows that the server returns."""
+    found = 0
+    for query in queries:
+        distances = np.linalg.norm(vectors[live] - query, axis=1)
+        expected = set(live[np.argsort(distances, kind="stable")[:k]].tolist())
+        got = search(client, name, query, k)
+        assert set(got) <= set(live.tolist()), "a deleted row came back"
+        found += len(expected & set(got))
+    return found / (k * len(queries))
+
+
+def test_compact_reclaims_deleted_rows_and_keeps_every_live_row(start_server):
+    srv = start_server(["--compact-deleted-fraction", "0"])  # only when asked
+    name = unique_name("compact")
+    n = 12_000
+    table = make_table(n, DIM, rng=np.random.default_rng(21))
+    vectors = vectors_of(table.column("vector"))
+    put_table(srv.data, name, table, batch_size=1000)
+    wait_indexed(srv.data, name)
+    rng = np.random.default_rng(22)
+    doomed = np.sort(rng.choice(n, size=int(0.3 * n), replace=False))
+    assert delete(srv.data, name, doomed) == len(doomed)
+    live = np.setdiff1d(np.arange(n), doomed)
+    before = stats(srv.data, name)
+    memory_before = action(srv.data, "stats")[0]["memory_used_bytes"]
+    assert before["deleted_rows"] == len(doomed)
+
+    result = compact(srv.data, name)
+    assert result["dataset"] == name
+    assert result["reclaimed_rows"] == len(doomed)
+    assert result["rows"] == len(live)
+    assert result["reclaimed_bytes"] > 0
+    after = stats(srv.data, name)
+    assert (after["rows"], after["deleted_rows"]) == (len(live), 0)
+    assert after["compactions"] == 1 and after["reclaimed_rows"] == len(doomed)
+    assert after["bytes"] == before["bytes"] - result["reclaimed_bytes"]
+    assert after["bytes"] < 0.75 * before["bytes"]
+    assert after["index_bytes"] < before["index_bytes"]
+    assert after["batches"] < before["batches"]  # what deletes left small was coalesced
+    memory_after = action(srv.data, "stats")[0]["memory_used_bytes"]
+    assert memory_after == memory_before - result["reclaimed_bytes"]
+    samples = scrape(srv)
+    assert value(samples, "arbalest_compactions_total") == 1
+    assert value(samples, "arbalest_compacted_rows_total") == len(doomed)
+    assert value(samples, "arbalest_deleted_rows") == 0
+
+    assert sorted(ids_of(srv.data, name)) == live.tolist()
+    wait_indexed(srv.data, name)
+    queries = np.random.default_rng(23).standard_normal((40, DIM)).astype(np.float32)
+    assert recall(srv.data, name, vectors, live, queries) >= 0.95
+    # Ids resolve to their renumbered rows: search by id, and delete.
+    row = int(live[len(live) // 2])
+    by_id = action(srv.data, "VectorSearchByID", {"dataset": name, "id": row, "k": 5})[0]
+    others = live[live != row]
+    expected = others[np.argsort(np.linalg.norm(vectors[others] - vectors[row], axis=1))[:5]]
+    assert by_id["ids"] == expected.tolist()
+    assert delete(srv.data, name, [row, int(doomed[0])]) == 1
+    assert row not in ids_of(srv.data, name)
+    assert compact(srv.data, name)["reclaimed_rows"] == 1
+    assert compact(srv.data, name)["reclaimed_rows"] == 0  # nothing left to reclaim
+
+
+def test_compaction_survives_restarts_clean_and_killed(start_server):
+    srv = start_server(["--compact-deleted-fraction", "0"])
+    name = unique_name("compact_restart")
+    put_table(srv.data, name, make_table(3000, DIM, rng=np.random.default_rng(24)),
+              batch_size=500)
+    assert delete(srv.data, name, range(0, 3000, 3)) == 1000
+    assert compact(srv.data, name)["reclaimed_rows"] == 1000
+    # After the compaction: appends, and deletes logged in the new numbering.
+    put_table(srv.data, name, make_table(500, DIM, start_id=3000, rng=np.random.default_rng(25)))
+    assert delete(srv.data, name, [1, 2, 3001, 3499]) == 4
+    expected = sorted(set(range(3500)) - set(range(0, 3000, 3)) - {1, 2, 3001, 3499})
+    assert sorted(ids_of(srv.data, name)) == expected
+    srv.proc.kill()  # no snapshot: the restart replays the compaction from the log
+    srv.proc.wait(10)
+    srv.start()
+    assert sorted(ids_of(srv.data, name)) == expected
+    one = stats(srv.data, name)
+    assert (one["rows"], one["deleted_rows"]) == (len(expected), 4)
+    assert compact(srv.data, name)["reclaimed_rows"] == 4
+    assert srv.stop() == 0  # the shutdown snapshot holds the survivors only
+    srv.start()
+    assert "from snapshots" in srv.stderr()
+    assert sorted(ids_of(srv.data, name)) == expected
+    one = stats(srv.data, name)
+    assert (one["rows"], one["deleted_rows"], one["index_restored_rows"]) == \
+        (len(expected), 0, len(expected))
+    assert search(srv.data, name, vectors_of(scan(srv.data, {"dataset": name, "filters": [
+        {"field": "id", "op": "=", "value": 4}]}).column("vector"))[0], 1) == [4]
+
+
+def test_deletes_past_the_threshold_compact_in_the_background(start_server):
+    srv = start_server(["--compact-deleted-fraction", "0.25", "--compact-min-rows", "100"])
+    name = unique_name("compact_auto")
+    put_table(srv.data, name, make_table(1000, DIM, rng=np.random.default_rng(26)))
+    assert delete(srv.data, name, range(0, 240)) == 240  # 24%: below the threshold
+    time.sleep(0.3)
+    assert stats(srv.data, name)["compactions"] == 0
+    assert delete(srv.data, name, range(240, 260)) == 20
+    deadline = time.monotonic() + 30
+    while stats(srv.data, name)["compactions"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    one = stats(srv.data, name)
+    assert (one["compactions"], one["reclaimed_rows"], one["deleted_rows"]) == (1, 260, 0)
+    assert sorted(ids_of(srv.data, name)) == list(range(260, 1000))
+    assert "compacted dataset" in srv.stderr()
+
+
+@pytest.mark.parametrize("body, error, message", [
+    ({}, INVALID_ARGUMENT, "action 'compact' needs"),
+    ({"dataset": "no_such_dataset"}, NOT_FOUND, "dataset 'no_such_dataset' not found"),
+    ({"dataset": "x", "bogus": 1}, INVALID_ARGUMENT, "unknown key 'bogus'"),
+], ids=["no-dataset", "unknown-dataset", "unknown-key"])
+def test_bad_compact_bodies(server, body, error, message):
+    with pytest.raises(error, match=message):
+        action(server.data, "compact", body)
+    assert server.alive()
