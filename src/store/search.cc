@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <roaring/roaring.hh>
+#include <unordered_map>
 
 #include "index/flat_index.h"
 #include "store/filter.h"
@@ -121,20 +122,54 @@ arrow::Result<std::vector<int>> OutputColumns(const arrow::Schema& schema, const
   return columns;
 }
 
-// The stored rows `rows` of column `column` across the snapshot's batches, in that order.
-arrow::Result<std::shared_ptr<arrow::Array>> TakeRows(const DatasetSnapshot& snapshot, int column,
-                                                      const std::shared_ptr<arrow::Array>& rows) {
-  arrow::ArrayVector chunks;
-  for (const auto& stored : snapshot.batches) {
-    ARROW_ASSIGN_OR_RAISE(auto batch, PadToSchema(stored, snapshot.schema));
-    chunks.push_back(batch->column(column));
+// Where a dataset row sits: its batch and its offset there.
+struct RowLocation {
+  size_t batch = 0;
+  int64_t offset = 0;
+};
+
+// The locations of `rows` in the snapshot's batches (a binary search of the batches' first
+// rows each): the cost follows the rows returned, not the dataset's size.
+std::vector<RowLocation> LocateRows(const DatasetSnapshot& snapshot,
+                                    const std::vector<ResultRow>& rows) {
+  std::vector<int64_t> firsts;
+  firsts.reserve(snapshot.batches.size());
+  int64_t first = 0;
+  for (const auto& batch : snapshot.batches) {
+    firsts.push_back(first);
+    first += batch->num_rows();
   }
-  ARROW_ASSIGN_OR_RAISE(auto chunked,
-                        arrow::ChunkedArray::Make(chunks, snapshot.schema->field(column)->type()));
-  ARROW_ASSIGN_OR_RAISE(arrow::Datum taken, cp::Take(chunked, rows));
-  const auto& taken_chunks = taken.chunked_array()->chunks();
-  if (taken_chunks.empty()) return arrow::MakeEmptyArray(chunked->type());
-  return arrow::Concatenate(taken_chunks);
+  std::vector<RowLocation> locations;
+  locations.reserve(rows.size());
+  for (const ResultRow& row : rows) {
+    const auto row_number = static_cast<int64_t>(row.row);
+    const auto after = std::upper_bound(firsts.begin(), firsts.end(), row_number);
+    const auto batch = static_cast<size_t>(after - firsts.begin()) - 1;
+    locations.push_back({batch, row_number - firsts[batch]});
+  }
+  return locations;
+}
+
+// Column `column` of the stored rows at `locations`, in that order: one-row slices of the
+// batches holding them (padded with nulls where a batch predates the column), concatenated.
+// Arrow's Take over the whole dataset as a chunked array would cost time in its size.
+arrow::Result<std::shared_ptr<arrow::Array>> TakeRows(const DatasetSnapshot& snapshot, int column,
+                                                      const std::vector<RowLocation>& locations) {
+  const auto& type = snapshot.schema->field(column)->type();
+  if (locations.empty()) return arrow::MakeEmptyArray(type);
+  std::unordered_map<size_t, std::shared_ptr<arrow::Array>> columns;  // by batch, as padded
+  arrow::ArrayVector slices;
+  slices.reserve(locations.size());
+  for (const RowLocation& location : locations) {
+    auto& source = columns[location.batch];
+    if (!source) {
+      ARROW_ASSIGN_OR_RAISE(auto batch,
+                            PadToSchema(snapshot.batches[location.batch], snapshot.schema));
+      source = batch->column(column);
+    }
+    slices.push_back(source->Slice(location.offset, 1));
+  }
+  return arrow::Concatenate(slices);
 }
 
 }  // namespace
@@ -253,10 +288,8 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> MakeSearchResult(
     const SearchScope& scope, const std::vector<ResultRow>& rows, bool nullable_distance) {
   const DatasetSnapshot& snapshot = scope.snapshot;
-  arrow::UInt64Builder row_numbers;
   arrow::FloatBuilder scores, distances;
   for (const ResultRow& row : rows) {
-    ARROW_RETURN_NOT_OK(row_numbers.Append(row.row));
     ARROW_RETURN_NOT_OK(scores.Append(row.score));
     if (row.distance) {
       ARROW_RETURN_NOT_OK(distances.Append(*row.distance));
@@ -266,18 +299,18 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> MakeSearchResult(
       return arrow::Status::UnknownError("search result row ", row.row, " has no distance");
     }
   }
-  ARROW_ASSIGN_OR_RAISE(auto row_array, row_numbers.Finish());
+  const std::vector<RowLocation> locations = LocateRows(snapshot, rows);
   const int id_column = snapshot.schema->GetFieldIndex(std::string(kIdColumn));
   arrow::FieldVector fields{snapshot.schema->field(id_column)->WithNullable(false),
                             arrow::field("score", arrow::float32(), false),
                             arrow::field("distance", arrow::float32(), nullable_distance)};
   arrow::ArrayVector arrays(3);
-  ARROW_ASSIGN_OR_RAISE(arrays[0], TakeRows(snapshot, id_column, row_array));
+  ARROW_ASSIGN_OR_RAISE(arrays[0], TakeRows(snapshot, id_column, locations));
   ARROW_RETURN_NOT_OK(scores.Finish(&arrays[1]));
   ARROW_RETURN_NOT_OK(distances.Finish(&arrays[2]));
   for (int column : scope.columns) {
     fields.push_back(snapshot.schema->field(column));
-    ARROW_ASSIGN_OR_RAISE(auto taken, TakeRows(snapshot, column, row_array));
+    ARROW_ASSIGN_OR_RAISE(auto taken, TakeRows(snapshot, column, locations));
     arrays.push_back(std::move(taken));
   }
   return arrow::RecordBatch::Make(arrow::schema(fields), static_cast<int64_t>(rows.size()),
