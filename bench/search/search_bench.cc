@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
     auto out = std::make_shared<std::vector<arbalest::Neighbor>>();
     return SearchFn([&, out](size_t q) -> arrow::Result<std::vector<int64_t>> {
       ARROW_RETURN_NOT_OK(
-          dataset->index().hnsw().Search(queries.row(q), search_options, out.get()));
+          dataset->index().graph()->Search(queries.row(q), search_options, out.get()));
       std::vector<int64_t> ids;
       for (const auto& hit : *out) ids.push_back(static_cast<int64_t>(hit.row));
       return ids;
