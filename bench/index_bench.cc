@@ -1,12 +1,13 @@
-// Side-by-side HNSW benchmark: this index vs hnswlib vs FAISS IndexHNSWFlat on the same
-// seeded clustered data, the same thread count and the same M / ef_construction.
+// Side-by-side HNSW benchmark: this index vs hnswlib vs FAISS IndexHNSWFlat on the same data
+// (seeded clustered vectors, or .fbin files such as bench/data/fashion_mnist.py writes), the
+// same thread count and the same M / ef_construction.
 // Reports build throughput, QPS and p50/p99 latency at recall@10 0.90/0.95/0.99 (linear
 // interpolation over an ef sweep), and RSS growth while building. Prints its own command line.
 //
 // Our index runs three times: on full vectors, SQ8 codes and PQ codes (both re-ranked).
 //
 //   index_bench [--rows N] [--dim D] [--queries Q] [--threads T] [--m M] [--efc EF]
-//               [--pq-m BYTES]
+//               [--pq-m BYTES] [--base BASE.fbin --query-file QUERIES.fbin]
 #include <faiss/IndexHNSW.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
@@ -38,7 +39,32 @@ struct Config {
   int threads = 2;
   uint32_t m = 16, efc = 200;
   uint32_t pq_m = 0;  // 0: the index's default
+  // .fbin files (int32 rows, int32 dim, rows x dim float32) to use instead of clustered data;
+  // --rows and --queries then cap how many of their rows are read.
+  std::string base, query_file;
 };
+
+// The first `max_rows` rows of an .fbin file; exits naming the file when it cannot be read.
+testing::Dataset ReadFbin(const std::string& path, size_t max_rows) {
+  std::ifstream in(path, std::ios::binary);
+  int32_t header[2] = {0, 0};
+  if (!in.read(reinterpret_cast<char*>(header), sizeof(header)) || header[0] <= 0 ||
+      header[1] <= 0) {
+    std::fprintf(stderr, "%s: not an .fbin file (int32 rows, int32 dim, floats)\n", path.c_str());
+    std::exit(2);
+  }
+  testing::Dataset data;
+  data.dim = static_cast<size_t>(header[1]);
+  const size_t rows = std::min(static_cast<size_t>(header[0]), max_rows);
+  data.values.resize(rows * data.dim);
+  if (!in.read(reinterpret_cast<char*>(data.values.data()),
+               static_cast<std::streamsize>(data.values.size() * sizeof(float)))) {
+    std::fprintf(stderr, "%s: truncated (%zu rows of %zu floats expected)\n", path.c_str(), rows,
+                 data.dim);
+    std::exit(2);
+  }
+  return data;
+}
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -197,7 +223,11 @@ Config ParseArgs(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const unsigned long value = std::strtoul(argv[i + 1], nullptr, 10);
-    if (flag == "--rows")
+    if (flag == "--base")
+      c.base = argv[i + 1];
+    else if (flag == "--query-file")
+      c.query_file = argv[i + 1];
+    else if (flag == "--rows")
       c.rows = value;
     else if (flag == "--dim")
       c.dim = value;
@@ -220,16 +250,33 @@ Config ParseArgs(int argc, char** argv) {
 }
 
 int Main(int argc, char** argv) {
-  const Config config = ParseArgs(argc, argv);
+  Config config = ParseArgs(argc, argv);
+  if (config.base.empty() != config.query_file.empty()) {
+    std::fprintf(stderr, "--base and --query-file go together\n");
+    return 2;
+  }
+  const bool from_files = !config.base.empty();
+  const testing::Dataset data = from_files ? ReadFbin(config.base, config.rows)
+                                           : testing::ClusteredData(config.rows, config.dim, 1);
+  const testing::Dataset queries = from_files
+                                       ? ReadFbin(config.query_file, config.queries)
+                                       : testing::ClusteredData(config.queries, config.dim, 2);
+  if (from_files && queries.dim != data.dim) {
+    std::fprintf(stderr, "%s has width %zu, %s %zu\n", config.base.c_str(), data.dim,
+                 config.query_file.c_str(), queries.dim);
+    return 2;
+  }
+  config.rows = data.rows();
+  config.dim = data.dim;
+  config.queries = queries.rows();
   std::printf("command:");
   for (int i = 0; i < argc; ++i) std::printf(" %s", argv[i]);
   std::printf(
-      "\ndata: %zu x %zu clustered (64 Gaussian clusters, intrinsic dim 32), %zu queries, k=%zu, "
-      "threads=%d, M=%u, ef_construction=%u, kernels=%s\n",
-      config.rows, config.dim, config.queries, config.k, config.threads, config.m, config.efc,
-      simd::DispatchedTargetName());
-  const testing::Dataset data = testing::ClusteredData(config.rows, config.dim, 1);
-  const testing::Dataset queries = testing::ClusteredData(config.queries, config.dim, 2);
+      "\ndata: %zu x %zu %s, %zu queries, k=%zu, threads=%d, M=%u, ef_construction=%u, "
+      "kernels=%s\n",
+      config.rows, config.dim,
+      from_files ? config.base.c_str() : "clustered (64 Gaussian clusters, intrinsic dim 32)",
+      config.queries, config.k, config.threads, config.m, config.efc, simd::DispatchedTargetName());
 
   std::vector<std::vector<int64_t>> truth(config.queries);
   {
