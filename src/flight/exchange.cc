@@ -77,6 +77,15 @@ arrow::Result<QueryColumns> FindQueryColumns(const arrow::RecordBatch& batch) {
   return columns;
 }
 
+// The value of `column` at `row` (not null) cast to `type`, read from the cast scalar.
+template <class ScalarType>
+arrow::Result<typename ScalarType::ValueType> CastValueAt(
+    const arrow::Array& column, int64_t row, const std::shared_ptr<arrow::DataType>& type) {
+  ARROW_ASSIGN_OR_RAISE(auto scalar, column.GetScalar(row));
+  ARROW_ASSIGN_OR_RAISE(auto cast, scalar->CastTo(type));
+  return static_cast<const ScalarType&>(*cast).value;
+}
+
 // The integer in `column` at `row`; `fallback` when the column is absent.
 arrow::Result<int64_t> IntegerAt(const std::shared_ptr<arrow::Array>& column, int64_t row,
                                  int64_t fallback, std::string_view name) {
@@ -84,18 +93,14 @@ arrow::Result<int64_t> IntegerAt(const std::shared_ptr<arrow::Array>& column, in
   if (column->IsNull(row)) {
     return arrow::Status::Invalid("VectorSearch exchange: '", name, "' is null in row ", row);
   }
-  ARROW_ASSIGN_OR_RAISE(auto scalar, column->GetScalar(row));
-  ARROW_ASSIGN_OR_RAISE(auto as_int64, scalar->CastTo(arrow::int64()));
-  return static_cast<const arrow::Int64Scalar&>(*as_int64).value;
+  return CastValueAt<arrow::Int64Scalar>(*column, row, arrow::int64());
 }
 
 // The number in `column` at `row`; nullopt when the column is absent or the value null.
 arrow::Result<std::optional<double>> NumberAt(const std::shared_ptr<arrow::Array>& column,
                                               int64_t row) {
   if (!column || column->IsNull(row)) return std::nullopt;
-  ARROW_ASSIGN_OR_RAISE(auto scalar, column->GetScalar(row));
-  ARROW_ASSIGN_OR_RAISE(auto as_double, scalar->CastTo(arrow::float64()));
-  return static_cast<const arrow::DoubleScalar&>(*as_double).value;
+  return CastValueAt<arrow::DoubleScalar>(*column, row, arrow::float64());
 }
 
 // The string in `column` at `row`; nullopt when the column is absent or the value null.

@@ -122,31 +122,13 @@ arrow::Result<std::vector<int>> OutputColumns(const arrow::Schema& schema, const
   return columns;
 }
 
-// Where a dataset row sits: its batch and its offset there.
-struct RowLocation {
-  size_t batch = 0;
-  int64_t offset = 0;
-};
-
-// The locations of `rows` in the snapshot's batches (a binary search of the batches' first
-// rows each): the cost follows the rows returned, not the dataset's size.
+// The locations of `rows` in the snapshot's batches.
 std::vector<RowLocation> LocateRows(const DatasetSnapshot& snapshot,
                                     const std::vector<ResultRow>& rows) {
-  std::vector<int64_t> firsts;
-  firsts.reserve(snapshot.batches.size());
-  int64_t first = 0;
-  for (const auto& batch : snapshot.batches) {
-    firsts.push_back(first);
-    first += batch->num_rows();
-  }
+  const RowLocator locator(snapshot);
   std::vector<RowLocation> locations;
   locations.reserve(rows.size());
-  for (const ResultRow& row : rows) {
-    const auto row_number = static_cast<int64_t>(row.row);
-    const auto after = std::upper_bound(firsts.begin(), firsts.end(), row_number);
-    const auto batch = static_cast<size_t>(after - firsts.begin()) - 1;
-    locations.push_back({batch, row_number - firsts[batch]});
-  }
+  for (const ResultRow& row : rows) locations.push_back(locator.Locate(row.row));
   return locations;
 }
 
@@ -173,6 +155,22 @@ arrow::Result<std::shared_ptr<arrow::Array>> TakeRows(const DatasetSnapshot& sna
 }
 
 }  // namespace
+
+RowLocator::RowLocator(const DatasetSnapshot& snapshot) {
+  firsts_.reserve(snapshot.batches.size());
+  int64_t first = 0;
+  for (const auto& batch : snapshot.batches) {
+    firsts_.push_back(first);
+    first += batch->num_rows();
+  }
+}
+
+RowLocation RowLocator::Locate(uint64_t row) const {
+  const auto row_number = static_cast<int64_t>(row);
+  const auto after = std::upper_bound(firsts_.begin(), firsts_.end(), row_number);
+  const auto batch = static_cast<size_t>(after - firsts_.begin()) - 1;
+  return {batch, row_number - firsts_[batch]};
+}
 
 arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::string_view key) {
   if (!vector.is_array() || vector.empty()) {

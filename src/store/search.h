@@ -90,6 +90,24 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
                                                  std::span<const float> query, int64_t k,
                                                  int64_t ef);
 
+// Where a dataset row sits: its batch in a snapshot and its offset there.
+struct RowLocation {
+  size_t batch = 0;
+  int64_t offset = 0;
+};
+
+// Finds rows among a snapshot's batches: built once (the batches' first rows), then a binary
+// search per row, so that finding a few rows costs nothing like the dataset's size.
+class RowLocator {
+ public:
+  explicit RowLocator(const DatasetSnapshot& snapshot);
+  // `row` must be below the snapshot's num_rows.
+  RowLocation Locate(uint64_t row) const;
+
+ private:
+  std::vector<int64_t> firsts_;  // each batch's first row
+};
+
 // One row of a search result; `distance` unset is a null distance.
 struct ResultRow {
   uint64_t row = 0;

@@ -17,17 +17,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDatasetById(const Datas
     return arrow::Status::KeyError("id ", scalar->ToString(), " not found in dataset '",
                                    dataset.name(), "'");
   }
-  const int64_t row = rows.minimum();
-  int64_t batch_start = 0;
-  for (const auto& batch : snapshot.batches) {
-    if (row < batch_start + batch->num_rows()) {
-      request.query.clear();
-      AppendVectorsAsFloat(*batch, dataset.vector_column(), row - batch_start,
-                           row - batch_start + 1, &request.query);
-      break;
-    }
-    batch_start += batch->num_rows();
-  }
+  const RowLocation at = RowLocator(snapshot).Locate(rows.minimum());
+  request.query.clear();
+  AppendVectorsAsFloat(*snapshot.batches[at.batch], dataset.vector_column(), at.offset,
+                       at.offset + 1, &request.query);
   request.excluded_rows |= rows;
   return SearchDataset(dataset, request);
 }

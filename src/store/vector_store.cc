@@ -120,23 +120,9 @@ arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
   // Held until published: a delete resolved in the old numbering must not publish after it.
   std::lock_guard deletes(dataset.delete_mutex());
   if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
-  WalTicket ticket;
-  uint64_t turn;
-  {
-    // Under the append mutex: logged before the dataset's drop or not at all, and in its turn.
-    std::lock_guard order(dataset.append_mutex());
-    if (dataset.dropped()) {
-      return arrow::Status::KeyError("dataset '", dataset.name(), "' was deleted");
-    }
-    ARROW_ASSIGN_OR_RAISE(ticket, Log(EncodeCompact(dataset.name(), plan->dropped())));
-    turn = dataset.TakeTurn();
-    dataset.NoteLogged(ticket.lsn);
-  }
-  if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
-    dataset.SkipTurn(turn);
-    return durable;
-  }
-  const CompactionReport report = dataset.PublishCompaction(*plan, turn, ticket.lsn);
+  ARROW_ASSIGN_OR_RAISE(LoggedChange change,
+                        LogChange(dataset, EncodeCompact(dataset.name(), plan->dropped())));
+  const CompactionReport report = dataset.PublishCompaction(*plan, change.turn, change.lsn);
   plan.reset();  // indexing resumes: the rows past the compacted graph
   if (index_workers_) index_workers_->Notify(dataset.name());
   compactions_.compactions.fetch_add(1, std::memory_order_relaxed);
@@ -205,28 +191,32 @@ arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array&
   // follows the appends of every row it names in the log, so replay numbers them alike.
   ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(dataset.Snapshot(), ids));
   if (rows.isEmpty()) return 0;
+  ARROW_ASSIGN_OR_RAISE(LoggedChange change,
+                        LogChange(dataset, EncodeDelete(dataset.name(), rows)));
+  dataset.PublishDeletes(rows, change.turn, change.lsn);
+  MaybeCompact(dataset);
+  return static_cast<int64_t>(rows.cardinality());
+}
+
+arrow::Result<VectorStore::LoggedChange> VectorStore::LogChange(Dataset& dataset,
+                                                                arrow::Result<WalPayload> payload) {
   WalTicket ticket;
-  uint64_t turn;
+  LoggedChange change;
   {
-    // Under the append mutex: a delete is logged before the dataset's drop or not at all, and
-    // takes its turn among the appends in log order.
     std::lock_guard order(dataset.append_mutex());
     if (dataset.dropped()) {
       return arrow::Status::KeyError("dataset '", dataset.name(), "' was deleted");
     }
-    auto logged = Log(EncodeDelete(dataset.name(), rows));
-    ARROW_RETURN_NOT_OK(logged.status());
-    ticket = std::move(*logged);
-    turn = dataset.TakeTurn();
+    ARROW_ASSIGN_OR_RAISE(ticket, Log(std::move(payload)));
+    change.turn = dataset.TakeTurn();
     dataset.NoteLogged(ticket.lsn);
   }
   if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
-    dataset.SkipTurn(turn);
+    dataset.SkipTurn(change.turn);
     return durable;
   }
-  dataset.PublishDeletes(rows, turn, ticket.lsn);
-  MaybeCompact(dataset);
-  return static_cast<int64_t>(rows.cardinality());
+  change.lsn = ticket.lsn;
+  return change;
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) const {

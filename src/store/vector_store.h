@@ -148,6 +148,17 @@ class VectorStore {
   arrow::Result<WalTicket> Log(arrow::Result<WalPayload> payload);
   // Waits for `ticket` if a log is attached.
   arrow::Status WaitLogged(const WalTicket& ticket);
+  // A change of `dataset` other than an append (a delete, a compaction), logged and durable.
+  struct LoggedChange {
+    uint64_t turn = 0;  // its place in the dataset's publication order (Dataset::TakeTurn)
+    uint64_t lsn = 0;
+  };
+  // Logs `payload` as the dataset's next change, under its append mutex (so that it is logged
+  // before the dataset's drop or not at all, and takes its turn among the appends in log
+  // order), and waits until it is durable. The caller publishes it in the returned turn. On
+  // failure nothing is logged or the turn is given back: KeyError when the dataset was dropped,
+  // IOError when the log could not be written.
+  arrow::Result<LoggedChange> LogChange(Dataset& dataset, arrow::Result<WalPayload> payload);
   // Prepares and logs `batch` (and first `create`, for a new dataset); publishes once durable.
   arrow::Result<PutAck> LogAndPublish(Dataset& dataset,
                                       const std::shared_ptr<arrow::RecordBatch>& batch,
