@@ -50,6 +50,7 @@ struct ServeConfig {
   std::string snapshot_interval = "10m";
   std::string snapshot_wal_bytes = "1GiB";
   bool null_sink = false;
+  bool keep_vector_copies = false;
   double compact_deleted_fraction = 0.2;
   int64_t compact_min_rows = 1000;
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -172,6 +173,9 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->capture_default_str();
   serve.add_flag("--null-sink", config.null_sink,
                  "Benchmarks only: ack puts without storing them (the transport's ceiling)");
+  serve.add_flag("--keep-vector-copies", config.keep_vector_copies,
+                 "Benchmarks only: keep indexed rows' vectors apart from the graph's copy (twice "
+                 "the memory), to measure what sharing them saves");
   serve
       .add_option("--shutdown-grace", config.shutdown_grace_seconds,
                   "Seconds in-flight calls get to finish after SIGINT/SIGTERM before they are "
@@ -253,7 +257,7 @@ arrow::Status Serve(const ServeConfig& config) {
                            {metrics->registry(), std::make_shared<StoreCollector>(store)},
                            [&ready] { return ready.load(); }));
   ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
-  store->StartIndexing(config.index_workers);
+  store->StartIndexing(config.index_workers, /*share_vectors=*/!config.keep_vector_copies);
   store->StartCompaction(
       {config.compact_deleted_fraction, config.compact_min_rows, config.index_workers});
   ARROW_RETURN_NOT_OK(

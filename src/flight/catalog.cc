@@ -80,6 +80,8 @@ Json DatasetStats(const Dataset& dataset) {
               {"indexed_rows", snapshot.indexed_rows},
               {"index_bytes", dataset.index_memory()},
               {"index_restored_rows", dataset.index().restored_rows()},
+              {"index_graph_bytes", snapshot.graph->memory().graph_bytes},
+              {"shared_vector_rows", dataset.shared_vector_rows()},
               {"quantization", std::move(quantization)},
               {"snapshot_lsn", dataset.saved_snapshot().lsn},
               {"compactions", compactions.compactions},

@@ -275,7 +275,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
   }
   uint8_t* base = mapping->data();
   index->mapping_ = mapping;
-  if (!index->store_.rows().AdoptContiguous(base + sections[kVectors].offset, rows) ||
+  if (!index->store_.rows().AdoptContiguous(base + sections[kVectors].offset, rows, mapping) ||
       !index->store_.flags().AdoptContiguous(base + sections[kFlags].offset, rows) ||
       !index->links0_.AdoptContiguous(base + sections[kLinks0].offset, rows) ||
       !index->nodes_.Reserve(rows)) {

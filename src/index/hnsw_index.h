@@ -85,6 +85,8 @@ class HnswIndex final : public VectorIndex {
   uint64_t size() const override { return store_.count(); }
   MemoryUsage memory() const override;
   const HnswParams& params() const { return params_; }
+  // The rows' vectors, as stored (for IndexRows::Lend).
+  const IndexRows& rows() const { return store_; }
   // True once the quantizer (if any) is trained: searches then traverse codes.
   bool quantized() const { return codes_ready_.load(std::memory_order_acquire); }
   // The row every search starts from (the first row of the top level); nullopt when empty.

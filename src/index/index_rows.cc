@@ -36,6 +36,17 @@ arrow::Status IndexRows::Delete(RowId row) {
   return arrow::Status::OK();
 }
 
+IndexRows::LentRows IndexRows::Lend(RowId first, uint64_t count) const {
+  const uint64_t chunk = rows_.records_per_chunk();
+  if (count == 0 || rows_.stride() != rows_.record_bytes() || first + count > count_.load() ||
+      first / chunk != (first + count - 1) / chunk) {
+    return {};
+  }
+  std::shared_ptr<const uint8_t> owner = rows_.ChunkOwner(first);
+  if (!owner) return {};
+  return {rows_.At(first), std::move(owner), rows_.Owns(first)};
+}
+
 void IndexRows::SetLoadedCount(RowId count, uint64_t deleted) {
   count_.store(count, std::memory_order_release);
   deleted_.store(deleted, std::memory_order_relaxed);

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <roaring/roaring.hh>
 
 #include "index/distance_space.h"
@@ -42,6 +43,21 @@ class IndexRows {
   // options.filter holds (when not null) and options.exclude does not (when not null) into
   // `top` with its distance to `query` (in query form).
   void Scan(const float* query, const SearchOptions& options, TopK* top) const;
+
+  // Rows [first, first + count), all written, as one run of encoded vectors (row_bytes() each,
+  // back to back) and an owner that keeps their memory alive past the index: for sharing the
+  // vectors with the data they came from (an Arrow buffer over them) instead of keeping two
+  // copies. `data` is null when the rows do not lie back to back in one chunk (they cross a
+  // chunk boundary, or rows are padded) or their memory cannot be lent.
+  struct LentRows {
+    const uint8_t* data = nullptr;
+    std::shared_ptr<const void> owner;
+    bool allocated = false;  // counted in vector_bytes() (not adopted memory, e.g. a file's)
+  };
+  LentRows Lend(RowId first, uint64_t count) const;
+  // Rows per arena chunk: runs that Lend accepts never cross a multiple of it.
+  uint64_t rows_per_chunk() const { return rows_.records_per_chunk(); }
+  size_t row_bytes() const { return space_.row_bytes(); }
 
   const DistanceSpace& space() const { return space_; }
   size_t vector_bytes() const { return rows_.allocated_bytes(); }

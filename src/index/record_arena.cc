@@ -10,10 +10,13 @@ constexpr size_t kChunkAlign = 64;
 
 size_t RoundUp(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-uint8_t* AllocateChunk(size_t bytes) {
+// A zeroed, aligned chunk freed when its last owner goes; null when out of memory.
+std::shared_ptr<uint8_t> AllocateChunk(size_t bytes) {
   void* p = std::aligned_alloc(kChunkAlign, RoundUp(bytes, kChunkAlign));
-  if (p != nullptr) std::memset(p, 0, bytes);
-  return static_cast<uint8_t*>(p);
+  if (p == nullptr) return nullptr;
+  std::memset(p, 0, bytes);
+  return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p),
+                                  [](uint8_t* chunk) { std::free(chunk); });
 }
 
 }  // namespace
@@ -26,37 +29,48 @@ RecordArena::RecordArena(size_t record_bytes, size_t record_align, int chunk_log
       chunk_bytes_(stride_ << chunk_log2),
       chunks_(std::make_unique<std::atomic<uint8_t*>[]>(kMaxChunks)) {}
 
-RecordArena::~RecordArena() {
-  for (uint64_t c = owned_from_; c < num_chunks_; ++c) std::free(chunks_[c].load());
-}
+RecordArena::~RecordArena() = default;  // owners_ frees the chunks no one else holds
 
 bool RecordArena::Reserve(uint64_t count) {
   const uint64_t needed = (count + chunk_mask_) >> chunk_log2_;
   if (needed > kMaxChunks) return false;
   std::lock_guard lock(grow_mutex_);
   for (; num_chunks_ < needed; ++num_chunks_) {
-    uint8_t* chunk = AllocateChunk(chunk_bytes_);
+    std::shared_ptr<uint8_t> chunk = AllocateChunk(chunk_bytes_);
     if (chunk == nullptr) return false;
     allocated_bytes_.fetch_add(chunk_bytes_, std::memory_order_relaxed);
-    chunks_[num_chunks_].store(chunk, std::memory_order_release);
+    chunks_[num_chunks_].store(chunk.get(), std::memory_order_release);
+    owners_.push_back(std::move(chunk));
   }
   return true;
 }
 
-bool RecordArena::AdoptContiguous(uint8_t* base, uint64_t count) {
+std::shared_ptr<const uint8_t> RecordArena::ChunkOwner(uint64_t i) const {
+  std::lock_guard lock(grow_mutex_);
+  const uint64_t chunk = i >> chunk_log2_;
+  return chunk < owners_.size() ? owners_[chunk] : nullptr;
+}
+
+bool RecordArena::AdoptContiguous(uint8_t* base, uint64_t count,
+                                  std::shared_ptr<const void> owner) {
   std::lock_guard lock(grow_mutex_);
   const uint64_t full = count >> chunk_log2_;
   for (uint64_t c = 0; c < full; ++c) {
-    chunks_[c].store(base + c * chunk_bytes_, std::memory_order_release);
+    uint8_t* chunk = base + c * chunk_bytes_;
+    chunks_[c].store(chunk, std::memory_order_release);
+    // Aliasing pointers: each holds `owner`, and points at its chunk.
+    owners_.push_back(owner ? std::shared_ptr<const uint8_t>(owner, chunk) : nullptr);
   }
-  num_chunks_ = owned_from_ = full;
+  num_chunks_ = full;
+  owned_from_.store(full);
   const uint64_t rest = count & chunk_mask_;
   if (rest == 0) return true;
-  uint8_t* chunk = AllocateChunk(chunk_bytes_);
+  std::shared_ptr<uint8_t> chunk = AllocateChunk(chunk_bytes_);
   if (chunk == nullptr) return false;
-  std::memcpy(chunk, base + full * chunk_bytes_, rest * stride_);
+  std::memcpy(chunk.get(), base + full * chunk_bytes_, rest * stride_);
   allocated_bytes_.fetch_add(chunk_bytes_, std::memory_order_relaxed);
-  chunks_[num_chunks_++].store(chunk, std::memory_order_release);
+  chunks_[num_chunks_++].store(chunk.get(), std::memory_order_release);
+  owners_.push_back(std::move(chunk));
   return true;
 }
 

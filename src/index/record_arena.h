@@ -2,9 +2,12 @@
 // are allocated as the arena grows and never move, so a pointer to a record stays valid for
 // the arena's lifetime while other threads append. Chunks are 64-byte aligned.
 //
-// Thread-safety: Reserve() and At() may be called concurrently from any threads; writing
-// and reading a record's bytes is synchronised by the caller. A record is zero-filled when
-// its chunk is allocated.
+// Chunks are reference-counted (ChunkOwner), so that a record's memory can be lent to others,
+// e.g. as an Arrow buffer over a run of vectors, and outlive the arena.
+//
+// Thread-safety: Reserve(), At() and ChunkOwner() may be called concurrently from any threads;
+// writing and reading a record's bytes is synchronised by the caller. A record is zero-filled
+// when its chunk is allocated.
 #pragma once
 
 #include <atomic>
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace arbalest {
 
@@ -34,10 +38,19 @@ class RecordArena {
   }
 
   // Uses `count` records laid out contiguously at `base` (stride() apart, e.g. a mapped file)
-  // as the first records, instead of allocating them. Only on an empty arena. The memory must
-  // outlive the arena. A partially used last chunk is copied so that appends can follow.
-  // Returns false when that copy cannot be allocated.
-  bool AdoptContiguous(uint8_t* base, uint64_t count);
+  // as the first records, instead of allocating them. Only on an empty arena. `owner` keeps
+  // the memory alive; without one (null), the memory must outlive the arena and its chunks are
+  // never lent (ChunkOwner is null). A partially used last chunk is copied so that appends can
+  // follow. Returns false when that copy cannot be allocated.
+  bool AdoptContiguous(uint8_t* base, uint64_t count, std::shared_ptr<const void> owner = nullptr);
+
+  // Keeps the chunk that holds record `i` (below a reserved count) alive as long as the
+  // returned pointer (which points at the chunk's first byte) lives, even past the arena.
+  // Null for adopted memory that came without an owner.
+  std::shared_ptr<const uint8_t> ChunkOwner(uint64_t i) const;
+  // Whether record `i`'s chunk was allocated by this arena (not adopted).
+  bool Owns(uint64_t i) const { return (i >> chunk_log2_) >= owned_from_.load(); }
+  uint64_t records_per_chunk() const { return uint64_t{1} << chunk_log2_; }
 
   size_t record_bytes() const { return record_bytes_; }
   size_t stride() const { return stride_; }
@@ -54,9 +67,10 @@ class RecordArena {
   const uint64_t chunk_mask_;
   const size_t chunk_bytes_;
   std::unique_ptr<std::atomic<uint8_t*>[]> chunks_;
-  std::mutex grow_mutex_;
-  uint64_t num_chunks_ = 0;  // guarded by grow_mutex_
-  uint64_t owned_from_ = 0;  // chunks below this index are adopted, not owned
+  mutable std::mutex grow_mutex_;
+  uint64_t num_chunks_ = 0;                             // guarded by grow_mutex_
+  std::vector<std::shared_ptr<const uint8_t>> owners_;  // guarded by grow_mutex_; per chunk
+  std::atomic<uint64_t> owned_from_{0};  // chunks below this index are adopted, not owned
   std::atomic<size_t> allocated_bytes_{0};
 };
 

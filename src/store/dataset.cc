@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "store/vector_sharing.h"
+
 namespace arbalest {
 
 arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
@@ -205,11 +207,78 @@ uint64_t Dataset::FirstNeededLsn(uint64_t next_lsn) {
 }
 
 arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
-                                             const std::function<bool()>& stop) {
+                                             const std::function<bool()>& stop,
+                                             bool share_vectors) {
   auto added = index_->CatchUp(Snapshot(), vector_column_, max_rows, threads,
                                [&] { return stop() || dropped(); });
+  if (added.ok() && share_vectors) {
+    if (arrow::Status shared = ShareIndexedVectors(); !shared.ok()) {
+      spdlog::warn("dataset '{}' keeps a second copy of its vectors: {}", name_, shared.ToString());
+    }
+  }
   ChargeIndexMemory();
   return added;
+}
+
+arrow::Status Dataset::ShareIndexedVectors() {
+  // No compaction renumbers the rows meanwhile (it pauses indexing from plan to publication).
+  const auto paused = index_->PauseIndexing();
+  const DatasetSnapshot view = Snapshot();
+  int64_t start = 0;
+  {
+    std::shared_lock state(state_mutex_);
+    if (!vectors_shareable_ || dropped_) return arrow::Status::OK();
+    start = shared_rows_;
+  }
+  // The rows from the first one not shared yet to the end of the last full chunk indexed: each
+  // chunk becomes one batch. A batch that crosses that end is cut; its rest is copied (so that it
+  // does not keep the whole batch alive), and shared once the next chunk fills.
+  const auto chunk = static_cast<int64_t>(view.graph->rows().rows_per_chunk());
+  const int64_t end = view.indexed_rows / chunk * chunk;
+  if (end <= start) return arrow::Status::OK();
+  size_t first = 0;
+  for (int64_t row = 0; row < start; ++first) row += view.batches[first]->num_rows();
+  std::vector<std::shared_ptr<arrow::RecordBatch>> shared_part;
+  std::shared_ptr<arrow::RecordBatch> rest;
+  size_t last = first;
+  for (int64_t row = start; row < end; ++last) {
+    const auto& batch = view.batches[last];
+    const int64_t take = std::min(batch->num_rows(), end - row);
+    shared_part.push_back(take == batch->num_rows() ? batch : batch->Slice(0, take));
+    if (take < batch->num_rows()) {
+      ARROW_ASSIGN_OR_RAISE(rest, CompactCopy(*batch->Slice(take)));
+    }
+    row += batch->num_rows();
+  }
+  ARROW_ASSIGN_OR_RAISE(std::optional<SharedBatches> shared,
+                        ShareVectors(shared_part, start, vector_column_, view.graph->rows()));
+  std::unique_lock state(state_mutex_);
+  if (dropped_) return arrow::Status::OK();
+  if (!shared) {
+    vectors_shareable_ = false;
+    spdlog::info("dataset '{}' keeps its vectors apart from its graph's (normalized) copy", name_);
+    return arrow::Status::OK();
+  }
+  if (rest) shared->batches.push_back(std::move(rest));
+  // Appends only add batches after these, and deletes do not touch batches: they are still
+  // here.
+  const std::span<const std::shared_ptr<arrow::RecordBatch>> replaced(view.batches.data() + first,
+                                                                      last - first);
+  const int64_t bytes = BatchBytes(shared->batches) - BatchBytes(replaced);
+  batches_.erase(batches_.begin() + static_cast<ptrdiff_t>(first),
+                 batches_.begin() + static_cast<ptrdiff_t>(last));
+  batches_.insert(batches_.begin() + static_cast<ptrdiff_t>(first), shared->batches.begin(),
+                  shared->batches.end());
+  num_bytes_ += bytes;
+  budget_->Adjust(bytes);
+  shared_rows_ = end;
+  shared_allocated_bytes_ += shared->lent_allocated_bytes;
+  return arrow::Status::OK();
+}
+
+int64_t Dataset::shared_vector_rows() const {
+  std::shared_lock state(state_mutex_);
+  return shared_rows_;
 }
 
 DatasetSnapshot Dataset::Snapshot() const {
@@ -296,10 +365,11 @@ void Dataset::MarkDropped() {
 int64_t Dataset::ChargeIndexMemory() {
   const MemoryUsage graph = index_->graph()->memory();
   const std::shared_ptr<DatasetText> text = this->text();
-  const int64_t bytes = static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
-                        (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);
+  int64_t bytes = static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
+                  (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);
   std::unique_lock lock(state_mutex_);
   if (dropped_) return 0;
+  bytes = std::max<int64_t>(0, bytes - shared_allocated_bytes_);  // charged with the batches
   budget_->Adjust(bytes - index_memory_.exchange(bytes, std::memory_order_relaxed));
   return bytes;
 }

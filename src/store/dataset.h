@@ -168,8 +168,20 @@ class Dataset {
 
   // Indexes up to `max_rows` rows not yet indexed, with `threads` threads, until `stop` returns
   // true or the dataset is dropped; returns how many were added.
+  // With `share_vectors`, the rows indexed share their vectors with the graph
+  // (ShareIndexedVectors).
   arrow::Result<int64_t> CatchUpIndex(int64_t max_rows, int threads,
-                                      const std::function<bool()>& stop);
+                                      const std::function<bool()>& stop, bool share_vectors = true);
+
+  // Points the vector column of indexed batches at the graph's copy of their vectors, freeing
+  // the copy the batches were received with (store/vector_sharing.h), a chunk of the graph
+  // (4096 rows) at a time: each full chunk indexed becomes one batch; the rows of a chunk not
+  // full yet keep their received copy. Indexing of the dataset waits meanwhile; scans and
+  // searches do not. Datasets whose graph normalizes its copy (cosine over floats) keep two.
+  arrow::Status ShareIndexedVectors();
+  // Rows whose vectors the batches share with the graph (reset by a compaction until shared
+  // again).
+  int64_t shared_vector_rows() const;
 
   // The full-text index over the dataset's text columns now; null when it has none. Row
   // deletes take rows out of it with DatasetText::Remove; a compaction replaces it. A search
@@ -308,6 +320,12 @@ class Dataset {
   uint64_t created_lsn_ = 0;
   SavedSnapshot saved_;
   bool dropped_ = false;
+  // Rows [0, shared_rows_) share their vectors with the graph (ShareIndexedVectors), lending
+  // shared_allocated_bytes_ of the graph's allocated memory (charged once, with the batches).
+  // Both reset when a compaction replaces the graph. Guarded by state_mutex_.
+  int64_t shared_rows_ = 0;
+  int64_t shared_allocated_bytes_ = 0;
+  bool vectors_shareable_ = true;  // false once the graph's copy turned out to differ
   // Index bytes charged to the budget; written under state_mutex_ (so that a drop releases
   // exactly what was charged), read without it.
   std::atomic<int64_t> index_memory_{0};

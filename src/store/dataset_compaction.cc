@@ -18,12 +18,6 @@ namespace {
 // schema) into batches of up to this many rows, so that scans do not crawl through slivers.
 constexpr int64_t kCoalescedRows = int64_t{64} << 10;
 
-int64_t BytesOf(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
-  int64_t bytes = 0;
-  for (const auto& batch : batches) bytes += arrow::util::TotalBufferSize(*batch);
-  return bytes;
-}
-
 // `batches` (rows numbered across them from 0) less the rows in `dropped`, small runs of them
 // concatenated. Batches that lose no row and join no run are kept as they are (not copied).
 arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropRows(
@@ -95,7 +89,7 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
 
   const TombstoneSet drop(plan->dropped_);
   ARROW_ASSIGN_OR_RAISE(plan->batches_, DropRows(view.batches, drop, cancelled));
-  plan->bytes_ = BytesOf(plan->batches_);
+  plan->bytes_ = BatchBytes(plan->batches_);
   ARROW_ASSIGN_OR_RAISE(std::unique_ptr<HnswIndex> graph,
                         HnswCompaction::Compact(*view.graph, plan->dropped_, threads));
   plan->graph_ = std::move(graph);
@@ -158,6 +152,8 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     deleted_ = std::move(deleted);
     text_ = std::move(plan.text_);
     index_->Replace(std::move(plan.graph_), plan.indexed_rows_);
+    shared_rows_ = 0;  // the compacted graph has its own copy until shared again
+    shared_allocated_bytes_ = 0;
     published_lsn_ = std::max(published_lsn_, lsn);
     compaction_totals_.compactions += 1;
     compaction_totals_.reclaimed_rows += reclaimed_rows;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "store/dataset.h"
+#include "store/vector_sharing.h"
 
 namespace arbalest {
 namespace {
@@ -80,11 +81,9 @@ void AppendVectorsAsFloat(const arrow::RecordBatch& batch, int vector_column, in
                           int64_t end, std::vector<float>* out) {
   const auto& list = static_cast<const arrow::FixedSizeListArray&>(*batch.column(vector_column));
   const int32_t dim = list.list_type()->list_size();
-  const auto& values = *list.values();
-  const int byte_width = values.type()->byte_width();
-  const uint8_t* base = values.data()->buffers[1]->data() +
-                        (values.offset() + (list.offset() + begin) * dim) * byte_width;
-  auto type = ElementTypeOf(*values.type()).ValueOrDie();  // stored types are all indexable
+  const int byte_width = list.value_type()->byte_width();
+  const uint8_t* base = VectorBytes(batch, vector_column, begin);
+  auto type = ElementTypeOf(*list.value_type()).ValueOrDie();  // stored types are all indexable
   const size_t first = out->size();
   out->resize(first + static_cast<size_t>((end - begin) * dim));
   for (int64_t row = 0; row < end - begin; ++row) {

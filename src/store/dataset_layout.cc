@@ -4,6 +4,7 @@
 #include <arrow/builder.h>
 #include <arrow/compute/cast.h>
 #include <arrow/status.h>
+#include <arrow/util/byte_size.h>
 
 #include <unordered_set>
 #include <vector>
@@ -283,6 +284,12 @@ arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBa
   result.batch = arrow::RecordBatch::Make(result.evolved_schema ? result.evolved_schema : stored,
                                           batch->num_rows(), std::move(columns));
   return result;
+}
+
+int64_t BatchBytes(std::span<const std::shared_ptr<arrow::RecordBatch>> batches) {
+  int64_t bytes = 0;
+  for (const auto& batch : batches) bytes += arrow::util::TotalBufferSize(*batch);
+  return bytes;
 }
 
 }  // namespace arbalest

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -70,5 +71,8 @@ arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBa
                                            const std::shared_ptr<arrow::Schema>& stored,
                                            const DatasetLayout& layout, uint64_t first_assigned_id,
                                            std::string_view dataset);
+
+// The Arrow bytes of `batches` (the sizes of their buffers): what the memory budget charges.
+int64_t BatchBytes(std::span<const std::shared_ptr<arrow::RecordBatch>> batches);
 
 }  // namespace arbalest

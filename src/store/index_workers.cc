@@ -19,8 +19,10 @@ constexpr int kIndexingNice = 5;
 
 }  // namespace
 
-IndexWorkers::IndexWorkers(int threads, Lookup lookup)
-    : lookup_(std::move(lookup)), total_threads_(std::max(threads, 1)) {
+IndexWorkers::IndexWorkers(int threads, Lookup lookup, bool share_vectors)
+    : lookup_(std::move(lookup)),
+      total_threads_(std::max(threads, 1)),
+      share_vectors_(share_vectors) {
   for (int i = 0; i < total_threads_; ++i) threads_.emplace_back([this] { Run(); });
 }
 
@@ -71,7 +73,8 @@ void IndexWorkers::Run() {
     int64_t added = 0;
     if (auto dataset = lookup_(name)) {
       auto result = dataset->CatchUpIndex(
-          kRowsPerTurn, threads, [this] { return cancel_.load(std::memory_order_relaxed); });
+          kRowsPerTurn, threads, [this] { return cancel_.load(std::memory_order_relaxed); },
+          share_vectors_);
       if (result.ok()) {
         added = *result;
       } else {

@@ -29,8 +29,9 @@ class IndexWorkers {
   // Looks a dataset up by name; null when it is gone.
   using Lookup = std::function<std::shared_ptr<Dataset>(const std::string&)>;
 
-  // Starts `threads` workers (at least 1).
-  IndexWorkers(int threads, Lookup lookup);
+  // Starts `threads` workers (at least 1). With `share_vectors`, indexed rows share their vectors
+  // with the graph (Dataset::ShareIndexedVectors).
+  IndexWorkers(int threads, Lookup lookup, bool share_vectors = true);
   // Stops the workers; indexing left undone resumes from the rows at the next start.
   ~IndexWorkers();
 
@@ -44,7 +45,8 @@ class IndexWorkers {
   void Run();
 
   const Lookup lookup_;
-  const int total_threads_;  // workers; also the threads one dataset may link with at once
+  const int total_threads_;
+  const bool share_vectors_;  // workers; also the threads one dataset may link with at once
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::string> queue_;    // guarded by mutex_

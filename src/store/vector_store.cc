@@ -71,11 +71,14 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
   return ack;
 }
 
-void VectorStore::StartIndexing(int threads) {
-  index_workers_ = std::make_unique<IndexWorkers>(threads, [this](const std::string& name) {
-    auto dataset = Get(name);
-    return dataset.ok() ? *dataset : nullptr;
-  });
+void VectorStore::StartIndexing(int threads, bool share_vectors) {
+  index_workers_ = std::make_unique<IndexWorkers>(
+      threads,
+      [this](const std::string& name) {
+        auto dataset = Get(name);
+        return dataset.ok() ? *dataset : nullptr;
+      },
+      share_vectors);
   for (const auto& dataset : List()) index_workers_->Notify(dataset->name());
 }
 

@@ -61,7 +61,7 @@ class VectorStore {
   // Starts `threads` index workers and queues every dataset for indexing; from now on each
   // published batch queues its dataset. Call once, after replay. Without it nothing is
   // indexed and searches scan exactly.
-  void StartIndexing(int threads);
+  void StartIndexing(int threads, bool share_vectors = true);
 
   // Stops the index workers (before the store goes away).
   void StopIndexing() { index_workers_.reset(); }

@@ -50,5 +50,34 @@ TEST(RecordArenaTest, AdoptedRecordsAreUsedInPlaceAndTheLastChunkCopied) {
   EXPECT_EQ(*reinterpret_cast<uint64_t*>(arena.At(29)), 0u);
 }
 
+TEST(RecordArenaTest, ALentChunkOutlivesTheArena) {
+  std::shared_ptr<const uint8_t> lent;
+  {
+    RecordArena arena(8, 8, 3);
+    ASSERT_TRUE(arena.Reserve(20));
+    *reinterpret_cast<uint64_t*>(arena.At(9)) = 99;
+    lent = arena.ChunkOwner(9);
+    EXPECT_EQ(lent.get(), arena.At(8));
+    EXPECT_TRUE(arena.Owns(9));
+    EXPECT_EQ(arena.ChunkOwner(100), nullptr);  // beyond the reserved chunks
+  }
+  EXPECT_EQ(*reinterpret_cast<const uint64_t*>(lent.get() + 8), 99u);
+}
+
+TEST(RecordArenaTest, AdoptedChunksAreLentThroughTheirOwner) {
+  auto external = std::make_shared<std::vector<uint64_t>>(20, 5);
+  uint8_t* base = reinterpret_cast<uint8_t*>(external->data());
+  RecordArena arena(8, 8, 3);
+  ASSERT_TRUE(arena.AdoptContiguous(base, 20, external));
+  EXPECT_FALSE(arena.Owns(15));
+  EXPECT_TRUE(arena.Owns(17));  // the copied last chunk
+  auto lent = arena.ChunkOwner(10);
+  EXPECT_EQ(lent.get(), base + 8 * 8);
+  EXPECT_EQ(external.use_count(), 4);  // ours and the two adopted chunks' owners, and `lent`
+  RecordArena unowned(8, 8, 3);
+  ASSERT_TRUE(unowned.AdoptContiguous(base, 20));
+  EXPECT_EQ(unowned.ChunkOwner(3), nullptr);
+}
+
 }  // namespace
 }  // namespace arbalest

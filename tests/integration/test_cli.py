@@ -182,17 +182,14 @@ def test_signal_with_open_client_stream(start_server):
     assert code == 0, srv.stderr_tail()
 
 
-def test_max_memory_counts_the_indexes(start_server):
-    """The HNSW index (its own copy of the vectors, and the graph) is charged to --max-memory
-    as it grows, so the limit bounds the store's memory, not only the rows'."""
-    limit = 24_000_000
-    srv = start_server(["--max-memory", str(limit)])
+def fill_until_refused(srv, limit, d, rows, *, shared):
+    """4 MiB puts until --max-memory refuses one; returns how many were accepted. Checks after
+    each that the index (graph, and any vectors not shared with the rows) is charged."""
     ds = unique_name("memidx")
-    d, rows = 256, 4096
-    put_bytes = rows * d * 4  # 4 MiB of float32 vectors per put
+    put_bytes = rows * d * 4
     rng = np.random.default_rng(5)
     accepted = 0
-    for i in range(limit // put_bytes + 1):
+    for i in range(limit // put_bytes + 2):
         t = pa.table({"id": pa.array(np.arange(i * rows, (i + 1) * rows), pa.int64()),
                       "vector": vector_array(rng.standard_normal((rows, d), np.float32))})
         try:
@@ -203,12 +200,31 @@ def test_max_memory_counts_the_indexes(start_server):
         [ready] = action(srv.data, "check_readiness", {"dataset": ds, "wait": 30})
         assert ready["status"] == "READY"
         mine = stats(srv.meta, ds)
-        assert mine["index_bytes"] >= accepted * put_bytes  # vectors + graph
+        assert mine["index_bytes"] >= mine["index_graph_bytes"] > 0, mine
+        if shared:  # every put is one chunk of the graph: its vectors are held once
+            assert mine["shared_vector_rows"] == accepted * rows, mine
+            assert mine["index_bytes"] < mine["index_graph_bytes"] + put_bytes // 8, mine
+        else:
+            assert mine["shared_vector_rows"] == 0, mine
+            assert mine["index_bytes"] >= accepted * put_bytes + mine["index_graph_bytes"], mine
         [everything] = action(srv.meta, "stats", {})
         assert everything["memory_used_bytes"] == mine["bytes"] + mine["index_bytes"]
-    # Rows alone would have fit limit // put_bytes = 5 puts.
-    assert 2 <= accepted < limit // put_bytes, accepted
     assert stats(srv.meta, ds)["rows"] == accepted * rows
+    return accepted
+
+
+def test_max_memory_counts_the_indexes(start_server):
+    """The HNSW index (the graph, and its copy of the vectors unless the rows share it) is
+    charged to --max-memory as it grows, so the limit bounds the store's memory, not only the
+    rows'. Sharing the vectors lets more rows fit under the same limit."""
+    limit, d, rows = 24_000_000, 256, 4096  # 4 MiB of float32 vectors per put
+    copies = fill_until_refused(start_server(["--max-memory", str(limit), "--keep-vector-copies"]),
+                                limit, d, rows, shared=False)
+    # Rows alone would have fit limit // put_bytes = 5 puts.
+    assert 2 <= copies < limit // (rows * d * 4), copies
+    shared = fill_until_refused(start_server(["--max-memory", str(limit)]), limit, d, rows,
+                                shared=True)
+    assert shared > copies, (shared, copies)
 
 
 def test_max_memory(start_server):

@@ -112,6 +112,28 @@ TEST_F(CompactionTest, DropsDeletedRowsAndRenumbersTheRest) {
   EXPECT_EQ(IdsIn(*Contents(*store, "ds")), Range(0, 100, less));
 }
 
+TEST_F(CompactionTest, TheCompactedGraphSharesItsVectorsWithTheBatches) {
+  auto store = Open();
+  auto dataset = Put(*store, "ds", MakeVectorBatch(0, 3000, kDim));
+  ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(3000, 3000, kDim)).ok());
+  ASSERT_EQ(IndexRows(*dataset, 10000), 6000);
+  EXPECT_EQ(dataset->shared_vector_rows(), 4096);  // the graph's first chunk
+  std::vector<int64_t> gone;
+  for (int64_t id = 100; id < 1100; ++id) gone.push_back(id);
+  ASSERT_EQ(Delete(*store, *dataset, gone), 1000);
+  EXPECT_EQ(Compact(*store, *dataset).reclaimed_rows, 1000);
+  EXPECT_EQ(dataset->shared_vector_rows(), 0);  // the compacted graph holds its own copy
+  ASSERT_EQ(IndexRows(*dataset, 10000), 0);
+  EXPECT_EQ(dataset->shared_vector_rows(), 4096);
+  const DatasetSnapshot snapshot = dataset->Snapshot();
+  const auto& values =
+      static_cast<const arrow::FixedSizeListArray&>(*snapshot.batches[0]->column(1)).values();
+  EXPECT_EQ(values->data()->buffers[1]->data(), snapshot.graph->rows().Row(0));
+  EXPECT_EQ(IdsIn(*Contents(*store, "ds")), Range(0, 6000, {gone.begin(), gone.end()}));
+  EXPECT_EQ(Search(*dataset, 4000, 3), (std::set<int64_t>{3999, 4000, 4001}));
+  EXPECT_EQ(store->memory().used(), snapshot.num_bytes + dataset->index_memory());
+}
+
 TEST_F(CompactionTest, NothingDeletedIsNothingToDo) {
   auto store = Open();
   auto dataset = Fill(*store);
