@@ -23,48 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.flight as flight
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from random_rows import DIM, REPO, put_random_rows, wait_ready  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-import arbalest_util  # noqa: E402
-from arbalest_util import ServerProcess, action, vector_array  # noqa: E402
+import arbalest_util  # noqa: E402  (on the path through random_rows)
+from arbalest_util import ServerProcess, action  # noqa: E402
 
-DIM = 384
-BATCH_ROWS = 10_000
 DATASET = "restart_bench"
-
-
-def ingest(client: flight.FlightClient, rows: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), DIM))])
-    writer, reader = client.do_put(flight.FlightDescriptor.for_path(DATASET), schema)
-    for start in range(0, rows, BATCH_ROWS):
-        n = min(BATCH_ROWS, rows - start)
-        vectors = rng.standard_normal((n, DIM), dtype=np.float32)
-        batch = pa.record_batch([pa.array(np.arange(start, start + n), pa.int64()),
-                                 vector_array(vectors)], schema=schema)
-        writer.write_batch(batch)
-    writer.done_writing()
-    while reader.read() is not None:
-        pass
-    writer.close()
-
-
-def wait_ready(client: flight.FlightClient, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            status = action(client, "check_readiness", {"dataset": DATASET})[0]
-            if status["status"] == "READY":
-                return status
-        except flight.FlightError:
-            pass  # not serving yet
-        if time.monotonic() > deadline:
-            raise SystemExit(f"not READY after {timeout:.0f} s: {status}")
-        time.sleep(0.02)
 
 
 def restart_until_ready(srv: ServerProcess, rows: int, timeout: float) -> tuple[float, str]:
@@ -75,7 +40,7 @@ def restart_until_ready(srv: ServerProcess, rows: int, timeout: float) -> tuple[
     srv.stop()
     start = time.monotonic()
     srv.start()
-    status = wait_ready(srv.data, timeout)
+    status = wait_ready(srv.data, DATASET, timeout)
     elapsed = time.monotonic() - start
     assert status["index_len"] == rows, status
     recovery = [line for line in srv.stderr().splitlines() if "recovered" in line][-1]
@@ -97,9 +62,9 @@ def main() -> None:
                                          "--log-level", "info"])
         srv.start()
         t0 = time.monotonic()
-        ingest(srv.data, args.rows, seed=1)
+        put_random_rows(srv.data, DATASET, args.rows, seed=1)
         ingest_s = time.monotonic() - t0
-        wait_ready(srv.data, args.timeout)
+        wait_ready(srv.data, DATASET, args.timeout)
         build_s = time.monotonic() - t0
 
         wal_s, wal_log = restart_until_ready(srv, args.rows, args.timeout)

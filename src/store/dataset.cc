@@ -237,7 +237,11 @@ arrow::Status Dataset::ShareIndexedVectors() {
   const int64_t end = view.indexed_rows / chunk * chunk;
   if (end <= start) return arrow::Status::OK();
   size_t first = 0;
-  for (int64_t row = 0; row < start; ++first) row += view.batches[first]->num_rows();
+  int64_t first_row = 0;
+  while (first_row < start) first_row += view.batches[first++]->num_rows();
+  if (first_row != start) {  // shared rows always end where a batch ends
+    return arrow::Status::UnknownError("no batch of dataset '", name_, "' starts at row ", start);
+  }
   std::vector<std::shared_ptr<arrow::RecordBatch>> shared_part;
   std::shared_ptr<arrow::RecordBatch> rest;
   size_t last = first;

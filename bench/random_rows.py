@@ -1,0 +1,53 @@
+"""Loads for the Python benchmarks: random 384-d float32 rows put over Flight, and waiting
+until a dataset is indexed. Imported by bench/restart and bench/memory."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as flight
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from arbalest_util import action, vector_array  # noqa: E402
+
+DIM = 384
+BATCH_ROWS = 10_000
+
+
+def put_random_rows(client: flight.FlightClient, dataset: str, rows: int, seed: int) -> None:
+    """Puts `rows` rows (int64 ids 0.., standard normal DIM-d float32 vectors) to `dataset` in
+    BATCH_ROWS-row batches over one DoPut stream, and waits for every ack."""
+    rng = np.random.default_rng(seed)
+    schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), DIM))])
+    writer, reader = client.do_put(flight.FlightDescriptor.for_path(dataset), schema)
+    for start in range(0, rows, BATCH_ROWS):
+        n = min(BATCH_ROWS, rows - start)
+        vectors = rng.standard_normal((n, DIM), dtype=np.float32)
+        writer.write_batch(pa.record_batch([pa.array(np.arange(start, start + n), pa.int64()),
+                                            vector_array(vectors)], schema=schema))
+    writer.done_writing()
+    while reader.read() is not None:
+        pass
+    writer.close()
+
+
+def wait_ready(client: flight.FlightClient, dataset: str, timeout: float) -> dict:
+    """check_readiness until READY (every row indexed); exits after `timeout` seconds. Rides
+    out a server that is not serving yet."""
+    deadline = time.monotonic() + timeout
+    status = None
+    while True:
+        try:
+            status = action(client, "check_readiness", {"dataset": dataset})[0]
+            if status["status"] == "READY":
+                return status
+        except flight.FlightError:
+            pass  # not serving yet
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{dataset} not READY after {timeout:.0f} s: {status}")
+        time.sleep(0.02)
