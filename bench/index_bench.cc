@@ -8,9 +8,11 @@
 //
 //   index_bench [--rows N] [--dim D] [--queries Q] [--threads T] [--m M] [--efc EF]
 //               [--pq-m BYTES] [--base BASE.fbin --query-file QUERIES.fbin]
+//               [--engines arbalest,arb-sq8,arb-pq,hnswlib,faiss]
 #include <faiss/IndexHNSW.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../tests/index/clustered_data.h"
@@ -42,6 +45,9 @@ struct Config {
   // .fbin files (int32 rows, int32 dim, rows x dim float32) to use instead of clustered data;
   // --rows and --queries then cap how many of their rows are read.
   std::string base, query_file;
+  // Comma-separated engine names to run (all when empty), e.g. "arbalest,hnswlib" for a
+  // quicker side-by-side build comparison.
+  std::string engines;
 };
 
 // The first `max_rows` rows of an .fbin file; exits naming the file when it cannot be read.
@@ -68,6 +74,15 @@ testing::Dataset ReadFbin(const std::string& path, size_t max_rows) {
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// CPU seconds this process has used, all threads: on a shared machine, build throughput per
+// CPU second is less disturbed by other load than throughput per wall second.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 // Resident set size of this process, in MiB.
@@ -218,6 +233,13 @@ Point AtRecall(const std::vector<Point>& sweep, double target) {
   return {0, 0, 0, 0, 0};
 }
 
+// True when `name` is in the comma-separated `engines` list, or the list is empty (all).
+bool Selected(const std::string& engines, const std::string& name) {
+  if (engines.empty()) return true;
+  const std::string list = "," + engines + ",";
+  return list.find("," + name + ",") != std::string::npos;
+}
+
 Config ParseArgs(int argc, char** argv) {
   Config c;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -239,6 +261,8 @@ Config ParseArgs(int argc, char** argv) {
       c.m = static_cast<uint32_t>(value);
     else if (flag == "--efc")
       c.efc = static_cast<uint32_t>(value);
+    else if (flag == "--engines")
+      c.engines = argv[i + 1];
     else if (flag == "--pq-m")
       c.pq_m = static_cast<uint32_t>(value);
     else {
@@ -290,27 +314,30 @@ int Main(int argc, char** argv) {
   }
 
   const std::vector<size_t> efs = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
-  const std::vector<std::function<std::unique_ptr<Engine>()>> makers = {
-      [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kNone); },
-      [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kSq8); },
-      [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kPq); },
-      [&] { return std::make_unique<HnswlibEngine>(config); },
-      [&] { return std::make_unique<FaissEngine>(config); }};
+  const std::vector<std::pair<std::string, std::function<std::unique_ptr<Engine>()>>> makers = {
+      {"arbalest", [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kNone); }},
+      {"arb-sq8", [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kSq8); }},
+      {"arb-pq", [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kPq); }},
+      {"hnswlib", [&] { return std::make_unique<HnswlibEngine>(config); }},
+      {"faiss", [&] { return std::make_unique<FaissEngine>(config); }}};
   // Builds one after the other, none freed, so each RSS growth is that engine's alone.
   struct Run {
     std::unique_ptr<Engine> engine;
-    double build_per_second = 0, rss_mib = 0;
+    double build_per_second = 0, build_per_cpu_second = 0, rss_mib = 0;
     std::vector<Point> sweep;
     bool done = false;
   };
   std::vector<Run> runs;
-  for (const auto& make : makers) {
+  for (const auto& [name, make] : makers) {
+    if (!Selected(config.engines, name)) continue;
     const double rss_before = RssMiB();
     Run run;
     run.engine = make();
     const auto start = Clock::now();
+    const double cpu_start = CpuSeconds();
     run.engine->Build(data, config.threads);
     run.build_per_second = static_cast<double>(config.rows) / Seconds(start);
+    run.build_per_cpu_second = static_cast<double>(config.rows) / (CpuSeconds() - cpu_start);
     run.rss_mib = RssMiB() - rss_before;
     runs.push_back(std::move(run));
   }
@@ -335,6 +362,11 @@ int Main(int argc, char** argv) {
     for (const Point& p : run.sweep) std::printf(" %zu:%.3f:%.0f", p.ef, p.recall, p.qps);
     std::printf("\n");
   }
+  std::printf("\nbuild vectors per CPU second (all threads):");
+  for (const Run& run : runs) {
+    std::printf(" %s %.0f", run.engine->name(), run.build_per_cpu_second);
+  }
+  std::printf("\n");
   return 0;
 }
 

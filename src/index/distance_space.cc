@@ -52,10 +52,4 @@ void DistanceSpace::EncodeRow(const float* vector, void* row) const {
   simd::EncodeRow(type_, normalized.data(), dim_, row);
 }
 
-const float* DistanceSpace::RowAsQuery(const void* row, float* scratch) const {
-  if (type_ == simd::ElementType::kFloat32) return static_cast<const float*>(row);
-  simd::DecodeRow(type_, row, dim_, scratch);
-  return scratch;
-}
-
 }  // namespace arbalest

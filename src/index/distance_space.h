@@ -33,7 +33,11 @@ class DistanceSpace {
   // Writes the query form of an input vector (dim() floats) to `out`.
   void PrepareQuery(const float* vector, float* out) const;
   // A stored row in query form: the row itself for float32, else decoded into `scratch`.
-  const float* RowAsQuery(const void* row, float* scratch) const;
+  const float* RowAsQuery(const void* row, float* scratch) const {
+    if (type_ == simd::ElementType::kFloat32) return static_cast<const float*>(row);
+    kernels_.decode(row, dim_, scratch);
+    return scratch;
+  }
 
   float Distance(const float* query, const void* row) const {
     return kernels_.one(query, row, dim_);

@@ -68,6 +68,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswCompaction::Compact(const HnswInde
     }
   }
   new_rows.SetLoadedCount(static_cast<RowId>(kept), deleted);
+  ARROW_RETURN_NOT_OK(out->CopyHalfRows(0, static_cast<RowId>(kept)));
   if (codes_ready) out->codes_ready_.store(true, std::memory_order_release);
 
   // Neighbour lists, each written by the thread that repairs its row.

@@ -145,6 +145,12 @@ HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params,
       links0_((2 * params.m + 1) * sizeof(uint32_t), sizeof(uint32_t)),
       nodes_(sizeof(NodeInfo), alignof(NodeInfo)),
       link_locks_(std::make_unique<std::mutex[]>(kLinkLocks)),
+      half_copies_(space.type() == simd::ElementType::kFloat32),
+      link_space_(half_copies_
+                      ? DistanceSpace(space.metric(), simd::ElementType::kFloat16, space.dim())
+                      : space),
+      half_rows_(half_copies_ ? link_space_.row_bytes() : 1, 64),
+      encode_half_(simd::GetFloat16Encoder()),
       quantizer_(std::move(quantizer)),
       codes_(quantizer_ ? quantizer_->code_bytes() : 1, 16) {}
 
@@ -213,6 +219,13 @@ void HnswIndex::SearchLevel(SearchContext& ctx, const Scorer& scorer, Neighbor e
     if (ctx.results.full() && current.distance > ctx.results.bound()) break;
     uint32_t* list = Links(current.row, level);
     const uint32_t count = LoadLink(list);
+    // The next candidate's list (unless this one's neighbours beat it) loads while the
+    // distances below are computed; the visited tags load before they are tested.
+    if (!ctx.candidates.empty()) hwy::Prefetch(Links(ctx.candidates.front().row, level));
+    for (uint32_t j = 0; j < count; ++j) {
+      const RowId next = LoadLink(list + 1 + j);
+      if (next < limit) ctx.visited.Prefetch(next);
+    }
     ctx.ids.clear();
     ctx.rows.clear();
     for (uint32_t j = 0; j < count; ++j) {
@@ -236,15 +249,14 @@ void HnswIndex::SearchLevel(SearchContext& ctx, const Scorer& scorer, Neighbor e
 void HnswIndex::SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates,
                                 size_t max) const {
   if (candidates->size() <= max) return;
-  const DistanceSpace& space = store_.space();
-  ctx.decoded.resize(space.dim());
+  ctx.decoded.resize(link_space_.dim());
   size_t kept = 0;
   for (size_t i = 0; i < candidates->size() && kept < max; ++i) {
     const Neighbor c = (*candidates)[i];
-    const float* as_query = space.RowAsQuery(store_.Row(c.row), ctx.decoded.data());
+    const float* as_query = link_space_.RowAsQuery(LinkRow(c.row), ctx.decoded.data());
     bool diverse = true;
     for (size_t j = 0; j < kept && diverse; ++j) {
-      diverse = space.Distance(as_query, store_.Row((*candidates)[j].row)) >= c.distance;
+      diverse = link_space_.Distance(as_query, LinkRow((*candidates)[j].row)) >= c.distance;
     }
     if (diverse) (*candidates)[kept++] = c;
   }
@@ -260,9 +272,8 @@ void HnswIndex::Connect(SearchContext& ctx, RowId row, int level,
     for (size_t j = 0; j < neighbors.size(); ++j) StoreLink(list + 1 + j, neighbors[j].row);
     StoreLink(list, static_cast<uint32_t>(neighbors.size()));
   }
-  const DistanceSpace& space = store_.space();
   std::vector<Neighbor> pruned;
-  std::vector<float> decoded(space.dim());
+  std::vector<float> decoded(link_space_.dim());
   for (const Neighbor& neighbor : neighbors) {
     std::lock_guard lock(LinkLock(neighbor.row));
     uint32_t* list = Links(neighbor.row, level);
@@ -273,12 +284,12 @@ void HnswIndex::Connect(SearchContext& ctx, RowId row, int level,
       continue;
     }
     // Full: keep the most useful max_links of the old neighbours plus `row`.
-    const float* base = space.RowAsQuery(store_.Row(neighbor.row), decoded.data());
+    const float* base = link_space_.RowAsQuery(LinkRow(neighbor.row), decoded.data());
     pruned.clear();
     pruned.push_back({row, neighbor.distance});
     for (uint32_t j = 0; j < count; ++j) {
       const RowId other = LoadLink(list + 1 + j);
-      pruned.push_back({other, space.Distance(base, store_.Row(other))});
+      pruned.push_back({other, link_space_.Distance(base, LinkRow(other))});
     }
     std::sort(pruned.begin(), pruned.end(), CloserThan);
     SelectNeighbors(ctx, &pruned, max_links);
@@ -335,12 +346,24 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
   return first;
 }
 
+arrow::Status HnswIndex::CopyHalfRows(RowId begin, RowId end) {
+  if (!half_copies_ || begin >= end) return arrow::Status::OK();
+  if (!half_rows_.Reserve(end)) {
+    return arrow::Status::CapacityError("HNSW float16 copies cannot grow beyond ", begin, " rows");
+  }
+  for (RowId row = begin; row < end; ++row) {
+    encode_half_(static_cast<const float*>(store_.Row(row)), dim(), half_rows_.At(row));
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
   ARROW_ASSIGN_OR_RAISE(const RowId row, store_.Append(vector));
   if (!links0_.Reserve(uint64_t{row} + 1) || !nodes_.Reserve(uint64_t{row} + 1) ||
       (quantizer_ && !codes_.Reserve(uint64_t{row} + 1))) {
     return arrow::Status::CapacityError("HNSW graph cannot grow beyond ", row, " rows");
   }
+  ARROW_RETURN_NOT_OK(CopyHalfRows(row, row + 1));
   if (codes_ready_.load(std::memory_order_acquire)) {
     quantizer_->Encode(static_cast<const float*>(store_.Row(row)), codes_.At(row));
   }
@@ -358,7 +381,7 @@ arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
 void HnswIndex::Link(RowId row) {
   SearchContextPool::Lease ctx = contexts_.Acquire();
   ctx->query.resize(dim());
-  const float* query = store_.space().RowAsQuery(store_.Row(row), ctx->query.data());
+  const float* query = link_space_.RowAsQuery(LinkRow(row), ctx->query.data());
   Insert(*ctx, row, Node(row)->level, query);
 }
 
@@ -374,7 +397,7 @@ void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* qu
   }
   // Rows appended after this point are ignored by this insert's searches.
   const RowId limit = store_.count();
-  const Scorer scorer = FullScorer(query);
+  const Scorer scorer(link_space_, LinkRows(), query);
   Neighbor entry = Descend(ctx, scorer, top, level);
   for (int l = std::min(level, top.level); l >= 0; --l) {
     SearchLevel(ctx, scorer, entry, l, params_.ef_construction, limit,
@@ -500,7 +523,8 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& pat
 }
 
 MemoryUsage HnswIndex::memory() const {
-  return {store_.vector_bytes() + store_.flag_bytes() + codes_.allocated_bytes(),
+  return {store_.vector_bytes() + store_.flag_bytes() + codes_.allocated_bytes() +
+              half_rows_.allocated_bytes(),
           links0_.allocated_bytes() + nodes_.allocated_bytes() +
               upper_bytes_.load(std::memory_order_relaxed)};
 }

@@ -130,6 +130,9 @@ class HnswIndex final : public VectorIndex {
   // Distances from one query to rows, on full vectors or quantized codes (defined in the .cc).
   class Scorer;
   Scorer FullScorer(const float* query) const;
+  // Rows as inserts compare them (in link_space_): the float16 copies or the stored rows.
+  const RecordArena& LinkRows() const { return half_copies_ ? half_rows_ : store_.rows(); }
+  const void* LinkRow(RowId row) const { return LinkRows().At(row); }
 
   // Greedy walk from the entry point down to `level` + 1 (one candidate per level).
   Neighbor Descend(SearchContext& ctx, const Scorer& scorer, Entry entry, int level) const;
@@ -144,6 +147,9 @@ class HnswIndex final : public VectorIndex {
   void SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates, size_t max) const;
   // Links `row` to `neighbors` at `level` and each neighbour back to `row`.
   void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
+  // Writes the float16 copies of stored rows [begin, end) (nothing without half_copies_).
+  // CapacityError when the copies cannot grow.
+  arrow::Status CopyHalfRows(RowId begin, RowId end);
   // Stores a row's vector, graph slots, level and code; the row is not linked yet.
   arrow::Result<RowId> AppendRow(const float* vector);
   // Links a row stored by AppendRow into the graph (or, after a compaction, links a row
@@ -181,6 +187,14 @@ class HnswIndex final : public VectorIndex {
   // bits; one word so that readers never pair a row with another row's level.
   std::atomic<uint64_t> entry_{kNoEntry};
   mutable SearchContextPool contexts_;
+
+  // What inserts compare. Building the graph reads rows at random, so it is bound by memory
+  // traffic: float32 rows get a float16 copy that inserts use (half the bytes; the graph is
+  // that of the rows rounded to float16), other rows are used as stored. Searches use rows_.
+  bool half_copies_;
+  DistanceSpace link_space_;
+  RecordArena half_rows_;  // float16 copies when half_copies_
+  simd::Float16EncodeFn encode_half_;
 
   std::unique_ptr<Quantizer> quantizer_;  // null when params_.quantization == kNone
   RecordArena codes_;                     // a code record per row once codes_ready_

@@ -26,6 +26,8 @@ class VisitedSet {
       epoch_ = 1;
     }
   }
+  // Starts loading `row`'s tag into cache (ahead of Visit).
+  void Prefetch(RowId row) const { __builtin_prefetch(tags_.data() + row); }
   // True when `row` was not visited yet in this search; marks it.
   bool Visit(RowId row) {
     if (tags_[row] == epoch_) return false;

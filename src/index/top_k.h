@@ -20,7 +20,12 @@ struct Neighbor {
   float distance;
 };
 
-inline bool CloserThan(const Neighbor& a, const Neighbor& b) { return a.distance < b.distance; }
+// The order "nearest first", as a function object so that the heap and sort algorithms
+// inline it (a function pointer is called out of line on every comparison).
+struct CloserThanFn {
+  bool operator()(const Neighbor& a, const Neighbor& b) const { return a.distance < b.distance; }
+};
+inline constexpr CloserThanFn CloserThan{};
 
 class TopK {
  public:

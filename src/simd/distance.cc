@@ -20,6 +20,7 @@ namespace arbalest::simd {
 struct KernelTable {
   KernelSet sets[kNumDistanceKinds][kNumElementTypes];
   Int8PairFn int8_pair[kNumDistanceKinds];
+  Float16EncodeFn float16_encode;
   int64_t target;
 };
 
@@ -154,6 +155,34 @@ void Matrix(const float* queries, size_t nq, const void* const* rows, size_t n, 
   }
 }
 
+// The conversions LoadAsFloat and ToFloat make, stored: vectors, then a scalar tail.
+template <typename T>
+void Decode(const void* row, size_t dim, float* out) {
+  const DF d;
+  const size_t n = hn::Lanes(d);
+  const T* p = static_cast<const T*>(row);
+  size_t i = 0;
+  for (; i + n <= dim; i += n) hn::StoreU(LoadAsFloat(d, p + i), d, out + i);
+  for (; i < dim; ++i) out[i] = ToFloat(p[i]);
+}
+
+// F16C where the target has it (Highway's emulation elsewhere truncates instead of rounding),
+// and the scalar conversion for the rest.
+void EncodeFloat16(const float* in, size_t dim, void* out) {
+  uint16_t* dst = static_cast<uint16_t*>(out);
+  size_t i = 0;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2 && !defined(HWY_DISABLE_F16C)
+  const DF d;
+  const hn::Rebind<hwy::float16_t, DF> d16;
+  const size_t n = hn::Lanes(d);
+  for (; i + n <= dim; i += n) {
+    hn::StoreU(hn::DemoteTo(d16, hn::LoadU(d, in + i)), d16,
+               reinterpret_cast<hwy::float16_t*>(dst + i));
+  }
+#endif
+  for (; i < dim; ++i) dst[i] = std::bit_cast<uint16_t>(static_cast<_Float16>(in[i]));
+}
+
 template <class Op>
 float Int8Pair(const int8_t* a, const int8_t* b, size_t dim) {
   return Reduce<Op>(a, b, dim);
@@ -161,7 +190,7 @@ float Int8Pair(const int8_t* a, const int8_t* b, size_t dim) {
 
 template <class Op, typename T>
 KernelSet MakeSet() {
-  return KernelSet{&One<Op, T>, &ToRows<Op, T>, &Matrix<Op, T>};
+  return KernelSet{&One<Op, T>, &ToRows<Op, T>, &Matrix<Op, T>, &Decode<T>};
 }
 
 template <class Op>
@@ -181,6 +210,7 @@ const KernelTable* TargetKernels() {
     FillKind<L2Op>(DistanceKind::kL2Squared, t);
     FillKind<NegativeDotOp>(DistanceKind::kNegativeDot, t);
     FillKind<CosineOp>(DistanceKind::kCosine, t);
+    t.float16_encode = &EncodeFloat16;
     t.target = HWY_TARGET;
     return t;
   }();
@@ -202,6 +232,10 @@ KernelSet GetKernels(DistanceKind kind, ElementType type) {
 
 Int8PairFn GetInt8PairKernel(DistanceKind kind) {
   return HWY_DYNAMIC_DISPATCH(TargetKernels)()->int8_pair[static_cast<int>(kind)];
+}
+
+Float16EncodeFn GetFloat16Encoder() {
+  return HWY_DYNAMIC_DISPATCH(TargetKernels)()->float16_encode;
 }
 
 const char* DispatchedTargetName() {

@@ -31,6 +31,11 @@ using DistanceToRowsFn = void (*)(const float* query, const void* const* rows, s
 // cache while every query visits it: out[q * n + i] = d(queries[q], rows[i]).
 using DistanceMatrixFn = void (*)(const float* queries, size_t nq, const void* const* rows,
                                   size_t n, size_t dim, float* out);
+// A stored row of `dim` elements written as float32 to `out` (the row in query form).
+using DecodeFn = void (*)(const void* row, size_t dim, float* out);
+// `dim` float32 values rounded to nearest even float16 (bit-identical to
+// EncodeRow(kFloat16, ...)), written to `out` (2 * dim bytes).
+using Float16EncodeFn = void (*)(const float* in, size_t dim, void* out);
 // Two int8 rows (both stored, e.g. for graph construction from int8 data).
 using Int8PairFn = float (*)(const int8_t* a, const int8_t* b, size_t dim);
 
@@ -38,12 +43,14 @@ struct KernelSet {
   DistanceFn one;
   DistanceToRowsFn to_rows;
   DistanceMatrixFn matrix;
+  DecodeFn decode;  // the same for every kind
 };
 
 // The kernels of `kind` for rows of `type`, for the best target the CPU supports (or the
 // target forced by hwy::SetSupportedTargetsForTest in tests).
 KernelSet GetKernels(DistanceKind kind, ElementType type);
 Int8PairFn GetInt8PairKernel(DistanceKind kind);
+Float16EncodeFn GetFloat16Encoder();
 
 // Name of the target GetKernels currently picks, e.g. "AVX2", for the startup log.
 const char* DispatchedTargetName();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <span>
 #include <thread>
 
 #include "clustered_data.h"
@@ -187,6 +188,32 @@ TEST(HnswTest, ConcurrentInsertsAndSearches) {
 
 // AddBatch: consecutive ids in vector order, parallel linking with the recall of serial adds,
 // and row_limit hides the rows of a batch from searches that run while it is linked.
+// Inserts compare float16 copies of float32 rows; searches and their distances stay float32.
+TEST(HnswTest, Float32RowsLinkThroughFloat16CopiesAndSearchExactly) {
+  const Dataset data = ClusteredData(kRows / 4, kDim, 17);
+  std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
+  ASSERT_TRUE(hnsw->AddBatch(data.values, /*threads=*/2).ok());
+  std::vector<Neighbor> got;
+  for (size_t row = 0; row < data.rows(); row += data.rows() / 20) {
+    const std::span<const float> query = data.row(row);
+    ASSERT_TRUE(hnsw->Search(query, {.k = 2, .ef = 128}, &got).ok());
+    ASSERT_EQ(got.front().row, row);
+    EXPECT_EQ(got.front().distance, 0.0f);
+    float want = 0;  // the exact float32 distance to the second row
+    for (size_t i = 0; i < kDim; ++i) {
+      const float diff = query[i] - data.row(got[1].row)[i];
+      want += diff * diff;
+    }
+    EXPECT_NEAR(got[1].distance, want, 1e-4f * want);
+  }
+  // Rows stored as float16 need no copies: a float32 index's vector memory is twice theirs
+  // for its rows plus once for the copies (arenas grow by whole chunks alike).
+  std::unique_ptr<HnswIndex> half = MakeHnsw(Metric::kL2, ElementType::kFloat16);
+  ASSERT_TRUE(half->AddBatch(data.values, /*threads=*/2).ok());
+  EXPECT_GT(hnsw->memory().vector_bytes, 2.9 * half->memory().vector_bytes);
+  EXPECT_LT(hnsw->memory().vector_bytes, 3.1 * half->memory().vector_bytes);
+}
+
 TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {
   const Dataset data = ClusteredData(kRows, kDim, 15), queries = ClusteredData(50, kDim, 16);
   std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
