@@ -22,22 +22,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from random_rows import BATCH_ROWS, DIM, REPO, put_random_rows, wait_ready  # noqa: E402
+from bench_util import BATCH_ROWS, DIM, REPO, memory_bytes, put_random_rows, wait_ready  # noqa: E402,E501
 
-from arbalest_util import ServerProcess, stats  # noqa: E402  (on the path through random_rows)
+from arbalest_util import ServerProcess, stats  # noqa: E402  (on the path through bench_util)
 
 DATASET = "memory_bench"
 MIB = 2**20
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    fields = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            key, _, rest = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                fields[key] = int(rest.split()[0])
-    return fields
 
 
 def run(binary_args: list[str], rows: int, timeout: float) -> dict:
@@ -52,11 +42,11 @@ def run(binary_args: list[str], rows: int, timeout: float) -> dict:
         ready_s = time.monotonic() - t0
         time.sleep(1.0)  # the last indexing turn's sharing
         st = stats(srv.data, DATASET)
-        memory = memory_kib(srv.proc.pid)
+        memory = memory_bytes(srv.proc.pid)
         srv.stop()
     return {"ingest_s": ingest_s, "ready_s": ready_s, "graph": st["index_graph_bytes"],
-            "shared": st["shared_vector_rows"], "peak": memory["VmHWM"] * 1024,
-            "rss": memory["VmRSS"] * 1024}
+            "shared": st["shared_vector_rows"], "peak": memory["peak"],
+            "rss": memory["rss"]}
 
 
 def main() -> None:

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from random_rows import DIM, REPO, put_random_rows, wait_ready  # noqa: E402
+from bench_util import DIM, REPO, memory_bytes, put_random_rows, wait_ready  # noqa: E402
 
-import arbalest_util  # noqa: E402  (on the path through random_rows)
-from arbalest_util import ServerProcess, action  # noqa: E402
+import arbalest_util  # noqa: E402  (on the path through bench_util)
+from arbalest_util import ServerProcess, action, stats  # noqa: E402
 
 DATASET = "restart_bench"
 
@@ -66,6 +66,9 @@ def main() -> None:
         ingest_s = time.monotonic() - t0
         wait_ready(srv.data, DATASET, args.timeout)
         build_s = time.monotonic() - t0
+        time.sleep(1.0)  # the last indexing turn's sharing of vectors
+        memory = memory_bytes(srv.proc.pid)
+        graph_bytes = stats(srv.data, DATASET)["index_graph_bytes"]
 
         wal_s, wal_log = restart_until_ready(srv, args.rows, args.timeout)
 
@@ -81,6 +84,10 @@ def main() -> None:
     print(f"rows                          {args.rows} x {DIM} float32")
     print(f"ingest                        {ingest_s:8.2f} s")
     print(f"ingest until READY            {build_s:8.2f} s")
+    raw = args.rows * DIM * 4
+    print(f"peak RSS until READY          {memory['peak'] / 2**20:8.0f} MiB = "
+          f"{memory['peak'] / (raw + graph_bytes):.2f} x (raw vectors {raw / 2**20:.0f} MiB + "
+          f"graph {graph_bytes / 2**20:.0f} MiB); RSS at READY {memory['rss'] / 2**20:.0f} MiB")
     print(f"snapshot action               {snapshot_s:8.2f} s "
           f"({snapshot['bytes'] / 2**20:.0f} MiB, {snapshot['indexed_rows']} rows in the graph)")
     print(f"restart, WAL only, to READY   {wal_s:8.2f} s   [{wal_log}]")

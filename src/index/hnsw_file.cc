@@ -41,8 +41,8 @@ struct FileHeader {
   uint8_t metric;
   uint8_t element_type;
   uint8_t quantization;
-  uint8_t reserved0;
-  uint16_t pq_m;  // 0 unless quantization is PQ (version 2)
+  uint8_t float32_build;  // 1: built without float16 copies (HnswParams::float16_build false)
+  uint16_t pq_m;          // 0 unless quantization is PQ (version 2)
   uint8_t reserved[2];
   uint32_t m;
   uint32_t ef_construction;
@@ -199,6 +199,7 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
   header.element_type = static_cast<uint8_t>(store.space().type());
   header.quantization = static_cast<uint8_t>(params.quantization);
   header.pq_m = static_cast<uint16_t>(pq ? params.pq_m : 0);
+  header.float32_build = params.float16_build ? 0 : 1;
   header.training_rows = index.TrainingRows();
   header.code_stride = static_cast<uint32_t>(index.codes_.stride());
   header.m = params.m;
@@ -254,7 +255,8 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
                     .seed = header.seed,
                     .exact_filter_fraction = header.exact_filter_fraction,
                     .quantization = quantization,
-                    .pq_m = header.pq_m};
+                    .pq_m = header.pq_m,
+                    .float16_build = header.float32_build == 0};
   if (quantization == Quantization::kPq) {
     params.pq_training_rows = header.training_rows;
   } else {

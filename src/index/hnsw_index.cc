@@ -145,7 +145,7 @@ HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params,
       links0_((2 * params.m + 1) * sizeof(uint32_t), sizeof(uint32_t)),
       nodes_(sizeof(NodeInfo), alignof(NodeInfo)),
       link_locks_(std::make_unique<std::mutex[]>(kLinkLocks)),
-      half_copies_(space.type() == simd::ElementType::kFloat32),
+      half_copies_(params.float16_build && space.type() == simd::ElementType::kFloat32),
       link_space_(half_copies_
                       ? DistanceSpace(space.metric(), simd::ElementType::kFloat16, space.dim())
                       : space),

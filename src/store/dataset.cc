@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "store/free_memory.h"
 #include "store/vector_sharing.h"
 
 namespace arbalest {
@@ -223,7 +224,7 @@ arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
 arrow::Status Dataset::ShareIndexedVectors() {
   // No compaction renumbers the rows meanwhile (it pauses indexing from plan to publication).
   const auto paused = index_->PauseIndexing();
-  const DatasetSnapshot view = Snapshot();
+  DatasetSnapshot view = Snapshot();
   int64_t start = 0;
   {
     std::shared_lock state(state_mutex_);
@@ -277,6 +278,11 @@ arrow::Status Dataset::ShareIndexedVectors() {
   budget_->Adjust(bytes);
   shared_rows_ = end;
   shared_allocated_bytes_ += shared->lent_allocated_bytes;
+  state.unlock();
+  // The last references to the replaced batches (unless a reader still holds them): let go.
+  shared_part.clear();
+  view = DatasetSnapshot{};
+  ReturnFreeMemory();
   return arrow::Status::OK();
 }
 

@@ -72,6 +72,12 @@ arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema,
       config.params.quantization = *quantization;
     } else if (key == "longbow.index.pq_m") {
       ARROW_ASSIGN_OR_RAISE(config.params.pq_m, PositiveInt(key, value));
+    } else if (key == "longbow.index.build_precision") {
+      if (value != "float16" && value != "float32") {
+        return arrow::Status::Invalid("schema metadata '", key,
+                                      "' must be float16 or float32, got '", value, "'");
+      }
+      config.params.float16_build = value == "float16";
     }
   }
   return config;

@@ -7,6 +7,8 @@
 
 #include "common/dataset_name.h"
 #include "store/dataset_compaction.h"
+#include "store/free_memory.h"
+#include "store/free_memory.h"
 #include "store/id_lookup.h"
 
 namespace arbalest {
@@ -126,7 +128,8 @@ arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
   ARROW_ASSIGN_OR_RAISE(LoggedChange change,
                         LogChange(dataset, EncodeCompact(dataset.name(), plan->dropped())));
   const CompactionReport report = dataset.PublishCompaction(*plan, change.turn, change.lsn);
-  plan.reset();  // indexing resumes: the rows past the compacted graph
+  plan.reset();        // indexing resumes: the rows past the compacted graph
+  ReturnFreeMemory();  // the dropped rows' batches and the old graph
   if (index_workers_) index_workers_->Notify(dataset.name());
   compactions_.compactions.fetch_add(1, std::memory_order_relaxed);
   compactions_.reclaimed_rows.fetch_add(report.reclaimed_rows, std::memory_order_relaxed);

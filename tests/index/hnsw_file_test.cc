@@ -64,6 +64,17 @@ class HnswFileTest : public ::testing::Test {
   std::unique_ptr<HnswIndex> index_;
 };
 
+TEST_F(HnswFileTest, KeepsWhatInsertsCompare) {
+  auto exact = HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                               {.m = 8, .float16_build = false})
+                   .ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(*exact, data_).ok());
+  ASSERT_TRUE(exact->Save(path_).ok());
+  auto loaded = HnswIndex::Load(path_).ValueOrDie();
+  EXPECT_FALSE(loaded->params().float16_build);
+  EXPECT_EQ(loaded->memory().vector_bytes, exact->memory().vector_bytes);
+}
+
 TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
   arrow::Result<std::unique_ptr<HnswIndex>> result = HnswIndex::Load(path_);
   ASSERT_TRUE(result.ok()) << result.status().ToString();

@@ -212,6 +212,18 @@ TEST(HnswTest, Float32RowsLinkThroughFloat16CopiesAndSearchExactly) {
   ASSERT_TRUE(half->AddBatch(data.values, /*threads=*/2).ok());
   EXPECT_GT(hnsw->memory().vector_bytes, 2.9 * half->memory().vector_bytes);
   EXPECT_LT(hnsw->memory().vector_bytes, 3.1 * half->memory().vector_bytes);
+  // float16_build off: no copies, the same recall bar.
+  std::unique_ptr<HnswIndex> exact =
+      HnswIndex::Make(kDim, Metric::kL2, ElementType::kFloat32,
+                      {.m = 16, .ef_construction = 100, .float16_build = false})
+          .ValueOrDie();
+  ASSERT_TRUE(exact->AddBatch(data.values, /*threads=*/2).ok());
+  EXPECT_GT(exact->memory().vector_bytes, 1.9 * half->memory().vector_bytes);
+  EXPECT_LT(exact->memory().vector_bytes, 2.1 * half->memory().vector_bytes);
+  FlatIndex flat(kDim, Metric::kL2, ElementType::kFloat32);
+  ASSERT_TRUE(testing::AddAll(flat, data).ok());
+  const Dataset queries = ClusteredData(100, kDim, 18);
+  EXPECT_GE(RecallAtK(*exact, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
 }
 
 TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {

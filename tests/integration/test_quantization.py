@@ -88,7 +88,8 @@ def test_unquantized_dataset_reports_no_quantization(server):
     ({"longbow.index.quantization": "pq", "longbow.index.pq_m": "0"}, pa.float32(),
      "positive integer"),
     ({"longbow.index.quantization": "pq"}, pa.int8(), "float32"),
-], ids=["unknown", "pq_m-not-dividing", "pq_m-zero", "int8"])
+    ({"longbow.index.build_precision": "bf16"}, pa.float32(), "float16 or float32"),
+], ids=["unknown", "pq_m-not-dividing", "pq_m-zero", "int8", "build-precision"])
 def test_bad_quantization_metadata_is_refused(server, metadata, value_type, needle):
     vectors = np.ones((4, DIM), np.int8 if pa.types.is_int8(value_type) else np.float32)
     with pytest.raises(INVALID_ARGUMENT, match=needle):

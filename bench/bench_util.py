@@ -1,5 +1,5 @@
-"""Loads for the Python benchmarks: random 384-d float32 rows put over Flight, and waiting
-until a dataset is indexed. Imported by bench/restart and bench/memory."""
+"""Shared by the Python benchmarks (bench/restart, bench/memory): random 384-d float32 rows put
+over Flight, waiting until a dataset is indexed, and a process's resident memory."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ DIM = 384
 BATCH_ROWS = 10_000
 
 
-def put_random_rows(client: flight.FlightClient, dataset: str, rows: int, seed: int) -> None:
+def put_random_rows(client: flight.FlightClient, dataset: str, rows: int, seed: int,
+                    metadata: dict[str, str] | None = None) -> None:
     """Puts `rows` rows (int64 ids 0.., standard normal DIM-d float32 vectors) to `dataset` in
-    BATCH_ROWS-row batches over one DoPut stream, and waits for every ack."""
+    BATCH_ROWS-row batches over one DoPut stream, and waits for every ack. `metadata`: the
+    schema's (index configuration)."""
     rng = np.random.default_rng(seed)
-    schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), DIM))])
+    schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), DIM))],
+                       metadata=metadata)
     writer, reader = client.do_put(flight.FlightDescriptor.for_path(dataset), schema)
     for start in range(0, rows, BATCH_ROWS):
         n = min(BATCH_ROWS, rows - start)
@@ -51,3 +54,14 @@ def wait_ready(client: flight.FlightClient, dataset: str, timeout: float) -> dic
         if time.monotonic() > deadline:
             raise SystemExit(f"{dataset} not READY after {timeout:.0f} s: {status}")
         time.sleep(0.02)
+
+
+def memory_bytes(pid: int) -> dict[str, int]:
+    """The process's resident memory now ("rss") and its peak so far ("peak"), in bytes."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                fields["peak" if key == "VmHWM" else "rss"] = int(rest.split()[0]) * 1024
+    return fields
