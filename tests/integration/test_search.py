@@ -85,8 +85,11 @@ def test_recall_at_10_against_numpy(server, big):
     name, table, vectors, queries = big
     ids = table.column("id").to_numpy()
     hits = 0
+    # At ef 100 this index's recall sits at the bar (0.950-0.960 over four builds, with either
+    # build precision: insertion order varies with the threads), so a 0.949 could fail a sound
+    # index; at ef 128 it was 0.969-0.970 in all four.
     for q in queries:
-        got = search(server.data, name, q, k=10, ef=100)
+        got = search(server.data, name, q, k=10, ef=128)
         assert got.schema.names[:3] == ["id", "score", "distance"]
         assert got.num_rows == 10
         want_rows, want_dist = brute_force(vectors, q, 10)
@@ -100,7 +103,7 @@ def test_recall_at_10_against_numpy(server, big):
         np.testing.assert_allclose(got.column("score").to_numpy(), 1 / (1 + dist), rtol=1e-5)
         assert dist[0] >= want_dist[0] - 1e-3
     recall = hits / (10 * len(queries))
-    assert recall >= 0.95, f"recall@10 {recall:.3f} at ef=100"
+    assert recall >= 0.95, f"recall@10 {recall:.3f} at ef=128"
 
 
 @pytest.mark.parametrize("selectivity", [0.5, 0.1, 0.01, 0.001])
