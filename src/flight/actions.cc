@@ -142,16 +142,25 @@ arrow::Result<ReadinessRequest> ParseReadinessRequest(std::string_view body) {
   return request;
 }
 
-// Indexed and pending (acked, not yet in the graph) rows of the datasets.
-std::pair<int64_t, int64_t> IndexProgress(const std::vector<std::shared_ptr<Dataset>>& datasets) {
+// Indexed and pending (acked, not yet in the graph) rows of the datasets, and whether all is at
+// rest: nothing pending and no indexing turn finishing its bookkeeping (sharing vectors,
+// charging memory), so that stats read after READY do not change under the reader.
+struct IndexProgress {
   int64_t indexed = 0;
   int64_t pending = 0;
+  bool ready = true;
+};
+
+IndexProgress ProgressOf(const std::vector<std::shared_ptr<Dataset>>& datasets) {
+  IndexProgress progress;
   for (const auto& dataset : datasets) {
     const DatasetSnapshot snapshot = dataset->Snapshot();  // rows and index of one moment
-    indexed += snapshot.indexed_rows;
-    pending += snapshot.num_rows - snapshot.indexed_rows;
+    progress.indexed += snapshot.indexed_rows;
+    progress.pending += snapshot.num_rows - snapshot.indexed_rows;
+    if (dataset->indexing()) progress.ready = false;
   }
-  return {indexed, pending};
+  if (progress.pending > 0) progress.ready = false;
+  return progress;
 }
 
 // {"status": READY (every row indexed) | BUSY | NOT_FOUND, "index_len", "pending"}; with
@@ -171,14 +180,14 @@ arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
   }
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::duration<double>(request.wait_seconds);
-  auto [indexed, pending] = IndexProgress(datasets);
-  while (pending > 0 && std::chrono::steady_clock::now() < deadline) {
+  IndexProgress progress = ProgressOf(datasets);
+  while (!progress.ready && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    std::tie(indexed, pending) = IndexProgress(datasets);
+    progress = ProgressOf(datasets);
   }
-  return Json{{"status", pending == 0 ? "READY" : "BUSY"},
-              {"index_len", indexed},
-              {"pending", pending},
+  return Json{{"status", progress.ready ? "READY" : "BUSY"},
+              {"index_len", progress.indexed},
+              {"pending", progress.pending},
               {"index_queue_depth", store.index_queue_depth()}};
 }
 

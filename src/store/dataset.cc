@@ -210,6 +210,12 @@ uint64_t Dataset::FirstNeededLsn(uint64_t next_lsn) {
 arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
                                              const std::function<bool()>& stop,
                                              bool share_vectors) {
+  // Counted until the bookkeeping after the graph's growth is done too (see indexing()).
+  struct Turn {
+    explicit Turn(std::atomic<int>& turns) : turns(turns) { turns.fetch_add(1); }
+    ~Turn() { turns.fetch_sub(1); }
+    std::atomic<int>& turns;
+  } turn(indexing_turns_);
   auto added = index_->CatchUp(Snapshot(), vector_column_, max_rows, threads,
                                [&] { return stop() || dropped(); });
   if (added.ok() && share_vectors) {

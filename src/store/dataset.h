@@ -183,6 +183,10 @@ class Dataset {
   // again).
   int64_t shared_vector_rows() const;
 
+  // Whether an indexing turn (CatchUpIndex, its sharing and memory charging included) is
+  // running: check_readiness says READY only once it is over.
+  bool indexing() const { return indexing_turns_.load(std::memory_order_acquire) > 0; }
+
   // The full-text index over the dataset's text columns now; null when it has none. Row
   // deletes take rows out of it with DatasetText::Remove; a compaction replaces it. A search
   // uses DatasetSnapshot::text instead, numbered like its rows.
@@ -325,7 +329,8 @@ class Dataset {
   // Both reset when a compaction replaces the graph. Guarded by state_mutex_.
   int64_t shared_rows_ = 0;
   int64_t shared_allocated_bytes_ = 0;
-  bool vectors_shareable_ = true;  // false once the graph's copy turned out to differ
+  bool vectors_shareable_ = true;       // false once the graph's copy turned out to differ
+  std::atomic<int> indexing_turns_{0};  // CatchUpIndex calls running
   // Index bytes charged to the budget; written under state_mutex_ (so that a drop releases
   // exactly what was charged), read without it.
   std::atomic<int64_t> index_memory_{0};
