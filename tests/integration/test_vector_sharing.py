@@ -15,6 +15,15 @@ from test_snapshots import NO_TRIGGERS, nearest_id, restart_after_sigkill, wait_
 ROWS = 10000
 
 
+def put_until_ready(start_server, table, batch_size):
+    """A fresh server holding `table` in a new dataset, every row indexed: (server, name)."""
+    srv = start_server(NO_TRIGGERS)
+    name = unique_name("shared")
+    put_table(srv.data, name, table, batch_size=batch_size)
+    wait_ready(srv.data, name)
+    return srv, name
+
+
 def check_contents(client, name, table):
     assert_tables_equal(sort_by_id(scan(client, name)), table, name)
     vectors = vectors_of(table.column("vector"))
@@ -25,12 +34,9 @@ def check_contents(client, name, table):
 @pytest.mark.parametrize("value_type", [pa.float32(), pa.float16(), pa.int8()],
                          ids=["float32", "float16", "int8"])
 def test_indexed_rows_share_their_vectors_with_the_graph(start_server, value_type):
-    srv = start_server(NO_TRIGGERS)
-    client = srv.data
-    name = unique_name("shared")
     table = make_table(ROWS, d=16, value_type=value_type, rng=np.random.default_rng(3))
-    put_table(client, name, table, batch_size=500)
-    wait_ready(client, name)
+    srv, name = put_until_ready(start_server, table, batch_size=500)
+    client = srv.data
     st = stats(client, name)
     # Each full chunk of the graph (4096 vectors) became one batch; the rows of the last chunk
     # (8192..9999) keep their received copy: a cut batch (8192..8499), then three of 500 rows.
@@ -40,12 +46,9 @@ def test_indexed_rows_share_their_vectors_with_the_graph(start_server, value_typ
 
 
 def test_a_restart_from_a_snapshot_shares_the_mapped_graphs_vectors(start_server):
-    srv = start_server(NO_TRIGGERS)
-    client = srv.data
-    name = unique_name("shared")
     table = make_table(ROWS, d=16, rng=np.random.default_rng(4))
-    put_table(client, name, table, batch_size=1000)
-    wait_ready(client, name)
+    srv, name = put_until_ready(start_server, table, batch_size=1000)
+    client = srv.data
     assert action(client, "snapshot", {"dataset": name})[0]["snapshot"][0]["indexed_rows"] == ROWS
     srv = restart_after_sigkill(srv)
     client = srv.data
@@ -57,13 +60,9 @@ def test_a_restart_from_a_snapshot_shares_the_mapped_graphs_vectors(start_server
 
 
 def test_cosine_datasets_keep_their_vectors_as_put(start_server):
-    srv = start_server(NO_TRIGGERS)
-    client = srv.data
-    name = unique_name("cosine")
     table = make_table(ROWS, d=16, rng=np.random.default_rng(5))
     table = table.replace_schema_metadata({"longbow.metric": "cosine"})
-    put_table(client, name, table, batch_size=1000)
-    wait_ready(client, name)
-    assert stats(client, name)["shared_vector_rows"] == 0
+    srv, name = put_until_ready(start_server, table, batch_size=1000)
+    assert stats(srv.data, name)["shared_vector_rows"] == 0
     # The graph normalizes its copy; the rows keep the vectors as they were put.
-    assert_tables_equal(sort_by_id(scan(client, name)), table, name)
+    assert_tables_equal(sort_by_id(scan(srv.data, name)), table, name)
