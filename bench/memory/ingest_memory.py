@@ -40,7 +40,6 @@ def run(binary_args: list[str], rows: int, timeout: float) -> dict:
         ingest_s = time.monotonic() - t0
         wait_ready(srv.data, DATASET, timeout)
         ready_s = time.monotonic() - t0
-        time.sleep(1.0)  # the last indexing turn's sharing
         st = stats(srv.data, DATASET)
         memory = memory_bytes(srv.proc.pid)
         srv.stop()

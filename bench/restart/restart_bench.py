@@ -66,7 +66,6 @@ def main() -> None:
         ingest_s = time.monotonic() - t0
         wait_ready(srv.data, DATASET, args.timeout)
         build_s = time.monotonic() - t0
-        time.sleep(1.0)  # the last indexing turn's sharing of vectors
         memory = memory_bytes(srv.proc.pid)
         graph_bytes = stats(srv.data, DATASET)["index_graph_bytes"]
 

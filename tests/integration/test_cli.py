@@ -182,20 +182,17 @@ def test_signal_with_open_client_stream(start_server):
     assert code == 0, srv.stderr_tail()
 
 
-def settled_stats(srv, ds, shared_rows, seconds=10.0):
-    """The dataset's stats once `shared_rows` rows share their vectors with the graph and the
-    memory budget holds exactly its rows and indexes (the server's total over its one
-    dataset). READY comes as soon as the last row is linked; the index worker then shares the
-    vectors and charges the index, so reads right after READY may see the step half done."""
-    deadline = time.monotonic() + seconds
-    while True:
-        mine = stats(srv.meta, ds)
-        [everything] = action(srv.meta, "stats", {})
-        if (mine["shared_vector_rows"] == shared_rows and
-                everything["memory_used_bytes"] == mine["bytes"] + mine["index_bytes"]):
-            return mine
-        assert time.monotonic() < deadline, (everything, mine)
-        time.sleep(0.05)
+def settled_stats(srv, ds, shared_rows):
+    """The dataset's stats right after READY, which comes only once the indexing turn has also
+    shared the vectors and charged the index: `shared_rows` rows share their vectors with the
+    graph and the memory budget holds exactly the rows and indexes (the server's total over
+    its one dataset)."""
+    mine = stats(srv.meta, ds)
+    [everything] = action(srv.meta, "stats", {})
+    assert mine["shared_vector_rows"] == shared_rows, mine
+    assert everything["memory_used_bytes"] == mine["bytes"] + mine["index_bytes"], (everything,
+                                                                                    mine)
+    return mine
 
 
 def fill_until_refused(srv, limit, d, rows, *, shared):
