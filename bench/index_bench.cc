@@ -4,11 +4,16 @@
 // Reports build throughput, QPS and p50/p99 latency at recall@10 0.90/0.95/0.99 (linear
 // interpolation over an ef sweep), and RSS growth while building. Prints its own command line.
 //
-// Our index runs three times: on full vectors, SQ8 codes and PQ codes (both re-ranked).
+// Our index runs on full vectors, SQ8 codes and PQ codes (both re-ranked), and on full vectors
+// with float32 construction distances (arb-f32build: no float16 construction copies).
+// --element stores our rows as float16, bfloat16, int8 or uint8: the data is first rounded to
+// that type's values (integers: scaled by --int-scale, uint8 shifted by 128), and every engine
+// gets the same rounded values (hnswlib and FAISS as float32).
 //
 //   index_bench [--rows N] [--dim D] [--queries Q] [--threads T] [--m M] [--efc EF]
 //               [--pq-m BYTES] [--base BASE.fbin --query-file QUERIES.fbin]
-//               [--engines arbalest,arb-sq8,arb-pq,hnswlib,faiss]
+//               [--element float32|float16|bfloat16|int8|uint8] [--int-scale S]
+//               [--engines arbalest,arb-f32build,arb-sq8,arb-pq,hnswlib,faiss]
 #include <faiss/IndexHNSW.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
@@ -31,6 +36,7 @@
 #include "../tests/index/clustered_data.h"
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
+#include "simd/element_type.h"
 
 namespace arbalest {
 namespace {
@@ -42,6 +48,8 @@ struct Config {
   int threads = 2;
   uint32_t m = 16, efc = 200;
   uint32_t pq_m = 0;  // 0: the index's default
+  simd::ElementType element = simd::ElementType::kFloat32;  // how our index stores rows
+  float int_scale = 30.0f;  // int8/uint8: the clustered data's +-4 onto the integer range
   // .fbin files (int32 rows, int32 dim, rows x dim float32) to use instead of clustered data;
   // --rows and --queries then cap how many of their rows are read.
   std::string base, query_file;
@@ -117,16 +125,16 @@ class Engine {
 
 class ArbalestEngine final : public Engine {
  public:
-  ArbalestEngine(const Config& config, Quantization quantization)
-      : index_(HnswIndex::Make(config.dim, Metric::kL2, simd::ElementType::kFloat32,
+  ArbalestEngine(const Config& config, Quantization quantization, std::string name,
+                 bool float16_build = true)
+      : index_(HnswIndex::Make(config.dim, Metric::kL2, config.element,
                                {.m = config.m,
                                 .ef_construction = config.efc,
                                 .quantization = quantization,
-                                .pq_m = config.pq_m})
+                                .pq_m = config.pq_m,
+                                .float16_build = float16_build})
                    .ValueOrDie()),
-        name_(quantization == Quantization::kNone
-                  ? "arbalest"
-                  : std::string("arb-") + QuantizationName(quantization)) {}
+        name_(std::move(name)) {}
   const char* name() const override { return name_.c_str(); }
   // AddBatch, as the store's index workers add rows: rows numbered in data order (concurrent
   // Adds would number them in arrival order, and recall would be scored against the wrong rows),
@@ -240,6 +248,30 @@ bool Selected(const std::string& engines, const std::string& name) {
   return list.find("," + name + ",") != std::string::npos;
 }
 
+simd::ElementType ParseElement(const std::string& name) {
+  for (int i = 0; i < simd::kNumElementTypes; ++i) {
+    const auto type = static_cast<simd::ElementType>(i);
+    if (simd::ElementTypeName(type) == name) return type;
+  }
+  std::fprintf(stderr, "unknown --element %s (float32, float16, bfloat16, int8, uint8)\n",
+               name.c_str());
+  std::exit(2);
+}
+
+// `data` rounded to the values `type` can hold, as float32: what our index stores, so that
+// every engine indexes the same values.
+testing::Dataset RoundTo(simd::ElementType type, float int_scale, testing::Dataset data) {
+  if (type == simd::ElementType::kInt8) return testing::Quantized(data, int_scale, 0);
+  if (type == simd::ElementType::kUInt8) return testing::Quantized(data, int_scale, 128);
+  std::vector<uint8_t> row(simd::ElementSize(type) * data.dim);
+  for (size_t r = 0; r < data.rows(); ++r) {
+    float* values = data.values.data() + r * data.dim;
+    simd::EncodeRow(type, values, data.dim, row.data());
+    simd::DecodeRow(type, row.data(), data.dim, values);
+  }
+  return data;
+}
+
 Config ParseArgs(int argc, char** argv) {
   Config c;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -265,6 +297,10 @@ Config ParseArgs(int argc, char** argv) {
       c.engines = argv[i + 1];
     else if (flag == "--pq-m")
       c.pq_m = static_cast<uint32_t>(value);
+    else if (flag == "--element")
+      c.element = ParseElement(argv[i + 1]);
+    else if (flag == "--int-scale")
+      c.int_scale = std::strtof(argv[i + 1], nullptr);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -280,11 +316,14 @@ int Main(int argc, char** argv) {
     return 2;
   }
   const bool from_files = !config.base.empty();
-  const testing::Dataset data = from_files ? ReadFbin(config.base, config.rows)
-                                           : testing::ClusteredData(config.rows, config.dim, 1);
-  const testing::Dataset queries = from_files
-                                       ? ReadFbin(config.query_file, config.queries)
-                                       : testing::ClusteredData(config.queries, config.dim, 2);
+  const testing::Dataset data =
+      RoundTo(config.element, config.int_scale,
+              from_files ? ReadFbin(config.base, config.rows)
+                         : testing::ClusteredData(config.rows, config.dim, 1));
+  const testing::Dataset queries =
+      RoundTo(config.element, config.int_scale,
+              from_files ? ReadFbin(config.query_file, config.queries)
+                         : testing::ClusteredData(config.queries, config.dim, 2));
   if (from_files && queries.dim != data.dim) {
     std::fprintf(stderr, "%s has width %zu, %s %zu\n", config.base.c_str(), data.dim,
                  config.query_file.c_str(), queries.dim);
@@ -296,9 +335,9 @@ int Main(int argc, char** argv) {
   std::printf("command:");
   for (int i = 0; i < argc; ++i) std::printf(" %s", argv[i]);
   std::printf(
-      "\ndata: %zu x %zu %s, %zu queries, k=%zu, threads=%d, M=%u, ef_construction=%u, "
+      "\ndata: %zu x %zu %s %s, %zu queries, k=%zu, threads=%d, M=%u, ef_construction=%u, "
       "kernels=%s\n",
-      config.rows, config.dim,
+      config.rows, config.dim, std::string(simd::ElementTypeName(config.element)).c_str(),
       from_files ? config.base.c_str() : "clustered (64 Gaussian clusters, intrinsic dim 32)",
       config.queries, config.k, config.threads, config.m, config.efc, simd::DispatchedTargetName());
 
@@ -315,9 +354,17 @@ int Main(int argc, char** argv) {
 
   const std::vector<size_t> efs = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
   const std::vector<std::pair<std::string, std::function<std::unique_ptr<Engine>()>>> makers = {
-      {"arbalest", [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kNone); }},
-      {"arb-sq8", [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kSq8); }},
-      {"arb-pq", [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kPq); }},
+      {"arbalest",
+       [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arbalest"); }},
+      {"arb-f32build",
+       [&] {
+         return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arb-f32build",
+                                                 /*float16_build=*/false);
+       }},
+      {"arb-sq8",
+       [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kSq8, "arb-sq8"); }},
+      {"arb-pq",
+       [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kPq, "arb-pq"); }},
       {"hnswlib", [&] { return std::make_unique<HnswlibEngine>(config); }},
       {"faiss", [&] { return std::make_unique<FaissEngine>(config); }}};
   // Builds one after the other, none freed, so each RSS growth is that engine's alone.
@@ -328,8 +375,14 @@ int Main(int argc, char** argv) {
     bool done = false;
   };
   std::vector<Run> runs;
+  // SQ8/PQ codes and float16 construction copies exist over float32 rows only.
+  const bool float32 = config.element == simd::ElementType::kFloat32;
   for (const auto& [name, make] : makers) {
     if (!Selected(config.engines, name)) continue;
+    if (!float32 && (name == "arb-f32build" || name == "arb-sq8" || name == "arb-pq")) {
+      std::printf("skipping %s: float32 rows only\n", name.c_str());
+      continue;
+    }
     const double rss_before = RssMiB();
     Run run;
     run.engine = make();
@@ -350,10 +403,10 @@ int Main(int argc, char** argv) {
       run.done = run.sweep.back().recall >= 0.995;
     }
   }
-  std::printf("\n%-9s %10s %8s | %s\n", "engine", "build v/s", "RSS MiB",
+  std::printf("\n%-12s %10s %8s | %s\n", "engine", "build v/s", "RSS MiB",
               "recall target: QPS  p50us  p99us  (ef)");
   for (const Run& run : runs) {
-    std::printf("%-9s %10.0f %8.0f |", run.engine->name(), run.build_per_second, run.rss_mib);
+    std::printf("%-12s %10.0f %8.0f |", run.engine->name(), run.build_per_second, run.rss_mib);
     for (double target : {0.90, 0.95, 0.99}) {
       const Point p = AtRecall(run.sweep, target);
       std::printf("  %.2f: %7.0f %6.0f %6.0f (%3zu)", target, p.qps, p.p50_us, p.p99_us, p.ef);
