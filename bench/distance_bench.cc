@@ -1,5 +1,6 @@
 // Distance kernel throughput: one query against 1024 stored rows (the neighbour-list form),
-// for each element type and kind, at the dimensions embeddings usually have. Reports ns per
+// for each element type and kind, at the dimensions embeddings usually have, and 64 queries
+// against the same rows with the tiled matrix kernel vs one call per query. Reports ns per
 // distance and GB/s of stored rows read. Also the PQ ADC scan (a code of m bytes against a
 // query's lookup table) with the scalar kernel in use and the Highway gather alternative, to
 // show which is faster on this machine. Run with --benchmark_filter to pick a subset.
@@ -17,32 +18,82 @@ namespace {
 
 constexpr size_t kRows = 1024;
 
+// kRows stored rows of `type` with values in [-100, 100), and pointers to them.
+struct StoredRows {
+  std::vector<uint8_t> storage;
+  std::vector<const void*> rows;
+  size_t row_bytes;
+};
+StoredRows MakeRows(ElementType type, size_t dim, std::mt19937& rng) {
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  StoredRows out{{}, std::vector<const void*>(kRows), dim * ElementSize(type)};
+  out.storage.resize(kRows * out.row_bytes);
+  std::vector<float> values(dim);
+  for (size_t r = 0; r < kRows; ++r) {
+    for (float& v : values) v = unit(rng) * 100.0f;
+    EncodeRow(type, values.data(), dim, out.storage.data() + r * out.row_bytes);
+    out.rows[r] = out.storage.data() + r * out.row_bytes;
+  }
+  return out;
+}
+
+void SetCounters(benchmark::State& state, double distances, double bytes) {
+  state.SetBytesProcessed(static_cast<int64_t>(static_cast<double>(state.iterations()) * bytes));
+  state.counters["ns_per_distance"] = benchmark::Counter(
+      distances, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.SetLabel(DispatchedTargetName());
+}
+
 void BM_ToRows(benchmark::State& state, DistanceKind kind, ElementType type) {
   const size_t dim = static_cast<size_t>(state.range(0));
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  std::vector<float> query(dim), values(dim);
+  std::vector<float> query(dim);
   for (float& v : query) v = unit(rng);
-  const size_t row_bytes = dim * ElementSize(type);
-  std::vector<uint8_t> storage(kRows * row_bytes);
-  std::vector<const void*> rows(kRows);
-  for (size_t r = 0; r < kRows; ++r) {
-    for (float& v : values) v = unit(rng) * 100.0f;
-    EncodeRow(type, values.data(), dim, storage.data() + r * row_bytes);
-    rows[r] = storage.data() + r * row_bytes;
-  }
+  const StoredRows stored = MakeRows(type, dim, rng);
   std::vector<float> out(kRows);
   const KernelSet kernels = GetKernels(kind, type);
   for (auto _ : state) {
-    kernels.to_rows(query.data(), rows.data(), kRows, dim, out.data());
+    kernels.to_rows(query.data(), stored.rows.data(), kRows, dim, out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kRows * row_bytes));
-  state.counters["ns_per_distance"] =
-      benchmark::Counter(static_cast<double>(kRows), benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
-  state.SetLabel(DispatchedTargetName());
+  SetCounters(state, kRows, static_cast<double>(kRows * stored.row_bytes));
 }
+
+// kMatrixQueries queries against kRows rows (a batch of rows against each other, as bulk
+// insertion compares them): the tiled matrix kernel (`tiled`) or one to_rows call per query.
+// GB/s counts the rows' bytes once per query, as the distances need them.
+constexpr size_t kMatrixQueries = 64;
+void BM_Matrix(benchmark::State& state, ElementType type, bool tiled) {
+  const size_t dim = static_cast<size_t>(state.range(0));
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> queries(kMatrixQueries * dim);
+  for (float& v : queries) v = unit(rng) * 100.0f;
+  const StoredRows stored = MakeRows(type, dim, rng);
+  std::vector<float> out(kMatrixQueries * kRows);
+  const KernelSet kernels = GetKernels(DistanceKind::kL2Squared, type);
+  for (auto _ : state) {
+    if (tiled) {
+      kernels.matrix(queries.data(), kMatrixQueries, stored.rows.data(), kRows, dim, out.data());
+    } else {
+      for (size_t q = 0; q < kMatrixQueries; ++q) {
+        kernels.to_rows(queries.data() + q * dim, stored.rows.data(), kRows, dim,
+                        out.data() + q * kRows);
+      }
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  SetCounters(state, kMatrixQueries * kRows,
+              static_cast<double>(kMatrixQueries * kRows * stored.row_bytes));
+}
+
+BENCHMARK_CAPTURE(BM_Matrix, tiled_kFloat32, ElementType::kFloat32, true)->Arg(128)->Arg(384);
+BENCHMARK_CAPTURE(BM_Matrix, to_rows_kFloat32, ElementType::kFloat32, false)->Arg(128)->Arg(384);
+BENCHMARK_CAPTURE(BM_Matrix, tiled_kFloat16, ElementType::kFloat16, true)->Arg(128)->Arg(384);
+BENCHMARK_CAPTURE(BM_Matrix, to_rows_kFloat16, ElementType::kFloat16, false)->Arg(128)->Arg(384);
+BENCHMARK_CAPTURE(BM_Matrix, tiled_kInt8, ElementType::kInt8, true)->Arg(128)->Arg(384);
+BENCHMARK_CAPTURE(BM_Matrix, to_rows_kInt8, ElementType::kInt8, false)->Arg(128)->Arg(384);
 
 #define ARBALEST_DISTANCE_BENCH(kind, type)                                          \
   BENCHMARK_CAPTURE(BM_ToRows, kind##_##type, DistanceKind::kind, ElementType::type) \

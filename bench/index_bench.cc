@@ -121,7 +121,28 @@ class Engine {
   virtual void Build(const testing::Dataset& data, int threads) = 0;
   // Row ids of the k nearest neighbours of `query`.
   virtual void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) = 0;
+  // The rows `row` links to on the bottom level (empty when the engine does not say).
+  virtual std::vector<int64_t> BottomLinks(size_t /*row*/) const { return {}; }
 };
+
+// The shape of an engine's bottom-level graph: mean out-degree, and rows that no other row
+// links to (reachable only as an entry point or from upper levels).
+struct GraphShape {
+  double mean_degree = 0;
+  size_t unlinked = 0;
+};
+GraphShape BottomShape(const Engine& engine, size_t rows) {
+  std::vector<uint8_t> linked(rows);
+  size_t edges = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const std::vector<int64_t> links = engine.BottomLinks(r);
+    edges += links.size();
+    for (int64_t to : links) linked[static_cast<size_t>(to)] = 1;
+  }
+  if (edges == 0) return {};
+  return {static_cast<double>(edges) / static_cast<double>(rows),
+          static_cast<size_t>(std::count(linked.begin(), linked.end(), 0))};
+}
 
 class ArbalestEngine final : public Engine {
  public:
@@ -148,6 +169,10 @@ class ArbalestEngine final : public Engine {
     out->clear();
     for (const Neighbor& n : got) out->push_back(n.row);
   }
+  std::vector<int64_t> BottomLinks(size_t row) const override {
+    const std::vector<RowId> links = index_->NeighborsOf(static_cast<RowId>(row), 0);
+    return {links.begin(), links.end()};
+  }
 
  private:
   std::unique_ptr<HnswIndex> index_;
@@ -169,6 +194,12 @@ class HnswlibEngine final : public Engine {
     auto top = index_.searchKnn(query, k);
     out->clear();
     for (; !top.empty(); top.pop()) out->push_back(static_cast<int64_t>(top.top().second));
+  }
+  std::vector<int64_t> BottomLinks(size_t row) const override {
+    // hnswlib's internal ids are its labels here: rows are added with label = row.
+    const auto* list = index_.get_linklist0(static_cast<hnswlib::tableint>(row));
+    const auto* ids = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+    return {ids, ids + index_.getListCount(const_cast<hnswlib::linklistsizeint*>(list))};
   }
 
  private:
@@ -414,6 +445,13 @@ int Main(int argc, char** argv) {
     std::printf("\n  sweep ef:recall:qps");
     for (const Point& p : run.sweep) std::printf(" %zu:%.3f:%.0f", p.ef, p.recall, p.qps);
     std::printf("\n");
+  }
+  std::printf("\nbottom level (mean out-degree, rows no row links to):");
+  for (const Run& run : runs) {
+    const GraphShape shape = BottomShape(*run.engine, config.rows);
+    if (shape.mean_degree > 0) {
+      std::printf(" %s %.2f %zu", run.engine->name(), shape.mean_degree, shape.unlinked);
+    }
   }
   std::printf("\nbuild vectors per CPU second (all threads):");
   for (const Run& run : runs) {

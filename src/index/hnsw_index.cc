@@ -178,6 +178,12 @@ uint32_t* HnswIndex::Links(RowId row, int level) const {
   return Node(row)->upper + UpperWords(level - 1);
 }
 
+std::vector<RowId> HnswIndex::NeighborsOf(RowId row, int level) const {
+  if (row >= store_.count() || level < 0 || level > Node(row)->level) return {};
+  const uint32_t* list = Links(row, level);
+  return std::vector<RowId>(list + 1, list + 1 + list[0]);
+}
+
 Neighbor HnswIndex::Descend(SearchContext& ctx, const Scorer& scorer, Entry entry,
                             int level) const {
   Neighbor best = scorer.Score(entry.row);

@@ -93,11 +93,18 @@ class HnswIndex final : public VectorIndex {
   const IndexRows& rows() const { return store_; }
   // True once the quantizer (if any) is trained: searches then traverse codes.
   bool quantized() const { return codes_ready_.load(std::memory_order_acquire); }
+  // The element type inserts compare rows in: float16 for float32 rows with float16_build
+  // (the copies), else the rows' own type.
+  simd::ElementType build_element_type() const { return link_space_.type(); }
   // The row every search starts from (the first row of the top level); nullopt when empty.
   std::optional<RowId> entry_point() const {
     const Entry entry = LoadEntry();
     return entry.level < 0 ? std::nullopt : std::optional<RowId>(entry.row);
   }
+
+  // The rows `row` links to at `level` (0 when above the row's level): for graph diagnostics
+  // and tests. Not synchronized with concurrent inserts.
+  std::vector<RowId> NeighborsOf(RowId row, int level) const;
 
   // Writes the index to `path` (format in index/hnsw_file.h). Searches may run concurrently;
   // adds and deletes may not.

@@ -94,27 +94,48 @@ struct CosineOp {
   }
 };
 
-// Four independent accumulators hide the FMA latency; the tail is scalar.
-template <class Op, typename TA, typename TB>
-HWY_INLINE float Reduce(const TA* HWY_RESTRICT a, const TB* HWY_RESTRICT b, size_t dim) {
+// kQueries queries against one row at once: each vector of the row is loaded (and converted)
+// once for all of them. Per query, four independent accumulators hide the FMA latency, and the
+// sums are added in the same order whatever kQueries is, so a distance is bit-identical
+// however many queries shared the row. The tail is scalar.
+template <class Op, size_t kQueries, typename TA, typename TB>
+HWY_INLINE void ReduceMany(const TA* HWY_RESTRICT const* a, const TB* HWY_RESTRICT b, size_t dim,
+                           float* out) {
   constexpr int kUnroll = 4;
   const DF d;
   const size_t n = hn::Lanes(d);
-  VF acc[kUnroll][Op::kSums];
-  for (auto& sums : acc) std::fill(sums, sums + Op::kSums, hn::Zero(d));
+  VF acc[kQueries][kUnroll][Op::kSums];
+  for (auto& query : acc) {
+    for (auto& sums : query) std::fill(sums, sums + Op::kSums, hn::Zero(d));
+  }
   size_t i = 0;
   for (; i + kUnroll * n <= dim; i += kUnroll * n) {
-    for (int u = 0; u < kUnroll; ++u)
-      Op::Step(LoadAsFloat(d, a + i + u * n), LoadAsFloat(d, b + i + u * n), acc[u]);
+    for (int u = 0; u < kUnroll; ++u) {
+      const VF row = LoadAsFloat(d, b + i + u * n);
+      for (size_t q = 0; q < kQueries; ++q) Op::Step(LoadAsFloat(d, a[q] + i + u * n), row, acc[q][u]);
+    }
   }
-  for (; i + n <= dim; i += n) Op::Step(LoadAsFloat(d, a + i), LoadAsFloat(d, b + i), acc[0]);
-  float sums[Op::kSums];
-  for (int k = 0; k < Op::kSums; ++k) {
-    const VF total = hn::Add(hn::Add(acc[0][k], acc[1][k]), hn::Add(acc[2][k], acc[3][k]));
-    sums[k] = hn::GetLane(hn::SumOfLanes(d, total));
+  for (; i + n <= dim; i += n) {
+    const VF row = LoadAsFloat(d, b + i);
+    for (size_t q = 0; q < kQueries; ++q) Op::Step(LoadAsFloat(d, a[q] + i), row, acc[q][0]);
   }
-  for (; i < dim; ++i) Op::Step(ToFloat(a[i]), ToFloat(b[i]), sums);
-  return Op::Final(sums);
+  for (size_t q = 0; q < kQueries; ++q) {
+    float sums[Op::kSums];
+    for (int k = 0; k < Op::kSums; ++k) {
+      const VF total =
+          hn::Add(hn::Add(acc[q][0][k], acc[q][1][k]), hn::Add(acc[q][2][k], acc[q][3][k]));
+      sums[k] = hn::GetLane(hn::SumOfLanes(d, total));
+    }
+    for (size_t j = i; j < dim; ++j) Op::Step(ToFloat(a[q][j]), ToFloat(b[j]), sums);
+    out[q] = Op::Final(sums);
+  }
+}
+
+template <class Op, typename TA, typename TB>
+HWY_INLINE float Reduce(const TA* HWY_RESTRICT a, const TB* HWY_RESTRICT b, size_t dim) {
+  float out;
+  ReduceMany<Op, 1>(&a, b, dim, &out);
+  return out;
 }
 
 // Prefetches the first kPrefetchBytes of a row (the rest streams behind the hardware
@@ -140,14 +161,26 @@ void ToRows(const float* query, const void* const* rows, size_t n, size_t dim, f
 }
 
 // Rows in blocks of kRowTile (a few KiB at common dimensions) so each block is read from
-// memory once and from L1/L2 by every query.
+// memory once and from L1/L2 by every query; within a block, queries go kQueryTile at a time
+// so each row vector is loaded and converted once per kQueryTile queries (register blocking).
 template <class Op, typename T>
 void Matrix(const float* queries, size_t nq, const void* const* rows, size_t n, size_t dim,
             float* out) {
   constexpr size_t kRowTile = 8;
+  constexpr size_t kQueryTile = 2;
+  float tile[kQueryTile];
   for (size_t begin = 0; begin < n; begin += kRowTile) {
     const size_t end = std::min(n, begin + kRowTile);
-    for (size_t q = 0; q < nq; ++q) {
+    size_t q = 0;
+    for (; q + kQueryTile <= nq; q += kQueryTile) {
+      const float* block[kQueryTile];
+      for (size_t j = 0; j < kQueryTile; ++j) block[j] = queries + (q + j) * dim;
+      for (size_t i = begin; i < end; ++i) {
+        ReduceMany<Op, kQueryTile>(block, static_cast<const T*>(rows[i]), dim, tile);
+        for (size_t j = 0; j < kQueryTile; ++j) out[(q + j) * n + i] = tile[j];
+      }
+    }
+    for (; q < nq; ++q) {
       for (size_t i = begin; i < end; ++i) {
         out[q * n + i] = Reduce<Op>(queries + q * dim, static_cast<const T*>(rows[i]), dim);
       }

@@ -72,6 +72,10 @@ arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema,
       config.params.quantization = *quantization;
     } else if (key == "longbow.index.pq_m") {
       ARROW_ASSIGN_OR_RAISE(config.params.pq_m, PositiveInt(key, value));
+    } else if (key == "longbow.index.training_rows") {
+      ARROW_ASSIGN_OR_RAISE(const uint32_t rows, PositiveInt(key, value));
+      config.params.sq8_training_rows = rows;
+      config.params.pq_training_rows = rows;
     } else if (key == "longbow.index.build_precision") {
       if (value != "float16" && value != "float32") {
         return arrow::Status::Invalid("schema metadata '", key,

@@ -32,6 +32,8 @@ struct DatasetSnapshot;
 //                                 (float32 vectors only)
 //   longbow.index.pq_m            PQ subspaces = code bytes per row; must divide the dimension
 //                                 (default: sub-vectors of 4 floats, dim / 4)
+//   longbow.index.training_rows   rows indexed before SQ8/PQ codes are learnt (default 4096
+//                                 for SQ8, 10240 for PQ; PQ needs at least 256)
 //   longbow.index.build_precision float16 (default) or float32: what inserts compare for
 //                                 float32 vectors: float16 copies of the rows (a faster build,
 //                                 2 more bytes per dimension per row) or the rows themselves

@@ -81,6 +81,34 @@ def test_unquantized_dataset_reports_no_quantization(server):
     assert stats(server.meta, name)["quantization"] is None
 
 
+def test_training_rows_sets_when_codes_are_learnt(server):
+    vectors = clustered(np.random.default_rng(36), 1000, DIM)
+    sq8 = {"longbow.index.quantization": "sq8"}
+    early = create(server, {**sq8, "longbow.index.training_rows": "500"}, vectors)
+    default = create(server, sq8, vectors)  # 4096 rows by default: not reached
+    wait_ready(server.data, early)
+    wait_ready(server.data, default)
+    assert stats(server.meta, early)["quantization"] == {"type": "sq8", "trained": True}
+    assert stats(server.meta, default)["quantization"] == {"type": "sq8", "trained": False}
+    q = vectors[7]
+    assert search(server.data, early, q, k=1, ef=50).column("id").to_pylist() == [7]
+
+
+@pytest.mark.parametrize("metadata, value_type, expected", [
+    ({}, pa.float32(), {"metric": "euclidean", "m": 16, "ef_construction": 100,
+                        "build_precision": "float16"}),
+    ({"longbow.index.build_precision": "float32", "longbow.index.m": "8",
+      "longbow.metric": "dot_product"}, pa.float32(),
+     {"metric": "dot_product", "m": 8, "ef_construction": 100, "build_precision": "float32"}),
+    ({}, pa.int8(), {"metric": "euclidean", "m": 16, "ef_construction": 100,
+                     "build_precision": "int8"}),
+], ids=["default", "configured", "int8"])
+def test_stats_report_the_index_configuration(server, metadata, value_type, expected):
+    vectors = np.ones((4, DIM), np.int8 if pa.types.is_int8(value_type) else np.float32)
+    name = create(server, metadata, vectors, value_type)
+    assert stats(server.meta, name)["index"] == expected
+
+
 @pytest.mark.parametrize("metadata, value_type, needle", [
     ({"longbow.index.quantization": "pq4"}, pa.float32(), "none, sq8 or pq"),
     ({"longbow.index.quantization": "pq", "longbow.index.pq_m": "7"}, pa.float32(),
@@ -89,7 +117,11 @@ def test_unquantized_dataset_reports_no_quantization(server):
      "positive integer"),
     ({"longbow.index.quantization": "pq"}, pa.int8(), "float32"),
     ({"longbow.index.build_precision": "bf16"}, pa.float32(), "float16 or float32"),
-], ids=["unknown", "pq_m-not-dividing", "pq_m-zero", "int8", "build-precision"])
+    ({"longbow.index.quantization": "pq", "longbow.index.training_rows": "100"}, pa.float32(),
+     "at least 256 training rows, got 100"),
+    ({"longbow.index.training_rows": "-5"}, pa.float32(), "training_rows' must be a positive"),
+], ids=["unknown", "pq_m-not-dividing", "pq_m-zero", "int8", "build-precision",
+        "training-rows-too-few", "training-rows-negative"])
 def test_bad_quantization_metadata_is_refused(server, metadata, value_type, needle):
     vectors = np.ones((4, DIM), np.int8 if pa.types.is_int8(value_type) else np.float32)
     with pytest.raises(INVALID_ARGUMENT, match=needle):

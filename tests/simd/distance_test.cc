@@ -75,35 +75,38 @@ TEST_P(DistanceTest, AllFormsMatchScalarReference) {
   std::mt19937 rng(42);
   for (const size_t dim : kWidths) {
     for (const ElementType type : kTypes) {
-      std::vector<float> query(dim);
-      std::vector<uint8_t> qbytes = RandomRow(ElementType::kFloat32, dim, rng);
-      std::memcpy(query.data(), qbytes.data(), dim * sizeof(float));
-      if (type == ElementType::kInt8 || type == ElementType::kUInt8) {
-        for (float& v : query) v *= 100.0f;
+      // Three queries (the matrix kernel takes them in pairs, then one alone) against 11 rows
+      // (a full tile of 8 rows and a partial one).
+      constexpr size_t kQueries = 3;
+      std::vector<float> queries(kQueries * dim);
+      for (size_t q = 0; q < kQueries; ++q) {
+        std::vector<uint8_t> qbytes = RandomRow(ElementType::kFloat32, dim, rng);
+        std::memcpy(queries.data() + q * dim, qbytes.data(), dim * sizeof(float));
       }
+      if (type == ElementType::kInt8 || type == ElementType::kUInt8) {
+        for (float& v : queries) v *= 100.0f;
+      }
+      const float* query = queries.data();
       std::vector<std::vector<uint8_t>> rows;
       std::vector<const void*> pointers;
-      for (int r = 0; r < 5; ++r) rows.push_back(RandomRow(type, dim, rng));
+      for (int r = 0; r < 11; ++r) rows.push_back(RandomRow(type, dim, rng));
       for (const auto& row : rows) pointers.push_back(row.data());
       for (const DistanceKind kind : kKinds) {
         SCOPED_TRACE(testing::Message() << "dim=" << dim << " type=" << ElementTypeName(type)
                                         << " kind=" << static_cast<int>(kind));
         const KernelSet kernels = GetKernels(kind, type);
-        std::vector<float> many(rows.size()), matrix(2 * rows.size());
-        kernels.to_rows(query.data(), pointers.data(), rows.size(), dim, many.data());
-        const std::vector<float> two_queries = [&] {
-          std::vector<float> q2(query);
-          q2.insert(q2.end(), query.begin(), query.end());
-          return q2;
-        }();
-        kernels.matrix(two_queries.data(), 2, pointers.data(), rows.size(), dim, matrix.data());
+        std::vector<float> many(rows.size()), matrix(kQueries * rows.size());
+        kernels.to_rows(query, pointers.data(), rows.size(), dim, many.data());
+        kernels.matrix(queries.data(), kQueries, pointers.data(), rows.size(), dim, matrix.data());
         for (size_t r = 0; r < rows.size(); ++r) {
-          const Reference ref = ScalarDistance(kind, query.data(), type, pointers[r], dim);
-          const float one = kernels.one(query.data(), pointers[r], dim);
+          const Reference ref = ScalarDistance(kind, query, type, pointers[r], dim);
+          const float one = kernels.one(query, pointers[r], dim);
           EXPECT_NEAR(one, ref.distance, 1e-5 * ref.magnitude + 1e-5);
           EXPECT_EQ(many[r], one);
-          EXPECT_EQ(matrix[r], one);
-          EXPECT_EQ(matrix[rows.size() + r], one);
+          // Bit-identical to the one-to-one kernel, whichever queries shared the row.
+          for (size_t q = 0; q < kQueries; ++q) {
+            EXPECT_EQ(matrix[q * rows.size() + r], kernels.one(query + q * dim, pointers[r], dim));
+          }
         }
       }
     }
