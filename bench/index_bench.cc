@@ -147,13 +147,14 @@ GraphShape BottomShape(const Engine& engine, size_t rows) {
 class ArbalestEngine final : public Engine {
  public:
   ArbalestEngine(const Config& config, Quantization quantization, std::string name,
-                 bool float16_build = true)
+                 bool float16_build = true, bool batch_link = true)
       : index_(HnswIndex::Make(config.dim, Metric::kL2, config.element,
                                {.m = config.m,
                                 .ef_construction = config.efc,
                                 .quantization = quantization,
                                 .pq_m = config.pq_m,
-                                .float16_build = float16_build})
+                                .float16_build = float16_build,
+                                .batch_link = batch_link})
                    .ValueOrDie()),
         name_(std::move(name)) {}
   const char* name() const override { return name_.c_str(); }
@@ -391,6 +392,11 @@ int Main(int argc, char** argv) {
        [&] {
          return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arb-f32build",
                                                  /*float16_build=*/false);
+       }},
+      {"arb-rowwise",
+       [&] {
+         return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arb-rowwise",
+                                                 /*float16_build=*/true, /*batch_link=*/false);
        }},
       {"arb-sq8",
        [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kSq8, "arb-sq8"); }},

@@ -45,6 +45,11 @@ class DistanceSpace {
   void DistancesToRows(const float* query, const void* const* rows, size_t n, float* out) const {
     kernels_.to_rows(query, rows, n, dim_, out);
   }
+  // `nq` queries (row-major) against `n` rows: out[q * n + i], with the tiled kernel.
+  void DistanceMatrix(const float* queries, size_t nq, const void* const* rows, size_t n,
+                      float* out) const {
+    kernels_.matrix(queries, nq, rows, n, dim_, out);
+  }
   float Reported(float distance) const { return distance + reported_offset_; }
 
  private:

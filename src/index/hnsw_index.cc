@@ -1,7 +1,5 @@
 #include "index/hnsw_index.h"
 
-#include <hwy/cache_control.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -9,20 +7,18 @@
 #include <thread>
 
 #include "index/flat_index.h"
+#include "index/hnsw_search-inl.h"
 #include "index/pq_quantizer.h"
 #include "index/sq8_quantizer.h"
 
 namespace arbalest {
+
+using hnsw_internal::LoadLink;
+using hnsw_internal::StoreLink;
+
 namespace {
 
 constexpr int kMaxLevel = 15;
-
-uint32_t LoadLink(uint32_t* slot) {
-  return std::atomic_ref<uint32_t>(*slot).load(std::memory_order_acquire);
-}
-void StoreLink(uint32_t* slot, uint32_t value) {
-  std::atomic_ref<uint32_t>(*slot).store(value, std::memory_order_release);
-}
 
 uint64_t SplitMix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -31,48 +27,7 @@ uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-void PushCandidate(std::vector<Neighbor>& heap, Neighbor n) {
-  heap.push_back(n);
-  std::push_heap(heap.begin(), heap.end(),
-                 [](const Neighbor& a, const Neighbor& b) { return b.distance < a.distance; });
-}
-Neighbor PopCandidate(std::vector<Neighbor>& heap) {
-  std::pop_heap(heap.begin(), heap.end(),
-                [](const Neighbor& a, const Neighbor& b) { return b.distance < a.distance; });
-  const Neighbor n = heap.back();
-  heap.pop_back();
-  return n;
-}
-
 }  // namespace
-
-// The rows one search compares its query with: stored vectors (exact distances) or code
-// records (approximate distances, `query` then being the quantizer's prepared query).
-class HnswIndex::Scorer {
- public:
-  Scorer(const DistanceSpace& space, const RecordArena& rows, const float* query,
-         const Quantizer* quantizer = nullptr, float constant = 0)
-      : space_(space), rows_(rows), query_(query), quantizer_(quantizer), constant_(constant) {}
-
-  const void* Row(RowId row) const { return rows_.At(row); }
-  void Distances(const void* const* rows, size_t n, float* out) const {
-    if (quantizer_ == nullptr) return space_.DistancesToRows(query_, rows, n, out);
-    quantizer_->Distances(query_, constant_, rows, n, out);
-  }
-  Neighbor Score(RowId row) const {
-    const void* rows[1] = {Row(row)};
-    float distance;
-    Distances(rows, 1, &distance);
-    return {row, distance};
-  }
-
- private:
-  const DistanceSpace& space_;
-  const RecordArena& rows_;
-  const float* query_;
-  const Quantizer* quantizer_;
-  float constant_;
-};
 
 const char* QuantizationName(Quantization quantization) {
   switch (quantization) {
@@ -211,47 +166,6 @@ Neighbor HnswIndex::Descend(SearchContext& ctx, const Scorer& scorer, Entry entr
   return best;
 }
 
-template <class Accept>
-void HnswIndex::SearchLevel(SearchContext& ctx, const Scorer& scorer, Neighbor entry, int level,
-                            size_t ef, RowId limit, Accept accept) const {
-  ctx.visited.Reset(limit);
-  ctx.visited.Visit(entry.row);
-  ctx.candidates.clear();
-  ctx.results.Reset(ef);
-  PushCandidate(ctx.candidates, entry);
-  if (accept(entry.row)) ctx.results.Push(entry);
-  while (!ctx.candidates.empty()) {
-    const Neighbor current = PopCandidate(ctx.candidates);
-    if (ctx.results.full() && current.distance > ctx.results.bound()) break;
-    uint32_t* list = Links(current.row, level);
-    const uint32_t count = LoadLink(list);
-    // The next candidate's list (unless this one's neighbours beat it) loads while the
-    // distances below are computed; the visited tags load before they are tested.
-    if (!ctx.candidates.empty()) hwy::Prefetch(Links(ctx.candidates.front().row, level));
-    for (uint32_t j = 0; j < count; ++j) {
-      const RowId next = LoadLink(list + 1 + j);
-      if (next < limit) ctx.visited.Prefetch(next);
-    }
-    ctx.ids.clear();
-    ctx.rows.clear();
-    for (uint32_t j = 0; j < count; ++j) {
-      const RowId next = LoadLink(list + 1 + j);
-      if (next >= limit || !ctx.visited.Visit(next)) continue;
-      ctx.ids.push_back(next);
-      ctx.rows.push_back(scorer.Row(next));
-      hwy::Prefetch(ctx.rows.back());
-    }
-    ctx.distances.resize(ctx.ids.size());
-    scorer.Distances(ctx.rows.data(), ctx.ids.size(), ctx.distances.data());
-    for (size_t j = 0; j < ctx.ids.size(); ++j) {
-      const Neighbor n{ctx.ids[j], ctx.distances[j]};
-      if (!ctx.results.Accepts(n.distance)) continue;
-      PushCandidate(ctx.candidates, n);
-      if (accept(n.row)) ctx.results.Push(n);
-    }
-  }
-}
-
 void HnswIndex::SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates,
                                 size_t max) const {
   if (candidates->size() <= max) return;
@@ -334,17 +248,21 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
       return arrow::Status::Invalid("AddBatch raced with Add: row ", row, " is not ", first + i);
     }
   }
-  std::atomic<size_t> next{0};
-  auto link_rows = [&] {
-    for (size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
-      Link(first + static_cast<RowId>(i));
-    }
-  };
-  std::vector<std::thread> helpers;
-  const size_t extra = std::min<size_t>(std::max(threads, 1) - 1, count / kRowsPerLinkThread);
-  for (size_t i = 0; i < extra; ++i) helpers.emplace_back(link_rows);
-  link_rows();
-  for (auto& helper : helpers) helper.join();
+  if (params_.batch_link) {
+    LinkBatch(first, first + static_cast<RowId>(count), threads);
+  } else {
+    std::atomic<size_t> next{0};
+    auto link_rows = [&] {
+      for (size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
+        Link(first + static_cast<RowId>(i));
+      }
+    };
+    std::vector<std::thread> helpers;
+    const size_t extra = std::min<size_t>(std::max(threads, 1) - 1, count / kRowsPerLinkThread);
+    for (size_t i = 0; i < extra; ++i) helpers.emplace_back(link_rows);
+    link_rows();
+    for (auto& helper : helpers) helper.join();
+  }
   if (training.owns_lock()) {
     training.unlock();
     ARROW_RETURN_NOT_OK(MaybeTrainQuantizer());

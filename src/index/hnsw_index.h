@@ -61,6 +61,9 @@ struct HnswParams {
   // traffic; the copies halve it, for 2 more bytes per dimension per row). false: inserts
   // compare the rows as stored (slower build, no copies). Searches always use the rows.
   bool float16_build = true;
+  // AddBatch links its rows in sub-batches (HnswIndex::LinkBatch): the graph then depends on
+  // the rows alone. false: the rows link one by one from concurrent threads, as Add does.
+  bool batch_link = true;
 };
 
 class HnswIndex final : public VectorIndex {
@@ -166,6 +169,19 @@ class HnswIndex final : public VectorIndex {
   // Links a row stored by AppendRow into the graph (or, after a compaction, links a row
   // again: its lists are replaced and its new neighbours link back to it).
   void Link(RowId row);
+  // Links rows [first, end), stored by AppendRow, in sub-batches (index/hnsw_batch_link.cc):
+  // each row of a sub-batch searches the graph as it was before the sub-batch and also weighs
+  // the sub-batch's other rows, compared in one tiled distance matrix; then the rows' lists
+  // are written and each neighbour merges its back-links at once. The graph depends on the
+  // rows alone, not on `threads` or timing.
+  void LinkBatch(RowId first, RowId end, int threads);
+  struct SubBatch;
+  struct BackLink;
+  // LinkBatch's steps for one sub-batch: choose and write the lists of its rows [begin, end)
+  // (collecting the back-links they ask for), then merge one neighbour's back-links.
+  void LinkSubBatchRows(SubBatch& batch, size_t begin, size_t end,
+                        std::vector<BackLink>* back_links);
+  void MergeBackLinks(SearchContext& ctx, const BackLink* links, size_t n);
   // Links a row (its vector in query form) into the graph; never to itself.
   void Insert(SearchContext& ctx, RowId row, int level, const float* query);
   // Rows the quantizer trains on (and waits for).
