@@ -169,16 +169,26 @@ Neighbor HnswIndex::Descend(SearchContext& ctx, const Scorer& scorer, Entry entr
 void HnswIndex::SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates,
                                 size_t max) const {
   if (candidates->size() <= max) return;
-  ctx.decoded.resize(link_space_.dim());
+  // Kept rows in query form, decoded once each as they are kept (candidates are compared as
+  // stored rows: the distance is symmetric, and most candidates are never kept).
+  const size_t dim = link_space_.dim();
+  ctx.decoded.resize(max * dim);
   size_t kept = 0;
   for (size_t i = 0; i < candidates->size() && kept < max; ++i) {
     const Neighbor c = (*candidates)[i];
-    const float* as_query = link_space_.RowAsQuery(LinkRow(c.row), ctx.decoded.data());
+    const void* row = LinkRow(c.row);
     bool diverse = true;
     for (size_t j = 0; j < kept && diverse; ++j) {
-      diverse = link_space_.Distance(as_query, LinkRow((*candidates)[j].row)) >= c.distance;
+      const float* other = link_space_.type() == simd::ElementType::kFloat32
+                               ? static_cast<const float*>(LinkRow((*candidates)[j].row))
+                               : ctx.decoded.data() + j * dim;
+      diverse = link_space_.Distance(other, row) >= c.distance;
     }
-    if (diverse) (*candidates)[kept++] = c;
+    if (!diverse) continue;
+    if (link_space_.type() != simd::ElementType::kFloat32) {
+      link_space_.RowAsQuery(row, ctx.decoded.data() + kept * dim);
+    }
+    (*candidates)[kept++] = c;
   }
   candidates->resize(kept);
 }

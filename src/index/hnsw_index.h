@@ -78,7 +78,8 @@ class HnswIndex final : public VectorIndex {
 
   arrow::Result<RowId> Add(std::span<const float> vector) override;
   // Adds vectors.size() / dim() rows (row-major) with consecutive ids, linking them into the
-  // graph from `threads` threads; returns the first id. Must not run concurrently with Add or
+  // graph from `threads` threads (in sub-batches, see LinkBatch: the graph is the same for any
+  // thread count); returns the first id. Must not run concurrently with Add or
   // another AddBatch (the ids would interleave); searches may run concurrently, and may return
   // the batch's rows as soon as each is linked (SearchOptions::row_limit hides them).
   arrow::Result<RowId> AddBatch(std::span<const float> vectors, int threads);
