@@ -47,7 +47,7 @@ struct Config {
   size_t rows = 100000, dim = 384, queries = 1000, k = 10;
   int threads = 2;
   uint32_t m = 16, efc = 200;
-  uint32_t pq_m = 0;  // 0: the index's default
+  uint32_t pq_m = 0;                                        // 0: the index's default
   simd::ElementType element = simd::ElementType::kFloat32;  // how our index stores rows
   float int_scale = 30.0f;  // int8/uint8: the clustered data's +-4 onto the integer range
   // .fbin files (int32 rows, int32 dim, rows x dim float32) to use instead of clustered data;

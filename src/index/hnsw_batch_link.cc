@@ -74,10 +74,10 @@ struct HnswIndex::BackLink {
 struct HnswIndex::SubBatch {
   RowId first = 0;  // the rows [first, first + size)
   size_t size = 0;
-  Entry top{0, -1};                // the entry point before the sub-batch
-  std::vector<float> queries;      // size x dim: the rows in query form (link space)
-  std::vector<const void*> rows;   // the rows as inserts compare them (link space)
-  std::vector<float> matrix;       // size x size: matrix[i * size + j] = d(row i, row j)
+  Entry top{0, -1};               // the entry point before the sub-batch
+  std::vector<float> queries;     // size x dim: the rows in query form (link space)
+  std::vector<const void*> rows;  // the rows as inserts compare them (link space)
+  std::vector<float> matrix;      // size x size: matrix[i * size + j] = d(row i, row j)
   std::vector<std::vector<BackLink>> task_links;  // per row-step task
 };
 
@@ -212,7 +212,8 @@ void HnswIndex::MergeBackLinks(SearchContext& ctx, const BackLink* links, size_t
   incoming.clear();
   for (size_t i = 0; i < n; ++i) {
     bool listed = false;
-    for (uint32_t j = 0; j < count && !listed; ++j) listed = LoadLink(list + 1 + j) == links[i].from;
+    for (uint32_t j = 0; j < count && !listed; ++j)
+      listed = LoadLink(list + 1 + j) == links[i].from;
     if (!listed) incoming.push_back({links[i].from, links[i].distance});
   }
   if (count + incoming.size() <= max_links) {

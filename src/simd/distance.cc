@@ -112,7 +112,8 @@ HWY_INLINE void ReduceMany(const TA* HWY_RESTRICT const* a, const TB* HWY_RESTRI
   for (; i + kUnroll * n <= dim; i += kUnroll * n) {
     for (int u = 0; u < kUnroll; ++u) {
       const VF row = LoadAsFloat(d, b + i + u * n);
-      for (size_t q = 0; q < kQueries; ++q) Op::Step(LoadAsFloat(d, a[q] + i + u * n), row, acc[q][u]);
+      for (size_t q = 0; q < kQueries; ++q)
+        Op::Step(LoadAsFloat(d, a[q] + i + u * n), row, acc[q][u]);
     }
   }
   for (; i + n <= dim; i += n) {
