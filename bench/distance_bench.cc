@@ -1,7 +1,9 @@
 // Distance kernel throughput: one query against 1024 stored rows (the neighbour-list form),
 // for each element type and kind, at the dimensions embeddings usually have, and 64 queries
 // against the same rows with the tiled matrix kernel vs one call per query. Reports ns per
-// distance and GB/s of stored rows read. Also the PQ ADC scan (a code of m bytes against a
+// distance and GB/s of stored rows read; BM_MemoryBandwidth (a sequential read of 256 MiB)
+// is the bound that BM_ToRowsFromMemory (rows read at random from 256 MiB, as a graph walk
+// reads them) compares with. Also the PQ ADC scan (a code of m bytes against a
 // query's lookup table) with the scalar kernel in use and the Highway gather alternative, to
 // show which is faster on this machine. Run with --benchmark_filter to pick a subset.
 #include <benchmark/benchmark.h>
@@ -59,6 +61,50 @@ void BM_ToRows(benchmark::State& state, DistanceKind kind, ElementType type) {
   }
   SetCounters(state, kRows, static_cast<double>(kRows * stored.row_bytes));
 }
+
+// The memory-bandwidth bound: a sequential read of a buffer far larger than the caches
+// (GB/s = bytes_per_second). Kernels reading rows from memory cannot beat it.
+constexpr size_t kColdBytes = size_t{256} << 20;
+void BM_MemoryBandwidth(benchmark::State& state) {
+  std::vector<uint64_t> buffer(kColdBytes / sizeof(uint64_t), 1);
+  for (auto _ : state) {
+    uint64_t sum = 0;
+    for (uint64_t v : buffer) sum += v;
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kColdBytes));
+}
+BENCHMARK(BM_MemoryBandwidth)->Unit(benchmark::kMillisecond);
+
+// One query against rows spread over 256 MiB, visited in a shuffled order as graph neighbours
+// are: what a search or an insert reads, to compare with BM_MemoryBandwidth.
+void BM_ToRowsFromMemory(benchmark::State& state, ElementType type) {
+  const size_t dim = static_cast<size_t>(state.range(0));
+  const size_t row_bytes = dim * ElementSize(type);
+  const size_t stored = kColdBytes / row_bytes;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<uint8_t> storage(stored * row_bytes);
+  std::vector<float> values(dim);
+  for (float& v : values) v = unit(rng);
+  for (size_t r = 0; r < stored; ++r) {
+    EncodeRow(type, values.data(), dim, storage.data() + r * row_bytes);
+  }
+  std::vector<const void*> rows(stored);
+  for (size_t r = 0; r < stored; ++r) rows[r] = storage.data() + r * row_bytes;
+  std::shuffle(rows.begin(), rows.end(), rng);
+  std::vector<float> out(kRows);
+  const KernelSet kernels = GetKernels(DistanceKind::kL2Squared, type);
+  size_t next = 0;
+  for (auto _ : state) {
+    kernels.to_rows(values.data(), rows.data() + next, kRows, dim, out.data());
+    benchmark::DoNotOptimize(out.data());
+    next = next + 2 * kRows <= stored ? next + kRows : 0;
+  }
+  SetCounters(state, kRows, static_cast<double>(kRows * row_bytes));
+}
+BENCHMARK_CAPTURE(BM_ToRowsFromMemory, kFloat32, ElementType::kFloat32)->Arg(384)->Arg(1536);
+BENCHMARK_CAPTURE(BM_ToRowsFromMemory, kFloat16, ElementType::kFloat16)->Arg(384)->Arg(1536);
 
 // kMatrixQueries queries against kRows rows (a batch of rows against each other, as bulk
 // insertion compares them): the tiled matrix kernel (`tiled`) or one to_rows call per query.
