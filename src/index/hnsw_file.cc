@@ -284,8 +284,8 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
     return arrow::Status::OutOfMemory("cannot load ", path);
   }
   index->store_.SetLoadedCount(static_cast<RowId>(rows), header.deleted);
-  // Not in the file: derived from the vectors, for the inserts that may follow.
-  ARROW_RETURN_NOT_OK(index->CopyHalfRows(0, static_cast<RowId>(rows)));
+  // Not in the file: derived from the vectors by the first insert that follows, if any.
+  if (index->half_copies_) index->half_rows_missing_.store(static_cast<RowId>(rows));
   if (sections[kQuantizer].bytes != 0) {
     const float* state = reinterpret_cast<const float*>(base + sections[kQuantizer].offset);
     if (!index->quantizer_ || sections[kQuantizer].bytes % sizeof(float) != 0 ||

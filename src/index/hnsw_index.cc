@@ -230,6 +230,7 @@ void HnswIndex::Connect(SearchContext& ctx, RowId row, int level,
 
 arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
   ARROW_RETURN_NOT_OK(CheckDimension(vector.size(), dim()));
+  ARROW_RETURN_NOT_OK(CopyLoadedHalfRows());
   std::shared_lock training(train_mutex_, std::defer_lock);
   if (quantizer_) training.lock();
   ARROW_ASSIGN_OR_RAISE(const RowId row, AppendRow(vector.data()));
@@ -247,6 +248,7 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
                                   " floats is not a whole number of rows of width ", dim());
   }
   const size_t count = vectors.size() / dim();
+  ARROW_RETURN_NOT_OK(CopyLoadedHalfRows());
   std::shared_lock training(train_mutex_, std::defer_lock);
   if (quantizer_) training.lock();
   // Rows are appended in order, so that they get consecutive ids; linking them, the costly
@@ -288,6 +290,16 @@ arrow::Status HnswIndex::CopyHalfRows(RowId begin, RowId end) {
   for (RowId row = begin; row < end; ++row) {
     encode_half_(static_cast<const float*>(store_.Row(row)), dim(), half_rows_.At(row));
   }
+  return arrow::Status::OK();
+}
+
+arrow::Status HnswIndex::CopyLoadedHalfRows() {
+  if (half_rows_missing_.load(std::memory_order_acquire) == 0) return arrow::Status::OK();
+  std::lock_guard lock(half_fill_mutex_);
+  const RowId missing = half_rows_missing_.load(std::memory_order_relaxed);
+  if (missing == 0) return arrow::Status::OK();
+  ARROW_RETURN_NOT_OK(CopyHalfRows(0, missing));
+  half_rows_missing_.store(0, std::memory_order_release);
   return arrow::Status::OK();
 }
 

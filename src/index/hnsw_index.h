@@ -165,6 +165,9 @@ class HnswIndex final : public VectorIndex {
   // Writes the float16 copies of stored rows [begin, end) (nothing without half_copies_).
   // CapacityError when the copies cannot grow.
   arrow::Status CopyHalfRows(RowId begin, RowId end);
+  // Writes the float16 copies of the rows a Load mapped, once, before the first insert after
+  // it (an index that is only searched never pays for them).
+  arrow::Status CopyLoadedHalfRows();
   // Stores a row's vector, graph slots, level and code; the row is not linked yet.
   arrow::Result<RowId> AppendRow(const float* vector);
   // Links a row stored by AppendRow into the graph (or, after a compaction, links a row
@@ -222,6 +225,8 @@ class HnswIndex final : public VectorIndex {
   bool half_copies_;
   DistanceSpace link_space_;
   RecordArena half_rows_;  // float16 copies when half_copies_
+  std::atomic<RowId> half_rows_missing_{0};  // rows [0, this) have no copy yet (after a Load)
+  std::mutex half_fill_mutex_;
   simd::Float16EncodeFn encode_half_;
 
   std::unique_ptr<Quantizer> quantizer_;  // null when params_.quantization == kNone

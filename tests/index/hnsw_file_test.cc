@@ -98,6 +98,33 @@ TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
   EXPECT_TRUE(got[0].row == 0 || got[0].row == row);
 }
 
+// float16 construction copies are not in the file; a loaded index that is only searched never
+// makes them, the first insert after the load does.
+TEST_F(HnswFileTest, Float16CopiesWaitForTheFirstInsert) {
+  auto index = HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32, {.m = 8})
+                   .ValueOrDie();
+  ASSERT_TRUE(index->params().float16_build);
+  ASSERT_TRUE(index->AddBatch(data_.values, /*threads=*/2).ok());
+  ASSERT_TRUE(index->Save(path_).ok());
+  std::unique_ptr<HnswIndex> loaded = HnswIndex::Load(path_).ValueOrDie();
+  // The mapped float32 rows (a 4096-row chunk's worth) and flags, but no float16 copies:
+  // less than the rows plus copies would take.
+  const size_t mapped = loaded->memory().vector_bytes;
+  EXPECT_LT(mapped, 4096 * kDim * sizeof(float) + 3000 * kDim * 2);
+  std::vector<Neighbor> got;
+  ASSERT_TRUE(loaded->Search(queries_.row(0), {.k = 10}, &got).ok());
+  EXPECT_EQ(loaded->memory().vector_bytes, mapped);
+  std::vector<float> more(data_.values.begin(), data_.values.begin() + 100 * kDim);
+  ASSERT_EQ(loaded->AddBatch(more, /*threads=*/2).ValueOrDie(), 3000u);
+  // The copies of the 3000 mapped rows (2 bytes per dimension) exist now.
+  EXPECT_GE(loaded->memory().vector_bytes, mapped + 3000 * kDim * 2);
+  for (RowId row = 3000; row < 3100; ++row) {
+    ASSERT_TRUE(loaded->Search(data_.row(row - 3000), {.k = 2}, &got).ok());
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[1].distance, 0.0f);  // the mapped row and its copy just added
+  }
+}
+
 TEST_F(HnswFileTest, Sq8IndexRoundTrips) {
   std::unique_ptr<HnswIndex> sq8 =
       HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
