@@ -224,7 +224,7 @@ class HnswIndex final : public VectorIndex {
   // that of the rows rounded to float16), other rows are used as stored. Searches use rows_.
   bool half_copies_;
   DistanceSpace link_space_;
-  RecordArena half_rows_;  // float16 copies when half_copies_
+  RecordArena half_rows_;                    // float16 copies when half_copies_
   std::atomic<RowId> half_rows_missing_{0};  // rows [0, this) have no copy yet (after a Load)
   std::mutex half_fill_mutex_;
   simd::Float16EncodeFn encode_half_;
