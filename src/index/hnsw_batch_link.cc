@@ -10,19 +10,17 @@
 // merges all of its new back-links at once (one pruning instead of one per link). Every step
 // depends on the rows alone, so the graph is the same whatever the thread count.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "index/hnsw_search-inl.h"
+#include "index/parallel_tasks.h"
 
 namespace arbalest {
 
-using hnsw_internal::LoadLink;
-using hnsw_internal::StoreLink;
+using hnsw_internal::NearerOrLower;
 
 namespace {
 
@@ -36,30 +34,6 @@ constexpr size_t kRowsPerTask = 8;
 // A helper thread is started per this many tasks at most (a thread costs ~50 us).
 constexpr size_t kRowTasksPerThread = 2;
 constexpr size_t kMergeTasksPerThread = 64;
-
-// Runs task(i) for every i in [0, n), on the calling thread and up to threads - 1 helpers.
-template <class Task>
-void ForEachTask(size_t n, int threads, size_t tasks_per_thread, const Task& task) {
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) task(i);
-  };
-  const size_t helpers = std::min<size_t>(std::max(threads, 1) - 1, n / tasks_per_thread);
-  std::vector<std::thread> pool;
-  pool.reserve(helpers);
-  for (size_t i = 0; i < helpers; ++i) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
-}
-
-// Nearest first; equal distances by row, so that the order never depends on arrival. (A
-// function object, so that sorts inline it.)
-struct NearerOrLowerFn {
-  bool operator()(const Neighbor& a, const Neighbor& b) const {
-    return a.distance < b.distance || (a.distance == b.distance && a.row < b.row);
-  }
-};
-constexpr NearerOrLowerFn NearerOrLower{};
 
 }  // namespace
 
@@ -122,7 +96,12 @@ void HnswIndex::LinkBatch(RowId first, RowId end, int threads) {
     groups.push_back(links.size());
     ForEachTask(groups.size() - 1, threads, kMergeTasksPerThread, [&](size_t group) {
       SearchContextPool::Lease ctx = contexts_.Acquire();
-      MergeBackLinks(*ctx, links.data() + groups[group], groups[group + 1] - groups[group]);
+      const BackLink& first_link = links[groups[group]];
+      ctx->sorted.clear();
+      for (size_t i = groups[group]; i < groups[group + 1]; ++i) {
+        ctx->sorted.push_back({links[i].from, links[i].distance});
+      }
+      AddLinks(*ctx, first_link.to, first_link.level, ctx->sorted);
     });
 
     // The sub-batch's highest row above the top level becomes the entry point, now that its
@@ -189,56 +168,10 @@ void HnswIndex::LinkSubBatchRows(SubBatch& batch, size_t begin, size_t end,
         candidates.resize(params_.ef_construction);
       }
       SelectNeighbors(*ctx, &candidates, params_.m);
-      {
-        std::lock_guard lock(LinkLock(row));
-        uint32_t* list = Links(row, l);
-        for (size_t j = 0; j < candidates.size(); ++j) StoreLink(list + 1 + j, candidates[j].row);
-        StoreLink(list, static_cast<uint32_t>(candidates.size()));
-      }
+      WriteLinks(row, l, candidates);
       for (const Neighbor& n : candidates) back_links->push_back({l, n.row, row, n.distance});
     }
   }
-}
-
-void HnswIndex::MergeBackLinks(SearchContext& ctx, const BackLink* links, size_t n) {
-  const RowId to = links[0].to;
-  const int level = links[0].level;
-  const uint32_t max_links = level == 0 ? max_links0_ : params_.m;
-  std::lock_guard lock(LinkLock(to));
-  uint32_t* list = Links(to, level);
-  const uint32_t count = LoadLink(list);
-  // Links the list already has: two rows of the sub-batch that chose each other.
-  std::vector<Neighbor>& incoming = ctx.sorted;
-  incoming.clear();
-  for (size_t i = 0; i < n; ++i) {
-    bool listed = false;
-    for (uint32_t j = 0; j < count && !listed; ++j)
-      listed = LoadLink(list + 1 + j) == links[i].from;
-    if (!listed) incoming.push_back({links[i].from, links[i].distance});
-  }
-  if (count + incoming.size() <= max_links) {
-    for (size_t i = 0; i < incoming.size(); ++i) {
-      StoreLink(list + 1 + count + i, incoming[i].row);
-    }
-    StoreLink(list, count + static_cast<uint32_t>(incoming.size()));
-    return;
-  }
-  // Too many: keep the most useful max_links of the old and new neighbours.
-  ctx.query.resize(dim());
-  const float* base = link_space_.RowAsQuery(LinkRow(to), ctx.query.data());
-  ctx.ids.clear();
-  ctx.rows.clear();
-  for (uint32_t j = 0; j < count; ++j) {
-    ctx.ids.push_back(LoadLink(list + 1 + j));
-    ctx.rows.push_back(LinkRow(ctx.ids.back()));
-  }
-  ctx.distances.resize(count);
-  link_space_.DistancesToRows(base, ctx.rows.data(), count, ctx.distances.data());
-  for (uint32_t j = 0; j < count; ++j) incoming.push_back({ctx.ids[j], ctx.distances[j]});
-  std::sort(incoming.begin(), incoming.end(), NearerOrLower);
-  SelectNeighbors(ctx, &incoming, max_links);
-  for (size_t j = 0; j < incoming.size(); ++j) StoreLink(list + 1 + j, incoming[j].row);
-  StoreLink(list, static_cast<uint32_t>(incoming.size()));
 }
 
 }  // namespace arbalest

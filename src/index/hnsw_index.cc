@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 
 #include "index/flat_index.h"
 #include "index/hnsw_search-inl.h"
+#include "index/parallel_tasks.h"
 #include "index/pq_quantizer.h"
 #include "index/sq8_quantizer.h"
 
@@ -195,37 +195,54 @@ void HnswIndex::SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candi
 
 void HnswIndex::Connect(SearchContext& ctx, RowId row, int level,
                         const std::vector<Neighbor>& neighbors) {
-  const uint32_t max_links = level == 0 ? max_links0_ : params_.m;
-  {
-    std::lock_guard lock(LinkLock(row));
-    uint32_t* list = Links(row, level);
-    for (size_t j = 0; j < neighbors.size(); ++j) StoreLink(list + 1 + j, neighbors[j].row);
-    StoreLink(list, static_cast<uint32_t>(neighbors.size()));
-  }
-  std::vector<Neighbor> pruned;
-  std::vector<float> decoded(link_space_.dim());
+  WriteLinks(row, level, neighbors);
   for (const Neighbor& neighbor : neighbors) {
-    std::lock_guard lock(LinkLock(neighbor.row));
-    uint32_t* list = Links(neighbor.row, level);
-    const uint32_t count = LoadLink(list);
-    if (count < max_links) {
-      StoreLink(list + 1 + count, row);
-      StoreLink(list, count + 1);
-      continue;
-    }
-    // Full: keep the most useful max_links of the old neighbours plus `row`.
-    const float* base = link_space_.RowAsQuery(LinkRow(neighbor.row), decoded.data());
-    pruned.clear();
-    pruned.push_back({row, neighbor.distance});
-    for (uint32_t j = 0; j < count; ++j) {
-      const RowId other = LoadLink(list + 1 + j);
-      pruned.push_back({other, link_space_.Distance(base, LinkRow(other))});
-    }
-    std::sort(pruned.begin(), pruned.end(), CloserThan);
-    SelectNeighbors(ctx, &pruned, max_links);
-    for (size_t j = 0; j < pruned.size(); ++j) StoreLink(list + 1 + j, pruned[j].row);
-    StoreLink(list, static_cast<uint32_t>(pruned.size()));
+    const Neighbor back{row, neighbor.distance};
+    AddLinks(ctx, neighbor.row, level, {&back, 1});
   }
+}
+
+void HnswIndex::WriteLinks(RowId row, int level, std::span<const Neighbor> neighbors) {
+  std::lock_guard lock(LinkLock(row));
+  uint32_t* list = Links(row, level);
+  for (size_t j = 0; j < neighbors.size(); ++j) StoreLink(list + 1 + j, neighbors[j].row);
+  StoreLink(list, static_cast<uint32_t>(neighbors.size()));
+}
+
+void HnswIndex::AddLinks(SearchContext& ctx, RowId to, int level,
+                         std::span<const Neighbor> incoming) {
+  const uint32_t max_links = level == 0 ? max_links0_ : params_.m;
+  std::lock_guard lock(LinkLock(to));
+  uint32_t* list = Links(to, level);
+  const uint32_t count = LoadLink(list);
+  std::vector<Neighbor>& merged = ctx.merged;
+  merged.clear();
+  for (const Neighbor& n : incoming) {
+    bool listed = false;
+    for (uint32_t j = 0; j < count && !listed; ++j) listed = LoadLink(list + 1 + j) == n.row;
+    if (!listed) merged.push_back(n);
+  }
+  if (count + merged.size() <= max_links) {
+    for (size_t i = 0; i < merged.size(); ++i) StoreLink(list + 1 + count + i, merged[i].row);
+    StoreLink(list, count + static_cast<uint32_t>(merged.size()));
+    return;
+  }
+  // Too many: keep the most useful max_links of the old and new neighbours.
+  ctx.base.resize(dim());
+  const float* base = link_space_.RowAsQuery(LinkRow(to), ctx.base.data());
+  ctx.ids.clear();
+  ctx.rows.clear();
+  for (uint32_t j = 0; j < count; ++j) {
+    ctx.ids.push_back(LoadLink(list + 1 + j));
+    ctx.rows.push_back(LinkRow(ctx.ids.back()));
+  }
+  ctx.distances.resize(count);
+  link_space_.DistancesToRows(base, ctx.rows.data(), count, ctx.distances.data());
+  for (uint32_t j = 0; j < count; ++j) merged.push_back({ctx.ids[j], ctx.distances[j]});
+  std::sort(merged.begin(), merged.end(), hnsw_internal::NearerOrLower);
+  SelectNeighbors(ctx, &merged, max_links);
+  for (size_t j = 0; j < merged.size(); ++j) StoreLink(list + 1 + j, merged[j].row);
+  StoreLink(list, static_cast<uint32_t>(merged.size()));
 }
 
 arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
@@ -263,17 +280,8 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
   if (params_.batch_link) {
     LinkBatch(first, first + static_cast<RowId>(count), threads);
   } else {
-    std::atomic<size_t> next{0};
-    auto link_rows = [&] {
-      for (size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
-        Link(first + static_cast<RowId>(i));
-      }
-    };
-    std::vector<std::thread> helpers;
-    const size_t extra = std::min<size_t>(std::max(threads, 1) - 1, count / kRowsPerLinkThread);
-    for (size_t i = 0; i < extra; ++i) helpers.emplace_back(link_rows);
-    link_rows();
-    for (auto& helper : helpers) helper.join();
+    ForEachTask(count, threads, kRowsPerLinkThread,
+                [&](size_t i) { Link(first + static_cast<RowId>(i)); });
   }
   if (training.owns_lock()) {
     training.unlock();

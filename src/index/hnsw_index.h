@@ -142,7 +142,8 @@ class HnswIndex final : public VectorIndex {
   uint32_t* Links(RowId row, int level) const;
   int RandomLevel(RowId row) const;
 
-  // Distances from one query to rows, on full vectors or quantized codes (defined in the .cc).
+  // Distances from one query to rows, on full vectors or quantized codes (defined in
+  // hnsw_search-inl.h).
   class Scorer;
   Scorer FullScorer(const float* query) const;
   // Rows as inserts compare them (in link_space_): the float16 copies or the stored rows.
@@ -162,6 +163,12 @@ class HnswIndex final : public VectorIndex {
   void SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates, size_t max) const;
   // Links `row` to `neighbors` at `level` and each neighbour back to `row`.
   void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
+  // Replaces `row`'s list at `level` with `neighbors`.
+  void WriteLinks(RowId row, int level, std::span<const Neighbor> neighbors);
+  // Adds links from `to` at `level` to the `incoming` rows (their distances to `to`, nearest
+  // first), skipping rows already listed; when the list would overflow, keeps the most useful
+  // of the old and new neighbours with the selection heuristic, in one pruning.
+  void AddLinks(SearchContext& ctx, RowId to, int level, std::span<const Neighbor> incoming);
   // Writes the float16 copies of stored rows [begin, end) (nothing without half_copies_).
   // CapacityError when the copies cannot grow.
   arrow::Status CopyHalfRows(RowId begin, RowId end);
@@ -181,11 +188,10 @@ class HnswIndex final : public VectorIndex {
   void LinkBatch(RowId first, RowId end, int threads);
   struct SubBatch;
   struct BackLink;
-  // LinkBatch's steps for one sub-batch: choose and write the lists of its rows [begin, end)
-  // (collecting the back-links they ask for), then merge one neighbour's back-links.
+  // LinkBatch's row step for one sub-batch: choose and write the lists of its rows
+  // [begin, end), collecting the back-links they ask for.
   void LinkSubBatchRows(SubBatch& batch, size_t begin, size_t end,
                         std::vector<BackLink>* back_links);
-  void MergeBackLinks(SearchContext& ctx, const BackLink* links, size_t n);
   // Links a row (its vector in query form) into the graph; never to itself.
   void Insert(SearchContext& ctx, RowId row, int level, const float* query);
   // Rows the quantizer trains on (and waits for).

@@ -1,6 +1,7 @@
 // Internals of HnswIndex shared by its source files (hnsw_index.cc, hnsw_batch_link.cc):
-// atomic access to neighbour-list slots, the Scorer that compares a query with rows or codes,
-// and the best-first search of one graph level. Not part of the index's interface.
+// atomic access to neighbour-list slots, the order of candidate lists, the Scorer that compares a
+// query with rows or codes, and the best-first search of one graph level. Not part of the index's
+// interface.
 #pragma once
 
 #include <hwy/cache_control.h>
@@ -38,6 +39,15 @@ inline Neighbor PopCandidate(std::vector<Neighbor>& heap) {
   heap.pop_back();
   return n;
 }
+
+// Nearest first; equal distances by row, so that the order never depends on arrival (a
+// function object, so that sorts inline it).
+struct NearerOrLowerFn {
+  bool operator()(const Neighbor& a, const Neighbor& b) const {
+    return a.distance < b.distance || (a.distance == b.distance && a.row < b.row);
+  }
+};
+inline constexpr NearerOrLowerFn NearerOrLower{};
 
 }  // namespace hnsw_internal
 

@@ -1,10 +1,11 @@
 #include "index/pq_quantizer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <numeric>
 #include <random>
 #include <thread>
+
+#include "index/parallel_tasks.h"
 
 namespace arbalest {
 namespace {
@@ -53,14 +54,7 @@ arrow::Status PqQuantizer::Train(const std::vector<const float*>& rows) {
   const size_t n = std::min(rows.size(), options_.training_rows);
   const size_t threads = std::clamp<size_t>(
       options_.threads > 0 ? options_.threads : std::thread::hardware_concurrency(), 1, m_);
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t j = next++; j < m_; j = next++) TrainSubspace(j, rows, n);
-  };
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
-  work();
-  for (std::thread& helper : helpers) helper.join();
+  ForEachTask(m_, static_cast<int>(threads), 1, [&](size_t j) { TrainSubspace(j, rows, n); });
   return arrow::Status::OK();
 }
 

@@ -48,9 +48,11 @@ struct SearchContext {
   std::vector<RowId> ids;
   std::vector<const void*> rows;
   std::vector<float> distances;
-  std::vector<float> query;     // the query in query form
-  std::vector<float> decoded;   // a stored row decoded to float
-  std::vector<float> prepared;  // the query in a quantizer's form (SQ8 weights, PQ table)
+  std::vector<float> query;      // the query in query form
+  std::vector<float> decoded;    // a stored row decoded to float
+  std::vector<float> base;       // a neighbour's row in query form, while its list is pruned
+  std::vector<Neighbor> merged;  // a neighbour's old and new links, while its list is pruned
+  std::vector<float> prepared;   // the query in a quantizer's form (SQ8 weights, PQ table)
 };
 
 class SearchContextPool {
