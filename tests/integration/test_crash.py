@@ -5,8 +5,10 @@ After every kill the server restarts on the same data dir, and every row whose b
 must be there exactly once, with the vector it was sent with; every acked delete must still
 hold. The WAL segment size is small so that kills also land during segment rotation; in the
 snapshot test, kills also land while snapshots are written and the WAL is checkpointed.
-ARBALEST_CRASH_ITERATIONS (default 20) and ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) and ARBALEST_CRASH_COMPACT_ITERATIONS (default 8) set the number of
-kills; scripts/crash_soak.sh runs many more.
+Every other round of the snapshot and compaction tests is killed only after a snapshot or
+compaction has finished. ARBALEST_CRASH_ITERATIONS (default 20),
+ARBALEST_CRASH_SNAPSHOT_ITERATIONS (default 10) and ARBALEST_CRASH_COMPACT_ITERATIONS (default 8)
+set the number of kills; scripts/crash_soak.sh runs many more.
 """
 import contextlib
 import json
@@ -27,6 +29,7 @@ ITERATIONS = int(os.environ.get("ARBALEST_CRASH_ITERATIONS", "20"))
 SNAPSHOT_ITERATIONS = int(os.environ.get("ARBALEST_CRASH_SNAPSHOT_ITERATIONS", "10"))
 COMPACT_ITERATIONS = int(os.environ.get("ARBALEST_CRASH_COMPACT_ITERATIONS", "8"))
 ROWS_PER_BATCH = 200
+FIRST_DONE_TIMEOUT = 60  # seconds a caller may take to finish its first snapshot or compaction
 DIM = 16
 BATCHES_PER_STREAM = 5
 WRITERS = 3
@@ -98,11 +101,15 @@ def check_recovered(client, dataset: str, with_ids: bool, sent: set, acked: set,
         np.testing.assert_array_equal(ids, np.arange(len(ids)))
 
 
-def kill_while_running(srv: ServerProcess, threads: list, seconds: float) -> None:
-    """Starts the client `threads`, SIGKILLs the server after `seconds`, and waits for every
-    client to notice."""
+def kill_while_running(srv: ServerProcess, threads: list, seconds: float,
+                       first_done: threading.Event | None = None) -> None:
+    """Starts the client `threads`, SIGKILLs the server `seconds` after they start (or, given
+    `first_done`, after it is set), and waits for every client to notice."""
     for thread in threads:
         thread.start()
+    if first_done is not None:
+        assert first_done.wait(FIRST_DONE_TIMEOUT), \
+            f"the server finished no snapshot or compaction within {FIRST_DONE_TIMEOUT} s"
     time.sleep(seconds)
     srv.proc.kill()
     srv.proc.wait(10)
@@ -245,24 +252,36 @@ def test_sigkill_during_deletes_keeps_acked_deletes_deleted(tmp_path):
     assert srv.stop() == 0
 
 
-class SnapshotCaller(threading.Thread):
-    """Asks for snapshots of every dataset until the server dies; counts those that finished."""
+class Caller(threading.Thread):
+    """Runs `call(client)` in a loop, `pause` seconds apart, until the server dies; counts the
+    calls for which it returns true and sets `first_done` at the first."""
 
     def __init__(self, port: int, pause: float):
         super().__init__(daemon=True)
         self.port, self.pause = port, pause
         self.count = 0
+        self.first_done = threading.Event()
+
+    def call(self, client) -> bool:
+        raise NotImplementedError
 
     def run(self):
         client = flight.connect(f"grpc://127.0.0.1:{self.port}")
-        try:
+        with contextlib.suppress(Exception):  # killed under us
             while True:
                 time.sleep(self.pause)
-                action(client, "snapshot")
-                self.count += 1
-        except Exception:  # killed under us
-            pass
+                if self.call(client):
+                    self.count += 1
+                    self.first_done.set()
         client.close()
+
+
+class SnapshotCaller(Caller):
+    """Asks for snapshots of every dataset; counts those that finished."""
+
+    def call(self, client) -> bool:
+        action(client, "snapshot")
+        return True
 
 
 def kill_repeatedly(workdir, args: list, iterations: int, seed: int, make_caller) -> int:
@@ -291,7 +310,10 @@ def kill_repeatedly(workdir, args: list, iterations: int, seed: int, make_caller
         next_key += 20_000_000
         deleter = Deleter(srv.port, "with_ids", writers[:1], iteration)
         caller = make_caller(srv.port, rng)
-        kill_while_running(srv, writers + [deleter, caller], rng.uniform(0.1, 1.0))
+        # Every other round is killed only after the caller's first snapshot or compaction has
+        # finished, so that kills land after and during them however slow the machine is.
+        kill_while_running(srv, writers + [deleter, caller], rng.uniform(0.1, 1.0),
+                           caller.first_done if iteration % 2 else None)
         collect(writers, sent, acked)
         requested |= deleter.requested
         deleted |= deleter.deleted
@@ -318,23 +340,15 @@ def test_sigkill_during_snapshots_loses_no_acked_row_or_delete(tmp_path):
     assert snapshots > 0, "no snapshot ever finished: the kills tested the WAL alone"
 
 
-class CompactCaller(threading.Thread):
-    """Asks for compactions of `dataset` until the server dies; counts those that reclaimed
-    rows."""
+class CompactCaller(Caller):
+    """Asks for compactions of `dataset`; counts those that reclaimed rows."""
 
     def __init__(self, port: int, dataset: str, pause: float):
-        super().__init__(daemon=True)
-        self.port, self.dataset, self.pause = port, dataset, pause
-        self.count = 0
+        super().__init__(port, pause)
+        self.dataset = dataset
 
-    def run(self):
-        client = flight.connect(f"grpc://127.0.0.1:{self.port}")
-        with contextlib.suppress(Exception):  # killed under us
-            while True:
-                time.sleep(self.pause)
-                result = action(client, "compact", {"dataset": self.dataset})[0]
-                self.count += result["reclaimed_rows"] > 0
-        client.close()
+    def call(self, client) -> bool:
+        return action(client, "compact", {"dataset": self.dataset})[0]["reclaimed_rows"] > 0
 
 
 def test_sigkill_during_compactions_loses_no_acked_row_or_delete(tmp_path):
