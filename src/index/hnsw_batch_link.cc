@@ -31,7 +31,7 @@ constexpr size_t kGraphRowsPerBatchRow = 32;
 constexpr size_t kMaxSubBatch = 256;
 // Rows per task of the row step: one block of the matrix.
 constexpr size_t kRowsPerTask = 8;
-// A helper thread is started per this many tasks at most (a thread costs ~50 us).
+// A helper joins a step per this many tasks at most (waking one costs ~10-20 us).
 constexpr size_t kRowTasksPerThread = 2;
 constexpr size_t kMergeTasksPerThread = 64;
 
@@ -56,6 +56,7 @@ struct HnswIndex::SubBatch {
 };
 
 void HnswIndex::LinkBatch(RowId first, RowId end, int threads) {
+  TaskTeam team(threads);  // helpers kept for all the sub-batches' steps
   SubBatch batch;
   std::vector<BackLink> links;
   std::vector<size_t> groups;  // where each (level, to) run of `links` starts
@@ -72,7 +73,7 @@ void HnswIndex::LinkBatch(RowId first, RowId end, int threads) {
     batch.matrix.resize(size * size);
     const size_t tasks = (size + kRowsPerTask - 1) / kRowsPerTask;
     batch.task_links.resize(std::max(batch.task_links.size(), tasks));
-    ForEachTask(tasks, threads, kRowTasksPerThread, [&](size_t task) {
+    team.Run(tasks, kRowTasksPerThread, [&](size_t task) {
       const size_t from = task * kRowsPerTask;
       batch.task_links[task].clear();
       LinkSubBatchRows(batch, from, std::min(size, from + kRowsPerTask), &batch.task_links[task]);
@@ -94,7 +95,7 @@ void HnswIndex::LinkBatch(RowId first, RowId end, int threads) {
       }
     }
     groups.push_back(links.size());
-    ForEachTask(groups.size() - 1, threads, kMergeTasksPerThread, [&](size_t group) {
+    team.Run(groups.size() - 1, kMergeTasksPerThread, [&](size_t group) {
       SearchContextPool::Lease ctx = contexts_.Acquire();
       const BackLink& first_link = links[groups[group]];
       ctx->sorted.clear();
