@@ -4,8 +4,8 @@
 #include "index/hnsw_compaction.h"
 
 #include <gtest/gtest.h>
+#include <time.h>
 
-#include <chrono>
 #include <filesystem>
 #include <memory>
 
@@ -21,6 +21,13 @@ using testing::Dataset;
 using testing::RecallAtK;
 
 constexpr size_t kDim = 384;
+
+// CPU seconds used by all threads of this process so far.
+double ProcessCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
 const size_t kRows = testing::RowsFromEnv(20000) / 2;
 
 // Every row whose hash falls below `per_thousand` / 1000: a scattered `per_thousand`/10 %.
@@ -61,10 +68,9 @@ class HnswCompactionTest : public ::testing::Test {
   static void SetUpTestSuite() {
     data_ = new Dataset(ClusteredData(kRows, kDim, /*seed=*/21));
     queries_ = new Dataset(ClusteredData(200, kDim, /*seed=*/22));
-    const auto start = std::chrono::steady_clock::now();
+    const double start = ProcessCpuSeconds();
     hnsw_ = Build(*data_).release();
-    build_seconds_ =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    build_seconds_ = ProcessCpuSeconds() - start;
   }
   static void TearDownTestSuite() {
     delete hnsw_;
@@ -86,13 +92,13 @@ double HnswCompactionTest::build_seconds_ = 0;
 TEST_F(HnswCompactionTest, RecallOverSurvivorsStaysAbove95PercentAfterDropping30Percent) {
   const Roaring dropped = Scattered(kRows, 300);
   ASSERT_NEAR(static_cast<double>(dropped.cardinality()) / kRows, 0.3, 0.02);
-  const auto start = std::chrono::steady_clock::now();
+  const double start = ProcessCpuSeconds();
   auto compacted = HnswCompaction::Compact(*hnsw_, dropped, /*threads=*/2).ValueOrDie();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  RecordProperty("compact_seconds", std::to_string(seconds));
-  RecordProperty("build_seconds", std::to_string(build_seconds_));
-  EXPECT_LT(seconds, build_seconds_ / 2);  // a repair, not a rebuild
+  const double seconds = ProcessCpuSeconds() - start;
+  RecordProperty("compact_cpu_seconds", std::to_string(seconds));
+  RecordProperty("build_cpu_seconds", std::to_string(build_seconds_));
+  // A repair, not a rebuild: CPU time, which other processes on the machine do not inflate.
+  EXPECT_LT(seconds, build_seconds_ / 2);
   EXPECT_EQ(compacted->size(), kRows - dropped.cardinality());
   const auto truth = Survivors(*data_, dropped);
   const double recall = RecallAtK(*compacted, *truth, *queries_, {.k = 10, .ef = 64}).ValueOrDie();

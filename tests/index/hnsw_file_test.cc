@@ -101,8 +101,8 @@ TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
 // float16 construction copies are not in the file; a loaded index that is only searched never
 // makes them, the first insert after the load does.
 TEST_F(HnswFileTest, Float16CopiesWaitForTheFirstInsert) {
-  auto index = HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32, {.m = 8})
-                   .ValueOrDie();
+  auto index =
+      HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32, {.m = 8}).ValueOrDie();
   ASSERT_TRUE(index->params().float16_build);
   ASSERT_TRUE(index->AddBatch(data_.values, /*threads=*/2).ok());
   ASSERT_TRUE(index->Save(path_).ok());

@@ -169,12 +169,14 @@ TEST(HnswTest, ConcurrentInsertsAndSearches) {
   std::atomic<size_t> searches{0};
   std::thread reader([&] {
     std::vector<Neighbor> got;
-    while (!done.load()) {
-      const size_t q = searches++ % queries.rows();
+    do {
+      const size_t q = searches.fetch_add(1) % queries.rows();
       ASSERT_TRUE(hnsw->Search(queries.row(q), {.k = 10}, &got).ok());
       for (const Neighbor& n : got) ASSERT_LT(n.row, hnsw->size());
-    }
+    } while (!done.load());
   });
+  // Inserts start once the reader has begun searching, however late the machine schedules it.
+  while (searches.load() == 0) std::this_thread::yield();
   std::vector<RowId> ids;
   ASSERT_TRUE(testing::AddAll(*hnsw, data, /*threads=*/3, &ids).ok());
   done = true;

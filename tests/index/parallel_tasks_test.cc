@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -28,10 +29,10 @@ TEST(TaskTeamTest, StepsWithEnoughTasksUseHelperThreads) {
   std::mutex mutex;
   std::set<std::thread::id> ids;
   std::atomic<int> started{0};
-  // Each task waits (bounded) until three have started, so that helpers must take some.
+  // Each task waits (up to a minute) until three have started, so that helpers must take some.
   team.Run(3, 1, [&](size_t) {
     started.fetch_add(1);
-    for (int spins = 0; started.load() < 3 && spins < 2000; ++spins) {
+    for (int spins = 0; started.load() < 3 && spins < 60000; ++spins) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     std::lock_guard lock(mutex);

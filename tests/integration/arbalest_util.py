@@ -282,6 +282,19 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
+def wait_until(probe, done, what: str, timeout: float = 30.0):
+    """Calls `probe()` until `done(result)` holds and returns that result; fails, naming `what`
+    and the last result, after `timeout` seconds. For state that a server's background work
+    (index workers, snapshots, compactions) reaches some time after an RPC returns."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if done(result):
+            return result
+        assert time.monotonic() < deadline, f"{what} after {timeout} s: {result}"
+        time.sleep(0.05)
+
+
 def http_get(port, path):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:

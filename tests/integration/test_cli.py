@@ -165,10 +165,8 @@ def test_signal_exits_0(start_server, sig):
     srv = start_server()
     ds = unique_name("sig")
     put_table(srv.data, ds, make_table(1000), batch_size=100)
-    t0 = time.monotonic()
-    code = srv.stop(sig, timeout=10)
+    code = srv.stop(sig)  # None if still running after STOP_TIMEOUT_S
     assert code == 0, f"exit code {code} after {sig!r}\n{srv.stderr_tail()}"
-    assert time.monotonic() - t0 < 8
 
 
 def test_signal_with_open_client_stream(start_server):
@@ -178,7 +176,7 @@ def test_signal_with_open_client_stream(start_server):
     put_table(srv.data, ds, make_table(20000, d=64), batch_size=1000)
     reader = srv.data.do_get(flight.Ticket(ds.encode()))
     reader.read_chunk()
-    code = srv.stop(signal.SIGTERM, timeout=10)
+    code = srv.stop(signal.SIGTERM)  # waits out the 5 s grace for the open stream
     assert code == 0, srv.stderr_tail()
 
 

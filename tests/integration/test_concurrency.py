@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from arbalest_util import (assert_tables_equal, put_table, scan, sort_by_id, stats,
-                           vector_array)
+from arbalest_util import (assert_tables_equal, put_table, scan, scrape, sort_by_id, stats,
+                           vector_array, wait_until)
 
 D = 16
 
@@ -221,7 +221,12 @@ def test_client_killed_mid_put(server, ds, tmp_path):
     import sys
     import time
 
+    def puts_finished() -> float:
+        return sum(v for (name, labels), v in scrape(server).items()
+                   if name == "arbalest_rpc_total" and ("method", "DoPut") in labels)
+
     rows = 1000
+    puts_before = puts_finished()
     child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(server.port), ds,
                               str(rows)], stderr=open(tmp_path / "child.err", "wb"))
     try:
@@ -238,7 +243,9 @@ def test_client_killed_mid_put(server, ds, tmp_path):
     finally:
         child.kill()
         child.wait(10)
-    time.sleep(0.5)
+    # The batch in flight at the kill is still stored if its WAL write completes; wait until the
+    # server has ended the stream (a slow disk can delay that past any fixed sleep).
+    wait_until(puts_finished, lambda n: n > puts_before, "the dead client's DoPut not ended", 60)
     first = scan(server.data, {"dataset": ds, "columns": ["id", "vector"]})
     n = first.num_rows
     assert n % rows == 0, f"{n} rows: part of a batch was stored"

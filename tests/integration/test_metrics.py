@@ -16,7 +16,7 @@ import pyarrow.flight as flight
 import pytest
 
 from arbalest_util import (INVALID_ARGUMENT, action, http_get, make_table, put_table, scan,
-                           scrape, unique_name, value)
+                           scrape, unique_name, value, wait_until)
 
 
 def test_metrics_after_a_workload(start_server):
@@ -33,7 +33,9 @@ def test_metrics_after_a_workload(start_server):
     with pytest.raises(INVALID_ARGUMENT):
         scan(srv.data, {"dataset": ds, "bogus": 1})
 
-    s = scrape(srv)
+    # READY counts indexed rows; the worker leaves the queue after one more (empty) turn.
+    s = wait_until(lambda: scrape(srv), lambda s: value(s, "arbalest_index_queue_depth") == 0,
+                   "index queue not empty")
     assert value(s, "arbalest_datasets") == 1
     assert value(s, "arbalest_rows") == 3000
     assert value(s, "arbalest_ingested_rows_total") == 3000

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 
 from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, action, assert_tables_equal, make_table,
                            put_table, scan, sort_by_id, stats, unique_name, vector_array,
-                           vectors_of)
+                           vectors_of, wait_until)
 
 # Only the snapshots a test asks for.
 NO_TRIGGERS = ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0"]
@@ -24,23 +23,13 @@ NO_TRIGGERS = ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0"]
 
 def wait_ready(client, name, timeout=60.0):
     """Waits until every row of `name` is indexed (check_readiness READY)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = action(client, "check_readiness", {"dataset": name})[0]
-        if status["status"] == "READY":
-            return status
-        assert time.monotonic() < deadline, f"{name} not indexed after {timeout}s: {status}"
-        time.sleep(0.05)
+    return wait_until(lambda: action(client, "check_readiness", {"dataset": name})[0],
+                      lambda status: status["status"] == "READY", f"{name} not indexed", timeout)
 
 
-def wait_for_snapshot(client, name, timeout=15.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = stats(client, name)
-        if st["snapshot_lsn"] > 0:
-            return st
-        assert time.monotonic() < deadline, f"no snapshot of {name} after {timeout}s: {st}"
-        time.sleep(0.05)
+def wait_for_snapshot(client, name, timeout=60.0) -> dict:
+    return wait_until(lambda: stats(client, name), lambda st: st["snapshot_lsn"] > 0,
+                      f"no snapshot of {name}", timeout)
 
 
 def nearest_id(client, name, vector, k=1):

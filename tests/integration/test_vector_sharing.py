@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from arbalest_util import (action, assert_tables_equal, make_table, put_table, scan, sort_by_id,
-                           stats, unique_name, vectors_of)
+                           stats, unique_name, vectors_of, wait_until)
 from test_snapshots import NO_TRIGGERS, nearest_id, restart_after_sigkill, wait_ready
 
 ROWS = 10000
@@ -53,9 +53,10 @@ def test_a_restart_from_a_snapshot_shares_the_mapped_graphs_vectors(start_server
     srv = restart_after_sigkill(srv)
     client = srv.data
     wait_ready(client, name)
-    st = stats(client, name)
+    # Vectors are shared in the index worker's first turn after the restart, not before READY.
+    st = wait_until(lambda: stats(client, name), lambda st: st["shared_vector_rows"] == 8192,
+                    "vectors not shared")
     assert st["index_restored_rows"] == ROWS, st
-    assert st["shared_vector_rows"] == 8192, st
     check_contents(client, name, table)
 
 

@@ -16,6 +16,7 @@
 #include "logged_store_test.h"
 #include "store/search.h"
 #include "testing/batches.h"
+#include "testing/wait.h"
 
 namespace arbalest {
 namespace {
@@ -306,9 +307,8 @@ TEST_F(CompactionTest, DeletesPastTheThresholdCompactInTheBackground) {
   ASSERT_EQ(Delete(*store, *dataset, {1}), 1);  // 20%
   // The store's counters are the last thing a compaction updates (after the dataset's totals
   // and handing memory back): wait for them.
-  for (int i = 0; i < 500 && store->compaction_counters().reclaimed_rows.load() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return store->compaction_counters().reclaimed_rows.load() != 0; }));
   EXPECT_EQ(dataset->compaction_totals().compactions, 1);
   EXPECT_EQ(dataset->Snapshot().num_rows, 80);
   EXPECT_EQ(store->compaction_counters().reclaimed_rows, 20);

@@ -19,6 +19,7 @@
 #include "store/search.h"
 #include "store/snapshot_io.h"
 #include "testing/batches.h"
+#include "testing/wait.h"
 
 namespace arbalest {
 namespace {
@@ -315,9 +316,7 @@ TEST_F(SnapshotTest, SnapshotsDuringPutsAndDeletesAreConsistentCuts) {
 
 TEST_F(SnapshotTest, WalGrowthAndIntervalTriggerSnapshots) {
   auto wait_for_snapshot = [](const Dataset& dataset) {
-    for (int i = 0; i < 400 && dataset.saved_snapshot().lsn == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    testing::WaitUntil([&] { return dataset.saved_snapshot().lsn != 0; });
     return dataset.saved_snapshot().lsn;
   };
   {
