@@ -20,10 +20,10 @@ BATCH_ROWS = 10_000
 
 
 def put_random_rows(client: flight.FlightClient, dataset: str, rows: int, seed: int,
-                    metadata: dict[str, str] | None = None) -> None:
-    """Puts `rows` rows (int64 ids 0.., standard normal DIM-d float32 vectors) to `dataset` in
-    BATCH_ROWS-row batches over one DoPut stream, and waits for every ack. `metadata`: the
-    schema's (index configuration)."""
+                    metadata: dict[str, str] | None = None, first_id: int = 0) -> None:
+    """Puts `rows` rows (int64 ids first_id.., standard normal DIM-d float32 vectors) to
+    `dataset` in BATCH_ROWS-row batches over one DoPut stream, and waits for every ack.
+    `metadata`: the schema's (index configuration)."""
     rng = np.random.default_rng(seed)
     schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), DIM))],
                        metadata=metadata)
@@ -31,7 +31,8 @@ def put_random_rows(client: flight.FlightClient, dataset: str, rows: int, seed: 
     for start in range(0, rows, BATCH_ROWS):
         n = min(BATCH_ROWS, rows - start)
         vectors = rng.standard_normal((n, DIM), dtype=np.float32)
-        writer.write_batch(pa.record_batch([pa.array(np.arange(start, start + n), pa.int64()),
+        ids = np.arange(first_id + start, first_id + start + n)
+        writer.write_batch(pa.record_batch([pa.array(ids, pa.int64()),
                                             vector_array(vectors)], schema=schema))
     writer.done_writing()
     while reader.read() is not None:
