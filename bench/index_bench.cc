@@ -5,7 +5,8 @@
 // interpolation over an ef sweep), and RSS growth while building. Prints its own command line.
 //
 // Our index runs on full vectors, SQ8 codes and PQ codes (both re-ranked), and on full vectors
-// with float32 construction distances (arb-f32build: no float16 construction copies).
+// with float32 construction distances (arb-f32build: no float16 construction copies); arb-rowwise
+// links rows one by one instead of in sub-batches, arb-4k allocates without huge pages.
 // --element stores our rows as float16, bfloat16, int8 or uint8: the data is first rounded to
 // that type's values (integers: scaled by --int-scale, uint8 shifted by 128), and every engine
 // gets the same rounded values (hnswlib and FAISS as float32).
@@ -13,7 +14,7 @@
 //   index_bench [--rows N] [--dim D] [--queries Q] [--threads T] [--m M] [--efc EF]
 //               [--pq-m BYTES] [--base BASE.fbin --query-file QUERIES.fbin]
 //               [--element float32|float16|bfloat16|int8|uint8] [--int-scale S]
-//               [--engines arbalest,arb-f32build,arb-sq8,arb-pq,hnswlib,faiss]
+//               [--engines arbalest,arb-f32build,arb-rowwise,arb-4k,arb-sq8,arb-pq,hnswlib,faiss]
 #include <faiss/IndexHNSW.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
@@ -36,6 +37,7 @@
 #include "../tests/index/clustered_data.h"
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
+#include "index/record_arena.h"
 #include "simd/element_type.h"
 
 namespace arbalest {
@@ -147,7 +149,7 @@ GraphShape BottomShape(const Engine& engine, size_t rows) {
 class ArbalestEngine final : public Engine {
  public:
   ArbalestEngine(const Config& config, Quantization quantization, std::string name,
-                 bool float16_build = true, bool batch_link = true)
+                 bool float16_build = true, bool batch_link = true, bool huge_pages = true)
       : index_(HnswIndex::Make(config.dim, Metric::kL2, config.element,
                                {.m = config.m,
                                 .ef_construction = config.efc,
@@ -156,13 +158,16 @@ class ArbalestEngine final : public Engine {
                                 .float16_build = float16_build,
                                 .batch_link = batch_link})
                    .ValueOrDie()),
-        name_(std::move(name)) {}
+        name_(std::move(name)),
+        huge_pages_(huge_pages) {}
   const char* name() const override { return name_.c_str(); }
   // AddBatch, as the store's index workers add rows: rows numbered in data order (concurrent
   // Adds would number them in arrival order, and recall would be scored against the wrong rows),
   // linked from `threads` threads.
   void Build(const testing::Dataset& data, int threads) override {
+    RecordArena::SetHugePages(huge_pages_);  // the index allocates its arenas as it grows
     if (!index_->AddBatch(data.values, threads).ok()) std::abort();
+    RecordArena::SetHugePages(true);
   }
   void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) override {
     thread_local std::vector<Neighbor> got;
@@ -178,6 +183,7 @@ class ArbalestEngine final : public Engine {
  private:
   std::unique_ptr<HnswIndex> index_;
   std::string name_;
+  bool huge_pages_;
 };
 
 class HnswlibEngine final : public Engine {
@@ -397,6 +403,12 @@ int Main(int argc, char** argv) {
        [&] {
          return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arb-rowwise",
                                                  /*float16_build=*/true, /*batch_link=*/false);
+       }},
+      {"arb-4k",
+       [&] {
+         return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arb-4k",
+                                                 /*float16_build=*/true, /*batch_link=*/true,
+                                                 /*huge_pages=*/false);
        }},
       {"arb-sq8",
        [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kSq8, "arb-sq8"); }},

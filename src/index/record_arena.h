@@ -1,6 +1,7 @@
 // RecordArena: fixed-size records (vectors, level-0 neighbour lists, flags) in chunks that
 // are allocated as the arena grows and never move, so a pointer to a record stays valid for
-// the arena's lifetime while other threads append. Chunks are 64-byte aligned.
+// the arena's lifetime while other threads append. Chunks are 64-byte aligned; chunks of 2 MiB
+// or more are 2 MiB aligned and backed by transparent huge pages where the kernel allows.
 //
 // Chunks are reference-counted (ChunkOwner), so that a record's memory can be lent to others,
 // e.g. as an Arrow buffer over a run of vectors, and outlive the arena.
@@ -55,6 +56,11 @@ class RecordArena {
   size_t record_bytes() const { return record_bytes_; }
   size_t stride() const { return stride_; }
   uint64_t max_records() const { return kMaxChunks << chunk_log2_; }
+  // Whether chunks of 2 MiB or more allocated from now on, by any arena, ask for transparent
+  // huge pages (the default: yes). For benchmarks that compare the two; what an arena holds
+  // does not depend on it.
+  static void SetHugePages(bool on);
+
   // Bytes of chunks this arena allocated (adopted memory is not counted).
   size_t allocated_bytes() const { return allocated_bytes_.load(std::memory_order_relaxed); }
 

@@ -23,6 +23,18 @@ TEST(RecordArenaTest, RecordsAreAlignedZeroedAndNeverMove) {
   EXPECT_EQ(arena.allocated_bytes(), 63u * 16 * 112);  // ceil(1000 / 16) chunks
 }
 
+// Chunks of 2 MiB or more start on a 2 MiB boundary, so that the kernel can back them with
+// huge pages (whether it does depends on its transparent huge page setting).
+TEST(RecordArenaTest, LargeChunksAreHugePageAligned) {
+  RecordArena vectors(/*record_bytes=*/1536, /*record_align=*/16);  // 4096 rows: 6 MiB chunks
+  ASSERT_TRUE(vectors.Reserve(5000));
+  for (uint64_t chunk_start : {0u, 4096u}) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(vectors.At(chunk_start)) % (2u << 20), 0u);
+  }
+  EXPECT_EQ(vectors.At(4095)[1535], 0);  // zeroed to the last byte
+  EXPECT_EQ(vectors.allocated_bytes(), 2u * 4096 * 1536);
+}
+
 TEST(RecordArenaTest, ConcurrentReserveAndWrite) {
   RecordArena arena(8, 8, 6);
   std::vector<std::thread> threads;
