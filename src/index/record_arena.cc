@@ -20,7 +20,10 @@ size_t RoundUp(size_t n, size_t multiple) { return (n + multiple - 1) / multiple
 // is also a TLB miss.
 std::shared_ptr<uint8_t> AllocateChunk(size_t bytes) {
   const bool huge = bytes >= kHugePage && use_huge_pages.load(std::memory_order_relaxed);
-  void* p = std::aligned_alloc(huge ? kHugePage : kChunkAlign, RoundUp(bytes, kChunkAlign));
+  const size_t align = huge ? kHugePage : kChunkAlign;
+  // aligned_alloc wants a multiple of the alignment; the tail past `bytes` is never touched,
+  // so it costs address space, not memory.
+  void* p = std::aligned_alloc(align, RoundUp(bytes, align));
   if (p == nullptr) return nullptr;
   if (huge) madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // a hint: may be refused
   std::memset(p, 0, bytes);
