@@ -49,7 +49,7 @@ struct SearchContext {
   std::vector<const void*> rows;
   std::vector<float> distances;
   std::vector<float> query;      // the query in query form
-  std::vector<float> decoded;    // a stored row decoded to float
+  std::vector<float> decoded;    // stored rows decoded to float (those a selection keeps)
   std::vector<float> base;       // a neighbour's row in query form, while its list is pruned
   std::vector<Neighbor> merged;  // a neighbour's old and new links, while its list is pruned
   std::vector<float> prepared;   // the query in a quantizer's form (SQ8 weights, PQ table)

@@ -165,8 +165,10 @@ def test_signal_exits_0(start_server, sig):
     srv = start_server()
     ds = unique_name("sig")
     put_table(srv.data, ds, make_table(1000), batch_size=100)
+    t0 = time.monotonic()
     code = srv.stop(sig)  # None if still running after STOP_TIMEOUT_S
     assert code == 0, f"exit code {code} after {sig!r}\n{srv.stderr_tail()}"
+    assert time.monotonic() - t0 < 8  # nothing open: no waiting out the 5 s grace
 
 
 def test_signal_with_open_client_stream(start_server):
