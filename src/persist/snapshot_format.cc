@@ -115,6 +115,10 @@ arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root) {
   for (const auto& entry : fs::directory_iterator(root, error)) {
     if (!entry.is_directory()) continue;
     const std::string name = entry.path().filename().string();
+    if (name.ends_with(kTrashSuffix)) {
+      listing.trash.push_back(entry.path().string());
+      continue;
+    }
     const size_t at = name.rfind('@');
     if (at == std::string::npos || at == 0) continue;
     if (name.ends_with(kStagingSuffix)) {

@@ -8,6 +8,8 @@
 //     tombstones.roaring    only when rows were deleted: their row numbers as a portable
 //                           Roaring bitmap
 //   <dataset>@staging.tmp/  a snapshot being written, or abandoned by a crash: never read
+//   <name>.trash/           a snapshot being removed, or whose removal a crash interrupted:
+//                           never read (persist/staging_dir.h)
 //
 // '@' cannot appear in a dataset name, so the last '@' ends the name. Of two snapshots of a
 // name, the one with the larger (lsn, n) is newer: n grows when only indexing progressed. A
@@ -83,6 +85,7 @@ struct SnapshotDirEntry {
 struct SnapshotListing {
   std::vector<SnapshotDirEntry> complete;  // sorted by dataset, then age (oldest first)
   std::vector<std::string> staging;        // paths of staging directories
+  std::vector<std::string> trash;          // paths of directories being removed
 };
 
 // The snapshot directories in `root` (none when it does not exist). Other entries are ignored.

@@ -60,8 +60,22 @@ arrow::Status StagingDir::Commit(const std::string& final_path) {
 
 arrow::Status RemoveDirectoryDurably(const std::string& path) {
   std::error_code error;
-  fs::remove_all(path, error);
+  const bool exists = fs::exists(path, error);
   if (error) return arrow::Status::IOError("cannot remove ", path, ": ", error.message());
+  if (!exists) return arrow::Status::OK();
+  const std::string trash = path + std::string(kTrashSuffix);
+  if (!path.ends_with(kTrashSuffix)) {
+    fs::remove_all(trash, error);
+    if (!error) fs::rename(path, trash, error);
+    if (error) {
+      return arrow::Status::IOError("cannot remove ", path, " (renaming it to ", trash,
+                                    "): ", error.message());
+    }
+    ARROW_RETURN_NOT_OK(SyncDirectory(ParentOf(path)));
+  }
+  const std::string& doomed = path.ends_with(kTrashSuffix) ? path : trash;
+  fs::remove_all(doomed, error);
+  if (error) return arrow::Status::IOError("cannot remove ", doomed, ": ", error.message());
   return SyncDirectory(ParentOf(path));
 }
 

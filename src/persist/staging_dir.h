@@ -2,6 +2,12 @@
 // staging directory (named with a .tmp suffix); Commit() fsyncs every file and the directory,
 // renames it to its final name and fsyncs the parent. A crash before the rename leaves only the
 // staging directory, which readers ignore and startup removes.
+//
+// Removal is the mirror image: RemoveDirectoryDurably() first renames the directory to a name
+// with the kTrashSuffix (atomic: the directory is whole under its old name, or gone from it),
+// then deletes the files. A crash in between leaves only the trash directory, which readers
+// ignore and startup removes, never a directory that lost some of its files under a name
+// readers trust.
 #pragma once
 
 #include <arrow/result.h>
@@ -13,6 +19,7 @@
 namespace arbalest {
 
 inline constexpr std::string_view kStagingSuffix = ".tmp";
+inline constexpr std::string_view kTrashSuffix = ".trash";
 
 // Not thread-safe.
 class StagingDir {
@@ -40,8 +47,10 @@ class StagingDir {
   bool committed_ = false;
 };
 
-// Removes the directory tree at `path` (nothing when absent) and fsyncs its parent. IOError
-// names the path.
+// Removes the directory tree at `path` (nothing when absent): renames it to `path` +
+// kTrashSuffix (replacing a leftover of that name), fsyncs the parent, deletes the tree and
+// fsyncs the parent again. Once it has returned, or once a crash interrupted it after the
+// rename, `path` no longer exists. IOError names the path.
 arrow::Status RemoveDirectoryDurably(const std::string& path);
 
 }  // namespace arbalest

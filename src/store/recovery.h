@@ -30,9 +30,10 @@ struct RecoveryResult {
 };
 
 // Rebuilds `store` (which must be empty, without a log attached yet):
-//  1. Removes snapshot staging directories left by a crash, and loads the newest snapshot of
-//     each dataset. A damaged snapshot fails recovery naming the file: the log records it
-//     replaced may be deleted already, so skipping it could lose acknowledged rows.
+//  1. Removes snapshot staging and trash directories left by a crash, and loads the newest
+//     snapshot of each dataset. A damaged snapshot fails recovery, naming the file, unless
+//     the log drops its dataset after it (then it is garbage and is removed): the log records
+//     it replaced may be deleted already, so skipping it could lose acknowledged rows.
 //  2. Replays the log one record in memory at a time, skipping each dataset's records up to its
 //     snapshot's LSN. Once the log has been checkpointed (its first segment does not start at
 //     LSN 1), records of a dataset whose creation is no longer in the log are skipped: that

@@ -188,3 +188,25 @@ def test_corrupt_snapshot_stops_startup_naming_the_file(start_server):
         srv.start(attempts=1)
     assert str(data) in srv.stderr(), srv.stderr_tail()
     assert "checksum" in srv.stderr(), srv.stderr_tail()
+
+
+def test_dropped_dataset_with_a_half_removed_snapshot_still_starts(start_server):
+    """A SIGKILL while an older build removed a dropped dataset's snapshot file by file left a
+    directory without its data file; the WAL holds the drop, so startup removes the leftover
+    instead of refusing to start, and the dataset created again under the name is intact."""
+    srv = start_server(NO_TRIGGERS)
+    name = unique_name("churn")
+    put_table(srv.data, name, make_table(300, d=8))
+    lsn = action(srv.data, "snapshot", {"dataset": name})[0]["snapshot"][0]["lsn"]
+    action(srv.data, "delete-dataset", {"dataset": name})
+    again = make_table(40, d=12, start_id=1000)
+    put_table(srv.data, name, again)
+    srv.proc.kill()
+    srv.proc.wait(10)
+    srv.stop()
+    [old] = [d for d in snapshot_dirs(srv) if d.startswith(f"{name}@{lsn}-")]
+    (srv.data_dir / "snapshots" / old / "data.parquet").unlink()
+    srv.start(attempts=1)
+    assert_tables_equal(sort_by_id(scan(srv.data, {"dataset": name})), again)
+    assert old not in snapshot_dirs(srv)
+    assert "a damaged snapshot of dataset" in srv.stderr(), srv.stderr_tail()

@@ -4,8 +4,11 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "persist/staging_dir.h"
 #include "testing/temp_dir.h"
@@ -174,8 +177,34 @@ TEST(StagingDirTest, CommitRenamesIntoPlaceAndAbandonedStagingIsRemoved) {
   }
   EXPECT_FALSE(fs::exists(dir / SnapshotStagingName("ds")));
   EXPECT_EQ(ReadText(dir / "ds@1-0/file"), "payload");
+  // A leftover trash directory of the same name (an interrupted removal) is replaced.
+  fs::create_directories(dir / "ds@1-0.trash");
+  WriteText(dir / "ds@1-0.trash/old", "old");
   ASSERT_TRUE(RemoveDirectoryDurably(dir / "ds@1-0").ok());
   EXPECT_FALSE(fs::exists(dir / "ds@1-0"));
+  EXPECT_FALSE(fs::exists(dir / "ds@1-0.trash"));
+  EXPECT_TRUE(RemoveDirectoryDurably(dir / "absent").ok());
+}
+
+TEST(SnapshotFormatTest, ListingSeparatesSnapshotsStagingAndTrash) {
+  TempDir dir("arbalest_snapshot_listing");
+  for (const char* name : {"b@5-3", "a@7-0", "a@2-9", "a@staging.tmp", "a@2-1.trash", "x.trash",
+                           "no-at-sign", "c@bad"}) {
+    fs::create_directories(dir / name);
+  }
+  auto listing = ListSnapshotDirs(dir.path());
+  ASSERT_TRUE(listing.ok());
+  std::vector<std::string> complete;
+  for (const auto& entry : listing->complete) {
+    complete.push_back(entry.dataset + " " + std::to_string(entry.lsn));
+  }
+  EXPECT_EQ(complete, (std::vector<std::string>{"a 2", "a 7", "b 5"}));
+  ASSERT_EQ(listing->staging.size(), 1u);
+  EXPECT_EQ(fs::path(listing->staging[0]).filename(), "a@staging.tmp");
+  std::vector<std::string> trash;
+  for (const auto& path : listing->trash) trash.push_back(fs::path(path).filename());
+  std::sort(trash.begin(), trash.end());
+  EXPECT_EQ(trash, (std::vector<std::string>{"a@2-1.trash", "x.trash"}));
 }
 
 TEST(SnapshotFormatTest, TombstonesAreAPortableRoaringBitmap) {

@@ -13,6 +13,7 @@
 
 #include "logged_store_test.h"
 #include "persist/snapshot_format.h"
+#include "persist/staging_dir.h"
 #include "persist/wal_segments.h"
 #include "store/recovery.h"
 #include "store/scan.h"
@@ -181,6 +182,69 @@ TEST_P(DamagedSnapshotTest, StartupFailsNamingTheFile) {
   auto store = TryOpen();
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find(damaged), std::string::npos) << store.status().message();
+  EXPECT_NE(store.status().message().find("'docs' is still live"), std::string::npos)
+      << store.status().message();
+}
+
+// A crash while an older build removed a dropped dataset's snapshot file by file left a
+// directory without its data file; the log drops the dataset after that snapshot, so the
+// snapshot is garbage: startup removes it instead of refusing to start.
+TEST_F(SnapshotTest, DamagedSnapshotOfADatasetTheLogDropsIsRemoved) {
+  std::shared_ptr<arrow::Table> before;
+  std::string dropped_dir;
+  {
+    auto store = Open();
+    Put(*store, "docs", MakeVectorBatch(0, 50, 4));
+    auto reports = SnapshotAll(*store);
+    ASSERT_EQ(reports.size(), 1u);
+    dropped_dir = (fs::path(snapshot_dir()) / SnapshotDirName("docs", reports[0].lsn, 0)).string();
+    ASSERT_TRUE(store->Drop("docs").ok());
+    Put(*store, "docs", MakeVectorBatch(100, 7, 6));  // created again, with another width
+    before = Contents(*store, "docs");
+  }
+  ASSERT_TRUE(fs::remove(fs::path(dropped_dir) / kSnapshotDataFile));
+  auto store = Open();
+  EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
+  EXPECT_FALSE(fs::exists(dropped_dir));
+}
+
+// The same damage to the snapshot of a dataset the log does not drop still stops startup.
+TEST_F(SnapshotTest, DamagedSnapshotOfADatasetTheLogChangesLaterIsNeeded) {
+  std::string damaged;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 50, 4));
+    auto reports = SnapshotAll(*store);
+    ASSERT_EQ(reports.size(), 1u);
+    damaged = (fs::path(snapshot_dir()) / SnapshotDirName("docs", reports[0].lsn, 0)).string();
+    ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(50, 5, 4)).ok());
+  }
+  ASSERT_TRUE(fs::remove(fs::path(damaged) / kSnapshotDataFile));
+  auto store = TryOpen();
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("the WAL changes it at LSN"), std::string::npos)
+      << store.status().message();
+  EXPECT_TRUE(fs::exists(damaged));
+}
+
+// A crash in the middle of removing a snapshot (RemoveDirectoryDurably renames the directory
+// to its trash name first): startup finishes the removal and reads nothing from it.
+TEST_F(SnapshotTest, InterruptedRemovalLeavesATrashDirectoryThatStartupFinishes) {
+  std::shared_ptr<arrow::Table> before;
+  {
+    auto store = Open();
+    Put(*store, "docs", MakeVectorBatch(0, 20, 4));
+    SnapshotAll(*store);
+    before = Contents(*store, "docs");
+  }
+  const fs::path trash =
+      fs::path(snapshot_dir()) / (SnapshotDirName("docs", 999, 0) + std::string(kTrashSuffix));
+  fs::create_directories(trash);
+  std::ofstream(trash / kManifestFile) << "{}";
+  auto store = Open();
+  EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
+  EXPECT_FALSE(fs::exists(trash));
+  EXPECT_EQ(SnapshotDirs().size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, DamagedSnapshotTest,
