@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, assert_tables_equal, make_table,
-                           put_table, random_vectors, scan, unique_name, vector_array)
+from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, action, assert_tables_equal,
+                           make_table, put_table, random_vectors, scan, unique_name, vector_array)
 
 
 # "id" as a word: a bare "id" would also match inside "invalid".
@@ -433,3 +433,21 @@ def test_non_finite_vector_mid_stream_stores_only_the_earlier_batches(server, ds
     # Every stored row can be found: none of them poisons the distances.
     query = {"search": {"dataset": ds, "vector": [0.0] * 8, "k": 100}}
     assert scan(server.data, query).num_rows == 100
+
+
+# -- search results carry each column once ---------------------------------------------------
+
+def test_search_columns_naming_id_return_it_once(server, victim):
+    keys = {"dataset": victim, "vector": VICTIM["vector"][3].values.to_pylist(), "k": 5,
+            "columns": ["id", "label", "id", "label"]}
+    want = ["id", "score", "distance", "label"]
+    got = scan(server.data, {"search": keys})
+    assert got.schema.names == want
+    assert got["id"][0].as_py() == 3
+    [stream] = server.data.do_action(flight.Action("VectorSearch", json.dumps(keys).encode()))
+    assert pa.ipc.open_stream(stream.body).read_all().schema.names == want
+    [hits] = action(server.data, "HybridSearch", {**keys, "text_query": "label3"})
+    assert hits and all(list(hit) == ["distance", "id", "label", "score"] for hit in hits), hits
+    with_vectors = scan(server.data, {"search": {**keys, "columns": ["vector", "id"],
+                                                 "include_vectors": True}})
+    assert with_vectors.schema.names == ["id", "score", "distance", "vector"]
