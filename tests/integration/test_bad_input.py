@@ -451,3 +451,26 @@ def test_search_columns_naming_id_return_it_once(server, victim):
     with_vectors = scan(server.data, {"search": {**keys, "columns": ["vector", "id"],
                                                  "include_vectors": True}})
     assert with_vectors.schema.names == ["id", "score", "distance", "vector"]
+
+
+# -- the size of 'in' lists ------------------------------------------------------------------
+
+def test_in_filter_of_a_million_values(server, victim):
+    evens = list(range(0, 2_000_000, 2))
+    got = _filter(server, victim, {"field": "id", "op": "in", "value": evens})
+    assert sorted(got["id"].to_pylist()) == list(range(0, len(VICTIM), 2))
+    got = _filter(server, victim, {"field": "label", "op": "not in",
+                                   "value": [f"label{i}" for i in range(12)] * 50_000})
+    assert set(got["label"].to_pylist()) == {"label12"}
+
+
+def test_in_filter_beyond_the_limit_is_refused(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match=r"filters hold 1000001 values .* at most 1000000"):
+        _filter(server, victim, {"field": "id", "op": "in", "value": list(range(1_000_000))},
+                {"field": "price_cents", "op": "not in", "value": [5]})
+
+
+def test_in_filter_value_out_of_range_is_named(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match=r"price_cents.*3000000000"):
+        _filter(server, victim, {"field": "price_cents", "op": "in",
+                                 "value": [1, 2, 3_000_000_000]})
