@@ -16,8 +16,8 @@
 namespace arbalest {
 
 // The most values the 'in' and 'not in' lists of one request's filters may hold together. A
-// million int64 values cost about 0.4 s to parse and compile (docs/benchmarks.md); beyond
-// that a client is better served by filtering on a column that groups the rows.
+// million int64 values cost about 0.1 s to parse and compile (docs/benchmarks.md) and 8 MB of
+// request; beyond that a client is better served by filtering on a column that groups rows.
 inline constexpr size_t kMaxFilterValues = 1'000'000;
 
 // Compiles `filters` (an array of filter nodes, ANDed, or a single node object) into an
