@@ -5,6 +5,7 @@
 #include <arrow/io/memory.h>
 #include <arrow/ipc/writer.h>
 #include <arrow/status.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -247,10 +248,10 @@ Snapshotter::Reports AwaitSnapshot(std::future<Snapshotter::Reports>& done,
     if (Clock::now() >= deadline) {
       return arrow::flight::MakeFlightError(
           arrow::flight::FlightStatusCode::TimedOut,
-          "the snapshot did not finish within the 'timeout' of " +
-              std::to_string(*timeout_seconds) +
-              " s; it goes on in the background (a later 'snapshot' call waits for it, and "
-              "'stats' shows the dataset's snapshot_lsn once it is durable)");
+          fmt::format("the snapshot did not finish within the 'timeout' of {} s; it goes on in "
+                      "the background (a later 'snapshot' call waits for it, and 'stats' shows "
+                      "the dataset's snapshot_lsn once it is durable)",
+                      *timeout_seconds));
     }
     if (call_cancelled && call_cancelled()) {
       return arrow::Status::Cancelled(

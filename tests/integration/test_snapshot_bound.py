@@ -31,7 +31,7 @@ def test_timeout_past_replies_deadline_exceeded_and_the_snapshot_goes_on(bounded
               batch_size=5_000)
     assert stats(client, name)["snapshot_lsn"] == 0
     with pytest.raises(flight.FlightTimedOutError,
-                       match=r"did not finish within the 'timeout' of 0\.0+ s; it goes on in the "
+                       match=r"did not finish within the 'timeout' of 0 s; it goes on in the "
                              r"background"):
         action(client, "snapshot", {"dataset": name, "timeout": 0})
     st = wait_until(lambda: stats(client, name), lambda s: s["snapshot_lsn"] > 0,
