@@ -1,12 +1,12 @@
 // The value set of an `in` / `not in` filter: its JSON list converted to an Arrow array of the
 // column's type, with the conversion of single filter values (JsonToScalar, filter.h).
 //
-// Converting value by value costs a cast call each (~10 us: function lookup, kernel dispatch,
-// a scalar), 10 s for a million values. A list of like values (all integers, all non-integral
-// numbers, or all strings) is instead appended to one Arrow builder and converted by one cast
-// of the whole array: the same cast kernel, so the same values and the same refusals. Mixed
-// lists, boolean and timestamp-from-string columns, and any list whose cast fails take the
-// value-by-value path, which names the value that does not convert.
+// Converting value by value costs a cast call each (~4 us: function lookup, kernel dispatch,
+// a scalar), 4 s for a million values (docs/benchmarks.md). A list of like values (all
+// integers, all non-integral numbers, or all strings) is instead appended to one Arrow builder
+// and converted by one cast of the whole array: the same cast kernel, so the same values and
+// the same refusals. Mixed lists, boolean and timestamp-from-string columns, and any list whose
+// cast fails take the value-by-value path, which names the value that does not convert.
 #pragma once
 
 #include <arrow/array.h>
