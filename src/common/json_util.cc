@@ -68,7 +68,10 @@ arrow::Result<std::optional<double>> GetOptionalNumber(const Json& object, std::
 }
 
 std::shared_ptr<arrow::Buffer> JsonBuffer(const Json& json) {
-  return arrow::Buffer::FromString(json.dump());
+  // Strings from stored rows may hold invalid UTF-8 (older builds stored it unchecked): such
+  // bytes become U+FFFD instead of an exception.
+  return arrow::Buffer::FromString(
+      json.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string JsonForMessage(const Json& value) {

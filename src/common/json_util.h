@@ -37,7 +37,8 @@ arrow::Result<std::optional<int64_t>> GetOptionalInt(const Json& object, std::st
 arrow::Result<std::optional<double>> GetOptionalNumber(const Json& object, std::string_view key,
                                                        std::string_view what);
 
-// `json` serialized into a buffer (action results, PutResult metadata).
+// `json` serialized into a buffer (action results, PutResult metadata). Never throws: bytes of
+// its strings that are not valid UTF-8 are replaced by U+FFFD.
 std::shared_ptr<arrow::Buffer> JsonBuffer(const Json& json);
 
 // A short, printable rendering of a JSON value for error messages.

@@ -1,11 +1,15 @@
 #include "flight/actions.h"
 
 #include <arrow/array.h>
+#include <arrow/flight/types.h>
 #include <arrow/io/memory.h>
 #include <arrow/ipc/writer.h>
 #include <arrow/status.h>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "flight/catalog.h"
@@ -18,13 +22,23 @@
 namespace arbalest {
 namespace {
 
+std::string BodyOf(std::string_view action) {
+  return "body of action '" + std::string(action) + "'";
+}
+
+// The body of `action`, a JSON object with no keys but `keys` ({} when empty).
+arrow::Result<Json> ActionBody(std::string_view body, std::string_view action,
+                               std::initializer_list<std::string_view> keys) {
+  if (body.empty()) return Json::object();
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, BodyOf(action)));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, keys, BodyOf(action)));
+  return request;
+}
+
 arrow::Result<std::optional<std::string>> DatasetArgument(std::string_view body,
                                                           std::string_view action) {
-  if (body.empty()) return std::nullopt;
-  const std::string what = "body of action '" + std::string(action) + "'";
-  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"dataset", "name"}, what));
-  return GetOptionalString(request, {"dataset", "name"}, what);
+  ARROW_ASSIGN_OR_RAISE(Json request, ActionBody(body, action, {"dataset", "name"}));
+  return GetOptionalString(request, {"dataset", "name"}, BodyOf(action));
 }
 
 arrow::Result<Json> Stats(VectorStore& store, std::string_view body) {
@@ -191,12 +205,69 @@ arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
               {"index_queue_depth", store.index_queue_depth()}};
 }
 
+// The longest a `snapshot` call may ask to wait for its snapshot.
+constexpr double kMaxSnapshotTimeoutSeconds = 86400;
+
+// {"dataset"} and {"timeout": seconds} of `snapshot`, both optional.
+struct SnapshotRequest {
+  std::optional<std::string> dataset;
+  std::optional<double> timeout_seconds;  // unset: wait until done (or the call is cancelled)
+};
+
+arrow::Result<SnapshotRequest> ParseSnapshotRequest(std::string_view body, std::string_view type) {
+  ARROW_ASSIGN_OR_RAISE(Json keys, ActionBody(body, type, {"dataset", "name", "timeout"}));
+  SnapshotRequest request;
+  ARROW_ASSIGN_OR_RAISE(request.dataset,
+                        GetOptionalString(keys, {"dataset", "name"}, BodyOf(type)));
+  ARROW_ASSIGN_OR_RAISE(request.timeout_seconds, GetOptionalNumber(keys, "timeout", BodyOf(type)));
+  if (request.timeout_seconds &&
+      !(*request.timeout_seconds >= 0 && *request.timeout_seconds <= kMaxSnapshotTimeoutSeconds)) {
+    return arrow::Status::Invalid("'timeout' in ", BodyOf(type), " must be seconds in [0, ",
+                                  kMaxSnapshotTimeoutSeconds, "], got ", *request.timeout_seconds);
+  }
+  return request;
+}
+
+// Waits for a queued snapshot until it is done, `timeout_seconds` pass (DEADLINE_EXCEEDED) or
+// the call is cancelled (CANCELLED); in the two latter cases the snapshot goes on.
+Snapshotter::Reports AwaitSnapshot(std::future<Snapshotter::Reports>& done,
+                                   std::optional<double> timeout_seconds,
+                                   const CallCancelled& call_cancelled) {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kPollInterval = std::chrono::milliseconds(50);
+  const auto deadline = timeout_seconds
+                            ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                 std::chrono::duration<double>(*timeout_seconds))
+                            : Clock::time_point::max();
+  while (true) {
+    const auto left = deadline - Clock::now();
+    if (done.wait_for(std::min<Clock::duration>(left, kPollInterval)) ==
+        std::future_status::ready) {
+      return done.get();
+    }
+    if (Clock::now() >= deadline) {
+      return arrow::flight::MakeFlightError(
+          arrow::flight::FlightStatusCode::TimedOut,
+          fmt::format("the snapshot did not finish within the 'timeout' of {} s; it goes on in "
+                      "the background (a later 'snapshot' call waits for it, and 'stats' shows "
+                      "the dataset's snapshot_lsn once it is durable)",
+                      *timeout_seconds));
+    }
+    if (call_cancelled && call_cancelled()) {
+      return arrow::Status::Cancelled(
+          "the call was cancelled; the snapshot goes on in the background");
+    }
+  }
+}
+
 // {"snapshot": [{"dataset", "lsn", "rows", "indexed_rows", "bytes", "seconds"}, ...]}.
-arrow::Result<Json> Snapshot(VectorStore& store, std::string_view type, std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, type));
+arrow::Result<Json> Snapshot(VectorStore& store, std::string_view type, std::string_view body,
+                             const CallCancelled& call_cancelled) {
+  ARROW_ASSIGN_OR_RAISE(SnapshotRequest request, ParseSnapshotRequest(body, type));
   Snapshotter* snapshotter = store.snapshotter();
   if (!snapshotter) return arrow::Status::NotImplemented("snapshots are off on this server");
-  ARROW_ASSIGN_OR_RAISE(auto reports, snapshotter->SnapshotNow(name));
+  ARROW_ASSIGN_OR_RAISE(auto done, snapshotter->Enqueue(request.dataset));
+  ARROW_ASSIGN_OR_RAISE(auto reports, AwaitSnapshot(done, request.timeout_seconds, call_cancelled));
   Json written = Json::array();
   for (const auto& report : reports) {
     written.push_back({{"dataset", report.dataset},
@@ -300,15 +371,16 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
       {"delete-dataset", "Delete a dataset and all its rows. Body: {\"dataset\": name}."},
       {"snapshot",
        "Write a snapshot of one dataset ({\"dataset\": name}) or of all ({}), so that a restart "
-       "loads it instead of replaying the log. Alias: ForceSnapshot. Result: {\"snapshot\": "
-       "[{\"dataset\", \"lsn\", \"rows\", \"indexed_rows\", \"bytes\", \"seconds\"}]}."},
+       "loads it instead of replaying the log; \"timeout\": seconds bounds the wait (then "
+       "DEADLINE_EXCEEDED, the snapshot going on). Alias: ForceSnapshot. Result: "
+       "{\"snapshot\": [{\"dataset\", \"lsn\", \"rows\", \"indexed_rows\", \"bytes\", "
+       "\"seconds\"}]}."},
   };
 }
 
-arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore& store,
-                                                                     std::string_view type,
-                                                                     std::string_view body,
-                                                                     ServerMetrics* metrics) {
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
+    VectorStore& store, std::string_view type, std::string_view body, ServerMetrics* metrics,
+    const CallCancelled& call_cancelled) {
   if (type == "VectorSearch") return VectorSearch(store, body, metrics);
   if (type == "HybridSearch") return OneJson(HybridSearch(store, body, metrics));
   if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
@@ -317,7 +389,9 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
   if (type == "stats") return OneJson(Stats(store, body));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));
-  if (type == "snapshot" || type == "ForceSnapshot") return OneJson(Snapshot(store, type, body));
+  if (type == "snapshot" || type == "ForceSnapshot") {
+    return OneJson(Snapshot(store, type, body, call_cancelled));
+  }
   std::string known;
   for (const auto& action : SupportedActions()) known += (known.empty() ? "" : ", ") + action.type;
   return arrow::Status::NotImplemented("unknown action '", type, "' (this server knows: ", known,

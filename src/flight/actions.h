@@ -4,6 +4,7 @@
 #include <arrow/flight/types.h>
 #include <arrow/result.h>
 
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -16,13 +17,16 @@ namespace arbalest {
 // The actions this server implements, with descriptions, for ListActions.
 std::vector<arrow::flight::ActionType> SupportedActions();
 
+// Whether the client has cancelled the call (or its deadline has passed): long waits stop.
+using CallCancelled = std::function<bool()>;
+
 // Runs action `type` with JSON `body` (empty = {}) against `store` and returns the bodies of
 // its Results: one JSON document, or for VectorSearch one Arrow IPC stream per query.
 // NotImplemented names an unknown action type; Invalid a malformed body; KeyError an unknown
-// dataset. Searches are timed into `metrics` when it is not null.
-arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(VectorStore& store,
-                                                                     std::string_view type,
-                                                                     std::string_view body,
-                                                                     ServerMetrics* metrics);
+// dataset. Searches are timed into `metrics` when it is not null. `call_cancelled`, when set,
+// ends the wait of a `snapshot` call.
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
+    VectorStore& store, std::string_view type, std::string_view body, ServerMetrics* metrics,
+    const CallCancelled& call_cancelled = nullptr);
 
 }  // namespace arbalest

@@ -111,10 +111,12 @@ arrow::Status FlightService::ListActions(const fl::ServerCallContext&,
   return arrow::Status::OK();
 }
 
-arrow::Status FlightService::DoAction(const fl::ServerCallContext&, const fl::Action& action,
+arrow::Status FlightService::DoAction(const fl::ServerCallContext& context,
+                                      const fl::Action& action,
                                       std::unique_ptr<fl::ResultStream>* result) {
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
-  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body, options_.metrics.get()));
+  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body, options_.metrics.get(),
+                                               [&context] { return context.is_cancelled(); }));
   std::vector<fl::Result> results;
   for (auto& reply : bodies) results.push_back(fl::Result{std::move(reply)});
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));

@@ -2,6 +2,7 @@
 
 #include <arrow/status.h>
 
+#include "flight/rpc_guard.h"
 #include "flight/rpc_metrics.h"
 
 namespace arbalest {
@@ -17,7 +18,8 @@ arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& ho
     options.middleware.emplace_back("rpc-metrics",
                                     std::make_shared<RpcMetricsFactory>(service_options.metrics));
   }
-  auto service = std::make_unique<FlightService>(std::move(store), service_options);
+  std::unique_ptr<FlightService> service =
+      std::make_unique<GuardedFlightService>(std::move(store), service_options);
   arrow::Status status = service->Init(options);
   if (!status.ok()) {
     return arrow::Status::IOError("cannot serve the ", role, " port on ", host, ":", port,

@@ -5,9 +5,12 @@
 #include <arrow/compute/cast.h>
 #include <arrow/status.h>
 #include <arrow/util/byte_size.h>
+#include <arrow/util/utf8.h>
 
 #include <unordered_set>
 #include <vector>
+
+#include "store/value_checks.h"
 
 namespace arbalest {
 namespace {
@@ -91,16 +94,19 @@ arrow::Result<std::shared_ptr<arrow::Array>> ConformVectors(const arrow::Array& 
     return arrow::Status::Invalid("vector column '", spec.column, "' has ", list.null_count(),
                                   " null vectors; every row needs a vector");
   }
-  std::shared_ptr<arrow::Array> values =
+  const std::shared_ptr<arrow::Array> put_values =
       list.values()->Slice(list.offset() * spec.dim, list.length() * spec.dim);
-  if (values->null_count() > 0) {
-    return arrow::Status::Invalid("vector column '", spec.column, "' has ", values->null_count(),
+  if (put_values->null_count() > 0) {
+    return arrow::Status::Invalid("vector column '", spec.column, "' has ",
+                                  put_values->null_count(),
                                   " null elements; vector elements must not be null");
   }
+  std::shared_ptr<arrow::Array> values = put_values;
   if (values->type_id() == arrow::Type::DOUBLE) {
     ARROW_ASSIGN_OR_RAISE(values, arrow::compute::Cast(*values, arrow::float32(),
                                                        arrow::compute::CastOptions::Unsafe()));
   }
+  ARROW_RETURN_NOT_OK(CheckFiniteVectors(*values, *put_values, spec.dim, spec.column));
   return arrow::FixedSizeListArray::FromArrays(values, stored.type());
 }
 
@@ -203,8 +209,21 @@ struct ColumnMapping {
   bool evolved = false;
 };
 
+// Column names reach JSON replies (stats, HybridSearch hits), which must be valid UTF-8. Checked
+// on puts only: a dataset restored from the log or a snapshot of an older build keeps its names.
+arrow::Status CheckColumnNamesUtf8(const arrow::Schema& put) {
+  arrow::util::InitializeUTF8();
+  for (int i = 0; i < put.num_fields(); ++i) {
+    if (!arrow::util::ValidateUTF8(put.field(i)->name())) {
+      return arrow::Status::Invalid("the name of column ", i, " is not valid UTF-8");
+    }
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Result<ColumnMapping> MapColumns(const arrow::Schema& put, const arrow::Schema& stored,
                                         const DatasetLayout& layout, std::string_view dataset) {
+  ARROW_RETURN_NOT_OK(CheckColumnNamesUtf8(put));
   ARROW_ASSIGN_OR_RAISE(DatasetLayout put_layout, InspectPutSchema(put));
   ARROW_RETURN_NOT_OK(CheckLayoutsAgree(layout, put_layout, dataset));
   ColumnMapping mapping;
@@ -271,6 +290,7 @@ arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBa
       continue;
     }
     std::shared_ptr<arrow::Array> column = batch->column(mapping.sources[i]);
+    ARROW_RETURN_NOT_OK(CheckColumnValues(*column, field.name()));
     if (field.name() == layout.vector.column) {
       ARROW_ASSIGN_OR_RAISE(column, ConformVectors(*column, field, layout.vector));
     } else if (field.name() == kIdColumn && column->null_count() > 0) {

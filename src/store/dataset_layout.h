@@ -50,7 +50,8 @@ arrow::Result<std::shared_ptr<arrow::Schema>> StoredSchemaFor(const arrow::Schem
 
 // Checks that batches of `put_schema` fit a dataset whose stored schema is `stored`: the layout
 // agrees (vector column, type, width, ids), every stored column is present by name with its
-// type, and extra columns are nullable. Invalid names the first mismatch.
+// type, extra columns are nullable, and every name is valid UTF-8. Invalid names the first
+// mismatch.
 arrow::Status CheckPutSchema(const arrow::Schema& put_schema, const arrow::Schema& stored,
                              const DatasetLayout& layout, std::string_view dataset);
 
@@ -63,10 +64,11 @@ struct ConformedBatch {
 
 // Makes `batch` fit a dataset whose stored schema is `stored` and layout `layout`:
 // checks row count, vector type and width, ids, column names and types (matched by name;
-// the stored order wins), converts float64 vectors, rejects null vectors and null ids, appends
-// new nullable columns (schema evolution), and for kAssigned ids prepends ids starting at
+// the stored order wins), the values (value_checks.h: valid Arrow, valid UTF-8, finite vector
+// elements), converts float64 vectors, rejects null vectors and null ids, appends new nullable
+// columns (schema evolution), and for kAssigned ids prepends ids starting at
 // `first_assigned_id`. `dataset` only names the dataset in messages. Invalid on any mismatch,
-// naming the column and both types.
+// naming the column and both types, or the column and row of a bad value.
 arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBatch>& batch,
                                            const std::shared_ptr<arrow::Schema>& stored,
                                            const DatasetLayout& layout, uint64_t first_assigned_id,

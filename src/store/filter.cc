@@ -1,6 +1,5 @@
 #include "store/filter.h"
 
-#include <arrow/array/builder_base.h>
 #include <arrow/compute/api.h>
 #include <arrow/compute/initialize.h>
 #include <arrow/scalar.h>
@@ -12,6 +11,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "store/value_set.h"
 
 namespace arbalest {
 namespace {
@@ -123,17 +124,7 @@ arrow::Result<cp::Expression> CompileMembership(const Json& values, const arrow:
                                   op == Op::kIn ? "in" : "not in",
                                   "' needs a JSON array value, got ", JsonForMessage(values));
   }
-  ARROW_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(field.type()));
-  for (const auto& value : values) {
-    if (value.is_null()) {
-      return arrow::Status::Invalid(
-          "filter on '", field.name(),
-          "': null inside an 'in' list; use {\"op\":\"=\",\"value\":null}");
-    }
-    ARROW_ASSIGN_OR_RAISE(auto scalar, JsonToScalar(value, field));
-    ARROW_RETURN_NOT_OK(builder->AppendScalar(*scalar));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto value_set, builder->Finish());
+  ARROW_ASSIGN_OR_RAISE(auto value_set, MakeValueSet(values, field));
   // EMIT_NULL: a null value is neither in nor not in the list, so both drop it (SQL semantics,
   // like every other comparison here).
   cp::Expression is_in = cp::call("is_in", {cp::field_ref(field.name())},
@@ -240,6 +231,22 @@ arrow::Result<cp::Expression> CompileLogic(const Json& node, const arrow::Schema
   return arrow::Status::Invalid("filter: unknown logic '", *logic, "' (use and, or, not)");
 }
 
+// The values in the lists of `filters` (a node, or an array of nodes), nested nodes included.
+size_t ListedValues(const Json& filters) {
+  size_t values = 0;
+  if (filters.is_array()) {
+    for (const auto& node : filters) values += ListedValues(node);
+  } else if (filters.is_object()) {
+    if (auto value = filters.find("value"); value != filters.end() && value->is_array()) {
+      values += value->size();
+    }
+    if (auto children = filters.find("filters"); children != filters.end()) {
+      values += ListedValues(*children);
+    }
+  }
+  return values;
+}
+
 arrow::Result<cp::Expression> CompileNode(const Json& node, const arrow::Schema& schema) {
   if (!node.is_object()) {
     return arrow::Status::Invalid("filter: each filter must be a JSON object, got ",
@@ -269,6 +276,11 @@ arrow::Result<std::shared_ptr<arrow::Scalar>> JsonToScalar(const Json& value,
 
 arrow::Result<cp::Expression> CompileFilter(const Json& filters, const arrow::Schema& schema) {
   InitializeComputeOnce();
+  if (const size_t values = ListedValues(filters); values > kMaxFilterValues) {
+    return arrow::Status::Invalid("filters hold ", values,
+                                  " values in 'in' and 'not in' lists; at most ", kMaxFilterValues,
+                                  " per request");
+  }
   cp::Expression expression = cp::literal(true);
   if (filters.is_array()) {
     ARROW_ASSIGN_OR_RAISE(auto compiled, CompileList(filters, schema));

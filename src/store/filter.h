@@ -8,18 +8,24 @@
 #include <arrow/result.h>
 #include <arrow/scalar.h>
 
+#include <cstddef>
 #include <memory>
 
 #include "common/json_util.h"
 
 namespace arbalest {
 
+// The most values the 'in' and 'not in' lists of one request's filters may hold together. A
+// million int64 values cost about 0.1 s to parse and compile (docs/benchmarks.md) and 8 MB of
+// request; beyond that a client is better served by filtering on a column that groups rows.
+inline constexpr size_t kMaxFilterValues = 1'000'000;
+
 // Compiles `filters` (an array of filter nodes, ANDed, or a single node object) into an
 // expression bound to `schema`. Values are converted to the column's type. Errors (all
 // arrow::Status::Invalid): unknown key in a node, unknown operator, a field missing from
 // `schema` (named), a value that does not convert to the column's type (named with the
-// field and type), an operator that does not apply to the column's type.
-// An empty array compiles to literal(true).
+// field and type), an operator that does not apply to the column's type, more than
+// kMaxFilterValues values in lists. An empty array compiles to literal(true).
 arrow::Result<arrow::compute::Expression> CompileFilter(const Json& filters,
                                                         const arrow::Schema& schema);
 

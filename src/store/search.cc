@@ -102,23 +102,29 @@ std::pair<float, float> DistanceAndScore(Metric metric, float internal) {
   return {internal, 0.0f};
 }
 
+// The stored columns a result carries after id, score and distance: those named by 'columns'
+// (default: all but the vector), then the vector with 'include_vectors'. Each column once, and
+// never `id`, which always leads the result (a result with two columns of one name would be
+// ambiguous to every client that reads columns by name).
 arrow::Result<std::vector<int>> OutputColumns(const arrow::Schema& schema, const Dataset& dataset,
                                               const SearchRequest& request) {
   std::vector<int> columns;
+  const auto add = [&columns, &schema](int index) {
+    if (schema.field(index)->name() == kIdColumn) return;
+    if (std::find(columns.begin(), columns.end(), index) == columns.end()) columns.push_back(index);
+  };
   if (request.columns) {
     for (const auto& name : *request.columns) {
       const int index = schema.GetFieldIndex(name);
       if (index < 0) return arrow::Status::Invalid("unknown column '", name, "' in 'columns'");
-      columns.push_back(index);
+      add(index);
     }
   } else {
     for (int i = 0; i < schema.num_fields(); ++i) {
-      if (i != dataset.vector_column() && schema.field(i)->name() != kIdColumn) {
-        columns.push_back(i);
-      }
+      if (i != dataset.vector_column()) add(i);
     }
   }
-  if (request.include_vectors) columns.push_back(dataset.vector_column());
+  if (request.include_vectors) add(dataset.vector_column());
   return columns;
 }
 

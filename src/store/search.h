@@ -29,7 +29,8 @@ struct SearchRequest {
   int64_t k = 10;
   int64_t ef = 0;  // 0: the index default
   Json filters;    // null, or the protocol's filter list
-  // Stored columns to return after id/score/distance; unset: every column but the vector.
+  // Stored columns to return after id/score/distance, each once (`id` leads the result and is
+  // not repeated); unset: every column but the vector.
   std::optional<std::vector<std::string>> columns;
   bool include_vectors = false;
   // Dataset rows never returned, besides deleted ones (a search by id leaves out the rows

@@ -44,7 +44,7 @@ Snapshotter::~Snapshotter() {
   if (thread_.joinable()) thread_.join();
 }
 
-arrow::Result<std::vector<SnapshotReport>> Snapshotter::SnapshotNow(
+arrow::Result<std::future<Snapshotter::Reports>> Snapshotter::Enqueue(
     const std::optional<std::string>& dataset) {
   if (dataset) ARROW_RETURN_NOT_OK(store_.Get(*dataset).status());
   Request request{dataset, {}};
@@ -55,6 +55,11 @@ arrow::Result<std::vector<SnapshotReport>> Snapshotter::SnapshotNow(
     requests_.push_back(std::move(request));
   }
   wake_.notify_all();
+  return done;
+}
+
+Snapshotter::Reports Snapshotter::SnapshotNow(const std::optional<std::string>& dataset) {
+  ARROW_ASSIGN_OR_RAISE(auto done, Enqueue(dataset));
   return done.get();
 }
 

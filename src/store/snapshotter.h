@@ -52,11 +52,18 @@ class Snapshotter {
   Snapshotter(const Snapshotter&) = delete;
   Snapshotter& operator=(const Snapshotter&) = delete;
 
-  // Snapshots the dataset `dataset` (every dataset when nullopt) on the snapshot thread, after
-  // the snapshot in progress, checkpoints, and returns what was written. A dataset unchanged
-  // since its last snapshot is not written again; its report is that snapshot's (seconds 0).
-  // KeyError for an unknown dataset; otherwise the first dataset's error, naming it.
-  arrow::Result<std::vector<SnapshotReport>> SnapshotNow(const std::optional<std::string>& dataset);
+  using Reports = arrow::Result<std::vector<SnapshotReport>>;
+
+  // Asks the snapshot thread to snapshot the dataset `dataset` (every dataset when nullopt)
+  // after the snapshot in progress, and to checkpoint. The future holds what was written; the
+  // snapshot is made whether or not anyone waits for it. A dataset unchanged since its last
+  // snapshot is not written again; its report is that snapshot's (seconds 0). KeyError at once
+  // for an unknown dataset, Cancelled once shutting down; in the future, the first dataset's
+  // error, naming it.
+  arrow::Result<std::future<Reports>> Enqueue(const std::optional<std::string>& dataset);
+
+  // Enqueue, waiting for the result.
+  Reports SnapshotNow(const std::optional<std::string>& dataset);
 
   // From now on every snapshot, running or asked for, is abandoned at `deadline`, so that a
   // `snapshot` action cannot hold up a shutdown.
@@ -72,7 +79,7 @@ class Snapshotter {
  private:
   struct Request {
     std::optional<std::string> dataset;
-    std::promise<arrow::Result<std::vector<SnapshotReport>>> done;
+    std::promise<Reports> done;
   };
 
   void Run();

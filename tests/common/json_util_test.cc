@@ -44,5 +44,15 @@ TEST(JsonUtilTest, NumbersMayBeIntegersOrNot) {
   EXPECT_NE(bad.status().message().find("'c' in t must be a number"), std::string::npos);
 }
 
+TEST(JsonUtilTest, JsonBufferReplacesInvalidUtf8) {
+  // A row stored by an older build, before puts were checked: "caf" + a lone 0xE9 (Latin-1 é).
+  const Json reply = {{"text", std::string("caf\xE9 ok")}, {"n", 1}};
+  std::shared_ptr<arrow::Buffer> buffer;
+  ASSERT_NO_THROW(buffer = JsonBuffer(reply));
+  const Json parsed = Json::parse(buffer->ToString());
+  EXPECT_EQ(parsed["text"], "caf\xEF\xBF\xBD ok");  // U+FFFD
+  EXPECT_EQ(parsed["n"], 1);
+}
+
 }  // namespace
 }  // namespace arbalest

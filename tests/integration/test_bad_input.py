@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, assert_tables_equal, make_table,
-                           put_table, random_vectors, scan, unique_name, vector_array)
+from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, action, assert_tables_equal,
+                           make_table, put_table, random_vectors, scan, unique_name, vector_array)
 
 
 # "id" as a word: a bare "id" would also match inside "invalid".
@@ -354,3 +354,123 @@ def test_connection_usable_after_errors(server, victim):
         with pytest.raises(NOT_FOUND):
             scan(client, "missing_dataset_zz")
     assert_tables_equal(scan(client, victim), VICTIM, "same client after 40 errors")
+
+
+# -- values: UTF-8 and finite vectors (refused whole, naming the column and row) -------------
+
+def _break_utf8(strings: pa.Array, row: int) -> pa.Array:
+    """`strings` (utf8 or large_utf8, no offset) with the first byte of value `row` replaced by
+    0xFF, which no UTF-8 text contains; pyarrow does not check UTF-8 when built from buffers."""
+    validity, offsets, data = strings.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    start = int(np.frombuffer(offsets, offset_type)[row])
+    raw = bytearray(data.to_pybytes())
+    raw[start] = 0xFF
+    return pa.Array.from_buffers(strings.type, len(strings), [validity, offsets, pa.py_buffer(raw)],
+                                 null_count=strings.null_count)
+
+
+def test_invalid_utf8_in_a_stored_column_is_refused(server, victim):
+    cols = {c: _part(VICTIM)[c].combine_chunks() for c in VICTIM.schema.names}
+    cols["label"] = _break_utf8(cols["label"], 3)
+    with pytest.raises(INVALID_ARGUMENT, match=r"column 'label' row 3: value is not valid UTF-8"):
+        _put_batch(server.data, victim, cols)
+
+
+@pytest.mark.parametrize("kind", ["utf8-id", "large_utf8", "dictionary"])
+def test_invalid_utf8_creates_nothing(server, ds, kind):
+    n = 8
+    cols = {"id": pa.array([f"key-{i}" for i in range(n)]),
+            "vector": vector_array(np.ones((n, 4), np.float32))}
+    if kind == "utf8-id":
+        cols["id"] = _break_utf8(cols["id"], 5)
+        expected = r"column 'id' row 5"
+    elif kind == "large_utf8":
+        cols["body"] = _break_utf8(pa.array(["some words"] * n, pa.large_string()), 6)
+        expected = r"column 'body' row 6"
+    else:
+        entries = _break_utf8(pa.array(["news", "blog", "paper"]), 1)
+        cols["tag"] = pa.DictionaryArray.from_arrays(pa.array([0, 0, 2, 1, 0, 1, 2, 0]), entries)
+        expected = r"column 'tag' row 3: value \(dictionary entry 1\)"
+    with pytest.raises(INVALID_ARGUMENT, match=expected):
+        put_table(server.data, ds, pa.table(cols))
+    _not_created(server, ds)
+
+
+def _vectors_with(value_type, bad_value, n=10, d=4, row=7, element=2):
+    values = np.arange(n * d, dtype=np.float64).reshape(n, d) / 10
+    values[row, element] = bad_value
+    return vector_array(values.astype(value_type.to_pandas_dtype()), value_type)
+
+
+NON_FINITE = [(pa.float32(), np.nan, "NaN"), (pa.float32(), np.inf, r"\+Inf"),
+              (pa.float32(), -np.inf, "-Inf"), (pa.float16(), np.nan, "NaN"),
+              (pa.float16(), np.inf, r"\+Inf"), (pa.float64(), np.nan, "NaN"),
+              (pa.float64(), 1e300, "1e\\+300, beyond the float32 range")]
+
+
+@pytest.mark.parametrize("value_type,bad,shown", NON_FINITE,
+                         ids=["f32-nan", "f32-inf", "f32-neg-inf", "f16-nan", "f16-inf", "f64-nan",
+                              "f64-beyond-f32"])
+def test_non_finite_vector_creates_nothing(server, ds, value_type, bad, shown):
+    table = pa.table({"id": pa.array(range(10), pa.int64()),
+                      "vector": _vectors_with(value_type, bad)})
+    with pytest.raises(INVALID_ARGUMENT,
+                       match=rf"vector column 'vector' row 7: element 2 is {shown}"):
+        put_table(server.data, ds, table)
+    _not_created(server, ds)
+
+
+def test_non_finite_vector_mid_stream_stores_only_the_earlier_batches(server, ds):
+    t = make_table(300, d=8)
+    good = t.to_batches(max_chunksize=100)
+    values = good[1].column("vector").flatten().to_numpy().copy()
+    values[45 * 8 + 6] = np.nan  # row 45 of the second batch
+    bad = good[1].set_column(1, "vector", pa.FixedSizeListArray.from_arrays(pa.array(values), 8))
+    with pytest.raises(INVALID_ARGUMENT, match=r"batch 1 rejected: .*row 45: element 6 is NaN"):
+        put_table(server.data, ds, t, batches=[good[0], bad, good[2]])
+    assert_tables_equal(scan(server.data, ds), t.slice(0, 100), "rows of the batch before")
+    # Every stored row can be found: none of them poisons the distances.
+    query = {"search": {"dataset": ds, "vector": [0.0] * 8, "k": 100}}
+    assert scan(server.data, query).num_rows == 100
+
+
+# -- search results carry each column once ---------------------------------------------------
+
+def test_search_columns_naming_id_return_it_once(server, victim):
+    keys = {"dataset": victim, "vector": VICTIM["vector"][3].values.to_pylist(), "k": 5,
+            "columns": ["id", "label", "id", "label"]}
+    want = ["id", "score", "distance", "label"]
+    got = scan(server.data, {"search": keys})
+    assert got.schema.names == want
+    assert got["id"][0].as_py() == 3
+    [stream] = server.data.do_action(flight.Action("VectorSearch", json.dumps(keys).encode()))
+    assert pa.ipc.open_stream(stream.body).read_all().schema.names == want
+    [hits] = action(server.data, "HybridSearch", {**keys, "text_query": "label3"})
+    assert hits and all(list(hit) == ["distance", "id", "label", "score"] for hit in hits), hits
+    with_vectors = scan(server.data, {"search": {**keys, "columns": ["vector", "id"],
+                                                 "include_vectors": True}})
+    assert with_vectors.schema.names == ["id", "score", "distance", "vector"]
+
+
+# -- the size of 'in' lists ------------------------------------------------------------------
+
+def test_in_filter_of_a_million_values(server, victim):
+    evens = list(range(0, 2_000_000, 2))
+    got = _filter(server, victim, {"field": "id", "op": "in", "value": evens})
+    assert sorted(got["id"].to_pylist()) == list(range(0, len(VICTIM), 2))
+    got = _filter(server, victim, {"field": "label", "op": "not in",
+                                   "value": [f"label{i}" for i in range(12)] * 50_000})
+    assert set(got["label"].to_pylist()) == {"label12"}
+
+
+def test_in_filter_beyond_the_limit_is_refused(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match=r"filters hold 1000001 values .* at most 1000000"):
+        _filter(server, victim, {"field": "id", "op": "in", "value": list(range(1_000_000))},
+                {"field": "price_cents", "op": "not in", "value": [5]})
+
+
+def test_in_filter_value_out_of_range_is_named(server, victim):
+    with pytest.raises(INVALID_ARGUMENT, match=r"price_cents.*3000000000"):
+        _filter(server, victim, {"field": "price_cents", "op": "in",
+                                 "value": [1, 2, 3_000_000_000]})

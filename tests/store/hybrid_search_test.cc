@@ -204,6 +204,20 @@ void ExpectInvalid(const arrow::Result<std::shared_ptr<arrow::RecordBatch>>& res
   EXPECT_THAT(result.status().message(), HasSubstr(mention));
 }
 
+TEST_F(HybridSearchTest, EachColumnOnceWhateverTheRequestNames) {
+  // `id` always leads a result; naming it (or another column twice, or the vector besides
+  // include_vectors) must not repeat it, dense or hybrid.
+  for (const auto& text : {std::optional<std::string>(), std::optional<std::string>("bread")}) {
+    SearchRequest request = Request(text, std::nullopt);
+    request.columns = std::vector<std::string>{"id", "group", "vector", "group", "id"};
+    request.include_vectors = true;
+    auto result = Search(request);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_THAT((*result)->schema()->field_names(),
+                ElementsAre("id", "score", "distance", "group", "vector"));
+  }
+}
+
 TEST_F(HybridSearchTest, BadRequestsNameTheKey) {
   ExpectInvalid(Search(Request("bread", 1.5)), "'alpha' must be at most 1");
   ExpectInvalid(Search(Request(std::nullopt, 0.0)), "no 'text_query'");
