@@ -65,6 +65,9 @@ def _bad_cases():
         (["--snapshot-interval", "10x"], "--snapshot-interval"),
         (["--snapshot-interval", "-1s"], "--snapshot-interval"),
         (["--snapshot-wal-bytes", "lots"], "--snapshot-wal-bytes"),
+        (["--max-dimension", "-1"], "--max-dimension"), (["--max-dimension", "x"], "--max-dimension"),
+        (["--max-message-size", "3GiB"], "--max-message-size"),
+        (["--max-message-size", "big"], "--max-message-size"),
     ]
 
 
