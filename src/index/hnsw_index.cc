@@ -480,7 +480,8 @@ MemoryUsage HnswIndex::memory() const {
   return {store_.vector_bytes() + store_.flag_bytes() + codes_.allocated_bytes() +
               half_rows_.allocated_bytes(),
           links0_.allocated_bytes() + nodes_.allocated_bytes() +
-              upper_bytes_.load(std::memory_order_relaxed)};
+              upper_bytes_.load(std::memory_order_relaxed),
+          contexts_.bytes()};
 }
 
 int64_t HnswIndex::MemoryModel::BytesFor(int64_t rows) const {

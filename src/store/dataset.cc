@@ -429,13 +429,15 @@ int64_t Dataset::ChargeIndexMemory() {
   const std::shared_ptr<DatasetText> text = this->text();
   const int64_t graph_bytes =
       static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) + index_model_.fixed_bytes;
-  const int64_t text_bytes = text ? static_cast<int64_t>(text->Stats().total_bytes) : 0;
+  // Search and insert state pooled by the graph, and the text postings: after the fact.
+  const int64_t other_bytes = static_cast<int64_t>(graph.scratch_bytes) +
+                              (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);
   std::unique_lock lock(state_mutex_);
   if (dropped_) return 0;
   const int64_t graph_charged = std::max(graph_bytes, IndexReservation(charged_rows_));
   // Shared vectors are charged with the batches.
   const int64_t bytes =
-      kFixedBytes + std::max<int64_t>(0, graph_charged + text_bytes - shared_allocated_bytes_);
+      kFixedBytes + std::max<int64_t>(0, graph_charged + other_bytes - shared_allocated_bytes_);
   budget_->Adjust(bytes - index_memory_.exchange(bytes, std::memory_order_relaxed));
   return bytes;
 }

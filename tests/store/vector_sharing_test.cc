@@ -140,8 +140,9 @@ TEST_F(DatasetSharingTest, IndexedChunksShareTheirVectorsAndTheReceivedCopyGoes)
   const int64_t graph_bytes =
       std::max(static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) + model.fixed_bytes,
                model.BytesFor(after.num_rows));  // charged ahead, whole chunks
-  EXPECT_EQ(dataset_->index_memory(),
-            Dataset::kFixedBytes + graph_bytes + text_bytes - 4096 * kDim * 4);
+  EXPECT_EQ(dataset_->index_memory(), Dataset::kFixedBytes + graph_bytes +
+                                          static_cast<int64_t>(graph.scratch_bytes) + text_bytes -
+                                          4096 * kDim * 4);
   EXPECT_EQ(budget_.used(), after.num_bytes + dataset_->index_memory());
   EXPECT_EQ(after.num_bytes, BatchBytes(after.batches));
   // The next chunk is shared once it is full, taking the rest of the cut batch along.
