@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -42,6 +43,8 @@ struct ServeConfig {
   std::string log_level = "info";
   std::string max_memory = "0";
   int64_t max_memory_bytes = 0;
+  int max_dimension = 16384;
+  std::string max_message_size = "256MiB";
   int shutdown_grace_seconds = 5;
   std::string fsync = "always";
   int fsync_interval_ms = 10;
@@ -70,6 +73,17 @@ CLI::Validator ByteSizeValidator() {
       [](std::string& text) {
         auto bytes = ParseByteSize(text);
         return bytes.ok() ? std::string() : bytes.status().message();
+      },
+      "SIZE");
+}
+
+// gRPC counts message sizes in an int.
+CLI::Validator MaxMessageSizeValidator() {
+  return CLI::Validator(
+      [](std::string& text) {
+        auto bytes = ParseByteSize(text);
+        if (bytes.ok() && *bytes > INT32_MAX) return std::string("at most 2GiB - 1 (gRPC's limit)");
+        return std::string();
       },
       "SIZE");
 }
@@ -115,6 +129,20 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
                   "Memory for stored data, e.g. 8GiB; puts past it fail (0 = unlimited)")
       ->envname("ARBALEST_MAX_MEMORY")
       ->check(ByteSizeValidator())
+      ->capture_default_str();
+  serve
+      .add_option("--max-dimension", config.max_dimension,
+                  "Widest vectors a new dataset may have (0 = no limit)")
+      ->envname("ARBALEST_MAX_DIMENSION")
+      ->check(CLI::Range(0, 1 << 24))
+      ->capture_default_str();
+  serve
+      .add_option("--max-message-size", config.max_message_size,
+                  "Largest gRPC message (one put batch) received, e.g. 256MiB, at most 2GiB - 1; "
+                  "gRPC refuses a larger one before receiving it (0 = no limit)")
+      ->envname("ARBALEST_MAX_MESSAGE_SIZE")
+      ->check(ByteSizeValidator())
+      ->check(MaxMessageSizeValidator())
       ->capture_default_str();
   serve
       .add_option("--fsync", config.fsync,
@@ -247,7 +275,7 @@ arrow::Status RecoverStore(const ServeConfig& config, VectorStore& store,
 arrow::Status Serve(const ServeConfig& config) {
   const sigset_t signals = BlockShutdownSignals();
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
-  auto store = std::make_shared<VectorStore>(config.max_memory_bytes);
+  auto store = std::make_shared<VectorStore>(config.max_memory_bytes, config.max_dimension);
   auto metrics = std::make_shared<ServerMetrics>();
   // The metrics port first: /healthz answers during recovery, /readyz once the Flight ports do.
   std::atomic<bool> ready{false};
@@ -263,16 +291,18 @@ arrow::Status Serve(const ServeConfig& config) {
   ARROW_RETURN_NOT_OK(
       store->StartSnapshots({SnapshotDir(config), *ParseDuration(config.snapshot_interval),
                              *ParseByteSize(config.snapshot_wal_bytes)}));
-  ARROW_ASSIGN_OR_RAISE(auto servers,
-                        FlightServers::Start({config.host, config.port, config.meta_port}, store,
-                                             {config.null_sink, metrics}));
+  ARROW_ASSIGN_OR_RAISE(
+      auto servers,
+      FlightServers::Start({config.host, config.port, config.meta_port}, store,
+                           {config.null_sink, metrics, *ParseByteSize(config.max_message_size)}));
   ready = true;
   spdlog::info(
       "arbalest {} serving: data {}:{}, meta {}:{}, metrics http://{}:{}/metrics, data dir {}, "
-      "fsync {}, max memory {} bytes, SIMD {}, Arrow {}",
+      "fsync {}, max memory {} bytes, max message {}, max dimension {}, SIMD {}, Arrow {}",
       ARBALEST_VERSION, config.host, servers->data_port(), config.host, servers->meta_port(),
       config.host, http->port(), config.data_dir, config.fsync, config.max_memory_bytes,
-      SimdTarget(), arrow::GetBuildInfo().version_string);
+      config.max_message_size, config.max_dimension, SimdTarget(),
+      arrow::GetBuildInfo().version_string);
   if (config.null_sink) spdlog::warn("--null-sink: puts are acked and DISCARDED (benchmarks only)");
   const int signal_number = WaitForShutdownSignal(signals);
   spdlog::info("received {}: finishing in-flight calls and shutting down",

@@ -30,7 +30,7 @@ arrow::Result<std::string> DatasetOf(const fl::FlightDescriptor& descriptor) {
 
 }  // namespace
 
-arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
+arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
                                    std::unique_ptr<fl::FlightMessageReader> reader,
                                    std::unique_ptr<fl::FlightMetadataWriter> writer) {
   ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
@@ -45,6 +45,9 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
     ARROW_ASSIGN_OR_RAISE(Json ack, stream.Append(chunk.data));
     ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(ack)));
   }
+  // The stream ended because gRPC failed the call (a message over --max-message-size): it
+  // did not declare the dataset.
+  if (context.is_cancelled()) return arrow::Status::Cancelled("the put stream was cancelled");
   return stream.Finish(*schema);
 }
 

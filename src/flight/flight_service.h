@@ -18,6 +18,8 @@ struct ServiceOptions {
   bool null_sink = false;
   // Where RPC counts and latencies and search latencies go; none when null.
   std::shared_ptr<ServerMetrics> metrics;
+  // The largest gRPC message received (--max-message-size); 0: no limit.
+  int64_t max_message_bytes = 0;
 };
 
 // Thread-safe: gRPC calls the methods from many threads at once.

@@ -36,7 +36,7 @@ arrow::Result<Json> IngestStream::Append(const std::shared_ptr<arrow::RecordBatc
 arrow::Status IngestStream::Finish(const arrow::Schema& schema) {
   if (batches_ > 0 || null_sink_) return arrow::Status::OK();
   // A stream with a schema and no batches declares the dataset.
-  return store_.GetOrCreate(dataset_name_, schema).status();
+  return ForClient(store_.GetOrCreate(dataset_name_, schema).status());
 }
 
 }  // namespace arbalest

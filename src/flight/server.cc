@@ -2,6 +2,7 @@
 
 #include <arrow/status.h>
 
+#include "flight/message_size_limit.h"
 #include "flight/rpc_guard.h"
 #include "flight/rpc_metrics.h"
 
@@ -18,12 +19,23 @@ arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& ho
     options.middleware.emplace_back("rpc-metrics",
                                     std::make_shared<RpcMetricsFactory>(service_options.metrics));
   }
+  std::shared_ptr<MessageSizeLimit> message_limit;
+  if (service_options.max_message_bytes > 0) {
+    ARROW_ASSIGN_OR_RAISE(message_limit,
+                          MessageSizeLimit::Install(service_options.max_message_bytes, &options));
+  }
   std::unique_ptr<FlightService> service =
       std::make_unique<GuardedFlightService>(std::move(store), service_options);
   arrow::Status status = service->Init(options);
   if (!status.ok()) {
     return arrow::Status::IOError("cannot serve the ", role, " port on ", host, ":", port,
                                   " (is it in use?): ", status.message());
+  }
+  if (message_limit) {
+    if (arrow::Status applied = message_limit->CheckApplied(); !applied.ok()) {
+      ARROW_RETURN_NOT_OK(service->Shutdown());
+      return applied;
+    }
   }
   return service;
 }

@@ -480,7 +480,38 @@ MemoryUsage HnswIndex::memory() const {
   return {store_.vector_bytes() + store_.flag_bytes() + codes_.allocated_bytes() +
               half_rows_.allocated_bytes(),
           links0_.allocated_bytes() + nodes_.allocated_bytes() +
-              upper_bytes_.load(std::memory_order_relaxed)};
+              upper_bytes_.load(std::memory_order_relaxed),
+          contexts_.bytes()};
+}
+
+int64_t HnswIndex::MemoryModel::BytesFor(int64_t rows) const {
+  int64_t bytes = fixed_bytes + rows * upper_bytes_per_row;
+  for (const Arena& arena : arenas) {
+    const int64_t chunks = (rows + arena.records_per_chunk - 1) / arena.records_per_chunk;
+    bytes += chunks * arena.records_per_chunk * arena.stride;
+  }
+  return bytes;
+}
+
+HnswIndex::MemoryModel HnswIndex::memory_model() const {
+  MemoryModel model;
+  model.fixed_bytes = static_cast<int64_t>(kLinkLocks * sizeof(std::mutex));
+  auto add = [&model](const RecordArena& arena) {
+    model.arenas.push_back(
+        {static_cast<int64_t>(arena.stride()), static_cast<int64_t>(arena.records_per_chunk())});
+  };
+  add(store_.rows());
+  add(store_.flags());
+  add(links0_);
+  add(nodes_);
+  if (half_copies_) add(half_rows_);
+  if (quantizer_) add(codes_);
+  // A row reaches level l >= 1 with probability m^-l: 1 / (m - 1) upper lists of m + 1 words
+  // per row on average, each row's levels in one heap block (16 bytes of overhead, for the
+  // 1 / m rows above level 0).
+  const int64_t m = params_.m;
+  model.upper_bytes_per_row = 2 * ((m + 1) * 4 + m - 2) / (m - 1) + (16 + m - 1) / m;
+  return model;
 }
 
 }  // namespace arbalest

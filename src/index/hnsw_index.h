@@ -21,6 +21,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "index/hnsw_file.h"
 #include "index/index_rows.h"
@@ -92,6 +93,21 @@ class HnswIndex final : public VectorIndex {
   simd::ElementType element_type() const { return store_.space().type(); }
   uint64_t size() const override { return store_.count(); }
   MemoryUsage memory() const override;
+
+  // What an index allocates for a number of rows, to charge memory before it is allocated:
+  // its link locks, whole chunks of each of its arenas (they grow a chunk at a time), and twice
+  // the expected upper-level lists (their levels are drawn at random).
+  struct MemoryModel {
+    struct Arena {
+      int64_t stride = 0;
+      int64_t records_per_chunk = 1;
+    };
+    int64_t fixed_bytes = 0;
+    std::vector<Arena> arenas;
+    int64_t upper_bytes_per_row = 0;
+    int64_t BytesFor(int64_t rows) const;
+  };
+  MemoryModel memory_model() const;
   const HnswParams& params() const { return params_; }
   // The rows' vectors, as stored (for IndexRows::Lend).
   const IndexRows& rows() const { return store_; }

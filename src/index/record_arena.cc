@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -33,28 +34,63 @@ std::shared_ptr<uint8_t> AllocateChunk(size_t bytes) {
 
 }  // namespace
 
-RecordArena::RecordArena(size_t record_bytes, size_t record_align, int chunk_log2)
+int RecordArena::ChunkLog2For(size_t stride, int max_chunk_log2) {
+  int log2 = max_chunk_log2;
+  while (log2 > 0 && (stride << log2) > kTargetChunkBytes) --log2;
+  return log2;
+}
+
+size_t RecordArena::StrideFor(size_t record_bytes, size_t record_align) {
+  return RoundUp(record_bytes, record_align);
+}
+
+size_t RecordArena::ChunkBytesFor(size_t record_bytes, size_t record_align, int max_chunk_log2) {
+  const size_t stride = StrideFor(record_bytes, record_align);
+  return stride << ChunkLog2For(stride, max_chunk_log2);
+}
+
+RecordArena::RecordArena(size_t record_bytes, size_t record_align, int max_chunk_log2)
     : record_bytes_(record_bytes),
-      stride_(RoundUp(record_bytes, record_align)),
-      chunk_log2_(chunk_log2),
-      chunk_mask_((uint64_t{1} << chunk_log2) - 1),
-      chunk_bytes_(stride_ << chunk_log2),
-      chunks_(std::make_unique<std::atomic<uint8_t*>[]>(kMaxChunks)) {}
+      stride_(StrideFor(record_bytes, record_align)),
+      chunk_log2_(ChunkLog2For(stride_, max_chunk_log2)),
+      chunk_mask_((uint64_t{1} << chunk_log2_) - 1),
+      chunk_bytes_(stride_ << chunk_log2_) {}
 
 void RecordArena::SetHugePages(bool on) { use_huge_pages.store(on, std::memory_order_relaxed); }
 
 RecordArena::~RecordArena() = default;  // owners_ frees the chunks no one else holds
 
+void RecordArena::GrowTable(uint64_t chunks) {
+  if (chunks <= table_capacity_) return;
+  const uint64_t capacity = std::max(chunks, 2 * table_capacity_);
+  auto table = std::make_unique<ChunkTable>(capacity);
+  for (uint64_t c = 0; c < num_chunks_; ++c) {
+    table[c].store(tables_.back()[c].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+  table_.store(table.get(), std::memory_order_release);
+  tables_.push_back(std::move(table));
+  table_capacity_ = capacity;
+}
+
+void RecordArena::AddChunk(uint8_t* chunk, std::shared_ptr<const uint8_t> owner) {
+  GrowTable(num_chunks_ + 1);
+  tables_.back()[num_chunks_].store(chunk, std::memory_order_release);
+  owners_.push_back(std::move(owner));
+  ++num_chunks_;
+}
+
 bool RecordArena::Reserve(uint64_t count) {
   const uint64_t needed = (count + chunk_mask_) >> chunk_log2_;
   if (needed > kMaxChunks) return false;
   std::lock_guard lock(grow_mutex_);
-  for (; num_chunks_ < needed; ++num_chunks_) {
+  if (num_chunks_ >= needed) return true;
+  GrowTable(needed);
+  while (num_chunks_ < needed) {
     std::shared_ptr<uint8_t> chunk = AllocateChunk(chunk_bytes_);
     if (chunk == nullptr) return false;
     allocated_bytes_.fetch_add(chunk_bytes_, std::memory_order_relaxed);
-    chunks_[num_chunks_].store(chunk.get(), std::memory_order_release);
-    owners_.push_back(std::move(chunk));
+    uint8_t* data = chunk.get();
+    AddChunk(data, std::move(chunk));
   }
   return true;
 }
@@ -69,13 +105,13 @@ bool RecordArena::AdoptContiguous(uint8_t* base, uint64_t count,
                                   std::shared_ptr<const void> owner) {
   std::lock_guard lock(grow_mutex_);
   const uint64_t full = count >> chunk_log2_;
+  if (full + 1 > kMaxChunks) return false;
+  GrowTable(full + 1);
   for (uint64_t c = 0; c < full; ++c) {
     uint8_t* chunk = base + c * chunk_bytes_;
-    chunks_[c].store(chunk, std::memory_order_release);
     // Aliasing pointers: each holds `owner`, and points at its chunk.
-    owners_.push_back(owner ? std::shared_ptr<const uint8_t>(owner, chunk) : nullptr);
+    AddChunk(chunk, owner ? std::shared_ptr<const uint8_t>(owner, chunk) : nullptr);
   }
-  num_chunks_ = full;
   owned_from_.store(full);
   const uint64_t rest = count & chunk_mask_;
   if (rest == 0) return true;
@@ -83,8 +119,8 @@ bool RecordArena::AdoptContiguous(uint8_t* base, uint64_t count,
   if (chunk == nullptr) return false;
   std::memcpy(chunk.get(), base + full * chunk_bytes_, rest * stride_);
   allocated_bytes_.fetch_add(chunk_bytes_, std::memory_order_relaxed);
-  chunks_[num_chunks_++].store(chunk.get(), std::memory_order_release);
-  owners_.push_back(std::move(chunk));
+  uint8_t* data = chunk.get();
+  AddChunk(data, std::move(chunk));
   return true;
 }
 

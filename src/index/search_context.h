@@ -5,6 +5,7 @@
 // A context is used by one thread at a time; the pool is thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,7 @@ class VisitedSet {
       epoch_ = 1;
     }
   }
+  size_t bytes() const { return tags_.capacity() * sizeof(uint16_t); }
   // Starts loading `row`'s tag into cache (ahead of Visit).
   void Prefetch(RowId row) const { __builtin_prefetch(tags_.data() + row); }
   // True when `row` was not visited yet in this search; marks it.
@@ -53,6 +55,17 @@ struct SearchContext {
   std::vector<float> base;       // a neighbour's row in query form, while its list is pruned
   std::vector<Neighbor> merged;  // a neighbour's old and new links, while its list is pruned
   std::vector<float> prepared;   // the query in a quantizer's form (SQ8 weights, PQ table)
+
+  // The heap memory the context holds (its buffers grow with the rows and the dimension).
+  size_t bytes() const {
+    return sizeof(SearchContext) + visited.bytes() +
+           (candidates.capacity() + sorted.capacity() + merged.capacity()) * sizeof(Neighbor) +
+           results.bytes() + ids.capacity() * sizeof(RowId) +
+           rows.capacity() * sizeof(const void*) +
+           (distances.capacity() + query.capacity() + decoded.capacity() + base.capacity() +
+            prepared.capacity()) *
+               sizeof(float);
+  }
 };
 
 class SearchContextPool {
@@ -69,17 +82,25 @@ class SearchContextPool {
     if (free_.empty()) return Lease(new SearchContext, Return{this});
     Lease lease(free_.back().release(), Return{this});
     free_.pop_back();
+    pooled_bytes_.fetch_sub(lease->bytes(), std::memory_order_relaxed);
     return lease;
   }
 
+  // The memory the pooled contexts hold (not those leased out now): one context per thread
+  // that searched or linked at the same time, each sized to the largest search it ran.
+  size_t bytes() const { return pooled_bytes_.load(std::memory_order_relaxed); }
+
  private:
   void Release(SearchContext* context) {
+    const size_t bytes = context->bytes();
     std::lock_guard lock(mutex_);
     free_.emplace_back(context);
+    pooled_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   }
 
   std::mutex mutex_;
   std::vector<std::unique_ptr<SearchContext>> free_;
+  std::atomic<size_t> pooled_bytes_{0};  // bytes() of the contexts in free_
 };
 
 }  // namespace arbalest

@@ -56,6 +56,7 @@ class TopK {
   }
 
   // The kept neighbours, nearest first, appended to `out`; leaves this TopK empty.
+  size_t bytes() const { return heap_.capacity() * sizeof(Neighbor); }
   void DrainSorted(std::vector<Neighbor>* out) {
     std::sort_heap(heap_.begin(), heap_.end(), CloserThan);
     out->insert(out->end(), heap_.begin(), heap_.end());

@@ -33,8 +33,9 @@ struct SearchOptions {
 };
 
 struct MemoryUsage {
-  size_t vector_bytes = 0;  // stored vectors (and row flags)
-  size_t graph_bytes = 0;   // neighbour lists and node metadata
+  size_t vector_bytes = 0;   // stored vectors (and row flags)
+  size_t graph_bytes = 0;    // neighbour lists and node metadata
+  size_t scratch_bytes = 0;  // pooled search and insert state (visited sets, decoded rows)
 };
 
 class VectorIndex {

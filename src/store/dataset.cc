@@ -16,7 +16,8 @@ namespace arbalest {
 arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
                                                         const arrow::Schema& put_schema,
                                                         MemoryBudget* budget,
-                                                        const std::string& graph_file) {
+                                                        const std::string& graph_file,
+                                                        ChargeMode mode) {
   ARROW_ASSIGN_OR_RAISE(DatasetLayout layout, InspectPutSchema(put_schema));
   ARROW_ASSIGN_OR_RAISE(auto schema, StoredSchemaFor(put_schema));
   ARROW_ASSIGN_OR_RAISE(IndexConfig config, IndexConfigFor(*schema, layout));
@@ -27,9 +28,15 @@ arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
     ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Load(config, layout.vector.dim, graph_file));
   }
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<DatasetText> text, DatasetText::Make(*schema));
-  return std::shared_ptr<Dataset>(
+  std::shared_ptr<Dataset> dataset(
       new Dataset(std::move(name), std::make_shared<arrow::Schema>(put_schema), std::move(schema),
                   std::move(layout), std::move(index), std::move(text), budget));
+  // The fixed cost, charged before the dataset is shared: released by the destructor.
+  const int64_t fixed = kFixedBytes + dataset->IndexReservation(0);
+  ARROW_RETURN_NOT_OK(
+      budget->Charge(fixed, mode, "creating dataset '" + dataset->name() + "' (empty)"));
+  dataset->index_memory_.store(fixed, std::memory_order_relaxed);
+  return dataset;
 }
 
 Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
@@ -41,6 +48,7 @@ Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
       layout_(std::move(layout)),
       vector_column_(schema->GetFieldIndex(layout_.vector.column)),
       index_(std::move(index)),
+      index_model_(index_->graph()->memory_model()),
       budget_(budget),
       schema_(std::move(schema)),
       text_(std::move(text)) {}
@@ -54,24 +62,50 @@ arrow::Status Dataset::CheckPutSchema(const arrow::Schema& put_schema) const {
   return arbalest::CheckPutSchema(put_schema, *schema(), layout_, name_);
 }
 
+int64_t Dataset::IndexReservation(int64_t rows) const {
+  // A graph mapped from a snapshot holds its rows in the file's pages, not in charged memory.
+  return index_model_.BytesFor(std::max<int64_t>(0, rows - index_->restored_rows()));
+}
+
+arrow::Result<int64_t> Dataset::ChargeRowsLocked(const arrow::RecordBatch& batch, int64_t bytes,
+                                                 ChargeMode index_mode) {
+  const int64_t rows = batch.num_rows();
+  const int64_t index_bytes =
+      IndexReservation(charged_rows_ + rows) - IndexReservation(charged_rows_);
+  if (index_mode == ChargeMode::kRefusable) {
+    ARROW_RETURN_NOT_OK(budget_->Charge(
+        bytes + index_bytes, "this batch (" + std::to_string(bytes) + " bytes of " +
+                                 std::to_string(rows) + " rows, and " +
+                                 std::to_string(index_bytes) + " bytes of index for them)"));
+  } else {
+    ARROW_RETURN_NOT_OK(budget_->Charge(bytes));
+    budget_->Adjust(index_bytes);
+  }
+  charged_rows_ += rows;
+  index_memory_.fetch_add(index_bytes, std::memory_order_relaxed);
+  return index_bytes;
+}
+
 arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::RecordBatch>& batch) {
   ARROW_ASSIGN_OR_RAISE(ConformedBatch conformed,
                         ConformBatch(batch, schema(), layout_, next_assigned_id_, name_));
   const int64_t bytes = arrow::util::TotalBufferSize(*conformed.batch);
-  ARROW_RETURN_NOT_OK(budget_->Charge(bytes));
+  int64_t index_bytes = 0;
   {
     std::unique_lock state(state_mutex_);
     if (dropped_) {
-      budget_->Release(bytes);
       return arrow::Status::KeyError("dataset '", name_, "' was deleted during the put");
     }
+    ARROW_ASSIGN_OR_RAISE(index_bytes,
+                          ChargeRowsLocked(*conformed.batch, bytes, ChargeMode::kRefusable));
     // A new column is visible at once: earlier batches read null for it anyway.
     if (conformed.evolved_schema) schema_ = conformed.evolved_schema;
   }
   if (layout_.id_kind == IdKind::kAssigned) {
     next_assigned_id_ += static_cast<uint64_t>(conformed.batch->num_rows());
   }
-  return PreparedAppend{std::move(conformed.batch), bytes, next_ticket_++, std::nullopt, 0};
+  return PreparedAppend{
+      std::move(conformed.batch), bytes, index_bytes, next_ticket_++, std::nullopt, 0};
 }
 
 void Dataset::TokenizeText(PreparedAppend* prepared) const {
@@ -90,6 +124,14 @@ void Dataset::Publish(PreparedAppend& prepared) {
 
 void Dataset::Discard(const PreparedAppend& prepared) {
   budget_->Release(prepared.bytes);
+  {
+    std::unique_lock state(state_mutex_);
+    if (!dropped_) {  // else the drop released the index memory charged for its rows
+      charged_rows_ -= prepared.batch->num_rows();
+      index_memory_.fetch_sub(prepared.index_bytes, std::memory_order_relaxed);
+      budget_->Release(prepared.index_bytes);
+    }
+  }
   Resolve(prepared.ticket, nullptr, 0);
 }
 
@@ -158,7 +200,11 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
                                        uint64_t lsn) {
   std::lock_guard order(append_mutex_);
   const int64_t bytes = arrow::util::TotalBufferSize(*batch);
-  ARROW_RETURN_NOT_OK(budget_->Charge(bytes));
+  {
+    // The rows' index memory is counted, never refused: the rows were promised.
+    std::unique_lock state(state_mutex_);
+    ARROW_RETURN_NOT_OK(ChargeRowsLocked(*batch, bytes, ChargeMode::kAlways).status());
+  }
   if (layout_.id_kind == IdKind::kAssigned && batch->num_rows() > 0) {
     const auto& ids = static_cast<const arrow::UInt64Array&>(*batch->column(0));
     next_assigned_id_ = ids.Value(ids.length() - 1) + 1;
@@ -381,11 +427,17 @@ void Dataset::MarkDropped() {
 int64_t Dataset::ChargeIndexMemory() {
   const MemoryUsage graph = index_->graph()->memory();
   const std::shared_ptr<DatasetText> text = this->text();
-  int64_t bytes = static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
-                  (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);
+  const int64_t graph_bytes =
+      static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) + index_model_.fixed_bytes;
+  // Search and insert state pooled by the graph, and the text postings: after the fact.
+  const int64_t other_bytes = static_cast<int64_t>(graph.scratch_bytes) +
+                              (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);
   std::unique_lock lock(state_mutex_);
   if (dropped_) return 0;
-  bytes = std::max<int64_t>(0, bytes - shared_allocated_bytes_);  // charged with the batches
+  const int64_t graph_charged = std::max(graph_bytes, IndexReservation(charged_rows_));
+  // Shared vectors are charged with the batches.
+  const int64_t bytes =
+      kFixedBytes + std::max<int64_t>(0, graph_charged + other_bytes - shared_allocated_bytes_);
   budget_->Adjust(bytes - index_memory_.exchange(bytes, std::memory_order_relaxed));
   return bytes;
 }

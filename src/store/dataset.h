@@ -55,8 +55,9 @@ struct DatasetSnapshot {
 // passed to exactly one of Dataset::Publish or Dataset::Discard.
 struct PreparedAppend {
   std::shared_ptr<arrow::RecordBatch> batch;  // as it will be stored and logged
-  int64_t bytes = 0;
-  uint64_t ticket = 0;  // position in the dataset's publication order
+  int64_t bytes = 0;                          // the batch's Arrow bytes, charged to the budget
+  int64_t index_bytes = 0;                    // the index memory its rows will need, charged ahead
+  uint64_t ticket = 0;                        // position in the dataset's publication order
   // The batch's text, tokenized ahead of publication by Dataset::TokenizeText; unset: Publish
   // tokenizes it.
   std::optional<TextIndex::TokenizedRows> text;
@@ -97,12 +98,20 @@ struct SavedSnapshot {
 class Dataset {
  public:
   // An empty dataset whose stored schema derives from `put_schema` (see StoredSchemaFor).
-  // `budget` must outlive the dataset; the dataset's bytes are charged to it. With a
-  // `graph_file` (a snapshot's), the index graph is mapped from it instead of starting empty.
+  // `budget` must outlive the dataset; the dataset's bytes are charged to it, starting with its
+  // fixed cost (kFixedBytes and its index's link locks), which CapacityError refuses past the
+  // limit under ChargeMode::kRefusable. With a `graph_file` (a snapshot's), the index graph is
+  // mapped from it instead of starting empty.
   static arrow::Result<std::shared_ptr<Dataset>> Create(std::string name,
                                                         const arrow::Schema& put_schema,
                                                         MemoryBudget* budget,
-                                                        const std::string& graph_file = "");
+                                                        const std::string& graph_file = "",
+                                                        ChargeMode mode = ChargeMode::kRefusable);
+
+  // The memory of a dataset beside its index's, charged at creation: its objects, schemas,
+  // locks, WAL and search state and the allocator's overhead (measured: 1,000 one-row datasets
+  // held 23 KB of RSS each beyond their index's chunks and link locks).
+  static constexpr int64_t kFixedBytes = 24 << 10;
   ~Dataset();
   Dataset(const Dataset&) = delete;
   Dataset& operator=(const Dataset&) = delete;
@@ -116,7 +125,8 @@ class Dataset {
   // put to an existing dataset). Invalid names the mismatch.
   arrow::Status CheckPutSchema(const arrow::Schema& put_schema) const;
 
-  // Validates and conforms `batch` (ConformBatch) and charges its bytes to the budget. The
+  // Validates and conforms `batch` (ConformBatch) and charges its bytes, and the index memory
+  // its rows will need (HnswIndex::MemoryModel, whole chunks), to the budget. The
   // caller must hold `append_mutex()`, and keep holding it until the batch is queued to the
   // log, so that log order and publication order agree. Errors: Invalid (bad batch, naming the
   // problem), CapacityError (memory limit), KeyError (the dataset was dropped).
@@ -192,12 +202,14 @@ class Dataset {
   // uses DatasetSnapshot::text instead, numbered like its rows.
   std::shared_ptr<DatasetText> text() const;
 
-  // Charges the memory budget for what the dataset's indexes (HNSW vectors and graph, text
-  // postings) hold now, beyond what was charged before: they grow after the put that fed them
-  // was acked. Walks the text index's dictionary, so it runs after indexing work, not per put.
-  // Returns the bytes now charged for them.
+  // Brings the memory charged for the dataset beside its batches (its fixed cost, and its
+  // indexes: the HNSW vectors and graph, the larger of what they hold and what their rows were
+  // charged ahead, and the text postings, which grow after the put that fed them) up or down
+  // to what they hold now. Walks the text index's dictionary, so it runs after indexing work,
+  // not per put. Returns the bytes now charged for them.
   int64_t ChargeIndexMemory();
-  // The bytes ChargeIndexMemory charged last.
+  // The bytes charged beside the batches (the fixed cost and the indexes), as of the last
+  // ChargeIndexMemory or put.
   int64_t index_memory() const { return index_memory_.load(std::memory_order_relaxed); }
 
   // The mutex that orders appends (see Prepare).
@@ -285,6 +297,14 @@ class Dataset {
                                       int64_t bytes, uint64_t lsn,
                                       std::shared_ptr<DatasetText>* text);
   DatasetSnapshot SnapshotLocked() const;  // requires state_mutex_ held
+  // The index memory charged ahead for `rows` rows: whole chunks of the graph's arenas for the
+  // rows beyond those mapped from a snapshot (HnswIndex::MemoryModel).
+  int64_t IndexReservation(int64_t rows) const;
+  // Charges the `bytes` of `batch` and the index memory its rows will need, and returns the
+  // latter. CapacityError (nothing charged) past the limit; with `index_mode` kAlways only the
+  // batch's bytes may be refused. Requires state_mutex_ held.
+  arrow::Result<int64_t> ChargeRowsLocked(const arrow::RecordBatch& batch, int64_t bytes,
+                                          ChargeMode index_mode);
   // Adds the rows of `batch`, published at `first_row` (unset: not published), to `text` (the
   // text index current at its publication; null: none), from `tokenized` when given.
   void IndexText(DatasetText* text, const arrow::RecordBatch& batch,
@@ -298,6 +318,7 @@ class Dataset {
   const DatasetLayout layout_;
   const int vector_column_;
   const std::unique_ptr<DatasetIndex> index_;
+  const HnswIndex::MemoryModel index_model_;  // what the graph allocates for a number of rows
   MemoryBudget* const budget_;
 
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged
@@ -320,6 +341,8 @@ class Dataset {
   CompactionTotals compaction_totals_;
   int64_t num_rows_ = 0;
   int64_t num_bytes_ = 0;
+  // Rows published or prepared: the rows whose index memory is charged ahead.
+  int64_t charged_rows_ = 0;
   uint64_t published_lsn_ = 0;  // see DatasetSnapshot::lsn
   uint64_t created_lsn_ = 0;
   SavedSnapshot saved_;
@@ -331,8 +354,8 @@ class Dataset {
   int64_t shared_allocated_bytes_ = 0;
   bool vectors_shareable_ = true;       // false once the graph's copy turned out to differ
   std::atomic<int> indexing_turns_{0};  // CatchUpIndex calls running
-  // Index bytes charged to the budget; written under state_mutex_ (so that a drop releases
-  // exactly what was charged), read without it.
+  // Bytes charged beside the batches (fixed cost and indexes); written under state_mutex_ (so
+  // that a drop releases exactly what was charged), read without it.
   std::atomic<int64_t> index_memory_{0};
 };
 

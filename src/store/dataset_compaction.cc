@@ -148,6 +148,7 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     if (!dropped_) budget_->Release(report.reclaimed_bytes);  // a drop released them all
     batches_ = std::move(plan.batches_);
     num_rows_ -= reclaimed_rows;
+    charged_rows_ -= reclaimed_rows;  // ChargeIndexMemory below releases their index memory
     num_bytes_ = plan.bytes_;
     deleted_ = std::move(deleted);
     text_ = std::move(plan.text_);

@@ -164,8 +164,15 @@ arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, in
     if (batch_end > next && next < stop) {
       const int64_t begin = next - batch_start;
       const int64_t end = std::min(batch_end, stop) - batch_start;
-      vectors.clear();
-      AppendVectorsAsFloat(*batch, vector_column, begin, end, &vectors);
+      // float32 rows are added from the batch itself; others decoded into a float copy.
+      const float* rows_data;
+      if (config_.element_type == simd::ElementType::kFloat32) {
+        rows_data = reinterpret_cast<const float*>(VectorBytes(*batch, vector_column, begin));
+      } else {
+        vectors.clear();
+        AppendVectorsAsFloat(*batch, vector_column, begin, end, &vectors);
+        rows_data = vectors.data();
+      }
       const size_t dim = hnsw_->dim();
       // Slices of a few thousand rows: searches see progress, and a drop stops indexing soon.
       for (int64_t row = 0; row < end - begin; row += kRowsPerSlice) {
@@ -177,7 +184,7 @@ arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, in
         }
         const int64_t rows = std::min(kRowsPerSlice, end - begin - row);
         ARROW_ASSIGN_OR_RAISE(
-            RowId id, hnsw_->AddBatch(std::span<const float>(vectors.data() + row * dim,
+            RowId id, hnsw_->AddBatch(std::span<const float>(rows_data + row * dim,
                                                              static_cast<size_t>(rows) * dim),
                                       threads));
         if (static_cast<int64_t>(id) != next) {

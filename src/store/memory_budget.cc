@@ -2,16 +2,22 @@
 
 namespace arbalest {
 
-arrow::Status MemoryBudget::Charge(int64_t bytes) {
+arrow::Status MemoryBudget::Charge(int64_t bytes, std::string_view what) {
   int64_t used = used_.load(std::memory_order_relaxed);
   do {
     if (limit_ > 0 && used + bytes > limit_) {
       return arrow::Status::CapacityError("memory limit reached: ", used,
-                                          " bytes in use (rows and their indexes) + ", bytes,
-                                          " bytes in this batch > --max-memory ", limit_,
+                                          " bytes in use (datasets, rows and their indexes) + ",
+                                          bytes, " bytes for ", what, " > --max-memory ", limit_,
                                           " bytes; delete data or raise --max-memory");
     }
   } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+  return arrow::Status::OK();
+}
+
+arrow::Status MemoryBudget::Charge(int64_t bytes, ChargeMode mode, std::string_view what) {
+  if (mode == ChargeMode::kRefusable) return Charge(bytes, what);
+  Adjust(bytes);
   return arrow::Status::OK();
 }
 

@@ -1,16 +1,22 @@
-// The store's memory limit (--max-memory): puts charge the bytes they keep, dropping a dataset
-// releases them, and the indexes built from the data (HNSW vectors and graph, full-text
-// postings) are charged as they grow. Past the limit a put is refused (ResourceExhausted over
-// Flight) instead of the process running out of memory; past the soft limit acks carry a
-// slow_down hint.
+// The store's memory limit (--max-memory): creating a dataset charges its fixed cost, puts
+// charge the bytes they keep and the index memory their rows will need (before any of it is
+// allocated), dropping a dataset releases them, and what the indexes hold beyond that (full-text
+// postings) is charged as it grows. Past the limit a put is refused (UNAVAILABLE over Flight)
+// instead of the process running out of memory; past the soft limit acks carry a slow_down
+// hint.
 #pragma once
 
 #include <arrow/status.h>
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 namespace arbalest {
+
+// Whether a charge may be refused: kRefusable for what a client asks for now, kAlways for data
+// already promised (replayed at startup), which is counted but never refused.
+enum class ChargeMode { kRefusable, kAlways };
 
 // Thread-safe.
 class MemoryBudget {
@@ -19,8 +25,11 @@ class MemoryBudget {
   explicit MemoryBudget(int64_t limit_bytes) : limit_(limit_bytes) {}
 
   // Charges `bytes`, or returns CapacityError (charging nothing) when the total would exceed
-  // the limit. The message gives the numbers and names --max-memory.
-  arrow::Status Charge(int64_t bytes);
+  // the limit. The message gives the numbers, says what they are `for` ("this batch"), and names
+  // --max-memory.
+  arrow::Status Charge(int64_t bytes, std::string_view what = "this batch");
+  // Charge, or Adjust for kAlways.
+  arrow::Status Charge(int64_t bytes, ChargeMode mode, std::string_view what);
 
   // Returns bytes charged earlier.
   void Release(int64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }

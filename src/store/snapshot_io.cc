@@ -179,8 +179,8 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
     }
   }
   const std::string graph_path = (fs::path(dir.path) / manifest.graph.name).string();
-  ARROW_ASSIGN_OR_RAISE(
-      auto dataset, Dataset::Create(manifest.dataset, *manifest.put_schema, budget, graph_path));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, Dataset::Create(manifest.dataset, *manifest.put_schema,
+                                                      budget, graph_path, ChargeMode::kAlways));
   ARROW_RETURN_NOT_OK(CheckSchemas(manifest, *dataset, manifest_path));
   if (dataset->index().indexed_rows() != manifest.indexed_rows) {
     return arrow::Status::Invalid("HNSW index file ", graph_path, " holds ",

@@ -8,7 +8,6 @@
 #include "common/dataset_name.h"
 #include "store/dataset_compaction.h"
 #include "store/free_memory.h"
-#include "store/free_memory.h"
 #include "store/id_lookup.h"
 
 namespace arbalest {
@@ -154,12 +153,23 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_vie
     ARROW_RETURN_NOT_OK(it->second->CheckPutSchema(put_schema));
     return it->second;
   }
-  ARROW_ASSIGN_OR_RAISE(auto created, Dataset::Create(std::string(name), put_schema, &budget_));
+  ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, put_schema));
   ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeCreateDataset(name, created->put_schema())));
   ARROW_RETURN_NOT_OK(WaitLogged(ticket));
   created->set_created_lsn(ticket.lsn);
   datasets_.emplace(std::string(name), created);
   return created;
+}
+
+arrow::Result<std::shared_ptr<Dataset>> VectorStore::CreateDataset(
+    std::string_view name, const arrow::Schema& put_schema) {
+  ARROW_ASSIGN_OR_RAISE(const DatasetLayout layout, InspectPutSchema(put_schema));
+  if (max_dimension_ > 0 && layout.vector.dim > max_dimension_) {
+    return arrow::Status::Invalid("vector column '", layout.vector.column, "' has ",
+                                  layout.vector.dim, " dimensions, more than --max-dimension ",
+                                  max_dimension_, " allows; dataset '", name, "' not created");
+  }
+  return Dataset::Create(std::string(name), put_schema, &budget_);
 }
 
 arrow::Result<PutAck> VectorStore::Put(std::string_view name,
@@ -171,8 +181,7 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
     if (auto it = datasets_.find(name); it != datasets_.end()) *dataset = it->second;
   }
   if (*dataset) return Append(**dataset, batch);
-  ARROW_ASSIGN_OR_RAISE(auto created,
-                        Dataset::Create(std::string(name), *batch->schema(), &budget_));
+  ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, *batch->schema()));
   std::unique_lock lock(mutex_);
   if (auto it = datasets_.find(name); it != datasets_.end()) {
     *dataset = it->second;  // another put created it meanwhile
@@ -270,7 +279,10 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
         return arrow::Status::Invalid("WAL record ", entry.lsn, " creates dataset '", entry.dataset,
                                       "', which already exists");
       }
-      ARROW_ASSIGN_OR_RAISE(auto created, Dataset::Create(entry.dataset, *entry.schema, &budget_));
+      // Never refused: the dataset was promised (a lower --max-memory or --max-dimension than
+      // when it was created still lets it load).
+      ARROW_ASSIGN_OR_RAISE(auto created, Dataset::Create(entry.dataset, *entry.schema, &budget_,
+                                                          "", ChargeMode::kAlways));
       created->set_created_lsn(entry.lsn);
       datasets_.emplace(entry.dataset, std::move(created));
       return arrow::Status::OK();

@@ -51,8 +51,10 @@ struct CompactionCounters {
 // Thread-safe.
 class VectorStore {
  public:
-  // `max_memory_bytes` 0 means unlimited.
-  explicit VectorStore(int64_t max_memory_bytes) : budget_(max_memory_bytes) {}
+  // `max_memory_bytes` 0 means unlimited; so does `max_dimension` 0 (the widest vectors a new
+  // dataset may have: --max-dimension).
+  explicit VectorStore(int64_t max_memory_bytes, int max_dimension = 0)
+      : budget_(max_memory_bytes), max_dimension_(max_dimension) {}
 
   // From now on every change is logged to `wal` and acknowledged only once durable. Call before
   // serving, after replaying the log with ApplyLogged.
@@ -167,7 +169,13 @@ class VectorStore {
   // Queues `dataset` for the compaction thread if its deleted rows call for it.
   void MaybeCompact(const Dataset& dataset);
 
+  // A new dataset `name` of `put_schema`, its fixed memory charged: Invalid for vectors wider
+  // than max_dimension_ (or a bad schema), CapacityError past --max-memory.
+  arrow::Result<std::shared_ptr<Dataset>> CreateDataset(std::string_view name,
+                                                        const arrow::Schema& put_schema);
+
   MemoryBudget budget_;
+  const int max_dimension_;
   IngestCounters ingest_;
   CompactionCounters compactions_;
   CompactionOptions compaction_options_;  // set by StartCompaction, before serving

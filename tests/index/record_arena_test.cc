@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,52 @@ TEST(RecordArenaTest, LargeChunksAreHugePageAligned) {
   }
   EXPECT_EQ(vectors.At(4095)[1535], 0);  // zeroed to the last byte
   EXPECT_EQ(vectors.allocated_bytes(), 2u * 4096 * 1536);
+}
+
+// A chunk holds at most kTargetChunkBytes of records (a power of two of them, at least one), so
+// the first row of a very wide dataset does not reserve 4096 rows of memory.
+TEST(RecordArenaTest, WideRecordsGetChunksSizedToTheirWidth) {
+  constexpr size_t kWide = 100'000 * sizeof(float);  // 400,000 bytes: 16 fit in 8 MiB
+  RecordArena wide(kWide, 16);
+  EXPECT_EQ(wide.records_per_chunk(), 16u);
+  ASSERT_TRUE(wide.Reserve(2));
+  EXPECT_EQ(wide.allocated_bytes(), 16 * kWide);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(wide.At(0)) % (2u << 20), 0u);  // 6.4 MB: huge pages
+  ASSERT_TRUE(wide.Reserve(17));
+  EXPECT_EQ(wide.allocated_bytes(), 32 * kWide);
+  EXPECT_EQ(wide.At(16)[kWide - 1], 0);
+
+  constexpr size_t kHuge = 3'000'000 * sizeof(float);  // one record is beyond the target
+  RecordArena huge(kHuge, 16);
+  EXPECT_EQ(huge.records_per_chunk(), 1u);
+  ASSERT_TRUE(huge.Reserve(2));
+  EXPECT_EQ(huge.allocated_bytes(), 2 * kHuge);
+  EXPECT_EQ(huge.At(1)[kHuge - 1], 0);
+
+  // Narrow records keep 4096 per chunk: 384 float32 dimensions are 6 MiB a chunk.
+  EXPECT_EQ(RecordArena(384 * sizeof(float), 16).records_per_chunk(), 4096u);
+  EXPECT_EQ(RecordArena(1, 1).records_per_chunk(), 4096u);
+  EXPECT_EQ(RecordArena::ChunkBytesFor(1024 * sizeof(float), 16), 2048u * 4096);
+  EXPECT_EQ(RecordArena::ChunkBytesFor(kWide, 16), 16 * kWide);
+  EXPECT_EQ(RecordArena(8, 8).allocated_bytes(), 0u);  // nothing until the first Reserve
+}
+
+// Reserving many chunks grows the chunk table while other threads read records through it.
+TEST(RecordArenaTest, ConcurrentReadsWhileTheChunkTableGrows) {
+  RecordArena arena(8, 8, 0);  // one record per chunk: the table grows often
+  ASSERT_TRUE(arena.Reserve(1));
+  *reinterpret_cast<uint64_t*>(arena.At(0)) = 42;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done.load()) ASSERT_EQ(*reinterpret_cast<uint64_t*>(arena.At(0)), 42u);
+  });
+  for (uint64_t i = 1; i < 5000; ++i) {
+    ASSERT_TRUE(arena.Reserve(i + 1));
+    *reinterpret_cast<uint64_t*>(arena.At(i)) = i;
+  }
+  done = true;
+  reader.join();
+  for (uint64_t i = 1; i < 5000; ++i) EXPECT_EQ(*reinterpret_cast<uint64_t*>(arena.At(i)), i);
 }
 
 TEST(RecordArenaTest, ConcurrentReserveAndWrite) {

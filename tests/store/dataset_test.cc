@@ -25,7 +25,9 @@ TEST(DatasetTest, AppendsAndSnapshots) {
   ASSERT_EQ(snapshot.batches.size(), 2u);
   EXPECT_TRUE(snapshot.batches[1]->Equals(*MakeVectorBatch(10, 5, 4)));
   EXPECT_GT(snapshot.num_bytes, 15 * 4 * 4);
-  EXPECT_EQ(budget.used(), snapshot.num_bytes);
+  // The rows, and the fixed cost and index memory charged ahead of indexing.
+  EXPECT_GT(dataset->index_memory(), Dataset::kFixedBytes);
+  EXPECT_EQ(budget.used(), snapshot.num_bytes + dataset->index_memory());
 }
 
 TEST(DatasetTest, RejectedBatchStoresNothing) {
@@ -48,13 +50,77 @@ TEST(DatasetTest, ReleasesBudgetWhenDestroyed) {
 }
 
 TEST(DatasetTest, MemoryLimitRefusesWithoutStoring) {
-  MemoryBudget budget(10'000);
+  MemoryBudget budget(2 << 20);  // the dataset, 10 rows and the first chunks of their index
   auto dataset = *Dataset::Create("ds", *MakeVectorBatch(0, 1, 4)->schema(), &budget);
   ASSERT_TRUE(dataset->Append(MakeVectorBatch(0, 10, 4)).ok());
-  auto refused = dataset->Append(MakeVectorBatch(10, 1000, 4));
+  auto refused = dataset->Append(MakeVectorBatch(10, 100'000, 4));
   EXPECT_TRUE(refused.status().IsCapacityError()) << refused.status().ToString();
   EXPECT_NE(refused.status().message().find("--max-memory"), std::string::npos);
   EXPECT_EQ(dataset->Snapshot().num_rows, 10);
+}
+
+// Creating a dataset charges its fixed cost (the objects and the index's link locks), so that
+// empty datasets cannot pile up past --max-memory; a refused creation charges nothing.
+TEST(DatasetTest, CreationIsChargedAndRefusedPastTheLimit) {
+  const auto schema = MakeVectorBatch(0, 1, 4)->schema();
+  MemoryBudget unlimited(0);
+  auto dataset = *Dataset::Create("ds", *schema, &unlimited);
+  const int64_t fixed = unlimited.used();
+  EXPECT_GT(fixed, Dataset::kFixedBytes);
+  EXPECT_EQ(dataset->index_memory(), fixed);
+  EXPECT_LT(fixed, 1 << 20);  // no chunk of rows before the first row
+
+  MemoryBudget budget(fixed * 2 - 1);
+  auto first = Dataset::Create("first", *schema, &budget);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = Dataset::Create("second", *schema, &budget);
+  ASSERT_TRUE(second.status().IsCapacityError()) << second.status().ToString();
+  EXPECT_NE(second.status().message().find("creating dataset 'second'"), std::string::npos)
+      << second.status().message();
+  EXPECT_NE(second.status().message().find("--max-memory"), std::string::npos);
+  EXPECT_EQ(budget.used(), fixed);
+  // Replayed at startup, a dataset is counted but never refused.
+  auto replayed = Dataset::Create("replayed", *schema, &budget, "", ChargeMode::kAlways);
+  ASSERT_TRUE(replayed.ok());
+  EXPECT_EQ(budget.used(), 2 * fixed);
+  first->reset();
+  replayed->reset();
+  EXPECT_EQ(budget.used(), 0);
+}
+
+// A put charges the index memory its rows will need (whole chunks of the graph's arenas) with
+// its batch, before the index allocates it: two rows of 100,000 dimensions are charged tens of
+// megabytes, and indexing them allocates no more than that.
+TEST(DatasetTest, PutsChargeTheIndexMemoryOfTheirRowsAhead) {
+  constexpr int kWide = 100'000;
+  MemoryBudget budget(0);
+  auto dataset = *Dataset::Create("wide", *MakeVectorBatch(0, 1, kWide)->schema(), &budget);
+  const int64_t before = budget.used();
+  ASSERT_TRUE(dataset->Append(MakeVectorBatch(0, 2, kWide)).ok());
+  const int64_t batch_bytes = dataset->Snapshot().num_bytes;
+  const int64_t index_bytes = budget.used() - before - batch_bytes;
+  EXPECT_GE(index_bytes, 2 * kWide * 6);  // the graph's copy and its float16 copy
+  EXPECT_LT(index_bytes, 64 << 20);       // a chunk of a few rows, not of 4096
+  ASSERT_EQ(*dataset->CatchUpIndex(
+                100, 1, [] { return false; }, /*share_vectors=*/false),
+            2);
+  const MemoryUsage graph = dataset->Snapshot().graph->memory();
+  EXPECT_LE(static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes), index_bytes);
+  // What indexing allocated was already charged: the total does not move, but for the
+  // upper-level lists of rows drawn above level 0 (random, a few dozen bytes each) and the
+  // insert state the graph pools (charged after the fact).
+  EXPECT_GE(budget.used(), before + batch_bytes + index_bytes);
+  EXPECT_LE(budget.used(),
+            before + batch_bytes + index_bytes + static_cast<int64_t>(graph.scratch_bytes) + 1024);
+
+  // Past the limit, the index memory counts: a batch that fits alone is refused with it.
+  MemoryBudget tight(before + batch_bytes + index_bytes / 2);
+  auto tight_dataset = *Dataset::Create("wide", *MakeVectorBatch(0, 1, kWide)->schema(), &tight);
+  auto refused = tight_dataset->Append(MakeVectorBatch(0, 2, kWide));
+  ASSERT_TRUE(refused.status().IsCapacityError()) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("bytes of index"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(tight.used(), before);
 }
 
 TEST(DatasetTest, DroppedDatasetRefusesAppends) {

@@ -136,8 +136,13 @@ TEST_F(DatasetSharingTest, IndexedChunksShareTheirVectorsAndTheReceivedCopyGoes)
   // The shared vectors are charged once: with the batches, not again with the graph.
   const MemoryUsage graph = after.graph->memory();
   const int64_t text_bytes = after.text ? static_cast<int64_t>(after.text->Stats().total_bytes) : 0;
-  EXPECT_EQ(dataset_->index_memory(), static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
-                                          text_bytes - 4096 * kDim * 4);
+  const HnswIndex::MemoryModel model = after.graph->memory_model();
+  const int64_t graph_bytes =
+      std::max(static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) + model.fixed_bytes,
+               model.BytesFor(after.num_rows));  // charged ahead, whole chunks
+  EXPECT_EQ(dataset_->index_memory(), Dataset::kFixedBytes + graph_bytes +
+                                          static_cast<int64_t>(graph.scratch_bytes) + text_bytes -
+                                          4096 * kDim * 4);
   EXPECT_EQ(budget_.used(), after.num_bytes + dataset_->index_memory());
   EXPECT_EQ(after.num_bytes, BatchBytes(after.batches));
   // The next chunk is shared once it is full, taking the rest of the cut batch along.
