@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "flight/stream_limit.h"
 #include "metrics/server_metrics.h"
 #include "store/vector_store.h"
 
@@ -18,6 +19,8 @@ struct ServiceOptions {
   bool null_sink = false;
   // Where RPC counts and latencies and search latencies go; none when null.
   std::shared_ptr<ServerMetrics> metrics;
+  // The cap on open DoPut/DoGet/DoExchange calls, shared by both ports; none when null.
+  std::shared_ptr<StreamLimit> stream_limit;
 };
 
 // Thread-safe: gRPC calls the methods from many threads at once.

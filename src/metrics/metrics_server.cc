@@ -18,6 +18,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "common/fd_reserve.h"
+
 namespace arbalest {
 namespace {
 
@@ -154,6 +156,7 @@ arrow::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
       continue;
     }
     const int bound = BoundPort(listening.fd);
+    LetProbesUseHalfTheReserve(listening.fd);
     MHD_Daemon* daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD, 0, nullptr, nullptr, &HandleRequest, endpoints.get(),
         MHD_OPTION_EXTERNAL_LOGGER, &LogToSpdlog, nullptr, MHD_OPTION_LISTEN_SOCKET, listening.fd,
