@@ -18,7 +18,7 @@ APT_PACKAGES=(
   libxxhash-dev         # hashing
   libicu-dev            # Unicode word boundaries and case folding (full-text search)
   prometheus-cpp-dev    # metrics registry and text exposition format
-  libcivetweb-dev       # embedded HTTP server for /metrics, /healthz, /readyz
+  libmicrohttpd-dev     # embedded HTTP server (epoll) for /metrics, /healthz, /readyz
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
 )
 

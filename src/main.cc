@@ -20,8 +20,11 @@
 #include "common/byte_size.h"
 #include "common/data_dir.h"
 #include "common/duration.h"
+#include "common/fd_limits.h"
+#include "common/fd_reserve.h"
 #include "common/logging.h"
 #include "flight/server.h"
+#include "metrics/fd_collector.h"
 #include "metrics/metrics_server.h"
 #include "metrics/server_metrics.h"
 #include "metrics/store_collector.h"
@@ -57,6 +60,8 @@ struct ServeConfig {
   double compact_deleted_fraction = 0.2;
   int64_t compact_min_rows = 1000;
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int64_t max_streams = 512;
+  int64_t fd_reserve = 64;
 };
 
 CLI::Validator DurationValidator() {
@@ -199,6 +204,20 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->envname("ARBALEST_COMPACT_MIN_ROWS")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
+  serve
+      .add_option("--max-streams", config.max_streams,
+                  "DoPut, DoGet and DoExchange calls open at once (both ports); more are refused "
+                  "with UNAVAILABLE until one finishes")
+      ->envname("ARBALEST_MAX_STREAMS")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  serve
+      .add_option("--fd-reserve", config.fd_reserve,
+                  "File descriptors kept free for the WAL and snapshots: new connections are "
+                  "closed at once while fewer are free (0 = no reserve)")
+      ->envname("ARBALEST_FD_RESERVE")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
   serve.add_flag("--null-sink", config.null_sink,
                  "Benchmarks only: ack puts without storing them (the transport's ceiling)");
   serve.add_flag("--keep-vector-copies", config.keep_vector_copies,
@@ -272,17 +291,40 @@ arrow::Status RecoverStore(const ServeConfig& config, VectorStore& store,
   return arrow::Status::OK();
 }
 
+// Raises the open file limit as far as allowed and keeps `--fd-reserve` of it free of client
+// connections; logs both.
+void ReserveFileDescriptors(const ServeConfig& config) {
+  auto limit = RaiseOpenFileLimit();
+  if (!limit.ok()) {
+    spdlog::warn("cannot raise the open file limit: {}", limit.status().message());
+  } else if (limit->now != limit->before) {
+    spdlog::info("open file limit raised from {} to {} (the hard limit)", limit->before,
+                 limit->now);
+  }
+  const int64_t now = CurrentOpenFileLimit();
+  spdlog::info("open file limit {}: {} kept free for the WAL and snapshots (--fd-reserve)", now,
+               config.fd_reserve);
+  if (config.fd_reserve >= now / 2) {
+    spdlog::warn("--fd-reserve {} leaves only {} of the {} file descriptors for connections",
+                 config.fd_reserve, std::max<int64_t>(0, now - config.fd_reserve), now);
+  }
+  SetFdReserve(config.fd_reserve);
+}
+
 arrow::Status Serve(const ServeConfig& config) {
   const sigset_t signals = BlockShutdownSignals();
+  ReserveFileDescriptors(config);
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes, config.max_dimension);
   auto metrics = std::make_shared<ServerMetrics>();
+  auto stream_limit = std::make_shared<StreamLimit>(config.max_streams);
   // The metrics port first: /healthz answers during recovery, /readyz once the Flight ports do.
   std::atomic<bool> ready{false};
   ARROW_ASSIGN_OR_RAISE(
       auto http,
       MetricsServer::Start({config.host, config.metrics_port, config.metrics_port_fallback},
-                           {metrics->registry(), std::make_shared<StoreCollector>(store)},
+                           {metrics->registry(), std::make_shared<StoreCollector>(store),
+                            stream_limit, std::make_shared<FdCollector>()},
                            [&ready] { return ready.load(); }));
   ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
   store->StartIndexing(config.index_workers, /*share_vectors=*/!config.keep_vector_copies);
@@ -291,10 +333,12 @@ arrow::Status Serve(const ServeConfig& config) {
   ARROW_RETURN_NOT_OK(
       store->StartSnapshots({SnapshotDir(config), *ParseDuration(config.snapshot_interval),
                              *ParseByteSize(config.snapshot_wal_bytes)}));
-  ARROW_ASSIGN_OR_RAISE(
-      auto servers,
-      FlightServers::Start({config.host, config.port, config.meta_port}, store,
-                           {config.null_sink, metrics, *ParseByteSize(config.max_message_size)}));
+  ARROW_ASSIGN_OR_RAISE(auto servers,
+                        FlightServers::Start({config.host, config.port, config.meta_port}, store,
+                                             {.null_sink = config.null_sink,
+                                              .metrics = metrics,
+                                              .max_message_bytes = *ParseByteSize(config.max_message_size),
+                                              .stream_limit = stream_limit}));
   ready = true;
   spdlog::info(
       "arbalest {} serving: data {}:{}, meta {}:{}, metrics http://{}:{}/metrics, data dir {}, "

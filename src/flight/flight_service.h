@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "flight/stream_limit.h"
 #include "metrics/server_metrics.h"
 #include "store/vector_store.h"
 
@@ -20,6 +21,8 @@ struct ServiceOptions {
   std::shared_ptr<ServerMetrics> metrics;
   // The largest gRPC message received (--max-message-size); 0: no limit.
   int64_t max_message_bytes = 0;
+  // The cap on open DoPut/DoGet/DoExchange calls, shared by both ports; none when null.
+  std::shared_ptr<StreamLimit> stream_limit;
 };
 
 // Thread-safe: gRPC calls the methods from many threads at once.

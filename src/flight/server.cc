@@ -15,6 +15,11 @@ arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& ho
                                                            std::string_view role) {
   ARROW_ASSIGN_OR_RAISE(auto location, arrow::flight::Location::ForGrpcTcp(host, port));
   arrow::flight::FlightServerOptions options(location);
+  // First: a refused stream starts no other middleware.
+  if (service_options.stream_limit) {
+    options.middleware.emplace_back(
+        "stream-limit", std::make_shared<StreamLimitFactory>(service_options.stream_limit));
+  }
   if (service_options.metrics) {
     options.middleware.emplace_back("rpc-metrics",
                                     std::make_shared<RpcMetricsFactory>(service_options.metrics));

@@ -1,112 +1,178 @@
 #include "metrics/metrics_server.h"
 
-#include <CivetServer.h>
+#include <arpa/inet.h>
 #include <arrow/status.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <prometheus/collectable.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <exception>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "common/fd_reserve.h"
 
 namespace arbalest {
 namespace {
 
 // How many ports past --metrics-port the fallback tries.
 constexpr int kFallbackPorts = 64;
+// A connection that sends or receives nothing for this long is closed (a keep-alive scraper
+// reconnects; a probe's request takes milliseconds).
+constexpr unsigned kIdleTimeoutSeconds = 10;
+// Connections past this many wait in the listen backlog until one closes: each costs a file
+// descriptor and its buffer, however little it sends.
+constexpr unsigned kMaxConnections = 512;
+// Per-connection buffer for the request line and headers (probes and scrapers send ~200 bytes;
+// a longer request is answered 431 and closed).
+constexpr size_t kConnectionMemory = 16 * 1024;
+// Epoll threads: a slow scrape on one leaves the other to answer probes.
+constexpr unsigned kThreads = 2;
 
-void Reply(mg_connection* connection, int code, std::string_view reason,
-           std::string_view content_type, std::string_view body) {
-  mg_printf(connection,
-            "HTTP/1.1 %d %.*s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            code, static_cast<int>(reason.size()), reason.data(),
-            static_cast<int>(content_type.size()), content_type.data(), body.size());
-  mg_write(connection, body.data(), body.size());
+struct ListenResult {
+  int fd = -1;
+  std::string error;
+};
+
+// A listening TCP socket on host:port, ready for MHD_OPTION_LISTEN_SOCKET; the error names
+// what failed.
+ListenResult Listen(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* addresses = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &addresses); rc != 0) {
+    return {-1, std::string("cannot resolve the host: ") + gai_strerror(rc)};
+  }
+  ListenResult result{-1, "no address"};
+  for (addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
+    const int fd =
+        ::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      result.error = std::strerror(errno);
+      continue;
+    }
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (::bind(fd, address->ai_addr, address->ai_addrlen) == 0 && ::listen(fd, 128) == 0) {
+      result = {fd, ""};
+      break;
+    }
+    result.error = std::strerror(errno);
+    ::close(fd);
+  }
+  freeaddrinfo(addresses);
+  return result;
 }
 
-class MetricsHandler : public CivetHandler {
- public:
-  explicit MetricsHandler(std::vector<std::shared_ptr<prometheus::Collectable>> collectables)
-      : collectables_(std::move(collectables)) {}
-
-  bool handleGet(CivetServer*, mg_connection* connection) override {
-    std::vector<prometheus::MetricFamily> families;
-    for (const auto& collectable : collectables_) {
-      auto collected = collectable->Collect();
-      families.insert(families.end(), std::make_move_iterator(collected.begin()),
-                      std::make_move_iterator(collected.end()));
-    }
-    Reply(connection, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
-          prometheus::TextSerializer().Serialize(families));
-    return true;
+int BoundPort(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return -1;
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
   }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+}
 
- private:
-  const std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
-};
+MHD_Result Reply(MHD_Connection* connection, unsigned code, std::string_view content_type,
+                 std::string_view body) {
+  MHD_Response* response = MHD_create_response_from_buffer(
+      body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+  if (response == nullptr) return MHD_NO;
+  MHD_add_response_header(response, "Content-Type", std::string(content_type).c_str());
+  MHD_add_response_header(response, "Cache-Control", "no-store");
+  const MHD_Result queued = MHD_queue_response(connection, code, response);
+  MHD_destroy_response(response);
+  return queued;
+}
 
-// 200 with `ok_body` while `check` holds, else 503 with `failing_body`.
-class ProbeHandler : public CivetHandler {
- public:
-  ProbeHandler(std::function<bool()> check, std::string ok_body, std::string failing_body)
-      : check_(std::move(check)),
-        ok_body_(std::move(ok_body)),
-        failing_body_(std::move(failing_body)) {}
-
-  bool handleGet(CivetServer*, mg_connection* connection) override {
-    if (check_()) {
-      Reply(connection, 200, "OK", "text/plain", ok_body_);
-    } else {
-      Reply(connection, 503, "Service Unavailable", "text/plain", failing_body_);
-    }
-    return true;
+std::string ScrapeText(const MetricsServer::Endpoints& endpoints) {
+  std::vector<prometheus::MetricFamily> families;
+  for (const auto& collectable : endpoints.collectables) {
+    auto collected = collectable->Collect();
+    families.insert(families.end(), std::make_move_iterator(collected.begin()),
+                    std::make_move_iterator(collected.end()));
   }
+  return prometheus::TextSerializer().Serialize(families);
+}
 
- private:
-  const std::function<bool()> check_;
-  const std::string ok_body_;
-  const std::string failing_body_;
-};
+// Called by MHD once a request's headers are in (GET and HEAD carry no body).
+MHD_Result HandleRequest(void* cls, MHD_Connection* connection, const char* url, const char* method,
+                         const char*, const char*, size_t* upload_size, void**) {
+  const auto& endpoints = *static_cast<const MetricsServer::Endpoints*>(cls);
+  const std::string_view verb(method);
+  if (verb != MHD_HTTP_METHOD_GET && verb != MHD_HTTP_METHOD_HEAD) {
+    *upload_size = 0;
+    return Reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
+  }
+  const std::string_view path(url);
+  if (path == "/metrics") {
+    return Reply(connection, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                 ScrapeText(endpoints));
+  }
+  if (path == "/healthz") return Reply(connection, MHD_HTTP_OK, "text/plain", "ok\n");
+  if (path == "/readyz") {
+    return endpoints.ready() ? Reply(connection, MHD_HTTP_OK, "text/plain", "ready\n")
+                             : Reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
+                                     "starting: recovering data\n");
+  }
+  return Reply(connection, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+}
+
+void LogToSpdlog(void*, const char* format, va_list args) {
+  char line[512];
+  std::vsnprintf(line, sizeof(line), format, args);
+  std::string_view text(line);
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  spdlog::debug("metrics http: {}", text);
+}
 
 }  // namespace
-
-struct MetricsServer::Handlers {
-  MetricsHandler metrics;
-  ProbeHandler health;
-  ProbeHandler ready;
-};
 
 arrow::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const MetricsServerOptions& options,
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
     std::function<bool()> ready) {
-  auto handlers = std::unique_ptr<Handlers>(new Handlers{
-      MetricsHandler(std::move(collectables)), ProbeHandler([] { return true; }, "ok\n", ""),
-      ProbeHandler(std::move(ready), "ready\n", "starting: recovering data\n")});
+  auto endpoints =
+      std::make_unique<Endpoints>(Endpoints{std::move(collectables), std::move(ready)});
   const int tries = options.port_fallback && options.port != 0 ? kFallbackPorts : 1;
   std::string last_error;
   for (int i = 0; i < tries; ++i) {
     const int port = options.port + i;
-    std::unique_ptr<CivetServer> http;
-    try {
-      // civetweb reports bind failures by exception; none crosses this function.
-      http = std::make_unique<CivetServer>(std::vector<std::string>{
-          "listening_ports", options.host + ":" + std::to_string(port), "num_threads", "4"});
-    } catch (const std::exception& e) {
-      last_error = e.what();
+    ListenResult listening = Listen(options.host, port);
+    if (listening.fd < 0) {
+      last_error = listening.error;
       continue;
     }
-    http->addHandler("/metrics", handlers->metrics);
-    http->addHandler("/healthz", handlers->health);
-    http->addHandler("/readyz", handlers->ready);
-    const auto ports = http->getListeningPorts();
-    const int bound = ports.empty() ? port : ports.front();
+    const int bound = BoundPort(listening.fd);
+    LetProbesUseHalfTheReserve(listening.fd);
+    MHD_Daemon* daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD, 0, nullptr, nullptr, &HandleRequest, endpoints.get(),
+        MHD_OPTION_EXTERNAL_LOGGER, &LogToSpdlog, nullptr, MHD_OPTION_LISTEN_SOCKET, listening.fd,
+        MHD_OPTION_THREAD_POOL_SIZE, kThreads, MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+        MHD_OPTION_CONNECTION_LIMIT, kMaxConnections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        kConnectionMemory, MHD_OPTION_END);
+    if (daemon == nullptr) {
+      ::close(listening.fd);
+      return arrow::Status::IOError("cannot start the metrics HTTP server on ", options.host, ":",
+                                    bound, " (--metrics-port)");
+    }
     if (i > 0) {
       spdlog::warn("metrics port {} is taken; serving metrics on port {} (--metrics-port-fallback)",
                    options.port, bound);
     }
-    return std::unique_ptr<MetricsServer>(
-        new MetricsServer(std::move(handlers), std::move(http), bound));
+    return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(endpoints), daemon, bound));
   }
   return arrow::Status::IOError(
       "cannot serve metrics on ", options.host, ":", options.port,
@@ -115,12 +181,9 @@ arrow::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
       last_error);
 }
 
-MetricsServer::MetricsServer(std::unique_ptr<Handlers> handlers, std::unique_ptr<CivetServer> http,
-                             int port)
-    : handlers_(std::move(handlers)), http_(std::move(http)), port_(port) {}
-
 MetricsServer::~MetricsServer() {
-  if (http_) http_->close();
+  // Stops the threads and closes every connection and the listening socket.
+  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
 }
 
 }  // namespace arbalest

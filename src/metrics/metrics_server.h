@@ -1,6 +1,9 @@
 // The HTTP side of a node, on the metrics port: GET /metrics (Prometheus text format), /healthz
 // (200 while the process serves) and /readyz (200 once startup recovery is done and the Flight
-// ports serve, 503 before). Served by civetweb, the embedded server prometheus-cpp uses too.
+// ports serve, 503 before). Served by libmicrohttpd from one epoll thread, so that connections
+// that send nothing, or a request a byte at a time, cost a socket each and never hold up the
+// probes (a thread-per-connection server is starved by as many idle connections as it has
+// threads). Idle connections are closed after a timeout; the connection count is capped.
 #pragma once
 
 #include <arrow/result.h>
@@ -14,7 +17,7 @@ namespace prometheus {
 class Collectable;
 }  // namespace prometheus
 
-class CivetServer;
+struct MHD_Daemon;
 
 namespace arbalest {
 
@@ -36,12 +39,18 @@ class MetricsServer {
 
   int port() const { return port_; }
 
- private:
-  struct Handlers;
-  MetricsServer(std::unique_ptr<Handlers> handlers, std::unique_ptr<CivetServer> http, int port);
+  // What the daemon's thread calls; public for its C callback.
+  struct Endpoints {
+    std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
+    std::function<bool()> ready;
+  };
 
-  std::unique_ptr<Handlers> handlers_;  // outlive http_, which calls them
-  std::unique_ptr<CivetServer> http_;
+ private:
+  MetricsServer(std::unique_ptr<Endpoints> endpoints, MHD_Daemon* daemon, int port)
+      : endpoints_(std::move(endpoints)), daemon_(daemon), port_(port) {}
+
+  std::unique_ptr<Endpoints> endpoints_;  // outlives daemon_, which calls it
+  MHD_Daemon* daemon_;
   int port_;
 };
 

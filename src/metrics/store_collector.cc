@@ -2,27 +2,10 @@
 
 #include <prometheus/metric_family.h>
 
+#include "metrics/metric_families.h"
+
 namespace arbalest {
 namespace {
-
-prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type,
-                                double value) {
-  prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  return prometheus::MetricFamily{std::move(name), std::move(help), type, {metric}};
-}
-
-prometheus::MetricFamily Gauge(std::string name, std::string help, double value) {
-  return Family(std::move(name), std::move(help), prometheus::MetricType::Gauge, value);
-}
-
-prometheus::MetricFamily Counter(std::string name, std::string help, double value) {
-  return Family(std::move(name), std::move(help), prometheus::MetricType::Counter, value);
-}
 
 template <class T>
 double Load(const std::atomic<T>& counter) {

@@ -72,12 +72,13 @@ def unique_name(prefix: str = "ds") -> str:
 class ServerProcess:
     """One running `arbalest serve` on free ports of 127.0.0.1, with a data and a meta client."""
 
-    def __init__(self, workdir: Path, extra_args=(), env=None, use_flags=True):
+    def __init__(self, workdir: Path, extra_args=(), env=None, use_flags=True, preexec=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.extra_args = list(extra_args)
         self.extra_env = dict(env or {})
         self.use_flags = use_flags
+        self.preexec = preexec  # also run in the child before exec (e.g. to set rlimits)
         self.proc: subprocess.Popen | None = None
         self.port = self.meta_port = self.metrics_port = None
         self.data_dir = self.workdir / "data"
@@ -125,7 +126,7 @@ class ServerProcess:
             with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
                 self.proc = subprocess.Popen(args, stdout=out, stderr=err,
                                              stdin=subprocess.DEVNULL, cwd=self.workdir, env=env,
-                                             preexec_fn=die_with_parent)
+                                             preexec_fn=self._preexec)
             try:
                 self._wait_ready()
                 return self
@@ -136,6 +137,11 @@ class ServerProcess:
                         "address in use" not in self.stderr().lower():
                     break
         raise RuntimeError(f"{last_error}\n--- server stderr ---\n{self.stderr_tail()}")
+
+    def _preexec(self):
+        die_with_parent()
+        if self.preexec is not None:
+            self.preexec()
 
     def _wait_ready(self):
         deadline = time.monotonic() + READY_TIMEOUT_S

@@ -44,13 +44,14 @@ def server(request, tmp_path_factory):
 
 @pytest.fixture
 def start_server(request, tmp_path):
-    """Factory: start_server(extra_args=[...], env={...}, use_flags=True) -> ServerProcess.
+    """Factory: start_server(extra_args=[...], env={...}, use_flags=True, preexec=None)
+    -> ServerProcess (`preexec` runs in the child before exec).
     Servers still running at teardown are stopped with SIGTERM and must exit 0."""
     _check_binary()
     started = []
 
-    def start(extra_args=(), env=None, use_flags=True):
-        srv = ServerProcess(tmp_path / f"srv{len(started)}", extra_args, env, use_flags)
+    def start(extra_args=(), env=None, use_flags=True, preexec=None):
+        srv = ServerProcess(tmp_path / f"srv{len(started)}", extra_args, env, use_flags, preexec)
         started.append(srv)
         request.node.stash.setdefault(_STASH_SERVERS, []).append(srv)
         return srv.start()

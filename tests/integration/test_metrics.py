@@ -115,6 +115,76 @@ def test_health_and_readiness_probes(start_server):
     assert http_get(srv.metrics_port, "/nothing-here")[0] == 404
 
 
+class _IdleAndSlowClients:
+    """Connections that hold the metrics port without finishing a request: `idle` ones that
+    send nothing and `slow` ones that send a request's headers a byte at a time, never ending
+    them (slowloris). `renew()` trickles the next byte and reopens what the server closed, so
+    the load stays for as long as the test runs."""
+
+    def __init__(self, port, idle, slow):
+        self.port = port
+        self.idle = [self._connect() for _ in range(idle)]
+        self.slow = [self._connect() for _ in range(slow)]
+        self.sent = 0
+        self.reopened = 0
+
+    def _connect(self):
+        conn = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        conn.setblocking(False)
+        return conn
+
+    def _closed_by_server(self, conn):
+        try:
+            return conn.recv(4096) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def renew(self):
+        header = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100_000
+        for group in (self.idle, self.slow):
+            for i, conn in enumerate(group):
+                if self._closed_by_server(conn):
+                    conn.close()
+                    group[i] = self._connect()
+                    self.reopened += 1
+        for conn in self.slow:
+            try:
+                conn.send(header[self.sent % len(header):][:1])
+            except OSError:
+                pass  # closed meanwhile: reopened next round
+        self.sent += 1
+
+    def close(self):
+        for conn in self.idle + self.slow:
+            conn.close()
+
+
+def test_probes_answer_while_idle_and_slow_connections_hold_the_port(start_server):
+    """An orchestrator's liveness probe must not fail because other clients hold connections
+    to the metrics port open: idle ones, or slowloris ones that trickle a request."""
+    srv = start_server()
+    clients = _IdleAndSlowClients(srv.metrics_port, idle=100, slow=5)
+    try:
+        # Rounds over more than 10 s: longer than any idle timeout the server may apply, so
+        # the probes also answer while the closed connections are being reopened.
+        deadline = time.monotonic() + 12
+        rounds = 0
+        while time.monotonic() < deadline or rounds < 3:
+            clients.renew()
+            for path, body in (("/healthz", "ok\n"), ("/readyz", "ready\n")):
+                status, _, text = http_get(srv.metrics_port, path)  # 5 s timeout
+                assert (status, text) == (200, body), (path, status, text)
+            assert value(scrape(srv), "arbalest_datasets") == 0
+            rounds += 1
+            time.sleep(0.3)
+        assert clients.sent >= 3
+    finally:
+        clients.close()
+    assert srv.alive()
+
+
 def _occupy_port():
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
