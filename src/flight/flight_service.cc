@@ -45,7 +45,7 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext&,
     ARROW_ASSIGN_OR_RAISE(Json ack, stream.Append(chunk.data));
     ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(ack)));
   }
-  return stream.Finish(*schema);
+  return ForClient(stream.Finish(*schema));
 }
 
 arrow::Status FlightService::DoExchange(const fl::ServerCallContext&,
@@ -114,9 +114,10 @@ arrow::Status FlightService::ListActions(const fl::ServerCallContext&,
 arrow::Status FlightService::DoAction(const fl::ServerCallContext&, const fl::Action& action,
                                       std::unique_ptr<fl::ResultStream>* result) {
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
-  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body, options_.metrics.get()));
+  auto bodies = RunAction(*store_, action.type, body, options_.metrics.get());
+  if (!bodies.ok()) return ForClient(bodies.status());
   std::vector<fl::Result> results;
-  for (auto& reply : bodies) results.push_back(fl::Result{std::move(reply)});
+  for (auto& reply : *bodies) results.push_back(fl::Result{std::move(reply)});
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));
   return arrow::Status::OK();
 }
