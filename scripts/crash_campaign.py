@@ -145,6 +145,7 @@ class Putter(Client):
             try:
                 writer.write_batch(batch)
                 if reader.read() is None:
+                    writer.close()  # the stream ended without an ack: raises its error
                     raise flight.FlightError("no ack")
             except flight.FlightError as error:
                 if not refused_by_server(error):
@@ -220,8 +221,9 @@ class Caller(Client):
                     raise
                 self.counts[f"{self.kind} refused"] += 1
                 continue
-            if self.kind == "snapshot" and results[0]["snapshot"]:
-                self.counts["snapshots"] += 1
+            if self.kind == "snapshot":
+                self.counts["dataset snapshots written by snapshot calls"] += sum(
+                    1 for entry in results[0]["snapshot"] if entry["seconds"] > 0)
             if self.kind == "compact" and results[0]["reclaimed_rows"] > 0:
                 self.counts["compactions"] += 1
             self.first_done.set()
@@ -263,6 +265,7 @@ class Churn(Client):
                     writer, reader = client.do_put(descriptor, batch.schema)
                     writer.write_batch(batch)
                     if reader.read() is None:
+                        writer.close()  # the stream ended without an ack: raises its error
                         raise flight.FlightError("no ack")
                     writer.close()
                     state.acked.update(keys.tolist())
@@ -533,7 +536,8 @@ class Campaign:
 
     def run(self):
         start = time.monotonic()
-        names, weights = zip(*SCENARIOS.items())
+        chosen = self.options.scenarios.split(",") if self.options.scenarios else list(SCENARIOS)
+        names, weights = zip(*((name, SCENARIOS[name]) for name in chosen))
         rounds = 0
         while self.counts["kills"] < self.options.kills:
             if rounds and rounds % self.options.epoch == 0:
@@ -576,6 +580,8 @@ def main() -> int:
     parser.add_argument("--workdir", help="where the data directories go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
     parser.add_argument("--verbose", action="store_true", help="one line per round")
+    parser.add_argument("--scenarios", help="comma-separated scenarios to draw from (default: "
+                        "all, weighted: " + ", ".join(f"{k} {v}" for k, v in SCENARIOS.items()) + ")")
     options = parser.parse_args()
     campaign = Campaign(options)
     seconds = campaign.run()
