@@ -48,7 +48,7 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
   // The stream ended because gRPC failed the call (a message over --max-message-size): it
   // did not declare the dataset.
   if (context.is_cancelled()) return arrow::Status::Cancelled("the put stream was cancelled");
-  return stream.Finish(*schema);
+  return ForClient(stream.Finish(*schema));
 }
 
 arrow::Status FlightService::DoExchange(const fl::ServerCallContext&,
@@ -118,10 +118,11 @@ arrow::Status FlightService::DoAction(const fl::ServerCallContext& context,
                                       const fl::Action& action,
                                       std::unique_ptr<fl::ResultStream>* result) {
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
-  ARROW_ASSIGN_OR_RAISE(auto bodies, RunAction(*store_, action.type, body, options_.metrics.get(),
-                                               [&context] { return context.is_cancelled(); }));
+  auto bodies = RunAction(*store_, action.type, body, options_.metrics.get(),
+                          [&context] { return context.is_cancelled(); });
+  if (!bodies.ok()) return ForClient(bodies.status());
   std::vector<fl::Result> results;
-  for (auto& reply : bodies) results.push_back(fl::Result{std::move(reply)});
+  for (auto& reply : *bodies) results.push_back(fl::Result{std::move(reply)});
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));
   return arrow::Status::OK();
 }

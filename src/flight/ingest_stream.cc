@@ -4,11 +4,29 @@
 #include <arrow/status.h>
 #include <spdlog/spdlog.h>
 
+#include <string>
+
+#include "persist/io_errors.h"
+
 namespace arbalest {
 
 arrow::Status ForClient(arrow::Status status) {
-  if (!status.IsCapacityError()) return status;
-  return status.WithMessage("resource exhausted: ", status.message())
+  std::string prefix;
+  switch (ClassifyIoFailure(status)) {
+    case IoFailure::kNone:
+      if (!status.IsCapacityError()) return status;
+      prefix = "resource exhausted: ";
+      break;
+    case IoFailure::kDiskFull:
+    case IoFailure::kTooManyFiles:
+      prefix =
+          std::string("resource exhausted: ") + IoFailureName(ClassifyIoFailure(status)) + ": ";
+      break;
+    case IoFailure::kLogFailed:
+      prefix = "unavailable: ";
+      break;
+  }
+  return status.WithMessage(prefix, status.message())
       .WithDetail(std::make_shared<arrow::flight::FlightStatusDetail>(
           arrow::flight::FlightStatusCode::Unavailable));
 }

@@ -13,9 +13,16 @@
 
 namespace arbalest {
 
-// Arrow Flight's gRPC transport has no path to RESOURCE_EXHAUSTED: a refusal for lack of
-// memory travels as UNAVAILABLE (retry later), keeping the Arrow CapacityError code in the
-// status headers for Arrow clients. Other statuses pass unchanged.
+// The status a client gets for a failed request: the one place where the server's refusals
+// that a client may retry get their code. Arrow Flight's gRPC transport has no path to
+// RESOURCE_EXHAUSTED, so they travel as UNAVAILABLE (retry later), keeping the Arrow code
+// (CapacityError, IOError) in the status headers for Arrow clients, with a message that names
+// the cause:
+//   "resource exhausted: ..."                      memory (--max-memory)
+//   "resource exhausted: disk full: ..."           ENOSPC, EDQUOT, EFBIG
+//   "resource exhausted: too many open files: ..." EMFILE, ENFILE
+//   "unavailable: ... the write-ahead log failed ..."  no more writes until restarted
+// Other statuses pass unchanged.
 arrow::Status ForClient(arrow::Status status);
 
 // Not thread-safe: one per stream.

@@ -59,6 +59,13 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
   if (const WalWriter* wal = store_->wal()) {
     families.push_back(Counter("arbalest_wal_bytes_total", "Bytes written to the WAL.",
                                static_cast<double>(wal->bytes_written())));
+    families.push_back(Counter("arbalest_wal_failed_groups_total",
+                               "WAL write groups that could not be written (their puts failed).",
+                               static_cast<double>(wal->failed_groups())));
+    families.push_back(Gauge("arbalest_wal_failed",
+                             "1 once the WAL has failed (an fsync or I/O error): no more writes "
+                             "until the server is restarted.",
+                             wal->failed() ? 1.0 : 0.0));
   }
   if (const Snapshotter* snapshotter = store_->snapshotter()) {
     const SnapshotCounters& snapshots = snapshotter->counters();

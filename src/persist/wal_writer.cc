@@ -10,12 +10,12 @@
 #include <array>
 #include <cerrno>
 #include <climits>
-#include <cstring>
 #include <filesystem>
 #include <vector>
 
 #include "persist/crc32c.h"
 #include "persist/file_sync.h"
+#include "persist/io_errors.h"
 #include "persist/wal_format.h"
 #include "persist/wal_segments.h"
 
@@ -37,7 +37,14 @@ struct WalWriter::Pending {
 namespace {
 
 arrow::Status ErrnoStatus(std::string_view what, const std::string& path) {
-  return arrow::Status::IOError("WAL: ", what, " ", path, ": ", std::strerror(errno));
+  return IoErrorFromErrno(errno, "WAL: ", what, " ", path);
+}
+
+// Whether a failure to write or open may pass and leaves the log whole once the group is cut
+// off: the disk, a quota or the file table is full.
+bool LeavesTheLogUsable(const arrow::Status& status) {
+  const IoFailure failure = ClassifyIoFailure(status);
+  return failure == IoFailure::kDiskFull || failure == IoFailure::kTooManyFiles;
 }
 
 }  // namespace
@@ -72,31 +79,48 @@ WalWriter::~WalWriter() {
     stopping_ = true;
   }
   work_ready_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();  // not started when Open failed
   if (fd_ >= 0) {
-    if (unsynced_) (void)Sync();
+    if (unsynced_ && broken_.ok()) {
+      if (arrow::Status synced = Sync(); !synced.ok()) spdlog::error("{}", synced.message());
+    }
     ::close(fd_);
   }
 }
 
 arrow::Result<WalTicket> WalWriter::Enqueue(WalPayload payload) {
-  // The payload checksum is the expensive part: compute it in the caller's thread.
-  uint32_t payload_crc = 0;
-  for (const auto& part : payload.parts) {
-    payload_crc = Crc32c(payload_crc, part->data(), static_cast<size_t>(part->size()));
+  std::vector<WalPayload> one;
+  one.push_back(std::move(payload));
+  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets, EnqueueAll(std::move(one)));
+  return std::move(tickets.front());
+}
+
+arrow::Result<std::vector<WalTicket>> WalWriter::EnqueueAll(std::vector<WalPayload> payloads) {
+  // The payload checksums are the expensive part: compute them in the caller's thread.
+  std::vector<uint32_t> payload_crcs;
+  for (const auto& payload : payloads) {
+    uint32_t crc = 0;
+    for (const auto& part : payload.parts) {
+      crc = Crc32c(crc, part->data(), static_cast<size_t>(part->size()));
+    }
+    payload_crcs.push_back(crc);
   }
-  const int64_t size = payload.size();
-  auto completion = std::make_shared<WalCompletion>();
-  uint64_t lsn;
+  std::vector<WalTicket> tickets;
   {
     std::lock_guard lock(mutex_);
     ARROW_RETURN_NOT_OK(broken_);
-    lsn = next_lsn_++;
-    queue_.push_back(Pending{lsn, EncodeHeader(lsn, static_cast<uint32_t>(size), payload_crc),
-                             std::move(payload), size, completion});
+    // Queued under one lock, so the writer takes them into the same group.
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      const uint64_t lsn = next_lsn_++;
+      const int64_t size = payloads[i].size();
+      auto completion = std::make_shared<WalCompletion>();
+      queue_.push_back(Pending{lsn, EncodeHeader(lsn, static_cast<uint32_t>(size), payload_crcs[i]),
+                               std::move(payloads[i]), size, completion});
+      tickets.push_back(WalTicket{lsn, std::move(completion)});
+    }
   }
   work_ready_.notify_one();
-  return WalTicket{lsn, std::move(completion)};
+  return tickets;
 }
 
 arrow::Status WalWriter::Wait(const WalTicket& ticket) {
@@ -121,10 +145,20 @@ uint64_t WalWriter::next_lsn() const {
   return next_lsn_;
 }
 
+int64_t WalWriter::failed_groups() const {
+  std::lock_guard lock(mutex_);
+  return failed_groups_;
+}
+
+bool WalWriter::failed() const {
+  std::lock_guard lock(mutex_);
+  return !broken_.ok();
+}
+
 void WalWriter::Run() {
   std::unique_lock lock(mutex_);
   while (true) {
-    const bool timed = options_.fsync == FsyncPolicy::kInterval && unsynced_;
+    const bool timed = options_.fsync == FsyncPolicy::kInterval && unsynced_ && broken_.ok();
     if (timed) {
       work_ready_.wait_until(lock, last_sync_ + options_.fsync_interval,
                              [&] { return stopping_ || !queue_.empty(); });
@@ -135,29 +169,72 @@ void WalWriter::Run() {
       if (stopping_) return;
       if (timed && std::chrono::steady_clock::now() >= last_sync_ + options_.fsync_interval) {
         lock.unlock();
-        arrow::Status status = Sync();
-        if (!status.ok()) spdlog::error("{}", status.message());
+        // The records written since the last sync were acked already (--fsync interval): the
+        // log cannot take them back, and may have lost them, so it fails.
+        if (arrow::Status synced = Sync(); !synced.ok()) (void)FailLog(synced);
         lock.lock();
       }
       continue;
     }
     std::deque<Pending> group;
     group.swap(queue_);
-    lock.unlock();
-    const arrow::Status status = WriteGroup(group);
-    lock.lock();
-    for (auto& pending : group) {
-      pending.completion->status = status;
-      pending.completion->done = true;
-      if (status.ok()) bytes_written_ += kWalHeaderSize + pending.payload_size;
+    if (!broken_.ok()) {  // queued before the log failed
+      Complete(group, broken_);
+      work_done_.notify_all();
+      continue;
     }
+    lock.unlock();
+    arrow::Status status = WriteGroup(group);
+    if (!status.ok() && ClassifyIoFailure(status) != IoFailure::kLogFailed &&
+        !LeavesTheLogUsable(status)) {
+      status = FailLog(status);
+    }
+    lock.lock();
+    Complete(group, status);
     work_done_.notify_all();
   }
 }
 
+void WalWriter::Complete(std::deque<Pending>& group, const arrow::Status& status) {
+  for (auto& pending : group) {
+    pending.completion->status = status;
+    pending.completion->done = true;
+    if (status.ok()) bytes_written_ += kWalHeaderSize + pending.payload_size;
+  }
+  if (status.ok()) return;
+  ++failed_groups_;
+  spdlog::error("{} ({} records not written)", status.message(), group.size());
+  // The records queued meanwhile would follow the failed ones in the log: they fail too, and
+  // their LSNs are handed out again with the failed group's, so that the log has no gap.
+  for (auto& pending : queue_) {
+    pending.completion->status = status;
+    pending.completion->done = true;
+  }
+  queue_.clear();
+  next_lsn_ = group.front().lsn;
+  rewound_to_ = std::min(rewound_to_, next_lsn_);
+}
+
+bool WalWriter::CutBack(int64_t size) {
+  if (::ftruncate(fd_, size) != 0) return false;
+  segment_size_ = size;
+  return true;
+}
+
+arrow::Status WalWriter::FailLog(const arrow::Status& cause) {
+  std::lock_guard lock(mutex_);
+  if (broken_.ok()) {
+    broken_ = LogFailedError(cause);
+    spdlog::critical("{}", broken_.message());
+  }
+  return broken_;
+}
+
 arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
   if (segment_size_ >= options_.segment_bytes) {
-    if (options_.fsync != FsyncPolicy::kNone && unsynced_) ARROW_RETURN_NOT_OK(Sync());
+    if (options_.fsync != FsyncPolicy::kNone && unsynced_) {
+      if (arrow::Status synced = Sync(); !synced.ok()) return FailLog(synced);
+    }
     ARROW_RETURN_NOT_OK(OpenSegment(group.front().lsn));
   }
   std::vector<iovec> iov;
@@ -177,12 +254,11 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
     const ssize_t n = ::writev(fd_, iov.data() + first, count);
     if (n < 0) {
       if (errno == EINTR) continue;
-      arrow::Status failure = ErrnoStatus("write to", segment_path_);
+      const arrow::Status failure = ErrnoStatus("write to", segment_path_);
       // Cut the partial group off so that the log ends with a whole record again.
-      if (::ftruncate(fd_, segment_size_) != 0) {
-        std::lock_guard lock(mutex_);
-        broken_ = arrow::Status::IOError(
-            failure.message(), "; the log could not be repaired and takes no more writes");
+      if (!CutBack(segment_size_)) {
+        return FailLog(
+            failure.WithMessage(failure.message(), "; cutting the partial group off failed too"));
       }
       return failure;
     }
@@ -198,12 +274,18 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
       }
     }
   }
+  const int64_t group_start = segment_size_;
   segment_size_ += total;
   unsynced_ = true;
   if (options_.fsync == FsyncPolicy::kAlways ||
       (options_.fsync == FsyncPolicy::kInterval &&
        std::chrono::steady_clock::now() >= last_sync_ + options_.fsync_interval)) {
-    return Sync();
+    if (arrow::Status synced = Sync(); !synced.ok()) {
+      // Not acked, so not to be found by a restart either (as far as the page cache goes).
+      if (!CutBack(group_start))
+        spdlog::error("WAL: cannot cut the failed group off {}", segment_path_);
+      return FailLog(synced);
+    }
   }
   return arrow::Status::OK();
 }
@@ -230,10 +312,18 @@ arrow::Status WalWriter::OpenSegment(uint64_t first_lsn) {
   segment_first_lsn_ = first_lsn;
   segment_size_ = 0;
   // Make the new file's directory entry durable too.
-  return SyncDirectory(options_.dir);
+  if (arrow::Status synced = SyncDirectory(options_.dir); !synced.ok()) return FailLog(synced);
+  return arrow::Status::OK();
 }
 
 arrow::Status WalWriter::DropSegmentsBefore(uint64_t lsn) {
+  {
+    // `lsn` was computed from a next_lsn() read before: a record written since with an LSN
+    // handed out again may be below it.
+    std::lock_guard lock(mutex_);
+    lsn = std::min(lsn, rewound_to_);
+    rewound_to_ = UINT64_MAX;
+  }
   ARROW_ASSIGN_OR_RAISE(auto segments, ListWalSegments(options_.dir));
   const uint64_t active = segment_first_lsn_;
   // A segment holds LSNs up to the next segment's first LSN - 1.

@@ -1,5 +1,14 @@
 // The write-ahead log writer: one thread writes what many callers queued, with one write and at
 // most one fsync per group (group commit).
+//
+// When a group cannot be written, none of its records is acknowledged, and none is left in the
+// log for a restart to find. A failure that leaves the log whole and may pass (the disk, a quota
+// or the file table is full: ENOSPC, EDQUOT, EFBIG, EMFILE, ENFILE on write or open) cuts the
+// group off and the log goes on; the records queued behind the group fail with it and their LSNs
+// are handed out again, so the log never has a gap. Any other failure (EIO, or any failed
+// fsync: after one, the kernel may have dropped the dirty pages, so a later fsync that succeeds
+// proves nothing) fails the log: the group is cut off where possible, and every later record is
+// refused (IoFailure::kLogFailed) until the process restarts and recovery reads what is on disk.
 #pragma once
 
 #include <arrow/buffer.h>
@@ -16,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "persist/wal_format.h"
 
@@ -59,12 +69,14 @@ class WalWriter {
   WalWriter& operator=(const WalWriter&) = delete;
 
   // Queues `payload` as the next record and returns at once; LSNs follow the order of the
-  // calls. IOError when the log can no longer be written (see Wait).
+  // calls. IOError (kLogFailed) once the log has failed.
   arrow::Result<WalTicket> Enqueue(WalPayload payload);
 
+  // Queues `payloads` as consecutive records of one group: they are written, or fail, together.
+  arrow::Result<std::vector<WalTicket>> EnqueueAll(std::vector<WalPayload> payloads);
+
   // Blocks until the ticket's record is durable under the fsync policy. IOError when its group
-  // could not be written (disk full, I/O error): the record is then not in the log, and the log
-  // is cut back to the last whole record so later records can still be written.
+  // could not be written (see the top of this file): the record is then not in the log.
   arrow::Status Wait(const WalTicket& ticket);
 
   // Enqueue, then Wait. Returns the record's LSN.
@@ -77,16 +89,29 @@ class WalWriter {
   // Bytes written to the log since Open.
   int64_t bytes_written() const;
 
-  // The LSN the next Enqueue will get: every record queued so far has a smaller one.
+  // The LSN the next Enqueue will get: every record queued so far has a smaller one. It goes
+  // back when a group fails (its LSNs are handed out again); DropSegmentsBefore allows for that.
   uint64_t next_lsn() const;
+
+  // Groups that could not be written since Open.
+  int64_t failed_groups() const;
+
+  // Whether the log has failed and refuses every record (see the top of this file).
+  bool failed() const;
 
  private:
   struct Pending;
   WalWriter(WalOptions options, uint64_t next_lsn);
   void Run();
   arrow::Status WriteGroup(const std::deque<Pending>& group);
+  // Records the outcome of a group written (or not) by the writer thread. Holds mutex_.
+  void Complete(std::deque<Pending>& group, const arrow::Status& status);
   arrow::Status OpenSegment(uint64_t first_lsn);
   arrow::Status Sync();
+  // Truncates the segment back to `size` bytes (cutting off a failed group); false if it cannot.
+  bool CutBack(int64_t size);
+  // Fails the log for good because of `cause`; returns the status every later record gets.
+  arrow::Status FailLog(const arrow::Status& cause);
 
   const WalOptions options_;
 
@@ -96,8 +121,11 @@ class WalWriter {
   std::deque<Pending> queue_;  // guarded by mutex_
   uint64_t next_lsn_;          // guarded by mutex_
   bool stopping_ = false;      // guarded by mutex_
-  arrow::Status broken_;       // guarded by mutex_: set when the log cannot recover
+  arrow::Status broken_;       // guarded by mutex_: set when the log has failed
   int64_t bytes_written_ = 0;  // guarded by mutex_
+  int64_t failed_groups_ = 0;  // guarded by mutex_
+  // The lowest LSN next_lsn_ went back to since the last DropSegmentsBefore. Guarded by mutex_.
+  uint64_t rewound_to_ = UINT64_MAX;
 
   // Owned by the writer thread.
   int fd_ = -1;

@@ -18,6 +18,18 @@ arrow::Result<WalTicket> VectorStore::Log(arrow::Result<WalPayload> payload) {
   return wal_->Enqueue(std::move(*payload));
 }
 
+arrow::Result<std::pair<WalTicket, WalTicket>> VectorStore::LogCreateAndAppend(
+    arrow::Result<WalPayload> create, arrow::Result<WalPayload> append) {
+  ARROW_RETURN_NOT_OK(create.status());
+  ARROW_RETURN_NOT_OK(append.status());
+  if (!wal_) return std::pair<WalTicket, WalTicket>{};
+  std::vector<WalPayload> records;
+  records.push_back(std::move(*create));
+  records.push_back(std::move(*append));
+  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets, wal_->EnqueueAll(std::move(records)));
+  return std::pair{std::move(tickets[0]), std::move(tickets[1])};
+}
+
 arrow::Status VectorStore::WaitLogged(const WalTicket& ticket) {
   return wal_ ? wal_->Wait(ticket) : arrow::Status::OK();
 }
@@ -36,25 +48,29 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
       return ready.status();
     }
     prepared = std::move(*ready);
+    // A new dataset's creation goes into the log with its first batch, or not at all: alone,
+    // it would be in the log of a dataset the server does not have, and a retried put would
+    // log a second creation that a restart refuses.
     arrow::Status logged = arrow::Status::OK();
     if (log_create) {
-      auto created = Log(EncodeCreateDataset(dataset.name(), dataset.put_schema()));
-      logged = created.status();
-      if (created.ok()) dataset.set_created_lsn(created->lsn);
-    }
-    if (logged.ok()) {
+      auto tickets = LogCreateAndAppend(EncodeCreateDataset(dataset.name(), dataset.put_schema()),
+                                        EncodeAppend(dataset.name(), *prepared.batch));
+      logged = tickets.status();
+      if (tickets.ok()) {
+        dataset.set_created_lsn(tickets->first.lsn);
+        ticket = std::move(tickets->second);
+      }
+    } else {
       auto appended = Log(EncodeAppend(dataset.name(), *prepared.batch));
       logged = appended.status();
-      if (appended.ok()) {
-        ticket = std::move(*appended);
-        dataset.NoteLogged(ticket.lsn);
-      }
+      if (appended.ok()) ticket = std::move(*appended);
     }
-    prepared.lsn = ticket.lsn;
     if (!logged.ok()) {
       dataset.Discard(prepared);
       return logged;
     }
+    dataset.NoteLogged(ticket.lsn);
+    prepared.lsn = ticket.lsn;
   }
   dataset.TokenizeText(&prepared);  // while the log writes the batch
   if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
@@ -250,14 +266,14 @@ arrow::Status VectorStore::Drop(std::string_view name) {
   auto it = datasets_.find(name);
   if (it == datasets_.end()) return arrow::Status::KeyError("dataset '", name, "' not found");
   Dataset& dataset = *it->second;
-  WalTicket ticket;
   {
-    // Under the append mutex: every append is logged either before the drop, or not at all.
+    // Under the append mutex until the drop is durable: every append is logged either before
+    // the drop, or not at all. A drop that fails to be logged leaves the dataset as it was.
     std::lock_guard order(dataset.append_mutex());
-    ARROW_ASSIGN_OR_RAISE(ticket, Log(EncodeDropDataset(name)));
+    ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeDropDataset(name)));
+    ARROW_RETURN_NOT_OK(WaitLogged(ticket));
     dataset.MarkDropped();
   }
-  ARROW_RETURN_NOT_OK(WaitLogged(ticket));
   datasets_.erase(it);
   return arrow::Status::OK();
 }

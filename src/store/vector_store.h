@@ -13,6 +13,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "persist/wal_format.h"
@@ -148,6 +149,10 @@ class VectorStore {
  private:
   // Logs `payload` if a log is attached; returns its ticket (lsn 0 without a log).
   arrow::Result<WalTicket> Log(arrow::Result<WalPayload> payload);
+  // Logs `create` and `append` as one group (WalWriter::EnqueueAll): both reach the log or
+  // neither does. Returns the tickets of both.
+  arrow::Result<std::pair<WalTicket, WalTicket>> LogCreateAndAppend(
+      arrow::Result<WalPayload> create, arrow::Result<WalPayload> append);
   // Waits for `ticket` if a log is attached.
   arrow::Status WaitLogged(const WalTicket& ticket);
   // A change of `dataset` other than an append (a delete, a compaction), logged and durable.

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "persist/io_errors.h"
 #include "persist/wal_format.h"
 #include "persist/wal_reader.h"
 #include "persist/wal_segments.h"
@@ -230,13 +231,53 @@ TEST_F(WalTest, WriteFailureFailsTheGroupAndLeavesALogOfWholeRecords) {
   ASSERT_FALSE(failed.ok());
   EXPECT_TRUE(failed.status().IsIOError());
   EXPECT_NE(failed.status().message().find("write to"), std::string::npos);
-  // The failed record is not in the log, and later records still land.
-  ASSERT_TRUE(writer->Append(Payload(3)).ok());
+  EXPECT_EQ(ClassifyIoFailure(failed.status()), IoFailure::kDiskFull);
+  EXPECT_EQ(writer->failed_groups(), 1);
+  EXPECT_FALSE(writer->failed());  // a full disk may pass: the log goes on
+  // The failed record is not in the log, later records still land, and the failed record's
+  // LSN is handed out again, so the log has no gap.
+  auto next = writer->Append(Payload(3));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, 2u);
   writer.reset();
+  std::vector<uint64_t> lsns;
+  auto read = ReadWal(dir_.string(), {}, [&](uint64_t lsn, auto) {
+    lsns.push_back(lsn);
+    return arrow::Status::OK();
+  });
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(lsns, (std::vector<uint64_t>{1, 2}));
   auto payloads = ReadAll();
   ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
   ASSERT_EQ(payloads->size(), 2u);
   EXPECT_EQ((*payloads)[1], Text(Payload(3)));
+}
+
+TEST_F(WalTest, RecordsQueuedTogetherShareTheirGroupsFate) {
+  auto writer = *WalWriter::Open(Options(), 1);
+  std::vector<WalPayload> payloads;
+  payloads.push_back(Payload(1));
+  payloads.push_back(Payload(2, 10000));
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit small = old_limit;
+  small.rlim_cur = 4096;  // room for the first record, not for both
+  setrlimit(RLIMIT_FSIZE, &small);
+  auto tickets = writer->EnqueueAll(std::move(payloads));
+  ASSERT_TRUE(tickets.ok());
+  ASSERT_EQ(tickets->size(), 2u);
+  EXPECT_EQ((*tickets)[0].lsn, 1u);
+  EXPECT_EQ((*tickets)[1].lsn, 2u);
+  const arrow::Status first = writer->Wait((*tickets)[0]);
+  const arrow::Status second = writer->Wait((*tickets)[1]);
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  EXPECT_FALSE(first.ok());
+  EXPECT_FALSE(second.ok());
+  writer.reset();
+  auto payloads_read = ReadAll();
+  ASSERT_TRUE(payloads_read.ok()) << payloads_read.status().ToString();
+  EXPECT_TRUE(payloads_read->empty());
 }
 
 }  // namespace
