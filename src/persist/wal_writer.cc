@@ -12,11 +12,13 @@
 #include <climits>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "persist/crc32c.h"
 #include "persist/file_sync.h"
 #include "persist/wal_format.h"
+#include "persist/wal_reader.h"
 #include "persist/wal_segments.h"
 
 namespace arbalest {
@@ -32,12 +34,34 @@ struct WalWriter::Pending {
   WalPayload payload;
   int64_t payload_size;
   std::shared_ptr<WalCompletion> completion;
+  std::function<void()> on_failure;
 };
 
 namespace {
 
 arrow::Status ErrnoStatus(std::string_view what, const std::string& path) {
   return arrow::Status::IOError("WAL: ", what, " ", path, ": ", std::strerror(errno));
+}
+
+// Appends a seal to the segment `fd` at `path`, `size` bytes long: the log continues at
+// `next_lsn`. Synced unless `fsync` is kNone. On failure the segment is cut back to `size`;
+// IOError (with `*broken` set when even that failed).
+arrow::Status AppendSeal(int fd, const std::string& path, int64_t size, uint64_t next_lsn,
+                         FsyncPolicy fsync, bool* broken) {
+  const WalPayload payload = EncodeSeal(next_lsn);
+  const auto& body = *payload.parts.front();
+  const auto header = EncodeHeader(next_lsn, static_cast<uint32_t>(body.size()),
+                                   Crc32c(0, body.data(), static_cast<size_t>(body.size())));
+  std::string record(reinterpret_cast<const char*>(header.data()), header.size());
+  record.append(reinterpret_cast<const char*>(body.data()), static_cast<size_t>(body.size()));
+  const bool written =
+      ::pwrite(fd, record.data(), record.size(), size) == static_cast<ssize_t>(record.size());
+  if (written && (fsync == FsyncPolicy::kNone || ::fdatasync(fd) == 0)) {
+    return arrow::Status::OK();
+  }
+  arrow::Status failure = ErrnoStatus(written ? "fdatasync of" : "cannot seal", path);
+  *broken = ::ftruncate(fd, size) != 0;
+  return failure;
 }
 
 }  // namespace
@@ -55,8 +79,38 @@ arrow::Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions options, ui
   if (error) {
     return arrow::Status::IOError("WAL: cannot create ", options.dir, ": ", error.message());
   }
-  std::unique_ptr<WalWriter> writer(new WalWriter(std::move(options), next_lsn));
-  ARROW_RETURN_NOT_OK(writer->OpenSegment(next_lsn));
+  ARROW_ASSIGN_OR_RAISE(auto segments, ListWalSegments(options.dir));
+  ARROW_ASSIGN_OR_RAISE(std::optional<uint64_t> log_start, ReadWalLogStart(options.dir));
+  std::unique_ptr<WalWriter> writer(new WalWriter(options, next_lsn));
+  std::string path;
+  ARROW_ASSIGN_OR_RAISE(const int fd, writer->CreateSegment(next_lsn, &path));
+  writer->fd_ = fd;
+  writer->segment_path_ = path;
+  writer->segment_first_lsn_ = next_lsn;
+  // The segment the log continued in until now ends here: seal it, so that if the new one is
+  // lost a restart notices.
+  auto before = std::find_if(segments.rbegin(), segments.rend(), [&](const WalSegment& segment) {
+    return segment.first_lsn < next_lsn;
+  });
+  if (before != segments.rend()) {
+    const std::string& previous = before->path;
+    ARROW_ASSIGN_OR_RAISE(const bool sealed, WalSegmentIsSealed(previous));
+    if (!sealed) {
+      const int previous_fd = ::open(previous.c_str(), O_WRONLY | O_CLOEXEC);
+      if (previous_fd < 0) return ErrnoStatus("cannot open", previous);
+      bool broken = false;
+      arrow::Status status = AppendSeal(previous_fd, previous, ::lseek(previous_fd, 0, SEEK_END),
+                                        next_lsn, options.fsync, &broken);
+      ::close(previous_fd);
+      ARROW_RETURN_NOT_OK(status);
+    }
+  }
+  if (!log_start) {
+    writer->log_start_ = segments.empty() ? next_lsn : segments.front().first_lsn;
+    ARROW_RETURN_NOT_OK(WriteWalLogStart(options.dir, writer->log_start_));
+  } else {
+    writer->log_start_ = *log_start;
+  }
   writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
   return writer;
 }
@@ -72,14 +126,14 @@ WalWriter::~WalWriter() {
     stopping_ = true;
   }
   work_ready_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();  // not started when Open failed
   if (fd_ >= 0) {
     if (unsynced_) (void)Sync();
     ::close(fd_);
   }
 }
 
-arrow::Result<WalTicket> WalWriter::Enqueue(WalPayload payload) {
+arrow::Result<WalTicket> WalWriter::Enqueue(WalPayload payload, std::function<void()> on_failure) {
   // The payload checksum is the expensive part: compute it in the caller's thread.
   uint32_t payload_crc = 0;
   for (const auto& part : payload.parts) {
@@ -91,9 +145,10 @@ arrow::Result<WalTicket> WalWriter::Enqueue(WalPayload payload) {
   {
     std::lock_guard lock(mutex_);
     ARROW_RETURN_NOT_OK(broken_);
+    ARROW_RETURN_NOT_OK(failing_);
     lsn = next_lsn_++;
     queue_.push_back(Pending{lsn, EncodeHeader(lsn, static_cast<uint32_t>(size), payload_crc),
-                             std::move(payload), size, completion});
+                             std::move(payload), size, completion, std::move(on_failure)});
   }
   work_ready_.notify_one();
   return WalTicket{lsn, std::move(completion)};
@@ -146,6 +201,7 @@ void WalWriter::Run() {
     lock.unlock();
     const arrow::Status status = WriteGroup(group);
     lock.lock();
+    if (!status.ok()) FailGroup(group, status, lock);
     for (auto& pending : group) {
       pending.completion->status = status;
       pending.completion->done = true;
@@ -155,10 +211,29 @@ void WalWriter::Run() {
   }
 }
 
+void WalWriter::FailGroup(std::deque<Pending>& group, const arrow::Status& status,
+                          std::unique_lock<std::mutex>& lock) {
+  // The records queued meanwhile have LSNs after the group's, and row counts that counted it:
+  // they fail too, and nothing is taken until every failed record's caller took back what it
+  // counted. Then the group's LSNs are given again: the log keeps no gap.
+  failing_ = status;
+  for (auto& pending : queue_) group.push_back(std::move(pending));
+  queue_.clear();
+  lock.unlock();
+  for (auto& pending : group) {
+    if (pending.on_failure) pending.on_failure();
+  }
+  lock.lock();
+  next_lsn_ = group.front().lsn;
+  failing_ = arrow::Status::OK();
+}
+
 arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
   if (segment_size_ >= options_.segment_bytes) {
     if (options_.fsync != FsyncPolicy::kNone && unsynced_) ARROW_RETURN_NOT_OK(Sync());
-    ARROW_RETURN_NOT_OK(OpenSegment(group.front().lsn));
+    std::string path;
+    ARROW_ASSIGN_OR_RAISE(const int fd, CreateSegment(group.front().lsn, &path));
+    ARROW_RETURN_NOT_OK(Rotate(fd, std::move(path), group.front().lsn));
   }
   std::vector<iovec> iov;
   int64_t total = 0;
@@ -169,22 +244,21 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
     }
     total += kWalHeaderSize + pending.payload_size;
   }
+  return WriteAll(std::move(iov), total);
+}
+
+arrow::Status WalWriter::WriteAll(std::vector<iovec> iov, int64_t total) {
   // writev may write less than asked: advance through the iovecs until all is written.
   size_t first = 0;
   int64_t written = 0;
+  arrow::Status status = arrow::Status::OK();
   while (written < total) {
     const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
     const ssize_t n = ::writev(fd_, iov.data() + first, count);
     if (n < 0) {
       if (errno == EINTR) continue;
-      arrow::Status failure = ErrnoStatus("write to", segment_path_);
-      // Cut the partial group off so that the log ends with a whole record again.
-      if (::ftruncate(fd_, segment_size_) != 0) {
-        std::lock_guard lock(mutex_);
-        broken_ = arrow::Status::IOError(
-            failure.message(), "; the log could not be repaired and takes no more writes");
-      }
-      return failure;
+      status = ErrnoStatus("write to", segment_path_);
+      break;
     }
     written += n;
     for (size_t left = static_cast<size_t>(n); left > 0;) {
@@ -198,14 +272,27 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
       }
     }
   }
-  segment_size_ += total;
-  unsynced_ = true;
-  if (options_.fsync == FsyncPolicy::kAlways ||
-      (options_.fsync == FsyncPolicy::kInterval &&
-       std::chrono::steady_clock::now() >= last_sync_ + options_.fsync_interval)) {
-    return Sync();
+  if (status.ok()) {
+    unsynced_ = true;
+    if (options_.fsync == FsyncPolicy::kAlways ||
+        (options_.fsync == FsyncPolicy::kInterval &&
+         std::chrono::steady_clock::now() >= last_sync_ + options_.fsync_interval)) {
+      status = Sync();
+    }
   }
-  return arrow::Status::OK();
+  if (status.ok()) {
+    segment_size_ += total;
+    return status;
+  }
+  // Cut the group off so that the log ends with a whole record again: its LSNs are given again.
+  if (::ftruncate(fd_, segment_size_) != 0) Break(status);
+  return status;
+}
+
+void WalWriter::Break(const arrow::Status& cause) {
+  std::lock_guard lock(mutex_);
+  broken_ = arrow::Status::IOError(cause.message(),
+                                   "; the log could not be repaired and takes no more writes");
 }
 
 arrow::Status WalWriter::Sync() {
@@ -219,26 +306,55 @@ arrow::Status WalWriter::Sync() {
   return arrow::Status::OK();
 }
 
-arrow::Status WalWriter::OpenSegment(uint64_t first_lsn) {
-  const std::string path =
-      (std::filesystem::path(options_.dir) / WalSegmentName(first_lsn)).string();
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("cannot create segment", path);
-  if (fd_ >= 0) ::close(fd_);
+arrow::Result<int> WalWriter::CreateSegment(uint64_t first_lsn, std::string* path) {
+  *path = (std::filesystem::path(options_.dir) / WalSegmentName(first_lsn)).string();
+  const int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("cannot create segment", *path);
+  // Make the new file's directory entry durable too (before the segment before it is sealed).
+  if (arrow::Status synced = SyncDirectory(options_.dir); !synced.ok()) {
+    ::close(fd);
+    return synced;
+  }
+  return fd;
+}
+
+arrow::Status WalWriter::Rotate(int fd, std::string path, uint64_t next_lsn) {
+  bool broken = false;
+  arrow::Status sealed =
+      AppendSeal(fd_, segment_path_, segment_size_, next_lsn, options_.fsync, &broken);
+  if (!sealed.ok()) {
+    ::close(fd);  // the empty segment is made again by the next try
+    if (broken) Break(sealed);
+    return sealed;
+  }
+  ::close(fd_);
   fd_ = fd;
-  segment_path_ = path;
-  segment_first_lsn_ = first_lsn;
+  segment_path_ = std::move(path);
+  segment_first_lsn_ = next_lsn;
   segment_size_ = 0;
-  // Make the new file's directory entry durable too.
-  return SyncDirectory(options_.dir);
+  unsynced_ = false;
+  return arrow::Status::OK();
 }
 
 arrow::Status WalWriter::DropSegmentsBefore(uint64_t lsn) {
+  std::lock_guard dropping(drop_mutex_);
   ARROW_ASSIGN_OR_RAISE(auto segments, ListWalSegments(options_.dir));
   const uint64_t active = segment_first_lsn_;
   // A segment holds LSNs up to the next segment's first LSN - 1.
-  for (size_t i = 0; i + 1 < segments.size(); ++i) {
-    if (segments[i + 1].first_lsn > lsn || segments[i].first_lsn >= active) break;
+  size_t dropped = 0;
+  while (dropped + 1 < segments.size() && segments[dropped + 1].first_lsn <= lsn &&
+         segments[dropped].first_lsn < active) {
+    ++dropped;
+  }
+  if (dropped == 0) return arrow::Status::OK();
+  // Where the log starts now, durable before any segment goes: a restart that finds the first
+  // segment after it knows that segments were lost.
+  const uint64_t log_start = segments[dropped].first_lsn;
+  if (log_start > log_start_) {
+    ARROW_RETURN_NOT_OK(WriteWalLogStart(options_.dir, log_start));
+    log_start_ = log_start;
+  }
+  for (size_t i = 0; i < dropped; ++i) {
     std::error_code error;
     std::filesystem::remove(segments[i].path, error);
     if (error)
