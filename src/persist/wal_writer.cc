@@ -225,6 +225,7 @@ void WalWriter::FailGroup(std::deque<Pending>& group, const arrow::Status& statu
   }
   lock.lock();
   next_lsn_ = group.front().lsn;
+  rewound_to_ = std::min(rewound_to_, next_lsn_);
   failing_ = arrow::Status::OK();
 }
 
@@ -338,6 +339,13 @@ arrow::Status WalWriter::Rotate(int fd, std::string path, uint64_t next_lsn) {
 
 arrow::Status WalWriter::DropSegmentsBefore(uint64_t lsn) {
   std::lock_guard dropping(drop_mutex_);
+  {
+    // `lsn` was computed from a next_lsn() read before: a record written since with an LSN
+    // given again may be below it.
+    std::lock_guard lock(mutex_);
+    lsn = std::min(lsn, rewound_to_);
+    rewound_to_ = UINT64_MAX;
+  }
   ARROW_ASSIGN_OR_RAISE(auto segments, ListWalSegments(options_.dir));
   const uint64_t active = segment_first_lsn_;
   // A segment holds LSNs up to the next segment's first LSN - 1.

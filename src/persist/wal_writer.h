@@ -89,7 +89,8 @@ class WalWriter {
   // Bytes written to the log since Open.
   int64_t bytes_written() const;
 
-  // The LSN the next Enqueue will get: every record queued so far has a smaller one.
+  // The LSN the next Enqueue will get: every record queued so far has a smaller one. It goes
+  // back when a group fails (its LSNs are given again); DropSegmentsBefore allows for that.
   uint64_t next_lsn() const;
 
  private:
@@ -124,6 +125,8 @@ class WalWriter {
   bool stopping_ = false;      // guarded by mutex_
   arrow::Status broken_;       // guarded by mutex_: set when the log cannot recover
   arrow::Status failing_;      // guarded by mutex_: set while failed records are taken back
+  // The lowest LSN next_lsn_ went back to since the last DropSegmentsBefore. Guarded by mutex_.
+  uint64_t rewound_to_ = UINT64_MAX;
   int64_t bytes_written_ = 0;  // guarded by mutex_
 
   // Owned by the writer thread.

@@ -288,6 +288,35 @@ TEST_F(WalTest, WriteFailureFailsTheGroupAndLeavesALogOfWholeRecords) {
   EXPECT_EQ(result.last_lsn, 2u);
 }
 
+// A checkpoint computes where the log must be kept from out of next_lsn(); a failed write can
+// give LSNs below that again meanwhile, and the records that take them are kept.
+TEST_F(WalTest, SegmentsDroppedAfterAFailedWriteKeepTheLsnsGivenAgain) {
+  auto options = Options();
+  options.segment_bytes = 1000;
+  auto writer = *WalWriter::Open(options, 1);
+  for (uint64_t i = 1; i <= 10; ++i) ASSERT_TRUE(writer->Append(Payload(i, 300)).ok());
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit tiny = old_limit;
+  tiny.rlim_cur = 1;
+  setrlimit(RLIMIT_FSIZE, &tiny);
+  auto ticket = writer->Enqueue(Payload(11, 2000));
+  ASSERT_TRUE(ticket.ok());
+  const uint64_t keep_from = ticket->lsn + 1;  // what a checkpoint reading next_lsn() now sees
+  EXPECT_FALSE(writer->Wait(*ticket).ok());
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  // LSN 11 again, filling its segment, then 12 in the next one.
+  EXPECT_EQ(*writer->Append(Payload(11, 2000)), 11u);
+  EXPECT_EQ(*writer->Append(Payload(12, 300)), 12u);
+  ASSERT_TRUE(writer->DropSegmentsBefore(keep_from).ok());
+  writer.reset();
+  auto payloads = ReadAll();
+  ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
+  ASSERT_GE(payloads->size(), 2u);
+  EXPECT_EQ((*payloads)[payloads->size() - 2], Text(Payload(11, 2000)));
+}
+
 TEST_F(WalTest, OpenFailsCleanlyWhenItCannotCreateItsSegment) {
   fs::create_directories(dir_ / WalSegmentName(7));  // where the segment would go
   auto failed = WalWriter::Open(Options(), 7);
