@@ -170,7 +170,8 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->capture_default_str();
   serve
       .add_flag("--wal-skip-corrupt", config.wal_skip_corrupt,
-                "Start even when the WAL has corrupt records, skipping them (their rows are lost)")
+                "Start even when WAL records are damaged or missing, skipping them (their rows "
+                "are lost; what is lost is logged)")
       ->envname("ARBALEST_WAL_SKIP_CORRUPT");
   serve
       .add_option("--snapshot-interval", config.snapshot_interval,
@@ -282,13 +283,15 @@ arrow::Status RecoverStore(const ServeConfig& config, VectorStore& store,
   spdlog::info(
       "recovered {} datasets in {:.3f} s: {} from snapshots ({} rows, {} indexed rows mapped), "
       "then {} WAL records ({} rows replayed, {} deleted, {} records already in snapshots or "
-      "of deleted datasets; torn bytes cut: {}, corrupt records skipped: {})",
+      "of deleted datasets; torn bytes cut: {}, corrupt records skipped: {}, gaps in the log "
+      "gone past: {}, rows known lost: {})",
       store.List().size(), seconds, recovered.snapshots, recovered.snapshot_rows,
       recovered.restored_index_rows, recovered.log.records, recovered.rows, recovered.deleted_rows,
-      recovered.skipped_records, recovered.log.truncated_bytes, recovered.log.skipped_corrupt);
+      recovered.skipped_records, recovered.log.truncated_bytes, recovered.log.skipped_corrupt,
+      recovered.log.gaps, recovered.lost_rows);
   ARROW_ASSIGN_OR_RAISE(auto writer, WalWriter::Open(std::move(wal), recovered.next_lsn));
   store.AttachWal(std::move(writer));
-  return arrow::Status::OK();
+  return LogRowCounts(store, recovered);
 }
 
 // Raises the open file limit as far as allowed and keeps `--fd-reserve` of it free of client

@@ -27,28 +27,79 @@ T Get(const uint8_t* in) {
   return value;
 }
 
-// type u8 | name_len u16 | name | body, where body is what `write_body` writes.
+// Payload type codes: wal_format.h lists them.
+enum PayloadCode : uint8_t {
+  kCreateCode = 1,
+  kLegacyAppendCode = 2,  // logged before row counts
+  kDropCode = 3,
+  kLegacyDeleteCode = 4,
+  kLegacyCompactCode = 5,
+  kSealCode = 6,
+  kAppendCode = 7,
+  kDeleteCode = 8,
+  kCompactCode = 9,
+  kRowCountCode = 10,
+};
+
+constexpr size_t kPrefixSize = 3;  // type u8 | name_len u16
+
+// type u8 | name_len u16 | name | [logged_rows i64] | body, where body is what `write_body`
+// writes.
 template <typename WriteBody>
-arrow::Result<WalPayload> EncodePayload(WalRecordType type, std::string_view dataset,
-                                        WriteBody write_body) {
+arrow::Result<WalPayload> EncodePayload(PayloadCode code, std::string_view dataset,
+                                        std::optional<int64_t> logged_rows, WriteBody write_body) {
   auto stream = std::make_shared<BufferListOutputStream>();
-  std::array<uint8_t, 3> prefix{};
-  prefix[0] = static_cast<uint8_t>(type);
+  std::array<uint8_t, kPrefixSize> prefix{};
+  prefix[0] = code;
   Put<uint16_t>(prefix.data() + 1, static_cast<uint16_t>(dataset.size()));
   ARROW_RETURN_NOT_OK(stream->Write(prefix.data(), prefix.size()));
   ARROW_RETURN_NOT_OK(stream->Write(dataset.data(), static_cast<int64_t>(dataset.size())));
+  if (logged_rows) {
+    std::array<uint8_t, sizeof(int64_t)> count{};
+    Put<int64_t>(count.data(), *logged_rows);
+    ARROW_RETURN_NOT_OK(stream->Write(count.data(), count.size()));
+  }
   ARROW_RETURN_NOT_OK(write_body(stream));
   return WalPayload{stream->Finish()};
 }
 
 // A record whose body is a row bitmap in Roaring's portable serialization.
-arrow::Result<WalPayload> EncodeRows(WalRecordType type, std::string_view dataset,
-                                     const Roaring& rows) {
-  return EncodePayload(type, dataset, [&](auto& stream) {
+arrow::Result<WalPayload> EncodeRows(PayloadCode code, std::string_view dataset,
+                                     const Roaring& rows, int64_t logged_rows) {
+  return EncodePayload(code, dataset, logged_rows, [&](auto& stream) {
     std::string body(rows.getSizeInBytes(/*portable=*/true), '\0');
     rows.write(body.data(), /*portable=*/true);
     return stream->Write(body.data(), static_cast<int64_t>(body.size()));
   });
+}
+
+// Decodes the body of a row record (from `body`, `size` bytes) into entry->rows.
+arrow::Status DecodeRows(const uint8_t* body, size_t size, WalEntry* entry) {
+  // The C call, not Roaring::readSafe: that one throws on a malformed body.
+  roaring_bitmap_t* rows =
+      roaring_bitmap_portable_deserialize_safe(reinterpret_cast<const char*>(body), size);
+  if (rows == nullptr) return arrow::Status::Invalid("row record without a valid row bitmap");
+  entry->rows = Roaring(rows);
+  if (entry->rows.getSizeInBytes(/*portable=*/true) != size) {
+    return arrow::Status::Invalid("bytes after the record's row bitmap");
+  }
+  return arrow::Status::OK();
+}
+
+// Decodes an IPC stream body into entry->schema and, for an append, entry->batch.
+arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry) {
+  auto input = std::make_shared<arrow::io::BufferReader>(std::move(body));
+  auto reader = arrow::ipc::RecordBatchStreamReader::Open(input);
+  if (!reader.ok()) return arrow::Status::Invalid(reader.status().message());
+  entry->schema = (*reader)->schema();
+  if (entry->type == WalRecordType::kAppend) {
+    auto batch = (*reader)->Next();
+    if (!batch.ok() || *batch == nullptr) {
+      return arrow::Status::Invalid("append without a record batch");
+    }
+    entry->batch = std::move(*batch);
+  }
+  return arrow::Status::OK();
 }
 
 }  // namespace
@@ -66,14 +117,15 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> WalPayload::Contiguous() const {
 
 arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
                                               const std::shared_ptr<arrow::Schema>& schema) {
-  return EncodePayload(WalRecordType::kCreateDataset, dataset, [&](auto& stream) {
+  return EncodePayload(kCreateCode, dataset, std::nullopt, [&](auto& stream) {
     ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, schema));
     return writer->Close();
   });
 }
 
-arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch) {
-  return EncodePayload(WalRecordType::kAppend, dataset, [&](auto& stream) {
+arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch,
+                                       int64_t logged_rows) {
+  return EncodePayload(kAppendCode, dataset, logged_rows, [&](auto& stream) {
     ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
     ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
     return writer->Close();
@@ -81,56 +133,119 @@ arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::Re
 }
 
 arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset) {
-  return EncodePayload(WalRecordType::kDropDataset, dataset,
+  return EncodePayload(kDropCode, dataset, std::nullopt, [](auto&) { return arrow::Status::OK(); });
+}
+
+arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows,
+                                       int64_t logged_rows) {
+  return EncodeRows(kDeleteCode, dataset, rows, logged_rows);
+}
+
+arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped,
+                                        int64_t logged_rows) {
+  return EncodeRows(kCompactCode, dataset, dropped, logged_rows);
+}
+
+arrow::Result<WalPayload> EncodeRowCount(std::string_view dataset, int64_t logged_rows) {
+  return EncodePayload(kRowCountCode, dataset, logged_rows,
                        [](auto&) { return arrow::Status::OK(); });
 }
 
-arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows) {
-  return EncodeRows(WalRecordType::kDelete, dataset, rows);
-}
-
-arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped) {
-  return EncodeRows(WalRecordType::kCompact, dataset, dropped);
+WalPayload EncodeSeal(uint64_t next_lsn) {
+  std::array<uint8_t, kPrefixSize + sizeof(uint64_t)> payload{};
+  payload[0] = kSealCode;  // and an empty name
+  Put<uint64_t>(payload.data() + kPrefixSize, next_lsn);
+  return WalPayload{{arrow::Buffer::FromString(
+      std::string(reinterpret_cast<const char*>(payload.data()), payload.size()))}};
 }
 
 arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
   const auto malformed = [&](std::string_view why) {
     return arrow::Status::Invalid("WAL record ", lsn, " is malformed: ", why);
   };
-  if (payload->size() < 3) return malformed("shorter than its prefix");
+  if (payload->size() < static_cast<int64_t>(kPrefixSize)) {
+    return malformed("shorter than its prefix");
+  }
   WalEntry entry;
   entry.lsn = lsn;
-  const uint8_t type = payload->data()[0];
-  if (type < 1 || type > 5) return malformed("unknown record type");
-  entry.type = static_cast<WalRecordType>(type);
+  const uint8_t code = payload->data()[0];
+  bool counted = false;  // the body starts with the dataset's row count
+  switch (code) {
+    case kCreateCode:
+      entry.type = WalRecordType::kCreateDataset;
+      break;
+    case kDropCode:
+      entry.type = WalRecordType::kDropDataset;
+      break;
+    case kAppendCode:
+    case kLegacyAppendCode:
+      entry.type = WalRecordType::kAppend;
+      counted = code == kAppendCode;
+      break;
+    case kDeleteCode:
+    case kLegacyDeleteCode:
+      entry.type = WalRecordType::kDelete;
+      counted = code == kDeleteCode;
+      break;
+    case kCompactCode:
+    case kLegacyCompactCode:
+      entry.type = WalRecordType::kCompact;
+      counted = code == kCompactCode;
+      break;
+    case kRowCountCode:
+      entry.type = WalRecordType::kRowCount;
+      counted = true;
+      break;
+    case kSealCode:
+      return malformed("a segment seal where a record was expected");
+    default:
+      return malformed("unknown record type");
+  }
   const uint16_t name_length = Get<uint16_t>(payload->data() + 1);
-  if (payload->size() < 3 + name_length) return malformed("dataset name past its end");
-  entry.dataset.assign(reinterpret_cast<const char*>(payload->data()) + 3, name_length);
-  if (entry.type == WalRecordType::kDropDataset) return entry;
-  if (entry.type == WalRecordType::kDelete || entry.type == WalRecordType::kCompact) {
-    const size_t body_size = static_cast<size_t>(payload->size() - 3 - name_length);
-    const char* body = reinterpret_cast<const char*>(payload->data()) + 3 + name_length;
-    // The C call, not Roaring::readSafe: that one throws on a malformed body.
-    roaring_bitmap_t* rows = roaring_bitmap_portable_deserialize_safe(body, body_size);
-    if (rows == nullptr) return malformed("row record without a valid row bitmap");
-    entry.rows = Roaring(rows);
-    if (entry.rows.getSizeInBytes(/*portable=*/true) != body_size) {
-      return malformed("bytes after the record's row bitmap");
+  int64_t body = static_cast<int64_t>(kPrefixSize) + name_length;
+  if (payload->size() < body) return malformed("dataset name past its end");
+  entry.dataset.assign(reinterpret_cast<const char*>(payload->data()) + kPrefixSize, name_length);
+  if (counted) {
+    if (payload->size() < body + static_cast<int64_t>(sizeof(int64_t))) {
+      return malformed("row count past its end");
     }
-    return entry;
+    entry.logged_rows = Get<int64_t>(payload->data() + body);
+    if (*entry.logged_rows < 0) return malformed("negative row count");
+    body += sizeof(int64_t);
   }
-
-  auto body = arrow::SliceBuffer(payload, 3 + name_length);
-  auto input = std::make_shared<arrow::io::BufferReader>(body);
-  auto reader = arrow::ipc::RecordBatchStreamReader::Open(input);
-  if (!reader.ok()) return malformed(reader.status().message());
-  entry.schema = (*reader)->schema();
-  if (entry.type == WalRecordType::kAppend) {
-    auto batch = (*reader)->Next();
-    if (!batch.ok() || *batch == nullptr) return malformed("append without a record batch");
-    entry.batch = std::move(*batch);
+  const auto body_size = static_cast<size_t>(payload->size() - body);
+  arrow::Status decoded = arrow::Status::OK();
+  switch (entry.type) {
+    case WalRecordType::kDropDataset:
+      break;
+    case WalRecordType::kRowCount:
+      if (body_size != 0) decoded = arrow::Status::Invalid("bytes after the row count");
+      break;
+    case WalRecordType::kDelete:
+    case WalRecordType::kCompact:
+      decoded = DecodeRows(payload->data() + body, body_size, &entry);
+      break;
+    case WalRecordType::kCreateDataset:
+    case WalRecordType::kAppend:
+      decoded = DecodeIpc(arrow::SliceBuffer(payload, body), &entry);
+      break;
   }
+  if (!decoded.ok()) return malformed(decoded.message());
   return entry;
+}
+
+arrow::Result<std::optional<uint64_t>> DecodeSeal(uint64_t lsn, const arrow::Buffer& payload) {
+  if (payload.size() < 1 || payload.data()[0] != kSealCode) return std::nullopt;
+  if (payload.size() != static_cast<int64_t>(kPrefixSize + sizeof(uint64_t)) ||
+      Get<uint16_t>(payload.data() + 1) != 0) {
+    return arrow::Status::Invalid("WAL record ", lsn, " is a malformed seal");
+  }
+  const auto next_lsn = Get<uint64_t>(payload.data() + kPrefixSize);
+  if (next_lsn != lsn) {
+    return arrow::Status::Invalid("WAL record ", lsn, " is a seal that continues at LSN ", next_lsn,
+                                  ", not at its own");
+  }
+  return next_lsn;
 }
 
 std::array<uint8_t, kWalHeaderSize> EncodeHeader(uint64_t lsn, uint32_t payload_length,

@@ -1,28 +1,53 @@
 // The on-disk format of the write-ahead log.
 //
 // The log is a directory of segment files named by the LSN of their first record
-// (00000000000000000001.wal, ...). A segment is a sequence of records:
+// (00000000000000000001.wal, ...), plus LOG_START (wal_segments.h). A segment is a sequence of
+// records:
 //
-//   header (24 bytes, little-endian)        payload (payload_length bytes)
-//   +------------+--------+-----+---------+----------------------------------------+
-//   | header_crc | length | lsn | pay_crc | type u8 | name_len u16 | name | body   |
-//   |   u32      |  u32   | u64 |   u32   +----------------------------------------+
-//   +------------+--------+-----+---------+
+//   header (24 bytes, little-endian)                  payload (payload_length bytes)
+//   +------------+--------+-----+---------+----------+----------------------------------------+
+//   | header_crc | length | lsn | pay_crc | reserved | type u8 | name_len u16 | name | body   |
+//   |   u32      |  u32   | u64 |   u32   | u32 (0)  +----------------------------------------+
+//   +------------+--------+-----+---------+----------+
 //
 // header_crc covers the 20 bytes after it; pay_crc covers the payload. Two checksums let a
 // reader tell a torn or corrupt payload (header intact: the record can be skipped) from a
-// corrupt header (nothing after it in the segment can be trusted). LSNs start at 1 and
-// increase by one per record across segments. Records are self-contained: the body of an
-// append is an Arrow IPC stream (schema + one batch), so replay needs no other state beyond
-// the records before it.
+// corrupt header (nothing after it in the segment can be trusted). Records are
+// self-contained: the body of an append is an Arrow IPC stream (schema + one batch), so replay
+// needs no other state beyond the records before it.
+//
+// LSN continuity: LSNs start at 1 and increase by exactly one per record, across segments: a
+// segment's first record has the LSN of its name, which follows the previous segment's last
+// record (a write that failed is cut off the file and its LSNs are given again). So a reader
+// can name any LSN missing from the log. Every segment but the last ends with a seal: a record
+// whose header carries the LSN the log continues at (the next segment's name, whose first
+// record has that LSN too: a seal takes no LSN of its own) and whose payload says so again.
+// A last segment that is sealed means the segment after it is missing. Logs written before
+// seals lack them; they still read.
+//
+// Payload types (the first payload byte):
+//   1  create dataset  body: IPC stream of the schema the dataset was created from
+//   3  drop dataset    body: empty
+//   6  seal            name empty; body: u64 LSN the log continues at (= the header's)
+//   7  append          body: i64 row count | IPC stream of one conformed batch, as stored
+//   8  delete          body: i64 row count | deleted row numbers (portable Roaring bitmap)
+//   9  compact         body: i64 row count | dropped row numbers (portable Roaring bitmap)
+//  10  row count       body: i64 row count
+// where "row count" is the dataset's stored row count when the record was logged, in the
+// numbering of the records before it (for an append: the row number of its first row). Logs
+// written before row counts have appends, deletes and compactions as types 2, 4 and 5: the
+// same without the i64; they still decode (WalEntry::logged_rows unset). A log written by this
+// version cannot be read by earlier ones (they refuse the unknown types).
 #pragma once
 
 #include <arrow/buffer.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <roaring/roaring.hh>
 #include <string>
 #include <string_view>
@@ -33,20 +58,25 @@ namespace arbalest {
 inline constexpr size_t kWalHeaderSize = 24;
 inline constexpr std::string_view kWalSegmentSuffix = ".wal";
 
+// The kinds of records replay applies (a seal is read by the reader alone).
 enum class WalRecordType : uint8_t {
-  kCreateDataset = 1,  // body: IPC stream of the schema the dataset was created from
-  kAppend = 2,         // body: IPC stream of one conformed batch, as stored
-  kDropDataset = 3,    // body: empty
-  // body: the deleted dataset row numbers (rows numbered across the dataset's appends in log
-  // order), a Roaring bitmap in its portable serialization. Row numbers rather than ids: the
-  // rows an id resolves to depend only on the appends logged before the record, so replay is
-  // deterministic without re-running the id lookup (a scan of the whole id column) per record.
-  kDelete = 4,
-  // body: the dropped row numbers, as for kDelete: every one of them deleted by earlier
-  // records. Replay compacts the dataset at this point of the log, as the live server did:
-  // the dropped rows go, and the others are renumbered densely in order (row r becomes r minus
-  // the dropped rows below it), so later records' row numbers mean the same rows again.
-  kCompact = 5,
+  kCreateDataset,
+  kAppend,
+  kDropDataset,
+  // The deleted dataset row numbers (rows numbered across the dataset's appends in log order).
+  // Row numbers rather than ids: the rows an id resolves to depend only on the appends logged
+  // before the record, so replay is deterministic without re-running the id lookup (a scan of
+  // the whole id column) per record.
+  kDelete,
+  // The dropped row numbers, as for kDelete: every one of them deleted by earlier records.
+  // Replay compacts the dataset at this point of the log, as the live server did: the dropped
+  // rows go, and the others are renumbered densely in order (row r becomes r minus the dropped
+  // rows below it), so later records' row numbers mean the same rows again.
+  kCompact,
+  // The dataset's row count alone: logged by a start that lost rows of the dataset
+  // (--wal-skip-corrupt), so that a later replay, which loses them again, knows that the
+  // records after it number the rows as replay does.
+  kRowCount,
 };
 
 // A decoded record.
@@ -57,6 +87,10 @@ struct WalEntry {
   std::shared_ptr<arrow::Schema> schema;      // kCreateDataset
   std::shared_ptr<arrow::RecordBatch> batch;  // kAppend
   Roaring rows;                               // kDelete, kCompact
+  // kAppend, kDelete, kCompact, kRowCount: the dataset's row count when the record was logged
+  // (an append's first row number). Unset in appends, deletes and compactions logged before
+  // row counts were.
+  std::optional<int64_t> logged_rows;
 };
 
 // A record's payload as a list of buffers whose concatenation is the payload: an append refers
@@ -68,16 +102,26 @@ struct WalPayload {
   arrow::Result<std::shared_ptr<arrow::Buffer>> Contiguous() const;
 };
 
-// Payload encoders: what WalWriter::Enqueue logs.
+// Payload encoders: what WalWriter::Enqueue logs. `logged_rows`: see WalEntry.
 arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
                                               const std::shared_ptr<arrow::Schema>& schema);
-arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch);
+arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch,
+                                       int64_t logged_rows);
 arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset);
-arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows);
-arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped);
+arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows,
+                                       int64_t logged_rows);
+arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped,
+                                        int64_t logged_rows);
+arrow::Result<WalPayload> EncodeRowCount(std::string_view dataset, int64_t logged_rows);
+// A seal: the log continues at `next_lsn`, in the segment of that name. Log it with that LSN.
+WalPayload EncodeSeal(uint64_t next_lsn);
 
-// Decodes a payload read back from the log. Invalid when it is malformed.
+// Decodes a payload read back from the log. Invalid when it is malformed (or a seal).
 arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload);
+
+// The LSN a seal read back as record `lsn` continues at; nullopt when `payload` is not a
+// seal. Invalid when it is a malformed seal.
+arrow::Result<std::optional<uint64_t>> DecodeSeal(uint64_t lsn, const arrow::Buffer& payload);
 
 // The header of a record with `lsn` and `payload`.
 std::array<uint8_t, kWalHeaderSize> EncodeHeader(uint64_t lsn, uint32_t payload_length,

@@ -11,12 +11,14 @@
 #include <cerrno>
 #include <climits>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "persist/crc32c.h"
 #include "persist/file_sync.h"
 #include "persist/io_errors.h"
 #include "persist/wal_format.h"
+#include "persist/wal_reader.h"
 #include "persist/wal_segments.h"
 
 namespace arbalest {
@@ -32,6 +34,7 @@ struct WalWriter::Pending {
   WalPayload payload;
   int64_t payload_size;
   std::shared_ptr<WalCompletion> completion;
+  std::function<void()> on_failure;  // set on the group's last record only
 };
 
 namespace {
@@ -45,6 +48,27 @@ arrow::Status ErrnoStatus(std::string_view what, const std::string& path) {
 bool LeavesTheLogUsable(const arrow::Status& status) {
   const IoFailure failure = ClassifyIoFailure(status);
   return failure == IoFailure::kDiskFull || failure == IoFailure::kTooManyFiles;
+}
+
+// Appends a seal to the segment `fd` at `path`, `size` bytes long: the log continues at
+// `next_lsn`. Synced unless `fsync` is kNone. On failure the segment is cut back to `size`;
+// IOError (with `*broken` set when even that failed).
+arrow::Status AppendSeal(int fd, const std::string& path, int64_t size, uint64_t next_lsn,
+                         FsyncPolicy fsync, bool* broken) {
+  const WalPayload payload = EncodeSeal(next_lsn);
+  const auto& body = *payload.parts.front();
+  const auto header = EncodeHeader(next_lsn, static_cast<uint32_t>(body.size()),
+                                   Crc32c(0, body.data(), static_cast<size_t>(body.size())));
+  std::string record(reinterpret_cast<const char*>(header.data()), header.size());
+  record.append(reinterpret_cast<const char*>(body.data()), static_cast<size_t>(body.size()));
+  const bool written =
+      ::pwrite(fd, record.data(), record.size(), size) == static_cast<ssize_t>(record.size());
+  if (written && (fsync == FsyncPolicy::kNone || ::fdatasync(fd) == 0)) {
+    return arrow::Status::OK();
+  }
+  arrow::Status failure = ErrnoStatus(written ? "fdatasync of" : "cannot seal", path);
+  *broken = ::ftruncate(fd, size) != 0;
+  return failure;
 }
 
 }  // namespace
@@ -62,8 +86,38 @@ arrow::Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions options, ui
   if (error) {
     return arrow::Status::IOError("WAL: cannot create ", options.dir, ": ", error.message());
   }
-  std::unique_ptr<WalWriter> writer(new WalWriter(std::move(options), next_lsn));
-  ARROW_RETURN_NOT_OK(writer->OpenSegment(next_lsn));
+  ARROW_ASSIGN_OR_RAISE(auto segments, ListWalSegments(options.dir));
+  ARROW_ASSIGN_OR_RAISE(std::optional<uint64_t> log_start, ReadWalLogStart(options.dir));
+  std::unique_ptr<WalWriter> writer(new WalWriter(options, next_lsn));
+  std::string path;
+  ARROW_ASSIGN_OR_RAISE(const int fd, writer->CreateSegment(next_lsn, &path));
+  writer->fd_ = fd;
+  writer->segment_path_ = path;
+  writer->segment_first_lsn_ = next_lsn;
+  // The segment the log continued in until now ends here: seal it, so that if the new one is
+  // lost a restart notices.
+  auto before = std::find_if(segments.rbegin(), segments.rend(), [&](const WalSegment& segment) {
+    return segment.first_lsn < next_lsn;
+  });
+  if (before != segments.rend()) {
+    const std::string& previous = before->path;
+    ARROW_ASSIGN_OR_RAISE(const bool sealed, WalSegmentIsSealed(previous));
+    if (!sealed) {
+      const int previous_fd = ::open(previous.c_str(), O_WRONLY | O_CLOEXEC);
+      if (previous_fd < 0) return ErrnoStatus("cannot open", previous);
+      bool broken = false;
+      arrow::Status status = AppendSeal(previous_fd, previous, ::lseek(previous_fd, 0, SEEK_END),
+                                        next_lsn, options.fsync, &broken);
+      ::close(previous_fd);
+      ARROW_RETURN_NOT_OK(status);
+    }
+  }
+  if (!log_start) {
+    writer->log_start_ = segments.empty() ? next_lsn : segments.front().first_lsn;
+    ARROW_RETURN_NOT_OK(WriteWalLogStart(options.dir, writer->log_start_));
+  } else {
+    writer->log_start_ = *log_start;
+  }
   writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
   return writer;
 }
@@ -88,14 +142,16 @@ WalWriter::~WalWriter() {
   }
 }
 
-arrow::Result<WalTicket> WalWriter::Enqueue(WalPayload payload) {
+arrow::Result<WalTicket> WalWriter::Enqueue(WalPayload payload, std::function<void()> on_failure) {
   std::vector<WalPayload> one;
   one.push_back(std::move(payload));
-  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets, EnqueueAll(std::move(one)));
+  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets,
+                        EnqueueAll(std::move(one), std::move(on_failure)));
   return std::move(tickets.front());
 }
 
-arrow::Result<std::vector<WalTicket>> WalWriter::EnqueueAll(std::vector<WalPayload> payloads) {
+arrow::Result<std::vector<WalTicket>> WalWriter::EnqueueAll(std::vector<WalPayload> payloads,
+                                                            std::function<void()> on_failure) {
   // The payload checksums are the expensive part: compute them in the caller's thread.
   std::vector<uint32_t> payload_crcs;
   for (const auto& payload : payloads) {
@@ -109,15 +165,17 @@ arrow::Result<std::vector<WalTicket>> WalWriter::EnqueueAll(std::vector<WalPaylo
   {
     std::lock_guard lock(mutex_);
     ARROW_RETURN_NOT_OK(broken_);
+    ARROW_RETURN_NOT_OK(failing_);
     // Queued under one lock, so the writer takes them into the same group.
     for (size_t i = 0; i < payloads.size(); ++i) {
       const uint64_t lsn = next_lsn_++;
       const int64_t size = payloads[i].size();
       auto completion = std::make_shared<WalCompletion>();
       queue_.push_back(Pending{lsn, EncodeHeader(lsn, static_cast<uint32_t>(size), payload_crcs[i]),
-                               std::move(payloads[i]), size, completion});
+                               std::move(payloads[i]), size, completion, nullptr});
       tickets.push_back(WalTicket{lsn, std::move(completion)});
     }
+    if (!payloads.empty()) queue_.back().on_failure = std::move(on_failure);
   }
   work_ready_.notify_one();
   return tickets;
@@ -179,7 +237,7 @@ void WalWriter::Run() {
     std::deque<Pending> group;
     group.swap(queue_);
     if (!broken_.ok()) {  // queued before the log failed
-      Complete(group, broken_);
+      Complete(group, broken_, lock);
       work_done_.notify_all();
       continue;
     }
@@ -190,29 +248,41 @@ void WalWriter::Run() {
       status = FailLog(status);
     }
     lock.lock();
-    Complete(group, status);
+    Complete(group, status, lock);
     work_done_.notify_all();
   }
 }
 
-void WalWriter::Complete(std::deque<Pending>& group, const arrow::Status& status) {
+void WalWriter::Complete(std::deque<Pending>& group, const arrow::Status& status,
+                         std::unique_lock<std::mutex>& lock) {
+  if (status.ok()) {
+    for (auto& pending : group) {
+      pending.completion->done = true;
+      bytes_written_ += kWalHeaderSize + pending.payload_size;
+    }
+    return;
+  }
+  ++failed_groups_;
+  spdlog::error("{} ({} records not written)", status.message(), group.size());
+  // The records queued meanwhile have LSNs after the group's, and row counts that counted it:
+  // they fail too, and nothing is queued until every failed record's caller took back what it
+  // counted (on_failure, run without the lock). Then the group's LSNs are handed out again, so
+  // that the log has no gap.
+  for (auto& pending : queue_) group.push_back(std::move(pending));
+  queue_.clear();
+  failing_ = status;
+  lock.unlock();
+  for (auto& pending : group) {
+    if (pending.on_failure) pending.on_failure();
+  }
+  lock.lock();
   for (auto& pending : group) {
     pending.completion->status = status;
     pending.completion->done = true;
-    if (status.ok()) bytes_written_ += kWalHeaderSize + pending.payload_size;
   }
-  if (status.ok()) return;
-  ++failed_groups_;
-  spdlog::error("{} ({} records not written)", status.message(), group.size());
-  // The records queued meanwhile would follow the failed ones in the log: they fail too, and
-  // their LSNs are handed out again with the failed group's, so that the log has no gap.
-  for (auto& pending : queue_) {
-    pending.completion->status = status;
-    pending.completion->done = true;
-  }
-  queue_.clear();
   next_lsn_ = group.front().lsn;
   rewound_to_ = std::min(rewound_to_, next_lsn_);
+  failing_ = arrow::Status::OK();
 }
 
 bool WalWriter::CutBack(int64_t size) {
@@ -235,7 +305,9 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
     if (options_.fsync != FsyncPolicy::kNone && unsynced_) {
       if (arrow::Status synced = Sync(); !synced.ok()) return FailLog(synced);
     }
-    ARROW_RETURN_NOT_OK(OpenSegment(group.front().lsn));
+    std::string path;
+    ARROW_ASSIGN_OR_RAISE(const int fd, CreateSegment(group.front().lsn, &path));
+    ARROW_RETURN_NOT_OK(Rotate(fd, std::move(path), group.front().lsn));
   }
   std::vector<iovec> iov;
   int64_t total = 0;
@@ -301,22 +373,41 @@ arrow::Status WalWriter::Sync() {
   return arrow::Status::OK();
 }
 
-arrow::Status WalWriter::OpenSegment(uint64_t first_lsn) {
-  const std::string path =
-      (std::filesystem::path(options_.dir) / WalSegmentName(first_lsn)).string();
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("cannot create segment", path);
-  if (fd_ >= 0) ::close(fd_);
+arrow::Result<int> WalWriter::CreateSegment(uint64_t first_lsn, std::string* path) {
+  *path = (std::filesystem::path(options_.dir) / WalSegmentName(first_lsn)).string();
+  const int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("cannot create segment", *path);
+  // Make the new file's directory entry durable too (before the segment before it is sealed).
+  if (arrow::Status synced = SyncDirectory(options_.dir); !synced.ok()) {
+    ::close(fd);
+    return FailLog(synced);
+  }
+  return fd;
+}
+
+arrow::Status WalWriter::Rotate(int fd, std::string path, uint64_t next_lsn) {
+  bool broken = false;
+  arrow::Status sealed =
+      AppendSeal(fd_, segment_path_, segment_size_, next_lsn, options_.fsync, &broken);
+  if (!sealed.ok()) {
+    ::close(fd);  // the empty segment is made again by the next try
+    if (broken) {
+      return FailLog(
+          sealed.WithMessage(sealed.message(), "; cutting the partial seal off failed too"));
+    }
+    return sealed;  // Run fails the log unless the disk or the file table was full
+  }
+  ::close(fd_);
   fd_ = fd;
-  segment_path_ = path;
-  segment_first_lsn_ = first_lsn;
+  segment_path_ = std::move(path);
+  segment_first_lsn_ = next_lsn;
   segment_size_ = 0;
-  // Make the new file's directory entry durable too.
-  if (arrow::Status synced = SyncDirectory(options_.dir); !synced.ok()) return FailLog(synced);
+  unsynced_ = false;
   return arrow::Status::OK();
 }
 
 arrow::Status WalWriter::DropSegmentsBefore(uint64_t lsn) {
+  std::lock_guard dropping(drop_mutex_);
   {
     // `lsn` was computed from a next_lsn() read before: a record written since with an LSN
     // handed out again may be below it.
@@ -327,8 +418,20 @@ arrow::Status WalWriter::DropSegmentsBefore(uint64_t lsn) {
   ARROW_ASSIGN_OR_RAISE(auto segments, ListWalSegments(options_.dir));
   const uint64_t active = segment_first_lsn_;
   // A segment holds LSNs up to the next segment's first LSN - 1.
-  for (size_t i = 0; i + 1 < segments.size(); ++i) {
-    if (segments[i + 1].first_lsn > lsn || segments[i].first_lsn >= active) break;
+  size_t dropped = 0;
+  while (dropped + 1 < segments.size() && segments[dropped + 1].first_lsn <= lsn &&
+         segments[dropped].first_lsn < active) {
+    ++dropped;
+  }
+  if (dropped == 0) return arrow::Status::OK();
+  // Where the log starts now, durable before any segment goes: a restart that finds the first
+  // segment after it knows that segments were lost.
+  const uint64_t log_start = segments[dropped].first_lsn;
+  if (log_start > log_start_) {
+    ARROW_RETURN_NOT_OK(WriteWalLogStart(options_.dir, log_start));
+    log_start_ = log_start;
+  }
+  for (size_t i = 0; i < dropped; ++i) {
     std::error_code error;
     std::filesystem::remove(segments[i].path, error);
     if (error)

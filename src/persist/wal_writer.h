@@ -13,6 +13,7 @@
 
 #include <arrow/buffer.h>
 #include <arrow/result.h>
+#include <sys/uio.h>
 
 #include <atomic>
 #include <chrono>
@@ -60,7 +61,9 @@ struct WalTicket {
 class WalWriter {
  public:
   // Opens a new segment whose first record will have `next_lsn` (1 for a new log) in
-  // options.dir, creating the directory if needed, and starts the writer thread.
+  // options.dir, creating the directory if needed, and starts the writer thread. The segment
+  // before it, if any, is sealed (unless it is already), and LOG_START is written if absent
+  // (wal_segments.h), so that a segment lost later is noticed at startup.
   static arrow::Result<std::unique_ptr<WalWriter>> Open(WalOptions options, uint64_t next_lsn);
 
   // Writes and syncs what is queued, then stops the writer thread.
@@ -69,21 +72,31 @@ class WalWriter {
   WalWriter& operator=(const WalWriter&) = delete;
 
   // Queues `payload` as the next record and returns at once; LSNs follow the order of the
-  // calls. IOError (kLogFailed) once the log has failed.
-  arrow::Result<WalTicket> Enqueue(WalPayload payload);
+  // calls. IOError (kLogFailed) once the log has failed; the failure's status while the log
+  // takes back records that failed (see Wait). `on_failure`, if set, runs on the writer thread
+  // when the record fails, before Wait returns and before any record queued later is taken: a
+  // caller takes back there what it counted for the record (a dataset's row count, which
+  // records queued after it log) while nothing numbered after it can reach the log. So a caller
+  // must not wait for the log, or for a change queued before its record, while it holds a lock
+  // on_failure takes.
+  arrow::Result<WalTicket> Enqueue(WalPayload payload, std::function<void()> on_failure = nullptr);
 
   // Queues `payloads` as consecutive records of one group: they are written, or fail, together.
-  arrow::Result<std::vector<WalTicket>> EnqueueAll(std::vector<WalPayload> payloads);
+  // `on_failure` runs once if they fail, as for Enqueue.
+  arrow::Result<std::vector<WalTicket>> EnqueueAll(std::vector<WalPayload> payloads,
+                                                   std::function<void()> on_failure = nullptr);
 
   // Blocks until the ticket's record is durable under the fsync policy. IOError when its group
-  // could not be written (see the top of this file): the record is then not in the log.
+  // could not be written (see the top of this file): the record is then not in the log, nor is
+  // any record queued after it (they fail too: they were numbered as if it were).
   arrow::Status Wait(const WalTicket& ticket);
 
   // Enqueue, then Wait. Returns the record's LSN.
   arrow::Result<uint64_t> Append(WalPayload payload);
 
   // Deletes the segments whose records all have LSN < `lsn` (after a checkpoint). The segment
-  // being written is never deleted.
+  // being written is never deleted. LOG_START is moved to the first segment kept before any
+  // file goes.
   arrow::Status DropSegmentsBefore(uint64_t lsn);
 
   // Bytes written to the log since Open.
@@ -104,9 +117,17 @@ class WalWriter {
   WalWriter(WalOptions options, uint64_t next_lsn);
   void Run();
   arrow::Status WriteGroup(const std::deque<Pending>& group);
-  // Records the outcome of a group written (or not) by the writer thread. Holds mutex_.
-  void Complete(std::deque<Pending>& group, const arrow::Status& status);
-  arrow::Status OpenSegment(uint64_t first_lsn);
+  // Records the outcome of a group written (or not) by the writer thread, `lock` held. A failed
+  // group takes every record queued after it along, runs their on_failure (the lock released
+  // meanwhile) and hands their LSNs out again.
+  void Complete(std::deque<Pending>& group, const arrow::Status& status,
+                std::unique_lock<std::mutex>& lock);
+  // Creates the segment whose first record will have `first_lsn` and makes its directory entry
+  // durable; returns its descriptor.
+  arrow::Result<int> CreateSegment(uint64_t first_lsn, std::string* path);
+  // Seals the current segment (the log continues at `next_lsn`), then makes `fd`, created by
+  // CreateSegment, the current segment.
+  arrow::Status Rotate(int fd, std::string path, uint64_t next_lsn);
   arrow::Status Sync();
   // Truncates the segment back to `size` bytes (cutting off a failed group); false if it cannot.
   bool CutBack(int64_t size);
@@ -122,6 +143,7 @@ class WalWriter {
   uint64_t next_lsn_;          // guarded by mutex_
   bool stopping_ = false;      // guarded by mutex_
   arrow::Status broken_;       // guarded by mutex_: set when the log has failed
+  arrow::Status failing_;      // guarded by mutex_: set while failed records are taken back
   int64_t bytes_written_ = 0;  // guarded by mutex_
   int64_t failed_groups_ = 0;  // guarded by mutex_
   // The lowest LSN next_lsn_ went back to since the last DropSegmentsBefore. Guarded by mutex_.
@@ -134,6 +156,9 @@ class WalWriter {
   int64_t segment_size_ = 0;
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
+
+  std::mutex drop_mutex_;   // serializes DropSegmentsBefore
+  uint64_t log_start_ = 0;  // guarded by drop_mutex_: LOG_START as last written
 
   std::thread thread_;
 };

@@ -191,9 +191,20 @@ arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>
   {
     std::lock_guard order(append_mutex_);
     ARROW_ASSIGN_OR_RAISE(prepared, Prepare(batch));
+    logged_rows_ += prepared.batch->num_rows();
   }
   Publish(prepared);
   return prepared.batch->num_rows();
+}
+
+void Dataset::RevertLoggedRows(int64_t rows) {
+  std::lock_guard order(append_mutex_);
+  logged_rows_ -= rows;
+}
+
+int64_t Dataset::num_rows() const {
+  std::shared_lock state(state_mutex_);
+  return num_rows_;
 }
 
 arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch,
@@ -214,6 +225,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
   NoteLogged(lsn);
+  logged_rows_ += batch->num_rows();
   std::shared_ptr<DatasetText> text;
   const std::optional<int64_t> first_row = PublishBatch(next_ticket_++, batch, bytes, lsn, &text);
   IndexText(text.get(), *batch, std::nullopt, first_row);

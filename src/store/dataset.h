@@ -166,6 +166,20 @@ class Dataset {
   // append_mutex().
   void NoteLogged(uint64_t lsn) { logged_lsn_.store(lsn, std::memory_order_relaxed); }
 
+  // The dataset's stored row count once every change queued to the log so far is published:
+  // the row count its next record logs (an append's first row number), which replay checks.
+  // The caller holds append_mutex().
+  int64_t logged_rows() const { return logged_rows_; }
+  // Adds `rows` (negative for a compaction) to logged_rows(), for a change just queued. The
+  // caller holds append_mutex().
+  void AddLoggedRows(int64_t rows) { logged_rows_ += rows; }
+  // Takes back AddLoggedRows(rows) for a change the log failed to write (its
+  // WalWriter::Enqueue on_failure). Locks append_mutex().
+  void RevertLoggedRows(int64_t rows);
+
+  // Rows stored now, deleted ones included (Snapshot().num_rows without copying the batches).
+  int64_t num_rows() const;
+
   // The first WAL record a restart needs to rebuild the dataset, `next_lsn` being the LSN the
   // log will give its next record (read before calling): the one that created it when it has
   // no snapshot; the one after its snapshot when it was changed since; else none that exists
@@ -328,6 +342,7 @@ class Dataset {
   std::mutex maintenance_mutex_;
   uint64_t next_assigned_id_ = 0;        // guarded by append_mutex_
   uint64_t next_ticket_ = 0;             // guarded by append_mutex_
+  int64_t logged_rows_ = 0;              // guarded by append_mutex_
   std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
 
   // Guards the published state below; held only to publish or copy it.

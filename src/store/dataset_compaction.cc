@@ -52,19 +52,6 @@ arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropRows(
   return out;
 }
 
-// The rows of `rows` not in `dropped`, renumbered: each moves down by the dropped rows below it.
-Roaring Renumbered(const Roaring& rows, const Roaring& dropped) {
-  std::vector<uint32_t> kept;
-  kept.reserve((rows - dropped).cardinality());
-  for (const uint32_t row : rows - dropped) {
-    kept.push_back(row - static_cast<uint32_t>(dropped.rank(row)));
-  }
-  Roaring renumbered;
-  renumbered.addMany(kept.size(), kept.data());
-  renumbered.runOptimize();
-  return renumbered;
-}
-
 }  // namespace
 
 arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
@@ -135,7 +122,7 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
   // order (and deletes wait for the caller's delete mutex besides). Readers go on meanwhile.
   ExtendPlan(plan, last);
   const Roaring& dropped = plan.dropped_;
-  Roaring still_deleted = Renumbered(last.deleted->rows(), dropped);
+  Roaring still_deleted = CompactedRowNumbers(last.deleted->rows(), dropped);
   if (plan.text_) {
     for (const uint32_t row : still_deleted) plan.text_->Remove(row);
   }
@@ -185,6 +172,7 @@ arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {
     std::lock_guard order(append_mutex_);
     turn = TakeTurn();
     NoteLogged(lsn);
+    logged_rows_ -= static_cast<int64_t>(dropped.cardinality());
   }
   if (dropped.isEmpty()) {
     SkipTurn(turn);

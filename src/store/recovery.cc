@@ -5,11 +5,12 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "persist/snapshot_format.h"
 #include "persist/staging_dir.h"
 #include "persist/wal_format.h"
-#include "persist/wal_segments.h"
+#include "store/replay_numbering.h"
 #include "store/snapshot_io.h"
 
 namespace arbalest {
@@ -96,6 +97,235 @@ arrow::Result<bool> ResolveDamaged(std::map<std::string, DamagedSnapshot>& damag
   return true;
 }
 
+// LSNs a..b, for messages.
+std::string LsnRange(uint64_t first, uint64_t last) {
+  return first == last ? "LSN " + std::to_string(first)
+                       : "LSNs " + std::to_string(first) + ".." + std::to_string(last);
+}
+
+// Applies the log's records to the store one at a time, checking that none is missing.
+class Replay {
+ public:
+  Replay(VectorStore& store, const RecoveryOptions& options, LoadedSnapshots& snapshots,
+         RecoveryResult* result)
+      : store_(store), options_(options), snapshots_(snapshots), result_(result) {
+    for (const auto& [name, lsn] : snapshots.lsn) numbering_.emplace(name, ReplayNumbering(lsn));
+  }
+
+  arrow::Status Apply(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
+    auto entry = DecodePayload(lsn, std::move(payload));
+    if (!entry.ok()) return Skip(lsn, entry.status());
+    ARROW_ASSIGN_OR_RAISE(const bool dropped_damaged, ResolveDamaged(snapshots_.damaged, *entry));
+    auto covered = snapshots_.lsn.find(entry->dataset);
+    if (dropped_damaged || (covered != snapshots_.lsn.end() && lsn <= covered->second)) {
+      ++result_->skipped_records;
+      return arrow::Status::OK();
+    }
+    if (entry->type == WalRecordType::kCreateDataset) return Create(*entry);
+    auto dataset = store_.Get(entry->dataset);
+    if (!dataset.ok()) return Orphan(*entry);
+    return Change(**dataset, *entry);
+  }
+
+  // After the last record: records of datasets that were never created are lost ones' remains.
+  arrow::Status Finish() {
+    while (!orphans_.empty()) ARROW_RETURN_NOT_OK(LostOrphans(orphans_.begin()->first));
+    for (const auto& [name, numbering] : numbering_) {
+      if (numbering.renumbered() && store_.Get(name).ok()) result_->renumbered.push_back(name);
+    }
+    return arrow::Status::OK();
+  }
+
+  // Records skipped here (skip_corrupt only), beyond those the log reader skipped.
+  uint64_t skipped_corrupt() const { return skipped_corrupt_; }
+
+ private:
+  // Records of a dataset replay does not have (since its creation or snapshot).
+  struct Orphans {
+    uint64_t first = 0, last = 0, count = 0;
+  };
+
+  // A record that cannot be applied: an error, or with skip_corrupt a logged loss.
+  arrow::Status Skip(uint64_t lsn, const arrow::Status& why) {
+    if (!options_.wal.skip_corrupt) {
+      return why.WithMessage("recovery from ", options_.wal_dir, " failed: ", why.message(),
+                             " (start with --wal-skip-corrupt to skip it)");
+    }
+    spdlog::error("recovery: skipping WAL record {}: {}", lsn, why.message());
+    ++skipped_corrupt_;
+    return arrow::Status::OK();
+  }
+
+  arrow::Status Create(const WalEntry& entry) {
+    if (orphans_.contains(entry.dataset)) ARROW_RETURN_NOT_OK(LostOrphans(entry.dataset));
+    if (store_.Get(entry.dataset).ok()) {
+      if (unchanged_.contains(entry.dataset)) {
+        // A put that created it failed after its creation was logged: nothing was logged for
+        // it since, and the server never had it.
+        spdlog::info("recovery: WAL record {} creates dataset '{}' again, over a creation that "
+                     "was never acknowledged",
+                     entry.lsn, entry.dataset);
+        ARROW_RETURN_NOT_OK(DropEarlier(entry));
+      } else if (options_.wal.skip_corrupt) {
+        spdlog::error(
+            "recovery: WAL record {} creates dataset '{}' again, but no record dropped it: the "
+            "drop was lost; dropping the earlier one",
+            entry.lsn, entry.dataset);
+        ARROW_RETURN_NOT_OK(DropEarlier(entry));
+      }
+    }
+    if (arrow::Status created = store_.ApplyLogged(entry); !created.ok()) {
+      return Skip(entry.lsn, created);
+    }
+    numbering_.insert_or_assign(entry.dataset, ReplayNumbering(entry.lsn));
+    unchanged_.insert(entry.dataset);
+    return arrow::Status::OK();
+  }
+
+  // Drops the dataset that `creation` creates again.
+  arrow::Status DropEarlier(const WalEntry& creation) {
+    WalEntry drop;
+    drop.lsn = creation.lsn;
+    drop.type = WalRecordType::kDropDataset;
+    drop.dataset = creation.dataset;
+    return store_.ApplyLogged(drop);
+  }
+
+  // A record of a dataset that does not exist at this point of the log: fine if the log drops
+  // the dataset later (its creation and snapshot were deleted after the drop).
+  arrow::Status Orphan(const WalEntry& entry) {
+    ++result_->skipped_records;
+    if (entry.type == WalRecordType::kDropDataset) {
+      orphans_.erase(entry.dataset);
+      return arrow::Status::OK();
+    }
+    Orphans& orphans = orphans_[entry.dataset];
+    if (orphans.count++ == 0) orphans.first = entry.lsn;
+    orphans.last = entry.lsn;
+    return arrow::Status::OK();
+  }
+
+  // Records of `name` that no creation, snapshot or later drop explains.
+  arrow::Status LostOrphans(const std::string& name) {
+    const Orphans orphans = orphans_[name];
+    orphans_.erase(name);
+    const std::string what =
+        "the WAL has " + std::to_string(orphans.count) + " records of dataset '" + name + "' (" +
+        LsnRange(orphans.first, orphans.last) +
+        ") but neither the record that created it nor a snapshot of it, and does not drop it: "
+        "its earlier records are lost (a WAL segment or its snapshot is missing)";
+    if (!options_.wal.skip_corrupt) {
+      return arrow::Status::IOError("recovery from ", options_.wal_dir, " failed: ", what,
+                                    ". Restore the missing files, or start with "
+                                    "--wal-skip-corrupt to go on without the dataset");
+    }
+    spdlog::error("recovery: {}; skipping them", what);
+    skipped_corrupt_ += orphans.count;
+    return arrow::Status::OK();
+  }
+
+  // A record of `dataset`, which replay has.
+  arrow::Status Change(Dataset& dataset, WalEntry& entry) {
+    unchanged_.erase(entry.dataset);
+    auto numbered = numbering_.try_emplace(entry.dataset, ReplayNumbering(0)).first;
+    ReplayNumbering& numbering = numbered->second;
+    const bool skip_corrupt = options_.wal.skip_corrupt;
+    if (arrow::Status checked =
+            numbering.Check(entry, dataset.num_rows(), skip_corrupt, &result_->lost_rows);
+        !checked.ok()) {
+      return Skip(entry.lsn, checked);
+    }
+    const bool names_rows =
+        entry.type == WalRecordType::kDelete || entry.type == WalRecordType::kCompact;
+    if (names_rows && !numbering.placeable()) {
+      spdlog::error(
+          "recovery: skipping WAL record {}, a {} of {} rows of dataset '{}' that "
+          "cannot be placed (see above)",
+          entry.lsn, entry.type == WalRecordType::kDelete ? "delete" : "compaction",
+          entry.rows.cardinality(), entry.dataset);
+      ++skipped_corrupt_;
+      return arrow::Status::OK();
+    }
+    const Roaring logged_rows = entry.rows;
+    if (names_rows) entry.rows = numbering.Translate(logged_rows);
+    if (entry.type == WalRecordType::kCompact && skip_corrupt) {
+      ARROW_RETURN_NOT_OK(DeleteLostDeletes(dataset, entry));
+    }
+    if (arrow::Status applied = store_.ApplyLogged(entry); !applied.ok()) {
+      return Skip(entry.lsn, applied);
+    }
+    switch (entry.type) {
+      case WalRecordType::kAppend:
+        result_->rows += entry.batch->num_rows();
+        break;
+      case WalRecordType::kDelete:
+        result_->deleted_rows += static_cast<int64_t>(entry.rows.cardinality());
+        break;
+      case WalRecordType::kCompact:
+        numbering.Compacted(logged_rows);
+        break;
+      case WalRecordType::kDropDataset:
+        numbering_.erase(numbered);
+        break;
+      default:
+        break;
+    }
+    return arrow::Status::OK();
+  }
+
+  // A compaction drops only deleted rows: those it drops that are not deleted were deleted by
+  // a record that is lost. Deleted first, so that the compaction renumbers as it did.
+  arrow::Status DeleteLostDeletes(Dataset& dataset, const WalEntry& compaction) {
+    const Roaring undeleted = compaction.rows - dataset.Snapshot().deleted->rows();
+    if (undeleted.isEmpty()) return arrow::Status::OK();
+    spdlog::error(
+        "recovery: WAL record {} compacts away {} rows of dataset '{}' that no record deleted: "
+        "their delete was lost; deleting them",
+        compaction.lsn, undeleted.cardinality(), compaction.dataset);
+    if (arrow::Status deleted = dataset.DeleteRecovered(undeleted, compaction.lsn); !deleted.ok()) {
+      return Skip(compaction.lsn, deleted);
+    }
+    return arrow::Status::OK();
+  }
+
+  VectorStore& store_;
+  const RecoveryOptions& options_;
+  LoadedSnapshots& snapshots_;
+  RecoveryResult* result_;
+  std::map<std::string, ReplayNumbering> numbering_;  // datasets replay has
+  std::map<std::string, Orphans> orphans_;
+  std::set<std::string> unchanged_;  // created by a record, with no record of theirs since
+  uint64_t skipped_corrupt_ = 0;
+};
+
+// The log must reach every snapshot's LSN: a snapshot past its end means its tail is lost.
+arrow::Status CheckLogReachesSnapshots(const LoadedSnapshots& snapshots,
+                                       const RecoveryOptions& options, RecoveryResult* result) {
+  const uint64_t log_end = result->log.next_lsn - 1;
+  const std::pair<const std::string, uint64_t>* newest = nullptr;
+  for (const auto& entry : snapshots.lsn) {
+    if (entry.second > log_end && (!newest || entry.second > newest->second)) newest = &entry;
+  }
+  if (!newest) return arrow::Status::OK();
+  const std::string what =
+      "the WAL's records with " + LsnRange(log_end + 1, newest->second) +
+      " are missing: the log ends at LSN " + std::to_string(log_end) +
+      ", but the snapshot of "
+      "dataset '" +
+      newest->first + "' holds changes up to LSN " + std::to_string(newest->second) +
+      " (the log's last segment is lost, or, after a machine crash under --fsync none or "
+      "interval, its last records)";
+  if (!options.wal.skip_corrupt) {
+    return arrow::Status::IOError(
+        "recovery from ", options.wal_dir, " failed: ", what,
+        ". Restore the missing files, or start with --wal-skip-corrupt to go on without those "
+        "records (what is lost is logged)");
+  }
+  spdlog::error("recovery: {}; going on without them", what);
+  ++result->log.gaps;
+  return arrow::Status::OK();
+}
+
 }  // namespace
 
 arrow::Result<RecoveryResult> Recover(VectorStore& store, const RecoveryOptions& options) {
@@ -104,56 +334,32 @@ arrow::Result<RecoveryResult> Recover(VectorStore& store, const RecoveryOptions&
   if (!options.snapshot_dir.empty()) {
     ARROW_ASSIGN_OR_RAISE(snapshots, LoadSnapshots(store, options.snapshot_dir, &result));
   }
-  const std::map<std::string, uint64_t>& snapshot_lsn = snapshots.lsn;
-  ARROW_ASSIGN_OR_RAISE(auto segments, ListWalSegments(options.wal_dir));
-  const bool checkpointed = !segments.empty() && segments.front().first_lsn > 1;
-  uint64_t skipped_corrupt = 0;
-  auto apply = [&](uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) -> arrow::Status {
-    auto entry = DecodePayload(lsn, std::move(payload));
-    arrow::Status status = entry.status();
-    if (entry.ok()) {
-      ARROW_ASSIGN_OR_RAISE(const bool dropped_damaged, ResolveDamaged(snapshots.damaged, *entry));
-      if (dropped_damaged) {
-        ++result.skipped_records;
-        return arrow::Status::OK();
-      }
-      auto covered = snapshot_lsn.find(entry->dataset);
-      const bool in_snapshot = covered != snapshot_lsn.end() && lsn <= covered->second;
-      const bool of_deleted = checkpointed && entry->type != WalRecordType::kCreateDataset &&
-                              !store.Get(entry->dataset).ok();
-      if (in_snapshot || of_deleted) {
-        ++result.skipped_records;
-        return arrow::Status::OK();
-      }
-      status = store.ApplyLogged(*entry);
-    }
-    if (!status.ok()) {
-      if (!options.wal.skip_corrupt) {
-        return status.WithMessage("recovery from ", options.wal_dir, " failed: ", status.message(),
-                                  " (start with --wal-skip-corrupt to skip it)");
-      }
-      spdlog::error("recovery: skipping WAL record {}: {}", lsn, status.message());
-      ++skipped_corrupt;
-      return arrow::Status::OK();
-    }
-    if (entry->type == WalRecordType::kAppend) result.rows += entry->batch->num_rows();
-    if (entry->type == WalRecordType::kDelete) {
-      result.deleted_rows += static_cast<int64_t>(entry->rows.cardinality());
-    }
-    return arrow::Status::OK();
-  };
-  ARROW_ASSIGN_OR_RAISE(result.log, ReadWal(options.wal_dir, options.wal, apply));
-  result.log.skipped_corrupt += skipped_corrupt;
+  Replay replay(store, options, snapshots, &result);
+  ARROW_ASSIGN_OR_RAISE(result.log,
+                        ReadWal(options.wal_dir, options.wal,
+                                [&](uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
+                                  return replay.Apply(lsn, std::move(payload));
+                                }));
+  ARROW_RETURN_NOT_OK(replay.Finish());
+  result.log.skipped_corrupt += replay.skipped_corrupt();
   if (!snapshots.damaged.empty()) {
     return SnapshotNeeded(snapshots.damaged.begin()->second, "the WAL does not drop it");
   }
-  // The log may end before a snapshot's LSN (its segments were checkpointed away) or be an
-  // empty segment: LSNs must still never be reused.
-  uint64_t last_lsn = result.log.last_lsn;
-  for (const auto& [name, lsn] : snapshot_lsn) last_lsn = std::max(last_lsn, lsn);
-  if (!segments.empty()) last_lsn = std::max(last_lsn, segments.back().first_lsn - 1);
-  result.next_lsn = last_lsn + 1;
+  ARROW_RETURN_NOT_OK(CheckLogReachesSnapshots(snapshots, options, &result));
+  // LSNs are never reused: the log continues after its end, or after the newest snapshot's
+  // LSN where a lost tail was accepted.
+  result.next_lsn = result.log.next_lsn;
+  for (const auto& [name, lsn] : snapshots.lsn)
+    result.next_lsn = std::max(result.next_lsn, lsn + 1);
   return result;
+}
+
+arrow::Status LogRowCounts(VectorStore& store, const RecoveryResult& recovered) {
+  for (const std::string& name : recovered.renumbered) {
+    ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(name));
+    ARROW_RETURN_NOT_OK(store.LogRowCount(*dataset));
+  }
+  return arrow::Status::OK();
 }
 
 }  // namespace arbalest

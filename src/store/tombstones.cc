@@ -6,6 +6,8 @@
 #include <arrow/status.h>
 #include <arrow/util/bit_util.h>
 
+#include <vector>
+
 namespace arbalest {
 
 std::shared_ptr<const TombstoneSet> TombstoneSet::Empty() {
@@ -41,6 +43,18 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> TombstoneSet::DropDeleted(
   auto mask = std::make_shared<arrow::BooleanArray>(length, std::move(bits));
   ARROW_ASSIGN_OR_RAISE(arrow::Datum kept, arrow::compute::Filter(batch, mask));
   return kept.record_batch();
+}
+
+Roaring CompactedRowNumbers(const Roaring& rows, const Roaring& dropped) {
+  std::vector<uint32_t> kept;
+  kept.reserve((rows - dropped).cardinality());
+  for (const uint32_t row : rows - dropped) {
+    kept.push_back(row - static_cast<uint32_t>(dropped.rank(row)));
+  }
+  Roaring renumbered;
+  renumbered.addMany(kept.size(), kept.data());
+  renumbered.runOptimize();
+  return renumbered;
 }
 
 }  // namespace arbalest

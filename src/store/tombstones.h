@@ -40,4 +40,8 @@ class TombstoneSet {
   Roaring rows_;
 };
 
+// The rows of `rows` not in `dropped`, renumbered as a compaction that drops `dropped`
+// renumbers them: each moves down by the dropped rows below it.
+Roaring CompactedRowNumbers(const Roaring& rows, const Roaring& dropped);
+
 }  // namespace arbalest

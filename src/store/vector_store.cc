@@ -12,21 +12,23 @@
 
 namespace arbalest {
 
-arrow::Result<WalTicket> VectorStore::Log(arrow::Result<WalPayload> payload) {
+arrow::Result<WalTicket> VectorStore::Log(arrow::Result<WalPayload> payload,
+                                          std::function<void()> on_failure) {
   if (!wal_) return WalTicket{};
   ARROW_RETURN_NOT_OK(payload.status());
-  return wal_->Enqueue(std::move(*payload));
+  return wal_->Enqueue(std::move(*payload), std::move(on_failure));
 }
 
 arrow::Result<std::pair<WalTicket, WalTicket>> VectorStore::LogCreateAndAppend(
-    arrow::Result<WalPayload> create, arrow::Result<WalPayload> append) {
+    arrow::Result<WalPayload> create, arrow::Result<WalPayload> append,
+    std::function<void()> on_failure) {
   ARROW_RETURN_NOT_OK(create.status());
   ARROW_RETURN_NOT_OK(append.status());
   if (!wal_) return std::pair<WalTicket, WalTicket>{};
   std::vector<WalPayload> records;
   records.push_back(std::move(*create));
   records.push_back(std::move(*append));
-  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets, wal_->EnqueueAll(std::move(records)));
+  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets, wal_->EnqueueAll(std::move(records), std::move(on_failure)));
   return std::pair{std::move(tickets[0]), std::move(tickets[1])};
 }
 
@@ -39,6 +41,7 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
                                                  bool log_create) {
   PreparedAppend prepared;
   WalTicket ticket;
+  arrow::Status logged = arrow::Status::OK();
   {
     std::lock_guard order(dataset.append_mutex());
     auto ready = dataset.Prepare(batch);
@@ -48,29 +51,38 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
       return ready.status();
     }
     prepared = std::move(*ready);
-    // A new dataset's creation goes into the log with its first batch, or not at all: alone,
-    // it would be in the log of a dataset the server does not have, and a retried put would
-    // log a second creation that a restart refuses.
-    arrow::Status logged = arrow::Status::OK();
+    // The append's first row number: checked by replay, so that a lost record is noticed.
+    const int64_t rows = prepared.batch->num_rows();
+    auto take_back = [&dataset, rows] { dataset.RevertLoggedRows(rows); };
     if (log_create) {
-      auto tickets = LogCreateAndAppend(EncodeCreateDataset(dataset.name(), dataset.put_schema()),
-                                        EncodeAppend(dataset.name(), *prepared.batch));
+      // A new dataset's creation goes into the log with its first batch, or not at all: alone,
+      // it would be in the log of a dataset the server does not have, and a retried put would
+      // log a second creation that a restart refuses.
+      auto tickets = LogCreateAndAppend(
+          EncodeCreateDataset(dataset.name(), dataset.put_schema()),
+          EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows()), take_back);
       logged = tickets.status();
       if (tickets.ok()) {
         dataset.set_created_lsn(tickets->first.lsn);
         ticket = std::move(tickets->second);
       }
     } else {
-      auto appended = Log(EncodeAppend(dataset.name(), *prepared.batch));
+      auto appended =
+          Log(EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows()), take_back);
       logged = appended.status();
       if (appended.ok()) ticket = std::move(*appended);
     }
-    if (!logged.ok()) {
-      dataset.Discard(prepared);
-      return logged;
+    if (logged.ok()) {
+      dataset.NoteLogged(ticket.lsn);
+      dataset.AddLoggedRows(rows);
     }
-    dataset.NoteLogged(ticket.lsn);
     prepared.lsn = ticket.lsn;
+  }
+  // Given up off the append mutex: its turn waits for the changes queued before it, and the
+  // log takes back records that failed under that mutex (WalWriter::Enqueue's on_failure).
+  if (!logged.ok()) {
+    dataset.Discard(prepared);
+    return logged;
   }
   dataset.TokenizeText(&prepared);  // while the log writes the batch
   if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
@@ -140,8 +152,13 @@ arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
   // Held until published: a delete resolved in the old numbering must not publish after it.
   std::lock_guard deletes(dataset.delete_mutex());
   if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
-  ARROW_ASSIGN_OR_RAISE(LoggedChange change,
-                        LogChange(dataset, EncodeCompact(dataset.name(), plan->dropped())));
+  const Roaring& dropped = plan->dropped();
+  ARROW_ASSIGN_OR_RAISE(
+      LoggedChange change,
+      LogChange(
+          dataset,
+          [&](int64_t logged_rows) { return EncodeCompact(dataset.name(), dropped, logged_rows); },
+          -static_cast<int64_t>(dropped.cardinality())));
   const CompactionReport report = dataset.PublishCompaction(*plan, change.turn, change.lsn);
   plan.reset();        // indexing resumes: the rows past the compacted graph
   ReturnFreeMemory();  // the dropped rows' batches and the old graph
@@ -222,15 +239,19 @@ arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array&
   // follows the appends of every row it names in the log, so replay numbers them alike.
   ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(dataset.Snapshot(), ids));
   if (rows.isEmpty()) return 0;
-  ARROW_ASSIGN_OR_RAISE(LoggedChange change,
-                        LogChange(dataset, EncodeDelete(dataset.name(), rows)));
+  ARROW_ASSIGN_OR_RAISE(
+      LoggedChange change,
+      LogChange(
+          dataset,
+          [&](int64_t logged_rows) { return EncodeDelete(dataset.name(), rows, logged_rows); }, 0));
   dataset.PublishDeletes(rows, change.turn, change.lsn);
   MaybeCompact(dataset);
   return static_cast<int64_t>(rows.cardinality());
 }
 
-arrow::Result<VectorStore::LoggedChange> VectorStore::LogChange(Dataset& dataset,
-                                                                arrow::Result<WalPayload> payload) {
+arrow::Result<VectorStore::LoggedChange> VectorStore::LogChange(
+    Dataset& dataset, const std::function<arrow::Result<WalPayload>(int64_t logged_rows)>& encode,
+    int64_t row_delta) {
   WalTicket ticket;
   LoggedChange change;
   {
@@ -238,9 +259,12 @@ arrow::Result<VectorStore::LoggedChange> VectorStore::LogChange(Dataset& dataset
     if (dataset.dropped()) {
       return arrow::Status::KeyError("dataset '", dataset.name(), "' was deleted");
     }
-    ARROW_ASSIGN_OR_RAISE(ticket, Log(std::move(payload)));
+    std::function<void()> on_failure;
+    if (row_delta != 0) on_failure = [&dataset, row_delta] { dataset.RevertLoggedRows(row_delta); };
+    ARROW_ASSIGN_OR_RAISE(ticket, Log(encode(dataset.logged_rows()), std::move(on_failure)));
     change.turn = dataset.TakeTurn();
     dataset.NoteLogged(ticket.lsn);
+    dataset.AddLoggedRows(row_delta);
   }
   if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
     dataset.SkipTurn(change.turn);
@@ -317,9 +341,21 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
       it->second->MarkDropped();
       datasets_.erase(it);
       return arrow::Status::OK();
+    case WalRecordType::kRowCount:
+      if (it == datasets_.end()) break;
+      return arrow::Status::OK();  // checked by recovery; changes nothing
   }
   return arrow::Status::Invalid("WAL record ", entry.lsn, " refers to dataset '", entry.dataset,
                                 "', which does not exist at that point of the log");
+}
+
+arrow::Status VectorStore::LogRowCount(Dataset& dataset) {
+  WalTicket ticket;
+  {
+    std::lock_guard order(dataset.append_mutex());
+    ARROW_ASSIGN_OR_RAISE(ticket, Log(EncodeRowCount(dataset.name(), dataset.logged_rows())));
+  }
+  return WaitLogged(ticket);
 }
 
 arrow::Status VectorStore::AddRestored(std::shared_ptr<Dataset> dataset) {

@@ -131,8 +131,14 @@ class VectorStore {
   arrow::Result<CompactionReport> Compact(
       Dataset& dataset, const std::function<bool()>& cancelled = [] { return false; });
 
-  // Applies a record read back from the log at startup (no logging).
+  // Applies a record read back from the log at startup (no logging). Row numbers are taken as
+  // they are (recovery checks them first: store/replay_numbering.h).
   arrow::Status ApplyLogged(const WalEntry& entry);
+
+  // Logs the dataset's row count (a kRowCount record) and waits until it is durable: after a
+  // start that lost some of its records, so that a later replay knows the records after it
+  // number rows as this process does (see LogRowCounts in store/recovery.h).
+  arrow::Status LogRowCount(Dataset& dataset);
 
   // Adds a dataset loaded from a snapshot at startup, before the log is replayed. Invalid when
   // a dataset of that name exists.
@@ -148,11 +154,14 @@ class VectorStore {
 
  private:
   // Logs `payload` if a log is attached; returns its ticket (lsn 0 without a log).
-  arrow::Result<WalTicket> Log(arrow::Result<WalPayload> payload);
+  // `on_failure`: see WalWriter::Enqueue.
+  arrow::Result<WalTicket> Log(arrow::Result<WalPayload> payload,
+                               std::function<void()> on_failure = nullptr);
   // Logs `create` and `append` as one group (WalWriter::EnqueueAll): both reach the log or
   // neither does. Returns the tickets of both.
   arrow::Result<std::pair<WalTicket, WalTicket>> LogCreateAndAppend(
-      arrow::Result<WalPayload> create, arrow::Result<WalPayload> append);
+      arrow::Result<WalPayload> create, arrow::Result<WalPayload> append,
+      std::function<void()> on_failure);
   // Waits for `ticket` if a log is attached.
   arrow::Status WaitLogged(const WalTicket& ticket);
   // A change of `dataset` other than an append (a delete, a compaction), logged and durable.
@@ -160,12 +169,15 @@ class VectorStore {
     uint64_t turn = 0;  // its place in the dataset's publication order (Dataset::TakeTurn)
     uint64_t lsn = 0;
   };
-  // Logs `payload` as the dataset's next change, under its append mutex (so that it is logged
-  // before the dataset's drop or not at all, and takes its turn among the appends in log
-  // order), and waits until it is durable. The caller publishes it in the returned turn. On
-  // failure nothing is logged or the turn is given back: KeyError when the dataset was dropped,
-  // IOError when the log could not be written.
-  arrow::Result<LoggedChange> LogChange(Dataset& dataset, arrow::Result<WalPayload> payload);
+  // Logs the payload `encode` makes from the dataset's logged row count as the dataset's next
+  // change, under its append mutex (so that it is logged before the dataset's drop or not at
+  // all, takes its turn among the appends in log order, and logs the row count of that place),
+  // and waits until it is durable; the change adds `row_delta` rows. The caller publishes it
+  // in the returned turn. On failure nothing is logged or the turn is given back: KeyError when
+  // the dataset was dropped, IOError when the log could not be written.
+  arrow::Result<LoggedChange> LogChange(
+      Dataset& dataset, const std::function<arrow::Result<WalPayload>(int64_t logged_rows)>& encode,
+      int64_t row_delta);
   // Prepares and logs `batch` (and first `create`, for a new dataset); publishes once durable.
   arrow::Result<PutAck> LogAndPublish(Dataset& dataset,
                                       const std::shared_ptr<arrow::RecordBatch>& batch,

@@ -3,18 +3,20 @@
 #include <gtest/gtest.h>
 
 #include "testing/batches.h"
+#include "testing/legacy_wal.h"
 
 namespace arbalest {
 namespace {
 
 TEST(WalFormatTest, RecordsRoundTrip) {
   auto batch = testing::MakeVectorBatch(7, 20, 16);
-  auto append = DecodePayload(3, *EncodeAppend("ds", *batch)->Contiguous());
+  auto append = DecodePayload(3, *EncodeAppend("ds", *batch, 40)->Contiguous());
   ASSERT_TRUE(append.ok()) << append.status().ToString();
   EXPECT_EQ(append->lsn, 3u);
   EXPECT_EQ(append->type, WalRecordType::kAppend);
   EXPECT_EQ(append->dataset, "ds");
   EXPECT_TRUE(append->batch->Equals(*batch));
+  EXPECT_EQ(append->logged_rows, 40);
 
   auto create = DecodePayload(4, *EncodeCreateDataset("other.name", batch->schema())->Contiguous());
   ASSERT_TRUE(create.ok());
@@ -25,28 +27,74 @@ TEST(WalFormatTest, RecordsRoundTrip) {
   ASSERT_TRUE(drop.ok());
   EXPECT_EQ(drop->type, WalRecordType::kDropDataset);
   EXPECT_EQ(drop->dataset, "ds");
+  EXPECT_FALSE(drop->logged_rows);
 
   Roaring rows;
   rows.addRange(100, 5000);
   rows.add(7);
-  auto deleted = DecodePayload(6, *EncodeDelete("ds", rows)->Contiguous());
+  auto deleted = DecodePayload(6, *EncodeDelete("ds", rows, 6000)->Contiguous());
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_EQ(deleted->type, WalRecordType::kDelete);
   EXPECT_EQ(deleted->dataset, "ds");
   EXPECT_TRUE(deleted->rows == rows);
+  EXPECT_EQ(deleted->logged_rows, 6000);
 
-  auto compacted = DecodePayload(7, *EncodeCompact("ds", rows)->Contiguous());
+  auto compacted = DecodePayload(7, *EncodeCompact("ds", rows, 6001)->Contiguous());
   ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
   EXPECT_EQ(compacted->type, WalRecordType::kCompact);
   EXPECT_EQ(compacted->dataset, "ds");
   EXPECT_TRUE(compacted->rows == rows);
+  EXPECT_EQ(compacted->logged_rows, 6001);
+
+  auto counted = DecodePayload(8, *EncodeRowCount("ds", 77)->Contiguous());
+  ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+  EXPECT_EQ(counted->type, WalRecordType::kRowCount);
+  EXPECT_EQ(counted->dataset, "ds");
+  EXPECT_EQ(counted->logged_rows, 77);
+}
+
+// The upgrade path: records logged before row counts decode, without one.
+TEST(WalFormatTest, RecordsWithoutRowCountsStillDecode) {
+  auto batch = testing::MakeVectorBatch(7, 20, 16);
+  auto append =
+      DecodePayload(3, *testing::LegacyPayload(*EncodeAppend("ds", *batch, 40)).Contiguous());
+  ASSERT_TRUE(append.ok()) << append.status().ToString();
+  EXPECT_EQ(append->type, WalRecordType::kAppend);
+  EXPECT_TRUE(append->batch->Equals(*batch));
+  EXPECT_FALSE(append->logged_rows);
+  Roaring rows;
+  rows.addRange(3, 9);
+  for (const auto& [encoded, type] :
+       {std::pair{*EncodeDelete("ds", rows, 20), WalRecordType::kDelete},
+        std::pair{*EncodeCompact("ds", rows, 20), WalRecordType::kCompact}}) {
+    auto decoded = DecodePayload(4, *testing::LegacyPayload(encoded).Contiguous());
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(decoded->type, type);
+    EXPECT_EQ(decoded->dataset, "ds");
+    EXPECT_TRUE(decoded->rows == rows);
+    EXPECT_FALSE(decoded->logged_rows);
+  }
+}
+
+TEST(WalFormatTest, SealsAreNotReplayedRecords) {
+  auto seal = *EncodeSeal(42).Contiguous();
+  auto next = DecodeSeal(42, *seal);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, 42u);
+  EXPECT_TRUE(DecodePayload(42, seal).status().IsInvalid());
+  // A seal continues at its own LSN, the next segment's first.
+  EXPECT_TRUE(DecodeSeal(41, *seal).status().IsInvalid());
+  auto append = *EncodeAppend("ds", *testing::MakeVectorBatch(0, 5, 4), 0)->Contiguous();
+  auto not_a_seal = DecodeSeal(42, *append);
+  ASSERT_TRUE(not_a_seal.ok());
+  EXPECT_FALSE(*not_a_seal);
 }
 
 TEST(WalFormatTest, MalformedDeletesAreRefused) {
   Roaring rows;
   for (uint32_t row = 0; row < 1000; row += 7) rows.add(row);
-  auto payload = *EncodeDelete("ds", rows)->Contiguous();
-  for (int64_t cut : {int64_t{5}, payload->size() / 2, payload->size() - 1}) {
+  auto payload = *EncodeDelete("ds", rows, 1000)->Contiguous();
+  for (int64_t cut : {int64_t{5}, int64_t{9}, payload->size() / 2, payload->size() - 1}) {
     auto decoded = DecodePayload(1, arrow::SliceBuffer(payload, 0, cut));
     EXPECT_TRUE(decoded.status().IsInvalid()) << cut;
   }
@@ -57,18 +105,23 @@ TEST(WalFormatTest, MalformedDeletesAreRefused) {
 }
 
 TEST(WalFormatTest, MalformedPayloadsAreRefused) {
-  auto payload = *EncodeAppend("ds", *testing::MakeVectorBatch(0, 5, 4))->Contiguous();
+  auto payload = *EncodeAppend("ds", *testing::MakeVectorBatch(0, 5, 4), 0)->Contiguous();
   auto cut = arrow::SliceBuffer(payload, 0, payload->size() / 2);
   EXPECT_TRUE(DecodePayload(1, cut).status().IsInvalid());
   EXPECT_TRUE(DecodePayload(1, arrow::Buffer::FromString("\x09")).status().IsInvalid());
   EXPECT_TRUE(DecodePayload(1, arrow::Buffer::FromString(std::string("\x02\xff\x00", 3)))
                   .status()
                   .IsInvalid());
+  // A row count past the end, and a negative one.
+  EXPECT_TRUE(DecodePayload(1, arrow::Buffer::FromString(std::string("\x0a\x00\x00\x01", 4)))
+                  .status()
+                  .IsInvalid());
+  EXPECT_TRUE(DecodePayload(1, *EncodeRowCount("ds", -1)->Contiguous()).status().IsInvalid());
 }
 
 TEST(WalFormatTest, AppendPayloadRefersToTheBatchBuffersWithoutCopying) {
   auto batch = testing::MakeVectorBatch(0, 1000, 64);
-  auto payload = *EncodeAppend("ds", *batch);
+  auto payload = *EncodeAppend("ds", *batch, 0);
   const uint8_t* vector_data = batch->column(1)->data()->child_data[0]->buffers[1]->data();
   bool found = false;
   for (const auto& part : payload.parts) found = found || part->data() == vector_data;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "persist/crc32c.h"
 #include "persist/io_errors.h"
 #include "persist/wal_format.h"
 #include "persist/wal_reader.h"
@@ -63,6 +64,46 @@ class WalTest : public ::testing::Test {
   }
 
   std::string LastSegment() { return ListWalSegments(dir_.string())->back().path; }
+
+  // Writes records 1..count of Payload(i, size) in segments of about `segment_bytes`; returns
+  // the segments.
+  std::vector<WalSegment> WriteLog(uint64_t count, size_t size = 300,
+                                   int64_t segment_bytes = 1000) {
+    auto options = Options();
+    options.segment_bytes = segment_bytes;
+    auto writer = *WalWriter::Open(options, 1);
+    for (uint64_t i = 1; i <= count; ++i) EXPECT_EQ(*writer->Append(Payload(i, size)), i);
+    return *ListWalSegments(dir_.string());
+  }
+
+  // A segment as logs before seals and LOG_START have it: records with `lsns`, no seal.
+  void WriteUnsealedSegment(uint64_t first_lsn, const std::vector<uint64_t>& lsns) {
+    fs::create_directories(dir_);
+    std::ofstream file(dir_ / WalSegmentName(first_lsn), std::ios::binary);
+    for (uint64_t lsn : lsns) {
+      const std::string payload = Text(Payload(lsn));
+      const auto header =
+          EncodeHeader(lsn, static_cast<uint32_t>(payload.size()),
+                       Crc32c(0, reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
+      file.write(reinterpret_cast<const char*>(header.data()), header.size());
+      file << payload;
+    }
+  }
+
+  // Overwrites `bytes` at `offset` of `path`.
+  static void Overwrite(const std::string& path, int64_t offset, const std::string& bytes) {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(offset);
+    file << bytes;
+  }
+
+  // The message of the error reading the log fails with (the test fails if it does not).
+  std::string ReadError() {
+    auto read = ReadAll();
+    EXPECT_FALSE(read.ok());
+    EXPECT_TRUE(read.status().IsIOError()) << read.status().ToString();
+    return read.status().message();
+  }
 
   fs::path dir_;
 };
@@ -226,31 +267,229 @@ TEST_F(WalTest, WriteFailureFailsTheGroupAndLeavesALogOfWholeRecords) {
   rlimit small = old_limit;
   small.rlim_cur = 4096;
   setrlimit(RLIMIT_FSIZE, &small);
-  auto failed = writer->Append(Payload(2, 10000));
+  bool taken_back = false;
+  auto ticket = writer->Enqueue(Payload(2, 10000), [&] { taken_back = true; });
+  ASSERT_TRUE(ticket.ok());
+  EXPECT_EQ(ticket->lsn, 2u);
+  arrow::Status failed = writer->Wait(*ticket);
   setrlimit(RLIMIT_FSIZE, &old_limit);
   ASSERT_FALSE(failed.ok());
-  EXPECT_TRUE(failed.status().IsIOError());
-  EXPECT_NE(failed.status().message().find("write to"), std::string::npos);
-  EXPECT_EQ(ClassifyIoFailure(failed.status()), IoFailure::kDiskFull);
+  EXPECT_TRUE(failed.IsIOError());
+  EXPECT_NE(failed.message().find("write to"), std::string::npos);
+  EXPECT_EQ(ClassifyIoFailure(failed), IoFailure::kDiskFull);
+  EXPECT_TRUE(taken_back);  // before Wait returned
   EXPECT_EQ(writer->failed_groups(), 1);
   EXPECT_FALSE(writer->failed());  // a full disk may pass: the log goes on
   // The failed record is not in the log, later records still land, and the failed record's
   // LSN is handed out again, so the log has no gap.
-  auto next = writer->Append(Payload(3));
-  ASSERT_TRUE(next.ok());
-  EXPECT_EQ(*next, 2u);
+  EXPECT_EQ(*writer->Append(Payload(3)), 2u);
   writer.reset();
-  std::vector<uint64_t> lsns;
-  auto read = ReadWal(dir_.string(), {}, [&](uint64_t lsn, auto) {
-    lsns.push_back(lsn);
-    return arrow::Status::OK();
-  });
-  ASSERT_TRUE(read.ok()) << read.status().ToString();
-  EXPECT_EQ(lsns, (std::vector<uint64_t>{1, 2}));
-  auto payloads = ReadAll();
+  WalReadResult result;
+  auto payloads = ReadAll(&result);
   ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
   ASSERT_EQ(payloads->size(), 2u);
   EXPECT_EQ((*payloads)[1], Text(Payload(3)));
+  EXPECT_EQ(result.last_lsn, 2u);
+}
+
+// A checkpoint computes where the log must be kept from out of next_lsn(); a failed write can
+// give LSNs below that again meanwhile, and the records that take them are kept.
+TEST_F(WalTest, SegmentsDroppedAfterAFailedWriteKeepTheLsnsGivenAgain) {
+  auto options = Options();
+  options.segment_bytes = 1000;
+  auto writer = *WalWriter::Open(options, 1);
+  for (uint64_t i = 1; i <= 10; ++i) ASSERT_TRUE(writer->Append(Payload(i, 300)).ok());
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit tiny = old_limit;
+  tiny.rlim_cur = 1;
+  setrlimit(RLIMIT_FSIZE, &tiny);
+  auto ticket = writer->Enqueue(Payload(11, 2000));
+  ASSERT_TRUE(ticket.ok());
+  const uint64_t keep_from = ticket->lsn + 1;  // what a checkpoint reading next_lsn() now sees
+  EXPECT_FALSE(writer->Wait(*ticket).ok());
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  // LSN 11 again, filling its segment, then 12 in the next one.
+  EXPECT_EQ(*writer->Append(Payload(11, 2000)), 11u);
+  EXPECT_EQ(*writer->Append(Payload(12, 300)), 12u);
+  ASSERT_TRUE(writer->DropSegmentsBefore(keep_from).ok());
+  writer.reset();
+  auto payloads = ReadAll();
+  ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
+  ASSERT_GE(payloads->size(), 2u);
+  EXPECT_EQ((*payloads)[payloads->size() - 2], Text(Payload(11, 2000)));
+}
+
+TEST_F(WalTest, OpenFailsCleanlyWhenItCannotCreateItsSegment) {
+  fs::create_directories(dir_ / WalSegmentName(7));  // where the segment would go
+  auto failed = WalWriter::Open(Options(), 7);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(failed.status().IsIOError());
+  EXPECT_NE(failed.status().message().find(WalSegmentName(7)), std::string::npos);
+}
+
+TEST_F(WalTest, EverySegmentButTheLastIsSealed) {
+  auto segments = WriteLog(40);
+  ASSERT_GT(segments.size(), 5u);
+  for (size_t i = 0; i < segments.size(); ++i) {
+    EXPECT_EQ(*WalSegmentIsSealed(segments[i].path), i + 1 < segments.size()) << i;
+  }
+  WalReadResult result;
+  auto payloads = ReadAll(&result);
+  ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
+  EXPECT_EQ(payloads->size(), 40u);  // the seals are not records
+  EXPECT_EQ(result.next_lsn, 41u);
+  // A restart continues in a new segment and seals the one before.
+  { ASSERT_TRUE((*WalWriter::Open(Options(), 41))->Append(Payload(41)).ok()); }
+  EXPECT_TRUE(*WalSegmentIsSealed(segments.back().path));
+  EXPECT_EQ(ReadAll()->size(), 41u);
+}
+
+TEST_F(WalTest, MissingMiddleSegmentStopsTheReadNamingTheLsns) {
+  auto segments = WriteLog(40);
+  const WalSegment& lost = segments[2];
+  fs::remove(lost.path);
+  const std::string message = ReadError();
+  EXPECT_NE(message.find("LSNs " + std::to_string(lost.first_lsn) + ".." +
+                         std::to_string(segments[3].first_lsn - 1) + " are missing"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(segments[1].path), std::string::npos) << message;
+  EXPECT_NE(message.find(segments[3].path), std::string::npos) << message;
+  EXPECT_NE(message.find("--wal-skip-corrupt"), std::string::npos) << message;
+
+  WalReadResult result;
+  auto payloads = ReadAll(&result, WalReadOptions{.skip_corrupt = true});
+  ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
+  EXPECT_EQ(payloads->size(), 40 - (segments[3].first_lsn - lost.first_lsn));
+  EXPECT_EQ(result.gaps, 1u);
+  EXPECT_EQ(result.last_lsn, 40u);
+}
+
+TEST_F(WalTest, MissingLastSegmentStopsTheRead) {
+  auto segments = WriteLog(40);
+  fs::remove(segments.back().path);
+  const std::string message = ReadError();
+  EXPECT_NE(message.find("LSN " + std::to_string(segments.back().first_lsn) + " on are missing"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(segments[segments.size() - 2].path + " ends with a seal"),
+            std::string::npos)
+      << message;
+
+  WalReadResult result;
+  ASSERT_TRUE(ReadAll(&result, WalReadOptions{.skip_corrupt = true}).ok());
+  EXPECT_EQ(result.gaps, 1u);
+  EXPECT_EQ(result.next_lsn, segments.back().first_lsn);  // where the sealed segment points
+}
+
+TEST_F(WalTest, MissingFirstSegmentStopsTheRead) {
+  auto segments = WriteLog(40);
+  fs::remove(segments[0].path);
+  std::string message = ReadError();
+  EXPECT_NE(message.find("LSNs 1.." + std::to_string(segments[1].first_lsn - 1) + " are missing"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(std::string(kWalLogStartFile)), std::string::npos) << message;
+
+  // After a checkpoint the log starts later: fine until its new first segment goes.
+  fs::remove_all(dir_);
+  segments = WriteLog(40);
+  {
+    auto writer = *WalWriter::Open(Options(), 41);
+    ASSERT_TRUE(writer->DropSegmentsBefore(20).ok());
+  }
+  segments = *ListWalSegments(dir_.string());
+  EXPECT_EQ(*ReadWalLogStart(dir_.string()), segments[0].first_lsn);
+  ASSERT_TRUE(ReadAll().ok());
+  fs::remove(segments[0].path);
+  message = ReadError();
+  EXPECT_NE(message.find("LSNs " + std::to_string(segments[0].first_lsn) + ".." +
+                         std::to_string(segments[1].first_lsn - 1) + " are missing"),
+            std::string::npos)
+      << message;
+}
+
+// A crash while the writer sealed a full segment, after it created the next one.
+TEST_F(WalTest, ATornSealBeforeAnEmptySegmentIsATornTail) {
+  auto segments = WriteLog(10);
+  const std::string& full = segments[segments.size() - 2].path;
+  fs::resize_file(segments.back().path, 0);
+  fs::resize_file(full, fs::file_size(full) - 5);
+  WalReadResult result;
+  auto payloads = ReadAll(&result);
+  ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
+  EXPECT_EQ(payloads->size(), segments.back().first_lsn - 1);
+  EXPECT_EQ(result.truncated_bytes, static_cast<int64_t>(kWalHeaderSize) + 11 - 5);
+  EXPECT_FALSE(*WalSegmentIsSealed(full));
+  // The writer continues in the empty segment and seals the full one again.
+  { ASSERT_TRUE((*WalWriter::Open(Options(), result.next_lsn))->Append(Payload(99)).ok()); }
+  EXPECT_TRUE(*WalSegmentIsSealed(full));
+  EXPECT_EQ(ReadAll()->size(), segments.back().first_lsn);
+}
+
+// The upgrade path: a log written before seals and LOG_START reads as before.
+TEST_F(WalTest, LogsWithoutSealsOrLogStartStillRead) {
+  WriteUnsealedSegment(1, {1, 2, 3});
+  WriteUnsealedSegment(4, {4, 5});
+  WalReadResult result;
+  auto payloads = ReadAll(&result);
+  ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
+  EXPECT_EQ(payloads->size(), 5u);
+  // A writer continuing it seals its last segment and writes LOG_START.
+  { ASSERT_TRUE((*WalWriter::Open(Options(), 6))->Append(Payload(6)).ok()); }
+  EXPECT_TRUE(*WalSegmentIsSealed((dir_ / WalSegmentName(4)).string()));
+  EXPECT_EQ(*ReadWalLogStart(dir_.string()), 1u);
+  EXPECT_EQ(ReadAll()->size(), 6u);
+}
+
+TEST_F(WalTest, GapInsideASegmentStopsTheRead) {
+  WriteUnsealedSegment(1, {1, 2, 4, 5});
+  const std::string message = ReadError();
+  EXPECT_NE(message.find("LSN 3 are missing"), std::string::npos) << message;
+  WalReadResult result;
+  auto payloads = ReadAll(&result, WalReadOptions{.skip_corrupt = true});
+  ASSERT_TRUE(payloads.ok());
+  EXPECT_EQ(payloads->size(), 4u);
+  EXPECT_EQ(result.gaps, 1u);
+}
+
+// A bit flip in the last record is damage to data that was written, not a torn write.
+TEST_F(WalTest, BitFlipInTheLastRecordStopsTheReadUnlessSkipped) {
+  WriteLog(5, 3000, int64_t{1} << 20);
+  const std::string segment = LastSegment();
+  const int64_t record_size = kWalHeaderSize + 3000;
+  const int64_t last = 4 * record_size;
+  Overwrite(segment, last + kWalHeaderSize + 1500, "!");
+  const std::string message = ReadError();
+  EXPECT_NE(message.find(segment + " at offset " + std::to_string(last)), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("LSN 5"), std::string::npos) << message;
+  EXPECT_EQ(static_cast<int64_t>(fs::file_size(segment)), 5 * record_size);  // nothing cut
+
+  WalReadResult result;
+  auto payloads = ReadAll(&result, WalReadOptions{.skip_corrupt = true});
+  ASSERT_TRUE(payloads.ok());
+  EXPECT_EQ(payloads->size(), 4u);
+  EXPECT_EQ(result.skipped_corrupt, 1u);
+  EXPECT_EQ(result.next_lsn, 6u);  // the damaged record's LSN stays taken
+}
+
+// Blocks of a write that did not reach the disk read back as zeros: a torn write.
+TEST_F(WalTest, LastRecordWithABlockOfZerosIsATornWrite) {
+  WriteLog(5, 3000, int64_t{1} << 20);
+  const std::string segment = LastSegment();
+  const int64_t record_size = kWalHeaderSize + 3000;
+  const int64_t last = 4 * record_size;
+  const int64_t block = (last + kWalHeaderSize + 1000) / 512 * 512;
+  Overwrite(segment, block, std::string(512, '\0'));
+  WalReadResult result;
+  auto payloads = ReadAll(&result);
+  ASSERT_TRUE(payloads.ok()) << payloads.status().ToString();
+  EXPECT_EQ(payloads->size(), 4u);
+  EXPECT_EQ(result.truncated_bytes, record_size);
+  EXPECT_EQ(static_cast<int64_t>(fs::file_size(segment)), last);
 }
 
 TEST_F(WalTest, RecordsQueuedTogetherShareTheirGroupsFate) {

@@ -249,10 +249,10 @@ TEST_F(CompactionTest, ReplayRefusesToCompactLiveRows) {
     auto writer = WalWriter::Open(options, 1).ValueOrDie();
     auto batch = MakeVectorBatch(0, 4, kDim);
     ASSERT_TRUE(writer->Append(*EncodeCreateDataset("ds", batch->schema())).ok());
-    ASSERT_TRUE(writer->Append(*EncodeAppend("ds", *batch)).ok());
+    ASSERT_TRUE(writer->Append(*EncodeAppend("ds", *batch, 0)).ok());
     Roaring rows;
     rows.add(1);
-    ASSERT_TRUE(writer->Append(*EncodeCompact("ds", rows)).ok());
+    ASSERT_TRUE(writer->Append(*EncodeCompact("ds", rows, 4)).ok());
   }
   auto failed = TryOpen();
   ASSERT_FALSE(failed.ok());

@@ -33,13 +33,14 @@ class LoggedStoreTest : public ::testing::Test {
   arrow::Result<std::unique_ptr<VectorStore>> TryOpen(int64_t max_memory = 0,
                                                       SnapshotOptions snapshots = {}) {
     auto store = std::make_unique<VectorStore>(max_memory);
-    ARROW_ASSIGN_OR_RAISE(recovered_,
-                          Recover(*store, {wal_dir(), snapshot_dir(), WalReadOptions{}}));
+    ARROW_ASSIGN_OR_RAISE(
+        recovered_, Recover(*store, {wal_dir(), snapshot_dir(), WalReadOptions{skip_corrupt_}}));
     WalOptions wal;
     wal.dir = wal_dir();
     wal.segment_bytes = segment_bytes_;
     ARROW_ASSIGN_OR_RAISE(auto writer, WalWriter::Open(wal, recovered_.next_lsn));
     store->AttachWal(std::move(writer));
+    ARROW_RETURN_NOT_OK(LogRowCounts(*store, recovered_));
     snapshots.dir = snapshot_dir();
     ARROW_RETURN_NOT_OK(store->StartSnapshots(snapshots));
     return store;
@@ -150,6 +151,7 @@ class LoggedStoreTest : public ::testing::Test {
 
   TempDir dir_{"arbalest_store_test"};
   int64_t segment_bytes_ = int64_t{64} << 20;
+  bool skip_corrupt_ = false;  // what TryOpen recovers with (--wal-skip-corrupt)
   RecoveryResult recovered_;
 };
 

@@ -114,7 +114,7 @@ TEST_F(RecoveryTest, RecordThatDoesNotApplyStopsRecoveryUnlessSkipped) {
     options.dir = dir_.string();
     auto writer = WalWriter::Open(options, 1).ValueOrDie();
     // An append to a dataset that was never created.
-    ASSERT_TRUE(writer->Append(*EncodeAppend("ghost", *MakeVectorBatch(0, 2, 4))).ok());
+    ASSERT_TRUE(writer->Append(*EncodeAppend("ghost", *MakeVectorBatch(0, 2, 4), 0)).ok());
     ASSERT_TRUE(
         writer->Append(*EncodeCreateDataset("real", MakeVectorBatch(0, 1, 4)->schema())).ok());
   }
@@ -168,10 +168,10 @@ TEST_F(RecoveryTest, DeleteOfARowTheDatasetDoesNotHaveIsRefused) {
     auto writer = WalWriter::Open(options, 1).ValueOrDie();
     auto batch = MakeVectorBatch(0, 4, 4);
     ASSERT_TRUE(writer->Append(*EncodeCreateDataset("ds", batch->schema())).ok());
-    ASSERT_TRUE(writer->Append(*EncodeAppend("ds", *batch)).ok());
+    ASSERT_TRUE(writer->Append(*EncodeAppend("ds", *batch, 0)).ok());
     Roaring rows;
     rows.add(4);
-    ASSERT_TRUE(writer->Append(*EncodeDelete("ds", rows)).ok());
+    ASSERT_TRUE(writer->Append(*EncodeDelete("ds", rows, 4)).ok());
   }
   VectorStore store(0);
   auto failed = Recover(store, LogOnly());
