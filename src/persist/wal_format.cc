@@ -11,6 +11,7 @@
 
 #include "persist/buffer_list_stream.h"
 #include "persist/crc32c.h"
+#include "persist/row_bitmap.h"
 
 namespace arbalest {
 namespace {
@@ -108,21 +109,22 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
   entry.dataset.assign(reinterpret_cast<const char*>(payload->data()) + 3, name_length);
   if (entry.type == WalRecordType::kDropDataset) return entry;
   if (entry.type == WalRecordType::kDelete || entry.type == WalRecordType::kCompact) {
-    const size_t body_size = static_cast<size_t>(payload->size() - 3 - name_length);
-    const char* body = reinterpret_cast<const char*>(payload->data()) + 3 + name_length;
-    // The C call, not Roaring::readSafe: that one throws on a malformed body.
-    roaring_bitmap_t* rows = roaring_bitmap_portable_deserialize_safe(body, body_size);
-    if (rows == nullptr) return malformed("row record without a valid row bitmap");
-    entry.rows = Roaring(rows);
-    if (entry.rows.getSizeInBytes(/*portable=*/true) != body_size) {
-      return malformed("bytes after the record's row bitmap");
-    }
+    const std::string_view body(reinterpret_cast<const char*>(payload->data()) + 3 + name_length,
+                                static_cast<size_t>(payload->size() - 3 - name_length));
+    auto rows = ReadRowBitmap(body);
+    if (!rows.ok()) return malformed(rows.status().message());
+    entry.rows = std::move(*rows);
     return entry;
   }
 
   auto body = arrow::SliceBuffer(payload, 3 + name_length);
   auto input = std::make_shared<arrow::io::BufferReader>(body);
-  auto reader = arrow::ipc::RecordBatchStreamReader::Open(input);
+  // The stream starts 3 + name_length bytes into the payload, so its buffers are as misaligned
+  // as that: Arrow copies those whose type needs alignment (reading an int64 column in place
+  // would be undefined behaviour).
+  auto options = arrow::ipc::IpcReadOptions::Defaults();
+  options.ensure_alignment = arrow::ipc::Alignment::kDataTypeSpecificAlignment;
+  auto reader = arrow::ipc::RecordBatchStreamReader::Open(input, options);
   if (!reader.ok()) return malformed(reader.status().message());
   entry.schema = (*reader)->schema();
   if (entry.type == WalRecordType::kAppend) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "damaged_bitmaps.h"
 #include "persist/staging_dir.h"
 #include "testing/temp_dir.h"
 
@@ -193,6 +194,11 @@ TEST(SnapshotFormatTest, TombstonesAreAPortableRoaringBitmap) {
   auto bad = ReadTombstones(dir / "bad.roaring");
   EXPECT_TRUE(bad.status().IsInvalid());
   EXPECT_NE(bad.status().message().find(dir / "bad.roaring"), std::string::npos);
+  // Found by fuzz_tombstones: a bitmap whose count disagrees with its rows was accepted.
+  WriteText(dir / "miscounted.roaring", testing::MiscountedBitsetBitmap());
+  auto miscounted = ReadTombstones(dir / "miscounted.roaring");
+  EXPECT_TRUE(miscounted.status().IsInvalid()) << miscounted.status().ToString();
+  EXPECT_NE(miscounted.status().message().find("is damaged"), std::string::npos);
 }
 
 }  // namespace
