@@ -20,6 +20,7 @@ APT_PACKAGES=(
   prometheus-cpp-dev    # metrics registry and text exposition format
   libcivetweb-dev       # embedded HTTP server for /metrics, /healthz, /readyz
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
+  clang libclang-rt-14-dev llvm  # fuzz targets: clang's libFuzzer, ASan, UBSan, symbolizer
 )
 
 missing=()
