@@ -130,6 +130,10 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
   if (entry.type == WalRecordType::kAppend) {
     auto batch = (*reader)->Next();
     if (!batch.ok() || *batch == nullptr) return malformed("append without a record batch");
+    // The log holds what ingest validated, but a record is read as it is on disk.
+    if (arrow::Status valid = (*batch)->ValidateFull(); !valid.ok()) {
+      return malformed(valid.message());
+    }
     entry.batch = std::move(*batch);
   }
   return entry;

@@ -90,6 +90,21 @@ TEST(WalFormatTest, ReplayedBatchesAreAligned) {
   }
 }
 
+// Found by fuzz_wal: an append whose string offsets run backwards was replayed as it was, and
+// reading its values went outside their buffer.
+TEST(WalFormatTest, MalformedAppendIsRefused) {
+  auto text = arrow::MakeArray(
+      arrow::ArrayData::Make(arrow::utf8(), 3,
+                             {nullptr, arrow::Buffer::FromVector(std::vector<int32_t>{0, 5, 2, 5}),
+                              arrow::Buffer::FromString("hello")}));
+  auto batch =
+      arrow::RecordBatch::Make(arrow::schema({arrow::field("text", arrow::utf8())}), 3, {text});
+  auto decoded = DecodePayload(8, *EncodeAppend("ds", *batch)->Contiguous());
+  ASSERT_TRUE(decoded.status().IsInvalid()) << decoded.status().ToString();
+  EXPECT_NE(decoded.status().message().find("WAL record 8 is malformed"), std::string::npos)
+      << decoded.status().ToString();
+}
+
 TEST(WalFormatTest, AppendPayloadRefersToTheBatchBuffersWithoutCopying) {
   auto batch = testing::MakeVectorBatch(0, 1000, 64);
   auto payload = *EncodeAppend("ds", *batch);
