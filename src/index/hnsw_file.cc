@@ -246,6 +246,11 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
                              ", this build reads versions 1 to " + std::to_string(kVersion));
   }
   if (header.checksum != HeaderChecksum(header)) return Corrupt(path, "corrupt (header checksum)");
+  if (header.metric > static_cast<uint8_t>(Metric::kDotProduct) ||
+      header.element_type >= simd::kNumElementTypes ||
+      header.quantization > static_cast<uint8_t>(Quantization::kPq)) {
+    return Corrupt(path, "inconsistent (unknown metric, element type or quantization)");
+  }
   const auto quantization = static_cast<Quantization>(header.quantization);
   if (quantization == Quantization::kPq && header.version < kFirstPqVersion) {
     return Corrupt(path, "inconsistent (PQ in a version-1 file)");

@@ -321,6 +321,23 @@ TEST_F(HnswFileTest, GraphWithLinksOutsideItIsRefused) {
   expect_refused("entry point is above");
 }
 
+// Found by fuzz_hnsw_file: an element type byte past the known ones indexed the kernel table
+// out of bounds.
+TEST_F(HnswFileTest, UnknownEnumValuesAreRefused) {
+  const std::vector<uint8_t> pristine = Bytes();
+  for (size_t field : {size_t{16}, size_t{17}, size_t{18}}) {  // metric, element type, quantization
+    PatchResealed(field, uint8_t{161});
+    const arrow::Status status = HnswIndex::Load(path_).status();
+    EXPECT_TRUE(status.IsInvalid()) << field << ": " << status.ToString();
+    EXPECT_NE(status.message().find("unknown metric, element type or quantization"),
+              std::string::npos)
+        << status.ToString();
+    std::ofstream(path_, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(pristine.data()),
+               static_cast<std::streamsize>(pristine.size()));
+  }
+}
+
 TEST_F(HnswFileTest, MissingFileIsAnIOError) {
   EXPECT_TRUE(HnswIndex::Load(path_ + ".missing").status().IsIOError());
 }
