@@ -65,8 +65,7 @@ std::shared_ptr<arrow::RecordBatch> MakeFilterBatch() {
 
 arrow::Status CompileAndApply(const std::shared_ptr<arrow::RecordBatch>& batch,
                               std::string_view text) {
-  Json filters = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (filters.is_discarded()) return arrow::Status::Invalid("not JSON");
+  ARROW_ASSIGN_OR_RAISE(Json filters, ParseJson(text, "filters"));
   ARROW_ASSIGN_OR_RAISE(auto expression, CompileFilter(filters, *batch->schema()));
   return ApplyFilter(expression, batch).status();
 }
