@@ -26,6 +26,7 @@ template <typename T>
 T SaturateRound(float f) {
   const float lo = static_cast<float>(std::numeric_limits<T>::min());
   const float hi = static_cast<float>(std::numeric_limits<T>::max());
+  if (std::isnan(f)) return 0;  // clamp would keep it; a NaN converted to an integer is undefined
   return static_cast<T>(std::clamp(std::nearbyint(f), lo, hi));
 }
 
