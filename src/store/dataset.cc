@@ -12,6 +12,19 @@
 #include "store/vector_sharing.h"
 
 namespace arbalest {
+namespace {
+
+// Whether a logged batch of `logged` schema fits a dataset storing `stored`: the same fields
+// first, maybe nullable ones after (added by schema evolution).
+bool FitsStoredSchema(const arrow::Schema& logged, const arrow::Schema& stored) {
+  if (logged.num_fields() < stored.num_fields()) return false;
+  for (int i = 0; i < stored.num_fields(); ++i) {
+    if (!logged.field(i)->Equals(*stored.field(i))) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
                                                         const arrow::Schema& put_schema,
@@ -157,6 +170,13 @@ arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>
 arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch,
                                        uint64_t lsn) {
   std::lock_guard order(append_mutex_);
+  // Logged batches are conformed (the stored columns in order, then any new ones), and replay
+  // reads them by position: a record that does not fit would be read as the wrong columns.
+  if (const auto stored = schema(); !FitsStoredSchema(*batch->schema(), *stored)) {
+    return arrow::Status::Invalid("WAL record ", lsn, " appends a batch of schema ",
+                                  batch->schema()->ToString(), " to dataset '", name_,
+                                  "', whose rows have schema ", stored->ToString());
+  }
   const int64_t bytes = arrow::util::TotalBufferSize(*batch);
   ARROW_RETURN_NOT_OK(budget_->Charge(bytes));
   if (layout_.id_kind == IdKind::kAssigned && batch->num_rows() > 0) {
