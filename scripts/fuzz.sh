@@ -66,11 +66,14 @@ regressions_of() {
   return 0
 }
 
-# The summary of a libFuzzer log: executions, coverage, corpus.
+# The summary of a libFuzzer log: executions, coverage, corpus. A single process ends with
+# stat:: lines; fork mode's status lines ("#N: cov: ...") count every job's executions.
 summary() {
-  local log=$1 runs cov
+  local log=$1 runs last cov
+  last=$(grep -a -E '^#[0-9]+:?[[:space:]].*cov: ' "$log" | tail -1)
   runs=$(grep -a -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
-  cov=$(grep -a -E '^#[0-9]+.*cov: ' "$log" | tail -1 | grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9a-zA-Z]*' || true)
+  if [[ $runs == 0 && -n $last ]]; then runs=$(sed -E 's/^#([0-9]+).*/\1/' <<<"$last"); fi
+  cov=$(grep -o -E 'cov: [0-9]+ ft: [0-9]+( corp: [0-9]+(/[0-9a-zA-Z]+)?)?' <<<"$last" || true)
   echo "executions: $runs ${cov:-}"
 }
 
