@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh [-j JOBS] [TARGET|all] [SECONDS]   long run: each target for SECONDS (600)
 #   scripts/fuzz.sh --smoke                             what `make fuzz-smoke` (and CI) runs
 #   scripts/fuzz.sh --list                              the targets
+#   scripts/fuzz.sh --report                            totals of every long run so far
 #
 # A long run keeps its corpus and its crashes outside the repository, in
 # $FUZZ_DIR/<target>/{corpus,crashes} (default ~/.cache/arbalest-fuzz), so that runs build on
@@ -70,8 +71,9 @@ regressions_of() {
 # stat:: lines; fork mode's status lines ("#N: cov: ...") count every job's executions.
 summary() {
   local log=$1 runs last cov
-  last=$(grep -a -E '^#[0-9]+:?[[:space:]].*cov: ' "$log" | tail -1)
-  runs=$(grep -a -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
+  last=$(grep -a -E '^#[0-9]+:?[[:space:]].*cov: ' "$log" | tail -1 || true)
+  runs=$( (grep -a -o 'stat::number_of_executed_units: [0-9]*' "$log" || true) |
+    awk '{s += $2} END {print s + 0}')
   if [[ $runs == 0 && -n $last ]]; then runs=$(sed -E 's/^#([0-9]+).*/\1/' <<<"$last"); fi
   cov=$(grep -o -E 'cov: [0-9]+ ft: [0-9]+( corp: [0-9]+(/[0-9a-zA-Z]+)?)?' <<<"$last" || true)
   echo "executions: $runs ${cov:-}"
@@ -123,11 +125,27 @@ long_run() {
   echo "fuzz: $target: $(summary "$log"), crashes saved: $crashes ($work/crashes)"
 }
 
+# Per target: the executions of all its long runs, and the coverage its corpus reached (the
+# last run's final status).
+report() {
+  for target in "${TARGETS[@]}"; do
+    local logs=("$FUZZ_DIR/$target"/logs/*.log) total=0 last
+    [[ -e ${logs[0]} ]] || { echo "$target: no runs"; continue; }
+    for log in "${logs[@]}"; do
+      total=$((total + $(summary "$log" | awk '{print $2}')))
+    done
+    last=$(summary "${logs[-1]}" | cut -d' ' -f3-)
+    echo "$target: $total executions in ${#logs[@]} runs, $last," \
+      "crashes saved: $(find "$FUZZ_DIR/$target/crashes" -type f | wc -l)"
+  done
+}
+
 SMOKE=0
 while (($#)); do
   case $1 in
     --smoke) SMOKE=1; shift ;;
     --list) printf '%s\n' "${TARGETS[@]}"; exit 0 ;;
+    --report) report; exit 0 ;;
     -j) JOBS=$2; shift 2 ;;
     -h | --help) usage ;;
     *) break ;;
