@@ -74,6 +74,10 @@ arrow::Status Use(Dataset& dataset) {
       dataset.CatchUpIndex(kIndexedRows, /*threads=*/1, [] { return false; }).status());
   ARROW_ASSIGN_OR_RAISE(auto reader, ScanSnapshot(dataset.Snapshot(), {}));
   ARROW_RETURN_NOT_OK(reader->ToTable().status());
+  // A client sends its query vector; the harness makes one at the dataset's width, which a
+  // schema-only put may declare as a billion (no row of it fits an input): past 64Ki
+  // dimensions that would only measure the allocator.
+  if (dataset.layout().vector.dim > 65536) return arrow::Status::OK();
   SearchRequest request;
   request.query.assign(static_cast<size_t>(dataset.layout().vector.dim), 0.5f);
   request.k = 3;
