@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: run test build bootstrap unit integration sanitize format clean tsan
+.PHONY: run test build bootstrap unit integration sanitize format clean tsan fuzz-smoke
 
 run: build
 	$(BUILD_DIR)/arbalest serve $(ARGS)
@@ -36,8 +36,14 @@ tsan: bootstrap
 	cmake --build build/tsan -j $(JOBS) --target index_test
 	ARBALEST_INDEX_TEST_ROWS=2000 build/tsan/tests/index/index_test
 
+# The fuzz targets (clang, ASan + UBSan, build/fuzz): every regression input replayed, then each
+# target ~7 s from its seed corpus. Long runs: scripts/fuzz.sh (docs/fuzzing.md).
+fuzz-smoke: bootstrap
+	BUILD_JOBS=$(JOBS) scripts/fuzz.sh --smoke
+
 format:
-	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc')
+	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc' \
+	  'fuzz/*.cc' 'fuzz/*.h')
 
 clean:
 	rm -rf build

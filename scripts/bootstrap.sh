@@ -20,6 +20,7 @@ APT_PACKAGES=(
   prometheus-cpp-dev    # metrics registry and text exposition format
   libmicrohttpd-dev     # embedded HTTP server (epoll) for /metrics, /healthz, /readyz
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
+  clang libclang-rt-14-dev llvm  # fuzz targets: clang's libFuzzer, ASan, UBSan, symbolizer
 )
 
 missing=()

@@ -6,9 +6,45 @@
 
 namespace arbalest {
 
-arrow::Result<Json> ParseJsonObject(std::string_view text, std::string_view what) {
+namespace {
+
+// Whether the arrays and objects of `text` (brackets outside strings) nest deeper than `limit`.
+bool NestsDeeperThan(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+arrow::Result<Json> ParseJson(std::string_view text, std::string_view what) {
+  if (NestsDeeperThan(text, kMaxJsonDepth)) {
+    return arrow::Status::Invalid(what, " nests arrays and objects deeper than ", kMaxJsonDepth,
+                                  " levels");
+  }
   Json parsed = Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return arrow::Status::Invalid(what, " is not valid JSON");
+  return parsed;
+}
+
+arrow::Result<Json> ParseJsonObject(std::string_view text, std::string_view what) {
+  ARROW_ASSIGN_OR_RAISE(Json parsed, ParseJson(text, what));
   if (!parsed.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");
   return parsed;
 }

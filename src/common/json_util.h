@@ -17,7 +17,16 @@ namespace arbalest {
 
 using Json = nlohmann::json;
 
-// Parses `text` as a JSON object. `what` names the document in errors ("ticket").
+// The deepest nesting of arrays and objects a document may have. Deeper ones are refused
+// before they are parsed: code that walks a document recursively (the filter compiler, the JSON
+// printer) would run out of stack on a few hundred kilobytes of brackets.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses `text` as a JSON value. `what` names the document in errors ("ticket"). Invalid when
+// it is not JSON or nests deeper than kMaxJsonDepth.
+arrow::Result<Json> ParseJson(std::string_view text, std::string_view what);
+
+// ParseJson, and Invalid unless the value is an object.
 arrow::Result<Json> ParseJsonObject(std::string_view text, std::string_view what);
 
 // Fails on the first key of `object` that is not in `allowed`, naming it.

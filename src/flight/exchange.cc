@@ -150,11 +150,12 @@ arrow::Result<SearchRequest> RequestAt(const QueryColumns& columns, int64_t row)
   ARROW_ASSIGN_OR_RAISE(request.ef, IntegerAt(columns.ef, row, 0, "ef"));
   ARROW_ASSIGN_OR_RAISE(request.alpha, NumberAt(columns.alpha, row));
   if (auto filters = StringAt(columns.filters, row)) {
-    request.filters = Json::parse(*filters, nullptr, /*allow_exceptions=*/false);
-    if (request.filters.is_discarded()) {
-      return arrow::Status::Invalid("VectorSearch exchange: 'filters' of row ", row,
-                                    " is not valid JSON: ", *filters);
+    auto parsed = ParseJson(*filters, "'filters'");
+    if (!parsed.ok()) {
+      return arrow::Status::Invalid("VectorSearch exchange: row ", row, ": ",
+                                    parsed.status().message(), ": ", *filters);
     }
+    request.filters = std::move(*parsed);
   }
   return request;
 }

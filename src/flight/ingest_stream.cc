@@ -34,7 +34,14 @@ arrow::Status ForClient(arrow::Status status) {
 arrow::Result<Json> IngestStream::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
   arrow::Result<PutAck> ack = PutAck{batch->num_rows(), 0, false};
   if (!null_sink_) {
-    ack = dataset_ ? store_.Append(*dataset_, batch) : store_.Put(dataset_name_, batch, &dataset_);
+    // Arrow's IPC reader checks the messages, not the data: string offsets past their buffer
+    // would have the store read outside it. A client's batch is checked whole first.
+    if (arrow::Status valid = batch->ValidateFull(); !valid.ok()) {
+      ack = arrow::Status::Invalid("malformed batch: ", valid.message());
+    } else {
+      ack =
+          dataset_ ? store_.Append(*dataset_, batch) : store_.Put(dataset_name_, batch, &dataset_);
+    }
   }
   if (!ack.ok()) {
     spdlog::debug("put to '{}': batch {} rejected: {}", dataset_name_, batches_,

@@ -220,6 +220,19 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
   return arrow::Status::OK();
 }
 
+void HnswFile::Reseal(std::span<uint8_t> file) {
+  FileHeader header;
+  if (file.size() < sizeof(header)) return;
+  std::memcpy(&header, file.data(), sizeof(header));
+  for (SectionEntry& section : header.sections) {
+    if (section.offset <= file.size() && section.bytes <= file.size() - section.offset) {
+      section.checksum = XXH3_64bits(file.data() + section.offset, section.bytes);
+    }
+  }
+  header.checksum = HeaderChecksum(header);
+  std::memcpy(file.data(), &header, sizeof(header));
+}
+
 arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path) {
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Mapping> mapping, Mapping::Open(path));
   FileHeader header;
@@ -233,15 +246,22 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
                              ", this build reads versions 1 to " + std::to_string(kVersion));
   }
   if (header.checksum != HeaderChecksum(header)) return Corrupt(path, "corrupt (header checksum)");
+  if (header.metric > static_cast<uint8_t>(Metric::kDotProduct) ||
+      header.element_type >= simd::kNumElementTypes ||
+      header.quantization > static_cast<uint8_t>(Quantization::kPq)) {
+    return Corrupt(path, "inconsistent (unknown metric, element type or quantization)");
+  }
   const auto quantization = static_cast<Quantization>(header.quantization);
   if (quantization == Quantization::kPq && header.version < kFirstPqVersion) {
     return Corrupt(path, "inconsistent (PQ in a version-1 file)");
   }
   for (int s = 0; s < kNumSections; ++s) {
     const SectionEntry& section = header.sections[s];
-    if (section.offset + section.bytes > mapping->size()) {
-      return Corrupt(path, std::string("truncated (section ") + kSectionNames[s] + " ends at " +
-                               std::to_string(section.offset + section.bytes) + ", file has " +
+    // Not offset + bytes > size: a damaged offset near 2^64 would wrap around.
+    if (section.offset > mapping->size() || section.bytes > mapping->size() - section.offset) {
+      return Corrupt(path, std::string("truncated (section ") + kSectionNames[s] + " at " +
+                               std::to_string(section.offset) + " has " +
+                               std::to_string(section.bytes) + " bytes, file has " +
                                std::to_string(mapping->size()) + " bytes)");
     }
     if (XXH3_64bits(mapping->data() + section.offset, section.bytes) != section.checksum) {
@@ -314,7 +334,39 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
     index->upper_bytes_.fetch_add(words * 4, std::memory_order_relaxed);
   }
   index->entry_.store(header.entry, std::memory_order_release);
+  ARROW_RETURN_NOT_OK(CheckGraph(*index, path));
   return index;
+}
+
+arrow::Status HnswFile::CheckGraph(const HnswIndex& index, const std::string& path) {
+  const uint64_t rows = index.store_.count();
+  const HnswIndex::Entry entry = index.LoadEntry();
+  if (entry.level >= 0 && entry.level > index.Node(entry.row)->level) {
+    return Corrupt(path, "inconsistent (the entry point is above its row's level)");
+  }
+  for (uint64_t row = 0; row < rows; ++row) {
+    const int levels = index.Node(row)->level;
+    for (int level = 0; level <= levels; ++level) {
+      const uint32_t* list = index.Links(static_cast<RowId>(row), level);
+      const uint32_t room = level == 0 ? index.max_links0_ : index.params_.m;
+      if (list[0] > room) {
+        return Corrupt(path, "inconsistent (row " + std::to_string(row) + " has " +
+                                 std::to_string(list[0]) + " links at level " +
+                                 std::to_string(level) + ", room for " + std::to_string(room) +
+                                 ")");
+      }
+      for (uint32_t j = 1; j <= list[0]; ++j) {
+        // (Every row is at level 0: the cheap sequential check suffices there.)
+        if (list[j] >= rows || (level > 0 && index.Node(list[j])->level < level)) {
+          return Corrupt(path, "inconsistent (row " + std::to_string(row) + " links to row " +
+                                   std::to_string(list[j]) +
+                                   ", which is not in the graph at level " + std::to_string(level) +
+                                   ")");
+        }
+      }
+    }
+  }
+  return arrow::Status::OK();
 }
 
 }  // namespace arbalest

@@ -20,7 +20,9 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace arbalest {
@@ -34,6 +36,18 @@ class HnswFile {
   // Maps the index at `path`. IOError when it cannot be read; Invalid, naming the problem,
   // when it is truncated, corrupt, or not an index file of version 1 or 2.
   static arrow::Result<std::unique_ptr<HnswIndex>> Read(const std::string& path);
+  // Recomputes, in the bytes of an index file, the checksum of every section that lies inside
+  // them and then the header's, as Write computes them: tests and the fuzzer change fields of a
+  // file and reseal it to reach the checks behind the checksums. Files shorter than a header
+  // are left as they are.
+  static void Reseal(std::span<uint8_t> file);
+
+ private:
+  // Whether the graph of a loaded index can be walked: every link names a row of the index
+  // that has the link's level, no list holds more links than it has room for, and the entry
+  // point has the level it claims. A file that passed its checksums fails only if the writer
+  // was wrong; searches would then read outside the graph.
+  static arrow::Status CheckGraph(const HnswIndex& index, const std::string& path);
 };
 
 }  // namespace arbalest

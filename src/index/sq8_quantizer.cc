@@ -52,7 +52,11 @@ void Sq8Quantizer::Encode(const float* vector, uint8_t* code) const {
   float residual = 0;
   for (size_t i = 0; i < dim_; ++i) {
     const float level = scale_[i] > 0 ? (vector[i] - min_[i]) / scale_[i] : 0.0f;
-    const uint8_t c = static_cast<uint8_t>(std::clamp(std::nearbyint(level), 0.0f, 255.0f));
+    // A NaN (from a NaN or infinite value or range) codes as 0: clamp would keep it, and
+    // converting a NaN to an integer is undefined.
+    const uint8_t c = std::isnan(level)
+                          ? 0
+                          : static_cast<uint8_t>(std::clamp(std::nearbyint(level), 0.0f, 255.0f));
     code[i] = c;
     residual += scale_[i] * scale_[i] * c * c;
   }

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "persist/row_bitmap.h"
 #include "persist/staging_dir.h"
 
 namespace arbalest {
@@ -213,11 +214,12 @@ arrow::Result<Roaring> ReadTombstones(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return arrow::Status::IOError("cannot read tombstones file ", path);
   const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  try {
-    return Roaring::readSafe(bytes.data(), bytes.size());
-  } catch (const std::exception& e) {
-    return arrow::Status::Invalid("tombstones file ", path, " is not a Roaring bitmap: ", e.what());
+  auto rows = ReadRowBitmap(bytes);
+  if (!rows.ok()) {
+    return arrow::Status::Invalid("tombstones file ", path,
+                                  " is damaged: ", rows.status().message());
   }
+  return std::move(*rows);
 }
 
 arrow::Status VerifySnapshotFile(const std::string& dir, const SnapshotFile& file) {

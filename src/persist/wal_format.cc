@@ -11,6 +11,7 @@
 
 #include "persist/buffer_list_stream.h"
 #include "persist/crc32c.h"
+#include "persist/row_bitmap.h"
 
 namespace arbalest {
 namespace {
@@ -75,21 +76,19 @@ arrow::Result<WalPayload> EncodeRows(PayloadCode code, std::string_view dataset,
 
 // Decodes the body of a row record (from `body`, `size` bytes) into entry->rows.
 arrow::Status DecodeRows(const uint8_t* body, size_t size, WalEntry* entry) {
-  // The C call, not Roaring::readSafe: that one throws on a malformed body.
-  roaring_bitmap_t* rows =
-      roaring_bitmap_portable_deserialize_safe(reinterpret_cast<const char*>(body), size);
-  if (rows == nullptr) return arrow::Status::Invalid("row record without a valid row bitmap");
-  entry->rows = Roaring(rows);
-  if (entry->rows.getSizeInBytes(/*portable=*/true) != size) {
-    return arrow::Status::Invalid("bytes after the record's row bitmap");
-  }
+  ARROW_ASSIGN_OR_RAISE(entry->rows,
+                        ReadRowBitmap(std::string_view(reinterpret_cast<const char*>(body), size)));
   return arrow::Status::OK();
 }
 
-// Decodes an IPC stream body into entry->schema and, for an append, entry->batch.
 arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry) {
   auto input = std::make_shared<arrow::io::BufferReader>(std::move(body));
-  auto reader = arrow::ipc::RecordBatchStreamReader::Open(input);
+  // The stream starts after the record's prefix and dataset name, so its buffers are as
+  // misaligned as that: Arrow copies those whose type needs alignment (reading an int64 column
+  // in place would be undefined behaviour).
+  auto options = arrow::ipc::IpcReadOptions::Defaults();
+  options.ensure_alignment = arrow::ipc::Alignment::kDataTypeSpecificAlignment;
+  auto reader = arrow::ipc::RecordBatchStreamReader::Open(input, options);
   if (!reader.ok()) return arrow::Status::Invalid(reader.status().message());
   entry->schema = (*reader)->schema();
   if (entry->type == WalRecordType::kAppend) {
@@ -97,6 +96,8 @@ arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry) {
     if (!batch.ok() || *batch == nullptr) {
       return arrow::Status::Invalid("append without a record batch");
     }
+    // The log holds what ingest validated, but a record is read as it is on disk.
+    ARROW_RETURN_NOT_OK((*batch)->ValidateFull());
     entry->batch = std::move(*batch);
   }
   return arrow::Status::OK();

@@ -2,8 +2,9 @@
 // file once per target); GetKernels picks the table of the best target at run time.
 #include "simd/distance.h"
 
+#include <arrow/util/float16.h>  // scalar float16 conversions, rounding to nearest even
+
 #include <algorithm>
-#include <bit>
 #include <cmath>
 
 #undef HWY_TARGET_INCLUDE
@@ -51,7 +52,7 @@ HWY_INLINE VF LoadAsFloat(DF d, const T* p) {  // int8_t, uint8_t
 // Scalar element as float32, for the tail shorter than a vector.
 HWY_INLINE float ToFloat(float x) { return x; }
 HWY_INLINE float ToFloat(hwy::float16_t x) {
-  return static_cast<float>(std::bit_cast<_Float16>(x.bits));
+  return arrow::util::Float16::FromBits(x.bits).ToFloat();
 }
 HWY_INLINE float ToFloat(hwy::bfloat16_t x) { return hwy::F32FromBF16(x); }
 HWY_INLINE float ToFloat(int8_t x) { return x; }
@@ -214,7 +215,7 @@ void EncodeFloat16(const float* in, size_t dim, void* out) {
                reinterpret_cast<hwy::float16_t*>(dst + i));
   }
 #endif
-  for (; i < dim; ++i) dst[i] = std::bit_cast<uint16_t>(static_cast<_Float16>(in[i]));
+  for (; i < dim; ++i) dst[i] = arrow::util::Float16::FromFloat(in[i]).bits();
 }
 
 template <class Op>

@@ -1,5 +1,7 @@
 #include "simd/element_type.h"
 
+#include <arrow/util/float16.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -9,7 +11,9 @@
 namespace arbalest::simd {
 namespace {
 
-uint16_t Float16Bits(float f) { return std::bit_cast<uint16_t>(static_cast<_Float16>(f)); }
+// Arrow's conversion rounds to nearest even like a hardware one; the compilers' _Float16 is not
+// portable (clang before 15 refuses it on x86).
+uint16_t Float16Bits(float f) { return arrow::util::Float16::FromFloat(f).bits(); }
 
 uint16_t BFloat16Bits(float f) {
   const uint32_t bits = std::bit_cast<uint32_t>(f);
@@ -22,6 +26,7 @@ template <typename T>
 T SaturateRound(float f) {
   const float lo = static_cast<float>(std::numeric_limits<T>::min());
   const float hi = static_cast<float>(std::numeric_limits<T>::max());
+  if (std::isnan(f)) return 0;  // clamp would keep it; a NaN converted to an integer is undefined
   return static_cast<T>(std::clamp(std::nearbyint(f), lo, hi));
 }
 
@@ -84,7 +89,7 @@ float DecodeElement(ElementType type, const void* row, size_t i) {
     case ElementType::kFloat32:
       return static_cast<const float*>(row)[i];
     case ElementType::kFloat16:
-      return static_cast<float>(std::bit_cast<_Float16>(static_cast<const uint16_t*>(row)[i]));
+      return arrow::util::Float16::FromBits(static_cast<const uint16_t*>(row)[i]).ToFloat();
     case ElementType::kBFloat16:
       return std::bit_cast<float>(uint32_t{static_cast<const uint16_t*>(row)[i]} << 16);
     case ElementType::kInt8:

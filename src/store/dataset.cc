@@ -12,6 +12,19 @@
 #include "store/vector_sharing.h"
 
 namespace arbalest {
+namespace {
+
+// Whether a logged batch of `logged` schema fits a dataset storing `stored`: the same fields
+// first, maybe nullable ones after (added by schema evolution).
+bool FitsStoredSchema(const arrow::Schema& logged, const arrow::Schema& stored) {
+  if (logged.num_fields() < stored.num_fields()) return false;
+  for (int i = 0; i < stored.num_fields(); ++i) {
+    if (!logged.field(i)->Equals(*stored.field(i))) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
                                                         const arrow::Schema& put_schema,
@@ -210,6 +223,13 @@ int64_t Dataset::num_rows() const {
 arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch,
                                        uint64_t lsn) {
   std::lock_guard order(append_mutex_);
+  // Logged batches are conformed (the stored columns in order, then any new ones), and replay
+  // reads them by position: a record that does not fit would be read as the wrong columns.
+  if (const auto stored = schema(); !FitsStoredSchema(*batch->schema(), *stored)) {
+    return arrow::Status::Invalid("WAL record ", lsn, " appends a batch of schema ",
+                                  batch->schema()->ToString(), " to dataset '", name_,
+                                  "', whose rows have schema ", stored->ToString());
+  }
   const int64_t bytes = arrow::util::TotalBufferSize(*batch);
   {
     // The rows' index memory is counted, never refused: the rows were promised.

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cmath>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -204,6 +205,23 @@ arrow::Result<cp::Expression> CompileComparison(const Json& node, const arrow::S
 
 arrow::Result<cp::Expression> CompileNode(const Json& node, const arrow::Schema& schema);
 
+enum class Join { kAnd, kOr };
+
+// The conjunction or disjunction of `operands` as a balanced tree. Arrow's vector overloads fold
+// them into a chain as deep as the list is long, and binding or evaluating a chain of 20,000
+// filters ran out of stack; a balanced tree of them is 15 deep.
+cp::Expression Balanced(Join join, std::span<const cp::Expression> operands) {
+  if (operands.size() <= 2) {
+    const std::vector<cp::Expression> list(operands.begin(), operands.end());
+    return join == Join::kAnd ? cp::and_(list) : cp::or_(list);
+  }
+  const size_t half = operands.size() / 2;
+  cp::Expression left = Balanced(join, operands.first(half));
+  cp::Expression right = Balanced(join, operands.subspan(half));
+  return join == Join::kAnd ? cp::and_(std::move(left), std::move(right))
+                            : cp::or_(std::move(left), std::move(right));
+}
+
 arrow::Result<std::vector<cp::Expression>> CompileList(const Json& nodes,
                                                        const arrow::Schema& schema) {
   std::vector<cp::Expression> compiled;
@@ -225,9 +243,9 @@ arrow::Result<cp::Expression> CompileLogic(const Json& node, const arrow::Schema
   std::string lowered = *logic;
   std::transform(lowered.begin(), lowered.end(), lowered.begin(),
                  [](unsigned char c) { return std::tolower(c); });
-  if (lowered == "and") return cp::and_(compiled);
-  if (lowered == "or") return cp::or_(compiled);
-  if (lowered == "not") return cp::not_(cp::and_(compiled));
+  if (lowered == "and") return Balanced(Join::kAnd, compiled);
+  if (lowered == "or") return Balanced(Join::kOr, compiled);
+  if (lowered == "not") return cp::not_(Balanced(Join::kAnd, compiled));
   return arrow::Status::Invalid("filter: unknown logic '", *logic, "' (use and, or, not)");
 }
 
@@ -284,7 +302,7 @@ arrow::Result<cp::Expression> CompileFilter(const Json& filters, const arrow::Sc
   cp::Expression expression = cp::literal(true);
   if (filters.is_array()) {
     ARROW_ASSIGN_OR_RAISE(auto compiled, CompileList(filters, schema));
-    if (!compiled.empty()) expression = cp::and_(compiled);
+    if (!compiled.empty()) expression = Balanced(Join::kAnd, compiled);
   } else if (filters.is_object()) {
     ARROW_ASSIGN_OR_RAISE(expression, CompileNode(filters, schema));
   } else if (!filters.is_null()) {

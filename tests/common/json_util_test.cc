@@ -15,6 +15,25 @@ TEST(JsonUtilTest, ParsesObjectsOnly) {
   EXPECT_EQ(array.status().message(), "ticket must be a JSON object");
 }
 
+// Found by fuzzing: a ticket of a few hundred kilobytes of nested filters ran the server out of
+// stack. Documents deeper than kMaxJsonDepth are refused before anything walks them.
+TEST(JsonUtilTest, DeeplyNestedDocumentsAreRefused) {
+  const auto nested = [](int depth) {
+    return std::string(static_cast<size_t>(depth), '[') +
+           std::string(static_cast<size_t>(depth), ']');
+  };
+  EXPECT_TRUE(ParseJson(nested(kMaxJsonDepth), "ticket").ok());
+  auto deep = ParseJson(nested(kMaxJsonDepth + 1), "ticket");
+  ASSERT_TRUE(deep.status().IsInvalid());
+  EXPECT_EQ(deep.status().message(), "ticket nests arrays and objects deeper than 64 levels");
+  EXPECT_TRUE(ParseJsonObject("{\"a\":" + nested(200000) + "}", "ticket").status().IsInvalid());
+  // Brackets in strings are text, escaped quotes included.
+  const std::string text = "\"\\\"" + std::string(100, '[') + "\"";
+  auto in_string = ParseJsonObject("{\"a\": [" + text + "]}", "ticket");
+  ASSERT_TRUE(in_string.ok()) << in_string.status().ToString();
+  EXPECT_EQ((*in_string)["a"][0].get<std::string>().size(), 101u);
+}
+
 TEST(JsonUtilTest, UnknownKeyIsNamed) {
   Json object = Json::parse(R"({"dataset":"x","limt":5})");
   auto status = CheckKnownKeys(object, {"dataset", "limit"}, "scan ticket");

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "clustered_data.h"
 #include "index/hnsw_index.h"
@@ -50,6 +52,34 @@ class HnswFileTest : public ::testing::Test {
     std::fstream file(path_, std::ios::binary | std::ios::in | std::ios::out);
     file.seekp(8).write(reinterpret_cast<const char*>(&version), 4);
   }
+  std::vector<uint8_t> Bytes() const {
+    std::ifstream in(path_, std::ios::binary);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
+  }
+  template <typename T>
+  T Read(size_t offset) const {
+    T value;
+    std::memcpy(&value, Bytes().data() + offset, sizeof(T));
+    return value;
+  }
+  // Overwrites the bytes at `offset` with `value` and reseals the file (its checksums made
+  // right again), as a file damaged in a way no checksum catches.
+  template <typename T>
+  void PatchResealed(size_t offset, T value) {
+    std::vector<uint8_t> bytes = Bytes();
+    std::memcpy(bytes.data() + offset, &value, sizeof(value));
+    HnswFile::Reseal(bytes);
+    std::ofstream(path_, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+  }
+  // Where the header keeps section `s`'s offset and byte count (hnsw_file.cc FileHeader and
+  // its Section order), and the entry point.
+  enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper };
+  static size_t SectionOffsetField(Section s) { return 88 + 24 * static_cast<size_t>(s); }
+  static size_t SectionBytesField(Section s) { return SectionOffsetField(s) + 8; }
+  static constexpr size_t kEntryField = 80;
+  size_t SectionOffset(Section s) const { return Read<uint64_t>(SectionOffsetField(s)); }
   std::unique_ptr<HnswIndex> MakePq(uint32_t training_rows) const {
     return HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
                            {.m = 8,
@@ -242,6 +272,70 @@ TEST_F(HnswFileTest, CorruptFileIsRefused) {
   EXPECT_NE(HnswIndex::Load(path_).status().message().find("header checksum"), std::string::npos);
   Damage(FileSize(), 0);  // the magic
   EXPECT_NE(HnswIndex::Load(path_).status().message().find("magic"), std::string::npos);
+}
+
+// Found by fuzz_hnsw_file: offset + bytes wrapped around, passed the bounds check and the
+// checksum was computed over memory outside the mapping.
+TEST_F(HnswFileTest, SectionPastTheEndOfTheAddressSpaceIsRefused) {
+  PatchResealed(SectionOffsetField(kLevels), ~uint64_t{0} - 7);
+  PatchResealed(SectionBytesField(kLevels), uint64_t{4096});
+  const arrow::Status status = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+  EXPECT_NE(status.message().find("truncated (section levels"), std::string::npos)
+      << status.ToString();
+}
+
+// Found by fuzz_hnsw_file: a graph whose links lead outside it loaded, and the first search
+// followed them (a null list of a row without upper levels).
+TEST_F(HnswFileTest, GraphWithLinksOutsideItIsRefused) {
+  const std::vector<uint8_t> pristine = Bytes();
+  const auto expect_refused = [&](std::string_view what) {
+    const arrow::Status status = HnswIndex::Load(path_).status();
+    EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+    EXPECT_NE(status.message().find(what), std::string::npos) << status.ToString();
+    std::ofstream(path_, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(pristine.data()),
+               static_cast<std::streamsize>(pristine.size()));
+  };
+  // Row 0's first level-0 link names a row past the last.
+  PatchResealed(SectionOffset(kLinks0) + 4, uint32_t{3000 + 5});
+  expect_refused("links to row 3005");
+
+  // The first row with upper levels links at level 1 to a row that has none.
+  const uint8_t* levels = pristine.data() + SectionOffset(kLevels);
+  size_t upper = SectionOffset(kUpper);
+  uint32_t row = 0;
+  while (levels[row] == 0) ++row;
+  uint32_t flat = 0;
+  while (levels[flat] != 0) ++flat;
+  PatchResealed(upper + 4, flat);  // [count, first link, ...] of `row` at level 1
+  expect_refused("which is not in the graph at level 1");
+
+  // A list longer than its room (2 * m at level 0).
+  PatchResealed(SectionOffset(kLinks0), uint32_t{17});
+  expect_refused("17 links at level 0, room for 16");
+
+  // An entry point claiming a level its row does not have.
+  const uint64_t entry = Read<uint64_t>(kEntryField);
+  PatchResealed(kEntryField, (entry & 0xFFFFFFFF) | uint64_t{200} << 32);
+  expect_refused("entry point is above");
+}
+
+// Found by fuzz_hnsw_file: an element type byte past the known ones indexed the kernel table
+// out of bounds.
+TEST_F(HnswFileTest, UnknownEnumValuesAreRefused) {
+  const std::vector<uint8_t> pristine = Bytes();
+  for (size_t field : {size_t{16}, size_t{17}, size_t{18}}) {  // metric, element type, quantization
+    PatchResealed(field, uint8_t{161});
+    const arrow::Status status = HnswIndex::Load(path_).status();
+    EXPECT_TRUE(status.IsInvalid()) << field << ": " << status.ToString();
+    EXPECT_NE(status.message().find("unknown metric, element type or quantization"),
+              std::string::npos)
+        << status.ToString();
+    std::ofstream(path_, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(pristine.data()),
+               static_cast<std::streamsize>(pristine.size()));
+  }
 }
 
 TEST_F(HnswFileTest, MissingFileIsAnIOError) {

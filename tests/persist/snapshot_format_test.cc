@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "damaged_bitmaps.h"
 #include "persist/staging_dir.h"
 #include "testing/temp_dir.h"
 
@@ -222,6 +223,11 @@ TEST(SnapshotFormatTest, TombstonesAreAPortableRoaringBitmap) {
   auto bad = ReadTombstones(dir / "bad.roaring");
   EXPECT_TRUE(bad.status().IsInvalid());
   EXPECT_NE(bad.status().message().find(dir / "bad.roaring"), std::string::npos);
+  // Found by fuzz_tombstones: a bitmap whose count disagrees with its rows was accepted.
+  WriteText(dir / "miscounted.roaring", testing::MiscountedBitsetBitmap());
+  auto miscounted = ReadTombstones(dir / "miscounted.roaring");
+  EXPECT_TRUE(miscounted.status().IsInvalid()) << miscounted.status().ToString();
+  EXPECT_NE(miscounted.status().message().find("is damaged"), std::string::npos);
 }
 
 }  // namespace

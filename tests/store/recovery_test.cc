@@ -181,5 +181,24 @@ TEST_F(RecoveryTest, DeleteOfARowTheDatasetDoesNotHaveIsRefused) {
       << failed.status().message();
 }
 
+// Found by fuzz_wal: replay read a logged batch by column position, so a (checksummed) append
+// of a batch without the dataset's columns read a float column as the text column.
+TEST_F(RecoveryTest, AppendThatDoesNotFitTheDatasetIsRefused) {
+  {
+    WalOptions options;
+    options.dir = dir_.string();
+    auto writer = WalWriter::Open(options, 1).ValueOrDie();
+    auto batch = MakeVectorBatch(0, 4, 4);
+    ASSERT_TRUE(writer->Append(*EncodeCreateDataset("ds", batch->schema())).ok());
+    ASSERT_TRUE(writer->Append(*EncodeAppend("ds", *testing::WithoutIds(batch))).ok());
+  }
+  VectorStore store(0);
+  auto failed = Recover(store, LogOnly());
+  ASSERT_TRUE(failed.status().IsInvalid()) << failed.status().ToString();
+  EXPECT_NE(failed.status().message().find("WAL record 2 appends a batch of schema"),
+            std::string::npos)
+      << failed.status().message();
+}
+
 }  // namespace
 }  // namespace arbalest
