@@ -205,8 +205,9 @@ class Replay {
     return arrow::Status::OK();
   }
 
-  // Records of `name` that no creation, snapshot or later drop explains.
-  arrow::Status LostOrphans(const std::string& name) {
+  // Records of `name` that no creation, snapshot or later drop explains. `name` by value: the
+  // caller passes the key of orphans_ that this erases.
+  arrow::Status LostOrphans(std::string name) {
     const Orphans orphans = orphans_[name];
     orphans_.erase(name);
     const std::string what =

@@ -128,12 +128,12 @@ TEST(WalFormatTest, MalformedPayloadsAreRefused) {
   EXPECT_TRUE(DecodePayload(1, *EncodeRowCount("ds", -1)->Contiguous()).status().IsInvalid());
 }
 
-// Found by fuzz_wal: the IPC stream of an append starts 3 + name length bytes into the
+// Found by fuzz_wal: the IPC stream of an append starts after the prefix and name in the
 // payload, and replayed batches kept buffers that far off alignment (an int64 id column read
 // at an odd address: undefined behaviour, caught by UBSan).
 TEST(WalFormatTest, ReplayedBatchesAreAligned) {
   for (std::string name : {"ds", "odd", "name_of_9"}) {
-    auto payload = *EncodeAppend(name, *testing::MakeVectorBatch(0, 10, 4))->Contiguous();
+    auto payload = *EncodeAppend(name, *testing::MakeVectorBatch(0, 10, 4), 0)->Contiguous();
     auto append = DecodePayload(1, payload);
     ASSERT_TRUE(append.ok()) << append.status().ToString();
     for (const auto& column : append->batch->columns()) {
@@ -152,7 +152,7 @@ TEST(WalFormatTest, MalformedAppendIsRefused) {
                               arrow::Buffer::FromString("hello")}));
   auto batch =
       arrow::RecordBatch::Make(arrow::schema({arrow::field("text", arrow::utf8())}), 3, {text});
-  auto decoded = DecodePayload(8, *EncodeAppend("ds", *batch)->Contiguous());
+  auto decoded = DecodePayload(8, *EncodeAppend("ds", *batch, 0)->Contiguous());
   ASSERT_TRUE(decoded.status().IsInvalid()) << decoded.status().ToString();
   EXPECT_NE(decoded.status().message().find("WAL record 8 is malformed"), std::string::npos)
       << decoded.status().ToString();

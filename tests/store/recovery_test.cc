@@ -190,7 +190,7 @@ TEST_F(RecoveryTest, AppendThatDoesNotFitTheDatasetIsRefused) {
     auto writer = WalWriter::Open(options, 1).ValueOrDie();
     auto batch = MakeVectorBatch(0, 4, 4);
     ASSERT_TRUE(writer->Append(*EncodeCreateDataset("ds", batch->schema())).ok());
-    ASSERT_TRUE(writer->Append(*EncodeAppend("ds", *testing::WithoutIds(batch))).ok());
+    ASSERT_TRUE(writer->Append(*EncodeAppend("ds", *testing::WithoutIds(batch), 0)).ok());
   }
   VectorStore store(0);
   auto failed = Recover(store, LogOnly());
