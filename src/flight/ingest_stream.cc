@@ -7,6 +7,7 @@
 #include <string>
 
 #include "persist/io_errors.h"
+#include "store/value_checks.h"
 
 namespace arbalest {
 
@@ -36,8 +37,8 @@ arrow::Result<Json> IngestStream::Append(const std::shared_ptr<arrow::RecordBatc
   if (!null_sink_) {
     // Arrow's IPC reader checks the messages, not the data: string offsets past their buffer
     // would have the store read outside it. A client's batch is checked whole first.
-    if (arrow::Status valid = batch->ValidateFull(); !valid.ok()) {
-      ack = arrow::Status::Invalid("malformed batch: ", valid.message());
+    if (arrow::Status valid = CheckBatchValues(*batch); !valid.ok()) {
+      ack = valid;
     } else {
       ack =
           dataset_ ? store_.Append(*dataset_, batch) : store_.Put(dataset_name_, batch, &dataset_);

@@ -58,6 +58,8 @@ arrow::Status LocateBadUtf8(const arrow::Array& column, std::string_view name) {
     if (bad == valid->end()) return arrow::Status::OK();
     return NotUtf8(name, bad - valid->begin());
   }
+  // Buffer sizes first: the indices are read below.
+  if (!column.Validate().ok()) return arrow::Status::OK();
   const auto& dictionary = static_cast<const arrow::DictionaryArray&>(column);
   const auto entries = Utf8ValidityOf(*dictionary.dictionary());
   if (!entries) return arrow::Status::OK();
@@ -128,6 +130,21 @@ arrow::Status CheckColumnValues(const arrow::Array& column, std::string_view nam
   if (valid.ok()) return valid;
   ARROW_RETURN_NOT_OK(LocateBadUtf8(column, name));
   return arrow::Status::Invalid("column '", name, "': ", valid.message());
+}
+
+arrow::Status CheckBatchValues(const arrow::RecordBatch& batch) {
+  const arrow::Status valid = batch.ValidateFull();
+  if (valid.ok()) return valid;
+  arrow::util::InitializeUTF8();
+  for (int i = 0; i < batch.num_columns(); ++i) {
+    const std::string& name = batch.schema()->field(i)->name();
+    const auto& column = *batch.column(i);
+    if (!arrow::util::ValidateUTF8(name) || column.length() != batch.num_rows()) continue;
+    if (arrow::Status checked = CheckColumnValues(column, name); !checked.ok()) {
+      return arrow::Status::Invalid("malformed batch: ", checked.message());
+    }
+  }
+  return arrow::Status::Invalid("malformed batch: ", valid.message());
 }
 
 arrow::Status CheckFiniteVectors(const arrow::Array& stored, const arrow::Array& put, int32_t dim,

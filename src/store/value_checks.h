@@ -6,6 +6,7 @@
 #pragma once
 
 #include <arrow/array.h>
+#include <arrow/record_batch.h>
 #include <arrow/status.h>
 
 #include <cstdint>
@@ -18,6 +19,12 @@ namespace arbalest {
 // columns and dictionaries of them, the first row (0-based in the batch) whose value is not
 // valid UTF-8; for other failures, Arrow's own message.
 arrow::Status CheckColumnValues(const arrow::Array& column, std::string_view name);
+
+// Arrow's full validation of a client's whole batch (column lengths, offsets inside their
+// buffers, dictionary indices, UTF-8), run before anything reads its values. Invalid starting
+// "malformed batch: ", with CheckColumnValues's message naming the column (and the row, for
+// invalid UTF-8) when one column is at fault, else Arrow's.
+arrow::Status CheckBatchValues(const arrow::RecordBatch& batch);
 
 // Checks that every element of `stored` (the vector column's flat values as stored: float32 or
 // float16; other element types pass) is finite. `put` is the same values as the client sent
