@@ -4,6 +4,9 @@
 #include <arrow/status.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/json_util.h"
 #include "flight/actions.h"
 #include "flight/catalog.h"
@@ -28,6 +31,18 @@ arrow::Result<std::string> DatasetOf(const fl::FlightDescriptor& descriptor) {
   return descriptor.path[0];
 }
 
+// gRPC ends the stream of a call it fails (a message over the receive limit) before it marks
+// the call cancelled. A put without batches would create its dataset from the schema alone, so
+// it gives the mark a moment to arrive first; puts with batches never wait (their dataset
+// exists already).
+void WaitForLateCancellation(const fl::ServerCallContext& context) {
+  constexpr auto kGrace = std::chrono::milliseconds(100);
+  const auto deadline = std::chrono::steady_clock::now() + kGrace;
+  while (!context.is_cancelled() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 }  // namespace
 
 arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
@@ -45,8 +60,9 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
     ARROW_ASSIGN_OR_RAISE(Json ack, stream.Append(chunk.data));
     ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(ack)));
   }
-  // The stream ended because gRPC failed the call (a message over --max-message-size): it
-  // did not declare the dataset.
+  // The stream may have ended because gRPC failed the call (a message over
+  // --max-message-size): it did not declare the dataset, and must not create it.
+  if (stream.batches() == 0) WaitForLateCancellation(context);
   if (context.is_cancelled()) return arrow::Status::Cancelled("the put stream was cancelled");
   return ForClient(stream.Finish(*schema));
 }
