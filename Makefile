@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: run test build bootstrap unit integration sanitize format clean tsan fuzz-smoke
+.PHONY: run test build bootstrap unit integration sanitize format clean tsan fuzz-smoke thread-safety
 
 run: build
 	$(BUILD_DIR)/arbalest serve $(ARGS)
@@ -40,6 +40,13 @@ tsan: bootstrap
 # target ~7 s from its seed corpus. Long runs: scripts/fuzz.sh (docs/fuzzing.md).
 fuzz-smoke: bootstrap
 	BUILD_JOBS=$(JOBS) scripts/fuzz.sh --smoke
+
+# Everything built with clang, whose -Wthread-safety checks the annotated locks (GUARDED_BY,
+# REQUIRES; common/mutex.h). The fuzz build CI runs is a clang build too, so CI checks them.
+thread-safety: bootstrap
+	CXX=clang++ cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DARBALEST_PYTHON=$(CURDIR)/.venv/bin/python
+	cmake --build build/clang -j $(JOBS)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc' \

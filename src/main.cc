@@ -336,12 +336,13 @@ arrow::Status Serve(const ServeConfig& config) {
   ARROW_RETURN_NOT_OK(
       store->StartSnapshots({SnapshotDir(config), *ParseDuration(config.snapshot_interval),
                              *ParseByteSize(config.snapshot_wal_bytes)}));
-  ARROW_ASSIGN_OR_RAISE(auto servers,
-                        FlightServers::Start({config.host, config.port, config.meta_port}, store,
-                                             {.null_sink = config.null_sink,
-                                              .metrics = metrics,
-                                              .max_message_bytes = *ParseByteSize(config.max_message_size),
-                                              .stream_limit = stream_limit}));
+  ARROW_ASSIGN_OR_RAISE(
+      auto servers,
+      FlightServers::Start({config.host, config.port, config.meta_port}, store,
+                           {.null_sink = config.null_sink,
+                            .metrics = metrics,
+                            .max_message_bytes = *ParseByteSize(config.max_message_size),
+                            .stream_limit = stream_limit}));
   ready = true;
   spdlog::info(
       "arbalest {} serving: data {}:{}, meta {}:{}, metrics http://{}:{}/metrics, data dir {}, "

@@ -1,9 +1,9 @@
 // Mutexes the compiler can check: thin wrappers over std::mutex and std::shared_mutex that
 // carry Clang's thread-safety attributes (common/thread_annotations.h), which libstdc++'s own
 // types do not. Members they guard are marked GUARDED_BY(mutex_), functions that need them
-// REQUIRES(mutex_); a Clang build with -Wthread-safety (`make thread-safety`) then refuses code
-// that touches guarded state without the lock. Modelled on LevelDB's port::Mutex and
-// port::CondVar.
+// REQUIRES(mutex_); every Clang build (`make thread-safety`, and the fuzz build that CI runs)
+// compiles with -Wthread-safety -Werror and so refuses code that touches guarded state without
+// the lock. Modelled on LevelDB's port::Mutex and port::CondVar.
 #pragma once
 
 #include <chrono>
@@ -44,6 +44,7 @@ class CAPABILITY("shared mutex") SharedMutex {
   void UnlockShared() RELEASE_SHARED() { mutex_.unlock_shared(); }
 
  private:
+  friend class SharedCondVar;
   std::shared_mutex mutex_;
 };
 
@@ -59,16 +60,25 @@ class SCOPED_CAPABILITY MutexLock {
   Mutex* const mutex_;
 };
 
-// Holds a SharedMutex exclusively for its scope.
+// Holds a SharedMutex exclusively for its scope, or until Unlock.
 class SCOPED_CAPABILITY WriterLock {
  public:
   explicit WriterLock(SharedMutex* mutex) ACQUIRE(mutex) : mutex_(mutex) { mutex_->Lock(); }
-  ~WriterLock() RELEASE() { mutex_->Unlock(); }
+  ~WriterLock() RELEASE() {
+    if (held_) mutex_->Unlock();
+  }
   WriterLock(const WriterLock&) = delete;
   WriterLock& operator=(const WriterLock&) = delete;
 
+  // Lets go before the end of the scope (the work after it needs no lock).
+  void Unlock() RELEASE() {
+    mutex_->Unlock();
+    held_ = false;
+  }
+
  private:
   SharedMutex* const mutex_;
+  bool held_ = true;
 };
 
 // Holds a SharedMutex shared for its scope.
@@ -87,6 +97,7 @@ class SCOPED_CAPABILITY ReaderLock {
 
 // A condition variable. Every Wait names the Mutex it releases while waiting, so that the
 // analysis can check that the caller holds it; all waiters of one CondVar use the same Mutex.
+// (SharedCondVar below waits on a SharedMutex held exclusively.)
 class CondVar {
  public:
   CondVar() = default;
@@ -114,6 +125,26 @@ class CondVar {
 
  private:
   std::condition_variable cv_;
+};
+
+// A condition variable whose waiters hold a SharedMutex exclusively (WriterLock).
+class SharedCondVar {
+ public:
+  SharedCondVar() = default;
+  SharedCondVar(const SharedCondVar&) = delete;
+  SharedCondVar& operator=(const SharedCondVar&) = delete;
+
+  // Releases `mutex` while waiting; holds it exclusively again on return. Spurious wake-ups
+  // happen: wait in a loop on the condition.
+  void Wait(SharedMutex* mutex) REQUIRES(mutex) {
+    std::unique_lock<std::shared_mutex> lock(mutex->mutex_, std::adopt_lock);
+    cv_.wait(lock);
+    lock.release();
+  }
+  void SignalAll() { cv_.notify_all(); }
+
+ private:
+  std::condition_variable_any cv_;
 };
 
 }  // namespace arbalest

@@ -112,11 +112,13 @@ arrow::Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions options, ui
       ARROW_RETURN_NOT_OK(status);
     }
   }
-  if (!log_start) {
-    writer->log_start_ = segments.empty() ? next_lsn : segments.front().first_lsn;
-    ARROW_RETURN_NOT_OK(WriteWalLogStart(options.dir, writer->log_start_));
-  } else {
-    writer->log_start_ = *log_start;
+  const uint64_t start = log_start          ? *log_start
+                         : segments.empty() ? next_lsn
+                                            : segments.front().first_lsn;
+  if (!log_start) ARROW_RETURN_NOT_OK(WriteWalLogStart(options.dir, start));
+  {
+    MutexLock dropping(&writer->drop_mutex_);
+    writer->log_start_ = start;
   }
   writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
   return writer;
@@ -129,10 +131,10 @@ WalWriter::WalWriter(WalOptions options, uint64_t next_lsn)
 
 WalWriter::~WalWriter() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     stopping_ = true;
   }
-  work_ready_.notify_all();
+  work_ready_.SignalAll();
   if (thread_.joinable()) thread_.join();  // not started when Open failed
   if (fd_ >= 0) {
     if (unsynced_ && broken_.ok()) {
@@ -163,7 +165,7 @@ arrow::Result<std::vector<WalTicket>> WalWriter::EnqueueAll(std::vector<WalPaylo
   }
   std::vector<WalTicket> tickets;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     ARROW_RETURN_NOT_OK(broken_);
     ARROW_RETURN_NOT_OK(failing_);
     // Queued under one lock, so the writer takes them into the same group.
@@ -177,13 +179,13 @@ arrow::Result<std::vector<WalTicket>> WalWriter::EnqueueAll(std::vector<WalPaylo
     }
     if (!payloads.empty()) queue_.back().on_failure = std::move(on_failure);
   }
-  work_ready_.notify_one();
+  work_ready_.Signal();
   return tickets;
 }
 
 arrow::Status WalWriter::Wait(const WalTicket& ticket) {
-  std::unique_lock lock(mutex_);
-  work_done_.wait(lock, [&] { return ticket.completion->done; });
+  MutexLock lock(&mutex_);
+  while (!ticket.completion->done) work_done_.Wait(&mutex_);
   return ticket.completion->status;
 }
 
@@ -194,67 +196,68 @@ arrow::Result<uint64_t> WalWriter::Append(WalPayload payload) {
 }
 
 int64_t WalWriter::bytes_written() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   return bytes_written_;
 }
 
 uint64_t WalWriter::next_lsn() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   return next_lsn_;
 }
 
 int64_t WalWriter::failed_groups() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   return failed_groups_;
 }
 
 bool WalWriter::failed() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   return !broken_.ok();
 }
 
 void WalWriter::Run() {
-  std::unique_lock lock(mutex_);
+  mutex_.Lock();
   while (true) {
     const bool timed = options_.fsync == FsyncPolicy::kInterval && unsynced_ && broken_.ok();
     if (timed) {
-      work_ready_.wait_until(lock, last_sync_ + options_.fsync_interval,
-                             [&] { return stopping_ || !queue_.empty(); });
+      const auto deadline = last_sync_ + options_.fsync_interval;
+      while (!stopping_ && queue_.empty() && work_ready_.WaitUntil(&mutex_, deadline)) {
+      }
     } else {
-      work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      while (!stopping_ && queue_.empty()) work_ready_.Wait(&mutex_);
     }
     if (queue_.empty()) {
-      if (stopping_) return;
+      if (stopping_) break;
       if (timed && std::chrono::steady_clock::now() >= last_sync_ + options_.fsync_interval) {
-        lock.unlock();
+        mutex_.Unlock();
         // The records written since the last sync were acked already (--fsync interval): the
         // log cannot take them back, and may have lost them, so it fails.
         if (arrow::Status synced = Sync(); !synced.ok()) (void)FailLog(synced);
-        lock.lock();
+        mutex_.Lock();
       }
       continue;
     }
     std::deque<Pending> group;
     group.swap(queue_);
     if (!broken_.ok()) {  // queued before the log failed
-      Complete(group, broken_, lock);
-      work_done_.notify_all();
+      Complete(group, broken_);
+      work_done_.SignalAll();
       continue;
     }
-    lock.unlock();
+    mutex_.Unlock();
     arrow::Status status = WriteGroup(group);
     if (!status.ok() && ClassifyIoFailure(status) != IoFailure::kLogFailed &&
         !LeavesTheLogUsable(status)) {
       status = FailLog(status);
     }
-    lock.lock();
-    Complete(group, status, lock);
-    work_done_.notify_all();
+    mutex_.Lock();
+    Complete(group, status);
+    work_done_.SignalAll();
   }
+  mutex_.Unlock();
 }
 
-void WalWriter::Complete(std::deque<Pending>& group, const arrow::Status& status,
-                         std::unique_lock<std::mutex>& lock) {
+void WalWriter::Complete(std::deque<Pending>& group, const arrow::Status& status) {
   if (status.ok()) {
     for (auto& pending : group) {
       pending.completion->done = true;
@@ -271,11 +274,11 @@ void WalWriter::Complete(std::deque<Pending>& group, const arrow::Status& status
   for (auto& pending : queue_) group.push_back(std::move(pending));
   queue_.clear();
   failing_ = status;
-  lock.unlock();
+  mutex_.Unlock();
   for (auto& pending : group) {
     if (pending.on_failure) pending.on_failure();
   }
-  lock.lock();
+  mutex_.Lock();
   for (auto& pending : group) {
     pending.completion->status = status;
     pending.completion->done = true;
@@ -292,7 +295,7 @@ bool WalWriter::CutBack(int64_t size) {
 }
 
 arrow::Status WalWriter::FailLog(const arrow::Status& cause) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   if (broken_.ok()) {
     broken_ = LogFailedError(cause);
     spdlog::critical("{}", broken_.message());
@@ -407,11 +410,11 @@ arrow::Status WalWriter::Rotate(int fd, std::string path, uint64_t next_lsn) {
 }
 
 arrow::Status WalWriter::DropSegmentsBefore(uint64_t lsn) {
-  std::lock_guard dropping(drop_mutex_);
+  MutexLock dropping(&drop_mutex_);
   {
     // `lsn` was computed from a next_lsn() read before: a record written since with an LSN
     // handed out again may be below it.
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     lsn = std::min(lsn, rewound_to_);
     rewound_to_ = UINT64_MAX;
   }

@@ -17,17 +17,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "persist/wal_format.h"
 
 namespace arbalest {
@@ -115,13 +114,12 @@ class WalWriter {
  private:
   struct Pending;
   WalWriter(WalOptions options, uint64_t next_lsn);
-  void Run();
+  void Run() EXCLUDES(mutex_);
   arrow::Status WriteGroup(const std::deque<Pending>& group);
-  // Records the outcome of a group written (or not) by the writer thread, `lock` held. A failed
-  // group takes every record queued after it along, runs their on_failure (the lock released
-  // meanwhile) and hands their LSNs out again.
-  void Complete(std::deque<Pending>& group, const arrow::Status& status,
-                std::unique_lock<std::mutex>& lock);
+  // Records the outcome of a group written (or not) by the writer thread. A failed group takes
+  // every record queued after it along, runs their on_failure (mutex_ released meanwhile) and
+  // hands their LSNs out again.
+  void Complete(std::deque<Pending>& group, const arrow::Status& status) REQUIRES(mutex_);
   // Creates the segment whose first record will have `first_lsn` and makes its directory entry
   // durable; returns its descriptor.
   arrow::Result<int> CreateSegment(uint64_t first_lsn, std::string* path);
@@ -132,22 +130,22 @@ class WalWriter {
   // Truncates the segment back to `size` bytes (cutting off a failed group); false if it cannot.
   bool CutBack(int64_t size);
   // Fails the log for good because of `cause`; returns the status every later record gets.
-  arrow::Status FailLog(const arrow::Status& cause);
+  arrow::Status FailLog(const arrow::Status& cause) EXCLUDES(mutex_);
 
   const WalOptions options_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::condition_variable work_done_;
-  std::deque<Pending> queue_;  // guarded by mutex_
-  uint64_t next_lsn_;          // guarded by mutex_
-  bool stopping_ = false;      // guarded by mutex_
-  arrow::Status broken_;       // guarded by mutex_: set when the log has failed
-  arrow::Status failing_;      // guarded by mutex_: set while failed records are taken back
-  int64_t bytes_written_ = 0;  // guarded by mutex_
-  int64_t failed_groups_ = 0;  // guarded by mutex_
-  // The lowest LSN next_lsn_ went back to since the last DropSegmentsBefore. Guarded by mutex_.
-  uint64_t rewound_to_ = UINT64_MAX;
+  mutable Mutex mutex_;
+  CondVar work_ready_;  // signalled when a record is queued or the writer is to stop
+  CondVar work_done_;   // signalled when a group is complete (written or failed)
+  std::deque<Pending> queue_ GUARDED_BY(mutex_);
+  uint64_t next_lsn_ GUARDED_BY(mutex_);
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  arrow::Status broken_ GUARDED_BY(mutex_);   // set when the log has failed
+  arrow::Status failing_ GUARDED_BY(mutex_);  // set while failed records are taken back
+  int64_t bytes_written_ GUARDED_BY(mutex_) = 0;
+  int64_t failed_groups_ GUARDED_BY(mutex_) = 0;
+  // The lowest LSN next_lsn_ went back to since the last DropSegmentsBefore.
+  uint64_t rewound_to_ GUARDED_BY(mutex_) = UINT64_MAX;
 
   // Owned by the writer thread.
   int fd_ = -1;
@@ -157,8 +155,8 @@ class WalWriter {
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
 
-  std::mutex drop_mutex_;   // serializes DropSegmentsBefore
-  uint64_t log_start_ = 0;  // guarded by drop_mutex_: LOG_START as last written
+  Mutex drop_mutex_;                                // serializes DropSegmentsBefore
+  uint64_t log_start_ GUARDED_BY(drop_mutex_) = 0;  // LOG_START as last written
 
   std::thread thread_;
 };

@@ -105,7 +105,7 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
   const int64_t bytes = arrow::util::TotalBufferSize(*conformed.batch);
   int64_t index_bytes = 0;
   {
-    std::unique_lock state(state_mutex_);
+    WriterLock state(&state_mutex_);
     if (dropped_) {
       return arrow::Status::KeyError("dataset '", name_, "' was deleted during the put");
     }
@@ -138,7 +138,7 @@ void Dataset::Publish(PreparedAppend& prepared) {
 void Dataset::Discard(const PreparedAppend& prepared) {
   budget_->Release(prepared.bytes);
   {
-    std::unique_lock state(state_mutex_);
+    WriterLock state(&state_mutex_);
     if (!dropped_) {  // else the drop released the index memory charged for its rows
       charged_rows_ -= prepared.batch->num_rows();
       index_memory_.fetch_sub(prepared.index_bytes, std::memory_order_relaxed);
@@ -149,16 +149,16 @@ void Dataset::Discard(const PreparedAppend& prepared) {
 }
 
 void Dataset::Resolve(uint64_t ticket, const std::function<void()>& publish, uint64_t lsn) {
-  std::unique_lock state(state_mutex_);
+  WriterLock state(&state_mutex_);
   // Changes logged earlier are durable no later than this one, so their threads are already
   // awake and about to resolve them: the wait is short.
-  turn_.wait(state, [&] { return next_to_publish_ == ticket; });
+  while (next_to_publish_ != ticket) turn_.Wait(&state_mutex_);
   if (publish) {
     publish();
     published_lsn_ = std::max(published_lsn_, lsn);
   }
   ++next_to_publish_;
-  turn_.notify_all();
+  turn_.SignalAll();
 }
 
 std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
@@ -168,7 +168,7 @@ std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
   std::optional<int64_t> first_row;
   Resolve(
       ticket,
-      [&] {
+      [&]() REQUIRES(state_mutex_) {
         if (dropped_) {
           budget_->Release(bytes);  // logged before the drop, published after it: never visible
           return;
@@ -202,7 +202,7 @@ void Dataset::IndexText(DatasetText* text, const arrow::RecordBatch& batch,
 arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
   PreparedAppend prepared;
   {
-    std::lock_guard order(append_mutex_);
+    MutexLock order(&append_mutex_);
     ARROW_ASSIGN_OR_RAISE(prepared, Prepare(batch));
     logged_rows_ += prepared.batch->num_rows();
   }
@@ -211,18 +211,18 @@ arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>
 }
 
 void Dataset::RevertLoggedRows(int64_t rows) {
-  std::lock_guard order(append_mutex_);
+  MutexLock order(&append_mutex_);
   logged_rows_ -= rows;
 }
 
 int64_t Dataset::num_rows() const {
-  std::shared_lock state(state_mutex_);
+  ReaderLock state(&state_mutex_);
   return num_rows_;
 }
 
 arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch,
                                        uint64_t lsn) {
-  std::lock_guard order(append_mutex_);
+  MutexLock order(&append_mutex_);
   // Logged batches are conformed (the stored columns in order, then any new ones), and replay
   // reads them by position: a record that does not fit would be read as the wrong columns.
   if (const auto stored = schema(); !FitsStoredSchema(*batch->schema(), *stored)) {
@@ -233,7 +233,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   const int64_t bytes = arrow::util::TotalBufferSize(*batch);
   {
     // The rows' index memory is counted, never refused: the rows were promised.
-    std::unique_lock state(state_mutex_);
+    WriterLock state(&state_mutex_);
     ARROW_RETURN_NOT_OK(ChargeRowsLocked(*batch, bytes, ChargeMode::kAlways).status());
   }
   if (layout_.id_kind == IdKind::kAssigned && batch->num_rows() > 0) {
@@ -241,7 +241,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
     next_assigned_id_ = ids.Value(ids.length() - 1) + 1;
   }
   {
-    std::unique_lock state(state_mutex_);
+    WriterLock state(&state_mutex_);
     if (batch->num_columns() > schema_->num_fields()) schema_ = batch->schema();
   }
   NoteLogged(lsn);
@@ -254,33 +254,33 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
 
 void Dataset::set_created_lsn(uint64_t lsn) {
   logged_lsn_.store(std::max(logged_lsn_.load(), lsn));
-  std::unique_lock state(state_mutex_);
+  WriterLock state(&state_mutex_);
   created_lsn_ = lsn;
   published_lsn_ = std::max(published_lsn_, lsn);
 }
 
 uint64_t Dataset::created_lsn() const {
-  std::shared_lock state(state_mutex_);
+  ReaderLock state(&state_mutex_);
   return created_lsn_;
 }
 
 void Dataset::set_saved_snapshot(SavedSnapshot saved) {
   if (logged_lsn_.load() < saved.lsn) logged_lsn_.store(saved.lsn);  // loaded from it
-  std::unique_lock state(state_mutex_);
+  WriterLock state(&state_mutex_);
   saved_ = saved;
   published_lsn_ = std::max(published_lsn_, saved.lsn);
 }
 
 SavedSnapshot Dataset::saved_snapshot() const {
-  std::shared_lock state(state_mutex_);
+  ReaderLock state(&state_mutex_);
   return saved_;
 }
 
 uint64_t Dataset::FirstNeededLsn(uint64_t next_lsn) {
   // Under the append mutex, every change queued to the log so far is counted in logged_lsn_;
   // any later one gets an LSN >= next_lsn.
-  std::lock_guard order(append_mutex_);
-  std::shared_lock state(state_mutex_);
+  MutexLock order(&append_mutex_);
+  ReaderLock state(&state_mutex_);
   if (saved_.lsn == 0) return created_lsn_;
   return logged_lsn_.load(std::memory_order_relaxed) > saved_.lsn ? saved_.lsn + 1 : next_lsn;
 }
@@ -311,7 +311,7 @@ arrow::Status Dataset::ShareIndexedVectors() {
   DatasetSnapshot view = Snapshot();
   int64_t start = 0;
   {
-    std::shared_lock state(state_mutex_);
+    ReaderLock state(&state_mutex_);
     if (!vectors_shareable_ || dropped_) return arrow::Status::OK();
     start = shared_rows_;
   }
@@ -341,7 +341,7 @@ arrow::Status Dataset::ShareIndexedVectors() {
   }
   ARROW_ASSIGN_OR_RAISE(std::optional<SharedBatches> shared,
                         ShareVectors(shared_part, start, vector_column_, view.graph->rows()));
-  std::unique_lock state(state_mutex_);
+  WriterLock state(&state_mutex_);
   if (dropped_) return arrow::Status::OK();
   if (!shared) {
     vectors_shareable_ = false;
@@ -362,7 +362,7 @@ arrow::Status Dataset::ShareIndexedVectors() {
   budget_->Adjust(bytes);
   shared_rows_ = end;
   shared_allocated_bytes_ += shared->lent_allocated_bytes;
-  state.unlock();
+  state.Unlock();
   // The last references to the replaced batches (unless a reader still holds them): let go.
   shared_part.clear();
   view = DatasetSnapshot{};
@@ -371,12 +371,12 @@ arrow::Status Dataset::ShareIndexedVectors() {
 }
 
 int64_t Dataset::shared_vector_rows() const {
-  std::shared_lock state(state_mutex_);
+  ReaderLock state(&state_mutex_);
   return shared_rows_;
 }
 
 DatasetSnapshot Dataset::Snapshot() const {
-  std::shared_lock lock(state_mutex_);
+  ReaderLock lock(&state_mutex_);
   return SnapshotLocked();
 }
 
@@ -390,19 +390,19 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
 }
 
 std::shared_ptr<DatasetText> Dataset::text() const {
-  std::shared_lock lock(state_mutex_);
+  ReaderLock lock(&state_mutex_);
   return text_;
 }
 
 uint64_t Dataset::last_lsn() const {
-  std::shared_lock lock(state_mutex_);
+  ReaderLock lock(&state_mutex_);
   return published_lsn_;
 }
 
 void Dataset::PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) {
   std::shared_ptr<const TombstoneSet> current;
   {
-    std::shared_lock lock(state_mutex_);
+    ReaderLock lock(&state_mutex_);
     current = deleted_;
   }
   // Built outside the lock: deletes are serialized by delete_mutex_, so `current` stays the
@@ -411,7 +411,7 @@ void Dataset::PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) {
   std::shared_ptr<DatasetText> text;
   Resolve(
       turn,
-      [&] {
+      [&]() REQUIRES(state_mutex_) {
         deleted_ = std::move(updated);
         text = text_;
       },
@@ -424,7 +424,7 @@ void Dataset::PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) {
 }
 
 arrow::Status Dataset::DeleteRecovered(const Roaring& rows, uint64_t lsn) {
-  std::lock_guard deletes(delete_mutex_);
+  MutexLock deletes(&delete_mutex_);
   const int64_t stored = Snapshot().num_rows;
   if (!rows.isEmpty() && rows.maximum() >= stored) {
     return arrow::Status::Invalid("WAL record ", lsn, " deletes row ", rows.maximum(),
@@ -432,7 +432,7 @@ arrow::Status Dataset::DeleteRecovered(const Roaring& rows, uint64_t lsn) {
   }
   uint64_t turn;
   {
-    std::lock_guard order(append_mutex_);
+    MutexLock order(&append_mutex_);
     turn = TakeTurn();
     NoteLogged(lsn);
   }
@@ -443,12 +443,12 @@ arrow::Status Dataset::DeleteRecovered(const Roaring& rows, uint64_t lsn) {
 void Dataset::SkipTurn(uint64_t turn) { Resolve(turn, nullptr, 0); }
 
 std::shared_ptr<arrow::Schema> Dataset::schema() const {
-  std::shared_lock lock(state_mutex_);
+  ReaderLock lock(&state_mutex_);
   return schema_;
 }
 
 void Dataset::MarkDropped() {
-  std::unique_lock lock(state_mutex_);
+  WriterLock lock(&state_mutex_);
   if (dropped_) return;
   dropped_ = true;
   // The bytes go back to the budget now, not when the last reader (a scan in flight, an index
@@ -464,7 +464,7 @@ int64_t Dataset::ChargeIndexMemory() {
   // Search and insert state pooled by the graph, and the text postings: after the fact.
   const int64_t other_bytes = static_cast<int64_t>(graph.scratch_bytes) +
                               (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);
-  std::unique_lock lock(state_mutex_);
+  WriterLock lock(&state_mutex_);
   if (dropped_) return 0;
   const int64_t graph_charged = std::max(graph_bytes, IndexReservation(charged_rows_));
   // Shared vectors are charged with the batches.
@@ -475,7 +475,7 @@ int64_t Dataset::ChargeIndexMemory() {
 }
 
 bool Dataset::dropped() const {
-  std::shared_lock lock(state_mutex_);
+  ReaderLock lock(&state_mutex_);
   return dropped_;
 }
 

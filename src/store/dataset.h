@@ -11,12 +11,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "store/dataset_index.h"
 #include "store/dataset_layout.h"
 #include "store/dataset_text.h"
@@ -130,7 +129,8 @@ class Dataset {
   // caller must hold `append_mutex()`, and keep holding it until the batch is queued to the
   // log, so that log order and publication order agree. Errors: Invalid (bad batch, naming the
   // problem), CapacityError (memory limit), KeyError (the dataset was dropped).
-  arrow::Result<PreparedAppend> Prepare(const std::shared_ptr<arrow::RecordBatch>& batch);
+  arrow::Result<PreparedAppend> Prepare(const std::shared_ptr<arrow::RecordBatch>& batch)
+      REQUIRES(append_mutex_);
 
   // Tokenizes the prepared batch's text for the text index (nothing without text columns).
   // Optional: a put calls it while its batch is being logged, so that the tokenizing, the
@@ -164,18 +164,20 @@ class Dataset {
 
   // Records that the dataset's change `lsn` was queued to the log. The caller holds
   // append_mutex().
-  void NoteLogged(uint64_t lsn) { logged_lsn_.store(lsn, std::memory_order_relaxed); }
+  void NoteLogged(uint64_t lsn) REQUIRES(append_mutex_) {
+    logged_lsn_.store(lsn, std::memory_order_relaxed);
+  }
 
   // The dataset's stored row count once every change queued to the log so far is published:
   // the row count its next record logs (an append's first row number), which replay checks.
   // The caller holds append_mutex().
-  int64_t logged_rows() const { return logged_rows_; }
+  int64_t logged_rows() const REQUIRES(append_mutex_) { return logged_rows_; }
   // Adds `rows` (negative for a compaction) to logged_rows(), for a change just queued. The
   // caller holds append_mutex().
-  void AddLoggedRows(int64_t rows) { logged_rows_ += rows; }
+  void AddLoggedRows(int64_t rows) REQUIRES(append_mutex_) { logged_rows_ += rows; }
   // Takes back AddLoggedRows(rows) for a change the log failed to write (its
   // WalWriter::Enqueue on_failure). Locks append_mutex().
-  void RevertLoggedRows(int64_t rows);
+  void RevertLoggedRows(int64_t rows) EXCLUDES(append_mutex_);
 
   // Rows stored now, deleted ones included (Snapshot().num_rows without copying the batches).
   int64_t num_rows() const;
@@ -227,22 +229,22 @@ class Dataset {
   int64_t index_memory() const { return index_memory_.load(std::memory_order_relaxed); }
 
   // The mutex that orders appends (see Prepare).
-  std::mutex& append_mutex() { return append_mutex_; }
+  Mutex& append_mutex() RETURN_CAPABILITY(append_mutex_) { return append_mutex_; }
 
   // The mutex that serializes deletes, held from resolving the rows until they are published,
   // so that two deletes never count the same row.
-  std::mutex& delete_mutex() { return delete_mutex_; }
+  Mutex& delete_mutex() RETURN_CAPABILITY(delete_mutex_) { return delete_mutex_; }
 
   // A delete's place in the publication order, which it shares with appends: call under
   // append_mutex() when queuing the delete to the log, then pass the turn to exactly one of
   // PublishDeletes or SkipTurn. So a snapshot never sees a delete without the appends logged
   // before it, or the other way round.
-  uint64_t TakeTurn() { return next_ticket_++; }
+  uint64_t TakeTurn() REQUIRES(append_mutex_) { return next_ticket_++; }
 
   // Marks `rows` (published rows, not deleted yet) deleted, in its turn (waiting for the
   // appends logged before it): scans and searches that start afterwards leave them out. The
   // caller holds delete_mutex() and has made the delete, WAL record `lsn`, durable.
-  void PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn);
+  void PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) REQUIRES(delete_mutex_);
 
   // Gives up a turn whose delete was not logged.
   void SkipTurn(uint64_t turn);
@@ -253,7 +255,7 @@ class Dataset {
 
   // Serializes compactions and snapshots of the dataset: a snapshot's graph and rows must be
   // numbered alike, and a compaction renumbers both.
-  std::mutex& maintenance_mutex() { return maintenance_mutex_; }
+  Mutex& maintenance_mutex() RETURN_CAPABILITY(maintenance_mutex_) { return maintenance_mutex_; }
 
   // Builds the dataset without the rows deleted now (or without `dropped`, all deleted rows,
   // when replaying a compaction): compacted batches (small ones coalesced), a compacted graph
@@ -263,7 +265,8 @@ class Dataset {
   // needs no publishing. Cancelled once `cancelled` returns true; Invalid when `dropped` names
   // a row that is not deleted; CapacityError when memory runs out.
   arrow::Result<std::unique_ptr<CompactionPlan>> PlanCompaction(
-      const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled);
+      const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled)
+      REQUIRES(maintenance_mutex_);
 
   // Makes `plan` the dataset, in `turn` (TakeTurn): rows published since it was planned are
   // appended to it and rows deleted since stay deleted, renumbered; scans and searches that
@@ -271,7 +274,8 @@ class Dataset {
   // delete_mutex() (so no delete resolves rows in the old numbering meanwhile) and has made
   // the compaction, WAL record `lsn` listing plan.dropped(), durable. Puts wait for it only
   // while the rows published since the plan are added to it.
-  CompactionReport PublishCompaction(CompactionPlan& plan, uint64_t turn, uint64_t lsn);
+  CompactionReport PublishCompaction(CompactionPlan& plan, uint64_t turn, uint64_t lsn)
+      REQUIRES(delete_mutex_);
 
   // Applies a compaction read back from the write-ahead log (record `lsn`): the same
   // renumbering as when it was logged. Invalid, naming the record, when `dropped` names a row
@@ -301,7 +305,8 @@ class Dataset {
           std::unique_ptr<DatasetIndex> index, std::shared_ptr<DatasetText> text,
           MemoryBudget* budget);
   // Publishes the change holding `ticket`, in ticket order: `publish` (null to skip the ticket)
-  // runs under the state lock, and the dataset's LSN becomes `lsn` (0: unchanged).
+  // runs under the state lock (so a lambda passed here is marked REQUIRES(state_mutex_)), and
+  // the dataset's LSN becomes `lsn` (0: unchanged).
   void Resolve(uint64_t ticket, const std::function<void()>& publish, uint64_t lsn);
   // Publishes the append of `batch` holding `ticket` (Resolve). Returns the dataset row number
   // of the batch's first row, or nullopt when the dataset was dropped meanwhile.
@@ -310,7 +315,7 @@ class Dataset {
                                       const std::shared_ptr<arrow::RecordBatch>& batch,
                                       int64_t bytes, uint64_t lsn,
                                       std::shared_ptr<DatasetText>* text);
-  DatasetSnapshot SnapshotLocked() const;  // requires state_mutex_ held
+  DatasetSnapshot SnapshotLocked() const REQUIRES_SHARED(state_mutex_);
   // The index memory charged ahead for `rows` rows: whole chunks of the graph's arenas for the
   // rows beyond those mapped from a snapshot (HnswIndex::MemoryModel).
   int64_t IndexReservation(int64_t rows) const;
@@ -318,7 +323,7 @@ class Dataset {
   // latter. CapacityError (nothing charged) past the limit; with `index_mode` kAlways only the
   // batch's bytes may be refused. Requires state_mutex_ held.
   arrow::Result<int64_t> ChargeRowsLocked(const arrow::RecordBatch& batch, int64_t bytes,
-                                          ChargeMode index_mode);
+                                          ChargeMode index_mode) REQUIRES(state_mutex_);
   // Adds the rows of `batch`, published at `first_row` (unset: not published), to `text` (the
   // text index current at its publication; null: none), from `tokenized` when given.
   void IndexText(DatasetText* text, const arrow::RecordBatch& batch,
@@ -337,38 +342,40 @@ class Dataset {
 
   // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged
   // appends, queuing to the log.
-  std::mutex append_mutex_;
-  std::mutex delete_mutex_;
-  std::mutex maintenance_mutex_;
-  uint64_t next_assigned_id_ = 0;        // guarded by append_mutex_
-  uint64_t next_ticket_ = 0;             // guarded by append_mutex_
-  int64_t logged_rows_ = 0;              // guarded by append_mutex_
+  // Lock order: maintenance_mutex_, then delete_mutex_, then append_mutex_, then state_mutex_.
+  Mutex append_mutex_ ACQUIRED_AFTER(delete_mutex_);
+  Mutex delete_mutex_ ACQUIRED_AFTER(maintenance_mutex_);
+  Mutex maintenance_mutex_;
+  uint64_t next_assigned_id_ GUARDED_BY(append_mutex_) = 0;
+  uint64_t next_ticket_ GUARDED_BY(append_mutex_) = 0;
+  int64_t logged_rows_ GUARDED_BY(append_mutex_) = 0;
   std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
 
   // Guards the published state below; held only to publish or copy it.
-  mutable std::shared_mutex state_mutex_;
-  std::condition_variable_any turn_;  // signalled when next_to_publish_ advances
-  uint64_t next_to_publish_ = 0;
-  std::shared_ptr<arrow::Schema> schema_;
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
-  std::shared_ptr<const TombstoneSet> deleted_ = TombstoneSet::Empty();
-  std::shared_ptr<DatasetText> text_;  // null without text columns; replaced by compactions
-  CompactionTotals compaction_totals_;
-  int64_t num_rows_ = 0;
-  int64_t num_bytes_ = 0;
+  mutable SharedMutex state_mutex_ ACQUIRED_AFTER(append_mutex_);
+  SharedCondVar turn_;  // signalled when next_to_publish_ advances
+  uint64_t next_to_publish_ GUARDED_BY(state_mutex_) = 0;
+  std::shared_ptr<arrow::Schema> schema_ GUARDED_BY(state_mutex_);
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches_ GUARDED_BY(state_mutex_);
+  std::shared_ptr<const TombstoneSet> deleted_ GUARDED_BY(state_mutex_) = TombstoneSet::Empty();
+  // Null without text columns; replaced by compactions.
+  std::shared_ptr<DatasetText> text_ GUARDED_BY(state_mutex_);
+  CompactionTotals compaction_totals_ GUARDED_BY(state_mutex_);
+  int64_t num_rows_ GUARDED_BY(state_mutex_) = 0;
+  int64_t num_bytes_ GUARDED_BY(state_mutex_) = 0;
   // Rows published or prepared: the rows whose index memory is charged ahead.
-  int64_t charged_rows_ = 0;
-  uint64_t published_lsn_ = 0;  // see DatasetSnapshot::lsn
-  uint64_t created_lsn_ = 0;
-  SavedSnapshot saved_;
-  bool dropped_ = false;
+  int64_t charged_rows_ GUARDED_BY(state_mutex_) = 0;
+  uint64_t published_lsn_ GUARDED_BY(state_mutex_) = 0;  // see DatasetSnapshot::lsn
+  uint64_t created_lsn_ GUARDED_BY(state_mutex_) = 0;
+  SavedSnapshot saved_ GUARDED_BY(state_mutex_);
+  bool dropped_ GUARDED_BY(state_mutex_) = false;
   // Rows [0, shared_rows_) share their vectors with the graph (ShareIndexedVectors), lending
   // shared_allocated_bytes_ of the graph's allocated memory (charged once, with the batches).
-  // Both reset when a compaction replaces the graph. Guarded by state_mutex_.
-  int64_t shared_rows_ = 0;
-  int64_t shared_allocated_bytes_ = 0;
-  bool vectors_shareable_ = true;       // false once the graph's copy turned out to differ
-  std::atomic<int> indexing_turns_{0};  // CatchUpIndex calls running
+  // Both reset when a compaction replaces the graph.
+  int64_t shared_rows_ GUARDED_BY(state_mutex_) = 0;
+  int64_t shared_allocated_bytes_ GUARDED_BY(state_mutex_) = 0;
+  bool vectors_shareable_ GUARDED_BY(state_mutex_) = true;  // false once the graph copy differs
+  std::atomic<int> indexing_turns_{0};                      // CatchUpIndex calls running
   // Bytes charged beside the batches (fixed cost and indexes); written under state_mutex_ (so
   // that a drop releases exactly what was charged), read without it.
   std::atomic<int64_t> index_memory_{0};

@@ -114,8 +114,8 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
   ExtendPlan(plan, Snapshot());
   DatasetSnapshot last;
   {
-    std::unique_lock state(state_mutex_);
-    turn_.wait(state, [&] { return next_to_publish_ == turn; });
+    WriterLock state(&state_mutex_);
+    while (next_to_publish_ != turn) turn_.Wait(&state_mutex_);
     last = SnapshotLocked();
   }
   // Holding the turn, the state cannot change under us: appends and deletes publish in turn
@@ -130,7 +130,7 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
   const auto reclaimed_rows = static_cast<int64_t>(dropped.cardinality());
   CompactionReport report;
   {
-    std::unique_lock state(state_mutex_);
+    WriterLock state(&state_mutex_);
     report.reclaimed_bytes = num_bytes_ - plan.bytes_;
     if (!dropped_) budget_->Release(report.reclaimed_bytes);  // a drop released them all
     batches_ = std::move(plan.batches_);
@@ -147,7 +147,7 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     compaction_totals_.reclaimed_rows += reclaimed_rows;
     report.rows = num_rows_;
     ++next_to_publish_;
-    turn_.notify_all();
+    turn_.SignalAll();
   }
   plan.paused_.unlock();  // indexing resumes, on the compacted graph
   report.reclaimed_rows = reclaimed_rows;
@@ -159,17 +159,17 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
 }
 
 arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {
-  std::lock_guard maintenance(maintenance_mutex_);
+  MutexLock maintenance(&maintenance_mutex_);
   auto plan =
       PlanCompaction(dropped, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
                      [] { return false; });
   if (!plan.ok()) {
     return plan.status().WithMessage("WAL record ", lsn, ": ", plan.status().message());
   }
-  std::lock_guard deletes(delete_mutex_);
+  MutexLock deletes(&delete_mutex_);
   uint64_t turn;
   {
-    std::lock_guard order(append_mutex_);
+    MutexLock order(&append_mutex_);
     turn = TakeTurn();
     NoteLogged(lsn);
     logged_rows_ -= static_cast<int64_t>(dropped.cardinality());
@@ -183,7 +183,7 @@ arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {
 }
 
 CompactionTotals Dataset::compaction_totals() const {
-  std::shared_lock state(state_mutex_);
+  ReaderLock state(&state_mutex_);
   return compaction_totals_;
 }
 

@@ -162,9 +162,10 @@ class Replay {
       if (unchanged_.contains(entry.dataset)) {
         // A put that created it failed after its creation was logged: nothing was logged for
         // it since, and the server never had it.
-        spdlog::info("recovery: WAL record {} creates dataset '{}' again, over a creation that "
-                     "was never acknowledged",
-                     entry.lsn, entry.dataset);
+        spdlog::info(
+            "recovery: WAL record {} creates dataset '{}' again, over a creation that "
+            "was never acknowledged",
+            entry.lsn, entry.dataset);
         ARROW_RETURN_NOT_OK(DropEarlier(entry));
       } else if (options_.wal.skip_corrupt) {
         spdlog::error(

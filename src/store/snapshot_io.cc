@@ -109,7 +109,7 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
                                             const std::function<bool()>& cancelled) {
   const auto start = std::chrono::steady_clock::now();
   // No compaction renumbers the rows between saving the graph and taking the rows.
-  std::lock_guard maintenance(dataset.maintenance_mutex());
+  MutexLock maintenance(&dataset.maintenance_mutex());
   ARROW_ASSIGN_OR_RAISE(
       auto staging,
       StagingDir::Create((fs::path(root) / SnapshotStagingName(dataset.name())).string()));

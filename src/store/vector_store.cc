@@ -3,8 +3,6 @@
 #include <arrow/status.h>
 #include <spdlog/spdlog.h>
 
-#include <mutex>
-
 #include "common/dataset_name.h"
 #include "store/dataset_compaction.h"
 #include "store/free_memory.h"
@@ -28,7 +26,8 @@ arrow::Result<std::pair<WalTicket, WalTicket>> VectorStore::LogCreateAndAppend(
   std::vector<WalPayload> records;
   records.push_back(std::move(*create));
   records.push_back(std::move(*append));
-  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets, wal_->EnqueueAll(std::move(records), std::move(on_failure)));
+  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets,
+                        wal_->EnqueueAll(std::move(records), std::move(on_failure)));
   return std::pair{std::move(tickets[0]), std::move(tickets[1])};
 }
 
@@ -43,7 +42,7 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
   WalTicket ticket;
   arrow::Status logged = arrow::Status::OK();
   {
-    std::lock_guard order(dataset.append_mutex());
+    MutexLock order(&dataset.append_mutex());
     auto ready = dataset.Prepare(batch);
     if (!ready.ok()) {
       if (ready.status().IsCapacityError())
@@ -144,13 +143,13 @@ void VectorStore::MaybeCompact(const Dataset& dataset) {
 
 arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
                                                      const std::function<bool()>& cancelled) {
-  std::lock_guard maintenance(dataset.maintenance_mutex());
+  MutexLock maintenance(&dataset.maintenance_mutex());
   ARROW_ASSIGN_OR_RAISE(std::unique_ptr<CompactionPlan> plan,
                         dataset.PlanCompaction(std::nullopt, compaction_options_.threads,
                                                [&] { return cancelled() || dataset.dropped(); }));
   if (plan->dropped().isEmpty()) return CompactionReport{};
   // Held until published: a delete resolved in the old numbering must not publish after it.
-  std::lock_guard deletes(dataset.delete_mutex());
+  MutexLock deletes(&dataset.delete_mutex());
   if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
   const Roaring& dropped = plan->dropped();
   ARROW_ASSIGN_OR_RAISE(
@@ -181,7 +180,7 @@ size_t VectorStore::index_queue_depth() const {
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_view name,
                                                                  const arrow::Schema& put_schema) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   if (auto it = datasets_.find(name); it != datasets_.end()) {
     ARROW_RETURN_NOT_OK(it->second->CheckPutSchema(put_schema));
     return it->second;
@@ -210,15 +209,15 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
                                        std::shared_ptr<Dataset>* dataset) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(&mutex_);
     if (auto it = datasets_.find(name); it != datasets_.end()) *dataset = it->second;
   }
   if (*dataset) return Append(**dataset, batch);
   ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, *batch->schema()));
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   if (auto it = datasets_.find(name); it != datasets_.end()) {
     *dataset = it->second;  // another put created it meanwhile
-    lock.unlock();
+    lock.Unlock();
     return Append(**dataset, batch);
   }
   // Publish the dataset only once its creation and first batch are durable.
@@ -234,7 +233,7 @@ arrow::Result<PutAck> VectorStore::Append(Dataset& dataset,
 }
 
 arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array& ids) {
-  std::lock_guard deletes(dataset.delete_mutex());
+  MutexLock deletes(&dataset.delete_mutex());
   // Resolved without the append mutex: published rows never change, and the record below
   // follows the appends of every row it names in the log, so replay numbers them alike.
   ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(dataset.Snapshot(), ids));
@@ -255,7 +254,7 @@ arrow::Result<VectorStore::LoggedChange> VectorStore::LogChange(
   WalTicket ticket;
   LoggedChange change;
   {
-    std::lock_guard order(dataset.append_mutex());
+    MutexLock order(&dataset.append_mutex());
     if (dataset.dropped()) {
       return arrow::Status::KeyError("dataset '", dataset.name(), "' was deleted");
     }
@@ -275,7 +274,7 @@ arrow::Result<VectorStore::LoggedChange> VectorStore::LogChange(
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) const {
-  std::shared_lock lock(mutex_);
+  ReaderLock lock(&mutex_);
   auto it = datasets_.find(name);
   if (it == datasets_.end()) {
     ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
@@ -286,14 +285,14 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) 
 
 arrow::Status VectorStore::Drop(std::string_view name) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   auto it = datasets_.find(name);
   if (it == datasets_.end()) return arrow::Status::KeyError("dataset '", name, "' not found");
   Dataset& dataset = *it->second;
   {
     // Under the append mutex until the drop is durable: every append is logged either before
     // the drop, or not at all. A drop that fails to be logged leaves the dataset as it was.
-    std::lock_guard order(dataset.append_mutex());
+    MutexLock order(&dataset.append_mutex());
     ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeDropDataset(name)));
     ARROW_RETURN_NOT_OK(WaitLogged(ticket));
     dataset.MarkDropped();
@@ -303,7 +302,7 @@ arrow::Status VectorStore::Drop(std::string_view name) {
 }
 
 std::vector<std::shared_ptr<Dataset>> VectorStore::List() const {
-  std::shared_lock lock(mutex_);
+  ReaderLock lock(&mutex_);
   std::vector<std::shared_ptr<Dataset>> result;
   result.reserve(datasets_.size());
   for (const auto& [name, dataset] : datasets_) result.push_back(dataset);
@@ -311,7 +310,7 @@ std::vector<std::shared_ptr<Dataset>> VectorStore::List() const {
 }
 
 arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   auto it = datasets_.find(entry.dataset);
   switch (entry.type) {
     case WalRecordType::kCreateDataset: {
@@ -352,7 +351,7 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
 arrow::Status VectorStore::LogRowCount(Dataset& dataset) {
   WalTicket ticket;
   {
-    std::lock_guard order(dataset.append_mutex());
+    MutexLock order(&dataset.append_mutex());
     ARROW_ASSIGN_OR_RAISE(ticket, Log(EncodeRowCount(dataset.name(), dataset.logged_rows())));
   }
   return WaitLogged(ticket);
@@ -360,7 +359,7 @@ arrow::Status VectorStore::LogRowCount(Dataset& dataset) {
 
 arrow::Status VectorStore::AddRestored(std::shared_ptr<Dataset> dataset) {
   dataset->ChargeIndexMemory();  // its text index, rebuilt as the snapshot loaded
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   const std::string name = dataset->name();
   if (!datasets_.emplace(name, std::move(dataset)).second) {
     return arrow::Status::Invalid("dataset '", name, "' is restored twice");

@@ -62,5 +62,42 @@ TEST(MutexTest, ReadersShareAndWritersExclude) {
   WriterLock lock(&mutex);  // free again
 }
 
+struct SharedCounter {
+  SharedMutex mutex;
+  SharedCondVar changed;
+  int value GUARDED_BY(mutex) = 0;
+};
+
+TEST(MutexTest, SharedCondVarWakesAWriterOnceTheConditionHolds) {
+  SharedCounter counter;
+  std::thread waiter([&] {
+    WriterLock lock(&counter.mutex);
+    while (counter.value < 3) counter.changed.Wait(&counter.mutex);
+    counter.value = 100;
+  });
+  for (int i = 0; i < 3; ++i) {
+    WriterLock lock(&counter.mutex);
+    ++counter.value;
+    counter.changed.SignalAll();
+  }
+  waiter.join();
+  ReaderLock lock(&counter.mutex);
+  EXPECT_EQ(counter.value, 100);
+}
+
+TEST(MutexTest, WriterLockUnlockLetsOthersInBeforeTheScopeEnds) {
+  SharedCounter counter;
+  WriterLock lock(&counter.mutex);
+  counter.value = 1;
+  lock.Unlock();
+  std::thread other([&] {
+    WriterLock inner(&counter.mutex);  // would wait forever if Unlock had not let go
+    counter.value = 2;
+  });
+  other.join();
+  ReaderLock reader(&counter.mutex);
+  EXPECT_EQ(counter.value, 2);
+}  // `lock` does not unlock again at the end of its scope (that would be undefined)
+
 }  // namespace
 }  // namespace arbalest

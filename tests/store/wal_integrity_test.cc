@@ -4,11 +4,10 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-
-#include <atomic>
 #include <mutex>
 #include <thread>
 
