@@ -36,12 +36,14 @@ arrow::Result<Json> IngestStream::Append(const std::shared_ptr<arrow::RecordBatc
   arrow::Result<PutAck> ack = PutAck{batch->num_rows(), 0, false};
   if (!null_sink_) {
     // Arrow's IPC reader checks the messages, not the data: string offsets past their buffer
-    // would have the store read outside it. A client's batch is checked whole first.
-    if (arrow::Status valid = CheckBatchValues(*batch); !valid.ok()) {
-      ack = valid;
+    // would have the store read outside it, misaligned buffers would be read misaligned. A
+    // client's batch is checked whole, and aligned, first.
+    auto checked = CheckClientBatch(batch);
+    if (!checked.ok()) {
+      ack = checked.status();
     } else {
-      ack =
-          dataset_ ? store_.Append(*dataset_, batch) : store_.Put(dataset_name_, batch, &dataset_);
+      ack = dataset_ ? store_.Append(*dataset_, *checked)
+                     : store_.Put(dataset_name_, *checked, &dataset_);
     }
   }
   if (!ack.ok()) {

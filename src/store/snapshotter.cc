@@ -195,7 +195,9 @@ arrow::Status Snapshotter::Checkpoint() {
   const uint64_t next_lsn = wal_.next_lsn();
   uint64_t keep_from = next_lsn;
   std::map<std::string, SavedSnapshot, std::less<>> live;
-  for (const auto& dataset : store_.List()) {
+  // Datasets whose creation is being logged count too: their first records may precede
+  // next_lsn.
+  for (const auto& dataset : store_.List(/*with_creations=*/true)) {
     keep_from = std::min(keep_from, dataset->FirstNeededLsn(next_lsn));
     live[dataset->name()] = dataset->saved_snapshot();
   }

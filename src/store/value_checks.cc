@@ -1,5 +1,7 @@
 #include "store/value_checks.h"
 
+#include <arrow/memory_pool.h>
+#include <arrow/util/align_util.h>
 #include <arrow/util/float16.h>
 #include <arrow/util/utf8.h>
 
@@ -132,15 +134,23 @@ arrow::Status CheckColumnValues(const arrow::Array& column, std::string_view nam
   return arrow::Status::Invalid("column '", name, "': ", valid.message());
 }
 
-arrow::Status CheckBatchValues(const arrow::RecordBatch& batch) {
-  const arrow::Status valid = batch.ValidateFull();
-  if (valid.ok()) return valid;
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> CheckClientBatch(
+    const std::shared_ptr<arrow::RecordBatch>& batch) {
+  // Buffer sizes and counts first: aligning copies buffers whole, and nothing below reads past
+  // them once they hold what their types say.
+  if (arrow::Status structural = batch->Validate(); !structural.ok()) {
+    return arrow::Status::Invalid("malformed batch: ", structural.message());
+  }
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::RecordBatch> aligned,
+                        arrow::util::EnsureAlignment(batch, arrow::util::kValueAlignment,
+                                                     arrow::default_memory_pool()));
+  const arrow::Status valid = aligned->ValidateFull();
+  if (valid.ok()) return aligned;
   arrow::util::InitializeUTF8();
-  for (int i = 0; i < batch.num_columns(); ++i) {
-    const std::string& name = batch.schema()->field(i)->name();
-    const auto& column = *batch.column(i);
-    if (!arrow::util::ValidateUTF8(name) || column.length() != batch.num_rows()) continue;
-    if (arrow::Status checked = CheckColumnValues(column, name); !checked.ok()) {
+  for (int i = 0; i < aligned->num_columns(); ++i) {
+    const std::string& name = aligned->schema()->field(i)->name();
+    if (!arrow::util::ValidateUTF8(name)) continue;
+    if (arrow::Status checked = CheckColumnValues(*aligned->column(i), name); !checked.ok()) {
       return arrow::Status::Invalid("malformed batch: ", checked.message());
     }
   }

@@ -10,6 +10,7 @@
 #include <arrow/status.h>
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 namespace arbalest {
@@ -20,11 +21,15 @@ namespace arbalest {
 // valid UTF-8; for other failures, Arrow's own message.
 arrow::Status CheckColumnValues(const arrow::Array& column, std::string_view name);
 
-// Arrow's full validation of a client's whole batch (column lengths, offsets inside their
-// buffers, dictionary indices, UTF-8), run before anything reads its values. Invalid starting
+// A client's batch made safe to read, before anything reads its values: structurally valid
+// (Arrow's Validate: buffer counts and sizes), every buffer aligned for its type (Arrow's IPC
+// reader leaves buffers where the message put them, and a writer may misalign them: those are
+// copied, the rest kept as they are; a pyarrow client's are aligned), then checked whole
+// (ValidateFull: offsets inside their buffers, dictionary indices, UTF-8). Invalid starting
 // "malformed batch: ", with CheckColumnValues's message naming the column (and the row, for
 // invalid UTF-8) when one column is at fault, else Arrow's.
-arrow::Status CheckBatchValues(const arrow::RecordBatch& batch);
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> CheckClientBatch(
+    const std::shared_ptr<arrow::RecordBatch>& batch);
 
 // Checks that every element of `stored` (the vector column's flat values as stored: float32 or
 // float16; other element types pass) is finite. `put` is the same values as the client sent

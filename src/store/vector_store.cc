@@ -180,17 +180,51 @@ size_t VectorStore::index_queue_depth() const {
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_view name,
                                                                  const arrow::Schema& put_schema) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
-  WriterLock lock(&mutex_);
-  if (auto it = datasets_.find(name); it != datasets_.end()) {
-    ARROW_RETURN_NOT_OK(it->second->CheckPutSchema(put_schema));
-    return it->second;
+  std::shared_ptr<Dataset> existing = Find(name);
+  if (!existing) {
+    ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, put_schema));
+    ARROW_ASSIGN_OR_RAISE(existing, ReserveName(name, created));
+    if (!existing) {
+      auto logged = [&]() -> arrow::Status {
+        ARROW_ASSIGN_OR_RAISE(WalTicket ticket,
+                              Log(EncodeCreateDataset(name, created->put_schema())));
+        ARROW_RETURN_NOT_OK(WaitLogged(ticket));
+        created->set_created_lsn(ticket.lsn);
+        return arrow::Status::OK();
+      }();
+      FinishCreation(name, logged.ok());
+      ARROW_RETURN_NOT_OK(logged);
+      return created;
+    }
   }
-  ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, put_schema));
-  ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeCreateDataset(name, created->put_schema())));
-  ARROW_RETURN_NOT_OK(WaitLogged(ticket));
-  created->set_created_lsn(ticket.lsn);
-  datasets_.emplace(std::string(name), created);
-  return created;
+  ARROW_RETURN_NOT_OK(existing->CheckPutSchema(put_schema));
+  return existing;
+}
+
+std::shared_ptr<Dataset> VectorStore::Find(std::string_view name) const {
+  ReaderLock lock(&mutex_);
+  auto it = datasets_.find(name);
+  return it == datasets_.end() ? nullptr : it->second;
+}
+
+arrow::Result<std::shared_ptr<Dataset>> VectorStore::ReserveName(
+    std::string_view name, const std::shared_ptr<Dataset>& created) {
+  WriterLock lock(&mutex_);
+  while (true) {
+    if (auto it = datasets_.find(name); it != datasets_.end()) return it->second;
+    if (creating_.find(name) == creating_.end()) break;
+    creation_done_.Wait(&mutex_);  // another put is logging the same name's creation
+  }
+  creating_.emplace(std::string(name), created);
+  return nullptr;
+}
+
+void VectorStore::FinishCreation(std::string_view name, bool logged) {
+  WriterLock lock(&mutex_);
+  auto it = creating_.find(name);
+  if (logged) datasets_.emplace(it->first, it->second);
+  creating_.erase(it);
+  creation_done_.SignalAll();
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::CreateDataset(
@@ -208,22 +242,19 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
                                        const std::shared_ptr<arrow::RecordBatch>& batch,
                                        std::shared_ptr<Dataset>* dataset) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
-  {
-    ReaderLock lock(&mutex_);
-    if (auto it = datasets_.find(name); it != datasets_.end()) *dataset = it->second;
-  }
+  *dataset = Find(name);
   if (*dataset) return Append(**dataset, batch);
   ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, *batch->schema()));
-  WriterLock lock(&mutex_);
-  if (auto it = datasets_.find(name); it != datasets_.end()) {
-    *dataset = it->second;  // another put created it meanwhile
-    lock.Unlock();
-    return Append(**dataset, batch);
-  }
-  // Publish the dataset only once its creation and first batch are durable.
-  ARROW_ASSIGN_OR_RAISE(PutAck ack, LogAndPublish(*created, batch, /*log_create=*/true));
-  *dataset = created;
-  datasets_.emplace(std::string(name), std::move(created));
+  ARROW_ASSIGN_OR_RAISE(*dataset, ReserveName(name, created));
+  if (*dataset) return Append(**dataset, batch);  // another put created it meanwhile
+  // Published only once its creation and first batch are durable.
+  auto ack = LogAndPublish(*created, batch, /*log_create=*/true);
+  FinishCreation(name, ack.ok());
+  if (!ack.ok()) return ack;
+  // LogAndPublish's notice reached the index workers before the name was published, when they
+  // could not find the dataset yet.
+  if (index_workers_) index_workers_->Notify(created->name());
+  *dataset = std::move(created);
   return ack;
 }
 
@@ -284,28 +315,32 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) 
 }
 
 arrow::Status VectorStore::Drop(std::string_view name) {
-  ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
-  WriterLock lock(&mutex_);
-  auto it = datasets_.find(name);
-  if (it == datasets_.end()) return arrow::Status::KeyError("dataset '", name, "' not found");
-  Dataset& dataset = *it->second;
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Dataset> dataset, Get(name));
   {
     // Under the append mutex until the drop is durable: every append is logged either before
     // the drop, or not at all. A drop that fails to be logged leaves the dataset as it was.
-    MutexLock order(&dataset.append_mutex());
+    // The map's lock is not held meanwhile: other datasets go on.
+    MutexLock order(&dataset->append_mutex());
+    if (dataset->dropped()) return arrow::Status::KeyError("dataset '", name, "' not found");
     ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeDropDataset(name)));
     ARROW_RETURN_NOT_OK(WaitLogged(ticket));
-    dataset.MarkDropped();
+    dataset->MarkDropped();
   }
-  datasets_.erase(it);
+  WriterLock lock(&mutex_);
+  if (auto it = datasets_.find(name); it != datasets_.end() && it->second == dataset) {
+    datasets_.erase(it);
+  }
   return arrow::Status::OK();
 }
 
-std::vector<std::shared_ptr<Dataset>> VectorStore::List() const {
+std::vector<std::shared_ptr<Dataset>> VectorStore::List(bool with_creations) const {
   ReaderLock lock(&mutex_);
   std::vector<std::shared_ptr<Dataset>> result;
   result.reserve(datasets_.size());
   for (const auto& [name, dataset] : datasets_) result.push_back(dataset);
+  if (with_creations) {
+    for (const auto& [name, dataset] : creating_) result.push_back(dataset);
+  }
   return result;
 }
 

@@ -97,11 +97,12 @@ class VectorStore {
   arrow::Result<std::shared_ptr<Dataset>> Get(std::string_view name) const;
 
   // Removes the dataset; its memory is released once the last reader lets go. KeyError when
-  // absent.
-  arrow::Status Drop(std::string_view name);
+  // absent. The drop is logged without holding the map of datasets.
+  arrow::Status Drop(std::string_view name) EXCLUDES(mutex_);
 
-  // All datasets, sorted by name.
-  std::vector<std::shared_ptr<Dataset>> List() const;
+  // All datasets, sorted by name. `with_creations` adds the datasets whose creation is being
+  // logged (not yet visible to clients): a checkpoint must keep their records.
+  std::vector<std::shared_ptr<Dataset>> List(bool with_creations = false) const;
 
   // Appends `batch` to the dataset `name`, creating it from the batch's schema when absent. A
   // dataset is created only together with a valid first batch, so a rejected put leaves
@@ -186,6 +187,19 @@ class VectorStore {
   // Queues `dataset` for the compaction thread if its deleted rows call for it.
   void MaybeCompact(const Dataset& dataset);
 
+  // The dataset named `name`, or null.
+  std::shared_ptr<Dataset> Find(std::string_view name) const EXCLUDES(mutex_);
+  // Creating a dataset logs its creation without holding the map of datasets, so that other
+  // datasets go on meanwhile. ReserveName claims `name` for `created`, to be logged now, and
+  // returns null; when a dataset of that name exists, or once another put's creation of it is
+  // resolved, returns that dataset instead (and `created` is dropped by the caller).
+  // FinishCreation publishes the reserved dataset if its creation was `logged`, and frees the
+  // name either way.
+  arrow::Result<std::shared_ptr<Dataset>> ReserveName(std::string_view name,
+                                                      const std::shared_ptr<Dataset>& created)
+      EXCLUDES(mutex_);
+  void FinishCreation(std::string_view name, bool logged) EXCLUDES(mutex_);
+
   // A new dataset `name` of `put_schema`, its fixed memory charged: Invalid for vectors wider
   // than max_dimension_ (or a bad schema), CapacityError past --max-memory.
   arrow::Result<std::shared_ptr<Dataset>> CreateDataset(std::string_view name,
@@ -199,10 +213,12 @@ class VectorStore {
   std::unique_ptr<WalWriter> wal_;
   std::unique_ptr<IndexWorkers> index_workers_;
   std::atomic<uint64_t> next_seq_{1};  // acks' seq when no log is attached
-  // Guards the map of datasets by name. Still held across the WAL write when a dataset is
-  // created or dropped (docs/storage.md moves that out).
+  // Guards the map of datasets by name; never held across I/O.
   mutable SharedMutex mutex_;
   std::map<std::string, std::shared_ptr<Dataset>, std::less<>> datasets_ GUARDED_BY(mutex_);
+  // Datasets whose creation is being logged, by name (ReserveName).
+  std::map<std::string, std::shared_ptr<Dataset>, std::less<>> creating_ GUARDED_BY(mutex_);
+  SharedCondVar creation_done_;  // signalled when an entry of creating_ is resolved
   std::unique_ptr<Snapshotter> snapshotter_;
   std::unique_ptr<Compactor> compactor_;
 };

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
+#include <thread>
+#include <vector>
+
 #include "testing/batches.h"
 
 namespace arbalest {
@@ -54,6 +59,54 @@ TEST(VectorStoreTest, ListsSortedAndDrops) {
   EXPECT_TRUE(store.Drop("b").IsKeyError());
   EXPECT_TRUE(store.Drop("b/../a").IsInvalid());
   EXPECT_EQ(store.List().size(), 2u);
+}
+
+// A drop waits for its dataset's appends (its append mutex) and for the log without holding
+// the map of datasets: other datasets are read and written meanwhile.
+TEST(VectorStoreTest, DropWaitingForItsDatasetDoesNotStopOthers) {
+  VectorStore store(0);
+  std::shared_ptr<Dataset> a, b;
+  ASSERT_TRUE(store.Put("a", MakeVectorBatch(0, 1, 4), &a).ok());
+  ASSERT_TRUE(store.Put("b", MakeVectorBatch(0, 1, 4), &b).ok());
+  std::future<arrow::Status> dropped;
+  {
+    MutexLock busy(&a->append_mutex());  // as an append of "a" in flight would
+    dropped = std::async(std::launch::async, [&] { return store.Drop("a"); });
+    auto others = std::async(std::launch::async, [&] {
+      std::shared_ptr<Dataset> c;
+      return store.Put("c", MakeVectorBatch(0, 3, 4), &c).ok() && store.Get("b").ok() &&
+             store.List().size() == 3;
+    });
+    ASSERT_EQ(others.wait_for(std::chrono::seconds(20)), std::future_status::ready)
+        << "the drop of 'a' held up other datasets";
+    EXPECT_TRUE(others.get());
+    EXPECT_EQ(dropped.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  }
+  EXPECT_TRUE(dropped.get().ok());
+  EXPECT_TRUE(store.Get("a").status().IsKeyError());
+  EXPECT_TRUE(store.Drop("a").IsKeyError());
+}
+
+// Puts racing to create one dataset: exactly one creates it, the others append to it.
+TEST(VectorStoreTest, ConcurrentCreationsOfOneNameMakeOneDataset) {
+  VectorStore store(0);
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  std::vector<std::shared_ptr<Dataset>> seen(kThreads);
+  std::vector<bool> ok(kThreads, false);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back(
+        [&, t] { ok[t] = store.Put("ds", MakeVectorBatch(t * 10, 10, 4), &seen[t]).ok(); });
+  }
+  for (auto& thread : threads) thread.join();
+  auto dataset = store.Get("ds");
+  ASSERT_TRUE(dataset.ok());
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(ok[t]) << t;
+    EXPECT_EQ(seen[t], *dataset) << t;
+  }
+  EXPECT_EQ((*dataset)->Snapshot().num_rows, kThreads * 10);
+  EXPECT_EQ(store.List().size(), 1u);
 }
 
 TEST(VectorStoreTest, SchemaOnlyCreate) {
