@@ -2,9 +2,12 @@
 
 #include <arrow/flight/types.h>
 #include <arrow/status.h>
+#include <arrow/util/align_util.h>
+#include <arrow/util/byte_size.h>
 #include <spdlog/spdlog.h>
 
 #include <string>
+#include <vector>
 
 #include "persist/io_errors.h"
 #include "store/value_checks.h"
@@ -32,20 +35,37 @@ arrow::Status ForClient(arrow::Status status) {
           arrow::flight::FlightStatusCode::Unavailable));
 }
 
-arrow::Result<Json> IngestStream::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
-  arrow::Result<PutAck> ack = PutAck{batch->num_rows(), 0, false};
-  if (!null_sink_) {
-    // Arrow's IPC reader checks the messages, not the data: string offsets past their buffer
-    // would have the store read outside it, misaligned buffers would be read misaligned. A
-    // client's batch is checked whole, and aligned, first.
-    auto checked = CheckClientBatch(batch);
-    if (!checked.ok()) {
-      ack = checked.status();
-    } else {
-      ack = dataset_ ? store_.Append(*dataset_, *checked)
-                     : store_.Put(dataset_name_, *checked, &dataset_);
+arrow::Result<PutAck> IngestStream::Store(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  // Aligning copies the misaligned buffers while the received message is still held: the copy
+  // is charged (the misaligned columns whole, an upper bound) until the store has charged what
+  // it keeps, so a put near --max-memory is refused before the copy rather than after it.
+  MemoryBudget& budget = *store_.mutable_memory();
+  int64_t copy_bytes = 0;
+  std::vector<bool> misaligned;
+  if (!arrow::util::CheckAlignment(*batch, arrow::util::kValueAlignment, &misaligned)) {
+    for (size_t i = 0; i < misaligned.size(); ++i) {
+      if (misaligned[i])
+        copy_bytes += arrow::util::TotalBufferSize(*batch->column(static_cast<int>(i)));
     }
+    ARROW_RETURN_NOT_OK(
+        budget.Charge(copy_bytes, "aligning this batch (" + std::to_string(copy_bytes) +
+                                      " bytes whose buffers arrived misaligned are copied)"));
   }
+  // Arrow's IPC reader checks the messages, not the data: string offsets past their buffer
+  // would have the store read outside it, misaligned buffers would be read misaligned. A
+  // client's batch is checked whole, and aligned, first.
+  arrow::Result<PutAck> ack = [&]() -> arrow::Result<PutAck> {
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::RecordBatch> checked, CheckClientBatch(batch));
+    return dataset_ ? store_.Append(*dataset_, checked)
+                    : store_.Put(dataset_name_, checked, &dataset_);
+  }();
+  budget.Release(copy_bytes);
+  return ack;
+}
+
+arrow::Result<Json> IngestStream::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  const arrow::Result<PutAck> ack =
+      null_sink_ ? arrow::Result<PutAck>(PutAck{batch->num_rows(), 0, false}) : Store(batch);
   if (!ack.ok()) {
     spdlog::debug("put to '{}': batch {} rejected: {}", dataset_name_, batches_,
                   ack.status().message());

@@ -42,6 +42,9 @@ class IngestStream {
   int64_t batches() const { return batches_; }
 
  private:
+  // Checks, aligns and stores `batch`.
+  arrow::Result<PutAck> Store(const std::shared_ptr<arrow::RecordBatch>& batch);
+
   VectorStore& store_;
   const std::string dataset_name_;
   const bool null_sink_;

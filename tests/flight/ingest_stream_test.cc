@@ -2,6 +2,7 @@
 
 #include <arrow/api.h>
 #include <arrow/util/align_util.h>
+#include <arrow/util/byte_size.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -70,6 +71,38 @@ TEST(IngestStreamTest, MisalignedBuffersAreStoredAligned) {
   const auto& stored = snapshot.batches[0]->column(0);
   EXPECT_TRUE(arrow::util::CheckAlignment(*stored->data(), arrow::util::kValueAlignment));
   EXPECT_TRUE(stored->Equals(*batch->column(0)));  // the same values
+}
+
+// The aligned copy exists beside the received message until the put returns: it is charged to
+// --max-memory while it does, so a put that fits once but not twice is refused before the copy
+// is made, and the charge is given back afterwards.
+TEST(IngestStreamTest, AligningCopyIsChargedWhileItLives) {
+  auto batch = testing::MakeVectorBatch(0, 64, 16);
+  auto misaligned =
+      batch->SetColumn(0, batch->schema()->field(0), Misaligned(batch->column(0))).ValueOrDie();
+  const int64_t copy_bytes = arrow::util::TotalBufferSize(*misaligned->column(0));
+
+  VectorStore measure(0);
+  ASSERT_TRUE(IngestStream(measure, "ds", false).Append(batch).ok());
+  const int64_t stored = measure.memory().used();  // dataset, rows and their index
+
+  VectorStore store(stored + copy_bytes / 2);
+  IngestStream stream(store, "ds", /*null_sink=*/false);
+  auto refused = stream.Append(misaligned);
+  ASSERT_TRUE(refused.status().IsCapacityError()) << refused.status().ToString();
+  ASSERT_TRUE(stream.Append(batch).ok());  // aligned, the same rows fit
+  EXPECT_EQ(store.memory().used(), stored);
+
+  auto copy_refused = stream.Append(misaligned);  // not even room for the copy now
+  ASSERT_TRUE(copy_refused.status().IsCapacityError()) << copy_refused.status().ToString();
+  EXPECT_NE(copy_refused.status().message().find("aligning this batch"), std::string::npos)
+      << copy_refused.status().ToString();
+  EXPECT_EQ(store.memory().used(), stored);
+
+  VectorStore roomy(stored + copy_bytes + 4096);
+  IngestStream roomy_stream(roomy, "ds", /*null_sink=*/false);
+  ASSERT_TRUE(roomy_stream.Append(misaligned).ok());
+  EXPECT_EQ(roomy.memory().used(), stored);  // the copy's charge given back
 }
 
 }  // namespace
