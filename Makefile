@@ -5,13 +5,13 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: run test build bootstrap unit integration sanitize format clean tsan fuzz-smoke thread-safety
+.PHONY: run test build bootstrap unit integration python-test sanitize format clean tsan fuzz-smoke thread-safety
 
 run: build
 	$(BUILD_DIR)/arbalest serve $(ARGS)
 
 test: build
-	$(MAKE) --no-print-directory unit integration
+	$(MAKE) --no-print-directory unit integration python-test
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -28,6 +28,11 @@ unit:
 
 integration:
 	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) tests/integration
+
+# The Python client package (python/): its tests against the real server, the README
+# quickstart, and a wheel built and installed offline (docs/python.md).
+python-test:
+	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) python/tests
 
 # The index engine's concurrency under ThreadSanitizer, on a small dataset.
 tsan: bootstrap
