@@ -220,11 +220,22 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::ReserveName(
 }
 
 void VectorStore::FinishCreation(std::string_view name, bool logged) {
-  WriterLock lock(&mutex_);
-  auto it = creating_.find(name);
-  if (logged) datasets_.emplace(it->first, it->second);
-  creating_.erase(it);
-  creation_done_.SignalAll();
+  std::shared_ptr<Dataset> created;
+  {
+    WriterLock lock(&mutex_);
+    auto it = creating_.find(name);
+    if (logged) {
+      created = it->second;
+      datasets_.emplace(it->first, it->second);
+    }
+    creating_.erase(it);
+    creation_done_.SignalAll();
+  }
+  if (created) {  // logged without the map's lock
+    const VectorSpec& vector = created->layout().vector;
+    spdlog::info("created dataset '{}': {} x {} in column '{}'", name, vector.dim,
+                 VectorTypeName(*vector.value_type), vector.column);
+  }
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::CreateDataset(
@@ -326,6 +337,9 @@ arrow::Status VectorStore::Drop(std::string_view name) {
     ARROW_RETURN_NOT_OK(WaitLogged(ticket));
     dataset->MarkDropped();
   }
+  const DatasetSnapshot dropped = dataset->Snapshot();
+  spdlog::info("dropped dataset '{}': {} rows, {} bytes", name, dropped.live_rows(),
+               dropped.num_bytes);
   WriterLock lock(&mutex_);
   if (auto it = datasets_.find(name); it != datasets_.end() && it->second == dataset) {
     datasets_.erase(it);

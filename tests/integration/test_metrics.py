@@ -296,3 +296,14 @@ def test_refused_requests_are_labelled_and_logged(start_server):
                    for (name, labels) in s)
     line = wait_until(srv.stderr, lambda text: "refused in the last" in text, "no refusal line")
     assert "DoAction unknown" in line or "no-such-action" in line, line
+
+
+def test_dataset_creation_and_drop_are_logged(start_server):
+    srv = start_server()
+    ds = unique_name("logged")
+    put_table(srv.data, ds, make_table(250, d=12))
+    action(srv.data, "delete-dataset", {"dataset": ds})
+    log = wait_until(srv.stderr, lambda text: f"dropped dataset '{ds}'" in text,
+                     "no drop line")
+    assert f"created dataset '{ds}': 12 x float32 in column 'vector'" in log, log
+    assert f"dropped dataset '{ds}': 250 rows" in log, log
