@@ -5,7 +5,8 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: run test build bootstrap unit integration python-test sanitize format clean tsan fuzz-smoke thread-safety
+.PHONY: run test build bootstrap unit integration python-test sanitize format clean tsan \
+  fuzz-smoke thread-safety dist dist-test
 
 run: build
 	$(BUILD_DIR)/arbalest serve $(ARGS)
@@ -34,6 +35,14 @@ integration:
 python-test:
 	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) python/tests
 
+# A relocatable release tarball (dist/): the binary, the Arrow libraries it needs and a README
+# (docs/install.md); dist-test unpacks it in a clean temporary directory and serves from it.
+dist: build
+	BUILD_DIR=$(BUILD_DIR) scripts/make_dist.sh
+
+dist-test: dist
+	scripts/test_dist.sh
+
 # The index engine's concurrency under ThreadSanitizer, on a small dataset.
 tsan: bootstrap
 	cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARBALEST_SANITIZE=thread \
@@ -58,4 +67,4 @@ format:
 	  'fuzz/*.cc' 'fuzz/*.h')
 
 clean:
-	rm -rf build
+	rm -rf build dist
