@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Arbalest needs, and nothing that is already there.
-#   - Debian packages for the C++ dependencies (apt-get, only the missing ones).
+#   - Debian packages for the C++ dependencies, the status page's build (node, npm) and its
+#     test (chromium) (apt-get, only the missing ones).
 #   - A project-local virtualenv (.venv) with the pinned pyarrow, whose wheel carries the
 #     Arrow C++ headers and shared libraries (Flight, IPC, compute, Parquet) we build against.
 # Idempotent and silent when nothing is missing. Not root and packages missing: prints the
@@ -18,11 +19,16 @@ APT_PACKAGES=(
   libxxhash-dev         # hashing
   libicu-dev            # Unicode word boundaries and case folding (full-text search)
   prometheus-cpp-dev    # metrics registry and text exposition format
-  libmicrohttpd-dev     # embedded HTTP server (epoll) for /metrics, /healthz, /readyz
+  libmicrohttpd-dev     # embedded HTTP server (epoll): /metrics, /healthz, /readyz, status page
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
   clang libclang-rt-14-dev llvm  # fuzz targets: clang's libFuzzer, ASan, UBSan, symbolizer
   prometheus            # promtool: checks and unit-tests deploy/prometheus/alerts.yml
+  nodejs                # build time only: `npm ci` and esbuild bundle the status page (web/status)
+  chromium              # tests only: the status page opened headless (test_status_page.py)
 )
+# npm: Debian's package, unless an npm is there already (NodeSource's nodejs carries its own and
+# conflicts with Debian's npm).
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

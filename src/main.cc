@@ -27,6 +27,7 @@
 #include "metrics/metrics_server.h"
 #include "metrics/process_collector.h"
 #include "metrics/server_metrics.h"
+#include "metrics/status_api.h"
 #include "metrics/store_collector.h"
 #include "store/recovery.h"
 
@@ -339,7 +340,10 @@ arrow::Status Serve(const ServeConfig& config) {
            stream_limit,
            std::make_shared<ProcessCollector>(
                BuildInfo{ARBALEST_VERSION, arrow::GetBuildInfo().version_string, SimdTarget()})},
-          [&ready] { return ready.load(); }));
+          [&ready] { return ready.load(); },
+          [status = std::make_shared<StatusApi>(store, metrics, StatusInfo{ARBALEST_VERSION})] {
+            return status->Serve();
+          }));
   ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
   store->StartIndexing(config.index_workers, /*share_vectors=*/!config.keep_vector_copies);
   store->StartCompaction(
@@ -356,7 +360,8 @@ arrow::Status Serve(const ServeConfig& config) {
                             .stream_limit = stream_limit}));
   ready = true;
   spdlog::info(
-      "arbalest {} serving: data {}:{}, meta {}:{}, metrics http://{}:{}/metrics, data dir {}, "
+      "arbalest {} serving: data {}:{}, meta {}:{}, metrics http://{}:{}/metrics (status page "
+      "at /), data dir {}, "
       "fsync {}, max memory {} bytes, max message {}, max dimension {}, SIMD {}, Arrow {}",
       ARBALEST_VERSION, config.host, servers->data_port(), config.host, servers->meta_port(),
       config.host, http->port(), config.data_dir, config.fsync, config.max_memory_bytes,

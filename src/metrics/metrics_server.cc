@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "common/fd_reserve.h"
+#include "metrics/status_assets.h"
 
 namespace arbalest {
 namespace {
@@ -127,6 +128,14 @@ MHD_Result HandleRequest(void* cls, MHD_Connection* connection, const char* url,
                              : Reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
                                      "starting: recovering data\n");
   }
+  if (endpoints.status) {
+    if (path == "/api/status") {
+      return Reply(connection, MHD_HTTP_OK, "application/json", endpoints.status());
+    }
+    for (const StaticAsset& asset : StatusPageAssets()) {
+      if (path == asset.path) return Reply(connection, MHD_HTTP_OK, asset.content_type, asset.body);
+    }
+  }
   return Reply(connection, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }
 
@@ -142,10 +151,10 @@ void LogToSpdlog(void*, const char* format, va_list args) {
 
 arrow::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const MetricsServerOptions& options,
-    std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
-    std::function<bool()> ready) {
-  auto endpoints =
-      std::make_unique<Endpoints>(Endpoints{std::move(collectables), std::move(ready)});
+    std::vector<std::shared_ptr<prometheus::Collectable>> collectables, std::function<bool()> ready,
+    std::function<std::string()> status) {
+  auto endpoints = std::make_unique<Endpoints>(
+      Endpoints{std::move(collectables), std::move(ready), std::move(status)});
   const int tries = options.port_fallback && options.port != 0 ? kFallbackPorts : 1;
   std::string last_error;
   for (int i = 0; i < tries; ++i) {

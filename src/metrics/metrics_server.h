@@ -1,9 +1,11 @@
 // The HTTP side of a node, on the metrics port: GET /metrics (Prometheus text format), /healthz
-// (200 while the process serves) and /readyz (200 once startup recovery is done and the Flight
-// ports serve, 503 before). Served by libmicrohttpd from one epoll thread, so that connections
-// that send nothing, or a request a byte at a time, cost a socket each and never hold up the
-// probes (a thread-per-connection server is starved by as many idle connections as it has
-// threads). Idle connections are closed after a timeout; the connection count is capped.
+// (200 while the process serves), /readyz (200 once startup recovery is done and the Flight
+// ports serve, 503 before), and the status page: / with its embedded assets (status_assets.h)
+// and /api/status, the JSON document the page polls (status_api.h). Served by libmicrohttpd from
+// one epoll thread, so that connections that send nothing, or a request a byte at a time, cost a
+// socket each and never hold up the probes (a thread-per-connection server is starved by as many
+// idle connections as it has threads). Idle connections are closed after a timeout; the connection
+// count is capped.
 #pragma once
 
 #include <arrow/result.h>
@@ -29,12 +31,13 @@ struct MetricsServerOptions {
 
 class MetricsServer {
  public:
-  // Binds and serves. `collectables` are scraped in order; `ready` answers /readyz. IOError
-  // naming the port (and --metrics-port) when it is taken and fallback is off.
+  // Binds and serves. `collectables` are scraped in order; `ready` answers /readyz; `status`
+  // answers /api/status (null: no status page, / is 404). IOError naming the port (and
+  // --metrics-port) when it is taken and fallback is off.
   static arrow::Result<std::unique_ptr<MetricsServer>> Start(
       const MetricsServerOptions& options,
       std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
-      std::function<bool()> ready);
+      std::function<bool()> ready, std::function<std::string()> status = nullptr);
   ~MetricsServer();
 
   int port() const { return port_; }
@@ -43,6 +46,7 @@ class MetricsServer {
   struct Endpoints {
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
     std::function<bool()> ready;
+    std::function<std::string()> status;
   };
 
  private:

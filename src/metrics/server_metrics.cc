@@ -19,6 +19,18 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return bounds;
 }
 
+LatencySnapshot SnapshotOf(const prometheus::Histogram& histogram) {
+  const prometheus::ClientMetric collected = histogram.Collect();
+  LatencySnapshot snapshot;
+  snapshot.count = collected.histogram.sample_count;
+  snapshot.sum_seconds = collected.histogram.sample_sum;
+  for (const auto& bucket : collected.histogram.bucket) {
+    snapshot.upper_bounds.push_back(bucket.upper_bound);
+    snapshot.cumulative_counts.push_back(bucket.cumulative_count);
+  }
+  return snapshot;
+}
+
 }  // namespace
 
 ServerMetrics::ServerMetrics()
@@ -54,5 +66,9 @@ void ServerMetrics::ObserveRpc(const std::string& method, const std::string& act
 void ServerMetrics::ObserveSearch(double seconds) { search_seconds_.Observe(seconds); }
 
 void ServerMetrics::ObserveWalSync(double seconds) { wal_sync_seconds_.Observe(seconds); }
+
+LatencySnapshot ServerMetrics::search_latency() const { return SnapshotOf(search_seconds_); }
+
+LatencySnapshot ServerMetrics::wal_sync_latency() const { return SnapshotOf(wal_sync_seconds_); }
 
 }  // namespace arbalest

@@ -3,8 +3,10 @@
 // state (rows, memory, index lag) is not here: StoreCollector reads it at scrape time.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace prometheus {
 class Counter;
@@ -15,6 +17,15 @@ class Family;
 }  // namespace prometheus
 
 namespace arbalest {
+
+// A latency histogram as it stands: cumulative counts per upper bound (seconds), the last bound
+// +Inf. The status page computes quantiles from the difference of two of them.
+struct LatencySnapshot {
+  uint64_t count = 0;
+  double sum_seconds = 0;
+  std::vector<double> upper_bounds;
+  std::vector<uint64_t> cumulative_counts;
+};
 
 // Thread-safe.
 class ServerMetrics {
@@ -30,6 +41,10 @@ class ServerMetrics {
   void ObserveSearch(double seconds);
   // One fdatasync of the write-ahead log.
   void ObserveWalSync(double seconds);
+
+  // The search and WAL fsync histograms now (for the status page's JSON).
+  LatencySnapshot search_latency() const;
+  LatencySnapshot wal_sync_latency() const;
 
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
