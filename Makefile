@@ -5,13 +5,14 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: run test build bootstrap unit integration sanitize format clean tsan fuzz-smoke thread-safety
+.PHONY: run test build bootstrap unit integration python-test sanitize format clean tsan \
+  fuzz-smoke thread-safety dist dist-test
 
 run: build
 	$(BUILD_DIR)/arbalest serve $(ARGS)
 
 test: build
-	$(MAKE) --no-print-directory unit integration
+	$(MAKE) --no-print-directory unit integration python-test
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -28,6 +29,19 @@ unit:
 
 integration:
 	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) tests/integration
+
+# The Python client package (python/): its tests against the real server, the README
+# quickstart, and a wheel built and installed offline (docs/python.md).
+python-test:
+	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) python/tests
+
+# A relocatable release tarball (dist/): the binary, the Arrow libraries it needs and a README
+# (docs/install.md); dist-test unpacks it in a clean temporary directory and serves from it.
+dist: build
+	BUILD_DIR=$(BUILD_DIR) scripts/make_dist.sh
+
+dist-test: dist
+	scripts/test_dist.sh
 
 # The index engine's concurrency under ThreadSanitizer, on a small dataset.
 tsan: bootstrap
@@ -53,4 +67,4 @@ format:
 	  'fuzz/*.cc' 'fuzz/*.h')
 
 clean:
-	rm -rf build
+	rm -rf build dist

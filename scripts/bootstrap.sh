@@ -21,6 +21,7 @@ APT_PACKAGES=(
   libmicrohttpd-dev     # embedded HTTP server (epoll) for /metrics, /healthz, /readyz
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
   clang libclang-rt-14-dev llvm  # fuzz targets: clang's libFuzzer, ASan, UBSan, symbolizer
+  prometheus            # promtool: checks and unit-tests deploy/prometheus/alerts.yml
 )
 
 missing=()

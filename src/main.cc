@@ -24,8 +24,8 @@
 #include "common/fd_reserve.h"
 #include "common/logging.h"
 #include "flight/server.h"
-#include "metrics/fd_collector.h"
 #include "metrics/metrics_server.h"
+#include "metrics/process_collector.h"
 #include "metrics/server_metrics.h"
 #include "metrics/store_collector.h"
 #include "store/recovery.h"
@@ -41,6 +41,7 @@ struct ServeConfig {
   int meta_port = 3001;
   int metrics_port = 9090;
   bool metrics_port_fallback = false;
+  int metrics_datasets = 100;
   std::string data_dir = "./data";
   std::string log_format = "text";
   std::string log_level = "info";
@@ -116,6 +117,13 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       .add_flag("--metrics-port-fallback", config.metrics_port_fallback,
                 "When the metrics port is taken, serve metrics on the next free port (logged)")
       ->envname("ARBALEST_METRICS_PORT_FALLBACK");
+  serve
+      .add_option("--metrics-datasets", config.metrics_datasets,
+                  "Datasets with their own label on the per-dataset metrics (the largest by "
+                  "rows); the rest are summed under dataset=\"_other\"")
+      ->envname("ARBALEST_METRICS_DATASETS")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
   serve.add_option("--data-dir", config.data_dir, "Directory for durable data")
       ->envname("ARBALEST_DATA_DIR")
       ->capture_default_str();
@@ -325,10 +333,13 @@ arrow::Status Serve(const ServeConfig& config) {
   std::atomic<bool> ready{false};
   ARROW_ASSIGN_OR_RAISE(
       auto http,
-      MetricsServer::Start({config.host, config.metrics_port, config.metrics_port_fallback},
-                           {metrics->registry(), std::make_shared<StoreCollector>(store),
-                            stream_limit, std::make_shared<FdCollector>()},
-                           [&ready] { return ready.load(); }));
+      MetricsServer::Start(
+          {config.host, config.metrics_port, config.metrics_port_fallback},
+          {metrics->registry(), std::make_shared<StoreCollector>(store, config.metrics_datasets),
+           stream_limit,
+           std::make_shared<ProcessCollector>(
+               BuildInfo{ARBALEST_VERSION, arrow::GetBuildInfo().version_string, SimdTarget()})},
+          [&ready] { return ready.load(); }));
   ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
   store->StartIndexing(config.index_workers, /*share_vectors=*/!config.keep_vector_copies);
   store->StartCompaction(

@@ -181,6 +181,19 @@ arrow::Result<SearchRequest> RequestAt(const QueryColumns& columns, int64_t row,
   return request;
 }
 
+// `result` with its `distance` column declared nullable. A hybrid query's rows found by text
+// alone have no distance, so every answer of an exchange declares the column nullable: dense
+// and hybrid queries then share one schema and can be mixed in one exchange.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithNullableDistance(
+    const std::shared_ptr<arrow::RecordBatch>& result) {
+  const int index = result->schema()->GetFieldIndex("distance");
+  if (index < 0 || result->schema()->field(index)->nullable()) return result;
+  ARROW_ASSIGN_OR_RAISE(
+      auto schema,
+      result->schema()->SetField(index, result->schema()->field(index)->WithNullable(true)));
+  return arrow::RecordBatch::Make(std::move(schema), result->num_rows(), result->columns());
+}
+
 arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
                           fl::FlightMessageReader& reader, fl::FlightMessageWriter& writer) {
   std::shared_ptr<arrow::Schema> result_schema;
@@ -198,7 +211,8 @@ arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
         if (columns.dataset->IsNull(row)) return arrow::Status::Invalid("'dataset' is null");
         ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(columns.dataset->GetView(row)));
         ARROW_ASSIGN_OR_RAISE(SearchRequest request, RequestAt(columns, row, filters));
-        return TimedSearch(*dataset, request, metrics);
+        ARROW_ASSIGN_OR_RAISE(auto result, TimedSearch(*dataset, request, metrics));
+        return WithNullableDistance(result);
       }();
       if (!answer.ok()) {
         return answer.status().WithMessage("query ", query_index, ": ", answer.status().message());

@@ -12,6 +12,7 @@
 #include "flight/catalog.h"
 #include "flight/exchange.h"
 #include "flight/ingest_stream.h"
+#include "flight/rpc_metrics.h"
 #include "flight/ticket.h"
 #include "store/scan.h"
 
@@ -133,6 +134,7 @@ arrow::Status FlightService::ListActions(const fl::ServerCallContext&,
 arrow::Status FlightService::DoAction(const fl::ServerCallContext& context,
                                       const fl::Action& action,
                                       std::unique_ptr<fl::ResultStream>* result) {
+  LabelAction(context, action.type);
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
   auto bodies = RunAction(*store_, action.type, body, options_.metrics.get(),
                           [&context] { return context.is_cancelled(); });

@@ -21,7 +21,7 @@ arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& ho
         "stream-limit", std::make_shared<StreamLimitFactory>(service_options.stream_limit));
   }
   if (service_options.metrics) {
-    options.middleware.emplace_back("rpc-metrics",
+    options.middleware.emplace_back(kRpcMetricsKey,
                                     std::make_shared<RpcMetricsFactory>(service_options.metrics));
   }
   std::shared_ptr<MessageSizeLimit> message_limit;

@@ -13,7 +13,8 @@ enum class Metric : uint8_t {
   kDotProduct = 2,  // "dot_product": negated inner product (smaller is closer)
 };
 
-// "euclidean" (or "l2"), "cosine", "dot_product" (or "dot"). Invalid for anything else.
+// "euclidean" (or "l2"), "cosine", "dot_product" (or "dot", "inner_product", "ip"), in any
+// letter case. Invalid for anything else.
 arrow::Result<Metric> ParseMetric(std::string_view name);
 std::string_view MetricName(Metric metric);
 

@@ -8,11 +8,12 @@
 namespace arbalest {
 namespace {
 
-// 50 us .. ~1.6 s, doubling: RPCs and searches range from a cached small search to a large put.
+// 25 us .. ~13 s, doubling: RPCs and searches range from a small search answered in tens of
+// microseconds to a large put or a long-polled check_readiness.
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries bounds = [] {
     prometheus::Histogram::BucketBoundaries b;
-    for (double bound = 50e-6; bound < 2.0; bound *= 2) b.push_back(bound);
+    for (double bound = 25e-6; bound < 15.0; bound *= 2) b.push_back(bound);
     return b;
   }();
   return bounds;
@@ -24,11 +25,12 @@ ServerMetrics::ServerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       rpcs_(prometheus::BuildCounter()
                 .Name("arbalest_rpc_total")
-                .Help("Flight RPCs finished, by method and status code.")
+                .Help("Flight RPCs finished, by method, action (DoAction) and gRPC status code.")
                 .Register(*registry_)),
       rpc_seconds_(prometheus::BuildHistogram()
                        .Name("arbalest_rpc_duration_seconds")
-                       .Help("Flight RPC latency (whole call, streams included), by method.")
+                       .Help("Flight RPC latency (whole call, streams included), by method and "
+                             "action.")
                        .Register(*registry_)),
       search_seconds_(prometheus::BuildHistogram()
                           .Name("arbalest_search_duration_seconds")
@@ -43,10 +45,10 @@ ServerMetrics::ServerMetrics()
 
 ServerMetrics::~ServerMetrics() = default;
 
-void ServerMetrics::ObserveRpc(const std::string& method, const std::string& status,
-                               double seconds) {
-  rpcs_.Add({{"method", method}, {"status", status}}).Increment();
-  rpc_seconds_.Add({{"method", method}}, LatencyBuckets()).Observe(seconds);
+void ServerMetrics::ObserveRpc(const std::string& method, const std::string& action,
+                               const std::string& grpc_code, double seconds) {
+  rpcs_.Add({{"method", method}, {"action", action}, {"grpc_code", grpc_code}}).Increment();
+  rpc_seconds_.Add({{"method", method}, {"action", action}}, LatencyBuckets()).Observe(seconds);
 }
 
 void ServerMetrics::ObserveSearch(double seconds) { search_seconds_.Observe(seconds); }

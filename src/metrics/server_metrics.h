@@ -22,8 +22,10 @@ class ServerMetrics {
   ServerMetrics();
   ~ServerMetrics();
 
-  // A finished RPC: counted by method and status code, its latency by method.
-  void ObserveRpc(const std::string& method, const std::string& status, double seconds);
+  // A finished RPC: counted by method, action (DoAction's type, else empty) and gRPC status
+  // code, its latency by method and action.
+  void ObserveRpc(const std::string& method, const std::string& action,
+                  const std::string& grpc_code, double seconds);
   // One k-NN query answered (DoGet search ticket or one query of VectorSearch).
   void ObserveSearch(double seconds);
   // One fdatasync of the write-ahead log.

@@ -2,6 +2,9 @@
 
 #include <prometheus/metric_family.h>
 
+#include <algorithm>
+#include <string>
+
 #include "metrics/metric_families.h"
 
 namespace arbalest {
@@ -12,19 +15,85 @@ double Load(const std::atomic<T>& counter) {
   return static_cast<double>(counter.load(std::memory_order_relaxed));
 }
 
+// One dataset's figures, as the per-dataset families show them.
+struct DatasetFigures {
+  std::string name;
+  double rows = 0, deleted_rows = 0, bytes = 0, index_bytes = 0, index_lag_rows = 0;
+
+  void Add(const DatasetFigures& other) {
+    rows += other.rows;
+    deleted_rows += other.deleted_rows;
+    bytes += other.bytes;
+    index_bytes += other.index_bytes;
+    index_lag_rows += other.index_lag_rows;
+  }
+};
+
+// The per-dataset families: the first `labelled` of `figures` (sorted largest first) under
+// their own name, the rest summed under "_other".
+std::vector<prometheus::MetricFamily> PerDataset(std::vector<DatasetFigures> figures,
+                                                 size_t labelled) {
+  std::sort(figures.begin(), figures.end(), [](const auto& a, const auto& b) {
+    return a.rows != b.rows ? a.rows > b.rows : a.name < b.name;
+  });
+  if (figures.size() > labelled) {
+    DatasetFigures other{"_other"};
+    for (size_t i = labelled; i < figures.size(); ++i) other.Add(figures[i]);
+    figures.resize(labelled);
+    figures.push_back(std::move(other));
+  }
+  struct Column {
+    const char* name;
+    const char* help;
+    double DatasetFigures::*value;
+  };
+  static constexpr Column kColumns[] = {
+      {"arbalest_dataset_rows", "Live rows of the dataset.", &DatasetFigures::rows},
+      {"arbalest_dataset_deleted_rows", "Deleted rows the dataset still stores (until compacted).",
+       &DatasetFigures::deleted_rows},
+      {"arbalest_dataset_stored_bytes", "Bytes of Arrow data the dataset stores.",
+       &DatasetFigures::bytes},
+      {"arbalest_dataset_index_memory_bytes", "Memory of the dataset's vector index.",
+       &DatasetFigures::index_bytes},
+      {"arbalest_dataset_index_lag_rows", "Rows of the dataset acked but not indexed yet.",
+       &DatasetFigures::index_lag_rows},
+  };
+  std::vector<prometheus::MetricFamily> families;
+  for (const Column& column : kColumns) {
+    prometheus::MetricFamily family{column.name, column.help, prometheus::MetricType::Gauge, {}};
+    for (const DatasetFigures& dataset : figures) {
+      prometheus::ClientMetric metric;
+      metric.label = {{"dataset", dataset.name}};
+      metric.gauge.value = dataset.*column.value;
+      family.metric.push_back(std::move(metric));
+    }
+    families.push_back(std::move(family));
+  }
+  return families;
+}
+
 }  // namespace
 
 std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
   int64_t rows = 0, deleted_rows = 0, bytes = 0, indexed = 0, index_bytes = 0;
   const auto datasets = store_->List();
+  std::vector<DatasetFigures> figures;
+  figures.reserve(datasets.size());
   for (const auto& dataset : datasets) {
     const DatasetSnapshot snapshot = dataset->Snapshot();
+    const MemoryUsage memory = snapshot.graph->memory();
+    const int64_t dataset_index_bytes =
+        static_cast<int64_t>(memory.vector_bytes + memory.graph_bytes);
     rows += snapshot.num_rows;
     deleted_rows += snapshot.num_rows - snapshot.live_rows();
     bytes += snapshot.num_bytes;
     indexed += snapshot.indexed_rows;
-    const MemoryUsage memory = snapshot.graph->memory();
-    index_bytes += static_cast<int64_t>(memory.vector_bytes + memory.graph_bytes);
+    index_bytes += dataset_index_bytes;
+    figures.push_back({dataset->name(), static_cast<double>(snapshot.live_rows()),
+                       static_cast<double>(snapshot.num_rows - snapshot.live_rows()),
+                       static_cast<double>(snapshot.num_bytes),
+                       static_cast<double>(dataset_index_bytes),
+                       static_cast<double>(snapshot.num_rows - snapshot.indexed_rows)});
   }
   const IngestCounters& ingest = store_->ingest_counters();
   std::vector<prometheus::MetricFamily> families = {
@@ -84,6 +153,9 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
     families.push_back(Counter("arbalest_checkpoint_failures_total",
                                "Checkpoints that failed (WAL segments not deleted).",
                                Load(snapshots.checkpoint_failures)));
+  }
+  for (auto& family : PerDataset(std::move(figures), static_cast<size_t>(max_labelled_datasets_))) {
+    families.push_back(std::move(family));
   }
   return families;
 }

@@ -23,7 +23,9 @@ namespace arbalest {
 
 struct DatasetSnapshot;
 
-// Schema metadata keys that configure a dataset's index (all optional):
+// Schema metadata keys that configure a dataset's index (all optional; a new dataset also
+// accepts them as arbalest.<name> or a bare <name>, schema_options.h, and records them as
+// longbow.<name>, the only spelling read here):
 //   longbow.metric                euclidean (default), cosine, dot_product
 //   longbow.index.m               HNSW M (default 16)
 //   longbow.index.ef_construction (default 200)

@@ -7,9 +7,12 @@
 #include <arrow/util/byte_size.h>
 #include <arrow/util/utf8.h>
 
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
+#include "store/column_casts.h"
+#include "store/schema_options.h"
 #include "store/value_checks.h"
 
 namespace arbalest {
@@ -34,6 +37,33 @@ bool IsStorableVectorValue(const arrow::DataType& type) {
 std::shared_ptr<arrow::DataType> StoredVectorType(const arrow::FixedSizeListType& type) {
   if (type.value_type()->id() != arrow::Type::DOUBLE) return type.GetSharedPtr();
   return arrow::fixed_size_list(type.value_field()->WithType(arrow::float32()), type.list_size());
+}
+
+// The position of the vector column: `vector_column` when given, else the one the schema's
+// `longbow.vector_column` names, else `vector`, else `embedding`.
+arrow::Result<int> VectorColumnIndex(const arrow::Schema& schema, std::string_view vector_column) {
+  std::optional<std::string> named;
+  if (!vector_column.empty()) {
+    named = std::string(vector_column);
+  } else {
+    named = CanonicalOption(schema, kVectorColumnOption);
+  }
+  if (named) {
+    const int index = schema.GetFieldIndex(*named);
+    if (index < 0) {
+      return arrow::Status::Invalid("the vector column is named '", *named, "' (schema metadata '",
+                                    kVectorColumnOption, "'), but the schema has no such column");
+    }
+    return index;
+  }
+  int index = schema.GetFieldIndex("vector");
+  if (index < 0) index = schema.GetFieldIndex("embedding");
+  if (index < 0) {
+    return arrow::Status::Invalid("no vector column: expected a column named 'vector' or ",
+                                  "'embedding' of type ", kVectorTypes,
+                                  ", or schema metadata 'arbalest.vector_column' naming it");
+  }
+  return index;
 }
 
 arrow::Result<IdKind> IdKindOf(const arrow::Field& field) {
@@ -148,23 +178,24 @@ std::string_view VectorTypeName(const arrow::DataType& value_type) {
   }
 }
 
-arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema) {
+arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema,
+                                              std::string_view vector_column) {
   std::unordered_set<std::string> names;
   for (const auto& field : put_schema.fields()) {
     if (!names.insert(field->name()).second) {
       return arrow::Status::Invalid("duplicate column '", field->name(), "'");
     }
   }
-  int vector_index = put_schema.GetFieldIndex("vector");
-  if (vector_index < 0) vector_index = put_schema.GetFieldIndex("embedding");
-  if (vector_index < 0) {
-    return arrow::Status::Invalid("no vector column: expected a column named 'vector' or ",
-                                  "'embedding' of type ", kVectorTypes);
-  }
+  ARROW_ASSIGN_OR_RAISE(const int vector_index, VectorColumnIndex(put_schema, vector_column));
   const auto& vector_field = *put_schema.field(vector_index);
   if (vector_field.type()->id() != arrow::Type::FIXED_SIZE_LIST) {
-    return arrow::Status::Invalid("vector column '", vector_field.name(), "' must be ",
-                                  kVectorTypes, ", got ", vector_field.type()->ToString());
+    return arrow::Status::Invalid(
+        "vector column '", vector_field.name(), "' must be ", kVectorTypes, ", got ",
+        vector_field.type()->ToString(),
+        IsVariableSizeList(*vector_field.type())
+            ? " (a new dataset takes its dimension from the fixed width; puts into an existing "
+              "dataset may send variable-size lists of its width)"
+            : "");
   }
   const auto& list_type = static_cast<const arrow::FixedSizeListType&>(*vector_field.type());
   if (!IsStorableVectorValue(*list_type.value_type()) || list_type.list_size() <= 0) {
@@ -224,7 +255,24 @@ arrow::Status CheckColumnNamesUtf8(const arrow::Schema& put) {
 arrow::Result<ColumnMapping> MapColumns(const arrow::Schema& put, const arrow::Schema& stored,
                                         const DatasetLayout& layout, std::string_view dataset) {
   ARROW_RETURN_NOT_OK(CheckColumnNamesUtf8(put));
-  ARROW_ASSIGN_OR_RAISE(DatasetLayout put_layout, InspectPutSchema(put));
+  // The dataset's vector column, when the put has it: the put need not repeat the option
+  // that named it, and may send its vectors as variable-size lists of the dataset's width.
+  const int put_vector = put.GetFieldIndex(layout.vector.column);
+  std::string_view vector_column;
+  std::shared_ptr<arrow::Schema> put_fixed;
+  if (put_vector >= 0) {
+    vector_column = layout.vector.column;
+    const auto& put_type = *put.field(put_vector)->type();
+    if (IsVariableSizeList(put_type)) {
+      const auto& value_field = static_cast<const arrow::BaseListType&>(put_type).value_field();
+      ARROW_ASSIGN_OR_RAISE(put_fixed,
+                            put.SetField(put_vector, put.field(put_vector)
+                                                         ->WithType(arrow::fixed_size_list(
+                                                             value_field, layout.vector.dim))));
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(DatasetLayout put_layout,
+                        InspectPutSchema(put_fixed ? *put_fixed : put, vector_column));
   ARROW_RETURN_NOT_OK(CheckLayoutsAgree(layout, put_layout, dataset));
   ColumnMapping mapping;
   std::vector<bool> used(put.num_fields(), false);
@@ -242,10 +290,9 @@ arrow::Result<ColumnMapping> MapColumns(const arrow::Schema& put, const arrow::S
     }
     const auto& put_type = *put.field(index)->type();
     // The vector column was compared through the layouts (float64 input is narrowed later).
-    if (stored_field->name() != layout.vector.column && !put_type.Equals(*stored_field->type())) {
-      return arrow::Status::Invalid(
-          "column '", stored_field->name(), "' has type ", put_type.ToString(),
-          " in this batch but ", stored_field->type()->ToString(), " in dataset '", dataset, "'");
+    if (stored_field->name() != layout.vector.column) {
+      ARROW_RETURN_NOT_OK(
+          CheckConvertible(stored_field->name(), put_type, *stored_field->type(), dataset));
     }
     used[index] = true;
     mapping.sources.push_back(index);
@@ -292,10 +339,15 @@ arrow::Result<ConformedBatch> ConformBatch(const std::shared_ptr<arrow::RecordBa
     std::shared_ptr<arrow::Array> column = batch->column(mapping.sources[i]);
     ARROW_RETURN_NOT_OK(CheckColumnValues(*column, field.name()));
     if (field.name() == layout.vector.column) {
+      if (IsVariableSizeList(*column->type())) {
+        ARROW_ASSIGN_OR_RAISE(column, VectorsToFixedSize(column, field.name(), layout.vector.dim));
+      }
       ARROW_ASSIGN_OR_RAISE(column, ConformVectors(*column, field, layout.vector));
     } else if (field.name() == kIdColumn && column->null_count() > 0) {
       return arrow::Status::Invalid("id column 'id' has ", column->null_count(),
                                     " nulls; every row needs an id");
+    } else {
+      ARROW_ASSIGN_OR_RAISE(column, ConvertColumn(column, field.name(), field.type(), dataset));
     }
     columns.push_back(std::move(column));
   }

@@ -24,7 +24,7 @@ inline constexpr std::string_view kIdColumn = "id";
 
 // The vector column as stored: float64 input is stored as float32.
 struct VectorSpec {
-  std::string column;                           // "vector" or "embedding", as the user named it
+  std::string column;                           // "vector", "embedding" or as the options name it
   std::shared_ptr<arrow::DataType> value_type;  // float32, float16, int8 or uint8
   int32_t dim = 0;
 };
@@ -39,10 +39,13 @@ struct DatasetLayout {
   IdKind id_kind = IdKind::kAssigned;
 };
 
-// Validates a put's schema: exactly one vector column (`vector`, else `embedding`) of type
+// Validates a put's schema: exactly one vector column of type
 // FixedSizeList<float32|float16|int8|uint8|float64, d>, an optional `id` column of int64, uint64
-// or utf8, and no duplicate column names. Invalid names the offending column.
-arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema);
+// or utf8, and no duplicate column names. The vector column is `vector_column` when given, else
+// the column the canonical option `longbow.vector_column` names (schema_options.h), else
+// `vector`, else `embedding`. Invalid names the offending column.
+arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema,
+                                              std::string_view vector_column = {});
 
 // The schema a dataset created from `put_schema` stores: float64 vectors become float32 and,
 // without an `id` column, a non-null uint64 `id` column comes first.

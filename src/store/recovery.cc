@@ -11,6 +11,7 @@
 #include "persist/staging_dir.h"
 #include "persist/wal_format.h"
 #include "store/replay_numbering.h"
+#include "store/replay_progress.h"
 #include "store/snapshot_io.h"
 
 namespace arbalest {
@@ -337,9 +338,12 @@ arrow::Result<RecoveryResult> Recover(VectorStore& store, const RecoveryOptions&
     ARROW_ASSIGN_OR_RAISE(snapshots, LoadSnapshots(store, options.snapshot_dir, &result));
   }
   Replay replay(store, options, snapshots, &result);
+  ReplayProgress progress(WalBytesOnDisk(options.wal_dir));
   ARROW_ASSIGN_OR_RAISE(result.log,
                         ReadWal(options.wal_dir, options.wal,
                                 [&](uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
+                                  const std::string line = progress.Note(payload->size());
+                                  if (!line.empty()) spdlog::info("{}", line);
                                   return replay.Apply(lsn, std::move(payload));
                                 }));
   ARROW_RETURN_NOT_OK(replay.Finish());

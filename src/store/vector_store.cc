@@ -7,6 +7,7 @@
 #include "store/dataset_compaction.h"
 #include "store/free_memory.h"
 #include "store/id_lookup.h"
+#include "store/schema_options.h"
 
 namespace arbalest {
 
@@ -197,6 +198,7 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_vie
       return created;
     }
   }
+  ARROW_RETURN_NOT_OK(CheckOptionsAgree(put_schema, *existing->schema(), existing->name()));
   ARROW_RETURN_NOT_OK(existing->CheckPutSchema(put_schema));
   return existing;
 }
@@ -220,22 +222,35 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::ReserveName(
 }
 
 void VectorStore::FinishCreation(std::string_view name, bool logged) {
-  WriterLock lock(&mutex_);
-  auto it = creating_.find(name);
-  if (logged) datasets_.emplace(it->first, it->second);
-  creating_.erase(it);
-  creation_done_.SignalAll();
+  std::shared_ptr<Dataset> created;
+  {
+    WriterLock lock(&mutex_);
+    auto it = creating_.find(name);
+    if (logged) {
+      created = it->second;
+      datasets_.emplace(it->first, it->second);
+    }
+    creating_.erase(it);
+    creation_done_.SignalAll();
+  }
+  if (created) {  // logged without the map's lock
+    const VectorSpec& vector = created->layout().vector;
+    spdlog::info("created dataset '{}': {} x {} in column '{}'", name, vector.dim,
+                 VectorTypeName(*vector.value_type), vector.column);
+  }
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::CreateDataset(
     std::string_view name, const arrow::Schema& put_schema) {
-  ARROW_ASSIGN_OR_RAISE(const DatasetLayout layout, InspectPutSchema(put_schema));
+  // The options under their canonical keys: what the log records and replay reads.
+  ARROW_ASSIGN_OR_RAISE(const auto canonical, CanonicalOptions(put_schema));
+  ARROW_ASSIGN_OR_RAISE(const DatasetLayout layout, InspectPutSchema(*canonical));
   if (max_dimension_ > 0 && layout.vector.dim > max_dimension_) {
     return arrow::Status::Invalid("vector column '", layout.vector.column, "' has ",
                                   layout.vector.dim, " dimensions, more than --max-dimension ",
                                   max_dimension_, " allows; dataset '", name, "' not created");
   }
-  return Dataset::Create(std::string(name), put_schema, &budget_);
+  return Dataset::Create(std::string(name), *canonical, &budget_);
 }
 
 arrow::Result<PutAck> VectorStore::Put(std::string_view name,
@@ -243,10 +258,10 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
                                        std::shared_ptr<Dataset>* dataset) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   *dataset = Find(name);
-  if (*dataset) return Append(**dataset, batch);
+  if (*dataset) return AppendChecked(**dataset, batch);
   ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, *batch->schema()));
   ARROW_ASSIGN_OR_RAISE(*dataset, ReserveName(name, created));
-  if (*dataset) return Append(**dataset, batch);  // another put created it meanwhile
+  if (*dataset) return AppendChecked(**dataset, batch);  // another put created it meanwhile
   // Published only once its creation and first batch are durable.
   auto ack = LogAndPublish(*created, batch, /*log_create=*/true);
   FinishCreation(name, ack.ok());
@@ -256,6 +271,12 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
   if (index_workers_) index_workers_->Notify(created->name());
   *dataset = std::move(created);
   return ack;
+}
+
+arrow::Result<PutAck> VectorStore::AppendChecked(Dataset& dataset,
+                                                 const std::shared_ptr<arrow::RecordBatch>& batch) {
+  ARROW_RETURN_NOT_OK(CheckOptionsAgree(*batch->schema(), *dataset.schema(), dataset.name()));
+  return Append(dataset, batch);
 }
 
 arrow::Result<PutAck> VectorStore::Append(Dataset& dataset,
@@ -326,6 +347,9 @@ arrow::Status VectorStore::Drop(std::string_view name) {
     ARROW_RETURN_NOT_OK(WaitLogged(ticket));
     dataset->MarkDropped();
   }
+  const DatasetSnapshot dropped = dataset->Snapshot();
+  spdlog::info("dropped dataset '{}': {} rows, {} bytes", name, dropped.live_rows(),
+               dropped.num_bytes);
   WriterLock lock(&mutex_);
   if (auto it = datasets_.find(name); it != datasets_.end() && it->second == dataset) {
     datasets_.erase(it);

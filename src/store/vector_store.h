@@ -106,7 +106,10 @@ class VectorStore {
 
   // Appends `batch` to the dataset `name`, creating it from the batch's schema when absent. A
   // dataset is created only together with a valid first batch, so a rejected put leaves
-  // nothing behind. `dataset` receives the dataset, for the stream's later appends.
+  // nothing behind. `dataset` receives the dataset, for the stream's later appends. A new
+  // dataset takes its options from the schema metadata (schema_options.h; Invalid for an
+  // unknown `longbow.`/`arbalest.` key); a put into an existing one whose metadata asks for
+  // other options is refused (CheckOptionsAgree).
   arrow::Result<PutAck> Put(std::string_view name, const std::shared_ptr<arrow::RecordBatch>& batch,
                             std::shared_ptr<Dataset>* dataset);
 
@@ -114,6 +117,11 @@ class VectorStore {
   // nothing is stored: Invalid (bad batch), CapacityError (memory), IOError (the log could not
   // be written), KeyError (dataset dropped).
   arrow::Result<PutAck> Append(Dataset& dataset, const std::shared_ptr<arrow::RecordBatch>& batch);
+
+  // Append, after checking that the batch's schema metadata asks for no other options than
+  // the dataset's (CheckOptionsAgree): the first put of a stream into an existing dataset.
+  arrow::Result<PutAck> AppendChecked(Dataset& dataset,
+                                      const std::shared_ptr<arrow::RecordBatch>& batch);
 
   // Deletes every live row of `dataset` whose id is in `ids` (an array of the dataset's id
   // type: IdsToArray) and returns how many rows that was; ids that no live row carries count

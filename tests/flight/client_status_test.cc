@@ -8,6 +8,7 @@
 #include <string>
 
 #include "flight/ingest_stream.h"
+#include "flight/rpc_metrics.h"
 #include "persist/io_errors.h"
 
 namespace arbalest {
@@ -50,6 +51,23 @@ TEST(ClientStatusTest, OtherStatusesPassUnchanged) {
     EXPECT_EQ(sent.message(), status.message());
     EXPECT_FALSE(FlightCode(sent).has_value());
   }
+}
+
+// The metrics' grpc_code label is the code the client receives: Arrow codes as Flight's
+// transport maps them, Flight codes (ForClient's UNAVAILABLE) before the Arrow code.
+TEST(ClientStatusTest, GrpcCodeNamesFollowTheTransport) {
+  EXPECT_EQ(GrpcCodeName(arrow::Status::OK()), "OK");
+  EXPECT_EQ(GrpcCodeName(arrow::Status::Invalid("bad")), "InvalidArgument");
+  EXPECT_EQ(GrpcCodeName(arrow::Status::KeyError("no such dataset")), "NotFound");
+  EXPECT_EQ(GrpcCodeName(arrow::Status::NotImplemented("no")), "Unimplemented");
+  EXPECT_EQ(GrpcCodeName(arrow::Status::AlreadyExists("there")), "AlreadyExists");
+  EXPECT_EQ(GrpcCodeName(arrow::Status::Cancelled("gone")), "Canceled");
+  EXPECT_EQ(GrpcCodeName(arrow::Status::IOError("disk")), "Unknown");
+  EXPECT_EQ(GrpcCodeName(ForClient(arrow::Status::CapacityError("memory limit"))), "Unavailable");
+  EXPECT_EQ(GrpcCodeName(fl::MakeFlightError(fl::FlightStatusCode::Unauthenticated, "who")),
+            "Unauthenticated");
+  EXPECT_EQ(GrpcCodeName(fl::MakeFlightError(fl::FlightStatusCode::Unauthorized, "no")),
+            "PermissionDenied");
 }
 
 }  // namespace

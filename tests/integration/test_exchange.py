@@ -47,6 +47,13 @@ def exchange_search(client, batches):
     return results
 
 
+def same_answer(batch: pa.RecordBatch, expected: pa.Table) -> bool:
+    """The exchange's answer equals the DoGet answer; the exchange declares `distance` nullable
+    (dense and hybrid answers share one schema there), so nullability is not compared."""
+    assert batch.schema.field("distance").nullable
+    return pa.Table.from_batches([batch]).equals(expected.cast(batch.schema))
+
+
 def query_batch(names, vectors, ks=None, vector_type=pa.float32()):
     columns = {"dataset": pa.array(names, pa.string()),
                "query_vector": vector_array(np.asarray(vectors), vector_type)}
@@ -64,7 +71,7 @@ def test_exchange_search_answers_each_query_like_doget(server, dataset):
     assert [meta["query"] for _, meta in results] == [0, 1, 2, 3, 4]
     for (batch, meta), q, k in zip(results, queries, [3, 5, 1, 4, 2]):
         assert meta == {"query": meta["query"], "dataset": dataset, "rows": k}
-        assert pa.Table.from_batches([batch]).equals(search(server.data, dataset, q, k))
+        assert same_answer(batch, search(server.data, dataset, q, k))
 
 
 def test_exchange_search_default_k_and_float64_lists(server, dataset):
@@ -73,7 +80,7 @@ def test_exchange_search_default_k_and_float64_lists(server, dataset):
                              "query_vector": pa.array([q[0].tolist()], pa.list_(pa.float64()))})
     [(result, meta)] = exchange_search(server.data, [batch])
     assert meta["rows"] == 10
-    assert pa.Table.from_batches([result]).equals(search(server.data, dataset, q[0], 10))
+    assert same_answer(result, search(server.data, dataset, q[0], 10))
 
 
 def test_exchange_search_with_text_query_alpha_and_filters(server, dataset):
@@ -102,7 +109,7 @@ def test_exchange_search_with_text_query_alpha_and_filters(server, dataset):
     results += exchange_search(server.data, [batch.slice(2, 1)])
     for (result, meta), keys in zip(results, expected_keys):
         expected = scan(server.data, {"search": dict(keys, dataset=dataset)})
-        assert pa.Table.from_batches([result]).equals(expected)
+        assert same_answer(result, expected)
         assert meta["rows"] == expected.num_rows > 0
     got = pa.Table.from_batches([results[0][0]]).to_pydict()
     assert all(c > 0 for c in got["category"])
@@ -184,3 +191,26 @@ def test_exchange_ingest_bad_batch_and_descriptor(server):
                 writer.done_writing()
                 reader.read_chunk()
         assert "VectorSearch" in str(raised.value) and "ingest" in str(raised.value)
+
+
+def test_exchange_mixes_dense_and_hybrid_queries(server, dataset):
+    """Dense and hybrid queries in one batch: every answer declares `distance` nullable (a row
+    only the text side found has none), so their schemas agree and the exchange serves them."""
+    rng = np.random.default_rng(12)
+    queries = rng.standard_normal((3, DIM)).astype(np.float32)
+    batch = pa.record_batch({
+        "dataset": pa.array([dataset] * 3),
+        "query_vector": pa.array([q.tolist() for q in queries], pa.list_(pa.float32())),
+        "k": pa.array([5, 5, 5], pa.int32()),
+        "text_query": pa.array([None, "t3", None]),
+        "alpha": pa.array([None, 0.3, None]),
+    })
+    results = exchange_search(server.data, [batch])
+    assert len(results) == 3
+    schemas = {str(result.schema) for result, _ in results}
+    assert len(schemas) == 1, schemas
+    assert results[0][0].schema.field("distance").nullable
+    for (result, meta), i in zip(results, range(3)):
+        assert meta["query"] == i and meta["rows"] == result.num_rows == 5
+    dense = search(server.data, dataset, queries[0], 5)
+    assert pa.Table.from_batches([results[0][0]]).column("id").equals(dense.column("id"))

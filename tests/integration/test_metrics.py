@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 import time
 
 import numpy as np
@@ -15,8 +16,12 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import (INVALID_ARGUMENT, action, http_get, make_table, put_table, scan,
-                           scrape, unique_name, value, wait_until)
+from arbalest_util import (INVALID_ARGUMENT, action, binary_path, http_get, make_table,
+                           put_table, scan, scrape, unique_name, value, wait_until)
+
+
+def rpcs(samples, method, grpc_code, action=""):
+    return value(samples, "arbalest_rpc_total", method=method, action=action, grpc_code=grpc_code)
 
 
 def test_metrics_after_a_workload(start_server):
@@ -53,13 +58,17 @@ def test_metrics_after_a_workload(start_server):
     assert value(s, "arbalest_wal_bytes_total") >= value(s, "arbalest_ingested_bytes_total")
     assert value(s, "arbalest_wal_fsync_duration_seconds_count") >= 1
     assert value(s, "arbalest_wal_fsync_duration_seconds_sum") > 0
-    # RPCs by method and status: the puts (one stream), the searches, the failed scan.
-    assert value(s, "arbalest_rpc_total", method="DoPut", status="OK") == 1
-    assert value(s, "arbalest_rpc_total", method="DoGet", status="OK") >= 5
-    assert value(s, "arbalest_rpc_total", method="DoGet", status="Invalid") == 1
-    assert value(s, "arbalest_rpc_duration_seconds_count", method="DoGet") >= 6
-    assert value(s, "arbalest_rpc_duration_seconds_bucket", method="DoGet", le="+Inf") == \
-        value(s, "arbalest_rpc_duration_seconds_count", method="DoGet")
+    # RPCs by method, action and the gRPC code the client got (action="" outside DoAction).
+    assert rpcs(s, "DoPut", "OK") == 1
+    assert rpcs(s, "DoGet", "OK") >= 5
+    assert rpcs(s, "DoGet", "InvalidArgument") == 1
+    assert rpcs(s, "DoAction", "OK", action="check_readiness") == 1
+    assert value(s, "arbalest_rpc_duration_seconds_count", method="DoGet", action="") >= 6
+    assert value(s, "arbalest_rpc_duration_seconds_bucket", method="DoGet", action="",
+                 le="+Inf") == value(s, "arbalest_rpc_duration_seconds_count", method="DoGet",
+                                     action="")
+    assert value(s, "arbalest_rpc_duration_seconds_count", method="DoAction",
+                 action="check_readiness") == 1
     assert value(s, "arbalest_search_duration_seconds_count") == 4
     assert 0 < value(s, "arbalest_search_duration_seconds_sum") < 10
 
@@ -77,7 +86,7 @@ def test_memory_rejections_are_counted(start_server):
     s = scrape(srv)
     assert value(s, "arbalest_put_rejected_total") == 1
     assert value(s, "arbalest_memory_limit_bytes") == 1_000_000
-    assert value(s, "arbalest_rpc_total", method="DoPut", status="Unavailable") == 1
+    assert rpcs(s, "DoPut", "Unavailable") == 1
 
 
 def test_snapshot_metrics_follow_snapshots(start_server):
@@ -216,3 +225,85 @@ def test_metrics_port_fallback_takes_the_next_free_port(start_server):
         assert http_get(fallback, "/healthz")[0] == 200
     finally:
         holder.close()
+
+
+def test_process_metrics_and_build_info(start_server):
+    """process_* under the names other Prometheus clients use, read from /proc, and
+    arbalest_build_info with the version the binary reports."""
+    started = time.time()
+    srv = start_server()
+    put_table(srv.data, unique_name("proc"), make_table(2000, d=32))
+    version = subprocess.run([str(binary_path()), "--version"], capture_output=True, text=True,
+                             check=True).stdout.split()[-1]
+    s = scrape(srv)
+    with open(f"/proc/{srv.proc.pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    rss = int(fields["VmRSS"].split()[0]) * 1024
+    assert abs(value(s, "process_resident_memory_bytes") - rss) < 0.25 * rss, (rss, s)
+    assert value(s, "process_virtual_memory_bytes") >= value(s, "process_resident_memory_bytes")
+    assert value(s, "process_threads") == pytest.approx(int(fields["Threads"]), abs=4)
+    assert 0 < value(s, "process_cpu_seconds_total") < 600
+    assert abs(value(s, "process_start_time_seconds") - started) < 30
+    [build] = [labels for (name, labels) in s if name == "arbalest_build_info"]
+    build = dict(build)
+    assert build["version"] == version and build["arrow_version"] == pa.__version__, build
+    assert build["simd_target"] in srv.stderr(), build  # the startup line names it too
+    assert s[("arbalest_build_info", frozenset(build.items()))] == 1
+
+
+def test_per_dataset_metrics_with_a_bounded_label_count(start_server):
+    """Rows, deleted rows, bytes, index memory and lag per dataset, for the largest
+    --metrics-datasets datasets; the others are summed under dataset="_other"."""
+    srv = start_server(["--metrics-datasets", "2"])
+    sizes = {unique_name("big"): 900, unique_name("mid"): 600, unique_name("small"): 300,
+             unique_name("tiny"): 100}
+    for name, rows in sizes.items():
+        put_table(srv.data, name, make_table(rows, d=8))
+    big, mid, small, tiny = sizes
+    action(srv.data, "delete", {"dataset": big, "ids": list(range(50))})
+    assert action(srv.data, "check_readiness", {"wait": 60})[0]["status"] == "READY"
+    s = scrape(srv)
+    labelled = {dict(labels)["dataset"] for (name, labels) in s
+                if name == "arbalest_dataset_rows"}
+    assert labelled == {big, mid, "_other"}, labelled
+    assert value(s, "arbalest_dataset_rows", dataset=big) == 850
+    assert value(s, "arbalest_dataset_deleted_rows", dataset=big) == 50
+    assert value(s, "arbalest_dataset_rows", dataset=mid) == 600
+    assert value(s, "arbalest_dataset_rows", dataset="_other") == 400
+    assert value(s, "arbalest_dataset_deleted_rows", dataset="_other") == 0
+    for dataset in (big, mid, "_other"):
+        assert value(s, "arbalest_dataset_index_lag_rows", dataset=dataset) == 0
+        assert value(s, "arbalest_dataset_index_memory_bytes", dataset=dataset) > 0
+    total = sum(value(s, "arbalest_dataset_stored_bytes", dataset=d) for d in labelled)
+    assert total == value(s, "arbalest_stored_bytes")
+
+
+def test_refused_requests_are_labelled_and_logged(start_server):
+    """An action outside the protocol is labelled "unknown" (clients cannot grow the label set),
+    every refusal is counted by its gRPC code, and an info line summarizes them."""
+    srv = start_server()
+    for kind in ("no-such-action", "another-made-up-one"):
+        with pytest.raises(pa.ArrowException):
+            action(srv.data, kind, {})
+    with pytest.raises(pa.ArrowKeyError):
+        action(srv.data, "stats", {"dataset": "never-created"})
+    s = scrape(srv)
+    refused = {dict(labels)["grpc_code"]: v for (name, labels), v in s.items()
+               if name == "arbalest_rpc_total" and dict(labels)["action"] == "unknown"}
+    assert sum(refused.values()) == 2 and "OK" not in refused, refused
+    assert rpcs(s, "DoAction", "NotFound", action="stats") == 1
+    assert not any(dict(labels).get("action") in ("no-such-action", "another-made-up-one")
+                   for (name, labels) in s)
+    line = wait_until(srv.stderr, lambda text: "refused in the last" in text, "no refusal line")
+    assert "DoAction unknown" in line or "no-such-action" in line, line
+
+
+def test_dataset_creation_and_drop_are_logged(start_server):
+    srv = start_server()
+    ds = unique_name("logged")
+    put_table(srv.data, ds, make_table(250, d=12))
+    action(srv.data, "delete-dataset", {"dataset": ds})
+    log = wait_until(srv.stderr, lambda text: f"dropped dataset '{ds}'" in text,
+                     "no drop line")
+    assert f"created dataset '{ds}': 12 x float32 in column 'vector'" in log, log
+    assert f"dropped dataset '{ds}': 250 rows" in log, log

@@ -25,5 +25,14 @@ TEST(Crc32cTest, ExtendsIncrementally) {
   }
 }
 
+TEST(Crc32cTest, HardwareAndTableAgree) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text.push_back(static_cast<char>(i * 131 + 7));
+  for (size_t size : {0, 1, 7, 8, 9, 63, 64, 1000}) {
+    EXPECT_EQ(Crc32c(0, text.data(), size), Crc32cPortableForTest(0, text.data(), size)) << size;
+    EXPECT_EQ(Crc32c(12345, text.data(), size), Crc32cPortableForTest(12345, text.data(), size));
+  }
+}
+
 }  // namespace
 }  // namespace arbalest

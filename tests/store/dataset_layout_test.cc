@@ -116,11 +116,20 @@ TEST_F(ConformTest, RejectsMismatchesNamingThem) {
           .status(),
       "dataset stores float32 vectors, this batch has int8");
   ExpectInvalidMentioning(Conform(*batch->RemoveColumn(2)).status(), "missing column 'tag'");
-  ExpectInvalidMentioning(Conform(*batch->SetColumn(3, arrow::field("score", arrow::float32()),
-                                                    *arrow::MakeArrayOfNull(arrow::float32(), 2)))
+  ExpectInvalidMentioning(Conform(*batch->SetColumn(3, arrow::field("score", arrow::utf8()),
+                                                    *arrow::MakeArrayOfNull(arrow::utf8(), 2)))
                               .status(),
-                          "column 'score' has type float in this batch but double");
+                          "column 'score' has type string in this batch but double");
   ExpectInvalidMentioning(Conform(testing::WithoutIds(batch)).status(), "missing column 'id'");
+}
+
+TEST_F(ConformTest, WidensCompatibleColumns) {
+  auto batch = MakeVectorBatch(0, 2, 8);
+  auto conformed = Conform(*batch->SetColumn(3, arrow::field("score", arrow::float32()),
+                                             *arrow::MakeArrayOfNull(arrow::float32(), 2)));
+  ASSERT_TRUE(conformed.ok()) << conformed.status();
+  EXPECT_TRUE(conformed->batch->column(3)->type()->Equals(*arrow::float64()));
+  EXPECT_TRUE(conformed->batch->schema()->Equals(*stored_));
 }
 
 TEST_F(ConformTest, RejectsNullVectorsAndIds) {
