@@ -1,7 +1,7 @@
-// The filter compiler (store/filter.h): an input is a JSON filter list or node, compiled
-// against a schema with a column of every type a filter can meet, then applied to a batch of
-// that schema with nulls, extremes and empty strings in it. Every input must end in a filtered
-// batch or an error Status, never a crash.
+// The filter parser and compiler (flight/filter_parser.h, store/filter.h): an input is a JSON
+// filter list or node, parsed into a typed filter and compiled against a schema with a column of
+// every type a filter can meet, then applied to a batch of that schema with nulls, extremes and
+// empty strings in it. Every input must end in a filtered batch or an error Status, never a crash.
 #include <arrow/api.h>
 #include <arrow/json/from_string.h>
 
@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "flight/filter_parser.h"
 #include "fuzz_util.h"
 #include "store/filter.h"
 
@@ -66,7 +67,8 @@ std::shared_ptr<arrow::RecordBatch> MakeFilterBatch() {
 arrow::Status CompileAndApply(const std::shared_ptr<arrow::RecordBatch>& batch,
                               std::string_view text) {
   ARROW_ASSIGN_OR_RAISE(Json filters, ParseJson(text, "filters"));
-  ARROW_ASSIGN_OR_RAISE(auto expression, CompileFilter(filters, *batch->schema()));
+  ARROW_ASSIGN_OR_RAISE(FilterExpr filter, ParseFilterExpr(filters));
+  ARROW_ASSIGN_OR_RAISE(auto expression, CompileFilter(filter, *batch->schema()));
   return ApplyFilter(expression, batch).status();
 }
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "flight/catalog.h"
+#include "flight/filter_parser.h"
 #include "flight/json_values.h"
 #include "flight/search_request.h"
 #include "store/id_lookup.h"
@@ -104,8 +105,9 @@ arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
                                       : "'ids' must be a non-empty JSON array of ids, got ",
                                   JsonForMessage(ids));
   }
+  ARROW_ASSIGN_OR_RAISE(arrow::ScalarVector literals, ParseIds(ids, one, one ? "id" : "ids"));
   ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(*name));
-  ARROW_ASSIGN_OR_RAISE(auto id_array, IdsFromJson(ids, *dataset, one ? "id" : "ids"));
+  ARROW_ASSIGN_OR_RAISE(auto id_array, IdsToArray(literals, one, *dataset, one ? "id" : "ids"));
   ARROW_ASSIGN_OR_RAISE(int64_t deleted, store.Delete(*dataset, *id_array));
   return Json{{"deleted", deleted}};
 }
@@ -116,7 +118,7 @@ arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body) 
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, what));
   ARROW_ASSIGN_OR_RAISE(ParsedSearchById search, ParseSearchById(keys, what));
   ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
-  ARROW_ASSIGN_OR_RAISE(auto id, IdsFromJson(search.id, *dataset, "id"));
+  ARROW_ASSIGN_OR_RAISE(auto id, IdsToArray({search.id}, /*single=*/true, *dataset, "id"));
   search.request.columns = std::vector<std::string>{};
   ARROW_ASSIGN_OR_RAISE(auto result, SearchDatasetById(*dataset, *id, std::move(search.request)));
   const auto& scores = static_cast<const arrow::FloatArray&>(*result->GetColumnByName("score"));

@@ -3,6 +3,7 @@
 #include <arrow/builder.h>
 #include <arrow/status.h>
 
+#include "flight/filter_parser.h"
 #include "flight/ticket.h"
 #include "store/filter.h"
 
@@ -107,8 +108,9 @@ arrow::Result<std::vector<std::shared_ptr<Dataset>>> SelectDatasets(const Vector
   }
   auto filters = request.find("filters");
   if (filters == request.end()) return datasets;
+  ARROW_ASSIGN_OR_RAISE(FilterExpr parsed, ParseFilterExpr(*filters));
   ARROW_ASSIGN_OR_RAISE(auto catalog, CatalogBatch(datasets));
-  ARROW_ASSIGN_OR_RAISE(auto filter, CompileFilter(*filters, *catalog->schema()));
+  ARROW_ASSIGN_OR_RAISE(auto filter, CompileFilter(parsed, *catalog->schema()));
   ARROW_ASSIGN_OR_RAISE(auto selected, ApplyFilter(filter, catalog));
   const auto& selected_names = static_cast<const arrow::StringArray&>(*selected->column(0));
   std::vector<std::shared_ptr<Dataset>> result;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "flight/filter_parser.h"
 #include "flight/ingest_stream.h"
 #include "flight/search_request.h"
 
@@ -138,8 +139,33 @@ arrow::Result<std::vector<float>> VectorAt(const arrow::Array& column, int64_t r
   return query;
 }
 
+// The filters of the queries of one exchange, parsed once per distinct text: a stream whose rows
+// repeat a filter parses it once and shares one CachedFilter, which compiles it once per schema.
+class FilterTexts {
+ public:
+  // The parsed filter of `text`, the 'filters' of row `row`.
+  arrow::Result<std::shared_ptr<const CachedFilter>> Parse(const std::string& text, int64_t row) {
+    if (parsed_ && text == text_) return filter_;
+    auto json = ParseJson(text, "'filters'");
+    if (!json.ok()) {
+      return arrow::Status::Invalid("VectorSearch exchange: row ", row, ": ",
+                                    json.status().message(), ": ", text);
+    }
+    ARROW_ASSIGN_OR_RAISE(filter_, ParseFilters(*json));
+    text_ = text;
+    parsed_ = true;
+    return filter_;
+  }
+
+ private:
+  bool parsed_ = false;
+  std::string text_;
+  std::shared_ptr<const CachedFilter> filter_;
+};
+
 // The query of row `row` of a batch with `columns`.
-arrow::Result<SearchRequest> RequestAt(const QueryColumns& columns, int64_t row) {
+arrow::Result<SearchRequest> RequestAt(const QueryColumns& columns, int64_t row,
+                                       FilterTexts& filters) {
   SearchRequest request;
   request.text_query = StringAt(columns.text_query, row);
   // A text-only search (alpha 0) may leave the vector null.
@@ -149,13 +175,8 @@ arrow::Result<SearchRequest> RequestAt(const QueryColumns& columns, int64_t row)
   ARROW_ASSIGN_OR_RAISE(request.k, IntegerAt(columns.k, row, 10, "k"));
   ARROW_ASSIGN_OR_RAISE(request.ef, IntegerAt(columns.ef, row, 0, "ef"));
   ARROW_ASSIGN_OR_RAISE(request.alpha, NumberAt(columns.alpha, row));
-  if (auto filters = StringAt(columns.filters, row)) {
-    auto parsed = ParseJson(*filters, "'filters'");
-    if (!parsed.ok()) {
-      return arrow::Status::Invalid("VectorSearch exchange: row ", row, ": ",
-                                    parsed.status().message(), ": ", *filters);
-    }
-    request.filters = std::move(*parsed);
+  if (auto text = StringAt(columns.filters, row)) {
+    ARROW_ASSIGN_OR_RAISE(request.filter, filters.Parse(*text, row));
   }
   return request;
 }
@@ -177,6 +198,7 @@ arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
                           fl::FlightMessageReader& reader, fl::FlightMessageWriter& writer) {
   std::shared_ptr<arrow::Schema> result_schema;
   int64_t query_index = 0;
+  FilterTexts filters;
   while (true) {
     ARROW_ASSIGN_OR_RAISE(fl::FlightStreamChunk chunk, reader.Next());
     if (!chunk.data) {
@@ -188,7 +210,7 @@ arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
       auto answer = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
         if (columns.dataset->IsNull(row)) return arrow::Status::Invalid("'dataset' is null");
         ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(columns.dataset->GetView(row)));
-        ARROW_ASSIGN_OR_RAISE(SearchRequest request, RequestAt(columns, row));
+        ARROW_ASSIGN_OR_RAISE(SearchRequest request, RequestAt(columns, row, filters));
         ARROW_ASSIGN_OR_RAISE(auto result, TimedSearch(*dataset, request, metrics));
         return WithNullableDistance(result);
       }();

@@ -3,8 +3,10 @@
 #include <arrow/status.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "common/dataset_name.h"
+#include "flight/filter_parser.h"
 
 namespace arbalest {
 namespace {
@@ -33,7 +35,9 @@ arrow::Status ParseSearchLimits(const Json& keys, std::string_view what, SearchR
   request->k = k.value_or(10);
   ARROW_ASSIGN_OR_RAISE(auto ef, GetOptionalInt(keys, "ef", what));
   request->ef = ef.value_or(0);
-  if (auto filters = keys.find("filters"); filters != keys.end()) request->filters = *filters;
+  if (auto filters = keys.find("filters"); filters != keys.end()) {
+    ARROW_ASSIGN_OR_RAISE(request->filter, ParseFilters(*filters));
+  }
   return arrow::Status::OK();
 }
 
@@ -53,6 +57,27 @@ arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns) {
     names.push_back(column.get<std::string>());
   }
   return names;
+}
+
+arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::string_view key) {
+  if (!vector.is_array() || vector.empty()) {
+    return arrow::Status::Invalid("'", key, "' must be a non-empty JSON array of numbers");
+  }
+  std::vector<float> query;
+  query.reserve(vector.size());
+  for (const auto& element : vector) {
+    if (!element.is_number()) {
+      return arrow::Status::Invalid("'", key, "' must contain only numbers, got ",
+                                    JsonForMessage(element));
+    }
+    const float value = element.get<float>();
+    if (!std::isfinite(value)) {
+      return arrow::Status::Invalid("'", key, "' contains a non-finite value at position ",
+                                    query.size());
+    }
+    query.push_back(value);
+  }
+  return query;
 }
 
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what) {
@@ -119,7 +144,7 @@ arrow::Result<ParsedSearchById> ParseSearchById(const Json& keys, std::string_vi
     return arrow::Status::Invalid("'id' in ", what, " must be a number or a string, got ",
                                   JsonForMessage(*id));
   }
-  parsed.id = *id;
+  ARROW_ASSIGN_OR_RAISE(parsed.id, ParseLiteral(*id));
   ARROW_RETURN_NOT_OK(ParseSearchLimits(keys, what, &parsed.request));
   return parsed;
 }

@@ -1,5 +1,6 @@
-// The search keys of protocol.md (DoGet {"search":{...}} tickets and the VectorSearch action)
-// parsed into store SearchRequests.
+// The search keys of protocol.md (DoGet {"search":{...}} tickets, the VectorSearch and
+// HybridSearch actions, VectorSearchByID) parsed into the store's typed SearchRequests: query
+// vectors as floats, filters as a typed CachedFilter (flight/filter_parser.h), ids as literals.
 #pragma once
 
 #include <arrow/result.h>
@@ -9,6 +10,7 @@
 
 #include "common/json_util.h"
 #include "metrics/server_metrics.h"
+#include "store/filter_expr.h"
 #include "store/search.h"
 
 namespace arbalest {
@@ -18,19 +20,23 @@ struct ParsedSearch {
   std::vector<SearchRequest> queries;  // one per query vector
 };
 
-// Parses search keys: dataset|name, vector, k, ef, filters, columns, include_vectors,
-// vector_format, local_only, text_query, alpha (and, when `allow_batch`, vectors: [[...], ...]
-// for several queries, each searched with the same text query). With a text query the vector
-// may be left out (a text-only search; SearchDataset refuses it unless alpha is 0). Invalid
-// names an unknown key or a bad value.
 // The `columns` key of scan and search requests: a JSON array of column names.
 arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns);
 
+// Parses a query vector (a non-empty JSON array of finite numbers). `key` names it in errors.
+arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::string_view key);
+
+// Parses search keys: dataset|name, vector, k, ef, filters, columns, include_vectors,
+// vector_format, local_only, text_query, alpha (and, when `allow_batch`, vectors: [[...], ...]
+// for several queries, each searched with the same text query; they share one CachedFilter, so
+// the filter is compiled once). With a text query the vector may be left out (a text-only
+// search; SearchDataset refuses it unless alpha is 0). Invalid names an unknown key or a bad
+// value (filters: ParseFilters).
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
 
 struct ParsedSearchById {
   std::string dataset;
-  Json id;                // a JSON number or string, converted by the store (IdsFromJson)
+  FilterLiteral id;       // a number or string, converted by the store (IdsToArray)
   SearchRequest request;  // k, ef, filters; no query vector
 };
 

@@ -3,6 +3,7 @@
 #include <arrow/status.h>
 
 #include "common/dataset_name.h"
+#include "flight/filter_parser.h"
 
 namespace arbalest {
 
@@ -31,7 +32,7 @@ arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_vi
   ARROW_RETURN_NOT_OK(ValidateDatasetName(*dataset));
   result.dataset = std::move(*dataset);
   if (auto filters = request.find("filters"); filters != request.end()) {
-    result.options.filters = *filters;
+    ARROW_ASSIGN_OR_RAISE(result.options.filter, ParseFilters(*filters));
   }
   ARROW_ASSIGN_OR_RAISE(result.options.limit, GetOptionalInt(request, "limit", "scan ticket"));
   if (auto columns = request.find("columns"); columns != request.end()) {

@@ -1,4 +1,5 @@
-// DoGet tickets of protocol.md: a JSON scan request, or a bare dataset name.
+// DoGet tickets of protocol.md: a JSON scan request, or a bare dataset name, parsed into the
+// store's typed ScanOptions (filters: flight/filter_parser.h) or a ParsedSearch.
 #pragma once
 
 #include <arrow/result.h>

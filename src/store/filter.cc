@@ -5,8 +5,6 @@
 #include <arrow/scalar.h>
 #include <arrow/status.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <mutex>
 #include <span>
@@ -20,25 +18,6 @@ namespace {
 
 namespace cp = arrow::compute;
 
-enum class Op { kEq, kNe, kGt, kGe, kLt, kLe, kIn, kNotIn, kContains, kPrefix };
-
-arrow::Result<Op> ParseOp(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  if (text == "=" || text == "==" || text == "eq") return Op::kEq;
-  if (text == "!=" || text == "<>" || text == "neq" || text == "ne") return Op::kNe;
-  if (text == ">" || text == "gt") return Op::kGt;
-  if (text == ">=" || text == "ge" || text == "gte") return Op::kGe;
-  if (text == "<" || text == "lt") return Op::kLt;
-  if (text == "<=" || text == "le" || text == "lte") return Op::kLe;
-  if (text == "in") return Op::kIn;
-  if (text == "not in" || text == "not_in" || text == "nin") return Op::kNotIn;
-  if (text == "contains") return Op::kContains;
-  if (text == "prefix" || text == "starts_with") return Op::kPrefix;
-  return arrow::Status::Invalid("filter: unknown operator '", text,
-                                "' (use =, !=, >, >=, <, <=, in, not in, contains, prefix)");
-}
-
 bool IsStringType(const arrow::DataType& type) {
   return type.id() == arrow::Type::STRING || type.id() == arrow::Type::LARGE_STRING;
 }
@@ -48,29 +27,53 @@ bool IsFilterable(const arrow::DataType& type) {
          arrow::is_decimal(type.id());
 }
 
-arrow::Status NotConvertible(const Json& value, const arrow::Field& field) {
-  return arrow::Status::Invalid("filter on '", field.name(), "': value ", JsonForMessage(value),
-                                " does not convert to ", field.type()->ToString());
+bool IsNumber(const arrow::Scalar& literal) {
+  const arrow::Type::type id = literal.type->id();
+  return id == arrow::Type::INT64 || id == arrow::Type::UINT64 || id == arrow::Type::DOUBLE;
+}
+
+// The literal number as a double (for the 0 / 1 test of boolean columns).
+double NumberValue(const arrow::Scalar& literal) {
+  switch (literal.type->id()) {
+    case arrow::Type::INT64:
+      return static_cast<double>(static_cast<const arrow::Int64Scalar&>(literal).value);
+    case arrow::Type::UINT64:
+      return static_cast<double>(static_cast<const arrow::UInt64Scalar&>(literal).value);
+    default:
+      return static_cast<const arrow::DoubleScalar&>(literal).value;
+  }
+}
+
+arrow::Status NotConvertible(const arrow::Scalar& literal, const arrow::Field& field) {
+  return arrow::Status::Invalid("filter on '", field.name(), "': value ",
+                                LiteralForMessage(literal), " does not convert to ",
+                                field.type()->ToString());
 }
 
 arrow::Result<std::shared_ptr<arrow::Scalar>> CastScalar(const std::shared_ptr<arrow::Scalar>& s,
-                                                         const Json& value,
+                                                         const arrow::Scalar& literal,
                                                          const arrow::Field& field) {
   auto cast = cp::Cast(arrow::Datum(s), field.type(), cp::CastOptions::Safe());
-  if (!cast.ok()) return NotConvertible(value, field);
+  if (!cast.ok()) return NotConvertible(literal, field);
   return cast->scalar();
 }
 
 // A timestamp literal: an integer in the column's unit, or an ISO-8601 string (with or without
 // a UTC offset) that Arrow's cast parses.
-arrow::Result<std::shared_ptr<arrow::Scalar>> TimestampScalar(const Json& value,
+arrow::Result<std::shared_ptr<arrow::Scalar>> TimestampScalar(const arrow::Scalar& literal,
                                                               const arrow::Field& field) {
   const auto& type = static_cast<const arrow::TimestampType&>(*field.type());
-  if (value.is_number_integer()) {
-    return std::make_shared<arrow::TimestampScalar>(value.get<int64_t>(), field.type());
+  if (literal.type->id() == arrow::Type::INT64) {
+    return std::make_shared<arrow::TimestampScalar>(
+        static_cast<const arrow::Int64Scalar&>(literal).value, field.type());
   }
-  if (!value.is_string()) return NotConvertible(value, field);
-  auto text = std::make_shared<arrow::StringScalar>(value.get<std::string>());
+  if (literal.type->id() == arrow::Type::UINT64) {
+    return std::make_shared<arrow::TimestampScalar>(
+        static_cast<int64_t>(static_cast<const arrow::UInt64Scalar&>(literal).value), field.type());
+  }
+  if (literal.type->id() != arrow::Type::STRING) return NotConvertible(literal, field);
+  auto text = std::make_shared<arrow::StringScalar>(
+      std::string(static_cast<const arrow::StringScalar&>(literal).view()));
   for (const auto& zone : {std::string(), std::string("UTC")}) {
     auto parsed = cp::Cast(arrow::Datum(text), arrow::timestamp(type.unit(), zone));
     if (parsed.ok()) {
@@ -78,132 +81,126 @@ arrow::Result<std::shared_ptr<arrow::Scalar>> TimestampScalar(const Json& value,
       return std::make_shared<arrow::TimestampScalar>(ts.value, field.type());
     }
   }
-  return NotConvertible(value, field);
+  return NotConvertible(literal, field);
 }
 
-// Converts a JSON filter value to a scalar comparable with `field`. A non-integral number
-// compared with an integer column stays a double: Arrow's comparison kernels promote both.
-arrow::Result<std::shared_ptr<arrow::Scalar>> ToScalar(const Json& value,
+// Converts a literal to a scalar comparable with `field`. A non-integral number compared with
+// an integer column stays a double: Arrow's comparison kernels promote both.
+arrow::Result<std::shared_ptr<arrow::Scalar>> ToScalar(const arrow::Scalar& literal,
                                                        const arrow::Field& field) {
   const arrow::DataType& type = *field.type();
-  if (type.id() == arrow::Type::TIMESTAMP) return TimestampScalar(value, field);
-  if (value.is_boolean()) {
-    if (type.id() != arrow::Type::BOOL) return NotConvertible(value, field);
-    return std::make_shared<arrow::BooleanScalar>(value.get<bool>());
+  if (!literal.is_valid) return NotConvertible(literal, field);
+  if (type.id() == arrow::Type::TIMESTAMP) return TimestampScalar(literal, field);
+  const arrow::Type::type kind = literal.type->id();
+  if (kind == arrow::Type::BOOL) {
+    if (type.id() != arrow::Type::BOOL) return NotConvertible(literal, field);
+    return std::make_shared<arrow::BooleanScalar>(
+        static_cast<const arrow::BooleanScalar&>(literal).value);
   }
-  if (value.is_string()) {
-    auto text = std::make_shared<arrow::StringScalar>(value.get<std::string>());
-    return CastScalar(text, value, field);
+  if (kind == arrow::Type::STRING) {
+    auto text = std::make_shared<arrow::StringScalar>(
+        std::string(static_cast<const arrow::StringScalar&>(literal).view()));
+    return CastScalar(text, literal, field);
   }
-  if (value.is_number()) {
-    if (IsStringType(type)) {
-      return CastScalar(std::make_shared<arrow::StringScalar>(value.dump()), value, field);
-    }
-    if (type.id() == arrow::Type::BOOL) {
-      if (value != 0 && value != 1) return NotConvertible(value, field);
-      return std::make_shared<arrow::BooleanScalar>(value == 1);
-    }
-    std::shared_ptr<arrow::Scalar> number;
-    if (value.is_number_unsigned()) {
-      number = std::make_shared<arrow::UInt64Scalar>(value.get<uint64_t>());
-    } else if (value.is_number_integer()) {
-      number = std::make_shared<arrow::Int64Scalar>(value.get<int64_t>());
-    } else {
-      const double d = value.get<double>();
+  if (!IsNumber(literal)) return NotConvertible(literal, field);
+  if (IsStringType(type)) {
+    return CastScalar(std::make_shared<arrow::StringScalar>(LiteralText(literal)), literal, field);
+  }
+  if (type.id() == arrow::Type::BOOL) {
+    const double value = NumberValue(literal);
+    if (value != 0 && value != 1) return NotConvertible(literal, field);
+    return std::make_shared<arrow::BooleanScalar>(value == 1);
+  }
+  std::shared_ptr<arrow::Scalar> number;
+  switch (kind) {
+    case arrow::Type::INT64:
+      number = std::make_shared<arrow::Int64Scalar>(
+          static_cast<const arrow::Int64Scalar&>(literal).value);
+      break;
+    case arrow::Type::UINT64:
+      number = std::make_shared<arrow::UInt64Scalar>(
+          static_cast<const arrow::UInt64Scalar&>(literal).value);
+      break;
+    default: {
+      const double d = static_cast<const arrow::DoubleScalar&>(literal).value;
       number = std::make_shared<arrow::DoubleScalar>(d);
       if (arrow::is_integer(type.id()) && std::trunc(d) != d) return number;
     }
-    return CastScalar(number, value, field);
   }
-  return NotConvertible(value, field);
+  return CastScalar(number, literal, field);
 }
 
-arrow::Result<cp::Expression> CompileMembership(const Json& values, const arrow::Field& field,
-                                                Op op) {
-  if (!values.is_array()) {
-    return arrow::Status::Invalid("filter on '", field.name(), "': '",
-                                  op == Op::kIn ? "in" : "not in",
-                                  "' needs a JSON array value, got ", JsonForMessage(values));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto value_set, MakeValueSet(values, field));
+arrow::Result<cp::Expression> CompileMembership(const FilterExpr& node, const arrow::Field& field) {
+  ARROW_ASSIGN_OR_RAISE(auto value_set, MakeValueSet(node.values, field));
   // EMIT_NULL: a null value is neither in nor not in the list, so both drop it (SQL semantics,
   // like every other comparison here).
   cp::Expression is_in = cp::call("is_in", {cp::field_ref(field.name())},
                                   cp::SetLookupOptions(value_set, cp::SetLookupOptions::EMIT_NULL));
-  return op == Op::kIn ? is_in : cp::not_(std::move(is_in));
+  return node.op == FilterOp::kIn ? is_in : cp::not_(std::move(is_in));
 }
 
-arrow::Result<cp::Expression> CompileStringMatch(const Json& value, const arrow::Field& field,
-                                                 Op op) {
-  const char* name = op == Op::kContains ? "contains" : "prefix";
+arrow::Result<cp::Expression> CompileStringMatch(const FilterExpr& node,
+                                                 const arrow::Field& field) {
+  const bool contains = node.op == FilterOp::kContains;
   if (!IsStringType(*field.type())) {
-    return arrow::Status::Invalid("filter on '", field.name(), "': '", name,
+    return arrow::Status::Invalid("filter on '", field.name(), "': '", FilterOpName(node.op),
                                   "' applies to string columns, not ", field.type()->ToString());
   }
-  if (!value.is_string()) {
-    return arrow::Status::Invalid("filter on '", field.name(), "': '", name,
-                                  "' needs a string value, got ", JsonForMessage(value));
+  if (!node.value || node.value->type->id() != arrow::Type::STRING || !node.value->is_valid) {
+    return arrow::Status::Invalid("filter on '", field.name(), "': '", FilterOpName(node.op),
+                                  "' needs a string value");
   }
-  return cp::call(op == Op::kContains ? "match_substring" : "starts_with",
-                  {cp::field_ref(field.name())},
-                  cp::MatchSubstringOptions(value.get<std::string>()));
+  return cp::call(contains ? "match_substring" : "starts_with", {cp::field_ref(field.name())},
+                  cp::MatchSubstringOptions(
+                      std::string(static_cast<const arrow::StringScalar&>(*node.value).view())));
 }
 
-arrow::Result<cp::Expression> CompileComparison(const Json& node, const arrow::Schema& schema) {
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(node, {"field", "op", "operator", "value"}, "filter"));
-  ARROW_ASSIGN_OR_RAISE(auto field_name, GetOptionalString(node, {"field"}, "filter"));
-  ARROW_ASSIGN_OR_RAISE(auto op_text, GetOptionalString(node, {"op", "operator"}, "filter"));
-  if (!field_name)
-    return arrow::Status::Invalid("filter: missing 'field' in ", JsonForMessage(node));
-  if (!op_text) return arrow::Status::Invalid("filter: missing 'op' in ", JsonForMessage(node));
-  if (!node.contains("value")) {
-    return arrow::Status::Invalid("filter on '", *field_name, "': missing 'value'");
-  }
-  auto field = schema.GetFieldByName(*field_name);
+arrow::Result<cp::Expression> CompileComparison(const FilterExpr& node,
+                                                const arrow::Schema& schema) {
+  auto field = schema.GetFieldByName(node.field);
   if (!field) {
     std::string columns;
     for (const auto& f : schema.fields()) columns += (columns.empty() ? "" : ", ") + f->name();
-    return arrow::Status::Invalid("filter field '", *field_name,
+    return arrow::Status::Invalid("filter field '", node.field,
                                   "' does not exist (columns: ", columns, ")");
   }
   if (!IsFilterable(*field->type())) {
-    return arrow::Status::Invalid("filter on '", *field_name, "': columns of type ",
+    return arrow::Status::Invalid("filter on '", node.field, "': columns of type ",
                                   field->type()->ToString(), " cannot be filtered");
   }
-  ARROW_ASSIGN_OR_RAISE(Op op, ParseOp(*op_text));
-  const Json& value = node["value"];
-  if (op == Op::kIn || op == Op::kNotIn) return CompileMembership(value, *field, op);
-  if (op == Op::kContains || op == Op::kPrefix) return CompileStringMatch(value, *field, op);
-
-  cp::Expression column = cp::field_ref(*field_name);
-  if (value.is_null()) {
-    if (op == Op::kEq) return cp::is_null(column);
-    if (op == Op::kNe) return cp::is_valid(column);
-    return arrow::Status::Invalid("filter on '", *field_name,
+  const FilterOp op = node.op;
+  if (op == FilterOp::kIn || op == FilterOp::kNotIn) return CompileMembership(node, *field);
+  if (op == FilterOp::kContains || op == FilterOp::kPrefix) {
+    return CompileStringMatch(node, *field);
+  }
+  if (!node.value) return arrow::Status::Invalid("filter on '", node.field, "': no value");
+  cp::Expression column = cp::field_ref(node.field);
+  if (!node.value->is_valid) {
+    if (op == FilterOp::kEq) return cp::is_null(column);
+    if (op == FilterOp::kNe) return cp::is_valid(column);
+    return arrow::Status::Invalid("filter on '", node.field,
                                   "': null can only be compared with = or !=");
   }
-  ARROW_ASSIGN_OR_RAISE(auto scalar, ToScalar(value, *field));
+  ARROW_ASSIGN_OR_RAISE(auto scalar, ToScalar(*node.value, *field));
   cp::Expression literal = cp::literal(arrow::Datum(std::move(scalar)));
   switch (op) {
-    case Op::kEq:
+    case FilterOp::kEq:
       return cp::equal(column, literal);
-    case Op::kNe:
+    case FilterOp::kNe:
       return cp::not_equal(column, literal);
-    case Op::kGt:
+    case FilterOp::kGt:
       return cp::greater(column, literal);
-    case Op::kGe:
+    case FilterOp::kGe:
       return cp::greater_equal(column, literal);
-    case Op::kLt:
+    case FilterOp::kLt:
       return cp::less(column, literal);
-    case Op::kLe:
+    case FilterOp::kLe:
       return cp::less_equal(column, literal);
     default:
       break;
   }
   return arrow::Status::UnknownError("unhandled filter operator");
 }
-
-arrow::Result<cp::Expression> CompileNode(const Json& node, const arrow::Schema& schema);
 
 enum class Join { kAnd, kOr };
 
@@ -222,56 +219,22 @@ cp::Expression Balanced(Join join, std::span<const cp::Expression> operands) {
                             : cp::or_(std::move(left), std::move(right));
 }
 
-arrow::Result<std::vector<cp::Expression>> CompileList(const Json& nodes,
-                                                       const arrow::Schema& schema) {
+arrow::Result<cp::Expression> CompileNode(const FilterExpr& node, const arrow::Schema& schema) {
+  if (node.kind == FilterExpr::Kind::kComparison) return CompileComparison(node, schema);
   std::vector<cp::Expression> compiled;
-  for (const auto& node : nodes) {
-    ARROW_ASSIGN_OR_RAISE(auto expression, CompileNode(node, schema));
+  compiled.reserve(node.children.size());
+  for (const FilterExpr& child : node.children) {
+    ARROW_ASSIGN_OR_RAISE(auto expression, CompileNode(child, schema));
     compiled.push_back(std::move(expression));
   }
-  return compiled;
-}
-
-arrow::Result<cp::Expression> CompileLogic(const Json& node, const arrow::Schema& schema) {
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(node, {"logic", "filters"}, "filter"));
-  ARROW_ASSIGN_OR_RAISE(auto logic, GetOptionalString(node, {"logic"}, "filter"));
-  auto children = node.find("filters");
-  if (children == node.end() || !children->is_array()) {
-    return arrow::Status::Invalid("filter: logic '", *logic, "' needs a 'filters' array");
+  switch (node.kind) {
+    case FilterExpr::Kind::kOr:
+      return Balanced(Join::kOr, compiled);
+    case FilterExpr::Kind::kNot:
+      return cp::not_(Balanced(Join::kAnd, compiled));
+    default:
+      return Balanced(Join::kAnd, compiled);
   }
-  ARROW_ASSIGN_OR_RAISE(auto compiled, CompileList(*children, schema));
-  std::string lowered = *logic;
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  if (lowered == "and") return Balanced(Join::kAnd, compiled);
-  if (lowered == "or") return Balanced(Join::kOr, compiled);
-  if (lowered == "not") return cp::not_(Balanced(Join::kAnd, compiled));
-  return arrow::Status::Invalid("filter: unknown logic '", *logic, "' (use and, or, not)");
-}
-
-// The values in the lists of `filters` (a node, or an array of nodes), nested nodes included.
-size_t ListedValues(const Json& filters) {
-  size_t values = 0;
-  if (filters.is_array()) {
-    for (const auto& node : filters) values += ListedValues(node);
-  } else if (filters.is_object()) {
-    if (auto value = filters.find("value"); value != filters.end() && value->is_array()) {
-      values += value->size();
-    }
-    if (auto children = filters.find("filters"); children != filters.end()) {
-      values += ListedValues(*children);
-    }
-  }
-  return values;
-}
-
-arrow::Result<cp::Expression> CompileNode(const Json& node, const arrow::Schema& schema) {
-  if (!node.is_object()) {
-    return arrow::Status::Invalid("filter: each filter must be a JSON object, got ",
-                                  JsonForMessage(node));
-  }
-  if (node.contains("logic")) return CompileLogic(node, schema);
-  return CompileComparison(node, schema);
 }
 
 }  // namespace
@@ -284,30 +247,19 @@ void InitializeComputeOnce() {
   });
 }
 
-arrow::Result<std::shared_ptr<arrow::Scalar>> JsonToScalar(const Json& value,
-                                                           const arrow::Field& field) {
+arrow::Result<std::shared_ptr<arrow::Scalar>> LiteralToScalar(const arrow::Scalar& literal,
+                                                              const arrow::Field& field) {
   InitializeComputeOnce();
-  ARROW_ASSIGN_OR_RAISE(auto scalar, ToScalar(value, field));
-  if (!scalar->type->Equals(*field.type())) return NotConvertible(value, field);
+  ARROW_ASSIGN_OR_RAISE(auto scalar, ToScalar(literal, field));
+  if (!scalar->type->Equals(*field.type())) return NotConvertible(literal, field);
   return scalar;
 }
 
-arrow::Result<cp::Expression> CompileFilter(const Json& filters, const arrow::Schema& schema) {
+arrow::Result<cp::Expression> CompileFilter(const FilterExpr& filter, const arrow::Schema& schema) {
   InitializeComputeOnce();
-  if (const size_t values = ListedValues(filters); values > kMaxFilterValues) {
-    return arrow::Status::Invalid("filters hold ", values,
-                                  " values in 'in' and 'not in' lists; at most ", kMaxFilterValues,
-                                  " per request");
-  }
   cp::Expression expression = cp::literal(true);
-  if (filters.is_array()) {
-    ARROW_ASSIGN_OR_RAISE(auto compiled, CompileList(filters, schema));
-    if (!compiled.empty()) expression = Balanced(Join::kAnd, compiled);
-  } else if (filters.is_object()) {
-    ARROW_ASSIGN_OR_RAISE(expression, CompileNode(filters, schema));
-  } else if (!filters.is_null()) {
-    return arrow::Status::Invalid("'filters' must be a JSON array of filter objects, got ",
-                                  JsonForMessage(filters));
+  if (!filter.IsTrue()) {
+    ARROW_ASSIGN_OR_RAISE(expression, CompileNode(filter, schema));
   }
   return expression.Bind(schema);
 }
@@ -317,6 +269,12 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ApplyFilter(
   if (filter.Equals(cp::literal(true))) return batch;
   ARROW_ASSIGN_OR_RAISE(arrow::Datum mask,
                         cp::ExecuteScalarExpression(filter, cp::ExecBatch(*batch)));
+  if (mask.is_scalar()) {
+    // A filter that folded to a constant (an empty 'or' or 'not'): Arrow's Filter takes only
+    // array masks, and the builds before typed filters failed such scans with a TypeError.
+    const auto& constant = static_cast<const arrow::BooleanScalar&>(*mask.scalar());
+    return constant.is_valid && constant.value ? batch : batch->Slice(0, 0);
+  }
   ARROW_ASSIGN_OR_RAISE(arrow::Datum filtered, cp::Filter(batch, mask));
   return filtered.record_batch();
 }

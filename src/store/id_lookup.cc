@@ -9,18 +9,18 @@
 
 namespace arbalest {
 
-arrow::Result<std::shared_ptr<arrow::Array>> IdsFromJson(const Json& ids, const Dataset& dataset,
-                                                         std::string_view key) {
+arrow::Result<std::shared_ptr<arrow::Array>> IdsToArray(const arrow::ScalarVector& ids, bool single,
+                                                        const Dataset& dataset,
+                                                        std::string_view key) {
   const auto id_field = dataset.schema()->GetFieldByName(std::string(kIdColumn));
-  const bool one = !ids.is_array();
-  const Json list = one ? Json::array({ids}) : ids;
   ARROW_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(id_field->type()));
-  for (size_t i = 0; i < list.size(); ++i) {
-    const Json& id = list[i];
-    auto scalar = id.is_null() ? arrow::Status::Invalid("null") : JsonToScalar(id, *id_field);
+  ARROW_RETURN_NOT_OK(builder->Reserve(static_cast<int64_t>(ids.size())));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const arrow::Scalar& id = *ids[i];
+    auto scalar = id.is_valid ? LiteralToScalar(id, *id_field) : arrow::Status::Invalid("null");
     if (!scalar.ok()) {
-      const std::string entry = one ? "" : " entry " + std::to_string(i);
-      return arrow::Status::Invalid("'", key, "'", entry, " (", JsonForMessage(id),
+      const std::string entry = single ? "" : " entry " + std::to_string(i);
+      return arrow::Status::Invalid("'", key, "'", entry, " (", LiteralForMessage(id),
                                     ") is not an id of dataset '", dataset.name(),
                                     "', whose ids are ", id_field->type()->ToString());
     }

@@ -73,7 +73,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanSnapshot(DatasetSna
   if (options.limit && *options.limit < 0) {
     return arrow::Status::Invalid("'limit' must be >= 0, got ", *options.limit);
   }
-  ARROW_ASSIGN_OR_RAISE(auto filter, CompileFilter(options.filters, *snapshot.schema));
+  arrow::compute::Expression filter = arrow::compute::literal(true);
+  if (options.filter) {
+    ARROW_ASSIGN_OR_RAISE(filter, options.filter->Bind(snapshot.schema));
+  }
   std::vector<int> projection;
   if (options.columns) {
     for (const auto& name : *options.columns) {

@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "common/json_util.h"
+#include "store/cached_filter.h"
 #include "store/dataset.h"
 
 namespace arbalest {
 
 struct ScanOptions {
-  Json filters;                                     // null, or the protocol's filter list
+  std::shared_ptr<const CachedFilter> filter;       // null: every row
   std::optional<int64_t> limit;                     // at most this many rows (>= 0)
   std::optional<std::vector<std::string>> columns;  // output columns in this order; all if unset
 };

@@ -22,9 +22,10 @@ namespace {
 
 namespace cp = arrow::compute;
 
-// The dataset rows (numbered across batches) for which `filter` holds.
-arrow::Result<Roaring> MatchingRows(const DatasetSnapshot& snapshot, const Json& filters) {
-  ARROW_ASSIGN_OR_RAISE(auto filter, CompileFilter(filters, *snapshot.schema));
+// The dataset rows (numbered across batches) for which `cached` holds: compiled once for the
+// snapshot's schema (or taken from the filter's cache), then evaluated batch by batch.
+arrow::Result<Roaring> MatchingRows(const DatasetSnapshot& snapshot, const CachedFilter& cached) {
+  ARROW_ASSIGN_OR_RAISE(auto filter, cached.Bind(snapshot.schema));
   Roaring rows;
   uint32_t first = 0;
   for (const auto& stored : snapshot.batches) {
@@ -178,27 +179,6 @@ RowLocation RowLocator::Locate(uint64_t row) const {
   return {batch, row_number - firsts_[batch]};
 }
 
-arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::string_view key) {
-  if (!vector.is_array() || vector.empty()) {
-    return arrow::Status::Invalid("'", key, "' must be a non-empty JSON array of numbers");
-  }
-  std::vector<float> query;
-  query.reserve(vector.size());
-  for (const auto& element : vector) {
-    if (!element.is_number()) {
-      return arrow::Status::Invalid("'", key, "' must contain only numbers, got ",
-                                    JsonForMessage(element));
-    }
-    const float value = element.get<float>();
-    if (!std::isfinite(value)) {
-      return arrow::Status::Invalid("'", key, "' contains a non-finite value at position ",
-                                    query.size());
-    }
-    query.push_back(value);
-  }
-  return query;
-}
-
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& dataset,
                                                                  const SearchRequest& request) {
   ARROW_ASSIGN_OR_RAISE(const double alpha, HybridAlpha(request));
@@ -240,8 +220,8 @@ arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchR
   if (!request.excluded_rows.isEmpty()) {
     scope.excluded = scope.snapshot.deleted->rows() | request.excluded_rows;
   }
-  if (!request.filters.is_null()) {
-    ARROW_ASSIGN_OR_RAISE(Roaring matching, MatchingRows(scope.snapshot, request.filters));
+  if (request.filter) {
+    ARROW_ASSIGN_OR_RAISE(Roaring matching, MatchingRows(scope.snapshot, *request.filter));
     // The filter says it all: exact scans count on it.
     if (const Roaring* excluded = scope.Excluded()) matching -= *excluded;
     scope.allowed = std::move(matching);

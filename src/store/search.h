@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "common/json_util.h"
+#include "store/cached_filter.h"
 #include "store/dataset.h"
 
 namespace arbalest {
@@ -27,8 +27,8 @@ inline constexpr int64_t kMaxSearchK = 10000;
 struct SearchRequest {
   std::vector<float> query;  // empty only in a text-only hybrid search (alpha = 0)
   int64_t k = 10;
-  int64_t ef = 0;  // 0: the index default
-  Json filters;    // null, or the protocol's filter list
+  int64_t ef = 0;                              // 0: the index default
+  std::shared_ptr<const CachedFilter> filter;  // null: every row
   // Stored columns to return after id/score/distance, each once (`id` leads the result and is
   // not repeated); unset: every column but the vector.
   std::optional<std::vector<std::string>> columns;
@@ -42,9 +42,6 @@ struct SearchRequest {
   std::optional<std::string> text_query;
   std::optional<double> alpha;
 };
-
-// Parses a query vector from JSON (an array of numbers). Invalid names the problem.
-arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::string_view key);
 
 // The k nearest live rows of `dataset` to request.query, best first, as one batch with columns
 // id (the dataset's id type), score (float32, higher is better), distance (float32, lower is

@@ -14,7 +14,7 @@
 namespace arbalest {
 
 // The request.k nearest live rows to the vector of the row whose id is `id` (a one-element
-// array of the dataset's id type: IdsFromJson), as SearchDataset returns them. The query is
+// array of the dataset's id type: IdsToArray), as SearchDataset returns them. The query is
 // the first live row carrying the id; every row carrying it is left out of the result, so a
 // row is never its own neighbour. request.query is ignored. KeyError naming the id when no
 // live row carries it; otherwise the errors of SearchDataset.

@@ -124,7 +124,7 @@ class VectorStore {
                                       const std::shared_ptr<arrow::RecordBatch>& batch);
 
   // Deletes every live row of `dataset` whose id is in `ids` (an array of the dataset's id
-  // type: IdsFromJson) and returns how many rows that was; ids that no live row carries count
+  // type: IdsToArray) and returns how many rows that was; ids that no live row carries count
   // 0 and are not an error. The rows are logged and durable before they vanish from scans and
   // searches and before this returns. Deletes of one dataset run one at a time; appends are
   // held up only while the record is queued to the log. Errors: KeyError (dataset dropped),

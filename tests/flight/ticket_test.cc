@@ -25,7 +25,7 @@ TEST(TicketTest, BareNameAndJson) {
   EXPECT_EQ(json->dataset, "ds");
   EXPECT_EQ(*json->options.limit, 5);
   EXPECT_EQ(json->options.columns->size(), 2u);
-  EXPECT_TRUE(json->options.filters.is_array());
+  EXPECT_NE(json->options.filter, nullptr);
 }
 
 TEST(TicketTest, ScanTicketForRoundTrips) {

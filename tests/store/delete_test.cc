@@ -10,6 +10,7 @@
 #include "store/search_by_id.h"
 #include "store/vector_store.h"
 #include "testing/batches.h"
+#include "testing/filters.h"
 
 namespace arbalest {
 namespace {
@@ -43,7 +44,7 @@ class DeleteTest : public ::testing::Test {
   }
 
   int64_t Delete(const std::string& ids) {
-    auto array = IdsFromJson(Json::parse(ids), *dataset_, "ids");
+    auto array = IdsToArray(TestIds(ids), /*single=*/false, *dataset_, "ids");
     EXPECT_TRUE(array.ok()) << array.status().ToString();
     auto deleted = store_.Delete(*dataset_, **array);
     EXPECT_TRUE(deleted.ok()) << deleted.status().ToString();
@@ -52,7 +53,7 @@ class DeleteTest : public ::testing::Test {
 
   std::set<int64_t> Scan(const char* filters = "null") {
     ScanOptions options;
-    options.filters = Json::parse(filters);
+    options.filter = TestFilter(filters);
     auto reader = ScanSnapshot(dataset_->Snapshot(), options);
     EXPECT_TRUE(reader.ok()) << reader.status().ToString();
     auto table = (*reader)->ToTable().ValueOrDie();
@@ -63,7 +64,7 @@ class DeleteTest : public ::testing::Test {
     SearchRequest request;
     request.query = VectorOf(near);
     request.k = k;
-    request.filters = Json::parse(filters);
+    request.filter = TestFilter(filters);
     auto result = SearchDataset(*dataset_, request);
     EXPECT_TRUE(result.ok()) << result.status().ToString();
     return IdsOf(**result);
@@ -132,11 +133,11 @@ TEST_F(DeleteTest, SearchFindsKLiveRowsWhenMostRowsAreDeleted) {
 TEST_F(DeleteTest, SearchByIdLeavesTheRowItselfOut) {
   ASSERT_EQ(AddToGraph(50), 50);
   const auto by_id = [&](const char* id, int64_t k, const char* filters = "null") {
-    auto array = IdsFromJson(Json::parse(id), *dataset_, "id");
+    auto array = IdsToArray(TestIds(id), /*single=*/true, *dataset_, "id");
     EXPECT_TRUE(array.ok());
     SearchRequest request;
     request.k = k;
-    request.filters = Json::parse(filters);
+    request.filter = TestFilter(filters);
     return SearchDatasetById(*dataset_, **array, request);
   };
   EXPECT_EQ(IdsOf(*by_id("40", 4).ValueOrDie()), (std::set<int64_t>{38, 39, 41, 42}));
@@ -152,7 +153,7 @@ TEST_F(DeleteTest, SearchByIdLeavesTheRowItselfOut) {
 }
 
 TEST_F(DeleteTest, DeleteFromADroppedDatasetIsRefused) {
-  auto ids = IdsFromJson(Json::parse("[1]"), *dataset_, "ids").ValueOrDie();
+  auto ids = IdsToArray(TestIds("[1]"), /*single=*/false, *dataset_, "ids").ValueOrDie();
   ASSERT_TRUE(store_.Drop("ds").ok());
   auto refused = store_.Delete(*dataset_, *ids);
   EXPECT_TRUE(refused.status().IsKeyError()) << refused.status().ToString();

@@ -9,8 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "common/json_util.h"
+#include "flight/filter_parser.h"
+
 namespace arbalest {
 namespace {
+
+// `filters` (the protocol's JSON) parsed as a request's are, then compiled for `schema`.
+arrow::Result<arrow::compute::Expression> ParseAndCompile(const std::string& filters,
+                                                          const arrow::Schema& schema) {
+  ARROW_ASSIGN_OR_RAISE(FilterExpr expr, ParseFilterExpr(Json::parse(filters)));
+  return CompileFilter(expr, schema);
+}
 
 // 100 rows: i = row (null every 10th), f = row / 4, s = "item<row % 7>", b = row is even,
 // t = 2024-01-01T00:00:00Z + row hours (milliseconds).
@@ -51,7 +61,7 @@ std::shared_ptr<arrow::RecordBatch> Rows() {
 // Rows selected by `filters`, as row numbers (f * 4 recovers the row).
 std::vector<int64_t> Select(const std::string& filters) {
   auto batch = Rows();
-  auto filter = CompileFilter(Json::parse(filters), *batch->schema());
+  auto filter = ParseAndCompile(filters, *batch->schema());
   EXPECT_TRUE(filter.ok()) << filters << ": " << filter.status().ToString();
   if (!filter.ok()) return {};
   auto selected = ApplyFilter(*filter, batch);
@@ -131,7 +141,7 @@ TEST(FilterTest, AndOrNotNesting) {
 }
 
 void ExpectInvalid(const std::string& filters, const std::string& mention) {
-  auto filter = CompileFilter(Json::parse(filters), *Rows()->schema());
+  auto filter = ParseAndCompile(filters, *Rows()->schema());
   ASSERT_FALSE(filter.ok()) << filters;
   EXPECT_TRUE(filter.status().IsInvalid()) << filter.status().ToString();
   EXPECT_NE(filter.status().message().find(mention), std::string::npos)
@@ -157,6 +167,9 @@ TEST(FilterTest, BadFiltersAreNamed) {
   ExpectInvalid(R"([{"field":"i","op":"~","value":1}])", "unknown operator '~'");
   ExpectInvalid(R"([{"field":"i","op":"=","value":1,"extra":2}])", "unknown key 'extra'");
   ExpectInvalid(R"([{"field":"i","op":"in","value":5}])", "needs a JSON array");
+  ExpectInvalid(R"([{"field":"i","op":"in","value":[1, null]}])", "null inside an 'in' list");
+  ExpectInvalid(R"([{"field":"s","op":"in","value":["a", 7, true]}])",
+                "value true does not convert to string");
   ExpectInvalid(R"([{"field":"i","op":"contains","value":"5"}])", "applies to string columns");
   ExpectInvalid(R"([{"field":"i","op":"=","value":99999999999999999999}])", "does not convert");
   ExpectInvalid(R"([{"logic":"xor","filters":[]}])", "unknown logic 'xor'");

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "doc_batches.h"
+#include "testing/filters.h"
 #include "text/fusion.h"
 
 namespace arbalest {
@@ -134,7 +135,7 @@ TEST_F(HybridSearchTest, FusionKeepsTheTopOfBothSides) {
 
 TEST_F(HybridSearchTest, FiltersApplyToBothSides) {
   SearchRequest request = Request("telescope w4", 0.5, {10, 0}, 8);
-  request.filters = Json::parse(R"([{"field":"group","op":"=","value":1}])");
+  request.filter = TestFilter(R"([{"field":"group","op":"=","value":1}])");
   auto result = Search(request);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ((*result)->num_rows(), 8);
@@ -144,7 +145,7 @@ TEST_F(HybridSearchTest, FiltersApplyToBothSides) {
 
   // Text only: the five odd telescope rows, though k is larger.
   request = Request("telescope", 0.0, {}, 8);
-  request.filters = Json::parse(R"([{"field":"group","op":"=","value":1}])");
+  request.filter = TestFilter(R"([{"field":"group","op":"=","value":1}])");
   auto text_only = Search(request);
   ASSERT_TRUE(text_only.ok()) << text_only.status();
   std::vector<int64_t> ids = Ids(**text_only);
@@ -173,7 +174,7 @@ TEST_F(HybridSearchTest, DeletedRowsAreNeverReturned) {
   // Rows 13 and 7 are the nearest to the query vector and match the text: both sides skip them.
   for (const char* filters : {"null", R"([{"field":"group","op":"=","value":1}])"}) {
     SearchRequest request = Request("bread", 0.5, {1.3f, 10}, 10);
-    request.filters = Json::parse(filters);
+    request.filter = TestFilter(filters);
     auto fused = Search(request);
     ASSERT_TRUE(fused.ok()) << fused.status();
     EXPECT_EQ((*fused)->num_rows(), 10) << filters;

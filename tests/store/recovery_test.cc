@@ -9,6 +9,7 @@
 #include "store/id_lookup.h"
 #include "store/scan.h"
 #include "testing/batches.h"
+#include "testing/filters.h"
 
 namespace arbalest {
 namespace {
@@ -133,7 +134,7 @@ TEST_F(RecoveryTest, RecordThatDoesNotApplyStopsRecoveryUnlessSkipped) {
 TEST_F(RecoveryTest, ReplayRestoresDeletes) {
   const auto delete_ids = [](VectorStore& store, const char* ids) {
     auto dataset = store.Get("ds").ValueOrDie();
-    auto array = IdsFromJson(Json::parse(ids), *dataset, "ids").ValueOrDie();
+    auto array = IdsToArray(TestIds(ids), /*single=*/false, *dataset, "ids").ValueOrDie();
     return store.Delete(*dataset, *array).ValueOrDie();
   };
   {

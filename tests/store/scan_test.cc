@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "testing/batches.h"
+#include "testing/filters.h"
 
 namespace arbalest {
 namespace {
@@ -35,7 +36,7 @@ TEST_F(ScanTest, ReturnsEverythingInPutOrder) {
 
 TEST_F(ScanTest, FiltersLimitsAndProjects) {
   ScanOptions options;
-  options.filters = Json::parse(R"([{"field":"tag","op":"=","value":"tag1"}])");
+  options.filter = TestFilter(R"([{"field":"tag","op":"=","value":"tag1"}])");
   options.limit = 10;
   options.columns = std::vector<std::string>{"score", "id"};
   auto table = ReadAll(dataset_->Snapshot(), options);
@@ -73,9 +74,9 @@ TEST_F(ScanTest, OlderBatchesReadNullForEvolvedColumns) {
       dataset_->Append(*batch->AddColumn(4, arrow::field("extra", arrow::int32()), *extra.Finish()))
           .ok());
   ScanOptions options;
-  options.filters = Json::parse(R"([{"field":"extra","op":"=","value":null}])");
+  options.filter = TestFilter(R"([{"field":"extra","op":"=","value":null}])");
   EXPECT_EQ(ReadAll(dataset_->Snapshot(), options)->num_rows(), 100);
-  options.filters = Json::parse(R"([{"field":"extra","op":">","value":7}])");
+  options.filter = TestFilter(R"([{"field":"extra","op":">","value":7}])");
   EXPECT_EQ(ReadAll(dataset_->Snapshot(), options)->num_rows(), 2);
 }
 
