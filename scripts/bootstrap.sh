@@ -20,6 +20,7 @@ APT_PACKAGES=(
   libicu-dev            # Unicode word boundaries and case folding (full-text search)
   prometheus-cpp-dev    # metrics registry and text exposition format
   libmicrohttpd-dev     # embedded HTTP server (epoll): /metrics, /healthz, /readyz, status page
+  libsodium-dev         # token hashes (BLAKE2b), constant-time compare, random tokens (--auth-tokens)
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
   clang libclang-rt-14-dev llvm  # fuzz targets: clang's libFuzzer, ASan, UBSan, symbolizer
   prometheus            # promtool: checks and unit-tests deploy/prometheus/alerts.yml

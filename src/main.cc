@@ -29,6 +29,7 @@
 #include "metrics/server_metrics.h"
 #include "metrics/status_api.h"
 #include "metrics/store_collector.h"
+#include "serve_security.h"
 #include "store/recovery.h"
 
 namespace arbalest {
@@ -248,13 +249,14 @@ std::string SimdTarget() {
   return hwy::TargetName(targets & -targets);
 }
 
-// Blocks SIGINT and SIGTERM in this thread and every thread it starts afterwards, so that only
-// WaitForShutdownSignal receives them.
-sigset_t BlockShutdownSignals() {
+// Blocks SIGINT and SIGTERM (and SIGHUP, with `reload`) in this thread and every thread it
+// starts afterwards, so that only WaitForShutdownSignal receives them.
+sigset_t BlockShutdownSignals(bool reload) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  if (reload) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A file-size limit makes writes fail with EFBIG (a clear put error) instead of killing us.
   signal(SIGXFSZ, SIG_IGN);
@@ -323,19 +325,21 @@ void ReserveFileDescriptors(const ServeConfig& config) {
   SetFdReserve(config.fd_reserve);
 }
 
-arrow::Status Serve(const ServeConfig& config) {
-  const sigset_t signals = BlockShutdownSignals();
+arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_config) {
+  const sigset_t signals = BlockShutdownSignals(!security_config.auth_tokens.empty());
   ReserveFileDescriptors(config);
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes, config.max_dimension);
   auto metrics = std::make_shared<ServerMetrics>();
   auto stream_limit = std::make_shared<StreamLimit>(config.max_streams);
+  ARROW_ASSIGN_OR_RAISE(Security security, SetUpSecurity(security_config, metrics->registry()));
   // The metrics port first: /healthz answers during recovery, /readyz once the Flight ports do.
   std::atomic<bool> ready{false};
   ARROW_ASSIGN_OR_RAISE(
       auto http,
       MetricsServer::Start(
-          {config.host, config.metrics_port, config.metrics_port_fallback},
+          {config.host, config.metrics_port, config.metrics_port_fallback, security.tls.cert_pem,
+           security.tls.key_pem},
           {metrics->registry(), std::make_shared<StoreCollector>(store, config.metrics_datasets),
            stream_limit,
            std::make_shared<ProcessCollector>(
@@ -357,18 +361,23 @@ arrow::Status Serve(const ServeConfig& config) {
                            {.null_sink = config.null_sink,
                             .metrics = metrics,
                             .max_message_bytes = *ParseByteSize(config.max_message_size),
-                            .stream_limit = stream_limit}));
+                            .stream_limit = stream_limit},
+                           security.tls, security.auth));
   ready = true;
   spdlog::info(
-      "arbalest {} serving: data {}:{}, meta {}:{}, metrics http://{}:{}/metrics (status page "
+      "arbalest {} serving: data {}:{}, meta {}:{}, metrics {}://{}:{}/metrics (status page "
       "at /), data dir {}, "
       "fsync {}, max memory {} bytes, max message {}, max dimension {}, SIMD {}, Arrow {}",
       ARBALEST_VERSION, config.host, servers->data_port(), config.host, servers->meta_port(),
-      config.host, http->port(), config.data_dir, config.fsync, config.max_memory_bytes,
-      config.max_message_size, config.max_dimension, SimdTarget(),
-      arrow::GetBuildInfo().version_string);
+      security.tls.cert_pem.empty() ? "http" : "https", config.host, http->port(), config.data_dir,
+      config.fsync, config.max_memory_bytes, config.max_message_size, config.max_dimension,
+      SimdTarget(), arrow::GetBuildInfo().version_string);
   if (config.null_sink) spdlog::warn("--null-sink: puts are acked and DISCARDED (benchmarks only)");
-  const int signal_number = WaitForShutdownSignal(signals);
+  WarnAboutExposure(config.host, security_config);
+  int signal_number = WaitForShutdownSignal(signals);
+  for (; signal_number == SIGHUP; signal_number = WaitForShutdownSignal(signals)) {
+    ReloadTokens(*security.tokens);
+  }
   spdlog::info("received {}: finishing in-flight calls and shutting down",
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   const auto grace = std::chrono::seconds(config.shutdown_grace_seconds);
@@ -395,18 +404,23 @@ int main(int argc, char** argv) {
   arbalest::ServeConfig config;
   CLI::App* serve = app.add_subcommand("serve", "Run a node (every flag has an ARBALEST_* twin)");
   arbalest::AddServeFlags(*serve, config);
+  arbalest::SecurityConfig security_config;
+  arbalest::AddSecurityFlags(*serve, security_config);
+  arbalest::TokenCommand token_command;
+  CLI::App* token = arbalest::AddTokenCommand(app, token_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : kUsageError;
   }
+  if (token->parsed()) return arbalest::RunTokenCommand(token_command);
   config.max_memory_bytes = *arbalest::ParseByteSize(config.max_memory);
   if (auto status = arbalest::InitLogging(config.log_format, config.log_level); !status.ok()) {
     std::cerr << status.message() << std::endl;
     return kUsageError;
   }
-  if (auto status = arbalest::Serve(config); !status.ok()) {
+  if (auto status = arbalest::Serve(config, security_config); !status.ok()) {
     spdlog::critical("{}", status.ToString());
     return 1;
   }

@@ -17,34 +17,6 @@ namespace {
 
 namespace fl = arrow::flight;
 
-// The method's name as users know it from the Flight API (DoPut, DoGet, ...).
-std::string MethodName(fl::FlightMethod method) {
-  switch (method) {
-    case fl::FlightMethod::Handshake:
-      return "Handshake";
-    case fl::FlightMethod::ListFlights:
-      return "ListFlights";
-    case fl::FlightMethod::GetFlightInfo:
-      return "GetFlightInfo";
-    case fl::FlightMethod::GetSchema:
-      return "GetSchema";
-    case fl::FlightMethod::DoGet:
-      return "DoGet";
-    case fl::FlightMethod::DoPut:
-      return "DoPut";
-    case fl::FlightMethod::DoAction:
-      return "DoAction";
-    case fl::FlightMethod::ListActions:
-      return "ListActions";
-    case fl::FlightMethod::DoExchange:
-      return "DoExchange";
-    case fl::FlightMethod::PollFlightInfo:
-      return "PollFlightInfo";
-    default:
-      return "Other";
-  }
-}
-
 // At most one info line every 10 s summarizes the refused requests.
 class RefusalLog {
  public:
@@ -104,6 +76,33 @@ class RpcMetrics : public fl::ServerMiddleware {
 };
 
 }  // namespace
+
+std::string MethodName(fl::FlightMethod method) {
+  switch (method) {
+    case fl::FlightMethod::Handshake:
+      return "Handshake";
+    case fl::FlightMethod::ListFlights:
+      return "ListFlights";
+    case fl::FlightMethod::GetFlightInfo:
+      return "GetFlightInfo";
+    case fl::FlightMethod::GetSchema:
+      return "GetSchema";
+    case fl::FlightMethod::DoGet:
+      return "DoGet";
+    case fl::FlightMethod::DoPut:
+      return "DoPut";
+    case fl::FlightMethod::DoAction:
+      return "DoAction";
+    case fl::FlightMethod::ListActions:
+      return "ListActions";
+    case fl::FlightMethod::DoExchange:
+      return "DoExchange";
+    case fl::FlightMethod::PollFlightInfo:
+      return "PollFlightInfo";
+    default:
+      return "Other";
+  }
+}
 
 std::string GrpcCodeName(const arrow::Status& status) {
   if (status.ok()) return "OK";

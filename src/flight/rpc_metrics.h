@@ -22,6 +22,9 @@ inline constexpr char kRpcMetricsKey[] = "rpc-metrics";
 // the spelling of gRPC's own metrics (OK, InvalidArgument, NotFound, Unavailable, ...).
 std::string GrpcCodeName(const arrow::Status& status);
 
+// The method's name as users know it from the Flight API (DoPut, DoGet, ...).
+std::string MethodName(arrow::flight::FlightMethod method);
+
 // Labels the call's metrics with the action it runs. Types that are not supported actions are
 // labelled "unknown": clients cannot grow the label set.
 void LabelAction(const arrow::flight::ServerCallContext& context, const std::string& type);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "flight/auth_service.h"
 #include "flight/flight_service.h"
 
 namespace arbalest {
@@ -17,13 +18,21 @@ struct FlightPorts {
   int meta_port = 3001;  // 0 picks a free port
 };
 
+// TLS on both Flight ports (--tls-cert, --tls-key, --tls-client-ca): PEM contents.
+struct TlsOptions {
+  std::string cert_pem;  // empty: no TLS
+  std::string key_pem;
+  std::string client_ca_pem;  // not empty: clients must present a certificate it signed
+};
+
 // Not thread-safe: start, then shut down, from one thread.
 class FlightServers {
  public:
   // Binds and starts serving both ports. IOError names the port that could not be bound.
-  static arrow::Result<std::unique_ptr<FlightServers>> Start(const FlightPorts& ports,
-                                                             std::shared_ptr<VectorStore> store,
-                                                             ServiceOptions options = {});
+  // With `auth`, every call needs a token (auth_service.h).
+  static arrow::Result<std::unique_ptr<FlightServers>> Start(
+      const FlightPorts& ports, std::shared_ptr<VectorStore> store, ServiceOptions options = {},
+      TlsOptions tls = {}, std::shared_ptr<Authenticator> auth = nullptr);
 
   int data_port() const { return data_->port(); }
   int meta_port() const { return meta_->port(); }

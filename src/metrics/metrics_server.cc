@@ -166,22 +166,31 @@ arrow::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     }
     const int bound = BoundPort(listening.fd);
     LetProbesUseHalfTheReserve(listening.fd);
+    auto kept = std::make_unique<MetricsServerOptions>(options);
+    const bool tls = !kept->tls_cert_pem.empty();
+    MHD_OptionItem tls_options[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, kept->tls_cert_pem.data()},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, kept->tls_key_pem.data()},
+        {MHD_OPTION_END, 0, nullptr}};
     MHD_Daemon* daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD, 0, nullptr, nullptr, &HandleRequest, endpoints.get(),
-        MHD_OPTION_EXTERNAL_LOGGER, &LogToSpdlog, nullptr, MHD_OPTION_LISTEN_SOCKET, listening.fd,
-        MHD_OPTION_THREAD_POOL_SIZE, kThreads, MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
-        MHD_OPTION_CONNECTION_LIMIT, kMaxConnections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        kConnectionMemory, MHD_OPTION_END);
+        MHD_USE_EPOLL_INTERNAL_THREAD | (tls ? MHD_USE_TLS : 0), 0, nullptr, nullptr,
+        &HandleRequest, endpoints.get(), MHD_OPTION_EXTERNAL_LOGGER, &LogToSpdlog, nullptr,
+        MHD_OPTION_LISTEN_SOCKET, listening.fd, MHD_OPTION_THREAD_POOL_SIZE, kThreads,
+        MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds, MHD_OPTION_CONNECTION_LIMIT,
+        kMaxConnections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, kConnectionMemory, MHD_OPTION_ARRAY,
+        tls_options, MHD_OPTION_END);
     if (daemon == nullptr) {
       ::close(listening.fd);
-      return arrow::Status::IOError("cannot start the metrics HTTP server on ", options.host, ":",
-                                    bound, " (--metrics-port)");
+      return arrow::Status::IOError("cannot start the metrics HTTP", tls ? "S" : "", " server on ",
+                                    options.host, ":", bound, " (--metrics-port",
+                                    tls ? "; is --tls-key the key of --tls-cert?" : "", ")");
     }
     if (i > 0) {
       spdlog::warn("metrics port {} is taken; serving metrics on port {} (--metrics-port-fallback)",
                    options.port, bound);
     }
-    return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(endpoints), daemon, bound));
+    return std::unique_ptr<MetricsServer>(
+        new MetricsServer(std::move(endpoints), daemon, bound, std::move(kept)));
   }
   return arrow::Status::IOError(
       "cannot serve metrics on ", options.host, ":", options.port,

@@ -27,6 +27,9 @@ struct MetricsServerOptions {
   std::string host = "127.0.0.1";
   int port = 9090;             // 0 picks a free port
   bool port_fallback = false;  // when `port` is taken, take the next free one (logged)
+  // PEM certificate and key (--tls-cert, --tls-key): serve HTTPS only. Empty: plain HTTP.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
 };
 
 class MetricsServer {
@@ -50,12 +53,17 @@ class MetricsServer {
   };
 
  private:
-  MetricsServer(std::unique_ptr<Endpoints> endpoints, MHD_Daemon* daemon, int port)
-      : endpoints_(std::move(endpoints)), daemon_(daemon), port_(port) {}
+  MetricsServer(std::unique_ptr<Endpoints> endpoints, MHD_Daemon* daemon, int port,
+                std::unique_ptr<MetricsServerOptions> options)
+      : endpoints_(std::move(endpoints)),
+        daemon_(daemon),
+        port_(port),
+        options_(std::move(options)) {}
 
   std::unique_ptr<Endpoints> endpoints_;  // outlives daemon_, which calls it
   MHD_Daemon* daemon_;
   int port_;
+  std::unique_ptr<MetricsServerOptions> options_;  // the TLS key stays valid while serving
 };
 
 }  // namespace arbalest

@@ -1,0 +1,129 @@
+#include "flight/auth_policy.h"
+
+#include <fmt/format.h>
+
+#include "common/json_util.h"
+
+namespace arbalest {
+namespace {
+
+namespace fl = arrow::flight;
+
+// The string values of "dataset" and "name" in a JSON object.
+void AddNamedDatasets(const Json& object, std::vector<std::string>* datasets) {
+  if (!object.is_object()) return;
+  for (const char* key : {"dataset", "name"}) {
+    auto it = object.find(key);
+    if (it != object.end() && it->is_string()) datasets->push_back(it->get<std::string>());
+  }
+}
+
+bool CoversEveryDatasetWithoutOne(std::string_view action) {
+  return action == "stats" || action == "check_readiness" || action == "snapshot" ||
+         action == "ForceSnapshot";
+}
+
+std::string Describe(const AccessRequest& request) {
+  return request.action.empty() ? request.method : "action '" + request.action + "'";
+}
+
+}  // namespace
+
+Role RequiredRole(std::string_view action) {
+  if (action == "VectorSearch" || action == "HybridSearch" || action == "VectorSearchByID" ||
+      action == "check_readiness" || action == "stats") {
+    return Role::kRead;
+  }
+  if (action == "delete" || action == "snapshot" || action == "ForceSnapshot") return Role::kWrite;
+  return Role::kAdmin;
+}
+
+AccessRequest ForAction(std::string_view type, std::string_view body) {
+  AccessRequest request{"DoAction", std::string(type), RequiredRole(type), {}, false};
+  if (!body.empty()) {
+    auto json = ParseJson(body, "action body");
+    if (json.ok()) AddNamedDatasets(*json, &request.datasets);
+  }
+  // Handlers read an empty body, or one naming no dataset, as every dataset.
+  request.every_dataset = request.datasets.empty() && CoversEveryDatasetWithoutOne(type);
+  return request;
+}
+
+AccessRequest ForTicket(std::string_view ticket) {
+  AccessRequest request{"DoGet", "", Role::kRead, {}, false};
+  if (!ticket.empty() && ticket.front() != '{') {
+    request.datasets.emplace_back(ticket);
+    return request;
+  }
+  auto json = ParseJson(ticket, "ticket");
+  if (json.ok() && json->is_object()) {
+    AddNamedDatasets(*json, &request.datasets);
+    if (auto search = json->find("search"); search != json->end()) {
+      AddNamedDatasets(*search, &request.datasets);
+    }
+  }
+  return request;
+}
+
+AccessRequest ForDescriptor(std::string method, const fl::FlightDescriptor& descriptor, Role role) {
+  AccessRequest request{std::move(method), "", role, {}, false};
+  if (descriptor.type == fl::FlightDescriptor::PATH) {
+    for (const std::string& element : descriptor.path) request.datasets.push_back(element);
+  }
+  return request;
+}
+
+AccessRequest ForExchange(const fl::FlightDescriptor& descriptor) {
+  AccessRequest request{"DoExchange", "", Role::kRead, {}, false};
+  if (descriptor.type == fl::FlightDescriptor::PATH) {
+    // ["ingest", dataset]; any other path is refused by the handler.
+    request.role = Role::kWrite;
+    for (size_t i = 1; i < descriptor.path.size(); ++i) {
+      request.datasets.push_back(descriptor.path[i]);
+    }
+  }
+  return request;
+}
+
+AccessDecision DecideDataset(const TokenEntry& token, const AccessRequest& request,
+                             std::string_view dataset) {
+  if (token.MayUse(dataset)) return {true, "", "", std::string(dataset)};
+  return {false, "dataset",
+          fmt::format("token '{}' may not use dataset '{}' ({} needs a token whose datasets "
+                      "match it; this token's: {})",
+                      token.id, dataset, Describe(request), token.DatasetsText()),
+          std::string(dataset)};
+}
+
+AccessDecision Decide(const TokenEntry& token, const AccessRequest& request) {
+  const std::string first = request.every_dataset      ? "*"
+                            : request.datasets.empty() ? ""
+                                                       : request.datasets.front();
+  if (!RoleAllows(token.role, request.role)) {
+    return {false, "role",
+            fmt::format("token '{}' has role {}; {} needs role {}", token.id, RoleName(token.role),
+                        Describe(request), RoleName(request.role)),
+            first};
+  }
+  if (token.all_datasets()) return {true, "", "", first};
+  if (request.every_dataset) {
+    return {false, "dataset",
+            fmt::format("{} without a 'dataset' covers every dataset; token '{}' may only use "
+                        "datasets matching {}: name one",
+                        Describe(request), token.id, token.DatasetsText()),
+            first};
+  }
+  if (request.datasets.empty() && request.method != "DoExchange") {
+    return {false, "dataset",
+            fmt::format("{} names no dataset; token '{}' may only use datasets matching {}",
+                        Describe(request), token.id, token.DatasetsText()),
+            first};
+  }
+  for (const std::string& dataset : request.datasets) {
+    AccessDecision decision = DecideDataset(token, request, dataset);
+    if (!decision.allowed) return decision;
+  }
+  return {true, "", "", first};
+}
+
+}  // namespace arbalest

@@ -1,0 +1,52 @@
+// What each call needs of a token (docs/security.md): its role and the datasets it touches,
+// read from the request the same way the handlers read it. Pure functions, unit-tested.
+#pragma once
+
+#include <arrow/flight/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "security/tokens.h"
+
+namespace arbalest {
+
+struct AccessRequest {
+  std::string method;  // DoGet, DoAction, ...
+  std::string action;  // DoAction's type
+  Role role = Role::kRead;
+  // The datasets the call names (a request may name one under several keys: all are checked).
+  std::vector<std::string> datasets;
+  // The call covers every dataset (stats, snapshot or check_readiness without one).
+  bool every_dataset = false;
+};
+
+// The role an action needs: read for searches, stats and check_readiness; write for delete and
+// snapshot; admin for compact, delete-dataset and any action this table does not know.
+Role RequiredRole(std::string_view action);
+
+AccessRequest ForAction(std::string_view type, std::string_view body);
+AccessRequest ForTicket(std::string_view ticket);
+// GetFlightInfo, GetSchema (read) and DoPut (write): a PATH descriptor naming the dataset.
+AccessRequest ForDescriptor(std::string method, const arrow::flight::FlightDescriptor& descriptor,
+                            Role role);
+// DoExchange: path ["ingest", dataset] (write) or cmd VectorSearch (read; its datasets come in
+// the batches and are checked as they arrive).
+AccessRequest ForExchange(const arrow::flight::FlightDescriptor& descriptor);
+
+struct AccessDecision {
+  bool allowed = true;
+  std::string reason;   // "role" or "dataset" when refused (the metric's label)
+  std::string message;  // for the client and the audit log
+  std::string dataset;  // the dataset refused, or the first one named; "*" for every dataset
+};
+
+// Whether `token` may make the call.
+AccessDecision Decide(const TokenEntry& token, const AccessRequest& request);
+
+// Whether `token` may use `dataset` (for the rows of a VectorSearch exchange).
+AccessDecision DecideDataset(const TokenEntry& token, const AccessRequest& request,
+                             std::string_view dataset);
+
+}  // namespace arbalest

@@ -1,0 +1,69 @@
+#include "flight/auth_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace arbalest {
+namespace {
+
+namespace fl = arrow::flight;
+
+TEST(AuthPolicyTest, ActionRoles) {
+  for (const char* read :
+       {"VectorSearch", "HybridSearch", "VectorSearchByID", "check_readiness", "stats"}) {
+    EXPECT_EQ(RequiredRole(read), Role::kRead) << read;
+  }
+  for (const char* write : {"delete", "snapshot", "ForceSnapshot"}) {
+    EXPECT_EQ(RequiredRole(write), Role::kWrite) << write;
+  }
+  for (const char* admin : {"compact", "delete-dataset", "cluster-status", "no-such-action"}) {
+    EXPECT_EQ(RequiredRole(admin), Role::kAdmin) << admin;
+  }
+}
+
+TEST(AuthPolicyTest, DatasetsOfRequests) {
+  EXPECT_EQ(ForTicket("logs_a").datasets, std::vector<std::string>{"logs_a"});
+  EXPECT_EQ(ForTicket(R"({"dataset":"a","limit":1})").datasets, std::vector<std::string>{"a"});
+  EXPECT_EQ(ForTicket(R"({"search":{"name":"b","vector":[1]}})").datasets,
+            std::vector<std::string>{"b"});
+  EXPECT_EQ(ForTicket(R"({"dataset":"a","name":"b"})").datasets.size(), 2u);
+  EXPECT_TRUE(ForTicket("{not json").datasets.empty());
+  EXPECT_TRUE(ForAction("stats", "").every_dataset);
+  EXPECT_TRUE(ForAction("snapshot", "{}").every_dataset);
+  EXPECT_FALSE(ForAction("stats", R"({"dataset":"a"})").every_dataset);
+  EXPECT_FALSE(ForAction("delete", "").every_dataset);
+  EXPECT_EQ(ForDescriptor("DoPut", fl::FlightDescriptor::Path({"a"}), Role::kWrite).datasets,
+            std::vector<std::string>{"a"});
+  auto ingest = ForExchange(fl::FlightDescriptor::Path({"ingest", "a"}));
+  EXPECT_EQ(ingest.role, Role::kWrite);
+  EXPECT_EQ(ingest.datasets, std::vector<std::string>{"a"});
+  auto search = ForExchange(fl::FlightDescriptor::Command("VectorSearch"));
+  EXPECT_EQ(search.role, Role::kRead);
+  EXPECT_TRUE(search.datasets.empty());
+}
+
+TEST(AuthPolicyTest, Decisions) {
+  const TokenEntry reader{"r", Role::kRead, {"logs_*"}, ""};
+  const TokenEntry admin{"a", Role::kAdmin, {"*"}, ""};
+  auto decision = Decide(reader, ForAction("delete", R"({"dataset":"logs_a","id":1})"));
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.reason, "role");
+  EXPECT_EQ(decision.message, "token 'r' has role read; action 'delete' needs role write");
+  decision = Decide(reader, ForTicket("other"));
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.reason, "dataset");
+  EXPECT_EQ(decision.dataset, "other");
+  EXPECT_TRUE(Decide(reader, ForTicket("logs_1")).allowed);
+  // Every name in the request must match, whichever one the handler uses.
+  EXPECT_FALSE(Decide(reader, ForTicket(R"({"dataset":"logs_1","name":"other"})")).allowed);
+  EXPECT_FALSE(Decide(reader, ForAction("stats", "{}")).allowed);
+  EXPECT_FALSE(Decide(reader, ForTicket("{broken")).allowed);
+  EXPECT_TRUE(Decide(admin, ForAction("stats", "{}")).allowed);
+  EXPECT_TRUE(Decide(admin, ForTicket("{broken")).allowed);  // the handler refuses it
+  EXPECT_TRUE(Decide(reader, ForExchange(fl::FlightDescriptor::Command("VectorSearch"))).allowed);
+  EXPECT_FALSE(
+      DecideDataset(reader, ForExchange(fl::FlightDescriptor::Command("VectorSearch")), "other")
+          .allowed);
+}
+
+}  // namespace
+}  // namespace arbalest
