@@ -14,7 +14,7 @@ size_t DefaultSearchEf(size_t k, uint64_t rows) {
   if (static_cast<double>(rows) > kBaseRows) {
     by_size += kEfPerDoubling * std::log2(static_cast<double>(rows) / kBaseRows);
   }
-  return std::max<size_t>(2 * k, static_cast<size_t>(std::min(by_size, kMaxSizeEf)));
+  return std::max<size_t>(k + k / 4, static_cast<size_t>(std::min(by_size, kMaxSizeEf)));
 }
 
 }  // namespace arbalest

@@ -274,8 +274,9 @@ TEST(HnswTest, DefaultSearchEfGrowsWithRowsAndK) {
   EXPECT_EQ(DefaultSearchEf(10, 100000), 126u);
   EXPECT_EQ(DefaultSearchEf(10, 114659), 131u);
   EXPECT_EQ(DefaultSearchEf(10, 1000000), 206u);
-  EXPECT_EQ(DefaultSearchEf(100, 1000), 200u);  // 2k
-  EXPECT_EQ(DefaultSearchEf(10000, 1000), 20000u);
+  EXPECT_EQ(DefaultSearchEf(100, 1000), 125u);  // 1.25k
+  EXPECT_EQ(DefaultSearchEf(100, 100000), 126u);
+  EXPECT_EQ(DefaultSearchEf(10000, 1000), 12500u);
   EXPECT_LE(DefaultSearchEf(1, uint64_t{1} << 62), 4096u);
 }
 

@@ -135,7 +135,7 @@ def test_default_ef_reaches_recall_095_on_real_embeddings(server, dataset, wordn
 def test_hybrid_search_is_the_fusion_of_dense_and_bm25_on_real_text(server, dataset, wordnet):
     corpus, texts, queries, query_meta = wordnet
     bm25 = Bm25(texts)
-    depth = 4 * K  # each side's list: max(4k, ef), ef left to the default (at most 4k here)
+    depth = 4 * K  # each side's list: max(4k, ef) rows, and no ef is given
     overlap_fused = overlap_dense = overlap_text = 0
     text_only_hits = 0
     examples = [(q, m["text"]) for q, m in zip(queries, query_meta) if m["kind"] == "example"]
