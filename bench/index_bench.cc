@@ -1,8 +1,17 @@
 // Side-by-side HNSW benchmark: this index vs hnswlib vs FAISS IndexHNSWFlat on the same data
-// (seeded clustered vectors, or .fbin files such as bench/data/fashion_mnist.py writes), the
-// same thread count and the same M / ef_construction.
+// (seeded clustered vectors, .fbin files such as bench/data/fashion_mnist.py writes, or a
+// directory of .npy files with exact ground truth such as the WordNet MiniLM set), the same
+// thread count, metric and M / ef_construction.
 // Reports build throughput, QPS and p50/p99 latency at recall@10 0.90/0.95/0.99 (linear
-// interpolation over an ef sweep), and RSS growth while building. Prints its own command line.
+// interpolation over an ef sweep), recall and QPS of our engines at their default ef (a search
+// without ef), and RSS growth while building. Prints its own command line.
+//
+// --data DIR reads corpus_f16.npy (float16 or corpus.npy float32 rows), dev_queries.npy
+// (float32), dev_gt.npy (int32, exact neighbours best first; brute force when absent or when
+// --rows cuts the corpus) and, when there, dev_queries.jsonl.gz: each query's "kind" (e.g.
+// synset / example), reported as separate groups ("arbalest/example"). Metric: cosine by
+// default with --data, else l2; hnswlib and FAISS run inner product for cosine and dot (the
+// set's rows are unit vectors: inner product = cosine).
 //
 // Our index runs on full vectors, SQ8 codes and PQ codes (both re-ranked), and on full vectors
 // with float32 construction distances (arb-f32build: no float16 construction copies); arb-rowwise
@@ -11,23 +20,27 @@
 // that type's values (integers: scaled by --int-scale, uint8 shifted by 128), and every engine
 // gets the same rounded values (hnswlib and FAISS as float32).
 //
-//   index_bench [--rows N] [--dim D] [--queries Q] [--threads T] [--m M] [--efc EF]
+//   index_bench [--rows N] [--dim D] [--queries Q] [--k K] [--threads T] [--m M] [--efc EF]
 //               [--pq-m BYTES] [--base BASE.fbin --query-file QUERIES.fbin]
+//               [--data DIR] [--metric l2|cosine|dot]
 //               [--element float32|float16|bfloat16|int8|uint8] [--int-scale S]
 //               [--engines arbalest,arb-f32build,arb-rowwise,arb-4k,arb-sq8,arb-pq,hnswlib,faiss]
 #include <faiss/IndexHNSW.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
 #include <sys/resource.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,6 +50,7 @@
 #include "../tests/index/clustered_data.h"
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
+#include "index/metric.h"
 #include "index/record_arena.h"
 #include "simd/element_type.h"
 
@@ -55,6 +69,9 @@ struct Config {
   // .fbin files (int32 rows, int32 dim, rows x dim float32) to use instead of clustered data;
   // --rows and --queries then cap how many of their rows are read.
   std::string base, query_file;
+  std::string data_dir;  // --data: .npy corpus, queries and ground truth
+  Metric metric = Metric::kL2;
+  bool metric_given = false, rows_given = false, queries_given = false;
   // Comma-separated engine names to run (all when empty), e.g. "arbalest,hnswlib" for a
   // quicker side-by-side build comparison.
   std::string engines;
@@ -80,6 +97,94 @@ testing::Dataset ReadFbin(const std::string& path, size_t max_rows) {
     std::exit(2);
   }
   return data;
+}
+
+// A 2-d .npy array: its dtype ("<f2", "<f4", "<i4"), shape and raw little-endian values.
+struct Npy {
+  std::string descr;
+  size_t rows = 0, cols = 0;
+  std::vector<char> bytes;
+};
+
+// Reads a C-order 2-d .npy file (format 1.0 to 3.0); exits naming the file when it cannot.
+Npy ReadNpy(const std::string& path) {
+  auto fail = [&](const char* why) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), why);
+    std::exit(2);
+  };
+  std::ifstream in(path, std::ios::binary);
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail("not an .npy file");
+  uint32_t header_bytes = 0;
+  if (magic[6] == 1) {
+    uint16_t n = 0;
+    in.read(reinterpret_cast<char*>(&n), 2);
+    header_bytes = n;
+  } else {
+    in.read(reinterpret_cast<char*>(&header_bytes), 4);
+  }
+  std::string header(header_bytes, '\0');
+  if (!in.read(header.data(), header_bytes)) fail("truncated header");
+  auto value_of = [&](const std::string& key) {
+    const size_t at = header.find("'" + key + "'");
+    if (at == std::string::npos) fail("header without descr, fortran_order or shape");
+    return header.substr(header.find(':', at) + 1);
+  };
+  Npy npy;
+  const std::string descr = value_of("descr");
+  npy.descr = descr.substr(descr.find('\'') + 1, 3);
+  if (value_of("fortran_order").find("False") > 2) fail("Fortran order");
+  const std::string shape = value_of("shape");
+  if (std::sscanf(shape.c_str(), " (%zu, %zu)", &npy.rows, &npy.cols) != 2) fail("not 2-d");
+  const size_t width = npy.descr == "<f2" ? 2 : npy.descr == "<f4" || npy.descr == "<i4" ? 4 : 0;
+  if (width == 0) fail("dtype other than <f2, <f4, <i4");
+  npy.bytes.resize(npy.rows * npy.cols * width);
+  if (!in.read(npy.bytes.data(), static_cast<std::streamsize>(npy.bytes.size()))) fail("truncated");
+  return npy;
+}
+
+// The first `max_rows` rows of a float16 or float32 .npy file as float32.
+testing::Dataset NpyVectors(const std::string& path, size_t max_rows) {
+  const Npy npy = ReadNpy(path);
+  testing::Dataset data;
+  data.dim = npy.cols;
+  const size_t rows = std::min(npy.rows, max_rows);
+  data.values.resize(rows * data.dim);
+  if (npy.descr == "<f2") {
+    simd::DecodeRow(simd::ElementType::kFloat16, npy.bytes.data(), rows * data.dim,
+                    data.values.data());
+  } else if (npy.descr == "<f4") {
+    std::memcpy(data.values.data(), npy.bytes.data(), data.values.size() * sizeof(float));
+  } else {
+    std::fprintf(stderr, "%s: not float16 or float32\n", path.c_str());
+    std::exit(2);
+  }
+  return data;
+}
+
+bool Exists(const std::string& path) { return std::ifstream(path).good(); }
+
+// The "kind" of each line of a gzipped JSON-lines file ("" where a line has none).
+std::vector<std::string> JsonlKinds(const std::string& path) {
+  std::vector<std::string> kinds;
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) return kinds;
+  std::string line;
+  char buffer[1 << 16];
+  while (gzgets(file, buffer, sizeof(buffer)) != nullptr) {
+    line += buffer;
+    if (line.empty() || line.back() != '\n') continue;
+    const size_t key = line.find("\"kind\"");
+    std::string kind;
+    if (key != std::string::npos) {
+      const size_t open = line.find('"', line.find(':', key) + 1);
+      kind = line.substr(open + 1, line.find('"', open + 1) - open - 1);
+    }
+    kinds.push_back(kind);
+    line.clear();
+  }
+  gzclose(file);
+  return kinds;
 }
 
 double Seconds(Clock::time_point since) {
@@ -123,6 +228,8 @@ class Engine {
   virtual void Build(const testing::Dataset& data, int threads) = 0;
   // Row ids of the k nearest neighbours of `query`.
   virtual void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) = 0;
+  // Whether ef 0 means the engine's own default (our index), rather than nothing.
+  virtual bool has_default_ef() const { return false; }
   // The rows `row` links to on the bottom level (empty when the engine does not say).
   virtual std::vector<int64_t> BottomLinks(size_t /*row*/) const { return {}; }
 };
@@ -150,7 +257,7 @@ class ArbalestEngine final : public Engine {
  public:
   ArbalestEngine(const Config& config, Quantization quantization, std::string name,
                  bool float16_build = true, bool batch_link = true, bool huge_pages = true)
-      : index_(HnswIndex::Make(config.dim, Metric::kL2, config.element,
+      : index_(HnswIndex::Make(config.dim, config.metric, config.element,
                                {.m = config.m,
                                 .ef_construction = config.efc,
                                 .quantization = quantization,
@@ -161,6 +268,7 @@ class ArbalestEngine final : public Engine {
         name_(std::move(name)),
         huge_pages_(huge_pages) {}
   const char* name() const override { return name_.c_str(); }
+  bool has_default_ef() const override { return true; }
   // AddBatch, as the store's index workers add rows: rows numbered in data order (concurrent
   // Adds would number them in arrival order, and recall would be scored against the wrong rows),
   // linked from `threads` threads.
@@ -189,8 +297,11 @@ class ArbalestEngine final : public Engine {
 class HnswlibEngine final : public Engine {
  public:
   HnswlibEngine(const Config& config)
-      : space_(config.dim),
-        index_(&space_, config.rows, config.m, config.efc, /*random_seed=*/42) {}
+      : space_(config.metric == Metric::kL2
+                   ? std::unique_ptr<hnswlib::SpaceInterface<float>>(
+                         std::make_unique<hnswlib::L2Space>(config.dim))
+                   : std::make_unique<hnswlib::InnerProductSpace>(config.dim)),
+        index_(space_.get(), config.rows, config.m, config.efc, /*random_seed=*/42) {}
   const char* name() const override { return "hnswlib"; }
   void Build(const testing::Dataset& data, int threads) override {
     ParallelFor(data.rows(), threads, [&](size_t r) { index_.addPoint(data.row(r).data(), r); });
@@ -210,13 +321,15 @@ class HnswlibEngine final : public Engine {
   }
 
  private:
-  hnswlib::L2Space space_;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;  // L2, or inner product
   hnswlib::HierarchicalNSW<float> index_;
 };
 
 class FaissEngine final : public Engine {
  public:
-  FaissEngine(const Config& config) : index_(static_cast<int>(config.dim), config.m) {
+  FaissEngine(const Config& config)
+      : index_(static_cast<int>(config.dim), static_cast<int>(config.m),
+               config.metric == Metric::kL2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT) {
     index_.hnsw.efConstruction = static_cast<int>(config.efc);
   }
   const char* name() const override { return "faiss"; }
@@ -319,12 +432,16 @@ Config ParseArgs(int argc, char** argv) {
       c.base = argv[i + 1];
     else if (flag == "--query-file")
       c.query_file = argv[i + 1];
-    else if (flag == "--rows")
+    else if (flag == "--rows") {
       c.rows = value;
-    else if (flag == "--dim")
+      c.rows_given = true;
+    } else if (flag == "--dim")
       c.dim = value;
-    else if (flag == "--queries")
+    else if (flag == "--queries") {
       c.queries = value;
+      c.queries_given = true;
+    } else if (flag == "--k")
+      c.k = value;
     else if (flag == "--threads")
       c.threads = static_cast<int>(value);
     else if (flag == "--m")
@@ -339,12 +456,89 @@ Config ParseArgs(int argc, char** argv) {
       c.element = ParseElement(argv[i + 1]);
     else if (flag == "--int-scale")
       c.int_scale = std::strtof(argv[i + 1], nullptr);
-    else {
+    else if (flag == "--data")
+      c.data_dir = argv[i + 1];
+    else if (flag == "--metric") {
+      const auto metric = ParseMetric(argv[i + 1]);
+      if (!metric.ok()) {
+        std::fprintf(stderr, "%s\n", metric.status().ToString().c_str());
+        std::exit(2);
+      }
+      c.metric = *metric;
+      c.metric_given = true;
+    } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
     }
   }
   return c;
+}
+
+// A set of queries reported on its own ("synset", "example"; "" for all the queries), with the
+// ids of each query's k nearest rows.
+struct Group {
+  std::string name;
+  testing::Dataset queries;
+  std::vector<std::vector<int64_t>> truth;
+};
+
+// The k nearest rows of each query by exact search under config.metric.
+std::vector<std::vector<int64_t>> BruteForce(const Config& config, const testing::Dataset& data,
+                                             const testing::Dataset& queries) {
+  std::vector<std::vector<int64_t>> truth(queries.rows());
+  FlatIndex flat(config.dim, config.metric);
+  if (!testing::AddAll(flat, data).ok()) std::abort();
+  ParallelFor(queries.rows(), config.threads, [&](size_t q) {
+    std::vector<Neighbor> got;
+    if (!flat.Search(queries.row(q), {.k = config.k}, &got).ok()) std::abort();
+    for (const Neighbor& n : got) truth[q].push_back(n.row);
+  });
+  return truth;
+}
+
+// The --data directory's queries, split by kind, with their ground truth: dev_gt.npy's first k
+// columns when it covers the whole corpus as read, else brute force.
+std::vector<Group> DataGroups(const Config& config, const testing::Dataset& data,
+                              size_t corpus_rows) {
+  const std::string dir = config.data_dir + "/";
+  const testing::Dataset queries = RoundTo(config.element, config.int_scale,
+                                           NpyVectors(dir + "dev_queries.npy", config.queries));
+  if (queries.dim != data.dim) {
+    std::fprintf(stderr, "queries have width %zu, the corpus %zu\n", queries.dim, data.dim);
+    std::exit(2);
+  }
+  std::vector<std::vector<int64_t>> truth;
+  if (Exists(dir + "dev_gt.npy") && data.rows() == corpus_rows) {
+    const Npy gt = ReadNpy(dir + "dev_gt.npy");
+    if (gt.descr != "<i4" || gt.rows < queries.rows() || gt.cols < config.k) {
+      std::fprintf(stderr, "dev_gt.npy: want int32, >= %zu rows, >= %zu columns\n", queries.rows(),
+                   config.k);
+      std::exit(2);
+    }
+    const auto* ids = reinterpret_cast<const int32_t*>(gt.bytes.data());
+    for (size_t q = 0; q < queries.rows(); ++q) {
+      truth.emplace_back(ids + q * gt.cols, ids + q * gt.cols + config.k);
+    }
+  } else {
+    truth = BruteForce(config, data, queries);
+  }
+  std::vector<std::string> kinds = JsonlKinds(dir + "dev_queries.jsonl.gz");
+  kinds.resize(queries.rows());
+  std::map<std::string, Group> by_kind;
+  for (size_t q = 0; q < queries.rows(); ++q) {
+    Group& group = by_kind[kinds[q]];
+    group.name = kinds[q];
+    group.queries.dim = queries.dim;
+    group.queries.values.insert(group.queries.values.end(), queries.row(q).begin(),
+                                queries.row(q).end());
+    group.truth.push_back(truth[q]);
+  }
+  std::vector<Group> groups;
+  for (auto& [kind, group] : by_kind) groups.push_back(std::move(group));
+  // Synset queries first, as the set's README lists them.
+  std::sort(groups.begin(), groups.end(),
+            [](const Group& a, const Group& b) { return a.name > b.name; });
+  return groups;
 }
 
 int Main(int argc, char** argv) {
@@ -353,44 +547,66 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "--base and --query-file go together\n");
     return 2;
   }
-  const bool from_files = !config.base.empty();
-  const testing::Dataset data =
-      RoundTo(config.element, config.int_scale,
-              from_files ? ReadFbin(config.base, config.rows)
-                         : testing::ClusteredData(config.rows, config.dim, 1));
-  const testing::Dataset queries =
-      RoundTo(config.element, config.int_scale,
-              from_files ? ReadFbin(config.query_file, config.queries)
-                         : testing::ClusteredData(config.queries, config.dim, 2));
-  if (from_files && queries.dim != data.dim) {
-    std::fprintf(stderr, "%s has width %zu, %s %zu\n", config.base.c_str(), data.dim,
-                 config.query_file.c_str(), queries.dim);
-    return 2;
+  if (!config.data_dir.empty()) {
+    // The whole set unless --rows / --queries cut it.
+    if (!config.metric_given) config.metric = Metric::kCosine;
+    if (!config.rows_given) config.rows = SIZE_MAX;
+    if (!config.queries_given) config.queries = SIZE_MAX;
   }
+  const bool from_files = !config.base.empty();
+  size_t corpus_rows = 0;
+  testing::Dataset data;
+  std::string source = "clustered (64 Gaussian clusters, intrinsic dim 32)";
+  if (!config.data_dir.empty()) {
+    const std::string f16 = config.data_dir + "/corpus_f16.npy";
+    const std::string path = Exists(f16) ? f16 : config.data_dir + "/corpus.npy";
+    data = NpyVectors(path, config.rows);
+    corpus_rows = ReadNpy(path).rows;
+    source = config.data_dir;
+  } else if (from_files) {
+    data = ReadFbin(config.base, config.rows);
+    source = config.base;
+  } else {
+    data = testing::ClusteredData(config.rows, config.dim, 1);
+  }
+  data = RoundTo(config.element, config.int_scale, std::move(data));
   config.rows = data.rows();
   config.dim = data.dim;
-  config.queries = queries.rows();
+  std::vector<Group> groups;
+  if (!config.data_dir.empty()) {
+    groups = DataGroups(config, data, corpus_rows);
+  } else {
+    Group all;
+    all.queries = RoundTo(config.element, config.int_scale,
+                          from_files ? ReadFbin(config.query_file, config.queries)
+                                     : testing::ClusteredData(config.queries, config.dim, 2));
+    if (all.queries.dim != data.dim) {
+      std::fprintf(stderr, "%s has width %zu, %s %zu\n", config.base.c_str(), data.dim,
+                   config.query_file.c_str(), all.queries.dim);
+      return 2;
+    }
+    all.truth = BruteForce(config, data, all.queries);
+    groups.push_back(std::move(all));
+  }
+  config.queries = 0;
+  for (const Group& group : groups) config.queries += group.queries.rows();
   std::printf("command:");
   for (int i = 0; i < argc; ++i) std::printf(" %s", argv[i]);
   std::printf(
-      "\ndata: %zu x %zu %s %s, %zu queries, k=%zu, threads=%d, M=%u, ef_construction=%u, "
-      "kernels=%s\n",
+      "\ndata: %zu x %zu %s %s, metric %s, %zu queries, k=%zu, threads=%d, M=%u, "
+      "ef_construction=%u, kernels=%s\n",
       config.rows, config.dim, std::string(simd::ElementTypeName(config.element)).c_str(),
-      from_files ? config.base.c_str() : "clustered (64 Gaussian clusters, intrinsic dim 32)",
-      config.queries, config.k, config.threads, config.m, config.efc, simd::DispatchedTargetName());
-
-  std::vector<std::vector<int64_t>> truth(config.queries);
-  {
-    FlatIndex flat(config.dim, Metric::kL2);
-    if (!testing::AddAll(flat, data).ok()) return 1;
-    ParallelFor(config.queries, config.threads, [&](size_t q) {
-      std::vector<Neighbor> got;
-      if (!flat.Search(queries.row(q), {.k = config.k}, &got).ok()) std::abort();
-      for (const Neighbor& n : got) truth[q].push_back(n.row);
-    });
+      source.c_str(), std::string(MetricName(config.metric)).c_str(), config.queries, config.k,
+      config.threads, config.m, config.efc, simd::DispatchedTargetName());
+  for (const Group& group : groups) {
+    if (!group.name.empty())
+      std::printf("query group %s: %zu\n", group.name.c_str(), group.truth.size());
   }
 
-  const std::vector<size_t> efs = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
+  std::vector<size_t> efs;  // ef below k searches with ef k: each once
+  for (size_t ef : {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512}) {
+    if (efs.empty() || std::max(ef, config.k) > efs.back()) efs.push_back(std::max(ef, config.k));
+  }
   const std::vector<std::pair<std::string, std::function<std::unique_ptr<Engine>()>>> makers = {
       {"arbalest",
        [&] { return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arbalest"); }},
@@ -420,8 +636,9 @@ int Main(int argc, char** argv) {
   struct Run {
     std::unique_ptr<Engine> engine;
     double build_per_second = 0, build_per_cpu_second = 0, rss_mib = 0;
-    std::vector<Point> sweep;
-    bool done = false;
+    std::vector<std::vector<Point>> sweeps;  // per group
+    std::vector<Point> defaults;             // per group, at the engine's default ef
+    std::vector<bool> done;                  // per group
   };
   std::vector<Run> runs;
   // SQ8/PQ codes and float16 construction copies exist over float32 rows only.
@@ -441,28 +658,47 @@ int Main(int argc, char** argv) {
     run.build_per_second = static_cast<double>(config.rows) / Seconds(start);
     run.build_per_cpu_second = static_cast<double>(config.rows) / (CpuSeconds() - cpu_start);
     run.rss_mib = RssMiB() - rss_before;
+    run.sweeps.resize(groups.size());
+    run.done.resize(groups.size());
     runs.push_back(std::move(run));
   }
   // The ef sweep interleaves the engines, so load from elsewhere hits them alike.
   for (size_t ef : efs) {
     for (Run& run : runs) {
-      if (run.done) continue;
-      run.sweep.push_back(
-          Measure(*run.engine, queries, truth, config.k, std::max(ef, config.k), config.threads));
-      run.done = run.sweep.back().recall >= 0.995;
+      for (size_t g = 0; g < groups.size(); ++g) {
+        if (run.done[g]) continue;
+        run.sweeps[g].push_back(
+            Measure(*run.engine, groups[g].queries, groups[g].truth, config.k, ef, config.threads));
+        run.done[g] = run.sweeps[g].back().recall >= 0.995;
+      }
     }
   }
-  std::printf("\n%-12s %10s %8s | %s\n", "engine", "build v/s", "RSS MiB",
+  for (Run& run : runs) {
+    for (size_t g = 0; g < groups.size() && run.engine->has_default_ef(); ++g) {
+      run.defaults.push_back(Measure(*run.engine, groups[g].queries, groups[g].truth, config.k,
+                                     /*ef=*/0, config.threads));
+    }
+  }
+  std::printf("\n%-20s %10s %8s | %s\n", "engine", "build v/s", "RSS MiB",
               "recall target: QPS  p50us  p99us  (ef)");
   for (const Run& run : runs) {
-    std::printf("%-12s %10.0f %8.0f |", run.engine->name(), run.build_per_second, run.rss_mib);
-    for (double target : {0.90, 0.95, 0.99}) {
-      const Point p = AtRecall(run.sweep, target);
-      std::printf("  %.2f: %7.0f %6.0f %6.0f (%3zu)", target, p.qps, p.p50_us, p.p99_us, p.ef);
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const std::string name =
+          std::string(run.engine->name()) + (groups[g].name.empty() ? "" : "/" + groups[g].name);
+      std::printf("%-20s %10.0f %8.0f |", name.c_str(), run.build_per_second, run.rss_mib);
+      for (double target : {0.90, 0.95, 0.99}) {
+        const Point p = AtRecall(run.sweeps[g], target);
+        std::printf("  %.2f: %7.0f %6.0f %6.0f (%3zu)", target, p.qps, p.p50_us, p.p99_us, p.ef);
+      }
+      std::printf("\n  sweep ef:recall:qps");
+      for (const Point& p : run.sweeps[g]) std::printf(" %zu:%.3f:%.0f", p.ef, p.recall, p.qps);
+      if (g < run.defaults.size()) {
+        std::printf("\n  default ef: recall %.3f, QPS %.0f, p50 %.0f us, p99 %.0f us",
+                    run.defaults[g].recall, run.defaults[g].qps, run.defaults[g].p50_us,
+                    run.defaults[g].p99_us);
+      }
+      std::printf("\n");
     }
-    std::printf("\n  sweep ef:recall:qps");
-    for (const Point& p : run.sweep) std::printf(" %zu:%.3f:%.0f", p.ef, p.recall, p.qps);
-    std::printf("\n");
   }
   std::printf("\nbottom level (mean out-degree, rows no row links to):");
   for (const Run& run : runs) {

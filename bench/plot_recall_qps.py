@@ -5,6 +5,10 @@ ann-benchmarks draws them.
     build/bench/bench/index_bench --rows 100000 ... | tee index_bench.txt
     .venv/bin/pip install -r python/bench-requirements.txt   # matplotlib, once
     .venv/bin/python bench/plot_recall_qps.py index_bench.txt --out docs/img/recall_qps.png
+
+With --data, index_bench names each curve engine/group ("arbalest/example"); --group example
+plots that group's curves alone, one per engine. Several outputs (e.g. a float16 run beside the
+float32 one) draw on the same axes; a repeated engine name is suffixed with its file's name.
 """
 
 from __future__ import annotations
@@ -39,13 +43,30 @@ def parse(text: str) -> tuple[str, dict[str, list[tuple[float, float, int]]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", type=pathlib.Path, help="index_bench's printed output")
+    parser.add_argument("output", type=pathlib.Path, nargs="+",
+                        help="index_bench's printed output (one file or more)")
+    parser.add_argument("--group", default="",
+                        help="only the curves of this query group (engine/GROUP), named by engine")
     parser.add_argument("--out", type=pathlib.Path, required=True, help="PNG to write")
     parser.add_argument("--title", default="")
     args = parser.parse_args()
-    command, curves = parse(args.output.read_text())
+    commands, curves = [], {}
+    for path in args.output:
+        command, found = parse(path.read_text())
+        if not found:
+            raise SystemExit(f"{path}: no 'sweep ef:recall:qps' lines (is it index_bench output?)")
+        commands.append(command)
+        for engine, points in found.items():
+            if args.group:
+                if not engine.endswith("/" + args.group):
+                    continue
+                engine = engine[: -len(args.group) - 1]
+            if engine in curves:
+                engine = f"{engine} ({path.stem})"
+            curves[engine] = points
     if not curves:
-        raise SystemExit(f"{args.output}: no 'sweep ef:recall:qps' lines (is it index_bench output?)")
+        raise SystemExit(f"no curves of group {args.group!r}")
+    command = " ; ".join(commands)
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for engine, points in curves.items():
         ax.plot([r for r, _, _ in points], [q for _, q, _ in points], marker="o", ms=3,

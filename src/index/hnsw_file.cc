@@ -46,7 +46,7 @@ struct FileHeader {
   uint8_t reserved[2];
   uint32_t m;
   uint32_t ef_construction;
-  uint32_t ef_search;
+  uint32_t ef_search;  // unused (written 0): the default ef is DefaultSearchEf (search_ef.h)
   uint32_t row_stride;
   uint32_t training_rows;  // the quantizer's: sq8_training_rows or pq_training_rows
   uint32_t code_stride;
@@ -204,7 +204,7 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
   header.code_stride = static_cast<uint32_t>(index.codes_.stride());
   header.m = params.m;
   header.ef_construction = params.ef_construction;
-  header.ef_search = params.ef_search;
+  header.ef_search = 0;
   header.row_stride = static_cast<uint32_t>(store.rows().stride());
   header.seed = params.seed;
   header.exact_filter_fraction = params.exact_filter_fraction;
@@ -271,7 +271,6 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
 
   HnswParams params{.m = header.m,
                     .ef_construction = header.ef_construction,
-                    .ef_search = header.ef_search,
                     .seed = header.seed,
                     .exact_filter_fraction = header.exact_filter_fraction,
                     .quantization = quantization,

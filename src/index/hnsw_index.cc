@@ -9,6 +9,7 @@
 #include "index/hnsw_search-inl.h"
 #include "index/parallel_tasks.h"
 #include "index/pq_quantizer.h"
+#include "index/search_ef.h"
 #include "index/sq8_quantizer.h"
 
 namespace arbalest {
@@ -427,9 +428,10 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   ctx->query.resize(dim());
   store_.space().PrepareQuery(query.data(), ctx->query.data());
   const float* q = ctx->query.data();
-  const size_t ef = std::max<size_t>(options.k, options.ef ? options.ef : params_.ef_search);
   const Entry top = LoadEntry();
   const RowId limit = store_.count();  // after the entry point, so that it is below it
+  const size_t ef =
+      std::max<size_t>(options.k, options.ef ? options.ef : DefaultSearchEf(options.k, limit));
   // Rows at or past row_limit still route the walk but are never returned.
   const RowId returnable = options.row_limit > 0 ? std::min(limit, options.row_limit) : limit;
   const Roaring* filter = options.filter;

@@ -49,7 +49,6 @@ arrow::Result<Quantization> ParseQuantization(std::string_view name);
 struct HnswParams {
   uint32_t m = 16;                 // neighbours per row on upper levels; 2*m on level 0
   uint32_t ef_construction = 200;  // candidate list size while inserting
-  uint32_t ef_search = 64;         // default candidate list size while searching
   uint64_t seed = 42;              // level assignment is a function of (seed, row id)
   // A filter matching at most this fraction of rows (or at most 4*ef rows) is served by an
   // exact scan of the matching rows instead of the graph.

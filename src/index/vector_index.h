@@ -19,8 +19,8 @@ namespace arbalest {
 
 struct SearchOptions {
   size_t k = 10;
-  // Size of the HNSW candidate list (ignored by the flat index); 0 means the index default.
-  // Raised to k when smaller.
+  // Size of the HNSW candidate list (ignored by the flat index); 0 means the default,
+  // DefaultSearchEf(k, rows) (index/search_ef.h). Raised to k when smaller.
   size_t ef = 0;
   // Only rows in this bitmap are returned (when not null). Not owned; must outlive the call.
   const Roaring* filter = nullptr;

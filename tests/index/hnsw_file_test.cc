@@ -25,7 +25,7 @@ class HnswFileTest : public ::testing::Test {
     data_ = testing::ClusteredData(3000, kDim, 11);
     queries_ = testing::ClusteredData(50, kDim, 12);
     index_ = HnswIndex::Make(kDim, Metric::kCosine, simd::ElementType::kFloat16,
-                             {.m = 8, .ef_construction = 64, .ef_search = 40, .seed = 3})
+                             {.m = 8, .ef_construction = 64, .seed = 3})
                  .ValueOrDie();
     ASSERT_TRUE(testing::AddAll(*index_, data_).ok());
     ASSERT_TRUE(index_->Delete(17).ok());

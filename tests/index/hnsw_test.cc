@@ -8,6 +8,7 @@
 #include "clustered_data.h"
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
+#include "index/search_ef.h"
 
 namespace arbalest {
 namespace {
@@ -264,6 +265,19 @@ TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {
   ASSERT_TRUE(testing::AddAll(flat, data).ok());
   EXPECT_GE(RecallAtK(*hnsw, flat, queries, {.k = 10, .ef = 64}).ValueOrDie(), 0.95);
   EXPECT_TRUE(hnsw->AddBatch(values.first(kDim + 1), 2).status().IsInvalid());
+}
+
+TEST(HnswTest, DefaultSearchEfGrowsWithRowsAndK) {
+  EXPECT_EQ(DefaultSearchEf(10, 0), 64u);
+  EXPECT_EQ(DefaultSearchEf(10, 16384), 64u);
+  EXPECT_EQ(DefaultSearchEf(10, 32768), 88u);
+  EXPECT_EQ(DefaultSearchEf(10, 100000), 126u);
+  EXPECT_EQ(DefaultSearchEf(10, 114659), 131u);
+  EXPECT_EQ(DefaultSearchEf(10, 1000000), 206u);
+  EXPECT_EQ(DefaultSearchEf(100, 1000), 125u);  // 1.25k
+  EXPECT_EQ(DefaultSearchEf(100, 100000), 126u);
+  EXPECT_EQ(DefaultSearchEf(10000, 1000), 12500u);
+  EXPECT_LE(DefaultSearchEf(1, uint64_t{1} << 62), 4096u);
 }
 
 TEST(HnswTest, ErrorsAndEdgeCases) {
