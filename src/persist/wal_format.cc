@@ -40,6 +40,7 @@ enum PayloadCode : uint8_t {
   kDeleteCode = 8,
   kCompactCode = 9,
   kRowCountCode = 10,
+  kUpsertCode = 11,
 };
 
 constexpr size_t kPrefixSize = 3;  // type u8 | name_len u16
@@ -81,6 +82,30 @@ arrow::Status DecodeRows(const uint8_t* body, size_t size, WalEntry* entry) {
   return arrow::Status::OK();
 }
 
+// Writes `batch` as an IPC stream (schema + the batch) to `stream`.
+template <typename Stream>
+arrow::Status WriteBatch(Stream& stream, const arrow::RecordBatch& batch) {
+  ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
+  ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
+  return writer->Close();
+}
+
+arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry);
+
+// Decodes an upsert's body: the replaced rows' bitmap (u64 length first), then the batch.
+arrow::Status DecodeUpsert(const std::shared_ptr<arrow::Buffer>& body, WalEntry* entry) {
+  if (body->size() < static_cast<int64_t>(sizeof(uint64_t))) {
+    return arrow::Status::Invalid("replaced rows' length past its end");
+  }
+  const auto length = Get<uint64_t>(body->data());
+  if (length > static_cast<uint64_t>(body->size()) - sizeof(uint64_t)) {
+    return arrow::Status::Invalid("replaced rows past its end");
+  }
+  ARROW_RETURN_NOT_OK(DecodeRows(body->data() + sizeof(uint64_t), length, entry));
+  return DecodeIpc(arrow::SliceBuffer(body, static_cast<int64_t>(sizeof(uint64_t) + length)),
+                   entry);
+}
+
 arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry) {
   auto input = std::make_shared<arrow::io::BufferReader>(std::move(body));
   // The stream starts after the record's prefix and dataset name, so its buffers are as
@@ -91,7 +116,7 @@ arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry) {
   auto reader = arrow::ipc::RecordBatchStreamReader::Open(input, options);
   if (!reader.ok()) return arrow::Status::Invalid(reader.status().message());
   entry->schema = (*reader)->schema();
-  if (entry->type == WalRecordType::kAppend) {
+  if (entry->type == WalRecordType::kAppend || entry->type == WalRecordType::kUpsert) {
     auto batch = (*reader)->Next();
     if (!batch.ok() || *batch == nullptr) {
       return arrow::Status::Invalid("append without a record batch");
@@ -126,10 +151,19 @@ arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
 
 arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch,
                                        int64_t logged_rows) {
-  return EncodePayload(kAppendCode, dataset, logged_rows, [&](auto& stream) {
-    ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
-    ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
-    return writer->Close();
+  return EncodePayload(kAppendCode, dataset, logged_rows,
+                       [&](auto& stream) { return WriteBatch(stream, batch); });
+}
+
+arrow::Result<WalPayload> EncodeUpsert(std::string_view dataset, const arrow::RecordBatch& batch,
+                                       const Roaring& replaced, int64_t logged_rows) {
+  return EncodePayload(kUpsertCode, dataset, logged_rows, [&](auto& stream) {
+    const size_t length = replaced.getSizeInBytes(/*portable=*/true);
+    std::string rows(sizeof(uint64_t) + length, '\0');
+    Put<uint64_t>(reinterpret_cast<uint8_t*>(rows.data()), length);
+    replaced.write(rows.data() + sizeof(uint64_t), /*portable=*/true);
+    ARROW_RETURN_NOT_OK(stream->Write(rows.data(), static_cast<int64_t>(rows.size())));
+    return WriteBatch(stream, batch);
   });
 }
 
@@ -197,6 +231,10 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
       entry.type = WalRecordType::kRowCount;
       counted = true;
       break;
+    case kUpsertCode:
+      entry.type = WalRecordType::kUpsert;
+      counted = true;
+      break;
     case kSealCode:
       return malformed("a segment seal where a record was expected");
     default:
@@ -229,6 +267,9 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
     case WalRecordType::kCreateDataset:
     case WalRecordType::kAppend:
       decoded = DecodeIpc(arrow::SliceBuffer(payload, body), &entry);
+      break;
+    case WalRecordType::kUpsert:
+      decoded = DecodeUpsert(arrow::SliceBuffer(payload, body), &entry);
       break;
   }
   if (!decoded.ok()) return malformed(decoded.message());

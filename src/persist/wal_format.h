@@ -33,6 +33,12 @@
 //   8  delete          body: i64 row count | deleted row numbers (portable Roaring bitmap)
 //   9  compact         body: i64 row count | dropped row numbers (portable Roaring bitmap)
 //  10  row count       body: i64 row count
+//  11  upsert          body: i64 row count | u64 L | replaced row numbers (portable Roaring
+//                      bitmap, L bytes) | IPC stream of one conformed batch, as stored
+// An upsert (a put into a dataset whose ids are unique) is an append and a delete in one record,
+// so that replay applies both or neither: the batch's rows take the next row numbers, and the
+// replaced rows (rows of the dataset or of the batch itself, a repeated id's earlier rows) are
+// deleted with them.
 // where "row count" is the dataset's stored row count when the record was logged, in the
 // numbering of the records before it (for an append: the row number of its first row). Logs
 // written before row counts have appends, deletes and compactions as types 2, 4 and 5: the
@@ -77,6 +83,10 @@ enum class WalRecordType : uint8_t {
   // (--wal-skip-corrupt), so that a later replay, which loses them again, knows that the
   // records after it number the rows as replay does.
   kRowCount,
+  // An append and the rows it replaces (a put into a dataset whose ids are unique): the batch's
+  // rows take the next row numbers, then `rows` (row numbers as for kDelete, counting the
+  // batch's own rows, numbered from the record's row count) are deleted, in one step.
+  kUpsert,
 };
 
 // A decoded record.
@@ -85,10 +95,10 @@ struct WalEntry {
   WalRecordType type = WalRecordType::kAppend;
   std::string dataset;
   std::shared_ptr<arrow::Schema> schema;      // kCreateDataset
-  std::shared_ptr<arrow::RecordBatch> batch;  // kAppend
-  Roaring rows;                               // kDelete, kCompact
-  // kAppend, kDelete, kCompact, kRowCount: the dataset's row count when the record was logged
-  // (an append's first row number). Unset in appends, deletes and compactions logged before
+  std::shared_ptr<arrow::RecordBatch> batch;  // kAppend, kUpsert
+  Roaring rows;                               // kDelete, kCompact, kUpsert (the replaced rows)
+  // kAppend, kDelete, kCompact, kRowCount, kUpsert: the dataset's row count when the record was
+  // logged (an append's first row number). Unset in appends, deletes and compactions logged before
   // row counts were.
   std::optional<int64_t> logged_rows;
 };
@@ -107,6 +117,8 @@ arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
                                               const std::shared_ptr<arrow::Schema>& schema);
 arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch,
                                        int64_t logged_rows);
+arrow::Result<WalPayload> EncodeUpsert(std::string_view dataset, const arrow::RecordBatch& batch,
+                                       const Roaring& replaced, int64_t logged_rows);
 arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset);
 arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows,
                                        int64_t logged_rows);

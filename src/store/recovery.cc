@@ -238,9 +238,16 @@ class Replay {
         !checked.ok()) {
       return Skip(entry.lsn, checked);
     }
-    const bool names_rows =
-        entry.type == WalRecordType::kDelete || entry.type == WalRecordType::kCompact;
-    if (names_rows && !numbering.placeable()) {
+    const bool names_rows = entry.type == WalRecordType::kDelete ||
+                            entry.type == WalRecordType::kCompact ||
+                            entry.type == WalRecordType::kUpsert;
+    if (entry.type == WalRecordType::kUpsert && !numbering.placeable()) {
+      spdlog::error(
+          "recovery: WAL record {}, an upsert into dataset '{}', replaced {} rows that cannot be "
+          "placed (see above): its rows are appended, the rows it replaced stay",
+          entry.lsn, entry.dataset, entry.rows.cardinality());
+      entry.rows = Roaring();
+    } else if (names_rows && !numbering.placeable()) {
       spdlog::error(
           "recovery: skipping WAL record {}, a {} of {} rows of dataset '{}' that "
           "cannot be placed (see above)",
@@ -260,6 +267,10 @@ class Replay {
     switch (entry.type) {
       case WalRecordType::kAppend:
         result_->rows += entry.batch->num_rows();
+        break;
+      case WalRecordType::kUpsert:
+        result_->rows += entry.batch->num_rows();
+        result_->deleted_rows += static_cast<int64_t>(entry.rows.cardinality());
         break;
       case WalRecordType::kDelete:
         result_->deleted_rows += static_cast<int64_t>(entry.rows.cardinality());

@@ -39,6 +39,16 @@ arrow::Status VectorStore::WaitLogged(const WalTicket& ticket) {
 arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
                                                  const std::shared_ptr<arrow::RecordBatch>& batch,
                                                  bool log_create) {
+  if (!dataset.layout().unique_id) return LogAndPublishInTurn(dataset, batch, log_create);
+  // A put into a dataset whose ids are unique holds the dataset's delete mutex until it is
+  // published: every change logged before it is published when it resolves the rows it
+  // replaces (Dataset::ResolveReplaced), so the id map it reads is the log's state.
+  MutexLock serial(&dataset.delete_mutex());
+  return LogAndPublishInTurn(dataset, batch, log_create);
+}
+
+arrow::Result<PutAck> VectorStore::LogAndPublishInTurn(
+    Dataset& dataset, const std::shared_ptr<arrow::RecordBatch>& batch, bool log_create) {
   PreparedAppend prepared;
   WalTicket ticket;
   arrow::Status logged = arrow::Status::OK();
@@ -54,21 +64,29 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
     // The append's first row number: checked by replay, so that a lost record is noticed.
     const int64_t rows = prepared.batch->num_rows();
     auto take_back = [&dataset, rows] { dataset.RevertLoggedRows(rows); };
-    if (log_create) {
+    // An append that replaces rows (unique ids) logs them with it, in one record.
+    const auto encode_append = [&]() {
+      return prepared.replaced.isEmpty()
+                 ? EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows())
+                 : EncodeUpsert(dataset.name(), *prepared.batch, prepared.replaced,
+                                dataset.logged_rows());
+    };
+    logged = dataset.ResolveReplaced(&prepared);
+    if (!logged.ok()) {
+      // Nothing logged: given up below.
+    } else if (log_create) {
       // A new dataset's creation goes into the log with its first batch, or not at all: alone,
       // it would be in the log of a dataset the server does not have, and a retried put would
       // log a second creation that a restart refuses.
-      auto tickets = LogCreateAndAppend(
-          EncodeCreateDataset(dataset.name(), dataset.put_schema()),
-          EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows()), take_back);
+      auto tickets = LogCreateAndAppend(EncodeCreateDataset(dataset.name(), dataset.put_schema()),
+                                        encode_append(), take_back);
       logged = tickets.status();
       if (tickets.ok()) {
         dataset.set_created_lsn(tickets->first.lsn);
         ticket = std::move(tickets->second);
       }
     } else {
-      auto appended =
-          Log(EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows()), take_back);
+      auto appended = Log(encode_append(), take_back);
       logged = appended.status();
       if (appended.ok()) ticket = std::move(*appended);
     }
@@ -386,8 +404,9 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
       return arrow::Status::OK();
     }
     case WalRecordType::kAppend:
+    case WalRecordType::kUpsert:  // entry.rows: none for an append
       if (it == datasets_.end()) break;
-      return it->second->AppendRecovered(entry.batch, entry.lsn);
+      return it->second->AppendRecovered(entry.batch, entry.lsn, entry.rows);
     case WalRecordType::kDelete:
       if (it == datasets_.end()) break;
       return it->second->DeleteRecovered(entry.rows, entry.lsn);

@@ -191,6 +191,11 @@ class VectorStore {
   arrow::Result<PutAck> LogAndPublish(Dataset& dataset,
                                       const std::shared_ptr<arrow::RecordBatch>& batch,
                                       bool log_create);
+  // LogAndPublish once the dataset's puts are in turn: for a dataset whose ids are unique, the
+  // caller holds its delete mutex (the rows a put replaces are resolved and logged with it).
+  arrow::Result<PutAck> LogAndPublishInTurn(Dataset& dataset,
+                                            const std::shared_ptr<arrow::RecordBatch>& batch,
+                                            bool log_create);
 
   // Queues `dataset` for the compaction thread if its deleted rows call for it.
   void MaybeCompact(const Dataset& dataset);
