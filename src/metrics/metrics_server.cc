@@ -130,8 +130,10 @@ MHD_Result HandleRequest(void* cls, MHD_Connection* connection, const char* url,
     }
     // A degraded cluster node still serves what it holds: ready, with the detail.
     const std::string detail =
-        endpoints.cluster.ready_detail ? endpoints.cluster.ready_detail() + "\n" : "";
-    return Reply(connection, MHD_HTTP_OK, "text/plain", "ready\n" + detail);
+        endpoints.cluster.ready_detail ? endpoints.cluster.ready_detail() : std::string();
+
+    return Reply(connection, MHD_HTTP_OK, "text/plain",
+                 detail.empty() ? "ready\n" : "ready\n" + detail + "\n");
   }
   if (path == "/cluster" && endpoints.cluster.status) {
     return Reply(connection, MHD_HTTP_OK, "application/json", endpoints.cluster.status());
