@@ -17,9 +17,6 @@ import json
 import shutil
 import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -30,53 +27,13 @@ import pytest
 from arbalest_util import (ServerProcess, action, binary_path, die_with_parent, free_ports,
                            http_get, make_table, put_table, scrape, unique_name, value,
                            vector_array, vectors_of, wait_until)
+from etcd_util import EtcdProcess
 
-ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 LEASE_TTL_S = 2
 # Generous deadlines: CI is a loaded 2-core machine.
 MEMBERSHIP_DEADLINE_S = LEASE_TTL_S + 20
 DIM = 8
 ROWS_PER_NODE = 150
-
-pytestmark = pytest.mark.skipif(not Path(ETCD).exists(),
-                                reason="etcd (Debian's etcd-server) is not installed")
-
-
-class EtcdProcess:
-    """A single-member etcd on free loopback ports, restartable on the same dir and ports."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.data_dir = workdir / "etcd-data"
-        self.client_port, self.peer_port = free_ports(2)
-        self.url = f"http://127.0.0.1:{self.client_port}"
-        self.proc = None
-
-    def start(self) -> "EtcdProcess":
-        peer = f"http://127.0.0.1:{self.peer_port}"
-        args = [ETCD, "--name", "test", "--data-dir", str(self.data_dir),
-                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
-                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                "--initial-cluster", f"test={peer}", "--log-level", "warn"]
-        with open(self.workdir / "etcd.log", "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         preexec_fn=die_with_parent)
-        wait_until(self._health, lambda ok: ok or self.proc.poll() is not None,
-                   "etcd to answer /health", timeout=30)
-        assert self.proc.poll() is None, (self.workdir / "etcd.log").read_text()[-3000:]
-        return self
-
-    def _health(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/health", timeout=2) as reply:
-                return json.loads(reply.read()).get("health") == "true"
-        except (OSError, urllib.error.URLError, ValueError):
-            return False
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 class Cluster:
