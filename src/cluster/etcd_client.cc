@@ -43,7 +43,11 @@ arrow::Status PostTo(const std::string& url, const std::string& body,
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  // A watch idles for as long as no member changes: probes notice a peer that went away
+  // without closing the connection.
   curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(handle, CURLOPT_TCP_KEEPIDLE, 5L);
+  curl_easy_setopt(handle, CURLOPT_TCP_KEEPINTVL, 2L);
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, write);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, user);
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
@@ -68,7 +72,8 @@ arrow::Status PostTo(const std::string& url, const std::string& body,
 struct WatchState {
   JsonObjectSplitter splitter;
   const std::function<arrow::Status(const WatchMessage&)>* on_message;
-  const std::atomic<bool>* stop;
+  const std::function<bool()>* stop;
+  bool stopped = false;
   arrow::Status failure;  // why the callback ended the transfer
 };
 
@@ -88,7 +93,9 @@ size_t OnWatchBytes(char* data, size_t size, size_t count, void* user) {
 }
 
 int OnWatchProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<WatchState*>(user)->stop->load() ? 1 : 0;
+  auto* state = static_cast<WatchState*>(user);
+  if ((*state->stop)()) state->stopped = true;
+  return state->stopped ? 1 : 0;
 }
 
 // `endpoints` without trailing slashes (paths are appended).
@@ -154,14 +161,14 @@ arrow::Result<RangeReply> Client::RangePrefix(std::string_view prefix) {
 
 arrow::Status Client::Watch(std::string_view prefix, int64_t start_revision,
                             const std::function<arrow::Status(const WatchMessage&)>& on_message,
-                            const std::atomic<bool>& stop) {
+                            const std::function<bool()>& stop) {
   const std::string body = WatchPrefixRequest(prefix, start_revision).dump();
-  WatchState state{{}, &on_message, &stop, arrow::Status::OK()};
+  WatchState state{{}, &on_message, &stop, false, arrow::Status::OK()};
   const std::string& endpoint = endpoints_[preferred_.load() % endpoints_.size()];
   arrow::Status status =
       PostTo(endpoint + "/v3/watch", body, timeout_, std::chrono::milliseconds(0), OnWatchBytes,
              &state, OnWatchProgress, &state);
-  if (stop.load()) return arrow::Status::OK();
+  if (state.stopped) return arrow::Status::OK();
   if (!state.failure.ok()) return state.failure;
   if (status.ok()) return arrow::Status::IOError(endpoint, ": the watch stream ended");
   return arrow::Status::IOError("etcd watch: ", status.message());

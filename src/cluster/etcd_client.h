@@ -36,11 +36,12 @@ class Client {
   arrow::Result<RangeReply> RangePrefix(std::string_view prefix);
 
   // Watches the keys under `prefix` from `start_revision`, calling `on_message` for each message
-  // (from the thread that called Watch), until `stop` is set (returns OK), `on_message` fails
-  // (returns its error) or the stream breaks (IOError). Blocks meanwhile.
+  // (from the thread that called Watch), until `stop` returns true (asked about once a second
+  // and after each message; Watch then returns OK), `on_message` fails (returns its error) or
+  // the stream breaks (IOError). Blocks meanwhile.
   arrow::Status Watch(std::string_view prefix, int64_t start_revision,
                       const std::function<arrow::Status(const WatchMessage&)>& on_message,
-                      const std::atomic<bool>& stop);
+                      const std::function<bool()>& stop);
 
  private:
   // POSTs `body` to `path` of the first endpoint that answers; the reply's body.

@@ -112,7 +112,10 @@ arrow::Status Membership::KeepLease() {
   }
   // Back from an outage within the TTL: the key is still there; put it again in case etcd
   // lost it (restored from an older state).
-  if (was_failing) ARROW_RETURN_NOT_OK(etcd_.Put(key_, value_, lease));
+  if (was_failing) {
+    ARROW_RETURN_NOT_OK(etcd_.Put(key_, value_, lease));
+    restart_watch_ = true;
+  }
   return arrow::Status::OK();
 }
 
@@ -157,7 +160,7 @@ arrow::Status Membership::ReadAndWatch() {
         }
         return arrow::Status::OK();
       },
-      stopping_);
+      [this] { return stopping_.load() || restart_watch_.exchange(false); });
 }
 
 void Membership::Report(bool lease, const arrow::Status& status) {

@@ -85,6 +85,9 @@ class Membership {
   MemberTable table_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> key_lost_{false};  // the watch saw this node's key deleted
+  // Set by the lease keeper when etcd answers again after failing: the watch, which may sit on
+  // a connection that died silently, starts over.
+  std::atomic<bool> restart_watch_{false};
 
   mutable Mutex mutex_;
   CondVar wake_;
