@@ -30,6 +30,11 @@ struct QueryColumns {
   const arrow::StringArray* text_query = nullptr;
   std::shared_ptr<arrow::Array> alpha;
   const arrow::StringArray* filters = nullptr;
+  // Optional, per row, on a cluster node: local_only, require_all (boolean) and timeout_ms
+  // (integer) of protocol.md's cluster search keys.
+  std::shared_ptr<arrow::Array> local_only;
+  std::shared_ptr<arrow::Array> require_all;
+  std::shared_ptr<arrow::Array> timeout_ms;
 };
 
 // The optional utf8 column `name` of `batch`; null when absent. Invalid for another type.
@@ -61,7 +66,9 @@ arrow::Result<QueryColumns> FindQueryColumns(const arrow::RecordBatch& batch) {
   }
   columns.k = batch.GetColumnByName("k");
   columns.ef = batch.GetColumnByName("ef");
-  for (const auto& [name, column] : {std::pair{"k", columns.k}, std::pair{"ef", columns.ef}}) {
+  columns.timeout_ms = batch.GetColumnByName("timeout_ms");
+  for (const auto& [name, column] : {std::pair{"k", columns.k}, std::pair{"ef", columns.ef},
+                                     std::pair{"timeout_ms", columns.timeout_ms}}) {
     if (column && !arrow::is_integer(column->type_id())) {
       return arrow::Status::Invalid("VectorSearch exchange: '", name,
                                     "' must be an integer column, got ", *column->type());
@@ -75,6 +82,14 @@ arrow::Result<QueryColumns> FindQueryColumns(const arrow::RecordBatch& batch) {
   }
   ARROW_ASSIGN_OR_RAISE(columns.text_query, OptionalStringColumn(batch, "text_query"));
   ARROW_ASSIGN_OR_RAISE(columns.filters, OptionalStringColumn(batch, "filters"));
+  for (auto [name, column] : {std::pair{"local_only", &columns.local_only},
+                              std::pair{"require_all", &columns.require_all}}) {
+    *column = batch.GetColumnByName(name);
+    if (*column && (*column)->type_id() != arrow::Type::BOOL) {
+      return arrow::Status::Invalid("VectorSearch exchange: '", name,
+                                    "' must be a boolean column, got ", *(*column)->type());
+    }
+  }
   return columns;
 }
 
@@ -208,6 +223,21 @@ arrow::Result<Json> SearchKeysAt(const QueryColumns& columns, int64_t row,
   return keys;
 }
 
+// The cluster search keys of row `row` (absent or null: the defaults).
+arrow::Result<FanOutOptions> FanOutOptionsAt(const QueryColumns& columns, int64_t row) {
+  Json keys = Json::object();
+  for (auto [name, column] : {std::pair{"local_only", &columns.local_only},
+                              std::pair{"require_all", &columns.require_all}}) {
+    if (*column && !(*column)->IsNull(row)) {
+      keys[name] = static_cast<const arrow::BooleanArray&>(**column).Value(row);
+    }
+  }
+  if (columns.timeout_ms && !columns.timeout_ms->IsNull(row)) {
+    ARROW_ASSIGN_OR_RAISE(keys["timeout_ms"], IntegerAt(columns.timeout_ms, row, 0, "timeout_ms"));
+  }
+  return ParseFanOutOptions(keys, "VectorSearch exchange");
+}
+
 // Query `row` of a batch with `columns`, on this node or, with `cluster`, across the cluster.
 arrow::Result<ClusterSearchResult> AnswerQuery(VectorStore& store, ServerMetrics* metrics,
                                                ClusterHooks* cluster, const QueryColumns& columns,
@@ -219,9 +249,10 @@ arrow::Result<ClusterSearchResult> AnswerQuery(VectorStore& store, ServerMetrics
     return TimedSearch(*dataset, request, metrics);
   };
   ClusterSearchResult found;
-  if (cluster) {
+  ARROW_ASSIGN_OR_RAISE(FanOutOptions fan_out, FanOutOptionsAt(columns, row));
+  if (cluster && !fan_out.local_only) {
     ARROW_ASSIGN_OR_RAISE(Json keys, SearchKeysAt(columns, row, request));
-    ARROW_ASSIGN_OR_RAISE(found, cluster->Search(keys, request.k, FanOutOptions{}, local));
+    ARROW_ASSIGN_OR_RAISE(found, cluster->Search(keys, request.k, fan_out, local));
   } else {
     ARROW_ASSIGN_OR_RAISE(found.batch, local());
   }

@@ -265,11 +265,15 @@ def test_single_node_answers_cluster_status_and_ignores_local_only(server):
 
 # -- global search ---------------------------------------------------------------------------
 
-def exchange_search(node, name, queries, k):
+def exchange_search(node, name, queries, k, **columns):
+    """DoExchange VectorSearch of `queries`; `columns`: extra per-query columns (one value for
+    every query, e.g. local_only=True)."""
     batch = pa.record_batch({"dataset": pa.array([name] * len(queries)),
                              "query_vector": vector_array(np.asarray(queries, np.float32)),
                              "k": pa.array([k] * len(queries), pa.int32()),
-                             "ef": pa.array([400] * len(queries), pa.int32())})
+                             "ef": pa.array([400] * len(queries), pa.int32()),
+                             **{key: pa.array([value] * len(queries))
+                                for key, value in columns.items()}})
     writer, reader = node.data.do_exchange(flight.FlightDescriptor.for_command(b"VectorSearch"))
     answers = []
     with writer:
@@ -319,6 +323,10 @@ def test_global_search_equals_brute_force_from_every_node(cluster):
         for query, (batch, metadata) in zip(queries, answers):
             assert batch.column("id").to_pylist() == brute_force_ids(ids, vectors, query, k)
             assert "missing_nodes" not in metadata
+        answers = exchange_search(node, name, queries, k, local_only=True, timeout_ms=5000)
+        for query, (batch, _) in zip(queries, answers):
+            assert batch.column("id").to_pylist() == brute_force_ids(own_ids, own_vectors, query,
+                                                                     k)
 
 
 def test_dataset_on_some_nodes_reports_the_others_missing(cluster):
@@ -336,6 +344,14 @@ def test_dataset_on_some_nodes_reports_the_others_missing(cluster):
     assert all(reason.startswith("no dataset") for reason in missing.values()), missing
     with pytest.raises(flight.FlightUnavailableError, match="require_all"):
         search(cluster.nodes[1], name, query, 5, require_all=True)
+    # DoExchange: the same, the missing members in the query's app_metadata.
+    [(batch, metadata)] = exchange_search(cluster.nodes[2], name, [query], 5)
+    assert batch.column("id").to_pylist() == want
+    assert {m["node"] for m in metadata["missing_nodes"]} == set(missing)
+    with pytest.raises(flight.FlightUnavailableError, match="require_all"):
+        exchange_search(cluster.nodes[2], name, [query], 5, require_all=True)
+    with pytest.raises(pa.ArrowInvalid, match="local_only"):
+        exchange_search(cluster.nodes[2], name, [query], 5, local_only=1)
     # A dataset no node holds: NOT_FOUND, as on a single node.
     with pytest.raises(pa.ArrowKeyError):
         search(cluster.nodes[2], unique_name("nowhere"), query, 5)
