@@ -29,6 +29,7 @@ Membership::Membership(MembershipOptions options, std::shared_ptr<ClusterMetrics
 arrow::Result<std::unique_ptr<Membership>> Membership::Join(
     MembershipOptions options, std::shared_ptr<ClusterMetrics> metrics) {
   std::unique_ptr<Membership> membership(new Membership(std::move(options), std::move(metrics)));
+  ARROW_RETURN_NOT_OK(membership->CheckNodeIdFree());
   ARROW_RETURN_NOT_OK(membership->Register());
   ARROW_ASSIGN_OR_RAISE(auto members,
                         membership->etcd_.RangePrefix(MembersPrefix(membership->options_.cluster)));
@@ -76,6 +77,21 @@ MembershipHealth Membership::health() const {
     health.degraded_since_ms = degraded_since_ms_;
   }
   return health;
+}
+
+arrow::Status Membership::CheckNodeIdFree() {
+  ARROW_ASSIGN_OR_RAISE(auto existing, etcd_.RangePrefix(key_));
+  for (const auto& kv : existing.kvs) {
+    if (kv.key != key_) continue;
+    auto member = ParseMemberInfo(kv.value);
+    if (member.ok() && member->flight != options_.self.flight) {
+      return arrow::Status::AlreadyExists(
+          "node id '", options_.self.node_id, "' is taken by a live member at ", member->flight,
+          " (--node-id); give this node another id, or wait for that member's lease (",
+          options_.lease_ttl_seconds, " s) to expire if it is this node's previous address");
+    }
+  }
+  return arrow::Status::OK();
 }
 
 arrow::Status Membership::Register() {

@@ -47,8 +47,9 @@ struct MembershipHealth {
 // Thread-safe.
 class Membership {
  public:
-  // Joins the cluster as above and starts both threads. IOError when etcd does not answer (the
-  // node then has not joined and nothing runs).
+  // Joins the cluster as above and starts both threads. IOError when etcd does not answer,
+  // AlreadyExists when another live member has this node's id (the node then has not joined and
+  // nothing runs).
   static arrow::Result<std::unique_ptr<Membership>> Join(MembershipOptions options,
                                                          std::shared_ptr<ClusterMetrics> metrics);
   ~Membership();  // Leave()
@@ -63,6 +64,9 @@ class Membership {
  private:
   Membership(MembershipOptions options, std::shared_ptr<ClusterMetrics> metrics);
 
+  // AlreadyExists when another live member (at another address) holds this node's id; this
+  // node restarting at its own address takes its key over.
+  arrow::Status CheckNodeIdFree();
   // Grants a lease and puts this node's key with it.
   arrow::Status Register();
   // One turn of the lease keeper.

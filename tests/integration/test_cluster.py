@@ -239,6 +239,23 @@ def test_data_dir_of_another_cluster_is_refused(tmp_path):
         c.stop()
 
 
+def test_node_id_of_a_live_member_is_refused(tmp_path):
+    c = Cluster(tmp_path, unique_name("ids"))
+    try:
+        node = c.add_node(0)
+        wait_for_members([node], {node_id(node)}, "the node to join")
+        port, meta, metrics = free_ports(3)
+        refused = run_refused(["--port", str(port), "--meta-port", str(meta), "--metrics-port",
+                               str(metrics), "--data-dir", str(tmp_path / "other"),
+                               "--node-id", node_id(node), *c.node_args()])
+        assert refused.returncode == 1, refused.stderr
+        assert f"node id '{node_id(node)}' is taken by a live member at 127.0.0.1:{node.port}" \
+            in refused.stderr
+        assert member_ids(cluster_status(node)) == {node_id(node)}
+    finally:
+        c.stop()
+
+
 def test_unreachable_etcd_at_startup_is_refused(tmp_path):
     dead_port, port, meta, metrics = free_ports(4)
     refused = run_refused(["--port", str(port), "--meta-port", str(meta), "--metrics-port",
