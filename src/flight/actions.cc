@@ -314,9 +314,12 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorSt
 // [{"id", "score", "distance"}, ...] (distance null when the row was not in the dense list),
 // best first: the hybrid search of the body's search keys, which must have a text query. Each
 // hit also carries the stored columns named by 'columns' (none by default) and, with
-// 'include_vectors', its "vector".
-arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
-                                 ServerMetrics* metrics) {
+// 'include_vectors', its "vector". On a cluster node the search fans out (cluster_search.h);
+// members missing from the result are named in a second Result, {"missing_nodes": [...]}.
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> HybridSearch(VectorStore& store,
+                                                                        std::string_view body,
+                                                                        ServerMetrics* metrics,
+                                                                        ClusterHooks* cluster) {
   constexpr std::string_view kWhat = "body of action 'HybridSearch'";
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, kWhat));
   ARROW_ASSIGN_OR_RAISE(ParsedSearch search, ParseSearch(keys, /*allow_batch=*/false, kWhat));
@@ -325,9 +328,12 @@ arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
     return arrow::Status::Invalid("action 'HybridSearch' needs 'text_query' (for a dense search ",
                                   "use the VectorSearch action)");
   }
-  if (!request.columns) request.columns.emplace();  // by default id, score and distance only
-  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
-  ARROW_ASSIGN_OR_RAISE(auto result, TimedSearch(*dataset, request, metrics));
+  if (!request.columns) {  // by default id, score and distance only, on every member
+    request.columns.emplace();
+    search.keys["columns"] = Json::array();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto found, SearchQuery(store, cluster, search, 0, metrics));
+  const auto& result = found.batch;
   const Json ids = ValuesToJson(*result->column(0));
   const auto& scores = static_cast<const arrow::FloatArray&>(*result->column(1));
   const auto& distances = static_cast<const arrow::FloatArray&>(*result->column(2));
@@ -339,7 +345,11 @@ arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
     AddColumnsToJson(*result, /*first_column=*/3, i, &hit);
     hits.push_back(std::move(hit));
   }
-  return hits;
+  std::vector<std::shared_ptr<arrow::Buffer>> replies{JsonBuffer(hits)};
+  if (!found.missing.empty()) {
+    replies.push_back(JsonBuffer(Json{{"missing_nodes", MissingNodesJson(found.missing)}}));
+  }
+  return replies;
 }
 
 // The cluster's status document, or {"mode": "single"} on a node without cluster flags.
@@ -397,7 +407,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
     const CallCancelled& call_cancelled, ClusterHooks* cluster) {
   if (type == "VectorSearch") return VectorSearch(store, body, metrics, cluster);
   if (type == "cluster-status") return OneJson(ClusterStatus(cluster, body));
-  if (type == "HybridSearch") return OneJson(HybridSearch(store, body, metrics));
+  if (type == "HybridSearch") return HybridSearch(store, body, metrics, cluster);
   if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
   if (type == "delete") return OneJson(Delete(store, body));
   if (type == "compact") return OneJson(Compact(store, body));

@@ -377,3 +377,32 @@ def test_dataset_on_some_nodes_reports_the_others_missing(cluster):
         search(cluster.nodes[0], name, query, 5, timeout_ms=0)
     with pytest.raises(pa.ArrowInvalid, match="require_all"):
         search(cluster.nodes[0], name, query, 5, require_all="yes")
+
+
+def test_hybrid_search_action_fans_out_and_names_missing_members(cluster):
+    name = unique_name("hybrid")
+    schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), DIM)),
+                        ("text", pa.string())], metadata={"longbow.text.columns": "text"})
+    rng = np.random.default_rng(3)
+    for i in (0, 1):  # node 2 has no such dataset
+        texts = [f"apple pie {j}" if j % 5 == 0 else f"banana split {j}" for j in range(40)]
+        put_table(cluster.nodes[i].data, name, pa.table(
+            [pa.array(np.arange(i * 1000, i * 1000 + 40)),
+             vector_array(rng.standard_normal((40, DIM), dtype=np.float32)), pa.array(texts)],
+            schema=schema))
+    replies = action(cluster.nodes[1].data, "HybridSearch",
+                     {"dataset": name, "text_query": "apple", "alpha": 0, "k": 30})
+    hits = replies[0]
+    # Every "apple" row of both nodes, best first, with the action's default keys only.
+    assert {hit["id"] for hit in hits} == {i * 1000 + j for i in (0, 1) for j in range(0, 40, 5)}
+    assert [hit["score"] for hit in hits] == sorted((hit["score"] for hit in hits), reverse=True)
+    assert all(set(hit) == {"id", "score", "distance"} for hit in hits)
+    missing = replies[1]["missing_nodes"]
+    assert [m["node"] for m in missing] == [node_id(cluster.nodes[2])]
+    assert missing[0]["reason"].startswith("no dataset")
+    # Its own rows alone with local_only, and no second Result.
+    replies = action(cluster.nodes[1].data, "HybridSearch",
+                     {"dataset": name, "text_query": "apple", "alpha": 0, "k": 30,
+                      "local_only": True})
+    assert len(replies) == 1
+    assert {hit["id"] for hit in replies[0]} == {1000 + j for j in range(0, 40, 5)}
