@@ -37,15 +37,16 @@ ROWS_PER_NODE = 150
 
 
 class Cluster:
-    def __init__(self, workdir: Path, name: str):
+    def __init__(self, workdir: Path, name: str, lease_ttl_s: int = LEASE_TTL_S):
         self.workdir = workdir
         self.name = name
+        self.lease_ttl_s = lease_ttl_s
         self.etcd = EtcdProcess(workdir).start()
         self.nodes: list[ServerProcess] = []
 
     def node_args(self, name=None):
         return ["--cluster-etcd", self.etcd.url, "--cluster-name", name or self.name,
-                "--cluster-lease-ttl", str(LEASE_TTL_S), "--cluster-search-timeout", "10s"]
+                "--cluster-lease-ttl", str(self.lease_ttl_s), "--cluster-search-timeout", "10s"]
 
     def add_node(self, index: int) -> ServerProcess:
         node = ServerProcess(self.workdir / f"node{index}", extra_args=self.node_args()).start()
@@ -406,3 +407,32 @@ def test_hybrid_search_action_fans_out_and_names_missing_members(cluster):
                       "local_only": True})
     assert len(replies) == 1
     assert {hit["id"] for hit in replies[0]} == {1000 + j for j in range(0, 40, 5)}
+
+
+def test_member_that_does_not_answer_in_time_is_reported_missing(tmp_path):
+    # A long lease: the stopped node stays listed while it does not answer.
+    c = Cluster(tmp_path, unique_name("slow"), lease_ttl_s=120)
+    try:
+        nodes = [c.add_node(i) for i in range(2)]
+        wait_for_members(nodes, {node_id(n) for n in nodes}, "both members listed")
+        name = unique_name("slow")
+        tables = put_rows_to_each_node(nodes, name)
+        query = vectors_of(tables[0].column("vector"))[0]
+        nodes[1].send_signal(signal.SIGSTOP)
+        try:
+            result = search(nodes[0], name, query, 10, timeout_ms=500)
+            missing = missing_nodes(result)
+            assert [m["node"] for m in missing] == [node_id(nodes[1])]
+            assert missing[0]["reason"].startswith("timeout"), missing
+            own = tables[0]
+            assert result.column("id").to_pylist() == brute_force_ids(
+                own.column("id").to_numpy(), vectors_of(own.column("vector")), query, 10)
+            with pytest.raises(flight.FlightUnavailableError, match="timeout"):
+                search(nodes[0], name, query, 10, timeout_ms=500, require_all=True)
+        finally:
+            nodes[1].send_signal(signal.SIGCONT)
+        # Answering again: the next search is complete.
+        wait_until(lambda: missing_nodes(search(nodes[0], name, query, 10)), lambda m: m == [],
+                   "the resumed member to answer again", timeout=MEMBERSHIP_DEADLINE_S)
+    finally:
+        c.stop()
