@@ -178,9 +178,14 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
   std::vector<MemberInfo> peers;
   std::string self_id = options_.node_id;
   if (membership) {
-    self_id = membership->options().self.node_id;
+    const MemberInfo& self = membership->options().self;
+    self_id = self.node_id;
     for (auto& member : membership->members()) {
-      if (member.node_id != self_id) peers.push_back(std::move(member));
+      // A key of this node's address under another id (a restart with a new --node-id, until
+      // the old lease expires) is this node too: asking it would count its rows twice.
+      if (member.node_id != self.node_id && member.flight != self.flight) {
+        peers.push_back(std::move(member));
+      }
     }
   }
   if (peers.empty()) {
