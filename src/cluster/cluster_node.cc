@@ -188,6 +188,9 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
       }
     }
   }
+  std::vector<std::string> addresses;
+  for (const auto& peer : peers) addresses.push_back(peer.flight);
+  peers_.KeepOnly(addresses);
   if (peers.empty()) {
     ARROW_ASSIGN_OR_RAISE(auto batch, local());
     return ClusterSearchResult{std::move(batch), {}};

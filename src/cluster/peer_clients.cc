@@ -2,6 +2,7 @@
 
 #include <arrow/status.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace arbalest {
@@ -44,6 +45,13 @@ arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> PeerClients::Get(
 void PeerClients::Drop(const std::string& address) {
   MutexLock lock(&mutex_);
   clients_.erase(address);
+}
+
+void PeerClients::KeepOnly(const std::vector<std::string>& addresses) {
+  MutexLock lock(&mutex_);
+  std::erase_if(clients_, [&](const auto& entry) {
+    return std::find(addresses.begin(), addresses.end(), entry.first) == addresses.end();
+  });
 }
 
 }  // namespace arbalest

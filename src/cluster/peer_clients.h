@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/mutex.h"
 
@@ -22,6 +23,8 @@ class PeerClients {
   arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> Get(const std::string& address);
   // Forgets the client of `address` (its peer failed).
   void Drop(const std::string& address);
+  // Forgets the clients of every address not in `addresses` (members that left).
+  void KeepOnly(const std::vector<std::string>& addresses);
 
  private:
   Mutex mutex_;
