@@ -158,17 +158,22 @@ def test_killed_node_leaves_the_member_list_and_searches_report_it(cluster):
     victim.proc.wait(10)
     survivors = cluster.nodes[:2]
     query = vectors_of(tables[0].column("vector"))[0]
-    # Still listed (its lease has not expired) or already gone: either way its rows are not in
-    # the result, and it is named as missing while it is listed.
+    # Still listed (its lease has not expired; the usual case) or already gone (on a slow
+    # machine): either way its rows are not in the result, and it is named as missing while it
+    # is listed.
     result = search(survivors[0], name, query, 10)
     ids_of_victim = set(tables[2].column("id").to_pylist())
     assert not ids_of_victim & set(result.column("id").to_pylist())
-    if victim_id in member_ids(cluster_status(survivors[0])):
-        missing = missing_nodes(result)
-        assert [m["node"] for m in missing] == [victim_id], missing
+    missing = missing_nodes(result)
+    assert [m["node"] for m in missing] in ([victim_id], []), missing
+    if missing:
         assert missing[0]["reason"].startswith(("unavailable", "timeout", "error")), missing
-        with pytest.raises(flight.FlightUnavailableError, match=victim_id):
-            search(survivors[0], name, query, 10, require_all=True)
+    try:
+        search(survivors[0], name, query, 10, require_all=True)
+        assert victim_id not in member_ids(cluster_status(survivors[0])), \
+            "require_all answered although a listed member is dead"
+    except flight.FlightUnavailableError as error:
+        assert victim_id in str(error) and "require_all" in str(error)
     wait_for_members(survivors, {node_id(n) for n in survivors}, f"{victim_id} to leave")
     # Once it has left, nothing is missing: the result is complete for the live members.
     result = search(survivors[1], name, query, 10, require_all=True)
