@@ -64,6 +64,7 @@ void AddClusterFlags(CLI::App& serve, ClusterConfig& config) {
 }
 
 arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfig& config,
+                                                              const std::string& host,
                                                               const std::string& data_dir,
                                                               bool tls_or_tokens,
                                                               prometheus::Registry& registry) {
@@ -78,6 +79,8 @@ arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfi
         "--cluster-etcd cannot be combined with --tls-cert or --auth-tokens yet: the searches "
         "between nodes carry neither (docs/cluster.md)");
   }
+  // The ports are not bound yet: only the host and --advertise are checked here.
+  ARROW_RETURN_NOT_OK(Advertised(config, host, 0, 0, 0).status());
   ClusterOptions options;
   options.etcd_endpoints = SplitCommas(config.etcd);
   if (options.etcd_endpoints.empty()) return arrow::Status::Invalid("--cluster-etcd is empty");

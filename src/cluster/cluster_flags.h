@@ -25,9 +25,11 @@ struct ClusterConfig {
 void AddClusterFlags(CLI::App& serve, ClusterConfig& config);
 
 // The node's cluster, checked as ClusterNode::Create says; null without --cluster-etcd.
-// Invalid for cluster flags without --cluster-etcd, or with TLS or tokens (not supported in a
-// cluster yet: the hops between nodes carry neither).
+// Invalid for cluster flags without --cluster-etcd, with TLS or tokens (not supported in a
+// cluster yet: the hops between nodes carry neither), or without an address to advertise
+// (Advertised), all before anything binds a port.
 arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfig& config,
+                                                              const std::string& host,
                                                               const std::string& data_dir,
                                                               bool tls_or_tokens,
                                                               prometheus::Registry& registry);

@@ -265,6 +265,23 @@ def test_node_id_of_a_live_member_is_refused(tmp_path):
         c.stop()
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--host", "0.0.0.0"], "--host 0.0.0.0 is not an address other nodes can reach: give "
+                            "--advertise HOST:PORT"),
+    (["--advertise", "nohost"], "'nohost' is not host:port"),
+    (["--cluster-name", "a/b"], "cluster name 'a/b' must be"),
+    (["--node-id", "x y"], "node id 'x y' must be"),
+])
+def test_bad_cluster_flags_are_refused_before_serving(tmp_path, flags, message):
+    port, meta, metrics = free_ports(3)
+    refused = run_refused(["--port", str(port), "--meta-port", str(meta), "--metrics-port",
+                           str(metrics), "--data-dir", str(tmp_path / "data"),
+                           "--cluster-etcd", "http://127.0.0.1:1", *flags])
+    assert refused.returncode == 1, refused.stderr
+    assert message in refused.stderr
+    assert "cannot reach etcd" not in refused.stderr  # refused before etcd is asked
+
+
 def test_unreachable_etcd_at_startup_is_refused(tmp_path):
     dead_port, port, meta, metrics = free_ports(4)
     refused = run_refused(["--port", str(port), "--meta-port", str(meta), "--metrics-port",
