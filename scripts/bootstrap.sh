@@ -20,9 +20,11 @@ APT_PACKAGES=(
   libicu-dev            # Unicode word boundaries and case folding (full-text search)
   prometheus-cpp-dev    # metrics registry and text exposition format
   libmicrohttpd-dev     # embedded HTTP server (epoll): /metrics, /healthz, /readyz, status page
+  libcurl4-openssl-dev  # HTTP client of etcd's v3 JSON gateway (cluster membership, --cluster-etcd)
   libsodium-dev         # token hashes (BLAKE2b), constant-time compare, random tokens (--auth-tokens)
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and microbenchmarks
   clang libclang-rt-14-dev llvm  # fuzz targets: clang's libFuzzer, ASan, UBSan, symbolizer
+  etcd-server           # tests only: the etcd a cluster test's nodes join (test_cluster.py)
   prometheus            # promtool: checks and unit-tests deploy/prometheus/alerts.yml
   nodejs                # build time only: `npm ci` and esbuild bundle the status page (web/status)
   chromium              # tests only: the status page opened headless (test_status_page.py)

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "cluster/cluster_flags.h"
 #include "common/byte_size.h"
 #include "common/data_dir.h"
 #include "common/duration.h"
@@ -325,7 +326,8 @@ void ReserveFileDescriptors(const ServeConfig& config) {
   SetFdReserve(config.fd_reserve);
 }
 
-arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_config) {
+arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_config,
+                    const ClusterConfig& cluster_config) {
   const sigset_t signals = BlockShutdownSignals(!security_config.auth_tokens.empty());
   ReserveFileDescriptors(config);
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
@@ -333,6 +335,11 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
   auto metrics = std::make_shared<ServerMetrics>();
   auto stream_limit = std::make_shared<StreamLimit>(config.max_streams);
   ARROW_ASSIGN_OR_RAISE(Security security, SetUpSecurity(security_config, metrics->registry()));
+  ARROW_ASSIGN_OR_RAISE(
+      auto cluster,
+      CreateClusterNode(cluster_config, config.host, config.data_dir,
+                        !security_config.tls_cert.empty() || !security_config.auth_tokens.empty(),
+                        *metrics->registry()));
   // The metrics port first: /healthz answers during recovery, /readyz once the Flight ports do.
   std::atomic<bool> ready{false};
   ARROW_ASSIGN_OR_RAISE(
@@ -347,7 +354,9 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
           [&ready] { return ready.load(); },
           [status = std::make_shared<StatusApi>(store, metrics, StatusInfo{ARBALEST_VERSION})] {
             return status->Serve();
-          }));
+          },
+          {[cluster] { return (cluster ? cluster->Status() : SingleNodeStatus()).dump(); },
+           [cluster] { return cluster ? cluster->ReadyDetail() : std::string(); }}));
   ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
   store->StartIndexing(config.index_workers, /*share_vectors=*/!config.keep_vector_copies);
   store->StartCompaction(
@@ -361,8 +370,15 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
                            {.null_sink = config.null_sink,
                             .metrics = metrics,
                             .max_message_bytes = *ParseByteSize(config.max_message_size),
-                            .stream_limit = stream_limit},
+                            .stream_limit = stream_limit,
+                            .cluster = cluster},
                            security.tls, security.auth));
+  if (cluster) {
+    ARROW_ASSIGN_OR_RAISE(auto addresses,
+                          Advertised(cluster_config, config.host, servers->data_port(),
+                                     servers->meta_port(), http->port()));
+    ARROW_RETURN_NOT_OK(cluster->Join(addresses));
+  }
   ready = true;
   spdlog::info(
       "arbalest {} serving: data {}:{}, meta {}:{}, metrics {}://{}:{}/metrics (status page "
@@ -382,6 +398,7 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   const auto grace = std::chrono::seconds(config.shutdown_grace_seconds);
   const auto deadline = std::chrono::steady_clock::now() + grace;
+  if (cluster) cluster->Leave();              // other nodes stop sending searches here at once
   store->snapshotter()->AbandonAt(deadline);  // a `snapshot` call in flight ends in time too
   ARROW_RETURN_NOT_OK(servers->Shutdown(grace));
   store->StopCompaction();  // one not logged yet is abandoned; the next start redoes it
@@ -406,6 +423,8 @@ int main(int argc, char** argv) {
   arbalest::AddServeFlags(*serve, config);
   arbalest::SecurityConfig security_config;
   arbalest::AddSecurityFlags(*serve, security_config);
+  arbalest::ClusterConfig cluster_config;
+  arbalest::AddClusterFlags(*serve, cluster_config);
   arbalest::TokenCommand token_command;
   CLI::App* token = arbalest::AddTokenCommand(app, token_command);
   try {
@@ -420,7 +439,7 @@ int main(int argc, char** argv) {
     std::cerr << status.message() << std::endl;
     return kUsageError;
   }
-  if (auto status = arbalest::Serve(config, security_config); !status.ok()) {
+  if (auto status = arbalest::Serve(config, security_config, cluster_config); !status.ok()) {
     spdlog::critical("{}", status.ToString());
     return 1;
   }

@@ -6,7 +6,7 @@
     docs.search(query, k=5, where="category = 'paper'").to_pandas()
 """
 
-from .client import Client, Dataset
+from .client import Client, Dataset, missing_nodes
 from .errors import (AlreadyExists, ArbalestError, Cancelled, DatasetNotFound, InternalError,
                      InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, Timeout,
                      Unauthenticated, Unavailable, Unimplemented, WhereSyntaxError)
@@ -15,7 +15,7 @@ from .filters import Expr, col, parse_where, to_filter_json
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "Dataset", "col", "parse_where", "to_filter_json", "Expr", "connect",
+    "Client", "Dataset", "missing_nodes", "col", "parse_where", "to_filter_json", "Expr", "connect",
     "ArbalestError", "InvalidArgument", "WhereSyntaxError", "NotFound", "DatasetNotFound",
     "AlreadyExists", "Unavailable", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
     "Timeout", "Cancelled", "Unimplemented", "InternalError", "__version__",

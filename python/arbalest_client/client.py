@@ -18,7 +18,17 @@ from .errors import (AlreadyExists, DatasetNotFound, InvalidArgument, NotFound, 
                      translate)
 from .filters import to_filter_json
 
-__all__ = ["Client", "Dataset"]
+__all__ = ["Client", "Dataset", "missing_nodes"]
+
+# Where a cluster node names the members missing from a search result (docs/cluster.md).
+MISSING_NODES_KEY = b"arbalest.missing_nodes"
+
+
+def missing_nodes(result: pa.Table) -> list[dict]:
+    """The cluster members whose rows are not in a search result, as
+    ``[{"node": id, "reason": text}]``; empty when every member answered (and on a single
+    server)."""
+    return json.loads((result.schema.metadata or {}).get(MISSING_NODES_KEY, b"[]"))
 
 METRICS = {"euclidean": "euclidean", "l2": "euclidean", "cosine": "cosine",
            "dot_product": "dot_product", "dot": "dot_product", "ip": "dot_product",
@@ -143,6 +153,11 @@ class Client:
     def stats(self) -> dict:
         """Server-wide stats: datasets, total rows and bytes, memory used and its limit."""
         return self._action("stats", {})[0]
+
+    def cluster_status(self) -> dict:
+        """The cluster this server belongs to: ``mode`` ("cluster" or "single"), ``members``,
+        ``degraded``, ... (docs/cluster.md)."""
+        return self._action("cluster-status")[0]
 
     def snapshot(self, timeout: float | None = None) -> list[dict]:
         """Snapshots every changed dataset; returns one entry per dataset."""
@@ -505,8 +520,9 @@ class Dataset:
 
     def search(self, vector=None, k: int = 10, *, filter=None, where: str | None = None,
                text: str | None = None, alpha: float | None = None, ef: int | None = None,
-               columns: Sequence[str] | None = None, include_vectors: bool = False
-               ) -> pa.Table:
+               columns: Sequence[str] | None = None, include_vectors: bool = False,
+               local_only: bool = False, require_all: bool = False,
+               timeout_ms: int | None = None) -> pa.Table:
         """The ``k`` nearest rows to ``vector``, best first: ``id``, ``score`` (higher is
         better), ``distance``, then the stored columns (or ``columns``).
 
@@ -516,7 +532,10 @@ class Dataset:
         :func:`arbalest_client.col` and :func:`arbalest_client.parse_where`. ``text``: a
         hybrid search fusing BM25 over the text columns (``alpha``: 1 dense only, 0 text only
         (``vector`` may be None), default 0.5; below 0: chosen from the query's length).
-        ``ef``: HNSW candidate list size (recall vs speed).
+        ``ef``: HNSW candidate list size (recall vs speed). On a cluster node: ``local_only``
+        searches that node's rows alone, ``require_all`` raises Unavailable instead of answering
+        without a member, ``timeout_ms`` bounds the wait for the members; the members missing
+        from the result: :func:`missing_nodes`.
         """
         if vector is None and text is None:
             raise InvalidArgument("search needs a vector, or text= (with alpha=0 for "
@@ -532,6 +551,11 @@ class Dataset:
             keys["text_query"] = str(text)
         if alpha is not None:
             keys["alpha"] = float(alpha)
+        for key, value in (("local_only", local_only), ("require_all", require_all)):
+            if value:
+                keys[key] = True
+        if timeout_ms is not None:
+            keys["timeout_ms"] = int(timeout_ms)
         matrix = None if vector is None else np.asarray(vector)
         if matrix is not None and matrix.ndim == 2:
             if include_vectors:
@@ -556,6 +580,7 @@ class Dataset:
         n, dim = matrix.shape
         per_call = max(1, EXCHANGE_BYTES // max(1, dim * 4))
         tables = []
+        missing: list[dict] = []  # members missing from any query's answer
         for start in range(0, n, per_call):
             part = matrix[start:start + per_call]
             m = part.shape[0]
@@ -571,6 +596,11 @@ class Dataset:
                 cols["alpha"] = pa.array([keys["alpha"]] * m, pa.float64())
             if "filters" in keys:
                 cols["filters"] = pa.array([json.dumps(keys["filters"])] * m, pa.string())
+            for key in ("local_only", "require_all"):
+                if key in keys:
+                    cols[key] = pa.array([True] * m, pa.bool_())
+            if "timeout_ms" in keys:
+                cols["timeout_ms"] = pa.array([keys["timeout_ms"]] * m, pa.int64())
             batch = pa.record_batch(cols)
             with translate(self.name):
                 writer, reader = self.client._flight.do_exchange(
@@ -586,6 +616,9 @@ class Dataset:
                         except StopIteration:
                             break
                         meta = json.loads(chunk.app_metadata.to_pybytes())
+                        for node in meta.get("missing_nodes", []):
+                            if node not in missing:
+                                missing.append(node)
                         result = pa.Table.from_batches([chunk.data])
                         query = pa.array(np.full(result.num_rows, start + int(meta["query"]),
                                                  np.int32))
@@ -600,6 +633,8 @@ class Dataset:
                 raise InvalidArgument(f"unknown columns {missing} (dataset columns: "
                                       f"{', '.join(self.schema().names)})")
             table = table.select([c for c in keep if c in table.column_names])
+        if missing:
+            table = table.replace_schema_metadata({MISSING_NODES_KEY: json.dumps(missing)})
         return table
 
     def search_by_id(self, id, k: int = 10, *, ef: int | None = None, filter=None,

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "flight/catalog.h"
+#include "flight/cluster_search.h"
 #include "flight/filter_parser.h"
 #include "flight/json_values.h"
 #include "flight/search_request.h"
@@ -292,17 +293,19 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> IpcStream(const arrow::RecordBatch
 }
 
 // One Result per query vector, each an Arrow IPC stream of that query's search result.
+// On a cluster node each query fans out (flight/cluster_search.h); a stream whose members did
+// not all answer carries them in its schema metadata.
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorStore& store,
                                                                         std::string_view body,
-                                                                        ServerMetrics* metrics) {
+                                                                        ServerMetrics* metrics,
+                                                                        ClusterHooks* cluster) {
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, "body of action 'VectorSearch'"));
   ARROW_ASSIGN_OR_RAISE(ParsedSearch search,
                         ParseSearch(keys, /*allow_batch=*/true, "body of action 'VectorSearch'"));
-  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
   std::vector<std::shared_ptr<arrow::Buffer>> results;
-  for (const auto& query : search.queries) {
-    ARROW_ASSIGN_OR_RAISE(auto batch, TimedSearch(*dataset, query, metrics));
-    ARROW_ASSIGN_OR_RAISE(auto stream, IpcStream(*batch));
+  for (size_t i = 0; i < search.queries.size(); ++i) {
+    ARROW_ASSIGN_OR_RAISE(auto found, SearchQuery(store, cluster, search, i, metrics));
+    ARROW_ASSIGN_OR_RAISE(auto stream, IpcStream(*WithMissingNodes(found.batch, found.missing)));
     results.push_back(std::move(stream));
   }
   return results;
@@ -311,9 +314,12 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> VectorSearch(VectorSt
 // [{"id", "score", "distance"}, ...] (distance null when the row was not in the dense list),
 // best first: the hybrid search of the body's search keys, which must have a text query. Each
 // hit also carries the stored columns named by 'columns' (none by default) and, with
-// 'include_vectors', its "vector".
-arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
-                                 ServerMetrics* metrics) {
+// 'include_vectors', its "vector". On a cluster node the search fans out (cluster_search.h);
+// members missing from the result are named in a second Result, {"missing_nodes": [...]}.
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> HybridSearch(VectorStore& store,
+                                                                        std::string_view body,
+                                                                        ServerMetrics* metrics,
+                                                                        ClusterHooks* cluster) {
   constexpr std::string_view kWhat = "body of action 'HybridSearch'";
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, kWhat));
   ARROW_ASSIGN_OR_RAISE(ParsedSearch search, ParseSearch(keys, /*allow_batch=*/false, kWhat));
@@ -322,9 +328,12 @@ arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
     return arrow::Status::Invalid("action 'HybridSearch' needs 'text_query' (for a dense search ",
                                   "use the VectorSearch action)");
   }
-  if (!request.columns) request.columns.emplace();  // by default id, score and distance only
-  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
-  ARROW_ASSIGN_OR_RAISE(auto result, TimedSearch(*dataset, request, metrics));
+  if (!request.columns) {  // by default id, score and distance only, on every member
+    request.columns.emplace();
+    search.keys["columns"] = Json::array();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto found, SearchQuery(store, cluster, search, 0, metrics));
+  const auto& result = found.batch;
   const Json ids = ValuesToJson(*result->column(0));
   const auto& scores = static_cast<const arrow::FloatArray&>(*result->column(1));
   const auto& distances = static_cast<const arrow::FloatArray&>(*result->column(2));
@@ -336,7 +345,17 @@ arrow::Result<Json> HybridSearch(VectorStore& store, std::string_view body,
     AddColumnsToJson(*result, /*first_column=*/3, i, &hit);
     hits.push_back(std::move(hit));
   }
-  return hits;
+  std::vector<std::shared_ptr<arrow::Buffer>> replies{JsonBuffer(hits)};
+  if (!found.missing.empty()) {
+    replies.push_back(JsonBuffer(Json{{"missing_nodes", MissingNodesJson(found.missing)}}));
+  }
+  return replies;
+}
+
+// The cluster's status document, or {"mode": "single"} on a node without cluster flags.
+arrow::Result<Json> ClusterStatus(ClusterHooks* cluster, std::string_view body) {
+  ARROW_RETURN_NOT_OK(ActionBody(body, "cluster-status", {}).status());
+  return cluster ? cluster->Status() : SingleNodeStatus();
 }
 
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> OneJson(arrow::Result<Json> reply) {
@@ -370,6 +389,9 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "\"wait\": seconds (or true) to wait for READY. Result: "
        "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
       {"stats", "Dataset statistics. Body: {\"dataset\": name} for one, {} for all."},
+      {"cluster-status",
+       "The cluster this node belongs to: its members and their addresses, whether etcd is "
+       "reachable, this node. A node without cluster flags answers {\"mode\": \"single\"}."},
       {"delete-dataset", "Delete a dataset and all its rows. Body: {\"dataset\": name}."},
       {"snapshot",
        "Write a snapshot of one dataset ({\"dataset\": name}) or of all ({}), so that a restart "
@@ -382,9 +404,10 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
 
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
     VectorStore& store, std::string_view type, std::string_view body, ServerMetrics* metrics,
-    const CallCancelled& call_cancelled) {
-  if (type == "VectorSearch") return VectorSearch(store, body, metrics);
-  if (type == "HybridSearch") return OneJson(HybridSearch(store, body, metrics));
+    const CallCancelled& call_cancelled, ClusterHooks* cluster) {
+  if (type == "VectorSearch") return VectorSearch(store, body, metrics, cluster);
+  if (type == "cluster-status") return OneJson(ClusterStatus(cluster, body));
+  if (type == "HybridSearch") return HybridSearch(store, body, metrics, cluster);
   if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
   if (type == "delete") return OneJson(Delete(store, body));
   if (type == "compact") return OneJson(Compact(store, body));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "flight/cluster_hooks.h"
 #include "metrics/server_metrics.h"
 #include "store/vector_store.h"
 
@@ -24,9 +25,10 @@ using CallCancelled = std::function<bool()>;
 // its Results: one JSON document, or for VectorSearch one Arrow IPC stream per query.
 // NotImplemented names an unknown action type; Invalid a malformed body; KeyError an unknown
 // dataset. Searches are timed into `metrics` when it is not null. `call_cancelled`, when set,
-// ends the wait of a `snapshot` call.
+// ends the wait of a `snapshot` call. `cluster`, when set, answers `cluster-status` and fans
+// VectorSearch out (flight/cluster_hooks.h).
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
     VectorStore& store, std::string_view type, std::string_view body, ServerMetrics* metrics,
-    const CallCancelled& call_cancelled = nullptr);
+    const CallCancelled& call_cancelled = nullptr, ClusterHooks* cluster = nullptr);
 
 }  // namespace arbalest

@@ -30,6 +30,11 @@ struct QueryColumns {
   const arrow::StringArray* text_query = nullptr;
   std::shared_ptr<arrow::Array> alpha;
   const arrow::StringArray* filters = nullptr;
+  // Optional, per row, on a cluster node: local_only, require_all (boolean) and timeout_ms
+  // (integer) of protocol.md's cluster search keys.
+  std::shared_ptr<arrow::Array> local_only;
+  std::shared_ptr<arrow::Array> require_all;
+  std::shared_ptr<arrow::Array> timeout_ms;
 };
 
 // The optional utf8 column `name` of `batch`; null when absent. Invalid for another type.
@@ -61,7 +66,9 @@ arrow::Result<QueryColumns> FindQueryColumns(const arrow::RecordBatch& batch) {
   }
   columns.k = batch.GetColumnByName("k");
   columns.ef = batch.GetColumnByName("ef");
-  for (const auto& [name, column] : {std::pair{"k", columns.k}, std::pair{"ef", columns.ef}}) {
+  columns.timeout_ms = batch.GetColumnByName("timeout_ms");
+  for (const auto& [name, column] : {std::pair{"k", columns.k}, std::pair{"ef", columns.ef},
+                                     std::pair{"timeout_ms", columns.timeout_ms}}) {
     if (column && !arrow::is_integer(column->type_id())) {
       return arrow::Status::Invalid("VectorSearch exchange: '", name,
                                     "' must be an integer column, got ", *column->type());
@@ -75,6 +82,14 @@ arrow::Result<QueryColumns> FindQueryColumns(const arrow::RecordBatch& batch) {
   }
   ARROW_ASSIGN_OR_RAISE(columns.text_query, OptionalStringColumn(batch, "text_query"));
   ARROW_ASSIGN_OR_RAISE(columns.filters, OptionalStringColumn(batch, "filters"));
+  for (auto [name, column] : {std::pair{"local_only", &columns.local_only},
+                              std::pair{"require_all", &columns.require_all}}) {
+    *column = batch.GetColumnByName(name);
+    if (*column && (*column)->type_id() != arrow::Type::BOOL) {
+      return arrow::Status::Invalid("VectorSearch exchange: '", name,
+                                    "' must be a boolean column, got ", *(*column)->type());
+    }
+  }
   return columns;
 }
 
@@ -194,7 +209,58 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithNullableDistance(
   return arrow::RecordBatch::Make(std::move(schema), result->num_rows(), result->columns());
 }
 
-arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
+// The DoGet search keys of row `row`'s query `request` (what a cluster fan-out forwards).
+arrow::Result<Json> SearchKeysAt(const QueryColumns& columns, int64_t row,
+                                 const SearchRequest& request) {
+  Json keys{{"dataset", std::string(columns.dataset->GetView(row))}, {"k", request.k}};
+  if (!request.query.empty()) keys["vector"] = request.query;
+  if (request.ef > 0) keys["ef"] = request.ef;
+  if (request.text_query) keys["text_query"] = *request.text_query;
+  if (request.alpha) keys["alpha"] = *request.alpha;
+  if (auto text = StringAt(columns.filters, row)) {
+    ARROW_ASSIGN_OR_RAISE(keys["filters"], ParseJson(*text, "'filters'"));
+  }
+  return keys;
+}
+
+// The cluster search keys of row `row` (absent or null: the defaults).
+arrow::Result<FanOutOptions> FanOutOptionsAt(const QueryColumns& columns, int64_t row) {
+  Json keys = Json::object();
+  for (auto [name, column] : {std::pair{"local_only", &columns.local_only},
+                              std::pair{"require_all", &columns.require_all}}) {
+    if (*column && !(*column)->IsNull(row)) {
+      keys[name] = static_cast<const arrow::BooleanArray&>(**column).Value(row);
+    }
+  }
+  if (columns.timeout_ms && !columns.timeout_ms->IsNull(row)) {
+    ARROW_ASSIGN_OR_RAISE(keys["timeout_ms"], IntegerAt(columns.timeout_ms, row, 0, "timeout_ms"));
+  }
+  return ParseFanOutOptions(keys, "VectorSearch exchange");
+}
+
+// Query `row` of a batch with `columns`, on this node or, with `cluster`, across the cluster.
+arrow::Result<ClusterSearchResult> AnswerQuery(VectorStore& store, ServerMetrics* metrics,
+                                               ClusterHooks* cluster, const QueryColumns& columns,
+                                               int64_t row, FilterTexts& filters) {
+  if (columns.dataset->IsNull(row)) return arrow::Status::Invalid("'dataset' is null");
+  ARROW_ASSIGN_OR_RAISE(SearchRequest request, RequestAt(columns, row, filters));
+  auto local = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+    ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(columns.dataset->GetView(row)));
+    return TimedSearch(*dataset, request, metrics);
+  };
+  ClusterSearchResult found;
+  ARROW_ASSIGN_OR_RAISE(FanOutOptions fan_out, FanOutOptionsAt(columns, row));
+  if (cluster && !fan_out.local_only) {
+    ARROW_ASSIGN_OR_RAISE(Json keys, SearchKeysAt(columns, row, request));
+    ARROW_ASSIGN_OR_RAISE(found, cluster->Search(keys, request.k, fan_out, local));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(found.batch, local());
+  }
+  ARROW_ASSIGN_OR_RAISE(found.batch, WithNullableDistance(found.batch));
+  return found;
+}
+
+arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics, ClusterHooks* cluster,
                           fl::FlightMessageReader& reader, fl::FlightMessageWriter& writer) {
   std::shared_ptr<arrow::Schema> result_schema;
   int64_t query_index = 0;
@@ -207,17 +273,11 @@ arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
     }
     ARROW_ASSIGN_OR_RAISE(QueryColumns columns, FindQueryColumns(*chunk.data));
     for (int64_t row = 0; row < chunk.data->num_rows(); ++row, ++query_index) {
-      auto answer = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
-        if (columns.dataset->IsNull(row)) return arrow::Status::Invalid("'dataset' is null");
-        ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(columns.dataset->GetView(row)));
-        ARROW_ASSIGN_OR_RAISE(SearchRequest request, RequestAt(columns, row, filters));
-        ARROW_ASSIGN_OR_RAISE(auto result, TimedSearch(*dataset, request, metrics));
-        return WithNullableDistance(result);
-      }();
+      auto answer = AnswerQuery(store, metrics, cluster, columns, row, filters);
       if (!answer.ok()) {
         return answer.status().WithMessage("query ", query_index, ": ", answer.status().message());
       }
-      const auto& result = *answer;
+      const auto& result = answer->batch;
       if (!result_schema) {
         result_schema = result->schema();
         ARROW_RETURN_NOT_OK(writer.Begin(result_schema));
@@ -227,9 +287,10 @@ arrow::Status ServeSearch(VectorStore& store, ServerMetrics* metrics,
             result->schema()->ToString(), " vs ", result_schema->ToString(),
             "); search datasets of different columns in separate exchanges");
       }
-      const Json metadata{{"query", query_index},
-                          {"dataset", std::string(columns.dataset->GetView(row))},
-                          {"rows", result->num_rows()}};
+      Json metadata{{"query", query_index},
+                    {"dataset", std::string(columns.dataset->GetView(row))},
+                    {"rows", result->num_rows()}};
+      if (!answer->missing.empty()) metadata["missing_nodes"] = MissingNodesJson(answer->missing);
       ARROW_RETURN_NOT_OK(writer.WriteWithMetadata(*result, JsonBuffer(metadata)));
     }
   }
@@ -260,7 +321,7 @@ arrow::Status ServeExchange(VectorStore& store, const ServiceOptions& options,
                             fl::FlightMessageReader& reader, fl::FlightMessageWriter& writer) {
   const fl::FlightDescriptor& descriptor = reader.descriptor();
   if (descriptor.type == fl::FlightDescriptor::CMD && descriptor.cmd == kSearchCommand) {
-    return ServeSearch(store, options.metrics.get(), reader, writer);
+    return ServeSearch(store, options.metrics.get(), options.cluster.get(), reader, writer);
   }
   if (descriptor.type == fl::FlightDescriptor::PATH && descriptor.path.size() == 2 &&
       descriptor.path[0] == kIngestPath) {

@@ -10,6 +10,7 @@
 #include "common/json_util.h"
 #include "flight/actions.h"
 #include "flight/catalog.h"
+#include "flight/cluster_search.h"
 #include "flight/exchange.h"
 #include "flight/ingest_stream.h"
 #include "flight/rpc_metrics.h"
@@ -79,9 +80,9 @@ arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticke
   ARROW_ASSIGN_OR_RAISE(auto ticket, ParseTicket(request.ticket));
   std::shared_ptr<arrow::RecordBatchReader> reader;
   if (const auto* search = std::get_if<ParsedSearch>(&ticket)) {
-    ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(search->dataset));
-    ARROW_ASSIGN_OR_RAISE(auto result,
-                          TimedSearch(*dataset, search->queries.front(), options_.metrics.get()));
+    ARROW_ASSIGN_OR_RAISE(auto found, SearchQuery(*store_, options_.cluster.get(), *search, 0,
+                                                  options_.metrics.get()));
+    auto result = WithMissingNodes(std::move(found.batch), found.missing);
     ARROW_ASSIGN_OR_RAISE(reader, arrow::RecordBatchReader::Make({result}, result->schema()));
   } else {
     const auto& scan = std::get<ScanTicket>(ticket);
@@ -136,8 +137,9 @@ arrow::Status FlightService::DoAction(const fl::ServerCallContext& context,
                                       std::unique_ptr<fl::ResultStream>* result) {
   LabelAction(context, action.type);
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
-  auto bodies = RunAction(*store_, action.type, body, options_.metrics.get(),
-                          [&context] { return context.is_cancelled(); });
+  auto bodies = RunAction(
+      *store_, action.type, body, options_.metrics.get(),
+      [&context] { return context.is_cancelled(); }, options_.cluster.get());
   if (!bodies.ok()) return ForClient(bodies.status());
   std::vector<fl::Result> results;
   for (auto& reply : *bodies) results.push_back(fl::Result{std::move(reply)});

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "flight/cluster_hooks.h"
 #include "flight/stream_limit.h"
 #include "metrics/server_metrics.h"
 #include "store/vector_store.h"
@@ -23,6 +24,9 @@ struct ServiceOptions {
   int64_t max_message_bytes = 0;
   // The cap on open DoPut/DoGet/DoExchange calls, shared by both ports; none when null.
   std::shared_ptr<StreamLimit> stream_limit;
+  // The cluster this node belongs to (--cluster-etcd): searches fan out to its members and
+  // `cluster-status` describes it. Null: a single node, searches answered from this store.
+  std::shared_ptr<ClusterHooks> cluster;
 };
 
 // Thread-safe: gRPC calls the methods from many threads at once.

@@ -83,9 +83,9 @@ arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::stri
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what) {
   if (!keys.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");
   std::initializer_list<std::string_view> known = {
-      "dataset",       "name",       "vector",     "k",     "ef",
-      "filters",       "columns",    "text_query", "alpha", "include_vectors",
-      "vector_format", "local_only", "vectors"};
+      "dataset",       "name",       "vector",     "k",           "ef",
+      "filters",       "columns",    "text_query", "alpha",       "include_vectors",
+      "vector_format", "local_only", "vectors",    "require_all", "timeout_ms"};
   ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, known, what));
   if (!allow_batch && keys.contains("vectors")) {
     return arrow::Status::Invalid("'vectors' (a batch of queries) is only accepted by the ",
@@ -100,7 +100,8 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
     ARROW_ASSIGN_OR_RAISE(base.columns, ParseColumnList(*columns));
   }
   ARROW_ASSIGN_OR_RAISE(base.include_vectors, GetOptionalBool(keys, "include_vectors", what));
-  ARROW_RETURN_NOT_OK(GetOptionalBool(keys, "local_only", what).status());
+  ARROW_ASSIGN_OR_RAISE(parsed.fan_out, ParseFanOutOptions(keys, what));
+  parsed.keys = keys;
   ARROW_RETURN_NOT_OK(GetOptionalString(keys, {"vector_format"}, what).status());
   ARROW_ASSIGN_OR_RAISE(base.text_query, GetOptionalString(keys, {"text_query"}, what));
   ARROW_ASSIGN_OR_RAISE(base.alpha, GetOptionalNumber(keys, "alpha", what));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "flight/cluster_hooks.h"
 #include "metrics/server_metrics.h"
 #include "store/filter_expr.h"
 #include "store/search.h"
@@ -18,6 +19,8 @@ namespace arbalest {
 struct ParsedSearch {
   std::string dataset;
   std::vector<SearchRequest> queries;  // one per query vector
+  FanOutOptions fan_out;               // local_only, require_all, timeout_ms
+  Json keys;                           // the request as sent (what a cluster fan-out forwards)
 };
 
 // The `columns` key of scan and search requests: a JSON array of column names.
@@ -27,11 +30,11 @@ arrow::Result<std::vector<std::string>> ParseColumnList(const Json& columns);
 arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::string_view key);
 
 // Parses search keys: dataset|name, vector, k, ef, filters, columns, include_vectors,
-// vector_format, local_only, text_query, alpha (and, when `allow_batch`, vectors: [[...], ...]
-// for several queries, each searched with the same text query; they share one CachedFilter, so
-// the filter is compiled once). With a text query the vector may be left out (a text-only
-// search; SearchDataset refuses it unless alpha is 0). Invalid names an unknown key or a bad
-// value (filters: ParseFilters).
+// vector_format, local_only, require_all, timeout_ms, text_query, alpha (and, when `allow_batch`,
+// vectors: [[...], ...] for several queries, each searched with the same text query; they share one
+// CachedFilter, so the filter is compiled once). With a text query the vector may be left out (a
+// text-only search; SearchDataset refuses it unless alpha is 0). Invalid names an unknown key or a
+// bad value (filters: ParseFilters).
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
 
 struct ParsedSearchById {

@@ -124,9 +124,19 @@ MHD_Result HandleRequest(void* cls, MHD_Connection* connection, const char* url,
   }
   if (path == "/healthz") return Reply(connection, MHD_HTTP_OK, "text/plain", "ok\n");
   if (path == "/readyz") {
-    return endpoints.ready() ? Reply(connection, MHD_HTTP_OK, "text/plain", "ready\n")
-                             : Reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
-                                     "starting: recovering data\n");
+    if (!endpoints.ready()) {
+      return Reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
+                   "starting: recovering data\n");
+    }
+    // A degraded cluster node still serves what it holds: ready, with the detail.
+    const std::string detail =
+        endpoints.cluster.ready_detail ? endpoints.cluster.ready_detail() : std::string();
+
+    return Reply(connection, MHD_HTTP_OK, "text/plain",
+                 detail.empty() ? "ready\n" : "ready\n" + detail + "\n");
+  }
+  if (path == "/cluster" && endpoints.cluster.status) {
+    return Reply(connection, MHD_HTTP_OK, "application/json", endpoints.cluster.status());
   }
   if (endpoints.status) {
     if (path == "/api/status") {
@@ -152,9 +162,9 @@ void LogToSpdlog(void*, const char* format, va_list args) {
 arrow::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const MetricsServerOptions& options,
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables, std::function<bool()> ready,
-    std::function<std::string()> status) {
+    std::function<std::string()> status, ClusterEndpoints cluster) {
   auto endpoints = std::make_unique<Endpoints>(
-      Endpoints{std::move(collectables), std::move(ready), std::move(status)});
+      Endpoints{std::move(collectables), std::move(ready), std::move(status), std::move(cluster)});
   const int tries = options.port_fallback && options.port != 0 ? kFallbackPorts : 1;
   std::string last_error;
   for (int i = 0; i < tries; ++i) {

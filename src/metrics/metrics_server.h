@@ -32,15 +32,23 @@ struct MetricsServerOptions {
   std::string tls_key_pem;
 };
 
+// The cluster's side of the metrics port: GET /cluster (its status JSON) and a line appended
+// to /readyz's body. Unset: /cluster is 404, /readyz says "ready" alone.
+struct ClusterEndpoints {
+  std::function<std::string()> status;
+  std::function<std::string()> ready_detail;
+};
+
 class MetricsServer {
  public:
   // Binds and serves. `collectables` are scraped in order; `ready` answers /readyz; `status`
-  // answers /api/status (null: no status page, / is 404). IOError naming the port (and
-  // --metrics-port) when it is taken and fallback is off.
+  // answers /api/status (null: no status page, / is 404); `cluster` answers /cluster. IOError
+  // naming the port (and --metrics-port) when it is taken and fallback is off.
   static arrow::Result<std::unique_ptr<MetricsServer>> Start(
       const MetricsServerOptions& options,
       std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
-      std::function<bool()> ready, std::function<std::string()> status = nullptr);
+      std::function<bool()> ready, std::function<std::string()> status = nullptr,
+      ClusterEndpoints cluster = {});
   ~MetricsServer();
 
   int port() const { return port_; }
@@ -50,6 +58,7 @@ class MetricsServer {
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
     std::function<bool()> ready;
     std::function<std::string()> status;
+    ClusterEndpoints cluster;
   };
 
  private:

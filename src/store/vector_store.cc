@@ -108,7 +108,7 @@ arrow::Result<PutAck> VectorStore::LogAndPublishInTurn(
     return durable;
   }
   dataset.Publish(prepared);
-  if (index_workers_) index_workers_->Notify(dataset.name());
+  if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
   const PutAck ack{prepared.batch->num_rows(), wal_ ? ticket.lsn : next_seq_.fetch_add(1),
                    budget_.OverSoftLimit()};
   ingest_.batches.fetch_add(1, std::memory_order_relaxed);
@@ -119,14 +119,15 @@ arrow::Result<PutAck> VectorStore::LogAndPublishInTurn(
 }
 
 void VectorStore::StartIndexing(int threads, bool share_vectors) {
-  index_workers_ = std::make_unique<IndexWorkers>(
+  auto workers = std::make_shared<IndexWorkers>(
       threads,
       [this](const std::string& name) {
         auto dataset = Get(name);
         return dataset.ok() ? *dataset : nullptr;
       },
       share_vectors);
-  for (const auto& dataset : List()) index_workers_->Notify(dataset->name());
+  for (const auto& dataset : List()) workers->Notify(dataset->name());
+  index_workers_.store(std::move(workers));
 }
 
 VectorStore::~VectorStore() {
@@ -180,7 +181,7 @@ arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
   const CompactionReport report = dataset.PublishCompaction(*plan, change.turn, change.lsn);
   plan.reset();        // indexing resumes: the rows past the compacted graph
   ReturnFreeMemory();  // the dropped rows' batches and the old graph
-  if (index_workers_) index_workers_->Notify(dataset.name());
+  if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
   compactions_.compactions.fetch_add(1, std::memory_order_relaxed);
   compactions_.reclaimed_rows.fetch_add(report.reclaimed_rows, std::memory_order_relaxed);
   return report;
@@ -189,11 +190,13 @@ arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
 arrow::Status VectorStore::StartSnapshots(SnapshotOptions options) {
   if (!wal_) return arrow::Status::Invalid("snapshots need a write-ahead log");
   snapshotter_ = std::make_unique<Snapshotter>(*this, *wal_, std::move(options));
+  published_snapshotter_.store(snapshotter_.get(), std::memory_order_release);
   return arrow::Status::OK();
 }
 
 size_t VectorStore::index_queue_depth() const {
-  return index_workers_ ? index_workers_->queue_depth() : 0;
+  const auto workers = index_workers_.load();
+  return workers ? workers->queue_depth() : 0;
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_view name,
@@ -286,7 +289,7 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
   if (!ack.ok()) return ack;
   // LogAndPublish's notice reached the index workers before the name was published, when they
   // could not find the dataset yet.
-  if (index_workers_) index_workers_->Notify(created->name());
+  if (auto workers = index_workers_.load()) workers->Notify(created->name());
   *dataset = std::move(created);
   return ack;
 }

@@ -59,15 +59,19 @@ class VectorStore {
 
   // From now on every change is logged to `wal` and acknowledged only once durable. Call before
   // serving, after replaying the log with ApplyLogged.
-  void AttachWal(std::unique_ptr<WalWriter> wal) { wal_ = std::move(wal); }
+  void AttachWal(std::unique_ptr<WalWriter> wal) {
+    wal_ = std::move(wal);
+    published_wal_.store(wal_.get(), std::memory_order_release);
+  }
 
   // Starts `threads` index workers and queues every dataset for indexing; from now on each
   // published batch queues its dataset. Call once, after replay. Without it nothing is
   // indexed and searches scan exactly.
   void StartIndexing(int threads, bool share_vectors = true);
 
-  // Stops the index workers (before the store goes away).
-  void StopIndexing() { index_workers_.reset(); }
+  // Stops the index workers (before the store goes away). A reader of index_queue_depth() in
+  // another thread keeps them alive until it is done.
+  void StopIndexing() { index_workers_.store(nullptr); }
 
   // Datasets waiting for or being indexed.
   size_t index_queue_depth() const;
@@ -85,8 +89,9 @@ class VectorStore {
   // without a log: a snapshot is a point in the log).
   arrow::Status StartSnapshots(SnapshotOptions options);
 
-  // The snapshot thread; null before StartSnapshots.
-  Snapshotter* snapshotter() { return snapshotter_.get(); }
+  // The snapshot thread; null before StartSnapshots. Safe to call from any thread (the metrics
+  // port reads it while the store is still starting); it lives as long as the store.
+  Snapshotter* snapshotter() { return published_snapshotter_.load(std::memory_order_acquire); }
 
   // The dataset named `name`, created from `put_schema` when absent (a schema-only put); an
   // existing dataset must accept `put_schema`. Invalid for a bad name or schema.
@@ -159,7 +164,8 @@ class VectorStore {
   MemoryBudget* mutable_memory() { return &budget_; }
   const IngestCounters& ingest_counters() const { return ingest_; }
   const CompactionCounters& compaction_counters() const { return compactions_; }
-  const WalWriter* wal() const { return wal_.get(); }
+  // The log; null before AttachWal. Safe to call from any thread; it lives as long as the store.
+  const WalWriter* wal() const { return published_wal_.load(std::memory_order_acquire); }
 
  private:
   // Logs `payload` if a log is attached; returns its ticket (lsn 0 without a log).
@@ -223,8 +229,12 @@ class VectorStore {
   IngestCounters ingest_;
   CompactionCounters compactions_;
   CompactionOptions compaction_options_;  // set by StartCompaction, before serving
+  // Set once before serving; the published_ pointers let the metrics port, which starts
+  // before recovery, read them from its own threads.
   std::unique_ptr<WalWriter> wal_;
-  std::unique_ptr<IndexWorkers> index_workers_;
+  std::atomic<const WalWriter*> published_wal_{nullptr};
+  // Replaced only by StartIndexing and StopIndexing; read from any thread.
+  std::atomic<std::shared_ptr<IndexWorkers>> index_workers_;
   std::atomic<uint64_t> next_seq_{1};  // acks' seq when no log is attached
   // Guards the map of datasets by name; never held across I/O.
   mutable SharedMutex mutex_;
@@ -233,6 +243,7 @@ class VectorStore {
   std::map<std::string, std::shared_ptr<Dataset>, std::less<>> creating_ GUARDED_BY(mutex_);
   SharedCondVar creation_done_;  // signalled when an entry of creating_ is resolved
   std::unique_ptr<Snapshotter> snapshotter_;
+  std::atomic<Snapshotter*> published_snapshotter_{nullptr};
   std::unique_ptr<Compactor> compactor_;
 };
 

@@ -87,6 +87,36 @@ TEST(TicketTest, SearchTickets) {
   expect_invalid(R"({"search":{"dataset":"ds","alpha":0}})", "needs 'vector'");
 }
 
+TEST(TicketTest, ClusterSearchKeys) {
+  auto plain = ParseTicket(R"({"search":{"dataset":"ds","vector":[1]}})");
+  ASSERT_TRUE(plain.ok());
+  const auto& defaults = std::get<ParsedSearch>(*plain).fan_out;
+  EXPECT_FALSE(defaults.local_only);
+  EXPECT_FALSE(defaults.require_all);
+  EXPECT_FALSE(defaults.timeout_ms.has_value());
+
+  auto ticket = ParseTicket(
+      R"({"search":{"dataset":"ds","vector":[1],"local_only":true,"require_all":true,
+                    "timeout_ms":250}})");
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  const auto& search = std::get<ParsedSearch>(*ticket);
+  EXPECT_TRUE(search.fan_out.local_only);
+  EXPECT_TRUE(search.fan_out.require_all);
+  EXPECT_EQ(search.fan_out.timeout_ms, 250);
+  EXPECT_EQ(search.keys["timeout_ms"], 250);  // the request as sent, for the hop
+
+  for (const char* bad : {R"("local_only":1)", R"("require_all":"yes")", R"("timeout_ms":0)",
+                          R"("timeout_ms":600001)", R"("timeout_ms":1.5)"}) {
+    auto parsed =
+        ParseTicket(std::string(R"({"search":{"dataset":"ds","vector":[1],)") + bad + "}}");
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_TRUE(parsed.status().IsInvalid());
+    const std::string key = std::string(bad).substr(1, std::string(bad).find('"', 1) - 1);
+    EXPECT_NE(parsed.status().message().find("'" + key + "'"), std::string::npos)
+        << parsed.status().message();
+  }
+}
+
 TEST(TicketTest, HybridSearchTickets) {
   auto ticket = ParseTicket(
       R"({"search":{"dataset":"ds","vector":[1,2],"text_query":"red fox","alpha":0.25}})");

@@ -127,6 +127,9 @@ def test_compaction_survives_restarts_clean_and_killed(start_server):
     one = stats(srv.data, name)
     assert (one["rows"], one["deleted_rows"]) == (len(expected), 4)
     assert compact(srv.data, name)["reclaimed_rows"] == 4
+    # The replay re-indexes in the background; the snapshot saves the graph as far as it got,
+    # so wait for all of it before checking that a restart maps the whole graph back.
+    wait_indexed(srv.data, name)
     assert srv.stop() == 0  # the shutdown snapshot holds the survivors only
     srv.start()
     assert "from snapshots" in srv.stderr()

@@ -1,0 +1,112 @@
+#include "cluster/cluster_flags.h"
+
+#include <arrow/status.h>
+
+#include "cluster/peer_clients.h"
+#include "common/duration.h"
+
+namespace arbalest {
+namespace {
+
+std::vector<std::string> SplitCommas(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) parts.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+void AddClusterFlags(CLI::App& serve, ClusterConfig& config) {
+  serve
+      .add_option("--cluster-etcd", config.etcd,
+                  "Join a cluster coordinated by etcd at these URLs (comma-separated, e.g. "
+                  "http://127.0.0.1:2379); unset: a single node that needs no etcd")
+      ->envname("ARBALEST_CLUSTER_ETCD");
+  serve
+      .add_option("--cluster-name", config.name,
+                  "The cluster's name: its etcd keys are under /<name>/ and the data dir is "
+                  "recorded as belonging to it")
+      ->envname("ARBALEST_CLUSTER_NAME")
+      ->capture_default_str();
+  serve
+      .add_option("--node-id", config.node_id,
+                  "This node's id in the cluster (default: the advertised address, ':' as '-')")
+      ->envname("ARBALEST_NODE_ID");
+  serve
+      .add_option("--advertise", config.advertise,
+                  "HOST:PORT other nodes reach this node's data port at (default: --host and "
+                  "--port); its host is published for the meta and metrics ports too")
+      ->envname("ARBALEST_ADVERTISE");
+  serve
+      .add_option("--cluster-lease-ttl", config.lease_ttl_seconds,
+                  "Seconds a dead node stays in the member list (its etcd lease TTL)")
+      ->envname("ARBALEST_CLUSTER_LEASE_TTL")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
+  serve
+      .add_option("--cluster-search-timeout", config.search_timeout,
+                  "How long a search waits for the other members (a request's timeout_ms "
+                  "overrides it), e.g. 5s")
+      ->envname("ARBALEST_CLUSTER_SEARCH_TIMEOUT")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            auto duration = ParseDuration(text);
+            if (!duration.ok()) return duration.status().message();
+            return duration->count() > 0 ? std::string() : std::string("must be more than 0");
+          },
+          "DURATION"))
+      ->capture_default_str();
+}
+
+arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfig& config,
+                                                              const std::string& host,
+                                                              const std::string& data_dir,
+                                                              bool tls_or_tokens,
+                                                              prometheus::Registry& registry) {
+  if (config.etcd.empty()) {
+    if (!config.node_id.empty() || !config.advertise.empty()) {
+      return arrow::Status::Invalid("--node-id and --advertise need --cluster-etcd");
+    }
+    return nullptr;
+  }
+  if (tls_or_tokens) {
+    return arrow::Status::Invalid(
+        "--cluster-etcd cannot be combined with --tls-cert or --auth-tokens yet: the searches "
+        "between nodes carry neither (docs/cluster.md)");
+  }
+  // The ports are not bound yet: only the host and --advertise are checked here.
+  ARROW_RETURN_NOT_OK(Advertised(config, host, 0, 0, 0).status());
+  ClusterOptions options;
+  options.etcd_endpoints = SplitCommas(config.etcd);
+  if (options.etcd_endpoints.empty()) return arrow::Status::Invalid("--cluster-etcd is empty");
+  options.cluster = config.name;
+  options.node_id = config.node_id;
+  options.lease_ttl_seconds = config.lease_ttl_seconds;
+  ARROW_ASSIGN_OR_RAISE(options.search_timeout, ParseDuration(config.search_timeout));
+  options.data_dir = data_dir;
+  return ClusterNode::Create(std::move(options), registry);
+}
+
+arrow::Result<AdvertisedAddresses> Advertised(const ClusterConfig& config, const std::string& host,
+                                              int data_port, int meta_port, int metrics_port) {
+  std::string advertised_host = host;
+  std::string flight = host + ":" + std::to_string(data_port);
+  if (!config.advertise.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto host_port, SplitHostPort(config.advertise));
+    advertised_host = host_port.first;
+    flight = config.advertise;
+  } else if (host == "0.0.0.0" || host == "::" || host.empty()) {
+    return arrow::Status::Invalid("--host ", host,
+                                  " is not an address other nodes can reach: give --advertise "
+                                  "HOST:PORT");
+  }
+  return AdvertisedAddresses{flight, advertised_host + ":" + std::to_string(meta_port),
+                             advertised_host + ":" + std::to_string(metrics_port)};
+}
+
+}  // namespace arbalest

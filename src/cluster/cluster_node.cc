@@ -1,0 +1,261 @@
+#include "cluster/cluster_node.h"
+
+#include <arrow/flight/types.h>
+#include <arrow/table.h>
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "cluster/cluster_record.h"
+#include "cluster/search_merge.h"
+
+namespace arbalest {
+namespace {
+
+namespace fl = arrow::flight;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Why a member's part is missing, from the error of its search.
+std::string MissingReason(const arrow::Status& status, std::chrono::milliseconds timeout) {
+  if (status.IsKeyError()) return "no dataset: " + status.message();
+  if (auto detail = fl::FlightStatusDetail::UnwrapStatus(status)) {
+    if (detail->code() == fl::FlightStatusCode::TimedOut) {
+      return "timeout: no answer within " + std::to_string(timeout.count()) + " ms";
+    }
+    if (detail->code() == fl::FlightStatusCode::Unavailable) {
+      return "unavailable: " + status.message();
+    }
+  }
+  return "error: " + status.ToString();
+}
+
+bool PeerUnreachable(const arrow::Status& status) {
+  auto detail = fl::FlightStatusDetail::UnwrapStatus(status);
+  return detail && (detail->code() == fl::FlightStatusCode::Unavailable ||
+                    detail->code() == fl::FlightStatusCode::TimedOut);
+}
+
+// The DoGet ticket of the hop: the client's search keys, answered by the member alone.
+std::string HopTicket(const Json& keys) {
+  Json hop = keys;
+  hop.erase("require_all");
+  hop.erase("timeout_ms");
+  hop["local_only"] = true;
+  return Json{{"search", std::move(hop)}}.dump();
+}
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<ClusterNode>> ClusterNode::Create(ClusterOptions options,
+                                                                prometheus::Registry& registry) {
+  ARROW_RETURN_NOT_OK(ValidateClusterName(options.cluster));
+  if (!options.node_id.empty()) ARROW_RETURN_NOT_OK(ValidateNodeId(options.node_id));
+  ARROW_RETURN_NOT_OK(CheckClusterRecord(options.data_dir, options.cluster));
+  etcd::Client etcd(options.etcd_endpoints, options.etcd_timeout);
+  if (auto read = etcd.RangePrefix(MembersPrefix(options.cluster)); !read.ok()) {
+    return arrow::Status::IOError(
+        "cannot reach etcd (--cluster-etcd ",
+        fmt::format("{}", fmt::join(options.etcd_endpoints, ",")), "): ", read.status().message(),
+        "; a cluster node does not start without etcd (start etcd first, or leave out "
+        "--cluster-etcd for a single node)");
+  }
+  auto metrics = std::make_shared<ClusterMetrics>(registry);
+  return std::shared_ptr<ClusterNode>(new ClusterNode(std::move(options), std::move(metrics)));
+}
+
+ClusterNode::~ClusterNode() { Leave(); }
+
+arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
+  MembershipOptions membership;
+  membership.etcd_endpoints = options_.etcd_endpoints;
+  membership.cluster = options_.cluster;
+  membership.lease_ttl_seconds = options_.lease_ttl_seconds;
+  membership.etcd_timeout = options_.etcd_timeout;
+  membership.self =
+      MemberInfo{options_.node_id.empty() ? DefaultNodeId(addresses.flight) : options_.node_id,
+                 addresses.flight,
+                 addresses.meta,
+                 addresses.metrics,
+                 ARBALEST_VERSION,
+                 NowMs()};
+  ARROW_RETURN_NOT_OK(ValidateNodeId(membership.self.node_id));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Membership> joined,
+                        Membership::Join(std::move(membership), metrics_));
+  ARROW_RETURN_NOT_OK(WriteClusterRecord(options_.data_dir, options_.cluster));
+  spdlog::info("cluster {}: joined as {} ({} members, lease TTL {} s)", options_.cluster,
+               joined->options().self.node_id, joined->members().size(),
+               options_.lease_ttl_seconds);
+  MutexLock lock(&mutex_);
+  membership_ = std::move(joined);
+  return arrow::Status::OK();
+}
+
+void ClusterNode::Leave() {
+  std::shared_ptr<Membership> membership;
+  {
+    MutexLock lock(&mutex_);
+    membership = std::move(membership_);
+  }
+  if (membership) {
+    membership->Leave();
+    spdlog::info("cluster {}: left", options_.cluster);
+  }
+}
+
+std::shared_ptr<Membership> ClusterNode::membership() const {
+  MutexLock lock(&mutex_);
+  return membership_;
+}
+
+Json ClusterNode::Status() const {
+  Json status{{"mode", "cluster"},
+              {"cluster", options_.cluster},
+              {"etcd", options_.etcd_endpoints},
+              {"lease_ttl_seconds", options_.lease_ttl_seconds},
+              {"search_timeout_ms", options_.search_timeout.count()}};
+  const auto membership = this->membership();
+  if (!membership) {
+    status["state"] = "joining";
+    status["degraded"] = false;
+    status["members"] = Json::array();
+    return status;
+  }
+  const MembershipHealth health = membership->health();
+  const MemberInfo& self = membership->options().self;
+  status["state"] = health.degraded ? "degraded" : "ok";
+  status["degraded"] = health.degraded;
+  if (health.degraded) {
+    status["degraded_reason"] = health.reason;
+    status["degraded_since_ms"] = health.degraded_since_ms;
+  }
+  status["rejoins"] = health.rejoins;
+  status["node_id"] = self.node_id;
+  status["this_node"] = self.ToJson();
+  Json members = Json::array();
+  for (const auto& member : membership->members()) {
+    Json entry = member.ToJson();
+    entry["state"] = "alive";  // listed in etcd: its lease is kept
+    entry["self"] = member.node_id == self.node_id;
+    members.push_back(std::move(entry));
+  }
+  status["members"] = std::move(members);
+  return status;
+}
+
+std::string ClusterNode::ReadyDetail() const {
+  const auto membership = this->membership();
+  if (!membership) return "cluster " + options_.cluster + ": joining";
+  const MembershipHealth health = membership->health();
+  const std::string members = std::to_string(membership->members().size()) + " members";
+  if (!health.degraded) return "cluster " + options_.cluster + ": ok, " + members;
+  return "cluster " + options_.cluster + ": degraded (etcd unreachable: " + health.reason +
+         "), serving with the last known " + members;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ClusterNode::SearchPeer(
+    const MemberInfo& peer, const std::string& ticket, std::chrono::milliseconds timeout) {
+  ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(peer.flight));
+  fl::FlightCallOptions call;
+  call.timeout = fl::TimeoutDuration(std::chrono::duration<double>(timeout).count());
+  auto result = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+    ARROW_ASSIGN_OR_RAISE(auto reader, client->DoGet(call, fl::Ticket{ticket}));
+    ARROW_ASSIGN_OR_RAISE(auto table, reader->ToTable());
+    return table->CombineChunksToBatch();
+  }();
+  if (!result.ok() && PeerUnreachable(result.status())) peers_.Drop(peer.flight);
+  return result;
+}
+
+arrow::Result<ClusterSearchResult> ClusterNode::Search(
+    const Json& keys, int64_t k, const FanOutOptions& options,
+    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) {
+  const auto membership = this->membership();
+  std::vector<MemberInfo> peers;
+  std::string self_id = options_.node_id;
+  if (membership) {
+    const MemberInfo& self = membership->options().self;
+    self_id = self.node_id;
+    for (auto& member : membership->members()) {
+      // A key of this node's address under another id (a restart with a new --node-id, until
+      // the old lease expires) is this node too: asking it would count its rows twice.
+      if (member.node_id != self.node_id && member.flight != self.flight) {
+        peers.push_back(std::move(member));
+      }
+    }
+  }
+  std::vector<std::string> addresses;
+  for (const auto& peer : peers) addresses.push_back(peer.flight);
+  peers_.KeepOnly(addresses);
+  if (peers.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto batch, local());
+    return ClusterSearchResult{std::move(batch), {}};
+  }
+  const auto timeout =
+      options.timeout_ms ? std::chrono::milliseconds(*options.timeout_ms) : options_.search_timeout;
+  const std::string ticket = HopTicket(keys);
+  std::vector<std::future<arrow::Result<std::shared_ptr<arrow::RecordBatch>>>> answers;
+  answers.reserve(peers.size());
+  for (const auto& peer : peers) {
+    answers.push_back(std::async(std::launch::async, [this, &peer, &ticket, timeout] {
+      return SearchPeer(peer, ticket, timeout);
+    }));
+  }
+  // gRPC ends every hop by its deadline, so each get() returns within about `timeout`.
+  auto local_result = local();
+  std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
+  ClusterSearchResult result;
+  arrow::Status first_missing_dataset;
+  size_t missing_datasets = 0;
+  if (local_result.ok()) {
+    parts.push_back(*local_result);
+  } else if (local_result.status().IsKeyError()) {
+    first_missing_dataset = local_result.status();
+    ++missing_datasets;
+    result.missing.push_back({self_id, "no dataset: " + local_result.status().message()});
+  } else {
+    for (auto& answer : answers) answer.wait();
+    return local_result.status();  // a bad request: every member would refuse it too
+  }
+  for (size_t i = 0; i < peers.size(); ++i) {
+    auto answer = answers[i].get();
+    if (!answer.ok()) {
+      if (answer.status().IsKeyError()) {
+        ++missing_datasets;
+        if (first_missing_dataset.ok()) first_missing_dataset = answer.status();
+      }
+      result.missing.push_back({peers[i].node_id, MissingReason(answer.status(), timeout)});
+      continue;
+    }
+    if (!parts.empty() &&
+        !(*answer)->schema()->Equals(*parts.front()->schema(), /*check_metadata=*/false)) {
+      result.missing.push_back({peers[i].node_id, "error: its result has other columns: " +
+                                                      (*answer)->schema()->ToString()});
+      continue;
+    }
+    parts.push_back(std::move(*answer));
+  }
+  metrics_->FannedOut(static_cast<int64_t>(result.missing.size()));
+  if (parts.empty()) {
+    // No member holds the dataset: the error of a single node.
+    if (missing_datasets == result.missing.size()) return first_missing_dataset;
+    return fl::MakeFlightError(
+        fl::FlightStatusCode::Unavailable,
+        "no member answered the search: " + MissingNodesJson(result.missing).dump());
+  }
+  if (options.require_all && !result.missing.empty()) {
+    return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                               "require_all: member '" + result.missing.front().node +
+                                   "' is missing from the search (" +
+                                   result.missing.front().reason +
+                                   "); all missing: " + MissingNodesJson(result.missing).dump());
+  }
+  ARROW_ASSIGN_OR_RAISE(result.batch, MergeTopK(parts, k));
+  return result;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,82 @@
+// A node's part in a cluster (--cluster-etcd): its membership in etcd (membership.h), what
+// `cluster-status` and /cluster report, and the scatter-gather of searches over the live
+// members (ClusterHooks::Search). Datasets are not sharded yet: each node holds what was put
+// to it, and a search asks every member for its best rows and merges them.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "cluster/cluster_metrics.h"
+#include "cluster/membership.h"
+#include "cluster/peer_clients.h"
+#include "flight/cluster_hooks.h"
+
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
+namespace arbalest {
+
+struct ClusterOptions {
+  std::vector<std::string> etcd_endpoints;
+  std::string cluster;
+  std::string node_id;  // empty: DefaultNodeId(advertised data address)
+  int64_t lease_ttl_seconds = 5;
+  std::chrono::milliseconds etcd_timeout{2000};
+  std::chrono::milliseconds search_timeout{5000};  // a search's default timeout_ms
+  std::string data_dir;
+};
+
+// The addresses this node publishes (known once its ports are bound).
+struct AdvertisedAddresses {
+  std::string flight;
+  std::string meta;
+  std::string metrics;
+};
+
+// Thread-safe.
+class ClusterNode : public ClusterHooks {
+ public:
+  // Checks what can be checked before serving: the cluster name against the data dir's record
+  // (Invalid naming both), and that etcd answers (IOError naming the endpoints: a node does not
+  // start outside its cluster; docs/cluster.md says why).
+  static arrow::Result<std::shared_ptr<ClusterNode>> Create(ClusterOptions options,
+                                                            prometheus::Registry& registry);
+  ~ClusterNode() override;
+
+  // Publishes this node under `addresses` and starts keeping its membership; records the
+  // cluster name in the data dir. IOError when etcd does not answer.
+  arrow::Status Join(const AdvertisedAddresses& addresses);
+  // Leaves the cluster (revokes the lease: the member key goes at once). Idempotent.
+  void Leave();
+
+  Json Status() const override;
+  // One line for /readyz: the cluster and its state.
+  std::string ReadyDetail() const;
+
+  arrow::Result<ClusterSearchResult> Search(
+      const Json& keys, int64_t k, const FanOutOptions& options,
+      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) override;
+
+ private:
+  ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)
+      : options_(std::move(options)), metrics_(std::move(metrics)) {}
+
+  // The search result of `peer` for DoGet ticket `ticket`, within `timeout`.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchPeer(const MemberInfo& peer,
+                                                                const std::string& ticket,
+                                                                std::chrono::milliseconds timeout);
+  std::shared_ptr<Membership> membership() const;
+
+  const ClusterOptions options_;
+  const std::shared_ptr<ClusterMetrics> metrics_;
+  PeerClients peers_;
+  mutable Mutex mutex_;
+  std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);  // null until joined
+};
+
+}  // namespace arbalest

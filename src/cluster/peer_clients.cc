@@ -1,0 +1,57 @@
+#include "cluster/peer_clients.h"
+
+#include <arrow/status.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace arbalest {
+
+arrow::Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0) {
+    return arrow::Status::Invalid("'", address, "' is not host:port");
+  }
+  const char* begin = address.data() + colon + 1;
+  const char* end = address.data() + address.size();
+  auto [stop, error] = std::from_chars(begin, end, port);
+  if (error != std::errc() || stop != end || port <= 0 || port > 65535) {
+    return arrow::Status::Invalid("'", address, "' is not host:port (port 1-65535)");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::pair{std::move(host), port};
+}
+
+arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> PeerClients::Get(
+    const std::string& address) {
+  {
+    MutexLock lock(&mutex_);
+    if (auto it = clients_.find(address); it != clients_.end()) return it->second;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto host_port, SplitHostPort(address));
+  ARROW_ASSIGN_OR_RAISE(auto location,
+                        arrow::flight::Location::ForGrpcTcp(host_port.first, host_port.second));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::flight::FlightClient> client,
+                        arrow::flight::FlightClient::Connect(location));
+  MutexLock lock(&mutex_);
+  auto [it, inserted] = clients_.emplace(address, client);
+  return it->second;  // a client connected meanwhile by another search wins
+}
+
+void PeerClients::Drop(const std::string& address) {
+  MutexLock lock(&mutex_);
+  clients_.erase(address);
+}
+
+void PeerClients::KeepOnly(const std::vector<std::string>& addresses) {
+  MutexLock lock(&mutex_);
+  std::erase_if(clients_, [&](const auto& entry) {
+    return std::find(addresses.begin(), addresses.end(), entry.first) == addresses.end();
+  });
+}
+
+}  // namespace arbalest

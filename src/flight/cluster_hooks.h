@@ -1,0 +1,75 @@
+// What the Flight service asks of the cluster a node belongs to (src/cluster implements it; a
+// node without cluster flags has none and answers from its own store, as it always did): the
+// `cluster-status` document and the scatter-gather of a search over the live members. An
+// interface here, so that the Flight layer does not depend on how membership is kept.
+#pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json_util.h"
+
+namespace arbalest {
+
+// The cluster keys of a search request (protocol.md): `local_only` (this node's rows only; what
+// a fan-out hop carries), `require_all` (an error instead of a partial result) and `timeout_ms`
+// (how long the fan-out waits for members; unset: the node's default).
+struct FanOutOptions {
+  bool local_only = false;
+  bool require_all = false;
+  std::optional<int64_t> timeout_ms;
+};
+
+// A member whose part of a search is not in the result, and why ("timeout", "no dataset",
+// "unavailable: ...").
+struct MissingNode {
+  std::string node;
+  std::string reason;
+};
+
+struct ClusterSearchResult {
+  std::shared_ptr<arrow::RecordBatch> batch;  // the columns of a single node's search
+  std::vector<MissingNode> missing;           // empty: every member answered
+};
+
+// [{"node", "reason"}, ...] for app_metadata and schema metadata.
+Json MissingNodesJson(const std::vector<MissingNode>& missing);
+
+// The schema metadata key of a search result that carries MissingNodesJson (protocol.md).
+inline constexpr const char* kMissingNodesMetadataKey = "arbalest.missing_nodes";
+
+// `batch` with MissingNodesJson(missing) in its schema metadata when `missing` is not empty.
+std::shared_ptr<arrow::RecordBatch> WithMissingNodes(std::shared_ptr<arrow::RecordBatch> batch,
+                                                     const std::vector<MissingNode>& missing);
+
+// Thread-safe: called from many RPCs at once.
+class ClusterHooks {
+ public:
+  virtual ~ClusterHooks() = default;
+
+  // The `cluster-status` document (protocol.md).
+  virtual Json Status() const = 0;
+
+  // One query of a search: `local` runs it on this node's store; `keys` are its DoGet search
+  // keys (one "vector", no "vectors"), sent with local_only to every other live member in
+  // parallel; the answers are merged to the best `k` rows by score. KeyError when no node holds
+  // the dataset; with options.require_all, UNAVAILABLE naming the first missing member.
+  virtual arrow::Result<ClusterSearchResult> Search(
+      const Json& keys, int64_t k, const FanOutOptions& options,
+      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) = 0;
+};
+
+// The `cluster-status` document of a node without cluster flags.
+Json SingleNodeStatus();
+
+// Parses local_only, require_all and timeout_ms from search `keys`. Invalid names a bad value.
+arrow::Result<FanOutOptions> ParseFanOutOptions(const Json& keys, std::string_view what);
+
+}  // namespace arbalest

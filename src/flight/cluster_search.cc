@@ -1,0 +1,26 @@
+#include "flight/cluster_search.h"
+
+namespace arbalest {
+
+arrow::Result<ClusterSearchResult> SearchQuery(VectorStore& store, ClusterHooks* cluster,
+                                               const ParsedSearch& search, size_t index,
+                                               ServerMetrics* metrics) {
+  const SearchRequest& request = search.queries.at(index);
+  auto local = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+    ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
+    return TimedSearch(*dataset, request, metrics);
+  };
+  if (!cluster || search.fan_out.local_only) {
+    ARROW_ASSIGN_OR_RAISE(auto batch, local());
+    return ClusterSearchResult{std::move(batch), {}};
+  }
+  // The keys of this one query: a batch's "vectors" become the query's own "vector".
+  Json keys = search.keys;
+  if (keys.contains("vectors")) {
+    keys.erase("vectors");
+    keys["vector"] = request.query;
+  }
+  return cluster->Search(keys, request.k, search.fan_out, local);
+}
+
+}  // namespace arbalest

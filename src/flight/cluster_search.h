@@ -1,0 +1,21 @@
+// One query of a parsed search answered on this node alone, or across the cluster when the node
+// belongs to one (ClusterHooks) and the request does not say local_only. Shared by the DoGet
+// search ticket, the VectorSearch action and the DoExchange search.
+#pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include "flight/cluster_hooks.h"
+#include "flight/search_request.h"
+#include "store/vector_store.h"
+
+namespace arbalest {
+
+// Query `index` of `search`. `cluster` null (a node without cluster flags): the local search,
+// nothing missing. KeyError for a dataset no node holds.
+arrow::Result<ClusterSearchResult> SearchQuery(VectorStore& store, ClusterHooks* cluster,
+                                               const ParsedSearch& search, size_t index,
+                                               ServerMetrics* metrics);
+
+}  // namespace arbalest
