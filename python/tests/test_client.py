@@ -100,6 +100,24 @@ def test_insert_pandas_list_and_ndarray_columns(db, name):
     assert ds.schema().field("tag").type == pa.string()  # pandas' large_string cast
 
 
+def test_insert_frame_whose_columns_are_chunked_differently(db, name):
+    # pd.concat of small frames gives pandas' Arrow-backed string column one chunk per frame,
+    # so the vector column (one chunk) is sliced into batches of the string column's chunks:
+    # each slice must send its own rows, not the whole parent array.
+    parts = [frame(1, start=i) for i in range(3)]
+    df = pd.concat(parts)
+    ds = db.dataset(name)
+    assert ds.insert(df) == 3
+    _check_stored(ds, pd.concat(parts, ignore_index=True))
+
+
+def test_insert_slices_of_a_big_batch(db, name):
+    table = pa.Table.from_pandas(frame(50), preserve_index=False)
+    ds = db.dataset(name)
+    assert ds.insert(table, batch_size=7) == 50
+    _check_stored(ds, frame(50))
+
+
 def test_insert_arrow_table_record_batch_and_reader(db, name):
     df = frame(90)
     table = pa.Table.from_pandas(df, preserve_index=False)
