@@ -1,0 +1,221 @@
+#include "flight/graph_actions.h"
+
+#include <arrow/builder.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/json_util.h"
+#include "graph/label_propagation.h"
+#include "graph/traversal.h"
+#include "store/dataset_edges.h"
+
+namespace arbalest {
+namespace {
+
+using Buffers = std::vector<std::shared_ptr<arrow::Buffer>>;
+
+constexpr int kMaxHops = 10;
+constexpr int64_t kMaxPathsReturned = 100000;
+
+arrow::Result<Buffers> Reply(arrow::Result<Json> json) {
+  ARROW_RETURN_NOT_OK(json.status());
+  return Buffers{JsonBuffer(*json)};
+}
+
+std::string BodyOf(std::string_view action) {
+  return "body of action '" + std::string(action) + "'";
+}
+
+// The required integer under `key` (a row id).
+arrow::Result<int64_t> RequiredId(const Json& request, std::string_view key,
+                                  std::string_view action) {
+  ARROW_ASSIGN_OR_RAISE(auto id, GetOptionalInt(request, key, BodyOf(action)));
+  if (!id) {
+    return arrow::Status::Invalid("action '", action, "' needs '", key, "' (a row id, an integer)");
+  }
+  return *id;
+}
+
+arrow::Result<bool> OptionalBool(const Json& request, std::string_view key, bool otherwise,
+                                 std::string_view action) {
+  const std::string name(key);
+  if (!request.contains(name)) return otherwise;
+  if (!request[name].is_boolean()) {
+    return arrow::Status::Invalid("'", key, "' in ", BodyOf(action), " must be true or false, got ",
+                                  JsonForMessage(request[name]));
+  }
+  return request[name].get<bool>();
+}
+
+// The body's dataset (required), which must hold integer ids.
+arrow::Result<std::shared_ptr<Dataset>> DatasetOf(VectorStore& store, const Json& request,
+                                                  std::string_view action) {
+  ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"dataset", "name"}, BodyOf(action)));
+  if (!name) return arrow::Status::Invalid("action '", action, "' needs {\"dataset\": name}");
+  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(*name));
+  ARROW_RETURN_NOT_OK(CheckGraphIds(*dataset));
+  return dataset;
+}
+
+// {"dataset", "subject", "predicate", "object", "weight"} -> edge added.
+arrow::Result<Buffers> AddEdge(VectorStore& store, std::string_view body) {
+  constexpr std::string_view kAction = "add-edge";
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, BodyOf(kAction)));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(
+      request, {"dataset", "name", "subject", "predicate", "object", "weight"}, BodyOf(kAction)));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, DatasetOf(store, request, kAction));
+  ARROW_ASSIGN_OR_RAISE(int64_t subject, RequiredId(request, "subject", kAction));
+  ARROW_ASSIGN_OR_RAISE(int64_t object, RequiredId(request, "object", kAction));
+  ARROW_ASSIGN_OR_RAISE(auto predicate, GetOptionalString(request, {"predicate"}, BodyOf(kAction)));
+  if (!predicate || predicate->empty()) {
+    return arrow::Status::Invalid("action 'add-edge' needs 'predicate' (a non-empty string)");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto weight, GetOptionalNumber(request, "weight", BodyOf(kAction)));
+  arrow::Int64Builder subjects, objects;
+  arrow::StringBuilder predicates;
+  arrow::FloatBuilder weights;
+  ARROW_RETURN_NOT_OK(subjects.Append(subject));
+  ARROW_RETURN_NOT_OK(objects.Append(object));
+  ARROW_RETURN_NOT_OK(predicates.Append(*predicate));
+  ARROW_RETURN_NOT_OK(weights.Append(static_cast<float>(weight.value_or(1.0))));
+  std::shared_ptr<arrow::Array> s, p, o, w;
+  ARROW_RETURN_NOT_OK(subjects.Finish(&s));
+  ARROW_RETURN_NOT_OK(predicates.Finish(&p));
+  ARROW_RETURN_NOT_OK(objects.Finish(&o));
+  ARROW_RETURN_NOT_OK(weights.Finish(&w));
+  const auto schema = arrow::schema(
+      {arrow::field("subject", arrow::int64()), arrow::field("predicate", arrow::utf8()),
+       arrow::field("object", arrow::int64()), arrow::field("weight", arrow::float32())});
+  ARROW_RETURN_NOT_OK(
+      store.AddEdges(*dataset, *arrow::RecordBatch::Make(schema, 1, {s, p, o, w})).status());
+  return Buffers{arrow::Buffer::FromString("edge added")};
+}
+
+arrow::Result<TraversalOptions> ParseTraversal(const Json& request, const EdgeGraph& graph) {
+  constexpr std::string_view kAction = "traverse-graph";
+  const std::string what = BodyOf(kAction);
+  TraversalOptions options;
+  ARROW_ASSIGN_OR_RAISE(options.start, RequiredId(request, "start", kAction));
+  ARROW_ASSIGN_OR_RAISE(auto hops, GetOptionalInt(request, "max_hops", what));
+  if (hops && (*hops < 1 || *hops > kMaxHops)) {
+    return arrow::Status::Invalid("'max_hops' in ", what, " must be 1 to ", kMaxHops, ", got ",
+                                  *hops);
+  }
+  options.max_hops = static_cast<int>(hops.value_or(2));
+  ARROW_ASSIGN_OR_RAISE(options.incoming, OptionalBool(request, "incoming", false, kAction));
+  ARROW_ASSIGN_OR_RAISE(options.weighted, OptionalBool(request, "weighted", false, kAction));
+  ARROW_ASSIGN_OR_RAISE(auto decay, GetOptionalNumber(request, "decay", what));
+  if (decay && !(*decay > 0 && *decay <= 1)) {
+    return arrow::Status::Invalid("'decay' in ", what, " must be in (0, 1], got ", *decay);
+  }
+  options.decay = decay.value_or(0.5);
+  ARROW_ASSIGN_OR_RAISE(auto limit, GetOptionalInt(request, "limit", what));
+  if (limit && (*limit < 1 || *limit > kMaxPathsReturned)) {
+    return arrow::Status::Invalid("'limit' in ", what, " must be 1 to ", kMaxPathsReturned,
+                                  ", got ", *limit);
+  }
+  options.limit = limit.value_or(1000);
+  if (request.contains("predicates")) {
+    const Json& names = request["predicates"];
+    if (!names.is_array() || names.empty()) {
+      return arrow::Status::Invalid("'predicates' in ", what,
+                                    " must be a non-empty array of strings, got ",
+                                    JsonForMessage(names));
+    }
+    options.predicates.emplace();
+    const auto& known = graph.predicate_names();
+    for (const Json& name : names) {
+      if (!name.is_string()) {
+        return arrow::Status::Invalid("'predicates' in ", what, " must hold strings, got ",
+                                      JsonForMessage(name));
+      }
+      auto it = std::find(known.begin(), known.end(), name.get<std::string>());
+      if (it != known.end()) options.predicates->insert(static_cast<uint32_t>(it - known.begin()));
+    }
+  }
+  return options;
+}
+
+Json PathJson(const GraphPath& path, const EdgeGraph& graph) {
+  Json edges = Json::array();
+  for (uint32_t edge : path.edges) {
+    edges.push_back({{"Subject", graph.IdOf(graph.subject(edge))},
+                     {"Predicate", graph.predicate_names()[graph.predicate(edge)]},
+                     {"Object", graph.IdOf(graph.object(edge))},
+                     {"Weight", graph.weight(edge)}});
+  }
+  return Json{{"Nodes", path.nodes}, {"Edges", std::move(edges)}, {"Score", path.score}};
+}
+
+// -> [{"Nodes", "Edges", "Score"}, ...], best first.
+arrow::Result<Json> TraverseGraph(VectorStore& store, std::string_view body) {
+  constexpr std::string_view kAction = "traverse-graph";
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, BodyOf(kAction)));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(request,
+                                     {"dataset", "name", "start", "max_hops", "incoming",
+                                      "weighted", "decay", "predicates", "limit"},
+                                     BodyOf(kAction)));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, DatasetOf(store, request, kAction));
+  const std::shared_ptr<const EdgeGraph> graph = dataset->graph().Adjacency();
+  ARROW_ASSIGN_OR_RAISE(TraversalOptions options, ParseTraversal(request, *graph));
+  ARROW_ASSIGN_OR_RAISE(bool live, HasLiveId(dataset->Snapshot(), options.start));
+  if (!live) {
+    return arrow::Status::KeyError("start id ", options.start, " is not a row of dataset '",
+                                   dataset->name(), "'");
+  }
+  ARROW_ASSIGN_OR_RAISE(std::vector<GraphPath> paths, Traverse(*graph, options));
+  Json reply = Json::array();
+  for (const auto& path : paths) reply.push_back(PathJson(path, *graph));
+  return reply;
+}
+
+// -> {"edge_count", "node_count", "community_count", "community_algorithm", "predicates"}.
+arrow::Result<Json> GraphStats(VectorStore& store, std::string_view body) {
+  constexpr std::string_view kAction = "GetGraphStats";
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, BodyOf(kAction)));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"dataset", "name"}, BodyOf(kAction)));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, DatasetOf(store, request, kAction));
+  const std::shared_ptr<const EdgeGraph> graph = dataset->graph().Adjacency();
+  std::set<std::string> predicates;
+  std::vector<bool> used(graph->predicate_names().size(), false);
+  for (uint32_t edge = 0; edge < graph->num_edges(); ++edge) used[graph->predicate(edge)] = true;
+  for (size_t i = 0; i < used.size(); ++i) {
+    if (used[i]) predicates.insert(graph->predicate_names()[i]);
+  }
+  const Communities communities = PropagateLabels(*graph);
+  return Json{{"dataset", dataset->name()},
+              {"edge_count", graph->num_edges()},
+              {"node_count", graph->num_nodes()},
+              {"community_count", communities.count},
+              {"community_algorithm", "label_propagation"},
+              {"predicates", predicates}};
+}
+
+}  // namespace
+
+std::vector<arrow::flight::ActionType> GraphActionTypes() {
+  return {
+      {"add-edge",
+       "Add a graph edge between two rows. Body: {\"dataset\", \"subject\": id, \"predicate\", "
+       "\"object\": id, \"weight\"}. Result: edge added. Bulk: DoPut to [dataset, \"edges\"]."},
+      {"traverse-graph",
+       "Paths from a row. Body: {\"dataset\", \"start\": id, \"max_hops\" (2), \"incoming\", "
+       "\"weighted\", \"decay\" (0.5), \"predicates\", \"limit\" (1000)}. Result: "
+       "[{\"Nodes\", \"Edges\": [{\"Subject\", \"Predicate\", \"Object\", \"Weight\"}], "
+       "\"Score\"}], best first."},
+      {"GetGraphStats",
+       "Body: {\"dataset\"}. Result: {\"edge_count\", \"node_count\", \"community_count\" "
+       "(label propagation), \"predicates\"}."},
+  };
+}
+
+std::optional<arrow::Result<Buffers>> RunGraphAction(VectorStore& store, std::string_view type,
+                                                     std::string_view body) {
+  if (type == "add-edge") return AddEdge(store, body);
+  if (type == "traverse-graph") return Reply(TraverseGraph(store, body));
+  if (type == "GetGraphStats") return Reply(GraphStats(store, body));
+  return std::nullopt;
+}
+
+}  // namespace arbalest
