@@ -1,6 +1,8 @@
 #include "flight/graph_actions.h"
 
 #include <arrow/builder.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <set>
@@ -137,19 +139,35 @@ arrow::Result<TraversalOptions> ParseTraversal(const Json& request, const EdgeGr
   return options;
 }
 
-Json PathJson(const GraphPath& path, const EdgeGraph& graph) {
-  Json edges = Json::array();
-  for (uint32_t edge : path.edges) {
-    edges.push_back({{"Subject", graph.IdOf(graph.subject(edge))},
-                     {"Predicate", graph.predicate_names()[graph.predicate(edge)]},
-                     {"Object", graph.IdOf(graph.object(edge))},
-                     {"Weight", graph.weight(edge)}});
+// The paths as the JSON list traverse-graph answers, written directly: a path costs a few
+// hundred bytes, and a reply may hold 100,000 of them (building nlohmann objects cost more than
+// the traversal).
+std::string PathsJson(const std::vector<GraphPath>& paths, const EdgeGraph& graph) {
+  std::vector<std::string> predicates;  // each name once, as a JSON string
+  predicates.reserve(graph.predicate_names().size());
+  for (const auto& name : graph.predicate_names()) predicates.push_back(Json(name).dump());
+  fmt::memory_buffer out;
+  out.push_back('[');
+  for (size_t p = 0; p < paths.size(); ++p) {
+    const GraphPath& path = paths[p];
+    fmt::format_to(std::back_inserter(out), "{}{{\"Nodes\":[{}],\"Edges\":[", p ? "," : "",
+                   fmt::join(path.nodes, ","));
+    for (size_t i = 0; i < path.edges.size(); ++i) {
+      const uint32_t edge = path.edges[i];
+      fmt::format_to(std::back_inserter(out),
+                     "{}{{\"Subject\":{},\"Predicate\":{},\"Object\":{},\"Weight\":{}}}",
+                     i ? "," : "", graph.IdOf(graph.subject(edge)),
+                     predicates[graph.predicate(edge)], graph.IdOf(graph.object(edge)),
+                     graph.weight(edge));
+    }
+    fmt::format_to(std::back_inserter(out), "],\"Score\":{}}}", path.score);
   }
-  return Json{{"Nodes", path.nodes}, {"Edges", std::move(edges)}, {"Score", path.score}};
+  out.push_back(']');
+  return fmt::to_string(out);
 }
 
 // -> [{"Nodes", "Edges", "Score"}, ...], best first.
-arrow::Result<Json> TraverseGraph(VectorStore& store, std::string_view body) {
+arrow::Result<Buffers> TraverseGraph(VectorStore& store, std::string_view body) {
   constexpr std::string_view kAction = "traverse-graph";
   ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, BodyOf(kAction)));
   ARROW_RETURN_NOT_OK(CheckKnownKeys(request,
@@ -159,15 +177,18 @@ arrow::Result<Json> TraverseGraph(VectorStore& store, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto dataset, DatasetOf(store, request, kAction));
   const std::shared_ptr<const EdgeGraph> graph = dataset->graph().Adjacency();
   ARROW_ASSIGN_OR_RAISE(TraversalOptions options, ParseTraversal(request, *graph));
-  ARROW_ASSIGN_OR_RAISE(bool live, HasLiveId(dataset->Snapshot(), options.start));
+  // Edges of deleted rows are removed with them, so a start the graph holds is live; one it
+  // does not hold is looked up among the rows.
+  bool live = graph->NodeOf(options.start).has_value();
+  if (!live) {
+    ARROW_ASSIGN_OR_RAISE(live, HasLiveId(dataset->Snapshot(), options.start));
+  }
   if (!live) {
     return arrow::Status::KeyError("start id ", options.start, " is not a row of dataset '",
                                    dataset->name(), "'");
   }
   ARROW_ASSIGN_OR_RAISE(std::vector<GraphPath> paths, Traverse(*graph, options));
-  Json reply = Json::array();
-  for (const auto& path : paths) reply.push_back(PathJson(path, *graph));
-  return reply;
+  return Buffers{arrow::Buffer::FromString(PathsJson(paths, *graph))};
 }
 
 // -> {"edge_count", "node_count", "community_count", "community_algorithm", "predicates"}.
@@ -213,7 +234,7 @@ std::vector<arrow::flight::ActionType> GraphActionTypes() {
 std::optional<arrow::Result<Buffers>> RunGraphAction(VectorStore& store, std::string_view type,
                                                      std::string_view body) {
   if (type == "add-edge") return AddEdge(store, body);
-  if (type == "traverse-graph") return Reply(TraverseGraph(store, body));
+  if (type == "traverse-graph") return TraverseGraph(store, body);
   if (type == "GetGraphStats") return Reply(GraphStats(store, body));
   return std::nullopt;
 }
