@@ -401,7 +401,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
     return OneJson(Snapshot(store, type, body, call_cancelled));
   }
   if (auto reply = RunNamespaceAction(store, type, body)) return std::move(*reply);
-  if (auto reply = RunGraphAction(store, type, body)) return std::move(*reply);
+  if (auto reply = RunGraphAction(store, type, body, metrics)) return std::move(*reply);
   std::string known;
   for (const auto& action : SupportedActions()) known += (known.empty() ? "" : ", ") + action.type;
   return arrow::Status::NotImplemented("unknown action '", type, "' (this server knows: ", known,

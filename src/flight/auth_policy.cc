@@ -32,7 +32,7 @@ std::string Describe(const AccessRequest& request) {
 Role RequiredRole(std::string_view action) {
   if (action == "VectorSearch" || action == "HybridSearch" || action == "VectorSearchByID" ||
       action == "check_readiness" || action == "stats" || action == "traverse-graph" ||
-      action == "GetGraphStats" || action == "ListNamespaces" ||
+      action == "GraphSearch" || action == "GetGraphStats" || action == "ListNamespaces" ||
       action == "GetTotalNamespaceCount" || action == "GetNamespaceDatasetCount") {
     return Role::kRead;
   }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/json_util.h"
+#include "flight/graph_search.h"
 #include "graph/label_propagation.h"
 #include "graph/traversal.h"
 #include "store/dataset_edges.h"
@@ -225,6 +226,11 @@ std::vector<arrow::flight::ActionType> GraphActionTypes() {
        "\"weighted\", \"decay\" (0.5), \"predicates\", \"limit\" (1000)}. Result: "
        "[{\"Nodes\", \"Edges\": [{\"Subject\", \"Predicate\", \"Object\", \"Weight\"}], "
        "\"Score\"}], best first."},
+      {"GraphSearch",
+       "Dense search expanded by the hits' graph neighbourhood. Body: VectorSearch's keys (one "
+       "vector) and \"graph\": {\"max_hops\" (1), \"predicates\", \"decay\", "
+       "\"weighted\", \"incoming\", \"alpha\" (0.5)}. Result: [{\"id\", \"score\", "
+       "\"dense_rank\", \"dense_score\", \"path\"}], best first."},
       {"GetGraphStats",
        "Body: {\"dataset\"}. Result: {\"edge_count\", \"node_count\", \"community_count\" "
        "(label propagation), \"predicates\"}."},
@@ -232,7 +238,9 @@ std::vector<arrow::flight::ActionType> GraphActionTypes() {
 }
 
 std::optional<arrow::Result<Buffers>> RunGraphAction(VectorStore& store, std::string_view type,
-                                                     std::string_view body) {
+                                                     std::string_view body,
+                                                     ServerMetrics* metrics) {
+  if (type == "GraphSearch") return Reply(GraphSearch(store, body, metrics));
   if (type == "add-edge") return AddEdge(store, body);
   if (type == "traverse-graph") return TraverseGraph(store, body);
   if (type == "GetGraphStats") return Reply(GraphStats(store, body));

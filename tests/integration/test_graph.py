@@ -181,3 +181,36 @@ def test_acked_edges_survive_sigkill(start_server, snapshot):
     srv.stop(signal.SIGKILL)
     srv.start()
     assert graph_stats(srv.meta, ds) == before
+
+
+def test_graph_search_expands_dense_hits_by_their_neighbourhood(server, ds):
+    # Rows 0..9 on a line: the query sits on row 0, so the dense top 3 is 0, 1, 2. Row 9, far
+    # away, is linked from row 0 and must come in through the graph with the path that led there.
+    import numpy as np
+    from arbalest_util import vector_array
+    vectors = np.zeros((10, 4), dtype=np.float32)
+    vectors[:, 0] = np.arange(10, dtype=np.float32)
+    put_table(server.data, ds, pa.table({"id": pa.array(range(10), pa.int64()),
+                                         "vector": vector_array(vectors)}))
+    add_edge(server.meta, ds, 0, "about", 9, 1.0)
+    add_edge(server.meta, ds, 2, "about", 8, 0.5)
+    body = {"dataset": ds, "vector": [0.0, 0.0, 0.0, 0.0], "k": 3,
+            "graph": {"max_hops": 1, "alpha": 0.5}}
+    hits = action(server.meta, "GraphSearch", body)[0]
+    rrf = lambda rank: 1 / (60 + rank + 1)
+    expected = {0: 0.5 * rrf(0), 1: 0.5 * rrf(1), 2: 0.5 * rrf(2), 9: 0.5 * rrf(0) * 1.0,
+                8: 0.5 * rrf(2) * 0.5}
+    best = sorted(expected, key=lambda i: -expected[i])[:3]
+    assert [h["id"] for h in hits] == best
+    for hit in hits:
+        assert hit["score"] == pytest.approx(expected[hit["id"]])
+    by_id = {h["id"]: h for h in hits}
+    assert by_id[9]["dense_rank"] is None and by_id[9]["dense_score"] is None
+    assert by_id[9]["path"]["Nodes"] == [0, 9]
+    assert by_id[9]["path"]["Edges"][0]["Predicate"] == "about"
+    assert by_id[0]["dense_rank"] == 0 and by_id[0]["path"] is None
+    # alpha 0: the dense ranking alone.
+    body["graph"]["alpha"] = 0
+    assert [h["id"] for h in action(server.meta, "GraphSearch", body)[0]] == [0, 1, 2]
+    with pytest.raises(INVALID_ARGUMENT, match="'max_hops' in 'graph'"):
+        action(server.meta, "GraphSearch", {**body, "graph": {"max_hops": -1}})
