@@ -214,3 +214,26 @@ def test_graph_search_expands_dense_hits_by_their_neighbourhood(server, ds):
     assert [h["id"] for h in action(server.meta, "GraphSearch", body)[0]] == [0, 1, 2]
     with pytest.raises(INVALID_ARGUMENT, match="'max_hops' in 'graph'"):
         action(server.meta, "GraphSearch", {**body, "graph": {"max_hops": -1}})
+
+
+def test_edges_are_charged_to_max_memory(start_server):
+    srv = start_server(extra_args=["--max-memory", "48MiB"])
+    ds = unique_name("mem")
+    put_table(srv.data, ds, make_table(1000, 8))
+    batch = edges_table([(i % 1000, "p", (i * 7) % 1000, 1.0) for i in range(200_000)])
+    acked, refused = 0, None
+    for _ in range(20):  # 4M edges (about 96 MiB of edge log) cannot fit
+        try:
+            acked += put_edges(srv.data, ds, batch)[0]["edges"]
+        except flight.FlightUnavailableError as e:
+            refused = str(e)
+            break
+    assert refused is not None, f"{acked} edges accepted under --max-memory 48MiB"
+    assert "resource exhausted" in refused and "these edges" in refused, refused
+    assert acked > 0
+    # Nothing of the refused batch was stored, and the server serves on.
+    assert graph_stats(srv.meta, ds)["edge_count"] == acked
+    action(srv.meta, "delete-dataset", {"dataset": ds})
+    ds2 = unique_name("after")
+    put_table(srv.data, ds2, make_table(1000, 8))
+    put_edges(srv.data, ds2, batch)  # the dropped dataset's edges gave their memory back
