@@ -126,6 +126,10 @@ def test_bad_input_is_refused_and_the_server_serves_on(server, ds):
         add_edge(meta, "no_such", 1, "p", 2)
     with pytest.raises(NOT_FOUND, match="dataset 'no_such' not found"):
         traverse(meta, "no_such", 1)
+    with pytest.raises(NOT_FOUND, match="dataset 'no_such' not found"):
+        put_edges(server.data, "no_such", edges_table([(1, "p", 2, 1.0)]))
+    with pytest.raises(NOT_FOUND, match="dataset 'no_such' not found"):
+        graph_stats(meta, "no_such")
     with pytest.raises(INVALID_ARGUMENT, match="needs 'predicate'"):
         raw_action(meta, "add-edge", {"dataset": ds, "subject": 1, "object": 2})
     with pytest.raises(INVALID_ARGUMENT, match="needs 'subject'"):
