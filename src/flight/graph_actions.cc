@@ -9,7 +9,6 @@
 
 #include "common/json_util.h"
 #include "flight/graph_search.h"
-#include "graph/label_propagation.h"
 #include "graph/traversal.h"
 #include "store/dataset_edges.h"
 
@@ -205,11 +204,11 @@ arrow::Result<Json> GraphStats(VectorStore& store, std::string_view body) {
   for (size_t i = 0; i < used.size(); ++i) {
     if (used[i]) predicates.insert(graph->predicate_names()[i]);
   }
-  const Communities communities = PropagateLabels(*graph);
+  const std::shared_ptr<const Communities> communities = dataset->graph().CommunitiesOf(graph);
   return Json{{"dataset", dataset->name()},
               {"edge_count", graph->num_edges()},
               {"node_count", graph->num_nodes()},
-              {"community_count", communities.count},
+              {"community_count", communities->count},
               {"community_algorithm", "label_propagation"},
               {"predicates", predicates}};
 }

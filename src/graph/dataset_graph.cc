@@ -43,6 +43,20 @@ std::shared_ptr<const EdgeGraph> DatasetGraph::Adjacency() {
   return built_;
 }
 
+std::shared_ptr<const Communities> DatasetGraph::CommunitiesOf(
+    const std::shared_ptr<const EdgeGraph>& adjacency) {
+  std::lock_guard lock(communities_mutex_);
+  if (communities_ && communities_of_.lock() == adjacency) return communities_;
+  communities_ = std::make_shared<const Communities>(PropagateLabels(*adjacency));
+  communities_of_ = adjacency;
+  // Derived from accepted edges: charged, never refused.
+  const auto bytes = static_cast<int64_t>(communities_->label.capacity() * sizeof(uint32_t));
+  if (memory_.adjust && !cleared_) memory_.adjust(bytes - communities_bytes_);
+  charged_.fetch_add(bytes - communities_bytes_);
+  communities_bytes_ = bytes;
+  return communities_;
+}
+
 void DatasetGraph::Clear() {
   if (cleared_.exchange(true)) return;
   if (memory_.adjust) memory_.adjust(-charged_.exchange(0));

@@ -14,9 +14,10 @@
 // the dataset's state lock) holds exactly the edges logged up to its LSN, and a snapshot saves
 // them as edges.parquet (edge_file.h).
 //
-// Memory: the log's chunks and predicate names and the adjacency are charged to --max-memory
-// through the callbacks given: a load is charged (and may be refused) before it is logged; the
-// adjacency, derived from accepted edges, is charged when built, never refused.
+// Memory: the log's chunks and predicate names, the adjacency and the communities are charged
+// to --max-memory through the callbacks given: a load is charged (and may be refused) before it
+// is logged; the adjacency and communities, derived from accepted edges, are charged when built,
+// never refused.
 #pragma once
 
 #include <arrow/result.h>
@@ -29,6 +30,7 @@
 
 #include "graph/edge_graph.h"
 #include "graph/edge_log.h"
+#include "graph/label_propagation.h"
 
 namespace arbalest {
 
@@ -63,6 +65,11 @@ class DatasetGraph {
   // The adjacency of the edges now (built or rebuilt when the log changed).
   std::shared_ptr<const EdgeGraph> Adjacency();
 
+  // The communities of `adjacency` (label_propagation.h), computed once per adjacency built:
+  // GetGraphStats is polled, and a run over 1M edges takes seconds.
+  std::shared_ptr<const Communities> CommunitiesOf(
+      const std::shared_ptr<const EdgeGraph>& adjacency);
+
   // Gives back every byte charged (a dropped dataset); the edges stay for readers in flight.
   void Clear();
 
@@ -72,6 +79,11 @@ class DatasetGraph {
   std::mutex build_mutex_;
   std::shared_ptr<const EdgeGraph> built_;  // guarded by build_mutex_
   int64_t built_bytes_ = 0;                 // guarded by build_mutex_
+  std::mutex communities_mutex_;
+  // The adjacency the communities were found in (weak: they go with it), and the communities.
+  std::weak_ptr<const EdgeGraph> communities_of_;   // guarded by communities_mutex_
+  std::shared_ptr<const Communities> communities_;  // guarded by communities_mutex_
+  int64_t communities_bytes_ = 0;                   // guarded by communities_mutex_
   std::atomic<int64_t> charged_{0};
   std::atomic<bool> cleared_{false};
 };
