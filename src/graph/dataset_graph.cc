@@ -4,30 +4,31 @@ namespace arbalest {
 
 arrow::Result<int64_t> DatasetGraph::Reserve(int64_t edges) {
   const int64_t bytes = log_.BytesFor(edges);
+  std::lock_guard lock(memory_mutex_);
+  if (cleared_) return arrow::Status::KeyError("the dataset was deleted");
   if (memory_.charge) ARROW_RETURN_NOT_OK(memory_.charge(bytes));
-  charged_.fetch_add(bytes);
+  charged_ += bytes;
   return bytes;
 }
 
-void DatasetGraph::Unreserve(int64_t bytes) {
-  if (memory_.adjust) memory_.adjust(-bytes);
-  charged_.fetch_sub(bytes);
+void DatasetGraph::Adjust(int64_t delta) {
+  std::lock_guard lock(memory_mutex_);
+  if (cleared_ || delta == 0) return;  // Clear gave back everything charged before it
+  if (memory_.adjust) memory_.adjust(delta);
+  charged_ += delta;
 }
+
+void DatasetGraph::Unreserve(int64_t bytes) { Adjust(-bytes); }
 
 void DatasetGraph::Append(const EdgeRows& rows, int64_t reserved) {
   const int64_t grown = log_.Append(rows);
-  // Bring the charge from what was reserved to what the log grew by.
-  if (memory_.adjust && !cleared_) memory_.adjust(grown - reserved);
-  charged_.fetch_add(grown - reserved);
+  Adjust(grown - reserved);  // from what was reserved to what the log grew by
 }
 
 int64_t DatasetGraph::RemoveNodes(const std::unordered_set<int64_t>& ids) {
   int64_t freed = 0;
   const int64_t removed = log_.RemoveNodes(ids, &freed);
-  if (freed != 0) {
-    if (memory_.adjust && !cleared_) memory_.adjust(-freed);
-    charged_.fetch_sub(freed);
-  }
+  Adjust(-freed);
   return removed;
 }
 
@@ -37,8 +38,7 @@ std::shared_ptr<const EdgeGraph> DatasetGraph::Adjacency() {
   if (built_ && built_->version() == cut.version) return built_;
   built_ = EdgeGraph::Build(cut);
   const int64_t bytes = built_->bytes();
-  if (memory_.adjust && !cleared_) memory_.adjust(bytes - built_bytes_);
-  charged_.fetch_add(bytes - built_bytes_);
+  Adjust(bytes - built_bytes_);
   built_bytes_ = bytes;
   return built_;
 }
@@ -51,15 +51,17 @@ std::shared_ptr<const Communities> DatasetGraph::CommunitiesOf(
   communities_of_ = adjacency;
   // Derived from accepted edges: charged, never refused.
   const auto bytes = static_cast<int64_t>(communities_->label.capacity() * sizeof(uint32_t));
-  if (memory_.adjust && !cleared_) memory_.adjust(bytes - communities_bytes_);
-  charged_.fetch_add(bytes - communities_bytes_);
+  Adjust(bytes - communities_bytes_);
   communities_bytes_ = bytes;
   return communities_;
 }
 
 void DatasetGraph::Clear() {
-  if (cleared_.exchange(true)) return;
-  if (memory_.adjust) memory_.adjust(-charged_.exchange(0));
+  std::lock_guard lock(memory_mutex_);
+  if (cleared_) return;
+  cleared_ = true;
+  if (memory_.adjust) memory_.adjust(-charged_);
+  charged_ = 0;
 }
 
 }  // namespace arbalest

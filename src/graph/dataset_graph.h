@@ -46,7 +46,8 @@ class DatasetGraph {
   DatasetGraph& operator=(const DatasetGraph&) = delete;
 
   // Charges the memory `edges` more edges will need; CapacityError (nothing charged) past the
-  // limit. Returns the bytes charged, for Append or Unreserve.
+  // limit, KeyError once cleared (the dataset was dropped). Returns the bytes charged, for Append
+  // or Unreserve.
   arrow::Result<int64_t> Reserve(int64_t edges);
   void Unreserve(int64_t bytes);
 
@@ -74,6 +75,9 @@ class DatasetGraph {
   void Clear();
 
  private:
+  // Charges (delta > 0) or gives back memory derived from accepted edges; nothing once cleared.
+  void Adjust(int64_t delta);
+
   EdgeLog log_;
   Memory memory_;
   std::mutex build_mutex_;
@@ -84,8 +88,11 @@ class DatasetGraph {
   std::weak_ptr<const EdgeGraph> communities_of_;   // guarded by communities_mutex_
   std::shared_ptr<const Communities> communities_;  // guarded by communities_mutex_
   int64_t communities_bytes_ = 0;                   // guarded by communities_mutex_
-  std::atomic<int64_t> charged_{0};
-  std::atomic<bool> cleared_{false};
+  // Charges and releases are serialized with Clear, so that a dropped dataset's graph gives back
+  // exactly what was charged, once.
+  std::mutex memory_mutex_;
+  int64_t charged_ = 0;   // guarded by memory_mutex_
+  bool cleared_ = false;  // guarded by memory_mutex_
 };
 
 }  // namespace arbalest

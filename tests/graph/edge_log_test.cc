@@ -83,6 +83,19 @@ TEST(DatasetGraphTest, ChargesAndGivesBackItsMemory) {
     EXPECT_TRUE(graph.Reserve(100'000'000).status().IsCapacityError());
   }
   EXPECT_EQ(charged, 0);  // all given back
+
+  // A dataset dropped between a load's reservation and its logging: the reservation is given
+  // back once, by the drop, not again when the load gives up.
+  DatasetGraph dropped(memory);
+  auto reserved = dropped.Reserve(10);
+  ASSERT_TRUE(reserved.ok());
+  EXPECT_GT(charged, 0);
+  dropped.Clear();
+  EXPECT_EQ(charged, 0);
+  dropped.Unreserve(*reserved);
+  EXPECT_EQ(charged, 0);
+  EXPECT_TRUE(dropped.Reserve(10).status().IsKeyError());
+  EXPECT_EQ(charged, 0);
 }
 
 }  // namespace
