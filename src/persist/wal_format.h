@@ -39,6 +39,11 @@
 // so that replay applies both or neither: the batch's rows take the next row numbers, and the
 // replaced rows (rows of the dataset or of the batch itself, a repeated id's earlier rows) are
 // deleted with them.
+//  20  create namespace  name: the namespace; body: empty
+//  21  drop namespace    name: the namespace; body: u32 count | count x (u16 length | dataset
+//                        name): the datasets the drop drops with it, all in this one record
+//  22  edges           body: IPC stream of one batch of graph edges (subject int64, predicate
+//                      utf8, object int64, weight float32), as checked when logged
 // where "row count" is the dataset's stored row count when the record was logged, in the
 // numbering of the records before it (for an append: the row number of its first row). Logs
 // written before row counts have appends, deletes and compactions as types 2, 4 and 5: the
@@ -87,6 +92,13 @@ enum class WalRecordType : uint8_t {
   // rows take the next row numbers, then `rows` (row numbers as for kDelete, counting the
   // batch's own rows, numbered from the record's row count) are deleted, in one step.
   kUpsert,
+  // A namespace created (WalEntry::dataset holds its name).
+  kCreateNamespace = 8,
+  // A namespace dropped with the datasets in WalEntry::datasets, in one record: a crash keeps
+  // all of the drop or none of it.
+  kDropNamespace = 9,
+  // Graph edges added to a dataset (WalEntry::batch: graph/edge_batch.h's schema).
+  kEdges = 10,
 };
 
 // A decoded record.
@@ -101,6 +113,7 @@ struct WalEntry {
   // logged (an append's first row number). Unset in appends, deletes and compactions logged before
   // row counts were.
   std::optional<int64_t> logged_rows;
+  std::vector<std::string> datasets;  // kDropNamespace: the datasets dropped with it
 };
 
 // A record's payload as a list of buffers whose concatenation is the payload: an append refers
@@ -125,6 +138,10 @@ arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& 
 arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped,
                                         int64_t logged_rows);
 arrow::Result<WalPayload> EncodeRowCount(std::string_view dataset, int64_t logged_rows);
+arrow::Result<WalPayload> EncodeCreateNamespace(std::string_view name);
+arrow::Result<WalPayload> EncodeDropNamespace(std::string_view name,
+                                              const std::vector<std::string>& datasets);
+arrow::Result<WalPayload> EncodeEdges(std::string_view dataset, const arrow::RecordBatch& edges);
 // A seal: the log continues at `next_lsn`, in the segment of that name. Log it with that LSN.
 WalPayload EncodeSeal(uint64_t next_lsn);
 

@@ -64,7 +64,10 @@ Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
       index_model_(index_->graph()->memory_model()),
       budget_(budget),
       schema_(std::move(schema)),
-      text_(std::move(text)) {}
+      text_(std::move(text)),
+      graph_(std::make_unique<DatasetGraph>(DatasetGraph::Memory{
+          [budget](int64_t bytes) { return budget->Charge(bytes, "these edges"); },
+          [budget](int64_t delta) { budget->Adjust(delta); }})) {}
 
 Dataset::~Dataset() {
   // A dropped dataset gave its bytes back when it was dropped.
@@ -443,9 +446,12 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
   // The graph and its row count under the state lock: a compaction replaces them together
   // with the batches, under this lock exclusively; the index workers only ever add rows that
   // are published already.
-  return DatasetSnapshot{schema_,  batches_,       num_rows_,       num_bytes_,
-                         deleted_, published_lsn_, index_->graph(), index_->indexed_rows(),
-                         text_};
+  return DatasetSnapshot{
+      schema_,         batches_,
+      num_rows_,       num_bytes_,
+      deleted_,        published_lsn_,
+      index_->graph(), index_->indexed_rows(),
+      text_,           graph_->empty() ? nullptr : std::make_shared<const EdgeCut>(graph_->Cut())};
 }
 
 std::shared_ptr<DatasetText> Dataset::text() const {
@@ -513,6 +519,7 @@ void Dataset::MarkDropped() {
   // The bytes go back to the budget now, not when the last reader (a scan in flight, an index
   // worker) lets go of the dataset: a put right after a delete must find the memory free.
   budget_->Release(num_bytes_ + index_memory_.load(std::memory_order_relaxed));
+  graph_->Clear();
 }
 
 int64_t Dataset::ChargeIndexMemory() {

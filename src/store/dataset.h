@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "graph/dataset_graph.h"
 #include "store/dataset_index.h"
 #include "store/dataset_layout.h"
 #include "store/dataset_text.h"
@@ -49,6 +50,8 @@ struct DatasetSnapshot {
   std::shared_ptr<DatasetText> text;
 
   int64_t live_rows() const { return num_rows - static_cast<int64_t>(deleted->size()); }
+  // The dataset's graph edges logged up to `lsn` (null when it has none): graph/dataset_graph.h.
+  std::shared_ptr<const EdgeCut> edges;
 };
 
 // A batch validated, conformed and charged to the budget, waiting to be published. It must be
@@ -316,6 +319,15 @@ class Dataset {
   void MarkDropped();
   bool dropped() const;
 
+  // The dataset's knowledge-graph edges (graph/dataset_graph.h; store/dataset_edges.h).
+  DatasetGraph& graph() const { return *graph_; }
+  // Publishes a change kept beside the rows (graph edges) in `turn` (TakeTurn): `publish` runs
+  // under the state lock and the dataset's LSN becomes `lsn`, so that a snapshot's cut holds
+  // the change exactly when `lsn` is within it.
+  void PublishBeside(uint64_t turn, const std::function<void()>& publish, uint64_t lsn) {
+    Resolve(turn, publish, lsn);
+  }
+
  private:
   Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
           std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
@@ -410,6 +422,7 @@ class Dataset {
   // that a drop releases exactly what was charged), read without it.
   std::atomic<int64_t> index_memory_{0};
   int64_t id_map_bytes_ GUARDED_BY(state_mutex_) = 0;  // charged for id_rows_, in index_memory_
+  const std::unique_ptr<DatasetGraph> graph_;
 };
 
 }  // namespace arbalest

@@ -5,6 +5,7 @@
 
 #include "common/dataset_name.h"
 #include "store/dataset_compaction.h"
+#include "store/dataset_edges.h"
 #include "store/free_memory.h"
 #include "store/id_lookup.h"
 #include "store/schema_options.h"
@@ -203,7 +204,10 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_vie
                                                                  const arrow::Schema& put_schema) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   std::shared_ptr<Dataset> existing = Find(name);
+  std::shared_lock namespace_held(namespaces_.mutex(), std::defer_lock);
   if (!existing) {
+    namespace_held.lock();  // until created: no drop of its namespace meanwhile
+    ARROW_RETURN_NOT_OK(namespaces_.CheckDatasetNamespaceLocked(name));
     ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, put_schema));
     ARROW_ASSIGN_OR_RAISE(existing, ReserveName(name, created));
     if (!existing) {
@@ -280,6 +284,8 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   *dataset = Find(name);
   if (*dataset) return AppendChecked(**dataset, batch);
+  std::shared_lock namespace_held(namespaces_.mutex());  // no drop of it until created
+  ARROW_RETURN_NOT_OK(namespaces_.CheckDatasetNamespaceLocked(name));
   ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, *batch->schema()));
   ARROW_ASSIGN_OR_RAISE(*dataset, ReserveName(name, created));
   if (*dataset) return AppendChecked(**dataset, batch);  // another put created it meanwhile
@@ -317,6 +323,7 @@ arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array&
           dataset,
           [&](int64_t logged_rows) { return EncodeDelete(dataset.name(), rows, logged_rows); }, 0));
   dataset.PublishDeletes(rows, change.turn, change.lsn);
+  RemoveEdgesOf(dataset, ids);
   MaybeCompact(dataset);
   return static_cast<int64_t>(rows.cardinality());
 }
@@ -410,9 +417,14 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
     case WalRecordType::kUpsert:  // entry.rows: none for an append
       if (it == datasets_.end()) break;
       return it->second->AppendRecovered(entry.batch, entry.lsn, entry.rows);
-    case WalRecordType::kDelete:
+    case WalRecordType::kDelete: {
       if (it == datasets_.end()) break;
-      return it->second->DeleteRecovered(entry.rows, entry.lsn);
+      ARROW_RETURN_NOT_OK(it->second->DeleteRecovered(entry.rows, entry.lsn));
+      if (it->second->graph().empty()) return arrow::Status::OK();
+      ARROW_ASSIGN_OR_RAISE(auto ids, IdsOfRows(it->second->Snapshot(), entry.rows));
+      it->second->graph().RemoveNodes(ids);
+      return arrow::Status::OK();
+    }
     case WalRecordType::kCompact:
       if (it == datasets_.end()) break;
       return it->second->CompactRecovered(entry.rows, entry.lsn);
@@ -424,6 +436,12 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
     case WalRecordType::kRowCount:
       if (it == datasets_.end()) break;
       return arrow::Status::OK();  // checked by recovery; changes nothing
+    case WalRecordType::kCreateNamespace:
+    case WalRecordType::kDropNamespace:
+      return ApplyNamespaceLogged(entry);  // its datasets' drops were applied first
+    case WalRecordType::kEdges:
+      if (it == datasets_.end()) break;
+      return ApplyEdgesLogged(*it->second, entry);
   }
   return arrow::Status::Invalid("WAL record ", entry.lsn, " refers to dataset '", entry.dataset,
                                 "', which does not exist at that point of the log");
