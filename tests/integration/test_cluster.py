@@ -447,7 +447,10 @@ def test_member_that_does_not_answer_in_time_is_reported_missing(tmp_path):
         try:
             result = search(nodes[0], name, query, 10, timeout_ms=500)
             missing = missing_nodes(result)
-            assert [m["node"] for m in missing] == [node_id(nodes[1])]
+            # Seen once in a loaded full run: no member missing. Say what node 0 saw then.
+            assert [m["node"] for m in missing] == [node_id(nodes[1])], (
+                missing, result.column("id").to_pylist(), cluster_status(nodes[0]),
+                nodes[0].stderr()[-4000:])
             assert missing[0]["reason"].startswith("timeout"), missing
             own = tables[0]
             assert result.column("id").to_pylist() == brute_force_ids(
