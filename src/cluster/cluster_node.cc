@@ -20,18 +20,34 @@ int64_t NowMs() {
       .count();
 }
 
-// Why a member's part is missing, from the error of its search.
-std::string MissingReason(const arrow::Status& status, std::chrono::milliseconds timeout) {
+// Why `peer`'s part is missing, from the error of its search; names the peer's address, and
+// for refusals of this node's TLS or token, the flag to check.
+std::string MissingReason(const arrow::Status& status, std::chrono::milliseconds timeout,
+                          const MemberInfo& peer, bool tls) {
   if (status.IsKeyError()) return "no dataset: " + status.message();
+  const std::string at = "peer " + peer.node_id + " at " + peer.flight;
   if (auto detail = fl::FlightStatusDetail::UnwrapStatus(status)) {
-    if (detail->code() == fl::FlightStatusCode::TimedOut) {
-      return "timeout: no answer within " + std::to_string(timeout.count()) + " ms";
-    }
-    if (detail->code() == fl::FlightStatusCode::Unavailable) {
-      return "unavailable: " + status.message();
+    switch (detail->code()) {
+      case fl::FlightStatusCode::TimedOut:
+        return "timeout: no answer from " + at + " within " + std::to_string(timeout.count()) +
+               " ms";
+      case fl::FlightStatusCode::Unavailable:
+        return "unavailable: " + at + ": " + status.message() +
+               (tls ? " (with TLS: does --cluster-ca, or --tls-client-ca, hold the CA of its "
+                      "certificate, and its certificate name its advertised host? Does it "
+                      "accept this node's certificate?)"
+                    : "");
+      case fl::FlightStatusCode::Unauthenticated:
+        return "unauthenticated: " + at + " refused this node's cluster token (" +
+               status.message() + "; --cluster-token-file must hold a token of its --auth-tokens)";
+      case fl::FlightStatusCode::Unauthorized:
+        return "permission denied: " + at + " refused this node's cluster token (" +
+               status.message() + ")";
+      default:
+        break;
     }
   }
-  return "error: " + status.ToString();
+  return "error: " + at + ": " + status.ToString();
 }
 
 bool PeerUnreachable(const arrow::Status& status) {
@@ -56,7 +72,7 @@ arrow::Result<std::shared_ptr<ClusterNode>> ClusterNode::Create(ClusterOptions o
   ARROW_RETURN_NOT_OK(ValidateClusterName(options.cluster));
   if (!options.node_id.empty()) ARROW_RETURN_NOT_OK(ValidateNodeId(options.node_id));
   ARROW_RETURN_NOT_OK(CheckClusterRecord(options.data_dir, options.cluster));
-  etcd::Client etcd(options.etcd_endpoints, options.etcd_timeout);
+  etcd::Client etcd(options.etcd_endpoints, options.etcd_timeout, options.etcd_tls);
   if (auto read = etcd.RangePrefix(MembersPrefix(options.cluster)); !read.ok()) {
     return arrow::Status::IOError(
         "cannot reach etcd (--cluster-etcd ",
@@ -76,6 +92,7 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
   membership.cluster = options_.cluster;
   membership.lease_ttl_seconds = options_.lease_ttl_seconds;
   membership.etcd_timeout = options_.etcd_timeout;
+  membership.etcd_tls = options_.etcd_tls;
   membership.self =
       MemberInfo{options_.node_id.empty() ? DefaultNodeId(addresses.flight) : options_.node_id,
                  addresses.flight,
@@ -160,8 +177,7 @@ std::string ClusterNode::ReadyDetail() const {
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ClusterNode::SearchPeer(
     const MemberInfo& peer, const std::string& ticket, std::chrono::milliseconds timeout) {
   ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(peer.flight));
-  fl::FlightCallOptions call;
-  call.timeout = fl::TimeoutDuration(std::chrono::duration<double>(timeout).count());
+  const fl::FlightCallOptions call = peers_.CallOptions(timeout);
   auto result = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
     ARROW_ASSIGN_OR_RAISE(auto reader, client->DoGet(call, fl::Ticket{ticket}));
     ARROW_ASSIGN_OR_RAISE(auto table, reader->ToTable());
@@ -228,7 +244,8 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
         ++missing_datasets;
         if (first_missing_dataset.ok()) first_missing_dataset = answer.status();
       }
-      result.missing.push_back({peers[i].node_id, MissingReason(answer.status(), timeout)});
+      result.missing.push_back(
+          {peers[i].node_id, MissingReason(answer.status(), timeout, peers[i], peers_.tls())});
       continue;
     }
     if (!parts.empty() &&

@@ -27,6 +27,8 @@ struct ClusterOptions {
   std::string node_id;  // empty: DefaultNodeId(advertised data address)
   int64_t lease_ttl_seconds = 5;
   std::chrono::milliseconds etcd_timeout{2000};
+  etcd::ClientTls etcd_tls;
+  PeerSecurity peers;  // TLS and the cluster token of the calls to other members
   std::chrono::milliseconds search_timeout{5000};  // a search's default timeout_ms
   std::string data_dir;
 };
@@ -64,7 +66,7 @@ class ClusterNode : public ClusterHooks {
 
  private:
   ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)
-      : options_(std::move(options)), metrics_(std::move(metrics)) {}
+      : options_(std::move(options)), metrics_(std::move(metrics)), peers_(options_.peers) {}
 
   // The search result of `peer` for DoGet ticket `ticket`, within `timeout`.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchPeer(const MemberInfo& peer,
