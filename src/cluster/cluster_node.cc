@@ -7,6 +7,7 @@
 #include <future>
 
 #include "cluster/cluster_record.h"
+#include "cluster/scan_chain.h"
 #include "cluster/search_merge.h"
 
 namespace arbalest {
@@ -56,13 +57,14 @@ bool PeerUnreachable(const arrow::Status& status) {
                     detail->code() == fl::FlightStatusCode::TimedOut);
 }
 
-// The DoGet ticket of the hop: the client's search keys, answered by the member alone.
-std::string HopTicket(const Json& keys) {
+// The keys of the hop's DoGet ticket: the client's search or scan keys, answered by the member
+// alone.
+Json HopKeys(const Json& keys) {
   Json hop = keys;
   hop.erase("require_all");
   hop.erase("timeout_ms");
   hop["local_only"] = true;
-  return Json{{"search", std::move(hop)}}.dump();
+  return hop;
 }
 
 }  // namespace
@@ -187,15 +189,28 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ClusterNode::SearchPeer(
   return result;
 }
 
-arrow::Result<ClusterSearchResult> ClusterNode::Search(
-    const Json& keys, int64_t k, const FanOutOptions& options,
-    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) {
+arrow::Result<ScanPart> ClusterNode::OpenPeerScan(const MemberInfo& peer, const std::string& ticket,
+                                                  std::chrono::milliseconds timeout) {
+  ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(peer.flight));
+  const fl::FlightCallOptions call = peers_.CallOptions(timeout);
+  auto result = [&]() -> arrow::Result<ScanPart> {
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<fl::FlightStreamReader> stream,
+                          client->DoGet(call, fl::Ticket{ticket}));
+    ARROW_RETURN_NOT_OK(stream->GetSchema().status());  // the peer's first message, or its error
+    ARROW_ASSIGN_OR_RAISE(auto reader, fl::MakeRecordBatchReader(stream));
+    return ScanPart{std::move(reader), client};
+  }();
+  if (!result.ok() && PeerUnreachable(result.status())) peers_.Drop(peer.flight);
+  return result;
+}
+
+std::vector<MemberInfo> ClusterNode::Peers(std::string* self_id) {
   const auto membership = this->membership();
   std::vector<MemberInfo> peers;
-  std::string self_id = options_.node_id;
+  *self_id = options_.node_id;
   if (membership) {
     const MemberInfo& self = membership->options().self;
-    self_id = self.node_id;
+    *self_id = self.node_id;
     for (auto& member : membership->members()) {
       // A key of this node's address under another id (a restart with a new --node-id, until
       // the old lease expires) is this node too: asking it would count its rows twice.
@@ -207,32 +222,43 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
   std::vector<std::string> addresses;
   for (const auto& peer : peers) addresses.push_back(peer.flight);
   peers_.KeepOnly(addresses);
+  return peers;
+}
+
+template <typename Part>
+arrow::Result<std::vector<Part>> ClusterNode::FanOut(
+    const std::string& ticket, const FanOutOptions& options,
+    const std::function<arrow::Result<Part>()>& local,
+    arrow::Result<Part> (ClusterNode::*ask_peer)(const MemberInfo&, const std::string&,
+                                                 std::chrono::milliseconds),
+    const std::function<std::shared_ptr<arrow::Schema>(const Part&)>& schema_of,
+    std::vector<MissingNode>* missing) {
+  std::string self_id;
+  const std::vector<MemberInfo> peers = Peers(&self_id);
   if (peers.empty()) {
-    ARROW_ASSIGN_OR_RAISE(auto batch, local());
-    return ClusterSearchResult{std::move(batch), {}};
+    ARROW_ASSIGN_OR_RAISE(auto part, local());
+    return std::vector<Part>{std::move(part)};
   }
   const auto timeout =
       options.timeout_ms ? std::chrono::milliseconds(*options.timeout_ms) : options_.search_timeout;
-  const std::string ticket = HopTicket(keys);
-  std::vector<std::future<arrow::Result<std::shared_ptr<arrow::RecordBatch>>>> answers;
+  std::vector<std::future<arrow::Result<Part>>> answers;
   answers.reserve(peers.size());
   for (const auto& peer : peers) {
-    answers.push_back(std::async(std::launch::async, [this, &peer, &ticket, timeout] {
-      return SearchPeer(peer, ticket, timeout);
+    answers.push_back(std::async(std::launch::async, [this, &peer, &ticket, timeout, ask_peer] {
+      return (this->*ask_peer)(peer, ticket, timeout);
     }));
   }
   // gRPC ends every hop by its deadline, so each get() returns within about `timeout`.
   auto local_result = local();
-  std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
-  ClusterSearchResult result;
+  std::vector<Part> parts;
   arrow::Status first_missing_dataset;
   size_t missing_datasets = 0;
   if (local_result.ok()) {
-    parts.push_back(*local_result);
+    parts.push_back(std::move(*local_result));
   } else if (local_result.status().IsKeyError()) {
     first_missing_dataset = local_result.status();
     ++missing_datasets;
-    result.missing.push_back({self_id, "no dataset: " + local_result.status().message()});
+    missing->push_back({self_id, "no dataset: " + local_result.status().message()});
   } else {
     for (auto& answer : answers) answer.wait();
     return local_result.status();  // a bad request: every member would refuse it too
@@ -244,35 +270,62 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
         ++missing_datasets;
         if (first_missing_dataset.ok()) first_missing_dataset = answer.status();
       }
-      result.missing.push_back(
+      missing->push_back(
           {peers[i].node_id, MissingReason(answer.status(), timeout, peers[i], peers_.tls())});
       continue;
     }
     if (!parts.empty() &&
-        !(*answer)->schema()->Equals(*parts.front()->schema(), /*check_metadata=*/false)) {
-      result.missing.push_back({peers[i].node_id, "error: its result has other columns: " +
-                                                      (*answer)->schema()->ToString()});
+        !schema_of(*answer)->Equals(*schema_of(parts.front()), /*check_metadata=*/false)) {
+      missing->push_back({peers[i].node_id, "error: its result has other columns: " +
+                                                schema_of(*answer)->ToString()});
       continue;
     }
     parts.push_back(std::move(*answer));
   }
-  metrics_->FannedOut(static_cast<int64_t>(result.missing.size()));
+  metrics_->FannedOut(static_cast<int64_t>(missing->size()));
   if (parts.empty()) {
     // No member holds the dataset: the error of a single node.
-    if (missing_datasets == result.missing.size()) return first_missing_dataset;
-    return fl::MakeFlightError(
-        fl::FlightStatusCode::Unavailable,
-        "no member answered the search: " + MissingNodesJson(result.missing).dump());
-  }
-  if (options.require_all && !result.missing.empty()) {
+    if (missing_datasets == missing->size()) return first_missing_dataset;
     return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
-                               "require_all: member '" + result.missing.front().node +
-                                   "' is missing from the search (" +
-                                   result.missing.front().reason +
-                                   "); all missing: " + MissingNodesJson(result.missing).dump());
+                               "no member answered: " + MissingNodesJson(*missing).dump());
   }
+  if (options.require_all && !missing->empty()) {
+    return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                               "require_all: member '" + missing->front().node +
+                                   "' is missing from the search (" + missing->front().reason +
+                                   "); all missing: " + MissingNodesJson(*missing).dump());
+  }
+  return parts;
+}
+
+arrow::Result<ClusterSearchResult> ClusterNode::Search(
+    const Json& keys, int64_t k, const FanOutOptions& options,
+    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) {
+  ClusterSearchResult result;
+  ARROW_ASSIGN_OR_RAISE(
+      auto parts,
+      FanOut<std::shared_ptr<arrow::RecordBatch>>(
+          Json{{"search", HopKeys(keys)}}.dump(), options, local, &ClusterNode::SearchPeer,
+          [](const std::shared_ptr<arrow::RecordBatch>& batch) { return batch->schema(); },
+          &result.missing));
   ARROW_ASSIGN_OR_RAISE(result.batch, MergeTopK(parts, k));
   return result;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::Scan(
+    const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
+    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local) {
+  std::vector<MissingNode> missing;
+  std::function<arrow::Result<ScanPart>()> local_part = [&]() -> arrow::Result<ScanPart> {
+    ARROW_ASSIGN_OR_RAISE(auto reader, local());
+    return ScanPart{std::move(reader), nullptr};
+  };
+  ARROW_ASSIGN_OR_RAISE(auto parts,
+                        FanOut<ScanPart>(
+                            HopKeys(keys).dump(), options, local_part, &ClusterNode::OpenPeerScan,
+                            [](const ScanPart& part) { return part.reader->schema(); }, &missing));
+  auto schema = SchemaWithMissingNodes(parts.front().reader->schema(), missing);
+  return std::make_shared<ChainedScanReader>(std::move(schema), std::move(parts), limit);
 }
 
 }  // namespace arbalest

@@ -13,6 +13,7 @@
 #include "cluster/cluster_metrics.h"
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
+#include "cluster/scan_chain.h"
 #include "flight/cluster_hooks.h"
 
 namespace prometheus {
@@ -63,6 +64,10 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<ClusterSearchResult> Search(
       const Json& keys, int64_t k, const FanOutOptions& options,
       const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) override;
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(
+      const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
+      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local)
+      override;
 
  private:
   ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)
@@ -72,6 +77,26 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchPeer(const MemberInfo& peer,
                                                                 const std::string& ticket,
                                                                 std::chrono::milliseconds timeout);
+  // `peer`'s scan stream for DoGet ticket `ticket`, opened (its schema read) within `timeout`,
+  // which bounds the whole stream too.
+  arrow::Result<ScanPart> OpenPeerScan(const MemberInfo& peer, const std::string& ticket,
+                                       std::chrono::milliseconds timeout);
+  // The live members other than this node (whose id goes to `self_id`); forgets the clients of
+  // the others.
+  std::vector<MemberInfo> Peers(std::string* self_id);
+  // One request answered by this node (`local`) and, in parallel, every peer (`ask_peer` with
+  // the hop's `ticket`): the parts that answered, this node's first. Members that did not go to
+  // `missing` (also those whose part's columns, by `schema_of`, differ from the first's). The
+  // error of a single node when no member holds the dataset; UNAVAILABLE when none answered,
+  // or with options.require_all when one is missing.
+  template <typename Part>
+  arrow::Result<std::vector<Part>> FanOut(
+      const std::string& ticket, const FanOutOptions& options,
+      const std::function<arrow::Result<Part>()>& local,
+      arrow::Result<Part> (ClusterNode::*ask_peer)(const MemberInfo&, const std::string&,
+                                                   std::chrono::milliseconds),
+      const std::function<std::shared_ptr<arrow::Schema>(const Part&)>& schema_of,
+      std::vector<MissingNode>* missing);
   std::shared_ptr<Membership> membership() const;
 
   const ClusterOptions options_;

@@ -372,6 +372,58 @@ def test_global_search_equals_brute_force_from_every_node(cluster):
                                                                      k)
 
 
+def scan_ticket(node: ServerProcess, ticket) -> pa.Table:
+    text = ticket if isinstance(ticket, str) else json.dumps(ticket)
+    return node.data.do_get(flight.Ticket(text.encode())).read_all()
+
+
+def test_scans_cover_every_member_once_with_filters_columns_and_limit(cluster):
+    name = unique_name("scan")
+    tables = put_rows_to_each_node(cluster.nodes, name)
+    all_ids = sorted(i for t in tables.values() for i in t.column("id").to_pylist())
+    threshold = 5_000  # keeps node 0's rows (ids below 10,000) out: ids >= 10,000 only
+    for i, node in enumerate(cluster.nodes):
+        # A JSON scan and a bare-name ticket (FlightInfo's): every row of every member, once.
+        for ticket in ({"dataset": name}, name):
+            result = scan_ticket(node, ticket)
+            assert sorted(result.column("id").to_pylist()) == all_ids
+            assert missing_nodes(result) == []
+        # This node's rows come first.
+        own = tables[i].column("id").to_pylist()
+        assert scan_ticket(node, {"dataset": name}).column("id").to_pylist()[:len(own)] == own
+        result = scan_ticket(node, {"dataset": name, "columns": ["id"],
+                                    "filters": [{"field": "id", "op": ">=",
+                                                 "value": threshold}]})
+        assert result.schema.names == ["id"]
+        assert sorted(result.column("id").to_pylist()) == [x for x in all_ids if x >= threshold]
+        # The limit holds over all members together.
+        for limit in (0, 100, ROWS_PER_NODE + 30, 10_000):
+            ids = scan_ticket(node, {"dataset": name, "limit": limit}).column("id").to_pylist()
+            assert len(ids) == min(limit, len(all_ids)) and len(set(ids)) == len(ids)
+            assert set(ids) <= set(all_ids)
+        # local_only: the node's own rows alone.
+        local = scan_ticket(node, {"dataset": name, "local_only": True})
+        assert local.column("id").to_pylist() == own
+    # A dataset no node holds is NOT_FOUND, as on a single node; bad cluster keys are named.
+    with pytest.raises(pa.ArrowKeyError, match="not found"):
+        scan_ticket(cluster.nodes[0], {"dataset": unique_name("nowhere")})
+    with pytest.raises(pa.ArrowInvalid, match="'require_all' in scan ticket must be true or false"):
+        scan_ticket(cluster.nodes[0], {"dataset": name, "require_all": 1})
+
+    # A dead member is named missing, or with require_all fails the scan.
+    victim = cluster.nodes[2]
+    victim.proc.kill()
+    victim.proc.wait(10)
+    survivors = {i: tables[i] for i in (0, 1)}
+    result = scan_ticket(cluster.nodes[0], {"dataset": name})
+    assert sorted(result.column("id").to_pylist()) == sorted(all_rows(survivors)[0].tolist())
+    missing = missing_nodes(result)
+    assert [m["node"] for m in missing] in ([node_id(victim)], []), missing
+    if missing:
+        with pytest.raises(flight.FlightUnavailableError, match=node_id(victim)):
+            scan_ticket(cluster.nodes[0], {"dataset": name, "require_all": True})
+
+
 def test_dataset_on_some_nodes_reports_the_others_missing(cluster):
     name = unique_name("partial")
     table = make_table(ROWS_PER_NODE, d=DIM, rng=np.random.default_rng(9))

@@ -3,7 +3,7 @@ nodes speak TLS (verifying peers against --cluster-ca or --tls-client-ca, presen
 own certificate) and carry the cluster token (--cluster-token-file, a token of role cluster);
 etcd is reached over https with a client certificate. Certificates are made here with openssl.
 
-A TLS + token cluster answers global searches completely; the cluster token may make the hops
+A TLS + token cluster answers global searches and scans completely; the cluster token may make the hops
 and nothing else (refusals audited); a node that verifies its peers against the wrong CA, or
 that sends no cluster token, gets its peers reported missing with the peer and the cause named
 (and require_all fails). Bad settings stop startup with the flag named.
@@ -164,6 +164,13 @@ def test_tls_token_cluster_answers_global_searches(secure_cluster, tokens, tmp_p
             result = search(node, name, query, tokens["read"], require_all=True)
             assert missing_nodes(result) == []
             assert result.column("id").to_pylist() == brute_force_ids(ids, vectors, query, 10)
+
+    # Scans fan out over the same hops.
+    for node in nodes:
+        scan = node.data.do_get(flight.Ticket(json.dumps({"dataset": name}).encode()),
+                                options=bearer(tokens["read"])).read_all()
+        assert sorted(scan.column("id").to_pylist()) == sorted(ids.tolist())
+        assert missing_nodes(scan) == []
 
     # The cluster token makes the hops (local_only searches) and nothing else.
     hop = search(nodes[0], name, vectors[0], tokens["cluster"], k=3, local_only=True)
