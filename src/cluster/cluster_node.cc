@@ -204,6 +204,28 @@ arrow::Result<ScanPart> ClusterNode::OpenPeerScan(const MemberInfo& peer, const 
   return result;
 }
 
+arrow::Result<Json> ClusterNode::ActionPeer(const MemberInfo& peer, const std::string& type,
+                                            const std::string& body,
+                                            std::chrono::milliseconds timeout) {
+  ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(peer.flight));
+  const fl::FlightCallOptions call = peers_.CallOptions(timeout);
+  auto result = [&]() -> arrow::Result<Json> {
+    ARROW_ASSIGN_OR_RAISE(
+        auto stream, client->DoAction(call, fl::Action{type, arrow::Buffer::FromString(body)}));
+    ARROW_ASSIGN_OR_RAISE(auto first, stream->Next());
+    if (!first) return arrow::Status::IOError("action '", type, "' answered nothing");
+    ARROW_RETURN_NOT_OK(stream->Drain());
+    return ParseJson(first->body->ToString(), "the member's answer");
+  }();
+  if (!result.ok() && PeerUnreachable(result.status())) peers_.Drop(peer.flight);
+  return result;
+}
+
+std::string ClusterNode::SelfId() const {
+  const auto membership = this->membership();
+  return membership ? membership->options().self.node_id : options_.node_id;
+}
+
 std::vector<MemberInfo> ClusterNode::Peers(std::string* self_id) {
   const auto membership = this->membership();
   std::vector<MemberInfo> peers;
@@ -227,10 +249,9 @@ std::vector<MemberInfo> ClusterNode::Peers(std::string* self_id) {
 
 template <typename Part>
 arrow::Result<std::vector<Part>> ClusterNode::FanOut(
-    const std::string& ticket, const FanOutOptions& options,
-    const std::function<arrow::Result<Part>()>& local,
-    arrow::Result<Part> (ClusterNode::*ask_peer)(const MemberInfo&, const std::string&,
-                                                 std::chrono::milliseconds),
+    const FanOutOptions& options, const std::function<arrow::Result<Part>()>& local,
+    const std::function<arrow::Result<Part>(const MemberInfo&, std::chrono::milliseconds)>&
+        ask_peer,
     const std::function<std::shared_ptr<arrow::Schema>(const Part&)>& schema_of,
     std::vector<MissingNode>* missing) {
   std::string self_id;
@@ -244,9 +265,8 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOut(
   std::vector<std::future<arrow::Result<Part>>> answers;
   answers.reserve(peers.size());
   for (const auto& peer : peers) {
-    answers.push_back(std::async(std::launch::async, [this, &peer, &ticket, timeout, ask_peer] {
-      return (this->*ask_peer)(peer, ticket, timeout);
-    }));
+    answers.push_back(std::async(std::launch::async,
+                                 [&peer, timeout, &ask_peer] { return ask_peer(peer, timeout); }));
   }
   // gRPC ends every hop by its deadline, so each get() returns within about `timeout`.
   auto local_result = local();
@@ -274,7 +294,7 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOut(
           {peers[i].node_id, MissingReason(answer.status(), timeout, peers[i], peers_.tls())});
       continue;
     }
-    if (!parts.empty() &&
+    if (schema_of && !parts.empty() &&
         !schema_of(*answer)->Equals(*schema_of(parts.front()), /*check_metadata=*/false)) {
       missing->push_back({peers[i].node_id, "error: its result has other columns: " +
                                                 schema_of(*answer)->ToString()});
@@ -301,13 +321,16 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOut(
 arrow::Result<ClusterSearchResult> ClusterNode::Search(
     const Json& keys, int64_t k, const FanOutOptions& options,
     const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) {
+  using Batch = std::shared_ptr<arrow::RecordBatch>;
+  const std::string ticket = Json{{"search", HopKeys(keys)}}.dump();
   ClusterSearchResult result;
-  ARROW_ASSIGN_OR_RAISE(
-      auto parts,
-      FanOut<std::shared_ptr<arrow::RecordBatch>>(
-          Json{{"search", HopKeys(keys)}}.dump(), options, local, &ClusterNode::SearchPeer,
-          [](const std::shared_ptr<arrow::RecordBatch>& batch) { return batch->schema(); },
-          &result.missing));
+  ARROW_ASSIGN_OR_RAISE(auto parts,
+                        FanOut<Batch>(
+                            options, local,
+                            [&](const MemberInfo& peer, std::chrono::milliseconds timeout) {
+                              return SearchPeer(peer, ticket, timeout);
+                            },
+                            [](const Batch& batch) { return batch->schema(); }, &result.missing));
   ARROW_ASSIGN_OR_RAISE(result.batch, MergeTopK(parts, k));
   return result;
 }
@@ -315,17 +338,44 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::Scan(
     const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
     const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local) {
+  const std::string ticket = HopKeys(keys).dump();
   std::vector<MissingNode> missing;
-  std::function<arrow::Result<ScanPart>()> local_part = [&]() -> arrow::Result<ScanPart> {
-    ARROW_ASSIGN_OR_RAISE(auto reader, local());
-    return ScanPart{std::move(reader), nullptr};
-  };
   ARROW_ASSIGN_OR_RAISE(auto parts,
                         FanOut<ScanPart>(
-                            HopKeys(keys).dump(), options, local_part, &ClusterNode::OpenPeerScan,
+                            options,
+                            [&]() -> arrow::Result<ScanPart> {
+                              ARROW_ASSIGN_OR_RAISE(auto reader, local());
+                              return ScanPart{std::move(reader), nullptr};
+                            },
+                            [&](const MemberInfo& peer, std::chrono::milliseconds timeout) {
+                              return OpenPeerScan(peer, ticket, timeout);
+                            },
                             [](const ScanPart& part) { return part.reader->schema(); }, &missing));
   auto schema = SchemaWithMissingNodes(parts.front().reader->schema(), missing);
   return std::make_shared<ChainedScanReader>(std::move(schema), std::move(parts), limit);
+}
+
+arrow::Result<ClusterActionResult> ClusterNode::Action(
+    const std::string& type, const Json& body, const FanOutOptions& options,
+    const std::function<arrow::Result<Json>()>& local) {
+  const std::string hop = HopKeys(body).dump();
+  const std::string self_id = SelfId();
+  ClusterActionResult result;
+  ARROW_ASSIGN_OR_RAISE(result.answers,
+                        FanOut<NodeAnswer>(
+                            options,
+                            [&]() -> arrow::Result<NodeAnswer> {
+                              ARROW_ASSIGN_OR_RAISE(auto answer, local());
+                              return NodeAnswer{self_id, std::move(answer)};
+                            },
+                            [&](const MemberInfo& peer,
+                                std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
+                              ARROW_ASSIGN_OR_RAISE(auto answer,
+                                                    ActionPeer(peer, type, hop, timeout));
+                              return NodeAnswer{peer.node_id, std::move(answer)};
+                            },
+                            nullptr, &result.missing));
+  return result;
 }
 
 }  // namespace arbalest

@@ -68,6 +68,9 @@ class ClusterNode : public ClusterHooks {
       const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
       const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local)
       override;
+  arrow::Result<ClusterActionResult> Action(
+      const std::string& type, const Json& body, const FanOutOptions& options,
+      const std::function<arrow::Result<Json>()>& local) override;
 
  private:
   ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)
@@ -84,19 +87,22 @@ class ClusterNode : public ClusterHooks {
   // The live members other than this node (whose id goes to `self_id`); forgets the clients of
   // the others.
   std::vector<MemberInfo> Peers(std::string* self_id);
-  // One request answered by this node (`local`) and, in parallel, every peer (`ask_peer` with
-  // the hop's `ticket`): the parts that answered, this node's first. Members that did not go to
-  // `missing` (also those whose part's columns, by `schema_of`, differ from the first's). The
+  // One request answered by this node (`local`) and, in parallel, every peer (`ask_peer`): the
+  // parts that answered, this node's first. Members that did not go to `missing` (also those
+  // whose part's columns, by `schema_of` when given, differ from the first's). The
   // error of a single node when no member holds the dataset; UNAVAILABLE when none answered,
   // or with options.require_all when one is missing.
   template <typename Part>
   arrow::Result<std::vector<Part>> FanOut(
-      const std::string& ticket, const FanOutOptions& options,
-      const std::function<arrow::Result<Part>()>& local,
-      arrow::Result<Part> (ClusterNode::*ask_peer)(const MemberInfo&, const std::string&,
-                                                   std::chrono::milliseconds),
+      const FanOutOptions& options, const std::function<arrow::Result<Part>()>& local,
+      const std::function<arrow::Result<Part>(const MemberInfo&, std::chrono::milliseconds)>&
+          ask_peer,
       const std::function<std::shared_ptr<arrow::Schema>(const Part&)>& schema_of,
       std::vector<MissingNode>* missing);
+  // `peer`'s first Result of action `type` with `body`, as JSON, within `timeout`.
+  arrow::Result<Json> ActionPeer(const MemberInfo& peer, const std::string& type,
+                                 const std::string& body, std::chrono::milliseconds timeout);
+  std::string SelfId() const;
   std::shared_ptr<Membership> membership() const;
 
   const ClusterOptions options_;

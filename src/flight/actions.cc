@@ -14,6 +14,7 @@
 
 #include "flight/catalog.h"
 #include "flight/cluster_search.h"
+#include "flight/cluster_stats.h"
 #include "flight/filter_parser.h"
 #include "flight/json_values.h"
 #include "flight/search_request.h"
@@ -43,8 +44,7 @@ arrow::Result<std::optional<std::string>> DatasetArgument(std::string_view body,
   return GetOptionalString(request, {"dataset", "name"}, BodyOf(action));
 }
 
-arrow::Result<Json> Stats(VectorStore& store, std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, "stats"));
+arrow::Result<Json> LocalStats(VectorStore& store, const std::optional<std::string>& name) {
   if (name) {
     ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(*name));
     return DatasetStats(*dataset);
@@ -66,6 +66,19 @@ arrow::Result<Json> Stats(VectorStore& store, std::string_view body) {
               {"total_bytes", total_bytes},
               {"memory_used_bytes", store.memory().used()},
               {"memory_limit_bytes", store.memory().limit()}};
+}
+
+// On a cluster node without local_only, with the sums of every member (cluster_stats.h).
+arrow::Result<Json> Stats(VectorStore& store, std::string_view body, ClusterHooks* cluster) {
+  ARROW_ASSIGN_OR_RAISE(
+      Json request,
+      ActionBody(body, "stats", {"dataset", "name", "local_only", "require_all", "timeout_ms"}));
+  ARROW_ASSIGN_OR_RAISE(auto name,
+                        GetOptionalString(request, {"dataset", "name"}, BodyOf("stats")));
+  ARROW_ASSIGN_OR_RAISE(auto fan_out, ParseFanOutOptions(request, BodyOf("stats")));
+  auto local = [&store, &name] { return LocalStats(store, name); };
+  if (!cluster || fan_out.local_only) return local();
+  return ClusterStats(*cluster, request, fan_out, local);
 }
 
 arrow::Result<Json> DeleteDataset(VectorStore& store, std::string_view body) {
@@ -388,7 +401,9 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "Whether indexing has caught up. Body: {\"dataset\": name} or {}, optionally "
        "\"wait\": seconds (or true) to wait for READY. Result: "
        "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
-      {"stats", "Dataset statistics. Body: {\"dataset\": name} for one, {} for all."},
+      {"stats",
+       "Dataset statistics. Body: {\"dataset\": name} for one, {} for all; on a cluster node "
+       "also summed over the members (\"cluster\"), unless \"local_only\": true."},
       {"cluster-status",
        "The cluster this node belongs to: its members and their addresses, whether etcd is "
        "reachable, this node. A node without cluster flags answers {\"mode\": \"single\"}."},
@@ -412,7 +427,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   if (type == "delete") return OneJson(Delete(store, body));
   if (type == "compact") return OneJson(Compact(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
-  if (type == "stats") return OneJson(Stats(store, body));
+  if (type == "stats") return OneJson(Stats(store, body, cluster));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));
   if (type == "snapshot" || type == "ForceSnapshot") {
     return OneJson(Snapshot(store, type, body, call_cancelled));

@@ -39,6 +39,17 @@ struct ClusterSearchResult {
   std::vector<MissingNode> missing;           // empty: every member answered
 };
 
+// One member's JSON answer to an action.
+struct NodeAnswer {
+  std::string node;
+  Json answer;
+};
+
+struct ClusterActionResult {
+  std::vector<NodeAnswer> answers;  // this node's first when it answered
+  std::vector<MissingNode> missing;
+};
+
 // [{"node", "reason"}, ...] for app_metadata and schema metadata.
 Json MissingNodesJson(const std::vector<MissingNode>& missing);
 
@@ -78,6 +89,12 @@ class ClusterHooks {
   virtual arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(
       const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
       const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local) = 0;
+
+  // A JSON action (its first Result): `local` answers on this node; `body` is sent with
+  // local_only to every other live member in parallel. Errors as Search's.
+  virtual arrow::Result<ClusterActionResult> Action(
+      const std::string& type, const Json& body, const FanOutOptions& options,
+      const std::function<arrow::Result<Json>()>& local) = 0;
 };
 
 // The `cluster-status` document of a node without cluster flags.

@@ -424,6 +424,42 @@ def test_scans_cover_every_member_once_with_filters_columns_and_limit(cluster):
             scan_ticket(cluster.nodes[0], {"dataset": name, "require_all": True})
 
 
+def test_stats_sum_every_member(cluster):
+    name = unique_name("stats")
+    put_rows_to_each_node(cluster.nodes, name)
+    ids = [node_id(n) for n in cluster.nodes]
+    for i, node in enumerate(cluster.nodes):
+        [doc] = action(node.data, "stats", {"dataset": name})
+        assert doc["rows"] == ROWS_PER_NODE  # this node's own figures, as on a single node
+        summed = doc["cluster"]
+        assert summed["rows"] == 3 * ROWS_PER_NODE and summed["deleted_rows"] == 0
+        assert summed["bytes"] == sum(n["bytes"] for n in summed["nodes"]) > 0
+        assert [n["node"] for n in summed["nodes"]][0] == ids[i]  # this node first
+        assert sorted(n["node"] for n in summed["nodes"]) == sorted(ids)
+        assert all(n["rows"] == ROWS_PER_NODE for n in summed["nodes"])
+        assert summed["missing_nodes"] == []
+        [local] = action(node.data, "stats", {"dataset": name, "local_only": True})
+        assert local["rows"] == ROWS_PER_NODE and "cluster" not in local
+        [every] = action(node.data, "stats")
+        assert every["cluster"]["total_rows"] == 3 * ROWS_PER_NODE
+        assert len(every["cluster"]["nodes"]) == 3
+    # A dataset on node 1 only: its figures, the others named as missing it.
+    only = unique_name("stats_one")
+    put_table(cluster.nodes[1].data, only, make_table(40, d=DIM))
+    [doc] = action(cluster.nodes[0].data, "stats", {"dataset": only})
+    assert doc["rows"] == 40 and doc["cluster"]["rows"] == 40
+    assert [n["node"] for n in doc["cluster"]["nodes"]] == [ids[1]]
+    missing = {m["node"]: m["reason"] for m in doc["cluster"]["missing_nodes"]}
+    assert set(missing) == {ids[0], ids[2]}
+    assert all(reason.startswith("no dataset") for reason in missing.values())
+    with pytest.raises(flight.FlightUnavailableError, match="require_all"):
+        action(cluster.nodes[0].data, "stats", {"dataset": only, "require_all": True})
+    with pytest.raises(pa.ArrowKeyError, match="not found"):
+        action(cluster.nodes[0].data, "stats", {"dataset": unique_name("nowhere")})
+    with pytest.raises(pa.ArrowInvalid, match="'timeout_ms' in body of action 'stats'"):
+        action(cluster.nodes[0].data, "stats", {"dataset": name, "timeout_ms": 0})
+
+
 def test_dataset_on_some_nodes_reports_the_others_missing(cluster):
     name = unique_name("partial")
     table = make_table(ROWS_PER_NODE, d=DIM, rng=np.random.default_rng(9))
