@@ -14,6 +14,7 @@
 
 #include "flight/catalog.h"
 #include "flight/cluster_search.h"
+#include "flight/cluster_search_by_id.h"
 #include "flight/cluster_stats.h"
 #include "flight/filter_parser.h"
 #include "flight/json_values.h"
@@ -127,18 +128,29 @@ arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
 }
 
 // {"dataset", "id", "k", "ef", "filters"} -> {"ids": [...], "scores": [...]}, best first.
-arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body) {
+// On a cluster node without local_only, across the members (cluster_search_by_id.h), with
+// "missing_nodes" when some did not answer.
+arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body,
+                                     ClusterHooks* cluster, ServerMetrics* metrics) {
   constexpr std::string_view what = "body of action 'VectorSearchByID'";
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, what));
   ARROW_ASSIGN_OR_RAISE(ParsedSearchById search, ParseSearchById(keys, what));
-  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
-  ARROW_ASSIGN_OR_RAISE(auto id, IdsToArray({search.id}, /*single=*/true, *dataset, "id"));
-  search.request.columns = std::vector<std::string>{};
-  ARROW_ASSIGN_OR_RAISE(auto result, SearchDatasetById(*dataset, *id, std::move(search.request)));
+  ClusterSearchResult found;
+  if (cluster && !search.fan_out.local_only) {
+    ARROW_ASSIGN_OR_RAISE(found, ClusterSearchById(store, *cluster, keys, search, metrics));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
+    ARROW_ASSIGN_OR_RAISE(auto id, IdsToArray({search.id}, /*single=*/true, *dataset, "id"));
+    search.request.columns = std::vector<std::string>{};
+    ARROW_ASSIGN_OR_RAISE(found.batch, SearchDatasetById(*dataset, *id, std::move(search.request)));
+  }
+  const auto& result = found.batch;
   const auto& scores = static_cast<const arrow::FloatArray&>(*result->GetColumnByName("score"));
   Json score_values = Json::array();
   for (int64_t i = 0; i < scores.length(); ++i) score_values.push_back(scores.Value(i));
-  return Json{{"ids", ValuesToJson(*result->column(0))}, {"scores", std::move(score_values)}};
+  Json answer{{"ids", ValuesToJson(*result->column(0))}, {"scores", std::move(score_values)}};
+  if (!found.missing.empty()) answer["missing_nodes"] = MissingNodesJson(found.missing);
+  return answer;
 }
 
 // The longest a check_readiness call may wait for READY.
@@ -423,7 +435,9 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   if (type == "VectorSearch") return VectorSearch(store, body, metrics, cluster);
   if (type == "cluster-status") return OneJson(ClusterStatus(cluster, body));
   if (type == "HybridSearch") return HybridSearch(store, body, metrics, cluster);
-  if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
+  if (type == "VectorSearchByID") {
+    return OneJson(VectorSearchById(store, body, cluster, metrics));
+  }
   if (type == "delete") return OneJson(Delete(store, body));
   if (type == "compact") return OneJson(Compact(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));

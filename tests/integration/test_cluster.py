@@ -460,6 +460,47 @@ def test_stats_sum_every_member(cluster):
         action(cluster.nodes[0].data, "stats", {"dataset": name, "timeout_ms": 0})
 
 
+def search_by_id(node: ServerProcess, name, id, k=10, **keys) -> dict:
+    [answer] = action(node.data, "VectorSearchByID",
+                      {"dataset": name, "id": id, "k": k, "ef": 400, **keys})
+    return answer
+
+
+def test_vector_search_by_id_across_members(cluster):
+    name = unique_name("byid")
+    tables = put_rows_to_each_node(cluster.nodes, name)
+    ids, vectors = all_rows(tables)
+    k = 10
+    for holder in range(3):
+        row = 7
+        id = int(tables[holder].column("id")[row].as_py())
+        query = vectors_of(tables[holder].column("vector"))[row]
+        others = ids != id  # never its own neighbour
+        want = brute_force_ids(ids[others], vectors[others], query, k)
+        for node in cluster.nodes:  # from every node, whichever holds the id
+            answer = search_by_id(node, name, id, k)
+            assert answer["ids"] == want, (holder, node_id(node))
+            assert "missing_nodes" not in answer
+            assert answer["scores"] == sorted(answer["scores"], reverse=True)
+        # local_only: the holder's own rows alone; a node without the id does not know it.
+        own_ids = tables[holder].column("id").to_numpy()
+        own_vectors = vectors_of(tables[holder].column("vector"))
+        mine = own_ids != id
+        local = search_by_id(cluster.nodes[holder], name, id, k, local_only=True)
+        assert local["ids"] == brute_force_ids(own_ids[mine], own_vectors[mine], query, k)
+        with pytest.raises(pa.ArrowKeyError, match=f"id {id} not found"):
+            search_by_id(cluster.nodes[(holder + 1) % 3], name, id, k, local_only=True)
+    # The request's filters hold with the id left out: node 0's rows only (ids below 10,000).
+    id = int(tables[2].column("id")[0].as_py())
+    query = vectors_of(tables[2].column("vector"))[0]
+    node0_ids, node0_vectors = all_rows({0: tables[0]})
+    answer = search_by_id(cluster.nodes[1], name, id, k,
+                          filters=[{"field": "id", "op": "<", "value": 10_000}])
+    assert answer["ids"] == brute_force_ids(node0_ids, node0_vectors, query, k)
+    with pytest.raises(pa.ArrowKeyError, match="id 999999 not found in dataset .* on any member"):
+        search_by_id(cluster.nodes[0], name, 999_999, k)
+
+
 def test_dataset_on_some_nodes_reports_the_others_missing(cluster):
     name = unique_name("partial")
     table = make_table(ROWS_PER_NODE, d=DIM, rng=np.random.default_rng(9))
