@@ -31,6 +31,7 @@
 #include "metrics/status_api.h"
 #include "metrics/store_collector.h"
 #include "serve_security.h"
+#include "store/index_catch_up.h"
 #include "store/recovery.h"
 
 namespace arbalest {
@@ -359,6 +360,7 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
            [cluster] { return cluster ? cluster->ReadyDetail() : std::string(); }}));
   ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
   store->StartIndexing(config.index_workers, /*share_vectors=*/!config.keep_vector_copies);
+  const std::jthread catch_up_log = LogIndexCatchUp(*store);
   store->StartCompaction(
       {config.compact_deleted_fraction, config.compact_min_rows, config.index_workers});
   ARROW_RETURN_NOT_OK(

@@ -77,14 +77,15 @@ def cmd_load(db: Client, args) -> None:
     started = time.monotonic()
     if args.mode == "overwrite":
         ds.drop(missing_ok=True)
+    upsert = args.mode == "upsert"
     if ds.exists():
         rows = ds.insert(args.path, batch_size=args.batch_size, progress=progress,
-                         format=args.format)
+                         format=args.format, mode="upsert" if upsert else "append")
     else:
         db.create_dataset(args.dataset, data=args.path, format=args.format, metric=args.metric,
                           element=args.element, index=_index(args), text_columns=text,
                           batch_size=args.batch_size, vector_column=args.vector_column,
-                          progress=progress)
+                          progress=progress, unique_id=upsert)
         rows = ds.count()
     seconds = time.monotonic() - started
     print(f"loaded {rows} rows into {args.dataset} in {seconds:.1f} s "
@@ -237,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("path", help="file, or directory of Parquet files")
     load.add_argument("--format", choices=convert.FILE_FORMATS,
                       help="file format (default: from the extension)")
-    load.add_argument("--mode", choices=("append", "overwrite"), default="append")
+    load.add_argument("--mode", choices=("append", "upsert", "overwrite"), default="append",
+                      help="upsert: rows replace those with the same id (a new dataset is "
+                      "created with unique ids; an existing one must have them)")
     load.add_argument("--metric", default="euclidean",
                       help="euclidean, cosine or dot_product (a new dataset)")
     load.add_argument("--element", default="float32",

@@ -169,7 +169,8 @@ class Client:
                        index: dict | str | None = None,
                        text_columns: Sequence[str] | None = None,
                        schema: pa.Schema | dict | None = None, id_type: str | None = "int64",
-                       vector_column: str = "vector", mode: str = "create",
+                       vector_column: str = "vector", unique_id: bool = False,
+                       mode: str = "create",
                        batch_size: int = 10_000, progress: bool | None = None,
                        format: str | None = None) -> "Dataset":
         """Creates a dataset and returns it.
@@ -186,7 +187,10 @@ class Client:
         "pq_m", "build_precision"}``, or ``"sq8"`` / ``"pq"`` for quantized traversal.
         ``text_columns``: string columns for full-text (hybrid) search; default: every string
         column; ``[]`` for none. Missing ones are added as nullable strings on an empty
-        dataset. ``mode``: ``"create"`` (AlreadyExists if the name is taken),
+        dataset. ``unique_id``: ids are unique keys: a put replaces the rows whose ids it
+        carries (an upsert; ids repeated within one batch keep their last row); needs an
+        ``id`` column (``id_type`` not None). ``mode``: ``"create"`` (AlreadyExists if the
+        name is taken),
         ``"exist_ok"`` (return the existing one) or ``"overwrite"`` (drop it first).
         """
         if mode not in ("create", "exist_ok", "overwrite"):
@@ -200,7 +204,7 @@ class Client:
                 raise AlreadyExists(f"dataset {name!r} already exists (pass "
                                     "mode='overwrite' to replace it or 'exist_ok' to open it)")
             ds.drop(missing_ok=True)
-        metadata = _dataset_metadata(metric, index, text_columns)
+        metadata = _dataset_metadata(metric, index, text_columns, unique_id)
         if data is not None:
             ds._put(data, creating=metadata, element=element if element != "float32" else None,
                     dim=dim, vector_column=vector_column, batch_size=batch_size,
@@ -232,7 +236,10 @@ class Client:
         return ds
 
 
-def _dataset_metadata(metric, index, text_columns) -> dict:
+UNIQUE_ID_KEY = "longbow.unique_id"
+
+
+def _dataset_metadata(metric, index, text_columns, unique_id=False) -> dict:
     key = str(metric).lower()
     if key not in METRICS:
         raise InvalidArgument(f"metric {metric!r} is not one of euclidean, cosine, dot_product")
@@ -247,6 +254,8 @@ def _dataset_metadata(metric, index, text_columns) -> dict:
         if isinstance(text_columns, str):
             text_columns = [text_columns]
         metadata["longbow.text.columns"] = ",".join(text_columns)
+    if unique_id:
+        metadata[UNIQUE_ID_KEY] = "true"
     return metadata
 
 
@@ -309,16 +318,27 @@ class Dataset:
         progress bar (tqdm, when installed) shows on inputs of 50,000 rows or more, or when
         ``progress=True``.
 
-        ``mode``: ``"append"`` (creates the dataset if missing), or ``"overwrite"`` (drops it
-        and creates it again with the same settings: metric, index, text columns). Ids are not
-        unique keys: appending a row whose id exists stores a second row (upsert needs
-        server support that does not exist yet).
+        ``mode``: ``"append"`` (creates the dataset if missing), ``"upsert"`` (rows replace
+        those with the same id: the dataset must have been created with ``unique_id=True``;
+        a missing one is created so), or ``"overwrite"`` (drops it and creates it again with
+        the same settings: metric, index, text columns, unique ids). In a dataset created
+        without ``unique_id`` ids are not keys: appending a row whose id exists stores a
+        second row. In one created with it, every put replaces (append and upsert agree).
         """
-        if mode not in ("append", "overwrite"):
-            raise InvalidArgument(f"mode must be 'append' or 'overwrite', got {mode!r}"
-                                  + (" (upsert is not supported yet: ids are not unique keys "
-                                     "on the server)" if mode == "upsert" else ""))
+        if mode not in ("append", "upsert", "overwrite"):
+            raise InvalidArgument(f"mode must be 'append', 'upsert' or 'overwrite', got "
+                                  f"{mode!r}")
         creating = None
+        if mode == "upsert":
+            try:
+                metadata = self.schema(refresh=True).metadata or {}
+            except NotFound:
+                creating = {UNIQUE_ID_KEY: "true"}
+            else:
+                if metadata.get(UNIQUE_ID_KEY.encode(), b"").lower() != b"true":
+                    raise InvalidArgument(
+                        f"dataset {self.name!r} was not created with unique ids: upsert needs "
+                        "a dataset created with create_dataset(..., unique_id=True)")
         if mode == "overwrite":
             try:
                 creating = dict((k.decode(), v.decode()) for k, v in

@@ -243,7 +243,9 @@ def _to_fixed_vectors(array: pa.Array, name: str, element: pa.DataType | None,
     kind = array.type
     if pa.types.is_fixed_size_list(kind):
         width = kind.list_size
-        values = array.flatten() if array.offset or array.null_count else array.values
+        # flatten(), not .values: a slice of a batch (a misaligned chunk, a part of a big
+        # batch) shares its parent's child array, which .values returns whole.
+        values = array.flatten()
     elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
         if array.null_count:
             raise InvalidArgument(f"vector column {name!r} has {array.null_count} null rows")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arbalest_client import cli
+from arbalest_client import Client, cli
 from conftest import PYTHON_DIR
 
 
@@ -55,6 +55,19 @@ def test_load_each_format_then_query(capsys, url, files, fmt, name):
                              "1000", "--format", "csv", "--columns", "id,tag")
         assert code == 0, err
         assert len(out.splitlines()) - 1 == int((df.tag == "x").sum())
+
+
+def test_load_upsert_replaces_rows_by_id(capsys, url, files, name):
+    d, df = files
+    for _ in range(2):  # the second load replaces every row
+        code, out, err = run(capsys, url, "load", name, str(d / "a.parquet"), "--mode", "upsert")
+        assert code == 0, err
+    assert Client(url).dataset(name).count() == 120
+    code, out, err = run(capsys, url, "load", name + "_plain", str(d / "a.parquet"))
+    assert code == 0, err
+    code, out, err = run(capsys, url, "load", name + "_plain", str(d / "a.parquet"), "--mode",
+                         "upsert")
+    assert code == 1 and "not created with unique ids" in err, (out, err)
 
 
 def test_search_matrix_text_datasets_stats_snapshot_drop(capsys, url, files, name):

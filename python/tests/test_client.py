@@ -100,6 +100,24 @@ def test_insert_pandas_list_and_ndarray_columns(db, name):
     assert ds.schema().field("tag").type == pa.string()  # pandas' large_string cast
 
 
+def test_insert_frame_whose_columns_are_chunked_differently(db, name):
+    # pd.concat of small frames gives pandas' Arrow-backed string column one chunk per frame,
+    # so the vector column (one chunk) is sliced into batches of the string column's chunks:
+    # each slice must send its own rows, not the whole parent array.
+    parts = [frame(1, start=i) for i in range(3)]
+    df = pd.concat(parts)
+    ds = db.dataset(name)
+    assert ds.insert(df) == 3
+    _check_stored(ds, pd.concat(parts, ignore_index=True))
+
+
+def test_insert_slices_of_a_big_batch(db, name):
+    table = pa.Table.from_pandas(frame(50), preserve_index=False)
+    ds = db.dataset(name)
+    assert ds.insert(table, batch_size=7) == 50
+    _check_stored(ds, frame(50))
+
+
 def test_insert_arrow_table_record_batch_and_reader(db, name):
     df = frame(90)
     table = pa.Table.from_pandas(df, preserve_index=False)
@@ -200,15 +218,43 @@ def test_insert_batches_with_a_progress_bar(db, name, monkeypatch):
     assert events == []
 
 
-def test_insert_overwrite_keeps_settings_and_upsert_is_refused(db, name):
+def test_insert_overwrite_keeps_settings(db, name):
     ds = db.create_dataset(name, data=frame(50), metric="cosine", text_columns=["tag"])
     assert ds.insert(frame(50)) == 50 and ds.count() == 100  # append: ids are not keys
     assert ds.insert(frame(20), mode="overwrite") == 20
     assert ds.count() == 20
     stats = ds.stats()
     assert stats["index"]["metric"] == "cosine" and stats["text_index"]["columns"] == ["tag"]
-    with pytest.raises(ab.InvalidArgument, match="upsert is not supported"):
+    with pytest.raises(ab.InvalidArgument, match="not created with unique ids"):
         ds.insert(frame(1), mode="upsert")
+    with pytest.raises(ab.InvalidArgument, match="mode must be 'append', 'upsert'"):
+        ds.insert(frame(1), mode="merge")
+
+
+def test_insert_upsert_replaces_rows_by_id(db, name):
+    ds = db.create_dataset(name, dim=DIM, unique_id=True, schema={"tag": pa.string(),
+                                                                  "price": pa.float64()})
+    assert ds.insert(frame(50)) == 50
+    newer = frame(30, start=40, seed=9)
+    assert ds.insert(newer, mode="upsert") == 30
+    assert ds.count() == 70
+    got = ds.get([45, 69, 10])
+    assert ids(got) == [45, 69, 10]
+    assert got.column("price").to_pylist()[:2] == newer["price"].tolist()[5:30:24]
+    # A repeated id within one insert keeps its last row; overwrite keeps the option.
+    twice = frame(2, start=3, seed=5)
+    twice["id"] = [3, 3]
+    ds.insert(twice, mode="upsert")
+    assert ds.get([3]).column("price").to_pylist() == twice["price"].tolist()[1:]
+    assert ds.count() == 70
+    ds.insert(frame(5), mode="overwrite")
+    ds.insert(frame(5), mode="upsert")
+    assert ds.count() == 5
+    # A missing dataset is created with unique ids.
+    other = db.dataset(name + "_new")
+    other.insert(frame(10), mode="upsert")
+    other.insert(frame(10), mode="upsert")
+    assert other.count() == 10
 
 
 # -- reading ----------------------------------------------------------------------------------

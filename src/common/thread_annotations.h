@@ -39,6 +39,9 @@
 // The caller must not hold the locks (the function takes them itself).
 #define EXCLUDES(...) ARBALEST_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 
+// Turns the analysis off for a function that locks a set of mutexes only known at run time.
+#define NO_THREAD_SAFETY_ANALYSIS ARBALEST_THREAD_ANNOTATION(no_thread_safety_analysis)
+
 // The function checks at run time that the lock is held.
 #define ASSERT_CAPABILITY(x) ARBALEST_THREAD_ANNOTATION(assert_capability(x))
 #define ASSERT_SHARED_CAPABILITY(x) ARBALEST_THREAD_ANNOTATION(assert_shared_capability(x))

@@ -17,7 +17,9 @@
 #include "flight/cluster_search_by_id.h"
 #include "flight/cluster_stats.h"
 #include "flight/filter_parser.h"
+#include "flight/graph_actions.h"
 #include "flight/json_values.h"
+#include "flight/namespace_actions.h"
 #include "flight/search_request.h"
 #include "store/id_lookup.h"
 #include "store/search.h"
@@ -391,7 +393,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> OneJson(arrow::Result
 }  // namespace
 
 std::vector<arrow::flight::ActionType> SupportedActions() {
-  return {
+  std::vector<arrow::flight::ActionType> actions{
       {"VectorSearch",
        "k-NN search. Body: search keys with \"vector\" or \"vectors\" (and \"text_query\", "
        "\"alpha\" for hybrid search); one Arrow IPC stream Result per query."},
@@ -427,6 +429,10 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "{\"snapshot\": [{\"dataset\", \"lsn\", \"rows\", \"indexed_rows\", \"bytes\", "
        "\"seconds\"}]}."},
   };
+  for (auto more : {NamespaceActionTypes(), GraphActionTypes()}) {
+    actions.insert(actions.end(), more.begin(), more.end());
+  }
+  return actions;
 }
 
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
@@ -446,6 +452,8 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   if (type == "snapshot" || type == "ForceSnapshot") {
     return OneJson(Snapshot(store, type, body, call_cancelled));
   }
+  if (auto reply = RunNamespaceAction(store, type, body)) return std::move(*reply);
+  if (auto reply = RunGraphAction(store, type, body, metrics)) return std::move(*reply);
   std::string known;
   for (const auto& action : SupportedActions()) known += (known.empty() ? "" : ", ") + action.type;
   return arrow::Status::NotImplemented("unknown action '", type, "' (this server knows: ", known,

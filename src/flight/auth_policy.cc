@@ -37,10 +37,15 @@ std::string Describe(const AccessRequest& request) {
 
 Role RequiredRole(std::string_view action) {
   if (action == "VectorSearch" || action == "HybridSearch" || action == "VectorSearchByID" ||
-      action == "check_readiness" || action == "stats") {
+      action == "check_readiness" || action == "stats" || action == "traverse-graph" ||
+      action == "GraphSearch" || action == "GetGraphStats" || action == "ListNamespaces" ||
+      action == "GetTotalNamespaceCount" || action == "GetNamespaceDatasetCount") {
     return Role::kRead;
   }
-  if (action == "delete" || action == "snapshot" || action == "ForceSnapshot") return Role::kWrite;
+  if (action == "delete" || action == "snapshot" || action == "ForceSnapshot" ||
+      action == "add-edge") {
+    return Role::kWrite;
+  }
   return Role::kAdmin;
 }
 
@@ -80,6 +85,8 @@ AccessRequest ForDescriptor(std::string method, const fl::FlightDescriptor& desc
   AccessRequest request{std::move(method), "", role, {}, false, false};
   if (descriptor.type == fl::FlightDescriptor::PATH) {
     for (const std::string& element : descriptor.path) request.datasets.push_back(element);
+    // [dataset, "edges"]: the dataset's graph edges (flight/edge_put.h).
+    if (descriptor.path.size() == 2 && descriptor.path[1] == "edges") request.datasets.pop_back();
   }
   return request;
 }

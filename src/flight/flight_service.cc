@@ -11,6 +11,7 @@
 #include "flight/actions.h"
 #include "flight/catalog.h"
 #include "flight/cluster_search.h"
+#include "flight/edge_put.h"
 #include "flight/exchange.h"
 #include "flight/ingest_stream.h"
 #include "flight/rpc_metrics.h"
@@ -50,6 +51,9 @@ void WaitForLateCancellation(const fl::ServerCallContext& context) {
 arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
                                    std::unique_ptr<fl::FlightMessageReader> reader,
                                    std::unique_ptr<fl::FlightMetadataWriter> writer) {
+  if (auto edges_of = EdgeDataset(reader->descriptor())) {
+    return ForClient(PutEdges(*store_, *edges_of, *reader, *writer));
+  }
   ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
   ARROW_ASSIGN_OR_RAISE(auto schema, reader->GetSchema());
   IngestStream stream(*store_, name, options_.null_sink);

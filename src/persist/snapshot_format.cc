@@ -99,14 +99,27 @@ class ManifestReader {
   const std::string path_;
 };
 
+// A dataset name as a file name: the '/' of "namespace/name" is written '~', which dataset
+// names cannot hold.
+std::string FileNameOf(std::string_view dataset) {
+  std::string name(dataset);
+  std::replace(name.begin(), name.end(), '/', '~');
+  return name;
+}
+
+std::string DatasetOf(std::string name) {
+  std::replace(name.begin(), name.end(), '~', '/');
+  return name;
+}
+
 }  // namespace
 
 std::string SnapshotDirName(std::string_view dataset, uint64_t lsn, int64_t indexed_rows) {
-  return std::string(dataset) + "@" + std::to_string(lsn) + "-" + std::to_string(indexed_rows);
+  return FileNameOf(dataset) + "@" + std::to_string(lsn) + "-" + std::to_string(indexed_rows);
 }
 
 std::string SnapshotStagingName(std::string_view dataset) {
-  return std::string(dataset) + "@staging" + std::string(kStagingSuffix);
+  return FileNameOf(dataset) + "@staging" + std::string(kStagingSuffix);
 }
 
 arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root) {
@@ -127,7 +140,7 @@ arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root) {
       continue;
     }
     const char* end = name.data() + name.size();
-    SnapshotDirEntry snapshot{name.substr(0, at), 0, 0, entry.path().string()};
+    SnapshotDirEntry snapshot{DatasetOf(name.substr(0, at)), 0, 0, entry.path().string()};
     auto lsn = std::from_chars(name.data() + at + 1, end, snapshot.lsn);
     if (lsn.ec != std::errc() || lsn.ptr == end || *lsn.ptr != '-') continue;
     auto rows = std::from_chars(lsn.ptr + 1, end, snapshot.indexed_rows);

@@ -7,11 +7,14 @@
 //     index.hnsw            the HNSW graph of rows 0 .. indexed_rows-1 (index/hnsw_file.h)
 //     tombstones.roaring    only when rows were deleted: their row numbers as a portable
 //                           Roaring bitmap
+//     edges.parquet         only when the dataset has graph edges: its live edges
+//                           (graph/edge_file.h)
 //   <dataset>@staging.tmp/  a snapshot being written, or abandoned by a crash: never read
 //   <name>.trash/           a snapshot being removed, or whose removal a crash interrupted:
 //                           never read (persist/staging_dir.h)
 //
-// '@' cannot appear in a dataset name, so the last '@' ends the name. Of two snapshots of a
+// '@' cannot appear in a dataset name, so the last '@' ends the name. The '/' of a dataset in a
+// namespace ("namespace/name") is written '~' in directory names. Of two snapshots of a
 // name, the one with the larger (lsn, n) is newer: n grows when only indexing progressed. A
 // snapshot is written in its staging directory and renamed into place once every file in it
 // is durable (persist/staging_dir.h); the dataset's older snapshot is removed after that.

@@ -40,6 +40,10 @@ enum PayloadCode : uint8_t {
   kDeleteCode = 8,
   kCompactCode = 9,
   kRowCountCode = 10,
+  kUpsertCode = 11,
+  kCreateNamespaceCode = 20,
+  kDropNamespaceCode = 21,
+  kEdgesCode = 22,
 };
 
 constexpr size_t kPrefixSize = 3;  // type u8 | name_len u16
@@ -81,6 +85,30 @@ arrow::Status DecodeRows(const uint8_t* body, size_t size, WalEntry* entry) {
   return arrow::Status::OK();
 }
 
+// Writes `batch` as an IPC stream (schema + the batch) to `stream`.
+template <typename Stream>
+arrow::Status WriteBatch(Stream& stream, const arrow::RecordBatch& batch) {
+  ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
+  ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
+  return writer->Close();
+}
+
+arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry);
+
+// Decodes an upsert's body: the replaced rows' bitmap (u64 length first), then the batch.
+arrow::Status DecodeUpsert(const std::shared_ptr<arrow::Buffer>& body, WalEntry* entry) {
+  if (body->size() < static_cast<int64_t>(sizeof(uint64_t))) {
+    return arrow::Status::Invalid("replaced rows' length past its end");
+  }
+  const auto length = Get<uint64_t>(body->data());
+  if (length > static_cast<uint64_t>(body->size()) - sizeof(uint64_t)) {
+    return arrow::Status::Invalid("replaced rows past its end");
+  }
+  ARROW_RETURN_NOT_OK(DecodeRows(body->data() + sizeof(uint64_t), length, entry));
+  return DecodeIpc(arrow::SliceBuffer(body, static_cast<int64_t>(sizeof(uint64_t) + length)),
+                   entry);
+}
+
 arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry) {
   auto input = std::make_shared<arrow::io::BufferReader>(std::move(body));
   // The stream starts after the record's prefix and dataset name, so its buffers are as
@@ -91,7 +119,8 @@ arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry) {
   auto reader = arrow::ipc::RecordBatchStreamReader::Open(input, options);
   if (!reader.ok()) return arrow::Status::Invalid(reader.status().message());
   entry->schema = (*reader)->schema();
-  if (entry->type == WalRecordType::kAppend) {
+  if (entry->type == WalRecordType::kAppend || entry->type == WalRecordType::kUpsert ||
+      entry->type == WalRecordType::kEdges) {
     auto batch = (*reader)->Next();
     if (!batch.ok() || *batch == nullptr) {
       return arrow::Status::Invalid("append without a record batch");
@@ -100,6 +129,23 @@ arrow::Status DecodeIpc(std::shared_ptr<arrow::Buffer> body, WalEntry* entry) {
     ARROW_RETURN_NOT_OK((*batch)->ValidateFull());
     entry->batch = std::move(*batch);
   }
+  return arrow::Status::OK();
+}
+
+// The body of a namespace drop: u32 count | count x (u16 length | name).
+arrow::Status DecodeDatasetList(const uint8_t* body, size_t size, WalEntry* entry) {
+  if (size < sizeof(uint32_t)) return arrow::Status::Invalid("dataset count past its end");
+  const auto count = Get<uint32_t>(body);
+  size_t at = sizeof(uint32_t);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (size - at < sizeof(uint16_t)) return arrow::Status::Invalid("dataset name past its end");
+    const auto length = Get<uint16_t>(body + at);
+    at += sizeof(uint16_t);
+    if (size - at < length) return arrow::Status::Invalid("dataset name past its end");
+    entry->datasets.emplace_back(reinterpret_cast<const char*>(body + at), length);
+    at += length;
+  }
+  if (at != size) return arrow::Status::Invalid("bytes after the dataset names");
   return arrow::Status::OK();
 }
 
@@ -126,10 +172,19 @@ arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
 
 arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch,
                                        int64_t logged_rows) {
-  return EncodePayload(kAppendCode, dataset, logged_rows, [&](auto& stream) {
-    ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, batch.schema()));
-    ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
-    return writer->Close();
+  return EncodePayload(kAppendCode, dataset, logged_rows,
+                       [&](auto& stream) { return WriteBatch(stream, batch); });
+}
+
+arrow::Result<WalPayload> EncodeUpsert(std::string_view dataset, const arrow::RecordBatch& batch,
+                                       const Roaring& replaced, int64_t logged_rows) {
+  return EncodePayload(kUpsertCode, dataset, logged_rows, [&](auto& stream) {
+    const size_t length = replaced.getSizeInBytes(/*portable=*/true);
+    std::string rows(sizeof(uint64_t) + length, '\0');
+    Put<uint64_t>(reinterpret_cast<uint8_t*>(rows.data()), length);
+    replaced.write(rows.data() + sizeof(uint64_t), /*portable=*/true);
+    ARROW_RETURN_NOT_OK(stream->Write(rows.data(), static_cast<int64_t>(rows.size())));
+    return WriteBatch(stream, batch);
   });
 }
 
@@ -150,6 +205,34 @@ arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring&
 arrow::Result<WalPayload> EncodeRowCount(std::string_view dataset, int64_t logged_rows) {
   return EncodePayload(kRowCountCode, dataset, logged_rows,
                        [](auto&) { return arrow::Status::OK(); });
+}
+
+arrow::Result<WalPayload> EncodeCreateNamespace(std::string_view name) {
+  return EncodePayload(kCreateNamespaceCode, name, std::nullopt,
+                       [](auto&) { return arrow::Status::OK(); });
+}
+
+arrow::Result<WalPayload> EncodeDropNamespace(std::string_view name,
+                                              const std::vector<std::string>& datasets) {
+  return EncodePayload(kDropNamespaceCode, name, std::nullopt, [&](auto& stream) {
+    std::string body(sizeof(uint32_t), '\0');
+    Put<uint32_t>(reinterpret_cast<uint8_t*>(body.data()), static_cast<uint32_t>(datasets.size()));
+    for (const std::string& dataset : datasets) {
+      std::array<uint8_t, sizeof(uint16_t)> length{};
+      Put<uint16_t>(length.data(), static_cast<uint16_t>(dataset.size()));
+      body.append(reinterpret_cast<const char*>(length.data()), length.size());
+      body += dataset;
+    }
+    return stream->Write(body.data(), static_cast<int64_t>(body.size()));
+  });
+}
+
+arrow::Result<WalPayload> EncodeEdges(std::string_view dataset, const arrow::RecordBatch& edges) {
+  return EncodePayload(kEdgesCode, dataset, std::nullopt, [&](auto& stream) {
+    ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(stream, edges.schema()));
+    ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(edges));
+    return writer->Close();
+  });
 }
 
 WalPayload EncodeSeal(uint64_t next_lsn) {
@@ -197,6 +280,19 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
       entry.type = WalRecordType::kRowCount;
       counted = true;
       break;
+    case kUpsertCode:
+      entry.type = WalRecordType::kUpsert;
+      counted = true;
+      break;
+    case kCreateNamespaceCode:
+      entry.type = WalRecordType::kCreateNamespace;
+      break;
+    case kDropNamespaceCode:
+      entry.type = WalRecordType::kDropNamespace;
+      break;
+    case kEdgesCode:
+      entry.type = WalRecordType::kEdges;
+      break;
     case kSealCode:
       return malformed("a segment seal where a record was expected");
     default:
@@ -219,6 +315,12 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
   switch (entry.type) {
     case WalRecordType::kDropDataset:
       break;
+    case WalRecordType::kCreateNamespace:
+      if (body_size != 0) decoded = arrow::Status::Invalid("bytes after the namespace name");
+      break;
+    case WalRecordType::kDropNamespace:
+      decoded = DecodeDatasetList(payload->data() + body, body_size, &entry);
+      break;
     case WalRecordType::kRowCount:
       if (body_size != 0) decoded = arrow::Status::Invalid("bytes after the row count");
       break;
@@ -228,7 +330,11 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
       break;
     case WalRecordType::kCreateDataset:
     case WalRecordType::kAppend:
+    case WalRecordType::kEdges:
       decoded = DecodeIpc(arrow::SliceBuffer(payload, body), &entry);
+      break;
+    case WalRecordType::kUpsert:
+      decoded = DecodeUpsert(arrow::SliceBuffer(payload, body), &entry);
       break;
   }
   if (!decoded.ok()) return malformed(decoded.message());

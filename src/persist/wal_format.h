@@ -33,6 +33,17 @@
 //   8  delete          body: i64 row count | deleted row numbers (portable Roaring bitmap)
 //   9  compact         body: i64 row count | dropped row numbers (portable Roaring bitmap)
 //  10  row count       body: i64 row count
+//  11  upsert          body: i64 row count | u64 L | replaced row numbers (portable Roaring
+//                      bitmap, L bytes) | IPC stream of one conformed batch, as stored
+// An upsert (a put into a dataset whose ids are unique) is an append and a delete in one record,
+// so that replay applies both or neither: the batch's rows take the next row numbers, and the
+// replaced rows (rows of the dataset or of the batch itself, a repeated id's earlier rows) are
+// deleted with them.
+//  20  create namespace  name: the namespace; body: empty
+//  21  drop namespace    name: the namespace; body: u32 count | count x (u16 length | dataset
+//                        name): the datasets the drop drops with it, all in this one record
+//  22  edges           body: IPC stream of one batch of graph edges (subject int64, predicate
+//                      utf8, object int64, weight float32), as checked when logged
 // where "row count" is the dataset's stored row count when the record was logged, in the
 // numbering of the records before it (for an append: the row number of its first row). Logs
 // written before row counts have appends, deletes and compactions as types 2, 4 and 5: the
@@ -77,6 +88,17 @@ enum class WalRecordType : uint8_t {
   // (--wal-skip-corrupt), so that a later replay, which loses them again, knows that the
   // records after it number the rows as replay does.
   kRowCount,
+  // An append and the rows it replaces (a put into a dataset whose ids are unique): the batch's
+  // rows take the next row numbers, then `rows` (row numbers as for kDelete, counting the
+  // batch's own rows, numbered from the record's row count) are deleted, in one step.
+  kUpsert,
+  // A namespace created (WalEntry::dataset holds its name).
+  kCreateNamespace = 8,
+  // A namespace dropped with the datasets in WalEntry::datasets, in one record: a crash keeps
+  // all of the drop or none of it.
+  kDropNamespace = 9,
+  // Graph edges added to a dataset (WalEntry::batch: graph/edge_batch.h's schema).
+  kEdges = 10,
 };
 
 // A decoded record.
@@ -85,12 +107,13 @@ struct WalEntry {
   WalRecordType type = WalRecordType::kAppend;
   std::string dataset;
   std::shared_ptr<arrow::Schema> schema;      // kCreateDataset
-  std::shared_ptr<arrow::RecordBatch> batch;  // kAppend
-  Roaring rows;                               // kDelete, kCompact
-  // kAppend, kDelete, kCompact, kRowCount: the dataset's row count when the record was logged
-  // (an append's first row number). Unset in appends, deletes and compactions logged before
+  std::shared_ptr<arrow::RecordBatch> batch;  // kAppend, kUpsert
+  Roaring rows;                               // kDelete, kCompact, kUpsert (the replaced rows)
+  // kAppend, kDelete, kCompact, kRowCount, kUpsert: the dataset's row count when the record was
+  // logged (an append's first row number). Unset in appends, deletes and compactions logged before
   // row counts were.
   std::optional<int64_t> logged_rows;
+  std::vector<std::string> datasets;  // kDropNamespace: the datasets dropped with it
 };
 
 // A record's payload as a list of buffers whose concatenation is the payload: an append refers
@@ -107,12 +130,18 @@ arrow::Result<WalPayload> EncodeCreateDataset(std::string_view dataset,
                                               const std::shared_ptr<arrow::Schema>& schema);
 arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::RecordBatch& batch,
                                        int64_t logged_rows);
+arrow::Result<WalPayload> EncodeUpsert(std::string_view dataset, const arrow::RecordBatch& batch,
+                                       const Roaring& replaced, int64_t logged_rows);
 arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset);
 arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& rows,
                                        int64_t logged_rows);
 arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped,
                                         int64_t logged_rows);
 arrow::Result<WalPayload> EncodeRowCount(std::string_view dataset, int64_t logged_rows);
+arrow::Result<WalPayload> EncodeCreateNamespace(std::string_view name);
+arrow::Result<WalPayload> EncodeDropNamespace(std::string_view name,
+                                              const std::vector<std::string>& datasets);
+arrow::Result<WalPayload> EncodeEdges(std::string_view dataset, const arrow::RecordBatch& edges);
 // A seal: the log continues at `next_lsn`, in the segment of that name. Log it with that LSN.
 WalPayload EncodeSeal(uint64_t next_lsn);
 

@@ -64,7 +64,10 @@ Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
       index_model_(index_->graph()->memory_model()),
       budget_(budget),
       schema_(std::move(schema)),
-      text_(std::move(text)) {}
+      text_(std::move(text)),
+      graph_(std::make_unique<DatasetGraph>(DatasetGraph::Memory{
+          [budget](int64_t bytes) { return budget->Charge(bytes, "these edges"); },
+          [budget](int64_t delta) { budget->Adjust(delta); }})) {}
 
 Dataset::~Dataset() {
   // A dropped dataset gave its bytes back when it was dropped.
@@ -118,7 +121,7 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
     next_assigned_id_ += static_cast<uint64_t>(conformed.batch->num_rows());
   }
   return PreparedAppend{
-      std::move(conformed.batch), bytes, index_bytes, next_ticket_++, std::nullopt, 0};
+      std::move(conformed.batch), bytes, index_bytes, next_ticket_++, std::nullopt, 0, Roaring()};
 }
 
 void Dataset::TokenizeText(PreparedAppend* prepared) const {
@@ -128,11 +131,45 @@ void Dataset::TokenizeText(PreparedAppend* prepared) const {
   if (tokenized.ok()) prepared->text = std::move(*tokenized);  // else Publish fails it again
 }
 
+arrow::Status Dataset::ResolveReplaced(PreparedAppend* prepared) {
+  if (!layout_.unique_id) return arrow::Status::OK();
+  const arrow::Array& ids = *prepared->batch->GetColumnByName(std::string(kIdColumn));
+  ARROW_ASSIGN_OR_RAISE(prepared->replaced, id_rows_.Replaced(ids, logged_rows_));
+  return arrow::Status::OK();
+}
+
 void Dataset::Publish(PreparedAppend& prepared) {
   std::shared_ptr<DatasetText> text;
-  const std::optional<int64_t> first_row =
-      PublishBatch(prepared.ticket, prepared.batch, prepared.bytes, prepared.lsn, &text);
+  const std::optional<int64_t> first_row = PublishBatch(
+      prepared.ticket, prepared.batch, prepared.bytes, prepared.lsn, &text, prepared.replaced);
   IndexText(text.get(), *prepared.batch, std::exchange(prepared.text, std::nullopt), first_row);
+  FinishUpsert(text.get(), *prepared.batch, prepared.replaced, first_row);
+}
+
+void Dataset::FinishUpsert(DatasetText* text, const arrow::RecordBatch& batch,
+                           const Roaring& replaced, std::optional<int64_t> first_row) {
+  if (!first_row) return;
+  // After the batch's own rows were added: a repeated id's earlier rows are among them.
+  if (text) {
+    for (const uint32_t row : replaced) text->Remove(row);
+  }
+  if (!layout_.unique_id) return;
+  const arrow::Status mapped =
+      id_rows_.Assign(*batch.GetColumnByName(std::string(kIdColumn)), *first_row);
+  if (!mapped.ok()) {  // the batch was conformed: its ids are the dataset's, never null
+    spdlog::error("dataset '{}': mapping the ids of rows {}..{} failed: {}", name_, *first_row,
+                  *first_row + batch.num_rows() - 1, mapped.ToString());
+  }
+  ChargeIdMap();
+}
+
+void Dataset::ChargeIdMap() {
+  const int64_t bytes = id_rows_.bytes();
+  WriterLock state(&state_mutex_);
+  if (dropped_) return;
+  const int64_t delta = bytes - std::exchange(id_map_bytes_, bytes);
+  index_memory_.fetch_add(delta, std::memory_order_relaxed);
+  budget_->Adjust(delta);
 }
 
 void Dataset::Discard(const PreparedAppend& prepared) {
@@ -164,8 +201,17 @@ void Dataset::Resolve(uint64_t ticket, const std::function<void()>& publish, uin
 std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
                                              const std::shared_ptr<arrow::RecordBatch>& batch,
                                              int64_t bytes, uint64_t lsn,
-                                             std::shared_ptr<DatasetText>* text) {
+                                             std::shared_ptr<DatasetText>* text,
+                                             const Roaring& replaced) {
   std::optional<int64_t> first_row;
+  // Built outside the lock, as PublishDeletes does: the caller holds delete_mutex_, so no other
+  // change of the tombstones publishes meanwhile.
+  std::shared_ptr<const TombstoneSet> deleted;
+  if (!replaced.isEmpty()) {
+    ReaderLock state(&state_mutex_);
+    deleted = deleted_;
+  }
+  if (deleted) deleted = deleted->With(replaced);
   Resolve(
       ticket,
       [&]() REQUIRES(state_mutex_) {
@@ -178,6 +224,7 @@ std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
         batches_.push_back(batch);
         num_rows_ += batch->num_rows();
         num_bytes_ += bytes;
+        if (deleted) deleted_ = std::move(deleted);
       },
       lsn);
   return first_row;
@@ -201,10 +248,17 @@ void Dataset::IndexText(DatasetText* text, const arrow::RecordBatch& batch,
 
 arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
   PreparedAppend prepared;
+  MutexLock deletes(&delete_mutex_);  // unique ids: see ResolveReplaced
+  arrow::Status resolved;
   {
     MutexLock order(&append_mutex_);
     ARROW_ASSIGN_OR_RAISE(prepared, Prepare(batch));
-    logged_rows_ += prepared.batch->num_rows();
+    resolved = ResolveReplaced(&prepared);
+    if (resolved.ok()) logged_rows_ += prepared.batch->num_rows();
+  }
+  if (!resolved.ok()) {
+    Discard(prepared);
+    return resolved;
   }
   Publish(prepared);
   return prepared.batch->num_rows();
@@ -221,8 +275,14 @@ int64_t Dataset::num_rows() const {
 }
 
 arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch,
-                                       uint64_t lsn) {
+                                       uint64_t lsn, const Roaring& replaced) {
+  MutexLock deletes(&delete_mutex_);  // for the replaced rows and the id map
   MutexLock order(&append_mutex_);
+  if (!replaced.isEmpty() && replaced.maximum() >= logged_rows_ + batch->num_rows()) {
+    return arrow::Status::Invalid("WAL record ", lsn, " replaces row ", replaced.maximum(),
+                                  " of dataset '", name_, "', which has ", logged_rows_,
+                                  " rows and appends ", batch->num_rows());
+  }
   // Logged batches are conformed (the stored columns in order, then any new ones), and replay
   // reads them by position: a record that does not fit would be read as the wrong columns.
   if (const auto stored = schema(); !FitsStoredSchema(*batch->schema(), *stored)) {
@@ -247,8 +307,10 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   NoteLogged(lsn);
   logged_rows_ += batch->num_rows();
   std::shared_ptr<DatasetText> text;
-  const std::optional<int64_t> first_row = PublishBatch(next_ticket_++, batch, bytes, lsn, &text);
+  const std::optional<int64_t> first_row =
+      PublishBatch(next_ticket_++, batch, bytes, lsn, &text, replaced);
   IndexText(text.get(), *batch, std::nullopt, first_row);
+  FinishUpsert(text.get(), *batch, replaced, first_row);
   return arrow::Status::OK();
 }
 
@@ -384,9 +446,12 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
   // The graph and its row count under the state lock: a compaction replaces them together
   // with the batches, under this lock exclusively; the index workers only ever add rows that
   // are published already.
-  return DatasetSnapshot{schema_,  batches_,       num_rows_,       num_bytes_,
-                         deleted_, published_lsn_, index_->graph(), index_->indexed_rows(),
-                         text_};
+  return DatasetSnapshot{
+      schema_,         batches_,
+      num_rows_,       num_bytes_,
+      deleted_,        published_lsn_,
+      index_->graph(), index_->indexed_rows(),
+      text_,           graph_->empty() ? nullptr : std::make_shared<const EdgeCut>(graph_->Cut())};
 }
 
 std::shared_ptr<DatasetText> Dataset::text() const {
@@ -454,6 +519,7 @@ void Dataset::MarkDropped() {
   // The bytes go back to the budget now, not when the last reader (a scan in flight, an index
   // worker) lets go of the dataset: a put right after a delete must find the memory free.
   budget_->Release(num_bytes_ + index_memory_.load(std::memory_order_relaxed));
+  graph_->Clear();
 }
 
 int64_t Dataset::ChargeIndexMemory() {
@@ -468,8 +534,8 @@ int64_t Dataset::ChargeIndexMemory() {
   if (dropped_) return 0;
   const int64_t graph_charged = std::max(graph_bytes, IndexReservation(charged_rows_));
   // Shared vectors are charged with the batches.
-  const int64_t bytes =
-      kFixedBytes + std::max<int64_t>(0, graph_charged + other_bytes - shared_allocated_bytes_);
+  const int64_t bytes = kFixedBytes + id_map_bytes_ +
+                        std::max<int64_t>(0, graph_charged + other_bytes - shared_allocated_bytes_);
   budget_->Adjust(bytes - index_memory_.exchange(bytes, std::memory_order_relaxed));
   return bytes;
 }

@@ -16,9 +16,11 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "graph/dataset_graph.h"
 #include "store/dataset_index.h"
 #include "store/dataset_layout.h"
 #include "store/dataset_text.h"
+#include "store/id_row_map.h"
 #include "store/memory_budget.h"
 #include "store/tombstones.h"
 
@@ -48,6 +50,8 @@ struct DatasetSnapshot {
   std::shared_ptr<DatasetText> text;
 
   int64_t live_rows() const { return num_rows - static_cast<int64_t>(deleted->size()); }
+  // The dataset's graph edges logged up to `lsn` (null when it has none): graph/dataset_graph.h.
+  std::shared_ptr<const EdgeCut> edges;
 };
 
 // A batch validated, conformed and charged to the budget, waiting to be published. It must be
@@ -61,6 +65,9 @@ struct PreparedAppend {
   // tokenizes it.
   std::optional<TextIndex::TokenizedRows> text;
   uint64_t lsn = 0;  // the append's WAL record, set by the caller once logged (0: not logged)
+  // For a dataset whose ids are unique: the rows the batch replaces (Dataset::ResolveReplaced),
+  // deleted when it is published.
+  Roaring replaced;
 };
 
 // What one compaction reclaimed (Dataset::PublishCompaction).
@@ -137,9 +144,19 @@ class Dataset {
   // costly half of text indexing, overlaps the wait for the log.
   void TokenizeText(PreparedAppend* prepared) const;
 
+  // For a dataset whose ids are unique (DatasetLayout::unique_id): sets prepared->replaced to the
+  // rows its batch replaces, numbered as its record logs them (the batch's first row being
+  // logged_rows()): the live rows carrying its ids, found in the id map (O(batch)), and the
+  // earlier rows of ids the batch repeats. The caller holds delete_mutex() from before Prepare
+  // until the batch is published or discarded, so that every change logged before it is
+  // published (puts into such a dataset run one at a time), and append_mutex().
+  arrow::Status ResolveReplaced(PreparedAppend* prepared) REQUIRES(delete_mutex_, append_mutex_);
+
   // Makes a prepared batch visible, after every batch prepared before it has been published or
   // discarded (waits for them), and adds its rows to the text index (consuming prepared.text):
-  // when Publish returns, a search finds them.
+  // when Publish returns, a search finds them. The rows in prepared.replaced are deleted in the
+  // same step: no reader sees the batch without their deletion, or the other way round. For a
+  // dataset whose ids are unique the caller holds delete_mutex() (see ResolveReplaced).
   void Publish(PreparedAppend& prepared);
 
   // Gives up a prepared batch: releases its bytes and its place in the order.
@@ -149,8 +166,11 @@ class Dataset {
   arrow::Result<int64_t> Append(const std::shared_ptr<arrow::RecordBatch>& batch);
 
   // Appends a batch read back from the write-ahead log (record `lsn`) or from a snapshot taken
-  // at `lsn`: already conformed when it was logged.
-  arrow::Status AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch, uint64_t lsn);
+  // at `lsn`: already conformed when it was logged. `replaced` (an upsert's, kUpsert) are
+  // deleted with it; Invalid, naming the record, when one of them is not a row of the dataset
+  // or the batch.
+  arrow::Status AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch, uint64_t lsn,
+                                const Roaring& replaced = Roaring());
 
   // The LSN of the WAL record that created the dataset (counts as logged, see NoteLogged). Set
   // once, before the dataset is shared.
@@ -299,6 +319,15 @@ class Dataset {
   void MarkDropped();
   bool dropped() const;
 
+  // The dataset's knowledge-graph edges (graph/dataset_graph.h; store/dataset_edges.h).
+  DatasetGraph& graph() const { return *graph_; }
+  // Publishes a change kept beside the rows (graph edges) in `turn` (TakeTurn): `publish` runs
+  // under the state lock and the dataset's LSN becomes `lsn`, so that a snapshot's cut holds
+  // the change exactly when `lsn` is within it.
+  void PublishBeside(uint64_t turn, const std::function<void()>& publish, uint64_t lsn) {
+    Resolve(turn, publish, lsn);
+  }
+
  private:
   Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
           std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
@@ -311,10 +340,20 @@ class Dataset {
   // Publishes the append of `batch` holding `ticket` (Resolve). Returns the dataset row number
   // of the batch's first row, or nullopt when the dataset was dropped meanwhile.
   // `text` receives the text index the rows belong to.
+  // `replaced` (rows of the dataset or of the batch) are deleted in the same step; the caller
+  // holds delete_mutex_ when there are any.
   std::optional<int64_t> PublishBatch(uint64_t ticket,
                                       const std::shared_ptr<arrow::RecordBatch>& batch,
                                       int64_t bytes, uint64_t lsn,
-                                      std::shared_ptr<DatasetText>* text);
+                                      std::shared_ptr<DatasetText>* text,
+                                      const Roaring& replaced = Roaring());
+  // After a batch was published at `first_row` (unset: not published) with the `replaced` rows:
+  // takes those out of `text`, and for unique ids maps the batch's ids to its rows. The caller
+  // holds delete_mutex_ for a dataset whose ids are unique.
+  void FinishUpsert(DatasetText* text, const arrow::RecordBatch& batch, const Roaring& replaced,
+                    std::optional<int64_t> first_row);
+  // Charges the id map's memory (IdRowMap::bytes) as it is now, with the index memory.
+  void ChargeIdMap() REQUIRES(delete_mutex_);
   DatasetSnapshot SnapshotLocked() const REQUIRES_SHARED(state_mutex_);
   // The index memory charged ahead for `rows` rows: whole chunks of the graph's arenas for the
   // rows beyond those mapped from a snapshot (HnswIndex::MemoryModel).
@@ -349,6 +388,9 @@ class Dataset {
   uint64_t next_assigned_id_ GUARDED_BY(append_mutex_) = 0;
   uint64_t next_ticket_ GUARDED_BY(append_mutex_) = 0;
   int64_t logged_rows_ GUARDED_BY(append_mutex_) = 0;
+  // For a dataset whose ids are unique: each id's latest row, in the published numbering (puts
+  // into such a dataset hold delete_mutex_ until they publish, so it is the logged one too).
+  IdRowMap id_rows_ GUARDED_BY(delete_mutex_);
   std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
 
   // Guards the published state below; held only to publish or copy it.
@@ -379,6 +421,8 @@ class Dataset {
   // Bytes charged beside the batches (fixed cost and indexes); written under state_mutex_ (so
   // that a drop releases exactly what was charged), read without it.
   std::atomic<int64_t> index_memory_{0};
+  int64_t id_map_bytes_ GUARDED_BY(state_mutex_) = 0;  // charged for id_rows_, in index_memory_
+  const std::unique_ptr<DatasetGraph> graph_;
 };
 
 }  // namespace arbalest

@@ -149,7 +149,11 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     ++next_to_publish_;
     turn_.SignalAll();
   }
-  plan.paused_.unlock();  // indexing resumes, on the compacted graph
+  plan.paused_.unlock();    // indexing resumes, on the compacted graph
+  if (layout_.unique_id) {  // renumbered as the rows were, under the caller's delete_mutex_
+    id_rows_.Compacted(dropped);
+    ChargeIdMap();
+  }
   report.reclaimed_rows = reclaimed_rows;
   report.lsn = lsn;
   report.seconds =

@@ -7,6 +7,7 @@
 #include <arrow/util/byte_size.h>
 #include <arrow/util/utf8.h>
 
+#include <cctype>
 #include <optional>
 #include <unordered_set>
 #include <vector>
@@ -64,6 +65,18 @@ arrow::Result<int> VectorColumnIndex(const arrow::Schema& schema, std::string_vi
                                   ", or schema metadata 'arbalest.vector_column' naming it");
   }
   return index;
+}
+
+// The canonical `unique_id` option of `schema`: false when absent.
+arrow::Result<bool> UniqueIdOption(const arrow::Schema& schema) {
+  const std::optional<std::string> value = CanonicalOption(schema, kUniqueIdOption);
+  if (!value) return false;
+  std::string lower = *value;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "true") return true;
+  if (lower == "false") return false;
+  return arrow::Status::Invalid("schema metadata option 'unique_id' is '", *value,
+                                "'; it takes 'true' or 'false'");
 }
 
 arrow::Result<IdKind> IdKindOf(const arrow::Field& field) {
@@ -210,6 +223,12 @@ arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema,
   const int id_index = put_schema.GetFieldIndex(std::string(kIdColumn));
   if (id_index >= 0) {
     ARROW_ASSIGN_OR_RAISE(layout.id_kind, IdKindOf(*put_schema.field(id_index)));
+  }
+  ARROW_ASSIGN_OR_RAISE(layout.unique_id, UniqueIdOption(put_schema));
+  if (layout.unique_id && layout.id_kind == IdKind::kAssigned) {
+    return arrow::Status::Invalid(
+        "schema metadata option 'unique_id' is true but the schema has no 'id' column: unique "
+        "ids need an 'id' column of int64, uint64 or utf8");
   }
   return layout;
 }

@@ -37,13 +37,18 @@ std::string_view VectorTypeName(const arrow::DataType& value_type);
 struct DatasetLayout {
   VectorSpec vector;
   IdKind id_kind = IdKind::kAssigned;
+  // Schema option `unique_id` ("true" or "false", any case; schema_options.h): the `id` column
+  // is a key. A put then replaces the rows whose ids it carries (an upsert), and ids repeated
+  // within one batch keep their last row. Needs an `id` column (int64, uint64 or utf8).
+  bool unique_id = false;
 };
 
 // Validates a put's schema: exactly one vector column of type
 // FixedSizeList<float32|float16|int8|uint8|float64, d>, an optional `id` column of int64, uint64
-// or utf8, and no duplicate column names. The vector column is `vector_column` when given, else
-// the column the canonical option `longbow.vector_column` names (schema_options.h), else
-// `vector`, else `embedding`. Invalid names the offending column.
+// or utf8, and no duplicate column names; the canonical `longbow.unique_id` option, if any, is
+// "true" or "false" and, when true, comes with an `id` column. The vector column is `vector_column`
+// when given, else the column the canonical option `longbow.vector_column` names
+// (schema_options.h), else `vector`, else `embedding`. Invalid names the offending column.
 arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema,
                                               std::string_view vector_column = {});
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -116,16 +117,37 @@ class Replay {
   arrow::Status Apply(uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
     auto entry = DecodePayload(lsn, std::move(payload));
     if (!entry.ok()) return Skip(lsn, entry.status());
-    ARROW_ASSIGN_OR_RAISE(const bool dropped_damaged, ResolveDamaged(snapshots_.damaged, *entry));
-    auto covered = snapshots_.lsn.find(entry->dataset);
+    if (entry->type == WalRecordType::kCreateNamespace ||
+        entry->type == WalRecordType::kDropNamespace) {
+      // A namespace's drop drops its datasets first, each as its own drop would.
+      for (const std::string& dataset : entry->datasets) {
+        WalEntry drop;
+        drop.lsn = lsn;
+        drop.type = WalRecordType::kDropDataset;
+        drop.dataset = dataset;
+        ARROW_RETURN_NOT_OK(ApplyEntry(drop));
+      }
+      if (arrow::Status applied = store_.ApplyLogged(*entry); !applied.ok()) {
+        return Skip(lsn, applied);
+      }
+      return arrow::Status::OK();
+    }
+    return ApplyEntry(*entry);
+  }
+
+  // A record of one dataset.
+  arrow::Status ApplyEntry(WalEntry& entry) {
+    const uint64_t lsn = entry.lsn;
+    ARROW_ASSIGN_OR_RAISE(const bool dropped_damaged, ResolveDamaged(snapshots_.damaged, entry));
+    auto covered = snapshots_.lsn.find(entry.dataset);
     if (dropped_damaged || (covered != snapshots_.lsn.end() && lsn <= covered->second)) {
       ++result_->skipped_records;
       return arrow::Status::OK();
     }
-    if (entry->type == WalRecordType::kCreateDataset) return Create(*entry);
-    auto dataset = store_.Get(entry->dataset);
-    if (!dataset.ok()) return Orphan(*entry);
-    return Change(**dataset, *entry);
+    if (entry.type == WalRecordType::kCreateDataset) return Create(entry);
+    auto dataset = store_.Get(entry.dataset);
+    if (!dataset.ok()) return Orphan(entry);
+    return Change(**dataset, entry);
   }
 
   // After the last record: records of datasets that were never created are lost ones' remains.
@@ -238,9 +260,16 @@ class Replay {
         !checked.ok()) {
       return Skip(entry.lsn, checked);
     }
-    const bool names_rows =
-        entry.type == WalRecordType::kDelete || entry.type == WalRecordType::kCompact;
-    if (names_rows && !numbering.placeable()) {
+    const bool names_rows = entry.type == WalRecordType::kDelete ||
+                            entry.type == WalRecordType::kCompact ||
+                            entry.type == WalRecordType::kUpsert;
+    if (entry.type == WalRecordType::kUpsert && !numbering.placeable()) {
+      spdlog::error(
+          "recovery: WAL record {}, an upsert into dataset '{}', replaced {} rows that cannot be "
+          "placed (see above): its rows are appended, the rows it replaced stay",
+          entry.lsn, entry.dataset, entry.rows.cardinality());
+      entry.rows = Roaring();
+    } else if (names_rows && !numbering.placeable()) {
       spdlog::error(
           "recovery: skipping WAL record {}, a {} of {} rows of dataset '{}' that "
           "cannot be placed (see above)",
@@ -260,6 +289,10 @@ class Replay {
     switch (entry.type) {
       case WalRecordType::kAppend:
         result_->rows += entry.batch->num_rows();
+        break;
+      case WalRecordType::kUpsert:
+        result_->rows += entry.batch->num_rows();
+        result_->deleted_rows += static_cast<int64_t>(entry.rows.cardinality());
         break;
       case WalRecordType::kDelete:
         result_->deleted_rows += static_cast<int64_t>(entry.rows.cardinality());
@@ -335,6 +368,8 @@ arrow::Result<RecoveryResult> Recover(VectorStore& store, const RecoveryOptions&
   RecoveryResult result;
   LoadedSnapshots snapshots;
   if (!options.snapshot_dir.empty()) {
+    ARROW_RETURN_NOT_OK(store.namespaces().Open(
+        (std::filesystem::path(options.snapshot_dir) / kNamespacesFile).string()));
     ARROW_ASSIGN_OR_RAISE(snapshots, LoadSnapshots(store, options.snapshot_dir, &result));
   }
   Replay replay(store, options, snapshots, &result);

@@ -17,6 +17,8 @@ std::string_view RecordKind(WalRecordType type) {
       return "compaction";
     case WalRecordType::kRowCount:
       return "row count";
+    case WalRecordType::kUpsert:
+      return "upsert";
     default:
       return "record";
   }

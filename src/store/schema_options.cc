@@ -10,15 +10,16 @@ namespace {
 
 // Every option a dataset reads from its schema metadata (dataset_index.h, dataset_text.h,
 // dataset_layout.h document their values).
-constexpr std::array<std::string_view, 9> kOptionNames = {"metric",
-                                                          "index.m",
-                                                          "index.ef_construction",
-                                                          "index.quantization",
-                                                          "index.pq_m",
-                                                          "index.training_rows",
-                                                          "index.build_precision",
-                                                          "text.columns",
-                                                          kVectorColumnOption};
+constexpr std::array<std::string_view, 10> kOptionNames = {"metric",
+                                                           "index.m",
+                                                           "index.ef_construction",
+                                                           "index.quantization",
+                                                           "index.pq_m",
+                                                           "index.training_rows",
+                                                           "index.build_precision",
+                                                           "text.columns",
+                                                           kVectorColumnOption,
+                                                           kUniqueIdOption};
 
 bool IsOptionName(std::string_view name) {
   for (const auto known : kOptionNames) {

@@ -1,7 +1,7 @@
 // The dataset options a put's schema metadata carries (metric, index parameters, text columns,
-// vector column), under any of three spellings: `longbow.<name>` (the canonical one, what the
-// WAL and snapshots record), `arbalest.<name>` and the bare `<name>`. Only the new-dataset path
-// reads these spellings: it rewrites them to the canonical keys first (CanonicalOptions), so
+// vector column, unique ids), under any of three spellings: `longbow.<name>` (the canonical one,
+// what the WAL and snapshots record), `arbalest.<name>` and the bare `<name>`. Only the new-dataset
+// path reads these spellings: it rewrites them to the canonical keys first (CanonicalOptions), so
 // that everything downstream, and the replay of logs written before the other spellings were
 // accepted, reads `longbow.` keys only.
 #pragma once
@@ -23,6 +23,9 @@ inline constexpr std::string_view kArbalestPrefix = "arbalest.";
 
 // Option names without prefix: "metric", "index.m", ..., "text.columns", "vector_column".
 inline constexpr std::string_view kVectorColumnOption = "vector_column";
+// "true": the dataset's `id` column is a key, and a put replaces the rows whose ids it carries
+// (DatasetLayout::unique_id).
+inline constexpr std::string_view kUniqueIdOption = "unique_id";
 
 // The known option names, comma-separated, for error messages.
 std::string KnownOptionNames();

@@ -12,6 +12,7 @@
 #include "persist/file_digest.h"
 #include "persist/parquet_file.h"
 #include "persist/staging_dir.h"
+#include "store/dataset_edges.h"
 #include "store/scan.h"
 
 namespace arbalest {
@@ -138,6 +139,7 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
         WriteTombstones(view.deleted->rows(), staging->FilePath(kSnapshotTombstonesFile)));
     ARROW_ASSIGN_OR_RAISE(manifest.tombstones, Describe(*staging, kSnapshotTombstonesFile));
   }
+  ARROW_RETURN_NOT_OK(SaveEdges(view, staging->FilePath(kSnapshotEdgesFile)));
   ARROW_RETURN_NOT_OK(WriteManifest(manifest, staging->FilePath(kManifestFile)));
   const SnapshotDirEntry committed{
       manifest.dataset, manifest.lsn, manifest.indexed_rows,
@@ -203,6 +205,7 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
     }
   }
   ARROW_RETURN_NOT_OK(dataset->DeleteRecovered(deleted, manifest.lsn));
+  ARROW_RETURN_NOT_OK(LoadEdges(dir.path, *dataset));
   dataset->set_created_lsn(manifest.created_lsn);
   const auto deleted_rows = static_cast<int64_t>(deleted.cardinality());
   dataset->set_saved_snapshot({manifest.lsn, manifest.rows - deleted_rows, deleted_rows,

@@ -5,6 +5,7 @@
 
 #include "common/dataset_name.h"
 #include "store/dataset_compaction.h"
+#include "store/dataset_edges.h"
 #include "store/free_memory.h"
 #include "store/id_lookup.h"
 #include "store/schema_options.h"
@@ -39,6 +40,16 @@ arrow::Status VectorStore::WaitLogged(const WalTicket& ticket) {
 arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
                                                  const std::shared_ptr<arrow::RecordBatch>& batch,
                                                  bool log_create) {
+  if (!dataset.layout().unique_id) return LogAndPublishInTurn(dataset, batch, log_create);
+  // A put into a dataset whose ids are unique holds the dataset's delete mutex until it is
+  // published: every change logged before it is published when it resolves the rows it
+  // replaces (Dataset::ResolveReplaced), so the id map it reads is the log's state.
+  MutexLock serial(&dataset.delete_mutex());
+  return LogAndPublishInTurn(dataset, batch, log_create);
+}
+
+arrow::Result<PutAck> VectorStore::LogAndPublishInTurn(
+    Dataset& dataset, const std::shared_ptr<arrow::RecordBatch>& batch, bool log_create) {
   PreparedAppend prepared;
   WalTicket ticket;
   arrow::Status logged = arrow::Status::OK();
@@ -54,21 +65,29 @@ arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
     // The append's first row number: checked by replay, so that a lost record is noticed.
     const int64_t rows = prepared.batch->num_rows();
     auto take_back = [&dataset, rows] { dataset.RevertLoggedRows(rows); };
-    if (log_create) {
+    // An append that replaces rows (unique ids) logs them with it, in one record.
+    const auto encode_append = [&]() {
+      return prepared.replaced.isEmpty()
+                 ? EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows())
+                 : EncodeUpsert(dataset.name(), *prepared.batch, prepared.replaced,
+                                dataset.logged_rows());
+    };
+    logged = dataset.ResolveReplaced(&prepared);
+    if (!logged.ok()) {
+      // Nothing logged: given up below.
+    } else if (log_create) {
       // A new dataset's creation goes into the log with its first batch, or not at all: alone,
       // it would be in the log of a dataset the server does not have, and a retried put would
       // log a second creation that a restart refuses.
-      auto tickets = LogCreateAndAppend(
-          EncodeCreateDataset(dataset.name(), dataset.put_schema()),
-          EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows()), take_back);
+      auto tickets = LogCreateAndAppend(EncodeCreateDataset(dataset.name(), dataset.put_schema()),
+                                        encode_append(), take_back);
       logged = tickets.status();
       if (tickets.ok()) {
         dataset.set_created_lsn(tickets->first.lsn);
         ticket = std::move(tickets->second);
       }
     } else {
-      auto appended =
-          Log(EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows()), take_back);
+      auto appended = Log(encode_append(), take_back);
       logged = appended.status();
       if (appended.ok()) ticket = std::move(*appended);
     }
@@ -185,7 +204,10 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_vie
                                                                  const arrow::Schema& put_schema) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   std::shared_ptr<Dataset> existing = Find(name);
+  std::shared_lock namespace_held(namespaces_.mutex(), std::defer_lock);
   if (!existing) {
+    namespace_held.lock();  // until created: no drop of its namespace meanwhile
+    ARROW_RETURN_NOT_OK(namespaces_.CheckDatasetNamespaceLocked(name));
     ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, put_schema));
     ARROW_ASSIGN_OR_RAISE(existing, ReserveName(name, created));
     if (!existing) {
@@ -262,6 +284,8 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   *dataset = Find(name);
   if (*dataset) return AppendChecked(**dataset, batch);
+  std::shared_lock namespace_held(namespaces_.mutex());  // no drop of it until created
+  ARROW_RETURN_NOT_OK(namespaces_.CheckDatasetNamespaceLocked(name));
   ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, *batch->schema()));
   ARROW_ASSIGN_OR_RAISE(*dataset, ReserveName(name, created));
   if (*dataset) return AppendChecked(**dataset, batch);  // another put created it meanwhile
@@ -299,6 +323,7 @@ arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array&
           dataset,
           [&](int64_t logged_rows) { return EncodeDelete(dataset.name(), rows, logged_rows); }, 0));
   dataset.PublishDeletes(rows, change.turn, change.lsn);
+  RemoveEdgesOf(dataset, ids);
   MaybeCompact(dataset);
   return static_cast<int64_t>(rows.cardinality());
 }
@@ -389,11 +414,17 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
       return arrow::Status::OK();
     }
     case WalRecordType::kAppend:
+    case WalRecordType::kUpsert:  // entry.rows: none for an append
       if (it == datasets_.end()) break;
-      return it->second->AppendRecovered(entry.batch, entry.lsn);
-    case WalRecordType::kDelete:
+      return it->second->AppendRecovered(entry.batch, entry.lsn, entry.rows);
+    case WalRecordType::kDelete: {
       if (it == datasets_.end()) break;
-      return it->second->DeleteRecovered(entry.rows, entry.lsn);
+      ARROW_RETURN_NOT_OK(it->second->DeleteRecovered(entry.rows, entry.lsn));
+      if (it->second->graph().empty()) return arrow::Status::OK();
+      ARROW_ASSIGN_OR_RAISE(auto ids, IdsOfRows(it->second->Snapshot(), entry.rows));
+      it->second->graph().RemoveNodes(ids);
+      return arrow::Status::OK();
+    }
     case WalRecordType::kCompact:
       if (it == datasets_.end()) break;
       return it->second->CompactRecovered(entry.rows, entry.lsn);
@@ -405,6 +436,12 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
     case WalRecordType::kRowCount:
       if (it == datasets_.end()) break;
       return arrow::Status::OK();  // checked by recovery; changes nothing
+    case WalRecordType::kCreateNamespace:
+    case WalRecordType::kDropNamespace:
+      return ApplyNamespaceLogged(entry);  // its datasets' drops were applied first
+    case WalRecordType::kEdges:
+      if (it == datasets_.end()) break;
+      return ApplyEdgesLogged(*it->second, entry);
   }
   return arrow::Status::Invalid("WAL record ", entry.lsn, " refers to dataset '", entry.dataset,
                                 "', which does not exist at that point of the log");

@@ -22,6 +22,7 @@
 #include "store/dataset.h"
 #include "store/index_workers.h"
 #include "store/memory_budget.h"
+#include "store/namespaces.h"
 #include "store/snapshotter.h"
 
 namespace arbalest {
@@ -158,6 +159,23 @@ class VectorStore {
   // a dataset of that name exists.
   arrow::Status AddRestored(std::shared_ptr<Dataset> dataset);
 
+  // Namespaces (store/namespaces.h; defined in vector_store_namespaces.cc). Creating one
+  // logs it and waits until durable: Invalid for a bad name or one that exists
+  // (the default namespace always does). Dropping one drops its datasets with it in one WAL
+  // record and returns their names: Invalid for the default namespace, KeyError when absent.
+  arrow::Status CreateNamespace(std::string_view name);
+  arrow::Result<std::vector<std::string>> DropNamespace(std::string_view name)
+      NO_THREAD_SAFETY_ANALYSIS;  // locks the append mutexes of a set of datasets
+  // The datasets of namespace `name` (KeyError when absent).
+  arrow::Result<int64_t> NamespaceDatasetCount(std::string_view name);
+  Namespaces& namespaces() { return namespaces_; }
+
+  // Graph edges (graph/dataset_graph.h; defined in vector_store_graph.cc). Adds a client's
+  // edges (any batch ConformEdges accepts) to `dataset` once logged and durable, all or none,
+  // and returns how many: Invalid (bad columns or values, ids not integers), KeyError (an id
+  // that is no live row's, or the dataset was dropped), CapacityError (memory), IOError (log).
+  arrow::Result<int64_t> AddEdges(Dataset& dataset, const arrow::RecordBatch& edges);
+
   ~VectorStore();
 
   const MemoryBudget& memory() const { return budget_; }
@@ -197,6 +215,18 @@ class VectorStore {
   arrow::Result<PutAck> LogAndPublish(Dataset& dataset,
                                       const std::shared_ptr<arrow::RecordBatch>& batch,
                                       bool log_create);
+  // LogAndPublish once the dataset's puts are in turn: for a dataset whose ids are unique, the
+  // caller holds its delete mutex (the rows a put replaces are resolved and logged with it).
+  arrow::Result<PutAck> LogAndPublishInTurn(Dataset& dataset,
+                                            const std::shared_ptr<arrow::RecordBatch>& batch,
+                                            bool log_create);
+
+  // Removes the edges of rows just deleted (ids `ids`) from `dataset`'s graph.
+  void RemoveEdgesOf(Dataset& dataset, const arrow::Array& ids);
+  // Applies a logged namespace record (replay).
+  arrow::Status ApplyNamespaceLogged(const WalEntry& entry);
+  // Applies logged edges (replay).
+  arrow::Status ApplyEdgesLogged(Dataset& dataset, const WalEntry& entry);
 
   // Queues `dataset` for the compaction thread if its deleted rows call for it.
   void MaybeCompact(const Dataset& dataset);
@@ -240,6 +270,7 @@ class VectorStore {
   std::unique_ptr<Snapshotter> snapshotter_;
   std::atomic<Snapshotter*> published_snapshotter_{nullptr};
   std::unique_ptr<Compactor> compactor_;
+  Namespaces namespaces_;
 };
 
 }  // namespace arbalest

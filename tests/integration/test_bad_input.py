@@ -70,7 +70,7 @@ def _not_created(server, name):
 # -- tickets -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("ticket", [b"\xff\xfe\x00\x01garbage", b"{not json", b"bad name!",
-                                    b"a/b", b"x" * 129, b"[1, 2", b"   "],
+                                    b"a//b", b"x" * 129, b"[1, 2", b"   "],
                          ids=["binary", "broken-json", "space-bang", "slash", "too-long",
                               "broken-array", "blanks"])
 def test_garbage_ticket(server, ticket):
@@ -94,7 +94,7 @@ def test_unknown_dataset_json_ticket(server, key):
         scan(server.meta, {key: "no_such_ds_2"})
 
 
-@pytest.mark.parametrize("name", ["bad/name", "with space", "", "x" * 129, "ü"])
+@pytest.mark.parametrize("name", ["bad//name", "with space", "", "x" * 129, "ü"])
 def test_invalid_dataset_name_in_ticket(server, name):
     with pytest.raises(INVALID_ARGUMENT):
         scan(server.data, {"dataset": name})
@@ -194,7 +194,7 @@ def test_filters_not_a_list(server, victim):
 
 # -- puts ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["bad/name", "with space", "x" * 129, "semi;colon", "ü", ""])
+@pytest.mark.parametrize("name", ["bad//name", "with space", "x" * 129, "semi;colon", "ü", ""])
 def test_invalid_dataset_name_put(server, name):
     with pytest.raises(INVALID_ARGUMENT):
         put_table(server.data, name, make_table(5))
@@ -340,7 +340,7 @@ def test_delete_dataset_without_name(server):
 def test_delete_dataset_invalid_name(server):
     with pytest.raises(INVALID_ARGUMENT):
         list(server.data.do_action(flight.Action(
-            "delete-dataset", json.dumps({"dataset": "bad/name"}).encode())))
+            "delete-dataset", json.dumps({"dataset": "bad//name"}).encode())))
 
 
 def test_unknown_action_type(server):

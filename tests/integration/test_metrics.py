@@ -307,3 +307,18 @@ def test_dataset_creation_and_drop_are_logged(start_server):
                      "no drop line")
     assert f"created dataset '{ds}': 12 x float32 in column 'vector'" in log, log
     assert f"dropped dataset '{ds}': 250 rows" in log, log
+
+
+def test_index_catch_up_after_a_restart_is_logged(start_server):
+    srv = start_server()
+    ds = unique_name("catch_up")
+    put_table(srv.data, ds, make_table(6000, d=32), batch_size=1000)
+    srv.proc.kill()  # no snapshot: the restart replays every row, none of them indexed
+    srv.proc.wait(10)
+    srv.start()
+    log = wait_until(srv.stderr, lambda text: "index caught up" in text, "no caught-up line",
+                     timeout=120)
+    waiting = re.search(r"index catch-up: (\d+) rows wait for the vector index", log)
+    assert waiting, log
+    assert int(waiting.group(1)) == 6000, log
+    assert "index caught up: the 6000 rows waiting at startup are indexed" in log, log

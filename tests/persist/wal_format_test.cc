@@ -55,6 +55,29 @@ TEST(WalFormatTest, RecordsRoundTrip) {
   EXPECT_EQ(counted->logged_rows, 77);
 }
 
+// An upsert carries its batch and the rows it replaces in one record; a truncated one is
+// refused, naming what is missing.
+TEST(WalFormatTest, UpsertRoundTrips) {
+  auto batch = testing::MakeVectorBatch(7, 20, 16);
+  Roaring replaced;
+  replaced.addRange(3, 9);
+  replaced.add(45);  // a row of the batch itself (a repeated id)
+  auto payload = EncodeUpsert("ds", *batch, replaced, 40);
+  ASSERT_TRUE(payload.ok()) << payload.status().ToString();
+  auto upsert = DecodePayload(5, *payload->Contiguous());
+  ASSERT_TRUE(upsert.ok()) << upsert.status().ToString();
+  EXPECT_EQ(upsert->type, WalRecordType::kUpsert);
+  EXPECT_EQ(upsert->dataset, "ds");
+  EXPECT_EQ(upsert->logged_rows, 40);
+  EXPECT_TRUE(upsert->rows == replaced);
+  EXPECT_TRUE(upsert->batch->Equals(*batch));
+  const auto whole = *payload->Contiguous();
+  auto truncated = DecodePayload(5, arrow::SliceBuffer(whole, 0, 3 + 2 + 8 + 4));
+  ASSERT_TRUE(truncated.status().IsInvalid());
+  EXPECT_NE(truncated.status().message().find("past its end"), std::string::npos)
+      << truncated.status().message();
+}
+
 // The upgrade path: records logged before row counts decode, without one.
 TEST(WalFormatTest, RecordsWithoutRowCountsStillDecode) {
   auto batch = testing::MakeVectorBatch(7, 20, 16);

@@ -38,7 +38,12 @@ TEST(VectorStoreTest, NamesAreValidated) {
   VectorStore store(0);
   std::shared_ptr<Dataset> dataset;
   EXPECT_TRUE(store.Put("bad name", MakeVectorBatch(0, 1, 4), &dataset).status().IsInvalid());
-  EXPECT_TRUE(store.Get("bad/name").status().IsInvalid());
+  EXPECT_TRUE(store.Get("bad//name").status().IsInvalid());
+  // "namespace/name" is a valid name; its namespace must exist for the dataset to be created.
+  EXPECT_TRUE(store.Get("ns/name").status().IsKeyError());
+  EXPECT_TRUE(store.Put("ns/name", MakeVectorBatch(0, 1, 4), &dataset).status().IsKeyError());
+  ASSERT_TRUE(store.CreateNamespace("ns").ok());
+  EXPECT_TRUE(store.Put("ns/name", MakeVectorBatch(0, 1, 4), &dataset).ok());
   auto missing = store.Get("missing");
   EXPECT_TRUE(missing.status().IsKeyError());
   EXPECT_EQ(missing.status().message(), "dataset 'missing' not found");

@@ -112,6 +112,36 @@ TEST_F(WalIntegrityTest, DeletesAfterASkippedAppendHitTheRowsTheyNamed) {
   EXPECT_EQ(DeleteIds(*store, {61, 44}), 2);
 }
 
+// An upsert (unique ids) after a skipped append replaces the rows it named: the rows it logged
+// as replaced are translated as a delete's are, its own rows as an append's.
+TEST_F(WalIntegrityTest, UpsertsAfterASkippedAppendReplaceTheRowsTheyNamed) {
+  const auto unique = [](int64_t first_id, int64_t rows) {
+    return MakeVectorBatch(first_id, rows, kDim)
+        ->ReplaceSchemaMetadata(arrow::key_value_metadata({"arbalest.unique_id"}, {"true"}));
+  };
+  uint64_t lost_append = 0;
+  {
+    auto store = Open();
+    Put(*store, "ds", unique(0, 10));
+    auto dataset = *store->Get("ds");
+    lost_append = store->Append(*dataset, unique(10, 10))->seq;
+    ASSERT_TRUE(store->Append(*dataset, unique(20, 10)).ok());
+    // Replaces rows of ids 5..9 (before the lost batch), 10..19 (in it), 20..24 (after it).
+    ASSERT_TRUE(store->Append(*dataset, unique(5, 20)).ok());
+    ASSERT_EQ(Lsns(WalRecordType::kUpsert).size(), 1u);
+  }
+  Corrupt(lost_append);
+  skip_corrupt_ = true;
+  auto store = Open();
+  EXPECT_EQ(recovered_.lost_rows, 10);
+  EXPECT_EQ(IdsIn(*Contents(*store, "ds")), Range(0, 30));  // each id once
+  auto dataset = *store->Get("ds");
+  EXPECT_EQ(dataset->Snapshot().live_rows(), 30);
+  // The id map was rebuilt on replay's rows: a later upsert still replaces.
+  ASSERT_TRUE(store->Append(*dataset, unique(0, 30)).ok());
+  EXPECT_EQ(IdsIn(*Contents(*store, "ds")), Range(0, 30));
+}
+
 // A compaction renumbers the rows, and the lost rows with them.
 TEST_F(WalIntegrityTest, CompactionsAfterASkippedAppendRenumberTheLostRowsToo) {
   uint64_t lost_append = 0;

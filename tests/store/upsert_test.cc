@@ -1,0 +1,230 @@
+// Datasets whose ids are unique (schema option unique_id): a put replaces the rows whose ids it
+// carries, repeated ids in a batch keep their last row, replay after a restart (with
+// compactions and snapshots between upserts) gives the same rows, the id map is charged to the
+// memory budget, and bad options are refused.
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "logged_store_test.h"
+#include "store/search.h"
+
+namespace arbalest {
+namespace {
+
+constexpr int32_t kDim = 4;
+
+// Rows with `ids`, each of version `versions[i]` (or `version`), vectors derived from the id,
+// in a schema that marks ids unique (`unique`: the option's value; empty: no option).
+std::shared_ptr<arrow::RecordBatch> Rows(const std::vector<int64_t>& ids,
+                                         const std::vector<int64_t>& versions,
+                                         const std::string& unique = "true") {
+  arrow::Int64Builder id_builder, version_builder;
+  EXPECT_TRUE(id_builder.AppendValues(ids).ok());
+  EXPECT_TRUE(version_builder.AppendValues(versions).ok());
+  auto values = std::make_shared<arrow::FloatBuilder>();
+  arrow::FixedSizeListBuilder vectors(arrow::default_memory_pool(), values, kDim);
+  for (const int64_t id : ids) {
+    EXPECT_TRUE(vectors.Append().ok());
+    for (int j = 0; j < kDim; ++j) {
+      EXPECT_TRUE(values->Append(static_cast<float>(id) + j / 1000.0f).ok());
+    }
+  }
+  std::shared_ptr<arrow::KeyValueMetadata> metadata;
+  if (!unique.empty()) metadata = arrow::key_value_metadata({"arbalest.unique_id"}, {unique});
+  auto schema =
+      arrow::schema({arrow::field("id", arrow::int64(), false),
+                     arrow::field("vector", arrow::fixed_size_list(arrow::float32(), kDim)),
+                     arrow::field("version", arrow::int64())},
+                    metadata);
+  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(ids.size()),
+                                  {id_builder.Finish().ValueOrDie(), vectors.Finish().ValueOrDie(),
+                                   version_builder.Finish().ValueOrDie()});
+}
+
+std::shared_ptr<arrow::RecordBatch> Rows(const std::vector<int64_t>& ids, int64_t version) {
+  return Rows(ids, std::vector<int64_t>(ids.size(), version));
+}
+
+std::vector<int64_t> Range(int64_t begin, int64_t end) {
+  std::vector<int64_t> ids;
+  for (int64_t id = begin; id < end; ++id) ids.push_back(id);
+  return ids;
+}
+
+class UpsertTest : public testing::LoggedStoreTest {
+ protected:
+  static void Upsert(VectorStore& store, Dataset& dataset,
+                     const std::shared_ptr<arrow::RecordBatch>& batch) {
+    auto ack = store.Append(dataset, batch);
+    ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+  }
+
+  // id -> version of every row a scan returns; an id twice fails the test.
+  static std::map<int64_t, int64_t> Versions(const VectorStore& store) {
+    const auto table = Contents(store, "ds");
+    IdsIn(*table);  // each id once
+    const auto& ids = static_cast<const arrow::Int64Array&>(*table->column(0)->chunk(0));
+    const auto& versions =
+        static_cast<const arrow::Int64Array&>(*table->GetColumnByName("version")->chunk(0));
+    std::map<int64_t, int64_t> result;
+    for (int64_t i = 0; i < table->num_rows(); ++i) result[ids.Value(i)] = versions.Value(i);
+    return result;
+  }
+
+  // id -> version for ranges of `step` ids from each first id.
+  static std::map<int64_t, int64_t> Expected(
+      std::initializer_list<std::pair<int64_t, int64_t>> ranges_and_versions, int64_t step = 10) {
+    std::map<int64_t, int64_t> expected;
+    for (const auto& [first, version] : ranges_and_versions) {
+      for (int64_t id = first; id < first + step; ++id) expected[id] = version;
+    }
+    return expected;
+  }
+};
+
+TEST_F(UpsertTest, APutReplacesTheRowsWhoseIdsItCarries) {
+  auto store = Open();
+  auto dataset = Put(*store, "ds", Rows(Range(0, 10), 1));
+  ASSERT_TRUE(dataset->layout().unique_id);
+  Upsert(*store, *dataset, Rows(Range(5, 15), 2));
+  EXPECT_EQ(Versions(*store), Expected({{0, 1}, {5, 2}, {10, 2}}, 5));
+  const DatasetSnapshot snapshot = dataset->Snapshot();
+  EXPECT_EQ(snapshot.num_rows, 20);
+  EXPECT_EQ(snapshot.live_rows(), 15);
+  // The replaced rows vanish from searches too, indexed or not.
+  IndexRows(*dataset, 12);
+  SearchRequest request;
+  request.query = {7, 7.001f, 7.002f, 7.003f};
+  request.k = 3;
+  auto result = SearchDataset(*dataset, request);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(IdsIn(*arrow::Table::FromRecordBatches({*result}).ValueOrDie()),
+            (std::set<int64_t>{6, 7, 8}));
+  // A delete and a later put of the same id: the id is back once.
+  ASSERT_EQ(*store->Delete(*dataset, *Ids({7})), 1);
+  Upsert(*store, *dataset, Rows({7}, 3));
+  EXPECT_EQ(Versions(*store).at(7), 3);
+  EXPECT_EQ(dataset->Snapshot().live_rows(), 15);
+}
+
+TEST_F(UpsertTest, RepeatedIdsInABatchKeepTheirLastRow) {
+  auto store = Open();
+  auto dataset = Put(*store, "ds", Rows({1, 2, 1, 3, 1}, {1, 2, 3, 4, 5}));
+  EXPECT_EQ(Versions(*store), (std::map<int64_t, int64_t>{{1, 5}, {2, 2}, {3, 4}}));
+  Upsert(*store, *dataset, Rows({3, 3, 4}, {6, 7, 8}));
+  EXPECT_EQ(Versions(*store), (std::map<int64_t, int64_t>{{1, 5}, {2, 2}, {3, 7}, {4, 8}}));
+  EXPECT_EQ(dataset->Snapshot().live_rows(), 4);
+}
+
+TEST_F(UpsertTest, ReplayAfterARestartGivesTheSameRows) {
+  std::shared_ptr<arrow::Table> before;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "ds", Rows(Range(0, 30), 1));
+    Upsert(*store, *dataset, Rows(Range(10, 20), 2));
+    Upsert(*store, *dataset, Rows({15, 40, 15}, {3, 3, 4}));
+    before = Contents(*store, "ds");
+  }
+  auto store = Open();
+  EXPECT_TRUE(Contents(*store, "ds")->Equals(*before));
+  auto dataset = *store->Get("ds");
+  EXPECT_EQ(dataset->Snapshot().live_rows(), 31);
+  // The id map was rebuilt by replay: later puts still replace.
+  Upsert(*store, *dataset, Rows({0, 15, 40}, 5));
+  auto versions = Versions(*store);
+  EXPECT_EQ(versions.size(), 31u);
+  EXPECT_EQ(versions.at(0), 5);
+  EXPECT_EQ(versions.at(15), 5);
+  EXPECT_EQ(versions.at(12), 2);
+  EXPECT_EQ(versions.at(25), 1);
+}
+
+TEST_F(UpsertTest, CompactionsAndSnapshotsBetweenUpsertsReplayAlike) {
+  std::map<int64_t, int64_t> before;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "ds", Rows(Range(0, 20), 1));
+    Upsert(*store, *dataset, Rows(Range(0, 10), 2));
+    auto compacted = store->Compact(*dataset);
+    ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
+    ASSERT_EQ(compacted->reclaimed_rows, 10);
+    // The id map was renumbered with the rows: these replace the compacted rows.
+    Upsert(*store, *dataset, Rows(Range(5, 15), 3));
+    ASSERT_EQ(SnapshotAll(*store).at(0).deleted_rows, 10);
+    Upsert(*store, *dataset, Rows({0, 19}, 4));
+    ASSERT_EQ(store->Compact(*dataset)->reclaimed_rows, 12);
+    Upsert(*store, *dataset, Rows({1, 19}, 5));
+    before = Versions(*store);
+  }
+  std::map<int64_t, int64_t> expected = Expected({{0, 2}, {5, 3}, {10, 3}, {15, 1}}, 5);
+  expected[0] = 4;
+  expected[1] = 5;
+  expected[19] = 5;
+  EXPECT_EQ(before, expected);
+  auto store = Open();
+  EXPECT_EQ(recovered_.snapshot_rows, 30);
+  EXPECT_EQ(Versions(*store), expected);
+  auto dataset = *store->Get("ds");
+  EXPECT_EQ(dataset->Snapshot().live_rows(), 20);
+  Upsert(*store, *dataset, Rows({1, 2, 6, 19}, 6));
+  auto versions = Versions(*store);
+  EXPECT_EQ(versions.size(), 20u);
+  EXPECT_EQ(versions.at(2), 6);
+  EXPECT_EQ(versions.at(6), 6);
+  EXPECT_EQ(versions.at(7), 3);
+}
+
+TEST_F(UpsertTest, TheIdMapIsChargedToTheMemoryBudget) {
+  auto store = Open();
+  auto dataset = Put(*store, "ds", Rows({0}, 1));
+  const int64_t charged = dataset->index_memory();
+  Upsert(*store, *dataset, Rows(Range(1, 10001), 1));
+  // 10,000 more ids: at least 32 bytes each (node and bucket), beside the index's reservation.
+  auto plain = Put(*store, "plain", Rows(Range(0, 10001), std::vector<int64_t>(10001, 1), ""));
+  EXPECT_GE(dataset->index_memory() - plain->index_memory(), 10000 * 32);
+  EXPECT_GT(dataset->index_memory(), charged);
+  EXPECT_EQ(store->memory().used(), dataset->Snapshot().num_bytes + dataset->index_memory() +
+                                        plain->Snapshot().num_bytes + plain->index_memory());
+  // Replacing ids adds no entries: the two datasets grow alike.
+  const int64_t difference = dataset->index_memory() - plain->index_memory();
+  Upsert(*store, *dataset, Rows(Range(1, 10001), 2));
+  Upsert(*store, *plain, Rows(Range(1, 10001), std::vector<int64_t>(10000, 2), ""));
+  EXPECT_EQ(dataset->index_memory() - plain->index_memory(), difference);
+  ASSERT_TRUE(store->Drop("ds").ok());
+  EXPECT_EQ(store->memory().used(), plain->Snapshot().num_bytes + plain->index_memory());
+}
+
+TEST_F(UpsertTest, BadOptionsAreRefused) {
+  auto store = Open();
+  std::shared_ptr<Dataset> dataset;
+  auto bad = store->Put("ds", Rows({1}, {1}, "yes"), &dataset);
+  ASSERT_TRUE(bad.status().IsInvalid());
+  EXPECT_NE(bad.status().message().find("'unique_id' is 'yes'; it takes 'true' or 'false'"),
+            std::string::npos)
+      << bad.status().message();
+  auto no_ids = store->Put("ds", testing::WithoutIds(Rows({1}, 1)), &dataset);
+  ASSERT_TRUE(no_ids.status().IsInvalid());
+  EXPECT_NE(no_ids.status().message().find("no 'id' column"), std::string::npos)
+      << no_ids.status().message();
+  EXPECT_FALSE(store->Get("ds").ok());  // nothing created
+
+  Put(*store, "ds", Rows({1}, 1));
+  auto disagree = store->Put("ds", Rows({2}, {1}, "false"), &dataset);
+  ASSERT_TRUE(disagree.status().IsInvalid());
+  EXPECT_NE(disagree.status().message().find("option 'unique_id' to 'false'"), std::string::npos)
+      << disagree.status().message();
+  Put(*store, "plain", Rows({1}, {1}, ""));
+  auto late = store->Put("plain", Rows({2}, {1}, "TRUE"), &dataset);
+  ASSERT_TRUE(late.status().IsInvalid());
+  EXPECT_NE(late.status().message().find("option 'unique_id'"), std::string::npos)
+      << late.status().message();
+  EXPECT_EQ(Versions(*store).size(), 1u);
+}
+
+}  // namespace
+}  // namespace arbalest
