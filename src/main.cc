@@ -336,11 +336,11 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
   auto metrics = std::make_shared<ServerMetrics>();
   auto stream_limit = std::make_shared<StreamLimit>(config.max_streams);
   ARROW_ASSIGN_OR_RAISE(Security security, SetUpSecurity(security_config, metrics->registry()));
-  ARROW_ASSIGN_OR_RAISE(
-      auto cluster,
-      CreateClusterNode(cluster_config, config.host, config.data_dir,
-                        !security_config.tls_cert.empty() || !security_config.auth_tokens.empty(),
-                        *metrics->registry()));
+  ARROW_ASSIGN_OR_RAISE(auto cluster,
+                        CreateClusterNode(cluster_config, config.host, config.data_dir,
+                                          {security.tls.cert_pem, security.tls.key_pem,
+                                           security.tls.client_ca_pem, security.tokens},
+                                          *metrics->registry()));
   // The metrics port first: /healthz answers during recovery, /readyz once the Flight ports do.
   std::atomic<bool> ready{false};
   ARROW_ASSIGN_OR_RAISE(

@@ -2,23 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
+
+#include "security/pem_file.h"
 
 namespace arbalest {
 namespace {
-
-arrow::Result<std::string> ReadPem(const std::string& path, std::string_view flag) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return arrow::Status::IOError(flag, ": cannot read ", path);
-  std::stringstream text;
-  text << file.rdbuf();
-  if (text.str().find("-----BEGIN ") == std::string::npos) {
-    return arrow::Status::Invalid(flag, ": ", path, " holds no PEM block (-----BEGIN ...)");
-  }
-  return text.str();
-}
 
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
@@ -55,8 +44,10 @@ CLI::App* AddTokenCommand(CLI::App& app, TokenCommand& command) {
       "token", "Make a token: prints it (once) and the line to add to the --auth-tokens file");
   token->add_option("--id", command.id,
                     "Its name in the token file and audit log (default: random)");
-  token->add_option("--role", command.role, "read, write or admin")
-      ->check(CLI::IsMember({"read", "write", "admin"}))
+  token
+      ->add_option("--role", command.role,
+                   "read, write, admin, or cluster (the calls between cluster nodes only)")
+      ->check(CLI::IsMember({"read", "write", "admin", "cluster"}))
       ->capture_default_str();
   token
       ->add_option("--datasets", command.datasets,
@@ -89,11 +80,11 @@ arrow::Result<Security> SetUpSecurity(const SecurityConfig& config,
     return arrow::Status::Invalid("--tls-client-ca needs --tls-cert and --tls-key");
   }
   if (!config.tls_cert.empty()) {
-    ARROW_ASSIGN_OR_RAISE(security.tls.cert_pem, ReadPem(config.tls_cert, "--tls-cert"));
-    ARROW_ASSIGN_OR_RAISE(security.tls.key_pem, ReadPem(config.tls_key, "--tls-key"));
+    ARROW_ASSIGN_OR_RAISE(security.tls.cert_pem, ReadPemFile(config.tls_cert, "--tls-cert"));
+    ARROW_ASSIGN_OR_RAISE(security.tls.key_pem, ReadPemFile(config.tls_key, "--tls-key"));
     if (!config.tls_client_ca.empty()) {
       ARROW_ASSIGN_OR_RAISE(security.tls.client_ca_pem,
-                            ReadPem(config.tls_client_ca, "--tls-client-ca"));
+                            ReadPemFile(config.tls_client_ca, "--tls-client-ca"));
     }
   }
   if (!config.audit_log.empty() && config.auth_tokens.empty()) {

@@ -36,13 +36,16 @@ from etcd_util import EtcdProcess  # noqa: E402
 DATASET = "bench"
 
 
-def run_queries(port: int, queries: np.ndarray, threads: int, local_only: bool) -> dict:
+def run_queries(port: int, queries: np.ndarray, threads: int, local_only: bool,
+                connect=None, options=None) -> dict:
+    """`connect(port)`: a client (default: plain grpc://); `options`: each call's
+    FlightCallOptions (a token's header)."""
     latencies: list[float] = []
     lock = threading.Lock()
     parts = np.array_split(queries, threads)
 
     def worker(part):
-        client = flight.connect(f"grpc://127.0.0.1:{port}")
+        client = (connect or (lambda p: flight.connect(f"grpc://127.0.0.1:{p}")))(port)
         mine = []
         for query in part:
             keys = {"dataset": DATASET, "vector": query.tolist(), "k": 10}
@@ -50,7 +53,7 @@ def run_queries(port: int, queries: np.ndarray, threads: int, local_only: bool) 
                 keys["local_only"] = True
             ticket = flight.Ticket(json.dumps({"search": keys}).encode())
             start = time.perf_counter()
-            client.do_get(ticket).read_all()
+            client.do_get(ticket, options=options).read_all()
             mine.append(time.perf_counter() - start)
         client.close()
         with lock:
@@ -97,17 +100,31 @@ def measure(label: str, nodes: list[ServerProcess], args, queries, local_only=Fa
               f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:6.2f} ms", flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=60_000)
+def arguments(doc: str, rows: int, script: str, what: str = ""):
+    """--rows (default `rows`), --dim and --queries, and the random queries; prints them and
+    the command that reproduces the run of `script` (after `what`)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=rows)
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--queries", type=int, default=1000)
     args = parser.parse_args()
     queries = np.random.default_rng(1).standard_normal((args.queries, args.dim),
                                                        dtype=np.float32)
-    print(f"{args.rows} rows x {args.dim} float32, k 10, default ef, {args.queries} queries; "
-          f"command: .venv/bin/python bench/cluster/cluster_search_bench.py --rows {args.rows} "
+    print(f"{what}{args.rows} rows x {args.dim} float32, k 10, default ef, {args.queries} "
+          f"queries; command: .venv/bin/python bench/cluster/{script} --rows {args.rows} "
           f"--dim {args.dim} --queries {args.queries}", flush=True)
+    return args, queries
+
+
+def stop_all(nodes, etcd) -> None:
+    for node in nodes:
+        node.stop(signal.SIGTERM)
+    if etcd:
+        etcd.kill()
+
+
+def main() -> None:
+    args, queries = arguments(__doc__, 60_000, "cluster_search_bench.py")
     with tempfile.TemporaryDirectory() as tmp:
         for count in (0, 1, 2, 3):  # 0: a node without cluster flags
             workdir = Path(tmp) / f"size{count}"
@@ -129,10 +146,7 @@ def main() -> None:
                 if count > 1:
                     measure(f"{count}-node, local_only", nodes, args, queries, local_only=True)
             finally:
-                for node in nodes:
-                    node.stop(signal.SIGTERM)
-                if etcd:
-                    etcd.kill()
+                stop_all(nodes, etcd)
 
 
 if __name__ == "__main__":

@@ -61,23 +61,45 @@ void AddClusterFlags(CLI::App& serve, ClusterConfig& config) {
           },
           "DURATION"))
       ->capture_default_str();
+  serve
+      .add_option("--cluster-ca", config.security.ca,
+                  "PEM CA certificates that verify the other members' TLS certificates "
+                  "(default: --tls-client-ca, else the system's CAs); needs --tls-cert")
+      ->envname("ARBALEST_CLUSTER_CA");
+  serve
+      .add_option("--cluster-token-file", config.security.token_file,
+                  "File holding the token this node's calls to other members carry (`arbalest "
+                  "token --role cluster`); needed with --auth-tokens")
+      ->envname("ARBALEST_CLUSTER_TOKEN_FILE");
+  serve
+      .add_option("--cluster-etcd-ca", config.security.etcd_ca,
+                  "PEM CA certificates that verify https etcd endpoints")
+      ->envname("ARBALEST_CLUSTER_ETCD_CA");
+  serve
+      .add_option("--cluster-etcd-cert", config.security.etcd_cert,
+                  "PEM client certificate for etcd (its --client-cert-auth)")
+      ->envname("ARBALEST_CLUSTER_ETCD_CERT");
+  serve
+      .add_option("--cluster-etcd-key", config.security.etcd_key,
+                  "PEM private key of --cluster-etcd-cert")
+      ->envname("ARBALEST_CLUSTER_ETCD_KEY");
 }
 
 arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfig& config,
                                                               const std::string& host,
                                                               const std::string& data_dir,
-                                                              bool tls_or_tokens,
+                                                              const NodeSecurity& node,
                                                               prometheus::Registry& registry) {
   if (config.etcd.empty()) {
-    if (!config.node_id.empty() || !config.advertise.empty()) {
-      return arrow::Status::Invalid("--node-id and --advertise need --cluster-etcd");
+    const ClusterSecurityConfig& security = config.security;
+    if (!config.node_id.empty() || !config.advertise.empty() || !security.ca.empty() ||
+        !security.token_file.empty() || !security.etcd_ca.empty() || !security.etcd_cert.empty() ||
+        !security.etcd_key.empty()) {
+      return arrow::Status::Invalid(
+          "--node-id, --advertise, --cluster-ca, --cluster-token-file and --cluster-etcd-* "
+          "need --cluster-etcd");
     }
     return nullptr;
-  }
-  if (tls_or_tokens) {
-    return arrow::Status::Invalid(
-        "--cluster-etcd cannot be combined with --tls-cert or --auth-tokens yet: the searches "
-        "between nodes carry neither (docs/cluster.md)");
   }
   // The ports are not bound yet: only the host and --advertise are checked here.
   ARROW_RETURN_NOT_OK(Advertised(config, host, 0, 0, 0).status());
@@ -89,6 +111,8 @@ arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfi
   options.lease_ttl_seconds = config.lease_ttl_seconds;
   ARROW_ASSIGN_OR_RAISE(options.search_timeout, ParseDuration(config.search_timeout));
   options.data_dir = data_dir;
+  ARROW_ASSIGN_OR_RAISE(options.etcd_tls, MakeEtcdTls(config.security));
+  ARROW_ASSIGN_OR_RAISE(options.peers, MakePeerSecurity(config.security, node));
   return ClusterNode::Create(std::move(options), registry);
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cluster/cluster_node.h"
+#include "cluster/cluster_security.h"
 
 namespace arbalest {
 
@@ -20,18 +21,19 @@ struct ClusterConfig {
   std::string advertise;  // host:port of the data port as other nodes reach it
   int lease_ttl_seconds = 5;
   std::string search_timeout = "5s";
+  ClusterSecurityConfig security;
 };
 
 void AddClusterFlags(CLI::App& serve, ClusterConfig& config);
 
 // The node's cluster, checked as ClusterNode::Create says; null without --cluster-etcd.
-// Invalid for cluster flags without --cluster-etcd, with TLS or tokens (not supported in a
-// cluster yet: the hops between nodes carry neither), or without an address to advertise
+// Invalid for cluster flags without --cluster-etcd, for security settings MakePeerSecurity or
+// MakeEtcdTls refuse (`node`: what the node serves with), or without an address to advertise
 // (Advertised), all before anything binds a port.
 arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfig& config,
                                                               const std::string& host,
                                                               const std::string& data_dir,
-                                                              bool tls_or_tokens,
+                                                              const NodeSecurity& node,
                                                               prometheus::Registry& registry);
 
 // What this node publishes: --advertise (or --host and the data port) for Flight, the same

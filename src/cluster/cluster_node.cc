@@ -7,6 +7,7 @@
 #include <future>
 
 #include "cluster/cluster_record.h"
+#include "cluster/scan_chain.h"
 #include "cluster/search_merge.h"
 
 namespace arbalest {
@@ -20,18 +21,34 @@ int64_t NowMs() {
       .count();
 }
 
-// Why a member's part is missing, from the error of its search.
-std::string MissingReason(const arrow::Status& status, std::chrono::milliseconds timeout) {
+// Why `peer`'s part is missing, from the error of its search; names the peer's address, and
+// for refusals of this node's TLS or token, the flag to check.
+std::string MissingReason(const arrow::Status& status, std::chrono::milliseconds timeout,
+                          const MemberInfo& peer, bool tls) {
   if (status.IsKeyError()) return "no dataset: " + status.message();
+  const std::string at = "peer " + peer.node_id + " at " + peer.flight;
   if (auto detail = fl::FlightStatusDetail::UnwrapStatus(status)) {
-    if (detail->code() == fl::FlightStatusCode::TimedOut) {
-      return "timeout: no answer within " + std::to_string(timeout.count()) + " ms";
-    }
-    if (detail->code() == fl::FlightStatusCode::Unavailable) {
-      return "unavailable: " + status.message();
+    switch (detail->code()) {
+      case fl::FlightStatusCode::TimedOut:
+        return "timeout: no answer from " + at + " within " + std::to_string(timeout.count()) +
+               " ms";
+      case fl::FlightStatusCode::Unavailable:
+        return "unavailable: " + at + ": " + status.message() +
+               (tls ? " (with TLS: does --cluster-ca, or --tls-client-ca, hold the CA of its "
+                      "certificate, and its certificate name its advertised host? Does it "
+                      "accept this node's certificate?)"
+                    : "");
+      case fl::FlightStatusCode::Unauthenticated:
+        return "unauthenticated: " + at + " refused this node's cluster token (" +
+               status.message() + "; --cluster-token-file must hold a token of its --auth-tokens)";
+      case fl::FlightStatusCode::Unauthorized:
+        return "permission denied: " + at + " refused this node's cluster token (" +
+               status.message() + ")";
+      default:
+        break;
     }
   }
-  return "error: " + status.ToString();
+  return "error: " + at + ": " + status.ToString();
 }
 
 bool PeerUnreachable(const arrow::Status& status) {
@@ -40,13 +57,14 @@ bool PeerUnreachable(const arrow::Status& status) {
                     detail->code() == fl::FlightStatusCode::TimedOut);
 }
 
-// The DoGet ticket of the hop: the client's search keys, answered by the member alone.
-std::string HopTicket(const Json& keys) {
+// The keys of the hop's DoGet ticket: the client's search or scan keys, answered by the member
+// alone.
+Json HopKeys(const Json& keys) {
   Json hop = keys;
   hop.erase("require_all");
   hop.erase("timeout_ms");
   hop["local_only"] = true;
-  return Json{{"search", std::move(hop)}}.dump();
+  return hop;
 }
 
 }  // namespace
@@ -56,7 +74,7 @@ arrow::Result<std::shared_ptr<ClusterNode>> ClusterNode::Create(ClusterOptions o
   ARROW_RETURN_NOT_OK(ValidateClusterName(options.cluster));
   if (!options.node_id.empty()) ARROW_RETURN_NOT_OK(ValidateNodeId(options.node_id));
   ARROW_RETURN_NOT_OK(CheckClusterRecord(options.data_dir, options.cluster));
-  etcd::Client etcd(options.etcd_endpoints, options.etcd_timeout);
+  etcd::Client etcd(options.etcd_endpoints, options.etcd_timeout, options.etcd_tls);
   if (auto read = etcd.RangePrefix(MembersPrefix(options.cluster)); !read.ok()) {
     return arrow::Status::IOError(
         "cannot reach etcd (--cluster-etcd ",
@@ -76,6 +94,7 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
   membership.cluster = options_.cluster;
   membership.lease_ttl_seconds = options_.lease_ttl_seconds;
   membership.etcd_timeout = options_.etcd_timeout;
+  membership.etcd_tls = options_.etcd_tls;
   membership.self =
       MemberInfo{options_.node_id.empty() ? DefaultNodeId(addresses.flight) : options_.node_id,
                  addresses.flight,
@@ -160,8 +179,7 @@ std::string ClusterNode::ReadyDetail() const {
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ClusterNode::SearchPeer(
     const MemberInfo& peer, const std::string& ticket, std::chrono::milliseconds timeout) {
   ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(peer.flight));
-  fl::FlightCallOptions call;
-  call.timeout = fl::TimeoutDuration(std::chrono::duration<double>(timeout).count());
+  const fl::FlightCallOptions call = peers_.CallOptions(timeout);
   auto result = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
     ARROW_ASSIGN_OR_RAISE(auto reader, client->DoGet(call, fl::Ticket{ticket}));
     ARROW_ASSIGN_OR_RAISE(auto table, reader->ToTable());
@@ -171,15 +189,50 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ClusterNode::SearchPeer(
   return result;
 }
 
-arrow::Result<ClusterSearchResult> ClusterNode::Search(
-    const Json& keys, int64_t k, const FanOutOptions& options,
-    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) {
+arrow::Result<ScanPart> ClusterNode::OpenPeerScan(const MemberInfo& peer, const std::string& ticket,
+                                                  std::chrono::milliseconds timeout) {
+  ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(peer.flight));
+  const fl::FlightCallOptions call = peers_.CallOptions(timeout);
+  auto result = [&]() -> arrow::Result<ScanPart> {
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<fl::FlightStreamReader> stream,
+                          client->DoGet(call, fl::Ticket{ticket}));
+    ARROW_RETURN_NOT_OK(stream->GetSchema().status());  // the peer's first message, or its error
+    ARROW_ASSIGN_OR_RAISE(auto reader, fl::MakeRecordBatchReader(stream));
+    return ScanPart{std::move(reader), client};
+  }();
+  if (!result.ok() && PeerUnreachable(result.status())) peers_.Drop(peer.flight);
+  return result;
+}
+
+arrow::Result<Json> ClusterNode::ActionPeer(const MemberInfo& peer, const std::string& type,
+                                            const std::string& body,
+                                            std::chrono::milliseconds timeout) {
+  ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(peer.flight));
+  const fl::FlightCallOptions call = peers_.CallOptions(timeout);
+  auto result = [&]() -> arrow::Result<Json> {
+    ARROW_ASSIGN_OR_RAISE(
+        auto stream, client->DoAction(call, fl::Action{type, arrow::Buffer::FromString(body)}));
+    ARROW_ASSIGN_OR_RAISE(auto first, stream->Next());
+    if (!first) return arrow::Status::IOError("action '", type, "' answered nothing");
+    ARROW_RETURN_NOT_OK(stream->Drain());
+    return ParseJson(first->body->ToString(), "the member's answer");
+  }();
+  if (!result.ok() && PeerUnreachable(result.status())) peers_.Drop(peer.flight);
+  return result;
+}
+
+std::string ClusterNode::SelfId() const {
+  const auto membership = this->membership();
+  return membership ? membership->options().self.node_id : options_.node_id;
+}
+
+std::vector<MemberInfo> ClusterNode::Peers(std::string* self_id) {
   const auto membership = this->membership();
   std::vector<MemberInfo> peers;
-  std::string self_id = options_.node_id;
+  *self_id = options_.node_id;
   if (membership) {
     const MemberInfo& self = membership->options().self;
-    self_id = self.node_id;
+    *self_id = self.node_id;
     for (auto& member : membership->members()) {
       // A key of this node's address under another id (a restart with a new --node-id, until
       // the old lease expires) is this node too: asking it would count its rows twice.
@@ -191,32 +244,41 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
   std::vector<std::string> addresses;
   for (const auto& peer : peers) addresses.push_back(peer.flight);
   peers_.KeepOnly(addresses);
+  return peers;
+}
+
+template <typename Part>
+arrow::Result<std::vector<Part>> ClusterNode::FanOut(
+    const FanOutOptions& options, const std::function<arrow::Result<Part>()>& local,
+    const std::function<arrow::Result<Part>(const MemberInfo&, std::chrono::milliseconds)>&
+        ask_peer,
+    const std::function<std::shared_ptr<arrow::Schema>(const Part&)>& schema_of,
+    std::vector<MissingNode>* missing) {
+  std::string self_id;
+  const std::vector<MemberInfo> peers = Peers(&self_id);
   if (peers.empty()) {
-    ARROW_ASSIGN_OR_RAISE(auto batch, local());
-    return ClusterSearchResult{std::move(batch), {}};
+    ARROW_ASSIGN_OR_RAISE(auto part, local());
+    return std::vector<Part>{std::move(part)};
   }
   const auto timeout =
       options.timeout_ms ? std::chrono::milliseconds(*options.timeout_ms) : options_.search_timeout;
-  const std::string ticket = HopTicket(keys);
-  std::vector<std::future<arrow::Result<std::shared_ptr<arrow::RecordBatch>>>> answers;
+  std::vector<std::future<arrow::Result<Part>>> answers;
   answers.reserve(peers.size());
   for (const auto& peer : peers) {
-    answers.push_back(std::async(std::launch::async, [this, &peer, &ticket, timeout] {
-      return SearchPeer(peer, ticket, timeout);
-    }));
+    answers.push_back(std::async(std::launch::async,
+                                 [&peer, timeout, &ask_peer] { return ask_peer(peer, timeout); }));
   }
   // gRPC ends every hop by its deadline, so each get() returns within about `timeout`.
   auto local_result = local();
-  std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
-  ClusterSearchResult result;
+  std::vector<Part> parts;
   arrow::Status first_missing_dataset;
   size_t missing_datasets = 0;
   if (local_result.ok()) {
-    parts.push_back(*local_result);
+    parts.push_back(std::move(*local_result));
   } else if (local_result.status().IsKeyError()) {
     first_missing_dataset = local_result.status();
     ++missing_datasets;
-    result.missing.push_back({self_id, "no dataset: " + local_result.status().message()});
+    missing->push_back({self_id, "no dataset: " + local_result.status().message()});
   } else {
     for (auto& answer : answers) answer.wait();
     return local_result.status();  // a bad request: every member would refuse it too
@@ -228,33 +290,91 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
         ++missing_datasets;
         if (first_missing_dataset.ok()) first_missing_dataset = answer.status();
       }
-      result.missing.push_back({peers[i].node_id, MissingReason(answer.status(), timeout)});
+      missing->push_back(
+          {peers[i].node_id, MissingReason(answer.status(), timeout, peers[i], peers_.tls())});
       continue;
     }
-    if (!parts.empty() &&
-        !(*answer)->schema()->Equals(*parts.front()->schema(), /*check_metadata=*/false)) {
-      result.missing.push_back({peers[i].node_id, "error: its result has other columns: " +
-                                                      (*answer)->schema()->ToString()});
+    if (schema_of && !parts.empty() &&
+        !schema_of(*answer)->Equals(*schema_of(parts.front()), /*check_metadata=*/false)) {
+      missing->push_back({peers[i].node_id, "error: its result has other columns: " +
+                                                schema_of(*answer)->ToString()});
       continue;
     }
     parts.push_back(std::move(*answer));
   }
-  metrics_->FannedOut(static_cast<int64_t>(result.missing.size()));
+  metrics_->FannedOut(static_cast<int64_t>(missing->size()));
   if (parts.empty()) {
     // No member holds the dataset: the error of a single node.
-    if (missing_datasets == result.missing.size()) return first_missing_dataset;
-    return fl::MakeFlightError(
-        fl::FlightStatusCode::Unavailable,
-        "no member answered the search: " + MissingNodesJson(result.missing).dump());
-  }
-  if (options.require_all && !result.missing.empty()) {
+    if (missing_datasets == missing->size()) return first_missing_dataset;
     return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
-                               "require_all: member '" + result.missing.front().node +
-                                   "' is missing from the search (" +
-                                   result.missing.front().reason +
-                                   "); all missing: " + MissingNodesJson(result.missing).dump());
+                               "no member answered: " + MissingNodesJson(*missing).dump());
   }
+  if (options.require_all && !missing->empty()) {
+    return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                               "require_all: member '" + missing->front().node +
+                                   "' is missing from the search (" + missing->front().reason +
+                                   "); all missing: " + MissingNodesJson(*missing).dump());
+  }
+  return parts;
+}
+
+arrow::Result<ClusterSearchResult> ClusterNode::Search(
+    const Json& keys, int64_t k, const FanOutOptions& options,
+    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) {
+  using Batch = std::shared_ptr<arrow::RecordBatch>;
+  const std::string ticket = Json{{"search", HopKeys(keys)}}.dump();
+  ClusterSearchResult result;
+  ARROW_ASSIGN_OR_RAISE(auto parts,
+                        FanOut<Batch>(
+                            options, local,
+                            [&](const MemberInfo& peer, std::chrono::milliseconds timeout) {
+                              return SearchPeer(peer, ticket, timeout);
+                            },
+                            [](const Batch& batch) { return batch->schema(); }, &result.missing));
   ARROW_ASSIGN_OR_RAISE(result.batch, MergeTopK(parts, k));
+  return result;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::Scan(
+    const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
+    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local) {
+  const std::string ticket = HopKeys(keys).dump();
+  std::vector<MissingNode> missing;
+  ARROW_ASSIGN_OR_RAISE(auto parts,
+                        FanOut<ScanPart>(
+                            options,
+                            [&]() -> arrow::Result<ScanPart> {
+                              ARROW_ASSIGN_OR_RAISE(auto reader, local());
+                              return ScanPart{std::move(reader), nullptr};
+                            },
+                            [&](const MemberInfo& peer, std::chrono::milliseconds timeout) {
+                              return OpenPeerScan(peer, ticket, timeout);
+                            },
+                            [](const ScanPart& part) { return part.reader->schema(); }, &missing));
+  auto schema = SchemaWithMissingNodes(parts.front().reader->schema(), missing);
+  return std::make_shared<ChainedScanReader>(std::move(schema), std::move(parts), limit);
+}
+
+arrow::Result<ClusterActionResult> ClusterNode::Action(
+    const std::string& type, const Json& body, const FanOutOptions& options,
+    const std::function<arrow::Result<Json>()>& local) {
+  const std::string hop = HopKeys(body).dump();
+  const std::string self_id = SelfId();
+  ClusterActionResult result;
+  ARROW_ASSIGN_OR_RAISE(result.answers,
+                        FanOut<NodeAnswer>(
+                            options,
+                            [&]() -> arrow::Result<NodeAnswer> {
+                              ARROW_ASSIGN_OR_RAISE(auto answer, local());
+                              return NodeAnswer{self_id, std::move(answer)};
+                            },
+                            [&](const MemberInfo& peer,
+                                std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
+                              ARROW_ASSIGN_OR_RAISE(auto answer,
+                                                    ActionPeer(peer, type, hop, timeout));
+                              return NodeAnswer{peer.node_id, std::move(answer)};
+                            },
+                            nullptr, &result.missing));
   return result;
 }
 

@@ -1,7 +1,8 @@
 // A node's part in a cluster (--cluster-etcd): its membership in etcd (membership.h), what
-// `cluster-status` and /cluster report, and the scatter-gather of searches over the live
-// members (ClusterHooks::Search). Datasets are not sharded yet: each node holds what was put
-// to it, and a search asks every member for its best rows and merges them.
+// `cluster-status` and /cluster report, and the scatter-gather of searches, scans and JSON
+// actions (stats) over the live members (ClusterHooks), through Flight clients with the
+// cluster's TLS and token (cluster_security.h). Datasets are not sharded yet: each node holds
+// what was put to it, and a search asks every member for its best rows and merges them.
 #pragma once
 
 #include <arrow/result.h>
@@ -13,6 +14,7 @@
 #include "cluster/cluster_metrics.h"
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
+#include "cluster/scan_chain.h"
 #include "flight/cluster_hooks.h"
 
 namespace prometheus {
@@ -27,6 +29,8 @@ struct ClusterOptions {
   std::string node_id;  // empty: DefaultNodeId(advertised data address)
   int64_t lease_ttl_seconds = 5;
   std::chrono::milliseconds etcd_timeout{2000};
+  etcd::ClientTls etcd_tls;
+  PeerSecurity peers;  // TLS and the cluster token of the calls to other members
   std::chrono::milliseconds search_timeout{5000};  // a search's default timeout_ms
   std::string data_dir;
 };
@@ -61,15 +65,45 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<ClusterSearchResult> Search(
       const Json& keys, int64_t k, const FanOutOptions& options,
       const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) override;
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(
+      const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
+      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local)
+      override;
+  arrow::Result<ClusterActionResult> Action(
+      const std::string& type, const Json& body, const FanOutOptions& options,
+      const std::function<arrow::Result<Json>()>& local) override;
 
  private:
   ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)
-      : options_(std::move(options)), metrics_(std::move(metrics)) {}
+      : options_(std::move(options)), metrics_(std::move(metrics)), peers_(options_.peers) {}
 
   // The search result of `peer` for DoGet ticket `ticket`, within `timeout`.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchPeer(const MemberInfo& peer,
                                                                 const std::string& ticket,
                                                                 std::chrono::milliseconds timeout);
+  // `peer`'s scan stream for DoGet ticket `ticket`, opened (its schema read) within `timeout`,
+  // which bounds the whole stream too.
+  arrow::Result<ScanPart> OpenPeerScan(const MemberInfo& peer, const std::string& ticket,
+                                       std::chrono::milliseconds timeout);
+  // The live members other than this node (whose id goes to `self_id`); forgets the clients of
+  // the others.
+  std::vector<MemberInfo> Peers(std::string* self_id);
+  // One request answered by this node (`local`) and, in parallel, every peer (`ask_peer`): the
+  // parts that answered, this node's first. Members that did not go to `missing` (also those
+  // whose part's columns, by `schema_of` when given, differ from the first's). The
+  // error of a single node when no member holds the dataset; UNAVAILABLE when none answered,
+  // or with options.require_all when one is missing.
+  template <typename Part>
+  arrow::Result<std::vector<Part>> FanOut(
+      const FanOutOptions& options, const std::function<arrow::Result<Part>()>& local,
+      const std::function<arrow::Result<Part>(const MemberInfo&, std::chrono::milliseconds)>&
+          ask_peer,
+      const std::function<std::shared_ptr<arrow::Schema>(const Part&)>& schema_of,
+      std::vector<MissingNode>* missing);
+  // `peer`'s first Result of action `type` with `body`, as JSON, within `timeout`.
+  arrow::Result<Json> ActionPeer(const MemberInfo& peer, const std::string& type,
+                                 const std::string& body, std::chrono::milliseconds timeout);
+  std::string SelfId() const;
   std::shared_ptr<Membership> membership() const;
 
   const ClusterOptions options_;

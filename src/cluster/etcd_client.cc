@@ -25,7 +25,7 @@ size_t AppendToString(char* data, size_t size, size_t count, void* user) {
 
 // One POST of JSON `body` to `url`, its reply read by `write` (a curl write callback on `user`).
 // `timeout` 0: none (a watch).
-arrow::Status PostTo(const std::string& url, const std::string& body,
+arrow::Status PostTo(const std::string& url, const ClientTls& tls, const std::string& body,
                      std::chrono::milliseconds connect_timeout, std::chrono::milliseconds timeout,
                      curl_write_callback write, void* user, curl_xferinfo_callback progress,
                      void* progress_user) {
@@ -51,6 +51,9 @@ arrow::Status PostTo(const std::string& url, const std::string& body,
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, write);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, user);
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
+  if (!tls.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.cert_file.empty()) curl_easy_setopt(handle, CURLOPT_SSLCERT, tls.cert_file.c_str());
+  if (!tls.key_file.empty()) curl_easy_setopt(handle, CURLOPT_SSLKEY, tls.key_file.c_str());
   if (progress) {
     curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, progress);
@@ -108,8 +111,8 @@ std::vector<std::string> TrimSlashes(std::vector<std::string> endpoints) {
 
 }  // namespace
 
-Client::Client(std::vector<std::string> endpoints, std::chrono::milliseconds timeout)
-    : endpoints_(TrimSlashes(std::move(endpoints))), timeout_(timeout) {}
+Client::Client(std::vector<std::string> endpoints, std::chrono::milliseconds timeout, ClientTls tls)
+    : endpoints_(TrimSlashes(std::move(endpoints))), timeout_(timeout), tls_(std::move(tls)) {}
 
 arrow::Result<std::string> Client::Post(std::string_view path, const Json& body) {
   const std::string text = body.dump();
@@ -118,8 +121,8 @@ arrow::Result<std::string> Client::Post(std::string_view path, const Json& body)
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const size_t index = (first + i) % endpoints_.size();
     std::string reply;
-    arrow::Status status = PostTo(endpoints_[index] + std::string(path), text, timeout_, timeout_,
-                                  AppendToString, &reply, nullptr, nullptr);
+    arrow::Status status = PostTo(endpoints_[index] + std::string(path), tls_, text, timeout_,
+                                  timeout_, AppendToString, &reply, nullptr, nullptr);
     if (status.ok()) {
       preferred_ = index;
       return reply;
@@ -166,8 +169,8 @@ arrow::Status Client::Watch(std::string_view prefix, int64_t start_revision,
   WatchState state{{}, &on_message, &stop, false, arrow::Status::OK()};
   const std::string& endpoint = endpoints_[preferred_.load() % endpoints_.size()];
   arrow::Status status =
-      PostTo(endpoint + "/v3/watch", body, timeout_, std::chrono::milliseconds(0), OnWatchBytes,
-             &state, OnWatchProgress, &state);
+      PostTo(endpoint + "/v3/watch", tls_, body, timeout_, std::chrono::milliseconds(0),
+             OnWatchBytes, &state, OnWatchProgress, &state);
   if (state.stopped) return arrow::Status::OK();
   if (!state.failure.ok()) return state.failure;
   if (status.ok()) return arrow::Status::IOError(endpoint, ": the watch stream ended");

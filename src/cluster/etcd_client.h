@@ -2,7 +2,9 @@
 // grant/keepalive/revoke, put, prefix range, delete, a streaming prefix watch). Why the JSON
 // gateway and not etcd's gRPC API: docs/dependencies.md. Every call tries the endpoints in turn
 // (--cluster-etcd URL,URL...), starting from the last one that answered, and fails with IOError
-// naming the endpoints and curl's error when none answers within the timeout.
+// naming the endpoints and curl's error when none answers within the timeout. https endpoints
+// are verified against ClientTls's CA (curl's own checks: the chain and the host name), and
+// present a client certificate when etcd asks for one (its --client-cert-auth).
 #pragma once
 
 #include <arrow/result.h>
@@ -18,12 +20,19 @@
 
 namespace arbalest::etcd {
 
+// PEM files for https endpoints; empty: curl's default (the system's CAs; no client cert).
+struct ClientTls {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
 // Thread-safe: every call has its own connection.
 class Client {
  public:
-  // `endpoints`: base URLs such as http://127.0.0.1:2379. `timeout`: the longest a unary call
-  // waits (connecting included).
-  Client(std::vector<std::string> endpoints, std::chrono::milliseconds timeout);
+  // `endpoints`: base URLs such as http://127.0.0.1:2379 or https://etcd-1:2379. `timeout`: the
+  // longest a unary call waits (connecting included).
+  Client(std::vector<std::string> endpoints, std::chrono::milliseconds timeout, ClientTls tls = {});
 
   const std::vector<std::string>& endpoints() const { return endpoints_; }
 
@@ -49,6 +58,7 @@ class Client {
 
   const std::vector<std::string> endpoints_;
   const std::chrono::milliseconds timeout_;
+  const ClientTls tls_;
   std::atomic<size_t> preferred_{0};  // the endpoint that answered last
 };
 

@@ -23,7 +23,7 @@ Membership::Membership(MembershipOptions options, std::shared_ptr<ClusterMetrics
       key_(MembersPrefix(options_.cluster) + options_.self.node_id),
       value_(options_.self.ToJson().dump()),
       metrics_(std::move(metrics)),
-      etcd_(options_.etcd_endpoints, options_.etcd_timeout),
+      etcd_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls),
       table_(MembersPrefix(options_.cluster)) {}
 
 arrow::Result<std::unique_ptr<Membership>> Membership::Join(

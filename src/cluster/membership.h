@@ -33,6 +33,7 @@ struct MembershipOptions {
   MemberInfo self;
   int64_t lease_ttl_seconds = 5;
   std::chrono::milliseconds etcd_timeout{2000};  // one etcd call (connecting included)
+  etcd::ClientTls etcd_tls;
 };
 
 // What cluster-status reports about etcd.

@@ -26,6 +26,15 @@ arrow::Result<std::pair<std::string, int>> SplitHostPort(const std::string& addr
   return std::pair{std::move(host), port};
 }
 
+arrow::flight::FlightCallOptions PeerClients::CallOptions(std::chrono::milliseconds timeout) const {
+  arrow::flight::FlightCallOptions call;
+  call.timeout = arrow::flight::TimeoutDuration(std::chrono::duration<double>(timeout).count());
+  if (!security_.token.empty()) {
+    call.headers.emplace_back("authorization", "Bearer " + security_.token);
+  }
+  return call;
+}
+
 arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> PeerClients::Get(
     const std::string& address) {
   {
@@ -33,10 +42,20 @@ arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> PeerClients::Get(
     if (auto it = clients_.find(address); it != clients_.end()) return it->second;
   }
   ARROW_ASSIGN_OR_RAISE(auto host_port, SplitHostPort(address));
-  ARROW_ASSIGN_OR_RAISE(auto location,
-                        arrow::flight::Location::ForGrpcTcp(host_port.first, host_port.second));
+  arrow::flight::Location location;
+  auto options = arrow::flight::FlightClientOptions::Defaults();
+  if (security_.tls) {
+    ARROW_ASSIGN_OR_RAISE(location,
+                          arrow::flight::Location::ForGrpcTls(host_port.first, host_port.second));
+    options.tls_root_certs = security_.root_ca_pem;
+    options.cert_chain = security_.cert_pem;
+    options.private_key = security_.key_pem;
+  } else {
+    ARROW_ASSIGN_OR_RAISE(location,
+                          arrow::flight::Location::ForGrpcTcp(host_port.first, host_port.second));
+  }
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::flight::FlightClient> client,
-                        arrow::flight::FlightClient::Connect(location));
+                        arrow::flight::FlightClient::Connect(location, options));
   MutexLock lock(&mutex_);
   auto [it, inserted] = clients_.emplace(address, client);
   return it->second;  // a client connected meanwhile by another search wins

@@ -14,6 +14,8 @@
 
 #include "flight/catalog.h"
 #include "flight/cluster_search.h"
+#include "flight/cluster_search_by_id.h"
+#include "flight/cluster_stats.h"
 #include "flight/filter_parser.h"
 #include "flight/graph_actions.h"
 #include "flight/json_values.h"
@@ -45,8 +47,7 @@ arrow::Result<std::optional<std::string>> DatasetArgument(std::string_view body,
   return GetOptionalString(request, {"dataset", "name"}, BodyOf(action));
 }
 
-arrow::Result<Json> Stats(VectorStore& store, std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, "stats"));
+arrow::Result<Json> LocalStats(VectorStore& store, const std::optional<std::string>& name) {
   if (name) {
     ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(*name));
     return DatasetStats(*dataset);
@@ -68,6 +69,19 @@ arrow::Result<Json> Stats(VectorStore& store, std::string_view body) {
               {"total_bytes", total_bytes},
               {"memory_used_bytes", store.memory().used()},
               {"memory_limit_bytes", store.memory().limit()}};
+}
+
+// On a cluster node without local_only, with the sums of every member (cluster_stats.h).
+arrow::Result<Json> Stats(VectorStore& store, std::string_view body, ClusterHooks* cluster) {
+  ARROW_ASSIGN_OR_RAISE(
+      Json request,
+      ActionBody(body, "stats", {"dataset", "name", "local_only", "require_all", "timeout_ms"}));
+  ARROW_ASSIGN_OR_RAISE(auto name,
+                        GetOptionalString(request, {"dataset", "name"}, BodyOf("stats")));
+  ARROW_ASSIGN_OR_RAISE(auto fan_out, ParseFanOutOptions(request, BodyOf("stats")));
+  auto local = [&store, &name] { return LocalStats(store, name); };
+  if (!cluster || fan_out.local_only) return local();
+  return ClusterStats(*cluster, request, fan_out, local);
 }
 
 arrow::Result<Json> DeleteDataset(VectorStore& store, std::string_view body) {
@@ -116,18 +130,29 @@ arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
 }
 
 // {"dataset", "id", "k", "ef", "filters"} -> {"ids": [...], "scores": [...]}, best first.
-arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body) {
+// On a cluster node without local_only, across the members (cluster_search_by_id.h), with
+// "missing_nodes" when some did not answer.
+arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body,
+                                     ClusterHooks* cluster, ServerMetrics* metrics) {
   constexpr std::string_view what = "body of action 'VectorSearchByID'";
   ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, what));
   ARROW_ASSIGN_OR_RAISE(ParsedSearchById search, ParseSearchById(keys, what));
-  ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
-  ARROW_ASSIGN_OR_RAISE(auto id, IdsToArray({search.id}, /*single=*/true, *dataset, "id"));
-  search.request.columns = std::vector<std::string>{};
-  ARROW_ASSIGN_OR_RAISE(auto result, SearchDatasetById(*dataset, *id, std::move(search.request)));
+  ClusterSearchResult found;
+  if (cluster && !search.fan_out.local_only) {
+    ARROW_ASSIGN_OR_RAISE(found, ClusterSearchById(store, *cluster, keys, search, metrics));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(search.dataset));
+    ARROW_ASSIGN_OR_RAISE(auto id, IdsToArray({search.id}, /*single=*/true, *dataset, "id"));
+    search.request.columns = std::vector<std::string>{};
+    ARROW_ASSIGN_OR_RAISE(found.batch, SearchDatasetById(*dataset, *id, std::move(search.request)));
+  }
+  const auto& result = found.batch;
   const auto& scores = static_cast<const arrow::FloatArray&>(*result->GetColumnByName("score"));
   Json score_values = Json::array();
   for (int64_t i = 0; i < scores.length(); ++i) score_values.push_back(scores.Value(i));
-  return Json{{"ids", ValuesToJson(*result->column(0))}, {"scores", std::move(score_values)}};
+  Json answer{{"ids", ValuesToJson(*result->column(0))}, {"scores", std::move(score_values)}};
+  if (!found.missing.empty()) answer["missing_nodes"] = MissingNodesJson(found.missing);
+  return answer;
 }
 
 // The longest a check_readiness call may wait for READY.
@@ -390,7 +415,9 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "Whether indexing has caught up. Body: {\"dataset\": name} or {}, optionally "
        "\"wait\": seconds (or true) to wait for READY. Result: "
        "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
-      {"stats", "Dataset statistics. Body: {\"dataset\": name} for one, {} for all."},
+      {"stats",
+       "Dataset statistics. Body: {\"dataset\": name} for one, {} for all; on a cluster node "
+       "also summed over the members (\"cluster\"), unless \"local_only\": true."},
       {"cluster-status",
        "The cluster this node belongs to: its members and their addresses, whether etcd is "
        "reachable, this node. A node without cluster flags answers {\"mode\": \"single\"}."},
@@ -414,11 +441,13 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   if (type == "VectorSearch") return VectorSearch(store, body, metrics, cluster);
   if (type == "cluster-status") return OneJson(ClusterStatus(cluster, body));
   if (type == "HybridSearch") return HybridSearch(store, body, metrics, cluster);
-  if (type == "VectorSearchByID") return OneJson(VectorSearchById(store, body));
+  if (type == "VectorSearchByID") {
+    return OneJson(VectorSearchById(store, body, cluster, metrics));
+  }
   if (type == "delete") return OneJson(Delete(store, body));
   if (type == "compact") return OneJson(Compact(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
-  if (type == "stats") return OneJson(Stats(store, body));
+  if (type == "stats") return OneJson(Stats(store, body, cluster));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));
   if (type == "snapshot" || type == "ForceSnapshot") {
     return OneJson(Snapshot(store, type, body, call_cancelled));

@@ -23,6 +23,12 @@ bool CoversEveryDatasetWithoutOne(std::string_view action) {
          action == "ForceSnapshot";
 }
 
+bool SaysLocalOnly(const Json& object) {
+  if (!object.is_object()) return false;
+  auto it = object.find("local_only");
+  return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::string Describe(const AccessRequest& request) {
   return request.action.empty() ? request.method : "action '" + request.action + "'";
 }
@@ -44,10 +50,13 @@ Role RequiredRole(std::string_view action) {
 }
 
 AccessRequest ForAction(std::string_view type, std::string_view body) {
-  AccessRequest request{"DoAction", std::string(type), RequiredRole(type), {}, false};
+  AccessRequest request{"DoAction", std::string(type), RequiredRole(type), {}, false, false};
   if (!body.empty()) {
     auto json = ParseJson(body, "action body");
-    if (json.ok()) AddNamedDatasets(*json, &request.datasets);
+    if (json.ok()) {
+      AddNamedDatasets(*json, &request.datasets);
+      request.local_only = SaysLocalOnly(*json);
+    }
   }
   // Handlers read an empty body, or one naming no dataset, as every dataset.
   request.every_dataset = request.datasets.empty() && CoversEveryDatasetWithoutOne(type);
@@ -55,7 +64,7 @@ AccessRequest ForAction(std::string_view type, std::string_view body) {
 }
 
 AccessRequest ForTicket(std::string_view ticket) {
-  AccessRequest request{"DoGet", "", Role::kRead, {}, false};
+  AccessRequest request{"DoGet", "", Role::kRead, {}, false, false};
   if (!ticket.empty() && ticket.front() != '{') {
     request.datasets.emplace_back(ticket);
     return request;
@@ -63,15 +72,17 @@ AccessRequest ForTicket(std::string_view ticket) {
   auto json = ParseJson(ticket, "ticket");
   if (json.ok() && json->is_object()) {
     AddNamedDatasets(*json, &request.datasets);
+    request.local_only = SaysLocalOnly(*json);
     if (auto search = json->find("search"); search != json->end()) {
       AddNamedDatasets(*search, &request.datasets);
+      request.local_only = request.local_only || SaysLocalOnly(*search);
     }
   }
   return request;
 }
 
 AccessRequest ForDescriptor(std::string method, const fl::FlightDescriptor& descriptor, Role role) {
-  AccessRequest request{std::move(method), "", role, {}, false};
+  AccessRequest request{std::move(method), "", role, {}, false, false};
   if (descriptor.type == fl::FlightDescriptor::PATH) {
     for (const std::string& element : descriptor.path) request.datasets.push_back(element);
     // [dataset, "edges"]: the dataset's graph edges (flight/edge_put.h).
@@ -81,7 +92,7 @@ AccessRequest ForDescriptor(std::string method, const fl::FlightDescriptor& desc
 }
 
 AccessRequest ForExchange(const fl::FlightDescriptor& descriptor) {
-  AccessRequest request{"DoExchange", "", Role::kRead, {}, false};
+  AccessRequest request{"DoExchange", "", Role::kRead, {}, false, false};
   if (descriptor.type == fl::FlightDescriptor::PATH) {
     // ["ingest", dataset]; any other path is refused by the handler.
     request.role = Role::kWrite;
@@ -106,7 +117,15 @@ AccessDecision Decide(const TokenEntry& token, const AccessRequest& request) {
   const std::string first = request.every_dataset      ? "*"
                             : request.datasets.empty() ? ""
                                                        : request.datasets.front();
-  if (!RoleAllows(token.role, request.role)) {
+  if (token.role == Role::kCluster) {
+    if (request.role != Role::kRead || !request.local_only) {
+      return {false, "role",
+              fmt::format("token '{}' has role cluster: it may only make the calls between "
+                          "cluster nodes (read calls with local_only), not {}",
+                          token.id, Describe(request)),
+              first};
+    }
+  } else if (!RoleAllows(token.role, request.role)) {
     return {false, "role",
             fmt::format("token '{}' has role {}; {} needs role {}", token.id, RoleName(token.role),
                         Describe(request), RoleName(request.role)),

@@ -20,6 +20,9 @@ struct AccessRequest {
   std::vector<std::string> datasets;
   // The call covers every dataset (stats, snapshot or check_readiness without one).
   bool every_dataset = false;
+  // The request says "local_only": true (in the ticket, its "search" object or the action
+  // body): a call between cluster nodes, the only kind a token of role cluster may make.
+  bool local_only = false;
 };
 
 // The role an action needs: read for searches, stats and check_readiness; write for delete and
@@ -42,7 +45,8 @@ struct AccessDecision {
   std::string dataset;  // the dataset refused, or the first one named; "*" for every dataset
 };
 
-// Whether `token` may make the call.
+// Whether `token` may make the call. A token of role cluster may make only read calls that say
+// local_only (the hops of a cluster search), on the datasets its patterns allow.
 AccessDecision Decide(const TokenEntry& token, const AccessRequest& request);
 
 // Whether `token` may use `dataset` (for the rows of a VectorSearch exchange).

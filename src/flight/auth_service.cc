@@ -237,9 +237,13 @@ arrow::Status AuthorizingFlightService::DoExchange(
 arrow::Status AuthorizingFlightService::ListFlights(const fl::ServerCallContext& context,
                                                     const fl::Criteria* criteria,
                                                     std::unique_ptr<fl::FlightListing>* listings) {
-  // Every role may list; a token limited to some datasets sees only those.
+  // Every role but cluster may list; a token limited to some datasets sees only those.
   const TokenEntry* token = CallToken(context);
   if (!token) return Unauthenticated("the call carries no authenticated token");
+  if (token->role == Role::kCluster) {  // refused, counted and audited
+    ARROW_RETURN_NOT_OK(
+        Authorize(context, AccessRequest{"ListFlights", "", Role::kRead, {}, false, false}));
+  }
   ARROW_RETURN_NOT_OK(GuardedFlightService::ListFlights(context, criteria, listings));
   if (token->all_datasets() || !*listings) return arrow::Status::OK();
   std::vector<fl::FlightInfo> infos;

@@ -11,13 +11,19 @@ Json MissingNodesJson(const std::vector<MissingNode>& missing) {
   return nodes;
 }
 
+std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Schema> schema,
+                                                      const std::vector<MissingNode>& missing) {
+  if (missing.empty()) return schema;
+  auto metadata =
+      schema->metadata() ? schema->metadata()->Copy() : std::make_shared<arrow::KeyValueMetadata>();
+  metadata->Append(kMissingNodesMetadataKey, MissingNodesJson(missing).dump());
+  return schema->WithMetadata(std::move(metadata));
+}
+
 std::shared_ptr<arrow::RecordBatch> WithMissingNodes(std::shared_ptr<arrow::RecordBatch> batch,
                                                      const std::vector<MissingNode>& missing) {
   if (missing.empty()) return batch;
-  auto metadata = batch->schema()->metadata() ? batch->schema()->metadata()->Copy()
-                                              : std::make_shared<arrow::KeyValueMetadata>();
-  metadata->Append(kMissingNodesMetadataKey, MissingNodesJson(missing).dump());
-  return batch->ReplaceSchemaMetadata(std::move(metadata));
+  return batch->ReplaceSchemaMetadata(SchemaWithMissingNodes(batch->schema(), missing)->metadata());
 }
 
 Json SingleNodeStatus() {

@@ -39,11 +39,26 @@ struct ClusterSearchResult {
   std::vector<MissingNode> missing;           // empty: every member answered
 };
 
+// One member's JSON answer to an action.
+struct NodeAnswer {
+  std::string node;
+  Json answer;
+};
+
+struct ClusterActionResult {
+  std::vector<NodeAnswer> answers;  // this node's first when it answered
+  std::vector<MissingNode> missing;
+};
+
 // [{"node", "reason"}, ...] for app_metadata and schema metadata.
 Json MissingNodesJson(const std::vector<MissingNode>& missing);
 
 // The schema metadata key of a search result that carries MissingNodesJson (protocol.md).
 inline constexpr const char* kMissingNodesMetadataKey = "arbalest.missing_nodes";
+
+// `schema` with MissingNodesJson(missing) in its metadata when `missing` is not empty.
+std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Schema> schema,
+                                                      const std::vector<MissingNode>& missing);
 
 // `batch` with MissingNodesJson(missing) in its schema metadata when `missing` is not empty.
 std::shared_ptr<arrow::RecordBatch> WithMissingNodes(std::shared_ptr<arrow::RecordBatch> batch,
@@ -64,6 +79,22 @@ class ClusterHooks {
   virtual arrow::Result<ClusterSearchResult> Search(
       const Json& keys, int64_t k, const FanOutOptions& options,
       const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) = 0;
+
+  // A scan: `local` opens this node's reader; `keys` (a scan ticket's) are sent with local_only
+  // to every other live member in parallel. The reader yields this node's rows, then each
+  // member's in turn, at most `limit` rows in all; its schema is this node's (or the first
+  // member's that holds the dataset), with MissingNodesJson in its metadata when members are
+  // missing. KeyError when no node holds the dataset; with options.require_all, UNAVAILABLE
+  // naming the first missing member. Each member's stream must end within the timeout.
+  virtual arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(
+      const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
+      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local) = 0;
+
+  // A JSON action (its first Result): `local` answers on this node; `body` is sent with
+  // local_only to every other live member in parallel. Errors as Search's.
+  virtual arrow::Result<ClusterActionResult> Action(
+      const std::string& type, const Json& body, const FanOutOptions& options,
+      const std::function<arrow::Result<Json>()>& local) = 0;
 };
 
 // The `cluster-status` document of a node without cluster flags.

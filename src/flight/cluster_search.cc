@@ -23,4 +23,15 @@ arrow::Result<ClusterSearchResult> SearchQuery(VectorStore& store, ClusterHooks*
   return cluster->Search(keys, request.k, search.fan_out, local);
 }
 
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanReader(VectorStore& store,
+                                                                    ClusterHooks* cluster,
+                                                                    const ScanTicket& scan) {
+  auto local = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+    ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(scan.dataset));
+    return ScanSnapshot(dataset->Snapshot(), scan.options);
+  };
+  if (!cluster || scan.fan_out.local_only) return local();
+  return cluster->Scan(scan.keys, scan.options.limit, scan.fan_out, local);
+}
+
 }  // namespace arbalest

@@ -89,9 +89,8 @@ arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticke
     auto result = WithMissingNodes(std::move(found.batch), found.missing);
     ARROW_ASSIGN_OR_RAISE(reader, arrow::RecordBatchReader::Make({result}, result->schema()));
   } else {
-    const auto& scan = std::get<ScanTicket>(ticket);
-    ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(scan.dataset));
-    ARROW_ASSIGN_OR_RAISE(reader, ScanSnapshot(dataset->Snapshot(), scan.options));
+    ARROW_ASSIGN_OR_RAISE(
+        reader, ScanReader(*store_, options_.cluster.get(), std::get<ScanTicket>(ticket)));
   }
   *stream = std::make_unique<fl::RecordBatchStream>(std::move(reader));
   return arrow::Status::OK();

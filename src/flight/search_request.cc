@@ -136,8 +136,12 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
 
 arrow::Result<ParsedSearchById> ParseSearchById(const Json& keys, std::string_view what) {
   if (!keys.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, {"dataset", "name", "id", "k", "ef", "filters"}, what));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(
+      keys,
+      {"dataset", "name", "id", "k", "ef", "filters", "local_only", "require_all", "timeout_ms"},
+      what));
   ParsedSearchById parsed;
+  ARROW_ASSIGN_OR_RAISE(parsed.fan_out, ParseFanOutOptions(keys, what));
   ARROW_ASSIGN_OR_RAISE(parsed.dataset, ParseDataset(keys, what));
   auto id = keys.find("id");
   if (id == keys.end()) return arrow::Status::Invalid(what, " needs 'id'");

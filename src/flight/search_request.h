@@ -41,9 +41,11 @@ struct ParsedSearchById {
   std::string dataset;
   FilterLiteral id;       // a number or string, converted by the store (IdsToArray)
   SearchRequest request;  // k, ef, filters; no query vector
+  FanOutOptions fan_out;  // local_only, require_all, timeout_ms
 };
 
-// Parses the body of VectorSearchByID: dataset|name, id, k, ef, filters. Invalid names an
+// Parses the body of VectorSearchByID: dataset|name, id, k, ef, filters, local_only,
+// require_all, timeout_ms. Invalid names an
 // unknown key, a missing dataset or id, or a bad value.
 arrow::Result<ParsedSearchById> ParseSearchById(const Json& keys, std::string_view what);
 

@@ -18,6 +18,7 @@ arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_vi
                                     ValidateDatasetName(ticket).message());
     }
     result.dataset = std::string(ticket);
+    result.keys = Json{{"dataset", result.dataset}};
     return result;
   }
   ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(ticket, "ticket"));
@@ -25,8 +26,11 @@ arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_vi
     ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"search"}, "search ticket"));
     return ParseSearch(request["search"], /*allow_batch=*/false, "search ticket");
   }
-  ARROW_RETURN_NOT_OK(
-      CheckKnownKeys(request, {"dataset", "name", "filters", "limit", "columns"}, "scan ticket"));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(
+      request,
+      {"dataset", "name", "filters", "limit", "columns", "local_only", "require_all", "timeout_ms"},
+      "scan ticket"));
+  ARROW_ASSIGN_OR_RAISE(result.fan_out, ParseFanOutOptions(request, "scan ticket"));
   ARROW_ASSIGN_OR_RAISE(auto dataset, GetOptionalString(request, {"dataset", "name"}, "ticket"));
   if (!dataset) return arrow::Status::Invalid("scan ticket needs 'dataset' (or 'name')");
   ARROW_RETURN_NOT_OK(ValidateDatasetName(*dataset));
@@ -38,6 +42,7 @@ arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_vi
   if (auto columns = request.find("columns"); columns != request.end()) {
     ARROW_ASSIGN_OR_RAISE(result.options.columns, ParseColumnList(*columns));
   }
+  result.keys = std::move(request);
   return result;
 }
 

@@ -16,9 +16,12 @@ namespace arbalest {
 struct ScanTicket {
   std::string dataset;
   ScanOptions options;
+  FanOutOptions fan_out;  // on a cluster node: local_only, require_all, timeout_ms
+  Json keys;              // the ticket as a JSON object (a bare name as {"dataset": name})
 };
 
-// Parses a DoGet ticket. JSON object: a scan {"dataset"|"name", "filters", "limit", "columns"}
+// Parses a DoGet ticket. JSON object: a scan {"dataset"|"name", "filters", "limit", "columns",
+// and the cluster keys "local_only", "require_all", "timeout_ms"}
 // or a search {"search": {...}} (see ParseSearch); text that is not JSON: a bare dataset name
 // to scan. Invalid for an empty ticket, an unknown key (named), a bad value, or text that is
 // neither.

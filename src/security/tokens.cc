@@ -56,6 +56,8 @@ std::string_view RoleName(Role role) {
       return "write";
     case Role::kAdmin:
       return "admin";
+    case Role::kCluster:
+      return "cluster";
   }
   return "unknown";
 }
@@ -64,7 +66,8 @@ arrow::Result<Role> ParseRole(std::string_view name) {
   if (name == "read") return Role::kRead;
   if (name == "write") return Role::kWrite;
   if (name == "admin") return Role::kAdmin;
-  return arrow::Status::Invalid("unknown role '", name, "' (read, write or admin)");
+  if (name == "cluster") return Role::kCluster;
+  return arrow::Status::Invalid("unknown role '", name, "' (read, write, admin or cluster)");
 }
 
 bool TokenEntry::MayUse(std::string_view dataset) const {

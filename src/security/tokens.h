@@ -18,8 +18,10 @@
 
 namespace arbalest {
 
-// Each role may do what the roles before it may.
-enum class Role { kRead = 0, kWrite = 1, kAdmin = 2 };
+// Each of read, write and admin may do what the roles before it may. kCluster stands apart: a
+// node's token for the calls between nodes (--cluster-token-file), which may only make the
+// read-only calls that say local_only (auth_policy.h); RoleAllows grants it nothing else.
+enum class Role { kCluster = -1, kRead = 0, kWrite = 1, kAdmin = 2 };
 
 std::string_view RoleName(Role role);
 arrow::Result<Role> ParseRole(std::string_view name);

@@ -87,6 +87,27 @@ TEST(TicketTest, SearchTickets) {
   expect_invalid(R"({"search":{"dataset":"ds","alpha":0}})", "needs 'vector'");
 }
 
+TEST(TicketTest, ClusterScanKeys) {
+  auto bare = ParseTicket("ds");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_FALSE(std::get<ScanTicket>(*bare).fan_out.local_only);
+  EXPECT_EQ(std::get<ScanTicket>(*bare).keys, Json({{"dataset", "ds"}}));  // the hop's keys
+
+  auto ticket = ParseTicket(R"({"dataset":"ds","limit":5,"local_only":true,"require_all":true,
+                      "timeout_ms":250})");
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  const auto& scan = std::get<ScanTicket>(*ticket);
+  EXPECT_TRUE(scan.fan_out.local_only);
+  EXPECT_TRUE(scan.fan_out.require_all);
+  EXPECT_EQ(scan.fan_out.timeout_ms, 250);
+  EXPECT_EQ(scan.options.limit, 5);
+  EXPECT_EQ(scan.keys["limit"], 5);
+
+  auto bad = ParseTicket(R"({"dataset":"ds","local_only":"yes"})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'local_only' in scan ticket"), std::string::npos);
+}
+
 TEST(TicketTest, ClusterSearchKeys) {
   auto plain = ParseTicket(R"({"search":{"dataset":"ds","vector":[1]}})");
   ASSERT_TRUE(plain.ok());

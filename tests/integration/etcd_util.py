@@ -1,11 +1,12 @@
 """A real etcd (Debian's etcd-server) for the cluster tests and benchmarks: one member on free
 loopback ports with its own data dir, killed with SIGKILL and restarted on the same dir and
-ports."""
+ports; optionally serving https and requiring client certificates (`tls`)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -19,11 +20,14 @@ ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 class EtcdProcess:
     """A single-member etcd on free loopback ports, restartable on the same dir and ports."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, tls: dict | None = None):
+        """`tls`: {"ca", "cert", "key"} PEM paths: serve https with cert and key, and require
+        client certificates signed by ca (etcd's --client-cert-auth)."""
         self.workdir = workdir
         self.data_dir = workdir / "etcd-data"
         self.client_port, self.peer_port = free_ports(2)
-        self.url = f"http://127.0.0.1:{self.client_port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.client_port}"
         self.proc = None
 
     def start(self) -> "EtcdProcess":
@@ -35,6 +39,9 @@ class EtcdProcess:
                 "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", f"test={peer}", "--log-level", "warn"]
+        if self.tls:
+            args += ["--cert-file", str(self.tls["cert"]), "--key-file", str(self.tls["key"]),
+                     "--trusted-ca-file", str(self.tls["ca"]), "--client-cert-auth"]
         with open(self.workdir / "etcd.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          preexec_fn=die_with_parent)
@@ -45,7 +52,12 @@ class EtcdProcess:
 
     def _health(self) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/health", timeout=2) as reply:
+            context = None
+            if self.tls:
+                context = ssl.create_default_context(cafile=str(self.tls["ca"]))
+                context.load_cert_chain(str(self.tls["cert"]), str(self.tls["key"]))
+            with urllib.request.urlopen(self.url + "/health", timeout=2,
+                                        context=context) as reply:
                 return json.loads(reply.read()).get("health") == "true"
         except (OSError, urllib.error.URLError, ValueError):
             return False

@@ -372,6 +372,135 @@ def test_global_search_equals_brute_force_from_every_node(cluster):
                                                                      k)
 
 
+def scan_ticket(node: ServerProcess, ticket) -> pa.Table:
+    text = ticket if isinstance(ticket, str) else json.dumps(ticket)
+    return node.data.do_get(flight.Ticket(text.encode())).read_all()
+
+
+def test_scans_cover_every_member_once_with_filters_columns_and_limit(cluster):
+    name = unique_name("scan")
+    tables = put_rows_to_each_node(cluster.nodes, name)
+    all_ids = sorted(i for t in tables.values() for i in t.column("id").to_pylist())
+    threshold = 5_000  # keeps node 0's rows (ids below 10,000) out: ids >= 10,000 only
+    for i, node in enumerate(cluster.nodes):
+        # A JSON scan and a bare-name ticket (FlightInfo's): every row of every member, once.
+        for ticket in ({"dataset": name}, name):
+            result = scan_ticket(node, ticket)
+            assert sorted(result.column("id").to_pylist()) == all_ids
+            assert missing_nodes(result) == []
+        # This node's rows come first.
+        own = tables[i].column("id").to_pylist()
+        assert scan_ticket(node, {"dataset": name}).column("id").to_pylist()[:len(own)] == own
+        result = scan_ticket(node, {"dataset": name, "columns": ["id"],
+                                    "filters": [{"field": "id", "op": ">=",
+                                                 "value": threshold}]})
+        assert result.schema.names == ["id"]
+        assert sorted(result.column("id").to_pylist()) == [x for x in all_ids if x >= threshold]
+        # The limit holds over all members together.
+        for limit in (0, 100, ROWS_PER_NODE + 30, 10_000):
+            ids = scan_ticket(node, {"dataset": name, "limit": limit}).column("id").to_pylist()
+            assert len(ids) == min(limit, len(all_ids)) and len(set(ids)) == len(ids)
+            assert set(ids) <= set(all_ids)
+        # local_only: the node's own rows alone.
+        local = scan_ticket(node, {"dataset": name, "local_only": True})
+        assert local.column("id").to_pylist() == own
+    # A dataset no node holds is NOT_FOUND, as on a single node; bad cluster keys are named.
+    with pytest.raises(pa.ArrowKeyError, match="not found"):
+        scan_ticket(cluster.nodes[0], {"dataset": unique_name("nowhere")})
+    with pytest.raises(pa.ArrowInvalid, match="'require_all' in scan ticket must be true or false"):
+        scan_ticket(cluster.nodes[0], {"dataset": name, "require_all": 1})
+
+    # A dead member is named missing, or with require_all fails the scan.
+    victim = cluster.nodes[2]
+    victim.proc.kill()
+    victim.proc.wait(10)
+    survivors = {i: tables[i] for i in (0, 1)}
+    result = scan_ticket(cluster.nodes[0], {"dataset": name})
+    assert sorted(result.column("id").to_pylist()) == sorted(all_rows(survivors)[0].tolist())
+    missing = missing_nodes(result)
+    assert [m["node"] for m in missing] in ([node_id(victim)], []), missing
+    if missing:
+        with pytest.raises(flight.FlightUnavailableError, match=node_id(victim)):
+            scan_ticket(cluster.nodes[0], {"dataset": name, "require_all": True})
+
+
+def test_stats_sum_every_member(cluster):
+    name = unique_name("stats")
+    put_rows_to_each_node(cluster.nodes, name)
+    ids = [node_id(n) for n in cluster.nodes]
+    for i, node in enumerate(cluster.nodes):
+        [doc] = action(node.data, "stats", {"dataset": name})
+        assert doc["rows"] == ROWS_PER_NODE  # this node's own figures, as on a single node
+        summed = doc["cluster"]
+        assert summed["rows"] == 3 * ROWS_PER_NODE and summed["deleted_rows"] == 0
+        assert summed["bytes"] == sum(n["bytes"] for n in summed["nodes"]) > 0
+        assert [n["node"] for n in summed["nodes"]][0] == ids[i]  # this node first
+        assert sorted(n["node"] for n in summed["nodes"]) == sorted(ids)
+        assert all(n["rows"] == ROWS_PER_NODE for n in summed["nodes"])
+        assert summed["missing_nodes"] == []
+        [local] = action(node.data, "stats", {"dataset": name, "local_only": True})
+        assert local["rows"] == ROWS_PER_NODE and "cluster" not in local
+        [every] = action(node.data, "stats")
+        assert every["cluster"]["total_rows"] == 3 * ROWS_PER_NODE
+        assert len(every["cluster"]["nodes"]) == 3
+    # A dataset on node 1 only: its figures, the others named as missing it.
+    only = unique_name("stats_one")
+    put_table(cluster.nodes[1].data, only, make_table(40, d=DIM))
+    [doc] = action(cluster.nodes[0].data, "stats", {"dataset": only})
+    assert doc["rows"] == 40 and doc["cluster"]["rows"] == 40
+    assert [n["node"] for n in doc["cluster"]["nodes"]] == [ids[1]]
+    missing = {m["node"]: m["reason"] for m in doc["cluster"]["missing_nodes"]}
+    assert set(missing) == {ids[0], ids[2]}
+    assert all(reason.startswith("no dataset") for reason in missing.values())
+    with pytest.raises(flight.FlightUnavailableError, match="require_all"):
+        action(cluster.nodes[0].data, "stats", {"dataset": only, "require_all": True})
+    with pytest.raises(pa.ArrowKeyError, match="not found"):
+        action(cluster.nodes[0].data, "stats", {"dataset": unique_name("nowhere")})
+    with pytest.raises(pa.ArrowInvalid, match="'timeout_ms' in body of action 'stats'"):
+        action(cluster.nodes[0].data, "stats", {"dataset": name, "timeout_ms": 0})
+
+
+def search_by_id(node: ServerProcess, name, id, k=10, **keys) -> dict:
+    [answer] = action(node.data, "VectorSearchByID",
+                      {"dataset": name, "id": id, "k": k, "ef": 400, **keys})
+    return answer
+
+
+def test_vector_search_by_id_across_members(cluster):
+    name = unique_name("byid")
+    tables = put_rows_to_each_node(cluster.nodes, name)
+    ids, vectors = all_rows(tables)
+    k = 10
+    for holder in range(3):
+        row = 7
+        id = int(tables[holder].column("id")[row].as_py())
+        query = vectors_of(tables[holder].column("vector"))[row]
+        others = ids != id  # never its own neighbour
+        want = brute_force_ids(ids[others], vectors[others], query, k)
+        for node in cluster.nodes:  # from every node, whichever holds the id
+            answer = search_by_id(node, name, id, k)
+            assert answer["ids"] == want, (holder, node_id(node))
+            assert "missing_nodes" not in answer
+            assert answer["scores"] == sorted(answer["scores"], reverse=True)
+        # local_only: the holder's own rows alone; a node without the id does not know it.
+        own_ids = tables[holder].column("id").to_numpy()
+        own_vectors = vectors_of(tables[holder].column("vector"))
+        mine = own_ids != id
+        local = search_by_id(cluster.nodes[holder], name, id, k, local_only=True)
+        assert local["ids"] == brute_force_ids(own_ids[mine], own_vectors[mine], query, k)
+        with pytest.raises(pa.ArrowKeyError, match=f"id {id} not found"):
+            search_by_id(cluster.nodes[(holder + 1) % 3], name, id, k, local_only=True)
+    # The request's filters hold with the id left out: node 0's rows only (ids below 10,000).
+    id = int(tables[2].column("id")[0].as_py())
+    query = vectors_of(tables[2].column("vector"))[0]
+    node0_ids, node0_vectors = all_rows({0: tables[0]})
+    answer = search_by_id(cluster.nodes[1], name, id, k,
+                          filters=[{"field": "id", "op": "<", "value": 10_000}])
+    assert answer["ids"] == brute_force_ids(node0_ids, node0_vectors, query, k)
+    with pytest.raises(pa.ArrowKeyError, match="id 999999 not found in dataset .* on any member"):
+        search_by_id(cluster.nodes[0], name, 999_999, k)
+
+
 def test_dataset_on_some_nodes_reports_the_others_missing(cluster):
     name = unique_name("partial")
     table = make_table(ROWS_PER_NODE, d=DIM, rng=np.random.default_rng(9))

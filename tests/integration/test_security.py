@@ -369,7 +369,7 @@ def test_token_file_reloads_on_sighup(secure_server, tokens):
 
 @pytest.mark.parametrize("text,message", [
     ("a read * blake2b-256:" + "0" * 64 + "\nb root * blake2b-256:" + "0" * 64 + "\n",
-     "line 2: unknown role 'root' (read, write or admin)"),
+     "line 2: unknown role 'root' (read, write, admin or cluster)"),
     ("# comment\n\nc write logs_*\n", "line 3: expected 4 fields"),
     ("d read * arb_d_" + "0" * 64 + "\n", "line 1: the hash must be 'blake2b-256:'"),
 ])

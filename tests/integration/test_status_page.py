@@ -19,6 +19,8 @@ import pytest
 
 from arbalest_util import (REPO_ROOT, action, http_get, make_table, put_table, unique_name,
                            wait_until)
+from test_cluster import Cluster, cluster_status, wait_for_members
+from test_cluster import node_id as cluster_node_id
 
 CHROMIUM_TIMEOUT_S = 90
 
@@ -149,29 +151,48 @@ def console_lines(stderr: str) -> list[str]:
 
 class DatasetTable(HTMLParser):
     """{dataset: {field: text}} from the rows of #datasets (tr[data-dataset] > td[data-field]),
-    and the text of #js-errors and #state."""
+    {node id: {field: text}} from the rows of #members (tr[data-node]; "href" of a cell's link
+    as field + "_href", "class" of the row as "row_class"), whether #cluster is hidden, and the
+    text of #js-errors, #state, #cluster-state, #cluster-facts and #cluster-degraded (None
+    while hidden)."""
+
+    TEXTS = {"js-errors": "errors", "state": "state", "cluster-state": "cluster_state",
+             "cluster-facts": "cluster_facts", "cluster-degraded": "cluster_degraded"}
 
     def __init__(self):
         super().__init__()
         self.rows: dict[str, dict[str, str]] = {}
+        self.members: dict[str, dict[str, str]] = {}
         self.row = self.field = None
-        self.errors = self.state = ""
+        self.errors = self.state = self.cluster_state = self.cluster_facts = ""
+        self.cluster_degraded = None
+        self.cluster_hidden = None
         self.state_polls = 0
-        self.in_errors = self.in_state = False
+        self.in_text = None  # (attribute, closing tag) of the text being read
         self.charts = 0
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "tr" and "data-dataset" in attrs:
             self.row = self.rows.setdefault(attrs["data-dataset"], {})
+        elif tag == "tr" and "data-node" in attrs:
+            self.row = self.members.setdefault(attrs["data-node"], {})
+            self.row["row_class"] = attrs.get("class") or ""
         elif tag == "td" and self.row is not None and "data-field" in attrs:
             self.field = attrs["data-field"]
             self.row[self.field] = ""
-        elif attrs.get("id") == "js-errors":
-            self.in_errors = True
-        elif attrs.get("id") == "state":
-            self.in_state = True
-            self.state_polls = int(attrs.get("data-polls", "0"))
+        elif tag == "a" and self.field is not None:
+            self.row[self.field + "_href"] = attrs.get("href")
+        elif attrs.get("id") == "cluster":
+            self.cluster_hidden = "hidden" in attrs
+        elif attrs.get("id") in self.TEXTS:
+            name = self.TEXTS[attrs["id"]]
+            if name == "cluster_degraded" and "hidden" in attrs:
+                return
+            setattr(self, name, "")
+            self.in_text = (name, tag)
+            if attrs["id"] == "state":
+                self.state_polls = int(attrs.get("data-polls", "0"))
         if "uplot" in (attrs.get("class") or "").split():
             self.charts += 1
 
@@ -180,18 +201,14 @@ class DatasetTable(HTMLParser):
             self.field = None
         elif tag == "tr":
             self.row = None
-        elif tag == "pre":
-            self.in_errors = False
-        elif tag == "span":
-            self.in_state = False
+        if self.in_text and tag == self.in_text[1]:
+            self.in_text = None
 
     def handle_data(self, data):
         if self.field is not None:
             self.row[self.field] += data
-        if self.in_errors:
-            self.errors += data
-        if self.in_state:
-            self.state += data
+        if self.in_text:
+            setattr(self, self.in_text[0], getattr(self, self.in_text[0]) + data)
 
 
 def count(text: str) -> int:
@@ -200,6 +217,20 @@ def count(text: str) -> int:
 
 def artifacts_dir() -> Path:
     return Path(os.environ.get("ARBALEST_ARTIFACTS", REPO_ROOT / "build" / "artifacts"))
+
+
+def parsed_page(dom: subprocess.CompletedProcess) -> DatasetTable:
+    """The page Chromium dumped, checked for what every page must show: no JavaScript error
+    (console or #js-errors), at least two polls answered, the four charts."""
+    assert dom.returncode == 0, dom.stderr[-4000:]
+    assert not console_lines(dom.stderr), "\n".join(console_lines(dom.stderr))
+    page = DatasetTable()
+    page.feed(dom.stdout)
+    assert page.errors.strip() == "", page.errors
+    assert page.state_polls >= 2, (page.state, dom.stdout[-3000:])
+    assert page.state.startswith("updated"), page.state
+    assert page.charts == 4, dom.stdout[-3000:]
+    return page
 
 
 def test_status_page_in_headless_chromium(loaded_server, tmp_path):
@@ -214,14 +245,8 @@ def test_status_page_in_headless_chromium(loaded_server, tmp_path):
         screenshot = tmp_path / "status_page.png"
         shot = run_chromium(url, tmp_path, f"--screenshot={screenshot}", "--hide-scrollbars")
 
-    assert dom.returncode == 0, dom.stderr[-4000:]
-    assert not console_lines(dom.stderr), "\n".join(console_lines(dom.stderr))
-    page = DatasetTable()
-    page.feed(dom.stdout)
-    assert page.errors.strip() == "", page.errors
-    assert page.state_polls >= 2, (page.state, dom.stdout[-3000:])
-    assert page.state.startswith("updated"), page.state
-    assert page.charts == 4, dom.stdout[-3000:]
+    page = parsed_page(dom)
+    assert page.cluster_hidden is True and page.members == {}  # a single node
     assert set(page.rows) == {*quiet, busy}, page.rows
     for name in quiet:
         want, got = stats(srv.data, name), page.rows[name]
@@ -243,3 +268,55 @@ def test_status_page_in_headless_chromium(loaded_server, tmp_path):
     kept = artifacts_dir()
     kept.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(screenshot, kept / "status_page.png")
+
+
+# -- the cluster section -----------------------------------------------------------------------
+
+
+def page_of(url: str, workdir: Path) -> DatasetTable:
+    return parsed_page(run_chromium(url, workdir, "--dump-dom"))
+
+
+def test_status_page_shows_the_cluster_and_its_degraded_state(tmp_path):
+    c = Cluster(tmp_path, unique_name("page"))
+    try:
+        nodes = [c.add_node(0), c.add_node(1)]
+        ids = {cluster_node_id(n): n for n in nodes}
+        wait_for_members(nodes, set(ids), "both members listed")
+        url = f"http://127.0.0.1:{nodes[0].metrics_port}/?interval=300"
+        page = page_of(url, tmp_path)
+        assert page.cluster_hidden is False
+        assert page.cluster_state == "ok"
+        assert page.cluster_degraded is None
+        assert f"cluster {c.name}" in page.cluster_facts and "2 members" in page.cluster_facts
+        assert f"lease TTL {c.lease_ttl_s} s" in page.cluster_facts
+        assert set(page.members) == set(ids), page.members
+        for member_id, node in ids.items():
+            row = page.members[member_id]
+            this = node is nodes[0]
+            assert row["node_id"] == member_id + (" (this node)" if this else "")
+            assert ("self" in row["row_class"].split()) == this
+            assert row["flight"] == f"127.0.0.1:{node.port}"
+            assert row["metrics"] == f"127.0.0.1:{node.metrics_port}"
+            assert row["metrics_href"] == f"http://127.0.0.1:{node.metrics_port}/"
+            assert row["state"] == "alive"
+        screenshot = tmp_path / "status_page_cluster.png"
+        shot = run_chromium(url, tmp_path, f"--screenshot={screenshot}", "--hide-scrollbars")
+        assert shot.returncode == 0 and screenshot.stat().st_size > 10000, shot.stderr[-4000:]
+        artifacts_dir().mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(screenshot, artifacts_dir() / "status_page_cluster.png")
+        # The link leads to the member's own status page.
+        code, _, body = http_get(nodes[1].metrics_port, "/")
+        assert code == 200 and "status.js" in body
+
+        c.etcd.kill()
+        wait_until(lambda: cluster_status(nodes[0]), lambda s: s["degraded"],
+                   "node 0 to report the cluster degraded", timeout=30)
+        page = page_of(url, tmp_path)
+        assert page.cluster_state == "degraded"
+        assert page.cluster_degraded is not None
+        assert page.cluster_degraded.startswith("Degraded: etcd does not answer since")
+        assert "serves with the member list it last saw" in page.cluster_degraded
+        assert set(page.members) == set(ids)  # the members it last saw
+    finally:
+        c.stop()

@@ -65,5 +65,38 @@ TEST(AuthPolicyTest, Decisions) {
           .allowed);
 }
 
+// A cluster token makes the hops of a cluster search (read calls saying local_only) and nothing
+// else: no plain search, no scan, no write, no admin action, no listing.
+TEST(AuthPolicyTest, ClusterRoleMayOnlyHop) {
+  const TokenEntry node{"node", Role::kCluster, {"*"}, ""};
+  EXPECT_TRUE(
+      Decide(node, ForTicket(R"({"search":{"dataset":"a","vector":[1],"local_only":true}})"))
+          .allowed);
+  EXPECT_TRUE(Decide(node, ForAction("stats", R"({"dataset":"a","local_only":true})")).allowed);
+  auto decision = Decide(node, ForTicket(R"({"search":{"dataset":"a","vector":[1]}})"));
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.reason, "role");
+  EXPECT_EQ(decision.message,
+            "token 'node' has role cluster: it may only make the calls between cluster nodes "
+            "(read calls with local_only), not DoGet");
+  EXPECT_FALSE(Decide(node, ForTicket(R"({"search":{"dataset":"a","local_only":false}})")).allowed);
+  EXPECT_FALSE(Decide(node, ForTicket("a")).allowed);
+  EXPECT_FALSE(Decide(node, ForAction("delete", R"({"dataset":"a","local_only":true})")).allowed);
+  EXPECT_FALSE(Decide(node, ForAction("cluster-status", R"({"local_only":true})")).allowed);
+  EXPECT_FALSE(Decide(node, ForDescriptor("DoPut", fl::FlightDescriptor::Path({"a"}), Role::kWrite))
+                   .allowed);
+  EXPECT_FALSE(
+      Decide(node, ForDescriptor("GetFlightInfo", fl::FlightDescriptor::Path({"a"}), Role::kRead))
+          .allowed);
+  // Its dataset patterns hold as for any token.
+  const TokenEntry scoped{"node", Role::kCluster, {"logs_*"}, ""};
+  EXPECT_FALSE(
+      Decide(scoped, ForTicket(R"({"search":{"dataset":"a","vector":[1],"local_only":true}})"))
+          .allowed);
+  // Other roles may hop as they may search.
+  const TokenEntry reader{"r", Role::kRead, {"*"}, ""};
+  EXPECT_TRUE(Decide(reader, ForTicket(R"({"search":{"dataset":"a","local_only":true}})")).allowed);
+}
+
 }  // namespace
 }  // namespace arbalest

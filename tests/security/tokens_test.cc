@@ -72,7 +72,7 @@ TEST(TokensTest, ParseErrorsNameTheLine) {
   const BadFile cases[] = {
       {"a read *\n", "tokens line 1: expected 4 fields"},
       {"# c\na superuser * " + hash,
-       "tokens line 2: unknown role 'superuser' (read, write or admin)"},
+       "tokens line 2: unknown role 'superuser' (read, write, admin or cluster)"},
       {"a read * " + hash + "\na write * " + hash, "tokens line 2: token id 'a' appears twice"},
       {"a_b read * " + hash, "tokens line 1: token id 'a_b'"},
       {"a read * sha1:abc", "tokens line 1: the hash must be 'blake2b-256:'"},

@@ -1,9 +1,11 @@
-// The status page: polls /api/status, fills the datasets table and draws the live charts.
+// The status page: polls /api/status (and /cluster, for the cluster section: cluster.js), fills
+// the datasets table and draws the live charts.
 // Rates (rows/s, MB/s, QPS) and latency quantiles (p50, p99, from the server's histogram
 // buckets, as Prometheus' histogram_quantile does) are computed from successive polls.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
+import { renderCluster } from "./cluster.js";
 
 const params = new URLSearchParams(window.location.search);
 const intervalMs = Math.max(200, Number(params.get("interval")) || 1000);
@@ -268,9 +270,14 @@ function update(status) {
 async function poll() {
   const state = document.getElementById("state");
   try {
-    const response = await fetch("api/status", { cache: "no-store" });
+    const [response, cluster] = await Promise.all([
+      fetch("api/status", { cache: "no-store" }),
+      fetch("cluster", { cache: "no-store" }),
+    ]);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     update(await response.json());
+    // A server without /cluster (an older one) has no cluster section.
+    renderCluster(cluster.ok ? await cluster.json() : null);
     polls += 1;
     state.dataset.polls = String(polls);
     state.className = "ok";
