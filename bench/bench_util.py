@@ -3,6 +3,7 @@ over Flight, waiting until a dataset is indexed, and a process's resident memory
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,17 @@ def put_random_rows(client: flight.FlightClient, dataset: str, rows: int, seed: 
     while reader.read() is not None:
         pass
     writer.close()
+
+
+def put_seconds(client: flight.FlightClient, name: str, table: pa.Table) -> float:
+    """Seconds one DoPut of `table` into `name` takes until its ack."""
+    start = time.perf_counter()
+    writer, reader = client.do_put(flight.FlightDescriptor.for_path(name), table.schema)
+    writer.write_table(table)
+    writer.done_writing()
+    assert json.loads(reader.read().to_pybytes())["status"] == "acked"
+    writer.close()
+    return time.perf_counter() - start
 
 
 def wait_ready(client: flight.FlightClient, dataset: str, timeout: float) -> dict:

@@ -11,12 +11,16 @@ Usage: .venv/bin/python bench/ingest/text_put_cost.py --port 3000 [--rows 10000 
 import argparse
 import json
 import statistics
-import time
+import sys
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.flight as flight
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_util import put_seconds  # noqa: E402
 
 
 def make_table(rows, dim, words, rng, metadata):
@@ -25,16 +29,6 @@ def make_table(rows, dim, words, rng, metadata):
     vectors = pa.FixedSizeListArray.from_arrays(
         pa.array(rng.standard_normal(rows * dim, dtype=np.float32)), dim)
     return pa.table({"vector": vectors, "text": pa.array(texts)}).replace_schema_metadata(metadata)
-
-
-def put_seconds(client, name, table):
-    start = time.perf_counter()
-    writer, reader = client.do_put(flight.FlightDescriptor.for_path(name), table.schema)
-    writer.write_table(table)
-    writer.done_writing()
-    assert json.loads(reader.read().to_pybytes())["status"] == "acked"
-    writer.close()
-    return time.perf_counter() - start
 
 
 def main():

@@ -12,12 +12,16 @@ Usage: .venv/bin/python bench/ingest/upsert_put_cost.py --port 3000 [--rows 1000
 import argparse
 import json
 import statistics
-import time
+import sys
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.flight as flight
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_util import put_seconds  # noqa: E402
 
 
 def make_table(ids, dim, rng, metadata):
@@ -25,16 +29,6 @@ def make_table(ids, dim, rng, metadata):
         pa.array(rng.standard_normal(len(ids) * dim, dtype=np.float32)), dim)
     return pa.table({"id": pa.array(ids, pa.int64()), "vector": vectors}) \
         .replace_schema_metadata(metadata)
-
-
-def put_seconds(client, name, table):
-    start = time.perf_counter()
-    writer, reader = client.do_put(flight.FlightDescriptor.for_path(name), table.schema)
-    writer.write_table(table)
-    writer.done_writing()
-    assert json.loads(reader.read().to_pybytes())["status"] == "acked"
-    writer.close()
-    return time.perf_counter() - start
 
 
 def main():
