@@ -154,6 +154,9 @@ void Dataset::FinishUpsert(DatasetText* text, const arrow::RecordBatch& batch,
     for (const uint32_t row : replaced) text->Remove(row);
   }
   if (!layout_.unique_id) return;
+  // Every put into a dataset whose ids are unique publishes under delete_mutex_
+  // (VectorStore::LogAndPublish, Append, replay); the analysis cannot see that through Publish.
+  delete_mutex_.AssertHeld();
   const arrow::Status mapped =
       id_rows_.Assign(*batch.GetColumnByName(std::string(kIdColumn)), *first_row);
   if (!mapped.ok()) {  // the batch was conformed: its ids are the dataset's, never null

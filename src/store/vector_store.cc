@@ -65,14 +65,17 @@ arrow::Result<PutAck> VectorStore::LogAndPublishInTurn(
     // The append's first row number: checked by replay, so that a lost record is noticed.
     const int64_t rows = prepared.batch->num_rows();
     auto take_back = [&dataset, rows] { dataset.RevertLoggedRows(rows); };
+    if (dataset.layout().unique_id) {
+      dataset.delete_mutex().AssertHeld();  // LogAndPublish holds it for unique ids
+      logged = dataset.ResolveReplaced(&prepared);
+    }
     // An append that replaces rows (unique ids) logs them with it, in one record.
+    const int64_t first_row = dataset.logged_rows();
     const auto encode_append = [&]() {
       return prepared.replaced.isEmpty()
-                 ? EncodeAppend(dataset.name(), *prepared.batch, dataset.logged_rows())
-                 : EncodeUpsert(dataset.name(), *prepared.batch, prepared.replaced,
-                                dataset.logged_rows());
+                 ? EncodeAppend(dataset.name(), *prepared.batch, first_row)
+                 : EncodeUpsert(dataset.name(), *prepared.batch, prepared.replaced, first_row);
     };
-    logged = dataset.ResolveReplaced(&prepared);
     if (!logged.ok()) {
       // Nothing logged: given up below.
     } else if (log_create) {
