@@ -72,6 +72,7 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) override;
+  bool HopsCarryToken() const override { return peers_.carries_token(); }
 
  private:
   ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)

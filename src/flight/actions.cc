@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "flight/catalog.h"
+#include "flight/cluster_delete.h"
 #include "flight/cluster_search.h"
 #include "flight/cluster_search_by_id.h"
 #include "flight/cluster_stats.h"
@@ -105,10 +106,8 @@ arrow::Result<Json> Compact(VectorStore& store, std::string_view body) {
 }
 
 // {"dataset", "id"} or {"dataset", "ids": [...]} -> {"deleted": rows deleted}.
-arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
+arrow::Result<Json> LocalDelete(VectorStore& store, const Json& request) {
   constexpr std::string_view what = "body of action 'delete'";
-  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"dataset", "name", "id", "ids"}, what));
   ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"dataset", "name"}, what));
   const bool one = request.contains("id");
   if (!name || one == request.contains("ids")) {
@@ -127,6 +126,18 @@ arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto id_array, IdsToArray(literals, one, *dataset, one ? "id" : "ids"));
   ARROW_ASSIGN_OR_RAISE(int64_t deleted, store.Delete(*dataset, *id_array));
   return Json{{"deleted", deleted}};
+}
+
+// On a cluster node without local_only, on every member (cluster_delete.h).
+arrow::Result<Json> Delete(VectorStore& store, std::string_view body, ClusterHooks* cluster) {
+  constexpr std::string_view what = "body of action 'delete'";
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(
+      request, {"dataset", "name", "id", "ids", "local_only", "require_all", "timeout_ms"}, what));
+  ARROW_ASSIGN_OR_RAISE(auto fan_out, ParseFanOutOptions(request, what));
+  auto local = [&store, &request] { return LocalDelete(store, request); };
+  if (!cluster || fan_out.local_only) return local();
+  return ClusterDelete(*cluster, request, fan_out, local);
 }
 
 // {"dataset", "id", "k", "ef", "filters"} -> {"ids": [...], "scores": [...]}, best first.
@@ -406,7 +417,8 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "(+ \"ef\", \"filters\"). Result: {\"ids\": [...], \"scores\": [...]}."},
       {"delete",
        "Delete rows by id. Body: {\"dataset\", \"id\"} or {\"dataset\", \"ids\": [...]}. "
-       "Result: {\"deleted\": rows deleted}."},
+       "Result: {\"deleted\": rows deleted}. On a cluster node, on every member too, with "
+       "\"nodes\" and \"missing_nodes\", unless \"local_only\": true."},
       {"compact",
        "Drop a dataset's deleted rows now (from its rows, index and memory; the rows left are "
        "renumbered). Body: {\"dataset\": name}. Result: {\"dataset\", \"reclaimed_rows\", "
@@ -444,7 +456,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   if (type == "VectorSearchByID") {
     return OneJson(VectorSearchById(store, body, cluster, metrics));
   }
-  if (type == "delete") return OneJson(Delete(store, body));
+  if (type == "delete") return OneJson(Delete(store, body, cluster));
   if (type == "compact") return OneJson(Compact(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
   if (type == "stats") return OneJson(Stats(store, body, cluster));

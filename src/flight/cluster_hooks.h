@@ -95,6 +95,10 @@ class ClusterHooks {
   virtual arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) = 0;
+
+  // Whether the calls to other members carry the cluster token (this node requires tokens).
+  // The cluster role may not write, so a write that fans out cannot reach the members then.
+  virtual bool HopsCarryToken() const = 0;
 };
 
 // The `cluster-status` document of a node without cluster flags.

@@ -593,3 +593,68 @@ def test_member_that_does_not_answer_in_time_is_reported_missing(tmp_path):
                    "the resumed member to answer again", timeout=MEMBERSHIP_DEADLINE_S)
     finally:
         c.stop()
+
+
+# -- deletes ---------------------------------------------------------------------------------
+
+def local_ids(node: ServerProcess, name) -> list:
+    return scan_ticket(node, {"dataset": name, "local_only": True}).column("id").to_pylist()
+
+
+def test_delete_on_one_node_deletes_on_every_member(cluster):
+    name = unique_name("del")
+    tables = put_rows_to_each_node(cluster.nodes, name)
+    ids = [node_id(n) for n in cluster.nodes]
+    # Two rows of each node and an id no node holds, sent to node 1: every member deletes its
+    # own, and the counts add up.
+    doomed = [t.column("id").to_pylist()[j] for t in tables.values() for j in (0, 7)]
+    [answer] = action(cluster.nodes[1].data, "delete", {"dataset": name, "ids": doomed + [999_999]})
+    assert answer["deleted"] == 6 and answer["missing_nodes"] == []
+    assert answer["nodes"][0] == {"node": ids[1], "deleted": 2}  # this node first
+    assert sorted(n["node"] for n in answer["nodes"]) == sorted(ids)
+    assert all(n["deleted"] == 2 for n in answer["nodes"])
+    for i, node in enumerate(cluster.nodes):
+        expected = [x for x in tables[i].column("id").to_pylist() if x not in doomed]
+        assert local_ids(node, name) == expected
+    # Deleted already: 0, not an error. One id, local_only: this node's rows alone.
+    [again] = action(cluster.nodes[0].data, "delete", {"dataset": name, "ids": doomed})
+    assert again["deleted"] == 0
+    own = tables[2].column("id").to_pylist()[1]
+    other = tables[0].column("id").to_pylist()[1]
+    for id in (own, other):
+        [local] = action(cluster.nodes[2].data, "delete",
+                         {"dataset": name, "id": id, "local_only": True})
+        assert local == {"deleted": 1 if id == own else 0}
+    assert other in local_ids(cluster.nodes[0], name)
+
+    # A dataset on node 2 only: the members without it deleted nothing and are not missing;
+    # one no member holds is NOT_FOUND; a bad body is refused before anything is deleted.
+    only = unique_name("del_one")
+    put_table(cluster.nodes[2].data, only, make_table(20, d=DIM))
+    [answer] = action(cluster.nodes[0].data, "delete",
+                      {"dataset": only, "ids": [0, 1, 2], "require_all": True})
+    assert answer["deleted"] == 3 and answer["missing_nodes"] == []
+    assert {n["node"]: n["deleted"] for n in answer["nodes"]} == {ids[0]: 0, ids[1]: 0, ids[2]: 3}
+    with pytest.raises(pa.ArrowKeyError, match="not found"):
+        action(cluster.nodes[0].data, "delete", {"dataset": unique_name("nowhere"), "id": 1})
+    with pytest.raises(pa.ArrowInvalid, match="'require_all' in body of action 'delete'"):
+        action(cluster.nodes[0].data, "delete", {"dataset": name, "id": 1, "require_all": "yes"})
+
+    # A dead member is named missing (while it is listed), or with require_all fails the
+    # delete, naming it; the members that answered have deleted their rows all the same.
+    victim = cluster.nodes[2]
+    victim.proc.kill()
+    victim.proc.wait(10)
+    survivors_doomed = [tables[i].column("id").to_pylist()[3] for i in (0, 1)]
+    [answer] = action(cluster.nodes[0].data, "delete", {"dataset": name, "ids": survivors_doomed})
+    assert answer["deleted"] == 2
+    missing = answer["missing_nodes"]
+    assert [m["node"] for m in missing] in ([ids[2]], []), answer
+    if missing:
+        assert missing[0]["reason"].startswith(("unavailable", "timeout", "error")), missing
+        with pytest.raises(flight.FlightUnavailableError, match=ids[2]):
+            action(cluster.nodes[0].data, "delete",
+                   {"dataset": name, "id": tables[1].column("id").to_pylist()[4],
+                    "require_all": True})
+    for i in (0, 1):
+        assert survivors_doomed[i] not in local_ids(cluster.nodes[i], name)
