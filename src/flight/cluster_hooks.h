@@ -25,6 +25,8 @@ struct FanOutOptions {
   bool local_only = false;
   bool require_all = false;
   std::optional<int64_t> timeout_ms;
+  // Added to the timeout: how long a member may wait before it answers (check_readiness's wait).
+  int64_t extra_timeout_ms = 0;
 };
 
 // A member whose part of a search is not in the result, and why ("timeout", "no dataset",

@@ -658,3 +658,56 @@ def test_delete_on_one_node_deletes_on_every_member(cluster):
                     "require_all": True})
     for i in (0, 1):
         assert survivors_doomed[i] not in local_ids(cluster.nodes[i], name)
+
+
+# -- readiness -------------------------------------------------------------------------------
+
+def readiness(node: ServerProcess, **body) -> dict:
+    return action(node.data, "check_readiness", body)[0]
+
+
+def test_check_readiness_covers_every_member(cluster):
+    name = unique_name("ready")
+    put_rows_to_each_node(cluster.nodes, name)
+    ids = [node_id(n) for n in cluster.nodes]
+    # Waits for every member: READY once all rows of all three are indexed.
+    answer = readiness(cluster.nodes[0], dataset=name, wait=60)
+    assert answer["status"] == "READY", answer
+    assert answer["index_len"] == 3 * ROWS_PER_NODE and answer["pending"] == 0
+    assert [n["node"] for n in answer["nodes"]][0] == ids[0]  # this node first
+    assert sorted(n["node"] for n in answer["nodes"]) == sorted(ids)
+    assert all(n["status"] == "READY" and n["index_len"] == ROWS_PER_NODE
+               for n in answer["nodes"])
+    assert answer["missing_nodes"] == []
+    # local_only: today's answer, this node's rows alone.
+    local = readiness(cluster.nodes[1], dataset=name, local_only=True)
+    assert local["status"] == "READY" and local["index_len"] == ROWS_PER_NODE
+    assert "nodes" not in local
+    # A dataset on one member: READY (the others lack it); on none: NOT_FOUND.
+    only = unique_name("ready_one")
+    put_table(cluster.nodes[2].data, only, make_table(30, d=DIM))
+    answer = readiness(cluster.nodes[0], dataset=only, wait=60)
+    assert answer["status"] == "READY" and answer["index_len"] == 30, answer
+    assert {n["node"]: n["status"] for n in answer["nodes"]} == {
+        ids[0]: "NOT_FOUND", ids[1]: "NOT_FOUND", ids[2]: "READY"}
+    assert readiness(cluster.nodes[0], dataset=unique_name("nowhere"))["status"] == "NOT_FOUND"
+    # Every dataset of every member.
+    assert readiness(cluster.nodes[1], wait=60)["index_len"] == 3 * ROWS_PER_NODE + 30
+    with pytest.raises(pa.ArrowInvalid, match="'local_only' in body of action 'check_readiness'"):
+        readiness(cluster.nodes[0], dataset=name, local_only="no")
+
+    # A dead member, while listed, is missing: not READY (its state is unknown), and with
+    # require_all an error naming it.
+    victim = cluster.nodes[2]
+    victim.proc.kill()
+    victim.proc.wait(10)
+    answer = readiness(cluster.nodes[0], dataset=name)
+    missing = [m["node"] for m in answer["missing_nodes"]]
+    assert missing in ([ids[2]], []), answer
+    assert answer["status"] == ("BUSY" if missing else "READY"), answer
+    if missing:
+        with pytest.raises(flight.FlightUnavailableError, match=ids[2]):
+            readiness(cluster.nodes[0], dataset=name, require_all=True)
+    wait_for_members(cluster.nodes[:2], set(ids[:2]), f"{ids[2]} to leave")
+    answer = readiness(cluster.nodes[0], dataset=name, require_all=True)
+    assert answer["status"] == "READY" and answer["index_len"] == 2 * ROWS_PER_NODE, answer
