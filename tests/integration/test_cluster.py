@@ -6,7 +6,9 @@ TTL; etcd SIGKILLed, the nodes keep serving searches and say they are degraded, 
 once etcd is back on the same data dir and ports. Refusals: a data dir of another cluster, an
 etcd that does not answer at startup. Global search: from every node, the top-k of the rows put
 to all nodes equals a brute-force top-k over all of them; local_only answers from the node's
-own rows; a dead member is reported missing, and require_all makes that an error.
+own rows; a dead member is reported missing, and require_all makes that an error. Deletes and
+check_readiness sent to one node act on (or ask) every member, with the same missing-member
+convention.
 
 Timing is never asserted: membership changes are waited for with deadlines (wait_until).
 """
