@@ -260,8 +260,9 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOut(
     ARROW_ASSIGN_OR_RAISE(auto part, local());
     return std::vector<Part>{std::move(part)};
   }
-  const auto timeout =
-      options.timeout_ms ? std::chrono::milliseconds(*options.timeout_ms) : options_.search_timeout;
+  const auto timeout = (options.timeout_ms ? std::chrono::milliseconds(*options.timeout_ms)
+                                           : options_.search_timeout) +
+                       std::chrono::milliseconds(options.extra_timeout_ms);
   std::vector<std::future<arrow::Result<Part>>> answers;
   answers.reserve(peers.size());
   for (const auto& peer : peers) {

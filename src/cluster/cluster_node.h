@@ -1,8 +1,8 @@
 // A node's part in a cluster (--cluster-etcd): its membership in etcd (membership.h), what
 // `cluster-status` and /cluster report, and the scatter-gather of searches, scans and JSON
-// actions (stats) over the live members (ClusterHooks), through Flight clients with the
-// cluster's TLS and token (cluster_security.h). Datasets are not sharded yet: each node holds
-// what was put to it, and a search asks every member for its best rows and merges them.
+// actions (stats, delete, check_readiness) over the live members (ClusterHooks), through Flight
+// clients with the cluster's TLS and token (cluster_security.h). Datasets are not sharded yet: each
+// node holds what was put to it, and a search asks every member for its best rows and merges them.
 #pragma once
 
 #include <arrow/result.h>
@@ -72,6 +72,7 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) override;
+  bool HopsCarryToken() const override { return peers_.carries_token(); }
 
  private:
   ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)

@@ -35,6 +35,7 @@ class PeerClients {
   // The options of every call to a peer: the cluster token's header, and `timeout`.
   arrow::flight::FlightCallOptions CallOptions(std::chrono::milliseconds timeout) const;
   bool tls() const { return security_.tls; }
+  bool carries_token() const { return !security_.token.empty(); }
 
   // The client for `address` (host:port), connected on first use. Invalid for an address that
   // is not host:port.

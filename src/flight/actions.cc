@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "flight/catalog.h"
+#include "flight/cluster_delete.h"
+#include "flight/cluster_readiness.h"
 #include "flight/cluster_search.h"
 #include "flight/cluster_search_by_id.h"
 #include "flight/cluster_stats.h"
@@ -105,10 +107,8 @@ arrow::Result<Json> Compact(VectorStore& store, std::string_view body) {
 }
 
 // {"dataset", "id"} or {"dataset", "ids": [...]} -> {"deleted": rows deleted}.
-arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
+arrow::Result<Json> LocalDelete(VectorStore& store, const Json& request) {
   constexpr std::string_view what = "body of action 'delete'";
-  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"dataset", "name", "id", "ids"}, what));
   ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"dataset", "name"}, what));
   const bool one = request.contains("id");
   if (!name || one == request.contains("ids")) {
@@ -127,6 +127,18 @@ arrow::Result<Json> Delete(VectorStore& store, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto id_array, IdsToArray(literals, one, *dataset, one ? "id" : "ids"));
   ARROW_ASSIGN_OR_RAISE(int64_t deleted, store.Delete(*dataset, *id_array));
   return Json{{"deleted", deleted}};
+}
+
+// On a cluster node without local_only, on every member (cluster_delete.h).
+arrow::Result<Json> Delete(VectorStore& store, std::string_view body, ClusterHooks* cluster) {
+  constexpr std::string_view what = "body of action 'delete'";
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(
+      request, {"dataset", "name", "id", "ids", "local_only", "require_all", "timeout_ms"}, what));
+  ARROW_ASSIGN_OR_RAISE(auto fan_out, ParseFanOutOptions(request, what));
+  auto local = [&store, &request] { return LocalDelete(store, request); };
+  if (!cluster || fan_out.local_only) return local();
+  return ClusterDelete(*cluster, request, fan_out, local);
 }
 
 // {"dataset", "id", "k", "ef", "filters"} -> {"ids": [...], "scores": [...]}, best first.
@@ -158,19 +170,24 @@ arrow::Result<Json> VectorSearchById(VectorStore& store, std::string_view body,
 // The longest a check_readiness call may wait for READY.
 constexpr double kMaxReadinessWaitSeconds = 600;
 
-// {"dataset"} and {"wait": seconds} of check_readiness, both optional.
+// {"dataset"} and {"wait": seconds} of check_readiness, both optional, and the cluster keys.
 struct ReadinessRequest {
+  Json keys = Json::object();
   std::optional<std::string> dataset;
   double wait_seconds = 0;
+  FanOutOptions fan_out;
 };
 
 arrow::Result<ReadinessRequest> ParseReadinessRequest(std::string_view body) {
   ReadinessRequest request;
   if (body.empty()) return request;
   const std::string what = "body of action 'check_readiness'";
-  ARROW_ASSIGN_OR_RAISE(Json keys, ParseJsonObject(body, what));
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, {"dataset", "name", "wait"}, what));
+  ARROW_ASSIGN_OR_RAISE(request.keys, ParseJsonObject(body, what));
+  const Json& keys = request.keys;
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(
+      keys, {"dataset", "name", "wait", "local_only", "require_all", "timeout_ms"}, what));
   ARROW_ASSIGN_OR_RAISE(request.dataset, GetOptionalString(keys, {"dataset", "name"}, what));
+  ARROW_ASSIGN_OR_RAISE(request.fan_out, ParseFanOutOptions(keys, what));
   if (keys.contains("wait")) {
     const Json& wait = keys["wait"];
     if (wait.is_boolean()) {
@@ -209,8 +226,7 @@ IndexProgress ProgressOf(const std::vector<std::shared_ptr<Dataset>>& datasets) 
 
 // {"status": READY (every row indexed) | BUSY | NOT_FOUND, "index_len", "pending"}; with
 // "wait", answers once READY or when the wait is over (then BUSY).
-arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(ReadinessRequest request, ParseReadinessRequest(body));
+arrow::Result<Json> LocalReadiness(VectorStore& store, const ReadinessRequest& request) {
   std::vector<std::shared_ptr<Dataset>> datasets;
   if (request.dataset) {
     auto dataset = store.Get(*request.dataset);
@@ -233,6 +249,17 @@ arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body) {
               {"index_len", progress.indexed},
               {"pending", progress.pending},
               {"index_queue_depth", store.index_queue_depth()}};
+}
+
+// On a cluster node without local_only, every member's state (cluster_readiness.h).
+arrow::Result<Json> CheckReadiness(VectorStore& store, std::string_view body,
+                                   ClusterHooks* cluster) {
+  ARROW_ASSIGN_OR_RAISE(ReadinessRequest request, ParseReadinessRequest(body));
+  auto local = [&store, &request] { return LocalReadiness(store, request); };
+  if (!cluster || request.fan_out.local_only) return local();
+  // The members wait for READY as long as this node does.
+  request.fan_out.extra_timeout_ms = static_cast<int64_t>(request.wait_seconds * 1000);
+  return ClusterReadiness(*cluster, request.keys, request.fan_out, local);
 }
 
 // The longest a `snapshot` call may ask to wait for its snapshot.
@@ -406,7 +433,8 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "(+ \"ef\", \"filters\"). Result: {\"ids\": [...], \"scores\": [...]}."},
       {"delete",
        "Delete rows by id. Body: {\"dataset\", \"id\"} or {\"dataset\", \"ids\": [...]}. "
-       "Result: {\"deleted\": rows deleted}."},
+       "Result: {\"deleted\": rows deleted}. On a cluster node, on every member too, with "
+       "\"nodes\" and \"missing_nodes\", unless \"local_only\": true."},
       {"compact",
        "Drop a dataset's deleted rows now (from its rows, index and memory; the rows left are "
        "renumbered). Body: {\"dataset\": name}. Result: {\"dataset\", \"reclaimed_rows\", "
@@ -414,7 +442,8 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
       {"check_readiness",
        "Whether indexing has caught up. Body: {\"dataset\": name} or {}, optionally "
        "\"wait\": seconds (or true) to wait for READY. Result: "
-       "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}."},
+       "{\"status\": READY|BUSY|NOT_FOUND, \"index_len\", \"pending\"}; on a cluster node "
+       "over every member, with \"nodes\" and \"missing_nodes\", unless \"local_only\": true."},
       {"stats",
        "Dataset statistics. Body: {\"dataset\": name} for one, {} for all; on a cluster node "
        "also summed over the members (\"cluster\"), unless \"local_only\": true."},
@@ -444,9 +473,9 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   if (type == "VectorSearchByID") {
     return OneJson(VectorSearchById(store, body, cluster, metrics));
   }
-  if (type == "delete") return OneJson(Delete(store, body));
+  if (type == "delete") return OneJson(Delete(store, body, cluster));
   if (type == "compact") return OneJson(Compact(store, body));
-  if (type == "check_readiness") return OneJson(CheckReadiness(store, body));
+  if (type == "check_readiness") return OneJson(CheckReadiness(store, body, cluster));
   if (type == "stats") return OneJson(Stats(store, body, cluster));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));
   if (type == "snapshot" || type == "ForceSnapshot") {

@@ -25,6 +25,8 @@ struct FanOutOptions {
   bool local_only = false;
   bool require_all = false;
   std::optional<int64_t> timeout_ms;
+  // Added to the timeout: how long a member may wait before it answers (check_readiness's wait).
+  int64_t extra_timeout_ms = 0;
 };
 
 // A member whose part of a search is not in the result, and why ("timeout", "no dataset",
@@ -95,6 +97,10 @@ class ClusterHooks {
   virtual arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) = 0;
+
+  // Whether the calls to other members carry the cluster token (this node requires tokens).
+  // The cluster role may not write, so a write that fans out cannot reach the members then.
+  virtual bool HopsCarryToken() const = 0;
 };
 
 // The `cluster-status` document of a node without cluster flags.

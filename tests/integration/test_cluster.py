@@ -6,7 +6,9 @@ TTL; etcd SIGKILLed, the nodes keep serving searches and say they are degraded, 
 once etcd is back on the same data dir and ports. Refusals: a data dir of another cluster, an
 etcd that does not answer at startup. Global search: from every node, the top-k of the rows put
 to all nodes equals a brute-force top-k over all of them; local_only answers from the node's
-own rows; a dead member is reported missing, and require_all makes that an error.
+own rows; a dead member is reported missing, and require_all makes that an error. Deletes and
+check_readiness sent to one node act on (or ask) every member, with the same missing-member
+convention.
 
 Timing is never asserted: membership changes are waited for with deadlines (wait_until).
 """
@@ -593,3 +595,121 @@ def test_member_that_does_not_answer_in_time_is_reported_missing(tmp_path):
                    "the resumed member to answer again", timeout=MEMBERSHIP_DEADLINE_S)
     finally:
         c.stop()
+
+
+# -- deletes ---------------------------------------------------------------------------------
+
+def local_ids(node: ServerProcess, name) -> list:
+    return scan_ticket(node, {"dataset": name, "local_only": True}).column("id").to_pylist()
+
+
+def test_delete_on_one_node_deletes_on_every_member(cluster):
+    name = unique_name("del")
+    tables = put_rows_to_each_node(cluster.nodes, name)
+    ids = [node_id(n) for n in cluster.nodes]
+    # Two rows of each node and an id no node holds, sent to node 1: every member deletes its
+    # own, and the counts add up.
+    doomed = [t.column("id").to_pylist()[j] for t in tables.values() for j in (0, 7)]
+    [answer] = action(cluster.nodes[1].data, "delete", {"dataset": name, "ids": doomed + [999_999]})
+    assert answer["deleted"] == 6 and answer["missing_nodes"] == []
+    assert answer["nodes"][0] == {"node": ids[1], "deleted": 2}  # this node first
+    assert sorted(n["node"] for n in answer["nodes"]) == sorted(ids)
+    assert all(n["deleted"] == 2 for n in answer["nodes"])
+    for i, node in enumerate(cluster.nodes):
+        expected = [x for x in tables[i].column("id").to_pylist() if x not in doomed]
+        assert local_ids(node, name) == expected
+    # Deleted already: 0, not an error. One id, local_only: this node's rows alone.
+    [again] = action(cluster.nodes[0].data, "delete", {"dataset": name, "ids": doomed})
+    assert again["deleted"] == 0
+    own = tables[2].column("id").to_pylist()[1]
+    other = tables[0].column("id").to_pylist()[1]
+    for id in (own, other):
+        [local] = action(cluster.nodes[2].data, "delete",
+                         {"dataset": name, "id": id, "local_only": True})
+        assert local == {"deleted": 1 if id == own else 0}
+    assert other in local_ids(cluster.nodes[0], name)
+
+    # A dataset on node 2 only: the members without it deleted nothing and are not missing;
+    # one no member holds is NOT_FOUND; a bad body is refused before anything is deleted.
+    only = unique_name("del_one")
+    put_table(cluster.nodes[2].data, only, make_table(20, d=DIM))
+    [answer] = action(cluster.nodes[0].data, "delete",
+                      {"dataset": only, "ids": [0, 1, 2], "require_all": True})
+    assert answer["deleted"] == 3 and answer["missing_nodes"] == []
+    assert {n["node"]: n["deleted"] for n in answer["nodes"]} == {ids[0]: 0, ids[1]: 0, ids[2]: 3}
+    with pytest.raises(pa.ArrowKeyError, match="not found"):
+        action(cluster.nodes[0].data, "delete", {"dataset": unique_name("nowhere"), "id": 1})
+    with pytest.raises(pa.ArrowInvalid, match="'require_all' in body of action 'delete'"):
+        action(cluster.nodes[0].data, "delete", {"dataset": name, "id": 1, "require_all": "yes"})
+
+    # A dead member is named missing (while it is listed), or with require_all fails the
+    # delete, naming it; the members that answered have deleted their rows all the same.
+    victim = cluster.nodes[2]
+    victim.proc.kill()
+    victim.proc.wait(10)
+    survivors_doomed = [tables[i].column("id").to_pylist()[3] for i in (0, 1)]
+    [answer] = action(cluster.nodes[0].data, "delete", {"dataset": name, "ids": survivors_doomed})
+    assert answer["deleted"] == 2
+    missing = answer["missing_nodes"]
+    assert [m["node"] for m in missing] in ([ids[2]], []), answer
+    if missing:
+        assert missing[0]["reason"].startswith(("unavailable", "timeout", "error")), missing
+        with pytest.raises(flight.FlightUnavailableError, match=ids[2]):
+            action(cluster.nodes[0].data, "delete",
+                   {"dataset": name, "id": tables[1].column("id").to_pylist()[4],
+                    "require_all": True})
+    for i in (0, 1):
+        assert survivors_doomed[i] not in local_ids(cluster.nodes[i], name)
+
+
+# -- readiness -------------------------------------------------------------------------------
+
+def readiness(node: ServerProcess, **body) -> dict:
+    return action(node.data, "check_readiness", body)[0]
+
+
+def test_check_readiness_covers_every_member(cluster):
+    name = unique_name("ready")
+    put_rows_to_each_node(cluster.nodes, name)
+    ids = [node_id(n) for n in cluster.nodes]
+    # Waits for every member: READY once all rows of all three are indexed.
+    answer = readiness(cluster.nodes[0], dataset=name, wait=60)
+    assert answer["status"] == "READY", answer
+    assert answer["index_len"] == 3 * ROWS_PER_NODE and answer["pending"] == 0
+    assert [n["node"] for n in answer["nodes"]][0] == ids[0]  # this node first
+    assert sorted(n["node"] for n in answer["nodes"]) == sorted(ids)
+    assert all(n["status"] == "READY" and n["index_len"] == ROWS_PER_NODE
+               for n in answer["nodes"])
+    assert answer["missing_nodes"] == []
+    # local_only: today's answer, this node's rows alone.
+    local = readiness(cluster.nodes[1], dataset=name, local_only=True)
+    assert local["status"] == "READY" and local["index_len"] == ROWS_PER_NODE
+    assert "nodes" not in local
+    # A dataset on one member: READY (the others lack it); on none: NOT_FOUND.
+    only = unique_name("ready_one")
+    put_table(cluster.nodes[2].data, only, make_table(30, d=DIM))
+    answer = readiness(cluster.nodes[0], dataset=only, wait=60)
+    assert answer["status"] == "READY" and answer["index_len"] == 30, answer
+    assert {n["node"]: n["status"] for n in answer["nodes"]} == {
+        ids[0]: "NOT_FOUND", ids[1]: "NOT_FOUND", ids[2]: "READY"}
+    assert readiness(cluster.nodes[0], dataset=unique_name("nowhere"))["status"] == "NOT_FOUND"
+    # Every dataset of every member.
+    assert readiness(cluster.nodes[1], wait=60)["index_len"] == 3 * ROWS_PER_NODE + 30
+    with pytest.raises(pa.ArrowInvalid, match="'local_only' in body of action 'check_readiness'"):
+        readiness(cluster.nodes[0], dataset=name, local_only="no")
+
+    # A dead member, while listed, is missing: not READY (its state is unknown), and with
+    # require_all an error naming it.
+    victim = cluster.nodes[2]
+    victim.proc.kill()
+    victim.proc.wait(10)
+    answer = readiness(cluster.nodes[0], dataset=name)
+    missing = [m["node"] for m in answer["missing_nodes"]]
+    assert missing in ([ids[2]], []), answer
+    assert answer["status"] == ("BUSY" if missing else "READY"), answer
+    if missing:
+        with pytest.raises(flight.FlightUnavailableError, match=ids[2]):
+            readiness(cluster.nodes[0], dataset=name, require_all=True)
+    wait_for_members(cluster.nodes[:2], set(ids[:2]), f"{ids[2]} to leave")
+    answer = readiness(cluster.nodes[0], dataset=name, require_all=True)
+    assert answer["status"] == "READY" and answer["index_len"] == 2 * ROWS_PER_NODE, answer

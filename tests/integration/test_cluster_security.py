@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
@@ -183,10 +184,37 @@ def test_tls_token_cluster_answers_global_searches(secure_cluster, tokens, tmp_p
         put_rows(nodes[0], name, 5, tokens["cluster"])
     with pytest.raises(flight.FlightUnauthorizedError, match="role cluster"):
         list(nodes[0].data.list_flights(options=bearer(tokens["cluster"])))
+
+    # Deletes: the hops carry the cluster token, which may not delete, so a delete that would
+    # fan out is refused (nothing deleted) and a delete is sent to each node with local_only.
+    doomed = [t.column("id").to_pylist()[0] for t in tables]
+    with pytest.raises(pa.ArrowInvalid, match="send the delete with \"local_only\": true to each"):
+        delete(nodes[0], {"dataset": name, "ids": doomed}, tokens["admin"])
+    assert scan_ids(nodes[0], name, tokens["read"]) == sorted(ids.tolist())
+    for node in nodes:
+        assert delete(node, {"dataset": name, "ids": doomed, "local_only": True},
+                      tokens["admin"]) == {"deleted": 1}
+    assert scan_ids(nodes[1], name, tokens["read"]) == sorted(set(ids.tolist()) - set(doomed))
+    with pytest.raises(flight.FlightUnauthorizedError, match="role cluster"):
+        delete(nodes[0], {"dataset": name, "id": 1, "local_only": True}, tokens["cluster"])
+
     refused = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [(e["token"], e["method"], e["allowed"]) for e in refused
             if e["token"] == "nodes"] == [("nodes", "DoGet", False), ("nodes", "DoPut", False),
-                                          ("nodes", "ListFlights", False)]
+                                          ("nodes", "ListFlights", False),
+                                          ("nodes", "DoAction", False)]
+
+
+def delete(node, body, token) -> dict:
+    [result] = node.data.do_action(flight.Action("delete", json.dumps(body).encode()),
+                                   options=bearer(token))
+    return json.loads(result.body.to_pybytes())
+
+
+def scan_ids(node, name, token) -> list:
+    scan = node.data.do_get(flight.Ticket(json.dumps({"dataset": name}).encode()),
+                            options=bearer(token)).read_all()
+    return sorted(scan.column("id").to_pylist())
 
 
 def test_wrong_ca_or_no_cluster_token_names_the_peer(secure_cluster, certs, tokens):
