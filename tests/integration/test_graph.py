@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -241,3 +242,51 @@ def test_edges_are_charged_to_max_memory(start_server):
     ds2 = unique_name("after")
     put_table(srv.data, ds2, make_table(1000, 8))
     put_edges(srv.data, ds2, batch)  # the dropped dataset's edges gave their memory back
+
+
+NO_SNAPSHOT_TRIGGERS = ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0"]
+
+
+def snapshot_with_edges(srv) -> tuple[str, dict, Path]:
+    """A dataset with edges, snapshotted (the WAL checkpointed), the server SIGKILLed: returns
+    the dataset, its graph stats and its snapshot directory."""
+    ds = unique_name("snapedges")
+    put_table(srv.data, ds, make_table(20, 8))
+    put_edges(srv.data, ds, two_cliques())
+    before = graph_stats(srv.meta, ds)
+    lsn = action(srv.meta, "snapshot", {"dataset": ds})[0]["snapshot"][0]["lsn"]
+    srv.stop(signal.SIGKILL)
+    [snapshot] = (srv.data_dir / "snapshots").glob(f"{ds}@{lsn}-*")
+    return ds, before, snapshot
+
+
+def test_the_manifest_records_the_edges_file_and_older_manifests_still_load(start_server):
+    srv = start_server(NO_SNAPSHOT_TRIGGERS)
+    ds, before, snapshot = snapshot_with_edges(srv)
+    manifest_path = snapshot / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest["files"]["edges"]
+    assert entry["name"] == "edges.parquet"
+    assert entry["bytes"] == (snapshot / "edges.parquet").stat().st_size
+    assert len(entry["xxh3"]) == 16 and int(entry["xxh3"], 16) >= 0
+    srv.start()
+    assert graph_stats(srv.meta, ds) == before
+    # A manifest written before the edges file was recorded in it: loaded all the same.
+    srv.stop(signal.SIGKILL)
+    del manifest["files"]["edges"]
+    manifest_path.write_text(json.dumps(manifest))
+    srv.start()
+    assert graph_stats(srv.meta, ds) == before
+
+
+def test_a_corrupt_edges_file_stops_startup_naming_it(start_server):
+    srv = start_server(NO_SNAPSHOT_TRIGGERS)
+    _, _, snapshot = snapshot_with_edges(srv)
+    edges = snapshot / "edges.parquet"
+    raw = bytearray(edges.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    edges.write_bytes(bytes(raw))
+    with pytest.raises(RuntimeError, match="exited with code 1"):
+        srv.start(attempts=1)
+    assert str(edges) in srv.stderr(), srv.stderr_tail()
+    assert "checksum" in srv.stderr(), srv.stderr_tail()
