@@ -331,6 +331,13 @@ def test_longbows_graph_alpha_on_searches_answers_the_graph_search_fusion(server
         ticket = {"search": {**keys, **extra}}
         assert server.data.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all() == plain
     assert plain["id"].to_pylist() == [0, 1, 2, 3]
+    # A hybrid search (text_query) is fused the same way, from its hybrid ranking.
+    hybrid = {**keys, "text_query": "t7", "alpha": 0.5}
+    fused = action(server.meta, "GraphSearch", {**hybrid, "graph": {"alpha": 0.5}})[0]
+    ticket = {"search": {**hybrid, "graph_alpha": 0.5}}
+    table = server.data.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all()
+    assert table["id"].to_pylist() == [h["id"] for h in fused]
+    assert 7 in table["id"].to_pylist()  # found by its text
 
 
 def test_graph_alpha_bad_input_is_refused(server, ds):
