@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "flight/exchange_fetch.h"
 #include "flight/filter_parser.h"
 #include "flight/ingest_stream.h"
 #include "flight/search_request.h"
@@ -17,6 +18,7 @@ namespace {
 namespace fl = arrow::flight;
 
 constexpr std::string_view kSearchCommand = "VectorSearch";
+constexpr std::string_view kFetchCommand = "fetch";
 constexpr std::string_view kIngestPath = "ingest";
 
 // The query columns of one batch of an exchange search.
@@ -323,13 +325,16 @@ arrow::Status ServeExchange(VectorStore& store, const ServiceOptions& options,
   if (descriptor.type == fl::FlightDescriptor::CMD && descriptor.cmd == kSearchCommand) {
     return ServeSearch(store, options.metrics.get(), options.cluster.get(), reader, writer);
   }
+  if (descriptor.type == fl::FlightDescriptor::CMD && descriptor.cmd == kFetchCommand) {
+    return ServeFetch(store, reader, writer);
+  }
   if (descriptor.type == fl::FlightDescriptor::PATH && descriptor.path.size() == 2 &&
       descriptor.path[0] == kIngestPath) {
     return ServeIngest(store, descriptor.path[1], options.null_sink, reader, writer);
   }
   return arrow::Status::Invalid(
-      "DoExchange serves the descriptor command \"VectorSearch\" and the path [\"ingest\", "
-      "dataset]; got ",
+      "DoExchange serves the descriptor commands \"VectorSearch\" and \"fetch\" and the path "
+      "[\"ingest\", dataset]; got ",
       descriptor.ToString());
 }
 

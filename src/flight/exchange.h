@@ -1,4 +1,4 @@
-// DoExchange of protocol.md, two conversations on one bidirectional stream:
+// DoExchange of protocol.md, three conversations on one bidirectional stream:
 //
 //  - descriptor CMD "VectorSearch": the client sends batches of queries with columns `dataset`
 //    (utf8), `query_vector` (FixedSizeList or List of float32/float64), and optionally `k`
@@ -9,6 +9,7 @@
 //    (ServiceOptions::cluster) each query fans out to the members (optional columns
 //    `local_only`, `require_all` boolean and `timeout_ms` integer, as the search keys), and the
 //    app_metadata names those missing from its result under "missing_nodes".
+//  - descriptor CMD "fetch": rows by id (exchange_fetch.h).
 //  - descriptor PATH ["ingest", dataset]: each batch is stored as by DoPut and answered, once
 //    durable, with app_metadata {"status":"acked","batch_id":n,"rows":r,"seq":s}.
 #pragma once

@@ -7,6 +7,7 @@
 
 #include "common/dataset_name.h"
 #include "flight/filter_parser.h"
+#include "flight/graph_search.h"
 
 namespace arbalest {
 namespace {
@@ -39,6 +40,22 @@ arrow::Status ParseSearchLimits(const Json& keys, std::string_view what, SearchR
     ARROW_ASSIGN_OR_RAISE(request->filter, ParseFilters(*filters));
   }
   return arrow::Status::OK();
+}
+
+// Longbow's graph_alpha (0: none) and graph_depth (hops, 0: none; default 1).
+arrow::Result<std::optional<SearchRequest::GraphExpansion>> ParseGraphExpansion(
+    const Json& keys, std::string_view what) {
+  ARROW_ASSIGN_OR_RAISE(auto alpha, GetOptionalNumber(keys, "graph_alpha", what));
+  ARROW_ASSIGN_OR_RAISE(auto depth, GetOptionalInt(keys, "graph_depth", what));
+  if (alpha && !(*alpha >= 0 && *alpha <= 1)) {
+    return arrow::Status::Invalid("'graph_alpha' in ", what, " must be in [0, 1], got ", *alpha);
+  }
+  if (depth && (*depth < 0 || *depth > kMaxGraphSearchHops)) {
+    return arrow::Status::Invalid("'graph_depth' in ", what, " must be 0 to ", kMaxGraphSearchHops,
+                                  ", got ", *depth);
+  }
+  if (!alpha || *alpha == 0 || depth == 0) return std::nullopt;
+  return SearchRequest::GraphExpansion{*alpha, static_cast<int>(depth.value_or(1))};
 }
 
 }  // namespace
@@ -85,7 +102,8 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
   std::initializer_list<std::string_view> known = {
       "dataset",       "name",       "vector",     "k",           "ef",
       "filters",       "columns",    "text_query", "alpha",       "include_vectors",
-      "vector_format", "local_only", "vectors",    "require_all", "timeout_ms"};
+      "vector_format", "local_only", "vectors",    "require_all", "timeout_ms",
+      "graph_alpha",   "graph_depth"};
   ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, known, what));
   if (!allow_batch && keys.contains("vectors")) {
     return arrow::Status::Invalid("'vectors' (a batch of queries) is only accepted by the ",
@@ -105,6 +123,7 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
   ARROW_RETURN_NOT_OK(GetOptionalString(keys, {"vector_format"}, what).status());
   ARROW_ASSIGN_OR_RAISE(base.text_query, GetOptionalString(keys, {"text_query"}, what));
   ARROW_ASSIGN_OR_RAISE(base.alpha, GetOptionalNumber(keys, "alpha", what));
+  ARROW_ASSIGN_OR_RAISE(base.graph, ParseGraphExpansion(keys, what));
 
   const bool has_vector = keys.contains("vector");
   const bool has_vectors = keys.contains("vectors");
@@ -158,7 +177,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimedSearch(const Dataset& da
                                                                const SearchRequest& request,
                                                                ServerMetrics* metrics) {
   const auto start = std::chrono::steady_clock::now();
-  auto result = SearchDataset(dataset, request);
+  auto result =
+      request.graph ? GraphExpandedSearch(dataset, request) : SearchDataset(dataset, request);
   if (metrics && result.ok()) {
     metrics->ObserveSearch(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -159,6 +159,7 @@ arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string&
   ARROW_ASSIGN_OR_RAISE(std::string schema, EncodeSchema(*manifest.schema));
   Json files = {{"data", FileJson(manifest.data)}, {"index", FileJson(manifest.graph)}};
   if (manifest.tombstones) files["tombstones"] = FileJson(*manifest.tombstones);
+  if (manifest.edges) files["edges"] = FileJson(*manifest.edges);
   const Json json = {{"format_version", kSnapshotFormatVersion},
                      {"dataset", manifest.dataset},
                      {"lsn", manifest.lsn},
@@ -209,6 +210,9 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   ARROW_ASSIGN_OR_RAISE(manifest.graph, reader.File(*files, "index"));
   if (files->contains("tombstones")) {
     ARROW_ASSIGN_OR_RAISE(manifest.tombstones, reader.File(*files, "tombstones"));
+  }
+  if (files->contains("edges")) {
+    ARROW_ASSIGN_OR_RAISE(manifest.edges, reader.File(*files, "edges"));
   }
   return manifest;
 }

@@ -26,7 +26,9 @@
 //    "schema": "<base64 Arrow IPC schema of the rows (after schema evolution)>",
 //    "index": {"metric": "euclidean", "element_type": "float32", "dim": 384, ...},
 //    "files": {"data": {"name": "data.parquet", "bytes": 123, "xxh3": "<16 hex digits>"},
-//              "index": {...}, "tombstones": {...} (optional)}}
+//              "index": {...}, "tombstones": {...} (optional), "edges": {...} (optional;
+//              absent in manifests written before edges were recorded, whose edges.parquet,
+//              when there is one, is read unchecked)}}
 // A reader that finds an unknown format_version refuses the snapshot.
 #pragma once
 
@@ -70,6 +72,7 @@ struct SnapshotManifest {
   SnapshotFile data;
   SnapshotFile graph;
   std::optional<SnapshotFile> tombstones;
+  std::optional<SnapshotFile> edges;  // edges.parquet, when the dataset has graph edges
 };
 
 // "<dataset>@<lsn>-<indexed_rows>".

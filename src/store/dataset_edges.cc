@@ -86,15 +86,22 @@ arrow::Result<bool> HasLiveId(const DatasetSnapshot& view, int64_t id) {
   return found;
 }
 
-arrow::Status SaveEdges(const DatasetSnapshot& view, const std::string& path) {
-  if (!view.edges || view.edges->count == 0) return arrow::Status::OK();
-  return WriteEdgeFile(*view.edges, path);
+arrow::Result<bool> SaveEdges(const DatasetSnapshot& view, const std::string& path) {
+  if (!view.edges || view.edges->count == 0) return false;
+  ARROW_RETURN_NOT_OK(WriteEdgeFile(*view.edges, path));
+  return true;
 }
 
-arrow::Status LoadEdges(const std::string& dir, Dataset& dataset) {
-  const std::string path = (std::filesystem::path(dir) / kSnapshotEdgesFile).string();
-  std::error_code error;
-  if (!std::filesystem::exists(path, error)) return arrow::Status::OK();
+arrow::Status LoadEdges(const std::string& dir, const std::optional<SnapshotFile>& recorded,
+                        Dataset& dataset) {
+  const std::string path =
+      (std::filesystem::path(dir) / (recorded ? recorded->name : kSnapshotEdgesFile)).string();
+  if (recorded) {
+    ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir, *recorded));
+  } else {
+    std::error_code error;
+    if (!std::filesystem::exists(path, error)) return arrow::Status::OK();
+  }
   ARROW_ASSIGN_OR_RAISE(auto batches, ReadEdgeFile(path));
   std::unordered_set<int64_t> live;
   ARROW_RETURN_NOT_OK(

@@ -7,10 +7,12 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <optional>
 #include <string>
 #include <unordered_set>
 
 #include "graph/edge_file.h"
+#include "persist/snapshot_format.h"
 #include "store/dataset.h"
 
 namespace arbalest {
@@ -30,13 +32,17 @@ arrow::Result<std::unordered_set<int64_t>> IdsOfRows(const DatasetSnapshot& view
 // Whether `id` is carried by a live row of `view`.
 arrow::Result<bool> HasLiveId(const DatasetSnapshot& view, int64_t id);
 
-// Writes `view`'s edges to `path`, the kSnapshotEdgesFile of a snapshot being staged (nothing
-// without edges).
-arrow::Status SaveEdges(const DatasetSnapshot& view, const std::string& path);
+// Writes `view`'s edges to `path`, the kSnapshotEdgesFile of a snapshot being staged; returns
+// whether it wrote the file (not without edges).
+arrow::Result<bool> SaveEdges(const DatasetSnapshot& view, const std::string& path);
 
 // Loads the edges file of the snapshot directory `dir` into `dataset` (loaded from the same
 // snapshot), leaving out edges whose rows are not live (a delete published between the
-// snapshot's cut of the rows and of the edges).
-arrow::Status LoadEdges(const std::string& dir, Dataset& dataset);
+// snapshot's cut of the rows and of the edges). `recorded`: the file as its manifest records
+// it, whose size and checksum are checked first (Invalid naming the file when they differ);
+// unset for a manifest written before edges were recorded, whose edges file, if any, is read
+// unchecked. A file that does not parse is Invalid naming it too.
+arrow::Status LoadEdges(const std::string& dir, const std::optional<SnapshotFile>& recorded,
+                        Dataset& dataset);
 
 }  // namespace arbalest

@@ -41,6 +41,14 @@ struct SearchRequest {
   // query: kDefaultHybridAlpha.
   std::optional<std::string> text_query;
   std::optional<double> alpha;
+  // Longbow's graph_alpha: the results re-ranked with the dataset's knowledge graph (the
+  // GraphSearch fusion, flight/graph_search.h, which flight's TimedSearch routes to; SearchDataset
+  // ignores it). Unset: none.
+  struct GraphExpansion {
+    double alpha = 0.5;  // the graph side's share of the fused score, (0, 1]
+    int max_hops = 1;
+  };
+  std::optional<GraphExpansion> graph;
 };
 
 // The k nearest live rows of `dataset` to request.query, best first, as one batch with columns

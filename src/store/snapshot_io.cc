@@ -50,6 +50,7 @@ Json IndexDescription(const Dataset& dataset) {
 int64_t SizeOnDisk(const SnapshotManifest& manifest) {
   int64_t bytes = manifest.data.digest.bytes + manifest.graph.digest.bytes;
   if (manifest.tombstones) bytes += manifest.tombstones->digest.bytes;
+  if (manifest.edges) bytes += manifest.edges->digest.bytes;
   return bytes;
 }
 
@@ -139,7 +140,10 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
         WriteTombstones(view.deleted->rows(), staging->FilePath(kSnapshotTombstonesFile)));
     ARROW_ASSIGN_OR_RAISE(manifest.tombstones, Describe(*staging, kSnapshotTombstonesFile));
   }
-  ARROW_RETURN_NOT_OK(SaveEdges(view, staging->FilePath(kSnapshotEdgesFile)));
+  ARROW_ASSIGN_OR_RAISE(const bool edges, SaveEdges(view, staging->FilePath(kSnapshotEdgesFile)));
+  if (edges) {
+    ARROW_ASSIGN_OR_RAISE(manifest.edges, Describe(*staging, kSnapshotEdgesFile));
+  }
   ARROW_RETURN_NOT_OK(WriteManifest(manifest, staging->FilePath(kManifestFile)));
   const SnapshotDirEntry committed{
       manifest.dataset, manifest.lsn, manifest.indexed_rows,
@@ -205,7 +209,7 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
     }
   }
   ARROW_RETURN_NOT_OK(dataset->DeleteRecovered(deleted, manifest.lsn));
-  ARROW_RETURN_NOT_OK(LoadEdges(dir.path, *dataset));
+  ARROW_RETURN_NOT_OK(LoadEdges(dir.path, manifest.edges, *dataset));
   dataset->set_created_lsn(manifest.created_lsn);
   const auto deleted_rows = static_cast<int64_t>(deleted.cardinality());
   dataset->set_saved_snapshot({manifest.lsn, manifest.rows - deleted_rows, deleted_rows,

@@ -325,8 +325,9 @@ arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array&
       LogChange(
           dataset,
           [&](int64_t logged_rows) { return EncodeDelete(dataset.name(), rows, logged_rows); }, 0));
-  dataset.PublishDeletes(rows, change.turn, change.lsn);
+  // The rows' edges go first: no reader sees the rows deleted and their edges still there.
   RemoveEdgesOf(dataset, ids);
+  dataset.PublishDeletes(rows, change.turn, change.lsn);
   MaybeCompact(dataset);
   return static_cast<int64_t>(rows.cardinality());
 }

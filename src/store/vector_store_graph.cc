@@ -12,6 +12,11 @@ arrow::Result<int64_t> VectorStore::AddEdges(Dataset& dataset, const arrow::Reco
   ARROW_RETURN_NOT_OK(CheckGraphIds(dataset));
   if (edges.num_rows() == 0) return arrow::Status::Invalid("no edges given");
   ARROW_ASSIGN_OR_RAISE(auto canonical, ConformEdges(edges));
+  // Held from the check of the endpoints until the edges are published, as a delete holds it
+  // from resolving its rows until their edges are gone: a delete comes wholly before the check
+  // (which then refuses its ids) or wholly after the append (and removes the new edges), in the
+  // log as in memory, so an edge never names a deleted row, before or after a restart.
+  MutexLock deletes(&dataset.delete_mutex());
   ARROW_RETURN_NOT_OK(CheckEdgeEndpoints(dataset.Snapshot(), *canonical, dataset.name()));
   ARROW_ASSIGN_OR_RAISE(const int64_t reserved, dataset.graph().Reserve(canonical->num_rows()));
   auto change = LogChange(

@@ -276,6 +276,25 @@ def action(client: flight.FlightClient, kind: str, body=None) -> list:
     return [json.loads(r.body.to_pybytes()) for r in client.do_action(flight.Action(kind, raw))]
 
 
+def exchange(client: flight.FlightClient, descriptor, batches, options=None) -> list:
+    """One DoExchange: writes `batches` (one schema), then reads every answer until the server
+    ends the stream; returns them as (RecordBatch or None, decoded JSON app_metadata)."""
+    writer, reader = client.do_exchange(descriptor, options=options)
+    answers = []
+    with writer:
+        writer.begin(batches[0].schema)
+        for batch in batches:
+            writer.write_batch(batch)
+        writer.done_writing()
+        while True:
+            try:
+                chunk = reader.read_chunk()
+            except StopIteration:
+                break
+            answers.append((chunk.data, json.loads(chunk.app_metadata.to_pybytes())))
+    return answers
+
+
 def stats(client, name):
     results = action(client, "stats", {"dataset": name})
     assert len(results) == 1, results

@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import (ServerProcess, action, binary_path, die_with_parent, free_ports,
-                           http_get, make_table, put_table, scrape, unique_name, value,
-                           vector_array, vectors_of, wait_until)
+from arbalest_util import (ServerProcess, action, binary_path, die_with_parent, exchange,
+                           free_ports, http_get, make_table, put_table, scrape, unique_name,
+                           value, vector_array, vectors_of, wait_until)
 from etcd_util import EtcdProcess
 
 LEASE_TTL_S = 2
@@ -319,19 +319,7 @@ def exchange_search(node, name, queries, k, **columns):
                              "ef": pa.array([400] * len(queries), pa.int32()),
                              **{key: pa.array([value] * len(queries))
                                 for key, value in columns.items()}})
-    writer, reader = node.data.do_exchange(flight.FlightDescriptor.for_command(b"VectorSearch"))
-    answers = []
-    with writer:
-        writer.begin(batch.schema)
-        writer.write_batch(batch)
-        writer.done_writing()
-        while True:
-            try:
-                chunk = reader.read_chunk()
-            except StopIteration:
-                break
-            answers.append((chunk.data, json.loads(chunk.app_metadata.to_pybytes())))
-    return answers
+    return exchange(node.data, flight.FlightDescriptor.for_command(b"VectorSearch"), [batch])
 
 
 def test_global_search_equals_brute_force_from_every_node(cluster):

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, assert_tables_equal, make_table,
-                           put_table, scan, unique_name, vector_array)
+from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, assert_tables_equal, exchange,
+                           make_table, put_table, scan, unique_name, vector_array)
 
 DIM = 16
 
@@ -31,20 +31,7 @@ def search(client, name, vector, k):
 
 
 def exchange_search(client, batches):
-    writer, reader = client.do_exchange(flight.FlightDescriptor.for_command(b"VectorSearch"))
-    with writer:
-        writer.begin(batches[0].schema)
-        for batch in batches:
-            writer.write_batch(batch)
-        writer.done_writing()
-        results = []
-        while True:
-            try:
-                chunk = reader.read_chunk()
-            except StopIteration:
-                break
-            results.append((chunk.data, json.loads(chunk.app_metadata.to_pybytes())))
-    return results
+    return exchange(client, flight.FlightDescriptor.for_command(b"VectorSearch"), batches)
 
 
 def same_answer(batch: pa.RecordBatch, expected: pa.Table) -> bool:

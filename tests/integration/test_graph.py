@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -241,3 +242,123 @@ def test_edges_are_charged_to_max_memory(start_server):
     ds2 = unique_name("after")
     put_table(srv.data, ds2, make_table(1000, 8))
     put_edges(srv.data, ds2, batch)  # the dropped dataset's edges gave their memory back
+
+
+NO_SNAPSHOT_TRIGGERS = ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0"]
+
+
+def snapshot_with_edges(srv) -> tuple[str, dict, Path]:
+    """A dataset with edges, snapshotted (the WAL checkpointed), the server SIGKILLed: returns
+    the dataset, its graph stats and its snapshot directory."""
+    ds = unique_name("snapedges")
+    put_table(srv.data, ds, make_table(20, 8))
+    put_edges(srv.data, ds, two_cliques())
+    before = graph_stats(srv.meta, ds)
+    lsn = action(srv.meta, "snapshot", {"dataset": ds})[0]["snapshot"][0]["lsn"]
+    srv.stop(signal.SIGKILL)
+    [snapshot] = (srv.data_dir / "snapshots").glob(f"{ds}@{lsn}-*")
+    return ds, before, snapshot
+
+
+def test_the_manifest_records_the_edges_file_and_older_manifests_still_load(start_server):
+    srv = start_server(NO_SNAPSHOT_TRIGGERS)
+    ds, before, snapshot = snapshot_with_edges(srv)
+    manifest_path = snapshot / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest["files"]["edges"]
+    assert entry["name"] == "edges.parquet"
+    assert entry["bytes"] == (snapshot / "edges.parquet").stat().st_size
+    assert len(entry["xxh3"]) == 16 and int(entry["xxh3"], 16) >= 0
+    srv.start()
+    assert graph_stats(srv.meta, ds) == before
+    # A manifest written before the edges file was recorded in it: loaded all the same.
+    srv.stop(signal.SIGKILL)
+    del manifest["files"]["edges"]
+    manifest_path.write_text(json.dumps(manifest))
+    srv.start()
+    assert graph_stats(srv.meta, ds) == before
+
+
+def test_a_corrupt_edges_file_stops_startup_naming_it(start_server):
+    srv = start_server(NO_SNAPSHOT_TRIGGERS)
+    _, _, snapshot = snapshot_with_edges(srv)
+    edges = snapshot / "edges.parquet"
+    raw = bytearray(edges.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    edges.write_bytes(bytes(raw))
+    with pytest.raises(RuntimeError, match="exited with code 1"):
+        srv.start(attempts=1)
+    assert str(edges) in srv.stderr(), srv.stderr_tail()
+    assert "checksum" in srv.stderr(), srv.stderr_tail()
+
+
+def line_with_links(server, ds):
+    """Rows 0..9 on a line, each with a tag; the query [0, 0, 0, 0] sits on row 0. Edges
+    0 -> 9 (weight 1) and 2 -> 8 (weight 0.5) bring far rows in through the graph."""
+    import numpy as np
+    from arbalest_util import vector_array
+    vectors = np.zeros((10, 4), dtype=np.float32)
+    vectors[:, 0] = np.arange(10, dtype=np.float32)
+    put_table(server.data, ds, pa.table({"id": pa.array(range(10), pa.int64()),
+                                         "vector": vector_array(vectors),
+                                         "tag": pa.array([f"t{i}" for i in range(10)])}))
+    add_edge(server.meta, ds, 0, "about", 9, 1.0)
+    add_edge(server.meta, ds, 2, "about", 8, 0.5)
+
+
+def test_longbows_graph_alpha_on_searches_answers_the_graph_search_fusion(server, ds):
+    """Longbow's `graph_alpha` / `graph_depth` search keys, as its SDK sends them in a DoGet
+    search ticket: the GraphSearch fusion with alpha = graph_alpha and max_hops = graph_depth,
+    answered as a search result table (rows only the graph found have a null distance)."""
+    import pyarrow.ipc as ipc
+    line_with_links(server, ds)
+    keys = {"dataset": ds, "vector": [0.0, 0.0, 0.0, 0.0], "k": 4}
+    fused = action(server.meta, "GraphSearch", {**keys, "graph": {"alpha": 0.5, "max_hops": 1}})[0]
+    ticket = {"search": {**keys, "graph_alpha": 0.5, "graph_depth": 1}}
+    table = server.data.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all()
+    assert table.column_names == ["id", "score", "distance", "tag"]
+    assert table["id"].to_pylist() == [h["id"] for h in fused] == [0, 9, 1, 2]
+    assert table["score"].to_pylist() == pytest.approx([h["score"] for h in fused], rel=1e-6)
+    assert table["distance"].to_pylist() == [0.0, None, 1.0, 2.0]  # 9: found by the graph alone
+    assert table["tag"].to_pylist() == ["t0", "t9", "t1", "t2"]
+    # The VectorSearch action answers the same table; graph_depth defaults to 1 hop.
+    body = {**keys, "graph_alpha": 0.5}
+    [result] = server.meta.do_action(flight.Action("VectorSearch", json.dumps(body).encode()))
+    assert ipc.open_stream(result.body).read_all().equals(table)
+    # graph_alpha 0 (or graph_depth 0) is the plain search, as in Longbow.
+    plain = server.data.do_get(flight.Ticket(json.dumps({"search": keys}).encode())).read_all()
+    for extra in ({"graph_alpha": 0}, {"graph_alpha": 0.5, "graph_depth": 0}):
+        ticket = {"search": {**keys, **extra}}
+        assert server.data.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all() == plain
+    assert plain["id"].to_pylist() == [0, 1, 2, 3]
+    # A hybrid search (text_query) is fused the same way, from its hybrid ranking.
+    hybrid = {**keys, "text_query": "t7", "alpha": 0.5}
+    fused = action(server.meta, "GraphSearch", {**hybrid, "graph": {"alpha": 0.5}})[0]
+    ticket = {"search": {**hybrid, "graph_alpha": 0.5}}
+    table = server.data.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all()
+    assert table["id"].to_pylist() == [h["id"] for h in fused]
+    assert 7 in table["id"].to_pylist()  # found by its text
+
+
+def test_graph_alpha_bad_input_is_refused(server, ds):
+    line_with_links(server, ds)
+    keys = {"dataset": ds, "vector": [0.0, 0.0, 0.0, 0.0], "k": 3}
+
+    def search(**extra):
+        ticket = {"search": {**keys, **extra}}
+        return server.data.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all()
+
+    with pytest.raises(INVALID_ARGUMENT, match="'graph_alpha' .* must be in \\[0, 1\\], got 2"):
+        search(graph_alpha=2)
+    with pytest.raises(INVALID_ARGUMENT, match="'graph_depth' .* must be 0 to 4, got 9"):
+        search(graph_alpha=0.5, graph_depth=9)
+    with pytest.raises(INVALID_ARGUMENT, match="'graph_alpha' .* must be a number"):
+        search(graph_alpha="much")
+    with pytest.raises(INVALID_ARGUMENT, match="takes its expansion in 'graph'"):
+        action(server.meta, "GraphSearch", {**keys, "graph_alpha": 0.5})
+    strings = unique_name("strids")
+    put_table(server.data, strings, make_table(5, 4, id_type=pa.string()))
+    with pytest.raises(INVALID_ARGUMENT, match="edges name rows by integer id"):
+        ticket = {"search": {**keys, "dataset": strings, "graph_alpha": 0.5}}
+        server.data.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all()
+    assert search()["id"].to_pylist() == [0, 1, 2]  # still serving

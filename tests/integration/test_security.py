@@ -159,13 +159,9 @@ def do_action(client, kind, body, options):
     return list(client.do_action(flight.Action(kind, json.dumps(body).encode()), options=options))
 
 
-def exchange_search(client, dataset, options):
-    descriptor = flight.FlightDescriptor.for_command(b"VectorSearch")
+def exchange_batch(client, descriptor, batch, options):
+    """Writes `batch` on a DoExchange and reads the first answer (none: fine)."""
     writer, reader = client.do_exchange(descriptor, options=options)
-    batch = pa.record_batch({
-        "dataset": pa.array([dataset]),
-        "query_vector": pa.array([[0.1, 0.2, 0.3, 0.4]], pa.list_(pa.float32())),
-        "k": pa.array([3], pa.int64())})
     writer.begin(batch.schema)
     writer.write_batch(batch)
     writer.done_writing()
@@ -174,16 +170,22 @@ def exchange_search(client, dataset, options):
     writer.close()
 
 
+def exchange_search(client, dataset, options):
+    exchange_batch(client, flight.FlightDescriptor.for_command(b"VectorSearch"), pa.record_batch({
+        "dataset": pa.array([dataset]),
+        "query_vector": pa.array([[0.1, 0.2, 0.3, 0.4]], pa.list_(pa.float32())),
+        "k": pa.array([3], pa.int64())}), options)
+
+
+def exchange_fetch(client, dataset, options):
+    exchange_batch(client, flight.FlightDescriptor.for_command(b"fetch"), pa.record_batch(
+        {"dataset": pa.array([dataset]), "id": pa.array([1], pa.int64())}), options)
+
+
 def exchange_ingest(client, dataset, options):
     data = text_table(5, start=1000)
-    writer, reader = client.do_exchange(flight.FlightDescriptor.for_path("ingest", dataset),
-                                        options=options)
-    writer.begin(data.schema)
-    writer.write_table(data)
-    writer.done_writing()
-    with contextlib.suppress(StopIteration):
-        reader.read_chunk()
-    writer.close()
+    exchange_batch(client, flight.FlightDescriptor.for_path("ingest", dataset),
+                   data.to_batches()[0], options)
 
 
 VECTOR = [0.1, 0.2, 0.3, 0.4]
@@ -200,6 +202,7 @@ OPERATIONS = [
     ("DoGet search", "read", lambda c, ds, o: c.do_get(flight.Ticket(json.dumps(
         {"search": {"dataset": ds, "vector": VECTOR, "k": 3}})), options=o).read_all()),
     ("DoExchange VectorSearch", "read", exchange_search),
+    ("DoExchange fetch", "read", exchange_fetch),
     ("stats", "read", lambda c, ds, o: do_action(c, "stats", {"dataset": ds}, o)),
     ("check_readiness", "read",
      lambda c, ds, o: do_action(c, "check_readiness", {"dataset": ds}, o)),
@@ -288,6 +291,9 @@ def test_dataset_patterns(secure_server, tokens):
     with pytest.raises(flight.FlightUnauthorizedError, match="may not use dataset 'secret_a'"):
         exchange_search(client, "secret_a", scoped)
     exchange_search(client, "logs_a", scoped)
+    with pytest.raises(flight.FlightUnauthorizedError, match="may not use dataset 'secret_a'"):
+        exchange_fetch(client, "secret_a", scoped)
+    exchange_fetch(client, "logs_a", scoped)
     names = sorted(f.descriptor.path[0].decode() for f in client.list_flights(options=scoped))
     assert names == ["logs_a", "metrics"]
     assert len(list(client.list_flights(options=admin))) == 3

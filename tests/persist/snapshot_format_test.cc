@@ -230,5 +230,21 @@ TEST(SnapshotFormatTest, TombstonesAreAPortableRoaringBitmap) {
   EXPECT_NE(miscounted.status().message().find("is damaged"), std::string::npos);
 }
 
+TEST(SnapshotFormatTest, EdgesFileIsRecordedWhenPresentAndOptional) {
+  TempDir dir("arbalest_snapshot_edges");
+  SnapshotManifest written = SampleManifest(dir.path());
+  ASSERT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
+  auto without = ReadManifest(dir.path());
+  ASSERT_TRUE(without.ok()) << without.status().ToString();
+  EXPECT_FALSE(without->edges.has_value());  // as in manifests written before edges were
+  written.edges = SnapshotFile{"edges.parquet", {12, 77}};
+  ASSERT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
+  auto with = ReadManifest(dir.path());
+  ASSERT_TRUE(with.ok()) << with.status().ToString();
+  ASSERT_TRUE(with->edges.has_value());
+  EXPECT_EQ(with->edges->name, "edges.parquet");
+  EXPECT_EQ(with->edges->digest, (FileDigest{12, 77}));
+}
+
 }  // namespace
 }  // namespace arbalest
