@@ -24,6 +24,7 @@
 #include "common/fd_limits.h"
 #include "common/fd_reserve.h"
 #include "common/logging.h"
+#include "common/memory_pool_choice.h"
 #include "flight/server.h"
 #include "metrics/metrics_server.h"
 #include "metrics/process_collector.h"
@@ -67,6 +68,7 @@ struct ServeConfig {
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t max_streams = 512;
   int64_t fd_reserve = 64;
+  std::string memory_pool = "system";
 };
 
 CLI::Validator DurationValidator() {
@@ -203,6 +205,13 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
                   "Threads that index acked rows in the background (default: one per core)")
       ->envname("ARBALEST_INDEX_WORKERS")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  serve
+      .add_option("--memory-pool", config.memory_pool,
+                  "Allocator behind Arrow's buffers: system (glibc malloc: reuses freed put "
+                  "buffers), jemalloc or mimalloc")
+      ->envname("ARBALEST_MEMORY_POOL")
+      ->check(CLI::IsMember({"system", "jemalloc", "mimalloc"}))
       ->capture_default_str();
   serve
       .add_option("--compact-deleted-fraction", config.compact_deleted_fraction,
@@ -438,6 +447,10 @@ int main(int argc, char** argv) {
   if (token->parsed()) return arbalest::RunTokenCommand(token_command);
   config.max_memory_bytes = *arbalest::ParseByteSize(config.max_memory);
   if (auto status = arbalest::InitLogging(config.log_format, config.log_level); !status.ok()) {
+    std::cerr << status.message() << std::endl;
+    return kUsageError;
+  }
+  if (auto status = arbalest::SelectArrowMemoryPool(config.memory_pool); !status.ok()) {
     std::cerr << status.message() << std::endl;
     return kUsageError;
   }
