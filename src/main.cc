@@ -1,5 +1,6 @@
 // `arbalest serve`: the command line, and the life of a node from start to graceful shutdown.
 #include <arrow/config.h>
+#include <arrow/memory_pool.h>
 #include <hwy/targets.h>
 #include <prometheus/registry.h>
 #include <pthread.h>
@@ -339,6 +340,8 @@ void ReserveFileDescriptors(const ServeConfig& config) {
 arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_config,
                     const ClusterConfig& cluster_config) {
   const sigset_t signals = BlockShutdownSignals(!security_config.auth_tokens.empty());
+  spdlog::info("Arrow memory pool: {} (--memory-pool)",
+               arrow::default_memory_pool()->backend_name());
   ReserveFileDescriptors(config);
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes, config.max_dimension);

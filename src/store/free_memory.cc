@@ -30,14 +30,15 @@ void ReturnFreeMemory() {
   ReturnAll();
 }
 
-void ReturnFreeMemorySometimes() {
+bool ReturnFreeMemorySometimes() {
   constexpr int64_t kInterval = int64_t{kReturnFreeMemoryIntervalSeconds} * 1'000'000'000;
   int64_t last = last_return_ns.load(std::memory_order_relaxed);
   const int64_t now = NowNanoseconds();
-  if (last != 0 && now - last < kInterval) return;
+  if (last != 0 && now - last < kInterval) return false;
   // One caller of those racing here returns it.
-  if (!last_return_ns.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+  if (!last_return_ns.compare_exchange_strong(last, now, std::memory_order_relaxed)) return false;
   ReturnAll();
+  return true;
 }
 
 }  // namespace arbalest

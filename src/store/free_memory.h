@@ -17,10 +17,11 @@ namespace arbalest {
 void ReturnFreeMemory();
 
 // For frees that recur while work goes on (each indexing turn's replaced batches): returns free
-// memory as ReturnFreeMemory does, but at most once per kReturnFreeMemoryInterval across the
-// process; the caller calls ReturnFreeMemory when its work is done (the index workers do when
-// their queue runs empty), so nothing stays resident after a burst of puts.
-void ReturnFreeMemorySometimes();
+// memory as ReturnFreeMemory does, but only when no return happened in the process within the
+// last kReturnFreeMemoryIntervalSeconds; true when it returned it. The caller calls
+// ReturnFreeMemory when its work is done (the index workers do when their queue runs empty), so
+// nothing stays resident after a burst of puts.
+bool ReturnFreeMemorySometimes();
 
 inline constexpr int kReturnFreeMemoryIntervalSeconds = 5;
 
