@@ -12,6 +12,7 @@ import pytest
 
 from arbalest_util import binary_path, make_table, put_table, scan, unique_name
 
+
 def available_backends() -> list[str]:
     """The pools this Arrow library was built with (the server links the same library)."""
     return ["system"] + [name for name in ("jemalloc", "mimalloc")
