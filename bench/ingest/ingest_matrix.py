@@ -4,7 +4,9 @@ For each vector type (float32, int8) and put size (1k, 10k rows), the same load 
 Flight client (bench/ingest/ingest_bench, N concurrent DoPut streams of 384-d vectors) against a
 fresh server per measurement:
   - `arbalest serve --null-sink` (Flight decodes and acks, nothing is stored: the ceiling),
-  - the real server at `--fsync none`, `interval` and `always` (the default),
+  - the real server at `--fsync none`, `interval` and `always` (the default), and optionally
+    `none-idle`: `--fsync none` with the index workers under SCHED_IDLE (close to indexing
+    paused while the acks keep the cores busy: what indexing costs the acks),
 for each build given (e.g. main's and a branch's), in REPS interleaved repetitions, and the disk's
 durable write bandwidth (the same number of bytes written into the data dir's file system with
 one fdatasync at the end) before each repetition. Prints the medians: MB/s of vector bytes acked,
@@ -90,6 +92,18 @@ class Server:
             raise RuntimeError(f"not READY after 600 s: {reply}")
         return time.monotonic() - start
 
+    def index_workers_idle(self) -> bool:
+        """Puts the index workers (threads named arb-index; the threads they start inherit
+        it) under SCHED_IDLE: they run only when no other thread wants a core, which on a busy
+        machine is close to indexing paused. For measuring what indexing costs the acks. False
+        when the build names no thread arb-index (builds before thread names)."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        workers = [t.name for t in tasks.iterdir() if (t / "comm").read_text().strip() ==
+                   "arb-index"]
+        for tid in workers:
+            subprocess.run(["chrt", "--idle", "-p", "0", tid], check=True)
+        return bool(workers)
+
     def stop(self) -> None:
         self.client.close()
         self.process.terminate()
@@ -125,6 +139,7 @@ def main() -> None:
     sizes = [int(n) for n in args.batch_rows.split(",")]
     modes = args.modes.split(",")
     flags = {"null-sink": ["--null-sink"], "none": ["--fsync", "none"],
+             "none-idle": ["--fsync", "none"],
              "interval": ["--fsync", "interval"], "always": ["--fsync", "always"]}
 
     print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())} {os.cpu_count()} cores, "
@@ -142,6 +157,9 @@ def main() -> None:
                     for build in builds:
                         for mode in modes:
                             server = Server(build / "arbalest", work, flags[mode])
+                            if mode == "none-idle" and not server.index_workers_idle():
+                                server.stop()
+                                continue
                             try:
                                 row = ingest(build, server.port, args, vector_type, batch_rows)
                                 if (mode == "interval" and batch_rows == max(sizes)
@@ -168,13 +186,15 @@ def main() -> None:
             for build in builds:
                 ceiling = None
                 for mode in modes:
-                    rows = results[(vector_type, batch_rows, str(build), mode)]
+                    rows = results.get((vector_type, batch_rows, str(build), mode))
+                    if not rows:
+                        continue
                     mbps = statistics.median(r["vector_MBps"] for r in rows)
                     p50 = statistics.median(r["p50_ms"] for r in rows)
                     ready = [r["ready_s"] for r in rows if "ready_s" in r]
                     if mode == "null-sink":
                         ceiling = mbps
-                    bound = (ceiling if mode == "none" else
+                    bound = (ceiling if mode.startswith("none") else
                              min(ceiling, disk_median) if ceiling and mode != "null-sink"
                              else None)
                     share = f"{100 * mbps / bound:7.0f}%" if bound else f"{'-':>8}"
