@@ -43,8 +43,10 @@ DIM = 384
 BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
 
 
-def disk_mb_per_s(directory: Path, nbytes: int) -> float:
-    """Durable write bandwidth: nbytes written in 16 MiB blocks, then one fdatasync."""
+def disk_mb_per_s(directory: Path, nbytes: int, durable: bool = True) -> float:
+    """Write bandwidth of one thread: nbytes written in 16 MiB blocks, then one fdatasync
+    (durable) or none (what one writer copies into the page cache: the bound of the single WAL
+    writer under --fsync none)."""
     path = directory / "disk-probe"
     block = os.urandom(16 << 20)
     start = time.monotonic()
@@ -53,7 +55,8 @@ def disk_mb_per_s(directory: Path, nbytes: int) -> float:
         written = 0
         while written < nbytes:
             written += os.write(fd, block)
-        os.fdatasync(fd)
+        if durable:
+            os.fdatasync(fd)
     finally:
         os.close(fd)
     seconds = time.monotonic() - start
@@ -147,12 +150,14 @@ def main() -> None:
     print("# command: .venv/bin/python bench/ingest/ingest_matrix.py " + " ".join(sys.argv[1:]))
     results: dict[tuple, list[dict]] = {}
     disk: list[float] = []
+    page_cache: list[float] = []
     with tempfile.TemporaryDirectory(dir=REPO / "build") as tmp:
         work = Path(tmp)
         for rep in range(args.reps):
             for vector_type in types:
                 probe_bytes = args.rows * DIM * BYTES_PER_VALUE[vector_type]
                 disk.append(disk_mb_per_s(work, probe_bytes))
+                page_cache.append(disk_mb_per_s(work, probe_bytes, durable=False))
                 for batch_rows in sizes:
                     for build in builds:
                         for mode in modes:
@@ -176,6 +181,9 @@ def main() -> None:
     disk_median = statistics.median(disk)
     print(f"# disk: durable write {disk_median:.0f} MB/s median of {len(disk)} "
           f"(min {min(disk):.0f}, max {max(disk):.0f}), measured between the runs")
+    print(f"# page cache: one thread writes {statistics.median(page_cache):.0f} MB/s without "
+          f"fdatasync, median of {len(page_cache)} (min {min(page_cache):.0f}, max "
+          f"{max(page_cache):.0f}): the single WAL writer's bound at --fsync none")
     print(f"# medians of {args.reps} interleaved repetitions; {args.streams} streams, "
           f"{args.rows} rows per run; bound: null-sink ceiling for none, min(ceiling, disk) "
           "for interval and always")
