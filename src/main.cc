@@ -1,5 +1,6 @@
 // `arbalest serve`: the command line, and the life of a node from start to graceful shutdown.
 #include <arrow/config.h>
+#include <arrow/memory_pool.h>
 #include <hwy/targets.h>
 #include <prometheus/registry.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include "common/fd_limits.h"
 #include "common/fd_reserve.h"
 #include "common/logging.h"
+#include "common/memory_pool_choice.h"
 #include "flight/server.h"
 #include "metrics/metrics_server.h"
 #include "metrics/process_collector.h"
@@ -67,6 +69,7 @@ struct ServeConfig {
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t max_streams = 512;
   int64_t fd_reserve = 64;
+  std::string memory_pool = "system";
 };
 
 CLI::Validator DurationValidator() {
@@ -205,6 +208,13 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   serve
+      .add_option("--memory-pool", config.memory_pool,
+                  "Allocator behind Arrow's buffers: system (glibc malloc: reuses freed put "
+                  "buffers), jemalloc or mimalloc")
+      ->envname("ARBALEST_MEMORY_POOL")
+      ->check(CLI::IsMember({"system", "jemalloc", "mimalloc"}))
+      ->capture_default_str();
+  serve
       .add_option("--compact-deleted-fraction", config.compact_deleted_fraction,
                   "Compact a dataset in the background once this fraction of its stored rows is "
                   "deleted (0 = only with the compact action)")
@@ -330,6 +340,8 @@ void ReserveFileDescriptors(const ServeConfig& config) {
 arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_config,
                     const ClusterConfig& cluster_config) {
   const sigset_t signals = BlockShutdownSignals(!security_config.auth_tokens.empty());
+  spdlog::info("Arrow memory pool: {} (--memory-pool)",
+               arrow::default_memory_pool()->backend_name());
   ReserveFileDescriptors(config);
   ARROW_ASSIGN_OR_RAISE(auto data_dir_lock, DataDirLock::Acquire(config.data_dir));
   auto store = std::make_shared<VectorStore>(config.max_memory_bytes, config.max_dimension);
@@ -438,6 +450,10 @@ int main(int argc, char** argv) {
   if (token->parsed()) return arbalest::RunTokenCommand(token_command);
   config.max_memory_bytes = *arbalest::ParseByteSize(config.max_memory);
   if (auto status = arbalest::InitLogging(config.log_format, config.log_level); !status.ok()) {
+    std::cerr << status.message() << std::endl;
+    return kUsageError;
+  }
+  if (auto status = arbalest::SelectArrowMemoryPool(config.memory_pool); !status.ok()) {
     std::cerr << status.message() << std::endl;
     return kUsageError;
   }

@@ -53,12 +53,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--binary", default=str(REPO / "build" / "release" / "arbalest"))
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--skip-copies", action="store_true",
+                        help="measure only the default (not --keep-vector-copies)")
     args = parser.parse_args()
     os.environ["ARBALEST_BIN"] = args.binary
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     raw = args.rows * DIM * 4
-    results = {"shared (default)": run([], args.rows, args.timeout),
-               "--keep-vector-copies": run(["--keep-vector-copies"], args.rows, args.timeout)}
+    results = {"shared (default)": run([], args.rows, args.timeout)}
+    if not args.skip_copies:
+        results["--keep-vector-copies"] = run(["--keep-vector-copies"], args.rows, args.timeout)
 
     print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")

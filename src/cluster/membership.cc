@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/thread_name.h"
+
 namespace arbalest {
 namespace {
 
@@ -136,12 +138,14 @@ arrow::Status Membership::KeepLease() {
 }
 
 void Membership::RunLeaseKeeper() {
+  SetCurrentThreadName("arb-etcd-lease");
   const auto interval =
       std::chrono::milliseconds(std::max<int64_t>(200, options_.lease_ttl_seconds * 1000 / 3));
   while (Sleep(interval, /*wake_on_key_lost=*/true)) Report(/*lease=*/true, KeepLease());
 }
 
 void Membership::RunWatcher() {
+  SetCurrentThreadName("arb-etcd-watch");
   while (!stopping_.load()) {
     arrow::Status status = ReadAndWatch();
     if (stopping_.load()) break;

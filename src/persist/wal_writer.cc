@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "persist/crc32c.h"
 #include "persist/file_sync.h"
 #include "persist/io_errors.h"
@@ -216,6 +217,7 @@ bool WalWriter::failed() const {
 }
 
 void WalWriter::Run() {
+  SetCurrentThreadName("arb-wal");
   mutex_.Lock();
   while (true) {
     const bool timed = options_.fsync == FsyncPolicy::kInterval && unsynced_ && broken_.ok();

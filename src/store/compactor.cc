@@ -1,5 +1,7 @@
 #include "store/compactor.h"
 
+#include "common/thread_name.h"
+
 namespace arbalest {
 
 bool ShouldCompact(const DatasetSnapshot& snapshot, const CompactionOptions& options) {
@@ -34,6 +36,7 @@ void Compactor::Notify(const std::string& dataset) {
 }
 
 void Compactor::Run() {
+  SetCurrentThreadName("arb-compact");
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });

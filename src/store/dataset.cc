@@ -431,7 +431,7 @@ arrow::Status Dataset::ShareIndexedVectors() {
   // The last references to the replaced batches (unless a reader still holds them): let go.
   shared_part.clear();
   view = DatasetSnapshot{};
-  ReturnFreeMemory();
+  ReturnFreeMemorySometimes();  // in full once indexing is idle (IndexWorkers)
   return arrow::Status::OK();
 }
 

@@ -1,13 +1,28 @@
 // Handing freed memory back to the operating system. glibc's malloc keeps what is freed in its
-// arenas (gRPC's buffers for received messages come from it), and Arrow's memory pool returns
-// freed pages lazily; after work that frees a lot at once (rows re-pointed at their graph's
-// vectors, a compaction) the process would otherwise keep that memory resident.
+// arenas (gRPC's buffers for received messages and, with the system memory pool, Arrow's
+// buffers come from it); after work that frees a lot at once (rows re-pointed at their graph's
+// vectors, a compaction, a dropped dataset) the process would otherwise keep that memory
+// resident.
+//
+// Returning memory has a price while puts go on: the next received messages land in pages the
+// kernel must fault in and zero again (profiled at up to a third of the put path's CPU,
+// docs/benchmarks.md). So recurring frees return memory at most every few seconds, and the
+// work that frees it returns it in full when it goes idle.
 #pragma once
 
 namespace arbalest {
 
-// Returns the free memory of malloc's arenas and of Arrow's default pool to the system. Takes
-// a few milliseconds on a large heap: call it after big frees, not per request.
+// Returns the free memory of malloc's arenas and of Arrow's default pool to the system now.
+// Takes a few milliseconds on a large heap: call it after big frees, not per request.
 void ReturnFreeMemory();
+
+// For frees that recur while work goes on (each indexing turn's replaced batches): returns free
+// memory as ReturnFreeMemory does, but only when no return happened in the process within the
+// last kReturnFreeMemoryIntervalSeconds; true when it returned it. The caller calls
+// ReturnFreeMemory when its work is done (the index workers do when their queue runs empty), so
+// nothing stays resident after a burst of puts.
+bool ReturnFreeMemorySometimes();
+
+inline constexpr int kReturnFreeMemoryIntervalSeconds = 5;
 
 }  // namespace arbalest

@@ -4,7 +4,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/thread_name.h"
 #include "store/dataset.h"
+#include "store/free_memory.h"
 
 namespace arbalest {
 namespace {
@@ -51,6 +53,7 @@ size_t IndexWorkers::queue_depth() const {
 }
 
 void IndexWorkers::Run() {
+  SetCurrentThreadName("arb-index");
   // Per-thread on Linux; failing (e.g. a restricted container) only loses the preference.
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kIndexingNice);
   std::unique_lock lock(mutex_);
@@ -60,6 +63,15 @@ void IndexWorkers::Run() {
                              [&](const std::string& name) { return !running_.count(name); });
     if (next == queue_.end()) {
       if (stopping_) return;
+      if (running_.empty() && indexed_since_idle_) {
+        // Every dataset is indexed: hand back what the indexing turns freed (they return it
+        // only every few seconds while puts go on, store/free_memory.h).
+        indexed_since_idle_ = false;
+        lock.unlock();
+        ReturnFreeMemory();
+        lock.lock();
+        continue;
+      }
       ready_.wait(lock);
       continue;
     }
@@ -83,6 +95,7 @@ void IndexWorkers::Run() {
     }
     lock.lock();
     running_.erase(name);
+    if (added > 0) indexed_since_idle_ = true;
     // More rows may be waiting: go round again (after the others queued meanwhile).
     if (added > 0 && !stopping_ && queued_.insert(name).second) queue_.push_back(name);
     ready_.notify_all();

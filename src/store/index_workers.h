@@ -49,10 +49,12 @@ class IndexWorkers {
   const bool share_vectors_;  // workers; also the threads one dataset may link with at once
   mutable std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<std::string> queue_;    // guarded by mutex_
-  std::set<std::string> queued_;     // guarded by mutex_: names in queue_
-  std::set<std::string> running_;    // guarded by mutex_: names a worker is indexing
-  bool stopping_ = false;            // guarded by mutex_
+  std::deque<std::string> queue_;  // guarded by mutex_
+  std::set<std::string> queued_;   // guarded by mutex_: names in queue_
+  std::set<std::string> running_;  // guarded by mutex_: names a worker is indexing
+  bool stopping_ = false;          // guarded by mutex_
+  bool indexed_since_idle_ =
+      false;  // guarded by mutex_: rows indexed since the queue last ran empty
   std::atomic<bool> cancel_{false};  // set when stopping: turns in progress end early
   std::vector<std::thread> threads_;
 };

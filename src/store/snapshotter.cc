@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/thread_name.h"
 #include "persist/staging_dir.h"
 #include "store/vector_store.h"
 
@@ -82,6 +83,7 @@ bool Snapshotter::Due(Clock::time_point now) const {
 }
 
 void Snapshotter::Run() {
+  SetCurrentThreadName("arb-snapshot");
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (!requests_.empty()) {

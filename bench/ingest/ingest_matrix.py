@@ -1,0 +1,215 @@
+"""Ingestion benchmark, side by side in one run, with the disk measured in the same run.
+
+For each vector type (float32, int8) and put size (1k, 10k rows), the same load from one C++
+Flight client (bench/ingest/ingest_bench, N concurrent DoPut streams of 384-d vectors) against a
+fresh server per measurement:
+  - `arbalest serve --null-sink` (Flight decodes and acks, nothing is stored: the ceiling),
+  - the real server at `--fsync none`, `interval` and `always` (the default), and optionally
+    `none-idle`: `--fsync none` with the index workers under SCHED_IDLE (close to indexing
+    paused while the acks keep the cores busy: what indexing costs the acks),
+for each build given (e.g. main's and a branch's), in REPS interleaved repetitions, and the disk's
+durable write bandwidth (the same number of bytes written into the data dir's file system with
+one fdatasync at the end) before each repetition. Prints the medians: MB/s of vector bytes acked,
+`--fsync none` as a fraction of the null-sink ceiling of the same build and configuration, and
+`interval` / `always` as a fraction of min(ceiling, disk); and, for 10k-row puts at `--fsync
+interval`, the seconds from the last ack until check_readiness says READY (every row indexed).
+
+Usage:
+  .venv/bin/python bench/ingest/ingest_matrix.py [--builds build/release OTHER_BUILD ...]
+      [--streams 4] [--rows 200000] [--reps 3] [--types float32,int8] [--batch-rows 1000,10000]
+      [--modes null-sink,none,interval,always] [--no-ready]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.flight as flight
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from arbalest_util import free_ports  # noqa: E402
+
+DIM = 384
+BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
+
+
+def disk_mb_per_s(directory: Path, nbytes: int, durable: bool = True) -> float:
+    """Write bandwidth of one thread: nbytes written in 16 MiB blocks, then one fdatasync
+    (durable) or none (what one writer copies into the page cache: the bound of the single WAL
+    writer under --fsync none)."""
+    path = directory / "disk-probe"
+    block = os.urandom(16 << 20)
+    start = time.monotonic()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        written = 0
+        while written < nbytes:
+            written += os.write(fd, block)
+        if durable:
+            os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    seconds = time.monotonic() - start
+    path.unlink()
+    return written / seconds / 1e6
+
+
+class Server:
+    """One `arbalest serve` on free loopback ports with a fresh data dir."""
+
+    def __init__(self, binary: Path, work: Path, flags: list[str]):
+        self.port, meta, metrics = free_ports(3)
+        data = Path(tempfile.mkdtemp(dir=work))
+        self.process = subprocess.Popen(
+            [str(binary), "serve", "--port", str(self.port), "--meta-port", str(meta),
+             "--metrics-port", str(metrics), "--data-dir", str(data), "--log-level", "warn",
+             *flags], stderr=subprocess.DEVNULL)
+        self.data = data
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"{binary} {flags} did not start")
+                time.sleep(0.1)
+        self.client = flight.connect(f"grpc://127.0.0.1:{self.port}")
+
+    def seconds_to_ready(self) -> float:
+        start = time.monotonic()
+        body = json.dumps({"wait": 600}).encode()
+        reply = json.loads(next(iter(self.client.do_action(
+            flight.Action("check_readiness", body)))).body.to_pybytes())
+        if reply["status"] != "READY":
+            raise RuntimeError(f"not READY after 600 s: {reply}")
+        return time.monotonic() - start
+
+    def index_workers_idle(self) -> bool:
+        """Puts the index workers (threads named arb-index; the threads they start inherit
+        it) under SCHED_IDLE: they run only when no other thread wants a core, which on a busy
+        machine is close to indexing paused. For measuring what indexing costs the acks. False
+        when the build names no thread arb-index (builds before thread names)."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        workers = [t.name for t in tasks.iterdir() if (t / "comm").read_text().strip() ==
+                   "arb-index"]
+        for tid in workers:
+            subprocess.run(["chrt", "--idle", "-p", "0", tid], check=True)
+        return bool(workers)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.process.terminate()
+        self.process.wait()
+        subprocess.run(["rm", "-rf", str(self.data)], check=True)
+
+
+def ingest(build: Path, port: int, args, vector_type: str, batch_rows: int) -> dict:
+    batches = max(1, args.rows // args.streams // batch_rows)
+    out = subprocess.run(
+        [str(build / "bench" / "ingest_bench"), "--port", str(port), "--streams",
+         str(args.streams), "--batches", str(batches), "--rows", str(batch_rows), "--dim",
+         str(DIM), "--type", vector_type], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--builds", nargs="+", default=["build/release"])
+    parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=200_000, help="rows per run, all streams")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--types", default="float32,int8")
+    parser.add_argument("--batch-rows", default="1000,10000")
+    parser.add_argument("--modes", default="null-sink,none,interval,always")
+    parser.add_argument("--no-ready", action="store_true",
+                        help="skip the time to READY (the longest part)")
+    args = parser.parse_args()
+    # "label=path" or a path (its own label).
+    labels = {Path(b.split("=", 1)[-1]): b.split("=", 1)[0] for b in args.builds}
+    builds = list(labels)
+    types = args.types.split(",")
+    sizes = [int(n) for n in args.batch_rows.split(",")]
+    modes = args.modes.split(",")
+    flags = {"null-sink": ["--null-sink"], "none": ["--fsync", "none"],
+             "none-idle": ["--fsync", "none"],
+             "interval": ["--fsync", "interval"], "always": ["--fsync", "always"]}
+
+    print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())} {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.1f}")
+    print("# command: .venv/bin/python bench/ingest/ingest_matrix.py " + " ".join(sys.argv[1:]))
+    results: dict[tuple, list[dict]] = {}
+    disk: list[float] = []
+    page_cache: list[float] = []
+    with tempfile.TemporaryDirectory(dir=REPO / "build") as tmp:
+        work = Path(tmp)
+        for rep in range(args.reps):
+            for vector_type in types:
+                probe_bytes = args.rows * DIM * BYTES_PER_VALUE[vector_type]
+                disk.append(disk_mb_per_s(work, probe_bytes))
+                page_cache.append(disk_mb_per_s(work, probe_bytes, durable=False))
+                for batch_rows in sizes:
+                    for build in builds:
+                        for mode in modes:
+                            server = Server(build / "arbalest", work, flags[mode])
+                            if mode == "none-idle" and not server.index_workers_idle():
+                                server.stop()
+                                continue
+                            try:
+                                row = ingest(build, server.port, args, vector_type, batch_rows)
+                                if (mode == "interval" and batch_rows == max(sizes)
+                                        and not args.no_ready):
+                                    row["ready_s"] = server.seconds_to_ready()
+                            finally:
+                                server.stop()
+                            results.setdefault((vector_type, batch_rows, str(build), mode),
+                                               []).append(row)
+                            print(f"  rep {rep + 1} {vector_type} {batch_rows} {labels[build]} {mode}: "
+                                  f"{row['vector_MBps']:.1f} MB/s", file=sys.stderr)
+            disk.append(disk_mb_per_s(work, args.rows * DIM * 4))
+
+    disk_median = statistics.median(disk)
+    print(f"# disk: durable write {disk_median:.0f} MB/s median of {len(disk)} "
+          f"(min {min(disk):.0f}, max {max(disk):.0f}), measured between the runs")
+    print(f"# page cache: one thread writes {statistics.median(page_cache):.0f} MB/s without "
+          f"fdatasync, median of {len(page_cache)} (min {min(page_cache):.0f}, max "
+          f"{max(page_cache):.0f}): the single WAL writer's bound at --fsync none")
+    print(f"# medians of {args.reps} interleaved repetitions; {args.streams} streams, "
+          f"{args.rows} rows per run; bound: null-sink ceiling for none, min(ceiling, disk) "
+          "for interval and always")
+    print(f"{'type':8} {'rows':>6} {'build':24} {'mode':10} {'MB/s':>8} {'bound':>7} "
+          f"{'of bound':>8} {'p50_ms':>8} {'ready_s':>8}")
+    for vector_type in types:
+        for batch_rows in sizes:
+            for build in builds:
+                ceiling = None
+                for mode in modes:
+                    rows = results.get((vector_type, batch_rows, str(build), mode))
+                    if not rows:
+                        continue
+                    mbps = statistics.median(r["vector_MBps"] for r in rows)
+                    p50 = statistics.median(r["p50_ms"] for r in rows)
+                    ready = [r["ready_s"] for r in rows if "ready_s" in r]
+                    if mode == "null-sink":
+                        ceiling = mbps
+                    bound = (ceiling if mode.startswith("none") else
+                             min(ceiling, disk_median) if ceiling and mode != "null-sink"
+                             else None)
+                    share = f"{100 * mbps / bound:7.0f}%" if bound else f"{'-':>8}"
+                    print(f"{vector_type:8} {batch_rows:6} {labels[build][-24:]:24} {mode:10} "
+                          f"{mbps:8.1f} {bound or 0:7.0f} {share} {p50:8.1f} "
+                          f"{statistics.median(ready) if ready else float('nan'):8.1f}")
+
+
+if __name__ == "__main__":
+    main()
