@@ -48,7 +48,9 @@ class Cluster:
 
     def node_args(self, name=None, etcd=None):
         return ["--cluster-etcd", etcd or self.etcd.url, "--cluster-name", name or self.name,
-                "--cluster-lease-ttl", str(self.lease_ttl_s), "--cluster-search-timeout", "10s"]
+                "--cluster-lease-ttl", str(self.lease_ttl_s), "--cluster-search-timeout", "10s",
+                # Unsharded: each node holds the rows put to it (test_cluster_shards.py shards).
+                "--cluster-shards", "0"]
 
     def add_node(self, index: int, etcd=None) -> ServerProcess:
         node = ServerProcess(self.workdir / f"node{index}",
