@@ -4,6 +4,7 @@
 #include <arrow/compute/api.h>
 #include <arrow/flight/client.h>
 #include <arrow/status.h>
+#include <arrow/util/key_value_metadata.h>
 #include <spdlog/spdlog.h>
 
 #include <future>
@@ -97,10 +98,23 @@ arrow::Result<std::map<int32_t, Json>> SendAll(
   return answers;
 }
 
+// `schema` without the metadata keys that only shape the shard map (the store refuses
+// metadata keys it does not know).
+std::shared_ptr<arrow::Schema> WithoutShardKeys(const arrow::Schema& schema) {
+  if (!schema.metadata()) return std::make_shared<arrow::Schema>(schema);
+  auto metadata = schema.metadata()->Copy();
+  for (const char* key : {kShardsMetadataKey, kReplicationMetadataKey}) {
+    if (const int index = metadata->FindKey(key); index >= 0) {
+      ARROW_UNUSED(metadata->Delete(index));
+    }
+  }
+  return schema.WithMetadata(std::move(metadata));
+}
+
 class ShardRouter : public PutSink {
  public:
-  ShardRouter(ShardEnv env, ShardMap map, std::shared_ptr<arrow::Schema> schema)
-      : env_(std::move(env)), map_(std::move(map)), schema_(std::move(schema)) {}
+  ShardRouter(ShardEnv env, ShardMap map, const arrow::Schema& schema)
+      : env_(std::move(env)), map_(std::move(map)), schema_(WithoutShardKeys(schema)) {}
 
   arrow::Result<Json> Append(const Batch& batch) override {
     auto ids = batch->GetColumnByName(std::string(kIdColumnName));
@@ -117,7 +131,7 @@ class ShardRouter : public PutSink {
       per_shard[std::to_string(shard)] = rows[shard].length();
       ARROW_ASSIGN_OR_RAISE(auto indices, rows[shard].Finish());
       ARROW_ASSIGN_OR_RAISE(arrow::Datum slice, arrow::compute::Take(batch, indices));
-      slices[shard] = slice.record_batch();
+      slices[shard] = slice.record_batch()->ReplaceSchemaMetadata(schema_->metadata());
     }
     ARROW_RETURN_NOT_OK(Send(slices).status());
     ++batches_;
@@ -299,8 +313,7 @@ arrow::Result<std::unique_ptr<PutSink>> OpenShardRouter(ShardEnv env, ShardMap m
         " shards): every put needs an `id` column (int64, uint64 or utf8), whose hash picks "
         "each row's shard; puts without ids are refused on sharded datasets");
   }
-  return std::make_unique<ShardRouter>(std::move(env), std::move(map),
-                                       std::make_shared<arrow::Schema>(schema));
+  return std::make_unique<ShardRouter>(std::move(env), std::move(map), schema);
 }
 
 arrow::Result<std::unique_ptr<PutSink>> OpenShardReplicaSink(ShardEnv env, ShardPutHop hop,

@@ -39,18 +39,19 @@ ROWS_PER_NODE = 150
 
 
 class Cluster:
-    def __init__(self, workdir: Path, name: str, lease_ttl_s: int = LEASE_TTL_S):
+    def __init__(self, workdir: Path, name: str, lease_ttl_s: int = LEASE_TTL_S, shards: int = 0):
         self.workdir = workdir
         self.name = name
         self.lease_ttl_s = lease_ttl_s
+        # 0: unsharded, each node holds the rows put to it (test_cluster_shards.py shards).
+        self.shards = shards
         self.etcd = EtcdProcess(workdir).start()
         self.nodes: list[ServerProcess] = []
 
     def node_args(self, name=None, etcd=None):
         return ["--cluster-etcd", etcd or self.etcd.url, "--cluster-name", name or self.name,
                 "--cluster-lease-ttl", str(self.lease_ttl_s), "--cluster-search-timeout", "10s",
-                # Unsharded: each node holds the rows put to it (test_cluster_shards.py shards).
-                "--cluster-shards", "0"]
+                "--cluster-shards", str(self.shards)]
 
     def add_node(self, index: int, etcd=None) -> ServerProcess:
         node = ServerProcess(self.workdir / f"node{index}",
