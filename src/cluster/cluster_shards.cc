@@ -84,6 +84,10 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
     return nullptr;  // the single node's error
   }
   const std::string& name = descriptor.path[0];
+  if (name.find(kShardDatasetMarker) != std::string::npos) {
+    return arrow::Status::Invalid("dataset name '", name, "': names holding '", kShardDatasetMarker,
+                                  "' are reserved for the shards of sharded datasets");
+  }
   auto existing = maps_.Get(name);
   if (!existing.ok()) {
     if (local.holds(name)) return nullptr;  // this node's own dataset, as before sharding

@@ -122,7 +122,7 @@ std::string ShardMapKey(std::string_view cluster, std::string_view dataset) {
 }
 
 arrow::Result<std::string> ShardDatasetName(std::string_view dataset, int32_t shard) {
-  std::string name = std::string(dataset) + ".__shard" + std::to_string(shard);
+  std::string name = std::string(dataset) + kShardDatasetMarker + std::to_string(shard);
   if (!IsValidDatasetName(name)) {
     return arrow::Status::Invalid("dataset name '", dataset,
                                   "' is too long for a sharded dataset (its shards are stored as '",

@@ -59,6 +59,8 @@ inline constexpr int32_t kMaxShards = 1024;
 inline constexpr const char* kReplicationMetadataKey = "arbalest.replication";
 inline constexpr int32_t kMaxReplication = 16;
 
+inline constexpr const char* kShardDatasetMarker = ".__shard";
+
 // The local dataset that holds shard `shard` of `dataset` on its replicas:
 // "<dataset>.__shard<shard>". Invalid when that is too long for a dataset name.
 arrow::Result<std::string> ShardDatasetName(std::string_view dataset, int32_t shard);

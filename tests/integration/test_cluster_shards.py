@@ -164,6 +164,20 @@ def test_bad_puts_and_unknown_datasets_are_refused_clearly(sharded, loaded):
     assert scan(node.data, {"dataset": name}).num_rows == sum(t.num_rows for t in tables)
     with pytest.raises(pa.ArrowKeyError, match="not found"):
         search(node, unique_name("nobody"), np.zeros(DIM), 5)
+    with pytest.raises(pa.ArrowInvalid, match="are reserved for the shards"):
+        put_table(node.data, f"{name}.__shard0", make_table(5, d=DIM))
+
+
+def test_schema_only_put_declares_every_shard(sharded):
+    name = unique_name("declared")
+    put_table(sharded.nodes[0].data, name, make_table(0, d=DIM))
+    placement = shard_map(sharded.nodes[1], name)
+    by_id = {node_id(n): n for n in sharded.nodes}
+    for shard in placement["placement"]:
+        for replica in shard["replicas"]:
+            assert local_ids(by_id[replica], name, shard["shard"]) == []
+    empty = search(sharded.nodes[2], name, np.zeros(DIM), 5)
+    assert empty.num_rows == 0 and missing_nodes(empty) == []
 
 
 def put_hop(node, name, shard, epoch):
