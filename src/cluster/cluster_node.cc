@@ -66,15 +66,25 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
                options_.lease_ttl_seconds);
   MutexLock lock(&mutex_);
   membership_ = std::move(joined);
+  repairer_ = std::make_unique<ShardRepairer>(
+      maps_, [this] { return LiveMembers(); },
+      [this] {
+        const auto membership = this->membership();
+        return !membership || membership->health().degraded;
+      },
+      std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4)));
   return arrow::Status::OK();
 }
 
 void ClusterNode::Leave() {
   std::shared_ptr<Membership> membership;
+  std::unique_ptr<ShardRepairer> repairer;
   {
     MutexLock lock(&mutex_);
     membership = std::move(membership_);
+    repairer = std::move(repairer_);
   }
+  repairer.reset();  // stops its thread, which reads the members
   if (membership) {
     membership->Leave();
     spdlog::info("cluster {}: left", options_.cluster);

@@ -17,6 +17,7 @@
 #include "cluster/scan_chain.h"
 #include "cluster/shard_maps.h"
 #include "cluster/shard_puts.h"
+#include "cluster/shard_repairer.h"
 #include "flight/cluster_hooks.h"
 
 namespace prometheus {
@@ -159,7 +160,8 @@ class ClusterNode : public ClusterHooks {
   PeerClients peers_;
   mutable ShardMaps maps_;  // its reads refresh a cache
   mutable Mutex mutex_;
-  std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);  // null until joined
+  std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);   // null until joined
+  std::unique_ptr<ShardRepairer> repairer_ GUARDED_BY(mutex_);  // failover; null until joined
 };
 
 }  // namespace arbalest

@@ -5,8 +5,9 @@ Puts through any node land on their shards' replicas (each node's local shard da
 checked); every acked row is found exactly once by scans and searches from every node; deletes
 reach every replica; the shard map in etcd is what cluster-status shows. A node SIGKILLed:
 every acked row stays searchable from the others, a put to one of its shards fails with
-UNAVAILABLE naming the shard until its lease expires, then a surviving replica becomes primary
-(the epoch bumps, and a put with the old epoch is refused) and puts work again. Bad input: puts
+UNAVAILABLE naming the shard until its lease expires, then (without waiting for a put) a
+surviving replica becomes primary (the epoch bumps, and a put with the old epoch is refused)
+and puts work again. Bad input: puts
 without ids, bad shard metadata, a dataset no node holds, a shard with no live replica under
 require_all.
 
@@ -223,11 +224,14 @@ def test_sigkill_keeps_acked_rows_searchable_and_puts_resume_after_failover(tmp_
             scan(survivors[0].data, {"dataset": single, "require_all": True})
 
         wait_for_members(survivors, {node_id(n) for n in survivors}, "the victim gone")
-        # Failover: puts through either survivor work again, W=2 met by the survivor and a
-        # replica added for the shard's new rows.
+        # Failover once its lease expired, without waiting for a put: no shard names it.
+        after = wait_until(lambda: shard_map(survivors[0], name),
+                           lambda m: all(victim_id not in s["replicas"] for s in m["placement"]),
+                           "the shard map repaired", timeout=MEMBERSHIP_DEADLINE_S)
+        # Puts through either survivor work again, W=2 met by the survivor and a replica added
+        # for the shard's new rows.
         fresh = make_table(300, d=DIM, start_id=10_000, rng=np.random.default_rng(12))
         put_table(survivors[1].data, name, fresh, batch_size=100)
-        after = shard_map(survivors[0], name)
         promoted = 0
         for was, now in zip(before["placement"], after["placement"]):
             if victim_id not in was["replicas"]:
