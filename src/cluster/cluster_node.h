@@ -104,14 +104,19 @@ class ClusterNode : public ClusterHooks {
   ShardEnv ShardEnvironment();
   // The live members, this node included.
   std::vector<MemberInfo> LiveMembers() const;
-  // One request answered, for every shard of `map`, by one live replica holding all its rows
-  // (`ask` with the replica and the shard's local dataset; the next replica when one fails; a
-  // replica lacking the dataset holds no rows of the shard), or with `every_replica` by each
-  // replica (the first answer counts). Shards without an answer go to `missing`; errors as
+  // Which replicas of a shard a request asks, and which answers count.
+  enum class ShardReach {
+    kOneReplica,    // one live replica holding all its rows (the next when one fails)
+    kEveryReplica,  // every live replica; the first answer counts (a delete)
+    kEveryAnswer,   // every live replica; every answer counts (check_readiness)
+  };
+  // One request answered, for every shard of `map`, by its replicas as `reach` says (`ask` with
+  // the replica and the shard's local dataset; a replica lacking the dataset holds no rows of
+  // the shard). Shards without an answer go to `missing`; errors as
   // FanOut's (require_all: UNAVAILABLE naming the first missing shard).
   template <typename Part>
   arrow::Result<std::vector<Part>> FanOutShards(
-      const ShardMap& map, const FanOutOptions& options, bool every_replica,
+      const ShardMap& map, const FanOutOptions& options, ShardReach reach,
       const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&,
                                               std::chrono::milliseconds)>& ask,
       std::vector<MissingNode>* missing);

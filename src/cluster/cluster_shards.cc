@@ -127,7 +127,7 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
 
 template <typename Part>
 arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
-    const ShardMap& map, const FanOutOptions& options, bool every_replica,
+    const ShardMap& map, const FanOutOptions& options, ShardReach reach,
     const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&,
                                             std::chrono::milliseconds)>& ask,
     std::vector<MissingNode>* missing) {
@@ -137,9 +137,10 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
   const std::vector<MemberInfo> members = LiveMembers();
   const std::string self_id = SelfId();
   struct ShardAnswer {
-    std::optional<Part> part;  // nullopt: the shard holds no rows (or did not answer)
+    std::vector<Part> parts;  // none: the shard holds no rows (or did not answer)
     std::vector<MissingNode> missing;
   };
+  const bool every_replica = reach != ShardReach::kOneReplica;
   auto answer_shard = [&](int32_t shard) -> arrow::Result<ShardAnswer> {
     const ShardPlacement& placement = map.placement[shard];
     ARROW_ASSIGN_OR_RAISE(std::string dataset, ShardDatasetName(map.dataset, shard));
@@ -157,7 +158,9 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
     for (const auto& member : order) {
       auto part = ask(member, dataset, timeout);
       if (part.ok()) {
-        if (!answer.part) answer.part = std::move(*part);
+        if (answer.parts.empty() || reach == ShardReach::kEveryAnswer) {
+          answer.parts.push_back(std::move(*part));
+        }
         if (every_replica) continue;
         return answer;
       }
@@ -190,7 +193,7 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
       if (failure.ok()) failure = answer.status();
       continue;
     }
-    if (answer->part) parts.push_back(std::move(*answer->part));
+    for (auto& part : answer->parts) parts.push_back(std::move(part));
     for (auto& node : answer->missing) missing->push_back(std::move(node));
   }
   ARROW_RETURN_NOT_OK(failure);
@@ -229,7 +232,7 @@ arrow::Result<ClusterSearchResult> ClusterNode::ShardSearch(const ShardMap& map,
   ClusterSearchResult result;
   ARROW_ASSIGN_OR_RAISE(
       auto parts, FanOutShards<Batch>(
-                      map, options, /*every_replica=*/false,
+                      map, options, ShardReach::kOneReplica,
                       [&](const MemberInfo& member, const std::string& dataset,
                           std::chrono::milliseconds timeout) {
                         return SearchPeer(
@@ -245,7 +248,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::ShardScan(
     const FanOutOptions& options) {
   std::vector<MissingNode> missing;
   ARROW_ASSIGN_OR_RAISE(auto parts, FanOutShards<ScanPart>(
-                                        map, options, /*every_replica=*/false,
+                                        map, options, ShardReach::kOneReplica,
                                         [&](const MemberInfo& member, const std::string& dataset,
                                             std::chrono::milliseconds timeout) {
                                           return OpenPeerScan(
@@ -261,12 +264,15 @@ arrow::Result<ClusterActionResult> ClusterNode::ShardAction(const ShardMap& map,
                                                             const Json& body,
                                                             const FanOutOptions& options) {
   ClusterActionResult result;
-  // A delete must reach every replica; the other actions read one.
-  const bool every_replica = type == "delete";
+  // A delete must reach every replica (each shard's count once); readiness is every replica's
+  // (a search may ask any); the other actions read one.
+  const ShardReach reach = type == "delete"            ? ShardReach::kEveryReplica
+                           : type == "check_readiness" ? ShardReach::kEveryAnswer
+                                                       : ShardReach::kOneReplica;
   ARROW_ASSIGN_OR_RAISE(
       result.answers,
       FanOutShards<NodeAnswer>(
-          map, options, every_replica,
+          map, options, reach,
           [&](const MemberInfo& member, const std::string& dataset,
               std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
             ARROW_ASSIGN_OR_RAISE(

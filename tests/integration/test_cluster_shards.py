@@ -25,7 +25,8 @@ import pytest
 
 from arbalest_util import action, make_table, put_table, scan, unique_name, vectors_of, wait_until
 from test_cluster import (DIM, MEMBERSHIP_DEADLINE_S, Cluster, brute_force_ids, cluster_status,
-                          missing_nodes, node_id, search, wait_for_members)
+                          missing_nodes, node_id, search, search_by_id,
+                          wait_for_members)
 
 SHARDS = 4
 
@@ -124,6 +125,15 @@ def test_every_acked_row_is_found_once_from_every_node(sharded, loaded):
         stats = action(node.data, "stats", {"dataset": name})[0]
         assert stats["cluster"]["rows"] == len(expected)
         assert stats["cluster"]["missing_nodes"] == []
+        # Readiness: every replica of every shard.
+        ready = action(node.data, "check_readiness", {"dataset": name, "wait": 60})[0]
+        assert ready["status"] == "READY" and len(ready["nodes"]) == 2 * SHARDS
+        assert ready["missing_nodes"] == []
+        # By id: the row's vector read from its shard, the neighbours from every shard.
+        row = 7
+        others = ids != ids[row]
+        answer = search_by_id(node, name, int(ids[row]), 10)
+        assert answer["ids"] == brute_force_ids(ids[others], vectors[others], vectors[row], 10)
 
 
 def test_delete_reaches_every_replica(sharded):
