@@ -79,9 +79,9 @@ arrow::Result<std::map<int32_t, Json>> SendAll(
     const std::map<int32_t, Batch>& slices,
     const std::function<arrow::Result<Json>(int32_t, const Batch&)>& send) {
   std::vector<std::pair<int32_t, std::future<arrow::Result<Json>>>> calls;
-  for (const auto& [shard, slice] : slices) {
-    calls.emplace_back(shard, std::async(std::launch::async, [&send, shard = shard, &slice] {
-                         return send(shard, slice);
+  for (const auto& entry : slices) {
+    calls.emplace_back(entry.first, std::async(std::launch::async, [&send, &entry] {
+                         return send(entry.first, entry.second);
                        }));
   }
   std::map<int32_t, Json> answers;

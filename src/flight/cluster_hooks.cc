@@ -25,6 +25,13 @@ Json MissingShardsJson(const std::vector<MissingNode>& missing) {
   return shards;
 }
 
+void SetMissing(Json& answer, const std::vector<MissingNode>& missing) {
+  answer["missing_nodes"] = MissingNodesJson(missing);
+  if (Json shards = MissingShardsJson(missing); !shards.empty()) {
+    answer["missing_shards"] = std::move(shards);
+  }
+}
+
 std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Schema> schema,
                                                       const std::vector<MissingNode>& missing) {
   if (missing.empty()) return schema;

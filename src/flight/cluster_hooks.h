@@ -62,6 +62,10 @@ Json MissingNodesJson(const std::vector<MissingNode>& missing);
 // [{"shard", "node", "reason"}, ...]: the entries of `missing` that name a shard.
 Json MissingShardsJson(const std::vector<MissingNode>& missing);
 
+// Sets `answer`'s "missing_nodes" to MissingNodesJson(missing) and, when shards are missing,
+// its "missing_shards" to MissingShardsJson(missing): what JSON answers carry.
+void SetMissing(Json& answer, const std::vector<MissingNode>& missing);
+
 // The schema metadata keys of a search result that carry MissingNodesJson and
 // MissingShardsJson (protocol.md).
 inline constexpr const char* kMissingNodesMetadataKey = "arbalest.missing_nodes";

@@ -232,6 +232,9 @@ def test_sigkill_keeps_acked_rows_searchable_and_puts_resume_after_failover(tmp_
         with pytest.raises(flight.FlightUnavailableError, match=f"require_all: shard 0 of "
                                                                 f"'{single}'"):
             scan(survivors[0].data, {"dataset": single, "require_all": True})
+        stats = action(survivors[0].data, "stats", {"dataset": single})[0]["cluster"]
+        assert 0 in {m["shard"] for m in stats["missing_shards"]}
+        assert stats["rows"] < 100  # the shards that answered
 
         wait_for_members(survivors, {node_id(n) for n in survivors}, "the victim gone")
         # Failover once its lease expired, without waiting for a put: no shard names it.
