@@ -76,7 +76,7 @@ def start_nodes(workdir: Path, count: int, etcd: EtcdProcess | None) -> list[Ser
     for i in range(count):
         args = ["--log-level", "warn"]
         if etcd:
-            args += ["--cluster-etcd", etcd.url, "--cluster-name", "bench"]
+            args += ["--cluster-etcd", etcd.url, "--cluster-name", "bench", "--cluster-shards", "0"]
         nodes.append(ServerProcess(workdir / f"node{i}", extra_args=args).start())
     return nodes
 

@@ -29,7 +29,9 @@ def test_single_server_cluster_keys(db, name):
 
 def test_search_through_a_cluster(tmp_path, name):
     etcd = EtcdProcess(tmp_path).start()
-    flags = ["--cluster-etcd", etcd.url, "--cluster-name", "client", "--cluster-lease-ttl", "30"]
+    # Unsharded (each node holds the rows put to it): local_only answers one node's own rows.
+    flags = ["--cluster-etcd", etcd.url, "--cluster-name", "client", "--cluster-lease-ttl", "30",
+             "--cluster-shards", "0"]
     nodes = [ServerProcess(tmp_path / f"node{i}", extra_args=flags).start() for i in range(2)]
     clients = [ab.Client(f"grpc://127.0.0.1:{node.port}") for node in nodes]
     try:

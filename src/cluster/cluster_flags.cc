@@ -48,18 +48,46 @@ void AddClusterFlags(CLI::App& serve, ClusterConfig& config) {
       ->envname("ARBALEST_CLUSTER_LEASE_TTL")
       ->check(CLI::Range(1, 600))
       ->capture_default_str();
+  const CLI::Validator positive_duration(
+      [](std::string& text) {
+        auto duration = ParseDuration(text);
+        if (!duration.ok()) return duration.status().message();
+        return duration->count() > 0 ? std::string() : std::string("must be more than 0");
+      },
+      "DURATION");
   serve
       .add_option("--cluster-search-timeout", config.search_timeout,
                   "How long a search waits for the other members (a request's timeout_ms "
                   "overrides it), e.g. 5s")
       ->envname("ARBALEST_CLUSTER_SEARCH_TIMEOUT")
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            auto duration = ParseDuration(text);
-            if (!duration.ok()) return duration.status().message();
-            return duration->count() > 0 ? std::string() : std::string("must be more than 0");
-          },
-          "DURATION"))
+      ->check(positive_duration)
+      ->capture_default_str();
+  serve
+      .add_option("--cluster-shards", config.shards,
+                  "Shards of a dataset created on this node (schema metadata 'arbalest.shards' "
+                  "overrides it); 0: datasets are not sharded, each node holds what is put to it")
+      ->envname("ARBALEST_CLUSTER_SHARDS")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  serve
+      .add_option("--cluster-replication", config.replication,
+                  "Replicas of each shard of a dataset created on this node (at most the live "
+                  "members)")
+      ->envname("ARBALEST_CLUSTER_REPLICATION")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  serve
+      .add_option("--cluster-write-quorum", config.write_quorum,
+                  "Replicas that must hold a put's rows before it is acked (W); 0: all the "
+                  "dataset's replicas (its replication factor)")
+      ->envname("ARBALEST_CLUSTER_WRITE_QUORUM")
+      ->check(CLI::Range(0, 16))
+      ->capture_default_str();
+  serve
+      .add_option("--cluster-put-timeout", config.put_timeout,
+                  "How long a routed put waits for each shard's primary and replicas, e.g. 5s")
+      ->envname("ARBALEST_CLUSTER_PUT_TIMEOUT")
+      ->check(positive_duration)
       ->capture_default_str();
   serve
       .add_option("--cluster-ca", config.security.ca,
@@ -110,6 +138,10 @@ arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfi
   options.node_id = config.node_id;
   options.lease_ttl_seconds = config.lease_ttl_seconds;
   ARROW_ASSIGN_OR_RAISE(options.search_timeout, ParseDuration(config.search_timeout));
+  ARROW_ASSIGN_OR_RAISE(options.put_timeout, ParseDuration(config.put_timeout));
+  options.shards = config.shards;
+  options.replication = config.replication;
+  options.write_quorum = config.write_quorum;
   options.data_dir = data_dir;
   ARROW_ASSIGN_OR_RAISE(options.etcd_tls, MakeEtcdTls(config.security));
   ARROW_ASSIGN_OR_RAISE(options.peers, MakePeerSecurity(config.security, node));

@@ -7,6 +7,7 @@
 #include <future>
 
 #include "cluster/cluster_record.h"
+#include "cluster/fan_out_util.h"
 #include "cluster/scan_chain.h"
 #include "cluster/search_merge.h"
 
@@ -19,52 +20,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Why `peer`'s part is missing, from the error of its search; names the peer's address, and
-// for refusals of this node's TLS or token, the flag to check.
-std::string MissingReason(const arrow::Status& status, std::chrono::milliseconds timeout,
-                          const MemberInfo& peer, bool tls) {
-  if (status.IsKeyError()) return "no dataset: " + status.message();
-  const std::string at = "peer " + peer.node_id + " at " + peer.flight;
-  if (auto detail = fl::FlightStatusDetail::UnwrapStatus(status)) {
-    switch (detail->code()) {
-      case fl::FlightStatusCode::TimedOut:
-        return "timeout: no answer from " + at + " within " + std::to_string(timeout.count()) +
-               " ms";
-      case fl::FlightStatusCode::Unavailable:
-        return "unavailable: " + at + ": " + status.message() +
-               (tls ? " (with TLS: does --cluster-ca, or --tls-client-ca, hold the CA of its "
-                      "certificate, and its certificate name its advertised host? Does it "
-                      "accept this node's certificate?)"
-                    : "");
-      case fl::FlightStatusCode::Unauthenticated:
-        return "unauthenticated: " + at + " refused this node's cluster token (" +
-               status.message() + "; --cluster-token-file must hold a token of its --auth-tokens)";
-      case fl::FlightStatusCode::Unauthorized:
-        return "permission denied: " + at + " refused this node's cluster token (" +
-               status.message() + ")";
-      default:
-        break;
-    }
-  }
-  return "error: " + at + ": " + status.ToString();
-}
-
-bool PeerUnreachable(const arrow::Status& status) {
-  auto detail = fl::FlightStatusDetail::UnwrapStatus(status);
-  return detail && (detail->code() == fl::FlightStatusCode::Unavailable ||
-                    detail->code() == fl::FlightStatusCode::TimedOut);
-}
-
-// The keys of the hop's DoGet ticket: the client's search or scan keys, answered by the member
-// alone.
-Json HopKeys(const Json& keys) {
-  Json hop = keys;
-  hop.erase("require_all");
-  hop.erase("timeout_ms");
-  hop["local_only"] = true;
-  return hop;
 }
 
 }  // namespace
@@ -111,15 +66,25 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
                options_.lease_ttl_seconds);
   MutexLock lock(&mutex_);
   membership_ = std::move(joined);
+  repairer_ = std::make_unique<ShardRepairer>(
+      maps_, [this] { return LiveMembers(); },
+      [this] {
+        const auto membership = this->membership();
+        return !membership || membership->health().degraded;
+      },
+      std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4)));
   return arrow::Status::OK();
 }
 
 void ClusterNode::Leave() {
   std::shared_ptr<Membership> membership;
+  std::unique_ptr<ShardRepairer> repairer;
   {
     MutexLock lock(&mutex_);
     membership = std::move(membership_);
+    repairer = std::move(repairer_);
   }
+  repairer.reset();  // stops its thread, which reads the members
   if (membership) {
     membership->Leave();
     spdlog::info("cluster {}: left", options_.cluster);
@@ -163,6 +128,11 @@ Json ClusterNode::Status() const {
     members.push_back(std::move(entry));
   }
   status["members"] = std::move(members);
+  status["sharding"] = {{"shards", options_.shards},
+                        {"replication", options_.replication},
+                        {"write_quorum", options_.write_quorum},
+                        {"put_timeout_ms", options_.put_timeout.count()}};
+  status["shard_maps"] = ShardMapsStatus();
   return status;
 }
 
@@ -242,6 +212,7 @@ std::vector<MemberInfo> ClusterNode::Peers(std::string* self_id) {
     }
   }
   std::vector<std::string> addresses;
+  if (membership) addresses.push_back(membership->options().self.flight);  // shard hops to self
   for (const auto& peer : peers) addresses.push_back(peer.flight);
   peers_.KeepOnly(addresses);
   return peers;
@@ -323,6 +294,7 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
     const Json& keys, int64_t k, const FanOutOptions& options,
     const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) {
   using Batch = std::shared_ptr<arrow::RecordBatch>;
+  if (auto map = ShardMapOf(keys)) return ShardSearch(*map, keys, k, options);
   const std::string ticket = Json{{"search", HopKeys(keys)}}.dump();
   ClusterSearchResult result;
   ARROW_ASSIGN_OR_RAISE(auto parts,
@@ -339,6 +311,7 @@ arrow::Result<ClusterSearchResult> ClusterNode::Search(
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::Scan(
     const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
     const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local) {
+  if (auto map = ShardMapOf(keys)) return ShardScan(*map, keys, limit, options);
   const std::string ticket = HopKeys(keys).dump();
   std::vector<MissingNode> missing;
   ARROW_ASSIGN_OR_RAISE(auto parts,
@@ -359,6 +332,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::Scan(
 arrow::Result<ClusterActionResult> ClusterNode::Action(
     const std::string& type, const Json& body, const FanOutOptions& options,
     const std::function<arrow::Result<Json>()>& local) {
+  if (auto map = ShardMapOf(body)) return ShardAction(*map, type, body, options);
   const std::string hop = HopKeys(body).dump();
   const std::string self_id = SelfId();
   ClusterActionResult result;

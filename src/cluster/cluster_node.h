@@ -15,6 +15,9 @@
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
 #include "cluster/scan_chain.h"
+#include "cluster/shard_maps.h"
+#include "cluster/shard_puts.h"
+#include "cluster/shard_repairer.h"
 #include "flight/cluster_hooks.h"
 
 namespace prometheus {
@@ -33,6 +36,15 @@ struct ClusterOptions {
   PeerSecurity peers;  // TLS and the cluster token of the calls to other members
   std::chrono::milliseconds search_timeout{5000};  // a search's default timeout_ms
   std::string data_dir;
+  // Sharding (docs/cluster.md): a dataset created on this node gets `shards` shards (0: not
+  // sharded, each node holds what is put to it) unless its schema says otherwise, replicated
+  // on `replication` members (at most the live ones); a put is acked once `write_quorum`
+  // replicas hold it (0: the dataset's replication factor). `put_timeout` bounds each call of
+  // a routed put to another member.
+  int32_t shards = 4;
+  int32_t replication = 2;
+  int32_t write_quorum = 0;
+  std::chrono::milliseconds put_timeout{5000};
 };
 
 // The addresses this node publishes (known once its ports are bound).
@@ -72,11 +84,52 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) override;
+  arrow::Result<std::unique_ptr<PutSink>> OpenPut(const arrow::flight::FlightDescriptor& descriptor,
+                                                  const std::shared_ptr<arrow::Schema>& schema,
+                                                  const LocalPuts& local) override;
   bool HopsCarryToken() const override { return peers_.carries_token(); }
 
  private:
   ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)
-      : options_(std::move(options)), metrics_(std::move(metrics)), peers_(options_.peers) {}
+      : options_(std::move(options)),
+        metrics_(std::move(metrics)),
+        peers_(options_.peers),
+        maps_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls, options_.cluster) {
+  }
+
+  // -- sharded datasets (cluster_shards.cc) --
+  // The shard map of the dataset that `keys` name; nullopt when it is not sharded (or etcd
+  // cannot say and no map was seen).
+  std::optional<ShardMap> ShardMapOf(const Json& keys);
+  ShardEnv ShardEnvironment();
+  // The live members, this node included.
+  std::vector<MemberInfo> LiveMembers() const;
+  // Which replicas of a shard a request asks, and which answers count.
+  enum class ShardReach {
+    kOneReplica,    // one live replica holding all its rows (the next when one fails)
+    kEveryReplica,  // every live replica; the first answer counts (a delete)
+    kEveryAnswer,   // every live replica; every answer counts (check_readiness)
+  };
+  // One request answered, for every shard of `map`, by its replicas as `reach` says (`ask` with
+  // the replica and the shard's local dataset; a replica lacking the dataset holds no rows of
+  // the shard). Shards without an answer go to `missing`; errors as
+  // FanOut's (require_all: UNAVAILABLE naming the first missing shard).
+  template <typename Part>
+  arrow::Result<std::vector<Part>> FanOutShards(
+      const ShardMap& map, const FanOutOptions& options, ShardReach reach,
+      const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&,
+                                              std::chrono::milliseconds)>& ask,
+      std::vector<MissingNode>* missing);
+  arrow::Result<ClusterSearchResult> ShardSearch(const ShardMap& map, const Json& keys, int64_t k,
+                                                 const FanOutOptions& options);
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ShardScan(const ShardMap& map,
+                                                                     const Json& keys,
+                                                                     std::optional<int64_t> limit,
+                                                                     const FanOutOptions& options);
+  arrow::Result<ClusterActionResult> ShardAction(const ShardMap& map, const std::string& type,
+                                                 const Json& body, const FanOutOptions& options);
+  // The shard maps for cluster-status.
+  Json ShardMapsStatus() const;
 
   // The search result of `peer` for DoGet ticket `ticket`, within `timeout`.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchPeer(const MemberInfo& peer,
@@ -110,8 +163,10 @@ class ClusterNode : public ClusterHooks {
   const ClusterOptions options_;
   const std::shared_ptr<ClusterMetrics> metrics_;
   PeerClients peers_;
+  mutable ShardMaps maps_;  // its reads refresh a cache
   mutable Mutex mutex_;
-  std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);  // null until joined
+  std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);   // null until joined
+  std::unique_ptr<ShardRepairer> repairer_ GUARDED_BY(mutex_);  // failover; null until joined
 };
 
 }  // namespace arbalest

@@ -162,6 +162,18 @@ arrow::Result<RangeReply> Client::RangePrefix(std::string_view prefix) {
   return ParseRangeReply(reply);
 }
 
+arrow::Result<RangeReply> Client::Range(std::string_view key) {
+  ARROW_ASSIGN_OR_RAISE(auto reply, Post("/v3/kv/range", RangeKeyRequest(key)));
+  return ParseRangeReply(reply);
+}
+
+arrow::Result<bool> Client::PutIf(std::string_view key, std::string_view value,
+                                  int64_t expected_mod_revision) {
+  ARROW_ASSIGN_OR_RAISE(auto reply,
+                        Post("/v3/kv/txn", PutIfRequest(key, value, expected_mod_revision)));
+  return ParseTxnReply(reply);
+}
+
 arrow::Status Client::Watch(std::string_view prefix, int64_t start_revision,
                             const std::function<arrow::Status(const WatchMessage&)>& on_message,
                             const std::function<bool()>& stop) {

@@ -43,6 +43,12 @@ class Client {
   arrow::Status Put(std::string_view key, std::string_view value, int64_t lease);
   arrow::Status Delete(std::string_view key);
   arrow::Result<RangeReply> RangePrefix(std::string_view prefix);
+  // The key alone (`kvs` empty when absent).
+  arrow::Result<RangeReply> Range(std::string_view key);
+  // Puts `value` at `key` when its mod_revision is `expected_mod_revision` (0: when absent), in
+  // one transaction; false when the compare failed (another writer came first).
+  arrow::Result<bool> PutIf(std::string_view key, std::string_view value,
+                            int64_t expected_mod_revision);
 
   // Watches the keys under `prefix` from `start_revision`, calling `on_message` for each message
   // (from the thread that called Watch), until `stop` returns true (asked about once a second

@@ -118,6 +118,31 @@ Json WatchPrefixRequest(std::string_view prefix, int64_t start_revision) {
   return {{"create_request", std::move(create)}};
 }
 
+Json RangeKeyRequest(std::string_view key) { return {{"key", Base64Encode(key)}}; }
+
+Json PutIfRequest(std::string_view key, std::string_view value, int64_t expected_mod_revision) {
+  const std::string encoded_key = Base64Encode(key);
+  Json compare{{"key", encoded_key}, {"result", "EQUAL"}};
+  if (expected_mod_revision == 0) {
+    compare["target"] = "CREATE";
+    compare["create_revision"] = "0";
+  } else {
+    compare["target"] = "MOD";
+    compare["mod_revision"] = std::to_string(expected_mod_revision);
+  }
+  return {
+      {"compare", Json::array({std::move(compare)})},
+      {"success",
+       Json::array({{{"request_put", {{"key", encoded_key}, {"value", Base64Encode(value)}}}}})}};
+}
+
+arrow::Result<bool> ParseTxnReply(std::string_view text) {
+  ARROW_ASSIGN_OR_RAISE(Json reply, ParseReply(text));
+  // proto3 JSON leaves out false.
+  auto succeeded = reply.find("succeeded");
+  return succeeded != reply.end() && succeeded->is_boolean() && succeeded->get<bool>();
+}
+
 arrow::Result<RangeReply> ParseRangeReply(std::string_view text) {
   ARROW_ASSIGN_OR_RAISE(Json reply, ParseReply(text));
   RangeReply parsed;

@@ -30,6 +30,10 @@ Json DeleteRequest(std::string_view key);
 Json LeaseGrantRequest(int64_t ttl_seconds);
 Json LeaseIdRequest(int64_t lease);  // keepalive and revoke
 Json WatchPrefixRequest(std::string_view prefix, int64_t start_revision);
+Json RangeKeyRequest(std::string_view key);
+// A transaction (/v3/kv/txn) that puts `value` at `key` only when the key's mod_revision is
+// `expected_mod_revision`; 0: only when the key does not exist (its create_revision is 0).
+Json PutIfRequest(std::string_view key, std::string_view value, int64_t expected_mod_revision);
 
 struct KeyValue {
   std::string key;
@@ -55,6 +59,8 @@ arrow::Result<Lease> ParseLeaseGrantReply(std::string_view text);
 // The lease's remaining TTL; 0 when the lease has expired or was revoked (etcd then answers
 // without a TTL).
 arrow::Result<int64_t> ParseKeepAliveReply(std::string_view text);
+// Whether a transaction's compares held (its success branch ran).
+arrow::Result<bool> ParseTxnReply(std::string_view text);
 // Any reply whose content does not matter (put, delete, revoke): only errors are parsed.
 arrow::Status CheckReply(std::string_view text);
 

@@ -47,9 +47,9 @@ arrow::Result<Json> ClusterDelete(ClusterHooks& cluster, const Json& request,
             missing.front().reason + "); the members that answered deleted " +
             std::to_string(deleted) + " rows; all missing: " + MissingNodesJson(missing).dump());
   }
-  return Json{{"deleted", deleted},
-              {"nodes", std::move(nodes)},
-              {"missing_nodes", MissingNodesJson(missing)}};
+  Json answer{{"deleted", deleted}, {"nodes", std::move(nodes)}};
+  SetMissing(answer, missing);
+  return answer;
 }
 
 }  // namespace arbalest

@@ -7,8 +7,29 @@ namespace arbalest {
 
 Json MissingNodesJson(const std::vector<MissingNode>& missing) {
   Json nodes = Json::array();
-  for (const auto& node : missing) nodes.push_back({{"node", node.node}, {"reason", node.reason}});
+  for (const auto& node : missing) {
+    Json entry{{"node", node.node}, {"reason", node.reason}};
+    if (node.shard >= 0) entry["shard"] = node.shard;
+    nodes.push_back(std::move(entry));
+  }
   return nodes;
+}
+
+Json MissingShardsJson(const std::vector<MissingNode>& missing) {
+  Json shards = Json::array();
+  for (const auto& node : missing) {
+    if (node.shard >= 0) {
+      shards.push_back({{"shard", node.shard}, {"node", node.node}, {"reason", node.reason}});
+    }
+  }
+  return shards;
+}
+
+void SetMissing(Json& answer, const std::vector<MissingNode>& missing) {
+  answer["missing_nodes"] = MissingNodesJson(missing);
+  if (Json shards = MissingShardsJson(missing); !shards.empty()) {
+    answer["missing_shards"] = std::move(shards);
+  }
 }
 
 std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Schema> schema,
@@ -17,6 +38,9 @@ std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Sch
   auto metadata =
       schema->metadata() ? schema->metadata()->Copy() : std::make_shared<arrow::KeyValueMetadata>();
   metadata->Append(kMissingNodesMetadataKey, MissingNodesJson(missing).dump());
+  if (Json shards = MissingShardsJson(missing); !shards.empty()) {
+    metadata->Append(kMissingShardsMetadataKey, shards.dump());
+  }
   return schema->WithMetadata(std::move(metadata));
 }
 

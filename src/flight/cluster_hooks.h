@@ -4,6 +4,7 @@
 // interface here, so that the Flight layer does not depend on how membership is kept.
 #pragma once
 
+#include <arrow/flight/types.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "flight/put_sink.h"
 
 namespace arbalest {
 
@@ -30,10 +32,12 @@ struct FanOutOptions {
 };
 
 // A member whose part of a search is not in the result, and why ("timeout", "no dataset",
-// "unavailable: ...").
+// "unavailable: ..."); for a sharded dataset, the shard that is missing (no replica answered;
+// `node` is the last one asked).
 struct MissingNode {
   std::string node;
   std::string reason;
+  int32_t shard = -1;  // -1: not a shard's part
 };
 
 struct ClusterSearchResult {
@@ -55,8 +59,17 @@ struct ClusterActionResult {
 // [{"node", "reason"}, ...] for app_metadata and schema metadata.
 Json MissingNodesJson(const std::vector<MissingNode>& missing);
 
-// The schema metadata key of a search result that carries MissingNodesJson (protocol.md).
+// [{"shard", "node", "reason"}, ...]: the entries of `missing` that name a shard.
+Json MissingShardsJson(const std::vector<MissingNode>& missing);
+
+// Sets `answer`'s "missing_nodes" to MissingNodesJson(missing) and, when shards are missing,
+// its "missing_shards" to MissingShardsJson(missing): what JSON answers carry.
+void SetMissing(Json& answer, const std::vector<MissingNode>& missing);
+
+// The schema metadata keys of a search result that carry MissingNodesJson and
+// MissingShardsJson (protocol.md).
 inline constexpr const char* kMissingNodesMetadataKey = "arbalest.missing_nodes";
+inline constexpr const char* kMissingShardsMetadataKey = "arbalest.missing_shards";
 
 // `schema` with MissingNodesJson(missing) in its metadata when `missing` is not empty.
 std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Schema> schema,
@@ -65,6 +78,13 @@ std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Sch
 // `batch` with MissingNodesJson(missing) in its schema metadata when `missing` is not empty.
 std::shared_ptr<arrow::RecordBatch> WithMissingNodes(std::shared_ptr<arrow::RecordBatch> batch,
                                                      const std::vector<MissingNode>& missing);
+
+// What a routed put needs of this node: a sink into one of its local datasets (IngestStream),
+// and whether it holds a dataset already.
+struct LocalPuts {
+  std::function<std::unique_ptr<PutSink>(const std::string& dataset)> open;
+  std::function<bool(const std::string& dataset)> holds;
+};
 
 // Thread-safe: called from many RPCs at once.
 class ClusterHooks {
@@ -97,6 +117,15 @@ class ClusterHooks {
   virtual arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) = 0;
+
+  // The sink of a put stream with `descriptor` and `schema` when the cluster routes it: a put to
+  // a sharded dataset (created sharded when it is new and this node shards new datasets),
+  // split by shard and forwarded to each shard's primary; or a shard put between nodes (a CMD
+  // descriptor), stored in `local` and, on the shard's primary, replicated. Null: a put to this
+  // node's own store, as on a single node.
+  virtual arrow::Result<std::unique_ptr<PutSink>> OpenPut(
+      const arrow::flight::FlightDescriptor& descriptor,
+      const std::shared_ptr<arrow::Schema>& schema, const LocalPuts& local) = 0;
 
   // Whether the calls to other members carry the cluster token (this node requires tokens).
   // The cluster role may not write, so a write that fans out cannot reach the members then.

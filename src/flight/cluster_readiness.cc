@@ -29,7 +29,7 @@ arrow::Result<Json> ClusterReadiness(ClusterHooks& cluster, const Json& request,
   }
   sums["status"] = busy ? "BUSY" : found ? "READY" : "NOT_FOUND";
   sums["nodes"] = std::move(nodes);
-  sums["missing_nodes"] = MissingNodesJson(result.missing);
+  SetMissing(sums, result.missing);
   return sums;
 }
 

@@ -26,7 +26,7 @@ arrow::Result<Json> ClusterStats(ClusterHooks& cluster, const Json& request,
   }
   Json document = result.answers.front().answer;
   sums["nodes"] = std::move(nodes);
-  sums["missing_nodes"] = MissingNodesJson(result.missing);
+  SetMissing(sums, result.missing);
   document["cluster"] = std::move(sums);
   return document;
 }

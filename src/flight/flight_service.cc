@@ -46,6 +46,15 @@ void WaitForLateCancellation(const fl::ServerCallContext& context) {
   }
 }
 
+// A routed put's way into this node's store.
+LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
+  return LocalPuts{
+      [&store, null_sink = options.null_sink](const std::string& dataset) {
+        return std::unique_ptr<PutSink>(std::make_unique<IngestStream>(store, dataset, null_sink));
+      },
+      [&store](const std::string& dataset) { return store.Get(dataset).ok(); }};
+}
+
 }  // namespace
 
 arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
@@ -54,23 +63,31 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
   if (auto edges_of = EdgeDataset(reader->descriptor())) {
     return ForClient(PutEdges(*store_, *edges_of, *reader, *writer));
   }
-  ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
+  std::unique_ptr<PutSink> stream;
+  if (options_.cluster) {  // a sharded dataset's put, or a shard's put from another node
+    ARROW_ASSIGN_OR_RAISE(auto put_schema, reader->GetSchema());
+    ARROW_ASSIGN_OR_RAISE(stream, options_.cluster->OpenPut(reader->descriptor(), put_schema,
+                                                            LocalPutsOf(*store_, options_)));
+  }
+  if (!stream) {
+    ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
+    stream = std::make_unique<IngestStream>(*store_, name, options_.null_sink);
+  }
   ARROW_ASSIGN_OR_RAISE(auto schema, reader->GetSchema());
-  IngestStream stream(*store_, name, options_.null_sink);
   while (true) {
     ARROW_ASSIGN_OR_RAISE(fl::FlightStreamChunk chunk, reader->Next());
     if (!chunk.data) {
       if (chunk.app_metadata) continue;  // metadata-only message: nothing to store
       break;
     }
-    ARROW_ASSIGN_OR_RAISE(Json ack, stream.Append(chunk.data));
+    ARROW_ASSIGN_OR_RAISE(Json ack, stream->Append(chunk.data));
     ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(ack)));
   }
   // The stream may have ended because gRPC failed the call (a message over
   // --max-message-size): it did not declare the dataset, and must not create it.
-  if (stream.batches() == 0) WaitForLateCancellation(context);
+  if (stream->batches() == 0) WaitForLateCancellation(context);
   if (context.is_cancelled()) return arrow::Status::Cancelled("the put stream was cancelled");
-  return ForClient(stream.Finish(*schema));
+  return ForClient(stream->Finish(*schema));
 }
 
 arrow::Status FlightService::DoExchange(const fl::ServerCallContext&,

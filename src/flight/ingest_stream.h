@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/json_util.h"
+#include "flight/put_sink.h"
 #include "store/vector_store.h"
 
 namespace arbalest {
@@ -26,7 +27,7 @@ namespace arbalest {
 arrow::Status ForClient(arrow::Status status);
 
 // Not thread-safe: one per stream.
-class IngestStream {
+class IngestStream : public PutSink {
  public:
   // `null_sink`: ack without storing (the transport-ceiling benchmark mode).
   IngestStream(VectorStore& store, std::string dataset, bool null_sink)
@@ -34,12 +35,12 @@ class IngestStream {
 
   // Stores `batch`; returns {"status":"acked","rows","seq"} (+ slow_down, reason). The error
   // names the batch's position in the stream.
-  arrow::Result<Json> Append(const std::shared_ptr<arrow::RecordBatch>& batch);
+  arrow::Result<Json> Append(const std::shared_ptr<arrow::RecordBatch>& batch) override;
 
   // Ends the stream. One that carried a schema and no batch creates the dataset.
-  arrow::Status Finish(const arrow::Schema& schema);
+  arrow::Status Finish(const arrow::Schema& schema) override;
 
-  int64_t batches() const { return batches_; }
+  int64_t batches() const override { return batches_; }
 
  private:
   // Checks, aligns and stores `batch`.

@@ -39,16 +39,19 @@ ROWS_PER_NODE = 150
 
 
 class Cluster:
-    def __init__(self, workdir: Path, name: str, lease_ttl_s: int = LEASE_TTL_S):
+    def __init__(self, workdir: Path, name: str, lease_ttl_s: int = LEASE_TTL_S, shards: int = 0):
         self.workdir = workdir
         self.name = name
         self.lease_ttl_s = lease_ttl_s
+        # 0: unsharded, each node holds the rows put to it (test_cluster_shards.py shards).
+        self.shards = shards
         self.etcd = EtcdProcess(workdir).start()
         self.nodes: list[ServerProcess] = []
 
     def node_args(self, name=None, etcd=None):
         return ["--cluster-etcd", etcd or self.etcd.url, "--cluster-name", name or self.name,
-                "--cluster-lease-ttl", str(self.lease_ttl_s), "--cluster-search-timeout", "10s"]
+                "--cluster-lease-ttl", str(self.lease_ttl_s), "--cluster-search-timeout", "10s",
+                "--cluster-shards", str(self.shards)]
 
     def add_node(self, index: int, etcd=None) -> ServerProcess:
         node = ServerProcess(self.workdir / f"node{index}",
@@ -553,6 +556,18 @@ def test_hybrid_search_action_fans_out_and_names_missing_members(cluster):
     assert {hit["id"] for hit in replies[0]} == {1000 + j for j in range(0, 40, 5)}
 
 
+def thread_states(pid: int) -> set[str]:
+    """The states (R, S, T, ...) of the process's threads, from /proc."""
+    states = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        states.add(stat.rsplit(")", 1)[1].split()[0])
+    return states
+
+
 def test_member_that_does_not_answer_in_time_is_reported_missing(tmp_path):
     # A long lease: the stopped node stays listed while it does not answer.
     c = Cluster(tmp_path, unique_name("slow"), lease_ttl_s=120)
@@ -564,6 +579,10 @@ def test_member_that_does_not_answer_in_time_is_reported_missing(tmp_path):
         query = vectors_of(tables[0].column("vector"))[0]
         nodes[1].send_signal(signal.SIGSTOP)
         try:
+            # SIGSTOP reaches each thread on its way back to user mode: wait until all stopped
+            # (a thread still running answered a search once, in a loaded full run).
+            wait_until(lambda: thread_states(nodes[1].proc.pid), lambda s: s == {"T"},
+                       "every thread of the node stopped")
             result = search(nodes[0], name, query, 10, timeout_ms=500)
             missing = missing_nodes(result)
             # Seen once in a loaded full run: no member missing. Say what node 0 saw then.

@@ -71,6 +71,7 @@ class SecureCluster:
     def etcd_args(self):
         return ["--cluster-etcd", self.etcd.url, "--cluster-name", self.name,
                 "--cluster-lease-ttl", str(LEASE_TTL_S), "--cluster-search-timeout", "10s",
+                "--cluster-shards", "0",  # unsharded: each node holds the rows put to it
                 "--cluster-etcd-ca", str(self.certs / "ca.pem"),
                 "--cluster-etcd-cert", str(self.certs / "node.pem"),
                 "--cluster-etcd-key", str(self.certs / "node.key")]

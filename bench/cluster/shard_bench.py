@@ -1,0 +1,72 @@
+"""Sharded datasets on this one machine: ingest through one node and global search, for a
+single node without cluster flags, and 3-node clusters with 4 shards at R=1 and at R=2 (W=2).
+
+For each setup: --rows random float32 rows of --dim dimensions put through node 0 in batches of
+--batch rows (one stream; on the clusters each batch is split by shard, forwarded to each
+shard's primary and, at R=2, replicated before the ack): rows/s and MB/s of vector data; every
+shard READY (all rows indexed); then --queries DoGet search tickets (k 10, default ef) through
+node 0 from 1 and 4 client threads: QPS, p50 and p99. Every process shares this machine's
+cores: the figures show the cost of routing and replication, not a cluster's scaling.
+
+    .venv/bin/python bench/cluster/shard_bench.py [--rows 30000] [--dim 128]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "bench" / "cluster"))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from bench_util import wait_ready  # noqa: E402
+from arbalest_util import ServerProcess, make_table, put_table  # noqa: E402
+from cluster_search_bench import DATASET, arguments, measure, stop_all, wait_members  # noqa: E402
+from etcd_util import EtcdProcess  # noqa: E402
+
+BATCH = 5000
+
+
+def start(workdir: Path, replication: int | None):
+    """One node without cluster flags (replication None), or 3 sharded nodes."""
+    if replication is None:
+        return [ServerProcess(workdir / "single", extra_args=["--log-level", "warn"]).start()], None
+    etcd = EtcdProcess(workdir).start()
+    nodes = [ServerProcess(workdir / f"node{i}", extra_args=[
+        "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
+        "--cluster-shards", "4", "--cluster-replication", str(replication)]).start()
+        for i in range(3)]
+    wait_members(nodes[0], 3)
+    return nodes, etcd
+
+
+def main() -> None:
+    args, queries = arguments(__doc__, 30_000, "shard_bench.py")
+    table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(5))
+    vector_mb = args.rows * args.dim * 4 / 1e6
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, replication in (("single node (no cluster)", None),
+                                   ("3 nodes, 4 shards, R=1", 1),
+                                   ("3 nodes, 4 shards, R=2 W=2", 2)):
+            workdir = Path(tmp) / str(replication)
+            workdir.mkdir()
+            nodes, etcd = start(workdir, replication)
+            try:
+                begin = time.perf_counter()
+                put_table(nodes[0].data, DATASET, table, batch_size=BATCH)
+                seconds = time.perf_counter() - begin
+                print(f"{label:32s} ingest through node 0: {args.rows / seconds:9.0f} rows/s  "
+                      f"{vector_mb / seconds:7.1f} MB/s", flush=True)
+                wait_ready(nodes[0].data, DATASET, timeout=600)
+                measure(label, nodes, args, queries)
+            finally:
+                stop_all(nodes, etcd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+// ClusterNode's part for sharded datasets (docs/cluster.md): routed puts and shard puts
+// (shard_puts.h), and searches, scans and actions that ask one replica of every shard.
+#include <arrow/flight/types.h>
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "cluster/cluster_node.h"
+#include "cluster/fan_out_util.h"
+#include "cluster/search_merge.h"
+#include "common/dataset_name.h"
+#include "store/dataset_layout.h"
+
+namespace arbalest {
+namespace {
+
+namespace fl = arrow::flight;
+
+// `candidates` that are live members, this node first, the others starting at `shard`'s turn
+// (so that the shards a node does not hold spread over their replicas).
+std::vector<MemberInfo> AskOrder(const std::vector<std::string>& candidates,
+                                 const std::vector<MemberInfo>& members, const std::string& self_id,
+                                 int32_t shard) {
+  std::vector<MemberInfo> self, others;
+  for (const auto& node : candidates) {
+    for (const auto& member : members) {
+      if (member.node_id != node) continue;
+      (node == self_id ? self : others).push_back(member);
+    }
+  }
+  if (!others.empty()) {
+    std::rotate(others.begin(), others.begin() + shard % static_cast<int32_t>(others.size()),
+                others.end());
+  }
+  self.insert(self.end(), others.begin(), others.end());
+  return self;
+}
+
+std::string ShardLabel(const ShardMap& map, int32_t shard) {
+  return "shard " + std::to_string(shard) + " of '" + map.dataset + "'";
+}
+
+}  // namespace
+
+std::vector<MemberInfo> ClusterNode::LiveMembers() const {
+  const auto membership = this->membership();
+  return membership ? membership->members() : std::vector<MemberInfo>{};
+}
+
+std::optional<ShardMap> ClusterNode::ShardMapOf(const Json& keys) {
+  if (!keys.is_object()) return std::nullopt;
+  auto it = keys.find("dataset");
+  if (it == keys.end() || !it->is_string()) return std::nullopt;
+  auto map = maps_.Get(it->get<std::string>());
+  if (!map.ok()) {
+    spdlog::warn("cluster {}: cannot read the shard map of '{}': {}", options_.cluster,
+                 it->get<std::string>(), map.status().message());
+    return std::nullopt;
+  }
+  return *map;
+}
+
+ShardEnv ClusterNode::ShardEnvironment() {
+  ShardEnv env;
+  env.peers = &peers_;
+  env.maps = &maps_;
+  env.members = [this] { return LiveMembers(); };
+  env.self_id = SelfId();
+  env.timeout = options_.put_timeout;
+  env.write_quorum = options_.write_quorum;
+  return env;
+}
+
+arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
+    const fl::FlightDescriptor& descriptor, const std::shared_ptr<arrow::Schema>& schema,
+    const LocalPuts& local) {
+  if (descriptor.type == fl::FlightDescriptor::CMD) {
+    ARROW_ASSIGN_OR_RAISE(auto hop, ParseShardPutHop(descriptor.cmd));
+    if (!hop) return nullptr;
+    return OpenShardReplicaSink(ShardEnvironment(), std::move(*hop), local);
+  }
+  if (descriptor.type != fl::FlightDescriptor::PATH || descriptor.path.size() != 1 ||
+      !IsValidDatasetName(descriptor.path[0])) {
+    return nullptr;  // the single node's error
+  }
+  const std::string& name = descriptor.path[0];
+  if (name.find(kShardDatasetMarker) != std::string::npos) {
+    return arrow::Status::Invalid("dataset name '", name, "': names holding '", kShardDatasetMarker,
+                                  "' are reserved for the shards of sharded datasets");
+  }
+  auto existing = maps_.Get(name);
+  if (!existing.ok()) {
+    if (local.holds(name)) return nullptr;  // this node's own dataset, as before sharding
+    return fl::MakeFlightError(
+        fl::FlightStatusCode::Unavailable,
+        "cannot read the shard map of '" + name + "' from etcd: " + existing.status().message());
+  }
+  std::optional<ShardMap> map = std::move(*existing);
+  if (!map) {
+    if (local.holds(name)) return nullptr;  // created before sharding, or with 0 shards
+    // Shard puts between nodes would carry the cluster token, which may not write: with
+    // --auth-tokens, datasets are not sharded (docs/cluster.md).
+    if (peers_.carries_token()) return nullptr;
+    ARROW_ASSIGN_OR_RAISE(int32_t shards,
+                          MetadataCount(*schema, kShardsMetadataKey, options_.shards, kMaxShards));
+    if (shards == 0) return nullptr;
+    ARROW_ASSIGN_OR_RAISE(
+        int32_t replication,
+        MetadataCount(*schema, kReplicationMetadataKey, options_.replication, kMaxReplication));
+    ARROW_RETURN_NOT_OK(InspectPutSchema(*schema).status());
+    ARROW_RETURN_NOT_OK(ShardDatasetName(name, shards - 1).status());
+    std::vector<std::string> live;
+    for (const auto& member : LiveMembers()) live.push_back(member.node_id);
+    if (live.empty()) {
+      return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                                 "this node has not joined its cluster yet: no members to place "
+                                 "the shards of '" +
+                                     name + "' on");
+    }
+    replication = std::min<int32_t>(replication, static_cast<int32_t>(live.size()));
+    ARROW_ASSIGN_OR_RAISE(map, maps_.Create(PlaceShards(name, shards, replication, live)));
+    spdlog::info("cluster {}: dataset '{}' sharded: {}", options_.cluster, name,
+                 map->ToJson().dump());
+  }
+  return OpenShardRouter(ShardEnvironment(), std::move(*map), *schema);
+}
+
+template <typename Part>
+arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
+    const ShardMap& map, const FanOutOptions& options, ShardReach reach,
+    const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&,
+                                            std::chrono::milliseconds)>& ask,
+    std::vector<MissingNode>* missing) {
+  const auto timeout = (options.timeout_ms ? std::chrono::milliseconds(*options.timeout_ms)
+                                           : options_.search_timeout) +
+                       std::chrono::milliseconds(options.extra_timeout_ms);
+  const std::vector<MemberInfo> members = LiveMembers();
+  const std::string self_id = SelfId();
+  struct ShardAnswer {
+    std::vector<Part> parts;  // none: the shard holds no rows (or did not answer)
+    std::vector<MissingNode> missing;
+  };
+  const bool every_replica = reach != ShardReach::kOneReplica;
+  auto answer_shard = [&](int32_t shard) -> arrow::Result<ShardAnswer> {
+    const ShardPlacement& placement = map.placement[shard];
+    ARROW_ASSIGN_OR_RAISE(std::string dataset, ShardDatasetName(map.dataset, shard));
+    const auto order = AskOrder(every_replica ? placement.replicas : placement.Readable(), members,
+                                self_id, shard);
+    ShardAnswer answer;
+    if (order.empty()) {
+      answer.missing.push_back(
+          {"",
+           "no live replica holds all its rows (replicas: " + Json(placement.replicas).dump() + ")",
+           shard});
+      return answer;
+    }
+    std::string reasons;
+    for (const auto& member : order) {
+      auto part = ask(member, dataset, timeout);
+      if (part.ok()) {
+        if (answer.parts.empty() || reach == ShardReach::kEveryAnswer) {
+          answer.parts.push_back(std::move(*part));
+        }
+        if (every_replica) continue;
+        return answer;
+      }
+      if (part.status().IsKeyError()) {  // the replica holds no rows of the shard
+        if (every_replica) continue;
+        return answer;
+      }
+      const std::string reason = MissingReason(part.status(), timeout, member, peers_.tls());
+      if (every_replica) {
+        answer.missing.push_back({member.node_id, ShardLabel(map, shard) + ": " + reason, shard});
+        continue;
+      }
+      reasons += (reasons.empty() ? "" : "; ") + reason;
+      if (&member == &order.back()) {
+        answer.missing.push_back(
+            {member.node_id, ShardLabel(map, shard) + ": no replica answered: " + reasons, shard});
+      }
+    }
+    return answer;
+  };
+  std::vector<std::future<arrow::Result<ShardAnswer>>> answers;
+  for (int32_t shard = 0; shard < map.shards; ++shard) {
+    answers.push_back(std::async(std::launch::async, answer_shard, shard));
+  }
+  std::vector<Part> parts;
+  arrow::Status failure;
+  for (auto& future : answers) {
+    auto answer = future.get();
+    if (!answer.ok()) {
+      if (failure.ok()) failure = answer.status();
+      continue;
+    }
+    for (auto& part : answer->parts) parts.push_back(std::move(part));
+    for (auto& node : answer->missing) missing->push_back(std::move(node));
+  }
+  ARROW_RETURN_NOT_OK(failure);
+  metrics_->FannedOut(static_cast<int64_t>(missing->size()));
+  if (options.require_all && !missing->empty()) {
+    return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                               "require_all: " + missing->front().reason +
+                                   "; all missing: " + MissingShardsJson(*missing).dump());
+  }
+  if (parts.empty()) {
+    if (missing->empty()) {
+      return arrow::Status::KeyError("dataset '", map.dataset, "' holds no rows on any shard");
+    }
+    return fl::MakeFlightError(
+        fl::FlightStatusCode::Unavailable,
+        "no shard of '" + map.dataset + "' answered: " + MissingShardsJson(*missing).dump());
+  }
+  return parts;
+}
+
+namespace {
+
+// `keys` as a hop to one shard's local dataset.
+Json ShardHopKeys(const Json& keys, const std::string& shard_dataset) {
+  Json hop = HopKeys(keys);
+  hop["dataset"] = shard_dataset;
+  return hop;
+}
+
+}  // namespace
+
+arrow::Result<ClusterSearchResult> ClusterNode::ShardSearch(const ShardMap& map, const Json& keys,
+                                                            int64_t k,
+                                                            const FanOutOptions& options) {
+  using Batch = std::shared_ptr<arrow::RecordBatch>;
+  ClusterSearchResult result;
+  ARROW_ASSIGN_OR_RAISE(
+      auto parts, FanOutShards<Batch>(
+                      map, options, ShardReach::kOneReplica,
+                      [&](const MemberInfo& member, const std::string& dataset,
+                          std::chrono::milliseconds timeout) {
+                        return SearchPeer(
+                            member, Json{{"search", ShardHopKeys(keys, dataset)}}.dump(), timeout);
+                      },
+                      &result.missing));
+  ARROW_ASSIGN_OR_RAISE(result.batch, MergeTopK(parts, k));
+  return result;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::ShardScan(
+    const ShardMap& map, const Json& keys, std::optional<int64_t> limit,
+    const FanOutOptions& options) {
+  std::vector<MissingNode> missing;
+  ARROW_ASSIGN_OR_RAISE(auto parts, FanOutShards<ScanPart>(
+                                        map, options, ShardReach::kOneReplica,
+                                        [&](const MemberInfo& member, const std::string& dataset,
+                                            std::chrono::milliseconds timeout) {
+                                          return OpenPeerScan(
+                                              member, ShardHopKeys(keys, dataset).dump(), timeout);
+                                        },
+                                        &missing));
+  auto schema = SchemaWithMissingNodes(parts.front().reader->schema(), missing);
+  return std::make_shared<ChainedScanReader>(std::move(schema), std::move(parts), limit);
+}
+
+arrow::Result<ClusterActionResult> ClusterNode::ShardAction(const ShardMap& map,
+                                                            const std::string& type,
+                                                            const Json& body,
+                                                            const FanOutOptions& options) {
+  ClusterActionResult result;
+  // A delete must reach every replica (each shard's count once); readiness is every replica's
+  // (a search may ask any); the other actions read one.
+  const ShardReach reach = type == "delete"            ? ShardReach::kEveryReplica
+                           : type == "check_readiness" ? ShardReach::kEveryAnswer
+                                                       : ShardReach::kOneReplica;
+  ARROW_ASSIGN_OR_RAISE(
+      result.answers,
+      FanOutShards<NodeAnswer>(
+          map, options, reach,
+          [&](const MemberInfo& member, const std::string& dataset,
+              std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
+            ARROW_ASSIGN_OR_RAISE(
+                Json answer, ActionPeer(member, type, ShardHopKeys(body, dataset).dump(), timeout));
+            if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = map.dataset;
+            return NodeAnswer{
+                member.node_id + " (shard " + dataset.substr(dataset.rfind("__shard") + 7) + ")",
+                std::move(answer)};
+          },
+          &result.missing));
+  return result;
+}
+
+Json ClusterNode::ShardMapsStatus() const {
+  auto maps = maps_.All();
+  if (!maps.ok()) return Json{{"error", maps.status().message()}};
+  Json all = Json::array();
+  for (const auto& map : *maps) all.push_back(map.ToJson());
+  return all;
+}
+
+}  // namespace arbalest

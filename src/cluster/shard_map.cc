@@ -1,0 +1,234 @@
+#include "cluster/shard_map.h"
+
+#include <arrow/array.h>
+#include <arrow/status.h>
+#include <arrow/type.h>
+#include <arrow/util/key_value_metadata.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "common/dataset_name.h"
+
+namespace arbalest {
+namespace {
+
+bool Contains(const std::vector<std::string>& nodes, std::string_view node) {
+  return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
+}
+
+// The live members ranked by rendezvous hashing for shard `shard` of `dataset`, best first.
+std::vector<std::string> Ranked(std::string_view dataset, int32_t shard,
+                                std::vector<std::string> nodes) {
+  auto score = [&](const std::string& node) {
+    const std::string key = std::string(dataset) + "/" + std::to_string(shard) + "/" + node;
+    return XXH3_64bits(key.data(), key.size());
+  };
+  std::sort(nodes.begin(), nodes.end(), [&](const std::string& a, const std::string& b) {
+    const uint64_t sa = score(a), sb = score(b);
+    return sa != sb ? sa > sb : a < b;
+  });
+  return nodes;
+}
+
+arrow::Result<std::vector<std::string>> StringList(const Json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end()) return std::vector<std::string>{};
+  if (!it->is_array()) return arrow::Status::Invalid("shard map: '", key, "' is not an array");
+  std::vector<std::string> list;
+  for (const auto& item : *it) {
+    if (!item.is_string())
+      return arrow::Status::Invalid("shard map: '", key, "' holds a non-string");
+    list.push_back(item.get<std::string>());
+  }
+  return list;
+}
+
+template <typename Integer>
+uint64_t HashInteger(Integer value) {
+  unsigned char bytes[sizeof(Integer)];
+  for (size_t i = 0; i < sizeof(Integer); ++i) {
+    bytes[i] = static_cast<unsigned char>(static_cast<uint64_t>(value) >> (8 * i));
+  }
+  return XXH3_64bits(bytes, sizeof(bytes));
+}
+
+}  // namespace
+
+std::vector<std::string> ShardPlacement::Readable() const {
+  std::vector<std::string> readable;
+  for (const auto& node : replicas) {
+    if (!Contains(syncing, node)) readable.push_back(node);
+  }
+  return readable;
+}
+
+bool ShardPlacement::HasReplica(std::string_view node) const { return Contains(replicas, node); }
+
+Json ShardMap::ToJson() const {
+  Json shards_json = Json::array();
+  for (size_t i = 0; i < placement.size(); ++i) {
+    const ShardPlacement& shard = placement[i];
+    shards_json.push_back({{"shard", i},
+                           {"replicas", shard.replicas},
+                           {"primary", shard.primary},
+                           {"epoch", shard.epoch},
+                           {"syncing", shard.syncing}});
+  }
+  return {{"dataset", dataset},
+          {"shards", shards},
+          {"replication", replication},
+          {"placement", std::move(shards_json)}};
+}
+
+arrow::Result<ShardMap> ParseShardMap(std::string_view text) {
+  ARROW_ASSIGN_OR_RAISE(Json json, ParseJsonObject(text, "shard map"));
+  ShardMap map;
+  if (!json.contains("dataset") || !json["dataset"].is_string() || !json.contains("shards") ||
+      !json["shards"].is_number_integer() || !json.contains("placement") ||
+      !json["placement"].is_array()) {
+    return arrow::Status::Invalid("shard map without dataset, shards or placement: ",
+                                  std::string(text.substr(0, 200)));
+  }
+  map.dataset = json["dataset"].get<std::string>();
+  map.shards = json["shards"].get<int32_t>();
+  map.replication = json.value("replication", 1);
+  for (const auto& entry : json["placement"]) {
+    if (!entry.is_object()) return arrow::Status::Invalid("shard map: a shard is not an object");
+    ShardPlacement shard;
+    ARROW_ASSIGN_OR_RAISE(shard.replicas, StringList(entry, "replicas"));
+    ARROW_ASSIGN_OR_RAISE(shard.syncing, StringList(entry, "syncing"));
+    shard.primary = entry.value("primary", std::string());
+    shard.epoch = entry.value("epoch", int64_t{1});
+    map.placement.push_back(std::move(shard));
+  }
+  if (map.shards < 1 || static_cast<size_t>(map.shards) != map.placement.size()) {
+    return arrow::Status::Invalid("shard map of '", map.dataset, "': ", map.shards, " shards but ",
+                                  map.placement.size(), " placements");
+  }
+  return map;
+}
+
+std::string ShardMapsPrefix(std::string_view cluster) {
+  std::string prefix = "/";
+  prefix.append(cluster).append("/shards/");
+  return prefix;
+}
+
+std::string ShardMapKey(std::string_view cluster, std::string_view dataset) {
+  return ShardMapsPrefix(cluster) + std::string(dataset);
+}
+
+arrow::Result<std::string> ShardDatasetName(std::string_view dataset, int32_t shard) {
+  std::string name = std::string(dataset) + kShardDatasetMarker + std::to_string(shard);
+  if (!IsValidDatasetName(name)) {
+    return arrow::Status::Invalid("dataset name '", dataset,
+                                  "' is too long for a sharded dataset (its shards are stored as '",
+                                  name, "', at most ", kMaxDatasetNameLength, " characters)");
+  }
+  return name;
+}
+
+ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
+                     const std::vector<std::string>& nodes) {
+  ShardMap map;
+  map.dataset = std::move(dataset);
+  map.shards = shards;
+  map.replication = replication;
+  for (int32_t shard = 0; shard < shards; ++shard) {
+    std::vector<std::string> ranked = Ranked(map.dataset, shard, nodes);
+    ranked.resize(std::min<size_t>(ranked.size(), static_cast<size_t>(replication)));
+    ShardPlacement placement;
+    placement.primary = ranked.empty() ? std::string() : ranked.front();
+    placement.replicas = std::move(ranked);
+    map.placement.push_back(std::move(placement));
+  }
+  return map;
+}
+
+bool RepairShardMap(ShardMap* map, const std::set<std::string>& live) {
+  bool changed_any = false;
+  const std::vector<std::string> live_nodes(live.begin(), live.end());
+  for (int32_t shard = 0; shard < map->shards; ++shard) {
+    ShardPlacement& placement = map->placement[shard];
+    const ShardPlacement before = placement;
+    std::erase_if(placement.replicas,
+                  [&](const std::string& node) { return !live.contains(node); });
+    std::erase_if(placement.syncing, [&](const std::string& node) { return !live.contains(node); });
+    if (placement.replicas.empty()) {  // nobody left to take over: the shard waits as it is
+      placement = before;
+      continue;
+    }
+    if (!live.contains(placement.primary)) {
+      const std::vector<std::string> readable = placement.Readable();
+      placement.primary = readable.empty() ? placement.replicas.front() : readable.front();
+    }
+    for (const auto& node : Ranked(map->dataset, shard, live_nodes)) {
+      if (placement.replicas.size() >= static_cast<size_t>(map->replication)) break;
+      if (placement.HasReplica(node)) continue;
+      placement.replicas.push_back(node);
+      placement.syncing.push_back(node);
+    }
+    if (placement.replicas != before.replicas || placement.primary != before.primary ||
+        placement.syncing != before.syncing) {
+      placement.epoch = before.epoch + 1;
+      changed_any = true;
+    }
+  }
+  return changed_any;
+}
+
+arrow::Result<int32_t> MetadataCount(const arrow::Schema& schema, const std::string& key,
+                                     int32_t default_value, int32_t max) {
+  const auto& metadata = schema.metadata();
+  if (!metadata) return default_value;
+  auto value = metadata->Get(key);
+  if (!value.ok()) return default_value;
+  int32_t count = 0;
+  const std::string& text = *value;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (error != std::errc() || end != text.data() + text.size() || count < 1 || count > max) {
+    return arrow::Status::Invalid("schema metadata '", key, "' must be an integer in [1, ", max,
+                                  "], got '", text, "'");
+  }
+  return count;
+}
+
+arrow::Result<std::vector<int32_t>> ShardsOfIds(const arrow::Array& ids, int32_t shards) {
+  if (ids.null_count() > 0) {
+    return arrow::Status::Invalid("the id column has nulls: a sharded dataset needs every id");
+  }
+  std::vector<int32_t> result(ids.length());
+  const auto modulo = static_cast<uint64_t>(shards);
+  switch (ids.type_id()) {
+    case arrow::Type::INT64: {
+      const auto& array = static_cast<const arrow::Int64Array&>(ids);
+      for (int64_t i = 0; i < ids.length(); ++i) {
+        result[i] = static_cast<int32_t>(HashInteger(array.Value(i)) % modulo);
+      }
+      return result;
+    }
+    case arrow::Type::UINT64: {
+      const auto& array = static_cast<const arrow::UInt64Array&>(ids);
+      for (int64_t i = 0; i < ids.length(); ++i) {
+        result[i] = static_cast<int32_t>(HashInteger(array.Value(i)) % modulo);
+      }
+      return result;
+    }
+    case arrow::Type::STRING: {
+      const auto& array = static_cast<const arrow::StringArray&>(ids);
+      for (int64_t i = 0; i < ids.length(); ++i) {
+        const std::string_view id = array.GetView(i);
+        result[i] = static_cast<int32_t>(XXH3_64bits(id.data(), id.size()) % modulo);
+      }
+      return result;
+    }
+    default:
+      return arrow::Status::Invalid("ids of type ", ids.type()->ToString(),
+                                    " cannot be sharded (int64, uint64 or utf8)");
+  }
+}
+
+}  // namespace arbalest

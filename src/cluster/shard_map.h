@@ -1,0 +1,89 @@
+// A sharded dataset's shard map as it lives in etcd under /<cluster>/shards/<dataset>: how many
+// shards its ids hash to, the replication factor, and for each shard the nodes that hold it
+// (its replicas), which of them takes its writes (the primary) and the epoch of that choice.
+// The map is placed by rendezvous hashing over the live members and changes only by etcd
+// transactions that compare on the key's revision (shard_maps.h); a change of a shard's
+// replicas or primary bumps its epoch, and writes that carry an older epoch are refused.
+// Replicas added after a shard was created (to replace a dead one) hold only the rows written
+// since: they are `syncing`, take writes but answer no reads, until catch-up exists.
+// Also here: which shard an id belongs to (xxhash of the id) and the local dataset that holds a
+// shard's rows on each of its replicas.
+#pragma once
+
+#include <arrow/array.h>
+#include <arrow/result.h>
+#include <arrow/type_fwd.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json_util.h"
+
+namespace arbalest {
+
+struct ShardPlacement {
+  std::vector<std::string> replicas;  // node ids; the primary first when placed
+  std::string primary;
+  int64_t epoch = 1;
+  std::vector<std::string> syncing;  // replicas without the shard's earlier rows (no reads)
+
+  // The replicas that hold every row of the shard (those not syncing).
+  std::vector<std::string> Readable() const;
+  bool HasReplica(std::string_view node) const;
+};
+
+struct ShardMap {
+  std::string dataset;
+  int32_t shards = 0;
+  int32_t replication = 1;
+  std::vector<ShardPlacement> placement;  // one per shard
+  int64_t mod_revision = 0;               // of the etcd key it was read from (not stored)
+
+  Json ToJson() const;
+};
+
+// Parses a stored map. Invalid names what is wrong.
+arrow::Result<ShardMap> ParseShardMap(std::string_view text);
+
+// The etcd key of `dataset`'s shard map, and the prefix of every map of `cluster`.
+std::string ShardMapsPrefix(std::string_view cluster);
+std::string ShardMapKey(std::string_view cluster, std::string_view dataset);
+
+// The schema metadata key that sets a dataset's shard count at creation (a decimal, 1-1024).
+inline constexpr const char* kShardsMetadataKey = "arbalest.shards";
+inline constexpr int32_t kMaxShards = 1024;
+// The schema metadata key that sets a dataset's replication factor at creation (1-16).
+inline constexpr const char* kReplicationMetadataKey = "arbalest.replication";
+inline constexpr int32_t kMaxReplication = 16;
+
+inline constexpr const char* kShardDatasetMarker = ".__shard";
+
+// The local dataset that holds shard `shard` of `dataset` on its replicas:
+// "<dataset>.__shard<shard>". Invalid when that is too long for a dataset name.
+arrow::Result<std::string> ShardDatasetName(std::string_view dataset, int32_t shard);
+
+// A new map: each shard's `replication` replicas are the live members (`nodes`) ranked highest
+// by rendezvous hashing of (dataset, shard, node), the first its primary; epoch 1.
+ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
+                     const std::vector<std::string>& nodes);
+
+// Makes `map` fit the live members `live`: drops the replicas that are gone; a shard whose
+// primary is gone gets the first surviving replica that holds all its rows (else the first
+// surviving one) as primary; a shard with fewer than map->replication replicas gets live
+// members (rendezvous order) as syncing replicas. Every shard that changed gets its epoch
+// bumped. Returns whether anything changed.
+bool RepairShardMap(ShardMap* map, const std::set<std::string>& live);
+
+// The integer that `schema`'s metadata holds under `key` (kShardsMetadataKey,
+// kReplicationMetadataKey), else `default_value`. Invalid for a value outside [1, max].
+arrow::Result<int32_t> MetadataCount(const arrow::Schema& schema, const std::string& key,
+                                     int32_t default_value, int32_t max);
+
+// The shard of every id in `ids` (int64, uint64 or utf8; no nulls): XXH3 of the id's bytes
+// (little-endian for integers) modulo `shards`. Invalid for other types or nulls.
+arrow::Result<std::vector<int32_t>> ShardsOfIds(const arrow::Array& ids, int32_t shards);
+
+}  // namespace arbalest

@@ -1,0 +1,346 @@
+#include "cluster/shard_puts.h"
+
+#include <arrow/array/builder_primitive.h>
+#include <arrow/compute/api.h>
+#include <arrow/flight/client.h>
+#include <arrow/status.h>
+#include <arrow/util/key_value_metadata.h>
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <map>
+#include <set>
+
+#include "cluster/fan_out_util.h"
+
+namespace arbalest {
+namespace {
+
+namespace fl = arrow::flight;
+using Batch = std::shared_ptr<arrow::RecordBatch>;
+
+constexpr const char* kStaleEpoch = "stale epoch";
+
+std::optional<MemberInfo> FindMember(const std::vector<MemberInfo>& members,
+                                     const std::string& node_id) {
+  for (const auto& member : members) {
+    if (member.node_id == node_id) return member;
+  }
+  return std::nullopt;
+}
+
+std::string ShardName(const std::string& dataset, int32_t shard) {
+  return "shard " + std::to_string(shard) + " of '" + dataset + "'";
+}
+
+// A shard put to `peer`: `batch` (null: the schema alone) under the CMD descriptor `hop`; the
+// peer's last ack.
+arrow::Result<Json> PutToPeer(PeerClients& peers, const MemberInfo& peer, const Json& hop,
+                              const std::shared_ptr<arrow::Schema>& schema, const Batch& batch,
+                              std::chrono::milliseconds timeout) {
+  ARROW_ASSIGN_OR_RAISE(auto client, peers.Get(peer.flight));
+  auto result = [&]() -> arrow::Result<Json> {
+    ARROW_ASSIGN_OR_RAISE(auto put,
+                          client->DoPut(peers.CallOptions(timeout),
+                                        fl::FlightDescriptor::Command(hop.dump()), schema));
+    if (batch) ARROW_RETURN_NOT_OK(put.writer->WriteRecordBatch(*batch));
+    ARROW_RETURN_NOT_OK(put.writer->DoneWriting());
+    Json ack = Json::object();
+    while (true) {
+      std::shared_ptr<arrow::Buffer> metadata;
+      ARROW_RETURN_NOT_OK(put.reader->ReadMetadata(&metadata));
+      if (!metadata) break;
+      ARROW_ASSIGN_OR_RAISE(ack, ParseJson(metadata->ToString(), "a shard put's ack"));
+    }
+    ARROW_RETURN_NOT_OK(put.writer->Close());
+    return ack;
+  }();
+  if (!result.ok() && PeerUnreachable(result.status())) peers.Drop(peer.flight);
+  return result;
+}
+
+// `status` of shard `shard`'s put, its message naming the shard; a peer that did not answer
+// makes it UNAVAILABLE.
+arrow::Status ShardFailure(const std::string& dataset, int32_t shard, const arrow::Status& status) {
+  const std::string message = ShardName(dataset, shard) + ": " + status.message();
+  if (PeerUnreachable(status)) {
+    return fl::MakeFlightError(fl::FlightStatusCode::Unavailable, message);
+  }
+  return status.WithMessage(message);
+}
+
+bool IsStaleEpoch(const arrow::Status& status) {
+  return status.IsInvalid() && status.message().find(kStaleEpoch) != std::string::npos;
+}
+
+// Runs `send` for every entry of `slices` in parallel; the answers by shard, or the first
+// error (after every call ended).
+arrow::Result<std::map<int32_t, Json>> SendAll(
+    const std::map<int32_t, Batch>& slices,
+    const std::function<arrow::Result<Json>(int32_t, const Batch&)>& send) {
+  std::vector<std::pair<int32_t, std::future<arrow::Result<Json>>>> calls;
+  for (const auto& entry : slices) {
+    calls.emplace_back(entry.first, std::async(std::launch::async, [&send, &entry] {
+                         return send(entry.first, entry.second);
+                       }));
+  }
+  std::map<int32_t, Json> answers;
+  arrow::Status first_error;
+  for (auto& [shard, call] : calls) {
+    auto answer = call.get();
+    if (answer.ok()) {
+      answers[shard] = std::move(*answer);
+    } else if (first_error.ok()) {
+      first_error = answer.status();
+    }
+  }
+  if (!first_error.ok()) return first_error;
+  return answers;
+}
+
+// `schema` without the metadata keys that only shape the shard map (the store refuses
+// metadata keys it does not know).
+std::shared_ptr<arrow::Schema> WithoutShardKeys(const arrow::Schema& schema) {
+  if (!schema.metadata()) return std::make_shared<arrow::Schema>(schema);
+  auto metadata = schema.metadata()->Copy();
+  for (const char* key : {kShardsMetadataKey, kReplicationMetadataKey}) {
+    if (const int index = metadata->FindKey(key); index >= 0) {
+      ARROW_UNUSED(metadata->Delete(index));
+    }
+  }
+  return schema.WithMetadata(std::move(metadata));
+}
+
+class ShardRouter : public PutSink {
+ public:
+  ShardRouter(ShardEnv env, ShardMap map, const arrow::Schema& schema)
+      : env_(std::move(env)), map_(std::move(map)), schema_(WithoutShardKeys(schema)) {}
+
+  arrow::Result<Json> Append(const Batch& batch) override {
+    auto ids = batch->GetColumnByName(std::string(kIdColumnName));
+    if (!ids) return arrow::Status::Invalid("batch ", batches_, " has no id column");
+    ARROW_ASSIGN_OR_RAISE(std::vector<int32_t> shard_of, ShardsOfIds(*ids, map_.shards));
+    std::vector<arrow::Int64Builder> rows(static_cast<size_t>(map_.shards));
+    for (int64_t row = 0; row < batch->num_rows(); ++row) {
+      ARROW_RETURN_NOT_OK(rows[shard_of[row]].Append(row));
+    }
+    std::map<int32_t, Batch> slices;
+    Json per_shard = Json::object();
+    for (int32_t shard = 0; shard < map_.shards; ++shard) {
+      if (rows[shard].length() == 0) continue;
+      per_shard[std::to_string(shard)] = rows[shard].length();
+      ARROW_ASSIGN_OR_RAISE(auto indices, rows[shard].Finish());
+      ARROW_ASSIGN_OR_RAISE(arrow::Datum slice, arrow::compute::Take(batch, indices));
+      slices[shard] = slice.record_batch()->ReplaceSchemaMetadata(schema_->metadata());
+    }
+    ARROW_RETURN_NOT_OK(Send(slices).status());
+    ++batches_;
+    return Json{{"status", "acked"}, {"rows", batch->num_rows()}, {"shards", per_shard}};
+  }
+
+  arrow::Status Finish(const arrow::Schema&) override {
+    if (batches_ > 0) return arrow::Status::OK();
+    // A schema-only put declares the dataset: every shard's replicas create their part.
+    std::map<int32_t, Batch> everywhere;
+    for (int32_t shard = 0; shard < map_.shards; ++shard) everywhere[shard] = nullptr;
+    return Send(everywhere).status();
+  }
+
+  int64_t batches() const override { return batches_; }
+
+  static constexpr std::string_view kIdColumnName = "id";
+
+ private:
+  arrow::Result<std::map<int32_t, Json>> Send(const std::map<int32_t, Batch>& slices) {
+    ARROW_ASSIGN_OR_RAISE(ShardMap map, CurrentMap(/*fresh=*/false));
+    return SendAll(slices, [&](int32_t shard, const Batch& slice) {
+      return SendToPrimary(map, shard, slice);
+    });
+  }
+
+  // The map, read again when `fresh` (else when the cached one is old), with the members that
+  // are gone replaced: failover, by an etcd transaction (shard_map.h).
+  arrow::Result<ShardMap> CurrentMap(bool fresh) {
+    ARROW_ASSIGN_OR_RAISE(auto map, env_.maps->Get(map_.dataset, fresh));
+    if (!map) return arrow::Status::IOError("the shard map of '", map_.dataset, "' is gone");
+    std::set<std::string> live;
+    for (const auto& member : env_.members()) live.insert(member.node_id);
+    ShardMap repaired = *map;
+    if (live.empty() || !RepairShardMap(&repaired, live)) return *map;
+    ARROW_ASSIGN_OR_RAISE(ShardMap stored, env_.maps->Update(repaired));
+    spdlog::info("shard map of '{}' repaired for the live members: {}", map_.dataset,
+                 stored.ToJson().dump());
+    return stored;
+  }
+
+  arrow::Result<Json> SendToPrimary(ShardMap map, int32_t shard, const Batch& slice) {
+    arrow::Status failure;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (attempt > 0) {
+        ARROW_ASSIGN_OR_RAISE(map, CurrentMap(/*fresh=*/true));
+      }
+      const ShardPlacement& placement = map.placement[shard];
+      const auto primary = FindMember(env_.members(), placement.primary);
+      if (!primary) {
+        return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                                   ShardName(map.dataset, shard) + ": its primary '" +
+                                       placement.primary + "' is not a live member");
+      }
+      const ShardPutHop hop{map.dataset, shard, placement.epoch, true, env_.write_quorum};
+      auto ack = PutToPeer(*env_.peers, *primary, hop.ToJson(), slice ? slice->schema() : schema_,
+                           slice, env_.timeout);
+      if (ack.ok()) return ack;
+      failure = ack.status();
+      if (!IsStaleEpoch(failure)) break;  // a primary deposed meanwhile: read the map again
+    }
+    return ShardFailure(map.dataset, shard, failure);
+  }
+
+  const ShardEnv env_;
+  const ShardMap map_;
+  const std::shared_ptr<arrow::Schema> schema_;
+  int64_t batches_ = 0;
+};
+
+class ShardReplicaSink : public PutSink {
+ public:
+  ShardReplicaSink(ShardEnv env, ShardPutHop hop, ShardMap map, std::unique_ptr<PutSink> local)
+      : env_(std::move(env)),
+        hop_(std::move(hop)),
+        map_(std::move(map)),
+        local_(std::move(local)) {}
+
+  arrow::Result<Json> Append(const Batch& batch) override {
+    ARROW_ASSIGN_OR_RAISE(Json ack, local_->Append(batch));
+    if (hop_.primary) {
+      ARROW_ASSIGN_OR_RAISE(ack["replicas"], Replicate(batch->schema(), batch));
+    }
+    return ack;
+  }
+
+  arrow::Status Finish(const arrow::Schema& schema) override {
+    ARROW_RETURN_NOT_OK(local_->Finish(schema));
+    if (!hop_.primary || local_->batches() > 0) return arrow::Status::OK();
+    return Replicate(std::make_shared<arrow::Schema>(schema), nullptr).status();
+  }
+
+  int64_t batches() const override { return local_->batches(); }
+
+ private:
+  // Sends what this primary stored to the other replicas; how many replicas hold it (this one
+  // included). UNAVAILABLE, naming the shard and the replicas that failed, under W.
+  arrow::Result<int64_t> Replicate(const std::shared_ptr<arrow::Schema>& schema,
+                                   const Batch& batch) {
+    const ShardPlacement& placement = map_.placement[hop_.shard];
+    ShardPutHop replica_hop = hop_;
+    replica_hop.primary = false;
+    const Json hop = replica_hop.ToJson();
+    const std::vector<MemberInfo> members = env_.members();
+    std::vector<std::pair<std::string, std::future<arrow::Result<Json>>>> calls;
+    std::string failures;
+    for (const auto& node : placement.replicas) {
+      if (node == env_.self_id) continue;
+      const auto member = FindMember(members, node);
+      if (!member) {
+        failures += " " + node + ": not a live member;";
+        continue;
+      }
+      calls.emplace_back(node, std::async(std::launch::async, [&, member = *member] {
+                           return PutToPeer(*env_.peers, member, hop, schema, batch, env_.timeout);
+                         }));
+    }
+    int64_t held = 1;
+    for (auto& [node, call] : calls) {
+      auto answer = call.get();
+      if (answer.ok()) {
+        ++held;
+      } else {
+        failures += " " + node + ": " + answer.status().message() + ";";
+      }
+    }
+    const int64_t needed = hop_.write_quorum > 0 ? hop_.write_quorum : map_.replication;
+    if (held < needed) {
+      return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                                 ShardName(hop_.dataset, hop_.shard) + ": durable on " +
+                                     std::to_string(held) + " replica(s), " +
+                                     std::to_string(needed) + " needed (W); not acked (the rows " +
+                                     "stored may appear):" + failures);
+    }
+    return held;
+  }
+
+  const ShardEnv env_;
+  const ShardPutHop hop_;
+  const ShardMap map_;
+  std::unique_ptr<PutSink> local_;
+};
+
+}  // namespace
+
+Json ShardPutHop::ToJson() const {
+  return {{"shard_put",
+           {{"dataset", dataset},
+            {"shard", shard},
+            {"epoch", epoch},
+            {"role", primary ? "primary" : "replica"},
+            {"write_quorum", write_quorum}}}};
+}
+
+arrow::Result<std::optional<ShardPutHop>> ParseShardPutHop(const std::string& command) {
+  auto json = ParseJson(command, "descriptor");
+  if (!json.ok() || !json->is_object() || !json->contains("shard_put")) return std::nullopt;
+  const Json& body = (*json)["shard_put"];
+  if (!body.is_object() || !body.contains("dataset") || !body["dataset"].is_string() ||
+      !body.contains("shard") || !body["shard"].is_number_integer() || !body.contains("epoch") ||
+      !body["epoch"].is_number_integer()) {
+    return arrow::Status::Invalid("a shard put needs dataset, shard and epoch: ",
+                                  JsonForMessage(body));
+  }
+  ShardPutHop hop;
+  hop.dataset = body["dataset"].get<std::string>();
+  hop.shard = body["shard"].get<int32_t>();
+  hop.epoch = body["epoch"].get<int64_t>();
+  hop.primary = body.value("role", std::string()) == "primary";
+  hop.write_quorum = body.value("write_quorum", 0);
+  return hop;
+}
+
+arrow::Result<std::unique_ptr<PutSink>> OpenShardRouter(ShardEnv env, ShardMap map,
+                                                        const arrow::Schema& schema) {
+  if (schema.GetFieldIndex(std::string(ShardRouter::kIdColumnName)) < 0) {
+    return arrow::Status::Invalid(
+        "dataset '", map.dataset, "' is sharded (", map.shards,
+        " shards): every put needs an `id` column (int64, uint64 or utf8), whose hash picks "
+        "each row's shard; puts without ids are refused on sharded datasets");
+  }
+  return std::make_unique<ShardRouter>(std::move(env), std::move(map), schema);
+}
+
+arrow::Result<std::unique_ptr<PutSink>> OpenShardReplicaSink(ShardEnv env, ShardPutHop hop,
+                                                             const LocalPuts& local) {
+  ARROW_ASSIGN_OR_RAISE(auto map, env.maps->Get(hop.dataset));
+  if (!map || hop.shard < 0 || hop.shard >= map->shards ||
+      hop.epoch > map->placement[hop.shard].epoch) {
+    ARROW_ASSIGN_OR_RAISE(map, env.maps->Get(hop.dataset, /*fresh=*/true));
+  }
+  if (!map) return arrow::Status::Invalid("shard put into '", hop.dataset, "': no shard map");
+  if (hop.shard < 0 || hop.shard >= map->shards) {
+    return arrow::Status::Invalid("shard put into '", hop.dataset, "': no shard ", hop.shard);
+  }
+  const ShardPlacement& placement = map->placement[hop.shard];
+  const std::string shard = ShardName(hop.dataset, hop.shard);
+  if (hop.epoch != placement.epoch) {
+    return arrow::Status::Invalid(kStaleEpoch, " ", hop.epoch, " for ", shard,
+                                  ": the shard map is at epoch ", placement.epoch);
+  }
+  if (hop.primary ? placement.primary != env.self_id : !placement.HasReplica(env.self_id)) {
+    return arrow::Status::Invalid(kStaleEpoch, " ", hop.epoch, " for ", shard, ": node '",
+                                  env.self_id, "' is not its ", hop.primary ? "primary" : "replica",
+                                  " at that epoch");
+  }
+  ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(hop.dataset, hop.shard));
+  return std::make_unique<ShardReplicaSink>(std::move(env), std::move(hop), std::move(*map),
+                                            local.open(name));
+}
+
+}  // namespace arbalest

@@ -1,0 +1,66 @@
+// Routed puts into sharded datasets (docs/cluster.md):
+//   - ShardRouter, the sink of a client's put on any node: each batch is split by shard (the
+//     xxhash of its ids) with Arrow's take, each slice sent to its shard's primary as a shard
+//     put (a DoPut whose CMD descriptor is ShardPutHop's JSON), all in parallel; the batch is
+//     acked once every slice is, and fails (UNAVAILABLE naming the shard) otherwise. Before
+//     routing, a shard map naming members that are gone is repaired (shard_map.h), by an etcd
+//     transaction: failover.
+//   - ShardReplicaSink, the sink of a shard put: checks the put's epoch against the shard map
+//     (an older epoch, or a node that is not the primary, or not a replica, at it: refused),
+//     stores the rows in the local dataset of the shard, and on the primary sends them on to the
+//     other replicas, acking only once W replicas (itself included) hold them.
+// Every call between nodes waits at most the put timeout.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/member.h"
+#include "cluster/peer_clients.h"
+#include "cluster/shard_map.h"
+#include "cluster/shard_maps.h"
+#include "flight/cluster_hooks.h"
+
+namespace arbalest {
+
+// What the put routing needs of the node.
+struct ShardEnv {
+  PeerClients* peers = nullptr;
+  ShardMaps* maps = nullptr;
+  std::function<std::vector<MemberInfo>()> members;  // the live members, this node included
+  std::string self_id;
+  std::chrono::milliseconds timeout{5000};  // one call to a peer
+  int32_t write_quorum = 0;                 // W; 0: the map's replication factor
+};
+
+// The shard put between nodes: JSON in a CMD descriptor.
+struct ShardPutHop {
+  std::string dataset;
+  int32_t shard = 0;
+  int64_t epoch = 0;
+  bool primary = false;  // the primary stores and replicates; a replica stores
+  int32_t write_quorum = 0;
+
+  Json ToJson() const;
+};
+
+// The hop of a CMD descriptor, or nullopt when the command is not a shard put. Invalid for a
+// shard put whose fields are wrong.
+arrow::Result<std::optional<ShardPutHop>> ParseShardPutHop(const std::string& command);
+
+// The sink of a client's put into sharded dataset `map.dataset`. Invalid when `schema` has no
+// id column (id-less puts are refused on sharded datasets).
+arrow::Result<std::unique_ptr<PutSink>> OpenShardRouter(ShardEnv env, ShardMap map,
+                                                        const arrow::Schema& schema);
+
+// The sink of shard put `hop`: refused (Invalid, "stale epoch ...") unless the map at the
+// hop's epoch makes this node the shard's primary (or a replica, for a replica's put).
+arrow::Result<std::unique_ptr<PutSink>> OpenShardReplicaSink(ShardEnv env, ShardPutHop hop,
+                                                             const LocalPuts& local);
+
+}  // namespace arbalest

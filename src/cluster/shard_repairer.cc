@@ -1,0 +1,55 @@
+#include "cluster/shard_repairer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace arbalest {
+
+ShardRepairer::ShardRepairer(ShardMaps& maps, std::function<std::vector<MemberInfo>()> live,
+                             std::function<bool()> degraded, std::chrono::milliseconds interval)
+    : maps_(maps), live_(std::move(live)), degraded_(std::move(degraded)), interval_(interval) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+ShardRepairer::~ShardRepairer() {
+  {
+    MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  wake_.SignalAll();
+  thread_.join();
+}
+
+arrow::Result<int> ShardRepairer::RepairOnce() {
+  std::set<std::string> live;
+  for (const auto& member : live_()) live.insert(member.node_id);
+  if (live.empty() || degraded_()) return 0;
+  ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, maps_.All());
+  int changed = 0;
+  for (ShardMap& map : maps) {
+    if (!RepairShardMap(&map, live)) continue;
+    ARROW_ASSIGN_OR_RAISE(ShardMap stored, maps_.Update(map));
+    spdlog::info("shard map of '{}' repaired for the live members: {}", stored.dataset,
+                 stored.ToJson().dump());
+    ++changed;
+  }
+  return changed;
+}
+
+void ShardRepairer::Run() {
+  while (true) {
+    {
+      MutexLock lock(&mutex_);
+      const auto deadline = std::chrono::steady_clock::now() + interval_;
+      while (!stopping_ && wake_.WaitUntil(&mutex_, deadline)) {
+      }
+      if (stopping_) return;
+    }
+    if (auto repaired = RepairOnce(); !repaired.ok()) {
+      spdlog::warn("shard maps not repaired: {}", repaired.status().message());
+    }
+  }
+}
+
+}  // namespace arbalest

@@ -1,0 +1,42 @@
+// Failover without waiting for a put: a thread that, every interval, reads the shard maps and
+// repairs those naming members that are gone (shard_map.h's RepairShardMap: a surviving replica
+// becomes primary, the epoch bumps), each by an etcd transaction that compares on the map's
+// revision, so that every node may run it and one change wins. Skipped while the node is
+// degraded (its member list may be stale) or knows no members.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "cluster/member.h"
+#include "cluster/shard_maps.h"
+#include "common/mutex.h"
+
+namespace arbalest {
+
+// Thread-safe. Starts its thread when constructed, stops it when destroyed.
+class ShardRepairer {
+ public:
+  ShardRepairer(ShardMaps& maps, std::function<std::vector<MemberInfo>()> live,
+                std::function<bool()> degraded, std::chrono::milliseconds interval);
+  ~ShardRepairer();
+
+  // One pass over every map; the number of maps changed.
+  arrow::Result<int> RepairOnce();
+
+ private:
+  void Run();
+
+  ShardMaps& maps_;
+  const std::function<std::vector<MemberInfo>()> live_;
+  const std::function<bool()> degraded_;
+  const std::chrono::milliseconds interval_;
+  Mutex mutex_;
+  CondVar wake_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  std::thread thread_;
+};
+
+}  // namespace arbalest
