@@ -1,7 +1,9 @@
 """Incremental snapshots through the server: a data directory written by a build before them
 (snapshot format version 1, tests/integration/data/snapshot_v1) opens with every row and
 delete, the first snapshot after the upgrade writes the new layout and removes the old
-directory; snapshots after it write only the rows added; damage to the new files is named."""
+directory; snapshots after it write only the rows added; a snapshot that fails after
+appending to the shared vectors file leaves the previous one whole; damage to the new files is
+named."""
 
 from __future__ import annotations
 
@@ -14,8 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+import pyarrow.flight as flight
+
 from arbalest_util import (ServerProcess, action, assert_tables_equal, make_table, put_table,
                            scan, sort_by_id, unique_name)
+from io_faults import IoFaults
 
 NO_TRIGGERS = ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
                "--compact-deleted-fraction", "0"]
@@ -98,3 +103,43 @@ def test_damaged_new_files_stop_startup_naming_the_file(tmp_path, damage):
     assert str(target) in srv.stderr(), srv.stderr_tail()
     assert ("truncated" if damage.endswith("truncated") else "checksum") in srv.stderr(), (
         srv.stderr_tail())
+
+
+@pytest.mark.parametrize("ops", ["fsync", "rename"])
+def test_a_snapshot_failing_after_its_append_leaves_the_previous_one_whole(tmp_path, ops):
+    """The failed snapshot appended the new rows' vectors to the vectors file the previous
+    snapshot links, then could not be made durable or put in place: the previous snapshot still
+    loads after a SIGKILL (the bytes past its recorded length are ignored), and the next
+    snapshot cuts them off and appends again."""
+    workdir = tmp_path / "node"
+    faults = IoFaults(workdir, ops=ops, path="/snapshots/", errno="EIO")
+    srv = ServerProcess(workdir, NO_TRIGGERS, env=faults.env()).start()
+    first, second = make_table(400, d=16), make_table(100, d=16, start_id=400)
+    put_table(srv.data, "ds", first)
+    action(srv.data, "snapshot", {"dataset": "ds"})
+    [previous] = snapshot_dirs(srv, "ds")
+    vectors = previous / manifest(previous)["files"]["vectors"]["name"]
+    assert vectors.stat().st_size == 400 * 16 * 4
+    put_table(srv.data, "ds", second)
+    with faults.armed():
+        with pytest.raises(flight.FlightError, match="snapshot of dataset 'ds' failed"):
+            action(srv.data, "snapshot", {"dataset": "ds"})
+    assert IoFaults.injected(srv)
+    assert snapshot_dirs(srv, "ds") == [previous]
+    assert vectors.stat().st_size == 500 * 16 * 4  # appended, never committed
+    srv.stop(signal.SIGKILL)
+    srv = ServerProcess(workdir, NO_TRIGGERS).start()
+    want = sort_by_id(pa.concat_tables([first, second]))
+    assert_tables_equal(sort_by_id(scan(srv.data, "ds")), want, "from the previous snapshot")
+    assert "from snapshots" in srv.stderr(), srv.stderr_tail()
+    put_table(srv.data, "ds", make_table(10, d=16, start_id=500))
+    action(srv.data, "snapshot", {"dataset": "ds"})
+    [latest] = snapshot_dirs(srv, "ds")
+    files = manifest(latest)["files"]
+    assert (latest / files["vectors"]["name"]).stat().st_size == 510 * 16 * 4
+    assert len(files["vectors"]["chunks"]) == 2
+    srv.stop(signal.SIGKILL)
+    srv = ServerProcess(workdir, NO_TRIGGERS).start()
+    want = sort_by_id(pa.concat_tables([want, make_table(10, d=16, start_id=500)]))
+    assert_tables_equal(sort_by_id(scan(srv.data, "ds")), want, "from the latest snapshot")
+    srv.stop()
