@@ -207,7 +207,7 @@ void HnswFile::Reseal(std::span<uint8_t> file) {
 }
 
 arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path,
-                                                          const ExternalVectors* vectors) {
+                                                         const ExternalVectors* vectors) {
   auto mapped = MappedFile::Open(path);
   if (mapped.status().IsInvalid()) {
     return arrow::Status::Invalid(path, " is empty or unreadable: not an HNSW index file");
@@ -268,8 +268,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
   const bool external = header.version >= kFirstExternalVectorsVersion;
   if (header.row_stride != index->store_.rows().stride() ||
       sections[kVectors].bytes != (external ? 0 : rows * header.row_stride) ||
-      sections[kFlags].bytes != rows ||
-      sections[kLinks0].bytes != rows * index->links0_.stride() ||
+      sections[kFlags].bytes != rows || sections[kLinks0].bytes != rows * index->links0_.stride() ||
       sections[kLevels].bytes != rows ||
       (header.entry != HnswIndex::kNoEntry && static_cast<uint32_t>(header.entry) >= rows)) {
     return Corrupt(path, "inconsistent (section sizes do not match the row count)");
@@ -282,10 +281,10 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
       return Corrupt(path, "a graph whose vectors are kept in a separate file, and none was given");
     }
     if (vectors->rows < rows || vectors->row_bytes != header.row_stride) {
-      return arrow::Status::Invalid(
-          "vectors file ", vectors->path, " holds ", vectors->rows, " rows of ",
-          vectors->row_bytes, " bytes; the HNSW index file ", path, " needs ", rows, " rows of ",
-          header.row_stride, " bytes");
+      return arrow::Status::Invalid("vectors file ", vectors->path, " holds ", vectors->rows,
+                                    " rows of ", vectors->row_bytes, " bytes; the HNSW index file ",
+                                    path, " needs ", rows, " rows of ", header.row_stride,
+                                    " bytes");
     }
     vector_rows = vectors->data;
     vector_owner = vectors->owner;

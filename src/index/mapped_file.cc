@@ -24,10 +24,9 @@ arrow::Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& p
   const int64_t size = bytes < 0 ? static_cast<int64_t>(st.st_size) : bytes;
   if (size == 0 || size > st.st_size) {
     ::close(fd);
-    return arrow::Status::Invalid(path, " has ", st.st_size, " bytes, ",
-                                  size == 0 ? "nothing to map" : "fewer than the ",
-                                  size == 0 ? "" : std::to_string(size) + " expected",
-                                  " (truncated?)");
+    return arrow::Status::Invalid(
+        path, " has ", st.st_size, " bytes, ", size == 0 ? "nothing to map" : "fewer than the ",
+        size == 0 ? "" : std::to_string(size) + " expected", " (truncated?)");
   }
   void* data =
       ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);

@@ -71,8 +71,8 @@ arrow::Status VerifyChunks(const std::string& path, const uint8_t* data, int64_t
       return arrow::Status::Invalid("vectors file ", path, " is shorter than its chunks");
     }
     if (XXH3_64bits(data + offset, static_cast<size_t>(chunk.bytes)) != chunk.xxh3) {
-      return arrow::Status::Invalid("vectors file ", path, " is corrupt: the checksum of chunk ",
-                                    i, " (bytes ", offset, " to ", offset + chunk.bytes,
+      return arrow::Status::Invalid("vectors file ", path, " is corrupt: the checksum of chunk ", i,
+                                    " (bytes ", offset, " to ", offset + chunk.bytes,
                                     ") does not match the manifest");
     }
     offset += chunk.bytes;

@@ -277,15 +277,15 @@ arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string&
   ARROW_ASSIGN_OR_RAISE(std::string schema, EncodeSchema(*manifest.schema));
   ARROW_ASSIGN_OR_RAISE(Json files, FilesJson(manifest));
   Json json = {{"format_version", manifest.format_version()},
-                     {"dataset", manifest.dataset},
-                     {"lsn", manifest.lsn},
-                     {"created_lsn", manifest.created_lsn},
-                     {"rows", manifest.rows},
-                     {"indexed_rows", manifest.indexed_rows},
-                     {"put_schema", std::move(put_schema)},
-                     {"schema", std::move(schema)},
-                     {"index", manifest.index},
-                     {"files", std::move(files)}};
+               {"dataset", manifest.dataset},
+               {"lsn", manifest.lsn},
+               {"created_lsn", manifest.created_lsn},
+               {"rows", manifest.rows},
+               {"indexed_rows", manifest.indexed_rows},
+               {"put_schema", std::move(put_schema)},
+               {"schema", std::move(schema)},
+               {"index", manifest.index},
+               {"files", std::move(files)}};
   if (!manifest.data) json["generation"] = manifest.generation;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << json.dump(2) << '\n';
@@ -306,8 +306,8 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   ARROW_ASSIGN_OR_RAISE(uint64_t version, reader.UInt(*json, "format_version"));
   if (version != kSnapshotFormatVersion && version != kLegacySnapshotFormatVersion) {
     return reader.Bad("format_version", "is " + std::to_string(version) + "; this build reads " +
-                                            std::to_string(kLegacySnapshotFormatVersion) +
-                                            " and " + std::to_string(kSnapshotFormatVersion));
+                                            std::to_string(kLegacySnapshotFormatVersion) + " and " +
+                                            std::to_string(kSnapshotFormatVersion));
   }
   SnapshotManifest manifest;
   ARROW_ASSIGN_OR_RAISE(manifest.dataset, reader.String(*json, "dataset"));
@@ -338,8 +338,8 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
     }
     for (const RowFile& row_file : manifest.row_files) {
       if (!row_file.has_vectors && !manifest.vectors) {
-        return reader.Bad("rows", "file " + row_file.file.name +
-                                      " has no vectors and there is no vectors file");
+        return reader.Bad(
+            "rows", "file " + row_file.file.name + " has no vectors and there is no vectors file");
       }
     }
   }

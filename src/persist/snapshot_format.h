@@ -92,7 +92,7 @@ struct RowFile {
   SnapshotFile file;
   int64_t first_row = 0;
   int64_t rows = 0;
-  bool has_vectors = true;  // false: the vectors file holds this file's vectors
+  bool has_vectors = true;                // false: the vectors file holds this file's vectors
   std::shared_ptr<arrow::Schema> schema;  // the file's (without the vector column if so)
 };
 
@@ -115,10 +115,10 @@ struct SnapshotManifest {
   int64_t indexed_rows = 0;  // rows in the graph: the first indexed_rows rows
   std::shared_ptr<arrow::Schema> put_schema;
   std::shared_ptr<arrow::Schema> schema;
-  Json index = Json::object();  // index parameters, for people and tools
-  uint64_t generation = 0;      // version 2: the LSN of the snapshot that began its files
-  std::optional<SnapshotFile> data;  // version 1 only: every row, vectors included
-  std::vector<RowFile> row_files;    // version 2: in row order, together every row
+  Json index = Json::object();         // index parameters, for people and tools
+  uint64_t generation = 0;             // version 2: the LSN of the snapshot that began its files
+  std::optional<SnapshotFile> data;    // version 1 only: every row, vectors included
+  std::vector<RowFile> row_files;      // version 2: in row order, together every row
   std::optional<VectorsFile> vectors;  // version 2, when the graph's vectors live apart
   SnapshotFile graph;
   std::optional<SnapshotFile> tombstones;

@@ -51,8 +51,10 @@ int64_t SizeOnDisk(const SnapshotManifest& manifest) {
 // continue them: that snapshot is the one the dataset last saved or loaded, no compaction
 // renumbered the rows since, it is of format version 2 and keeps its vectors as `apart` says.
 // Otherwise (also when anything about it cannot be read) nullopt: a new generation.
-std::optional<std::pair<std::string, SnapshotManifest>> ContinuableSnapshot(
-    const Dataset& dataset, const std::string& root, bool apart, int64_t rows_now) {
+std::optional<std::pair<std::string, SnapshotManifest>> ContinuableSnapshot(const Dataset& dataset,
+                                                                            const std::string& root,
+                                                                            bool apart,
+                                                                            int64_t rows_now) {
   const SavedSnapshot saved = dataset.saved_snapshot();
   if (saved.lsn == 0 || saved.compactions != dataset.compaction_totals().compactions) {
     return std::nullopt;
@@ -117,8 +119,8 @@ arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool a
   manifest->generation = view.lsn;
   manifest->rows = 0;
   if (apart) {
-    manifest->vectors = VectorsFile{VectorsFileName(view.lsn), 0,
-                                    static_cast<int64_t>(view.graph->rows().row_bytes()), {}};
+    manifest->vectors = VectorsFile{
+        VectorsFileName(view.lsn), 0, static_cast<int64_t>(view.graph->rows().row_bytes()), {}};
     std::ofstream(staging.FilePath(manifest->vectors->name), std::ios::binary | std::ios::trunc);
   }
   return arrow::Status::OK();
@@ -178,10 +180,10 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   SnapshotManifest manifest;
   manifest.dataset = dataset.name();
   const bool apart = VectorsApart(dataset);
-  ARROW_ASSIGN_OR_RAISE(
-      manifest.indexed_rows,
-      dataset.index().SaveGraph(staging->FilePath(kSnapshotIndexFile),
-                                apart ? VectorsPlacement::kSeparateFile : VectorsPlacement::kInFile));
+  ARROW_ASSIGN_OR_RAISE(manifest.indexed_rows,
+                        dataset.index().SaveGraph(
+                            staging->FilePath(kSnapshotIndexFile),
+                            apart ? VectorsPlacement::kSeparateFile : VectorsPlacement::kInFile));
   // Only now the rows: every row in the saved graph is published already.
   const DatasetSnapshot view = dataset.Snapshot();
   if (dataset.dropped()) {
@@ -194,8 +196,8 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   manifest.schema = view.schema;
   manifest.index = IndexDescription(dataset);
   ARROW_RETURN_NOT_OK(StartFiles(dataset, root, apart, view, *staging, &manifest));
-  ARROW_RETURN_NOT_OK(WriteNewRows(view, dataset.vector_column(), staging->FilePath(""),
-                                   &manifest, cancelled));
+  ARROW_RETURN_NOT_OK(
+      WriteNewRows(view, dataset.vector_column(), staging->FilePath(""), &manifest, cancelled));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
   ARROW_ASSIGN_OR_RAISE(manifest.graph, Describe(*staging, kSnapshotIndexFile));
   if (!view.deleted->empty()) {
@@ -211,12 +213,9 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
           .string()};
   ARROW_RETURN_NOT_OK(staging->Commit(committed.path));
   RemoveOlderSnapshots(root, committed);
-  const SavedSnapshot saved{manifest.lsn,
-                            view.live_rows(),
-                            static_cast<int64_t>(view.deleted->size()),
-                            manifest.indexed_rows,
-                            SizeOnDisk(manifest),
-                            compactions};
+  const SavedSnapshot saved{
+      manifest.lsn,          view.live_rows(),     static_cast<int64_t>(view.deleted->size()),
+      manifest.indexed_rows, SizeOnDisk(manifest), compactions};
   dataset.set_saved_snapshot(saved);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -255,9 +254,9 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
     ARROW_ASSIGN_OR_RAISE(vectors, MapVectors(dir.path, *manifest.vectors));
   }
   const std::string graph_path = (fs::path(dir.path) / manifest.graph.name).string();
-  ARROW_ASSIGN_OR_RAISE(
-      auto dataset, Dataset::Create(manifest.dataset, *manifest.put_schema, budget, graph_path,
-                                    ChargeMode::kAlways, vectors ? &*vectors : nullptr));
+  ARROW_ASSIGN_OR_RAISE(auto dataset,
+                        Dataset::Create(manifest.dataset, *manifest.put_schema, budget, graph_path,
+                                        ChargeMode::kAlways, vectors ? &*vectors : nullptr));
   ARROW_RETURN_NOT_OK(CheckSchemas(manifest, *dataset, manifest_path));
   if (dataset->index().indexed_rows() != manifest.indexed_rows) {
     return arrow::Status::Invalid("HNSW index file ", graph_path, " holds ",

@@ -135,10 +135,9 @@ arrow::Status LoadFile(const std::string& path, const std::shared_ptr<arrow::Sch
     if (batch->num_rows() == 0) continue;
     if (vectors != nullptr) {
       const uint8_t* first = vectors->data + static_cast<size_t>(row) * vectors->row_bytes;
-      ARROW_ASSIGN_OR_RAISE(
-          batch, batch->AddColumn(vector_column, vector_field,
-                                  VectorView(vector_field->type(), first, batch->num_rows(),
-                                             vectors->owner)));
+      ARROW_ASSIGN_OR_RAISE(batch, batch->AddColumn(vector_column, vector_field,
+                                                    VectorView(vector_field->type(), first,
+                                                               batch->num_rows(), vectors->owner)));
     }
     ARROW_ASSIGN_OR_RAISE(batch, PadToSchema(batch, manifest.schema));
     row += batch->num_rows();

@@ -63,7 +63,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ShareSegment(
   std::vector<std::shared_ptr<arrow::Array>> columns;
   for (int c = 0; c < schema->num_fields(); ++c) {
     if (c == vector_column) {
-      columns.push_back(VectorView(pieces.front()->column(c)->type(), lent.data, count, lent.owner));
+      columns.push_back(
+          VectorView(pieces.front()->column(c)->type(), lent.data, count, lent.owner));
       if (lent.allocated) *lent_allocated_bytes += static_cast<int64_t>(row_bytes) * count;
       continue;
     }

@@ -73,8 +73,7 @@ TEST(ChunkAppenderTest, ACorruptChunkIsNamed) {
   const arrow::Status status = VerifyChunks(path, Bytes(damaged).data(), 8, chunks);
   EXPECT_TRUE(status.IsInvalid());
   EXPECT_NE(status.message().find(path), std::string::npos);
-  EXPECT_NE(status.message().find("chunk 1 (bytes 4 to 8)"), std::string::npos)
-      << status.message();
+  EXPECT_NE(status.message().find("chunk 1 (bytes 4 to 8)"), std::string::npos) << status.message();
   EXPECT_TRUE(VerifyChunks(path, Bytes(damaged).data(), 6, chunks).IsInvalid());  // too short
 }
 

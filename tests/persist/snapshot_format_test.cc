@@ -87,9 +87,8 @@ SnapshotManifest SampleManifestV2(const std::string& dir) {
   manifest.data.reset();
   manifest.generation = 40;
   auto without_vectors = *manifest.schema->RemoveField(1);
-  manifest.row_files = {
-      RowFile{{RowFileName(40, 0, 6), {11, 1}}, 0, 6, false, without_vectors},
-      RowFile{{RowFileName(42, 6, 4), {12, 2}}, 6, 4, true, manifest.schema}};
+  manifest.row_files = {RowFile{{RowFileName(40, 0, 6), {11, 1}}, 0, 6, false, without_vectors},
+                        RowFile{{RowFileName(42, 6, 4), {12, 2}}, 6, 4, true, manifest.schema}};
   manifest.vectors = VectorsFile{VectorsFileName(40), 10, 8, {{48, 5}, {32, 6}}};
   return manifest;
 }

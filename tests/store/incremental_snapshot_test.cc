@@ -82,7 +82,7 @@ TEST_F(IncrementalSnapshotTest, ASnapshotWritesOnlyTheRowsAddedSinceThePreviousO
     EXPECT_FALSE(fs::exists(dir));  // the older snapshot is gone, its files live on as links
     EXPECT_EQ(second.generation, generation);
     EXPECT_EQ(RowFileNames(second), (std::vector<std::string>{RowFileName(generation, 0, 300),
-                                                             RowFileName(generation, 300, 100)}));
+                                                              RowFileName(generation, 300, 100)}));
     // The first rows file and the vectors file are the same files, not copies.
     EXPECT_EQ(Inode(fs::path(second_dir) / second.row_files[0].file.name), first_rows_inode);
     EXPECT_EQ(Inode(fs::path(second_dir) / second.vectors->name), vectors_inode);

@@ -174,11 +174,10 @@ TEST_P(DamagedSnapshotTest, StartupFailsNamingTheFile) {
     const std::string dir =
         (fs::path(snapshot_dir()) / SnapshotDirName("docs", reports[0].lsn, 200)).string();
     const std::string& how = GetParam();
-    damaged = how.starts_with("manifest") ? (fs::path(dir) / kManifestFile).string()
-              : how.starts_with("index")  ? (fs::path(dir) / kSnapshotIndexFile).string()
-              : how.starts_with("vectors")
-                  ? FileStartingWith(dir, "vectors-")
-                  : FileStartingWith(dir, "rows-");
+    damaged = how.starts_with("manifest")  ? (fs::path(dir) / kManifestFile).string()
+              : how.starts_with("index")   ? (fs::path(dir) / kSnapshotIndexFile).string()
+              : how.starts_with("vectors") ? FileStartingWith(dir, "vectors-")
+                                           : FileStartingWith(dir, "rows-");
     const auto size = fs::file_size(damaged);
     if (how.ends_with("truncated")) {
       fs::resize_file(damaged, size / 2);
@@ -261,8 +260,8 @@ TEST_F(SnapshotTest, InterruptedRemovalLeavesATrashDirectoryThatStartupFinishes)
 INSTANTIATE_TEST_SUITE_P(Files, DamagedSnapshotTest,
                          ::testing::Values("manifest truncated", "manifest missing", "data corrupt",
                                            "data truncated", "data missing", "index corrupt",
-                                           "index missing", "vectors corrupt",
-                                           "vectors truncated", "vectors missing"),
+                                           "index missing", "vectors corrupt", "vectors truncated",
+                                           "vectors missing"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), ' ', '_');
