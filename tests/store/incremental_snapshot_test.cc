@@ -173,6 +173,37 @@ TEST_F(IncrementalSnapshotTest, BytesPastTheRecordedLengthAreIgnoredAndCutOff) {
   EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
 }
 
+// A snapshot whose commit failed after its rename (the parent directory's fsync) is on disk
+// but not the dataset's saved one: appending after the saved snapshot's length would change
+// bytes that newer directory owns, so the next snapshot starts a new generation instead.
+TEST_F(IncrementalSnapshotTest, ANewerDirectoryThanTheSavedOneStartsANewGeneration) {
+  auto store = Open();
+  auto dataset = Put(*store, "docs", MakeVectorBatch(0, 100, kDim));
+  SnapshotAll(*store);
+  auto [dir, saved] = Newest("docs");
+  // What such a commit leaves: a complete directory, newer than the saved one, linking the same
+  // files.
+  const fs::path newer =
+      fs::path(snapshot_dir()) / SnapshotDirName("docs", saved.lsn + 100, saved.indexed_rows);
+  fs::create_directories(newer);
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    fs::create_hard_link(entry.path(), newer / entry.path().filename());
+  }
+  const fs::path kept = fs::path(snapshot_dir()).parent_path() / "kept-vectors.bin";
+  fs::create_hard_link(fs::path(dir) / saved.vectors->name, kept);  // outlives the directories
+  const auto vectors_size = fs::file_size(kept);
+  ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(100, 10, kDim)).ok());
+  SnapshotAll(*store);
+  EXPECT_EQ(fs::file_size(kept), vectors_size);  // not appended to
+  const SnapshotListing listing = *ListSnapshotDirs(snapshot_dir());
+  ASSERT_EQ(listing.complete.size(), 1u);  // the checkpoint removed the stray one
+  auto written = ReadManifest(listing.complete[0].path);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_NE(written->generation, saved.generation);
+  EXPECT_EQ(written->row_files.size(), 1u);
+  EXPECT_EQ(written->rows, 110);
+}
+
 // Cosine over float32: the graph holds normalized copies, not the received vectors, so the
 // rows files keep the vector column and the graph file its own vectors; rows are still written
 // once.
