@@ -67,6 +67,7 @@ arrow::Result<Json> FilesJson(const SnapshotManifest& manifest) {
     files["vectors"] = {{"name", manifest.vectors->name},
                         {"rows", manifest.vectors->rows},
                         {"row_bytes", manifest.vectors->row_bytes},
+                        {"holds", manifest.vectors->graph_only ? "graph" : "rows"},
                         {"chunks", std::move(chunks)}};
   }
   return files;
@@ -188,6 +189,9 @@ class ManifestReader {
     }
     vectors.rows = static_cast<int64_t>(rows);
     vectors.row_bytes = static_cast<int64_t>(row_bytes);
+    ARROW_ASSIGN_OR_RAISE(std::string holds, String(*object, "holds"));
+    if (holds != "rows" && holds != "graph") return Bad("holds", "must be \"rows\" or \"graph\"");
+    vectors.graph_only = holds == "graph";
     ARROW_ASSIGN_OR_RAISE(const Json* chunks, Get(*object, "chunks"));
     if (!chunks->is_array()) return Bad("chunks", "must be a list");
     int64_t bytes = 0;
@@ -331,15 +335,19 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
     ARROW_ASSIGN_OR_RAISE(manifest.row_files, reader.RowFiles(*files, manifest.rows));
     if (files->contains("vectors")) {
       ARROW_ASSIGN_OR_RAISE(manifest.vectors, reader.Vectors(*files));
-      if (manifest.vectors->rows != manifest.rows) {
-        return reader.Bad("vectors", "holds " + std::to_string(manifest.vectors->rows) +
-                                         " rows, the snapshot " + std::to_string(manifest.rows));
+      const VectorsFile& vectors = *manifest.vectors;
+      if (vectors.graph_only ? vectors.rows < manifest.indexed_rows || vectors.rows > manifest.rows
+                             : vectors.rows != manifest.rows) {
+        return reader.Bad("vectors", "holds " + std::to_string(vectors.rows) +
+                                         " rows, the snapshot " + std::to_string(manifest.rows) +
+                                         " (" + std::to_string(manifest.indexed_rows) +
+                                         " in the graph)");
       }
     }
     for (const RowFile& row_file : manifest.row_files) {
-      if (!row_file.has_vectors && !manifest.vectors) {
-        return reader.Bad(
-            "rows", "file " + row_file.file.name + " has no vectors and there is no vectors file");
+      if (!row_file.has_vectors && (!manifest.vectors || manifest.vectors->graph_only)) {
+        return reader.Bad("rows", "file " + row_file.file.name +
+                                      " has no vectors and no vectors file holds every row");
       }
     }
   }

@@ -8,17 +8,18 @@
 //                           were written (zstd); without the vector column when the vectors
 //                           file holds the vectors. Written once, by the snapshot that first
 //                           held those rows, and hard-linked into each later snapshot directory
-//     vectors-<g>.bin       every row's vector as the graph stores it (row_bytes each, back to
+//     vectors-<g>.bin       the graph's vectors, as it stores them (row_bytes each, back to
 //                           back): append-only, one file per generation <g>, hard-linked from
 //                           one snapshot directory into the next, each manifest recording how
 //                           many of its bytes it owns (later bytes belong to a snapshot not
 //                           finished or not yet written, and are ignored) and a checksum per
-//                           append (per chunk). Absent when the graph's rows are not the
-//                           received vectors (cosine over floats normalizes them): the rows
-//                           files then hold the vector column
-//     index.hnsw            the HNSW graph of rows 0 .. indexed_rows-1 (index/hnsw_file.h):
-//                           without its vectors (version 3) when vectors-<g>.bin holds them;
-//                           rewritten by every snapshot
+//                           append (per chunk). "holds": "rows": every row's vector, rows not
+//                           in the graph yet included (the graph stores the received bytes;
+//                           the rows files leave the vector column out). "holds": "graph":
+//                           the rows in the graph only (cosine over floats normalizes them,
+//                           or rows are padded): the rows files keep the received vectors
+//     index.hnsw            the HNSW graph of rows 0 .. indexed_rows-1 (index/hnsw_file.h),
+//                           without its vectors (version 3): rewritten by every snapshot
 //     tombstones.roaring    only when rows were deleted: their row numbers as a portable
 //                           Roaring bitmap
 //     edges.parquet         only when the dataset has graph edges: its live edges
@@ -51,7 +52,8 @@
 //              "rows": [{"name": ..., "bytes": ..., "xxh3": ..., "first_row": 0,
 //                        "rows": 150000, "vectors": false, "schema": "<base64>"}, ...],
 //              "vectors": {"name": "vectors-900.bin", "rows": 200000, "row_bytes": 1536,
-//                          "chunks": [{"bytes": 230400000, "xxh3": ...}, ...]} (optional),
+//                          "holds": "rows" (or "graph"),
+//                          "chunks": [{"bytes": 230400000, "xxh3": ...}, ...]},
 //              "tombstones": {...} (optional)}}
 // Version 1 (written by earlier builds, still read): no "generation", and instead of "rows"
 // and "vectors" one "data" file, data.parquet, holding every row with its vector.
@@ -102,6 +104,10 @@ struct VectorsFile {
   std::string name;
   int64_t rows = 0;
   int64_t row_bytes = 0;
+  // false: every row's received vector (the graph stores them as received; rows files leave
+  // the vector column out). true: the graph's own rows (normalized or padded), only the rows
+  // in the graph; the rows files keep the received vectors.
+  bool graph_only = false;
   std::vector<FileDigest> chunks;
 
   int64_t bytes() const { return rows * row_bytes; }

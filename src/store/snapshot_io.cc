@@ -49,11 +49,12 @@ int64_t SizeOnDisk(const SnapshotManifest& manifest) {
 
 // The files of the dataset's newest snapshot on disk, when the snapshot being written can
 // continue them: that snapshot is the one the dataset last saved or loaded, no compaction
-// renumbered the rows since, it is of format version 2 and keeps its vectors as `apart` says.
+// renumbered the rows since, it is of format version 2 and its vectors file holds what
+// `received` says (every row's received vector, or the graph's own rows).
 // Otherwise (also when anything about it cannot be read) nullopt: a new generation.
 std::optional<std::pair<std::string, SnapshotManifest>> ContinuableSnapshot(const Dataset& dataset,
                                                                             const std::string& root,
-                                                                            bool apart,
+                                                                            bool received,
                                                                             int64_t rows_now) {
   const SavedSnapshot saved = dataset.saved_snapshot();
   if (saved.lsn == 0 || saved.compactions != dataset.compaction_totals().compactions) {
@@ -71,8 +72,9 @@ std::optional<std::pair<std::string, SnapshotManifest>> ContinuableSnapshot(cons
     return std::nullopt;
   }
   auto manifest = ReadManifest(newest->path);
-  if (!manifest.ok() || manifest->data || manifest->vectors.has_value() != apart ||
-      manifest->created_lsn != dataset.created_lsn() || manifest->rows > rows_now) {
+  if (!manifest.ok() || manifest->data || !manifest->vectors ||
+      manifest->vectors->graph_only == received || manifest->created_lsn != dataset.created_lsn() ||
+      manifest->rows > rows_now) {
     return std::nullopt;
   }
   return std::make_pair(newest->path, std::move(*manifest));
@@ -98,11 +100,11 @@ arrow::Status LinkFiles(const std::string& previous_dir, const SnapshotManifest&
 
 // Starts `manifest`'s files: those of the previous snapshot, linked, when it can be continued,
 // else a new generation (numbered by the snapshot's LSN) with an empty vectors file when the
-// vectors are kept apart.
-arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool apart,
+// vectors file holding every row's vector when `received`, else the graph's rows.
+arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool received,
                          const DatasetSnapshot& view, const StagingDir& staging,
                          SnapshotManifest* manifest) {
-  if (auto previous = ContinuableSnapshot(dataset, root, apart, view.num_rows)) {
+  if (auto previous = ContinuableSnapshot(dataset, root, received, view.num_rows)) {
     auto linked = LinkFiles(previous->first, previous->second, staging);
     if (linked.ok()) {
       manifest->generation = previous->second.generation;
@@ -118,11 +120,12 @@ arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool a
   }
   manifest->generation = view.lsn;
   manifest->rows = 0;
-  if (apart) {
-    manifest->vectors = VectorsFile{
-        VectorsFileName(view.lsn), 0, static_cast<int64_t>(view.graph->rows().row_bytes()), {}};
-    std::ofstream(staging.FilePath(manifest->vectors->name), std::ios::binary | std::ios::trunc);
-  }
+  manifest->vectors = VectorsFile{VectorsFileName(view.lsn),
+                                  0,
+                                  static_cast<int64_t>(view.graph->rows().rows().stride()),
+                                  /*graph_only=*/!received,
+                                  {}};
+  std::ofstream(staging.FilePath(manifest->vectors->name), std::ios::binary | std::ios::trunc);
   return arrow::Status::OK();
 }
 
@@ -179,11 +182,10 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
       StagingDir::Create((fs::path(root) / SnapshotStagingName(dataset.name())).string()));
   SnapshotManifest manifest;
   manifest.dataset = dataset.name();
-  const bool apart = VectorsApart(dataset);
+  const bool received = GraphStoresReceivedVectors(dataset);
   ARROW_ASSIGN_OR_RAISE(manifest.indexed_rows,
-                        dataset.index().SaveGraph(
-                            staging->FilePath(kSnapshotIndexFile),
-                            apart ? VectorsPlacement::kSeparateFile : VectorsPlacement::kInFile));
+                        dataset.index().SaveGraph(staging->FilePath(kSnapshotIndexFile),
+                                                  VectorsPlacement::kSeparateFile));
   // Only now the rows: every row in the saved graph is published already.
   const DatasetSnapshot view = dataset.Snapshot();
   if (dataset.dropped()) {
@@ -195,9 +197,10 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   manifest.put_schema = dataset.put_schema();
   manifest.schema = view.schema;
   manifest.index = IndexDescription(dataset);
-  ARROW_RETURN_NOT_OK(StartFiles(dataset, root, apart, view, *staging, &manifest));
+  ARROW_RETURN_NOT_OK(StartFiles(dataset, root, received, view, *staging, &manifest));
   ARROW_RETURN_NOT_OK(
       WriteNewRows(view, dataset.vector_column(), staging->FilePath(""), &manifest, cancelled));
+  ARROW_RETURN_NOT_OK(AppendGraphRows(*view.graph, staging->FilePath(""), &manifest));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
   ARROW_ASSIGN_OR_RAISE(manifest.graph, Describe(*staging, kSnapshotIndexFile));
   if (!view.deleted->empty()) {

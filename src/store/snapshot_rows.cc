@@ -36,7 +36,7 @@ std::string PathIn(const std::string& dir, std::string_view name) {
 
 }  // namespace
 
-bool VectorsApart(const Dataset& dataset) {
+bool GraphStoresReceivedVectors(const Dataset& dataset) {
   const IndexRows& rows = dataset.index().graph()->rows();
   return !rows.space().normalizes() && rows.rows().stride() == rows.row_bytes();
 }
@@ -46,7 +46,7 @@ arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const
   const int64_t first = manifest->rows;
   const int64_t count = view.num_rows - first;
   if (count <= 0) return arrow::Status::OK();
-  const bool apart = manifest->vectors.has_value();
+  const bool apart = manifest->vectors && !manifest->vectors->graph_only;
   RowFile row_file;
   row_file.first_row = first;
   row_file.rows = count;
@@ -90,6 +90,28 @@ arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const
   }
   manifest->row_files.push_back(std::move(row_file));
   manifest->rows = view.num_rows;
+  return arrow::Status::OK();
+}
+
+arrow::Status AppendGraphRows(const HnswIndex& graph, const std::string& dir,
+                              SnapshotManifest* manifest) {
+  if (!manifest->vectors || !manifest->vectors->graph_only) return arrow::Status::OK();
+  VectorsFile& vectors = *manifest->vectors;
+  if (manifest->indexed_rows <= vectors.rows) return arrow::Status::OK();
+  const RecordArena& rows = graph.rows().rows();
+  if (static_cast<int64_t>(rows.stride()) != vectors.row_bytes) {
+    return arrow::Status::UnknownError("the graph's rows have ", rows.stride(),
+                                       " bytes, its vectors file's ", vectors.row_bytes);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto appender,
+                        ChunkAppender::Open(PathIn(dir, vectors.name), vectors.bytes()));
+  for (int64_t row = vectors.rows; row < manifest->indexed_rows; ++row) {
+    ARROW_RETURN_NOT_OK(appender->Append(std::span<const uint8_t>(
+        static_cast<const uint8_t*>(rows.At(static_cast<uint64_t>(row))), rows.stride())));
+  }
+  ARROW_ASSIGN_OR_RAISE(FileDigest chunk, appender->Finish());
+  vectors.chunks.push_back(chunk);
+  vectors.rows = manifest->indexed_rows;
   return arrow::Status::OK();
 }
 

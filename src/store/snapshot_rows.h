@@ -19,16 +19,22 @@
 namespace arbalest {
 
 // Whether the graph of `dataset` stores the received vectors byte for byte (not normalized,
-// not padded): then the vectors file holds them and the rows files leave them out.
-bool VectorsApart(const Dataset& dataset);
+// not padded): then the vectors file holds every row's vector and the rows files leave them
+// out; otherwise it holds the graph's own rows only (VectorsFile::graph_only).
+bool GraphStoresReceivedVectors(const Dataset& dataset);
 
 // Writes rows [manifest->rows, view.num_rows) of `view` in the staging directory `dir`: one
-// rows file (RowFileName, padded to view.schema, without the vector column when `manifest`
-// has a vectors file), and their vectors appended to that vectors file, already linked into
-// `dir`; adds both to `manifest` and sets manifest->rows. `cancelled` is polled between
-// batches (Cancelled). IOError names the file that could not be written.
+// rows file (RowFileName, padded to view.schema, without the vector column when the vectors
+// file holds every row's vector) and then their vectors appended to that vectors file, already
+// linked into `dir`; adds both to `manifest` and sets manifest->rows. `cancelled` is polled
+// between batches (Cancelled). IOError names the file that could not be written.
 arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const std::string& dir,
                            SnapshotManifest* manifest, const std::function<bool()>& cancelled);
+
+// For a vectors file of the graph's own rows (graph_only): appends `graph`'s rows from the
+// file's end to manifest->indexed_rows, as the graph stores them. Nothing otherwise.
+arrow::Status AppendGraphRows(const HnswIndex& graph, const std::string& dir,
+                              SnapshotManifest* manifest);
 
 // The vectors file of the snapshot in `dir`, mapped and checked against its chunks: what the
 // graph and the rows files' vector column point into. IOError or Invalid names the file.

@@ -89,7 +89,7 @@ SnapshotManifest SampleManifestV2(const std::string& dir) {
   auto without_vectors = *manifest.schema->RemoveField(1);
   manifest.row_files = {RowFile{{RowFileName(40, 0, 6), {11, 1}}, 0, 6, false, without_vectors},
                         RowFile{{RowFileName(42, 6, 4), {12, 2}}, 6, 4, true, manifest.schema}};
-  manifest.vectors = VectorsFile{VectorsFileName(40), 10, 8, {{48, 5}, {32, 6}}};
+  manifest.vectors = VectorsFile{VectorsFileName(40), 10, 8, false, {{48, 5}, {32, 6}}};
   return manifest;
 }
 
@@ -116,6 +116,7 @@ TEST(SnapshotFormatTest, VersionTwoManifestRoundTrips) {
   EXPECT_EQ(read->vectors->name, "vectors-40.bin");
   EXPECT_EQ(read->vectors->rows, 10);
   EXPECT_EQ(read->vectors->row_bytes, 8);
+  EXPECT_FALSE(read->vectors->graph_only);
   EXPECT_EQ(read->vectors->chunks, written.vectors->chunks);
 }
 
@@ -146,6 +147,22 @@ TEST(SnapshotFormatTest, InconsistentVersionTwoManifestsAreRefused) {
   json = good;
   json["files"]["vectors"]["name"] = "../vectors";
   EXPECT_NE(refused(json).find("'name'"), std::string::npos);
+  json = good;
+  json["files"]["vectors"]["holds"] = "graph";  // then the rows files must hold their vectors
+  EXPECT_NE(refused(json).find("no vectors file"), std::string::npos);
+  json = good;
+  json["files"]["vectors"]["holds"] = "graph";
+  json["files"]["rows"][0]["vectors"] = true;
+  json["files"]["vectors"]["rows"] = 6;  // fewer than the 7 rows in the graph
+  json["files"]["vectors"]["chunks"].erase(1);
+  EXPECT_NE(refused(json).find("holds 6 rows, the snapshot 10 (7 in the graph)"),
+            std::string::npos);
+  json["files"]["vectors"]["rows"] = 7;  // the graph's rows: fine
+  json["files"]["vectors"]["chunks"][0]["bytes"] = 56;
+  WriteText(path, json.dump());
+  auto graph_only = ReadManifest(dir.path());
+  ASSERT_TRUE(graph_only.ok()) << graph_only.status().ToString();
+  EXPECT_TRUE(graph_only->vectors->graph_only);
   json = good;
   json.erase("generation");
   EXPECT_NE(refused(json).find("'generation' is missing"), std::string::npos);

@@ -15,6 +15,7 @@
 
 #include "logged_store_test.h"
 #include "persist/snapshot_format.h"
+#include "store/search.h"
 #include "testing/batches.h"
 
 namespace arbalest {
@@ -205,8 +206,8 @@ TEST_F(IncrementalSnapshotTest, ANewerDirectoryThanTheSavedOneStartsANewGenerati
 }
 
 // Cosine over float32: the graph holds normalized copies, not the received vectors, so the
-// rows files keep the vector column and the graph file its own vectors; rows are still written
-// once.
+// rows files keep the vector column and the vectors file holds the graph's rows, appended as
+// they enter the graph; rows and vectors are still written once.
 TEST_F(IncrementalSnapshotTest, NormalizedGraphsKeepVectorsInTheRowsFiles) {
   auto cosine = [](int64_t first, int64_t rows) {
     auto batch = MakeVectorBatch(first, rows, kDim);
@@ -219,10 +220,15 @@ TEST_F(IncrementalSnapshotTest, NormalizedGraphsKeepVectorsInTheRowsFiles) {
     IndexRows(*dataset, 100);
     SnapshotAll(*store);
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(101, 30, kDim)).ok());
-    IndexRows(*dataset, 100);
+    IndexRows(*dataset, 20);  // 10 rows stay out of the graph, and out of the vectors file
     SnapshotAll(*store);
     auto [dir, manifest] = Newest("docs");
-    EXPECT_FALSE(manifest.vectors.has_value());
+    ASSERT_TRUE(manifest.vectors.has_value());
+    EXPECT_TRUE(manifest.vectors->graph_only);
+    EXPECT_EQ(manifest.vectors->rows, 120);
+    EXPECT_EQ(manifest.vectors->chunks.size(), 2u);
+    EXPECT_EQ(fs::file_size(fs::path(dir) / manifest.vectors->name),
+              static_cast<uintmax_t>(120 * manifest.vectors->row_bytes));
     ASSERT_EQ(manifest.row_files.size(), 2u);
     EXPECT_TRUE(manifest.row_files[0].has_vectors);
     EXPECT_TRUE(manifest.row_files[1].has_vectors);
@@ -230,7 +236,16 @@ TEST_F(IncrementalSnapshotTest, NormalizedGraphsKeepVectorsInTheRowsFiles) {
   }
   auto store = Open();
   EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
-  EXPECT_EQ((*store->Get("docs"))->index().restored_rows(), 130);
+  auto dataset = *store->Get("docs");
+  EXPECT_EQ(dataset->index().restored_rows(), 120);
+  EXPECT_EQ(IndexRows(*dataset, 100), 10);
+  SearchRequest request;
+  request.query.assign(kDim, 0);
+  for (int j = 0; j < kDim; ++j) request.query[j] = 125.0f + j / 1000.0f;
+  request.k = 1;
+  auto result = SearchDataset(*dataset, request);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_GT((*result)->num_rows(), 0);
 }
 
 // Rows files of different schemas (a column added between two snapshots) load back padded to
