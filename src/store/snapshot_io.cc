@@ -99,8 +99,8 @@ arrow::Status LinkFiles(const std::string& previous_dir, const SnapshotManifest&
 }
 
 // Starts `manifest`'s files: those of the previous snapshot, linked, when it can be continued,
-// else a new generation (numbered by the snapshot's LSN) with an empty vectors file when the
-// vectors file holding every row's vector when `received`, else the graph's rows.
+// else a new generation (numbered by the snapshot's LSN) with an empty vectors file, to hold
+// every row's vector when `received`, else the graph's rows.
 arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool received,
                          const DatasetSnapshot& view, const StagingDir& staging,
                          SnapshotManifest* manifest) {
@@ -114,8 +114,9 @@ arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool r
       return arrow::Status::OK();
     }
     spdlog::warn("snapshot of '{}' rewrites every row: {}", dataset.name(), linked.message());
-    for (const auto& entry : fs::directory_iterator(staging.FilePath(""))) {
-      if (entry.path().filename() != kSnapshotIndexFile) fs::remove(entry.path());
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(staging.FilePath(""), error)) {
+      if (entry.path().filename() != kSnapshotIndexFile) fs::remove(entry.path(), error);
     }
   }
   manifest->generation = view.lsn;
@@ -125,7 +126,10 @@ arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool r
                                   static_cast<int64_t>(view.graph->rows().rows().stride()),
                                   /*graph_only=*/!received,
                                   {}};
-  std::ofstream(staging.FilePath(manifest->vectors->name), std::ios::binary | std::ios::trunc);
+  const std::string vectors = staging.FilePath(manifest->vectors->name);
+  if (!std::ofstream(vectors, std::ios::binary | std::ios::trunc)) {
+    return arrow::Status::IOError("cannot create ", vectors);
+  }
   return arrow::Status::OK();
 }
 
