@@ -24,6 +24,9 @@ class DistanceSpace {
   simd::ElementType type() const { return type_; }
   size_t dim() const { return dim_; }
   size_t row_bytes() const { return dim_ * simd::ElementSize(type_); }
+  // Whether stored rows are normalized copies of the input (cosine over float storage), not
+  // the input's bytes.
+  bool normalizes() const { return normalize_; }
   // The kernel's distance: kL2Squared, kNegativeDot (dot product, and cosine over
   // normalised float rows) or kCosine (cosine over integer rows).
   simd::DistanceKind kind() const { return kind_; }

@@ -12,16 +12,19 @@
 #include <vector>
 
 #include "index/hnsw_index.h"
+#include "index/mapped_file.h"
 
 namespace arbalest {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'R', 'B', 'H', 'N', 'S', 'W', '\0'};
-// Version 2 adds PQ (the same layout; pq_m in bytes version 1 reserved). A file is written
-// with the lowest version that holds it, so indexes without PQ stay readable by version-1
-// readers, and those refuse a PQ index by its version instead of misreading it.
-constexpr uint32_t kVersion = 2;
+// Version 2 adds PQ (the same layout; pq_m in bytes version 1 reserved); version 3 keeps the
+// vectors in a file of their own (an empty vectors section). A file is written with the lowest
+// version that holds it, so indexes without PQ stay readable by version-1 readers, and those
+// refuse a PQ index or a graph without its vectors by its version instead of misreading it.
+constexpr uint32_t kVersion = 3;
 constexpr uint32_t kFirstPqVersion = 2;
+constexpr uint32_t kFirstExternalVectorsVersion = 3;
 constexpr uint64_t kSectionAlign = 4096;
 
 enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper, kQuantizer, kCodes, kNumSections };
@@ -118,45 +121,14 @@ class SectionWriter {
   bool ok_ = true;
 };
 
-// A read-only file mapped privately (copy-on-write) into memory.
-class Mapping {
- public:
-  static arrow::Result<std::shared_ptr<Mapping>> Open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return arrow::Status::IOError("cannot open ", path, ": ", std::strerror(errno));
-    struct stat st;
-    if (::fstat(fd, &st) != 0 || st.st_size == 0) {
-      ::close(fd);
-      return arrow::Status::Invalid(path, " is empty or unreadable: not an HNSW index file");
-    }
-    void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (data == MAP_FAILED) {
-      return arrow::Status::IOError("cannot map ", path, ": ", std::strerror(errno));
-    }
-    return std::make_shared<Mapping>(static_cast<uint8_t*>(data), static_cast<size_t>(st.st_size));
-  }
-  Mapping(uint8_t* data, size_t size) : data_(data), size_(size) {}
-  ~Mapping() { ::munmap(data_, size_); }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-
-  uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  uint8_t* data_;
-  size_t size_;
-};
-
 arrow::Status Corrupt(const std::string& path, const std::string& what) {
   return arrow::Status::Invalid("HNSW index file ", path, " is ", what);
 }
 
 }  // namespace
 
-arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
+arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
+                              VectorsPlacement placement) {
   const IndexRows& store = index.store_;
   const uint64_t rows = store.count();
   std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "wb"),
@@ -164,8 +136,9 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
   if (!file) return arrow::Status::IOError("cannot create ", path, ": ", std::strerror(errno));
 
   SectionWriter writer(file.get());
+  const bool external = placement == VectorsPlacement::kSeparateFile;
   writer.Begin(kVectors);
-  writer.AppendRecords(store.rows(), rows);
+  if (!external) writer.AppendRecords(store.rows(), rows);
   writer.Begin(kFlags);
   writer.AppendRecords(store.flags(), rows);
   writer.Begin(kLinks0);
@@ -193,7 +166,7 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path) {
   FileHeader header = {};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   const bool pq = params.quantization == Quantization::kPq;
-  header.version = pq ? kFirstPqVersion : 1;
+  header.version = external ? kFirstExternalVectorsVersion : pq ? kFirstPqVersion : 1;
   header.dim = static_cast<uint32_t>(store.space().dim());
   header.metric = static_cast<uint8_t>(store.space().metric());
   header.element_type = static_cast<uint8_t>(store.space().type());
@@ -233,8 +206,13 @@ void HnswFile::Reseal(std::span<uint8_t> file) {
   std::memcpy(file.data(), &header, sizeof(header));
 }
 
-arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path) {
-  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Mapping> mapping, Mapping::Open(path));
+arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path,
+                                                         const ExternalVectors* vectors) {
+  auto mapped = MappedFile::Open(path);
+  if (mapped.status().IsInvalid()) {
+    return arrow::Status::Invalid(path, " is empty or unreadable: not an HNSW index file");
+  }
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<MappedFile> mapping, std::move(mapped));
   FileHeader header;
   if (mapping->size() < sizeof(header)) return Corrupt(path, "truncated (no full header)");
   std::memcpy(&header, mapping->data(), sizeof(header));
@@ -287,16 +265,32 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
                       static_cast<simd::ElementType>(header.element_type), params));
   const uint64_t rows = header.rows;
   const SectionEntry* sections = header.sections;
+  const bool external = header.version >= kFirstExternalVectorsVersion;
   if (header.row_stride != index->store_.rows().stride() ||
-      sections[kVectors].bytes != rows * header.row_stride || sections[kFlags].bytes != rows ||
-      sections[kLinks0].bytes != rows * index->links0_.stride() ||
+      sections[kVectors].bytes != (external ? 0 : rows * header.row_stride) ||
+      sections[kFlags].bytes != rows || sections[kLinks0].bytes != rows * index->links0_.stride() ||
       sections[kLevels].bytes != rows ||
       (header.entry != HnswIndex::kNoEntry && static_cast<uint32_t>(header.entry) >= rows)) {
     return Corrupt(path, "inconsistent (section sizes do not match the row count)");
   }
   uint8_t* base = mapping->data();
+  uint8_t* vector_rows = base + sections[kVectors].offset;
+  std::shared_ptr<const void> vector_owner = mapping;
+  if (external) {
+    if (vectors == nullptr) {
+      return Corrupt(path, "a graph whose vectors are kept in a separate file, and none was given");
+    }
+    if (vectors->rows < rows || vectors->row_bytes != header.row_stride) {
+      return arrow::Status::Invalid("vectors file ", vectors->path, " holds ", vectors->rows,
+                                    " rows of ", vectors->row_bytes, " bytes; the HNSW index file ",
+                                    path, " needs ", rows, " rows of ", header.row_stride,
+                                    " bytes");
+    }
+    vector_rows = vectors->data;
+    vector_owner = vectors->owner;
+  }
   index->mapping_ = mapping;
-  if (!index->store_.rows().AdoptContiguous(base + sections[kVectors].offset, rows, mapping) ||
+  if (!index->store_.rows().AdoptContiguous(vector_rows, rows, vector_owner) ||
       !index->store_.flags().AdoptContiguous(base + sections[kFlags].offset, rows) ||
       !index->links0_.AdoptContiguous(base + sections[kLinks0].offset, rows) ||
       !index->nodes_.Reserve(rows)) {

@@ -1,6 +1,8 @@
 // The on-disk form of an HnswIndex, written by Save() and mapped by Load() without rebuilding
-// the graph. Little-endian, version 1 or 2 (the same layout; 2 when it holds a PQ index, so
-// that readers of version 1 refuse it):
+// the graph. Little-endian, version 1, 2 or 3 (the same layout; 2 when it holds a PQ index, so
+// that readers of version 1 refuse it; 3 when its vectors section is empty because the vectors
+// are kept in a file of their own, a snapshot's append-only vectors file, which Read then maps
+// from ExternalVectors):
 //
 //   header (FileHeader below), its own XXH3 checksum last
 //   sections, each starting on a 4 KiB boundary and checksummed in the header:
@@ -20,6 +22,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -29,13 +32,32 @@ namespace arbalest {
 
 class HnswIndex;
 
+// Where Write puts the rows' vectors: in the file (its vectors section), or nowhere because
+// the caller keeps them in a file of its own, byte for byte as the index stores them (rows of
+// HnswIndex row stride bytes, back to back), and hands them to Read as ExternalVectors.
+enum class VectorsPlacement { kInFile, kSeparateFile };
+
+// Rows of vectors, mapped from a file, for Read of a graph written with kSeparateFile: at
+// least the graph's rows, `row_bytes` each (the index's row stride), back to back.
+struct ExternalVectors {
+  uint8_t* data = nullptr;
+  uint64_t rows = 0;
+  size_t row_bytes = 0;
+  std::shared_ptr<const void> owner;  // keeps `data` alive
+  std::string path;                   // for messages
+};
+
 class HnswFile {
  public:
   // Writes `index` to `path` (replacing it). Not concurrent with Add or Delete on `index`.
-  static arrow::Status Write(const HnswIndex& index, const std::string& path);
-  // Maps the index at `path`. IOError when it cannot be read; Invalid, naming the problem,
-  // when it is truncated, corrupt, or not an index file of version 1 or 2.
-  static arrow::Result<std::unique_ptr<HnswIndex>> Read(const std::string& path);
+  static arrow::Status Write(const HnswIndex& index, const std::string& path,
+                             VectorsPlacement placement = VectorsPlacement::kInFile);
+  // Maps the index at `path`, its vectors from `vectors` when the file was written without
+  // them (version 3). IOError when it cannot be read; Invalid, naming the problem, when it is
+  // truncated, corrupt, not an index file of version 1 to 3, or keeps its vectors apart and
+  // `vectors` is null or holds fewer rows than the graph.
+  static arrow::Result<std::unique_ptr<HnswIndex>> Read(const std::string& path,
+                                                        const ExternalVectors* vectors = nullptr);
   // Recomputes, in the bytes of an index file, the checksum of every section that lies inside
   // them and then the header's, as Write computes them: tests and the fuzzer change fields of a
   // file and reseal it to reach the checks behind the checksums. Files shorter than a header

@@ -470,12 +470,13 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   return arrow::Status::OK();
 }
 
-arrow::Status HnswIndex::Save(const std::string& path) const {
-  return HnswFile::Write(*this, path);
+arrow::Status HnswIndex::Save(const std::string& path, VectorsPlacement placement) const {
+  return HnswFile::Write(*this, path, placement);
 }
 
-arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path) {
-  return HnswFile::Read(path);
+arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path,
+                                                          const ExternalVectors* vectors) {
+  return HnswFile::Read(path, vectors);
 }
 
 MemoryUsage HnswIndex::memory() const {

@@ -125,12 +125,15 @@ class HnswIndex final : public VectorIndex {
   // and tests. Not synchronized with concurrent inserts.
   std::vector<RowId> NeighborsOf(RowId row, int level) const;
 
-  // Writes the index to `path` (format in index/hnsw_file.h). Searches may run concurrently;
-  // adds and deletes may not.
-  arrow::Status Save(const std::string& path) const;
-  // Maps an index written by Save(), without rebuilding it. Invalid, naming the problem, for
-  // a truncated or corrupt file or one of another format version.
-  static arrow::Result<std::unique_ptr<HnswIndex>> Load(const std::string& path);
+  // Writes the index to `path` (format in index/hnsw_file.h), its vectors included or not
+  // (`placement`). Searches may run concurrently; adds and deletes may not.
+  arrow::Status Save(const std::string& path,
+                     VectorsPlacement placement = VectorsPlacement::kInFile) const;
+  // Maps an index written by Save(), without rebuilding it; its vectors from `vectors` when
+  // it was saved without them. Invalid, naming the problem, for a truncated or corrupt file
+  // or one of another format version.
+  static arrow::Result<std::unique_ptr<HnswIndex>> Load(const std::string& path,
+                                                        const ExternalVectors* vectors = nullptr);
 
  private:
   friend class HnswFile;

@@ -34,8 +34,44 @@ std::string Hex(uint64_t value) {
   return text;
 }
 
+Json DigestJson(const FileDigest& digest) {
+  return Json{{"bytes", digest.bytes}, {"xxh3", Hex(digest.xxh3)}};
+}
+
 Json FileJson(const SnapshotFile& file) {
-  return Json{{"name", file.name}, {"bytes", file.digest.bytes}, {"xxh3", Hex(file.digest.xxh3)}};
+  Json json = DigestJson(file.digest);
+  json["name"] = file.name;
+  return json;
+}
+
+arrow::Result<Json> FilesJson(const SnapshotManifest& manifest) {
+  Json files = {{"index", FileJson(manifest.graph)}};
+  if (manifest.tombstones) files["tombstones"] = FileJson(*manifest.tombstones);
+  if (manifest.edges) files["edges"] = FileJson(*manifest.edges);
+  if (manifest.data) {
+    files["data"] = FileJson(*manifest.data);
+    return files;
+  }
+  Json rows = Json::array();
+  for (const RowFile& row_file : manifest.row_files) {
+    Json item = FileJson(row_file.file);
+    item["first_row"] = row_file.first_row;
+    item["rows"] = row_file.rows;
+    item["vectors"] = row_file.has_vectors;
+    ARROW_ASSIGN_OR_RAISE(item["schema"], EncodeSchema(*row_file.schema));
+    rows.push_back(std::move(item));
+  }
+  files["rows"] = std::move(rows);
+  if (manifest.vectors) {
+    Json chunks = Json::array();
+    for (const FileDigest& chunk : manifest.vectors->chunks) chunks.push_back(DigestJson(chunk));
+    files["vectors"] = {{"name", manifest.vectors->name},
+                        {"rows", manifest.vectors->rows},
+                        {"row_bytes", manifest.vectors->row_bytes},
+                        {"holds", manifest.vectors->graph_only ? "graph" : "rows"},
+                        {"chunks", std::move(chunks)}};
+  }
+  return files;
 }
 
 // Reads the keys of one manifest, naming the manifest file and the key in every error.
@@ -80,19 +116,97 @@ class ManifestReader {
   arrow::Result<SnapshotFile> File(const Json& files, std::string_view key) const {
     ARROW_ASSIGN_OR_RAISE(const Json* file, Get(files, key));
     if (!file->is_object()) return Bad(key, "must be an object");
+    return FileOf(*file);
+  }
+
+  arrow::Result<SnapshotFile> FileOf(const Json& file) const {
     SnapshotFile result;
-    ARROW_ASSIGN_OR_RAISE(result.name, String(*file, "name"));
-    if (result.name.empty() || result.name.find('/') != std::string::npos || result.name == "..") {
+    ARROW_ASSIGN_OR_RAISE(result.name, PlainName(file));
+    ARROW_ASSIGN_OR_RAISE(result.digest, Digest(file));
+    return result;
+  }
+
+  arrow::Result<std::string> PlainName(const Json& file) const {
+    ARROW_ASSIGN_OR_RAISE(std::string name, String(file, "name"));
+    if (name.empty() || name.find('/') != std::string::npos || name == "..") {
       return Bad("name", "must be a plain file name");
     }
-    ARROW_ASSIGN_OR_RAISE(uint64_t bytes, UInt(*file, "bytes"));
-    result.digest.bytes = static_cast<int64_t>(bytes);
-    ARROW_ASSIGN_OR_RAISE(std::string hex, String(*file, "xxh3"));
-    auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), result.digest.xxh3, 16);
+    return name;
+  }
+
+  arrow::Result<FileDigest> Digest(const Json& object) const {
+    FileDigest digest;
+    ARROW_ASSIGN_OR_RAISE(uint64_t bytes, UInt(object, "bytes"));
+    digest.bytes = static_cast<int64_t>(bytes);
+    ARROW_ASSIGN_OR_RAISE(std::string hex, String(object, "xxh3"));
+    auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), digest.xxh3, 16);
     if (ec != std::errc() || ptr != hex.data() + hex.size()) {
       return Bad("xxh3", "must be a hexadecimal checksum");
     }
+    return digest;
+  }
+
+  // The "rows" list: rows files covering rows 0 .. `rows`-1 in order.
+  arrow::Result<std::vector<RowFile>> RowFiles(const Json& files, int64_t rows) const {
+    ARROW_ASSIGN_OR_RAISE(const Json* list, Get(files, "rows"));
+    if (!list->is_array()) return Bad("rows", "must be a list");
+    std::vector<RowFile> result;
+    int64_t next = 0;
+    for (const Json& item : *list) {
+      if (!item.is_object()) return Bad("rows", "must be a list of objects");
+      RowFile row_file;
+      ARROW_ASSIGN_OR_RAISE(row_file.file, FileOf(item));
+      ARROW_ASSIGN_OR_RAISE(uint64_t first, UInt(item, "first_row"));
+      ARROW_ASSIGN_OR_RAISE(uint64_t count, UInt(item, "rows"));
+      if (static_cast<int64_t>(first) != next) {
+        return Bad("first_row", "of " + row_file.file.name + " is " + std::to_string(first) +
+                                    ", the file before ends at row " + std::to_string(next));
+      }
+      ARROW_ASSIGN_OR_RAISE(const Json* vectors, Get(item, "vectors"));
+      if (!vectors->is_boolean()) return Bad("vectors", "must be true or false");
+      row_file.has_vectors = vectors->get<bool>();
+      ARROW_ASSIGN_OR_RAISE(row_file.schema, Schema(item, "schema"));
+      row_file.first_row = static_cast<int64_t>(first);
+      row_file.rows = static_cast<int64_t>(count);
+      next += row_file.rows;
+      result.push_back(std::move(row_file));
+    }
+    if (next != rows) {
+      return Bad("rows", "files hold " + std::to_string(next) + " rows, the snapshot " +
+                             std::to_string(rows));
+    }
     return result;
+  }
+
+  arrow::Result<VectorsFile> Vectors(const Json& files) const {
+    ARROW_ASSIGN_OR_RAISE(const Json* object, Get(files, "vectors"));
+    if (!object->is_object()) return Bad("vectors", "must be an object");
+    VectorsFile vectors;
+    ARROW_ASSIGN_OR_RAISE(vectors.name, PlainName(*object));
+    ARROW_ASSIGN_OR_RAISE(uint64_t rows, UInt(*object, "rows"));
+    ARROW_ASSIGN_OR_RAISE(uint64_t row_bytes, UInt(*object, "row_bytes"));
+    if (row_bytes == 0 || row_bytes > (uint64_t{1} << 20) || rows > (uint64_t{1} << 40)) {
+      return Bad("row_bytes", "or 'rows' of the vectors file is out of range");
+    }
+    vectors.rows = static_cast<int64_t>(rows);
+    vectors.row_bytes = static_cast<int64_t>(row_bytes);
+    ARROW_ASSIGN_OR_RAISE(std::string holds, String(*object, "holds"));
+    if (holds != "rows" && holds != "graph") return Bad("holds", "must be \"rows\" or \"graph\"");
+    vectors.graph_only = holds == "graph";
+    ARROW_ASSIGN_OR_RAISE(const Json* chunks, Get(*object, "chunks"));
+    if (!chunks->is_array()) return Bad("chunks", "must be a list");
+    int64_t bytes = 0;
+    for (const Json& chunk : *chunks) {
+      if (!chunk.is_object()) return Bad("chunks", "must be a list of objects");
+      ARROW_ASSIGN_OR_RAISE(FileDigest digest, Digest(chunk));
+      bytes += digest.bytes;
+      vectors.chunks.push_back(digest);
+    }
+    if (bytes != vectors.bytes()) {
+      return Bad("chunks", "of the vectors file hold " + std::to_string(bytes) + " bytes, not " +
+                               std::to_string(vectors.bytes()));
+    }
+    return vectors;
   }
 
  private:
@@ -154,22 +268,30 @@ arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root) {
   return listing;
 }
 
+std::string RowFileName(uint64_t generation, int64_t first_row, int64_t rows) {
+  return "rows-" + std::to_string(generation) + "-" + std::to_string(first_row) + "-" +
+         std::to_string(rows) + ".parquet";
+}
+
+std::string VectorsFileName(uint64_t generation) {
+  return "vectors-" + std::to_string(generation) + ".bin";
+}
+
 arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string& path) {
   ARROW_ASSIGN_OR_RAISE(std::string put_schema, EncodeSchema(*manifest.put_schema));
   ARROW_ASSIGN_OR_RAISE(std::string schema, EncodeSchema(*manifest.schema));
-  Json files = {{"data", FileJson(manifest.data)}, {"index", FileJson(manifest.graph)}};
-  if (manifest.tombstones) files["tombstones"] = FileJson(*manifest.tombstones);
-  if (manifest.edges) files["edges"] = FileJson(*manifest.edges);
-  const Json json = {{"format_version", kSnapshotFormatVersion},
-                     {"dataset", manifest.dataset},
-                     {"lsn", manifest.lsn},
-                     {"created_lsn", manifest.created_lsn},
-                     {"rows", manifest.rows},
-                     {"indexed_rows", manifest.indexed_rows},
-                     {"put_schema", std::move(put_schema)},
-                     {"schema", std::move(schema)},
-                     {"index", manifest.index},
-                     {"files", std::move(files)}};
+  ARROW_ASSIGN_OR_RAISE(Json files, FilesJson(manifest));
+  Json json = {{"format_version", manifest.format_version()},
+               {"dataset", manifest.dataset},
+               {"lsn", manifest.lsn},
+               {"created_lsn", manifest.created_lsn},
+               {"rows", manifest.rows},
+               {"indexed_rows", manifest.indexed_rows},
+               {"put_schema", std::move(put_schema)},
+               {"schema", std::move(schema)},
+               {"index", manifest.index},
+               {"files", std::move(files)}};
+  if (!manifest.data) json["generation"] = manifest.generation;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << json.dump(2) << '\n';
   out.close();
@@ -187,8 +309,9 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   if (!json.ok()) return json.status().WithMessage(json.status().message(), " (truncated?)");
   const ManifestReader reader(path);
   ARROW_ASSIGN_OR_RAISE(uint64_t version, reader.UInt(*json, "format_version"));
-  if (version != kSnapshotFormatVersion) {
+  if (version != kSnapshotFormatVersion && version != kLegacySnapshotFormatVersion) {
     return reader.Bad("format_version", "is " + std::to_string(version) + "; this build reads " +
+                                            std::to_string(kLegacySnapshotFormatVersion) + " and " +
                                             std::to_string(kSnapshotFormatVersion));
   }
   SnapshotManifest manifest;
@@ -206,7 +329,29 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   manifest.index = *index;
   ARROW_ASSIGN_OR_RAISE(const Json* files, reader.Get(*json, "files"));
   if (!files->is_object()) return reader.Bad("files", "must be an object");
-  ARROW_ASSIGN_OR_RAISE(manifest.data, reader.File(*files, "data"));
+  if (version == kLegacySnapshotFormatVersion) {
+    ARROW_ASSIGN_OR_RAISE(manifest.data, reader.File(*files, "data"));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(manifest.generation, reader.UInt(*json, "generation"));
+    ARROW_ASSIGN_OR_RAISE(manifest.row_files, reader.RowFiles(*files, manifest.rows));
+    if (files->contains("vectors")) {
+      ARROW_ASSIGN_OR_RAISE(manifest.vectors, reader.Vectors(*files));
+      const VectorsFile& vectors = *manifest.vectors;
+      if (vectors.graph_only ? vectors.rows < manifest.indexed_rows || vectors.rows > manifest.rows
+                             : vectors.rows != manifest.rows) {
+        return reader.Bad("vectors", "holds " + std::to_string(vectors.rows) +
+                                         " rows, the snapshot " + std::to_string(manifest.rows) +
+                                         " (" + std::to_string(manifest.indexed_rows) +
+                                         " in the graph)");
+      }
+    }
+    for (const RowFile& row_file : manifest.row_files) {
+      if (!row_file.has_vectors && (!manifest.vectors || manifest.vectors->graph_only)) {
+        return reader.Bad("rows", "file " + row_file.file.name +
+                                      " has no vectors and no vectors file holds every row");
+      }
+    }
+  }
   ARROW_ASSIGN_OR_RAISE(manifest.graph, reader.File(*files, "index"));
   if (files->contains("tombstones")) {
     ARROW_ASSIGN_OR_RAISE(manifest.tombstones, reader.File(*files, "tombstones"));

@@ -26,11 +26,9 @@ bool FitsStoredSchema(const arrow::Schema& logged, const arrow::Schema& stored) 
 
 }  // namespace
 
-arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
-                                                        const arrow::Schema& put_schema,
-                                                        MemoryBudget* budget,
-                                                        const std::string& graph_file,
-                                                        ChargeMode mode) {
+arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(
+    std::string name, const arrow::Schema& put_schema, MemoryBudget* budget,
+    const std::string& graph_file, ChargeMode mode, const ExternalVectors* graph_vectors) {
   ARROW_ASSIGN_OR_RAISE(DatasetLayout layout, InspectPutSchema(put_schema));
   ARROW_ASSIGN_OR_RAISE(auto schema, StoredSchemaFor(put_schema));
   ARROW_ASSIGN_OR_RAISE(IndexConfig config, IndexConfigFor(*schema, layout));
@@ -38,7 +36,8 @@ arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(std::string name,
   if (graph_file.empty()) {
     ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Make(config, layout.vector.dim));
   } else {
-    ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Load(config, layout.vector.dim, graph_file));
+    ARROW_ASSIGN_OR_RAISE(index,
+                          DatasetIndex::Load(config, layout.vector.dim, graph_file, graph_vectors));
   }
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<DatasetText> text, DatasetText::Make(*schema));
   std::shared_ptr<Dataset> dataset(

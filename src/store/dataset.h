@@ -94,6 +94,10 @@ struct SavedSnapshot {
   int64_t deleted_rows = 0;
   int64_t indexed_rows = 0;
   int64_t bytes = 0;  // on disk
+  // compaction_totals().compactions when it was written (or loaded): while it has not changed,
+  // the rows it holds are numbered as the dataset's, and the next snapshot writes only the
+  // rows added since (persist/snapshot_format.h).
+  int64_t compactions = 0;
 };
 
 // Thread-safe. Appending is two-phase so that the write-ahead log can sit between validation
@@ -107,12 +111,12 @@ class Dataset {
   // `budget` must outlive the dataset; the dataset's bytes are charged to it, starting with its
   // fixed cost (kFixedBytes and its index's link locks), which CapacityError refuses past the
   // limit under ChargeMode::kRefusable. With a `graph_file` (a snapshot's), the index graph is
-  // mapped from it instead of starting empty.
-  static arrow::Result<std::shared_ptr<Dataset>> Create(std::string name,
-                                                        const arrow::Schema& put_schema,
-                                                        MemoryBudget* budget,
-                                                        const std::string& graph_file = "",
-                                                        ChargeMode mode = ChargeMode::kRefusable);
+  // mapped from it instead of starting empty, its vectors from `graph_vectors` when the file
+  // was saved without them.
+  static arrow::Result<std::shared_ptr<Dataset>> Create(
+      std::string name, const arrow::Schema& put_schema, MemoryBudget* budget,
+      const std::string& graph_file = "", ChargeMode mode = ChargeMode::kRefusable,
+      const ExternalVectors* graph_vectors = nullptr);
 
   // The memory of a dataset beside its index's, charged at creation: its objects, schemas,
   // locks, WAL and search state and the allocator's overhead (measured: 1,000 one-row datasets

@@ -110,8 +110,9 @@ arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Make(const IndexConfi
 }
 
 arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Load(const IndexConfig& config, int dim,
-                                                                const std::string& path) {
-  ARROW_ASSIGN_OR_RAISE(auto hnsw, HnswIndex::Load(path));
+                                                                const std::string& path,
+                                                                const ExternalVectors* vectors) {
+  ARROW_ASSIGN_OR_RAISE(auto hnsw, HnswIndex::Load(path, vectors));
   if (hnsw->dim() != static_cast<size_t>(dim) || hnsw->metric() != config.metric ||
       hnsw->element_type() != config.element_type) {
     return arrow::Status::Invalid("HNSW index file ", path, " does not fit its dataset: dim ",
@@ -131,9 +132,10 @@ std::unique_lock<std::mutex> DatasetIndex::PauseIndexing() {
   return lock;
 }
 
-arrow::Result<int64_t> DatasetIndex::SaveGraph(const std::string& path) {
+arrow::Result<int64_t> DatasetIndex::SaveGraph(const std::string& path,
+                                               VectorsPlacement placement) {
   const auto paused = PauseIndexing();
-  ARROW_RETURN_NOT_OK(hnsw_->Save(path));
+  ARROW_RETURN_NOT_OK(hnsw_->Save(path, placement));
   return static_cast<int64_t>(hnsw_->size());
 }
 

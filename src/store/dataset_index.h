@@ -61,17 +61,21 @@ class DatasetIndex {
   // An index whose graph is mapped from `path` (written by SaveGraph), without rebuilding it.
   // Invalid, naming the file, when the file is damaged or its dimension, metric or element
   // type differ from `config` and `dim`.
-  static arrow::Result<std::unique_ptr<DatasetIndex>> Load(const IndexConfig& config, int dim,
-                                                           const std::string& path);
+  // `vectors`: the graph's vectors when it was saved without them (SaveGraph kSeparateFile).
+  static arrow::Result<std::unique_ptr<DatasetIndex>> Load(
+      const IndexConfig& config, int dim, const std::string& path,
+      const ExternalVectors* vectors = nullptr);
 
   // Stops the dataset's indexing while the returned lock is held: a CatchUp in progress stops
   // early to let it in, and the graph does not change until the lock is released. Searches go
   // on. For snapshots (SaveGraph) and compactions (Replace).
   std::unique_lock<std::mutex> PauseIndexing();
 
-  // Writes the graph of the rows indexed so far to `path` and returns how many rows it holds.
-  // Indexing of this dataset waits while the graph is written (PauseIndexing); searches do not.
-  arrow::Result<int64_t> SaveGraph(const std::string& path);
+  // Writes the graph of the rows indexed so far to `path`, its vectors included or not
+  // (`placement`), and returns how many rows it holds. Indexing of this dataset waits while the
+  // graph is written (PauseIndexing); searches do not.
+  arrow::Result<int64_t> SaveGraph(const std::string& path,
+                                   VectorsPlacement placement = VectorsPlacement::kInFile);
 
   const IndexConfig& config() const { return config_; }
 

@@ -6,31 +6,22 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include "common/dataset_name.h"
 #include "persist/file_digest.h"
-#include "persist/parquet_file.h"
 #include "persist/staging_dir.h"
 #include "store/dataset_edges.h"
 #include "store/scan.h"
+#include "store/snapshot_rows.h"
 
 namespace arbalest {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Row groups of about this many bytes: large enough for fast scans, small enough that writing
-// one (the writer buffers a row group) and loading one (a stored batch) stay cheap.
-constexpr int64_t kRowGroupBytes = int64_t{64} << 20;
-constexpr int64_t kMinRowGroupRows = 1024;
-constexpr int64_t kMaxRowGroupRows = int64_t{1} << 20;
-
-int64_t RowGroupRows(const DatasetSnapshot& view) {
-  const int64_t row_bytes =
-      view.num_rows > 0 ? std::max<int64_t>(1, view.num_bytes / view.num_rows) : 1;
-  return std::clamp(kRowGroupBytes / row_bytes, kMinRowGroupRows, kMaxRowGroupRows);
-}
 
 Json IndexDescription(const Dataset& dataset) {
   const IndexConfig& config = dataset.index().config();
@@ -48,27 +39,104 @@ Json IndexDescription(const Dataset& dataset) {
 }
 
 int64_t SizeOnDisk(const SnapshotManifest& manifest) {
-  int64_t bytes = manifest.data.digest.bytes + manifest.graph.digest.bytes;
+  int64_t bytes = manifest.graph.digest.bytes;
+  if (manifest.data) bytes += manifest.data->digest.bytes;
+  for (const RowFile& row_file : manifest.row_files) bytes += row_file.file.digest.bytes;
+  if (manifest.vectors) bytes += manifest.vectors->bytes();
   if (manifest.tombstones) bytes += manifest.tombstones->digest.bytes;
   if (manifest.edges) bytes += manifest.edges->digest.bytes;
   return bytes;
 }
 
+// The files of the dataset's newest snapshot on disk, when the snapshot being written can
+// continue them: that snapshot is the one the dataset last saved or loaded, no compaction
+// renumbered the rows since, it is of format version 2 and its vectors file holds what
+// `received` says (every row's received vector, or the graph's own rows).
+// Otherwise (also when anything about it cannot be read) nullopt: a new generation.
+std::optional<std::pair<std::string, SnapshotManifest>> ContinuableSnapshot(const Dataset& dataset,
+                                                                            const std::string& root,
+                                                                            bool received,
+                                                                            int64_t rows_now) {
+  const SavedSnapshot saved = dataset.saved_snapshot();
+  if (saved.lsn == 0 || saved.compactions != dataset.compaction_totals().compactions) {
+    return std::nullopt;
+  }
+  auto listing = ListSnapshotDirs(root);
+  if (!listing.ok()) return std::nullopt;
+  const SnapshotDirEntry* newest = nullptr;
+  for (const auto& entry : listing->complete) {
+    if (entry.dataset == dataset.name()) newest = &entry;  // sorted oldest first
+  }
+  // The newest directory on disk must be the saved one: a snapshot whose commit failed after
+  // its rename is newer, and appending after the saved one's length would break it.
+  if (newest == nullptr || newest->lsn != saved.lsn || newest->indexed_rows != saved.indexed_rows) {
+    return std::nullopt;
+  }
+  auto manifest = ReadManifest(newest->path);
+  if (!manifest.ok() || manifest->data || !manifest->vectors ||
+      manifest->vectors->graph_only == received || manifest->created_lsn != dataset.created_lsn() ||
+      manifest->rows > rows_now) {
+    return std::nullopt;
+  }
+  return std::make_pair(newest->path, std::move(*manifest));
+}
+
+// Hard-links the files of `previous` (in `previous_dir`) that the new snapshot keeps into
+// `staging`: its rows files and its vectors file, which the new snapshot appends to.
+arrow::Status LinkFiles(const std::string& previous_dir, const SnapshotManifest& previous,
+                        const StagingDir& staging) {
+  std::vector<std::string> names;
+  for (const RowFile& row_file : previous.row_files) names.push_back(row_file.file.name);
+  if (previous.vectors) names.push_back(previous.vectors->name);
+  for (const std::string& name : names) {
+    std::error_code error;
+    fs::create_hard_link(fs::path(previous_dir) / name, staging.FilePath(name), error);
+    if (error) {
+      return arrow::Status::IOError("cannot link ", (fs::path(previous_dir) / name).string(),
+                                    " into ", staging.FilePath(name), ": ", error.message());
+    }
+  }
+  return arrow::Status::OK();
+}
+
+// Starts `manifest`'s files: those of the previous snapshot, linked, when it can be continued,
+// else a new generation (numbered by the snapshot's LSN) with an empty vectors file, to hold
+// every row's vector when `received`, else the graph's rows.
+arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool received,
+                         const DatasetSnapshot& view, const StagingDir& staging,
+                         SnapshotManifest* manifest) {
+  if (auto previous = ContinuableSnapshot(dataset, root, received, view.num_rows)) {
+    auto linked = LinkFiles(previous->first, previous->second, staging);
+    if (linked.ok()) {
+      manifest->generation = previous->second.generation;
+      manifest->row_files = previous->second.row_files;
+      manifest->vectors = previous->second.vectors;
+      manifest->rows = previous->second.rows;
+      return arrow::Status::OK();
+    }
+    spdlog::warn("snapshot of '{}' rewrites every row: {}", dataset.name(), linked.message());
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(staging.FilePath(""), error)) {
+      if (entry.path().filename() != kSnapshotIndexFile) fs::remove(entry.path(), error);
+    }
+  }
+  manifest->generation = view.lsn;
+  manifest->rows = 0;
+  manifest->vectors = VectorsFile{VectorsFileName(view.lsn),
+                                  0,
+                                  static_cast<int64_t>(view.graph->rows().rows().stride()),
+                                  /*graph_only=*/!received,
+                                  {}};
+  const std::string vectors = staging.FilePath(manifest->vectors->name);
+  if (!std::ofstream(vectors, std::ios::binary | std::ios::trunc)) {
+    return arrow::Status::IOError("cannot create ", vectors);
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Result<SnapshotFile> Describe(const StagingDir& staging, std::string_view name) {
   ARROW_ASSIGN_OR_RAISE(FileDigest digest, DigestFile(staging.FilePath(name)));
   return SnapshotFile{std::string(name), digest};
-}
-
-arrow::Status WriteRows(const DatasetSnapshot& view, const std::string& path,
-                        const std::function<bool()>& cancelled) {
-  ARROW_ASSIGN_OR_RAISE(auto writer,
-                        ParquetBatchWriter::Open(path, view.schema, RowGroupRows(view)));
-  for (const auto& stored : view.batches) {
-    if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");
-    ARROW_ASSIGN_OR_RAISE(auto batch, PadToSchema(stored, view.schema));
-    ARROW_RETURN_NOT_OK(writer->Write(*batch));
-  }
-  return writer->Close();
 }
 
 // Removes the snapshots of `name` in `root` older than `newest`.
@@ -112,13 +180,17 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   const auto start = std::chrono::steady_clock::now();
   // No compaction renumbers the rows between saving the graph and taking the rows.
   MutexLock maintenance(&dataset.maintenance_mutex());
+  // Read under the maintenance mutex: no compaction renumbers the rows until it is released.
+  const int64_t compactions = dataset.compaction_totals().compactions;
   ARROW_ASSIGN_OR_RAISE(
       auto staging,
       StagingDir::Create((fs::path(root) / SnapshotStagingName(dataset.name())).string()));
   SnapshotManifest manifest;
   manifest.dataset = dataset.name();
+  const bool received = GraphStoresReceivedVectors(dataset);
   ARROW_ASSIGN_OR_RAISE(manifest.indexed_rows,
-                        dataset.index().SaveGraph(staging->FilePath(kSnapshotIndexFile)));
+                        dataset.index().SaveGraph(staging->FilePath(kSnapshotIndexFile),
+                                                  VectorsPlacement::kSeparateFile));
   // Only now the rows: every row in the saved graph is published already.
   const DatasetSnapshot view = dataset.Snapshot();
   if (dataset.dropped()) {
@@ -127,13 +199,14 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   }
   manifest.lsn = view.lsn;
   manifest.created_lsn = dataset.created_lsn();
-  manifest.rows = view.num_rows;
   manifest.put_schema = dataset.put_schema();
   manifest.schema = view.schema;
   manifest.index = IndexDescription(dataset);
-  ARROW_RETURN_NOT_OK(WriteRows(view, staging->FilePath(kSnapshotDataFile), cancelled));
+  ARROW_RETURN_NOT_OK(StartFiles(dataset, root, received, view, *staging, &manifest));
+  ARROW_RETURN_NOT_OK(
+      WriteNewRows(view, dataset.vector_column(), staging->FilePath(""), &manifest, cancelled));
+  ARROW_RETURN_NOT_OK(AppendGraphRows(*view.graph, staging->FilePath(""), &manifest));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
-  ARROW_ASSIGN_OR_RAISE(manifest.data, Describe(*staging, kSnapshotDataFile));
   ARROW_ASSIGN_OR_RAISE(manifest.graph, Describe(*staging, kSnapshotIndexFile));
   if (!view.deleted->empty()) {
     ARROW_RETURN_NOT_OK(
@@ -151,9 +224,9 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
           .string()};
   ARROW_RETURN_NOT_OK(staging->Commit(committed.path));
   RemoveOlderSnapshots(root, committed);
-  const SavedSnapshot saved{manifest.lsn, view.live_rows(),
-                            static_cast<int64_t>(view.deleted->size()), manifest.indexed_rows,
-                            SizeOnDisk(manifest)};
+  const SavedSnapshot saved{
+      manifest.lsn,          view.live_rows(),     static_cast<int64_t>(view.deleted->size()),
+      manifest.indexed_rows, SizeOnDisk(manifest), compactions};
   dataset.set_saved_snapshot(saved);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -172,7 +245,10 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
                                   manifest.dataset, "' at LSN ", manifest.lsn,
                                   ", which does not match its directory name");
   }
-  ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, manifest.data));
+  if (manifest.data) ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, *manifest.data));
+  for (const RowFile& row_file : manifest.row_files) {
+    ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, row_file.file));
+  }
   ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, manifest.graph));
   Roaring deleted;
   if (manifest.tombstones) {
@@ -184,29 +260,23 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
                                     ", but the snapshot has ", manifest.rows, " rows");
     }
   }
+  std::optional<ExternalVectors> vectors;
+  if (manifest.vectors) {
+    ARROW_ASSIGN_OR_RAISE(vectors, MapVectors(dir.path, *manifest.vectors));
+  }
   const std::string graph_path = (fs::path(dir.path) / manifest.graph.name).string();
-  ARROW_ASSIGN_OR_RAISE(auto dataset, Dataset::Create(manifest.dataset, *manifest.put_schema,
-                                                      budget, graph_path, ChargeMode::kAlways));
+  ARROW_ASSIGN_OR_RAISE(auto dataset,
+                        Dataset::Create(manifest.dataset, *manifest.put_schema, budget, graph_path,
+                                        ChargeMode::kAlways, vectors ? &*vectors : nullptr));
   ARROW_RETURN_NOT_OK(CheckSchemas(manifest, *dataset, manifest_path));
   if (dataset->index().indexed_rows() != manifest.indexed_rows) {
     return arrow::Status::Invalid("HNSW index file ", graph_path, " holds ",
                                   dataset->index().indexed_rows(), " rows, its manifest says ",
                                   manifest.indexed_rows);
   }
-  const std::string data_path = (fs::path(dir.path) / manifest.data.name).string();
-  ARROW_ASSIGN_OR_RAISE(ParquetBatches data, ReadParquetBatches(data_path, manifest.schema));
-  if (data.num_rows != manifest.rows) {
-    return arrow::Status::Invalid("Parquet file ", data_path, " holds ", data.num_rows,
-                                  " rows, its manifest says ", manifest.rows);
-  }
-  while (true) {
-    std::shared_ptr<arrow::RecordBatch> batch;
-    ARROW_RETURN_NOT_OK(data.reader->ReadNext(&batch));
-    if (!batch) break;
-    if (batch->num_rows() == 0) continue;
-    if (auto status = dataset->AppendRecovered(batch, manifest.lsn); !status.ok()) {
-      return status.WithMessage("loading snapshot ", dir.path, ": ", status.message());
-    }
+  if (auto status = LoadRows(dir.path, manifest, vectors ? &*vectors : nullptr, *dataset);
+      !status.ok()) {
+    return status.WithMessage("loading snapshot ", dir.path, ": ", status.message());
   }
   ARROW_RETURN_NOT_OK(dataset->DeleteRecovered(deleted, manifest.lsn));
   ARROW_RETURN_NOT_OK(LoadEdges(dir.path, manifest.edges, *dataset));

@@ -63,13 +63,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ShareSegment(
   std::vector<std::shared_ptr<arrow::Array>> columns;
   for (int c = 0; c < schema->num_fields(); ++c) {
     if (c == vector_column) {
-      const auto bytes = static_cast<int64_t>(row_bytes) * count;
-      auto buffer = std::make_shared<LentBuffer>(lent.data, bytes, lent.owner);
-      auto values = arrow::MakeArray(arrow::ArrayData::Make(
-          list_type.value_type(), count * list_type.list_size(), {nullptr, std::move(buffer)}, 0));
-      columns.push_back(std::make_shared<arrow::FixedSizeListArray>(
-          pieces.front()->column(c)->type(), count, std::move(values)));
-      if (lent.allocated) *lent_allocated_bytes += bytes;
+      columns.push_back(
+          VectorView(pieces.front()->column(c)->type(), lent.data, count, lent.owner));
+      if (lent.allocated) *lent_allocated_bytes += static_cast<int64_t>(row_bytes) * count;
       continue;
     }
     arrow::ArrayVector parts;
@@ -89,6 +85,18 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> CompactCopy(const arrow::Reco
     columns.push_back(std::move(copy));
   }
   return arrow::RecordBatch::Make(batch.schema(), batch.num_rows(), std::move(columns));
+}
+
+std::shared_ptr<arrow::Array> VectorView(const std::shared_ptr<arrow::DataType>& list_type,
+                                         const uint8_t* data, int64_t rows,
+                                         std::shared_ptr<const void> owner) {
+  const auto& type = static_cast<const arrow::FixedSizeListType&>(*list_type);
+  const int64_t values = rows * type.list_size();
+  auto buffer = std::make_shared<LentBuffer>(data, values * type.value_type()->byte_width(),
+                                             std::move(owner));
+  auto array = arrow::MakeArray(
+      arrow::ArrayData::Make(type.value_type(), values, {nullptr, std::move(buffer)}, 0));
+  return std::make_shared<arrow::FixedSizeListArray>(list_type, rows, std::move(array));
 }
 
 const uint8_t* VectorBytes(const arrow::RecordBatch& batch, int vector_column, int64_t row) {

@@ -40,6 +40,12 @@ arrow::Result<std::optional<SharedBatches>> ShareVectors(
 // keeps the whole batch alive.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> CompactCopy(const arrow::RecordBatch& batch);
 
+// A fixed-size-list column of `list_type` whose `rows` vectors are the bytes at `data`, back to
+// back, which `owner` keeps alive (a graph's chunk, a mapped vectors file): no copy.
+std::shared_ptr<arrow::Array> VectorView(const std::shared_ptr<arrow::DataType>& list_type,
+                                         const uint8_t* data, int64_t rows,
+                                         std::shared_ptr<const void> owner);
+
 // The bytes of row `row`'s vector in `batch`'s fixed-size-list column `vector_column`.
 const uint8_t* VectorBytes(const arrow::RecordBatch& batch, int vector_column, int64_t row);
 

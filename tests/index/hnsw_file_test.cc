@@ -233,10 +233,45 @@ TEST_F(HnswFileTest, OnlyPqIndexesNeedVersion2) {
 }
 
 TEST_F(HnswFileTest, NewerVersionIsRefused) {
-  SetVersion(3);
+  SetVersion(4);
   const arrow::Status status = HnswIndex::Load(path_).status();
   EXPECT_TRUE(status.IsInvalid());
-  EXPECT_NE(status.message().find("format version 3"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("format version 4"), std::string::npos) << status.ToString();
+}
+
+// A graph saved without its vectors (a snapshot keeps them in its vectors file) maps them from
+// the memory it is given and answers as the graph it was saved from; without them, or with
+// too few rows, it is refused naming the problem.
+TEST_F(HnswFileTest, GraphWithVectorsApartLoadsThemFromTheGivenMemory) {
+  auto index = HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                               {.m = 8, .ef_construction = 64, .seed = 3})
+                   .ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(*index, data_).ok());
+  ASSERT_TRUE(index->Save(path_, VectorsPlacement::kSeparateFile).ok());
+  EXPECT_EQ(Version(), 3u);
+  const size_t row_bytes = kDim * sizeof(float);
+  EXPECT_LT(FileSize(), data_.values.size() * sizeof(float));  // the vectors are not in it
+  auto rows = std::make_shared<std::vector<float>>(data_.values);
+  ExternalVectors vectors{reinterpret_cast<uint8_t*>(rows->data()), data_.rows(), row_bytes, rows,
+                          "vectors.bin"};
+  auto loaded = HnswIndex::Load(path_, &vectors);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  for (size_t q = 0; q < queries_.rows(); ++q) {
+    std::vector<Neighbor> want, got;
+    ASSERT_TRUE(index->Search(queries_.row(q), {.k = 10}, &want).ok());
+    ASSERT_TRUE((*loaded)->Search(queries_.row(q), {.k = 10}, &got).ok());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].row, want[i].row);
+  }
+
+  const arrow::Status none = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(none.IsInvalid());
+  EXPECT_NE(none.message().find("separate file"), std::string::npos) << none.ToString();
+  vectors.rows = data_.rows() - 1;
+  const arrow::Status short_file = HnswIndex::Load(path_, &vectors).status();
+  EXPECT_TRUE(short_file.IsInvalid());
+  EXPECT_NE(short_file.message().find("vectors.bin holds"), std::string::npos)
+      << short_file.ToString();
 }
 
 TEST_F(HnswFileTest, EmptyIndexRoundTrips) {

@@ -29,7 +29,8 @@ std::string ReadText(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A manifest for the files "data.parquet" and "index.hnsw" written in `dir`.
+// A version-1 manifest (as earlier builds wrote) for the files "data.parquet" and
+// "index.hnsw" written in `dir`.
 SnapshotManifest SampleManifest(const std::string& dir) {
   WriteText((fs::path(dir) / kSnapshotDataFile).string(), "rows");
   WriteText((fs::path(dir) / kSnapshotIndexFile).string(), "graph");
@@ -69,13 +70,102 @@ TEST(SnapshotFormatTest, ManifestRoundTrips) {
   EXPECT_TRUE(read->put_schema->Equals(*written.put_schema, /*check_metadata=*/true));
   EXPECT_TRUE(read->schema->Equals(*written.schema, /*check_metadata=*/true));
   EXPECT_EQ(read->index, written.index);
-  EXPECT_EQ(read->data.name, written.data.name);
-  EXPECT_EQ(read->data.digest, written.data.digest);
+  EXPECT_EQ(read->format_version(), 1);
+  ASSERT_TRUE(read->data.has_value());
+  EXPECT_EQ(read->data->name, written.data->name);
+  EXPECT_EQ(read->data->digest, written.data->digest);
   EXPECT_EQ(read->graph.digest, written.graph.digest);
   ASSERT_TRUE(read->tombstones.has_value());
   EXPECT_EQ(read->tombstones->digest, (FileDigest{8, 99}));
-  EXPECT_TRUE(VerifySnapshotFile(dir.path(), read->data).ok());
+  EXPECT_TRUE(VerifySnapshotFile(dir.path(), *read->data).ok());
   EXPECT_TRUE(VerifySnapshotFile(dir.path(), read->graph).ok());
+}
+
+// A version-2 manifest: rows files, a vectors file with its chunks, a generation.
+SnapshotManifest SampleManifestV2(const std::string& dir) {
+  SnapshotManifest manifest = SampleManifest(dir);
+  manifest.data.reset();
+  manifest.generation = 40;
+  auto without_vectors = *manifest.schema->RemoveField(1);
+  manifest.row_files = {RowFile{{RowFileName(40, 0, 6), {11, 1}}, 0, 6, false, without_vectors},
+                        RowFile{{RowFileName(42, 6, 4), {12, 2}}, 6, 4, true, manifest.schema}};
+  manifest.vectors = VectorsFile{VectorsFileName(40), 10, 8, false, {{48, 5}, {32, 6}}};
+  return manifest;
+}
+
+TEST(SnapshotFormatTest, VersionTwoManifestRoundTrips) {
+  TempDir dir("arbalest_snapshot_format");
+  const SnapshotManifest written = SampleManifestV2(dir.path());
+  ASSERT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
+  auto read = ReadManifest(dir.path());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->format_version(), 2);
+  EXPECT_FALSE(read->data.has_value());
+  EXPECT_EQ(read->generation, 40u);
+  ASSERT_EQ(read->row_files.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(read->row_files[i].file.name, written.row_files[i].file.name);
+    EXPECT_EQ(read->row_files[i].file.digest, written.row_files[i].file.digest);
+    EXPECT_EQ(read->row_files[i].first_row, written.row_files[i].first_row);
+    EXPECT_EQ(read->row_files[i].rows, written.row_files[i].rows);
+    EXPECT_EQ(read->row_files[i].has_vectors, written.row_files[i].has_vectors);
+    EXPECT_TRUE(read->row_files[i].schema->Equals(*written.row_files[i].schema));
+  }
+  EXPECT_EQ(read->row_files[0].file.name, "rows-40-0-6.parquet");
+  ASSERT_TRUE(read->vectors.has_value());
+  EXPECT_EQ(read->vectors->name, "vectors-40.bin");
+  EXPECT_EQ(read->vectors->rows, 10);
+  EXPECT_EQ(read->vectors->row_bytes, 8);
+  EXPECT_FALSE(read->vectors->graph_only);
+  EXPECT_EQ(read->vectors->chunks, written.vectors->chunks);
+}
+
+TEST(SnapshotFormatTest, InconsistentVersionTwoManifestsAreRefused) {
+  TempDir dir("arbalest_snapshot_format");
+  const std::string path = dir / std::string(kManifestFile);
+  ASSERT_TRUE(WriteManifest(SampleManifestV2(dir.path()), path).ok());
+  const Json good = Json::parse(ReadText(path));
+  auto refused = [&](const Json& json) {
+    WriteText(path, json.dump());
+    auto read = ReadManifest(dir.path());
+    EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
+    EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
+    return read.status().message();
+  };
+  Json json = good;
+  json["files"]["rows"][1]["first_row"] = 5;  // a gap or an overlap
+  EXPECT_NE(refused(json).find("'first_row'"), std::string::npos);
+  json = good;
+  json["files"]["rows"].erase(1);  // rows 6..9 in no file
+  EXPECT_NE(refused(json).find("files hold 6 rows, the snapshot 10"), std::string::npos);
+  json = good;
+  json["files"]["vectors"]["chunks"][1]["bytes"] = 31;
+  EXPECT_NE(refused(json).find("'chunks'"), std::string::npos);
+  json = good;
+  json["files"].erase("vectors");  // the first rows file has no vectors
+  EXPECT_NE(refused(json).find("no vectors file"), std::string::npos);
+  json = good;
+  json["files"]["vectors"]["name"] = "../vectors";
+  EXPECT_NE(refused(json).find("'name'"), std::string::npos);
+  json = good;
+  json["files"]["vectors"]["holds"] = "graph";  // then the rows files must hold their vectors
+  EXPECT_NE(refused(json).find("no vectors file"), std::string::npos);
+  json = good;
+  json["files"]["vectors"]["holds"] = "graph";
+  json["files"]["rows"][0]["vectors"] = true;
+  json["files"]["vectors"]["rows"] = 6;  // fewer than the 7 rows in the graph
+  json["files"]["vectors"]["chunks"].erase(1);
+  EXPECT_NE(refused(json).find("holds 6 rows, the snapshot 10 (7 in the graph)"),
+            std::string::npos);
+  json["files"]["vectors"]["rows"] = 7;  // the graph's rows: fine
+  json["files"]["vectors"]["chunks"][0]["bytes"] = 56;
+  WriteText(path, json.dump());
+  auto graph_only = ReadManifest(dir.path());
+  ASSERT_TRUE(graph_only.ok()) << graph_only.status().ToString();
+  EXPECT_TRUE(graph_only->vectors->graph_only);
+  json = good;
+  json.erase("generation");
+  EXPECT_NE(refused(json).find("'generation' is missing"), std::string::npos);
 }
 
 TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
@@ -94,8 +184,8 @@ TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
   };
   EXPECT_NE(refused(good.substr(0, good.size() / 2)).find("truncated"), std::string::npos);
   Json json = Json::parse(good);
-  json["format_version"] = 2;
-  EXPECT_NE(refused(json.dump()).find("'format_version' is 2"), std::string::npos);
+  json["format_version"] = 3;
+  EXPECT_NE(refused(json.dump()).find("'format_version' is 3"), std::string::npos);
   json = Json::parse(good);
   json.erase("lsn");
   EXPECT_NE(refused(json.dump()).find("'lsn' is missing"), std::string::npos);
@@ -121,18 +211,18 @@ TEST(SnapshotFormatTest, VerifyNamesMissingTruncatedAndCorruptFiles) {
   const std::string data = dir / std::string(kSnapshotDataFile);
 
   WriteText(data, "ro");
-  arrow::Status status = VerifySnapshotFile(dir.path(), manifest.data);
+  arrow::Status status = VerifySnapshotFile(dir.path(), *manifest.data);
   EXPECT_TRUE(status.IsInvalid());
   EXPECT_NE(status.message().find(data), std::string::npos);
   EXPECT_NE(status.message().find("truncated"), std::string::npos);
 
   WriteText(data, "rowz");
-  status = VerifySnapshotFile(dir.path(), manifest.data);
+  status = VerifySnapshotFile(dir.path(), *manifest.data);
   EXPECT_TRUE(status.IsInvalid());
   EXPECT_NE(status.message().find("checksum"), std::string::npos);
 
   fs::remove(data);
-  status = VerifySnapshotFile(dir.path(), manifest.data);
+  status = VerifySnapshotFile(dir.path(), *manifest.data);
   EXPECT_TRUE(status.IsIOError());
   EXPECT_NE(status.message().find(data), std::string::npos);
 }

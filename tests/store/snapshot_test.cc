@@ -30,6 +30,16 @@ using testing::ConstantVectors;
 using testing::MakeVectorBatch;
 using testing::WithoutIds;
 
+// The path of the first file in `dir` whose name starts with `prefix` ("" when none).
+std::string FileStartingWith(const std::string& dir, std::string_view prefix) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().starts_with(prefix)) found.push_back(entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  return found.empty() ? "" : found.front();
+}
+
 class SnapshotTest : public testing::LoggedStoreTest {
  protected:
   std::vector<std::string> SnapshotDirs() const {
@@ -164,10 +174,10 @@ TEST_P(DamagedSnapshotTest, StartupFailsNamingTheFile) {
     const std::string dir =
         (fs::path(snapshot_dir()) / SnapshotDirName("docs", reports[0].lsn, 200)).string();
     const std::string& how = GetParam();
-    const std::string file = how.starts_with("manifest") ? std::string(kManifestFile)
-                             : how.starts_with("index")  ? std::string(kSnapshotIndexFile)
-                                                         : std::string(kSnapshotDataFile);
-    damaged = (fs::path(dir) / file).string();
+    damaged = how.starts_with("manifest")  ? (fs::path(dir) / kManifestFile).string()
+              : how.starts_with("index")   ? (fs::path(dir) / kSnapshotIndexFile).string()
+              : how.starts_with("vectors") ? FileStartingWith(dir, "vectors-")
+                                           : FileStartingWith(dir, "rows-");
     const auto size = fs::file_size(damaged);
     if (how.ends_with("truncated")) {
       fs::resize_file(damaged, size / 2);
@@ -202,7 +212,7 @@ TEST_F(SnapshotTest, DamagedSnapshotOfADatasetTheLogDropsIsRemoved) {
     Put(*store, "docs", MakeVectorBatch(100, 7, 6));  // created again, with another width
     before = Contents(*store, "docs");
   }
-  ASSERT_TRUE(fs::remove(fs::path(dropped_dir) / kSnapshotDataFile));
+  ASSERT_TRUE(fs::remove(FileStartingWith(dropped_dir, "rows-")));
   auto store = Open();
   EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
   EXPECT_FALSE(fs::exists(dropped_dir));
@@ -219,7 +229,7 @@ TEST_F(SnapshotTest, DamagedSnapshotOfADatasetTheLogChangesLaterIsNeeded) {
     damaged = (fs::path(snapshot_dir()) / SnapshotDirName("docs", reports[0].lsn, 0)).string();
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(50, 5, 4)).ok());
   }
-  ASSERT_TRUE(fs::remove(fs::path(damaged) / kSnapshotDataFile));
+  ASSERT_TRUE(fs::remove(FileStartingWith(damaged, "rows-")));
   auto store = TryOpen();
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("the WAL changes it at LSN"), std::string::npos)
@@ -250,7 +260,8 @@ TEST_F(SnapshotTest, InterruptedRemovalLeavesATrashDirectoryThatStartupFinishes)
 INSTANTIATE_TEST_SUITE_P(Files, DamagedSnapshotTest,
                          ::testing::Values("manifest truncated", "manifest missing", "data corrupt",
                                            "data truncated", "data missing", "index corrupt",
-                                           "index missing"),
+                                           "index missing", "vectors corrupt", "vectors truncated",
+                                           "vectors missing"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), ' ', '_');
@@ -269,7 +280,7 @@ TEST_F(SnapshotTest, LeftoverStagingDirectoryIsIgnoredAndRemoved) {
   // A crash in the middle of the next snapshot: a staging directory with a partial file.
   const std::string staging = (fs::path(snapshot_dir()) / SnapshotStagingName("docs")).string();
   fs::create_directories(staging);
-  std::ofstream(fs::path(staging) / kSnapshotDataFile) << "PAR1 partial";
+  std::ofstream(fs::path(staging) / RowFileName(5, 20, 5)) << "PAR1 partial";
   auto store = Open();
   EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
   EXPECT_FALSE(fs::exists(staging));

@@ -1,0 +1,187 @@
+#include "store/snapshot_rows.h"
+
+#include <arrow/status.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <span>
+
+#include "index/mapped_file.h"
+#include "persist/append_file.h"
+#include "persist/parquet_file.h"
+#include "store/scan.h"
+#include "store/vector_sharing.h"
+
+namespace arbalest {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Row groups of about this many bytes: large enough for fast scans, small enough that writing
+// one (the writer buffers a row group) and loading one (a stored batch) stay cheap.
+constexpr int64_t kRowGroupBytes = int64_t{64} << 20;
+constexpr int64_t kMinRowGroupRows = 1024;
+constexpr int64_t kMaxRowGroupRows = int64_t{1} << 20;
+
+int64_t RowGroupRows(const DatasetSnapshot& view, int64_t vector_bytes_left_out) {
+  const int64_t row_bytes =
+      view.num_rows > 0 ? std::max<int64_t>(1, view.num_bytes / view.num_rows) : 1;
+  return std::clamp(kRowGroupBytes / std::max<int64_t>(1, row_bytes - vector_bytes_left_out),
+                    kMinRowGroupRows, kMaxRowGroupRows);
+}
+
+std::string PathIn(const std::string& dir, std::string_view name) {
+  return (fs::path(dir) / name).string();
+}
+
+}  // namespace
+
+bool GraphStoresReceivedVectors(const Dataset& dataset) {
+  const IndexRows& rows = dataset.index().graph()->rows();
+  return !rows.space().normalizes() && rows.rows().stride() == rows.row_bytes();
+}
+
+arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const std::string& dir,
+                           SnapshotManifest* manifest, const std::function<bool()>& cancelled) {
+  const int64_t first = manifest->rows;
+  const int64_t count = view.num_rows - first;
+  if (count <= 0) return arrow::Status::OK();
+  const bool apart = manifest->vectors && !manifest->vectors->graph_only;
+  RowFile row_file;
+  row_file.first_row = first;
+  row_file.rows = count;
+  row_file.has_vectors = !apart;
+  row_file.schema = apart ? *view.schema->RemoveField(vector_column) : view.schema;
+  row_file.file.name = RowFileName(manifest->generation, first, count);
+  const std::string path = PathIn(dir, row_file.file.name);
+  ARROW_ASSIGN_OR_RAISE(
+      auto writer,
+      ParquetBatchWriter::Open(path, row_file.schema,
+                               RowGroupRows(view, apart ? manifest->vectors->row_bytes : 0)));
+  std::unique_ptr<ChunkAppender> appender;
+  if (apart) {
+    ARROW_ASSIGN_OR_RAISE(appender, ChunkAppender::Open(PathIn(dir, manifest->vectors->name),
+                                                        manifest->vectors->bytes()));
+  }
+  int64_t batch_start = 0;
+  for (const auto& stored : view.batches) {
+    const int64_t batch_end = batch_start + stored->num_rows();
+    if (batch_end > first) {
+      if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");
+      const int64_t begin = std::max<int64_t>(0, first - batch_start);
+      const int64_t rows = stored->num_rows() - begin;
+      ARROW_ASSIGN_OR_RAISE(auto batch, PadToSchema(stored->Slice(begin, rows), view.schema));
+      if (apart) {
+        const auto bytes = static_cast<size_t>(rows * manifest->vectors->row_bytes);
+        ARROW_RETURN_NOT_OK(appender->Append(
+            std::span<const uint8_t>(VectorBytes(*stored, vector_column, begin), bytes)));
+        ARROW_ASSIGN_OR_RAISE(batch, batch->RemoveColumn(vector_column));
+      }
+      ARROW_RETURN_NOT_OK(writer->Write(*batch));
+    }
+    batch_start = batch_end;
+  }
+  ARROW_RETURN_NOT_OK(writer->Close());
+  ARROW_ASSIGN_OR_RAISE(row_file.file.digest, DigestFile(path));
+  if (apart) {
+    ARROW_ASSIGN_OR_RAISE(FileDigest chunk, appender->Finish());
+    manifest->vectors->chunks.push_back(chunk);
+    manifest->vectors->rows += count;
+  }
+  manifest->row_files.push_back(std::move(row_file));
+  manifest->rows = view.num_rows;
+  return arrow::Status::OK();
+}
+
+arrow::Status AppendGraphRows(const HnswIndex& graph, const std::string& dir,
+                              SnapshotManifest* manifest) {
+  if (!manifest->vectors || !manifest->vectors->graph_only) return arrow::Status::OK();
+  VectorsFile& vectors = *manifest->vectors;
+  if (manifest->indexed_rows <= vectors.rows) return arrow::Status::OK();
+  const RecordArena& rows = graph.rows().rows();
+  if (static_cast<int64_t>(rows.stride()) != vectors.row_bytes) {
+    return arrow::Status::UnknownError("the graph's rows have ", rows.stride(),
+                                       " bytes, its vectors file's ", vectors.row_bytes);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto appender,
+                        ChunkAppender::Open(PathIn(dir, vectors.name), vectors.bytes()));
+  for (int64_t row = vectors.rows; row < manifest->indexed_rows; ++row) {
+    ARROW_RETURN_NOT_OK(appender->Append(std::span<const uint8_t>(
+        static_cast<const uint8_t*>(rows.At(static_cast<uint64_t>(row))), rows.stride())));
+  }
+  ARROW_ASSIGN_OR_RAISE(FileDigest chunk, appender->Finish());
+  vectors.chunks.push_back(chunk);
+  vectors.rows = manifest->indexed_rows;
+  return arrow::Status::OK();
+}
+
+arrow::Result<ExternalVectors> MapVectors(const std::string& dir, const VectorsFile& vectors) {
+  ExternalVectors mapped;
+  mapped.path = PathIn(dir, vectors.name);
+  mapped.rows = static_cast<uint64_t>(vectors.rows);
+  mapped.row_bytes = static_cast<size_t>(vectors.row_bytes);
+  if (vectors.rows == 0) {
+    if (!fs::exists(mapped.path)) {
+      return arrow::Status::IOError("vectors file ", mapped.path, " is missing");
+    }
+    return mapped;
+  }
+  auto file = MappedFile::Open(mapped.path, vectors.bytes());
+  if (!file.ok()) {
+    return file.status().WithMessage("vectors file ", mapped.path, ": ", file.status().message());
+  }
+  ARROW_RETURN_NOT_OK(VerifyChunks(mapped.path, (*file)->data(), vectors.bytes(), vectors.chunks));
+  mapped.data = (*file)->data();
+  mapped.owner = std::move(*file);
+  return mapped;
+}
+
+namespace {
+
+// Appends the batches of one Parquet file of the snapshot to `dataset`.
+arrow::Status LoadFile(const std::string& path, const std::shared_ptr<arrow::Schema>& file_schema,
+                       int64_t expected_rows, int64_t first_row, const SnapshotManifest& manifest,
+                       const ExternalVectors* vectors, Dataset& dataset) {
+  ARROW_ASSIGN_OR_RAISE(ParquetBatches data, ReadParquetBatches(path, file_schema));
+  if (data.num_rows != expected_rows) {
+    return arrow::Status::Invalid("Parquet file ", path, " holds ", data.num_rows,
+                                  " rows, its manifest says ", expected_rows);
+  }
+  const int vector_column = dataset.vector_column();
+  const auto& vector_field = manifest.schema->field(vector_column);
+  int64_t row = first_row;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(data.reader->ReadNext(&batch));
+    if (!batch) break;
+    if (batch->num_rows() == 0) continue;
+    if (vectors != nullptr) {
+      const uint8_t* first = vectors->data + static_cast<size_t>(row) * vectors->row_bytes;
+      ARROW_ASSIGN_OR_RAISE(batch, batch->AddColumn(vector_column, vector_field,
+                                                    VectorView(vector_field->type(), first,
+                                                               batch->num_rows(), vectors->owner)));
+    }
+    ARROW_ASSIGN_OR_RAISE(batch, PadToSchema(batch, manifest.schema));
+    row += batch->num_rows();
+    ARROW_RETURN_NOT_OK(dataset.AppendRecovered(batch, manifest.lsn));
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace
+
+arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
+                       const ExternalVectors* vectors, Dataset& dataset) {
+  if (manifest.data) {
+    return LoadFile(PathIn(dir, manifest.data->name), manifest.schema, manifest.rows, 0, manifest,
+                    nullptr, dataset);
+  }
+  for (const RowFile& row_file : manifest.row_files) {
+    ARROW_RETURN_NOT_OK(LoadFile(PathIn(dir, row_file.file.name), row_file.schema, row_file.rows,
+                                 row_file.first_row, manifest,
+                                 row_file.has_vectors ? nullptr : vectors, dataset));
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace arbalest
