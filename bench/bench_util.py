@@ -1,5 +1,6 @@
-"""Shared by the Python benchmarks (bench/restart, bench/memory): random 384-d float32 rows put
-over Flight, waiting until a dataset is indexed, and a process's resident memory."""
+"""Shared by the Python benchmarks (bench/restart, bench/memory, bench/snapshot): random 384-d
+float32 rows put over Flight, waiting until a dataset is indexed, a restart after SIGKILL timed
+to READY, and a process's resident memory."""
 
 from __future__ import annotations
 
@@ -67,6 +68,22 @@ def wait_ready(client: flight.FlightClient, dataset: str, timeout: float) -> dic
         if time.monotonic() > deadline:
             raise SystemExit(f"{dataset} not READY after {timeout:.0f} s: {status}")
         time.sleep(0.02)
+
+
+def restart_until_ready(srv, dataset: str, rows: int, timeout: float) -> tuple[float, str]:
+    """SIGKILLs the server (an arbalest_util.ServerProcess), starts it again on its data dir,
+    and returns the seconds until `dataset` is READY with all `rows` indexed and the recovery
+    log line."""
+    srv.proc.kill()
+    srv.proc.wait()
+    srv.stop()
+    start = time.monotonic()
+    srv.start()
+    status = wait_ready(srv.data, dataset, timeout)
+    elapsed = time.monotonic() - start
+    assert status["index_len"] == rows, status
+    recovery = [line for line in srv.stderr().splitlines() if "recovered" in line][-1]
+    return elapsed, recovery.split("info", 1)[-1].strip()
 
 
 def memory_bytes(pid: int) -> dict[str, int]:

@@ -27,27 +27,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_util import DIM, REPO, memory_bytes, put_random_rows, wait_ready  # noqa: E402
+from bench_util import (DIM, REPO, memory_bytes, put_random_rows, restart_until_ready,  # noqa: E402
+                        wait_ready)
 
 import arbalest_util  # noqa: E402  (on the path through bench_util)
 from arbalest_util import ServerProcess, action, stats  # noqa: E402
 
 DATASET = "restart_bench"
-
-
-def restart_until_ready(srv: ServerProcess, rows: int, timeout: float) -> tuple[float, str]:
-    """Kills the server, starts it again, and returns the seconds until READY and the recovery
-    log line."""
-    srv.proc.kill()
-    srv.proc.wait()
-    srv.stop()
-    start = time.monotonic()
-    srv.start()
-    status = wait_ready(srv.data, DATASET, timeout)
-    elapsed = time.monotonic() - start
-    assert status["index_len"] == rows, status
-    recovery = [line for line in srv.stderr().splitlines() if "recovered" in line][-1]
-    return elapsed, recovery.split("info", 1)[-1].strip()
 
 
 def main() -> None:
@@ -72,12 +58,12 @@ def main() -> None:
         memory = memory_bytes(srv.proc.pid)
         graph_bytes = stats(srv.data, DATASET)["index_graph_bytes"]
 
-        wal_s, wal_log = restart_until_ready(srv, args.rows, args.timeout)
+        wal_s, wal_log = restart_until_ready(srv, DATASET, args.rows, args.timeout)
 
         t0 = time.monotonic()
         snapshot = action(srv.data, "snapshot", {"dataset": DATASET})[0]["snapshot"][0]
         snapshot_s = time.monotonic() - t0
-        snap_s, snap_log = restart_until_ready(srv, args.rows, args.timeout)
+        snap_s, snap_log = restart_until_ready(srv, DATASET, args.rows, args.timeout)
         restarted_rss = memory_bytes(srv.proc.pid)["rss"]
         put_random_rows(srv.data, DATASET, 1000, seed=2, first_id=args.rows)
         wait_ready(srv.data, DATASET, args.timeout)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_util import DIM, REPO, put_random_rows, wait_ready  # noqa: E402
+from bench_util import DIM, REPO, put_random_rows, restart_until_ready, wait_ready  # noqa: E402
 
 import arbalest_util  # noqa: E402  (on the path through bench_util)
 from arbalest_util import ServerProcess, action, stats  # noqa: E402
@@ -116,20 +116,12 @@ def run(label: str, binary: str, rows: int, report: list[int], workdir: Path,
     t0 = time.monotonic()
     action(srv.data, "snapshot", {"dataset": DATASET})
     snapshot_s = time.monotonic() - t0
-    srv.proc.kill()
-    srv.proc.wait()
-    srv.stop()
-    t0 = time.monotonic()
-    srv.start()
-    status = wait_ready(srv.data, DATASET, timeout)
-    restart_s = time.monotonic() - t0
-    assert status["index_len"] == rows, status
-    recovery = [line for line in srv.stderr().splitlines() if "recovered" in line][-1]
+    restart_s, recovery = restart_until_ready(srv, DATASET, rows, timeout)
     srv.stop()
     print(f"[{label}] READY after {ready_s:.1f} s, final snapshot action {snapshot_s:.1f} s",
           flush=True)
     print(f"[{label}] restart (SIGKILL after the snapshot) to READY: {restart_s:.2f} s "
-          f"[{recovery.split('info', 1)[-1].strip()}]", flush=True)
+          f"[{recovery}]", flush=True)
 
 
 def main() -> None:
