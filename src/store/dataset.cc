@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "store/free_memory.h"
 #include "store/vector_sharing.h"
 
 namespace arbalest {
@@ -417,20 +416,23 @@ arrow::Status Dataset::ShareIndexedVectors() {
   // here.
   const std::span<const std::shared_ptr<arrow::RecordBatch>> replaced(view.batches.data() + first,
                                                                       last - first);
-  const int64_t bytes = BatchBytes(shared->batches) - BatchBytes(replaced);
+  const int64_t replaced_bytes = BatchBytes(replaced);
+  const int64_t bytes = BatchBytes(shared->batches) - replaced_bytes;
   batches_.erase(batches_.begin() + static_cast<ptrdiff_t>(first),
                  batches_.begin() + static_cast<ptrdiff_t>(last));
   batches_.insert(batches_.begin() + static_cast<ptrdiff_t>(first), shared->batches.begin(),
                   shared->batches.end());
   num_bytes_ += bytes;
   budget_->Adjust(bytes);
+  // The replaced batches' memory stays charged while the allocator keeps it for the next puts.
+  budget_->HoldFreed(replaced_bytes);
   shared_rows_ = end;
   shared_allocated_bytes_ += shared->lent_allocated_bytes;
   state.Unlock();
   // The last references to the replaced batches (unless a reader still holds them): let go.
   shared_part.clear();
   view = DatasetSnapshot{};
-  ReturnFreeMemorySometimes();  // in full once indexing is idle (IndexWorkers)
+  budget_->ReturnFreedSometimes();  // in full once indexing is idle (IndexWorkers)
   return arrow::Status::OK();
 }
 

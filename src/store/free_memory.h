@@ -7,7 +7,9 @@
 // Returning memory has a price while puts go on: the next received messages land in pages the
 // kernel must fault in and zero again (profiled at up to a third of the put path's CPU,
 // docs/benchmarks.md). So recurring frees return memory at most every few seconds, and the
-// work that frees it returns it in full when it goes idle.
+// work that frees it returns it in full when it goes idle. The memory budget keeps such held
+// memory charged until it is returned, and returns it before refusing a put
+// (MemoryBudget::HoldFreed), so --max-memory still bounds the process.
 #pragma once
 
 namespace arbalest {

@@ -6,7 +6,6 @@
 
 #include "common/thread_name.h"
 #include "store/dataset.h"
-#include "store/free_memory.h"
 
 namespace arbalest {
 namespace {
@@ -21,8 +20,9 @@ constexpr int kIndexingNice = 5;
 
 }  // namespace
 
-IndexWorkers::IndexWorkers(int threads, Lookup lookup, bool share_vectors)
+IndexWorkers::IndexWorkers(int threads, Lookup lookup, bool share_vectors, OnIdle on_idle)
     : lookup_(std::move(lookup)),
+      on_idle_(std::move(on_idle)),
       total_threads_(std::max(threads, 1)),
       share_vectors_(share_vectors) {
   for (int i = 0; i < total_threads_; ++i) threads_.emplace_back([this] { Run(); });
@@ -64,12 +64,14 @@ void IndexWorkers::Run() {
     if (next == queue_.end()) {
       if (stopping_) return;
       if (running_.empty() && indexed_since_idle_) {
-        // Every dataset is indexed: hand back what the indexing turns freed (they return it
-        // only every few seconds while puts go on, store/free_memory.h).
+        // Every dataset is indexed: e.g. hand back what the indexing turns freed (they return
+        // it only every few seconds while puts go on, store/free_memory.h).
         indexed_since_idle_ = false;
-        lock.unlock();
-        ReturnFreeMemory();
-        lock.lock();
+        if (on_idle_) {
+          lock.unlock();
+          on_idle_();
+          lock.lock();
+        }
         continue;
       }
       ready_.wait(lock);

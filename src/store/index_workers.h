@@ -29,9 +29,13 @@ class IndexWorkers {
   // Looks a dataset up by name; null when it is gone.
   using Lookup = std::function<std::shared_ptr<Dataset>(const std::string&)>;
 
+  // Called when the workers run out of work after indexing rows (e.g. to hand back the memory
+  // that indexing freed).
+  using OnIdle = std::function<void()>;
+
   // Starts `threads` workers (at least 1). With `share_vectors`, indexed rows share their vectors
   // with the graph (Dataset::ShareIndexedVectors).
-  IndexWorkers(int threads, Lookup lookup, bool share_vectors = true);
+  IndexWorkers(int threads, Lookup lookup, bool share_vectors = true, OnIdle on_idle = {});
   // Stops the workers; indexing left undone resumes from the rows at the next start.
   ~IndexWorkers();
 
@@ -45,6 +49,7 @@ class IndexWorkers {
   void Run();
 
   const Lookup lookup_;
+  const OnIdle on_idle_;
   const int total_threads_;
   const bool share_vectors_;  // workers; also the threads one dataset may link with at once
   mutable std::mutex mutex_;

@@ -39,6 +39,17 @@ class MemoryBudget {
   // promised, but later puts see it and are refused once the total passes the limit.
   void Adjust(int64_t delta) { used_.fetch_add(delta, std::memory_order_relaxed); }
 
+  // Memory the store freed (batches replaced by their indexed form) that the allocator keeps
+  // for the next puts rather than handing it back at once (store/free_memory.h): it stays
+  // charged until it is handed back, so that the process's resident memory stays within the
+  // limit. HoldFreed charges it; ReturnFreedSometimes hands it back when nothing was returned
+  // in the last few seconds; ReturnFreed hands it back now; a charge that would pass the limit
+  // hands it back first.
+  void HoldFreed(int64_t bytes);
+  void ReturnFreedSometimes();
+  void ReturnFreed();
+  int64_t held_freed() const { return held_freed_.load(std::memory_order_relaxed); }
+
   // True past 90% of the limit: clients should slow down.
   bool OverSoftLimit() const;
 
@@ -48,6 +59,7 @@ class MemoryBudget {
  private:
   const int64_t limit_;
   std::atomic<int64_t> used_{0};
+  std::atomic<int64_t> held_freed_{0};  // part of used_
 };
 
 }  // namespace arbalest

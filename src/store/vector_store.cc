@@ -129,7 +129,7 @@ void VectorStore::StartIndexing(int threads, bool share_vectors) {
         auto dataset = Get(name);
         return dataset.ok() ? *dataset : nullptr;
       },
-      share_vectors);
+      share_vectors, [this] { budget_.ReturnFreed(); });
   for (const auto& dataset : List()) workers->Notify(dataset->name());
   index_workers_.store(std::move(workers));
 }

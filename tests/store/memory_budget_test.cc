@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "store/free_memory.h"
+
 namespace arbalest {
 namespace {
 
@@ -22,6 +24,33 @@ TEST(MemoryBudgetTest, RefusesPastTheLimitAndWarnsPastNinetyPercent) {
   budget.Release(950);
   EXPECT_EQ(budget.used(), 0);
   EXPECT_TRUE(budget.Charge(1000).ok());
+}
+
+TEST(MemoryBudgetTest, FreedMemoryHeldForReuseStaysChargedUntilHandedBack) {
+  MemoryBudget budget(1000);
+  ASSERT_TRUE(budget.Charge(300).ok());
+  budget.Release(300);    // e.g. batches replaced by their indexed form...
+  budget.HoldFreed(300);  // ...whose memory the allocator keeps for the next puts
+  EXPECT_EQ(budget.used(), 300);
+  EXPECT_EQ(budget.held_freed(), 300);
+  ReturnFreeMemory();  // a return just happened: the next few seconds keep what is freed
+  budget.ReturnFreedSometimes();
+  EXPECT_EQ(budget.used(), 300);
+  budget.ReturnFreed();
+  EXPECT_EQ(budget.used(), 0);
+  EXPECT_EQ(budget.held_freed(), 0);
+}
+
+TEST(MemoryBudgetTest, AChargePastTheLimitHandsHeldMemoryBackFirst) {
+  MemoryBudget budget(1000);
+  ASSERT_TRUE(budget.Charge(600).ok());
+  budget.HoldFreed(300);
+  // 900 charged, 300 of it held freed memory: a 400-byte put fits once that is handed back.
+  ASSERT_TRUE(budget.Charge(400).ok());
+  EXPECT_EQ(budget.used(), 1000);
+  EXPECT_EQ(budget.held_freed(), 0);
+  // Nothing held any more: past the limit is refused as before.
+  EXPECT_TRUE(budget.Charge(1).IsCapacityError());
 }
 
 }  // namespace
