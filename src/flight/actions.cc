@@ -69,7 +69,8 @@ arrow::Result<Json> LocalStats(VectorStore& store, const std::optional<std::stri
               {"total_rows", total_rows},
               {"total_deleted_rows", total_deleted_rows},
               {"total_bytes", total_bytes},
-              {"memory_used_bytes", store.memory().used()},
+              {"memory_used_bytes", store.memory().data_bytes()},
+              {"memory_held_freed_bytes", store.memory().held_freed()},
               {"memory_limit_bytes", store.memory().limit()}};
 }
 

@@ -102,8 +102,14 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
       Gauge("arbalest_deleted_rows", "Deleted rows still stored (until compacted).",
             static_cast<double>(deleted_rows)),
       Gauge("arbalest_stored_bytes", "Bytes of Arrow data stored.", static_cast<double>(bytes)),
-      Gauge("arbalest_memory_used_bytes", "Bytes charged to the memory budget (--max-memory).",
-            static_cast<double>(store_->memory().used())),
+      Gauge("arbalest_memory_used_bytes",
+            "Bytes charged to the memory budget (--max-memory) for datasets, rows and indexes.",
+            static_cast<double>(store_->memory().data_bytes())),
+      Gauge("arbalest_memory_held_freed_bytes",
+            "Freed memory kept for the next puts, also charged to --max-memory until handed "
+            "back to the system (at most every 5 s while indexing runs, and before a put would "
+            "be refused).",
+            static_cast<double>(store_->memory().held_freed())),
       Gauge("arbalest_memory_limit_bytes", "--max-memory (0 = unlimited).",
             static_cast<double>(store_->memory().limit())),
       Counter("arbalest_ingested_batches_total", "Batches acked.", Load(ingest.batches)),

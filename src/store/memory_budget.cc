@@ -25,24 +25,37 @@ arrow::Status MemoryBudget::Charge(int64_t bytes, ChargeMode mode, std::string_v
 }
 
 void MemoryBudget::HoldFreed(int64_t bytes) {
-  held_freed_.fetch_add(bytes, std::memory_order_relaxed);
+  MutexLock lock(&held_mutex_);
+  held_freed_ += bytes;
   Adjust(bytes);
 }
 
 void MemoryBudget::ReturnFreedSometimes() {
-  // What is held from here on stays charged until a later return.
-  const int64_t held = held_freed_.exchange(0, std::memory_order_relaxed);
-  if (ReturnFreeMemorySometimes()) {
-    Release(held);
-  } else {
-    held_freed_.fetch_add(held, std::memory_order_relaxed);
-  }
+  // Under a limit, the process's resident memory is what the limit bounds: memory freed
+  // outside the budget's sight (index building's scratch, gRPC's buffers) goes back at once,
+  // as it did before frees were held for reuse.
+  if (limit_ > 0) return ReturnFreed();
+  MutexLock lock(&held_mutex_);
+  if (!ReturnFreeMemorySometimes()) return;
+  Release(held_freed_);
+  held_freed_ = 0;
 }
 
 void MemoryBudget::ReturnFreed() {
-  const int64_t held = held_freed_.exchange(0, std::memory_order_relaxed);
+  MutexLock lock(&held_mutex_);
   ReturnFreeMemory();
-  Release(held);
+  Release(held_freed_);
+  held_freed_ = 0;
+}
+
+int64_t MemoryBudget::held_freed() const {
+  MutexLock lock(&held_mutex_);
+  return held_freed_;
+}
+
+int64_t MemoryBudget::data_bytes() const {
+  MutexLock lock(&held_mutex_);
+  return used() - held_freed_;
 }
 
 bool MemoryBudget::OverSoftLimit() const { return limit_ > 0 && used() * 10 > limit_ * 9; }

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/mutex.h"
+
 namespace arbalest {
 
 // Whether a charge may be refused: kRefusable for what a client asks for now, kAlways for data
@@ -43,12 +45,15 @@ class MemoryBudget {
   // for the next puts rather than handing it back at once (store/free_memory.h): it stays
   // charged until it is handed back, so that the process's resident memory stays within the
   // limit. HoldFreed charges it; ReturnFreedSometimes hands it back when nothing was returned
-  // in the last few seconds; ReturnFreed hands it back now; a charge that would pass the limit
-  // hands it back first.
-  void HoldFreed(int64_t bytes);
-  void ReturnFreedSometimes();
-  void ReturnFreed();
-  int64_t held_freed() const { return held_freed_.load(std::memory_order_relaxed); }
+  // in the last few seconds (under a limit: always, since the limit bounds the resident memory
+  // and other frees the budget does not see go back with it); ReturnFreed hands it back now; a
+  // charge that would pass the limit hands it back first.
+  void HoldFreed(int64_t bytes) EXCLUDES(held_mutex_);
+  void ReturnFreedSometimes() EXCLUDES(held_mutex_);
+  void ReturnFreed() EXCLUDES(held_mutex_);
+  int64_t held_freed() const EXCLUDES(held_mutex_);
+  // used() less held_freed(), read together: what datasets, rows and indexes hold.
+  int64_t data_bytes() const EXCLUDES(held_mutex_);
 
   // True past 90% of the limit: clients should slow down.
   bool OverSoftLimit() const;
@@ -59,7 +64,10 @@ class MemoryBudget {
  private:
   const int64_t limit_;
   std::atomic<int64_t> used_{0};
-  std::atomic<int64_t> held_freed_{0};  // part of used_
+  // Serializes the held memory's changes with reads of data_bytes(), so that a reader never sees
+  // it counted in used_ and not in held_freed_ or the other way round.
+  mutable Mutex held_mutex_;
+  int64_t held_freed_ GUARDED_BY(held_mutex_) = 0;  // part of used_
 };
 
 }  // namespace arbalest

@@ -27,7 +27,7 @@ TEST(MemoryBudgetTest, RefusesPastTheLimitAndWarnsPastNinetyPercent) {
 }
 
 TEST(MemoryBudgetTest, FreedMemoryHeldForReuseStaysChargedUntilHandedBack) {
-  MemoryBudget budget(1000);
+  MemoryBudget budget(0);
   ASSERT_TRUE(budget.Charge(300).ok());
   budget.Release(300);    // e.g. batches replaced by their indexed form...
   budget.HoldFreed(300);  // ...whose memory the allocator keeps for the next puts
@@ -51,6 +51,15 @@ TEST(MemoryBudgetTest, AChargePastTheLimitHandsHeldMemoryBackFirst) {
   EXPECT_EQ(budget.held_freed(), 0);
   // Nothing held any more: past the limit is refused as before.
   EXPECT_TRUE(budget.Charge(1).IsCapacityError());
+}
+
+TEST(MemoryBudgetTest, UnderALimitFreedMemoryIsHandedBackAtOnce) {
+  MemoryBudget budget(1000);
+  budget.HoldFreed(300);
+  ReturnFreeMemory();  // even right after a return
+  budget.ReturnFreedSometimes();
+  EXPECT_EQ(budget.used(), 0);
+  EXPECT_EQ(budget.held_freed(), 0);
 }
 
 }  // namespace
