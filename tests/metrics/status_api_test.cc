@@ -71,7 +71,8 @@ TEST_F(StatusApiTest, DatasetsAsStatsShowsThem) {
   EXPECT_EQ(document["ingest"]["batches"], 3);
   EXPECT_GT(document["ingest"]["bytes"].get<int64_t>(), 0);
   EXPECT_EQ(document["memory"]["limit_bytes"], 64 << 20);
-  EXPECT_EQ(document["memory"]["used_bytes"], store_->memory().used());
+  EXPECT_EQ(document["memory"]["used_bytes"], store_->memory().data_bytes());
+  EXPECT_EQ(document["memory"]["held_freed_bytes"], store_->memory().held_freed());
   EXPECT_GT(document["process"]["resident_bytes"].get<int64_t>(), 0);
   // Neither a log nor a snapshot thread in this store.
   EXPECT_TRUE(document["wal"].is_null());
