@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,13 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import pyarrow.flight as flight
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_util import DIM, REPO, wait_ready  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-from arbalest_util import free_ports  # noqa: E402
+from arbalest_util import ServerProcess  # noqa: E402  (on the path through bench_util)
 
-DIM = 384
+DATASET = "ingest_bench"  # ingest_bench's default
+READY_TIMEOUT_S = 1800
 BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
 
 
@@ -64,54 +64,28 @@ def disk_mb_per_s(directory: Path, nbytes: int, durable: bool = True) -> float:
     return written / seconds / 1e6
 
 
-class Server:
-    """One `arbalest serve` on free loopback ports with a fresh data dir."""
+def start_server(build: Path, work: Path, flags: list[str]) -> ServerProcess:
+    """`build`'s arbalest on free loopback ports with a fresh data dir under `work`."""
+    os.environ["ARBALEST_BIN"] = str((build / "arbalest").resolve())  # ServerProcess.start
+    return ServerProcess(Path(tempfile.mkdtemp(dir=work)), ["--log-level", "warn", *flags]).start()
 
-    def __init__(self, binary: Path, work: Path, flags: list[str]):
-        self.port, meta, metrics = free_ports(3)
-        data = Path(tempfile.mkdtemp(dir=work))
-        self.process = subprocess.Popen(
-            [str(binary), "serve", "--port", str(self.port), "--meta-port", str(meta),
-             "--metrics-port", str(metrics), "--data-dir", str(data), "--log-level", "warn",
-             *flags], stderr=subprocess.DEVNULL)
-        self.data = data
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"{binary} {flags} did not start")
-                time.sleep(0.1)
-        self.client = flight.connect(f"grpc://127.0.0.1:{self.port}")
 
-    def seconds_to_ready(self) -> float:
-        start = time.monotonic()
-        body = json.dumps({"wait": 600}).encode()
-        reply = json.loads(next(iter(self.client.do_action(
-            flight.Action("check_readiness", body)))).body.to_pybytes())
-        if reply["status"] != "READY":
-            raise RuntimeError(f"not READY after 600 s: {reply}")
-        return time.monotonic() - start
+def stop_server(server: ServerProcess) -> None:
+    server.stop()
+    shutil.rmtree(server.workdir)
 
-    def index_workers_idle(self) -> bool:
-        """Puts the index workers (threads named arb-index; the threads they start inherit
-        it) under SCHED_IDLE: they run only when no other thread wants a core, which on a busy
-        machine is close to indexing paused. For measuring what indexing costs the acks. False
-        when the build names no thread arb-index (builds before thread names)."""
-        tasks = Path(f"/proc/{self.process.pid}/task")
-        workers = [t.name for t in tasks.iterdir() if (t / "comm").read_text().strip() ==
-                   "arb-index"]
-        for tid in workers:
-            subprocess.run(["chrt", "--idle", "-p", "0", tid], check=True)
-        return bool(workers)
 
-    def stop(self) -> None:
-        self.client.close()
-        self.process.terminate()
-        self.process.wait()
-        subprocess.run(["rm", "-rf", str(self.data)], check=True)
+def index_workers_idle(server: ServerProcess) -> bool:
+    """Puts the index workers (threads named arb-index; the threads they start inherit it)
+    under SCHED_IDLE: they run only when no other thread wants a core, which on a busy machine
+    is close to indexing paused. For measuring what indexing costs the acks. False when the
+    build names no thread arb-index (builds before thread names)."""
+    tasks = Path(f"/proc/{server.proc.pid}/task")
+    workers = [t.name for t in tasks.iterdir() if (t / "comm").read_text().strip() ==
+               "arb-index"]
+    for tid in workers:
+        subprocess.run(["chrt", "--idle", "-p", "0", tid], check=True)
+    return bool(workers)
 
 
 def ingest(build: Path, port: int, args, vector_type: str, batch_rows: int) -> dict:
@@ -161,21 +135,23 @@ def main() -> None:
                 for batch_rows in sizes:
                     for build in builds:
                         for mode in modes:
-                            server = Server(build / "arbalest", work, flags[mode])
-                            if mode == "none-idle" and not server.index_workers_idle():
-                                server.stop()
+                            server = start_server(build, work, flags[mode])
+                            if mode == "none-idle" and not index_workers_idle(server):
+                                stop_server(server)
                                 continue
                             try:
                                 row = ingest(build, server.port, args, vector_type, batch_rows)
                                 if (mode == "interval" and batch_rows == max(sizes)
                                         and not args.no_ready):
-                                    row["ready_s"] = server.seconds_to_ready()
+                                    start = time.monotonic()
+                                    wait_ready(server.data, DATASET, READY_TIMEOUT_S)
+                                    row["ready_s"] = time.monotonic() - start
                             finally:
-                                server.stop()
+                                stop_server(server)
                             results.setdefault((vector_type, batch_rows, str(build), mode),
                                                []).append(row)
-                            print(f"  rep {rep + 1} {vector_type} {batch_rows} {labels[build]} {mode}: "
-                                  f"{row['vector_MBps']:.1f} MB/s", file=sys.stderr)
+                            print(f"  rep {rep + 1} {vector_type} {batch_rows} {labels[build]} "
+                                  f"{mode}: {row['vector_MBps']:.1f} MB/s", file=sys.stderr)
             disk.append(disk_mb_per_s(work, args.rows * DIM * 4))
 
     disk_median = statistics.median(disk)
