@@ -517,8 +517,10 @@ class Campaign:
             faults.disarm()
 
     def fault_plan(self, probability=None) -> IoFaults:
-        ops = self.rng.choice(["all", "writev", "fdatasync", "writev,fdatasync", "open",
-                               "write,fwrite", "fsync,rename", "rename"])
+        # The WAL writes with pwrite (direct I/O, the default); snapshots with write and
+        # fwrite; writev is the WAL's call under --wal-direct-io false.
+        ops = self.rng.choice(["all", "pwrite", "fdatasync", "pwrite,fdatasync", "open",
+                               "write,fwrite", "fsync,rename", "rename", "writev"])
         errno = self.rng.choice(["ENOSPC", "ENOSPC", "EIO", "EMFILE"])
         probability = probability or self.rng.choice([0.01, 0.03, 0.1, 0.3])
         self.counts[f"fault plans {errno}"] += 1

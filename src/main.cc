@@ -63,6 +63,8 @@ struct ServeConfig {
   std::string snapshot_interval = "10m";
   std::string snapshot_wal_bytes = "1GiB";
   bool null_sink = false;
+  bool log_sink = false;
+  bool wal_direct_io = true;
   bool keep_vector_copies = false;
   double compact_deleted_fraction = 0.2;
   int64_t compact_min_rows = 1000;
@@ -184,6 +186,13 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->check(ByteSizeValidator())
       ->capture_default_str();
   serve
+      .add_option("--wal-direct-io", config.wal_direct_io,
+                  "Write the WAL with direct I/O (O_DIRECT): no copy into the page cache; false "
+                  "writes through the page cache (the file system's choice when it refuses "
+                  "direct I/O)")
+      ->envname("ARBALEST_WAL_DIRECT_IO")
+      ->capture_default_str();
+  serve
       .add_flag("--wal-skip-corrupt", config.wal_skip_corrupt,
                 "Start even when WAL records are damaged or missing, skipping them (their rows "
                 "are lost; what is lost is logged)")
@@ -241,8 +250,15 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->envname("ARBALEST_FD_RESERVE")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
-  serve.add_flag("--null-sink", config.null_sink,
-                 "Benchmarks only: ack puts without storing them (the transport's ceiling)");
+  auto* null_sink =
+      serve.add_flag("--null-sink", config.null_sink,
+                     "Benchmarks only: ack puts without storing them (the transport's ceiling)");
+  serve
+      .add_flag("--log-sink", config.log_sink,
+                "Benchmarks only: log puts in a WAL of their own (bench-log-sink/ in the data "
+                "dir, under --fsync) and ack them without storing them (the transport plus the "
+                "log's copy)")
+      ->excludes(null_sink);
   serve.add_flag("--keep-vector-copies", config.keep_vector_copies,
                  "Benchmarks only: keep indexed rows' vectors apart from the graph's copy (twice "
                  "the memory), to measure what sharing them saves");
@@ -285,16 +301,32 @@ std::string SnapshotDir(const ServeConfig& config) {
   return (std::filesystem::path(config.data_dir) / "snapshots").string();
 }
 
-// Loads the snapshots and replays the WAL into `store`, then attaches a writer that continues
-// the log.
-arrow::Status RecoverStore(const ServeConfig& config, VectorStore& store,
-                           std::shared_ptr<ServerMetrics> metrics) {
+// The options of a write-ahead log in `subdir` of the data dir, as the flags set them.
+arrow::Result<WalOptions> WalOptionsOf(const ServeConfig& config, const std::string& subdir,
+                                       std::shared_ptr<ServerMetrics> metrics) {
   WalOptions wal;
-  wal.dir = (std::filesystem::path(config.data_dir) / "wal").string();
+  wal.dir = (std::filesystem::path(config.data_dir) / subdir).string();
   ARROW_ASSIGN_OR_RAISE(wal.fsync, ParseFsyncPolicy(config.fsync));
   wal.fsync_interval = std::chrono::milliseconds(config.fsync_interval_ms);
   ARROW_ASSIGN_OR_RAISE(wal.segment_bytes, ParseByteSize(config.wal_segment_size));
   wal.on_sync = [metrics](double seconds) { metrics->ObserveWalSync(seconds); };
+  wal.direct_io = config.wal_direct_io;
+  return wal;
+}
+
+// --log-sink's log (flight/log_sink.h); null without the flag.
+arrow::Result<std::shared_ptr<LogSink>> OpenLogSink(const ServeConfig& config,
+                                                    std::shared_ptr<ServerMetrics> metrics) {
+  if (!config.log_sink) return nullptr;
+  ARROW_ASSIGN_OR_RAISE(WalOptions wal, WalOptionsOf(config, "bench-log-sink", metrics));
+  return LogSink::Open(std::move(wal));
+}
+
+// Loads the snapshots and replays the WAL into `store`, then attaches a writer that continues
+// the log.
+arrow::Status RecoverStore(const ServeConfig& config, VectorStore& store,
+                           std::shared_ptr<ServerMetrics> metrics) {
+  ARROW_ASSIGN_OR_RAISE(WalOptions wal, WalOptionsOf(config, "wal", metrics));
   const auto start = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(
       RecoveryResult recovered,
@@ -371,6 +403,7 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
           {[cluster] { return (cluster ? cluster->Status() : SingleNodeStatus()).dump(); },
            [cluster] { return cluster ? cluster->ReadyDetail() : std::string(); }}));
   ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<LogSink> log_sink, OpenLogSink(config, metrics));
   store->StartIndexing(config.index_workers, /*share_vectors=*/!config.keep_vector_copies);
   const std::jthread catch_up_log = LogIndexCatchUp(*store);
   store->StartCompaction(
@@ -382,6 +415,7 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
       auto servers,
       FlightServers::Start({config.host, config.port, config.meta_port}, store,
                            {.null_sink = config.null_sink,
+                            .log_sink = log_sink,
                             .metrics = metrics,
                             .max_message_bytes = *ParseByteSize(config.max_message_size),
                             .stream_limit = stream_limit,
@@ -402,6 +436,9 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
       security.tls.cert_pem.empty() ? "http" : "https", config.host, http->port(), config.data_dir,
       config.fsync, config.max_memory_bytes, config.max_message_size, config.max_dimension,
       SimdTarget(), arrow::GetBuildInfo().version_string);
+  if (config.log_sink) {
+    spdlog::warn("--log-sink: puts are logged and DISCARDED (benchmarks only)");
+  }
   if (config.null_sink) spdlog::warn("--null-sink: puts are acked and DISCARDED (benchmarks only)");
   WarnAboutExposure(config.host, security_config);
   int signal_number = WaitForShutdownSignal(signals);

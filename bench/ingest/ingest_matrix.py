@@ -4,7 +4,12 @@ For each vector type (float32, int8) and put size (1k, 10k rows), the same load 
 Flight client (bench/ingest/ingest_bench, N concurrent DoPut streams of 384-d vectors) against a
 fresh server per measurement:
   - `arbalest serve --null-sink` (Flight decodes and acks, nothing is stored: the ceiling),
-  - the real server at `--fsync none`, `interval` and `always` (the default), and optionally
+  - optionally `--log-sink` at `--fsync none` (`log-sink`) and `always` (`log-always`): each
+    batch checked, encoded and written to a log of its own, then acked, nothing stored: the
+    bound that the transport plus the log's one copy put on any server that logs its puts,
+  - the real server at `--fsync none`, `interval` and `always` (the default), optionally with
+    the WAL written through the page cache (`none-buffered`, `always-buffered`,
+    `log-buffered`: `--wal-direct-io false`) instead of with direct I/O, and optionally
     `none-idle`: `--fsync none` with the index workers under SCHED_IDLE (close to indexing
     paused while the acks keep the cores busy: what indexing costs the acks),
 for each build given (e.g. main's and a branch's), in REPS interleaved repetitions, and the disk's
@@ -17,14 +22,18 @@ interval`, the seconds from the last ack until check_readiness says READY (every
 Usage:
   .venv/bin/python bench/ingest/ingest_matrix.py [--builds build/release OTHER_BUILD ...]
       [--streams 4] [--rows 200000] [--reps 3] [--types float32,int8] [--batch-rows 1000,10000]
-      [--modes null-sink,none,interval,always] [--no-ready]
+      [--modes null-sink,log-sink,none,interval,always] [--no-ready]
+Besides MB/s it prints the CPU seconds per GB acked of the client and of the server and what
+the machine's cores allow at that cost: a run whose MB/s is near that figure is CPU-bound.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -45,12 +54,15 @@ BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
 
 def disk_mb_per_s(directory: Path, nbytes: int, durable: bool = True) -> float:
     """Write bandwidth of one thread: nbytes written in 16 MiB blocks, then one fdatasync
-    (durable) or none (what one writer copies into the page cache: the bound of the single WAL
-    writer under --fsync none)."""
+    (durable: with direct I/O, as the WAL writes by default, so nothing is copied into the page
+    cache) or through the page cache without a sync (what one writer copies into the page
+    cache: the bound of a WAL written through the page cache under --fsync none)."""
     path = directory / "disk-probe"
-    block = os.urandom(16 << 20)
+    block = mmap.mmap(-1, 16 << 20)  # page-aligned, as direct I/O needs
+    block.write(os.urandom(16 << 20))
     start = time.monotonic()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (os.O_DIRECT if durable else 0),
+                 0o600)
     try:
         written = 0
         while written < nbytes:
@@ -88,13 +100,31 @@ def index_workers_idle(server: ServerProcess) -> bool:
     return bool(workers)
 
 
-def ingest(build: Path, port: int, args, vector_type: str, batch_rows: int) -> dict:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of every thread of `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ingest(build: Path, server: ServerProcess, args, vector_type: str, batch_rows: int) -> dict:
+    """One ingest; adds the CPU seconds per GB acked of the client and of the server (all its
+    threads, the index workers included) while the client ran."""
     batches = max(1, args.rows // args.streams // batch_rows)
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = process_cpu_seconds(server.proc.pid)
     out = subprocess.run(
-        [str(build / "bench" / "ingest_bench"), "--port", str(port), "--streams",
+        [str(build / "bench" / "ingest_bench"), "--port", str(server.port), "--streams",
          str(args.streams), "--batches", str(batches), "--rows", str(batch_rows), "--dim",
          str(DIM), "--type", vector_type], check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    server_cpu = process_cpu_seconds(server.proc.pid) - server_before
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (client_after.ru_utime + client_after.ru_stime - client_before.ru_utime -
+                  client_before.ru_stime)
+    row = json.loads(out)
+    gb = row["vector_MBps"] * row["seconds"] / 1000
+    row["client_s_per_gb"] = client_cpu / gb
+    row["server_s_per_gb"] = server_cpu / gb
+    return row
 
 
 def main() -> None:
@@ -115,7 +145,11 @@ def main() -> None:
     types = args.types.split(",")
     sizes = [int(n) for n in args.batch_rows.split(",")]
     modes = args.modes.split(",")
-    flags = {"null-sink": ["--null-sink"], "none": ["--fsync", "none"],
+    flags = {"null-sink": ["--null-sink"], "log-sink": ["--log-sink", "--fsync", "none"],
+             "log-always": ["--log-sink", "--fsync", "always"], "none": ["--fsync", "none"],
+             "log-buffered": ["--log-sink", "--fsync", "none", "--wal-direct-io", "false"],
+             "none-buffered": ["--fsync", "none", "--wal-direct-io", "false"],
+             "always-buffered": ["--fsync", "always", "--wal-direct-io", "false"],
              "none-idle": ["--fsync", "none"],
              "interval": ["--fsync", "interval"], "always": ["--fsync", "always"]}
 
@@ -140,7 +174,7 @@ def main() -> None:
                                 stop_server(server)
                                 continue
                             try:
-                                row = ingest(build, server.port, args, vector_type, batch_rows)
+                                row = ingest(build, server, args, vector_type, batch_rows)
                                 if (mode == "interval" and batch_rows == max(sizes)
                                         and not args.no_ready):
                                     start = time.monotonic()
@@ -155,16 +189,19 @@ def main() -> None:
             disk.append(disk_mb_per_s(work, args.rows * DIM * 4))
 
     disk_median = statistics.median(disk)
-    print(f"# disk: durable write {disk_median:.0f} MB/s median of {len(disk)} "
+    print(f"# disk: durable write (direct I/O, one fdatasync) {disk_median:.0f} MB/s median of {len(disk)} "
           f"(min {min(disk):.0f}, max {max(disk):.0f}), measured between the runs")
     print(f"# page cache: one thread writes {statistics.median(page_cache):.0f} MB/s without "
           f"fdatasync, median of {len(page_cache)} (min {min(page_cache):.0f}, max "
-          f"{max(page_cache):.0f}): the single WAL writer's bound at --fsync none")
+          f"{max(page_cache):.0f}): a WAL written through the page cache, at --fsync none")
     print(f"# medians of {args.reps} interleaved repetitions; {args.streams} streams, "
           f"{args.rows} rows per run; bound: null-sink ceiling for none, min(ceiling, disk) "
           "for interval and always")
+    print("# cli/srv: CPU seconds per GB acked of the client and of the server (every thread);"
+          f" cpu_MB/s: what {os.cpu_count()} cores allow at that cost, "
+          f"{os.cpu_count()} x 1000 / (cli + srv)")
     print(f"{'type':8} {'rows':>6} {'build':24} {'mode':10} {'MB/s':>8} {'bound':>7} "
-          f"{'of bound':>8} {'p50_ms':>8} {'ready_s':>8}")
+          f"{'of bound':>8} {'p50_ms':>8} {'ready_s':>8} {'cli':>5} {'srv':>5} {'cpu_MB/s':>8}")
     for vector_type in types:
         for batch_rows in sizes:
             for build in builds:
@@ -176,15 +213,18 @@ def main() -> None:
                     mbps = statistics.median(r["vector_MBps"] for r in rows)
                     p50 = statistics.median(r["p50_ms"] for r in rows)
                     ready = [r["ready_s"] for r in rows if "ready_s" in r]
+                    cli = statistics.median(r["client_s_per_gb"] for r in rows)
+                    srv = statistics.median(r["server_s_per_gb"] for r in rows)
                     if mode == "null-sink":
                         ceiling = mbps
-                    bound = (ceiling if mode.startswith("none") else
+                    bound = (ceiling if mode.startswith(("none", "log-sink", "log-buffered")) else
                              min(ceiling, disk_median) if ceiling and mode != "null-sink"
                              else None)
                     share = f"{100 * mbps / bound:7.0f}%" if bound else f"{'-':>8}"
                     print(f"{vector_type:8} {batch_rows:6} {labels[build][-24:]:24} {mode:10} "
                           f"{mbps:8.1f} {bound or 0:7.0f} {share} {p50:8.1f} "
-                          f"{statistics.median(ready) if ready else float('nan'):8.1f}")
+                          f"{statistics.median(ready) if ready else float('nan'):8.1f} "
+                          f"{cli:5.2f} {srv:5.2f} {os.cpu_count() * 1000 / (cli + srv):8.0f}")
 
 
 if __name__ == "__main__":

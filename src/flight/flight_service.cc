@@ -71,7 +71,9 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
   }
   if (!stream) {
     ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
-    stream = std::make_unique<IngestStream>(*store_, name, options_.null_sink);
+    stream = options_.log_sink ? options_.log_sink->OpenStream(std::move(name))
+                               : std::unique_ptr<PutSink>(std::make_unique<IngestStream>(
+                                     *store_, name, options_.null_sink));
   }
   ARROW_ASSIGN_OR_RAISE(auto schema, reader->GetSchema());
   while (true) {

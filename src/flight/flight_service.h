@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "flight/cluster_hooks.h"
+#include "flight/log_sink.h"
 #include "flight/stream_limit.h"
 #include "metrics/server_metrics.h"
 #include "store/vector_store.h"
@@ -18,6 +19,9 @@ struct ServiceOptions {
   // Benchmarks only: DoPut decodes and acks every batch but stores nothing, which measures the
   // Flight transport's ceiling on this machine (--null-sink).
   bool null_sink = false;
+  // Benchmarks only: DoPut logs every batch in a log of its own and stores nothing, which
+  // measures what the transport plus the log's copy allow (--log-sink, flight/log_sink.h).
+  std::shared_ptr<LogSink> log_sink;
   // Where RPC counts and latencies and search latencies go; none when null.
   std::shared_ptr<ServerMetrics> metrics;
   // The largest gRPC message received (--max-message-size); 0: no limit.

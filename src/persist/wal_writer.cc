@@ -16,6 +16,7 @@
 
 #include "common/thread_name.h"
 #include "persist/crc32c.h"
+#include "persist/direct_append.h"
 #include "persist/file_sync.h"
 #include "persist/io_errors.h"
 #include "persist/wal_format.h"
@@ -40,6 +41,9 @@ struct WalWriter::Pending {
 
 namespace {
 
+// The smallest group written with direct I/O under --fsync interval and none.
+constexpr int64_t kDirectMinBytes = int64_t{1} << 20;
+
 arrow::Status ErrnoStatus(std::string_view what, const std::string& path) {
   return IoErrorFromErrno(errno, "WAL: ", what, " ", path);
 }
@@ -51,17 +55,23 @@ bool LeavesTheLogUsable(const arrow::Status& status) {
   return failure == IoFailure::kDiskFull || failure == IoFailure::kTooManyFiles;
 }
 
-// Appends a seal to the segment `fd` at `path`, `size` bytes long: the log continues at
-// `next_lsn`. Synced unless `fsync` is kNone. On failure the segment is cut back to `size`;
-// IOError (with `*broken` set when even that failed).
-arrow::Status AppendSeal(int fd, const std::string& path, int64_t size, uint64_t next_lsn,
-                         FsyncPolicy fsync, bool* broken) {
+// The seal record (header and payload) that ends a segment: the log continues at `next_lsn`.
+std::string SealRecord(uint64_t next_lsn) {
   const WalPayload payload = EncodeSeal(next_lsn);
   const auto& body = *payload.parts.front();
   const auto header = EncodeHeader(next_lsn, static_cast<uint32_t>(body.size()),
                                    Crc32c(0, body.data(), static_cast<size_t>(body.size())));
   std::string record(reinterpret_cast<const char*>(header.data()), header.size());
   record.append(reinterpret_cast<const char*>(body.data()), static_cast<size_t>(body.size()));
+  return record;
+}
+
+// Appends a seal to the segment `fd` at `path`, `size` bytes long: the log continues at
+// `next_lsn`. Synced unless `fsync` is kNone. On failure the segment is cut back to `size`;
+// IOError (with `*broken` set when even that failed).
+arrow::Status AppendSeal(int fd, const std::string& path, int64_t size, uint64_t next_lsn,
+                         FsyncPolicy fsync, bool* broken) {
+  const std::string record = SealRecord(next_lsn);
   const bool written =
       ::pwrite(fd, record.data(), record.size(), size) == static_cast<ssize_t>(record.size());
   if (written && (fsync == FsyncPolicy::kNone || ::fdatasync(fd) == 0)) {
@@ -91,8 +101,9 @@ arrow::Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions options, ui
   ARROW_ASSIGN_OR_RAISE(std::optional<uint64_t> log_start, ReadWalLogStart(options.dir));
   std::unique_ptr<WalWriter> writer(new WalWriter(options, next_lsn));
   std::string path;
-  ARROW_ASSIGN_OR_RAISE(const int fd, writer->CreateSegment(next_lsn, &path));
-  writer->fd_ = fd;
+  ARROW_ASSIGN_OR_RAISE(SegmentFile segment, writer->CreateSegment(next_lsn, &path));
+  writer->fd_ = segment.fd;
+  writer->direct_ = std::move(segment.direct);
   writer->segment_path_ = path;
   writer->segment_first_lsn_ = next_lsn;
   // The segment the log continued in until now ends here: seal it, so that if the new one is
@@ -128,6 +139,7 @@ arrow::Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions options, ui
 WalWriter::WalWriter(WalOptions options, uint64_t next_lsn)
     : options_(std::move(options)),
       next_lsn_(next_lsn),
+      direct_io_(options_.direct_io),
       last_sync_(std::chrono::steady_clock::now()) {}
 
 WalWriter::~WalWriter() {
@@ -141,7 +153,7 @@ WalWriter::~WalWriter() {
     if (unsynced_ && broken_.ok()) {
       if (arrow::Status synced = Sync(); !synced.ok()) spdlog::error("{}", synced.message());
     }
-    ::close(fd_);
+    if (!direct_) ::close(fd_);  // else closed with direct_
   }
 }
 
@@ -291,7 +303,7 @@ void WalWriter::Complete(std::deque<Pending>& group, const arrow::Status& status
 }
 
 bool WalWriter::CutBack(int64_t size) {
-  if (::ftruncate(fd_, size) != 0) return false;
+  if (direct_ ? !direct_->Truncate(size).ok() : ::ftruncate(fd_, size) != 0) return false;
   segment_size_ = size;
   return true;
 }
@@ -311,8 +323,8 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
       if (arrow::Status synced = Sync(); !synced.ok()) return FailLog(synced);
     }
     std::string path;
-    ARROW_ASSIGN_OR_RAISE(const int fd, CreateSegment(group.front().lsn, &path));
-    ARROW_RETURN_NOT_OK(Rotate(fd, std::move(path), group.front().lsn));
+    ARROW_ASSIGN_OR_RAISE(SegmentFile segment, CreateSegment(group.front().lsn, &path));
+    ARROW_RETURN_NOT_OK(Rotate(std::move(segment), std::move(path), group.front().lsn));
   }
   std::vector<iovec> iov;
   int64_t total = 0;
@@ -323,9 +335,21 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
     }
     total += kWalHeaderSize + pending.payload_size;
   }
+  if (direct_) {
+    // Small groups go through the page cache unless each is synced anyway: a direct write
+    // waits for the device, which costs a few-row put more than the copy it saves.
+    const bool direct = options_.fsync == FsyncPolicy::kAlways || total >= kDirectMinBytes;
+    if (arrow::Status appended = direct_->Append(iov, direct); !appended.ok()) {
+      if (!CutBack(segment_size_)) {
+        return FailLog(
+            appended.WithMessage(appended.message(), "; cutting the partial group off failed too"));
+      }
+      return appended.WithMessage("WAL: ", appended.message());
+    }
+  }
   // writev may write less than asked: advance through the iovecs until all is written.
   size_t first = 0;
-  int64_t written = 0;
+  int64_t written = direct_ ? total : 0;
   while (written < total) {
     const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
     const ssize_t n = ::writev(fd_, iov.data() + first, count);
@@ -378,32 +402,69 @@ arrow::Status WalWriter::Sync() {
   return arrow::Status::OK();
 }
 
-arrow::Result<int> WalWriter::CreateSegment(uint64_t first_lsn, std::string* path) {
+arrow::Result<WalWriter::SegmentFile> WalWriter::CreateSegment(uint64_t first_lsn,
+                                                               std::string* path) {
   *path = (std::filesystem::path(options_.dir) / WalSegmentName(first_lsn)).string();
-  const int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("cannot create segment", *path);
+  SegmentFile segment;
+  if (direct_io_) {
+    auto direct = DirectAppender::Create(*path);
+    if (!direct.ok()) {
+      return direct.status().WithMessage("WAL: cannot create segment: ", direct.status().message());
+    }
+    segment.direct = std::move(*direct);
+    if (!segment.direct) {
+      spdlog::info("WAL: {} does not take direct I/O; writing through the page cache",
+                   options_.dir);
+      direct_io_ = false;
+    }
+  }
+  segment.fd = segment.direct ? segment.direct->fd()
+                              : ::open(path->c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (segment.fd < 0) return ErrnoStatus("cannot create segment", *path);
   // Make the new file's directory entry durable too (before the segment before it is sealed).
   if (arrow::Status synced = SyncDirectory(options_.dir); !synced.ok()) {
-    ::close(fd);
+    if (!segment.direct) ::close(segment.fd);
     return FailLog(synced);
   }
-  return fd;
+  return segment;
 }
 
-arrow::Status WalWriter::Rotate(int fd, std::string path, uint64_t next_lsn) {
-  bool broken = false;
-  arrow::Status sealed =
-      AppendSeal(fd_, segment_path_, segment_size_, next_lsn, options_.fsync, &broken);
-  if (!sealed.ok()) {
-    ::close(fd);  // the empty segment is made again by the next try
+arrow::Status WalWriter::SealSegment(uint64_t next_lsn) {
+  if (!direct_) {
+    bool broken = false;
+    arrow::Status sealed =
+        AppendSeal(fd_, segment_path_, segment_size_, next_lsn, options_.fsync, &broken);
     if (broken) {
       return FailLog(
           sealed.WithMessage(sealed.message(), "; cutting the partial seal off failed too"));
     }
-    return sealed;  // Run fails the log unless the disk or the file table was full
+    return sealed;
   }
-  ::close(fd_);
-  fd_ = fd;
+  const std::string record = SealRecord(next_lsn);
+  const iovec part{const_cast<char*>(record.data()), record.size()};
+  arrow::Status sealed = direct_->Append(std::span<const iovec>(&part, 1));
+  if (sealed.ok() && options_.fsync != FsyncPolicy::kNone && ::fdatasync(fd_) != 0) {
+    sealed = ErrnoStatus("fdatasync of", segment_path_);
+  }
+  if (sealed.ok()) return sealed;
+  if (!CutBack(segment_size_)) {
+    return FailLog(
+        sealed.WithMessage(sealed.message(), "; cutting the partial seal off failed too"));
+  }
+  return sealed.WithMessage("WAL: cannot seal ", segment_path_, ": ", sealed.message());
+}
+
+arrow::Status WalWriter::Rotate(SegmentFile segment, std::string path, uint64_t next_lsn) {
+  if (arrow::Status sealed = SealSegment(next_lsn); !sealed.ok()) {
+    // The empty segment is made again by the next try. Run fails the log unless the disk or
+    // the file table was full.
+    if (!segment.direct) ::close(segment.fd);
+    return sealed;
+  }
+  if (!direct_) ::close(fd_);
+  direct_ = std::move(segment.direct);
+  fd_ = segment.fd;
   segment_path_ = std::move(path);
   segment_first_lsn_ = next_lsn;
   segment_size_ = 0;

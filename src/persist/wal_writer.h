@@ -31,6 +31,8 @@
 
 namespace arbalest {
 
+class DirectAppender;
+
 // When a logged record counts as durable, and so when a put is acked.
 //   kAlways:   after fdatasync of its group. Survives process and machine crashes.
 //   kInterval: after write() into the page cache; fdatasync follows within fsync_interval.
@@ -48,6 +50,9 @@ struct WalOptions {
   int64_t segment_bytes = int64_t{64} << 20;  // rotate past this size
   // Called by the writer thread with the seconds each fdatasync took (metrics); may be empty.
   std::function<void(double seconds)> on_sync;
+  // Writes segments with direct I/O (persist/direct_append.h): no copy into the page cache. A
+  // file system without direct I/O (tmpfs) is written through the page cache instead.
+  bool direct_io = true;
 };
 
 // A queued record; pass it to WalWriter::Wait.
@@ -113,6 +118,11 @@ class WalWriter {
 
  private:
   struct Pending;
+  // A segment file just created: its descriptor, and its appender under direct I/O.
+  struct SegmentFile {
+    int fd = -1;
+    std::unique_ptr<DirectAppender> direct;
+  };
   WalWriter(WalOptions options, uint64_t next_lsn);
   void Run() EXCLUDES(mutex_);
   arrow::Status WriteGroup(const std::deque<Pending>& group);
@@ -121,11 +131,13 @@ class WalWriter {
   // hands their LSNs out again.
   void Complete(std::deque<Pending>& group, const arrow::Status& status) REQUIRES(mutex_);
   // Creates the segment whose first record will have `first_lsn` and makes its directory entry
-  // durable; returns its descriptor.
-  arrow::Result<int> CreateSegment(uint64_t first_lsn, std::string* path);
-  // Seals the current segment (the log continues at `next_lsn`), then makes `fd`, created by
-  // CreateSegment, the current segment.
-  arrow::Status Rotate(int fd, std::string path, uint64_t next_lsn);
+  // durable.
+  arrow::Result<SegmentFile> CreateSegment(uint64_t first_lsn, std::string* path);
+  // Appends the seal (the log continues at `next_lsn`) to the current segment, synced unless
+  // the policy is kNone; on failure the segment is cut back as it was.
+  arrow::Status SealSegment(uint64_t next_lsn);
+  // Seals the current segment, then makes `segment`, created by CreateSegment, the current one.
+  arrow::Status Rotate(SegmentFile segment, std::string path, uint64_t next_lsn);
   arrow::Status Sync();
   // Truncates the segment back to `size` bytes (cutting off a failed group); false if it cannot.
   bool CutBack(int64_t size);
@@ -148,7 +160,9 @@ class WalWriter {
   uint64_t rewound_to_ GUARDED_BY(mutex_) = UINT64_MAX;
 
   // Owned by the writer thread.
-  int fd_ = -1;
+  int fd_ = -1;                             // the current segment (direct_'s when set)
+  std::unique_ptr<DirectAppender> direct_;  // set when the segment is written with direct I/O
+  bool direct_io_;  // options_.direct_io, cleared when the file system does not take it
   std::string segment_path_;
   std::atomic<uint64_t> segment_first_lsn_{0};  // read by DropSegmentsBefore
   int64_t segment_size_ = 0;

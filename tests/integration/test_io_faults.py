@@ -27,6 +27,10 @@ from test_crash import (CompactCaller, SnapshotCaller, Writer, batch_for, check_
 
 pytestmark = pytest.mark.timeout(300)
 
+# The WAL is written with direct I/O (pwrite from an aligned buffer, the default) or through
+# the page cache (writev, --wal-direct-io false): the call its writes fail in, and the flags.
+WAL_IO = {"direct": ("pwrite", []), "buffered": ("writev", ["--wal-direct-io", "false"])}
+
 
 def put_keys(client, dataset: str, first: int, rows: int = 100) -> dict:
     """Puts rows with keys first..first+rows-1 as one batch; returns its ack."""
@@ -50,14 +54,17 @@ def snapshot_dirs(workdir) -> list:
     return sorted(p.name for p in root.iterdir()) if root.exists() else []
 
 
-def test_disk_full_on_the_wal_is_retryable_and_changes_nothing(tmp_path):
+@pytest.mark.parametrize("wal_io", WAL_IO)
+def test_disk_full_on_the_wal_is_retryable_and_changes_nothing(tmp_path, wal_io):
     """ENOSPC on the WAL's writes: puts (to an existing and to a new dataset), deletes, a
     compaction and a drop fail with "resource exhausted: disk full" and change nothing; once
     there is room again the log goes on with the next LSN, and a restart finds exactly what was
     acked."""
     workdir = tmp_path / "node"
-    faults = IoFaults(workdir, ops="writev", path="/wal/", errno="ENOSPC")
-    srv = ServerProcess(workdir, ["--compact-deleted-fraction", "0"], env=faults.env()).start()
+    ops, flags = WAL_IO[wal_io]
+    faults = IoFaults(workdir, ops=ops, path="/wal/", errno="ENOSPC")
+    srv = ServerProcess(workdir, ["--compact-deleted-fraction", "0", *flags],
+                        env=faults.env()).start()
     client = srv.connect()
     seqs = [put_keys(client, "ds", 0)["seq"], put_keys(client, "ds", 100)["seq"]]
     assert action(client, "delete", {"dataset": "ds", "ids": [0, 1]}) == [{"deleted": 2}]
@@ -142,9 +149,13 @@ def test_a_wal_that_cannot_be_opened_at_startup_stops_it_with_a_clear_error(tmp_
     assert srv.stop() == 0
 
 
-@pytest.mark.parametrize("ops,short", [("fdatasync", False), ("writev", True)],
-                         ids=["fdatasync", "short-writev"])
-def test_an_fsync_or_io_error_fails_the_log_and_the_failed_put_stays_gone(tmp_path, ops, short):
+@pytest.mark.parametrize("ops,short,wal_io", [("fdatasync", False, "direct"),
+                                              ("fdatasync", False, "buffered"),
+                                              ("pwrite", False, "direct"),
+                                              ("writev", True, "buffered")],
+                         ids=["fdatasync", "fdatasync-buffered", "pwrite", "short-writev"])
+def test_an_fsync_or_io_error_fails_the_log_and_the_failed_put_stays_gone(tmp_path, ops, short,
+                                                                        wal_io):
     """EIO from fdatasync (the batch's bytes were written, but after a failed fsync the kernel
     may have dropped them, and a later fsync that succeeds proves nothing), or from a write
     that got half the group out: the put fails, the log fails with it and refuses every later
@@ -152,7 +163,7 @@ def test_an_fsync_or_io_error_fails_the_log_and_the_failed_put_stays_gone(tmp_pa
     there, though its bytes were written, and the server takes writes again."""
     workdir = tmp_path / "node"
     faults = IoFaults(workdir, ops=ops, path="/wal/", errno="EIO", short=short)
-    srv = ServerProcess(workdir, env=faults.env()).start()
+    srv = ServerProcess(workdir, WAL_IO[wal_io][1], env=faults.env()).start()
     client = srv.connect()
     put_keys(client, "ds", 0)
     with faults.armed():
@@ -207,7 +218,8 @@ def test_a_failed_interval_fsync_fails_the_log(tmp_path):
     assert srv.stop() == 0
 
 
-def test_a_new_dataset_and_its_first_batch_are_logged_together(tmp_path):
+@pytest.mark.parametrize("wal_io", WAL_IO)
+def test_a_new_dataset_and_its_first_batch_are_logged_together(tmp_path, wal_io):
     """A put that creates a dataset logs the creation and the batch as one group. A disk-full
     failure of the first write fails both, and one of the second write (which the batch's
     record reached alone before) cannot leave the creation alone in the log: the dataset would
@@ -217,9 +229,9 @@ def test_a_new_dataset_and_its_first_batch_are_logged_together(tmp_path):
     rows = 20_000  # a large batch, slow to encode: a creation logged apart goes out alone
     datasets = []
     for after in (0, 1, 0, 1):
-        faults = IoFaults(workdir, ops="writev", path="/wal/", errno="ENOSPC", after=after,
-                          count=1)
-        srv = ServerProcess(workdir, env=faults.env()).start()
+        ops, flags = WAL_IO[wal_io]
+        faults = IoFaults(workdir, ops=ops, path="/wal/", errno="ENOSPC", after=after, count=1)
+        srv = ServerProcess(workdir, flags, env=faults.env()).start()
         client = srv.connect()
         name = f"fresh{len(datasets)}"
         datasets.append(name)
