@@ -1,7 +1,8 @@
-// Benchmarks only (--log-sink): the least work a server that logs its puts can do. Each batch is
-// checked as a client's batch is (CheckClientBatch), encoded as a WAL append record, written to a
-// write-ahead log of its own (under `<data dir>/bench-log-sink/`, which recovery never reads)
-// under the server's fsync policy, and acked; nothing is stored, indexed or searchable.
+// Benchmarks only (--log-sink): the least work a server that logs its puts can do. Each batch's
+// buffers and offsets are checked as a client's batch's are (CheckClientBatch), it is encoded as a
+// WAL append record, written to a write-ahead log of its own (under `<data dir>/bench-log-sink/`,
+// which recovery never reads) under the server's fsync policy, and acked; nothing is stored,
+// indexed or searchable.
 //
 // What it measures: the bound that the transport plus one checksummed copy into the log puts on
 // ingestion, in the same run as the null-sink ceiling (no copy) and the real server (bench/ingest
