@@ -33,8 +33,9 @@ class DirectAppender {
  public:
   // The alignment of direct writes: 4096 bytes suits devices with 512-byte and 4 KiB sectors.
   static constexpr int64_t kAlignment = 4096;
-  // The staging buffer: appends larger than this are written in pieces of this size.
-  static constexpr int64_t kStagingBytes = int64_t{8} << 20;
+  // The staging buffer: appends larger than this are written in pieces of this size (the
+  // device took 1 MiB direct writes as fast as 8 or 32 MiB ones, about 1.5 GB/s, here).
+  static constexpr int64_t kStagingBytes = int64_t{2} << 20;
 
   // Opens `path` for direct appends, creating or truncating it (mode 0644). Returns null, not
   // an error, when the file system does not do direct I/O (tmpfs answers EINVAL): the caller

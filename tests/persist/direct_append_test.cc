@@ -59,7 +59,7 @@ TEST(DirectAppenderTest, TheFileHoldsExactlyTheBytesAppended) {
   // Sizes around the alignment and the staging buffer, several parts per append, written
   // directly and through the page cache in turn.
   const std::vector<std::vector<size_t>> appends = {
-      {1},   {4094}, {1, 4096}, {4097, 3}, {8 << 20}, {(8 << 20) + 5000, 17, 4096 * 3},
+      {1},   {4094}, {1, 4096}, {4097, 3}, {2 << 20}, {(5 << 20) + 5000, 17, 4096 * 3},
       {123}, {0},    {65536},   {1}};
   uint32_t seed = 1;
   for (const auto& sizes : appends) {
