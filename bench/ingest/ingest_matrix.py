@@ -17,7 +17,7 @@ durable write bandwidth (the same number of bytes written into the data dir's fi
 one fdatasync at the end) before each repetition. Prints the medians: MB/s of vector bytes acked,
 `--fsync none` as a fraction of the null-sink ceiling of the same build and configuration, and
 `interval` / `always` as a fraction of min(ceiling, disk); and, for 10k-row puts at `--fsync
-interval`, the seconds from the last ack until check_readiness says READY (every row indexed).
+interval` (and `interval-buffered`), the seconds from the last ack until check_readiness says READY (every row indexed).
 
 Usage:
   .venv/bin/python bench/ingest/ingest_matrix.py [--builds build/release OTHER_BUILD ...]
@@ -150,6 +150,7 @@ def main() -> None:
              "log-buffered": ["--log-sink", "--fsync", "none", "--wal-direct-io", "false"],
              "none-buffered": ["--fsync", "none", "--wal-direct-io", "false"],
              "always-buffered": ["--fsync", "always", "--wal-direct-io", "false"],
+             "interval-buffered": ["--fsync", "interval", "--wal-direct-io", "false"],
              "none-idle": ["--fsync", "none"],
              "interval": ["--fsync", "interval"], "always": ["--fsync", "always"]}
 
@@ -175,7 +176,7 @@ def main() -> None:
                                 continue
                             try:
                                 row = ingest(build, server, args, vector_type, batch_rows)
-                                if (mode == "interval" and batch_rows == max(sizes)
+                                if (mode.startswith("interval") and batch_rows == max(sizes)
                                         and not args.no_ready):
                                     start = time.monotonic()
                                     wait_ready(server.data, DATASET, READY_TIMEOUT_S)
