@@ -12,12 +12,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <tuple>
 #include <type_traits>
 
 #include "index/flat_index.h"
 #include "store/dataset_index.h"
+#include "store/search.h"
+#include "store/vector_store.h"
+#include "testing/batches.h"
 
 namespace arbalest {
 namespace {
@@ -335,6 +339,44 @@ TEST(TailScanWideTest, CosineOverRowsTooWideForTheStack) {
   ASSERT_EQ(found->size(), 18u);
   EXPECT_EQ(found->front().row, 3u);
   EXPECT_NEAR(found->front().distance, 0.0f, 1e-5);
+}
+
+// Through the store's search: a row scores bit for bit the same found by the exact scan of the
+// tail or by the graph (cosine over float32: the graph stores normalized rows), with the tail
+// starting mid-batch, then with every row in the graph.
+TEST(TailSearchTest, RowsScoreTheSameInTheTailAndInTheGraph) {
+  VectorStore store{0};  // no index workers: rows enter the graph by CatchUpIndex below
+  std::shared_ptr<Dataset> dataset;
+  auto cosine = [](int64_t first, int64_t rows) {
+    return testing::MakeVectorBatch(first, rows, 4)
+        ->ReplaceSchemaMetadata(arrow::key_value_metadata({"longbow.metric"}, {"cosine"}));
+  };
+  ASSERT_TRUE(store.Put("ds", cosine(0, 20), &dataset).ok());
+  for (int b = 1; b < 4; ++b) {
+    ASSERT_TRUE(store.Append(*dataset, testing::MakeVectorBatch(b * 20, 20, 4)).ok());
+  }
+  const auto scores = [&] {
+    SearchRequest request;
+    request.query = {0.3f, -1.0f, 2.0f, 0.7f};
+    request.k = 80;
+    std::map<int64_t, float> by_id;
+    auto result = SearchDataset(*dataset, request);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    if (!result.ok()) return by_id;
+    const auto& ids = static_cast<const arrow::Int64Array&>(*(*result)->column(0));
+    const auto& score = static_cast<const arrow::FloatArray&>(*(*result)->column(1));
+    for (int64_t i = 0; i < ids.length(); ++i) by_id[ids.Value(i)] = score.Value(i);
+    return by_id;
+  };
+  const auto add_to_graph = [&](int64_t rows) {
+    return dataset->CatchUpIndex(rows, /*threads=*/1, [] { return false; }).ValueOrDie();
+  };
+  const std::map<int64_t, float> tail = scores();  // no row in the graph
+  ASSERT_EQ(tail.size(), 80u);
+  ASSERT_EQ(add_to_graph(30), 30);  // the tail starts mid-batch
+  EXPECT_EQ(scores(), tail);
+  ASSERT_EQ(add_to_graph(100), 50);
+  EXPECT_EQ(scores(), tail);
 }
 
 }  // namespace
