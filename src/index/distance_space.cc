@@ -52,4 +52,13 @@ void DistanceSpace::EncodeRow(const float* vector, void* row) const {
   simd::EncodeRow(type_, normalized.data(), dim_, row);
 }
 
+void DistanceSpace::StoreReceivedRow(const void* received, void* row, float* scratch) const {
+  const float* decoded = RowAsQuery(received, scratch);
+  if (!normalize_) return simd::EncodeRow(type_, decoded, dim_, row);
+  if (type_ == simd::ElementType::kFloat32) return PrepareQuery(decoded, static_cast<float*>(row));
+  float* normalized = scratch + dim_;
+  PrepareQuery(decoded, normalized);
+  simd::EncodeRow(type_, normalized, dim_, row);
+}
+
 }  // namespace arbalest

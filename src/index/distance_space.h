@@ -33,6 +33,11 @@ class DistanceSpace {
 
   // Converts an input vector into its stored form (row_bytes() at `row`).
   void EncodeRow(const float* vector, void* row) const;
+  // The stored form (row_bytes() at `row`) of a vector received as elements of type() (the
+  // bytes of an Arrow vector column), bit for bit what EncodeRow makes of it once decoded:
+  // for the spaces that store something else than the input (normalizes()). `scratch`: room
+  // for 2 * dim() floats.
+  void StoreReceivedRow(const void* received, void* row, float* scratch) const;
   // Writes the query form of an input vector (dim() floats) to `out`.
   void PrepareQuery(const float* vector, float* out) const;
   // A stored row in query form: the row itself for float32, else decoded into `scratch`.

@@ -17,8 +17,6 @@ arrow::Result<RowId> FlatIndex::Add(std::span<const float> vector) {
   return store_.Append(vector.data());
 }
 
-arrow::Status FlatIndex::Delete(RowId row) { return store_.Delete(row); }
-
 arrow::Status FlatIndex::Search(std::span<const float> query, const SearchOptions& options,
                                 std::vector<Neighbor>* out) const {
   ARROW_RETURN_NOT_OK(CheckDimension(query.size(), dim()));

@@ -1,27 +1,36 @@
 // FlatIndex: exact k-nearest-neighbour search by scanning every row with the SIMD kernels.
-// The reference for recall, and the right index for small or heavily filtered datasets.
+// The reference for recall in tests and benchmarks. Rows are dense ids handed out by Add in
+// call order. Thread-safety: Add and Search may run concurrently.
 #pragma once
 
+#include <arrow/result.h>
+#include <arrow/status.h>
+
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "index/distance_space.h"
 #include "index/index_rows.h"
-#include "index/vector_index.h"
+#include "index/memory_usage.h"
+#include "index/search_options.h"
 
 namespace arbalest {
 
-class FlatIndex final : public VectorIndex {
+class FlatIndex final {
  public:
   FlatIndex(size_t dim, Metric metric, simd::ElementType type = simd::ElementType::kFloat32);
 
-  arrow::Result<RowId> Add(std::span<const float> vector) override;
-  arrow::Status Delete(RowId row) override;
+  // Adds one vector of dim() floats; returns its row id. Invalid on a dimension mismatch.
+  arrow::Result<RowId> Add(std::span<const float> vector);
+  // Writes the k nearest rows that options allow (fewer only when fewer match), nearest first,
+  // to `out` (cleared first). Invalid on a dimension mismatch.
   arrow::Status Search(std::span<const float> query, const SearchOptions& options,
-                       std::vector<Neighbor>* out) const override;
+                       std::vector<Neighbor>* out) const;
 
-  size_t dim() const override { return store_.space().dim(); }
-  uint64_t size() const override { return store_.count(); }
-  MemoryUsage memory() const override;
+  size_t dim() const { return store_.space().dim(); }
+  uint64_t size() const { return store_.count(); }
+  MemoryUsage memory() const;
 
  private:
   IndexRows store_;

@@ -49,12 +49,10 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswCompaction::Compact(const HnswInde
   // PQ, with the trained quantizer).
   const bool codes_ready = index.codes_ready_.load(std::memory_order_acquire);
   if (codes_ready) ARROW_RETURN_NOT_OK(out->quantizer_->Restore(index.quantizer_->State()));
-  uint64_t deleted = 0;
   for (uint64_t i = 0; i < kept; ++i) {
     const RowId row = survivors[i];
     std::memcpy(new_rows.rows().At(i), old_rows.Row(row), old_rows.rows().record_bytes());
     *new_rows.flags().At(i) = *old_rows.flags().At(row);
-    if (old_rows.IsDeleted(row)) ++deleted;
     if (codes_ready) {
       std::memcpy(out->codes_.At(i), index.codes_.At(row), index.codes_.record_bytes());
     }
@@ -67,7 +65,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswCompaction::Compact(const HnswInde
       out->upper_bytes_.fetch_add(words * sizeof(uint32_t), std::memory_order_relaxed);
     }
   }
-  new_rows.SetLoadedCount(static_cast<RowId>(kept), deleted);
+  new_rows.SetLoadedCount(static_cast<RowId>(kept));
   ARROW_RETURN_NOT_OK(out->CopyHalfRows(0, static_cast<RowId>(kept)));
   if (codes_ready) out->codes_ready_.store(true, std::memory_order_release);
 

@@ -26,6 +26,9 @@ constexpr uint32_t kVersion = 3;
 constexpr uint32_t kFirstPqVersion = 2;
 constexpr uint32_t kFirstExternalVectorsVersion = 3;
 constexpr uint64_t kSectionAlign = 4096;
+// The flag bit that builds with index-level deletes set on deleted rows (the store's tombstones
+// are the one delete mechanism now: a row of the graph is never deleted by the graph).
+constexpr uint8_t kLegacyDeletedFlag = 2;
 
 enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper, kQuantizer, kCodes, kNumSections };
 constexpr const char* kSectionNames[kNumSections] = {"vectors", "flags",     "links0", "levels",
@@ -56,7 +59,9 @@ struct FileHeader {
   uint64_t seed;
   double exact_filter_fraction;
   uint64_t rows;
-  uint64_t deleted;
+  // Written 0. Builds that had index-level deletes wrote the number of rows whose flag says
+  // deleted (kLegacyDeletedFlag); Read clears those flags when it is not 0.
+  uint64_t legacy_deleted;
   uint64_t entry;
   SectionEntry sections[kNumSections];
   uint64_t checksum;  // XXH3-64 of every byte above
@@ -182,7 +187,7 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
   header.seed = params.seed;
   header.exact_filter_fraction = params.exact_filter_fraction;
   header.rows = rows;
-  header.deleted = store.deleted_count();
+  header.legacy_deleted = 0;
   header.entry = index.entry_.load(std::memory_order_acquire);
   std::memcpy(header.sections, writer.sections(), sizeof(header.sections));
   header.checksum = HeaderChecksum(header);
@@ -296,7 +301,14 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
       !index->nodes_.Reserve(rows)) {
     return arrow::Status::OutOfMemory("cannot load ", path);
   }
-  index->store_.SetLoadedCount(static_cast<RowId>(rows), header.deleted);
+  if (header.legacy_deleted != 0) {
+    // Written by a build with index-level deletes: the rows flagged deleted are rows like the
+    // others (the dataset's tombstones, saved with it, keep them out of searches). The mapping
+    // is private: the file keeps its bytes; the next Write saves the flags cleared.
+    RecordArena& flags = index->store_.flags();
+    for (uint64_t row = 0; row < rows; ++row) *flags.At(row) &= ~kLegacyDeletedFlag;
+  }
+  index->store_.SetLoadedCount(static_cast<RowId>(rows));
   // Not in the file: derived from the vectors by the first insert that follows, if any.
   if (index->half_copies_) index->half_rows_missing_.store(static_cast<RowId>(rows));
   if (sections[kQuantizer].bytes != 0) {

@@ -7,7 +7,10 @@
 //   header (FileHeader below), its own XXH3 checksum last
 //   sections, each starting on a 4 KiB boundary and checksummed in the header:
 //     vectors  rows x row stride bytes   (mapped in place)
-//     flags    rows bytes                (mapped in place; ready / deleted)
+//     flags    rows bytes                (mapped in place; 1: the row is written. Files of
+//                                          builds that had index-level deletes also hold 3,
+//                                          a row flagged deleted: loaded as written, as the
+//                                          store's tombstones alone say what is deleted)
 //     links0   rows x level-0 list bytes (mapped in place)
 //     levels   rows bytes                (each row's top level)
 //     upper    for each row above level 0, level x (m + 1) uint32 (copied: ~1/m of rows)
@@ -49,7 +52,7 @@ struct ExternalVectors {
 
 class HnswFile {
  public:
-  // Writes `index` to `path` (replacing it). Not concurrent with Add or Delete on `index`.
+  // Writes `index` to `path` (replacing it). Not concurrent with Add on `index`.
   static arrow::Status Write(const HnswIndex& index, const std::string& path,
                              VectorsPlacement placement = VectorsPlacement::kInFile);
   // Maps the index at `path`, its vectors from `vectors` when the file was written without

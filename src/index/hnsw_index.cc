@@ -388,8 +388,6 @@ arrow::Status HnswIndex::MaybeTrainQuantizer() {
   return arrow::Status::OK();
 }
 
-arrow::Status HnswIndex::Delete(RowId row) { return store_.Delete(row); }
-
 void HnswIndex::ExactSearch(const float* query, const SearchOptions& options,
                             std::vector<Neighbor>* out) const {
   TopK top(options.k);
@@ -448,7 +446,7 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
     ExactSearch(q, options, out);
   } else if (top.level >= 0) {
     auto accept = [&](RowId row) {
-      return row < returnable && store_.IsLive(row) &&
+      return row < returnable && store_.IsReady(row) &&
              (filter == nullptr || filter->contains(row)) &&
              (exclude == nullptr || !exclude->contains(row));
     };
@@ -461,10 +459,7 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
       if (out->size() > options.k) out->resize(options.k);
     }
     // The graph walk found fewer than k of the matching rows: scan them exactly.
-    // (Index tombstones may overlap `exclude`: counted only without it, never twice.)
-    const uint64_t deleted = filter || exclude ? 0 : store_.deleted_count();
-    const uint64_t live = matching > deleted ? matching - deleted : 0;
-    if (out->size() < options.k && live > out->size()) ExactSearch(q, options, out);
+    if (out->size() < options.k && matching > out->size()) ExactSearch(q, options, out);
   }
   for (Neighbor& n : *out) n.distance = store_.space().Reported(n.distance);
   return arrow::Status::OK();

@@ -10,7 +10,7 @@
 //  - search reuses pooled contexts (epoch-tagged visited set, heaps): no per-query allocation;
 //  - a filter bitmap is consulted during traversal; filters matching few rows switch to an
 //    exact scan of those rows, so a filtered search returns k rows whenever k match;
-//  - deleted rows (tombstones) are never returned but still route searches;
+//  - rows a search excludes (the store's tombstones) are never returned but still route it;
 //  - optionally, SQ8 or PQ codes for traversal with re-ranking on the full vectors.
 #pragma once
 
@@ -19,15 +19,17 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "index/hnsw_file.h"
 #include "index/index_rows.h"
+#include "index/memory_usage.h"
 #include "index/quantizer.h"
 #include "index/search_context.h"
-#include "index/vector_index.h"
+#include "index/search_options.h"
 
 namespace arbalest {
 
@@ -66,7 +68,7 @@ struct HnswParams {
   bool batch_link = true;
 };
 
-class HnswIndex final : public VectorIndex {
+class HnswIndex final {
  public:
   // Invalid for m < 2, dim == 0, ef_construction == 0, SQ8 or PQ over non-float32 rows, a
   // pq_m not dividing dim or above 65535, or pq_training_rows < 256. A PQ index's params()
@@ -74,24 +76,28 @@ class HnswIndex final : public VectorIndex {
   static arrow::Result<std::unique_ptr<HnswIndex>> Make(
       size_t dim, Metric metric, simd::ElementType type = simd::ElementType::kFloat32,
       const HnswParams& params = {});
-  ~HnswIndex() override;
+  ~HnswIndex();
 
-  arrow::Result<RowId> Add(std::span<const float> vector) override;
+  // Adds one vector of dim() floats and links it; returns its row id. Invalid on a dimension
+  // mismatch. May run concurrently with other Adds and with searches.
+  arrow::Result<RowId> Add(std::span<const float> vector);
   // Adds vectors.size() / dim() rows (row-major) with consecutive ids, linking them into the
   // graph from `threads` threads (in sub-batches, see LinkBatch: the graph is the same for any
   // thread count); returns the first id. Must not run concurrently with Add or
   // another AddBatch (the ids would interleave); searches may run concurrently, and may return
   // the batch's rows as soon as each is linked (SearchOptions::row_limit hides them).
   arrow::Result<RowId> AddBatch(std::span<const float> vectors, int threads);
-  arrow::Status Delete(RowId row) override;
+  // Writes the k nearest rows that options allow (fewer only when fewer match), nearest first,
+  // to `out` (cleared first). Invalid on a dimension mismatch.
   arrow::Status Search(std::span<const float> query, const SearchOptions& options,
-                       std::vector<Neighbor>* out) const override;
+                       std::vector<Neighbor>* out) const;
 
-  size_t dim() const override { return store_.space().dim(); }
+  size_t dim() const { return store_.space().dim(); }
   Metric metric() const { return store_.space().metric(); }
   simd::ElementType element_type() const { return store_.space().type(); }
-  uint64_t size() const override { return store_.count(); }
-  MemoryUsage memory() const override;
+  // Rows added so far.
+  uint64_t size() const { return store_.count(); }
+  MemoryUsage memory() const;
 
   // What an index allocates for a number of rows, to charge memory before it is allocated:
   // its link locks, whole chunks of each of its arenas (they grow a chunk at a time), and twice
@@ -126,7 +132,7 @@ class HnswIndex final : public VectorIndex {
   std::vector<RowId> NeighborsOf(RowId row, int level) const;
 
   // Writes the index to `path` (format in index/hnsw_file.h), its vectors included or not
-  // (`placement`). Searches may run concurrently; adds and deletes may not.
+  // (`placement`). Searches may run concurrently; adds may not.
   arrow::Status Save(const std::string& path,
                      VectorsPlacement placement = VectorsPlacement::kInFile) const;
   // Maps an index written by Save(), without rebuilding it; its vectors from `vectors` when

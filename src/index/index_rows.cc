@@ -26,16 +26,6 @@ arrow::Result<RowId> IndexRows::Append(const float* vector) {
   return row;
 }
 
-arrow::Status IndexRows::Delete(RowId row) {
-  if (row >= count() || (Flags(row) & kReady) == 0) {
-    return arrow::Status::IndexError("no row ", row, " to delete");
-  }
-  const uint8_t before =
-      std::atomic_ref<uint8_t>(*flags_.At(row)).fetch_or(kDeleted, std::memory_order_acq_rel);
-  if ((before & kDeleted) == 0) deleted_.fetch_add(1, std::memory_order_relaxed);
-  return arrow::Status::OK();
-}
-
 IndexRows::LentRows IndexRows::Lend(RowId first, uint64_t count) const {
   const uint64_t chunk = rows_.records_per_chunk();
   if (count == 0 || rows_.stride() != rows_.record_bytes() || first + count > count_.load() ||
@@ -47,10 +37,7 @@ IndexRows::LentRows IndexRows::Lend(RowId first, uint64_t count) const {
   return {rows_.At(first), std::move(owner), rows_.Owns(first)};
 }
 
-void IndexRows::SetLoadedCount(RowId count, uint64_t deleted) {
-  count_.store(count, std::memory_order_release);
-  deleted_.store(deleted, std::memory_order_relaxed);
-}
+void IndexRows::SetLoadedCount(RowId count) { count_.store(count, std::memory_order_release); }
 
 void IndexRows::Scan(const float* query, const SearchOptions& options, TopK* top) const {
   const RowId limit = options.row_limit > 0 ? std::min(options.row_limit, count()) : count();
@@ -66,7 +53,7 @@ void IndexRows::Scan(const float* query, const SearchOptions& options, TopK* top
     n = 0;
   };
   auto visit = [&](RowId row) {
-    if (!IsLive(row) || (exclude != nullptr && exclude->contains(row))) return;
+    if (!IsReady(row) || (exclude != nullptr && exclude->contains(row))) return;
     ids[n] = row;
     rows[n] = Row(row);
     if (++n == kScanBatch) flush();

@@ -1,8 +1,9 @@
 // IndexRows: the rows of one index (encoded per its DistanceSpace) in a RecordArena, with a
-// flag byte per row that says whether the row is written ("ready") and whether it is deleted
-// (a tombstone). Both index kinds keep their vectors here and share its exact scan.
+// flag byte per row that says whether the row is written ("ready"). Both index kinds keep their
+// vectors here and share its exact scan. Deleted rows are the store's (store/tombstones.h),
+// passed to searches as SearchOptions::exclude; the index has no deletes of its own.
 //
-// Thread-safety: Append, Delete and all readers may run concurrently. A row is visible to
+// Thread-safety: Append and all readers may run concurrently. A row is visible to
 // scans once Append has returned its id; rows being appended are skipped.
 #pragma once
 
@@ -16,8 +17,8 @@
 
 #include "index/distance_space.h"
 #include "index/record_arena.h"
+#include "index/search_options.h"
 #include "index/top_k.h"
-#include "index/vector_index.h"
 
 namespace arbalest {
 
@@ -29,17 +30,13 @@ class IndexRows {
   // CapacityError when the arena cannot grow.
   arrow::Result<RowId> Append(const float* vector);
 
-  // Marks `row` deleted: it is never returned by searches again. IndexError if no such row.
-  arrow::Status Delete(RowId row);
-
   const void* Row(RowId row) const { return rows_.At(row); }
   // Rows handed out so far (some may still be being written).
   RowId count() const { return count_.load(std::memory_order_acquire); }
-  bool IsLive(RowId row) const { return Flags(row) == kReady; }
-  bool IsDeleted(RowId row) const { return (Flags(row) & kDeleted) != 0; }
-  uint64_t deleted_count() const { return deleted_.load(std::memory_order_relaxed); }
+  // Whether the row is written (rows being appended are not).
+  bool IsReady(RowId row) const { return (Flags(row) & kReady) != 0; }
 
-  // Pushes every live row below min(count(), options.row_limit) (row_limit 0: no limit) that
+  // Pushes every written row below min(count(), options.row_limit) (row_limit 0: no limit) that
   // options.filter holds (when not null) and options.exclude does not (when not null) into
   // `top` with its distance to `query` (in query form).
   void Scan(const float* query, const SearchOptions& options, TopK* top) const;
@@ -68,11 +65,10 @@ class IndexRows {
   RecordArena& flags() { return flags_; }
   const RecordArena& rows() const { return rows_; }
   const RecordArena& flags() const { return flags_; }
-  void SetLoadedCount(RowId count, uint64_t deleted);
+  void SetLoadedCount(RowId count);
 
  private:
   static constexpr uint8_t kReady = 1;
-  static constexpr uint8_t kDeleted = 2;
 
   uint8_t Flags(RowId row) const {
     return std::atomic_ref<uint8_t>(*flags_.At(row)).load(std::memory_order_acquire);
@@ -82,7 +78,6 @@ class IndexRows {
   RecordArena rows_;
   RecordArena flags_;
   std::atomic<RowId> count_{0};
-  std::atomic<uint64_t> deleted_{0};
 };
 
 }  // namespace arbalest

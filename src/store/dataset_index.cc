@@ -16,6 +16,18 @@ namespace {
 // Rows added to the graph between two updates of indexed_rows() (and cancellation checks).
 constexpr int64_t kRowsPerSlice = 2048;
 
+arrow::Result<uint32_t> PositiveInt(const std::string& key, const std::string& value) {
+  uint32_t number = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec != std::errc() || ptr != value.data() + value.size() || number == 0) {
+    return arrow::Status::Invalid("schema metadata '", key, "' must be a positive integer, got '",
+                                  value, "'");
+  }
+  return number;
+}
+
+}  // namespace
+
 arrow::Result<simd::ElementType> ElementTypeOf(const arrow::DataType& type) {
   switch (type.id()) {
     case arrow::Type::FLOAT:
@@ -30,18 +42,6 @@ arrow::Result<simd::ElementType> ElementTypeOf(const arrow::DataType& type) {
       return arrow::Status::Invalid("no index for vectors of ", type.ToString());
   }
 }
-
-arrow::Result<uint32_t> PositiveInt(const std::string& key, const std::string& value) {
-  uint32_t number = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (ec != std::errc() || ptr != value.data() + value.size() || number == 0) {
-    return arrow::Status::Invalid("schema metadata '", key, "' must be a positive integer, got '",
-                                  value, "'");
-  }
-  return number;
-}
-
-}  // namespace
 
 arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema,
                                           const DatasetLayout& layout) {

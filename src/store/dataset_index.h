@@ -45,6 +45,10 @@ struct IndexConfig {
   HnswParams params;
 };
 
+// The element type an index stores vectors of Arrow type `value_type` in (float32, float16, int8,
+// uint8: the same). Invalid for another type.
+arrow::Result<simd::ElementType> ElementTypeOf(const arrow::DataType& value_type);
+
 // Reads the configuration from a dataset's schema metadata. Invalid names a bad key or value.
 arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema, const DatasetLayout& layout);
 

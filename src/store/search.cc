@@ -12,10 +12,10 @@
 #include <roaring/roaring.hh>
 #include <unordered_map>
 
-#include "index/flat_index.h"
 #include "store/filter.h"
 #include "store/hybrid_search.h"
 #include "store/scan.h"
+#include "store/tail_scan.h"
 
 namespace arbalest {
 namespace {
@@ -47,45 +47,6 @@ arrow::Result<Roaring> MatchingRows(const DatasetSnapshot& snapshot, const Cache
     first += static_cast<uint32_t>(batch->num_rows());
   }
   return rows;
-}
-
-// Exact top-k over rows [from, snapshot.num_rows): rows acked but not in the graph yet. Only
-// rows in `filter` (when not null) and none in `exclude` (when not null).
-arrow::Result<std::vector<Neighbor>> SearchUnindexed(const Dataset& dataset,
-                                                     const DatasetSnapshot& snapshot, int64_t from,
-                                                     std::span<const float> query, int64_t k,
-                                                     const Roaring* filter,
-                                                     const Roaring* exclude) {
-  if (from >= snapshot.num_rows) return std::vector<Neighbor>{};
-  const IndexConfig& config = dataset.index().config();
-  FlatIndex flat(query.size(), config.metric, config.element_type);
-  Roaring tail_filter;
-  std::vector<float> vectors;
-  int64_t batch_start = 0;
-  for (const auto& batch : snapshot.batches) {
-    const int64_t batch_end = batch_start + batch->num_rows();
-    if (batch_end > from) {
-      const int64_t begin = std::max(from, batch_start) - batch_start;
-      vectors.clear();
-      AppendVectorsAsFloat(*batch, dataset.vector_column(), begin, batch->num_rows(), &vectors);
-      const size_t dim = query.size();
-      for (int64_t row = begin; row < batch->num_rows(); ++row) {
-        const auto dataset_row = static_cast<uint32_t>(batch_start + row);
-        ARROW_ASSIGN_OR_RAISE(
-            RowId id, flat.Add(std::span<const float>(vectors.data() + (row - begin) * dim, dim)));
-        if (filter && filter->contains(dataset_row)) tail_filter.add(id);
-        if (exclude && exclude->contains(dataset_row)) ARROW_RETURN_NOT_OK(flat.Delete(id));
-      }
-    }
-    batch_start = batch_end;
-  }
-  std::vector<Neighbor> found;
-  SearchOptions options;
-  options.k = static_cast<size_t>(k);
-  options.filter = filter ? &tail_filter : nullptr;
-  ARROW_RETURN_NOT_OK(flat.Search(query, options, &found));
-  for (auto& neighbor : found) neighbor.row += static_cast<RowId>(from);
-  return found;
 }
 
 // The protocol's distance (L2 is reported as a true distance) and score (higher is better).
@@ -255,8 +216,15 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
   if (scope.indexed_rows > 0) {
     ARROW_RETURN_NOT_OK(scope.snapshot.graph->Search(query, options, &found));
   }
-  ARROW_ASSIGN_OR_RAISE(auto tail, SearchUnindexed(dataset, scope.snapshot, scope.indexed_rows,
-                                                   query, k, filter, exclude));
+  // Rows not in the graph yet: scanned exactly, straight from their batches.
+  const IndexConfig& config = dataset.index().config();
+  const DistanceSpace space(config.metric, config.element_type, query.size());
+  ARROW_ASSIGN_OR_RAISE(auto tail, ScanTail({.batches = scope.snapshot.batches,
+                                             .vector_column = dataset.vector_column(),
+                                             .first_row = scope.indexed_rows,
+                                             .filter = filter,
+                                             .exclude = exclude},
+                                            space, query, static_cast<size_t>(k)));
   found.insert(found.end(), tail.begin(), tail.end());
   std::sort(found.begin(), found.end(), CloserThan);
   if (found.size() > static_cast<size_t>(k)) found.resize(k);

@@ -48,49 +48,4 @@ size_t RowsFromEnv(size_t fallback) {
   return value != nullptr ? std::strtoull(value, nullptr, 10) : fallback;
 }
 
-arrow::Status AddAll(VectorIndex& index, const Dataset& data, int threads,
-                     std::vector<RowId>* ids) {
-  if (threads > 1 && ids == nullptr) {
-    return arrow::Status::Invalid("AddAll from ", threads,
-                                  " threads numbers rows in arrival order: pass `ids`");
-  }
-  if (ids) ids->assign(data.rows(), 0);
-  std::atomic<size_t> next{0};
-  std::mutex mutex;
-  arrow::Status first_error;
-  auto work = [&] {
-    for (size_t r = next++; r < data.rows(); r = next++) {
-      arrow::Result<RowId> added = index.Add(data.row(r));
-      if (added.ok() && ids) (*ids)[r] = *added;
-      if (added.ok()) continue;
-      arrow::Status status = added.status();
-      std::lock_guard lock(mutex);
-      if (first_error.ok()) first_error = std::move(status);
-      return;
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
-  return first_error;
-}
-
-arrow::Result<double> RecallAtK(const VectorIndex& index, const VectorIndex& truth,
-                                const Dataset& queries, const SearchOptions& options,
-                                const std::vector<RowId>* ids) {
-  std::vector<Neighbor> got, want;
-  size_t found = 0, expected = 0;
-  for (size_t q = 0; q < queries.rows(); ++q) {
-    ARROW_RETURN_NOT_OK(index.Search(queries.row(q), options, &got));
-    ARROW_RETURN_NOT_OK(truth.Search(queries.row(q), options, &want));
-    for (const Neighbor& w : want) {
-      const RowId row = ids ? (*ids)[w.row] : w.row;
-      found += std::any_of(got.begin(), got.end(), [&](const Neighbor& g) { return g.row == row; });
-    }
-    expected += want.size();
-  }
-  return expected == 0 ? 1.0 : static_cast<double>(found) / static_cast<double>(expected);
-}
-
 }  // namespace arbalest::testing

@@ -8,7 +8,7 @@
 namespace arbalest {
 namespace {
 
-std::vector<Neighbor> SearchOrDie(const VectorIndex& index, std::vector<float> query,
+std::vector<Neighbor> SearchOrDie(const FlatIndex& index, std::vector<float> query,
                                   SearchOptions options) {
   std::vector<Neighbor> out;
   EXPECT_TRUE(index.Search(query, options, &out).ok());
@@ -29,7 +29,7 @@ TEST(FlatIndexTest, EuclideanReturnsNearestFirstWithSquaredDistances) {
 
 TEST(FlatIndexTest, CosineAndDotProductDistances) {
   FlatIndex cosine(2, Metric::kCosine), dot(2, Metric::kDotProduct);
-  for (VectorIndex* index : {static_cast<VectorIndex*>(&cosine), static_cast<VectorIndex*>(&dot)}) {
+  for (FlatIndex* index : {&cosine, &dot}) {
     ASSERT_TRUE(index->Add(std::vector<float>{2, 0}).ok());
     ASSERT_TRUE(index->Add(std::vector<float>{0, 5}).ok());
   }
@@ -40,12 +40,11 @@ TEST(FlatIndexTest, CosineAndDotProductDistances) {
   EXPECT_FLOAT_EQ(d[0].distance, -5.0f);
 }
 
-TEST(FlatIndexTest, FilterAndDeleteExcludeRows) {
+// Deleted rows are the store's tombstones, passed as `exclude`.
+TEST(FlatIndexTest, FilterAndExclusionLeaveRowsOut) {
   FlatIndex index(1, Metric::kL2);
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(index.Add(std::vector<float>{float(i)}).ok());
-  ASSERT_TRUE(index.Delete(50).ok());
-  EXPECT_TRUE(index.Delete(50).ok());
-  EXPECT_TRUE(index.Delete(100).IsIndexError());
+  const Roaring deleted = Roaring::bitmapOf(2, 50, 51);
   Roaring odd;
   for (uint32_t i = 1; i < 100; i += 2) odd.add(i);
   const std::vector<Neighbor> got = SearchOrDie(index, {50.2f}, {.k = 3, .filter = &odd});
@@ -53,7 +52,14 @@ TEST(FlatIndexTest, FilterAndDeleteExcludeRows) {
   EXPECT_EQ(got[0].row, 51u);
   EXPECT_EQ(got[1].row, 49u);
   EXPECT_EQ(got[2].row, 53u);
-  EXPECT_EQ(SearchOrDie(index, {50}, {.k = 1})[0].row, 49u);
+  const std::vector<Neighbor> live =
+      SearchOrDie(index, {50.2f}, {.k = 3, .filter = &odd, .exclude = &deleted});
+  ASSERT_EQ(live.size(), 3u);
+  EXPECT_EQ(live[0].row, 49u);
+  EXPECT_EQ(live[1].row, 53u);
+  EXPECT_EQ(live[2].row, 47u);
+  EXPECT_EQ(SearchOrDie(index, {50}, {.k = 1, .exclude = &deleted})[0].row, 49u);
+  EXPECT_EQ(SearchOrDie(index, {50}, {.k = 1})[0].row, 50u);  // excluded by that search only
 }
 
 TEST(FlatIndexTest, RejectsDimensionMismatch) {

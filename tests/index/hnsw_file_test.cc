@@ -28,7 +28,6 @@ class HnswFileTest : public ::testing::Test {
                              {.m = 8, .ef_construction = 64, .seed = 3})
                  .ValueOrDie();
     ASSERT_TRUE(testing::AddAll(*index_, data_).ok());
-    ASSERT_TRUE(index_->Delete(17).ok());
     ASSERT_TRUE(index_->Save(path_).ok());
   }
   void TearDown() override { std::filesystem::remove(path_); }
@@ -94,6 +93,46 @@ class HnswFileTest : public ::testing::Test {
   std::unique_ptr<HnswIndex> index_;
 };
 
+// A graph file written by a build that had index-level deletes (HnswIndex::Delete, gone: the
+// store's tombstones are the one delete mechanism) still loads. tests/index/data holds one such
+// file, written by HnswIndex::Save of commit 8c73020: 40 rows {i, 7i mod 13, 5i mod 11, 1} of
+// float32, L2, M 4, with rows 3, 10 and 20 deleted by Delete (their flag bytes and the header's
+// deleted count say so), format version 1. Every row loads as a row like the others (the
+// dataset's tombstones, saved beside the graph, say what searches leave out); saved again, the
+// file's flags are plain.
+TEST_F(HnswFileTest, FileWithIndexLevelDeletesLoads) {
+  const std::string old_file =
+      std::string(ARBALEST_INDEX_TEST_DATA) + "/hnsw_v1_deleted_flags.hnsw";
+  auto loaded = HnswIndex::Load(old_file);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  HnswIndex& index = **loaded;
+  ASSERT_EQ(index.size(), 40u);
+  const auto row_vector = [](RowId i) {
+    return std::vector<float>{float(i), float((i * 7) % 13), float((i * 5) % 11), 1.0f};
+  };
+  const Roaring tombstones = Roaring::bitmapOf(3, 3, 10, 20);
+  std::vector<Neighbor> got;
+  for (RowId row = 0; row < 40; ++row) {
+    ASSERT_TRUE(index.Search(row_vector(row), {.k = 1}, &got).ok());
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].row, row);  // the rows the file flagged deleted included
+    EXPECT_EQ(got[0].distance, 0.0f);
+    ASSERT_TRUE(index.Search(row_vector(row), {.k = 40, .exclude = &tombstones}, &got).ok());
+    EXPECT_EQ(got.size(), 37u);
+    for (const Neighbor& n : got) EXPECT_FALSE(tombstones.contains(n.row)) << n.row;
+  }
+  ASSERT_TRUE(index.Save(path_).ok());
+  EXPECT_EQ(Version(), 1u);
+  EXPECT_EQ(Read<uint64_t>(72), 0u);  // the header's count of rows flagged deleted
+  ASSERT_EQ(Read<uint64_t>(SectionBytesField(kFlags)), 40u);
+  const std::vector<uint8_t> bytes = Bytes();
+  for (size_t row = 0; row < 40; ++row) EXPECT_EQ(bytes[SectionOffset(kFlags) + row], 1) << row;
+  auto again = HnswIndex::Load(path_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE((*again)->Search(row_vector(10), {.k = 1}, &got).ok());
+  EXPECT_EQ(got.at(0).row, 10u);
+}
+
 TEST_F(HnswFileTest, KeepsWhatInsertsCompare) {
   auto exact = HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
                                {.m = 8, .float16_build = false})
@@ -112,9 +151,11 @@ TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
   EXPECT_EQ(loaded->size(), index_->size());
   EXPECT_EQ(loaded->params().m, 8u);
   std::vector<Neighbor> want, got;
+  const Roaring deleted =
+      Roaring::bitmapOf(1, 17);  // the store's tombstones, as searches pass them
   for (size_t q = 0; q < queries_.rows(); ++q) {
-    ASSERT_TRUE(index_->Search(queries_.row(q), {.k = 10}, &want).ok());
-    ASSERT_TRUE(loaded->Search(queries_.row(q), {.k = 10}, &got).ok());
+    ASSERT_TRUE(index_->Search(queries_.row(q), {.k = 10, .exclude = &deleted}, &want).ok());
+    ASSERT_TRUE(loaded->Search(queries_.row(q), {.k = 10, .exclude = &deleted}, &got).ok());
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) {
       EXPECT_EQ(got[i].row, want[i].row);
