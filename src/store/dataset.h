@@ -377,6 +377,15 @@ class Dataset {
   // Gives up a prepared batch: releases its bytes and its place in the order.
   void Discard(const PreparedAppend& prepared);
 
+  // Waits, releasing append_mutex_, while a drop of the dataset is being logged (Drop): a
+  // change is queued before the drop or, once the drop is durable, refused.
+  void AwaitNoDrop() REQUIRES(append_mutex_) {
+    while (dropping_) drop_resolved_.Wait(&append_mutex_);
+  }
+  // Ends a drop being logged: marks the dataset dropped when `logged`, and lets the changes
+  // waiting for it go on.
+  void ResolveDrop(bool logged) REQUIRES(append_mutex_);
+
   // Records that the dataset's change `lsn` was queued to the log.
   void NoteLogged(uint64_t lsn) REQUIRES(append_mutex_) {
     logged_lsn_.store(lsn, std::memory_order_relaxed);
@@ -482,6 +491,10 @@ class Dataset {
   // into such a dataset hold delete_mutex_ until they publish, so it is the logged one too).
   IdRowMap id_rows_ GUARDED_BY(delete_mutex_);
   std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
+  // While a drop's record is being written, without append_mutex_ (the log's take-backs of
+  // the dataset's failed records need it: WalWriter::Enqueue): no other change is queued.
+  bool dropping_ GUARDED_BY(append_mutex_) = false;
+  CondVar drop_resolved_;  // signalled when dropping_ is cleared
 
   // Guards the published state below; held only to publish or copy it.
   mutable SharedMutex state_mutex_ ACQUIRED_AFTER(append_mutex_);

@@ -59,6 +59,7 @@ arrow::Result<Committed> Dataset::CommitAppendInTurn(const AppendMutation& appen
   arrow::Status queued;
   {
     MutexLock order(&append_mutex_);
+    AwaitNoDrop();
     ARROW_ASSIGN_OR_RAISE(prepared, Prepare(append.batch));
     queued = QueueAppend(&prepared, append.log_creation, log);
   }
@@ -115,6 +116,7 @@ arrow::Result<Dataset::QueuedChange> Dataset::LogChange(
   QueuedChange change;
   {
     MutexLock order(&append_mutex_);
+    AwaitNoDrop();
     if (dropped()) return arrow::Status::KeyError("dataset '", name_, "' was deleted");
     std::function<void()> on_failure;
     if (row_delta != 0) on_failure = [this, row_delta] { RevertLoggedRows(row_delta); };
@@ -204,37 +206,58 @@ arrow::Status Dataset::EdgesRecovered(const arrow::RecordBatch& edges, uint64_t 
 }
 
 arrow::Status Dataset::Drop(const CommitLog& log) {
-  // Under append_mutex_ until the drop is durable: every change is logged either before the
-  // drop, or not at all. A drop that fails to be logged leaves the dataset as it was.
+  // Every change is logged either before the drop, or not at all: none is queued from here
+  // until the drop is durable (dropping_). A drop that fails to be logged leaves the dataset
+  // as it was. The log is waited for without append_mutex_, which the log's take-backs of the
+  // dataset's failed records need before it answers the drop.
+  WalTicket ticket;
+  {
+    MutexLock order(&append_mutex_);
+    AwaitNoDrop();
+    if (dropped()) return arrow::Status::KeyError("dataset '", name_, "' not found");
+    ARROW_ASSIGN_OR_RAISE(ticket, log.Enqueue(EncodeDropDataset(name_)));
+    dropping_ = true;
+  }
+  const arrow::Status durable = log.Wait(ticket);
   MutexLock order(&append_mutex_);
-  if (dropped()) return arrow::Status::KeyError("dataset '", name_, "' not found");
-  ARROW_ASSIGN_OR_RAISE(WalTicket ticket, log.Enqueue(EncodeDropDataset(name_)));
-  ARROW_RETURN_NOT_OK(log.Wait(ticket));
-  MarkDropped();
-  return arrow::Status::OK();
+  ResolveDrop(durable.ok());
+  return durable;
+}
+
+void Dataset::ResolveDrop(bool logged) {
+  if (logged) MarkDropped();
+  dropping_ = false;
+  drop_resolved_.SignalAll();
 }
 
 arrow::Result<Dataset::DroppedTogether> Dataset::DropTogether(
     const std::vector<std::shared_ptr<Dataset>>& datasets,
     const std::function<arrow::Result<WalPayload>(const std::vector<std::string>& names)>& encode,
     const CommitLog& log) {
-  // Taken in the order of `datasets` (the store's: by name), released in reverse: every change
-  // of these datasets is logged before the record or not at all.
-  for (const auto& dataset : datasets) dataset->append_mutex_.Lock();
+  // As Drop, for each of `datasets`: their append_mutex_ taken in the order of `datasets` (the
+  // store's: by name) and released in reverse, so every change of these datasets is logged
+  // before the record or not at all.
+  for (const auto& dataset : datasets) {
+    dataset->append_mutex_.Lock();
+    dataset->AwaitNoDrop();
+  }
   DroppedTogether result;
   for (const auto& dataset : datasets) {
     if (!dataset->dropped()) result.names.push_back(dataset->name());
   }
-  auto logged = [&]() -> arrow::Result<uint64_t> {
-    ARROW_ASSIGN_OR_RAISE(WalTicket ticket, log.Enqueue(encode(result.names)));
-    ARROW_RETURN_NOT_OK(log.Wait(ticket));
-    return ticket.lsn;
-  }();
-  if (logged.ok()) {
-    for (const auto& dataset : datasets) dataset->MarkDropped();
+  auto ticket = log.Enqueue(encode(result.names));
+  for (auto it = datasets.rbegin(); it != datasets.rend(); ++it) {
+    if (ticket.ok()) (*it)->dropping_ = true;
+    (*it)->append_mutex_.Unlock();
   }
-  for (auto it = datasets.rbegin(); it != datasets.rend(); ++it) (*it)->append_mutex_.Unlock();
-  ARROW_ASSIGN_OR_RAISE(result.lsn, std::move(logged));
+  ARROW_RETURN_NOT_OK(ticket.status());
+  const arrow::Status durable = log.Wait(*ticket);
+  for (const auto& dataset : datasets) {
+    MutexLock order(&dataset->append_mutex_);
+    dataset->ResolveDrop(durable.ok());
+  }
+  ARROW_RETURN_NOT_OK(durable);
+  result.lsn = ticket->lsn;
   return result;
 }
 
@@ -249,6 +272,7 @@ arrow::Status Dataset::LogRowCount(const CommitLog& log) {
   WalTicket ticket;
   {
     MutexLock order(&append_mutex_);
+    AwaitNoDrop();
     ARROW_ASSIGN_OR_RAISE(ticket, log.Enqueue(EncodeRowCount(name_, logged_rows_)));
   }
   return log.Wait(ticket);

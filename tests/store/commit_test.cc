@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -292,6 +293,37 @@ TEST_F(CommitTest, AFailedLogLeavesNothingBehind) {
   std::vector<int64_t> expected = {0, 1, 2, 4, 5, 6, 7, 8, 9, 200, 201, 202, 203, 204};
   EXPECT_EQ(IdsOf(dataset_->Snapshot()), expected);
   EXPECT_EQ(Replayed(), expected);
+}
+
+// A drop waits for the log without the mutex that orders the dataset's records: the log, to
+// fail a group, runs the failed appends' take-backs first (WalWriter::Enqueue's on_failure),
+// which need that mutex, and only then answers the drop queued behind them.
+TEST_F(CommitTest, ADropQueuedBehindFailingAppendsIsAnswered) {
+  ASSERT_TRUE(Append(0, 10).ok());
+  FileSizeLimit full(NewestFileSize(dir_ / "wal"));  // not a byte more
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> appenders;
+  for (int t = 0; t < 3; ++t) {
+    appenders.emplace_back([&, t] {
+      for (int64_t id = 1000 * (t + 1); !stop.load(); id += 100) {
+        auto failed = Append(id, 100);  // every write fails past the limit
+        if (failed.ok()) ADD_FAILURE() << "an append was written past the file size limit";
+      }
+    });
+  }
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto drop = std::async(std::launch::async, [&] { return dataset_->Drop(log()); });
+    if (drop.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      ADD_FAILURE() << "a drop queued behind failing appends was never answered (deadlock)";
+      std::quick_exit(1);  // the deadlocked threads cannot be joined
+    }
+    const arrow::Status dropped = drop.get();
+    EXPECT_TRUE(dropped.IsIOError()) << dropped.ToString();
+  }
+  stop = true;
+  for (auto& appender : appenders) appender.join();
+  EXPECT_FALSE(dataset_->dropped());
+  EXPECT_EQ(dataset_->num_rows(), 10);
 }
 
 TEST_F(CommitTest, ADeleteOfNoLiveRowLogsNothing) {
