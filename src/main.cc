@@ -33,6 +33,7 @@
 #include "metrics/status_api.h"
 #include "metrics/store_collector.h"
 #include "serve_security.h"
+#include "store/database.h"
 #include "store/index_catch_up.h"
 #include "store/recovery.h"
 
@@ -322,31 +323,37 @@ arrow::Result<std::shared_ptr<LogSink>> OpenLogSink(const ServeConfig& config,
   return LogSink::Open(std::move(wal));
 }
 
-// Loads the snapshots and replays the WAL into `store`, then attaches a writer that continues
-// the log.
-arrow::Status RecoverStore(const ServeConfig& config, VectorStore& store,
-                           std::shared_ptr<ServerMetrics> metrics) {
-  ARROW_ASSIGN_OR_RAISE(WalOptions wal, WalOptionsOf(config, "wal", metrics));
+// Opens `store` on the data directory (store/database.h): recovery, the log continued, then
+// the index workers, the compaction and snapshot threads.
+arrow::Result<std::unique_ptr<Database>> OpenDatabase(const ServeConfig& config,
+                                                      std::shared_ptr<VectorStore> store,
+                                                      std::shared_ptr<ServerMetrics> metrics) {
+  DatabaseOptions options;
+  ARROW_ASSIGN_OR_RAISE(options.wal, WalOptionsOf(config, "wal", metrics));
+  options.recovery = {.wal_dir = options.wal.dir,
+                      .snapshot_dir = SnapshotDir(config),
+                      .wal = {.skip_corrupt = config.wal_skip_corrupt}};
+  options.index_workers = config.index_workers;
+  options.share_vectors = !config.keep_vector_copies;
+  options.compaction = {config.compact_deleted_fraction, config.compact_min_rows,
+                        config.index_workers};
+  options.snapshots = {SnapshotDir(config), *ParseDuration(config.snapshot_interval),
+                       *ParseByteSize(config.snapshot_wal_bytes)};
   const auto start = std::chrono::steady_clock::now();
-  ARROW_ASSIGN_OR_RAISE(
-      RecoveryResult recovered,
-      Recover(store, RecoveryOptions{.wal_dir = wal.dir,
-                                     .snapshot_dir = SnapshotDir(config),
-                                     .wal = {.skip_corrupt = config.wal_skip_corrupt}}));
+  ARROW_ASSIGN_OR_RAISE(auto database, Database::Open(std::move(options), std::move(store)));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const RecoveryResult& recovered = database->recovered();
   spdlog::info(
       "recovered {} datasets in {:.3f} s: {} from snapshots ({} rows, {} indexed rows mapped), "
       "then {} WAL records ({} rows replayed, {} deleted, {} records already in snapshots or "
       "of deleted datasets; torn bytes cut: {}, corrupt records skipped: {}, gaps in the log "
       "gone past: {}, rows known lost: {})",
-      store.List().size(), seconds, recovered.snapshots, recovered.snapshot_rows,
+      database->store().List().size(), seconds, recovered.snapshots, recovered.snapshot_rows,
       recovered.restored_index_rows, recovered.log.records, recovered.rows, recovered.deleted_rows,
       recovered.skipped_records, recovered.log.truncated_bytes, recovered.log.skipped_corrupt,
       recovered.log.gaps, recovered.lost_rows);
-  ARROW_ASSIGN_OR_RAISE(auto writer, WalWriter::Open(std::move(wal), recovered.next_lsn));
-  store.AttachWal(std::move(writer));
-  return LogRowCounts(store, recovered);
+  return database;
 }
 
 // Raises the open file limit as far as allowed and keeps `--fd-reserve` of it free of client
@@ -402,15 +409,9 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
           },
           {[cluster] { return (cluster ? cluster->Status() : SingleNodeStatus()).dump(); },
            [cluster] { return cluster ? cluster->ReadyDetail() : std::string(); }}));
-  ARROW_RETURN_NOT_OK(RecoverStore(config, *store, metrics));
+  ARROW_ASSIGN_OR_RAISE(const auto database, OpenDatabase(config, store, metrics));
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<LogSink> log_sink, OpenLogSink(config, metrics));
-  store->StartIndexing(config.index_workers, /*share_vectors=*/!config.keep_vector_copies);
   const std::jthread catch_up_log = LogIndexCatchUp(*store);
-  store->StartCompaction(
-      {config.compact_deleted_fraction, config.compact_min_rows, config.index_workers});
-  ARROW_RETURN_NOT_OK(
-      store->StartSnapshots({SnapshotDir(config), *ParseDuration(config.snapshot_interval),
-                             *ParseByteSize(config.snapshot_wal_bytes)}));
   ARROW_ASSIGN_OR_RAISE(
       auto servers,
       FlightServers::Start({config.host, config.port, config.meta_port}, store,
@@ -452,11 +453,7 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
   if (cluster) cluster->Leave();              // other nodes stop sending searches here at once
   store->snapshotter()->AbandonAt(deadline);  // a `snapshot` call in flight ends in time too
   ARROW_RETURN_NOT_OK(servers->Shutdown(grace));
-  store->StopCompaction();  // one not logged yet is abandoned; the next start redoes it
-  store->StopIndexing();    // the snapshot saves the graph as it is, without waiting for it
-  // Snapshots and checkpoints what changed, so that the next start loads snapshots instead of
-  // replaying the log; what does not finish within the grace period is still in the log.
-  store->snapshotter()->Shutdown(deadline);
+  database->Close(deadline);  // what does not finish within the grace period is in the log
   spdlog::info("shut down cleanly");
   return arrow::Status::OK();
 }

@@ -100,7 +100,8 @@ arrow::Result<int64_t> Dataset::ChargeRowsLocked(const arrow::RecordBatch& batch
   return index_bytes;
 }
 
-arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::RecordBatch>& batch) {
+arrow::Result<Dataset::PreparedAppend> Dataset::Prepare(
+    const std::shared_ptr<arrow::RecordBatch>& batch) {
   ARROW_ASSIGN_OR_RAISE(ConformedBatch conformed,
                         ConformBatch(batch, schema(), layout_, next_assigned_id_, name_));
   const int64_t bytes = arrow::util::TotalBufferSize(*conformed.batch);
@@ -118,8 +119,13 @@ arrow::Result<PreparedAppend> Dataset::Prepare(const std::shared_ptr<arrow::Reco
   if (layout_.id_kind == IdKind::kAssigned) {
     next_assigned_id_ += static_cast<uint64_t>(conformed.batch->num_rows());
   }
-  return PreparedAppend{
-      std::move(conformed.batch), bytes, index_bytes, next_ticket_++, std::nullopt, 0, Roaring()};
+  return PreparedAppend{std::move(conformed.batch),
+                        bytes,
+                        index_bytes,
+                        next_ticket_++,
+                        std::nullopt,
+                        WalTicket{},
+                        Roaring()};
 }
 
 void Dataset::TokenizeText(PreparedAppend* prepared) const {
@@ -138,8 +144,9 @@ arrow::Status Dataset::ResolveReplaced(PreparedAppend* prepared) {
 
 void Dataset::Publish(PreparedAppend& prepared) {
   std::shared_ptr<DatasetText> text;
-  const std::optional<int64_t> first_row = PublishBatch(
-      prepared.ticket, prepared.batch, prepared.bytes, prepared.lsn, &text, prepared.replaced);
+  const std::optional<int64_t> first_row =
+      PublishBatch(prepared.ticket, prepared.batch, prepared.bytes, prepared.record.lsn, &text,
+                   prepared.replaced);
   IndexText(text.get(), *prepared.batch, std::exchange(prepared.text, std::nullopt), first_row);
   FinishUpsert(text.get(), *prepared.batch, prepared.replaced, first_row);
 }
@@ -153,7 +160,7 @@ void Dataset::FinishUpsert(DatasetText* text, const arrow::RecordBatch& batch,
   }
   if (!layout_.unique_id) return;
   // Every put into a dataset whose ids are unique publishes under delete_mutex_
-  // (VectorStore::LogAndPublish, Append, replay); the analysis cannot see that through Publish.
+  // (Commit, AppendRecovered); the analysis cannot see that through Publish.
   delete_mutex_.AssertHeld();
   const arrow::Status mapped =
       id_rows_.Assign(*batch.GetColumnByName(std::string(kIdColumn)), *first_row);
@@ -245,24 +252,6 @@ void Dataset::IndexText(DatasetText* text, const arrow::RecordBatch& batch,
     spdlog::error("text indexing of dataset '{}' rows {}..{} failed: {}", name_, *first_row,
                   *first_row + batch.num_rows() - 1, status.ToString());
   }
-}
-
-arrow::Result<int64_t> Dataset::Append(const std::shared_ptr<arrow::RecordBatch>& batch) {
-  PreparedAppend prepared;
-  MutexLock deletes(&delete_mutex_);  // unique ids: see ResolveReplaced
-  arrow::Status resolved;
-  {
-    MutexLock order(&append_mutex_);
-    ARROW_ASSIGN_OR_RAISE(prepared, Prepare(batch));
-    resolved = ResolveReplaced(&prepared);
-    if (resolved.ok()) logged_rows_ += prepared.batch->num_rows();
-  }
-  if (!resolved.ok()) {
-    Discard(prepared);
-    return resolved;
-  }
-  Publish(prepared);
-  return prepared.batch->num_rows();
 }
 
 void Dataset::RevertLoggedRows(int64_t rows) {

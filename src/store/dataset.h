@@ -17,6 +17,7 @@
 
 #include "common/mutex.h"
 #include "graph/dataset_graph.h"
+#include "store/dataset_commit.h"
 #include "store/dataset_index.h"
 #include "store/dataset_layout.h"
 #include "store/dataset_text.h"
@@ -54,22 +55,6 @@ struct DatasetSnapshot {
   std::shared_ptr<const EdgeCut> edges;
 };
 
-// A batch validated, conformed and charged to the budget, waiting to be published. It must be
-// passed to exactly one of Dataset::Publish or Dataset::Discard.
-struct PreparedAppend {
-  std::shared_ptr<arrow::RecordBatch> batch;  // as it will be stored and logged
-  int64_t bytes = 0;                          // the batch's Arrow bytes, charged to the budget
-  int64_t index_bytes = 0;                    // the index memory its rows will need, charged ahead
-  uint64_t ticket = 0;                        // position in the dataset's publication order
-  // The batch's text, tokenized ahead of publication by Dataset::TokenizeText; unset: Publish
-  // tokenizes it.
-  std::optional<TextIndex::TokenizedRows> text;
-  uint64_t lsn = 0;  // the append's WAL record, set by the caller once logged (0: not logged)
-  // For a dataset whose ids are unique: the rows the batch replaces (Dataset::ResolveReplaced),
-  // deleted when it is published.
-  Roaring replaced;
-};
-
 // What one compaction reclaimed (Dataset::PublishCompaction).
 struct CompactionReport {
   int64_t reclaimed_rows = 0;   // deleted rows dropped from the batches, graph and text index
@@ -100,11 +85,11 @@ struct SavedSnapshot {
   int64_t compactions = 0;
 };
 
-// Thread-safe. Appending is two-phase so that the write-ahead log can sit between validation
-// and visibility: Prepare (under the caller's ordering), log, then Publish (or Discard if
-// logging failed). Batches become visible in the order they were prepared. Deleting is
-// likewise resolve (LiveRowsWithIds over a snapshot), log, then PublishDeletes; compacting is
-// PlanCompaction (the costly part, off the publish path), log, then PublishCompaction.
+// Thread-safe. Every logged change enters through Commit (an append, a delete, graph edges),
+// Compact, Drop or DropTogether, which own the write order: under the dataset's private mutexes
+// a change is validated and queued to the log (CommitLog), the log is waited for without them,
+// and the change is published in its turn, so the dataset's log order, publication order and
+// row numbering agree (dataset_commit.cc). Readers take a Snapshot and never wait.
 class Dataset {
  public:
   // An empty dataset whose stored schema derives from `put_schema` (see StoredSchemaFor).
@@ -135,38 +120,71 @@ class Dataset {
   // put to an existing dataset). Invalid names the mismatch.
   arrow::Status CheckPutSchema(const arrow::Schema& put_schema) const;
 
-  // Validates and conforms `batch` (ConformBatch) and charges its bytes, and the index memory
-  // its rows will need (HnswIndex::MemoryModel, whole chunks), to the budget. The
-  // caller must hold `append_mutex()`, and keep holding it until the batch is queued to the
-  // log, so that log order and publication order agree. Errors: Invalid (bad batch, naming the
-  // problem), CapacityError (memory limit), KeyError (the dataset was dropped).
-  arrow::Result<PreparedAppend> Prepare(const std::shared_ptr<arrow::RecordBatch>& batch)
-      REQUIRES(append_mutex_);
+  // --- Changes: the only ways a logged change enters the dataset (dataset_commit.cc). ---
 
-  // Tokenizes the prepared batch's text for the text index (nothing without text columns).
-  // Optional: a put calls it while its batch is being logged, so that the tokenizing, the
-  // costly half of text indexing, overlaps the wait for the log.
-  void TokenizeText(PreparedAppend* prepared) const;
+  // Appends a batch: validates and conforms it (ConformBatch), charges its bytes and the index
+  // memory its rows will need (HnswIndex::MemoryModel, whole chunks) to the budget, queues it
+  // to `log` (with the dataset's creation when append.log_creation; as an upsert, with the rows
+  // it replaces, for a dataset whose ids are unique), waits until it is durable, then makes it
+  // visible after every change queued before it: when Commit returns, scans and searches find
+  // it. On any error nothing is stored and nothing charged: Invalid (bad batch, naming the
+  // problem), CapacityError (memory limit), KeyError (the dataset was dropped), IOError (the
+  // log could not be written).
+  arrow::Result<Committed> Commit(const AppendMutation& append, const CommitLog& log)
+      EXCLUDES(delete_mutex_, append_mutex_, state_mutex_);
 
-  // For a dataset whose ids are unique (DatasetLayout::unique_id): sets prepared->replaced to the
-  // rows its batch replaces, numbered as its record logs them (the batch's first row being
-  // logged_rows()): the live rows carrying its ids, found in the id map (O(batch)), and the
-  // earlier rows of ids the batch repeats. The caller holds delete_mutex() from before Prepare
-  // until the batch is published or discarded, so that every change logged before it is
-  // published (puts into such a dataset run one at a time), and append_mutex().
-  arrow::Status ResolveReplaced(PreparedAppend* prepared) REQUIRES(delete_mutex_, append_mutex_);
+  // Deletes the live rows carrying the ids (rows.rows: how many; 0 when no live row carries
+  // them, which is no error and logs nothing). The delete is durable before its rows vanish
+  // from scans and searches, and their graph edges go with them. Deletes of the dataset run
+  // one at a time; appends wait for one only while its record is queued. KeyError (dataset
+  // dropped), IOError (log: nothing is deleted).
+  arrow::Result<Committed> Commit(const DeleteMutation& del, const CommitLog& log)
+      EXCLUDES(delete_mutex_, append_mutex_, state_mutex_);
 
-  // Makes a prepared batch visible, after every batch prepared before it has been published or
-  // discarded (waits for them), and adds its rows to the text index (consuming prepared.text):
-  // when Publish returns, a search finds them. The rows in prepared.replaced are deleted in the
-  // same step: no reader sees the batch without their deletion, or the other way round. For a
-  // dataset whose ids are unique the caller holds delete_mutex() (see ResolveReplaced).
-  void Publish(PreparedAppend& prepared);
+  // Adds graph edges, all or none, once durable: Invalid (bad columns or values, ids not
+  // integers), KeyError (an id that is no live row's, or the dataset was dropped),
+  // CapacityError (memory), IOError (log). Every endpoint is live when they are published: a
+  // delete comes wholly before the check or wholly after the edges.
+  arrow::Result<Committed> Commit(const EdgesMutation& edges, const CommitLog& log)
+      EXCLUDES(delete_mutex_, append_mutex_, state_mutex_);
 
-  // Gives up a prepared batch: releases its bytes and its place in the order.
-  void Discard(const PreparedAppend& prepared);
+  // Compacts the dataset (dataset_compaction.cc): its deleted rows leave its batches (small
+  // ones coalesced), its graph (repaired, not rebuilt, from `threads` threads) and its text
+  // index, and the rows that stay are renumbered; the compaction is logged to `log`, in its
+  // turn among the dataset's changes, so a restart renumbers alike. Returns what was reclaimed
+  // (nothing when no row is deleted). Puts, deletes, scans and searches go on meanwhile;
+  // indexing of the dataset pauses. KeyError (dropped), IOError (log: nothing changes),
+  // Cancelled (`cancelled` returned true before it was logged).
+  arrow::Result<CompactionReport> Compact(const CommitLog& log, int threads,
+                                          const std::function<bool()>& cancelled)
+      EXCLUDES(maintenance_mutex_, delete_mutex_, append_mutex_, state_mutex_);
 
-  // Prepare + Publish, for appends that are not logged.
+  // Logs the dataset's drop and, once durable, marks it dropped (MarkDropped): every change of
+  // the dataset is logged before the drop or not at all. KeyError when it was dropped already;
+  // a drop that could not be logged leaves the dataset as it was.
+  arrow::Status Drop(const CommitLog& log) EXCLUDES(append_mutex_);
+
+  // Drop for several datasets in one record (a namespace's drop): `encode` makes it from the
+  // names of those not dropped yet, which are returned with its LSN. Every change of each of
+  // them is logged before the record or not at all.
+  struct DroppedTogether {
+    std::vector<std::string> names;
+    uint64_t lsn = 0;
+  };
+  static arrow::Result<DroppedTogether> DropTogether(
+      const std::vector<std::shared_ptr<Dataset>>& datasets,
+      const std::function<arrow::Result<WalPayload>(const std::vector<std::string>& names)>& encode,
+      const CommitLog& log) NO_THREAD_SAFETY_ANALYSIS;  // locks a set of datasets' mutexes
+
+  // Logs the creation of the dataset, not shared yet, without a batch (a schema-only put) and
+  // waits until it is durable; sets created_lsn().
+  arrow::Status LogCreation(const CommitLog& log);
+
+  // Logs the dataset's row count (a kRowCount record) and waits until it is durable
+  // (LogRowCounts in store/recovery.h).
+  arrow::Status LogRowCount(const CommitLog& log) EXCLUDES(append_mutex_);
+
+  // Commit of an append without a log, returning the rows appended (tests, tools).
   arrow::Result<int64_t> Append(const std::shared_ptr<arrow::RecordBatch>& batch);
 
   // Appends a batch read back from the write-ahead log (record `lsn`) or from a snapshot taken
@@ -185,23 +203,6 @@ class Dataset {
   // change up to its LSN (a dataset loaded from that snapshot).
   void set_saved_snapshot(SavedSnapshot saved);
   SavedSnapshot saved_snapshot() const;
-
-  // Records that the dataset's change `lsn` was queued to the log. The caller holds
-  // append_mutex().
-  void NoteLogged(uint64_t lsn) REQUIRES(append_mutex_) {
-    logged_lsn_.store(lsn, std::memory_order_relaxed);
-  }
-
-  // The dataset's stored row count once every change queued to the log so far is published:
-  // the row count its next record logs (an append's first row number), which replay checks.
-  // The caller holds append_mutex().
-  int64_t logged_rows() const REQUIRES(append_mutex_) { return logged_rows_; }
-  // Adds `rows` (negative for a compaction) to logged_rows(), for a change just queued. The
-  // caller holds append_mutex().
-  void AddLoggedRows(int64_t rows) REQUIRES(append_mutex_) { logged_rows_ += rows; }
-  // Takes back AddLoggedRows(rows) for a change the log failed to write (its
-  // WalWriter::Enqueue on_failure). Locks append_mutex().
-  void RevertLoggedRows(int64_t rows) EXCLUDES(append_mutex_);
 
   // Rows stored now, deleted ones included (Snapshot().num_rows without copying the batches).
   int64_t num_rows() const;
@@ -252,54 +253,16 @@ class Dataset {
   // ChargeIndexMemory or put.
   int64_t index_memory() const { return index_memory_.load(std::memory_order_relaxed); }
 
-  // The mutex that orders appends (see Prepare).
-  Mutex& append_mutex() RETURN_CAPABILITY(append_mutex_) { return append_mutex_; }
-
-  // The mutex that serializes deletes, held from resolving the rows until they are published,
-  // so that two deletes never count the same row.
-  Mutex& delete_mutex() RETURN_CAPABILITY(delete_mutex_) { return delete_mutex_; }
-
-  // A delete's place in the publication order, which it shares with appends: call under
-  // append_mutex() when queuing the delete to the log, then pass the turn to exactly one of
-  // PublishDeletes or SkipTurn. So a snapshot never sees a delete without the appends logged
-  // before it, or the other way round.
-  uint64_t TakeTurn() REQUIRES(append_mutex_) { return next_ticket_++; }
-
-  // Marks `rows` (published rows, not deleted yet) deleted, in its turn (waiting for the
-  // appends logged before it): scans and searches that start afterwards leave them out. The
-  // caller holds delete_mutex() and has made the delete, WAL record `lsn`, durable.
-  void PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) REQUIRES(delete_mutex_);
-
-  // Gives up a turn whose delete was not logged.
-  void SkipTurn(uint64_t turn);
-
   // Applies a delete read back from the write-ahead log. Invalid, naming the record `lsn`,
   // when it names a row the dataset does not have.
   arrow::Status DeleteRecovered(const Roaring& rows, uint64_t lsn);
 
   // Serializes compactions and snapshots of the dataset: a snapshot's graph and rows must be
-  // numbered alike, and a compaction renumbers both.
+  // numbered alike, and a compaction renumbers both. The one mutex of the dataset taken from
+  // outside: a snapshot (store/snapshot_io.cc) holds it while it saves the graph and copies the
+  // rows. It orders no logged change (a snapshot logs nothing), so the write order stays
+  // Commit's alone.
   Mutex& maintenance_mutex() RETURN_CAPABILITY(maintenance_mutex_) { return maintenance_mutex_; }
-
-  // Builds the dataset without the rows deleted now (or without `dropped`, all deleted rows,
-  // when replaying a compaction): compacted batches (small ones coalesced), a compacted graph
-  // (HnswCompaction, from `threads` threads) and a rebuilt text index, none of them visible
-  // yet. Indexing of the dataset pauses until the plan is published or destroyed; puts,
-  // deletes and searches go on. The caller holds maintenance_mutex(). A plan that drops no row
-  // needs no publishing. Cancelled once `cancelled` returns true; Invalid when `dropped` names
-  // a row that is not deleted; CapacityError when memory runs out.
-  arrow::Result<std::unique_ptr<CompactionPlan>> PlanCompaction(
-      const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled)
-      REQUIRES(maintenance_mutex_);
-
-  // Makes `plan` the dataset, in `turn` (TakeTurn): rows published since it was planned are
-  // appended to it and rows deleted since stay deleted, renumbered; scans and searches that
-  // start afterwards see the compacted rows, the ones in progress keep theirs. The caller holds
-  // delete_mutex() (so no delete resolves rows in the old numbering meanwhile) and has made
-  // the compaction, WAL record `lsn` listing plan.dropped(), durable. Puts wait for it only
-  // while the rows published since the plan are added to it.
-  CompactionReport PublishCompaction(CompactionPlan& plan, uint64_t turn, uint64_t lsn)
-      REQUIRES(delete_mutex_);
 
   // Applies a compaction read back from the write-ahead log (record `lsn`): the same
   // renumbering as when it was logged. Invalid, naming the record, when `dropped` names a row
@@ -319,24 +282,152 @@ class Dataset {
   std::shared_ptr<arrow::Schema> schema() const;
 
   // Marks the dataset dropped: later prepares fail, its bytes go back to the budget and its
-  // indexing stops. Called by VectorStore::Drop.
+  // indexing stops. Called by Drop, DropTogether and the replay of a drop.
   void MarkDropped();
   bool dropped() const;
 
   // The dataset's knowledge-graph edges (graph/dataset_graph.h; store/dataset_edges.h).
   DatasetGraph& graph() const { return *graph_; }
-  // Publishes a change kept beside the rows (graph edges) in `turn` (TakeTurn): `publish` runs
-  // under the state lock and the dataset's LSN becomes `lsn`, so that a snapshot's cut holds
-  // the change exactly when `lsn` is within it.
-  void PublishBeside(uint64_t turn, const std::function<void()>& publish, uint64_t lsn) {
-    Resolve(turn, publish, lsn);
-  }
+  // Applies graph edges read back from the write-ahead log (record `lsn`, a canonical edge
+  // batch; Invalid, naming the record, in any other layout), in their turn.
+  arrow::Status EdgesRecovered(const arrow::RecordBatch& edges, uint64_t lsn);
 
  private:
+  // Lets tests hold a private mutex as a change in flight would (tests/store only).
+  friend class DatasetInternalsForTest;
+
+  // A batch validated, conformed and charged to the budget, waiting to be published. It is
+  // passed to exactly one of Publish or Discard.
+  struct PreparedAppend {
+    std::shared_ptr<arrow::RecordBatch> batch;  // as it will be stored and logged
+    int64_t bytes = 0;                          // the batch's Arrow bytes, charged to the budget
+    int64_t index_bytes = 0;  // the index memory its rows will need, charged ahead
+    uint64_t ticket = 0;      // position in the dataset's publication order
+    // The batch's text, tokenized ahead of publication by TokenizeText; unset: Publish
+    // tokenizes it.
+    std::optional<TextIndex::TokenizedRows> text;
+    WalTicket record;  // the append's WAL record, once queued (LSN 0: not logged)
+    // For a dataset whose ids are unique: the rows the batch replaces (ResolveReplaced),
+    // deleted when it is published.
+    Roaring replaced;
+  };
+
+  // A change other than an append queued to the log: its place in the publication order, to
+  // pass to exactly one of Resolve (or PublishDeletes, PublishCompaction) or SkipTurn, and
+  // its record.
+  struct QueuedChange {
+    uint64_t turn = 0;
+    WalTicket ticket;
+  };
+
   Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
           std::shared_ptr<arrow::Schema> schema, DatasetLayout layout,
           std::unique_ptr<DatasetIndex> index, std::shared_ptr<DatasetText> text,
           MemoryBudget* budget);
+
+  // The steps of Commit (dataset_commit.cc).
+
+  // Queues the payload `encode` makes from logged_rows_ as the dataset's next change, under
+  // append_mutex_ (so that it is logged before the dataset's drop or not at all, takes its
+  // turn among the appends in log order, and logs the row count of that place), then waits,
+  // without the mutex, until it is durable; the change adds `row_delta` rows. The caller
+  // publishes it in the returned turn. On failure nothing is logged or the turn is given back:
+  // KeyError when the dataset was dropped, IOError when the log could not be written.
+  arrow::Result<QueuedChange> LogChange(
+      const CommitLog& log, const std::function<arrow::Result<WalPayload>(int64_t)>& encode,
+      int64_t row_delta) EXCLUDES(append_mutex_);
+  // Commit of an append once the dataset's puts are in turn: for a dataset whose ids are
+  // unique, the caller holds delete_mutex_ (the rows a put replaces are resolved and logged
+  // with it, and every change logged before it is published).
+  arrow::Result<Committed> CommitAppendInTurn(const AppendMutation& append, const CommitLog& log)
+      EXCLUDES(append_mutex_);
+  // Queues the prepared batch (and the dataset's creation with it when `log_creation`) to
+  // `log`, the rows it replaces resolved first for unique ids. Sets prepared->record.
+  arrow::Status QueueAppend(PreparedAppend* prepared, bool log_creation, const CommitLog& log)
+      REQUIRES(append_mutex_);
+
+  // Validates and conforms `batch` (ConformBatch) and charges its bytes, and the index memory
+  // its rows will need (HnswIndex::MemoryModel, whole chunks), to the budget, and gives it its
+  // place in the publication order: append_mutex_ is held until the batch is queued to the
+  // log, so that log order and publication order agree. Errors: Invalid (bad batch, naming the
+  // problem), CapacityError (memory limit), KeyError (the dataset was dropped).
+  arrow::Result<PreparedAppend> Prepare(const std::shared_ptr<arrow::RecordBatch>& batch)
+      REQUIRES(append_mutex_);
+
+  // Tokenizes the prepared batch's text for the text index (nothing without text columns):
+  // called while the batch is being logged, so that the tokenizing, the costly half of text
+  // indexing, overlaps the wait for the log.
+  void TokenizeText(PreparedAppend* prepared) const;
+
+  // For a dataset whose ids are unique (DatasetLayout::unique_id): sets prepared->replaced to
+  // the rows its batch replaces, numbered as its record logs them (the batch's first row being
+  // logged_rows_): the live rows carrying its ids, found in the id map (O(batch)), and the
+  // earlier rows of ids the batch repeats. delete_mutex_ is held from before Prepare until the
+  // batch is published or discarded, so that every change logged before it is published (puts
+  // into such a dataset run one at a time).
+  arrow::Status ResolveReplaced(PreparedAppend* prepared) REQUIRES(delete_mutex_, append_mutex_);
+
+  // Makes a prepared batch visible, after every batch prepared before it has been published or
+  // discarded (waits for them), and adds its rows to the text index (consuming prepared.text):
+  // when Publish returns, a search finds them. The rows in prepared.replaced are deleted in the
+  // same step: no reader sees the batch without their deletion, or the other way round. For a
+  // dataset whose ids are unique delete_mutex_ is held (see ResolveReplaced).
+  void Publish(PreparedAppend& prepared);
+
+  // Gives up a prepared batch: releases its bytes and its place in the order.
+  void Discard(const PreparedAppend& prepared);
+
+  // Waits, releasing append_mutex_, while a drop of the dataset is being logged (Drop): a
+  // change is queued before the drop or, once the drop is durable, refused.
+  void AwaitNoDrop() REQUIRES(append_mutex_) {
+    while (dropping_) drop_resolved_.Wait(&append_mutex_);
+  }
+  // Ends a drop being logged: marks the dataset dropped when `logged`, and lets the changes
+  // waiting for it go on.
+  void ResolveDrop(bool logged) REQUIRES(append_mutex_);
+
+  // Records that the dataset's change `lsn` was queued to the log.
+  void NoteLogged(uint64_t lsn) REQUIRES(append_mutex_) {
+    logged_lsn_.store(lsn, std::memory_order_relaxed);
+  }
+  // Takes back logged_rows_ += rows for a change the log failed to write (its
+  // WalWriter::Enqueue on_failure, on the log's thread).
+  void RevertLoggedRows(int64_t rows) EXCLUDES(append_mutex_);
+
+  // A change's place in the publication order, which it shares with appends: taken under
+  // append_mutex_ when queuing the change to the log, then passed to exactly one of Resolve
+  // (PublishDeletes, PublishCompaction) or SkipTurn. So a snapshot never sees a change without
+  // the ones logged before it, or the other way round.
+  uint64_t TakeTurn() REQUIRES(append_mutex_) { return next_ticket_++; }
+
+  // Marks `rows` (published rows, not deleted yet) deleted, in its turn (waiting for the
+  // changes logged before it): scans and searches that start afterwards leave them out.
+  // delete_mutex_ is held and the delete, WAL record `lsn`, is durable.
+  void PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) REQUIRES(delete_mutex_);
+
+  // Gives up a turn whose change was not logged.
+  void SkipTurn(uint64_t turn);
+
+  // Builds the dataset without the rows deleted now (or without `dropped`, all deleted rows,
+  // when replaying a compaction): compacted batches (small ones coalesced), a compacted graph
+  // (HnswCompaction, from `threads` threads) and a rebuilt text index, none of them visible
+  // yet. Indexing of the dataset pauses until the plan is published or destroyed; puts,
+  // deletes and searches go on. A plan that drops no row needs no publishing. Cancelled once
+  // `cancelled` returns true; Invalid when `dropped` names a row that is not deleted;
+  // CapacityError when memory runs out.
+  arrow::Result<std::unique_ptr<CompactionPlan>> PlanCompaction(
+      const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled)
+      REQUIRES(maintenance_mutex_);
+
+  // Makes `plan` the dataset, in `turn` (TakeTurn): rows published since it was planned are
+  // appended to it and rows deleted since stay deleted, renumbered; scans and searches that
+  // start afterwards see the compacted rows, the ones in progress keep theirs. delete_mutex_ is
+  // held (so no delete resolves rows in the old numbering meanwhile) and the compaction, WAL
+  // record `lsn` listing plan.dropped(), is durable. Puts wait for it only while the rows
+  // published since the plan are added to it.
+  CompactionReport PublishCompaction(CompactionPlan& plan, uint64_t turn, uint64_t lsn)
+      REQUIRES(delete_mutex_);
+
   // Publishes the change holding `ticket`, in ticket order: `publish` (null to skip the ticket)
   // runs under the state lock (so a lambda passed here is marked REQUIRES(state_mutex_)), and
   // the dataset's LSN becomes `lsn` (0: unchanged).
@@ -383,8 +474,12 @@ class Dataset {
   const HnswIndex::MemoryModel index_model_;  // what the graph allocates for a number of rows
   MemoryBudget* const budget_;
 
-  // Serializes Prepare (it needs the current schema and the next assigned id) and, for logged
-  // appends, queuing to the log.
+  // The commit mutexes, private: only Commit, Compact, Drop and the replay functions take them.
+  // append_mutex_ serializes Prepare (it needs the current schema and the next assigned id)
+  // and the queuing of every change to the log: log order = publication order (next_ticket_).
+  // delete_mutex_ is held by a delete, an edge append, a compaction and a put into a dataset
+  // of unique ids from resolving rows until they are published, and maintenance_mutex_ by a
+  // compaction or a snapshot from start to end.
   // Lock order: maintenance_mutex_, then delete_mutex_, then append_mutex_, then state_mutex_.
   Mutex append_mutex_ ACQUIRED_AFTER(delete_mutex_);
   Mutex delete_mutex_ ACQUIRED_AFTER(maintenance_mutex_);
@@ -396,6 +491,10 @@ class Dataset {
   // into such a dataset hold delete_mutex_ until they publish, so it is the logged one too).
   IdRowMap id_rows_ GUARDED_BY(delete_mutex_);
   std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
+  // While a drop's record is being written, without append_mutex_ (the log's take-backs of
+  // the dataset's failed records need it: WalWriter::Enqueue): no other change is queued.
+  bool dropping_ GUARDED_BY(append_mutex_) = false;
+  CondVar drop_resolved_;  // signalled when dropping_ is cleared
 
   // Guards the published state below; held only to publish or copy it.
   mutable SharedMutex state_mutex_ ACQUIRED_AFTER(append_mutex_);

@@ -1,5 +1,6 @@
-// Dataset's compaction: PlanCompaction, PublishCompaction and CompactRecovered (declared in
-// dataset.h), apart from the rest of Dataset because they are a subject of their own.
+// Dataset's compaction: Compact, PlanCompaction, PublishCompaction and CompactRecovered
+// (declared in dataset.h), apart from the rest of Dataset because they are a subject of their
+// own.
 #include "store/dataset_compaction.h"
 
 #include <arrow/status.h>
@@ -160,6 +161,26 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - plan.start_).count();
   ChargeIndexMemory();  // the compacted graph and text index replace the old ones
   return report;
+}
+
+arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threads,
+                                                 const std::function<bool()>& cancelled) {
+  MutexLock maintenance(&maintenance_mutex_);
+  ARROW_ASSIGN_OR_RAISE(
+      std::unique_ptr<CompactionPlan> plan,
+      PlanCompaction(std::nullopt, threads, [&] { return cancelled() || dropped(); }));
+  if (plan->dropped().isEmpty()) return CompactionReport{};
+  // Held until published: a delete resolved in the old numbering must not publish after it.
+  MutexLock deletes(&delete_mutex_);
+  if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
+  const Roaring& dropped = plan->dropped();
+  ARROW_ASSIGN_OR_RAISE(
+      QueuedChange change,
+      LogChange(
+          log, [&](int64_t logged_rows) { return EncodeCompact(name_, dropped, logged_rows); },
+          -static_cast<int64_t>(dropped.cardinality())));
+  // Indexing resumes as the plan goes (on return): on the rows past the compacted graph.
+  return PublishCompaction(*plan, change.turn, change.ticket.lsn);
 }
 
 arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {

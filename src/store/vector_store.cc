@@ -12,112 +12,12 @@
 
 namespace arbalest {
 
-arrow::Result<WalTicket> VectorStore::Log(arrow::Result<WalPayload> payload,
-                                          std::function<void()> on_failure) {
-  if (!wal_) return WalTicket{};
-  ARROW_RETURN_NOT_OK(payload.status());
-  return wal_->Enqueue(std::move(*payload), std::move(on_failure));
-}
-
-arrow::Result<std::pair<WalTicket, WalTicket>> VectorStore::LogCreateAndAppend(
-    arrow::Result<WalPayload> create, arrow::Result<WalPayload> append,
-    std::function<void()> on_failure) {
-  ARROW_RETURN_NOT_OK(create.status());
-  ARROW_RETURN_NOT_OK(append.status());
-  if (!wal_) return std::pair<WalTicket, WalTicket>{};
-  std::vector<WalPayload> records;
-  records.push_back(std::move(*create));
-  records.push_back(std::move(*append));
-  ARROW_ASSIGN_OR_RAISE(std::vector<WalTicket> tickets,
-                        wal_->EnqueueAll(std::move(records), std::move(on_failure)));
-  return std::pair{std::move(tickets[0]), std::move(tickets[1])};
-}
-
-arrow::Status VectorStore::WaitLogged(const WalTicket& ticket) {
-  return wal_ ? wal_->Wait(ticket) : arrow::Status::OK();
-}
-
-arrow::Result<PutAck> VectorStore::LogAndPublish(Dataset& dataset,
-                                                 const std::shared_ptr<arrow::RecordBatch>& batch,
-                                                 bool log_create) {
-  if (!dataset.layout().unique_id) return LogAndPublishInTurn(dataset, batch, log_create);
-  // A put into a dataset whose ids are unique holds the dataset's delete mutex until it is
-  // published: every change logged before it is published when it resolves the rows it
-  // replaces (Dataset::ResolveReplaced), so the id map it reads is the log's state.
-  MutexLock serial(&dataset.delete_mutex());
-  return LogAndPublishInTurn(dataset, batch, log_create);
-}
-
-arrow::Result<PutAck> VectorStore::LogAndPublishInTurn(
-    Dataset& dataset, const std::shared_ptr<arrow::RecordBatch>& batch, bool log_create) {
-  PreparedAppend prepared;
-  WalTicket ticket;
-  arrow::Status logged = arrow::Status::OK();
-  {
-    MutexLock order(&dataset.append_mutex());
-    auto ready = dataset.Prepare(batch);
-    if (!ready.ok()) {
-      if (ready.status().IsCapacityError())
-        ingest_.rejected.fetch_add(1, std::memory_order_relaxed);
-      return ready.status();
-    }
-    prepared = std::move(*ready);
-    // The append's first row number: checked by replay, so that a lost record is noticed.
-    const int64_t rows = prepared.batch->num_rows();
-    auto take_back = [&dataset, rows] { dataset.RevertLoggedRows(rows); };
-    if (dataset.layout().unique_id) {
-      dataset.delete_mutex().AssertHeld();  // LogAndPublish holds it for unique ids
-      logged = dataset.ResolveReplaced(&prepared);
-    }
-    // An append that replaces rows (unique ids) logs them with it, in one record.
-    const int64_t first_row = dataset.logged_rows();
-    const auto encode_append = [&]() {
-      return prepared.replaced.isEmpty()
-                 ? EncodeAppend(dataset.name(), *prepared.batch, first_row)
-                 : EncodeUpsert(dataset.name(), *prepared.batch, prepared.replaced, first_row);
-    };
-    if (!logged.ok()) {
-      // Nothing logged: given up below.
-    } else if (log_create) {
-      // A new dataset's creation goes into the log with its first batch, or not at all: alone,
-      // it would be in the log of a dataset the server does not have, and a retried put would
-      // log a second creation that a restart refuses.
-      auto tickets = LogCreateAndAppend(EncodeCreateDataset(dataset.name(), dataset.put_schema()),
-                                        encode_append(), take_back);
-      logged = tickets.status();
-      if (tickets.ok()) {
-        dataset.set_created_lsn(tickets->first.lsn);
-        ticket = std::move(tickets->second);
-      }
-    } else {
-      auto appended = Log(encode_append(), take_back);
-      logged = appended.status();
-      if (appended.ok()) ticket = std::move(*appended);
-    }
-    if (logged.ok()) {
-      dataset.NoteLogged(ticket.lsn);
-      dataset.AddLoggedRows(rows);
-    }
-    prepared.lsn = ticket.lsn;
-  }
-  // Given up off the append mutex: its turn waits for the changes queued before it, and the
-  // log takes back records that failed under that mutex (WalWriter::Enqueue's on_failure).
-  if (!logged.ok()) {
-    dataset.Discard(prepared);
-    return logged;
-  }
-  dataset.TokenizeText(&prepared);  // while the log writes the batch
-  if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
-    dataset.Discard(prepared);
-    return durable;
-  }
-  dataset.Publish(prepared);
-  if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
-  const PutAck ack{prepared.batch->num_rows(), wal_ ? ticket.lsn : next_seq_.fetch_add(1),
+PutAck VectorStore::Acknowledge(const Committed& committed) {
+  const PutAck ack{committed.rows, wal_ ? committed.lsn : next_seq_.fetch_add(1),
                    budget_.OverSoftLimit()};
   ingest_.batches.fetch_add(1, std::memory_order_relaxed);
   ingest_.rows.fetch_add(ack.rows, std::memory_order_relaxed);
-  ingest_.bytes.fetch_add(prepared.bytes, std::memory_order_relaxed);
+  ingest_.bytes.fetch_add(committed.bytes, std::memory_order_relaxed);
   if (ack.slow_down) ingest_.slow_downs.fetch_add(1, std::memory_order_relaxed);
   return ack;
 }
@@ -167,23 +67,9 @@ void VectorStore::MaybeCompact(const Dataset& dataset) {
 
 arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
                                                      const std::function<bool()>& cancelled) {
-  MutexLock maintenance(&dataset.maintenance_mutex());
-  ARROW_ASSIGN_OR_RAISE(std::unique_ptr<CompactionPlan> plan,
-                        dataset.PlanCompaction(std::nullopt, compaction_options_.threads,
-                                               [&] { return cancelled() || dataset.dropped(); }));
-  if (plan->dropped().isEmpty()) return CompactionReport{};
-  // Held until published: a delete resolved in the old numbering must not publish after it.
-  MutexLock deletes(&dataset.delete_mutex());
-  if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
-  const Roaring& dropped = plan->dropped();
-  ARROW_ASSIGN_OR_RAISE(
-      LoggedChange change,
-      LogChange(
-          dataset,
-          [&](int64_t logged_rows) { return EncodeCompact(dataset.name(), dropped, logged_rows); },
-          -static_cast<int64_t>(dropped.cardinality())));
-  const CompactionReport report = dataset.PublishCompaction(*plan, change.turn, change.lsn);
-  plan.reset();        // indexing resumes: the rows past the compacted graph
+  ARROW_ASSIGN_OR_RAISE(const CompactionReport report,
+                        dataset.Compact(Log(), compaction_options_.threads, cancelled));
+  if (report.reclaimed_rows == 0) return report;
   ReturnFreeMemory();  // the dropped rows' batches and the old graph
   if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
   compactions_.compactions.fetch_add(1, std::memory_order_relaxed);
@@ -214,13 +100,7 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::GetOrCreate(std::string_vie
     ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, put_schema));
     ARROW_ASSIGN_OR_RAISE(existing, ReserveName(name, created));
     if (!existing) {
-      auto logged = [&]() -> arrow::Status {
-        ARROW_ASSIGN_OR_RAISE(WalTicket ticket,
-                              Log(EncodeCreateDataset(name, created->put_schema())));
-        ARROW_RETURN_NOT_OK(WaitLogged(ticket));
-        created->set_created_lsn(ticket.lsn);
-        return arrow::Status::OK();
-      }();
+      const arrow::Status logged = created->LogCreation(Log());
       FinishCreation(name, logged.ok());
       ARROW_RETURN_NOT_OK(logged);
       return created;
@@ -293,14 +173,13 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
   ARROW_ASSIGN_OR_RAISE(*dataset, ReserveName(name, created));
   if (*dataset) return AppendChecked(**dataset, batch);  // another put created it meanwhile
   // Published only once its creation and first batch are durable.
-  auto ack = LogAndPublish(*created, batch, /*log_create=*/true);
-  FinishCreation(name, ack.ok());
-  if (!ack.ok()) return ack;
-  // LogAndPublish's notice reached the index workers before the name was published, when they
-  // could not find the dataset yet.
+  auto committed = created->Commit(AppendMutation{batch, /*log_creation=*/true}, Log());
+  FinishCreation(name, committed.ok());
+  if (!committed.ok()) return CountRefusal(committed.status());
+  // Notified once the name is published: the index workers find the dataset by name.
   if (auto workers = index_workers_.load()) workers->Notify(created->name());
   *dataset = std::move(created);
-  return ack;
+  return Acknowledge(*committed);
 }
 
 arrow::Result<PutAck> VectorStore::AppendChecked(Dataset& dataset,
@@ -311,50 +190,26 @@ arrow::Result<PutAck> VectorStore::AppendChecked(Dataset& dataset,
 
 arrow::Result<PutAck> VectorStore::Append(Dataset& dataset,
                                           const std::shared_ptr<arrow::RecordBatch>& batch) {
-  return LogAndPublish(dataset, batch, /*log_create=*/false);
+  auto committed = dataset.Commit(AppendMutation{batch}, Log());
+  if (!committed.ok()) return CountRefusal(committed.status());
+  if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
+  return Acknowledge(*committed);
+}
+
+arrow::Status VectorStore::CountRefusal(arrow::Status status) {
+  if (status.IsCapacityError()) ingest_.rejected.fetch_add(1, std::memory_order_relaxed);
+  return status;
 }
 
 arrow::Result<int64_t> VectorStore::Delete(Dataset& dataset, const arrow::Array& ids) {
-  MutexLock deletes(&dataset.delete_mutex());
-  // Resolved without the append mutex: published rows never change, and the record below
-  // follows the appends of every row it names in the log, so replay numbers them alike.
-  ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(dataset.Snapshot(), ids));
-  if (rows.isEmpty()) return 0;
-  ARROW_ASSIGN_OR_RAISE(
-      LoggedChange change,
-      LogChange(
-          dataset,
-          [&](int64_t logged_rows) { return EncodeDelete(dataset.name(), rows, logged_rows); }, 0));
-  // The rows' edges go first: no reader sees the rows deleted and their edges still there.
-  RemoveEdgesOf(dataset, ids);
-  dataset.PublishDeletes(rows, change.turn, change.lsn);
-  MaybeCompact(dataset);
-  return static_cast<int64_t>(rows.cardinality());
+  ARROW_ASSIGN_OR_RAISE(const Committed committed, dataset.Commit(DeleteMutation{ids}, Log()));
+  if (committed.rows > 0) MaybeCompact(dataset);
+  return committed.rows;
 }
 
-arrow::Result<VectorStore::LoggedChange> VectorStore::LogChange(
-    Dataset& dataset, const std::function<arrow::Result<WalPayload>(int64_t logged_rows)>& encode,
-    int64_t row_delta) {
-  WalTicket ticket;
-  LoggedChange change;
-  {
-    MutexLock order(&dataset.append_mutex());
-    if (dataset.dropped()) {
-      return arrow::Status::KeyError("dataset '", dataset.name(), "' was deleted");
-    }
-    std::function<void()> on_failure;
-    if (row_delta != 0) on_failure = [&dataset, row_delta] { dataset.RevertLoggedRows(row_delta); };
-    ARROW_ASSIGN_OR_RAISE(ticket, Log(encode(dataset.logged_rows()), std::move(on_failure)));
-    change.turn = dataset.TakeTurn();
-    dataset.NoteLogged(ticket.lsn);
-    dataset.AddLoggedRows(row_delta);
-  }
-  if (arrow::Status durable = WaitLogged(ticket); !durable.ok()) {
-    dataset.SkipTurn(change.turn);
-    return durable;
-  }
-  change.lsn = ticket.lsn;
-  return change;
+arrow::Result<int64_t> VectorStore::AddEdges(Dataset& dataset, const arrow::RecordBatch& edges) {
+  ARROW_ASSIGN_OR_RAISE(const Committed committed, dataset.Commit(EdgesMutation{edges}, Log()));
+  return committed.rows;
 }
 
 arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) const {
@@ -369,16 +224,8 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::Get(std::string_view name) 
 
 arrow::Status VectorStore::Drop(std::string_view name) {
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Dataset> dataset, Get(name));
-  {
-    // Under the append mutex until the drop is durable: every append is logged either before
-    // the drop, or not at all. A drop that fails to be logged leaves the dataset as it was.
-    // The map's lock is not held meanwhile: other datasets go on.
-    MutexLock order(&dataset->append_mutex());
-    if (dataset->dropped()) return arrow::Status::KeyError("dataset '", name, "' not found");
-    ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeDropDataset(name)));
-    ARROW_RETURN_NOT_OK(WaitLogged(ticket));
-    dataset->MarkDropped();
-  }
+  // Logged without the map's lock: other datasets go on meanwhile.
+  ARROW_RETURN_NOT_OK(dataset->Drop(Log()));
   const DatasetSnapshot dropped = dataset->Snapshot();
   spdlog::info("dropped dataset '{}': {} rows, {} bytes", name, dropped.live_rows(),
                dropped.num_bytes);
@@ -445,20 +292,17 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
       return ApplyNamespaceLogged(entry);  // its datasets' drops were applied first
     case WalRecordType::kEdges:
       if (it == datasets_.end()) break;
-      return ApplyEdgesLogged(*it->second, entry);
+      if (!entry.batch) {
+        return arrow::Status::Invalid("WAL record ", entry.lsn, " logs edges of dataset '",
+                                      entry.dataset, "' without a batch");
+      }
+      return it->second->EdgesRecovered(*entry.batch, entry.lsn);
   }
   return arrow::Status::Invalid("WAL record ", entry.lsn, " refers to dataset '", entry.dataset,
                                 "', which does not exist at that point of the log");
 }
 
-arrow::Status VectorStore::LogRowCount(Dataset& dataset) {
-  WalTicket ticket;
-  {
-    MutexLock order(&dataset.append_mutex());
-    ARROW_ASSIGN_OR_RAISE(ticket, Log(EncodeRowCount(dataset.name(), dataset.logged_rows())));
-  }
-  return WaitLogged(ticket);
-}
+arrow::Status VectorStore::LogRowCount(Dataset& dataset) { return dataset.LogRowCount(Log()); }
 
 arrow::Status VectorStore::AddRestored(std::shared_ptr<Dataset> dataset) {
   dataset->ChargeIndexMemory();  // its text index, rebuilt as the snapshot loaded

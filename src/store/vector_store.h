@@ -164,13 +164,12 @@ class VectorStore {
   // (the default namespace always does). Dropping one drops its datasets with it in one WAL
   // record and returns their names: Invalid for the default namespace, KeyError when absent.
   arrow::Status CreateNamespace(std::string_view name);
-  arrow::Result<std::vector<std::string>> DropNamespace(std::string_view name)
-      NO_THREAD_SAFETY_ANALYSIS;  // locks the append mutexes of a set of datasets
+  arrow::Result<std::vector<std::string>> DropNamespace(std::string_view name);
   // The datasets of namespace `name` (KeyError when absent).
   arrow::Result<int64_t> NamespaceDatasetCount(std::string_view name);
   Namespaces& namespaces() { return namespaces_; }
 
-  // Graph edges (graph/dataset_graph.h; defined in vector_store_graph.cc). Adds a client's
+  // Graph edges (graph/dataset_graph.h; Dataset::Commit of an EdgesMutation). Adds a client's
   // edges (any batch ConformEdges accepts) to `dataset` once logged and durable, all or none,
   // and returns how many: Invalid (bad columns or values, ids not integers), KeyError (an id
   // that is no live row's, or the dataset was dropped), CapacityError (memory), IOError (log).
@@ -186,47 +185,15 @@ class VectorStore {
   const WalWriter* wal() const { return published_wal_.load(std::memory_order_acquire); }
 
  private:
-  // Logs `payload` if a log is attached; returns its ticket (lsn 0 without a log).
-  // `on_failure`: see WalWriter::Enqueue.
-  arrow::Result<WalTicket> Log(arrow::Result<WalPayload> payload,
-                               std::function<void()> on_failure = nullptr);
-  // Logs `create` and `append` as one group (WalWriter::EnqueueAll): both reach the log or
-  // neither does. Returns the tickets of both.
-  arrow::Result<std::pair<WalTicket, WalTicket>> LogCreateAndAppend(
-      arrow::Result<WalPayload> create, arrow::Result<WalPayload> append,
-      std::function<void()> on_failure);
-  // Waits for `ticket` if a log is attached.
-  arrow::Status WaitLogged(const WalTicket& ticket);
-  // A change of `dataset` other than an append (a delete, a compaction), logged and durable.
-  struct LoggedChange {
-    uint64_t turn = 0;  // its place in the dataset's publication order (Dataset::TakeTurn)
-    uint64_t lsn = 0;
-  };
-  // Logs the payload `encode` makes from the dataset's logged row count as the dataset's next
-  // change, under its append mutex (so that it is logged before the dataset's drop or not at
-  // all, takes its turn among the appends in log order, and logs the row count of that place),
-  // and waits until it is durable; the change adds `row_delta` rows. The caller publishes it
-  // in the returned turn. On failure nothing is logged or the turn is given back: KeyError when
-  // the dataset was dropped, IOError when the log could not be written.
-  arrow::Result<LoggedChange> LogChange(
-      Dataset& dataset, const std::function<arrow::Result<WalPayload>(int64_t logged_rows)>& encode,
-      int64_t row_delta);
-  // Prepares and logs `batch` (and first `create`, for a new dataset); publishes once durable.
-  arrow::Result<PutAck> LogAndPublish(Dataset& dataset,
-                                      const std::shared_ptr<arrow::RecordBatch>& batch,
-                                      bool log_create);
-  // LogAndPublish once the dataset's puts are in turn: for a dataset whose ids are unique, the
-  // caller holds its delete mutex (the rows a put replaces are resolved and logged with it).
-  arrow::Result<PutAck> LogAndPublishInTurn(Dataset& dataset,
-                                            const std::shared_ptr<arrow::RecordBatch>& batch,
-                                            bool log_create);
+  // The log changes go to (none before AttachWal): what Dataset::Commit queues records to.
+  CommitLog Log() const { return CommitLog(wal_.get()); }
+  // The ack of a committed append, counted in ingest_.
+  PutAck Acknowledge(const Committed& committed);
+  // Counts a put refused by the memory limit (ingest_.rejected); returns `status`.
+  arrow::Status CountRefusal(arrow::Status status);
 
-  // Removes the edges of rows just deleted (ids `ids`) from `dataset`'s graph.
-  void RemoveEdgesOf(Dataset& dataset, const arrow::Array& ids);
   // Applies a logged namespace record (replay).
   arrow::Status ApplyNamespaceLogged(const WalEntry& entry);
-  // Applies logged edges (replay).
-  arrow::Status ApplyEdgesLogged(Dataset& dataset, const WalEntry& entry);
 
   // Queues `dataset` for the compaction thread if its deleted rows call for it.
   void MaybeCompact(const Dataset& dataset);

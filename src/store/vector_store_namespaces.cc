@@ -15,8 +15,9 @@ arrow::Status VectorStore::CreateNamespace(std::string_view name) {
   if (namespaces_.ExistsLocked(name)) {
     return arrow::Status::Invalid("namespace '", name, "' already exists");
   }
-  ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeCreateNamespace(name)));
-  ARROW_RETURN_NOT_OK(WaitLogged(ticket));
+  const CommitLog log = Log();
+  ARROW_ASSIGN_OR_RAISE(WalTicket ticket, log.Enqueue(EncodeCreateNamespace(name)));
+  ARROW_RETURN_NOT_OK(log.Wait(ticket));
   ARROW_RETURN_NOT_OK(namespaces_.Created(name, ticket.lsn));
   spdlog::info("created namespace '{}'", name);
   return arrow::Status::OK();
@@ -33,25 +34,14 @@ arrow::Result<std::vector<std::string>> VectorStore::DropNamespace(std::string_v
     return arrow::Status::KeyError("namespace '", name, "' not found");
   }
   std::vector<std::shared_ptr<Dataset>> members;
-  for (auto& dataset : List()) {  // sorted by name: the append mutexes are taken in that order
+  for (auto& dataset : List()) {  // sorted by name: their mutexes are taken in that order
     if (NamespaceOf(dataset->name()) == name) members.push_back(std::move(dataset));
   }
-  // Every append, delete or edge of these datasets is logged before the drop or not at all.
-  for (const auto& dataset : members) dataset->append_mutex().Lock();
-  std::vector<std::string> names;
-  for (const auto& dataset : members) {
-    if (!dataset->dropped()) names.push_back(dataset->name());
-  }
-  auto logged = [&]() -> arrow::Result<uint64_t> {
-    ARROW_ASSIGN_OR_RAISE(WalTicket ticket, Log(EncodeDropNamespace(name, names)));
-    ARROW_RETURN_NOT_OK(WaitLogged(ticket));
-    return ticket.lsn;
-  }();
-  if (logged.ok()) {
-    for (const auto& dataset : members) dataset->MarkDropped();
-  }
-  for (auto it = members.rbegin(); it != members.rend(); ++it) (*it)->append_mutex().Unlock();
-  ARROW_RETURN_NOT_OK(logged.status());
+  // Every change of these datasets is logged before the drop or not at all.
+  ARROW_ASSIGN_OR_RAISE(
+      const Dataset::DroppedTogether dropped,
+      Dataset::DropTogether(
+          members, [&](const auto& names) { return EncodeDropNamespace(name, names); }, Log()));
   {
     WriterLock lock(&mutex_);
     for (const auto& dataset : members) {
@@ -61,9 +51,9 @@ arrow::Result<std::vector<std::string>> VectorStore::DropNamespace(std::string_v
       }
     }
   }
-  ARROW_RETURN_NOT_OK(namespaces_.Dropped(name, *logged));
-  spdlog::info("dropped namespace '{}' with {} datasets", name, names.size());
-  return names;
+  ARROW_RETURN_NOT_OK(namespaces_.Dropped(name, dropped.lsn));
+  spdlog::info("dropped namespace '{}' with {} datasets", name, dropped.names.size());
+  return dropped.names;
 }
 
 arrow::Result<int64_t> VectorStore::NamespaceDatasetCount(std::string_view name) {

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataset_internals.h"
 #include "testing/batches.h"
 
 namespace arbalest {
@@ -75,7 +76,7 @@ TEST(VectorStoreTest, DropWaitingForItsDatasetDoesNotStopOthers) {
   ASSERT_TRUE(store.Put("b", MakeVectorBatch(0, 1, 4), &b).ok());
   std::future<arrow::Status> dropped;
   {
-    MutexLock busy(&a->append_mutex());  // as an append of "a" in flight would
+    MutexLock busy(&DatasetInternalsForTest::append_mutex(*a));  // as an append of "a" would
     dropped = std::async(std::launch::async, [&] { return store.Drop("a"); });
     auto others = std::async(std::launch::async, [&] {
       std::shared_ptr<Dataset> c;

@@ -1,0 +1,20 @@
+// Test access to a dataset's private commit mutexes (a friend of Dataset), so that a test can
+// hold one as a change in flight would, and check that others wait for it or go on.
+#pragma once
+
+#include "common/mutex.h"
+#include "store/dataset.h"
+
+namespace arbalest {
+
+class DatasetInternalsForTest {
+ public:
+  static Mutex& append_mutex(Dataset& dataset) RETURN_CAPABILITY(dataset.append_mutex_) {
+    return dataset.append_mutex_;
+  }
+  static Mutex& delete_mutex(Dataset& dataset) RETURN_CAPABILITY(dataset.delete_mutex_) {
+    return dataset.delete_mutex_;
+  }
+};
+
+}  // namespace arbalest
