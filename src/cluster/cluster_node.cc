@@ -73,18 +73,22 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
         return !membership || membership->health().degraded;
       },
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4)));
+  catchup_ = std::make_unique<ShardCatchup>(CatchupEnvironment());
   return arrow::Status::OK();
 }
 
 void ClusterNode::Leave() {
   std::shared_ptr<Membership> membership;
   std::unique_ptr<ShardRepairer> repairer;
+  std::unique_ptr<ShardCatchup> catchup;
   {
     MutexLock lock(&mutex_);
     membership = std::move(membership_);
     repairer = std::move(repairer_);
+    catchup = std::move(catchup_);
   }
-  repairer.reset();  // stops its thread, which reads the members
+  catchup.reset();   // stops its thread, which reads the members
+  repairer.reset();  // the same
   if (membership) {
     membership->Leave();
     spdlog::info("cluster {}: left", options_.cluster);
@@ -133,6 +137,10 @@ Json ClusterNode::Status() const {
                         {"write_quorum", options_.write_quorum},
                         {"put_timeout_ms", options_.put_timeout.count()}};
   status["shard_maps"] = ShardMapsStatus();
+  {
+    MutexLock lock(&mutex_);
+    if (catchup_) status["catchup"] = catchup_->Status();
+  }
   return status;
 }
 

@@ -204,13 +204,20 @@ class ShardRouter : public PutSink {
 
 class ShardReplicaSink : public PutSink {
  public:
-  ShardReplicaSink(ShardEnv env, ShardPutHop hop, ShardMap map, std::unique_ptr<PutSink> local)
+  ShardReplicaSink(ShardEnv env, ShardPutHop hop, ShardMap map, std::unique_ptr<PutSink> local,
+                   std::shared_ptr<ShardFence> fence)
       : env_(std::move(env)),
         hop_(std::move(hop)),
         map_(std::move(map)),
-        local_(std::move(local)) {}
+        local_(std::move(local)),
+        fence_(std::move(fence)) {}
 
   arrow::Result<Json> Append(const Batch& batch) override {
+    // A catch-up copies the shard while no batch is stored nor replicated (shard_catchup.h).
+    if (fence_) {
+      ARROW_RETURN_NOT_OK(fence_->Enter(env_.timeout, ShardName(hop_.dataset, hop_.shard)));
+    }
+    FenceEntry entry(fence_);
     ARROW_ASSIGN_OR_RAISE(Json ack, local_->Append(batch));
     if (hop_.primary) {
       ARROW_ASSIGN_OR_RAISE(ack["replicas"], Replicate(batch->schema(), batch));
@@ -273,6 +280,7 @@ class ShardReplicaSink : public PutSink {
   const ShardPutHop hop_;
   const ShardMap map_;
   std::unique_ptr<PutSink> local_;
+  const std::shared_ptr<ShardFence> fence_;  // null: none
 };
 
 }  // namespace
@@ -339,8 +347,9 @@ arrow::Result<std::unique_ptr<PutSink>> OpenShardReplicaSink(ShardEnv env, Shard
                                   " at that epoch");
   }
   ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(hop.dataset, hop.shard));
+  auto fence = env.fences ? env.fences->Of(name) : nullptr;
   return std::make_unique<ShardReplicaSink>(std::move(env), std::move(hop), std::move(*map),
-                                            local.open(name));
+                                            local.open(name), std::move(fence));
 }
 
 }  // namespace arbalest

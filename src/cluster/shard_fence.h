@@ -1,0 +1,77 @@
+// A fence over the writes of one shard on one node, so that a catch-up (shard_catchup.h) copies
+// a shard while no write of it is under way: every shard put holds the fence open (Enter/Exit)
+// for the time it stores its rows (and, on the primary, sends them to the replicas); a
+// catch-up closes it (Close) once the writes under way have ended, for at most a hold time,
+// and new writes wait (up to their own timeout) until it is released or the hold expires. A
+// close is named by a random token, so that a release or a check by a token that a restart
+// or an expiry made unknown says so instead of vouching for a fence that did not hold.
+#pragma once
+
+#include <arrow/result.h>
+#include <arrow/status.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/mutex.h"
+
+namespace arbalest {
+
+// Thread-safe.
+class ShardFence {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Waits, at most `timeout`, until the fence is not closed (released, or its hold expired),
+  // then counts one write under way. UNAVAILABLE naming `what` when it stays closed.
+  arrow::Status Enter(std::chrono::milliseconds timeout, const std::string& what);
+  void Exit();
+
+  // Closes the fence for at most `hold` once no write is under way, waiting at most `wait`
+  // for those that are; the close's token. UNAVAILABLE when another close holds it, or writes
+  // are still under way after `wait` (the fence is open again then).
+  arrow::Result<uint64_t> Close(std::chrono::milliseconds hold, std::chrono::milliseconds wait);
+  // How long close `token` still holds the fence (zero or less: it does not: expired, released
+  // or unknown).
+  std::chrono::milliseconds Remaining(uint64_t token);
+  // Opens the fence if close `token` holds it; whether it held until now.
+  bool Release(uint64_t token);
+
+ private:
+  bool ClosedLocked() const REQUIRES(mutex_) { return token_ != 0 && Clock::now() < until_; }
+
+  Mutex mutex_;
+  CondVar changed_;
+  int64_t writes_ GUARDED_BY(mutex_) = 0;
+  uint64_t token_ GUARDED_BY(mutex_) = 0;  // 0: open
+  Clock::time_point until_ GUARDED_BY(mutex_);
+};
+
+// This node's fences, one per local shard dataset (by name). Thread-safe.
+class ShardFences {
+ public:
+  std::shared_ptr<ShardFence> Of(const std::string& shard_dataset);
+
+ private:
+  Mutex mutex_;
+  std::map<std::string, std::shared_ptr<ShardFence>> fences_ GUARDED_BY(mutex_);
+};
+
+// Holds a fence entered for its scope.
+class FenceEntry {
+ public:
+  explicit FenceEntry(std::shared_ptr<ShardFence> fence) : fence_(std::move(fence)) {}
+  ~FenceEntry() {
+    if (fence_) fence_->Exit();
+  }
+  FenceEntry(const FenceEntry&) = delete;
+  FenceEntry& operator=(const FenceEntry&) = delete;
+
+ private:
+  std::shared_ptr<ShardFence> fence_;
+};
+
+}  // namespace arbalest

@@ -1,0 +1,235 @@
+"""Catch-up of sharded datasets in a cluster of real processes: one etcd and three `arbalest
+serve` nodes, replication factor 2 (docs/cluster.md, "Catch-up").
+
+A node SIGKILLed while puts go on: once its lease expires, each of its shards gets a surviving
+replica as primary and the third node as a `syncing` replica; that replica copies the shard's
+earlier rows from the primary while the shard's writes pause, then becomes a full replica (no
+shard stays syncing, every replica of a shard holds the same ids, each once). The killed node
+comes back on its data dir: its stale shard copies are dropped, never served. Then the other
+original replica is SIGKILLed too: the one node left answers every acked row exactly once, by
+scans and by searches, because the shards it was syncing for were caught up. Bad input: a
+shard-fence request from a node that is not a replica, or at a stale epoch, is refused.
+
+Timing is never asserted: membership and map changes are waited for with deadlines.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+from arbalest_util import (ServerProcess, action, make_table, put_table, scan, unique_name,
+                           vectors_of, wait_until)
+from etcd_util import EtcdProcess
+from test_cluster import DIM, MEMBERSHIP_DEADLINE_S, brute_force_ids, missing_nodes, search
+
+LEASE_TTL_S = 2
+SHARDS = 8
+CATCHUP_DEADLINE_S = MEMBERSHIP_DEADLINE_S + 40
+
+
+class NamedCluster:
+    """Nodes with fixed ids (n0, n1, ...), so that a node restarted on new ports is the same
+    member coming back."""
+
+    def __init__(self, workdir, name):
+        self.workdir = workdir
+        self.name = name
+        self.etcd = EtcdProcess(workdir).start()
+        self.nodes: dict[str, ServerProcess] = {}
+
+    def add(self, node_id: str) -> ServerProcess:
+        node = ServerProcess(self.workdir / node_id, extra_args=[
+            "--cluster-etcd", self.etcd.url, "--cluster-name", self.name,
+            "--node-id", node_id, "--cluster-lease-ttl", str(LEASE_TTL_S),
+            "--cluster-search-timeout", "10s", "--cluster-shards", str(SHARDS)]).start()
+        self.nodes[node_id] = node
+        return node
+
+    def stop(self):
+        for node in self.nodes.values():
+            node.stop()
+        self.etcd.kill()
+
+
+def status(node) -> dict:
+    return action(node.data, "cluster-status")[0]
+
+
+def members(node) -> set:
+    return {m["node_id"] for m in status(node)["members"]}
+
+
+def shard_map(node, name) -> dict:
+    return {m["dataset"]: m for m in status(node)["shard_maps"]}[name]
+
+
+def local_ids(node, name, shard):
+    try:
+        table = scan(node.data, {"dataset": f"{name}.__shard{shard}", "local_only": True})
+    except pa.ArrowKeyError:
+        return None
+    return sorted(table.column("id").to_pylist())
+
+
+class Putter(threading.Thread):
+    """Puts batches of new rows through `node` until stopped; remembers which were acked and
+    every batch tried (a failed batch may still be stored on some shards)."""
+
+    def __init__(self, node, name, start_id):
+        super().__init__(daemon=True)
+        self.node, self.name, self.next_id = node, name, start_id
+        self.acked, self.tried = set(), set()
+        self.tables = []
+        self.stop_event = threading.Event()
+        self.failures = 0
+
+    def run(self):
+        rng = np.random.default_rng(self.next_id)
+        while not self.stop_event.is_set():
+            table = make_table(20, d=DIM, start_id=self.next_id, rng=rng)
+            ids = set(range(self.next_id, self.next_id + 20))
+            self.next_id += 20
+            self.tried |= ids
+            self.tables.append(table)
+            try:
+                put_table(self.node.data, self.name, table)
+                self.acked |= ids
+            except (flight.FlightError, pa.ArrowException):
+                self.failures += 1
+            self.stop_event.wait(0.05)
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(60)
+
+
+def check_found_once(node, name, acked, tried, tables):
+    """Every acked row found exactly once by a scan and by searches through `node` (`tables`:
+    every row tried, the rows found among them)."""
+    found = scan(node.data, {"dataset": name, "require_all": True})
+    ids = found.column("id").to_pylist()
+    assert len(ids) == len(set(ids)), "a row found twice"
+    assert acked <= set(ids), f"acked rows lost: {sorted(acked - set(ids))[:10]}"
+    assert set(ids) <= tried
+    table = pa.concat_tables(tables)
+    all_ids = table.column("id").to_numpy()
+    vectors = vectors_of(table.column("vector"))
+    keep = np.isin(all_ids, np.array(sorted(set(ids)), dtype=np.int64))
+    for row in (0, len(all_ids) // 2, len(all_ids) - 1):
+        if not keep[row]:
+            continue
+        top = search(node, name, vectors[row], 10, require_all=True)
+        assert missing_nodes(top) == []
+        got = top.column("id").to_pylist()
+        assert got[0] == all_ids[row] and len(got) == len(set(got)) == 10  # found, once
+        # The neighbours of a graph search: nearly all of the brute-force top 10.
+        want = brute_force_ids(all_ids[keep], vectors[keep], vectors[row], 10)
+        assert len(set(got) & set(want)) >= 8
+
+
+def wait_caught_up(node, name, dead: str):
+    return wait_until(
+        lambda: shard_map(node, name),
+        lambda m: all(dead not in s["replicas"] and not s["syncing"] and len(s["replicas"]) == 2
+                      for s in m["placement"]),
+        "every shard back to 2 full replicas (catch-up done)", timeout=CATCHUP_DEADLINE_S)
+
+
+def test_syncing_replicas_catch_up_and_a_returning_node_drops_its_stale_copies(tmp_path):
+    c = NamedCluster(tmp_path, unique_name("catchup"))
+    try:
+        for node_id in ("n0", "n1", "n2"):
+            c.add(node_id)
+        wait_until(lambda: members(c.nodes["n0"]), lambda m: len(m) == 3, "three members",
+                   timeout=MEMBERSHIP_DEADLINE_S)
+        name = unique_name("rows")
+        first = make_table(400, d=DIM, rng=np.random.default_rng(1))
+        put_table(c.nodes["n0"].data, name, first, batch_size=100)
+        before = shard_map(c.nodes["n0"], name)
+        victim = "n2"
+        survivors = ["n0", "n1"]
+
+        putter = Putter(c.nodes["n0"], name, 100_000)
+        putter.start()
+        c.nodes[victim].proc.kill()
+        after = wait_caught_up(c.nodes["n0"], name, victim)
+        wait_until(lambda: len(putter.acked), lambda n: n >= 200, "puts acked after the kill",
+                   timeout=CATCHUP_DEADLINE_S)
+        putter.stop()
+
+        # The shards the victim held got a syncing replica, which caught up.
+        moved = [s for s in before["placement"] if victim in s["replicas"]]
+        assert moved
+        for was in moved:
+            now = after["placement"][was["shard"]]
+            assert now["epoch"] > was["epoch"]
+            assert set(now["replicas"]) == set(survivors)
+        caught_up = {n: status(c.nodes[n])["catchup"]["caught_up"] for n in survivors}
+        assert sum(caught_up.values()) == len(moved)
+        # Both replicas of every shard hold the same rows, each once.
+        for shard in range(SHARDS):
+            held = [local_ids(c.nodes[n], name, shard) for n in survivors]
+            assert held[0] == held[1] and len(held[0]) == len(set(held[0]))
+
+        acked = set(range(400)) | putter.acked
+        tried = set(range(400)) | putter.tried
+        tables = [first] + putter.tables
+        for n in survivors:
+            check_found_once(c.nodes[n], name, acked, tried, tables)
+
+        # The victim comes back on its data dir: its copies of the shards it lost are dropped.
+        returning = c.nodes[victim]
+        returning.start()
+        wait_until(lambda: status(returning)["catchup"]["dropped"], lambda d: d >= len(moved),
+                   "the returning node's stale copies dropped", timeout=CATCHUP_DEADLINE_S)
+        for shard in range(SHARDS):
+            assert local_ids(returning, name, shard) is None
+        check_found_once(returning, name, acked, tried, tables)
+
+        # The other original replica of the moved shards dies too: the node that caught them up
+        # answers every acked row, once.
+        keeper = max(survivors, key=lambda n: caught_up[n])
+        other = next(n for n in survivors if n != keeper)
+        c.nodes[other].proc.kill()
+        check_found_once(c.nodes[keeper], name, acked, tried, tables)
+    finally:
+        c.stop()
+
+
+def test_shard_fence_refuses_stale_requests(tmp_path):
+    c = NamedCluster(tmp_path, unique_name("fence"))
+    try:
+        for node_id in ("n0", "n1"):
+            c.add(node_id)
+        wait_until(lambda: members(c.nodes["n0"]), lambda m: len(m) == 2, "two members",
+                   timeout=MEMBERSHIP_DEADLINE_S)
+        name = unique_name("rows")
+        put_table(c.nodes["n0"].data, name, make_table(50, d=DIM))
+        shard = shard_map(c.nodes["n0"], name)["placement"][0]
+        primary = c.nodes[shard["primary"]]
+        body = {"dataset": name, "shard": 0, "epoch": shard["epoch"], "node": "nobody",
+                "op": "close"}
+        with pytest.raises(pa.ArrowInvalid, match="stale epoch"):
+            action(primary.data, "shard-fence", body)
+        with pytest.raises(pa.ArrowInvalid, match="stale epoch"):
+            action(primary.data, "shard-fence",
+                   {**body, "node": shard["replicas"][-1], "epoch": shard["epoch"] + 5})
+        with pytest.raises(pa.ArrowInvalid, match="op must be close, check or release"):
+            action(primary.data, "shard-fence", {**body, "op": "open"})
+        # A close by a replica pauses the shard's writes until released.
+        token = action(primary.data, "shard-fence",
+                       {**body, "node": shard["replicas"][-1]})[0]["token"]
+        check = {**body, "op": "check", "token": token}
+        assert action(primary.data, "shard-fence", check)[0]["remaining_ms"] > 0
+        assert action(primary.data, "shard-fence", {**check, "op": "release"})[0]["held"]
+        assert action(primary.data, "shard-fence", check)[0]["remaining_ms"] <= 0
+        put_table(c.nodes["n1"].data, name, make_table(50, d=DIM, start_id=1000))
+        assert scan(c.nodes["n1"].data, {"dataset": name}).num_rows == 100
+    finally:
+        c.stop()
