@@ -99,6 +99,7 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
     return ActionPeer(member, type, body, timeout);
   };
   env.timeout = options_.put_timeout;
+  env.drop_grace = ShardMaps::kMaxAge + options_.search_timeout;
   env.interval =
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4));
   return env;

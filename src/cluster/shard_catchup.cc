@@ -162,8 +162,10 @@ arrow::Result<Json> ShardFenceAction(const CatchupEnv& env, std::string_view bod
                                   placement.epoch, " its primary is '", placement.primary,
                                   "' and its replicas ", Json(placement.replicas).dump());
   }
+  // Half the caller's timeout: a close that succeeds after the caller gave up would pause the
+  // shard's writes for nothing.
   ARROW_ASSIGN_OR_RAISE(uint64_t token,
-                        fence->Close(std::chrono::milliseconds(request.hold_ms), env.timeout));
+                        fence->Close(std::chrono::milliseconds(request.hold_ms), env.timeout / 2));
   spdlog::info("{}: writes paused for the catch-up of '{}' (at most {} ms)",
                Label(request.dataset, request.shard), request.node, request.hold_ms);
   return Json{{"token", std::to_string(token)}, {"hold_ms", request.hold_ms}};
@@ -197,6 +199,13 @@ void ShardCatchup::Run() {
   }
 }
 
+bool ShardCatchup::StaleLongEnough(const std::string& name) {
+  const auto now = Clock::now();
+  MutexLock lock(&mutex_);
+  auto [it, inserted] = stale_since_.emplace(name, now);
+  return !inserted && now - it->second >= env_.drop_grace;
+}
+
 void ShardCatchup::Record(const std::string& dataset, int32_t shard, Json state) {
   state["dataset"] = dataset;
   state["shard"] = shard;
@@ -223,15 +232,14 @@ arrow::Result<int> ShardCatchup::PassOnce() {
       const ShardPlacement& placement = map.placement[shard];
       ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
       if (!placement.HasReplica(self->node_id)) {
-        if (!local->holds(name)) continue;
-        auto dropped = DropStale(map.dataset, shard, name, self->node_id, *local);
-        if (!dropped.ok()) {
-          spdlog::warn("{}: the stale copy of this node not dropped: {}", Label(map.dataset, shard),
-                       dropped.status().message());
-        } else if (*dropped) {
-          ++done;
+        if (local->holds(name) && StaleLongEnough(name)) {
+          done += DropStaleLogged(map.dataset, shard, name, self->node_id, *local);
         }
         continue;
+      }
+      {
+        MutexLock lock(&mutex_);
+        stale_since_.erase(name);  // this node's replica again (or still)
       }
       if (!Contains(placement.syncing, self->node_id)) continue;
       Record(map.dataset, shard,
@@ -375,6 +383,31 @@ arrow::Status ShardCatchup::Flip(const std::string& dataset, int32_t shard, int6
   return arrow::Status::IOError("the shard map kept changing: not flipped");
 }
 
+int ShardCatchup::DropStaleLogged(const std::string& dataset, int32_t shard,
+                                  const std::string& name, const std::string& self_id,
+                                  const LocalPuts& local) {
+  auto dropped = DropStale(dataset, shard, name, self_id, local);
+  if (dropped.ok()) return *dropped ? 1 : 0;
+  spdlog::warn("{}: the stale copy of this node not dropped: {}", Label(dataset, shard),
+               dropped.status().message());
+  return 0;
+}
+
+arrow::Result<int> ShardCatchup::DropStaleBeforeJoining(const std::string& self_id) {
+  const auto local = env_.local();
+  if (!local) return 0;
+  ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, env_.maps->All());
+  int dropped = 0;
+  for (const ShardMap& map : maps) {
+    for (int32_t shard = 0; shard < map.shards; ++shard) {
+      ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
+      if (map.placement[shard].HasReplica(self_id) || !local->holds(name)) continue;
+      dropped += DropStaleLogged(map.dataset, shard, name, self_id, *local);
+    }
+  }
+  return dropped;
+}
+
 arrow::Result<bool> ShardCatchup::DropStale(const std::string& dataset, int32_t shard,
                                             const std::string& name, const std::string& self_id,
                                             const LocalPuts& local) {
@@ -388,6 +421,10 @@ arrow::Result<bool> ShardCatchup::DropStale(const std::string& dataset, int32_t 
   ARROW_ASSIGN_OR_RAISE(auto map, env_.maps->Get(dataset, /*fresh=*/true));
   if (!map || shard >= map->shards || map->placement[shard].HasReplica(self_id)) return false;
   ARROW_RETURN_NOT_OK(local.drop(name));
+  {
+    MutexLock lock(&mutex_);
+    stale_since_.erase(name);
+  }
   spdlog::info("{}: this node's copy dropped (the shard map does not name it a replica: {})",
                Label(dataset, shard), Json(map->placement[shard].replicas).dump());
   Record(dataset, shard, {{"state", "dropped"}, {"replicas", map->placement[shard].replicas}});

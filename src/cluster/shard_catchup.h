@@ -57,6 +57,9 @@ struct CatchupEnv {
   std::chrono::milliseconds timeout{5000};  // each call; the wait for writes under way
   std::chrono::milliseconds hold{30000};    // how long a catch-up may pause a shard's writes
   std::chrono::milliseconds interval{1000};
+  // How long a copy stays after the map stopped naming this node its replica: searches that
+  // read the map before it changed may still ask it meanwhile.
+  std::chrono::milliseconds drop_grace{6000};
 };
 
 // The action that closes, checks and opens a primary's fence (protocol.md).
@@ -75,6 +78,10 @@ class ShardCatchup {
   // One pass: catches up every shard this node is syncing for, drops every stale copy. The
   // shards caught up and the copies dropped.
   arrow::Result<int> PassOnce();
+  // Before this node (`self_id`) joins: drops every shard copy it holds that the maps do not
+  // name it a replica of (a node back from a crash), at once: no search asks a node that was
+  // not a member. The copies dropped.
+  arrow::Result<int> DropStaleBeforeJoining(const std::string& self_id);
   // {"caught_up", "dropped", "shards": [{"dataset", "shard", "state", ...}]} for
   // cluster-status.
   Json Status() const;
@@ -95,7 +102,12 @@ class ShardCatchup {
   // Drops shard dataset `name` if the map read again still does not name this node.
   arrow::Result<bool> DropStale(const std::string& dataset, int32_t shard, const std::string& name,
                                 const std::string& self_id, const LocalPuts& local);
+  // DropStale, its failure logged; 1 when it dropped the copy.
+  int DropStaleLogged(const std::string& dataset, int32_t shard, const std::string& name,
+                      const std::string& self_id, const LocalPuts& local);
   void Record(const std::string& dataset, int32_t shard, Json state);
+  // Whether shard dataset `name` was seen stale (not this node's) for env_.drop_grace.
+  bool StaleLongEnough(const std::string& name);
 
   const CatchupEnv env_;
   mutable Mutex mutex_;
@@ -104,6 +116,7 @@ class ShardCatchup {
   int64_t caught_up_ GUARDED_BY(mutex_) = 0;
   int64_t dropped_ GUARDED_BY(mutex_) = 0;
   std::map<std::pair<std::string, int32_t>, Json> shards_ GUARDED_BY(mutex_);
+  std::map<std::string, std::chrono::steady_clock::time_point> stale_since_ GUARDED_BY(mutex_);
   std::thread thread_;
 };
 

@@ -15,8 +15,8 @@ Timing is never asserted: membership and map changes are waited for with deadlin
 
 from __future__ import annotations
 
-import json
 import threading
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -88,6 +88,7 @@ class Putter(threading.Thread):
         self.tables = []
         self.stop_event = threading.Event()
         self.failures = 0
+        self.reasons = []
 
     def run(self):
         rng = np.random.default_rng(self.next_id)
@@ -100,8 +101,9 @@ class Putter(threading.Thread):
             try:
                 put_table(self.node.data, self.name, table)
                 self.acked |= ids
-            except (flight.FlightError, pa.ArrowException):
+            except (flight.FlightError, pa.ArrowException) as e:
                 self.failures += 1
+                self.reasons.append(str(e)[:300])
             self.stop_event.wait(0.05)
 
     def stop(self):
@@ -141,29 +143,41 @@ def wait_caught_up(node, name, dead: str):
         "every shard back to 2 full replicas (catch-up done)", timeout=CATCHUP_DEADLINE_S)
 
 
-def test_syncing_replicas_catch_up_and_a_returning_node_drops_its_stale_copies(tmp_path):
+def start(tmp_path, node_ids):
     c = NamedCluster(tmp_path, unique_name("catchup"))
-    try:
-        for node_id in ("n0", "n1", "n2"):
-            c.add(node_id)
-        wait_until(lambda: members(c.nodes["n0"]), lambda m: len(m) == 3, "three members",
+    for node_id in node_ids:
+        c.add(node_id)
+    for node in c.nodes.values():
+        wait_until(lambda: members(node), lambda m: m == set(node_ids), "every member listed",
                    timeout=MEMBERSHIP_DEADLINE_S)
+    return c
+
+
+def kill_and_catch_up(c, name, victim, putter):
+    """SIGKILLs `victim` while `putter` puts; waits until every shard has 2 full replicas
+    again. The map before and after."""
+    before = shard_map(c.nodes["n0"], name)
+    putter.start()
+    c.nodes[victim].proc.kill()
+    after = wait_caught_up(c.nodes["n0"], name, victim)
+    acked = len(putter.acked)
+    wait_until(lambda: len(putter.acked), lambda n: n >= acked + 100,
+               "puts acked after the catch-up", timeout=CATCHUP_DEADLINE_S)
+    return before, after
+
+
+def test_syncing_replicas_catch_up_and_serve_once_the_source_dies(tmp_path):
+    c = start(tmp_path, ["n0", "n1", "n2"])
+    try:
         name = unique_name("rows")
         first = make_table(400, d=DIM, rng=np.random.default_rng(1))
         put_table(c.nodes["n0"].data, name, first, batch_size=100)
-        before = shard_map(c.nodes["n0"], name)
-        victim = "n2"
-        survivors = ["n0", "n1"]
-
+        victim, survivors = "n2", ["n0", "n1"]
         putter = Putter(c.nodes["n0"], name, 100_000)
-        putter.start()
-        c.nodes[victim].proc.kill()
-        after = wait_caught_up(c.nodes["n0"], name, victim)
-        wait_until(lambda: len(putter.acked), lambda n: n >= 200, "puts acked after the kill",
-                   timeout=CATCHUP_DEADLINE_S)
+        before, after = kill_and_catch_up(c, name, victim, putter)
         putter.stop()
 
-        # The shards the victim held got a syncing replica, which caught up.
+        # The shards the victim held got a syncing replica, which caught up and flipped.
         moved = [s for s in before["placement"] if victim in s["replicas"]]
         assert moved
         for was in moved:
@@ -172,7 +186,8 @@ def test_syncing_replicas_catch_up_and_a_returning_node_drops_its_stale_copies(t
             assert set(now["replicas"]) == set(survivors)
         caught_up = {n: status(c.nodes[n])["catchup"]["caught_up"] for n in survivors}
         assert sum(caught_up.values()) == len(moved)
-        # Both replicas of every shard hold the same rows, each once.
+        # Both replicas of every shard hold the same rows, each once: the rows received while
+        # syncing were not copied twice.
         for shard in range(SHARDS):
             held = [local_ids(c.nodes[n], name, shard) for n in survivors]
             assert held[0] == held[1] and len(held[0]) == len(set(held[0]))
@@ -183,21 +198,106 @@ def test_syncing_replicas_catch_up_and_a_returning_node_drops_its_stale_copies(t
         for n in survivors:
             check_found_once(c.nodes[n], name, acked, tried, tables)
 
-        # The victim comes back on its data dir: its copies of the shards it lost are dropped.
-        returning = c.nodes[victim]
-        returning.start()
-        wait_until(lambda: status(returning)["catchup"]["dropped"], lambda d: d >= len(moved),
-                   "the returning node's stale copies dropped", timeout=CATCHUP_DEADLINE_S)
-        for shard in range(SHARDS):
-            assert local_ids(returning, name, shard) is None
-        check_found_once(returning, name, acked, tried, tables)
-
-        # The other original replica of the moved shards dies too: the node that caught them up
-        # answers every acked row, once.
+        # The source of the catch-ups dies too: the node that caught its shards up answers
+        # every acked row, once.
         keeper = max(survivors, key=lambda n: caught_up[n])
         other = next(n for n in survivors if n != keeper)
         c.nodes[other].proc.kill()
         check_found_once(c.nodes[keeper], name, acked, tried, tables)
+    finally:
+        c.stop()
+
+
+class Scanner(threading.Thread):
+    """Scans through `node` over and over while shards move: each scan must hold every row
+    acked before it started, each once."""
+
+    def __init__(self, node, name, putter, acked_before):
+        super().__init__(daemon=True)
+        self.node, self.name, self.putter = node, name, putter
+        self.acked_before = acked_before
+        self.stop_event = threading.Event()
+        self.scans, self.errors = 0, []
+
+    def run(self):
+        while not self.stop_event.is_set():
+            acked = self.acked_before | set(self.putter.acked)
+            try:
+                ids = scan(self.node.data, {"dataset": self.name, "require_all": True}) \
+                    .column("id").to_pylist()
+            except (flight.FlightError, pa.ArrowException) as e:
+                self.errors.append(f"scan failed: {e}")
+                continue
+            self.scans += 1
+            if len(ids) != len(set(ids)):
+                self.errors.append("a row seen twice")
+            if not acked <= set(ids):
+                self.errors.append(f"acked rows missing: {sorted(acked - set(ids))[:5]}")
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(60)
+
+
+def balanced(m, nodes) -> bool:
+    loads = Counter(r for s in m["placement"] for r in s["replicas"])
+    return (all(len(s["replicas"]) == 2 and not s["syncing"] and not s.get("leaving")
+                for s in m["placement"])
+            and set(loads) == set(nodes) and max(loads.values()) - min(loads.values()) <= 1)
+
+
+def test_a_returning_node_drops_its_stale_copies_and_joining_members_take_shards(tmp_path):
+    c = start(tmp_path, ["n0", "n1", "n2"])
+    try:
+        name = unique_name("rows")
+        first = make_table(400, d=DIM, rng=np.random.default_rng(2))
+        put_table(c.nodes["n0"].data, name, first, batch_size=100)
+        victim = "n2"
+        held_before = [s["shard"] for s in shard_map(c.nodes["n0"], name)["placement"]
+                       if victim in s["replicas"]]
+        putter = Putter(c.nodes["n0"], name, 200_000)
+        kill_and_catch_up(c, name, victim, putter)
+
+        # The victim comes back on its data dir: its copies of the shards it lost are dropped
+        # before it joins; then shards move back to it (while puts and scans go on).
+        scanner = Scanner(c.nodes["n1"], name, putter, set(range(400)))
+        scanner.start()
+        returning = c.nodes[victim]
+        returning.start()
+        joined = wait_until(lambda: status(returning), lambda st: "catchup" in st,
+                            "the returning node joined", timeout=MEMBERSHIP_DEADLINE_S)
+        assert joined["catchup"]["dropped"] == len(held_before)
+        wait_until(lambda: shard_map(returning, name), lambda m: balanced(m, c.nodes),
+                   "shards moved to the returning node", timeout=CATCHUP_DEADLINE_S)
+
+        # A fourth member joins: shards move to it.
+        c.add("n3")
+        wait_until(lambda: shard_map(c.nodes["n0"], name), lambda m: balanced(m, c.nodes),
+                   "shards moved to the new member", timeout=CATCHUP_DEADLINE_S)
+        scanner.stop()
+        putter.stop()
+        assert scanner.scans > 0 and scanner.errors == []
+
+        acked = set(range(400)) | putter.acked
+        tried = set(range(400)) | putter.tried
+        tables = [first] + putter.tables
+        placement = shard_map(c.nodes["n0"], name)["placement"]
+        for s in placement:
+            held = [local_ids(c.nodes[n], name, s["shard"]) for n in s["replicas"]]
+            assert all(len(h) == len(set(h)) for h in held)
+            # The replicas agree on every acked row (a batch that failed may have been stored
+            # by some replicas only).
+            differ = set(held[0]) ^ set(held[1])
+            assert not differ & acked, (sorted(differ & acked)[:10], putter.failures)
+        for node in c.nodes.values():
+            check_found_once(node, name, acked, tried, tables)
+        # Copies of shards a node no longer holds go (after a grace for searches in flight).
+        for node_id, node in c.nodes.items():
+            for s in placement:
+                if node_id not in s["replicas"]:
+                    wait_until(lambda: local_ids(node, name, s["shard"]), lambda ids: ids is None,
+                               f"{node_id}'s copy of shard {s['shard']} dropped",
+                               timeout=CATCHUP_DEADLINE_S)
     finally:
         c.stop()
 
@@ -207,8 +307,9 @@ def test_shard_fence_refuses_stale_requests(tmp_path):
     try:
         for node_id in ("n0", "n1"):
             c.add(node_id)
-        wait_until(lambda: members(c.nodes["n0"]), lambda m: len(m) == 2, "two members",
-                   timeout=MEMBERSHIP_DEADLINE_S)
+        for node in c.nodes.values():
+            wait_until(lambda: members(node), lambda m: len(m) == 2, "two members",
+                       timeout=MEMBERSHIP_DEADLINE_S)
         name = unique_name("rows")
         put_table(c.nodes["n0"].data, name, make_table(50, d=DIM))
         shard = shard_map(c.nodes["n0"], name)["placement"][0]
