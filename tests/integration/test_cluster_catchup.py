@@ -1,14 +1,18 @@
-"""Catch-up of sharded datasets in a cluster of real processes: one etcd and three `arbalest
-serve` nodes, replication factor 2 (docs/cluster.md, "Catch-up").
+"""Catch-up and shard moves of sharded datasets in a cluster of real processes: one etcd and
+three or four `arbalest serve` nodes with fixed ids, replication factor 2 (docs/cluster.md,
+"Catch-up and shard moves").
 
 A node SIGKILLed while puts go on: once its lease expires, each of its shards gets a surviving
 replica as primary and the third node as a `syncing` replica; that replica copies the shard's
 earlier rows from the primary while the shard's writes pause, then becomes a full replica (no
-shard stays syncing, every replica of a shard holds the same ids, each once). The killed node
-comes back on its data dir: its stale shard copies are dropped, never served. Then the other
-original replica is SIGKILLed too: the one node left answers every acked row exactly once, by
-scans and by searches, because the shards it was syncing for were caught up. Bad input: a
-shard-fence request from a node that is not a replica, or at a stale epoch, is refused.
+shard stays syncing, both replicas of a shard hold the same ids, each once). Then the source of
+those copies is SIGKILLed too: the one node left answers every acked row exactly once, by scans
+and by searches. A killed node that comes back on its data dir drops its stale shard copies
+before it joins, then takes shards again by moves, and so does a fourth node that joins: while
+shards move and puts go on, every scan holds every row acked before it, each once; at the end
+the replicas of every shard agree on every acked row and every node finds each once. Bad input:
+a shard-fence request from a node that is not a replica, at a stale epoch, or with an unknown
+op is refused.
 
 Timing is never asserted: membership and map changes are waited for with deadlines.
 """
