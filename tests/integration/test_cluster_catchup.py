@@ -338,3 +338,48 @@ def test_shard_fence_refuses_stale_requests(tmp_path):
         assert scan(c.nodes["n1"].data, {"dataset": name}).num_rows == 100
     finally:
         c.stop()
+
+
+def test_a_catch_up_that_cannot_copy_reports_it_and_flips_nothing_until_it_can(tmp_path):
+    c = start(tmp_path, ["n0", "n1", "n2"])
+    try:
+        name = unique_name("rows")
+        rows = make_table(300, d=DIM, rng=np.random.default_rng(3))
+        put_table(c.nodes["n0"].data, name, rows, batch_size=100)
+        placement = shard_map(c.nodes["n0"], name)["placement"]
+        # A shard whose primary survives the kill of its other replica.
+        shard = next(s for s in placement if s["primary"] != "n2" and "n2" in s["replicas"])
+        primary = c.nodes[shard["primary"]]
+        syncing = next(n for n in c.nodes if n not in shard["replicas"])
+        # Someone else holds the shard's fence on its primary: the catch-up cannot start.
+        fence = {"dataset": name, "shard": shard["shard"], "epoch": shard["epoch"], "node": "n2",
+                 "op": "close", "hold_ms": 600000}
+        token = action(primary.data, "shard-fence", fence)[0]["token"]
+        c.nodes["n2"].proc.kill()
+
+        def catchup_of(node_id):
+            states = status(c.nodes[node_id])["catchup"]["shards"]
+            return next((s for s in states if s["dataset"] == name
+                         and s["shard"] == shard["shard"]), None)
+
+        failed = wait_until(lambda: catchup_of(syncing), lambda s: s and s["state"] == "failed",
+                            "the catch-up reported failing", timeout=CATCHUP_DEADLINE_S)
+        assert "another catch-up holds the shard's writes" in failed["reason"]
+        assert failed["source"] == shard["primary"]
+        now = shard_map(primary, name)["placement"][shard["shard"]]
+        assert now["syncing"] == [syncing]  # not flipped
+        # Searches never ask the syncing replica: every row is still found once.
+        found = scan(c.nodes[syncing].data, {"dataset": name, "require_all": True})
+        assert sorted(found.column("id").to_pylist()) == list(range(300))
+
+        # Released: the next pass catches the shard up.
+        assert action(primary.data, "shard-fence", {**fence, "op": "release", "token": token})[0]
+        done = wait_until(lambda: catchup_of(syncing), lambda s: s["state"] == "caught_up",
+                          "the catch-up done once the fence was released",
+                          timeout=CATCHUP_DEADLINE_S)
+        assert done["rows_copied"] == len(local_ids(primary, name, shard["shard"]))
+        assert local_ids(c.nodes[syncing], name, shard["shard"]) == \
+            local_ids(primary, name, shard["shard"])
+        assert shard_map(primary, name)["placement"][shard["shard"]]["syncing"] == []
+    finally:
+        c.stop()
