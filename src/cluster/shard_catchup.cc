@@ -244,7 +244,10 @@ arrow::Result<int> ShardCatchup::PassOnce() {
       if (!Contains(placement.syncing, self->node_id)) continue;
       Record(map.dataset, shard,
              {{"state", "copying"}, {"source", placement.primary}, {"epoch", placement.epoch}});
+      const auto started = Clock::now();
       auto copied = CatchUp(map, shard, *self);
+      const int64_t took_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
       if (!copied.ok()) {
         spdlog::warn("{}: catch-up from '{}' failed (retried at the next pass): {}",
                      Label(map.dataset, shard), placement.primary, copied.status().message());
@@ -255,13 +258,14 @@ arrow::Result<int> ShardCatchup::PassOnce() {
                 {"reason", copied.status().message()}});
         continue;
       }
-      spdlog::info("{}: caught up from '{}' ({} rows copied); now a full replica",
-                   Label(map.dataset, shard), placement.primary, *copied);
+      spdlog::info("{}: caught up from '{}' ({} rows copied in {} ms); now a full replica",
+                   Label(map.dataset, shard), placement.primary, *copied, took_ms);
       Record(map.dataset, shard,
              {{"state", "caught_up"},
               {"source", placement.primary},
               {"epoch", placement.epoch},
-              {"rows_copied", *copied}});
+              {"rows_copied", *copied},
+              {"ms", took_ms}});
       {
         MutexLock lock(&mutex_);
         ++caught_up_;
