@@ -313,11 +313,7 @@ arrow::Result<int64_t> ShardCatchup::CopyFenced(const ShardMap& map, int32_t sha
                                                 const LocalPuts& local) {
   auto fence = env_.fences->Of(name);
   ARROW_ASSIGN_OR_RAISE(uint64_t local_token, fence->Close(env_.hold, env_.timeout));
-  struct Reopen {
-    ShardFence& fence;
-    uint64_t token;
-    ~Reopen() { fence.Release(token); }
-  } reopen{*fence, local_token};
+  const FenceClosed closed(*fence, local_token);
 
   // What this node holds already: the rows received since it became a replica.
   IdCounts held;
@@ -417,11 +413,7 @@ arrow::Result<bool> ShardCatchup::DropStale(const std::string& dataset, int32_t 
                                             const LocalPuts& local) {
   auto fence = env_.fences->Of(name);
   ARROW_ASSIGN_OR_RAISE(uint64_t token, fence->Close(env_.hold, env_.timeout));
-  struct Reopen {
-    ShardFence& fence;
-    uint64_t token;
-    ~Reopen() { fence.Release(token); }
-  } reopen{*fence, token};
+  const FenceClosed closed(*fence, token);
   ARROW_ASSIGN_OR_RAISE(auto map, env_.maps->Get(dataset, /*fresh=*/true));
   if (!map || shard >= map->shards || map->placement[shard].HasReplica(self_id)) return false;
   ARROW_RETURN_NOT_OK(local.drop(name));

@@ -74,4 +74,19 @@ class FenceEntry {
   std::shared_ptr<ShardFence> fence_;
 };
 
+// Releases a close of a fence at the end of its scope.
+class FenceClosed {
+ public:
+  FenceClosed(ShardFence& fence, uint64_t token) : fence_(fence), token_(token) {}
+  ~FenceClosed() { fence_.Release(token_); }
+  FenceClosed(const FenceClosed&) = delete;
+  FenceClosed& operator=(const FenceClosed&) = delete;
+
+  uint64_t token() const { return token_; }
+
+ private:
+  ShardFence& fence_;
+  const uint64_t token_;
+};
+
 }  // namespace arbalest
