@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 #include <unordered_map>
 
 namespace arbalest {
@@ -164,8 +165,8 @@ arrow::Result<Json> ShardFenceAction(const CatchupEnv& env, std::string_view bod
   }
   // Half the caller's timeout: a close that succeeds after the caller gave up would pause the
   // shard's writes for nothing.
-  ARROW_ASSIGN_OR_RAISE(uint64_t token,
-                        fence->Close(std::chrono::milliseconds(request.hold_ms), env.timeout / 2));
+  ARROW_ASSIGN_OR_RAISE(uint64_t token, fence->Close(std::chrono::milliseconds(request.hold_ms),
+                                                     env.timeout / 2, request.node));
   spdlog::info("{}: writes paused for the catch-up of '{}' (at most {} ms)",
                Label(request.dataset, request.shard), request.node, request.hold_ms);
   return Json{{"token", std::to_string(token)}, {"hold_ms", request.hold_ms}};
@@ -225,6 +226,14 @@ arrow::Result<int> ShardCatchup::PassOnce() {
   const auto self = env_.self();
   const auto local = env_.local();
   if (!self || !local || env_.degraded()) return 0;
+  std::set<std::string> live;
+  for (const auto& member : env_.members()) live.insert(member.node_id);
+  if (int released = env_.fences->ReleaseAbandoned(
+          [&](const std::string& node) { return !live.contains(node); });
+      released > 0) {
+    spdlog::warn("{} shard fence(s) opened: the node catching the shard up left the cluster",
+                 released);
+  }
   ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, env_.maps->All());
   int done = 0;
   for (const ShardMap& map : maps) {

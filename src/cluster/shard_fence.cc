@@ -3,6 +3,7 @@
 #include <arrow/flight/types.h>
 
 #include <random>
+#include <vector>
 
 namespace arbalest {
 namespace {
@@ -44,7 +45,7 @@ void ShardFence::Exit() {
 }
 
 arrow::Result<uint64_t> ShardFence::Close(std::chrono::milliseconds hold,
-                                          std::chrono::milliseconds wait) {
+                                          std::chrono::milliseconds wait, std::string holder) {
   const auto deadline = Clock::now() + wait;
   MutexLock lock(&mutex_);
   if (ClosedLocked()) {
@@ -54,6 +55,7 @@ arrow::Result<uint64_t> ShardFence::Close(std::chrono::milliseconds hold,
   const uint64_t token = NewToken();
   token_ = token;
   until_ = Clock::now() + hold;
+  holder_ = std::move(holder);
   while (writes_ > 0 && Clock::now() < deadline) changed_.WaitUntil(&mutex_, deadline);
   if (writes_ > 0) {
     token_ = 0;
@@ -77,6 +79,25 @@ bool ShardFence::Release(uint64_t token) {
   token_ = 0;
   changed_.SignalAll();
   return held;
+}
+
+bool ShardFence::ReleaseIfHolderGone(const std::function<bool(const std::string&)>& gone) {
+  MutexLock lock(&mutex_);
+  if (!ClosedLocked() || holder_.empty() || !gone(holder_)) return false;
+  token_ = 0;
+  changed_.SignalAll();
+  return true;
+}
+
+int ShardFences::ReleaseAbandoned(const std::function<bool(const std::string&)>& gone) {
+  std::vector<std::shared_ptr<ShardFence>> fences;
+  {
+    MutexLock lock(&mutex_);
+    for (const auto& [name, fence] : fences_) fences.push_back(fence);
+  }
+  int released = 0;
+  for (const auto& fence : fences) released += fence->ReleaseIfHolderGone(gone);
+  return released;
 }
 
 std::shared_ptr<ShardFence> ShardFences::Of(const std::string& shard_dataset) {

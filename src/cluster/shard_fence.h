@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,12 +34,16 @@ class ShardFence {
   // Closes the fence for at most `hold` once no write is under way, waiting at most `wait`
   // for those that are; the close's token. UNAVAILABLE when another close holds it, or writes
   // are still under way after `wait` (the fence is open again then).
-  arrow::Result<uint64_t> Close(std::chrono::milliseconds hold, std::chrono::milliseconds wait);
+  // `holder`: the node the close is for (empty: this node).
+  arrow::Result<uint64_t> Close(std::chrono::milliseconds hold, std::chrono::milliseconds wait,
+                                std::string holder = "");
   // How long close `token` still holds the fence (zero or less: it does not: expired, released
   // or unknown).
   std::chrono::milliseconds Remaining(uint64_t token);
   // Opens the fence if close `token` holds it; whether it held until now.
   bool Release(uint64_t token);
+  // Opens the fence if a close for another node holds it and `gone(holder)`; whether it did.
+  bool ReleaseIfHolderGone(const std::function<bool(const std::string&)>& gone);
 
  private:
   bool ClosedLocked() const REQUIRES(mutex_) { return token_ != 0 && Clock::now() < until_; }
@@ -48,12 +53,16 @@ class ShardFence {
   int64_t writes_ GUARDED_BY(mutex_) = 0;
   uint64_t token_ GUARDED_BY(mutex_) = 0;  // 0: open
   Clock::time_point until_ GUARDED_BY(mutex_);
+  std::string holder_ GUARDED_BY(mutex_);
 };
 
 // This node's fences, one per local shard dataset (by name). Thread-safe.
 class ShardFences {
  public:
   std::shared_ptr<ShardFence> Of(const std::string& shard_dataset);
+  // Opens every fence closed for a node that `gone` says left (it died copying: its shard's
+  // writes need not wait out the hold). The fences opened.
+  int ReleaseAbandoned(const std::function<bool(const std::string&)>& gone);
 
  private:
   Mutex mutex_;

@@ -56,5 +56,19 @@ TEST(ShardFence, AnExpiredHoldLetsWritesInAndDoesNotVouch) {
   EXPECT_LE(fence.Remaining(12345).count(), 0);  // a token it never gave
 }
 
+TEST(ShardFences, OpenAFenceWhoseHolderLeft) {
+  ShardFences fences;
+  auto token = fences.Of("x.__shard1")->Close(milliseconds(60000), milliseconds(10), "n2");
+  ASSERT_TRUE(token.ok());
+  ASSERT_TRUE(fences.Of("x.__shard2")->Close(milliseconds(60000), milliseconds(10)).ok());
+  EXPECT_EQ(fences.ReleaseAbandoned([](const std::string& node) { return node == "n9"; }), 0);
+  EXPECT_GT(fences.Of("x.__shard1")->Remaining(*token).count(), 0);
+  // n2 left: its close goes; this node's own close (no holder) stays.
+  EXPECT_EQ(fences.ReleaseAbandoned([](const std::string& node) { return node == "n2"; }), 1);
+  EXPECT_LE(fences.Of("x.__shard1")->Remaining(*token).count(), 0);
+  EXPECT_TRUE(fences.Of("x.__shard1")->Enter(milliseconds(10), "shard").ok());
+  EXPECT_FALSE(fences.Of("x.__shard2")->Enter(milliseconds(10), "shard").ok());
+}
+
 }  // namespace
 }  // namespace arbalest

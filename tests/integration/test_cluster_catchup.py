@@ -351,9 +351,10 @@ def test_a_catch_up_that_cannot_copy_reports_it_and_flips_nothing_until_it_can(t
         shard = next(s for s in placement if s["primary"] != "n2" and "n2" in s["replicas"])
         primary = c.nodes[shard["primary"]]
         syncing = next(n for n in c.nodes if n not in shard["replicas"])
-        # Someone else holds the shard's fence on its primary: the catch-up cannot start.
-        fence = {"dataset": name, "shard": shard["shard"], "epoch": shard["epoch"], "node": "n2",
-                 "op": "close", "hold_ms": 600000}
+        # Someone else holds the shard's fence on its primary (for a live node: a close for a
+        # node that leaves is opened by the primary): the catch-up cannot start.
+        fence = {"dataset": name, "shard": shard["shard"], "epoch": shard["epoch"],
+                 "node": shard["primary"], "op": "close", "hold_ms": 600000}
         token = action(primary.data, "shard-fence", fence)[0]["token"]
         c.nodes["n2"].proc.kill()
 
