@@ -58,6 +58,13 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
                  ARBALEST_VERSION,
                  NowMs()};
   ARROW_RETURN_NOT_OK(ValidateNodeId(membership.self.node_id));
+  // Shard copies this node holds without being their replica any more (it was away while its
+  // shards failed over) go before it is a member that maps may name again.
+  auto catchup = std::make_unique<ShardCatchup>(CatchupEnvironment());
+  if (auto dropped = catchup->DropStaleBeforeJoining(membership.self.node_id); !dropped.ok()) {
+    spdlog::warn("cluster {}: stale shard copies not dropped before joining: {}", options_.cluster,
+                 dropped.status().message());
+  }
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Membership> joined,
                         Membership::Join(std::move(membership), metrics_));
   ARROW_RETURN_NOT_OK(WriteClusterRecord(options_.data_dir, options_.cluster));
@@ -73,18 +80,22 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
         return !membership || membership->health().degraded;
       },
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4)));
+  catchup_ = std::move(catchup);
   return arrow::Status::OK();
 }
 
 void ClusterNode::Leave() {
   std::shared_ptr<Membership> membership;
   std::unique_ptr<ShardRepairer> repairer;
+  std::unique_ptr<ShardCatchup> catchup;
   {
     MutexLock lock(&mutex_);
     membership = std::move(membership_);
     repairer = std::move(repairer_);
+    catchup = std::move(catchup_);
   }
-  repairer.reset();  // stops its thread, which reads the members
+  catchup.reset();   // stops its thread, which reads the members
+  repairer.reset();  // the same
   if (membership) {
     membership->Leave();
     spdlog::info("cluster {}: left", options_.cluster);
@@ -133,6 +144,10 @@ Json ClusterNode::Status() const {
                         {"write_quorum", options_.write_quorum},
                         {"put_timeout_ms", options_.put_timeout.count()}};
   status["shard_maps"] = ShardMapsStatus();
+  {
+    MutexLock lock(&mutex_);
+    if (catchup_) status["catchup"] = catchup_->Status();
+  }
   return status;
 }
 

@@ -15,6 +15,8 @@
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
 #include "cluster/scan_chain.h"
+#include "cluster/shard_catchup.h"
+#include "cluster/shard_fence.h"
 #include "cluster/shard_maps.h"
 #include "cluster/shard_puts.h"
 #include "cluster/shard_repairer.h"
@@ -88,6 +90,9 @@ class ClusterNode : public ClusterHooks {
                                                   const std::shared_ptr<arrow::Schema>& schema,
                                                   const LocalPuts& local) override;
   bool HopsCarryToken() const override { return peers_.carries_token(); }
+  void AttachLocal(LocalPuts local) override;
+  std::optional<arrow::Result<Json>> InternalAction(std::string_view type,
+                                                    std::string_view body) override;
 
  private:
   ClusterNode(ClusterOptions options, std::shared_ptr<ClusterMetrics> metrics)
@@ -102,6 +107,7 @@ class ClusterNode : public ClusterHooks {
   // cannot say and no map was seen).
   std::optional<ShardMap> ShardMapOf(const Json& keys);
   ShardEnv ShardEnvironment();
+  CatchupEnv CatchupEnvironment();
   // The live members, this node included.
   std::vector<MemberInfo> LiveMembers() const;
   // Which replicas of a shard a request asks, and which answers count.
@@ -167,6 +173,9 @@ class ClusterNode : public ClusterHooks {
   mutable Mutex mutex_;
   std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);   // null until joined
   std::unique_ptr<ShardRepairer> repairer_ GUARDED_BY(mutex_);  // failover; null until joined
+  ShardFences fences_;
+  std::optional<LocalPuts> local_ GUARDED_BY(mutex_);         // this node's store, attached
+  std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined
 };
 
 }  // namespace arbalest

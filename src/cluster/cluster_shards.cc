@@ -68,7 +68,52 @@ ShardEnv ClusterNode::ShardEnvironment() {
   env.self_id = SelfId();
   env.timeout = options_.put_timeout;
   env.write_quorum = options_.write_quorum;
+  env.fences = &fences_;
   return env;
+}
+
+CatchupEnv ClusterNode::CatchupEnvironment() {
+  CatchupEnv env;
+  env.maps = &maps_;
+  env.fences = &fences_;
+  env.members = [this] { return LiveMembers(); };
+  env.self = [this]() -> std::optional<MemberInfo> {
+    const auto membership = this->membership();
+    if (!membership) return std::nullopt;
+    return membership->options().self;
+  };
+  env.degraded = [this] {
+    const auto membership = this->membership();
+    return !membership || membership->health().degraded;
+  };
+  env.local = [this] {
+    MutexLock lock(&mutex_);
+    return local_;
+  };
+  env.scan = [this](const MemberInfo& member, const std::string& ticket,
+                    std::chrono::milliseconds timeout) {
+    return OpenPeerScan(member, ticket, timeout);
+  };
+  env.action = [this](const MemberInfo& member, const std::string& type, const std::string& body,
+                      std::chrono::milliseconds timeout) {
+    return ActionPeer(member, type, body, timeout);
+  };
+  env.timeout = options_.put_timeout;
+  env.drop_grace = ShardMaps::kMaxAge + options_.search_timeout;
+  env.interval =
+      std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4));
+  return env;
+}
+
+void ClusterNode::AttachLocal(LocalPuts local) {
+  MutexLock lock(&mutex_);
+  local_ = std::move(local);
+}
+
+std::optional<arrow::Result<Json>> ClusterNode::InternalAction(std::string_view type,
+                                                               std::string_view body) {
+  if (type != kShardFenceAction) return std::nullopt;
+  return ShardFenceAction(CatchupEnvironment(), body);
 }
 
 arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(

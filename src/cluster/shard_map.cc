@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <map>
 
 #include "common/dataset_name.h"
 
@@ -60,7 +61,7 @@ uint64_t HashInteger(Integer value) {
 std::vector<std::string> ShardPlacement::Readable() const {
   std::vector<std::string> readable;
   for (const auto& node : replicas) {
-    if (!Contains(syncing, node)) readable.push_back(node);
+    if (!Contains(syncing, node) && !Contains(leaving, node)) readable.push_back(node);
   }
   return readable;
 }
@@ -75,7 +76,8 @@ Json ShardMap::ToJson() const {
                            {"replicas", shard.replicas},
                            {"primary", shard.primary},
                            {"epoch", shard.epoch},
-                           {"syncing", shard.syncing}});
+                           {"syncing", shard.syncing},
+                           {"leaving", shard.leaving}});
   }
   return {{"dataset", dataset},
           {"shards", shards},
@@ -100,6 +102,7 @@ arrow::Result<ShardMap> ParseShardMap(std::string_view text) {
     ShardPlacement shard;
     ARROW_ASSIGN_OR_RAISE(shard.replicas, StringList(entry, "replicas"));
     ARROW_ASSIGN_OR_RAISE(shard.syncing, StringList(entry, "syncing"));
+    ARROW_ASSIGN_OR_RAISE(shard.leaving, StringList(entry, "leaving"));
     shard.primary = entry.value("primary", std::string());
     shard.epoch = entry.value("epoch", int64_t{1});
     map.placement.push_back(std::move(shard));
@@ -137,9 +140,16 @@ ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
   map.dataset = std::move(dataset);
   map.shards = shards;
   map.replication = replication;
+  std::map<std::string, int32_t> loads;
   for (int32_t shard = 0; shard < shards; ++shard) {
+    // The least loaded members first (so that no member holds 2 replicas more than another),
+    // in rendezvous order among equals.
     std::vector<std::string> ranked = Ranked(map.dataset, shard, nodes);
+    std::stable_sort(ranked.begin(), ranked.end(), [&](const std::string& a, const std::string& b) {
+      return loads[a] < loads[b];
+    });
     ranked.resize(std::min<size_t>(ranked.size(), static_cast<size_t>(replication)));
+    for (const auto& node : ranked) ++loads[node];
     ShardPlacement placement;
     placement.primary = ranked.empty() ? std::string() : ranked.front();
     placement.replicas = std::move(ranked);
@@ -157,6 +167,7 @@ bool RepairShardMap(ShardMap* map, const std::set<std::string>& live) {
     std::erase_if(placement.replicas,
                   [&](const std::string& node) { return !live.contains(node); });
     std::erase_if(placement.syncing, [&](const std::string& node) { return !live.contains(node); });
+    std::erase_if(placement.leaving, [&](const std::string& node) { return !live.contains(node); });
     if (placement.replicas.empty()) {  // nobody left to take over: the shard waits as it is
       placement = before;
       continue;
@@ -172,12 +183,73 @@ bool RepairShardMap(ShardMap* map, const std::set<std::string>& live) {
       placement.syncing.push_back(node);
     }
     if (placement.replicas != before.replicas || placement.primary != before.primary ||
-        placement.syncing != before.syncing) {
+        placement.syncing != before.syncing || placement.leaving != before.leaving) {
       placement.epoch = before.epoch + 1;
       changed_any = true;
     }
   }
   return changed_any;
+}
+
+namespace {
+
+// How many replicas of `map` each of the `live` members holds.
+std::map<std::string, int32_t> ReplicaLoads(const ShardMap& map,
+                                            const std::set<std::string>& live) {
+  std::map<std::string, int32_t> loads;
+  for (const auto& node : live) loads[node] = 0;
+  for (const auto& placement : map.placement) {
+    for (const auto& node : placement.replicas) {
+      if (live.contains(node)) ++loads[node];
+    }
+  }
+  return loads;
+}
+
+}  // namespace
+
+bool BalanceShardMap(ShardMap* map, const std::set<std::string>& live,
+                     const std::function<bool(int32_t shard)>& leaving_long_enough) {
+  if (live.empty()) return false;
+  std::map<std::string, int32_t> loads = ReplicaLoads(*map, live);
+  bool moving = false;
+  for (int32_t shard = 0; shard < map->shards; ++shard) {
+    ShardPlacement& placement = map->placement[shard];
+    if (!placement.leaving.empty()) {  // 1.
+      moving = true;
+      if (!leaving_long_enough(shard)) continue;
+      std::erase_if(placement.replicas,
+                    [&](const std::string& node) { return Contains(placement.leaving, node); });
+      placement.leaving.clear();
+      ++placement.epoch;
+      return true;
+    }
+    if (!placement.syncing.empty()) {
+      moving = true;
+      continue;
+    }
+    if (placement.replicas.size() <= static_cast<size_t>(map->replication)) continue;
+    std::string busiest;  // 2.
+    for (const auto& node : placement.replicas) {
+      if (busiest.empty() || loads[node] > loads[busiest]) busiest = node;
+    }
+    placement.leaving.push_back(busiest);
+    if (placement.primary == busiest) placement.primary = placement.Readable().front();
+    ++placement.epoch;
+    return true;
+  }
+  if (moving) return false;
+  auto [idlest, busiest] = std::minmax_element(
+      loads.begin(), loads.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (busiest->second - idlest->second < 2) return false;
+  for (ShardPlacement& placement : map->placement) {  // 3.
+    if (!placement.HasReplica(busiest->first) || placement.HasReplica(idlest->first)) continue;
+    placement.replicas.push_back(idlest->first);
+    placement.syncing.push_back(idlest->first);
+    ++placement.epoch;
+    return true;
+  }
+  return false;
 }
 
 arrow::Result<int32_t> MetadataCount(const arrow::Schema& schema, const std::string& key,

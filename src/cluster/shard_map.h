@@ -4,8 +4,11 @@
 // The map is placed by rendezvous hashing over the live members and changes only by etcd
 // transactions that compare on the key's revision (shard_maps.h); a change of a shard's
 // replicas or primary bumps its epoch, and writes that carry an older epoch are refused.
-// Replicas added after a shard was created (to replace a dead one) hold only the rows written
-// since: they are `syncing`, take writes but answer no reads, until catch-up exists.
+// Replicas added after a shard was created (to replace a dead one, or to move the shard) hold
+// only the rows written since: they are `syncing`, take writes but answer no reads, until
+// catch-up (shard_catchup.h) copies the earlier rows and flips them. A replica that a move
+// takes away is first `leaving` (writes still, no reads) for longer than any node caches a
+// map, so that a search with an older map still reads a complete copy; then it goes.
 // Also here: which shard an id belongs to (xxhash of the id) and the local dataset that holds a
 // shard's rows on each of its replicas.
 #pragma once
@@ -15,6 +18,7 @@
 #include <arrow/type_fwd.h>
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -29,8 +33,10 @@ struct ShardPlacement {
   std::string primary;
   int64_t epoch = 1;
   std::vector<std::string> syncing;  // replicas without the shard's earlier rows (no reads)
+  std::vector<std::string> leaving;  // replicas a move takes away: writes still, no reads
 
-  // The replicas that hold every row of the shard (those not syncing).
+  // The replicas that searches may ask: every row of the shard, and staying (neither syncing
+  // nor leaving).
   std::vector<std::string> Readable() const;
   bool HasReplica(std::string_view node) const;
 };
@@ -65,8 +71,10 @@ inline constexpr const char* kShardDatasetMarker = ".__shard";
 // "<dataset>.__shard<shard>". Invalid when that is too long for a dataset name.
 arrow::Result<std::string> ShardDatasetName(std::string_view dataset, int32_t shard);
 
-// A new map: each shard's `replication` replicas are the live members (`nodes`) ranked highest
-// by rendezvous hashing of (dataset, shard, node), the first its primary; epoch 1.
+// A new map: each shard's `replication` replicas are the live members (`nodes`) that hold the
+// fewest replicas of the shards placed before it, ranked by rendezvous hashing of (dataset,
+// shard, node) among equals, the first its primary; epoch 1. No member holds 2 replicas more
+// than another (BalanceShardMap has nothing to move).
 ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
                      const std::vector<std::string>& nodes);
 
@@ -76,6 +84,21 @@ ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
 // members (rendezvous order) as syncing replicas. Every shard that changed gets its epoch
 // bumped. Returns whether anything changed.
 bool RepairShardMap(ShardMap* map, const std::set<std::string>& live);
+
+// One step of moving shards towards the live members `live` that hold fewer of `map`'s replicas
+// (a member that joined), one shard at a time per dataset, its epoch bumped:
+//   1. a shard's leaving replica, marked long enough ago, goes;
+//   2. a shard with more than map->replication replicas, none syncing (a move caught up):
+//      the replica on the busiest member is marked leaving (another full replica becomes
+//      primary if it was the primary);
+//   3. no shard moving, and the busiest member holds at least 2 replicas more than the
+//      idlest: the idlest is added as a syncing replica of a shard of the busiest (catch-up
+//      copies the shard, flips it, and steps 2 and 1 take the busiest's away).
+// Returns whether anything changed.
+// `leaving_long_enough(shard)`: whether the shard's leaving replica was marked long enough ago
+// that no node reads a map older than the mark (then it goes).
+bool BalanceShardMap(ShardMap* map, const std::set<std::string>& live,
+                     const std::function<bool(int32_t shard)>& leaving_long_enough);
 
 // The integer that `schema`'s metadata holds under `key` (kShardsMetadataKey,
 // kReplicationMetadataKey), else `default_value`. Invalid for a value outside [1, max].

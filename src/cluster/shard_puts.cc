@@ -204,13 +204,20 @@ class ShardRouter : public PutSink {
 
 class ShardReplicaSink : public PutSink {
  public:
-  ShardReplicaSink(ShardEnv env, ShardPutHop hop, ShardMap map, std::unique_ptr<PutSink> local)
+  ShardReplicaSink(ShardEnv env, ShardPutHop hop, ShardMap map, std::unique_ptr<PutSink> local,
+                   std::shared_ptr<ShardFence> fence)
       : env_(std::move(env)),
         hop_(std::move(hop)),
         map_(std::move(map)),
-        local_(std::move(local)) {}
+        local_(std::move(local)),
+        fence_(std::move(fence)) {}
 
   arrow::Result<Json> Append(const Batch& batch) override {
+    // A catch-up copies the shard while no batch is stored nor replicated (shard_catchup.h).
+    if (fence_) {
+      ARROW_RETURN_NOT_OK(fence_->Enter(env_.timeout, ShardName(hop_.dataset, hop_.shard)));
+    }
+    FenceEntry entry(fence_);
     ARROW_ASSIGN_OR_RAISE(Json ack, local_->Append(batch));
     if (hop_.primary) {
       ARROW_ASSIGN_OR_RAISE(ack["replicas"], Replicate(batch->schema(), batch));
@@ -228,51 +235,92 @@ class ShardReplicaSink : public PutSink {
 
  private:
   // Sends what this primary stored to the other replicas; how many replicas hold it (this one
-  // included). UNAVAILABLE, naming the shard and the replicas that failed, under W.
+  // included). A replica that refuses the put's epoch as stale (the map changed since this
+  // node read it: a move or catch-up went on) makes it read the map again and, if it is still
+  // the primary, send to the replicas of the new epoch that lack the rows. UNAVAILABLE, naming
+  // the shard and the replicas that failed, under what Needed() asks.
   arrow::Result<int64_t> Replicate(const std::shared_ptr<arrow::Schema>& schema,
                                    const Batch& batch) {
-    const ShardPlacement& placement = map_.placement[hop_.shard];
+    std::set<std::string> holders{env_.self_id};
+    std::string failures;
+    for (int round = 0; round < 2; ++round) {
+      bool stale = false;
+      SendToReplicas(schema, batch, &holders, &failures, &stale);
+      if (!stale || round > 0 || !Refresh()) break;
+    }
+    int64_t held = 0;
+    for (const auto& node : map_.placement[hop_.shard].replicas) held += holders.contains(node);
+    const int64_t needed = Needed();
+    if (held < needed) {
+      return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                                 ShardName(hop_.dataset, hop_.shard) + ": durable on " +
+                                     std::to_string(held) + " replica(s), " +
+                                     std::to_string(needed) + " needed; not acked (the rows " +
+                                     "stored may appear):" + failures);
+    }
+    return held;
+  }
+
+  // Sends the rows to the replicas of map_ not in `holders`, in parallel; adds those that
+  // stored them, appends the others' errors to `failures`, and sets `stale` when one refused
+  // the epoch.
+  void SendToReplicas(const std::shared_ptr<arrow::Schema>& schema, const Batch& batch,
+                      std::set<std::string>* holders, std::string* failures, bool* stale) {
     ShardPutHop replica_hop = hop_;
     replica_hop.primary = false;
     const Json hop = replica_hop.ToJson();
     const std::vector<MemberInfo> members = env_.members();
     std::vector<std::pair<std::string, std::future<arrow::Result<Json>>>> calls;
-    std::string failures;
-    for (const auto& node : placement.replicas) {
-      if (node == env_.self_id) continue;
+    for (const auto& node : map_.placement[hop_.shard].replicas) {
+      if (holders->contains(node)) continue;
       const auto member = FindMember(members, node);
       if (!member) {
-        failures += " " + node + ": not a live member;";
+        *failures += " " + node + ": not a live member;";
         continue;
       }
       calls.emplace_back(node, std::async(std::launch::async, [&, member = *member] {
                            return PutToPeer(*env_.peers, member, hop, schema, batch, env_.timeout);
                          }));
     }
-    int64_t held = 1;
     for (auto& [node, call] : calls) {
       auto answer = call.get();
       if (answer.ok()) {
-        ++held;
-      } else {
-        failures += " " + node + ": " + answer.status().message() + ";";
+        holders->insert(node);
+        continue;
       }
+      *stale = *stale || IsStaleEpoch(answer.status());
+      *failures += " " + node + ": " + answer.status().message() + ";";
     }
-    const int64_t needed = hop_.write_quorum > 0 ? hop_.write_quorum : map_.replication;
-    if (held < needed) {
-      return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
-                                 ShardName(hop_.dataset, hop_.shard) + ": durable on " +
-                                     std::to_string(held) + " replica(s), " +
-                                     std::to_string(needed) + " needed (W); not acked (the rows " +
-                                     "stored may appear):" + failures);
-    }
-    return held;
+  }
+
+  // Reads the map again; whether this node is still the shard's primary (map_ and the epoch of
+  // the hops to replicas follow the new map then).
+  bool Refresh() {
+    auto fresh = env_.maps->Get(hop_.dataset, /*fresh=*/true);
+    if (!fresh.ok() || !*fresh || hop_.shard >= (*fresh)->shards) return false;
+    const ShardPlacement& placement = (*fresh)->placement[hop_.shard];
+    if (placement.primary != env_.self_id) return false;
+    map_ = std::move(**fresh);
+    hop_.epoch = placement.epoch;
+    return true;
+  }
+
+  // The replicas that must hold a batch before it is acked: W of R, and while a move or a
+  // catch-up gives the shard more replicas than R, every one of them but the R - W that W
+  // allows to miss (a replica that becomes readable, or stays so while leaving, must not lack
+  // an acked row).
+  int64_t Needed() const {
+    const int64_t quorum = hop_.write_quorum > 0 ? hop_.write_quorum : map_.replication;
+    const int64_t may_miss = std::max<int64_t>(0, map_.replication - quorum);
+    const auto replicas = static_cast<int64_t>(map_.placement[hop_.shard].replicas.size());
+    return std::max<int64_t>(quorum, replicas - may_miss);
   }
 
   const ShardEnv env_;
-  const ShardPutHop hop_;
-  const ShardMap map_;
+  ShardPutHop hop_;  // its epoch and map_ follow the map when a replica finds them stale
+  ShardMap map_;
   std::unique_ptr<PutSink> local_;
+  const std::shared_ptr<ShardFence> fence_;  // null: none
 };
 
 }  // namespace
@@ -339,8 +387,9 @@ arrow::Result<std::unique_ptr<PutSink>> OpenShardReplicaSink(ShardEnv env, Shard
                                   " at that epoch");
   }
   ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(hop.dataset, hop.shard));
+  auto fence = env.fences ? env.fences->Of(name) : nullptr;
   return std::make_unique<ShardReplicaSink>(std::move(env), std::move(hop), std::move(*map),
-                                            local.open(name));
+                                            local.open(name), std::move(fence));
 }
 
 }  // namespace arbalest

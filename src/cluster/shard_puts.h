@@ -22,6 +22,7 @@
 
 #include "cluster/member.h"
 #include "cluster/peer_clients.h"
+#include "cluster/shard_fence.h"
 #include "cluster/shard_map.h"
 #include "cluster/shard_maps.h"
 #include "flight/cluster_hooks.h"
@@ -36,6 +37,7 @@ struct ShardEnv {
   std::string self_id;
   std::chrono::milliseconds timeout{5000};  // one call to a peer
   int32_t write_quorum = 0;                 // W; 0: the map's replication factor
+  ShardFences* fences = nullptr;            // a shard put's batches hold the shard's fence open
 };
 
 // The shard put between nodes: JSON in a CMD descriptor.

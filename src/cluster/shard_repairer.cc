@@ -27,8 +27,17 @@ arrow::Result<int> ShardRepairer::RepairOnce() {
   if (live.empty() || degraded_()) return 0;
   ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, maps_.All());
   int changed = 0;
+  const auto now = std::chrono::steady_clock::now();
   for (ShardMap& map : maps) {
-    if (!RepairShardMap(&map, live)) continue;
+    auto leaving_long_enough = [&](int32_t shard) {
+      const std::string key = map.dataset + "/" + std::to_string(shard) + "/" +
+                              std::to_string(map.placement[shard].epoch);
+      MutexLock lock(&mutex_);
+      auto [it, inserted] = leaving_seen_.emplace(key, now);
+      return now - it->second >= 2 * ShardMaps::kMaxAge;
+    };
+    // Failover first; moves towards idle members only when no member is missing.
+    if (!RepairShardMap(&map, live) && !BalanceShardMap(&map, live, leaving_long_enough)) continue;
     ARROW_ASSIGN_OR_RAISE(ShardMap stored, maps_.Update(map));
     spdlog::info("shard map of '{}' repaired for the live members: {}", stored.dataset,
                  stored.ToJson().dump());

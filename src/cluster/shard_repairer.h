@@ -2,11 +2,16 @@
 // repairs those naming members that are gone (shard_map.h's RepairShardMap: a surviving replica
 // becomes primary, the epoch bumps), each by an etcd transaction that compares on the map's
 // revision, so that every node may run it and one change wins. Skipped while the node is
-// degraded (its member list may be stale) or knows no members.
+// degraded (its member list may be stale) or knows no members. When no member is missing, it
+// moves shards towards members that hold fewer (BalanceShardMap: a member that joined takes
+// shards), one step per map and pass; a leaving replica goes only once this node has seen it
+// marked for twice the age of a cached map.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,6 +40,8 @@ class ShardRepairer {
   const std::chrono::milliseconds interval_;
   Mutex mutex_;
   CondVar wake_;
+  // When this node first saw each leaving mark, by "<dataset>/<shard>/<epoch>".
+  std::map<std::string, std::chrono::steady_clock::time_point> leaving_seen_ GUARDED_BY(mutex_);
   bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };

@@ -452,6 +452,9 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "The cluster this node belongs to: its members and their addresses, whether etcd is "
        "reachable, this node. A node without cluster flags answers {\"mode\": \"single\"}."},
       {"delete-dataset", "Delete a dataset and all its rows. Body: {\"dataset\": name}."},
+      {"shard-fence",
+       "Between cluster nodes: pauses, checks or resumes a shard's writes on its primary for a "
+       "replica's catch-up (docs/cluster.md)."},
       {"snapshot",
        "Write a snapshot of one dataset ({\"dataset\": name}) or of all ({}), so that a restart "
        "loads it instead of replaying the log; \"timeout\": seconds bounds the wait (then "
@@ -484,6 +487,9 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   }
   if (auto reply = RunNamespaceAction(store, type, body)) return std::move(*reply);
   if (auto reply = RunGraphAction(store, type, body, metrics)) return std::move(*reply);
+  if (cluster) {
+    if (auto reply = cluster->InternalAction(type, body)) return OneJson(std::move(*reply));
+  }
   std::string known;
   for (const auto& action : SupportedActions()) known += (known.empty() ? "" : ", ") + action.type;
   return arrow::Status::NotImplemented("unknown action '", type, "' (this server knows: ", known,

@@ -79,11 +79,13 @@ std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Sch
 std::shared_ptr<arrow::RecordBatch> WithMissingNodes(std::shared_ptr<arrow::RecordBatch> batch,
                                                      const std::vector<MissingNode>& missing);
 
-// What a routed put needs of this node: a sink into one of its local datasets (IngestStream),
-// and whether it holds a dataset already.
+// What a routed put (and a shard's catch-up) needs of this node: a sink into one of its local
+// datasets (IngestStream), whether it holds a dataset already, and dropping one (a stale shard
+// copy).
 struct LocalPuts {
   std::function<std::unique_ptr<PutSink>(const std::string& dataset)> open;
   std::function<bool(const std::string& dataset)> holds;
+  std::function<arrow::Status(const std::string& dataset)> drop;
 };
 
 // Thread-safe: called from many RPCs at once.
@@ -130,6 +132,18 @@ class ClusterHooks {
   // Whether the calls to other members carry the cluster token (this node requires tokens).
   // The cluster role may not write, so a write that fans out cannot reach the members then.
   virtual bool HopsCarryToken() const = 0;
+
+  // Gives the cluster this node's store (what shard catch-up writes into), once the Flight
+  // service exists.
+  virtual void AttachLocal(LocalPuts local) { (void)local; }
+
+  // Answers the actions between cluster nodes (`shard-fence`); nullopt for other types.
+  virtual std::optional<arrow::Result<Json>> InternalAction(std::string_view type,
+                                                            std::string_view body) {
+    (void)type;
+    (void)body;
+    return std::nullopt;
+  }
 };
 
 // The `cluster-status` document of a node without cluster flags.

@@ -52,10 +52,15 @@ LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
       [&store, null_sink = options.null_sink](const std::string& dataset) {
         return std::unique_ptr<PutSink>(std::make_unique<IngestStream>(store, dataset, null_sink));
       },
-      [&store](const std::string& dataset) { return store.Get(dataset).ok(); }};
+      [&store](const std::string& dataset) { return store.Get(dataset).ok(); },
+      [&store](const std::string& dataset) { return store.Drop(dataset); }};
 }
 
 }  // namespace
+
+void FlightService::AttachToCluster() {
+  if (options_.cluster) options_.cluster->AttachLocal(LocalPutsOf(*store_, options_));
+}
 
 arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
                                    std::unique_ptr<fl::FlightMessageReader> reader,

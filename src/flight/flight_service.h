@@ -37,7 +37,9 @@ struct ServiceOptions {
 class FlightService : public arrow::flight::FlightServerBase {
  public:
   FlightService(std::shared_ptr<VectorStore> store, ServiceOptions options)
-      : store_(std::move(store)), options_(options) {}
+      : store_(std::move(store)), options_(options) {
+    AttachToCluster();
+  }
 
   // Streams batches into the dataset named by the descriptor's path, acking each batch with
   // PutResult JSON {"status":"acked","rows":N,"seq":S}.
@@ -76,6 +78,9 @@ class FlightService : public arrow::flight::FlightServerBase {
                          std::unique_ptr<arrow::flight::ResultStream>* result) override;
 
  private:
+  // Gives a cluster node this node's store (shard catch-up writes into it).
+  void AttachToCluster();
+
   std::shared_ptr<VectorStore> store_;
   const ServiceOptions options_;
 };

@@ -1,0 +1,102 @@
+"""Catch-up and shard moves on this one machine: how long a sharded dataset takes to get back
+to R full replicas after a node is SIGKILLed, how long each shard's catch-up paused its writes,
+and how long a fourth node takes to get its shards.
+
+Three nodes (--cluster-lease-ttl 2, 4 shards, R=2, W=2); --rows random float32 rows of --dim
+dimensions put through node 0 in batches of 5000; node 2 SIGKILLed; then, measured from the
+kill: the time until every shard has 2 full replicas again (the lease expiry, the failover and
+every catch-up), and each catch-up's rows and milliseconds (from cluster-status: the time its
+shard's writes were paused, about); then a fourth node started and the time until the replicas
+are balanced over 4 nodes (one shard per dataset moving at a time). Every process shares this
+machine's cores.
+
+    .venv/bin/python bench/cluster/catchup_bench.py [--rows 100000] [--dim 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.flight as flight
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench" / "cluster"))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from arbalest_util import ServerProcess, make_table, put_table  # noqa: E402
+from cluster_search_bench import stop_all, wait_members  # noqa: E402
+from etcd_util import EtcdProcess  # noqa: E402
+
+DATASET = "catchup"
+
+
+def status(node) -> dict:
+    return json.loads(next(iter(node.data.do_action(
+        flight.Action("cluster-status", b"")))).body.to_pybytes())
+
+
+def wait_for(node, done, what, timeout=600.0) -> float:
+    """Seconds until done(the dataset's shard map) holds."""
+    begin = time.perf_counter()
+    while True:
+        maps = {m["dataset"]: m for m in status(node)["shard_maps"]}
+        if done(maps[DATASET]):
+            return time.perf_counter() - begin
+        if time.perf_counter() - begin > timeout:
+            raise SystemExit(f"{what}: not within {timeout} s: {maps[DATASET]}")
+        time.sleep(0.05)
+
+
+def full(m, count) -> bool:
+    loads = Counter(r for s in m["placement"] for r in s["replicas"])
+    return (len(loads) == count and max(loads.values()) - min(loads.values()) <= 1
+            and all(len(s["replicas"]) == 2 and not s["syncing"] and not s.get("leaving")
+                    for s in m["placement"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--dim", type=int, default=128)
+    args = parser.parse_args()
+    print(f"{args.rows} rows x {args.dim} float32, 4 shards, R=2; command: .venv/bin/python "
+          f"bench/cluster/catchup_bench.py --rows {args.rows} --dim {args.dim}", flush=True)
+    table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(5))
+    with tempfile.TemporaryDirectory() as tmp:
+        etcd = EtcdProcess(Path(tmp)).start()
+
+        def node(i):
+            return ServerProcess(Path(tmp) / f"node{i}", extra_args=[
+                "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
+                "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", "4",
+                "--cluster-replication", "2"]).start()
+
+        nodes = [node(i) for i in range(3)]
+        try:
+            for n in nodes:
+                wait_members(n, 3)
+            put_table(nodes[0].data, DATASET, table, batch_size=5000)
+            nodes[2].proc.kill()
+            back = wait_for(nodes[0], lambda m: full(m, 2), "two full replicas again")
+            print(f"SIGKILL to 2 full replicas of every shard: {back:.2f} s "
+                  f"(lease TTL 2 s included)")
+            for n in nodes[:2]:
+                for shard in status(n)["catchup"]["shards"]:
+                    if shard["state"] == "caught_up":
+                        print(f"  shard {shard['shard']} caught up by {status(n)['node_id']}: "
+                              f"{shard['rows_copied']} rows in {shard['ms']} ms")
+            nodes.append(node(3))
+            moved = wait_for(nodes[0], lambda m: full(m, 3), "balanced over 3 live nodes")
+            print(f"a new node (n3) to replicas balanced over the 3 live nodes: {moved:.2f} s")
+        finally:
+            stop_all(nodes, etcd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,441 @@
+#include "cluster/shard_catchup.h"
+
+#include <arrow/array.h>
+#include <arrow/array/builder_primitive.h>
+#include <arrow/compute/api.h>
+#include <arrow/flight/types.h>
+#include <arrow/status.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+namespace arbalest {
+namespace {
+
+namespace fl = arrow::flight;
+using Clock = std::chrono::steady_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Label(const std::string& dataset, int32_t shard) {
+  return "shard " + std::to_string(shard) + " of '" + dataset + "'";
+}
+
+bool Contains(const std::vector<std::string>& nodes, const std::string& node) {
+  return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
+}
+
+// The bytes that identify the id at `row` of `ids` (int64, uint64 or utf8, as sharding allows).
+arrow::Result<std::string> IdKey(const arrow::Array& ids, int64_t row) {
+  switch (ids.type_id()) {
+    case arrow::Type::INT64: {
+      const int64_t value = static_cast<const arrow::Int64Array&>(ids).Value(row);
+      return std::string(reinterpret_cast<const char*>(&value), sizeof(value));
+    }
+    case arrow::Type::UINT64: {
+      const uint64_t value = static_cast<const arrow::UInt64Array&>(ids).Value(row);
+      return std::string(reinterpret_cast<const char*>(&value), sizeof(value));
+    }
+    case arrow::Type::STRING:
+      return std::string(static_cast<const arrow::StringArray&>(ids).GetView(row));
+    default:
+      return arrow::Status::Invalid("ids of type ", ids.type()->ToString(), " cannot be sharded");
+  }
+}
+
+using IdCounts = std::unordered_map<std::string, int64_t>;
+
+// How many rows of each id `reader` yields.
+arrow::Status CountIds(arrow::RecordBatchReader& reader, IdCounts* counts) {
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+    if (!batch) return arrow::Status::OK();
+    auto ids = batch->GetColumnByName("id");
+    if (!ids) return arrow::Status::Invalid("a shard dataset without an id column");
+    for (int64_t row = 0; row < ids->length(); ++row) {
+      ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(*ids, row));
+      ++(*counts)[key];
+    }
+  }
+}
+
+// The rows of `batch` whose ids `held` does not account for (each id's count taken down by the
+// rows of it that are held already); null when there are none.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> Unheld(
+    const std::shared_ptr<arrow::RecordBatch>& batch, IdCounts* held) {
+  auto ids = batch->GetColumnByName("id");
+  if (!ids) return arrow::Status::Invalid("the source's shard rows have no id column");
+  arrow::Int64Builder rows;
+  for (int64_t row = 0; row < batch->num_rows(); ++row) {
+    ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(*ids, row));
+    auto it = held->find(key);
+    if (it != held->end() && it->second > 0) {
+      --it->second;
+      continue;
+    }
+    ARROW_RETURN_NOT_OK(rows.Append(row));
+  }
+  if (rows.length() == 0) return nullptr;
+  if (rows.length() == batch->num_rows()) return batch;
+  ARROW_ASSIGN_OR_RAISE(auto indices, rows.Finish());
+  ARROW_ASSIGN_OR_RAISE(arrow::Datum taken, arrow::compute::Take(batch, indices));
+  return taken.record_batch();
+}
+
+std::optional<MemberInfo> FindMember(const std::vector<MemberInfo>& members,
+                                     const std::string& node_id) {
+  for (const auto& member : members) {
+    if (member.node_id == node_id) return member;
+  }
+  return std::nullopt;
+}
+
+struct FenceRequest {
+  std::string dataset;
+  int32_t shard = 0;
+  int64_t epoch = 0;
+  std::string node;
+  std::string op;
+  uint64_t token = 0;
+  int64_t hold_ms = 0;
+};
+
+arrow::Result<FenceRequest> ParseFenceRequest(std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(Json json, ParseJsonObject(body, kShardFenceAction));
+  FenceRequest request;
+  if (!json.contains("dataset") || !json["dataset"].is_string() || !json.contains("shard") ||
+      !json["shard"].is_number_integer() || !json.contains("epoch") ||
+      !json["epoch"].is_number_integer() || !json.contains("op") || !json["op"].is_string()) {
+    return arrow::Status::Invalid(kShardFenceAction,
+                                  " needs dataset, shard, epoch and op: ", JsonForMessage(json));
+  }
+  request.dataset = json["dataset"].get<std::string>();
+  request.shard = json["shard"].get<int32_t>();
+  request.epoch = json["epoch"].get<int64_t>();
+  request.op = json["op"].get<std::string>();
+  request.node = json.value("node", std::string());
+  request.hold_ms = json.value("hold_ms", int64_t{30000});
+  const std::string token = json.value("token", std::string("0"));
+  request.token = std::strtoull(token.c_str(), nullptr, 10);
+  if (request.op != "close" && request.op != "check" && request.op != "release") {
+    return arrow::Status::Invalid(kShardFenceAction, ": op must be close, check or release, got '",
+                                  request.op, "'");
+  }
+  if (request.hold_ms < 1 || request.hold_ms > 600000) {
+    return arrow::Status::Invalid(kShardFenceAction, ": hold_ms must be in [1, 600000]");
+  }
+  return request;
+}
+
+Json FenceBody(const std::string& dataset, int32_t shard, int64_t epoch, const std::string& node,
+               const std::string& op, uint64_t token, std::chrono::milliseconds hold) {
+  return {{"dataset", dataset},     {"shard", shard}, {"epoch", epoch},
+          {"node", node},           {"op", op},       {"token", std::to_string(token)},
+          {"hold_ms", hold.count()}};
+}
+
+}  // namespace
+
+arrow::Result<Json> ShardFenceAction(const CatchupEnv& env, std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(FenceRequest request, ParseFenceRequest(body));
+  ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(request.dataset, request.shard));
+  auto fence = env.fences->Of(name);
+  if (request.op == "check") return Json{{"remaining_ms", fence->Remaining(request.token).count()}};
+  if (request.op == "release") return Json{{"held", fence->Release(request.token)}};
+  ARROW_ASSIGN_OR_RAISE(auto map, env.maps->Get(request.dataset, /*fresh=*/true));
+  const auto self = env.self();
+  if (!map || !self || request.shard < 0 || request.shard >= map->shards) {
+    return arrow::Status::Invalid(kShardFenceAction, ": no ", Label(request.dataset, request.shard),
+                                  " on this node");
+  }
+  const ShardPlacement& placement = map->placement[request.shard];
+  if (placement.epoch != request.epoch || placement.primary != self->node_id ||
+      !placement.HasReplica(request.node)) {
+    return arrow::Status::Invalid("stale epoch ", request.epoch, " for ",
+                                  Label(request.dataset, request.shard), ": at epoch ",
+                                  placement.epoch, " its primary is '", placement.primary,
+                                  "' and its replicas ", Json(placement.replicas).dump());
+  }
+  // Half the caller's timeout: a close that succeeds after the caller gave up would pause the
+  // shard's writes for nothing.
+  ARROW_ASSIGN_OR_RAISE(uint64_t token, fence->Close(std::chrono::milliseconds(request.hold_ms),
+                                                     env.timeout / 2, request.node));
+  spdlog::info("{}: writes paused for the catch-up of '{}' (at most {} ms)",
+               Label(request.dataset, request.shard), request.node, request.hold_ms);
+  return Json{{"token", std::to_string(token)}, {"hold_ms", request.hold_ms}};
+}
+
+ShardCatchup::ShardCatchup(CatchupEnv env) : env_(std::move(env)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+ShardCatchup::~ShardCatchup() {
+  {
+    MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  wake_.SignalAll();
+  thread_.join();
+}
+
+void ShardCatchup::Run() {
+  while (true) {
+    {
+      MutexLock lock(&mutex_);
+      const auto deadline = Clock::now() + env_.interval;
+      while (!stopping_ && wake_.WaitUntil(&mutex_, deadline)) {
+      }
+      if (stopping_) return;
+    }
+    if (auto pass = PassOnce(); !pass.ok()) {
+      spdlog::warn("shard catch-up pass failed: {}", pass.status().message());
+    }
+  }
+}
+
+bool ShardCatchup::StaleLongEnough(const std::string& name) {
+  const auto now = Clock::now();
+  MutexLock lock(&mutex_);
+  auto [it, inserted] = stale_since_.emplace(name, now);
+  return !inserted && now - it->second >= env_.drop_grace;
+}
+
+void ShardCatchup::Record(const std::string& dataset, int32_t shard, Json state) {
+  state["dataset"] = dataset;
+  state["shard"] = shard;
+  state["at_ms"] = NowMs();
+  MutexLock lock(&mutex_);
+  shards_[{dataset, shard}] = std::move(state);
+}
+
+Json ShardCatchup::Status() const {
+  MutexLock lock(&mutex_);
+  Json shards = Json::array();
+  for (const auto& [key, state] : shards_) shards.push_back(state);
+  return {{"caught_up", caught_up_}, {"dropped", dropped_}, {"shards", std::move(shards)}};
+}
+
+arrow::Result<int> ShardCatchup::PassOnce() {
+  const auto self = env_.self();
+  const auto local = env_.local();
+  if (!self || !local || env_.degraded()) return 0;
+  std::set<std::string> live;
+  for (const auto& member : env_.members()) live.insert(member.node_id);
+  if (int released = env_.fences->ReleaseAbandoned(
+          [&](const std::string& node) { return !live.contains(node); });
+      released > 0) {
+    spdlog::warn("{} shard fence(s) opened: the node catching the shard up left the cluster",
+                 released);
+  }
+  ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, env_.maps->All());
+  int done = 0;
+  for (const ShardMap& map : maps) {
+    for (int32_t shard = 0; shard < map.shards; ++shard) {
+      const ShardPlacement& placement = map.placement[shard];
+      ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
+      if (!placement.HasReplica(self->node_id)) {
+        if (local->holds(name) && StaleLongEnough(name)) {
+          done += DropStaleLogged(map.dataset, shard, name, self->node_id, *local);
+        }
+        continue;
+      }
+      {
+        MutexLock lock(&mutex_);
+        stale_since_.erase(name);  // this node's replica again (or still)
+      }
+      if (!Contains(placement.syncing, self->node_id)) continue;
+      Record(map.dataset, shard,
+             {{"state", "copying"}, {"source", placement.primary}, {"epoch", placement.epoch}});
+      const auto started = Clock::now();
+      auto copied = CatchUp(map, shard, *self);
+      const int64_t took_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+      if (!copied.ok()) {
+        spdlog::warn("{}: catch-up from '{}' failed (retried at the next pass): {}",
+                     Label(map.dataset, shard), placement.primary, copied.status().message());
+        Record(map.dataset, shard,
+               {{"state", "failed"},
+                {"source", placement.primary},
+                {"epoch", placement.epoch},
+                {"reason", copied.status().message()}});
+        continue;
+      }
+      spdlog::info("{}: caught up from '{}' ({} rows copied in {} ms); now a full replica",
+                   Label(map.dataset, shard), placement.primary, *copied, took_ms);
+      Record(map.dataset, shard,
+             {{"state", "caught_up"},
+              {"source", placement.primary},
+              {"epoch", placement.epoch},
+              {"rows_copied", *copied},
+              {"ms", took_ms}});
+      {
+        MutexLock lock(&mutex_);
+        ++caught_up_;
+      }
+      ++done;
+    }
+  }
+  return done;
+}
+
+arrow::Result<int64_t> ShardCatchup::CatchUp(const ShardMap& map, int32_t shard,
+                                             const MemberInfo& self) {
+  const ShardPlacement& placement = map.placement[shard];
+  if (placement.primary == self.node_id || Contains(placement.syncing, placement.primary)) {
+    return arrow::Status::IOError("no live replica holds all its rows to copy them from (primary '",
+                                  placement.primary, "' is syncing too)");
+  }
+  const auto source = FindMember(env_.members(), placement.primary);
+  if (!source) {
+    return arrow::Status::IOError("its primary '", placement.primary, "' is not a live member");
+  }
+  const auto local = env_.local();
+  if (!local) return arrow::Status::IOError("this node's store is not attached yet");
+  ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
+  auto fence_call = [&](const std::string& op, uint64_t token) {
+    return env_.action(
+        *source, kShardFenceAction,
+        FenceBody(map.dataset, shard, placement.epoch, self.node_id, op, token, env_.hold).dump(),
+        env_.timeout);
+  };
+  ARROW_ASSIGN_OR_RAISE(Json closed, fence_call("close", 0));
+  const uint64_t token = std::strtoull(closed.value("token", "0").c_str(), nullptr, 10);
+  auto copied = CopyFenced(map, shard, self, *source, token, name, *local);
+  auto released = fence_call("release", token);  // also after a failed copy
+  if (!released.ok()) {
+    spdlog::warn("{}: the primary's fence not released ({}); it opens by itself within {} ms",
+                 Label(map.dataset, shard), released.status().message(), env_.hold.count());
+  }
+  return copied;
+}
+
+arrow::Result<int64_t> ShardCatchup::CopyFenced(const ShardMap& map, int32_t shard,
+                                                const MemberInfo& self, const MemberInfo& source,
+                                                uint64_t source_token, const std::string& name,
+                                                const LocalPuts& local) {
+  auto fence = env_.fences->Of(name);
+  ARROW_ASSIGN_OR_RAISE(uint64_t local_token, fence->Close(env_.hold, env_.timeout));
+  const FenceClosed closed(*fence, local_token);
+
+  // What this node holds already: the rows received since it became a replica.
+  IdCounts held;
+  const Json own_ticket{{"dataset", name}, {"local_only", true}, {"columns", {"id"}}};
+  auto own = env_.scan(self, own_ticket.dump(), env_.hold);
+  if (own.ok()) {
+    ARROW_RETURN_NOT_OK(CountIds(*own->reader, &held));
+  } else if (!own.status().IsKeyError()) {
+    return own.status().WithMessage("reading this node's own copy: ", own.status().message());
+  }
+  const bool holds_dataset = own.ok();
+
+  const Json ticket{{"dataset", name}, {"local_only", true}};
+  ARROW_ASSIGN_OR_RAISE(ScanPart part, env_.scan(source, ticket.dump(), env_.hold));
+  std::unique_ptr<PutSink> sink = local.open(name);
+  int64_t copied = 0;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(part.reader->ReadNext(&batch));
+    if (!batch) break;
+    ARROW_ASSIGN_OR_RAISE(auto missing, Unheld(batch, &held));
+    if (!missing) continue;
+    ARROW_RETURN_NOT_OK(sink->Append(missing).status());
+    copied += missing->num_rows();
+  }
+  if (!holds_dataset) ARROW_RETURN_NOT_OK(sink->Finish(*part.reader->schema()));
+
+  // The count and the copy are exact only if both fences held throughout (no write of the
+  // shard ran meanwhile): checked now that the copy is read. Writes after this point reach this
+  // node as a replica's writes, so the flip may come later.
+  ARROW_ASSIGN_OR_RAISE(Json check,
+                        env_.action(source, kShardFenceAction,
+                                    FenceBody(map.dataset, shard, map.placement[shard].epoch,
+                                              self.node_id, "check", source_token, env_.hold)
+                                        .dump(),
+                                    env_.timeout));
+  if (check.value("remaining_ms", int64_t{0}) <= 0 || fence->Remaining(local_token).count() <= 0) {
+    return arrow::Status::IOError("the copy took longer than the writes may pause (",
+                                  env_.hold.count(), " ms): not trusted, not flipped");
+  }
+  ARROW_RETURN_NOT_OK(
+      Flip(map.dataset, shard, map.placement[shard].epoch, source.node_id, self.node_id));
+  return copied;
+}
+
+arrow::Status ShardCatchup::Flip(const std::string& dataset, int32_t shard, int64_t epoch,
+                                 const std::string& source, const std::string& self_id) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ARROW_ASSIGN_OR_RAISE(auto map, env_.maps->Get(dataset, /*fresh=*/true));
+    if (!map || shard >= map->shards) {
+      return arrow::Status::IOError("the shard map of '", dataset, "' is gone");
+    }
+    ShardPlacement& placement = map->placement[shard];
+    if (placement.epoch != epoch || placement.primary != source ||
+        !Contains(placement.syncing, self_id)) {
+      return arrow::Status::IOError("the shard map changed during the copy (now epoch ",
+                                    placement.epoch, ", primary '", placement.primary,
+                                    "'): not flipped");
+    }
+    std::erase(placement.syncing, self_id);
+    ARROW_ASSIGN_OR_RAISE(ShardMap stored, env_.maps->Update(*map));
+    const ShardPlacement& now = stored.placement[shard];
+    if (now.epoch == epoch && !Contains(now.syncing, self_id) && now.HasReplica(self_id)) {
+      return arrow::Status::OK();
+    }
+  }
+  return arrow::Status::IOError("the shard map kept changing: not flipped");
+}
+
+int ShardCatchup::DropStaleLogged(const std::string& dataset, int32_t shard,
+                                  const std::string& name, const std::string& self_id,
+                                  const LocalPuts& local) {
+  auto dropped = DropStale(dataset, shard, name, self_id, local);
+  if (dropped.ok()) return *dropped ? 1 : 0;
+  spdlog::warn("{}: the stale copy of this node not dropped: {}", Label(dataset, shard),
+               dropped.status().message());
+  return 0;
+}
+
+arrow::Result<int> ShardCatchup::DropStaleBeforeJoining(const std::string& self_id) {
+  const auto local = env_.local();
+  if (!local) return 0;
+  ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, env_.maps->All());
+  int dropped = 0;
+  for (const ShardMap& map : maps) {
+    for (int32_t shard = 0; shard < map.shards; ++shard) {
+      ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
+      if (map.placement[shard].HasReplica(self_id) || !local->holds(name)) continue;
+      dropped += DropStaleLogged(map.dataset, shard, name, self_id, *local);
+    }
+  }
+  return dropped;
+}
+
+arrow::Result<bool> ShardCatchup::DropStale(const std::string& dataset, int32_t shard,
+                                            const std::string& name, const std::string& self_id,
+                                            const LocalPuts& local) {
+  auto fence = env_.fences->Of(name);
+  ARROW_ASSIGN_OR_RAISE(uint64_t token, fence->Close(env_.hold, env_.timeout));
+  const FenceClosed closed(*fence, token);
+  ARROW_ASSIGN_OR_RAISE(auto map, env_.maps->Get(dataset, /*fresh=*/true));
+  if (!map || shard >= map->shards || map->placement[shard].HasReplica(self_id)) return false;
+  ARROW_RETURN_NOT_OK(local.drop(name));
+  {
+    MutexLock lock(&mutex_);
+    stale_since_.erase(name);
+  }
+  spdlog::info("{}: this node's copy dropped (the shard map does not name it a replica: {})",
+               Label(dataset, shard), Json(map->placement[shard].replicas).dump());
+  Record(dataset, shard, {{"state", "dropped"}, {"replicas", map->placement[shard].replicas}});
+  MutexLock lock(&mutex_);
+  ++dropped_;
+  return true;
+}
+
+}  // namespace arbalest

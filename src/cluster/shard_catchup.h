@@ -1,0 +1,123 @@
+// Catch-up of the shards this node holds as a `syncing` replica, and the dropping of the stale
+// shard copies it holds without being their replica (docs/cluster.md, "Catch-up"):
+//   - A replica added after a shard was created (failover, shard_map.h) receives every new
+//     write but lacks the earlier rows. Catch-up copies them from the shard's primary (which
+//     holds them all) while the shard's writes pause: the primary closes its fence
+//     (shard_fence.h, the `shard-fence` action) once the writes under way have reached every
+//     replica, this node closes its own, counts the ids it holds, streams the primary's rows
+//     (a local_only scan of its shard dataset) and stores those it lacks (a multiset difference
+//     by id: rows received since it became a replica are not stored twice), then turns itself
+//     into a full replica by an etcd transaction (compare on the map's revision, only if the
+//     shard's epoch and primary are still those it copied from), and both fences open again.
+//     A copy that fails (its source died, the fence's hold ran out, the map changed) flips
+//     nothing; it is retried at the next pass, from the primary the map names then.
+//   - A shard copy this node holds while the map does not name it a replica (a node back from
+//     a crash after its shards failed over) is stale: it is dropped, under the shard's fence
+//     and after the map was read again from etcd, so that it is never served, nor merged into
+//     a later catch-up.
+// One thread per node passes over every shard map at an interval. Thread-safe.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/member.h"
+#include "cluster/scan_chain.h"
+#include "cluster/shard_fence.h"
+#include "cluster/shard_maps.h"
+#include "common/json_util.h"
+#include "common/mutex.h"
+#include "flight/cluster_hooks.h"
+
+namespace arbalest {
+
+// What catch-up needs of the node.
+struct CatchupEnv {
+  ShardMaps* maps = nullptr;
+  ShardFences* fences = nullptr;
+  std::function<std::vector<MemberInfo>()> members;  // the live members, this node included
+  std::function<std::optional<MemberInfo>()> self;   // nullopt until joined
+  std::function<bool()> degraded;                    // etcd unreachable: no pass
+  std::function<std::optional<LocalPuts>()> local;   // this node's store; nullopt until attached
+  // A peer's (or this node's) scan stream and first action answer, within a timeout.
+  std::function<arrow::Result<ScanPart>(const MemberInfo&, const std::string&,
+                                        std::chrono::milliseconds)>
+      scan;
+  std::function<arrow::Result<Json>(const MemberInfo&, const std::string&, const std::string&,
+                                    std::chrono::milliseconds)>
+      action;
+  std::chrono::milliseconds timeout{5000};  // each call; the wait for writes under way
+  std::chrono::milliseconds hold{30000};    // how long a catch-up may pause a shard's writes
+  std::chrono::milliseconds interval{1000};
+  // How long a copy stays after the map stopped naming this node its replica: searches that
+  // read the map before it changed may still ask it meanwhile.
+  std::chrono::milliseconds drop_grace{6000};
+};
+
+// The action that closes, checks and opens a primary's fence (protocol.md).
+inline constexpr const char* kShardFenceAction = "shard-fence";
+
+// The primary's side of action kShardFenceAction: {"dataset", "shard", "epoch", "node", "op":
+// "close"|"check"|"release", "token", "hold_ms"}. Close is refused (Invalid, "stale epoch")
+// unless this node is the shard's primary at that epoch and `node` one of its replicas.
+arrow::Result<Json> ShardFenceAction(const CatchupEnv& env, std::string_view body);
+
+class ShardCatchup {
+ public:
+  explicit ShardCatchup(CatchupEnv env);
+  ~ShardCatchup();
+
+  // One pass: catches up every shard this node is syncing for, drops every stale copy. The
+  // shards caught up and the copies dropped.
+  arrow::Result<int> PassOnce();
+  // Before this node (`self_id`) joins: drops every shard copy it holds that the maps do not
+  // name it a replica of (a node back from a crash), at once: no search asks a node that was
+  // not a member. The copies dropped.
+  arrow::Result<int> DropStaleBeforeJoining(const std::string& self_id);
+  // {"caught_up", "dropped", "shards": [{"dataset", "shard", "state", ...}]} for
+  // cluster-status.
+  Json Status() const;
+
+ private:
+  void Run();
+  // Copies shard `shard` of `map` from its primary and flips this node to a full replica; the
+  // rows copied.
+  arrow::Result<int64_t> CatchUp(const ShardMap& map, int32_t shard, const MemberInfo& self);
+  // The rows copied while both fences are closed.
+  arrow::Result<int64_t> CopyFenced(const ShardMap& map, int32_t shard, const MemberInfo& self,
+                                    const MemberInfo& source, uint64_t source_token,
+                                    const std::string& name, const LocalPuts& local);
+  // Removes this node from the shard's syncing replicas by a transaction, if the shard is still
+  // at `epoch` with primary `source`.
+  arrow::Status Flip(const std::string& dataset, int32_t shard, int64_t epoch,
+                     const std::string& source, const std::string& self_id);
+  // Drops shard dataset `name` if the map read again still does not name this node.
+  arrow::Result<bool> DropStale(const std::string& dataset, int32_t shard, const std::string& name,
+                                const std::string& self_id, const LocalPuts& local);
+  // DropStale, its failure logged; 1 when it dropped the copy.
+  int DropStaleLogged(const std::string& dataset, int32_t shard, const std::string& name,
+                      const std::string& self_id, const LocalPuts& local);
+  void Record(const std::string& dataset, int32_t shard, Json state);
+  // Whether shard dataset `name` was seen stale (not this node's) for env_.drop_grace.
+  bool StaleLongEnough(const std::string& name);
+
+  const CatchupEnv env_;
+  mutable Mutex mutex_;
+  CondVar wake_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  int64_t caught_up_ GUARDED_BY(mutex_) = 0;
+  int64_t dropped_ GUARDED_BY(mutex_) = 0;
+  std::map<std::pair<std::string, int32_t>, Json> shards_ GUARDED_BY(mutex_);
+  std::map<std::string, std::chrono::steady_clock::time_point> stale_since_ GUARDED_BY(mutex_);
+  std::thread thread_;
+};
+
+}  // namespace arbalest
