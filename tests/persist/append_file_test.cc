@@ -9,18 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "testing/files.h"
 #include "testing/temp_dir.h"
 
 namespace arbalest {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadFileText;
 using testing::TempDir;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::span<const uint8_t> Bytes(const std::string& text) {
   return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
@@ -42,10 +39,10 @@ TEST(ChunkAppenderTest, AppendsAfterTheValidLengthAndCutsOffTheRest) {
   EXPECT_EQ(first.bytes, 4);
   // A snapshot that never finished appended "junk" after the recorded 4 bytes.
   AppendChunk(path, 4, "junk");
-  EXPECT_EQ(ReadText(path), "aaaajunk");
+  EXPECT_EQ(ReadFileText(path), "aaaajunk");
   const FileDigest second = AppendChunk(path, 4, "bb");
-  EXPECT_EQ(ReadText(path), "aaaabb");
-  const std::string text = ReadText(path);
+  EXPECT_EQ(ReadFileText(path), "aaaabb");
+  const std::string text = ReadFileText(path);
   const std::vector<FileDigest> chunks{first, second};
   EXPECT_TRUE(VerifyChunks(path, Bytes(text).data(), 6, chunks).ok());
   // The same bytes appended elsewhere have the same checksum: a chunk's is its own bytes'.

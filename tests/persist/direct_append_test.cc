@@ -4,10 +4,8 @@
 #include "persist/direct_append.h"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <algorithm>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -16,18 +14,16 @@
 
 #include "persist/io_errors.h"
 #include "persist/wal_writer.h"
+#include "testing/files.h"
 #include "testing/temp_dir.h"
 
 namespace arbalest {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::FileSizeLimit;
+using testing::ReadFileText;
 using testing::TempDir;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string RandomText(size_t size, uint32_t seed) {
   std::mt19937 random(seed);
@@ -71,7 +67,7 @@ TEST(DirectAppenderTest, TheFileHoldsExactlyTheBytesAppended) {
     ASSERT_TRUE(AppendAll(*appender, parts, /*direct=*/seed % 3 != 0).ok());
     ASSERT_EQ(appender->size(), static_cast<int64_t>(expected.size()));
     ASSERT_EQ(static_cast<int64_t>(fs::file_size(path)), appender->size());
-    ASSERT_TRUE(ReadText(path) == expected) << "after appending " << sizes.size() << " parts";
+    ASSERT_TRUE(ReadFileText(path) == expected) << "after appending " << sizes.size() << " parts";
   }
 }
 
@@ -86,7 +82,7 @@ TEST(DirectAppenderTest, AppendsGoOnAfterATruncation) {
   EXPECT_EQ(static_cast<int64_t>(fs::file_size(path)), 10000);
   const std::string next = RandomText(3000, 3);
   ASSERT_TRUE(AppendAll(*appender, {next}).ok());
-  EXPECT_TRUE(ReadText(path) == first + next);
+  EXPECT_TRUE(ReadFileText(path) == first + next);
   EXPECT_TRUE(appender->Truncate(appender->size() + 1).IsInvalid());
 }
 
@@ -99,21 +95,16 @@ TEST(DirectAppenderTest, AFileSizeLimitFailsTheAppendAsADiskFullAndTheFileIsCutB
   auto appender = CreateOrDie(path);
   const std::string first = RandomText(6000, 1);
   ASSERT_TRUE(AppendAll(*appender, {first}).ok());
-  std::signal(SIGXFSZ, SIG_IGN);
-  rlimit old_limit{};
-  getrlimit(RLIMIT_FSIZE, &old_limit);
-  rlimit small = old_limit;
-  small.rlim_cur = 9000;
-  setrlimit(RLIMIT_FSIZE, &small);
+  FileSizeLimit limit(9000);
   const arrow::Status failed = AppendAll(*appender, {RandomText(20000, 2)});
-  setrlimit(RLIMIT_FSIZE, &old_limit);
+  limit.Lift();
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(ClassifyIoFailure(failed), IoFailure::kDiskFull) << failed.ToString();
   EXPECT_NE(failed.message().find(path), std::string::npos) << failed.ToString();
   ASSERT_TRUE(appender->Truncate(static_cast<int64_t>(first.size())).ok());
   const std::string next = RandomText(7000, 3);
   ASSERT_TRUE(AppendAll(*appender, {next}).ok());
-  EXPECT_TRUE(ReadText(path) == first + next);
+  EXPECT_TRUE(ReadFileText(path) == first + next);
 }
 
 // The log's format does not depend on how it is written: the same records written with direct
@@ -149,7 +140,8 @@ TEST(DirectAppenderTest, DirectAndBufferedLogsAreByteIdentical) {
   ASSERT_GT(direct_files.size(), 3u);
   for (size_t i = 0; i < direct_files.size(); ++i) {
     EXPECT_EQ(direct_files[i].filename(), buffered_files[i].filename());
-    EXPECT_TRUE(ReadText(direct_files[i]) == ReadText(buffered_files[i])) << direct_files[i];
+    EXPECT_TRUE(ReadFileText(direct_files[i]) == ReadFileText(buffered_files[i]))
+        << direct_files[i];
   }
 }
 

@@ -12,21 +12,18 @@
 
 #include "damaged_bitmaps.h"
 #include "persist/staging_dir.h"
+#include "testing/files.h"
 #include "testing/temp_dir.h"
 
 namespace arbalest {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadFileText;
 using testing::TempDir;
 
 void WriteText(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // A version-1 manifest (as earlier builds wrote) for the files "data.parquet" and
@@ -124,7 +121,7 @@ TEST(SnapshotFormatTest, InconsistentVersionTwoManifestsAreRefused) {
   TempDir dir("arbalest_snapshot_format");
   const std::string path = dir / std::string(kManifestFile);
   ASSERT_TRUE(WriteManifest(SampleManifestV2(dir.path()), path).ok());
-  const Json good = Json::parse(ReadText(path));
+  const Json good = Json::parse(ReadFileText(path));
   auto refused = [&](const Json& json) {
     WriteText(path, json.dump());
     auto read = ReadManifest(dir.path());
@@ -172,7 +169,7 @@ TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
   TempDir dir("arbalest_snapshot_format");
   const std::string path = dir / std::string(kManifestFile);
   ASSERT_TRUE(WriteManifest(SampleManifest(dir.path()), path).ok());
-  const std::string good = ReadText(path);
+  const std::string good = ReadFileText(path);
 
   auto refused = [&](const std::string& text) {
     WriteText(path, text);
@@ -257,7 +254,7 @@ TEST(StagingDirTest, CommitRenamesIntoPlaceAndAbandonedStagingIsRemoved) {
     WriteText(staging->FilePath("file"), "payload");
     ASSERT_TRUE(staging->Commit(dir / "ds@1-0").ok());
   }
-  EXPECT_EQ(ReadText(dir / "ds@1-0/file"), "payload");
+  EXPECT_EQ(ReadFileText(dir / "ds@1-0/file"), "payload");
   EXPECT_FALSE(fs::exists(dir / SnapshotStagingName("ds")));
   {
     auto staging = *StagingDir::Create(dir / SnapshotStagingName("ds"));
@@ -267,7 +264,7 @@ TEST(StagingDirTest, CommitRenamesIntoPlaceAndAbandonedStagingIsRemoved) {
     EXPECT_NE(status.message().find("exists"), std::string::npos);
   }
   EXPECT_FALSE(fs::exists(dir / SnapshotStagingName("ds")));
-  EXPECT_EQ(ReadText(dir / "ds@1-0/file"), "payload");
+  EXPECT_EQ(ReadFileText(dir / "ds@1-0/file"), "payload");
   // A leftover trash directory of the same name (an interrupted removal) is replaced.
   fs::create_directories(dir / "ds@1-0.trash");
   WriteText(dir / "ds@1-0.trash/old", "old");

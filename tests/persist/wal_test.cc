@@ -1,9 +1,7 @@
 // The WAL writer and reader on real files in a temporary directory.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -16,11 +14,13 @@
 #include "persist/wal_reader.h"
 #include "persist/wal_segments.h"
 #include "persist/wal_writer.h"
+#include "testing/files.h"
 
 namespace arbalest {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::FileSizeLimit;
 
 class WalTest : public ::testing::Test {
  protected:
@@ -261,18 +261,13 @@ TEST_F(WalTest, WriteFailureFailsTheGroupAndLeavesALogOfWholeRecords) {
   auto writer = *WalWriter::Open(Options(), 1);
   ASSERT_TRUE(writer->Append(Payload(1)).ok());
   // A real write error without mocks: a file-size limit makes write() fail with EFBIG.
-  std::signal(SIGXFSZ, SIG_IGN);
-  rlimit old_limit{};
-  getrlimit(RLIMIT_FSIZE, &old_limit);
-  rlimit small = old_limit;
-  small.rlim_cur = 4096;
-  setrlimit(RLIMIT_FSIZE, &small);
+  FileSizeLimit limit(4096);
   bool taken_back = false;
   auto ticket = writer->Enqueue(Payload(2, 10000), [&] { taken_back = true; });
   ASSERT_TRUE(ticket.ok());
   EXPECT_EQ(ticket->lsn, 2u);
   arrow::Status failed = writer->Wait(*ticket);
-  setrlimit(RLIMIT_FSIZE, &old_limit);
+  limit.Lift();
   ASSERT_FALSE(failed.ok());
   EXPECT_TRUE(failed.IsIOError());
   EXPECT_NE(failed.message().find("write to"), std::string::npos);
@@ -299,17 +294,12 @@ TEST_F(WalTest, SegmentsDroppedAfterAFailedWriteKeepTheLsnsGivenAgain) {
   options.segment_bytes = 1000;
   auto writer = *WalWriter::Open(options, 1);
   for (uint64_t i = 1; i <= 10; ++i) ASSERT_TRUE(writer->Append(Payload(i, 300)).ok());
-  std::signal(SIGXFSZ, SIG_IGN);
-  rlimit old_limit{};
-  getrlimit(RLIMIT_FSIZE, &old_limit);
-  rlimit tiny = old_limit;
-  tiny.rlim_cur = 1;
-  setrlimit(RLIMIT_FSIZE, &tiny);
+  FileSizeLimit limit(1);
   auto ticket = writer->Enqueue(Payload(11, 2000));
   ASSERT_TRUE(ticket.ok());
   const uint64_t keep_from = ticket->lsn + 1;  // what a checkpoint reading next_lsn() now sees
   EXPECT_FALSE(writer->Wait(*ticket).ok());
-  setrlimit(RLIMIT_FSIZE, &old_limit);
+  limit.Lift();
   // LSN 11 again, filling its segment, then 12 in the next one.
   EXPECT_EQ(*writer->Append(Payload(11, 2000)), 11u);
   EXPECT_EQ(*writer->Append(Payload(12, 300)), 12u);
@@ -497,12 +487,7 @@ TEST_F(WalTest, RecordsQueuedTogetherShareTheirGroupsFate) {
   std::vector<WalPayload> payloads;
   payloads.push_back(Payload(1));
   payloads.push_back(Payload(2, 10000));
-  std::signal(SIGXFSZ, SIG_IGN);
-  rlimit old_limit{};
-  getrlimit(RLIMIT_FSIZE, &old_limit);
-  rlimit small = old_limit;
-  small.rlim_cur = 4096;  // room for the first record, not for both
-  setrlimit(RLIMIT_FSIZE, &small);
+  FileSizeLimit limit(4096);  // room for the first record, not for both
   auto tickets = writer->EnqueueAll(std::move(payloads));
   ASSERT_TRUE(tickets.ok());
   ASSERT_EQ(tickets->size(), 2u);
@@ -510,7 +495,7 @@ TEST_F(WalTest, RecordsQueuedTogetherShareTheirGroupsFate) {
   EXPECT_EQ((*tickets)[1].lsn, 2u);
   const arrow::Status first = writer->Wait((*tickets)[0]);
   const arrow::Status second = writer->Wait((*tickets)[1]);
-  setrlimit(RLIMIT_FSIZE, &old_limit);
+  limit.Lift();
   EXPECT_FALSE(first.ok());
   EXPECT_FALSE(second.ok());
   writer.reset();

@@ -5,10 +5,8 @@
 // given back), and the log replays to what was published.
 #include <arrow/api.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <algorithm>
-#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -24,6 +22,7 @@
 #include "store/recovery.h"
 #include "store/vector_store.h"
 #include "testing/batches.h"
+#include "testing/files.h"
 #include "testing/temp_dir.h"
 
 namespace arbalest {
@@ -243,28 +242,7 @@ int64_t NewestFileSize(const std::filesystem::path& dir) {
   return static_cast<int64_t>(std::filesystem::file_size(newest));
 }
 
-// Makes the process's writes past `bytes` into any file fail with EFBIG (RLIMIT_FSIZE) while
-// it lives: a log that cannot grow, as on a full disk (a failure the log survives).
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(int64_t bytes) {
-    previous_signal_ = std::signal(SIGXFSZ, SIG_IGN);
-    ::getrlimit(RLIMIT_FSIZE, &previous_);
-    rlimit limited = previous_;
-    limited.rlim_cur = static_cast<rlim_t>(bytes);
-    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &previous_);
-    std::signal(SIGXFSZ, previous_signal_);
-  }
-  FileSizeLimit(const FileSizeLimit&) = delete;
-  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-
- private:
-  rlimit previous_{};
-  void (*previous_signal_)(int) = SIG_DFL;
-};
+using testing::FileSizeLimit;
 
 TEST_F(CommitTest, AFailedLogLeavesNothingBehind) {
   ASSERT_TRUE(Append(0, 10).ok());

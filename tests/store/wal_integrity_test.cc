@@ -2,10 +2,8 @@
 // records still hit exactly the rows they named. Real stores on real WAL files, damaged the
 // way disks and operators damage them.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -13,6 +11,7 @@
 
 #include "logged_store_test.h"
 #include "persist/wal_segments.h"
+#include "testing/files.h"
 #include "testing/legacy_wal.h"
 #include "testing/wait.h"
 
@@ -334,14 +333,10 @@ TEST_F(WalIntegrityTest, AFailedWriteLeavesRowCountsThatReplayAgreesWith) {
     Put(*store, "ds", MakeVectorBatch(0, 10, kDim));
     auto dataset = *store->Get("ds");
     // A real write error without mocks: a file-size limit makes write() fail with EFBIG.
-    std::signal(SIGXFSZ, SIG_IGN);
-    rlimit old_limit{};
-    getrlimit(RLIMIT_FSIZE, &old_limit);
-    rlimit small = old_limit;
-    small.rlim_cur = static_cast<rlim_t>(fs::file_size((*ListWalSegments(wal_dir())).back().path));
-    setrlimit(RLIMIT_FSIZE, &small);
+    testing::FileSizeLimit limit(
+        static_cast<int64_t>(fs::file_size((*ListWalSegments(wal_dir())).back().path)));
     auto failed = store->Append(*dataset, MakeVectorBatch(10, 10, kDim));
-    setrlimit(RLIMIT_FSIZE, &old_limit);
+    limit.Lift();
     ASSERT_TRUE(failed.status().IsIOError()) << failed.status().ToString();
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(20, 10, kDim)).ok());
     EXPECT_EQ(DeleteIds(*store, {25}), 1);
@@ -392,16 +387,12 @@ TEST_F(WalIntegrityTest, RowCountsStayRightWhenWritesFailUnderConcurrentPuts) {
       }
     });
     // Writes fail (a file-size limit at the log's size) on and off until enough did.
-    std::signal(SIGXFSZ, SIG_IGN);
-    rlimit old_limit{};
-    getrlimit(RLIMIT_FSIZE, &old_limit);
     const bool enough = testing::WaitUntil([&] {
-      rlimit small = old_limit;
-      small.rlim_cur =
-          static_cast<rlim_t>(fs::file_size((*ListWalSegments(wal_dir())).back().path));
-      setrlimit(RLIMIT_FSIZE, &small);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      setrlimit(RLIMIT_FSIZE, &old_limit);
+      {
+        testing::FileSizeLimit limit(
+            static_cast<int64_t>(fs::file_size((*ListWalSegments(wal_dir())).back().path)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       return failed >= 20;
     });
