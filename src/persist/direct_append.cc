@@ -52,9 +52,13 @@ DirectAppender::~DirectAppender() {
 
 arrow::Status DirectAppender::WriteStaged(int64_t bytes, int64_t offset) {
   for (int64_t done = 0; done < bytes;) {
-    ssize_t n = ::pwrite(fd_, staging_ + done, static_cast<size_t>(bytes - done), offset + done);
+    const ssize_t n =
+        ::pwrite(fd_, staging_ + done, static_cast<size_t>(bytes - done), offset + done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EINVAL) n = WriteThroughPageCache(bytes - done, offset + done, done);
+    // The kernel refuses a direct write it would have to cut short (a file-size limit,
+    // RLIMIT_FSIZE) with EINVAL; written through the page cache, the write reports the cause.
+    if (n < 0 && errno == EINVAL)
+      return WriteBuffered(staging_ + done, bytes - done, offset + done);
     // A short direct write stops at the end of the space (or quota) left.
     if (n <= 0 || n % kAlignment != 0) {
       return IoErrorFromErrno(n < 0 ? errno : ENOSPC, "write to ", path_);
@@ -64,27 +68,16 @@ arrow::Status DirectAppender::WriteStaged(int64_t bytes, int64_t offset) {
   return arrow::Status::OK();
 }
 
-ssize_t DirectAppender::WriteThroughPageCache(int64_t bytes, int64_t offset, int64_t from) {
-  const int flags = ::fcntl(fd_, F_GETFL);
-  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) {
-    errno = EINVAL;
-    return -1;
+arrow::Status DirectAppender::WriteBuffered(const uint8_t* data, int64_t bytes, int64_t offset) {
+  for (int64_t done = 0; done < bytes;) {
+    const ssize_t n =
+        ::pwrite(buffered_fd_, data + done, static_cast<size_t>(bytes - done), offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    // A short write goes on: the next one fails with the cause (ENOSPC, EFBIG).
+    if (n <= 0) return IoErrorFromErrno(n < 0 ? errno : ENOSPC, "write to ", path_);
+    done += n;
   }
-  ssize_t n;
-  do {
-    n = ::pwrite(fd_, staging_ + from, static_cast<size_t>(bytes), offset);
-  } while (n < 0 && errno == EINTR);
-  int write_errno = errno;
-  // A short write fails the append with its cause: the next write would get it.
-  if (n >= 0 && n < bytes) {
-    const ssize_t again =
-        ::pwrite(fd_, staging_ + from + n, static_cast<size_t>(bytes - n), offset + n);
-    write_errno = again < 0 ? errno : ENOSPC;
-    n = -1;
-  }
-  (void)::fcntl(fd_, F_SETFL, flags);
-  errno = write_errno;
-  return n;
+  return arrow::Status::OK();
 }
 
 arrow::Status DirectAppender::Append(std::span<const iovec> parts, bool direct) {
@@ -98,14 +91,7 @@ arrow::Status DirectAppender::Append(std::span<const iovec> parts, bool direct) 
       std::memcpy(staging_ + fill, part.iov_base, part.iov_len);
       fill += static_cast<int64_t>(part.iov_len);
     }
-    for (int64_t done = 0; done < total;) {
-      const int64_t from = size_ - offset + done;
-      const ssize_t n =
-          ::pwrite(buffered_fd_, staging_ + from, static_cast<size_t>(total - done), size_ + done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return IoErrorFromErrno(n < 0 ? errno : ENOSPC, "write to ", path_);
-      done += n;
-    }
+    ARROW_RETURN_NOT_OK(WriteBuffered(staging_ + (size_ - offset), total, size_));
     size_ += total;
     std::memmove(staging_, staging_ + AlignDown(fill), static_cast<size_t>(size_ % kAlignment));
     return arrow::Status::OK();

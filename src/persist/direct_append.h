@@ -62,10 +62,8 @@ class DirectAppender {
   DirectAppender(int fd, int buffered_fd, std::string path, uint8_t* staging);
   // Writes staging_[0, bytes) (a multiple of kAlignment) at `offset`.
   arrow::Status WriteStaged(int64_t bytes, int64_t offset);
-  // Writes staging_[from, from + bytes) at `offset` through the page cache: the kernel refuses
-  // a direct write with EINVAL when it would have to cut it short (a file-size limit,
-  // RLIMIT_FSIZE), and a buffered write reports the cause (EFBIG). -1 with errno on failure.
-  ssize_t WriteThroughPageCache(int64_t bytes, int64_t offset, int64_t from);
+  // Writes data[0, bytes) at `offset` through the page cache (buffered_fd_).
+  arrow::Status WriteBuffered(const uint8_t* data, int64_t bytes, int64_t offset);
 
   const int fd_;           // O_DIRECT
   const int buffered_fd_;  // the same file, through the page cache

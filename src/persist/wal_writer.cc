@@ -302,6 +302,37 @@ void WalWriter::Complete(std::deque<Pending>& group, const arrow::Status& status
   failing_ = arrow::Status::OK();
 }
 
+arrow::Status WalWriter::WriteAll(std::vector<iovec> iov, int64_t total) {
+  // writev may write less than asked: advance through the iovecs until all is written.
+  size_t first = 0;
+  for (int64_t written = 0; written < total;) {
+    const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
+    const ssize_t n = ::writev(fd_, iov.data() + first, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoErrorFromErrno(errno, "write to ", segment_path_);
+    }
+    written += n;
+    for (size_t left = static_cast<size_t>(n); left > 0;) {
+      if (left >= iov[first].iov_len) {
+        left -= iov[first].iov_len;
+        ++first;
+      } else {
+        iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+        left = 0;
+      }
+    }
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status WalWriter::CutOff(const arrow::Status& failure, std::string_view what) {
+  if (CutBack(segment_size_)) return failure;
+  return FailLog(
+      failure.WithMessage(failure.message(), "; cutting the partial ", what, " off failed too"));
+}
+
 bool WalWriter::CutBack(int64_t size) {
   if (direct_ ? !direct_->Truncate(size).ok() : ::ftruncate(fd_, size) != 0) return false;
   segment_size_ = size;
@@ -335,45 +366,13 @@ arrow::Status WalWriter::WriteGroup(const std::deque<Pending>& group) {
     }
     total += kWalHeaderSize + pending.payload_size;
   }
-  if (direct_) {
-    // Small groups go through the page cache unless each is synced anyway: a direct write
-    // waits for the device, which costs a few-row put more than the copy it saves.
-    const bool direct = options_.fsync == FsyncPolicy::kAlways || total >= kDirectMinBytes;
-    if (arrow::Status appended = direct_->Append(iov, direct); !appended.ok()) {
-      if (!CutBack(segment_size_)) {
-        return FailLog(
-            appended.WithMessage(appended.message(), "; cutting the partial group off failed too"));
-      }
-      return appended.WithMessage("WAL: ", appended.message());
-    }
-  }
-  // writev may write less than asked: advance through the iovecs until all is written.
-  size_t first = 0;
-  int64_t written = direct_ ? total : 0;
-  while (written < total) {
-    const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
-    const ssize_t n = ::writev(fd_, iov.data() + first, count);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const arrow::Status failure = ErrnoStatus("write to", segment_path_);
-      // Cut the partial group off so that the log ends with a whole record again.
-      if (!CutBack(segment_size_)) {
-        return FailLog(
-            failure.WithMessage(failure.message(), "; cutting the partial group off failed too"));
-      }
-      return failure;
-    }
-    written += n;
-    for (size_t left = static_cast<size_t>(n); left > 0;) {
-      if (left >= iov[first].iov_len) {
-        left -= iov[first].iov_len;
-        ++first;
-      } else {
-        iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
-        iov[first].iov_len -= left;
-        left = 0;
-      }
-    }
+  // Small groups go through the page cache unless each is synced anyway: a direct write waits
+  // for the device, which costs a few-row put more than the copy it saves.
+  const bool direct = options_.fsync == FsyncPolicy::kAlways || total >= kDirectMinBytes;
+  if (arrow::Status written =
+          direct_ ? direct_->Append(iov, direct) : WriteAll(std::move(iov), total);
+      !written.ok()) {
+    return CutOff(written.WithMessage("WAL: ", written.message()), "group");
   }
   const int64_t group_start = segment_size_;
   segment_size_ += total;
@@ -448,11 +447,8 @@ arrow::Status WalWriter::SealSegment(uint64_t next_lsn) {
     sealed = ErrnoStatus("fdatasync of", segment_path_);
   }
   if (sealed.ok()) return sealed;
-  if (!CutBack(segment_size_)) {
-    return FailLog(
-        sealed.WithMessage(sealed.message(), "; cutting the partial seal off failed too"));
-  }
-  return sealed.WithMessage("WAL: cannot seal ", segment_path_, ": ", sealed.message());
+  return CutOff(sealed.WithMessage("WAL: cannot seal ", segment_path_, ": ", sealed.message()),
+                "seal");
 }
 
 arrow::Status WalWriter::Rotate(SegmentFile segment, std::string path, uint64_t next_lsn) {

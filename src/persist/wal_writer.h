@@ -141,6 +141,12 @@ class WalWriter {
   arrow::Status Sync();
   // Truncates the segment back to `size` bytes (cutting off a failed group); false if it cannot.
   bool CutBack(int64_t size);
+  // Writes the iovecs' bytes (`total` of them) at the end of the segment through the page
+  // cache.
+  arrow::Status WriteAll(std::vector<iovec> iov, int64_t total);
+  // Cuts the segment back to segment_size_ after `failure` wrote part of a `what` (a group, a
+  // seal): returns `failure`, or fails the log when even the cut fails.
+  arrow::Status CutOff(const arrow::Status& failure, std::string_view what);
   // Fails the log for good because of `cause`; returns the status every later record gets.
   arrow::Status FailLog(const arrow::Status& cause) EXCLUDES(mutex_);
 
