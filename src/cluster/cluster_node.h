@@ -91,6 +91,7 @@ class ClusterNode : public ClusterHooks {
                                                   const LocalPuts& local) override;
   bool HopsCarryToken() const override { return peers_.carries_token(); }
   void AttachLocal(LocalPuts local) override;
+  void AttachLocalReads(LocalReads reads) override;
   std::optional<arrow::Result<Json>> InternalAction(std::string_view type,
                                                     std::string_view body) override;
 
@@ -134,6 +135,16 @@ class ClusterNode : public ClusterHooks {
                                                                      const FanOutOptions& options);
   arrow::Result<ClusterActionResult> ShardAction(const ShardMap& map, const std::string& type,
                                                  const Json& body, const FanOutOptions& options);
+  // -- one replica of a shard (local_shards.cc): in-process when `member` is this node and
+  // its Flight service is attached, else as SearchPeer, OpenPeerScan and ActionPeer --
+  std::optional<LocalReads> LocalReadsFor(const MemberInfo& member) const;
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchShard(const MemberInfo& member,
+                                                                 const std::string& ticket,
+                                                                 std::chrono::milliseconds timeout);
+  arrow::Result<ScanPart> ScanShard(const MemberInfo& member, const std::string& ticket,
+                                    std::chrono::milliseconds timeout);
+  arrow::Result<Json> ActionShard(const MemberInfo& member, const std::string& type,
+                                  const std::string& body, std::chrono::milliseconds timeout);
   // The shard maps for cluster-status.
   Json ShardMapsStatus() const;
 
@@ -175,6 +186,7 @@ class ClusterNode : public ClusterHooks {
   std::unique_ptr<ShardRepairer> repairer_ GUARDED_BY(mutex_);  // failover; null until joined
   ShardFences fences_;
   std::optional<LocalPuts> local_ GUARDED_BY(mutex_);         // this node's store, attached
+  std::optional<LocalReads> local_reads_ GUARDED_BY(mutex_);  // its Flight service's answers
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined
 };
 

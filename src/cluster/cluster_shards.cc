@@ -69,6 +69,8 @@ ShardEnv ClusterNode::ShardEnvironment() {
   env.timeout = options_.put_timeout;
   env.write_quorum = options_.write_quorum;
   env.fences = &fences_;
+  MutexLock lock(&mutex_);
+  env.local = local_;
   return env;
 }
 
@@ -280,7 +282,7 @@ arrow::Result<ClusterSearchResult> ClusterNode::ShardSearch(const ShardMap& map,
                       map, options, ShardReach::kOneReplica,
                       [&](const MemberInfo& member, const std::string& dataset,
                           std::chrono::milliseconds timeout) {
-                        return SearchPeer(
+                        return SearchShard(
                             member, Json{{"search", ShardHopKeys(keys, dataset)}}.dump(), timeout);
                       },
                       &result.missing));
@@ -296,7 +298,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::ShardScan(
                                         map, options, ShardReach::kOneReplica,
                                         [&](const MemberInfo& member, const std::string& dataset,
                                             std::chrono::milliseconds timeout) {
-                                          return OpenPeerScan(
+                                          return ScanShard(
                                               member, ShardHopKeys(keys, dataset).dump(), timeout);
                                         },
                                         &missing));
@@ -321,7 +323,8 @@ arrow::Result<ClusterActionResult> ClusterNode::ShardAction(const ShardMap& map,
           [&](const MemberInfo& member, const std::string& dataset,
               std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
             ARROW_ASSIGN_OR_RAISE(
-                Json answer, ActionPeer(member, type, ShardHopKeys(body, dataset).dump(), timeout));
+                Json answer,
+                ActionShard(member, type, ShardHopKeys(body, dataset).dump(), timeout));
             if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = map.dataset;
             return NodeAnswer{
                 member.node_id + " (shard " + dataset.substr(dataset.rfind("__shard") + 7) + ")",

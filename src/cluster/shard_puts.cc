@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cluster/fan_out_util.h"
+#include "flight/ingest_stream.h"
 
 namespace arbalest {
 namespace {
@@ -57,6 +58,20 @@ arrow::Result<Json> PutToPeer(PeerClients& peers, const MemberInfo& peer, const 
   }();
   if (!result.ok() && PeerUnreachable(result.status())) peers.Drop(peer.flight);
   return result;
+}
+
+// A shard put to this node itself, without a loopback hop: what its Flight DoPut does with the
+// same descriptor (the hop's epoch checked against the map, the slice stored and, on the
+// primary, replicated), its errors as that DoPut's.
+arrow::Result<Json> PutInProcess(const ShardEnv& env, const ShardPutHop& hop,
+                                 const std::shared_ptr<arrow::Schema>& schema, const Batch& batch) {
+  ARROW_ASSIGN_OR_RAISE(auto sink, OpenShardReplicaSink(env, hop, *env.local));
+  Json ack = Json::object();
+  if (batch) {
+    ARROW_ASSIGN_OR_RAISE(ack, sink->Append(batch));
+  }
+  ARROW_RETURN_NOT_OK(ForClient(sink->Finish(*schema)));
+  return ack;
 }
 
 // `status` of shard `shard`'s put, its message naming the shard; a peer that did not answer
@@ -187,8 +202,10 @@ class ShardRouter : public PutSink {
                                        placement.primary + "' is not a live member");
       }
       const ShardPutHop hop{map.dataset, shard, placement.epoch, true, env_.write_quorum};
-      auto ack = PutToPeer(*env_.peers, *primary, hop.ToJson(), slice ? slice->schema() : schema_,
-                           slice, env_.timeout);
+      const auto& schema = slice ? slice->schema() : schema_;
+      auto ack = primary->node_id == env_.self_id && env_.local
+                     ? PutInProcess(env_, hop, schema, slice)
+                     : PutToPeer(*env_.peers, *primary, hop.ToJson(), schema, slice, env_.timeout);
       if (ack.ok()) return ack;
       failure = ack.status();
       if (!IsStaleEpoch(failure)) break;  // a primary deposed meanwhile: read the map again

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct ShardEnv {
   std::chrono::milliseconds timeout{5000};  // one call to a peer
   int32_t write_quorum = 0;                 // W; 0: the map's replication factor
   ShardFences* fences = nullptr;            // a shard put's batches hold the shard's fence open
+  // This node's store: a slice whose primary is this node is stored (and replicated) in-process
+  // instead of over a loopback Flight hop. Unset: every slice hops.
+  std::optional<LocalPuts> local;
 };
 
 // The shard put between nodes: JSON in a CMD descriptor.

@@ -88,6 +88,16 @@ struct LocalPuts {
   std::function<arrow::Status(const std::string& dataset)> drop;
 };
 
+// What this node's Flight service answers, run in-process: a cluster node asks its own shards
+// through it instead of over a loopback Flight hop. `get` opens the stream of a DoGet ticket,
+// `action` answers an action's first Result as JSON, each exactly as the RPC would (its
+// errors included).
+struct LocalReads {
+  std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>(const std::string& ticket)>
+      get;
+  std::function<arrow::Result<Json>(const std::string& type, const std::string& body)> action;
+};
+
 // Thread-safe: called from many RPCs at once.
 class ClusterHooks {
  public:
@@ -136,6 +146,9 @@ class ClusterHooks {
   // Gives the cluster this node's store (what shard catch-up writes into), once the Flight
   // service exists.
   virtual void AttachLocal(LocalPuts local) { (void)local; }
+  // Gives the cluster this node's own answers to DoGet and actions (LocalReads), once the
+  // Flight service exists.
+  virtual void AttachLocalReads(LocalReads reads) { (void)reads; }
 
   // Answers the actions between cluster nodes (`shard-fence`); nullopt for other types.
   virtual std::optional<arrow::Result<Json>> InternalAction(std::string_view type,

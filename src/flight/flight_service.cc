@@ -56,10 +56,50 @@ LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
       [&store](const std::string& dataset) { return store.Drop(dataset); }};
 }
 
+// The stream DoGet answers for `bytes`, a ticket.
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> OpenTicket(VectorStore& store,
+                                                                    ClusterHooks* cluster,
+                                                                    ServerMetrics* metrics,
+                                                                    const std::string& bytes) {
+  ARROW_ASSIGN_OR_RAISE(auto ticket, ParseTicket(bytes));
+  if (const auto* search = std::get_if<ParsedSearch>(&ticket)) {
+    ARROW_ASSIGN_OR_RAISE(auto found, SearchQuery(store, cluster, *search, 0, metrics));
+    auto result = WithMissingNodes(std::move(found.batch), found.missing);
+    return arrow::RecordBatchReader::Make({result}, result->schema());
+  }
+  return ScanReader(store, cluster, std::get<ScanTicket>(ticket));
+}
+
+// The bodies DoAction answers for `type` and `body`, its errors as the client sees them.
+arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> AnswerAction(
+    VectorStore& store, ClusterHooks* cluster, ServerMetrics* metrics, std::string_view type,
+    std::string_view body, const CallCancelled& call_cancelled) {
+  auto bodies = RunAction(store, type, body, metrics, call_cancelled, cluster);
+  if (!bodies.ok()) return ForClient(bodies.status());
+  return bodies;
+}
+
+// A cluster node's way to its own shards without a Flight hop. The cluster is held by pointer:
+// it owns what this returns.
+LocalReads LocalReadsOf(std::shared_ptr<VectorStore> store, const ServiceOptions& options) {
+  return LocalReads{
+      [store, cluster = options.cluster.get(), metrics = options.metrics](
+          const std::string& ticket) { return OpenTicket(*store, cluster, metrics.get(), ticket); },
+      [store, cluster = options.cluster.get(), metrics = options.metrics](
+          const std::string& type, const std::string& body) -> arrow::Result<Json> {
+        ARROW_ASSIGN_OR_RAISE(auto bodies,
+                              AnswerAction(*store, cluster, metrics.get(), type, body, nullptr));
+        if (bodies.empty()) return arrow::Status::IOError("action '", type, "' answered nothing");
+        return ParseJson(bodies.front()->ToString(), "the member's answer");
+      }};
+}
+
 }  // namespace
 
 void FlightService::AttachToCluster() {
-  if (options_.cluster) options_.cluster->AttachLocal(LocalPutsOf(*store_, options_));
+  if (!options_.cluster) return;
+  options_.cluster->AttachLocal(LocalPutsOf(*store_, options_));
+  options_.cluster->AttachLocalReads(LocalReadsOf(store_, options_));
 }
 
 arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
@@ -105,17 +145,8 @@ arrow::Status FlightService::DoExchange(const fl::ServerCallContext&,
 
 arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticket& request,
                                    std::unique_ptr<fl::FlightDataStream>* stream) {
-  ARROW_ASSIGN_OR_RAISE(auto ticket, ParseTicket(request.ticket));
-  std::shared_ptr<arrow::RecordBatchReader> reader;
-  if (const auto* search = std::get_if<ParsedSearch>(&ticket)) {
-    ARROW_ASSIGN_OR_RAISE(auto found, SearchQuery(*store_, options_.cluster.get(), *search, 0,
-                                                  options_.metrics.get()));
-    auto result = WithMissingNodes(std::move(found.batch), found.missing);
-    ARROW_ASSIGN_OR_RAISE(reader, arrow::RecordBatchReader::Make({result}, result->schema()));
-  } else {
-    ARROW_ASSIGN_OR_RAISE(
-        reader, ScanReader(*store_, options_.cluster.get(), std::get<ScanTicket>(ticket)));
-  }
+  ARROW_ASSIGN_OR_RAISE(auto reader, OpenTicket(*store_, options_.cluster.get(),
+                                                options_.metrics.get(), request.ticket));
   *stream = std::make_unique<fl::RecordBatchStream>(std::move(reader));
   return arrow::Status::OK();
 }
@@ -164,12 +195,11 @@ arrow::Status FlightService::DoAction(const fl::ServerCallContext& context,
                                       std::unique_ptr<fl::ResultStream>* result) {
   LabelAction(context, action.type);
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
-  auto bodies = RunAction(
-      *store_, action.type, body, options_.metrics.get(),
-      [&context] { return context.is_cancelled(); }, options_.cluster.get());
-  if (!bodies.ok()) return ForClient(bodies.status());
+  ARROW_ASSIGN_OR_RAISE(
+      auto bodies, AnswerAction(*store_, options_.cluster.get(), options_.metrics.get(),
+                                action.type, body, [&context] { return context.is_cancelled(); }));
   std::vector<fl::Result> results;
-  for (auto& reply : *bodies) results.push_back(fl::Result{std::move(reply)});
+  for (auto& reply : bodies) results.push_back(fl::Result{std::move(reply)});
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));
   return arrow::Status::OK();
 }
