@@ -1,5 +1,7 @@
 """Sharded datasets on this one machine: ingest through one node and global search, for a
-single node without cluster flags, and 3-node clusters with 4 shards at R=1 and at R=2 (W=2).
+single node without cluster flags, a 1-node cluster with 4 shards (every shard on the node
+itself: what routing costs without a peer), and 3-node clusters with 4 shards at R=1 and at R=2
+(W=2).
 
 For each setup: --rows random float32 rows of --dim dimensions put through node 0 in batches of
 --batch rows (one stream; on the clusters each batch is split by shard, forwarded to each
@@ -9,6 +11,9 @@ node 0 from 1 and 4 client threads: QPS, p50 and p99. Every process shares this 
 cores: the figures show the cost of routing and replication, not a cluster's scaling.
 
     .venv/bin/python bench/cluster/shard_bench.py [--rows 30000] [--dim 128]
+
+$ARBALEST_BIN picks the server binary (default: this checkout's release build): two builds can
+be compared on the same machine in one session.
 """
 
 from __future__ import annotations
@@ -32,16 +37,16 @@ from etcd_util import EtcdProcess  # noqa: E402
 BATCH = 5000
 
 
-def start(workdir: Path, replication: int | None):
-    """One node without cluster flags (replication None), or 3 sharded nodes."""
+def start(workdir: Path, replication: int | None, count: int = 3):
+    """One node without cluster flags (replication None), or `count` sharded nodes."""
     if replication is None:
         return [ServerProcess(workdir / "single", extra_args=["--log-level", "warn"]).start()], None
     etcd = EtcdProcess(workdir).start()
     nodes = [ServerProcess(workdir / f"node{i}", extra_args=[
         "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
         "--cluster-shards", "4", "--cluster-replication", str(replication)]).start()
-        for i in range(3)]
-    wait_members(nodes[0], 3)
+        for i in range(count)]
+    wait_members(nodes[0], count)
     return nodes, etcd
 
 
@@ -50,12 +55,13 @@ def main() -> None:
     table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(5))
     vector_mb = args.rows * args.dim * 4 / 1e6
     with tempfile.TemporaryDirectory() as tmp:
-        for label, replication in (("single node (no cluster)", None),
-                                   ("3 nodes, 4 shards, R=1", 1),
-                                   ("3 nodes, 4 shards, R=2 W=2", 2)):
-            workdir = Path(tmp) / str(replication)
+        for label, replication, count in (("single node (no cluster)", None, 1),
+                                          ("1 node, 4 shards", 1, 1),
+                                          ("3 nodes, 4 shards, R=1", 1, 3),
+                                          ("3 nodes, 4 shards, R=2 W=2", 2, 3)):
+            workdir = Path(tmp) / f"{replication}-{count}"
             workdir.mkdir()
-            nodes, etcd = start(workdir, replication)
+            nodes, etcd = start(workdir, replication, count)
             try:
                 begin = time.perf_counter()
                 put_table(nodes[0].data, DATASET, table, batch_size=BATCH)

@@ -81,6 +81,7 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
       },
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4)));
   catchup_ = std::move(catchup);
+  maps_.StartWatch();
   return arrow::Status::OK();
 }
 
@@ -96,6 +97,7 @@ void ClusterNode::Leave() {
   }
   catchup.reset();   // stops its thread, which reads the members
   repairer.reset();  // the same
+  maps_.StopWatch();
   if (membership) {
     membership->Leave();
     spdlog::info("cluster {}: left", options_.cluster);
@@ -144,6 +146,7 @@ Json ClusterNode::Status() const {
                         {"write_quorum", options_.write_quorum},
                         {"put_timeout_ms", options_.put_timeout.count()}};
   status["shard_maps"] = ShardMapsStatus();
+  status["shard_maps_watch"] = maps_.WatchStatus();
   {
     MutexLock lock(&mutex_);
     if (catchup_) status["catchup"] = catchup_->Status();

@@ -191,9 +191,10 @@ def test_schema_only_put_declares_every_shard(sharded):
     assert empty.num_rows == 0 and missing_nodes(empty) == []
 
 
-def put_hop(node, name, shard, epoch):
-    """A shard put as a primary receives it from another node."""
-    hop = {"shard_put": {"dataset": name, "shard": shard, "epoch": epoch, "role": "primary"}}
+def put_hop(node, name, shard, epoch, role="primary"):
+    """A shard put as a primary (or, with role "replica", a replica) receives it from another
+    node."""
+    hop = {"shard_put": {"dataset": name, "shard": shard, "epoch": epoch, "role": role}}
     table = make_table(1, d=DIM, start_id=99_999)
     return put_table(node.data, name, table,
                      descriptor=flight.FlightDescriptor.for_command(json.dumps(hop)))
