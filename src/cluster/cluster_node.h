@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cluster/cluster_metrics.h"
+#include "cluster/id_blocks.h"
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
 #include "cluster/scan_chain.h"
@@ -99,8 +100,9 @@ class ClusterNode : public ClusterHooks {
       : options_(std::move(options)),
         metrics_(std::move(metrics)),
         peers_(options_.peers),
-        maps_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls, options_.cluster) {
-  }
+        maps_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls, options_.cluster),
+        id_blocks_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls,
+                   options_.cluster) {}
 
   // -- sharded datasets (cluster_shards.cc) --
   // The shard map of the dataset that `keys` name; nullopt when it is not sharded (or etcd
@@ -170,6 +172,7 @@ class ClusterNode : public ClusterHooks {
   const std::shared_ptr<ClusterMetrics> metrics_;
   PeerClients peers_;
   mutable ShardMaps maps_;  // its reads refresh a cache
+  IdBlocks id_blocks_;      // server-assigned ids of sharded datasets
   mutable Mutex mutex_;
   std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);   // null until joined
   std::unique_ptr<ShardRepairer> repairer_ GUARDED_BY(mutex_);  // failover; null until joined

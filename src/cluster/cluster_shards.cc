@@ -69,6 +69,7 @@ ShardEnv ClusterNode::ShardEnvironment() {
   env.timeout = options_.put_timeout;
   env.write_quorum = options_.write_quorum;
   env.fences = &fences_;
+  env.assign_ids = [this](int64_t count) { return id_blocks_.Take(count); };
   return env;
 }
 
@@ -163,7 +164,9 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
                                      name + "' on");
     }
     replication = std::min<int32_t>(replication, static_cast<int32_t>(live.size()));
-    ARROW_ASSIGN_OR_RAISE(map, maps_.Create(PlaceShards(name, shards, replication, live)));
+    ShardMap proposed = PlaceShards(name, shards, replication, live);
+    proposed.assigned_ids = schema->GetFieldIndex("id") < 0;  // as a single node: id_blocks.h
+    ARROW_ASSIGN_OR_RAISE(map, maps_.Create(proposed));
     spdlog::info("cluster {}: dataset '{}' sharded: {}", options_.cluster, name,
                  map->ToJson().dump());
   }

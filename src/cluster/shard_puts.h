@@ -38,6 +38,9 @@ struct ShardEnv {
   std::chrono::milliseconds timeout{5000};  // one call to a peer
   int32_t write_quorum = 0;                 // W; 0: the map's replication factor
   ShardFences* fences = nullptr;            // a shard put's batches hold the shard's fence open
+  // The first of `count` consecutive ids unique in the cluster, for datasets with server-assigned
+  // ids (id_blocks.h).
+  std::function<arrow::Result<uint64_t>(int64_t count)> assign_ids;
 };
 
 // The shard put between nodes: JSON in a CMD descriptor.
@@ -55,8 +58,10 @@ struct ShardPutHop {
 // shard put whose fields are wrong.
 arrow::Result<std::optional<ShardPutHop>> ParseShardPutHop(const std::string& command);
 
-// The sink of a client's put into sharded dataset `map.dataset`. Invalid when `schema` has no
-// id column (id-less puts are refused on sharded datasets).
+// The sink of a client's put into sharded dataset `map.dataset`. A dataset with server-assigned
+// ids (map.assigned_ids) gets each batch's ids from env.assign_ids, as a uint64 `id` column
+// first (its ack says the first: the batch's rows have consecutive ids from it). Invalid when
+// `schema` has an id column and the dataset assigns its ids, or has none and it does not.
 arrow::Result<std::unique_ptr<PutSink>> OpenShardRouter(ShardEnv env, ShardMap map,
                                                         const arrow::Schema& schema);
 
