@@ -89,7 +89,8 @@ class ClusterNode : public ClusterHooks {
       const std::function<arrow::Result<Json>()>& local) override;
   arrow::Result<std::unique_ptr<PutSink>> OpenPut(const arrow::flight::FlightDescriptor& descriptor,
                                                   const std::shared_ptr<arrow::Schema>& schema,
-                                                  const LocalPuts& local) override;
+                                                  const LocalPuts& local,
+                                                  const std::string& forwarded_token) override;
   bool HopsCarryToken() const override { return peers_.carries_token(); }
   void AttachLocal(LocalPuts local) override;
   std::optional<arrow::Result<Json>> InternalAction(std::string_view type,
@@ -162,9 +163,11 @@ class ClusterNode : public ClusterHooks {
           ask_peer,
       const std::function<std::shared_ptr<arrow::Schema>(const Part&)>& schema_of,
       std::vector<MissingNode>* missing);
-  // `peer`'s first Result of action `type` with `body`, as JSON, within `timeout`.
+  // `peer`'s first Result of action `type` with `body`, as JSON, within `timeout`; with
+  // `forwarded_token` (a write on a client's behalf) when the hops carry the cluster token.
   arrow::Result<Json> ActionPeer(const MemberInfo& peer, const std::string& type,
-                                 const std::string& body, std::chrono::milliseconds timeout);
+                                 const std::string& body, std::chrono::milliseconds timeout,
+                                 const std::string& forwarded_token = {});
   std::string SelfId() const;
   std::shared_ptr<Membership> membership() const;
 

@@ -119,11 +119,14 @@ std::optional<arrow::Result<Json>> ClusterNode::InternalAction(std::string_view 
 
 arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
     const fl::FlightDescriptor& descriptor, const std::shared_ptr<arrow::Schema>& schema,
-    const LocalPuts& local) {
+    const LocalPuts& local, const std::string& forwarded_token) {
+  ShardEnv env = ShardEnvironment();
+  // The shard puts carry the client's token beside the cluster token: each node checks it.
+  if (peers_.carries_token()) env.forwarded_token = forwarded_token;
   if (descriptor.type == fl::FlightDescriptor::CMD) {
     ARROW_ASSIGN_OR_RAISE(auto hop, ParseShardPutHop(descriptor.cmd));
     if (!hop) return nullptr;
-    return OpenShardReplicaSink(ShardEnvironment(), std::move(*hop), local);
+    return OpenShardReplicaSink(std::move(env), std::move(*hop), local);
   }
   if (descriptor.type != fl::FlightDescriptor::PATH || descriptor.path.size() != 1 ||
       !IsValidDatasetName(descriptor.path[0])) {
@@ -144,9 +147,6 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
   std::optional<ShardMap> map = std::move(*existing);
   if (!map) {
     if (local.holds(name)) return nullptr;  // created before sharding, or with 0 shards
-    // Shard puts between nodes would carry the cluster token, which may not write: with
-    // --auth-tokens, datasets are not sharded (docs/cluster.md).
-    if (peers_.carries_token()) return nullptr;
     ARROW_ASSIGN_OR_RAISE(int32_t shards,
                           MetadataCount(*schema, kShardsMetadataKey, options_.shards, kMaxShards));
     if (shards == 0) return nullptr;
@@ -170,7 +170,7 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
     spdlog::info("cluster {}: dataset '{}' sharded: {}", options_.cluster, name,
                  map->ToJson().dump());
   }
-  return OpenShardRouter(ShardEnvironment(), std::move(*map), *schema);
+  return OpenShardRouter(std::move(env), std::move(*map), *schema);
 }
 
 template <typename Part>
@@ -324,7 +324,8 @@ arrow::Result<ClusterActionResult> ClusterNode::ShardAction(const ShardMap& map,
           [&](const MemberInfo& member, const std::string& dataset,
               std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
             ARROW_ASSIGN_OR_RAISE(
-                Json answer, ActionPeer(member, type, ShardHopKeys(body, dataset).dump(), timeout));
+                Json answer, ActionPeer(member, type, ShardHopKeys(body, dataset).dump(), timeout,
+                                        options.forwarded_token));
             if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = map.dataset;
             return NodeAnswer{
                 member.node_id + " (shard " + dataset.substr(dataset.rfind("__shard") + 7) + ")",

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cluster/fan_out_util.h"
+#include "flight/call_credentials.h"
 
 namespace arbalest {
 namespace {
@@ -37,12 +38,14 @@ std::string ShardName(const std::string& dataset, int32_t shard) {
 // peer's last ack.
 arrow::Result<Json> PutToPeer(PeerClients& peers, const MemberInfo& peer, const Json& hop,
                               const std::shared_ptr<arrow::Schema>& schema, const Batch& batch,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout,
+                              const std::string& forwarded_token) {
   ARROW_ASSIGN_OR_RAISE(auto client, peers.Get(peer.flight));
   auto result = [&]() -> arrow::Result<Json> {
+    fl::FlightCallOptions call = peers.CallOptions(timeout);
+    ForwardToken(&call, forwarded_token);
     ARROW_ASSIGN_OR_RAISE(auto put,
-                          client->DoPut(peers.CallOptions(timeout),
-                                        fl::FlightDescriptor::Command(hop.dump()), schema));
+                          client->DoPut(call, fl::FlightDescriptor::Command(hop.dump()), schema));
     if (batch) ARROW_RETURN_NOT_OK(put.writer->WriteRecordBatch(*batch));
     ARROW_RETURN_NOT_OK(put.writer->DoneWriting());
     Json ack = Json::object();
@@ -232,7 +235,7 @@ class ShardRouter : public PutSink {
       }
       const ShardPutHop hop{map.dataset, shard, placement.epoch, true, env_.write_quorum};
       auto ack = PutToPeer(*env_.peers, *primary, hop.ToJson(), slice ? slice->schema() : schema_,
-                           slice, env_.timeout);
+                           slice, env_.timeout, env_.forwarded_token);
       if (ack.ok()) return ack;
       failure = ack.status();
       if (!IsStaleEpoch(failure)) break;  // a primary deposed meanwhile: read the map again
@@ -323,7 +326,8 @@ class ShardReplicaSink : public PutSink {
         continue;
       }
       calls.emplace_back(node, std::async(std::launch::async, [&, member = *member] {
-                           return PutToPeer(*env_.peers, member, hop, schema, batch, env_.timeout);
+                           return PutToPeer(*env_.peers, member, hop, schema, batch, env_.timeout,
+                                            env_.forwarded_token);
                          }));
     }
     for (auto& [node, call] : calls) {

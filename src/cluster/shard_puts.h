@@ -41,6 +41,9 @@ struct ShardEnv {
   // The first of `count` consecutive ids unique in the cluster, for datasets with server-assigned
   // ids (id_blocks.h).
   std::function<arrow::Result<uint64_t>(int64_t count)> assign_ids;
+  // The client's token, sent with every shard put beside the cluster token (a secured cluster:
+  // each node checks the client's permission, flight/call_credentials.h); empty: none.
+  std::string forwarded_token;
 };
 
 // The shard put between nodes: JSON in a CMD descriptor.

@@ -29,6 +29,9 @@ struct FanOutOptions {
   std::optional<int64_t> timeout_ms;
   // Added to the timeout: how long a member may wait before it answers (check_readiness's wait).
   int64_t extra_timeout_ms = 0;
+  // The client's token, forwarded with the hops that write on its behalf (a delete's), so that
+  // every node checks the client's own permission (flight/call_credentials.h); empty: none.
+  std::string forwarded_token;
 };
 
 // A member whose part of a search is not in the result, and why ("timeout", "no dataset",
@@ -124,13 +127,15 @@ class ClusterHooks {
   // a sharded dataset (created sharded when it is new and this node shards new datasets),
   // split by shard and forwarded to each shard's primary; or a shard put between nodes (a CMD
   // descriptor), stored in `local` and, on the shard's primary, replicated. Null: a put to this
-  // node's own store, as on a single node.
+  // node's own store, as on a single node. `forwarded_token`: the client's token
+  // (CallerToken), which the shard puts carry so that each node checks the client's permission.
   virtual arrow::Result<std::unique_ptr<PutSink>> OpenPut(
       const arrow::flight::FlightDescriptor& descriptor,
-      const std::shared_ptr<arrow::Schema>& schema, const LocalPuts& local) = 0;
+      const std::shared_ptr<arrow::Schema>& schema, const LocalPuts& local,
+      const std::string& forwarded_token) = 0;
 
   // Whether the calls to other members carry the cluster token (this node requires tokens).
-  // The cluster role may not write, so a write that fans out cannot reach the members then.
+  // The cluster role may not write by itself: a write that fans out forwards the client's token.
   virtual bool HopsCarryToken() const = 0;
 
   // Gives the cluster this node's store (what shard catch-up writes into), once the Flight

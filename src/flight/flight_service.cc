@@ -9,6 +9,7 @@
 
 #include "common/json_util.h"
 #include "flight/actions.h"
+#include "flight/call_credentials.h"
 #include "flight/catalog.h"
 #include "flight/cluster_search.h"
 #include "flight/edge_put.h"
@@ -71,8 +72,9 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
   std::unique_ptr<PutSink> stream;
   if (options_.cluster) {  // a sharded dataset's put, or a shard's put from another node
     ARROW_ASSIGN_OR_RAISE(auto put_schema, reader->GetSchema());
-    ARROW_ASSIGN_OR_RAISE(stream, options_.cluster->OpenPut(reader->descriptor(), put_schema,
-                                                            LocalPutsOf(*store_, options_)));
+    ARROW_ASSIGN_OR_RAISE(
+        stream, options_.cluster->OpenPut(reader->descriptor(), put_schema,
+                                          LocalPutsOf(*store_, options_), CallerToken(context)));
   }
   if (!stream) {
     ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
@@ -166,7 +168,7 @@ arrow::Status FlightService::DoAction(const fl::ServerCallContext& context,
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
   auto bodies = RunAction(
       *store_, action.type, body, options_.metrics.get(),
-      [&context] { return context.is_cancelled(); }, options_.cluster.get());
+      [&context] { return context.is_cancelled(); }, options_.cluster.get(), CallerToken(context));
   if (!bodies.ok()) return ForClient(bodies.status());
   std::vector<fl::Result> results;
   for (auto& reply : *bodies) results.push_back(fl::Result{std::move(reply)});
