@@ -350,7 +350,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::Scan(
 arrow::Result<ClusterActionResult> ClusterNode::Action(
     const std::string& type, const Json& body, const FanOutOptions& options,
     const std::function<arrow::Result<Json>()>& local) {
-  if (auto map = ShardMapOf(body)) return ShardAction(*map, type, body, options);
+  // A delete reads the map afresh: it must reach a replica added moments ago, which may be
+  // copying the shard (shard_deletes.h).
+  if (auto map = ShardMapOf(body, /*fresh=*/type == "delete")) {
+    return ShardAction(*map, type, body, options);
+  }
   const std::string hop = HopKeys(body).dump();
   const std::string self_id = SelfId();
   ClusterActionResult result;

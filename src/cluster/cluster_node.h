@@ -92,6 +92,7 @@ class ClusterNode : public ClusterHooks {
                                                   const LocalPuts& local,
                                                   const std::string& forwarded_token) override;
   bool HopsCarryToken() const override { return peers_.carries_token(); }
+  void NoteLocalDelete(const std::string& dataset, const Json& ids) override;
   void AttachLocal(LocalPuts local) override;
   std::optional<arrow::Result<Json>> InternalAction(std::string_view type,
                                                     std::string_view body) override;
@@ -107,8 +108,8 @@ class ClusterNode : public ClusterHooks {
 
   // -- sharded datasets (cluster_shards.cc) --
   // The shard map of the dataset that `keys` name; nullopt when it is not sharded (or etcd
-  // cannot say and no map was seen).
-  std::optional<ShardMap> ShardMapOf(const Json& keys);
+  // cannot say and no map was seen). `fresh`: read etcd now (else a map cached for a moment).
+  std::optional<ShardMap> ShardMapOf(const Json& keys, bool fresh = false);
   ShardEnv ShardEnvironment();
   CatchupEnv CatchupEnvironment();
   // The live members, this node included.
@@ -180,6 +181,7 @@ class ClusterNode : public ClusterHooks {
   std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);   // null until joined
   std::unique_ptr<ShardRepairer> repairer_ GUARDED_BY(mutex_);  // failover; null until joined
   ShardFences fences_;
+  ShardDeletes deletes_;  // ids deleted lately from this node's shard copies
   std::optional<LocalPuts> local_ GUARDED_BY(mutex_);         // this node's store, attached
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined
 };

@@ -47,11 +47,11 @@ std::vector<MemberInfo> ClusterNode::LiveMembers() const {
   return membership ? membership->members() : std::vector<MemberInfo>{};
 }
 
-std::optional<ShardMap> ClusterNode::ShardMapOf(const Json& keys) {
+std::optional<ShardMap> ClusterNode::ShardMapOf(const Json& keys, bool fresh) {
   if (!keys.is_object()) return std::nullopt;
   auto it = keys.find("dataset");
   if (it == keys.end() || !it->is_string()) return std::nullopt;
-  auto map = maps_.Get(it->get<std::string>());
+  auto map = maps_.Get(it->get<std::string>(), fresh);
   if (!map.ok()) {
     spdlog::warn("cluster {}: cannot read the shard map of '{}': {}", options_.cluster,
                  it->get<std::string>(), map.status().message());
@@ -103,7 +103,12 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
   env.drop_grace = ShardMaps::kMaxAge + options_.search_timeout;
   env.interval =
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4));
+  env.deletes = &deletes_;
   return env;
+}
+
+void ClusterNode::NoteLocalDelete(const std::string& dataset, const Json& ids) {
+  if (dataset.find(kShardDatasetMarker) != std::string::npos) deletes_.Note(dataset, ids);
 }
 
 void ClusterNode::AttachLocal(LocalPuts local) {

@@ -139,6 +139,13 @@ arrow::Result<Json> Delete(VectorStore& store, std::string_view body, ClusterHoo
       request, {"dataset", "name", "id", "ids", "local_only", "require_all", "timeout_ms"}, what));
   ARROW_ASSIGN_OR_RAISE(auto fan_out, ParseFanOutOptions(request, what));
   auto local = [&store, &request] { return LocalDelete(store, request); };
+  if (cluster && fan_out.local_only) {
+    const auto name = request.find(request.contains("dataset") ? "dataset" : "name");
+    const auto ids = request.find(request.contains("ids") ? "ids" : "id");
+    if (name != request.end() && name->is_string() && ids != request.end()) {
+      cluster->NoteLocalDelete(name->get<std::string>(), *ids);
+    }
+  }
   if (!cluster || fan_out.local_only) return local();
   fan_out.forwarded_token = caller_token;
   return ClusterDelete(*cluster, request, fan_out, local);

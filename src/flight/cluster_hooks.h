@@ -89,6 +89,8 @@ struct LocalPuts {
   std::function<std::unique_ptr<PutSink>(const std::string& dataset)> open;
   std::function<bool(const std::string& dataset)> holds;
   std::function<arrow::Status(const std::string& dataset)> drop;
+  // Deletes the rows of `ids` (a JSON array) from a local dataset; the count deleted.
+  std::function<arrow::Result<int64_t>(const std::string& dataset, const Json& ids)> remove;
 };
 
 // Thread-safe: called from many RPCs at once.
@@ -141,6 +143,13 @@ class ClusterHooks {
   // Gives the cluster this node's store (what shard catch-up writes into), once the Flight
   // service exists.
   virtual void AttachLocal(LocalPuts local) { (void)local; }
+
+  // Tells the cluster that a local_only delete of `ids` (one JSON id or an array) from local
+  // dataset `dataset` is about to run (a shard's catch-up must not copy those rows back).
+  virtual void NoteLocalDelete(const std::string& dataset, const Json& ids) {
+    (void)dataset;
+    (void)ids;
+  }
 
   // Answers the actions between cluster nodes (`shard-fence`); nullopt for other types.
   virtual std::optional<arrow::Result<Json>> InternalAction(std::string_view type,

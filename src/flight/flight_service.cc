@@ -54,7 +54,13 @@ LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
         return std::unique_ptr<PutSink>(std::make_unique<IngestStream>(store, dataset, null_sink));
       },
       [&store](const std::string& dataset) { return store.Get(dataset).ok(); },
-      [&store](const std::string& dataset) { return store.Drop(dataset); }};
+      [&store](const std::string& dataset) { return store.Drop(dataset); },
+      [&store](const std::string& dataset, const Json& ids) -> arrow::Result<int64_t> {
+        const Json body{{"dataset", dataset}, {"ids", ids}};
+        ARROW_ASSIGN_OR_RAISE(auto replies, RunAction(store, "delete", body.dump(), nullptr));
+        ARROW_ASSIGN_OR_RAISE(Json answer, ParseJson(replies.front()->ToString(), "delete"));
+        return answer.value("deleted", int64_t{0});
+      }};
 }
 
 }  // namespace
