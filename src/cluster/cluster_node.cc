@@ -10,6 +10,7 @@
 #include "cluster/fan_out_util.h"
 #include "cluster/scan_chain.h"
 #include "cluster/search_merge.h"
+#include "flight/call_credentials.h"
 
 namespace arbalest {
 namespace {
@@ -194,9 +195,11 @@ arrow::Result<ScanPart> ClusterNode::OpenPeerScan(const MemberInfo& peer, const 
 
 arrow::Result<Json> ClusterNode::ActionPeer(const MemberInfo& peer, const std::string& type,
                                             const std::string& body,
-                                            std::chrono::milliseconds timeout) {
+                                            std::chrono::milliseconds timeout,
+                                            const std::string& forwarded_token) {
   ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(peer.flight));
-  const fl::FlightCallOptions call = peers_.CallOptions(timeout);
+  fl::FlightCallOptions call = peers_.CallOptions(timeout);
+  if (peers_.carries_token()) ForwardToken(&call, forwarded_token);
   auto result = [&]() -> arrow::Result<Json> {
     ARROW_ASSIGN_OR_RAISE(
         auto stream, client->DoAction(call, fl::Action{type, arrow::Buffer::FromString(body)}));
@@ -350,24 +353,28 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::Scan(
 arrow::Result<ClusterActionResult> ClusterNode::Action(
     const std::string& type, const Json& body, const FanOutOptions& options,
     const std::function<arrow::Result<Json>()>& local) {
-  if (auto map = ShardMapOf(body)) return ShardAction(*map, type, body, options);
+  // A delete reads the map afresh: it must reach a replica added moments ago, which may be
+  // copying the shard (shard_deletes.h).
+  if (auto map = ShardMapOf(body, /*fresh=*/type == "delete")) {
+    return ShardAction(*map, type, body, options);
+  }
   const std::string hop = HopKeys(body).dump();
   const std::string self_id = SelfId();
   ClusterActionResult result;
-  ARROW_ASSIGN_OR_RAISE(result.answers,
-                        FanOut<NodeAnswer>(
-                            options,
-                            [&]() -> arrow::Result<NodeAnswer> {
-                              ARROW_ASSIGN_OR_RAISE(auto answer, local());
-                              return NodeAnswer{self_id, std::move(answer)};
-                            },
-                            [&](const MemberInfo& peer,
-                                std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
-                              ARROW_ASSIGN_OR_RAISE(auto answer,
-                                                    ActionPeer(peer, type, hop, timeout));
-                              return NodeAnswer{peer.node_id, std::move(answer)};
-                            },
-                            nullptr, &result.missing));
+  ARROW_ASSIGN_OR_RAISE(
+      result.answers, FanOut<NodeAnswer>(
+                          options,
+                          [&]() -> arrow::Result<NodeAnswer> {
+                            ARROW_ASSIGN_OR_RAISE(auto answer, local());
+                            return NodeAnswer{self_id, std::move(answer)};
+                          },
+                          [&](const MemberInfo& peer,
+                              std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
+                            ARROW_ASSIGN_OR_RAISE(auto answer, ActionPeer(peer, type, hop, timeout,
+                                                                          options.forwarded_token));
+                            return NodeAnswer{peer.node_id, std::move(answer)};
+                          },
+                          nullptr, &result.missing));
   return result;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cluster/cluster_metrics.h"
+#include "cluster/id_blocks.h"
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
 #include "cluster/scan_chain.h"
@@ -88,8 +89,10 @@ class ClusterNode : public ClusterHooks {
       const std::function<arrow::Result<Json>()>& local) override;
   arrow::Result<std::unique_ptr<PutSink>> OpenPut(const arrow::flight::FlightDescriptor& descriptor,
                                                   const std::shared_ptr<arrow::Schema>& schema,
-                                                  const LocalPuts& local) override;
+                                                  const LocalPuts& local,
+                                                  const std::string& forwarded_token) override;
   bool HopsCarryToken() const override { return peers_.carries_token(); }
+  void NoteLocalDelete(const std::string& dataset, const Json& ids) override;
   void AttachLocal(LocalPuts local) override;
   void AttachLocalReads(LocalReads reads) override;
   std::optional<arrow::Result<Json>> InternalAction(std::string_view type,
@@ -100,13 +103,14 @@ class ClusterNode : public ClusterHooks {
       : options_(std::move(options)),
         metrics_(std::move(metrics)),
         peers_(options_.peers),
-        maps_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls, options_.cluster) {
-  }
+        maps_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls, options_.cluster),
+        id_blocks_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls,
+                   options_.cluster) {}
 
   // -- sharded datasets (cluster_shards.cc) --
   // The shard map of the dataset that `keys` name; nullopt when it is not sharded (or etcd
-  // cannot say and no map was seen).
-  std::optional<ShardMap> ShardMapOf(const Json& keys);
+  // cannot say and no map was seen). `fresh`: read etcd now (else a map cached for a moment).
+  std::optional<ShardMap> ShardMapOf(const Json& keys, bool fresh = false);
   ShardEnv ShardEnvironment();
   CatchupEnv CatchupEnvironment();
   // The live members, this node included.
@@ -144,7 +148,8 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<ScanPart> ScanShard(const MemberInfo& member, const std::string& ticket,
                                     std::chrono::milliseconds timeout);
   arrow::Result<Json> ActionShard(const MemberInfo& member, const std::string& type,
-                                  const std::string& body, std::chrono::milliseconds timeout);
+                                  const std::string& body, std::chrono::milliseconds timeout,
+                                  const std::string& forwarded_token = {});
   // The shard maps for cluster-status.
   Json ShardMapsStatus() const;
 
@@ -171,9 +176,11 @@ class ClusterNode : public ClusterHooks {
           ask_peer,
       const std::function<std::shared_ptr<arrow::Schema>(const Part&)>& schema_of,
       std::vector<MissingNode>* missing);
-  // `peer`'s first Result of action `type` with `body`, as JSON, within `timeout`.
+  // `peer`'s first Result of action `type` with `body`, as JSON, within `timeout`; with
+  // `forwarded_token` (a write on a client's behalf) when the hops carry the cluster token.
   arrow::Result<Json> ActionPeer(const MemberInfo& peer, const std::string& type,
-                                 const std::string& body, std::chrono::milliseconds timeout);
+                                 const std::string& body, std::chrono::milliseconds timeout,
+                                 const std::string& forwarded_token = {});
   std::string SelfId() const;
   std::shared_ptr<Membership> membership() const;
 
@@ -181,10 +188,12 @@ class ClusterNode : public ClusterHooks {
   const std::shared_ptr<ClusterMetrics> metrics_;
   PeerClients peers_;
   mutable ShardMaps maps_;  // its reads refresh a cache
+  IdBlocks id_blocks_;      // server-assigned ids of sharded datasets
   mutable Mutex mutex_;
   std::shared_ptr<Membership> membership_ GUARDED_BY(mutex_);   // null until joined
   std::unique_ptr<ShardRepairer> repairer_ GUARDED_BY(mutex_);  // failover; null until joined
   ShardFences fences_;
+  ShardDeletes deletes_;  // ids deleted lately from this node's shard copies
   std::optional<LocalPuts> local_ GUARDED_BY(mutex_);         // this node's store, attached
   std::optional<LocalReads> local_reads_ GUARDED_BY(mutex_);  // its Flight service's answers
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined

@@ -47,11 +47,11 @@ std::vector<MemberInfo> ClusterNode::LiveMembers() const {
   return membership ? membership->members() : std::vector<MemberInfo>{};
 }
 
-std::optional<ShardMap> ClusterNode::ShardMapOf(const Json& keys) {
+std::optional<ShardMap> ClusterNode::ShardMapOf(const Json& keys, bool fresh) {
   if (!keys.is_object()) return std::nullopt;
   auto it = keys.find("dataset");
   if (it == keys.end() || !it->is_string()) return std::nullopt;
-  auto map = maps_.Get(it->get<std::string>());
+  auto map = maps_.Get(it->get<std::string>(), fresh);
   if (!map.ok()) {
     spdlog::warn("cluster {}: cannot read the shard map of '{}': {}", options_.cluster,
                  it->get<std::string>(), map.status().message());
@@ -69,6 +69,7 @@ ShardEnv ClusterNode::ShardEnvironment() {
   env.timeout = options_.put_timeout;
   env.write_quorum = options_.write_quorum;
   env.fences = &fences_;
+  env.assign_ids = [this](int64_t count) { return id_blocks_.Take(count); };
   MutexLock lock(&mutex_);
   env.local = local_;
   return env;
@@ -104,7 +105,12 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
   env.drop_grace = ShardMaps::kMaxAge + options_.search_timeout;
   env.interval =
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4));
+  env.deletes = &deletes_;
   return env;
+}
+
+void ClusterNode::NoteLocalDelete(const std::string& dataset, const Json& ids) {
+  if (dataset.find(kShardDatasetMarker) != std::string::npos) deletes_.Note(dataset, ids);
 }
 
 void ClusterNode::AttachLocal(LocalPuts local) {
@@ -120,11 +126,14 @@ std::optional<arrow::Result<Json>> ClusterNode::InternalAction(std::string_view 
 
 arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
     const fl::FlightDescriptor& descriptor, const std::shared_ptr<arrow::Schema>& schema,
-    const LocalPuts& local) {
+    const LocalPuts& local, const std::string& forwarded_token) {
+  ShardEnv env = ShardEnvironment();
+  // The shard puts carry the client's token beside the cluster token: each node checks it.
+  if (peers_.carries_token()) env.forwarded_token = forwarded_token;
   if (descriptor.type == fl::FlightDescriptor::CMD) {
     ARROW_ASSIGN_OR_RAISE(auto hop, ParseShardPutHop(descriptor.cmd));
     if (!hop) return nullptr;
-    return OpenShardReplicaSink(ShardEnvironment(), std::move(*hop), local);
+    return OpenShardReplicaSink(std::move(env), std::move(*hop), local);
   }
   if (descriptor.type != fl::FlightDescriptor::PATH || descriptor.path.size() != 1 ||
       !IsValidDatasetName(descriptor.path[0])) {
@@ -145,9 +154,6 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
   std::optional<ShardMap> map = std::move(*existing);
   if (!map) {
     if (local.holds(name)) return nullptr;  // created before sharding, or with 0 shards
-    // Shard puts between nodes would carry the cluster token, which may not write: with
-    // --auth-tokens, datasets are not sharded (docs/cluster.md).
-    if (peers_.carries_token()) return nullptr;
     ARROW_ASSIGN_OR_RAISE(int32_t shards,
                           MetadataCount(*schema, kShardsMetadataKey, options_.shards, kMaxShards));
     if (shards == 0) return nullptr;
@@ -165,11 +171,13 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
                                      name + "' on");
     }
     replication = std::min<int32_t>(replication, static_cast<int32_t>(live.size()));
-    ARROW_ASSIGN_OR_RAISE(map, maps_.Create(PlaceShards(name, shards, replication, live)));
+    ShardMap proposed = PlaceShards(name, shards, replication, live);
+    proposed.assigned_ids = schema->GetFieldIndex("id") < 0;  // as a single node: id_blocks.h
+    ARROW_ASSIGN_OR_RAISE(map, maps_.Create(proposed));
     spdlog::info("cluster {}: dataset '{}' sharded: {}", options_.cluster, name,
                  map->ToJson().dump());
   }
-  return OpenShardRouter(ShardEnvironment(), std::move(*map), *schema);
+  return OpenShardRouter(std::move(env), std::move(*map), *schema);
 }
 
 template <typename Part>
@@ -323,8 +331,8 @@ arrow::Result<ClusterActionResult> ClusterNode::ShardAction(const ShardMap& map,
           [&](const MemberInfo& member, const std::string& dataset,
               std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
             ARROW_ASSIGN_OR_RAISE(
-                Json answer,
-                ActionShard(member, type, ShardHopKeys(body, dataset).dump(), timeout));
+                Json answer, ActionShard(member, type, ShardHopKeys(body, dataset).dump(), timeout,
+                                         options.forwarded_token));
             if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = map.dataset;
             return NodeAnswer{
                 member.node_id + " (shard " + dataset.substr(dataset.rfind("__shard") + 7) + ")",

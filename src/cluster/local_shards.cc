@@ -39,9 +39,10 @@ arrow::Result<ScanPart> ClusterNode::ScanShard(const MemberInfo& member, const s
 
 arrow::Result<Json> ClusterNode::ActionShard(const MemberInfo& member, const std::string& type,
                                              const std::string& body,
-                                             std::chrono::milliseconds timeout) {
+                                             std::chrono::milliseconds timeout,
+                                             const std::string& forwarded_token) {
   const auto local = LocalReadsFor(member);
-  if (!local) return ActionPeer(member, type, body, timeout);
+  if (!local) return ActionPeer(member, type, body, timeout, forwarded_token);
   return local->action(type, body);
 }
 

@@ -324,8 +324,16 @@ arrow::Result<int64_t> ShardCatchup::CopyFenced(const ShardMap& map, int32_t sha
   ARROW_ASSIGN_OR_RAISE(uint64_t local_token, fence->Close(env_.hold, env_.timeout));
   const FenceClosed closed(*fence, local_token);
 
-  // What this node holds already: the rows received since it became a replica.
+  // What this node holds already: the rows received since it became a replica. Ids deleted
+  // here lately count as held over and over: their rows are not copied (shard_deletes.h).
   IdCounts held;
+  const auto copy_started = ShardDeletes::Clock::now();
+  if (env_.deletes) {
+    constexpr int64_t kNeverCopied = int64_t{1} << 60;
+    for (const Json& id : env_.deletes->Since(name, copy_started - ShardDeletes::kRetention)) {
+      held[ShardDeletes::KeyOf(id)] = kNeverCopied;
+    }
+  }
   const Json own_ticket{{"dataset", name}, {"local_only", true}, {"columns", {"id"}}};
   auto own = env_.scan(self, own_ticket.dump(), env_.hold);
   if (own.ok()) {
@@ -349,6 +357,11 @@ arrow::Result<int64_t> ShardCatchup::CopyFenced(const ShardMap& map, int32_t sha
     copied += missing->num_rows();
   }
   if (!holds_dataset) ARROW_RETURN_NOT_OK(sink->Finish(*part.reader->schema()));
+  // A delete that ran here while the copy did may have missed a row the copy stored since.
+  if (env_.deletes && local.remove) {
+    const std::vector<Json> again = env_.deletes->Since(name, copy_started);
+    if (!again.empty()) ARROW_RETURN_NOT_OK(local.remove(name, Json(again)).status());
+  }
 
   // The count and the copy are exact only if both fences held throughout (no write of the
   // shard ran meanwhile): checked now that the copy is read. Writes after this point reach this

@@ -31,6 +31,7 @@
 
 #include "cluster/member.h"
 #include "cluster/scan_chain.h"
+#include "cluster/shard_deletes.h"
 #include "cluster/shard_fence.h"
 #include "cluster/shard_maps.h"
 #include "common/json_util.h"
@@ -60,6 +61,7 @@ struct CatchupEnv {
   // How long a copy stays after the map stopped naming this node its replica: searches that
   // read the map before it changed may still ask it meanwhile.
   std::chrono::milliseconds drop_grace{6000};
+  const ShardDeletes* deletes = nullptr;  // the ids deleted lately from this node's shard copies
 };
 
 // The action that closes, checks and opens a primary's fence (protocol.md).

@@ -82,6 +82,7 @@ Json ShardMap::ToJson() const {
   return {{"dataset", dataset},
           {"shards", shards},
           {"replication", replication},
+          {"ids", assigned_ids ? "assigned" : "client"},
           {"placement", std::move(shards_json)}};
 }
 
@@ -97,6 +98,7 @@ arrow::Result<ShardMap> ParseShardMap(std::string_view text) {
   map.dataset = json["dataset"].get<std::string>();
   map.shards = json["shards"].get<int32_t>();
   map.replication = json.value("replication", 1);
+  map.assigned_ids = json.value("ids", std::string("client")) == "assigned";
   for (const auto& entry : json["placement"]) {
     if (!entry.is_object()) return arrow::Status::Invalid("shard map: a shard is not an object");
     ShardPlacement shard;

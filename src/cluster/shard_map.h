@@ -45,6 +45,9 @@ struct ShardMap {
   std::string dataset;
   int32_t shards = 0;
   int32_t replication = 1;
+  // The dataset was created without an `id` column: the routing node assigns its rows' uint64
+  // ids (id_blocks.h), and puts may not carry ids. Stored as "ids": "assigned" (else "client").
+  bool assigned_ids = false;
   std::vector<ShardPlacement> placement;  // one per shard
   int64_t mod_revision = 0;               // of the etcd key it was read from (not stored)
 

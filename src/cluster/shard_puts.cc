@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cluster/fan_out_util.h"
+#include "flight/call_credentials.h"
 #include "flight/ingest_stream.h"
 
 namespace arbalest {
@@ -38,12 +39,14 @@ std::string ShardName(const std::string& dataset, int32_t shard) {
 // peer's last ack.
 arrow::Result<Json> PutToPeer(PeerClients& peers, const MemberInfo& peer, const Json& hop,
                               const std::shared_ptr<arrow::Schema>& schema, const Batch& batch,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout,
+                              const std::string& forwarded_token) {
   ARROW_ASSIGN_OR_RAISE(auto client, peers.Get(peer.flight));
   auto result = [&]() -> arrow::Result<Json> {
+    fl::FlightCallOptions call = peers.CallOptions(timeout);
+    ForwardToken(&call, forwarded_token);
     ARROW_ASSIGN_OR_RAISE(auto put,
-                          client->DoPut(peers.CallOptions(timeout),
-                                        fl::FlightDescriptor::Command(hop.dump()), schema));
+                          client->DoPut(call, fl::FlightDescriptor::Command(hop.dump()), schema));
     if (batch) ARROW_RETURN_NOT_OK(put.writer->WriteRecordBatch(*batch));
     ARROW_RETURN_NOT_OK(put.writer->DoneWriting());
     Json ack = Json::object();
@@ -126,12 +129,56 @@ std::shared_ptr<arrow::Schema> WithoutShardKeys(const arrow::Schema& schema) {
   return schema.WithMetadata(std::move(metadata));
 }
 
+constexpr std::string_view kIdColumnName = "id";
+
+// The uint64 `id` column that rows get on a dataset with server-assigned ids: first, without
+// nulls, as a single node stores assigned ids.
+std::shared_ptr<arrow::Field> AssignedIdField() {
+  return arrow::field(std::string(kIdColumnName), arrow::uint64(), /*nullable=*/false);
+}
+
+// The schema the shards store: `schema` without the shard keys, with the assigned id column
+// first when `map` assigns ids.
+arrow::Result<std::shared_ptr<arrow::Schema>> RoutedSchema(const ShardMap& map,
+                                                           const arrow::Schema& schema) {
+  auto routed = WithoutShardKeys(schema);
+  if (!map.assigned_ids) return routed;
+  return routed->AddField(0, AssignedIdField());
+}
+
+// `batch` with the ids [first, first + rows) as its first column.
+arrow::Result<Batch> WithAssignedIds(const Batch& batch, uint64_t first) {
+  arrow::UInt64Builder ids;
+  ARROW_RETURN_NOT_OK(ids.Reserve(batch->num_rows()));
+  for (int64_t row = 0; row < batch->num_rows(); ++row) {
+    ids.UnsafeAppend(first + static_cast<uint64_t>(row));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto column, ids.Finish());
+  return batch->AddColumn(0, AssignedIdField(), std::move(column));
+}
+
 class ShardRouter : public PutSink {
  public:
-  ShardRouter(ShardEnv env, ShardMap map, const arrow::Schema& schema)
-      : env_(std::move(env)), map_(std::move(map)), schema_(WithoutShardKeys(schema)) {}
+  ShardRouter(ShardEnv env, ShardMap map, std::shared_ptr<arrow::Schema> schema)
+      : env_(std::move(env)), map_(std::move(map)), schema_(std::move(schema)) {}
 
-  arrow::Result<Json> Append(const Batch& batch) override {
+  arrow::Result<Json> Append(const Batch& client_batch) override {
+    Batch batch = client_batch;
+    std::optional<uint64_t> first_id;
+    if (map_.assigned_ids && batch->num_rows() > 0) {
+      if (!env_.assign_ids) {
+        return arrow::Status::NotImplemented("this node cannot assign ids to the rows of '",
+                                             map_.dataset, "'");
+      }
+      auto assigned = env_.assign_ids(batch->num_rows());
+      if (!assigned.ok()) {
+        return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
+                                   "cannot assign ids to the rows of '" + map_.dataset +
+                                       "' (nothing stored): " + assigned.status().message());
+      }
+      first_id = *assigned;
+      ARROW_ASSIGN_OR_RAISE(batch, WithAssignedIds(batch, *first_id));
+    }
     auto ids = batch->GetColumnByName(std::string(kIdColumnName));
     if (!ids) return arrow::Status::Invalid("batch ", batches_, " has no id column");
     ARROW_ASSIGN_OR_RAISE(std::vector<int32_t> shard_of, ShardsOfIds(*ids, map_.shards));
@@ -150,7 +197,9 @@ class ShardRouter : public PutSink {
     }
     ARROW_RETURN_NOT_OK(Send(slices).status());
     ++batches_;
-    return Json{{"status", "acked"}, {"rows", batch->num_rows()}, {"shards", per_shard}};
+    Json ack{{"status", "acked"}, {"rows", batch->num_rows()}, {"shards", per_shard}};
+    if (first_id) ack["first_id"] = *first_id;
+    return ack;
   }
 
   arrow::Status Finish(const arrow::Schema&) override {
@@ -162,8 +211,6 @@ class ShardRouter : public PutSink {
   }
 
   int64_t batches() const override { return batches_; }
-
-  static constexpr std::string_view kIdColumnName = "id";
 
  private:
   arrow::Result<std::map<int32_t, Json>> Send(const std::map<int32_t, Batch>& slices) {
@@ -205,7 +252,8 @@ class ShardRouter : public PutSink {
       const auto& schema = slice ? slice->schema() : schema_;
       auto ack = primary->node_id == env_.self_id && env_.local
                      ? PutInProcess(env_, hop, schema, slice)
-                     : PutToPeer(*env_.peers, *primary, hop.ToJson(), schema, slice, env_.timeout);
+                     : PutToPeer(*env_.peers, *primary, hop.ToJson(), schema, slice, env_.timeout,
+                                 env_.forwarded_token);
       if (ack.ok()) return ack;
       failure = ack.status();
       if (!IsStaleEpoch(failure)) break;  // a primary deposed meanwhile: read the map again
@@ -296,7 +344,8 @@ class ShardReplicaSink : public PutSink {
         continue;
       }
       calls.emplace_back(node, std::async(std::launch::async, [&, member = *member] {
-                           return PutToPeer(*env_.peers, member, hop, schema, batch, env_.timeout);
+                           return PutToPeer(*env_.peers, member, hop, schema, batch, env_.timeout,
+                                            env_.forwarded_token);
                          }));
     }
     for (auto& [node, call] : calls) {
@@ -372,13 +421,20 @@ arrow::Result<std::optional<ShardPutHop>> ParseShardPutHop(const std::string& co
 
 arrow::Result<std::unique_ptr<PutSink>> OpenShardRouter(ShardEnv env, ShardMap map,
                                                         const arrow::Schema& schema) {
-  if (schema.GetFieldIndex(std::string(ShardRouter::kIdColumnName)) < 0) {
-    return arrow::Status::Invalid(
-        "dataset '", map.dataset, "' is sharded (", map.shards,
-        " shards): every put needs an `id` column (int64, uint64 or utf8), whose hash picks "
-        "each row's shard; puts without ids are refused on sharded datasets");
+  const bool has_ids = schema.GetFieldIndex(std::string(kIdColumnName)) >= 0;
+  if (map.assigned_ids && has_ids) {
+    return arrow::Status::Invalid("dataset '", map.dataset,
+                                  "' numbers its rows itself (it was created without an 'id' "
+                                  "column); remove the 'id' column from the batch");
   }
-  return std::make_unique<ShardRouter>(std::move(env), std::move(map), schema);
+  if (!map.assigned_ids && !has_ids) {
+    return arrow::Status::Invalid(
+        "missing column 'id' required by dataset '", map.dataset, "' (sharded, ", map.shards,
+        " shards, created with ids of its own: every put carries them; a dataset created "
+        "without an 'id' column gets server-assigned ids)");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto routed, RoutedSchema(map, schema));
+  return std::make_unique<ShardRouter>(std::move(env), std::move(map), std::move(routed));
 }
 
 arrow::Result<std::unique_ptr<PutSink>> OpenShardReplicaSink(ShardEnv env, ShardPutHop hop,

@@ -42,6 +42,12 @@ struct ShardEnv {
   // This node's store: a slice whose primary is this node is stored (and replicated) in-process
   // instead of over a loopback Flight hop. Unset: every slice hops.
   std::optional<LocalPuts> local;
+  // The first of `count` consecutive ids unique in the cluster, for datasets with server-assigned
+  // ids (id_blocks.h).
+  std::function<arrow::Result<uint64_t>(int64_t count)> assign_ids;
+  // The client's token, sent with every shard put beside the cluster token (a secured cluster:
+  // each node checks the client's permission, flight/call_credentials.h); empty: none.
+  std::string forwarded_token;
 };
 
 // The shard put between nodes: JSON in a CMD descriptor.
@@ -59,8 +65,10 @@ struct ShardPutHop {
 // shard put whose fields are wrong.
 arrow::Result<std::optional<ShardPutHop>> ParseShardPutHop(const std::string& command);
 
-// The sink of a client's put into sharded dataset `map.dataset`. Invalid when `schema` has no
-// id column (id-less puts are refused on sharded datasets).
+// The sink of a client's put into sharded dataset `map.dataset`. A dataset with server-assigned
+// ids (map.assigned_ids) gets each batch's ids from env.assign_ids, as a uint64 `id` column
+// first (its ack says the first: the batch's rows have consecutive ids from it). Invalid when
+// `schema` has an id column and the dataset assigns its ids, or has none and it does not.
 arrow::Result<std::unique_ptr<PutSink>> OpenShardRouter(ShardEnv env, ShardMap map,
                                                         const arrow::Schema& schema);
 

@@ -131,14 +131,23 @@ arrow::Result<Json> LocalDelete(VectorStore& store, const Json& request) {
 }
 
 // On a cluster node without local_only, on every member (cluster_delete.h).
-arrow::Result<Json> Delete(VectorStore& store, std::string_view body, ClusterHooks* cluster) {
+arrow::Result<Json> Delete(VectorStore& store, std::string_view body, ClusterHooks* cluster,
+                           const std::string& caller_token) {
   constexpr std::string_view what = "body of action 'delete'";
   ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
   ARROW_RETURN_NOT_OK(CheckKnownKeys(
       request, {"dataset", "name", "id", "ids", "local_only", "require_all", "timeout_ms"}, what));
   ARROW_ASSIGN_OR_RAISE(auto fan_out, ParseFanOutOptions(request, what));
   auto local = [&store, &request] { return LocalDelete(store, request); };
+  if (cluster && fan_out.local_only) {
+    const auto name = request.find(request.contains("dataset") ? "dataset" : "name");
+    const auto ids = request.find(request.contains("ids") ? "ids" : "id");
+    if (name != request.end() && name->is_string() && ids != request.end()) {
+      cluster->NoteLocalDelete(name->get<std::string>(), *ids);
+    }
+  }
   if (!cluster || fan_out.local_only) return local();
+  fan_out.forwarded_token = caller_token;
   return ClusterDelete(*cluster, request, fan_out, local);
 }
 
@@ -470,14 +479,14 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
 
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
     VectorStore& store, std::string_view type, std::string_view body, ServerMetrics* metrics,
-    const CallCancelled& call_cancelled, ClusterHooks* cluster) {
+    const CallCancelled& call_cancelled, ClusterHooks* cluster, const std::string& caller_token) {
   if (type == "VectorSearch") return VectorSearch(store, body, metrics, cluster);
   if (type == "cluster-status") return OneJson(ClusterStatus(cluster, body));
   if (type == "HybridSearch") return HybridSearch(store, body, metrics, cluster);
   if (type == "VectorSearchByID") {
     return OneJson(VectorSearchById(store, body, cluster, metrics));
   }
-  if (type == "delete") return OneJson(Delete(store, body, cluster));
+  if (type == "delete") return OneJson(Delete(store, body, cluster, caller_token));
   if (type == "compact") return OneJson(Compact(store, body));
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body, cluster));
   if (type == "stats") return OneJson(Stats(store, body, cluster));

@@ -26,9 +26,11 @@ using CallCancelled = std::function<bool()>;
 // NotImplemented names an unknown action type; Invalid a malformed body; KeyError an unknown
 // dataset. Searches are timed into `metrics` when it is not null. `call_cancelled`, when set,
 // ends the wait of a `snapshot` call. `cluster`, when set, answers `cluster-status` and fans
-// VectorSearch out (flight/cluster_hooks.h).
+// VectorSearch out (flight/cluster_hooks.h). `caller_token`: the client's token, forwarded with
+// a delete's hops to the other members (flight/call_credentials.h).
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
     VectorStore& store, std::string_view type, std::string_view body, ServerMetrics* metrics,
-    const CallCancelled& call_cancelled = nullptr, ClusterHooks* cluster = nullptr);
+    const CallCancelled& call_cancelled = nullptr, ClusterHooks* cluster = nullptr,
+    const std::string& caller_token = {});
 
 }  // namespace arbalest

@@ -3,20 +3,39 @@
 #include <fmt/format.h>
 
 #include "common/json_util.h"
+#include "flight/call_credentials.h"
 
 namespace arbalest {
 namespace {
 
 namespace fl = arrow::flight;
 
+// "<name>.__shard<n>" (a shard's local dataset, cluster/shard_map.h) as <name>; others as they
+// are.
+std::string LogicalDataset(const std::string& name) {
+  constexpr std::string_view kMarker = ".__shard";
+  const size_t at = name.rfind(kMarker);
+  if (at == std::string::npos || at == 0 || at + kMarker.size() == name.size()) return name;
+  for (size_t i = at + kMarker.size(); i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return name;
+  }
+  return name.substr(0, at);
+}
+
 // The string values of "dataset" and "name" in a JSON object.
 void AddNamedDatasets(const Json& object, std::vector<std::string>* datasets) {
   if (!object.is_object()) return;
   for (const char* key : {"dataset", "name"}) {
     auto it = object.find(key);
-    if (it != object.end() && it->is_string()) datasets->push_back(it->get<std::string>());
+    if (it != object.end() && it->is_string()) {
+      datasets->push_back(LogicalDataset(it->get<std::string>()));
+    }
   }
 }
+
+// The calls between cluster nodes that a token of role cluster may make besides local_only
+// reads: a replica's catch-up closing and opening a shard's fence (cluster/shard_catchup.h).
+bool IsClusterInternalAction(std::string_view action) { return action == "shard-fence"; }
 
 bool CoversEveryDatasetWithoutOne(std::string_view action) {
   return action == "stats" || action == "check_readiness" || action == "snapshot" ||
@@ -58,6 +77,7 @@ AccessRequest ForAction(std::string_view type, std::string_view body) {
       request.local_only = SaysLocalOnly(*json);
     }
   }
+  request.forwardable = type == "delete" && request.local_only;
   // Handlers read an empty body, or one naming no dataset, as every dataset.
   request.every_dataset = request.datasets.empty() && CoversEveryDatasetWithoutOne(type);
   return request;
@@ -87,6 +107,13 @@ AccessRequest ForDescriptor(std::string method, const fl::FlightDescriptor& desc
     for (const std::string& element : descriptor.path) request.datasets.push_back(element);
     // [dataset, "edges"]: the dataset's graph edges (flight/edge_put.h).
     if (descriptor.path.size() == 2 && descriptor.path[1] == "edges") request.datasets.pop_back();
+  } else if (descriptor.type == fl::FlightDescriptor::CMD && role == Role::kWrite) {
+    // A shard put between cluster nodes names the dataset in its command.
+    auto json = ParseJson(descriptor.cmd, "descriptor");
+    if (json.ok() && json->is_object() && json->contains("shard_put")) {
+      AddNamedDatasets((*json)["shard_put"], &request.datasets);
+      request.forwardable = true;
+    }
   }
   return request;
 }
@@ -118,10 +145,19 @@ AccessDecision Decide(const TokenEntry& token, const AccessRequest& request) {
                             : request.datasets.empty() ? ""
                                                        : request.datasets.front();
   if (token.role == Role::kCluster) {
-    if (request.role != Role::kRead || !request.local_only) {
+    if (request.forwardable) {
+      return {false, "role",
+              fmt::format("token '{}' has role cluster: {} between cluster nodes writes on a "
+                          "client's behalf and must carry that client's token (header {}); "
+                          "is the sending node an older build?",
+                          token.id, Describe(request), kForwardedTokenHeader),
+              first};
+    }
+    if ((request.role != Role::kRead || !request.local_only) &&
+        !IsClusterInternalAction(request.action)) {
       return {false, "role",
               fmt::format("token '{}' has role cluster: it may only make the calls between "
-                          "cluster nodes (read calls with local_only), not {}",
+                          "cluster nodes (read calls with local_only, shard-fence), not {}",
                           token.id, Describe(request)),
               first};
     }
@@ -150,6 +186,38 @@ AccessDecision Decide(const TokenEntry& token, const AccessRequest& request) {
     if (!decision.allowed) return decision;
   }
   return {true, "", "", first};
+}
+
+AccessDecision DecideForwarded(const TokenEntry& cluster, const TokenEntry* client,
+                               const AccessRequest& request) {
+  const std::string first = request.datasets.empty() ? "" : request.datasets.front();
+  if (!request.forwardable) {
+    return {false, "role",
+            fmt::format("token '{}' has role cluster: it may forward a client's token (header {}) "
+                        "only on shard puts and local_only deletes, not {}",
+                        cluster.id, kForwardedTokenHeader, Describe(request)),
+            first};
+  }
+  if (!client) {
+    return {false, "bad_token",
+            fmt::format("the client token that cluster token '{}' forwarded with {} is not valid "
+                        "on this node (unknown, revoked or altered: every node of a cluster needs "
+                        "the same --auth-tokens file)",
+                        cluster.id, Describe(request)),
+            first};
+  }
+  if (client->role == Role::kCluster) {
+    return {false, "role",
+            fmt::format("cluster token '{}' forwarded token '{}' as a client's, but it has role "
+                        "cluster: only a client's token may be forwarded",
+                        cluster.id, client->id),
+            first};
+  }
+  AccessDecision decision = Decide(*client, request);
+  if (!decision.allowed) {
+    decision.message += fmt::format(" (forwarded by cluster token '{}')", cluster.id);
+  }
+  return decision;
 }
 
 }  // namespace arbalest

@@ -23,6 +23,11 @@ struct AccessRequest {
   // The request says "local_only": true (in the ticket, its "search" object or the action
   // body): a call between cluster nodes, the only kind a token of role cluster may make.
   bool local_only = false;
+  // A write that a cluster node makes on a client's behalf: a shard put (DoPut of a CMD
+  // descriptor {"shard_put": {"dataset", ...}}) or a delete with local_only. A token of role
+  // cluster may make it only with the client's token forwarded (call_credentials.h), and then
+  // that token is checked as if the client made the call (DecideForwarded).
+  bool forwardable = false;
 };
 
 // The role an action needs: read for searches, stats and check_readiness; write for delete and
@@ -46,8 +51,17 @@ struct AccessDecision {
 };
 
 // Whether `token` may make the call. A token of role cluster may make only read calls that say
-// local_only (the hops of a cluster search), on the datasets its patterns allow.
+// local_only (the hops of a cluster search) and `shard-fence` (a replica's catch-up), on the
+// datasets its patterns allow. A shard's local dataset, "<name>.__shard<n>", is checked as
+// <name>: a token that may use a dataset may use its shards.
 AccessDecision Decide(const TokenEntry& token, const AccessRequest& request);
+
+// Whether the cluster node whose token is `cluster` may make `request` (a forwardable write)
+// on behalf of the client whose token it forwarded, `client` (null: not a valid token here):
+// `client` decides, as if it made the call; a cluster token may not be forwarded. Messages name
+// both tokens.
+AccessDecision DecideForwarded(const TokenEntry& cluster, const TokenEntry* client,
+                               const AccessRequest& request);
 
 // Whether `token` may use `dataset` (for the rows of a VectorSearch exchange).
 AccessDecision DecideDataset(const TokenEntry& token, const AccessRequest& request,

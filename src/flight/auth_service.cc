@@ -11,14 +11,13 @@
 
 #include <set>
 
+#include "flight/call_credentials.h"
 #include "flight/rpc_metrics.h"
 
 namespace arbalest {
 namespace {
 
 namespace fl = arrow::flight;
-
-constexpr char kAuthorization[] = "authorization";
 
 // The call's token, for the handlers.
 class AuthMiddleware : public fl::ServerMiddleware {
@@ -29,7 +28,8 @@ class AuthMiddleware : public fl::ServerMiddleware {
 
   std::string name() const override { return "arbalest-auth"; }
   void SendingHeaders(fl::AddCallHeaders* headers) override {
-    if (!bearer_to_send_.empty()) headers->AddHeader(kAuthorization, "Bearer " + bearer_to_send_);
+    if (!bearer_to_send_.empty())
+      headers->AddHeader(kAuthorizationHeader, "Bearer " + bearer_to_send_);
   }
   void CallCompleted(const arrow::Status&) override {}
 
@@ -44,24 +44,6 @@ class AuthMiddleware : public fl::ServerMiddleware {
 const TokenEntry* CallToken(const fl::ServerCallContext& context) {
   auto* middleware = dynamic_cast<AuthMiddleware*>(context.GetMiddleware(kAuthKey));
   return middleware ? &middleware->token() : nullptr;
-}
-
-// The credentials after `scheme ` in the authorization header, case-insensitive scheme;
-// nullopt when the header is absent or of another scheme.
-std::optional<std::string_view> Credentials(const fl::CallHeaders& headers,
-                                            std::string_view scheme) {
-  auto [begin, end] = headers.equal_range(kAuthorization);
-  for (auto it = begin; it != end; ++it) {
-    const std::string_view value = it->second;
-    if (value.size() > scheme.size() && value[scheme.size()] == ' ' &&
-        std::equal(scheme.begin(), scheme.end(), value.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-      std::string_view rest = value.substr(scheme.size() + 1);
-      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-      return rest;
-    }
-  }
-  return std::nullopt;
 }
 
 arrow::Status Unauthenticated(const std::string& message) {
@@ -192,9 +174,28 @@ arrow::Status AuthorizingFlightService::Authorize(const fl::ServerCallContext& c
                                                   const AccessRequest& request) {
   const TokenEntry* token = CallToken(context);
   if (!token) return Unauthenticated("the call carries no authenticated token");
-  const AccessDecision decision = Decide(*token, request);
+  AccessDecision decision;
+  const TokenEntry* decided_for = token;    // the token the audit log names
+  std::shared_ptr<const TokenTable> table;  // keeps a forwarded token's entry alive
+  if (auto forwarded = ForwardedToken(context.incoming_headers())) {
+    if (token->role != Role::kCluster) {
+      decision = {false, "role",
+                  "token '" + token->id + "' has role " + std::string(RoleName(token->role)) +
+                      ": the header " + kForwardedTokenHeader +
+                      " is for the calls between cluster nodes (a node forwarding its client's "
+                      "token beside its cluster token)",
+                  request.datasets.empty() ? "" : request.datasets.front()};
+    } else {
+      table = auth_->tokens().table();
+      const TokenEntry* client = table->Find(*forwarded);
+      decision = DecideForwarded(*token, client, request);
+      if (client) decided_for = client;
+    }
+  } else {
+    decision = Decide(*token, request);
+  }
   if (!decision.allowed) {
-    auth_->Refused(decision.reason, EventFor(context, token, request, decision));
+    auth_->Refused(decision.reason, EventFor(context, decided_for, request, decision));
     return fl::MakeFlightError(fl::FlightStatusCode::Unauthorized, decision.message);
   }
   if (request.role == Role::kAdmin) auth_->Allowed(EventFor(context, token, request, decision));

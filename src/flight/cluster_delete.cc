@@ -14,12 +14,10 @@ bool LacksDataset(const MissingNode& node) { return node.reason.starts_with("no 
 arrow::Result<Json> ClusterDelete(ClusterHooks& cluster, const Json& request,
                                   const FanOutOptions& options,
                                   const std::function<arrow::Result<Json>()>& local) {
-  if (cluster.HopsCarryToken()) {
+  if (cluster.HopsCarryToken() && options.forwarded_token.empty()) {
     return arrow::Status::Invalid(
-        "action 'delete' on a cluster node with --auth-tokens deletes on this node only when "
-        "it says \"local_only\": true: the calls between nodes carry the cluster token, which "
-        "may not delete; send the delete with \"local_only\": true to each node (nothing was "
-        "deleted)");
+        "action 'delete' on a cluster node with --auth-tokens: the call carries no client token "
+        "to forward to the other members, which check it (nothing was deleted)");
   }
   FanOutOptions every_answer = options;
   every_answer.require_all = false;  // checked below, once the members lacking it are left out

@@ -16,9 +16,9 @@ namespace arbalest {
 
 // `request`: the action's body; `local`: this node's {"deleted": n} for it. Answers
 // {"deleted": sum, "nodes": [{"node", "deleted"}, ...], "missing_nodes": [...]}. NOT_FOUND when
-// no member holds the dataset. Invalid, deleting nothing, when the hops carry the cluster token
-// (a secured cluster: the cluster role may not delete; send the delete to each node with
-// local_only instead, docs/security.md).
+// no member holds the dataset. On a secured cluster the hops carry options.forwarded_token, the
+// client's token, and each member checks that it may delete (docs/security.md); Invalid,
+// deleting nothing, when there is none to forward.
 arrow::Result<Json> ClusterDelete(ClusterHooks& cluster, const Json& request,
                                   const FanOutOptions& options,
                                   const std::function<arrow::Result<Json>()>& local);

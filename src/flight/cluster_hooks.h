@@ -29,6 +29,9 @@ struct FanOutOptions {
   std::optional<int64_t> timeout_ms;
   // Added to the timeout: how long a member may wait before it answers (check_readiness's wait).
   int64_t extra_timeout_ms = 0;
+  // The client's token, forwarded with the hops that write on its behalf (a delete's), so that
+  // every node checks the client's own permission (flight/call_credentials.h); empty: none.
+  std::string forwarded_token;
 };
 
 // A member whose part of a search is not in the result, and why ("timeout", "no dataset",
@@ -86,6 +89,8 @@ struct LocalPuts {
   std::function<std::unique_ptr<PutSink>(const std::string& dataset)> open;
   std::function<bool(const std::string& dataset)> holds;
   std::function<arrow::Status(const std::string& dataset)> drop;
+  // Deletes the rows of `ids` (a JSON array) from a local dataset; the count deleted.
+  std::function<arrow::Result<int64_t>(const std::string& dataset, const Json& ids)> remove;
 };
 
 // What this node's Flight service answers, run in-process: a cluster node asks its own shards
@@ -134,13 +139,15 @@ class ClusterHooks {
   // a sharded dataset (created sharded when it is new and this node shards new datasets),
   // split by shard and forwarded to each shard's primary; or a shard put between nodes (a CMD
   // descriptor), stored in `local` and, on the shard's primary, replicated. Null: a put to this
-  // node's own store, as on a single node.
+  // node's own store, as on a single node. `forwarded_token`: the client's token
+  // (CallerToken), which the shard puts carry so that each node checks the client's permission.
   virtual arrow::Result<std::unique_ptr<PutSink>> OpenPut(
       const arrow::flight::FlightDescriptor& descriptor,
-      const std::shared_ptr<arrow::Schema>& schema, const LocalPuts& local) = 0;
+      const std::shared_ptr<arrow::Schema>& schema, const LocalPuts& local,
+      const std::string& forwarded_token) = 0;
 
   // Whether the calls to other members carry the cluster token (this node requires tokens).
-  // The cluster role may not write, so a write that fans out cannot reach the members then.
+  // The cluster role may not write by itself: a write that fans out forwards the client's token.
   virtual bool HopsCarryToken() const = 0;
 
   // Gives the cluster this node's store (what shard catch-up writes into), once the Flight
@@ -149,6 +156,13 @@ class ClusterHooks {
   // Gives the cluster this node's own answers to DoGet and actions (LocalReads), once the
   // Flight service exists.
   virtual void AttachLocalReads(LocalReads reads) { (void)reads; }
+
+  // Tells the cluster that a local_only delete of `ids` (one JSON id or an array) from local
+  // dataset `dataset` is about to run (a shard's catch-up must not copy those rows back).
+  virtual void NoteLocalDelete(const std::string& dataset, const Json& ids) {
+    (void)dataset;
+    (void)ids;
+  }
 
   // Answers the actions between cluster nodes (`shard-fence`); nullopt for other types.
   virtual std::optional<arrow::Result<Json>> InternalAction(std::string_view type,

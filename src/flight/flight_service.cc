@@ -9,6 +9,7 @@
 
 #include "common/json_util.h"
 #include "flight/actions.h"
+#include "flight/call_credentials.h"
 #include "flight/catalog.h"
 #include "flight/cluster_search.h"
 #include "flight/edge_put.h"
@@ -53,7 +54,13 @@ LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
         return std::unique_ptr<PutSink>(std::make_unique<IngestStream>(store, dataset, null_sink));
       },
       [&store](const std::string& dataset) { return store.Get(dataset).ok(); },
-      [&store](const std::string& dataset) { return store.Drop(dataset); }};
+      [&store](const std::string& dataset) { return store.Drop(dataset); },
+      [&store](const std::string& dataset, const Json& ids) -> arrow::Result<int64_t> {
+        const Json body{{"dataset", dataset}, {"ids", ids}};
+        ARROW_ASSIGN_OR_RAISE(auto replies, RunAction(store, "delete", body.dump(), nullptr));
+        ARROW_ASSIGN_OR_RAISE(Json answer, ParseJson(replies.front()->ToString(), "delete"));
+        return answer.value("deleted", int64_t{0});
+      }};
 }
 
 // The stream DoGet answers for `bytes`, a ticket.
@@ -70,11 +77,13 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> OpenTicket(VectorStore&
   return ScanReader(store, cluster, std::get<ScanTicket>(ticket));
 }
 
-// The bodies DoAction answers for `type` and `body`, its errors as the client sees them.
+// The bodies DoAction answers for `type` and `body`, its errors as the client sees them;
+// `caller_token` as RunAction's.
 arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> AnswerAction(
     VectorStore& store, ClusterHooks* cluster, ServerMetrics* metrics, std::string_view type,
-    std::string_view body, const CallCancelled& call_cancelled) {
-  auto bodies = RunAction(store, type, body, metrics, call_cancelled, cluster);
+    std::string_view body, const CallCancelled& call_cancelled,
+    const std::string& caller_token = {}) {
+  auto bodies = RunAction(store, type, body, metrics, call_cancelled, cluster, caller_token);
   if (!bodies.ok()) return ForClient(bodies.status());
   return bodies;
 }
@@ -111,8 +120,9 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
   std::unique_ptr<PutSink> stream;
   if (options_.cluster) {  // a sharded dataset's put, or a shard's put from another node
     ARROW_ASSIGN_OR_RAISE(auto put_schema, reader->GetSchema());
-    ARROW_ASSIGN_OR_RAISE(stream, options_.cluster->OpenPut(reader->descriptor(), put_schema,
-                                                            LocalPutsOf(*store_, options_)));
+    ARROW_ASSIGN_OR_RAISE(
+        stream, options_.cluster->OpenPut(reader->descriptor(), put_schema,
+                                          LocalPutsOf(*store_, options_), CallerToken(context)));
   }
   if (!stream) {
     ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(reader->descriptor()));
@@ -196,8 +206,9 @@ arrow::Status FlightService::DoAction(const fl::ServerCallContext& context,
   LabelAction(context, action.type);
   const std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
   ARROW_ASSIGN_OR_RAISE(
-      auto bodies, AnswerAction(*store_, options_.cluster.get(), options_.metrics.get(),
-                                action.type, body, [&context] { return context.is_cancelled(); }));
+      auto bodies, AnswerAction(
+                       *store_, options_.cluster.get(), options_.metrics.get(), action.type, body,
+                       [&context] { return context.is_cancelled(); }, CallerToken(context)));
   std::vector<fl::Result> results;
   for (auto& reply : bodies) results.push_back(fl::Result{std::move(reply)});
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));

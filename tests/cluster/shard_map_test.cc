@@ -76,6 +76,9 @@ TEST(ShardMapJson, RoundTripsAndRefusesMalformedMaps) {
   auto parsed = ParseShardMap(map.ToJson().dump());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->ToJson(), map.ToJson());
+  EXPECT_FALSE(parsed->assigned_ids);
+  map.assigned_ids = true;  // a dataset created without ids (id_blocks.h)
+  EXPECT_TRUE(ParseShardMap(map.ToJson().dump())->assigned_ids);
   EXPECT_TRUE(
       ParseShardMap(R"({"dataset": "d", "shards": 2, "placement": []})").status().IsInvalid());
   EXPECT_TRUE(ParseShardMap("[]").status().IsInvalid());

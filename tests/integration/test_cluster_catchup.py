@@ -10,7 +10,9 @@ those copies is SIGKILLed too: the one node left answers every acked row exactly
 and by searches. A killed node that comes back on its data dir drops its stale shard copies
 before it joins, then takes shards again by moves, and so does a fourth node that joins: while
 shards move and puts go on, every scan holds every row acked before it, each once; at the end
-the replicas of every shard agree on every acked row and every node finds each once. Bad input:
+the replicas of every shard agree on every acked row and every node finds each once. Deletes
+issued in a loop through two nodes while a replica catches up stay deleted on every replica
+(the catch-up neither copies back nor keeps a row a delete removed meanwhile). Bad input:
 a shard-fence request from a node that is not a replica, at a stale epoch, or with an unknown
 op is refused.
 
@@ -382,5 +384,68 @@ def test_a_catch_up_that_cannot_copy_reports_it_and_flips_nothing_until_it_can(t
         assert local_ids(c.nodes[syncing], name, shard["shard"]) == \
             local_ids(primary, name, shard["shard"])
         assert shard_map(primary, name)["placement"][shard["shard"]]["syncing"] == []
+    finally:
+        c.stop()
+
+
+class Deleter(threading.Thread):
+    """Deletes batches of `ids` through `node` (cluster-wide) until stopped; remembers the ids
+    of every delete that reached every shard (no shard missing)."""
+
+    def __init__(self, node, name, ids, seed):
+        super().__init__(daemon=True)
+        self.node, self.name = node, name
+        self.ids = list(ids)
+        np.random.default_rng(seed).shuffle(self.ids)
+        self.deleted: set[int] = set()
+        self.calls = 0
+        self.stop_event = threading.Event()
+
+    def run(self):
+        while not self.stop_event.is_set() and self.ids:
+            batch, self.ids = self.ids[:5], self.ids[5:]
+            try:
+                answer = action(self.node.data, "delete", {"dataset": self.name, "ids": batch})[0]
+            except (flight.FlightError, pa.ArrowException):
+                continue
+            self.calls += 1
+            if not answer.get("missing_shards"):
+                self.deleted |= set(batch)
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(60)
+
+
+def test_deletes_during_a_catch_up_stay_deleted_on_every_replica(tmp_path):
+    c = start(tmp_path, ["n0", "n1", "n2"])
+    try:
+        name = unique_name("deletes")
+        rows = 40_000
+        put_table(c.nodes["n0"].data, name, make_table(rows, d=DIM, rng=np.random.default_rng(5)),
+                  batch_size=5000)
+        # Deletes run through both survivors, over and over, while the victim's shards get a
+        # syncing replica that copies them from the primary.
+        deleters = [Deleter(c.nodes[n], name, range(i, rows, 2), seed=i)
+                    for i, n in enumerate(["n0", "n1"])]
+        for deleter in deleters:
+            deleter.start()
+        c.nodes["n2"].proc.kill()
+        wait_caught_up(c.nodes["n0"], name, "n2")
+        for deleter in deleters:
+            deleter.stop()
+        deleted = set().union(*(d.deleted for d in deleters))
+        assert deleted and all(d.calls for d in deleters)
+
+        placement = shard_map(c.nodes["n0"], name)["placement"]
+        for s in placement:
+            for replica in s["replicas"]:
+                held = local_ids(c.nodes[replica], name, s["shard"]) or []
+                back = set(held) & deleted
+                assert not back, f"{replica} holds deleted ids of shard {s['shard']}: " \
+                                 f"{sorted(back)[:10]}"
+        for n in ("n0", "n1"):
+            found = scan(c.nodes[n].data, {"dataset": name, "require_all": True})
+            assert not set(found.column("id").to_pylist()) & deleted
     finally:
         c.stop()

@@ -47,6 +47,8 @@ def tokens(tmp_path_factory):
     the cluster token's file."""
     dir = tmp_path_factory.mktemp("cluster-tokens")
     made = {"admin": new_token("admin", id="admin-1"), "read": new_token("read", id="read-1"),
+            "write": new_token("write", id="write-1"),
+            "write_other": new_token("write", datasets="other*", id="write-other"),
             "cluster": new_token("cluster", id="nodes")}
     (dir / "tokens").write_text("".join(line + "\n" for _, line in made.values()))
     (dir / "cluster-token").write_text("# the token of the calls between nodes\n" +
@@ -61,8 +63,9 @@ class SecureCluster:
     """etcd over https (client certificates required) and nodes serving mutual TLS with
     tokens."""
 
-    def __init__(self, workdir, certs, tokens):
+    def __init__(self, workdir, certs, tokens, shards=0):
         self.workdir, self.certs, self.tokens = workdir, certs, tokens
+        self.shards = shards
         self.etcd = EtcdProcess(workdir, tls={"ca": certs / "ca.pem", "cert": certs / "etcd.pem",
                                               "key": certs / "etcd.key"}).start()
         self.name = unique_name("sec")
@@ -71,7 +74,7 @@ class SecureCluster:
     def etcd_args(self):
         return ["--cluster-etcd", self.etcd.url, "--cluster-name", self.name,
                 "--cluster-lease-ttl", str(LEASE_TTL_S), "--cluster-search-timeout", "10s",
-                "--cluster-shards", "0",  # unsharded: each node holds the rows put to it
+                "--cluster-shards", str(self.shards),  # 0: each node holds the rows put to it
                 "--cluster-etcd-ca", str(self.certs / "ca.pem"),
                 "--cluster-etcd-cert", str(self.certs / "node.pem"),
                 "--cluster-etcd-key", str(self.certs / "node.key")]
@@ -186,17 +189,13 @@ def test_tls_token_cluster_answers_global_searches(secure_cluster, tokens, tmp_p
     with pytest.raises(flight.FlightUnauthorizedError, match="role cluster"):
         list(nodes[0].data.list_flights(options=bearer(tokens["cluster"])))
 
-    # Deletes: the hops carry the cluster token, which may not delete, so a delete that would
-    # fan out is refused (nothing deleted) and a delete is sent to each node with local_only.
+    # Deletes fan out: the hops carry the client's token beside the cluster token, and each
+    # node checks the client's. The cluster token alone may not delete.
     doomed = [t.column("id").to_pylist()[0] for t in tables]
-    with pytest.raises(pa.ArrowInvalid, match="send the delete with \"local_only\": true to each"):
-        delete(nodes[0], {"dataset": name, "ids": doomed}, tokens["admin"])
-    assert scan_ids(nodes[0], name, tokens["read"]) == sorted(ids.tolist())
-    for node in nodes:
-        assert delete(node, {"dataset": name, "ids": doomed, "local_only": True},
-                      tokens["admin"]) == {"deleted": 1}
+    answer = delete(nodes[0], {"dataset": name, "ids": doomed}, tokens["admin"])
+    assert answer["deleted"] == 2 and answer["missing_nodes"] == []
     assert scan_ids(nodes[1], name, tokens["read"]) == sorted(set(ids.tolist()) - set(doomed))
-    with pytest.raises(flight.FlightUnauthorizedError, match="role cluster"):
+    with pytest.raises(flight.FlightUnauthorizedError, match="must carry that client's token"):
         delete(nodes[0], {"dataset": name, "id": 1, "local_only": True}, tokens["cluster"])
 
     refused = [json.loads(line) for line in audit.read_text().splitlines()]
@@ -212,8 +211,8 @@ def delete(node, body, token) -> dict:
     return json.loads(result.body.to_pybytes())
 
 
-def scan_ids(node, name, token) -> list:
-    scan = node.data.do_get(flight.Ticket(json.dumps({"dataset": name}).encode()),
+def scan_ids(node, name, token, **keys) -> list:
+    scan = node.data.do_get(flight.Ticket(json.dumps({"dataset": name, **keys}).encode()),
                             options=bearer(token)).read_all()
     return sorted(scan.column("id").to_pylist())
 
@@ -301,3 +300,98 @@ def test_etcd_over_tls_without_client_certificate_is_refused(secure_cluster, cer
     assert refused.returncode == 1, refused.stderr
     assert f"cannot reach etcd (--cluster-etcd {c.etcd.url})" in refused.stderr
 
+
+
+def forwarded(cluster_token, client_token):
+    """The headers of a call between nodes that forwards a client's token."""
+    return flight.FlightCallOptions(headers=[
+        (b"authorization", b"Bearer " + cluster_token.encode()),
+        (b"x-arbalest-forwarded-token", client_token.encode())], timeout=30)
+
+
+def local_shard_ids(node, name, shard, token):
+    try:
+        return scan_ids(node, f"{name}.__shard{shard}", token, local_only=True)
+    except pa.ArrowKeyError:
+        return None
+
+
+def test_tokens_shard_puts_and_cluster_wide_deletes_with_the_clients_permission(
+        tmp_path, certs, tokens):
+    """Sharded datasets on a cluster with tokens: the shard puts and the delete hops carry the
+    client's token beside the cluster token, and each node checks the client's."""
+    c = SecureCluster(tmp_path, certs, tokens, shards=4)
+    try:
+        audit = tmp_path / "audit.jsonl"
+        nodes = [c.add_node([*c.tls_args(), *c.token_args(), "--audit-log", str(audit)]),
+                 c.add_node([*c.tls_args(), *c.token_args()]),
+                 c.add_node([*c.tls_args(), *c.token_args()])]
+        wait_for_members(nodes, tokens["admin"])
+        by_id = {node_id(n): n for n in nodes}
+        name = unique_name("secshard")
+        tables = [put_rows(node, name, i, tokens["write"]) for i, node in enumerate(nodes)]
+        ids = sorted(i for t in tables for i in t.column("id").to_pylist())
+
+        # Sharded, and every row on both replicas of its shard.
+        [status] = nodes[0].data.do_action(flight.Action("cluster-status", b""),
+                                           options=bearer(tokens["admin"]))
+        maps = {m["dataset"]: m for m in json.loads(status.body.to_pybytes())["shard_maps"]}
+        placement = maps[name]["placement"]
+        assert len(placement) == 4 and maps[name]["replication"] == 2
+        held = []
+        for shard in placement:
+            copies = [local_shard_ids(by_id[r], name, shard["shard"], tokens["read"])
+                      for r in shard["replicas"]]
+            assert len(copies) == 2 and copies[0] == copies[1]
+            held += copies[0]
+        assert sorted(held) == ids
+        for node in nodes:
+            assert scan_ids(node, name, tokens["read"]) == ids
+
+        # A reader may neither put nor delete; a writer of other datasets may not put here.
+        with pytest.raises(flight.FlightUnauthorizedError,
+                           match="token 'read-1' has role read; DoPut needs role write"):
+            put_rows(nodes[1], name, 7, tokens["read"])
+        with pytest.raises(flight.FlightUnauthorizedError,
+                           match="token 'read-1' has role read; action 'delete' needs role"):
+            delete(nodes[2], {"dataset": name, "ids": ids[:5]}, tokens["read"])
+        with pytest.raises(flight.FlightUnauthorizedError,
+                           match="token 'write-other' may not use dataset"):
+            put_rows(nodes[1], name, 8, tokens["write_other"])
+        # A forged hop: the cluster token forwarding a reader's token, or no client token; a
+        # client sending the forwarding header itself.
+        hop = {"shard_put": {"dataset": name, "shard": 0, "epoch": placement[0]["epoch"],
+                             "role": "primary"}}
+        descriptor = flight.FlightDescriptor.for_command(json.dumps(hop))
+        row = make_table(1, d=DIM, start_id=99_999)
+        for options, message in [
+                (forwarded(tokens["cluster"], tokens["read"]),
+                 "token 'read-1' has role read; DoPut needs role write .*forwarded by cluster "
+                 "token 'nodes'"),
+                (bearer(tokens["cluster"]), "must carry that client's token"),
+                (forwarded(tokens["write"], tokens["write"]),
+                 "the header x-arbalest-forwarded-token is for the calls between cluster nodes")]:
+            with pytest.raises(flight.FlightUnauthorizedError, match=message):
+                writer, _ = nodes[0].data.do_put(descriptor, row.schema, options=options)
+                writer.write_table(row)
+                writer.close()
+        assert scan_ids(nodes[0], name, tokens["read"]) == ids
+
+        # A writer's cluster-wide delete reaches every replica of every shard.
+        doomed = ids[::10]
+        answer = delete(nodes[2], {"dataset": name, "ids": doomed}, tokens["write"])
+        assert answer["deleted"] == len(doomed) and answer["missing_nodes"] == []
+        kept = sorted(set(ids) - set(doomed))
+        for node in nodes:
+            assert scan_ids(node, name, tokens["read"]) == kept
+        for shard in placement:
+            for replica in shard["replicas"]:
+                held = local_shard_ids(by_id[replica], name, shard["shard"], tokens["read"])
+                assert not set(held) & set(doomed)
+
+        # The audit log names the client's token on a forwarded refusal.
+        events = [json.loads(line) for line in audit.read_text().splitlines()]
+        assert any(e["token"] == "read-1" and e["method"] == "DoPut" and not e["allowed"] and
+                   "forwarded by cluster token 'nodes'" in e["reason"] for e in events)
+    finally:
+        c.stop()

@@ -163,7 +163,7 @@ def test_bad_puts_and_unknown_datasets_are_refused_clearly(sharded, loaded):
     name, tables, _ = loaded
     node = sharded.nodes[1]
     with pytest.raises(pa.ArrowInvalid,
-                       match="puts without ids are refused on sharded datasets"):
+                       match="missing column .id. required by dataset"):
         put_table(node.data, name, make_table(5, d=DIM, with_ids=False))
     bad = unique_name("badmeta")
     with pytest.raises(pa.ArrowInvalid, match="'arbalest.shards' must be an integer in"):

@@ -78,7 +78,7 @@ TEST(AuthPolicyTest, ClusterRoleMayOnlyHop) {
   EXPECT_EQ(decision.reason, "role");
   EXPECT_EQ(decision.message,
             "token 'node' has role cluster: it may only make the calls between cluster nodes "
-            "(read calls with local_only), not DoGet");
+            "(read calls with local_only, shard-fence), not DoGet");
   EXPECT_FALSE(Decide(node, ForTicket(R"({"search":{"dataset":"a","local_only":false}})")).allowed);
   EXPECT_FALSE(Decide(node, ForTicket("a")).allowed);
   EXPECT_FALSE(Decide(node, ForAction("delete", R"({"dataset":"a","local_only":true})")).allowed);
@@ -96,6 +96,56 @@ TEST(AuthPolicyTest, ClusterRoleMayOnlyHop) {
   // Other roles may hop as they may search.
   const TokenEntry reader{"r", Role::kRead, {"*"}, ""};
   EXPECT_TRUE(Decide(reader, ForTicket(R"({"search":{"dataset":"a","local_only":true}})")).allowed);
+  // A replica's catch-up closes its source's shard fence.
+  EXPECT_TRUE(Decide(node, ForAction("shard-fence", R"({"dataset":"a.__shard1"})")).allowed);
+  EXPECT_FALSE(Decide(reader, ForAction("shard-fence", R"({"dataset":"a.__shard1"})")).allowed);
+}
+
+TEST(AuthPolicyTest, ShardDatasetsAreCheckedAsTheirDataset) {
+  EXPECT_EQ(ForTicket(R"({"dataset":"logs_a.__shard12","local_only":true})").datasets,
+            std::vector<std::string>{"logs_a"});
+  EXPECT_EQ(ForTicket(R"({"dataset":"a.__shardx"})").datasets,
+            std::vector<std::string>{"a.__shardx"});
+  const TokenEntry reader{"r", Role::kRead, {"logs_*"}, ""};
+  EXPECT_TRUE(
+      Decide(reader, ForTicket(R"({"dataset":"logs_a.__shard0","local_only":true})")).allowed);
+  EXPECT_FALSE(Decide(reader, ForTicket(R"({"dataset":"b.__shard0","local_only":true})")).allowed);
+}
+
+TEST(AuthPolicyTest, ForwardedWritesAreDecidedByTheClientsToken) {
+  const TokenEntry node{"node", Role::kCluster, {"*"}, ""};
+  const TokenEntry writer{"w", Role::kWrite, {"logs_*"}, ""};
+  const TokenEntry reader{"r", Role::kRead, {"*"}, ""};
+  const auto put = ForDescriptor(
+      "DoPut",
+      fl::FlightDescriptor::Command(R"({"shard_put":{"dataset":"logs_a","shard":1,"epoch":2}})"),
+      Role::kWrite);
+  EXPECT_TRUE(put.forwardable);
+  EXPECT_EQ(put.datasets, std::vector<std::string>{"logs_a"});
+  const auto hop_delete = ForAction("delete", R"({"dataset":"logs_a.__shard1","local_only":true})");
+  EXPECT_TRUE(hop_delete.forwardable);
+  EXPECT_FALSE(ForAction("delete", R"({"dataset":"logs_a"})").forwardable);
+  // The cluster token alone may not write.
+  auto alone = Decide(node, put);
+  EXPECT_FALSE(alone.allowed);
+  EXPECT_NE(alone.message.find("must carry that client's token"), std::string::npos);
+  EXPECT_FALSE(Decide(node, hop_delete).allowed);
+  // With the client's: the client's role and datasets decide.
+  EXPECT_TRUE(DecideForwarded(node, &writer, put).allowed);
+  EXPECT_TRUE(DecideForwarded(node, &writer, hop_delete).allowed);
+  auto refused = DecideForwarded(node, &reader, put);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.reason, "role");
+  EXPECT_NE(refused.message.find("(forwarded by cluster token 'node')"), std::string::npos);
+  const auto other = ForDescriptor(
+      "DoPut", fl::FlightDescriptor::Command(R"({"shard_put":{"dataset":"b","shard":0}})"),
+      Role::kWrite);
+  EXPECT_EQ(DecideForwarded(node, &writer, other).reason, "dataset");
+  EXPECT_EQ(DecideForwarded(node, nullptr, put).reason, "bad_token");
+  EXPECT_FALSE(DecideForwarded(node, &node, put).allowed);  // a cluster token is no client's
+  // Only the writes a node makes on a client's behalf forward a token.
+  EXPECT_FALSE(
+      DecideForwarded(node, &writer, ForAction("compact", R"({"dataset":"logs_a"})")).allowed);
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+#include "cluster/shard_deletes.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace arbalest {
+namespace {
+
+TEST(ShardDeletes, RemembersEachShardsIdsFromWhenTheyWereDeleted) {
+  ShardDeletes deletes;
+  const auto before = ShardDeletes::Clock::now();
+  deletes.Note("d.__shard0", Json::array({1, 2}));
+  deletes.Note("d.__shard1", Json("key-7"));
+  const auto between = ShardDeletes::Clock::now();
+  deletes.Note("d.__shard0", Json(3));
+  EXPECT_EQ(deletes.Since("d.__shard0", before), (std::vector<Json>{1, 2, 3}));
+  EXPECT_EQ(deletes.Since("d.__shard0", between), (std::vector<Json>{3}));
+  EXPECT_EQ(deletes.Since("d.__shard1", before), (std::vector<Json>{"key-7"}));
+  EXPECT_TRUE(deletes.Since("d.__shard2", before).empty());
+}
+
+TEST(ShardDeletes, KeysMatchTheBytesTheCatchUpComparesIdsBy) {
+  const uint64_t seven = 7;
+  EXPECT_EQ(ShardDeletes::KeyOf(Json(7)),
+            std::string(reinterpret_cast<const char*>(&seven), sizeof(seven)));
+  const int64_t minus_one = -1;
+  EXPECT_EQ(ShardDeletes::KeyOf(Json(-1)),
+            std::string(reinterpret_cast<const char*>(&minus_one), sizeof(minus_one)));
+  EXPECT_EQ(ShardDeletes::KeyOf(Json("key-7")), "key-7");
+  EXPECT_EQ(ShardDeletes::KeyOf(Json(1.5)), "");
+}
+
+}  // namespace
+}  // namespace arbalest
