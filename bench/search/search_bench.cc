@@ -74,13 +74,13 @@ std::shared_ptr<arrow::RecordBatch> MakeBatch(const arbalest::testing::Dataset& 
                                                        static_cast<int32_t>(data.dim))
                      .ValueOrDie();
   std::vector<std::string> keys = {"longbow.index.m", "longbow.index.ef_construction"};
-  std::vector<std::string> values = {std::to_string(options.m),
-                                     std::to_string(options.ef_construction)};
+  std::vector<std::string> settings = {std::to_string(options.m),
+                                       std::to_string(options.ef_construction)};
   if (options.segment_max_bytes > 0) {
     keys.push_back("longbow.index.segment_max_bytes");
-    values.push_back(std::to_string(options.segment_max_bytes));
+    settings.push_back(std::to_string(options.segment_max_bytes));
   }
-  auto metadata = arrow::key_value_metadata(keys, values);
+  auto metadata = arrow::key_value_metadata(keys, settings);
   auto schema = arrow::schema(
       {arrow::field("id", arrow::int64()), arrow::field("vector", vectors->type())}, metadata);
   return arrow::RecordBatch::Make(schema, rows, {ids.Finish().ValueOrDie(), vectors});

@@ -158,8 +158,12 @@ class Dataset {
   // (nothing when no row is deleted). Puts, deletes, scans and searches go on meanwhile;
   // indexing of the dataset pauses. KeyError (dropped), IOError (log: nothing changes),
   // Cancelled (`cancelled` returned true before it was logged).
+  // With `segment_fraction` > 0 only the segments whose deleted fraction reaches it are
+  // compacted (every segment when none does); the others keep their graphs and batches, their
+  // deleted rows stay deleted, and only their first rows move down.
   arrow::Result<CompactionReport> Compact(const CommitLog& log, int threads,
-                                          const std::function<bool()>& cancelled)
+                                          const std::function<bool()>& cancelled,
+                                          double segment_fraction = 0)
       EXCLUDES(maintenance_mutex_, delete_mutex_, append_mutex_, state_mutex_);
 
   // Logs the dataset's drop and, once durable, marks it dropped (MarkDropped): every change of

@@ -185,11 +185,20 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
 }
 
 arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threads,
-                                                 const std::function<bool()>& cancelled) {
+                                                 const std::function<bool()>& cancelled,
+                                                 double segment_fraction) {
   MutexLock maintenance(&maintenance_mutex_);
+  // The deleted rows of the segments past the fraction (deleted now, so still deleted when
+  // planned: rows are never undeleted); none past it: every deleted row, as without.
+  std::optional<Roaring> selected;
+  if (segment_fraction > 0) {
+    const DatasetSnapshot view = Snapshot();
+    Roaring rows = DeletedInSegmentsPast(view.segments, view.deleted->rows(), segment_fraction);
+    if (!rows.isEmpty()) selected = std::move(rows);
+  }
   ARROW_ASSIGN_OR_RAISE(
       std::unique_ptr<CompactionPlan> plan,
-      PlanCompaction(std::nullopt, threads, [&] { return cancelled() || dropped(); }));
+      PlanCompaction(selected, threads, [&] { return cancelled() || dropped(); }));
   if (plan->dropped().isEmpty()) return CompactionReport{};
   // Held until published: a delete resolved in the old numbering must not publish after it.
   MutexLock deletes(&delete_mutex_);

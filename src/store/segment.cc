@@ -27,6 +27,23 @@ Roaring LocalRows(const Roaring& rows, int64_t first, int64_t end) {
   return out;
 }
 
+Roaring DeletedInSegmentsPast(const std::vector<SegmentView>& segments, const Roaring& deleted,
+                              double fraction) {
+  Roaring selected;
+  for (const SegmentView& segment : segments) {
+    if (segment.rows == 0) continue;
+    const uint64_t in_segment =
+        roaring_bitmap_range_cardinality(&deleted.roaring, static_cast<uint64_t>(segment.first_row),
+                                         static_cast<uint64_t>(segment.end_row()));
+    if (static_cast<double>(in_segment) < fraction * static_cast<double>(segment.rows)) continue;
+    Roaring range;
+    range.addRange(static_cast<uint64_t>(segment.first_row),
+                   static_cast<uint64_t>(segment.end_row()));
+    selected |= deleted & range;
+  }
+  return selected;
+}
+
 MemoryUsage GraphMemory(const std::vector<SegmentView>& segments) {
   MemoryUsage total;
   for (const SegmentView& segment : segments) {

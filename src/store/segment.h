@@ -48,6 +48,12 @@ struct SegmentView {
 // The rows of `rows` in [first, end), numbered from `first` (a segment's local rows).
 Roaring LocalRows(const Roaring& rows, int64_t first, int64_t end);
 
+// The rows of `deleted` in the segments whose deleted fraction (their deleted rows over their
+// rows) reaches `fraction`: what a compaction of only those segments drops. Empty when none
+// does.
+Roaring DeletedInSegmentsPast(const std::vector<SegmentView>& segments, const Roaring& deleted,
+                              double fraction);
+
 // The memory of every segment's graph together.
 MemoryUsage GraphMemory(const std::vector<SegmentView>& segments);
 

@@ -4,7 +4,8 @@
 // an exact scan of the live rows returns, whether the rows are linked or not; indexing links
 // sealed segments first and readiness means every segment's rows linked; a sealed segment's
 // graph never changes once its rows are linked; a compaction keeps the graphs of the segments
-// that lost no row; a restart (snapshot, then the log) searches alike.
+// that lost no row, and the compaction thread's compacts only the segments past its deleted
+// fraction; a restart (snapshot, then the log) searches alike.
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
@@ -277,6 +278,37 @@ TEST_F(SegmentTest, CompactionKeepsTheGraphsOfSegmentsThatLostNoRow) {
   }
   EXPECT_EQ(after.indexed_rows, after.num_rows);
   const std::set<int64_t> gone(deleted.begin(), deleted.end());
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+}
+
+TEST_F(SegmentTest, TheCompactionThreadCompactsOnlySegmentsPastTheFraction) {
+  auto store = Open();
+  auto dataset = Fill(*store, 500);
+  ASSERT_EQ(IndexRows(*dataset, 1000), 500);
+  const DatasetSnapshot before = dataset->Snapshot();
+  std::vector<int64_t> deleted;
+  for (int64_t id = 100; id < 200; id += 2) deleted.push_back(id);  // 50% of segment 1
+  for (int64_t id = 300; id < 305; ++id) deleted.push_back(id);     // 5% of segment 3
+  ASSERT_EQ(*store->Delete(*dataset, *Ids(deleted)), static_cast<int64_t>(deleted.size()));
+  auto report = store->Compact(
+      *dataset, [] { return false; }, /*segment_fraction=*/0.2);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->reclaimed_rows, 50);  // segment 1's only
+  const DatasetSnapshot after = dataset->Snapshot();
+  ASSERT_EQ(after.segments.size(), 5u);
+  EXPECT_NE(after.segments[1].graph, before.segments[1].graph);
+  EXPECT_EQ(after.segments[1].rows, 50);
+  EXPECT_EQ(after.segments[3].graph, before.segments[3].graph);  // below the fraction
+  EXPECT_EQ(after.segments[3].first_row, 250);
+  EXPECT_EQ(after.deleted->size(), 5u);  // segment 3's deleted rows, still deleted
+  EXPECT_EQ(after.num_rows, 450);
+  const std::set<int64_t> gone(deleted.begin(), deleted.end());
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+  // The `compact` action (no fraction) drops the rest.
+  report = store->Compact(*dataset);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->reclaimed_rows, 5);
+  EXPECT_EQ(dataset->Snapshot().deleted->size(), 0u);
   EXPECT_GE(Recall(*dataset, gone), 0.95);
 }
 
