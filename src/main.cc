@@ -36,6 +36,7 @@
 #include "store/database.h"
 #include "store/index_catch_up.h"
 #include "store/recovery.h"
+#include "store/segment.h"
 
 namespace arbalest {
 namespace {
@@ -69,6 +70,7 @@ struct ServeConfig {
   bool keep_vector_copies = false;
   double compact_deleted_fraction = 0.2;
   int64_t compact_min_rows = 1000;
+  std::string segment_max_bytes = "2GiB";
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t max_streams = 512;
   int64_t fd_reserve = 64;
@@ -238,6 +240,14 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
   serve
+      .add_option("--segment-max-bytes", config.segment_max_bytes,
+                  "Seal a dataset's active segment (one HNSW graph) once its vectors reach this "
+                  "size; the next put starts a new one (schema metadata "
+                  "index.segment_max_bytes overrides it per dataset)")
+      ->envname("ARBALEST_SEGMENT_MAX_BYTES")
+      ->check(ByteSizeValidator())
+      ->capture_default_str();
+  serve
       .add_option("--max-streams", config.max_streams,
                   "DoPut, DoGet and DoExchange calls open at once (both ports); more are refused "
                   "with UNAVAILABLE until one finishes")
@@ -334,6 +344,8 @@ arrow::Result<std::unique_ptr<Database>> OpenDatabase(const ServeConfig& config,
                       .snapshot_dir = SnapshotDir(config),
                       .wal = {.skip_corrupt = config.wal_skip_corrupt}};
   options.index_workers = config.index_workers;
+  // Read by every dataset created from here on (store/segment.h).
+  SetDefaultSegmentMaxBytes(std::max<int64_t>(1, *ParseByteSize(config.segment_max_bytes)));
   options.share_vectors = !config.keep_vector_copies;
   options.compaction = {config.compact_deleted_fraction, config.compact_min_rows,
                         config.index_workers};

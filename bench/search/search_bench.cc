@@ -57,6 +57,7 @@ struct Options {
   int rounds = 5;             // each depth measured this many times, taking turns
   std::vector<int> clients = {1, 4};
   std::string depths = "index,store,doget,exchange";
+  int64_t segment_max_bytes = 0;  // 0: the default (2 GiB: one segment at these sizes)
 };
 
 const char* kDataset = "search_bench";
@@ -72,9 +73,14 @@ std::shared_ptr<arrow::RecordBatch> MakeBatch(const arbalest::testing::Dataset& 
   auto vectors = arrow::FixedSizeListArray::FromArrays(values.Finish().ValueOrDie(),
                                                        static_cast<int32_t>(data.dim))
                      .ValueOrDie();
-  auto metadata = arrow::key_value_metadata(
-      {"longbow.index.m", "longbow.index.ef_construction"},
-      {std::to_string(options.m), std::to_string(options.ef_construction)});
+  std::vector<std::string> keys = {"longbow.index.m", "longbow.index.ef_construction"};
+  std::vector<std::string> settings = {std::to_string(options.m),
+                                       std::to_string(options.ef_construction)};
+  if (options.segment_max_bytes > 0) {
+    keys.push_back("longbow.index.segment_max_bytes");
+    settings.push_back(std::to_string(options.segment_max_bytes));
+  }
+  auto metadata = arrow::key_value_metadata(keys, settings);
   auto schema = arrow::schema(
       {arrow::field("id", arrow::int64()), arrow::field("vector", vectors->type())}, metadata);
   return arrow::RecordBatch::Make(schema, rows, {ids.Finish().ValueOrDie(), vectors});
@@ -200,6 +206,8 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", options.rounds, "Turns each depth takes (queries split among them)");
   app.add_option("--clients", options.clients, "Client thread counts")->delimiter(',');
   app.add_option("--depths", options.depths, "Comma-separated: index,store,doget,exchange");
+  app.add_option("--segment-max-bytes", options.segment_max_bytes,
+                 "Segment size (several segments: the index depth searches the first one only)");
   CLI11_PARSE(app, argc, argv);
   std::ostringstream command;
   for (int i = 0; i < argc; ++i) command << (i ? " " : "") << argv[i];
@@ -256,8 +264,8 @@ int main(int argc, char** argv) {
   depths.emplace_back("index", [&]() -> arrow::Result<SearchFn> {
     auto out = std::make_shared<std::vector<arbalest::Neighbor>>();
     return SearchFn([&, out](size_t q) -> arrow::Result<std::vector<int64_t>> {
-      ARROW_RETURN_NOT_OK(
-          dataset->index().graph()->Search(queries.row(q), search_options, out.get()));
+      ARROW_RETURN_NOT_OK(dataset->index().Graphs().front().graph->Search(
+          queries.row(q), search_options, out.get()));
       std::vector<int64_t> ids;
       for (const auto& hit : *out) ids.push_back(static_cast<int64_t>(hit.row));
       return ids;

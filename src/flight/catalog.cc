@@ -61,7 +61,7 @@ Json DatasetStats(const Dataset& dataset) {
                 {"bytes", stats.total_bytes}};
   }
   Json quantization = nullptr;
-  const HnswIndex& hnsw = *snapshot.graph;
+  const HnswIndex& hnsw = *snapshot.segments.front().graph;
   if (hnsw.params().quantization != Quantization::kNone) {
     quantization =
         Json{{"type", QuantizationName(hnsw.params().quantization)}, {"trained", hnsw.quantized()}};
@@ -81,7 +81,8 @@ Json DatasetStats(const Dataset& dataset) {
               {"indexed_rows", snapshot.indexed_rows},
               {"index_bytes", dataset.index_memory()},
               {"index_restored_rows", dataset.index().restored_rows()},
-              {"index_graph_bytes", snapshot.graph->memory().graph_bytes},
+              {"index_graph_bytes", GraphMemory(snapshot.segments).graph_bytes},
+              {"segments", snapshot.segments.size()},
               {"shared_vector_rows", dataset.shared_vector_rows()},
               {"quantization", std::move(quantization)},
               {"index", Json{{"metric", std::string(MetricName(hnsw.metric()))},

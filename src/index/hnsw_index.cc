@@ -435,11 +435,19 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   const Roaring* filter = options.filter;
   const Roaring* exclude =
       options.exclude != nullptr && !options.exclude->isEmpty() ? options.exclude : nullptr;
+  const RowId offset = options.row_offset;
   // Rows that may be returned, at most (an overestimate only costs an exact scan below).
-  uint64_t matching = filter ? filter->cardinality() : limit;
+  uint64_t matching = filter == nullptr ? limit
+                      : offset == 0     ? filter->cardinality()
+                                        : roaring_bitmap_range_cardinality(&filter->roaring, offset,
+                                                                           uint64_t{offset} + limit);
   if (exclude != nullptr) {
-    matching -= filter ? filter->and_cardinality(*exclude)
-                       : roaring_bitmap_range_cardinality(&exclude->roaring, 0, limit);
+    const uint64_t left_out =
+        filter == nullptr
+            ? roaring_bitmap_range_cardinality(&exclude->roaring, offset, uint64_t{offset} + limit)
+        : offset == 0 ? filter->and_cardinality(*exclude)
+                      : 0;  // both, beside another segment's rows: overestimated
+    matching -= std::min(matching, left_out);
   }
   const double exact_rows = std::max(4.0 * ef, params_.exact_filter_fraction * limit);
   if (filter != nullptr && static_cast<double>(matching) <= exact_rows) {
@@ -447,8 +455,8 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   } else if (top.level >= 0) {
     auto accept = [&](RowId row) {
       return row < returnable && store_.IsReady(row) &&
-             (filter == nullptr || filter->contains(row)) &&
-             (exclude == nullptr || !exclude->contains(row));
+             (filter == nullptr || filter->contains(row + offset)) &&
+             (exclude == nullptr || !exclude->contains(row + offset));
     };
     if (codes_ready_.load(std::memory_order_acquire)) {
       SearchQuantized(*ctx, q, top, ef, options.k, limit, accept, out);

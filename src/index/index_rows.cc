@@ -52,8 +52,9 @@ void IndexRows::Scan(const float* query, const SearchOptions& options, TopK* top
     for (size_t i = 0; i < n; ++i) top->Push({ids[i], distances[i]});
     n = 0;
   };
+  const RowId offset = options.row_offset;  // bitmap bit = row + offset
   auto visit = [&](RowId row) {
-    if (!IsReady(row) || (exclude != nullptr && exclude->contains(row))) return;
+    if (!IsReady(row) || (exclude != nullptr && exclude->contains(row + offset))) return;
     ids[n] = row;
     rows[n] = Row(row);
     if (++n == kScanBatch) flush();
@@ -61,7 +62,9 @@ void IndexRows::Scan(const float* query, const SearchOptions& options, TopK* top
   if (filter == nullptr) {
     for (RowId row = 0; row < limit; ++row) visit(row);
   } else {
-    for (auto it = filter->begin(); it != filter->end() && *it < limit; ++it) visit(*it);
+    auto it = filter->begin();
+    it.equalorlarger(offset);
+    for (; it != filter->end() && *it - offset < limit; ++it) visit(*it - offset);
   }
   flush();
 }

@@ -25,6 +25,10 @@ struct SearchOptions {
   // When > 0, only rows below it are searched: rows still being added by another thread are
   // left to the caller (the store scans them exactly).
   RowId row_limit = 0;
+  // The index's row r is row r + row_offset of `filter` and `exclude`: a segment's graph
+  // (store/segment.h) searched with bitmaps in its dataset's numbering, without a copy of
+  // them per query. Returned rows stay the index's own.
+  RowId row_offset = 0;
 };
 
 }  // namespace arbalest

@@ -34,7 +34,7 @@ Json LatencyJson(const LatencySnapshot& latency) {
 Json DatasetJson(const Dataset& dataset) {
   const DatasetSnapshot snapshot = dataset.Snapshot();
   const DatasetLayout& layout = dataset.layout();
-  const HnswIndex& hnsw = *snapshot.graph;
+  const HnswIndex& hnsw = *snapshot.segments.front().graph;
   const SavedSnapshot saved = dataset.saved_snapshot();
   const int64_t index_lag = snapshot.num_rows - snapshot.indexed_rows;
   Json last_snapshot = nullptr;

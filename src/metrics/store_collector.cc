@@ -81,7 +81,7 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
   figures.reserve(datasets.size());
   for (const auto& dataset : datasets) {
     const DatasetSnapshot snapshot = dataset->Snapshot();
-    const MemoryUsage memory = snapshot.graph->memory();
+    const MemoryUsage memory = GraphMemory(snapshot.segments);
     const int64_t dataset_index_bytes =
         static_cast<int64_t>(memory.vector_bytes + memory.graph_bytes);
     rows += snapshot.num_rows;

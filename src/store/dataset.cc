@@ -59,7 +59,10 @@ Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
       layout_(std::move(layout)),
       vector_column_(schema->GetFieldIndex(layout_.vector.column)),
       index_(std::move(index)),
-      index_model_(index_->graph()->memory_model()),
+      index_model_(index_->Graphs().front().graph->memory_model()),
+      segment_max_bytes_(index_->config().segment_max_bytes > 0 ? index_->config().segment_max_bytes
+                                                                : DefaultSegmentMaxBytes()),
+      vector_row_bytes_(int64_t{layout_.vector.dim} * layout_.vector.value_type->byte_width()),
       budget_(budget),
       schema_(std::move(schema)),
       text_(std::move(text)),
@@ -227,6 +230,7 @@ std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
           budget_->Release(bytes);  // logged before the drop, published after it: never visible
           return;
         }
+        SealIfFullLocked();
         first_row = num_rows_;
         *text = text_;
         batches_.push_back(batch);
@@ -358,21 +362,36 @@ arrow::Result<int64_t> Dataset::CatchUpIndex(int64_t max_rows, int threads,
 }
 
 arrow::Status Dataset::ShareIndexedVectors() {
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(const bool next_segment, ShareSegmentVectors());
+    if (!next_segment) return arrow::Status::OK();
+  }
+}
+
+arrow::Result<bool> Dataset::ShareSegmentVectors() {
   // No compaction renumbers the rows meanwhile (it pauses indexing from plan to publication).
   const auto paused = index_->PauseIndexing();
   DatasetSnapshot view = Snapshot();
   int64_t start = 0;
   {
     ReaderLock state(&state_mutex_);
-    if (!vectors_shareable_ || dropped_) return arrow::Status::OK();
+    if (!vectors_shareable_ || dropped_) return false;
     start = shared_rows_;
   }
+  // The segment holding the first row not shared yet.
+  const auto segment = std::find_if(view.segments.begin(), view.segments.end(),
+                                    [start](const SegmentView& s) { return s.end_row() > start; });
+  if (segment == view.segments.end()) return false;
   // The rows from the first one not shared yet to the end of the last full chunk indexed: each
   // chunk becomes one batch. A batch that crosses that end is cut; its rest is copied (so that it
-  // does not keep the whole batch alive), and shared once the next chunk fills.
-  const auto chunk = static_cast<int64_t>(view.graph->rows().rows_per_chunk());
-  const int64_t end = view.indexed_rows / chunk * chunk;
-  if (end <= start) return arrow::Status::OK();
+  // does not keep the whole batch alive), and shared once the next chunk fills. A sealed
+  // segment whose rows are all linked is shared to its end.
+  const auto chunk = static_cast<int64_t>(segment->graph->rows().rows_per_chunk());
+  const bool sealed = segment + 1 != view.segments.end();
+  const int64_t linked = segment->linked_rows();
+  const int64_t end = segment->first_row +
+                      (sealed && linked == segment->rows ? segment->rows : linked / chunk * chunk);
+  if (end <= start) return false;
   size_t first = 0;
   int64_t first_row = 0;
   while (first_row < start) first_row += view.batches[first++]->num_rows();
@@ -392,13 +411,14 @@ arrow::Status Dataset::ShareIndexedVectors() {
     row += batch->num_rows();
   }
   ARROW_ASSIGN_OR_RAISE(std::optional<SharedBatches> shared,
-                        ShareVectors(shared_part, start, vector_column_, view.graph->rows()));
+                        ShareVectors(shared_part, start - segment->first_row, vector_column_,
+                                     segment->graph->rows()));
   WriterLock state(&state_mutex_);
-  if (dropped_) return arrow::Status::OK();
+  if (dropped_) return false;
   if (!shared) {
     vectors_shareable_ = false;
     spdlog::info("dataset '{}' keeps its vectors apart from its graph's (normalized) copy", name_);
-    return arrow::Status::OK();
+    return false;
   }
   if (rest) shared->batches.push_back(std::move(rest));
   // Appends only add batches after these, and deletes do not touch batches: they are still
@@ -420,9 +440,10 @@ arrow::Status Dataset::ShareIndexedVectors() {
   state.Unlock();
   // The last references to the replaced batches (unless a reader still holds them): let go.
   shared_part.clear();
+  const bool segment_done = end == segment->end_row() && sealed;
   view = DatasetSnapshot{};
   budget_->ReturnFreedSometimes();  // in full once indexing is idle (IndexWorkers)
-  return arrow::Status::OK();
+  return segment_done;
 }
 
 int64_t Dataset::shared_vector_rows() const {
@@ -439,12 +460,36 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
   // The graph and its row count under the state lock: a compaction replaces them together
   // with the batches, under this lock exclusively; the index workers only ever add rows that
   // are published already.
-  return DatasetSnapshot{
-      schema_,         batches_,
-      num_rows_,       num_bytes_,
-      deleted_,        published_lsn_,
-      index_->graph(), index_->indexed_rows(),
-      text_,           graph_->empty() ? nullptr : std::make_shared<const EdgeCut>(graph_->Cut())};
+  DatasetSnapshot view{
+      schema_,   batches_,
+      num_rows_, num_bytes_,
+      deleted_,  published_lsn_,
+      {},        0,
+      text_,     graph_->empty() ? nullptr : std::make_shared<const EdgeCut>(graph_->Cut())};
+  std::vector<DatasetIndex::SegmentGraph> graphs = index_->Graphs();
+  view.segments.reserve(graphs.size());
+  for (size_t s = 0; s < graphs.size(); ++s) {
+    const int64_t first = segment_firsts_[s];
+    const int64_t end = s + 1 < segment_firsts_.size() ? segment_firsts_[s + 1] : num_rows_;
+    view.indexed_rows += graphs[s].indexed_rows;
+    view.segments.push_back(
+        {first, end - first, std::move(graphs[s].graph), graphs[s].indexed_rows});
+  }
+  return view;
+}
+
+void Dataset::SealIfFullLocked() {
+  const int64_t active_rows = num_rows_ - segment_firsts_.back();
+  if (active_rows == 0 || active_rows * vector_row_bytes_ < segment_max_bytes_ ||
+      active_rows < index_->active_indexed_rows()) {
+    return;
+  }
+  if (const arrow::Status added = index_->AddSegment(); !added.ok()) {
+    spdlog::warn("dataset '{}' keeps its active segment growing past {} rows: {}", name_,
+                 active_rows, added.ToString());
+    return;
+  }
+  segment_firsts_.push_back(num_rows_);
 }
 
 std::shared_ptr<DatasetText> Dataset::text() const {
@@ -516,10 +561,14 @@ void Dataset::MarkDropped() {
 }
 
 int64_t Dataset::ChargeIndexMemory() {
-  const MemoryUsage graph = index_->graph()->memory();
+  std::vector<SegmentView> segments;
+  for (DatasetIndex::SegmentGraph& graph : index_->Graphs()) {
+    segments.push_back({0, 0, std::move(graph.graph), 0});
+  }
+  const MemoryUsage graph = GraphMemory(segments);
   const std::shared_ptr<DatasetText> text = this->text();
-  const int64_t graph_bytes =
-      static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) + index_model_.fixed_bytes;
+  const int64_t graph_bytes = static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
+                              index_model_.fixed_bytes * static_cast<int64_t>(segments.size());
   // Search and insert state pooled by the graph, and the text postings: after the fact.
   const int64_t other_bytes = static_cast<int64_t>(graph.scratch_bytes) +
                               (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);

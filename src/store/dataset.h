@@ -23,6 +23,7 @@
 #include "store/dataset_text.h"
 #include "store/id_row_map.h"
 #include "store/memory_budget.h"
+#include "store/segment.h"
 #include "store/tombstones.h"
 
 namespace arbalest {
@@ -43,10 +44,12 @@ struct DatasetSnapshot {
   // logged.
   uint64_t lsn = 0;
 
-  // The vector index's graph, whose rows [0, indexed_rows) are the first rows of these batches,
-  // and the full-text index (null without text columns), numbered like these batches: a
-  // compaction renumbers rows and replaces both, so a search uses the ones of its snapshot.
-  std::shared_ptr<const HnswIndex> graph;
+  // The segments (store/segment.h) covering these rows in order, never empty: each one's
+  // graph over its linked rows; and indexed_rows, the rows linked in all of them together
+  // (num_rows - indexed_rows rows wait for the index). The full-text index (null without text
+  // columns) is numbered like these batches: a compaction renumbers rows and replaces the
+  // graphs and the text index, so a search uses the ones of its snapshot.
+  std::vector<SegmentView> segments;
   int64_t indexed_rows = 0;
   std::shared_ptr<DatasetText> text;
 
@@ -155,8 +158,12 @@ class Dataset {
   // (nothing when no row is deleted). Puts, deletes, scans and searches go on meanwhile;
   // indexing of the dataset pauses. KeyError (dropped), IOError (log: nothing changes),
   // Cancelled (`cancelled` returned true before it was logged).
+  // With `segment_fraction` > 0 only the segments whose deleted fraction reaches it are
+  // compacted (every segment when none does); the others keep their graphs and batches, their
+  // deleted rows stay deleted, and only their first rows move down.
   arrow::Result<CompactionReport> Compact(const CommitLog& log, int threads,
-                                          const std::function<bool()>& cancelled)
+                                          const std::function<bool()>& cancelled,
+                                          double segment_fraction = 0)
       EXCLUDES(maintenance_mutex_, delete_mutex_, append_mutex_, state_mutex_);
 
   // Logs the dataset's drop and, once durable, marks it dropped (MarkDropped): every change of
@@ -224,10 +231,12 @@ class Dataset {
   arrow::Result<int64_t> CatchUpIndex(int64_t max_rows, int threads,
                                       const std::function<bool()>& stop, bool share_vectors = true);
 
-  // Points the vector column of indexed batches at the graph's copy of their vectors, freeing
-  // the copy the batches were received with (store/vector_sharing.h), a chunk of the graph
-  // (4096 rows) at a time: each full chunk indexed becomes one batch; the rows of a chunk not
-  // full yet keep their received copy. Indexing of the dataset waits meanwhile; scans and
+  // Points the vector column of indexed batches at their segment graph's copy of their
+  // vectors, freeing the copy the batches were received with (store/vector_sharing.h), a chunk
+  // of the graph (4096 rows) at a time: each full chunk indexed becomes one batch; the rows of
+  // a chunk not full yet keep their received copy (a sealed segment's last chunk, which never
+  // fills, is shared once all its rows are linked). Rows are shared in order, segment after
+  // segment. Indexing of the dataset waits meanwhile; scans and
   // searches do not. Datasets whose graph normalizes its copy (cosine over floats) keep two.
   arrow::Status ShareIndexedVectors();
   // Rows whose vectors the batches share with the graph (reset by a compaction until shared
@@ -450,6 +459,13 @@ class Dataset {
   // Charges the id map's memory (IdRowMap::bytes) as it is now, with the index memory.
   void ChargeIdMap() REQUIRES(delete_mutex_);
   DatasetSnapshot SnapshotLocked() const REQUIRES_SHARED(state_mutex_);
+  // Before a batch is published: seals the active segment when its vectors reached the
+  // segment size (and it holds every row its graph was loaded with), starting a new one for
+  // the batch.
+  void SealIfFullLocked() REQUIRES(state_mutex_);
+  // ShareIndexedVectors for the rows of one segment: the next ones not shared yet. Returns
+  // whether it shared any and the segment's rows are all shared (the next segment's turn).
+  arrow::Result<bool> ShareSegmentVectors();
   // The index memory charged ahead for `rows` rows: whole chunks of the graph's arenas for the
   // rows beyond those mapped from a snapshot (HnswIndex::MemoryModel).
   int64_t IndexReservation(int64_t rows) const;
@@ -472,6 +488,8 @@ class Dataset {
   const int vector_column_;
   const std::unique_ptr<DatasetIndex> index_;
   const HnswIndex::MemoryModel index_model_;  // what the graph allocates for a number of rows
+  const int64_t segment_max_bytes_;           // vectors of a segment before it is sealed
+  const int64_t vector_row_bytes_;            // bytes of one row's vector as received
   MemoryBudget* const budget_;
 
   // The commit mutexes, private: only Commit, Compact, Drop and the replay functions take them.
@@ -502,6 +520,8 @@ class Dataset {
   uint64_t next_to_publish_ GUARDED_BY(state_mutex_) = 0;
   std::shared_ptr<arrow::Schema> schema_ GUARDED_BY(state_mutex_);
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_ GUARDED_BY(state_mutex_);
+  // Each segment's first row (store/segment.h), in order; index_'s graphs are theirs.
+  std::vector<int64_t> segment_firsts_ GUARDED_BY(state_mutex_) = {0};
   std::shared_ptr<const TombstoneSet> deleted_ GUARDED_BY(state_mutex_) = TombstoneSet::Empty();
   // Null without text columns; replaced by compactions.
   std::shared_ptr<DatasetText> text_ GUARDED_BY(state_mutex_);
@@ -514,7 +534,7 @@ class Dataset {
   uint64_t created_lsn_ GUARDED_BY(state_mutex_) = 0;
   SavedSnapshot saved_ GUARDED_BY(state_mutex_);
   bool dropped_ GUARDED_BY(state_mutex_) = false;
-  // Rows [0, shared_rows_) share their vectors with the graph (ShareIndexedVectors), lending
+  // Rows [0, shared_rows_) share their vectors with the graphs (ShareIndexedVectors), lending
   // shared_allocated_bytes_ of the graph's allocated memory (charged once, with the batches).
   // Both reset when a compaction replaces the graph.
   int64_t shared_rows_ GUARDED_BY(state_mutex_) = 0;

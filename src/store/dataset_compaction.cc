@@ -11,6 +11,7 @@
 
 #include "index/hnsw_compaction.h"
 #include "store/dataset.h"
+#include "store/segment.h"
 
 namespace arbalest {
 namespace {
@@ -78,11 +79,23 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
   const TombstoneSet drop(plan->dropped_);
   ARROW_ASSIGN_OR_RAISE(plan->batches_, DropRows(view.batches, drop, cancelled));
   plan->bytes_ = BatchBytes(plan->batches_);
-  ARROW_ASSIGN_OR_RAISE(std::unique_ptr<HnswIndex> graph,
-                        HnswCompaction::Compact(*view.graph, plan->dropped_, threads));
-  plan->graph_ = std::move(graph);
-  plan->indexed_rows_ =
-      view.indexed_rows - static_cast<int64_t>(drop.CountIn(0, view.indexed_rows));
+  for (const SegmentView& segment : view.segments) {
+    if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
+    plan->segment_firsts_.push_back(segment.first_row -
+                                    static_cast<int64_t>(drop.CountIn(0, segment.first_row)));
+    const Roaring local = LocalRows(plan->dropped_, segment.first_row, segment.end_row());
+    if (local.isEmpty()) {  // untouched: the same graph, moved down
+      plan->graphs_.push_back(
+          {std::const_pointer_cast<HnswIndex>(segment.graph), segment.indexed_rows});
+      continue;
+    }
+    ARROW_ASSIGN_OR_RAISE(std::unique_ptr<HnswIndex> graph,
+                          HnswCompaction::Compact(*segment.graph, local, threads));
+    const int64_t linked = segment.linked_rows();
+    plan->graphs_.push_back(
+        {std::move(graph), linked - static_cast<int64_t>(drop.CountIn(
+                                        segment.first_row, segment.first_row + linked))});
+  }
   if (view.text) {
     ARROW_ASSIGN_OR_RAISE(plan->text_, view.text->EmptyCopy());
     int64_t first_row = 0;
@@ -140,7 +153,15 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     num_bytes_ = plan.bytes_;
     deleted_ = std::move(deleted);
     text_ = std::move(plan.text_);
-    index_->Replace(std::move(plan.graph_), plan.indexed_rows_);
+    // Segments sealed since the plan was made: moved down, their graphs (empty: indexing
+    // paused) kept.
+    const std::vector<DatasetIndex::SegmentGraph> now = index_->Graphs();
+    for (size_t s = plan.graphs_.size(); s < now.size(); ++s) {
+      plan.segment_firsts_.push_back(segment_firsts_[s] - reclaimed_rows);
+      plan.graphs_.push_back(now[s]);
+    }
+    segment_firsts_ = std::move(plan.segment_firsts_);
+    index_->Replace(std::move(plan.graphs_));
     shared_rows_ = 0;  // the compacted graph has its own copy until shared again
     shared_allocated_bytes_ = 0;
     published_lsn_ = std::max(published_lsn_, lsn);
@@ -164,11 +185,20 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
 }
 
 arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threads,
-                                                 const std::function<bool()>& cancelled) {
+                                                 const std::function<bool()>& cancelled,
+                                                 double segment_fraction) {
   MutexLock maintenance(&maintenance_mutex_);
+  // The deleted rows of the segments past the fraction (deleted now, so still deleted when
+  // planned: rows are never undeleted); none past it: every deleted row, as without.
+  std::optional<Roaring> selected;
+  if (segment_fraction > 0) {
+    const DatasetSnapshot view = Snapshot();
+    Roaring rows = DeletedInSegmentsPast(view.segments, view.deleted->rows(), segment_fraction);
+    if (!rows.isEmpty()) selected = std::move(rows);
+  }
   ARROW_ASSIGN_OR_RAISE(
       std::unique_ptr<CompactionPlan> plan,
-      PlanCompaction(std::nullopt, threads, [&] { return cancelled() || dropped(); }));
+      PlanCompaction(selected, threads, [&] { return cancelled() || dropped(); }));
   if (plan->dropped().isEmpty()) return CompactionReport{};
   // Held until published: a delete resolved in the old numbering must not publish after it.
   MutexLock deletes(&delete_mutex_);

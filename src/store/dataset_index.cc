@@ -26,6 +26,16 @@ arrow::Result<uint32_t> PositiveInt(const std::string& key, const std::string& v
   return number;
 }
 
+arrow::Result<int64_t> PositiveBytes(const std::string& key, const std::string& value) {
+  int64_t number = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec != std::errc() || ptr != value.data() + value.size() || number <= 0) {
+    return arrow::Status::Invalid("schema metadata '", key,
+                                  "' must be a positive number of bytes, got '", value, "'");
+  }
+  return number;
+}
+
 }  // namespace
 
 arrow::Result<simd::ElementType> ElementTypeOf(const arrow::DataType& type) {
@@ -76,6 +86,8 @@ arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema,
       ARROW_ASSIGN_OR_RAISE(const uint32_t rows, PositiveInt(key, value));
       config.params.sq8_training_rows = rows;
       config.params.pq_training_rows = rows;
+    } else if (key == "longbow.index.segment_max_bytes") {
+      ARROW_ASSIGN_OR_RAISE(config.segment_max_bytes, PositiveBytes(key, value));
     } else if (key == "longbow.index.build_precision") {
       if (value != "float16" && value != "float32") {
         return arrow::Status::Invalid("schema metadata '", key,
@@ -100,6 +112,12 @@ void AppendVectorsAsFloat(const arrow::RecordBatch& batch, int vector_column, in
     simd::DecodeRow(type, base + row * dim * byte_width, static_cast<size_t>(dim),
                     out->data() + first + row * dim);
   }
+}
+
+DatasetIndex::DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw,
+                           int64_t restored_rows)
+    : config_(std::move(config)), restored_rows_(restored_rows), indexed_rows_(restored_rows) {
+  segments_.push_back(std::make_shared<Segment>(std::move(hnsw), restored_rows));
 }
 
 arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Make(const IndexConfig& config,
@@ -132,22 +150,62 @@ std::unique_lock<std::mutex> DatasetIndex::PauseIndexing() {
   return lock;
 }
 
+std::vector<std::shared_ptr<DatasetIndex::Segment>> DatasetIndex::SegmentsNow() const {
+  MutexLock lock(&graph_mutex_);
+  return segments_;
+}
+
 arrow::Result<int64_t> DatasetIndex::SaveGraph(const std::string& path,
                                                VectorsPlacement placement) {
   const auto paused = PauseIndexing();
-  ARROW_RETURN_NOT_OK(hnsw_->Save(path, placement));
-  return static_cast<int64_t>(hnsw_->size());
+  const std::shared_ptr<Segment> first = SegmentsNow().front();
+  ARROW_RETURN_NOT_OK(first->graph->Save(path, placement));
+  return static_cast<int64_t>(first->graph->size());
 }
 
-std::shared_ptr<const HnswIndex> DatasetIndex::graph() const {
-  std::lock_guard lock(graph_mutex_);
-  return hnsw_;
+int64_t DatasetIndex::saved_graph_rows() const {
+  return SegmentsNow().front()->indexed_rows.load(std::memory_order_acquire);
 }
 
-void DatasetIndex::Replace(std::shared_ptr<HnswIndex> graph, int64_t indexed_rows) {
-  std::lock_guard lock(graph_mutex_);
-  hnsw_ = std::move(graph);
-  indexed_rows_.store(indexed_rows, std::memory_order_release);
+std::vector<DatasetIndex::SegmentGraph> DatasetIndex::Graphs() const {
+  MutexLock lock(&graph_mutex_);
+  std::vector<SegmentGraph> graphs;
+  graphs.reserve(segments_.size());
+  for (const auto& segment : segments_) {
+    graphs.push_back({segment->graph, segment->indexed_rows.load(std::memory_order_acquire)});
+  }
+  return graphs;
+}
+
+size_t DatasetIndex::segment_count() const {
+  MutexLock lock(&graph_mutex_);
+  return segments_.size();
+}
+
+int64_t DatasetIndex::active_indexed_rows() const {
+  MutexLock lock(&graph_mutex_);
+  return segments_.back()->indexed_rows.load(std::memory_order_acquire);
+}
+
+arrow::Status DatasetIndex::AddSegment() {
+  std::shared_ptr<HnswIndex> first = SegmentsNow().front()->graph;
+  ARROW_ASSIGN_OR_RAISE(auto graph, HnswIndex::Make(first->dim(), first->metric(),
+                                                    first->element_type(), first->params()));
+  MutexLock lock(&graph_mutex_);
+  segments_.push_back(std::make_shared<Segment>(std::move(graph), 0));
+  return arrow::Status::OK();
+}
+
+void DatasetIndex::Replace(std::vector<SegmentGraph> graphs) {
+  std::vector<std::shared_ptr<Segment>> segments;
+  int64_t indexed = 0;
+  for (SegmentGraph& graph : graphs) {
+    indexed += graph.indexed_rows;
+    segments.push_back(std::make_shared<Segment>(std::move(graph.graph), graph.indexed_rows));
+  }
+  MutexLock lock(&graph_mutex_);
+  segments_ = std::move(segments);
+  indexed_rows_.store(indexed, std::memory_order_release);
   restored_rows_.store(0, std::memory_order_relaxed);
 }
 
@@ -155,51 +213,76 @@ arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, in
                                              int64_t max_rows, int threads,
                                              const std::function<bool()>& cancelled) {
   std::lock_guard lock(catch_up_mutex_);
-  if (snapshot.graph != hnsw_) return 0;  // compacted since: the snapshot's rows are renumbered
-  int64_t next = indexed_rows_.load(std::memory_order_relaxed);
-  const int64_t stop = std::min(snapshot.num_rows, next + max_rows);
-  const int64_t start = next;
+  const std::vector<std::shared_ptr<Segment>> segments = SegmentsNow();
+  int64_t added = 0;
+  for (size_t s = 0; s < snapshot.segments.size() && added < max_rows; ++s) {
+    const SegmentView& view = snapshot.segments[s];
+    // Compacted since: the snapshot's rows are renumbered.
+    if (s >= segments.size() || view.graph != segments[s]->graph) return added;
+    Segment& segment = *segments[s];
+    const int64_t linked = segment.indexed_rows.load(std::memory_order_relaxed);
+    if (linked >= view.rows) continue;
+    const int64_t end = std::min(view.rows, linked + max_rows - added);
+    const int64_t before = added;
+    ARROW_RETURN_NOT_OK(
+        LinkRows(segment, view, snapshot.batches, vector_column, end, threads, cancelled, &added));
+    // Stopped early (cancelled, or a pause asked for): the next turn goes on from here.
+    if (added - before < end - linked) break;
+  }
+  return added;
+}
+
+arrow::Status DatasetIndex::LinkRows(
+    Segment& segment, const SegmentView& view,
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, int vector_column, int64_t end,
+    int threads, const std::function<bool()>& cancelled, int64_t* added) {
+  HnswIndex& graph = *segment.graph;
+  int64_t next = segment.indexed_rows.load(std::memory_order_relaxed);  // local rows
+  const int64_t start_added = *added;
   std::vector<float> vectors;
-  int64_t batch_start = 0;
-  for (const auto& batch : snapshot.batches) {
+  int64_t batch_start = -view.first_row;  // batches' first rows, local numbering
+  for (const auto& batch : batches) {
     const int64_t batch_end = batch_start + batch->num_rows();
-    if (batch_end > next && next < stop) {
+    if (batch_end > next && next < end) {
       const int64_t begin = next - batch_start;
-      const int64_t end = std::min(batch_end, stop) - batch_start;
+      const int64_t stop = std::min(batch_end, end) - batch_start;
       // float32 rows are added from the batch itself; others decoded into a float copy.
       const float* rows_data;
       if (config_.element_type == simd::ElementType::kFloat32) {
         rows_data = reinterpret_cast<const float*>(VectorBytes(*batch, vector_column, begin));
       } else {
         vectors.clear();
-        AppendVectorsAsFloat(*batch, vector_column, begin, end, &vectors);
+        AppendVectorsAsFloat(*batch, vector_column, begin, stop, &vectors);
         rows_data = vectors.data();
       }
-      const size_t dim = hnsw_->dim();
+      const size_t dim = graph.dim();
       // Slices of a few thousand rows: searches see progress, and a drop stops indexing soon.
-      for (int64_t row = 0; row < end - begin; row += kRowsPerSlice) {
-        if (cancelled()) return next - start;
+      for (int64_t row = 0; row < stop - begin; row += kRowsPerSlice) {
+        if (cancelled()) return arrow::Status::OK();
         // A snapshot or a compaction waits for the graph: yield once this turn added something
         // (a turn that adds nothing is not resumed by the index workers).
-        if (next > start && pausers_waiting_.load(std::memory_order_relaxed) > 0) {
-          return next - start;
+        if (*added > start_added && pausers_waiting_.load(std::memory_order_relaxed) > 0) {
+          return arrow::Status::OK();
         }
-        const int64_t rows = std::min(kRowsPerSlice, end - begin - row);
+        const int64_t rows = std::min(kRowsPerSlice, stop - begin - row);
         ARROW_ASSIGN_OR_RAISE(
-            RowId id, hnsw_->AddBatch(std::span<const float>(rows_data + row * dim,
-                                                             static_cast<size_t>(rows) * dim),
-                                      threads));
+            RowId id, graph.AddBatch(std::span<const float>(rows_data + row * dim,
+                                                            static_cast<size_t>(rows) * dim),
+                                     threads));
         if (static_cast<int64_t>(id) != next) {
-          return arrow::Status::UnknownError("index row ", id, " is not dataset row ", next);
+          return arrow::Status::UnknownError("index row ", id, " is not segment row ", next,
+                                             " (dataset row ", view.first_row + next, ")");
         }
         next += rows;
-        indexed_rows_.store(next, std::memory_order_release);
+        *added += rows;
+        segment.indexed_rows.store(next, std::memory_order_release);
+        indexed_rows_.fetch_add(rows, std::memory_order_acq_rel);
       }
     }
     batch_start = batch_end;
-    if (batch_start >= stop) break;
+    if (batch_start >= end) break;
   }
-  return next - start;
+  return arrow::Status::OK();
 }
 
 }  // namespace arbalest

@@ -1,5 +1,6 @@
-// The vector index of one dataset: an HNSW graph over the dataset's rows, fed in row order by
-// the index workers (index row i is dataset row i), plus what search needs to know about the
+// The vector index of one dataset: an HNSW graph per segment of the dataset's rows
+// (store/segment.h), fed in row order by the index workers (graph row i of a segment is its
+// local row i), plus what search needs to know about the
 // dataset's vectors (metric, element type).
 #pragma once
 
@@ -14,10 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "index/hnsw_index.h"
 #include "index/metric.h"
 #include "simd/element_type.h"
 #include "store/dataset_layout.h"
+#include "store/segment.h"
 
 namespace arbalest {
 
@@ -39,10 +42,15 @@ struct DatasetSnapshot;
 //   longbow.index.build_precision float16 (default) or float32: what inserts compare for
 //                                 float32 vectors: float16 copies of the rows (a faster build,
 //                                 2 more bytes per dimension per row) or the rows themselves
+//   longbow.index.segment_max_bytes
+//                                 bytes of vectors at which the active segment is sealed and
+//                                 a new one (a new graph) started (store/segment.h; default
+//                                 --segment-max-bytes, 2 GiB)
 struct IndexConfig {
   Metric metric = Metric::kL2;
   simd::ElementType element_type = simd::ElementType::kFloat32;
   HnswParams params;
+  int64_t segment_max_bytes = 0;  // 0: DefaultSegmentMaxBytes()
 };
 
 // The element type an index stores vectors of Arrow type `value_type` in (float32, float16, int8,
@@ -56,51 +64,71 @@ arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema, const Dat
 void AppendVectorsAsFloat(const arrow::RecordBatch& batch, int vector_column, int64_t begin,
                           int64_t end, std::vector<float>* out);
 
-// Thread-safe: CatchUp serializes itself; searches may run concurrently with it. A compaction
-// replaces the graph as a whole (Replace): readers hold the graph they started with.
+// One graph per segment of the dataset (store/segment.h): segment s's graph holds its local
+// rows. Thread-safe: CatchUp serializes itself; searches may run concurrently with it. A
+// compaction replaces the graphs as a whole (Replace): readers hold the graphs they started
+// with.
 class DatasetIndex {
  public:
+  // An index of one empty segment.
   static arrow::Result<std::unique_ptr<DatasetIndex>> Make(const IndexConfig& config, int dim);
 
-  // An index whose graph is mapped from `path` (written by SaveGraph), without rebuilding it.
-  // Invalid, naming the file, when the file is damaged or its dimension, metric or element
-  // type differ from `config` and `dim`.
+  // An index whose first segment's graph is mapped from `path` (written by SaveGraph), without
+  // rebuilding it. Invalid, naming the file, when the file is damaged or its dimension, metric
+  // or element type differ from `config` and `dim`.
   // `vectors`: the graph's vectors when it was saved without them (SaveGraph kSeparateFile).
   static arrow::Result<std::unique_ptr<DatasetIndex>> Load(
       const IndexConfig& config, int dim, const std::string& path,
       const ExternalVectors* vectors = nullptr);
 
   // Stops the dataset's indexing while the returned lock is held: a CatchUp in progress stops
-  // early to let it in, and the graph does not change until the lock is released. Searches go
-  // on. For snapshots (SaveGraph) and compactions (Replace).
+  // early to let it in, and no graph changes until the lock is released. Searches go on. For
+  // snapshots (SaveGraph), compactions (Replace) and vector sharing.
   std::unique_lock<std::mutex> PauseIndexing();
 
-  // Writes the graph of the rows indexed so far to `path`, its vectors included or not
-  // (`placement`), and returns how many rows it holds. Indexing of this dataset waits while the
-  // graph is written (PauseIndexing); searches do not.
+  // Writes the graph of the first segment's rows linked so far to `path`, its vectors included
+  // or not (`placement`), and returns how many rows it holds (saved_graph_rows()). Until
+  // snapshots are written per segment, a restart rebuilds the later segments' graphs. Indexing
+  // of this dataset waits while the graph is written (PauseIndexing); searches do not.
   arrow::Result<int64_t> SaveGraph(const std::string& path,
                                    VectorsPlacement placement = VectorsPlacement::kInFile);
+  // The rows SaveGraph would write now.
+  int64_t saved_graph_rows() const;
 
   const IndexConfig& config() const { return config_; }
 
-  // The graph now. Its rows are numbered like the dataset's rows only together with the
-  // dataset's batches of the same moment: take both from Dataset::Snapshot.
-  std::shared_ptr<const HnswIndex> graph() const;
+  // A segment's graph and its linked local rows [0, indexed_rows).
+  struct SegmentGraph {
+    std::shared_ptr<HnswIndex> graph;
+    int64_t indexed_rows = 0;
+  };
+  // Every segment's, in segment order. Numbered like the dataset's rows only together with the
+  // dataset's segments of the same moment: take both from Dataset::Snapshot.
+  std::vector<SegmentGraph> Graphs() const;
+  size_t segment_count() const;
+  // The linked rows of the last (active) segment's graph: more than the segment's rows while
+  // a snapshot's graph is being loaded, and the segment must not seal before it holds them.
+  int64_t active_indexed_rows() const;
 
-  // Swaps in `graph`, which holds the first `indexed_rows` rows (a compacted graph). The caller
-  // holds the lock of PauseIndexing and publishes the matching rows at the same moment.
-  void Replace(std::shared_ptr<HnswIndex> graph, int64_t indexed_rows);
+  // Starts an empty graph for a new last segment. The caller (Dataset) holds its state lock
+  // exclusively and publishes the segment at the same moment.
+  arrow::Status AddSegment();
 
-  // Adds the rows of `snapshot` that are not indexed yet, in row order, `max_rows` at most
-  // (so that one dataset does not hold a worker forever), linking them into the graph from
-  // `threads` threads, stopping early once `cancelled` returns true. Returns the number added:
-  // 0 when the graph was replaced since `snapshot` was taken (its rows are numbered for the
-  // old graph; the compaction that replaced it asks for indexing again).
+  // Swaps in `graphs` (one per segment, compacted ones), which hold their indexed_rows. The
+  // caller holds the lock of PauseIndexing and publishes the matching rows at the same moment.
+  void Replace(std::vector<SegmentGraph> graphs);
+
+  // Adds the rows of `snapshot` that are not linked yet, segment by segment in order (sealed
+  // ones first), `max_rows` at most (so that one dataset does not hold a worker forever),
+  // linking them into their segment's graph from `threads` threads, stopping early once
+  // `cancelled` returns true. Returns the number added: 0 when a graph was replaced since
+  // `snapshot` was taken (its rows are numbered for the old graphs; the compaction that
+  // replaced them asks for indexing again).
   arrow::Result<int64_t> CatchUp(const DatasetSnapshot& snapshot, int vector_column,
                                  int64_t max_rows, int threads,
                                  const std::function<bool()>& cancelled);
 
-  // Rows 0 .. indexed_rows()-1 are searchable through the graph.
+  // Rows linked into the graphs, all segments together.
   int64_t indexed_rows() const { return indexed_rows_.load(std::memory_order_acquire); }
 
   // Rows whose graph was loaded from a snapshot rather than built by this process (0 once a
@@ -108,17 +136,29 @@ class DatasetIndex {
   int64_t restored_rows() const { return restored_rows_.load(std::memory_order_relaxed); }
 
  private:
-  DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw, int64_t restored_rows)
-      : config_(std::move(config)),
-        hnsw_(std::move(hnsw)),
-        restored_rows_(restored_rows),
-        indexed_rows_(restored_rows) {}
+  struct Segment {
+    explicit Segment(std::shared_ptr<HnswIndex> graph, int64_t rows)
+        : graph(std::move(graph)), indexed_rows(rows) {}
+    const std::shared_ptr<HnswIndex> graph;
+    std::atomic<int64_t> indexed_rows;
+  };
+
+  DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw, int64_t restored_rows);
+
+  // The segments now (a copy of the list; the graphs are shared).
+  std::vector<std::shared_ptr<Segment>> SegmentsNow() const;
+  // Links local rows [segment.indexed_rows, end) of `view` (whose rows are in `batches`, a
+  // dataset's) into its graph; adds them to *added.
+  arrow::Status LinkRows(Segment& segment, const SegmentView& view,
+                         const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                         int vector_column, int64_t end, int threads,
+                         const std::function<bool()>& cancelled, int64_t* added);
 
   const IndexConfig config_;
-  mutable std::mutex graph_mutex_;  // guards the pointer hnsw_ (not the graph)
-  std::shared_ptr<HnswIndex> hnsw_;
+  mutable Mutex graph_mutex_;  // guards the list segments_ (not the graphs)
+  std::vector<std::shared_ptr<Segment>> segments_ GUARDED_BY(graph_mutex_);
   std::atomic<int64_t> restored_rows_;
-  std::mutex catch_up_mutex_;  // held while the graph changes, is saved or is replaced
+  std::mutex catch_up_mutex_;  // held while a graph changes, is saved or is replaced
   std::atomic<int> pausers_waiting_{0};
   std::atomic<int64_t> indexed_rows_;
 };

@@ -10,13 +10,14 @@ namespace {
 
 // Every option a dataset reads from its schema metadata (dataset_index.h, dataset_text.h,
 // dataset_layout.h document their values).
-constexpr std::array<std::string_view, 10> kOptionNames = {"metric",
+constexpr std::array<std::string_view, 11> kOptionNames = {"metric",
                                                            "index.m",
                                                            "index.ef_construction",
                                                            "index.quantization",
                                                            "index.pq_m",
                                                            "index.training_rows",
                                                            "index.build_precision",
+                                                           "index.segment_max_bytes",
                                                            "text.columns",
                                                            kVectorColumnOption,
                                                            kUniqueIdOption};

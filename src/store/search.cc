@@ -173,9 +173,8 @@ arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchR
   }
   if (request.ef < 0) return arrow::Status::Invalid("'ef' must be >= 0, got ", request.ef);
   SearchScope scope;
-  // The graph comes with the snapshot: numbered like its rows, all of them in it.
+  // The graphs come with the snapshot: numbered like its rows, all of them in it.
   scope.snapshot = dataset.Snapshot();
-  scope.indexed_rows = scope.snapshot.indexed_rows;
   ARROW_ASSIGN_OR_RAISE(scope.columns, OutputColumns(*scope.snapshot.schema, dataset, request));
   // Rows that may not be returned: deleted ones, and those the request leaves out.
   if (!request.excluded_rows.isEmpty()) {
@@ -206,26 +205,36 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
   }
   const Roaring* filter = scope.allowed ? &*scope.allowed : nullptr;
   const Roaring* exclude = scope.Excluded();
-  std::vector<Neighbor> found;
-  SearchOptions options;
-  options.k = static_cast<size_t>(k);
-  options.ef = static_cast<size_t>(ef);
-  options.filter = filter;
-  options.exclude = exclude;
-  options.row_limit = static_cast<RowId>(scope.indexed_rows);  // later rows: the tail scan below
-  if (scope.indexed_rows > 0) {
-    ARROW_RETURN_NOT_OK(scope.snapshot.graph->Search(query, options, &found));
-  }
-  // Rows not in the graph yet: scanned exactly, straight from their batches.
   const IndexConfig& config = dataset.index().config();
   const DistanceSpace space(config.metric, config.element_type, query.size());
-  ARROW_ASSIGN_OR_RAISE(auto tail, ScanTail({.batches = scope.snapshot.batches,
-                                             .vector_column = dataset.vector_column(),
-                                             .first_row = scope.indexed_rows,
-                                             .filter = filter,
-                                             .exclude = exclude},
-                                            space, query, static_cast<size_t>(k)));
-  found.insert(found.end(), tail.begin(), tail.end());
+  std::vector<Neighbor> found;
+  std::vector<Neighbor> in_graph;
+  // Every segment: its graph over its linked rows (the bitmaps read at the segment's offset),
+  // and its rows not linked yet scanned exactly, straight from their batches.
+  for (const SegmentView& segment : scope.snapshot.segments) {
+    const int64_t linked = segment.linked_rows();
+    if (linked > 0) {
+      SearchOptions options;
+      options.k = static_cast<size_t>(k);
+      options.ef = static_cast<size_t>(ef);
+      options.filter = filter;
+      options.exclude = exclude;
+      options.row_limit = static_cast<RowId>(linked);  // later rows: the tail scan below
+      options.row_offset = static_cast<RowId>(segment.first_row);
+      ARROW_RETURN_NOT_OK(segment.graph->Search(query, options, &in_graph));
+      for (Neighbor& neighbor : in_graph) neighbor.row += options.row_offset;
+      found.insert(found.end(), in_graph.begin(), in_graph.end());
+    }
+    if (linked == segment.rows) continue;
+    ARROW_ASSIGN_OR_RAISE(auto tail, ScanTail({.batches = scope.snapshot.batches,
+                                               .vector_column = dataset.vector_column(),
+                                               .first_row = segment.first_row + linked,
+                                               .end_row = segment.end_row(),
+                                               .filter = filter,
+                                               .exclude = exclude},
+                                              space, query, static_cast<size_t>(k)));
+    found.insert(found.end(), tail.begin(), tail.end());
+  }
   std::sort(found.begin(), found.end(), CloserThan);
   if (found.size() > static_cast<size_t>(k)) found.resize(k);
   std::vector<DenseHit> hits;

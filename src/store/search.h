@@ -1,5 +1,6 @@
-// k-nearest-neighbour search of one dataset: the HNSW graph over indexed rows, merged with an
-// exact scan of rows acked but not indexed yet, so a search sees every acked row. Filters are
+// k-nearest-neighbour search of one dataset: each segment's HNSW graph over its linked rows,
+// merged with an exact scan of each segment's rows acked but not linked yet, so a search sees
+// every acked row (a search over N segments costs N graph searches). Filters are
 // evaluated with Arrow compute into a row bitmap that the graph consults during traversal;
 // deleted rows (the snapshot's tombstones) are left out of both the graph and the scan.
 // A request with a text query is a hybrid search (hybrid_search.h), built from the pieces
@@ -64,8 +65,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
 // What one search reads: the rows published when it started, the rows it may return and the
 // stored columns it returns.
 struct SearchScope {
-  int64_t indexed_rows = 0;  // rows [0, indexed_rows) are in the graph (and in the snapshot)
-  DatasetSnapshot snapshot;
+  DatasetSnapshot snapshot;  // its segments' graphs hold their linked rows
   // With filters: the rows that match them, less the deleted and excluded ones. Unset without.
   std::optional<Roaring> allowed;
   // Without filters, when the request excludes rows: those and the deleted rows together.

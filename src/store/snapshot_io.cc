@@ -33,7 +33,7 @@ Json IndexDescription(const Dataset& dataset) {
                    {"ef_construction", config.params.ef_construction},
                    {"quantization", QuantizationName(config.params.quantization)}};
   if (config.params.quantization == Quantization::kPq) {
-    description["pq_m"] = dataset.index().graph()->params().pq_m;
+    description["pq_m"] = dataset.index().Graphs().front().graph->params().pq_m;
   }
   return description;
 }
@@ -122,11 +122,12 @@ arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool r
   }
   manifest->generation = view.lsn;
   manifest->rows = 0;
-  manifest->vectors = VectorsFile{VectorsFileName(view.lsn),
-                                  0,
-                                  static_cast<int64_t>(view.graph->rows().rows().stride()),
-                                  /*graph_only=*/!received,
-                                  {}};
+  manifest->vectors =
+      VectorsFile{VectorsFileName(view.lsn),
+                  0,
+                  static_cast<int64_t>(view.segments.front().graph->rows().rows().stride()),
+                  /*graph_only=*/!received,
+                  {}};
   const std::string vectors = staging.FilePath(manifest->vectors->name);
   if (!std::ofstream(vectors, std::ios::binary | std::ios::trunc)) {
     return arrow::Status::IOError("cannot create ", vectors);
@@ -205,7 +206,8 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   ARROW_RETURN_NOT_OK(StartFiles(dataset, root, received, view, *staging, &manifest));
   ARROW_RETURN_NOT_OK(
       WriteNewRows(view, dataset.vector_column(), staging->FilePath(""), &manifest, cancelled));
-  ARROW_RETURN_NOT_OK(AppendGraphRows(*view.graph, staging->FilePath(""), &manifest));
+  ARROW_RETURN_NOT_OK(
+      AppendGraphRows(*view.segments.front().graph, staging->FilePath(""), &manifest));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
   ARROW_ASSIGN_OR_RAISE(manifest.graph, Describe(*staging, kSnapshotIndexFile));
   if (!view.deleted->empty()) {

@@ -37,7 +37,8 @@ std::string PathIn(const std::string& dir, std::string_view name) {
 }  // namespace
 
 bool GraphStoresReceivedVectors(const Dataset& dataset) {
-  const IndexRows& rows = dataset.index().graph()->rows();
+  const std::shared_ptr<HnswIndex> graph = dataset.index().Graphs().front().graph;
+  const IndexRows& rows = graph->rows();
   return !rows.space().normalizes() && rows.rows().stride() == rows.row_bytes();
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <limits>
 #include <optional>
 
 #include "store/dataset_index.h"
@@ -138,7 +139,16 @@ arrow::Result<std::vector<Neighbor>> ScanTail(const TailScanRequest& request,
   }
   const size_t row_bytes = space.row_bytes();
   int64_t batch_first = 0;
-  for (const auto& batch : request.batches) {
+  const int64_t end_row =
+      request.end_row < 0 ? std::numeric_limits<int64_t>::max() : request.end_row;
+  for (const auto& stored : request.batches) {
+    if (batch_first >= end_row) break;
+    const int64_t stored_end = batch_first + stored->num_rows();
+    // A batch across end_row is scanned up to it (a sealed segment ends mid-batch after a
+    // compaction coalesced batches).
+    std::shared_ptr<arrow::RecordBatch> cut;
+    if (stored_end > end_row) cut = stored->Slice(0, end_row - batch_first);
+    const arrow::RecordBatch* batch = cut ? cut.get() : stored.get();
     const int64_t batch_end = batch_first + batch->num_rows();
     if (batch_end > first && batch->num_rows() > 0) {
       ARROW_RETURN_NOT_OK(CheckVectorColumn(*batch, request.vector_column, space));
@@ -157,7 +167,7 @@ arrow::Result<std::vector<Neighbor>> ScanTail(const TailScanRequest& request,
         }
       }
     }
-    batch_first = batch_end;
+    batch_first = stored_end;
   }
   return scanner.Finish();
 }

@@ -4,8 +4,9 @@
 //
 // Contract:
 //  - Rows are dataset rows, numbered across `batches` in order; the scan covers rows
-//    [first_row, total rows) and returns the k nearest that `filter` holds (when not null) and
-//    `exclude` does not (when not null), nearest first, fewer only when fewer qualify.
+//    [first_row, end_row) (a segment's unlinked rows), or [first_row, total rows) and returns the k
+//    nearest that `filter` holds (when not null) and `exclude` does not (when not null), nearest
+//    first, fewer only when fewer qualify.
 //  - Distances are the index's, as its searches report them (DistanceSpace::Reported): a row
 //    scores bit for bit what it scores once in the graph (or in a FlatIndex of the same space).
 //    Rows stored as received (every space but cosine over float types) are compared in place by
@@ -36,6 +37,7 @@ struct TailScanRequest {
   std::span<const std::shared_ptr<arrow::RecordBatch>> batches;
   int vector_column = 0;
   int64_t first_row = 0;  // the first row not in the graph
+  int64_t end_row = -1;   // the row after the last one scanned; -1: every row after first_row
   const Roaring* filter = nullptr;
   const Roaring* exclude = nullptr;
 };

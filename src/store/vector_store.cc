@@ -48,7 +48,7 @@ void VectorStore::StartCompaction(const CompactionOptions& options) {
         auto dataset = Get(name);
         // Compacted meanwhile (the `compact` action), or dropped: nothing to do.
         if (!dataset.ok() || !ShouldCompact((*dataset)->Snapshot(), compaction_options_)) return;
-        auto report = Compact(**dataset, cancelled);
+        auto report = Compact(**dataset, cancelled, compaction_options_.deleted_fraction);
         if (report.ok()) {
           spdlog::info("compacted dataset '{}': {} deleted rows and {} bytes reclaimed in {:.3f} s",
                        name, report->reclaimed_rows, report->reclaimed_bytes, report->seconds);
@@ -66,9 +66,11 @@ void VectorStore::MaybeCompact(const Dataset& dataset) {
 }
 
 arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
-                                                     const std::function<bool()>& cancelled) {
-  ARROW_ASSIGN_OR_RAISE(const CompactionReport report,
-                        dataset.Compact(Log(), compaction_options_.threads, cancelled));
+                                                     const std::function<bool()>& cancelled,
+                                                     double segment_fraction) {
+  ARROW_ASSIGN_OR_RAISE(
+      const CompactionReport report,
+      dataset.Compact(Log(), compaction_options_.threads, cancelled, segment_fraction));
   if (report.reclaimed_rows == 0) return report;
   ReturnFreeMemory();  // the dropped rows' batches and the old graph
   if (auto workers = index_workers_.load()) workers->Notify(dataset.name());

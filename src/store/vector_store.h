@@ -143,8 +143,11 @@ class VectorStore {
   // reclaimed (nothing when no row is deleted). Puts, deletes, scans and searches go on
   // meanwhile; indexing of the dataset pauses. Errors: KeyError (dataset dropped), IOError (the
   // log could not be written: nothing changes), Cancelled (`cancelled` returned true first).
+  // The compaction thread passes its --compact-deleted-fraction as `segment_fraction`: only
+  // the segments past it are compacted (Dataset::Compact); 0 (the `compact` action): all.
   arrow::Result<CompactionReport> Compact(
-      Dataset& dataset, const std::function<bool()>& cancelled = [] { return false; });
+      Dataset& dataset, const std::function<bool()>& cancelled = [] { return false; },
+      double segment_fraction = 0);
 
   // Applies a record read back from the log at startup (no logging). Row numbers are taken as
   // they are (recovery checks them first: store/replay_numbering.h).

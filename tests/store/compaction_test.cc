@@ -95,7 +95,7 @@ TEST_F(CompactionTest, DropsDeletedRowsAndRenumbersTheRest) {
   EXPECT_EQ(store->memory().used(), snapshot.num_bytes + dataset->index_memory());
   EXPECT_LE(store->memory().used(), memory - report.reclaimed_bytes);
   EXPECT_EQ(snapshot.indexed_rows, 45);  // 5 of the first 50 rows were dropped
-  EXPECT_EQ(snapshot.graph->size(), 45u);
+  EXPECT_EQ(snapshot.segments.front().graph->size(), 45u);
   EXPECT_EQ(snapshot.lsn, report.lsn);
   EXPECT_EQ(dataset->compaction_totals().compactions, 1);
   EXPECT_EQ(dataset->compaction_totals().reclaimed_rows, 7);
@@ -129,7 +129,7 @@ TEST_F(CompactionTest, TheCompactedGraphSharesItsVectorsWithTheBatches) {
   const DatasetSnapshot snapshot = dataset->Snapshot();
   const auto& values =
       static_cast<const arrow::FixedSizeListArray&>(*snapshot.batches[0]->column(1)).values();
-  EXPECT_EQ(values->data()->buffers[1]->data(), snapshot.graph->rows().Row(0));
+  EXPECT_EQ(values->data()->buffers[1]->data(), snapshot.segments.front().graph->rows().Row(0));
   EXPECT_EQ(IdsIn(*Contents(*store, "ds")), Range(0, 6000, {gone.begin(), gone.end()}));
   EXPECT_EQ(Search(*dataset, 4000, 3), (std::set<int64_t>{3999, 4000, 4001}));
   // The budget's data: the replaced batches' memory, held for reuse, is charged apart.

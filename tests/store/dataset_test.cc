@@ -104,7 +104,7 @@ TEST(DatasetTest, PutsChargeTheIndexMemoryOfTheirRowsAhead) {
   ASSERT_EQ(*dataset->CatchUpIndex(
                 100, 1, [] { return false; }, /*share_vectors=*/false),
             2);
-  const MemoryUsage graph = dataset->Snapshot().graph->memory();
+  const MemoryUsage graph = dataset->Snapshot().segments.front().graph->memory();
   EXPECT_LE(static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes), index_bytes);
   // What indexing allocated was already charged: the total does not move, but for the
   // upper-level lists of rows drawn above level 0 (random, a few dozen bytes each) and the

@@ -134,9 +134,9 @@ TEST_F(DatasetSharingTest, IndexedChunksShareTheirVectorsAndTheReceivedCopyGoes)
   EXPECT_TRUE(received.expired());
   EXPECT_TRUE(cut.expired());  // its rows past the chunk were copied out of it
   // The shared vectors are charged once: with the batches, not again with the graph.
-  const MemoryUsage graph = after.graph->memory();
+  const MemoryUsage graph = after.segments.front().graph->memory();
   const int64_t text_bytes = after.text ? static_cast<int64_t>(after.text->Stats().total_bytes) : 0;
-  const HnswIndex::MemoryModel model = after.graph->memory_model();
+  const HnswIndex::MemoryModel model = after.segments.front().graph->memory_model();
   const int64_t graph_bytes =
       std::max(static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) + model.fixed_bytes,
                model.BytesFor(after.num_rows));  // charged ahead, whole chunks
@@ -155,7 +155,7 @@ TEST_F(DatasetSharingTest, IndexedChunksShareTheirVectorsAndTheReceivedCopyGoes)
   EXPECT_EQ(after.batches[1]->num_rows(), 4096);
   EXPECT_EQ(after.batches[2]->num_rows(), 8);
   const auto& values = static_cast<const arrow::FixedSizeListArray&>(*after.batches[1]->column(1));
-  EXPECT_EQ(values.values()->data()->buffers[1]->data(), after.graph->rows().Row(4096));
+  EXPECT_EQ(values.values()->data()->buffers[1]->data(), after.segments.front().graph->rows().Row(4096));
   auto all = arrow::ConcatenateTables({expected_, TableOf({MakeVectorBatch(5000, 3200, kDim)})});
   EXPECT_TRUE(TableOf(after.batches)->Equals(*(*all)->CombineChunks().ValueOrDie()));
   // The budget's data: the replaced batches' memory, held for reuse, is charged apart.

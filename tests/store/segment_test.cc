@@ -1,0 +1,341 @@
+// Segments (store/segment.h) through a store logging to a real WAL: a dataset whose segment
+// size (schema metadata index.segment_max_bytes) is 100 rows is sealed into several segments,
+// each with its own graph; searches (plain, filtered, with deletes, by id, hybrid) return what
+// an exact scan of the live rows returns, whether the rows are linked or not; indexing links
+// sealed segments first and readiness means every segment's rows linked; a sealed segment's
+// graph never changes once its rows are linked; a compaction keeps the graphs of the segments
+// that lost no row, and the compaction thread's compacts only the segments past its deleted
+// fraction; a restart (snapshot, then the log) searches alike.
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "logged_store_test.h"
+#include "store/search.h"
+#include "store/search_by_id.h"
+
+namespace arbalest {
+namespace {
+
+constexpr int32_t kDim = 8;
+constexpr int64_t kRowsPerSegment = 100;
+constexpr int64_t kBatchRows = 50;
+
+// `rows` random vectors with ids first_id.., a utf8 `tag` ("t<id % 3>") and a `text` column,
+// and schema metadata sealing segments every kRowsPerSegment rows of float32 vectors.
+std::shared_ptr<arrow::RecordBatch> RandomBatch(int64_t first_id, int64_t rows) {
+  std::mt19937 random(static_cast<uint32_t>(first_id) + 7);
+  std::normal_distribution<float> normal;
+  arrow::Int64Builder ids;
+  arrow::FloatBuilder values;
+  arrow::StringBuilder tags, texts;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t id = first_id + i;
+    EXPECT_TRUE(ids.Append(id).ok());
+    for (int j = 0; j < kDim; ++j) EXPECT_TRUE(values.Append(normal(random)).ok());
+    EXPECT_TRUE(tags.Append("t" + std::to_string(id % 3)).ok());
+    EXPECT_TRUE(texts.Append(id % 5 == 0 ? "solar eclipse" : "vector index").ok());
+  }
+  auto vectors = arrow::FixedSizeListArray::FromArrays(values.Finish().ValueOrDie(), kDim);
+  auto schema = arrow::schema(
+      {arrow::field("id", arrow::int64()),
+       arrow::field("vector", arrow::fixed_size_list(arrow::float32(), kDim)),
+       arrow::field("tag", arrow::utf8()), arrow::field("text", arrow::utf8())},
+      arrow::key_value_metadata(
+          {"index.segment_max_bytes"},
+          {std::to_string(kRowsPerSegment * kDim * static_cast<int64_t>(sizeof(float)))}));
+  return arrow::RecordBatch::Make(schema, rows,
+                                  {ids.Finish().ValueOrDie(), vectors.ValueOrDie(),
+                                   tags.Finish().ValueOrDie(), texts.Finish().ValueOrDie()});
+}
+
+class SegmentTest : public testing::LoggedStoreTest {
+ protected:
+  // Ids 0..rows-1 in batches of kBatchRows.
+  static std::shared_ptr<Dataset> Fill(VectorStore& store, int64_t rows) {
+    auto dataset = Put(store, "ds", RandomBatch(0, kBatchRows));
+    for (int64_t first = kBatchRows; first < rows; first += kBatchRows) {
+      EXPECT_TRUE(store.Append(*dataset, RandomBatch(first, kBatchRows)).ok());
+    }
+    return dataset;
+  }
+
+  // Every stored row's id, vector and tag, in dataset order.
+  struct Row {
+    int64_t id;
+    std::vector<float> vector;
+    std::string tag;
+  };
+  static std::vector<Row> Rows(const Dataset& dataset) {
+    std::vector<Row> rows;
+    for (const auto& batch : dataset.Snapshot().batches) {
+      const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
+      const auto& list = static_cast<const arrow::FixedSizeListArray&>(*batch->column(1));
+      const auto& values = static_cast<const arrow::FloatArray&>(*list.values());
+      const auto& tags = static_cast<const arrow::StringArray&>(*batch->column(2));
+      for (int64_t i = 0; i < batch->num_rows(); ++i) {
+        const int64_t at = list.value_offset(i);
+        rows.push_back(
+            {ids.Value(i),
+             std::vector<float>(values.raw_values() + at, values.raw_values() + at + kDim),
+             tags.GetString(i)});
+      }
+    }
+    return rows;
+  }
+
+  // The k ids nearest `query` (L2) among the rows whose id is not in `gone` and, with a tag,
+  // whose tag is `tag`: the exact answer.
+  static std::vector<int64_t> Exact(const Dataset& dataset, const std::vector<float>& query,
+                                    int64_t k, const std::set<int64_t>& gone,
+                                    const std::string& tag = "") {
+    std::vector<std::pair<float, int64_t>> scored;
+    for (const Row& row : Rows(dataset)) {
+      if (gone.contains(row.id) || (!tag.empty() && row.tag != tag)) continue;
+      float distance = 0;
+      for (int j = 0; j < kDim; ++j) {
+        distance += (row.vector[j] - query[j]) * (row.vector[j] - query[j]);
+      }
+      scored.emplace_back(distance, row.id);
+    }
+    std::sort(scored.begin(), scored.end());
+    std::vector<int64_t> ids;
+    for (size_t i = 0; i < scored.size() && static_cast<int64_t>(i) < k; ++i) {
+      ids.push_back(scored[i].second);
+    }
+    return ids;
+  }
+
+  static std::vector<int64_t> Search(const Dataset& dataset, const std::vector<float>& query,
+                                     int64_t k, const std::string& tag = "") {
+    SearchRequest request;
+    request.query = query;
+    request.k = k;
+    request.ef = 64;
+    if (!tag.empty()) {
+      FilterExpr expr;
+      expr.kind = FilterExpr::Kind::kComparison;
+      expr.field = "tag";
+      expr.op = FilterOp::kEq;
+      expr.value = std::make_shared<arrow::StringScalar>(tag);
+      request.filter = std::make_shared<CachedFilter>(std::move(expr));
+    }
+    auto result = SearchDataset(dataset, request);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    std::vector<int64_t> ids;
+    const auto& column = static_cast<const arrow::Int64Array&>(*(*result)->column(0));
+    for (int64_t i = 0; i < column.length(); ++i) ids.push_back(column.Value(i));
+    return ids;
+  }
+
+  static std::vector<float> Query(int seed) {
+    std::mt19937 random(static_cast<uint32_t>(seed) + 1000);
+    std::normal_distribution<float> normal;
+    std::vector<float> query(kDim);
+    for (float& value : query) value = normal(random);
+    return query;
+  }
+
+  // Recall@10 of the store's searches against the exact answers, over 30 queries, with and
+  // without a filter.
+  static double Recall(const Dataset& dataset, const std::set<int64_t>& gone,
+                       const std::string& tag = "") {
+    int64_t found = 0, wanted = 0;
+    for (int q = 0; q < 30; ++q) {
+      const auto exact = Exact(dataset, Query(q), 10, gone, tag);
+      const auto got = Search(dataset, Query(q), 10, tag);
+      const std::set<int64_t> got_set(got.begin(), got.end());
+      for (const int64_t id : got) EXPECT_FALSE(gone.contains(id)) << "deleted id " << id;
+      for (const int64_t id : exact) found += got_set.contains(id);
+      wanted += static_cast<int64_t>(exact.size());
+    }
+    return static_cast<double>(found) / static_cast<double>(wanted);
+  }
+};
+
+TEST_F(SegmentTest, SealsIntoSegmentsOfTheConfiguredSize) {
+  auto store = Open();
+  auto dataset = Fill(*store, 550);
+  const DatasetSnapshot view = dataset->Snapshot();
+  ASSERT_EQ(view.segments.size(), 6u);  // five sealed at 100 rows, the active one at 50
+  for (size_t s = 0; s < view.segments.size(); ++s) {
+    EXPECT_EQ(view.segments[s].first_row, static_cast<int64_t>(s) * kRowsPerSegment);
+    EXPECT_EQ(view.segments[s].rows, s + 1 < view.segments.size() ? kRowsPerSegment : 50);
+    EXPECT_NE(view.segments[s].graph, nullptr);
+  }
+  // A scan still returns every row in put order.
+  const auto rows = Rows(*dataset);
+  ASSERT_EQ(rows.size(), 550u);
+  for (int64_t i = 0; i < 550; ++i) EXPECT_EQ(rows[i].id, i);
+}
+
+TEST_F(SegmentTest, SearchesEverySegmentLikeAnExactScan) {
+  auto store = Open();
+  auto dataset = Fill(*store, 600);
+  // Nothing linked: every segment scanned exactly.
+  EXPECT_EQ(Recall(*dataset, {}), 1.0);
+  EXPECT_EQ(Recall(*dataset, {}, "t1"), 1.0);
+  // Sealed segments are linked first: 250 rows fill segments 0 and 1 and half of 2.
+  ASSERT_EQ(IndexRows(*dataset, 250), 250);
+  DatasetSnapshot view = dataset->Snapshot();
+  EXPECT_EQ(view.segments[0].indexed_rows, 100);
+  EXPECT_EQ(view.segments[1].indexed_rows, 100);
+  EXPECT_EQ(view.segments[2].indexed_rows, 50);
+  EXPECT_EQ(view.segments[3].indexed_rows, 0);
+  EXPECT_EQ(view.indexed_rows, 250);
+  EXPECT_GE(Recall(*dataset, {}), 0.95);
+  ASSERT_EQ(IndexRows(*dataset, 1000), 350);
+  view = dataset->Snapshot();
+  EXPECT_EQ(view.indexed_rows, view.num_rows);  // ready: every segment linked
+  EXPECT_GE(Recall(*dataset, {}), 0.95);
+  EXPECT_GE(Recall(*dataset, {}, "t2"), 0.95);
+  // Deletes in several segments.
+  std::vector<int64_t> deleted;
+  for (int64_t id = 0; id < 600; id += 7) deleted.push_back(id);
+  ASSERT_EQ(*store->Delete(*dataset, *Ids(deleted)), static_cast<int64_t>(deleted.size()));
+  const std::set<int64_t> gone(deleted.begin(), deleted.end());
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+  EXPECT_GE(Recall(*dataset, gone, "t0"), 0.95);
+}
+
+TEST_F(SegmentTest, SearchByIdAndHybridSearchSpanSegments) {
+  auto store = Open();
+  auto dataset = Fill(*store, 400);
+  ASSERT_EQ(IndexRows(*dataset, 250), 250);  // a mix of linked and unlinked segments
+  for (const int64_t id : {5, 150, 260, 399}) {
+    const auto row = Rows(*dataset)[static_cast<size_t>(id)];
+    const auto exact = Exact(*dataset, row.vector, 6, {id});
+    SearchRequest request;
+    request.k = 5;
+    request.ef = 64;
+    auto result = SearchDatasetById(*dataset, *Ids({id}), request);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    const auto& ids = static_cast<const arrow::Int64Array&>(*(*result)->column(0));
+    std::set<int64_t> got;
+    for (int64_t i = 0; i < ids.length(); ++i) got.insert(ids.Value(i));
+    EXPECT_FALSE(got.contains(id));
+    int64_t hits = 0;
+    for (size_t i = 0; i < 5; ++i) hits += got.contains(exact[i]);
+    EXPECT_GE(hits, 4) << "search by id " << id;
+  }
+  SearchRequest hybrid;
+  hybrid.query = Query(1);
+  hybrid.k = 10;
+  hybrid.text_query = "eclipse";
+  hybrid.alpha = 0.0;  // text only: the rows whose text matches, from every segment
+  auto result = SearchDataset(*dataset, hybrid);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const auto& ids = static_cast<const arrow::Int64Array&>(*(*result)->column(0));
+  ASSERT_EQ(ids.length(), 10);
+  for (int64_t i = 0; i < ids.length(); ++i) EXPECT_EQ(ids.Value(i) % 5, 0);
+}
+
+TEST_F(SegmentTest, ASealedSegmentsGraphNeverChangesOnceLinked) {
+  auto store = Open();
+  auto dataset = Fill(*store, 200);
+  ASSERT_EQ(IndexRows(*dataset, 1000), 200);
+  const DatasetSnapshot before = dataset->Snapshot();
+  ASSERT_EQ(before.segments.size(), 2u);
+  const auto graph = before.segments[0].graph;
+  const size_t size = graph->size();
+  for (int64_t first = 200; first < 500; first += kBatchRows) {
+    ASSERT_TRUE(store->Append(*dataset, RandomBatch(first, kBatchRows)).ok());
+  }
+  ASSERT_EQ(IndexRows(*dataset, 1000), 300);
+  const DatasetSnapshot after = dataset->Snapshot();
+  EXPECT_EQ(after.segments.size(), 5u);
+  EXPECT_EQ(after.segments[0].graph, graph);
+  EXPECT_EQ(graph->size(), size);
+  EXPECT_EQ(after.segments[1].graph, before.segments[1].graph);
+  EXPECT_EQ(after.segments[1].graph->size(), 100u);  // sealed at 100, never took more
+  EXPECT_EQ(after.indexed_rows, 500);
+}
+
+TEST_F(SegmentTest, CompactionKeepsTheGraphsOfSegmentsThatLostNoRow) {
+  auto store = Open();
+  auto dataset = Fill(*store, 500);
+  ASSERT_EQ(IndexRows(*dataset, 1000), 500);
+  const DatasetSnapshot before = dataset->Snapshot();
+  std::vector<int64_t> deleted;
+  for (int64_t id = 100; id < 200; id += 3) deleted.push_back(id);  // segment 1 only
+  ASSERT_EQ(*store->Delete(*dataset, *Ids(deleted)), static_cast<int64_t>(deleted.size()));
+  auto report = store->Compact(*dataset);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->reclaimed_rows, static_cast<int64_t>(deleted.size()));
+  const DatasetSnapshot after = dataset->Snapshot();
+  ASSERT_EQ(after.segments.size(), 5u);
+  EXPECT_EQ(after.segments[0].graph, before.segments[0].graph);
+  EXPECT_NE(after.segments[1].graph, before.segments[1].graph);
+  EXPECT_EQ(after.segments[1].rows, 100 - static_cast<int64_t>(deleted.size()));
+  for (size_t s = 2; s < 5; ++s) {
+    EXPECT_EQ(after.segments[s].graph, before.segments[s].graph);
+    EXPECT_EQ(after.segments[s].first_row,
+              before.segments[s].first_row - static_cast<int64_t>(deleted.size()));
+  }
+  EXPECT_EQ(after.indexed_rows, after.num_rows);
+  const std::set<int64_t> gone(deleted.begin(), deleted.end());
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+}
+
+TEST_F(SegmentTest, TheCompactionThreadCompactsOnlySegmentsPastTheFraction) {
+  auto store = Open();
+  auto dataset = Fill(*store, 500);
+  ASSERT_EQ(IndexRows(*dataset, 1000), 500);
+  const DatasetSnapshot before = dataset->Snapshot();
+  std::vector<int64_t> deleted;
+  for (int64_t id = 100; id < 200; id += 2) deleted.push_back(id);  // 50% of segment 1
+  for (int64_t id = 300; id < 305; ++id) deleted.push_back(id);     // 5% of segment 3
+  ASSERT_EQ(*store->Delete(*dataset, *Ids(deleted)), static_cast<int64_t>(deleted.size()));
+  auto report = store->Compact(
+      *dataset, [] { return false; }, /*segment_fraction=*/0.2);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->reclaimed_rows, 50);  // segment 1's only
+  const DatasetSnapshot after = dataset->Snapshot();
+  ASSERT_EQ(after.segments.size(), 5u);
+  EXPECT_NE(after.segments[1].graph, before.segments[1].graph);
+  EXPECT_EQ(after.segments[1].rows, 50);
+  EXPECT_EQ(after.segments[3].graph, before.segments[3].graph);  // below the fraction
+  EXPECT_EQ(after.segments[3].first_row, 250);
+  EXPECT_EQ(after.deleted->size(), 5u);  // segment 3's deleted rows, still deleted
+  EXPECT_EQ(after.num_rows, 450);
+  const std::set<int64_t> gone(deleted.begin(), deleted.end());
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+  // The `compact` action (no fraction) drops the rest.
+  report = store->Compact(*dataset);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->reclaimed_rows, 5);
+  EXPECT_EQ(dataset->Snapshot().deleted->size(), 0u);
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+}
+
+TEST_F(SegmentTest, ARestartSearchesAlike) {
+  std::vector<std::vector<int64_t>> before;
+  {
+    auto store = Open();
+    auto dataset = Fill(*store, 400);
+    ASSERT_EQ(IndexRows(*dataset, 1000), 400);
+    SnapshotAll(*store);
+    for (int64_t first = 400; first < 500; first += kBatchRows) {  // in the log only
+      ASSERT_TRUE(store->Append(*dataset, RandomBatch(first, kBatchRows)).ok());
+    }
+    for (int q = 0; q < 10; ++q) before.push_back(Exact(*dataset, Query(q), 10, {}));
+  }
+  auto store = Open();
+  auto dataset = store->Get("ds").ValueOrDie();
+  // Until snapshots are written per segment, the first segment's graph is mapped and the
+  // segments after it are cut again where the loaded batches reach the size.
+  EXPECT_EQ(dataset->index().restored_rows(), kRowsPerSegment);
+  EXPECT_GE(dataset->Snapshot().segments.size(), 2u);
+  EXPECT_EQ(dataset->num_rows(), 500);
+  IndexRows(*dataset, 1000);
+  EXPECT_EQ(dataset->Snapshot().indexed_rows, 500);
+  for (int q = 0; q < 10; ++q) EXPECT_EQ(Exact(*dataset, Query(q), 10, {}), before[q]);
+  EXPECT_GE(Recall(*dataset, {}), 0.95);
+}
+
+}  // namespace
+}  // namespace arbalest
