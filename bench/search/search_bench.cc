@@ -57,7 +57,7 @@ struct Options {
   int rounds = 5;             // each depth measured this many times, taking turns
   std::vector<int> clients = {1, 4};
   std::string depths = "index,store,doget,exchange";
-  int64_t segment_max_bytes = 0;  // 0: the default (2 GiB: one segment at these sizes)
+  int64_t segment_max_bytes = 0;  // 0: the default (no sealing: one segment)
 };
 
 const char* kDataset = "search_bench";

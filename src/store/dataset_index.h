@@ -45,7 +45,7 @@ struct DatasetSnapshot;
 //   longbow.index.segment_max_bytes
 //                                 bytes of vectors at which the active segment is sealed and
 //                                 a new one (a new graph) started (store/segment.h; default
-//                                 --segment-max-bytes, 2 GiB)
+//                                 --segment-max-bytes; by default no sealing)
 struct IndexConfig {
   Metric metric = Metric::kL2;
   simd::ElementType element_type = simd::ElementType::kFloat32;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <roaring/roaring.hh>
 #include <vector>
@@ -23,8 +24,11 @@
 
 namespace arbalest {
 
-// 2 GiB of vectors: 1.4M rows at 384-d float32, so a 1M-row dataset is one graph.
-inline constexpr int64_t kDefaultSegmentMaxBytes = int64_t{2} << 30;
+// No sealing unless asked for (--segment-max-bytes, index.segment_max_bytes): every dataset is
+// one segment, one graph, as before segments. Until snapshots save one graph file per segment
+// (docs/storage.md), a restart maps only the first segment's graph and rebuilds the others, and
+// a search costs one graph search per segment, so sealing is opt-in for now.
+inline constexpr int64_t kDefaultSegmentMaxBytes = std::numeric_limits<int64_t>::max();
 
 // The segment size of datasets whose schema does not set one (longbow.index.segment_max_bytes):
 // --segment-max-bytes, set once at startup before any dataset exists (main.cc).
