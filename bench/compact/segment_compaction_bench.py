@@ -44,7 +44,7 @@ def run(workdir: Path, args, segments: int, seed: int) -> dict:
         name = "bench"
         table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(seed))
         put_table(srv.data, name, table, batch_size=10_000)
-        ready = action(srv.data, "check_readiness", {"dataset": name, "wait": 1200})[0]
+        ready = action(srv.data, "check_readiness", {"dataset": name, "wait": 600})[0]
         assert ready["status"] == "READY", ready
         stats = action(srv.data, "stats", {"dataset": name})[0]
         assert stats["segments"] == segments, stats
