@@ -301,6 +301,31 @@ def stats(client, name):
     return results[0]
 
 
+def wait_indexed(client, name, timeout=120):
+    """Waits until every row of dataset `name` is indexed (check_readiness with a wait)."""
+    ready = action(client, "check_readiness", {"dataset": name, "wait": timeout})[0]
+    assert ready["status"] == "READY", ready
+
+
+def search_ids(client, name, query, k) -> list:
+    """The ids of the k nearest rows to `query` (a DoGet search ticket), best first."""
+    ticket = {"search": {"dataset": name, "vector": [float(x) for x in query], "k": k}}
+    return scan(client, ticket).column("id").to_pylist()
+
+
+def live_recall(client, name, vectors, live, queries, k=10) -> float:
+    """Mean fraction of numpy's exact L2 top-k over the `live` rows (row i has id i and vector
+    vectors[i]) that the server returns; fails if a row outside `live` comes back."""
+    found = 0
+    for query in queries:
+        distances = np.linalg.norm(vectors[live] - query, axis=1)
+        expected = set(live[np.argsort(distances, kind="stable")[:k]].tolist())
+        got = search_ids(client, name, query, k)
+        assert set(got) <= set(live.tolist()), "a deleted row came back"
+        found += len(expected & set(got))
+    return found / (k * len(queries))
+
+
 # -- the metrics port -----------------------------------------------------------------------
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')

@@ -11,15 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, action, make_table, put_table, scan,
-                           scrape, stats, unique_name, value, vectors_of, wait_until)
+from arbalest_util import (INVALID_ARGUMENT, NOT_FOUND, action, live_recall, make_table,
+                           put_table, scan, scrape, search_ids, stats, unique_name, value,
+                           vectors_of, wait_indexed, wait_until)
 
 DIM = 16
-
-
-def wait_indexed(client, name, timeout=120):
-    ready = action(client, "check_readiness", {"dataset": name, "wait": timeout})[0]
-    assert ready["status"] == "READY", ready
 
 
 def delete(client, name, ids) -> int:
@@ -34,23 +30,6 @@ def compact(client, name) -> dict:
 
 def ids_of(client, name) -> list:
     return scan(client, name).column("id").to_pylist()
-
-
-def search(client, name, query, k) -> list:
-    ticket = {"search": {"dataset": name, "vector": [float(x) for x in query], "k": k}}
-    return scan(client, ticket).column("id").to_pylist()
-
-
-def recall(client, name, vectors, live, queries, k=10) -> float:
-    """Mean fraction of numpy's exact top-k over the `live` rows that the server returns."""
-    found = 0
-    for query in queries:
-        distances = np.linalg.norm(vectors[live] - query, axis=1)
-        expected = set(live[np.argsort(distances, kind="stable")[:k]].tolist())
-        got = search(client, name, query, k)
-        assert set(got) <= set(live.tolist()), "a deleted row came back"
-        found += len(expected & set(got))
-    return found / (k * len(queries))
 
 
 def test_compact_reclaims_deleted_rows_and_keeps_every_live_row(start_server):
@@ -95,7 +74,7 @@ def test_compact_reclaims_deleted_rows_and_keeps_every_live_row(start_server):
     assert sorted(ids_of(srv.data, name)) == live.tolist()
     wait_indexed(srv.data, name)
     queries = np.random.default_rng(23).standard_normal((40, DIM)).astype(np.float32)
-    assert recall(srv.data, name, vectors, live, queries) >= 0.95
+    assert live_recall(srv.data, name, vectors, live, queries) >= 0.95
     # Ids resolve to their renumbered rows: search by id, and delete.
     row = int(live[len(live) // 2])
     by_id = action(srv.data, "VectorSearchByID", {"dataset": name, "id": row, "k": 5})[0]
@@ -137,7 +116,7 @@ def test_compaction_survives_restarts_clean_and_killed(start_server):
     one = stats(srv.data, name)
     assert (one["rows"], one["deleted_rows"], one["index_restored_rows"]) == \
         (len(expected), 0, len(expected))
-    assert search(srv.data, name, vectors_of(scan(srv.data, {"dataset": name, "filters": [
+    assert search_ids(srv.data, name, vectors_of(scan(srv.data, {"dataset": name, "filters": [
         {"field": "id", "op": "=", "value": 4}]}).column("vector"))[0], 1) == [4]
 
 

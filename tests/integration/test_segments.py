@@ -1,7 +1,7 @@
 """Segments over the wire: `--segment-max-bytes` seals a dataset's rows into several segments,
 each with its own graph (stats report how many); searches across them agree with numpy's exact
-top-k, with deletes and after a restart (which may cut the segments again); without the flag a dataset stays one segment; a bad
-value is refused at startup by name.
+top-k, with deletes and after a restart (which may cut the segments again); without the flag a
+dataset stays one segment; a bad value is refused at startup by name.
 """
 
 from __future__ import annotations
@@ -10,36 +10,14 @@ import subprocess
 
 import numpy as np
 
-from arbalest_util import (action, binary_path, make_table, put_table, scan, stats, unique_name,
-                           vectors_of)
+from arbalest_util import (action, binary_path, live_recall, make_table, put_table, scan, stats,
+                           unique_name, vectors_of, wait_indexed)
 
 DIM = 16
 ROWS = 6_000
 BATCH = 500
 # 1,000 rows of 16 float32: a segment is sealed every two 500-row puts.
 SEGMENT_BYTES = 1_000 * DIM * 4
-
-
-def wait_indexed(client, name, timeout=120):
-    ready = action(client, "check_readiness", {"dataset": name, "wait": timeout})[0]
-    assert ready["status"] == "READY", ready
-
-
-def search(client, name, query, k) -> list:
-    ticket = {"search": {"dataset": name, "vector": [float(x) for x in query], "k": k}}
-    return scan(client, ticket).column("id").to_pylist()
-
-
-def recall(client, name, vectors, live, queries, k=10) -> float:
-    """Mean fraction of numpy's exact top-k over the `live` rows that the server returns."""
-    found = 0
-    for query in queries:
-        distances = np.linalg.norm(vectors[live] - query, axis=1)
-        expected = set(live[np.argsort(distances, kind="stable")[:k]].tolist())
-        got = search(client, name, query, k)
-        assert set(got) <= set(live.tolist()), "a deleted row came back"
-        found += len(expected & set(got))
-    return found / (k * len(queries))
 
 
 def test_sealed_segments_search_like_brute_force_before_and_after_a_restart(start_server):
@@ -57,7 +35,7 @@ def test_sealed_segments_search_like_brute_force_before_and_after_a_restart(star
     assert deleted["deleted"] == len(doomed)
     live = np.setdiff1d(np.arange(ROWS), doomed)
     queries = np.random.default_rng(6).standard_normal((40, DIM)).astype(np.float32)
-    assert recall(srv.data, name, vectors, live, queries) >= 0.95
+    assert live_recall(srv.data, name, vectors, live, queries) >= 0.95
     assert sorted(scan(srv.data, name).column("id").to_pylist()) == live.tolist()
 
     assert srv.stop() == 0
@@ -67,7 +45,7 @@ def test_sealed_segments_search_like_brute_force_before_and_after_a_restart(star
     # come back as a few large batches: fewer, larger segments until snapshots keep one graph
     # per segment (docs/storage.md).
     assert 1 <= stats(srv.data, name)["segments"] <= ROWS // 1_000
-    assert recall(srv.data, name, vectors, live, queries) >= 0.95
+    assert live_recall(srv.data, name, vectors, live, queries) >= 0.95
     assert sorted(scan(srv.data, name).column("id").to_pylist()) == live.tolist()
 
 
