@@ -310,6 +310,29 @@ int WaitForShutdownSignal(const sigset_t& signals) {
   return signal_number;
 }
 
+// Drains `cluster` (ClusterNode::Drain) for at most `timeout`, in a thread of its own, while
+// this thread waits for signals: a second SIGINT or SIGTERM ends the drain at once (the node
+// then leaves with what it has not handed over failing over); SIGHUP still reloads `tokens`.
+void DrainCluster(ClusterNode& cluster, std::chrono::seconds timeout, const sigset_t& signals,
+                  TokenStore* tokens) {
+  std::atomic<bool> abort{false};
+  std::atomic<bool> done{false};
+  std::thread drain([&] {
+    cluster.Drain(timeout, abort);
+    done = true;
+  });
+  while (!done) {
+    const timespec poll{0, 50'000'000};
+    const int signal_number = sigtimedwait(&signals, nullptr, &poll);
+    if (signal_number == SIGHUP && tokens) ReloadTokens(*tokens);
+    if ((signal_number == SIGINT || signal_number == SIGTERM) && !abort.exchange(true)) {
+      spdlog::warn("received {} again: leaving the cluster at once, the drain unfinished",
+                   signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+  }
+  drain.join();
+}
+
 std::string SnapshotDir(const ServeConfig& config) {
   return (std::filesystem::path(config.data_dir) / "snapshots").string();
 }
@@ -463,6 +486,10 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
   }
   spdlog::info("received {}: finishing in-flight calls and shutting down",
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  if (cluster && cluster_config.drain_timeout_seconds > 0) {
+    DrainCluster(*cluster, std::chrono::seconds(cluster_config.drain_timeout_seconds), signals,
+                 security.tokens.get());
+  }
   const auto grace = std::chrono::seconds(config.shutdown_grace_seconds);
   const auto deadline = std::chrono::steady_clock::now() + grace;
   if (cluster) cluster->Leave();              // other nodes stop sending searches here at once

@@ -90,6 +90,14 @@ void AddClusterFlags(CLI::App& serve, ClusterConfig& config) {
       ->check(positive_duration)
       ->capture_default_str();
   serve
+      .add_option("--cluster-drain-timeout", config.drain_timeout_seconds,
+                  "Seconds a node stopped with SIGTERM or SIGINT may spend handing its shards "
+                  "over to the other members before it leaves (a second signal leaves at once); "
+                  "0: leave at once, its shards failing over")
+      ->envname("ARBALEST_CLUSTER_DRAIN_TIMEOUT")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  serve
       .add_option("--cluster-ca", config.security.ca,
                   "PEM CA certificates that verify the other members' TLS certificates "
                   "(default: --tls-client-ca, else the system's CAs); needs --tls-cert")

@@ -25,6 +25,7 @@ struct ClusterConfig {
   int replication = 2;
   int write_quorum = 0;
   std::string put_timeout = "5s";
+  int drain_timeout_seconds = 30;  // SIGTERM: how long the drain may take; 0: leave at once
   ClusterSecurityConfig security;
 };
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
+#include <thread>
 
 #include "cluster/cluster_record.h"
 #include "cluster/fan_out_util.h"
@@ -86,6 +87,39 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
   return arrow::Status::OK();
 }
 
+DrainReport ClusterNode::Drain(std::chrono::milliseconds timeout, const std::atomic<bool>& abort) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  DrainReport report;
+  const auto membership = this->membership();
+  if (!membership) return report;
+  if (auto marked = membership->SetDraining(); !marked.ok()) {
+    report.left.push_back("*: not published as draining: " + marked.message());
+    spdlog::warn("cluster {}: drain: {}; leaving without handing shards over", options_.cluster,
+                 report.Summary());
+    return report;
+  }
+  spdlog::info("cluster {}: draining (at most {} ms; a second SIGTERM or SIGINT leaves at once)",
+               options_.cluster, timeout.count());
+  DrainEnv env;
+  env.maps = &maps_;
+  env.fences = &fences_;
+  env.self_id = membership->options().self.node_id;
+  env.members = [this] { return LiveMembers(); };
+  env.fence_wait = options_.put_timeout;
+  report = DrainShards(env, deadline, abort);
+  // Searches that read a map before the last hand-over may still ask this node: it answers
+  // them for the age of a cached map (the watch delivers the change sooner).
+  const auto linger_until = std::min(deadline, std::chrono::steady_clock::now() + ShardMaps::kMaxAge);
+  while (!report.handed_over.empty() && !abort && std::chrono::steady_clock::now() < linger_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  spdlog::log(report.finished ? spdlog::level::info : spdlog::level::warn, "cluster {}: {}",
+              options_.cluster, report.Summary());
+  MutexLock lock(&mutex_);
+  drain_ = report.ToJson();
+  return report;
+}
+
 void ClusterNode::Leave() {
   std::shared_ptr<Membership> membership;
   std::unique_ptr<ShardRepairer> repairer;
@@ -125,7 +159,9 @@ Json ClusterNode::Status() const {
   }
   const MembershipHealth health = membership->health();
   const MemberInfo& self = membership->options().self;
-  status["state"] = health.degraded ? "degraded" : "ok";
+  const bool draining = membership->draining();
+  status["state"] = health.degraded ? "degraded" : draining ? "draining" : "ok";
+  status["draining"] = draining;
   status["degraded"] = health.degraded;
   if (health.degraded) {
     status["degraded_reason"] = health.reason;
@@ -137,7 +173,8 @@ Json ClusterNode::Status() const {
   Json members = Json::array();
   for (const auto& member : membership->members()) {
     Json entry = member.ToJson();
-    entry["state"] = "alive";  // listed in etcd: its lease is kept
+    // Listed in etcd: its lease is kept; draining: it hands its shards over before it leaves.
+    entry["state"] = member.draining ? "draining" : "alive";
     entry["self"] = member.node_id == self.node_id;
     members.push_back(std::move(entry));
   }
@@ -151,6 +188,7 @@ Json ClusterNode::Status() const {
   {
     MutexLock lock(&mutex_);
     if (catchup_) status["catchup"] = catchup_->Status();
+    if (drain_) status["drain"] = *drain_;
   }
   return status;
 }

@@ -17,6 +17,7 @@
 #include "cluster/peer_clients.h"
 #include "cluster/scan_chain.h"
 #include "cluster/shard_catchup.h"
+#include "cluster/shard_drain.h"
 #include "cluster/shard_fence.h"
 #include "cluster/shard_maps.h"
 #include "cluster/shard_puts.h"
@@ -70,6 +71,12 @@ class ClusterNode : public ClusterHooks {
   // Publishes this node under `addresses` and starts keeping its membership; records the
   // cluster name in the data dir. IOError when etcd does not answer.
   arrow::Status Join(const AdvertisedAddresses& addresses);
+  // Drains this node before it leaves (shard_drain.h, docs/cluster.md "Drain"): publishes it
+  // as draining, hands every shard it holds over to the other members, within `timeout` or
+  // until `abort` is set (a second signal), then keeps answering searches for a moment (those
+  // that read a map before the last hand-over). Logs and returns what it handed over and what
+  // not. Leave() follows it.
+  DrainReport Drain(std::chrono::milliseconds timeout, const std::atomic<bool>& abort);
   // Leaves the cluster (revokes the lease: the member key goes at once). Idempotent.
   void Leave();
 
@@ -197,6 +204,7 @@ class ClusterNode : public ClusterHooks {
   std::optional<LocalPuts> local_ GUARDED_BY(mutex_);         // this node's store, attached
   std::optional<LocalReads> local_reads_ GUARDED_BY(mutex_);  // its Flight service's answers
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined
+  std::optional<Json> drain_ GUARDED_BY(mutex_);  // the drain's report, once it ended
 };
 
 }  // namespace arbalest

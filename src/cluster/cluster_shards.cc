@@ -163,12 +163,14 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
     ARROW_RETURN_NOT_OK(InspectPutSchema(*schema).status());
     ARROW_RETURN_NOT_OK(ShardDatasetName(name, shards - 1).status());
     std::vector<std::string> live;
-    for (const auto& member : LiveMembers()) live.push_back(member.node_id);
+    for (const auto& member : LiveMembers()) {
+      if (!member.draining) live.push_back(member.node_id);  // a draining member takes none
+    }
     if (live.empty()) {
       return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
-                                 "this node has not joined its cluster yet: no members to place "
-                                 "the shards of '" +
-                                     name + "' on");
+                                 "no member to place the shards of '" + name +
+                                     "' on (this node has not joined its cluster yet, or every "
+                                     "member is draining)");
     }
     replication = std::min<int32_t>(replication, static_cast<int32_t>(live.size()));
     ShardMap proposed = PlaceShards(name, shards, replication, live);

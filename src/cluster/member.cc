@@ -24,8 +24,10 @@ arrow::Status ValidateName(std::string_view name, size_t max_length, std::string
 }  // namespace
 
 Json MemberInfo::ToJson() const {
-  return {{"node_id", node_id}, {"flight", flight},   {"meta", meta},
-          {"metrics", metrics}, {"version", version}, {"started_at_ms", started_at_ms}};
+  Json json{{"node_id", node_id}, {"flight", flight},   {"meta", meta},
+            {"metrics", metrics}, {"version", version}, {"started_at_ms", started_at_ms}};
+  if (draining) json["draining"] = true;
+  return json;
 }
 
 arrow::Result<MemberInfo> ParseMemberInfo(std::string_view text) {
@@ -45,7 +47,17 @@ arrow::Result<MemberInfo> ParseMemberInfo(std::string_view text) {
   }
   ARROW_ASSIGN_OR_RAISE(auto started, GetOptionalInt(json, "started_at_ms", what));
   member.started_at_ms = started.value_or(0);
+  auto draining = json.find("draining");
+  member.draining = draining != json.end() && draining->is_boolean() && draining->get<bool>();
   return member;
+}
+
+std::set<std::string> MemberIds(const std::vector<MemberInfo>& members, bool draining_only) {
+  std::set<std::string> ids;
+  for (const auto& member : members) {
+    if (!draining_only || member.draining) ids.insert(member.node_id);
+  }
+  return ids;
 }
 
 std::string MembersPrefix(std::string_view cluster) {

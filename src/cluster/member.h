@@ -7,7 +7,9 @@
 #include <arrow/result.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "common/json_util.h"
@@ -21,12 +23,18 @@ struct MemberInfo {
   std::string metrics;  // host:port of the metrics port (http)
   std::string version;
   int64_t started_at_ms = 0;  // Unix time in milliseconds
+  // The node is draining (docs/cluster.md, "Drain"): it hands its shards over before it
+  // leaves, and no new replica is placed on it. Written only while true.
+  bool draining = false;
 
   Json ToJson() const;
 };
 
 // Parses a member's etcd value. Invalid names what is missing or malformed.
 arrow::Result<MemberInfo> ParseMemberInfo(std::string_view text);
+
+// The node ids of `members`; with `draining_only`, of those that are draining.
+std::set<std::string> MemberIds(const std::vector<MemberInfo>& members, bool draining_only = false);
 
 // The etcd key prefix of `cluster`'s members: "/<cluster>/members/".
 std::string MembersPrefix(std::string_view cluster);

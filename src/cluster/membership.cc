@@ -23,10 +23,36 @@ int64_t NowMs() {
 Membership::Membership(MembershipOptions options, std::shared_ptr<ClusterMetrics> metrics)
     : options_(std::move(options)),
       key_(MembersPrefix(options_.cluster) + options_.self.node_id),
-      value_(options_.self.ToJson().dump()),
       metrics_(std::move(metrics)),
       etcd_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls),
-      table_(MembersPrefix(options_.cluster)) {}
+      table_(MembersPrefix(options_.cluster)) {
+  MutexLock lock(&mutex_);
+  value_ = options_.self.ToJson().dump();
+}
+
+std::string Membership::Value() const {
+  MutexLock lock(&mutex_);
+  return value_;
+}
+
+bool Membership::draining() const {
+  MutexLock lock(&mutex_);
+  return draining_;
+}
+
+arrow::Status Membership::SetDraining() {
+  MemberInfo self = options_.self;
+  self.draining = true;
+  int64_t lease = 0;
+  {
+    MutexLock lock(&mutex_);
+    draining_ = true;
+    value_ = self.ToJson().dump();
+    lease = lease_;
+  }
+  // The lease keeper puts the same value again when it rejoins.
+  return etcd_.Put(key_, Value(), lease);
+}
 
 arrow::Result<std::unique_ptr<Membership>> Membership::Join(
     MembershipOptions options, std::shared_ptr<ClusterMetrics> metrics) {
@@ -98,7 +124,7 @@ arrow::Status Membership::CheckNodeIdFree() {
 
 arrow::Status Membership::Register() {
   ARROW_ASSIGN_OR_RAISE(etcd::Lease lease, etcd_.GrantLease(options_.lease_ttl_seconds));
-  ARROW_RETURN_NOT_OK(etcd_.Put(key_, value_, lease.id));
+  ARROW_RETURN_NOT_OK(etcd_.Put(key_, Value(), lease.id));
   MutexLock lock(&mutex_);
   if (lease_ != 0) {
     ++rejoins_;
@@ -131,7 +157,7 @@ arrow::Status Membership::KeepLease() {
   // Back from an outage within the TTL: the key is still there; put it again in case etcd
   // lost it (restored from an older state).
   if (was_failing) {
-    ARROW_RETURN_NOT_OK(etcd_.Put(key_, value_, lease));
+    ARROW_RETURN_NOT_OK(etcd_.Put(key_, Value(), lease));
     restart_watch_ = true;
   }
   return arrow::Status::OK();

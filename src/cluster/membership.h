@@ -58,6 +58,11 @@ class Membership {
   // Stops both threads and revokes the lease (best effort: etcd may be gone). Idempotent.
   void Leave();
 
+  // Publishes this node as draining (its member record's "draining": true, kept on a rejoin).
+  // IOError when etcd does not answer.
+  arrow::Status SetDraining();
+  bool draining() const;
+
   const MembershipOptions& options() const { return options_; }
   std::vector<MemberInfo> members() const { return table_.Members(); }
   MembershipHealth health() const;
@@ -68,6 +73,8 @@ class Membership {
   // AlreadyExists when another live member (at another address) holds this node's id; this
   // node restarting at its own address takes its key over.
   arrow::Status CheckNodeIdFree();
+  // This node's record as it is put in etcd.
+  std::string Value() const;
   // Grants a lease and puts this node's key with it.
   arrow::Status Register();
   // One turn of the lease keeper.
@@ -84,7 +91,6 @@ class Membership {
 
   const MembershipOptions options_;
   const std::string key_;
-  const std::string value_;
   const std::shared_ptr<ClusterMetrics> metrics_;
   etcd::Client etcd_;
   MemberTable table_;
@@ -97,6 +103,8 @@ class Membership {
   mutable Mutex mutex_;
   CondVar wake_;
   int64_t lease_ GUARDED_BY(mutex_) = 0;
+  std::string value_ GUARDED_BY(mutex_);  // this node's record (options_.self, as draining)
+  bool draining_ GUARDED_BY(mutex_) = false;
   arrow::Status lease_status_ GUARDED_BY(mutex_);
   arrow::Status watch_status_ GUARDED_BY(mutex_);
   int64_t degraded_since_ms_ GUARDED_BY(mutex_) = 0;

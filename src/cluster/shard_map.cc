@@ -160,9 +160,36 @@ ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
   return map;
 }
 
-bool RepairShardMap(ShardMap* map, const std::set<std::string>& live) {
+namespace {
+
+// Adds the `candidates` (rendezvous order) that are not replicas of `shard` as syncing
+// replicas until it has map->replication replicas.
+void AddSyncingReplicas(ShardMap* map, int32_t shard, const std::set<std::string>& candidates) {
+  ShardPlacement& placement = map->placement[shard];
+  const std::vector<std::string> nodes(candidates.begin(), candidates.end());
+  for (const auto& node : Ranked(map->dataset, shard, nodes)) {
+    if (placement.replicas.size() >= static_cast<size_t>(map->replication)) break;
+    if (placement.HasReplica(node)) continue;
+    placement.replicas.push_back(node);
+    placement.syncing.push_back(node);
+  }
+}
+
+std::set<std::string> Without(const std::set<std::string>& nodes,
+                              const std::set<std::string>& gone) {
+  std::set<std::string> kept;
+  for (const auto& node : nodes) {
+    if (!gone.contains(node)) kept.insert(node);
+  }
+  return kept;
+}
+
+}  // namespace
+
+bool RepairShardMap(ShardMap* map, const std::set<std::string>& live,
+                    const std::set<std::string>& draining) {
   bool changed_any = false;
-  const std::vector<std::string> live_nodes(live.begin(), live.end());
+  const std::set<std::string> placeable = Without(live, draining);
   for (int32_t shard = 0; shard < map->shards; ++shard) {
     ShardPlacement& placement = map->placement[shard];
     const ShardPlacement before = placement;
@@ -178,12 +205,7 @@ bool RepairShardMap(ShardMap* map, const std::set<std::string>& live) {
       const std::vector<std::string> readable = placement.Readable();
       placement.primary = readable.empty() ? placement.replicas.front() : readable.front();
     }
-    for (const auto& node : Ranked(map->dataset, shard, live_nodes)) {
-      if (placement.replicas.size() >= static_cast<size_t>(map->replication)) break;
-      if (placement.HasReplica(node)) continue;
-      placement.replicas.push_back(node);
-      placement.syncing.push_back(node);
-    }
+    AddSyncingReplicas(map, shard, placeable);
     if (placement.replicas != before.replicas || placement.primary != before.primary ||
         placement.syncing != before.syncing || placement.leaving != before.leaving) {
       placement.epoch = before.epoch + 1;
@@ -210,13 +232,20 @@ std::map<std::string, int32_t> ReplicaLoads(const ShardMap& map,
 
 }  // namespace
 
-bool BalanceShardMap(ShardMap* map, const std::set<std::string>& live,
-                     const std::function<bool(int32_t shard)>& leaving_long_enough) {
+bool BalanceShardMap(ShardMap* map, const std::set<std::string>& all_live,
+                     const std::function<bool(int32_t shard)>& leaving_long_enough,
+                     const std::set<std::string>& draining) {
+  const std::set<std::string> live = Without(all_live, draining);
   if (live.empty()) return false;
   std::map<std::string, int32_t> loads = ReplicaLoads(*map, live);
   bool moving = false;
   for (int32_t shard = 0; shard < map->shards; ++shard) {
     ShardPlacement& placement = map->placement[shard];
+    if (std::any_of(placement.replicas.begin(), placement.replicas.end(),
+                    [&](const std::string& node) { return draining.contains(node); })) {
+      moving = true;  // its drain hands it over
+      continue;
+    }
     if (!placement.leaving.empty()) {  // 1.
       moving = true;
       if (!leaving_long_enough(shard)) continue;
@@ -252,6 +281,35 @@ bool BalanceShardMap(ShardMap* map, const std::set<std::string>& live,
     return true;
   }
   return false;
+}
+
+DrainStep DrainShard(ShardMap* map, int32_t shard, const std::string& node,
+                     const std::set<std::string>& placeable) {
+  ShardPlacement& placement = map->placement[shard];
+  if (!placement.HasReplica(node)) return DrainStep::kNotHeld;
+  std::vector<std::string> others = placement.Readable();
+  std::erase(others, node);
+  if (!others.empty()) {
+    for (auto* list : {&placement.replicas, &placement.syncing, &placement.leaving}) {
+      std::erase(*list, node);
+    }
+    if (placement.primary == node) placement.primary = others.front();
+    AddSyncingReplicas(map, shard, Without(placeable, {node}));
+    ++placement.epoch;
+    return DrainStep::kHandOver;
+  }
+  for (const auto& replica : placement.syncing) {
+    if (replica != node) return DrainStep::kWaitCopy;
+  }
+  const std::vector<std::string> candidates(placeable.begin(), placeable.end());
+  for (const auto& candidate : Ranked(map->dataset, shard, candidates)) {
+    if (candidate == node || placement.HasReplica(candidate)) continue;
+    placement.replicas.push_back(candidate);
+    placement.syncing.push_back(candidate);
+    ++placement.epoch;
+    return DrainStep::kCopy;
+  }
+  return DrainStep::kNoTarget;
 }
 
 arrow::Result<int32_t> MetadataCount(const arrow::Schema& schema, const std::string& key,

@@ -84,9 +84,10 @@ ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
 // Makes `map` fit the live members `live`: drops the replicas that are gone; a shard whose
 // primary is gone gets the first surviving replica that holds all its rows (else the first
 // surviving one) as primary; a shard with fewer than map->replication replicas gets live
-// members (rendezvous order) as syncing replicas. Every shard that changed gets its epoch
-// bumped. Returns whether anything changed.
-bool RepairShardMap(ShardMap* map, const std::set<std::string>& live);
+// members (rendezvous order) that are not `draining` as syncing replicas. Every shard that
+// changed gets its epoch bumped. Returns whether anything changed.
+bool RepairShardMap(ShardMap* map, const std::set<std::string>& live,
+                    const std::set<std::string>& draining = {});
 
 // One step of moving shards towards the live members `live` that hold fewer of `map`'s replicas
 // (a member that joined), one shard at a time per dataset, its epoch bumped:
@@ -100,8 +101,29 @@ bool RepairShardMap(ShardMap* map, const std::set<std::string>& live);
 // Returns whether anything changed.
 // `leaving_long_enough(shard)`: whether the shard's leaving replica was marked long enough ago
 // that no node reads a map older than the mark (then it goes).
+// `draining` members are neither counted nor given replicas, and a shard that one of them
+// holds is left to its drain (DrainShard), as a shard that is moving.
 bool BalanceShardMap(ShardMap* map, const std::set<std::string>& live,
-                     const std::function<bool(int32_t shard)>& leaving_long_enough);
+                     const std::function<bool(int32_t shard)>& leaving_long_enough,
+                     const std::set<std::string>& draining = {});
+
+// What one step of draining `node` from a shard did (DrainShard).
+enum class DrainStep {
+  kNotHeld,    // `node` is not a replica of the shard: nothing to do
+  kHandOver,   // `node` left the shard; another full replica is primary if it was
+  kCopy,       // `node` holds the shard's only full copy: a syncing replica was added
+  kWaitCopy,   // a syncing replica is copying the shard: `node` stays until it is full
+  kNoTarget,   // `node` holds the only full copy and no member can take one
+};
+
+// One step of draining `node` (a member about to leave) from shard `shard` of `map`, which
+// it changes (epoch bumped) for kHandOver and kCopy: when another replica holds all the
+// shard's rows, `node` leaves the shard's replicas (the first such replica becomes primary
+// if `node` was) and members of `placeable` (rendezvous order) are added as syncing replicas
+// up to map->replication; else a member of `placeable` is added as a syncing replica, so
+// that catch-up copies the shard and a later step hands it over.
+DrainStep DrainShard(ShardMap* map, int32_t shard, const std::string& node,
+                     const std::set<std::string>& placeable);
 
 // The integer that `schema`'s metadata holds under `key` (kShardsMetadataKey,
 // kReplicationMetadataKey), else `default_value`. Invalid for a value outside [1, max].

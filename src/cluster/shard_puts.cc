@@ -225,10 +225,10 @@ class ShardRouter : public PutSink {
   arrow::Result<ShardMap> CurrentMap(bool fresh) {
     ARROW_ASSIGN_OR_RAISE(auto map, env_.maps->Get(map_.dataset, fresh));
     if (!map) return arrow::Status::IOError("the shard map of '", map_.dataset, "' is gone");
-    std::set<std::string> live;
-    for (const auto& member : env_.members()) live.insert(member.node_id);
+    const std::vector<MemberInfo> members = env_.members();
+    const std::set<std::string> live = MemberIds(members);
     ShardMap repaired = *map;
-    if (live.empty() || !RepairShardMap(&repaired, live)) return *map;
+    if (live.empty() || !RepairShardMap(&repaired, live, MemberIds(members, true))) return *map;
     ARROW_ASSIGN_OR_RAISE(ShardMap stored, env_.maps->Update(repaired));
     spdlog::info("shard map of '{}' repaired for the live members: {}", map_.dataset,
                  stored.ToJson().dump());
@@ -283,6 +283,7 @@ class ShardReplicaSink : public PutSink {
       ARROW_RETURN_NOT_OK(fence_->Enter(env_.timeout, ShardName(hop_.dataset, hop_.shard)));
     }
     FenceEntry entry(fence_);
+    if (hop_.primary) ARROW_RETURN_NOT_OK(FollowEpoch());
     ARROW_ASSIGN_OR_RAISE(Json ack, local_->Append(batch));
     if (hop_.primary) {
       ARROW_ASSIGN_OR_RAISE(ack["replicas"], Replicate(batch->schema(), batch));
@@ -357,6 +358,27 @@ class ShardReplicaSink : public PutSink {
       *stale = *stale || IsStaleEpoch(answer.status());
       *failures += " " + node + ": " + answer.status().message() + ";";
     }
+  }
+
+  // Once in the fence, where a catch-up or a drain may have held the batch while the map
+  // changed: a primary that was deposed meanwhile (a drain handed the shard over) refuses the
+  // batch as stale, so that the router sends it to the new primary; one still primary follows
+  // the map's new epoch (its replicas).
+  arrow::Status FollowEpoch() {
+    ARROW_ASSIGN_OR_RAISE(auto current, env_.maps->Get(hop_.dataset));
+    if (!current || hop_.shard >= current->shards) return arrow::Status::OK();
+    const ShardPlacement& placement = current->placement[hop_.shard];
+    if (placement.epoch <= hop_.epoch) return arrow::Status::OK();
+    if (placement.primary != env_.self_id) {
+      return arrow::Status::Invalid(kStaleEpoch, " ", hop_.epoch, " for ",
+                                    ShardName(hop_.dataset, hop_.shard),
+                                    ": the shard map moved to epoch ", placement.epoch,
+                                    " while the batch waited; its primary is now '",
+                                    placement.primary, "'");
+    }
+    hop_.epoch = placement.epoch;
+    map_ = std::move(*current);
+    return arrow::Status::OK();
   }
 
   // Reads the map again; whether this node is still the shard's primary (map_ and the epoch of

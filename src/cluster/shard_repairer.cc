@@ -22,8 +22,9 @@ ShardRepairer::~ShardRepairer() {
 }
 
 arrow::Result<int> ShardRepairer::RepairOnce() {
-  std::set<std::string> live;
-  for (const auto& member : live_()) live.insert(member.node_id);
+  const std::vector<MemberInfo> members = live_();
+  const std::set<std::string> live = MemberIds(members);
+  const std::set<std::string> draining = MemberIds(members, /*draining_only=*/true);
   if (live.empty() || degraded_()) return 0;
   ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, maps_.All());
   int changed = 0;
@@ -37,7 +38,10 @@ arrow::Result<int> ShardRepairer::RepairOnce() {
       return now - it->second >= 2 * ShardMaps::kMaxAge;
     };
     // Failover first; moves towards idle members only when no member is missing.
-    if (!RepairShardMap(&map, live) && !BalanceShardMap(&map, live, leaving_long_enough)) continue;
+    if (!RepairShardMap(&map, live, draining) &&
+        !BalanceShardMap(&map, live, leaving_long_enough, draining)) {
+      continue;
+    }
     ARROW_ASSIGN_OR_RAISE(ShardMap stored, maps_.Update(map));
     spdlog::info("shard map of '{}' repaired for the live members: {}", stored.dataset,
                  stored.ToJson().dump());
