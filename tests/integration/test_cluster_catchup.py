@@ -49,11 +49,11 @@ class NamedCluster:
         self.etcd = EtcdProcess(workdir).start()
         self.nodes: dict[str, ServerProcess] = {}
 
-    def add(self, node_id: str) -> ServerProcess:
+    def add(self, node_id: str, extra=(), lease_ttl_s=LEASE_TTL_S) -> ServerProcess:
         node = ServerProcess(self.workdir / node_id, extra_args=[
             "--cluster-etcd", self.etcd.url, "--cluster-name", self.name,
-            "--node-id", node_id, "--cluster-lease-ttl", str(LEASE_TTL_S),
-            "--cluster-search-timeout", "10s", "--cluster-shards", str(SHARDS)]).start()
+            "--node-id", node_id, "--cluster-lease-ttl", str(lease_ttl_s),
+            "--cluster-search-timeout", "10s", "--cluster-shards", str(SHARDS), *extra]).start()
         self.nodes[node_id] = node
         return node
 
