@@ -109,8 +109,10 @@ DrainReport ClusterNode::Drain(std::chrono::milliseconds timeout, const std::ato
   report = DrainShards(env, deadline, abort);
   // Searches that read a map before the last hand-over may still ask this node: it answers
   // them for the age of a cached map (the watch delivers the change sooner).
-  const auto linger_until = std::min(deadline, std::chrono::steady_clock::now() + ShardMaps::kMaxAge);
-  while (!report.handed_over.empty() && !abort && std::chrono::steady_clock::now() < linger_until) {
+  const auto linger_until =
+      std::min(deadline, std::chrono::steady_clock::now() + ShardMaps::kMaxAge);
+  while (!report.handed_over.empty() && !abort &&
+         std::chrono::steady_clock::now() < linger_until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   spdlog::log(report.finished ? spdlog::level::info : spdlog::level::warn, "cluster {}: {}",

@@ -100,6 +100,8 @@ class ClusterNode : public ClusterHooks {
                                                   const std::string& forwarded_token) override;
   bool HopsCarryToken() const override { return peers_.carries_token(); }
   void NoteLocalDelete(const std::string& dataset, const Json& ids) override;
+  arrow::Result<std::shared_ptr<void>> AdmitLocalDelete(const std::string& dataset,
+                                                        const Json& request) override;
   void AttachLocal(LocalPuts local) override;
   void AttachLocalReads(LocalReads reads) override;
   std::optional<arrow::Result<Json>> InternalAction(std::string_view type,
@@ -129,13 +131,15 @@ class ClusterNode : public ClusterHooks {
     kEveryAnswer,   // every live replica; every answer counts (check_readiness)
   };
   // One request answered, for every shard of `map`, by its replicas as `reach` says (`ask` with
-  // the replica and the shard's local dataset; a replica lacking the dataset holds no rows of
-  // the shard). Shards without an answer go to `missing`; errors as
-  // FanOut's (require_all: UNAVAILABLE naming the first missing shard).
+  // the replica, the shard's local dataset and its epoch; a replica lacking the dataset holds
+  // no rows of the shard). Shards without an answer go to `missing`; errors as
+  // FanOut's (require_all: UNAVAILABLE naming the first missing shard). With kEveryReplica
+  // (a delete), replicas that refuse the epoch as stale make it read the map again and ask
+  // the replicas of the new epoch that have not answered yet.
   template <typename Part>
   arrow::Result<std::vector<Part>> FanOutShards(
       const ShardMap& map, const FanOutOptions& options, ShardReach reach,
-      const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&,
+      const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&, int64_t,
                                               std::chrono::milliseconds)>& ask,
       std::vector<MissingNode>* missing);
   arrow::Result<ClusterSearchResult> ShardSearch(const ShardMap& map, const Json& keys, int64_t k,

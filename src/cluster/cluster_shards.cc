@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
+#include <set>
 
 #include "cluster/cluster_node.h"
 #include "cluster/fan_out_util.h"
@@ -36,8 +37,12 @@ std::vector<MemberInfo> AskOrder(const std::vector<std::string>& candidates,
   return self;
 }
 
+std::string ShardLabel(const std::string& dataset, int32_t shard) {
+  return "shard " + std::to_string(shard) + " of '" + dataset + "'";
+}
+
 std::string ShardLabel(const ShardMap& map, int32_t shard) {
-  return "shard " + std::to_string(shard) + " of '" + map.dataset + "'";
+  return ShardLabel(map.dataset, shard);
 }
 
 }  // namespace
@@ -113,6 +118,39 @@ void ClusterNode::NoteLocalDelete(const std::string& dataset, const Json& ids) {
   if (dataset.find(kShardDatasetMarker) != std::string::npos) deletes_.Note(dataset, ids);
 }
 
+arrow::Result<std::shared_ptr<void>> ClusterNode::AdmitLocalDelete(const std::string& dataset,
+                                                                   const Json& request) {
+  const auto shard_of = ShardOfDatasetName(dataset);
+  if (!shard_of) return nullptr;
+  const auto& [logical, shard] = *shard_of;
+  const std::string label = ShardLabel(logical, shard);
+  auto fence = fences_.Of(dataset);
+  ARROW_RETURN_NOT_OK(fence->Enter(options_.put_timeout, label));
+  auto entered = std::make_shared<FenceEntry>(fence);
+  const auto epoch_key = request.find("shard_epoch");
+  if (epoch_key == request.end()) return entered;  // a client's own local_only delete
+  if (!epoch_key->is_number_integer()) {
+    return arrow::Status::Invalid("'shard_epoch' must be an integer, got ",
+                                  JsonForMessage(*epoch_key));
+  }
+  // Checked in the fence, where a catch-up may have held the delete while the map moved.
+  const int64_t epoch = epoch_key->get<int64_t>();
+  ARROW_ASSIGN_OR_RAISE(auto map, maps_.Get(logical));
+  if (!map || shard >= map->shards || epoch > map->placement[shard].epoch) {
+    ARROW_ASSIGN_OR_RAISE(map, maps_.Get(logical, /*fresh=*/true));
+  }
+  if (!map || shard >= map->shards) {
+    return arrow::Status::Invalid("delete from ", label, ": no such shard in the shard map");
+  }
+  const ShardPlacement& placement = map->placement[shard];
+  if (epoch != placement.epoch || !placement.HasReplica(SelfId())) {
+    return arrow::Status::Invalid(kStaleEpoch, " ", epoch, " for ", label,
+                                  ": the shard map is at epoch ", placement.epoch,
+                                  " with replicas ", Json(placement.replicas).dump());
+  }
+  return entered;
+}
+
 void ClusterNode::AttachLocal(LocalPuts local) {
   MutexLock lock(&mutex_);
   local_ = std::move(local);
@@ -185,7 +223,7 @@ arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(
 template <typename Part>
 arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
     const ShardMap& map, const FanOutOptions& options, ShardReach reach,
-    const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&,
+    const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&, int64_t,
                                             std::chrono::milliseconds)>& ask,
     std::vector<MissingNode>* missing) {
   const auto timeout = (options.timeout_ms ? std::chrono::milliseconds(*options.timeout_ms)
@@ -198,11 +236,45 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
     std::vector<MissingNode> missing;
   };
   const bool every_replica = reach != ShardReach::kOneReplica;
+  // Every replica of a shard, each asked once, following the map when one refuses the
+  // request's epoch as stale (at most a few times).
+  auto answer_every_replica = [&](int32_t shard, const std::string& dataset) {
+    ShardAnswer answer;
+    ShardPlacement placement = map.placement[shard];
+    std::set<std::string> answered;
+    for (int round = 0;; ++round) {
+      std::vector<MissingNode> failed;
+      bool stale = false;
+      for (const auto& member : AskOrder(placement.replicas, members, self_id, shard)) {
+        if (answered.contains(member.node_id)) continue;
+        auto part = ask(member, dataset, placement.epoch, timeout);
+        if (part.ok() || part.status().IsKeyError()) {  // KeyError: it holds no rows of the shard
+          answered.insert(member.node_id);
+          if (part.ok() && (answer.parts.empty() || reach == ShardReach::kEveryAnswer)) {
+            answer.parts.push_back(std::move(*part));
+          }
+          continue;
+        }
+        stale = stale || IsStaleEpoch(part.status());
+        failed.push_back({member.node_id,
+                          ShardLabel(map, shard) + ": " +
+                              MissingReason(part.status(), timeout, member, peers_.tls()),
+                          shard});
+      }
+      auto fresh = stale && round < 3 ? maps_.Get(map.dataset, /*fresh=*/true)
+                                      : arrow::Result<std::optional<ShardMap>>(std::nullopt);
+      if (!fresh.ok() || !*fresh || shard >= (*fresh)->shards) {
+        for (auto& node : failed) answer.missing.push_back(std::move(node));
+        return answer;
+      }
+      placement = (*fresh)->placement[shard];
+    }
+  };
   auto answer_shard = [&](int32_t shard) -> arrow::Result<ShardAnswer> {
     const ShardPlacement& placement = map.placement[shard];
     ARROW_ASSIGN_OR_RAISE(std::string dataset, ShardDatasetName(map.dataset, shard));
-    const auto order = AskOrder(every_replica ? placement.replicas : placement.Readable(), members,
-                                self_id, shard);
+    if (every_replica) return answer_every_replica(shard, dataset);
+    const auto order = AskOrder(placement.Readable(), members, self_id, shard);
     ShardAnswer answer;
     if (order.empty()) {
       answer.missing.push_back(
@@ -213,24 +285,13 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
     }
     std::string reasons;
     for (const auto& member : order) {
-      auto part = ask(member, dataset, timeout);
-      if (part.ok()) {
-        if (answer.parts.empty() || reach == ShardReach::kEveryAnswer) {
-          answer.parts.push_back(std::move(*part));
-        }
-        if (every_replica) continue;
+      auto part = ask(member, dataset, placement.epoch, timeout);
+      if (part.ok() || part.status().IsKeyError()) {  // KeyError: it holds no rows of the shard
+        if (part.ok()) answer.parts.push_back(std::move(*part));
         return answer;
       }
-      if (part.status().IsKeyError()) {  // the replica holds no rows of the shard
-        if (every_replica) continue;
-        return answer;
-      }
-      const std::string reason = MissingReason(part.status(), timeout, member, peers_.tls());
-      if (every_replica) {
-        answer.missing.push_back({member.node_id, ShardLabel(map, shard) + ": " + reason, shard});
-        continue;
-      }
-      reasons += (reasons.empty() ? "" : "; ") + reason;
+      reasons += (reasons.empty() ? "" : "; ") +
+                 MissingReason(part.status(), timeout, member, peers_.tls());
       if (&member == &order.back()) {
         answer.missing.push_back(
             {member.node_id, ShardLabel(map, shard) + ": no replica answered: " + reasons, shard});
@@ -290,7 +351,7 @@ arrow::Result<ClusterSearchResult> ClusterNode::ShardSearch(const ShardMap& map,
   ARROW_ASSIGN_OR_RAISE(
       auto parts, FanOutShards<Batch>(
                       map, options, ShardReach::kOneReplica,
-                      [&](const MemberInfo& member, const std::string& dataset,
+                      [&](const MemberInfo& member, const std::string& dataset, int64_t,
                           std::chrono::milliseconds timeout) {
                         return SearchShard(
                             member, Json{{"search", ShardHopKeys(keys, dataset)}}.dump(), timeout);
@@ -307,7 +368,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::ShardScan(
   ARROW_ASSIGN_OR_RAISE(auto parts, FanOutShards<ScanPart>(
                                         map, options, ShardReach::kOneReplica,
                                         [&](const MemberInfo& member, const std::string& dataset,
-                                            std::chrono::milliseconds timeout) {
+                                            int64_t, std::chrono::milliseconds timeout) {
                                           return ScanShard(
                                               member, ShardHopKeys(keys, dataset).dump(), timeout);
                                         },
@@ -330,11 +391,14 @@ arrow::Result<ClusterActionResult> ClusterNode::ShardAction(const ShardMap& map,
       result.answers,
       FanOutShards<NodeAnswer>(
           map, options, reach,
-          [&](const MemberInfo& member, const std::string& dataset,
+          [&](const MemberInfo& member, const std::string& dataset, int64_t epoch,
               std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
-            ARROW_ASSIGN_OR_RAISE(
-                Json answer, ActionShard(member, type, ShardHopKeys(body, dataset).dump(), timeout,
-                                         options.forwarded_token));
+            Json hop = ShardHopKeys(body, dataset);
+            // A delete carries the epoch it was routed under; a replica at another one refuses
+            // it, and the shard's replicas are asked again from the map read afresh.
+            if (type == "delete") hop["shard_epoch"] = epoch;
+            ARROW_ASSIGN_OR_RAISE(Json answer, ActionShard(member, type, hop.dump(), timeout,
+                                                           options.forwarded_token));
             if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = map.dataset;
             return NodeAnswer{
                 member.node_id + " (shard " + dataset.substr(dataset.rfind("__shard") + 7) + ")",

@@ -136,6 +136,22 @@ arrow::Result<std::string> ShardDatasetName(std::string_view dataset, int32_t sh
   return name;
 }
 
+bool IsStaleEpoch(const arrow::Status& status) {
+  return status.IsInvalid() && status.message().find(kStaleEpoch) != std::string::npos;
+}
+
+std::optional<std::pair<std::string, int32_t>> ShardOfDatasetName(std::string_view name) {
+  const size_t marker = name.rfind(kShardDatasetMarker);
+  if (marker == std::string_view::npos) return std::nullopt;
+  const std::string_view digits = name.substr(marker + std::strlen(kShardDatasetMarker));
+  int32_t shard = -1;
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), shard);
+  if (error != std::errc() || end != digits.data() + digits.size() || shard < 0) {
+    return std::nullopt;
+  }
+  return std::pair{std::string(name.substr(0, marker)), shard};
+}
+
 ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
                      const std::vector<std::string>& nodes) {
   ShardMap map;

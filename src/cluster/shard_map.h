@@ -19,9 +19,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/json_util.h"
@@ -70,9 +72,18 @@ inline constexpr int32_t kMaxReplication = 16;
 
 inline constexpr const char* kShardDatasetMarker = ".__shard";
 
+// How a node refuses a shard put or delete routed under an epoch that is not the shard map's
+// (the sender reads the map again and retries), and how the sender recognises it.
+inline constexpr const char* kStaleEpoch = "stale epoch";
+bool IsStaleEpoch(const arrow::Status& status);
+
 // The local dataset that holds shard `shard` of `dataset` on its replicas:
 // "<dataset>.__shard<shard>". Invalid when that is too long for a dataset name.
 arrow::Result<std::string> ShardDatasetName(std::string_view dataset, int32_t shard);
+
+// The sharded dataset and shard that local dataset `name` holds ("<dataset>.__shard<n>");
+// nullopt for other names.
+std::optional<std::pair<std::string, int32_t>> ShardOfDatasetName(std::string_view name);
 
 // A new map: each shard's `replication` replicas are the live members (`nodes`) that hold the
 // fewest replicas of the shards placed before it, ranked by rendezvous hashing of (dataset,

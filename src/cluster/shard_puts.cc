@@ -21,8 +21,6 @@ namespace {
 namespace fl = arrow::flight;
 using Batch = std::shared_ptr<arrow::RecordBatch>;
 
-constexpr const char* kStaleEpoch = "stale epoch";
-
 std::optional<MemberInfo> FindMember(const std::vector<MemberInfo>& members,
                                      const std::string& node_id) {
   for (const auto& member : members) {
@@ -85,10 +83,6 @@ arrow::Status ShardFailure(const std::string& dataset, int32_t shard, const arro
     return fl::MakeFlightError(fl::FlightStatusCode::Unavailable, message);
   }
   return status.WithMessage(message);
-}
-
-bool IsStaleEpoch(const arrow::Status& status) {
-  return status.IsInvalid() && status.message().find(kStaleEpoch) != std::string::npos;
 }
 
 // Runs `send` for every entry of `slices` in parallel; the answers by shard, or the first

@@ -136,13 +136,17 @@ arrow::Result<Json> Delete(VectorStore& store, std::string_view body, ClusterHoo
   constexpr std::string_view what = "body of action 'delete'";
   ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, what));
   ARROW_RETURN_NOT_OK(CheckKnownKeys(
-      request, {"dataset", "name", "id", "ids", "local_only", "require_all", "timeout_ms"}, what));
+      request,
+      {"dataset", "name", "id", "ids", "local_only", "require_all", "timeout_ms", "shard_epoch"},
+      what));
   ARROW_ASSIGN_OR_RAISE(auto fan_out, ParseFanOutOptions(request, what));
   auto local = [&store, &request] { return LocalDelete(store, request); };
+  std::shared_ptr<void> admitted;  // a shard's fence, held while the delete runs
   if (cluster && fan_out.local_only) {
     const auto name = request.find(request.contains("dataset") ? "dataset" : "name");
     const auto ids = request.find(request.contains("ids") ? "ids" : "id");
     if (name != request.end() && name->is_string() && ids != request.end()) {
+      ARROW_ASSIGN_OR_RAISE(admitted, cluster->AdmitLocalDelete(name->get<std::string>(), request));
       cluster->NoteLocalDelete(name->get<std::string>(), *ids);
     }
   }

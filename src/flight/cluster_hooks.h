@@ -164,6 +164,19 @@ class ClusterHooks {
     (void)ids;
   }
 
+  // Admits a local_only delete from local dataset `dataset` (`request`: its body) before it
+  // runs: on a shard's copy it enters the shard's fence (waits while a catch-up copies the
+  // shard, as a shard put does; UNAVAILABLE when it stays closed) and checks the hop's
+  // `shard_epoch` against the shard map (Invalid "stale epoch ..." when the map moved: the
+  // sender reads it again and asks the shard's replicas at the new epoch). What it returns
+  // holds the fence until dropped; null: nothing to hold.
+  virtual arrow::Result<std::shared_ptr<void>> AdmitLocalDelete(const std::string& dataset,
+                                                                const Json& request) {
+    (void)dataset;
+    (void)request;
+    return nullptr;
+  }
+
   // Answers the actions between cluster nodes (`shard-fence`); nullopt for other types.
   virtual std::optional<arrow::Result<Json>> InternalAction(std::string_view type,
                                                             std::string_view body) {

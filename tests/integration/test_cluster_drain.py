@@ -26,7 +26,7 @@ import pytest
 from arbalest_util import action, make_table, put_table, unique_name, wait_until
 from test_cluster import DIM, MEMBERSHIP_DEADLINE_S, missing_nodes, search
 from test_cluster_catchup import (CATCHUP_DEADLINE_S, NamedCluster, Putter, check_found_once,
-                                  members, shard_map, status)
+                                  local_ids, members, shard_map, status)
 
 # Long enough that a test which waited for an expiry would notice: the map must be right
 # before any lease could have expired.
@@ -165,5 +165,57 @@ def test_a_second_sigterm_leaves_at_once(tmp_path):
         assert victim.proc.wait(EXIT_DEADLINE_S) == 0
         log = victim.stderr()
         assert "again: leaving the cluster at once" in log and "drain incomplete" in log
+    finally:
+        c.stop()
+
+
+def test_delete_hops_carry_the_epoch_and_wait_at_the_shard_fence(tmp_path):
+    """A delete's hop to a shard's replica names the epoch it was routed under: one routed
+    before the map changed (a replica added, here by a drain) is refused as stale, so that its
+    sender reads the map again and reaches the new replica too, and one that arrives while a
+    catch-up holds the shard's fence waits for it, as a put does."""
+    c = start(tmp_path, replication=2)
+    try:
+        name = unique_name("rows")
+        put_table(c.nodes["n0"].data, name, make_table(400, d=DIM), batch_size=100)
+        before = shard_map(c.nodes["n0"], name)["placement"]
+        c.nodes["n2"].send_signal(signal.SIGTERM)
+        assert c.nodes["n2"].proc.wait(EXIT_DEADLINE_S) == 0
+        after = wait_until(lambda: shard_map(c.nodes["n0"], name)["placement"],
+                           lambda p: all(not s["syncing"] for s in p), "every shard caught up",
+                           timeout=CATCHUP_DEADLINE_S)
+        s = next(s for s in after if s["epoch"] > before[s["shard"]]["epoch"])
+        primary = c.nodes[s["primary"]]
+        ids = local_ids(primary, name, s["shard"])
+        hop = {"dataset": f"{name}.__shard{s['shard']}", "local_only": True}
+
+        # Routed before the change: refused, nothing deleted.
+        with pytest.raises(pa.ArrowInvalid, match="stale epoch"):
+            action(primary.data, "delete", {**hop, "ids": ids[:5], "shard_epoch": s["epoch"] - 1})
+        assert local_ids(primary, name, s["shard"]) == ids
+        with pytest.raises(pa.ArrowInvalid, match="'shard_epoch' must be an integer"):
+            action(primary.data, "delete", {**hop, "ids": ids[:5], "shard_epoch": "x"})
+
+        # At the map's epoch, while the shard's fence is closed: it waits for the fence.
+        fence = {"dataset": name, "shard": s["shard"], "epoch": s["epoch"],
+                 "node": next(r for r in s["replicas"] if r != s["primary"]), "op": "close",
+                 "hold_ms": 600000}
+        token = action(primary.data, "shard-fence", fence)[0]["token"]
+        answers = []
+        deleting = threading.Thread(target=lambda: answers.append(action(
+            primary.data, "delete", {**hop, "ids": ids[:5], "shard_epoch": s["epoch"]})[0]))
+        deleting.start()
+        deleting.join(1.0)
+        assert deleting.is_alive() and local_ids(primary, name, s["shard"]) == ids
+        assert action(primary.data, "shard-fence", {**fence, "op": "release", "token": token})
+        deleting.join(60)
+        assert answers == [{"deleted": 5}]
+        assert local_ids(primary, name, s["shard"]) == ids[5:]
+
+        # A cluster-wide delete reaches every replica at the current epoch.
+        answer = action(c.nodes["n1"].data, "delete", {"dataset": name, "ids": ids[5:10]})[0]
+        assert answer["deleted"] == 5 and not answer.get("missing_shards")
+        for replica in s["replicas"]:
+            assert not set(local_ids(c.nodes[replica], name, s["shard"])) & set(ids[5:10])
     finally:
         c.stop()
