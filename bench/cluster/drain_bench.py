@@ -45,6 +45,7 @@ class Putter(threading.Thread):
         super().__init__(daemon=True)
         self.node, self.dim, self.next_id = node, dim, start_id
         self.calls = []  # (start, end, ok)
+        self.errors = []
         self.stop_event = threading.Event()
 
     def run(self):
@@ -57,8 +58,9 @@ class Putter(threading.Thread):
             try:
                 put_table(client, DATASET, table)
                 ok = True
-            except Exception:  # noqa: BLE001 - every failure counts the same here
+            except Exception as e:  # noqa: BLE001 - every failure counts the same here
                 ok = False
+                self.errors.append(str(e)[:200])
             self.calls.append((begin, time.perf_counter(), ok))
 
 
@@ -81,7 +83,7 @@ def run(tmp: Path, args, sig) -> None:
 
     def node(i):
         return ServerProcess(tmp / f"node{i}", extra_args=[
-            "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
+            "--log-level", args.log_level, "--cluster-etcd", etcd.url, "--cluster-name", "bench",
             "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", "4",
             "--cluster-replication", str(args.replication)]).start()
 
@@ -127,6 +129,12 @@ def run(tmp: Path, args, sig) -> None:
               f"{np.percentile(latencies, 50):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms,"
               f" max {latencies.max():.0f} ms; longest gap between acks {gap * 1000:.0f} ms",
               flush=True)
+        for error in sorted(set(putter.errors))[:3]:
+            print(f"  a failed put: {error}")
+        if args.log_level == "info":
+            for line in nodes[2].stderr().splitlines():
+                if "drain" in line or "shut" in line or "left" in line or "received" in line:
+                    print("  n2:", line[:300])
     finally:
         stop_all([n for n in nodes if n.alive()], etcd)
 
@@ -137,6 +145,8 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--replication", type=int, default=2)
     parser.add_argument("--signals", default="TERM,KILL")
+    parser.add_argument("--log-level", default="warn",
+                        help="the nodes'; with info, node 2's log of its drain is printed")
     args = parser.parse_args()
     print(f"{args.rows} rows x {args.dim} float32, 4 shards, R={args.replication}; command: "
           f".venv/bin/python bench/cluster/drain_bench.py --rows {args.rows} --dim {args.dim} "

@@ -178,12 +178,29 @@ ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
 
 namespace {
 
-// Adds the `candidates` (rendezvous order) that are not replicas of `shard` as syncing
+// `candidates` in rendezvous order for `shard`; with `least_loaded`, those holding the fewest
+// replicas of `map` first (rendezvous order among equals).
+std::vector<std::string> Candidates(const ShardMap& map, int32_t shard,
+                                    const std::set<std::string>& candidates, bool least_loaded) {
+  std::vector<std::string> ranked =
+      Ranked(map.dataset, shard, std::vector<std::string>(candidates.begin(), candidates.end()));
+  if (!least_loaded) return ranked;
+  std::map<std::string, int32_t> loads;
+  for (const auto& placement : map.placement) {
+    for (const auto& node : placement.replicas) ++loads[node];
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [&](const std::string& a, const std::string& b) {
+    return loads[a] < loads[b];
+  });
+  return ranked;
+}
+
+// Adds the `candidates` (Candidates' order) that are not replicas of `shard` as syncing
 // replicas until it has map->replication replicas.
-void AddSyncingReplicas(ShardMap* map, int32_t shard, const std::set<std::string>& candidates) {
+void AddSyncingReplicas(ShardMap* map, int32_t shard, const std::set<std::string>& candidates,
+                        bool least_loaded = false) {
   ShardPlacement& placement = map->placement[shard];
-  const std::vector<std::string> nodes(candidates.begin(), candidates.end());
-  for (const auto& node : Ranked(map->dataset, shard, nodes)) {
+  for (const auto& node : Candidates(*map, shard, candidates, least_loaded)) {
     if (placement.replicas.size() >= static_cast<size_t>(map->replication)) break;
     if (placement.HasReplica(node)) continue;
     placement.replicas.push_back(node);
@@ -310,15 +327,15 @@ DrainStep DrainShard(ShardMap* map, int32_t shard, const std::string& node,
       std::erase(*list, node);
     }
     if (placement.primary == node) placement.primary = others.front();
-    AddSyncingReplicas(map, shard, Without(placeable, {node}));
+    // The least loaded members, so that no move follows the drain at once.
+    AddSyncingReplicas(map, shard, Without(placeable, {node}), /*least_loaded=*/true);
     ++placement.epoch;
     return DrainStep::kHandOver;
   }
   for (const auto& replica : placement.syncing) {
     if (replica != node) return DrainStep::kWaitCopy;
   }
-  const std::vector<std::string> candidates(placeable.begin(), placeable.end());
-  for (const auto& candidate : Ranked(map->dataset, shard, candidates)) {
+  for (const auto& candidate : Candidates(*map, shard, placeable, /*least_loaded=*/true)) {
     if (candidate == node || placement.HasReplica(candidate)) continue;
     placement.replicas.push_back(candidate);
     placement.syncing.push_back(candidate);

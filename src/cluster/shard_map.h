@@ -130,9 +130,10 @@ enum class DrainStep {
 // One step of draining `node` (a member about to leave) from shard `shard` of `map`, which
 // it changes (epoch bumped) for kHandOver and kCopy: when another replica holds all the
 // shard's rows, `node` leaves the shard's replicas (the first such replica becomes primary
-// if `node` was) and members of `placeable` (rendezvous order) are added as syncing replicas
-// up to map->replication; else a member of `placeable` is added as a syncing replica, so
-// that catch-up copies the shard and a later step hands it over.
+// if `node` was) and members of `placeable` are added as syncing replicas up to
+// map->replication; else a member of `placeable` is added as a syncing replica, so that
+// catch-up copies the shard and a later step hands it over. The members added are those
+// holding the fewest replicas of the map (rendezvous order among equals).
 DrainStep DrainShard(ShardMap* map, int32_t shard, const std::string& node,
                      const std::set<std::string>& placeable);
 

@@ -71,6 +71,16 @@ TEST(DrainShard, CopiesAShardItAloneHoldsBeforeHandingItOver) {
   EXPECT_EQ(DrainShard(&map, shard, "c", {"a", "b"}), DrainStep::kNotHeld);
 }
 
+TEST(DrainShard, LeavesTheMapBalancedSoThatNoMoveFollows) {
+  for (int32_t replication : {1, 2}) {
+    for (const char* name : {"a", "bb", "ccc", "dddd"}) {
+      ShardMap map = PlaceShards(name, 8, replication, {"a", "b", "c", "d"});
+      ASSERT_GT(DrainAll(&map, "d", {"a", "b", "c"}), 0);
+      EXPECT_FALSE(BalanceShardMap(&map, {"a", "b", "c"}, Always)) << name << " " << replication;
+    }
+  }
+}
+
 TEST(DrainShard, SaysWhenNoMemberCanTakeTheOnlyCopy) {
   ShardMap map = PlaceShards("ds", 2, 1, {"a"});
   const ShardMap before = map;
