@@ -6,6 +6,7 @@
 
 #include <future>
 
+#include "cluster/catalog_merge.h"
 #include "cluster/cluster_record.h"
 #include "cluster/fan_out_util.h"
 #include "cluster/scan_chain.h"
@@ -377,5 +378,13 @@ arrow::Result<ClusterActionResult> ClusterNode::Action(
                           nullptr, &result.missing));
   return result;
 }
+
+// Instantiated here for cluster_catalog.cc, where it is used.
+template arrow::Result<std::vector<MemberCatalog>> ClusterNode::FanOut<MemberCatalog>(
+    const FanOutOptions&, const std::function<arrow::Result<MemberCatalog>()>&,
+    const std::function<arrow::Result<MemberCatalog>(const MemberInfo&,
+                                                     std::chrono::milliseconds)>&,
+    const std::function<std::shared_ptr<arrow::Schema>(const MemberCatalog&)>&,
+    std::vector<MissingNode>*);
 
 }  // namespace arbalest

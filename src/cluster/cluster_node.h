@@ -87,6 +87,9 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) override;
+  arrow::Result<ClusterCatalog> Catalog(
+      std::string_view name_part, const FanOutOptions& options,
+      const std::function<std::vector<CatalogEntry>()>& local) override;
   arrow::Result<std::unique_ptr<PutSink>> OpenPut(const arrow::flight::FlightDescriptor& descriptor,
                                                   const std::shared_ptr<arrow::Schema>& schema,
                                                   const LocalPuts& local,
@@ -181,6 +184,10 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<Json> ActionPeer(const MemberInfo& peer, const std::string& type,
                                  const std::string& body, std::chrono::milliseconds timeout,
                                  const std::string& forwarded_token = {});
+  // `peer`'s own catalog entries: a ListFlights with `criteria` (local_only), within `timeout`.
+  arrow::Result<std::vector<CatalogEntry>> ListPeer(const MemberInfo& peer,
+                                                    const std::string& criteria,
+                                                    std::chrono::milliseconds timeout);
   std::string SelfId() const;
   std::shared_ptr<Membership> membership() const;
 
