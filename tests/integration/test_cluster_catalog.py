@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import make_table, put_table, unique_name
+from arbalest_util import action, make_table, put_table, unique_name
 from test_cluster import DIM, Cluster, node_id, wait_for_members
 from test_cluster_shards import SHARDS, shard_map, start_cluster, with_metadata
 
@@ -75,6 +75,23 @@ def test_sharded_dataset_is_listed_once_with_every_row_from_every_node(sharded):
         schema = node.data.get_schema(flight.FlightDescriptor.for_path(name)).schema
         assert schema.field("vector").type == pa.list_(pa.float32(), DIM)
         assert got.schema.equals(schema)
+
+
+def test_stats_without_a_dataset_count_each_sharded_row_once(sharded):
+    name = unique_name("totals")
+    ids = put_through_each_node(sharded.nodes, name)
+    for node in sharded.nodes:
+        document = action(node.data, "stats")[0]
+        cluster = document["cluster"]
+        logical = {d["dataset"]: d for d in cluster["datasets"]}
+        assert logical[name]["rows"] == len(ids)
+        assert not [d for d in logical if ".__shard" in d]
+        assert cluster["total_rows"] == sum(d["rows"] for d in logical.values())
+        # Each member's own totals (replicas included) stay in "nodes".
+        stored = sum(n["total_rows"] for n in cluster["nodes"])
+        assert stored == sum(info.total_records for n in sharded.nodes
+                             for info in listing(n, {"local_only": True}).values())
+        assert cluster["missing_nodes"] == []
 
 
 def test_local_only_lists_a_nodes_own_shard_datasets(sharded):
