@@ -43,7 +43,10 @@ arrow::Result<std::shared_ptr<ClusterNode>> ClusterNode::Create(ClusterOptions o
   return std::shared_ptr<ClusterNode>(new ClusterNode(std::move(options), std::move(metrics)));
 }
 
-ClusterNode::~ClusterNode() { Leave(); }
+ClusterNode::~ClusterNode() {
+  Leave();
+  attempts_.WaitIdle();  // a hedged loser ends by its call's deadline
+}
 
 arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
   MembershipOptions membership;

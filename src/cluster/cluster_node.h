@@ -15,6 +15,7 @@
 #include "cluster/id_blocks.h"
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
+#include "cluster/replica_race.h"
 #include "cluster/scan_chain.h"
 #include "cluster/shard_catchup.h"
 #include "cluster/shard_fence.h"
@@ -38,6 +39,9 @@ struct ClusterOptions {
   etcd::ClientTls etcd_tls;
   PeerSecurity peers;  // TLS and the cluster token of the calls to other members
   std::chrono::milliseconds search_timeout{5000};  // a search's default timeout_ms
+  // A shard read asks another replica when the first has not answered within this (0: only
+  // once the first failed); replica_race.h.
+  std::chrono::milliseconds hedge_after{100};
   std::string data_dir;
   // Sharding (docs/cluster.md): a dataset created on this node gets `shards` shards (0: not
   // sharded, each node holds what is put to it) unless its schema says otherwise, replicated
@@ -128,6 +132,22 @@ class ClusterNode : public ClusterHooks {
   // the replica and the shard's local dataset; a replica lacking the dataset holds no rows of
   // the shard). Shards without an answer go to `missing`; errors as
   // FanOut's (require_all: UNAVAILABLE naming the first missing shard).
+  // kOneReplica: one readable replica of each shard, hedged (replica_race.h); `ask` must own
+  // what it uses, since a hedged loser may outlive the call.
+  template <typename Part>
+  arrow::Result<std::vector<Part>> ReadOneReplicaPerShard(
+      const ShardMap& map, std::chrono::milliseconds timeout,
+      const std::vector<MemberInfo>& members, const std::string& self_id,
+      const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&,
+                                              std::chrono::milliseconds)>& ask,
+      std::vector<MissingNode>* missing);
+  // The parts of a shard fan-out, or its error: require_all with shards missing, or none
+  // answered.
+  template <typename Part>
+  arrow::Result<std::vector<Part>> CheckShardParts(const ShardMap& map,
+                                                   const FanOutOptions& options,
+                                                   std::vector<Part> parts,
+                                                   std::vector<MissingNode>* missing);
   template <typename Part>
   arrow::Result<std::vector<Part>> FanOutShards(
       const ShardMap& map, const FanOutOptions& options, ShardReach reach,
@@ -204,6 +224,7 @@ class ClusterNode : public ClusterHooks {
   std::optional<LocalPuts> local_ GUARDED_BY(mutex_);         // this node's store, attached
   std::optional<LocalReads> local_reads_ GUARDED_BY(mutex_);  // its Flight service's answers
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined
+  AttemptsInFlight attempts_;  // shard reads' attempts still running (replica_race.h)
 };
 
 }  // namespace arbalest

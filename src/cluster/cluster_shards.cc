@@ -36,6 +36,10 @@ std::vector<MemberInfo> AskOrder(const std::vector<std::string>& candidates,
   return self;
 }
 
+std::string NoLiveReplica(const ShardPlacement& placement) {
+  return "no live replica holds all its rows (replicas: " + Json(placement.replicas).dump() + ")";
+}
+
 std::string ShardLabel(const ShardMap& map, int32_t shard) {
   return "shard " + std::to_string(shard) + " of '" + map.dataset + "'";
 }
@@ -191,48 +195,36 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
                        std::chrono::milliseconds(options.extra_timeout_ms);
   const std::vector<MemberInfo> members = LiveMembers();
   const std::string self_id = SelfId();
+  if (reach == ShardReach::kOneReplica) {
+    ARROW_ASSIGN_OR_RAISE(
+        std::vector<Part> parts,
+        ReadOneReplicaPerShard<Part>(map, timeout, members, self_id, ask, missing));
+    return CheckShardParts(map, options, std::move(parts), missing);
+  }
   struct ShardAnswer {
     std::vector<Part> parts;  // none: the shard holds no rows (or did not answer)
     std::vector<MissingNode> missing;
   };
-  const bool every_replica = reach != ShardReach::kOneReplica;
   auto answer_shard = [&](int32_t shard) -> arrow::Result<ShardAnswer> {
     const ShardPlacement& placement = map.placement[shard];
     ARROW_ASSIGN_OR_RAISE(std::string dataset, ShardDatasetName(map.dataset, shard));
-    const auto order = AskOrder(every_replica ? placement.replicas : placement.Readable(), members,
-                                self_id, shard);
+    const auto order = AskOrder(placement.replicas, members, self_id, shard);
     ShardAnswer answer;
     if (order.empty()) {
-      answer.missing.push_back(
-          {"",
-           "no live replica holds all its rows (replicas: " + Json(placement.replicas).dump() + ")",
-           shard});
+      answer.missing.push_back({"", NoLiveReplica(placement), shard});
       return answer;
     }
-    std::string reasons;
     for (const auto& member : order) {
       auto part = ask(member, dataset, timeout);
       if (part.ok()) {
         if (answer.parts.empty() || reach == ShardReach::kEveryAnswer) {
           answer.parts.push_back(std::move(*part));
         }
-        if (every_replica) continue;
-        return answer;
-      }
-      if (part.status().IsKeyError()) {  // the replica holds no rows of the shard
-        if (every_replica) continue;
-        return answer;
-      }
-      const std::string reason = MissingReason(part.status(), timeout, member, peers_.tls());
-      if (every_replica) {
-        answer.missing.push_back({member.node_id, ShardLabel(map, shard) + ": " + reason, shard});
         continue;
       }
-      reasons += (reasons.empty() ? "" : "; ") + reason;
-      if (&member == &order.back()) {
-        answer.missing.push_back(
-            {member.node_id, ShardLabel(map, shard) + ": no replica answered: " + reasons, shard});
-      }
+      if (part.status().IsKeyError()) continue;  // the replica holds no rows of the shard
+      const std::string reason = MissingReason(part.status(), timeout, member, peers_.tls());
+      answer.missing.push_back({member.node_id, ShardLabel(map, shard) + ": " + reason, shard});
     }
     return answer;
   };
@@ -252,6 +244,55 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
     for (auto& node : answer->missing) missing->push_back(std::move(node));
   }
   ARROW_RETURN_NOT_OK(failure);
+  return CheckShardParts(map, options, std::move(parts), missing);
+}
+
+template <typename Part>
+arrow::Result<std::vector<Part>> ClusterNode::ReadOneReplicaPerShard(
+    const ShardMap& map, std::chrono::milliseconds timeout, const std::vector<MemberInfo>& members,
+    const std::string& self_id,
+    const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&,
+                                            std::chrono::milliseconds)>& ask,
+    std::vector<MissingNode>* missing) {
+  std::vector<std::vector<MemberInfo>> candidates;
+  std::vector<std::string> datasets;
+  for (int32_t shard = 0; shard < map.shards; ++shard) {
+    ARROW_ASSIGN_OR_RAISE(std::string dataset, ShardDatasetName(map.dataset, shard));
+    datasets.push_back(std::move(dataset));
+    candidates.push_back(AskOrder(map.placement[shard].Readable(), members, self_id, shard));
+  }
+  // The attempts may outlive this call (a hedged loser): they own copies of what they use.
+  auto reads = RaceReplicas<Part>(
+      candidates, options_.hedge_after, timeout,
+      [ask, datasets](int32_t shard, const MemberInfo& member, std::chrono::milliseconds left) {
+        return ask(member, datasets[shard], left);
+      },
+      [this, timeout](const arrow::Status& status, const MemberInfo& member) {
+        return MissingReason(status, timeout, member, peers_.tls());
+      },
+      attempts_);
+  std::vector<Part> parts;
+  for (int32_t shard = 0; shard < map.shards; ++shard) {
+    auto& read = reads[shard];
+    if (read.hedged) metrics_->Hedged();
+    if (read.part) parts.push_back(std::move(*read.part));
+    if (read.answered) continue;
+    if (candidates[shard].empty()) {
+      missing->push_back({"", NoLiveReplica(map.placement[shard]), shard});
+    } else {
+      missing->push_back({read.last_node,
+                          ShardLabel(map, shard) + ": no replica answered: " + read.reasons,
+                          shard});
+    }
+  }
+  return parts;
+}
+
+template <typename Part>
+arrow::Result<std::vector<Part>> ClusterNode::CheckShardParts(const ShardMap& map,
+                                                              const FanOutOptions& options,
+                                                              std::vector<Part> parts,
+                                                              std::vector<MissingNode>* missing) {
   metrics_->FannedOut(static_cast<int64_t>(missing->size()));
   if (options.require_all && !missing->empty()) {
     return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
@@ -288,8 +329,8 @@ arrow::Result<ClusterSearchResult> ClusterNode::ShardSearch(const ShardMap& map,
   ARROW_ASSIGN_OR_RAISE(
       auto parts, FanOutShards<Batch>(
                       map, options, ShardReach::kOneReplica,
-                      [&](const MemberInfo& member, const std::string& dataset,
-                          std::chrono::milliseconds timeout) {
+                      [this, keys](const MemberInfo& member, const std::string& dataset,
+                                   std::chrono::milliseconds timeout) {
                         return SearchShard(
                             member, Json{{"search", ShardHopKeys(keys, dataset)}}.dump(), timeout);
                       },
@@ -302,14 +343,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::ShardScan(
     const ShardMap& map, const Json& keys, std::optional<int64_t> limit,
     const FanOutOptions& options) {
   std::vector<MissingNode> missing;
-  ARROW_ASSIGN_OR_RAISE(auto parts, FanOutShards<ScanPart>(
-                                        map, options, ShardReach::kOneReplica,
-                                        [&](const MemberInfo& member, const std::string& dataset,
-                                            std::chrono::milliseconds timeout) {
-                                          return ScanShard(
-                                              member, ShardHopKeys(keys, dataset).dump(), timeout);
-                                        },
-                                        &missing));
+  ARROW_ASSIGN_OR_RAISE(auto parts,
+                        FanOutShards<ScanPart>(
+                            map, options, ShardReach::kOneReplica,
+                            [this, keys](const MemberInfo& member, const std::string& dataset,
+                                         std::chrono::milliseconds timeout) {
+                              return ScanShard(member, ShardHopKeys(keys, dataset).dump(), timeout);
+                            },
+                            &missing));
   auto schema = SchemaWithMissingNodes(parts.front().reader->schema(), missing);
   return std::make_shared<ChainedScanReader>(std::move(schema), std::move(parts), limit);
 }
@@ -328,12 +369,13 @@ arrow::Result<ClusterActionResult> ClusterNode::ShardAction(const ShardMap& map,
       result.answers,
       FanOutShards<NodeAnswer>(
           map, options, reach,
-          [&](const MemberInfo& member, const std::string& dataset,
+          [this, type, body, token = options.forwarded_token, name = map.dataset](
+              const MemberInfo& member, const std::string& dataset,
               std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
             ARROW_ASSIGN_OR_RAISE(
-                Json answer, ActionShard(member, type, ShardHopKeys(body, dataset).dump(), timeout,
-                                         options.forwarded_token));
-            if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = map.dataset;
+                Json answer,
+                ActionShard(member, type, ShardHopKeys(body, dataset).dump(), timeout, token));
+            if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = name;
             return NodeAnswer{
                 member.node_id + " (shard " + dataset.substr(dataset.rfind("__shard") + 7) + ")",
                 std::move(answer)};
