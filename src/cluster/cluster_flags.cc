@@ -63,6 +63,18 @@ void AddClusterFlags(CLI::App& serve, ClusterConfig& config) {
       ->check(positive_duration)
       ->capture_default_str();
   serve
+      .add_option("--cluster-hedge-after", config.hedge_after,
+                  "A search asks a shard's next replica when the first has not answered within "
+                  "this (a hedged read: the first answer wins); 0: only once the first failed")
+      ->envname("ARBALEST_CLUSTER_HEDGE_AFTER")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            auto duration = ParseDuration(text);
+            return duration.ok() ? std::string() : duration.status().message();
+          },
+          "DURATION"))
+      ->capture_default_str();
+  serve
       .add_option("--cluster-shards", config.shards,
                   "Shards of a dataset created on this node (schema metadata 'arbalest.shards' "
                   "overrides it); 0: datasets are not sharded, each node holds what is put to it")
@@ -146,6 +158,7 @@ arrow::Result<std::shared_ptr<ClusterNode>> CreateClusterNode(const ClusterConfi
   options.node_id = config.node_id;
   options.lease_ttl_seconds = config.lease_ttl_seconds;
   ARROW_ASSIGN_OR_RAISE(options.search_timeout, ParseDuration(config.search_timeout));
+  ARROW_ASSIGN_OR_RAISE(options.hedge_after, ParseDuration(config.hedge_after));
   ARROW_ASSIGN_OR_RAISE(options.put_timeout, ParseDuration(config.put_timeout));
   options.shards = config.shards;
   options.replication = config.replication;

@@ -21,6 +21,7 @@ struct ClusterConfig {
   std::string advertise;  // host:port of the data port as other nodes reach it
   int lease_ttl_seconds = 5;
   std::string search_timeout = "5s";
+  std::string hedge_after = "100ms";
   int shards = 4;
   int replication = 2;
   int write_quorum = 0;

@@ -34,12 +34,16 @@ ClusterMetrics::ClusterMetrics(prometheus::Registry& registry)
                           "Searches fanned out to the cluster's members.")),
       missing_(NewCounter(registry, "arbalest_cluster_missing_members_total",
                           "Members missing from fanned-out searches (no answer in time, no "
-                          "dataset, or an error), summed over searches.")) {}
+                          "dataset, or an error), summed over searches.")),
+      hedged_(NewCounter(registry, "arbalest_cluster_hedged_reads_total",
+                         "Shard reads that asked another replica because the first had not "
+                         "answered within --cluster-hedge-after.")) {}
 
 void ClusterMetrics::SetDegraded(bool degraded) { degraded_.Set(degraded ? 1 : 0); }
 void ClusterMetrics::SetMembers(int64_t members) { members_.Set(static_cast<double>(members)); }
 void ClusterMetrics::EtcdError() { etcd_errors_.Increment(); }
 void ClusterMetrics::Rejoined() { rejoins_.Increment(); }
+void ClusterMetrics::Hedged() { hedged_.Increment(); }
 void ClusterMetrics::FannedOut(int64_t missing_members) {
   fanouts_.Increment();
   missing_.Increment(static_cast<double>(missing_members));

@@ -28,6 +28,8 @@ class ClusterMetrics {
   void EtcdError();
   void Rejoined();
   void FannedOut(int64_t missing_members);
+  // A shard read asked a second replica because the first had not answered in time.
+  void Hedged();
 
  private:
   prometheus::Gauge& degraded_;
@@ -36,6 +38,7 @@ class ClusterMetrics {
   prometheus::Counter& rejoins_;
   prometheus::Counter& fanouts_;
   prometheus::Counter& missing_;
+  prometheus::Counter& hedged_;
 };
 
 }  // namespace arbalest

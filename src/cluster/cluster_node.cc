@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "cluster/catalog_merge.h"
 #include "cluster/cluster_record.h"
 #include "cluster/fan_out_util.h"
 #include "cluster/scan_chain.h"
@@ -43,7 +44,10 @@ arrow::Result<std::shared_ptr<ClusterNode>> ClusterNode::Create(ClusterOptions o
   return std::shared_ptr<ClusterNode>(new ClusterNode(std::move(options), std::move(metrics)));
 }
 
-ClusterNode::~ClusterNode() { Leave(); }
+ClusterNode::~ClusterNode() {
+  Leave();
+  attempts_.WaitIdle();  // a hedged loser ends by its call's deadline
+}
 
 arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
   MembershipOptions membership;
@@ -111,8 +115,7 @@ DrainReport ClusterNode::Drain(std::chrono::milliseconds timeout, const std::ato
   // them for the age of a cached map (the watch delivers the change sooner).
   const auto linger_until =
       std::min(deadline, std::chrono::steady_clock::now() + ShardMaps::kMaxAge);
-  while (!report.handed_over.empty() && !abort &&
-         std::chrono::steady_clock::now() < linger_until) {
+  while (!report.handed_over.empty() && !abort && std::chrono::steady_clock::now() < linger_until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   spdlog::log(report.finished ? spdlog::level::info : spdlog::level::warn, "cluster {}: {}",
@@ -417,5 +420,13 @@ arrow::Result<ClusterActionResult> ClusterNode::Action(
                           nullptr, &result.missing));
   return result;
 }
+
+// Instantiated here for cluster_catalog.cc, where it is used.
+template arrow::Result<std::vector<MemberCatalog>> ClusterNode::FanOut<MemberCatalog>(
+    const FanOutOptions&, const std::function<arrow::Result<MemberCatalog>()>&,
+    const std::function<arrow::Result<MemberCatalog>(const MemberInfo&,
+                                                     std::chrono::milliseconds)>&,
+    const std::function<std::shared_ptr<arrow::Schema>(const MemberCatalog&)>&,
+    std::vector<MissingNode>*);
 
 }  // namespace arbalest

@@ -15,6 +15,7 @@
 #include "cluster/id_blocks.h"
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
+#include "cluster/replica_race.h"
 #include "cluster/scan_chain.h"
 #include "cluster/shard_catchup.h"
 #include "cluster/shard_drain.h"
@@ -39,6 +40,9 @@ struct ClusterOptions {
   etcd::ClientTls etcd_tls;
   PeerSecurity peers;  // TLS and the cluster token of the calls to other members
   std::chrono::milliseconds search_timeout{5000};  // a search's default timeout_ms
+  // A shard read asks another replica when the first has not answered within this (0: only
+  // once the first failed); replica_race.h.
+  std::chrono::milliseconds hedge_after{100};
   std::string data_dir;
   // Sharding (docs/cluster.md): a dataset created on this node gets `shards` shards (0: not
   // sharded, each node holds what is put to it) unless its schema says otherwise, replicated
@@ -94,6 +98,9 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) override;
+  arrow::Result<ClusterCatalog> Catalog(
+      std::string_view name_part, const FanOutOptions& options,
+      const std::function<std::vector<CatalogEntry>()>& local) override;
   arrow::Result<std::unique_ptr<PutSink>> OpenPut(const arrow::flight::FlightDescriptor& descriptor,
                                                   const std::shared_ptr<arrow::Schema>& schema,
                                                   const LocalPuts& local,
@@ -135,7 +142,23 @@ class ClusterNode : public ClusterHooks {
   // no rows of the shard). Shards without an answer go to `missing`; errors as
   // FanOut's (require_all: UNAVAILABLE naming the first missing shard). With kEveryReplica
   // (a delete), replicas that refuse the epoch as stale make it read the map again and ask
-  // the replicas of the new epoch that have not answered yet.
+  // the replicas of the new epoch that have not answered yet. kOneReplica reads one readable
+  // replica of each shard, hedged (ReadOneReplicaPerShard): `ask` must own what it uses, since
+  // a hedged loser may outlive the call.
+  template <typename Part>
+  arrow::Result<std::vector<Part>> ReadOneReplicaPerShard(
+      const ShardMap& map, std::chrono::milliseconds timeout,
+      const std::vector<MemberInfo>& members, const std::string& self_id,
+      const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&, int64_t,
+                                              std::chrono::milliseconds)>& ask,
+      std::vector<MissingNode>* missing);
+  // The parts of a shard fan-out, or its error: require_all with shards missing, or none
+  // answered.
+  template <typename Part>
+  arrow::Result<std::vector<Part>> CheckShardParts(const ShardMap& map,
+                                                   const FanOutOptions& options,
+                                                   std::vector<Part> parts,
+                                                   std::vector<MissingNode>* missing);
   template <typename Part>
   arrow::Result<std::vector<Part>> FanOutShards(
       const ShardMap& map, const FanOutOptions& options, ShardReach reach,
@@ -192,6 +215,10 @@ class ClusterNode : public ClusterHooks {
   arrow::Result<Json> ActionPeer(const MemberInfo& peer, const std::string& type,
                                  const std::string& body, std::chrono::milliseconds timeout,
                                  const std::string& forwarded_token = {});
+  // `peer`'s own catalog entries: a ListFlights with `criteria` (local_only), within `timeout`.
+  arrow::Result<std::vector<CatalogEntry>> ListPeer(const MemberInfo& peer,
+                                                    const std::string& criteria,
+                                                    std::chrono::milliseconds timeout);
   std::string SelfId() const;
   std::shared_ptr<Membership> membership() const;
 
@@ -208,7 +235,8 @@ class ClusterNode : public ClusterHooks {
   std::optional<LocalPuts> local_ GUARDED_BY(mutex_);         // this node's store, attached
   std::optional<LocalReads> local_reads_ GUARDED_BY(mutex_);  // its Flight service's answers
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined
-  std::optional<Json> drain_ GUARDED_BY(mutex_);  // the drain's report, once it ended
+  std::optional<Json> drain_ GUARDED_BY(mutex_);              // the drain's report, once it ended
+  AttemptsInFlight attempts_;  // shard reads' attempts still running (replica_race.h)
 };
 
 }  // namespace arbalest

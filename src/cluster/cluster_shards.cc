@@ -41,6 +41,10 @@ std::string ShardLabel(const std::string& dataset, int32_t shard) {
   return "shard " + std::to_string(shard) + " of '" + dataset + "'";
 }
 
+std::string NoLiveReplica(const ShardPlacement& placement) {
+  return "no live replica holds all its rows (replicas: " + Json(placement.replicas).dump() + ")";
+}
+
 std::string ShardLabel(const ShardMap& map, int32_t shard) {
   return ShardLabel(map.dataset, shard);
 }
@@ -231,16 +235,26 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
                        std::chrono::milliseconds(options.extra_timeout_ms);
   const std::vector<MemberInfo> members = LiveMembers();
   const std::string self_id = SelfId();
+  if (reach == ShardReach::kOneReplica) {
+    ARROW_ASSIGN_OR_RAISE(
+        std::vector<Part> parts,
+        ReadOneReplicaPerShard<Part>(map, timeout, members, self_id, ask, missing));
+    return CheckShardParts(map, options, std::move(parts), missing);
+  }
   struct ShardAnswer {
     std::vector<Part> parts;  // none: the shard holds no rows (or did not answer)
     std::vector<MissingNode> missing;
   };
-  const bool every_replica = reach != ShardReach::kOneReplica;
   // Every replica of a shard, each asked once, following the map when one refuses the
   // request's epoch as stale (at most a few times).
-  auto answer_every_replica = [&](int32_t shard, const std::string& dataset) {
+  auto answer_shard = [&](int32_t shard) -> arrow::Result<ShardAnswer> {
+    ARROW_ASSIGN_OR_RAISE(std::string dataset, ShardDatasetName(map.dataset, shard));
     ShardAnswer answer;
     ShardPlacement placement = map.placement[shard];
+    if (AskOrder(placement.replicas, members, self_id, shard).empty()) {
+      answer.missing.push_back({"", NoLiveReplica(placement), shard});
+      return answer;
+    }
     std::set<std::string> answered;
     for (int round = 0;; ++round) {
       std::vector<MissingNode> failed;
@@ -270,35 +284,6 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
       placement = (*fresh)->placement[shard];
     }
   };
-  auto answer_shard = [&](int32_t shard) -> arrow::Result<ShardAnswer> {
-    const ShardPlacement& placement = map.placement[shard];
-    ARROW_ASSIGN_OR_RAISE(std::string dataset, ShardDatasetName(map.dataset, shard));
-    if (every_replica) return answer_every_replica(shard, dataset);
-    const auto order = AskOrder(placement.Readable(), members, self_id, shard);
-    ShardAnswer answer;
-    if (order.empty()) {
-      answer.missing.push_back(
-          {"",
-           "no live replica holds all its rows (replicas: " + Json(placement.replicas).dump() + ")",
-           shard});
-      return answer;
-    }
-    std::string reasons;
-    for (const auto& member : order) {
-      auto part = ask(member, dataset, placement.epoch, timeout);
-      if (part.ok() || part.status().IsKeyError()) {  // KeyError: it holds no rows of the shard
-        if (part.ok()) answer.parts.push_back(std::move(*part));
-        return answer;
-      }
-      reasons += (reasons.empty() ? "" : "; ") +
-                 MissingReason(part.status(), timeout, member, peers_.tls());
-      if (&member == &order.back()) {
-        answer.missing.push_back(
-            {member.node_id, ShardLabel(map, shard) + ": no replica answered: " + reasons, shard});
-      }
-    }
-    return answer;
-  };
   std::vector<std::future<arrow::Result<ShardAnswer>>> answers;
   for (int32_t shard = 0; shard < map.shards; ++shard) {
     answers.push_back(std::async(std::launch::async, answer_shard, shard));
@@ -315,6 +300,58 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
     for (auto& node : answer->missing) missing->push_back(std::move(node));
   }
   ARROW_RETURN_NOT_OK(failure);
+  return CheckShardParts(map, options, std::move(parts), missing);
+}
+
+template <typename Part>
+arrow::Result<std::vector<Part>> ClusterNode::ReadOneReplicaPerShard(
+    const ShardMap& map, std::chrono::milliseconds timeout, const std::vector<MemberInfo>& members,
+    const std::string& self_id,
+    const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&, int64_t,
+                                            std::chrono::milliseconds)>& ask,
+    std::vector<MissingNode>* missing) {
+  std::vector<std::vector<MemberInfo>> candidates;
+  std::vector<std::string> datasets;
+  std::vector<int64_t> epochs;
+  for (int32_t shard = 0; shard < map.shards; ++shard) {
+    ARROW_ASSIGN_OR_RAISE(std::string dataset, ShardDatasetName(map.dataset, shard));
+    datasets.push_back(std::move(dataset));
+    epochs.push_back(map.placement[shard].epoch);
+    candidates.push_back(AskOrder(map.placement[shard].Readable(), members, self_id, shard));
+  }
+  // The attempts may outlive this call (a hedged loser): they own copies of what they use.
+  auto reads = RaceReplicas<Part>(
+      candidates, options_.hedge_after, timeout,
+      [ask, datasets, epochs](int32_t shard, const MemberInfo& member,
+                              std::chrono::milliseconds left) {
+        return ask(member, datasets[shard], epochs[shard], left);
+      },
+      [this, timeout](const arrow::Status& status, const MemberInfo& member) {
+        return MissingReason(status, timeout, member, peers_.tls());
+      },
+      attempts_);
+  std::vector<Part> parts;
+  for (int32_t shard = 0; shard < map.shards; ++shard) {
+    auto& read = reads[shard];
+    if (read.hedged) metrics_->Hedged();
+    if (read.part) parts.push_back(std::move(*read.part));
+    if (read.answered) continue;
+    if (candidates[shard].empty()) {
+      missing->push_back({"", NoLiveReplica(map.placement[shard]), shard});
+    } else {
+      missing->push_back({read.last_node,
+                          ShardLabel(map, shard) + ": no replica answered: " + read.reasons,
+                          shard});
+    }
+  }
+  return parts;
+}
+
+template <typename Part>
+arrow::Result<std::vector<Part>> ClusterNode::CheckShardParts(const ShardMap& map,
+                                                              const FanOutOptions& options,
+                                                              std::vector<Part> parts,
+                                                              std::vector<MissingNode>* missing) {
   metrics_->FannedOut(static_cast<int64_t>(missing->size()));
   if (options.require_all && !missing->empty()) {
     return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
@@ -351,8 +388,8 @@ arrow::Result<ClusterSearchResult> ClusterNode::ShardSearch(const ShardMap& map,
   ARROW_ASSIGN_OR_RAISE(
       auto parts, FanOutShards<Batch>(
                       map, options, ShardReach::kOneReplica,
-                      [&](const MemberInfo& member, const std::string& dataset, int64_t,
-                          std::chrono::milliseconds timeout) {
+                      [this, keys](const MemberInfo& member, const std::string& dataset, int64_t,
+                                   std::chrono::milliseconds timeout) {
                         return SearchShard(
                             member, Json{{"search", ShardHopKeys(keys, dataset)}}.dump(), timeout);
                       },
@@ -365,14 +402,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::ShardScan(
     const ShardMap& map, const Json& keys, std::optional<int64_t> limit,
     const FanOutOptions& options) {
   std::vector<MissingNode> missing;
-  ARROW_ASSIGN_OR_RAISE(auto parts, FanOutShards<ScanPart>(
-                                        map, options, ShardReach::kOneReplica,
-                                        [&](const MemberInfo& member, const std::string& dataset,
-                                            int64_t, std::chrono::milliseconds timeout) {
-                                          return ScanShard(
-                                              member, ShardHopKeys(keys, dataset).dump(), timeout);
-                                        },
-                                        &missing));
+  ARROW_ASSIGN_OR_RAISE(
+      auto parts, FanOutShards<ScanPart>(
+                      map, options, ShardReach::kOneReplica,
+                      [this, keys](const MemberInfo& member, const std::string& dataset, int64_t,
+                                   std::chrono::milliseconds timeout) {
+                        return ScanShard(member, ShardHopKeys(keys, dataset).dump(), timeout);
+                      },
+                      &missing));
   auto schema = SchemaWithMissingNodes(parts.front().reader->schema(), missing);
   return std::make_shared<ChainedScanReader>(std::move(schema), std::move(parts), limit);
 }
@@ -391,15 +428,16 @@ arrow::Result<ClusterActionResult> ClusterNode::ShardAction(const ShardMap& map,
       result.answers,
       FanOutShards<NodeAnswer>(
           map, options, reach,
-          [&](const MemberInfo& member, const std::string& dataset, int64_t epoch,
+          [this, type, body, token = options.forwarded_token, name = map.dataset](
+              const MemberInfo& member, const std::string& dataset, int64_t epoch,
               std::chrono::milliseconds timeout) -> arrow::Result<NodeAnswer> {
             Json hop = ShardHopKeys(body, dataset);
             // A delete carries the epoch it was routed under; a replica at another one refuses
             // it, and the shard's replicas are asked again from the map read afresh.
             if (type == "delete") hop["shard_epoch"] = epoch;
-            ARROW_ASSIGN_OR_RAISE(Json answer, ActionShard(member, type, hop.dump(), timeout,
-                                                           options.forwarded_token));
-            if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = map.dataset;
+            ARROW_ASSIGN_OR_RAISE(Json answer,
+                                  ActionShard(member, type, hop.dump(), timeout, token));
+            if (answer.is_object() && answer.contains("dataset")) answer["dataset"] = name;
             return NodeAnswer{
                 member.node_id + " (shard " + dataset.substr(dataset.rfind("__shard") + 7) + ")",
                 std::move(answer)};

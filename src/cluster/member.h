@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <set>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "common/json_util.h"
 

@@ -36,8 +36,8 @@ struct DrainEnv {
   ShardFences* fences = nullptr;
   std::string self_id;
   std::function<std::vector<MemberInfo>()> members;  // the live members, this node included
-  std::chrono::milliseconds fence_wait{5000};  // the wait for a shard's writes under way
-  std::chrono::milliseconds poll{100};         // between passes while a copy is under way
+  std::chrono::milliseconds fence_wait{5000};        // the wait for a shard's writes under way
+  std::chrono::milliseconds poll{100};               // between passes while a copy is under way
 };
 
 // What a drain did, for its log line and cluster-status.

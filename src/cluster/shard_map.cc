@@ -189,9 +189,8 @@ std::vector<std::string> Candidates(const ShardMap& map, int32_t shard,
   for (const auto& placement : map.placement) {
     for (const auto& node : placement.replicas) ++loads[node];
   }
-  std::stable_sort(ranked.begin(), ranked.end(), [&](const std::string& a, const std::string& b) {
-    return loads[a] < loads[b];
-  });
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [&](const std::string& a, const std::string& b) { return loads[a] < loads[b]; });
   return ranked;
 }
 

@@ -120,11 +120,11 @@ bool BalanceShardMap(ShardMap* map, const std::set<std::string>& live,
 
 // What one step of draining `node` from a shard did (DrainShard).
 enum class DrainStep {
-  kNotHeld,    // `node` is not a replica of the shard: nothing to do
-  kHandOver,   // `node` left the shard; another full replica is primary if it was
-  kCopy,       // `node` holds the shard's only full copy: a syncing replica was added
-  kWaitCopy,   // a syncing replica is copying the shard: `node` stays until it is full
-  kNoTarget,   // `node` holds the only full copy and no member can take one
+  kNotHeld,   // `node` is not a replica of the shard: nothing to do
+  kHandOver,  // `node` left the shard; another full replica is primary if it was
+  kCopy,      // `node` holds the shard's only full copy: a syncing replica was added
+  kWaitCopy,  // a syncing replica is copying the shard: `node` stays until it is full
+  kNoTarget,  // `node` holds the only full copy and no member can take one
 };
 
 // One step of draining `node` (a member about to leave) from shard `shard` of `map`, which

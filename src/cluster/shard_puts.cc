@@ -364,11 +364,10 @@ class ShardReplicaSink : public PutSink {
     const ShardPlacement& placement = current->placement[hop_.shard];
     if (placement.epoch <= hop_.epoch) return arrow::Status::OK();
     if (placement.primary != env_.self_id) {
-      return arrow::Status::Invalid(kStaleEpoch, " ", hop_.epoch, " for ",
-                                    ShardName(hop_.dataset, hop_.shard),
-                                    ": the shard map moved to epoch ", placement.epoch,
-                                    " while the batch waited; its primary is now '",
-                                    placement.primary, "'");
+      return arrow::Status::Invalid(
+          kStaleEpoch, " ", hop_.epoch, " for ", ShardName(hop_.dataset, hop_.shard),
+          ": the shard map moved to epoch ", placement.epoch,
+          " while the batch waited; its primary is now '", placement.primary, "'");
     }
     hop_.epoch = placement.epoch;
     map_ = std::move(*current);

@@ -84,7 +84,7 @@ arrow::Result<Json> Stats(VectorStore& store, std::string_view body, ClusterHook
   ARROW_ASSIGN_OR_RAISE(auto fan_out, ParseFanOutOptions(request, BodyOf("stats")));
   auto local = [&store, &name] { return LocalStats(store, name); };
   if (!cluster || fan_out.local_only) return local();
-  return ClusterStats(*cluster, request, fan_out, local);
+  return ClusterStats(*cluster, request, fan_out, local, [&store] { return LocalCatalog(store); });
 }
 
 arrow::Result<Json> DeleteDataset(VectorStore& store, std::string_view body) {

@@ -83,6 +83,15 @@ AccessRequest ForAction(std::string_view type, std::string_view body) {
   return request;
 }
 
+AccessRequest ForListFlights(std::string_view criteria) {
+  AccessRequest request{"ListFlights", "", Role::kRead, {}, false, false};
+  if (!criteria.empty()) {
+    auto json = ParseJson(criteria, "ListFlights criteria");
+    if (json.ok()) request.local_only = SaysLocalOnly(*json);
+  }
+  return request;
+}
+
 AccessRequest ForTicket(std::string_view ticket) {
   AccessRequest request{"DoGet", "", Role::kRead, {}, false, false};
   if (!ticket.empty() && ticket.front() != '{') {

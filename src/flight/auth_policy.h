@@ -39,6 +39,8 @@ AccessRequest ForTicket(std::string_view ticket);
 // GetFlightInfo, GetSchema (read) and DoPut (write): a PATH descriptor naming the dataset.
 AccessRequest ForDescriptor(std::string method, const arrow::flight::FlightDescriptor& descriptor,
                             Role role);
+// ListFlights (read): local_only when its criteria say so (a cluster node's catalog hop).
+AccessRequest ForListFlights(std::string_view criteria);
 // DoExchange: path ["ingest", dataset] (write) or cmd VectorSearch (read; its datasets come in
 // the batches and are checked as they arrive).
 AccessRequest ForExchange(const arrow::flight::FlightDescriptor& descriptor);

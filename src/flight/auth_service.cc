@@ -238,12 +238,12 @@ arrow::Status AuthorizingFlightService::DoExchange(
 arrow::Status AuthorizingFlightService::ListFlights(const fl::ServerCallContext& context,
                                                     const fl::Criteria* criteria,
                                                     std::unique_ptr<fl::FlightListing>* listings) {
-  // Every role but cluster may list; a token limited to some datasets sees only those.
+  // Every role may list (cluster only with local_only: a catalog hop); a token limited to some
+  // datasets sees only those.
   const TokenEntry* token = CallToken(context);
   if (!token) return Unauthenticated("the call carries no authenticated token");
-  if (token->role == Role::kCluster) {  // refused, counted and audited
-    ARROW_RETURN_NOT_OK(
-        Authorize(context, AccessRequest{"ListFlights", "", Role::kRead, {}, false, false}));
+  if (token->role == Role::kCluster) {  // a catalog hop (local_only), else refused and audited
+    ARROW_RETURN_NOT_OK(Authorize(context, ForListFlights(criteria ? criteria->expression : "")));
   }
   ARROW_RETURN_NOT_OK(GuardedFlightService::ListFlights(context, criteria, listings));
   if (token->all_datasets() || !*listings) return arrow::Status::OK();

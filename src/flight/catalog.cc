@@ -10,18 +10,17 @@
 namespace arbalest {
 namespace {
 
-// One row per dataset with the fields criteria filters may name.
+// One row per entry with the fields criteria filters may name.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> CatalogBatch(
-    const std::vector<std::shared_ptr<Dataset>>& datasets) {
+    const std::vector<CatalogEntry>& entries) {
   arrow::StringBuilder names;
   arrow::Int64Builder rows, bytes;
   arrow::Int32Builder dims;
-  for (const auto& dataset : datasets) {
-    const DatasetSnapshot snapshot = dataset->Snapshot();
-    ARROW_RETURN_NOT_OK(names.Append(dataset->name()));
-    ARROW_RETURN_NOT_OK(rows.Append(snapshot.live_rows()));
-    ARROW_RETURN_NOT_OK(bytes.Append(snapshot.num_bytes));
-    ARROW_RETURN_NOT_OK(dims.Append(dataset->layout().vector.dim));
+  for (const CatalogEntry& entry : entries) {
+    ARROW_RETURN_NOT_OK(names.Append(entry.name));
+    ARROW_RETURN_NOT_OK(rows.Append(entry.rows));
+    ARROW_RETURN_NOT_OK(bytes.Append(entry.bytes));
+    ARROW_RETURN_NOT_OK(dims.Append(entry.dim));
   }
   auto schema =
       arrow::schema({arrow::field("name", arrow::utf8()), arrow::field("rows", arrow::int64()),
@@ -31,18 +30,30 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> CatalogBatch(
   ARROW_RETURN_NOT_OK(rows.Finish(&columns[1]));
   ARROW_RETURN_NOT_OK(bytes.Finish(&columns[2]));
   ARROW_RETURN_NOT_OK(dims.Finish(&columns[3]));
-  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(datasets.size()), columns);
+  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(entries.size()), columns);
 }
 
 }  // namespace
 
-arrow::Result<arrow::flight::FlightInfo> MakeFlightInfo(const Dataset& dataset) {
+CatalogEntry LocalCatalogEntry(const Dataset& dataset) {
   const DatasetSnapshot snapshot = dataset.Snapshot();
-  arrow::flight::FlightEndpoint endpoint;
-  endpoint.ticket.ticket = ScanTicketFor(dataset.name());
-  return arrow::flight::FlightInfo::Make(
-      *snapshot.schema, arrow::flight::FlightDescriptor::Path({dataset.name()}), {endpoint},
-      snapshot.live_rows(), snapshot.num_bytes, /*ordered=*/true);
+  return CatalogEntry{dataset.name(),
+                      snapshot.schema,
+                      snapshot.live_rows(),
+                      snapshot.num_rows - snapshot.live_rows(),
+                      snapshot.num_bytes,
+                      dataset.layout().vector.dim,
+                      nullptr};
+}
+
+std::vector<CatalogEntry> LocalCatalog(const VectorStore& store, std::string_view name_part) {
+  std::vector<CatalogEntry> entries;
+  for (const auto& dataset : store.List()) {
+    if (dataset->name().find(name_part) != std::string::npos) {
+      entries.push_back(LocalCatalogEntry(*dataset));
+    }
+  }
+  return entries;
 }
 
 Json DatasetStats(const Dataset& dataset) {
@@ -96,28 +107,37 @@ Json DatasetStats(const Dataset& dataset) {
               {"text_index", std::move(text)}};
 }
 
-arrow::Result<std::vector<std::shared_ptr<Dataset>>> SelectDatasets(const VectorStore& store,
-                                                                    std::string_view criteria) {
-  std::vector<std::shared_ptr<Dataset>> datasets = store.List();
-  if (criteria.empty()) return datasets;
-  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(criteria, "ListFlights criteria"));
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"name", "filters"}, "ListFlights criteria"));
-  ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"name"}, "ListFlights criteria"));
-  if (name) {
-    std::erase_if(datasets,
-                  [&](const auto& d) { return d->name().find(*name) == std::string::npos; });
+arrow::Result<CatalogCriteria> ParseCatalogCriteria(std::string_view text) {
+  CatalogCriteria criteria;
+  if (text.empty()) return criteria;
+  constexpr std::string_view what = "ListFlights criteria";
+  ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(text, what));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(
+      request, {"name", "filters", "local_only", "require_all", "timeout_ms"}, what));
+  ARROW_ASSIGN_OR_RAISE(criteria.name, GetOptionalString(request, {"name"}, what));
+  if (auto filters = request.find("filters"); filters != request.end()) {
+    ARROW_ASSIGN_OR_RAISE(criteria.filters, ParseFilterExpr(*filters));
   }
-  auto filters = request.find("filters");
-  if (filters == request.end()) return datasets;
-  ARROW_ASSIGN_OR_RAISE(FilterExpr parsed, ParseFilterExpr(*filters));
-  ARROW_ASSIGN_OR_RAISE(auto catalog, CatalogBatch(datasets));
-  ARROW_ASSIGN_OR_RAISE(auto filter, CompileFilter(parsed, *catalog->schema()));
+  ARROW_ASSIGN_OR_RAISE(criteria.fan_out, ParseFanOutOptions(request, what));
+  return criteria;
+}
+
+arrow::Result<std::vector<CatalogEntry>> SelectEntries(std::vector<CatalogEntry> entries,
+                                                       const CatalogCriteria& criteria) {
+  if (criteria.name) {
+    std::erase_if(entries, [&](const CatalogEntry& entry) {
+      return entry.name.find(*criteria.name) == std::string::npos;
+    });
+  }
+  if (!criteria.filters) return entries;
+  ARROW_ASSIGN_OR_RAISE(auto catalog, CatalogBatch(entries));
+  ARROW_ASSIGN_OR_RAISE(auto filter, CompileFilter(*criteria.filters, *catalog->schema()));
   ARROW_ASSIGN_OR_RAISE(auto selected, ApplyFilter(filter, catalog));
   const auto& selected_names = static_cast<const arrow::StringArray&>(*selected->column(0));
-  std::vector<std::shared_ptr<Dataset>> result;
+  std::vector<CatalogEntry> result;
   for (int64_t i = 0; i < selected_names.length(); ++i) {
-    for (const auto& dataset : datasets) {
-      if (dataset->name() == selected_names.GetView(i)) result.push_back(dataset);
+    for (const CatalogEntry& entry : entries) {
+      if (entry.name == selected_names.GetView(i)) result.push_back(entry);
     }
   }
   return result;

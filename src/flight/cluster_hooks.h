@@ -13,9 +13,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/json_util.h"
+#include "flight/catalog_entry.h"
 #include "flight/put_sink.h"
 
 namespace arbalest {
@@ -46,6 +48,13 @@ struct MissingNode {
 struct ClusterSearchResult {
   std::shared_ptr<arrow::RecordBatch> batch;  // the columns of a single node's search
   std::vector<MissingNode> missing;           // empty: every member answered
+};
+
+// The cluster's datasets under their logical names (cluster/catalog_merge.h), and the members
+// or shards whose datasets are not in it.
+struct ClusterCatalog {
+  std::vector<CatalogEntry> entries;
+  std::vector<MissingNode> missing;
 };
 
 // One member's JSON answer to an action.
@@ -134,6 +143,16 @@ class ClusterHooks {
   virtual arrow::Result<ClusterActionResult> Action(
       const std::string& type, const Json& body, const FanOutOptions& options,
       const std::function<arrow::Result<Json>()>& local) = 0;
+
+  // The catalog of ListFlights, GetFlightInfo and GetSchema: `local` lists this node's own
+  // datasets; every other live member is asked for its own (a ListFlights with local_only), in
+  // parallel, and the answers are merged (a sharded dataset once, from one readable replica of
+  // each shard; an unsharded one summed over its members). `name_part`: only datasets whose
+  // local name holds it. With options.require_all, UNAVAILABLE naming the first missing member
+  // or shard.
+  virtual arrow::Result<ClusterCatalog> Catalog(
+      std::string_view name_part, const FanOutOptions& options,
+      const std::function<std::vector<CatalogEntry>()>& local) = 0;
 
   // The sink of a put stream with `descriptor` and `schema` when the cluster routes it: a put to
   // a sharded dataset (created sharded when it is new and this node shards new datasets),

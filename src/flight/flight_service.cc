@@ -161,14 +161,34 @@ arrow::Status FlightService::DoGet(const fl::ServerCallContext&, const fl::Ticke
   return arrow::Status::OK();
 }
 
+arrow::Result<std::vector<CatalogEntry>> FlightService::Catalog(
+    std::string_view name_part, const FanOutOptions& fan_out) const {
+  auto local = [this, name_part] { return LocalCatalog(*store_, name_part); };
+  if (!options_.cluster || fan_out.local_only) return local();
+  ARROW_ASSIGN_OR_RAISE(ClusterCatalog catalog,
+                        options_.cluster->Catalog(name_part, fan_out, local));
+  return std::move(catalog.entries);
+}
+
+arrow::Result<CatalogEntry> FlightService::CatalogEntryNamed(const std::string& name) const {
+  ARROW_ASSIGN_OR_RAISE(std::vector<CatalogEntry> entries, Catalog(name, FanOutOptions{}));
+  for (CatalogEntry& entry : entries) {
+    if (entry.name == name) return std::move(entry);
+  }
+  return store_->Get(name).status();  // not held anywhere: the store's own error
+}
+
 arrow::Status FlightService::ListFlights(const fl::ServerCallContext&, const fl::Criteria* criteria,
                                          std::unique_ptr<fl::FlightListing>* listings) {
-  ARROW_ASSIGN_OR_RAISE(auto datasets,
-                        SelectDatasets(*store_, criteria ? criteria->expression : ""));
+  ARROW_ASSIGN_OR_RAISE(CatalogCriteria parsed,
+                        ParseCatalogCriteria(criteria ? criteria->expression : ""));
+  ARROW_ASSIGN_OR_RAISE(std::vector<CatalogEntry> entries,
+                        Catalog(parsed.name.value_or(""), parsed.fan_out));
+  ARROW_ASSIGN_OR_RAISE(entries, SelectEntries(std::move(entries), parsed));
   std::vector<fl::FlightInfo> infos;
-  infos.reserve(datasets.size());
-  for (const auto& dataset : datasets) {
-    ARROW_ASSIGN_OR_RAISE(auto info, MakeFlightInfo(*dataset));
+  infos.reserve(entries.size());
+  for (const CatalogEntry& entry : entries) {
+    ARROW_ASSIGN_OR_RAISE(auto info, MakeFlightInfo(entry));
     infos.push_back(std::move(info));
   }
   *listings = std::make_unique<fl::SimpleFlightListing>(std::move(infos));
@@ -179,8 +199,8 @@ arrow::Status FlightService::GetFlightInfo(const fl::ServerCallContext&,
                                            const fl::FlightDescriptor& request,
                                            std::unique_ptr<fl::FlightInfo>* info) {
   ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(request));
-  ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(name));
-  ARROW_ASSIGN_OR_RAISE(auto flight_info, MakeFlightInfo(*dataset));
+  ARROW_ASSIGN_OR_RAISE(CatalogEntry entry, CatalogEntryNamed(name));
+  ARROW_ASSIGN_OR_RAISE(auto flight_info, MakeFlightInfo(entry));
   *info = std::make_unique<fl::FlightInfo>(std::move(flight_info));
   return arrow::Status::OK();
 }
@@ -189,8 +209,15 @@ arrow::Status FlightService::GetSchema(const fl::ServerCallContext&,
                                        const fl::FlightDescriptor& request,
                                        std::unique_ptr<fl::SchemaResult>* schema) {
   ARROW_ASSIGN_OR_RAISE(std::string name, DatasetOf(request));
-  ARROW_ASSIGN_OR_RAISE(auto dataset, store_->Get(name));
-  ARROW_ASSIGN_OR_RAISE(*schema, fl::SchemaResult::Make(*dataset->schema()));
+  // A dataset this node holds has its schema here; a sharded one only on its shards' replicas.
+  std::shared_ptr<arrow::Schema> stored;
+  if (auto dataset = store_->Get(name); dataset.ok()) {
+    stored = (*dataset)->schema();
+  } else {
+    ARROW_ASSIGN_OR_RAISE(CatalogEntry entry, CatalogEntryNamed(name));
+    stored = entry.schema;
+  }
+  ARROW_ASSIGN_OR_RAISE(*schema, fl::SchemaResult::Make(*stored));
   return arrow::Status::OK();
 }
 

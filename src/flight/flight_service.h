@@ -5,8 +5,11 @@
 #include <arrow/flight/server.h>
 
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "flight/catalog_entry.h"
 #include "flight/cluster_hooks.h"
 #include "flight/log_sink.h"
 #include "flight/stream_limit.h"
@@ -80,6 +83,12 @@ class FlightService : public arrow::flight::FlightServerBase {
  private:
   // Gives a cluster node this node's store (shard catch-up writes into it).
   void AttachToCluster();
+  // The datasets whose name holds `name_part`: this node's, or on a cluster node (unless
+  // local_only) the cluster's logical datasets (ClusterHooks::Catalog).
+  arrow::Result<std::vector<CatalogEntry>> Catalog(std::string_view name_part,
+                                                   const FanOutOptions& fan_out) const;
+  // The entry of dataset `name` (as Catalog); KeyError as the store's when none holds it.
+  arrow::Result<CatalogEntry> CatalogEntryNamed(const std::string& name) const;
 
   std::shared_ptr<VectorStore> store_;
   const ServiceOptions options_;

@@ -39,8 +39,10 @@ ROWS_PER_NODE = 150
 
 
 class Cluster:
-    def __init__(self, workdir: Path, name: str, lease_ttl_s: int = LEASE_TTL_S, shards: int = 0):
+    def __init__(self, workdir: Path, name: str, lease_ttl_s: int = LEASE_TTL_S, shards: int = 0,
+                 extra_args=()):
         self.workdir = workdir
+        self.extra_args = list(extra_args)  # more flags for every node
         self.name = name
         self.lease_ttl_s = lease_ttl_s
         # 0: unsharded, each node holds the rows put to it (test_cluster_shards.py shards).
@@ -51,7 +53,7 @@ class Cluster:
     def node_args(self, name=None, etcd=None):
         return ["--cluster-etcd", etcd or self.etcd.url, "--cluster-name", name or self.name,
                 "--cluster-lease-ttl", str(self.lease_ttl_s), "--cluster-search-timeout", "10s",
-                "--cluster-shards", str(self.shards)]
+                "--cluster-shards", str(self.shards), *self.extra_args]
 
     def add_node(self, index: int, etcd=None) -> ServerProcess:
         node = ServerProcess(self.workdir / f"node{index}",

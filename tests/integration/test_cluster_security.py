@@ -347,6 +347,12 @@ def test_tokens_shard_puts_and_cluster_wide_deletes_with_the_clients_permission(
         assert sorted(held) == ids
         for node in nodes:
             assert scan_ids(node, name, tokens["read"]) == ids
+            # The catalog over TLS and tokens: the hops list with the cluster token (local_only),
+            # the reader sees the dataset once, every row counted once.
+            listed = {i.descriptor.path[0].decode(): i
+                      for i in node.data.list_flights(options=bearer(tokens["read"]))}
+            assert name in listed and listed[name].total_records == len(ids)
+            assert not [n for n in listed if ".__shard" in n]
 
         # A reader may neither put nor delete; a writer of other datasets may not put here.
         with pytest.raises(flight.FlightUnauthorizedError,
