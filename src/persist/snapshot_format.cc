@@ -214,8 +214,8 @@ class ManifestReader {
       ARROW_ASSIGN_OR_RAISE(segment.linked_rows, Count(item, "linked_rows"));
       ARROW_ASSIGN_OR_RAISE(segment.vectors_row, Count(item, "vectors_row"));
       ARROW_ASSIGN_OR_RAISE(segment.graph, File(item, "graph"));
-      const std::string which = "of segment " + std::to_string(result.size()) + " (" +
-                                segment.graph.name + ")";
+      const std::string which =
+          "of segment " + std::to_string(result.size()) + " (" + segment.graph.name + ")";
       if (segment.first_row != next) {
         return Bad("first_row", which + " is " + std::to_string(segment.first_row) +
                                     ", the segment before ends at row " + std::to_string(next));
@@ -420,9 +420,9 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
       const VectorsFile& vectors = *manifest.vectors;
       // Version 3's vectors file of graph rows may hold unused copies: its segments say where.
       const bool one_graph = version == kOneGraphSnapshotFormatVersion;
-      if (vectors.graph_only ? one_graph && (vectors.rows < manifest.indexed_rows ||
-                                             vectors.rows > manifest.rows)
-                             : vectors.rows != manifest.rows) {
+      if (vectors.graph_only
+              ? one_graph && (vectors.rows < manifest.indexed_rows || vectors.rows > manifest.rows)
+              : vectors.rows != manifest.rows) {
         return reader.Bad("vectors", "holds " + std::to_string(vectors.rows) +
                                          " rows, the snapshot " + std::to_string(manifest.rows) +
                                          " (" + std::to_string(manifest.indexed_rows) +

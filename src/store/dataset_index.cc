@@ -128,9 +128,9 @@ DatasetIndex::DatasetIndex(IndexConfig config, std::vector<std::unique_ptr<HnswI
 arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Make(const IndexConfig& config,
                                                                 int dim) {
   std::vector<std::unique_ptr<HnswIndex>> graphs;
-  ARROW_ASSIGN_OR_RAISE(graphs.emplace_back(),
-                        HnswIndex::Make(static_cast<size_t>(dim), config.metric,
-                                        config.element_type, config.params));
+  ARROW_ASSIGN_OR_RAISE(
+      graphs.emplace_back(),
+      HnswIndex::Make(static_cast<size_t>(dim), config.metric, config.element_type, config.params));
   return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(graphs), false));
 }
 

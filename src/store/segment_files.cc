@@ -107,8 +107,8 @@ arrow::Status AppendGraphRows(const DatasetSnapshot& view,
                               SnapshotManifest* manifest) {
   if (appends.empty()) return arrow::Status::OK();
   VectorsFile& vectors = *manifest->vectors;
-  ARROW_ASSIGN_OR_RAISE(auto appender, ChunkAppender::Open((fs::path(dir) / vectors.name).string(),
-                                                           vectors.bytes()));
+  ARROW_ASSIGN_OR_RAISE(
+      auto appender, ChunkAppender::Open((fs::path(dir) / vectors.name).string(), vectors.bytes()));
   for (const GraphRowsToAppend& append : appends) {
     const RecordArena& rows = view.segments[append.segment].graph->rows().rows();
     if (static_cast<int64_t>(rows.stride()) != vectors.row_bytes) {
@@ -163,10 +163,9 @@ arrow::Status RestoreSegments(const SegmentGraphFiles& graphs, int64_t rows, Dat
   for (size_t s = 0; s < graphs.segments.size(); ++s) {
     const SegmentGraphFile& segment = graphs.segments[s];
     if (s >= loaded.size() || loaded[s].indexed_rows != segment.linked_rows) {
-      return arrow::Status::Invalid(
-          "HNSW index file ", graphs.files[s].path, " holds ",
-          s < loaded.size() ? loaded[s].indexed_rows : 0, " rows, its manifest says ",
-          segment.linked_rows);
+      return arrow::Status::Invalid("HNSW index file ", graphs.files[s].path, " holds ",
+                                    s < loaded.size() ? loaded[s].indexed_rows : 0,
+                                    " rows, its manifest says ", segment.linked_rows);
     }
     firsts.push_back(segment.first_row);
   }

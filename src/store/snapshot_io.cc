@@ -57,9 +57,8 @@ int64_t SizeOnDisk(const SnapshotManifest& manifest) {
 // renumbered the rows since, it is of format version 2 or 3 and its vectors file holds what
 // `received` says (every row's received vector, or the graph's own rows).
 // Otherwise (also when anything about it cannot be read) nullopt: a new generation.
-std::optional<PreviousSnapshot> ContinuableSnapshot(const Dataset& dataset,
-                                                    const std::string& root, bool received,
-                                                    int64_t rows_now) {
+std::optional<PreviousSnapshot> ContinuableSnapshot(const Dataset& dataset, const std::string& root,
+                                                    bool received, int64_t rows_now) {
   const SavedSnapshot saved = dataset.saved_snapshot();
   if (saved.lsn == 0 || saved.compactions != dataset.compaction_totals().compactions) {
     return std::nullopt;
@@ -202,9 +201,9 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
     }
     ARROW_ASSIGN_OR_RAISE(auto previous,
                           StartFiles(dataset, root, received, view, *staging, &manifest));
-    ARROW_ASSIGN_OR_RAISE(graph_rows,
-                          SaveSegmentGraphs(view, previous, dataset.saved_snapshot().graphs,
-                                            *staging, &manifest));
+    ARROW_ASSIGN_OR_RAISE(
+        graph_rows,
+        SaveSegmentGraphs(view, previous, dataset.saved_snapshot().graphs, *staging, &manifest));
   }
   manifest.lsn = view.lsn;
   manifest.created_lsn = dataset.created_lsn();

@@ -33,9 +33,9 @@ struct SnapshotReport {
 // The cut: with indexing of this dataset paused, the published rows, deleted rows and segments
 // are taken with their LSN (Dataset::Snapshot) and the segments' graphs that changed since the
 // previous snapshot are written (store/segment_files.h), so no graph holds a row the snapshot
-// lacks; then the rows are written with indexing going on. Puts, scans and searches go on throughout. `cancelled` is
-// polled between batches; when it returns true the snapshot is abandoned (Cancelled) and nothing is
-// left behind. IOError names the file that could not be written.
+// lacks; then the rows are written with indexing going on. Puts, scans and searches go on
+// throughout. `cancelled` is polled between batches; when it returns true the snapshot is abandoned
+// (Cancelled) and nothing is left behind. IOError names the file that could not be written.
 arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string& root,
                                             const std::function<bool()>& cancelled);
 

@@ -8,15 +8,13 @@
 // fraction; a restart (snapshot, then the log) searches alike.
 #include <arrow/api.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
 #include <set>
 #include <vector>
-
-#include <sys/stat.h>
-
-#include <filesystem>
 
 #include "logged_store_test.h"
 #include "persist/snapshot_format.h"
