@@ -40,8 +40,8 @@
 // snapshot of a dataset, the first after a compaction renumbered its rows, the first after an
 // upgrade from format version 1, and any after a snapshot that failed half-way. A snapshot in
 // the same generation writes only the rows added since the previous one (one new rows file,
-// their vectors appended), the graph, the tombstones and the manifest, so the bytes written
-// per byte ingested stay flat as the dataset grows.
+// their vectors appended), the graphs of the segments that changed, the tombstones and the
+// manifest, so the bytes written per byte ingested stay flat as the dataset grows.
 //
 // '@' cannot appear in a dataset name, so the last '@' ends the name. The '/' of a dataset in a
 // namespace ("namespace/name") is written '~' in directory names. Of two snapshots of a
