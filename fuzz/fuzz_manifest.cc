@@ -15,7 +15,9 @@ arrow::Status ReadSnapshotManifest(const std::string& dir) {
   ARROW_ASSIGN_OR_RAISE(SnapshotManifest manifest, ReadManifest(dir));
   if (manifest.data) (void)VerifySnapshotFile(dir, *manifest.data);
   for (const RowFile& row_file : manifest.row_files) (void)VerifySnapshotFile(dir, row_file.file);
-  (void)VerifySnapshotFile(dir, manifest.graph);
+  for (const SegmentGraphFile& segment : GraphSegments(manifest)) {
+    (void)VerifySnapshotFile(dir, segment.graph);
+  }
   if (manifest.tombstones) (void)VerifySnapshotFile(dir, *manifest.tombstones);
   return arrow::Status::OK();
 }

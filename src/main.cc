@@ -70,7 +70,7 @@ struct ServeConfig {
   bool keep_vector_copies = false;
   double compact_deleted_fraction = 0.2;
   int64_t compact_min_rows = 1000;
-  std::string segment_max_bytes = "0";  // 0: no sealing
+  std::string segment_max_bytes = "2GiB";  // 0: no sealing
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t max_streams = 512;
   int64_t fd_reserve = 64;
@@ -244,8 +244,8 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
           "--segment-max-bytes", config.segment_max_bytes,
           "Seal a dataset's active segment (one HNSW graph) once its vectors reach this "
           "size; the next put starts a new one (schema metadata "
-          "index.segment_max_bytes overrides it per dataset); 0: never seal, one segment per "
-          "dataset")
+          "index.segment_max_bytes overrides it per dataset; each segment's graph is saved in "
+          "its own snapshot file); 0: never seal, one segment per dataset")
       ->envname("ARBALEST_SEGMENT_MAX_BYTES")
       ->check(ByteSizeValidator())
       ->capture_default_str();
@@ -371,7 +371,7 @@ arrow::Result<std::unique_ptr<Database>> OpenDatabase(const ServeConfig& config,
   options.index_workers = config.index_workers;
   // Read by every dataset created from here on (store/segment.h).
   const int64_t segment_max_bytes = *ParseByteSize(config.segment_max_bytes);
-  SetDefaultSegmentMaxBytes(segment_max_bytes > 0 ? segment_max_bytes : kDefaultSegmentMaxBytes);
+  SetDefaultSegmentMaxBytes(segment_max_bytes > 0 ? segment_max_bytes : kNeverSeal);
   options.share_vectors = !config.keep_vector_copies;
   options.compaction = {config.compact_deleted_fraction, config.compact_min_rows,
                         config.index_workers};

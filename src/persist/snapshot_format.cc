@@ -44,8 +44,21 @@ Json FileJson(const SnapshotFile& file) {
   return json;
 }
 
+Json SegmentsJson(const SnapshotManifest& manifest) {
+  Json segments = Json::array();
+  for (const SegmentGraphFile& segment : manifest.segments) {
+    segments.push_back({{"first_row", segment.first_row},
+                        {"rows", segment.rows},
+                        {"linked_rows", segment.linked_rows},
+                        {"vectors_row", segment.vectors_row},
+                        {"graph", FileJson(segment.graph)}});
+  }
+  return segments;
+}
+
 arrow::Result<Json> FilesJson(const SnapshotManifest& manifest) {
-  Json files = {{"index", FileJson(manifest.graph)}};
+  Json files = Json::object();
+  if (manifest.segments.empty()) files["index"] = FileJson(manifest.graph);
   if (manifest.tombstones) files["tombstones"] = FileJson(*manifest.tombstones);
   if (manifest.edges) files["edges"] = FileJson(*manifest.edges);
   if (manifest.data) {
@@ -178,6 +191,53 @@ class ManifestReader {
     return result;
   }
 
+  arrow::Result<int64_t> Count(const Json& object, std::string_view key) const {
+    ARROW_ASSIGN_OR_RAISE(uint64_t value, UInt(object, key));
+    if (value > (uint64_t{1} << 40)) return Bad(key, "is out of range");
+    return static_cast<int64_t>(value);
+  }
+
+  // The "segments" list (version 3): segments covering rows 0 .. rows-1 in order, their linked
+  // rows adding up to indexed_rows, their vectors inside the vectors file.
+  arrow::Result<std::vector<SegmentGraphFile>> Segments(const Json& json,
+                                                        const SnapshotManifest& manifest) const {
+    ARROW_ASSIGN_OR_RAISE(const Json* list, Get(json, "segments"));
+    if (!list->is_array() || list->empty()) return Bad("segments", "must be a non-empty list");
+    std::vector<SegmentGraphFile> result;
+    int64_t next = 0;
+    int64_t linked = 0;
+    for (const Json& item : *list) {
+      if (!item.is_object()) return Bad("segments", "must be a list of objects");
+      SegmentGraphFile segment;
+      ARROW_ASSIGN_OR_RAISE(segment.first_row, Count(item, "first_row"));
+      ARROW_ASSIGN_OR_RAISE(segment.rows, Count(item, "rows"));
+      ARROW_ASSIGN_OR_RAISE(segment.linked_rows, Count(item, "linked_rows"));
+      ARROW_ASSIGN_OR_RAISE(segment.vectors_row, Count(item, "vectors_row"));
+      ARROW_ASSIGN_OR_RAISE(segment.graph, File(item, "graph"));
+      const std::string which =
+          "of segment " + std::to_string(result.size()) + " (" + segment.graph.name + ")";
+      if (segment.first_row != next) {
+        return Bad("first_row", which + " is " + std::to_string(segment.first_row) +
+                                    ", the segment before ends at row " + std::to_string(next));
+      }
+      if (segment.linked_rows > segment.rows) return Bad("linked_rows", which + " exceeds 'rows'");
+      const VectorsFile& vectors = *manifest.vectors;
+      if (vectors.graph_only ? segment.vectors_row + segment.linked_rows > vectors.rows
+                             : segment.vectors_row != segment.first_row) {
+        return Bad("vectors_row", which + " places its vectors outside the vectors file");
+      }
+      next += segment.rows;
+      linked += segment.linked_rows;
+      result.push_back(std::move(segment));
+    }
+    if (next != manifest.rows || linked != manifest.indexed_rows) {
+      return Bad("segments", "hold " + std::to_string(next) + " rows, " + std::to_string(linked) +
+                                 " linked; the snapshot " + std::to_string(manifest.rows) + ", " +
+                                 std::to_string(manifest.indexed_rows));
+    }
+    return result;
+  }
+
   arrow::Result<VectorsFile> Vectors(const Json& files) const {
     ARROW_ASSIGN_OR_RAISE(const Json* object, Get(files, "vectors"));
     if (!object->is_object()) return Bad("vectors", "must be an object");
@@ -273,6 +333,26 @@ std::string RowFileName(uint64_t generation, int64_t first_row, int64_t rows) {
          std::to_string(rows) + ".parquet";
 }
 
+std::vector<SegmentGraphFile> GraphSegments(const SnapshotManifest& manifest) {
+  if (!manifest.segments.empty()) return manifest.segments;
+  return {SegmentGraphFile{0, manifest.rows, manifest.indexed_rows, 0, manifest.graph}};
+}
+
+std::string GraphFileName(int64_t number) { return "graph-" + std::to_string(number) + ".hnsw"; }
+
+std::optional<int64_t> GraphFileNumber(std::string_view name) {
+  constexpr std::string_view kPrefix = "graph-", kSuffix = ".hnsw";
+  if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return std::nullopt;
+  const std::string_view digits =
+      name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+  int64_t number = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size()) {
+    return std::nullopt;
+  }
+  return number;
+}
+
 std::string VectorsFileName(uint64_t generation) {
   return "vectors-" + std::to_string(generation) + ".bin";
 }
@@ -292,6 +372,7 @@ arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string&
                {"index", manifest.index},
                {"files", std::move(files)}};
   if (!manifest.data) json["generation"] = manifest.generation;
+  if (!manifest.segments.empty()) json["segments"] = SegmentsJson(manifest);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << json.dump(2) << '\n';
   out.close();
@@ -309,9 +390,9 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   if (!json.ok()) return json.status().WithMessage(json.status().message(), " (truncated?)");
   const ManifestReader reader(path);
   ARROW_ASSIGN_OR_RAISE(uint64_t version, reader.UInt(*json, "format_version"));
-  if (version != kSnapshotFormatVersion && version != kLegacySnapshotFormatVersion) {
+  if (version < kLegacySnapshotFormatVersion || version > kSnapshotFormatVersion) {
     return reader.Bad("format_version", "is " + std::to_string(version) + "; this build reads " +
-                                            std::to_string(kLegacySnapshotFormatVersion) + " and " +
+                                            std::to_string(kLegacySnapshotFormatVersion) + " to " +
                                             std::to_string(kSnapshotFormatVersion));
   }
   SnapshotManifest manifest;
@@ -337,8 +418,11 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
     if (files->contains("vectors")) {
       ARROW_ASSIGN_OR_RAISE(manifest.vectors, reader.Vectors(*files));
       const VectorsFile& vectors = *manifest.vectors;
-      if (vectors.graph_only ? vectors.rows < manifest.indexed_rows || vectors.rows > manifest.rows
-                             : vectors.rows != manifest.rows) {
+      // Version 3's vectors file of graph rows may hold unused copies: its segments say where.
+      const bool one_graph = version == kOneGraphSnapshotFormatVersion;
+      if (vectors.graph_only
+              ? one_graph && (vectors.rows < manifest.indexed_rows || vectors.rows > manifest.rows)
+              : vectors.rows != manifest.rows) {
         return reader.Bad("vectors", "holds " + std::to_string(vectors.rows) +
                                          " rows, the snapshot " + std::to_string(manifest.rows) +
                                          " (" + std::to_string(manifest.indexed_rows) +
@@ -352,7 +436,12 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
       }
     }
   }
-  ARROW_ASSIGN_OR_RAISE(manifest.graph, reader.File(*files, "index"));
+  if (version == kSnapshotFormatVersion) {
+    if (!manifest.vectors) return reader.Bad("vectors", "is missing");
+    ARROW_ASSIGN_OR_RAISE(manifest.segments, reader.Segments(*json, manifest));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(manifest.graph, reader.File(*files, "index"));
+  }
   if (files->contains("tombstones")) {
     ARROW_ASSIGN_OR_RAISE(manifest.tombstones, reader.File(*files, "tombstones"));
   }

@@ -27,16 +27,15 @@ bool FitsStoredSchema(const arrow::Schema& logged, const arrow::Schema& stored) 
 
 arrow::Result<std::shared_ptr<Dataset>> Dataset::Create(
     std::string name, const arrow::Schema& put_schema, MemoryBudget* budget,
-    const std::string& graph_file, ChargeMode mode, const ExternalVectors* graph_vectors) {
+    const std::vector<DatasetIndex::GraphFile>& graph_files, ChargeMode mode) {
   ARROW_ASSIGN_OR_RAISE(DatasetLayout layout, InspectPutSchema(put_schema));
   ARROW_ASSIGN_OR_RAISE(auto schema, StoredSchemaFor(put_schema));
   ARROW_ASSIGN_OR_RAISE(IndexConfig config, IndexConfigFor(*schema, layout));
   std::unique_ptr<DatasetIndex> index;
-  if (graph_file.empty()) {
+  if (graph_files.empty()) {
     ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Make(config, layout.vector.dim));
   } else {
-    ARROW_ASSIGN_OR_RAISE(index,
-                          DatasetIndex::Load(config, layout.vector.dim, graph_file, graph_vectors));
+    ARROW_ASSIGN_OR_RAISE(index, DatasetIndex::Load(config, layout.vector.dim, graph_files));
   }
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<DatasetText> text, DatasetText::Make(*schema));
   std::shared_ptr<Dataset> dataset(
@@ -469,8 +468,10 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
   std::vector<DatasetIndex::SegmentGraph> graphs = index_->Graphs();
   view.segments.reserve(graphs.size());
   for (size_t s = 0; s < graphs.size(); ++s) {
-    const int64_t first = segment_firsts_[s];
-    const int64_t end = s + 1 < segment_firsts_.size() ? segment_firsts_[s + 1] : num_rows_;
+    // While a snapshot's rows are loaded, its later segments hold none of them yet.
+    const int64_t end =
+        s + 1 < segment_firsts_.size() ? std::min(segment_firsts_[s + 1], num_rows_) : num_rows_;
+    const int64_t first = std::min(segment_firsts_[s], end);
     view.indexed_rows += graphs[s].indexed_rows;
     view.segments.push_back(
         {first, end - first, std::move(graphs[s].graph), graphs[s].indexed_rows});
@@ -480,7 +481,8 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
 
 void Dataset::SealIfFullLocked() {
   const int64_t active_rows = num_rows_ - segment_firsts_.back();
-  if (active_rows == 0 || active_rows * vector_row_bytes_ < segment_max_bytes_ ||
+  if (active_rows <= 0 || num_rows_ < restored_segment_rows_ ||
+      active_rows * vector_row_bytes_ < segment_max_bytes_ ||
       active_rows < index_->active_indexed_rows()) {
     return;
   }
@@ -490,6 +492,12 @@ void Dataset::SealIfFullLocked() {
     return;
   }
   segment_firsts_.push_back(num_rows_);
+}
+
+void Dataset::RestoreSegments(std::vector<int64_t> firsts, int64_t rows) {
+  WriterLock state(&state_mutex_);
+  segment_firsts_ = std::move(firsts);
+  restored_segment_rows_ = rows;
 }
 
 std::shared_ptr<DatasetText> Dataset::text() const {

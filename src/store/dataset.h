@@ -86,6 +86,8 @@ struct SavedSnapshot {
   // the rows it holds are numbered as the dataset's, and the next snapshot writes only the
   // rows added since (persist/snapshot_format.h).
   int64_t compactions = 0;
+  // Which graph each of its segments' graph files holds (store/segment_files.h), in order.
+  std::vector<SavedGraph> graphs;
 };
 
 // Thread-safe. Every logged change enters through Commit (an append, a delete, graph edges),
@@ -98,13 +100,19 @@ class Dataset {
   // An empty dataset whose stored schema derives from `put_schema` (see StoredSchemaFor).
   // `budget` must outlive the dataset; the dataset's bytes are charged to it, starting with its
   // fixed cost (kFixedBytes and its index's link locks), which CapacityError refuses past the
-  // limit under ChargeMode::kRefusable. With a `graph_file` (a snapshot's), the index graph is
-  // mapped from it instead of starting empty, its vectors from `graph_vectors` when the file
-  // was saved without them.
+  // limit under ChargeMode::kRefusable. With `graph_files` (a snapshot's, one per segment),
+  // the segments' graphs are mapped from them instead of one empty graph; the rows then
+  // loaded are cut into segments by RestoreSegments.
   static arrow::Result<std::shared_ptr<Dataset>> Create(
       std::string name, const arrow::Schema& put_schema, MemoryBudget* budget,
-      const std::string& graph_file = "", ChargeMode mode = ChargeMode::kRefusable,
-      const ExternalVectors* graph_vectors = nullptr);
+      const std::vector<DatasetIndex::GraphFile>& graph_files = {},
+      ChargeMode mode = ChargeMode::kRefusable);
+
+  // For a dataset created with graph files, before its snapshot's rows are appended
+  // (AppendRecovered): segment s of the index holds rows [firsts[s], firsts[s + 1]) (the last
+  // one up to `rows`, the snapshot's rows). No segment seals before the dataset holds `rows`
+  // rows; later rows go to the last segment and seal it as usual.
+  void RestoreSegments(std::vector<int64_t> firsts, int64_t rows) EXCLUDES(state_mutex_);
 
   // The memory of a dataset beside its index's, charged at creation: its objects, schemas,
   // locks, WAL and search state and the allocator's overhead (measured: 1,000 one-row datasets
@@ -522,6 +530,8 @@ class Dataset {
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches_ GUARDED_BY(state_mutex_);
   // Each segment's first row (store/segment.h), in order; index_'s graphs are theirs.
   std::vector<int64_t> segment_firsts_ GUARDED_BY(state_mutex_) = {0};
+  // Rows of the snapshot being loaded (RestoreSegments): no segment seals before they are in.
+  int64_t restored_segment_rows_ GUARDED_BY(state_mutex_) = 0;
   std::shared_ptr<const TombstoneSet> deleted_ GUARDED_BY(state_mutex_) = TombstoneSet::Empty();
   // Null without text columns; replaced by compactions.
   std::shared_ptr<DatasetText> text_ GUARDED_BY(state_mutex_);

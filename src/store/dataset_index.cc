@@ -114,33 +114,43 @@ void AppendVectorsAsFloat(const arrow::RecordBatch& batch, int vector_column, in
   }
 }
 
-DatasetIndex::DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw,
-                           int64_t restored_rows)
-    : config_(std::move(config)), restored_rows_(restored_rows), indexed_rows_(restored_rows) {
-  segments_.push_back(std::make_shared<Segment>(std::move(hnsw), restored_rows));
+DatasetIndex::DatasetIndex(IndexConfig config, std::vector<std::unique_ptr<HnswIndex>> graphs,
+                           bool restored)
+    : config_(std::move(config)), restored_rows_(0), indexed_rows_(0) {
+  for (auto& graph : graphs) {
+    const auto rows = restored ? static_cast<int64_t>(graph->size()) : 0;
+    restored_rows_.fetch_add(rows, std::memory_order_relaxed);
+    indexed_rows_.fetch_add(rows, std::memory_order_relaxed);
+    segments_.push_back(std::make_shared<Segment>(std::move(graph), rows));
+  }
 }
 
 arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Make(const IndexConfig& config,
                                                                 int dim) {
-  ARROW_ASSIGN_OR_RAISE(auto hnsw, HnswIndex::Make(static_cast<size_t>(dim), config.metric,
-                                                   config.element_type, config.params));
-  return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(hnsw), 0));
+  std::vector<std::unique_ptr<HnswIndex>> graphs;
+  ARROW_ASSIGN_OR_RAISE(
+      graphs.emplace_back(),
+      HnswIndex::Make(static_cast<size_t>(dim), config.metric, config.element_type, config.params));
+  return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(graphs), false));
 }
 
-arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Load(const IndexConfig& config, int dim,
-                                                                const std::string& path,
-                                                                const ExternalVectors* vectors) {
-  ARROW_ASSIGN_OR_RAISE(auto hnsw, HnswIndex::Load(path, vectors));
-  if (hnsw->dim() != static_cast<size_t>(dim) || hnsw->metric() != config.metric ||
-      hnsw->element_type() != config.element_type) {
-    return arrow::Status::Invalid("HNSW index file ", path, " does not fit its dataset: dim ",
-                                  hnsw->dim(), " (want ", dim, "), metric ",
-                                  MetricName(hnsw->metric()), " (want ", MetricName(config.metric),
-                                  "), element type ", simd::ElementTypeName(hnsw->element_type()),
-                                  " (want ", simd::ElementTypeName(config.element_type), ")");
+arrow::Result<std::unique_ptr<DatasetIndex>> DatasetIndex::Load(
+    const IndexConfig& config, int dim, const std::vector<GraphFile>& files) {
+  std::vector<std::unique_ptr<HnswIndex>> graphs;
+  for (const GraphFile& file : files) {
+    ARROW_ASSIGN_OR_RAISE(auto hnsw, HnswIndex::Load(file.path, file.vectors));
+    if (hnsw->dim() != static_cast<size_t>(dim) || hnsw->metric() != config.metric ||
+        hnsw->element_type() != config.element_type) {
+      return arrow::Status::Invalid(
+          "HNSW index file ", file.path, " does not fit its dataset: dim ", hnsw->dim(), " (want ",
+          dim, "), metric ", MetricName(hnsw->metric()), " (want ", MetricName(config.metric),
+          "), element type ", simd::ElementTypeName(hnsw->element_type()), " (want ",
+          simd::ElementTypeName(config.element_type), ")");
+    }
+    graphs.push_back(std::move(hnsw));
   }
-  const auto rows = static_cast<int64_t>(hnsw->size());
-  return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(hnsw), rows));
+  if (graphs.empty()) return arrow::Status::Invalid("a dataset index needs a graph");
+  return std::unique_ptr<DatasetIndex>(new DatasetIndex(config, std::move(graphs), true));
 }
 
 std::unique_lock<std::mutex> DatasetIndex::PauseIndexing() {
@@ -153,18 +163,6 @@ std::unique_lock<std::mutex> DatasetIndex::PauseIndexing() {
 std::vector<std::shared_ptr<DatasetIndex::Segment>> DatasetIndex::SegmentsNow() const {
   MutexLock lock(&graph_mutex_);
   return segments_;
-}
-
-arrow::Result<int64_t> DatasetIndex::SaveGraph(const std::string& path,
-                                               VectorsPlacement placement) {
-  const auto paused = PauseIndexing();
-  const std::shared_ptr<Segment> first = SegmentsNow().front();
-  ARROW_RETURN_NOT_OK(first->graph->Save(path, placement));
-  return static_cast<int64_t>(first->graph->size());
-}
-
-int64_t DatasetIndex::saved_graph_rows() const {
-  return SegmentsNow().front()->indexed_rows.load(std::memory_order_acquire);
 }
 
 std::vector<DatasetIndex::SegmentGraph> DatasetIndex::Graphs() const {

@@ -73,27 +73,23 @@ class DatasetIndex {
   // An index of one empty segment.
   static arrow::Result<std::unique_ptr<DatasetIndex>> Make(const IndexConfig& config, int dim);
 
-  // An index whose first segment's graph is mapped from `path` (written by SaveGraph), without
-  // rebuilding it. Invalid, naming the file, when the file is damaged or its dimension, metric
-  // or element type differ from `config` and `dim`.
-  // `vectors`: the graph's vectors when it was saved without them (SaveGraph kSeparateFile).
-  static arrow::Result<std::unique_ptr<DatasetIndex>> Load(
-      const IndexConfig& config, int dim, const std::string& path,
-      const ExternalVectors* vectors = nullptr);
+  // A graph file of a snapshot, and its vectors when it was saved without them
+  // (VectorsPlacement::kSeparateFile).
+  struct GraphFile {
+    std::string path;
+    const ExternalVectors* vectors = nullptr;
+  };
+  // An index of one segment per file of `graphs` (in segment order, at least one), each graph
+  // mapped, without rebuilding it; every row of them counts as restored. Invalid, naming the
+  // file, when a file is damaged or its dimension, metric or element type differ from `config`
+  // and `dim`.
+  static arrow::Result<std::unique_ptr<DatasetIndex>> Load(const IndexConfig& config, int dim,
+                                                           const std::vector<GraphFile>& graphs);
 
   // Stops the dataset's indexing while the returned lock is held: a CatchUp in progress stops
   // early to let it in, and no graph changes until the lock is released. Searches go on. For
-  // snapshots (SaveGraph), compactions (Replace) and vector sharing.
+  // snapshots (which save the graphs), compactions (Replace) and vector sharing.
   std::unique_lock<std::mutex> PauseIndexing();
-
-  // Writes the graph of the first segment's rows linked so far to `path`, its vectors included
-  // or not (`placement`), and returns how many rows it holds (saved_graph_rows()). Until
-  // snapshots are written per segment, a restart rebuilds the later segments' graphs. Indexing
-  // of this dataset waits while the graph is written (PauseIndexing); searches do not.
-  arrow::Result<int64_t> SaveGraph(const std::string& path,
-                                   VectorsPlacement placement = VectorsPlacement::kInFile);
-  // The rows SaveGraph would write now.
-  int64_t saved_graph_rows() const;
 
   const IndexConfig& config() const { return config_; }
 
@@ -143,7 +139,8 @@ class DatasetIndex {
     std::atomic<int64_t> indexed_rows;
   };
 
-  DatasetIndex(IndexConfig config, std::unique_ptr<HnswIndex> hnsw, int64_t restored_rows);
+  // One segment per graph, every row of `graphs` restored when `restored`.
+  DatasetIndex(IndexConfig config, std::vector<std::unique_ptr<HnswIndex>> graphs, bool restored);
 
   // The segments now (a copy of the list; the graphs are shared).
   std::vector<std::shared_ptr<Segment>> SegmentsNow() const;

@@ -24,11 +24,13 @@
 
 namespace arbalest {
 
-// No sealing unless asked for (--segment-max-bytes, index.segment_max_bytes): every dataset is
-// one segment, one graph, as before segments. Until snapshots save one graph file per segment
-// (docs/storage.md), a restart maps only the first segment's graph and rebuilds the others, and
-// a search costs one graph search per segment, so sealing is opt-in for now.
-inline constexpr int64_t kDefaultSegmentMaxBytes = std::numeric_limits<int64_t>::max();
+// The default segment size (--segment-max-bytes): 2 GiB of vectors, 1.4M rows at 384-d float32,
+// so a dataset of a million such rows is one graph. Snapshots keep one graph file per segment
+// (store/segment_files.h), so a restart maps every segment's graph and sealing costs it
+// nothing.
+inline constexpr int64_t kDefaultSegmentMaxBytes = int64_t{2} << 30;
+// --segment-max-bytes 0: never seal, one segment per dataset.
+inline constexpr int64_t kNeverSeal = std::numeric_limits<int64_t>::max();
 
 // The segment size of datasets whose schema does not set one (longbow.index.segment_max_bytes):
 // --segment-max-bytes, set once at startup before any dataset exists (main.cc).
@@ -47,6 +49,15 @@ struct SegmentView {
   int64_t end_row() const { return first_row + rows; }
   // Dataset rows [first_row + linked, end_row()) are not in the graph: scanned exactly.
   int64_t linked_rows() const { return std::min(indexed_rows, rows); }
+};
+
+// A segment graph as a snapshot's graph file holds it: the graph object and its linked rows
+// when the file was written (or loaded). While the segment's graph is that same object with
+// those rows, the file still holds it, and the next snapshot links the file instead of
+// writing it (store/segment_files.h). A compaction or a merge makes a new graph object.
+struct SavedGraph {
+  std::weak_ptr<const HnswIndex> graph;
+  int64_t linked_rows = 0;
 };
 
 // The rows of `rows` in [first, end), numbered from `first` (a segment's local rows).

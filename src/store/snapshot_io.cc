@@ -16,6 +16,7 @@
 #include "persist/staging_dir.h"
 #include "store/dataset_edges.h"
 #include "store/scan.h"
+#include "store/segment_files.h"
 #include "store/snapshot_rows.h"
 
 namespace arbalest {
@@ -39,7 +40,10 @@ Json IndexDescription(const Dataset& dataset) {
 }
 
 int64_t SizeOnDisk(const SnapshotManifest& manifest) {
-  int64_t bytes = manifest.graph.digest.bytes;
+  int64_t bytes = 0;
+  for (const SegmentGraphFile& segment : GraphSegments(manifest)) {
+    bytes += segment.graph.digest.bytes;
+  }
   if (manifest.data) bytes += manifest.data->digest.bytes;
   for (const RowFile& row_file : manifest.row_files) bytes += row_file.file.digest.bytes;
   if (manifest.vectors) bytes += manifest.vectors->bytes();
@@ -50,13 +54,11 @@ int64_t SizeOnDisk(const SnapshotManifest& manifest) {
 
 // The files of the dataset's newest snapshot on disk, when the snapshot being written can
 // continue them: that snapshot is the one the dataset last saved or loaded, no compaction
-// renumbered the rows since, it is of format version 2 and its vectors file holds what
+// renumbered the rows since, it is of format version 2 or 3 and its vectors file holds what
 // `received` says (every row's received vector, or the graph's own rows).
 // Otherwise (also when anything about it cannot be read) nullopt: a new generation.
-std::optional<std::pair<std::string, SnapshotManifest>> ContinuableSnapshot(const Dataset& dataset,
-                                                                            const std::string& root,
-                                                                            bool received,
-                                                                            int64_t rows_now) {
+std::optional<PreviousSnapshot> ContinuableSnapshot(const Dataset& dataset, const std::string& root,
+                                                    bool received, int64_t rows_now) {
   const SavedSnapshot saved = dataset.saved_snapshot();
   if (saved.lsn == 0 || saved.compactions != dataset.compaction_totals().compactions) {
     return std::nullopt;
@@ -78,46 +80,43 @@ std::optional<std::pair<std::string, SnapshotManifest>> ContinuableSnapshot(cons
       manifest->rows > rows_now) {
     return std::nullopt;
   }
-  return std::make_pair(newest->path, std::move(*manifest));
+  return PreviousSnapshot{newest->path, std::move(*manifest)};
 }
 
-// Hard-links the files of `previous` (in `previous_dir`) that the new snapshot keeps into
-// `staging`: its rows files and its vectors file, which the new snapshot appends to.
-arrow::Status LinkFiles(const std::string& previous_dir, const SnapshotManifest& previous,
-                        const StagingDir& staging) {
-  std::vector<std::string> names;
-  for (const RowFile& row_file : previous.row_files) names.push_back(row_file.file.name);
-  if (previous.vectors) names.push_back(previous.vectors->name);
-  for (const std::string& name : names) {
-    std::error_code error;
-    fs::create_hard_link(fs::path(previous_dir) / name, staging.FilePath(name), error);
-    if (error) {
-      return arrow::Status::IOError("cannot link ", (fs::path(previous_dir) / name).string(),
-                                    " into ", staging.FilePath(name), ": ", error.message());
-    }
+// Hard-links the files of `previous` that the new snapshot keeps into `staging`: its rows
+// files and its vectors file, which the new snapshot appends to (graph files:
+// SaveSegmentGraphs).
+arrow::Status LinkFiles(const PreviousSnapshot& previous, const StagingDir& staging) {
+  for (const RowFile& row_file : previous.manifest.row_files) {
+    ARROW_RETURN_NOT_OK(LinkSnapshotFile(previous.dir, row_file.file.name, staging));
+  }
+  if (previous.manifest.vectors) {
+    ARROW_RETURN_NOT_OK(LinkSnapshotFile(previous.dir, previous.manifest.vectors->name, staging));
   }
   return arrow::Status::OK();
 }
 
-// Starts `manifest`'s files: those of the previous snapshot, linked, when it can be continued,
-// else a new generation (numbered by the snapshot's LSN) with an empty vectors file, to hold
-// every row's vector when `received`, else the graph's rows.
-arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool received,
-                         const DatasetSnapshot& view, const StagingDir& staging,
-                         SnapshotManifest* manifest) {
+// Starts `manifest`'s files: those of the previous snapshot, linked, when it can be continued
+// (returned), else a new generation (numbered by the snapshot's LSN) with an empty vectors
+// file, to hold every row's vector when `received`, else the graph's rows.
+arrow::Result<std::optional<PreviousSnapshot>> StartFiles(const Dataset& dataset,
+                                                          const std::string& root, bool received,
+                                                          const DatasetSnapshot& view,
+                                                          const StagingDir& staging,
+                                                          SnapshotManifest* manifest) {
   if (auto previous = ContinuableSnapshot(dataset, root, received, view.num_rows)) {
-    auto linked = LinkFiles(previous->first, previous->second, staging);
+    auto linked = LinkFiles(*previous, staging);
     if (linked.ok()) {
-      manifest->generation = previous->second.generation;
-      manifest->row_files = previous->second.row_files;
-      manifest->vectors = previous->second.vectors;
-      manifest->rows = previous->second.rows;
-      return arrow::Status::OK();
+      manifest->generation = previous->manifest.generation;
+      manifest->row_files = previous->manifest.row_files;
+      manifest->vectors = previous->manifest.vectors;
+      manifest->rows = previous->manifest.rows;
+      return previous;
     }
     spdlog::warn("snapshot of '{}' rewrites every row: {}", dataset.name(), linked.message());
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(staging.FilePath(""), error)) {
-      if (entry.path().filename() != kSnapshotIndexFile) fs::remove(entry.path(), error);
+      fs::remove(entry.path(), error);
     }
   }
   manifest->generation = view.lsn;
@@ -132,7 +131,7 @@ arrow::Status StartFiles(const Dataset& dataset, const std::string& root, bool r
   if (!std::ofstream(vectors, std::ios::binary | std::ios::trunc)) {
     return arrow::Status::IOError("cannot create ", vectors);
   }
-  return arrow::Status::OK();
+  return std::nullopt;
 }
 
 arrow::Result<SnapshotFile> Describe(const StagingDir& staging, std::string_view name) {
@@ -189,27 +188,32 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   SnapshotManifest manifest;
   manifest.dataset = dataset.name();
   const bool received = GraphStoresReceivedVectors(dataset);
-  ARROW_ASSIGN_OR_RAISE(manifest.indexed_rows,
-                        dataset.index().SaveGraph(staging->FilePath(kSnapshotIndexFile),
-                                                  VectorsPlacement::kSeparateFile));
-  // Only now the rows: every row in the saved graph is published already.
-  const DatasetSnapshot view = dataset.Snapshot();
-  if (dataset.dropped()) {
-    return arrow::Status::KeyError("dataset '", dataset.name(),
-                                   "' was deleted during its snapshot");
+  DatasetSnapshot view;
+  std::vector<GraphRowsToAppend> graph_rows;
+  {
+    // The rows and the segments' graphs of one moment: indexing waits until every graph that
+    // changed is written; puts, scans and searches go on.
+    const auto paused = dataset.index().PauseIndexing();
+    view = dataset.Snapshot();
+    if (dataset.dropped()) {
+      return arrow::Status::KeyError("dataset '", dataset.name(),
+                                     "' was deleted during its snapshot");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto previous,
+                          StartFiles(dataset, root, received, view, *staging, &manifest));
+    ARROW_ASSIGN_OR_RAISE(
+        graph_rows,
+        SaveSegmentGraphs(view, previous, dataset.saved_snapshot().graphs, *staging, &manifest));
   }
   manifest.lsn = view.lsn;
   manifest.created_lsn = dataset.created_lsn();
   manifest.put_schema = dataset.put_schema();
   manifest.schema = view.schema;
   manifest.index = IndexDescription(dataset);
-  ARROW_RETURN_NOT_OK(StartFiles(dataset, root, received, view, *staging, &manifest));
   ARROW_RETURN_NOT_OK(
       WriteNewRows(view, dataset.vector_column(), staging->FilePath(""), &manifest, cancelled));
-  ARROW_RETURN_NOT_OK(
-      AppendGraphRows(*view.segments.front().graph, staging->FilePath(""), &manifest));
+  ARROW_RETURN_NOT_OK(AppendGraphRows(view, graph_rows, staging->FilePath(""), &manifest));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
-  ARROW_ASSIGN_OR_RAISE(manifest.graph, Describe(*staging, kSnapshotIndexFile));
   if (!view.deleted->empty()) {
     ARROW_RETURN_NOT_OK(
         WriteTombstones(view.deleted->rows(), staging->FilePath(kSnapshotTombstonesFile)));
@@ -226,9 +230,13 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
           .string()};
   ARROW_RETURN_NOT_OK(staging->Commit(committed.path));
   RemoveOlderSnapshots(root, committed);
-  const SavedSnapshot saved{
-      manifest.lsn,          view.live_rows(),     static_cast<int64_t>(view.deleted->size()),
-      manifest.indexed_rows, SizeOnDisk(manifest), compactions};
+  const SavedSnapshot saved{manifest.lsn,
+                            view.live_rows(),
+                            static_cast<int64_t>(view.deleted->size()),
+                            manifest.indexed_rows,
+                            SizeOnDisk(manifest),
+                            compactions,
+                            SavedGraphsOf(view.segments)};
   dataset.set_saved_snapshot(saved);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -251,7 +259,6 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
   for (const RowFile& row_file : manifest.row_files) {
     ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, row_file.file));
   }
-  ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, manifest.graph));
   Roaring deleted;
   if (manifest.tombstones) {
     ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, *manifest.tombstones));
@@ -266,16 +273,12 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
   if (manifest.vectors) {
     ARROW_ASSIGN_OR_RAISE(vectors, MapVectors(dir.path, *manifest.vectors));
   }
-  const std::string graph_path = (fs::path(dir.path) / manifest.graph.name).string();
-  ARROW_ASSIGN_OR_RAISE(auto dataset,
-                        Dataset::Create(manifest.dataset, *manifest.put_schema, budget, graph_path,
-                                        ChargeMode::kAlways, vectors ? &*vectors : nullptr));
+  ARROW_ASSIGN_OR_RAISE(SegmentGraphFiles graphs,
+                        OpenSegmentGraphs(dir.path, manifest, vectors ? &*vectors : nullptr));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, Dataset::Create(manifest.dataset, *manifest.put_schema,
+                                                      budget, graphs.files, ChargeMode::kAlways));
   ARROW_RETURN_NOT_OK(CheckSchemas(manifest, *dataset, manifest_path));
-  if (dataset->index().indexed_rows() != manifest.indexed_rows) {
-    return arrow::Status::Invalid("HNSW index file ", graph_path, " holds ",
-                                  dataset->index().indexed_rows(), " rows, its manifest says ",
-                                  manifest.indexed_rows);
-  }
+  ARROW_RETURN_NOT_OK(RestoreSegments(graphs, manifest.rows, *dataset));
   if (auto status = LoadRows(dir.path, manifest, vectors ? &*vectors : nullptr, *dataset);
       !status.ok()) {
     return status.WithMessage("loading snapshot ", dir.path, ": ", status.message());
@@ -285,7 +288,8 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
   dataset->set_created_lsn(manifest.created_lsn);
   const auto deleted_rows = static_cast<int64_t>(deleted.cardinality());
   dataset->set_saved_snapshot({manifest.lsn, manifest.rows - deleted_rows, deleted_rows,
-                               manifest.indexed_rows, SizeOnDisk(manifest)});
+                               manifest.indexed_rows, SizeOnDisk(manifest), 0,
+                               SavedGraphsOf(dataset->Snapshot().segments)});
   return dataset;
 }
 

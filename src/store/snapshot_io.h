@@ -30,16 +30,18 @@ struct SnapshotReport {
 // Writes a snapshot of `dataset` into the directory `root`, removes the dataset's older
 // snapshots there, and records the new one with Dataset::set_saved_snapshot.
 //
-// The cut: the index graph is saved first (indexing of this dataset waits meanwhile), then the
-// published rows and deleted rows are taken with their LSN (Dataset::Snapshot), so the graph
-// never holds a row the snapshot lacks. Puts, scans and searches go on throughout. `cancelled` is
-// polled between batches; when it returns true the snapshot is abandoned (Cancelled) and nothing is
-// left behind. IOError names the file that could not be written.
+// The cut: with indexing of this dataset paused, the published rows, deleted rows and segments
+// are taken with their LSN (Dataset::Snapshot) and the segments' graphs that changed since the
+// previous snapshot are written (store/segment_files.h), so no graph holds a row the snapshot
+// lacks; then the rows are written with indexing going on. Puts, scans and searches go on
+// throughout. `cancelled` is polled between batches; when it returns true the snapshot is abandoned
+// (Cancelled) and nothing is left behind. IOError names the file that could not be written.
 arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string& root,
                                             const std::function<bool()>& cancelled);
 
 // Loads the snapshot in `dir`: the dataset with its rows (charged to `budget`; CapacityError
-// past --max-memory), its deleted rows and its graph (mapped, not rebuilt), marked as holding
+// past --max-memory), its deleted rows and its segments, each segment's graph mapped (not
+// rebuilt), marked as holding
 // every change up to the snapshot's LSN. IOError or Invalid names the file that is missing,
 // truncated or corrupt.
 arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir,

@@ -94,28 +94,6 @@ arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const
   return arrow::Status::OK();
 }
 
-arrow::Status AppendGraphRows(const HnswIndex& graph, const std::string& dir,
-                              SnapshotManifest* manifest) {
-  if (!manifest->vectors || !manifest->vectors->graph_only) return arrow::Status::OK();
-  VectorsFile& vectors = *manifest->vectors;
-  if (manifest->indexed_rows <= vectors.rows) return arrow::Status::OK();
-  const RecordArena& rows = graph.rows().rows();
-  if (static_cast<int64_t>(rows.stride()) != vectors.row_bytes) {
-    return arrow::Status::UnknownError("the graph's rows have ", rows.stride(),
-                                       " bytes, its vectors file's ", vectors.row_bytes);
-  }
-  ARROW_ASSIGN_OR_RAISE(auto appender,
-                        ChunkAppender::Open(PathIn(dir, vectors.name), vectors.bytes()));
-  for (int64_t row = vectors.rows; row < manifest->indexed_rows; ++row) {
-    ARROW_RETURN_NOT_OK(appender->Append(std::span<const uint8_t>(
-        static_cast<const uint8_t*>(rows.At(static_cast<uint64_t>(row))), rows.stride())));
-  }
-  ARROW_ASSIGN_OR_RAISE(FileDigest chunk, appender->Finish());
-  vectors.chunks.push_back(chunk);
-  vectors.rows = manifest->indexed_rows;
-  return arrow::Status::OK();
-}
-
 arrow::Result<ExternalVectors> MapVectors(const std::string& dir, const VectorsFile& vectors) {
   ExternalVectors mapped;
   mapped.path = PathIn(dir, vectors.name);

@@ -31,11 +31,6 @@ bool GraphStoresReceivedVectors(const Dataset& dataset);
 arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const std::string& dir,
                            SnapshotManifest* manifest, const std::function<bool()>& cancelled);
 
-// For a vectors file of the graph's own rows (graph_only): appends `graph`'s rows from the
-// file's end to manifest->indexed_rows, as the graph stores them. Nothing otherwise.
-arrow::Status AppendGraphRows(const HnswIndex& graph, const std::string& dir,
-                              SnapshotManifest* manifest);
-
 // The vectors file of the snapshot in `dir`, mapped and checked against its chunks: what the
 // graph and the rows files' vector column point into. IOError or Invalid names the file.
 arrow::Result<ExternalVectors> MapVectors(const std::string& dir, const VectorsFile& vectors);

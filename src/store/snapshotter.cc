@@ -21,7 +21,7 @@ constexpr auto kWalPollInterval = std::chrono::milliseconds(250);
 arrow::Status ShuttingDown() { return arrow::Status::Cancelled("the server is shutting down"); }
 
 bool Changed(const Dataset& dataset, const SavedSnapshot& saved) {
-  return dataset.last_lsn() > saved.lsn || dataset.index().saved_graph_rows() > saved.indexed_rows;
+  return dataset.last_lsn() > saved.lsn || dataset.index().indexed_rows() > saved.indexed_rows;
 }
 
 }  // namespace

@@ -261,7 +261,7 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
       // Never refused: the dataset was promised (a lower --max-memory or --max-dimension than
       // when it was created still lets it load).
       ARROW_ASSIGN_OR_RAISE(auto created, Dataset::Create(entry.dataset, *entry.schema, &budget_,
-                                                          "", ChargeMode::kAlways));
+                                                          {}, ChargeMode::kAlways));
       created->set_created_lsn(entry.lsn);
       datasets_.emplace(entry.dataset, std::move(created));
       return arrow::Status::OK();

@@ -1,17 +1,32 @@
 """Segments over the wire: `--segment-max-bytes` seals a dataset's rows into several segments,
 each with its own graph (stats report how many); searches across them agree with numpy's exact
-top-k, with deletes and after a restart (which may cut the segments again); without the flag a
-dataset stays one segment; a bad value is refused at startup by name.
+top-k, with deletes and after a restart; a small dataset stays one segment; a bad value is
+refused at startup by name.
+
+Snapshots keep one graph file per segment (persist/snapshot_format.h, version 3): a restart
+after a SIGKILL maps every segment's graph and keeps the segment boundaries, rebuilding
+nothing; the next snapshot hard-links the sealed segments' graph files and rewrites only the
+active one's; a data directory of version 2 (one graph, tests/integration/data/snapshot_v2)
+opens as one segment; a damaged graph file stops startup naming it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
 import subprocess
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
 
-from arbalest_util import (action, binary_path, live_recall, make_table, put_table, scan, stats,
-                           unique_name, vectors_of, wait_indexed)
+from arbalest_util import (ServerProcess, action, assert_tables_equal, binary_path, live_recall,
+                           make_table, put_table, scan, sort_by_id, stats, unique_name,
+                           vectors_of, wait_indexed)
 
 DIM = 16
 ROWS = 6_000
@@ -41,15 +56,13 @@ def test_sealed_segments_search_like_brute_force_before_and_after_a_restart(star
     assert srv.stop() == 0
     srv.start()
     wait_indexed(srv.data, name)
-    # A restart cuts segments again at the loaded batches' boundaries, and a snapshot's rows
-    # come back as a few large batches: fewer, larger segments until snapshots keep one graph
-    # per segment (docs/storage.md).
-    assert 1 <= stats(srv.data, name)["segments"] <= ROWS // 1_000
+    # The shutdown's snapshot kept one graph file per segment: the same segments come back.
+    assert stats(srv.data, name)["segments"] == ROWS // 1_000
     assert live_recall(srv.data, name, vectors, live, queries) >= 0.95
     assert sorted(scan(srv.data, name).column("id").to_pylist()) == live.tolist()
 
 
-def test_without_the_flag_a_dataset_is_one_segment(start_server):
+def test_under_the_default_segment_size_a_dataset_is_one_segment(start_server):
     srv = start_server()
     name = unique_name("one_segment")
     put_table(srv.data, name, make_table(ROWS, DIM, rng=np.random.default_rng(7)),
@@ -64,3 +77,146 @@ def test_a_bad_segment_size_is_refused_at_startup(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "--segment-max-bytes" in done.stderr + done.stdout
+
+
+NO_TRIGGERS = ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
+               "--compact-deleted-fraction", "0"]
+METRIC_METADATA = {"euclidean": None, "cosine": {"metric": "cosine"}}
+
+
+def snapshot_dir(srv: ServerProcess, dataset: str) -> Path:
+    [found] = [p for p in (srv.data_dir / "snapshots").iterdir()
+               if p.name.startswith(f"{dataset}@") and not p.name.endswith((".tmp", ".trash"))]
+    return found
+
+
+def manifest(snapshot: Path) -> dict:
+    return json.loads((snapshot / "MANIFEST.json").read_text())
+
+
+def graph_inodes(snapshot: Path) -> list[tuple[str, int]]:
+    return [(s["graph"]["name"], os.stat(snapshot / s["graph"]["name"]).st_ino)
+            for s in manifest(snapshot)["segments"]]
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_a_restart_maps_every_segment_graph_and_keeps_the_boundaries(tmp_path, metric):
+    srv = ServerProcess(tmp_path, NO_TRIGGERS + ["--segment-max-bytes", str(SEGMENT_BYTES)])
+    srv.start()
+    name = unique_name("kept")
+    table = make_table(ROWS, DIM, rng=np.random.default_rng(11))
+    if METRIC_METADATA[metric]:
+        table = table.replace_schema_metadata(METRIC_METADATA[metric])
+    vectors = vectors_of(table.column("vector"))
+    queries = np.random.default_rng(12).standard_normal((40, DIM)).astype(np.float32)
+    if metric == "cosine":  # numpy's L2 top-k over unit vectors is the cosine top-k
+        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    put_table(srv.data, name, table, batch_size=BATCH)
+    wait_indexed(srv.data, name)
+    doomed = np.arange(3, ROWS, 5)
+    assert action(srv.data, "delete", {"dataset": name, "ids": doomed.tolist()})[0]["deleted"] \
+        == len(doomed)
+    live = np.setdiff1d(np.arange(ROWS), doomed)
+    action(srv.data, "snapshot", {"dataset": name})
+    first = snapshot_dir(srv, name)
+    written = manifest(first)
+    assert written["format_version"] == 3
+    bounds = [(s["first_row"], s["rows"]) for s in written["segments"]]
+    assert bounds == [(row, 1_000) for row in range(0, ROWS, 1_000)]
+    assert all(s["linked_rows"] == s["rows"] for s in written["segments"])
+    before = graph_inodes(first)
+
+    srv.stop(signal.SIGKILL)
+    srv.start()
+    wait_indexed(srv.data, name)
+    after = stats(srv.data, name)
+    assert after["segments"] == ROWS // 1_000
+    # Every row's graph was mapped, none rebuilt.
+    assert after["index_restored_rows"] == ROWS, after
+    assert live_recall(srv.data, name, vectors, live, queries) >= 0.95
+    ids = scan(srv.data, name).column("id").to_pylist()
+    assert sorted(ids) == live.tolist()  # every live row exactly once
+
+    # Rows after the restart go to the active segment, which seals as usual; the next snapshot
+    # links the sealed segments' graph files (the same inodes) and writes the new ones.
+    more = make_table(1_500, DIM, start_id=ROWS, rng=np.random.default_rng(13))
+    if METRIC_METADATA[metric]:
+        more = more.replace_schema_metadata(METRIC_METADATA[metric])
+    put_table(srv.data, name, more, batch_size=BATCH)
+    wait_indexed(srv.data, name)
+    assert stats(srv.data, name)["segments"] == ROWS // 1_000 + 2
+    action(srv.data, "snapshot", {"dataset": name})
+    second = snapshot_dir(srv, name)
+    assert second != first and not first.exists()
+    now = graph_inodes(second)
+    assert now[: len(before)] == before, (now, before)
+    assert {n for n, _ in now[len(before):]}.isdisjoint({n for n, _ in before})
+    assert [(s["first_row"], s["rows"]) for s in manifest(second)["segments"]] == \
+        bounds + [(ROWS, 1_000), (ROWS + 1_000, 500)]
+
+    # And from that snapshot again, with the rows after it in the log.
+    put_table(srv.data, name, make_table(100, DIM, start_id=ROWS + 1_500,
+                                         rng=np.random.default_rng(14)).replace_schema_metadata(
+                                             METRIC_METADATA[metric]))
+    srv.stop(signal.SIGKILL)
+    srv.start()
+    wait_indexed(srv.data, name)
+    again = stats(srv.data, name)
+    assert again["segments"] == ROWS // 1_000 + 2
+    assert again["index_restored_rows"] == ROWS + 1_500, again
+    assert sorted(scan(srv.data, name).column("id").to_pylist()) == \
+        live.tolist() + list(range(ROWS, ROWS + 1_600))
+
+
+V2_FIXTURE = Path(__file__).parent / "data" / "snapshot_v2"
+
+
+def test_a_data_dir_of_format_version_2_opens_as_one_segment_per_dataset(tmp_path):
+    expected = json.loads((V2_FIXTURE / "expected.json").read_text())
+    shutil.copytree(V2_FIXTURE / "data", tmp_path / "data")
+    srv = ServerProcess(tmp_path, NO_TRIGGERS + ["--segment-max-bytes", "4KiB"]).start()
+    for name in ("docs", "cos"):  # euclidean, cosine
+        old = snapshot_dir(srv, name)
+        assert manifest(old)["format_version"] == 2
+        rows = pa.concat_tables([make_table(n, 8, start_id=start) for n, start in
+                                 expected["puts"]])
+        want = sort_by_id(rows.filter(pc.is_in(rows.column("id"),
+                                               pa.array(expected["ids"][name]))))
+        assert_tables_equal(sort_by_id(scan(srv.data, name)), want, f"{name} after the upgrade")
+        loaded = stats(srv.data, name)
+        # The snapshot's 500 rows in one segment, its graph mapped; the log's 50 in the next
+        # (4 KiB: the snapshot's segment is full).
+        assert loaded["index_restored_rows"] == 500, loaded
+        assert loaded["segments"] == 2, loaded
+        action(srv.data, "snapshot", {"dataset": name})
+        new = snapshot_dir(srv, name)
+        written = manifest(new)
+        assert written["format_version"] == 3
+        assert [(s["first_row"], s["rows"]) for s in written["segments"]] == [(0, 500), (500, 50)]
+        # The version-2 graph is the sealed segment's: linked, not rewritten.
+        assert written["segments"][0]["graph"]["name"] == "index.hnsw"
+    srv.stop(signal.SIGKILL)
+    srv.start()
+    for name in ("docs", "cos"):
+        assert sorted(scan(srv.data, name).column("id").to_pylist()) == expected["ids"][name]
+        assert stats(srv.data, name)["index_restored_rows"] == 550
+
+
+def test_a_damaged_segment_graph_file_stops_startup_naming_it(tmp_path):
+    srv = ServerProcess(tmp_path, NO_TRIGGERS + ["--segment-max-bytes", str(SEGMENT_BYTES)])
+    srv.start()
+    name = unique_name("damaged")
+    put_table(srv.data, name, make_table(3_000, DIM), batch_size=BATCH)
+    wait_indexed(srv.data, name)
+    action(srv.data, "snapshot", {"dataset": name})
+    srv.stop(signal.SIGKILL)
+    snapshot = snapshot_dir(srv, name)
+    target = snapshot / manifest(snapshot)["segments"][1]["graph"]["name"]
+    raw = bytearray(target.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    with pytest.raises(RuntimeError, match="exited with code 1"):
+        srv.start(attempts=1)
+    assert str(target) in srv.stderr(), srv.stderr_tail()
+    assert "checksum" in srv.stderr(), srv.stderr_tail()

@@ -165,6 +165,103 @@ TEST(SnapshotFormatTest, InconsistentVersionTwoManifestsAreRefused) {
   EXPECT_NE(refused(json).find("'generation' is missing"), std::string::npos);
 }
 
+// A version-3 manifest: version 2's files, one graph file per segment.
+SnapshotManifest SampleManifestV3(const std::string& dir, bool graph_only) {
+  SnapshotManifest manifest = SampleManifestV2(dir);
+  manifest.segments = {SegmentGraphFile{0, 4, 4, 0, {GraphFileName(0), {100, 7}}},
+                       SegmentGraphFile{4, 6, 3, 4, {GraphFileName(3), {60, 8}}}};
+  if (graph_only) {
+    for (RowFile& row_file : manifest.row_files) {
+      row_file.has_vectors = true;
+      row_file.schema = manifest.schema;
+    }
+    // Segment 1's rows appended afresh after an older copy of its first rows.
+    manifest.vectors = VectorsFile{VectorsFileName(40), 9, 8, true, {{48, 5}, {24, 6}}};
+    manifest.segments[1].vectors_row = 6;
+  }
+  return manifest;
+}
+
+TEST(SnapshotFormatTest, VersionThreeManifestRoundTripsItsSegments) {
+  for (const bool graph_only : {false, true}) {
+    TempDir dir("arbalest_snapshot_format");
+    const SnapshotManifest written = SampleManifestV3(dir.path(), graph_only);
+    ASSERT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
+    const Json json = Json::parse(ReadFileText(dir / std::string(kManifestFile)));
+    EXPECT_EQ(json["format_version"], 3);
+    EXPECT_FALSE(json["files"].contains("index"));
+    auto read = ReadManifest(dir.path());
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    EXPECT_EQ(read->format_version(), 3);
+    ASSERT_EQ(read->segments.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      const SegmentGraphFile& got = read->segments[i];
+      const SegmentGraphFile& want = written.segments[i];
+      EXPECT_EQ(got.first_row, want.first_row);
+      EXPECT_EQ(got.rows, want.rows);
+      EXPECT_EQ(got.linked_rows, want.linked_rows);
+      EXPECT_EQ(got.vectors_row, want.vectors_row);
+      EXPECT_EQ(got.graph.name, want.graph.name);
+      EXPECT_EQ(got.graph.digest, want.graph.digest);
+    }
+    EXPECT_EQ(GraphSegments(*read).size(), 2u);
+  }
+  EXPECT_EQ(GraphFileNumber(GraphFileName(17)), 17);
+  EXPECT_EQ(GraphFileNumber("index.hnsw"), std::nullopt);
+  EXPECT_EQ(GraphFileNumber("graph-.hnsw"), std::nullopt);
+}
+
+TEST(SnapshotFormatTest, AVersionTwoManifestReadsAsOneSegment) {
+  TempDir dir("arbalest_snapshot_format");
+  ASSERT_TRUE(WriteManifest(SampleManifestV2(dir.path()), dir / std::string(kManifestFile)).ok());
+  auto read = ReadManifest(dir.path());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  const std::vector<SegmentGraphFile> segments = GraphSegments(*read);
+  ASSERT_EQ(segments.size(), 1u);
+  EXPECT_EQ(segments[0].first_row, 0);
+  EXPECT_EQ(segments[0].rows, 10);
+  EXPECT_EQ(segments[0].linked_rows, 7);
+  EXPECT_EQ(segments[0].vectors_row, 0);
+  EXPECT_EQ(segments[0].graph.name, kSnapshotIndexFile);
+}
+
+TEST(SnapshotFormatTest, InconsistentSegmentsAreRefused) {
+  TempDir dir("arbalest_snapshot_format");
+  const std::string path = dir / std::string(kManifestFile);
+  auto refused = [&](const Json& json) {
+    WriteText(path, json.dump());
+    auto read = ReadManifest(dir.path());
+    EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
+    EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
+    return read.status().message();
+  };
+  ASSERT_TRUE(WriteManifest(SampleManifestV3(dir.path(), false), path).ok());
+  const Json good = Json::parse(ReadFileText(path));
+  Json json = good;
+  json["segments"][1]["first_row"] = 5;  // a gap
+  EXPECT_NE(refused(json).find("'first_row' of segment 1 (graph-3.hnsw)"), std::string::npos);
+  json = good;
+  json["segments"][1]["linked_rows"] = 7;  // more than its rows
+  EXPECT_NE(refused(json).find("'linked_rows'"), std::string::npos);
+  json = good;
+  json["segments"][1]["vectors_row"] = 3;  // rows mode: vectors_row is first_row
+  EXPECT_NE(refused(json).find("'vectors_row'"), std::string::npos);
+  json = good;
+  json["segments"].erase(1);  // rows 4..9 in no segment
+  EXPECT_NE(refused(json).find("'segments' hold 4 rows, 4 linked; the snapshot 10, 7"),
+            std::string::npos);
+  json = good;
+  json["segments"] = Json::array();
+  EXPECT_NE(refused(json).find("'segments' must be a non-empty list"), std::string::npos);
+  json = good;
+  json["segments"][0]["graph"]["name"] = "../graph";
+  EXPECT_NE(refused(json).find("'name'"), std::string::npos);
+  ASSERT_TRUE(WriteManifest(SampleManifestV3(dir.path(), true), path).ok());
+  json = Json::parse(ReadFileText(path));
+  json["segments"][1]["vectors_row"] = 7;  // rows 7..9 of a file of 9
+  EXPECT_NE(refused(json).find("'vectors_row' of segment 1"), std::string::npos);
+}
+
 TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
   TempDir dir("arbalest_snapshot_format");
   const std::string path = dir / std::string(kManifestFile);
@@ -181,8 +278,8 @@ TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
   };
   EXPECT_NE(refused(good.substr(0, good.size() / 2)).find("truncated"), std::string::npos);
   Json json = Json::parse(good);
-  json["format_version"] = 3;
-  EXPECT_NE(refused(json.dump()).find("'format_version' is 3"), std::string::npos);
+  json["format_version"] = 4;
+  EXPECT_NE(refused(json.dump()).find("'format_version' is 4"), std::string::npos);
   json = Json::parse(good);
   json.erase("lsn");
   EXPECT_NE(refused(json.dump()).find("'lsn' is missing"), std::string::npos);

@@ -80,7 +80,7 @@ TEST(DatasetTest, CreationIsChargedAndRefusedPastTheLimit) {
   EXPECT_NE(second.status().message().find("--max-memory"), std::string::npos);
   EXPECT_EQ(budget.used(), fixed);
   // Replayed at startup, a dataset is counted but never refused.
-  auto replayed = Dataset::Create("replayed", *schema, &budget, "", ChargeMode::kAlways);
+  auto replayed = Dataset::Create("replayed", *schema, &budget, {}, ChargeMode::kAlways);
   ASSERT_TRUE(replayed.ok());
   EXPECT_EQ(budget.used(), 2 * fixed);
   first->reset();

@@ -65,7 +65,7 @@ TEST_F(IncrementalSnapshotTest, ASnapshotWritesOnlyTheRowsAddedSinceThePreviousO
     IndexRows(*dataset, 300);
     SnapshotAll(*store);
     auto [dir, first] = Newest("docs");
-    EXPECT_EQ(first.format_version(), 2);
+    EXPECT_EQ(first.format_version(), 3);
     generation = first.generation;
     EXPECT_EQ(RowFileNames(first), (std::vector<std::string>{RowFileName(generation, 0, 300)}));
     EXPECT_FALSE(first.row_files[0].has_vectors);  // the vectors file holds them

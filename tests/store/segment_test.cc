@@ -8,13 +8,16 @@
 // fraction; a restart (snapshot, then the log) searches alike.
 #include <arrow/api.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
 #include <set>
 #include <vector>
 
 #include "logged_store_test.h"
+#include "persist/snapshot_format.h"
 #include "store/search.h"
 #include "store/search_by_id.h"
 
@@ -156,6 +159,13 @@ class SegmentTest : public testing::LoggedStoreTest {
     return static_cast<double>(found) / static_cast<double>(wanted);
   }
 };
+
+// Each segment's first row.
+std::vector<int64_t> FirstRows(const DatasetSnapshot& view) {
+  std::vector<int64_t> firsts;
+  for (const SegmentView& segment : view.segments) firsts.push_back(segment.first_row);
+  return firsts;
+}
 
 TEST_F(SegmentTest, SealsIntoSegmentsOfTheConfiguredSize) {
   auto store = Open();
@@ -326,15 +336,78 @@ TEST_F(SegmentTest, ARestartSearchesAlike) {
   }
   auto store = Open();
   auto dataset = store->Get("ds").ValueOrDie();
-  // Until snapshots are written per segment, the first segment's graph is mapped and the
-  // segments after it are cut again where the loaded batches reach the size.
-  EXPECT_EQ(dataset->index().restored_rows(), kRowsPerSegment);
-  EXPECT_GE(dataset->Snapshot().segments.size(), 2u);
+  // Every segment's graph mapped from its own file, the segments cut where they were; the
+  // rows of the log sealed the snapshot's active segment (full) and went to a new one.
+  EXPECT_EQ(dataset->index().restored_rows(), 400);
+  const DatasetSnapshot loaded = dataset->Snapshot();
+  EXPECT_EQ(loaded.indexed_rows, 400);
+  EXPECT_EQ(FirstRows(loaded), (std::vector<int64_t>{0, 100, 200, 300, 400}));
   EXPECT_EQ(dataset->num_rows(), 500);
-  IndexRows(*dataset, 1000);
+  EXPECT_EQ(IndexRows(*dataset, 1000), 100);  // only the log's rows
   EXPECT_EQ(dataset->Snapshot().indexed_rows, 500);
   for (int q = 0; q < 10; ++q) EXPECT_EQ(Exact(*dataset, Query(q), 10, {}), before[q]);
   EXPECT_GE(Recall(*dataset, {}), 0.95);
+}
+
+// Each segment's graph file in the newest snapshot of "ds", with its inode.
+std::vector<std::pair<std::string, ino_t>> GraphFiles(const std::string& root) {
+  const SnapshotListing listing = ListSnapshotDirs(root).ValueOrDie();
+  EXPECT_EQ(listing.complete.size(), 1u);
+  const std::string dir = listing.complete.back().path;
+  std::vector<std::pair<std::string, ino_t>> files;
+  for (const SegmentGraphFile& segment : ReadManifest(dir).ValueOrDie().segments) {
+    struct stat info {};
+    EXPECT_EQ(stat((std::filesystem::path(dir) / segment.graph.name).c_str(), &info), 0);
+    files.emplace_back(segment.graph.name, info.st_ino);
+  }
+  return files;
+}
+
+TEST_F(SegmentTest, ASnapshotLinksTheGraphFilesOfUnchangedSealedSegments) {
+  auto store = Open();
+  auto dataset = Fill(*store, 400);
+  IndexRows(*dataset, 1000);
+  SnapshotAll(*store);
+  const auto first = GraphFiles(snapshot_dir());
+  ASSERT_EQ(first.size(), 4u);
+
+  // Segment 3 (active then, full) seals; segment 4 takes the rows. The sealed graphs are the
+  // same objects with the same rows: their files are linked, segment 4's written.
+  for (int64_t row = 400; row < 450; row += kBatchRows) {
+    ASSERT_TRUE(store->Append(*dataset, RandomBatch(row, kBatchRows)).ok());
+  }
+  IndexRows(*dataset, 1000);
+  SnapshotAll(*store);
+  const auto second = GraphFiles(snapshot_dir());
+  ASSERT_EQ(second.size(), 5u);
+  for (size_t s = 0; s < 4; ++s) EXPECT_EQ(second[s], first[s]) << "segment " << s;
+
+  // The active segment's graph is rewritten by each snapshot, under a new name.
+  ASSERT_TRUE(store->Append(*dataset, RandomBatch(450, kBatchRows)).ok());
+  IndexRows(*dataset, 1000);
+  SnapshotAll(*store);
+  const auto third = GraphFiles(snapshot_dir());
+  ASSERT_EQ(third.size(), 5u);
+  for (size_t s = 0; s < 4; ++s) EXPECT_EQ(third[s], first[s]) << "segment " << s;
+  EXPECT_NE(third[4].first, second[4].first);
+  EXPECT_NE(third[4].second, second[4].second);
+
+  // A compaction replaces a segment's graph with a new object: written afresh.
+  ASSERT_EQ(*store->Delete(*dataset, *Ids({110, 120, 130})), 3);
+  ASSERT_TRUE(store->Compact(*dataset).ok());
+  SnapshotAll(*store);
+  const auto compacted = GraphFiles(snapshot_dir());
+  ASSERT_EQ(compacted.size(), 5u);
+  EXPECT_NE(compacted[1].second, first[1].second);
+
+  // And a restart from it maps every segment's graph, rebuilding none.
+  store.reset();
+  store = Open();
+  dataset = store->Get("ds").ValueOrDie();
+  EXPECT_EQ(dataset->index().restored_rows(), 497);
+  EXPECT_EQ(IndexRows(*dataset, 1000), 0);
+  EXPECT_EQ(FirstRows(dataset->Snapshot()), (std::vector<int64_t>{0, 100, 197, 297, 397}));
+  EXPECT_GE(Recall(*dataset, {110, 120, 130}), 0.95);
 }
 
 }  // namespace

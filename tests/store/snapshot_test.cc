@@ -175,7 +175,7 @@ TEST_P(DamagedSnapshotTest, StartupFailsNamingTheFile) {
         (fs::path(snapshot_dir()) / SnapshotDirName("docs", reports[0].lsn, 200)).string();
     const std::string& how = GetParam();
     damaged = how.starts_with("manifest")  ? (fs::path(dir) / kManifestFile).string()
-              : how.starts_with("index")   ? (fs::path(dir) / kSnapshotIndexFile).string()
+              : how.starts_with("index")   ? FileStartingWith(dir, "graph-")
               : how.starts_with("vectors") ? FileStartingWith(dir, "vectors-")
                                            : FileStartingWith(dir, "rows-");
     const auto size = fs::file_size(damaged);
