@@ -15,7 +15,7 @@ std::optional<size_t> PickMerge(const std::vector<MergeCandidate>& segments, int
       if (pair == static_cast<size_t>(-1) || !fits(pair)) continue;
       const int64_t other = segments[pair == s ? s + 1 : s - 1].live_bytes;
       if (!best || segments[s].live_bytes < best_bytes ||
-          (segments[s].live_bytes == best_bytes && other < best_other)) {
+          (segments[s].live_bytes == best_bytes && other > best_other)) {
         best = pair;
         best_bytes = segments[s].live_bytes;
         best_other = other;

@@ -75,7 +75,7 @@ def test_a_bad_segment_size_is_refused_at_startup(tmp_path):
 def _put_small_segments(srv, name, seed):
     """ROWS rows sealed into 6 segments of 1,000 (the last one active), all linked, then 70% of
     the rows of the five sealed ones deleted: 300 live rows each, which fit the segment size
-    in threes. Returns the vectors and the live ids."""
+    three at a time. Returns the vectors and the live ids."""
     table = make_table(ROWS, DIM, rng=np.random.default_rng(seed))
     put_table(srv.data, name, table, batch_size=BATCH)
     wait_indexed(srv.data, name)
@@ -122,8 +122,8 @@ def test_small_segments_are_merged_while_puts_deletes_and_searches_go_on(start_s
     thread.join()
     assert not failures, failures
     wait_indexed(srv.data, name)
-    # The 5 sealed segments of 300 live rows merge to 600 + 900 (smallest first,
-    # docs/storage.md); the other three hold about 1,000 live rows each and stay.
+    # The 5 sealed segments of 300 live rows merge to 900 + 600 (the smallest first, into its
+    # larger neighbour: store/merge_policy.h); the other three hold about 1,000 live rows each.
     deadline = time.monotonic() + 60
     while stats(srv.data, name)["segments"] > 5 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -150,7 +150,7 @@ def test_with_merging_off_nothing_merges(start_server):
     more = make_table(BATCH, DIM, start_id=ROWS, rng=np.random.default_rng(12))
     put_table(srv.data, name, more)
     wait_indexed(srv.data, name)
-    time.sleep(2)  # merging on, they would be 4 by now (the test above merges in about 1 s)
+    time.sleep(2)  # merging on, they would be 5 by now (the test above merges in about 1 s)
     assert stats(srv.data, name)["segments"] == 7  # the batch sealed the sixth
     queries = np.random.default_rng(13).standard_normal((20, DIM)).astype(np.float32)
     assert live_recall(srv.data, name, np.concatenate([vectors, vectors_of(more.column("vector"))]),

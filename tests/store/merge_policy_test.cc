@@ -1,5 +1,5 @@
-// The merge policy (store/merge_policy.h): the smallest mergeable segment goes first, with the
-// smaller neighbour that fits; nothing past the segment size, nothing unsealed or unlinked.
+// The merge policy (store/merge_policy.h): the smallest mergeable segment goes first, into the
+// larger neighbour that fits; nothing past the segment size, nothing unsealed or unlinked.
 #include "store/merge_policy.h"
 
 #include <gtest/gtest.h>
@@ -13,11 +13,12 @@ std::vector<MergeCandidate> Sealed(std::initializer_list<int64_t> bytes) {
   return segments;
 }
 
-TEST(MergePolicyTest, TheSmallestSegmentMergesWithItsSmallerNeighbour) {
-  EXPECT_EQ(PickMerge(Sealed({50, 30, 10, 20, 60}), 100), 2u);    // 10 with 20 (its right)
-  EXPECT_EQ(PickMerge(Sealed({50, 15, 10, 40, 60}), 100), 1u);    // 10 with 15 (its left)
+TEST(MergePolicyTest, TheSmallestSegmentMergesIntoItsLargerNeighbourThatFits) {
+  EXPECT_EQ(PickMerge(Sealed({50, 30, 10, 20, 60}), 100), 1u);  // 10 into 30 (its left)
+  EXPECT_EQ(PickMerge(Sealed({50, 15, 10, 40, 60}), 100), 2u);  // 10 into 40 (its right)
+  EXPECT_EQ(PickMerge(Sealed({95, 10, 20}), 100), 1u);          // 95 + 10 is too much: 20
   EXPECT_EQ(PickMerge(Sealed({10, 95, 30}), 100), std::nullopt);  // 10 + 95 is too much
-  EXPECT_EQ(PickMerge(Sealed({10, 95, 30, 5}), 100), 2u);         // 5 with 30
+  EXPECT_EQ(PickMerge(Sealed({10, 95, 30, 5}), 100), 2u);       // 5 into 30
 }
 
 TEST(MergePolicyTest, OnlyPairsThatFitTheSegmentSize) {

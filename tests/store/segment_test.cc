@@ -165,7 +165,7 @@ class SegmentTest : public testing::LoggedStoreTest {
   }
 
   // Through the store's threads (index workers, the merge thread): segments left small by a
-  // compaction are merged to 5 by the merge thread when merging is on, never when it is off.
+  // compaction are merged to 4 by the merge thread when merging is on, never when it is off.
   void MergeThread(bool merge) {
     constexpr auto kPoll = std::chrono::milliseconds(10);
     auto store = Open();
@@ -181,7 +181,7 @@ class SegmentTest : public testing::LoggedStoreTest {
     ASSERT_TRUE(store->Compact(*dataset).ok());  // nine segments of 30 rows, the active 100
     if (merge) {
       // Until merged (the test's timeout fails it otherwise).
-      while (dataset->Snapshot().segments.size() > 5) std::this_thread::sleep_for(kPoll);
+      while (dataset->Snapshot().segments.size() > 4) std::this_thread::sleep_for(kPoll);
     } else {
       ASSERT_EQ(dataset->Snapshot().segments.size(), 10u);
       // A merge thread would be asked after the compaction and after each indexing turn.
@@ -192,7 +192,7 @@ class SegmentTest : public testing::LoggedStoreTest {
     }
     store->StopCompaction();  // a merge in progress is finished or abandoned
     store->StopIndexing();
-    EXPECT_EQ(dataset->Snapshot().segments.size(), merge ? 5u : 11u);
+    EXPECT_EQ(dataset->Snapshot().segments.size(), merge ? 4u : 11u);
     ExpectWholeSegmentsLinked(dataset->Snapshot());
   }
 
@@ -415,11 +415,11 @@ TEST_F(SegmentTest, MergesSegmentsLeftSmallByACompaction) {
   const auto rows_before = Rows(*dataset);
   const SegmentMergeReport report = Merge(*dataset);
   const DatasetSnapshot view = dataset->Snapshot();
-  // Smallest first: 30+30 four times, then the fifth 30 into its left 60: 60 60 60 90 | 100.
-  EXPECT_EQ(report.merges, 5);
-  EXPECT_EQ(report.inserted_rows, 150);
-  ASSERT_EQ(view.segments.size(), 5u);
-  EXPECT_EQ(view.segments[3].rows, 90);
+  // Smallest first, into its larger neighbour: 30+30, +30, then again twice: 90 90 90 | 100.
+  EXPECT_EQ(report.merges, 6);
+  EXPECT_EQ(report.inserted_rows, 180);
+  ASSERT_EQ(view.segments.size(), 4u);
+  EXPECT_EQ(view.segments[2].rows, 90);
   ExpectWholeSegmentsLinked(view);
   EXPECT_EQ(view.num_rows, 370);
   // The rows and their numbering are unchanged; nothing was logged.
