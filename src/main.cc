@@ -71,6 +71,7 @@ struct ServeConfig {
   double compact_deleted_fraction = 0.2;
   int64_t compact_min_rows = 1000;
   std::string segment_max_bytes = "2GiB";  // 0: no sealing
+  bool segment_merge = true;
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t max_streams = 512;
   int64_t fd_reserve = 64;
@@ -250,6 +251,12 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->check(ByteSizeValidator())
       ->capture_default_str();
   serve
+      .add_option("--segment-merge", config.segment_merge,
+                  "Merge a dataset's small adjacent sealed segments in the background, so that "
+                  "a dataset holds few graphs (false: never merge)")
+      ->envname("ARBALEST_SEGMENT_MERGE")
+      ->capture_default_str();
+  serve
       .add_option("--max-streams", config.max_streams,
                   "DoPut, DoGet and DoExchange calls open at once (both ports); more are refused "
                   "with UNAVAILABLE until one finishes")
@@ -374,7 +381,7 @@ arrow::Result<std::unique_ptr<Database>> OpenDatabase(const ServeConfig& config,
   SetDefaultSegmentMaxBytes(segment_max_bytes > 0 ? segment_max_bytes : kNeverSeal);
   options.share_vectors = !config.keep_vector_copies;
   options.compaction = {config.compact_deleted_fraction, config.compact_min_rows,
-                        config.index_workers};
+                        config.index_workers, config.segment_merge};
   options.snapshots = {SnapshotDir(config), *ParseDuration(config.snapshot_interval),
                        *ParseByteSize(config.snapshot_wal_bytes)};
   const auto start = std::chrono::steady_clock::now();

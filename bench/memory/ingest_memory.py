@@ -9,6 +9,11 @@ from one stream, waits until check_readiness says READY, and reads the server's 
 graph). Prints a table and the command. Not run in CI.
 
     .venv/bin/python bench/memory/ingest_memory.py [--rows N] [--binary build/release/arbalest]
+        [--server-arg=--segment-max-bytes=32MiB ...]
+
+Also reports the index memory the dataset is charged (stats index_bytes) and its segments: with
+sealing on (--segment-max-bytes), sealed segments whose rows are all linked free their float16
+build copies.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ def run(binary_args: list[str], rows: int, timeout: float) -> dict:
         memory = memory_bytes(srv.proc.pid)
         srv.stop()
     return {"ingest_s": ingest_s, "ready_s": ready_s, "graph": st["index_graph_bytes"],
+            "index": st["index_bytes"], "segments": st["segments"],
             "shared": st["shared_vector_rows"], "peak": memory["peak"],
             "rss": memory["rss"]}
 
@@ -53,15 +59,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--binary", default=str(REPO / "build" / "release" / "arbalest"))
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="an argument for the server (repeat for several)")
     parser.add_argument("--skip-copies", action="store_true",
                         help="measure only the default (not --keep-vector-copies)")
     args = parser.parse_args()
     os.environ["ARBALEST_BIN"] = args.binary
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     raw = args.rows * DIM * 4
-    results = {"shared (default)": run([], args.rows, args.timeout)}
+    results = {"shared (default)": run(args.server_arg, args.rows, args.timeout)}
     if not args.skip_copies:
-        results["--keep-vector-copies"] = run(["--keep-vector-copies"], args.rows, args.timeout)
+        results["--keep-vector-copies"] = run([*args.server_arg, "--keep-vector-copies"],
+                                              args.rows, args.timeout)
 
     print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -69,11 +78,13 @@ def main() -> None:
     print(f"# {args.rows} x {DIM} float32 in {BATCH_ROWS}-row puts, --fsync none; raw vectors "
           f"{raw / MIB:.0f} MiB")
     print(f"{'mode':22} {'ingest s':>9} {'READY s':>8} {'graph MiB':>10} {'shared rows':>12} "
-          f"{'peak RSS MiB':>13} {'RSS MiB':>8} {'peak/(raw+graph)':>17}")
+          f"{'peak RSS MiB':>13} {'RSS MiB':>8} {'peak/(raw+graph)':>17} {'index MiB':>10} "
+          f"{'segments':>9}")
     for mode, r in results.items():
         print(f"{mode:22} {r['ingest_s']:9.1f} {r['ready_s']:8.1f} {r['graph'] / MIB:10.0f} "
               f"{r['shared']:12d} {r['peak'] / MIB:13.0f} {r['rss'] / MIB:8.0f} "
-              f"{r['peak'] / (raw + r['graph']):17.2f}")
+              f"{r['peak'] / (raw + r['graph']):17.2f} {r['index'] / MIB:10.0f} "
+              f"{r['segments']:9d}")
 
 
 if __name__ == "__main__":

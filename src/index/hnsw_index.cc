@@ -312,6 +312,15 @@ arrow::Status HnswIndex::CopyLoadedHalfRows() {
   return arrow::Status::OK();
 }
 
+int64_t HnswIndex::DropBuildCopies() {
+  if (!half_copies_) return 0;
+  std::lock_guard lock(half_fill_mutex_);
+  const auto freed = static_cast<int64_t>(half_rows_.allocated_bytes());
+  half_rows_.Clear();
+  half_rows_missing_.store(store_.count(), std::memory_order_release);
+  return freed;
+}
+
 arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
   ARROW_ASSIGN_OR_RAISE(const RowId row, store_.Append(vector));
   if (!links0_.Reserve(uint64_t{row} + 1) || !nodes_.Reserve(uint64_t{row} + 1) ||
@@ -510,7 +519,10 @@ HnswIndex::MemoryModel HnswIndex::memory_model() const {
   add(store_.flags());
   add(links0_);
   add(nodes_);
-  if (half_copies_) add(half_rows_);
+  if (half_copies_) {
+    add(half_rows_);
+    model.build_copy_bytes_per_row = static_cast<int64_t>(half_rows_.stride());
+  }
   if (quantizer_) add(codes_);
   // A row reaches level l >= 1 with probability m^-l: 1 / (m - 1) upper lists of m + 1 words
   // per row on average, each row's levels in one heap block (16 bytes of overhead, for the

@@ -110,6 +110,9 @@ class HnswIndex final {
     int64_t fixed_bytes = 0;
     std::vector<Arena> arenas;
     int64_t upper_bytes_per_row = 0;
+    // Bytes per row of the insert-time float16 copies (0 without them), counted in `arenas`:
+    // what a graph that dropped its copies (DropBuildCopies) no longer holds.
+    int64_t build_copy_bytes_per_row = 0;
     int64_t BytesFor(int64_t rows) const;
   };
   MemoryModel memory_model() const;
@@ -121,6 +124,17 @@ class HnswIndex final {
   // The element type inserts compare rows in: float16 for float32 rows with float16_build
   // (the copies), else the rows' own type.
   simd::ElementType build_element_type() const { return link_space_.type(); }
+  // Frees the insert-time float16 copies of the rows (a sealed graph whose rows are all linked
+  // no longer needs them; searches never use them). They are written again, all at once,
+  // before the next insert, as after a Load. Must not run concurrently with Add, AddBatch or
+  // another DropBuildCopies; searches may run. Returns the bytes freed.
+  int64_t DropBuildCopies();
+  // Rows that have no float16 copy now (after a Load or DropBuildCopies; 0 without copies).
+  int64_t rows_without_build_copies() const {
+    return half_copies_ ? static_cast<int64_t>(half_rows_missing_.load(std::memory_order_acquire))
+                        : 0;
+  }
+
   // The row every search starts from (the first row of the top level); nullopt when empty.
   std::optional<RowId> entry_point() const {
     const Entry entry = LoadEntry();
@@ -144,6 +158,7 @@ class HnswIndex final {
  private:
   friend class HnswFile;
   friend class HnswCompaction;
+  friend class HnswMerge;
   static constexpr uint64_t kNoEntry = ~uint64_t{0};
   struct Entry {
     RowId row;

@@ -95,6 +95,17 @@ bool RecordArena::Reserve(uint64_t count) {
   return true;
 }
 
+void RecordArena::Clear() {
+  std::lock_guard lock(grow_mutex_);
+  for (uint64_t c = 0; c < num_chunks_; ++c) {
+    tables_.back()[c].store(nullptr, std::memory_order_relaxed);
+  }
+  owners_.clear();
+  num_chunks_ = 0;
+  owned_from_.store(0);
+  allocated_bytes_.store(0, std::memory_order_relaxed);
+}
+
 std::shared_ptr<const uint8_t> RecordArena::ChunkOwner(uint64_t i) const {
   std::lock_guard lock(grow_mutex_);
   const uint64_t chunk = i >> chunk_log2_;

@@ -69,6 +69,11 @@ class RecordArena {
   // follow. Returns false when that copy cannot be allocated.
   bool AdoptContiguous(uint8_t* base, uint64_t count, std::shared_ptr<const void> owner = nullptr);
 
+  // Frees every chunk (those lent through ChunkOwner live on with their holders): the arena is
+  // empty again and Reserve grows it anew. No record may be read or written meanwhile, nor
+  // after until it is reserved again.
+  void Clear();
+
   // Keeps the chunk that holds record `i` (below a reserved count) alive as long as the
   // returned pointer (which points at the chunk's first byte) lives, even past the arena.
   // Null for adopted memory that came without an owner.

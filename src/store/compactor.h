@@ -24,8 +24,10 @@ struct CompactionOptions {
   double deleted_fraction = 0.2;
   // ... and at least this many (--compact-min-rows): small datasets are not worth the work.
   int64_t min_deleted_rows = 1000;
-  // Threads that repair the graph of one compaction.
+  // Threads that repair the graph of one compaction (or link the rows of one merge).
   int threads = 1;
+  // Merge small adjacent segments in the background (--segment-merge; store/segment_merge.h).
+  bool merge_segments = true;
 };
 
 // Whether `snapshot`'s deleted rows call for a compaction under `options`.

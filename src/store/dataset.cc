@@ -570,9 +570,14 @@ void Dataset::MarkDropped() {
 
 int64_t Dataset::ChargeIndexMemory() {
   std::vector<SegmentView> segments;
+  int64_t rows_without_copies = 0;  // sealed graphs' rows whose float16 copies were freed
   for (DatasetIndex::SegmentGraph& graph : index_->Graphs()) {
+    rows_without_copies += graph.graph->rows_without_build_copies();
     segments.push_back({0, 0, std::move(graph.graph), 0});
   }
+  // The rows mapped from a snapshot have no copies either, and are not in the reservation.
+  const int64_t copies_freed = index_model_.build_copy_bytes_per_row *
+                               std::max<int64_t>(0, rows_without_copies - index_->restored_rows());
   const MemoryUsage graph = GraphMemory(segments);
   const std::shared_ptr<DatasetText> text = this->text();
   const int64_t graph_bytes = static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
@@ -582,7 +587,8 @@ int64_t Dataset::ChargeIndexMemory() {
                               (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);
   WriterLock lock(&state_mutex_);
   if (dropped_) return 0;
-  const int64_t graph_charged = std::max(graph_bytes, IndexReservation(charged_rows_));
+  const int64_t graph_charged =
+      std::max(graph_bytes, IndexReservation(charged_rows_) - copies_freed);
   // Shared vectors are charged with the batches.
   const int64_t bytes = kFixedBytes + id_map_bytes_ +
                         std::max<int64_t>(0, graph_charged + other_bytes - shared_allocated_bytes_);

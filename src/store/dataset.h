@@ -24,6 +24,7 @@
 #include "store/id_row_map.h"
 #include "store/memory_budget.h"
 #include "store/segment.h"
+#include "store/segment_merge.h"
 #include "store/tombstones.h"
 
 namespace arbalest {
@@ -173,6 +174,13 @@ class Dataset {
                                           const std::function<bool()>& cancelled,
                                           double segment_fraction = 0)
       EXCLUDES(maintenance_mutex_, delete_mutex_, append_mutex_, state_mutex_);
+
+  // Merges the dataset's small adjacent segments (store/segment_merge.h) from `threads`
+  // threads, one pair at a time, until the merge policy finds none or `cancelled` returns true.
+  // Nothing is logged. CapacityError when memory for a merged graph runs out.
+  arrow::Result<SegmentMergeReport> MergeSegments(int threads,
+                                                  const std::function<bool()>& cancelled)
+      EXCLUDES(maintenance_mutex_, state_mutex_);
 
   // Logs the dataset's drop and, once durable, marks it dropped (MarkDropped): every change of
   // the dataset is logged before the drop or not at all. KeyError when it was dropped already;
@@ -487,6 +495,12 @@ class Dataset {
   void IndexText(DatasetText* text, const arrow::RecordBatch& batch,
                  std::optional<TextIndex::TokenizedRows> tokenized,
                  std::optional<int64_t> first_row);
+  // Swaps `merged`, the graph of the rows of the adjacent segments `left` and `right` of a
+  // view, in for theirs (segment_merge.cc). False when they are no longer adjacent segments
+  // (a compaction replaced one) or the dataset was dropped: nothing changed.
+  bool PublishMerge(const SegmentView& left, const SegmentView& right,
+                    std::shared_ptr<HnswIndex> merged) EXCLUDES(maintenance_mutex_, state_mutex_);
+
   // The rows of `view` past those `plan` holds, added to it.
   void ExtendPlan(CompactionPlan& plan, const DatasetSnapshot& view);
 

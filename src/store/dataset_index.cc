@@ -207,6 +207,20 @@ void DatasetIndex::Replace(std::vector<SegmentGraph> graphs) {
   restored_rows_.store(0, std::memory_order_relaxed);
 }
 
+std::optional<size_t> DatasetIndex::ReplacePair(const HnswIndex* first, const HnswIndex* second,
+                                                std::shared_ptr<HnswIndex> merged) {
+  MutexLock lock(&graph_mutex_);
+  for (size_t s = 0; s + 1 < segments_.size(); ++s) {
+    if (segments_[s]->graph.get() != first || segments_[s + 1]->graph.get() != second) continue;
+    const int64_t rows = static_cast<int64_t>(merged->size());
+    segments_[s] = std::make_shared<Segment>(std::move(merged), rows);
+    segments_.erase(segments_.begin() + static_cast<ptrdiff_t>(s) + 1);
+    if (s == 0) restored_rows_.store(0, std::memory_order_relaxed);  // the loaded graph went
+    return s;
+  }
+  return std::nullopt;
+}
+
 arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, int vector_column,
                                              int64_t max_rows, int threads,
                                              const std::function<bool()>& cancelled) {
@@ -219,7 +233,12 @@ arrow::Result<int64_t> DatasetIndex::CatchUp(const DatasetSnapshot& snapshot, in
     if (s >= segments.size() || view.graph != segments[s]->graph) return added;
     Segment& segment = *segments[s];
     const int64_t linked = segment.indexed_rows.load(std::memory_order_relaxed);
-    if (linked >= view.rows) continue;
+    if (linked >= view.rows) {
+      // Sealed and all linked: its graph never takes a row again but in a merge, which makes
+      // its copies anew.
+      if (s + 1 < snapshot.segments.size()) segment.graph->DropBuildCopies();
+      continue;
+    }
     const int64_t end = std::min(view.rows, linked + max_rows - added);
     const int64_t before = added;
     ARROW_RETURN_NOT_OK(

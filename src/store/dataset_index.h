@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,14 @@ class DatasetIndex {
   // Swaps in `graphs` (one per segment, compacted ones), which hold their indexed_rows. The
   // caller holds the lock of PauseIndexing and publishes the matching rows at the same moment.
   void Replace(std::vector<SegmentGraph> graphs);
+
+  // Swaps `merged` (store/segment_merge.h), the graph of the rows of two adjacent segments whose
+  // graphs are `first` and `second`, all linked, in for those two segments, which become one.
+  // Returns the merged segment's position, or nullopt when the two are no longer adjacent
+  // segments of this index (a compaction replaced one). The caller holds the lock of
+  // PauseIndexing and publishes the segments' new boundaries at the same moment.
+  std::optional<size_t> ReplacePair(const HnswIndex* first, const HnswIndex* second,
+                                    std::shared_ptr<HnswIndex> merged);
 
   // Adds the rows of `snapshot` that are not linked yet, segment by segment in order (sealed
   // ones first), `max_rows` at most (so that one dataset does not hold a worker forever),

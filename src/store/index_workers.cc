@@ -20,9 +20,11 @@ constexpr int kIndexingNice = 5;
 
 }  // namespace
 
-IndexWorkers::IndexWorkers(int threads, Lookup lookup, bool share_vectors, OnIdle on_idle)
+IndexWorkers::IndexWorkers(int threads, Lookup lookup, bool share_vectors, OnIdle on_idle,
+                           OnTurn on_turn)
     : lookup_(std::move(lookup)),
       on_idle_(std::move(on_idle)),
+      on_turn_(std::move(on_turn)),
       total_threads_(std::max(threads, 1)),
       share_vectors_(share_vectors) {
   for (int i = 0; i < total_threads_; ++i) threads_.emplace_back([this] { Run(); });
@@ -91,6 +93,7 @@ void IndexWorkers::Run() {
           share_vectors_);
       if (result.ok()) {
         added = *result;
+        if (added > 0 && on_turn_) on_turn_(*dataset);
       } else {
         spdlog::error("indexing dataset '{}' failed: {}", name, result.status().ToString());
       }

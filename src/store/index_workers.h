@@ -33,9 +33,14 @@ class IndexWorkers {
   // that indexing freed).
   using OnIdle = std::function<void()>;
 
+  // Called after each indexing turn that added rows to a dataset (e.g. to merge the segments
+  // it linked).
+  using OnTurn = std::function<void(const Dataset&)>;
+
   // Starts `threads` workers (at least 1). With `share_vectors`, indexed rows share their vectors
   // with the graph (Dataset::ShareIndexedVectors).
-  IndexWorkers(int threads, Lookup lookup, bool share_vectors = true, OnIdle on_idle = {});
+  IndexWorkers(int threads, Lookup lookup, bool share_vectors = true, OnIdle on_idle = {},
+               OnTurn on_turn = {});
   // Stops the workers; indexing left undone resumes from the rows at the next start.
   ~IndexWorkers();
 
@@ -50,6 +55,7 @@ class IndexWorkers {
 
   const Lookup lookup_;
   const OnIdle on_idle_;
+  const OnTurn on_turn_;
   const int total_threads_;
   const bool share_vectors_;  // workers; also the threads one dataset may link with at once
   mutable std::mutex mutex_;

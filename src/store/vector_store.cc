@@ -29,7 +29,8 @@ void VectorStore::StartIndexing(int threads, bool share_vectors) {
         auto dataset = Get(name);
         return dataset.ok() ? *dataset : nullptr;
       },
-      share_vectors, [this] { budget_.ReturnFreed(); });
+      share_vectors, [this] { budget_.ReturnFreed(); },
+      [this](const Dataset& dataset) { MaybeMerge(dataset); });
   for (const auto& dataset : List()) workers->Notify(dataset->name());
   index_workers_.store(std::move(workers));
 }
@@ -42,6 +43,13 @@ VectorStore::~VectorStore() {
 
 void VectorStore::StartCompaction(const CompactionOptions& options) {
   compaction_options_ = options;
+  if (options.merge_segments) {
+    merger_.store(std::make_shared<Compactor>(
+        [this](const std::string& name, const std::function<bool()>& cancelled) {
+          MergeSegments(name, cancelled);
+        }));
+    for (const auto& dataset : List()) MaybeMerge(*dataset);
+  }
   if (options.deleted_fraction <= 0) return;
   compactor_ = std::make_unique<Compactor>(
       [this](const std::string& name, const std::function<bool()>& cancelled) {
@@ -65,6 +73,27 @@ void VectorStore::MaybeCompact(const Dataset& dataset) {
   }
 }
 
+void VectorStore::MaybeMerge(const Dataset& dataset) {
+  if (dataset.index().segment_count() < 2) return;
+  if (auto merger = merger_.load()) merger->Notify(dataset.name());
+}
+
+void VectorStore::MergeSegments(const std::string& name, const std::function<bool()>& cancelled) {
+  auto dataset = Get(name);
+  if (!dataset.ok()) return;  // dropped
+  auto report = (*dataset)->MergeSegments(compaction_options_.threads, cancelled);
+  if (!report.ok()) {
+    spdlog::error("merging segments of dataset '{}' failed: {}", name, report.status().ToString());
+    return;
+  }
+  if (report->merges == 0) return;
+  spdlog::info("merged {} pairs of segments of dataset '{}' ({} rows inserted) in {:.3f} s",
+               report->merges, name, report->inserted_rows, report->seconds);
+  ReturnFreeMemory();  // the old graphs
+  // An indexing turn that met the old graphs stopped: it goes on with the merged ones.
+  if (auto workers = index_workers_.load()) workers->Notify(name);
+}
+
 arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
                                                      const std::function<bool()>& cancelled,
                                                      double segment_fraction) {
@@ -74,6 +103,7 @@ arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
   if (report.reclaimed_rows == 0) return report;
   ReturnFreeMemory();  // the dropped rows' batches and the old graph
   if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
+  MaybeMerge(dataset);  // the compacted segments may fit together now
   compactions_.compactions.fetch_add(1, std::memory_order_relaxed);
   compactions_.reclaimed_rows.fetch_add(report.reclaimed_rows, std::memory_order_relaxed);
   return report;

@@ -83,8 +83,16 @@ class VectorStore {
   // replay.
   void StartCompaction(const CompactionOptions& options);
 
-  // Stops the compaction thread, abandoning a compaction that is not logged yet.
-  void StopCompaction() { compactor_.reset(); }
+  // Also, with options.merge_segments, starts the merge thread: after each indexing turn of a
+  // dataset of several segments, and after its compactions, it merges the dataset's small
+  // adjacent segments (Dataset::MergeSegments, store/segment_merge.h).
+
+  // Stops the compaction and merge threads, abandoning a compaction that is not logged yet
+  // and a merge not swapped in yet.
+  void StopCompaction() {
+    compactor_.reset();
+    merger_.store(nullptr);
+  }
 
   // Starts the snapshot thread (store/snapshotter.h). Call once, after AttachWal (Invalid
   // without a log: a snapshot is a point in the log).
@@ -200,6 +208,10 @@ class VectorStore {
 
   // Queues `dataset` for the compaction thread if its deleted rows call for it.
   void MaybeCompact(const Dataset& dataset);
+  // Queues `dataset` for the merge thread if it has several segments.
+  void MaybeMerge(const Dataset& dataset);
+  // The merge thread's work on one dataset.
+  void MergeSegments(const std::string& name, const std::function<bool()>& cancelled);
 
   // The dataset named `name`, or null.
   std::shared_ptr<Dataset> Find(std::string_view name) const EXCLUDES(mutex_);
@@ -240,6 +252,8 @@ class VectorStore {
   std::unique_ptr<Snapshotter> snapshotter_;
   std::atomic<Snapshotter*> published_snapshotter_{nullptr};
   std::unique_ptr<Compactor> compactor_;
+  // The merge thread (a Compactor running MergeSegments); read by the index workers.
+  std::atomic<std::shared_ptr<Compactor>> merger_;
   Namespaces namespaces_;
 };
 

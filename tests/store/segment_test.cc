@@ -5,7 +5,11 @@
 // sealed segments first and readiness means every segment's rows linked; a sealed segment's
 // graph never changes once its rows are linked; a compaction keeps the graphs of the segments
 // that lost no row, and the compaction thread's compacts only the segments past its deleted
-// fraction; a restart (snapshot, then the log) searches alike.
+// fraction; a restart (snapshot, then the log) searches alike. Merging (store/segment_merge.h):
+// segments left small by a compaction, or by deletes, are merged to few, rows keeping their
+// numbering and every live row found once, while puts, deletes and searches go on; the merge
+// thread merges only when merging is on; sealed, linked segments free their build copies and
+// the memory charged falls; a restart after merges loses nothing.
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -14,12 +18,14 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "logged_store_test.h"
 #include "persist/snapshot_format.h"
 #include "store/search.h"
 #include "store/search_by_id.h"
+#include "store/segment_merge.h"
 
 namespace arbalest {
 namespace {
@@ -58,6 +64,24 @@ std::shared_ptr<arrow::RecordBatch> RandomBatch(int64_t first_id, int64_t rows) 
 
 class SegmentTest : public testing::LoggedStoreTest {
  protected:
+  // Deletes the ids of rows [0, 900) (the nine sealed segments of Fill(1000)) whose id % 10 is
+  // below `tenths`; returns them.
+  static std::set<int64_t> DeleteInSealed(VectorStore& store, Dataset& dataset, int64_t tenths) {
+    std::vector<int64_t> ids;
+    for (int64_t id = 0; id < 900; ++id) {
+      if (id % 10 < tenths) ids.push_back(id);
+    }
+    auto deleted = store.Delete(dataset, *Ids(ids));
+    EXPECT_TRUE(deleted.ok() && *deleted == static_cast<int64_t>(ids.size()));
+    return {ids.begin(), ids.end()};
+  }
+
+  static SegmentMergeReport Merge(Dataset& dataset) {
+    auto report = dataset.MergeSegments(/*threads=*/2, [] { return false; });
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ValueOr(SegmentMergeReport{});
+  }
+
   // Ids 0..rows-1 in batches of kBatchRows.
   static std::shared_ptr<Dataset> Fill(VectorStore& store, int64_t rows) {
     auto dataset = Put(store, "ds", RandomBatch(0, kBatchRows));
@@ -141,6 +165,50 @@ class SegmentTest : public testing::LoggedStoreTest {
     std::vector<float> query(kDim);
     for (float& value : query) value = normal(random);
     return query;
+  }
+
+  // Through the store's threads (index workers, the merge thread): segments left small by a
+  // compaction are merged to 4 by the merge thread when merging is on, never when it is off.
+  void MergeThread(bool merge) {
+    constexpr auto kPoll = std::chrono::milliseconds(10);
+    auto store = Open();
+    store->StartIndexing(/*threads=*/1);
+    CompactionOptions options;
+    options.deleted_fraction = 0;  // compactions only when asked
+    options.merge_segments = merge;
+    store->StartCompaction(options);
+    auto dataset = Fill(*store, 1000);
+    DeleteInSealed(*store, *dataset, 7);
+    // Compacted once every row is linked: the merge thread is asked after it.
+    while (dataset->Snapshot().indexed_rows < 1000) std::this_thread::sleep_for(kPoll);
+    ASSERT_TRUE(store->Compact(*dataset).ok());  // nine segments of 30 rows, the active 100
+    if (merge) {
+      // Until merged (the test's timeout fails it otherwise).
+      while (dataset->Snapshot().segments.size() > 4) std::this_thread::sleep_for(kPoll);
+    } else {
+      ASSERT_EQ(dataset->Snapshot().segments.size(), 10u);
+      // A merge thread would be asked after the compaction and after each indexing turn.
+      ASSERT_TRUE(store->Append(*dataset, RandomBatch(1000, kBatchRows)).ok());
+      while (dataset->Snapshot().indexed_rows < dataset->Snapshot().num_rows) {
+        std::this_thread::sleep_for(kPoll);
+      }
+    }
+    store->StopCompaction();  // a merge in progress is finished or abandoned
+    store->StopIndexing();
+    EXPECT_EQ(dataset->Snapshot().segments.size(), merge ? 4u : 11u);
+    ExpectWholeSegmentsLinked(dataset->Snapshot());
+  }
+
+  // The segments of `view` cover its rows in order, each graph holding all its rows.
+  static void ExpectWholeSegmentsLinked(const DatasetSnapshot& view) {
+    int64_t next = 0;
+    for (const SegmentView& segment : view.segments) {
+      EXPECT_EQ(segment.first_row, next);
+      EXPECT_EQ(static_cast<int64_t>(segment.graph->size()), segment.rows);
+      EXPECT_EQ(segment.indexed_rows, segment.rows);
+      next = segment.end_row();
+    }
+    EXPECT_EQ(next, view.num_rows);
   }
 
   // Recall@10 of the store's searches against the exact answers, over 30 queries, with and
@@ -408,6 +476,157 @@ TEST_F(SegmentTest, ASnapshotLinksTheGraphFilesOfUnchangedSealedSegments) {
   EXPECT_EQ(IndexRows(*dataset, 1000), 0);
   EXPECT_EQ(FirstRows(dataset->Snapshot()), (std::vector<int64_t>{0, 100, 197, 297, 397}));
   EXPECT_GE(Recall(*dataset, {110, 120, 130}), 0.95);
+}
+
+TEST_F(SegmentTest, MergesSegmentsLeftSmallByACompaction) {
+  auto store = Open();
+  auto dataset = Fill(*store, 1000);
+  ASSERT_EQ(IndexRows(*dataset, 2000), 1000);
+  const std::set<int64_t> gone = DeleteInSealed(*store, *dataset, 7);
+  ASSERT_TRUE(store->Compact(*dataset).ok());
+  ASSERT_EQ(dataset->Snapshot().segments.size(), 10u);  // nine of 30 rows, the active 100
+  const auto rows_before = Rows(*dataset);
+  const SegmentMergeReport report = Merge(*dataset);
+  const DatasetSnapshot view = dataset->Snapshot();
+  // Smallest first, into its larger neighbour: 30+30, +30, then again twice: 90 90 90 | 100.
+  EXPECT_EQ(report.merges, 6);
+  EXPECT_EQ(report.inserted_rows, 180);
+  ASSERT_EQ(view.segments.size(), 4u);
+  EXPECT_EQ(view.segments[2].rows, 90);
+  ExpectWholeSegmentsLinked(view);
+  EXPECT_EQ(view.num_rows, 370);
+  // The rows and their numbering are unchanged; nothing was logged.
+  const auto rows_after = Rows(*dataset);
+  ASSERT_EQ(rows_after.size(), rows_before.size());
+  for (size_t i = 0; i < rows_after.size(); ++i) EXPECT_EQ(rows_after[i].id, rows_before[i].id);
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+  EXPECT_GE(Recall(*dataset, gone, "t1"), 0.95);
+  EXPECT_EQ(Merge(*dataset).merges, 0);  // nothing fits any more
+}
+
+TEST_F(SegmentTest, MergedSegmentsKeepTheirDeletedRowsTombstoned) {
+  auto store = Open();
+  auto dataset = Fill(*store, 1000);
+  ASSERT_EQ(IndexRows(*dataset, 2000), 1000);
+  const std::set<int64_t> gone = DeleteInSealed(*store, *dataset, 6);  // 40 live of 100
+  const DatasetSnapshot before = dataset->Snapshot();
+  EXPECT_EQ(Merge(*dataset).merges, 4);  // 40+40 four times; the ninth stays
+  const DatasetSnapshot view = dataset->Snapshot();
+  ASSERT_EQ(view.segments.size(), 6u);
+  // The merged graph holds every row of both segments, deleted ones included.
+  EXPECT_EQ(view.segments[0].rows, 200);
+  EXPECT_EQ(view.segments[0].graph->size(), 200u);
+  EXPECT_NE(view.segments[0].graph, before.segments[0].graph);
+  EXPECT_EQ(view.segments[4].graph, before.segments[8].graph);  // not merged: the same graph
+  ExpectWholeSegmentsLinked(view);
+  EXPECT_EQ(view.deleted->size(), gone.size());
+  EXPECT_EQ(view.num_rows, 1000);
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+  EXPECT_GE(Recall(*dataset, gone, "t2"), 0.95);
+  // A compaction drops them later.
+  ASSERT_TRUE(store->Compact(*dataset).ok());
+  EXPECT_EQ(dataset->Snapshot().num_rows, 1000 - static_cast<int64_t>(gone.size()));
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+}
+
+TEST_F(SegmentTest, MergesWhilePutsDeletesAndSearchesGoOn) {
+  auto store = Open();
+  auto dataset = Fill(*store, 1000);
+  ASSERT_EQ(IndexRows(*dataset, 2000), 1000);
+  std::set<int64_t> gone = DeleteInSealed(*store, *dataset, 7);
+  ASSERT_TRUE(store->Compact(*dataset).ok());
+  std::atomic<bool> done{false};
+  int64_t merges = 0;
+  std::thread merger([&] {
+    // Merge again each time a round finds nothing yet, while the other thread goes on.
+    while (!done.load()) merges += Merge(*dataset).merges;
+  });
+  for (int64_t first = 1000; first < 1600; first += kBatchRows) {
+    ASSERT_TRUE(store->Append(*dataset, RandomBatch(first, kBatchRows)).ok());
+    IndexRows(*dataset, 2000);
+    std::vector<int64_t> ids = {first - 1, first - 7};  // in segments old and new
+    ASSERT_TRUE(store->Delete(*dataset, *Ids(ids)).ok());
+    gone.insert(ids.begin(), ids.end());
+    EXPECT_GE(Recall(*dataset, gone), 0.9);  // 30 queries on rows half linked, half not
+  }
+  done = true;
+  merger.join();
+  merges += Merge(*dataset).merges;
+  IndexRows(*dataset, 2000);
+  EXPECT_GE(merges, 5);
+  // Every live row once, in put order.
+  std::vector<int64_t> live;
+  const DatasetSnapshot view = dataset->Snapshot();
+  int64_t row = 0;
+  for (const Row& r : Rows(*dataset)) {
+    if (!view.deleted->contains(static_cast<uint32_t>(row++))) live.push_back(r.id);
+  }
+  std::vector<int64_t> expected;
+  for (int64_t id = 0; id < 1600; ++id) {
+    if (!gone.contains(id)) expected.push_back(id);
+  }
+  EXPECT_EQ(live, expected);
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
+}
+
+// Through the store's threads (index workers, the merge thread): segments left small by a
+// compaction are merged by the merge thread when merging is on, never when it is off.
+TEST_F(SegmentTest, TheMergeThreadMergesSmallSegments) { MergeThread(/*merge=*/true); }
+
+TEST_F(SegmentTest, TheMergeThreadDoesNothingWithMergingOff) { MergeThread(/*merge=*/false); }
+
+TEST_F(SegmentTest, SealedLinkedSegmentsFreeTheirBuildCopies) {
+  auto store = Open();
+  auto dataset = Fill(*store, 500);
+  ASSERT_EQ(IndexRows(*dataset, 1000), 500);
+  const int64_t charged = dataset->ChargeIndexMemory();
+  const DatasetSnapshot view = dataset->Snapshot();
+  size_t vector_bytes = GraphMemory(view.segments).vector_bytes;
+  // The next turn finds the four sealed segments all linked: their float16 copies go.
+  EXPECT_EQ(IndexRows(*dataset, 1000), 0);
+  for (size_t s = 0; s < 4; ++s) {
+    EXPECT_EQ(view.segments[s].graph->rows_without_build_copies(), 100) << "segment " << s;
+  }
+  EXPECT_EQ(view.segments[4].graph->rows_without_build_copies(), 0);  // active: kept
+  EXPECT_LT(GraphMemory(view.segments).vector_bytes, vector_bytes);
+  EXPECT_LT(dataset->index_memory(), charged);
+  EXPECT_GE(Recall(*dataset, {}), 0.95);
+  // A merge inserts into a copy, whose copies are made and freed again.
+  std::vector<int64_t> ids;
+  for (int64_t id = 0; id < 400; id += 2) ids.push_back(id);
+  ASSERT_TRUE(store->Delete(*dataset, *Ids(ids)).ok());
+  EXPECT_EQ(Merge(*dataset).merges, 2);
+  for (const SegmentView& segment : dataset->Snapshot().segments) {
+    if (segment.rows == 200) {
+      EXPECT_EQ(segment.graph->rows_without_build_copies(), 200);
+    }
+  }
+}
+
+TEST_F(SegmentTest, ARestartAfterMergesLosesNothing) {
+  std::set<int64_t> gone;
+  std::vector<std::vector<int64_t>> before;
+  {
+    auto store = Open();
+    auto dataset = Fill(*store, 1000);
+    ASSERT_EQ(IndexRows(*dataset, 2000), 1000);
+    gone = DeleteInSealed(*store, *dataset, 6);
+    ASSERT_EQ(Merge(*dataset).merges, 4);
+    SnapshotAll(*store);
+    for (int64_t first = 1000; first < 1100; first += kBatchRows) {  // in the log only
+      ASSERT_TRUE(store->Append(*dataset, RandomBatch(first, kBatchRows)).ok());
+    }
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({1001, 950})).ok());
+    gone.insert({1001, 950});
+    for (int q = 0; q < 10; ++q) before.push_back(Exact(*dataset, Query(q), 10, gone));
+  }
+  auto store = Open();
+  auto dataset = store->Get("ds").ValueOrDie();
+  EXPECT_EQ(dataset->num_rows(), 1100);
+  EXPECT_EQ(dataset->Snapshot().live_rows(), 1100 - static_cast<int64_t>(gone.size()));
+  IndexRows(*dataset, 2000);
+  for (int q = 0; q < 10; ++q) EXPECT_EQ(Exact(*dataset, Query(q), 10, gone), before[q]);
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
 }
 
 }  // namespace

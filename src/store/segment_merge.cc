@@ -1,0 +1,104 @@
+// Dataset::MergeSegments and PublishMerge (declared in dataset.h): store/segment_merge.h.
+#include "store/segment_merge.h"
+
+#include <arrow/status.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "index/hnsw_merge.h"
+#include "store/dataset.h"
+#include "store/merge_policy.h"
+
+namespace arbalest {
+namespace {
+
+// The bytes of its graphs' own (allocated, not mapped) memory that the batches of rows
+// [from, to) of `segments` borrow once shared (ShareVectors' lent_allocated_bytes).
+int64_t LentBytes(const std::vector<SegmentView>& segments, int64_t from, int64_t to) {
+  int64_t bytes = 0;
+  for (const SegmentView& segment : segments) {
+    const int64_t begin = std::max(from, segment.first_row) - segment.first_row;
+    const int64_t end = std::min(to, segment.end_row()) - segment.first_row;
+    const RecordArena& arena = segment.graph->rows().rows();
+    const auto chunk = static_cast<int64_t>(arena.records_per_chunk());
+    for (int64_t row = begin; row < end; row = (row / chunk + 1) * chunk) {
+      const int64_t run = std::min(end, (row / chunk + 1) * chunk) - row;
+      if (arena.Owns(static_cast<uint64_t>(row))) {
+        bytes += run * static_cast<int64_t>(segment.graph->rows().row_bytes());
+      }
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+arrow::Result<SegmentMergeReport> Dataset::MergeSegments(int threads,
+                                                         const std::function<bool()>& cancelled) {
+  SegmentMergeReport report;
+  const auto start = std::chrono::steady_clock::now();
+  while (!cancelled() && !dropped()) {
+    const DatasetSnapshot view = Snapshot();
+    std::vector<MergeCandidate> candidates;
+    for (size_t s = 0; s < view.segments.size(); ++s) {
+      const SegmentView& segment = view.segments[s];
+      const auto deleted = static_cast<int64_t>(roaring_bitmap_range_cardinality(
+          &view.deleted->rows().roaring, static_cast<uint64_t>(segment.first_row),
+          static_cast<uint64_t>(segment.end_row())));
+      const bool sealed = s + 1 < view.segments.size();
+      candidates.push_back({(segment.rows - deleted) * vector_row_bytes_,
+                            sealed && segment.indexed_rows == segment.rows &&
+                                static_cast<int64_t>(segment.graph->size()) == segment.rows});
+    }
+    const std::optional<size_t> pick = PickMerge(candidates, segment_max_bytes_);
+    if (!pick) break;
+    const SegmentView& left = view.segments[*pick];
+    const SegmentView& right = view.segments[*pick + 1];
+    ARROW_ASSIGN_OR_RAISE(std::unique_ptr<HnswIndex> merged,
+                          HnswMerge::Merge(*left.graph, *right.graph, threads));
+    merged->DropBuildCopies();  // sealed, all linked
+    if (cancelled()) break;
+    if (!PublishMerge(left, right, std::move(merged))) continue;  // look again
+    report.merges += 1;
+    report.inserted_rows += std::min(left.rows, right.rows);
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+bool Dataset::PublishMerge(const SegmentView& left, const SegmentView& right,
+                           std::shared_ptr<HnswIndex> merged) {
+  bool share_again = false;
+  {
+    // No snapshot or compaction is between its view and its publication meanwhile.
+    MutexLock maintenance(&maintenance_mutex_);
+    const auto paused = index_->PauseIndexing();
+    WriterLock state(&state_mutex_);
+    if (dropped_) return false;
+    const DatasetSnapshot before = SnapshotLocked();
+    const std::optional<size_t> s =
+        index_->ReplacePair(left.graph.get(), right.graph.get(), std::move(merged));
+    if (!s) return false;
+    const int64_t first = segment_firsts_[*s];
+    segment_firsts_.erase(segment_firsts_.begin() + static_cast<ptrdiff_t>(*s) + 1);
+    // The batches of the merged rows (and of the segments after them) are views of the old
+    // graphs' vectors: shared again from the merged segment on, so that the old graphs go.
+    if (shared_rows_ > first) {
+      shared_allocated_bytes_ -= LentBytes(before.segments, first, shared_rows_);
+      shared_rows_ = first;
+      share_again = true;
+    }
+  }
+  if (share_again) {
+    if (arrow::Status shared = ShareIndexedVectors(); !shared.ok()) {
+      spdlog::warn("dataset '{}' keeps a second copy of its merged vectors: {}", name_,
+                   shared.ToString());
+    }
+  }
+  ChargeIndexMemory();  // one graph and its fixed cost for two
+  return true;
+}
+
+}  // namespace arbalest
