@@ -39,10 +39,16 @@ def test_search_through_a_cluster(tmp_path, name):
                    "both members listed")
         rng = np.random.default_rng(2)
         rows = {}
-        for i, client in enumerate(clients):
+        for i in range(2):
             rows[i] = rng.standard_normal((50, DIM), dtype=np.float32)
-            client.create_dataset(name, data={"id": np.arange(i * 100, i * 100 + 50),
-                                              "vector": list(rows[i])})
+        data = [{"id": np.arange(i * 100, i * 100 + 50), "vector": list(rows[i])} for i in range(2)]
+        clients[0].create_dataset(name, data=data[0])
+        # The catalog is the cluster's: created through node 0, the dataset exists on node 1
+        # too (GetSchema, ListFlights); node 1's own rows go in with insert.
+        assert name in clients[1] and name in clients[1].datasets()
+        with pytest.raises(ab.AlreadyExists, match="already exists"):
+            clients[1].create_dataset(name, data=data[1])
+        clients[1][name].insert(data[1])
         everything = np.concatenate([rows[0], rows[1]])
         all_ids = np.concatenate([np.arange(50), np.arange(100, 150)])
         query = rows[1][3]
