@@ -20,7 +20,7 @@ LIMIT = 200 * MIB
 # README.md, --max-memory: the process itself (code, Arrow and gRPC, threads, allocator caches),
 # beyond what the budget counts; and gRPC holds each message being received whole, twice while
 # Flight gathers its slices into one contiguous copy (docs/architecture.md, Memory).
-OVERHEAD = 64 * MIB
+OVERHEAD = 80 * MIB
 MESSAGE_LIMIT = 16 * MIB
 MESSAGE_IN_FLIGHT = 2 * MESSAGE_LIMIT
 FAST = ["--fsync", "none", "--snapshot-interval", "0", "--max-memory", str(LIMIT)]
