@@ -56,14 +56,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswCompaction::Compact(const HnswInde
     if (codes_ready) {
       std::memcpy(out->codes_.At(i), index.codes_.At(row), index.codes_.record_bytes());
     }
-    const int level = index.Node(row)->level;
-    HnswIndex::NodeInfo* node = out->Node(i);
-    node->level = level;
-    if (level > 0) {
-      const size_t words = out->UpperWords(level);
-      node->upper = new uint32_t[words]();
-      out->upper_bytes_.fetch_add(words * sizeof(uint32_t), std::memory_order_relaxed);
-    }
+    out->SetLevel(i, index.Node(row)->level);
   }
   new_rows.SetLoadedCount(static_cast<RowId>(kept));
   ARROW_RETURN_NOT_OK(out->CopyHalfRows(0, static_cast<RowId>(kept)));

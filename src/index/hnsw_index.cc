@@ -331,7 +331,11 @@ arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
   if (codes_ready_.load(std::memory_order_acquire)) {
     quantizer_->Encode(static_cast<const float*>(store_.Row(row)), codes_.At(row));
   }
-  const int level = RandomLevel(row);
+  SetLevel(row, RandomLevel(row));
+  return row;
+}
+
+void HnswIndex::SetLevel(RowId row, int level) {
   NodeInfo* node = Node(row);
   node->level = level;
   if (level > 0) {
@@ -339,7 +343,6 @@ arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
     node->upper = new uint32_t[words]();
     upper_bytes_.fetch_add(words * sizeof(uint32_t), std::memory_order_relaxed);
   }
-  return row;
 }
 
 void HnswIndex::Link(RowId row) {

@@ -176,6 +176,9 @@ class HnswIndex final {
   };
   NodeInfo* Node(RowId row) const { return reinterpret_cast<NodeInfo*>(nodes_.At(row)); }
   size_t UpperWords(int level) const { return static_cast<size_t>(level) * (params_.m + 1); }
+  // Gives `row` its level and empty (zeroed) upper lists, counted in upper_bytes_: a new row,
+  // or one a compaction or merge carries over.
+  void SetLevel(RowId row, int level);
 
   // A row's neighbour list at `level`: list[0] is the count, list[1..] the ids.
   uint32_t* Links(RowId row, int level) const;

@@ -51,13 +51,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswMerge::Merge(const HnswIndex& firs
   for (RowId row = 0; row < larger.store_.count(); ++row) {
     const RowId to = larger_at + row;
     const int level = larger.Node(row)->level;
-    HnswIndex::NodeInfo* node = out->Node(to);
-    node->level = level;
-    if (level > 0) {
-      const size_t words = out->UpperWords(level);
-      node->upper = new uint32_t[words]();
-      out->upper_bytes_.fetch_add(words * sizeof(uint32_t), std::memory_order_relaxed);
-    }
+    out->SetLevel(to, level);
     for (int l = 0; l <= level; ++l) {
       const uint32_t* list = larger.Links(row, l);
       uint32_t* target = out->Links(to, l);
@@ -71,14 +65,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswMerge::Merge(const HnswIndex& firs
   // The smaller one's rows: levels drawn as for any new row, lists empty until linked below.
   for (RowId row = 0; row < smaller.store_.count(); ++row) {
     const RowId to = smaller_at + row;
-    const int level = out->RandomLevel(to);
-    HnswIndex::NodeInfo* node = out->Node(to);
-    node->level = level;
-    if (level > 0) {
-      const size_t words = out->UpperWords(level);
-      node->upper = new uint32_t[words]();
-      out->upper_bytes_.fetch_add(words * sizeof(uint32_t), std::memory_order_relaxed);
-    }
+    out->SetLevel(to, out->RandomLevel(to));
     if (codes_ready) {
       out->quantizer_->Encode(static_cast<const float*>(rows.Row(to)), out->codes_.At(to));
     }
