@@ -28,7 +28,7 @@ unit:
 	ctest --test-dir $(BUILD_DIR) -j $(JOBS) --output-on-failure
 
 integration:
-	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) tests/integration
+	ARBALEST_BIN=$(CURDIR)/$(BUILD_DIR)/arbalest .venv/bin/python -m pytest -n $(JOBS) --durations=15 tests/integration
 
 # The Python client package (python/): its tests against the real server, the README
 # quickstart, and a wheel built and installed offline (docs/python.md).
