@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
 namespace arbalest {
@@ -88,13 +89,12 @@ std::vector<CatalogEntry> MergeCatalogs(const std::vector<MemberCatalog>& member
     // A map whose shards hold no rows anywhere yet has no schema to list.
     if (entry.schema) merged.emplace(map.dataset, std::move(entry));
   }
-  auto sharded = [&maps](const std::string& name) {
-    return std::any_of(maps.begin(), maps.end(),
-                       [&](const ShardMap& map) { return map.dataset == name; });
-  };
+  std::set<std::string, std::less<>> sharded;
+  for (const ShardMap& map : maps) sharded.insert(map.dataset);
   for (const MemberCatalog& member : members) {
     for (const CatalogEntry& entry : member.entries) {
-      if (entry.name.find(kShardDatasetMarker) != std::string::npos || sharded(entry.name)) {
+      if (entry.name.find(kShardDatasetMarker) != std::string::npos ||
+          sharded.contains(entry.name)) {
         continue;  // counted from the shards above, or a stale shard copy
       }
       auto [it, added] = merged.try_emplace(entry.name);

@@ -50,6 +50,15 @@ arrow::Result<ClusterCatalog> ClusterNode::Catalog(
                               return MemberCatalog{peer.node_id, std::move(entries)};
                             },
                             nullptr, &catalog.missing));
+  for (const MemberCatalog& member : members) {
+    MemberTotals totals{member.node};
+    for (const CatalogEntry& entry : member.entries) {
+      totals.rows += entry.rows;
+      totals.deleted_rows += entry.deleted_rows;
+      totals.bytes += entry.bytes;
+    }
+    catalog.members.push_back(std::move(totals));
+  }
   ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, maps_.All());
   std::vector<MissingNode> missing_shards;
   catalog.entries = MergeCatalogs(members, maps, &missing_shards);

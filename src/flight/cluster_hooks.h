@@ -50,11 +50,21 @@ struct ClusterSearchResult {
   std::vector<MissingNode> missing;           // empty: every member answered
 };
 
-// The cluster's datasets under their logical names (cluster/catalog_merge.h), and the members
-// or shards whose datasets are not in it.
+// What one member stores: the sums over its own listing, every shard copy it holds included.
+struct MemberTotals {
+  std::string node;
+  int64_t rows = 0;          // live rows
+  int64_t deleted_rows = 0;  // deleted, still stored until compaction
+  int64_t bytes = 0;
+};
+
+// The cluster's datasets under their logical names (cluster/catalog_merge.h), the members or
+// shards whose datasets are not in it, and each answering member's own totals (this node's
+// first), so one fan-out tells both what the cluster holds and what each node stores.
 struct ClusterCatalog {
   std::vector<CatalogEntry> entries;
   std::vector<MissingNode> missing;
+  std::vector<MemberTotals> members;
 };
 
 // One member's JSON answer to an action.

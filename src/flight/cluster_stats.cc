@@ -29,13 +29,29 @@ arrow::Result<Json> ClusterStats(ClusterHooks& cluster, const Json& request,
                                  const FanOutOptions& options,
                                  const std::function<arrow::Result<Json>()>& local,
                                  const std::function<std::vector<CatalogEntry>()>& local_catalog) {
+  if (!request.contains("dataset") && !request.contains("name")) {
+    // The totals over every dataset come from one fan-out, the catalog's: the logical totals
+    // count a sharded row once, and each member's own totals (every replica it holds) are
+    // summed from its listing.
+    ARROW_ASSIGN_OR_RAISE(Json document, local());
+    ARROW_ASSIGN_OR_RAISE(ClusterCatalog catalog, cluster.Catalog("", options, local_catalog));
+    Json sums = CatalogTotals(catalog.entries);
+    Json nodes = Json::array();
+    for (const MemberTotals& member : catalog.members) {
+      nodes.push_back(Json{{"node", member.node},
+                           {"total_rows", member.rows},
+                           {"total_deleted_rows", member.deleted_rows},
+                           {"total_bytes", member.bytes}});
+    }
+    sums["nodes"] = std::move(nodes);
+    SetMissing(sums, catalog.missing);
+    document["cluster"] = std::move(sums);
+    return document;
+  }
+  // One dataset's counts: each member's, asked with local_only, and their sums.
   ARROW_ASSIGN_OR_RAISE(ClusterActionResult result,
                         cluster.Action("stats", request, options, local));
-  // One dataset's counts, or the totals over every dataset.
-  const bool one = request.contains("dataset") || request.contains("name");
-  const std::vector<std::string> keys =
-      one ? std::vector<std::string>{"rows", "deleted_rows", "bytes"}
-          : std::vector<std::string>{"total_rows", "total_deleted_rows", "total_bytes"};
+  const std::vector<std::string> keys{"rows", "deleted_rows", "bytes"};
   Json sums = Json::object();
   for (const auto& key : keys) sums[key] = 0;
   Json nodes = Json::array();
@@ -48,17 +64,9 @@ arrow::Result<Json> ClusterStats(ClusterHooks& cluster, const Json& request,
     }
     nodes.push_back(std::move(node));
   }
-  std::vector<MissingNode> missing = std::move(result.missing);
-  if (!one) {
-    // The members' own totals count every replica of a shard: the totals are the catalog's,
-    // and so are the members or shards missing from them.
-    ARROW_ASSIGN_OR_RAISE(ClusterCatalog catalog, cluster.Catalog("", options, local_catalog));
-    sums = CatalogTotals(catalog.entries);
-    missing = std::move(catalog.missing);
-  }
   Json document = result.answers.front().answer;
   sums["nodes"] = std::move(nodes);
-  SetMissing(sums, missing);
+  SetMissing(sums, result.missing);
   document["cluster"] = std::move(sums);
   return document;
 }

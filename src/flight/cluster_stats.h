@@ -1,8 +1,9 @@
 // The `stats` action on a cluster node (protocol.md, "Cluster search keys"): this node's
 // document, as on a single node, with a "cluster" object that sums the row and byte counts of
-// every live member and lists each member's, asked with local_only. Without a dataset the
-// totals are those of the cluster's catalog (ClusterHooks::Catalog): a sharded dataset's rows
-// counted once, not once per replica; each member's own totals stay in "nodes".
+// every live member and lists each member's, asked with local_only. Without a dataset one
+// fan-out, the cluster's catalog (ClusterHooks::Catalog), gives both the totals (a sharded
+// dataset's rows counted once, not once per replica) and each member's own totals in "nodes"
+// (summed from its listing, every shard copy it holds included).
 #pragma once
 
 #include <arrow/result.h>

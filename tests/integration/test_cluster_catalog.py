@@ -20,6 +20,7 @@ import pytest
 
 from arbalest_util import action, make_table, put_table, unique_name
 from test_cluster import DIM, Cluster, node_id, wait_for_members
+from test_cluster_local_shards import counted, expect_rpcs
 from test_cluster_shards import SHARDS, shard_map, start_cluster, with_metadata
 
 ROWS_PER_NODE = 150
@@ -92,6 +93,13 @@ def test_stats_without_a_dataset_count_each_sharded_row_once(sharded):
         assert stored == sum(info.total_records for n in sharded.nodes
                              for info in listing(n, {"local_only": True}).values())
         assert cluster["missing_nodes"] == []
+    # One fan-out serves both: the catalog's listings, no stats action asked of any peer.
+    first, peers = sharded.nodes[0], sharded.nodes[1:]
+    stats_before = counted(peers, "DoAction", "stats")
+    listings_before = counted(peers, "ListFlights")
+    action(first.data, "stats")
+    expect_rpcs(peers, "ListFlights", listings_before, len(peers), what="stats' listings")
+    assert counted(peers, "DoAction", "stats") == stats_before
 
 
 def test_local_only_lists_a_nodes_own_shard_datasets(sharded):
