@@ -1,5 +1,7 @@
 #include "store/memory_budget.h"
 
+#include <utility>
+
 #include "store/free_memory.h"
 
 namespace arbalest {
@@ -59,5 +61,26 @@ int64_t MemoryBudget::data_bytes() const {
 }
 
 bool MemoryBudget::OverSoftLimit() const { return limit_ > 0 && used() * 10 > limit_ * 9; }
+
+arrow::Result<MemoryReservation> MemoryReservation::Make(MemoryBudget* budget, int64_t bytes,
+                                                         ChargeMode mode, std::string_view what) {
+  ARROW_RETURN_NOT_OK(budget->Charge(bytes, mode, what));
+  return MemoryReservation(budget, bytes);
+}
+
+MemoryReservation& MemoryReservation::operator=(MemoryReservation&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    budget_ = std::exchange(other.budget_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+void MemoryReservation::Reset() {
+  if (budget_ != nullptr) budget_->Release(bytes_);
+  budget_ = nullptr;
+  bytes_ = 0;
+}
 
 }  // namespace arbalest

@@ -6,6 +6,7 @@
 // hint.
 #pragma once
 
+#include <arrow/result.h>
 #include <arrow/status.h>
 
 #include <atomic>
@@ -68,6 +69,32 @@ class MemoryBudget {
   // it counted in used_ and not in held_freed_ or the other way round.
   mutable Mutex held_mutex_;
   int64_t held_freed_ GUARDED_BY(held_mutex_) = 0;  // part of used_
+};
+
+// Bytes charged to a budget for as long as this object lives: work memory allocated beside what
+// the store already holds (a merge's new graph, until it replaces the two it merges), so that
+// puts see it and the process stays within --max-memory meanwhile. Move-only.
+class MemoryReservation {
+ public:
+  MemoryReservation() = default;
+  // Charges `bytes` (MemoryBudget::Charge with `mode`); the reservation releases them.
+  static arrow::Result<MemoryReservation> Make(MemoryBudget* budget, int64_t bytes, ChargeMode mode,
+                                               std::string_view what);
+  MemoryReservation(MemoryReservation&& other) noexcept { *this = std::move(other); }
+  MemoryReservation& operator=(MemoryReservation&& other) noexcept;
+  MemoryReservation(const MemoryReservation&) = delete;
+  MemoryReservation& operator=(const MemoryReservation&) = delete;
+  ~MemoryReservation() { Reset(); }
+
+  // Releases the bytes now.
+  void Reset();
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  MemoryReservation(MemoryBudget* budget, int64_t bytes) : budget_(budget), bytes_(bytes) {}
+
+  MemoryBudget* budget_ = nullptr;
+  int64_t bytes_ = 0;
 };
 
 }  // namespace arbalest

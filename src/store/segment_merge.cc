@@ -9,6 +9,7 @@
 
 #include "index/hnsw_merge.h"
 #include "store/dataset.h"
+#include "store/memory_budget.h"
 #include "store/merge_policy.h"
 
 namespace arbalest {
@@ -56,6 +57,18 @@ arrow::Result<SegmentMergeReport> Dataset::MergeSegments(int threads,
     if (!pick) break;
     const SegmentView& left = view.segments[*pick];
     const SegmentView& right = view.segments[*pick + 1];
+    // The merged graph is built beside the two it replaces: charged before it is allocated
+    // (what a graph of both segments' rows allocates, its build copies included) and released
+    // once it is swapped in and charged as the dataset's index. A merge that does not fit
+    // under --max-memory waits for a later turn: merging never takes the process past it.
+    auto reservation =
+        MemoryReservation::Make(budget_, index_model_.BytesFor(left.rows + right.rows),
+                                ChargeMode::kRefusable, "a segment merge");
+    if (!reservation.ok()) {
+      report.deferred += 1;
+      spdlog::debug("dataset '{}' merges later: {}", name_, reservation.status().message());
+      break;
+    }
     ARROW_ASSIGN_OR_RAISE(std::unique_ptr<HnswIndex> merged,
                           HnswMerge::Merge(*left.graph, *right.graph, threads));
     merged->DropBuildCopies();  // sealed, all linked

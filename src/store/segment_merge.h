@@ -16,6 +16,8 @@
 //    tombstoned (searches exclude them as before); a compaction drops them later.
 //  - A merge abandoned (a compaction replaced one of the graphs meanwhile, the dataset was
 //    dropped, or the merge thread stops) changes nothing.
+//  - Memory: the merged graph's bytes are charged to --max-memory before it is built and
+//    released once it replaced the two (MemoryReservation); a merge that does not fit waits.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +28,7 @@ namespace arbalest {
 struct SegmentMergeReport {
   int64_t merges = 0;         // pairs of segments merged into one
   int64_t inserted_rows = 0;  // rows inserted into a larger segment's graph copy
+  int64_t deferred = 0;       // a merge left for later: its graph did not fit --max-memory
   double seconds = 0;
 };
 

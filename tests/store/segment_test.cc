@@ -504,6 +504,48 @@ TEST_F(SegmentTest, MergesSegmentsLeftSmallByACompaction) {
   EXPECT_EQ(Merge(*dataset).merges, 0);  // nothing fits any more
 }
 
+TEST_F(SegmentTest, AMergeWaitsUntilItsGraphFitsTheMemoryLimit) {
+  constexpr int64_t kLimit = int64_t{1} << 30;
+  auto opened = TryOpen(kLimit);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto store = std::move(*opened);
+  auto dataset = Fill(*store, 1000);
+  ASSERT_EQ(IndexRows(*dataset, 2000), 1000);
+  DeleteInSealed(*store, *dataset, 7);
+  ASSERT_TRUE(store->Compact(*dataset).ok());
+  ASSERT_EQ(dataset->Snapshot().segments.size(), 10u);
+  // The largest merged graph (90 rows): what each merge charges before building it.
+  const int64_t graph_bytes =
+      dataset->Snapshot().segments.front().graph->memory_model().BytesFor(90);
+  MemoryBudget& budget = *store->mutable_memory();
+  // Leaves `headroom` bytes under the limit, for as long as the result lives.
+  auto leave = [&](int64_t headroom) {
+    budget.ReturnFreed();
+    auto filler = MemoryReservation::Make(&budget, kLimit - budget.used() - headroom,
+                                          ChargeMode::kRefusable, "the test");
+    EXPECT_TRUE(filler.ok()) << filler.status().ToString();
+    return std::move(filler).ValueOr(MemoryReservation{});
+  };
+  {
+    MemoryReservation full = leave(graph_bytes / 2);
+    const SegmentMergeReport report = Merge(*dataset);
+    EXPECT_EQ(report.merges, 0);
+    EXPECT_EQ(report.deferred, 1);
+    EXPECT_EQ(dataset->Snapshot().segments.size(), 10u);
+  }
+  // Room for one merged graph at a time: each merge's charge is released once it is swapped in,
+  // or the second would not fit.
+  MemoryReservation almost_full = leave(graph_bytes + graph_bytes / 2);
+  const int64_t used_before = budget.used(), index_before = dataset->index_memory();
+  const SegmentMergeReport report = Merge(*dataset);
+  EXPECT_EQ(report.merges, 6);
+  EXPECT_EQ(report.deferred, 0);
+  EXPECT_EQ(dataset->Snapshot().segments.size(), 4u);
+  // Nothing stays charged but the merged graphs: the budget moved as the index charge did.
+  budget.ReturnFreed();
+  EXPECT_EQ(budget.used() - used_before, dataset->index_memory() - index_before);
+}
+
 TEST_F(SegmentTest, MergedSegmentsKeepTheirDeletedRowsTombstoned) {
   auto store = Open();
   auto dataset = Fill(*store, 1000);
