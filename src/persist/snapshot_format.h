@@ -155,8 +155,8 @@ struct SegmentGraphFile {
   int64_t linked_rows = 0;
   int64_t vectors_row = 0;  // version 3; 0 in version 4 (the segment's own vectors file)
   SnapshotFile graph;
-  int64_t id = -1;                     // version 4: names the segment's files; -1 before
-  std::vector<RowFile> row_files{};    // version 4: local rows 0 .. rows-1, in order
+  int64_t id = -1;                       // version 4: names the segment's files; -1 before
+  std::vector<RowFile> row_files{};      // version 4: local rows 0 .. rows-1, in order
   std::optional<VectorsFile> vectors{};  // version 4: every row's vector, or the linked ones
 };
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <string>
 #include <span>
+#include <string>
 
 #include "persist/append_file.h"
 #include "persist/file_digest.h"
@@ -72,8 +72,7 @@ arrow::Result<std::vector<SegmentRowsToWrite>> StartSegmentFiles(
   manifest->rows = view.num_rows;
   manifest->indexed_rows = 0;
   const std::vector<SegmentGraphFile> none;
-  const std::vector<SegmentGraphFile>& before_files =
-      previous ? previous->manifest.segments : none;
+  const std::vector<SegmentGraphFile>& before_files = previous ? previous->manifest.segments : none;
   for (size_t s = 0; s < view.segments.size(); ++s) {
     const SegmentView& segment = view.segments[s];
     const int64_t linked = segment.indexed_rows;
@@ -82,8 +81,7 @@ arrow::Result<std::vector<SegmentRowsToWrite>> StartSegmentFiles(
                                          " rows, ", linked, " linked of its ", segment.rows);
     }
     SegmentGraphFile file{segment.first_row, segment.rows, linked, 0, {}};
-    const std::optional<SegmentGraphFile> before =
-        PreviousFilesOf(segment, before_files, saved);
+    const std::optional<SegmentGraphFile> before = PreviousFilesOf(segment, before_files, saved);
     SegmentRowsToWrite write{s, 0, 0};
     if (before) {  // its files continue: linked, the rows added since appended
       file.id = before->id;
@@ -134,9 +132,8 @@ arrow::Status AppendGraphRows(const SegmentView& segment, int64_t from, const st
     return arrow::Status::UnknownError("the graph's rows have ", rows.stride(), " bytes, ",
                                        vectors->name, "'s ", vectors->row_bytes);
   }
-  ARROW_ASSIGN_OR_RAISE(auto appender, ChunkAppender::Open(
-                                           (fs::path(dir) / vectors->name).string(),
-                                           vectors->bytes()));
+  ARROW_ASSIGN_OR_RAISE(auto appender, ChunkAppender::Open((fs::path(dir) / vectors->name).string(),
+                                                           vectors->bytes()));
   for (int64_t row = from; row < to; ++row) {
     ARROW_RETURN_NOT_OK(appender->Append(std::span<const uint8_t>(
         static_cast<const uint8_t*>(rows.At(static_cast<uint64_t>(row))), rows.stride())));

@@ -179,8 +179,8 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   manifest.put_schema = dataset.put_schema();
   manifest.schema = view.schema;
   manifest.index = IndexDescription(dataset);
-  ARROW_RETURN_NOT_OK(WriteSegmentRows(view, writes, dataset.vector_column(),
-                                       staging->FilePath(""), &manifest, cancelled));
+  ARROW_RETURN_NOT_OK(WriteSegmentRows(view, writes, dataset.vector_column(), staging->FilePath(""),
+                                       &manifest, cancelled));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
   if (!view.deleted->empty()) {
     ARROW_RETURN_NOT_OK(
@@ -198,12 +198,9 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
           .string()};
   ARROW_RETURN_NOT_OK(staging->Commit(committed.path));
   RemoveOlderSnapshots(root, committed);
-  const SavedSnapshot saved{manifest.lsn,
-                            view.live_rows(),
-                            static_cast<int64_t>(view.deleted->size()),
-                            manifest.indexed_rows,
-                            SizeOnDisk(manifest),
-                            SavedGraphsOf(view.segments)};
+  const SavedSnapshot saved{
+      manifest.lsn,          view.live_rows(),     static_cast<int64_t>(view.deleted->size()),
+      manifest.indexed_rows, SizeOnDisk(manifest), SavedGraphsOf(view.segments)};
   dataset.set_saved_snapshot(saved);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

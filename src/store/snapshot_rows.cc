@@ -57,13 +57,12 @@ arrow::Result<RowFile> WriteRows(const DatasetSnapshot& view, int64_t from, int6
   row_file.schema = apart != nullptr ? *view.schema->RemoveField(vector_column) : view.schema;
   row_file.file.name = std::move(name);
   const std::string path = PathIn(dir, row_file.file.name);
-  ARROW_ASSIGN_OR_RAISE(
-      auto writer, ParquetBatchWriter::Open(path, row_file.schema,
-                                            RowGroupRows(view, apart ? apart->row_bytes : 0)));
+  ARROW_ASSIGN_OR_RAISE(auto writer,
+                        ParquetBatchWriter::Open(path, row_file.schema,
+                                                 RowGroupRows(view, apart ? apart->row_bytes : 0)));
   std::unique_ptr<ChunkAppender> appender;
   if (apart != nullptr) {
-    ARROW_ASSIGN_OR_RAISE(appender,
-                          ChunkAppender::Open(PathIn(dir, apart->name), apart->bytes()));
+    ARROW_ASSIGN_OR_RAISE(appender, ChunkAppender::Open(PathIn(dir, apart->name), apart->bytes()));
   }
   int64_t batch_start = 0;
   for (const auto& stored : view.batches) {
@@ -107,7 +106,8 @@ arrow::Status WriteSegmentRows(const DatasetSnapshot& view,
       ARROW_ASSIGN_OR_RAISE(
           RowFile row_file,
           WriteRows(view, segment.first_row + write.rows_from, segment.end_row(), vector_column,
-                    dir, SegmentRowsFileName(files.id, write.rows_from, segment.rows - write.rows_from),
+                    dir,
+                    SegmentRowsFileName(files.id, write.rows_from, segment.rows - write.rows_from),
                     vectors.graph_only ? nullptr : &vectors, cancelled));
       row_file.first_row = write.rows_from;
       files.row_files.push_back(std::move(row_file));
@@ -191,8 +191,8 @@ arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
     for (size_t s = 0; s < manifest.segments.size(); ++s) {
       const SegmentGraphFile& segment = manifest.segments[s];
       for (const RowFile& row_file : segment.row_files) {
-        auto loaded = LoadSegmentFile(dir, row_file, manifest,
-                                      row_file.has_vectors ? nullptr : &segment_vectors[s], dataset);
+        auto loaded = LoadSegmentFile(
+            dir, row_file, manifest, row_file.has_vectors ? nullptr : &segment_vectors[s], dataset);
         if (!loaded.ok()) {
           return loaded.WithMessage(SegmentName(s, segment), ": ", loaded.message());
         }

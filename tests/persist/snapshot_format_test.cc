@@ -281,9 +281,9 @@ SnapshotManifest SampleManifestV4(const std::string& dir, bool graph_only) {
   SegmentGraphFile second{4, 6, 3, 0, {SegmentGraphFileName(9, 3), {60, 8}}};
   second.id = 9;
   second.row_files = {rows_file(9, 0, 2, 2), rows_file(9, 2, 4, 3)};
-  second.vectors = graph_only ? VectorsFile{SegmentVectorsFileName(9), 3, 8, true, {{24, 6}}}
-                              : VectorsFile{SegmentVectorsFileName(9), 6, 8, false,
-                                            {{16, 6}, {32, 4}}};
+  second.vectors = graph_only
+                       ? VectorsFile{SegmentVectorsFileName(9), 3, 8, true, {{24, 6}}}
+                       : VectorsFile{SegmentVectorsFileName(9), 6, 8, false, {{16, 6}, {32, 4}}};
   manifest.segments = {first, second};
   return manifest;
 }
@@ -355,8 +355,8 @@ TEST(SnapshotFormatTest, InconsistentVersionFourSegmentsAreRefusedNamingTheSegme
   EXPECT_NE(refused(json).find("'first_row' of seg-9-rows-2-4.parquet is 4"), std::string::npos);
   json = good;
   json["segments"][1]["files"]["vectors"]["rows"] = 5;  // fewer than its rows
-  json["segments"][1]["files"]["vectors"]["chunks"] = Json::array(
-      {{{"bytes", 40}, {"xxh3", "0000000000000004"}}});
+  json["segments"][1]["files"]["vectors"]["chunks"] =
+      Json::array({{{"bytes", 40}, {"xxh3", "0000000000000004"}}});
   message = refused(json);
   EXPECT_NE(message.find("'vectors' holds 5 rows, the segment 6 (3 linked)"), std::string::npos);
   EXPECT_NE(message.find(segment_1), std::string::npos) << message;
@@ -369,8 +369,8 @@ TEST(SnapshotFormatTest, InconsistentVersionFourSegmentsAreRefusedNamingTheSegme
   json = good;
   json["segments"][1]["files"]["vectors"]["holds"] = "graph";  // its rows files lack vectors
   json["segments"][1]["files"]["vectors"]["rows"] = 3;
-  json["segments"][1]["files"]["vectors"]["chunks"] = Json::array(
-      {{{"bytes", 24}, {"xxh3", "0000000000000004"}}});
+  json["segments"][1]["files"]["vectors"]["chunks"] =
+      Json::array({{{"bytes", 24}, {"xxh3", "0000000000000004"}}});
   EXPECT_NE(refused(json).find("has no vectors and the vectors file holds only linked rows"),
             std::string::npos);
 }
