@@ -58,8 +58,9 @@ def run(workdir: Path, binary: str, args, seed: int) -> dict:
         name = "bench"
         table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(seed))
         put_table(srv.data, name, table, batch_size=10_000)
-        ready = action(srv.data, "check_readiness", {"dataset": name, "wait": 3600})[0]
-        assert ready["status"] == "READY", ready
+        while action(srv.data, "check_readiness", {"dataset": name, "wait": 600})[0][
+                "status"] != "READY":
+            pass
         assert action(srv.data, "stats", {"dataset": name})[0]["segments"] == 10
         action(srv.data, "snapshot", {"dataset": name})
         before = snapshot_files(srv, name)

@@ -17,13 +17,11 @@ import signal
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
-from arbalest_util import (ServerProcess, action, assert_tables_equal, live_recall, make_table,
-                           put_table, scan, sort_by_id, stats, unique_name, vectors_of,
-                           wait_indexed)
+from arbalest_util import (METRIC_METADATA, ServerProcess, action, assert_tables_equal,
+                           fixture_rows, live_recall, manifest, metric_data, put_table, scan,
+                           snapshot_dir, sort_by_id, stats, unique_name, wait_indexed)
 
 DIM = 16
 SEGMENT_ROWS = 1_000
@@ -32,17 +30,6 @@ ROWS = SEGMENT_ROWS * SEGMENTS
 NO_TRIGGERS = ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
                "--compact-deleted-fraction", "0"]
 SEGMENT_FLAGS = ["--segment-max-bytes", str(SEGMENT_ROWS * DIM * 4), "--segment-merge", "false"]
-METRIC_METADATA = {"euclidean": None, "cosine": {"metric": "cosine"}}
-
-
-def snapshot_dir(srv: ServerProcess, dataset: str) -> Path:
-    [found] = [p for p in (srv.data_dir / "snapshots").iterdir()
-               if p.name.startswith(f"{dataset}@") and not p.name.endswith((".tmp", ".trash"))]
-    return found
-
-
-def manifest(snapshot: Path) -> dict:
-    return json.loads((snapshot / "MANIFEST.json").read_text())
 
 
 def inodes(snapshot: Path) -> dict[str, tuple[int, int]]:
@@ -65,14 +52,7 @@ def segment_files(snapshot: Path) -> list[dict[str, int]]:
 def test_compacting_one_segment_of_ten_rewrites_only_its_files(tmp_path, metric):
     srv = ServerProcess(tmp_path, NO_TRIGGERS + SEGMENT_FLAGS).start()
     name = unique_name("segfiles")
-    table = make_table(ROWS, DIM, rng=np.random.default_rng(21))
-    if METRIC_METADATA[metric]:
-        table = table.replace_schema_metadata(METRIC_METADATA[metric])
-    vectors = vectors_of(table.column("vector"))
-    queries = np.random.default_rng(22).standard_normal((40, DIM)).astype(np.float32)
-    if metric == "cosine":  # numpy's L2 top-k over unit vectors is the cosine top-k
-        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    table, vectors, queries = metric_data(ROWS, DIM, metric, seed=21)
     put_table(srv.data, name, table, batch_size=SEGMENT_ROWS // 2)
     wait_indexed(srv.data, name)
     assert stats(srv.data, name)["segments"] == SEGMENTS
@@ -137,11 +117,8 @@ def test_a_data_dir_of_format_version_3_opens_and_its_next_snapshot_writes_segme
         old = snapshot_dir(srv, name)
         old_manifest = manifest(old)
         assert old_manifest["format_version"] == 3
-        rows = pa.concat_tables([make_table(n, 8, start_id=start) for n, start in
-                                 expected["puts"]])
-        want = sort_by_id(rows.filter(pc.is_in(rows.column("id"),
-                                               pa.array(expected["ids"][name]))))
-        assert_tables_equal(sort_by_id(scan(srv.data, name)), want, f"{name} after the upgrade")
+        assert_tables_equal(sort_by_id(scan(srv.data, name)), fixture_rows(expected, name),
+                            f"{name} after the upgrade")
         loaded = stats(srv.data, name)
         assert loaded["index_restored_rows"] == old_manifest["indexed_rows"], loaded
         bounds = [(s["first_row"], s["rows"]) for s in old_manifest["segments"]]

@@ -78,6 +78,17 @@ TEST(SnapshotFormatTest, ManifestRoundTrips) {
   EXPECT_TRUE(VerifySnapshotFile(dir.path(), read->graph).ok());
 }
 
+// Writes `text` as the manifest of `dir` and reads it back: refused as Invalid, naming the
+// manifest file. Returns the message.
+std::string RefusedManifest(const std::string& dir, const std::string& text) {
+  const std::string path = (fs::path(dir) / kManifestFile).string();
+  WriteText(path, text);
+  auto read = ReadManifest(dir);
+  EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
+  EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
+  return read.status().message();
+}
+
 // A version-2 manifest: rows files, a vectors file with its chunks, a generation.
 SnapshotManifest SampleManifestV2(const std::string& dir) {
   SnapshotManifest manifest = SampleManifest(dir);
@@ -122,13 +133,7 @@ TEST(SnapshotFormatTest, InconsistentVersionTwoManifestsAreRefused) {
   const std::string path = dir / std::string(kManifestFile);
   ASSERT_TRUE(WriteManifest(SampleManifestV2(dir.path()), path).ok());
   const Json good = Json::parse(ReadFileText(path));
-  auto refused = [&](const Json& json) {
-    WriteText(path, json.dump());
-    auto read = ReadManifest(dir.path());
-    EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
-    EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
-    return read.status().message();
-  };
+  auto refused = [&](const Json& json) { return RefusedManifest(dir.path(), json.dump()); };
   Json json = good;
   json["files"]["rows"][1]["first_row"] = 5;  // a gap or an overlap
   EXPECT_NE(refused(json).find("'first_row'"), std::string::npos);
@@ -182,28 +187,35 @@ SnapshotManifest SampleManifestV3(const std::string& dir, bool graph_only) {
   return manifest;
 }
 
+// `written` written as the manifest of `dir`: its JSON.
+Json WrittenJson(const SnapshotManifest& written, const TempDir& dir) {
+  EXPECT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
+  return Json::parse(ReadFileText(dir / std::string(kManifestFile)));
+}
+
+// The fields every version's segments have, read back as written.
+void ExpectSameSegment(const SegmentGraphFile& got, const SegmentGraphFile& want) {
+  EXPECT_EQ(got.first_row, want.first_row);
+  EXPECT_EQ(got.rows, want.rows);
+  EXPECT_EQ(got.linked_rows, want.linked_rows);
+  EXPECT_EQ(got.vectors_row, want.vectors_row);
+  EXPECT_EQ(got.graph.name, want.graph.name);
+  EXPECT_EQ(got.graph.digest, want.graph.digest);
+  EXPECT_EQ(got.id, want.id);
+}
+
 TEST(SnapshotFormatTest, VersionThreeManifestRoundTripsItsSegments) {
   for (const bool graph_only : {false, true}) {
     TempDir dir("arbalest_snapshot_format");
     const SnapshotManifest written = SampleManifestV3(dir.path(), graph_only);
-    ASSERT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
-    const Json json = Json::parse(ReadFileText(dir / std::string(kManifestFile)));
+    const Json json = WrittenJson(written, dir);
     EXPECT_EQ(json["format_version"], 3);
     EXPECT_FALSE(json["files"].contains("index"));
     auto read = ReadManifest(dir.path());
     ASSERT_TRUE(read.ok()) << read.status().ToString();
     EXPECT_EQ(read->format_version(), 3);
     ASSERT_EQ(read->segments.size(), 2u);
-    for (size_t i = 0; i < 2; ++i) {
-      const SegmentGraphFile& got = read->segments[i];
-      const SegmentGraphFile& want = written.segments[i];
-      EXPECT_EQ(got.first_row, want.first_row);
-      EXPECT_EQ(got.rows, want.rows);
-      EXPECT_EQ(got.linked_rows, want.linked_rows);
-      EXPECT_EQ(got.vectors_row, want.vectors_row);
-      EXPECT_EQ(got.graph.name, want.graph.name);
-      EXPECT_EQ(got.graph.digest, want.graph.digest);
-    }
+    for (size_t i = 0; i < 2; ++i) ExpectSameSegment(read->segments[i], written.segments[i]);
     EXPECT_EQ(GraphSegments(*read).size(), 2u);
   }
   EXPECT_EQ(GraphFileNumber(GraphFileName(17)), 17);
@@ -228,13 +240,7 @@ TEST(SnapshotFormatTest, AVersionTwoManifestReadsAsOneSegment) {
 TEST(SnapshotFormatTest, InconsistentSegmentsAreRefused) {
   TempDir dir("arbalest_snapshot_format");
   const std::string path = dir / std::string(kManifestFile);
-  auto refused = [&](const Json& json) {
-    WriteText(path, json.dump());
-    auto read = ReadManifest(dir.path());
-    EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
-    EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
-    return read.status().message();
-  };
+  auto refused = [&](const Json& json) { return RefusedManifest(dir.path(), json.dump()); };
   ASSERT_TRUE(WriteManifest(SampleManifestV3(dir.path(), false), path).ok());
   const Json good = Json::parse(ReadFileText(path));
   Json json = good;
@@ -292,8 +298,7 @@ TEST(SnapshotFormatTest, VersionFourManifestRoundTripsEachSegmentsFiles) {
   for (const bool graph_only : {false, true}) {
     TempDir dir("arbalest_snapshot_format");
     const SnapshotManifest written = SampleManifestV4(dir.path(), graph_only);
-    ASSERT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
-    const Json json = Json::parse(ReadFileText(dir / std::string(kManifestFile)));
+    const Json json = WrittenJson(written, dir);
     EXPECT_EQ(json["format_version"], 4);
     EXPECT_FALSE(json.contains("generation"));
     EXPECT_FALSE(json["files"].contains("rows"));
@@ -307,12 +312,7 @@ TEST(SnapshotFormatTest, VersionFourManifestRoundTripsEachSegmentsFiles) {
     for (size_t i = 0; i < 2; ++i) {
       const SegmentGraphFile& got = read->segments[i];
       const SegmentGraphFile& want = written.segments[i];
-      EXPECT_EQ(got.id, want.id);
-      EXPECT_EQ(got.first_row, want.first_row);
-      EXPECT_EQ(got.rows, want.rows);
-      EXPECT_EQ(got.linked_rows, want.linked_rows);
-      EXPECT_EQ(got.graph.name, want.graph.name);
-      EXPECT_EQ(got.graph.digest, want.graph.digest);
+      ExpectSameSegment(got, want);
       ASSERT_EQ(got.row_files.size(), want.row_files.size());
       for (size_t f = 0; f < got.row_files.size(); ++f) {
         EXPECT_EQ(got.row_files[f].file.name, want.row_files[f].file.name);
@@ -335,13 +335,7 @@ TEST(SnapshotFormatTest, VersionFourManifestRoundTripsEachSegmentsFiles) {
 TEST(SnapshotFormatTest, InconsistentVersionFourSegmentsAreRefusedNamingTheSegment) {
   TempDir dir("arbalest_snapshot_format");
   const std::string path = dir / std::string(kManifestFile);
-  auto refused = [&](const Json& json) {
-    WriteText(path, json.dump());
-    auto read = ReadManifest(dir.path());
-    EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
-    EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
-    return read.status().message();
-  };
+  auto refused = [&](const Json& json) { return RefusedManifest(dir.path(), json.dump()); };
   ASSERT_TRUE(WriteManifest(SampleManifestV4(dir.path(), false), path).ok());
   const Json good = Json::parse(ReadFileText(path));
   const std::string segment_1 = "(segment 1 (seg-9-graph-3.hnsw))";
