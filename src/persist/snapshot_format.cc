@@ -44,14 +44,46 @@ Json FileJson(const SnapshotFile& file) {
   return json;
 }
 
-Json SegmentsJson(const SnapshotManifest& manifest) {
+arrow::Result<Json> RowFilesJson(const std::vector<RowFile>& row_files) {
+  Json rows = Json::array();
+  for (const RowFile& row_file : row_files) {
+    Json item = FileJson(row_file.file);
+    item["first_row"] = row_file.first_row;
+    item["rows"] = row_file.rows;
+    item["vectors"] = row_file.has_vectors;
+    ARROW_ASSIGN_OR_RAISE(item["schema"], EncodeSchema(*row_file.schema));
+    rows.push_back(std::move(item));
+  }
+  return rows;
+}
+
+Json VectorsJson(const VectorsFile& vectors) {
+  Json chunks = Json::array();
+  for (const FileDigest& chunk : vectors.chunks) chunks.push_back(DigestJson(chunk));
+  return {{"name", vectors.name},
+          {"rows", vectors.rows},
+          {"row_bytes", vectors.row_bytes},
+          {"holds", vectors.graph_only ? "graph" : "rows"},
+          {"chunks", std::move(chunks)}};
+}
+
+arrow::Result<Json> SegmentsJson(const SnapshotManifest& manifest) {
   Json segments = Json::array();
   for (const SegmentGraphFile& segment : manifest.segments) {
-    segments.push_back({{"first_row", segment.first_row},
-                        {"rows", segment.rows},
-                        {"linked_rows", segment.linked_rows},
-                        {"vectors_row", segment.vectors_row},
-                        {"graph", FileJson(segment.graph)}});
+    Json item = {{"first_row", segment.first_row},
+                 {"rows", segment.rows},
+                 {"linked_rows", segment.linked_rows},
+                 {"graph", FileJson(segment.graph)}};
+    if (segment.id < 0) {  // version 3
+      item["vectors_row"] = segment.vectors_row;
+    } else {
+      item["id"] = segment.id;
+      ARROW_ASSIGN_OR_RAISE(Json rows, RowFilesJson(segment.row_files));
+      Json files = {{"rows", std::move(rows)}};
+      if (segment.vectors) files["vectors"] = VectorsJson(*segment.vectors);
+      item["files"] = std::move(files);
+    }
+    segments.push_back(std::move(item));
   }
   return segments;
 }
@@ -65,25 +97,9 @@ arrow::Result<Json> FilesJson(const SnapshotManifest& manifest) {
     files["data"] = FileJson(*manifest.data);
     return files;
   }
-  Json rows = Json::array();
-  for (const RowFile& row_file : manifest.row_files) {
-    Json item = FileJson(row_file.file);
-    item["first_row"] = row_file.first_row;
-    item["rows"] = row_file.rows;
-    item["vectors"] = row_file.has_vectors;
-    ARROW_ASSIGN_OR_RAISE(item["schema"], EncodeSchema(*row_file.schema));
-    rows.push_back(std::move(item));
-  }
-  files["rows"] = std::move(rows);
-  if (manifest.vectors) {
-    Json chunks = Json::array();
-    for (const FileDigest& chunk : manifest.vectors->chunks) chunks.push_back(DigestJson(chunk));
-    files["vectors"] = {{"name", manifest.vectors->name},
-                        {"rows", manifest.vectors->rows},
-                        {"row_bytes", manifest.vectors->row_bytes},
-                        {"holds", manifest.vectors->graph_only ? "graph" : "rows"},
-                        {"chunks", std::move(chunks)}};
-  }
+  if (manifest.format_version() == kSnapshotFormatVersion) return files;  // in the segments
+  ARROW_ASSIGN_OR_RAISE(files["rows"], RowFilesJson(manifest.row_files));
+  if (manifest.vectors) files["vectors"] = VectorsJson(*manifest.vectors);
   return files;
 }
 
@@ -197,10 +213,13 @@ class ManifestReader {
     return static_cast<int64_t>(value);
   }
 
-  // The "segments" list (version 3): segments covering rows 0 .. rows-1 in order, their linked
-  // rows adding up to indexed_rows, their vectors inside the vectors file.
+  // The "segments" list (versions 3 and 4): segments covering rows 0 .. rows-1 in order, their
+  // linked rows adding up to indexed_rows; version 3: their vectors inside the vectors file;
+  // version 4: each segment's rows files covering its rows and its vectors file holding its
+  // rows (or its linked rows), ids distinct.
   arrow::Result<std::vector<SegmentGraphFile>> Segments(const Json& json,
-                                                        const SnapshotManifest& manifest) const {
+                                                        const SnapshotManifest& manifest,
+                                                        uint64_t version) const {
     ARROW_ASSIGN_OR_RAISE(const Json* list, Get(json, "segments"));
     if (!list->is_array() || list->empty()) return Bad("segments", "must be a non-empty list");
     std::vector<SegmentGraphFile> result;
@@ -212,19 +231,27 @@ class ManifestReader {
       ARROW_ASSIGN_OR_RAISE(segment.first_row, Count(item, "first_row"));
       ARROW_ASSIGN_OR_RAISE(segment.rows, Count(item, "rows"));
       ARROW_ASSIGN_OR_RAISE(segment.linked_rows, Count(item, "linked_rows"));
-      ARROW_ASSIGN_OR_RAISE(segment.vectors_row, Count(item, "vectors_row"));
       ARROW_ASSIGN_OR_RAISE(segment.graph, File(item, "graph"));
       const std::string which =
-          "of segment " + std::to_string(result.size()) + " (" + segment.graph.name + ")";
+          "segment " + std::to_string(result.size()) + " (" + segment.graph.name + ")";
       if (segment.first_row != next) {
-        return Bad("first_row", which + " is " + std::to_string(segment.first_row) +
+        return Bad("first_row", "of " + which + " is " + std::to_string(segment.first_row) +
                                     ", the segment before ends at row " + std::to_string(next));
       }
-      if (segment.linked_rows > segment.rows) return Bad("linked_rows", which + " exceeds 'rows'");
-      const VectorsFile& vectors = *manifest.vectors;
-      if (vectors.graph_only ? segment.vectors_row + segment.linked_rows > vectors.rows
-                             : segment.vectors_row != segment.first_row) {
-        return Bad("vectors_row", which + " places its vectors outside the vectors file");
+      if (segment.linked_rows > segment.rows) {
+        return Bad("linked_rows", "of " + which + " exceeds 'rows'");
+      }
+      if (version == kSnapshotFormatVersion) {
+        if (auto files = SegmentFiles(item, segment, result); !files.ok()) {
+          return files.WithMessage(files.message(), " (", which, ")");
+        }
+      } else {
+        ARROW_ASSIGN_OR_RAISE(segment.vectors_row, Count(item, "vectors_row"));
+        const VectorsFile& vectors = *manifest.vectors;
+        if (vectors.graph_only ? segment.vectors_row + segment.linked_rows > vectors.rows
+                               : segment.vectors_row != segment.first_row) {
+          return Bad("vectors_row", "of " + which + " places its vectors outside the vectors file");
+        }
       }
       next += segment.rows;
       linked += segment.linked_rows;
@@ -236,6 +263,32 @@ class ManifestReader {
                                  std::to_string(manifest.indexed_rows));
     }
     return result;
+  }
+
+  // A version-4 segment's id, rows files (local rows 0 .. rows-1) and vectors file.
+  arrow::Status SegmentFiles(const Json& item, SegmentGraphFile& segment,
+                             const std::vector<SegmentGraphFile>& before) const {
+    ARROW_ASSIGN_OR_RAISE(segment.id, Count(item, "id"));
+    for (const SegmentGraphFile& other : before) {
+      if (other.id == segment.id) return Bad("id", "is also that of " + other.graph.name);
+    }
+    ARROW_ASSIGN_OR_RAISE(const Json* files, Get(item, "files"));
+    if (!files->is_object()) return Bad("files", "must be an object");
+    ARROW_ASSIGN_OR_RAISE(segment.row_files, RowFiles(*files, segment.rows));
+    ARROW_ASSIGN_OR_RAISE(segment.vectors, Vectors(*files));
+    const VectorsFile& vectors = *segment.vectors;
+    if (vectors.rows != (vectors.graph_only ? segment.linked_rows : segment.rows)) {
+      return Bad("vectors", "holds " + std::to_string(vectors.rows) + " rows, the segment " +
+                                std::to_string(segment.rows) + " (" +
+                                std::to_string(segment.linked_rows) + " linked)");
+    }
+    for (const RowFile& row_file : segment.row_files) {
+      if (!row_file.has_vectors && vectors.graph_only) {
+        return Bad("rows", "file " + row_file.file.name +
+                               " has no vectors and the vectors file holds only linked rows");
+      }
+    }
+    return arrow::Status::OK();
   }
 
   arrow::Result<VectorsFile> Vectors(const Json& files) const {
@@ -333,6 +386,19 @@ std::string RowFileName(uint64_t generation, int64_t first_row, int64_t rows) {
          std::to_string(rows) + ".parquet";
 }
 
+std::string SegmentRowsFileName(int64_t id, int64_t first_row, int64_t rows) {
+  return "seg-" + std::to_string(id) + "-rows-" + std::to_string(first_row) + "-" +
+         std::to_string(rows) + ".parquet";
+}
+
+std::string SegmentVectorsFileName(int64_t id) {
+  return "seg-" + std::to_string(id) + "-vectors.bin";
+}
+
+std::string SegmentGraphFileName(int64_t id, int64_t linked_rows) {
+  return "seg-" + std::to_string(id) + "-graph-" + std::to_string(linked_rows) + ".hnsw";
+}
+
 std::vector<SegmentGraphFile> GraphSegments(const SnapshotManifest& manifest) {
   if (!manifest.segments.empty()) return manifest.segments;
   return {SegmentGraphFile{0, manifest.rows, manifest.indexed_rows, 0, manifest.graph}};
@@ -371,8 +437,13 @@ arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string&
                {"schema", std::move(schema)},
                {"index", manifest.index},
                {"files", std::move(files)}};
-  if (!manifest.data) json["generation"] = manifest.generation;
-  if (!manifest.segments.empty()) json["segments"] = SegmentsJson(manifest);
+  const int version = manifest.format_version();
+  if (version == kOneGraphSnapshotFormatVersion || version == kSegmentGraphsFormatVersion) {
+    json["generation"] = manifest.generation;
+  }
+  if (!manifest.segments.empty()) {
+    ARROW_ASSIGN_OR_RAISE(json["segments"], SegmentsJson(manifest));
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << json.dump(2) << '\n';
   out.close();
@@ -412,7 +483,7 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   if (!files->is_object()) return reader.Bad("files", "must be an object");
   if (version == kLegacySnapshotFormatVersion) {
     ARROW_ASSIGN_OR_RAISE(manifest.data, reader.File(*files, "data"));
-  } else {
+  } else if (version != kSnapshotFormatVersion) {
     ARROW_ASSIGN_OR_RAISE(manifest.generation, reader.UInt(*json, "generation"));
     ARROW_ASSIGN_OR_RAISE(manifest.row_files, reader.RowFiles(*files, manifest.rows));
     if (files->contains("vectors")) {
@@ -436,9 +507,11 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
       }
     }
   }
-  if (version == kSnapshotFormatVersion) {
-    if (!manifest.vectors) return reader.Bad("vectors", "is missing");
-    ARROW_ASSIGN_OR_RAISE(manifest.segments, reader.Segments(*json, manifest));
+  if (version == kSegmentGraphsFormatVersion && !manifest.vectors) {
+    return reader.Bad("vectors", "is missing");
+  }
+  if (version >= kSegmentGraphsFormatVersion) {
+    ARROW_ASSIGN_OR_RAISE(manifest.segments, reader.Segments(*json, manifest, version));
   } else {
     ARROW_ASSIGN_OR_RAISE(manifest.graph, reader.File(*files, "index"));
   }

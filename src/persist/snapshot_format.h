@@ -1,47 +1,56 @@
 // The on-disk format of dataset snapshots, in <data dir>/snapshots:
 //
 //   <dataset>@<lsn>-<n>/    a complete snapshot of <dataset>: every WAL record of the dataset
-//                           with LSN <= <lsn> is in it, none after; its graph holds <n> rows
+//                           with LSN <= <lsn> is in it, none after; its graphs hold <n> rows
 //     MANIFEST.json         describes the snapshot and records each file's size and checksum
-//     rows-<g>-<first>-<count>.parquet
-//                           rows [first, first + count) under the schema of the moment they
-//                           were written (zstd); without the vector column when the vectors
-//                           file holds the vectors. Written once, by the snapshot that first
-//                           held those rows, and hard-linked into each later snapshot directory
-//     vectors-<g>.bin       the graph's vectors, as it stores them (row_bytes each, back to
-//                           back): append-only, one file per generation <g>, hard-linked from
-//                           one snapshot directory into the next, each manifest recording how
-//                           many of its bytes it owns (later bytes belong to a snapshot not
-//                           finished or not yet written, and are ignored) and a checksum per
-//                           append (per chunk). "holds": "rows": every row's vector, rows not
-//                           in the graph yet included (the graph stores the received bytes;
-//                           the rows files leave the vector column out). "holds": "graph":
-//                           the rows in the graph only (cosine over floats normalizes them,
-//                           or rows are padded): the rows files keep the received vectors
-//     graph-<n>.hnsw        one per segment (store/segment.h): the HNSW graph of the segment's
-//                           first linked_rows rows (index/hnsw_file.h), without its vectors
-//                           (HNSW file version 3), which lie in the vectors file from the
-//                           segment's vectors_row on. Rewritten by each snapshot while the
-//                           segment is active or its graph changed; a sealed segment's file
-//                           whose graph is unchanged since is hard-linked forward instead. <n>
-//                           is larger than the number of every graph file the previous
-//                           snapshot of the generation named, so a new file never takes the
-//                           name of a linked one
-//     index.hnsw            version 2: the one graph, of rows 0 .. indexed_rows-1
-//     tombstones.roaring    only when rows were deleted: their row numbers as a portable
-//                           Roaring bitmap
+//   version 4: each segment (store/segment.h) has its own files, in its local numbering, named
+//   by the segment's file id <id> (given when the segment's files are first written, never
+//   changed while the segment keeps its rows; a segment a compaction or a merge replaced gets a
+//   new id). They do not depend on where the segment starts in the dataset, so a segment's
+//   files are hard-linked from one snapshot directory into the next for as long as its rows
+//   stay, whatever a compaction or a merge did to the segments before it:
+//     seg-<id>-rows-<first>-<count>.parquet
+//                           the segment's local rows [first, first + count) under the schema of
+//                           the moment they were written (zstd); without the vector column when
+//                           the vectors file holds every row's vector. Written once
+//     seg-<id>-vectors.bin  the segment's vectors as its graph stores them (row_bytes each,
+//                           back to back): append-only (only the active segment's grows), each
+//                           manifest recording how many of its bytes it owns (later bytes
+//                           belong to a snapshot not finished, and are ignored) and a checksum
+//                           per append (chunk). "holds": "rows": every row's vector, rows not in
+//                           the graph yet included (the graph stores the received bytes; the
+//                           rows files leave the vector column out). "holds": "graph": the
+//                           segment's linked rows only (cosine over floats normalizes them, or
+//                           rows are padded): the rows files keep the received vectors
+//     seg-<id>-graph-<linked>.hnsw
+//                           the HNSW graph of the segment's first <linked> rows
+//                           (index/hnsw_file.h) without its vectors (HNSW file version 3),
+//                           which are the segment's vectors file from its start. Written
+//                           again only when the graph linked more rows (or is a new one)
+//     tombstones.roaring    only when rows were deleted: their dataset row numbers as a
+//                           portable Roaring bitmap, rewritten by each snapshot
 //     edges.parquet         only when the dataset has graph edges: its live edges
-//                           (graph/edge_file.h)
+//                           (graph/edge_file.h), rewritten by each snapshot
+//   versions 2 and 3 (written by earlier builds, read):
+//     rows-<g>-<first>-<count>.parquet
+//                           dataset rows [first, first + count), as version 4's rows files
+//     vectors-<g>.bin       the dataset's vectors, as version 4's vectors file but for every
+//                           segment together, in dataset numbering ("graph": segments' linked
+//                           rows at their vectors_row)
+//     graph-<n>.hnsw        version 3: one per segment, its vectors at its vectors_row
+//     index.hnsw            version 2: the one graph, of rows 0 .. indexed_rows-1
 //   <dataset>@staging.tmp/  a snapshot being written, or abandoned by a crash: never read
 //   <name>.trash/           a snapshot being removed, or whose removal a crash interrupted:
 //                           never read (persist/staging_dir.h)
 //
-// A generation <g> is the LSN of the snapshot that wrote all of its rows afresh: the first
-// snapshot of a dataset, the first after a compaction renumbered its rows, the first after an
-// upgrade from format version 1, and any after a snapshot that failed half-way. A snapshot in
-// the same generation writes only the rows added since the previous one (one new rows file,
-// their vectors appended), the graphs of the segments that changed, the tombstones and the
-// manifest, so the bytes written per byte ingested stay flat as the dataset grows.
+// A snapshot writes, for each segment: nothing but hard links when the segment is sealed and
+// unchanged since the previous snapshot (the same graph object with the same rows); the rows
+// added since (a new rows file, their vectors appended) and its graph when it grew (the active
+// one); every file afresh, under a new id, when it is new (sealed from a new active segment,
+// compacted, merged). Then the tombstones, edges and manifest. When the previous snapshot
+// cannot be continued (none, of an older version, or not the newest directory on disk: its
+// commit failed after the rename, and appending after its lengths would break the newer
+// one; or hard links fail) every segment is written afresh.
 //
 // '@' cannot appear in a dataset name, so the last '@' ends the name. The '/' of a dataset in a
 // namespace ("namespace/name") is written '~' in directory names. Of two snapshots of a
@@ -50,35 +59,34 @@
 // is durable (persist/staging_dir.h); the dataset's older snapshot is removed after that (its
 // hard links go; the files the new snapshot links stay).
 //
-// MANIFEST.json, version 3:
-//   {"format_version": 3, "dataset": "docs", "lsn": 1234, "created_lsn": 7,
-//    "rows": 200000, "indexed_rows": 199000, "generation": 900,
+// MANIFEST.json, version 4:
+//   {"format_version": 4, "dataset": "docs", "lsn": 1234, "created_lsn": 7,
+//    "rows": 200000, "indexed_rows": 199000,
 //    "put_schema": "<base64 Arrow IPC schema the dataset was created from>",
 //    "schema": "<base64 Arrow IPC schema of the rows (after schema evolution)>",
 //    "index": {"metric": "euclidean", "element_type": "float32", "dim": 384, ...},
-//    "segments": [{"first_row": 0, "rows": 150000, "linked_rows": 150000,
-//                  "vectors_row": 0,
-//                  "graph": {"name": "graph-0.hnsw", "bytes": 123, "xxh3": "<16 hex digits>"}},
-//                 ...],   in row order, together every row; linked_rows add up to
-//                         indexed_rows. "holds": "rows": vectors_row is first_row; "graph":
-//                         the segment's linked rows lie at [vectors_row, vectors_row +
-//                         linked_rows) of the vectors file (a segment's rows are appended
-//                         where they continue its rows already in the file, else afresh at
-//                         the end, leaving the older copy unused)
-//    "files": {"rows": [{"name": ..., "bytes": ..., "xxh3": ..., "first_row": 0,
-//                        "rows": 150000, "vectors": false, "schema": "<base64>"}, ...],
-//              "vectors": {"name": "vectors-900.bin", "rows": 200000, "row_bytes": 1536,
-//                          "holds": "rows" (or "graph"),
-//                          "chunks": [{"bytes": 230400000, "xxh3": ...}, ...]},
-//              "tombstones": {...} (optional), "edges": {...} (optional; absent in
-//              manifests written before edges were recorded, whose edges.parquet, when
-//              there is one, is read unchecked)}}
-// Version 2 (written by earlier builds, still read: one segment): no "segments"; instead
-// "files" holds "index": {"name": "index.hnsw", "bytes", "xxh3"}, the one graph, of rows
-// 0 .. indexed_rows-1, its vectors from row 0 of the vectors file.
-// Version 1 (still read): as version 2, but no "generation", and instead of "rows" and
-// "vectors" one "data" file, data.parquet, holding every row with its vector (the graph file
-// holds its vectors too).
+//    "segments": [{"id": 3, "first_row": 0, "rows": 150000, "linked_rows": 150000,
+//                  "graph": {"name": "seg-3-graph-150000.hnsw", "bytes": 123,
+//                            "xxh3": "<16 hex digits>"},
+//                  "files": {"rows": [{"name": "seg-3-rows-0-150000.parquet", "bytes": ...,
+//                                      "xxh3": ..., "first_row": 0 (local), "rows": 150000,
+//                                      "vectors": false, "schema": "<base64>"}, ...],
+//                            "vectors": {"name": "seg-3-vectors.bin", "rows": 150000,
+//                                        "row_bytes": 1536, "holds": "rows" (or "graph"),
+//                                        "chunks": [{"bytes": ..., "xxh3": ...}, ...]}}},
+//                 ...],   in row order, together every row (each first_row is recorded
+//                         afresh by each snapshot); linked_rows add up to indexed_rows; ids
+//                         distinct. "holds": "rows": the vectors file holds the segment's
+//                         rows; "graph": its linked_rows
+//    "files": {"tombstones": {...} (optional), "edges": {...} (optional)}}
+// Version 3: a "generation" <g>; "files" holds "rows" (dataset numbering) and "vectors" (the
+// one vectors file); segments have first_row, rows, linked_rows, vectors_row and graph.
+// Version 2: as version 3 without "segments"; "files" holds "index": {"name": "index.hnsw",
+// "bytes", "xxh3"}, the one graph, of rows 0 .. indexed_rows-1, its vectors from row 0 of the
+// vectors file. Edges may be absent in manifests written before edges were recorded (an
+// edges.parquet is then read unchecked).
+// Version 1: as version 2, but no "generation", and instead of "rows" and "vectors" one "data"
+// file, data.parquet, holding every row with its vector (the graph file holds its vectors too).
 // A reader that finds an unknown format_version refuses the snapshot.
 #pragma once
 
@@ -98,7 +106,8 @@
 
 namespace arbalest {
 
-inline constexpr int kSnapshotFormatVersion = 3;
+inline constexpr int kSnapshotFormatVersion = 4;
+inline constexpr int kSegmentGraphsFormatVersion = 3;     // one vectors file; read, by tests
 inline constexpr int kOneGraphSnapshotFormatVersion = 2;  // index.hnsw; read, written by tests
 inline constexpr int kLegacySnapshotFormatVersion = 1;    // data.parquet; read, written by tests
 inline constexpr std::string_view kManifestFile = "MANIFEST.json";
@@ -136,14 +145,19 @@ struct VectorsFile {
   int64_t bytes() const { return rows * row_bytes; }
 };
 
-// A segment's graph file (version 3): the segment holds rows [first_row, first_row + rows),
-// its graph the first linked_rows of them, their vectors at vectors_row of the vectors file.
+// A segment's files (versions 3 and 4): the segment holds rows [first_row, first_row + rows),
+// its graph the first linked_rows of them. Version 3: their vectors at vectors_row of the
+// snapshot's one vectors file. Version 4: the segment's own rows files and vectors file, in
+// its local numbering (local row 0 is dataset row first_row), named by its file id.
 struct SegmentGraphFile {
   int64_t first_row = 0;
   int64_t rows = 0;
   int64_t linked_rows = 0;
-  int64_t vectors_row = 0;
+  int64_t vectors_row = 0;  // version 3; 0 in version 4 (the segment's own vectors file)
   SnapshotFile graph;
+  int64_t id = -1;                       // version 4: names the segment's files; -1 before
+  std::vector<RowFile> row_files{};      // version 4: local rows 0 .. rows-1, in order
+  std::optional<VectorsFile> vectors{};  // version 4: every row's vector, or the linked ones
 };
 
 struct SnapshotManifest {
@@ -157,16 +171,17 @@ struct SnapshotManifest {
   Json index = Json::object();         // index parameters, for people and tools
   uint64_t generation = 0;             // version 2+: the LSN of the snapshot that began its files
   std::optional<SnapshotFile> data;    // version 1 only: every row, vectors included
-  std::vector<RowFile> row_files;      // version 2+: in row order, together every row
-  std::optional<VectorsFile> vectors;  // version 2+, when the graph's vectors live apart
-  std::vector<SegmentGraphFile> segments;  // version 3 (GraphSegments reads every version)
+  std::vector<RowFile> row_files;      // versions 2 and 3: in row order, together every row
+  std::optional<VectorsFile> vectors;  // versions 2 and 3, when the graph's vectors live apart
+  std::vector<SegmentGraphFile> segments;  // versions 3 and 4 (GraphSegments reads every one)
   SnapshotFile graph;                      // versions 1 and 2: the one graph file
   std::optional<SnapshotFile> tombstones;
   std::optional<SnapshotFile> edges;  // edges.parquet, when the dataset has graph edges
 
   int format_version() const {
     if (data) return kLegacySnapshotFormatVersion;
-    return segments.empty() ? kOneGraphSnapshotFormatVersion : kSnapshotFormatVersion;
+    if (segments.empty()) return kOneGraphSnapshotFormatVersion;
+    return segments.front().id >= 0 ? kSnapshotFormatVersion : kSegmentGraphsFormatVersion;
   }
 };
 
@@ -200,17 +215,27 @@ struct SnapshotListing {
 // The snapshot directories in `root` (none when it does not exist). Other entries are ignored.
 arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root);
 
-// "rows-<generation>-<first_row>-<rows>.parquet" and "vectors-<generation>.bin".
+// Versions 2 and 3: "rows-<generation>-<first_row>-<rows>.parquet" and
+// "vectors-<generation>.bin".
 std::string RowFileName(uint64_t generation, int64_t first_row, int64_t rows);
 std::string VectorsFileName(uint64_t generation);
+
+// Version 4, the files of the segment of file id <id>: "seg-<id>-rows-<first>-<rows>.parquet"
+// (its local rows [first, first + rows)), "seg-<id>-vectors.bin", "seg-<id>-graph-<linked
+// rows>.hnsw".
+std::string SegmentRowsFileName(int64_t id, int64_t first_row, int64_t rows);
+std::string SegmentVectorsFileName(int64_t id);
+std::string SegmentGraphFileName(int64_t id, int64_t linked_rows);
 
 // Writes `manifest` as JSON to `path`, of its format_version(): 1 and 2 for tests of the
 // upgrade.
 arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string& path);
 
 // Reads <dir>/MANIFEST.json. IOError when it cannot be read; Invalid, naming the file and the
-// key, when it is not a manifest of version 1 to 3, its rows files or segments do not cover
-// rows 0 .. rows-1 in order, or a segment's vectors lie outside the vectors file.
+// key, when it is not a manifest of version 1 to 4, its rows files or segments do not cover
+// rows 0 .. rows-1 in order, a segment's vectors lie outside the vectors file (version 3), or
+// a segment's rows files do not cover its rows or its vectors file holds other than its rows
+// (all of them, or its linked ones; version 4; the error names the segment).
 arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir);
 
 // Writes `rows` to a tombstones file at `path`: deleted row numbers as a portable Roaring

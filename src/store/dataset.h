@@ -83,11 +83,8 @@ struct SavedSnapshot {
   int64_t deleted_rows = 0;
   int64_t indexed_rows = 0;
   int64_t bytes = 0;  // on disk
-  // compaction_totals().compactions when it was written (or loaded): while it has not changed,
-  // the rows it holds are numbered as the dataset's, and the next snapshot writes only the
-  // rows added since (persist/snapshot_format.h).
-  int64_t compactions = 0;
-  // Which graph each of its segments' graph files holds (store/segment_files.h), in order.
+  // Which graph each of its segments' files hold (store/segment_files.h), in order: a segment
+  // whose graph is still that object keeps its files in the next snapshot.
   std::vector<SavedGraph> graphs;
 };
 

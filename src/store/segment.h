@@ -51,10 +51,10 @@ struct SegmentView {
   int64_t linked_rows() const { return std::min(indexed_rows, rows); }
 };
 
-// A segment graph as a snapshot's graph file holds it: the graph object and its linked rows
-// when the file was written (or loaded). While the segment's graph is that same object with
-// those rows, the file still holds it, and the next snapshot links the file instead of
-// writing it (store/segment_files.h). A compaction or a merge makes a new graph object.
+// A segment as a snapshot's files hold it: its graph object and linked rows then. While a
+// segment's graph is that same object, its rows are those files' rows plus any appended, and
+// the next snapshot links its files (appending new rows; the graph file while its linked rows
+// are the same) (store/segment_files.h). A compaction or a merge makes a new graph object.
 struct SavedGraph {
   std::weak_ptr<const HnswIndex> graph;
   int64_t linked_rows = 0;

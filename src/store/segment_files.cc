@@ -4,39 +4,52 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <span>
+#include <string>
 
 #include "persist/append_file.h"
 #include "persist/file_digest.h"
+#include "store/snapshot_rows.h"
 
 namespace arbalest {
 namespace {
 
 namespace fs = std::filesystem;
 
-// The previous snapshot's file of `graph` (by identity, with the rows it held then), if any.
-std::optional<SegmentGraphFile> PreviousFileOf(const std::shared_ptr<const HnswIndex>& graph,
-                                               const std::vector<SegmentGraphFile>& previous,
-                                               const std::vector<SavedGraph>& saved) {
+// The previous snapshot's segment whose files hold `segment`'s first rows: the same graph
+// object (by identity: a compaction or a merge makes a new one), which had the linked rows its
+// file records then, and no more rows or linked rows than the segment has now.
+std::optional<SegmentGraphFile> PreviousFilesOf(const SegmentView& segment,
+                                                const std::vector<SegmentGraphFile>& previous,
+                                                const std::vector<SavedGraph>& saved) {
   for (size_t j = 0; j < saved.size() && j < previous.size(); ++j) {
-    if (saved[j].graph.lock() == graph && saved[j].linked_rows == previous[j].linked_rows) {
-      return previous[j];
+    const SegmentGraphFile& files = previous[j];
+    if (saved[j].graph.lock() == segment.graph && saved[j].linked_rows == files.linked_rows &&
+        files.rows <= segment.rows && files.linked_rows <= segment.indexed_rows) {
+      return files;
     }
   }
   return std::nullopt;
 }
 
-// A number above every graph file's of `previous`: new files never take a linked one's name.
-int64_t NextGraphFileNumber(const std::optional<PreviousSnapshot>& previous) {
+// A file id above every one of `previous`: a new segment's files never take a linked name.
+int64_t NextSegmentId(const std::optional<PreviousSnapshot>& previous) {
   int64_t next = 0;
   if (!previous) return next;
   for (const SegmentGraphFile& segment : previous->manifest.segments) {
-    if (auto number = GraphFileNumber(segment.graph.name)) next = std::max(next, *number + 1);
+    next = std::max(next, segment.id + 1);
   }
   return next;
 }
 
 }  // namespace
+
+std::string SegmentName(size_t index, const SegmentGraphFile& segment) {
+  std::string name = "segment " + std::to_string(index);
+  if (segment.id >= 0) name += " (seg-" + std::to_string(segment.id) + ")";
+  return name;
+}
 
 arrow::Status LinkSnapshotFile(const std::string& dir, const std::string& name,
                                const StagingDir& staging) {
@@ -49,17 +62,17 @@ arrow::Status LinkSnapshotFile(const std::string& dir, const std::string& name,
   return arrow::Status::OK();
 }
 
-arrow::Result<std::vector<GraphRowsToAppend>> SaveSegmentGraphs(
+arrow::Result<std::vector<SegmentRowsToWrite>> StartSegmentFiles(
     const DatasetSnapshot& view, const std::optional<PreviousSnapshot>& previous,
-    const std::vector<SavedGraph>& saved, const StagingDir& staging, SnapshotManifest* manifest) {
-  const VectorsFile& vectors = *manifest->vectors;
-  int64_t file_rows = vectors.rows;  // the vectors file's rows once the planned appends are in
-  int64_t next_number = NextGraphFileNumber(previous);
-  std::vector<GraphRowsToAppend> appends;
+    const std::vector<SavedGraph>& saved, bool received, const StagingDir& staging,
+    SnapshotManifest* manifest) {
+  int64_t next_id = NextSegmentId(previous);
+  std::vector<SegmentRowsToWrite> writes;
   manifest->segments.clear();
+  manifest->rows = view.num_rows;
   manifest->indexed_rows = 0;
-  const std::vector<SegmentGraphFile> before_files =
-      previous ? GraphSegments(previous->manifest) : std::vector<SegmentGraphFile>();
+  const std::vector<SegmentGraphFile> none;
+  const std::vector<SegmentGraphFile>& before_files = previous ? previous->manifest.segments : none;
   for (size_t s = 0; s < view.segments.size(); ++s) {
     const SegmentView& segment = view.segments[s];
     const int64_t linked = segment.indexed_rows;
@@ -67,62 +80,67 @@ arrow::Result<std::vector<GraphRowsToAppend>> SaveSegmentGraphs(
       return arrow::Status::UnknownError("segment ", s, "'s graph holds ", segment.graph->size(),
                                          " rows, ", linked, " linked of its ", segment.rows);
     }
-    SegmentGraphFile file{segment.first_row, segment.rows, linked, segment.first_row, {}};
-    const std::optional<SegmentGraphFile> before =
-        PreviousFileOf(segment.graph, before_files, saved);
-    const bool unchanged = before && before->linked_rows == linked;
-    if (vectors.graph_only) {
-      // Its graph rows are in the file already, or continue there when they end it, or go
-      // afresh at its end.
-      if (unchanged) {
-        file.vectors_row = before->vectors_row;
-      } else if (before && before->vectors_row + before->linked_rows == file_rows &&
-                 before->linked_rows < linked) {
-        file.vectors_row = before->vectors_row;
-        appends.push_back({s, before->linked_rows, linked});
-      } else {
-        file.vectors_row = file_rows;
-        if (linked > 0) appends.push_back({s, 0, linked});
+    SegmentGraphFile file{segment.first_row, segment.rows, linked, 0, {}};
+    const std::optional<SegmentGraphFile> before = PreviousFilesOf(segment, before_files, saved);
+    SegmentRowsToWrite write{s, 0, 0};
+    if (before) {  // its files continue: linked, the rows added since appended
+      file.id = before->id;
+      file.row_files = before->row_files;
+      file.vectors = before->vectors;
+      for (const RowFile& row_file : before->row_files) {
+        ARROW_RETURN_NOT_OK(LinkSnapshotFile(previous->dir, row_file.file.name, staging));
       }
-      file_rows = std::max(file_rows, file.vectors_row + linked);
+      ARROW_RETURN_NOT_OK(LinkSnapshotFile(previous->dir, before->vectors->name, staging));
+      write.rows_from = before->rows;
+      write.graph_rows_from = before->linked_rows;
+    } else {  // new (or its files cannot be continued): every file afresh, under a new id
+      file.id = next_id++;
+      file.vectors = VectorsFile{SegmentVectorsFileName(file.id),
+                                 0,
+                                 static_cast<int64_t>(segment.graph->rows().rows().stride()),
+                                 /*graph_only=*/!received,
+                                 {}};
+      const std::string path = staging.FilePath(file.vectors->name);
+      if (!std::ofstream(path, std::ios::binary | std::ios::trunc)) {
+        return arrow::Status::IOError("cannot create ", path, " (segment ", s, ")");
+      }
     }
-    const bool sealed = s + 1 < view.segments.size();
-    if (sealed && unchanged && linked == segment.rows) {
-      file.graph = before->graph;
+    if (before && before->linked_rows == linked) {
+      file.graph = before->graph;  // the same graph object with the same rows: unchanged
       ARROW_RETURN_NOT_OK(LinkSnapshotFile(previous->dir, file.graph.name, staging));
     } else {
-      file.graph.name = GraphFileName(next_number++);
+      file.graph.name = SegmentGraphFileName(file.id, linked);
       const std::string path = staging.FilePath(file.graph.name);
       ARROW_RETURN_NOT_OK(segment.graph->Save(path, VectorsPlacement::kSeparateFile));
       ARROW_ASSIGN_OR_RAISE(file.graph.digest, DigestFile(path));
     }
+    if (write.rows_from < segment.rows || write.graph_rows_from < linked) {
+      writes.push_back(write);
+    }
     manifest->indexed_rows += linked;
     manifest->segments.push_back(std::move(file));
   }
-  return appends;
+  return writes;
 }
 
-arrow::Status AppendGraphRows(const DatasetSnapshot& view,
-                              const std::vector<GraphRowsToAppend>& appends, const std::string& dir,
-                              SnapshotManifest* manifest) {
-  if (appends.empty()) return arrow::Status::OK();
-  VectorsFile& vectors = *manifest->vectors;
-  ARROW_ASSIGN_OR_RAISE(
-      auto appender, ChunkAppender::Open((fs::path(dir) / vectors.name).string(), vectors.bytes()));
-  for (const GraphRowsToAppend& append : appends) {
-    const RecordArena& rows = view.segments[append.segment].graph->rows().rows();
-    if (static_cast<int64_t>(rows.stride()) != vectors.row_bytes) {
-      return arrow::Status::UnknownError("the graph's rows have ", rows.stride(),
-                                         " bytes, its vectors file's ", vectors.row_bytes);
-    }
-    for (int64_t row = append.from; row < append.to; ++row) {
-      ARROW_RETURN_NOT_OK(appender->Append(std::span<const uint8_t>(
-          static_cast<const uint8_t*>(rows.At(static_cast<uint64_t>(row))), rows.stride())));
-    }
-    vectors.rows += append.to - append.from;
+arrow::Status AppendGraphRows(const SegmentView& segment, int64_t from, const std::string& dir,
+                              VectorsFile* vectors) {
+  const int64_t to = segment.indexed_rows;
+  if (from >= to) return arrow::Status::OK();
+  const RecordArena& rows = segment.graph->rows().rows();
+  if (static_cast<int64_t>(rows.stride()) != vectors->row_bytes) {
+    return arrow::Status::UnknownError("the graph's rows have ", rows.stride(), " bytes, ",
+                                       vectors->name, "'s ", vectors->row_bytes);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto appender, ChunkAppender::Open((fs::path(dir) / vectors->name).string(),
+                                                           vectors->bytes()));
+  for (int64_t row = from; row < to; ++row) {
+    ARROW_RETURN_NOT_OK(appender->Append(std::span<const uint8_t>(
+        static_cast<const uint8_t*>(rows.At(static_cast<uint64_t>(row))), rows.stride())));
   }
   ARROW_ASSIGN_OR_RAISE(FileDigest chunk, appender->Finish());
-  vectors.chunks.push_back(chunk);
+  vectors->chunks.push_back(chunk);
+  vectors->rows += to - from;
   return arrow::Status::OK();
 }
 
@@ -141,10 +159,20 @@ arrow::Result<SegmentGraphFiles> OpenSegmentGraphs(const std::string& dir,
   SegmentGraphFiles graphs;
   graphs.segments = GraphSegments(manifest);
   graphs.vectors.reserve(graphs.segments.size());  // `files` point into it
-  for (const SegmentGraphFile& segment : graphs.segments) {
-    ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir, segment.graph));
+  for (size_t s = 0; s < graphs.segments.size(); ++s) {
+    const SegmentGraphFile& segment = graphs.segments[s];
+    if (auto verified = VerifySnapshotFile(dir, segment.graph); !verified.ok()) {
+      return verified.WithMessage(SegmentName(s, segment), ": ", verified.message());
+    }
     DatasetIndex::GraphFile file{(fs::path(dir) / segment.graph.name).string(), nullptr};
-    if (vectors != nullptr) {
+    if (segment.vectors) {  // version 4: the segment's own vectors file
+      auto mapped = MapVectors(dir, *segment.vectors);
+      if (!mapped.ok()) {
+        return mapped.status().WithMessage(SegmentName(s, segment), ": ",
+                                           mapped.status().message());
+      }
+      file.vectors = &graphs.vectors.emplace_back(std::move(*mapped));
+    } else if (vectors != nullptr) {
       // ReadManifest checked that the segment's rows lie inside the file.
       ExternalVectors& at = graphs.vectors.emplace_back(*vectors);
       const auto skipped = static_cast<uint64_t>(segment.vectors_row);
@@ -163,7 +191,8 @@ arrow::Status RestoreSegments(const SegmentGraphFiles& graphs, int64_t rows, Dat
   for (size_t s = 0; s < graphs.segments.size(); ++s) {
     const SegmentGraphFile& segment = graphs.segments[s];
     if (s >= loaded.size() || loaded[s].indexed_rows != segment.linked_rows) {
-      return arrow::Status::Invalid("HNSW index file ", graphs.files[s].path, " holds ",
+      return arrow::Status::Invalid(SegmentName(s, segment), ": HNSW index file ",
+                                    graphs.files[s].path, " holds ",
                                     s < loaded.size() ? loaded[s].indexed_rows : 0,
                                     " rows, its manifest says ", segment.linked_rows);
     }

@@ -1,11 +1,13 @@
-// The segments' graph files of a snapshot (persist/snapshot_format.h, version 3): one HNSW file
-// per segment, without its vectors, which lie in the snapshot's vectors file at the segment's
-// vectors_row. Writing: a sealed segment whose graph is fully linked and is still the graph
-// object, with the same linked rows, that a file of the previous snapshot holds (the dataset's
-// SavedSnapshot::graphs remember which) is hard-linked from it; every other segment's graph
-// (the active one, one that gained rows, one a compaction or a merge replaced) is written
-// afresh. Loading: each segment's graph file, checked against the manifest, mapped at its
-// offset into the vectors file.
+// The segments' files of a snapshot (persist/snapshot_format.h, version 4): per segment, its
+// rows files and vectors file in its local numbering and its graph file (without its vectors,
+// which are the segment's vectors file), named by the segment's file id. Writing: a segment
+// whose graph is still the graph object that a segment of the previous snapshot held, with at
+// least the rows and linked rows its files hold (the dataset's SavedSnapshot::graphs remember
+// which), keeps those files (hard links), its new rows written into a new rows file and their
+// vectors appended; its graph file is linked too when the graph has the same linked rows,
+// else rewritten. Every other segment (the first snapshot's, one a compaction or a merge replaced)
+// gets a new file id and all its files written afresh. Loading: each segment's graph and
+// vectors files checked against the manifest, mapped, errors naming the segment and the file.
 #pragma once
 
 #include <arrow/result.h>
@@ -22,7 +24,7 @@
 
 namespace arbalest {
 
-// The snapshot a new one continues (same generation): its directory and manifest.
+// The snapshot a new one continues (version 4, the newest on disk): its directory and manifest.
 struct PreviousSnapshot {
   std::string dir;
   SnapshotManifest manifest;
@@ -33,40 +35,46 @@ struct PreviousSnapshot {
 arrow::Status LinkSnapshotFile(const std::string& dir, const std::string& name,
                                const StagingDir& staging);
 
-// Rows of a segment's graph that a vectors file of the graph's own rows ("holds": "graph")
-// lacks: the segment's graph rows [from, to) go at the file's end.
-struct GraphRowsToAppend {
+// "segment <index> (seg-<id>)": how errors name a segment of `manifest`.
+std::string SegmentName(size_t index, const SegmentGraphFile& segment);
+
+// What a snapshot writes of a segment besides the files it links: its local rows
+// [rows_from, rows) into a new rows file (with their vectors appended when its vectors file
+// holds every row), and, when its vectors file holds the graph's rows, the graph's rows
+// [graph_rows_from, linked rows) appended.
+struct SegmentRowsToWrite {
   size_t segment = 0;
-  int64_t from = 0;
-  int64_t to = 0;
+  int64_t rows_from = 0;
+  int64_t graph_rows_from = 0;
 };
 
-// Sets manifest->segments and manifest->indexed_rows from `view`'s segments (taken while the
-// dataset's indexing is paused, and still paused: no graph changes meanwhile), linking into
-// `staging` the graph files of `previous` that still hold their segment's graph (`saved`: the
-// graphs the previous snapshot's files hold, in its segment order) and writing the others.
-// manifest->vectors is the vectors file the snapshot starts from (the previous one's, or an
-// empty one); for a file of graph rows the rows to append are returned, and the segments'
-// vectors_row point where they will be. IOError names a file that could not be written.
-arrow::Result<std::vector<GraphRowsToAppend>> SaveSegmentGraphs(
+// Sets manifest->segments, rows and indexed_rows from `view`'s segments (taken while the
+// dataset's indexing is paused, and still paused: no graph changes meanwhile): links into
+// `staging` the files of `previous`'s segments that still hold a segment's rows (`saved`: the
+// graphs the previous snapshot's files hold, in its segment order), creates the empty vectors
+// file of each new segment (of every row's received vector when `received`, else of the
+// graph's rows), writes the graph files that changed, and returns the rows to write
+// (WriteSegmentRows). IOError names a file that could not be linked or written.
+arrow::Result<std::vector<SegmentRowsToWrite>> StartSegmentFiles(
     const DatasetSnapshot& view, const std::optional<PreviousSnapshot>& previous,
-    const std::vector<SavedGraph>& saved, const StagingDir& staging, SnapshotManifest* manifest);
+    const std::vector<SavedGraph>& saved, bool received, const StagingDir& staging,
+    SnapshotManifest* manifest);
 
-// Appends to the vectors file in `dir` (of the graph's own rows) the rows `appends` names, as
-// `view`'s segment graphs store them, one chunk. Nothing when `appends` is empty.
-arrow::Status AppendGraphRows(const DatasetSnapshot& view,
-                              const std::vector<GraphRowsToAppend>& appends, const std::string& dir,
-                              SnapshotManifest* manifest);
+// Appends `segment`'s graph rows [from, linked rows) to `vectors` (a file of graph rows) in
+// `dir`, as the graph stores them, one chunk. Nothing when there are none.
+arrow::Status AppendGraphRows(const SegmentView& segment, int64_t from, const std::string& dir,
+                              VectorsFile* vectors);
 
 // What each graph file of `view`'s segments holds once the snapshot is written: the memory of
 // the next snapshot's SaveSegmentGraphs (SavedSnapshot::graphs).
 std::vector<SavedGraph> SavedGraphsOf(const std::vector<SegmentView>& segments);
 
 // The graph files of the snapshot in `dir`, one per segment (GraphSegments), checked against
-// the manifest (size and checksum; IOError or Invalid naming the file), with their vectors
-// (null: in the graph file, version 1) at each segment's vectors_row of `vectors`.
+// the manifest (size and checksum; IOError or Invalid naming the segment and the file), with
+// their vectors: version 4, each segment's vectors file, mapped and checked; versions 2 and 3,
+// at each segment's vectors_row of `vectors`; version 1 (null `vectors`), in the graph file.
 struct SegmentGraphFiles {
-  std::vector<ExternalVectors> vectors;  // one per segment when the snapshot has a vectors file
+  std::vector<ExternalVectors> vectors;  // one per segment when the snapshot has vectors files
   std::vector<DatasetIndex::GraphFile> files;
   std::vector<SegmentGraphFile> segments;
 };

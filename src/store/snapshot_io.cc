@@ -46,23 +46,25 @@ int64_t SizeOnDisk(const SnapshotManifest& manifest) {
   }
   if (manifest.data) bytes += manifest.data->digest.bytes;
   for (const RowFile& row_file : manifest.row_files) bytes += row_file.file.digest.bytes;
+  for (const SegmentGraphFile& segment : manifest.segments) {
+    for (const RowFile& row_file : segment.row_files) bytes += row_file.file.digest.bytes;
+    if (segment.vectors) bytes += segment.vectors->bytes();
+  }
   if (manifest.vectors) bytes += manifest.vectors->bytes();
   if (manifest.tombstones) bytes += manifest.tombstones->digest.bytes;
   if (manifest.edges) bytes += manifest.edges->digest.bytes;
   return bytes;
 }
 
-// The files of the dataset's newest snapshot on disk, when the snapshot being written can
-// continue them: that snapshot is the one the dataset last saved or loaded, no compaction
-// renumbered the rows since, it is of format version 2 or 3 and its vectors file holds what
-// `received` says (every row's received vector, or the graph's own rows).
-// Otherwise (also when anything about it cannot be read) nullopt: a new generation.
+// The dataset's newest snapshot on disk, when the snapshot being written can continue its
+// segments' files: that snapshot is the one the dataset last saved or loaded, it is of format
+// version 4 and its vectors files hold what `received` says (every row's received vector, or
+// the graph's own rows). Otherwise (also when anything about it cannot be read) nullopt: every
+// segment's files are written afresh.
 std::optional<PreviousSnapshot> ContinuableSnapshot(const Dataset& dataset, const std::string& root,
-                                                    bool received, int64_t rows_now) {
+                                                    bool received) {
   const SavedSnapshot saved = dataset.saved_snapshot();
-  if (saved.lsn == 0 || saved.compactions != dataset.compaction_totals().compactions) {
-    return std::nullopt;
-  }
+  if (saved.lsn == 0) return std::nullopt;
   auto listing = ListSnapshotDirs(root);
   if (!listing.ok()) return std::nullopt;
   const SnapshotDirEntry* newest = nullptr;
@@ -70,68 +72,41 @@ std::optional<PreviousSnapshot> ContinuableSnapshot(const Dataset& dataset, cons
     if (entry.dataset == dataset.name()) newest = &entry;  // sorted oldest first
   }
   // The newest directory on disk must be the saved one: a snapshot whose commit failed after
-  // its rename is newer, and appending after the saved one's length would break it.
+  // its rename is newer, and appending after the saved one's lengths would break it.
   if (newest == nullptr || newest->lsn != saved.lsn || newest->indexed_rows != saved.indexed_rows) {
     return std::nullopt;
   }
   auto manifest = ReadManifest(newest->path);
-  if (!manifest.ok() || manifest->data || !manifest->vectors ||
-      manifest->vectors->graph_only == received || manifest->created_lsn != dataset.created_lsn() ||
-      manifest->rows > rows_now) {
+  if (!manifest.ok() || manifest->format_version() != kSnapshotFormatVersion ||
+      manifest->created_lsn != dataset.created_lsn()) {
     return std::nullopt;
+  }
+  for (const SegmentGraphFile& segment : manifest->segments) {
+    if (segment.vectors->graph_only == received) return std::nullopt;
   }
   return PreviousSnapshot{newest->path, std::move(*manifest)};
 }
 
-// Hard-links the files of `previous` that the new snapshot keeps into `staging`: its rows
-// files and its vectors file, which the new snapshot appends to (graph files:
-// SaveSegmentGraphs).
-arrow::Status LinkFiles(const PreviousSnapshot& previous, const StagingDir& staging) {
-  for (const RowFile& row_file : previous.manifest.row_files) {
-    ARROW_RETURN_NOT_OK(LinkSnapshotFile(previous.dir, row_file.file.name, staging));
-  }
-  if (previous.manifest.vectors) {
-    ARROW_RETURN_NOT_OK(LinkSnapshotFile(previous.dir, previous.manifest.vectors->name, staging));
-  }
-  return arrow::Status::OK();
-}
-
-// Starts `manifest`'s files: those of the previous snapshot, linked, when it can be continued
-// (returned), else a new generation (numbered by the snapshot's LSN) with an empty vectors
-// file, to hold every row's vector when `received`, else the graph's rows.
-arrow::Result<std::optional<PreviousSnapshot>> StartFiles(const Dataset& dataset,
+// Links or starts the files of `view`'s segments (StartSegmentFiles), continuing the previous
+// snapshot's when it can be; when that fails (a file system without hard links) every
+// segment's files are started afresh.
+arrow::Result<std::vector<SegmentRowsToWrite>> StartFiles(const Dataset& dataset,
                                                           const std::string& root, bool received,
                                                           const DatasetSnapshot& view,
                                                           const StagingDir& staging,
                                                           SnapshotManifest* manifest) {
-  if (auto previous = ContinuableSnapshot(dataset, root, received, view.num_rows)) {
-    auto linked = LinkFiles(*previous, staging);
-    if (linked.ok()) {
-      manifest->generation = previous->manifest.generation;
-      manifest->row_files = previous->manifest.row_files;
-      manifest->vectors = previous->manifest.vectors;
-      manifest->rows = previous->manifest.rows;
-      return previous;
-    }
-    spdlog::warn("snapshot of '{}' rewrites every row: {}", dataset.name(), linked.message());
+  const std::vector<SavedGraph> saved = dataset.saved_snapshot().graphs;
+  if (auto previous = ContinuableSnapshot(dataset, root, received)) {
+    auto writes = StartSegmentFiles(view, previous, saved, received, staging, manifest);
+    if (writes.ok()) return writes;
+    spdlog::warn("snapshot of '{}' rewrites every segment: {}", dataset.name(),
+                 writes.status().message());
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(staging.FilePath(""), error)) {
       fs::remove(entry.path(), error);
     }
   }
-  manifest->generation = view.lsn;
-  manifest->rows = 0;
-  manifest->vectors =
-      VectorsFile{VectorsFileName(view.lsn),
-                  0,
-                  static_cast<int64_t>(view.segments.front().graph->rows().rows().stride()),
-                  /*graph_only=*/!received,
-                  {}};
-  const std::string vectors = staging.FilePath(manifest->vectors->name);
-  if (!std::ofstream(vectors, std::ios::binary | std::ios::trunc)) {
-    return arrow::Status::IOError("cannot create ", vectors);
-  }
-  return std::nullopt;
+  return StartSegmentFiles(view, std::nullopt, saved, received, staging, manifest);
 }
 
 arrow::Result<SnapshotFile> Describe(const StagingDir& staging, std::string_view name) {
@@ -178,10 +153,8 @@ arrow::Status CheckSchemas(const SnapshotManifest& manifest, const Dataset& data
 arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string& root,
                                             const std::function<bool()>& cancelled) {
   const auto start = std::chrono::steady_clock::now();
-  // No compaction renumbers the rows between saving the graph and taking the rows.
+  // No compaction or merge replaces a segment between saving the graphs and taking the rows.
   MutexLock maintenance(&dataset.maintenance_mutex());
-  // Read under the maintenance mutex: no compaction renumbers the rows until it is released.
-  const int64_t compactions = dataset.compaction_totals().compactions;
   ARROW_ASSIGN_OR_RAISE(
       auto staging,
       StagingDir::Create((fs::path(root) / SnapshotStagingName(dataset.name())).string()));
@@ -189,7 +162,7 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   manifest.dataset = dataset.name();
   const bool received = GraphStoresReceivedVectors(dataset);
   DatasetSnapshot view;
-  std::vector<GraphRowsToAppend> graph_rows;
+  std::vector<SegmentRowsToWrite> writes;
   {
     // The rows and the segments' graphs of one moment: indexing waits until every graph that
     // changed is written; puts, scans and searches go on.
@@ -199,20 +172,15 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
       return arrow::Status::KeyError("dataset '", dataset.name(),
                                      "' was deleted during its snapshot");
     }
-    ARROW_ASSIGN_OR_RAISE(auto previous,
-                          StartFiles(dataset, root, received, view, *staging, &manifest));
-    ARROW_ASSIGN_OR_RAISE(
-        graph_rows,
-        SaveSegmentGraphs(view, previous, dataset.saved_snapshot().graphs, *staging, &manifest));
+    ARROW_ASSIGN_OR_RAISE(writes, StartFiles(dataset, root, received, view, *staging, &manifest));
   }
   manifest.lsn = view.lsn;
   manifest.created_lsn = dataset.created_lsn();
   manifest.put_schema = dataset.put_schema();
   manifest.schema = view.schema;
   manifest.index = IndexDescription(dataset);
-  ARROW_RETURN_NOT_OK(
-      WriteNewRows(view, dataset.vector_column(), staging->FilePath(""), &manifest, cancelled));
-  ARROW_RETURN_NOT_OK(AppendGraphRows(view, graph_rows, staging->FilePath(""), &manifest));
+  ARROW_RETURN_NOT_OK(WriteSegmentRows(view, writes, dataset.vector_column(), staging->FilePath(""),
+                                       &manifest, cancelled));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
   if (!view.deleted->empty()) {
     ARROW_RETURN_NOT_OK(
@@ -230,13 +198,9 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
           .string()};
   ARROW_RETURN_NOT_OK(staging->Commit(committed.path));
   RemoveOlderSnapshots(root, committed);
-  const SavedSnapshot saved{manifest.lsn,
-                            view.live_rows(),
-                            static_cast<int64_t>(view.deleted->size()),
-                            manifest.indexed_rows,
-                            SizeOnDisk(manifest),
-                            compactions,
-                            SavedGraphsOf(view.segments)};
+  const SavedSnapshot saved{
+      manifest.lsn,          view.live_rows(),     static_cast<int64_t>(view.deleted->size()),
+      manifest.indexed_rows, SizeOnDisk(manifest), SavedGraphsOf(view.segments)};
   dataset.set_saved_snapshot(saved);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -279,7 +243,8 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
                                                       budget, graphs.files, ChargeMode::kAlways));
   ARROW_RETURN_NOT_OK(CheckSchemas(manifest, *dataset, manifest_path));
   ARROW_RETURN_NOT_OK(RestoreSegments(graphs, manifest.rows, *dataset));
-  if (auto status = LoadRows(dir.path, manifest, vectors ? &*vectors : nullptr, *dataset);
+  if (auto status =
+          LoadRows(dir.path, manifest, vectors ? &*vectors : nullptr, graphs.vectors, *dataset);
       !status.ok()) {
     return status.WithMessage("loading snapshot ", dir.path, ": ", status.message());
   }
@@ -288,7 +253,7 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
   dataset->set_created_lsn(manifest.created_lsn);
   const auto deleted_rows = static_cast<int64_t>(deleted.cardinality());
   dataset->set_saved_snapshot({manifest.lsn, manifest.rows - deleted_rows, deleted_rows,
-                               manifest.indexed_rows, SizeOnDisk(manifest), 0,
+                               manifest.indexed_rows, SizeOnDisk(manifest),
                                SavedGraphsOf(dataset->Snapshot().segments)});
   return dataset;
 }

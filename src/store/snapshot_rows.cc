@@ -10,6 +10,7 @@
 #include "persist/append_file.h"
 #include "persist/parquet_file.h"
 #include "store/scan.h"
+#include "store/segment_files.h"
 #include "store/vector_sharing.h"
 
 namespace arbalest {
@@ -42,38 +43,37 @@ bool GraphStoresReceivedVectors(const Dataset& dataset) {
   return !rows.space().normalizes() && rows.rows().stride() == rows.row_bytes();
 }
 
-arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const std::string& dir,
-                           SnapshotManifest* manifest, const std::function<bool()>& cancelled) {
-  const int64_t first = manifest->rows;
-  const int64_t count = view.num_rows - first;
-  if (count <= 0) return arrow::Status::OK();
-  const bool apart = manifest->vectors && !manifest->vectors->graph_only;
+namespace {
+
+// Writes dataset rows [from, to) of `view` into the rows file `name` in `dir` (padded to
+// view.schema; without the vector column when `apart` is set, their vectors then appended to
+// it, one chunk).
+arrow::Result<RowFile> WriteRows(const DatasetSnapshot& view, int64_t from, int64_t to,
+                                 int vector_column, const std::string& dir, std::string name,
+                                 VectorsFile* apart, const std::function<bool()>& cancelled) {
   RowFile row_file;
-  row_file.first_row = first;
-  row_file.rows = count;
-  row_file.has_vectors = !apart;
-  row_file.schema = apart ? *view.schema->RemoveField(vector_column) : view.schema;
-  row_file.file.name = RowFileName(manifest->generation, first, count);
+  row_file.rows = to - from;
+  row_file.has_vectors = apart == nullptr;
+  row_file.schema = apart != nullptr ? *view.schema->RemoveField(vector_column) : view.schema;
+  row_file.file.name = std::move(name);
   const std::string path = PathIn(dir, row_file.file.name);
-  ARROW_ASSIGN_OR_RAISE(
-      auto writer,
-      ParquetBatchWriter::Open(path, row_file.schema,
-                               RowGroupRows(view, apart ? manifest->vectors->row_bytes : 0)));
+  ARROW_ASSIGN_OR_RAISE(auto writer,
+                        ParquetBatchWriter::Open(path, row_file.schema,
+                                                 RowGroupRows(view, apart ? apart->row_bytes : 0)));
   std::unique_ptr<ChunkAppender> appender;
-  if (apart) {
-    ARROW_ASSIGN_OR_RAISE(appender, ChunkAppender::Open(PathIn(dir, manifest->vectors->name),
-                                                        manifest->vectors->bytes()));
+  if (apart != nullptr) {
+    ARROW_ASSIGN_OR_RAISE(appender, ChunkAppender::Open(PathIn(dir, apart->name), apart->bytes()));
   }
   int64_t batch_start = 0;
   for (const auto& stored : view.batches) {
     const int64_t batch_end = batch_start + stored->num_rows();
-    if (batch_end > first) {
+    if (batch_end > from && batch_start < to) {
       if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");
-      const int64_t begin = std::max<int64_t>(0, first - batch_start);
-      const int64_t rows = stored->num_rows() - begin;
+      const int64_t begin = std::max<int64_t>(0, from - batch_start);
+      const int64_t rows = std::min(batch_end, to) - batch_start - begin;
       ARROW_ASSIGN_OR_RAISE(auto batch, PadToSchema(stored->Slice(begin, rows), view.schema));
-      if (apart) {
-        const auto bytes = static_cast<size_t>(rows * manifest->vectors->row_bytes);
+      if (apart != nullptr) {
+        const auto bytes = static_cast<size_t>(rows * apart->row_bytes);
         ARROW_RETURN_NOT_OK(appender->Append(
             std::span<const uint8_t>(VectorBytes(*stored, vector_column, begin), bytes)));
         ARROW_ASSIGN_OR_RAISE(batch, batch->RemoveColumn(vector_column));
@@ -84,13 +84,38 @@ arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const
   }
   ARROW_RETURN_NOT_OK(writer->Close());
   ARROW_ASSIGN_OR_RAISE(row_file.file.digest, DigestFile(path));
-  if (apart) {
+  if (apart != nullptr) {
     ARROW_ASSIGN_OR_RAISE(FileDigest chunk, appender->Finish());
-    manifest->vectors->chunks.push_back(chunk);
-    manifest->vectors->rows += count;
+    apart->chunks.push_back(chunk);
+    apart->rows += row_file.rows;
   }
-  manifest->row_files.push_back(std::move(row_file));
-  manifest->rows = view.num_rows;
+  return row_file;
+}
+
+}  // namespace
+
+arrow::Status WriteSegmentRows(const DatasetSnapshot& view,
+                               const std::vector<SegmentRowsToWrite>& writes, int vector_column,
+                               const std::string& dir, SnapshotManifest* manifest,
+                               const std::function<bool()>& cancelled) {
+  for (const SegmentRowsToWrite& write : writes) {
+    const SegmentView& segment = view.segments[write.segment];
+    SegmentGraphFile& files = manifest->segments[write.segment];
+    VectorsFile& vectors = *files.vectors;
+    if (write.rows_from < segment.rows) {
+      ARROW_ASSIGN_OR_RAISE(
+          RowFile row_file,
+          WriteRows(view, segment.first_row + write.rows_from, segment.end_row(), vector_column,
+                    dir,
+                    SegmentRowsFileName(files.id, write.rows_from, segment.rows - write.rows_from),
+                    vectors.graph_only ? nullptr : &vectors, cancelled));
+      row_file.first_row = write.rows_from;
+      files.row_files.push_back(std::move(row_file));
+    }
+    if (vectors.graph_only) {
+      ARROW_RETURN_NOT_OK(AppendGraphRows(segment, write.graph_rows_from, dir, &vectors));
+    }
+  }
   return arrow::Status::OK();
 }
 
@@ -147,10 +172,34 @@ arrow::Status LoadFile(const std::string& path, const std::shared_ptr<arrow::Sch
   return arrow::Status::OK();
 }
 
+// A version-4 segment's rows file, checked against the manifest, its first row local to the
+// segment (so into the segment's vectors file).
+arrow::Status LoadSegmentFile(const std::string& dir, const RowFile& row_file,
+                              const SnapshotManifest& manifest, const ExternalVectors* vectors,
+                              Dataset& dataset) {
+  ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir, row_file.file));
+  return LoadFile(PathIn(dir, row_file.file.name), row_file.schema, row_file.rows,
+                  row_file.first_row, manifest, vectors, dataset);
+}
+
 }  // namespace
 
 arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
-                       const ExternalVectors* vectors, Dataset& dataset) {
+                       const ExternalVectors* vectors,
+                       const std::vector<ExternalVectors>& segment_vectors, Dataset& dataset) {
+  if (manifest.format_version() == kSnapshotFormatVersion) {
+    for (size_t s = 0; s < manifest.segments.size(); ++s) {
+      const SegmentGraphFile& segment = manifest.segments[s];
+      for (const RowFile& row_file : segment.row_files) {
+        auto loaded = LoadSegmentFile(
+            dir, row_file, manifest, row_file.has_vectors ? nullptr : &segment_vectors[s], dataset);
+        if (!loaded.ok()) {
+          return loaded.WithMessage(SegmentName(s, segment), ": ", loaded.message());
+        }
+      }
+    }
+    return arrow::Status::OK();
+  }
   if (manifest.data) {
     return LoadFile(PathIn(dir, manifest.data->name), manifest.schema, manifest.rows, 0, manifest,
                     nullptr, dataset);

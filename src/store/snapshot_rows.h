@@ -1,7 +1,8 @@
-// A snapshot's rows on disk (format: persist/snapshot_format.h, version 2): the rows added
-// since the previous snapshot written once into a new rows file and their vectors appended to
-// the generation's vectors file; loading them back with the vector column a view of the mapped
-// vectors file. Also reads the single data.parquet of a version-1 snapshot (the upgrade).
+// A snapshot's rows on disk (format: persist/snapshot_format.h, version 4): each segment's rows
+// added since the previous snapshot written once into a new rows file of the segment and their
+// vectors appended to the segment's vectors file; loading them back with the vector column a
+// view of the mapped vectors file. Also reads the rows files of versions 2 and 3 (dataset
+// numbering, one vectors file) and the single data.parquet of version 1 (the upgrade).
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -15,6 +16,7 @@
 #include "index/hnsw_file.h"
 #include "persist/snapshot_format.h"
 #include "store/dataset.h"
+#include "store/segment_files.h"
 
 namespace arbalest {
 
@@ -23,21 +25,28 @@ namespace arbalest {
 // out; otherwise it holds the graph's own rows only (VectorsFile::graph_only).
 bool GraphStoresReceivedVectors(const Dataset& dataset);
 
-// Writes rows [manifest->rows, view.num_rows) of `view` in the staging directory `dir`: one
-// rows file (RowFileName, padded to view.schema, without the vector column when the vectors
-// file holds every row's vector) and then their vectors appended to that vectors file, already
-// linked into `dir`; adds both to `manifest` and sets manifest->rows. `cancelled` is polled
-// between batches (Cancelled). IOError names the file that could not be written.
-arrow::Status WriteNewRows(const DatasetSnapshot& view, int vector_column, const std::string& dir,
-                           SnapshotManifest* manifest, const std::function<bool()>& cancelled);
+// Writes what `writes` (StartSegmentFiles) names into the staging directory `dir`: for each,
+// the segment's new local rows into one rows file (SegmentRowsFileName, padded to
+// view.schema, without the vector column when the segment's vectors file holds every row's
+// vector, their vectors then appended to it), or its new graph rows appended to its vectors
+// file of graph rows; adds them to the segment in `manifest`. `cancelled` is polled between
+// batches (Cancelled). IOError names the file that could not be written.
+arrow::Status WriteSegmentRows(const DatasetSnapshot& view,
+                               const std::vector<SegmentRowsToWrite>& writes, int vector_column,
+                               const std::string& dir, SnapshotManifest* manifest,
+                               const std::function<bool()>& cancelled);
 
 // The vectors file of the snapshot in `dir`, mapped and checked against its chunks: what the
 // graph and the rows files' vector column point into. IOError or Invalid names the file.
 arrow::Result<ExternalVectors> MapVectors(const std::string& dir, const VectorsFile& vectors);
 
-// Appends the rows of the snapshot in `dir` (its rows files, or its data.parquet) to
-// `dataset`, at the snapshot's LSN, the vector column of files without it a view of `vectors`.
+// Appends the rows of the snapshot in `dir` (its segments' rows files, its rows files, or its
+// data.parquet) to `dataset`, at the snapshot's LSN, the vector column of files without it a
+// view of their segment's vectors file (`segment_vectors`, version 4) or of `vectors`
+// (versions 2 and 3). Version 4's rows files are checked against the manifest here; errors
+// name the segment and the file.
 arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
-                       const ExternalVectors* vectors, Dataset& dataset);
+                       const ExternalVectors* vectors,
+                       const std::vector<ExternalVectors>& segment_vectors, Dataset& dataset);
 
 }  // namespace arbalest

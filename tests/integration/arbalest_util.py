@@ -466,3 +466,39 @@ def assert_tables_equal(got: pa.Table, want: pa.Table, what=""):
 
 def sort_by_id(table: pa.Table) -> pa.Table:
     return table.take(pc.sort_indices(table, [("id", "ascending")]))
+
+
+METRIC_METADATA = {"euclidean": None, "cosine": {"metric": "cosine"}}
+
+
+def metric_data(rows: int, d: int, metric: str, seed: int, queries: int = 40):
+    """A make_table of `rows` x `d` under `metric` ("euclidean" or "cosine", schema metadata),
+    its vectors and `queries` random queries as numpy arrays: unit vectors for cosine, so that
+    numpy's L2 top-k over them is the cosine top-k."""
+    table = make_table(rows, d, rng=np.random.default_rng(seed))
+    if METRIC_METADATA[metric]:
+        table = table.replace_schema_metadata(METRIC_METADATA[metric])
+    vectors = vectors_of(table.column("vector"))
+    asked = np.random.default_rng(seed + 1).standard_normal((queries, d)).astype(np.float32)
+    if metric == "cosine":
+        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        asked = asked / np.linalg.norm(asked, axis=1, keepdims=True)
+    return table, vectors, asked
+
+
+def snapshot_dir(srv: "ServerProcess", dataset: str) -> Path:
+    """The one complete snapshot directory of `dataset`."""
+    [found] = [p for p in (srv.data_dir / "snapshots").iterdir()
+               if p.name.startswith(f"{dataset}@") and not p.name.endswith((".tmp", ".trash"))]
+    return found
+
+
+def manifest(snapshot: Path) -> dict:
+    return json.loads((snapshot / "MANIFEST.json").read_text())
+
+
+def fixture_rows(expected: dict, name: str, d: int = 8) -> pa.Table:
+    """The rows a fixture data directory holds for `name` (its expected.json: the make_table
+    calls its rows came from and the ids it keeps), sorted by id."""
+    rows = pa.concat_tables([make_table(n, d, start_id=start) for n, start in expected["puts"]])
+    return sort_by_id(rows.filter(pc.is_in(rows.column("id"), pa.array(expected["ids"][name]))))

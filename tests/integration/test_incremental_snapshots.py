@@ -3,7 +3,7 @@
 delete, the first snapshot after the upgrade writes the new layout and removes the old
 directory; snapshots after it write only the rows added; a snapshot that fails after
 appending to the shared vectors file leaves the previous one whole; damage to the new files is
-named."""
+named, with their segment."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def manifest(snapshot: Path) -> dict:
     return json.loads((snapshot / "MANIFEST.json").read_text())
 
 
+def files_of(written: dict) -> dict:
+    """The files of a version-4 manifest's one segment: its rows files and vectors file."""
+    [segment] = written["segments"]
+    return segment["files"]
+
+
 def nearest_id(client, name, vector) -> int:
     ticket = {"search": {"dataset": name, "vector": [float(x) for x in vector], "k": 1}}
     return scan(client, ticket).column("id")[0].as_py()
@@ -60,16 +66,16 @@ def test_a_data_dir_of_format_version_1_opens_and_is_upgraded_by_the_next_snapsh
     [new] = snapshot_dirs(srv, "docs")
     assert new != old and not old.exists()
     written = manifest(new)
-    assert written["format_version"] == 3
-    assert [f["rows"] for f in written["files"]["rows"]] == [550]
-    assert written["files"]["vectors"]["rows"] == 550
+    assert written["format_version"] == 4
+    assert [f["rows"] for f in files_of(written)["rows"]] == [550]
+    assert files_of(written)["vectors"]["rows"] == 550
     assert not (new / "data.parquet").exists()
 
     # More rows, a snapshot that appends only them, a SIGKILL and a restart from it.
     put_table(srv.data, "docs", make_table(30, 8, start_id=2000))
     action(srv.data, "snapshot", {"dataset": "docs"})
     [newer] = snapshot_dirs(srv, "docs")
-    files = manifest(newer)["files"]
+    files = files_of(manifest(newer))
     assert [(f["first_row"], f["rows"]) for f in files["rows"]] == [(0, 550), (550, 30)]
     assert (newer / files["rows"][0]["name"]).stat().st_nlink == 1  # the old link went
     assert len(files["vectors"]["chunks"]) == 2
@@ -89,7 +95,7 @@ def test_damaged_new_files_stop_startup_naming_the_file(tmp_path, damage):
     action(srv.data, "snapshot", {"dataset": name})
     srv.stop(signal.SIGKILL)
     [snapshot] = snapshot_dirs(srv, name)
-    files = manifest(snapshot)["files"]
+    files = files_of(manifest(snapshot))
     target = snapshot / (files["vectors"]["name"] if damage.startswith("vectors")
                          else files["rows"][0]["name"])
     raw = bytearray(target.read_bytes())
@@ -103,6 +109,7 @@ def test_damaged_new_files_stop_startup_naming_the_file(tmp_path, damage):
     assert str(target) in srv.stderr(), srv.stderr_tail()
     assert ("truncated" if damage.endswith("truncated") else "checksum") in srv.stderr(), (
         srv.stderr_tail())
+    assert "segment 0 (seg-0)" in srv.stderr(), srv.stderr_tail()
 
 
 @pytest.mark.parametrize("ops", ["fsync", "rename"])
@@ -118,7 +125,7 @@ def test_a_snapshot_failing_after_its_append_leaves_the_previous_one_whole(tmp_p
     put_table(srv.data, "ds", first)
     action(srv.data, "snapshot", {"dataset": "ds"})
     [previous] = snapshot_dirs(srv, "ds")
-    vectors = previous / manifest(previous)["files"]["vectors"]["name"]
+    vectors = previous / files_of(manifest(previous))["vectors"]["name"]
     assert vectors.stat().st_size == 400 * 16 * 4
     put_table(srv.data, "ds", second)
     with faults.armed():
@@ -135,7 +142,7 @@ def test_a_snapshot_failing_after_its_append_leaves_the_previous_one_whole(tmp_p
     put_table(srv.data, "ds", make_table(10, d=16, start_id=500))
     action(srv.data, "snapshot", {"dataset": "ds"})
     [latest] = snapshot_dirs(srv, "ds")
-    files = manifest(latest)["files"]
+    files = files_of(manifest(latest))
     assert (latest / files["vectors"]["name"]).stat().st_size == 510 * 16 * 4
     assert len(files["vectors"]["chunks"]) == 2
     srv.stop(signal.SIGKILL)

@@ -3,11 +3,11 @@ each with its own graph (stats report how many); searches across them agree with
 top-k, with deletes and after a restart; a small dataset stays one segment; a bad value is
 refused at startup by name.
 
-Snapshots keep one graph file per segment (persist/snapshot_format.h, version 3): a restart
+Snapshots keep each segment's own files (persist/snapshot_format.h, version 4): a restart
 after a SIGKILL maps every segment's graph and keeps the segment boundaries, rebuilding
-nothing; the next snapshot hard-links the sealed segments' graph files and rewrites only the
-active one's; a data directory of version 2 (one graph, tests/integration/data/snapshot_v2)
-opens as one segment; a damaged graph file stops startup naming it.
+nothing; the next snapshot hard-links the sealed segments' graph files and writes only the new
+ones; a data directory of version 2 (one graph, tests/integration/data/snapshot_v2) opens as
+one segment; a damaged graph file stops startup naming it.
 
 Segments left small by deletes are merged in the background (`--segment-merge`, on by default)
 to few while puts, deletes and searches go on, every live row found once, and nothing is lost
@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
-from arbalest_util import (ServerProcess, action, assert_tables_equal, binary_path, live_recall,
-                           make_table, put_table, scan, sort_by_id, stats, unique_name,
-                           vectors_of, wait_indexed)
+from arbalest_util import (METRIC_METADATA, ServerProcess, action, assert_tables_equal,
+                           binary_path, fixture_rows, live_recall, make_table, manifest,
+                           metric_data, put_table, scan, snapshot_dir, sort_by_id, stats,
+                           unique_name, vectors_of, wait_indexed)
 
 DIM = 16
 ROWS = 6_000
@@ -87,17 +87,6 @@ def test_a_bad_segment_size_is_refused_at_startup(tmp_path):
 
 NO_TRIGGERS = ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
                "--compact-deleted-fraction", "0"]
-METRIC_METADATA = {"euclidean": None, "cosine": {"metric": "cosine"}}
-
-
-def snapshot_dir(srv: ServerProcess, dataset: str) -> Path:
-    [found] = [p for p in (srv.data_dir / "snapshots").iterdir()
-               if p.name.startswith(f"{dataset}@") and not p.name.endswith((".tmp", ".trash"))]
-    return found
-
-
-def manifest(snapshot: Path) -> dict:
-    return json.loads((snapshot / "MANIFEST.json").read_text())
 
 
 def graph_inodes(snapshot: Path) -> list[tuple[str, int]]:
@@ -110,14 +99,7 @@ def test_a_restart_maps_every_segment_graph_and_keeps_the_boundaries(tmp_path, m
     srv = ServerProcess(tmp_path, NO_TRIGGERS + ["--segment-max-bytes", str(SEGMENT_BYTES)])
     srv.start()
     name = unique_name("kept")
-    table = make_table(ROWS, DIM, rng=np.random.default_rng(11))
-    if METRIC_METADATA[metric]:
-        table = table.replace_schema_metadata(METRIC_METADATA[metric])
-    vectors = vectors_of(table.column("vector"))
-    queries = np.random.default_rng(12).standard_normal((40, DIM)).astype(np.float32)
-    if metric == "cosine":  # numpy's L2 top-k over unit vectors is the cosine top-k
-        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    table, vectors, queries = metric_data(ROWS, DIM, metric, seed=11)
     put_table(srv.data, name, table, batch_size=BATCH)
     wait_indexed(srv.data, name)
     doomed = np.arange(3, ROWS, 5)
@@ -127,7 +109,7 @@ def test_a_restart_maps_every_segment_graph_and_keeps_the_boundaries(tmp_path, m
     action(srv.data, "snapshot", {"dataset": name})
     first = snapshot_dir(srv, name)
     written = manifest(first)
-    assert written["format_version"] == 3
+    assert written["format_version"] == 4
     bounds = [(s["first_row"], s["rows"]) for s in written["segments"]]
     assert bounds == [(row, 1_000) for row in range(0, ROWS, 1_000)]
     assert all(s["linked_rows"] == s["rows"] for s in written["segments"])
@@ -185,11 +167,8 @@ def test_a_data_dir_of_format_version_2_opens_as_one_segment_per_dataset(tmp_pat
     for name in ("docs", "cos"):  # euclidean, cosine
         old = snapshot_dir(srv, name)
         assert manifest(old)["format_version"] == 2
-        rows = pa.concat_tables([make_table(n, 8, start_id=start) for n, start in
-                                 expected["puts"]])
-        want = sort_by_id(rows.filter(pc.is_in(rows.column("id"),
-                                               pa.array(expected["ids"][name]))))
-        assert_tables_equal(sort_by_id(scan(srv.data, name)), want, f"{name} after the upgrade")
+        assert_tables_equal(sort_by_id(scan(srv.data, name)), fixture_rows(expected, name),
+                            f"{name} after the upgrade")
         loaded = stats(srv.data, name)
         # The snapshot's 500 rows in one segment, its graph mapped; the log's 50 in the next
         # (4 KiB: the snapshot's segment is full).
@@ -198,10 +177,11 @@ def test_a_data_dir_of_format_version_2_opens_as_one_segment_per_dataset(tmp_pat
         action(srv.data, "snapshot", {"dataset": name})
         new = snapshot_dir(srv, name)
         written = manifest(new)
-        assert written["format_version"] == 3
+        assert written["format_version"] == 4
         assert [(s["first_row"], s["rows"]) for s in written["segments"]] == [(0, 500), (500, 50)]
-        # The version-2 graph is the sealed segment's: linked, not rewritten.
-        assert written["segments"][0]["graph"]["name"] == "index.hnsw"
+        # The first snapshot after the upgrade writes each segment's own files once.
+        assert [s["id"] for s in written["segments"]] == [0, 1]
+        assert not (new / "index.hnsw").exists()
     srv.stop(signal.SIGKILL)
     srv.start()
     for name in ("docs", "cos"):

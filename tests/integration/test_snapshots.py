@@ -181,7 +181,8 @@ def test_corrupt_snapshot_stops_startup_naming_the_file(start_server):
     srv.stop()
     [snapshot] = [d for d in snapshot_dirs(srv) if d.startswith(f"{name}@{lsn}-")]
     directory = srv.data_dir / "snapshots" / snapshot
-    rows_file = json.loads((directory / "MANIFEST.json").read_text())["files"]["rows"][0]
+    rows_file = json.loads((directory / "MANIFEST.json").read_text())["segments"][0][
+        "files"]["rows"][0]
     data = directory / rows_file["name"]
     raw = bytearray(data.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
@@ -208,7 +209,8 @@ def test_dropped_dataset_with_a_half_removed_snapshot_still_starts(start_server)
     srv.stop()
     [old] = [d for d in snapshot_dirs(srv) if d.startswith(f"{name}@{lsn}-")]
     directory = srv.data_dir / "snapshots" / old
-    rows_file = json.loads((directory / "MANIFEST.json").read_text())["files"]["rows"][0]
+    rows_file = json.loads((directory / "MANIFEST.json").read_text())["segments"][0][
+        "files"]["rows"][0]
     (directory / rows_file["name"]).unlink()
     srv.start(attempts=1)
     assert_tables_equal(sort_by_id(scan(srv.data, {"dataset": name})), again)

@@ -78,6 +78,17 @@ TEST(SnapshotFormatTest, ManifestRoundTrips) {
   EXPECT_TRUE(VerifySnapshotFile(dir.path(), read->graph).ok());
 }
 
+// Writes `text` as the manifest of `dir` and reads it back: refused as Invalid, naming the
+// manifest file. Returns the message.
+std::string RefusedManifest(const std::string& dir, const std::string& text) {
+  const std::string path = (fs::path(dir) / kManifestFile).string();
+  WriteText(path, text);
+  auto read = ReadManifest(dir);
+  EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
+  EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
+  return read.status().message();
+}
+
 // A version-2 manifest: rows files, a vectors file with its chunks, a generation.
 SnapshotManifest SampleManifestV2(const std::string& dir) {
   SnapshotManifest manifest = SampleManifest(dir);
@@ -122,13 +133,7 @@ TEST(SnapshotFormatTest, InconsistentVersionTwoManifestsAreRefused) {
   const std::string path = dir / std::string(kManifestFile);
   ASSERT_TRUE(WriteManifest(SampleManifestV2(dir.path()), path).ok());
   const Json good = Json::parse(ReadFileText(path));
-  auto refused = [&](const Json& json) {
-    WriteText(path, json.dump());
-    auto read = ReadManifest(dir.path());
-    EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
-    EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
-    return read.status().message();
-  };
+  auto refused = [&](const Json& json) { return RefusedManifest(dir.path(), json.dump()); };
   Json json = good;
   json["files"]["rows"][1]["first_row"] = 5;  // a gap or an overlap
   EXPECT_NE(refused(json).find("'first_row'"), std::string::npos);
@@ -182,28 +187,35 @@ SnapshotManifest SampleManifestV3(const std::string& dir, bool graph_only) {
   return manifest;
 }
 
+// `written` written as the manifest of `dir`: its JSON.
+Json WrittenJson(const SnapshotManifest& written, const TempDir& dir) {
+  EXPECT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
+  return Json::parse(ReadFileText(dir / std::string(kManifestFile)));
+}
+
+// The fields every version's segments have, read back as written.
+void ExpectSameSegment(const SegmentGraphFile& got, const SegmentGraphFile& want) {
+  EXPECT_EQ(got.first_row, want.first_row);
+  EXPECT_EQ(got.rows, want.rows);
+  EXPECT_EQ(got.linked_rows, want.linked_rows);
+  EXPECT_EQ(got.vectors_row, want.vectors_row);
+  EXPECT_EQ(got.graph.name, want.graph.name);
+  EXPECT_EQ(got.graph.digest, want.graph.digest);
+  EXPECT_EQ(got.id, want.id);
+}
+
 TEST(SnapshotFormatTest, VersionThreeManifestRoundTripsItsSegments) {
   for (const bool graph_only : {false, true}) {
     TempDir dir("arbalest_snapshot_format");
     const SnapshotManifest written = SampleManifestV3(dir.path(), graph_only);
-    ASSERT_TRUE(WriteManifest(written, dir / std::string(kManifestFile)).ok());
-    const Json json = Json::parse(ReadFileText(dir / std::string(kManifestFile)));
+    const Json json = WrittenJson(written, dir);
     EXPECT_EQ(json["format_version"], 3);
     EXPECT_FALSE(json["files"].contains("index"));
     auto read = ReadManifest(dir.path());
     ASSERT_TRUE(read.ok()) << read.status().ToString();
     EXPECT_EQ(read->format_version(), 3);
     ASSERT_EQ(read->segments.size(), 2u);
-    for (size_t i = 0; i < 2; ++i) {
-      const SegmentGraphFile& got = read->segments[i];
-      const SegmentGraphFile& want = written.segments[i];
-      EXPECT_EQ(got.first_row, want.first_row);
-      EXPECT_EQ(got.rows, want.rows);
-      EXPECT_EQ(got.linked_rows, want.linked_rows);
-      EXPECT_EQ(got.vectors_row, want.vectors_row);
-      EXPECT_EQ(got.graph.name, want.graph.name);
-      EXPECT_EQ(got.graph.digest, want.graph.digest);
-    }
+    for (size_t i = 0; i < 2; ++i) ExpectSameSegment(read->segments[i], written.segments[i]);
     EXPECT_EQ(GraphSegments(*read).size(), 2u);
   }
   EXPECT_EQ(GraphFileNumber(GraphFileName(17)), 17);
@@ -228,13 +240,7 @@ TEST(SnapshotFormatTest, AVersionTwoManifestReadsAsOneSegment) {
 TEST(SnapshotFormatTest, InconsistentSegmentsAreRefused) {
   TempDir dir("arbalest_snapshot_format");
   const std::string path = dir / std::string(kManifestFile);
-  auto refused = [&](const Json& json) {
-    WriteText(path, json.dump());
-    auto read = ReadManifest(dir.path());
-    EXPECT_TRUE(read.status().IsInvalid()) << read.status().ToString();
-    EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status().message();
-    return read.status().message();
-  };
+  auto refused = [&](const Json& json) { return RefusedManifest(dir.path(), json.dump()); };
   ASSERT_TRUE(WriteManifest(SampleManifestV3(dir.path(), false), path).ok());
   const Json good = Json::parse(ReadFileText(path));
   Json json = good;
@@ -262,6 +268,107 @@ TEST(SnapshotFormatTest, InconsistentSegmentsAreRefused) {
   EXPECT_NE(refused(json).find("'vectors_row' of segment 1"), std::string::npos);
 }
 
+// A version-4 manifest: each segment's own files, in its local numbering, named by its id.
+SnapshotManifest SampleManifestV4(const std::string& dir, bool graph_only) {
+  SnapshotManifest manifest = SampleManifest(dir);
+  manifest.data.reset();
+  auto without_vectors = *manifest.schema->RemoveField(1);
+  auto rows_file = [&](int64_t id, int64_t first, int64_t rows, uint64_t xxh3) {
+    return RowFile{{SegmentRowsFileName(id, first, rows), {11, xxh3}},
+                   first,
+                   rows,
+                   graph_only,
+                   graph_only ? manifest.schema : without_vectors};
+  };
+  SegmentGraphFile first{0, 4, 4, 0, {SegmentGraphFileName(7, 4), {100, 7}}};
+  first.id = 7;
+  first.row_files = {rows_file(7, 0, 4, 1)};
+  first.vectors = VectorsFile{SegmentVectorsFileName(7), 4, 8, graph_only, {{32, 5}}};
+  SegmentGraphFile second{4, 6, 3, 0, {SegmentGraphFileName(9, 3), {60, 8}}};
+  second.id = 9;
+  second.row_files = {rows_file(9, 0, 2, 2), rows_file(9, 2, 4, 3)};
+  second.vectors = graph_only
+                       ? VectorsFile{SegmentVectorsFileName(9), 3, 8, true, {{24, 6}}}
+                       : VectorsFile{SegmentVectorsFileName(9), 6, 8, false, {{16, 6}, {32, 4}}};
+  manifest.segments = {first, second};
+  return manifest;
+}
+
+TEST(SnapshotFormatTest, VersionFourManifestRoundTripsEachSegmentsFiles) {
+  for (const bool graph_only : {false, true}) {
+    TempDir dir("arbalest_snapshot_format");
+    const SnapshotManifest written = SampleManifestV4(dir.path(), graph_only);
+    const Json json = WrittenJson(written, dir);
+    EXPECT_EQ(json["format_version"], 4);
+    EXPECT_FALSE(json.contains("generation"));
+    EXPECT_FALSE(json["files"].contains("rows"));
+    EXPECT_FALSE(json["files"].contains("vectors"));
+    auto read = ReadManifest(dir.path());
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    EXPECT_EQ(read->format_version(), 4);
+    EXPECT_TRUE(read->row_files.empty());
+    EXPECT_FALSE(read->vectors.has_value());
+    ASSERT_EQ(read->segments.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      const SegmentGraphFile& got = read->segments[i];
+      const SegmentGraphFile& want = written.segments[i];
+      ExpectSameSegment(got, want);
+      ASSERT_EQ(got.row_files.size(), want.row_files.size());
+      for (size_t f = 0; f < got.row_files.size(); ++f) {
+        EXPECT_EQ(got.row_files[f].file.name, want.row_files[f].file.name);
+        EXPECT_EQ(got.row_files[f].first_row, want.row_files[f].first_row);
+        EXPECT_EQ(got.row_files[f].rows, want.row_files[f].rows);
+        EXPECT_EQ(got.row_files[f].has_vectors, want.row_files[f].has_vectors);
+      }
+      ASSERT_TRUE(got.vectors.has_value());
+      EXPECT_EQ(got.vectors->name, want.vectors->name);
+      EXPECT_EQ(got.vectors->rows, want.vectors->rows);
+      EXPECT_EQ(got.vectors->graph_only, graph_only);
+      EXPECT_EQ(got.vectors->chunks, want.vectors->chunks);
+    }
+    EXPECT_EQ(read->segments[1].row_files[1].file.name, "seg-9-rows-2-4.parquet");
+    EXPECT_EQ(read->segments[1].vectors->name, "seg-9-vectors.bin");
+    EXPECT_EQ(read->segments[1].graph.name, "seg-9-graph-3.hnsw");
+  }
+}
+
+TEST(SnapshotFormatTest, InconsistentVersionFourSegmentsAreRefusedNamingTheSegment) {
+  TempDir dir("arbalest_snapshot_format");
+  const std::string path = dir / std::string(kManifestFile);
+  auto refused = [&](const Json& json) { return RefusedManifest(dir.path(), json.dump()); };
+  ASSERT_TRUE(WriteManifest(SampleManifestV4(dir.path(), false), path).ok());
+  const Json good = Json::parse(ReadFileText(path));
+  const std::string segment_1 = "(segment 1 (seg-9-graph-3.hnsw))";
+  Json json = good;
+  json["segments"][1]["files"]["rows"][1]["rows"] = 3;  // local rows 0..4 of 6
+  std::string message = refused(json);
+  EXPECT_NE(message.find("'rows' files hold 5 rows, the snapshot 6"), std::string::npos);
+  EXPECT_NE(message.find(segment_1), std::string::npos) << message;
+  json = good;
+  json["segments"][1]["files"]["rows"][1]["first_row"] = 4;  // local numbering: a gap
+  EXPECT_NE(refused(json).find("'first_row' of seg-9-rows-2-4.parquet is 4"), std::string::npos);
+  json = good;
+  json["segments"][1]["files"]["vectors"]["rows"] = 5;  // fewer than its rows
+  json["segments"][1]["files"]["vectors"]["chunks"] =
+      Json::array({{{"bytes", 40}, {"xxh3", "0000000000000004"}}});
+  message = refused(json);
+  EXPECT_NE(message.find("'vectors' holds 5 rows, the segment 6 (3 linked)"), std::string::npos);
+  EXPECT_NE(message.find(segment_1), std::string::npos) << message;
+  json = good;
+  json["segments"][1]["files"].erase("vectors");
+  EXPECT_NE(refused(json).find("'vectors' is missing " + segment_1), std::string::npos);
+  json = good;
+  json["segments"][1]["id"] = 7;  // segment 0's
+  EXPECT_NE(refused(json).find("'id' is also that of seg-7-graph-4.hnsw"), std::string::npos);
+  json = good;
+  json["segments"][1]["files"]["vectors"]["holds"] = "graph";  // its rows files lack vectors
+  json["segments"][1]["files"]["vectors"]["rows"] = 3;
+  json["segments"][1]["files"]["vectors"]["chunks"] =
+      Json::array({{{"bytes", 24}, {"xxh3", "0000000000000004"}}});
+  EXPECT_NE(refused(json).find("has no vectors and the vectors file holds only linked rows"),
+            std::string::npos);
+}
+
 TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
   TempDir dir("arbalest_snapshot_format");
   const std::string path = dir / std::string(kManifestFile);
@@ -278,8 +385,8 @@ TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
   };
   EXPECT_NE(refused(good.substr(0, good.size() / 2)).find("truncated"), std::string::npos);
   Json json = Json::parse(good);
-  json["format_version"] = 4;
-  EXPECT_NE(refused(json.dump()).find("'format_version' is 4"), std::string::npos);
+  json["format_version"] = 5;
+  EXPECT_NE(refused(json.dump()).find("'format_version' is 5"), std::string::npos);
   json = Json::parse(good);
   json.erase("lsn");
   EXPECT_NE(refused(json.dump()).find("'lsn' is missing"), std::string::npos);

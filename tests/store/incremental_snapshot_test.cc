@@ -1,8 +1,9 @@
-// Incremental snapshots (persist/snapshot_format.h, version 2): a snapshot writes the rows
-// added since the previous one into a new rows file and appends their vectors to the
-// generation's vectors file; the files it keeps are hard links to the previous snapshot's, never
-// rewritten. A compaction starts a new generation. Bytes a snapshot appended but never
-// committed are ignored at restart and cut off by the next snapshot.
+// Incremental snapshots (persist/snapshot_format.h, version 4): a snapshot writes the rows
+// added to a segment since the previous one into a new rows file of the segment and appends
+// their vectors to the segment's vectors file; the files it keeps are hard links to the
+// previous snapshot's, never rewritten. A compaction of a segment gives it new files under a
+// new id. Bytes a snapshot appended but never committed are ignored at restart and cut off by
+// the next snapshot.
 #include <arrow/api.h>
 #include <arrow/util/key_value_metadata.h>
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,9 +50,20 @@ class IncrementalSnapshotTest : public testing::LoggedStoreTest {
     return {dir, manifest.ValueOr(SnapshotManifest{})};
   }
 
+  // The one segment's rows files, vectors file and id.
+  static const std::vector<RowFile>& Rows(const SnapshotManifest& manifest) {
+    return manifest.segments.at(0).row_files;
+  }
+  static const std::optional<VectorsFile>& Vectors(const SnapshotManifest& manifest) {
+    return manifest.segments.at(0).vectors;
+  }
+  static int64_t Id(const SnapshotManifest& manifest) { return manifest.segments.at(0).id; }
+
   static std::vector<std::string> RowFileNames(const SnapshotManifest& manifest) {
     std::vector<std::string> names;
-    for (const RowFile& row_file : manifest.row_files) names.push_back(row_file.file.name);
+    for (const RowFile& row_file : manifest.segments.at(0).row_files) {
+      names.push_back(row_file.file.name);
+    }
     return names;
   }
 };
@@ -58,22 +71,22 @@ class IncrementalSnapshotTest : public testing::LoggedStoreTest {
 TEST_F(IncrementalSnapshotTest, ASnapshotWritesOnlyTheRowsAddedSinceThePreviousOne) {
   std::shared_ptr<arrow::Table> before;
   ino_t first_rows_inode = 0, vectors_inode = 0;
-  uint64_t generation = 0;
+  int64_t id = 0;
   {
     auto store = Open();
     auto dataset = Put(*store, "docs", MakeVectorBatch(0, 300, kDim));
     IndexRows(*dataset, 300);
     SnapshotAll(*store);
     auto [dir, first] = Newest("docs");
-    EXPECT_EQ(first.format_version(), 3);
-    generation = first.generation;
-    EXPECT_EQ(RowFileNames(first), (std::vector<std::string>{RowFileName(generation, 0, 300)}));
-    EXPECT_FALSE(first.row_files[0].has_vectors);  // the vectors file holds them
-    ASSERT_TRUE(first.vectors.has_value());
-    EXPECT_EQ(first.vectors->rows, 300);
-    EXPECT_EQ(fs::file_size(fs::path(dir) / first.vectors->name), 300 * kRowBytes);
-    first_rows_inode = Inode(fs::path(dir) / first.row_files[0].file.name);
-    vectors_inode = Inode(fs::path(dir) / first.vectors->name);
+    EXPECT_EQ(first.format_version(), 4);
+    id = Id(first);
+    EXPECT_EQ(RowFileNames(first), (std::vector<std::string>{SegmentRowsFileName(id, 0, 300)}));
+    EXPECT_FALSE(Rows(first)[0].has_vectors);  // the vectors file holds them
+    ASSERT_TRUE(Vectors(first).has_value());
+    EXPECT_EQ(Vectors(first)->rows, 300);
+    EXPECT_EQ(fs::file_size(fs::path(dir) / Vectors(first)->name), 300 * kRowBytes);
+    first_rows_inode = Inode(fs::path(dir) / Rows(first)[0].file.name);
+    vectors_inode = Inode(fs::path(dir) / Vectors(first)->name);
 
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(300, 100, kDim)).ok());
     IndexRows(*dataset, 50);  // rows 350..399 are not in the graph: their vectors are saved too
@@ -81,16 +94,16 @@ TEST_F(IncrementalSnapshotTest, ASnapshotWritesOnlyTheRowsAddedSinceThePreviousO
     auto [second_dir, second] = Newest("docs");
     EXPECT_NE(second_dir, dir);
     EXPECT_FALSE(fs::exists(dir));  // the older snapshot is gone, its files live on as links
-    EXPECT_EQ(second.generation, generation);
-    EXPECT_EQ(RowFileNames(second), (std::vector<std::string>{RowFileName(generation, 0, 300),
-                                                              RowFileName(generation, 300, 100)}));
+    EXPECT_EQ(Id(second), id);
+    EXPECT_EQ(RowFileNames(second), (std::vector<std::string>{SegmentRowsFileName(id, 0, 300),
+                                                              SegmentRowsFileName(id, 300, 100)}));
     // The first rows file and the vectors file are the same files, not copies.
-    EXPECT_EQ(Inode(fs::path(second_dir) / second.row_files[0].file.name), first_rows_inode);
-    EXPECT_EQ(Inode(fs::path(second_dir) / second.vectors->name), vectors_inode);
-    EXPECT_EQ(second.vectors->rows, 400);
-    EXPECT_EQ(second.vectors->chunks.size(), 2u);
-    EXPECT_EQ(second.vectors->chunks[1].bytes, 100 * kRowBytes);
-    EXPECT_EQ(fs::file_size(fs::path(second_dir) / second.vectors->name), 400 * kRowBytes);
+    EXPECT_EQ(Inode(fs::path(second_dir) / Rows(second)[0].file.name), first_rows_inode);
+    EXPECT_EQ(Inode(fs::path(second_dir) / Vectors(second)->name), vectors_inode);
+    EXPECT_EQ(Vectors(second)->rows, 400);
+    EXPECT_EQ(Vectors(second)->chunks.size(), 2u);
+    EXPECT_EQ(Vectors(second)->chunks[1].bytes, 100 * kRowBytes);
+    EXPECT_EQ(fs::file_size(fs::path(second_dir) / Vectors(second)->name), 400 * kRowBytes);
     EXPECT_EQ(second.indexed_rows, 350);
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(400, 10, kDim)).ok());  // WAL only
     before = Contents(*store, "docs");
@@ -105,19 +118,21 @@ TEST_F(IncrementalSnapshotTest, ASnapshotWritesOnlyTheRowsAddedSinceThePreviousO
   // A snapshot after the restart continues the same files.
   SnapshotAll(*store);
   auto [dir, third] = Newest("docs");
-  EXPECT_EQ(third.generation, generation);
-  EXPECT_EQ(Inode(fs::path(dir) / third.vectors->name), vectors_inode);
-  EXPECT_EQ(third.row_files.size(), 3u);
+  EXPECT_EQ(Id(third), id);
+  EXPECT_EQ(Inode(fs::path(dir) / Vectors(third)->name), vectors_inode);
+  EXPECT_EQ(Rows(third).size(), 3u);
 }
 
-TEST_F(IncrementalSnapshotTest, ACompactionStartsANewGeneration) {
+// A compaction replaces the segment's graph: the segment's files are written afresh under a
+// new id, and none of the old id's is left in the directory.
+TEST_F(IncrementalSnapshotTest, ACompactionRewritesTheFilesOfTheSegmentItCompacts) {
   std::shared_ptr<arrow::Table> before;
   {
     auto store = Open();
     auto dataset = Put(*store, "docs", MakeVectorBatch(0, 200, kDim));
     IndexRows(*dataset, 200);
     SnapshotAll(*store);
-    const uint64_t generation = Newest("docs").second.generation;
+    const int64_t id = Id(Newest("docs").second);
     ASSERT_TRUE(store->Delete(*dataset, *Ids({3, 4, 150})).ok());
     auto compacted = store->Compact(*dataset);
     ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
@@ -125,14 +140,14 @@ TEST_F(IncrementalSnapshotTest, ACompactionStartsANewGeneration) {
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(200, 20, kDim)).ok());
     SnapshotAll(*store);
     auto [dir, manifest] = Newest("docs");
-    EXPECT_GT(manifest.generation, generation);
+    EXPECT_GT(Id(manifest), id);
     EXPECT_EQ(RowFileNames(manifest),
-              (std::vector<std::string>{RowFileName(manifest.generation, 0, 217)}));
-    EXPECT_EQ(manifest.vectors->chunks.size(), 1u);
-    const std::string old_rows = "rows-" + std::to_string(generation) + "-";
-    for (const auto& entry : fs::directory_iterator(dir)) {  // nothing of the old generation
+              (std::vector<std::string>{SegmentRowsFileName(Id(manifest), 0, 217)}));
+    EXPECT_EQ(Vectors(manifest)->chunks.size(), 1u);
+    const std::string old_files = "seg-" + std::to_string(id) + "-";
+    for (const auto& entry : fs::directory_iterator(dir)) {  // nothing of the old id
       const std::string name = entry.path().filename().string();
-      EXPECT_FALSE(name.starts_with(old_rows) || name == VectorsFileName(generation)) << name;
+      EXPECT_FALSE(name.starts_with(old_files)) << name;
     }
     before = Contents(*store, "docs");
   }
@@ -153,7 +168,7 @@ TEST_F(IncrementalSnapshotTest, BytesPastTheRecordedLengthAreIgnoredAndCutOff) {
     IndexRows(*dataset, 100);
     SnapshotAll(*store);
     auto [dir, manifest] = Newest("docs");
-    vectors_path = fs::path(dir) / manifest.vectors->name;
+    vectors_path = fs::path(dir) / Vectors(manifest)->name;
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(100, 5, kDim)).ok());
     before = Contents(*store, "docs");
   }
@@ -165,8 +180,8 @@ TEST_F(IncrementalSnapshotTest, BytesPastTheRecordedLengthAreIgnoredAndCutOff) {
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(105, 5, kDim)).ok());
     SnapshotAll(*store);
     auto [dir, manifest] = Newest("docs");
-    EXPECT_EQ(fs::file_size(fs::path(dir) / manifest.vectors->name), 110 * kRowBytes);
-    EXPECT_EQ(manifest.vectors->chunks.size(), 2u);
+    EXPECT_EQ(fs::file_size(fs::path(dir) / Vectors(manifest)->name), 110 * kRowBytes);
+    EXPECT_EQ(Vectors(manifest)->chunks.size(), 2u);
     before = Contents(*store, "docs");
   }
   auto store = Open();
@@ -176,8 +191,8 @@ TEST_F(IncrementalSnapshotTest, BytesPastTheRecordedLengthAreIgnoredAndCutOff) {
 
 // A snapshot whose commit failed after its rename (the parent directory's fsync) is on disk
 // but not the dataset's saved one: appending after the saved snapshot's length would change
-// bytes that newer directory owns, so the next snapshot starts a new generation instead.
-TEST_F(IncrementalSnapshotTest, ANewerDirectoryThanTheSavedOneStartsANewGeneration) {
+// bytes that newer directory owns, so the next snapshot writes every segment afresh instead.
+TEST_F(IncrementalSnapshotTest, ANewerDirectoryThanTheSavedOneMakesEverySegmentWrittenAfresh) {
   auto store = Open();
   auto dataset = Put(*store, "docs", MakeVectorBatch(0, 100, kDim));
   SnapshotAll(*store);
@@ -191,7 +206,7 @@ TEST_F(IncrementalSnapshotTest, ANewerDirectoryThanTheSavedOneStartsANewGenerati
     fs::create_hard_link(entry.path(), newer / entry.path().filename());
   }
   const fs::path kept = fs::path(snapshot_dir()).parent_path() / "kept-vectors.bin";
-  fs::create_hard_link(fs::path(dir) / saved.vectors->name, kept);  // outlives the directories
+  fs::create_hard_link(fs::path(dir) / Vectors(saved)->name, kept);  // outlives the directories
   const auto vectors_size = fs::file_size(kept);
   ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(100, 10, kDim)).ok());
   SnapshotAll(*store);
@@ -200,8 +215,8 @@ TEST_F(IncrementalSnapshotTest, ANewerDirectoryThanTheSavedOneStartsANewGenerati
   ASSERT_EQ(listing.complete.size(), 1u);  // the checkpoint removed the stray one
   auto written = ReadManifest(listing.complete[0].path);
   ASSERT_TRUE(written.ok()) << written.status().ToString();
-  EXPECT_NE(written->generation, saved.generation);
-  EXPECT_EQ(written->row_files.size(), 1u);
+  EXPECT_NE(Inode(fs::path(listing.complete[0].path) / Vectors(*written)->name), Inode(kept));
+  EXPECT_EQ(Rows(*written).size(), 1u);
   EXPECT_EQ(written->rows, 110);
 }
 
@@ -223,15 +238,15 @@ TEST_F(IncrementalSnapshotTest, NormalizedGraphsKeepVectorsInTheRowsFiles) {
     IndexRows(*dataset, 20);  // 10 rows stay out of the graph, and out of the vectors file
     SnapshotAll(*store);
     auto [dir, manifest] = Newest("docs");
-    ASSERT_TRUE(manifest.vectors.has_value());
-    EXPECT_TRUE(manifest.vectors->graph_only);
-    EXPECT_EQ(manifest.vectors->rows, 120);
-    EXPECT_EQ(manifest.vectors->chunks.size(), 2u);
-    EXPECT_EQ(fs::file_size(fs::path(dir) / manifest.vectors->name),
-              static_cast<uintmax_t>(120 * manifest.vectors->row_bytes));
-    ASSERT_EQ(manifest.row_files.size(), 2u);
-    EXPECT_TRUE(manifest.row_files[0].has_vectors);
-    EXPECT_TRUE(manifest.row_files[1].has_vectors);
+    ASSERT_TRUE(Vectors(manifest).has_value());
+    EXPECT_TRUE(Vectors(manifest)->graph_only);
+    EXPECT_EQ(Vectors(manifest)->rows, 120);
+    EXPECT_EQ(Vectors(manifest)->chunks.size(), 2u);
+    EXPECT_EQ(fs::file_size(fs::path(dir) / Vectors(manifest)->name),
+              static_cast<uintmax_t>(120 * Vectors(manifest)->row_bytes));
+    ASSERT_EQ(Rows(manifest).size(), 2u);
+    EXPECT_TRUE(Rows(manifest)[0].has_vectors);
+    EXPECT_TRUE(Rows(manifest)[1].has_vectors);
     before = Contents(*store, "docs");
   }
   auto store = Open();
@@ -264,9 +279,9 @@ TEST_F(IncrementalSnapshotTest, RowsFilesKeepTheSchemaTheirRowsWereWrittenWith) 
     ASSERT_TRUE(store->Append(*dataset, batch).ok());
     SnapshotAll(*store);
     auto [dir, manifest] = Newest("docs");
-    ASSERT_EQ(manifest.row_files.size(), 2u);
-    EXPECT_EQ(manifest.row_files[0].schema->GetFieldIndex("note"), -1);
-    EXPECT_NE(manifest.row_files[1].schema->GetFieldIndex("note"), -1);
+    ASSERT_EQ(Rows(manifest).size(), 2u);
+    EXPECT_EQ(Rows(manifest)[0].schema->GetFieldIndex("note"), -1);
+    EXPECT_NE(Rows(manifest)[1].schema->GetFieldIndex("note"), -1);
     before = Contents(*store, "docs");
   }
   auto store = Open();

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -476,6 +477,116 @@ TEST_F(SegmentTest, ASnapshotLinksTheGraphFilesOfUnchangedSealedSegments) {
   EXPECT_EQ(IndexRows(*dataset, 1000), 0);
   EXPECT_EQ(FirstRows(dataset->Snapshot()), (std::vector<int64_t>{0, 100, 197, 297, 397}));
   EXPECT_GE(Recall(*dataset, {110, 120, 130}), 0.95);
+}
+
+// Every file of each segment of the newest snapshot of "ds" (manifest version 4): its rows
+// files, vectors file and graph file, by name, with their inodes; and its first row.
+struct SavedSegment {
+  int64_t first_row = 0;
+  std::map<std::string, ino_t> files;
+};
+std::vector<SavedSegment> SegmentFiles(const std::string& root) {
+  const SnapshotListing listing = ListSnapshotDirs(root).ValueOrDie();
+  EXPECT_EQ(listing.complete.size(), 1u);
+  const std::string dir = listing.complete.back().path;
+  const SnapshotManifest manifest = ReadManifest(dir).ValueOrDie();
+  EXPECT_EQ(manifest.format_version(), 4);
+  std::vector<SavedSegment> segments;
+  for (const SegmentGraphFile& segment : manifest.segments) {
+    std::vector<std::string> names{segment.graph.name};
+    for (const RowFile& row_file : segment.row_files) names.push_back(row_file.file.name);
+    if (segment.vectors) names.push_back(segment.vectors->name);
+    SavedSegment saved{segment.first_row, {}};
+    for (const std::string& name : names) {
+      struct stat info {};
+      EXPECT_EQ(stat((std::filesystem::path(dir) / name).c_str(), &info), 0) << name;
+      saved.files[name] = info.st_ino;
+    }
+    segments.push_back(std::move(saved));
+  }
+  return segments;
+}
+
+// No file of `segment` is one of `before`'s (by inode; `before` must be the previous
+// snapshot, whose files all still existed while `segment`'s were written: the inodes of
+// removed files are reused).
+void ExpectAllNew(const SavedSegment& segment, const std::vector<SavedSegment>& before) {
+  for (const auto& [name, inode] : segment.files) {
+    for (const SavedSegment& old : before) {
+      for (const auto& [old_name, old_inode] : old.files) {
+        EXPECT_NE(inode, old_inode) << name << " is " << old_name;
+      }
+    }
+  }
+}
+
+// Segment files do not depend on where a segment starts: a compaction of two segments of ten
+// and then their merge rewrite only the changed segments' files; every other segment's rows,
+// vectors and graph files are the same files (inodes) as before, only their first rows move in
+// the manifest. A restart restores the rows, ids and boundaries and maps every graph.
+TEST_F(SegmentTest, ACompactionOrAMergeRewritesOnlyTheChangedSegmentsFiles) {
+  auto store = Open();
+  auto dataset = Fill(*store, 1000);
+  ASSERT_EQ(IndexRows(*dataset, 10000), 1000);
+  SnapshotAll(*store);
+  const std::vector<SavedSegment> first = SegmentFiles(snapshot_dir());
+  ASSERT_EQ(first.size(), 10u);
+  for (const SavedSegment& segment : first) EXPECT_EQ(segment.files.size(), 3u);
+
+  // 60% of segments 4 and 5 deleted and compacted: 40 rows each.
+  std::vector<int64_t> deleted;
+  for (int64_t id = 400; id < 600; ++id) {
+    if (id % 10 < 6) deleted.push_back(id);
+  }
+  ASSERT_EQ(*store->Delete(*dataset, *Ids(deleted)), 120);
+  ASSERT_TRUE(store->Compact(*dataset).ok());
+  SnapshotAll(*store);
+  const std::vector<SavedSegment> compacted = SegmentFiles(snapshot_dir());
+  ASSERT_EQ(compacted.size(), 10u);
+  for (size_t s = 0; s < 10; ++s) {
+    if (s == 4 || s == 5) {
+      ExpectAllNew(compacted[s], first);
+      continue;
+    }
+    EXPECT_EQ(compacted[s].files, first[s].files) << "segment " << s;
+    EXPECT_EQ(compacted[s].first_row, first[s].first_row - (s > 5 ? 120 : 0)) << "segment " << s;
+  }
+
+  // Merged: one segment of 80 rows, new files; the others still the first snapshot's. (A
+  // merge logs nothing: the rows put after it, in a new active segment, make the next
+  // snapshot.)
+  EXPECT_EQ(Merge(*dataset).merges, 1);
+  ASSERT_TRUE(store->Append(*dataset, RandomBatch(1000, kBatchRows)).ok());
+  ASSERT_EQ(IndexRows(*dataset, 10000), kBatchRows);
+  ASSERT_EQ(dataset->Snapshot().segments.size(), 10u);
+  SnapshotAll(*store);
+  const std::vector<SavedSegment> merged = SegmentFiles(snapshot_dir());
+  ASSERT_EQ(merged.size(), 10u);
+  for (size_t s = 0; s < 10; ++s) {
+    if (s == 4 || s == 9) {  // the merged segment, the new active one
+      ExpectAllNew(merged[s], compacted);
+      continue;
+    }
+    EXPECT_EQ(merged[s].files, first[s < 4 ? s : s + 1].files) << "segment " << s;
+  }
+
+  const DatasetSnapshot view = dataset->Snapshot();
+  const std::vector<Row> rows = Rows(*dataset);
+  store.reset();
+  store = Open();
+  dataset = store->Get("ds").ValueOrDie();
+  EXPECT_EQ(dataset->index().restored_rows(), 930);  // every graph mapped
+  EXPECT_EQ(IndexRows(*dataset, 10000), 0);          // nothing reindexed
+  EXPECT_EQ(FirstRows(dataset->Snapshot()), FirstRows(view));
+  const std::vector<Row> loaded = Rows(*dataset);
+  ASSERT_EQ(loaded.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(loaded[i].id, rows[i].id);
+    EXPECT_EQ(loaded[i].vector, rows[i].vector);
+    EXPECT_EQ(loaded[i].tag, rows[i].tag);
+  }
+  const std::set<int64_t> gone(deleted.begin(), deleted.end());
+  EXPECT_GE(Recall(*dataset, gone), 0.95);
 }
 
 TEST_F(SegmentTest, MergesSegmentsLeftSmallByACompaction) {

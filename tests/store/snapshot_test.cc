@@ -175,9 +175,9 @@ TEST_P(DamagedSnapshotTest, StartupFailsNamingTheFile) {
         (fs::path(snapshot_dir()) / SnapshotDirName("docs", reports[0].lsn, 200)).string();
     const std::string& how = GetParam();
     damaged = how.starts_with("manifest")  ? (fs::path(dir) / kManifestFile).string()
-              : how.starts_with("index")   ? FileStartingWith(dir, "graph-")
-              : how.starts_with("vectors") ? FileStartingWith(dir, "vectors-")
-                                           : FileStartingWith(dir, "rows-");
+              : how.starts_with("index")   ? FileStartingWith(dir, "seg-0-graph-")
+              : how.starts_with("vectors") ? FileStartingWith(dir, "seg-0-vectors")
+                                           : FileStartingWith(dir, "seg-0-rows-");
     const auto size = fs::file_size(damaged);
     if (how.ends_with("truncated")) {
       fs::resize_file(damaged, size / 2);
@@ -194,6 +194,10 @@ TEST_P(DamagedSnapshotTest, StartupFailsNamingTheFile) {
   EXPECT_NE(store.status().message().find(damaged), std::string::npos) << store.status().message();
   EXPECT_NE(store.status().message().find("'docs' is still live"), std::string::npos)
       << store.status().message();
+  if (!GetParam().starts_with("manifest")) {  // a segment's file: the segment is named too
+    EXPECT_NE(store.status().message().find("segment 0 (seg-0)"), std::string::npos)
+        << store.status().message();
+  }
 }
 
 // A crash while an older build removed a dropped dataset's snapshot file by file left a
@@ -212,7 +216,7 @@ TEST_F(SnapshotTest, DamagedSnapshotOfADatasetTheLogDropsIsRemoved) {
     Put(*store, "docs", MakeVectorBatch(100, 7, 6));  // created again, with another width
     before = Contents(*store, "docs");
   }
-  ASSERT_TRUE(fs::remove(FileStartingWith(dropped_dir, "rows-")));
+  ASSERT_TRUE(fs::remove(FileStartingWith(dropped_dir, "seg-0-rows-")));
   auto store = Open();
   EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
   EXPECT_FALSE(fs::exists(dropped_dir));
@@ -229,7 +233,7 @@ TEST_F(SnapshotTest, DamagedSnapshotOfADatasetTheLogChangesLaterIsNeeded) {
     damaged = (fs::path(snapshot_dir()) / SnapshotDirName("docs", reports[0].lsn, 0)).string();
     ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(50, 5, 4)).ok());
   }
-  ASSERT_TRUE(fs::remove(FileStartingWith(damaged, "rows-")));
+  ASSERT_TRUE(fs::remove(FileStartingWith(damaged, "seg-0-rows-")));
   auto store = TryOpen();
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("the WAL changes it at LSN"), std::string::npos)
@@ -280,7 +284,7 @@ TEST_F(SnapshotTest, LeftoverStagingDirectoryIsIgnoredAndRemoved) {
   // A crash in the middle of the next snapshot: a staging directory with a partial file.
   const std::string staging = (fs::path(snapshot_dir()) / SnapshotStagingName("docs")).string();
   fs::create_directories(staging);
-  std::ofstream(fs::path(staging) / RowFileName(5, 20, 5)) << "PAR1 partial";
+  std::ofstream(fs::path(staging) / SegmentRowsFileName(0, 20, 5)) << "PAR1 partial";
   auto store = Open();
   EXPECT_TRUE(Contents(*store, "docs")->Equals(*before));
   EXPECT_FALSE(fs::exists(staging));
