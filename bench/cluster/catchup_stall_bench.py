@@ -31,16 +31,11 @@ import pyarrow.flight as flight
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "cluster"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
-from arbalest_util import ServerProcess, make_table, put_table  # noqa: E402
-from cluster_search_bench import stop_all, wait_members  # noqa: E402
-from etcd_util import EtcdProcess  # noqa: E402
+from arbalest_util import make_table, put_table  # noqa: E402
+from catchup_bench import parse_rows, start_cluster, status  # noqa: E402
+from cluster_search_bench import stop_all  # noqa: E402
 
 DATASET = "stall"
-
-
-def status(node) -> dict:
-    return json.loads(next(iter(node.data.do_action(
-        flight.Action("cluster-status", b"")))).body.to_pybytes())
 
 
 def placement(node) -> dict:
@@ -73,18 +68,8 @@ class Putter(threading.Thread):
 def one_run(binary: str, table, dim: int) -> dict:
     os.environ["ARBALEST_BIN"] = binary
     with tempfile.TemporaryDirectory() as tmp:
-        etcd = EtcdProcess(Path(tmp)).start()
-
-        def node(i):
-            return ServerProcess(Path(tmp) / f"node{i}", extra_args=[
-                "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
-                "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", "1",
-                "--cluster-replication", "2"]).start()
-
-        nodes = [node(i) for i in range(3)]
+        etcd, nodes, _ = start_cluster(Path(tmp), shards=1)
         try:
-            for n in nodes:
-                wait_members(n, 3)
             put_table(nodes[0].data, DATASET, table, batch_size=5000)
             # Kill a replica that is not node 0 (the client's node); the third node syncs.
             victim = next(i for i in (1, 2) if f"n{i}" in placement(nodes[0])["replicas"])
@@ -109,6 +94,7 @@ def one_run(binary: str, table, dim: int) -> dict:
                     "p99_s": waits[int(0.99 * (len(waits) - 1))] if waits else None,
                     "catchup_ms": state["ms"], "bulk_seconds": state.get("bulk_seconds"),
                     "fenced_seconds": state.get("fenced_seconds"),
+                    "reconcile_seconds": state.get("reconcile_seconds"),
                     "rows_copied": state["rows_copied"]}
         finally:
             stop_all([n for i, n in enumerate(nodes) if n.proc.poll() is None], etcd)
@@ -117,13 +103,10 @@ def one_run(binary: str, table, dim: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bins", required=True, help="comma-separated arbalest binaries")
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
+    args, table = parse_rows(parser)
     print(f"{args.rows} rows x {args.dim} float32, 1 shard, R=2, W=2; puts of 20 rows every "
           f"20 ms through node 0", flush=True)
-    table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(5))
     for round_ in range(args.rounds):
         for label, binary in enumerate(args.bins.split(",")):
             result = one_run(binary, table, args.dim)

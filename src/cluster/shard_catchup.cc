@@ -236,7 +236,8 @@ Json ShardCatchup::Copied::ToJson() const {
           {"ids_compared", fenced.ids},
           {"ids_replaced", fenced.differ},
           {"bulk_seconds", bulk_seconds},
-          {"fenced_seconds", fenced_seconds}};
+          {"fenced_seconds", fenced_seconds},
+          {"reconcile_seconds", fenced.seconds}};
 }
 
 arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, int32_t shard,

@@ -5,6 +5,8 @@
 #include <arrow/compute/api.h>
 #include <arrow/status.h>
 
+#include <cstring>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -32,16 +34,13 @@ arrow::Result<std::string> IdKey(const arrow::Array& ids, int64_t row) {
   }
 }
 
-// The id at `row` of `ids` as JSON (a filter's or a delete's value).
-Json IdJson(const arrow::Array& ids, int64_t row) {
-  switch (ids.type_id()) {
-    case arrow::Type::INT64:
-      return static_cast<const arrow::Int64Array&>(ids).Value(row);
-    case arrow::Type::UINT64:
-      return static_cast<const arrow::UInt64Array&>(ids).Value(row);
-    default:
-      return std::string(static_cast<const arrow::StringArray&>(ids).GetView(row));
-  }
+// The id whose IdKey is `key`, as JSON (a filter's or a delete's value), for ids of `type`.
+Json IdOfKey(const std::string& key, arrow::Type::type type) {
+  if (type == arrow::Type::STRING) return key;
+  uint64_t value = 0;
+  std::memcpy(&value, key.data(), sizeof(value));
+  if (type == arrow::Type::UINT64) return value;
+  return static_cast<int64_t>(value);
 }
 
 arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& batch) {
@@ -54,7 +53,6 @@ using IdCounts = std::unordered_map<std::string, int64_t>;
 
 // An id's rows on the primary and on this node.
 struct IdRows {
-  Json id;
   int64_t primary = 0;
   int64_t own = 0;
 };
@@ -171,35 +169,32 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env) {
   // (received as writes since it became a replica) are right, the primary's may not be.
   const std::unordered_set<std::string> deleted =
       DeletedSince(env, ShardDeletes::Clock::now() - ShardDeletes::kRetention);
+  const auto started = std::chrono::steady_clock::now();
   Reconciled done;
   IdTally tally;
+  std::optional<arrow::Type::type> id_type;
+  // Counts each id's rows into `tally` (the primary's or this node's).
+  auto count = [&](arrow::RecordBatchReader& reader, int64_t IdRows::*side) {
+    return ForEachId(reader, [&](const arrow::Array& ids, int64_t row) {
+      ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(ids, row));
+      ++(tally[std::move(key)].*side);
+      id_type = ids.type_id();
+      return arrow::Status::OK();
+    });
+  };
   ARROW_ASSIGN_OR_RAISE(ScanPart primary,
                         env.source(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout));
-  ARROW_RETURN_NOT_OK(ForEachId(*primary.reader, [&](const arrow::Array& ids, int64_t row) {
-    ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(ids, row));
-    auto [it, added] = tally.try_emplace(std::move(key));
-    if (added) it->second.id = IdJson(ids, row);
-    ++it->second.primary;
-    ++done.ids;
-    return arrow::Status::OK();
-  }));
+  ARROW_RETURN_NOT_OK(count(*primary.reader, &IdRows::primary));
+  done.ids = static_cast<int64_t>(tally.size());
   ARROW_ASSIGN_OR_RAISE(auto own, OwnIds(env));
-  if (own) {
-    ARROW_RETURN_NOT_OK(ForEachId(*own->reader, [&](const arrow::Array& ids, int64_t row) {
-      ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(ids, row));
-      auto [it, added] = tally.try_emplace(std::move(key));
-      if (added) it->second.id = IdJson(ids, row);
-      ++it->second.own;
-      return arrow::Status::OK();
-    }));
-  }
+  if (own) ARROW_RETURN_NOT_OK(count(*own->reader, &IdRows::own));
   std::vector<Json> remove;
   std::vector<Json> copy;
   for (const auto& [key, rows] : tally) {
     if (rows.primary == rows.own || deleted.contains(key)) continue;
     ++done.differ;
-    if (rows.own > 0) remove.push_back(rows.id);
-    if (rows.primary > 0) copy.push_back(rows.id);
+    if (rows.own > 0) remove.push_back(IdOfKey(key, *id_type));
+    if (rows.primary > 0) copy.push_back(IdOfKey(key, *id_type));
   }
   if (!remove.empty() && !env.local.remove) {
     return arrow::Status::NotImplemented("this node cannot delete rows of ", env.name);
@@ -225,6 +220,7 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env) {
     schema = part.reader->schema();
   }
   if (schema) ARROW_RETURN_NOT_OK(sink->Finish(*schema));
+  done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return done;
 }
 

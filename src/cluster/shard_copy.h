@@ -50,10 +50,11 @@ struct ShardCopyEnv {
 arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env);
 
 struct Reconciled {
-  int64_t ids = 0;      // rows of the primary's copy compared
+  int64_t ids = 0;      // distinct ids of the primary's copy compared
   int64_t differ = 0;   // ids whose rows were replaced
   int64_t copied = 0;   // rows stored from the primary
   int64_t removed = 0;  // rows of this node's removed
+  double seconds = 0;   // the comparison and the copy, without the fences' calls and the flip
 };
 
 // Reconcile; the caller holds both fences.
