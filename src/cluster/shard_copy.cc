@@ -5,7 +5,7 @@
 #include <arrow/compute/api.h>
 #include <arrow/status.h>
 
-#include <cstring>
+#include <algorithm>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -34,15 +34,6 @@ arrow::Result<std::string> IdKey(const arrow::Array& ids, int64_t row) {
   }
 }
 
-// The id whose IdKey is `key`, as JSON (a filter's or a delete's value), for ids of `type`.
-Json IdOfKey(const std::string& key, arrow::Type::type type) {
-  if (type == arrow::Type::STRING) return key;
-  uint64_t value = 0;
-  std::memcpy(&value, key.data(), sizeof(value));
-  if (type == arrow::Type::UINT64) return value;
-  return static_cast<int64_t>(value);
-}
-
 arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& batch) {
   auto ids = batch.GetColumnByName("id");
   if (!ids) return arrow::Status::Invalid("a shard dataset's rows without an id column");
@@ -51,12 +42,76 @@ arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& 
 
 using IdCounts = std::unordered_map<std::string, int64_t>;
 
-// An id's rows on the primary and on this node.
-struct IdRows {
-  int64_t primary = 0;
-  int64_t own = 0;
+// The ids of one copy of a shard, sorted: integers as their 64 bits, strings as they are.
+struct SortedIds {
+  std::optional<arrow::Type::type> type;
+  std::vector<uint64_t> numbers;
+  std::vector<std::string> strings;
 };
-using IdTally = std::unordered_map<std::string, IdRows>;
+
+template <class ArrayType>
+void AppendNumbers(const arrow::Array& ids, std::vector<uint64_t>* numbers) {
+  const auto& values = static_cast<const ArrayType&>(ids);
+  for (int64_t row = 0; row < values.length(); ++row) {
+    numbers->push_back(static_cast<uint64_t>(values.Value(row)));
+  }
+}
+
+// The ids `reader` yields, sorted.
+arrow::Result<SortedIds> ReadSortedIds(arrow::RecordBatchReader& reader) {
+  SortedIds sorted;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+    if (!batch) break;
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    sorted.type = ids->type_id();
+    switch (ids->type_id()) {
+      case arrow::Type::INT64:
+        AppendNumbers<arrow::Int64Array>(*ids, &sorted.numbers);
+        break;
+      case arrow::Type::UINT64:
+        AppendNumbers<arrow::UInt64Array>(*ids, &sorted.numbers);
+        break;
+      case arrow::Type::STRING: {
+        const auto& strings = static_cast<const arrow::StringArray&>(*ids);
+        for (int64_t row = 0; row < strings.length(); ++row) {
+          sorted.strings.emplace_back(strings.GetView(row));
+        }
+        break;
+      }
+      default:
+        return arrow::Status::Invalid("ids of type ", ids->type()->ToString(),
+                                      " cannot be sharded");
+    }
+  }
+  std::sort(sorted.numbers.begin(), sorted.numbers.end());
+  std::sort(sorted.strings.begin(), sorted.strings.end());
+  return sorted;
+}
+
+// Calls `differ(key, primary_rows, own_rows)` for every key whose rows in the sorted lists
+// `primary` and `own` differ in number; the distinct keys of `primary`.
+template <class Key, class Differ>
+int64_t Differences(const std::vector<Key>& primary, const std::vector<Key>& own,
+                    const Differ& differ) {
+  int64_t distinct = 0;
+  size_t i = 0;
+  size_t j = 0;
+  while (i < primary.size() || j < own.size()) {
+    const Key& key =
+        j == own.size() || (i < primary.size() && primary[i] < own[j]) ? primary[i] : own[j];
+    const size_t primary_from = i;
+    const size_t own_from = j;
+    while (i < primary.size() && primary[i] == key) ++i;
+    while (j < own.size() && own[j] == key) ++j;
+    distinct += i > primary_from;
+    if (i - primary_from != j - own_from) {
+      differ(key, static_cast<int64_t>(i - primary_from), static_cast<int64_t>(j - own_from));
+    }
+  }
+  return distinct;
+}
 
 // Calls `row(ids, i)` for every row of every batch of `reader`.
 arrow::Status ForEachId(arrow::RecordBatchReader& reader,
@@ -171,30 +226,40 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env) {
       DeletedSince(env, ShardDeletes::Clock::now() - ShardDeletes::kRetention);
   const auto started = std::chrono::steady_clock::now();
   Reconciled done;
-  IdTally tally;
-  std::optional<arrow::Type::type> id_type;
-  // Counts each id's rows into `tally` (the primary's or this node's).
-  auto count = [&](arrow::RecordBatchReader& reader, int64_t IdRows::*side) {
-    return ForEachId(reader, [&](const arrow::Array& ids, int64_t row) {
-      ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(ids, row));
-      ++(tally[std::move(key)].*side);
-      id_type = ids.type_id();
-      return arrow::Status::OK();
-    });
-  };
-  ARROW_ASSIGN_OR_RAISE(ScanPart primary,
+  ARROW_ASSIGN_OR_RAISE(ScanPart primary_scan,
                         env.source(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout));
-  ARROW_RETURN_NOT_OK(count(*primary.reader, &IdRows::primary));
-  done.ids = static_cast<int64_t>(tally.size());
-  ARROW_ASSIGN_OR_RAISE(auto own, OwnIds(env));
-  if (own) ARROW_RETURN_NOT_OK(count(*own->reader, &IdRows::own));
+  ARROW_ASSIGN_OR_RAISE(SortedIds primary, ReadSortedIds(*primary_scan.reader));
+  SortedIds own;
+  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
+  if (own_scan) {
+    ARROW_ASSIGN_OR_RAISE(own, ReadSortedIds(*own_scan->reader));
+  }
+  const auto type = primary.type ? primary.type : own.type;
+  if (primary.type && own.type && *primary.type != *own.type) {
+    return arrow::Status::Invalid("the ids of ", env.name, " are of another type here than on ",
+                                  "the primary");
+  }
   std::vector<Json> remove;
   std::vector<Json> copy;
-  for (const auto& [key, rows] : tally) {
-    if (rows.primary == rows.own || deleted.contains(key)) continue;
+  // An id whose rows differ: this node's go, the primary's come.
+  auto replace = [&](const std::string& key, Json id, int64_t primary_rows, int64_t own_rows) {
+    if (deleted.contains(key)) return;
     ++done.differ;
-    if (rows.own > 0) remove.push_back(IdOfKey(key, *id_type));
-    if (rows.primary > 0) copy.push_back(IdOfKey(key, *id_type));
+    if (own_rows > 0) remove.push_back(id);
+    if (primary_rows > 0) copy.push_back(std::move(id));
+  };
+  if (type == arrow::Type::STRING) {
+    done.ids = Differences(primary.strings, own.strings,
+                           [&](const std::string& key, int64_t primary_rows, int64_t own_rows) {
+                             replace(key, key, primary_rows, own_rows);
+                           });
+  } else {
+    done.ids = Differences(
+        primary.numbers, own.numbers, [&](uint64_t value, int64_t primary_rows, int64_t own_rows) {
+          const std::string key(reinterpret_cast<const char*>(&value), sizeof(value));
+          Json id = type == arrow::Type::UINT64 ? Json(value) : Json(static_cast<int64_t>(value));
+          replace(key, std::move(id), primary_rows, own_rows);
+        });
   }
   if (!remove.empty() && !env.local.remove) {
     return arrow::Status::NotImplemented("this node cannot delete rows of ", env.name);
