@@ -5,10 +5,10 @@ and how long a fourth node takes to get its shards.
 Three nodes (--cluster-lease-ttl 2, 4 shards, R=2, W=2); --rows random float32 rows of --dim
 dimensions put through node 0 in batches of 5000; node 2 SIGKILLed; then, measured from the
 kill: the time until every shard has 2 full replicas again (the lease expiry, the failover and
-every catch-up), and each catch-up's rows and milliseconds (from cluster-status: the time its
-shard's writes were paused, about); then a fourth node started and the time until the replicas
-are balanced over 4 nodes (one shard per dataset moving at a time). Every process shares this
-machine's cores.
+every catch-up), and each catch-up's rows and milliseconds (from cluster-status; with the
+two-pass catch-up also its bulk pass and the time its shard's writes were paused); then a
+fourth node started and the time until the replicas are balanced over 4 nodes (one shard per
+dataset moving at a time). Every process shares this machine's cores.
 
     .venv/bin/python bench/cluster/catchup_bench.py [--rows 100000] [--dim 128]
 """
@@ -100,8 +100,11 @@ def main() -> None:
             for n in nodes[:2]:
                 for shard in status(n)["catchup"]["shards"]:
                     if shard["state"] == "caught_up":
+                        passes = (f" (bulk {shard['bulk_seconds']:.3f} s, writes paused "
+                                  f"{shard['fenced_seconds']:.3f} s)"
+                                  if "fenced_seconds" in shard else "")
                         print(f"  shard {shard['shard']} caught up by {status(n)['node_id']}: "
-                              f"{shard['rows_copied']} rows in {shard['ms']} ms")
+                              f"{shard['rows_copied']} rows in {shard['ms']} ms{passes}")
             nodes.append(node(3))
             moved = wait_for(nodes[0], lambda m: full(m, 3), "balanced over 3 live nodes")
             print(f"a new node (n3) to replicas balanced over the 3 live nodes: {moved:.2f} s")
