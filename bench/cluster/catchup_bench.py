@@ -5,10 +5,10 @@ and how long a fourth node takes to get its shards.
 Three nodes (--cluster-lease-ttl 2, 4 shards, R=2, W=2); --rows random float32 rows of --dim
 dimensions put through node 0 in batches of 5000; node 2 SIGKILLed; then, measured from the
 kill: the time until every shard has 2 full replicas again (the lease expiry, the failover and
-every catch-up), and each catch-up's rows and milliseconds (from cluster-status: the time its
-shard's writes were paused, about); then a fourth node started and the time until the replicas
-are balanced over 4 nodes (one shard per dataset moving at a time). Every process shares this
-machine's cores.
+every catch-up), and each catch-up's rows and milliseconds (from cluster-status; with the
+two-pass catch-up also its bulk pass and the time its shard's writes were paused); then a
+fourth node started and the time until the replicas are balanced over 4 nodes (one shard per
+dataset moving at a time). Every process shares this machine's cores.
 
     .venv/bin/python bench/cluster/catchup_bench.py [--rows 100000] [--dim 128]
 """
@@ -60,27 +60,38 @@ def full(m, count) -> bool:
                     for s in m["placement"]))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def start_cluster(workdir: Path, shards: int, count: int = 3):
+    """An etcd and `count` nodes n0, n1, ... in `workdir` (lease TTL 2 s, R=2, `shards`
+    shards), each listing all; the etcd, the nodes, and a function that starts node i."""
+    etcd = EtcdProcess(workdir).start()
+
+    def node(i):
+        return ServerProcess(workdir / f"node{i}", extra_args=[
+            "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
+            "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", str(shards),
+            "--cluster-replication", "2"]).start()
+
+    nodes = [node(i) for i in range(count)]
+    for n in nodes:
+        wait_members(n, count)
+    return etcd, nodes, node
+
+
+def parse_rows(parser: argparse.ArgumentParser):
+    """`parser`'s arguments with --rows and --dim added, and the table of those rows."""
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=128)
     args = parser.parse_args()
+    return args, make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(5))
+
+
+def main() -> None:
+    args, table = parse_rows(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     print(f"{args.rows} rows x {args.dim} float32, 4 shards, R=2; command: .venv/bin/python "
           f"bench/cluster/catchup_bench.py --rows {args.rows} --dim {args.dim}", flush=True)
-    table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(5))
     with tempfile.TemporaryDirectory() as tmp:
-        etcd = EtcdProcess(Path(tmp)).start()
-
-        def node(i):
-            return ServerProcess(Path(tmp) / f"node{i}", extra_args=[
-                "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
-                "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", "4",
-                "--cluster-replication", "2"]).start()
-
-        nodes = [node(i) for i in range(3)]
+        etcd, nodes, node = start_cluster(Path(tmp), shards=4)
         try:
-            for n in nodes:
-                wait_members(n, 3)
             put_table(nodes[0].data, DATASET, table, batch_size=5000)
             nodes[2].proc.kill()
             back = wait_for(nodes[0], lambda m: full(m, 2), "two full replicas again")
@@ -89,8 +100,11 @@ def main() -> None:
             for n in nodes[:2]:
                 for shard in status(n)["catchup"]["shards"]:
                     if shard["state"] == "caught_up":
+                        passes = (f" (bulk {shard['bulk_seconds']:.3f} s, writes paused "
+                                  f"{shard['fenced_seconds']:.3f} s)"
+                                  if "fenced_seconds" in shard else "")
                         print(f"  shard {shard['shard']} caught up by {status(n)['node_id']}: "
-                              f"{shard['rows_copied']} rows in {shard['ms']} ms")
+                              f"{shard['rows_copied']} rows in {shard['ms']} ms{passes}")
             nodes.append(node(3))
             moved = wait_for(nodes[0], lambda m: full(m, 3), "balanced over 3 live nodes")
             print(f"a new node (n3) to replicas balanced over the 3 live nodes: {moved:.2f} s")

@@ -3,6 +3,8 @@
 #include <arrow/flight/types.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <future>
 #include <set>
 
@@ -115,6 +117,13 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
   env.interval =
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4));
   env.deletes = &deletes_;
+  // Test-only: slows the bulk pass of every catch-up (tests that need one that lasts).
+  if (const char* delay = std::getenv("ARBALEST_TEST_CATCHUP_BULK_DELAY_MS")) {
+    env.bulk_batch_delay = std::chrono::milliseconds(std::strtoll(delay, nullptr, 10));
+  }
+  if (const char* hold = std::getenv("ARBALEST_TEST_CATCHUP_HOLD_MS")) {
+    env.hold = std::chrono::milliseconds(std::max<int64_t>(1, std::strtoll(hold, nullptr, 10)));
+  }
   return env;
 }
 
@@ -130,7 +139,9 @@ arrow::Result<std::shared_ptr<void>> ClusterNode::AdmitLocalDelete(const std::st
   const std::string label = ShardLabel(logical, shard);
   auto fence = fences_.Of(dataset);
   ARROW_RETURN_NOT_OK(fence->Enter(options_.put_timeout, label));
-  auto entered = std::make_shared<FenceEntry>(fence);
+  // Held until the delete ran, its ids noted first: a catch-up's bulk copy either stores a row
+  // before it (the delete removes it) or sees its id deleted (shard_fence.h).
+  auto entered = std::make_shared<DeleteEntry>(fence);
   const auto epoch_key = request.find("shard_epoch");
   if (epoch_key == request.end()) return entered;  // a client's own local_only delete
   if (!epoch_key->is_number_integer()) {

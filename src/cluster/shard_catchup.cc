@@ -1,15 +1,11 @@
 #include "cluster/shard_catchup.h"
 
-#include <arrow/array.h>
-#include <arrow/array/builder_primitive.h>
-#include <arrow/compute/api.h>
 #include <arrow/flight/types.h>
 #include <arrow/status.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <set>
-#include <unordered_map>
 
 namespace arbalest {
 namespace {
@@ -29,64 +25,6 @@ std::string Label(const std::string& dataset, int32_t shard) {
 
 bool Contains(const std::vector<std::string>& nodes, const std::string& node) {
   return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
-}
-
-// The bytes that identify the id at `row` of `ids` (int64, uint64 or utf8, as sharding allows).
-arrow::Result<std::string> IdKey(const arrow::Array& ids, int64_t row) {
-  switch (ids.type_id()) {
-    case arrow::Type::INT64: {
-      const int64_t value = static_cast<const arrow::Int64Array&>(ids).Value(row);
-      return std::string(reinterpret_cast<const char*>(&value), sizeof(value));
-    }
-    case arrow::Type::UINT64: {
-      const uint64_t value = static_cast<const arrow::UInt64Array&>(ids).Value(row);
-      return std::string(reinterpret_cast<const char*>(&value), sizeof(value));
-    }
-    case arrow::Type::STRING:
-      return std::string(static_cast<const arrow::StringArray&>(ids).GetView(row));
-    default:
-      return arrow::Status::Invalid("ids of type ", ids.type()->ToString(), " cannot be sharded");
-  }
-}
-
-using IdCounts = std::unordered_map<std::string, int64_t>;
-
-// How many rows of each id `reader` yields.
-arrow::Status CountIds(arrow::RecordBatchReader& reader, IdCounts* counts) {
-  while (true) {
-    std::shared_ptr<arrow::RecordBatch> batch;
-    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
-    if (!batch) return arrow::Status::OK();
-    auto ids = batch->GetColumnByName("id");
-    if (!ids) return arrow::Status::Invalid("a shard dataset without an id column");
-    for (int64_t row = 0; row < ids->length(); ++row) {
-      ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(*ids, row));
-      ++(*counts)[key];
-    }
-  }
-}
-
-// The rows of `batch` whose ids `held` does not account for (each id's count taken down by the
-// rows of it that are held already); null when there are none.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> Unheld(
-    const std::shared_ptr<arrow::RecordBatch>& batch, IdCounts* held) {
-  auto ids = batch->GetColumnByName("id");
-  if (!ids) return arrow::Status::Invalid("the source's shard rows have no id column");
-  arrow::Int64Builder rows;
-  for (int64_t row = 0; row < batch->num_rows(); ++row) {
-    ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(*ids, row));
-    auto it = held->find(key);
-    if (it != held->end() && it->second > 0) {
-      --it->second;
-      continue;
-    }
-    ARROW_RETURN_NOT_OK(rows.Append(row));
-  }
-  if (rows.length() == 0) return nullptr;
-  if (rows.length() == batch->num_rows()) return batch;
-  ARROW_ASSIGN_OR_RAISE(auto indices, rows.Finish());
-  ARROW_ASSIGN_OR_RAISE(arrow::Datum taken, arrow::compute::Take(batch, indices));
-  return taken.record_batch();
 }
 
 std::optional<MemberInfo> FindMember(const std::vector<MemberInfo>& members,
@@ -267,14 +205,19 @@ arrow::Result<int> ShardCatchup::PassOnce() {
                 {"reason", copied.status().message()}});
         continue;
       }
-      spdlog::info("{}: caught up from '{}' ({} rows copied in {} ms); now a full replica",
-                   Label(map.dataset, shard), placement.primary, *copied, took_ms);
-      Record(map.dataset, shard,
-             {{"state", "caught_up"},
-              {"source", placement.primary},
-              {"epoch", placement.epoch},
-              {"rows_copied", *copied},
-              {"ms", took_ms}});
+      spdlog::info(
+          "{}: caught up from '{}' in {} ms: {} rows copied in bulk ({:.3f} s, writes going on), "
+          "then {} rows copied and {} removed while its writes paused ({:.3f} s, {} ids "
+          "compared); now a full replica",
+          Label(map.dataset, shard), placement.primary, took_ms, copied->bulk_rows,
+          copied->bulk_seconds, copied->fenced.copied, copied->fenced.removed,
+          copied->fenced_seconds, copied->fenced.ids);
+      Json state = copied->ToJson();
+      state.update({{"state", "caught_up"},
+                    {"source", placement.primary},
+                    {"epoch", placement.epoch},
+                    {"ms", took_ms}});
+      Record(map.dataset, shard, std::move(state));
       {
         MutexLock lock(&mutex_);
         ++caught_up_;
@@ -285,8 +228,20 @@ arrow::Result<int> ShardCatchup::PassOnce() {
   return done;
 }
 
-arrow::Result<int64_t> ShardCatchup::CatchUp(const ShardMap& map, int32_t shard,
-                                             const MemberInfo& self) {
+Json ShardCatchup::Copied::ToJson() const {
+  return {{"rows_copied", bulk_rows + fenced.copied},
+          {"rows_bulk", bulk_rows},
+          {"rows_fenced", fenced.copied},
+          {"rows_removed", fenced.removed},
+          {"ids_compared", fenced.ids},
+          {"ids_replaced", fenced.differ},
+          {"bulk_seconds", bulk_seconds},
+          {"fenced_seconds", fenced_seconds},
+          {"reconcile_seconds", fenced.seconds}};
+}
+
+arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, int32_t shard,
+                                                          const MemberInfo& self) {
   const ShardPlacement& placement = map.placement[shard];
   if (placement.primary == self.node_id || Contains(placement.syncing, placement.primary)) {
     return arrow::Status::IOError("no live replica holds all its rows to copy them from (primary '",
@@ -299,73 +254,65 @@ arrow::Result<int64_t> ShardCatchup::CatchUp(const ShardMap& map, int32_t shard,
   const auto local = env_.local();
   if (!local) return arrow::Status::IOError("this node's store is not attached yet");
   ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
+  auto fence = env_.fences->Of(name);
+  ShardCopyEnv copy;
+  copy.name = name;
+  copy.source = [&](const std::string& ticket, std::chrono::milliseconds timeout) {
+    return env_.scan(*source, ticket, timeout);
+  };
+  copy.own = [&](const std::string& ticket, std::chrono::milliseconds timeout) {
+    return env_.scan(self, ticket, timeout);
+  };
+  copy.local = *local;
+  copy.deletes = env_.deletes;
+  copy.fence = fence.get();
+  copy.bulk_batch_delay = env_.bulk_batch_delay;
+
+  // Pass 1, the bulk of the rows, while the shard's writes go on.
+  Copied copied;
+  auto started = Clock::now();
+  copy.timeout = env_.bulk_timeout;
+  ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy));
+  copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  Json state = copied.ToJson();
+  state.update(
+      {{"state", "reconciling"}, {"source", placement.primary}, {"epoch", placement.epoch}});
+  Record(map.dataset, shard, std::move(state));
+
+  // Pass 2, the differences, while the shard's writes pause.
+  copy.timeout = env_.hold;
   auto fence_call = [&](const std::string& op, uint64_t token) {
     return env_.action(
         *source, kShardFenceAction,
         FenceBody(map.dataset, shard, placement.epoch, self.node_id, op, token, env_.hold).dump(),
         env_.timeout);
   };
+  started = Clock::now();
   ARROW_ASSIGN_OR_RAISE(Json closed, fence_call("close", 0));
   const uint64_t token = std::strtoull(closed.value("token", "0").c_str(), nullptr, 10);
-  auto copied = CopyFenced(map, shard, self, *source, token, name, *local);
+  auto reconciled = ReconcileFenced(map, shard, self, *source, token, std::move(copy));
   auto released = fence_call("release", token);  // also after a failed copy
+  copied.fenced_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   if (!released.ok()) {
     spdlog::warn("{}: the primary's fence not released ({}); it opens by itself within {} ms",
                  Label(map.dataset, shard), released.status().message(), env_.hold.count());
   }
+  ARROW_ASSIGN_OR_RAISE(copied.fenced, std::move(reconciled));
   return copied;
 }
 
-arrow::Result<int64_t> ShardCatchup::CopyFenced(const ShardMap& map, int32_t shard,
-                                                const MemberInfo& self, const MemberInfo& source,
-                                                uint64_t source_token, const std::string& name,
-                                                const LocalPuts& local) {
-  auto fence = env_.fences->Of(name);
+arrow::Result<Reconciled> ShardCatchup::ReconcileFenced(const ShardMap& map, int32_t shard,
+                                                        const MemberInfo& self,
+                                                        const MemberInfo& source,
+                                                        uint64_t source_token, ShardCopyEnv copy) {
+  auto fence = env_.fences->Of(copy.name);
   ARROW_ASSIGN_OR_RAISE(uint64_t local_token, fence->Close(env_.hold, env_.timeout));
   const FenceClosed closed(*fence, local_token);
+  ARROW_ASSIGN_OR_RAISE(Reconciled reconciled, Reconcile(copy));
 
-  // What this node holds already: the rows received since it became a replica. Ids deleted
-  // here lately count as held over and over: their rows are not copied (shard_deletes.h).
-  IdCounts held;
-  const auto copy_started = ShardDeletes::Clock::now();
-  if (env_.deletes) {
-    constexpr int64_t kNeverCopied = int64_t{1} << 60;
-    for (const Json& id : env_.deletes->Since(name, copy_started - ShardDeletes::kRetention)) {
-      held[ShardDeletes::KeyOf(id)] = kNeverCopied;
-    }
-  }
-  const Json own_ticket{{"dataset", name}, {"local_only", true}, {"columns", {"id"}}};
-  auto own = env_.scan(self, own_ticket.dump(), env_.hold);
-  if (own.ok()) {
-    ARROW_RETURN_NOT_OK(CountIds(*own->reader, &held));
-  } else if (!own.status().IsKeyError()) {
-    return own.status().WithMessage("reading this node's own copy: ", own.status().message());
-  }
-  const bool holds_dataset = own.ok();
-
-  const Json ticket{{"dataset", name}, {"local_only", true}};
-  ARROW_ASSIGN_OR_RAISE(ScanPart part, env_.scan(source, ticket.dump(), env_.hold));
-  std::unique_ptr<PutSink> sink = local.open(name);
-  int64_t copied = 0;
-  while (true) {
-    std::shared_ptr<arrow::RecordBatch> batch;
-    ARROW_RETURN_NOT_OK(part.reader->ReadNext(&batch));
-    if (!batch) break;
-    ARROW_ASSIGN_OR_RAISE(auto missing, Unheld(batch, &held));
-    if (!missing) continue;
-    ARROW_RETURN_NOT_OK(sink->Append(missing).status());
-    copied += missing->num_rows();
-  }
-  if (!holds_dataset) ARROW_RETURN_NOT_OK(sink->Finish(*part.reader->schema()));
-  // A delete that ran here while the copy did may have missed a row the copy stored since.
-  if (env_.deletes && local.remove) {
-    const std::vector<Json> again = env_.deletes->Since(name, copy_started);
-    if (!again.empty()) ARROW_RETURN_NOT_OK(local.remove(name, Json(again)).status());
-  }
-
-  // The count and the copy are exact only if both fences held throughout (no write of the
-  // shard ran meanwhile): checked now that the copy is read. Writes after this point reach this
-  // node as a replica's writes, so the flip may come later.
+  // The comparison is exact only if both fences held throughout (no write of the shard ran
+  // meanwhile): checked now that the copy is stored. Writes after this point reach this node
+  // as a replica's writes, so the flip may come later.
   ARROW_ASSIGN_OR_RAISE(Json check,
                         env_.action(source, kShardFenceAction,
                                     FenceBody(map.dataset, shard, map.placement[shard].epoch,
@@ -373,12 +320,12 @@ arrow::Result<int64_t> ShardCatchup::CopyFenced(const ShardMap& map, int32_t sha
                                         .dump(),
                                     env_.timeout));
   if (check.value("remaining_ms", int64_t{0}) <= 0 || fence->Remaining(local_token).count() <= 0) {
-    return arrow::Status::IOError("the copy took longer than the writes may pause (",
+    return arrow::Status::IOError("the reconcile pass took longer than the writes may pause (",
                                   env_.hold.count(), " ms): not trusted, not flipped");
   }
   ARROW_RETURN_NOT_OK(
       Flip(map.dataset, shard, map.placement[shard].epoch, source.node_id, self.node_id));
-  return copied;
+  return reconciled;
 }
 
 arrow::Status ShardCatchup::Flip(const std::string& dataset, int32_t shard, int64_t epoch,

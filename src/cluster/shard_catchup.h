@@ -2,13 +2,15 @@
 // shard copies it holds without being their replica (docs/cluster.md, "Catch-up"):
 //   - A replica added after a shard was created (failover, shard_map.h) receives every new
 //     write but lacks the earlier rows. Catch-up copies them from the shard's primary (which
-//     holds them all) while the shard's writes pause: the primary closes its fence
-//     (shard_fence.h, the `shard-fence` action) once the writes under way have reached every
-//     replica, this node closes its own, counts the ids it holds, streams the primary's rows
-//     (a local_only scan of its shard dataset) and stores those it lacks (a multiset difference
-//     by id: rows received since it became a replica are not stored twice), then turns itself
-//     into a full replica by an etcd transaction (compare on the map's revision, only if the
-//     shard's epoch and primary are still those it copied from), and both fences open again.
+//     holds them all) in two passes (shard_copy.h): a bulk pass that streams the primary's rows
+//     and stores those this node lacks while the shard's writes go on, then a reconcile pass
+//     while the shard's writes pause: the primary closes its fence (shard_fence.h, the
+//     `shard-fence` action) once the writes under way have reached every replica, this node
+//     closes its own, the two copies' id columns are compared and the ids that differ are
+//     replaced by the primary's rows. Then this node turns itself into a full replica by an
+//     etcd transaction (compare on the map's revision, only if the shard's epoch and primary
+//     are still those it copied from), and both fences open again. The writes pause for the
+//     reconcile pass only: the id columns and the rows that differ, not the shard's vectors.
 //     A copy that fails (its source died, the fence's hold ran out, the map changed) flips
 //     nothing; it is retried at the next pass, from the primary the map names then.
 //   - A shard copy this node holds while the map does not name it a replica (a node back from
@@ -31,6 +33,7 @@
 
 #include "cluster/member.h"
 #include "cluster/scan_chain.h"
+#include "cluster/shard_copy.h"
 #include "cluster/shard_deletes.h"
 #include "cluster/shard_fence.h"
 #include "cluster/shard_maps.h"
@@ -57,11 +60,13 @@ struct CatchupEnv {
       action;
   std::chrono::milliseconds timeout{5000};  // each call; the wait for writes under way
   std::chrono::milliseconds hold{30000};    // how long a catch-up may pause a shard's writes
+  std::chrono::milliseconds bulk_timeout{3600000};  // the bulk pass's scan of the primary
+  std::chrono::milliseconds bulk_batch_delay{0};    // ShardCopyEnv::bulk_batch_delay
   std::chrono::milliseconds interval{1000};
   // How long a copy stays after the map stopped naming this node its replica: searches that
   // read the map before it changed may still ask it meanwhile.
   std::chrono::milliseconds drop_grace{6000};
-  const ShardDeletes* deletes = nullptr;  // the ids deleted lately from this node's shard copies
+  ShardDeletes* deletes = nullptr;  // the ids deleted lately from this node's shard copies
 };
 
 // The action that closes, checks and opens a primary's fence (protocol.md).
@@ -90,13 +95,22 @@ class ShardCatchup {
 
  private:
   void Run();
-  // Copies shard `shard` of `map` from its primary and flips this node to a full replica; the
-  // rows copied.
-  arrow::Result<int64_t> CatchUp(const ShardMap& map, int32_t shard, const MemberInfo& self);
-  // The rows copied while both fences are closed.
-  arrow::Result<int64_t> CopyFenced(const ShardMap& map, int32_t shard, const MemberInfo& self,
-                                    const MemberInfo& source, uint64_t source_token,
-                                    const std::string& name, const LocalPuts& local);
+  // What a catch-up copied, and how long each pass took.
+  struct Copied {
+    int64_t bulk_rows = 0;
+    Reconciled fenced;
+    double bulk_seconds = 0;
+    double fenced_seconds = 0;  // the shard's writes paused on the primary
+
+    Json ToJson() const;
+  };
+  // Copies shard `shard` of `map` from its primary and flips this node to a full replica.
+  arrow::Result<Copied> CatchUp(const ShardMap& map, int32_t shard, const MemberInfo& self);
+  // The reconcile pass, run while the primary's fence (`source_token`) is closed: closes this
+  // node's, reconciles, checks that both held throughout, flips.
+  arrow::Result<Reconciled> ReconcileFenced(const ShardMap& map, int32_t shard,
+                                            const MemberInfo& self, const MemberInfo& source,
+                                            uint64_t source_token, ShardCopyEnv copy);
   // Removes this node from the shard's syncing replicas by a transaction, if the shard is still
   // at `epoch` with primary `source`.
   arrow::Status Flip(const std::string& dataset, int32_t shard, int64_t epoch,

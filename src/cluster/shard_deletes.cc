@@ -7,7 +7,13 @@ void ShardDeletes::Note(const std::string& name, const Json& ids) {
   MutexLock lock(&mutex_);
   for (auto it = deleted_.begin(); it != deleted_.end();) {
     auto& entries = it->second;
-    while (!entries.empty() && now - entries.front().at > kRetention) entries.pop_front();
+    const auto pin = pins_.find(it->first);
+    const auto kept_from =
+        pin == pins_.end() || pin->second.empty() ? Clock::time_point::max() : *pin->second.begin();
+    while (!entries.empty() && now - entries.front().at > kRetention &&
+           entries.front().at < kept_from) {
+      entries.pop_front();
+    }
     it = entries.empty() && it->first != name ? deleted_.erase(it) : std::next(it);
   }
   auto& entries = deleted_[name];
@@ -16,6 +22,21 @@ void ShardDeletes::Note(const std::string& name, const Json& ids) {
   } else {
     entries.push_back({now, ids});
   }
+}
+
+ShardDeletes::Clock::time_point ShardDeletes::Pin(const std::string& name) {
+  const Clock::time_point since = Clock::now() - kRetention;
+  MutexLock lock(&mutex_);
+  pins_[name].insert(since);
+  return since;
+}
+
+void ShardDeletes::Unpin(const std::string& name, Clock::time_point since) {
+  MutexLock lock(&mutex_);
+  auto it = pins_.find(name);
+  if (it == pins_.end()) return;
+  if (auto pin = it->second.find(since); pin != it->second.end()) it->second.erase(pin);
+  if (it->second.empty()) pins_.erase(it);
 }
 
 std::vector<Json> ShardDeletes::Since(const std::string& name, Clock::time_point since) const {

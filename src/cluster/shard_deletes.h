@@ -6,12 +6,14 @@
 // copies no row whose id was deleted here within kRetention, and once its copy is stored
 // deletes again, locally, every id deleted here meanwhile. kRetention outlasts any delete's
 // hops (each bounded by the search timeout) by far, so a delete whose part here ran earlier
-// has ended on the primary too.
+// has ended on the primary too. A catch-up's unfenced bulk pass may outlast kRetention: it pins
+// the ids deleted since it began (Pin), which are then kept until it unpins them.
 #pragma once
 
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,8 +29,12 @@ class ShardDeletes {
   using Clock = std::chrono::steady_clock;
 
   // Records the ids of a delete (`ids`: one JSON id or an array of them) as deleted from shard
-  // dataset `name` now; forgets those older than kRetention.
+  // dataset `name` now; forgets those older than kRetention, but not those a pin keeps.
   void Note(const std::string& name, const Json& ids);
+  // Keeps every id deleted from `name` from kRetention ago on (what Since can still return now)
+  // until Unpin with the time returned.
+  Clock::time_point Pin(const std::string& name);
+  void Unpin(const std::string& name, Clock::time_point since);
   // The JSON ids deleted from `name` at or after `since`, oldest first.
   std::vector<Json> Since(const std::string& name, Clock::time_point since) const;
 
@@ -43,6 +49,34 @@ class ShardDeletes {
   };
   mutable Mutex mutex_;
   std::map<std::string, std::deque<Deleted>> deleted_ GUARDED_BY(mutex_);
+  std::map<std::string, std::multiset<Clock::time_point>> pins_ GUARDED_BY(mutex_);
+};
+
+}  // namespace arbalest
+
+namespace arbalest {
+
+// Pins the ids deleted from a shard dataset for its scope (ShardDeletes::Pin); `deletes` may be
+// null (nothing pinned).
+class DeletesPinned {
+ public:
+  DeletesPinned(ShardDeletes* deletes, std::string name)
+      : deletes_(deletes), name_(std::move(name)) {
+    if (deletes_) since_ = deletes_->Pin(name_);
+  }
+  ~DeletesPinned() {
+    if (deletes_) deletes_->Unpin(name_, since_);
+  }
+  DeletesPinned(const DeletesPinned&) = delete;
+  DeletesPinned& operator=(const DeletesPinned&) = delete;
+
+  // From when the ids are kept.
+  ShardDeletes::Clock::time_point since() const { return since_; }
+
+ private:
+  ShardDeletes* const deletes_;
+  const std::string name_;
+  ShardDeletes::Clock::time_point since_;
 };
 
 }  // namespace arbalest

@@ -5,6 +5,8 @@
 // and new writes wait (up to their own timeout) until it is released or the hold expires. A
 // close is named by a random token, so that a release or a check by a token that a restart
 // or an expiry made unknown says so instead of vouching for a fence that did not hold.
+// Beside the fence, a gate between this node's deletes of the shard and the batches of a
+// catch-up's bulk copy, which runs without the fence (shard_copy.h).
 #pragma once
 
 #include <arrow/result.h>
@@ -45,6 +47,12 @@ class ShardFence {
   // Opens the fence if a close for another node holds it and `gone(holder)`; whether it did.
   bool ReleaseIfHolderGone(const std::function<bool(const std::string&)>& gone);
 
+  // A delete of the shard holds the gate shared from the moment its ids are noted
+  // (ShardDeletes) until it ran; a batch of a catch-up's bulk copy holds it exclusively from
+  // reading the ids deleted lately until it is stored. So a row the copy stores either precedes
+  // the delete of its id (which removes it) or follows it (and was skipped: its id was noted).
+  SharedMutex* gate() RETURN_CAPABILITY(gate_) { return &gate_; }
+
  private:
   bool ClosedLocked() const REQUIRES(mutex_) { return token_ != 0 && Clock::now() < until_; }
 
@@ -54,6 +62,7 @@ class ShardFence {
   uint64_t token_ GUARDED_BY(mutex_) = 0;  // 0: open
   Clock::time_point until_ GUARDED_BY(mutex_);
   std::string holder_ GUARDED_BY(mutex_);
+  SharedMutex gate_;
 };
 
 // This node's fences, one per local shard dataset (by name). Thread-safe.
@@ -81,6 +90,20 @@ class FenceEntry {
 
  private:
   std::shared_ptr<ShardFence> fence_;
+};
+
+// Holds a fence entered, and its gate shared, for its scope: a delete of the shard.
+class DeleteEntry {
+ public:
+  explicit DeleteEntry(std::shared_ptr<ShardFence> fence)
+      : entry_(fence), fence_(std::move(fence)), gate_(fence_->gate()) {}
+  DeleteEntry(const DeleteEntry&) = delete;
+  DeleteEntry& operator=(const DeleteEntry&) = delete;
+
+ private:
+  FenceEntry entry_;  // exits after the gate is released
+  std::shared_ptr<ShardFence> fence_;
+  ReaderLock gate_;
 };
 
 // Releases a close of a fence at the end of its scope.

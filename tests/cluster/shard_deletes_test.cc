@@ -31,5 +31,24 @@ TEST(ShardDeletes, KeysMatchTheBytesTheCatchUpComparesIdsBy) {
   EXPECT_EQ(ShardDeletes::KeyOf(Json(1.5)), "");
 }
 
+TEST(ShardDeletes, APinKeepsTheIdsSinceRetentionAgoUntilUnpinned) {
+  ShardDeletes deletes;
+  deletes.Note("d.__shard0", Json(1));
+  const auto now = ShardDeletes::Clock::now();
+  const auto since = deletes.Pin("d.__shard0");
+  EXPECT_LE(since, now - ShardDeletes::kRetention + std::chrono::seconds(1));
+  EXPECT_GE(since, now - ShardDeletes::kRetention - std::chrono::seconds(1));
+  deletes.Note("d.__shard0", Json(2));
+  EXPECT_EQ(deletes.Since("d.__shard0", since), (std::vector<Json>{1, 2}));
+  {
+    const DeletesPinned pinned(&deletes, "d.__shard0");
+    EXPECT_EQ(deletes.Since("d.__shard0", pinned.since()), (std::vector<Json>{1, 2}));
+  }
+  deletes.Unpin("d.__shard0", since);
+  deletes.Unpin("d.__shard0", since);               // once more: nothing pinned, harmless
+  const DeletesPinned none(nullptr, "d.__shard0");  // no deletes remembered: nothing to pin
+  EXPECT_EQ(deletes.Since("d.__shard0", since).size(), 2u);
+}
+
 }  // namespace
 }  // namespace arbalest

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 
 namespace arbalest {
@@ -68,6 +69,42 @@ TEST(ShardFences, OpenAFenceWhoseHolderLeft) {
   EXPECT_LE(fences.Of("x.__shard1")->Remaining(*token).count(), 0);
   EXPECT_TRUE(fences.Of("x.__shard1")->Enter(milliseconds(10), "shard").ok());
   EXPECT_FALSE(fences.Of("x.__shard2")->Enter(milliseconds(10), "shard").ok());
+}
+
+// A delete holds the gate shared (DeleteEntry) for as long as it runs; a batch of a bulk copy,
+// which takes it exclusively, waits until the delete ended, and a delete that comes while a
+// batch holds it waits for the batch. The fence itself stays open for writes meanwhile.
+TEST(ShardFence, TheGateKeepsDeletesAndBulkBatchesApart) {
+  auto fence = std::make_shared<ShardFence>();
+  ASSERT_TRUE(fence->Enter(milliseconds(100), "shard").ok());
+  auto deleting = std::make_unique<DeleteEntry>(fence);
+  std::atomic<bool> stored{false};
+  std::thread batch([&] {
+    WriterLock gate(fence->gate());
+    stored = true;
+  });
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(stored.load());                                // waits for the delete
+  EXPECT_TRUE(fence->Enter(milliseconds(10), "shard").ok());  // writes do not
+  fence->Exit();
+  deleting.reset();  // the delete ran: the batch goes on, and the delete left the fence
+  batch.join();
+  EXPECT_TRUE(stored.load());
+  EXPECT_TRUE(fence->Close(milliseconds(1000), milliseconds(10)).ok());
+
+  auto open = std::make_shared<ShardFence>();
+  std::atomic<bool> admitted{false};
+  std::unique_ptr<WriterLock> holding = std::make_unique<WriterLock>(open->gate());
+  std::thread deleter([&] {
+    ASSERT_TRUE(open->Enter(milliseconds(100), "shard").ok());
+    DeleteEntry entry(open);
+    admitted = true;
+  });
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(admitted.load());
+  holding.reset();
+  deleter.join();
+  EXPECT_TRUE(admitted.load());
 }
 
 }  // namespace

@@ -1,0 +1,292 @@
+#include "cluster/shard_copy.h"
+
+#include <arrow/array.h>
+#include <arrow/array/builder_primitive.h>
+#include <arrow/compute/api.h>
+#include <arrow/status.h>
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace arbalest {
+namespace {
+
+// The bytes that identify the id at `row` of `ids` (int64, uint64 or utf8, as sharding allows):
+// ShardDeletes::KeyOf's for the same id.
+arrow::Result<std::string> IdKey(const arrow::Array& ids, int64_t row) {
+  switch (ids.type_id()) {
+    case arrow::Type::INT64: {
+      const int64_t value = static_cast<const arrow::Int64Array&>(ids).Value(row);
+      return std::string(reinterpret_cast<const char*>(&value), sizeof(value));
+    }
+    case arrow::Type::UINT64: {
+      const uint64_t value = static_cast<const arrow::UInt64Array&>(ids).Value(row);
+      return std::string(reinterpret_cast<const char*>(&value), sizeof(value));
+    }
+    case arrow::Type::STRING:
+      return std::string(static_cast<const arrow::StringArray&>(ids).GetView(row));
+    default:
+      return arrow::Status::Invalid("ids of type ", ids.type()->ToString(), " cannot be sharded");
+  }
+}
+
+arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& batch) {
+  auto ids = batch.GetColumnByName("id");
+  if (!ids) return arrow::Status::Invalid("a shard dataset's rows without an id column");
+  return ids;
+}
+
+using IdCounts = std::unordered_map<std::string, int64_t>;
+
+// The ids of one copy of a shard, sorted: integers as their 64 bits, strings as they are.
+struct SortedIds {
+  std::optional<arrow::Type::type> type;
+  std::vector<uint64_t> numbers;
+  std::vector<std::string> strings;
+};
+
+template <class ArrayType>
+void AppendNumbers(const arrow::Array& ids, std::vector<uint64_t>* numbers) {
+  const auto& values = static_cast<const ArrayType&>(ids);
+  for (int64_t row = 0; row < values.length(); ++row) {
+    numbers->push_back(static_cast<uint64_t>(values.Value(row)));
+  }
+}
+
+// The ids `reader` yields, sorted.
+arrow::Result<SortedIds> ReadSortedIds(arrow::RecordBatchReader& reader) {
+  SortedIds sorted;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+    if (!batch) break;
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    sorted.type = ids->type_id();
+    switch (ids->type_id()) {
+      case arrow::Type::INT64:
+        AppendNumbers<arrow::Int64Array>(*ids, &sorted.numbers);
+        break;
+      case arrow::Type::UINT64:
+        AppendNumbers<arrow::UInt64Array>(*ids, &sorted.numbers);
+        break;
+      case arrow::Type::STRING: {
+        const auto& strings = static_cast<const arrow::StringArray&>(*ids);
+        for (int64_t row = 0; row < strings.length(); ++row) {
+          sorted.strings.emplace_back(strings.GetView(row));
+        }
+        break;
+      }
+      default:
+        return arrow::Status::Invalid("ids of type ", ids->type()->ToString(),
+                                      " cannot be sharded");
+    }
+  }
+  std::sort(sorted.numbers.begin(), sorted.numbers.end());
+  std::sort(sorted.strings.begin(), sorted.strings.end());
+  return sorted;
+}
+
+// Calls `differ(key, primary_rows, own_rows)` for every key whose rows in the sorted lists
+// `primary` and `own` differ in number; the distinct keys of `primary`.
+template <class Key, class Differ>
+int64_t Differences(const std::vector<Key>& primary, const std::vector<Key>& own,
+                    const Differ& differ) {
+  int64_t distinct = 0;
+  size_t i = 0;
+  size_t j = 0;
+  while (i < primary.size() || j < own.size()) {
+    const Key& key =
+        j == own.size() || (i < primary.size() && primary[i] < own[j]) ? primary[i] : own[j];
+    const size_t primary_from = i;
+    const size_t own_from = j;
+    while (i < primary.size() && primary[i] == key) ++i;
+    while (j < own.size() && own[j] == key) ++j;
+    distinct += i > primary_from;
+    if (i - primary_from != j - own_from) {
+      differ(key, static_cast<int64_t>(i - primary_from), static_cast<int64_t>(j - own_from));
+    }
+  }
+  return distinct;
+}
+
+// Calls `row(ids, i)` for every row of every batch of `reader`.
+arrow::Status ForEachId(arrow::RecordBatchReader& reader,
+                        const std::function<arrow::Status(const arrow::Array&, int64_t)>& row) {
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+    if (!batch) return arrow::Status::OK();
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    for (int64_t i = 0; i < ids->length(); ++i) ARROW_RETURN_NOT_OK(row(*ids, i));
+  }
+}
+
+// The ticket of a local_only scan of `name` with `extra` keys.
+std::string ScanTicket(const std::string& name, Json extra = Json::object()) {
+  extra["dataset"] = name;
+  extra["local_only"] = true;
+  return extra.dump();
+}
+
+// This node's scan of its id column; nullopt when it does not hold the dataset.
+arrow::Result<std::optional<ScanPart>> OwnIds(const ShardCopyEnv& env) {
+  auto own = env.own(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout);
+  if (own.ok()) return std::optional<ScanPart>(std::move(*own));
+  if (own.status().IsKeyError()) return std::nullopt;
+  return own.status().WithMessage("reading this node's own copy: ", own.status().message());
+}
+
+// The rows of `batch` whose ids `held` does not account for (each id's count taken down by the
+// rows of it that are held already); null when there are none.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> Unheld(
+    const std::shared_ptr<arrow::RecordBatch>& batch, IdCounts* held) {
+  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+  arrow::Int64Builder rows;
+  for (int64_t row = 0; row < batch->num_rows(); ++row) {
+    ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(*ids, row));
+    auto it = held->find(key);
+    if (it != held->end() && it->second > 0) {
+      --it->second;
+      continue;
+    }
+    ARROW_RETURN_NOT_OK(rows.Append(row));
+  }
+  if (rows.length() == 0) return nullptr;
+  if (rows.length() == batch->num_rows()) return batch;
+  ARROW_ASSIGN_OR_RAISE(auto indices, rows.Finish());
+  ARROW_ASSIGN_OR_RAISE(arrow::Datum taken, arrow::compute::Take(batch, indices));
+  return taken.record_batch();
+}
+
+// The ids of `env.name` deleted on this node at or after `since`, by key.
+std::unordered_set<std::string> DeletedSince(const ShardCopyEnv& env,
+                                             ShardDeletes::Clock::time_point since) {
+  std::unordered_set<std::string> keys;
+  if (!env.deletes) return keys;
+  for (const Json& id : env.deletes->Since(env.name, since)) keys.insert(ShardDeletes::KeyOf(id));
+  return keys;
+}
+
+// Ids per filter or delete: well under the limit on `in` lists (protocol.md).
+constexpr size_t kIdsPerCall = 10000;
+
+// `ids` in calls of at most kIdsPerCall.
+std::vector<Json> Chunks(const std::vector<Json>& ids) {
+  std::vector<Json> chunks;
+  for (size_t at = 0; at < ids.size(); at += kIdsPerCall) {
+    const size_t end = std::min(ids.size(), at + kIdsPerCall);
+    chunks.emplace_back(Json(std::vector<Json>(ids.begin() + at, ids.begin() + end)));
+  }
+  return chunks;
+}
+
+}  // namespace
+
+arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env) {
+  // Every id deleted here from kRetention before the pass on stays known until it ends.
+  const DeletesPinned pinned(env.deletes, env.name);
+  IdCounts held;
+  ARROW_ASSIGN_OR_RAISE(auto own, OwnIds(env));
+  if (own) {
+    ARROW_RETURN_NOT_OK(ForEachId(*own->reader, [&](const arrow::Array& ids, int64_t row) {
+      ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(ids, row));
+      ++held[key];
+      return arrow::Status::OK();
+    }));
+  }
+  ARROW_ASSIGN_OR_RAISE(ScanPart part, env.source(ScanTicket(env.name), env.timeout));
+  std::unique_ptr<PutSink> sink = env.local.open(env.name);
+  int64_t copied = 0;
+  constexpr int64_t kNeverCopied = int64_t{1} << 60;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(part.reader->ReadNext(&batch));
+    if (!batch) break;
+    if (env.bulk_batch_delay.count() > 0) std::this_thread::sleep_for(env.bulk_batch_delay);
+    // The ids deleted here so far, read and the batch stored while no delete runs here.
+    WriterLock gate(env.fence->gate());
+    for (const std::string& key : DeletedSince(env, pinned.since())) held[key] = kNeverCopied;
+    ARROW_ASSIGN_OR_RAISE(auto missing, Unheld(batch, &held));
+    if (!missing) continue;
+    ARROW_RETURN_NOT_OK(sink->Append(missing).status());
+    copied += missing->num_rows();
+  }
+  ARROW_RETURN_NOT_OK(sink->Finish(*part.reader->schema()));
+  return copied;
+}
+
+arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env) {
+  // Ids deleted here lately may still be deleted on the primary: this node's rows of them
+  // (received as writes since it became a replica) are right, the primary's may not be.
+  const std::unordered_set<std::string> deleted =
+      DeletedSince(env, ShardDeletes::Clock::now() - ShardDeletes::kRetention);
+  const auto started = std::chrono::steady_clock::now();
+  Reconciled done;
+  ARROW_ASSIGN_OR_RAISE(ScanPart primary_scan,
+                        env.source(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout));
+  ARROW_ASSIGN_OR_RAISE(SortedIds primary, ReadSortedIds(*primary_scan.reader));
+  SortedIds own;
+  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
+  if (own_scan) {
+    ARROW_ASSIGN_OR_RAISE(own, ReadSortedIds(*own_scan->reader));
+  }
+  const auto type = primary.type ? primary.type : own.type;
+  if (primary.type && own.type && *primary.type != *own.type) {
+    return arrow::Status::Invalid("the ids of ", env.name, " are of another type here than on ",
+                                  "the primary");
+  }
+  std::vector<Json> remove;
+  std::vector<Json> copy;
+  // An id whose rows differ: this node's go, the primary's come.
+  auto replace = [&](const std::string& key, Json id, int64_t primary_rows, int64_t own_rows) {
+    if (deleted.contains(key)) return;
+    ++done.differ;
+    if (own_rows > 0) remove.push_back(id);
+    if (primary_rows > 0) copy.push_back(std::move(id));
+  };
+  if (type == arrow::Type::STRING) {
+    done.ids = Differences(primary.strings, own.strings,
+                           [&](const std::string& key, int64_t primary_rows, int64_t own_rows) {
+                             replace(key, key, primary_rows, own_rows);
+                           });
+  } else {
+    done.ids = Differences(
+        primary.numbers, own.numbers, [&](uint64_t value, int64_t primary_rows, int64_t own_rows) {
+          const std::string key(reinterpret_cast<const char*>(&value), sizeof(value));
+          Json id = type == arrow::Type::UINT64 ? Json(value) : Json(static_cast<int64_t>(value));
+          replace(key, std::move(id), primary_rows, own_rows);
+        });
+  }
+  if (!remove.empty() && !env.local.remove) {
+    return arrow::Status::NotImplemented("this node cannot delete rows of ", env.name);
+  }
+  for (const Json& ids : Chunks(remove)) {
+    ARROW_ASSIGN_OR_RAISE(int64_t removed, env.local.remove(env.name, ids));
+    done.removed += removed;
+  }
+  std::unique_ptr<PutSink> sink = env.local.open(env.name);
+  std::shared_ptr<arrow::Schema> schema;
+  for (const Json& ids : Chunks(copy)) {
+    const Json filters = Json::array({{{"field", "id"}, {"op", "in"}, {"value", ids}}});
+    ARROW_ASSIGN_OR_RAISE(ScanPart part,
+                          env.source(ScanTicket(env.name, {{"filters", filters}}), env.timeout));
+    while (true) {
+      std::shared_ptr<arrow::RecordBatch> batch;
+      ARROW_RETURN_NOT_OK(part.reader->ReadNext(&batch));
+      if (!batch) break;
+      if (batch->num_rows() == 0) continue;
+      ARROW_RETURN_NOT_OK(sink->Append(batch).status());
+      done.copied += batch->num_rows();
+    }
+    schema = part.reader->schema();
+  }
+  if (schema) ARROW_RETURN_NOT_OK(sink->Finish(*schema));
+  done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return done;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,63 @@
+// The two passes that copy a shard to a `syncing` replica from its primary during a catch-up
+// (shard_catchup.h; docs/cluster.md, "Catch-up"):
+//   - CopyBulk, without any fence: streams the primary's rows (a local_only scan) and stores
+//     each row whose id this node does not hold yet (a multiset difference by id against the
+//     ids it held when the pass began). The shard's writes and deletes go on meanwhile and
+//     reach this node too, so the copy may store a row twice (a put that reached both nodes
+//     and that the scan returned as well). It never stores a row whose id was deleted here
+//     since the pass began, nor in the ShardDeletes::kRetention before (the ids are pinned for
+//     the pass's duration): each batch is filtered and stored under the shard's gate
+//     (ShardFence::gate), which a delete holds from the moment its ids are noted until it ran.
+//   - Reconcile, under both fences (no write of the shard under way on either node): compares
+//     the id multisets of the two copies, reading the id column only, and for every id whose
+//     count differs (an id deleted here within kRetention excepted: its delete may not have
+//     reached the primary yet, and this node received every write of it since) removes this
+//     node's rows of it and stores the primary's (fetched by an `in` filter on the id). After
+//     it, this node holds, for every id, the rows the primary holds.
+// Cost under the fences: the id columns of both copies plus the rows that differ.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "cluster/scan_chain.h"
+#include "cluster/shard_deletes.h"
+#include "cluster/shard_fence.h"
+#include "flight/cluster_hooks.h"
+
+namespace arbalest {
+
+// What the passes need. `source` and `own` open a scan ticket (JSON) on the primary and on
+// this node, each stream within the timeout given.
+struct ShardCopyEnv {
+  std::string name;  // the shard dataset (`<dataset>.__shard<n>`)
+  std::function<arrow::Result<ScanPart>(const std::string&, std::chrono::milliseconds)> source;
+  std::function<arrow::Result<ScanPart>(const std::string&, std::chrono::milliseconds)> own;
+  LocalPuts local;
+  ShardDeletes* deletes = nullptr;           // null: no deletes remembered
+  ShardFence* fence = nullptr;               // this node's fence of the shard (its gate)
+  std::chrono::milliseconds timeout{30000};  // each scan stream
+  // A pause after each batch the bulk pass reads (ARBALEST_TEST_CATCHUP_BULK_DELAY_MS: tests
+  // that need a bulk copy that lasts).
+  std::chrono::milliseconds bulk_batch_delay{0};
+};
+
+// CopyBulk's rows stored.
+arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env);
+
+struct Reconciled {
+  int64_t ids = 0;      // distinct ids of the primary's copy compared
+  int64_t differ = 0;   // ids whose rows were replaced
+  int64_t copied = 0;   // rows stored from the primary
+  int64_t removed = 0;  // rows of this node's removed
+  double seconds = 0;   // the comparison and the copy, without the fences' calls and the flip
+};
+
+// Reconcile; the caller holds both fences.
+arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env);
+
+}  // namespace arbalest
