@@ -34,6 +34,7 @@
 #include "metrics/store_collector.h"
 #include "serve_security.h"
 #include "store/database.h"
+#include "store/free_memory.h"
 #include "store/index_catch_up.h"
 #include "store/recovery.h"
 #include "store/segment.h"
@@ -532,6 +533,8 @@ int main(int argc, char** argv) {
   }
   if (token->parsed()) return arbalest::RunTokenCommand(token_command);
   config.max_memory_bytes = *arbalest::ParseByteSize(config.max_memory);
+  // Before anything large is allocated: under a limit, freed memory must not stay resident.
+  if (config.max_memory_bytes > 0) arbalest::ReturnLargeBlocksWhenFreed();
   if (auto status = arbalest::InitLogging(config.log_format, config.log_level); !status.ok()) {
     std::cerr << status.message() << std::endl;
     return kUsageError;

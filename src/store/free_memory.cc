@@ -30,6 +30,11 @@ void ReturnFreeMemory() {
   ReturnAll();
 }
 
+void ReturnLargeBlocksWhenFreed() {
+  // Setting it fixes it: glibc no longer moves it, nor the trim threshold (128 KiB).
+  mallopt(M_MMAP_THRESHOLD, kLargeBlockBytes);
+}
+
 bool ReturnFreeMemorySometimes() {
   constexpr int64_t kInterval = int64_t{kReturnFreeMemoryIntervalSeconds} * 1'000'000'000;
   int64_t last = last_return_ns.load(std::memory_order_relaxed);

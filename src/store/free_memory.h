@@ -27,4 +27,20 @@ bool ReturnFreeMemorySometimes();
 
 inline constexpr int kReturnFreeMemoryIntervalSeconds = 5;
 
+// Under --max-memory: has malloc serve every block of kLargeBlockBytes or more (a received
+// message, a batch, an index chunk, a wide row's search scratch) from a mapping of its own,
+// which free() unmaps at once. By default glibc raises that threshold to the size of the
+// largest mmapped block freed so far (up to 32 MiB) and its heaps' trim threshold to twice that:
+// after the first 16 MiB message, such blocks came out of the heaps of whichever threads
+// allocated them (gRPC's, the index workers'), and what they freed stayed resident until the
+// next malloc_trim, in arenas the other threads do not take from. At the peak of
+// test_memory_limits' wide puts that was 27 to 88 MiB beyond what malloc had allocated and
+// the process's code, more or less as frees, trims and puts fell (docs/architecture.md, Memory).
+// The price is a page fault per 4 KiB of each large block; under a limit the freed batches are
+// handed back at once anyway (MemoryBudget::ReturnFreedSometimes). Call once, before the server
+// starts.
+void ReturnLargeBlocksWhenFreed();
+
+inline constexpr int kLargeBlockBytes = 1 << 20;
+
 }  // namespace arbalest
