@@ -14,8 +14,7 @@ namespace fl = arrow::flight;
 
 arrow::Result<std::unique_ptr<PutStream>> PutStream::Open(
     const std::shared_ptr<fl::FlightClient>& client, const fl::FlightCallOptions& call,
-    const std::string& command, const std::shared_ptr<arrow::Schema>& schema,
-    std::string address) {
+    const std::string& command, const std::shared_ptr<arrow::Schema>& schema, std::string address) {
   ARROW_ASSIGN_OR_RAISE(auto put,
                         client->DoPut(call, fl::FlightDescriptor::Command(command), schema));
   std::unique_ptr<PutStream> stream(
@@ -124,14 +123,14 @@ void PutStream::ReadLoop() {
       break;
     }
     auto parsed = ParseJson(metadata->ToString(), "a put stream's answer");
-    auto answer = parsed.ok() ? ParseSliceAnswer(*parsed)
-                              : arrow::Result<std::pair<int64_t, arrow::Result<Json>>>(
-                                    parsed.status());
+    auto answer = parsed.ok()
+                      ? ParseSliceAnswer(*parsed)
+                      : arrow::Result<std::pair<int64_t, arrow::Result<Json>>>(parsed.status());
     if (!answer.ok()) {
-      end = fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
-                                "the put stream to " + address_ +
-                                    " answered what is not a slice's answer: " +
-                                    answer.status().message());
+      end = fl::MakeFlightError(
+          fl::FlightStatusCode::Unavailable,
+          "the put stream to " + address_ +
+              " answered what is not a slice's answer: " + answer.status().message());
       break;
     }
     std::promise<arrow::Result<Json>> waiter;

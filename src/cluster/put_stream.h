@@ -71,17 +71,17 @@ class PutStream {
 
   const std::string address_;
   const Clock::time_point opened_ = Clock::now();
-  std::unique_ptr<arrow::flight::FlightStreamWriter> writer_;  // the writer thread's
+  std::unique_ptr<arrow::flight::FlightStreamWriter> writer_;    // the writer thread's
   std::unique_ptr<arrow::flight::FlightMetadataReader> reader_;  // the reader thread's
   mutable Mutex mutex_;
   CondVar queue_changed_;
   std::deque<Queued> queue_ GUARDED_BY(mutex_);
   std::map<int64_t, std::promise<arrow::Result<Json>>> waiting_ GUARDED_BY(mutex_);
   int64_t next_seq_ GUARDED_BY(mutex_) = 0;
-  bool ended_ GUARDED_BY(mutex_) = false;      // the reader saw the call end
-  bool unusable_ GUARDED_BY(mutex_) = false;   // a write failed, or a slice timed out
+  bool ended_ GUARDED_BY(mutex_) = false;     // the reader saw the call end
+  bool unusable_ GUARDED_BY(mutex_) = false;  // a write failed, or a slice timed out
   bool closing_ GUARDED_BY(mutex_) = false;
-  bool failed_ GUARDED_BY(mutex_) = false;     // ended with slices waiting, or not by Close
+  bool failed_ GUARDED_BY(mutex_) = false;  // ended with slices waiting, or not by Close
   Clock::time_point last_used_ GUARDED_BY(mutex_) = Clock::now();
   std::thread writer_thread_;
   std::thread reader_thread_;

@@ -47,8 +47,8 @@ arrow::Result<int64_t> SliceSeq(const std::shared_ptr<arrow::Buffer>& metadata, 
 }  // namespace
 
 arrow::Status ServeShardPutStream(const ShardEnv& env, const std::string& dataset,
-                             fl::FlightMessageReader& reader, fl::FlightMetadataWriter& writer,
-                             const LocalPuts& local) {
+                                  fl::FlightMessageReader& reader, fl::FlightMetadataWriter& writer,
+                                  const LocalPuts& local) {
   Answers answers(writer);
   std::deque<std::future<void>> running;
   arrow::Status ended;
@@ -79,12 +79,11 @@ arrow::Status ServeShardPutStream(const ShardEnv& env, const std::string& datase
       running.front().get();
       running.pop_front();
     }
-    running.push_back(std::async(
-        std::launch::async, [&env, &local, &answers, hop = std::move(*hop), seq = *seq,
-                             batch = std::move(chunk->data)] {
-          auto result = PutShardSlice(env, hop, batch->schema(), batch, local);
-          answers.Write(seq, result.ok() ? result : ForClient(result.status()));
-        }));
+    running.push_back(std::async(std::launch::async, [&env, &local, &answers, hop = std::move(*hop),
+                                                      seq = *seq, batch = std::move(chunk->data)] {
+      auto result = PutShardSlice(env, hop, batch->schema(), batch, local);
+      answers.Write(seq, result.ok() ? result : ForClient(result.status()));
+    }));
   }
   for (auto& slice : running) slice.get();
   return ended;

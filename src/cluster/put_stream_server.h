@@ -23,7 +23,8 @@ inline constexpr int64_t kMaxSlicesInFlight = 64;
 // slice read is answered first). Invalid when a batch carries no app_metadata with an integer
 // "seq" (the stream ends: no answer could name it); the error of the stream when it fails.
 arrow::Status ServeShardPutStream(const ShardEnv& env, const std::string& dataset,
-                             arrow::flight::FlightMessageReader& reader,
-                             arrow::flight::FlightMetadataWriter& writer, const LocalPuts& local);
+                                  arrow::flight::FlightMessageReader& reader,
+                                  arrow::flight::FlightMetadataWriter& writer,
+                                  const LocalPuts& local);
 
 }  // namespace arbalest

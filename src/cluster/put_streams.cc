@@ -124,8 +124,8 @@ arrow::Result<std::shared_ptr<PutStream>> PutStreams::Acquire(
     ++usable;
     if (!best || stream->outstanding() < best->outstanding()) best = stream;
   }
-  if (best && (best->outstanding() < options_.max_outstanding ||
-               usable >= options_.max_streams_per_key)) {
+  if (best &&
+      (best->outstanding() < options_.max_outstanding || usable >= options_.max_streams_per_key)) {
     return best;
   }
   // Opened under the lock, so that concurrent slices share one stream: starting a call does

@@ -65,7 +65,7 @@ struct PutStreamOptions {
   std::chrono::milliseconds idle{10000};     // closed after this long without a slice
   std::chrono::milliseconds max_age{60000};  // no new slice after this long
   std::chrono::milliseconds sweep{1000};     // how often idle and gone streams are closed
-  int64_t max_outstanding = 64;  // another stream for the same key opens beyond this
+  int64_t max_outstanding = 64;              // another stream for the same key opens beyond this
   int64_t max_streams_per_key = 4;
 };
 

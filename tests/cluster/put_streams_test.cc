@@ -22,9 +22,9 @@ namespace {
 
 namespace fl = arrow::flight;
 
-constexpr int32_t kRefusedShard = 7;   // answered with a stale epoch error
-constexpr int32_t kLateShard = 8;      // answered after the next slice's answer
-constexpr int32_t kSilentShard = 9;    // never answered
+constexpr int32_t kRefusedShard = 7;  // answered with a stale epoch error
+constexpr int32_t kLateShard = 8;     // answered after the next slice's answer
+constexpr int32_t kSilentShard = 9;   // never answered
 
 // Answers each slice with {"rows", "shard"} (its hop's shard), or as the shards above say.
 class SliceServer : public fl::FlightServerBase {
@@ -116,8 +116,9 @@ TEST_F(PutStreamsTest, ConcurrentSlicesShareOneStream) {
 
 TEST_F(PutStreamsTest, AnswersAreMatchedBySequenceNumber) {
   PutStreams streams(peers_, nullptr, nullptr);
-  auto late = std::async(std::launch::async,
-                         [&] { return streams.Send(address_, Hop(kLateShard), batch_, timeout_, ""); });
+  auto late = std::async(std::launch::async, [&] {
+    return streams.Send(address_, Hop(kLateShard), batch_, timeout_, "");
+  });
   while (server_->slices_.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   auto next = streams.Send(address_, Hop(2), batch_, timeout_, "");  // answered before `late`
   ASSERT_TRUE(next.ok()) << next.status().ToString();
@@ -219,13 +220,11 @@ TEST(PutStreamProtocol, DescriptorsAndHops) {
   ASSERT_TRUE(once.ok() && once->has_value());
   EXPECT_EQ((*once)->dataset, "vectors");
   EXPECT_TRUE(ParseShardPutFields("v", Json{{"shard", 1}}).status().IsInvalid());
-  EXPECT_TRUE(ParseShardPutFields("v", Json{{"shard", 1}, {"epoch", 1}, {"role", 3}})
+  EXPECT_TRUE(
+      ParseShardPutFields("v", Json{{"shard", 1}, {"epoch", 1}, {"role", 3}}).status().IsInvalid());
+  EXPECT_TRUE(ParseShardPutFields("v", Json{{"shard", 1}, {"epoch", 1}, {"write_quorum", "two"}})
                   .status()
                   .IsInvalid());
-  EXPECT_TRUE(
-      ParseShardPutFields("v", Json{{"shard", 1}, {"epoch", 1}, {"write_quorum", "two"}})
-          .status()
-          .IsInvalid());
 }
 
 }  // namespace

@@ -101,7 +101,7 @@ def test_concurrent_puts_share_streams_and_land_once_on_every_replica(streams_cl
     tables = [make_table(BATCHES * ROWS, d=DIM, start_id=i * 100_000,
                          rng=np.random.default_rng(100 + i)) for i in range(CLIENTS)]
     # Declare the datasets first: concurrent first puts would race to create the shard map.
-    put_table(router.data, name, tables[0].slice(0, 1))
+    put_table(router.data, name, make_table(1, d=DIM, start_id=10**9))
     unique = make_table(ROWS, d=DIM, rng=np.random.default_rng(5))
     unique = unique.replace_schema_metadata({"longbow.unique_id": "true"})
     put_table(router.data, upserted, unique)
@@ -124,7 +124,7 @@ def test_concurrent_puts_share_streams_and_land_once_on_every_replica(streams_cl
 
     run_in_threads(client, CLIENTS)
 
-    expected = sorted(i for t in tables for i in t.column("id").to_pylist())
+    expected = sorted([10**9] + [i for t in tables for i in t.column("id").to_pylist()])
     by_id = {node_id(n): n for n in nodes}
     held = []
     for shard in shard_map(router, name)["placement"]:
