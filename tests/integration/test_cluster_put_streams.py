@@ -27,20 +27,12 @@ import pytest
 
 from arbalest_util import (make_table, put_table, scan, scrape, unique_name, value,
                            vector_array, wait_until)
-from test_cluster import DIM, Cluster, cluster_status, node_id, wait_for_members
+from test_cluster import DIM, cluster_status, node_id, wait_for_members
+from test_cluster_shards import SHARDS, shard_map, start_cluster
 
-SHARDS = 4
 CLIENTS = 8
 BATCHES = 8
 ROWS = 25
-
-
-def start_cluster(tmp_path, lease_ttl_s=2) -> Cluster:
-    c = Cluster(tmp_path, unique_name("streams"), lease_ttl_s=lease_ttl_s, shards=SHARDS)
-    for i in range(3):
-        c.add_node(i)
-    wait_for_members(c.nodes, {node_id(n) for n in c.nodes}, "all three members listed")
-    return c
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +40,6 @@ def streams_cluster(tmp_path_factory):
     c = start_cluster(tmp_path_factory.mktemp("streams"))
     yield c
     c.stop()
-
-
-def shard_map(node, name) -> dict:
-    return {m["dataset"]: m for m in cluster_status(node)["shard_maps"]}[name]
 
 
 def local_rows(node, name, shard) -> pa.Table | None:
