@@ -178,6 +178,56 @@ TEST_F(PutStreamsTest, ServerGoneFailsTheWaitingSliceAsUnreachable) {
   server_.reset();
 }
 
+TEST_F(PutStreamsTest, IdleOldAndGoneStreamsAreClosed) {
+  PutStreamOptions options;
+  options.idle = std::chrono::milliseconds(100);
+  options.sweep = std::chrono::milliseconds(20);
+  std::atomic<bool> live{true};
+  PutStreams streams(
+      peers_,
+      [&]() -> std::vector<std::string> {
+        if (live.load()) return {address_};
+        return {};
+      },
+      nullptr, options);
+  auto wait_closed = [&] {
+    for (int i = 0; i < 500 && streams.counts().open > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return streams.counts().open == 0;
+  };
+  ASSERT_TRUE(streams.Send(address_, Hop(1), batch_, timeout_, "").ok());
+  EXPECT_EQ(streams.counts().open, 1);
+  EXPECT_TRUE(wait_closed()) << "an idle stream stays open";
+  ASSERT_TRUE(streams.Send(address_, Hop(1), batch_, timeout_, "").ok());
+  EXPECT_EQ(streams.counts().opened, 2);  // a new one for the next slice
+
+  options.idle = std::chrono::minutes(1);
+  PutStreams kept(
+      peers_,
+      [&]() -> std::vector<std::string> {
+        if (live.load()) return {address_};
+        return {};
+      },
+      nullptr, options);
+  ASSERT_TRUE(kept.Send(address_, Hop(1), batch_, timeout_, "").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(kept.counts().open, 1);  // in use lately, its peer a member: kept
+  live = false;                      // the peer left the cluster
+  for (int i = 0; i < 500 && kept.counts().open > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(kept.counts().open, 0);
+  EXPECT_EQ(kept.counts().broken, 0);  // closed, not failed
+
+  options.max_age = std::chrono::milliseconds(50);
+  PutStreams aging(peers_, nullptr, nullptr, options);
+  ASSERT_TRUE(aging.Send(address_, Hop(1), batch_, timeout_, "").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  ASSERT_TRUE(aging.Send(address_, Hop(1), batch_, timeout_, "").ok());
+  EXPECT_EQ(aging.counts().opened, 2);  // too old for the next slice
+}
+
 TEST(PutStreamProtocol, AnswersRoundTripWithTheirCodes) {
   auto ok = ParseSliceAnswer(SliceAnswerJson(3, Json{{"rows", 2}}));
   ASSERT_TRUE(ok.ok());
