@@ -129,7 +129,7 @@ class ClusterNode : public ClusterHooks {
         id_blocks_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls,
                    options_.cluster),
         streams_(
-            peers_, [this] { return LiveAddresses(); }, metrics_.get()) {}
+            peers_, [this] { return StreamAddresses(); }, metrics_.get()) {}
 
   // -- sharded datasets (cluster_shards.cc) --
   // The shard map of the dataset that `keys` name; nullopt when it is not sharded (or etcd
@@ -139,8 +139,9 @@ class ClusterNode : public ClusterHooks {
   CatchupEnv CatchupEnvironment();
   // The live members, this node included.
   std::vector<MemberInfo> LiveMembers() const;
-  // Their Flight addresses.
-  std::vector<std::string> LiveAddresses() const;
+  // The Flight addresses of the live members that are not draining: the put streams to others
+  // are closed once idle, so that a node that leaves does not wait for them to end.
+  std::vector<std::string> StreamAddresses() const;
   // Which replicas of a shard a request asks, and which answers count.
   enum class ShardReach {
     kOneReplica,    // one live replica holding all its rows (the next when one fails)

@@ -70,9 +70,11 @@ std::optional<ShardMap> ClusterNode::ShardMapOf(const Json& keys, bool fresh) {
   return *map;
 }
 
-std::vector<std::string> ClusterNode::LiveAddresses() const {
+std::vector<std::string> ClusterNode::StreamAddresses() const {
   std::vector<std::string> addresses;
-  for (const auto& member : LiveMembers()) addresses.push_back(member.flight);
+  for (const auto& member : LiveMembers()) {
+    if (!member.draining) addresses.push_back(member.flight);
+  }
   return addresses;
 }
 

@@ -17,8 +17,9 @@
 //     (peer gone, call failed) fails its outstanding slices with its error; the next slice
 //     opens a new one.
 //   - Streams idle for `idle` are closed, as are streams to addresses that are no longer
-//     members and streams older than `max_age` once their slices are answered (so that a
-//     revoked token's stream ends too); a stream's call has a deadline past that age.
+//     members (or drain: a leaving node's server waits for its incoming calls to end) and
+//     streams older than `max_age`, once their slices are answered (so that a revoked token's
+//     stream ends too); a stream's call has a deadline past that age.
 // Per client put, order is the caller's: a router sends the next batch's slices once the
 // previous batch's are answered.
 #pragma once
@@ -80,8 +81,9 @@ struct PutStreamCounts {
 // Thread-safe.
 class PutStreams {
  public:
-  // `live`: the addresses of the live members (streams to others are closed); `metrics` may
-  // be null.
+  // `live`: the addresses that streams may stay open to (the live members that are not
+  // draining; streams to others are closed once no slice waits on them); `metrics` may be
+  // null.
   PutStreams(PeerClients& peers, std::function<std::vector<std::string>()> live,
              ClusterMetrics* metrics, PutStreamOptions options = {});
   ~PutStreams();  // closes every stream
