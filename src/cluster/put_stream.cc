@@ -100,10 +100,14 @@ void PutStream::WriteLoop() {
     }
   }
   ARROW_UNUSED(writer_->DoneWriting());
+  MutexLock lock(&mutex_);
+  writer_done_ = true;
+  queue_changed_.SignalAll();
 }
 
 void PutStream::ReadLoop() {
   arrow::Status end;
+  bool answered_all = false;  // the stream ended without an error of its own
   while (true) {
     std::shared_ptr<arrow::Buffer> metadata;
     const arrow::Status read = reader_->ReadMetadata(&metadata);
@@ -118,6 +122,7 @@ void PutStream::ReadLoop() {
       break;
     }
     if (!metadata) {
+      answered_all = true;
       end = fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
                                 "the put stream to " + address_ + " ended before answering");
       break;
@@ -142,6 +147,18 @@ void PutStream::ReadLoop() {
       waiting_.erase(it);
     }
     waiter.set_value(std::move(answer->second));
+  }
+  // The call is over: once the writer thread is done with it, its final status is the peer's
+  // word on why (a stream it refused ends without an answer, its error comes with the end).
+  {
+    MutexLock lock(&mutex_);
+    ended_ = true;
+    queue_changed_.SignalAll();
+    while (!writer_done_) queue_changed_.Wait(&mutex_);
+  }
+  const arrow::Status finished = writer_->Close();
+  if (!finished.ok() && answered_all) {
+    end = finished.WithMessage("the put stream to " + address_ + " ended: " + finished.message());
   }
   FailAll(end);
 }
@@ -168,8 +185,7 @@ void PutStream::Close() {
     queue_changed_.SignalAll();
   }
   if (writer_thread_.joinable()) writer_thread_.join();
-  if (reader_thread_.joinable()) reader_thread_.join();
-  ARROW_UNUSED(writer_->Close());
+  if (reader_thread_.joinable()) reader_thread_.join();  // it finished the call
 }
 
 }  // namespace arbalest

@@ -71,7 +71,8 @@ class PutStream {
 
   const std::string address_;
   const Clock::time_point opened_ = Clock::now();
-  std::unique_ptr<arrow::flight::FlightStreamWriter> writer_;    // the writer thread's
+  // The writer thread's; then the reader thread's, which finishes the call (Close).
+  std::unique_ptr<arrow::flight::FlightStreamWriter> writer_;
   std::unique_ptr<arrow::flight::FlightMetadataReader> reader_;  // the reader thread's
   mutable Mutex mutex_;
   CondVar queue_changed_;
@@ -81,7 +82,8 @@ class PutStream {
   bool ended_ GUARDED_BY(mutex_) = false;     // the reader saw the call end
   bool unusable_ GUARDED_BY(mutex_) = false;  // a write failed, or a slice timed out
   bool closing_ GUARDED_BY(mutex_) = false;
-  bool failed_ GUARDED_BY(mutex_) = false;  // ended with slices waiting, or not by Close
+  bool failed_ GUARDED_BY(mutex_) = false;       // ended with slices waiting, or not by Close
+  bool writer_done_ GUARDED_BY(mutex_) = false;  // the writer thread no longer uses writer_
   Clock::time_point last_used_ GUARDED_BY(mutex_) = Clock::now();
   std::thread writer_thread_;
   std::thread reader_thread_;

@@ -63,6 +63,25 @@ arrow::Result<std::pair<int64_t, arrow::Result<Json>>> ParseSliceAnswer(const Js
   return std::pair{seq, arrow::Result<Json>(std::move(status))};
 }
 
+namespace {
+
+// Whether a put stream was refused by a node older than put streams: its DoPut takes a CMD
+// descriptor it does not know for a put to a dataset and refuses it as not a PATH, before it
+// reads a batch.
+bool RefusedAsUnknown(const arrow::Status& status) {
+  return status.IsInvalid() &&
+         status.message().find("descriptor must be a PATH") != std::string::npos &&
+         status.message().find(kPutStreamKey) != std::string::npos;
+}
+
+}  // namespace
+
+bool PutStreams::Serves(const std::string& address) const {
+  MutexLock lock(&mutex_);
+  const auto it = one_shot_until_.find(address);
+  return it == one_shot_until_.end() || PutStream::Clock::now() >= it->second;
+}
+
 PutStreams::PutStreams(PeerClients& peers, std::function<std::vector<std::string>()> live,
                        ClusterMetrics* metrics, PutStreamOptions options)
     : peers_(peers), live_(std::move(live)), metrics_(metrics), options_(options) {
@@ -102,6 +121,11 @@ arrow::Result<Json> PutStreams::Send(const std::string& address, const ShardPutH
     if (!answer) {
       return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
                                  "no put stream to " + address + " took the slice");
+    }
+    if (!answer->ok() && RefusedAsUnknown(answer->status())) {
+      MutexLock lock(&mutex_);
+      one_shot_until_[address] = PutStream::Clock::now() + options_.max_age;
+      return std::move(*answer);
     }
     slices_.fetch_add(1);
     if (metrics_) metrics_->PutStreamSlice();

@@ -98,6 +98,11 @@ class PutStreams {
                            const std::shared_ptr<arrow::RecordBatch>& batch,
                            std::chrono::milliseconds timeout, const std::string& forwarded_token);
 
+  // Whether the node at `address` takes put streams: false for a while (max_age) after it
+  // refused one as a node older than put streams refuses their descriptor (nothing stored);
+  // its slices go as one-shot shard puts meanwhile.
+  bool Serves(const std::string& address) const;
+
   PutStreamCounts counts() const;
 
  private:
@@ -121,6 +126,8 @@ class PutStreams {
   CondVar stop_changed_;
   bool stop_ GUARDED_BY(mutex_) = false;
   std::map<Key, std::vector<std::shared_ptr<PutStream>>> streams_ GUARDED_BY(mutex_);
+  // The nodes that refused put streams, until when their slices go one-shot.
+  std::map<std::string, std::chrono::steady_clock::time_point> one_shot_until_ GUARDED_BY(mutex_);
   std::atomic<int64_t> opened_{0};
   std::atomic<int64_t> slices_{0};
   std::atomic<int64_t> broken_{0};

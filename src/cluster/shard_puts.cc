@@ -61,12 +61,14 @@ arrow::Result<Json> PutOnce(PeerClients& peers, const MemberInfo& peer, const Js
 }
 
 // A shard put of `batch` with `hop` to `peer`: a slice on the put stream to it (put_streams.h),
-// or with the schema alone (a schema-only put declares the dataset), or without streams, a
-// one-shot shard put.
+// or with the schema alone (a schema-only put declares the dataset), or without streams, or to
+// a node older than put streams, a one-shot shard put.
 arrow::Result<Json> PutToPeer(const ShardEnv& env, const MemberInfo& peer, const ShardPutHop& hop,
                               const std::shared_ptr<arrow::Schema>& schema, const Batch& batch) {
-  if (env.streams && batch) {
-    return env.streams->Send(peer.flight, hop, batch, env.timeout, env.forwarded_token);
+  if (env.streams && batch && env.streams->Serves(peer.flight)) {
+    auto answer = env.streams->Send(peer.flight, hop, batch, env.timeout, env.forwarded_token);
+    // An older node refused the stream before it read a slice: a one-shot put instead.
+    if (answer.ok() || env.streams->Serves(peer.flight)) return answer;
   }
   return PutOnce(*env.peers, peer, hop.ToJson(), schema, batch, env.timeout, env.forwarded_token);
 }

@@ -31,6 +31,12 @@ class SliceServer : public fl::FlightServerBase {
  public:
   arrow::Status DoPut(const fl::ServerCallContext&, std::unique_ptr<fl::FlightMessageReader> reader,
                       std::unique_ptr<fl::FlightMetadataWriter> writer) override {
+    if (old_version_) {  // what a node older than put streams answers
+      return arrow::Status::Invalid(
+          "the descriptor must be a PATH with one element, the dataset name "
+          "(FlightDescriptor.for_path(name)); got ",
+          reader->descriptor().ToString());
+    }
     auto command = ParsePutStreamCommand(reader->descriptor().cmd);
     if (!command.ok() || !*command) return arrow::Status::Invalid("not a put stream");
     streams_.fetch_add(1);
@@ -60,6 +66,7 @@ class SliceServer : public fl::FlightServerBase {
 
   std::atomic<int64_t> streams_{0};
   std::atomic<int64_t> slices_{0};
+  std::atomic<bool> old_version_{false};
 };
 
 class PutStreamsTest : public ::testing::Test {
@@ -226,6 +233,22 @@ TEST_F(PutStreamsTest, IdleOldAndGoneStreamsAreClosed) {
   std::this_thread::sleep_for(std::chrono::milliseconds(80));
   ASSERT_TRUE(aging.Send(address_, Hop(1), batch_, timeout_, "").ok());
   EXPECT_EQ(aging.counts().opened, 2);  // too old for the next slice
+}
+
+TEST_F(PutStreamsTest, NodeOlderThanPutStreamsIsSentOneShotPuts) {
+  PutStreams streams(peers_, nullptr, nullptr);
+  EXPECT_TRUE(streams.Serves(address_));
+  server_->old_version_ = true;
+  auto refused = streams.Send(address_, Hop(1), batch_, timeout_, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsInvalid()) << refused.status().ToString();
+  EXPECT_FALSE(streams.Serves(address_));  // the router sends it one-shot puts meanwhile
+  EXPECT_EQ(streams.counts().slices, 0);
+
+  server_->old_version_ = false;  // a slice refused by a newer node: it still takes streams
+  PutStreams fresh(peers_, nullptr, nullptr);
+  ASSERT_FALSE(fresh.Send(address_, Hop(kRefusedShard), batch_, timeout_, "").ok());
+  EXPECT_TRUE(fresh.Serves(address_));
 }
 
 TEST(PutStreamProtocol, AnswersRoundTripWithTheirCodes) {
