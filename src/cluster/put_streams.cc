@@ -65,13 +65,15 @@ arrow::Result<std::pair<int64_t, arrow::Result<Json>>> ParseSliceAnswer(const Js
 
 namespace {
 
-// Whether a put stream was refused by a node older than put streams: its DoPut takes a CMD
-// descriptor it does not know for a put to a dataset and refuses it as not a PATH, before it
-// reads a batch.
+// Whether a put stream was refused by a node older than put streams, before it read a batch:
+// its DoPut takes a CMD descriptor it does not know for a put to a dataset and refuses it as
+// not a PATH; with --auth-tokens, its authorization refuses the forwarded client token on a
+// call it does not know as a shard put.
 bool RefusedAsUnknown(const arrow::Status& status) {
-  return status.IsInvalid() &&
-         status.message().find("descriptor must be a PATH") != std::string::npos &&
-         status.message().find(kPutStreamKey) != std::string::npos;
+  const std::string& message = status.message();
+  return (status.IsInvalid() && message.find("descriptor must be a PATH") != std::string::npos &&
+          message.find(kPutStreamKey) != std::string::npos) ||
+         message.find("only on shard puts and local_only deletes") != std::string::npos;
 }
 
 }  // namespace
