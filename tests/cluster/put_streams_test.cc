@@ -190,13 +190,11 @@ TEST_F(PutStreamsTest, IdleOldAndGoneStreamsAreClosed) {
   options.idle = std::chrono::milliseconds(100);
   options.sweep = std::chrono::milliseconds(20);
   std::atomic<bool> live{true};
-  PutStreams streams(
-      peers_,
-      [&]() -> std::vector<std::string> {
-        if (live.load()) return {address_};
-        return {};
-      },
-      nullptr, options);
+  auto members = [&]() -> std::vector<std::string> {
+    if (live.load()) return {address_};
+    return {};
+  };
+  PutStreams streams(peers_, members, nullptr, options);
   auto wait_closed = [&] {
     for (int i = 0; i < 500 && streams.counts().open > 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -210,13 +208,7 @@ TEST_F(PutStreamsTest, IdleOldAndGoneStreamsAreClosed) {
   EXPECT_EQ(streams.counts().opened, 2);  // a new one for the next slice
 
   options.idle = std::chrono::minutes(1);
-  PutStreams kept(
-      peers_,
-      [&]() -> std::vector<std::string> {
-        if (live.load()) return {address_};
-        return {};
-      },
-      nullptr, options);
+  PutStreams kept(peers_, members, nullptr, options);
   ASSERT_TRUE(kept.Send(address_, Hop(1), batch_, timeout_, "").ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(kept.counts().open, 1);  // in use lately, its peer a member: kept
