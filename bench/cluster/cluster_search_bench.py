@@ -100,19 +100,35 @@ def measure(label: str, nodes: list[ServerProcess], args, queries, local_only=Fa
               f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:6.2f} ms", flush=True)
 
 
-def arguments(doc: str, rows: int, script: str, what: str = ""):
-    """--rows (default `rows`), --dim and --queries, and the random queries; prints them and
-    the command that reproduces the run of `script` (after `what`)."""
+def more_of(argv: list[str]) -> str:
+    """The flags of `argv` other than --rows, --dim and --queries (and their values)."""
+    more, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg.split("=")[0] in ("--rows", "--dim", "--queries"):
+            skip = "=" not in arg
+        else:
+            more.append(arg)
+    return "".join(f" {arg}" for arg in more)
+
+
+def arguments(doc: str, rows: int, script: str, what: str = "", more_flags=None):
+    """--rows (default `rows`), --dim and --queries (and what `more_flags(parser)` adds), and
+    the random queries; prints them and the command that reproduces the run of `script` (after
+    `what`)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=rows)
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--queries", type=int, default=1000)
+    if more_flags:
+        more_flags(parser)
     args = parser.parse_args()
     queries = np.random.default_rng(1).standard_normal((args.queries, args.dim),
                                                        dtype=np.float32)
     print(f"{what}{args.rows} rows x {args.dim} float32, k 10, default ef, {args.queries} "
           f"queries; command: .venv/bin/python bench/cluster/{script} --rows {args.rows} "
-          f"--dim {args.dim} --queries {args.queries}", flush=True)
+          f"--dim {args.dim} --queries {args.queries}{more_of(sys.argv[1:])}", flush=True)
     return args, queries
 
 

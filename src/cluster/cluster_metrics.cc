@@ -37,13 +37,29 @@ ClusterMetrics::ClusterMetrics(prometheus::Registry& registry)
                           "dataset, or an error), summed over searches.")),
       hedged_(NewCounter(registry, "arbalest_cluster_hedged_reads_total",
                          "Shard reads that asked another replica because the first had not "
-                         "answered within --cluster-hedge-after.")) {}
+                         "answered within --cluster-hedge-after.")),
+      put_streams_opened_(NewCounter(registry, "arbalest_cluster_put_streams_opened_total",
+                                     "Put streams opened to peers: each carries the slices of "
+                                     "many routed puts (and their replication) to one peer.")),
+      put_stream_slices_(NewCounter(registry, "arbalest_cluster_put_stream_slices_total",
+                                    "Slices of routed puts sent on put streams.")),
+      put_streams_broken_(NewCounter(registry, "arbalest_cluster_put_streams_broken_total",
+                                     "Put streams that failed (peer gone, call failed, a slice "
+                                     "timed out); their waiting slices failed with them.")),
+      put_streams_open_(NewGauge(registry, "arbalest_cluster_put_streams_open",
+                                 "Put streams open to peers now.")) {}
 
 void ClusterMetrics::SetDegraded(bool degraded) { degraded_.Set(degraded ? 1 : 0); }
 void ClusterMetrics::SetMembers(int64_t members) { members_.Set(static_cast<double>(members)); }
 void ClusterMetrics::EtcdError() { etcd_errors_.Increment(); }
 void ClusterMetrics::Rejoined() { rejoins_.Increment(); }
 void ClusterMetrics::Hedged() { hedged_.Increment(); }
+void ClusterMetrics::PutStreamOpened() { put_streams_opened_.Increment(); }
+void ClusterMetrics::PutStreamSlice() { put_stream_slices_.Increment(); }
+void ClusterMetrics::PutStreamBroken() { put_streams_broken_.Increment(); }
+void ClusterMetrics::SetPutStreamsOpen(int64_t open) {
+  put_streams_open_.Set(static_cast<double>(open));
+}
 void ClusterMetrics::FannedOut(int64_t missing_members) {
   fanouts_.Increment();
   missing_.Increment(static_cast<double>(missing_members));

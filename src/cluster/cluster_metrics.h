@@ -5,6 +5,10 @@
 //   arbalest_cluster_rejoins_total        times this node re-granted its lease and re-put its key
 //   arbalest_cluster_fanout_searches_total  searches fanned out to the members
 //   arbalest_cluster_missing_members_total  members missing from a fanned-out search's result
+//   arbalest_cluster_put_streams_opened_total  put streams opened to peers (put_streams.h)
+//   arbalest_cluster_put_stream_slices_total   slices sent on them
+//   arbalest_cluster_put_streams_broken_total  streams that failed (their slices with them)
+//   arbalest_cluster_put_streams_open          put streams open now
 #pragma once
 
 #include <cstdint>
@@ -30,6 +34,11 @@ class ClusterMetrics {
   void FannedOut(int64_t missing_members);
   // A shard read asked a second replica because the first had not answered in time.
   void Hedged();
+  // The put streams to peers (put_streams.h).
+  void PutStreamOpened();
+  void PutStreamSlice();
+  void PutStreamBroken();
+  void SetPutStreamsOpen(int64_t open);
 
  private:
   prometheus::Gauge& degraded_;
@@ -39,6 +48,10 @@ class ClusterMetrics {
   prometheus::Counter& fanouts_;
   prometheus::Counter& missing_;
   prometheus::Counter& hedged_;
+  prometheus::Counter& put_streams_opened_;
+  prometheus::Counter& put_stream_slices_;
+  prometheus::Counter& put_streams_broken_;
+  prometheus::Gauge& put_streams_open_;
 };
 
 }  // namespace arbalest

@@ -189,6 +189,11 @@ Json ClusterNode::Status() const {
                         {"write_quorum", options_.write_quorum},
                         {"put_timeout_ms", options_.put_timeout.count()}};
   status["shard_maps"] = ShardMapsStatus();
+  const PutStreamCounts streams = streams_.counts();
+  status["put_streams"] = {{"open", streams.open},
+                           {"opened", streams.opened},
+                           {"slices", streams.slices},
+                           {"broken", streams.broken}};
   status["shard_maps_watch"] = maps_.WatchStatus();
   {
     MutexLock lock(&mutex_);

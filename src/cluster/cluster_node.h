@@ -15,6 +15,7 @@
 #include "cluster/id_blocks.h"
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
+#include "cluster/put_streams.h"
 #include "cluster/replica_race.h"
 #include "cluster/scan_chain.h"
 #include "cluster/shard_catchup.h"
@@ -105,6 +106,11 @@ class ClusterNode : public ClusterHooks {
                                                   const std::shared_ptr<arrow::Schema>& schema,
                                                   const LocalPuts& local,
                                                   const std::string& forwarded_token) override;
+  std::optional<arrow::Status> ServePutStream(const arrow::flight::FlightDescriptor& descriptor,
+                                              arrow::flight::FlightMessageReader& reader,
+                                              arrow::flight::FlightMetadataWriter& writer,
+                                              const LocalPuts& local,
+                                              const std::string& forwarded_token) override;
   bool HopsCarryToken() const override { return peers_.carries_token(); }
   void NoteLocalDelete(const std::string& dataset, const Json& ids) override;
   arrow::Result<std::shared_ptr<void>> AdmitLocalDelete(const std::string& dataset,
@@ -121,7 +127,9 @@ class ClusterNode : public ClusterHooks {
         peers_(options_.peers),
         maps_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls, options_.cluster),
         id_blocks_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls,
-                   options_.cluster) {}
+                   options_.cluster),
+        streams_(
+            peers_, [this] { return StreamAddresses(); }, metrics_.get()) {}
 
   // -- sharded datasets (cluster_shards.cc) --
   // The shard map of the dataset that `keys` name; nullopt when it is not sharded (or etcd
@@ -131,6 +139,9 @@ class ClusterNode : public ClusterHooks {
   CatchupEnv CatchupEnvironment();
   // The live members, this node included.
   std::vector<MemberInfo> LiveMembers() const;
+  // The Flight addresses of the live members that are not draining: the put streams to others
+  // are closed once idle, so that a node that leaves does not wait for them to end.
+  std::vector<std::string> StreamAddresses() const;
   // Which replicas of a shard a request asks, and which answers count.
   enum class ShardReach {
     kOneReplica,    // one live replica holding all its rows (the next when one fails)
@@ -237,6 +248,8 @@ class ClusterNode : public ClusterHooks {
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined
   std::optional<Json> drain_ GUARDED_BY(mutex_);              // the drain's report, once it ended
   AttemptsInFlight attempts_;  // shard reads' attempts still running (replica_race.h)
+  // The put streams to the peers (last: destroyed first, while what its sweeper asks exists).
+  PutStreams streams_;
 };
 
 }  // namespace arbalest

@@ -10,6 +10,7 @@
 
 #include "cluster/cluster_node.h"
 #include "cluster/fan_out_util.h"
+#include "cluster/put_stream_server.h"
 #include "cluster/search_merge.h"
 #include "common/dataset_name.h"
 #include "store/dataset_layout.h"
@@ -71,6 +72,14 @@ std::optional<ShardMap> ClusterNode::ShardMapOf(const Json& keys, bool fresh) {
   return *map;
 }
 
+std::vector<std::string> ClusterNode::StreamAddresses() const {
+  std::vector<std::string> addresses;
+  for (const auto& member : LiveMembers()) {
+    if (!member.draining) addresses.push_back(member.flight);
+  }
+  return addresses;
+}
+
 ShardEnv ClusterNode::ShardEnvironment() {
   ShardEnv env;
   env.peers = &peers_;
@@ -81,6 +90,7 @@ ShardEnv ClusterNode::ShardEnvironment() {
   env.write_quorum = options_.write_quorum;
   env.fences = &fences_;
   env.assign_ids = [this](int64_t count) { return id_blocks_.Take(count); };
+  env.streams = &streams_;
   MutexLock lock(&mutex_);
   env.local = local_;
   return env;
@@ -175,6 +185,21 @@ std::optional<arrow::Result<Json>> ClusterNode::InternalAction(std::string_view 
                                                                std::string_view body) {
   if (type != kShardFenceAction) return std::nullopt;
   return ShardFenceAction(CatchupEnvironment(), body);
+}
+
+std::optional<arrow::Status> ClusterNode::ServePutStream(const fl::FlightDescriptor& descriptor,
+                                                         fl::FlightMessageReader& reader,
+                                                         fl::FlightMetadataWriter& writer,
+                                                         const LocalPuts& local,
+                                                         const std::string& forwarded_token) {
+  if (descriptor.type != fl::FlightDescriptor::CMD) return std::nullopt;
+  auto dataset = ParsePutStreamCommand(descriptor.cmd);
+  if (!dataset.ok()) return dataset.status();
+  if (!*dataset) return std::nullopt;
+  ShardEnv env = ShardEnvironment();
+  // The replication hops carry the client's token beside the cluster token, as OpenPut's.
+  if (peers_.carries_token()) env.forwarded_token = forwarded_token;
+  return ServeShardPutStream(env, **dataset, reader, writer, local);
 }
 
 arrow::Result<std::unique_ptr<PutSink>> ClusterNode::OpenPut(

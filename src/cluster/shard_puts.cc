@@ -33,12 +33,11 @@ std::string ShardName(const std::string& dataset, int32_t shard) {
   return "shard " + std::to_string(shard) + " of '" + dataset + "'";
 }
 
-// A shard put to `peer`: `batch` (null: the schema alone) under the CMD descriptor `hop`; the
-// peer's last ack.
-arrow::Result<Json> PutToPeer(PeerClients& peers, const MemberInfo& peer, const Json& hop,
-                              const std::shared_ptr<arrow::Schema>& schema, const Batch& batch,
-                              std::chrono::milliseconds timeout,
-                              const std::string& forwarded_token) {
+// A one-shot shard put to `peer`: `batch` (null: the schema alone) under the CMD descriptor
+// `hop`; the peer's last ack.
+arrow::Result<Json> PutOnce(PeerClients& peers, const MemberInfo& peer, const Json& hop,
+                            const std::shared_ptr<arrow::Schema>& schema, const Batch& batch,
+                            std::chrono::milliseconds timeout, const std::string& forwarded_token) {
   ARROW_ASSIGN_OR_RAISE(auto client, peers.Get(peer.flight));
   auto result = [&]() -> arrow::Result<Json> {
     fl::FlightCallOptions call = peers.CallOptions(timeout);
@@ -61,18 +60,23 @@ arrow::Result<Json> PutToPeer(PeerClients& peers, const MemberInfo& peer, const 
   return result;
 }
 
-// A shard put to this node itself, without a loopback hop: what its Flight DoPut does with the
-// same descriptor (the hop's epoch checked against the map, the slice stored and, on the
-// primary, replicated), its errors as that DoPut's.
+// A shard put of `batch` with `hop` to `peer`: a slice on the put stream to it (put_streams.h),
+// or with the schema alone (a schema-only put declares the dataset), or without streams, or to
+// a node older than put streams, a one-shot shard put.
+arrow::Result<Json> PutToPeer(const ShardEnv& env, const MemberInfo& peer, const ShardPutHop& hop,
+                              const std::shared_ptr<arrow::Schema>& schema, const Batch& batch) {
+  if (env.streams && batch && env.streams->Serves(peer.flight)) {
+    auto answer = env.streams->Send(peer.flight, hop, batch, env.timeout, env.forwarded_token);
+    // An older node refused the stream before it read a slice: a one-shot put instead.
+    if (answer.ok() || env.streams->Serves(peer.flight)) return answer;
+  }
+  return PutOnce(*env.peers, peer, hop.ToJson(), schema, batch, env.timeout, env.forwarded_token);
+}
+
+// A shard put to this node itself, without a loopback hop: PutShardSlice in this node's store.
 arrow::Result<Json> PutInProcess(const ShardEnv& env, const ShardPutHop& hop,
                                  const std::shared_ptr<arrow::Schema>& schema, const Batch& batch) {
-  ARROW_ASSIGN_OR_RAISE(auto sink, OpenShardReplicaSink(env, hop, *env.local));
-  Json ack = Json::object();
-  if (batch) {
-    ARROW_ASSIGN_OR_RAISE(ack, sink->Append(batch));
-  }
-  ARROW_RETURN_NOT_OK(ForClient(sink->Finish(*schema)));
-  return ack;
+  return PutShardSlice(env, hop, schema, batch, *env.local);
 }
 
 // `status` of shard `shard`'s put, its message naming the shard; a peer that did not answer
@@ -246,8 +250,7 @@ class ShardRouter : public PutSink {
       const auto& schema = slice ? slice->schema() : schema_;
       auto ack = primary->node_id == env_.self_id && env_.local
                      ? PutInProcess(env_, hop, schema, slice)
-                     : PutToPeer(*env_.peers, *primary, hop.ToJson(), schema, slice, env_.timeout,
-                                 env_.forwarded_token);
+                     : PutToPeer(env_, *primary, hop, schema, slice);
       if (ack.ok()) return ack;
       failure = ack.status();
       if (!IsStaleEpoch(failure)) break;  // a primary deposed meanwhile: read the map again
@@ -328,7 +331,6 @@ class ShardReplicaSink : public PutSink {
                       std::set<std::string>* holders, std::string* failures, bool* stale) {
     ShardPutHop replica_hop = hop_;
     replica_hop.primary = false;
-    const Json hop = replica_hop.ToJson();
     const std::vector<MemberInfo> members = env_.members();
     std::vector<std::pair<std::string, std::future<arrow::Result<Json>>>> calls;
     for (const auto& node : map_.placement[hop_.shard].replicas) {
@@ -339,8 +341,7 @@ class ShardReplicaSink : public PutSink {
         continue;
       }
       calls.emplace_back(node, std::async(std::launch::async, [&, member = *member] {
-                           return PutToPeer(*env_.peers, member, hop, schema, batch, env_.timeout,
-                                            env_.forwarded_token);
+                           return PutToPeer(env_, member, replica_hop, schema, batch);
                          }));
     }
     for (auto& [node, call] : calls) {
@@ -406,32 +407,16 @@ class ShardReplicaSink : public PutSink {
 
 }  // namespace
 
-Json ShardPutHop::ToJson() const {
-  return {{"shard_put",
-           {{"dataset", dataset},
-            {"shard", shard},
-            {"epoch", epoch},
-            {"role", primary ? "primary" : "replica"},
-            {"write_quorum", write_quorum}}}};
-}
-
-arrow::Result<std::optional<ShardPutHop>> ParseShardPutHop(const std::string& command) {
-  auto json = ParseJson(command, "descriptor");
-  if (!json.ok() || !json->is_object() || !json->contains("shard_put")) return std::nullopt;
-  const Json& body = (*json)["shard_put"];
-  if (!body.is_object() || !body.contains("dataset") || !body["dataset"].is_string() ||
-      !body.contains("shard") || !body["shard"].is_number_integer() || !body.contains("epoch") ||
-      !body["epoch"].is_number_integer()) {
-    return arrow::Status::Invalid("a shard put needs dataset, shard and epoch: ",
-                                  JsonForMessage(body));
+arrow::Result<Json> PutShardSlice(const ShardEnv& env, const ShardPutHop& hop,
+                                  const std::shared_ptr<arrow::Schema>& schema, const Batch& batch,
+                                  const LocalPuts& local) {
+  ARROW_ASSIGN_OR_RAISE(auto sink, OpenShardReplicaSink(env, hop, local));
+  Json ack = Json::object();
+  if (batch) {
+    ARROW_ASSIGN_OR_RAISE(ack, sink->Append(batch));
   }
-  ShardPutHop hop;
-  hop.dataset = body["dataset"].get<std::string>();
-  hop.shard = body["shard"].get<int32_t>();
-  hop.epoch = body["epoch"].get<int64_t>();
-  hop.primary = body.value("role", std::string()) == "primary";
-  hop.write_quorum = body.value("write_quorum", 0);
-  return hop;
+  ARROW_RETURN_NOT_OK(ForClient(sink->Finish(*schema)));
+  return ack;
 }
 
 arrow::Result<std::unique_ptr<PutSink>> OpenShardRouter(ShardEnv env, ShardMap map,

@@ -1,7 +1,8 @@
 // Routed puts into sharded datasets (docs/cluster.md):
 //   - ShardRouter, the sink of a client's put on any node: each batch is split by shard (the
 //     xxhash of its ids) with Arrow's take, each slice sent to its shard's primary as a shard
-//     put (a DoPut whose CMD descriptor is ShardPutHop's JSON), all in parallel; the batch is
+//     put (a slice on the long-lived put stream to that node, put_streams.h; without streams,
+//     a DoPut whose CMD descriptor is ShardPutHop's JSON), all in parallel; the batch is
 //     acked once every slice is, and fails (UNAVAILABLE naming the shard) otherwise. Before
 //     routing, a shard map naming members that are gone is repaired (shard_map.h), by an etcd
 //     transaction: failover.
@@ -23,9 +24,11 @@
 
 #include "cluster/member.h"
 #include "cluster/peer_clients.h"
+#include "cluster/put_streams.h"
 #include "cluster/shard_fence.h"
 #include "cluster/shard_map.h"
 #include "cluster/shard_maps.h"
+#include "cluster/shard_put_hop.h"
 #include "flight/cluster_hooks.h"
 
 namespace arbalest {
@@ -48,22 +51,10 @@ struct ShardEnv {
   // The client's token, sent with every shard put beside the cluster token (a secured cluster:
   // each node checks the client's permission, flight/call_credentials.h); empty: none.
   std::string forwarded_token;
+  // The put streams to the peers (put_streams.h) that carry the slices; null: a one-shot
+  // shard put per slice.
+  PutStreams* streams = nullptr;
 };
-
-// The shard put between nodes: JSON in a CMD descriptor.
-struct ShardPutHop {
-  std::string dataset;
-  int32_t shard = 0;
-  int64_t epoch = 0;
-  bool primary = false;  // the primary stores and replicates; a replica stores
-  int32_t write_quorum = 0;
-
-  Json ToJson() const;
-};
-
-// The hop of a CMD descriptor, or nullopt when the command is not a shard put. Invalid for a
-// shard put whose fields are wrong.
-arrow::Result<std::optional<ShardPutHop>> ParseShardPutHop(const std::string& command);
 
 // The sink of a client's put into sharded dataset `map.dataset`. A dataset with server-assigned
 // ids (map.assigned_ids) gets each batch's ids from env.assign_ids, as a uint64 `id` column
@@ -76,5 +67,13 @@ arrow::Result<std::unique_ptr<PutSink>> OpenShardRouter(ShardEnv env, ShardMap m
 // hop's epoch makes this node the shard's primary (or a replica, for a replica's put).
 arrow::Result<std::unique_ptr<PutSink>> OpenShardReplicaSink(ShardEnv env, ShardPutHop hop,
                                                              const LocalPuts& local);
+
+// What a shard put of `batch` (null: `schema` alone) with `hop` does on this node, as one call:
+// the sink opened (the epoch checked), the batch stored (and replicated, on the primary), the
+// sink finished; the batch's ack. The errors of a DoPut with the hop's descriptor.
+arrow::Result<Json> PutShardSlice(const ShardEnv& env, const ShardPutHop& hop,
+                                  const std::shared_ptr<arrow::Schema>& schema,
+                                  const std::shared_ptr<arrow::RecordBatch>& batch,
+                                  const LocalPuts& local);
 
 }  // namespace arbalest

@@ -119,9 +119,12 @@ AccessRequest ForDescriptor(std::string method, const fl::FlightDescriptor& desc
   } else if (descriptor.type == fl::FlightDescriptor::CMD && role == Role::kWrite) {
     // A shard put between cluster nodes names the dataset in its command.
     auto json = ParseJson(descriptor.cmd, "descriptor");
-    if (json.ok() && json->is_object() && json->contains("shard_put")) {
-      AddNamedDatasets((*json)["shard_put"], &request.datasets);
-      request.forwardable = true;
+    // A shard put stream (cluster/put_streams.h) too: its slices are of that dataset alone.
+    for (const char* key : {"shard_put", "shard_put_stream"}) {
+      if (json.ok() && json->is_object() && json->contains(key)) {
+        AddNamedDatasets((*json)[key], &request.datasets);
+        request.forwardable = true;
+      }
     }
   }
   return request;

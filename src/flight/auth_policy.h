@@ -24,7 +24,8 @@ struct AccessRequest {
   // body): a call between cluster nodes, the only kind a token of role cluster may make.
   bool local_only = false;
   // A write that a cluster node makes on a client's behalf: a shard put (DoPut of a CMD
-  // descriptor {"shard_put": {"dataset", ...}}) or a delete with local_only. A token of role
+  // descriptor {"shard_put": {"dataset", ...}} or a put stream's {"shard_put_stream":
+  // {"dataset"}}) or a delete with local_only. A token of role
   // cluster may make it only with the client's token forwarded (call_credentials.h), and then
   // that token is checked as if the client made the call (DecideForwarded).
   bool forwardable = false;

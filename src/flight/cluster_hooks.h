@@ -20,6 +20,11 @@
 #include "flight/catalog_entry.h"
 #include "flight/put_sink.h"
 
+namespace arrow::flight {
+class FlightMessageReader;
+class FlightMetadataWriter;
+}  // namespace arrow::flight
+
 namespace arbalest {
 
 // The cluster keys of a search request (protocol.md): `local_only` (this node's rows only; what
@@ -174,6 +179,22 @@ class ClusterHooks {
       const arrow::flight::FlightDescriptor& descriptor,
       const std::shared_ptr<arrow::Schema>& schema, const LocalPuts& local,
       const std::string& forwarded_token) = 0;
+
+  // Serves a put stream between nodes (a CMD descriptor {"shard_put_stream": ...},
+  // cluster/put_streams.h) on `reader` and `writer`: many slices of routed puts, each stored in
+  // `local` (and replicated, on a shard's primary) and answered on its own; nullopt when
+  // `descriptor` is not one. `forwarded_token` as OpenPut's.
+  virtual std::optional<arrow::Status> ServePutStream(
+      const arrow::flight::FlightDescriptor& descriptor, arrow::flight::FlightMessageReader& reader,
+      arrow::flight::FlightMetadataWriter& writer, const LocalPuts& local,
+      const std::string& forwarded_token) {
+    (void)descriptor;
+    (void)reader;
+    (void)writer;
+    (void)local;
+    (void)forwarded_token;
+    return std::nullopt;
+  }
 
   // Whether the calls to other members carry the cluster token (this node requires tokens).
   // The cluster role may not write by itself: a write that fans out forwards the client's token.

@@ -118,7 +118,14 @@ arrow::Status FlightService::DoPut(const fl::ServerCallContext& context,
     return ForClient(PutEdges(*store_, *edges_of, *reader, *writer));
   }
   std::unique_ptr<PutSink> stream;
-  if (options_.cluster) {  // a sharded dataset's put, or a shard's put from another node
+  if (options_.cluster) {
+    // A put stream from another node: many slices, each answered on its own.
+    if (auto served = options_.cluster->ServePutStream(reader->descriptor(), *reader, *writer,
+                                                       LocalPutsOf(*store_, options_),
+                                                       CallerToken(context))) {
+      return ForClient(*served);
+    }
+    // A sharded dataset's put, or a shard's one-shot put from another node.
     ARROW_ASSIGN_OR_RAISE(auto put_schema, reader->GetSchema());
     ARROW_ASSIGN_OR_RAISE(
         stream, options_.cluster->OpenPut(reader->descriptor(), put_schema,

@@ -365,11 +365,28 @@ def test_tokens_shard_puts_and_cluster_wide_deletes_with_the_clients_permission(
                            match="token 'write-other' may not use dataset"):
             put_rows(nodes[1], name, 8, tokens["write_other"])
         # A forged hop: the cluster token forwarding a reader's token, or no client token; a
-        # client sending the forwarding header itself.
+        # client sending the forwarding header itself. The same for a put stream between nodes
+        # (its tokens are checked when it opens).
         hop = {"shard_put": {"dataset": name, "shard": 0, "epoch": placement[0]["epoch"],
                              "role": "primary"}}
         descriptor = flight.FlightDescriptor.for_command(json.dumps(hop))
+        stream = flight.FlightDescriptor.for_command(
+            json.dumps({"shard_put_stream": {"dataset": name}}))
+        slice_hop = pa.py_buffer(json.dumps({"seq": 0, **hop["shard_put"]}).encode())
         row = make_table(1, d=DIM, start_id=99_999)
+        for options, message in [
+                (forwarded(tokens["cluster"], tokens["read"]),
+                 "token 'read-1' has role read; DoPut needs role write .*forwarded by cluster "
+                 "token 'nodes'"),
+                (bearer(tokens["cluster"]), "must carry that client's token"),
+                (forwarded(tokens["cluster"], tokens["write_other"]),
+                 "token 'write-other' may not use dataset")]:
+            with pytest.raises(flight.FlightUnauthorizedError, match=message):
+                writer, reader = nodes[0].data.do_put(stream, row.schema, options=options)
+                writer.write_with_metadata(row.to_batches()[0], slice_hop)
+                writer.done_writing()
+                reader.read()
+                writer.close()
         for options, message in [
                 (forwarded(tokens["cluster"], tokens["read"]),
                  "token 'read-1' has role read; DoPut needs role write .*forwarded by cluster "

@@ -1,0 +1,93 @@
+// One put stream to a peer (put_streams.h has the protocol and the pool): a DoPut that carries
+// many slices, a writer thread that sends the queued slices in order and a reader thread that
+// hands each answer to the slice waiting for it.
+#pragma once
+
+#include <arrow/flight/client.h>
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cluster/shard_put_hop.h"
+#include "common/json_util.h"
+#include "common/mutex.h"
+
+namespace arbalest {
+
+// Thread-safe.
+class PutStream {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Opens the DoPut of `command` with `schema` to `address` through `client`, with `call`'s
+  // headers and deadline.
+  static arrow::Result<std::unique_ptr<PutStream>> Open(
+      const std::shared_ptr<arrow::flight::FlightClient>& client,
+      const arrow::flight::FlightCallOptions& call, const std::string& command,
+      const std::shared_ptr<arrow::Schema>& schema, std::string address);
+  ~PutStream();  // Close()
+  PutStream(const PutStream&) = delete;
+  PutStream& operator=(const PutStream&) = delete;
+
+  // Queues `batch` with `hop` and waits, at most `timeout`, for the peer's answer. Nullopt
+  // when the stream takes no slice any more (nothing was sent: send it on another stream).
+  // After a timeout the stream takes no more slices.
+  std::optional<arrow::Result<Json>> Send(const ShardPutHop& hop,
+                                          const std::shared_ptr<arrow::RecordBatch>& batch,
+                                          std::chrono::milliseconds timeout);
+
+  // Whether it takes slices: not broken, not timed out, not closing, not older than `max_age`.
+  bool Usable(Clock::time_point now, std::chrono::milliseconds max_age) const;
+  bool broken() const;
+  int64_t outstanding() const;
+  Clock::time_point last_used() const;
+
+  // Takes no more slices, sends those queued, ends the call once the peer answered them (or
+  // the call failed), and waits for its threads.
+  void Close();
+
+ private:
+  struct Queued {
+    int64_t seq;
+    std::shared_ptr<arrow::Buffer> metadata;
+    std::shared_ptr<arrow::RecordBatch> batch;
+  };
+
+  PutStream(std::unique_ptr<arrow::flight::FlightStreamWriter> writer,
+            std::unique_ptr<arrow::flight::FlightMetadataReader> reader, std::string address);
+  void WriteLoop();
+  void ReadLoop();
+  // Fails every waiting slice with `status` (the stream ended).
+  void FailAll(const arrow::Status& status);
+
+  const std::string address_;
+  const Clock::time_point opened_ = Clock::now();
+  // The writer thread's; then the reader thread's, which finishes the call (Close).
+  std::unique_ptr<arrow::flight::FlightStreamWriter> writer_;
+  std::unique_ptr<arrow::flight::FlightMetadataReader> reader_;  // the reader thread's
+  mutable Mutex mutex_;
+  CondVar queue_changed_;
+  std::deque<Queued> queue_ GUARDED_BY(mutex_);
+  std::map<int64_t, std::promise<arrow::Result<Json>>> waiting_ GUARDED_BY(mutex_);
+  int64_t next_seq_ GUARDED_BY(mutex_) = 0;
+  bool ended_ GUARDED_BY(mutex_) = false;     // the reader saw the call end
+  bool unusable_ GUARDED_BY(mutex_) = false;  // a write failed, or a slice timed out
+  bool closing_ GUARDED_BY(mutex_) = false;
+  bool failed_ GUARDED_BY(mutex_) = false;       // ended with slices waiting, or not by Close
+  bool writer_done_ GUARDED_BY(mutex_) = false;  // the writer thread no longer uses writer_
+  Clock::time_point last_used_ GUARDED_BY(mutex_) = Clock::now();
+  std::thread writer_thread_;
+  std::thread reader_thread_;
+  bool closed_ = false;  // Close's own (called by one thread: the pool's owner)
+};
+
+}  // namespace arbalest
