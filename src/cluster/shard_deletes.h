@@ -38,7 +38,7 @@ class ShardDeletes {
   // The JSON ids deleted from `name` at or after `since`, oldest first.
   std::vector<Json> Since(const std::string& name, Clock::time_point since) const;
 
-  // The bytes the catch-up compares ids by (shard_catchup.cc's IdKey): a string's bytes, an
+  // The bytes the catch-up compares ids by (shard_copy.cc's IdKey): a string's bytes, an
   // integer's 8 little-endian bytes; empty for other JSON.
   static std::string KeyOf(const Json& id);
 
