@@ -306,8 +306,8 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOut(
   std::vector<std::future<arrow::Result<Part>>> answers;
   answers.reserve(peers.size());
   for (const auto& peer : peers) {
-    answers.push_back(std::async(std::launch::async,
-                                 [&peer, timeout, &ask_peer] { return ask_peer(peer, timeout); }));
+    answers.push_back(
+        hop_threads_.Submit([&peer, timeout, &ask_peer] { return ask_peer(peer, timeout); }));
   }
   // gRPC ends every hop by its deadline, so each get() returns within about `timeout`.
   auto local_result = local();

@@ -24,6 +24,7 @@
 #include "cluster/shard_maps.h"
 #include "cluster/shard_puts.h"
 #include "cluster/shard_repairer.h"
+#include "common/thread_cache.h"
 #include "flight/cluster_hooks.h"
 
 namespace prometheus {
@@ -248,6 +249,9 @@ class ClusterNode : public ClusterHooks {
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined
   std::optional<Json> drain_ GUARDED_BY(mutex_);              // the drain's report, once it ended
   AttemptsInFlight attempts_;  // shard reads' attempts still running (replica_race.h)
+  // The threads a search's hops run on, one per hop at once, kept for the next search's hops
+  // (after attempts_: destroyed first, once every hop it runs has ended).
+  ThreadCache hop_threads_{"arb-hop"};
   // The put streams to the peers (last: destroyed first, while what its sweeper asks exists).
   PutStreams streams_;
 };

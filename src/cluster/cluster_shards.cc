@@ -322,7 +322,7 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOutShards(
   };
   std::vector<std::future<arrow::Result<ShardAnswer>>> answers;
   for (int32_t shard = 0; shard < map.shards; ++shard) {
-    answers.push_back(std::async(std::launch::async, answer_shard, shard));
+    answers.push_back(hop_threads_.Submit([&answer_shard, shard] { return answer_shard(shard); }));
   }
   std::vector<Part> parts;
   arrow::Status failure;
@@ -365,7 +365,7 @@ arrow::Result<std::vector<Part>> ClusterNode::ReadOneReplicaPerShard(
       [this, timeout](const arrow::Status& status, const MemberInfo& member) {
         return MissingReason(status, timeout, member, peers_.tls());
       },
-      attempts_);
+      attempts_, hop_threads_);
   std::vector<Part> parts;
   for (int32_t shard = 0; shard < map.shards; ++shard) {
     auto& read = reads[shard];

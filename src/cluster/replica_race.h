@@ -9,10 +9,11 @@
 // what is left of it). So a replica that hangs costs `hedge_after`, not the timeout, and a
 // search never waits longer than its timeout_ms.
 //
-// Each attempt runs on a thread of its own (as many threads as shards in the common case, one
-// more per hedge), which may outlive the race when it loses: `ask` must own what it uses
-// (capture by value), and `in_flight` counts the attempts so that their owner can wait for them
-// before it goes away (AttemptsInFlight::WaitIdle).
+// Each attempt runs on a thread of its own from `threads` (as many at once as shards in the
+// common case, one more per hedge; common/thread_cache.h reuses them across reads), and may
+// outlive the race when it loses: `ask` must own what it uses (capture by value), and
+// `in_flight` counts the attempts so that their owner can wait for them before it goes away
+// (AttemptsInFlight::WaitIdle).
 #pragma once
 
 #include <arrow/flight/types.h>
@@ -27,10 +28,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cluster/member.h"
+#include "common/thread_cache.h"
 
 namespace arbalest {
 
@@ -77,7 +78,7 @@ std::vector<ShardRead<Part>> RaceReplicas(
     std::chrono::milliseconds timeout,
     std::function<arrow::Result<Part>(int32_t, const MemberInfo&, std::chrono::milliseconds)> ask,
     const std::function<std::string(const arrow::Status&, const MemberInfo&)>& reason,
-    AttemptsInFlight& in_flight) {
+    AttemptsInFlight& in_flight, ThreadCache& threads) {
   using Clock = std::chrono::steady_clock;
   struct Attempt {
     int32_t shard;
@@ -121,7 +122,7 @@ std::vector<ShardRead<Part>> RaceReplicas(
                  std::chrono::milliseconds(1));
     at.next_hedge = hedge_after.count() > 0 ? now + hedge_after : Clock::time_point::max();
     in_flight.Add();
-    std::thread([state, shared_ask, index, shard, member, call_timeout, &in_flight] {
+    threads.Run([state, shared_ask, index, shard, member, call_timeout, &in_flight] {
       auto result = (*shared_ask)(static_cast<int32_t>(shard), member, call_timeout);
       {
         std::lock_guard attempt_lock(state->mutex);
@@ -129,7 +130,7 @@ std::vector<ShardRead<Part>> RaceReplicas(
       }
       state->ended.notify_all();
       in_flight.Done();
-    }).detach();
+    });
   };
   auto note_failure = [&](size_t shard, const std::string& why, const MemberInfo& member) {
     reads[shard].reasons += (reads[shard].reasons.empty() ? "" : "; ") + why;

@@ -47,6 +47,7 @@ TEST(RaceReplicas, HangingReplicaIsOvertakenByTheNextAfterHedgeAfter) {
   auto gate = std::make_shared<Gate>();
   auto asked = std::make_shared<std::atomic<int>>(0);
   AttemptsInFlight in_flight;
+  ThreadCache threads("test-race");  // after in_flight: ends its attempts first
   const std::vector<std::vector<MemberInfo>> candidates = {{Member("slow"), Member("fast")},
                                                            {Member("fast")}};
   auto reads = RaceReplicas<std::string>(
@@ -57,7 +58,7 @@ TEST(RaceReplicas, HangingReplicaIsOvertakenByTheNextAfterHedgeAfter) {
         if (member.node_id == "slow") gate->Wait();
         return member.node_id + "/" + std::to_string(shard);
       },
-      Reason, in_flight);
+      Reason, in_flight, threads);
   // Returned while "slow" still hangs: its answer is not waited for.
   ASSERT_EQ(reads.size(), 2u);
   ASSERT_TRUE(reads[0].part.has_value());
@@ -73,13 +74,14 @@ TEST(RaceReplicas, HangingReplicaIsOvertakenByTheNextAfterHedgeAfter) {
 
 TEST(RaceReplicas, FailedReplicaIsFollowedAtOnceWithoutHedging) {
   AttemptsInFlight in_flight;
+  ThreadCache threads("test-race");  // after in_flight: ends its attempts first
   auto reads = RaceReplicas<int>(
       {{Member("down"), Member("up")}}, milliseconds(0), milliseconds(60000),
       [](int32_t, const MemberInfo& member, milliseconds) -> arrow::Result<int> {
         if (member.node_id == "down") return arrow::Status::IOError("connection refused");
         return 7;
       },
-      Reason, in_flight);
+      Reason, in_flight, threads);
   ASSERT_TRUE(reads[0].part.has_value());
   EXPECT_EQ(*reads[0].part, 7);
   EXPECT_FALSE(reads[0].hedged);
@@ -88,6 +90,7 @@ TEST(RaceReplicas, FailedReplicaIsFollowedAtOnceWithoutHedging) {
 
 TEST(RaceReplicas, NoRowsHereEndsTheShardWithoutAskingAnother) {
   AttemptsInFlight in_flight;
+  ThreadCache threads("test-race");  // after in_flight: ends its attempts first
   std::atomic<int> asked = 0;
   auto reads = RaceReplicas<int>(
       {{Member("a"), Member("b")}}, milliseconds(0), milliseconds(60000),
@@ -95,7 +98,7 @@ TEST(RaceReplicas, NoRowsHereEndsTheShardWithoutAskingAnother) {
         ++asked;
         return arrow::Status::KeyError("dataset 'x.__shard0' not found");
       },
-      Reason, in_flight);
+      Reason, in_flight, threads);
   EXPECT_TRUE(reads[0].answered);
   EXPECT_FALSE(reads[0].part.has_value());
   EXPECT_EQ(asked.load(), 1);
@@ -104,12 +107,13 @@ TEST(RaceReplicas, NoRowsHereEndsTheShardWithoutAskingAnother) {
 
 TEST(RaceReplicas, EveryReplicaFailingNamesEachAndTheDeadlineBoundsAHang) {
   AttemptsInFlight in_flight;
+  ThreadCache threads("test-race");  // after in_flight: ends its attempts first
   auto failed = RaceReplicas<int>(
       {{Member("a"), Member("b")}}, milliseconds(0), milliseconds(60000),
       [](int32_t, const MemberInfo& member, milliseconds) -> arrow::Result<int> {
         return arrow::Status::IOError("refused by ", member.node_id);
       },
-      Reason, in_flight);
+      Reason, in_flight, threads);
   EXPECT_FALSE(failed[0].answered);
   EXPECT_NE(failed[0].reasons.find("a: refused by a"), std::string::npos);
   EXPECT_NE(failed[0].reasons.find("b: refused by b"), std::string::npos);
@@ -126,7 +130,7 @@ TEST(RaceReplicas, EveryReplicaFailingNamesEachAndTheDeadlineBoundsAHang) {
         gate->Wait();
         return 1;
       },
-      Reason, in_flight);
+      Reason, in_flight, threads);
   EXPECT_FALSE(hung[0].answered);
   EXPECT_NE(hung[0].reasons.find("hung: the read's deadline passed"), std::string::npos);
   EXPECT_EQ(hung[0].last_node, "hung");
@@ -138,10 +142,11 @@ TEST(RaceReplicas, EveryReplicaFailingNamesEachAndTheDeadlineBoundsAHang) {
 
 TEST(RaceReplicas, ShardWithoutCandidatesIsNotAnswered) {
   AttemptsInFlight in_flight;
+  ThreadCache threads("test-race");  // after in_flight: ends its attempts first
   auto reads = RaceReplicas<int>(
       {{}}, milliseconds(20), milliseconds(1000),
       [](int32_t, const MemberInfo&, milliseconds) -> arrow::Result<int> { return 1; }, Reason,
-      in_flight);
+      in_flight, threads);
   EXPECT_FALSE(reads[0].answered);
   EXPECT_TRUE(reads[0].reasons.empty());
 }
