@@ -298,7 +298,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
   copy.fence = fence.get();
   copy.bulk_batch_delay = env_.bulk_batch_delay;
   copy.source_digest = [&, buckets = copy.digest_buckets](const std::vector<int32_t>* ids_of,
-                                                           std::chrono::milliseconds timeout) {
+                                                          std::chrono::milliseconds timeout) {
     return env_.action(*source, kShardDigestAction,
                        ShardDigestBody(map.dataset, shard, buckets, ids_of).dump(), timeout);
   };

@@ -9,13 +9,13 @@
 //     closes its own, the two copies are compared (by digests per bucket of ids, then id by id
 //     within the buckets that differ, shard_digest.h) and the ids that differ are replaced by
 //     the primary's rows. The same comparison runs once before the fences, right after the
-//     bulk pass, so that the fenced one mostly finds nothing to repair. Then this node turns itself into a full replica by an
-//     etcd transaction (compare on the map's revision, only if the shard's epoch and primary
-//     are still those it copied from), and both fences open again. The writes pause for the
-//     reconcile pass only: two bucket tables, the ids of the buckets that differ and the rows
-//     that differ, not the shard's vectors nor its whole id columns.
-//     A copy that fails (its source died, the fence's hold ran out, the map changed) flips
-//     nothing; it is retried at the next pass, from the primary the map names then.
+//     bulk pass, so that the fenced one mostly finds nothing to repair. Then this node turns itself
+//     into a full replica by an etcd transaction (compare on the map's revision, only if the
+//     shard's epoch and primary are still those it copied from), and both fences open again. The
+//     writes pause for the reconcile pass only: two bucket tables, the ids of the buckets that
+//     differ and the rows that differ, not the shard's vectors nor its whole id columns. A copy
+//     that fails (its source died, the fence's hold ran out, the map changed) flips nothing; it is
+//     retried at the next pass, from the primary the map names then.
 //   - A shard copy this node holds while the map does not name it a replica (a node back from
 //     a crash after its shards failed over) is stale: it is dropped, under the shard's fence
 //     and after the map was read again from etcd, so that it is never served, nor merged into

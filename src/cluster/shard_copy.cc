@@ -190,7 +190,6 @@ std::vector<Json> Chunks(const std::vector<Json>& ids) {
   return chunks;
 }
 
-
 // `ids` (JSON, of Arrow type `type`: "int64", "uint64" or "string"; null: no ids), sorted.
 arrow::Result<SortedIds> SortJsonIds(const Json& type, const Json& ids) {
   SortedIds sorted;
@@ -226,8 +225,8 @@ arrow::Result<SortedIds> SortJsonIds(const Json& type, const Json& ids) {
 // With digests: compares the bucket tables of the primary's copy and of this node's, and reads
 // into `primary` and `own` the ids of the buckets that differ (`done` counts the buckets).
 // False when the env has no digests or too many buckets differ: the caller reads every id.
-arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done,
-                                     SortedIds* primary, SortedIds* own) {
+arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, SortedIds* primary,
+                                     SortedIds* own) {
   if (!env.source_digest) return false;
   const auto started = std::chrono::steady_clock::now();
   auto answer = env.source_digest(nullptr, env.timeout);
@@ -255,10 +254,10 @@ arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done,
   ARROW_ASSIGN_OR_RAISE(*primary, SortJsonIds(ids.value("type", Json()), ids.value("ids", Json())));
   ARROW_ASSIGN_OR_RAISE(own_scan, OwnIds(env));
   if (own_scan) {
-    ARROW_ASSIGN_OR_RAISE(BucketIds mine,
-                          IdsInBuckets(*own_scan->reader,
-                                       std::set<int32_t>(differing.begin(), differing.end()),
-                                       env.digest_buckets));
+    ARROW_ASSIGN_OR_RAISE(
+        BucketIds mine,
+        IdsInBuckets(*own_scan->reader, std::set<int32_t>(differing.begin(), differing.end()),
+                     env.digest_buckets));
     ARROW_ASSIGN_OR_RAISE(*own, SortJsonIds(mine.type ? Json(*mine.type) : Json(), mine.ids));
   }
   return true;
@@ -299,9 +298,14 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env) {
 }
 
 Json Reconciled::ToJson() const {
-  return {{"ids_compared", ids},       {"ids_read", ids_read}, {"buckets", buckets},
-          {"buckets_differ", buckets_differ}, {"ids_replaced", differ},
-          {"rows_copied", copied},     {"rows_removed", removed}, {"seconds", seconds},
+  return {{"ids_compared", ids},
+          {"ids_read", ids_read},
+          {"buckets", buckets},
+          {"buckets_differ", buckets_differ},
+          {"ids_replaced", differ},
+          {"rows_copied", copied},
+          {"rows_removed", removed},
+          {"seconds", seconds},
           {"digest_seconds", digest_seconds}};
 }
 

@@ -75,7 +75,7 @@ struct Reconciled {
   int64_t differ = 0;          // ids whose rows were replaced
   int64_t copied = 0;          // rows stored from the primary
   int64_t removed = 0;         // rows of this node's removed
-  double seconds = 0;  // the comparison and the copy, without the fences' calls and the flip
+  double seconds = 0;         // the comparison and the copy, without the fences' calls and the flip
   double digest_seconds = 0;  // of which the two bucket tables, computed and exchanged
 
   Json ToJson() const;

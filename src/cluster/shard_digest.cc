@@ -211,9 +211,8 @@ arrow::Result<ShardDigestRequest> ParseShardDigestRequest(std::string_view body)
     for (const Json& bucket : ids_of) {
       if (!bucket.is_number_integer() || bucket.get<int64_t>() < 0 ||
           bucket.get<int64_t>() >= request.buckets) {
-        return arrow::Status::Invalid(kShardDigestAction, ": ids_of holds ",
-                                      JsonForMessage(bucket), ", not a bucket in [0, ",
-                                      request.buckets, ")");
+        return arrow::Status::Invalid(kShardDigestAction, ": ids_of holds ", JsonForMessage(bucket),
+                                      ", not a bucket in [0, ", request.buckets, ")");
       }
       request.ids_of->insert(bucket.get<int32_t>());
     }
