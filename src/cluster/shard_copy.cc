@@ -238,9 +238,13 @@ arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, 
     return arrow::Status::Invalid("the primary's digest of ", env.name, " has ", theirs.buckets(),
                                   " buckets, not ", env.digest_buckets);
   }
+  done->source_table_seconds = answer->value("seconds", 0.0);
+  const auto own_started = std::chrono::steady_clock::now();
   BucketTable ours(env.digest_buckets);
   ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
   if (own_scan) ARROW_RETURN_NOT_OK(ours.AddAll(*own_scan->reader));
+  done->own_table_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - own_started).count();
   const std::vector<int32_t> differing = theirs.Differing(ours);
   done->buckets = env.digest_buckets;
   done->buckets_differ = static_cast<int32_t>(differing.size());
@@ -306,7 +310,9 @@ Json Reconciled::ToJson() const {
           {"rows_copied", copied},
           {"rows_removed", removed},
           {"seconds", seconds},
-          {"digest_seconds", digest_seconds}};
+          {"digest_seconds", digest_seconds},
+          {"source_table_seconds", source_table_seconds},
+          {"own_table_seconds", own_table_seconds}};
 }
 
 arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {

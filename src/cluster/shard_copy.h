@@ -77,6 +77,8 @@ struct Reconciled {
   int64_t removed = 0;         // rows of this node's removed
   double seconds = 0;         // the comparison and the copy, without the fences' calls and the flip
   double digest_seconds = 0;  // of which the two bucket tables, computed and exchanged
+  double source_table_seconds = 0;  // of which the primary's table, computed on the primary
+  double own_table_seconds = 0;     // of which this node's table, computed here
 
   Json ToJson() const;
 };
