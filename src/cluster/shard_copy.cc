@@ -200,13 +200,13 @@ arrow::Result<SortedIds> SortJsonIds(const Json& type, const Json& ids) {
   } else if (name == "string") {
     sorted.type = arrow::Type::STRING;
   } else {
-    return arrow::Status::Invalid("the primary's ids are of an unknown type ",
+    return arrow::Status::Invalid("a shard digest's ids are of an unknown type ",
                                   JsonForMessage(type));
   }
-  if (!ids.is_array()) return arrow::Status::Invalid("the primary's ids are not an array");
+  if (!ids.is_array()) return arrow::Status::Invalid("a shard digest's ids are not an array");
   for (const Json& id : ids) {
     if (*sorted.type == arrow::Type::STRING ? !id.is_string() : !id.is_number_integer()) {
-      return arrow::Status::Invalid("the primary's ids of type ", name, " hold ",
+      return arrow::Status::Invalid("a shard digest's ids of type ", name, " hold ",
                                     JsonForMessage(id));
     }
     if (*sorted.type == arrow::Type::STRING) {

@@ -33,17 +33,28 @@ def ids_of(node, name, shard):
     return local_ids(node, name, shard) or []
 
 
-def test_a_catch_up_repairs_missing_extra_and_duplicated_rows_reading_few_ids(tmp_path):
+def joined(tmp_path, count) -> Cluster:
+    """Nodes n0, n1, ... that each list every one of them as members."""
     c = Cluster(tmp_path, unique_name("digest"))
     try:
-        for node_id in ("n0", "n1", "n2"):
+        ids = [f"n{i}" for i in range(count)]
+        for node_id in ids:
             c.add(node_id)
-        for node in c.nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 3, "every member listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
+        wait_until(lambda: [len(members(c.nodes[n])) for n in ids],
+                   lambda listed: listed == [count] * count, "every member listed everywhere",
+                   timeout=MEMBERSHIP_DEADLINE_S)
+        return c
+    except BaseException:
+        c.stop()
+        raise
+
+
+def test_a_catch_up_repairs_missing_extra_and_duplicated_rows_reading_few_ids(tmp_path):
+    c = joined(tmp_path, 3)
+    try:
         name = unique_name("rows")
-        put_table(c.nodes["n0"].data, name,
-                  make_table(ROWS, d=DIM, rng=np.random.default_rng(11)), batch_size=500)
+        rows = make_table(ROWS, d=DIM, rng=np.random.default_rng(11))
+        put_table(c.nodes["n0"].data, name, rows, batch_size=500)
         victim = "n2"
         moved = [s["shard"] for s in shard_map(c.nodes["n0"], name)["placement"]
                  if victim in s["replicas"]]
@@ -61,24 +72,23 @@ def test_a_catch_up_repairs_missing_extra_and_duplicated_rows_reading_few_ids(tm
                                       for s in states),
                    "the bulk pass under way", timeout=DEADLINE_S)
         time.sleep(1)  # past the bulk pass's count of the ids this node holds
-        # Extra here: rows the primary lacks.
-        extra = make_table(10, d=DIM, start_id=5_000_000)
-        shard_put(replica, name, moved[0], first["epoch"], extra)
-        # Duplicated here: rows of ids the bulk pass copies too (or copied already).
-        twice = shard_rows[-10:]
-        duplicates = make_table(10, d=DIM)
-        duplicates = duplicates.set_column(0, "id", pa.array(twice, pa.int64()))
-        shard_put(replica, name, moved[0], first["epoch"], duplicates)
         # Missing here: rows only the primary gets while the bulk pass may have read past them.
         only_primary = make_table(10, d=DIM, start_id=6_000_000)
-        shard_put(primary, name, moved[0], first["epoch"], only_primary)
+        # Extra here: rows the primary lacks.
+        extra = make_table(10, d=DIM, start_id=5_000_000)
+        # Duplicated here: rows of ids the bulk pass copies too (or copied already).
+        twice = shard_rows[-10:]
+        duplicates = make_table(10, d=DIM).set_column(0, "id", pa.array(twice, pa.int64()))
+        for node, table in ((primary, only_primary), (replica, extra), (replica, duplicates)):
+            shard_put(node, name, moved[0], first["epoch"], table)
 
-        wait_until(lambda: shard_map(c.nodes["n0"], name)["placement"],
-                   lambda p: all(not s["syncing"] and victim not in s["replicas"]
-                                 and len(s["replicas"]) == 2 for s in p),
-                   "every shard back to 2 full replicas", timeout=DEADLINE_S)
-        done = next(s for s in catchups(replica, name)
-                    if s["shard"] == moved[0] and s["state"] == "caught_up")
+        done = wait_until(
+            lambda: [s for s in catchups(replica, name) if s["shard"] == moved[0]],
+            lambda states: states and states[0]["state"] == "caught_up",
+            "the catch-up of the shard done", timeout=DEADLINE_S)[0]
+        wait_until(lambda: [s["syncing"] for s in shard_map(c.nodes["n0"], name)["placement"]],
+                   lambda syncing: not any(syncing), "no shard syncing any more",
+                   timeout=DEADLINE_S)
         print(f"catch-up: {done}")
         held = len(shard_rows) + 10
         # The fenced comparison read only the ids of the buckets that differ, not the shard's
@@ -112,13 +122,8 @@ def test_a_catch_up_repairs_missing_extra_and_duplicated_rows_reading_few_ids(tm
 
 
 def test_a_shard_digest_request_counts_the_copy_and_bad_ones_are_refused(tmp_path):
-    c = Cluster(tmp_path, unique_name("digest"))
+    c = joined(tmp_path, 2)
     try:
-        for node_id in ("n0", "n1"):
-            c.add(node_id)
-        for node in c.nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 2, "two members",
-                       timeout=MEMBERSHIP_DEADLINE_S)
         name = unique_name("rows")
         put_table(c.nodes["n0"].data, name, make_table(500, d=DIM), batch_size=100)
         primary = c.nodes[shard_map(c.nodes["n0"], name)["placement"][1]["primary"]]
