@@ -222,6 +222,15 @@ arrow::Result<SortedIds> SortJsonIds(const Json& type, const Json& ids) {
   return sorted;
 }
 
+// Whether the primary refused a digest as a node of a build before digests: an unknown action
+// or, with --auth-tokens, an action its policy does not allow the cluster token. Every id is
+// compared then.
+bool WithoutDigests(const arrow::Status& status) {
+  return status.IsNotImplemented() ||
+         status.message().find(std::string("not action '") + kShardDigestAction + "'") !=
+             std::string::npos;
+}
+
 // With digests: compares the bucket tables of the primary's copy and of this node's, and reads
 // into `primary` and `own` the ids of the buckets that differ (`done` counts the buckets).
 // False when the env has no digests or too many buckets differ: the caller reads every id.
@@ -230,8 +239,7 @@ arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, 
   if (!env.source_digest) return false;
   const auto started = std::chrono::steady_clock::now();
   auto answer = env.source_digest(nullptr, env.timeout);
-  // A primary of an older build, without the action: every id is compared.
-  if (!answer.ok() && answer.status().IsNotImplemented()) return false;
+  if (!answer.ok() && WithoutDigests(answer.status())) return false;
   ARROW_RETURN_NOT_OK(answer.status());
   ARROW_ASSIGN_OR_RAISE(BucketTable theirs, BucketTable::FromJson(*answer));
   if (theirs.buckets() != env.digest_buckets) {

@@ -260,6 +260,35 @@ TEST(ShardCopy, WithMostBucketsDifferentTheReconcilePassComparesEveryId) {
   EXPECT_EQ(Sorted(copies.own), copies.primary);
 }
 
+TEST(ShardCopy, APrimaryWithoutDigestsHasEveryIdCompared) {
+  // A node of a build before digests: the action unknown, or refused to the cluster token.
+  for (const arrow::Status& refused :
+       {arrow::Status::NotImplemented("unknown action 'shard-digest'"),
+        arrow::Status::IOError("token 'nodes' has role cluster: it may only make the calls ",
+                               "between cluster nodes (read calls with local_only, ",
+                               "shard-fence), not action 'shard-digest'")}) {
+    Copies copies;
+    for (int64_t id = 0; id < 100; ++id) copies.primary.emplace_back(id, "p");
+    copies.own = {{3, "p"}, {200, "own"}};
+    ShardCopyEnv env = copies.Env();
+    env.source_digest = [&](const std::vector<int32_t>*,
+                            std::chrono::milliseconds) -> arrow::Result<Json> { return refused; };
+    auto reconciled = Reconcile(env);
+    ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+    EXPECT_EQ(reconciled->buckets, 0);
+    EXPECT_EQ(reconciled->ids_read, 102);
+    EXPECT_EQ(Sorted(copies.own), copies.primary);
+  }
+  // Any other failure of the primary's is the reconcile's.
+  Copies copies;
+  ShardCopyEnv env = copies.Env();
+  env.source_digest = [](const std::vector<int32_t>*,
+                         std::chrono::milliseconds) -> arrow::Result<Json> {
+    return arrow::Status::IOError("the primary is gone");
+  };
+  EXPECT_EQ(Reconcile(env).status().message(), "the primary is gone");
+}
+
 TEST(ShardCopy, BeforeTheFencesTheReconcilePassCopiesNoIdDeletedHereMeanwhile) {
   Copies copies;
   for (int64_t id = 0; id < 1000; ++id) copies.primary.emplace_back(id, "p");
