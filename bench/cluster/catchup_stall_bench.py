@@ -6,7 +6,8 @@ dimensions put through node 0 in batches of 5000; then a client puts 20 new rows
 through node 0 (one call at a time, timed) while node 2 is SIGKILLed: the shard gets a syncing
 replica that copies it. Reported, over the puts that started while the shard had a syncing
 replica: how many, how many failed, and the longest and p99 put call; and the catch-up's
-duration from cluster-status (and, where the build reports them, its bulk and fenced passes).
+duration from cluster-status (and, where the build reports them, its bulk and fenced passes, the
+ids its fenced comparison read and its digest tables).
 Every process shares this machine's cores. Each binary runs --rounds times, alternating.
 
     .venv/bin/python bench/cluster/catchup_stall_bench.py --bins OLD,NEW [--rows 100000] \\
@@ -95,7 +96,13 @@ def one_run(binary: str, table, dim: int) -> dict:
                     "catchup_ms": state["ms"], "bulk_seconds": state.get("bulk_seconds"),
                     "fenced_seconds": state.get("fenced_seconds"),
                     "reconcile_seconds": state.get("reconcile_seconds"),
-                    "rows_copied": state["rows_copied"]}
+                    "rows_copied": state["rows_copied"],
+                    # The fenced comparison: ids compared id by id (main: every id of the
+                    # shard) and, where the build reports them, the ids read and the digests.
+                    "ids_compared": state.get("ids_compared"),
+                    "ids_read_fenced": state.get("ids_read_fenced"),
+                    "reconcile_fenced": state.get("reconcile_fenced"),
+                    "reconcile_before_fences": state.get("reconcile_before_fences")}
         finally:
             stop_all([n for i, n in enumerate(nodes) if n.proc.poll() is None], etcd)
 

@@ -114,9 +114,10 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
     MutexLock lock(&mutex_);
     return local_;
   };
+  // This node's own copy read in-process (local_shards.cc), a peer's over Flight.
   env.scan = [this](const MemberInfo& member, const std::string& ticket,
                     std::chrono::milliseconds timeout) {
-    return OpenPeerScan(member, ticket, timeout);
+    return ScanShard(member, ticket, timeout);
   };
   env.action = [this](const MemberInfo& member, const std::string& type, const std::string& body,
                       std::chrono::milliseconds timeout) {
@@ -183,8 +184,9 @@ void ClusterNode::AttachLocal(LocalPuts local) {
 
 std::optional<arrow::Result<Json>> ClusterNode::InternalAction(std::string_view type,
                                                                std::string_view body) {
-  if (type != kShardFenceAction) return std::nullopt;
-  return ShardFenceAction(CatchupEnvironment(), body);
+  if (type == kShardFenceAction) return ShardFenceAction(CatchupEnvironment(), body);
+  if (type == kShardDigestAction) return ShardDigestAction(CatchupEnvironment(), body);
+  return std::nullopt;
 }
 
 std::optional<arrow::Status> ClusterNode::ServePutStream(const fl::FlightDescriptor& descriptor,

@@ -6,13 +6,16 @@
 //     and stores those this node lacks while the shard's writes go on, then a reconcile pass
 //     while the shard's writes pause: the primary closes its fence (shard_fence.h, the
 //     `shard-fence` action) once the writes under way have reached every replica, this node
-//     closes its own, the two copies' id columns are compared and the ids that differ are
-//     replaced by the primary's rows. Then this node turns itself into a full replica by an
-//     etcd transaction (compare on the map's revision, only if the shard's epoch and primary
-//     are still those it copied from), and both fences open again. The writes pause for the
-//     reconcile pass only: the id columns and the rows that differ, not the shard's vectors.
-//     A copy that fails (its source died, the fence's hold ran out, the map changed) flips
-//     nothing; it is retried at the next pass, from the primary the map names then.
+//     closes its own, the two copies are compared (by digests per bucket of ids, then id by id
+//     within the buckets that differ, shard_digest.h) and the ids that differ are replaced by
+//     the primary's rows. The same comparison runs once before the fences, right after the
+//     bulk pass, so that the fenced one mostly finds nothing to repair. Then this node turns itself
+//     into a full replica by an etcd transaction (compare on the map's revision, only if the
+//     shard's epoch and primary are still those it copied from), and both fences open again. The
+//     writes pause for the reconcile pass only: two bucket tables, the ids of the buckets that
+//     differ and the rows that differ, not the shard's vectors nor its whole id columns. A copy
+//     that fails (its source died, the fence's hold ran out, the map changed) flips nothing; it is
+//     retried at the next pass, from the primary the map names then.
 //   - A shard copy this node holds while the map does not name it a replica (a node back from
 //     a crash after its shards failed over) is stale: it is dropped, under the shard's fence
 //     and after the map was read again from etcd, so that it is never served, nor merged into
@@ -77,6 +80,11 @@ inline constexpr const char* kShardFenceAction = "shard-fence";
 // unless this node is the shard's primary at that epoch and `node` one of its replicas.
 arrow::Result<Json> ShardFenceAction(const CatchupEnv& env, std::string_view body);
 
+// The answer to action kShardDigestAction (shard_digest.h) from this node's copy of the shard.
+// Invalid for a dataset without a shard map or a shard it does not have; KeyError when this
+// node holds no copy of the shard.
+arrow::Result<Json> ShardDigestAction(const CatchupEnv& env, std::string_view body);
+
 class ShardCatchup {
  public:
   explicit ShardCatchup(CatchupEnv env);
@@ -98,6 +106,7 @@ class ShardCatchup {
   // What a catch-up copied, and how long each pass took.
   struct Copied {
     int64_t bulk_rows = 0;
+    Reconciled before;  // the reconcile before the fences
     Reconciled fenced;
     double bulk_seconds = 0;
     double fenced_seconds = 0;  // the shard's writes paused on the primary

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -42,11 +43,16 @@ arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& 
 
 using IdCounts = std::unordered_map<std::string, int64_t>;
 
+// A count of held rows that no copy takes down: the id is never copied.
+constexpr int64_t kNeverCopied = int64_t{1} << 60;
+
 // The ids of one copy of a shard, sorted: integers as their 64 bits, strings as they are.
 struct SortedIds {
   std::optional<arrow::Type::type> type;
   std::vector<uint64_t> numbers;
   std::vector<std::string> strings;
+
+  int64_t size() const { return static_cast<int64_t>(numbers.size() + strings.size()); }
 };
 
 template <class ArrayType>
@@ -184,6 +190,91 @@ std::vector<Json> Chunks(const std::vector<Json>& ids) {
   return chunks;
 }
 
+// `ids` (JSON, of Arrow type `type`: "int64", "uint64" or "string"; null: no ids), sorted.
+arrow::Result<SortedIds> SortJsonIds(const Json& type, const Json& ids) {
+  SortedIds sorted;
+  if (type.is_null()) return sorted;
+  const std::string name = type.is_string() ? type.get<std::string>() : "";
+  if (name == "int64" || name == "uint64") {
+    sorted.type = name == "int64" ? arrow::Type::INT64 : arrow::Type::UINT64;
+  } else if (name == "string") {
+    sorted.type = arrow::Type::STRING;
+  } else {
+    return arrow::Status::Invalid("a shard digest's ids are of an unknown type ",
+                                  JsonForMessage(type));
+  }
+  if (!ids.is_array()) return arrow::Status::Invalid("a shard digest's ids are not an array");
+  for (const Json& id : ids) {
+    if (*sorted.type == arrow::Type::STRING ? !id.is_string() : !id.is_number_integer()) {
+      return arrow::Status::Invalid("a shard digest's ids of type ", name, " hold ",
+                                    JsonForMessage(id));
+    }
+    if (*sorted.type == arrow::Type::STRING) {
+      sorted.strings.push_back(id.get<std::string>());
+    } else {
+      // Two's complement, as ShardDeletes::KeyOf.
+      sorted.numbers.push_back(id.is_number_unsigned() ? id.get<uint64_t>()
+                                                       : static_cast<uint64_t>(id.get<int64_t>()));
+    }
+  }
+  std::sort(sorted.numbers.begin(), sorted.numbers.end());
+  std::sort(sorted.strings.begin(), sorted.strings.end());
+  return sorted;
+}
+
+// Whether the primary refused a digest as a node of a build before digests: an unknown action
+// or, with --auth-tokens, an action its policy does not allow the cluster token. Every id is
+// compared then.
+bool WithoutDigests(const arrow::Status& status) {
+  return status.IsNotImplemented() ||
+         status.message().find(std::string("not action '") + kShardDigestAction + "'") !=
+             std::string::npos;
+}
+
+// With digests: compares the bucket tables of the primary's copy and of this node's, and reads
+// into `primary` and `own` the ids of the buckets that differ (`done` counts the buckets).
+// False when the env has no digests or too many buckets differ: the caller reads every id.
+arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, SortedIds* primary,
+                                     SortedIds* own) {
+  if (!env.source_digest) return false;
+  const auto started = std::chrono::steady_clock::now();
+  auto answer = env.source_digest(nullptr, env.timeout);
+  if (!answer.ok() && WithoutDigests(answer.status())) return false;
+  ARROW_RETURN_NOT_OK(answer.status());
+  ARROW_ASSIGN_OR_RAISE(BucketTable theirs, BucketTable::FromJson(*answer));
+  if (theirs.buckets() != env.digest_buckets) {
+    return arrow::Status::Invalid("the primary's digest of ", env.name, " has ", theirs.buckets(),
+                                  " buckets, not ", env.digest_buckets);
+  }
+  done->source_table_seconds = answer->value("seconds", 0.0);
+  const auto own_started = std::chrono::steady_clock::now();
+  BucketTable ours(env.digest_buckets);
+  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
+  if (own_scan) ARROW_RETURN_NOT_OK(ours.AddAll(*own_scan->reader));
+  done->own_table_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - own_started).count();
+  const std::vector<int32_t> differing = theirs.Differing(ours);
+  done->buckets = env.digest_buckets;
+  done->buckets_differ = static_cast<int32_t>(differing.size());
+  done->digest_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (differing.size() > static_cast<size_t>(env.digest_buckets / kMostDifferingShare)) {
+    return false;
+  }
+  if (differing.empty()) return true;
+  ARROW_ASSIGN_OR_RAISE(Json ids, env.source_digest(&differing, env.timeout));
+  ARROW_ASSIGN_OR_RAISE(*primary, SortJsonIds(ids.value("type", Json()), ids.value("ids", Json())));
+  ARROW_ASSIGN_OR_RAISE(own_scan, OwnIds(env));
+  if (own_scan) {
+    ARROW_ASSIGN_OR_RAISE(
+        BucketIds mine,
+        IdsInBuckets(*own_scan->reader, std::set<int32_t>(differing.begin(), differing.end()),
+                     env.digest_buckets));
+    ARROW_ASSIGN_OR_RAISE(*own, SortJsonIds(mine.type ? Json(*mine.type) : Json(), mine.ids));
+  }
+  return true;
+}
+
 }  // namespace
 
 arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env) {
@@ -201,7 +292,6 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env) {
   ARROW_ASSIGN_OR_RAISE(ScanPart part, env.source(ScanTicket(env.name), env.timeout));
   std::unique_ptr<PutSink> sink = env.local.open(env.name);
   int64_t copied = 0;
-  constexpr int64_t kNeverCopied = int64_t{1} << 60;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(part.reader->ReadNext(&batch));
@@ -219,21 +309,43 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env) {
   return copied;
 }
 
-arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env) {
+Json Reconciled::ToJson() const {
+  return {{"ids_compared", ids},
+          {"ids_read", ids_read},
+          {"buckets", buckets},
+          {"buckets_differ", buckets_differ},
+          {"ids_replaced", differ},
+          {"rows_copied", copied},
+          {"rows_removed", removed},
+          {"seconds", seconds},
+          {"digest_seconds", digest_seconds},
+          {"source_table_seconds", source_table_seconds},
+          {"own_table_seconds", own_table_seconds}};
+}
+
+arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
+  // Before the fences, the ids deleted here from kRetention before the pass on stay known
+  // until it ends (as the bulk pass's).
+  const DeletesPinned pinned(fenced ? nullptr : env.deletes, env.name);
   // Ids deleted here lately may still be deleted on the primary: this node's rows of them
   // (received as writes since it became a replica) are right, the primary's may not be.
   const std::unordered_set<std::string> deleted =
       DeletedSince(env, ShardDeletes::Clock::now() - ShardDeletes::kRetention);
   const auto started = std::chrono::steady_clock::now();
   Reconciled done;
-  ARROW_ASSIGN_OR_RAISE(ScanPart primary_scan,
-                        env.source(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout));
-  ARROW_ASSIGN_OR_RAISE(SortedIds primary, ReadSortedIds(*primary_scan.reader));
+  SortedIds primary;
   SortedIds own;
-  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
-  if (own_scan) {
-    ARROW_ASSIGN_OR_RAISE(own, ReadSortedIds(*own_scan->reader));
+  ARROW_ASSIGN_OR_RAISE(bool by_digest, ReadDifferingIds(env, &done, &primary, &own));
+  if (!by_digest) {
+    ARROW_ASSIGN_OR_RAISE(ScanPart primary_scan,
+                          env.source(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout));
+    ARROW_ASSIGN_OR_RAISE(primary, ReadSortedIds(*primary_scan.reader));
+    ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
+    if (own_scan) {
+      ARROW_ASSIGN_OR_RAISE(own, ReadSortedIds(*own_scan->reader));
+    }
   }
+  done.ids_read = primary.size() + own.size();
   const auto type = primary.type ? primary.type : own.type;
   if (primary.type && own.type && *primary.type != *own.type) {
     return arrow::Status::Invalid("the ids of ", env.name, " are of another type here than on ",
@@ -279,8 +391,20 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env) {
       ARROW_RETURN_NOT_OK(part.reader->ReadNext(&batch));
       if (!batch) break;
       if (batch->num_rows() == 0) continue;
-      ARROW_RETURN_NOT_OK(sink->Append(batch).status());
-      done.copied += batch->num_rows();
+      if (fenced) {
+        ARROW_RETURN_NOT_OK(sink->Append(batch).status());
+        done.copied += batch->num_rows();
+        continue;
+      }
+      // Writes go on: stored while no delete runs here, none whose id was deleted here since
+      // the pass began (as the bulk pass's).
+      WriterLock gate(env.fence->gate());
+      IdCounts never;
+      for (const std::string& key : DeletedSince(env, pinned.since())) never[key] = kNeverCopied;
+      ARROW_ASSIGN_OR_RAISE(auto kept, Unheld(batch, &never));
+      if (!kept) continue;
+      ARROW_RETURN_NOT_OK(sink->Append(kept).status());
+      done.copied += kept->num_rows();
     }
     schema = part.reader->schema();
   }

@@ -9,12 +9,20 @@
 //     the pass's duration): each batch is filtered and stored under the shard's gate
 //     (ShardFence::gate), which a delete holds from the moment its ids are noted until it ran.
 //   - Reconcile, under both fences (no write of the shard under way on either node): compares
-//     the id multisets of the two copies, reading the id column only, and for every id whose
-//     count differs (an id deleted here within kRetention excepted: its delete may not have
-//     reached the primary yet, and this node received every write of it since) removes this
-//     node's rows of it and stores the primary's (fetched by an `in` filter on the id). After
-//     it, this node holds, for every id, the rows the primary holds.
-// Cost under the fences: the id columns of both copies plus the rows that differ.
+//     the id multisets of the two copies and for every id whose count differs (an id deleted
+//     here within kRetention excepted: its delete may not have reached the primary yet, and
+//     this node received every write of it since) removes this node's rows of it and stores
+//     the primary's (fetched by an `in` filter on the id). After it, this node holds, for every
+//     id, the rows the primary holds. With digests (ShardCopyEnv::source_digest), the two
+//     copies' bucket tables (shard_digest.h) are compared first and only the ids of the buckets
+//     that differ are read, on each node, and compared id by id; without them (or when more
+//     than 1/kMostDifferingShare of the buckets differ) the whole id columns are.
+//   - The same comparison may run before the fences (fenced = false), while the shard's writes
+//     go on, to repair most differences without a pause: the rows it copies are stored as the
+//     bulk pass's are (under the gate, none whose id was deleted here since it began). What it
+//     gets wrong (a write under way on one node only) the fenced pass repairs.
+// Cost under the fences: two bucket tables (a scan of the id column on each node, 16 bytes per
+// bucket over the network), the ids of the buckets that differ, and the rows that differ.
 #pragma once
 
 #include <arrow/result.h>
@@ -26,6 +34,7 @@
 
 #include "cluster/scan_chain.h"
 #include "cluster/shard_deletes.h"
+#include "cluster/shard_digest.h"
 #include "cluster/shard_fence.h"
 #include "flight/cluster_hooks.h"
 
@@ -44,20 +53,37 @@ struct ShardCopyEnv {
   // A pause after each batch the bulk pass reads (ARBALEST_TEST_CATCHUP_BULK_DELAY_MS: tests
   // that need a bulk copy that lasts).
   std::chrono::milliseconds bulk_batch_delay{0};
+  // The primary's kShardDigestAction answer for its copy: its bucket table of digest_buckets
+  // buckets (ids_of null), or the ids of the buckets `ids_of`; within the timeout. Null: the
+  // reconcile pass compares the whole id columns.
+  std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
+      source_digest;
+  int32_t digest_buckets = kDigestBuckets;
 };
+
+// Past buckets / kMostDifferingShare buckets that differ, Reconcile reads the whole id columns.
+inline constexpr int32_t kMostDifferingShare = 8;
 
 // CopyBulk's rows stored.
 arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env);
 
 struct Reconciled {
-  int64_t ids = 0;      // distinct ids of the primary's copy compared
-  int64_t differ = 0;   // ids whose rows were replaced
-  int64_t copied = 0;   // rows stored from the primary
-  int64_t removed = 0;  // rows of this node's removed
-  double seconds = 0;   // the comparison and the copy, without the fences' calls and the flip
+  int64_t ids = 0;             // distinct ids of the primary's copy compared id by id
+  int64_t ids_read = 0;        // ids read to compare them id by id, of both copies
+  int32_t buckets = 0;         // buckets compared by digest (0: none, the whole id columns read)
+  int32_t buckets_differ = 0;  // of them, those whose digests differ
+  int64_t differ = 0;          // ids whose rows were replaced
+  int64_t copied = 0;          // rows stored from the primary
+  int64_t removed = 0;         // rows of this node's removed
+  double seconds = 0;         // the comparison and the copy, without the fences' calls and the flip
+  double digest_seconds = 0;  // of which the two bucket tables, computed and exchanged
+  double source_table_seconds = 0;  // of which the primary's table, computed on the primary
+  double own_table_seconds = 0;     // of which this node's table, computed here
+
+  Json ToJson() const;
 };
 
-// Reconcile; the caller holds both fences.
-arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env);
+// Reconcile; `fenced`: the caller holds both fences.
+arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced = true);
 
 }  // namespace arbalest

@@ -468,6 +468,10 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
       {"shard-fence",
        "Between cluster nodes: pauses, checks or resumes a shard's writes on its primary for a "
        "replica's catch-up (docs/cluster.md)."},
+      {"shard-digest",
+       "Between cluster nodes: the bucket table (row count and digest per bucket of ids) of this "
+       "node's copy of a shard, or its ids in some buckets, for a replica's catch-up "
+       "(docs/cluster.md)."},
       {"snapshot",
        "Write a snapshot of one dataset ({\"dataset\": name}) or of all ({}), so that a restart "
        "loads it instead of replaying the log; \"timeout\": seconds bounds the wait (then "

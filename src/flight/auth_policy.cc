@@ -34,8 +34,11 @@ void AddNamedDatasets(const Json& object, std::vector<std::string>* datasets) {
 }
 
 // The calls between cluster nodes that a token of role cluster may make besides local_only
-// reads: a replica's catch-up closing and opening a shard's fence (cluster/shard_catchup.h).
-bool IsClusterInternalAction(std::string_view action) { return action == "shard-fence"; }
+// reads: a replica's catch-up closing and opening a shard's fence and reading the digests of
+// its copy (cluster/shard_catchup.h).
+bool IsClusterInternalAction(std::string_view action) {
+  return action == "shard-fence" || action == "shard-digest";
+}
 
 bool CoversEveryDatasetWithoutOne(std::string_view action) {
   return action == "stats" || action == "check_readiness" || action == "snapshot" ||

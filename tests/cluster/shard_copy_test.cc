@@ -195,5 +195,116 @@ TEST(ShardCopy, AReconcileWithNothingHereCopiesEverything) {
   EXPECT_EQ(Sorted(copies.own), copies.primary);
 }
 
+// The primary's answer to action shard-digest over `rows`.
+arrow::Result<Json> DigestOf(const Rows& rows, const std::vector<int32_t>* ids_of,
+                             int32_t buckets) {
+  ARROW_ASSIGN_OR_RAISE(ScanPart part, ScanOf(rows, R"({"local_only":true,"columns":["id"]})"));
+  ShardDigestRequest request;
+  request.buckets = buckets;
+  if (ids_of) request.ids_of.emplace(ids_of->begin(), ids_of->end());
+  return AnswerShardDigest(request, *part.reader);
+}
+
+// Copies with digests: the primary's of 64 buckets.
+ShardCopyEnv WithDigests(Copies& copies, int* digest_calls) {
+  ShardCopyEnv env = copies.Env();
+  env.digest_buckets = 64;
+  env.source_digest = [&copies, digest_calls](const std::vector<int32_t>* ids_of,
+                                              std::chrono::milliseconds) {
+    ++*digest_calls;
+    return DigestOf(copies.primary, ids_of, 64);
+  };
+  return env;
+}
+
+TEST(ShardCopy, WithDigestsTheReconcilePassReadsOnlyTheIdsOfTheBucketsThatDiffer) {
+  Copies copies;
+  for (int64_t id = 0; id < 2000; ++id) copies.primary.emplace_back(id, "p");
+  copies.own = copies.primary;
+  // 5 missing here, 1500 twice here, 9999 only here, 7 deleted here lately (not yet there).
+  std::erase_if(copies.own, [](const Row& row) { return row.first == 5 || row.first == 7; });
+  copies.own.emplace_back(1500, "p");
+  copies.own.emplace_back(9999, "own");
+  copies.deletes.Note("d.__shard0", Json(7));
+  int digest_calls = 0;
+  auto reconciled = Reconcile(WithDigests(copies, &digest_calls));
+  ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+  EXPECT_EQ(digest_calls, 2);  // the table, then the ids of the buckets that differ
+  EXPECT_EQ(reconciled->buckets, 64);
+  EXPECT_GE(reconciled->buckets_differ, 1);
+  EXPECT_LE(reconciled->buckets_differ, 4);
+  EXPECT_EQ(reconciled->differ, 3);  // 5, 1500, 9999; not 7
+  // About 2 x 2000 / 64 ids per bucket that differs, far fewer than the 4000 of both copies.
+  EXPECT_LT(reconciled->ids_read, 4 * 2 * 2000 / 64 * 2);
+  EXPECT_GT(reconciled->ids_read, 0);
+  Rows expected = copies.primary;
+  std::erase_if(expected, [](const Row& row) { return row.first == 7; });
+  EXPECT_EQ(Sorted(copies.own), Sorted(expected));
+  // Nothing differs any more (but 7): only the table is asked for.
+  digest_calls = 0;
+  reconciled = Reconcile(WithDigests(copies, &digest_calls));
+  ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+  EXPECT_EQ(reconciled->differ, 0);
+  EXPECT_LE(reconciled->buckets_differ, 1);  // 7's
+}
+
+TEST(ShardCopy, WithMostBucketsDifferentTheReconcilePassComparesEveryId) {
+  Copies copies;
+  for (int64_t id = 0; id < 500; ++id) copies.primary.emplace_back(id, "p");
+  int digest_calls = 0;
+  auto reconciled = Reconcile(WithDigests(copies, &digest_calls));
+  ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+  EXPECT_EQ(digest_calls, 1);
+  EXPECT_GT(reconciled->buckets_differ, 64 / kMostDifferingShare);
+  EXPECT_EQ(reconciled->ids_read, 500);
+  EXPECT_EQ(Sorted(copies.own), copies.primary);
+}
+
+TEST(ShardCopy, APrimaryWithoutDigestsHasEveryIdCompared) {
+  // A node of a build before digests: the action unknown, or refused to the cluster token.
+  for (const arrow::Status& refused :
+       {arrow::Status::NotImplemented("unknown action 'shard-digest'"),
+        arrow::Status::IOError("token 'nodes' has role cluster: it may only make the calls ",
+                               "between cluster nodes (read calls with local_only, ",
+                               "shard-fence), not action 'shard-digest'")}) {
+    Copies copies;
+    for (int64_t id = 0; id < 100; ++id) copies.primary.emplace_back(id, "p");
+    copies.own = {{3, "p"}, {200, "own"}};
+    ShardCopyEnv env = copies.Env();
+    env.source_digest = [&](const std::vector<int32_t>*,
+                            std::chrono::milliseconds) -> arrow::Result<Json> { return refused; };
+    auto reconciled = Reconcile(env);
+    ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+    EXPECT_EQ(reconciled->buckets, 0);
+    EXPECT_EQ(reconciled->ids_read, 102);
+    EXPECT_EQ(Sorted(copies.own), copies.primary);
+  }
+  // Any other failure of the primary's is the reconcile's.
+  Copies copies;
+  ShardCopyEnv env = copies.Env();
+  env.source_digest = [](const std::vector<int32_t>*,
+                         std::chrono::milliseconds) -> arrow::Result<Json> {
+    return arrow::Status::IOError("the primary is gone");
+  };
+  EXPECT_EQ(Reconcile(env).status().message(), "the primary is gone");
+}
+
+TEST(ShardCopy, BeforeTheFencesTheReconcilePassCopiesNoIdDeletedHereMeanwhile) {
+  Copies copies;
+  for (int64_t id = 0; id < 1000; ++id) copies.primary.emplace_back(id, "p");
+  copies.own = copies.primary;
+  std::erase_if(copies.own, [](const Row& row) { return row.first == 3 || row.first == 4; });
+  // A delete of 4 that runs here while the pass fetches the primary's rows (before the
+  // primary's part of it ran).
+  copies.on_primary_batch = [&](size_t) { copies.deletes.Note("d.__shard0", Json(4)); };
+  int digest_calls = 0;
+  auto reconciled = Reconcile(WithDigests(copies, &digest_calls), /*fenced=*/false);
+  ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+  EXPECT_EQ(reconciled->copied, 1);  // 3
+  Rows expected = copies.primary;
+  std::erase_if(expected, [](const Row& row) { return row.first == 4; });
+  EXPECT_EQ(Sorted(copies.own), Sorted(expected));
+}
+
 }  // namespace
 }  // namespace arbalest

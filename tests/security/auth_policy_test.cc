@@ -99,6 +99,9 @@ TEST(AuthPolicyTest, ClusterRoleMayOnlyHop) {
   // A replica's catch-up closes its source's shard fence.
   EXPECT_TRUE(Decide(node, ForAction("shard-fence", R"({"dataset":"a.__shard1"})")).allowed);
   EXPECT_FALSE(Decide(reader, ForAction("shard-fence", R"({"dataset":"a.__shard1"})")).allowed);
+  // And reads the digests of its source's copy.
+  EXPECT_TRUE(Decide(node, ForAction("shard-digest", R"({"dataset":"a","shard":1})")).allowed);
+  EXPECT_FALSE(Decide(reader, ForAction("shard-digest", R"({"dataset":"a","shard":1})")).allowed);
 }
 
 TEST(AuthPolicyTest, ShardDatasetsAreCheckedAsTheirDataset) {

@@ -1,0 +1,248 @@
+#include "cluster/shard_digest.h"
+
+#include <arrow/array.h>
+#include <arrow/status.h>
+#include <xxhash.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace arbalest {
+namespace {
+
+// Not the shard hash's (shard_map.cc, unseeded): the ids of one shard spread over every bucket.
+constexpr XXH64_hash_t kBucketSeed = 0x9e3779b97f4a7c15ULL;
+
+IdHash HashBytes(const void* bytes, size_t size, int32_t buckets) {
+  const XXH128_hash_t hash = XXH3_128bits_withSeed(bytes, size, kBucketSeed);
+  return IdHash{static_cast<int32_t>(hash.low64 % static_cast<uint64_t>(buckets)), hash.high64};
+}
+
+// An integer's 8 bytes as ShardDeletes::KeyOf's (the two's complement of an int64).
+IdHash HashInteger(uint64_t value, int32_t buckets) {
+  return HashBytes(&value, sizeof(value), buckets);
+}
+
+arrow::Result<std::string> TypeName(const arrow::Array& ids) {
+  switch (ids.type_id()) {
+    case arrow::Type::INT64:
+      return "int64";
+    case arrow::Type::UINT64:
+      return "uint64";
+    case arrow::Type::STRING:
+      return "string";
+    default:
+      return arrow::Status::Invalid("ids of type ", ids.type()->ToString(),
+                                    " cannot be sharded (int64, uint64 or utf8)");
+  }
+}
+
+arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& batch) {
+  auto ids = batch.GetColumnByName("id");
+  if (!ids) return arrow::Status::Invalid("a shard dataset's rows without an id column");
+  if (ids->null_count() > 0) return arrow::Status::Invalid("a shard dataset's row without an id");
+  return ids;
+}
+
+// Calls `each(ids, type)` for the id column of every batch of `reader`.
+template <class Each>
+arrow::Status ForEachIdColumn(arrow::RecordBatchReader& reader, const Each& each) {
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+    if (!batch) return arrow::Status::OK();
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    ARROW_RETURN_NOT_OK(each(*ids));
+  }
+}
+
+Json IdJson(const arrow::Array& ids, int64_t row) {
+  switch (ids.type_id()) {
+    case arrow::Type::INT64:
+      return static_cast<const arrow::Int64Array&>(ids).Value(row);
+    case arrow::Type::UINT64:
+      return static_cast<const arrow::UInt64Array&>(ids).Value(row);
+    default:
+      return std::string(static_cast<const arrow::StringArray&>(ids).GetView(row));
+  }
+}
+
+arrow::Status CheckBuckets(int64_t buckets) {
+  if (buckets < 1 || buckets > kMaxDigestBuckets) {
+    return arrow::Status::Invalid(kShardDigestAction, ": buckets must be in [1, ",
+                                  kMaxDigestBuckets, "], got ", buckets);
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace
+
+arrow::Result<IdHash> HashId(const arrow::Array& ids, int64_t row, int32_t buckets) {
+  switch (ids.type_id()) {
+    case arrow::Type::INT64:
+      return HashInteger(
+          static_cast<uint64_t>(static_cast<const arrow::Int64Array&>(ids).Value(row)), buckets);
+    case arrow::Type::UINT64:
+      return HashInteger(static_cast<const arrow::UInt64Array&>(ids).Value(row), buckets);
+    case arrow::Type::STRING: {
+      const std::string_view id = static_cast<const arrow::StringArray&>(ids).GetView(row);
+      return HashBytes(id.data(), id.size(), buckets);
+    }
+    default:
+      return TypeName(ids).status();
+  }
+}
+
+BucketTable::BucketTable(int32_t buckets) : counts_(buckets, 0), sums_(buckets, 0) {}
+
+arrow::Status BucketTable::Add(const arrow::Array& ids) {
+  ARROW_ASSIGN_OR_RAISE(std::string type, TypeName(ids));
+  if (type_ && *type_ != type) {
+    return arrow::Status::Invalid("ids of type ", type, " after ids of type ", *type_);
+  }
+  type_ = type;
+  const int32_t buckets = this->buckets();
+  for (int64_t row = 0; row < ids.length(); ++row) {
+    ARROW_ASSIGN_OR_RAISE(IdHash hash, HashId(ids, row, buckets));
+    ++counts_[hash.bucket];
+    sums_[hash.bucket] += hash.digest;  // modulo 2^64
+  }
+  rows_ += ids.length();
+  return arrow::Status::OK();
+}
+
+arrow::Status BucketTable::AddAll(arrow::RecordBatchReader& reader) {
+  return ForEachIdColumn(reader, [this](const arrow::Array& ids) { return Add(ids); });
+}
+
+std::vector<int32_t> BucketTable::Differing(const BucketTable& other) const {
+  std::vector<int32_t> differing;
+  for (int32_t bucket = 0; bucket < buckets(); ++bucket) {
+    if (counts_[bucket] != other.counts_[bucket] || sums_[bucket] != other.sums_[bucket]) {
+      differing.push_back(bucket);
+    }
+  }
+  return differing;
+}
+
+Json BucketTable::ToJson() const {
+  return {{"buckets", buckets()},
+          {"rows", rows_},
+          {"type", type_ ? Json(*type_) : Json(nullptr)},
+          {"counts", counts_},
+          {"sums", sums_}};
+}
+
+arrow::Result<BucketTable> BucketTable::FromJson(const Json& json) {
+  const auto invalid = [&] {
+    return arrow::Status::Invalid("a shard digest's table is malformed: ", JsonForMessage(json));
+  };
+  if (!json.is_object() || !json.contains("buckets") || !json["buckets"].is_number_integer() ||
+      !json.contains("counts") || !json["counts"].is_array() || !json.contains("sums") ||
+      !json["sums"].is_array()) {
+    return invalid();
+  }
+  const int64_t buckets = json["buckets"].get<int64_t>();
+  ARROW_RETURN_NOT_OK(CheckBuckets(buckets));
+  const Json& counts = json["counts"];
+  const Json& sums = json["sums"];
+  if (counts.size() != static_cast<size_t>(buckets) || sums.size() != counts.size()) {
+    return invalid();
+  }
+  BucketTable table(static_cast<int32_t>(buckets));
+  for (int32_t bucket = 0; bucket < table.buckets(); ++bucket) {
+    if (!counts[bucket].is_number_integer() || !sums[bucket].is_number_integer()) {
+      return invalid();
+    }
+    table.counts_[bucket] = counts[bucket].get<int64_t>();
+    table.sums_[bucket] = sums[bucket].is_number_unsigned()
+                              ? sums[bucket].get<uint64_t>()
+                              : static_cast<uint64_t>(sums[bucket].get<int64_t>());
+    table.rows_ += table.counts_[bucket];
+  }
+  if (json.contains("type") && json["type"].is_string()) {
+    table.type_ = json["type"].get<std::string>();
+  }
+  return table;
+}
+
+arrow::Result<BucketIds> IdsInBuckets(arrow::RecordBatchReader& reader,
+                                      const std::set<int32_t>& buckets, int32_t of) {
+  BucketIds found;
+  ARROW_RETURN_NOT_OK(ForEachIdColumn(reader, [&](const arrow::Array& ids) -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(found.type, TypeName(ids));
+    for (int64_t row = 0; row < ids.length(); ++row) {
+      ARROW_ASSIGN_OR_RAISE(IdHash hash, HashId(ids, row, of));
+      if (buckets.contains(hash.bucket)) found.ids.push_back(IdJson(ids, row));
+    }
+    return arrow::Status::OK();
+  }));
+  return found;
+}
+
+arrow::Result<ShardDigestRequest> ParseShardDigestRequest(std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(Json json, ParseJsonObject(body, kShardDigestAction));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(json, {"dataset", "shard", "buckets", "ids_of", "local_only"},
+                                     kShardDigestAction));
+  if (!json.contains("dataset") || !json["dataset"].is_string() || !json.contains("shard") ||
+      !json["shard"].is_number_integer()) {
+    return arrow::Status::Invalid(kShardDigestAction, " needs dataset (a string) and shard (an ",
+                                  "integer): ", JsonForMessage(json));
+  }
+  ShardDigestRequest request;
+  request.dataset = json["dataset"].get<std::string>();
+  const int64_t shard = json["shard"].get<int64_t>();
+  if (shard < 0 || shard > INT32_MAX) {
+    return arrow::Status::Invalid(kShardDigestAction, ": shard must be >= 0, got ", shard);
+  }
+  request.shard = static_cast<int32_t>(shard);
+  ARROW_ASSIGN_OR_RAISE(auto buckets, GetOptionalInt(json, "buckets", kShardDigestAction));
+  if (buckets) {
+    ARROW_RETURN_NOT_OK(CheckBuckets(*buckets));
+    request.buckets = static_cast<int32_t>(*buckets);
+  }
+  if (json.contains("ids_of")) {
+    const Json& ids_of = json["ids_of"];
+    if (!ids_of.is_array()) {
+      return arrow::Status::Invalid(kShardDigestAction, ": ids_of must be an array of buckets, ",
+                                    "got ", JsonForMessage(ids_of));
+    }
+    request.ids_of.emplace();
+    for (const Json& bucket : ids_of) {
+      if (!bucket.is_number_integer() || bucket.get<int64_t>() < 0 ||
+          bucket.get<int64_t>() >= request.buckets) {
+        return arrow::Status::Invalid(kShardDigestAction, ": ids_of holds ", JsonForMessage(bucket),
+                                      ", not a bucket in [0, ", request.buckets, ")");
+      }
+      request.ids_of->insert(bucket.get<int32_t>());
+    }
+  }
+  return request;
+}
+
+Json ShardDigestBody(const std::string& dataset, int32_t shard, int32_t buckets,
+                     const std::vector<int32_t>* ids_of) {
+  Json body{{"dataset", dataset}, {"shard", shard}, {"buckets", buckets}, {"local_only", true}};
+  if (ids_of) body["ids_of"] = *ids_of;
+  return body;
+}
+
+arrow::Result<Json> AnswerShardDigest(const ShardDigestRequest& request,
+                                      arrow::RecordBatchReader& ids) {
+  const auto started = std::chrono::steady_clock::now();
+  Json answer;
+  if (request.ids_of) {
+    ARROW_ASSIGN_OR_RAISE(BucketIds found, IdsInBuckets(ids, *request.ids_of, request.buckets));
+    answer = {{"type", found.type ? Json(*found.type) : Json(nullptr)},
+              {"ids", std::move(found.ids)}};
+  } else {
+    BucketTable table(request.buckets);
+    ARROW_RETURN_NOT_OK(table.AddAll(ids));
+    answer = table.ToJson();
+  }
+  answer["seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return answer;
+}
+
+}  // namespace arbalest
