@@ -1,5 +1,5 @@
 """Compaction of one segment of ten against the compaction of one whole-dataset graph, on the
-same data in the same run.
+same data in the same run, for one or more server builds side by side.
 
 For each layout, a server started by this script takes --rows random float32 rows of --dim
 dimensions (ids 0..rows-1, 10k-row puts) and indexes them all; then --deleted of the rows of
@@ -8,11 +8,17 @@ times the compaction. Layouts:
   one segment   no --segment-max-bytes: one graph over every row, repaired as a whole;
   ten segments  --segment-max-bytes of a tenth of the vectors: only the segment holding the
                 deleted rows loses rows, so only its graph is repaired; the others keep theirs.
+With --text every row also carries a `body` column of --words random words (from a vocabulary
+of 5,000), full-text indexed, so the text index is part of what a compaction renumbers. With
+--unique-ids the dataset's ids are unique keys (`longbow.unique_id`), so the id map is too.
 
     .venv/bin/python bench/compact/segment_compaction_bench.py [--rows 200000] [--dim 64]
-        [--deleted 0.3] [--reps 2] [--bin build/release/arbalest]
+        [--deleted 0.3] [--reps 2] [--text] [--unique-ids]
+        [--bin build/release/arbalest | --bin before=<binary> --bin after=<binary>]
 
-Prints one JSON line per run and a summary with the ratio of the medians.
+Builds and layouts alternate within each repetition, so load drifts hit them alike. Prints one
+JSON line per run and, per build, the medians and the ratio one graph / ten segments; with two
+builds, also the ratio of the ten-segment medians (first build / each later one).
 """
 
 from __future__ import annotations
@@ -27,14 +33,34 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "integration"))
 from arbalest_util import ServerProcess, action, make_table, put_table  # noqa: E402
 
 COMMAND = "bench/compact/segment_compaction_bench.py"
+VOCABULARY = 5_000
 
 
-def run(workdir: Path, args, segments: int, seed: int) -> dict:
+def text_column(rows: int, words: int, rng) -> pa.Array:
+    vocabulary = np.array([f"w{i}" for i in range(VOCABULARY)])
+    # Zipf-like: a few common words, a long tail, as natural text.
+    picks = np.minimum(rng.zipf(1.3, size=(rows, words)) - 1, VOCABULARY - 1)
+    return pa.array([" ".join(vocabulary[row]) for row in picks], type=pa.string())
+
+
+def build_table(args, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    table = make_table(args.rows, d=args.dim, extra=False, rng=rng)
+    if args.text:
+        table = table.append_column("body", text_column(args.rows, args.words, rng))
+    if args.unique_ids:
+        table = table.replace_schema_metadata({"longbow.unique_id": "true"})
+    return table
+
+
+def run(workdir: Path, binary: str, args, table: pa.Table, segments: int, seed: int) -> dict:
+    os.environ["ARBALEST_BIN"] = binary
     extra = ["--compact-deleted-fraction", "0", "--fsync", "none", "--snapshot-interval", "0",
              "--log-level", "warn"]
     if segments > 1:
@@ -42,7 +68,6 @@ def run(workdir: Path, args, segments: int, seed: int) -> dict:
     srv = ServerProcess(workdir, extra).start()
     try:
         name = "bench"
-        table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(seed))
         put_table(srv.data, name, table, batch_size=10_000)
         ready = action(srv.data, "check_readiness", {"dataset": name, "wait": 600})[0]
         assert ready["status"] == "READY", ready
@@ -71,22 +96,46 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--deleted", type=float, default=0.3)
     parser.add_argument("--reps", type=int, default=2)
-    parser.add_argument("--bin", default=None)
+    parser.add_argument("--text", action="store_true")
+    parser.add_argument("--words", type=int, default=12)
+    parser.add_argument("--unique-ids", action="store_true")
+    parser.add_argument("--bin", action="append", default=[],
+                        help="a server binary, or label=binary; repeat to compare builds")
+    parser.add_argument("--layouts", default="1,10", help="segment counts to run")
     args = parser.parse_args()
-    if args.bin:
-        os.environ["ARBALEST_BIN"] = args.bin
-    seconds: dict[int, list[float]] = {1: [], 10: []}
+    binaries = {}
+    for spec in args.bin or [os.environ.get("ARBALEST_BIN", "build/release/arbalest")]:
+        label, _, path = spec.rpartition("=")
+        binaries[label or path] = path
+    layouts = [int(x) for x in args.layouts.split(",")]
+    seconds = {label: {n: [] for n in layouts} for label in binaries}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.reps):
-            for segments in (1, 10):  # alternated, so load drifts hit both alike
-                line = run(Path(tmp) / f"run{rep}-{segments}", args, segments, seed=rep)
-                print(json.dumps(line), flush=True)
-                seconds[segments].append(line["server_seconds"])
-    one, ten = statistics.median(seconds[1]), statistics.median(seconds[10])
-    print(json.dumps({"median_seconds_one_segment": one, "median_seconds_ten_segments": ten,
-                      "ratio": round(one / ten, 2) if ten else None}))
+            table = build_table(args, seed=rep)
+            for label, binary in binaries.items():
+                for segments in layouts:
+                    line = run(Path(tmp) / f"run{rep}-{label}-{segments}".replace("/", "_"),
+                               binary, args, table, segments, seed=rep)
+                    line["build"] = label
+                    print(json.dumps(line), flush=True)
+                    seconds[label][segments].append(line["server_seconds"])
+    medians = {label: {n: statistics.median(v) for n, v in by.items()}
+               for label, by in seconds.items()}
+    for label, by in medians.items():
+        summary = {"build": label, **{f"median_seconds_{n}_segments": s for n, s in by.items()}}
+        if 1 in by and 10 in by and by[10]:
+            summary["ratio_one_over_ten"] = round(by[1] / by[10], 2)
+        print(json.dumps(summary))
+    labels = list(medians)
+    for label in labels[1:]:
+        for n in layouts:
+            if medians[label][n]:
+                print(json.dumps({"layout_segments": n, "speedup": f"{labels[0]} / {label}",
+                                  "ratio": round(medians[labels[0]][n] / medians[label][n], 2)}))
+    flags = " --text" * args.text + " --unique-ids" * args.unique_ids
     print(f"reproduce: .venv/bin/python {COMMAND} --rows {args.rows} --dim {args.dim} "
-          f"--deleted {args.deleted} --reps {args.reps}")
+          f"--deleted {args.deleted} --reps {args.reps}{flags} --layouts {args.layouts} "
+          + " ".join(f"--bin {label}=<binary>" for label in binaries))
 
 
 if __name__ == "__main__":

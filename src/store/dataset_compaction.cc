@@ -20,11 +20,21 @@ namespace {
 // schema) into batches of up to this many rows, so that scans do not crawl through slivers.
 constexpr int64_t kCoalescedRows = int64_t{64} << 10;
 
-// `batches` (rows numbered across them from 0) less the rows in `dropped`, small runs of them
-// concatenated. Batches that lose no row and join no run are kept as they are (not copied).
+// A dataset's row range [first, end).
+struct RowRange {
+  int64_t first = 0;
+  int64_t end = 0;
+};
+
+// `batches` (rows numbered across them from 0) less the rows in `dropped`, which all lie in
+// `rewritten` (sorted, disjoint: the segments that lose rows). Batches that overlap no range
+// of `rewritten` are kept as they are (not even looked at); those that do lose their dropped
+// rows, and small runs of them are concatenated. *first_rewritten: the first row of the
+// first batch that overlaps a range (no dropped row lies below it), or the row count.
 arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropRows(
     const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, const TombstoneSet& dropped,
-    const std::function<bool()>& cancelled) {
+    const std::vector<RowRange>& rewritten, const std::function<bool()>& cancelled,
+    int64_t* first_rewritten) {
   std::vector<std::shared_ptr<arrow::RecordBatch>> out;
   arrow::RecordBatchVector run;
   int64_t run_rows = 0;
@@ -39,10 +49,21 @@ arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropRows(
     return arrow::Status::OK();
   };
   int64_t first_row = 0;
+  *first_rewritten = -1;
+  size_t range = 0;
   for (const auto& stored : batches) {
+    const int64_t end = first_row + stored->num_rows();
+    while (range < rewritten.size() && rewritten[range].end <= first_row) ++range;
+    if (range == rewritten.size() || rewritten[range].first >= end) {  // untouched: shared
+      ARROW_RETURN_NOT_OK(flush());
+      if (stored->num_rows() > 0) out.push_back(stored);
+      first_row = end;
+      continue;
+    }
     if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
+    if (*first_rewritten < 0) *first_rewritten = first_row;
     ARROW_ASSIGN_OR_RAISE(auto kept, dropped.DropDeleted(stored, first_row));
-    first_row += stored->num_rows();
+    first_row = end;
     if (kept->num_rows() == 0) continue;
     const bool joins = !run.empty() && run_rows + kept->num_rows() <= kCoalescedRows &&
                        run.back()->schema()->Equals(*kept->schema());
@@ -51,6 +72,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropRows(
     run.push_back(std::move(kept));
   }
   ARROW_RETURN_NOT_OK(flush());
+  if (*first_rewritten < 0) *first_rewritten = first_row;
   return out;
 }
 
@@ -77,8 +99,7 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
   if (plan->dropped_.isEmpty()) return plan;
 
   const TombstoneSet drop(plan->dropped_);
-  ARROW_ASSIGN_OR_RAISE(plan->batches_, DropRows(view.batches, drop, cancelled));
-  plan->bytes_ = BatchBytes(plan->batches_);
+  std::vector<RowRange> rewritten;
   for (const SegmentView& segment : view.segments) {
     if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
     plan->segment_firsts_.push_back(segment.first_row -
@@ -89,6 +110,7 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
           {std::const_pointer_cast<HnswIndex>(segment.graph), segment.indexed_rows});
       continue;
     }
+    rewritten.push_back({segment.first_row, segment.end_row()});
     ARROW_ASSIGN_OR_RAISE(std::unique_ptr<HnswIndex> graph,
                           HnswCompaction::Compact(*segment.graph, local, threads));
     const int64_t linked = segment.linked_rows();
@@ -96,13 +118,21 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
         {std::move(graph), linked - static_cast<int64_t>(drop.CountIn(
                                         segment.first_row, segment.first_row + linked))});
   }
+  ARROW_ASSIGN_OR_RAISE(plan->batches_,
+                        DropRows(view.batches, drop, rewritten, cancelled, &plan->rewritten_from_));
+  plan->bytes_ = BatchBytes(plan->batches_);
   if (view.text) {
-    ARROW_ASSIGN_OR_RAISE(plan->text_, view.text->EmptyCopy());
-    int64_t first_row = 0;
-    for (const auto& batch : plan->batches_) {
-      if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
-      ARROW_RETURN_NOT_OK(plan->text_->Add(*batch, first_row));
-      first_row += batch->num_rows();
+    // The same index, renumbered: every dropped row is deleted, so out of the index already.
+    plan->text_ = view.text->Compacted(plan->dropped_);
+    if (!plan->text_) {  // past 32-bit keys: indexed again, from 0
+      plan->text_rebuilt_ = true;
+      ARROW_ASSIGN_OR_RAISE(plan->text_, view.text->EmptyCopy());
+      int64_t first_row = 0;
+      for (const auto& batch : plan->batches_) {
+        if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
+        ARROW_RETURN_NOT_OK(plan->text_->Add(*batch, first_row));
+        first_row += batch->num_rows();
+      }
     }
   }
   return plan;
@@ -115,7 +145,9 @@ void Dataset::ExtendPlan(CompactionPlan& plan, const DatasetSnapshot& view) {
     if (first_row >= plan.covered_rows_) {
       plan.batches_.push_back(batch);
       plan.bytes_ += arrow::util::TotalBufferSize(*batch);
-      IndexText(plan.text_.get(), *batch, std::nullopt, first_row - shift);
+      // A shared text index has them already (Publish adds them to whichever view it holds;
+      // both number them alike); a rebuilt one takes them here.
+      if (plan.text_rebuilt_) IndexText(plan.text_.get(), *batch, std::nullopt, first_row - shift);
     }
     first_row += batch->num_rows();
   }
@@ -137,7 +169,7 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
   ExtendPlan(plan, last);
   const Roaring& dropped = plan.dropped_;
   Roaring still_deleted = CompactedRowNumbers(last.deleted->rows(), dropped);
-  if (plan.text_) {
+  if (plan.text_rebuilt_) {
     for (const uint32_t row : still_deleted) plan.text_->Remove(row);
   }
   auto deleted = std::make_shared<const TombstoneSet>(std::move(still_deleted));
@@ -162,8 +194,13 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     }
     segment_firsts_ = std::move(plan.segment_firsts_);
     index_->Replace(std::move(plan.graphs_));
-    shared_rows_ = 0;  // the compacted graph has its own copy until shared again
-    shared_allocated_bytes_ = 0;
+    // Rows below the first rewritten batch keep their batches, which still share their
+    // graphs' vectors; from there on the batches are copies or views of replaced graphs (or of
+    // later segments' graphs, shared again with them: the shared rows are a prefix).
+    if (shared_rows_ > plan.rewritten_from_) {
+      shared_allocated_bytes_ -= LentBytes(last.segments, plan.rewritten_from_, shared_rows_);
+      shared_rows_ = plan.rewritten_from_;
+    }
     published_lsn_ = std::max(published_lsn_, lsn);
     compaction_totals_.compactions += 1;
     compaction_totals_.reclaimed_rows += reclaimed_rows;

@@ -2,8 +2,12 @@
 // path, and Dataset::PublishCompaction, which swaps it in. Compaction drops deleted rows from
 // the batches, the segments' graphs and the text index and renumbers the rows that survive
 // densely in order: row r becomes r minus the number of dropped rows below it. A segment that
-// loses no row keeps its graph; only its first row moves down. Rows appended after the
-// plan was made all lie above the dropped ones, so they simply move down by dropped().
+// loses no row keeps its graph and its batches (not copied); only its first row moves down.
+// Rows appended after the plan was made all lie above the dropped ones, so they simply move
+// down by dropped(). The work is proportional to the segments that lose rows, except for
+// steps linear in small things: one step per batch and per segment, and the tombstones and
+// ids renumbered (tombstones: one step per deleted row; the id map of a dataset with unique
+// ids: one per id).
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -41,7 +45,15 @@ class CompactionPlan {
   // hold.
   std::vector<int64_t> segment_firsts_;
   std::vector<DatasetIndex::SegmentGraph> graphs_;
-  std::shared_ptr<DatasetText> text_;  // over batches_; null without text columns
+  // The text index numbered as batches_ (null without text columns): the same index under a
+  // new numbering (DatasetText::Compacted), or, where that cannot be, one rebuilt from
+  // batches_ (text_rebuilt_), which then also takes the rows published since the plan.
+  std::shared_ptr<DatasetText> text_;
+  bool text_rebuilt_ = false;
+  // Rows from here on (the same number before and after: no dropped row lies below it) are
+  // in batches the compaction copied or in segments whose graph it replaced: vectors shared
+  // with a graph are shared again from here.
+  int64_t rewritten_from_ = 0;
 };
 
 }  // namespace arbalest

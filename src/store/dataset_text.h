@@ -2,6 +2,15 @@
 // dataset is created) and the BM25 index over them (text/text_index.h), fed as batches are
 // published, before the put that carried them is acked. A dataset without text columns has
 // no DatasetText at all, so it pays nothing for hybrid search.
+//
+// Numbering: callers speak dataset rows; the index holds each row under a key that never
+// changes. Keys are the row numbers the dataset would have had if no compaction had ever
+// dropped a row: a DatasetText is one numbering (a view) of a shared index, and `gone` holds
+// the keys of the rows compactions dropped, so row = key - (gone keys below it). A compaction
+// makes a new view (Compacted) in time proportional to the rows it drops, instead of indexing
+// every surviving row again; the old view stays valid for readers of the old snapshot, since
+// both views map the same keys. Rows appended after a compaction lie above every gone key:
+// key = row + gone.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -10,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <roaring/roaring.hh>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,11 +47,18 @@ class DatasetText {
   // selects no text column. Invalid as TextColumnsFor.
   static arrow::Result<std::unique_ptr<DatasetText>> Make(const arrow::Schema& schema);
 
-  // A new, empty index over the same columns: a compaction rebuilds the index into it.
+  // A new, empty index over the same columns: a compaction that cannot use Compacted
+  // rebuilds the index into it.
   arrow::Result<std::unique_ptr<DatasetText>> EmptyCopy() const;
 
+  // This index numbered as after a compaction that drops `dropped` (rows of this view, every
+  // one of them removed from the index already: compactions drop only deleted rows, and a
+  // delete removes its rows). Shares the index with this view; costs O(|dropped|) rank steps.
+  // Null when a key would pass 2^32 - 1 (the gone keys are a 32-bit bitmap): rebuild then.
+  std::shared_ptr<DatasetText> Compacted(const Roaring& dropped) const;
+
   // The indexed columns' names, in schema order.
-  const std::vector<std::string>& columns() const { return names_; }
+  const std::vector<std::string>& columns() const;
 
   // Indexes every row of `batch` (a stored batch: the text columns sit at the positions
   // TextColumnsFor gave) as dataset rows first_row, first_row + 1, ... A row's text columns
@@ -62,14 +79,27 @@ class DatasetText {
   std::vector<ScoredRow> Search(std::string_view query, size_t k, const RowFilter& filter) const;
 
   // Counts and memory (walks the dictionary: for the stats action, not per query).
-  TextIndexStats Stats() const { return index_.Stats(); }
+  TextIndexStats Stats() const { return shared_->index.Stats(); }
 
  private:
-  DatasetText(std::vector<int> columns, std::vector<std::string> names, Tokenizer tokenizer);
+  // What every view of one index shares.
+  struct Shared {
+    Shared(std::vector<int> columns, std::vector<std::string> names, Tokenizer tokenizer);
+    const std::vector<int> columns;
+    const std::vector<std::string> names;
+    TextIndex index;
+  };
 
-  const std::vector<int> columns_;
-  const std::vector<std::string> names_;
-  TextIndex index_;
+  DatasetText(std::shared_ptr<Shared> shared, Roaring gone);
+
+  // The index key of dataset row `row` in this view, and back.
+  uint64_t KeyOf(uint64_t row) const;
+  uint64_t RowOf(uint64_t key) const;
+
+  const std::shared_ptr<Shared> shared_;
+  const Roaring gone_;          // keys of rows dropped by compactions; run-optimized
+  const uint64_t gone_count_;   // gone_.cardinality()
+  const uint64_t first_after_;  // rows from this one on lie above every gone key
 };
 
 }  // namespace arbalest

@@ -96,9 +96,18 @@ arrow::Status IdRowMap::Assign(const arrow::Array& ids, int64_t first_row) {
 
 void IdRowMap::Compacted(const Roaring& dropped) {
   if (dropped.isEmpty()) return;
+  // Still one step per id, but rows below the first dropped one stay and rows above the last
+  // move down by all of them: only the rows between need a rank.
+  const uint32_t first = dropped.minimum(), last = dropped.maximum();
+  const auto count = static_cast<uint32_t>(dropped.cardinality());
   const auto renumber = [&](auto& map, auto on_erase) {
     for (auto it = map.begin(); it != map.end();) {
-      if (dropped.contains(it->second)) {
+      if (it->second < first) {
+        ++it;
+      } else if (it->second > last) {
+        it->second -= count;
+        ++it;
+      } else if (dropped.contains(it->second)) {
         on_erase(it->first);
         it = map.erase(it);
       } else {

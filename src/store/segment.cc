@@ -55,4 +55,21 @@ MemoryUsage GraphMemory(const std::vector<SegmentView>& segments) {
   return total;
 }
 
+int64_t LentBytes(const std::vector<SegmentView>& segments, int64_t from, int64_t to) {
+  int64_t bytes = 0;
+  for (const SegmentView& segment : segments) {
+    const int64_t begin = std::max(from, segment.first_row) - segment.first_row;
+    const int64_t end = std::min(to, segment.end_row()) - segment.first_row;
+    const RecordArena& arena = segment.graph->rows().rows();
+    const auto chunk = static_cast<int64_t>(arena.records_per_chunk());
+    for (int64_t row = begin; row < end; row = (row / chunk + 1) * chunk) {
+      const int64_t run = std::min(end, (row / chunk + 1) * chunk) - row;
+      if (arena.Owns(static_cast<uint64_t>(row))) {
+        bytes += run * static_cast<int64_t>(segment.graph->rows().row_bytes());
+      }
+    }
+  }
+  return bytes;
+}
+
 }  // namespace arbalest

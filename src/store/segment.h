@@ -69,6 +69,10 @@ Roaring LocalRows(const Roaring& rows, int64_t first, int64_t end);
 Roaring DeletedInSegmentsPast(const std::vector<SegmentView>& segments, const Roaring& deleted,
                               double fraction);
 
+// The bytes of its graphs' own (allocated, not mapped) memory that the batches of rows
+// [from, to) of `segments` borrow once shared (ShareVectors' lent_allocated_bytes).
+int64_t LentBytes(const std::vector<SegmentView>& segments, int64_t from, int64_t to);
+
 // The memory of every segment's graph together.
 MemoryUsage GraphMemory(const std::vector<SegmentView>& segments);
 

@@ -46,10 +46,16 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> TombstoneSet::DropDeleted(
 }
 
 Roaring CompactedRowNumbers(const Roaring& rows, const Roaring& dropped) {
+  if (dropped.isEmpty()) return rows;
+  // One walk over both, in order: a row moves down by the dropped rows passed so far.
   std::vector<uint32_t> kept;
-  kept.reserve((rows - dropped).cardinality());
-  for (const uint32_t row : rows - dropped) {
-    kept.push_back(row - static_cast<uint32_t>(dropped.rank(row)));
+  kept.reserve(rows.cardinality());
+  auto next_dropped = dropped.begin();
+  uint32_t below = 0;
+  for (const uint32_t row : rows) {
+    for (; next_dropped != dropped.end() && *next_dropped < row; ++next_dropped) ++below;
+    if (next_dropped != dropped.end() && *next_dropped == row) continue;
+    kept.push_back(row - below);
   }
   Roaring renumbered;
   renumbered.addMany(kept.size(), kept.data());

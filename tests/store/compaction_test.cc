@@ -8,9 +8,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iomanip>
 #include <iterator>
 #include <set>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "doc_batches.h"
 #include "logged_store_test.h"
@@ -185,6 +189,114 @@ TEST_F(CompactionTest, TextIndexFollowsTheRenumbering) {
   EXPECT_EQ(IdsIn(*arrow::Table::FromRecordBatches({result}).ValueOrDie()),
             (std::set<int64_t>{16, 24, 28, 32, 36, 100}));
   EXPECT_EQ(dataset->text()->Stats().live_rows, 30u);
+}
+
+// Words of a small vocabulary, drawn so that terms have different document frequencies and
+// documents different lengths: BM25's N, df and avgdl all matter to the ranking.
+std::string Body(int i) {
+  static const char* const kWords[] = {"amber", "basalt",  "cedar",  "delta", "ember",
+                                       "fjord", "glacier", "harbor", "iris",  "juniper"};
+  std::ostringstream body;
+  for (int j = 0; j <= (i * 7) % 5; ++j) body << kWords[(i * (j + 3) + j * j) % 10] << ' ';
+  return body.str();
+}
+
+// Rows of ids [first, first + count), 20 rows to a segment.
+std::shared_ptr<arrow::RecordBatch> SegmentedDocs(int first, int count) {
+  std::vector<testing::Doc> docs;
+  for (int i = first; i < first + count; ++i) {
+    // Distinct distances to any query, so that the dense side has no ties to break.
+    const auto x = static_cast<float>(i);
+    docs.push_back({Body(i), {static_cast<float>(i % 13) + 0.0137f * x, 0.0071f * x * x}, 0});
+  }
+  return testing::DocBatch(
+      first, docs,
+      arrow::key_value_metadata({"index.segment_max_bytes"}, {"160"}));  // 20 rows of 2 floats
+}
+
+// The text ranking (rows and BM25 scores) and the hybrid ranking (ids) of `dataset` for a
+// few queries.
+std::vector<std::string> Rankings(const Dataset& dataset) {
+  std::vector<std::string> out;
+  const RowFilter any = RowFilter::FromPredicate([](uint64_t) { return true; });
+  for (const std::string query : {"amber", "basalt cedar", "glacier iris juniper", "delta"}) {
+    std::ostringstream text;
+    text << std::setprecision(17) << query << ':';
+    for (const ScoredRow& hit : dataset.text()->Search(query, 50, any)) {
+      text << ' ' << hit.row << '=' << hit.score;
+    }
+    out.push_back(text.str());
+    SearchRequest request;
+    request.text_query = query;
+    request.query = {3, 3};
+    request.alpha = 0.5;
+    request.k = 30;
+    auto result = SearchDataset(dataset, request);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    const auto& ids = static_cast<const arrow::Int64Array&>(*(*result)->GetColumnByName("id"));
+    std::ostringstream hybrid;
+    hybrid << query << " hybrid:";
+    for (int64_t i = 0; i < ids.length(); ++i) hybrid << ' ' << ids.Value(i);
+    out.push_back(hybrid.str());
+  }
+  return out;
+}
+
+// A compaction renumbers the text index without indexing it again (DatasetText::Compacted):
+// after compacting one segment of ten, then two more segments on either side of it, with
+// rows appended and deleted between, every query ranks the rows (BM25 scores included) and
+// the hybrid search returns them exactly as a dataset that only ever held the surviving rows,
+// before and after a restart that replays the compactions.
+TEST_F(CompactionTest, TextIndexAfterSegmentCompactionsRanksAsAFreshOne) {
+  std::set<int64_t> gone;
+  int64_t end = 200;  // ids [0, end) were put
+  auto fresh_rankings = [&](VectorStore& store, const std::string& name) {
+    const std::set<int64_t> live = Range(0, end, gone);
+    std::shared_ptr<Dataset> fresh;
+    // The surviving rows in order, in batches of one segment's worth.
+    std::vector<int64_t> ids(live.begin(), live.end());
+    for (size_t at = 0; at < ids.size(); at += 20) {
+      arrow::RecordBatchVector parts;
+      for (size_t i = at; i < std::min(ids.size(), at + 20); ++i) {
+        parts.push_back(SegmentedDocs(static_cast<int>(ids[i]), 1));
+      }
+      auto batch = arrow::ConcatenateRecordBatches(parts).ValueOrDie();
+      if (!fresh) {
+        fresh = Put(store, name, batch);
+      } else {
+        EXPECT_TRUE(store.Append(*fresh, batch).ok());
+      }
+    }
+    return Rankings(*fresh);
+  };
+  std::vector<std::string> compacted;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "ds", SegmentedDocs(0, 20));
+    for (int first = 20; first < 200; first += 20) {
+      ASSERT_TRUE(store->Append(*dataset, SegmentedDocs(first, 20)).ok());
+    }
+    ASSERT_EQ(dataset->Snapshot().segments.size(), 10u);
+    // 30% of the fifth segment.
+    const std::vector<int64_t> fifth = {81, 84, 88, 90, 95, 99};
+    ASSERT_EQ(Delete(*store, *dataset, fifth), 6);
+    gone.insert(fifth.begin(), fifth.end());
+    ASSERT_EQ(Compact(*store, *dataset).reclaimed_rows, 6);
+    EXPECT_EQ(Rankings(*dataset), fresh_rankings(*store, "fresh1"));
+    // Rows appended after it, deletes below, inside and above the compacted rows, and a
+    // second compaction of segments on both sides of the first.
+    ASSERT_TRUE(store->Append(*dataset, SegmentedDocs(200, 60)).ok());
+    end = 260;
+    // 98: the last row below the last compacted one (the edge of DatasetText::KeyOf).
+    const std::vector<int64_t> more = {20, 25, 39, 82, 98, 150, 151, 159, 230};
+    ASSERT_EQ(Delete(*store, *dataset, more), 9);
+    gone.insert(more.begin(), more.end());
+    ASSERT_EQ(Compact(*store, *dataset).reclaimed_rows, 9);
+    compacted = Rankings(*dataset);
+    EXPECT_EQ(compacted, fresh_rankings(*store, "fresh3"));
+  }
+  auto store = Open();
+  EXPECT_EQ(Rankings(**store->Get("ds")), compacted);
 }
 
 TEST_F(CompactionTest, RestartReplaysTheCompactionAtItsPlaceInTheLog) {

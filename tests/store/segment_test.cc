@@ -338,6 +338,8 @@ TEST_F(SegmentTest, CompactionKeepsTheGraphsOfSegmentsThatLostNoRow) {
   auto store = Open();
   auto dataset = Fill(*store, 500);
   ASSERT_EQ(IndexRows(*dataset, 1000), 500);
+  const int64_t shared = dataset->shared_vector_rows();  // the sealed segments' rows at least
+  ASSERT_GE(shared, 400);
   const DatasetSnapshot before = dataset->Snapshot();
   std::vector<int64_t> deleted;
   for (int64_t id = 100; id < 200; id += 3) deleted.push_back(id);  // segment 1 only
@@ -356,6 +358,21 @@ TEST_F(SegmentTest, CompactionKeepsTheGraphsOfSegmentsThatLostNoRow) {
               before.segments[s].first_row - static_cast<int64_t>(deleted.size()));
   }
   EXPECT_EQ(after.indexed_rows, after.num_rows);
+  // The other segments' batches are the same objects (not copied), and still share their
+  // graphs' vectors: sharing starts again at the compacted segment.
+  const std::set<std::shared_ptr<arrow::RecordBatch>> kept(before.batches.begin(),
+                                                           before.batches.end());
+  int64_t first_row = 0, in_segment_1 = 0;
+  for (const auto& batch : before.batches) {
+    in_segment_1 += first_row >= 100 && first_row < 200;
+    first_row += batch->num_rows();
+  }
+  EXPECT_EQ(std::count_if(after.batches.begin(), after.batches.end(),
+                          [&](const auto& batch) { return kept.contains(batch); }),
+            static_cast<int64_t>(before.batches.size()) - in_segment_1);
+  EXPECT_EQ(dataset->shared_vector_rows(), 100);
+  ASSERT_EQ(IndexRows(*dataset, 1000), 0);
+  EXPECT_EQ(dataset->shared_vector_rows(), shared - static_cast<int64_t>(deleted.size()));
   const std::set<int64_t> gone(deleted.begin(), deleted.end());
   EXPECT_GE(Recall(*dataset, gone), 0.95);
 }
