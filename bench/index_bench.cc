@@ -14,7 +14,8 @@
 // set's rows are unit vectors: inner product = cosine).
 //
 // Our index runs on full vectors, SQ8 codes and PQ codes (both re-ranked), and on full vectors
-// with float32 construction distances (arb-f32build: no float16 construction copies); arb-rowwise
+// with float32 construction distances (arb-f32build: no float16 construction copies) or int8
+// construction codes (arb-int8build: 1 byte per dimension instead of 2); arb-rowwise
 // links rows one by one instead of in sub-batches, arb-4k allocates without huge pages.
 // --element stores our rows as float16, bfloat16, int8 or uint8: the data is first rounded to
 // that type's values (integers: scaled by --int-scale, uint8 shifted by 128), and every engine
@@ -24,7 +25,8 @@
 //               [--pq-m BYTES] [--base BASE.fbin --query-file QUERIES.fbin]
 //               [--data DIR] [--metric l2|cosine|dot]
 //               [--element float32|float16|bfloat16|int8|uint8] [--int-scale S]
-//               [--engines arbalest,arb-f32build,arb-rowwise,arb-4k,arb-sq8,arb-pq,hnswlib,faiss]
+//               [--engines
+//               arbalest,arb-f32build,arb-int8build,arb-rowwise,arb-4k,arb-sq8,arb-pq,hnswlib,faiss]
 #include <faiss/IndexHNSW.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
@@ -256,13 +258,15 @@ GraphShape BottomShape(const Engine& engine, size_t rows) {
 class ArbalestEngine final : public Engine {
  public:
   ArbalestEngine(const Config& config, Quantization quantization, std::string name,
-                 bool float16_build = true, bool batch_link = true, bool huge_pages = true)
+                 bool float16_build = true, bool batch_link = true, bool huge_pages = true,
+                 bool int8_build = false)
       : index_(HnswIndex::Make(config.dim, config.metric, config.element,
                                {.m = config.m,
                                 .ef_construction = config.efc,
                                 .quantization = quantization,
                                 .pq_m = config.pq_m,
                                 .float16_build = float16_build,
+                                .int8_build = int8_build,
                                 .batch_link = batch_link})
                    .ValueOrDie()),
         name_(std::move(name)),
@@ -615,6 +619,12 @@ int Main(int argc, char** argv) {
          return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arb-f32build",
                                                  /*float16_build=*/false);
        }},
+      {"arb-int8build",
+       [&] {
+         return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arb-int8build",
+                                                 /*float16_build=*/false, /*batch_link=*/true,
+                                                 /*huge_pages=*/true, /*int8_build=*/true);
+       }},
       {"arb-rowwise",
        [&] {
          return std::make_unique<ArbalestEngine>(config, Quantization::kNone, "arb-rowwise",
@@ -645,7 +655,8 @@ int Main(int argc, char** argv) {
   const bool float32 = config.element == simd::ElementType::kFloat32;
   for (const auto& [name, make] : makers) {
     if (!Selected(config.engines, name)) continue;
-    if (!float32 && (name == "arb-f32build" || name == "arb-sq8" || name == "arb-pq")) {
+    if (!float32 && (name == "arb-f32build" || name == "arb-int8build" || name == "arb-sq8" ||
+                     name == "arb-pq")) {
       std::printf("skipping %s: float32 rows only\n", name.c_str());
       continue;
     }

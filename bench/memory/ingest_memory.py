@@ -9,11 +9,12 @@ from one stream, waits until check_readiness says READY, and reads the server's 
 graph). Prints a table and the command. Not run in CI.
 
     .venv/bin/python bench/memory/ingest_memory.py [--rows N] [--binary build/release/arbalest]
-        [--server-arg=--segment-max-bytes=32MiB ...]
+        [--server-arg=--segment-max-bytes=32MiB ...] [--build-precision int8]
 
 Also reports the index memory the dataset is charged (stats index_bytes) and its segments: with
 sealing on (--segment-max-bytes), sealed segments whose rows are all linked free their float16
-build copies.
+build copies. --build-precision sets the dataset's longbow.index.build_precision (what inserts
+compare: float16 copies by default, int8 codes, or the float32 rows).
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ DATASET = "memory_bench"
 MIB = 2**20
 
 
-def run(binary_args: list[str], rows: int, timeout: float) -> dict:
+def run(binary_args: list[str], rows: int, timeout: float, metadata: dict[str, str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="arbalest_memory_bench_") as work:
         srv = ServerProcess(Path(work), ["--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
                                          "--fsync", "none", *binary_args])
         srv.start()
         t0 = time.monotonic()
-        put_random_rows(srv.data, DATASET, rows, seed=1)
+        put_random_rows(srv.data, DATASET, rows, seed=1, metadata=metadata or None)
         ingest_s = time.monotonic() - t0
         wait_ready(srv.data, DATASET, timeout)
         ready_s = time.monotonic() - t0
@@ -63,14 +64,19 @@ def main() -> None:
                         help="an argument for the server (repeat for several)")
     parser.add_argument("--skip-copies", action="store_true",
                         help="measure only the default (not --keep-vector-copies)")
+    parser.add_argument("--build-precision", choices=["float16", "int8", "float32"],
+                        help="the dataset's longbow.index.build_precision (default: the "
+                        "server's, float16)")
     args = parser.parse_args()
     os.environ["ARBALEST_BIN"] = args.binary
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     raw = args.rows * DIM * 4
-    results = {"shared (default)": run(args.server_arg, args.rows, args.timeout)}
+    metadata = ({"longbow.index.build_precision": args.build_precision}
+                if args.build_precision else {})
+    results = {"shared (default)": run(args.server_arg, args.rows, args.timeout, metadata)}
     if not args.skip_copies:
         results["--keep-vector-copies"] = run([*args.server_arg, "--keep-vector-copies"],
-                                              args.rows, args.timeout)
+                                              args.rows, args.timeout, metadata)
 
     print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -79,12 +85,12 @@ def main() -> None:
           f"{raw / MIB:.0f} MiB")
     print(f"{'mode':22} {'ingest s':>9} {'READY s':>8} {'graph MiB':>10} {'shared rows':>12} "
           f"{'peak RSS MiB':>13} {'RSS MiB':>8} {'peak/(raw+graph)':>17} {'index MiB':>10} "
-          f"{'segments':>9}")
+          f"{'segments':>9} {'rows/s to READY':>16}")
     for mode, r in results.items():
         print(f"{mode:22} {r['ingest_s']:9.1f} {r['ready_s']:8.1f} {r['graph'] / MIB:10.0f} "
               f"{r['shared']:12d} {r['peak'] / MIB:13.0f} {r['rss'] / MIB:8.0f} "
               f"{r['peak'] / (raw + r['graph']):17.2f} {r['index'] / MIB:10.0f} "
-              f"{r['segments']:9d}")
+              f"{r['segments']:9d} {args.rows / r['ready_s']:16.0f}")
 
 
 if __name__ == "__main__":

@@ -47,8 +47,10 @@ struct FileHeader {
   uint8_t metric;
   uint8_t element_type;
   uint8_t quantization;
-  uint8_t float32_build;  // 1: built without float16 copies (HnswParams::float16_build false)
-  uint16_t pq_m;          // 0 unless quantization is PQ (version 2)
+  // What inserts compared: 0 float16 copies, 1 the rows (HnswParams::float16_build false),
+  // 2 int8 codes (HnswParams::int8_build).
+  uint8_t float32_build;
+  uint16_t pq_m;  // 0 unless quantization is PQ (version 2)
   uint8_t reserved[2];
   uint32_t m;
   uint32_t ef_construction;
@@ -177,7 +179,7 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
   header.element_type = static_cast<uint8_t>(store.space().type());
   header.quantization = static_cast<uint8_t>(params.quantization);
   header.pq_m = static_cast<uint16_t>(pq ? params.pq_m : 0);
-  header.float32_build = params.float16_build ? 0 : 1;
+  header.float32_build = params.int8_build ? 2 : params.float16_build ? 0 : 1;
   header.training_rows = index.TrainingRows();
   header.code_stride = static_cast<uint32_t>(index.codes_.stride());
   header.m = params.m;
@@ -258,7 +260,8 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
                     .exact_filter_fraction = header.exact_filter_fraction,
                     .quantization = quantization,
                     .pq_m = header.pq_m,
-                    .float16_build = header.float32_build == 0};
+                    .float16_build = header.float32_build == 0,
+                    .int8_build = header.float32_build == 2};
   if (quantization == Quantization::kPq) {
     params.pq_training_rows = header.training_rows;
   } else {
@@ -310,7 +313,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
   }
   index->store_.SetLoadedCount(static_cast<RowId>(rows));
   // Not in the file: derived from the vectors by the first insert that follows, if any.
-  if (index->half_copies_) index->half_rows_missing_.store(static_cast<RowId>(rows));
+  if (index->build_copies_) index->copy_rows_missing_.store(static_cast<RowId>(rows));
   if (sections[kQuantizer].bytes != 0) {
     const float* state = reinterpret_cast<const float*>(base + sections[kQuantizer].offset);
     if (!index->quantizer_ || sections[kQuantizer].bytes % sizeof(float) != 0 ||

@@ -101,14 +101,39 @@ HnswIndex::HnswIndex(const DistanceSpace& space, const HnswParams& params,
       links0_((2 * params.m + 1) * sizeof(uint32_t), sizeof(uint32_t)),
       nodes_(sizeof(NodeInfo), alignof(NodeInfo)),
       link_locks_(std::make_unique<std::mutex[]>(kLinkLocks)),
-      half_copies_(params.float16_build && space.type() == simd::ElementType::kFloat32),
-      link_space_(half_copies_
-                      ? DistanceSpace(space.metric(), simd::ElementType::kFloat16, space.dim())
-                      : space),
-      half_rows_(half_copies_ ? link_space_.row_bytes() : 1, 64),
+      copies_(CopiesFor(params, space.type())),
+      build_copies_(copies_ != BuildCopies::kNone),
+      link_space_(
+          copies_ == BuildCopies::kFloat16
+              ? DistanceSpace(space.metric(), simd::ElementType::kFloat16, space.dim())
+          : copies_ == BuildCopies::kInt8
+              // Cosine rows are stored normalised: their codes compare by dot product.
+              ? DistanceSpace(space.metric() == Metric::kL2 ? Metric::kL2 : Metric::kDotProduct,
+                              simd::ElementType::kInt8, space.dim())
+              : space),
+      copy_rows_(build_copies_ ? link_space_.row_bytes() : 1, 64),
       encode_half_(simd::GetFloat16Encoder()),
+      int8_codes_(copies_ == BuildCopies::kInt8
+                      ? std::make_unique<Int8BuildCodes>(space.dim(), space.metric() == Metric::kL2)
+                      : nullptr),
       quantizer_(std::move(quantizer)),
       codes_(quantizer_ ? quantizer_->code_bytes() : 1, 16) {}
+
+HnswIndex::BuildCopies HnswIndex::CopiesFor(const HnswParams& params, simd::ElementType type) {
+  if (type != simd::ElementType::kFloat32) return BuildCopies::kNone;
+  if (params.int8_build) return BuildCopies::kInt8;
+  return params.float16_build ? BuildCopies::kFloat16 : BuildCopies::kNone;
+}
+
+void HnswIndex::LearnInt8Codes(std::span<const float> vectors) {
+  if (!int8_codes_ || int8_codes_->learned()) return;
+  // As stored: cosine rows normalised.
+  std::vector<float> stored(dim());
+  int8_codes_->Learn(vectors.size() / dim(), [&](size_t i) {
+    store_.space().PrepareQuery(vectors.data() + i * dim(), stored.data());
+    return stored.data();
+  });
+}
 
 HnswIndex::~HnswIndex() {
   const RowId n = store_.count();
@@ -248,7 +273,8 @@ void HnswIndex::AddLinks(SearchContext& ctx, RowId to, int level,
 
 arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
   ARROW_RETURN_NOT_OK(CheckDimension(vector.size(), dim()));
-  ARROW_RETURN_NOT_OK(CopyLoadedHalfRows());
+  ARROW_RETURN_NOT_OK(WriteLoadedBuildCopies());
+  LearnInt8Codes(vector);
   std::shared_lock training(train_mutex_, std::defer_lock);
   if (quantizer_) training.lock();
   ARROW_ASSIGN_OR_RAISE(const RowId row, AppendRow(vector.data()));
@@ -266,7 +292,8 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
                                   " floats is not a whole number of rows of width ", dim());
   }
   const size_t count = vectors.size() / dim();
-  ARROW_RETURN_NOT_OK(CopyLoadedHalfRows());
+  ARROW_RETURN_NOT_OK(WriteLoadedBuildCopies());
+  LearnInt8Codes(vectors);
   std::shared_lock training(train_mutex_, std::defer_lock);
   if (quantizer_) training.lock();
   // Rows are appended in order, so that they get consecutive ids; linking them, the costly
@@ -291,33 +318,39 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
   return first;
 }
 
-arrow::Status HnswIndex::CopyHalfRows(RowId begin, RowId end) {
-  if (!half_copies_ || begin >= end) return arrow::Status::OK();
-  if (!half_rows_.Reserve(end)) {
-    return arrow::Status::CapacityError("HNSW float16 copies cannot grow beyond ", begin, " rows");
+arrow::Status HnswIndex::WriteBuildCopies(RowId begin, RowId end) {
+  if (!build_copies_ || begin >= end) return arrow::Status::OK();
+  if (!copy_rows_.Reserve(end)) {
+    return arrow::Status::CapacityError("HNSW build copies cannot grow beyond ", begin, " rows");
   }
-  for (RowId row = begin; row < end; ++row) {
-    encode_half_(static_cast<const float*>(store_.Row(row)), dim(), half_rows_.At(row));
+  auto stored = [this](RowId row) { return static_cast<const float*>(store_.Row(row)); };
+  if (int8_codes_) {
+    int8_codes_->Learn(end, [&](size_t i) { return stored(static_cast<RowId>(i)); });
+    for (RowId row = begin; row < end; ++row) {
+      int8_codes_->Encode(stored(row), reinterpret_cast<int8_t*>(copy_rows_.At(row)));
+    }
+    return arrow::Status::OK();
   }
+  for (RowId row = begin; row < end; ++row) encode_half_(stored(row), dim(), copy_rows_.At(row));
   return arrow::Status::OK();
 }
 
-arrow::Status HnswIndex::CopyLoadedHalfRows() {
-  if (half_rows_missing_.load(std::memory_order_acquire) == 0) return arrow::Status::OK();
-  std::lock_guard lock(half_fill_mutex_);
-  const RowId missing = half_rows_missing_.load(std::memory_order_relaxed);
+arrow::Status HnswIndex::WriteLoadedBuildCopies() {
+  if (copy_rows_missing_.load(std::memory_order_acquire) == 0) return arrow::Status::OK();
+  std::lock_guard lock(copy_fill_mutex_);
+  const RowId missing = copy_rows_missing_.load(std::memory_order_relaxed);
   if (missing == 0) return arrow::Status::OK();
-  ARROW_RETURN_NOT_OK(CopyHalfRows(0, missing));
-  half_rows_missing_.store(0, std::memory_order_release);
+  ARROW_RETURN_NOT_OK(WriteBuildCopies(0, missing));
+  copy_rows_missing_.store(0, std::memory_order_release);
   return arrow::Status::OK();
 }
 
 int64_t HnswIndex::DropBuildCopies() {
-  if (!half_copies_) return 0;
-  std::lock_guard lock(half_fill_mutex_);
-  const auto freed = static_cast<int64_t>(half_rows_.allocated_bytes());
-  half_rows_.Clear();
-  half_rows_missing_.store(store_.count(), std::memory_order_release);
+  if (!build_copies_) return 0;
+  std::lock_guard lock(copy_fill_mutex_);
+  const auto freed = static_cast<int64_t>(copy_rows_.allocated_bytes());
+  copy_rows_.Clear();
+  copy_rows_missing_.store(store_.count(), std::memory_order_release);
   return freed;
 }
 
@@ -327,7 +360,7 @@ arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
       (quantizer_ && !codes_.Reserve(uint64_t{row} + 1))) {
     return arrow::Status::CapacityError("HNSW graph cannot grow beyond ", row, " rows");
   }
-  ARROW_RETURN_NOT_OK(CopyHalfRows(row, row + 1));
+  ARROW_RETURN_NOT_OK(WriteBuildCopies(row, row + 1));
   if (codes_ready_.load(std::memory_order_acquire)) {
     quantizer_->Encode(static_cast<const float*>(store_.Row(row)), codes_.At(row));
   }
@@ -496,7 +529,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& pat
 
 MemoryUsage HnswIndex::memory() const {
   return {store_.vector_bytes() + store_.flag_bytes() + codes_.allocated_bytes() +
-              half_rows_.allocated_bytes(),
+              copy_rows_.allocated_bytes(),
           links0_.allocated_bytes() + nodes_.allocated_bytes() +
               upper_bytes_.load(std::memory_order_relaxed),
           contexts_.bytes()};
@@ -522,9 +555,9 @@ HnswIndex::MemoryModel HnswIndex::memory_model() const {
   add(store_.flags());
   add(links0_);
   add(nodes_);
-  if (half_copies_) {
-    add(half_rows_);
-    model.build_copy_bytes_per_row = static_cast<int64_t>(half_rows_.stride());
+  if (build_copies_) {
+    add(copy_rows_);
+    model.build_copy_bytes_per_row = static_cast<int64_t>(copy_rows_.stride());
   }
   if (quantizer_) add(codes_);
   // A row reaches level l >= 1 with probability m^-l: 1 / (m - 1) upper lists of m + 1 words

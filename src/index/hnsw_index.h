@@ -26,6 +26,7 @@
 
 #include "index/hnsw_file.h"
 #include "index/index_rows.h"
+#include "index/int8_build_codes.h"
 #include "index/memory_usage.h"
 #include "index/quantizer.h"
 #include "index/search_context.h"
@@ -63,6 +64,10 @@ struct HnswParams {
   // traffic; the copies halve it, for 2 more bytes per dimension per row). false: inserts
   // compare the rows as stored (slower build, no copies). Searches always use the rows.
   bool float16_build = true;
+  // float32 rows only: inserts compare 1-byte-per-dimension int8 codes of the rows instead
+  // (index/int8_build_codes.h: one scale learnt from the first rows indexed; a quarter of the
+  // rows' bytes, half of the float16 copies'), whatever float16_build says.
+  bool int8_build = false;
   // AddBatch links its rows in sub-batches (HnswIndex::LinkBatch): the graph then depends on
   // the rows alone. false: the rows link one by one from concurrent threads, as Add does.
   bool batch_link = true;
@@ -121,18 +126,18 @@ class HnswIndex final {
   const IndexRows& rows() const { return store_; }
   // True once the quantizer (if any) is trained: searches then traverse codes.
   bool quantized() const { return codes_ready_.load(std::memory_order_acquire); }
-  // The element type inserts compare rows in: float16 for float32 rows with float16_build
-  // (the copies), else the rows' own type.
+  // The element type inserts compare rows in: for float32 rows int8 with int8_build, float16
+  // with float16_build (the copies), else the rows' own type.
   simd::ElementType build_element_type() const { return link_space_.type(); }
-  // Frees the insert-time float16 copies of the rows (a sealed graph whose rows are all linked
-  // no longer needs them; searches never use them). They are written again, all at once,
+  // Frees the insert-time copies (float16 or int8) of the rows (a sealed graph whose rows are all
+  // linked no longer needs them; searches never use them). They are written again, all at once,
   // before the next insert, as after a Load. Must not run concurrently with Add, AddBatch or
   // another DropBuildCopies; searches may run. Returns the bytes freed.
   int64_t DropBuildCopies();
-  // Rows that have no float16 copy now (after a Load or DropBuildCopies; 0 without copies).
+  // Rows that have no build copy now (after a Load or DropBuildCopies; 0 without copies).
   int64_t rows_without_build_copies() const {
-    return half_copies_ ? static_cast<int64_t>(half_rows_missing_.load(std::memory_order_acquire))
-                        : 0;
+    return build_copies_ ? static_cast<int64_t>(copy_rows_missing_.load(std::memory_order_acquire))
+                         : 0;
   }
 
   // The row every search starts from (the first row of the top level); nullopt when empty.
@@ -188,8 +193,8 @@ class HnswIndex final {
   // hnsw_search-inl.h).
   class Scorer;
   Scorer FullScorer(const float* query) const;
-  // Rows as inserts compare them (in link_space_): the float16 copies or the stored rows.
-  const RecordArena& LinkRows() const { return half_copies_ ? half_rows_ : store_.rows(); }
+  // Rows as inserts compare them (in link_space_): the build copies or the stored rows.
+  const RecordArena& LinkRows() const { return build_copies_ ? copy_rows_ : store_.rows(); }
   const void* LinkRow(RowId row) const { return LinkRows().At(row); }
 
   // Greedy walk from the entry point down to `level` + 1 (one candidate per level).
@@ -211,12 +216,13 @@ class HnswIndex final {
   // first), skipping rows already listed; when the list would overflow, keeps the most useful
   // of the old and new neighbours with the selection heuristic, in one pruning.
   void AddLinks(SearchContext& ctx, RowId to, int level, std::span<const Neighbor> incoming);
-  // Writes the float16 copies of stored rows [begin, end) (nothing without half_copies_).
+  // Writes the build copies of stored rows [begin, end) (nothing without build_copies_); int8
+  // codes learn their scale from rows [0, end) first if nothing taught them yet.
   // CapacityError when the copies cannot grow.
-  arrow::Status CopyHalfRows(RowId begin, RowId end);
-  // Writes the float16 copies of the rows a Load mapped, once, before the first insert after
+  arrow::Status WriteBuildCopies(RowId begin, RowId end);
+  // Writes the build copies of the rows a Load mapped, once, before the first insert after
   // it (an index that is only searched never pays for them).
-  arrow::Status CopyLoadedHalfRows();
+  arrow::Status WriteLoadedBuildCopies();
   // Stores a row's vector, graph slots, level and code; the row is not linked yet.
   arrow::Result<RowId> AppendRow(const float* vector);
   // Links a row stored by AppendRow into the graph (or, after a compaction, links a row
@@ -269,13 +275,21 @@ class HnswIndex final {
 
   // What inserts compare. Building the graph reads rows at random, so it is bound by memory
   // traffic: float32 rows get a float16 copy that inserts use (half the bytes; the graph is
-  // that of the rows rounded to float16), other rows are used as stored. Searches use rows_.
-  bool half_copies_;
+  // that of the rows rounded to float16), or with int8_build 1-byte codes (a quarter); other
+  // rows are used as stored. Searches use rows_.
+  enum class BuildCopies : uint8_t { kNone, kFloat16, kInt8 };
+  static BuildCopies CopiesFor(const HnswParams& params, simd::ElementType type);
+  // int8 codes learn their scale from `vectors` (rows as given to Add or AddBatch) unless
+  // something taught them already.
+  void LearnInt8Codes(std::span<const float> vectors);
+  BuildCopies copies_;
+  bool build_copies_;  // copies_ != kNone
   DistanceSpace link_space_;
-  RecordArena half_rows_;                    // float16 copies when half_copies_
-  std::atomic<RowId> half_rows_missing_{0};  // rows [0, this) have no copy yet (after a Load)
-  std::mutex half_fill_mutex_;
+  RecordArena copy_rows_;                    // the copies when build_copies_
+  std::atomic<RowId> copy_rows_missing_{0};  // rows [0, this) have no copy yet (after a Load)
+  std::mutex copy_fill_mutex_;
   simd::Float16EncodeFn encode_half_;
+  std::unique_ptr<Int8BuildCodes> int8_codes_;  // with copies_ kInt8
 
   std::unique_ptr<Quantizer> quantizer_;  // null when params_.quantization == kNone
   RecordArena codes_;                     // a code record per row once codes_ready_

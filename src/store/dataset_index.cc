@@ -89,11 +89,12 @@ arrow::Result<IndexConfig> IndexConfigFor(const arrow::Schema& schema,
     } else if (key == "longbow.index.segment_max_bytes") {
       ARROW_ASSIGN_OR_RAISE(config.segment_max_bytes, PositiveBytes(key, value));
     } else if (key == "longbow.index.build_precision") {
-      if (value != "float16" && value != "float32") {
+      if (value != "float16" && value != "float32" && value != "int8") {
         return arrow::Status::Invalid("schema metadata '", key,
-                                      "' must be float16 or float32, got '", value, "'");
+                                      "' must be int8, float16 or float32, got '", value, "'");
       }
       config.params.float16_build = value == "float16";
+      config.params.int8_build = value == "int8";
     }
   }
   return config;

@@ -40,9 +40,10 @@ struct DatasetSnapshot;
 //                                 (default: sub-vectors of 4 floats, dim / 4)
 //   longbow.index.training_rows   rows indexed before SQ8/PQ codes are learnt (default 4096
 //                                 for SQ8, 10240 for PQ; PQ needs at least 256)
-//   longbow.index.build_precision float16 (default) or float32: what inserts compare for
-//                                 float32 vectors: float16 copies of the rows (a faster build,
-//                                 2 more bytes per dimension per row) or the rows themselves
+//   longbow.index.build_precision float16 (default), int8 or float32: what inserts compare
+//                                 for float32 vectors: float16 copies of the rows (a faster
+//                                 build, 2 more bytes per dimension per row), int8 codes (1
+//                                 more byte per dimension) or the rows themselves
 //   longbow.index.segment_max_bytes
 //                                 bytes of vectors at which the active segment is sealed and
 //                                 a new one (a new graph) started (store/segment.h; default

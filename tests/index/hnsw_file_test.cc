@@ -40,6 +40,16 @@ class HnswFileTest : public ::testing::Test {
     if (flip < bytes.size()) bytes[flip] = static_cast<char>(~bytes[flip]);
     std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
   }
+  // Both indexes return the same rows for each of queries_ (k = 10).
+  void ExpectSameRows(const HnswIndex& a, const HnswIndex& b) const {
+    std::vector<Neighbor> want, got;
+    for (size_t q = 0; q < queries_.rows(); ++q) {
+      ASSERT_TRUE(a.Search(queries_.row(q), {.k = 10}, &want).ok());
+      ASSERT_TRUE(b.Search(queries_.row(q), {.k = 10}, &got).ok());
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].row, want[i].row);
+    }
+  }
   size_t FileSize() const { return std::filesystem::file_size(path_); }
   // The format version field (after the 8-byte magic), read or overwritten.
   uint32_t Version() const {
@@ -144,6 +154,32 @@ TEST_F(HnswFileTest, KeepsWhatInsertsCompare) {
   EXPECT_EQ(loaded->memory().vector_bytes, exact->memory().vector_bytes);
 }
 
+// A graph built on int8 codes says so in its file; the codes are not saved, so the loaded
+// index searches without them and writes them (1 byte per dimension) before its first insert.
+TEST_F(HnswFileTest, Int8BuildCodesAreRecordedAndRemadeBeforeTheFirstInsert) {
+  auto index =
+      HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32, {.m = 8, .int8_build = true})
+          .ValueOrDie();
+  ASSERT_TRUE(index->AddBatch(data_.values, /*threads=*/2).ok());
+  ASSERT_TRUE(index->Save(path_).ok());
+  std::unique_ptr<HnswIndex> loaded = HnswIndex::Load(path_).ValueOrDie();
+  EXPECT_TRUE(loaded->params().int8_build);
+  EXPECT_EQ(loaded->build_element_type(), simd::ElementType::kInt8);
+  EXPECT_EQ(loaded->rows_without_build_copies(), 3000);
+  ExpectSameRows(*index, *loaded);
+  std::vector<Neighbor> got;
+  const size_t mapped = loaded->memory().vector_bytes;
+  std::vector<float> more(data_.values.begin(), data_.values.begin() + 100 * kDim);
+  ASSERT_EQ(loaded->AddBatch(more, /*threads=*/2).ValueOrDie(), 3000u);
+  EXPECT_EQ(loaded->rows_without_build_copies(), 0);
+  // The codes of all 3100 rows (a 4096-row chunk of 64 bytes each) and the new rows.
+  const size_t grown = loaded->memory().vector_bytes - mapped;
+  EXPECT_GE(grown, 4096 * kDim);
+  EXPECT_LT(grown, 4096 * kDim * 2 + 4096 * kDim * sizeof(float));
+  ASSERT_TRUE(loaded->Search(data_.row(5), {.k = 2}, &got).ok());
+  EXPECT_TRUE(got[0].row == 5 || got[1].row == 5);
+}
+
 TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
   arrow::Result<std::unique_ptr<HnswIndex>> result = HnswIndex::Load(path_);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
@@ -205,13 +241,7 @@ TEST_F(HnswFileTest, Sq8IndexRoundTrips) {
   ASSERT_TRUE(sq8->Save(path_).ok());
   std::unique_ptr<HnswIndex> loaded = HnswIndex::Load(path_).ValueOrDie();
   EXPECT_EQ(loaded->params().quantization, Quantization::kSq8);
-  std::vector<Neighbor> want, got;
-  for (size_t q = 0; q < queries_.rows(); ++q) {
-    ASSERT_TRUE(sq8->Search(queries_.row(q), {.k = 10}, &want).ok());
-    ASSERT_TRUE(loaded->Search(queries_.row(q), {.k = 10}, &got).ok());
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].row, want[i].row);
-  }
+  ExpectSameRows(*sq8, *loaded);
 }
 
 TEST_F(HnswFileTest, PqIndexRoundTripsWithIdenticalResults) {

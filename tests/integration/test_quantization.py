@@ -126,3 +126,23 @@ def test_bad_quantization_metadata_is_refused(server, metadata, value_type, need
     vectors = np.ones((4, DIM), np.int8 if pa.types.is_int8(value_type) else np.float32)
     with pytest.raises(INVALID_ARGUMENT, match=needle):
         create(server, metadata, vectors, value_type)
+
+
+def test_int8_build_precision_is_honoured(server):
+    """`longbow.index.build_precision` = `int8`: inserts compare int8 codes of the float32 rows
+    (stats say so); searches stay exact float32 with the float16 build's recall bar."""
+    rng = np.random.default_rng(37)
+    vectors = clustered(rng, 3000, DIM)
+    name = create(server, {"longbow.index.build_precision": "int8"}, vectors)
+    wait_ready(server.data, name)
+    assert stats(server.meta, name)["index"]["build_precision"] == "int8"
+    hits = 0
+    queries = clustered(np.random.default_rng(38), 50, DIM)
+    for q in queries:
+        got = search(server.data, name, q, k=10, ef=64)
+        want_rows, want_dist = brute_force(vectors, q, 10)
+        hits += len(set(got.column("id").to_pylist()) & set(want_rows.tolist()))
+    assert hits / (10 * len(queries)) >= 0.95
+    with pytest.raises(INVALID_ARGUMENT,
+                       match="build_precision' must be int8, float16 or float32, got 'int16'"):
+        create(server, {"longbow.index.build_precision": "int16"}, vectors[:4])
