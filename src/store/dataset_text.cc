@@ -118,8 +118,9 @@ arrow::Status DatasetText::Add(TextIndex::TokenizedRows text, int64_t first_row)
 bool DatasetText::Remove(uint64_t row) { return index_.Remove(row); }
 
 std::vector<ScoredRow> DatasetText::Search(std::string_view query, size_t k,
-                                           const RowFilter& filter) const {
-  return index_.Search(query, k, &filter);
+                                           const RowFilter& filter,
+                                           const Bm25Stats* global) const {
+  return index_.Search(query, k, &filter, global);
 }
 
 }  // namespace arbalest
