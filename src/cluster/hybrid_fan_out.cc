@@ -49,9 +49,9 @@ arrow::Result<ClusterSearchResult> ClusterNode::HybridSearch(const Json& keys, i
                         }));
   Bm25Stats global;
   for (const NodeAnswer& answer : stats.answers) {
-    ARROW_ASSIGN_OR_RAISE(Bm25Stats part,
-                          Bm25StatsFromJson(answer.answer, "the 'text-stats' answer of " +
-                                                               answer.node));
+    ARROW_ASSIGN_OR_RAISE(
+        Bm25Stats part,
+        Bm25StatsFromJson(answer.answer, "the 'text-stats' answer of " + answer.node));
     global.Add(part);
   }
 
@@ -59,16 +59,15 @@ arrow::Result<ClusterSearchResult> ClusterNode::HybridSearch(const Json& keys, i
   hop["text_stats"] = Bm25StatsToJson(global);
   const std::string own_ticket = Json{{"search", HopKeys(hop)}}.dump();
   ClusterSearchResult result;
-  ARROW_ASSIGN_OR_RAISE(
-      auto parts,
-      SearchParts(
-          hop, options,
-          [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
-            ARROW_ASSIGN_OR_RAISE(auto reader, own->get(own_ticket));
-            ARROW_ASSIGN_OR_RAISE(auto table, reader->ToTable());
-            return table->CombineChunksToBatch();
-          },
-          &result.missing));
+  ARROW_ASSIGN_OR_RAISE(auto parts,
+                        SearchParts(
+                            hop, options,
+                            [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+                              ARROW_ASSIGN_OR_RAISE(auto reader, own->get(own_ticket));
+                              ARROW_ASSIGN_OR_RAISE(auto table, reader->ToTable());
+                              return table->CombineChunksToBatch();
+                            },
+                            &result.missing));
   for (MissingNode& entry : stats.missing) {
     if (Names(result.missing, entry)) continue;
     entry.reason = "BM25 statistics: " + entry.reason;

@@ -64,10 +64,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FuseCandidates(
   const auto& distances = static_cast<const arrow::FloatArray&>(*all->column(distance_column));
   const auto& bm25 = static_cast<const arrow::DoubleArray&>(*all->column(bm25_column));
 
-  const std::vector<uint64_t> dense =
-      Ranked(distances, depth, [&](uint64_t a, uint64_t b) {
-        return distances.Value(static_cast<int64_t>(a)) < distances.Value(static_cast<int64_t>(b));
-      });
+  const std::vector<uint64_t> dense = Ranked(distances, depth, [&](uint64_t a, uint64_t b) {
+    return distances.Value(static_cast<int64_t>(a)) < distances.Value(static_cast<int64_t>(b));
+  });
   const std::vector<uint64_t> text = Ranked(bm25, depth, [&](uint64_t a, uint64_t b) {
     return bm25.Value(static_cast<int64_t>(a)) > bm25.Value(static_cast<int64_t>(b));
   });
@@ -90,10 +89,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FuseCandidates(
   auto best = taken.record_batch();
   ARROW_ASSIGN_OR_RAISE(auto score_array, scores.Finish());
   ARROW_ASSIGN_OR_RAISE(auto distance_array, fused_distances.Finish());
-  ARROW_ASSIGN_OR_RAISE(best, best->SetColumn(score_column, schema->field(score_column),
-                                              score_array));
-  ARROW_ASSIGN_OR_RAISE(best, best->SetColumn(distance_column, schema->field(distance_column),
-                                              distance_array));
+  ARROW_ASSIGN_OR_RAISE(best,
+                        best->SetColumn(score_column, schema->field(score_column), score_array));
+  ARROW_ASSIGN_OR_RAISE(
+      best, best->SetColumn(distance_column, schema->field(distance_column), distance_array));
   return best->RemoveColumn(bm25_column);
 }
 

@@ -101,9 +101,9 @@ arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::stri
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what) {
   if (!keys.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");
   std::initializer_list<std::string_view> known = {
-      "dataset",       "name",       "vector",     "k",           "ef",
-      "filters",       "columns",    "text_query", "alpha",       "include_vectors",
-      "vector_format", "local_only", "vectors",    "require_all", "timeout_ms",
+      "dataset",       "name",        "vector",     "k",           "ef",
+      "filters",       "columns",     "text_query", "alpha",       "include_vectors",
+      "vector_format", "local_only",  "vectors",    "require_all", "timeout_ms",
       "graph_alpha",   "graph_depth", "text_stats"};
   ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, known, what));
   if (!allow_batch && keys.contains("vectors")) {

@@ -13,8 +13,8 @@ arrow::Result<uint64_t> Count(const Json& json, std::string_view key, std::strin
   auto it = json.find(key);
   if (it == json.end()) return arrow::Status::Invalid(what, " needs '", key, "'");
   if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-    return arrow::Status::Invalid("'", key, "' in ", what,
-                                  " must be a non-negative integer, got ", JsonForMessage(*it));
+    return arrow::Status::Invalid("'", key, "' in ", what, " must be a non-negative integer, got ",
+                                  JsonForMessage(*it));
   }
   return it->get<uint64_t>();
 }
@@ -58,7 +58,8 @@ arrow::Result<Bm25Stats> Bm25StatsFromJson(const Json& json, std::string_view wh
 
 arrow::Result<Json> TextStatsAction(VectorStore& store, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, kActionBody));
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"dataset", "text_query", "local_only"}, kActionBody));
+  ARROW_RETURN_NOT_OK(
+      CheckKnownKeys(request, {"dataset", "text_query", "local_only"}, kActionBody));
   ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(request, {"dataset"}, kActionBody));
   if (!name) return arrow::Status::Invalid(kActionBody, " needs 'dataset'");
   ARROW_ASSIGN_OR_RAISE(auto query, GetOptionalString(request, {"text_query"}, kActionBody));

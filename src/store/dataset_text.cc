@@ -118,8 +118,7 @@ arrow::Status DatasetText::Add(TextIndex::TokenizedRows text, int64_t first_row)
 bool DatasetText::Remove(uint64_t row) { return index_.Remove(row); }
 
 std::vector<ScoredRow> DatasetText::Search(std::string_view query, size_t k,
-                                           const RowFilter& filter,
-                                           const Bm25Stats* global) const {
+                                           const RowFilter& filter, const Bm25Stats* global) const {
   return index_.Search(query, k, &filter, global);
 }
 

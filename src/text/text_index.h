@@ -97,8 +97,7 @@ class TextIndex {
   // of one index holding every shard's rows. A term it lacks, or counts in fewer documents than
   // this index does (rows added since it was gathered), is scored with this index's count; N
   // is raised to at least each term's count, so idf stays positive.
-  std::vector<ScoredRow> Search(std::string_view query, size_t k,
-                                const RowFilter* filter = nullptr,
+  std::vector<ScoredRow> Search(std::string_view query, size_t k, const RowFilter* filter = nullptr,
                                 const Bm25Stats* global = nullptr) const;
 
   // This index's statistics for `query`: N, the total length and the document frequency of

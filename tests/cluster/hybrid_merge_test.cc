@@ -28,12 +28,13 @@ std::shared_ptr<arrow::RecordBatch> Part(const std::vector<Candidate>& rows) {
     EXPECT_TRUE((row.distance ? distances.Append(*row.distance) : distances.AppendNull()).ok());
     EXPECT_TRUE((row.bm25 ? bm25.Append(*row.bm25) : bm25.AppendNull()).ok());
   }
-  auto schema = arrow::schema(
-      {arrow::field("id", arrow::int64(), false), arrow::field("score", arrow::float32(), false),
-       arrow::field("distance", arrow::float32()), arrow::field(kBm25ScoreColumn, arrow::float64())});
-  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(rows.size()),
-                                  {*ids.Finish(), *scores.Finish(), *distances.Finish(),
-                                   *bm25.Finish()});
+  auto schema = arrow::schema({arrow::field("id", arrow::int64(), false),
+                               arrow::field("score", arrow::float32(), false),
+                               arrow::field("distance", arrow::float32()),
+                               arrow::field(kBm25ScoreColumn, arrow::float64())});
+  return arrow::RecordBatch::Make(
+      schema, static_cast<int64_t>(rows.size()),
+      {*ids.Finish(), *scores.Finish(), *distances.Finish(), *bm25.Finish()});
 }
 
 std::vector<int64_t> Ids(const arrow::RecordBatch& batch) {
@@ -51,8 +52,8 @@ TEST(FuseCandidates, RanksTheMergedListsAsOneNodeWould) {
   ASSERT_TRUE(fused.ok()) << fused.status().ToString();
   // The same fusion of the global lists by hand, positions standing for the rows:
   // dense: 20, 1, 2; text: 21, 1, 3 (in the combined order a's rows are 0..2, b's 3..4).
-  auto expected = FuseReciprocalRank(std::vector<uint64_t>{3, 0, 1},
-                                     std::vector<uint64_t>{4, 0, 2}, alpha);
+  auto expected =
+      FuseReciprocalRank(std::vector<uint64_t>{3, 0, 1}, std::vector<uint64_t>{4, 0, 2}, alpha);
   ASSERT_TRUE(expected.ok());
   const std::vector<int64_t> id_of{1, 2, 3, 20, 21};
   std::vector<int64_t> expected_ids;
@@ -102,8 +103,9 @@ TEST(FuseCandidates, RefusesBadParts) {
   EXPECT_TRUE(status.IsInvalid());
   EXPECT_NE(status.message().find(kBm25ScoreColumn), std::string::npos) << status.message();
   // Parts of different columns.
-  auto other = *Part({{2, 0.2f, 2.0}})->AddColumn(
-      4, arrow::field("extra", arrow::int64()), *arrow::MakeArrayOfNull(arrow::int64(), 1));
+  auto other = *Part({{2, 0.2f, 2.0}})
+                    ->AddColumn(4, arrow::field("extra", arrow::int64()),
+                                *arrow::MakeArrayOfNull(arrow::int64(), 1));
   EXPECT_TRUE(FuseCandidates({Part({{1, 0.1f, 1.0}}), other}, 10, 0.5, 10).status().IsInvalid());
   EXPECT_TRUE(FuseCandidates({Part({{1, 0.1f, 1.0}})}, 10, 1.5, 10).status().IsInvalid());
 }

@@ -352,7 +352,8 @@ TEST(TextIndexGlobalStats, QueryStatsCountTheQueryTermsOfLiveRows) {
   const Bm25Stats stats = index->QueryStats("Apple RED plum apple");
   EXPECT_EQ(stats.docs, 2u);
   EXPECT_EQ(stats.total_length, 5u);
-  EXPECT_EQ(stats.doc_freq, (std::map<std::string, uint64_t>{{"apple", 2}, {"plum", 0}, {"red", 1}}));
+  EXPECT_EQ(stats.doc_freq,
+            (std::map<std::string, uint64_t>{{"apple", 2}, {"plum", 0}, {"red", 1}}));
 }
 
 TEST(TextIndexGlobalStats, AddSumsDisjointCorpora) {
@@ -369,9 +370,8 @@ TEST(TextIndexGlobalStats, ShardsScoredWithSummedStatsEqualOneIndex) {
   auto second = MakeIndex();
   // "rare" is rare on the first shard and common on the second, "other" the reverse.
   const std::vector<std::string> texts = {
-      "rare other a",       "other b c",         "other d e f",     "other g",
-      "rare h i j k",       "rare l",            "rare other m n",  "rare o p q",
-      "rare r s t u v w",   "rare other x"};
+      "rare other a", "other b c",      "other d e f", "other g",          "rare h i j k",
+      "rare l",       "rare other m n", "rare o p q",  "rare r s t u v w", "rare other x"};
   for (size_t i = 0; i < texts.size(); ++i) {
     ASSERT_TRUE(whole->Add(i, texts[i]).ok());
     ASSERT_TRUE((i < 4 ? first : second)->Add(i, texts[i]).ok());
