@@ -7,7 +7,7 @@ documents' mean length): scored per shard, with each shard's own ranks fused, th
 rank differently from the single node (asserted here from the rows each shard holds, with an
 independent BM25). Searched from every node, text-only, fused and adaptive hybrid searches
 return the single node's ids in its order, with its scores and distances, for a sharded dataset
-and for an unsharded one spread over the members. Documents get distinct lengths and the
+and for an unsharded one spread over the members of a second cluster. Documents get distinct lengths and the
 vectors are random, so no two rows tie on either side (ties are broken by row numbers on one
 node and by shard order in the cluster). Bad input: malformed `text-stats` bodies and
 `text_stats` hop keys get errors naming the key.
@@ -24,7 +24,7 @@ import pytest
 
 from arbalest_util import ServerProcess, action, put_table, scan, unique_name, vector_array
 from test_cluster import DIM, Cluster, node_id, wait_for_members
-from test_cluster_shards import local_ids, with_metadata
+from test_cluster_shards import local_ids
 from test_hybrid import bm25
 
 SHARDS = 4
@@ -41,8 +41,9 @@ def texts(rng) -> list[str]:
         for term, share in TERMS.items():
             if rng.random() < share:
                 words += [term] * int(rng.integers(1, 4))
-        # A length of its own for every row, so that no two rows tie on BM25.
-        words += [f"f{row}x{j}" for j in range(row % 48 + row // 48 * 50)]
+        # A length of its own for every row (12 + row: at most 12 query-term words), so that
+        # no two rows tie on BM25.
+        words += [f"f{row}x{j}" for j in range(12 + row - len(words))]
         rng.shuffle(words)
         rows.append(" ".join(words))
     return rows
@@ -57,35 +58,56 @@ def corpus(seed: int, start_id: int = 0) -> pa.Table:
                      pa.array(texts(rng))], schema=schema)
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """(cluster, single server, sharded dataset, unsharded dataset, {id: text}, query vector)."""
-    workdir = tmp_path_factory.mktemp("cluster_hybrid")
-    cluster = Cluster(workdir, unique_name("hyb"), shards=SHARDS)
-    single = None
+def start_cluster(workdir, shards: int, nodes: int) -> Cluster:
+    workdir.mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(workdir, unique_name("hyb"), shards=shards)
     try:
-        for i in range(3):
+        for i in range(nodes):
             cluster.add_node(i)
         wait_for_members(cluster.nodes, {node_id(n) for n in cluster.nodes},
-                         "all three members listed")
+                         f"all {nodes} members listed")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """(cluster, single server, sharded dataset, unsharded dataset, {id: text}, query vector).
+    The cluster: three nodes, 4 shards, R = 2; the single server holds every row of both
+    datasets (the unsharded one is spread over a second cluster, `spread`)."""
+    workdir = tmp_path_factory.mktemp("cluster_hybrid")
+    cluster = start_cluster(workdir / "sharded", SHARDS, 3)
+    single = None
+    try:
         single = ServerProcess(workdir / "single").start()
         sharded, unsharded = unique_name("hyb_sharded"), unique_name("hyb_spread")
         table = corpus(seed=5)
         put_table(cluster.nodes[0].data, sharded, table, batch_size=32)
         put_table(single.data, sharded, table, batch_size=32)
-        # Unsharded: a third of the rows put to each member, all of them to the single node.
         spread = corpus(seed=6, start_id=1000)
-        for i, node in enumerate(cluster.nodes):
-            part = spread.slice(i * ROWS // 3, ROWS // 3)
-            put_table(node.data, unsharded, with_metadata(part, shards=0))
         put_table(single.data, unsharded, spread)
         text_of = {i: t for tb in (table, spread)
                    for i, t in zip(tb.column("id").to_pylist(), tb.column("text").to_pylist())}
         query = np.random.default_rng(9).standard_normal(DIM).astype(np.float32)
-        yield cluster, single, sharded, unsharded, text_of, query
+        yield cluster, single, sharded, unsharded, text_of, query, spread
     finally:
         if single:
             single.stop()
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def spread(setup, tmp_path_factory):
+    """A cluster of two nodes without shards, each holding half the unsharded dataset's rows."""
+    spread_table, unsharded = setup[6], setup[3]
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster_hybrid_spread"), 0, 2)
+    try:
+        for i, node in enumerate(cluster.nodes):
+            put_table(node.data, unsharded, spread_table.slice(i * ROWS // 2, ROWS // 2))
+        yield cluster
+    finally:
         cluster.stop()
 
 
@@ -119,7 +141,7 @@ def per_shard_rrf(parts: list[list[int]], text_of: dict, query: str, k: int) -> 
 
 def test_shard_statistics_would_rank_differently(setup):
     """The premise: per-shard BM25 and per-shard fusion do not give the global ranking."""
-    cluster, _, sharded, _, text_of, _ = setup
+    cluster, _, sharded, _, text_of, _, _ = setup
     parts = shard_rows(cluster, sharded)
     assert sorted(i for ids in parts for i in ids) == list(range(ROWS))
     ids = list(range(ROWS))
@@ -142,15 +164,20 @@ SEARCHES = [
 
 @pytest.mark.parametrize("keys", SEARCHES)
 @pytest.mark.parametrize("dataset", ["sharded", "unsharded"])
-def test_every_node_ranks_as_one_node_holding_all_rows(setup, keys, dataset):
-    cluster, single, sharded, unsharded, _, query = setup
-    name = sharded if dataset == "sharded" else unsharded
+def test_every_node_ranks_as_one_node_holding_all_rows(setup, request, keys, dataset):
+    cluster, single, sharded, unsharded, text_of, query, _ = setup
+    if dataset == "sharded":
+        name = sharded
+    else:
+        name, cluster = unsharded, request.getfixturevalue("spread")
     for text_query in QUERIES:
         request = {"text_query": text_query, **keys}
         if keys["alpha"] != 0:
             request["vector"] = [float(x) for x in query]
         want = search(single, name, **request)
-        assert want.num_rows == keys["k"]
+        matching = sum(bool(set(text_query.split()) & set(text.split()))
+                       for i, text in text_of.items() if (i >= 1000) == (name == unsharded))
+        assert want.num_rows == (min(keys["k"], matching) if keys["alpha"] == 0 else keys["k"])
         for node in cluster.nodes:
             got = search(node, name, **request)
             where = f"{text_query!r} {keys} from {node_id(node)}"
@@ -162,7 +189,7 @@ def test_every_node_ranks_as_one_node_holding_all_rows(setup, keys, dataset):
 
 
 def test_hybrid_search_action_ranks_as_one_node(setup):
-    cluster, single, sharded, _, _, query = setup
+    cluster, single, sharded, _, _, query, _ = setup
     body = {"dataset": sharded, "text_query": "amber cedar", "vector": [float(x) for x in query],
             "k": 10, "ef": 400}
     want = action(single.data, "HybridSearch", body)
@@ -173,7 +200,7 @@ def test_hybrid_search_action_ranks_as_one_node(setup):
 
 
 def test_text_stats_action_answers_a_shards_statistics(setup):
-    cluster, single, sharded, _, text_of, _ = setup
+    cluster, single, sharded, _, text_of, _, _ = setup
     [stats] = action(single.data, "text-stats", {"dataset": sharded, "text_query": "Amber zzz"})
     docs = [text_of[i].split() for i in range(ROWS)]
     assert stats == {"docs": ROWS, "total_length": sum(map(len, docs)),
@@ -197,7 +224,7 @@ def test_text_stats_action_answers_a_shards_statistics(setup):
     ({"dataset": "DATASET", "text_query": "amber", "extra": 1}, "extra"),
 ])
 def test_malformed_text_stats_requests_are_refused(setup, body, message):
-    _, single, sharded, _, _, _ = setup
+    _, single, sharded, _, _, _, _ = setup
     if isinstance(body, dict) and body.get("dataset") == "DATASET":
         body = {**body, "dataset": sharded}
     raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
@@ -206,7 +233,7 @@ def test_malformed_text_stats_requests_are_refused(setup, body, message):
 
 
 def test_text_stats_of_a_dataset_without_text_or_missing(setup):
-    _, single, _, _, _, _ = setup
+    _, single, _, _, _, _, _ = setup
     name = unique_name("no_text")
     put_table(single.data, name, pa.table(
         [pa.array([1, 2], pa.int64()), vector_array(np.ones((2, DIM), np.float32))],
@@ -230,13 +257,13 @@ GOOD_STATS = {"docs": 10, "total_length": 40, "doc_freq": {"amber": 2}}
     ("stats", "JSON object"),
 ])
 def test_malformed_text_stats_hop_keys_are_refused(setup, stats, message):
-    _, single, sharded, _, _, _ = setup
+    _, single, sharded, _, _, _, _ = setup
     with pytest.raises(pa.ArrowInvalid, match=message):
         search(single, sharded, text_query="amber", alpha=0, local_only=True, text_stats=stats)
 
 
 def test_text_stats_hop_key_needs_a_local_text_search(setup):
-    _, single, sharded, _, _, _ = setup
+    _, single, sharded, _, _, _, _ = setup
     with pytest.raises(pa.ArrowInvalid, match="text_stats.*local_only"):
         search(single, sharded, text_query="amber", alpha=0, text_stats=GOOD_STATS)
     with pytest.raises(pa.ArrowInvalid, match="text_stats.*text_query"):
@@ -245,7 +272,7 @@ def test_text_stats_hop_key_needs_a_local_text_search(setup):
 
 def test_hop_with_global_stats_returns_candidates_with_bm25(setup):
     """The hop's answer: the dense and text candidates, BM25 in its own column."""
-    _, single, sharded, _, _, query = setup
+    _, single, sharded, _, _, query, _ = setup
     got = search(single, sharded, text_query="amber", vector=[float(x) for x in query], k=2,
                  alpha=0.5, local_only=True, text_stats=GOOD_STATS)
     assert got.schema.names[-1] == "arbalest.bm25"
