@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "cluster/search_merge.h"
 #include "store/filter.h"
 #include "store/hybrid_search.h"
 #include "text/fusion.h"
@@ -43,24 +44,13 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FuseCandidates(
     const std::vector<std::shared_ptr<arrow::RecordBatch>>& parts, int64_t k, double alpha,
     int64_t depth) {
   InitializeComputeOnce();
-  if (parts.empty()) return arrow::Status::Invalid("no hybrid search candidates to fuse");
-  const auto schema = parts.front()->schema()->RemoveMetadata();
+  ARROW_ASSIGN_OR_RAISE(auto all, CombineParts(parts));
+  const auto schema = all->schema();
   ARROW_ASSIGN_OR_RAISE(const int score_column, ColumnOf(*schema, "score", *arrow::float32()));
   ARROW_ASSIGN_OR_RAISE(const int distance_column,
                         ColumnOf(*schema, "distance", *arrow::float32()));
   ARROW_ASSIGN_OR_RAISE(const int bm25_column,
                         ColumnOf(*schema, kBm25ScoreColumn, *arrow::float64()));
-  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-  for (const auto& part : parts) {
-    if (!part->schema()->Equals(*schema, /*check_metadata=*/false)) {
-      return arrow::Status::Invalid("hybrid search candidates of different columns: ",
-                                    part->schema()->ToString(), " vs ", schema->ToString());
-    }
-    ARROW_ASSIGN_OR_RAISE(auto batch, part->ReplaceSchema(schema));
-    batches.push_back(std::move(batch));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(schema, batches));
-  ARROW_ASSIGN_OR_RAISE(auto all, table->CombineChunksToBatch());
   const auto& distances = static_cast<const arrow::FloatArray&>(*all->column(distance_column));
   const auto& bm25 = static_cast<const arrow::DoubleArray&>(*all->column(bm25_column));
 
