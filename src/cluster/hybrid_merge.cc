@@ -25,7 +25,7 @@ arrow::Result<int> ColumnOf(const arrow::Schema& schema, const std::string& name
   return index;
 }
 
-// The positions of the rows of `valid` rows that have a value, ordered by `before` (stable),
+// The positions of the rows of `values` that are not null, ordered by `before` (stable),
 // at most `depth` of them.
 template <typename Before>
 std::vector<uint64_t> Ranked(const arrow::Array& values, int64_t depth, Before before) {
