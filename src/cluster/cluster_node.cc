@@ -361,20 +361,28 @@ arrow::Result<std::vector<Part>> ClusterNode::FanOut(
 
 arrow::Result<ClusterSearchResult> ClusterNode::Search(
     const Json& keys, int64_t k, const FanOutOptions& options,
-    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) {
-  using Batch = std::shared_ptr<arrow::RecordBatch>;
-  if (auto map = ShardMapOf(keys)) return ShardSearch(*map, keys, k, options);
-  const std::string ticket = Json{{"search", HopKeys(keys)}}.dump();
+    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local,
+    const std::optional<HybridFusion>& hybrid) {
+  if (hybrid) return HybridSearch(keys, k, *hybrid, options);
   ClusterSearchResult result;
-  ARROW_ASSIGN_OR_RAISE(auto parts,
-                        FanOut<Batch>(
-                            options, local,
-                            [&](const MemberInfo& peer, std::chrono::milliseconds timeout) {
-                              return SearchPeer(peer, ticket, timeout);
-                            },
-                            [](const Batch& batch) { return batch->schema(); }, &result.missing));
+  ARROW_ASSIGN_OR_RAISE(auto parts, SearchParts(keys, options, local, &result.missing));
   ARROW_ASSIGN_OR_RAISE(result.batch, MergeTopK(parts, k));
   return result;
+}
+
+arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ClusterNode::SearchParts(
+    const Json& keys, const FanOutOptions& options,
+    const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local,
+    std::vector<MissingNode>* missing) {
+  using Batch = std::shared_ptr<arrow::RecordBatch>;
+  if (auto map = ShardMapOf(keys)) return ShardSearchParts(*map, keys, options, missing);
+  const std::string ticket = Json{{"search", HopKeys(keys)}}.dump();
+  return FanOut<Batch>(
+      options, local,
+      [&](const MemberInfo& peer, std::chrono::milliseconds timeout) {
+        return SearchPeer(peer, ticket, timeout);
+      },
+      [](const Batch& batch) { return batch->schema(); }, missing);
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::Scan(

@@ -92,7 +92,8 @@ class ClusterNode : public ClusterHooks {
 
   arrow::Result<ClusterSearchResult> Search(
       const Json& keys, int64_t k, const FanOutOptions& options,
-      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) override;
+      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local,
+      const std::optional<HybridFusion>& hybrid) override;
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(
       const Json& keys, std::optional<int64_t> limit, const FanOutOptions& options,
       const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>& local)
@@ -177,8 +178,10 @@ class ClusterNode : public ClusterHooks {
       const std::function<arrow::Result<Part>(const MemberInfo&, const std::string&, int64_t,
                                               std::chrono::milliseconds)>& ask,
       std::vector<MissingNode>* missing);
-  arrow::Result<ClusterSearchResult> ShardSearch(const ShardMap& map, const Json& keys, int64_t k,
-                                                 const FanOutOptions& options);
+  // The parts of a search of a sharded dataset: one replica's best rows per shard.
+  arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ShardSearchParts(
+      const ShardMap& map, const Json& keys, const FanOutOptions& options,
+      std::vector<MissingNode>* missing);
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ShardScan(const ShardMap& map,
                                                                      const Json& keys,
                                                                      std::optional<int64_t> limit,
@@ -198,6 +201,24 @@ class ClusterNode : public ClusterHooks {
                                   const std::string& forwarded_token = {});
   // The shard maps for cluster-status.
   Json ShardMapsStatus() const;
+
+  // The parts of a search (`keys`, `local` as Search's): one replica's per shard of a sharded
+  // dataset, else every member's (this node's by `local`). Shards or members without an
+  // answer go to `missing`; errors as FanOut's and FanOutShards'.
+  arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> SearchParts(
+      const Json& keys, const FanOutOptions& options,
+      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local,
+      std::vector<MissingNode>* missing);
+  // -- hybrid search with global BM25 statistics (hybrid_fan_out.cc, docs/cluster.md) --
+  // Phase 1: every shard's (or member's) `text-stats` for the query, summed; phase 2: the
+  // search hops with the sums (`text_stats`), whose candidates FuseCandidates fuses. This
+  // node's parts go through its own Flight handlers (LocalReads). Shards missing from phase 1
+  // are reported missing too.
+  arrow::Result<ClusterSearchResult> HybridSearch(const Json& keys, int64_t k,
+                                                  const HybridFusion& hybrid,
+                                                  const FanOutOptions& options);
+  // This node's own Flight handlers, once attached.
+  std::optional<LocalReads> OwnReads() const;
 
   // The search result of `peer` for DoGet ticket `ticket`, within `timeout`.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchPeer(const MemberInfo& peer,

@@ -418,22 +418,17 @@ Json ShardHopKeys(const Json& keys, const std::string& shard_dataset) {
 
 }  // namespace
 
-arrow::Result<ClusterSearchResult> ClusterNode::ShardSearch(const ShardMap& map, const Json& keys,
-                                                            int64_t k,
-                                                            const FanOutOptions& options) {
+arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> ClusterNode::ShardSearchParts(
+    const ShardMap& map, const Json& keys, const FanOutOptions& options,
+    std::vector<MissingNode>* missing) {
   using Batch = std::shared_ptr<arrow::RecordBatch>;
-  ClusterSearchResult result;
-  ARROW_ASSIGN_OR_RAISE(
-      auto parts, FanOutShards<Batch>(
-                      map, options, ShardReach::kOneReplica,
-                      [this, keys](const MemberInfo& member, const std::string& dataset, int64_t,
-                                   std::chrono::milliseconds timeout) {
-                        return SearchShard(
-                            member, Json{{"search", ShardHopKeys(keys, dataset)}}.dump(), timeout);
-                      },
-                      &result.missing));
-  ARROW_ASSIGN_OR_RAISE(result.batch, MergeTopK(parts, k));
-  return result;
+  return FanOutShards<Batch>(
+      map, options, ShardReach::kOneReplica,
+      [this, keys](const MemberInfo& member, const std::string& dataset, int64_t,
+                   std::chrono::milliseconds timeout) {
+        return SearchShard(member, Json{{"search", ShardHopKeys(keys, dataset)}}.dump(), timeout);
+      },
+      missing);
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ClusterNode::ShardScan(

@@ -9,16 +9,10 @@
 
 namespace arbalest {
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> MergeTopK(
-    const std::vector<std::shared_ptr<arrow::RecordBatch>>& parts, int64_t k) {
-  InitializeComputeOnce();
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> CombineParts(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& parts) {
   if (parts.empty()) return arrow::Status::Invalid("nothing to merge");
   const auto schema = parts.front()->schema()->RemoveMetadata();
-  const auto score = schema->GetFieldByName("score");
-  if (!score || score->type()->id() != arrow::Type::FLOAT) {
-    return arrow::Status::Invalid("search results need a float32 'score' column: ",
-                                  schema->ToString());
-  }
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   for (const auto& part : parts) {
     if (!part->schema()->Equals(*schema, /*check_metadata=*/false)) {
@@ -29,7 +23,18 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> MergeTopK(
     batches.push_back(std::move(batch));
   }
   ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(schema, batches));
-  ARROW_ASSIGN_OR_RAISE(auto all, table->CombineChunksToBatch());
+  return table->CombineChunksToBatch();
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> MergeTopK(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& parts, int64_t k) {
+  InitializeComputeOnce();
+  ARROW_ASSIGN_OR_RAISE(auto all, CombineParts(parts));
+  const auto score = all->schema()->GetFieldByName("score");
+  if (!score || score->type()->id() != arrow::Type::FLOAT) {
+    return arrow::Status::Invalid("search results need a float32 'score' column: ",
+                                  all->schema()->ToString());
+  }
   // SortIndices is stable: equal scores keep the order of `parts`.
   arrow::compute::SortOptions order(
       {arrow::compute::SortKey("score", arrow::compute::SortOrder::Descending)});

@@ -12,6 +12,11 @@
 
 namespace arbalest {
 
+// The rows of `parts` in one batch, in the order given, under the first part's schema without
+// its metadata. Invalid when `parts` is empty or their schemas differ (metadata aside).
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> CombineParts(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& parts);
+
 // Invalid when `parts` is empty, when their schemas differ (metadata aside) or when there is no
 // float32 "score" column.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> MergeTopK(

@@ -23,6 +23,7 @@
 #include "flight/json_values.h"
 #include "flight/namespace_actions.h"
 #include "flight/search_request.h"
+#include "flight/text_stats.h"
 #include "store/id_lookup.h"
 #include "store/search.h"
 #include "store/search_by_id.h"
@@ -472,6 +473,10 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "Between cluster nodes: the bucket table (row count and digest per bucket of ids) of this "
        "node's copy of a shard, or its ids in some buckets, for a replica's catch-up "
        "(docs/cluster.md)."},
+      {kTextStatsAction,
+       "Between cluster nodes: a dataset's BM25 statistics for a query's terms, the first "
+       "phase of a cluster-wide hybrid search. Body: {\"dataset\", \"text_query\"}. Result: "
+       "{\"docs\", \"total_length\", \"doc_freq\": {term: documents}} (docs/cluster.md)."},
       {"snapshot",
        "Write a snapshot of one dataset ({\"dataset\": name}) or of all ({}), so that a restart "
        "loads it instead of replaying the log; \"timeout\": seconds bounds the wait (then "
@@ -499,6 +504,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   if (type == "check_readiness") return OneJson(CheckReadiness(store, body, cluster));
   if (type == "stats") return OneJson(Stats(store, body, cluster));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));
+  if (type == kTextStatsAction) return OneJson(TextStatsAction(store, body));
   if (type == "snapshot" || type == "ForceSnapshot") {
     return OneJson(Snapshot(store, type, body, call_cancelled));
   }

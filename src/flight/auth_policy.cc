@@ -61,7 +61,8 @@ Role RequiredRole(std::string_view action) {
   if (action == "VectorSearch" || action == "HybridSearch" || action == "VectorSearchByID" ||
       action == "check_readiness" || action == "stats" || action == "traverse-graph" ||
       action == "GraphSearch" || action == "GetGraphStats" || action == "ListNamespaces" ||
-      action == "GetTotalNamespaceCount" || action == "GetNamespaceDatasetCount") {
+      action == "GetTotalNamespaceCount" || action == "GetNamespaceDatasetCount" ||
+      action == "text-stats") {
     return Role::kRead;
   }
   if (action == "delete" || action == "snapshot" || action == "ForceSnapshot" ||

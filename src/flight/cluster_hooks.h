@@ -50,6 +50,16 @@ struct MissingNode {
   int32_t shard = -1;  // -1: not a shard's part
 };
 
+// A hybrid search that fans out with global BM25 statistics (docs/cluster.md, "Hybrid
+// search"): the coordinator gathers the statistics of every shard for `text_query`, has each
+// shard return its candidates scored with their sums, and fuses the merged lists with weight
+// `alpha`, each side `depth` deep, as one node would.
+struct HybridFusion {
+  std::string text_query;
+  double alpha = 0.5;
+  int64_t depth = 0;
+};
+
 struct ClusterSearchResult {
   std::shared_ptr<arrow::RecordBatch> batch;  // the columns of a single node's search
   std::vector<MissingNode> missing;           // empty: every member answered
@@ -139,9 +149,12 @@ class ClusterHooks {
   // keys (one "vector", no "vectors"), sent with local_only to every other live member in
   // parallel; the answers are merged to the best `k` rows by score. KeyError when no node holds
   // the dataset; with options.require_all, UNAVAILABLE naming the first missing member.
+  // `hybrid` (a hybrid search's, HybridFusionFor): the two phases of HybridFusion instead, where
+  // `local` is not used (this node's part is asked through LocalReads).
   virtual arrow::Result<ClusterSearchResult> Search(
       const Json& keys, int64_t k, const FanOutOptions& options,
-      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local) = 0;
+      const std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>()>& local,
+      const std::optional<HybridFusion>& hybrid) = 0;
 
   // A scan: `local` opens this node's reader; `keys` (a scan ticket's) are sent with local_only
   // to every other live member in parallel. The reader yields this node's rows, then each

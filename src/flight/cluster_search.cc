@@ -1,6 +1,14 @@
 #include "flight/cluster_search.h"
 
+#include "store/hybrid_search.h"
+
 namespace arbalest {
+
+arrow::Result<std::optional<HybridFusion>> HybridFusionFor(const SearchRequest& request) {
+  if (!request.text_query || request.graph) return std::nullopt;
+  ARROW_ASSIGN_OR_RAISE(const double alpha, HybridAlpha(request));
+  return HybridFusion{*request.text_query, alpha, HybridDepth(request, alpha)};
+}
 
 arrow::Result<ClusterSearchResult> SearchQuery(VectorStore& store, ClusterHooks* cluster,
                                                const ParsedSearch& search, size_t index,
@@ -20,7 +28,8 @@ arrow::Result<ClusterSearchResult> SearchQuery(VectorStore& store, ClusterHooks*
     keys.erase("vectors");
     keys["vector"] = request.query;
   }
-  return cluster->Search(keys, request.k, search.fan_out, local);
+  ARROW_ASSIGN_OR_RAISE(auto hybrid, HybridFusionFor(request));
+  return cluster->Search(keys, request.k, search.fan_out, local, hybrid);
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanReader(VectorStore& store,

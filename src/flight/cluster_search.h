@@ -13,6 +13,11 @@
 
 namespace arbalest {
 
+// What a cluster fan-out of `request` fuses itself (ClusterHooks::Search): for a hybrid search
+// (a text query, no graph expansion), its fusion weight (HybridAlpha) and depth; nullopt for
+// other searches. Invalid as HybridAlpha.
+arrow::Result<std::optional<HybridFusion>> HybridFusionFor(const SearchRequest& request);
+
 // Query `index` of `search`. `cluster` null (a node without cluster flags): the local search,
 // nothing missing. KeyError for a dataset no node holds.
 arrow::Result<ClusterSearchResult> SearchQuery(VectorStore& store, ClusterHooks* cluster,

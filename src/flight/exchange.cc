@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "flight/cluster_search.h"
 #include "flight/exchange_fetch.h"
 #include "flight/filter_parser.h"
 #include "flight/ingest_stream.h"
@@ -254,7 +255,8 @@ arrow::Result<ClusterSearchResult> AnswerQuery(VectorStore& store, ServerMetrics
   ARROW_ASSIGN_OR_RAISE(FanOutOptions fan_out, FanOutOptionsAt(columns, row));
   if (cluster && !fan_out.local_only) {
     ARROW_ASSIGN_OR_RAISE(Json keys, SearchKeysAt(columns, row, request));
-    ARROW_ASSIGN_OR_RAISE(found, cluster->Search(keys, request.k, fan_out, local));
+    ARROW_ASSIGN_OR_RAISE(auto hybrid, HybridFusionFor(request));
+    ARROW_ASSIGN_OR_RAISE(found, cluster->Search(keys, request.k, fan_out, local, hybrid));
   } else {
     ARROW_ASSIGN_OR_RAISE(found.batch, local());
   }

@@ -8,6 +8,7 @@
 #include "common/dataset_name.h"
 #include "flight/filter_parser.h"
 #include "flight/graph_search.h"
+#include "flight/text_stats.h"
 
 namespace arbalest {
 namespace {
@@ -100,10 +101,10 @@ arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::stri
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what) {
   if (!keys.is_object()) return arrow::Status::Invalid(what, " must be a JSON object");
   std::initializer_list<std::string_view> known = {
-      "dataset",       "name",       "vector",     "k",           "ef",
-      "filters",       "columns",    "text_query", "alpha",       "include_vectors",
-      "vector_format", "local_only", "vectors",    "require_all", "timeout_ms",
-      "graph_alpha",   "graph_depth"};
+      "dataset",       "name",        "vector",     "k",           "ef",
+      "filters",       "columns",     "text_query", "alpha",       "include_vectors",
+      "vector_format", "local_only",  "vectors",    "require_all", "timeout_ms",
+      "graph_alpha",   "graph_depth", "text_stats"};
   ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, known, what));
   if (!allow_batch && keys.contains("vectors")) {
     return arrow::Status::Invalid("'vectors' (a batch of queries) is only accepted by the ",
@@ -124,6 +125,15 @@ arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std:
   ARROW_ASSIGN_OR_RAISE(base.text_query, GetOptionalString(keys, {"text_query"}, what));
   ARROW_ASSIGN_OR_RAISE(base.alpha, GetOptionalNumber(keys, "alpha", what));
   ARROW_ASSIGN_OR_RAISE(base.graph, ParseGraphExpansion(keys, what));
+  if (auto stats = keys.find("text_stats"); stats != keys.end()) {
+    // Internal: a cluster-wide hybrid search's hop (docs/cluster.md), answered locally.
+    if (!base.text_query || !parsed.fan_out.local_only || base.graph) {
+      return arrow::Status::Invalid(
+          "'text_stats' in ", what, " is the global BM25 statistics of a cluster-wide hybrid ",
+          "search's hop: it needs 'text_query' and 'local_only': true, and no graph expansion");
+    }
+    ARROW_ASSIGN_OR_RAISE(base.text_stats, Bm25StatsFromJson(*stats, "'text_stats'"));
+  }
 
   const bool has_vector = keys.contains("vector");
   const bool has_vectors = keys.contains("vectors");

@@ -33,8 +33,9 @@ arrow::Result<std::vector<float>> ParseQueryVector(const Json& vector, std::stri
 // vector_format, local_only, require_all, timeout_ms, text_query, alpha (and, when `allow_batch`,
 // vectors: [[...], ...] for several queries, each searched with the same text query; they share one
 // CachedFilter, so the filter is compiled once). With a text query the vector may be left out (a
-// text-only search; SearchDataset refuses it unless alpha is 0). Invalid names an unknown key or a
-// bad value (filters: ParseFilters).
+// text-only search; SearchDataset refuses it unless alpha is 0). `text_stats` (internal: the global
+// BM25 statistics a cluster-wide hybrid search's hop carries, flight/text_stats.h) needs a text
+// query and local_only. Invalid names an unknown key or a bad value (filters: ParseFilters).
 arrow::Result<ParsedSearch> ParseSearch(const Json& keys, bool allow_batch, std::string_view what);
 
 struct ParsedSearchById {

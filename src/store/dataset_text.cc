@@ -184,12 +184,12 @@ arrow::Status DatasetText::Add(TextIndex::TokenizedRows text, int64_t first_row)
 bool DatasetText::Remove(uint64_t row) { return shared_->index.Remove(KeyOf(row)); }
 
 std::vector<ScoredRow> DatasetText::Search(std::string_view query, size_t k,
-                                           const RowFilter& filter) const {
-  if (gone_count_ == 0) return shared_->index.Search(query, k, &filter);
+                                           const RowFilter& filter, const Bm25Stats* global) const {
+  if (gone_count_ == 0) return shared_->index.Search(query, k, &filter, global);
   // Keys and rows are in the same order, so the top k and its ties are the same in both.
   const RowFilter by_key =
       RowFilter::FromPredicate([this, &filter](uint64_t key) { return filter.Allows(RowOf(key)); });
-  std::vector<ScoredRow> hits = shared_->index.Search(query, k, &by_key);
+  std::vector<ScoredRow> hits = shared_->index.Search(query, k, &by_key, global);
   for (ScoredRow& hit : hits) hit.row = RowOf(hit.row);
   return hits;
 }

@@ -75,8 +75,13 @@ class DatasetText {
   // for row deletes; scores then equal those of an index that never had the row.
   bool Remove(uint64_t row);
 
-  // The `k` best rows for `query` by BM25 among those `filter` allows, best first.
-  std::vector<ScoredRow> Search(std::string_view query, size_t k, const RowFilter& filter) const;
+  // The `k` best rows for `query` by BM25 among those `filter` allows, best first; scored with
+  // `global` statistics when given (TextIndex::Search).
+  std::vector<ScoredRow> Search(std::string_view query, size_t k, const RowFilter& filter,
+                                const Bm25Stats* global = nullptr) const;
+
+  // This index's BM25 statistics for `query` (TextIndex::QueryStats).
+  Bm25Stats QueryStats(std::string_view query) const { return shared_->index.QueryStats(query); }
 
   // Counts and memory (walks the dictionary: for the stats action, not per query).
   TextIndexStats Stats() const { return shared_->index.Stats(); }

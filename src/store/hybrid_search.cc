@@ -1,8 +1,10 @@
 #include "store/hybrid_search.h"
 
+#include <arrow/builder.h>
 #include <arrow/status.h>
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +37,44 @@ arrow::Result<double> HybridAlpha(const SearchRequest& request) {
   return alpha;
 }
 
+int64_t HybridDepth(const SearchRequest& request, double alpha) {
+  const bool fused = alpha > 0.0 && alpha < 1.0;
+  return fused ? std::max(kHybridDepthFactor * request.k, request.ef) : request.k;
+}
+
+namespace {
+
+// The candidates of a hop (text_stats set): every row of either list, the dense list's first,
+// with its distance and its BM25 score in the last column.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> CandidatesResult(
+    const SearchScope& scope, const std::vector<DenseHit>& dense,
+    const std::vector<ScoredRow>& lexical) {
+  std::vector<ResultRow> rows;
+  std::unordered_map<uint64_t, size_t> index_of;
+  for (const DenseHit& hit : dense) {
+    if (index_of.emplace(hit.row, rows.size()).second) rows.push_back({hit.row, 0, hit.distance});
+  }
+  std::vector<std::optional<double>> bm25(rows.size());
+  for (const ScoredRow& hit : lexical) {
+    auto [it, added] = index_of.emplace(hit.row, rows.size());
+    if (added) {
+      rows.push_back({hit.row, 0, std::nullopt});
+      bm25.emplace_back();
+    }
+    bm25[it->second] = hit.score;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto batch, MakeSearchResult(scope, rows, /*nullable_distance=*/true));
+  arrow::DoubleBuilder scores;
+  for (const auto& score : bm25) {
+    ARROW_RETURN_NOT_OK(score ? scores.Append(*score) : scores.AppendNull());
+  }
+  ARROW_ASSIGN_OR_RAISE(auto column, scores.Finish());
+  return batch->AddColumn(batch->num_columns(), arrow::field(kBm25ScoreColumn, arrow::float64()),
+                          column);
+}
+
+}  // namespace
+
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchHybrid(const Dataset& dataset,
                                                                 const SearchRequest& request,
                                                                 double alpha) {
@@ -45,8 +85,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchHybrid(const Dataset& d
   }
   ARROW_ASSIGN_OR_RAISE(SearchScope scope, OpenSearchScope(dataset, request));
   const DatasetText& text = *scope.snapshot.text;  // numbered like the scope's rows
-  const bool fused = alpha > 0.0 && alpha < 1.0;
-  const int64_t depth = fused ? std::max(kHybridDepthFactor * request.k, request.ef) : request.k;
+  const int64_t depth = HybridDepth(request, alpha);
+  const Bm25Stats* global = request.text_stats ? &*request.text_stats : nullptr;
 
   std::vector<DenseHit> dense;
   if (alpha > 0.0) {
@@ -56,8 +96,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchHybrid(const Dataset& d
   if (alpha < 1.0) {
     const RowFilter filter =
         RowFilter::FromPredicate([&scope](uint64_t row) { return scope.Allows(row); });
-    lexical = text.Search(*request.text_query, static_cast<size_t>(depth), filter);
+    lexical = text.Search(*request.text_query, static_cast<size_t>(depth), filter, global);
   }
+  if (global != nullptr) return CandidatesResult(scope, dense, lexical);
 
   std::vector<uint64_t> dense_rows, text_rows;
   std::unordered_map<uint64_t, float> distance_of;

@@ -20,6 +20,7 @@
 
 #include "store/cached_filter.h"
 #include "store/dataset.h"
+#include "text/bm25_stats.h"
 
 namespace arbalest {
 
@@ -42,6 +43,10 @@ struct SearchRequest {
   // query: kDefaultHybridAlpha.
   std::optional<std::string> text_query;
   std::optional<double> alpha;
+  // A cluster-wide hybrid search's hop (docs/cluster.md): BM25 scored with these statistics
+  // (summed over every shard) and the unfused candidates returned, for the coordinator to fuse
+  // (SearchHybrid). Unset: an ordinary search.
+  std::optional<Bm25Stats> text_stats;
   // Longbow's graph_alpha: the results re-ranked with the dataset's knowledge graph (the
   // GraphSearch fusion, flight/graph_search.h, which flight's TimedSearch routes to; SearchDataset
   // ignores it). Unset: none.

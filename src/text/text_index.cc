@@ -169,11 +169,29 @@ void TextIndex::CompactIfMostlyRemoved() {
   }
 }
 
-std::vector<ScoredRow> TextIndex::Search(std::string_view query, size_t k,
-                                         const RowFilter* filter) const {
+std::vector<std::string> TextIndex::QueryTerms(std::string_view query) const {
   std::vector<std::string> query_terms = tokenizer_.Tokenize(query);
   std::sort(query_terms.begin(), query_terms.end());
   query_terms.erase(std::unique(query_terms.begin(), query_terms.end()), query_terms.end());
+  return query_terms;
+}
+
+Bm25Stats TextIndex::QueryStats(std::string_view query) const {
+  const std::vector<std::string> query_terms = QueryTerms(query);
+  Bm25Stats stats;
+  std::shared_lock lock(mutex_);
+  stats.docs = slot_of_row_.size();
+  stats.total_length = total_length_;
+  for (const std::string& text : query_terms) {
+    auto it = terms_.find(text);
+    stats.doc_freq[text] = it == terms_.end() ? 0 : it->second.doc_freq;
+  }
+  return stats;
+}
+
+std::vector<ScoredRow> TextIndex::Search(std::string_view query, size_t k, const RowFilter* filter,
+                                         const Bm25Stats* global) const {
+  const std::vector<std::string> query_terms = QueryTerms(query);
 
   // Document-at-a-time: one cursor per query term walks its posting list; all lists are
   // sorted by slot, so the smallest slot under any cursor is the next candidate document.
@@ -183,17 +201,28 @@ std::vector<ScoredRow> TextIndex::Search(std::string_view query, size_t k,
     double idf;
   };
   std::shared_lock lock(mutex_);
-  const uint64_t num_docs = slot_of_row_.size();
+  const bool use_global = global != nullptr && global->docs > 0;
+  const uint64_t num_docs = use_global ? global->docs : slot_of_row_.size();
   std::vector<Cursor> cursors;
   for (const std::string& text : query_terms) {
     auto it = terms_.find(text);
     if (it == terms_.end() || it->second.doc_freq == 0) continue;
+    uint64_t doc_freq = it->second.doc_freq;
+    if (use_global) {
+      if (auto freq = global->doc_freq.find(text); freq != global->doc_freq.end()) {
+        doc_freq = std::max<uint64_t>(doc_freq, freq->second);
+      }
+    }
     const std::vector<Posting>& postings = it->second.postings;
     cursors.push_back({postings.data(), postings.data() + postings.size(),
-                       Bm25Idf(num_docs, it->second.doc_freq)});
+                       Bm25Idf(std::max(num_docs, doc_freq), doc_freq)});
   }
-  // A live posting implies a live document of length >= 1, so avgdl > 0 when it is used.
-  const double avg_doc_length = AvgDocLength();
+  // A live posting implies a live document of length >= 1, so avgdl > 0 when it is used (the
+  // global total counts this index's documents too, unless they came after it was gathered).
+  const double avg_doc_length =
+      use_global && global->total_length > 0
+          ? static_cast<double>(global->total_length) / static_cast<double>(global->docs)
+          : AvgDocLength();
   TopRows top(k);
   while (true) {
     uint32_t slot = kMaxUint32;

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "text/bm25_stats.h"
 #include "text/row_filter.h"
 #include "text/scored_row.h"
 #include "text/string_hash.h"
@@ -90,8 +91,18 @@ class TextIndex {
   // given, only rows it allows are scored and kept, so the result has min(k, matching allowed
   // rows) hits. The filter is borrowed for the call. Never fails; an empty or all-punctuation
   // query returns no rows.
-  std::vector<ScoredRow> Search(std::string_view query, size_t k,
-                                const RowFilter* filter = nullptr) const;
+  //
+  // `global` (a cluster-wide search's, Bm25Stats::Add over every shard): score with its N,
+  // avgdl and document frequencies instead of this index's own, so that the scores equal those
+  // of one index holding every shard's rows. A term it lacks, or counts in fewer documents than
+  // this index does (rows added since it was gathered), is scored with this index's count; N
+  // is raised to at least each term's count, so idf stays positive.
+  std::vector<ScoredRow> Search(std::string_view query, size_t k, const RowFilter* filter = nullptr,
+                                const Bm25Stats* global = nullptr) const;
+
+  // This index's statistics for `query`: N, the total length and the document frequency of
+  // each distinct query term (0 for terms it does not hold), what Search scores with.
+  Bm25Stats QueryStats(std::string_view query) const;
 
   // Counts and memory use. Walks the dictionary: for monitoring, not for every query.
   TextIndexStats Stats() const;
@@ -122,6 +133,9 @@ class TextIndex {
   void CompactIfMostlyRemoved();
   // Requires mutex_ held, shared or exclusively.
   double AvgDocLength() const;
+
+  // The distinct terms of `query`, sorted.
+  std::vector<std::string> QueryTerms(std::string_view query) const;
 
   const Tokenizer tokenizer_;
 

@@ -170,6 +170,14 @@ def test_tls_token_cluster_answers_global_searches(secure_cluster, tokens, tmp_p
             assert missing_nodes(result) == []
             assert result.column("id").to_pylist() == brute_force_ids(ids, vectors, query, 10)
 
+    # Hybrid searches: their BM25 statistics phase (`text-stats`) is a hop the cluster token
+    # makes too.
+    for node in nodes:
+        result = search(node, name, vectors[0], tokens["read"], require_all=True,
+                        text_query="t3", alpha=0)
+        assert missing_nodes(result) == []
+        assert result.num_rows == 10 and set(result.column("tag").to_pylist()) == {"t3"}
+
     # Scans fan out over the same hops.
     for node in nodes:
         scan = node.data.do_get(flight.Ticket(json.dumps({"dataset": name}).encode()),

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <map>
@@ -340,6 +341,73 @@ TEST(TextIndexConcurrencyTest, ConcurrentAddAndSearch) {
   const size_t expected = kWriters * (kRowsPerWriter - kRowsPerWriter / 50);
   EXPECT_EQ(index->Search("common", 100000).size(), expected);
   EXPECT_EQ(index->Stats().live_rows, expected);
+}
+
+TEST(TextIndexGlobalStats, QueryStatsCountTheQueryTermsOfLiveRows) {
+  auto index = MakeIndex();
+  ASSERT_TRUE(index->Add(1, "red apple red").ok());
+  ASSERT_TRUE(index->Add(2, "green apple").ok());
+  ASSERT_TRUE(index->Add(3, "pear").ok());
+  ASSERT_TRUE(index->Remove(3));
+  const Bm25Stats stats = index->QueryStats("Apple RED plum apple");
+  EXPECT_EQ(stats.docs, 2u);
+  EXPECT_EQ(stats.total_length, 5u);
+  EXPECT_EQ(stats.doc_freq,
+            (std::map<std::string, uint64_t>{{"apple", 2}, {"plum", 0}, {"red", 1}}));
+}
+
+TEST(TextIndexGlobalStats, AddSumsDisjointCorpora) {
+  Bm25Stats a{3, 10, {{"x", 1}, {"y", 2}}};
+  a.Add(Bm25Stats{2, 7, {{"y", 1}, {"z", 2}}});
+  EXPECT_EQ(a, (Bm25Stats{5, 17, {{"x", 1}, {"y", 3}, {"z", 2}}}));
+}
+
+// Rows split over two indexes (two shards), each scored with the summed statistics, score
+// exactly as one index holding every row; with their own statistics they rank differently.
+TEST(TextIndexGlobalStats, ShardsScoredWithSummedStatsEqualOneIndex) {
+  auto whole = MakeIndex();
+  auto first = MakeIndex();
+  auto second = MakeIndex();
+  // "rare" is rare on the first shard and common on the second, "other" the reverse.
+  const std::vector<std::string> texts = {
+      "rare other a", "other b c",      "other d e f", "other g",          "rare h i j k",
+      "rare l",       "rare other m n", "rare o p q",  "rare r s t u v w", "rare other x"};
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_TRUE(whole->Add(i, texts[i]).ok());
+    ASSERT_TRUE((i < 4 ? first : second)->Add(i, texts[i]).ok());
+  }
+  ASSERT_TRUE(whole->Remove(9));
+  ASSERT_TRUE(second->Remove(9));
+  const std::string query = "rare other";
+  Bm25Stats global = first->QueryStats(query);
+  global.Add(second->QueryStats(query));
+  EXPECT_EQ(global, whole->QueryStats(query));
+
+  auto merged = [&](const Bm25Stats* stats) {
+    std::vector<ScoredRow> hits = first->Search(query, 100, nullptr, stats);
+    for (const ScoredRow& hit : second->Search(query, 100, nullptr, stats)) hits.push_back(hit);
+    std::sort(hits.begin(), hits.end(), RanksBefore);
+    return hits;
+  };
+  const std::vector<ScoredRow> expected = whole->Search(query, 100);
+  ASSERT_EQ(expected.size(), 9u);
+  EXPECT_EQ(merged(&global), expected);  // scores bit for bit
+  EXPECT_NE(Rows(merged(nullptr)), Rows(expected));
+}
+
+// Statistics gathered before rows were added (a put between the two phases) never make idf
+// negative or the scores not finite.
+TEST(TextIndexGlobalStats, StaleStatsKeepScoresPositive) {
+  auto index = MakeIndex();
+  ASSERT_TRUE(index->Add(1, "word").ok());
+  ASSERT_TRUE(index->Add(2, "word word other").ok());
+  const Bm25Stats stale{1, 1, {{"word", 1}}};
+  const std::vector<ScoredRow> hits = index->Search("word other", 10, nullptr, &stale);
+  ASSERT_EQ(hits.size(), 2u);
+  for (const ScoredRow& hit : hits) EXPECT_TRUE(std::isfinite(hit.score) && hit.score > 0);
+  // Empty statistics (docs 0) mean this index's own.
+  const Bm25Stats none;
+  EXPECT_EQ(index->Search("word other", 10, nullptr, &none), index->Search("word other", 10));
 }
 
 }  // namespace
