@@ -79,6 +79,13 @@ PutStream::Clock::time_point PutStream::last_used() const {
   return last_used_;
 }
 
+arrow::Status PutStream::end_status() const {
+  MutexLock lock(&mutex_);
+  if (!ended_) return arrow::Status::OK();
+  while (!end_) queue_changed_.Wait(&mutex_);
+  return *end_;
+}
+
 void PutStream::WriteLoop() {
   while (true) {
     Queued next;
@@ -168,6 +175,7 @@ void PutStream::FailAll(const arrow::Status& status) {
   {
     MutexLock lock(&mutex_);
     ended_ = true;
+    end_ = status;
     waiting.swap(waiting_);
     failed_ = failed_ || !closing_ || !waiting.empty();
     queue_.clear();

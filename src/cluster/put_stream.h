@@ -50,6 +50,9 @@ class PutStream {
   bool broken() const;
   int64_t outstanding() const;
   Clock::time_point last_used() const;
+  // Why the call ended, once it has (waiting for its final status, which comes promptly once
+  // the call is over); OK while it goes on.
+  arrow::Status end_status() const;
 
   // Takes no more slices, sends those queued, ends the call once the peer answered them (or
   // the call failed), and waits for its threads.
@@ -75,7 +78,7 @@ class PutStream {
   std::unique_ptr<arrow::flight::FlightStreamWriter> writer_;
   std::unique_ptr<arrow::flight::FlightMetadataReader> reader_;  // the reader thread's
   mutable Mutex mutex_;
-  CondVar queue_changed_;
+  mutable CondVar queue_changed_;
   std::deque<Queued> queue_ GUARDED_BY(mutex_);
   std::map<int64_t, std::promise<arrow::Result<Json>>> waiting_ GUARDED_BY(mutex_);
   int64_t next_seq_ GUARDED_BY(mutex_) = 0;
@@ -84,6 +87,7 @@ class PutStream {
   bool closing_ GUARDED_BY(mutex_) = false;
   bool failed_ GUARDED_BY(mutex_) = false;       // ended with slices waiting, or not by Close
   bool writer_done_ GUARDED_BY(mutex_) = false;  // the writer thread no longer uses writer_
+  std::optional<arrow::Status> end_ GUARDED_BY(mutex_);  // set by FailAll
   Clock::time_point last_used_ GUARDED_BY(mutex_) = Clock::now();
   std::thread writer_thread_;
   std::thread reader_thread_;

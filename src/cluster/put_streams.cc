@@ -86,17 +86,17 @@ bool PutStreams::Serves(const std::string& address) const {
 
 PutStreams::PutStreams(PeerClients& peers, std::function<std::vector<std::string>()> live,
                        ClusterMetrics* metrics, PutStreamOptions options)
-    : peers_(peers), live_(std::move(live)), metrics_(metrics), options_(options) {
-  sweeper_ = std::thread([this] { SweepLoop(); });
+    : peers_(peers),
+      live_(std::move(live)),
+      metrics_(metrics),
+      options_(options),
+      sweeper_("arb-put-sweep", options_.sweep) {
+  sweeper_.Start([this] { Sweep(); });
 }
 
 PutStreams::~PutStreams() {
-  {
-    MutexLock lock(&mutex_);
-    stop_ = true;
-    stop_changed_.SignalAll();
-  }
-  sweeper_.join();
+  // The sweeper first: once it has stopped, no stream is closed but by this destructor.
+  sweeper_.Stop();
   std::map<Key, std::vector<std::shared_ptr<PutStream>>> streams;
   {
     MutexLock lock(&mutex_);
@@ -119,6 +119,10 @@ arrow::Result<Json> PutStreams::Send(const std::string& address, const ShardPutH
       return stream.status();
     }
     std::optional<arrow::Result<Json>> answer = (*stream)->Send(hop, batch, timeout);
+    if (!answer) {
+      // A node older than put streams may have refused the stream before the slice went.
+      if (arrow::Status end = (*stream)->end_status(); RefusedAsUnknown(end)) answer = end;
+    }
     if (!answer && attempt < 2) continue;  // it ended meanwhile, the slice unsent: another one
     if (!answer) {
       return fl::MakeFlightError(fl::FlightStatusCode::Unavailable,
@@ -199,17 +203,6 @@ void PutStreams::Sweep() {
     stream->Close();
   }
   if (metrics_) metrics_->SetPutStreamsOpen(open);
-}
-
-void PutStreams::SweepLoop() {
-  while (true) {
-    {
-      MutexLock lock(&mutex_);
-      if (!stop_) stop_changed_.WaitUntil(&mutex_, PutStream::Clock::now() + options_.sweep);
-      if (stop_) return;
-    }
-    Sweep();
-  }
 }
 
 PutStreamCounts PutStreams::counts() const {

@@ -33,7 +33,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -41,6 +40,7 @@
 #include "cluster/shard_put_hop.h"
 #include "common/json_util.h"
 #include "common/mutex.h"
+#include "common/periodic_thread.h"
 
 namespace arbalest {
 
@@ -116,22 +116,19 @@ class PutStreams {
                                                     const std::string& forwarded_token);
   // Closes the streams that are broken, idle, too old or to addresses not live.
   void Sweep();
-  void SweepLoop();
 
   PeerClients& peers_;
   const std::function<std::vector<std::string>()> live_;
   ClusterMetrics* const metrics_;
   const PutStreamOptions options_;
   mutable Mutex mutex_;
-  CondVar stop_changed_;
-  bool stop_ GUARDED_BY(mutex_) = false;
   std::map<Key, std::vector<std::shared_ptr<PutStream>>> streams_ GUARDED_BY(mutex_);
   // The nodes that refused put streams, until when their slices go one-shot.
   std::map<std::string, std::chrono::steady_clock::time_point> one_shot_until_ GUARDED_BY(mutex_);
   std::atomic<int64_t> opened_{0};
   std::atomic<int64_t> slices_{0};
   std::atomic<int64_t> broken_{0};
-  std::thread sweeper_;
+  PeriodicThread sweeper_;  // Sweep every options_.sweep
 };
 
 }  // namespace arbalest

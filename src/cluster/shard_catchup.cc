@@ -134,33 +134,16 @@ arrow::Result<Json> ShardDigestAction(const CatchupEnv& env, std::string_view bo
   return AnswerShardDigest(request, *ids->reader);
 }
 
-ShardCatchup::ShardCatchup(CatchupEnv env) : env_(std::move(env)) {
-  thread_ = std::thread([this] { Run(); });
-}
-
-ShardCatchup::~ShardCatchup() {
-  {
-    MutexLock lock(&mutex_);
-    stopping_ = true;
-  }
-  wake_.SignalAll();
-  thread_.join();
-}
-
-void ShardCatchup::Run() {
-  while (true) {
-    {
-      MutexLock lock(&mutex_);
-      const auto deadline = Clock::now() + env_.interval;
-      while (!stopping_ && wake_.WaitUntil(&mutex_, deadline)) {
-      }
-      if (stopping_) return;
-    }
+ShardCatchup::ShardCatchup(CatchupEnv env)
+    : env_(std::move(env)), thread_("arb-catchup", env_.interval) {
+  thread_.Start([this] {
     if (auto pass = PassOnce(); !pass.ok()) {
       spdlog::warn("shard catch-up pass failed: {}", pass.status().message());
     }
-  }
+  });
 }
+
+ShardCatchup::~ShardCatchup() { thread_.Stop(); }
 
 bool ShardCatchup::StaleLongEnough(const std::string& name) {
   const auto now = Clock::now();

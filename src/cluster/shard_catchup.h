@@ -31,7 +31,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cluster/member.h"
@@ -42,6 +41,7 @@
 #include "cluster/shard_maps.h"
 #include "common/json_util.h"
 #include "common/mutex.h"
+#include "common/periodic_thread.h"
 #include "flight/cluster_hooks.h"
 
 namespace arbalest {
@@ -102,7 +102,6 @@ class ShardCatchup {
   Json Status() const;
 
  private:
-  void Run();
   // What a catch-up copied, and how long each pass took.
   struct Copied {
     int64_t bulk_rows = 0;
@@ -136,13 +135,11 @@ class ShardCatchup {
 
   const CatchupEnv env_;
   mutable Mutex mutex_;
-  CondVar wake_;
-  bool stopping_ GUARDED_BY(mutex_) = false;
   int64_t caught_up_ GUARDED_BY(mutex_) = 0;
   int64_t dropped_ GUARDED_BY(mutex_) = 0;
   std::map<std::pair<std::string, int32_t>, Json> shards_ GUARDED_BY(mutex_);
   std::map<std::string, std::chrono::steady_clock::time_point> stale_since_ GUARDED_BY(mutex_);
-  std::thread thread_;
+  PeriodicThread thread_;  // PassOnce every interval (last: stopped first)
 };
 
 }  // namespace arbalest

@@ -8,18 +8,18 @@ namespace arbalest {
 
 ShardRepairer::ShardRepairer(ShardMaps& maps, std::function<std::vector<MemberInfo>()> live,
                              std::function<bool()> degraded, std::chrono::milliseconds interval)
-    : maps_(maps), live_(std::move(live)), degraded_(std::move(degraded)), interval_(interval) {
-  thread_ = std::thread([this] { Run(); });
+    : maps_(maps),
+      live_(std::move(live)),
+      degraded_(std::move(degraded)),
+      thread_("arb-shard-repair", interval) {
+  thread_.Start([this] {
+    if (auto repaired = RepairOnce(); !repaired.ok()) {
+      spdlog::warn("shard maps not repaired: {}", repaired.status().message());
+    }
+  });
 }
 
-ShardRepairer::~ShardRepairer() {
-  {
-    MutexLock lock(&mutex_);
-    stopping_ = true;
-  }
-  wake_.SignalAll();
-  thread_.join();
-}
+ShardRepairer::~ShardRepairer() { thread_.Stop(); }
 
 arrow::Result<int> ShardRepairer::RepairOnce() {
   const std::vector<MemberInfo> members = live_();
@@ -48,21 +48,6 @@ arrow::Result<int> ShardRepairer::RepairOnce() {
     ++changed;
   }
   return changed;
-}
-
-void ShardRepairer::Run() {
-  while (true) {
-    {
-      MutexLock lock(&mutex_);
-      const auto deadline = std::chrono::steady_clock::now() + interval_;
-      while (!stopping_ && wake_.WaitUntil(&mutex_, deadline)) {
-      }
-      if (stopping_) return;
-    }
-    if (auto repaired = RepairOnce(); !repaired.ok()) {
-      spdlog::warn("shard maps not repaired: {}", repaired.status().message());
-    }
-  }
 }
 
 }  // namespace arbalest

@@ -12,12 +12,12 @@
 #include <functional>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cluster/member.h"
 #include "cluster/shard_maps.h"
 #include "common/mutex.h"
+#include "common/periodic_thread.h"
 
 namespace arbalest {
 
@@ -32,18 +32,13 @@ class ShardRepairer {
   arrow::Result<int> RepairOnce();
 
  private:
-  void Run();
-
   ShardMaps& maps_;
   const std::function<std::vector<MemberInfo>()> live_;
   const std::function<bool()> degraded_;
-  const std::chrono::milliseconds interval_;
   Mutex mutex_;
-  CondVar wake_;
   // When this node first saw each leaving mark, by "<dataset>/<shard>/<epoch>".
   std::map<std::string, std::chrono::steady_clock::time_point> leaving_seen_ GUARDED_BY(mutex_);
-  bool stopping_ GUARDED_BY(mutex_) = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // RepairOnce every interval (last: stopped first)
 };
 
 }  // namespace arbalest

@@ -61,12 +61,17 @@ class SliceServer : public fl::FlightServerBase {
       if (late) ARROW_RETURN_NOT_OK(writer->WriteMetadata(*JsonBuffer(*late)));
       late.reset();
     }
+    // The client is done writing: its stream is being closed.
+    done_writing_at_ = std::chrono::steady_clock::now().time_since_epoch().count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(finish_delay_ms_.load()));
     return arrow::Status::OK();
   }
 
   std::atomic<int64_t> streams_{0};
   std::atomic<int64_t> slices_{0};
   std::atomic<bool> old_version_{false};
+  std::atomic<int64_t> finish_delay_ms_{0};  // how long the call takes to end once done writing
+  std::atomic<int64_t> done_writing_at_{0};  // steady_clock ticks
 };
 
 class PutStreamsTest : public ::testing::Test {
@@ -225,6 +230,29 @@ TEST_F(PutStreamsTest, IdleOldAndGoneStreamsAreClosed) {
   std::this_thread::sleep_for(std::chrono::milliseconds(80));
   ASSERT_TRUE(aging.Send(address_, Hop(1), batch_, timeout_, "").ok());
   EXPECT_EQ(aging.counts().opened, 2);  // too old for the next slice
+}
+
+TEST_F(PutStreamsTest, DestructorStopsTheSweeperBeforeItClosesTheStreams) {
+  // The sweeper asks the node (its live members) while it runs: it must be stopped before the
+  // streams are closed, the node's state going right after them. A call that takes 300 ms to
+  // end gives a sweeper still running (every 5 ms) the time to show itself.
+  server_->finish_delay_ms_ = 300;
+  PutStreamOptions options;
+  options.sweep = std::chrono::milliseconds(5);
+  std::atomic<int64_t> last_sweep_at{0};
+  auto members = [&]() -> std::vector<std::string> {
+    last_sweep_at = std::chrono::steady_clock::now().time_since_epoch().count();
+    return {address_};
+  };
+  {
+    PutStreams streams(peers_, members, nullptr, options);
+    ASSERT_TRUE(streams.Send(address_, Hop(1), batch_, timeout_, "").ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ASSERT_GT(last_sweep_at.load(), 0);
+  }  // closes the stream: the server sees its end
+  ASSERT_GT(server_->done_writing_at_.load(), 0) << "the stream was not closed";
+  EXPECT_LT(last_sweep_at.load(), server_->done_writing_at_.load())
+      << "the sweeper ran while the destructor closed the streams";
 }
 
 TEST_F(PutStreamsTest, NodeOlderThanPutStreamsIsSentOneShotPuts) {
