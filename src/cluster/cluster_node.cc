@@ -194,6 +194,11 @@ Json ClusterNode::Status() const {
                            {"opened", streams.opened},
                            {"slices", streams.slices},
                            {"broken", streams.broken}};
+  const ThreadCache::Counts put_threads = put_threads_.counts();
+  status["put_threads"] = {{"threads", put_threads.threads},
+                           {"idle", put_threads.idle},
+                           {"started", put_threads.started},
+                           {"tasks", put_threads.tasks}};
   status["shard_maps_watch"] = maps_.WatchStatus();
   {
     MutexLock lock(&mutex_);

@@ -273,8 +273,12 @@ class ClusterNode : public ClusterHooks {
   // The threads a search's hops run on, one per hop at once, kept for the next search's hops
   // (after attempts_: destroyed first, once every hop it runs has ended).
   ThreadCache hop_threads_{"arb-hop"};
-  // The put streams to the peers (last: destroyed first, while what its sweeper asks exists).
+  // The put streams to the peers (destroyed before the rest, while what its sweeper asks
+  // exists).
   PutStreams streams_;
+  // The threads a put's slices and their replication run on (shard_puts.h), kept for the next
+  // put's (last: destroyed first, once every slice under way, which may use the streams, ended).
+  ThreadCache put_threads_{"arb-put"};
 };
 
 }  // namespace arbalest

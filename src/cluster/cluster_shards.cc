@@ -91,6 +91,7 @@ ShardEnv ClusterNode::ShardEnvironment() {
   env.fences = &fences_;
   env.assign_ids = [this](int64_t count) { return id_blocks_.Take(count); };
   env.streams = &streams_;
+  env.threads = &put_threads_;
   MutexLock lock(&mutex_);
   env.local = local_;
   return env;

@@ -79,8 +79,8 @@ arrow::Status ServeShardPutStream(const ShardEnv& env, const std::string& datase
       running.front().get();
       running.pop_front();
     }
-    running.push_back(std::async(std::launch::async, [&env, &local, &answers, hop = std::move(*hop),
-                                                      seq = *seq, batch = std::move(chunk->data)] {
+    running.push_back(env.threads->Submit([&env, &local, &answers, hop = std::move(*hop),
+                                           seq = *seq, batch = std::move(chunk->data)] {
       auto result = PutShardSlice(env, hop, batch->schema(), batch, local);
       answers.Write(seq, result.ok() ? result : ForClient(result.status()));
     }));

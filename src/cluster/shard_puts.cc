@@ -89,16 +89,15 @@ arrow::Status ShardFailure(const std::string& dataset, int32_t shard, const arro
   return status.WithMessage(message);
 }
 
-// Runs `send` for every entry of `slices` in parallel; the answers by shard, or the first
-// error (after every call ended).
+// Runs `send` for every entry of `slices` in parallel on `threads`; the answers by shard, or the
+// first error (after every call ended).
 arrow::Result<std::map<int32_t, Json>> SendAll(
-    const std::map<int32_t, Batch>& slices,
+    ThreadCache& threads, const std::map<int32_t, Batch>& slices,
     const std::function<arrow::Result<Json>(int32_t, const Batch&)>& send) {
   std::vector<std::pair<int32_t, std::future<arrow::Result<Json>>>> calls;
   for (const auto& entry : slices) {
-    calls.emplace_back(entry.first, std::async(std::launch::async, [&send, &entry] {
-                         return send(entry.first, entry.second);
-                       }));
+    calls.emplace_back(entry.first,
+                       threads.Submit([&send, &entry] { return send(entry.first, entry.second); }));
   }
   std::map<int32_t, Json> answers;
   arrow::Status first_error;
@@ -213,7 +212,7 @@ class ShardRouter : public PutSink {
  private:
   arrow::Result<std::map<int32_t, Json>> Send(const std::map<int32_t, Batch>& slices) {
     ARROW_ASSIGN_OR_RAISE(ShardMap map, CurrentMap(/*fresh=*/false));
-    return SendAll(slices, [&](int32_t shard, const Batch& slice) {
+    return SendAll(*env_.threads, slices, [&](int32_t shard, const Batch& slice) {
       return SendToPrimary(map, shard, slice);
     });
   }
@@ -340,9 +339,9 @@ class ShardReplicaSink : public PutSink {
         *failures += " " + node + ": not a live member;";
         continue;
       }
-      calls.emplace_back(node, std::async(std::launch::async, [&, member = *member] {
-                           return PutToPeer(env_, member, replica_hop, schema, batch);
-                         }));
+      calls.emplace_back(node, env_.threads->Submit([&, member = *member] {
+        return PutToPeer(env_, member, replica_hop, schema, batch);
+      }));
     }
     for (auto& [node, call] : calls) {
       auto answer = call.get();

@@ -10,7 +10,9 @@
 //     (an older epoch, or a node that is not the primary, or not a replica, at it: refused),
 //     stores the rows in the local dataset of the shard, and on the primary sends them on to the
 //     other replicas, acking only once W replicas (itself included) hold them.
-// Every call between nodes waits at most the put timeout.
+// Every call between nodes waits at most the put timeout. The calls of one batch run in
+// parallel on the node's put threads (common/thread_cache.h: reused across puts, and never
+// queued behind a call that waits on a slow peer).
 #pragma once
 
 #include <arrow/result.h>
@@ -29,6 +31,7 @@
 #include "cluster/shard_map.h"
 #include "cluster/shard_maps.h"
 #include "cluster/shard_put_hop.h"
+#include "common/thread_cache.h"
 #include "flight/cluster_hooks.h"
 
 namespace arbalest {
@@ -54,6 +57,9 @@ struct ShardEnv {
   // The put streams to the peers (put_streams.h) that carry the slices; null: a one-shot
   // shard put per slice.
   PutStreams* streams = nullptr;
+  // The threads a put's slices (router -> primaries) and their replication (primary -> other
+  // replicas) are sent on, in parallel, one per slice at once (required).
+  ThreadCache* threads = nullptr;
 };
 
 // The sink of a client's put into sharded dataset `map.dataset`. A dataset with server-assigned

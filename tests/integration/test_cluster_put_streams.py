@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -142,6 +143,14 @@ def test_concurrent_puts_share_streams_and_land_once_on_every_replica(streams_cl
     assert opened * 10 <= slices, (opened, slices)
     status = cluster_status(router)["put_streams"]
     assert status["opened"] >= 1 and status["slices"] >= status["opened"] * 10
+    # The slices (and their replication) ran on the router's put threads, reused from one
+    # batch to the next instead of a thread started per slice.
+    threads = cluster_status(router)["put_threads"]
+    assert threads["tasks"] >= CLIENTS * BATCHES, threads
+    assert threads["started"] * 3 <= threads["tasks"], threads
+    names = {(task / "comm").read_text().strip()
+             for task in Path(f"/proc/{router.proc.pid}/task").iterdir()}
+    assert "arb-put" in names, names
 
 
 def test_stale_epoch_slice_is_refused_without_breaking_the_stream(streams_cluster):
