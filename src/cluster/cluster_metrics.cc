@@ -46,6 +46,9 @@ ClusterMetrics::ClusterMetrics(prometheus::Registry& registry)
       put_streams_broken_(NewCounter(registry, "arbalest_cluster_put_streams_broken_total",
                                      "Put streams that failed (peer gone, call failed, a slice "
                                      "timed out); their waiting slices failed with them.")),
+      put_streams_cancelled_(NewCounter(registry, "arbalest_cluster_put_streams_cancelled_total",
+                                        "Put streams cancelled when closed because their peer "
+                                        "did not end the call in time (a hung peer).")),
       put_streams_open_(NewGauge(registry, "arbalest_cluster_put_streams_open",
                                  "Put streams open to peers now.")) {}
 
@@ -57,6 +60,7 @@ void ClusterMetrics::Hedged() { hedged_.Increment(); }
 void ClusterMetrics::PutStreamOpened() { put_streams_opened_.Increment(); }
 void ClusterMetrics::PutStreamSlice() { put_stream_slices_.Increment(); }
 void ClusterMetrics::PutStreamBroken() { put_streams_broken_.Increment(); }
+void ClusterMetrics::PutStreamCancelled() { put_streams_cancelled_.Increment(); }
 void ClusterMetrics::SetPutStreamsOpen(int64_t open) {
   put_streams_open_.Set(static_cast<double>(open));
 }

@@ -8,6 +8,8 @@
 //   arbalest_cluster_put_streams_opened_total  put streams opened to peers (put_streams.h)
 //   arbalest_cluster_put_stream_slices_total   slices sent on them
 //   arbalest_cluster_put_streams_broken_total  streams that failed (their slices with them)
+//   arbalest_cluster_put_streams_cancelled_total  streams cancelled as their peer did not end the
+//                                                call when closed (a hung peer)
 //   arbalest_cluster_put_streams_open          put streams open now
 #pragma once
 
@@ -38,6 +40,7 @@ class ClusterMetrics {
   void PutStreamOpened();
   void PutStreamSlice();
   void PutStreamBroken();
+  void PutStreamCancelled();
   void SetPutStreamsOpen(int64_t open);
 
  private:
@@ -51,6 +54,7 @@ class ClusterMetrics {
   prometheus::Counter& put_streams_opened_;
   prometheus::Counter& put_stream_slices_;
   prometheus::Counter& put_streams_broken_;
+  prometheus::Counter& put_streams_cancelled_;
   prometheus::Gauge& put_streams_open_;
 };
 

@@ -193,7 +193,8 @@ Json ClusterNode::Status() const {
   status["put_streams"] = {{"open", streams.open},
                            {"opened", streams.opened},
                            {"slices", streams.slices},
-                           {"broken", streams.broken}};
+                           {"broken", streams.broken},
+                           {"cancelled", streams.cancelled}};
   const ThreadCache::Counts put_threads = put_threads_.counts();
   status["put_threads"] = {{"threads", put_threads.threads},
                            {"idle", put_threads.idle},

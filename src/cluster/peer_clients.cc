@@ -1,6 +1,7 @@
 #include "cluster/peer_clients.h"
 
 #include <arrow/status.h>
+#include <arrow/util/uri.h>
 
 #include <algorithm>
 #include <charconv>
@@ -35,12 +36,8 @@ arrow::flight::FlightCallOptions PeerClients::CallOptions(std::chrono::milliseco
   return call;
 }
 
-arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> PeerClients::Get(
-    const std::string& address) {
-  {
-    MutexLock lock(&mutex_);
-    if (auto it = clients_.find(address); it != clients_.end()) return it->second;
-  }
+arrow::Result<std::pair<arrow::flight::Location, arrow::flight::FlightClientOptions>>
+PeerClients::Target(const std::string& address) const {
   ARROW_ASSIGN_OR_RAISE(auto host_port, SplitHostPort(address));
   arrow::flight::Location location;
   auto options = arrow::flight::FlightClientOptions::Defaults();
@@ -54,23 +51,61 @@ arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> PeerClients::Get(
     ARROW_ASSIGN_OR_RAISE(location,
                           arrow::flight::Location::ForGrpcTcp(host_port.first, host_port.second));
   }
+  return std::pair{std::move(location), std::move(options)};
+}
+
+arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> PeerClients::Get(
+    const std::string& address) {
+  {
+    MutexLock lock(&mutex_);
+    if (auto it = clients_.find(address); it != clients_.end()) return it->second;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto target, Target(address));
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::flight::FlightClient> client,
-                        arrow::flight::FlightClient::Connect(location, options));
+                        arrow::flight::FlightClient::Connect(target.first, target.second));
   MutexLock lock(&mutex_);
   auto [it, inserted] = clients_.emplace(address, client);
   return it->second;  // a client connected meanwhile by another search wins
 }
 
+arrow::Result<std::shared_ptr<arrow::flight::internal::ClientTransport>> PeerClients::Transport(
+    const std::string& address) {
+  {
+    MutexLock lock(&mutex_);
+    if (auto it = transports_.find(address); it != transports_.end()) return it->second;
+  }
+  // Connecting a client first registers Flight's gRPC transport, as FlightClient does.
+  ARROW_RETURN_NOT_OK(Get(address).status());
+  ARROW_ASSIGN_OR_RAISE(auto target, Target(address));
+  ARROW_ASSIGN_OR_RAISE(
+      auto made,
+      arrow::flight::internal::GetDefaultTransportRegistry()->MakeClient(target.first.scheme()));
+  ARROW_ASSIGN_OR_RAISE(auto uri, arrow::util::Uri::FromString(target.first.ToString()));
+  ARROW_RETURN_NOT_OK(made->Init(target.second, target.first, uri));
+  // Closed before it goes, as FlightClient closes its own (gRPC's transport waits otherwise).
+  std::shared_ptr<arrow::flight::internal::ClientTransport> transport(
+      made.release(), [](arrow::flight::internal::ClientTransport* closing) {
+        ARROW_UNUSED(closing->Close());
+        delete closing;
+      });
+  MutexLock lock(&mutex_);
+  auto [it, inserted] = transports_.emplace(address, transport);
+  return it->second;
+}
+
 void PeerClients::Drop(const std::string& address) {
   MutexLock lock(&mutex_);
   clients_.erase(address);
+  transports_.erase(address);
 }
 
 void PeerClients::KeepOnly(const std::vector<std::string>& addresses) {
   MutexLock lock(&mutex_);
-  std::erase_if(clients_, [&](const auto& entry) {
+  auto gone = [&](const auto& entry) {
     return std::find(addresses.begin(), addresses.end(), entry.first) == addresses.end();
-  });
+  };
+  std::erase_if(clients_, gone);
+  std::erase_if(transports_, gone);
 }
 
 }  // namespace arbalest

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <arrow/flight/client.h>
+#include <arrow/flight/transport.h>
 #include <arrow/result.h>
 
 #include <chrono>
@@ -40,15 +41,25 @@ class PeerClients {
   // The client for `address` (host:port), connected on first use. Invalid for an address that
   // is not host:port.
   arrow::Result<std::shared_ptr<arrow::flight::FlightClient>> Get(const std::string& address);
-  // Forgets the client of `address` (its peer failed).
+  // Flight's client transport for `address`, with the same settings, made on first use (its
+  // own channel): what a cancellable DoPut (put_call.h) is opened on.
+  arrow::Result<std::shared_ptr<arrow::flight::internal::ClientTransport>> Transport(
+      const std::string& address);
+  // Forgets the client and transport of `address` (its peer failed).
   void Drop(const std::string& address);
-  // Forgets the clients of every address not in `addresses` (members that left).
+  // Forgets the clients and transports of every address not in `addresses` (members that left).
   void KeepOnly(const std::vector<std::string>& addresses);
 
  private:
+  // Where and how to connect to `address`.
+  arrow::Result<std::pair<arrow::flight::Location, arrow::flight::FlightClientOptions>> Target(
+      const std::string& address) const;
+
   const PeerSecurity security_;
   Mutex mutex_;
   std::map<std::string, std::shared_ptr<arrow::flight::FlightClient>> clients_ GUARDED_BY(mutex_);
+  std::map<std::string, std::shared_ptr<arrow::flight::internal::ClientTransport>> transports_
+      GUARDED_BY(mutex_);
 };
 
 // Splits "host:port" (the last ':'; "[v6]:port" keeps its brackets out). Invalid otherwise.

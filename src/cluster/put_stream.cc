@@ -13,20 +13,18 @@ namespace arbalest {
 namespace fl = arrow::flight;
 
 arrow::Result<std::unique_ptr<PutStream>> PutStream::Open(
-    const std::shared_ptr<fl::FlightClient>& client, const fl::FlightCallOptions& call,
+    std::shared_ptr<fl::internal::ClientTransport> transport, const fl::FlightCallOptions& call,
     const std::string& command, const std::shared_ptr<arrow::Schema>& schema, std::string address) {
-  ARROW_ASSIGN_OR_RAISE(auto put,
-                        client->DoPut(call, fl::FlightDescriptor::Command(command), schema));
-  std::unique_ptr<PutStream> stream(
-      new PutStream(std::move(put.writer), std::move(put.reader), std::move(address)));
+  ARROW_ASSIGN_OR_RAISE(auto put, PutCall::Open(std::move(transport), call,
+                                                fl::FlightDescriptor::Command(command), schema));
+  std::unique_ptr<PutStream> stream(new PutStream(std::move(put), std::move(address)));
   stream->writer_thread_ = std::thread([raw = stream.get()] { raw->WriteLoop(); });
   stream->reader_thread_ = std::thread([raw = stream.get()] { raw->ReadLoop(); });
   return stream;
 }
 
-PutStream::PutStream(std::unique_ptr<fl::FlightStreamWriter> writer,
-                     std::unique_ptr<fl::FlightMetadataReader> reader, std::string address)
-    : address_(std::move(address)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+PutStream::PutStream(std::unique_ptr<PutCall> call, std::string address)
+    : address_(std::move(address)), call_(std::move(call)) {}
 
 PutStream::~PutStream() { Close(); }
 
@@ -96,7 +94,7 @@ void PutStream::WriteLoop() {
       next = std::move(queue_.front());
       queue_.pop_front();
     }
-    const arrow::Status written = writer_->WriteWithMetadata(*next.batch, next.metadata);
+    const arrow::Status written = call_->Write(*next.batch, next.metadata);
     if (!written.ok()) {
       // The call ended (the peer's own status comes to the reader) or the batch could not be
       // written: no more slices; the peer answers what it got once this side is done.
@@ -106,7 +104,7 @@ void PutStream::WriteLoop() {
       break;
     }
   }
-  ARROW_UNUSED(writer_->DoneWriting());
+  ARROW_UNUSED(call_->DoneWriting());
   MutexLock lock(&mutex_);
   writer_done_ = true;
   queue_changed_.SignalAll();
@@ -117,7 +115,7 @@ void PutStream::ReadLoop() {
   bool answered_all = false;  // the stream ended without an error of its own
   while (true) {
     std::shared_ptr<arrow::Buffer> metadata;
-    const arrow::Status read = reader_->ReadMetadata(&metadata);
+    const arrow::Status read = call_->ReadMetadata(&metadata);
     if (!read.ok()) {
       const std::string message = "the put stream to " + address_ + " broke: " + read.message();
       // A call the peer's shutdown cancelled: the peer is going away.
@@ -163,7 +161,7 @@ void PutStream::ReadLoop() {
     queue_changed_.SignalAll();
     while (!writer_done_) queue_changed_.Wait(&mutex_);
   }
-  const arrow::Status finished = writer_->Close();
+  const arrow::Status finished = call_->Finish();
   if (!finished.ok() && answered_all) {
     end = finished.WithMessage("the put stream to " + address_ + " ended: " + finished.message());
   }
@@ -184,16 +182,39 @@ void PutStream::FailAll(const arrow::Status& status) {
   for (auto& [seq, waiter] : waiting) waiter.set_value(status);
 }
 
-void PutStream::Close() {
+void PutStream::Close(std::chrono::milliseconds wait) {
+  StartClose();
+  FinishClose(Clock::now() + wait);
+}
+
+void PutStream::StartClose() {
   if (closed_) return;
   closed_ = true;
+  MutexLock lock(&mutex_);
+  closing_ = true;
+  queue_changed_.SignalAll();
+}
+
+void PutStream::FinishClose(Clock::time_point deadline) {
   {
     MutexLock lock(&mutex_);
-    closing_ = true;
-    queue_changed_.SignalAll();
+    // The peer ends the call once it has answered what it got; one that does not by
+    // `deadline` is hung (or gone without a word): the call is cancelled, which ends both
+    // threads' blocked reads and writes at once.
+    while (!end_ && queue_changed_.WaitUntil(&mutex_, deadline)) {
+    }
+    if (!end_) {
+      cancelled_ = true;
+      call_->Cancel();
+    }
   }
   if (writer_thread_.joinable()) writer_thread_.join();
   if (reader_thread_.joinable()) reader_thread_.join();  // it finished the call
+}
+
+bool PutStream::cancelled() const {
+  MutexLock lock(&mutex_);
+  return cancelled_;
 }
 
 }  // namespace arbalest

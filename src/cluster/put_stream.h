@@ -1,6 +1,7 @@
 // One put stream to a peer (put_streams.h has the protocol and the pool): a DoPut that carries
 // many slices, a writer thread that sends the queued slices in order and a reader thread that
-// hands each answer to the slice waiting for it.
+// hands each answer to the slice waiting for it. Its call can be cancelled (put_call.h), so that
+// closing a stream to a hung peer takes a bounded time.
 #pragma once
 
 #include <arrow/flight/client.h>
@@ -17,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "cluster/put_call.h"
 #include "cluster/shard_put_hop.h"
 #include "common/json_util.h"
 #include "common/mutex.h"
@@ -28,10 +30,10 @@ class PutStream {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Opens the DoPut of `command` with `schema` to `address` through `client`, with `call`'s
-  // headers and deadline.
+  // Opens the DoPut of `command` with `schema` to `address` on `transport` (PeerClients'),
+  // with `call`'s headers and deadline.
   static arrow::Result<std::unique_ptr<PutStream>> Open(
-      const std::shared_ptr<arrow::flight::FlightClient>& client,
+      std::shared_ptr<arrow::flight::internal::ClientTransport> transport,
       const arrow::flight::FlightCallOptions& call, const std::string& command,
       const std::shared_ptr<arrow::Schema>& schema, std::string address);
   ~PutStream();  // Close()
@@ -50,13 +52,23 @@ class PutStream {
   bool broken() const;
   int64_t outstanding() const;
   Clock::time_point last_used() const;
+  const std::string& address() const { return address_; }
   // Why the call ended, once it has (waiting for its final status, which comes promptly once
   // the call is over); OK while it goes on.
   arrow::Status end_status() const;
 
   // Takes no more slices, sends those queued, ends the call once the peer answered them (or
-  // the call failed), and waits for its threads.
-  void Close();
+  // the call failed), and waits for its threads. A peer that has not ended the call within
+  // `wait` (hung: stopped, or too slow) has it cancelled: its waiting slices fail with
+  // UNAVAILABLE, and Close returns at once after.
+  void Close(std::chrono::milliseconds wait = std::chrono::milliseconds(1000));
+  // Close in two halves, so that many streams close in one wait: StartClose takes no more
+  // slices and lets the queued ones go; FinishClose waits for the call's end until `deadline`,
+  // cancels it then, and joins the threads. Called once each, in that order, by one thread.
+  void StartClose();
+  void FinishClose(Clock::time_point deadline);
+  // Whether Close had to cancel the call.
+  bool cancelled() const;
 
  private:
   struct Queued {
@@ -65,8 +77,7 @@ class PutStream {
     std::shared_ptr<arrow::RecordBatch> batch;
   };
 
-  PutStream(std::unique_ptr<arrow::flight::FlightStreamWriter> writer,
-            std::unique_ptr<arrow::flight::FlightMetadataReader> reader, std::string address);
+  PutStream(std::unique_ptr<PutCall> call, std::string address);
   void WriteLoop();
   void ReadLoop();
   // Fails every waiting slice with `status` (the stream ended).
@@ -74,9 +85,9 @@ class PutStream {
 
   const std::string address_;
   const Clock::time_point opened_ = Clock::now();
-  // The writer thread's; then the reader thread's, which finishes the call (Close).
-  std::unique_ptr<arrow::flight::FlightStreamWriter> writer_;
-  std::unique_ptr<arrow::flight::FlightMetadataReader> reader_;  // the reader thread's
+  // Written by the writer thread, read by the reader thread, which finishes the call; Close
+  // may cancel it.
+  const std::unique_ptr<PutCall> call_;
   mutable Mutex mutex_;
   mutable CondVar queue_changed_;
   std::deque<Queued> queue_ GUARDED_BY(mutex_);
@@ -86,12 +97,13 @@ class PutStream {
   bool unusable_ GUARDED_BY(mutex_) = false;  // a write failed, or a slice timed out
   bool closing_ GUARDED_BY(mutex_) = false;
   bool failed_ GUARDED_BY(mutex_) = false;       // ended with slices waiting, or not by Close
-  bool writer_done_ GUARDED_BY(mutex_) = false;  // the writer thread no longer uses writer_
+  bool writer_done_ GUARDED_BY(mutex_) = false;  // the writer thread is done writing
+  bool cancelled_ GUARDED_BY(mutex_) = false;    // Close cancelled the call
   std::optional<arrow::Status> end_ GUARDED_BY(mutex_);  // set by FailAll
   Clock::time_point last_used_ GUARDED_BY(mutex_) = Clock::now();
   std::thread writer_thread_;
   std::thread reader_thread_;
-  bool closed_ = false;  // Close's own (called by one thread: the pool's owner)
+  bool closed_ = false;  // StartClose's own (called by one thread: the pool's owner)
 };
 
 }  // namespace arbalest

@@ -2,6 +2,7 @@
 
 #include <arrow/flight/types.h>
 #include <arrow/status.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <set>
@@ -102,9 +103,9 @@ PutStreams::~PutStreams() {
     MutexLock lock(&mutex_);
     streams.swap(streams_);
   }
-  for (auto& [key, list] : streams) {
-    for (auto& stream : list) stream->Close();
-  }
+  std::vector<std::shared_ptr<PutStream>> closing;
+  for (auto& [key, list] : streams) closing.insert(closing.end(), list.begin(), list.end());
+  CloseAll(closing);
 }
 
 arrow::Result<Json> PutStreams::Send(const std::string& address, const ShardPutHop& hop,
@@ -160,12 +161,13 @@ arrow::Result<std::shared_ptr<PutStream>> PutStreams::Acquire(
   }
   // Opened under the lock, so that concurrent slices share one stream: starting a call does
   // not wait for the peer.
-  ARROW_ASSIGN_OR_RAISE(auto client, peers_.Get(address));
+  ARROW_ASSIGN_OR_RAISE(auto transport, peers_.Transport(address));
   // The call outlives every slice it may take: a slice waits at most `timeout` once sent.
   fl::FlightCallOptions call = peers_.CallOptions(options_.max_age + 2 * timeout);
   ForwardToken(&call, forwarded_token);
-  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<PutStream> opened,
-                        PutStream::Open(client, call, PutStreamCommand(dataset), schema, address));
+  ARROW_ASSIGN_OR_RAISE(
+      std::shared_ptr<PutStream> opened,
+      PutStream::Open(transport, call, PutStreamCommand(dataset), schema, address));
   list.push_back(opened);
   opened_.fetch_add(1);
   if (metrics_) metrics_->PutStreamOpened();
@@ -200,9 +202,24 @@ void PutStreams::Sweep() {
       broken_.fetch_add(1);
       if (metrics_) metrics_->PutStreamBroken();
     }
-    stream->Close();
   }
+  CloseAll(closing);
   if (metrics_) metrics_->SetPutStreamsOpen(open);
+}
+
+void PutStreams::CloseAll(const std::vector<std::shared_ptr<PutStream>>& streams) {
+  // All at once: one wait for every peer, however many are hung.
+  for (const auto& stream : streams) stream->StartClose();
+  const auto deadline = PutStream::Clock::now() + options_.close_wait;
+  for (const auto& stream : streams) {
+    stream->FinishClose(deadline);
+    if (stream->cancelled()) {
+      cancelled_.fetch_add(1);
+      if (metrics_) metrics_->PutStreamCancelled();
+      spdlog::warn("put stream to {} cancelled: its peer did not end the call within {} ms",
+                   stream->address(), options_.close_wait.count());
+    }
+  }
 }
 
 PutStreamCounts PutStreams::counts() const {
@@ -214,6 +231,7 @@ PutStreamCounts PutStreams::counts() const {
   counts.opened = opened_.load();
   counts.slices = slices_.load();
   counts.broken = broken_.load();
+  counts.cancelled = cancelled_.load();
   return counts;
 }
 

@@ -68,14 +68,18 @@ struct PutStreamOptions {
   std::chrono::milliseconds sweep{1000};     // how often idle and gone streams are closed
   int64_t max_outstanding = 64;              // another stream for the same key opens beyond this
   int64_t max_streams_per_key = 4;
+  // How long closing streams waits for their peers to end the calls before it cancels them (a
+  // hung peer: stopped, not dead, never ends it).
+  std::chrono::milliseconds close_wait{1000};
 };
 
 // What the pool did, for cluster-status (and the metrics).
 struct PutStreamCounts {
   int64_t open = 0;
-  int64_t opened = 0;  // since start
-  int64_t slices = 0;  // sent on streams since start
-  int64_t broken = 0;  // streams that failed (their slices failed with their error)
+  int64_t opened = 0;     // since start
+  int64_t slices = 0;     // sent on streams since start
+  int64_t broken = 0;     // streams that failed (their slices failed with their error)
+  int64_t cancelled = 0;  // streams whose peer did not end the call when closed (hung)
 };
 
 // Thread-safe.
@@ -116,6 +120,8 @@ class PutStreams {
                                                     const std::string& forwarded_token);
   // Closes the streams that are broken, idle, too old or to addresses not live.
   void Sweep();
+  // Closes `streams`, waiting at most close_wait for them all.
+  void CloseAll(const std::vector<std::shared_ptr<PutStream>>& streams);
 
   PeerClients& peers_;
   const std::function<std::vector<std::string>()> live_;
@@ -128,6 +134,7 @@ class PutStreams {
   std::atomic<int64_t> opened_{0};
   std::atomic<int64_t> slices_{0};
   std::atomic<int64_t> broken_{0};
+  std::atomic<int64_t> cancelled_{0};
   PeriodicThread sweeper_;  // Sweep every options_.sweep
 };
 

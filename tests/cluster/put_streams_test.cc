@@ -40,6 +40,12 @@ class SliceServer : public fl::FlightServerBase {
     auto command = ParsePutStreamCommand(reader->descriptor().cmd);
     if (!command.ok() || !*command) return arrow::Status::Invalid("not a put stream");
     streams_.fetch_add(1);
+    if (hang_) {
+      // A hung peer (stopped, not dead): it neither reads nor answers nor ends the call.
+      hung_.fetch_add(1);
+      released_.wait();
+      return arrow::Status::OK();
+    }
     std::optional<Json> late;
     while (true) {
       ARROW_ASSIGN_OR_RAISE(fl::FlightStreamChunk chunk, reader->Next());
@@ -70,6 +76,10 @@ class SliceServer : public fl::FlightServerBase {
   std::atomic<int64_t> streams_{0};
   std::atomic<int64_t> slices_{0};
   std::atomic<bool> old_version_{false};
+  std::atomic<bool> hang_{false};
+  std::atomic<int64_t> hung_{0};
+  std::promise<void> release_;  // ends the hung calls
+  std::shared_future<void> released_ = release_.get_future().share();
   std::atomic<int64_t> finish_delay_ms_{0};  // how long the call takes to end once done writing
   std::atomic<int64_t> done_writing_at_{0};  // steady_clock ticks
 };
@@ -84,6 +94,7 @@ class PutStreamsTest : public ::testing::Test {
     batch_ = arrow::RecordBatch::Make(schema_, 3, {*ids.Finish()});
   }
   void TearDown() override {
+    if (server_ && server_->hang_) server_->release_.set_value();
     if (server_) ARROW_UNUSED(server_->Shutdown());
   }
 
@@ -253,6 +264,35 @@ TEST_F(PutStreamsTest, DestructorStopsTheSweeperBeforeItClosesTheStreams) {
   ASSERT_GT(server_->done_writing_at_.load(), 0) << "the stream was not closed";
   EXPECT_LT(last_sweep_at.load(), server_->done_writing_at_.load())
       << "the sweeper ran while the destructor closed the streams";
+}
+
+TEST_F(PutStreamsTest, AStreamToAHungPeerIsCancelledWhenClosed) {
+  // Arrow's DoPut has no cancel: closing this stream used to wait for its call's deadline,
+  // past the stream's whole lifetime (here 60 s), holding the sweeper and the node's shutdown.
+  server_->hang_ = true;
+  PutStreamOptions options;
+  options.sweep = std::chrono::milliseconds(20);
+  options.close_wait = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  {
+    PutStreams streams(peers_, nullptr, nullptr, options);
+    auto answer = streams.Send(address_, Hop(1), batch_, std::chrono::milliseconds(200), "");
+    ASSERT_FALSE(answer.ok());
+    EXPECT_TRUE(PeerUnreachable(answer.status())) << answer.status().ToString();
+    EXPECT_EQ(server_->hung_.load(), 1);
+    // The sweeper closes the stream that timed out: its peer does not end the call, so the
+    // call is cancelled once close_wait has passed.
+    for (int i = 0; i < 500 && streams.counts().cancelled == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(streams.counts().cancelled, 1);
+    EXPECT_EQ(streams.counts().open, 0);
+    // The next slice gets a fresh stream (to the same hung peer: it times out too), and the
+    // destructor cancels it as well instead of waiting for the peer.
+    auto next = streams.Send(address_, Hop(2), batch_, std::chrono::milliseconds(200), "");
+    EXPECT_FALSE(next.ok());
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST_F(PutStreamsTest, NodeOlderThanPutStreamsIsSentOneShotPuts) {
