@@ -3,6 +3,7 @@
 #include <arrow/flight/server_auth.h>
 #include <arrow/status.h>
 
+#include "flight/call_credentials.h"
 #include "flight/message_size_limit.h"
 #include "flight/rpc_guard.h"
 #include "flight/rpc_metrics.h"
@@ -27,8 +28,20 @@ arrow::Result<std::unique_ptr<FlightService>> StartService(const std::string& ho
   }
   // First: a refused stream starts no other middleware.
   if (service_options.stream_limit) {
+    ClusterCallTest from_cluster;
+    if (auth) {
+      // The token is checked again by the auth middleware; a bad one is refused there.
+      from_cluster = [auth](const arrow::flight::CallHeaders& headers) {
+        const auto bearer = Credentials(headers, "Bearer");
+        if (!bearer) return false;
+        const std::shared_ptr<const TokenTable> table = auth->tokens().table();
+        const TokenEntry* entry = table->Find(*bearer);
+        return entry && entry->role == Role::kCluster;
+      };
+    }
     options.middleware.emplace_back(
-        "stream-limit", std::make_shared<StreamLimitFactory>(service_options.stream_limit));
+        "stream-limit",
+        std::make_shared<StreamLimitFactory>(service_options.stream_limit, from_cluster));
   }
   if (service_options.metrics) {
     options.middleware.emplace_back(kRpcMetricsKey,

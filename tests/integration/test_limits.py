@@ -1,11 +1,13 @@
 """Connection and stream limits: the open file limit raised at startup, --max-streams refusing
-DoPut/DoGet/DoExchange past the cap with a retryable error naming the flag, and --fd-reserve
+DoPut/DoGet/DoExchange past the cap with a retryable error naming the flag (with a cap of their
+own for the streams of cluster nodes, which carry a token of role cluster), and --fd-reserve
 keeping file descriptors for the WAL and snapshots while idle connections flood the Flight
 ports of a server started with a low open file limit.
 """
 
 from __future__ import annotations
 
+import json
 import resource
 import socket
 
@@ -15,6 +17,7 @@ import pytest
 
 from arbalest_util import (action, assert_tables_equal, make_table, put_table, scan, scrape,
                            sort_by_id, unique_name, value, wait_until)
+from test_security import bearer, new_token, secure_server  # noqa: F401 (a fixture)
 
 
 def _open_file_limit(soft, hard):
@@ -79,6 +82,53 @@ def test_streams_past_max_streams_are_refused_with_a_retryable_error(start_serve
     assert scan(srv.data, {"dataset": name}).num_rows == 15
     for writer, _ in held:
         writer.close()
+
+
+def test_cluster_nodes_streams_and_clients_streams_have_a_cap_each(secure_server, tmp_path):
+    admin, admin_line = new_token("admin", id="admin-1")
+    node, node_line = new_token("cluster", id="nodes")
+    (tmp_path / "tokens").write_text(admin_line + "\n" + node_line + "\n")
+    srv = secure_server(["--max-streams", "2", "--auth-tokens", str(tmp_path / "tokens")],
+                        probe_token=admin)
+    as_client, as_node = bearer(admin), bearer(node)
+    name = unique_name("capped")
+    # 20 MB: more than gRPC buffers, so a read its caller does not consume stays open.
+    big = make_table(40_000, d=128)
+    writer, _ = srv.data.do_put(flight.FlightDescriptor.for_path(name), big.schema,
+                                options=as_client)
+    writer.write_table(big, max_chunksize=10_000)
+    writer.close()
+    node_read = flight.Ticket(json.dumps({"dataset": name, "local_only": True}).encode())
+
+    # Clients hold every client slot: a client's scan is refused, a cluster node's is served.
+    held = [srv.data.do_put(flight.FlightDescriptor.for_path(name), big.schema,
+                            options=as_client) for _ in range(2)]
+    wait_until(lambda: value(scrape(srv), "arbalest_open_streams"), lambda n: n == 2,
+               "2 idle client streams open")
+    with pytest.raises(flight.FlightUnavailableError) as refused:
+        srv.data.do_get(flight.Ticket(json.dumps({"dataset": name}).encode()),
+                        options=as_client).read_all()
+    _assert_refused_for_streams(refused, 2)
+    assert srv.data.do_get(node_read, options=as_node).read_all().num_rows == 40_000
+    for writer, _ in held:
+        writer.close()
+    wait_until(lambda: value(scrape(srv), "arbalest_open_streams"), lambda n: n == 0,
+               "the client streams closed")
+
+    # Cluster nodes hold every slot of theirs (reads they do not consume): another node's read
+    # is refused, naming the cluster nodes' cap; clients are served.
+    readers = [srv.data.do_get(node_read, options=as_node) for _ in range(2)]
+    wait_until(lambda: value(scrape(srv), "arbalest_open_cluster_streams"), lambda n: n == 2,
+               "2 cluster streams open")
+    with pytest.raises(flight.FlightUnavailableError, match="from cluster nodes"):
+        srv.data.do_get(node_read, options=as_node).read_all()
+    assert srv.data.do_get(flight.Ticket(json.dumps({"dataset": name, "limit": 5}).encode()),
+                           options=as_client).read_all().num_rows == 5
+    samples = scrape(srv)
+    assert value(samples, "arbalest_streams_refused_total") == 1
+    assert value(samples, "arbalest_cluster_streams_refused_total") == 1
+    for reader in readers:
+        reader.cancel()
 
 
 def _flood(port, count):
