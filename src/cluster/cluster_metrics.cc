@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 namespace arbalest {
@@ -15,6 +16,19 @@ prometheus::Gauge& NewGauge(prometheus::Registry& registry, const char* name, co
 prometheus::Counter& NewCounter(prometheus::Registry& registry, const char* name,
                                 const char* help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& registry,
+                                                       const char* name, const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+// 10 ms to about 80 s: a fenced pause is a few tens of ms for a shard in step, up to the
+// fence's hold (30 s by default) when much differs.
+prometheus::Histogram::BucketBoundaries PauseBuckets() {
+  prometheus::Histogram::BucketBoundaries bounds;
+  for (double bound = 0.01; bound < 100; bound *= 2) bounds.push_back(bound);
+  return bounds;
 }
 
 }  // namespace
@@ -50,7 +64,31 @@ ClusterMetrics::ClusterMetrics(prometheus::Registry& registry)
                                         "Put streams cancelled when closed because their peer "
                                         "did not end the call in time (a hung peer).")),
       put_streams_open_(NewGauge(registry, "arbalest_cluster_put_streams_open",
-                                 "Put streams open to peers now.")) {}
+                                 "Put streams open to peers now.")),
+      catchups_(CounterFamily(registry, "arbalest_cluster_catchups_total",
+                              "Catch-ups of a syncing shard replica that ended on this node, by "
+                              "outcome (caught_up: now a full replica; failed: retried later).")),
+      catchup_rows_(CounterFamily(registry, "arbalest_cluster_catchup_rows_copied_total",
+                                  "Rows that catch-ups which caught up stored from the primary, "
+                                  "by pass (bulk: writes going on; reconcile: before the fences; "
+                                  "fenced: while the shard's writes paused).")),
+      catchup_buckets_(CounterFamily(registry, "arbalest_cluster_catchup_digest_buckets_total",
+                                     "Digest buckets of ids that catch-ups' reconciles compared "
+                                     "with the primary's (compared), and those whose digests "
+                                     "differed (differ).")),
+      catchups_caught_up_(catchups_.Add({{"outcome", "caught_up"}})),
+      catchups_failed_(catchups_.Add({{"outcome", "failed"}})),
+      catchup_rows_bulk_(catchup_rows_.Add({{"pass", "bulk"}})),
+      catchup_rows_reconcile_(catchup_rows_.Add({{"pass", "reconcile"}})),
+      catchup_rows_fenced_(catchup_rows_.Add({{"pass", "fenced"}})),
+      catchup_fenced_seconds_(prometheus::BuildHistogram()
+                                  .Name("arbalest_cluster_catchup_fenced_seconds")
+                                  .Help("How long each catch-up that caught up paused its "
+                                        "shard's writes on the primary (the fenced reconcile).")
+                                  .Register(registry)
+                                  .Add({}, PauseBuckets())),
+      catchup_buckets_compared_(catchup_buckets_.Add({{"result", "compared"}})),
+      catchup_buckets_differ_(catchup_buckets_.Add({{"result", "differ"}})) {}
 
 void ClusterMetrics::SetDegraded(bool degraded) { degraded_.Set(degraded ? 1 : 0); }
 void ClusterMetrics::SetMembers(int64_t members) { members_.Set(static_cast<double>(members)); }
@@ -64,6 +102,16 @@ void ClusterMetrics::PutStreamCancelled() { put_streams_cancelled_.Increment(); 
 void ClusterMetrics::SetPutStreamsOpen(int64_t open) {
   put_streams_open_.Set(static_cast<double>(open));
 }
+void ClusterMetrics::CatchupCaughtUp(const CatchupCounts& counts) {
+  catchups_caught_up_.Increment();
+  catchup_rows_bulk_.Increment(static_cast<double>(counts.rows_bulk));
+  catchup_rows_reconcile_.Increment(static_cast<double>(counts.rows_reconcile));
+  catchup_rows_fenced_.Increment(static_cast<double>(counts.rows_fenced));
+  catchup_fenced_seconds_.Observe(counts.fenced_seconds);
+  catchup_buckets_compared_.Increment(static_cast<double>(counts.buckets_compared));
+  catchup_buckets_differ_.Increment(static_cast<double>(counts.buckets_differ));
+}
+void ClusterMetrics::CatchupFailed() { catchups_failed_.Increment(); }
 void ClusterMetrics::FannedOut(int64_t missing_members) {
   fanouts_.Increment();
   missing_.Increment(static_cast<double>(missing_members));

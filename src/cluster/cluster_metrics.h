@@ -11,14 +11,23 @@
 //   arbalest_cluster_put_streams_cancelled_total  streams cancelled as their peer did not end the
 //                                                call when closed (a hung peer)
 //   arbalest_cluster_put_streams_open          put streams open now
+//   arbalest_cluster_catchups_total{outcome}   catch-ups ended: caught_up, failed
+//   arbalest_cluster_catchup_rows_copied_total{pass}  rows they stored: bulk, reconcile (before
+//                                              the fences), fenced (while the writes paused)
+//   arbalest_cluster_catchup_fenced_seconds    how long each paused its shard's writes
+//   arbalest_cluster_catchup_digest_buckets_total{result}  digest buckets their reconciles
+//                                              compared: compared, differ
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
 namespace prometheus {
+template <typename T>
+class Family;
 class Counter;
 class Gauge;
+class Histogram;
 class Registry;
 }  // namespace prometheus
 
@@ -42,6 +51,17 @@ class ClusterMetrics {
   void PutStreamBroken();
   void PutStreamCancelled();
   void SetPutStreamsOpen(int64_t open);
+  // What a catch-up that ended copied (shard_catchup.h); nothing for one that failed.
+  struct CatchupCounts {
+    int64_t rows_bulk = 0;
+    int64_t rows_reconcile = 0;  // by the reconcile before the fences
+    int64_t rows_fenced = 0;
+    double fenced_seconds = 0;
+    int64_t buckets_compared = 0;  // by both reconciles
+    int64_t buckets_differ = 0;
+  };
+  void CatchupCaughtUp(const CatchupCounts& counts);
+  void CatchupFailed();
 
  private:
   prometheus::Gauge& degraded_;
@@ -56,6 +76,17 @@ class ClusterMetrics {
   prometheus::Counter& put_streams_broken_;
   prometheus::Counter& put_streams_cancelled_;
   prometheus::Gauge& put_streams_open_;
+  prometheus::Family<prometheus::Counter>& catchups_;
+  prometheus::Family<prometheus::Counter>& catchup_rows_;
+  prometheus::Family<prometheus::Counter>& catchup_buckets_;
+  prometheus::Counter& catchups_caught_up_;
+  prometheus::Counter& catchups_failed_;
+  prometheus::Counter& catchup_rows_bulk_;
+  prometheus::Counter& catchup_rows_reconcile_;
+  prometheus::Counter& catchup_rows_fenced_;
+  prometheus::Histogram& catchup_fenced_seconds_;
+  prometheus::Counter& catchup_buckets_compared_;
+  prometheus::Counter& catchup_buckets_differ_;
 };
 
 }  // namespace arbalest

@@ -129,6 +129,23 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
   env.interval =
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4));
   env.deletes = &deletes_;
+  env.on_outcome = [metrics = metrics_](const Json& state) {
+    if (state.value("state", "") != "caught_up") return metrics->CatchupFailed();
+    auto count = [&](const char* pass, const char* key) {
+      const auto it = state.find(pass);
+      return it == state.end() || !it->is_object() ? int64_t{0} : it->value(key, int64_t{0});
+    };
+    ClusterMetrics::CatchupCounts counts;
+    counts.rows_bulk = state.value("rows_bulk", int64_t{0});
+    counts.rows_reconcile = count("reconcile_before_fences", "rows_copied");
+    counts.rows_fenced = state.value("rows_fenced", int64_t{0});
+    counts.fenced_seconds = state.value("fenced_seconds", 0.0);
+    counts.buckets_compared =
+        count("reconcile_before_fences", "buckets") + count("reconcile_fenced", "buckets");
+    counts.buckets_differ = count("reconcile_before_fences", "buckets_differ") +
+                            count("reconcile_fenced", "buckets_differ");
+    metrics->CatchupCaughtUp(counts);
+  };
   // Test-only: slows the bulk pass of every catch-up (tests that need one that lasts).
   if (const char* delay = std::getenv("ARBALEST_TEST_CATCHUP_BULK_DELAY_MS")) {
     env.bulk_batch_delay = std::chrono::milliseconds(std::strtoll(delay, nullptr, 10));

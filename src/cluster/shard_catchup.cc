@@ -156,6 +156,9 @@ void ShardCatchup::Record(const std::string& dataset, int32_t shard, Json state)
   state["dataset"] = dataset;
   state["shard"] = shard;
   state["at_ms"] = NowMs();
+  if (env_.on_outcome && (state["state"] == "caught_up" || state["state"] == "failed")) {
+    env_.on_outcome(state);
+  }
   MutexLock lock(&mutex_);
   shards_[{dataset, shard}] = std::move(state);
 }

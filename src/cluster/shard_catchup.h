@@ -70,6 +70,9 @@ struct CatchupEnv {
   // read the map before it changed may still ask it meanwhile.
   std::chrono::milliseconds drop_grace{6000};
   ShardDeletes* deletes = nullptr;  // the ids deleted lately from this node's shard copies
+  // Called as each catch-up ends, with its state as Status() shows it ("state": "caught_up"
+  // with what it copied, or "failed"): the metrics. May be empty.
+  std::function<void(const Json& state)> on_outcome;
 };
 
 // The action that closes, checks and opens a primary's fence (protocol.md).

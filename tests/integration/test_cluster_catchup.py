@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from arbalest_util import (ServerProcess, action, make_table, put_table, scan, unique_name,
-                           vectors_of, wait_until)
+from arbalest_util import (ServerProcess, action, make_table, put_table, scan, scrape,
+                           unique_name, value, vectors_of, wait_until)
 from etcd_util import EtcdProcess
 from test_cluster import DIM, MEMBERSHIP_DEADLINE_S, brute_force_ids, missing_nodes, search
 
@@ -174,6 +174,38 @@ def kill_and_catch_up(c, name, victim, putter):
     return before, after
 
 
+def check_catchup_metrics(c, nodes, caught_up):
+    """Each node's catch-up metrics (/metrics) say what its cluster-status says its catch-ups
+    did (each shard caught up once, so its last state holds all it copied); some rows copied."""
+    copied = 0
+    for n in nodes:
+        done = [s for s in status(c.nodes[n])["catchup"]["shards"] if s["state"] == "caught_up"]
+        samples = scrape(c.nodes[n])
+
+        def metric(name, **labels):
+            return value(samples, name, **labels) or 0
+
+        assert metric("arbalest_cluster_catchups_total", outcome="caught_up") == caught_up[n]
+        assert len(done) == caught_up[n]
+        rows = {"bulk": sum(s["rows_bulk"] for s in done),
+                "reconcile": sum(s["reconcile_before_fences"]["rows_copied"] for s in done),
+                "fenced": sum(s["rows_fenced"] for s in done)}
+        for pass_, expected in rows.items():
+            assert metric("arbalest_cluster_catchup_rows_copied_total", **{"pass": pass_}) == \
+                expected, (n, pass_)
+        copied += sum(rows.values())
+        assert metric("arbalest_cluster_catchup_fenced_seconds_count") == caught_up[n]
+        assert metric("arbalest_cluster_catchup_fenced_seconds_sum") == \
+            pytest.approx(sum(s["fenced_seconds"] for s in done), abs=1e-6)
+        for result, key in (("compared", "buckets"), ("differ", "buckets_differ")):
+            expected = sum(s["reconcile_before_fences"][key] + s["reconcile_fenced"][key]
+                           for s in done)
+            assert metric("arbalest_cluster_catchup_digest_buckets_total", result=result) == \
+                expected, (n, result)
+        assert value(samples, "arbalest_cluster_catchups_total", outcome="failed") is not None
+    assert copied > 0
+
+
 def test_syncing_replicas_catch_up_and_serve_once_the_source_dies(tmp_path):
     c = start(tmp_path, ["n0", "n1", "n2"])
     try:
@@ -194,6 +226,7 @@ def test_syncing_replicas_catch_up_and_serve_once_the_source_dies(tmp_path):
             assert set(now["replicas"]) == set(survivors)
         caught_up = {n: status(c.nodes[n])["catchup"]["caught_up"] for n in survivors}
         assert sum(caught_up.values()) == len(moved)
+        check_catchup_metrics(c, survivors, caught_up)
         # Both replicas of every shard hold the same rows, each once: the rows received while
         # syncing were not copied twice.
         for shard in range(SHARDS):
