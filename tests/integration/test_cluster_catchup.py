@@ -404,6 +404,8 @@ def test_a_catch_up_that_cannot_copy_reports_it_and_flips_nothing_until_it_can(t
                             "the catch-up reported failing", timeout=CATCHUP_DEADLINE_S)
         assert "another catch-up holds the shard's writes" in failed["reason"]
         assert failed["source"] == shard["primary"]
+        assert value(scrape(c.nodes[syncing]), "arbalest_cluster_catchups_total",
+                     outcome="failed") >= 1
         now = shard_map(primary, name)["placement"][shard["shard"]]
         assert now["syncing"] == [syncing]  # not flipped
         # Searches never ask the syncing replica: every row is still found once.
