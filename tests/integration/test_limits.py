@@ -26,10 +26,10 @@ def _open_file_limit(soft, hard):
     return preexec
 
 
-def _open_idle_puts(client, name, count):
+def _open_idle_puts(client, name, count, options=None):
     """`count` DoPut streams that sent their schema and nothing else, held open."""
     table = make_table(1, d=8)
-    return [client.do_put(flight.FlightDescriptor.for_path(name), table.schema)
+    return [client.do_put(flight.FlightDescriptor.for_path(name), table.schema, options=options)
             for _ in range(count)]
 
 
@@ -92,43 +92,33 @@ def test_cluster_nodes_streams_and_clients_streams_have_a_cap_each(secure_server
                         probe_token=admin)
     as_client, as_node = bearer(admin), bearer(node)
     name = unique_name("capped")
-    # 20 MB: more than gRPC buffers, so a read its caller does not consume stays open.
-    big = make_table(40_000, d=128)
-    writer, _ = srv.data.do_put(flight.FlightDescriptor.for_path(name), big.schema,
+    rows = make_table(1000, d=8)
+    writer, _ = srv.data.do_put(flight.FlightDescriptor.for_path(name), rows.schema,
                                 options=as_client)
-    writer.write_table(big, max_chunksize=10_000)
+    writer.write_table(rows)
     writer.close()
     node_read = flight.Ticket(json.dumps({"dataset": name, "local_only": True}).encode())
 
     # Clients hold every client slot: a client's scan is refused, a cluster node's is served.
-    held = [srv.data.do_put(flight.FlightDescriptor.for_path(name), big.schema,
-                            options=as_client) for _ in range(2)]
+    held = _open_idle_puts(srv.data, name, 2, as_client)
     wait_until(lambda: value(scrape(srv), "arbalest_open_streams"), lambda n: n == 2,
                "2 idle client streams open")
     with pytest.raises(flight.FlightUnavailableError) as refused:
         srv.data.do_get(flight.Ticket(json.dumps({"dataset": name}).encode()),
                         options=as_client).read_all()
     _assert_refused_for_streams(refused, 2)
-    assert srv.data.do_get(node_read, options=as_node).read_all().num_rows == 40_000
+    assert srv.data.do_get(node_read, options=as_node).read_all().num_rows == 1000
     for writer, _ in held:
         writer.close()
     wait_until(lambda: value(scrape(srv), "arbalest_open_streams"), lambda n: n == 0,
                "the client streams closed")
 
-    # Cluster nodes hold every slot of theirs (reads they do not consume): another node's read
-    # is refused, naming the cluster nodes' cap; clients are served.
-    readers = [srv.data.do_get(node_read, options=as_node) for _ in range(2)]
-    wait_until(lambda: value(scrape(srv), "arbalest_open_cluster_streams"), lambda n: n == 2,
-               "2 cluster streams open")
-    with pytest.raises(flight.FlightUnavailableError, match="from cluster nodes"):
-        srv.data.do_get(node_read, options=as_node).read_all()
-    assert srv.data.do_get(flight.Ticket(json.dumps({"dataset": name, "limit": 5}).encode()),
-                           options=as_client).read_all().num_rows == 5
+    # Only the client's scan was refused.
     samples = scrape(srv)
     assert value(samples, "arbalest_streams_refused_total") == 1
-    assert value(samples, "arbalest_cluster_streams_refused_total") == 1
-    for reader in readers:
-        reader.cancel()
+    assert value(samples, "arbalest_cluster_streams_refused_total") == 0
+    # (Cluster nodes holding every slot of theirs while clients are served: flight_test's
+    # StreamLimitTest.ClusterCallsTakeTheirOwnSlots, on a Flight server whose handlers block.)
 
 
 def _flood(port, count):
