@@ -27,7 +27,8 @@
 
 namespace arbalest {
 
-// The snapshot a new one continues (version 4, the newest on disk): its directory and manifest.
+// The snapshot a new one continues (version 4 or 5, the newest on disk): its directory and
+// manifest.
 struct PreviousSnapshot {
   std::string dir;
   SnapshotManifest manifest;
@@ -80,8 +81,8 @@ arrow::Result<Roaring> ReadDeletedRows(const std::string& dir, const SnapshotMan
 
 // The graph files of the snapshot in `dir`, one per segment (GraphSegments), checked against
 // the manifest (size and checksum; IOError or Invalid naming the segment and the file), with
-// their vectors: version 4, each segment's vectors file, mapped and checked; versions 2 and 3,
-// at each segment's vectors_row of `vectors`; version 1 (null `vectors`), in the graph file.
+// their vectors: versions 4 and 5, each segment's vectors file, mapped and checked; versions 2 and
+// 3, at each segment's vectors_row of `vectors`; version 1 (null `vectors`), in the graph file.
 struct SegmentGraphFiles {
   std::vector<ExternalVectors> vectors;  // one per segment when the snapshot has vectors files
   std::vector<DatasetIndex::GraphFile> files;
