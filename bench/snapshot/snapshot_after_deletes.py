@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from arbalest_util import ServerProcess, action, make_table, put_table  # noqa: E402
-from snapshot_after_compaction import snapshot_files, write_bytes  # noqa: E402
+from snapshot_after_compaction import compare_builds, snapshot_files, write_bytes  # noqa: E402
 
 
 def deleted_bytes(files: dict[str, tuple[int, int]]) -> int:
@@ -94,18 +92,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
-    print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print("# command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
-    results: dict[str, list[dict]] = {}
-    with tempfile.TemporaryDirectory(prefix="arbalest_snap_deletes_", dir=args.workdir) as tmp:
-        for rep in range(args.reps):
-            for spec in args.binary:
-                label, binary = spec.split("=", 1)
-                line = run(Path(tmp) / f"{label}-{rep}", binary, args, seed=rep)
-                line["build"] = label
-                print(json.dumps(line), flush=True)
-                results.setdefault(label, []).append(line)
+    results = compare_builds(args, run, "arbalest_snap_deletes_")
     for label, lines in results.items():
         print(json.dumps({
             "build": label,
