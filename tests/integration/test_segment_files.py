@@ -1,4 +1,4 @@
-"""Each segment's own files (snapshot format version 4, persist/snapshot_format.h): a snapshot
+"""Each segment's own files (snapshot formats 4 and 5, persist/snapshot_format.h): a snapshot
 after the `compact` action compacted one segment of ten writes only that segment's files and
 hard-links every other segment's rows, vectors and graph files (the same inodes), whose first
 rows the manifest records afresh; after a SIGKILL the restart maps every graph (nothing
