@@ -58,13 +58,6 @@ bool IsDeletedRow(const std::vector<SegmentView>& segments, int64_t row) {
          segment->deleted->contains(static_cast<uint32_t>(row - segment->first_row));
 }
 
-int64_t DeletedRowCount(const std::vector<SegmentView>& segments) {
-  int64_t deleted = 0;
-  for (const SegmentView& segment : segments)
-    deleted += static_cast<int64_t>(segment.deleted->size());
-  return deleted;
-}
-
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> DropDeletedRows(
     const std::vector<SegmentView>& segments, const std::shared_ptr<arrow::RecordBatch>& batch,
     int64_t first_row) {

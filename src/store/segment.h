@@ -87,9 +87,6 @@ const SegmentView* SegmentOf(const std::vector<SegmentView>& segments, int64_t r
 // Whether dataset row `row` is a deleted row of its segment.
 bool IsDeletedRow(const std::vector<SegmentView>& segments, int64_t row);
 
-// The deleted rows of every segment together.
-int64_t DeletedRowCount(const std::vector<SegmentView>& segments);
-
 // `batch`, whose first row is dataset row `first_row` (a batch may span segments: a compaction
 // coalesces batches), without the deleted rows of the segments it spans: the batch itself when
 // none of its rows is deleted.
