@@ -17,6 +17,7 @@ arrow::Status ReadSnapshotManifest(const std::string& dir) {
   for (const RowFile& row_file : manifest.row_files) (void)VerifySnapshotFile(dir, row_file.file);
   for (const SegmentGraphFile& segment : GraphSegments(manifest)) {
     (void)VerifySnapshotFile(dir, segment.graph);
+    if (segment.deleted) (void)VerifySnapshotFile(dir, *segment.deleted);  // version 5
   }
   if (manifest.tombstones) (void)VerifySnapshotFile(dir, *manifest.tombstones);
   return arrow::Status::OK();

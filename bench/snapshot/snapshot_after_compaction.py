@@ -87,6 +87,25 @@ def run(workdir: Path, binary: str, args, seed: int) -> dict:
         srv.stop()
 
 
+def compare_builds(args, run_one, prefix: str) -> dict[str, list[dict]]:
+    """Prints the date, load and command, then runs `run_one(workdir, binary, args, seed)` for
+    each --binary label=path, alternated per repetition; prints and returns each run's line,
+    by label."""
+    print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print("# command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
+    results: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=args.workdir) as tmp:
+        for rep in range(args.reps):
+            for spec in args.binary:
+                label, binary = spec.split("=", 1)
+                line = run_one(Path(tmp) / f"{label}-{rep}", binary, args, seed=rep)
+                line["build"] = label
+                print(json.dumps(line), flush=True)
+                results.setdefault(label, []).append(line)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", action="append", required=True, help="label=path")
@@ -96,18 +115,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
-    print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print("# command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
-    results: dict[str, list[dict]] = {}
-    with tempfile.TemporaryDirectory(prefix="arbalest_snap_compact_", dir=args.workdir) as tmp:
-        for rep in range(args.reps):
-            for spec in args.binary:
-                label, binary = spec.split("=", 1)
-                line = run(Path(tmp) / f"{label}-{rep}", binary, args, seed=rep)
-                line["build"] = label
-                print(json.dumps(line), flush=True)
-                results.setdefault(label, []).append(line)
+    results = compare_builds(args, run, "arbalest_snap_compact_")
     for label, lines in results.items():
         print(json.dumps({
             "build": label,

@@ -481,6 +481,7 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
   const Roaring* exclude =
       options.exclude != nullptr && !options.exclude->isEmpty() ? options.exclude : nullptr;
   const RowId offset = options.row_offset;
+  const RowId exclude_offset = options.exclude_offset;
   // Rows that may be returned, at most (an overestimate only costs an exact scan below).
   uint64_t matching = filter == nullptr ? limit
                       : offset == 0     ? filter->cardinality()
@@ -488,10 +489,10 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
                                                                            uint64_t{offset} + limit);
   if (exclude != nullptr) {
     const uint64_t left_out =
-        filter == nullptr
-            ? roaring_bitmap_range_cardinality(&exclude->roaring, offset, uint64_t{offset} + limit)
-        : offset == 0 ? filter->and_cardinality(*exclude)
-                      : 0;  // both, beside another segment's rows: overestimated
+        filter == nullptr ? roaring_bitmap_range_cardinality(&exclude->roaring, exclude_offset,
+                                                             uint64_t{exclude_offset} + limit)
+        : offset == 0 && exclude_offset == 0 ? filter->and_cardinality(*exclude)
+                                             : 0;  // both, in different numberings: overestimated
     matching -= std::min(matching, left_out);
   }
   const double exact_rows = std::max(4.0 * ef, params_.exact_filter_fraction * limit);
@@ -501,7 +502,7 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
     auto accept = [&](RowId row) {
       return row < returnable && store_.IsReady(row) &&
              (filter == nullptr || filter->contains(row + offset)) &&
-             (exclude == nullptr || !exclude->contains(row + offset));
+             (exclude == nullptr || !exclude->contains(row + exclude_offset));
     };
     if (codes_ready_.load(std::memory_order_acquire)) {
       SearchQuantized(*ctx, q, top, ef, options.k, limit, accept, out);

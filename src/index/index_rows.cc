@@ -52,9 +52,11 @@ void IndexRows::Scan(const float* query, const SearchOptions& options, TopK* top
     for (size_t i = 0; i < n; ++i) top->Push({ids[i], distances[i]});
     n = 0;
   };
-  const RowId offset = options.row_offset;  // bitmap bit = row + offset
+  const RowId offset = options.row_offset;  // filter bit = row + offset
   auto visit = [&](RowId row) {
-    if (!IsReady(row) || (exclude != nullptr && exclude->contains(row + offset))) return;
+    if (!IsReady(row) || (exclude != nullptr && exclude->contains(row + options.exclude_offset))) {
+      return;
+    }
     ids[n] = row;
     rows[n] = Row(row);
     if (++n == kScanBatch) flush();

@@ -25,10 +25,12 @@ struct SearchOptions {
   // When > 0, only rows below it are searched: rows still being added by another thread are
   // left to the caller (the store scans them exactly).
   RowId row_limit = 0;
-  // The index's row r is row r + row_offset of `filter` and `exclude`: a segment's graph
-  // (store/segment.h) searched with bitmaps in its dataset's numbering, without a copy of
-  // them per query. Returned rows stay the index's own.
+  // The index's row r is bit r + row_offset of `filter` and bit r + exclude_offset of
+  // `exclude`: a segment's graph (store/segment.h) searched with a filter in its dataset's
+  // numbering and the segment's own deleted rows (local numbering), without a copy of either
+  // per query. Returned rows stay the index's own.
   RowId row_offset = 0;
+  RowId exclude_offset = 0;
 };
 
 }  // namespace arbalest

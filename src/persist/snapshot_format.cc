@@ -81,6 +81,10 @@ arrow::Result<Json> SegmentsJson(const SnapshotManifest& manifest) {
       ARROW_ASSIGN_OR_RAISE(Json rows, RowFilesJson(segment.row_files));
       Json files = {{"rows", std::move(rows)}};
       if (segment.vectors) files["vectors"] = VectorsJson(*segment.vectors);
+      if (segment.deleted && manifest.format_version() >= kSnapshotFormatVersion) {
+        files["deleted"] = FileJson(*segment.deleted);
+        files["deleted"]["rows"] = segment.deleted_rows;
+      }
       item["files"] = std::move(files);
     }
     segments.push_back(std::move(item));
@@ -97,7 +101,7 @@ arrow::Result<Json> FilesJson(const SnapshotManifest& manifest) {
     files["data"] = FileJson(*manifest.data);
     return files;
   }
-  if (manifest.format_version() == kSnapshotFormatVersion) return files;  // in the segments
+  if (manifest.format_version() >= kSegmentFilesFormatVersion) return files;  // in the segments
   ARROW_ASSIGN_OR_RAISE(files["rows"], RowFilesJson(manifest.row_files));
   if (manifest.vectors) files["vectors"] = VectorsJson(*manifest.vectors);
   return files;
@@ -241,8 +245,8 @@ class ManifestReader {
       if (segment.linked_rows > segment.rows) {
         return Bad("linked_rows", "of " + which + " exceeds 'rows'");
       }
-      if (version == kSnapshotFormatVersion) {
-        if (auto files = SegmentFiles(item, segment, result); !files.ok()) {
+      if (version >= kSegmentFilesFormatVersion) {
+        if (auto files = SegmentFiles(item, segment, result, version); !files.ok()) {
           return files.WithMessage(files.message(), " (", which, ")");
         }
       } else {
@@ -265,9 +269,10 @@ class ManifestReader {
     return result;
   }
 
-  // A version-4 segment's id, rows files (local rows 0 .. rows-1) and vectors file.
+  // A version-4 or 5 segment's id, rows files (local rows 0 .. rows-1) and vectors file, and
+  // (version 5) its deleted-rows file.
   arrow::Status SegmentFiles(const Json& item, SegmentGraphFile& segment,
-                             const std::vector<SegmentGraphFile>& before) const {
+                             const std::vector<SegmentGraphFile>& before, uint64_t version) const {
     ARROW_ASSIGN_OR_RAISE(segment.id, Count(item, "id"));
     for (const SegmentGraphFile& other : before) {
       if (other.id == segment.id) return Bad("id", "is also that of " + other.graph.name);
@@ -286,6 +291,15 @@ class ManifestReader {
       if (!row_file.has_vectors && vectors.graph_only) {
         return Bad("rows", "file " + row_file.file.name +
                                " has no vectors and the vectors file holds only linked rows");
+      }
+    }
+    if (version >= kSnapshotFormatVersion && files->contains("deleted")) {
+      ARROW_ASSIGN_OR_RAISE(segment.deleted, File(*files, "deleted"));
+      ARROW_ASSIGN_OR_RAISE(segment.deleted_rows, Count(files->at("deleted"), "rows"));
+      if (segment.deleted_rows == 0 || segment.deleted_rows > segment.rows) {
+        return Bad("rows", "of the deleted-rows file " + segment.deleted->name + " is " +
+                               std::to_string(segment.deleted_rows) + ", the segment has " +
+                               std::to_string(segment.rows) + " rows");
       }
     }
     return arrow::Status::OK();
@@ -341,8 +355,12 @@ std::string DatasetOf(std::string name) {
 
 }  // namespace
 
-std::string SnapshotDirName(std::string_view dataset, uint64_t lsn, int64_t indexed_rows) {
-  return FileNameOf(dataset) + "@" + std::to_string(lsn) + "-" + std::to_string(indexed_rows);
+std::string SnapshotDirName(std::string_view dataset, uint64_t lsn, int64_t indexed_rows,
+                            uint64_t layout) {
+  std::string name =
+      FileNameOf(dataset) + "@" + std::to_string(lsn) + "-" + std::to_string(indexed_rows);
+  if (layout > 0) name += "-" + std::to_string(layout);
+  return name;
 }
 
 std::string SnapshotStagingName(std::string_view dataset) {
@@ -371,12 +389,18 @@ arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root) {
     auto lsn = std::from_chars(name.data() + at + 1, end, snapshot.lsn);
     if (lsn.ec != std::errc() || lsn.ptr == end || *lsn.ptr != '-') continue;
     auto rows = std::from_chars(lsn.ptr + 1, end, snapshot.indexed_rows);
-    if (rows.ec != std::errc() || rows.ptr != end) continue;
+    if (rows.ec != std::errc()) continue;
+    if (rows.ptr != end) {  // "-<layout>" (version 5 names after a merge or a compaction)
+      if (*rows.ptr != '-') continue;
+      auto layout = std::from_chars(rows.ptr + 1, end, snapshot.layout);
+      if (layout.ec != std::errc() || layout.ptr != end) continue;
+    }
     listing.complete.push_back(std::move(snapshot));
   }
   if (error) return arrow::Status::IOError("cannot list ", root, ": ", error.message());
   std::sort(listing.complete.begin(), listing.complete.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.dataset, a.lsn, a.indexed_rows) < std::tie(b.dataset, b.lsn, b.indexed_rows);
+    return std::tie(a.dataset, a.lsn, a.indexed_rows, a.layout) <
+           std::tie(b.dataset, b.lsn, b.indexed_rows, b.layout);
   });
   return listing;
 }
@@ -393,6 +417,10 @@ std::string SegmentRowsFileName(int64_t id, int64_t first_row, int64_t rows) {
 
 std::string SegmentVectorsFileName(int64_t id) {
   return "seg-" + std::to_string(id) + "-vectors.bin";
+}
+
+std::string SegmentDeletedFileName(int64_t id, int64_t deleted_rows) {
+  return "seg-" + std::to_string(id) + "-deleted-" + std::to_string(deleted_rows) + ".roaring";
 }
 
 std::string SegmentGraphFileName(int64_t id, int64_t linked_rows) {
@@ -444,6 +472,7 @@ arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string&
   if (!manifest.segments.empty()) {
     ARROW_ASSIGN_OR_RAISE(json["segments"], SegmentsJson(manifest));
   }
+  if (version >= kSnapshotFormatVersion) json["layout"] = manifest.layout;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << json.dump(2) << '\n';
   out.close();
@@ -483,7 +512,7 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   if (!files->is_object()) return reader.Bad("files", "must be an object");
   if (version == kLegacySnapshotFormatVersion) {
     ARROW_ASSIGN_OR_RAISE(manifest.data, reader.File(*files, "data"));
-  } else if (version != kSnapshotFormatVersion) {
+  } else if (version < kSegmentFilesFormatVersion) {
     ARROW_ASSIGN_OR_RAISE(manifest.generation, reader.UInt(*json, "generation"));
     ARROW_ASSIGN_OR_RAISE(manifest.row_files, reader.RowFiles(*files, manifest.rows));
     if (files->contains("vectors")) {
@@ -509,6 +538,17 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
   }
   if (version == kSegmentGraphsFormatVersion && !manifest.vectors) {
     return reader.Bad("vectors", "is missing");
+  }
+  if (version >= kSegmentFilesFormatVersion) {
+    manifest.segment_files_version = static_cast<int>(version);
+  }
+  if (version >= kSnapshotFormatVersion) {
+    ARROW_ASSIGN_OR_RAISE(manifest.layout, reader.UInt(*json, "layout"));
+    if (files->contains("tombstones")) {
+      return reader.Bad("tombstones",
+                        "belongs to versions 1 to 4; version 5 keeps each "
+                        "segment's deleted rows in its own file");
+    }
   }
   if (version >= kSegmentGraphsFormatVersion) {
     ARROW_ASSIGN_OR_RAISE(manifest.segments, reader.Segments(*json, manifest, version));

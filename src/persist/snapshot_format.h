@@ -1,10 +1,15 @@
 // The on-disk format of dataset snapshots, in <data dir>/snapshots:
 //
-//   <dataset>@<lsn>-<n>/    a complete snapshot of <dataset>: every WAL record of the dataset
-//                           with LSN <= <lsn> is in it, none after; its graphs hold <n> rows
+//   <dataset>@<lsn>-<n>[-<layout>]/
+//                           a complete snapshot of <dataset>: every WAL record of the dataset
+//                           with LSN <= <lsn> is in it, none after; its graphs hold <n> rows;
+//                           its segments are those of the dataset's layout generation <layout>
+//                           (omitted when 0, and in names written before version 5: a merge
+//                           changes the segments without logging anything, so the name must
+//                           change with the layout for the snapshot after a merge to be newer)
 //     MANIFEST.json         describes the snapshot and records each file's size and checksum
-//   version 4: each segment (store/segment.h) has its own files, in its local numbering, named
-//   by the segment's file id <id> (given when the segment's files are first written, never
+//   versions 4 and 5: each segment (store/segment.h) has its own files, in its local numbering,
+//   named by the segment's file id <id> (given when the segment's files are first written, never
 //   changed while the segment keeps its rows; a segment a compaction or a merge replaced gets a
 //   new id). They do not depend on where the segment starts in the dataset, so a segment's
 //   files are hard-linked from one snapshot directory into the next for as long as its rows
@@ -27,8 +32,14 @@
 //                           (index/hnsw_file.h) without its vectors (HNSW file version 3),
 //                           which are the segment's vectors file from its start. Written
 //                           again only when the graph linked more rows (or is a new one)
-//     tombstones.roaring    only when rows were deleted: their dataset row numbers as a
-//                           portable Roaring bitmap, rewritten by each snapshot
+//     seg-<id>-deleted-<count>.roaring
+//                           version 5, only for a segment with deleted rows: its <count>
+//                           deleted local rows as a portable Roaring bitmap. Written when the
+//                           set changed since the previous snapshot, hard-linked otherwise (a
+//                           segment's set only grows while it keeps its id, so the same id and
+//                           count mean the same rows)
+//     tombstones.roaring    versions 1 to 4, only when rows were deleted: their dataset row
+//                           numbers as a portable Roaring bitmap, rewritten by each snapshot
 //     edges.parquet         only when the dataset has graph edges: its live edges
 //                           (graph/edge_file.h), rewritten by each snapshot
 //   versions 2 and 3 (written by earlier builds, read):
@@ -47,7 +58,8 @@
 // unchanged since the previous snapshot (the same graph object with the same rows); the rows
 // added since (a new rows file, their vectors appended) and its graph when it grew (the active
 // one); every file afresh, under a new id, when it is new (sealed from a new active segment,
-// compacted, merged). Then the tombstones, edges and manifest. When the previous snapshot
+// compacted, merged); its deleted-rows file when its deleted rows changed. Then the edges and
+// the manifest. When the previous snapshot
 // cannot be continued (none, of an older version, or not the newest directory on disk: its
 // commit failed after the rename, and appending after its lengths would break the newer
 // one; or hard links fail) every segment is written afresh.
@@ -59,8 +71,8 @@
 // is durable (persist/staging_dir.h); the dataset's older snapshot is removed after that (its
 // hard links go; the files the new snapshot links stay).
 //
-// MANIFEST.json, version 4:
-//   {"format_version": 4, "dataset": "docs", "lsn": 1234, "created_lsn": 7,
+// MANIFEST.json, version 5:
+//   {"format_version": 5, "dataset": "docs", "lsn": 1234, "created_lsn": 7, "layout": 2,
 //    "rows": 200000, "indexed_rows": 199000,
 //    "put_schema": "<base64 Arrow IPC schema the dataset was created from>",
 //    "schema": "<base64 Arrow IPC schema of the rows (after schema evolution)>",
@@ -73,12 +85,16 @@
 //                                      "vectors": false, "schema": "<base64>"}, ...],
 //                            "vectors": {"name": "seg-3-vectors.bin", "rows": 150000,
 //                                        "row_bytes": 1536, "holds": "rows" (or "graph"),
-//                                        "chunks": [{"bytes": ..., "xxh3": ...}, ...]}}},
+//                                        "chunks": [{"bytes": ..., "xxh3": ...}, ...]},
+//                            "deleted": {"name": "seg-3-deleted-12.roaring", "bytes": ...,
+//                                        "xxh3": ..., "rows": 12} (only with deleted rows)}},
 //                 ...],   in row order, together every row (each first_row is recorded
 //                         afresh by each snapshot); linked_rows add up to indexed_rows; ids
 //                         distinct. "holds": "rows": the vectors file holds the segment's
 //                         rows; "graph": its linked_rows
-//    "files": {"tombstones": {...} (optional), "edges": {...} (optional)}}
+//    "files": {"edges": {...} (optional)}}
+// Version 4: as version 5 without "layout" and the segments' "deleted"; "files" may hold
+// "tombstones" (dataset numbering).
 // Version 3: a "generation" <g>; "files" holds "rows" (dataset numbering) and "vectors" (the
 // one vectors file); segments have first_row, rows, linked_rows, vectors_row and graph.
 // Version 2: as version 3 without "segments"; "files" holds "index": {"name": "index.hnsw",
@@ -106,7 +122,8 @@
 
 namespace arbalest {
 
-inline constexpr int kSnapshotFormatVersion = 4;
+inline constexpr int kSnapshotFormatVersion = 5;
+inline constexpr int kSegmentFilesFormatVersion = 4;      // one tombstones file; read, by tests
 inline constexpr int kSegmentGraphsFormatVersion = 3;     // one vectors file; read, by tests
 inline constexpr int kOneGraphSnapshotFormatVersion = 2;  // index.hnsw; read, written by tests
 inline constexpr int kLegacySnapshotFormatVersion = 1;    // data.parquet; read, written by tests
@@ -158,6 +175,9 @@ struct SegmentGraphFile {
   int64_t id = -1;                       // version 4: names the segment's files; -1 before
   std::vector<RowFile> row_files{};      // version 4: local rows 0 .. rows-1, in order
   std::optional<VectorsFile> vectors{};  // version 4: every row's vector, or the linked ones
+  // Version 5: the segment's deleted local rows (none: no file), and how many.
+  std::optional<SnapshotFile> deleted{};
+  int64_t deleted_rows = 0;
 };
 
 struct SnapshotManifest {
@@ -175,13 +195,16 @@ struct SnapshotManifest {
   std::optional<VectorsFile> vectors;  // versions 2 and 3, when the graph's vectors live apart
   std::vector<SegmentGraphFile> segments;  // versions 3 and 4 (GraphSegments reads every one)
   SnapshotFile graph;                      // versions 1 and 2: the one graph file
-  std::optional<SnapshotFile> tombstones;
-  std::optional<SnapshotFile> edges;  // edges.parquet, when the dataset has graph edges
+  std::optional<SnapshotFile> tombstones;  // versions 1 to 4
+  std::optional<SnapshotFile> edges;       // edges.parquet, when the dataset has graph edges
+  uint64_t layout = 0;                     // version 5: the dataset's layout generation
+  // The version of a manifest whose segments have their own files: 5, or 4 (read, by tests).
+  int segment_files_version = kSnapshotFormatVersion;
 
   int format_version() const {
     if (data) return kLegacySnapshotFormatVersion;
     if (segments.empty()) return kOneGraphSnapshotFormatVersion;
-    return segments.front().id >= 0 ? kSnapshotFormatVersion : kSegmentGraphsFormatVersion;
+    return segments.front().id >= 0 ? segment_files_version : kSegmentGraphsFormatVersion;
   }
 };
 
@@ -193,8 +216,9 @@ std::vector<SegmentGraphFile> GraphSegments(const SnapshotManifest& manifest);
 std::string GraphFileName(int64_t number);
 std::optional<int64_t> GraphFileNumber(std::string_view name);
 
-// "<dataset>@<lsn>-<indexed_rows>".
-std::string SnapshotDirName(std::string_view dataset, uint64_t lsn, int64_t indexed_rows);
+// "<dataset>@<lsn>-<indexed_rows>", then "-<layout>" when `layout` is not 0.
+std::string SnapshotDirName(std::string_view dataset, uint64_t lsn, int64_t indexed_rows,
+                            uint64_t layout = 0);
 
 // "<dataset>@staging.tmp".
 std::string SnapshotStagingName(std::string_view dataset);
@@ -204,12 +228,15 @@ struct SnapshotDirEntry {
   uint64_t lsn = 0;
   int64_t indexed_rows = 0;
   std::string path;
+  uint64_t layout = 0;  // 0 when the name has none
 };
 
 struct SnapshotListing {
-  std::vector<SnapshotDirEntry> complete;  // sorted by dataset, then age (oldest first)
-  std::vector<std::string> staging;        // paths of staging directories
-  std::vector<std::string> trash;          // paths of directories being removed
+  // Sorted by dataset, then age (oldest first): of two snapshots of a dataset, the one with the
+  // larger (lsn, indexed_rows, layout) is newer.
+  std::vector<SnapshotDirEntry> complete;
+  std::vector<std::string> staging;  // paths of staging directories
+  std::vector<std::string> trash;    // paths of directories being removed
 };
 
 // The snapshot directories in `root` (none when it does not exist). Other entries are ignored.
@@ -226,13 +253,15 @@ std::string VectorsFileName(uint64_t generation);
 std::string SegmentRowsFileName(int64_t id, int64_t first_row, int64_t rows);
 std::string SegmentVectorsFileName(int64_t id);
 std::string SegmentGraphFileName(int64_t id, int64_t linked_rows);
+// Version 5: "seg-<id>-deleted-<count>.roaring".
+std::string SegmentDeletedFileName(int64_t id, int64_t deleted_rows);
 
 // Writes `manifest` as JSON to `path`, of its format_version(): 1 and 2 for tests of the
 // upgrade.
 arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string& path);
 
 // Reads <dir>/MANIFEST.json. IOError when it cannot be read; Invalid, naming the file and the
-// key, when it is not a manifest of version 1 to 4, its rows files or segments do not cover
+// key, when it is not a manifest of version 1 to 5, its rows files or segments do not cover
 // rows 0 .. rows-1 in order, a segment's vectors lie outside the vectors file (version 3), or
 // a segment's rows files do not cover its rows or its vectors file holds other than its rows
 // (all of them, or its linked ones; version 4; the error names the segment).

@@ -6,7 +6,7 @@ namespace arbalest {
 
 bool ShouldCompact(const DatasetSnapshot& snapshot, const CompactionOptions& options) {
   if (options.deleted_fraction <= 0) return false;
-  const auto deleted = static_cast<int64_t>(snapshot.deleted->size());
+  const int64_t deleted = snapshot.deleted_rows;
   return deleted > 0 && deleted >= options.min_deleted_rows &&
          static_cast<double>(deleted) >=
              options.deleted_fraction * static_cast<double>(snapshot.num_rows);

@@ -214,14 +214,6 @@ std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
                                              std::shared_ptr<DatasetText>* text,
                                              const Roaring& replaced) {
   std::optional<int64_t> first_row;
-  // Built outside the lock, as PublishDeletes does: the caller holds delete_mutex_, so no other
-  // change of the tombstones publishes meanwhile.
-  std::shared_ptr<const TombstoneSet> deleted;
-  if (!replaced.isEmpty()) {
-    ReaderLock state(&state_mutex_);
-    deleted = deleted_;
-  }
-  if (deleted) deleted = deleted->With(replaced);
   Resolve(
       ticket,
       [&]() REQUIRES(state_mutex_) {
@@ -235,7 +227,10 @@ std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
         batches_.push_back(batch);
         num_rows_ += batch->num_rows();
         num_bytes_ += bytes;
-        if (deleted) deleted_ = std::move(deleted);
+        // After the seal: the batch's own rows among them go to the segment that took it.
+        // Only the sets of the segments holding them are copied (the caller holds
+        // delete_mutex_, so no other change of the sets publishes meanwhile).
+        if (!replaced.isEmpty()) AddDeletedLocked(replaced);
       },
       lsn);
   return first_row;
@@ -322,8 +317,14 @@ uint64_t Dataset::created_lsn() const {
 void Dataset::set_saved_snapshot(SavedSnapshot saved) {
   if (logged_lsn_.load() < saved.lsn) logged_lsn_.store(saved.lsn);  // loaded from it
   WriterLock state(&state_mutex_);
-  saved_ = saved;
-  published_lsn_ = std::max(published_lsn_, saved.lsn);
+  layout_generation_ = std::max(layout_generation_, saved.layout);
+  saved_ = std::move(saved);
+  published_lsn_ = std::max(published_lsn_, saved_.lsn);
+}
+
+uint64_t Dataset::layout_generation() const {
+  ReaderLock state(&state_mutex_);
+  return layout_generation_;
 }
 
 SavedSnapshot Dataset::saved_snapshot() const {
@@ -462,7 +463,7 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
   DatasetSnapshot view{
       schema_,   batches_,
       num_rows_, num_bytes_,
-      deleted_,  published_lsn_,
+      0,         published_lsn_,
       {},        0,
       text_,     graph_->empty() ? nullptr : std::make_shared<const EdgeCut>(graph_->Cut())};
   std::vector<DatasetIndex::SegmentGraph> graphs = index_->Graphs();
@@ -473,10 +474,22 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
         s + 1 < segment_firsts_.size() ? std::min(segment_firsts_[s + 1], num_rows_) : num_rows_;
     const int64_t first = std::min(segment_firsts_[s], end);
     view.indexed_rows += graphs[s].indexed_rows;
+    const std::shared_ptr<const TombstoneSet>& deleted = DeletedSetLocked(s);
+    view.deleted_rows += static_cast<int64_t>(deleted->size());
     view.segments.push_back(
-        {first, end - first, std::move(graphs[s].graph), graphs[s].indexed_rows});
+        {first, end - first, std::move(graphs[s].graph), graphs[s].indexed_rows, deleted});
   }
   return view;
+}
+
+const std::shared_ptr<const TombstoneSet>& Dataset::DeletedSetLocked(size_t s) const {
+  static const std::shared_ptr<const TombstoneSet> empty = TombstoneSet::Empty();
+  return s < segment_deleted_.size() ? segment_deleted_[s] : empty;
+}
+
+void Dataset::AddDeletedLocked(const Roaring& rows) {
+  segment_deleted_.resize(segment_firsts_.size(), TombstoneSet::Empty());
+  segment_deleted_ = WithDeletedRows(std::move(segment_deleted_), segment_firsts_, rows);
 }
 
 void Dataset::SealIfFullLocked() {
@@ -492,11 +505,14 @@ void Dataset::SealIfFullLocked() {
     return;
   }
   segment_firsts_.push_back(num_rows_);
+  segment_deleted_.resize(segment_firsts_.size(), TombstoneSet::Empty());
 }
 
 void Dataset::RestoreSegments(std::vector<int64_t> firsts, int64_t rows) {
   WriterLock state(&state_mutex_);
   segment_firsts_ = std::move(firsts);
+  // Before the snapshot's rows are in: no segment has deleted rows yet.
+  segment_deleted_.assign(segment_firsts_.size(), TombstoneSet::Empty());
   restored_segment_rows_ = rows;
 }
 
@@ -511,19 +527,34 @@ uint64_t Dataset::last_lsn() const {
 }
 
 void Dataset::PublishDeletes(const Roaring& rows, uint64_t turn, uint64_t lsn) {
-  std::shared_ptr<const TombstoneSet> current;
+  std::vector<std::shared_ptr<const TombstoneSet>> updated;
+  std::vector<int64_t> firsts;
+  uint64_t generation = 0;
   {
     ReaderLock lock(&state_mutex_);
-    current = deleted_;
+    updated = segment_deleted_;
+    firsts = segment_firsts_;
+    generation = layout_generation_;
   }
-  // Built outside the lock: deletes are serialized by delete_mutex_, so `current` stays the
-  // latest set, and readers only ever wait for a pointer swap.
-  auto updated = current->With(rows);
+  // Built outside the lock, only the sets of the segments holding the rows copied: deletes
+  // are serialized by delete_mutex_ (as are upserts and compactions), so these stay the latest
+  // sets unless a merge replaced segments meanwhile (the generation says; then built again
+  // under the lock). Seals meanwhile only add empty sets after these. Readers only ever wait
+  // for the swap.
+  updated.resize(firsts.size(), TombstoneSet::Empty());
+  updated = WithDeletedRows(std::move(updated), firsts, rows);
   std::shared_ptr<DatasetText> text;
   Resolve(
       turn,
       [&]() REQUIRES(state_mutex_) {
-        deleted_ = std::move(updated);
+        if (layout_generation_ != generation || segment_firsts_.size() < updated.size()) {
+          AddDeletedLocked(rows);
+        } else {
+          for (size_t s = updated.size(); s < segment_firsts_.size(); ++s) {
+            updated.push_back(DeletedSetLocked(s));
+          }
+          segment_deleted_ = std::move(updated);
+        }
         text = text_;
       },
       lsn);

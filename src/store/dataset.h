@@ -32,13 +32,13 @@ namespace arbalest {
 // A consistent view of a dataset: every batch whole, none half-appended, and the rows deleted
 // at that moment. Batches appended before a schema evolution lack the newer (nullable)
 // columns; readers pad them with nulls (PadToSchema in scan.h). Deleted rows stay in the
-// batches; readers leave out the rows in `deleted` (every one of them is below num_rows).
+// batches; readers leave out the rows in each segment's `deleted` set (its local rows).
 struct DatasetSnapshot {
   std::shared_ptr<arrow::Schema> schema;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   int64_t num_rows = 0;  // stored rows, deleted ones included
   int64_t num_bytes = 0;
-  std::shared_ptr<const TombstoneSet> deleted = TombstoneSet::Empty();
+  int64_t deleted_rows = 0;  // the segments' deleted rows together
 
   // Every logged change of the dataset (append, delete or compaction) with an LSN up to this
   // one is in the view, and none after it: a consistent cut for snapshots. 0 when nothing was
@@ -54,7 +54,12 @@ struct DatasetSnapshot {
   int64_t indexed_rows = 0;
   std::shared_ptr<DatasetText> text;
 
-  int64_t live_rows() const { return num_rows - static_cast<int64_t>(deleted->size()); }
+  int64_t live_rows() const { return num_rows - deleted_rows; }
+  // Whether dataset row `row` is deleted (in its segment's set).
+  bool IsDeleted(int64_t row) const { return IsDeletedRow(segments, row); }
+  // Every segment's deleted rows as dataset rows, in one bitmap built afresh (one walk over
+  // them): for replay's checks and tests, not for a search's path.
+  Roaring DeletedRows() const { return DeletedInSegmentsPast(segments, 0); }
   // The dataset's graph edges logged up to `lsn` (null when it has none): graph/dataset_graph.h.
   std::shared_ptr<const EdgeCut> edges;
 };
@@ -86,6 +91,9 @@ struct SavedSnapshot {
   // Which graph each of its segments' files hold (store/segment_files.h), in order: a segment
   // whose graph is still that object keeps its files in the next snapshot.
   std::vector<SavedGraph> graphs;
+  // The dataset's layout generation it holds (Dataset::layout_generation): a merge changes
+  // the segments without logging, so a snapshot is due when the generation passed it.
+  uint64_t layout = 0;
 };
 
 // Thread-safe. Every logged change enters through Commit (an append, a delete, graph edges),
@@ -294,6 +302,12 @@ class Dataset {
   // Compactions applied to this dataset in this process.
   CompactionTotals compaction_totals() const;
 
+  // Counts the changes of the segments' layout that are not logged: merges (a compaction is
+  // logged, and its LSN says it). Never decreases; continued from the snapshot the dataset was
+  // loaded from (its directory name carries it: persist/snapshot_format.h). This is how the
+  // snapshot thread sees that a dataset only merged since its snapshot.
+  uint64_t layout_generation() const;
+
   // The rows published so far.
   DatasetSnapshot Snapshot() const;
 
@@ -472,6 +486,11 @@ class Dataset {
   // Charges the id map's memory (IdRowMap::bytes) as it is now, with the index memory.
   void ChargeIdMap() REQUIRES(delete_mutex_);
   DatasetSnapshot SnapshotLocked() const REQUIRES_SHARED(state_mutex_);
+  // Segment s's deleted set (the empty set for a segment without one yet).
+  const std::shared_ptr<const TombstoneSet>& DeletedSetLocked(size_t s) const
+      REQUIRES_SHARED(state_mutex_);
+  // Adds the dataset rows `rows` to their segments' deleted sets (WithDeletedRows).
+  void AddDeletedLocked(const Roaring& rows) REQUIRES(state_mutex_);
   // Before a batch is published: seals the active segment when its vectors reached the
   // segment size (and it holds every row its graph was loaded with), starting a new one for
   // the batch.
@@ -543,7 +562,11 @@ class Dataset {
   std::vector<int64_t> segment_firsts_ GUARDED_BY(state_mutex_) = {0};
   // Rows of the snapshot being loaded (RestoreSegments): no segment seals before they are in.
   int64_t restored_segment_rows_ GUARDED_BY(state_mutex_) = 0;
-  std::shared_ptr<const TombstoneSet> deleted_ GUARDED_BY(state_mutex_) = TombstoneSet::Empty();
+  // Each segment's deleted local rows, in the order of segment_firsts_ (one set per segment;
+  // DeletedSetLocked reads it).
+  std::vector<std::shared_ptr<const TombstoneSet>> segment_deleted_ GUARDED_BY(state_mutex_) = {
+      TombstoneSet::Empty()};
+  uint64_t layout_generation_ GUARDED_BY(state_mutex_) = 0;  // see layout_generation()
   // Null without text columns; replaced by compactions.
   std::shared_ptr<DatasetText> text_ GUARDED_BY(state_mutex_);
   CompactionTotals compaction_totals_ GUARDED_BY(state_mutex_);

@@ -31,8 +31,8 @@ struct RowRange {
 // of `rewritten` are kept as they are (not even looked at); those that do lose their dropped
 // rows, and small runs of them are concatenated. *first_rewritten: the first row of the
 // first batch that overlaps a range (no dropped row lies below it), or the row count.
-arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropRows(
-    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, const TombstoneSet& dropped,
+arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropBatchRows(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, const Roaring& dropped,
     const std::vector<RowRange>& rewritten, const std::function<bool()>& cancelled,
     int64_t* first_rewritten) {
   std::vector<std::shared_ptr<arrow::RecordBatch>> out;
@@ -62,7 +62,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropRows(
     }
     if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
     if (*first_rewritten < 0) *first_rewritten = first_row;
-    ARROW_ASSIGN_OR_RAISE(auto kept, dropped.DropDeleted(stored, first_row));
+    ARROW_ASSIGN_OR_RAISE(auto kept, DropRows(stored, dropped, first_row));
     first_row = end;
     if (kept->num_rows() == 0) continue;
     const bool joins = !run.empty() && run_rows + kept->num_rows() <= kCoalescedRows &&
@@ -86,28 +86,30 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
   plan->paused_ = index_->PauseIndexing();
   const DatasetSnapshot view = Snapshot();
   if (dropped) {
-    if (!dropped->isSubset(view.deleted->rows())) {
-      return arrow::Status::Invalid("compaction of dataset '", name_, "' drops row ",
-                                    (*dropped - view.deleted->rows()).minimum(),
-                                    ", which is not deleted");
+    for (const uint32_t row : *dropped) {  // a replayed record: every row must be deleted
+      if (!view.IsDeleted(row)) {
+        return arrow::Status::Invalid("compaction of dataset '", name_, "' drops row ", row,
+                                      ", which is not deleted");
+      }
     }
     plan->dropped_ = *dropped;
   } else {
-    plan->dropped_ = view.deleted->rows();
+    plan->dropped_ = view.DeletedRows();
   }
   plan->covered_rows_ = view.num_rows;
   if (plan->dropped_.isEmpty()) return plan;
 
-  const TombstoneSet drop(plan->dropped_);
   std::vector<RowRange> rewritten;
+  int64_t dropped_below = 0;  // dropped rows of the segments before this one
   for (const SegmentView& segment : view.segments) {
     if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
-    plan->segment_firsts_.push_back(segment.first_row -
-                                    static_cast<int64_t>(drop.CountIn(0, segment.first_row)));
-    const Roaring local = LocalRows(plan->dropped_, segment.first_row, segment.end_row());
+    plan->segment_firsts_.push_back(segment.first_row - dropped_below);
+    Roaring local = LocalRows(plan->dropped_, segment.first_row, segment.end_row());
+    dropped_below += static_cast<int64_t>(local.cardinality());
     if (local.isEmpty()) {  // untouched: the same graph, moved down
       plan->graphs_.push_back(
           {std::const_pointer_cast<HnswIndex>(segment.graph), segment.indexed_rows});
+      plan->local_dropped_.emplace_back();
       continue;
     }
     rewritten.push_back({segment.first_row, segment.end_row()});
@@ -115,11 +117,12 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
                           HnswCompaction::Compact(*segment.graph, local, threads));
     const int64_t linked = segment.linked_rows();
     plan->graphs_.push_back(
-        {std::move(graph), linked - static_cast<int64_t>(drop.CountIn(
-                                        segment.first_row, segment.first_row + linked))});
+        {std::move(graph), linked - static_cast<int64_t>(roaring_bitmap_range_cardinality(
+                                        &local.roaring, 0, static_cast<uint64_t>(linked)))});
+    plan->local_dropped_.push_back(std::move(local));
   }
-  ARROW_ASSIGN_OR_RAISE(plan->batches_,
-                        DropRows(view.batches, drop, rewritten, cancelled, &plan->rewritten_from_));
+  ARROW_ASSIGN_OR_RAISE(plan->batches_, DropBatchRows(view.batches, plan->dropped_, rewritten,
+                                                      cancelled, &plan->rewritten_from_));
   plan->bytes_ = BatchBytes(plan->batches_);
   if (view.text) {
     // The same index, renumbered: every dropped row is deleted, so out of the index already.
@@ -168,11 +171,31 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
   // order (and deletes wait for the caller's delete mutex besides). Readers go on meanwhile.
   ExtendPlan(plan, last);
   const Roaring& dropped = plan.dropped_;
-  Roaring still_deleted = CompactedRowNumbers(last.deleted->rows(), dropped);
-  if (plan.text_rebuilt_) {
-    for (const uint32_t row : still_deleted) plan.text_->Remove(row);
+  // Each segment's deleted rows afterwards: a rewritten segment's renumbered in its local
+  // numbering (those deleted since the plan stay deleted); every other segment keeps its set
+  // object (no renumbering: its local rows did not move).
+  std::vector<std::shared_ptr<const TombstoneSet>> deleted;
+  deleted.reserve(last.segments.size());
+  for (size_t s = 0; s < last.segments.size(); ++s) {
+    const std::shared_ptr<const TombstoneSet>& set = last.segments[s].deleted;
+    if (s >= plan.local_dropped_.size() || plan.local_dropped_[s].isEmpty()) {
+      deleted.push_back(set);
+      continue;
+    }
+    deleted.push_back(std::make_shared<const TombstoneSet>(
+        CompactedRowNumbers(set->rows(), plan.local_dropped_[s])));
   }
-  auto deleted = std::make_shared<const TombstoneSet>(std::move(still_deleted));
+  if (plan.text_rebuilt_) {  // numbered like the compacted rows
+    for (size_t s = 0; s < deleted.size(); ++s) {
+      const int64_t first =
+          s < plan.segment_firsts_.size()
+              ? plan.segment_firsts_[s]
+              : last.segments[s].first_row - static_cast<int64_t>(dropped.cardinality());
+      for (const uint32_t row : deleted[s]->rows()) {
+        plan.text_->Remove(static_cast<uint32_t>(first + row));
+      }
+    }
+  }
   const auto reclaimed_rows = static_cast<int64_t>(dropped.cardinality());
   CompactionReport report;
   {
@@ -183,7 +206,6 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     num_rows_ -= reclaimed_rows;
     charged_rows_ -= reclaimed_rows;  // ChargeIndexMemory below releases their index memory
     num_bytes_ = plan.bytes_;
-    deleted_ = std::move(deleted);
     text_ = std::move(plan.text_);
     // Segments sealed since the plan was made: moved down, their graphs (empty: indexing
     // paused) kept.
@@ -193,6 +215,9 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
       plan.graphs_.push_back(now[s]);
     }
     segment_firsts_ = std::move(plan.segment_firsts_);
+    // Segments sealed since `last` (none: the turn is held) would have empty sets.
+    deleted.resize(segment_firsts_.size(), TombstoneSet::Empty());
+    segment_deleted_ = std::move(deleted);
     index_->Replace(std::move(plan.graphs_));
     // Rows below the first rewritten batch keep their batches, which still share their
     // graphs' vectors; from there on the batches are copies or views of replaced graphs (or of
@@ -230,7 +255,7 @@ arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threa
   std::optional<Roaring> selected;
   if (segment_fraction > 0) {
     const DatasetSnapshot view = Snapshot();
-    Roaring rows = DeletedInSegmentsPast(view.segments, view.deleted->rows(), segment_fraction);
+    Roaring rows = DeletedInSegmentsPast(view.segments, segment_fraction);
     if (!rows.isEmpty()) selected = std::move(rows);
   }
   ARROW_ASSIGN_OR_RAISE(

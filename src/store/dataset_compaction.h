@@ -5,9 +5,9 @@
 // loses no row keeps its graph and its batches (not copied); only its first row moves down.
 // Rows appended after the plan was made all lie above the dropped ones, so they simply move
 // down by dropped(). The work is proportional to the segments that lose rows, except for
-// steps linear in small things: one step per batch and per segment, and the tombstones and
-// ids renumbered (tombstones: one step per deleted row; the id map of a dataset with unique
-// ids: one per id).
+// steps linear in small things: one step per batch and per segment, and the ids of a dataset
+// with unique ids renumbered (one step per id). Deleted rows are per segment, in local
+// numbering: only the rewritten segments' sets are renumbered; the others are kept.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -45,6 +45,9 @@ class CompactionPlan {
   // hold.
   std::vector<int64_t> segment_firsts_;
   std::vector<DatasetIndex::SegmentGraph> graphs_;
+  // Per segment of the plan's view, the local rows it drops (empty: untouched, its deleted
+  // set kept as the same object).
+  std::vector<Roaring> local_dropped_;
   // The text index numbered as batches_ (null without text columns): the same index under a
   // new numbering (DatasetText::Compacted), or, where that cannot be, one rebuilt from
   // batches_ (text_rebuilt_), which then also takes the rows published since the plan.

@@ -24,14 +24,20 @@ arrow::Status ForEachId(const DatasetSnapshot& view, const Roaring* rows,
     return arrow::Status::Invalid("graph edges name rows by integer id, and this dataset's ",
                                   "'id' column is not int64 or uint64");
   }
-  const Roaring& deleted = view.deleted->rows();
   int64_t first = 0;
+  size_t segment = 0;  // the segment of the row visited (rows and segments both in order)
+  const std::vector<SegmentView>& segments = view.segments;
   for (const auto& batch : view.batches) {
     // int64 and uint64 share their bits: uint64 ids above 2^63 read as negative int64.
     const auto* values = batch->column(column)->data()->GetValues<int64_t>(1);
     for (int64_t i = 0; i < batch->num_rows(); ++i) {
-      const auto row = static_cast<uint32_t>(first + i);
-      if (rows ? rows->contains(row) : !deleted.contains(row)) visit(first + i, values[i]);
+      const int64_t row = first + i;
+      while (segment + 1 < segments.size() && row >= segments[segment].end_row()) ++segment;
+      const bool live =
+          rows ? rows->contains(static_cast<uint32_t>(row))
+               : segments.empty() || !segments[segment].deleted->contains(
+                                         static_cast<uint32_t>(row - segments[segment].first_row));
+      if (live) visit(row, values[i]);
     }
     first += batch->num_rows();
   }

@@ -53,8 +53,11 @@ arrow::Result<Roaring> LiveRowsWithIds(const DatasetSnapshot& snapshot, const ar
     }
     first += static_cast<uint32_t>(bits.length());
   }
-  rows -= snapshot.deleted->rows();
-  return rows;
+  Roaring live;
+  for (const uint32_t row : rows) {
+    if (!snapshot.IsDeleted(row)) live.add(row);
+  }
+  return live;
 }
 
 }  // namespace arbalest

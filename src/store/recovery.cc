@@ -312,7 +312,7 @@ class Replay {
   // A compaction drops only deleted rows: those it drops that are not deleted were deleted by
   // a record that is lost. Deleted first, so that the compaction renumbers as it did.
   arrow::Status DeleteLostDeletes(Dataset& dataset, const WalEntry& compaction) {
-    const Roaring undeleted = compaction.rows - dataset.Snapshot().deleted->rows();
+    const Roaring undeleted = compaction.rows - dataset.Snapshot().DeletedRows();
     if (undeleted.isEmpty()) return arrow::Status::OK();
     spdlog::error(
         "recovery: WAL record {} compacts away {} rows of dataset '{}' that no record deleted: "

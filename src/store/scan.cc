@@ -29,7 +29,7 @@ class SnapshotScanReader : public arrow::RecordBatchReader {
       const auto& stored = snapshot_.batches[next_batch_++];
       const int64_t first_row = next_row_;
       next_row_ += stored->num_rows();
-      ARROW_ASSIGN_OR_RAISE(auto batch, snapshot_.deleted->DropDeleted(stored, first_row));
+      ARROW_ASSIGN_OR_RAISE(auto batch, DropDeletedRows(snapshot_.segments, stored, first_row));
       ARROW_ASSIGN_OR_RAISE(batch, PadToSchema(batch, snapshot_.schema));
       ARROW_ASSIGN_OR_RAISE(batch, ApplyFilter(filter_, batch));
       if (batch->num_rows() == 0) continue;

@@ -153,18 +153,19 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
   return MakeSearchResult(scope, rows, /*nullable_distance=*/false);
 }
 
-const Roaring* SearchScope::Excluded() const {
-  if (excluded) return &*excluded;
-  if (allowed || snapshot.deleted->rows().isEmpty()) return nullptr;
-  return &snapshot.deleted->rows();
+const Roaring& SearchScope::ExcludedIn(const SegmentView& segment, Roaring* scratch) const {
+  if (excluded.isEmpty()) return segment.deleted->rows();
+  Roaring local = LocalRows(excluded, segment.first_row, segment.end_row());
+  if (local.isEmpty()) return segment.deleted->rows();
+  *scratch = segment.deleted->rows() | local;  // a search by id: a few rows of one segment
+  return *scratch;
 }
 
 bool SearchScope::Allows(uint64_t row) const {
   if (row >= static_cast<uint64_t>(snapshot.num_rows)) return false;
   const auto row32 = static_cast<uint32_t>(row);
-  if (allowed) return allowed->contains(row32);
-  const Roaring* not_returned = Excluded();
-  return not_returned == nullptr || !not_returned->contains(row32);
+  if (allowed ? !allowed->contains(row32) : excluded.contains(row32)) return false;
+  return !snapshot.IsDeleted(static_cast<int64_t>(row));
 }
 
 arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchRequest& request) {
@@ -176,16 +177,14 @@ arrow::Result<SearchScope> OpenSearchScope(const Dataset& dataset, const SearchR
   // The graphs come with the snapshot: numbered like its rows, all of them in it.
   scope.snapshot = dataset.Snapshot();
   ARROW_ASSIGN_OR_RAISE(scope.columns, OutputColumns(*scope.snapshot.schema, dataset, request));
-  // Rows that may not be returned: deleted ones, and those the request leaves out.
-  if (!request.excluded_rows.isEmpty()) {
-    scope.excluded = scope.snapshot.deleted->rows() | request.excluded_rows;
-  }
+  // Rows that may not be returned besides deleted ones (each segment's set): those the
+  // request leaves out.
   if (request.filter) {
     ARROW_ASSIGN_OR_RAISE(Roaring matching, MatchingRows(scope.snapshot, *request.filter));
-    // The filter says it all: exact scans count on it.
-    if (const Roaring* excluded = scope.Excluded()) matching -= *excluded;
+    matching -= request.excluded_rows;
     scope.allowed = std::move(matching);
-    scope.excluded.reset();
+  } else {
+    scope.excluded = request.excluded_rows;
   }
   return scope;
 }
@@ -204,14 +203,17 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
     }
   }
   const Roaring* filter = scope.allowed ? &*scope.allowed : nullptr;
-  const Roaring* exclude = scope.Excluded();
+  Roaring scratch;
   const IndexConfig& config = dataset.index().config();
   const DistanceSpace space(config.metric, config.element_type, query.size());
   std::vector<Neighbor> found;
   std::vector<Neighbor> in_graph;
-  // Every segment: its graph over its linked rows (the bitmaps read at the segment's offset),
-  // and its rows not linked yet scanned exactly, straight from their batches.
+  // Every segment: its graph over its linked rows (the filter read at the segment's offset,
+  // its own deleted rows as they are), and its rows not linked yet scanned exactly, straight
+  // from their batches.
   for (const SegmentView& segment : scope.snapshot.segments) {
+    const Roaring& excluded = scope.ExcludedIn(segment, &scratch);
+    const Roaring* exclude = excluded.isEmpty() ? nullptr : &excluded;
     const int64_t linked = segment.linked_rows();
     if (linked > 0) {
       SearchOptions options;
@@ -231,7 +233,8 @@ arrow::Result<std::vector<DenseHit>> NearestRows(const Dataset& dataset, const S
                                                .first_row = segment.first_row + linked,
                                                .end_row = segment.end_row(),
                                                .filter = filter,
-                                               .exclude = exclude},
+                                               .exclude = exclude,
+                                               .exclude_first_row = segment.first_row},
                                               space, query, static_cast<size_t>(k)));
     found.insert(found.end(), tail.begin(), tail.end());
   }

@@ -2,7 +2,8 @@
 // merged with an exact scan of each segment's rows acked but not linked yet, so a search sees
 // every acked row (a search over N segments costs N graph searches). Filters are
 // evaluated with Arrow compute into a row bitmap that the graph consults during traversal;
-// deleted rows (the snapshot's tombstones) are left out of both the graph and the scan.
+// deleted rows (each segment's own tombstones, in its local numbering) are left out of both
+// the graph and the scan.
 // A request with a text query is a hybrid search (hybrid_search.h), built from the pieces
 // declared at the end of this header.
 #pragma once
@@ -71,14 +72,16 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDataset(const Dataset& 
 // stored columns it returns.
 struct SearchScope {
   DatasetSnapshot snapshot;  // its segments' graphs hold their linked rows
-  // With filters: the rows that match them, less the deleted and excluded ones. Unset without.
+  // With filters: the rows that match them, less the excluded ones (deleted ones are left out
+  // by their segments' sets). Unset without.
   std::optional<Roaring> allowed;
-  // Without filters, when the request excludes rows: those and the deleted rows together.
-  std::optional<Roaring> excluded;
+  // Without filters: the rows the request excludes (dataset rows), besides deleted ones.
+  Roaring excluded;
   std::vector<int> columns;  // output columns after id/score/distance, by schema position
 
-  // The rows never returned besides those `allowed` leaves out; null when there are none.
-  const Roaring* Excluded() const;
+  // The rows of `segment` never returned, in its local numbering: its deleted set, with the
+  // request's excluded rows of the segment added into `scratch` when there are any.
+  const Roaring& ExcludedIn(const SegmentView& segment, Roaring* scratch) const;
   // Whether a search may return dataset row `row`.
   bool Allows(uint64_t row) const;
 };

@@ -1,6 +1,9 @@
 #include "store/segment.h"
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
+#include <limits>
 
 namespace arbalest {
 namespace {
@@ -27,21 +30,64 @@ Roaring LocalRows(const Roaring& rows, int64_t first, int64_t end) {
   return out;
 }
 
-Roaring DeletedInSegmentsPast(const std::vector<SegmentView>& segments, const Roaring& deleted,
-                              double fraction) {
+Roaring DeletedInSegmentsPast(const std::vector<SegmentView>& segments, double fraction) {
   Roaring selected;
   for (const SegmentView& segment : segments) {
-    if (segment.rows == 0) continue;
-    const uint64_t in_segment =
-        roaring_bitmap_range_cardinality(&deleted.roaring, static_cast<uint64_t>(segment.first_row),
-                                         static_cast<uint64_t>(segment.end_row()));
-    if (static_cast<double>(in_segment) < fraction * static_cast<double>(segment.rows)) continue;
-    Roaring range;
-    range.addRange(static_cast<uint64_t>(segment.first_row),
-                   static_cast<uint64_t>(segment.end_row()));
-    selected |= deleted & range;
+    if (segment.rows == 0 || segment.deleted->empty()) continue;
+    const auto in_segment = static_cast<double>(segment.deleted->size());
+    if (in_segment < fraction * static_cast<double>(segment.rows)) continue;
+    selected |= ShiftedRows(segment.deleted->rows(), segment.first_row);
   }
   return selected;
+}
+
+const SegmentView* SegmentOf(const std::vector<SegmentView>& segments, int64_t row) {
+  // The last segment starting at or before `row` (empty segments of a snapshot being loaded
+  // start where the rows end).
+  const auto after =
+      std::upper_bound(segments.begin(), segments.end(), row,
+                       [](int64_t value, const SegmentView& s) { return value < s.first_row; });
+  if (after == segments.begin()) return nullptr;
+  const SegmentView& segment = *std::prev(after);
+  return row < segment.end_row() ? &segment : nullptr;
+}
+
+bool IsDeletedRow(const std::vector<SegmentView>& segments, int64_t row) {
+  const SegmentView* segment = SegmentOf(segments, row);
+  return segment != nullptr &&
+         segment->deleted->contains(static_cast<uint32_t>(row - segment->first_row));
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> DropDeletedRows(
+    const std::vector<SegmentView>& segments, const std::shared_ptr<arrow::RecordBatch>& batch,
+    int64_t first_row) {
+  const int64_t end = first_row + batch->num_rows();
+  const SegmentView* only = SegmentOf(segments, first_row);
+  if (only != nullptr && end <= only->end_row()) {  // the common case: inside one segment
+    return only->deleted->DropDeleted(batch, first_row - only->first_row);
+  }
+  // Across segments: each one's deleted rows in the batch, as the batch's own rows.
+  Roaring in_batch;
+  for (const SegmentView& segment : segments) {
+    if (segment.end_row() <= first_row || segment.first_row >= end) continue;
+    const int64_t from = std::max(first_row, segment.first_row) - segment.first_row;
+    const int64_t to = std::min(end, segment.end_row()) - segment.first_row;
+    in_batch |= ShiftedRows(LocalRows(segment.deleted->rows(), from, to),
+                            segment.first_row + from - first_row);
+  }
+  return DropRows(batch, in_batch, 0);
+}
+
+std::vector<std::shared_ptr<const TombstoneSet>> WithDeletedRows(
+    std::vector<std::shared_ptr<const TombstoneSet>> sets, const std::vector<int64_t>& firsts,
+    const Roaring& rows) {
+  for (size_t s = 0; s < firsts.size() && s < sets.size(); ++s) {
+    const int64_t end =
+        s + 1 < firsts.size() ? firsts[s + 1] : std::numeric_limits<uint32_t>::max() + int64_t{1};
+    const Roaring local = LocalRows(rows, firsts[s], end);
+    if (!local.isEmpty()) sets[s] = sets[s]->With(local);
+  }
+  return sets;
 }
 
 MemoryUsage GraphMemory(const std::vector<SegmentView>& segments) {

@@ -8,9 +8,16 @@
 //    vectors reach the dataset's segment size (SegmentMaxBytes) at a batch boundary, and the
 //    next batch published starts a new active segment. A sealed segment never takes rows again;
 //    once all its rows are linked its graph never changes (a compaction replaces it whole).
+//  - Each segment holds its deleted rows in its local numbering (SegmentView::deleted, an
+//    immutable TombstoneSet): a delete replaces the sets of the segments holding its rows, a
+//    compaction those of the segments it rewrites, a merge the pair's; every other segment keeps
+//    its set object, so a snapshot writes only the sets that changed.
 //  - Readers see the segments in a DatasetSnapshot (SegmentView), swapped with the batches
 //    under the dataset's state lock: a view's segments cover exactly its rows.
 #pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -21,6 +28,7 @@
 
 #include "index/hnsw_index.h"
 #include "index/memory_usage.h"
+#include "store/tombstones.h"
 
 namespace arbalest {
 
@@ -45,6 +53,8 @@ struct SegmentView {
   // `rows`, once the rows the graph was loaded with are published).
   std::shared_ptr<const HnswIndex> graph;
   int64_t indexed_rows = 0;
+  // The segment's deleted local rows (every one below `rows`).
+  std::shared_ptr<const TombstoneSet> deleted = TombstoneSet::Empty();
 
   int64_t end_row() const { return first_row + rows; }
   // Dataset rows [first_row + linked, end_row()) are not in the graph: scanned exactly.
@@ -54,7 +64,9 @@ struct SegmentView {
 // A segment as a snapshot's files hold it: its graph object and linked rows then. While a
 // segment's graph is that same object, its rows are those files' rows plus any appended, and
 // the next snapshot links its files (appending new rows; the graph file while its linked rows
-// are the same) (store/segment_files.h). A compaction or a merge makes a new graph object.
+// are the same; the deleted-rows file while it has as many deleted rows: a segment's deleted
+// set only grows while it keeps its graph) (store/segment_files.h). A compaction or a merge
+// makes a new graph object.
 struct SavedGraph {
   std::weak_ptr<const HnswIndex> graph;
   int64_t linked_rows = 0;
@@ -63,11 +75,31 @@ struct SavedGraph {
 // The rows of `rows` in [first, end), numbered from `first` (a segment's local rows).
 Roaring LocalRows(const Roaring& rows, int64_t first, int64_t end);
 
-// The rows of `deleted` in the segments whose deleted fraction (their deleted rows over their
-// rows) reaches `fraction`: what a compaction of only those segments drops. Empty when none
-// does.
-Roaring DeletedInSegmentsPast(const std::vector<SegmentView>& segments, const Roaring& deleted,
-                              double fraction);
+// The deleted rows (dataset rows) of the segments whose deleted fraction (their deleted rows
+// over their rows) reaches `fraction`: what a compaction of only those segments drops. Empty
+// when none does. With `fraction` 0, every deleted row.
+Roaring DeletedInSegmentsPast(const std::vector<SegmentView>& segments, double fraction);
+
+// The segment of `segments` (in order, covering their rows) holding dataset row `row`; null
+// when none does.
+const SegmentView* SegmentOf(const std::vector<SegmentView>& segments, int64_t row);
+
+// Whether dataset row `row` is a deleted row of its segment.
+bool IsDeletedRow(const std::vector<SegmentView>& segments, int64_t row);
+
+// `batch`, whose first row is dataset row `first_row` (a batch may span segments: a compaction
+// coalesces batches), without the deleted rows of the segments it spans: the batch itself when
+// none of its rows is deleted.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> DropDeletedRows(
+    const std::vector<SegmentView>& segments, const std::shared_ptr<arrow::RecordBatch>& batch,
+    int64_t first_row);
+
+// `sets`, the deleted sets of the segments starting at dataset rows `firsts` (in order), with
+// the dataset rows `rows` added: a new set for each segment holding some of them, the same
+// object for every other. Rows past the last segment's first row go to the last segment.
+std::vector<std::shared_ptr<const TombstoneSet>> WithDeletedRows(
+    std::vector<std::shared_ptr<const TombstoneSet>> sets, const std::vector<int64_t>& firsts,
+    const Roaring& rows);
 
 // The bytes of its graphs' own (allocated, not mapped) memory that the batches of rows
 // [from, to) of `segments` borrow once shared (ShareVectors' lent_allocated_bytes).

@@ -43,6 +43,29 @@ int64_t NextSegmentId(const std::optional<PreviousSnapshot>& previous) {
   return next;
 }
 
+// Links or writes `segment`'s deleted-rows file (none without deleted rows) for its files
+// `file`: linked when its files continue `before`'s with as many deleted rows (the set only
+// grows while the segment keeps its graph: the same rows), else written.
+arrow::Status StartDeletedFile(const SegmentView& segment, size_t index,
+                               const std::optional<SegmentGraphFile>& before,
+                               const std::optional<PreviousSnapshot>& previous,
+                               const StagingDir& staging, SegmentGraphFile* file) {
+  file->deleted_rows = static_cast<int64_t>(segment.deleted->size());
+  if (file->deleted_rows == 0) return arrow::Status::OK();
+  if (before && before->deleted && before->deleted_rows == file->deleted_rows) {
+    file->deleted = before->deleted;
+    return LinkSnapshotFile(previous->dir, file->deleted->name, staging);
+  }
+  const std::string name = SegmentDeletedFileName(file->id, file->deleted_rows);
+  const std::string path = staging.FilePath(name);
+  if (auto written = WriteTombstones(segment.deleted->rows(), path); !written.ok()) {
+    return written.WithMessage("segment ", index, ": ", written.message());
+  }
+  ARROW_ASSIGN_OR_RAISE(FileDigest digest, DigestFile(path));
+  file->deleted = SnapshotFile{name, digest};
+  return arrow::Status::OK();
+}
+
 }  // namespace
 
 std::string SegmentName(size_t index, const SegmentGraphFile& segment) {
@@ -105,6 +128,7 @@ arrow::Result<std::vector<SegmentRowsToWrite>> StartSegmentFiles(
         return arrow::Status::IOError("cannot create ", path, " (segment ", s, ")");
       }
     }
+    ARROW_RETURN_NOT_OK(StartDeletedFile(segment, s, before, previous, staging, &file));
     if (before && before->linked_rows == linked) {
       file.graph = before->graph;  // the same graph object with the same rows: unchanged
       ARROW_RETURN_NOT_OK(LinkSnapshotFile(previous->dir, file.graph.name, staging));
@@ -151,6 +175,44 @@ std::vector<SavedGraph> SavedGraphsOf(const std::vector<SegmentView>& segments) 
     graphs.push_back({segment.graph, segment.indexed_rows});
   }
   return graphs;
+}
+
+arrow::Result<Roaring> ReadDeletedRows(const std::string& dir, const SnapshotManifest& manifest) {
+  if (manifest.format_version() < kSnapshotFormatVersion) {  // one file, dataset numbering
+    if (!manifest.tombstones) return Roaring();
+    ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir, *manifest.tombstones));
+    const std::string path = (fs::path(dir) / manifest.tombstones->name).string();
+    ARROW_ASSIGN_OR_RAISE(Roaring deleted, ReadTombstones(path));
+    if (!deleted.isEmpty() && deleted.maximum() >= static_cast<uint64_t>(manifest.rows)) {
+      return arrow::Status::Invalid("tombstones file ", path, " deletes row ", deleted.maximum(),
+                                    ", but the snapshot has ", manifest.rows, " rows");
+    }
+    return deleted;
+  }
+  Roaring deleted;
+  for (size_t s = 0; s < manifest.segments.size(); ++s) {
+    const SegmentGraphFile& segment = manifest.segments[s];
+    if (!segment.deleted) continue;
+    const std::string path = (fs::path(dir) / segment.deleted->name).string();
+    const auto read = [&]() -> arrow::Result<Roaring> {
+      ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir, *segment.deleted));
+      ARROW_ASSIGN_OR_RAISE(Roaring rows, ReadTombstones(path));
+      if (rows.cardinality() != static_cast<uint64_t>(segment.deleted_rows) ||
+          (!rows.isEmpty() && rows.maximum() >= segment.rows)) {
+        return arrow::Status::Invalid("deleted-rows file ", path, " holds ", rows.cardinality(),
+                                      " rows up to row ", rows.isEmpty() ? 0 : rows.maximum(),
+                                      "; the manifest says ", segment.deleted_rows,
+                                      " of the segment's ", segment.rows);
+      }
+      return rows;
+    };
+    arrow::Result<Roaring> local = read();
+    if (!local.ok()) {
+      return local.status().WithMessage(SegmentName(s, segment), ": ", local.status().message());
+    }
+    deleted |= ShiftedRows(*local, segment.first_row);
+  }
+  return deleted;
 }
 
 arrow::Result<SegmentGraphFiles> OpenSegmentGraphs(const std::string& dir,

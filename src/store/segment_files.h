@@ -1,13 +1,16 @@
-// The segments' files of a snapshot (persist/snapshot_format.h, version 4): per segment, its
-// rows files and vectors file in its local numbering and its graph file (without its vectors,
-// which are the segment's vectors file), named by the segment's file id. Writing: a segment
+// The segments' files of a snapshot (persist/snapshot_format.h, version 5): per segment, its
+// rows files and vectors file in its local numbering, its graph file (without its vectors,
+// which are the segment's vectors file) and its deleted-rows file, named by the segment's file
+// id. Writing: a segment
 // whose graph is still the graph object that a segment of the previous snapshot held, with at
 // least the rows and linked rows its files hold (the dataset's SavedSnapshot::graphs remember
 // which), keeps those files (hard links), its new rows written into a new rows file and their
 // vectors appended; its graph file is linked too when the graph has the same linked rows,
-// else rewritten. Every other segment (the first snapshot's, one a compaction or a merge replaced)
-// gets a new file id and all its files written afresh. Loading: each segment's graph and
-// vectors files checked against the manifest, mapped, errors naming the segment and the file.
+// else rewritten; its deleted-rows file is linked while it has as many deleted rows (a
+// segment's set only grows while it keeps its graph), else written. Every other segment (the first
+// snapshot's, one a compaction or a merge replaced) gets a new file id and all its files written
+// afresh. Loading: each segment's graph, vectors and deleted-rows files checked against the
+// manifest, the first two mapped, errors naming the segment and the file.
 #pragma once
 
 #include <arrow/result.h>
@@ -24,7 +27,8 @@
 
 namespace arbalest {
 
-// The snapshot a new one continues (version 4, the newest on disk): its directory and manifest.
+// The snapshot a new one continues (version 4 or 5, the newest on disk): its directory and
+// manifest.
 struct PreviousSnapshot {
   std::string dir;
   SnapshotManifest manifest;
@@ -69,10 +73,16 @@ arrow::Status AppendGraphRows(const SegmentView& segment, int64_t from, const st
 // the next snapshot's SaveSegmentGraphs (SavedSnapshot::graphs).
 std::vector<SavedGraph> SavedGraphsOf(const std::vector<SegmentView>& segments);
 
+// The deleted rows of the snapshot in `dir` as dataset rows: version 5, each segment's
+// deleted-rows file checked against the manifest and read (IOError or Invalid naming the
+// segment and the file; Invalid when it names a row past the segment's); versions 1 to 4, the
+// tombstones file (dataset numbering).
+arrow::Result<Roaring> ReadDeletedRows(const std::string& dir, const SnapshotManifest& manifest);
+
 // The graph files of the snapshot in `dir`, one per segment (GraphSegments), checked against
 // the manifest (size and checksum; IOError or Invalid naming the segment and the file), with
-// their vectors: version 4, each segment's vectors file, mapped and checked; versions 2 and 3,
-// at each segment's vectors_row of `vectors`; version 1 (null `vectors`), in the graph file.
+// their vectors: versions 4 and 5, each segment's vectors file, mapped and checked; versions 2 and
+// 3, at each segment's vectors_row of `vectors`; version 1 (null `vectors`), in the graph file.
 struct SegmentGraphFiles {
   std::vector<ExternalVectors> vectors;  // one per segment when the snapshot has vectors files
   std::vector<DatasetIndex::GraphFile> files;

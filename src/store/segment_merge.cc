@@ -23,9 +23,7 @@ arrow::Result<SegmentMergeReport> Dataset::MergeSegments(int threads,
     std::vector<MergeCandidate> candidates;
     for (size_t s = 0; s < view.segments.size(); ++s) {
       const SegmentView& segment = view.segments[s];
-      const auto deleted = static_cast<int64_t>(roaring_bitmap_range_cardinality(
-          &view.deleted->rows().roaring, static_cast<uint64_t>(segment.first_row),
-          static_cast<uint64_t>(segment.end_row())));
+      const auto deleted = static_cast<int64_t>(segment.deleted->size());
       const bool sealed = s + 1 < view.segments.size();
       candidates.push_back({(segment.rows - deleted) * vector_row_bytes_,
                             sealed && segment.indexed_rows == segment.rows &&
@@ -74,6 +72,17 @@ bool Dataset::PublishMerge(const SegmentView& left, const SegmentView& right,
     if (!s) return false;
     const int64_t first = segment_firsts_[*s];
     segment_firsts_.erase(segment_firsts_.begin() + static_cast<ptrdiff_t>(*s) + 1);
+    // The merged segment's deleted rows: the left one's, then the right one's after the left
+    // one's rows (the merged graph numbers them so). Both read now: deletes publish under this
+    // lock, so none is lost; the other segments keep their sets.
+    const SegmentView& left_now = before.segments[*s];
+    const SegmentView& right_now = before.segments[*s + 1];
+    Roaring merged_deleted = left_now.deleted->rows();
+    merged_deleted |= ShiftedRows(right_now.deleted->rows(), left_now.rows);
+    segment_deleted_.resize(segment_firsts_.size() + 1, TombstoneSet::Empty());
+    segment_deleted_[*s] = std::make_shared<const TombstoneSet>(std::move(merged_deleted));
+    segment_deleted_.erase(segment_deleted_.begin() + static_cast<ptrdiff_t>(*s) + 1);
+    layout_generation_ += 1;
     // The batches of the merged rows (and of the segments after them) are views of the old
     // graphs' vectors: shared again from the merged segment on, so that the old graphs go.
     if (shared_rows_ > first) {

@@ -13,7 +13,10 @@
 //    the graph object.
 //  - Rows keep their numbering: nothing is dropped, renumbered or logged, so a replay is the
 //    same with or without merges. Deleted rows of the merged segments stay in the merged graph,
-//    tombstoned (searches exclude them as before); a compaction drops them later.
+//    tombstoned: the merged segment's deleted set is the left one's plus the right one's moved
+//    up by the left one's rows (searches exclude them as before); a compaction drops them
+//    later. Since nothing is logged, a merge advances the dataset's layout generation
+//    (Dataset::layout_generation), which makes the next snapshot round write the dataset.
 //  - A merge abandoned (a compaction replaced one of the graphs meanwhile, the dataset was
 //    dropped, or the merge thread stops) changes nothing.
 //  - Memory: the merged graph's bytes are charged to --max-memory before it is built and

@@ -49,6 +49,7 @@ int64_t SizeOnDisk(const SnapshotManifest& manifest) {
   for (const SegmentGraphFile& segment : manifest.segments) {
     for (const RowFile& row_file : segment.row_files) bytes += row_file.file.digest.bytes;
     if (segment.vectors) bytes += segment.vectors->bytes();
+    if (segment.deleted) bytes += segment.deleted->digest.bytes;
   }
   if (manifest.vectors) bytes += manifest.vectors->bytes();
   if (manifest.tombstones) bytes += manifest.tombstones->digest.bytes;
@@ -58,7 +59,7 @@ int64_t SizeOnDisk(const SnapshotManifest& manifest) {
 
 // The dataset's newest snapshot on disk, when the snapshot being written can continue its
 // segments' files: that snapshot is the one the dataset last saved or loaded, it is of format
-// version 4 and its vectors files hold what `received` says (every row's received vector, or
+// version 4 or 5 and its vectors files hold what `received` says (every row's received vector, or
 // the graph's own rows). Otherwise (also when anything about it cannot be read) nullopt: every
 // segment's files are written afresh.
 std::optional<PreviousSnapshot> ContinuableSnapshot(const Dataset& dataset, const std::string& root,
@@ -73,11 +74,14 @@ std::optional<PreviousSnapshot> ContinuableSnapshot(const Dataset& dataset, cons
   }
   // The newest directory on disk must be the saved one: a snapshot whose commit failed after
   // its rename is newer, and appending after the saved one's lengths would break it.
-  if (newest == nullptr || newest->lsn != saved.lsn || newest->indexed_rows != saved.indexed_rows) {
+  if (newest == nullptr || newest->lsn != saved.lsn || newest->indexed_rows != saved.indexed_rows ||
+      newest->layout != saved.layout) {
     return std::nullopt;
   }
   auto manifest = ReadManifest(newest->path);
-  if (!manifest.ok() || manifest->format_version() != kSnapshotFormatVersion ||
+  // Version 4's segment files are version 5's (it lacks only the segments' deleted-rows files,
+  // which this snapshot writes): an upgraded dataset's segments keep their files.
+  if (!manifest.ok() || manifest->format_version() < kSegmentFilesFormatVersion ||
       manifest->created_lsn != dataset.created_lsn()) {
     return std::nullopt;
   }
@@ -123,7 +127,8 @@ void RemoveOlderSnapshots(const std::string& root, const SnapshotDirEntry& newes
   }
   for (const auto& entry : listing->complete) {
     if (entry.dataset != newest.dataset || entry.path == newest.path) continue;
-    if (std::tie(entry.lsn, entry.indexed_rows) > std::tie(newest.lsn, newest.indexed_rows)) {
+    if (std::tie(entry.lsn, entry.indexed_rows, entry.layout) >
+        std::tie(newest.lsn, newest.indexed_rows, newest.layout)) {
       continue;
     }
     if (auto status = RemoveDirectoryDurably(entry.path); !status.ok()) {
@@ -168,6 +173,8 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
     // changed is written; puts, scans and searches go on.
     const auto paused = dataset.index().PauseIndexing();
     view = dataset.Snapshot();
+    // Read after the view: a merge waits for the maintenance mutex, so it is the view's.
+    manifest.layout = dataset.layout_generation();
     if (dataset.dropped()) {
       return arrow::Status::KeyError("dataset '", dataset.name(),
                                      "' was deleted during its snapshot");
@@ -182,11 +189,6 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   ARROW_RETURN_NOT_OK(WriteSegmentRows(view, writes, dataset.vector_column(), staging->FilePath(""),
                                        &manifest, cancelled));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
-  if (!view.deleted->empty()) {
-    ARROW_RETURN_NOT_OK(
-        WriteTombstones(view.deleted->rows(), staging->FilePath(kSnapshotTombstonesFile)));
-    ARROW_ASSIGN_OR_RAISE(manifest.tombstones, Describe(*staging, kSnapshotTombstonesFile));
-  }
   ARROW_ASSIGN_OR_RAISE(const bool edges, SaveEdges(view, staging->FilePath(kSnapshotEdgesFile)));
   if (edges) {
     ARROW_ASSIGN_OR_RAISE(manifest.edges, Describe(*staging, kSnapshotEdgesFile));
@@ -194,13 +196,16 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   ARROW_RETURN_NOT_OK(WriteManifest(manifest, staging->FilePath(kManifestFile)));
   const SnapshotDirEntry committed{
       manifest.dataset, manifest.lsn, manifest.indexed_rows,
-      (fs::path(root) / SnapshotDirName(manifest.dataset, manifest.lsn, manifest.indexed_rows))
-          .string()};
+      (fs::path(root) /
+       SnapshotDirName(manifest.dataset, manifest.lsn, manifest.indexed_rows, manifest.layout))
+          .string(),
+      manifest.layout};
   ARROW_RETURN_NOT_OK(staging->Commit(committed.path));
   RemoveOlderSnapshots(root, committed);
-  const SavedSnapshot saved{
-      manifest.lsn,          view.live_rows(),     static_cast<int64_t>(view.deleted->size()),
-      manifest.indexed_rows, SizeOnDisk(manifest), SavedGraphsOf(view.segments)};
+  const SavedSnapshot saved{manifest.lsn,         view.live_rows(),
+                            view.deleted_rows,    manifest.indexed_rows,
+                            SizeOnDisk(manifest), SavedGraphsOf(view.segments),
+                            manifest.layout};
   dataset.set_saved_snapshot(saved);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -214,7 +219,7 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
   ARROW_RETURN_NOT_OK(ValidateDatasetName(dir.dataset));
   ARROW_ASSIGN_OR_RAISE(SnapshotManifest manifest, ReadManifest(dir.path));
   if (manifest.dataset != dir.dataset || manifest.lsn != dir.lsn ||
-      manifest.indexed_rows != dir.indexed_rows) {
+      manifest.indexed_rows != dir.indexed_rows || manifest.layout != dir.layout) {
     return arrow::Status::Invalid("snapshot manifest ", manifest_path, " describes dataset '",
                                   manifest.dataset, "' at LSN ", manifest.lsn,
                                   ", which does not match its directory name");
@@ -223,16 +228,7 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
   for (const RowFile& row_file : manifest.row_files) {
     ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, row_file.file));
   }
-  Roaring deleted;
-  if (manifest.tombstones) {
-    ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, *manifest.tombstones));
-    const std::string path = (fs::path(dir.path) / manifest.tombstones->name).string();
-    ARROW_ASSIGN_OR_RAISE(deleted, ReadTombstones(path));
-    if (!deleted.isEmpty() && deleted.maximum() >= static_cast<uint64_t>(manifest.rows)) {
-      return arrow::Status::Invalid("tombstones file ", path, " deletes row ", deleted.maximum(),
-                                    ", but the snapshot has ", manifest.rows, " rows");
-    }
-  }
+  ARROW_ASSIGN_OR_RAISE(const Roaring deleted, ReadDeletedRows(dir.path, manifest));
   std::optional<ExternalVectors> vectors;
   if (manifest.vectors) {
     ARROW_ASSIGN_OR_RAISE(vectors, MapVectors(dir.path, *manifest.vectors));
@@ -248,13 +244,14 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
       !status.ok()) {
     return status.WithMessage("loading snapshot ", dir.path, ": ", status.message());
   }
+  // Split into the segments' sets again (the segments were restored above).
   ARROW_RETURN_NOT_OK(dataset->DeleteRecovered(deleted, manifest.lsn));
   ARROW_RETURN_NOT_OK(LoadEdges(dir.path, manifest.edges, *dataset));
   dataset->set_created_lsn(manifest.created_lsn);
   const auto deleted_rows = static_cast<int64_t>(deleted.cardinality());
   dataset->set_saved_snapshot({manifest.lsn, manifest.rows - deleted_rows, deleted_rows,
                                manifest.indexed_rows, SizeOnDisk(manifest),
-                               SavedGraphsOf(dataset->Snapshot().segments)});
+                               SavedGraphsOf(dataset->Snapshot().segments), manifest.layout});
   return dataset;
 }
 

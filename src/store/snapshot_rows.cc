@@ -187,7 +187,7 @@ arrow::Status LoadSegmentFile(const std::string& dir, const RowFile& row_file,
 arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
                        const ExternalVectors* vectors,
                        const std::vector<ExternalVectors>& segment_vectors, Dataset& dataset) {
-  if (manifest.format_version() == kSnapshotFormatVersion) {
+  if (manifest.format_version() >= kSegmentFilesFormatVersion) {
     for (size_t s = 0; s < manifest.segments.size(); ++s) {
       const SegmentGraphFile& segment = manifest.segments[s];
       for (const RowFile& row_file : segment.row_files) {

@@ -1,5 +1,5 @@
-// A snapshot's rows on disk (format: persist/snapshot_format.h, version 4): each segment's rows
-// added since the previous snapshot written once into a new rows file of the segment and their
+// A snapshot's rows on disk (format: persist/snapshot_format.h, versions 4 and 5): each segment's
+// rows added since the previous snapshot written once into a new rows file of the segment and their
 // vectors appended to the segment's vectors file; loading them back with the vector column a
 // view of the mapped vectors file. Also reads the rows files of versions 2 and 3 (dataset
 // numbering, one vectors file) and the single data.parquet of version 1 (the upgrade).
@@ -42,8 +42,8 @@ arrow::Result<ExternalVectors> MapVectors(const std::string& dir, const VectorsF
 
 // Appends the rows of the snapshot in `dir` (its segments' rows files, its rows files, or its
 // data.parquet) to `dataset`, at the snapshot's LSN, the vector column of files without it a
-// view of their segment's vectors file (`segment_vectors`, version 4) or of `vectors`
-// (versions 2 and 3). Version 4's rows files are checked against the manifest here; errors
+// view of their segment's vectors file (`segment_vectors`, versions 4 and 5) or of `vectors`
+// (versions 2 and 3). Version 4 and 5 rows files are checked against the manifest here; errors
 // name the segment and the file.
 arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
                        const ExternalVectors* vectors,

@@ -20,8 +20,11 @@ constexpr auto kWalPollInterval = std::chrono::milliseconds(250);
 
 arrow::Status ShuttingDown() { return arrow::Status::Cancelled("the server is shutting down"); }
 
+// A logged change, rows linked, or a change of the segments' layout (a merge logs nothing) since
+// the dataset's snapshot.
 bool Changed(const Dataset& dataset, const SavedSnapshot& saved) {
-  return dataset.last_lsn() > saved.lsn || dataset.index().indexed_rows() > saved.indexed_rows;
+  return dataset.last_lsn() > saved.lsn || dataset.index().indexed_rows() > saved.indexed_rows ||
+         dataset.layout_generation() > saved.layout;
 }
 
 }  // namespace
@@ -209,7 +212,7 @@ arrow::Status Snapshotter::Checkpoint() {
   for (const auto& entry : listing.complete) {
     auto it = live.find(entry.dataset);
     if (it != live.end() && it->second.lsn == entry.lsn &&
-        it->second.indexed_rows == entry.indexed_rows) {
+        it->second.indexed_rows == entry.indexed_rows && it->second.layout == entry.layout) {
       continue;
     }
     ARROW_RETURN_NOT_OK(RemoveDirectoryDurably(entry.path));

@@ -131,7 +131,8 @@ arrow::Result<std::vector<Neighbor>> ScanTail(const TailScanRequest& request,
   BlockScanner scanner(space, prepared.data(), k);
   const auto first = static_cast<uint32_t>(std::max<int64_t>(request.first_row, 0));
   std::optional<RowCursor> excluded;
-  if (request.exclude) excluded.emplace(*request.exclude, first);
+  const auto exclude_first = static_cast<uint32_t>(request.exclude_first_row);
+  if (request.exclude) excluded.emplace(*request.exclude, first - std::min(first, exclude_first));
   std::optional<Roaring::const_iterator> allowed;  // the next row of the filter to scan
   if (request.filter) {
     allowed = request.filter->begin();
@@ -154,7 +155,7 @@ arrow::Result<std::vector<Neighbor>> ScanTail(const TailScanRequest& request,
       ARROW_RETURN_NOT_OK(CheckVectorColumn(*batch, request.vector_column, space));
       const uint8_t* vectors = VectorBytes(*batch, request.vector_column, 0);
       const auto scan = [&](uint32_t row) {
-        if (excluded && excluded->Holds(row)) return;
+        if (excluded && row >= exclude_first && excluded->Holds(row - exclude_first)) return;
         scanner.Add(row, vectors + (row - batch_first) * row_bytes);
       };
       if (allowed) {

@@ -40,6 +40,9 @@ struct TailScanRequest {
   int64_t end_row = -1;   // the row after the last one scanned; -1: every row after first_row
   const Roaring* filter = nullptr;
   const Roaring* exclude = nullptr;
+  // Bit b of `exclude` is row exclude_first_row + b (a segment's deleted local rows: its first
+  // row); `filter` is in dataset rows.
+  int64_t exclude_first_row = 0;
 };
 
 arrow::Result<std::vector<Neighbor>> ScanTail(const TailScanRequest& request,

@@ -29,15 +29,24 @@ uint64_t TombstoneSet::CountIn(int64_t begin, int64_t end) const {
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> TombstoneSet::DropDeleted(
     const std::shared_ptr<arrow::RecordBatch>& batch, int64_t first_row) const {
+  return DropRows(batch, rows_, first_row);
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> DropRows(
+    const std::shared_ptr<arrow::RecordBatch>& batch, const Roaring& rows, int64_t first_row) {
   const int64_t end = first_row + batch->num_rows();
-  if (CountIn(first_row, end) == 0) return batch;
+  if (end <= first_row ||
+      roaring_bitmap_range_cardinality(&rows.roaring, static_cast<uint64_t>(first_row),
+                                       static_cast<uint64_t>(end)) == 0) {
+    return batch;
+  }
   // A selection mask, true for live rows: every bit set, then the deleted ones cleared.
   const int64_t length = batch->num_rows();
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> bits, arrow::AllocateBitmap(length));
   arrow::bit_util::SetBitsTo(bits->mutable_data(), 0, length, true);
-  auto it = rows_.begin();
+  auto it = rows.begin();
   it.equalorlarger(static_cast<uint32_t>(first_row));
-  for (; it != rows_.end() && *it < end; ++it) {
+  for (; it != rows.end() && *it < end; ++it) {
     arrow::bit_util::ClearBit(bits->mutable_data(), *it - first_row);
   }
   auto mask = std::make_shared<arrow::BooleanArray>(length, std::move(bits));
@@ -61,6 +70,17 @@ Roaring CompactedRowNumbers(const Roaring& rows, const Roaring& dropped) {
   renumbered.addMany(kept.size(), kept.data());
   renumbered.runOptimize();
   return renumbered;
+}
+
+Roaring ShiftedRows(const Roaring& rows, int64_t offset) {
+  if (offset == 0) return rows;
+  std::vector<uint32_t> values(rows.cardinality());
+  rows.toUint32Array(values.data());
+  for (uint32_t& value : values) value = static_cast<uint32_t>(value + offset);
+  Roaring shifted;
+  shifted.addMany(values.size(), values.data());
+  shifted.runOptimize();
+  return shifted;
 }
 
 }  // namespace arbalest

@@ -1,7 +1,10 @@
-// The deleted rows of a dataset (tombstones): an immutable set of dataset row numbers (rows
-// numbered 0, 1, 2, ... across the dataset's batches in order). A delete never changes a set;
-// it publishes a new one (copy-on-write), so a DatasetSnapshot holds its batches and its
-// tombstones as one consistent view, and readers never wait for deletes.
+// The deleted rows of one segment (tombstones): an immutable set of the segment's local rows
+// (store/segment.h: local row 0 is the segment's first row). Each segment of a dataset holds its
+// own set (SegmentView::deleted); a delete never changes a set, it publishes a new one for each
+// segment holding some of its rows (copy-on-write) and keeps the other segments' sets as the
+// same objects, so a DatasetSnapshot holds its batches and its tombstones as one consistent
+// view, readers never wait for deletes, and a snapshot writes only the sets that changed
+// (store/segment_files.h). The one delete mechanism: indexes have no deletes of their own.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -29,8 +32,8 @@ class TombstoneSet {
   // How many of rows [begin, end) are deleted.
   uint64_t CountIn(int64_t begin, int64_t end) const;
 
-  // `batch`, whose first row is dataset row `first_row`, without its deleted rows: the batch
-  // itself when none of them is deleted, else a filtered copy (Arrow compute Filter).
+  // `batch`, whose first row is row `first_row` of this set's numbering, without its deleted
+  // rows: the batch itself when none of them is deleted, else a filtered copy (DropRows).
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> DropDeleted(
       const std::shared_ptr<arrow::RecordBatch>& batch, int64_t first_row) const;
 
@@ -40,8 +43,18 @@ class TombstoneSet {
   Roaring rows_;
 };
 
+// `batch`, whose first row is row `first_row` of `rows`'s numbering, without the rows in
+// `rows`: the batch itself when it holds none of them, else a filtered copy (Arrow compute
+// Filter).
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> DropRows(
+    const std::shared_ptr<arrow::RecordBatch>& batch, const Roaring& rows, int64_t first_row);
+
 // The rows of `rows` not in `dropped`, renumbered as a compaction that drops `dropped`
 // renumbers them: each moves down by the dropped rows below it.
 Roaring CompactedRowNumbers(const Roaring& rows, const Roaring& dropped);
+
+// `rows` moved by `offset` (every row + offset must lie in [0, 2^32)): a segment's local rows
+// as dataset rows and back. One walk over the rows (CRoaring 0.2 has no offset operation).
+Roaring ShiftedRows(const Roaring& rows, int64_t offset);
 
 }  // namespace arbalest

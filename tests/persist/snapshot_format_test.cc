@@ -291,7 +291,70 @@ SnapshotManifest SampleManifestV4(const std::string& dir, bool graph_only) {
                        ? VectorsFile{SegmentVectorsFileName(9), 3, 8, true, {{24, 6}}}
                        : VectorsFile{SegmentVectorsFileName(9), 6, 8, false, {{16, 6}, {32, 4}}};
   manifest.segments = {first, second};
+  manifest.segment_files_version = kSegmentFilesFormatVersion;
   return manifest;
+}
+
+// A version-5 manifest: version 4's files, the second segment's deleted rows in its own file,
+// and a layout generation.
+SnapshotManifest SampleManifestV5(const std::string& dir) {
+  SnapshotManifest manifest = SampleManifestV4(dir, false);
+  manifest.segment_files_version = kSnapshotFormatVersion;
+  manifest.layout = 3;
+  manifest.segments[1].deleted = SnapshotFile{SegmentDeletedFileName(9, 2), {20, 11}};
+  manifest.segments[1].deleted_rows = 2;
+  return manifest;
+}
+
+TEST(SnapshotFormatTest, VersionFiveManifestRoundTripsEachSegmentsDeletedRowsAndLayout) {
+  TempDir dir("arbalest_snapshot_format");
+  const SnapshotManifest written = SampleManifestV5(dir.path());
+  const Json json = WrittenJson(written, dir);
+  EXPECT_EQ(json["format_version"], 5);
+  EXPECT_EQ(json["layout"], 3);
+  EXPECT_FALSE(json["segments"][0]["files"].contains("deleted"));
+  EXPECT_EQ(json["segments"][1]["files"]["deleted"]["rows"], 2);
+  auto read = ReadManifest(dir.path());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->format_version(), 5);
+  EXPECT_EQ(read->layout, 3u);
+  EXPECT_FALSE(read->tombstones.has_value());
+  ASSERT_EQ(read->segments.size(), 2u);
+  EXPECT_FALSE(read->segments[0].deleted.has_value());
+  EXPECT_EQ(read->segments[0].deleted_rows, 0);
+  ASSERT_TRUE(read->segments[1].deleted.has_value());
+  EXPECT_EQ(read->segments[1].deleted->name, "seg-9-deleted-2.roaring");
+  EXPECT_EQ(read->segments[1].deleted->digest, written.segments[1].deleted->digest);
+  EXPECT_EQ(read->segments[1].deleted_rows, 2);
+  // A version-4 manifest has neither (its deleted rows are the tombstones file).
+  SnapshotManifest v4 = SampleManifestV4(dir.path(), false);
+  v4.segments[1].deleted = written.segments[1].deleted;
+  const Json old = WrittenJson(v4, dir);
+  EXPECT_FALSE(old.contains("layout"));
+  EXPECT_FALSE(old["segments"][1]["files"].contains("deleted"));
+}
+
+TEST(SnapshotFormatTest, InconsistentVersionFiveDeletedRowsAreRefused) {
+  TempDir dir("arbalest_snapshot_format");
+  const std::string path = dir / std::string(kManifestFile);
+  ASSERT_TRUE(WriteManifest(SampleManifestV5(dir.path()), path).ok());
+  const Json good = Json::parse(ReadFileText(path));
+  auto refused = [&](const Json& json) { return RefusedManifest(dir.path(), json.dump()); };
+  Json json = good;
+  json["segments"][1]["files"]["deleted"]["rows"] = 7;  // the segment has 6
+  std::string message = refused(json);
+  EXPECT_NE(message.find("seg-9-deleted-2.roaring is 7, the segment has 6 rows"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("(segment 1 (seg-9-graph-3.hnsw))"), std::string::npos) << message;
+  json = good;
+  json["segments"][1]["files"]["deleted"].erase("rows");
+  EXPECT_NE(refused(json).find("'rows' is missing"), std::string::npos);
+  json = good;
+  json["files"]["tombstones"] = {{"name", "tombstones.roaring"}, {"bytes", 8}, {"xxh3", "01"}};
+  EXPECT_NE(refused(json).find("'tombstones' belongs to versions 1 to 4"), std::string::npos);
+  json = good;
+  json.erase("layout");
+  EXPECT_NE(refused(json).find("'layout' is missing"), std::string::npos);
 }
 
 TEST(SnapshotFormatTest, VersionFourManifestRoundTripsEachSegmentsFiles) {
@@ -385,8 +448,8 @@ TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
   };
   EXPECT_NE(refused(good.substr(0, good.size() / 2)).find("truncated"), std::string::npos);
   Json json = Json::parse(good);
-  json["format_version"] = 5;
-  EXPECT_NE(refused(json.dump()).find("'format_version' is 5"), std::string::npos);
+  json["format_version"] = 6;
+  EXPECT_NE(refused(json.dump()).find("'format_version' is 6"), std::string::npos);
   json = Json::parse(good);
   json.erase("lsn");
   EXPECT_NE(refused(json.dump()).find("'lsn' is missing"), std::string::npos);
@@ -430,8 +493,9 @@ TEST(SnapshotFormatTest, VerifyNamesMissingTruncatedAndCorruptFiles) {
 
 TEST(SnapshotFormatTest, ListingSortsSnapshotsAndSetsStagingApart) {
   TempDir dir("arbalest_snapshot_format");
-  for (const char* name : {"b@9-3", "a.x@12-0", "b@9-10", "b@10-1", "b@staging.tmp", "c@1-1.tmp",
-                           "junk", "d@x-1", "e@5", "@5-1"}) {
+  for (const char* name :
+       {"b@9-3", "a.x@12-0", "b@9-10", "b@10-1", "b@staging.tmp", "c@1-1.tmp", "junk", "d@x-1",
+        "e@5", "@5-1", "b@9-10-2", "b@9-10-1", "g@1-1-", "g@1-1-x", "g@1-1-2-3"}) {
     fs::create_directories(dir.path() / name);
   }
   WriteText(dir / "f@1-1", "a file, not a snapshot");
@@ -440,12 +504,14 @@ TEST(SnapshotFormatTest, ListingSortsSnapshotsAndSetsStagingApart) {
   std::vector<std::string> names;
   for (const auto& entry : listing->complete) {
     names.push_back(entry.dataset + " " + std::to_string(entry.lsn) + " " +
-                    std::to_string(entry.indexed_rows));
-    EXPECT_EQ(
-        entry.path,
-        (dir.path() / SnapshotDirName(entry.dataset, entry.lsn, entry.indexed_rows)).string());
+                    std::to_string(entry.indexed_rows) + " " + std::to_string(entry.layout));
+    EXPECT_EQ(entry.path, (dir.path() / SnapshotDirName(entry.dataset, entry.lsn,
+                                                        entry.indexed_rows, entry.layout))
+                              .string());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"a.x 12 0", "b 9 3", "b 9 10", "b 10 1"}));
+  // A layout generation (after a merge) makes a snapshot of the same LSN and rows newer.
+  EXPECT_EQ(names, (std::vector<std::string>{"a.x 12 0 0", "b 9 3 0", "b 9 10 0", "b 9 10 1",
+                                             "b 9 10 2", "b 10 1 0"}));
   std::sort(listing->staging.begin(), listing->staging.end());
   EXPECT_EQ(listing->staging, (std::vector<std::string>{dir / "b@staging.tmp", dir / "c@1-1.tmp"}));
   EXPECT_TRUE(ListSnapshotDirs(dir / "absent")->complete.empty());

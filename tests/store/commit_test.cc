@@ -39,7 +39,7 @@ std::vector<int64_t> IdsOf(const DatasetSnapshot& view, bool with_deleted = fals
   for (const auto& batch : view.batches) {
     const auto& values = static_cast<const arrow::Int64Array&>(*batch->column(0));
     for (int64_t i = 0; i < values.length(); ++i, ++row) {
-      if (with_deleted || !view.deleted->rows().contains(row)) ids.push_back(values.Value(i));
+      if (with_deleted || !view.IsDeleted(row)) ids.push_back(values.Value(i));
     }
   }
   return ids;
@@ -62,7 +62,7 @@ Cut CutOf(const DatasetSnapshot& view) {
     cut.batch_first_ids.push_back(ids[row]);
     row += batch->num_rows();
   }
-  for (const uint32_t deleted : view.deleted->rows()) cut.deleted_ids.insert(ids[deleted]);
+  for (const uint32_t deleted : view.DeletedRows()) cut.deleted_ids.insert(ids[deleted]);
   return cut;
 }
 

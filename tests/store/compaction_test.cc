@@ -92,7 +92,7 @@ TEST_F(CompactionTest, DropsDeletedRowsAndRenumbersTheRest) {
   EXPECT_EQ(report.rows, 93);
   const DatasetSnapshot snapshot = dataset->Snapshot();
   EXPECT_EQ(snapshot.num_rows, 93);
-  EXPECT_TRUE(snapshot.deleted->empty());
+  EXPECT_EQ(snapshot.deleted_rows, 0);
   EXPECT_EQ(snapshot.batches.size(), 1u);  // five small batches coalesced
   EXPECT_EQ(snapshot.num_bytes, bytes - report.reclaimed_bytes);
   // The budget holds the rows and the indexes built over them, both smaller now.
@@ -318,7 +318,7 @@ TEST_F(CompactionTest, RestartReplaysTheCompactionAtItsPlaceInTheLog) {
   EXPECT_TRUE(Contents(*store, "ds")->Equals(*before));
   EXPECT_EQ(IdsIn(*before), Range(0, 120, gone));
   EXPECT_EQ(dataset->Snapshot().num_rows, 116);
-  EXPECT_EQ(dataset->Snapshot().deleted->size(), 3u);
+  EXPECT_EQ(dataset->Snapshot().deleted_rows, 3);
   EXPECT_EQ(dataset->compaction_totals().compactions, 1);
   EXPECT_EQ(Delete(*store, *dataset, {5, 60}), 1);
   EXPECT_EQ(Compact(*store, *dataset).reclaimed_rows, 4);

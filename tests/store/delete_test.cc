@@ -87,7 +87,7 @@ TEST_F(DeleteTest, CountsOnlyRowsActuallyDeleted) {
   const DatasetSnapshot snapshot = dataset_->Snapshot();
   EXPECT_EQ(snapshot.num_rows, 102);
   EXPECT_EQ(snapshot.live_rows(), 98);
-  EXPECT_EQ(snapshot.deleted->size(), 4u);
+  EXPECT_EQ(snapshot.deleted_rows, 4);
 }
 
 TEST_F(DeleteTest, ScansLeaveDeletedRowsOut) {

@@ -78,7 +78,7 @@ TEST_F(IncrementalSnapshotTest, ASnapshotWritesOnlyTheRowsAddedSinceThePreviousO
     IndexRows(*dataset, 300);
     SnapshotAll(*store);
     auto [dir, first] = Newest("docs");
-    EXPECT_EQ(first.format_version(), 4);
+    EXPECT_EQ(first.format_version(), kSnapshotFormatVersion);
     id = Id(first);
     EXPECT_EQ(RowFileNames(first), (std::vector<std::string>{SegmentRowsFileName(id, 0, 300)}));
     EXPECT_FALSE(Rows(first)[0].has_vectors);  // the vectors file holds them

@@ -396,7 +396,7 @@ TEST_F(SegmentTest, TheCompactionThreadCompactsOnlySegmentsPastTheFraction) {
   EXPECT_EQ(after.segments[1].rows, 50);
   EXPECT_EQ(after.segments[3].graph, before.segments[3].graph);  // below the fraction
   EXPECT_EQ(after.segments[3].first_row, 250);
-  EXPECT_EQ(after.deleted->size(), 5u);  // segment 3's deleted rows, still deleted
+  EXPECT_EQ(after.deleted_rows, 5);  // segment 3's deleted rows, still deleted
   EXPECT_EQ(after.num_rows, 450);
   const std::set<int64_t> gone(deleted.begin(), deleted.end());
   EXPECT_GE(Recall(*dataset, gone), 0.95);
@@ -404,7 +404,7 @@ TEST_F(SegmentTest, TheCompactionThreadCompactsOnlySegmentsPastTheFraction) {
   report = store->Compact(*dataset);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->reclaimed_rows, 5);
-  EXPECT_EQ(dataset->Snapshot().deleted->size(), 0u);
+  EXPECT_EQ(dataset->Snapshot().deleted_rows, 0);
   EXPECT_GE(Recall(*dataset, gone), 0.95);
 }
 
@@ -507,7 +507,7 @@ std::vector<SavedSegment> SegmentFiles(const std::string& root) {
   EXPECT_EQ(listing.complete.size(), 1u);
   const std::string dir = listing.complete.back().path;
   const SnapshotManifest manifest = ReadManifest(dir).ValueOrDie();
-  EXPECT_EQ(manifest.format_version(), 4);
+  EXPECT_EQ(manifest.format_version(), kSnapshotFormatVersion);
   std::vector<SavedSegment> segments;
   for (const SegmentGraphFile& segment : manifest.segments) {
     std::vector<std::string> names{segment.graph.name};
@@ -689,7 +689,7 @@ TEST_F(SegmentTest, MergedSegmentsKeepTheirDeletedRowsTombstoned) {
   EXPECT_NE(view.segments[0].graph, before.segments[0].graph);
   EXPECT_EQ(view.segments[4].graph, before.segments[8].graph);  // not merged: the same graph
   ExpectWholeSegmentsLinked(view);
-  EXPECT_EQ(view.deleted->size(), gone.size());
+  EXPECT_EQ(view.deleted_rows, static_cast<int64_t>(gone.size()));
   EXPECT_EQ(view.num_rows, 1000);
   EXPECT_GE(Recall(*dataset, gone), 0.95);
   EXPECT_GE(Recall(*dataset, gone, "t2"), 0.95);
@@ -729,7 +729,7 @@ TEST_F(SegmentTest, MergesWhilePutsDeletesAndSearchesGoOn) {
   const DatasetSnapshot view = dataset->Snapshot();
   int64_t row = 0;
   for (const Row& r : Rows(*dataset)) {
-    if (!view.deleted->contains(static_cast<uint32_t>(row++))) live.push_back(r.id);
+    if (!view.IsDeleted(row++)) live.push_back(r.id);
   }
   std::vector<int64_t> expected;
   for (int64_t id = 0; id < 1600; ++id) {

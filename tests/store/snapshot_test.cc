@@ -368,9 +368,11 @@ TEST_F(SnapshotTest, DeletedRowsStayDeletedThroughSnapshots) {
   const SnapshotListing listing = *ListSnapshotDirs(snapshot_dir());
   ASSERT_EQ(listing.complete.size(), 1u);
   auto manifest = ReadManifest(listing.complete[0].path);
-  ASSERT_TRUE(manifest.ok() && manifest->tombstones.has_value());
-  auto tombstones =
-      ReadTombstones((fs::path(listing.complete[0].path) / manifest->tombstones->name).string());
+  // Version 5: the deleted rows are the (one) segment's deleted-rows file.
+  ASSERT_TRUE(manifest.ok() && manifest->segments.size() == 1u &&
+              manifest->segments[0].deleted.has_value());
+  auto tombstones = ReadTombstones(
+      (fs::path(listing.complete[0].path) / manifest->segments[0].deleted->name).string());
   EXPECT_EQ(tombstones->cardinality(), 3u);
 }
 
