@@ -266,8 +266,26 @@ Json ShardCatchup::Copied::ToJson() const {
           {"bulk_seconds", bulk_seconds},
           {"fenced_seconds", fenced_seconds},
           {"reconcile_seconds", fenced.seconds},
+          {"rows_adopted", adopted.rows},
+          {"segments_adopted", adopted.segments},
+          {"adopted", adopted.ToJson()},
           {"reconcile_before_fences", before.ToJson()},
           {"reconcile_fenced", fenced.ToJson()}};
+}
+
+arrow::Result<std::vector<SegmentRef>> ShardCatchup::ShardSegmentsOf(
+    const MemberInfo& source, const std::string& name, std::chrono::milliseconds timeout) const {
+  ARROW_ASSIGN_OR_RAISE(Json answer, env_.action(source, kShardSegmentsAction,
+                                                 Json{{"dataset", name}}.dump(), timeout));
+  return SegmentsFromAnswer(answer);
+}
+
+arrow::Result<ReceivedSegment> ShardCatchup::ShardSegmentOf(
+    const MemberInfo& source, const std::string& name, const SegmentRef& segment,
+    std::chrono::milliseconds timeout) const {
+  ARROW_ASSIGN_OR_RAISE(ScanPart part,
+                        env_.scan(source, ShardSegmentTicket(name, segment), timeout));
+  return ReceiveSegment(*part.reader);
 }
 
 arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, int32_t shard,
@@ -302,12 +320,18 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     return env_.action(*source, kShardDigestAction,
                        ShardDigestBody(map.dataset, shard, buckets, ids_of).dump(), timeout);
   };
+  copy.source_segments = [&](std::chrono::milliseconds timeout) {
+    return ShardSegmentsOf(*source, name, timeout);
+  };
+  copy.source_segment = [&](const SegmentRef& segment, std::chrono::milliseconds timeout) {
+    return ShardSegmentOf(*source, name, segment, timeout);
+  };
 
   // Pass 1, the bulk of the rows, while the shard's writes go on.
   Copied copied;
   auto started = Clock::now();
   copy.timeout = env_.bulk_timeout;
-  ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy));
+  ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted));
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   // The differences the bulk pass left (rows it stored twice, writes that reached one node
   // only), repaired while the writes go on, so that the fenced pass mostly finds none. A
