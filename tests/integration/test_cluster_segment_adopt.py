@@ -92,14 +92,21 @@ def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, mo
         putter = TimedPutter(primary, name, 1_000_000)
         deleter = Deleter(primary, name, range(0, ROWS, 7), seed=1)
         putter.start()
-        deleter.start()
         c.nodes[victim].proc.kill()
+        # Deletes start once the victim left the shard (before, each reports it missing).
+        wait_until(lambda: shard_map(primary, name)["placement"][0],
+                   lambda p: victim not in p["replicas"], "the victim out of the shard",
+                   timeout=DEADLINE_S)
+        deleter.start()
         wait_until(lambda: shard_map(primary, name)["placement"][0],
                    lambda p: not p["syncing"] and sorted(p["replicas"]) ==
                    sorted([placement["primary"], "n2"]),
                    "n2 a full replica of the shard", timeout=DEADLINE_S)
         # Right after the catch-up: the adopted rows are linked without any index work.
         linked_after = readiness(newcomer, shard)["index_len"]
+        # Deletes answered while the victim was still a replica reported it missing: some more.
+        wait_until(lambda: len(deleter.deleted), lambda n: n > 0 or not deleter.ids,
+                   "a delete that reached every replica", timeout=DEADLINE_S)
         putter.stop()
         deleter.stop()
 
@@ -131,8 +138,8 @@ def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, mo
         ids = np.array(rows.column("id").to_pylist())
         vectors = np.array(rows.column("vector").to_pylist(), dtype=np.float32)
         queries = np.random.default_rng(11).standard_normal((30, DIM)).astype(np.float32)
-        primary_recall = recall(primary, name, ids, vectors, queries)
-        replica_recall = recall(newcomer, name, ids, vectors, queries)
+        primary_recall = recall(primary, shard, ids, vectors, queries)
+        replica_recall = recall(newcomer, shard, ids, vectors, queries)
         print(f"recall@10: primary {primary_recall:.3f}, new replica {replica_recall:.3f}")
         assert replica_recall >= min(0.95, primary_recall - 0.02), (replica_recall,
                                                                      primary_recall)
