@@ -230,15 +230,16 @@ arrow::Result<int> ShardCatchup::PassOnce() {
         continue;
       }
       spdlog::info(
-          "{}: caught up from '{}' in {} ms: {} rows copied in bulk ({:.3f} s, writes going on), "
+          "{}: caught up from '{}' in {} ms: {} rows of {} sealed segments adopted with their "
+          "graphs, {} rows copied in bulk ({:.3f} s, writes going on), "
           "{} copied and {} removed by a reconcile before the fences ({:.3f} s), then {} rows "
           "copied and {} removed while its writes paused ({:.3f} s; {} of {} digest buckets "
           "differed, {} ids read); now a full replica",
-          Label(map.dataset, shard), placement.primary, took_ms, copied->bulk_rows,
-          copied->bulk_seconds, copied->before.copied, copied->before.removed,
-          copied->before.seconds, copied->fenced.copied, copied->fenced.removed,
-          copied->fenced_seconds, copied->fenced.buckets_differ, copied->fenced.buckets,
-          copied->fenced.ids_read);
+          Label(map.dataset, shard), placement.primary, took_ms, copied->adopted.rows,
+          copied->adopted.segments, copied->bulk_rows, copied->bulk_seconds, copied->before.copied,
+          copied->before.removed, copied->before.seconds, copied->fenced.copied,
+          copied->fenced.removed, copied->fenced_seconds, copied->fenced.buckets_differ,
+          copied->fenced.buckets, copied->fenced.ids_read);
       Json state = copied->ToJson();
       state.update({{"state", "caught_up"},
                     {"source", placement.primary},
