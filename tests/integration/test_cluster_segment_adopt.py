@@ -20,9 +20,9 @@ import pytest
 import arbalest_util
 from arbalest_util import (ServerProcess, action, make_table, put_table, scan, unique_name,
                            wait_until)
-from etcd_util import EtcdProcess
 from test_cluster import DIM, MEMBERSHIP_DEADLINE_S, brute_force_ids, search
 from test_cluster_catchup import Deleter, local_ids, members, shard_map, status
+from test_cluster_catchup_bulk import Cluster as CatchupCluster
 from test_cluster_catchup_bulk import TimedPutter
 
 LEASE_TTL_S = 2
@@ -32,11 +32,8 @@ SEGMENT_ROWS = 1_500
 DEADLINE_S = MEMBERSHIP_DEADLINE_S + 120
 
 
-class Cluster:
-    def __init__(self, workdir, name):
-        self.workdir, self.name = workdir, name
-        self.etcd = EtcdProcess(workdir).start()
-        self.nodes: dict[str, ServerProcess] = {}
+class Cluster(CatchupCluster):
+    """The catch-up tests' cluster, its nodes sealing segments of SEGMENT_ROWS rows."""
 
     def add(self, node_id, lease_ttl_s=LEASE_TTL_S):
         self.nodes[node_id] = ServerProcess(self.workdir / node_id, extra_args=[
@@ -46,11 +43,6 @@ class Cluster:
             "--segment-max-bytes", str(SEGMENT_ROWS * DIM * 4),
             "--segment-merge=false"]).start()
         return self.nodes[node_id]
-
-    def stop(self):
-        for node in self.nodes.values():
-            node.stop()
-        self.etcd.kill()
 
 
 def readiness(node, dataset, wait=None):
