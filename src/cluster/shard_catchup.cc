@@ -216,15 +216,16 @@ arrow::Result<int> ShardCatchup::PassOnce() {
         continue;
       }
       spdlog::info(
-          "{}: caught up from '{}' in {} ms: {} rows copied in bulk ({:.3f} s, writes going on), "
+          "{}: caught up from '{}' in {} ms: {} rows of {} sealed segments adopted with their "
+          "graphs, {} rows copied in bulk ({:.3f} s, writes going on), "
           "{} copied and {} removed by a reconcile before the fences ({:.3f} s), then {} rows "
           "copied and {} removed while its writes paused ({:.3f} s; {} of {} digest buckets "
           "differed, {} ids read); now a full replica",
-          Label(map.dataset, shard), placement.primary, took_ms, copied->bulk_rows,
-          copied->bulk_seconds, copied->before.copied, copied->before.removed,
-          copied->before.seconds, copied->fenced.copied, copied->fenced.removed,
-          copied->fenced_seconds, copied->fenced.buckets_differ, copied->fenced.buckets,
-          copied->fenced.ids_read);
+          Label(map.dataset, shard), placement.primary, took_ms, copied->adopted.rows,
+          copied->adopted.segments, copied->bulk_rows, copied->bulk_seconds, copied->before.copied,
+          copied->before.removed, copied->before.seconds, copied->fenced.copied,
+          copied->fenced.removed, copied->fenced_seconds, copied->fenced.buckets_differ,
+          copied->fenced.buckets, copied->fenced.ids_read);
       Json state = copied->ToJson();
       state.update({{"state", "caught_up"},
                     {"source", placement.primary},
@@ -252,8 +253,26 @@ Json ShardCatchup::Copied::ToJson() const {
           {"bulk_seconds", bulk_seconds},
           {"fenced_seconds", fenced_seconds},
           {"reconcile_seconds", fenced.seconds},
+          {"rows_adopted", adopted.rows},
+          {"segments_adopted", adopted.segments},
+          {"adopted", adopted.ToJson()},
           {"reconcile_before_fences", before.ToJson()},
           {"reconcile_fenced", fenced.ToJson()}};
+}
+
+arrow::Result<std::vector<SegmentRef>> ShardCatchup::ShardSegmentsOf(
+    const MemberInfo& source, const std::string& name, std::chrono::milliseconds timeout) const {
+  ARROW_ASSIGN_OR_RAISE(Json answer, env_.action(source, kShardSegmentsAction,
+                                                 Json{{"dataset", name}}.dump(), timeout));
+  return SegmentsFromAnswer(answer);
+}
+
+arrow::Result<ReceivedSegment> ShardCatchup::ShardSegmentOf(
+    const MemberInfo& source, const std::string& name, const SegmentRef& segment,
+    std::chrono::milliseconds timeout) const {
+  ARROW_ASSIGN_OR_RAISE(ScanPart part,
+                        env_.scan(source, ShardSegmentTicket(name, segment), timeout));
+  return ReceiveSegment(*part.reader);
 }
 
 arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, int32_t shard,
@@ -288,12 +307,18 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     return env_.action(*source, kShardDigestAction,
                        ShardDigestBody(map.dataset, shard, buckets, ids_of).dump(), timeout);
   };
+  copy.source_segments = [&](std::chrono::milliseconds timeout) {
+    return ShardSegmentsOf(*source, name, timeout);
+  };
+  copy.source_segment = [&](const SegmentRef& segment, std::chrono::milliseconds timeout) {
+    return ShardSegmentOf(*source, name, segment, timeout);
+  };
 
   // Pass 1, the bulk of the rows, while the shard's writes go on.
   Copied copied;
   auto started = Clock::now();
   copy.timeout = env_.bulk_timeout;
-  ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy));
+  ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted));
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   // The differences the bulk pass left (rows it stored twice, writes that reached one node
   // only), repaired while the writes go on, so that the fenced pass mostly finds none. A

@@ -43,6 +43,7 @@
 #include "common/mutex.h"
 #include "common/periodic_thread.h"
 #include "flight/cluster_hooks.h"
+#include "flight/segment_shipping.h"
 
 namespace arbalest {
 
@@ -108,6 +109,7 @@ class ShardCatchup {
   // What a catch-up copied, and how long each pass took.
   struct Copied {
     int64_t bulk_rows = 0;
+    Adopted adopted;    // the segments the bulk pass adopted whole, before its row scan
     Reconciled before;  // the reconcile before the fences
     Reconciled fenced;
     double bulk_seconds = 0;
@@ -115,6 +117,14 @@ class ShardCatchup {
 
     Json ToJson() const;
   };
+  // The primary `source`'s sealed, linked segments of shard dataset `name`, and one of them
+  // (flight/segment_shipping.h).
+  arrow::Result<std::vector<SegmentRef>> ShardSegmentsOf(const MemberInfo& source,
+                                                         const std::string& name,
+                                                         std::chrono::milliseconds timeout) const;
+  arrow::Result<ReceivedSegment> ShardSegmentOf(const MemberInfo& source, const std::string& name,
+                                                const SegmentRef& segment,
+                                                std::chrono::milliseconds timeout) const;
   // Copies shard `shard` of `map` from its primary and flips this node to a full replica.
   arrow::Result<Copied> CatchUp(const ShardMap& map, int32_t shard, const MemberInfo& self);
   // The reconcile pass, run while the primary's fence (`source_token`) is closed: closes this

@@ -275,9 +275,92 @@ arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, 
   return true;
 }
 
+// Whether segment `received`'s local `row`, live on the primary, is deleted at once in this
+// node's copy: its id was deleted here lately (`held` at kNeverCopied), or a row of it that this
+// node held is not matched to another row yet (`used` counts those matched by this segment).
+// A row kept counts in `kept`.
+arrow::Result<bool> DeletedOnAdoption(const arrow::Array& ids, int64_t row, const IdCounts& held,
+                                      IdCounts* used, std::vector<std::string>* kept) {
+  ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(ids, row));
+  auto it = held.find(key);
+  const int64_t have = it == held.end() ? 0 : it->second;
+  if (have >= kNeverCopied / 2) return true;
+  int64_t& matched = (*used)[key];
+  if (have - matched > 0) {
+    ++matched;
+    return true;
+  }
+  kept->push_back(std::move(key));
+  return false;
+}
+
+// Adopts one segment fetched from the primary: under the gate, its rows whose ids are held or
+// were deleted here are marked deleted, and the segment appended whole. On success every row
+// kept counts as held, so that the row scan skips the primary's row of it.
+arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received,
+                       ShardDeletes::Clock::time_point since, IdCounts* held, Adopted* adopted) {
+  WriterLock gate(env.fence->gate());
+  for (const std::string& key : DeletedSince(env, since)) (*held)[key] = kNeverCopied;
+  SegmentMutation segment{std::move(received.batches), std::move(received.graph),
+                          std::move(received.deleted)};
+  IdCounts used;
+  std::vector<std::string> kept;
+  int64_t local = 0;
+  for (const auto& batch : segment.batches) {
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    for (int64_t row = 0; row < batch->num_rows(); ++row, ++local) {
+      if (segment.deleted.contains(static_cast<uint32_t>(local))) continue;
+      ARROW_ASSIGN_OR_RAISE(bool deleted, DeletedOnAdoption(*ids, row, *held, &used, &kept));
+      if (deleted) segment.deleted.add(static_cast<uint32_t>(local));
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(const int64_t rows, env.local.adopt(env.name, segment));
+  for (const std::string& key : kept) ++(*held)[key];
+  ++adopted->segments;
+  adopted->rows += rows;
+  adopted->rows_deleted += static_cast<int64_t>(segment.deleted.cardinality());
+  return arrow::Status::OK();
+}
+
+// Adopts the primary's sealed, linked segments in order; stops at the first failure (its
+// reason in adopted->fallback), leaving the rest to the row scan.
+void AdoptSegments(const ShardCopyEnv& env, ShardDeletes::Clock::time_point since, IdCounts* held,
+                   Adopted* adopted) {
+  if (!env.source_segments || !env.source_segment || !env.local.adopt) {
+    adopted->fallback = "this node adopts no segments";
+    return;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto segments = env.source_segments(env.timeout);
+  if (!segments.ok()) {
+    adopted->fallback = "the primary lists no segments (" + segments.status().message() + ")";
+    return;
+  }
+  for (const SegmentRef& ref : *segments) {
+    auto received = env.source_segment(ref, env.timeout);
+    arrow::Status status = received.status();
+    if (received.ok()) status = AdoptOne(env, std::move(*received), since, held, adopted);
+    if (!status.ok()) {
+      adopted->fallback = "segment from row " + std::to_string(ref.first_row) + " not adopted (" +
+                          status.message() + ")";
+      break;
+    }
+  }
+  adopted->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
 }  // namespace
 
-arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env) {
+Json Adopted::ToJson() const {
+  return {{"segments", segments},
+          {"rows", rows},
+          {"rows_deleted", rows_deleted},
+          {"seconds", seconds},
+          {"fallback", fallback}};
+}
+
+arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted) {
   // Every id deleted here from kRetention before the pass on stays known until it ends.
   const DeletesPinned pinned(env.deletes, env.name);
   IdCounts held;
@@ -289,6 +372,8 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env) {
       return arrow::Status::OK();
     }));
   }
+  Adopted adopted_here;
+  AdoptSegments(env, pinned.since(), &held, adopted ? adopted : &adopted_here);
   ARROW_ASSIGN_OR_RAISE(ScanPart part, env.source(ScanTicket(env.name), env.timeout));
   std::unique_ptr<PutSink> sink = env.local.open(env.name);
   int64_t copied = 0;

@@ -21,6 +21,17 @@
 //     go on, to repair most differences without a pause: the rows it copies are stored as the
 //     bulk pass's are (under the gate, none whose id was deleted here since it began). What it
 //     gets wrong (a write under way on one node only) the fenced pass repairs.
+// Before its row scan, CopyBulk adopts the primary's sealed, fully linked segments whole with
+// their graphs (ShardCopyEnv::source_segments, store/segment_transfer.h), so that this node
+// does not re-index their rows: each is appended as a sealed segment (LocalPuts::adopt) under
+// the gate; its rows deleted on the primary, those whose id this node held when the pass began
+// (one row of the segment per row held, a multiset difference as the scan's) and those whose
+// id was deleted here since kRetention before the pass stay in the segment but are deleted in
+// the same commit, so its graph stays whole and no delete is undone. The row scan that follows
+// counts the adopted rows as held, so it stores only the rows of the primary's other segments
+// (its active one, those still waiting for the index). A primary of a build before segment
+// shipping (the action unknown, or refused to the cluster token), or any failure to fetch or
+// adopt a segment, leaves the remaining rows to the row scan, as before.
 // Cost under the fences: two bucket tables (a scan of the id column on each node, 16 bytes per
 // bucket over the network), the ids of the buckets that differ, and the rows that differ.
 #pragma once
@@ -37,6 +48,7 @@
 #include "cluster/shard_digest.h"
 #include "cluster/shard_fence.h"
 #include "flight/cluster_hooks.h"
+#include "store/segment_transfer.h"
 
 namespace arbalest {
 
@@ -59,13 +71,30 @@ struct ShardCopyEnv {
   std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
       source_digest;
   int32_t digest_buckets = kDigestBuckets;
+  // The primary's sealed, fully linked segments of the shard (its kShardSegmentsAction answer)
+  // and one of them (its shard_segment ticket), within the timeout given. Null: the bulk pass
+  // copies rows only.
+  std::function<arrow::Result<std::vector<SegmentRef>>(std::chrono::milliseconds)> source_segments;
+  std::function<arrow::Result<ReceivedSegment>(const SegmentRef&, std::chrono::milliseconds)>
+      source_segment;
+};
+
+// What CopyBulk adopted whole, before its row scan.
+struct Adopted {
+  int32_t segments = 0;      // segments adopted with their graphs
+  int64_t rows = 0;          // their rows, deleted ones included
+  int64_t rows_deleted = 0;  // of them, deleted at once (deleted on the primary or held here)
+  double seconds = 0;        // fetching and adopting them
+  std::string fallback;      // why it stopped before the primary's last segment; empty: it did not
+
+  Json ToJson() const;
 };
 
 // Past buckets / kMostDifferingShare buckets that differ, Reconcile reads the whole id columns.
 inline constexpr int32_t kMostDifferingShare = 8;
 
-// CopyBulk's rows stored.
-arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env);
+// CopyBulk's rows stored by its row scan; `adopted` (optional) receives what it adopted whole.
+arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted = nullptr);
 
 struct Reconciled {
   int64_t ids = 0;             // distinct ids of the primary's copy compared id by id

@@ -23,6 +23,7 @@
 #include "flight/json_values.h"
 #include "flight/namespace_actions.h"
 #include "flight/search_request.h"
+#include "flight/segment_shipping.h"
 #include "flight/text_stats.h"
 #include "store/id_lookup.h"
 #include "store/search.h"
@@ -473,6 +474,11 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
        "Between cluster nodes: the bucket table (row count and digest per bucket of ids) of this "
        "node's copy of a shard, or its ids in some buckets, for a replica's catch-up "
        "(docs/cluster.md)."},
+      {kShardSegmentsAction,
+       "Between cluster nodes: the sealed, fully linked segments of this node's copy of a "
+       "shard, which a replica's catch-up fetches whole with their graphs (DoGet ticket "
+       "{\"shard_segment\": ...}). Body: {\"dataset\"}. Result: {\"dataset\", \"rows\", "
+       "\"segments\": [{\"first_row\", \"rows\", \"graph\"}]} (docs/cluster.md)."},
       {kTextStatsAction,
        "Between cluster nodes: a dataset's BM25 statistics for a query's terms, the first "
        "phase of a cluster-wide hybrid search. Body: {\"dataset\", \"text_query\"}. Result: "
@@ -505,6 +511,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   if (type == "stats") return OneJson(Stats(store, body, cluster));
   if (type == "delete-dataset") return OneJson(DeleteDataset(store, body));
   if (type == kTextStatsAction) return OneJson(TextStatsAction(store, body));
+  if (type == kShardSegmentsAction) return OneJson(ShardSegmentsAction(store, body));
   if (type == "snapshot" || type == "ForceSnapshot") {
     return OneJson(Snapshot(store, type, body, call_cancelled));
   }

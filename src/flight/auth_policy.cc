@@ -37,7 +37,8 @@ void AddNamedDatasets(const Json& object, std::vector<std::string>* datasets) {
 // reads: a replica's catch-up closing and opening a shard's fence and reading the digests of
 // its copy (cluster/shard_catchup.h).
 bool IsClusterInternalAction(std::string_view action) {
-  return action == "shard-fence" || action == "shard-digest";
+  return action == "shard-fence" || action == "shard-digest" || action == "shard-segments" ||
+         action == "shard-segment";
 }
 
 bool CoversEveryDatasetWithoutOne(std::string_view action) {
@@ -106,6 +107,13 @@ AccessRequest ForTicket(std::string_view ticket) {
   if (json.ok() && json->is_object()) {
     AddNamedDatasets(*json, &request.datasets);
     request.local_only = SaysLocalOnly(*json);
+    // A shard's segment shipped to a replica (flight/segment_shipping.h): a call between
+    // cluster nodes, as action 'shard-segment'.
+    if (auto segment = json->find("shard_segment"); segment != json->end()) {
+      AddNamedDatasets(*segment, &request.datasets);
+      request.action = "shard-segment";
+      request.role = Role::kAdmin;
+    }
     if (auto search = json->find("search"); search != json->end()) {
       AddNamedDatasets(*search, &request.datasets);
       request.local_only = request.local_only || SaysLocalOnly(*search);

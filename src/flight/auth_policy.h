@@ -54,8 +54,9 @@ struct AccessDecision {
 };
 
 // Whether `token` may make the call. A token of role cluster may make only read calls that say
-// local_only (the hops of a cluster search), `shard-fence` and `shard-digest` (a replica's
-// catch-up), on the datasets its patterns allow. A shard's local dataset, "<name>.__shard<n>",
+// local_only (the hops of a cluster search), `shard-fence`, `shard-digest`, `shard-segments`
+// and the `shard_segment` DoGet ticket (a replica's catch-up; that ticket needs role admin of
+// other tokens), on the datasets its patterns allow. A shard's local dataset, "<name>.__shard<n>",
 // is checked as <name>: a token that may use a dataset may use its shards.
 AccessDecision Decide(const TokenEntry& token, const AccessRequest& request);
 

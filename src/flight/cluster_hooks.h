@@ -19,6 +19,7 @@
 #include "common/json_util.h"
 #include "flight/catalog_entry.h"
 #include "flight/put_sink.h"
+#include "store/dataset_commit.h"
 
 namespace arrow::flight {
 class FlightMessageReader;
@@ -125,6 +126,10 @@ struct LocalPuts {
   std::function<arrow::Status(const std::string& dataset)> drop;
   // Deletes the rows of `ids` (a JSON array) from a local dataset; the count deleted.
   std::function<arrow::Result<int64_t>(const std::string& dataset, const Json& ids)> remove;
+  // Appends a sealed segment shipped from the shard's primary to a local dataset (created from
+  // the segment's schema when absent) with its graph (VectorStore::AdoptSegment); the rows
+  // appended. Null: this node adopts none.
+  std::function<arrow::Result<int64_t>(const std::string& dataset, const SegmentMutation&)> adopt;
 };
 
 // What this node's Flight service answers, run in-process: a cluster node asks its own shards

@@ -16,6 +16,7 @@
 #include "flight/exchange.h"
 #include "flight/ingest_stream.h"
 #include "flight/rpc_metrics.h"
+#include "flight/segment_shipping.h"
 #include "flight/ticket.h"
 #include "store/scan.h"
 
@@ -60,6 +61,15 @@ LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
         ARROW_ASSIGN_OR_RAISE(auto replies, RunAction(store, "delete", body.dump(), nullptr));
         ARROW_ASSIGN_OR_RAISE(Json answer, ParseJson(replies.front()->ToString(), "delete"));
         return answer.value("deleted", int64_t{0});
+      },
+      [&store](const std::string& dataset,
+               const SegmentMutation& segment) -> arrow::Result<int64_t> {
+        auto found = store.Get(dataset);
+        if (!found.ok() && found.status().IsKeyError() && !segment.batches.empty()) {
+          found = store.GetOrCreate(dataset, *segment.batches.front()->schema());
+        }
+        ARROW_RETURN_NOT_OK(found.status());
+        return store.AdoptSegment(**found, segment);
       }};
 }
 
@@ -68,6 +78,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> OpenTicket(VectorStore&
                                                                     ClusterHooks* cluster,
                                                                     ServerMetrics* metrics,
                                                                     const std::string& bytes) {
+  if (auto segment = OpenShardSegmentTicket(store, bytes)) return std::move(*segment);
   ARROW_ASSIGN_OR_RAISE(auto ticket, ParseTicket(bytes));
   if (const auto* search = std::get_if<ParsedSearch>(&ticket)) {
     ARROW_ASSIGN_OR_RAISE(auto found, SearchQuery(store, cluster, *search, 0, metrics));

@@ -165,6 +165,22 @@ class Dataset {
   arrow::Result<Committed> Commit(const EdgesMutation& edges, const CommitLog& log)
       EXCLUDES(delete_mutex_, append_mutex_, state_mutex_);
 
+  // Appends a sealed segment built elsewhere (dataset_adopt.cc) with its graph, which is
+  // adopted, not rebuilt: conforms its batches (ConformBatch; none may add columns), charges
+  // their bytes and the index memory of their rows to the budget as an append does, queues one
+  // append record per batch and, for segment.deleted, one delete record, all in one group (a
+  // replay appends and re-indexes the rows, then deletes those), and once durable publishes
+  // them in their turn in one step: the active segment is sealed (or, holding no row, replaced
+  // by the adopted one), the adopted segment follows with every row linked, and a new empty
+  // active segment starts after it; segment.deleted are deleted in the same step. Indexing of
+  // the dataset pauses from before the turn is taken until it is published. Errors as an
+  // append's, nothing stored or charged; NotImplemented for a dataset whose ids are unique or
+  // server-assigned, or while a snapshot's rows are still being loaded; Invalid when the graph
+  // does not fit the dataset's index (dimension, metric, element type, M, quantization) or its
+  // rows are not the batches' rows.
+  arrow::Result<Committed> Commit(const SegmentMutation& segment, const CommitLog& log)
+      EXCLUDES(delete_mutex_, append_mutex_, state_mutex_);
+
   // Compacts the dataset (dataset_compaction.cc): its deleted rows leave its batches (small
   // ones coalesced), its graph (repaired, not rebuilt, from `threads` threads) and its text
   // index, and the rows that stay are renumbered; the compaction is logged to `log`, in its
@@ -516,6 +532,11 @@ class Dataset {
   // (a compaction replaced one) or the dataset was dropped: nothing changed.
   bool PublishMerge(const SegmentView& left, const SegmentView& right,
                     std::shared_ptr<HnswIndex> merged) EXCLUDES(maintenance_mutex_, state_mutex_);
+
+  // Checks that `graph` can be adopted as a segment of `rows` rows of this dataset.
+  arrow::Status CheckAdoptable(const HnswIndex& graph, int64_t rows) const;
+  // Releases the charges of a segment's conformed `batches` (`bytes` and `index_bytes`).
+  void ReleaseSegmentCharges(int64_t rows, int64_t bytes, int64_t index_bytes);
 
   // The rows of `view` past those `plan` holds, added to it.
   void ExtendPlan(CompactionPlan& plan, const DatasetSnapshot& view);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <roaring/roaring.hh>
 #include <vector>
 
 #include "persist/wal_format.h"
@@ -39,6 +40,18 @@ struct DeleteMutation {
 // Adds graph edges (any batch ConformEdges accepts, graph/edge_batch.h) between live rows.
 struct EdgesMutation {
   const arrow::RecordBatch& edges;
+};
+
+class HnswIndex;
+
+// A sealed segment built on another node (a shard's primary: store/segment_transfer.h), appended
+// whole with the graph it was built with: its rows in its local order (batches of the dataset's
+// columns), and its graph over every one of them (graph row i is local row i). `deleted`: local
+// rows deleted in the same commit (they stay in the segment, so its graph stays whole).
+struct SegmentMutation {
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  std::shared_ptr<HnswIndex> graph;
+  Roaring deleted;
 };
 
 // What a commit did.

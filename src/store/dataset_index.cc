@@ -195,6 +195,29 @@ arrow::Status DatasetIndex::AddSegment() {
   return arrow::Status::OK();
 }
 
+arrow::Result<std::shared_ptr<HnswIndex>> DatasetIndex::NewGraph() const {
+  std::shared_ptr<HnswIndex> first = SegmentsNow().front()->graph;
+  ARROW_ASSIGN_OR_RAISE(auto graph, HnswIndex::Make(first->dim(), first->metric(),
+                                                    first->element_type(), first->params()));
+  return std::shared_ptr<HnswIndex>(std::move(graph));
+}
+
+void DatasetIndex::AdoptSegment(std::shared_ptr<HnswIndex> adopted,
+                                std::shared_ptr<HnswIndex> fresh, bool replace_active) {
+  const auto rows = static_cast<int64_t>(adopted->size());
+  MutexLock lock(&graph_mutex_);
+  auto segment = std::make_shared<Segment>(std::move(adopted), rows);
+  if (replace_active) {
+    indexed_rows_.fetch_sub(segments_.back()->indexed_rows.load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+    segments_.back() = std::move(segment);
+  } else {
+    segments_.push_back(std::move(segment));
+  }
+  segments_.push_back(std::make_shared<Segment>(std::move(fresh), 0));
+  indexed_rows_.fetch_add(rows, std::memory_order_release);
+}
+
 void DatasetIndex::Replace(std::vector<SegmentGraph> graphs) {
   std::vector<std::shared_ptr<Segment>> segments;
   int64_t indexed = 0;

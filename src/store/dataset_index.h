@@ -112,6 +112,16 @@ class DatasetIndex {
   // exclusively and publishes the segment at the same moment.
   arrow::Status AddSegment();
 
+  // Adds `adopted`, a sealed segment's graph with every row linked (Dataset::Commit of a
+  // SegmentMutation), after the active segment (in its place when `replace_active`: it holds no
+  // row), then `fresh`, an empty graph made by NewGraph, as the new active segment. The caller
+  // holds the lock of PauseIndexing and the dataset's state lock exclusively, and publishes the
+  // segments' rows at the same moment.
+  void AdoptSegment(std::shared_ptr<HnswIndex> adopted, std::shared_ptr<HnswIndex> fresh,
+                    bool replace_active);
+  // An empty graph of this index's parameters.
+  arrow::Result<std::shared_ptr<HnswIndex>> NewGraph() const;
+
   // Swaps in `graphs` (one per segment, compacted ones), which hold their indexed_rows. The
   // caller holds the lock of PauseIndexing and publishes the matching rows at the same moment.
   void Replace(std::vector<SegmentGraph> graphs);

@@ -228,6 +228,16 @@ arrow::Result<PutAck> VectorStore::Append(Dataset& dataset,
   return Acknowledge(*committed);
 }
 
+arrow::Result<int64_t> VectorStore::AdoptSegment(Dataset& dataset, const SegmentMutation& segment) {
+  auto committed = dataset.Commit(segment, Log());
+  if (!committed.ok()) return CountRefusal(committed.status());
+  // The rows of the segment sealed before it may wait for the index; the adopted ones do not.
+  if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
+  if (!segment.deleted.isEmpty()) MaybeCompact(dataset);
+  MaybeMerge(dataset);
+  return committed->rows;
+}
+
 arrow::Status VectorStore::CountRefusal(arrow::Status status) {
   if (status.IsCapacityError()) ingest_.rejected.fetch_add(1, std::memory_order_relaxed);
   return status;

@@ -137,6 +137,10 @@ class VectorStore {
   arrow::Result<PutAck> AppendChecked(Dataset& dataset,
                                       const std::shared_ptr<arrow::RecordBatch>& batch);
 
+  // Appends a sealed segment built on another node to `dataset` with its graph, adopted rather
+  // than rebuilt (Dataset::Commit of a SegmentMutation: its errors); returns the rows appended.
+  arrow::Result<int64_t> AdoptSegment(Dataset& dataset, const SegmentMutation& segment);
+
   // Deletes every live row of `dataset` whose id is in `ids` (an array of the dataset's id
   // type: IdsToArray) and returns how many rows that was; ids that no live row carries count
   // 0 and are not an error. The rows are logged and durable before they vanish from scans and

@@ -1,7 +1,9 @@
 // The two passes of a catch-up (shard_copy.h) over in-memory copies of a shard: the bulk pass
 // stores the rows this node lacks but never one whose id was deleted here (also when the delete
 // comes while the pass runs); the reconcile pass leaves this node with the primary's rows of
-// every id, except those deleted here lately.
+// every id, except those deleted here lately. Before its row scan the bulk pass adopts the
+// primary's sealed segments, deleting at once their rows held here or deleted here lately; a
+// primary that ships none is copied by rows.
 #include "cluster/shard_copy.h"
 
 #include <arrow/api.h>
@@ -161,6 +163,88 @@ TEST(ShardCopy, TheBulkPassStoresWhatThisNodeLacksButNoIdDeletedHere) {
   EXPECT_EQ(*copied, 5);
   EXPECT_EQ(Sorted(copies.own),
             (Rows{{1, "p"}, {2, "own"}, {3, "own"}, {4, "p"}, {7, "p"}, {8, "p"}, {10, "p"}}));
+}
+
+// The primary lists one sealed segment holding `segment` (local rows `deleted` deleted there);
+// this node adopts it into `copies.own`: its rows the mutation does not delete, tagged "seg".
+void ShipOneSegment(Copies& copies, ShardCopyEnv& env, Rows segment, Roaring deleted,
+                    SegmentMutation* adopted) {
+  env.source_segments = [](std::chrono::milliseconds) -> arrow::Result<std::vector<SegmentRef>> {
+    return std::vector<SegmentRef>{{0, 6, 1}};
+  };
+  env.source_segment = [segment, deleted](const SegmentRef&, std::chrono::milliseconds) {
+    ReceivedSegment received;
+    received.batches = {BatchOf(Rows(segment.begin(), segment.begin() + 3), false),
+                        BatchOf(Rows(segment.begin() + 3, segment.end()), false)};
+    received.deleted = deleted;
+    received.rows = static_cast<int64_t>(segment.size());
+    return arrow::Result<ReceivedSegment>(std::move(received));
+  };
+  env.local.adopt = [&copies, adopted](const std::string&,
+                                       const SegmentMutation& mutation) -> arrow::Result<int64_t> {
+    *adopted = mutation;
+    int64_t local = 0;
+    for (const auto& batch : mutation.batches) {
+      const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
+      for (int64_t row = 0; row < batch->num_rows(); ++row, ++local) {
+        if (!mutation.deleted.contains(static_cast<uint32_t>(local))) {
+          copies.own.emplace_back(ids.Value(row), "seg");
+        }
+      }
+    }
+    return local;
+  };
+}
+
+TEST(ShardCopy, TheBulkPassAdoptsSegmentsDeletingHeldIdsAndIdsDeletedHere) {
+  Copies copies;
+  // The primary: ids 1 to 10, 4 deleted there (still in its sealed segment of ids 1 to 6).
+  for (int64_t id = 1; id <= 10; ++id) {
+    if (id != 4) copies.primary.emplace_back(id, "p");
+  }
+  copies.own = {{2, "own"}};
+  copies.deletes.Note("d.__shard0", Json(5));  // deleted here lately, not yet there
+  ShardCopyEnv env = copies.Env();
+  SegmentMutation adopted;
+  ShipOneSegment(copies, env, {{1, "p"}, {2, "p"}, {3, "p"}, {4, "p"}, {5, "p"}, {6, "p"}},
+                 Roaring::bitmapOf(1, 3), &adopted);
+  Adopted report;
+  auto copied = CopyBulk(env, &report);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  // Held here (2), deleted there (4), deleted here (5): in the segment, deleted at once.
+  EXPECT_EQ(adopted.deleted, Roaring::bitmapOf(3, 1, 3, 4));
+  EXPECT_EQ(report.segments, 1);
+  EXPECT_EQ(report.rows, 6);
+  EXPECT_EQ(report.rows_deleted, 3);
+  EXPECT_EQ(report.fallback, "");
+  // The row scan stores only the rows outside the segment.
+  EXPECT_EQ(*copied, 4);
+  EXPECT_EQ(Sorted(copies.own), (Rows{{1, "seg"},
+                                      {2, "own"},
+                                      {3, "seg"},
+                                      {6, "seg"},
+                                      {7, "p"},
+                                      {8, "p"},
+                                      {9, "p"},
+                                      {10, "p"}}));
+}
+
+TEST(ShardCopy, APrimaryWithoutSegmentShippingIsCopiedByRows) {
+  Copies copies;
+  for (int64_t id = 1; id <= 6; ++id) copies.primary.emplace_back(id, "p");
+  ShardCopyEnv env = copies.Env();
+  SegmentMutation adopted;
+  ShipOneSegment(copies, env, copies.primary, Roaring(), &adopted);
+  env.source_segments = [](std::chrono::milliseconds) -> arrow::Result<std::vector<SegmentRef>> {
+    return arrow::Status::NotImplemented("unknown action 'shard-segments'");
+  };
+  Adopted report;
+  auto copied = CopyBulk(env, &report);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(report.segments, 0);
+  EXPECT_NE(report.fallback.find("unknown action 'shard-segments'"), std::string::npos);
+  EXPECT_EQ(*copied, 6);
+  EXPECT_EQ(Sorted(copies.own), copies.primary);
 }
 
 TEST(ShardCopy, TheReconcilePassLeavesThePrimarysRowsOfEveryIdButThoseDeletedHereLately) {

@@ -102,6 +102,14 @@ TEST(AuthPolicyTest, ClusterRoleMayOnlyHop) {
   // And reads the digests of its source's copy.
   EXPECT_TRUE(Decide(node, ForAction("shard-digest", R"({"dataset":"a","shard":1})")).allowed);
   EXPECT_FALSE(Decide(reader, ForAction("shard-digest", R"({"dataset":"a","shard":1})")).allowed);
+  // And fetches its source's sealed segments with their graphs, which a reader may not.
+  EXPECT_TRUE(Decide(node, ForAction("shard-segments", R"({"dataset":"a.__shard1"})")).allowed);
+  EXPECT_FALSE(Decide(reader, ForAction("shard-segments", R"({"dataset":"a.__shard1"})")).allowed);
+  const std::string segment =
+      R"({"shard_segment":{"dataset":"a.__shard1","first_row":0,"rows":5,"graph":"1"}})";
+  EXPECT_EQ(ForTicket(segment).datasets, std::vector<std::string>{"a"});
+  EXPECT_TRUE(Decide(node, ForTicket(segment)).allowed);
+  EXPECT_FALSE(Decide(reader, ForTicket(segment)).allowed);
 }
 
 TEST(AuthPolicyTest, ShardDatasetsAreCheckedAsTheirDataset) {

@@ -1,0 +1,128 @@
+"""How long a new replica takes from the start of its catch-up until it is READY (every row of
+the shard linked into its graphs), and the CPU seconds it spends, for one or more builds side
+by side: a build whose catch-up adopts the primary's sealed segments with their graphs, and one
+that re-indexes every copied row.
+
+An etcd and two nodes (--cluster-lease-ttl 2, one shard, R=2, --segment-max-bytes of
+--segment-rows rows, --segment-merge=false); --rows random float32 rows of --dim dimensions put
+through node 0 in batches of 5000; both nodes wait until READY. A third node joins; the replica
+that is not the shard's primary is SIGKILLed, and the third node catches the shard up from the
+primary. Reported: the seconds from when the shard map first shows it syncing until its copy is
+READY (its own check_readiness, local_only), the catch-up's duration from cluster-status, the
+CPU seconds (user + system, /proc) the new node used from the SIGKILL until READY, and what the
+catch-up reports it adopted. Every process shares this machine's cores. Each binary runs
+--rounds times, alternating.
+
+    .venv/bin/python bench/cluster/segment_adopt_bench.py --bins OLD,NEW [--rows 100000] \\
+        [--dim 128] [--segment-rows 20000] [--rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench" / "cluster"))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from arbalest_util import ServerProcess, action, put_table  # noqa: E402
+from catchup_bench import parse_rows, status, wait_members  # noqa: E402
+from cluster_search_bench import stop_all  # noqa: E402
+from etcd_util import EtcdProcess  # noqa: E402
+
+DATASET = "adopt"
+SHARD = f"{DATASET}.__shard0"
+
+
+def placement(node) -> dict:
+    return {m["dataset"]: m for m in status(node)["shard_maps"]}[DATASET]["placement"][0]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ready(node, wait=None) -> bool:
+    body = {"dataset": SHARD, "local_only": True}
+    if wait:
+        body["wait"] = wait
+    try:
+        return action(node.data, "check_readiness", body)[0]["status"] == "READY"
+    except Exception:  # noqa: BLE001 - not created yet
+        return False
+
+
+def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
+    os.environ["ARBALEST_BIN"] = binary
+    with tempfile.TemporaryDirectory() as tmp:
+        etcd = EtcdProcess(Path(tmp)).start()
+        nodes = []
+
+        def start(i):
+            nodes.append(ServerProcess(Path(tmp) / f"node{i}", extra_args=[
+                "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
+                "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", "1",
+                "--cluster-replication", "2", "--segment-max-bytes",
+                str(segment_rows * dim * 4), "--segment-merge=false"]).start())
+
+        try:
+            for i in (0, 1):
+                start(i)
+            for n in nodes:
+                wait_members(n, 2)
+            put_table(nodes[0].data, DATASET, table, batch_size=5000)
+            built = time.monotonic()
+            for n in nodes:
+                while not ready(n, wait=60):
+                    pass
+            build_s = time.monotonic() - built
+            start(2)
+            for n in nodes:
+                wait_members(n, 3)
+            where = placement(nodes[0])
+            primary = int(where["primary"][1:])
+            victim = next(i for i in (0, 1) if i != primary)
+            newcomer = nodes[2]
+            cpu_before = cpu_seconds(newcomer.proc.pid)
+            nodes[victim].proc.kill()
+            while "n2" not in placement(nodes[primary])["syncing"]:
+                time.sleep(0.01)
+            start_s = time.monotonic()
+            while placement(nodes[primary])["syncing"] or not ready(newcomer):
+                time.sleep(0.05)
+            ready_s = time.monotonic() - start_s
+            cpu = cpu_seconds(newcomer.proc.pid) - cpu_before
+            state = next(s for s in status(newcomer)["catchup"]["shards"]
+                         if s["state"] == "caught_up")
+            return {"primary_build_s": round(build_s, 1), "syncing_to_ready_s": round(ready_s, 2),
+                    "replica_cpu_s": round(cpu, 2), "catchup_ms": state["ms"],
+                    "rows_copied": state["rows_copied"],
+                    "rows_adopted": state.get("rows_adopted"),
+                    "segments_adopted": state.get("segments_adopted"),
+                    "adopt_seconds": (state.get("adopted") or {}).get("seconds")}
+        finally:
+            stop_all([n for n in nodes if n.proc.poll() is None], etcd)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bins", required=True, help="comma-separated arbalest binaries")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--segment-rows", type=int, default=20_000)
+    args, table = parse_rows(parser)
+    print(f"{args.rows} rows x {args.dim} float32, segments of {args.segment_rows} rows, "
+          f"1 shard, R=2", flush=True)
+    for round_ in range(args.rounds):
+        for label, binary in enumerate(args.bins.split(",")):
+            result = one_run(binary, table, args.dim, args.segment_rows)
+            print(f"round {round_} bin {label}: {json.dumps(result)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+#include "store/segment_transfer.h"
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/io/memory.h>
+#include <arrow/ipc/reader.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/status.h>
+#include <arrow/util/key_value_metadata.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <string>
+
+#include "index/hnsw_file.h"
+#include "store/scan.h"
+
+namespace arbalest {
+namespace {
+
+enum ChunkKind : int8_t { kRows = 0, kDeleted = 1, kGraph = 2 };
+
+constexpr const char* kRowsKey = "arbalest.segment.rows";
+constexpr const char* kGraphBytesKey = "arbalest.segment.graph_bytes";
+
+uint64_t GraphIdentity(const HnswIndex* graph) {
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(graph));
+}
+
+// An anonymous memory file (memfd), closed with this object; its path opens it again.
+class MemoryFile {
+ public:
+  static arrow::Result<std::unique_ptr<MemoryFile>> Make() {
+    const int fd = ::memfd_create("arbalest-segment", MFD_CLOEXEC);
+    if (fd < 0) {
+      return arrow::Status::IOError("cannot create a memory file for a segment's graph: ",
+                                    std::strerror(errno));
+    }
+    return std::unique_ptr<MemoryFile>(new MemoryFile(fd));
+  }
+  ~MemoryFile() { ::close(fd_); }
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+  arrow::Result<int64_t> Size() const {
+    struct stat info {};
+    if (::fstat(fd_, &info) != 0) {
+      return arrow::Status::IOError("cannot stat a segment's graph: ", std::strerror(errno));
+    }
+    return static_cast<int64_t>(info.st_size);
+  }
+  arrow::Status Append(const uint8_t* data, int64_t size) {
+    while (size > 0) {
+      const ssize_t wrote = ::write(fd_, data, static_cast<size_t>(size));
+      if (wrote < 0) {
+        if (errno == EINTR) continue;
+        return arrow::Status::IOError("cannot write a segment's graph: ", std::strerror(errno));
+      }
+      data += wrote;
+      size -= wrote;
+    }
+    return arrow::Status::OK();
+  }
+  arrow::Result<std::shared_ptr<arrow::Buffer>> Read(int64_t offset, int64_t size) const {
+    ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateBuffer(size));
+    int64_t done = 0;
+    while (done < size) {
+      const ssize_t got = ::pread(fd_, buffer->mutable_data() + done,
+                                  static_cast<size_t>(size - done), offset + done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        return arrow::Status::IOError("cannot read a segment's graph: ", std::strerror(errno));
+      }
+      done += got;
+    }
+    return std::shared_ptr<arrow::Buffer>(std::move(buffer));
+  }
+
+ private:
+  explicit MemoryFile(int fd) : fd_(fd) {}
+  const int fd_;
+};
+
+// One chunk: a record batch of one row.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> Chunk(
+    const std::shared_ptr<arrow::Schema>& schema, ChunkKind kind, const uint8_t* data,
+    int64_t size) {
+  arrow::Int8Builder kinds;
+  arrow::BinaryBuilder bytes;
+  ARROW_RETURN_NOT_OK(kinds.Append(kind));
+  ARROW_RETURN_NOT_OK(bytes.Append(data, static_cast<int32_t>(size)));
+  ARROW_ASSIGN_OR_RAISE(auto kind_array, kinds.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto bytes_array, bytes.Finish());
+  return arrow::RecordBatch::Make(schema, 1, {kind_array, bytes_array});
+}
+
+class ChunkReader final : public arrow::RecordBatchReader {
+ public:
+  ChunkReader(DatasetSnapshot view, SegmentView segment, std::unique_ptr<MemoryFile> graph,
+              int64_t graph_bytes, Roaring deleted)
+      : view_(std::move(view)),
+        segment_(segment),
+        graph_(std::move(graph)),
+        graph_bytes_(graph_bytes),
+        deleted_(std::move(deleted)),
+        next_row_(segment.first_row) {
+    auto metadata = arrow::key_value_metadata(
+        {kRowsKey, kGraphBytesKey}, {std::to_string(segment.rows), std::to_string(graph_bytes)});
+    schema_ = SegmentChunkSchema()->WithMetadata(metadata);
+    const int64_t row_bytes =
+        view_.num_rows > 0 ? std::max<int64_t>(1, view_.num_bytes / view_.num_rows) : 1;
+    rows_per_chunk_ = std::max<int64_t>(1, kSegmentChunkBytes / row_bytes);
+  }
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    *out = nullptr;
+    if (next_row_ < segment_.end_row()) return NextRows(out);
+    if (!deleted_sent_) {
+      deleted_sent_ = true;
+      std::string bytes(deleted_.getSizeInBytes(/*portable=*/true), '\0');
+      deleted_.write(bytes.data(), /*portable=*/true);
+      ARROW_ASSIGN_OR_RAISE(*out,
+                            Chunk(schema_, kDeleted, reinterpret_cast<const uint8_t*>(bytes.data()),
+                                  static_cast<int64_t>(bytes.size())));
+      return arrow::Status::OK();
+    }
+    if (graph_offset_ < graph_bytes_) {
+      const int64_t size = std::min(kSegmentChunkBytes, graph_bytes_ - graph_offset_);
+      ARROW_ASSIGN_OR_RAISE(auto buffer, graph_->Read(graph_offset_, size));
+      graph_offset_ += size;
+      ARROW_ASSIGN_OR_RAISE(*out, Chunk(schema_, kGraph, buffer->data(), size));
+    }
+    return arrow::Status::OK();
+  }
+
+ private:
+  // The next rows of the segment, at most rows_per_chunk_, as one IPC stream.
+  arrow::Status NextRows(std::shared_ptr<arrow::RecordBatch>* out) {
+    const int64_t end = std::min(segment_.end_row(), next_row_ + rows_per_chunk_);
+    ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
+    ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(sink, view_.schema));
+    int64_t batch_first = 0;
+    for (const auto& batch : view_.batches) {
+      const int64_t batch_end = batch_first + batch->num_rows();
+      const int64_t from = std::max(batch_first, next_row_);
+      const int64_t to = std::min(batch_end, end);
+      if (from < to) {
+        ARROW_ASSIGN_OR_RAISE(
+            auto padded, PadToSchema(batch->Slice(from - batch_first, to - from), view_.schema));
+        ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(*padded));
+      }
+      batch_first = batch_end;
+      if (batch_first >= end) break;
+    }
+    ARROW_RETURN_NOT_OK(writer->Close());
+    ARROW_ASSIGN_OR_RAISE(auto bytes, sink->Finish());
+    next_row_ = end;
+    ARROW_ASSIGN_OR_RAISE(*out, Chunk(schema_, kRows, bytes->data(), bytes->size()));
+    return arrow::Status::OK();
+  }
+
+  const DatasetSnapshot view_;
+  const SegmentView segment_;
+  const std::unique_ptr<MemoryFile> graph_;
+  const int64_t graph_bytes_;
+  const Roaring deleted_;
+  std::shared_ptr<arrow::Schema> schema_;
+  int64_t rows_per_chunk_ = 1;
+  int64_t next_row_;
+  bool deleted_sent_ = false;
+  int64_t graph_offset_ = 0;
+};
+
+arrow::Result<int64_t> MetadataNumber(const arrow::Schema& schema, const char* key) {
+  const auto& metadata = schema.metadata();
+  const int index = metadata ? metadata->FindKey(key) : -1;
+  if (index < 0) return arrow::Status::Invalid("a segment stream without '", key, "'");
+  const std::string& value = metadata->value(index);
+  int64_t number = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec != std::errc() || ptr != value.data() + value.size() || number < 0) {
+    return arrow::Status::Invalid("a segment stream's '", key, "' is not a count: '", value, "'");
+  }
+  return number;
+}
+
+}  // namespace
+
+std::shared_ptr<arrow::Schema> SegmentChunkSchema() {
+  return arrow::schema({arrow::field("kind", arrow::int8(), /*nullable=*/false),
+                        arrow::field("data", arrow::binary(), /*nullable=*/false)});
+}
+
+std::vector<SegmentRef> AdoptableSegments(const DatasetSnapshot& view) {
+  std::vector<SegmentRef> segments;
+  for (size_t s = 0; s + 1 < view.segments.size(); ++s) {
+    const SegmentView& segment = view.segments[s];
+    if (segment.rows == 0 || segment.indexed_rows < segment.rows ||
+        static_cast<int64_t>(segment.graph->size()) != segment.rows) {
+      break;
+    }
+    segments.push_back({segment.first_row, segment.rows, GraphIdentity(segment.graph.get())});
+  }
+  return segments;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> SegmentChunks(const Dataset& dataset,
+                                                                       const SegmentRef& want) {
+  DatasetSnapshot view = dataset.Snapshot();
+  for (size_t s = 0; s + 1 < view.segments.size(); ++s) {
+    const SegmentView segment = view.segments[s];
+    if (segment.first_row != want.first_row || segment.rows != want.rows ||
+        GraphIdentity(segment.graph.get()) != want.graph) {
+      continue;
+    }
+    if (segment.indexed_rows < segment.rows ||
+        static_cast<int64_t>(segment.graph->size()) != segment.rows) {
+      break;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto file, MemoryFile::Make());
+    ARROW_RETURN_NOT_OK(HnswFile::Write(*segment.graph, file->path(), VectorsPlacement::kInFile));
+    ARROW_ASSIGN_OR_RAISE(const int64_t graph_bytes, file->Size());
+    Roaring deleted = LocalRows(view.deleted->rows(), segment.first_row, segment.end_row());
+    return std::make_shared<ChunkReader>(std::move(view), segment, std::move(file), graph_bytes,
+                                         std::move(deleted));
+  }
+  return arrow::Status::Invalid("dataset '", dataset.name(), "' has no sealed, linked segment of ",
+                                want.rows, " rows from row ", want.first_row,
+                                " (any more: a compaction or a merge replaced it)");
+}
+
+arrow::Result<ReceivedSegment> ReceiveSegment(arrow::RecordBatchReader& chunks) {
+  const auto schema = chunks.schema();
+  if (!schema->Equals(*SegmentChunkSchema(), /*check_metadata=*/false)) {
+    return arrow::Status::Invalid("not a segment stream: its schema is ", schema->ToString());
+  }
+  ReceivedSegment received;
+  ARROW_ASSIGN_OR_RAISE(const int64_t rows, MetadataNumber(*schema, kRowsKey));
+  ARROW_ASSIGN_OR_RAISE(received.graph_bytes, MetadataNumber(*schema, kGraphBytesKey));
+  ARROW_ASSIGN_OR_RAISE(auto file, MemoryFile::Make());
+  int8_t last_kind = kRows;
+  int64_t graph_bytes = 0;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(chunks.ReadNext(&batch));
+    if (!batch) break;
+    const auto& kinds = static_cast<const arrow::Int8Array&>(*batch->column(0));
+    const auto& data = static_cast<const arrow::BinaryArray&>(*batch->column(1));
+    for (int64_t i = 0; i < batch->num_rows(); ++i) {
+      const int8_t kind = kinds.Value(i);
+      const std::string_view bytes = data.GetView(i);
+      if (kind < last_kind || kind > kGraph || (kind == kDeleted && last_kind == kDeleted)) {
+        return arrow::Status::Invalid("a segment stream's chunk of kind ", int{kind},
+                                      " after one of kind ", int{last_kind});
+      }
+      last_kind = kind;
+      if (kind == kRows) {
+        auto input = std::make_shared<arrow::io::BufferReader>(std::make_shared<arrow::Buffer>(
+            reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int64_t>(bytes.size())));
+        ARROW_ASSIGN_OR_RAISE(auto reader, arrow::ipc::RecordBatchStreamReader::Open(input));
+        ARROW_ASSIGN_OR_RAISE(auto read, reader->ToRecordBatches());
+        for (auto& rows_batch : read) {
+          // Copied out of the chunk, which the stream may reuse.
+          ARROW_ASSIGN_OR_RAISE(rows_batch,
+                                rows_batch->CopyTo(arrow::default_cpu_memory_manager()));
+          received.rows += rows_batch->num_rows();
+          received.batches.push_back(std::move(rows_batch));
+        }
+      } else if (kind == kDeleted) {
+        try {
+          received.deleted = Roaring::readSafe(bytes.data(), bytes.size());
+        } catch (const std::exception& error) {
+          return arrow::Status::Invalid("a segment stream's deleted rows do not read: ",
+                                        error.what());
+        }
+      } else {
+        ARROW_RETURN_NOT_OK(file->Append(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                         static_cast<int64_t>(bytes.size())));
+        graph_bytes += static_cast<int64_t>(bytes.size());
+      }
+    }
+  }
+  if (received.rows != rows || graph_bytes != received.graph_bytes) {
+    return arrow::Status::Invalid("a segment stream of ", received.rows, " rows and ", graph_bytes,
+                                  " graph bytes, where its schema says ", rows, " and ",
+                                  received.graph_bytes);
+  }
+  if (!received.deleted.isEmpty() && received.deleted.maximum() >= static_cast<uint64_t>(rows)) {
+    return arrow::Status::Invalid("a segment stream deletes row ", received.deleted.maximum(),
+                                  " of its ", rows);
+  }
+  ARROW_ASSIGN_OR_RAISE(std::unique_ptr<HnswIndex> graph, HnswIndex::Load(file->path()));
+  if (static_cast<int64_t>(graph->size()) != rows) {
+    return arrow::Status::Invalid("a segment stream's graph holds ", graph->size(),
+                                  " rows, its segment ", rows);
+  }
+  received.graph = std::move(graph);
+  return received;
+}
+
+}  // namespace arbalest

@@ -1,0 +1,157 @@
+"""A syncing replica adopts its primary's sealed segments with their graphs (docs/cluster.md,
+"Catch-up and shard moves"), with real processes: one etcd and three `arbalest serve` nodes,
+one shard, replication factor 2, segments sealed every 1,500 rows and never merged.
+
+Two nodes take a dataset of 6,000 rows (four sealed segments, every row linked); a third joins
+(with a long lease, so that it can be SIGKILLed and restarted later without losing its place);
+one replica is SIGKILLed, and the third node catches the shard up from the primary while a
+client keeps putting to the dataset and deleting ids of the sealed segments. The catch-up
+reports the segments adopted whole; the new replica's rows are linked right after the catch-up
+(its graphs were adopted, not rebuilt); both replicas then hold the same ids, each once: every
+acked row, no deleted id; a search of the new replica alone (local_only) reaches the primary's
+recall. SIGKILLed right afterwards and restarted on its data dir, it holds the same rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import arbalest_util
+from arbalest_util import (ServerProcess, action, make_table, put_table, scan, unique_name,
+                           wait_until)
+from test_cluster import DIM, MEMBERSHIP_DEADLINE_S, brute_force_ids, search
+from test_cluster_catchup import Deleter, local_ids, members, shard_map, status
+from test_cluster_catchup_bulk import Cluster as CatchupCluster
+from test_cluster_catchup_bulk import TimedPutter
+
+LEASE_TTL_S = 2
+LONG_LEASE_TTL_S = 30  # the node that catches up: SIGKILLed and back well within it
+ROWS = 6_000
+SEGMENT_ROWS = 1_500
+DEADLINE_S = MEMBERSHIP_DEADLINE_S + 120
+
+
+class Cluster(CatchupCluster):
+    """The catch-up tests' cluster, its nodes sealing segments of SEGMENT_ROWS rows."""
+
+    def add(self, node_id, lease_ttl_s=LEASE_TTL_S):
+        self.nodes[node_id] = ServerProcess(self.workdir / node_id, extra_args=[
+            "--cluster-etcd", self.etcd.url, "--cluster-name", self.name,
+            "--node-id", node_id, "--cluster-lease-ttl", str(lease_ttl_s),
+            "--cluster-search-timeout", "10s", "--cluster-shards", "1",
+            "--segment-max-bytes", str(SEGMENT_ROWS * DIM * 4),
+            "--segment-merge=false"]).start()
+        return self.nodes[node_id]
+
+
+def readiness(node, dataset, wait=None):
+    body = {"dataset": dataset, "local_only": True}
+    if wait:
+        body["wait"] = wait
+    return action(node.data, "check_readiness", body)[0]
+
+
+def recall(node, name, ids, vectors, queries, k=10):
+    hits = 0
+    for query in queries:
+        found = search(node, name, query, k, local_only=True).column("id").to_pylist()
+        hits += len(set(found) & set(brute_force_ids(ids, vectors, query, k)))
+    return hits / (k * len(queries))
+
+
+def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, monkeypatch):
+    c = Cluster(tmp_path, unique_name("adopt"))
+    try:
+        for node_id in ("n0", "n1"):
+            c.add(node_id)
+        for node in c.nodes.values():
+            wait_until(lambda: members(node), lambda m: len(m) == 2, "both members listed",
+                       timeout=MEMBERSHIP_DEADLINE_S)
+        name = unique_name("rows")
+        shard = f"{name}.__shard0"
+        put_table(c.nodes["n0"].data, name,
+                  make_table(ROWS, d=DIM, rng=np.random.default_rng(3)), batch_size=500)
+        for node in c.nodes.values():
+            assert readiness(node, shard, wait=60)["status"] == "READY"
+        placement = shard_map(c.nodes["n0"], name)["placement"][0]
+        primary = c.nodes[placement["primary"]]
+        victim = next(n for n in placement["replicas"] if n != placement["primary"])
+        newcomer = c.add("n2", lease_ttl_s=LONG_LEASE_TTL_S)
+        for node in c.nodes.values():
+            wait_until(lambda: members(node), lambda m: len(m) == 3, "every member listed",
+                       timeout=MEMBERSHIP_DEADLINE_S)
+
+        putter = TimedPutter(primary, name, 1_000_000)
+        deleter = Deleter(primary, name, range(0, ROWS, 7), seed=1)
+        putter.start()
+        c.nodes[victim].proc.kill()
+        # Deletes start once the victim left the shard (before, each reports it missing).
+        wait_until(lambda: shard_map(primary, name)["placement"][0],
+                   lambda p: victim not in p["replicas"], "the victim out of the shard",
+                   timeout=DEADLINE_S)
+        deleter.start()
+        wait_until(lambda: shard_map(primary, name)["placement"][0],
+                   lambda p: not p["syncing"] and sorted(p["replicas"]) ==
+                   sorted([placement["primary"], "n2"]),
+                   "n2 a full replica of the shard", timeout=DEADLINE_S)
+        # Right after the catch-up: the adopted rows are linked without any index work.
+        linked_after = readiness(newcomer, shard)["index_len"]
+        # Deletes answered while the victim was still a replica reported it missing: some more.
+        wait_until(lambda: len(deleter.deleted), lambda n: n > 0 or not deleter.ids,
+                   "a delete that reached every replica", timeout=DEADLINE_S)
+        putter.stop()
+        deleter.stop()
+
+        done = [s for s in status(newcomer)["catchup"]["shards"]
+                if s["dataset"] == name and s["state"] == "caught_up"]
+        assert len(done) == 1, status(newcomer)["catchup"]
+        caught = done[0]
+        print(f"catch-up: {caught}")
+        assert caught["segments_adopted"] >= 3, caught
+        assert caught["rows_adopted"] >= 3 * SEGMENT_ROWS, caught
+        assert caught["adopted"]["fallback"] == "", caught
+        assert linked_after >= caught["rows_adopted"], (linked_after, caught)
+        # The row scan stored only rows outside the adopted segments (the primary's active
+        # segment, and put before this node took the shard's writes).
+        assert caught["rows_bulk"] < ROWS - SEGMENT_ROWS, caught
+
+        # Both replicas hold the same ids, each once: every acked row, no deleted id.
+        tried_deletes = set(range(0, ROWS, 7)) - set(deleter.ids)
+        acked = (set(range(ROWS)) - tried_deletes) | putter.acked
+        unsure = (putter.tried - putter.acked) | (tried_deletes - deleter.deleted)
+        held = [local_ids(node, name, 0) for node in (primary, newcomer)]
+        assert len(held[1]) == len(set(held[1])), "a row held twice"
+        assert set(held[0]) ^ set(held[1]) <= unsure, sorted((set(held[0]) ^ set(held[1])) - unsure)
+        assert deleter.deleted and not set(held[1]) & deleter.deleted
+        assert acked <= set(held[1]), sorted(acked - set(held[1]))[:10]
+
+        # A search of the new replica alone finds what the primary's does.
+        assert readiness(newcomer, shard, wait=60)["status"] == "READY"
+        rows = scan(primary.data, {"dataset": shard, "local_only": True})
+        ids = np.array(rows.column("id").to_pylist())
+        vectors = np.array(rows.column("vector").to_pylist(), dtype=np.float32)
+        queries = np.random.default_rng(11).standard_normal((30, DIM)).astype(np.float32)
+        primary_recall = recall(primary, shard, ids, vectors, queries)
+        replica_recall = recall(newcomer, shard, ids, vectors, queries)
+        print(f"recall@10: primary {primary_recall:.3f}, new replica {replica_recall:.3f}")
+        assert replica_recall >= min(0.95, primary_recall - 0.02), (replica_recall,
+                                                                     primary_recall)
+
+        # SIGKILLed right after adopting and restarted (same ports, same data dir, within its
+        # lease: still the shard's replica), it holds the same rows.
+        before = local_ids(newcomer, name, 0)
+        newcomer.proc.kill()
+        newcomer.proc.wait()
+        ports = [newcomer.port, newcomer.meta_port, newcomer.metrics_port]
+        monkeypatch.setattr(arbalest_util, "free_ports", lambda n: list(ports))
+        newcomer.start(attempts=1)
+        monkeypatch.undo()
+        assert local_ids(newcomer, name, 0) == before
+        assert "n2" in shard_map(primary, name)["placement"][0]["replicas"]
+    finally:
+        c.stop()
+
+
+if __name__ == "__main__":
+    pytest.main([__file__, "-v"])
