@@ -150,8 +150,12 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
         if (!segment.deleted.isEmpty()) {
           Roaring deleted;
           for (const uint32_t row : segment.deleted) deleted.add(row + *first_row);
-          deleted_ = deleted_->With(deleted);
+          AddDeletedLocked(deleted);
         }
+        // The segments changed without a merge: a delete that read the sets before this
+        // publication (PublishDeletes) must build its sets again under the lock, since the
+        // adopted segment may have taken the empty active segment's place.
+        layout_generation_ += 1;
         text = text_;
       },
       tickets.back().lsn);

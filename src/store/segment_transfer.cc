@@ -228,7 +228,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> SegmentChunks(const Dat
     ARROW_ASSIGN_OR_RAISE(auto file, MemoryFile::Make());
     ARROW_RETURN_NOT_OK(HnswFile::Write(*segment.graph, file->path(), VectorsPlacement::kInFile));
     ARROW_ASSIGN_OR_RAISE(const int64_t graph_bytes, file->Size());
-    Roaring deleted = LocalRows(view.deleted->rows(), segment.first_row, segment.end_row());
+    Roaring deleted = segment.deleted->rows();  // local rows already
     return std::make_shared<ChunkReader>(std::move(view), segment, std::move(file), graph_bytes,
                                          std::move(deleted));
   }

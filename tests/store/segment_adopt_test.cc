@@ -76,7 +76,7 @@ class SegmentAdoptTest : public testing::LoggedStoreTest {
     for (const auto& batch : view.batches) {
       const auto& values = static_cast<const arrow::Int64Array&>(*batch->column(0));
       for (int64_t i = 0; i < batch->num_rows(); ++i, ++row) {
-        if (!view.deleted->rows().contains(static_cast<uint32_t>(row))) {
+        if (!view.IsDeleted(row)) {
           EXPECT_TRUE(ids.insert(values.Value(i)).second) << "id " << values.Value(i) << " twice";
         }
       }
@@ -146,8 +146,8 @@ TEST_F(SegmentAdoptTest, AdoptsTheGraphDeletesRowsAtOnceAndARestartKeepsThem) {
     EXPECT_EQ(view.segments[2].rows, 0);
     // Linked at once, before any index work: the 30 rows of its own wait, the adopted do not.
     EXPECT_EQ(dataset->index().indexed_rows(), kRowsPerSegment);
-    EXPECT_TRUE(view.deleted->rows().contains(30 + 3));
-    EXPECT_TRUE(view.deleted->rows().contains(30 + 7));
+    EXPECT_TRUE(view.IsDeleted(30 + 3));
+    EXPECT_TRUE(view.IsDeleted(30 + 7));
     // Charged: what the same rows cost when put (their bytes, their index memory).
     const int64_t charged = store->memory().data_bytes() - used_before;
     auto twin = Put(*store, "twin", Batch(1000, 30));
