@@ -40,7 +40,7 @@ inline constexpr int kReturnFreeMemoryIntervalSeconds = 5;
 // trims only the main heap's top) kept 13 to 21 MiB resident each, 63 MiB over four arenas at
 // READY after ingesting 200k x 384 rows, through the end of the build where the peak is. The
 // price is a page fault per 4 KiB of each large block (a received message is no longer reused
-// by the next one; docs/benchmarks.md, "int8 build codes as the default"). Call once, before
+// by the next one; docs/benchmarks.md, "int8 build codes on real embeddings, and peak RSS"). Call once, before
 // the server starts.
 void ReturnLargeBlocksWhenFreed();
 
