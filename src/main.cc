@@ -533,9 +533,8 @@ int main(int argc, char** argv) {
   }
   if (token->parsed()) return arbalest::RunTokenCommand(token_command);
   config.max_memory_bytes = *arbalest::ParseByteSize(config.max_memory);
-  // Before anything large is allocated: freed messages and batches must not stay resident in
-  // the heaps of the threads that freed them (the peak while ingesting, and a limit's bound).
-  arbalest::ReturnLargeBlocksWhenFreed();
+  // Before anything large is allocated: under a limit, freed memory must not stay resident.
+  if (config.max_memory_bytes > 0) arbalest::ReturnLargeBlocksWhenFreed();
   if (auto status = arbalest::InitLogging(config.log_format, config.log_level); !status.ok()) {
     std::cerr << status.message() << std::endl;
     return kUsageError;

@@ -27,7 +27,7 @@ bool ReturnFreeMemorySometimes();
 
 inline constexpr int kReturnFreeMemoryIntervalSeconds = 5;
 
-// At server start: has malloc serve every block of kLargeBlockBytes or more (a received
+// Under --max-memory: has malloc serve every block of kLargeBlockBytes or more (a received
 // message, a batch, an index chunk, a wide row's search scratch) from a mapping of its own,
 // which free() unmaps at once. By default glibc raises that threshold to the size of the
 // largest mmapped block freed so far (up to 32 MiB) and its heaps' trim threshold to twice that:
@@ -36,12 +36,11 @@ inline constexpr int kReturnFreeMemoryIntervalSeconds = 5;
 // next malloc_trim, in arenas the other threads do not take from. At the peak of
 // test_memory_limits' wide puts that was 27 to 88 MiB beyond what malloc had allocated and
 // the process's code, more or less as frees, trims and puts fell (docs/architecture.md, Memory).
-// The same happened without a limit: the top chunks of those threads' heaps (malloc_trim
-// trims only the main heap's top) kept 13 to 21 MiB resident each, 63 MiB over four arenas at
-// READY after ingesting 200k x 384 rows, through the end of the build where the peak is. The
-// price is a page fault per 4 KiB of each large block (a received message is no longer reused
-// by the next one; docs/benchmarks.md, "int8 build codes on real embeddings, and peak RSS"). Call once, before
-// the server starts.
+// The price is a page fault per 4 KiB of each large block; under a limit the freed batches are
+// handed back at once anyway (MemoryBudget::ReturnFreedSometimes). Without a limit the same
+// retention holds ~60 MiB of freed messages in the thread heaps at an ingest's peak, but doing
+// it always cost puts CPU (docs/benchmarks.md, "int8 build codes on real embeddings, and peak
+// RSS"), so it stays tied to --max-memory. Call once, before the server starts.
 void ReturnLargeBlocksWhenFreed();
 
 inline constexpr int kLargeBlockBytes = 1 << 20;
