@@ -48,20 +48,31 @@ def snapshot_files(srv: ServerProcess, name: str) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_size) for p in found.iterdir()}
 
 
-def run(workdir: Path, binary: str, args, seed: int) -> dict:
+def start_ten_segments(workdir: Path, binary: str, args, seed: int, name: str) -> ServerProcess:
+    """A server of `binary` holding --rows random rows of --dim in dataset `name`, indexed, in
+    ten segments (merging, compaction and automatic snapshots off)."""
     os.environ["ARBALEST_BIN"] = binary
     extra = ["--compact-deleted-fraction", "0", "--snapshot-interval", "0",
              "--snapshot-wal-bytes", "0", "--segment-merge", "false", "--log-level", "warn",
              "--segment-max-bytes", str(args.rows // 10 * args.dim * 4)]
     srv = ServerProcess(workdir, extra).start()
     try:
-        name = "bench"
         table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(seed))
         put_table(srv.data, name, table, batch_size=10_000)
         while action(srv.data, "check_readiness", {"dataset": name, "wait": 600})[0][
                 "status"] != "READY":
             pass
         assert action(srv.data, "stats", {"dataset": name})[0]["segments"] == 10
+    except BaseException:
+        srv.stop()
+        raise
+    return srv
+
+
+def run(workdir: Path, binary: str, args, seed: int) -> dict:
+    name = "bench"
+    srv = start_ten_segments(workdir, binary, args, seed, name)
+    try:
         action(srv.data, "snapshot", {"dataset": name})
         before = snapshot_files(srv, name)
         tenth = args.rows // 10

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -32,8 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from arbalest_util import ServerProcess, action, make_table, put_table  # noqa: E402
-from snapshot_after_compaction import compare_builds, snapshot_files, write_bytes  # noqa: E402
+from arbalest_util import action  # noqa: E402
+from snapshot_after_compaction import (compare_builds, snapshot_files,  # noqa: E402
+                                       start_ten_segments, write_bytes)
 
 
 def deleted_bytes(files: dict[str, tuple[int, int]]) -> int:
@@ -42,19 +42,9 @@ def deleted_bytes(files: dict[str, tuple[int, int]]) -> int:
 
 
 def run(workdir: Path, binary: str, args, seed: int) -> dict:
-    os.environ["ARBALEST_BIN"] = binary
-    extra = ["--compact-deleted-fraction", "0", "--snapshot-interval", "0",
-             "--snapshot-wal-bytes", "0", "--segment-merge", "false", "--log-level", "warn",
-             "--segment-max-bytes", str(args.rows // 10 * args.dim * 4)]
-    srv = ServerProcess(workdir, extra).start()
+    name = "bench"
+    srv = start_ten_segments(workdir, binary, args, seed, name)
     try:
-        name = "bench"
-        table = make_table(args.rows, d=args.dim, extra=False, rng=np.random.default_rng(seed))
-        put_table(srv.data, name, table, batch_size=10_000)
-        while action(srv.data, "check_readiness", {"dataset": name, "wait": 600})[0][
-                "status"] != "READY":
-            pass
-        assert action(srv.data, "stats", {"dataset": name})[0]["segments"] == 10
         rng = np.random.default_rng(seed + 1)
         spread = rng.choice(args.rows, size=int(args.spread * args.rows), replace=False)
         for chunk in np.array_split(spread, max(1, len(spread) // 10_000)):
