@@ -332,6 +332,18 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
+def thread_files(pid: int, name: str) -> list[str]:
+    """The text of /proc/<pid>/task/<tid>/<name> for each of the process's threads ("comm" for
+    their names, "stat" for their states), skipping threads that end while they are read."""
+    texts = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            texts.append((task / name).read_text())
+        except OSError:
+            continue  # the thread ended between the listing and the read
+    return texts
+
+
 def wait_until(probe, done, what: str, timeout: float = 30.0):
     """Calls `probe()` until `done(result)` holds and returns that result; fails, naming `what`
     and the last result, after `timeout` seconds. For state that a server's background work

@@ -28,7 +28,7 @@ import pytest
 
 from arbalest_util import (ServerProcess, action, binary_path, die_with_parent, exchange,
                            free_ports, http_get, make_table, put_table, scrape, unique_name,
-                           value, vector_array, vectors_of, wait_until)
+                           thread_files, value, vector_array, vectors_of, wait_until)
 from etcd_util import EtcdProcess
 
 LEASE_TTL_S = 2
@@ -563,14 +563,7 @@ def test_hybrid_search_action_fans_out_and_names_missing_members(cluster):
 
 def thread_states(pid: int) -> set[str]:
     """The states (R, S, T, ...) of the process's threads, from /proc."""
-    states = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue  # the thread ended meanwhile
-        states.add(stat.rsplit(")", 1)[1].split()[0])
-    return states
+    return {stat.rsplit(")", 1)[1].split()[0] for stat in thread_files(pid, "stat")}
 
 
 def test_member_that_does_not_answer_in_time_is_reported_missing(tmp_path):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -27,7 +26,7 @@ import pyarrow.flight as flight
 import pytest
 
 from arbalest_util import (make_table, put_table, scan, scrape, unique_name, value,
-                           vector_array, wait_until)
+                           thread_files, vector_array, wait_until)
 from test_cluster import DIM, cluster_status, node_id, wait_for_members
 from test_cluster_shards import SHARDS, shard_map, start_cluster
 
@@ -148,8 +147,7 @@ def test_concurrent_puts_share_streams_and_land_once_on_every_replica(streams_cl
     threads = cluster_status(router)["put_threads"]
     assert threads["tasks"] >= CLIENTS * BATCHES, threads
     assert threads["started"] * 3 <= threads["tasks"], threads
-    names = {(task / "comm").read_text().strip()
-             for task in Path(f"/proc/{router.proc.pid}/task").iterdir()}
+    names = {comm.strip() for comm in thread_files(router.proc.pid, "comm")}
     assert "arb-put" in names, names
 
 
