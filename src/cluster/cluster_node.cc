@@ -65,11 +65,15 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
                  NowMs()};
   ARROW_RETURN_NOT_OK(ValidateNodeId(membership.self.node_id));
   // Shard copies this node holds without being their replica any more (it was away while its
-  // shards failed over) go before it is a member that maps may name again.
+  // shards failed over) are kept, unread, for a catch-up to reconcile when a move gives them
+  // back (shard_catchup.h).
   auto catchup = std::make_unique<ShardCatchup>(CatchupEnvironment());
-  if (auto dropped = catchup->DropStaleBeforeJoining(membership.self.node_id); !dropped.ok()) {
-    spdlog::warn("cluster {}: stale shard copies not dropped before joining: {}", options_.cluster,
-                 dropped.status().message());
+  if (auto kept = catchup->KeepBeforeJoining(membership.self.node_id); !kept.ok()) {
+    spdlog::warn("cluster {}: stale shard copies not noted before joining: {}", options_.cluster,
+                 kept.status().message());
+  } else if (*kept > 0) {
+    spdlog::info("cluster {}: {} shard copies kept from before this node was away",
+                 options_.cluster, *kept);
   }
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Membership> joined,
                         Membership::Join(std::move(membership), metrics_));

@@ -124,7 +124,9 @@ arrow::Result<Json> ShardDigestAction(const CatchupEnv& env, std::string_view bo
   const auto self = env.self();
   if (!self) return arrow::Status::IOError(kShardDigestAction, ": this node has not joined yet");
   ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(request.dataset, request.shard));
-  const Json ticket{{"dataset", name}, {"local_only", true}, {"columns", {"id"}}};
+  // Version 2 hashes every column of each row; version 1 the ids only.
+  Json ticket{{"dataset", name}, {"local_only", true}};
+  if (request.version == kDigestVersionIds) ticket["columns"] = {"id"};
   auto ids = env.scan(*self, ticket.dump(), env.hold);
   if (!ids.ok() && ids.status().IsKeyError()) {
     return arrow::Status::KeyError(kShardDigestAction, ": this node holds no copy of ",
@@ -144,6 +146,45 @@ ShardCatchup::ShardCatchup(CatchupEnv env)
 }
 
 ShardCatchup::~ShardCatchup() { thread_.Stop(); }
+
+bool ShardCatchup::Kept(const std::string& name) const {
+  MutexLock lock(&mutex_);
+  return kept_.contains(name);
+}
+
+void ShardCatchup::Forget(const std::string& name) {
+  MutexLock lock(&mutex_);
+  kept_.erase(name);
+}
+
+bool ShardCatchup::KeptForReturn(const std::string& name, const ShardMap& map,
+                                 const std::set<std::string>& live) {
+  {
+    MutexLock lock(&mutex_);
+    auto it = kept_.find(name);
+    if (it == kept_.end()) return false;
+    if (Clock::now() - it->second < env_.return_grace) {
+      // Still moving: a shard syncing or leaving, or loads that a move would even out.
+      std::map<std::string, int32_t> loads;
+      for (const auto& node : live) loads[node] = 0;
+      bool moving = false;
+      for (const ShardPlacement& placement : map.placement) {
+        moving = moving || !placement.syncing.empty() || !placement.leaving.empty();
+        for (const auto& node : placement.replicas) {
+          if (live.contains(node)) ++loads[node];
+        }
+      }
+      const auto [idlest, busiest] = std::minmax_element(
+          loads.begin(), loads.end(),
+          [](const auto& a, const auto& b) { return a.second < b.second; });
+      if (moving || (!loads.empty() && busiest->second - idlest->second >= 2)) return true;
+    }
+    kept_.erase(it);
+  }
+  spdlog::info("'{}': the copy kept from before this node joined is not given back: dropped",
+               name);
+  return false;
+}
 
 bool ShardCatchup::StaleLongEnough(const std::string& name) {
   const auto now = Clock::now();
@@ -167,7 +208,10 @@ Json ShardCatchup::Status() const {
   MutexLock lock(&mutex_);
   Json shards = Json::array();
   for (const auto& [key, state] : shards_) shards.push_back(state);
-  return {{"caught_up", caught_up_}, {"dropped", dropped_}, {"shards", std::move(shards)}};
+  return {{"caught_up", caught_up_},
+          {"dropped", dropped_},
+          {"kept", kept_count_},
+          {"shards", std::move(shards)}};
 }
 
 arrow::Result<int> ShardCatchup::PassOnce() {
@@ -189,7 +233,7 @@ arrow::Result<int> ShardCatchup::PassOnce() {
       const ShardPlacement& placement = map.placement[shard];
       ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
       if (!placement.HasReplica(self->node_id)) {
-        if (local->holds(name) && StaleLongEnough(name)) {
+        if (local->holds(name) && !KeptForReturn(name, map, live) && StaleLongEnough(name)) {
           done += DropStaleLogged(map.dataset, shard, name, self->node_id, *local);
         }
         continue;
@@ -243,7 +287,9 @@ arrow::Result<int> ShardCatchup::PassOnce() {
 }
 
 Json ShardCatchup::Copied::ToJson() const {
-  return {{"rows_copied", bulk_rows + before.copied + fenced.copied},
+  return {{"kept_copy", kept ? kept->ToJson() : Json(nullptr)},
+          {"rows_purged", rows_purged},
+          {"rows_copied", bulk_rows + before.copied + fenced.copied},
           {"rows_bulk", bulk_rows},
           {"rows_fenced", fenced.copied},
           {"rows_removed", before.removed + fenced.removed},
@@ -307,6 +353,14 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     return env_.action(*source, kShardDigestAction,
                        ShardDigestBody(map.dataset, shard, buckets, ids_of).dump(), timeout);
   };
+  copy.source_content_digest = [&, buckets = copy.digest_buckets](
+                                   const std::vector<int32_t>* ids_of,
+                                   std::chrono::milliseconds timeout) {
+    return env_.action(
+        *source, kShardDigestAction,
+        ShardDigestBody(map.dataset, shard, buckets, ids_of, kDigestVersionContent).dump(),
+        timeout);
+  };
   copy.source_segments = [&](std::chrono::milliseconds timeout) {
     return ShardSegmentsOf(*source, name, timeout);
   };
@@ -314,11 +368,17 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     return ShardSegmentOf(*source, name, segment, timeout);
   };
 
-  // Pass 1, the bulk of the rows, while the shard's writes go on.
+  // A copy kept from before this node was away: reconciled by content, or purged.
   Copied copied;
-  auto started = Clock::now();
   copy.timeout = env_.bulk_timeout;
-  ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted));
+  if (Kept(name)) ARROW_RETURN_NOT_OK(PlanKept(&copy, &copied));
+
+  // Pass 1, the bulk of the rows, while the shard's writes go on (not for a kept copy: both
+  // reconcile passes copy what differs).
+  auto started = Clock::now();
+  if (!copy.content) {
+    ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted));
+  }
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   // The differences the bulk pass left (rows it stored twice, writes that reached one node
   // only), repaired while the writes go on, so that the fenced pass mostly finds none. A
@@ -353,7 +413,25 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
                  Label(map.dataset, shard), released.status().message(), env_.hold.count());
   }
   ARROW_ASSIGN_OR_RAISE(copied.fenced, std::move(reconciled));
+  Forget(name);
   return copied;
+}
+
+arrow::Status ShardCatchup::PlanKept(ShardCopyEnv* copy, Copied* copied) {
+  ARROW_ASSIGN_OR_RAISE(KeptPlan plan, PlanKeptCopy(*copy));
+  copied->kept = plan;
+  if (plan.keep) {
+    copy->content = true;
+    spdlog::info("{}: the copy kept from before this node was away is reconciled by content "
+                 "({} of {} buckets differ, {} rows here)",
+                 copy->name, plan.buckets_differ, plan.buckets, plan.rows);
+    return arrow::Status::OK();
+  }
+  ARROW_ASSIGN_OR_RAISE(copied->rows_purged, PurgeCopy(*copy));
+  Forget(copy->name);
+  spdlog::info("{}: the copy kept from before this node was away is purged ({} rows): {}",
+               copy->name, copied->rows_purged, plan.reason);
+  return arrow::Status::OK();
 }
 
 arrow::Result<Reconciled> ShardCatchup::ReconcileFenced(const ShardMap& map, int32_t shard,
@@ -417,19 +495,24 @@ int ShardCatchup::DropStaleLogged(const std::string& dataset, int32_t shard,
   return 0;
 }
 
-arrow::Result<int> ShardCatchup::DropStaleBeforeJoining(const std::string& self_id) {
+arrow::Result<int> ShardCatchup::KeepBeforeJoining(const std::string& self_id) {
   const auto local = env_.local();
   if (!local) return 0;
   ARROW_ASSIGN_OR_RAISE(std::vector<ShardMap> maps, env_.maps->All());
-  int dropped = 0;
+  int kept = 0;
+  const auto now = Clock::now();
   for (const ShardMap& map : maps) {
     for (int32_t shard = 0; shard < map.shards; ++shard) {
       ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
       if (map.placement[shard].HasReplica(self_id) || !local->holds(name)) continue;
-      dropped += DropStaleLogged(map.dataset, shard, name, self_id, *local);
+      Record(map.dataset, shard, {{"state", "kept"}});
+      MutexLock lock(&mutex_);
+      kept_[name] = now;
+      ++kept_count_;
+      ++kept;
     }
   }
-  return dropped;
+  return kept;
 }
 
 arrow::Result<bool> ShardCatchup::DropStale(const std::string& dataset, int32_t shard,

@@ -16,10 +16,21 @@
 //     differ and the rows that differ, not the shard's vectors nor its whole id columns. A copy
 //     that fails (its source died, the fence's hold ran out, the map changed) flips nothing; it is
 //     retried at the next pass, from the primary the map names then.
-//   - A shard copy this node holds while the map does not name it a replica (a node back from
-//     a crash after its shards failed over) is stale: it is dropped, under the shard's fence
-//     and after the map was read again from etcd, so that it is never served, nor merged into
-//     a later catch-up.
+//   - A node back on its data dir after its shards failed over (a returning node) keeps the
+//     copies it holds (KeepBeforeJoining): no map names it their replica, so none is served.
+//     While the shard's map is still being balanced (a shard syncing or leaving, or members'
+//     loads 2 or more apart) and within CatchupEnv::return_grace, the copy stays; moves prefer
+//     to give a member the shards it held before (shard_map.h, `former`). When a map names it
+//     a syncing replica of such a shard again, the catch-up compares content digests
+//     (PlanKeptCopy, shard_copy.h): when few buckets differ it skips the bulk pass and both
+//     reconcile passes replace, by content, only the rows that differ (deleted, put again
+//     with another vector, or new while it was away); the shard is served only after the fenced
+//     pass and the flip, as for any catch-up. A primary of a build before content digests, or
+//     a copy too far behind, gets the copy purged and the shard copied afresh.
+//   - A shard copy this node holds while the map does not name it a replica otherwise (a move
+//     took it away, or a kept copy no move gave back) is stale: it is dropped, under the
+//     shard's fence and after the map was read again from etcd, so that it is never served,
+//     nor merged into a later catch-up.
 // One thread per node passes over every shard map at an interval. Thread-safe.
 #pragma once
 
@@ -30,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +82,9 @@ struct CatchupEnv {
   // How long a copy stays after the map stopped naming this node its replica: searches that
   // read the map before it changed may still ask it meanwhile.
   std::chrono::milliseconds drop_grace{6000};
+  // How long at most a returning node keeps a copy no map names it a replica of, waiting for a
+  // move to give the shard back.
+  std::chrono::milliseconds return_grace{600000};
   ShardDeletes* deletes = nullptr;  // the ids deleted lately from this node's shard copies
   // Called as each catch-up ends, with its state as Status() shows it ("state": "caught_up"
   // with what it copied, or "failed"): the metrics. May be empty.
@@ -97,11 +112,11 @@ class ShardCatchup {
   // One pass: catches up every shard this node is syncing for, drops every stale copy. The
   // shards caught up and the copies dropped.
   arrow::Result<int> PassOnce();
-  // Before this node (`self_id`) joins: drops every shard copy it holds that the maps do not
-  // name it a replica of (a node back from a crash), at once: no search asks a node that was
-  // not a member. The copies dropped.
-  arrow::Result<int> DropStaleBeforeJoining(const std::string& self_id);
-  // {"caught_up", "dropped", "shards": [{"dataset", "shard", "state", ...}]} for
+  // Before this node (`self_id`) joins: notes every shard copy it holds that the maps do not
+  // name it a replica of (a node back from a crash) as kept, for a catch-up to reconcile. The
+  // copies kept.
+  arrow::Result<int> KeepBeforeJoining(const std::string& self_id);
+  // {"caught_up", "dropped", "kept", "shards": [{"dataset", "shard", "state", ...}]} for
   // cluster-status.
   Json Status() const;
 
@@ -112,6 +127,8 @@ class ShardCatchup {
     Adopted adopted;    // the segments the bulk pass adopted whole, before its row scan
     Reconciled before;  // the reconcile before the fences
     Reconciled fenced;
+    std::optional<KeptPlan> kept;  // a kept copy: what PlanKeptCopy found
+    int64_t rows_purged = 0;       // a kept copy purged: its rows removed
     double bulk_seconds = 0;
     double fenced_seconds = 0;  // the shard's writes paused on the primary
 
@@ -145,11 +162,23 @@ class ShardCatchup {
   void Record(const std::string& dataset, int32_t shard, Json state);
   // Whether shard dataset `name` was seen stale (not this node's) for env_.drop_grace.
   bool StaleLongEnough(const std::string& name);
+  // Whether `name` is a copy kept from before joining that may still be given back: kept
+  // within env_.return_grace and `map` still moving shards among the `live` members.
+  bool KeptForReturn(const std::string& name, const ShardMap& map,
+                     const std::set<std::string>& live);
+  // Whether `name` is a copy kept from before joining; Forget stops keeping it.
+  bool Kept(const std::string& name) const;
+  void Forget(const std::string& name);
+  // A kept copy's plan (PlanKeptCopy): reconciled by content (copy->content set), or purged.
+  arrow::Status PlanKept(ShardCopyEnv* copy, Copied* copied);
 
   const CatchupEnv env_;
   mutable Mutex mutex_;
   int64_t caught_up_ GUARDED_BY(mutex_) = 0;
   int64_t dropped_ GUARDED_BY(mutex_) = 0;
+  int64_t kept_count_ GUARDED_BY(mutex_) = 0;
+  // The copies kept from before joining, and when.
+  std::map<std::string, std::chrono::steady_clock::time_point> kept_ GUARDED_BY(mutex_);
   std::map<std::pair<std::string, int32_t>, Json> shards_ GUARDED_BY(mutex_);
   std::map<std::string, std::chrono::steady_clock::time_point> stale_since_ GUARDED_BY(mutex_);
   PeriodicThread thread_;  // PassOnce every interval (last: stopped first)

@@ -146,6 +146,14 @@ arrow::Result<std::optional<ScanPart>> OwnIds(const ShardCopyEnv& env) {
   return own.status().WithMessage("reading this node's own copy: ", own.status().message());
 }
 
+// This node's scan of its whole copy (every column); nullopt when it does not hold the dataset.
+arrow::Result<std::optional<ScanPart>> OwnRows(const ShardCopyEnv& env) {
+  auto own = env.own(ScanTicket(env.name), env.timeout);
+  if (own.ok()) return std::optional<ScanPart>(std::move(*own));
+  if (own.status().IsKeyError()) return std::nullopt;
+  return own.status().WithMessage("reading this node's own copy: ", own.status().message());
+}
+
 // The rows of `batch` whose ids `held` does not account for (each id's count taken down by the
 // rows of it that are held already); null when there are none.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> Unheld(
@@ -231,45 +239,135 @@ bool WithoutDigests(const arrow::Status& status) {
              std::string::npos;
 }
 
-// With digests: compares the bucket tables of the primary's copy and of this node's, and reads
-// into `primary` and `own` the ids of the buckets that differ (`done` counts the buckets).
-// False when the env has no digests or too many buckets differ: the caller reads every id.
-arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, SortedIds* primary,
-                                     SortedIds* own) {
-  if (!env.source_digest) return false;
-  const auto started = std::chrono::steady_clock::now();
-  auto answer = env.source_digest(nullptr, env.timeout);
-  if (!answer.ok() && WithoutDigests(answer.status())) return false;
-  ARROW_RETURN_NOT_OK(answer.status());
-  ARROW_ASSIGN_OR_RAISE(BucketTable theirs, BucketTable::FromJson(*answer));
-  if (theirs.buckets() != env.digest_buckets) {
-    return arrow::Status::Invalid("the primary's digest of ", env.name, " has ", theirs.buckets(),
-                                  " buckets, not ", env.digest_buckets);
+// One row of a copy in a bucket that differs, by content: its id's key (ShardDeletes::KeyOf),
+// the id, and its content hash (shard_digest.h, version 2).
+struct ContentRow {
+  std::string key;
+  Json id;
+  uint64_t hash = 0;
+
+  bool operator<(const ContentRow& other) const {
+    return key != other.key ? key < other.key : hash < other.hash;
   }
-  done->source_table_seconds = answer->value("seconds", 0.0);
+};
+
+// `ids` and `hashes` (JSON arrays of a version 2 ids_of answer, or of IdsInBuckets), sorted.
+arrow::Result<std::vector<ContentRow>> SortContentRows(const Json& ids, const Json& hashes) {
+  if (!ids.is_array() || !hashes.is_array() || ids.size() != hashes.size()) {
+    return arrow::Status::Invalid("a shard digest's ids and hashes are not arrays of one length");
+  }
+  std::vector<ContentRow> rows;
+  rows.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!hashes[i].is_number_integer() || !(ids[i].is_string() || ids[i].is_number_integer())) {
+      return arrow::Status::Invalid("a shard digest's row is malformed: ",
+                                    JsonForMessage(ids[i]), " ", JsonForMessage(hashes[i]));
+    }
+    const uint64_t hash = hashes[i].is_number_unsigned()
+                              ? hashes[i].get<uint64_t>()
+                              : static_cast<uint64_t>(hashes[i].get<int64_t>());
+    rows.push_back({ShardDeletes::KeyOf(ids[i]), ids[i], hash});
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+// Calls `differ(key, id, primary_rows, own_rows)` for every id whose rows' content hashes in
+// the sorted `primary` and `own` differ (as multisets); the distinct ids of `primary`.
+template <class Differ>
+int64_t ContentDifferences(const std::vector<ContentRow>& primary,
+                           const std::vector<ContentRow>& own, const Differ& differ) {
+  int64_t distinct = 0;
+  size_t i = 0;
+  size_t j = 0;
+  while (i < primary.size() || j < own.size()) {
+    const ContentRow& first = j == own.size() || (i < primary.size() && primary[i].key < own[j].key)
+                                  ? primary[i]
+                                  : own[j];
+    const std::string key = first.key;
+    const Json id = first.id;
+    std::vector<uint64_t> theirs;
+    std::vector<uint64_t> ours;
+    for (; i < primary.size() && primary[i].key == key; ++i) theirs.push_back(primary[i].hash);
+    for (; j < own.size() && own[j].key == key; ++j) ours.push_back(own[j].hash);
+    distinct += !theirs.empty();
+    if (theirs != ours) {
+      differ(key, id, static_cast<int64_t>(theirs.size()), static_cast<int64_t>(ours.size()));
+    }
+  }
+  return distinct;
+}
+
+// The two copies' bucket tables (version 1 or 2, env.content) and the buckets that differ.
+struct TableComparison {
+  std::vector<int32_t> differing;
+  int64_t own_rows = 0;
+};
+arrow::Result<TableComparison> CompareTables(const ShardCopyEnv& env, Reconciled* done,
+                                             const Json& answer) {
   const auto own_started = std::chrono::steady_clock::now();
-  BucketTable ours(env.digest_buckets);
-  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
+  ARROW_ASSIGN_OR_RAISE(BucketTable theirs, BucketTable::FromJson(answer));
+  const int32_t version = env.content ? kDigestVersionContent : kDigestVersionIds;
+  if (theirs.buckets() != env.digest_buckets || theirs.version() != version) {
+    return arrow::Status::Invalid("the primary's digest of ", env.name, " has ", theirs.buckets(),
+                                  " buckets of version ", theirs.version(), ", not ",
+                                  env.digest_buckets, " of version ", version);
+  }
+  done->source_table_seconds = answer.value("seconds", 0.0);
+  BucketTable ours(env.digest_buckets, version);
+  ARROW_ASSIGN_OR_RAISE(auto own_scan, env.content ? OwnRows(env) : OwnIds(env));
   if (own_scan) ARROW_RETURN_NOT_OK(ours.AddAll(*own_scan->reader));
   done->own_table_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - own_started).count();
-  const std::vector<int32_t> differing = theirs.Differing(ours);
+  TableComparison compared{theirs.Differing(ours), ours.rows()};
   done->buckets = env.digest_buckets;
-  done->buckets_differ = static_cast<int32_t>(differing.size());
+  done->buckets_differ = static_cast<int32_t>(compared.differing.size());
+  return compared;
+}
+
+// With digests: compares the bucket tables of the primary's copy and of this node's, and reads
+// into `primary` and `own` the ids of the buckets that differ (`done` counts the buckets); with
+// env.content, into `primary_rows` and `own_rows` their rows' content hashes too.
+// False when the env has no digests or too many buckets differ: the caller reads every id
+// (never with env.content: every differing bucket is read).
+arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, SortedIds* primary,
+                                     SortedIds* own, std::vector<ContentRow>* primary_rows,
+                                     std::vector<ContentRow>* own_rows) {
+  const auto& digest = env.content ? env.source_content_digest : env.source_digest;
+  if (!digest) {
+    if (env.content) return arrow::Status::Invalid("a content reconcile without content digests");
+    return false;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto answer = digest(nullptr, env.timeout);
+  if (!env.content && !answer.ok() && WithoutDigests(answer.status())) return false;
+  ARROW_RETURN_NOT_OK(answer.status());
+  ARROW_ASSIGN_OR_RAISE(TableComparison compared, CompareTables(env, done, *answer));
+  const std::vector<int32_t>& differing = compared.differing;
   done->digest_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (differing.size() > static_cast<size_t>(env.digest_buckets / kMostDifferingShare)) {
+  if (!env.content &&
+      differing.size() > static_cast<size_t>(env.digest_buckets / kMostDifferingShare)) {
     return false;
   }
   if (differing.empty()) return true;
-  ARROW_ASSIGN_OR_RAISE(Json ids, env.source_digest(&differing, env.timeout));
+  ARROW_ASSIGN_OR_RAISE(Json ids, digest(&differing, env.timeout));
+  const std::set<int32_t> buckets(differing.begin(), differing.end());
+  ARROW_ASSIGN_OR_RAISE(auto own_scan, env.content ? OwnRows(env) : OwnIds(env));
+  if (env.content) {
+    ARROW_ASSIGN_OR_RAISE(*primary_rows,
+                          SortContentRows(ids.value("ids", Json()), ids.value("hashes", Json())));
+    if (own_scan) {
+      ARROW_ASSIGN_OR_RAISE(BucketIds mine, IdsInBuckets(*own_scan->reader, buckets,
+                                                         env.digest_buckets, kDigestVersionContent));
+      ARROW_ASSIGN_OR_RAISE(*own_rows, SortContentRows(Json(mine.ids), Json(mine.hashes)));
+    }
+    return true;
+  }
   ARROW_ASSIGN_OR_RAISE(*primary, SortJsonIds(ids.value("type", Json()), ids.value("ids", Json())));
-  ARROW_ASSIGN_OR_RAISE(own_scan, OwnIds(env));
   if (own_scan) {
-    ARROW_ASSIGN_OR_RAISE(
-        BucketIds mine,
-        IdsInBuckets(*own_scan->reader, std::set<int32_t>(differing.begin(), differing.end()),
-                     env.digest_buckets));
+    ARROW_ASSIGN_OR_RAISE(BucketIds mine,
+                          IdsInBuckets(*own_scan->reader, buckets, env.digest_buckets));
     ARROW_ASSIGN_OR_RAISE(*own, SortJsonIds(mine.type ? Json(*mine.type) : Json(), mine.ids));
   }
   return true;
@@ -420,7 +518,10 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
   Reconciled done;
   SortedIds primary;
   SortedIds own;
-  ARROW_ASSIGN_OR_RAISE(bool by_digest, ReadDifferingIds(env, &done, &primary, &own));
+  std::vector<ContentRow> primary_rows;
+  std::vector<ContentRow> own_rows;
+  ARROW_ASSIGN_OR_RAISE(bool by_digest, ReadDifferingIds(env, &done, &primary, &own,
+                                                         &primary_rows, &own_rows));
   if (!by_digest) {
     ARROW_ASSIGN_OR_RAISE(ScanPart primary_scan,
                           env.source(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout));
@@ -430,7 +531,8 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
       ARROW_ASSIGN_OR_RAISE(own, ReadSortedIds(*own_scan->reader));
     }
   }
-  done.ids_read = primary.size() + own.size();
+  done.ids_read = primary.size() + own.size() +
+                  static_cast<int64_t>(primary_rows.size() + own_rows.size());
   const auto type = primary.type ? primary.type : own.type;
   if (primary.type && own.type && *primary.type != *own.type) {
     return arrow::Status::Invalid("the ids of ", env.name, " are of another type here than on ",
@@ -445,7 +547,13 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
     if (own_rows > 0) remove.push_back(id);
     if (primary_rows > 0) copy.push_back(std::move(id));
   };
-  if (type == arrow::Type::STRING) {
+  if (env.content) {
+    done.ids = ContentDifferences(
+        primary_rows, own_rows,
+        [&](const std::string& key, const Json& id, int64_t primary_count, int64_t own_count) {
+          replace(key, id, primary_count, own_count);
+        });
+  } else if (type == arrow::Type::STRING) {
     done.ids = Differences(primary.strings, own.strings,
                            [&](const std::string& key, int64_t primary_rows, int64_t own_rows) {
                              replace(key, key, primary_rows, own_rows);
@@ -496,6 +604,69 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
   if (schema) ARROW_RETURN_NOT_OK(sink->Finish(*schema));
   done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return done;
+}
+
+Json KeptPlan::ToJson() const {
+  return {{"kept", keep},
+          {"buckets", buckets},
+          {"buckets_differ", buckets_differ},
+          {"rows", rows},
+          {"seconds", seconds},
+          {"reason", reason}};
+}
+
+arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env) {
+  const auto started = std::chrono::steady_clock::now();
+  KeptPlan plan;
+  if (!env.source_content_digest) {
+    plan.reason = "this node compares no content digests";
+    return plan;
+  }
+  auto answer = env.source_content_digest(nullptr, env.timeout);
+  if (!answer.ok() && (WithoutDigests(answer.status()) ||
+                       IsWithoutContentDigests(answer.status()))) {
+    plan.reason = "the primary has no content digests (" + answer.status().message() + ")";
+    return plan;
+  }
+  ARROW_RETURN_NOT_OK(answer.status());
+  ShardCopyEnv content = env;
+  content.content = true;
+  Reconciled compared;
+  ARROW_ASSIGN_OR_RAISE(TableComparison tables, CompareTables(content, &compared, *answer));
+  plan.buckets = compared.buckets;
+  plan.buckets_differ = compared.buckets_differ;
+  plan.rows = tables.own_rows;
+  plan.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (plan.buckets_differ > plan.buckets / kMostDifferingShareToKeep) {
+    plan.reason = "too far behind: " + std::to_string(plan.buckets_differ) + " of " +
+                  std::to_string(plan.buckets) + " buckets differ";
+    return plan;
+  }
+  plan.keep = true;
+  return plan;
+}
+
+arrow::Result<int64_t> PurgeCopy(const ShardCopyEnv& env) {
+  if (!env.local.remove) {
+    return arrow::Status::NotImplemented("this node cannot delete rows of ", env.name);
+  }
+  WriterLock gate(env.fence->gate());
+  ARROW_ASSIGN_OR_RAISE(auto own, OwnIds(env));
+  if (!own) return 0;
+  std::vector<Json> ids;
+  ARROW_RETURN_NOT_OK(ForEachId(*own->reader, [&](const arrow::Array& column, int64_t row) {
+    ids.push_back(IdJson(column, row));
+    return arrow::Status::OK();
+  }));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  int64_t removed = 0;
+  for (const Json& chunk : Chunks(ids)) {
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, env.local.remove(env.name, chunk));
+    removed += rows;
+  }
+  return removed;
 }
 
 }  // namespace arbalest

@@ -32,6 +32,9 @@
 // (its active one, those still waiting for the index). A primary of a build before segment
 // shipping (the action unknown, or refused to the cluster token), or any failure to fetch or
 // adopt a segment, leaves the remaining rows to the row scan, as before.
+// A returning node's kept copy (PlanKeptCopy) skips the bulk pass: both reconcile passes compare
+// content digests (env.content), so a row deleted and put again with another vector while it
+// was away is replaced, and only the rows that differ are copied.
 // Cost under the fences: two bucket tables (a scan of the id column on each node, 16 bytes per
 // bucket over the network), the ids of the buckets that differ, and the rows that differ.
 #pragma once
@@ -71,6 +74,12 @@ struct ShardCopyEnv {
   std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
       source_digest;
   int32_t digest_buckets = kDigestBuckets;
+  // The same with content digests (version 2, shard_digest.h): the tables sum each row's content
+  // hash, and the ids of the buckets that differ come with their rows' content hashes. Used, for
+  // every table and id, when `content` is set (a returning node's kept copy, PlanKeptCopy).
+  std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
+      source_content_digest;
+  bool content = false;
   // The primary's sealed, fully linked segments of the shard (its kShardSegmentsAction answer)
   // and one of them (its shard_segment ticket), within the timeout given. Null: the bulk pass
   // copies rows only.
@@ -112,7 +121,41 @@ struct Reconciled {
   Json ToJson() const;
 };
 
-// Reconcile; `fenced`: the caller holds both fences.
+// Reconcile; `fenced`: the caller holds both fences. With env.content, the comparison is by
+// content digests: within the buckets that differ, an id is replaced when the multiset of its
+// rows' content hashes differs between the copies (a row deleted and put again with another
+// vector while this node was away), not only when their counts do; every bucket that differs
+// is read, however many (no fallback to the id columns, which cannot see content).
 arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced = true);
+
+// What to do with a copy of the shard that this node kept from before it was away (a returning
+// node, shard_catchup.h): keep it and reconcile it by content digests, or purge it and copy the
+// shard afresh as a new replica would.
+struct KeptPlan {
+  bool keep = false;
+  int32_t buckets = 0;         // buckets compared (0: no content digest from the primary)
+  int32_t buckets_differ = 0;  // of them, those whose content digests differ
+  int64_t rows = 0;            // rows of this node's copy
+  double seconds = 0;          // both tables, computed and exchanged
+  std::string reason;          // why the copy is purged; empty when kept
+
+  Json ToJson() const;
+};
+
+// Past buckets / kMostDifferingShareToKeep content digests that differ, a kept copy is purged
+// (too far behind: the primary's segment files are copied, with their graphs, instead).
+inline constexpr int32_t kMostDifferingShareToKeep = 2;
+
+// Compares the content digests of the primary's copy and this node's (env.source_content_digest):
+// keep when the primary answers version 2 and at most 1/kMostDifferingShareToKeep of the
+// buckets differ; purge when the primary is of a build before content digests (its id digest
+// cannot see a row put again with another vector) or too much differs. Other failures are
+// returned.
+arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env);
+
+// Removes every row of this node's copy (under the shard's gate), so that the catch-up copies
+// the shard as it would to a new replica; the writes this node received as a syncing replica
+// meanwhile are copied again from the primary. The rows removed.
+arrow::Result<int64_t> PurgeCopy(const ShardCopyEnv& env);
 
 }  // namespace arbalest

@@ -1,9 +1,11 @@
 #include "cluster/shard_digest.h"
 
 #include <arrow/array.h>
+#include <arrow/scalar.h>
 #include <arrow/status.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -56,15 +58,79 @@ arrow::Status ForEachIdColumn(arrow::RecordBatchReader& reader, const Each& each
   }
 }
 
-Json IdJson(const arrow::Array& ids, int64_t row) {
-  switch (ids.type_id()) {
-    case arrow::Type::INT64:
-      return static_cast<const arrow::Int64Array&>(ids).Value(row);
-    case arrow::Type::UINT64:
-      return static_cast<const arrow::UInt64Array&>(ids).Value(row);
-    default:
-      return std::string(static_cast<const arrow::StringArray&>(ids).GetView(row));
+constexpr uint64_t kNullHash = 0x6e756c6c2d726f77ULL;  // a null value's
+
+uint64_t Mix(uint64_t a, uint64_t b) {
+  const uint64_t both[2] = {a, b};
+  return XXH3_64bits(both, sizeof(both));
+}
+
+uint64_t HashOf(const void* bytes, size_t size) { return XXH3_64bits(bytes, size); }
+
+// The bytes of element `index` of the fixed-width values `data` (its offset applied); null when
+// its type's width is not whole bytes (booleans).
+const uint8_t* FixedBytes(const arrow::ArrayData& data, int64_t index, int* width) {
+  const auto* fixed = dynamic_cast<const arrow::FixedWidthType*>(data.type.get());
+  if (!fixed || fixed->bit_width() % 8 != 0 || data.buffers.size() < 2 || !data.buffers[1]) {
+    return nullptr;
   }
+  *width = fixed->bit_width() / 8;
+  return data.buffers[1]->data() + (data.offset + index) * *width;
+}
+
+// The hash of `length` elements of `values` from `start` (a list's), by their bytes when they
+// are fixed-width without nulls, else element by element.
+uint64_t HashElements(const arrow::Array& values, int64_t start, int64_t length);
+
+// The hash of the value at `row` of `column`.
+uint64_t HashValue(const arrow::Array& column, int64_t row) {
+  if (column.IsNull(row)) return kNullHash;
+  switch (column.type_id()) {
+    case arrow::Type::BOOL:
+      return static_cast<const arrow::BooleanArray&>(column).Value(row) ? 1 : 2;
+    case arrow::Type::STRING:
+    case arrow::Type::BINARY: {
+      const std::string_view bytes = static_cast<const arrow::BinaryArray&>(column).GetView(row);
+      return HashOf(bytes.data(), bytes.size());
+    }
+    case arrow::Type::LARGE_STRING:
+    case arrow::Type::LARGE_BINARY: {
+      const std::string_view bytes =
+          static_cast<const arrow::LargeBinaryArray&>(column).GetView(row);
+      return HashOf(bytes.data(), bytes.size());
+    }
+    case arrow::Type::FIXED_SIZE_LIST: {
+      const auto& list = static_cast<const arrow::FixedSizeListArray&>(column);
+      return HashElements(*list.values(), list.value_offset(row), list.value_length(row));
+    }
+    case arrow::Type::LIST: {
+      const auto& list = static_cast<const arrow::ListArray&>(column);
+      return HashElements(*list.values(), list.value_offset(row), list.value_length(row));
+    }
+    case arrow::Type::LARGE_LIST: {
+      const auto& list = static_cast<const arrow::LargeListArray&>(column);
+      return HashElements(*list.values(), list.value_offset(row), list.value_length(row));
+    }
+    default:
+      break;
+  }
+  int width = 0;
+  if (const uint8_t* bytes = FixedBytes(*column.data(), row, &width)) return HashOf(bytes, width);
+  // Any other type (structs, maps, dictionaries): its value's text, slower but exact enough.
+  auto scalar = column.GetScalar(row);
+  const std::string text = scalar.ok() ? (*scalar)->ToString() : std::string();
+  return HashOf(text.data(), text.size());
+}
+
+uint64_t HashElements(const arrow::Array& values, int64_t start, int64_t length) {
+  int width = 0;
+  const uint8_t* bytes = FixedBytes(*values.data(), start, &width);
+  if (bytes && (values.null_count() == 0)) {
+    return Mix(static_cast<uint64_t>(length), HashOf(bytes, static_cast<size_t>(length * width)));
+  }
+  uint64_t hash = static_cast<uint64_t>(length);
+  for (int64_t i = 0; i < length; ++i) hash = Mix(hash, HashValue(values, start + i));
+  return hash;
 }
 
 arrow::Status CheckBuckets(int64_t buckets) {
@@ -76,6 +142,17 @@ arrow::Status CheckBuckets(int64_t buckets) {
 }
 
 }  // namespace
+
+Json IdJson(const arrow::Array& ids, int64_t row) {
+  switch (ids.type_id()) {
+    case arrow::Type::INT64:
+      return static_cast<const arrow::Int64Array&>(ids).Value(row);
+    case arrow::Type::UINT64:
+      return static_cast<const arrow::UInt64Array&>(ids).Value(row);
+    default:
+      return std::string(static_cast<const arrow::StringArray&>(ids).GetView(row));
+  }
+}
 
 arrow::Result<IdHash> HashId(const arrow::Array& ids, int64_t row, int32_t buckets) {
   switch (ids.type_id()) {
@@ -93,14 +170,58 @@ arrow::Result<IdHash> HashId(const arrow::Array& ids, int64_t row, int32_t bucke
   }
 }
 
-BucketTable::BucketTable(int32_t buckets) : counts_(buckets, 0), sums_(buckets, 0) {}
+arrow::Result<std::vector<IdHash>> RowDigests(const arrow::RecordBatch& batch, int32_t buckets) {
+  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
+  std::vector<IdHash> rows(static_cast<size_t>(batch.num_rows()));
+  for (int64_t row = 0; row < batch.num_rows(); ++row) {
+    ARROW_ASSIGN_OR_RAISE(rows[row], HashId(*ids, row, buckets));
+  }
+  // The other columns in the order of their names, each name mixed in, so that two copies
+  // whose columns are stored in another order agree.
+  std::vector<int> columns;
+  for (int i = 0; i < batch.num_columns(); ++i) {
+    if (batch.schema()->field(i)->name() != "id") columns.push_back(i);
+  }
+  std::sort(columns.begin(), columns.end(), [&](int a, int b) {
+    return batch.schema()->field(a)->name() < batch.schema()->field(b)->name();
+  });
+  for (int i : columns) {
+    const std::string& name = batch.schema()->field(i)->name();
+    const uint64_t name_hash = HashOf(name.data(), name.size());
+    const arrow::Array& column = *batch.column(i);
+    for (int64_t row = 0; row < batch.num_rows(); ++row) {
+      rows[row].digest = Mix(rows[row].digest ^ name_hash, HashValue(column, row));
+    }
+  }
+  return rows;
+}
 
-arrow::Status BucketTable::Add(const arrow::Array& ids) {
+BucketTable::BucketTable(int32_t buckets, int32_t version)
+    : version_(version), counts_(buckets, 0), sums_(buckets, 0) {}
+
+arrow::Status BucketTable::NoteType(const arrow::Array& ids) {
   ARROW_ASSIGN_OR_RAISE(std::string type, TypeName(ids));
   if (type_ && *type_ != type) {
     return arrow::Status::Invalid("ids of type ", type, " after ids of type ", *type_);
   }
   type_ = type;
+  return arrow::Status::OK();
+}
+
+arrow::Status BucketTable::AddRows(const arrow::RecordBatch& batch) {
+  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
+  ARROW_RETURN_NOT_OK(NoteType(*ids));
+  ARROW_ASSIGN_OR_RAISE(std::vector<IdHash> rows, RowDigests(batch, buckets()));
+  for (const IdHash& row : rows) {
+    ++counts_[row.bucket];
+    sums_[row.bucket] += row.digest;  // modulo 2^64
+  }
+  rows_ += batch.num_rows();
+  return arrow::Status::OK();
+}
+
+arrow::Status BucketTable::Add(const arrow::Array& ids) {
+  ARROW_RETURN_NOT_OK(NoteType(ids));
   const int32_t buckets = this->buckets();
   for (int64_t row = 0; row < ids.length(); ++row) {
     ARROW_ASSIGN_OR_RAISE(IdHash hash, HashId(ids, row, buckets));
@@ -112,7 +233,15 @@ arrow::Status BucketTable::Add(const arrow::Array& ids) {
 }
 
 arrow::Status BucketTable::AddAll(arrow::RecordBatchReader& reader) {
-  return ForEachIdColumn(reader, [this](const arrow::Array& ids) { return Add(ids); });
+  if (version_ == kDigestVersionIds) {
+    return ForEachIdColumn(reader, [this](const arrow::Array& ids) { return Add(ids); });
+  }
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+    if (!batch) return arrow::Status::OK();
+    ARROW_RETURN_NOT_OK(AddRows(*batch));
+  }
 }
 
 std::vector<int32_t> BucketTable::Differing(const BucketTable& other) const {
@@ -126,7 +255,8 @@ std::vector<int32_t> BucketTable::Differing(const BucketTable& other) const {
 }
 
 Json BucketTable::ToJson() const {
-  return {{"buckets", buckets()},
+  return {{"version", version_},
+          {"buckets", buckets()},
           {"rows", rows_},
           {"type", type_ ? Json(*type_) : Json(nullptr)},
           {"counts", counts_},
@@ -149,7 +279,11 @@ arrow::Result<BucketTable> BucketTable::FromJson(const Json& json) {
   if (counts.size() != static_cast<size_t>(buckets) || sums.size() != counts.size()) {
     return invalid();
   }
-  BucketTable table(static_cast<int32_t>(buckets));
+  const Json version = json.value("version", Json(kDigestVersionIds));
+  if (version != Json(kDigestVersionIds) && version != Json(kDigestVersionContent)) {
+    return invalid();
+  }
+  BucketTable table(static_cast<int32_t>(buckets), version.get<int32_t>());
   for (int32_t bucket = 0; bucket < table.buckets(); ++bucket) {
     if (!counts[bucket].is_number_integer() || !sums[bucket].is_number_integer()) {
       return invalid();
@@ -167,8 +301,24 @@ arrow::Result<BucketTable> BucketTable::FromJson(const Json& json) {
 }
 
 arrow::Result<BucketIds> IdsInBuckets(arrow::RecordBatchReader& reader,
-                                      const std::set<int32_t>& buckets, int32_t of) {
+                                      const std::set<int32_t>& buckets, int32_t of,
+                                      int32_t version) {
   BucketIds found;
+  if (version == kDigestVersionContent) {
+    while (true) {
+      std::shared_ptr<arrow::RecordBatch> batch;
+      ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+      if (!batch) return found;
+      ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+      ARROW_ASSIGN_OR_RAISE(found.type, TypeName(*ids));
+      ARROW_ASSIGN_OR_RAISE(std::vector<IdHash> rows, RowDigests(*batch, of));
+      for (int64_t row = 0; row < batch->num_rows(); ++row) {
+        if (!buckets.contains(rows[row].bucket)) continue;
+        found.ids.push_back(IdJson(*ids, row));
+        found.hashes.push_back(rows[row].digest);
+      }
+    }
+  }
   ARROW_RETURN_NOT_OK(ForEachIdColumn(reader, [&](const arrow::Array& ids) -> arrow::Status {
     ARROW_ASSIGN_OR_RAISE(found.type, TypeName(ids));
     for (int64_t row = 0; row < ids.length(); ++row) {
@@ -182,8 +332,8 @@ arrow::Result<BucketIds> IdsInBuckets(arrow::RecordBatchReader& reader,
 
 arrow::Result<ShardDigestRequest> ParseShardDigestRequest(std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(Json json, ParseJsonObject(body, kShardDigestAction));
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(json, {"dataset", "shard", "buckets", "ids_of", "local_only"},
-                                     kShardDigestAction));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(
+      json, {"dataset", "shard", "buckets", "ids_of", "version", "local_only"}, kShardDigestAction));
   if (!json.contains("dataset") || !json["dataset"].is_string() || !json.contains("shard") ||
       !json["shard"].is_number_integer()) {
     return arrow::Status::Invalid(kShardDigestAction, " needs dataset (a string) and shard (an ",
@@ -200,6 +350,15 @@ arrow::Result<ShardDigestRequest> ParseShardDigestRequest(std::string_view body)
   if (buckets) {
     ARROW_RETURN_NOT_OK(CheckBuckets(*buckets));
     request.buckets = static_cast<int32_t>(*buckets);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto version, GetOptionalInt(json, "version", kShardDigestAction));
+  if (version) {
+    if (*version != kDigestVersionIds && *version != kDigestVersionContent) {
+      return arrow::Status::Invalid(kShardDigestAction, ": version must be ", kDigestVersionIds,
+                                    " (ids) or ", kDigestVersionContent, " (content), got ",
+                                    *version);
+    }
+    request.version = static_cast<int32_t>(*version);
   }
   if (json.contains("ids_of")) {
     const Json& ids_of = json["ids_of"];
@@ -221,23 +380,32 @@ arrow::Result<ShardDigestRequest> ParseShardDigestRequest(std::string_view body)
 }
 
 Json ShardDigestBody(const std::string& dataset, int32_t shard, int32_t buckets,
-                     const std::vector<int32_t>* ids_of) {
+                     const std::vector<int32_t>* ids_of, int32_t version) {
   Json body{{"dataset", dataset}, {"shard", shard}, {"buckets", buckets}, {"local_only", true}};
   if (ids_of) body["ids_of"] = *ids_of;
+  if (version != kDigestVersionIds) body["version"] = version;
   return body;
 }
 
+bool IsWithoutContentDigests(const arrow::Status& status) {
+  return status.IsInvalid() &&
+         status.message().find("unknown key 'version'") != std::string::npos;
+}
+
 arrow::Result<Json> AnswerShardDigest(const ShardDigestRequest& request,
-                                      arrow::RecordBatchReader& ids) {
+                                      arrow::RecordBatchReader& rows) {
   const auto started = std::chrono::steady_clock::now();
   Json answer;
   if (request.ids_of) {
-    ARROW_ASSIGN_OR_RAISE(BucketIds found, IdsInBuckets(ids, *request.ids_of, request.buckets));
-    answer = {{"type", found.type ? Json(*found.type) : Json(nullptr)},
+    ARROW_ASSIGN_OR_RAISE(BucketIds found,
+                          IdsInBuckets(rows, *request.ids_of, request.buckets, request.version));
+    answer = {{"version", request.version},
+              {"type", found.type ? Json(*found.type) : Json(nullptr)},
               {"ids", std::move(found.ids)}};
+    if (request.version == kDigestVersionContent) answer["hashes"] = std::move(found.hashes);
   } else {
-    BucketTable table(request.buckets);
-    ARROW_RETURN_NOT_OK(table.AddAll(ids));
+    BucketTable table(request.buckets, request.version);
+    ARROW_RETURN_NOT_OK(table.AddAll(rows));
     answer = table.ToJson();
   }
   answer["seconds"] =

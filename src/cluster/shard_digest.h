@@ -7,9 +7,24 @@
 //     modulo 2^64, of their ids' hashes (the hash's high 64 bits): the same for two copies that
 //     hold the same multiset of ids there, in any order; a row missing, extra or duplicated
 //     changes its bucket's count (a xor of hashes would miss a duplicated row).
+//   - Version 2 (kDigestVersionContent, "content digests") sums, instead of the id's hash, a
+//     hash of the whole row: the id's hash mixed, column by column in the order of the columns'
+//     names (not their physical order), with a hash of each other column's value (XXH3 of its
+//     bytes: a vector's elements, a string's bytes, a number's; a fixed marker for a null).
+//     Two copies that hold the same rows agree in any row order; an id deleted and put again
+//     with another vector (same ids, same count) changes its bucket. A returning node's kept
+//     copy of a shard needs these (shard_copy.h, PlanKeptCopy); a catch-up of a new replica
+//     compares ids only (its rows all came from the primary or as writes), as version 1.
 //   - Action kShardDigestAction, between cluster nodes: the bucket table of this node's copy of
-//     a shard, or the ids of this copy in some buckets.
-// The table scans the copy's id column (in memory); it holds 16 bytes per bucket, never the ids.
+//     a shard, or the ids of this copy in some buckets (with version 2, each row's content hash
+//     too). The request's "version" (default 1) picks the digest; a node of a build before
+//     content digests refuses the key ("unknown key 'version'"): the caller treats that as a
+//     primary without content digests (IsWithoutContentDigests).
+// The table scans the copy (version 1: its id column; version 2: every column) in memory,
+// hashing each row once per request; it holds 16 bytes per bucket, never the ids. Cost measured
+// in docs/benchmarks.md ("Returning node"): the rows are hashed on each request, not cached per
+// sealed segment (a cache of each sealed segment's row hashes, summed over its live rows, is
+// the next step if the scan shows in a catch-up's pause).
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -32,6 +47,10 @@ inline constexpr const char* kShardDigestAction = "shard-digest";
 inline constexpr int32_t kDigestBuckets = 4096;
 inline constexpr int32_t kMaxDigestBuckets = 1 << 20;
 
+// The digests a request may ask for: of the ids only, or of the rows' contents.
+inline constexpr int32_t kDigestVersionIds = 1;
+inline constexpr int32_t kDigestVersionContent = 2;
+
 // The bucket (in [0, buckets)) of the id at `row` of `ids` (int64, uint64 or utf8, no nulls),
 // and the hash the bucket's digest sums.
 struct IdHash {
@@ -40,14 +59,26 @@ struct IdHash {
 };
 arrow::Result<IdHash> HashId(const arrow::Array& ids, int64_t row, int32_t buckets);
 
+// The id at `row` of `ids` (int64, uint64 or utf8) as JSON: a number or a string.
+Json IdJson(const arrow::Array& ids, int64_t row);
+
+// The bucket of every row of `batch` (by its column "id") and, as `digest`, the hash of its
+// content (the id and every other column, version 2). Invalid for a batch without ids or with
+// a null id.
+arrow::Result<std::vector<IdHash>> RowDigests(const arrow::RecordBatch& batch, int32_t buckets);
+
 class BucketTable {
  public:
-  explicit BucketTable(int32_t buckets = kDigestBuckets);
+  explicit BucketTable(int32_t buckets = kDigestBuckets, int32_t version = kDigestVersionIds);
 
-  // Adds every id of `ids`.
+  // Adds every id of `ids` (a table of version 1).
   arrow::Status Add(const arrow::Array& ids);
-  // Adds every id of the column "id" of every batch of `reader`.
+  // Adds every row of `batch` by its content (a table of version 2).
+  arrow::Status AddRows(const arrow::RecordBatch& batch);
+  // Adds every row of every batch of `reader`: its id (version 1) or its content (version 2).
   arrow::Status AddAll(arrow::RecordBatchReader& reader);
+
+  int32_t version() const { return version_; }
 
   int32_t buckets() const { return static_cast<int32_t>(counts_.size()); }
   int64_t rows() const { return rows_; }
@@ -59,11 +90,15 @@ class BucketTable {
   // The buckets whose count or sum differ from `other`'s (of as many buckets), ascending.
   std::vector<int32_t> Differing(const BucketTable& other) const;
 
-  // {"buckets", "rows", "type" (null when empty), "counts": [...], "sums": [...]}.
+  // {"version", "buckets", "rows", "type" (null when empty), "counts": [...], "sums": [...]}.
   Json ToJson() const;
+  // A table without "version" is of version 1 (a node of a build before content digests).
   static arrow::Result<BucketTable> FromJson(const Json& json);
 
  private:
+  arrow::Status NoteType(const arrow::Array& ids);
+
+  int32_t version_ = kDigestVersionIds;
   std::vector<int64_t> counts_;
   std::vector<uint64_t> sums_;
   int64_t rows_ = 0;
@@ -72,30 +107,41 @@ class BucketTable {
 
 // The ids of every batch's column "id" in `reader` that fall in `buckets` (of `of` buckets), as
 // JSON (numbers or strings), with their Arrow type ("int64", "uint64", "string"; nullopt when
-// `reader` yields none).
+// `reader` yields none); with version 2, each row's content hash (RowDigests) too, in the same
+// order.
 struct BucketIds {
   std::optional<std::string> type;
   std::vector<Json> ids;
+  std::vector<uint64_t> hashes;  // version 2 only
 };
 arrow::Result<BucketIds> IdsInBuckets(arrow::RecordBatchReader& reader,
-                                      const std::set<int32_t>& buckets, int32_t of);
+                                      const std::set<int32_t>& buckets, int32_t of,
+                                      int32_t version = kDigestVersionIds);
 
 // A kShardDigestAction request: {"dataset" (the logical name), "shard", "buckets" (default
 // kDigestBuckets), "ids_of": [bucket, ...] (optional: the ids of those buckets instead of the
-// table), "local_only": true (optional; the digest is always this node's copy)}.
+// table), "version": 1 or 2 (optional, default 1: kDigestVersionIds or kDigestVersionContent),
+// "local_only": true (optional; the digest is always this node's copy)}.
 struct ShardDigestRequest {
   std::string dataset;
   int32_t shard = 0;
   int32_t buckets = kDigestBuckets;
+  int32_t version = kDigestVersionIds;
   std::optional<std::set<int32_t>> ids_of;
 };
 arrow::Result<ShardDigestRequest> ParseShardDigestRequest(std::string_view body);
+// The body of a request; "version" only when not 1, so that a node of a build before content
+// digests answers version 1 requests as before.
 Json ShardDigestBody(const std::string& dataset, int32_t shard, int32_t buckets,
-                     const std::vector<int32_t>* ids_of);
+                     const std::vector<int32_t>* ids_of, int32_t version = kDigestVersionIds);
 
-// The answer to `request` from this node's copy, whose id column `ids` reads: the table's
-// ToJson, or {"type", "ids": [...]} for ids_of; each with "seconds" (the time it took here).
+// Whether a primary refused a version 2 request as a node of a build before content digests.
+bool IsWithoutContentDigests(const arrow::Status& status);
+
+// The answer to `request` from this node's copy, which `rows` reads (version 1: at least its
+// id column; version 2: every column): the table's ToJson, or {"version", "type", "ids": [...]}
+// (and "hashes": [...] with version 2) for ids_of; each with "seconds" (the time it took here).
 arrow::Result<Json> AnswerShardDigest(const ShardDigestRequest& request,
-                                      arrow::RecordBatchReader& ids);
+                                      arrow::RecordBatchReader& rows);
 
 }  // namespace arbalest

@@ -78,6 +78,7 @@ Json ShardMap::ToJson() const {
                            {"epoch", shard.epoch},
                            {"syncing", shard.syncing},
                            {"leaving", shard.leaving}});
+    if (!shard.former.empty()) shards_json.back()["former"] = shard.former;
   }
   return {{"dataset", dataset},
           {"shards", shards},
@@ -105,6 +106,7 @@ arrow::Result<ShardMap> ParseShardMap(std::string_view text) {
     ARROW_ASSIGN_OR_RAISE(shard.replicas, StringList(entry, "replicas"));
     ARROW_ASSIGN_OR_RAISE(shard.syncing, StringList(entry, "syncing"));
     ARROW_ASSIGN_OR_RAISE(shard.leaving, StringList(entry, "leaving"));
+    ARROW_ASSIGN_OR_RAISE(shard.former, StringList(entry, "former"));
     shard.primary = entry.value("primary", std::string());
     shard.epoch = entry.value("epoch", int64_t{1});
     map.placement.push_back(std::move(shard));
@@ -204,6 +206,19 @@ void AddSyncingReplicas(ShardMap* map, int32_t shard, const std::set<std::string
     if (placement.HasReplica(node)) continue;
     placement.replicas.push_back(node);
     placement.syncing.push_back(node);
+    std::erase(placement.former, node);
+  }
+}
+
+// Notes the replicas of `before` that `placement` lost as its former ones.
+void NoteFormer(const ShardPlacement& before, ShardPlacement* placement) {
+  for (const auto& node : before.replicas) {
+    if (placement->HasReplica(node) || Contains(placement->former, node)) continue;
+    placement->former.push_back(node);
+  }
+  if (placement->former.size() > kMaxFormer) {
+    placement->former.erase(placement->former.begin(),
+                            placement->former.end() - static_cast<std::ptrdiff_t>(kMaxFormer));
   }
 }
 
@@ -237,6 +252,7 @@ bool RepairShardMap(ShardMap* map, const std::set<std::string>& live,
       const std::vector<std::string> readable = placement.Readable();
       placement.primary = readable.empty() ? placement.replicas.front() : readable.front();
     }
+    NoteFormer(before, &placement);
     AddSyncingReplicas(map, shard, placeable);
     if (placement.replicas != before.replicas || placement.primary != before.primary ||
         placement.syncing != before.syncing || placement.leaving != before.leaving) {
@@ -305,12 +321,17 @@ bool BalanceShardMap(ShardMap* map, const std::set<std::string>& all_live,
   auto [idlest, busiest] = std::minmax_element(
       loads.begin(), loads.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   if (busiest->second - idlest->second < 2) return false;
-  for (ShardPlacement& placement : map->placement) {  // 3.
-    if (!placement.HasReplica(busiest->first) || placement.HasReplica(idlest->first)) continue;
-    placement.replicas.push_back(idlest->first);
-    placement.syncing.push_back(idlest->first);
-    ++placement.epoch;
-    return true;
+  // 3. A shard the idlest held before first: it may have kept its copy.
+  for (const bool former_only : {true, false}) {
+    for (ShardPlacement& placement : map->placement) {
+      if (!placement.HasReplica(busiest->first) || placement.HasReplica(idlest->first)) continue;
+      if (former_only && !Contains(placement.former, idlest->first)) continue;
+      placement.replicas.push_back(idlest->first);
+      placement.syncing.push_back(idlest->first);
+      std::erase(placement.former, idlest->first);
+      ++placement.epoch;
+      return true;
+    }
   }
   return false;
 }

@@ -36,6 +36,11 @@ struct ShardPlacement {
   int64_t epoch = 1;
   std::vector<std::string> syncing;  // replicas without the shard's earlier rows (no reads)
   std::vector<std::string> leaving;  // replicas a move takes away: writes still, no reads
+  // Replicas that a repair removed because their member was gone (at most kMaxFormer, oldest
+  // first; one leaves the list when it is a replica again): a move prefers to give a member
+  // the shards it held, whose copy it may have kept (shard_catchup.h). Only a preference: a
+  // node of a build before it ignores and drops the list.
+  std::vector<std::string> former;
 
   // The replicas that searches may ask: every row of the shard, and staying (neither syncing
   // nor leaving).
@@ -71,6 +76,7 @@ inline constexpr const char* kReplicationMetadataKey = "arbalest.replication";
 inline constexpr int32_t kMaxReplication = 16;
 
 inline constexpr const char* kShardDatasetMarker = ".__shard";
+inline constexpr size_t kMaxFormer = 8;
 
 // How a node refuses a shard put or delete routed under an epoch that is not the shard map's
 // (the sender reads the map again and retries), and how the sender recognises it.
@@ -107,8 +113,9 @@ bool RepairShardMap(ShardMap* map, const std::set<std::string>& live,
 //      the replica on the busiest member is marked leaving (another full replica becomes
 //      primary if it was the primary);
 //   3. no shard moving, and the busiest member holds at least 2 replicas more than the
-//      idlest: the idlest is added as a syncing replica of a shard of the busiest (catch-up
-//      copies the shard, flips it, and steps 2 and 1 take the busiest's away).
+//      idlest: the idlest is added as a syncing replica of a shard of the busiest, one it held
+//      before (`former`) if any (catch-up copies the shard, or reconciles the copy it kept,
+//      flips it, and steps 2 and 1 take the busiest's away).
 // Returns whether anything changed.
 // `leaving_long_enough(shard)`: whether the shard's leaving replica was marked long enough ago
 // that no node reads a map older than the mark (then it goes).

@@ -24,8 +24,8 @@ ShardMap TwoShards() {
   map.dataset = "ds";
   map.shards = 2;
   map.replication = 2;
-  map.placement = {ShardPlacement{{"a", "b"}, "a", 1, {}, {}},
-                   ShardPlacement{{"b", "c"}, "b", 1, {}, {}}};
+  map.placement = {ShardPlacement{{"a", "b"}, "a", 1, {}, {}, {}},
+                   ShardPlacement{{"b", "c"}, "b", 1, {}, {}, {}}};
   return map;
 }
 
