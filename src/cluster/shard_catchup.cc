@@ -174,15 +174,14 @@ bool ShardCatchup::KeptForReturn(const std::string& name, const ShardMap& map,
           if (live.contains(node)) ++loads[node];
         }
       }
-      const auto [idlest, busiest] = std::minmax_element(
-          loads.begin(), loads.end(),
-          [](const auto& a, const auto& b) { return a.second < b.second; });
+      const auto [idlest, busiest] =
+          std::minmax_element(loads.begin(), loads.end(),
+                              [](const auto& a, const auto& b) { return a.second < b.second; });
       if (moving || (!loads.empty() && busiest->second - idlest->second >= 2)) return true;
     }
     kept_.erase(it);
   }
-  spdlog::info("'{}': the copy kept from before this node joined is not given back: dropped",
-               name);
+  spdlog::info("'{}': the copy kept from before this node joined is not given back: dropped", name);
   return false;
 }
 
@@ -422,9 +421,10 @@ arrow::Status ShardCatchup::PlanKept(ShardCopyEnv* copy, Copied* copied) {
   copied->kept = plan;
   if (plan.keep) {
     copy->content = true;
-    spdlog::info("{}: the copy kept from before this node was away is reconciled by content "
-                 "({} of {} buckets differ, {} rows here)",
-                 copy->name, plan.buckets_differ, plan.buckets, plan.rows);
+    spdlog::info(
+        "{}: the copy kept from before this node was away is reconciled by content "
+        "({} of {} buckets differ, {} rows here)",
+        copy->name, plan.buckets_differ, plan.buckets, plan.rows);
     return arrow::Status::OK();
   }
   ARROW_ASSIGN_OR_RAISE(copied->rows_purged, PurgeCopy(*copy));

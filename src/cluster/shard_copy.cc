@@ -260,8 +260,8 @@ arrow::Result<std::vector<ContentRow>> SortContentRows(const Json& ids, const Js
   rows.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (!hashes[i].is_number_integer() || !(ids[i].is_string() || ids[i].is_number_integer())) {
-      return arrow::Status::Invalid("a shard digest's row is malformed: ",
-                                    JsonForMessage(ids[i]), " ", JsonForMessage(hashes[i]));
+      return arrow::Status::Invalid("a shard digest's row is malformed: ", JsonForMessage(ids[i]),
+                                    " ", JsonForMessage(hashes[i]));
     }
     const uint64_t hash = hashes[i].is_number_unsigned()
                               ? hashes[i].get<uint64_t>()
@@ -358,8 +358,9 @@ arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, 
     ARROW_ASSIGN_OR_RAISE(*primary_rows,
                           SortContentRows(ids.value("ids", Json()), ids.value("hashes", Json())));
     if (own_scan) {
-      ARROW_ASSIGN_OR_RAISE(BucketIds mine, IdsInBuckets(*own_scan->reader, buckets,
-                                                         env.digest_buckets, kDigestVersionContent));
+      ARROW_ASSIGN_OR_RAISE(
+          BucketIds mine,
+          IdsInBuckets(*own_scan->reader, buckets, env.digest_buckets, kDigestVersionContent));
       ARROW_ASSIGN_OR_RAISE(*own_rows, SortContentRows(Json(mine.ids), Json(mine.hashes)));
     }
     return true;
@@ -520,8 +521,8 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
   SortedIds own;
   std::vector<ContentRow> primary_rows;
   std::vector<ContentRow> own_rows;
-  ARROW_ASSIGN_OR_RAISE(bool by_digest, ReadDifferingIds(env, &done, &primary, &own,
-                                                         &primary_rows, &own_rows));
+  ARROW_ASSIGN_OR_RAISE(bool by_digest,
+                        ReadDifferingIds(env, &done, &primary, &own, &primary_rows, &own_rows));
   if (!by_digest) {
     ARROW_ASSIGN_OR_RAISE(ScanPart primary_scan,
                           env.source(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout));
@@ -531,8 +532,8 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
       ARROW_ASSIGN_OR_RAISE(own, ReadSortedIds(*own_scan->reader));
     }
   }
-  done.ids_read = primary.size() + own.size() +
-                  static_cast<int64_t>(primary_rows.size() + own_rows.size());
+  done.ids_read =
+      primary.size() + own.size() + static_cast<int64_t>(primary_rows.size() + own_rows.size());
   const auto type = primary.type ? primary.type : own.type;
   if (primary.type && own.type && *primary.type != *own.type) {
     return arrow::Status::Invalid("the ids of ", env.name, " are of another type here than on ",
@@ -548,11 +549,10 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
     if (primary_rows > 0) copy.push_back(std::move(id));
   };
   if (env.content) {
-    done.ids = ContentDifferences(
-        primary_rows, own_rows,
-        [&](const std::string& key, const Json& id, int64_t primary_count, int64_t own_count) {
-          replace(key, id, primary_count, own_count);
-        });
+    done.ids =
+        ContentDifferences(primary_rows, own_rows,
+                           [&](const std::string& key, const Json& id, int64_t primary_count,
+                               int64_t own_count) { replace(key, id, primary_count, own_count); });
   } else if (type == arrow::Type::STRING) {
     done.ids = Differences(primary.strings, own.strings,
                            [&](const std::string& key, int64_t primary_rows, int64_t own_rows) {
@@ -607,12 +607,8 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
 }
 
 Json KeptPlan::ToJson() const {
-  return {{"kept", keep},
-          {"buckets", buckets},
-          {"buckets_differ", buckets_differ},
-          {"rows", rows},
-          {"seconds", seconds},
-          {"reason", reason}};
+  return {{"kept", keep}, {"buckets", buckets}, {"buckets_differ", buckets_differ},
+          {"rows", rows}, {"seconds", seconds}, {"reason", reason}};
 }
 
 arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env) {
@@ -623,8 +619,8 @@ arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env) {
     return plan;
   }
   auto answer = env.source_content_digest(nullptr, env.timeout);
-  if (!answer.ok() && (WithoutDigests(answer.status()) ||
-                       IsWithoutContentDigests(answer.status()))) {
+  if (!answer.ok() &&
+      (WithoutDigests(answer.status()) || IsWithoutContentDigests(answer.status()))) {
     plan.reason = "the primary has no content digests (" + answer.status().message() + ")";
     return plan;
   }
@@ -636,8 +632,7 @@ arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env) {
   plan.buckets = compared.buckets;
   plan.buckets_differ = compared.buckets_differ;
   plan.rows = tables.own_rows;
-  plan.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  plan.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (plan.buckets_differ > plan.buckets / kMostDifferingShareToKeep) {
     plan.reason = "too far behind: " + std::to_string(plan.buckets_differ) + " of " +
                   std::to_string(plan.buckets) + " buckets differ";

@@ -255,12 +255,9 @@ std::vector<int32_t> BucketTable::Differing(const BucketTable& other) const {
 }
 
 Json BucketTable::ToJson() const {
-  return {{"version", version_},
-          {"buckets", buckets()},
-          {"rows", rows_},
-          {"type", type_ ? Json(*type_) : Json(nullptr)},
-          {"counts", counts_},
-          {"sums", sums_}};
+  return {{"version", version_}, {"buckets", buckets()},
+          {"rows", rows_},       {"type", type_ ? Json(*type_) : Json(nullptr)},
+          {"counts", counts_},   {"sums", sums_}};
 }
 
 arrow::Result<BucketTable> BucketTable::FromJson(const Json& json) {
@@ -332,8 +329,9 @@ arrow::Result<BucketIds> IdsInBuckets(arrow::RecordBatchReader& reader,
 
 arrow::Result<ShardDigestRequest> ParseShardDigestRequest(std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(Json json, ParseJsonObject(body, kShardDigestAction));
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(
-      json, {"dataset", "shard", "buckets", "ids_of", "version", "local_only"}, kShardDigestAction));
+  ARROW_RETURN_NOT_OK(
+      CheckKnownKeys(json, {"dataset", "shard", "buckets", "ids_of", "version", "local_only"},
+                     kShardDigestAction));
   if (!json.contains("dataset") || !json["dataset"].is_string() || !json.contains("shard") ||
       !json["shard"].is_number_integer()) {
     return arrow::Status::Invalid(kShardDigestAction, " needs dataset (a string) and shard (an ",
@@ -388,8 +386,7 @@ Json ShardDigestBody(const std::string& dataset, int32_t shard, int32_t buckets,
 }
 
 bool IsWithoutContentDigests(const arrow::Status& status) {
-  return status.IsInvalid() &&
-         status.message().find("unknown key 'version'") != std::string::npos;
+  return status.IsInvalid() && status.message().find("unknown key 'version'") != std::string::npos;
 }
 
 arrow::Result<Json> AnswerShardDigest(const ShardDigestRequest& request,

@@ -4,7 +4,9 @@
 // readable replicas; new maps start balanced so that nothing moves without a new member.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "cluster/shard_map.h"
 
@@ -100,4 +102,38 @@ TEST(ShardMapJson, KeepsTheLeavingReplicas) {
 }
 
 }  // namespace
+// A member that was away (its replicas removed by a repair, noted as `former`) is given back
+// the shards it held by the moves, whose copies it may have kept; the list survives the JSON.
+TEST(BalanceShardMap, GivesAReturningMemberBackTheShardsItHeld) {
+  ShardMap map = PlaceShards("ds", 8, 2, {"a", "b", "c"});
+  std::set<int32_t> held;
+  for (int32_t shard = 0; shard < map.shards; ++shard) {
+    if (map.placement[shard].HasReplica("c")) held.insert(shard);
+  }
+  ASSERT_TRUE(RepairShardMap(&map, {"a", "b"}));
+  for (int32_t shard = 0; shard < map.shards; ++shard) {
+    const auto& former = map.placement[shard].former;
+    EXPECT_EQ(std::count(former.begin(), former.end(), "c"), held.contains(shard) ? 1 : 0);
+    map.placement[shard].syncing.clear();  // caught up
+  }
+  auto parsed = ParseShardMap(map.ToJson().dump());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->ToJson(), map.ToJson());
+  // c returns: every shard it is given back is one it held, and no longer lists it as former.
+  std::set<int32_t> given;
+  for (int steps = 0; BalanceShardMap(&map, {"a", "b", "c"}, Always); ++steps) {
+    ASSERT_LT(steps, 100);
+    for (int32_t shard = 0; shard < map.shards; ++shard) {
+      auto& placement = map.placement[shard];
+      if (!placement.syncing.empty()) given.insert(shard);
+      placement.syncing.clear();
+      if (placement.HasReplica("c")) {
+        EXPECT_EQ(std::count(placement.former.begin(), placement.former.end(), "c"), 0);
+      }
+    }
+  }
+  EXPECT_FALSE(given.empty());
+  for (int32_t shard : given) EXPECT_TRUE(held.contains(shard)) << shard;
+}
+
 }  // namespace arbalest

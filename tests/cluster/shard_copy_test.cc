@@ -391,4 +391,107 @@ TEST(ShardCopy, BeforeTheFencesTheReconcilePassCopiesNoIdDeletedHereMeanwhile) {
 }
 
 }  // namespace
+// The primary's answer to a version 2 (content) shard-digest over `rows`.
+arrow::Result<Json> ContentDigestOf(const Rows& rows, const std::vector<int32_t>* ids_of) {
+  ARROW_ASSIGN_OR_RAISE(ScanPart part, ScanOf(rows, R"({"local_only":true})"));
+  ShardDigestRequest request;
+  request.buckets = 64;
+  request.version = kDigestVersionContent;
+  if (ids_of) request.ids_of.emplace(ids_of->begin(), ids_of->end());
+  return AnswerShardDigest(request, *part.reader);
+}
+
+ShardCopyEnv WithContentDigests(Copies& copies) {
+  ShardCopyEnv env = copies.Env();
+  env.digest_buckets = 64;
+  env.source_content_digest = [&copies](const std::vector<int32_t>* ids_of,
+                                        std::chrono::milliseconds) {
+    return ContentDigestOf(copies.primary, ids_of);
+  };
+  return env;
+}
+
+// A copy kept from before this node was away: 2000 rows, of which 5 deleted on the primary
+// since, 5 put again there with other contents (same ids, same counts) and 5 new there.
+void KeptCopies(Copies& copies) {
+  for (int64_t id = 0; id < 2000; ++id) copies.own.emplace_back(id, "old");
+  copies.primary = copies.own;
+  std::erase_if(copies.primary, [](const Row& row) { return row.first % 400 == 1; });
+  for (Row& row : copies.primary) {
+    if (row.first % 400 == 2) row.second = "put again";
+  }
+  for (int64_t id = 5000; id < 5005; ++id) copies.primary.emplace_back(id, "new");
+}
+
+TEST(ShardCopy, WithContentDigestsTheReconcileReplacesRowsPutAgainWithOtherContents) {
+  Copies copies;
+  KeptCopies(copies);
+  // Without content, ids only: the rows put again go unseen.
+  Copies by_ids;
+  KeptCopies(by_ids);
+  int digest_calls = 0;
+  ASSERT_TRUE(Reconcile(WithDigests(by_ids, &digest_calls)).ok());
+  EXPECT_NE(Sorted(by_ids.own), Sorted(by_ids.primary));
+  ShardCopyEnv env = WithContentDigests(copies);
+  env.content = true;
+  auto reconciled = Reconcile(env);
+  ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+  EXPECT_EQ(reconciled->differ, 15);
+  EXPECT_EQ(reconciled->copied, 10);   // put again, new
+  EXPECT_EQ(reconciled->removed, 10);  // deleted, old contents
+  EXPECT_LE(reconciled->buckets_differ, 15);
+  EXPECT_LT(reconciled->ids_read, 2 * 2000 / 4);  // the differing buckets' rows only
+  EXPECT_EQ(Sorted(copies.own), Sorted(copies.primary));
+  reconciled = Reconcile(env);  // nothing differs any more
+  ASSERT_TRUE(reconciled.ok());
+  EXPECT_EQ(reconciled->buckets_differ, 0);
+  EXPECT_EQ(reconciled->differ, 0);
+}
+
+TEST(ShardCopy, AKeptCopyIsKeptWhenLittleDiffersElsePurged) {
+  Copies copies;
+  KeptCopies(copies);
+  auto plan = PlanKeptCopy(WithContentDigests(copies));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->keep);
+  EXPECT_EQ(plan->rows, 2000);
+  EXPECT_EQ(plan->buckets, 64);
+  EXPECT_GE(plan->buckets_differ, 1);
+  EXPECT_EQ(plan->reason, "");
+  // Too far behind: most of the primary's rows changed.
+  for (Row& row : copies.primary) row.second = "changed";
+  plan = PlanKeptCopy(WithContentDigests(copies));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->keep);
+  EXPECT_NE(plan->reason.find("too far behind"), std::string::npos) << plan->reason;
+  // A primary of a build before content digests (or before digests) cannot tell: purged.
+  for (const arrow::Status& refused :
+       {arrow::Status::Invalid("unknown key 'version' in shard-digest (known keys: dataset, ",
+                               "shard, buckets, ids_of, local_only)"),
+        arrow::Status::NotImplemented("unknown action 'shard-digest'")}) {
+    ShardCopyEnv env = copies.Env();
+    env.source_content_digest = [&](const std::vector<int32_t>*,
+                                    std::chrono::milliseconds) -> arrow::Result<Json> {
+      return refused;
+    };
+    plan = PlanKeptCopy(env);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_FALSE(plan->keep);
+    EXPECT_NE(plan->reason.find("the primary has no content digests"), std::string::npos);
+  }
+  // Other failures are the plan's.
+  ShardCopyEnv env = copies.Env();
+  env.source_content_digest = [](const std::vector<int32_t>*,
+                                 std::chrono::milliseconds) -> arrow::Result<Json> {
+    return arrow::Status::IOError("the primary is gone");
+  };
+  EXPECT_EQ(PlanKeptCopy(env).status().message(), "the primary is gone");
+  // A purge removes every row of the copy.
+  copies.own.emplace_back(7, "twice");
+  auto purged = PurgeCopy(copies.Env());
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 2001);
+  EXPECT_TRUE(copies.own.empty());
+}
+
 }  // namespace arbalest

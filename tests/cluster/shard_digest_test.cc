@@ -187,4 +187,105 @@ TEST(ShardDigest, ARequestIsParsedAndAMalformedOneRefusedClearly) {
 }
 
 }  // namespace
+// Rows of (id, vector of 2 floats, tag) in the column order given; a null tag for odd ids.
+std::shared_ptr<arrow::RecordBatch> ContentBatch(
+    const std::vector<std::pair<int64_t, std::vector<float>>>& rows, bool tag_first) {
+  arrow::Int64Builder ids;
+  auto floats = std::make_shared<arrow::FloatBuilder>();
+  arrow::FixedSizeListBuilder vectors(arrow::default_memory_pool(), floats, 2);
+  arrow::StringBuilder tags;
+  for (const auto& [id, vector] : rows) {
+    EXPECT_TRUE(ids.Append(id).ok());
+    EXPECT_TRUE(vectors.Append().ok());
+    EXPECT_TRUE(floats->AppendValues(vector).ok());
+    EXPECT_TRUE((id % 2 ? tags.AppendNull() : tags.Append("t" + std::to_string(id))).ok());
+  }
+  auto id = arrow::field("id", arrow::int64());
+  auto vector = arrow::field("vector", arrow::fixed_size_list(arrow::float32(), 2));
+  auto tag = arrow::field("tag", arrow::utf8());
+  auto id_array = ids.Finish().ValueOrDie();
+  auto vector_array = vectors.Finish().ValueOrDie();
+  auto tag_array = tags.Finish().ValueOrDie();
+  if (tag_first) {
+    return arrow::RecordBatch::Make(arrow::schema({tag, vector, id}), id_array->length(),
+                                    {tag_array, vector_array, id_array});
+  }
+  return arrow::RecordBatch::Make(arrow::schema({id, vector, tag}), id_array->length(),
+                                  {id_array, vector_array, tag_array});
+}
+
+BucketTable ContentTableOf(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
+  BucketTable table(64, kDigestVersionContent);
+  for (const auto& batch : batches) EXPECT_TRUE(table.AddRows(*batch).ok());
+  return table;
+}
+
+TEST(ShardDigest, ContentTablesAgreeInAnyOrderAndSeeAVectorPutAgain) {
+  std::vector<std::pair<int64_t, std::vector<float>>> rows;
+  for (int64_t id = 0; id < 500; ++id) rows.push_back({id, {id * 0.5f, -1.0f * id}});
+  auto reversed = rows;
+  std::reverse(reversed.begin(), reversed.end());
+  const BucketTable table = ContentTableOf({ContentBatch(rows, false)});
+  // Rows in another order, split in batches, columns in another order: the same table.
+  const BucketTable same =
+      ContentTableOf({ContentBatch({reversed.begin(), reversed.begin() + 200}, true),
+                      ContentBatch({reversed.begin() + 200, reversed.end()}, false)});
+  EXPECT_TRUE(table.Differing(same).empty());
+  EXPECT_EQ(table.version(), kDigestVersionContent);
+  // Id 77 deleted and put again with another vector: same ids, same count, its bucket differs.
+  auto changed = rows;
+  changed[77].second[1] = 3.0f;
+  const BucketTable other = ContentTableOf({ContentBatch(changed, false)});
+  const int32_t bucket = HashId(*Int64Ids({77}), 0, 64).ValueOrDie().bucket;
+  EXPECT_EQ(table.Differing(other), std::vector<int32_t>{bucket});
+  EXPECT_EQ(table.count(bucket), other.count(bucket));
+  // Version 1 (ids only) cannot see it.
+  BucketTable ids(64);
+  BucketTable ids_changed(64);
+  ASSERT_TRUE(ids.Add(*ContentBatch(rows, false)->GetColumnByName("id")).ok());
+  ASSERT_TRUE(ids_changed.Add(*ContentBatch(changed, false)->GetColumnByName("id")).ok());
+  EXPECT_TRUE(ids.Differing(ids_changed).empty());
+  // The rows of a bucket carry their content hashes: equal rows, equal hashes.
+  auto reader = arrow::RecordBatchReader::Make({ContentBatch(rows, false)}).ValueOrDie();
+  auto found = IdsInBuckets(*reader, {bucket}, 64, kDigestVersionContent);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->ids.size(), found->hashes.size());
+  EXPECT_EQ(static_cast<int64_t>(found->ids.size()), table.count(bucket));
+  auto again = arrow::RecordBatchReader::Make({ContentBatch(changed, false)}).ValueOrDie();
+  auto found_again = IdsInBuckets(*again, {bucket}, 64, kDigestVersionContent);
+  ASSERT_TRUE(found_again.ok());
+  EXPECT_EQ(found_again->ids, found->ids);
+  EXPECT_NE(found_again->hashes, found->hashes);
+  // A version 2 table survives its JSON; one without a version is of version 1.
+  auto parsed = BucketTable::FromJson(table.ToJson());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->version(), kDigestVersionContent);
+  EXPECT_TRUE(parsed->Differing(table).empty());
+  Json old = ids.ToJson();
+  old.erase("version");
+  EXPECT_EQ(BucketTable::FromJson(old).ValueOrDie().version(), kDigestVersionIds);
+  old["version"] = 7;
+  EXPECT_FALSE(BucketTable::FromJson(old).ok());
+}
+
+TEST(ShardDigest, AContentRequestCarriesItsVersionAndAnOldNodesRefusalIsRecognised) {
+  auto request = ParseShardDigestRequest(ShardDigestBody("d", 1, 64, nullptr).dump());
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->version, kDigestVersionIds);
+  EXPECT_FALSE(ShardDigestBody("d", 1, 64, nullptr).contains("version"));  // as before
+  const Json body = ShardDigestBody("d", 1, 64, nullptr, kDigestVersionContent);
+  EXPECT_EQ(body["version"], 2);
+  request = ParseShardDigestRequest(body.dump());
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->version, kDigestVersionContent);
+  EXPECT_EQ(ParseShardDigestRequest(R"({"dataset":"d","shard":0,"version":3})").status().message(),
+            "shard-digest: version must be 1 (ids) or 2 (content), got 3");
+  EXPECT_FALSE(ParseShardDigestRequest(R"({"dataset":"d","shard":0,"version":"2"})").ok());
+  // What a node of a build before content digests answers a version 2 request.
+  EXPECT_TRUE(IsWithoutContentDigests(arrow::Status::Invalid(
+      "unknown key 'version' in shard-digest (known keys: dataset, shard, buckets, ids_of, ",
+      "local_only)")));
+  EXPECT_FALSE(IsWithoutContentDigests(arrow::Status::Invalid("something else")));
+}
+
 }  // namespace arbalest
