@@ -162,27 +162,25 @@ bool ShardCatchup::KeptForReturn(const std::string& name, const ShardMap& map,
   {
     MutexLock lock(&mutex_);
     auto it = kept_.find(name);
-    if (it == kept_.end()) return false;
-    if (Clock::now() - it->second < env_.return_grace) {
-      // Still moving: a shard syncing or leaving, or loads that a move would even out.
-      std::map<std::string, int32_t> loads;
-      for (const auto& node : live) loads[node] = 0;
-      bool moving = false;
-      for (const ShardPlacement& placement : map.placement) {
-        moving = moving || !placement.syncing.empty() || !placement.leaving.empty();
-        for (const auto& node : placement.replicas) {
-          if (live.contains(node)) ++loads[node];
-        }
-      }
-      const auto [idlest, busiest] =
-          std::minmax_element(loads.begin(), loads.end(),
-                              [](const auto& a, const auto& b) { return a.second < b.second; });
-      if (moving || (!loads.empty() && busiest->second - idlest->second >= 2)) return true;
-    }
-    kept_.erase(it);
+    if (it == kept_.end() || Clock::now() - it->second >= env_.return_grace) return false;
   }
-  spdlog::info("'{}': the copy kept from before this node joined is not given back: dropped", name);
-  return false;
+  // Still moving: a shard syncing, leaving or short of replicas, or loads that a move would
+  // even out. Else false, but the copy stays marked kept until dropped: should a map name this
+  // node its replica before, the catch-up reconciles it by content, never by ids only.
+  std::map<std::string, int32_t> loads;
+  for (const auto& node : live) loads[node] = 0;
+  for (const ShardPlacement& placement : map.placement) {
+    if (!placement.syncing.empty() || !placement.leaving.empty() ||
+        placement.replicas.size() < static_cast<size_t>(map.replication)) {
+      return true;
+    }
+    for (const auto& node : placement.replicas) {
+      if (live.contains(node)) ++loads[node];
+    }
+  }
+  const auto [idlest, busiest] = std::minmax_element(
+      loads.begin(), loads.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  return !loads.empty() && busiest->second - idlest->second >= 2;
 }
 
 bool ShardCatchup::StaleLongEnough(const std::string& name) {
@@ -527,6 +525,7 @@ arrow::Result<bool> ShardCatchup::DropStale(const std::string& dataset, int32_t 
   {
     MutexLock lock(&mutex_);
     stale_since_.erase(name);
+    kept_.erase(name);
   }
   spdlog::info("{}: this node's copy dropped (the shard map does not name it a replica: {})",
                Label(dataset, shard), Json(map->placement[shard].replicas).dump());

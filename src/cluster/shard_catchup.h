@@ -18,8 +18,10 @@
 //     retried at the next pass, from the primary the map names then.
 //   - A node back on its data dir after its shards failed over (a returning node) keeps the
 //     copies it holds (KeepBeforeJoining): no map names it their replica, so none is served.
-//     While the shard's map is still being balanced (a shard syncing or leaving, or members'
-//     loads 2 or more apart) and within CatchupEnv::return_grace, the copy stays; moves prefer
+//     While the shard's map is still being balanced (a shard syncing, leaving or short of
+//     replicas, or members' loads 2 or more apart) and within CatchupEnv::return_grace, the
+//     copy stays (after, it is dropped as below, and reconciled by content until then); moves
+//     prefer
 //     to give a member the shards it held before (shard_map.h, `former`). When a map names it
 //     a syncing replica of such a shard again, the catch-up compares content digests
 //     (PlanKeptCopy, shard_copy.h): when few buckets differ it skips the bulk pass and both
@@ -163,7 +165,9 @@ class ShardCatchup {
   // Whether shard dataset `name` was seen stale (not this node's) for env_.drop_grace.
   bool StaleLongEnough(const std::string& name);
   // Whether `name` is a copy kept from before joining that may still be given back: kept
-  // within env_.return_grace and `map` still moving shards among the `live` members.
+  // within env_.return_grace and `map` still moving shards among the `live` members (a shard
+  // syncing, leaving or short of replicas, or loads 2 or more apart). A copy no longer waited
+  // for stays marked kept until dropped.
   bool KeptForReturn(const std::string& name, const ShardMap& map,
                      const std::set<std::string>& live);
   // Whether `name` is a copy kept from before joining; Forget stops keeping it.
