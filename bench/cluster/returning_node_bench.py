@@ -1,0 +1,155 @@
+"""How long a node that comes back on its data dir takes until it serves its shard again, and
+how many rows (and bytes) its catch-up moves, for one or more builds side by side: a build that
+drops its stale copy and copies the shard afresh, and one that keeps the copy and reconciles it
+by content digests.
+
+An etcd and two nodes (--cluster-lease-ttl 2, one shard, R=2, W=1 so that puts go on with one
+replica, --segment-max-bytes of --segment-rows rows); --rows random float32 rows of --dim
+dimensions put through node 0 in batches of 5000; both nodes wait until READY. The replica that
+is not the primary is SIGKILLed; once the map no longer names it, --changed of the rows change
+through the primary, a third each: deleted; deleted and put again with the same id and another
+vector; new. The primary waits until READY. Then the killed node starts again on its data dir.
+Reported: the seconds from its start until the map names it a full replica again (`to full
+replica`) and until its copy is READY too (every row linked: check_readiness, local_only), the
+CPU seconds (user + system, /proc) it used until then, what its catch-up reports (rows copied by
+rows, rows adopted with segments, rows removed, the kept copy's buckets), and the bytes those
+rows hold (their Arrow size: ids and vectors). Afterwards the two copies are compared: equal
+means the same ids with the same vectors. Every process shares this machine's cores. Each binary
+runs --rounds times, alternating.
+
+    .venv/bin/python bench/cluster/returning_node_bench.py --bins OLD,NEW [--rows 100000] \\
+        [--dim 128] [--changed 0.01] [--segment-rows 20000] [--rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench" / "cluster"))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from arbalest_util import ServerProcess, action, make_table, put_table, scan  # noqa: E402
+from catchup_bench import parse_rows, status, wait_members  # noqa: E402
+from cluster_search_bench import stop_all  # noqa: E402
+from etcd_util import EtcdProcess  # noqa: E402
+from segment_adopt_bench import cpu_seconds, ready  # noqa: E402
+
+DATASET = "adopt"  # segment_adopt_bench's `ready` asks for its shard
+SHARD = f"{DATASET}.__shard0"
+
+
+def placement(node) -> dict:
+    return {m["dataset"]: m for m in status(node)["shard_maps"]}[DATASET]["placement"][0]
+
+
+def local_rows(node) -> pa.Table:
+    return scan(node.data, {"dataset": SHARD, "local_only": True}).sort_by("id")
+
+
+def one_run(binary: str, table, dim: int, segment_rows: int, changed: float) -> dict:
+    os.environ["ARBALEST_BIN"] = binary
+    with tempfile.TemporaryDirectory() as tmp:
+        etcd = EtcdProcess(Path(tmp)).start()
+        nodes = [ServerProcess(Path(tmp) / f"node{i}", extra_args=[
+            "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
+            "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", "1",
+            "--cluster-replication", "2", "--cluster-write-quorum", "1", "--segment-max-bytes",
+            str(segment_rows * dim * 4)]) for i in (0, 1)]
+        try:
+            for n in nodes:
+                n.start()
+            for n in nodes:
+                wait_members(n, 2)
+            put_table(nodes[0].data, DATASET, table, batch_size=5000)
+            for n in nodes:
+                while not ready(n, wait=60):
+                    pass
+            primary = int(placement(nodes[0])["primary"][1:])
+            victim = 1 - primary
+            nodes[victim].proc.kill()
+            while f"n{victim}" in placement(nodes[primary])["replicas"]:
+                time.sleep(0.05)
+
+            # While it is away: a third of the changed rows deleted, a third put again with
+            # other vectors, a third new.
+            rows = table.num_rows
+            each = max(1, int(rows * changed / 3))
+            rng = np.random.default_rng(17)
+            picked = [int(i) for i in rng.choice(rows, size=2 * each, replace=False)]
+            gone, again_ids = picked[:each], picked[each:]
+            for at in range(0, len(picked), 5000):
+                action(nodes[primary].data, "delete",
+                       {"dataset": DATASET, "ids": picked[at:at + 5000]})
+            again = make_table(each, d=dim, extra=False, rng=np.random.default_rng(18))
+            again = again.set_column(0, "id", pa.array(again_ids, type=pa.int64()))
+            put_table(nodes[primary].data, DATASET, again, batch_size=5000)
+            new = make_table(each, d=dim, extra=False, start_id=rows,
+                             rng=np.random.default_rng(19))
+            put_table(nodes[primary].data, DATASET, new, batch_size=5000)
+            while not ready(nodes[primary], wait=60):
+                pass
+
+            returning = nodes[victim]
+            started = time.monotonic()
+            returning.start()
+            cpu_before = cpu_seconds(returning.proc.pid)
+            while True:
+                try:
+                    where = placement(nodes[primary])
+                except KeyError:
+                    where = {"replicas": [], "syncing": []}
+                if f"n{victim}" in where["replicas"] and not where["syncing"]:
+                    break
+                time.sleep(0.02)
+            full_s = time.monotonic() - started
+            while not ready(returning):
+                time.sleep(0.05)
+            ready_s = time.monotonic() - started
+            cpu = cpu_seconds(returning.proc.pid) - cpu_before
+            state = next(s for s in status(returning)["catchup"]["shards"]
+                         if s["state"] == "caught_up")
+            moved = state["rows_copied"] + (state.get("rows_adopted") or 0)
+            bytes_per_row = table.nbytes / rows
+            mine, theirs = local_rows(returning), local_rows(nodes[primary])
+            kept = state.get("kept_copy") or {}
+            return {"to_full_replica_s": round(full_s, 2), "to_ready_s": round(ready_s, 2),
+                    "returning_cpu_s": round(cpu, 2), "catchup_ms": state["ms"],
+                    "rows_copied": state["rows_copied"],
+                    "rows_adopted": state.get("rows_adopted"),
+                    "rows_removed": state["rows_removed"],
+                    "mb_moved": round(moved * bytes_per_row / 1e6, 2),
+                    "kept": kept.get("kept"), "buckets_differ": kept.get("buckets_differ"),
+                    "tables_s": [round(state["reconcile_fenced"].get(k, 0), 3)
+                                 for k in ("source_table_seconds", "own_table_seconds")],
+                    "fenced_ms": round(state["fenced_seconds"] * 1000),
+                    "copies_equal": mine.equals(theirs), "rows_now": theirs.num_rows}
+        finally:
+            stop_all([n for n in nodes if n.proc.poll() is None], etcd)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bins", required=True, help="comma-separated arbalest binaries")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--segment-rows", type=int, default=20_000)
+    parser.add_argument("--changed", type=float, default=0.01)
+    args, table = parse_rows(parser)
+    print(f"{args.rows} rows x {args.dim} float32, {args.changed:.1%} changed, segments of "
+          f"{args.segment_rows} rows, 1 shard, R=2, W=1", flush=True)
+    for round_ in range(args.rounds):
+        for label, binary in enumerate(args.bins.split(",")):
+            result = one_run(binary, table, args.dim, args.segment_rows, args.changed)
+            print(f"round {round_} bin {label}: {json.dumps(result)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
