@@ -23,8 +23,6 @@ runs --rounds times, alternating.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -41,7 +39,7 @@ from arbalest_util import ServerProcess, action, make_table, put_table, scan  # 
 from catchup_bench import parse_rows, status, wait_members  # noqa: E402
 from cluster_search_bench import stop_all  # noqa: E402
 from etcd_util import EtcdProcess  # noqa: E402
-from segment_adopt_bench import cpu_seconds, ready  # noqa: E402
+from segment_adopt_bench import bins_parser, cpu_seconds, ready, run_rounds  # noqa: E402
 
 DATASET = "adopt"  # segment_adopt_bench's `ready` asks for its shard
 SHARD = f"{DATASET}.__shard0"
@@ -137,18 +135,13 @@ def one_run(binary: str, table, dim: int, segment_rows: int, changed: float) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bins", required=True, help="comma-separated arbalest binaries")
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--segment-rows", type=int, default=20_000)
+    parser = bins_parser(__doc__)
     parser.add_argument("--changed", type=float, default=0.01)
     args, table = parse_rows(parser)
     print(f"{args.rows} rows x {args.dim} float32, {args.changed:.1%} changed, segments of "
           f"{args.segment_rows} rows, 1 shard, R=2, W=1", flush=True)
-    for round_ in range(args.rounds):
-        for label, binary in enumerate(args.bins.split(",")):
-            result = one_run(binary, table, args.dim, args.segment_rows, args.changed)
-            print(f"round {round_} bin {label}: {json.dumps(result)}", flush=True)
+    run_rounds(args.bins, args.rounds, lambda binary: one_run(
+        binary, table, args.dim, args.segment_rows, args.changed))
 
 
 if __name__ == "__main__":

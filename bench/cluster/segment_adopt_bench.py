@@ -110,18 +110,28 @@ def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
             stop_all([n for n in nodes if n.proc.poll() is None], etcd)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def bins_parser(doc: str) -> argparse.ArgumentParser:
+    """--bins, --rounds and --segment-rows (parse_rows adds --rows and --dim)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--bins", required=True, help="comma-separated arbalest binaries")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--segment-rows", type=int, default=20_000)
-    args, table = parse_rows(parser)
+    return parser
+
+
+def run_rounds(bins: str, rounds: int, run) -> None:
+    """`run(binary)` `rounds` times for each of the comma-separated `bins`, alternating."""
+    for round_ in range(rounds):
+        for label, binary in enumerate(bins.split(",")):
+            print(f"round {round_} bin {label}: {json.dumps(run(binary))}", flush=True)
+
+
+def main() -> None:
+    args, table = parse_rows(bins_parser(__doc__))
     print(f"{args.rows} rows x {args.dim} float32, segments of {args.segment_rows} rows, "
           f"1 shard, R=2", flush=True)
-    for round_ in range(args.rounds):
-        for label, binary in enumerate(args.bins.split(",")):
-            result = one_run(binary, table, args.dim, args.segment_rows)
-            print(f"round {round_} bin {label}: {json.dumps(result)}", flush=True)
+    run_rounds(args.bins, args.rounds,
+               lambda binary: one_run(binary, table, args.dim, args.segment_rows))
 
 
 if __name__ == "__main__":
