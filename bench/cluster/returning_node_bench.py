@@ -5,8 +5,10 @@ by content digests.
 
 An etcd and two nodes (--cluster-lease-ttl 2, one shard, R=2, W=1 so that puts go on with one
 replica, --segment-max-bytes of --segment-rows rows); --rows random float32 rows of --dim
-dimensions put through node 0 in batches of 5000; both nodes wait until READY. The replica that
-is not the primary is SIGKILLed; once the map no longer names it, --changed of the rows change
+dimensions put through node 0 in batches of 5000; both nodes wait until READY. With
+--snapshot, the replica that is not the primary takes a snapshot (its graphs saved, as
+--snapshot-interval does on a node up for a while; without one, its restart re-indexes the rows
+its WAL holds). It is SIGKILLed; once the map no longer names it, --changed of the rows change
 through the primary, a third each: deleted; deleted and put again with the same id and another
 vector; new. The primary waits until READY. Then the killed node starts again on its data dir.
 Reported: the seconds from its start until the map names it a full replica again (`to full
@@ -18,7 +20,7 @@ means the same ids with the same vectors. Every process shares this machine's co
 runs --rounds times, alternating.
 
     .venv/bin/python bench/cluster/returning_node_bench.py --bins OLD,NEW [--rows 100000] \\
-        [--dim 128] [--changed 0.01] [--segment-rows 20000] [--rounds 1]
+        [--dim 128] [--changed 0.01] [--segment-rows 20000] [--rounds 1] [--snapshot]
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def local_rows(node) -> pa.Table:
     return scan(node.data, {"dataset": SHARD, "local_only": True}).sort_by("id")
 
 
-def one_run(binary: str, table, dim: int, segment_rows: int, changed: float) -> dict:
+def one_run(binary: str, table, dim: int, segment_rows: int, changed: float,
+            snapshot: bool) -> dict:
     os.environ["ARBALEST_BIN"] = binary
     with tempfile.TemporaryDirectory() as tmp:
         etcd = EtcdProcess(Path(tmp)).start()
@@ -73,6 +76,8 @@ def one_run(binary: str, table, dim: int, segment_rows: int, changed: float) -> 
                     pass
             primary = int(placement(nodes[0])["primary"][1:])
             victim = 1 - primary
+            if snapshot:  # as --snapshot-interval would have done on a node up for a while
+                action(nodes[victim].data, "snapshot", {})
             nodes[victim].proc.kill()
             while f"n{victim}" in placement(nodes[primary])["replicas"]:
                 time.sleep(0.05)
@@ -137,11 +142,14 @@ def one_run(binary: str, table, dim: int, segment_rows: int, changed: float) -> 
 def main() -> None:
     parser = bins_parser(__doc__)
     parser.add_argument("--changed", type=float, default=0.01)
+    parser.add_argument("--snapshot", action="store_true",
+                        help="snapshot the node before it is killed (its graphs saved)")
     args, table = parse_rows(parser)
     print(f"{args.rows} rows x {args.dim} float32, {args.changed:.1%} changed, segments of "
-          f"{args.segment_rows} rows, 1 shard, R=2, W=1", flush=True)
+          f"{args.segment_rows} rows, 1 shard, R=2, W=1, "
+          f"{'a snapshot' if args.snapshot else 'no snapshot'} before the kill", flush=True)
     run_rounds(args.bins, args.rounds, lambda binary: one_run(
-        binary, table, args.dim, args.segment_rows, args.changed))
+        binary, table, args.dim, args.segment_rows, args.changed, args.snapshot))
 
 
 if __name__ == "__main__":
