@@ -118,8 +118,13 @@ def one_run(binary: str, table, dim: int, segment_rows: int, changed: float,
                 time.sleep(0.05)
             ready_s = time.monotonic() - started
             cpu = cpu_seconds(returning.proc.pid) - cpu_before
-            state = next(s for s in status(returning)["catchup"]["shards"]
-                         if s["state"] == "caught_up")
+            while True:  # the catch-up records its outcome just after the flip
+                done = [s for s in status(returning)["catchup"]["shards"]
+                        if s["state"] == "caught_up"]
+                if done:
+                    state = done[0]
+                    break
+                time.sleep(0.02)
             moved = state["rows_copied"] + (state.get("rows_adopted") or 0)
             bytes_per_row = table.nbytes / rows
             mine, theirs = local_rows(returning), local_rows(nodes[primary])
