@@ -6,6 +6,7 @@
 #include <arrow/status.h>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <set>
 #include <thread>
@@ -633,9 +634,17 @@ arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env) {
   plan.buckets_differ = compared.buckets_differ;
   plan.rows = tables.own_rows;
   plan.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (plan.buckets_differ > plan.buckets / kMostDifferingShareToKeep) {
-    plan.reason = "too far behind: " + std::to_string(plan.buckets_differ) + " of " +
-                  std::to_string(plan.buckets) + " buckets differ";
+  // The rows that differ, estimated from the share of buckets that differ (d of B buckets
+  // hit by k changed ids: d = B (1 - e^(-k/B)), so k = -B ln(1 - d/B)).
+  const double share = static_cast<double>(plan.buckets_differ) / std::max(plan.buckets, 1);
+  plan.rows_differ = share >= 1
+                         ? plan.rows + 1
+                         : static_cast<int64_t>(std::ceil(-plan.buckets * std::log1p(-share)));
+  if (plan.rows_differ > plan.rows / kMostDifferingShareToKeep) {
+    plan.reason = "too far behind: about " + std::to_string(plan.rows_differ) + " of " +
+                  std::to_string(plan.rows) + " rows differ (" +
+                  std::to_string(plan.buckets_differ) + " of " + std::to_string(plan.buckets) +
+                  " buckets)";
     return plan;
   }
   plan.keep = true;

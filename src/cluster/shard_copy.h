@@ -136,19 +136,21 @@ struct KeptPlan {
   int32_t buckets = 0;         // buckets compared (0: no content digest from the primary)
   int32_t buckets_differ = 0;  // of them, those whose content digests differ
   int64_t rows = 0;            // rows of this node's copy
+  int64_t rows_differ = 0;     // of them, about how many differ (from buckets_differ)
   double seconds = 0;          // both tables, computed and exchanged
   std::string reason;          // why the copy is purged; empty when kept
 
   Json ToJson() const;
 };
 
-// Past buckets / kMostDifferingShareToKeep content digests that differ, a kept copy is purged
-// (too far behind: the primary's segment files are copied, with their graphs, instead).
+// Past rows / kMostDifferingShareToKeep rows that differ (estimated from the share of buckets
+// that differ, as balls in bins), a kept copy is purged (too far behind: the primary's segment
+// files are copied, with their graphs, instead).
 inline constexpr int32_t kMostDifferingShareToKeep = 2;
 
 // Compares the content digests of the primary's copy and this node's (env.source_content_digest):
-// keep when the primary answers version 2 and at most 1/kMostDifferingShareToKeep of the
-// buckets differ; purge when the primary is of a build before content digests (its id digest
+// keep when the primary answers version 2 and about 1/kMostDifferingShareToKeep of the copy's
+// rows or fewer differ; purge when the primary is of a build before content digests (its id digest
 // cannot see a row put again with another vector) or too much differs. Other failures are
 // returned.
 arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env);
