@@ -493,6 +493,31 @@ int ShardCatchup::DropStaleLogged(const std::string& dataset, int32_t shard,
   return 0;
 }
 
+namespace {
+
+// Past rows / kMostUnrestoredShareToKeep rows without the graph a snapshot restored, a
+// returning node's copy is dropped before it joins rather than kept.
+constexpr int64_t kMostUnrestoredShareToKeep = 2;
+
+// Why a returning node's copy `name` is dropped rather than kept: its snapshot restored the
+// graph of at most half its rows (it had none, or the log since was long), and indexing them
+// again takes longer than copying the shard afresh, which adopts the primary's graphs. Judged by
+// the snapshot, not by how far the index workers have come since, so that the choice does not
+// depend on how fast they are. Nullopt: kept.
+std::optional<std::string> UnrestoredReason(const LocalPuts& local, const std::string& name) {
+  if (!local.restored_index) return std::nullopt;
+  auto restored = local.restored_index(name);
+  if (!restored.ok()) return std::nullopt;  // the copy is kept; the catch-up finds out the rest
+  const int64_t unrestored = restored->rows - restored->restored_rows;
+  if (unrestored <= restored->rows / kMostUnrestoredShareToKeep) return std::nullopt;
+  return "its snapshot restored the graph of " + std::to_string(restored->restored_rows) +
+         " of its " + std::to_string(restored->rows) +
+         " rows: the shard is copied afresh, adopting the primary's graphs, rather than indexed "
+         "again";
+}
+
+}  // namespace
+
 arrow::Result<int> ShardCatchup::KeepBeforeJoining(const std::string& self_id) {
   const auto local = env_.local();
   if (!local) return 0;
@@ -503,6 +528,16 @@ arrow::Result<int> ShardCatchup::KeepBeforeJoining(const std::string& self_id) {
     for (int32_t shard = 0; shard < map.shards; ++shard) {
       ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(map.dataset, shard));
       if (map.placement[shard].HasReplica(self_id) || !local->holds(name)) continue;
+      if (auto unrestored = UnrestoredReason(*local, name)) {
+        // Nothing writes to the copy before this node joins: a plain drop.
+        ARROW_RETURN_NOT_OK(local->drop(name));
+        spdlog::info("{}: this node's copy dropped before joining: {}", Label(map.dataset, shard),
+                     *unrestored);
+        Record(map.dataset, shard, {{"state", "dropped"}, {"reason", *unrestored}});
+        MutexLock lock(&mutex_);
+        ++dropped_;
+        continue;
+      }
       Record(map.dataset, shard, {{"state", "kept"}});
       MutexLock lock(&mutex_);
       kept_[name] = now;

@@ -18,11 +18,13 @@
 //     retried at the next pass, from the primary the map names then.
 //   - A node back on its data dir after its shards failed over (a returning node) keeps the
 //     copies it holds (KeepBeforeJoining): no map names it their replica, so none is served.
-//     While the shard's map is still being balanced (a shard syncing, leaving or short of
-//     replicas, or members' loads 2 or more apart) and within CatchupEnv::return_grace, the
-//     copy stays (after, it is dropped as below, and reconciled by content until then); moves
-//     prefer
-//     to give a member the shards it held before (shard_map.h, `former`). When a map names it
+//     A copy whose graph its snapshot did not restore for more than half its rows is dropped
+//     there instead (indexing it again takes longer than copying the shard afresh, which
+//     adopts the primary's graphs). While the shard's map is still being balanced (a shard
+//     syncing, leaving or short of replicas, or members' loads 2 or more apart) and within
+//     CatchupEnv::return_grace, a kept copy stays (after, it is dropped as below, and reconciled
+//     by content until then); moves prefer to give a member the shards it held before
+//     (shard_map.h, `former`). When a map names it
 //     a syncing replica of such a shard again, the catch-up compares content digests
 //     (PlanKeptCopy, shard_copy.h): when few buckets differ it skips the bulk pass and both
 //     reconcile passes replace, by content, only the rows that differ (deleted, put again
@@ -115,8 +117,8 @@ class ShardCatchup {
   // shards caught up and the copies dropped.
   arrow::Result<int> PassOnce();
   // Before this node (`self_id`) joins: notes every shard copy it holds that the maps do not
-  // name it a replica of (a node back from a crash) as kept, for a catch-up to reconcile. The
-  // copies kept.
+  // name it a replica of (a node back from a crash) as kept, for a catch-up to reconcile, or
+  // drops it when its snapshot restored the graph of at most half its rows. The copies kept.
   arrow::Result<int> KeepBeforeJoining(const std::string& self_id);
   // {"caught_up", "dropped", "kept", "shards": [{"dataset", "shard", "state", ...}]} for
   // cluster-status.

@@ -117,6 +117,13 @@ std::shared_ptr<arrow::Schema> SchemaWithMissingNodes(std::shared_ptr<arrow::Sch
 std::shared_ptr<arrow::RecordBatch> WithMissingNodes(std::shared_ptr<arrow::RecordBatch> batch,
                                                      const std::vector<MissingNode>& missing);
 
+// A local dataset's rows and, of them, those whose graph its latest snapshot restored when the
+// node started: the others were indexed again since, or wait for it.
+struct RestoredIndex {
+  int64_t rows = 0;
+  int64_t restored_rows = 0;
+};
+
 // What a routed put (and a shard's catch-up) needs of this node: a sink into one of its local
 // datasets (IngestStream), whether it holds a dataset already, and dropping one (a stale shard
 // copy).
@@ -130,6 +137,9 @@ struct LocalPuts {
   // the segment's schema when absent) with its graph (VectorStore::AdoptSegment); the rows
   // appended. Null: this node adopts none.
   std::function<arrow::Result<int64_t>(const std::string& dataset, const SegmentMutation&)> adopt;
+  // How much of a local dataset's index its snapshot restored. Null: not known (a returning
+  // node then keeps every copy it holds).
+  std::function<arrow::Result<RestoredIndex>(const std::string& dataset)> restored_index;
 };
 
 // What this node's Flight service answers, run in-process: a cluster node asks its own shards

@@ -70,6 +70,10 @@ LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
         }
         ARROW_RETURN_NOT_OK(found.status());
         return store.AdoptSegment(**found, segment);
+      },
+      [&store](const std::string& dataset) -> arrow::Result<RestoredIndex> {
+        ARROW_ASSIGN_OR_RAISE(auto found, store.Get(dataset));
+        return RestoredIndex{found->num_rows(), found->saved_snapshot().indexed_rows};
       }};
 }
 

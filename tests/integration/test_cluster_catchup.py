@@ -162,6 +162,15 @@ def start(tmp_path, node_ids):
     return c
 
 
+def snapshot_indexed(node):
+    """Snapshots `node`'s datasets once every row of them is indexed, so that a restart restores
+    their graphs (a returning node keeps only copies whose graphs it restores)."""
+    ready = action(node.data, "check_readiness", {"wait": 60, "local_only": True})[0]
+    assert ready["status"] == "READY", ready
+    saved = action(node.data, "snapshot", {})[0]["snapshot"]
+    assert saved and all(s["indexed_rows"] == s["rows"] for s in saved), saved
+
+
 def kill_and_catch_up(c, name, victim, putter):
     """SIGKILLs `victim` while `putter` puts; waits until every shard has 2 full replicas
     again. The map before and after."""
@@ -297,6 +306,7 @@ def test_a_returning_node_keeps_its_stale_copies_and_joining_members_take_shards
         victim = "n2"
         held_before = [s["shard"] for s in shard_map(c.nodes["n0"], name)["placement"]
                        if victim in s["replicas"]]
+        snapshot_indexed(c.nodes[victim])  # so that its restart restores its copies' graphs
         putter = Putter(c.nodes["n0"], name, 200_000)
         kill_and_catch_up(c, name, victim, putter)
 

@@ -2,14 +2,16 @@
 primary by content digests (docs/cluster.md, "A returning node"), in a cluster of real
 processes: one etcd and three `arbalest serve` nodes, replication factor 2.
 
-A node is SIGKILLed; once its shards failed over, some rows are deleted, some deleted and put
-again with the same id and another vector (same ids, same count: only a digest that sees the
-rows' contents finds them), and new rows are put. The node comes back: it keeps its copies
+A node snapshots (so that its restart restores its graphs) and is SIGKILLed; once its shards
+failed over, some rows are deleted, some deleted and put again with the same id and another
+vector (same ids, same count: only a digest that sees the rows' contents finds them), and new
+rows are put. The node comes back: it keeps its copies
 (cluster-status `kept`), moves give it back shards it held, and each catch-up reconciles only
 the buckets whose content digests differ: the rows it copies are few (the changed ones), not
 the shard's. Afterwards every replica of every shard holds exactly the primary's rows (ids,
 vectors and every other column), and a scan and searches through every node find each row once,
-re-put rows with their new vectors.
+re-put rows with their new vectors. A node that comes back without a snapshot drops its copies
+before it joins instead (indexing them again would take longer than copying afresh).
 
 Timing is never asserted: membership and map changes are waited for with deadlines.
 """
@@ -24,8 +26,8 @@ import pytest
 
 from arbalest_util import action, make_table, put_table, scan, unique_name, vectors_of, wait_until
 from test_cluster import DIM, MEMBERSHIP_DEADLINE_S, missing_nodes, search
-from test_cluster_catchup import (CATCHUP_DEADLINE_S, balanced, shard_map, start, status,
-                                  wait_caught_up)
+from test_cluster_catchup import (CATCHUP_DEADLINE_S, balanced, shard_map, snapshot_indexed,
+                                  start, status, wait_caught_up)
 
 ROWS = 8000
 CHANGED = 40  # of each kind: deleted, put again with another vector, new
@@ -46,6 +48,7 @@ def test_a_returning_node_keeps_its_copies_and_copies_only_the_rows_that_changed
         held_before = {s["shard"] for s in shard_map(c.nodes["n0"], name)["placement"]
                        if victim in s["replicas"]}
         assert held_before
+        snapshot_indexed(c.nodes[victim])
         c.nodes[victim].proc.kill()
         wait_caught_up(c.nodes["n0"], name, victim)
 
@@ -108,6 +111,50 @@ def test_a_returning_node_keeps_its_copies_and_copies_only_the_rows_that_changed
                 got = top.column("id").to_pylist()
                 assert missing_nodes(top) == []
                 assert got[0] == reput[i] and len(got) == len(set(got)) == 10
+    finally:
+        c.stop()
+
+
+def test_a_returning_node_without_a_snapshot_drops_its_copies_and_copies_afresh(tmp_path):
+    # Its copies' graphs are not restored (it never snapshotted): indexing them again would take
+    # longer than copying the shards afresh, with the primary's graphs, so they go before it
+    # joins, with the reason in cluster-status.
+    c = start(tmp_path, ["n0", "n1", "n2"])
+    try:
+        name = unique_name("afresh")
+        first = make_table(2000, d=DIM, rng=np.random.default_rng(5))
+        put_table(c.nodes["n0"].data, name, first, batch_size=500)
+        victim = "n2"
+        held_before = {s["shard"] for s in shard_map(c.nodes["n0"], name)["placement"]
+                       if victim in s["replicas"]}
+        assert held_before
+        c.nodes[victim].proc.kill()
+        wait_caught_up(c.nodes["n0"], name, victim)
+        new = make_table(100, d=DIM, start_id=2000, rng=np.random.default_rng(6))
+        put_table(c.nodes["n0"].data, name, new)
+
+        returning = c.nodes[victim]
+        returning.start()
+        joined = wait_until(lambda: status(returning), lambda st: "catchup" in st,
+                            "the returning node joined", timeout=MEMBERSHIP_DEADLINE_S)
+        assert joined["catchup"]["kept"] == 0
+        assert joined["catchup"]["dropped"] == len(held_before)
+        dropped = [s for s in joined["catchup"]["shards"]
+                   if s["dataset"] == name and s["state"] == "dropped"]
+        assert {s["shard"] for s in dropped} == held_before
+        for s in dropped:
+            assert "its snapshot restored the graph of 0 of its" in s["reason"], s
+        wait_until(lambda: shard_map(c.nodes["n0"], name), lambda m: balanced(m, c.nodes),
+                   "shards moved back to the returning node", timeout=CATCHUP_DEADLINE_S)
+        placement = shard_map(c.nodes["n0"], name)["placement"]
+        for s in placement:
+            primary = local_rows(c.nodes[s["primary"]], name, s["shard"])
+            for replica in s["replicas"]:
+                assert local_rows(c.nodes[replica], name, s["shard"]).equals(primary), \
+                    (replica, s["shard"])
+        for node in c.nodes.values():
+            ids = scan(node.data, {"dataset": name, "require_all": True}).column("id").to_pylist()
+            assert sorted(ids) == list(range(2100))
     finally:
         c.stop()
 
