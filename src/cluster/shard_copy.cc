@@ -389,6 +389,7 @@ arrow::Result<bool> DeletedOnAdoption(const arrow::Array& ids, int64_t row, cons
   const int64_t have = it == held.end() ? 0 : it->second;
   if (have >= kNeverCopied / 2) return true;
   ++(*seen)[key];
+  if (have == 0) return false;
   int64_t& taken = (*matched)[key];
   if (have - taken > 0) {
     ++taken;

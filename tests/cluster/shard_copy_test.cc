@@ -219,7 +219,7 @@ TEST(ShardCopy, TheBulkPassAdoptsSegmentsDeletingHeldIdsAndIdsDeletedHere) {
   }
   copies.own = {{2, "own"}};
   copies.deletes.Note("d.__shard0", Json(5));  // deleted here lately, not yet there
-  copies.tail_from = 5;                          // 1, 2, 3, 5, 6 live in the segment there
+  copies.tail_from = 5;                        // 1, 2, 3, 5, 6 live in the segment there
   ShardCopyEnv env = copies.Env();
   SegmentMutation adopted;
   ShipOneSegment(copies, env, {{1, "p"}, {2, "p"}, {3, "p"}, {4, "p"}, {5, "p"}, {6, "p"}},
@@ -247,14 +247,22 @@ TEST(ShardCopy, TheBulkPassAdoptsSegmentsDeletingHeldIdsAndIdsDeletedHere) {
 
 // The primary: a sealed segment of ids 1 to 6 (4 deleted there), then 2 again (a second row of
 // the id) and 7 to 10. This node holds 2 and 7 and deleted 5 lately.
-Copies SegmentThenTail() {
-  Copies copies;
-  copies.primary = {{1, "p"}, {2, "p"}, {3, "p"}, {5, "p"}, {6, "p"},
+void SegmentThenTail(Copies& copies) {
+  copies.primary = {{1, "p"},  {2, "p"}, {3, "p"}, {5, "p"}, {6, "p"},
                     {2, "p2"}, {7, "p"}, {8, "p"}, {9, "p"}, {10, "p"}};
   copies.tail_from = 5;
   copies.own = {{2, "own"}, {7, "own"}};
   copies.deletes.Note("d.__shard0", Json(5));
-  return copies;
+}
+
+// CopyBulk of SegmentThenTail's copies, the segment of ids 1 to 6 shipped.
+arrow::Result<int64_t> CopySegmentThenTail(Copies& copies, SegmentMutation* adopted,
+                                           BulkScan* scan) {
+  ShardCopyEnv env = copies.Env();
+  ShipOneSegment(copies, env, {{1, "p"}, {2, "p"}, {3, "p"}, {4, "p"}, {5, "p"}, {6, "p"}},
+                 Roaring::bitmapOf(1, 3), adopted);
+  Adopted report;
+  return CopyBulk(env, &report, scan);
 }
 
 // What SegmentThenTail's copy holds afterwards, whichever scan ran: each id as often as on the
@@ -263,14 +271,11 @@ const Rows kAfterSegmentThenTail = {{1, "seg"}, {2, "own"}, {2, "p2"}, {3, "seg"
                                     {7, "own"}, {8, "p"},   {9, "p"},  {10, "p"}};
 
 TEST(ShardCopy, AfterAdoptionTheRowScanReadsOnlyTheRowsAfterTheLastSegment) {
-  Copies copies = SegmentThenTail();
-  ShardCopyEnv env = copies.Env();
+  Copies copies;
+  SegmentThenTail(copies);
   SegmentMutation adopted;
-  ShipOneSegment(copies, env, {{1, "p"}, {2, "p"}, {3, "p"}, {4, "p"}, {5, "p"}, {6, "p"}},
-                 Roaring::bitmapOf(1, 3), &adopted);
-  Adopted report;
   BulkScan scan;
-  auto copied = CopyBulk(env, &report, &scan);
+  auto copied = CopySegmentThenTail(copies, &adopted, &scan);
   ASSERT_TRUE(copied.ok()) << copied.status();
   // Held here (2: matched to the segment's row, the first of the primary's), deleted there
   // (4), deleted here (5).
@@ -288,15 +293,12 @@ TEST(ShardCopy, AfterAdoptionTheRowScanReadsOnlyTheRowsAfterTheLastSegment) {
 }
 
 TEST(ShardCopy, ARefusedScanAfterTheSegmentReadsTheWholeShardStoringNoAdoptedRowTwice) {
-  Copies copies = SegmentThenTail();
+  Copies copies;
+  SegmentThenTail(copies);
   copies.refuse_tail = true;  // the primary compacted or merged the segment since
-  ShardCopyEnv env = copies.Env();
   SegmentMutation adopted;
-  ShipOneSegment(copies, env, {{1, "p"}, {2, "p"}, {3, "p"}, {4, "p"}, {5, "p"}, {6, "p"}},
-                 Roaring::bitmapOf(1, 3), &adopted);
-  Adopted report;
   BulkScan scan;
-  auto copied = CopyBulk(env, &report, &scan);
+  auto copied = CopySegmentThenTail(copies, &adopted, &scan);
   ASSERT_TRUE(copied.ok()) << copied.status();
   EXPECT_EQ(copies.tails_asked.size(), 1u);
   EXPECT_EQ(scan.from_row, 0);

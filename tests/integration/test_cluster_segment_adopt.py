@@ -52,6 +52,32 @@ class Cluster(CatchupCluster):
             "--segment-merge=false"]).start()
         return self.nodes[node_id]
 
+    def wait_members(self, count):
+        for node in self.nodes.values():
+            wait_until(lambda: members(node), lambda m: len(m) == count,
+                       f"{count} members listed", timeout=MEMBERSHIP_DEADLINE_S)
+
+    def start_with_rows(self, seed):
+        """n0 and n1 holding a dataset of ROWS rows in one shard, both READY: its name, the
+        shard's local dataset, the shard's placement, its primary and the other replica's id."""
+        for node_id in ("n0", "n1"):
+            self.add(node_id)
+        self.wait_members(2)
+        name = unique_name("rows")
+        shard = f"{name}.__shard0"
+        put_table(self.nodes["n0"].data, name,
+                  make_table(ROWS, d=DIM, rng=np.random.default_rng(seed)), batch_size=500)
+        for node in self.nodes.values():
+            assert readiness(node, shard, wait=60)["status"] == "READY"
+        placement = shard_map(self.nodes["n0"], name)["placement"][0]
+        victim = next(n for n in placement["replicas"] if n != placement["primary"])
+        return name, shard, placement, self.nodes[placement["primary"]], victim
+
+    def join(self, node_id, **kwargs):
+        node = self.add(node_id, **kwargs)
+        self.wait_members(len(self.nodes))
+        return node
+
 
 def readiness(node, dataset, wait=None):
     body = {"dataset": dataset, "local_only": True}
@@ -71,24 +97,8 @@ def recall(node, name, ids, vectors, queries, k=10):
 def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, monkeypatch):
     c = Cluster(tmp_path, unique_name("adopt"))
     try:
-        for node_id in ("n0", "n1"):
-            c.add(node_id)
-        for node in c.nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 2, "both members listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
-        name = unique_name("rows")
-        shard = f"{name}.__shard0"
-        put_table(c.nodes["n0"].data, name,
-                  make_table(ROWS, d=DIM, rng=np.random.default_rng(3)), batch_size=500)
-        for node in c.nodes.values():
-            assert readiness(node, shard, wait=60)["status"] == "READY"
-        placement = shard_map(c.nodes["n0"], name)["placement"][0]
-        primary = c.nodes[placement["primary"]]
-        victim = next(n for n in placement["replicas"] if n != placement["primary"])
-        newcomer = c.add("n2", lease_ttl_s=LONG_LEASE_TTL_S)
-        for node in c.nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 3, "every member listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
+        name, shard, placement, primary, victim = c.start_with_rows(seed=3)
+        newcomer = c.join("n2", lease_ttl_s=LONG_LEASE_TTL_S)
 
         putter = TimedPutter(primary, name, 1_000_000)
         deleter = Deleter(primary, name, range(0, ROWS, 7), seed=1)
@@ -174,25 +184,9 @@ def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, mo
 def test_a_compaction_between_adoption_and_row_scan_falls_back_to_the_whole_shard(tmp_path):
     c = Cluster(tmp_path, unique_name("adoptcompact"))
     try:
-        for node_id in ("n0", "n1"):
-            c.add(node_id)
-        for node in c.nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 2, "both members listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
-        name = unique_name("rows")
-        shard = f"{name}.__shard0"
-        put_table(c.nodes["n0"].data, name,
-                  make_table(ROWS, d=DIM, rng=np.random.default_rng(5)), batch_size=500)
-        for node in c.nodes.values():
-            assert readiness(node, shard, wait=60)["status"] == "READY"
-        placement = shard_map(c.nodes["n0"], name)["placement"][0]
-        primary = c.nodes[placement["primary"]]
-        victim = next(n for n in placement["replicas"] if n != placement["primary"])
+        name, shard, placement, primary, victim = c.start_with_rows(seed=5)
         # The new node pauses between adopting the segments and its row scan.
-        newcomer = c.add("n2", env={"ARBALEST_TEST_CATCHUP_SCAN_DELAY_MS": str(SCAN_DELAY_MS)})
-        for node in c.nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 3, "every member listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
+        newcomer = c.join("n2", env={"ARBALEST_TEST_CATCHUP_SCAN_DELAY_MS": str(SCAN_DELAY_MS)})
 
         putter = TimedPutter(primary, name, 1_000_000)
         putter.start()
