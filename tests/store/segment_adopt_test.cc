@@ -185,6 +185,36 @@ TEST_F(SegmentAdoptTest, AScanAfterASegmentReadsOnlyTheRowsAfterItWhileItIsThere
   EXPECT_EQ(*first, expected);
 }
 
+TEST_F(SegmentAdoptTest, AMergeRefusesAScanAfterAMergedSegmentButNotAfterOneBefore) {
+  VectorStore source(0);
+  auto dataset = Source(source, 450);
+  // Segments 1 and 2 left at 20 rows each by a compaction: the merge policy's pick.
+  std::vector<int64_t> doomed;
+  for (int64_t id = 100; id < 300; ++id) {
+    if (id % 5 != 0) doomed.push_back(id);
+  }
+  ASSERT_TRUE(source.Delete(*dataset, *Ids(doomed)).ok());
+  ASSERT_TRUE(source.Compact(*dataset).ok());
+  const auto listed = AdoptableSegments(dataset->Snapshot());
+  ASSERT_GE(listed.size(), 3u);
+  ASSERT_EQ(listed[1].rows, 20);
+  ASSERT_EQ(listed[2].rows, 20);
+  auto before = IdsAfter(*dataset, listed[0]);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_GE(dataset->MergeSegments(/*threads=*/1, [] { return false; }).ValueOrDie().merges, 1);
+  ASSERT_EQ(SealedSegmentNamed(dataset->Snapshot().segments, listed[1]), nullptr);
+  // Rows keep their numbering in a merge: after the first segment, the same rows.
+  auto after = IdsAfter(*dataset, listed[0]);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(*after, *before);
+  // The merged segment is gone: refused, so that the caller scans the whole dataset.
+  auto merged = IdsAfter(*dataset, listed[1]);
+  ASSERT_FALSE(merged.ok());
+  EXPECT_TRUE(merged.status().IsInvalid()) << merged.status().ToString();
+  EXPECT_NE(merged.status().message().find("20 rows from row 100"), std::string::npos)
+      << merged.status().ToString();
+}
+
 TEST_F(SegmentAdoptTest, AdoptsTheGraphDeletesRowsAtOnceAndARestartKeepsThem) {
   VectorStore source(0);
   auto from = Source(source, 250);
