@@ -10,8 +10,12 @@ that is not the shard's primary is SIGKILLed, and the third node catches the sha
 primary. Reported: the seconds from when the shard map first shows it syncing until its copy is
 READY (its own check_readiness, local_only), the catch-up's duration from cluster-status, the
 CPU seconds (user + system, /proc) the new node used from the SIGKILL until READY, and what the
-catch-up reports it adopted. Every process shares this machine's cores. Each binary runs
---rounds times, alternating.
+catch-up reports it adopted. The bulk pass's row scan: its seconds, rows and bytes received
+(Arrow buffer bytes) as cluster-status reports them (a build that reads only the rows after the
+adopted segments reports them; an older one reads the whole shard, whose rows and bytes the
+bench measures by the same local_only scan of the primary's copy once the replica is READY:
+`full_scan_rows`, `full_scan_bytes`), and the bulk pass's seconds (adoption and row scan).
+Every process shares this machine's cores. Each binary runs --rounds times, alternating.
 
     .venv/bin/python bench/cluster/segment_adopt_bench.py --bins OLD,NEW [--rows 100000] \\
         [--dim 128] [--segment-rows 20000] [--rounds 1]
@@ -30,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "cluster"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
-from arbalest_util import ServerProcess, action, put_table  # noqa: E402
+from arbalest_util import ServerProcess, action, put_table, scan  # noqa: E402
 from catchup_bench import parse_rows, status, wait_members  # noqa: E402
 from cluster_search_bench import stop_all  # noqa: E402
 from etcd_util import EtcdProcess  # noqa: E402
@@ -100,12 +104,20 @@ def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
             cpu = cpu_seconds(newcomer.proc.pid) - cpu_before
             state = next(s for s in status(newcomer)["catchup"]["shards"]
                          if s["state"] == "caught_up")
+            full = scan(nodes[primary].data, {"dataset": SHARD, "local_only": True})
             return {"primary_build_s": round(build_s, 1), "syncing_to_ready_s": round(ready_s, 2),
                     "replica_cpu_s": round(cpu, 2), "catchup_ms": state["ms"],
                     "rows_copied": state["rows_copied"],
                     "rows_adopted": state.get("rows_adopted"),
                     "segments_adopted": state.get("segments_adopted"),
-                    "adopt_seconds": (state.get("adopted") or {}).get("seconds")}
+                    "adopt_seconds": (state.get("adopted") or {}).get("seconds"),
+                    "bulk_seconds": round(state["bulk_seconds"], 3),
+                    "scan_seconds": (state.get("scan") or {}).get("seconds"),
+                    "rows_scanned": state.get("rows_scanned"),
+                    "bytes_scanned": state.get("bytes_scanned"),
+                    "scan_from_row": (state.get("scan") or {}).get("from_row"),
+                    "full_scan_rows": full.num_rows,
+                    "full_scan_bytes": full.get_total_buffer_size()}
         finally:
             stop_all([n for n in nodes if n.proc.poll() is None], etcd)
 

@@ -150,6 +150,11 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
   if (const char* delay = std::getenv("ARBALEST_TEST_CATCHUP_BULK_DELAY_MS")) {
     env.bulk_batch_delay = std::chrono::milliseconds(std::strtoll(delay, nullptr, 10));
   }
+  // Test-only: a pause between a catch-up's segment adoption and its row scan (tests that
+  // compact or merge the primary's segments meanwhile).
+  if (const char* delay = std::getenv("ARBALEST_TEST_CATCHUP_SCAN_DELAY_MS")) {
+    env.scan_delay = std::chrono::milliseconds(std::strtoll(delay, nullptr, 10));
+  }
   if (const char* hold = std::getenv("ARBALEST_TEST_CATCHUP_HOLD_MS")) {
     env.hold = std::chrono::milliseconds(std::max<int64_t>(1, std::strtoll(hold, nullptr, 10)));
   }

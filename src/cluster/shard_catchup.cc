@@ -258,15 +258,19 @@ arrow::Result<int> ShardCatchup::PassOnce() {
       }
       spdlog::info(
           "{}: caught up from '{}' in {} ms: {} rows of {} sealed segments adopted with their "
-          "graphs, {} rows copied in bulk ({:.3f} s, writes going on), "
+          "graphs, {} rows read from row {} ({} bytes{}) and {} of them copied in bulk ({:.3f} s, "
+          "writes going on), "
           "{} copied and {} removed by a reconcile before the fences ({:.3f} s), then {} rows "
           "copied and {} removed while its writes paused ({:.3f} s; {} of {} digest buckets "
           "differed, {} ids read); now a full replica",
           Label(map.dataset, shard), placement.primary, took_ms, copied->adopted.rows,
-          copied->adopted.segments, copied->bulk_rows, copied->bulk_seconds, copied->before.copied,
-          copied->before.removed, copied->before.seconds, copied->fenced.copied,
-          copied->fenced.removed, copied->fenced_seconds, copied->fenced.buckets_differ,
-          copied->fenced.buckets, copied->fenced.ids_read);
+          copied->adopted.segments, copied->scan.rows, copied->scan.from_row, copied->scan.bytes,
+          copied->scan.fallback.empty() ? std::string()
+                                        : "; the whole shard: " + copied->scan.fallback,
+          copied->bulk_rows, copied->bulk_seconds, copied->before.copied, copied->before.removed,
+          copied->before.seconds, copied->fenced.copied, copied->fenced.removed,
+          copied->fenced_seconds, copied->fenced.buckets_differ, copied->fenced.buckets,
+          copied->fenced.ids_read);
       Json state = copied->ToJson();
       state.update({{"state", "caught_up"},
                     {"source", placement.primary},
@@ -299,6 +303,9 @@ Json ShardCatchup::Copied::ToJson() const {
           {"rows_adopted", adopted.rows},
           {"segments_adopted", adopted.segments},
           {"adopted", adopted.ToJson()},
+          {"rows_scanned", scan.rows},
+          {"bytes_scanned", scan.bytes},
+          {"scan", scan.ToJson()},
           {"reconcile_before_fences", before.ToJson()},
           {"reconcile_fenced", fenced.ToJson()}};
 }
@@ -345,6 +352,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
   copy.deletes = env_.deletes;
   copy.fence = fence.get();
   copy.bulk_batch_delay = env_.bulk_batch_delay;
+  copy.scan_delay = env_.scan_delay;
   copy.source_digest = [&, buckets = copy.digest_buckets](const std::vector<int32_t>* ids_of,
                                                           std::chrono::milliseconds timeout) {
     return env_.action(*source, kShardDigestAction,
@@ -374,7 +382,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
   // reconcile passes copy what differs).
   auto started = Clock::now();
   if (!copy.content) {
-    ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted));
+    ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted, &copied.scan));
   }
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   // The differences the bulk pass left (rows it stored twice, writes that reached one node

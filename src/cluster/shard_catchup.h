@@ -82,6 +82,7 @@ struct CatchupEnv {
   std::chrono::milliseconds hold{30000};    // how long a catch-up may pause a shard's writes
   std::chrono::milliseconds bulk_timeout{3600000};  // the bulk pass's scan of the primary
   std::chrono::milliseconds bulk_batch_delay{0};    // ShardCopyEnv::bulk_batch_delay
+  std::chrono::milliseconds scan_delay{0};          // ShardCopyEnv::scan_delay
   std::chrono::milliseconds interval{1000};
   // How long a copy stays after the map stopped naming this node its replica: searches that
   // read the map before it changed may still ask it meanwhile.
@@ -129,6 +130,7 @@ class ShardCatchup {
   struct Copied {
     int64_t bulk_rows = 0;
     Adopted adopted;    // the segments the bulk pass adopted whole, before its row scan
+    BulkScan scan;      // what the bulk pass's row scan read
     Reconciled before;  // the reconcile before the fences
     Reconciled fenced;
     std::optional<KeptPlan> kept;  // a kept copy: what PlanKeptCopy found

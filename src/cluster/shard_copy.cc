@@ -4,6 +4,7 @@
 #include <arrow/array/builder_primitive.h>
 #include <arrow/compute/api.h>
 #include <arrow/status.h>
+#include <arrow/util/byte_size.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,8 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "flight/segment_shipping.h"
 
 namespace arbalest {
 namespace {
@@ -376,56 +379,64 @@ arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, 
 }
 
 // Whether segment `received`'s local `row`, live on the primary, is deleted at once in this
-// node's copy: its id was deleted here lately (`held` at kNeverCopied), or a row of it that this
-// node held is not matched to another row yet (`used` counts those matched by this segment).
-// A row kept counts in `kept`.
+// node's copy: its id was deleted here lately (`held` at kNeverCopied), or this node holds a
+// row of it that no row of the primary's before it was matched to (`matched` counts those this
+// segment matched). Rows not deleted here count in `seen` (as `matched` ones do, by the caller).
 arrow::Result<bool> DeletedOnAdoption(const arrow::Array& ids, int64_t row, const IdCounts& held,
-                                      IdCounts* used, std::vector<std::string>* kept) {
+                                      IdCounts* matched, IdCounts* seen) {
   ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(ids, row));
   auto it = held.find(key);
   const int64_t have = it == held.end() ? 0 : it->second;
   if (have >= kNeverCopied / 2) return true;
-  int64_t& matched = (*used)[key];
-  if (have - matched > 0) {
-    ++matched;
+  ++(*seen)[key];
+  if (have == 0) return false;
+  int64_t& taken = (*matched)[key];
+  if (have - taken > 0) {
+    ++taken;
     return true;
   }
-  kept->push_back(std::move(key));
   return false;
 }
 
 // Adopts one segment fetched from the primary: under the gate, its rows whose ids are held or
-// were deleted here are marked deleted, and the segment appended whole. On success every row
-// kept counts as held, so that the row scan skips the primary's row of it.
-arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received,
-                       ShardDeletes::Clock::time_point since, IdCounts* held, Adopted* adopted) {
+// were deleted here are marked deleted, and the segment appended whole. The primary's rows are
+// matched to this node's in one pass, in the primary's row order (the adopted segments', then
+// the row scan's): a held row matched to a row of the segment leaves `held`, and every row of
+// the segment live on the primary (kept or matched) counts in `seen`, what a row scan of the
+// whole shard would meet again (CopyBulk's fallback).
+arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received, const SegmentRef& ref,
+                       ShardDeletes::Clock::time_point since, IdCounts* held, IdCounts* seen,
+                       Adopted* adopted) {
   WriterLock gate(env.fence->gate());
   for (const std::string& key : DeletedSince(env, since)) (*held)[key] = kNeverCopied;
   SegmentMutation segment{std::move(received.batches), std::move(received.graph),
                           std::move(received.deleted)};
-  IdCounts used;
-  std::vector<std::string> kept;
+  IdCounts matched;
+  IdCounts seen_here;
   int64_t local = 0;
   for (const auto& batch : segment.batches) {
     ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
     for (int64_t row = 0; row < batch->num_rows(); ++row, ++local) {
       if (segment.deleted.contains(static_cast<uint32_t>(local))) continue;
-      ARROW_ASSIGN_OR_RAISE(bool deleted, DeletedOnAdoption(*ids, row, *held, &used, &kept));
+      ARROW_ASSIGN_OR_RAISE(bool deleted,
+                            DeletedOnAdoption(*ids, row, *held, &matched, &seen_here));
       if (deleted) segment.deleted.add(static_cast<uint32_t>(local));
     }
   }
   ARROW_ASSIGN_OR_RAISE(const int64_t rows, env.local.adopt(env.name, segment));
-  for (const std::string& key : kept) ++(*held)[key];
+  for (const auto& [key, count] : matched) (*held)[key] -= count;
+  for (const auto& [key, count] : seen_here) (*seen)[key] += count;
   ++adopted->segments;
   adopted->rows += rows;
   adopted->rows_deleted += static_cast<int64_t>(segment.deleted.cardinality());
+  adopted->last = ref;
   return arrow::Status::OK();
 }
 
 // Adopts the primary's sealed, linked segments in order; stops at the first failure (its
 // reason in adopted->fallback), leaving the rest to the row scan.
 void AdoptSegments(const ShardCopyEnv& env, ShardDeletes::Clock::time_point since, IdCounts* held,
-                   Adopted* adopted) {
+                   IdCounts* seen, Adopted* adopted) {
   if (!env.source_segments || !env.source_segment || !env.local.adopt) {
     adopted->fallback = "this node adopts no segments";
     return;
@@ -439,7 +450,8 @@ void AdoptSegments(const ShardCopyEnv& env, ShardDeletes::Clock::time_point sinc
   for (const SegmentRef& ref : *segments) {
     auto received = env.source_segment(ref, env.timeout);
     arrow::Status status = received.status();
-    if (received.ok()) status = AdoptOne(env, std::move(*received), since, held, adopted);
+    if (received.ok())
+      status = AdoptOne(env, std::move(*received), ref, since, held, seen, adopted);
     if (!status.ok()) {
       adopted->fallback = "segment from row " + std::to_string(ref.first_row) + " not adopted (" +
                           status.message() + ")";
@@ -450,17 +462,41 @@ void AdoptSegments(const ShardCopyEnv& env, ShardDeletes::Clock::time_point sinc
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
+// The row scan of the bulk pass: after the last segment adopted when the primary still holds
+// it (its rows before are those adopted), else the whole shard, `held` then counting again
+// the adopted rows that it meets (`seen`).
+arrow::Result<ScanPart> OpenBulkScan(const ShardCopyEnv& env, const Adopted& adopted,
+                                     const IdCounts& seen, IdCounts* held, BulkScan* scan) {
+  if (adopted.last) {
+    auto tail = env.source(ScanTicket(env.name, {{"after_segment", SegmentRefJson(*adopted.last)}}),
+                           env.timeout);
+    if (tail.ok()) {
+      scan->from_row = adopted.last->end_row();
+      return tail;
+    }
+    scan->fallback = tail.status().message();
+    for (const auto& [key, count] : seen) (*held)[key] += count;
+  }
+  return env.source(ScanTicket(env.name), env.timeout);
+}
+
 }  // namespace
 
 Json Adopted::ToJson() const {
-  return {{"segments", segments},
+  return {{"segments", segments},         {"rows", rows},
+          {"rows_deleted", rows_deleted}, {"seconds", seconds},
+          {"fallback", fallback},         {"last", last ? SegmentRefJson(*last) : Json()}};
+}
+
+Json BulkScan::ToJson() const {
+  return {{"from_row", from_row},
           {"rows", rows},
-          {"rows_deleted", rows_deleted},
+          {"bytes", bytes},
           {"seconds", seconds},
           {"fallback", fallback}};
 }
 
-arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted) {
+arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted, BulkScan* scanned) {
   // Every id deleted here from kRetention before the pass on stays known until it ends.
   const DeletesPinned pinned(env.deletes, env.name);
   IdCounts held;
@@ -473,14 +509,22 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted) {
     }));
   }
   Adopted adopted_here;
-  AdoptSegments(env, pinned.since(), &held, adopted ? adopted : &adopted_here);
-  ARROW_ASSIGN_OR_RAISE(ScanPart part, env.source(ScanTicket(env.name), env.timeout));
+  Adopted& done = adopted ? *adopted : adopted_here;
+  BulkScan scanned_here;
+  BulkScan& scan = scanned ? *scanned : scanned_here;
+  IdCounts seen;
+  AdoptSegments(env, pinned.since(), &held, &seen, &done);
+  if (env.scan_delay.count() > 0) std::this_thread::sleep_for(env.scan_delay);
+  const auto started = std::chrono::steady_clock::now();
+  ARROW_ASSIGN_OR_RAISE(ScanPart part, OpenBulkScan(env, done, seen, &held, &scan));
   std::unique_ptr<PutSink> sink = env.local.open(env.name);
   int64_t copied = 0;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(part.reader->ReadNext(&batch));
     if (!batch) break;
+    scan.rows += batch->num_rows();
+    scan.bytes += arrow::util::TotalBufferSize(*batch);
     if (env.bulk_batch_delay.count() > 0) std::this_thread::sleep_for(env.bulk_batch_delay);
     // The ids deleted here so far, read and the batch stored while no delete runs here.
     WriterLock gate(env.fence->gate());
@@ -491,6 +535,7 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted) {
     copied += missing->num_rows();
   }
   ARROW_RETURN_NOT_OK(sink->Finish(*part.reader->schema()));
+  scan.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return copied;
 }
 

@@ -29,9 +29,17 @@
 // id was deleted here since kRetention before the pass stay in the segment but are deleted in
 // the same commit, so its graph stays whole and no delete is undone. The row scan that follows
 // counts the adopted rows as held, so it stores only the rows of the primary's other segments
-// (its active one, those still waiting for the index). A primary of a build before segment
-// shipping (the action unknown, or refused to the cluster token), or any failure to fetch or
-// adopt a segment, leaves the remaining rows to the row scan, as before.
+// (its active one, those still waiting for the index), and reads only those: its ticket names
+// the last segment adopted (`after_segment`, protocol.md), and the primary streams the rows
+// after it if its view still holds that segment (same rows, same graph object), so that the
+// adopted rows travel once. The primary's rows are matched to the rows this node held in one
+// pass in the primary's order (adopted segments, then the scan), each held row to one row of
+// the primary's. When the primary refuses the ticket (a compaction or a merge replaced that
+// segment since, a restart, a build before `after_segment`), the row scan reads the whole
+// shard again and the adopted rows count as held, so that none is stored twice (BulkScan
+// says which). A primary of a build before segment shipping (the action unknown, or refused
+// to the cluster token), or any failure to fetch or adopt a segment, leaves the remaining rows
+// to the row scan, as before.
 // A returning node's kept copy (PlanKeptCopy) skips the bulk pass: both reconcile passes compare
 // content digests (env.content), so a row deleted and put again with another vector while it
 // was away is replaced, and only the rows that differ are copied.
@@ -44,6 +52,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "cluster/scan_chain.h"
@@ -68,6 +77,9 @@ struct ShardCopyEnv {
   // A pause after each batch the bulk pass reads (ARBALEST_TEST_CATCHUP_BULK_DELAY_MS: tests
   // that need a bulk copy that lasts).
   std::chrono::milliseconds bulk_batch_delay{0};
+  // A pause between the adoption of segments and the row scan
+  // (ARBALEST_TEST_CATCHUP_SCAN_DELAY_MS: tests that change the primary's segments meanwhile).
+  std::chrono::milliseconds scan_delay{0};
   // The primary's kShardDigestAction answer for its copy: its bucket table of digest_buckets
   // buckets (ids_of null), or the ids of the buckets `ids_of`; within the timeout. Null: the
   // reconcile pass compares the whole id columns.
@@ -95,6 +107,20 @@ struct Adopted {
   int64_t rows_deleted = 0;  // of them, deleted at once (deleted on the primary or held here)
   double seconds = 0;        // fetching and adopting them
   std::string fallback;      // why it stopped before the primary's last segment; empty: it did not
+  std::optional<SegmentRef> last;  // the last segment adopted; none: none was
+
+  Json ToJson() const;
+};
+
+// What CopyBulk's row scan read from the primary.
+struct BulkScan {
+  int64_t from_row = 0;  // the primary's row it started from (0: the whole shard)
+  int64_t rows = 0;      // rows received
+  int64_t bytes = 0;     // their Arrow buffers' bytes
+  double seconds = 0;
+  // Why it read the whole shard although segments were adopted (the primary's refusal of
+  // `after_segment`); empty: it did not.
+  std::string fallback;
 
   Json ToJson() const;
 };
@@ -102,8 +128,10 @@ struct Adopted {
 // Past buckets / kMostDifferingShare buckets that differ, Reconcile reads the whole id columns.
 inline constexpr int32_t kMostDifferingShare = 8;
 
-// CopyBulk's rows stored by its row scan; `adopted` (optional) receives what it adopted whole.
-arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted = nullptr);
+// CopyBulk's rows stored by its row scan; `adopted` (optional) receives what it adopted whole,
+// `scanned` (optional) what its row scan read.
+arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted = nullptr,
+                                BulkScan* scanned = nullptr);
 
 struct Reconciled {
   int64_t ids = 0;             // distinct ids of the primary's copy compared id by id

@@ -38,7 +38,7 @@ arrow::Result<std::vector<float>> FindVector(VectorStore& store, ClusterHooks& c
   if (dataset.ok()) vector_name = (*dataset)->schema()->field((*dataset)->vector_column())->name();
   auto local = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
     ARROW_RETURN_NOT_OK(dataset.status());
-    return ScanSnapshot((*dataset)->Snapshot(), ScanOptions{filter, 1, std::nullopt});
+    return ScanSnapshot((*dataset)->Snapshot(), ScanOptions{filter, 1, std::nullopt, std::nullopt});
   };
   ARROW_ASSIGN_OR_RAISE(auto reader, cluster.Scan(scan_keys, 1, options, local));
   std::shared_ptr<arrow::RecordBatch> batch;

@@ -10,13 +10,15 @@ namespace {
 constexpr std::string_view kActionBody = "action 'shard-segments' body";
 constexpr std::string_view kTicket = "a shard_segment ticket";
 
-Json SegmentJson(const SegmentRef& segment) {
+}  // namespace
+
+Json SegmentRefJson(const SegmentRef& segment) {
   return {{"first_row", segment.first_row},
           {"rows", segment.rows},
           {"graph", std::to_string(segment.graph)}};
 }
 
-arrow::Result<SegmentRef> SegmentFromJson(const Json& json, std::string_view what) {
+arrow::Result<SegmentRef> SegmentRefFromJson(const Json& json, std::string_view what) {
   if (!json.is_object()) return arrow::Status::Invalid(what, " is not an object");
   SegmentRef segment;
   ARROW_ASSIGN_OR_RAISE(auto first_row, GetOptionalInt(json, "first_row", what));
@@ -35,8 +37,6 @@ arrow::Result<SegmentRef> SegmentFromJson(const Json& json, std::string_view wha
   return segment;
 }
 
-}  // namespace
-
 arrow::Result<Json> ShardSegmentsAction(VectorStore& store, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(Json request, ParseJsonObject(body, kActionBody));
   ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"dataset", "local_only"}, kActionBody));
@@ -46,7 +46,7 @@ arrow::Result<Json> ShardSegmentsAction(VectorStore& store, std::string_view bod
   const DatasetSnapshot view = dataset->Snapshot();
   Json segments = Json::array();
   for (const SegmentRef& segment : AdoptableSegments(view))
-    segments.push_back(SegmentJson(segment));
+    segments.push_back(SegmentRefJson(segment));
   return Json{{"dataset", *name}, {"rows", view.num_rows}, {"segments", std::move(segments)}};
 }
 
@@ -58,13 +58,13 @@ arrow::Result<std::vector<SegmentRef>> SegmentsFromAnswer(const Json& answer) {
   std::vector<SegmentRef> segments;
   for (const Json& segment : answer["segments"]) {
     ARROW_ASSIGN_OR_RAISE(segments.emplace_back(),
-                          SegmentFromJson(segment, "a segment of a shard-segments answer"));
+                          SegmentRefFromJson(segment, "a segment of a shard-segments answer"));
   }
   return segments;
 }
 
 std::string ShardSegmentTicket(const std::string& dataset, const SegmentRef& segment) {
-  Json keys = SegmentJson(segment);
+  Json keys = SegmentRefJson(segment);
   keys["dataset"] = dataset;
   return Json{{kShardSegmentTicketKey, std::move(keys)}}.dump();
 }
@@ -82,7 +82,7 @@ std::optional<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>> OpenShar
     ARROW_RETURN_NOT_OK(CheckKnownKeys(keys, {"dataset", "first_row", "rows", "graph"}, kTicket));
     ARROW_ASSIGN_OR_RAISE(auto name, GetOptionalString(keys, {"dataset"}, kTicket));
     if (!name) return arrow::Status::Invalid(kTicket, " needs 'dataset'");
-    ARROW_ASSIGN_OR_RAISE(SegmentRef segment, SegmentFromJson(keys, kTicket));
+    ARROW_ASSIGN_OR_RAISE(SegmentRef segment, SegmentRefFromJson(keys, kTicket));
     ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(*name));
     return SegmentChunks(*dataset, segment);
   };

@@ -36,6 +36,12 @@ arrow::Result<Json> ShardSegmentsAction(VectorStore& store, std::string_view bod
 // The segments of an answer of the action, checked: Invalid, naming the problem.
 arrow::Result<std::vector<SegmentRef>> SegmentsFromAnswer(const Json& answer);
 
+// A segment named in JSON, as the action's answer, the ticket and a scan ticket's
+// after_segment carry it: {"first_row", "rows", "graph": a decimal string}.
+Json SegmentRefJson(const SegmentRef& segment);
+// Its parse: Invalid, naming `what`, unless first_row >= 0, rows > 0 and graph are there.
+arrow::Result<SegmentRef> SegmentRefFromJson(const Json& json, std::string_view what);
+
 // The ticket that streams `segment` of `dataset`.
 std::string ShardSegmentTicket(const std::string& dataset, const SegmentRef& segment);
 

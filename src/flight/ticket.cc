@@ -4,6 +4,7 @@
 
 #include "common/dataset_name.h"
 #include "flight/filter_parser.h"
+#include "flight/segment_shipping.h"
 
 namespace arbalest {
 
@@ -26,10 +27,10 @@ arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_vi
     ARROW_RETURN_NOT_OK(CheckKnownKeys(request, {"search"}, "search ticket"));
     return ParseSearch(request["search"], /*allow_batch=*/false, "search ticket");
   }
-  ARROW_RETURN_NOT_OK(CheckKnownKeys(
-      request,
-      {"dataset", "name", "filters", "limit", "columns", "local_only", "require_all", "timeout_ms"},
-      "scan ticket"));
+  ARROW_RETURN_NOT_OK(CheckKnownKeys(request,
+                                     {"dataset", "name", "filters", "limit", "columns",
+                                      "local_only", "require_all", "timeout_ms", "after_segment"},
+                                     "scan ticket"));
   ARROW_ASSIGN_OR_RAISE(result.fan_out, ParseFanOutOptions(request, "scan ticket"));
   ARROW_ASSIGN_OR_RAISE(auto dataset, GetOptionalString(request, {"dataset", "name"}, "ticket"));
   if (!dataset) return arrow::Status::Invalid("scan ticket needs 'dataset' (or 'name')");
@@ -41,6 +42,18 @@ arrow::Result<std::variant<ScanTicket, ParsedSearch>> ParseTicket(std::string_vi
   ARROW_ASSIGN_OR_RAISE(result.options.limit, GetOptionalInt(request, "limit", "scan ticket"));
   if (auto columns = request.find("columns"); columns != request.end()) {
     ARROW_ASSIGN_OR_RAISE(result.options.columns, ParseColumnList(*columns));
+  }
+  if (auto after = request.find("after_segment"); after != request.end()) {
+    if (!result.fan_out.local_only) {
+      return arrow::Status::Invalid(
+          "scan ticket: 'after_segment' names a segment of one node's copy: it needs "
+          "'local_only': true");
+    }
+    constexpr std::string_view what = "scan ticket's 'after_segment'";
+    if (after->is_object()) {
+      ARROW_RETURN_NOT_OK(CheckKnownKeys(*after, {"first_row", "rows", "graph"}, what));
+    }
+    ARROW_ASSIGN_OR_RAISE(result.options.after_segment, SegmentRefFromJson(*after, what));
   }
   result.keys = std::move(request);
   return result;

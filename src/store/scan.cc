@@ -14,12 +14,13 @@ class SnapshotScanReader : public arrow::RecordBatchReader {
  public:
   SnapshotScanReader(DatasetSnapshot snapshot, arrow::compute::Expression filter,
                      std::vector<int> projection, std::shared_ptr<arrow::Schema> output_schema,
-                     std::optional<int64_t> limit)
+                     std::optional<int64_t> limit, int64_t from_row)
       : snapshot_(std::move(snapshot)),
         filter_(std::move(filter)),
         projection_(std::move(projection)),
         output_schema_(std::move(output_schema)),
-        remaining_(limit) {}
+        remaining_(limit),
+        from_row_(from_row) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return output_schema_; }
 
@@ -27,9 +28,15 @@ class SnapshotScanReader : public arrow::RecordBatchReader {
     out->reset();
     while (next_batch_ < snapshot_.batches.size() && remaining_.value_or(1) > 0) {
       const auto& stored = snapshot_.batches[next_batch_++];
-      const int64_t first_row = next_row_;
+      int64_t first_row = next_row_;
       next_row_ += stored->num_rows();
-      ARROW_ASSIGN_OR_RAISE(auto batch, DropDeletedRows(snapshot_.segments, stored, first_row));
+      if (next_row_ <= from_row_) continue;
+      std::shared_ptr<arrow::RecordBatch> from = stored;
+      if (first_row < from_row_) {
+        from = stored->Slice(from_row_ - first_row);
+        first_row = from_row_;
+      }
+      ARROW_ASSIGN_OR_RAISE(auto batch, DropDeletedRows(snapshot_.segments, from, first_row));
       ARROW_ASSIGN_OR_RAISE(batch, PadToSchema(batch, snapshot_.schema));
       ARROW_ASSIGN_OR_RAISE(batch, ApplyFilter(filter_, batch));
       if (batch->num_rows() == 0) continue;
@@ -50,7 +57,8 @@ class SnapshotScanReader : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::Schema> output_schema_;
   std::optional<int64_t> remaining_;
   size_t next_batch_ = 0;
-  int64_t next_row_ = 0;  // dataset row number of the first row of batches[next_batch_]
+  const int64_t from_row_;  // rows before it are not read
+  int64_t next_row_ = 0;    // dataset row number of the first row of batches[next_batch_]
 };
 
 }  // namespace
@@ -87,12 +95,23 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanSnapshot(DatasetSna
   } else {
     for (int i = 0; i < snapshot.schema->num_fields(); ++i) projection.push_back(i);
   }
+  int64_t from_row = 0;
+  if (options.after_segment) {
+    const SegmentRef& after = *options.after_segment;
+    if (SealedSegmentNamed(snapshot.segments, after) == nullptr) {
+      return arrow::Status::Invalid(
+          "'after_segment' names no sealed segment of the dataset (", after.rows, " rows from row ",
+          after.first_row, ", graph ", after.graph,
+          "): a compaction or a merge replaced it since, or it was named by another process");
+    }
+    from_row = after.end_row();
+  }
   arrow::FieldVector output_fields;
   for (int index : projection) output_fields.push_back(snapshot.schema->field(index));
   auto output_schema = arrow::schema(std::move(output_fields), snapshot.schema->metadata());
   return std::make_shared<SnapshotScanReader>(std::move(snapshot), std::move(filter),
                                               std::move(projection), std::move(output_schema),
-                                              options.limit);
+                                              options.limit, from_row);
 }
 
 }  // namespace arbalest

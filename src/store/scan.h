@@ -20,10 +20,16 @@ struct ScanOptions {
   std::shared_ptr<const CachedFilter> filter;       // null: every row
   std::optional<int64_t> limit;                     // at most this many rows (>= 0)
   std::optional<std::vector<std::string>> columns;  // output columns in this order; all if unset
+  // Only the rows after this sealed segment (a catch-up's row scan after it adopted the
+  // segments up to it: docs/cluster.md). Unset: from the first row.
+  std::optional<SegmentRef> after_segment;
 };
 
 // A reader over the live rows of `snapshot` (deleted rows left out) that pass `options`. The filter
-// and column names are checked before returning: Invalid names a missing column or a bad filter.
+// and column names are checked before returning: Invalid names a missing column or a bad filter,
+// or an after_segment that `snapshot` does not hold as a sealed segment (a compaction or a merge
+// replaced it since it was named, or it was named by another process: rows would be missed or
+// returned twice from it).
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanSnapshot(DatasetSnapshot snapshot,
                                                                       const ScanOptions& options);
 

@@ -52,6 +52,22 @@ const SegmentView* SegmentOf(const std::vector<SegmentView>& segments, int64_t r
   return row < segment.end_row() ? &segment : nullptr;
 }
 
+SegmentRef SegmentRef::Of(const SegmentView& segment) {
+  return {segment.first_row, segment.rows,
+          static_cast<uint64_t>(reinterpret_cast<uintptr_t>(segment.graph.get()))};
+}
+
+const SegmentView* SealedSegmentNamed(const std::vector<SegmentView>& segments,
+                                      const SegmentRef& ref) {
+  for (size_t s = 0; s + 1 < segments.size(); ++s) {
+    const SegmentRef named = SegmentRef::Of(segments[s]);
+    if (named.first_row == ref.first_row && named.rows == ref.rows && named.graph == ref.graph) {
+      return &segments[s];
+    }
+  }
+  return nullptr;
+}
+
 bool IsDeletedRow(const std::vector<SegmentView>& segments, int64_t row) {
   const SegmentView* segment = SegmentOf(segments, row);
   return segment != nullptr &&

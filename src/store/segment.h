@@ -61,6 +61,25 @@ struct SegmentView {
   int64_t linked_rows() const { return std::min(indexed_rows, rows); }
 };
 
+// A sealed segment named so that a later view, in this process or from another node, can be
+// asked for it again: its rows [first_row, first_row + rows) and which graph object holds
+// them (an identity, not a pointer to follow). A compaction or a merge makes a new graph and a
+// compaction renumbers the rows after the ones it drops, so a view that holds a sealed segment
+// of the same three values holds the same rows at the same dataset rows up to its end.
+struct SegmentRef {
+  int64_t first_row = 0;
+  int64_t rows = 0;
+  uint64_t graph = 0;
+
+  static SegmentRef Of(const SegmentView& segment);
+  int64_t end_row() const { return first_row + rows; }
+};
+
+// The sealed segment of `segments` (never the last, active one) that `ref` names; null when
+// none does.
+const SegmentView* SealedSegmentNamed(const std::vector<SegmentView>& segments,
+                                      const SegmentRef& ref);
+
 // A segment as a snapshot's files hold it: its graph object and linked rows then. While a
 // segment's graph is that same object, its rows are those files' rows plus any appended, and
 // the next snapshot links its files (appending new rows; the graph file while its linked rows

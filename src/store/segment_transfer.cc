@@ -28,10 +28,6 @@ enum ChunkKind : int8_t { kRows = 0, kDeleted = 1, kGraph = 2 };
 constexpr const char* kRowsKey = "arbalest.segment.rows";
 constexpr const char* kGraphBytesKey = "arbalest.segment.graph_bytes";
 
-uint64_t GraphIdentity(const HnswIndex* graph) {
-  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(graph));
-}
-
 // An anonymous memory file (memfd), closed with this object; its path opens it again.
 class MemoryFile {
  public:
@@ -207,7 +203,7 @@ std::vector<SegmentRef> AdoptableSegments(const DatasetSnapshot& view) {
         static_cast<int64_t>(segment.graph->size()) != segment.rows) {
       break;
     }
-    segments.push_back({segment.first_row, segment.rows, GraphIdentity(segment.graph.get())});
+    segments.push_back(SegmentRef::Of(segment));
   }
   return segments;
 }
@@ -215,16 +211,10 @@ std::vector<SegmentRef> AdoptableSegments(const DatasetSnapshot& view) {
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> SegmentChunks(const Dataset& dataset,
                                                                        const SegmentRef& want) {
   DatasetSnapshot view = dataset.Snapshot();
-  for (size_t s = 0; s + 1 < view.segments.size(); ++s) {
-    const SegmentView segment = view.segments[s];
-    if (segment.first_row != want.first_row || segment.rows != want.rows ||
-        GraphIdentity(segment.graph.get()) != want.graph) {
-      continue;
-    }
-    if (segment.indexed_rows < segment.rows ||
-        static_cast<int64_t>(segment.graph->size()) != segment.rows) {
-      break;
-    }
+  if (const SegmentView* named = SealedSegmentNamed(view.segments, want);
+      named != nullptr && named->indexed_rows >= named->rows &&
+      static_cast<int64_t>(named->graph->size()) == named->rows) {
+    const SegmentView segment = *named;
     ARROW_ASSIGN_OR_RAISE(auto file, MemoryFile::Make());
     ARROW_RETURN_NOT_OK(HnswFile::Write(*segment.graph, file->path(), VectorsPlacement::kInFile));
     ARROW_ASSIGN_OR_RAISE(const int64_t graph_bytes, file->Size());

@@ -33,14 +33,6 @@
 
 namespace arbalest {
 
-// A segment of a view: its rows [first_row, first_row + rows) and which graph object holds
-// them (an identity, not a pointer to follow: a compaction or a merge makes a new graph).
-struct SegmentRef {
-  int64_t first_row = 0;
-  int64_t rows = 0;
-  uint64_t graph = 0;
-};
-
 inline constexpr int64_t kSegmentChunkBytes = int64_t{4} << 20;
 
 // {kind: int8, data: binary}, as above.

@@ -2,8 +2,9 @@
 // stores the rows this node lacks but never one whose id was deleted here (also when the delete
 // comes while the pass runs); the reconcile pass leaves this node with the primary's rows of
 // every id, except those deleted here lately. Before its row scan the bulk pass adopts the
-// primary's sealed segments, deleting at once their rows held here or deleted here lately; a
-// primary that ships none is copied by rows.
+// primary's sealed segments, deleting at once their rows held here or deleted here lately, and
+// its row scan reads only the rows after them (the whole shard, none stored twice, when the
+// primary refuses that); a primary that ships none is copied by rows.
 #include "cluster/shard_copy.h"
 
 #include <arrow/api.h>
@@ -118,12 +119,26 @@ struct Copies {
   ShardDeletes deletes;
   ShardFence fence;
   std::function<void(size_t)> on_primary_batch;
+  // A scan after a segment (`after_segment`) reads primary[tail_from...]: the rows after the
+  // segments shipped. Refused (as a primary whose segment was compacted meanwhile) with
+  // `refuse_tail`.
+  size_t tail_from = 0;
+  bool refuse_tail = false;
+  std::vector<Json> tails_asked;  // the after_segment of each such scan
 
   ShardCopyEnv Env() {
     ShardCopyEnv env;
     env.name = "d.__shard0";
-    env.source = [this](const std::string& ticket, std::chrono::milliseconds) {
-      return ScanOf(primary, ticket, on_primary_batch);
+    env.source = [this](const std::string& ticket,
+                        std::chrono::milliseconds) -> arrow::Result<ScanPart> {
+      const Json json = Json::parse(ticket);
+      if (!json.contains("after_segment")) return ScanOf(primary, ticket, on_primary_batch);
+      tails_asked.push_back(json["after_segment"]);
+      if (refuse_tail) {
+        return arrow::Status::Invalid("'after_segment' names no sealed segment of the dataset");
+      }
+      return ScanOf(Rows(primary.begin() + static_cast<std::ptrdiff_t>(tail_from), primary.end()),
+                    ticket, on_primary_batch);
     };
     env.own = [this](const std::string& ticket, std::chrono::milliseconds) {
       return ScanOf(own, ticket);
@@ -204,6 +219,7 @@ TEST(ShardCopy, TheBulkPassAdoptsSegmentsDeletingHeldIdsAndIdsDeletedHere) {
   }
   copies.own = {{2, "own"}};
   copies.deletes.Note("d.__shard0", Json(5));  // deleted here lately, not yet there
+  copies.tail_from = 5;                        // 1, 2, 3, 5, 6 live in the segment there
   ShardCopyEnv env = copies.Env();
   SegmentMutation adopted;
   ShipOneSegment(copies, env, {{1, "p"}, {2, "p"}, {3, "p"}, {4, "p"}, {5, "p"}, {6, "p"}},
@@ -227,6 +243,69 @@ TEST(ShardCopy, TheBulkPassAdoptsSegmentsDeletingHeldIdsAndIdsDeletedHere) {
                                       {8, "p"},
                                       {9, "p"},
                                       {10, "p"}}));
+}
+
+// The primary: a sealed segment of ids 1 to 6 (4 deleted there), then 2 again (a second row of
+// the id) and 7 to 10. This node holds 2 and 7 and deleted 5 lately.
+void SegmentThenTail(Copies& copies) {
+  copies.primary = {{1, "p"},  {2, "p"}, {3, "p"}, {5, "p"}, {6, "p"},
+                    {2, "p2"}, {7, "p"}, {8, "p"}, {9, "p"}, {10, "p"}};
+  copies.tail_from = 5;
+  copies.own = {{2, "own"}, {7, "own"}};
+  copies.deletes.Note("d.__shard0", Json(5));
+}
+
+// CopyBulk of SegmentThenTail's copies, the segment of ids 1 to 6 shipped.
+arrow::Result<int64_t> CopySegmentThenTail(Copies& copies, SegmentMutation* adopted,
+                                           BulkScan* scan) {
+  ShardCopyEnv env = copies.Env();
+  ShipOneSegment(copies, env, {{1, "p"}, {2, "p"}, {3, "p"}, {4, "p"}, {5, "p"}, {6, "p"}},
+                 Roaring::bitmapOf(1, 3), adopted);
+  Adopted report;
+  return CopyBulk(env, &report, scan);
+}
+
+// What SegmentThenTail's copy holds afterwards, whichever scan ran: each id as often as on the
+// primary (5 excepted), the segment's rows adopted, held rows kept.
+const Rows kAfterSegmentThenTail = {{1, "seg"}, {2, "own"}, {2, "p2"}, {3, "seg"}, {6, "seg"},
+                                    {7, "own"}, {8, "p"},   {9, "p"},  {10, "p"}};
+
+TEST(ShardCopy, AfterAdoptionTheRowScanReadsOnlyTheRowsAfterTheLastSegment) {
+  Copies copies;
+  SegmentThenTail(copies);
+  SegmentMutation adopted;
+  BulkScan scan;
+  auto copied = CopySegmentThenTail(copies, &adopted, &scan);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  // Held here (2: matched to the segment's row, the first of the primary's), deleted there
+  // (4), deleted here (5).
+  EXPECT_EQ(adopted.deleted, Roaring::bitmapOf(3, 1, 3, 4));
+  ASSERT_EQ(copies.tails_asked.size(), 1u);
+  EXPECT_EQ(copies.tails_asked[0], (Json{{"first_row", 0}, {"rows", 6}, {"graph", "1"}}));
+  EXPECT_EQ(scan.from_row, 6);
+  EXPECT_EQ(scan.rows, 5);  // the tail only
+  EXPECT_GT(scan.bytes, 0);
+  EXPECT_EQ(scan.fallback, "");
+  // The tail's second row of 2 is stored (this node's row of 2 was matched to the segment's),
+  // 7 is held: 2, 8, 9, 10.
+  EXPECT_EQ(*copied, 4);
+  EXPECT_EQ(Sorted(copies.own), kAfterSegmentThenTail);
+}
+
+TEST(ShardCopy, ARefusedScanAfterTheSegmentReadsTheWholeShardStoringNoAdoptedRowTwice) {
+  Copies copies;
+  SegmentThenTail(copies);
+  copies.refuse_tail = true;  // the primary compacted or merged the segment since
+  SegmentMutation adopted;
+  BulkScan scan;
+  auto copied = CopySegmentThenTail(copies, &adopted, &scan);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(copies.tails_asked.size(), 1u);
+  EXPECT_EQ(scan.from_row, 0);
+  EXPECT_EQ(scan.rows, 10);  // the whole shard
+  EXPECT_NE(scan.fallback.find("names no sealed segment"), std::string::npos) << scan.fallback;
+  EXPECT_EQ(*copied, 4);
+  EXPECT_EQ(Sorted(copies.own), kAfterSegmentThenTail);
 }
 
 TEST(ShardCopy, APrimaryWithoutSegmentShippingIsCopiedByRows) {

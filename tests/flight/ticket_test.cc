@@ -53,6 +53,34 @@ TEST(TicketTest, BadTicketsAreNamed) {
   ExpectInvalid(R"({"dataset":"a b"})", "invalid dataset name 'a b'");
 }
 
+TEST(TicketTest, AfterSegmentOfALocalOnlyScan) {
+  auto parsed = ParseScanTicket(
+      R"({"dataset":"ds","local_only":true,"after_segment":{"first_row":0,"rows":1500,"graph":"12345"}})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_TRUE(parsed->options.after_segment.has_value());
+  EXPECT_EQ(parsed->options.after_segment->first_row, 0);
+  EXPECT_EQ(parsed->options.after_segment->rows, 1500);
+  EXPECT_EQ(parsed->options.after_segment->graph, 12345u);
+  EXPECT_FALSE(ParseScanTicket(R"({"dataset":"ds"})")->options.after_segment.has_value());
+
+  ExpectInvalid(R"({"dataset":"ds","after_segment":{"first_row":0,"rows":5,"graph":"1"}})",
+                "needs 'local_only': true");
+  ExpectInvalid(R"({"dataset":"ds","local_only":true,"after_segment":[0,5]})",
+                "'after_segment' is not an object");
+  ExpectInvalid(
+      R"({"dataset":"ds","local_only":true,"after_segment":{"first_row":-1,"rows":5,"graph":"1"}})",
+      "needs first_row >= 0, rows > 0 and graph");
+  ExpectInvalid(
+      R"({"dataset":"ds","local_only":true,"after_segment":{"first_row":0,"rows":0,"graph":"1"}})",
+      "needs first_row >= 0, rows > 0 and graph");
+  ExpectInvalid(
+      R"({"dataset":"ds","local_only":true,"after_segment":{"first_row":0,"rows":5,"graph":"x1"}})",
+      "graph must be a decimal string");
+  ExpectInvalid(
+      R"({"dataset":"ds","local_only":true,"after_segment":{"first_row":0,"rows":5,"graph":"1","x":1}})",
+      "unknown key 'x'");
+}
+
 TEST(TicketTest, SearchTickets) {
   auto ticket = ParseTicket(
       R"({"search":{"dataset":"ds","vector":[1,2.5,-3],"k":5,"ef":40,"columns":["a"],

@@ -9,7 +9,14 @@ client keeps putting to the dataset and deleting ids of the sealed segments. The
 reports the segments adopted whole; the new replica's rows are linked right after the catch-up
 (its graphs were adopted, not rebuilt); both replicas then hold the same ids, each once: every
 acked row, no deleted id; a search of the new replica alone (local_only) reaches the primary's
-recall. SIGKILLed right afterwards and restarted on its data dir, it holds the same rows.
+recall. The row scan after the adoption reads only the rows after the last segment adopted
+(`after_segment`), not the whole shard again. SIGKILLed right afterwards and restarted on its data
+dir, it holds the same rows.
+
+A second test compacts the primary's first segment between the adoption and the row scan (a
+test-only pause between the two): the primary refuses the scan after the adopted segments (its
+rows before them were renumbered), the new replica reads the whole shard instead, and stores no
+row twice nor misses one.
 """
 
 from __future__ import annotations
@@ -30,19 +37,46 @@ LONG_LEASE_TTL_S = 30  # the node that catches up: SIGKILLed and back well withi
 ROWS = 6_000
 SEGMENT_ROWS = 1_500
 DEADLINE_S = MEMBERSHIP_DEADLINE_S + 120
+SCAN_DELAY_MS = 10_000  # between adoption and row scan, in the compaction test
 
 
 class Cluster(CatchupCluster):
     """The catch-up tests' cluster, its nodes sealing segments of SEGMENT_ROWS rows."""
 
-    def add(self, node_id, lease_ttl_s=LEASE_TTL_S):
-        self.nodes[node_id] = ServerProcess(self.workdir / node_id, extra_args=[
+    def add(self, node_id, lease_ttl_s=LEASE_TTL_S, env=None):
+        self.nodes[node_id] = ServerProcess(self.workdir / node_id, env=env, extra_args=[
             "--cluster-etcd", self.etcd.url, "--cluster-name", self.name,
             "--node-id", node_id, "--cluster-lease-ttl", str(lease_ttl_s),
             "--cluster-search-timeout", "10s", "--cluster-shards", "1",
             "--segment-max-bytes", str(SEGMENT_ROWS * DIM * 4),
             "--segment-merge=false"]).start()
         return self.nodes[node_id]
+
+    def wait_members(self, count):
+        for node in self.nodes.values():
+            wait_until(lambda: members(node), lambda m: len(m) == count,
+                       f"{count} members listed", timeout=MEMBERSHIP_DEADLINE_S)
+
+    def start_with_rows(self, seed):
+        """n0 and n1 holding a dataset of ROWS rows in one shard, both READY: its name, the
+        shard's local dataset, the shard's placement, its primary and the other replica's id."""
+        for node_id in ("n0", "n1"):
+            self.add(node_id)
+        self.wait_members(2)
+        name = unique_name("rows")
+        shard = f"{name}.__shard0"
+        put_table(self.nodes["n0"].data, name,
+                  make_table(ROWS, d=DIM, rng=np.random.default_rng(seed)), batch_size=500)
+        for node in self.nodes.values():
+            assert readiness(node, shard, wait=60)["status"] == "READY"
+        placement = shard_map(self.nodes["n0"], name)["placement"][0]
+        victim = next(n for n in placement["replicas"] if n != placement["primary"])
+        return name, shard, placement, self.nodes[placement["primary"]], victim
+
+    def join(self, node_id, **kwargs):
+        node = self.add(node_id, **kwargs)
+        self.wait_members(len(self.nodes))
+        return node
 
 
 def readiness(node, dataset, wait=None):
@@ -63,24 +97,8 @@ def recall(node, name, ids, vectors, queries, k=10):
 def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, monkeypatch):
     c = Cluster(tmp_path, unique_name("adopt"))
     try:
-        for node_id in ("n0", "n1"):
-            c.add(node_id)
-        for node in c.nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 2, "both members listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
-        name = unique_name("rows")
-        shard = f"{name}.__shard0"
-        put_table(c.nodes["n0"].data, name,
-                  make_table(ROWS, d=DIM, rng=np.random.default_rng(3)), batch_size=500)
-        for node in c.nodes.values():
-            assert readiness(node, shard, wait=60)["status"] == "READY"
-        placement = shard_map(c.nodes["n0"], name)["placement"][0]
-        primary = c.nodes[placement["primary"]]
-        victim = next(n for n in placement["replicas"] if n != placement["primary"])
-        newcomer = c.add("n2", lease_ttl_s=LONG_LEASE_TTL_S)
-        for node in c.nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 3, "every member listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
+        name, shard, placement, primary, victim = c.start_with_rows(seed=3)
+        newcomer = c.join("n2", lease_ttl_s=LONG_LEASE_TTL_S)
 
         putter = TimedPutter(primary, name, 1_000_000)
         deleter = Deleter(primary, name, range(0, ROWS, 7), seed=1)
@@ -115,6 +133,16 @@ def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, mo
         # The row scan stored only rows outside the adopted segments (the primary's active
         # segment, and put before this node took the shard's writes).
         assert caught["rows_bulk"] < ROWS - SEGMENT_ROWS, caught
+        # ... and read only those: from the end of the last segment adopted, no more rows than
+        # the primary ever held outside the adopted segments. A scan of the whole shard reads at
+        # least ROWS - 858 (ids deleted) rows, more than that here (rows_adopted > tried + 858).
+        last = caught["adopted"]["last"]
+        assert caught["scan"]["fallback"] == "", caught
+        assert caught["scan"]["from_row"] == last["first_row"] + last["rows"] >= \
+            caught["rows_adopted"], caught
+        assert caught["rows_scanned"] <= ROWS + len(putter.tried) - caught["rows_adopted"], (
+            len(putter.tried), caught)
+        assert 0 < caught["bytes_scanned"] <= caught["rows_scanned"] * (DIM * 4 + 64), caught
 
         # Both replicas hold the same ids, each once: every acked row, no deleted id.
         tried_deletes = set(range(0, ROWS, 7)) - set(deleter.ids)
@@ -149,6 +177,53 @@ def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, mo
         monkeypatch.undo()
         assert local_ids(newcomer, name, 0) == before
         assert "n2" in shard_map(primary, name)["placement"][0]["replicas"]
+    finally:
+        c.stop()
+
+
+def test_a_compaction_between_adoption_and_row_scan_falls_back_to_the_whole_shard(tmp_path):
+    c = Cluster(tmp_path, unique_name("adoptcompact"))
+    try:
+        name, shard, placement, primary, victim = c.start_with_rows(seed=5)
+        # The new node pauses between adopting the segments and its row scan.
+        newcomer = c.join("n2", env={"ARBALEST_TEST_CATCHUP_SCAN_DELAY_MS": str(SCAN_DELAY_MS)})
+
+        putter = TimedPutter(primary, name, 1_000_000)
+        putter.start()
+        c.nodes[victim].proc.kill()
+        # The segments adopted (at least three: ROWS - SEGMENT_ROWS rows, every one live).
+        wait_until(lambda: local_ids(newcomer, name, 0) or [],
+                   lambda ids: len(set(ids) & set(range(ROWS))) >= ROWS - SEGMENT_ROWS,
+                   "the sealed segments adopted", timeout=DEADLINE_S)
+        # Meanwhile, rows of the first segment deleted (on both replicas) and the primary's
+        # copy compacted: the rows after the first segment renumbered.
+        gone = list(range(0, 300, 3))
+        answer = action(primary.data, "delete", {"dataset": name, "ids": gone})[0]
+        assert answer["deleted"] >= len(gone) and not answer.get("missing_shards"), answer
+        assert action(primary.data, "compact", {"dataset": shard})[0]["reclaimed_rows"] >= 100
+        wait_until(lambda: shard_map(primary, name)["placement"][0],
+                   lambda p: not p["syncing"] and sorted(p["replicas"]) ==
+                   sorted([placement["primary"], "n2"]),
+                   "n2 a full replica of the shard", timeout=DEADLINE_S)
+        putter.stop()
+
+        caught = next(s for s in status(newcomer)["catchup"]["shards"]
+                      if s["dataset"] == name and s["state"] == "caught_up")
+        print(f"catch-up: {caught}")
+        assert caught["segments_adopted"] >= 3, caught
+        # The scan after the last adopted segment refused, the whole shard read instead.
+        assert "names no sealed segment" in caught["scan"]["fallback"], caught
+        assert caught["scan"]["from_row"] == 0, caught
+        assert caught["rows_scanned"] >= ROWS - len(gone), caught
+
+        # Exact: the same ids on both replicas, each once; every acked row; no deleted id.
+        acked = (set(range(ROWS)) - set(gone)) | putter.acked
+        unsure = putter.tried - putter.acked
+        held = [local_ids(node, name, 0) for node in (primary, newcomer)]
+        assert len(held[1]) == len(set(held[1])), "a row held twice"
+        assert set(held[0]) ^ set(held[1]) <= unsure, sorted((set(held[0]) ^ set(held[1])) - unsure)
+        assert not set(held[1]) & set(gone)
+        assert acked <= set(held[1]), sorted(acked - set(held[1]))[:10]
     finally:
         c.stop()
 

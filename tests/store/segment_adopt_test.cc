@@ -17,6 +17,7 @@
 
 #include "index/hnsw_file.h"
 #include "logged_store_test.h"
+#include "store/scan.h"
 #include "store/segment_transfer.h"
 
 namespace arbalest {
@@ -116,6 +117,102 @@ TEST_F(SegmentAdoptTest, OnlySealedLinkedSegmentsAreListedAndShippedFromOneView)
   EXPECT_TRUE(gone.status().IsInvalid());
   EXPECT_NE(gone.status().message().find("from row 100"), std::string::npos)
       << gone.status().ToString();
+}
+
+// The ids a scan of `dataset` after segment `after` returns, or its error.
+arrow::Result<std::vector<int64_t>> IdsAfter(const Dataset& dataset, const SegmentRef& after) {
+  ScanOptions options;
+  options.after_segment = after;
+  ARROW_ASSIGN_OR_RAISE(auto reader, ScanSnapshot(dataset.Snapshot(), options));
+  std::vector<int64_t> ids;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(reader->ReadNext(&batch));
+    if (!batch) return ids;
+    const auto& values = static_cast<const arrow::Int64Array&>(*batch->column(0));
+    for (int64_t i = 0; i < batch->num_rows(); ++i) ids.push_back(values.Value(i));
+  }
+}
+
+std::vector<int64_t> Range(int64_t from, int64_t to) {
+  std::vector<int64_t> ids;
+  for (int64_t id = from; id < to; ++id) ids.push_back(id);
+  return ids;
+}
+
+TEST_F(SegmentAdoptTest, AScanAfterASegmentReadsOnlyTheRowsAfterItWhileItIsThere) {
+  VectorStore source(0);
+  auto dataset = Source(source, 350);
+  const auto listed = AdoptableSegments(dataset->Snapshot());
+  ASSERT_EQ(listed.size(), 3u);  // [0, 100), [100, 200), [200, 300); [300, 350) is active
+  auto after = IdsAfter(*dataset, listed[1]);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(*after, Range(200, 350));
+  // Deleted rows after it are left out; a compaction of a later segment keeps it (the rows
+  // after it are renumbered, and read as they are now).
+  ASSERT_TRUE(source.Delete(*dataset, *Ids({210, 320})).ok());
+  ASSERT_TRUE(source.Compact(*dataset).ok());
+  after = IdsAfter(*dataset, listed[1]);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  std::vector<int64_t> expected = Range(200, 350);
+  std::erase(expected, 210);
+  std::erase(expected, 320);
+  EXPECT_EQ(*after, expected);
+  // A compaction of that segment or one before it replaces it: refused, named (rows would be
+  // missed or read twice).
+  ASSERT_TRUE(source.Delete(*dataset, *Ids({5})).ok());
+  ASSERT_TRUE(source.Compact(*dataset).ok());
+  after = IdsAfter(*dataset, listed[1]);
+  ASSERT_FALSE(after.ok());
+  EXPECT_TRUE(after.status().IsInvalid());
+  EXPECT_NE(after.status().message().find("'after_segment' names no sealed segment"),
+            std::string::npos)
+      << after.status().ToString();
+  EXPECT_NE(after.status().message().find("100 rows from row 100"), std::string::npos)
+      << after.status().ToString();
+  // Nor does it name the active segment or a graph of no segment.
+  const DatasetSnapshot view = dataset->Snapshot();
+  EXPECT_TRUE(IdsAfter(*dataset, SegmentRef::Of(view.segments.back())).status().IsInvalid());
+  SegmentRef other = SegmentRef::Of(view.segments.front());
+  other.graph += 1;
+  EXPECT_TRUE(IdsAfter(*dataset, other).status().IsInvalid());
+  // The compacted segment, named anew, is read after.
+  auto first = IdsAfter(*dataset, SegmentRef::Of(view.segments.front()));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  expected = Range(100, 350);
+  std::erase(expected, 210);
+  std::erase(expected, 320);
+  EXPECT_EQ(*first, expected);
+}
+
+TEST_F(SegmentAdoptTest, AMergeRefusesAScanAfterAMergedSegmentButNotAfterOneBefore) {
+  VectorStore source(0);
+  auto dataset = Source(source, 450);
+  // Segments 1 and 2 left at 20 rows each by a compaction: the merge policy's pick.
+  std::vector<int64_t> doomed;
+  for (int64_t id = 100; id < 300; ++id) {
+    if (id % 5 != 0) doomed.push_back(id);
+  }
+  ASSERT_TRUE(source.Delete(*dataset, *Ids(doomed)).ok());
+  ASSERT_TRUE(source.Compact(*dataset).ok());
+  const auto listed = AdoptableSegments(dataset->Snapshot());
+  ASSERT_GE(listed.size(), 3u);
+  ASSERT_EQ(listed[1].rows, 20);
+  ASSERT_EQ(listed[2].rows, 20);
+  auto before = IdsAfter(*dataset, listed[0]);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_GE(dataset->MergeSegments(/*threads=*/1, [] { return false; }).ValueOrDie().merges, 1);
+  ASSERT_EQ(SealedSegmentNamed(dataset->Snapshot().segments, listed[1]), nullptr);
+  // Rows keep their numbering in a merge: after the first segment, the same rows.
+  auto after = IdsAfter(*dataset, listed[0]);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(*after, *before);
+  // The merged segment is gone: refused, so that the caller scans the whole dataset.
+  auto merged = IdsAfter(*dataset, listed[1]);
+  ASSERT_FALSE(merged.ok());
+  EXPECT_TRUE(merged.status().IsInvalid()) << merged.status().ToString();
+  EXPECT_NE(merged.status().message().find("20 rows from row 100"), std::string::npos)
+      << merged.status().ToString();
 }
 
 TEST_F(SegmentAdoptTest, AdoptsTheGraphDeletesRowsAtOnceAndARestartKeepsThem) {
