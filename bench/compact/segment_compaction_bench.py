@@ -188,7 +188,8 @@ def main() -> None:
                                   "ratio": round(medians[labels[0]][n] / medians[label][n], 2)}))
     flags = " --text" * args.text + " --unique-ids" * args.unique_ids
     print(f"reproduce: .venv/bin/python {COMMAND} --rows {args.rows} --dim {args.dim} "
-          f"--deleted {args.deleted} --scattered {args.scattered} --reps {args.reps}{flags} --layouts {args.layouts} "
+          f"--deleted {args.deleted} --scattered {args.scattered} --reps {args.reps}{flags} "
+          f"--layouts {args.layouts} "
           + " ".join(f"--bin {label}=<binary>" for label in binaries))
 
 

@@ -202,7 +202,7 @@ class SegmentUpsertTest : public UpsertTest {
     for (int64_t first = 50; first < 10 * kSegmentRows; first += 50) {
       EXPECT_TRUE(store.Append(*dataset, SegmentRows(Range(first, first + 50), 1)).ok());
     }
-    EXPECT_EQ(dataset->CatchUpIndex(1000, 1, [] { return false; }).ValueOr(0), 1000);
+    EXPECT_EQ(IndexRows(*dataset, 1000), 1000);
     EXPECT_EQ(dataset->Snapshot().segments.size(), 10u);
     return dataset;
   }
