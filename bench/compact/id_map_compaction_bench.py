@@ -4,7 +4,8 @@ for this tree's id map and for another revision's (default main), side by side.
 Compiles the driver twice with g++ against Arrow C++ from the virtual environment's pyarrow
 (as the build does): once with this tree's src/store/id_row_map.cc and row_keys.cc, once with
 `git show <base>:src/store/id_row_map.{h,cc}`; then runs them alternately, --reps times each
-per size, and prints the medians.
+per size, and prints the medians: of the compaction's id-map step, and of the lookups a put
+makes after it (IdRowMap::Replaced, per 10k ids).
 
     .venv/bin/python bench/compact/id_map_compaction_bench.py [--ids 1000000,4000000]
         [--deleted 0.3] [--reps 3] [--base main]
@@ -55,6 +56,7 @@ def main() -> None:
                        [ROOT / "src/store/id_row_map.cc", ROOT / "src/store/row_keys.cc"])
         for ids in [int(x) for x in args.ids.split(",")]:
             seconds = {label: [] for label in builds}
+            lookups = {label: [] for label in builds}
             for _ in range(args.reps):
                 for label, binary in builds.items():
                     out = subprocess.run([str(binary), "--ids", str(ids), "--deleted",
@@ -64,8 +66,11 @@ def main() -> None:
                     line["build"] = label
                     print(json.dumps(line), flush=True)
                     seconds[label].append(line["seconds"])
+                    lookups[label].append(line["lookup_seconds_per_10k"])
             print(json.dumps({"ids": ids, **{f"median_seconds {label}": statistics.median(v)
-                                             for label, v in seconds.items()}}), flush=True)
+                                             for label, v in seconds.items()},
+                              **{f"median_lookup_seconds_per_10k {label}": statistics.median(v)
+                                 for label, v in lookups.items()}}), flush=True)
     print(f"reproduce: .venv/bin/python bench/compact/id_map_compaction_bench.py --ids {args.ids} "
           f"--deleted {args.deleted} --reps {args.reps} --base {args.base}")
 

@@ -1,5 +1,6 @@
 #include "store/row_keys.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -7,8 +8,18 @@ namespace arbalest {
 
 RowKeys::RowKeys(Roaring gone)
     : gone_(std::move(gone)),
-      gone_count_(gone_.cardinality()),
-      first_after_(gone_count_ == 0 ? 0 : gone_.maximum() + 1 - gone_count_) {}
+      sorted_(gone_.cardinality()),
+      gone_count_(sorted_.size()),
+      first_after_(gone_count_ == 0 ? 0 : gone_.maximum() + 1 - gone_count_) {
+  if (!sorted_.empty()) gone_.toUint32Array(sorted_.data());
+}
+
+uint64_t RowKeys::Rank(uint64_t key) const {
+  if (gone_count_ == 0 || key < sorted_.front()) return 0;
+  if (key >= sorted_.back()) return gone_count_;
+  return static_cast<uint64_t>(std::upper_bound(sorted_.begin(), sorted_.end(), key) -
+                               sorted_.begin());
+}
 
 uint64_t RowKeys::KeyOf(uint64_t row) const {
   if (row >= first_after_) return row + gone_count_;
@@ -16,7 +27,7 @@ uint64_t RowKeys::KeyOf(uint64_t row) const {
   uint64_t low = row, high = row + gone_count_;
   while (low < high) {
     const uint64_t mid = low + (high - low) / 2;
-    if (mid + 1 - gone_.rank(static_cast<uint32_t>(mid)) >= row + 1) {
+    if (mid + 1 - Rank(mid) >= row + 1) {
       high = mid;
     } else {
       low = mid + 1;
@@ -25,11 +36,7 @@ uint64_t RowKeys::KeyOf(uint64_t row) const {
   return low;
 }
 
-uint64_t RowKeys::RowOf(uint64_t key) const {
-  if (gone_count_ == 0) return key;
-  if (key > gone_.maximum()) return key - gone_count_;
-  return key - gone_.rank(static_cast<uint32_t>(key));
-}
+uint64_t RowKeys::RowOf(uint64_t key) const { return key - Rank(key); }
 
 std::optional<RowKeys> RowKeys::Compacted(const Roaring& dropped,
                                           std::vector<uint32_t>* keys) const {

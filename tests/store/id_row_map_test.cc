@@ -70,6 +70,35 @@ TEST(RowKeysTest, KeysOutliveCompactions) {
   EXPECT_EQ(once->KeyOf(2), 4u);
 }
 
+// Random gone keys over many rank blocks, dense and sparse stretches: KeyOf and RowOf agree
+// with Roaring's own rank, key by key.
+TEST(RowKeysTest, KeysAndRowsAgreeWithAPlainRank) {
+  std::mt19937 random(5);
+  Roaring dropped;
+  for (uint32_t row = 1000; row < 300000; ++row) {
+    const uint32_t per_mille = row < 100000 ? 300 : (row < 200000 ? 2 : 900);
+    if (random() % 1000 < per_mille) dropped.add(row);
+  }
+  const std::optional<RowKeys> once = RowKeys().Compacted(dropped);
+  ASSERT_TRUE(once.has_value());
+  // A second compaction drops rows in between (keys interleave with the first gone ones).
+  Roaring again;
+  for (uint32_t row = 0; row < 150000; row += 7) again.add(row);
+  const std::optional<RowKeys> keys = once->Compacted(again);
+  ASSERT_TRUE(keys.has_value());
+  Roaring gone = dropped;  // every gone key, numbered as keys
+  std::vector<uint32_t> second;
+  ASSERT_TRUE(once->Compacted(again, &second).has_value());
+  gone.addMany(second.size(), second.data());
+  const uint64_t live = 400000 - gone.cardinality();
+  for (uint64_t row = 0; row < live; row += 3) {
+    const uint64_t key = keys->KeyOf(row);
+    ASSERT_FALSE(gone.contains(static_cast<uint32_t>(key))) << row;
+    ASSERT_EQ(key - gone.rank(static_cast<uint32_t>(key)), row) << row;
+    ASSERT_EQ(keys->RowOf(key), row) << key;
+  }
+}
+
 // Ten segments of 100 rows (ids = rows); id 406 put again at row 1000, then 30 rows of segment 4
 // (406's old row among them) are dropped: no other entry is rewritten or moved.
 TEST(IdRowMapTest, ACompactionLeavesTheEntriesOfRowsItKeepsUntouched) {
