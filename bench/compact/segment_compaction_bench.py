@@ -12,8 +12,14 @@ With --text every row also carries a `body` column of --words random words (from
 of 5,000), full-text indexed, so the text index is part of what a compaction renumbers. With
 --unique-ids the dataset's ids are unique keys (`longbow.unique_id`), so the id map is too.
 
+With --scattered F, F of the rows of every other tenth are deleted too, before the fifth tenth's,
+and the compaction is the background one (--compact-deleted-fraction between F and --deleted,
+low enough that the last delete starts it), timed by its log line: with ten segments it rewrites
+the fifth segment only and leaves the other deleted rows in place (the id map and the text index
+must renumber past them); with one segment it compacts every deleted row.
+
     .venv/bin/python bench/compact/segment_compaction_bench.py [--rows 200000] [--dim 64]
-        [--deleted 0.3] [--reps 2] [--text] [--unique-ids]
+        [--deleted 0.3] [--scattered 0.05] [--reps 2] [--text] [--unique-ids]
         [--bin build/release/arbalest | --bin before=<binary> --bin after=<binary>]
 
 Builds and layouts alternate within each repetition, so load drifts hit them alike. Prints one
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -39,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "integrat
 from arbalest_util import ServerProcess, action, make_table, put_table  # noqa: E402
 
 COMMAND = "bench/compact/segment_compaction_bench.py"
+COMPACTED = re.compile(r"compacted dataset 'bench': (\d+) deleted rows .* in ([0-9.]+) s")
 VOCABULARY = 5_000
 
 
@@ -59,10 +67,37 @@ def build_table(args, seed: int) -> pa.Table:
     return table
 
 
+def compaction_threshold(args) -> float:
+    """A --compact-deleted-fraction that the scattered deletes leave below (per segment and for
+    the dataset) and that the fifth tenth's deletes pass (for it and for the dataset)."""
+    before = args.scattered * 0.9
+    after = before + args.deleted * 0.1
+    assert args.scattered < args.deleted, "--scattered must be below --deleted"
+    return (max(args.scattered, before) + min(args.deleted, after)) / 2
+
+
+def await_compaction(srv, timeout: float = 600) -> tuple[int, float]:
+    """The rows and seconds of the background compaction's log line, once it is written."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in (srv.stderr_path, srv.stdout_path):
+            if path.exists():
+                match = COMPACTED.search(path.read_text(errors="replace"))
+                if match:
+                    return int(match.group(1)), float(match.group(2))
+        time.sleep(0.01)
+    raise TimeoutError("no compaction logged")
+
+
 def run(workdir: Path, binary: str, args, table: pa.Table, segments: int, seed: int) -> dict:
     os.environ["ARBALEST_BIN"] = binary
-    extra = ["--compact-deleted-fraction", "0", "--fsync", "none", "--snapshot-interval", "0",
-             "--log-level", "warn"]
+    background = args.scattered > 0
+    extra = ["--fsync", "none", "--snapshot-interval", "0"]
+    if background:
+        extra += ["--compact-deleted-fraction", f"{compaction_threshold(args):.6f}",
+                  "--compact-min-rows", "1", "--log-level", "info"]
+    else:
+        extra += ["--compact-deleted-fraction", "0", "--log-level", "warn"]
     if segments > 1:
         extra += ["--segment-max-bytes", str(args.rows // segments * args.dim * 4)]
     srv = ServerProcess(workdir, extra).start()
@@ -75,16 +110,33 @@ def run(workdir: Path, binary: str, args, table: pa.Table, segments: int, seed: 
         assert stats["segments"] == segments, stats
         tenth = args.rows // 10
         rng = np.random.default_rng(seed + 1)
+        scattered = []
+        if background:
+            for t in range(10):
+                if t != 4:
+                    scattered.append(t * tenth + rng.choice(
+                        tenth, size=int(args.scattered * tenth), replace=False))
+            scattered = np.concatenate(scattered)
+            deleted = action(srv.data, "delete", {"dataset": name, "ids": scattered.tolist()})[0]
+            assert deleted["deleted"] == len(scattered), deleted
         doomed = 4 * tenth + rng.choice(tenth, size=int(args.deleted * tenth), replace=False)
+        begin = time.perf_counter()
         deleted = action(srv.data, "delete", {"dataset": name, "ids": doomed.tolist()})[0]
         assert deleted["deleted"] == len(doomed), deleted
-        begin = time.perf_counter()
-        result = action(srv.data, "compact", {"dataset": name})[0]
-        seconds = time.perf_counter() - begin
-        assert result["reclaimed_rows"] == len(doomed), result
+        if background:
+            reclaimed, server_seconds = await_compaction(srv)
+            seconds = time.perf_counter() - begin
+            expected = len(doomed) + (len(scattered) if segments == 1 else 0)
+            assert reclaimed == expected, (reclaimed, expected)
+        else:
+            begin = time.perf_counter()
+            result = action(srv.data, "compact", {"dataset": name})[0]
+            seconds = time.perf_counter() - begin
+            assert result["reclaimed_rows"] == len(doomed), result
+            reclaimed, server_seconds = result["reclaimed_rows"], result["seconds"]
         return {"segments": segments, "rows": args.rows, "dim": args.dim,
-                "deleted": len(doomed), "compact_seconds": round(seconds, 3),
-                "server_seconds": round(result["seconds"], 3)}
+                "deleted": len(doomed), "scattered": len(scattered), "reclaimed": reclaimed,
+                "compact_seconds": round(seconds, 3), "server_seconds": round(server_seconds, 3)}
     finally:
         srv.stop()
 
@@ -95,6 +147,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--deleted", type=float, default=0.3)
+    parser.add_argument("--scattered", type=float, default=0.0,
+                        help="fraction of every other tenth deleted too (background compaction)")
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--text", action="store_true")
     parser.add_argument("--words", type=int, default=12)
@@ -134,7 +188,8 @@ def main() -> None:
                                   "ratio": round(medians[labels[0]][n] / medians[label][n], 2)}))
     flags = " --text" * args.text + " --unique-ids" * args.unique_ids
     print(f"reproduce: .venv/bin/python {COMMAND} --rows {args.rows} --dim {args.dim} "
-          f"--deleted {args.deleted} --reps {args.reps}{flags} --layouts {args.layouts} "
+          f"--deleted {args.deleted} --scattered {args.scattered} --reps {args.reps}{flags} "
+          f"--layouts {args.layouts} "
           + " ".join(f"--bin {label}=<binary>" for label in binaries))
 
 

@@ -5,6 +5,7 @@
 
 #include <arrow/status.h>
 #include <arrow/util/byte_size.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <thread>
@@ -235,7 +236,12 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
   }
   plan.paused_.unlock();    // indexing resumes, on the compacted graph
   if (layout_.unique_id) {  // renumbered as the rows were, under the caller's delete_mutex_
-    id_rows_.Compacted(dropped);
+    // Only the dropped rows' entries change (IdRowMap::Compacted), read from the batches that
+    // held them.
+    if (arrow::Status mapped = id_rows_.Compacted(dropped, last.batches); !mapped.ok()) {
+      spdlog::error("dataset '{}': renumbering the id map for a compaction failed: {}", name_,
+                    mapped.ToString());
+    }
     ChargeIdMap();
   }
   report.reclaimed_rows = reclaimed_rows;

@@ -5,7 +5,6 @@
 #include <arrow/util/key_value_metadata.h>
 
 #include <algorithm>
-#include <limits>
 
 #include "store/dataset_layout.h"
 
@@ -83,71 +82,28 @@ arrow::Result<std::unique_ptr<DatasetText>> DatasetText::Make(const arrow::Schem
   ARROW_ASSIGN_OR_RAISE(Tokenizer tokenizer, Tokenizer::Make());
   return std::unique_ptr<DatasetText>(new DatasetText(
       std::make_shared<Shared>(std::move(columns), std::move(names), std::move(tokenizer)),
-      Roaring()));
+      RowKeys()));
 }
 
 arrow::Result<std::unique_ptr<DatasetText>> DatasetText::EmptyCopy() const {
   ARROW_ASSIGN_OR_RAISE(Tokenizer tokenizer, Tokenizer::Make());
   return std::unique_ptr<DatasetText>(new DatasetText(
-      std::make_shared<Shared>(shared_->columns, shared_->names, std::move(tokenizer)), Roaring()));
+      std::make_shared<Shared>(shared_->columns, shared_->names, std::move(tokenizer)), RowKeys()));
 }
 
 DatasetText::Shared::Shared(std::vector<int> columns, std::vector<std::string> names,
                             Tokenizer tokenizer)
     : columns(std::move(columns)), names(std::move(names)), index(std::move(tokenizer)) {}
 
-DatasetText::DatasetText(std::shared_ptr<Shared> shared, Roaring gone)
-    : shared_(std::move(shared)),
-      gone_(std::move(gone)),
-      gone_count_(gone_.cardinality()),
-      first_after_(gone_count_ == 0 ? 0 : gone_.maximum() + 1 - gone_count_) {}
+DatasetText::DatasetText(std::shared_ptr<Shared> shared, RowKeys keys)
+    : shared_(std::move(shared)), keys_(std::move(keys)) {}
 
 const std::vector<std::string>& DatasetText::columns() const { return shared_->names; }
 
-uint64_t DatasetText::KeyOf(uint64_t row) const {
-  if (row >= first_after_) return row + gone_count_;
-  // The smallest key with row + 1 live keys up to it (live keys up to k: k + 1 - rank(k)).
-  uint64_t low = row, high = row + gone_count_;
-  while (low < high) {
-    const uint64_t mid = low + (high - low) / 2;
-    if (mid + 1 - gone_.rank(static_cast<uint32_t>(mid)) >= row + 1) {
-      high = mid;
-    } else {
-      low = mid + 1;
-    }
-  }
-  return low;
-}
-
-uint64_t DatasetText::RowOf(uint64_t key) const {
-  if (gone_count_ == 0) return key;
-  if (key > gone_.maximum()) return key - gone_count_;
-  return key - gone_.rank(static_cast<uint32_t>(key));
-}
-
 std::shared_ptr<DatasetText> DatasetText::Compacted(const Roaring& dropped) const {
-  if (dropped.isEmpty()) return std::shared_ptr<DatasetText>(new DatasetText(shared_, gone_));
-  const uint64_t first_key = KeyOf(dropped.minimum());
-  if (KeyOf(dropped.maximum()) > std::numeric_limits<uint32_t>::max()) return nullptr;
-  // One walk over the dropped rows and the gone keys between them: a row's key is the row
-  // plus the gone keys below it.
-  std::vector<uint32_t> keys;
-  keys.reserve(dropped.cardinality());
-  uint64_t skipped = first_key - dropped.minimum();  // gone keys below the key being placed
-  auto next_gone = gone_.begin();
-  next_gone.equalorlarger(static_cast<uint32_t>(first_key));
-  for (const uint32_t row : dropped) {
-    uint64_t key = row + skipped;
-    for (; next_gone != gone_.end() && *next_gone <= key; ++next_gone) {
-      ++skipped;
-      ++key;
-    }
-    keys.push_back(static_cast<uint32_t>(key));
-  }
-  Roaring gone = gone_;
-  gone.addMany(keys.size(), keys.data());
-  gone.runOptimize();
-  return std::shared_ptr<DatasetText>(new DatasetText(shared_, std::move(gone)));
+  std::optional<RowKeys> keys = keys_.Compacted(dropped);
+  if (!keys) return nullptr;
+  return std::shared_ptr<DatasetText>(new DatasetText(shared_, std::move(*keys)));
 }
 
 arrow::Status DatasetText::Add(const arrow::RecordBatch& batch, int64_t first_row) {
@@ -173,24 +129,24 @@ arrow::Status DatasetText::Add(TextIndex::TokenizedRows text, int64_t first_row)
   const auto first = static_cast<uint64_t>(first_row);
   // Rows are added as they are appended, above every row a compaction dropped, so their keys
   // are consecutive; rows below the last dropped one would not be.
-  if (text.size() > 0 && first < first_after_) {
+  if (text.size() > 0 && first < keys_.first_after()) {
     return arrow::Status::Invalid("text rows ", first, "..", first + text.size() - 1,
-                                  " lie below a row a compaction dropped (", first_after_,
+                                  " lie below a row a compaction dropped (", keys_.first_after(),
                                   "); only appended rows can be added");
   }
-  return shared_->index.Add(KeyOf(first), std::move(text));
+  return shared_->index.Add(keys_.KeyOf(first), std::move(text));
 }
 
-bool DatasetText::Remove(uint64_t row) { return shared_->index.Remove(KeyOf(row)); }
+bool DatasetText::Remove(uint64_t row) { return shared_->index.Remove(keys_.KeyOf(row)); }
 
 std::vector<ScoredRow> DatasetText::Search(std::string_view query, size_t k,
                                            const RowFilter& filter, const Bm25Stats* global) const {
-  if (gone_count_ == 0) return shared_->index.Search(query, k, &filter, global);
+  if (keys_.identity()) return shared_->index.Search(query, k, &filter, global);
   // Keys and rows are in the same order, so the top k and its ties are the same in both.
-  const RowFilter by_key =
-      RowFilter::FromPredicate([this, &filter](uint64_t key) { return filter.Allows(RowOf(key)); });
+  const RowFilter by_key = RowFilter::FromPredicate(
+      [this, &filter](uint64_t key) { return filter.Allows(keys_.RowOf(key)); });
   std::vector<ScoredRow> hits = shared_->index.Search(query, k, &by_key, global);
-  for (ScoredRow& hit : hits) hit.row = RowOf(hit.row);
+  for (ScoredRow& hit : hits) hit.row = keys_.RowOf(hit.row);
   return hits;
 }
 

@@ -3,14 +3,11 @@
 // published, before the put that carried them is acked. A dataset without text columns has
 // no DatasetText at all, so it pays nothing for hybrid search.
 //
-// Numbering: callers speak dataset rows; the index holds each row under a key that never
-// changes. Keys are the row numbers the dataset would have had if no compaction had ever
-// dropped a row: a DatasetText is one numbering (a view) of a shared index, and `gone` holds
-// the keys of the rows compactions dropped, so row = key - (gone keys below it). A compaction
-// makes a new view (Compacted) in time proportional to the rows it drops, instead of indexing
-// every surviving row again; the old view stays valid for readers of the old snapshot, since
-// both views map the same keys. Rows appended after a compaction lie above every gone key:
-// key = row + gone.
+// Numbering: callers speak dataset rows; the index holds each row under its row key
+// (store/row_keys.h), which compactions do not change: a DatasetText is one numbering (a view)
+// of a shared index. A compaction makes a new view (Compacted) in time proportional to the rows
+// it drops, instead of indexing every surviving row again; the old view stays valid for
+// readers of the old snapshot, since both views map the same keys.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -24,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/row_keys.h"
 #include "text/row_filter.h"
 #include "text/scored_row.h"
 #include "text/text_index.h"
@@ -95,16 +93,10 @@ class DatasetText {
     TextIndex index;
   };
 
-  DatasetText(std::shared_ptr<Shared> shared, Roaring gone);
-
-  // The index key of dataset row `row` in this view, and back.
-  uint64_t KeyOf(uint64_t row) const;
-  uint64_t RowOf(uint64_t key) const;
+  DatasetText(std::shared_ptr<Shared> shared, RowKeys keys);
 
   const std::shared_ptr<Shared> shared_;
-  const Roaring gone_;          // keys of rows dropped by compactions; run-optimized
-  const uint64_t gone_count_;   // gone_.cardinality()
-  const uint64_t first_after_;  // rows from this one on lie above every gone key
+  const RowKeys keys_;  // this view's numbering of the index's keys
 };
 
 }  // namespace arbalest

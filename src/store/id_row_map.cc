@@ -2,8 +2,11 @@
 
 #include <arrow/status.h>
 
+#include <limits>
 #include <string_view>
 #include <utility>
+
+#include "store/dataset_layout.h"
 
 namespace arbalest {
 namespace {
@@ -71,8 +74,8 @@ arrow::Result<Roaring> IdRowMap::Replaced(const arrow::Array& ids, int64_t first
     }
     if (earlier >= 0) {
       replaced.add(static_cast<uint32_t>(first_row + earlier));
-    } else if (const uint32_t* row = Find(ids, i)) {
-      replaced.add(*row);
+    } else if (const uint32_t* key = Find(ids, i)) {
+      replaced.add(static_cast<uint32_t>(keys_.RowOf(*key)));
     }
   }
   return replaced;
@@ -80,45 +83,97 @@ arrow::Result<Roaring> IdRowMap::Replaced(const arrow::Array& ids, int64_t first
 
 arrow::Status IdRowMap::Assign(const arrow::Array& ids, int64_t first_row) {
   ARROW_RETURN_NOT_OK(CheckIds(ids));
+  if (ids.length() == 0) return arrow::Status::OK();
+  const auto first = static_cast<uint64_t>(first_row);
+  if (first < keys_.first_after()) {
+    return arrow::Status::Invalid("id map rows ", first, "..", first + ids.length() - 1,
+                                  " lie below a row a compaction dropped (", keys_.first_after(),
+                                  "); only appended rows can be mapped");
+  }
+  if (keys_.KeyOf(first + static_cast<uint64_t>(ids.length()) - 1) >
+      std::numeric_limits<uint32_t>::max()) {
+    Rebase(Roaring());  // keys as rows again
+  }
+  // Appended rows have consecutive keys.
+  const uint64_t first_key = keys_.KeyOf(first);
   const bool strings = ids.type_id() == arrow::Type::STRING;
   for (int64_t i = 0; i < ids.length(); ++i) {
-    const auto row = static_cast<uint32_t>(first_row + i);
+    const auto key = static_cast<uint32_t>(first_key + static_cast<uint64_t>(i));
     if (strings) {
       const std::string_view id = StringId(ids, i);
-      auto [it, inserted] = strings_.insert_or_assign(std::string(id), row);
+      auto [it, inserted] = strings_.insert_or_assign(std::string(id), key);
       if (inserted) string_heap_bytes_ += HeapBytes(id.size());
     } else {
-      integers_.insert_or_assign(IntegerId(ids, i), row);
+      integers_.insert_or_assign(IntegerId(ids, i), key);
     }
   }
   return arrow::Status::OK();
 }
 
-void IdRowMap::Compacted(const Roaring& dropped) {
-  if (dropped.isEmpty()) return;
-  // Still one step per id, but rows below the first dropped one stay and rows above the last
-  // move down by all of them: only the rows between need a rank.
-  const uint32_t first = dropped.minimum(), last = dropped.maximum();
-  const auto count = static_cast<uint32_t>(dropped.cardinality());
+void IdRowMap::EraseIfAt(const arrow::Array& ids, int64_t i, uint32_t key) {
+  if (ids.type_id() == arrow::Type::STRING) {
+    auto it = strings_.find(std::string(StringId(ids, i)));
+    if (it == strings_.end() || it->second != key) return;
+    string_heap_bytes_ -= HeapBytes(it->first.size());
+    strings_.erase(it);
+    return;
+  }
+  auto it = integers_.find(IntegerId(ids, i));
+  if (it != integers_.end() && it->second == key) integers_.erase(it);
+}
+
+arrow::Status IdRowMap::Compacted(const Roaring& dropped,
+                                  const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
+  if (dropped.isEmpty()) return arrow::Status::OK();
+  std::vector<uint32_t> keys;  // the dropped rows' keys, in row order
+  std::optional<RowKeys> compacted = keys_.Compacted(dropped, &keys);
+  if (!compacted) {
+    Rebase(dropped);
+    return arrow::Status::OK();
+  }
+  // An entry names the latest row of its id: a dropped row's entry goes unless a later row of
+  // the same id took it over.
+  auto next = dropped.begin();
+  size_t k = 0;
+  int64_t first_row = 0;
+  for (const auto& batch : batches) {
+    if (next == dropped.end()) break;
+    const int64_t end = first_row + batch->num_rows();
+    if (*next < end) {
+      const std::shared_ptr<arrow::Array> ids = batch->GetColumnByName(std::string(kIdColumn));
+      if (!ids) return arrow::Status::Invalid("compacted rows carry no '", kIdColumn, "' column");
+      ARROW_RETURN_NOT_OK(CheckIds(*ids));
+      for (; next != dropped.end() && *next < end; ++next, ++k) {
+        EraseIfAt(*ids, *next - first_row, keys[k]);
+      }
+    }
+    first_row = end;
+  }
+  if (next != dropped.end()) {
+    return arrow::Status::Invalid("compaction drops row ", *next, " past the ", first_row,
+                                  " rows of the id map's dataset");
+  }
+  keys_ = std::move(*compacted);
+  return arrow::Status::OK();
+}
+
+void IdRowMap::Rebase(const Roaring& dropped) {
   const auto renumber = [&](auto& map, auto on_erase) {
     for (auto it = map.begin(); it != map.end();) {
-      if (it->second < first) {
-        ++it;
-      } else if (it->second > last) {
-        it->second -= count;
-        ++it;
-      } else if (dropped.contains(it->second)) {
+      const auto row = static_cast<uint32_t>(keys_.RowOf(it->second));
+      if (dropped.contains(row)) {
         on_erase(it->first);
         it = map.erase(it);
       } else {
         // rank(): the dropped rows up to and including this one (not dropped itself).
-        it->second -= static_cast<uint32_t>(dropped.rank(it->second));
+        it->second = row - static_cast<uint32_t>(dropped.rank(row));
         ++it;
       }
     }
   };
   renumber(integers_, [](uint64_t) {});
   renumber(strings_, [&](const std::string& id) { string_heap_bytes_ -= HeapBytes(id.size()); });
+  keys_ = RowKeys();
 }
 
 int64_t IdRowMap::bytes() const {
@@ -126,7 +181,8 @@ int64_t IdRowMap::bytes() const {
   // has about one bucket pointer (load factor 1). Nodes are malloc blocks rounded to 16.
   constexpr int64_t kIntegerNode = 32, kStringNode = 64, kBucket = 8;
   return static_cast<int64_t>(integers_.size()) * (kIntegerNode + kBucket) +
-         static_cast<int64_t>(strings_.size()) * (kStringNode + kBucket) + string_heap_bytes_;
+         static_cast<int64_t>(strings_.size()) * (kStringNode + kBucket) + string_heap_bytes_ +
+         keys_.bytes();
 }
 
 }  // namespace arbalest

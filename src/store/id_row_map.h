@@ -1,17 +1,27 @@
 // The id -> row map of a dataset whose ids are unique (schema option `unique_id`): for each id,
 // the highest-numbered row that carries it, so that a put into such a dataset finds the rows it
 // replaces in O(batch) instead of scanning the id column. The row an entry names may have been
-// deleted since (a delete leaves its entry behind: deleting a deleted row again is harmless);
-// compactions renumber the entries as they renumber the rows.
+// deleted since (a delete leaves its entry behind: deleting a deleted row again is harmless).
+//
+// Entries hold row keys (store/row_keys.h), not rows: a compaction changes the map's numbering
+// of the keys (as it changes the text index's) and erases the entries of the rows it drops,
+// which it finds through those rows' ids, so its cost is proportional to the rows it drops, not
+// to the dataset: every other entry is left as it is. Only when a key would pass 2^32 - 1 are
+// the entries renumbered as rows, whole (Rebase).
 #pragma once
 
 #include <arrow/array.h>
+#include <arrow/record_batch.h>
 #include <arrow/result.h>
 
 #include <cstdint>
+#include <memory>
 #include <roaring/roaring.hh>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include "store/row_keys.h"
 
 namespace arbalest {
 
@@ -23,26 +33,40 @@ class IdRowMap {
   // every occurrence but its last (the last one wins). Changes nothing.
   arrow::Result<Roaring> Replaced(const arrow::Array& ids, int64_t first_row) const;
 
-  // Maps each of `ids` to its row (`first_row` + its position), later positions winning.
+  // Maps each of `ids` to its row (`first_row` + its position), later positions winning. The
+  // rows are appended ones (above every row a compaction dropped): Invalid otherwise.
   arrow::Status Assign(const arrow::Array& ids, int64_t first_row);
 
-  // Renumbers the entries as a compaction that drops `dropped` renumbers rows; entries of
-  // dropped rows go.
-  void Compacted(const Roaring& dropped);
+  // Numbers the entries as a compaction that drops `dropped` numbers rows, and erases the
+  // entries of the dropped rows, whose ids it reads from `batches` (the dataset's rows before
+  // the compaction, their `id` column of the type Assign was given). Costs O(|dropped|) plus a
+  // step per batch; other entries are not touched.
+  arrow::Status Compacted(const Roaring& dropped,
+                          const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches);
 
   size_t size() const { return integers_.size() + strings_.size(); }
 
-  // An estimate of the heap memory the map holds (nodes, buckets, long strings): what the
-  // dataset charges to the memory budget for it.
+  // An estimate of the heap memory the map holds (nodes, buckets, long strings, the numbering):
+  // what the dataset charges to the memory budget for it.
   int64_t bytes() const;
+
+  // The stored entry (a row key) of id `i` of `ids`, or null: for tests that check which
+  // entries a compaction rewrote.
+  const uint32_t* EntryForTest(const arrow::Array& ids, int64_t i) const { return Find(ids, i); }
 
  private:
   // The entry of id `i` of `ids`, or null.
   const uint32_t* Find(const arrow::Array& ids, int64_t i) const;
+  // Erases the entry of id `i` of `ids` if it holds `key`.
+  void EraseIfAt(const arrow::Array& ids, int64_t i, uint32_t key);
+  // Rewrites every entry as its row after dropping `dropped` (entries of dropped rows go), and
+  // numbers keys as rows from then on: the whole map, for when keys would pass 32 bits.
+  void Rebase(const Roaring& dropped);
 
   std::unordered_map<uint64_t, uint32_t> integers_;  // int64 ids as their bits, and uint64 ids
   std::unordered_map<std::string, uint32_t> strings_;
   int64_t string_heap_bytes_ = 0;  // characters of strings too long for the inline buffer
+  RowKeys keys_;                   // the numbering of the entries' keys
 };
 
 }  // namespace arbalest

@@ -1,5 +1,6 @@
 // Test access to a dataset's private commit mutexes (a friend of Dataset), so that a test can
-// hold one as a change in flight would, and check that others wait for it or go on.
+// hold one as a change in flight would, and check that others wait for it or go on; and to the
+// id map they guard.
 #pragma once
 
 #include "common/mutex.h"
@@ -14,6 +15,9 @@ class DatasetInternalsForTest {
   }
   static Mutex& delete_mutex(Dataset& dataset) RETURN_CAPABILITY(dataset.delete_mutex_) {
     return dataset.delete_mutex_;
+  }
+  static const IdRowMap& id_rows(Dataset& dataset) REQUIRES(dataset.delete_mutex_) {
+    return dataset.id_rows_;
   }
 };
 

@@ -1,7 +1,9 @@
 // Datasets whose ids are unique (schema option unique_id): a put replaces the rows whose ids it
 // carries, repeated ids in a batch keep their last row, replay after a restart (with
-// compactions and snapshots between upserts) gives the same rows, the id map is charged to the
-// memory budget, and bad options are refused.
+// compactions and snapshots between upserts) gives the same rows, id lookups stay right across
+// compactions of some segments with deletes left in others, a compaction leaves the id map's
+// entries of the segments it does not rewrite untouched, the id map is charged to the memory
+// budget, and bad options are refused.
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
@@ -10,8 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "dataset_internals.h"
 #include "logged_store_test.h"
 #include "store/search.h"
+#include "store/search_by_id.h"
 
 namespace arbalest {
 namespace {
@@ -54,6 +58,16 @@ std::vector<int64_t> Range(int64_t begin, int64_t end) {
   std::vector<int64_t> ids;
   for (int64_t id = begin; id < end; ++id) ids.push_back(id);
   return ids;
+}
+
+constexpr int64_t kSegmentRows = 100;
+
+// Rows(ids, version) in a dataset that seals a segment every kSegmentRows rows.
+std::shared_ptr<arrow::RecordBatch> SegmentRows(const std::vector<int64_t>& ids, int64_t version) {
+  return Rows(ids, version)
+      ->ReplaceSchemaMetadata(
+          arrow::key_value_metadata({"arbalest.unique_id", "index.segment_max_bytes"},
+                                    {"true", std::to_string(kSegmentRows * kDim * 4)}));
 }
 
 class UpsertTest : public testing::LoggedStoreTest {
@@ -177,6 +191,178 @@ TEST_F(UpsertTest, CompactionsAndSnapshotsBetweenUpsertsReplayAlike) {
   EXPECT_EQ(versions.at(2), 6);
   EXPECT_EQ(versions.at(6), 6);
   EXPECT_EQ(versions.at(7), 3);
+}
+
+// Unique ids in a dataset of segments of kSegmentRows rows.
+class SegmentUpsertTest : public UpsertTest {
+ protected:
+  // Ids 0..999 in ten segments of 100 rows, all linked.
+  static std::shared_ptr<Dataset> TenSegments(VectorStore& store) {
+    auto dataset = Put(store, "ds", SegmentRows(Range(0, 50), 1));
+    for (int64_t first = 50; first < 10 * kSegmentRows; first += 50) {
+      EXPECT_TRUE(store.Append(*dataset, SegmentRows(Range(first, first + 50), 1)).ok());
+    }
+    EXPECT_EQ(IndexRows(*dataset, 1000), 1000);
+    EXPECT_EQ(dataset->Snapshot().segments.size(), 10u);
+    return dataset;
+  }
+
+  // The ids of the k nearest rows to id `id`'s (SearchDatasetById), or its error.
+  static arrow::Result<std::set<int64_t>> NeighboursOf(const Dataset& dataset, int64_t id) {
+    SearchRequest request;
+    request.k = 5;
+    request.ef = 64;
+    ARROW_ASSIGN_OR_RAISE(auto result, SearchDatasetById(dataset, *Ids({id}), request));
+    const auto& ids = static_cast<const arrow::Int64Array&>(*result->column(0));
+    std::set<int64_t> got;
+    for (int64_t i = 0; i < ids.length(); ++i) got.insert(ids.Value(i));
+    return got;
+  }
+
+  // Checks the dataset against `model` (id -> version): a scan, searches by id of live and
+  // deleted ids.
+  static void CheckIds(const VectorStore& store, const Dataset& dataset,
+                       const std::map<int64_t, int64_t>& model, const std::vector<int64_t>& gone) {
+    const auto table = Contents(store, "ds");
+    std::map<int64_t, int64_t> versions;
+    const auto& ids = static_cast<const arrow::Int64Array&>(*table->column(0)->chunk(0));
+    const auto& values =
+        static_cast<const arrow::Int64Array&>(*table->GetColumnByName("version")->chunk(0));
+    for (int64_t i = 0; i < table->num_rows(); ++i) {
+      EXPECT_TRUE(versions.emplace(ids.Value(i), values.Value(i)).second) << ids.Value(i);
+    }
+    EXPECT_EQ(versions, model);
+    EXPECT_EQ(dataset.Snapshot().live_rows(), static_cast<int64_t>(model.size()));
+    for (const int64_t id : {int64_t{1}, int64_t{451}, int64_t{777}, int64_t{999}}) {
+      if (!model.contains(id)) continue;
+      auto near = NeighboursOf(dataset, id);
+      ASSERT_TRUE(near.ok()) << id << ": " << near.status().ToString();
+      EXPECT_EQ(near->size(), 5u) << id;
+      EXPECT_FALSE(near->contains(id)) << id;
+      for (const int64_t other : *near) EXPECT_TRUE(model.contains(other)) << id << " " << other;
+    }
+    for (const int64_t id : gone) {
+      EXPECT_TRUE(NeighboursOf(dataset, id).status().IsKeyError()) << id;
+    }
+  }
+};
+
+TEST_F(SegmentUpsertTest, ACompactionLeavesTheIdMapEntriesOfOtherSegmentsUntouched) {
+  auto store = Open();
+  auto dataset = TenSegments(*store);
+  // 30% of segment 4 deleted, and a row of segments 0 and 9.
+  std::vector<int64_t> doomed = Range(400, 430);
+  doomed.push_back(5);
+  doomed.push_back(905);
+  ASSERT_EQ(*store->Delete(*dataset, *Ids(doomed)), 32);
+  const auto all = Ids(Range(0, 1000));
+  std::vector<const uint32_t*> entries;
+  std::vector<uint32_t> keys;
+  {
+    MutexLock held(&DatasetInternalsForTest::delete_mutex(*dataset));
+    const IdRowMap& map = DatasetInternalsForTest::id_rows(*dataset);
+    for (int64_t id = 0; id < 1000; ++id) {
+      entries.push_back(map.EntryForTest(*all, id));
+      ASSERT_NE(entries.back(), nullptr);
+      keys.push_back(*entries.back());
+    }
+  }
+  auto report = store->Compact(
+      *dataset, [] { return false; }, /*segment_fraction=*/0.2);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_EQ(report->reclaimed_rows, 30);  // segment 4 only
+  EXPECT_EQ(dataset->Snapshot().deleted_rows, 2);
+  {
+    MutexLock held(&DatasetInternalsForTest::delete_mutex(*dataset));
+    const IdRowMap& map = DatasetInternalsForTest::id_rows(*dataset);
+    EXPECT_EQ(map.size(), 970u);
+    for (int64_t id = 0; id < 1000; ++id) {
+      const auto i = static_cast<size_t>(id);
+      if (id >= 400 && id < 430) {
+        EXPECT_EQ(map.EntryForTest(*all, id), nullptr) << id;
+        continue;
+      }
+      // The same entry holding the same key: the segments after segment 4 moved down by 30
+      // rows, but their entries were not rewritten.
+      EXPECT_EQ(map.EntryForTest(*all, id), entries[i]) << id;
+      EXPECT_EQ(*entries[i], keys[i]) << id;
+    }
+  }
+  // And they still name the right rows: these replace ids of every segment.
+  Upsert(*store, *dataset, SegmentRows({0, 430, 650, 999}, 2));
+  auto versions = Versions(*store);
+  EXPECT_EQ(versions.size(), 968u);
+  for (const int64_t id : {0, 430, 650, 999}) EXPECT_EQ(versions.at(id), 2) << id;
+  EXPECT_EQ(versions.at(431), 1);
+  EXPECT_FALSE(versions.contains(405));
+}
+
+// Rounds of puts of new ids and of ids present or deleted, deletes by id, and compactions of the
+// segments past 20% deleted (deletes left in other segments), then a restart from a snapshot
+// taken between rounds and the log behind it (its compaction records replayed): every id
+// lookup (a put's replaced rows, search by id, delete by id) sees each id's latest row.
+TEST_F(SegmentUpsertTest, IdLookupsStayRightAcrossCompactionsAndARestart) {
+  std::map<int64_t, int64_t> model;
+  for (int64_t id = 0; id < 1000; ++id) model[id] = 1;
+  std::vector<int64_t> gone;
+  auto remove = [&](VectorStore& store, Dataset& dataset, const std::vector<int64_t>& ids) {
+    int64_t live = 0;
+    for (const int64_t id : ids) live += model.erase(id);
+    auto deleted = store.Delete(dataset, *Ids(ids));
+    ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+    EXPECT_EQ(*deleted, live);
+    gone.insert(gone.end(), ids.begin(), ids.end());
+  };
+  auto put = [&](VectorStore& store, Dataset& dataset, const std::vector<int64_t>& ids,
+                 int64_t version) {
+    Upsert(store, dataset, SegmentRows(ids, version));
+    for (const int64_t id : ids) {
+      model[id] = version;
+      std::erase(gone, id);
+    }
+  };
+  {
+    auto store = Open();
+    auto dataset = TenSegments(*store);
+    for (int64_t round = 0; round < 3; ++round) {
+      const int64_t version = round + 2;
+      // Ids from every segment, new ids, and ids the last round deleted.
+      std::vector<int64_t> ids;
+      for (int64_t k = 0; k < 10; ++k) ids.push_back(k * 97 + round * 7);
+      for (int64_t k = 0; k < 10; ++k) ids.push_back(1000 + 10 * round + k);
+      if (round > 0) ids.insert(ids.end(), gone.begin(), gone.begin() + 3);
+      put(*store, *dataset, ids, version);
+      // 35 ids of one segment, and one of two others: the others stay below 20% deleted.
+      const int64_t segment = 2 + 3 * round;
+      std::vector<int64_t> doomed = Range(100 * segment + 10, 100 * segment + 45);
+      doomed.push_back((100 * segment + 290) % 1000);
+      doomed.push_back((100 * segment + 560) % 1000);
+      remove(*store, *dataset, doomed);
+      auto report = store->Compact(
+          *dataset, [] { return false; }, 0.2);
+      ASSERT_TRUE(report.ok()) << report.status().ToString();
+      EXPECT_GE(report->reclaimed_rows, 30) << round;
+      EXPECT_GT(dataset->Snapshot().deleted_rows, 0) << round;  // left outside the compaction
+      ASSERT_NO_FATAL_FAILURE(CheckIds(*store, *dataset, model, gone)) << round;
+      // Ids whose rows the compaction moved down, deleted and put again.
+      remove(*store, *dataset, {999 - round, 451 + round});
+      put(*store, *dataset, {451 + round, 998 - round}, version);
+      ASSERT_NO_FATAL_FAILURE(CheckIds(*store, *dataset, model, gone)) << round;
+      if (round == 1) SnapshotAll(*store);
+    }
+  }
+  auto store = Open();
+  EXPECT_GT(recovered_.snapshot_rows, 0);
+  auto dataset = *store->Get("ds");
+  ASSERT_NO_FATAL_FAILURE(CheckIds(*store, *dataset, model, gone));
+  put(*store, *dataset, {0, 1, 777, gone.front(), 5000}, 9);
+  remove(*store, *dataset, {3, 451, 999, 1025});
+  ASSERT_NO_FATAL_FAILURE(CheckIds(*store, *dataset, model, gone));
+  auto report = store->Compact(*dataset);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(CheckIds(*store, *dataset, model, gone));
+  put(*store, *dataset, {2, 3, 451}, 10);
+  ASSERT_NO_FATAL_FAILURE(CheckIds(*store, *dataset, model, gone));
 }
 
 TEST_F(UpsertTest, TheIdMapIsChargedToTheMemoryBudget) {

@@ -1,0 +1,79 @@
+"""The id map's share of compacting one segment of ten (bench/compact/id_map_compaction_bench.cc),
+for this tree's id map and for another revision's (default main), side by side.
+
+Compiles the driver twice with g++ against Arrow C++ from the virtual environment's pyarrow
+(as the build does): once with this tree's src/store/id_row_map.cc and row_keys.cc, once with
+`git show <base>:src/store/id_row_map.{h,cc}`; then runs them alternately, --reps times each
+per size, and prints the medians: of the compaction's id-map step, and of the lookups a put
+makes after it (IdRowMap::Replaced, per 10k ids).
+
+    .venv/bin/python bench/compact/id_map_compaction_bench.py [--ids 1000000,4000000]
+        [--deleted 0.3] [--reps 3] [--base main]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = ROOT / "bench" / "compact" / "id_map_compaction_bench.cc"
+
+
+def compile_driver(out: Path, include: Path, sources: list[Path]) -> None:
+    lib = Path(pa.get_library_dirs()[0])
+    arrow = sorted(lib.glob("libarrow.so.*"))[0]
+    subprocess.run(["g++", "-std=c++20", "-O2", "-DNDEBUG", f"-I{include}",
+                    "-isystem", pa.get_include(), str(DRIVER), *map(str, sources), "-o", str(out),
+                    str(arrow), "-lroaring", f"-Wl,-rpath,{lib}"], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ids", default="1000000,4000000")
+    parser.add_argument("--deleted", type=float, default=0.3)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--base", default="main")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        old = tmp / "old" / "store"
+        old.mkdir(parents=True)
+        for name in ("id_row_map.h", "id_row_map.cc"):
+            text = subprocess.run(["git", "show", f"{args.base}:src/store/{name}"], cwd=ROOT,
+                                  check=True, capture_output=True, text=True).stdout
+            (old / name).write_text(text)
+        builds = {args.base: tmp / "before", "this tree": tmp / "after"}
+        compile_driver(builds[args.base], tmp / "old", [old / "id_row_map.cc"])
+        compile_driver(builds["this tree"], ROOT / "src",
+                       [ROOT / "src/store/id_row_map.cc", ROOT / "src/store/row_keys.cc"])
+        for ids in [int(x) for x in args.ids.split(",")]:
+            seconds = {label: [] for label in builds}
+            lookups = {label: [] for label in builds}
+            for _ in range(args.reps):
+                for label, binary in builds.items():
+                    out = subprocess.run([str(binary), "--ids", str(ids), "--deleted",
+                                          str(args.deleted), "--reps", "1"], check=True,
+                                         capture_output=True, text=True).stdout
+                    line = json.loads(out)
+                    line["build"] = label
+                    print(json.dumps(line), flush=True)
+                    seconds[label].append(line["seconds"])
+                    lookups[label].append(line["lookup_seconds_per_10k"])
+            print(json.dumps({"ids": ids, **{f"median_seconds {label}": statistics.median(v)
+                                             for label, v in seconds.items()},
+                              **{f"median_lookup_seconds_per_10k {label}": statistics.median(v)
+                                 for label, v in lookups.items()}}), flush=True)
+    print(f"reproduce: .venv/bin/python bench/compact/id_map_compaction_bench.py --ids {args.ids} "
+          f"--deleted {args.deleted} --reps {args.reps} --base {args.base}")
+
+
+if __name__ == "__main__":
+    main()
