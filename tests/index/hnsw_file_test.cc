@@ -304,10 +304,10 @@ TEST_F(HnswFileTest, OnlyPqIndexesNeedVersion2) {
 }
 
 TEST_F(HnswFileTest, NewerVersionIsRefused) {
-  SetVersion(4);
+  SetVersion(5);
   const arrow::Status status = HnswIndex::Load(path_).status();
   EXPECT_TRUE(status.IsInvalid());
-  EXPECT_NE(status.message().find("format version 4"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("format version 5"), std::string::npos) << status.ToString();
 }
 
 // A graph saved without its vectors (a snapshot keeps them in its vectors file) maps them from
