@@ -75,8 +75,7 @@ struct HnswParams {
   // float32 rows only: inserts compare 1-byte-per-dimension int8 codes of the rows instead
   // (index/int8_build_codes.h: one scale learnt from the first rows indexed, widened (and every
   // code re-made) when a row falls outside it; a quarter of the rows' bytes, half of the
-  // float16 copies'), whatever float16_build says. Off here (the index's own default); a
-  // dataset turns it on unless its metadata says otherwise (store/dataset_index.h, IndexConfig).
+  // float16 copies'), whatever float16_build says.
   bool int8_build = false;
   // AddBatch links its rows in sub-batches (HnswIndex::LinkBatch): the graph then depends on
   // the rows alone. false: the rows link one by one from concurrent threads, as Add does.

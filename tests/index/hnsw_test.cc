@@ -25,6 +25,13 @@ std::unique_ptr<HnswIndex> MakeHnsw(Metric metric, ElementType type = ElementTyp
   return HnswIndex::Make(kDim, metric, type, {.m = 16, .ef_construction = 100}).ValueOrDie();
 }
 
+// The same with int8 build codes (HnswParams::int8_build).
+std::unique_ptr<HnswIndex> MakeInt8Hnsw(Metric metric) {
+  return HnswIndex::Make(kDim, metric, ElementType::kFloat32,
+                         {.m = 16, .ef_construction = 100, .int8_build = true})
+      .ValueOrDie();
+}
+
 // Recall@10 at ef=64 of an HNSW index over `data` against a flat index over the same data.
 double Recall(Metric metric, ElementType type, const Dataset& data, const Dataset& queries) {
   FlatIndex flat(kDim, metric, type);
@@ -238,10 +245,7 @@ TEST(HnswTest, Int8BuildCodesKeepTheFloat16BuildsRecallAtHalfTheCopyMemory) {
   for (const Metric metric : {Metric::kL2, Metric::kCosine, Metric::kDotProduct}) {
     SCOPED_TRACE(MetricName(metric));
     std::unique_ptr<HnswIndex> half = MakeHnsw(metric);
-    std::unique_ptr<HnswIndex> codes =
-        HnswIndex::Make(kDim, metric, ElementType::kFloat32,
-                        {.m = 16, .ef_construction = 100, .int8_build = true})
-            .ValueOrDie();
+    std::unique_ptr<HnswIndex> codes = MakeInt8Hnsw(metric);
     ASSERT_EQ(half->build_element_type(), ElementType::kFloat16);
     ASSERT_EQ(codes->build_element_type(), ElementType::kInt8);
     ASSERT_TRUE(half->AddBatch(data.values, /*threads=*/2).ok());
@@ -271,10 +275,7 @@ TEST(HnswTest, Int8BuildCodesKeepTheFloat16BuildsRecallAtHalfTheCopyMemory) {
 TEST(HnswTest, Int8BuildCodesLearntFromOneRowStillLinkWell) {
   const Dataset data = ClusteredData(kRows / 2, kDim, 43), queries = ClusteredData(100, kDim, 44);
   std::unique_ptr<HnswIndex> half = MakeHnsw(Metric::kL2);
-  std::unique_ptr<HnswIndex> codes =
-      HnswIndex::Make(kDim, Metric::kL2, ElementType::kFloat32,
-                      {.m = 16, .ef_construction = 100, .int8_build = true})
-          .ValueOrDie();
+  std::unique_ptr<HnswIndex> codes = MakeInt8Hnsw(Metric::kL2);
   for (size_t row = 0; row < data.rows(); ++row) {
     ASSERT_TRUE(half->Add(data.row(row)).ok());
     ASSERT_TRUE(codes->Add(data.row(row)).ok());
@@ -307,10 +308,7 @@ TEST(HnswTest, Int8BuildCodesWidenTheirRangeForRowsFarOutsideTheFirstBatch) {
   for (const Metric metric : {Metric::kL2, Metric::kDotProduct}) {
     SCOPED_TRACE(MetricName(metric));
     std::unique_ptr<HnswIndex> half = MakeHnsw(metric);
-    std::unique_ptr<HnswIndex> codes =
-        HnswIndex::Make(kDim, metric, ElementType::kFloat32,
-                        {.m = 16, .ef_construction = 100, .int8_build = true})
-            .ValueOrDie();
+    std::unique_ptr<HnswIndex> codes = MakeInt8Hnsw(metric);
     std::span<const float> values(data.values);
     float first_scale = 0;
     for (size_t row = 0; row < rows; row += slice) {
