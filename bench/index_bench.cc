@@ -17,6 +17,10 @@
 // with float32 construction distances (arb-f32build: no float16 construction copies) or int8
 // construction codes (arb-int8build: 1 byte per dimension instead of 2); arb-rowwise
 // links rows one by one instead of in sub-batches, arb-4k allocates without huge pages.
+// --slice-rows N adds our rows in AddBatch calls of N rows (a dataset's index workers add 2048
+// at a time) instead of one. --drift F scales row i by 1 + (F - 1) i / (rows - 1) and query q
+// alike along the queries (data whose range grows with its ids, as arriving data may; the
+// ground truth is then brute force): int8 build codes must widen their range as rows arrive.
 // --element stores our rows as float16, bfloat16, int8 or uint8: the data is first rounded to
 // that type's values (integers: scaled by --int-scale, uint8 shifted by 128), and every engine
 // gets the same rounded values (hnswlib and FAISS as float32).
@@ -25,6 +29,7 @@
 //               [--pq-m BYTES] [--base BASE.fbin --query-file QUERIES.fbin]
 //               [--data DIR] [--metric l2|cosine|dot]
 //               [--element float32|float16|bfloat16|int8|uint8] [--int-scale S]
+//               [--slice-rows N] [--drift F]
 //               [--engines
 //               arbalest,arb-f32build,arb-int8build,arb-rowwise,arb-4k,arb-sq8,arb-pq,hnswlib,faiss]
 #include <faiss/IndexHNSW.h>
@@ -44,6 +49,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -77,6 +83,8 @@ struct Config {
   // Comma-separated engine names to run (all when empty), e.g. "arbalest,hnswlib" for a
   // quicker side-by-side build comparison.
   std::string engines;
+  size_t slice_rows = 0;  // 0: one AddBatch
+  float drift = 1.0f;     // the last row's scale (the first row's is 1)
 };
 
 // The first `max_rows` rows of an .fbin file; exits naming the file when it cannot be read.
@@ -270,7 +278,8 @@ class ArbalestEngine final : public Engine {
                                 .batch_link = batch_link})
                    .ValueOrDie()),
         name_(std::move(name)),
-        huge_pages_(huge_pages) {}
+        huge_pages_(huge_pages),
+        slice_rows_(config.slice_rows) {}
   const char* name() const override { return name_.c_str(); }
   bool has_default_ef() const override { return true; }
   // AddBatch, as the store's index workers add rows: rows numbered in data order (concurrent
@@ -278,7 +287,17 @@ class ArbalestEngine final : public Engine {
   // linked from `threads` threads.
   void Build(const testing::Dataset& data, int threads) override {
     RecordArena::SetHugePages(huge_pages_);  // the index allocates its arenas as it grows
-    if (!index_->AddBatch(data.values, threads).ok()) std::abort();
+    const size_t dim = index_->dim();
+    const size_t slice = slice_rows_ == 0 ? data.rows() : slice_rows_;
+    for (size_t row = 0; row < data.rows(); row += slice) {
+      const size_t n = std::min(slice, data.rows() - row);
+      const std::span<const float> rows(data.values.data() + row * dim, n * dim);
+      if (!index_->AddBatch(rows, threads).ok()) std::abort();
+    }
+    if (index_->int8_build_recodes() > 0) {
+      std::printf("%s: the int8 range widened %llu times\n", name_.c_str(),
+                  static_cast<unsigned long long>(index_->int8_build_recodes()));
+    }
     RecordArena::SetHugePages(true);
   }
   void Search(const float* query, size_t k, size_t ef, std::vector<int64_t>* out) override {
@@ -296,6 +315,7 @@ class ArbalestEngine final : public Engine {
   std::unique_ptr<HnswIndex> index_;
   std::string name_;
   bool huge_pages_;
+  size_t slice_rows_;
 };
 
 class HnswlibEngine final : public Engine {
@@ -460,6 +480,10 @@ Config ParseArgs(int argc, char** argv) {
       c.element = ParseElement(argv[i + 1]);
     else if (flag == "--int-scale")
       c.int_scale = std::strtof(argv[i + 1], nullptr);
+    else if (flag == "--slice-rows")
+      c.slice_rows = value;
+    else if (flag == "--drift")
+      c.drift = std::strtof(argv[i + 1], nullptr);
     else if (flag == "--data")
       c.data_dir = argv[i + 1];
     else if (flag == "--metric") {
@@ -486,6 +510,17 @@ struct Group {
   std::vector<std::vector<int64_t>> truth;
 };
 
+// Row i of `data` scaled by 1 + (drift - 1) i / (rows - 1).
+testing::Dataset Drift(float drift, testing::Dataset data) {
+  if (drift == 1.0f || data.rows() < 2) return data;
+  for (size_t row = 0; row < data.rows(); ++row) {
+    const float scale =
+        1.0f + (drift - 1.0f) * static_cast<float>(row) / static_cast<float>(data.rows() - 1);
+    for (size_t d = 0; d < data.dim; ++d) data.values[row * data.dim + d] *= scale;
+  }
+  return data;
+}
+
 // The k nearest rows of each query by exact search under config.metric.
 std::vector<std::vector<int64_t>> BruteForce(const Config& config, const testing::Dataset& data,
                                              const testing::Dataset& queries) {
@@ -505,14 +540,15 @@ std::vector<std::vector<int64_t>> BruteForce(const Config& config, const testing
 std::vector<Group> DataGroups(const Config& config, const testing::Dataset& data,
                               size_t corpus_rows) {
   const std::string dir = config.data_dir + "/";
-  const testing::Dataset queries = RoundTo(config.element, config.int_scale,
-                                           NpyVectors(dir + "dev_queries.npy", config.queries));
+  const testing::Dataset queries =
+      RoundTo(config.element, config.int_scale,
+              Drift(config.drift, NpyVectors(dir + "dev_queries.npy", config.queries)));
   if (queries.dim != data.dim) {
     std::fprintf(stderr, "queries have width %zu, the corpus %zu\n", queries.dim, data.dim);
     std::exit(2);
   }
   std::vector<std::vector<int64_t>> truth;
-  if (Exists(dir + "dev_gt.npy") && data.rows() == corpus_rows) {
+  if (Exists(dir + "dev_gt.npy") && data.rows() == corpus_rows && config.drift == 1.0f) {
     const Npy gt = ReadNpy(dir + "dev_gt.npy");
     if (gt.descr != "<i4" || gt.rows < queries.rows() || gt.cols < config.k) {
       std::fprintf(stderr, "dev_gt.npy: want int32, >= %zu rows, >= %zu columns\n", queries.rows(),
@@ -573,7 +609,7 @@ int Main(int argc, char** argv) {
   } else {
     data = testing::ClusteredData(config.rows, config.dim, 1);
   }
-  data = RoundTo(config.element, config.int_scale, std::move(data));
+  data = RoundTo(config.element, config.int_scale, Drift(config.drift, std::move(data)));
   config.rows = data.rows();
   config.dim = data.dim;
   std::vector<Group> groups;
@@ -581,9 +617,10 @@ int Main(int argc, char** argv) {
     groups = DataGroups(config, data, corpus_rows);
   } else {
     Group all;
-    all.queries = RoundTo(config.element, config.int_scale,
-                          from_files ? ReadFbin(config.query_file, config.queries)
-                                     : testing::ClusteredData(config.queries, config.dim, 2));
+    all.queries = RoundTo(
+        config.element, config.int_scale,
+        Drift(config.drift, from_files ? ReadFbin(config.query_file, config.queries)
+                                       : testing::ClusteredData(config.queries, config.dim, 2)));
     if (all.queries.dim != data.dim) {
       std::fprintf(stderr, "%s has width %zu, %s %zu\n", config.base.c_str(), data.dim,
                    config.query_file.c_str(), all.queries.dim);
@@ -598,10 +635,11 @@ int Main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) std::printf(" %s", argv[i]);
   std::printf(
       "\ndata: %zu x %zu %s %s, metric %s, %zu queries, k=%zu, threads=%d, M=%u, "
-      "ef_construction=%u, kernels=%s\n",
+      "ef_construction=%u, kernels=%s, slice rows %zu, drift %g\n",
       config.rows, config.dim, std::string(simd::ElementTypeName(config.element)).c_str(),
       source.c_str(), std::string(MetricName(config.metric)).c_str(), config.queries, config.k,
-      config.threads, config.m, config.efc, simd::DispatchedTargetName());
+      config.threads, config.m, config.efc, simd::DispatchedTargetName(), config.slice_rows,
+      static_cast<double>(config.drift));
   for (const Group& group : groups) {
     if (!group.name.empty())
       std::printf("query group %s: %zu\n", group.name.c_str(), group.truth.size());

@@ -59,7 +59,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswCompaction::Compact(const HnswInde
     out->SetLevel(i, index.Node(row)->level);
   }
   new_rows.SetLoadedCount(static_cast<RowId>(kept));
-  ARROW_RETURN_NOT_OK(out->WriteBuildCopies(0, static_cast<RowId>(kept)));
+  ARROW_RETURN_NOT_OK(out->WriteAllBuildCopies(static_cast<RowId>(kept), &index));
   if (codes_ready) out->codes_ready_.store(true, std::memory_order_release);
 
   // Neighbour lists, each written by the thread that repairs its row.

@@ -22,9 +22,15 @@ constexpr char kMagic[8] = {'A', 'R', 'B', 'H', 'N', 'S', 'W', '\0'};
 // vectors in a file of their own (an empty vectors section). A file is written with the lowest
 // version that holds it, so indexes without PQ stay readable by version-1 readers, and those
 // refuse a PQ index or a graph without its vectors by its version instead of misreading it.
-constexpr uint32_t kVersion = 3;
+// Version 4 adds the int8 build range (the end of the quantizer section) and says where the
+// vectors are in `flags`, not by its version.
+constexpr uint32_t kVersion = 4;
 constexpr uint32_t kFirstPqVersion = 2;
 constexpr uint32_t kFirstExternalVectorsVersion = 3;
+constexpr uint32_t kFirstInt8RangeVersion = 4;
+// FileHeader::flags (version 4; 0 before).
+constexpr uint8_t kExternalVectorsFlag = 1;  // the vectors section is empty: a file of their own
+constexpr uint8_t kInt8RangeFlag = 2;        // the quantizer section ends with the int8 range
 constexpr uint64_t kSectionAlign = 4096;
 // The flag bit that builds with index-level deletes set on deleted rows (the store's tombstones
 // are the one delete mechanism now: a row of the graph is never deleted by the graph).
@@ -51,7 +57,8 @@ struct FileHeader {
   // 2 int8 codes (HnswParams::int8_build).
   uint8_t float32_build;
   uint16_t pq_m;  // 0 unless quantization is PQ (version 2)
-  uint8_t reserved[2];
+  uint8_t flags;  // version 4: kExternalVectorsFlag, kInt8RangeFlag (0 before)
+  uint8_t reserved;
   uint32_t m;
   uint32_t ef_construction;
   uint32_t ef_search;  // unused (written 0): the default ef is DefaultSearchEf (search_ef.h)
@@ -160,11 +167,13 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
     if (node->level > 0) writer.Append(node->upper, index.UpperWords(node->level) * 4);
   }
   const bool codes_ready = index.codes_ready_.load(std::memory_order_acquire);
+  const std::vector<float> int8_range = index.int8_build_range();
   writer.Begin(kQuantizer);
   if (codes_ready) {
     const std::vector<float> state = index.quantizer_->State();
     writer.Append(state.data(), state.size() * sizeof(float));
   }
+  writer.Append(int8_range.data(), int8_range.size() * sizeof(float));
   writer.Begin(kCodes);
   if (codes_ready) writer.AppendRecords(index.codes_, rows);
   writer.Finish();
@@ -173,7 +182,14 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
   FileHeader header = {};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   const bool pq = params.quantization == Quantization::kPq;
-  header.version = external ? kFirstExternalVectorsVersion : pq ? kFirstPqVersion : 1;
+  header.version = !int8_range.empty() ? kFirstInt8RangeVersion
+                   : external          ? kFirstExternalVectorsVersion
+                   : pq                ? kFirstPqVersion
+                                       : 1;
+  if (header.version >= kFirstInt8RangeVersion) {
+    header.flags = static_cast<uint8_t>((external ? kExternalVectorsFlag : 0) |
+                                        (int8_range.empty() ? 0 : kInt8RangeFlag));
+  }
   header.dim = static_cast<uint32_t>(store.space().dim());
   header.metric = static_cast<uint8_t>(store.space().metric());
   header.element_type = static_cast<uint8_t>(store.space().type());
@@ -273,7 +289,25 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
                       static_cast<simd::ElementType>(header.element_type), params));
   const uint64_t rows = header.rows;
   const SectionEntry* sections = header.sections;
-  const bool external = header.version >= kFirstExternalVectorsVersion;
+  const bool flagged = header.version >= kFirstInt8RangeVersion;
+  const bool external = flagged ? (header.flags & kExternalVectorsFlag) != 0
+                                : header.version == kFirstExternalVectorsVersion;
+  if ((!flagged && header.flags != 0) ||
+      (header.flags & ~(kExternalVectorsFlag | kInt8RangeFlag)) != 0) {
+    return Corrupt(path, "inconsistent (unknown flags " + std::to_string(header.flags) + ")");
+  }
+  // The quantizer section: the quantizer's state, then the int8 build range when flagged.
+  uint64_t quantizer_bytes = sections[kQuantizer].bytes;
+  const float* int8_range = nullptr;
+  if ((header.flags & kInt8RangeFlag) != 0) {
+    const uint64_t range_bytes = (uint64_t{header.dim} + 1) * sizeof(float);
+    if (header.float32_build != 2 || quantizer_bytes < range_bytes) {
+      return Corrupt(path, "inconsistent (an int8 build range that does not fit)");
+    }
+    quantizer_bytes -= range_bytes;
+    int8_range = reinterpret_cast<const float*>(mapping->data() + sections[kQuantizer].offset +
+                                                quantizer_bytes);
+  }
   if (header.row_stride != index->store_.rows().stride() ||
       sections[kVectors].bytes != (external ? 0 : rows * header.row_stride) ||
       sections[kFlags].bytes != rows || sections[kLinks0].bytes != rows * index->links0_.stride() ||
@@ -314,10 +348,18 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
   index->store_.SetLoadedCount(static_cast<RowId>(rows));
   // Not in the file: derived from the vectors by the first insert that follows, if any.
   if (index->build_copies_) index->copy_rows_missing_.store(static_cast<RowId>(rows));
-  if (sections[kQuantizer].bytes != 0) {
+  if (int8_range != nullptr) {
+    // The range the rows' codes were made in (older files: learnt again from all rows before
+    // the first insert).
+    WriterLock restoring(&index->recode_mutex_);
+    const arrow::Status restored =
+        index->int8_codes_->Restore({int8_range, index->int8_codes_->state_floats()});
+    if (!restored.ok()) return Corrupt(path, "inconsistent (" + restored.message() + ")");
+  }
+  if (quantizer_bytes != 0) {
     const float* state = reinterpret_cast<const float*>(base + sections[kQuantizer].offset);
-    if (!index->quantizer_ || sections[kQuantizer].bytes % sizeof(float) != 0 ||
-        !index->quantizer_->Restore({state, sections[kQuantizer].bytes / sizeof(float)}).ok() ||
+    if (!index->quantizer_ || quantizer_bytes % sizeof(float) != 0 ||
+        !index->quantizer_->Restore({state, quantizer_bytes / sizeof(float)}).ok() ||
         header.code_stride != index->codes_.stride() ||
         sections[kCodes].bytes != rows * header.code_stride) {
       return Corrupt(path, "inconsistent (quantizer sections)");

@@ -1,8 +1,9 @@
 // The on-disk form of an HnswIndex, written by Save() and mapped by Load() without rebuilding
-// the graph. Little-endian, version 1, 2 or 3 (the same layout; 2 when it holds a PQ index, so
-// that readers of version 1 refuse it; 3 when its vectors section is empty because the vectors
-// are kept in a file of their own, a snapshot's append-only vectors file, which Read then maps
-// from ExternalVectors):
+// the graph. Little-endian, version 1, 2, 3 or 4 (the same layout; 2 when it holds a PQ index,
+// so that readers of version 1 refuse it; 3 when its vectors section is empty because the
+// vectors are kept in a file of their own, a snapshot's append-only vectors file, which Read
+// then maps from ExternalVectors; 4 when it carries the range of its int8 build codes, its
+// header's flags byte then saying where the vectors are and that the range is there):
 //
 //   header (FileHeader below), its own XXH3 checksum last
 //   sections, each starting on a 4 KiB boundary and checksummed in the header:
@@ -15,7 +16,11 @@
 //     levels   rows bytes                (each row's top level)
 //     upper    for each row above level 0, level x (m + 1) uint32 (copied: ~1/m of rows)
 //     quantizer what the SQ8 or PQ quantizer learnt, float32 (Quantizer::State(): SQ8 min
-//               then max per dimension, PQ codebooks; empty until trained)
+//               then max per dimension, PQ codebooks; empty until trained), then, version 4
+//               with the int8-range flag, the int8 build codes' range: 1 + dim float32
+//               (Int8BuildCodes::State(): the inverse scale, then the per-dimension offsets).
+//               Older files have none: their range is learnt again from all their rows
+//               before the first insert after the load
 //     codes     rows x code stride bytes (mapped in place; empty until trained)
 //
 // The mapping is private and writable: links of mapped rows can change after a load (new rows
@@ -56,9 +61,9 @@ class HnswFile {
   static arrow::Status Write(const HnswIndex& index, const std::string& path,
                              VectorsPlacement placement = VectorsPlacement::kInFile);
   // Maps the index at `path`, its vectors from `vectors` when the file was written without
-  // them (version 3). IOError when it cannot be read; Invalid, naming the problem, when it is
-  // truncated, corrupt, not an index file of version 1 to 3, or keeps its vectors apart and
-  // `vectors` is null or holds fewer rows than the graph.
+  // them (version 3, or 4 flagged so). IOError when it cannot be read; Invalid, naming the problem,
+  // when it is truncated, corrupt, not an index file of version 1 to 4, or keeps its vectors apart
+  // and `vectors` is null or holds fewer rows than the graph.
   static arrow::Result<std::unique_ptr<HnswIndex>> Read(const std::string& path,
                                                         const ExternalVectors* vectors = nullptr);
   // Recomputes, in the bytes of an index file, the checksum of every section that lies inside

@@ -125,16 +125,6 @@ HnswIndex::BuildCopies HnswIndex::CopiesFor(const HnswParams& params, simd::Elem
   return params.float16_build ? BuildCopies::kFloat16 : BuildCopies::kNone;
 }
 
-void HnswIndex::LearnInt8Codes(std::span<const float> vectors) {
-  if (!int8_codes_ || int8_codes_->learned()) return;
-  // As stored: cosine rows normalised.
-  std::vector<float> stored(dim());
-  int8_codes_->Learn(vectors.size() / dim(), [&](size_t i) {
-    store_.space().PrepareQuery(vectors.data() + i * dim(), stored.data());
-    return stored.data();
-  });
-}
-
 HnswIndex::~HnswIndex() {
   const RowId n = store_.count();
   for (RowId row = 0; row < n; ++row) {
@@ -273,17 +263,13 @@ void HnswIndex::AddLinks(SearchContext& ctx, RowId to, int level,
 
 arrow::Result<RowId> HnswIndex::Add(std::span<const float> vector) {
   ARROW_RETURN_NOT_OK(CheckDimension(vector.size(), dim()));
-  ARROW_RETURN_NOT_OK(WriteLoadedBuildCopies());
-  LearnInt8Codes(vector);
-  std::shared_lock training(train_mutex_, std::defer_lock);
-  if (quantizer_) training.lock();
-  ARROW_ASSIGN_OR_RAISE(const RowId row, AppendRow(vector.data()));
-  Link(row);
-  if (training.owns_lock()) {
-    training.unlock();
-    ARROW_RETURN_NOT_OK(MaybeTrainQuantizer());
+  for (;;) {
+    {
+      ReaderLock inserting(&recode_mutex_);
+      if (BuildCopiesReady(vector)) return InsertRows(vector, /*threads=*/0);
+    }
+    ARROW_RETURN_NOT_OK(ReadyBuildCopies(vector));
   }
-  return row;
 }
 
 arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int threads) {
@@ -291,9 +277,17 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
     return arrow::Status::Invalid("a batch of ", vectors.size(),
                                   " floats is not a whole number of rows of width ", dim());
   }
+  for (;;) {
+    {
+      ReaderLock inserting(&recode_mutex_);
+      if (BuildCopiesReady(vectors)) return InsertRows(vectors, threads);
+    }
+    ARROW_RETURN_NOT_OK(ReadyBuildCopies(vectors));
+  }
+}
+
+arrow::Result<RowId> HnswIndex::InsertRows(std::span<const float> vectors, int threads) {
   const size_t count = vectors.size() / dim();
-  ARROW_RETURN_NOT_OK(WriteLoadedBuildCopies());
-  LearnInt8Codes(vectors);
   std::shared_lock training(train_mutex_, std::defer_lock);
   if (quantizer_) training.lock();
   // Rows are appended in order, so that they get consecutive ids; linking them, the costly
@@ -305,7 +299,9 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
       return arrow::Status::Invalid("AddBatch raced with Add: row ", row, " is not ", first + i);
     }
   }
-  if (params_.batch_link) {
+  if (threads == 0) {
+    Link(first);  // Add's one row
+  } else if (params_.batch_link) {
     LinkBatch(first, first + static_cast<RowId>(count), threads);
   } else {
     ForEachTask(count, threads, kRowsPerLinkThread,
@@ -318,14 +314,70 @@ arrow::Result<RowId> HnswIndex::AddBatch(std::span<const float> vectors, int thr
   return first;
 }
 
-arrow::Status HnswIndex::WriteBuildCopies(RowId begin, RowId end) {
+namespace {
+
+// Rows for Int8BuildCodes: rows [0, stored) of the index as stored, then `added` (rows as
+// given to Add or AddBatch) in stored form (cosine rows normalised, into a scratch row).
+Int8BuildCodes::RowFn StoredThenAdded(const IndexRows& rows, RowId stored,
+                                      std::span<const float> added, std::vector<float>* scratch) {
+  const DistanceSpace& space = rows.space();
+  scratch->resize(space.dim());
+  return [&rows, &space, stored, added, scratch](size_t i) {
+    if (i < stored) return static_cast<const float*>(rows.Row(static_cast<RowId>(i)));
+    const float* vector = added.data() + (i - stored) * space.dim();
+    if (space.metric() != Metric::kCosine) return vector;
+    space.PrepareQuery(vector, scratch->data());
+    return static_cast<const float*>(scratch->data());
+  };
+}
+
+}  // namespace
+
+bool HnswIndex::BuildCopiesReady(std::span<const float> vectors) const {
+  if (copy_rows_missing_.load(std::memory_order_acquire) != 0) return false;
+  if (!int8_codes_) return true;
+  std::vector<float> scratch;
+  return int8_codes_->Covers(vectors.size() / dim(), StoredThenAdded(store_, 0, vectors, &scratch));
+}
+
+bool HnswIndex::FitInt8Range(size_t rows, const Int8BuildCodes::RowFn& row) {
+  if (!int8_codes_->learned()) {
+    int8_codes_->Learn(rows, row);
+    return true;
+  }
+  if (int8_codes_->Covers(rows, row)) return false;
+  int8_codes_->Widen(rows, row);
+  int8_recodes_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+arrow::Status HnswIndex::ReadyBuildCopies(std::span<const float> vectors) {
+  WriterLock recoding(&recode_mutex_);
+  const RowId stored = store_.count();
+  if (int8_codes_) {
+    std::vector<float> scratch;
+    const size_t added = vectors.size() / dim();
+    // Every stored row is inside the range (they were encoded in it); only `vectors` may not
+    // be. A new range is fitted to all rows, and all stored rows are coded again in it.
+    if (!int8_codes_->Covers(added, StoredThenAdded(store_, 0, vectors, &scratch)) &&
+        FitInt8Range(stored + added, StoredThenAdded(store_, stored, vectors, &scratch))) {
+      copy_rows_missing_.store(stored, std::memory_order_release);
+    }
+  }
+  const RowId missing = copy_rows_missing_.load(std::memory_order_acquire);
+  if (missing == 0) return arrow::Status::OK();
+  ARROW_RETURN_NOT_OK(EncodeBuildCopies(0, missing));
+  copy_rows_missing_.store(0, std::memory_order_release);
+  return arrow::Status::OK();
+}
+
+arrow::Status HnswIndex::EncodeBuildCopies(RowId begin, RowId end) {
   if (!build_copies_ || begin >= end) return arrow::Status::OK();
   if (!copy_rows_.Reserve(end)) {
     return arrow::Status::CapacityError("HNSW build copies cannot grow beyond ", begin, " rows");
   }
   auto stored = [this](RowId row) { return static_cast<const float*>(store_.Row(row)); };
   if (int8_codes_) {
-    int8_codes_->Learn(end, [&](size_t i) { return stored(static_cast<RowId>(i)); });
     for (RowId row = begin; row < end; ++row) {
       int8_codes_->Encode(stored(row), reinterpret_cast<int8_t*>(copy_rows_.At(row)));
     }
@@ -335,19 +387,29 @@ arrow::Status HnswIndex::WriteBuildCopies(RowId begin, RowId end) {
   return arrow::Status::OK();
 }
 
-arrow::Status HnswIndex::WriteLoadedBuildCopies() {
-  if (copy_rows_missing_.load(std::memory_order_acquire) == 0) return arrow::Status::OK();
-  std::lock_guard lock(copy_fill_mutex_);
-  const RowId missing = copy_rows_missing_.load(std::memory_order_relaxed);
-  if (missing == 0) return arrow::Status::OK();
-  ARROW_RETURN_NOT_OK(WriteBuildCopies(0, missing));
+arrow::Status HnswIndex::WriteAllBuildCopies(RowId end, const HnswIndex* range_from) {
+  WriterLock recoding(&recode_mutex_);
+  if (int8_codes_ && end > 0) {
+    if (range_from != nullptr && range_from->int8_codes_) {
+      const std::vector<float> range = range_from->int8_build_range();
+      if (!range.empty()) ARROW_RETURN_NOT_OK(int8_codes_->Restore(range));
+    }
+    std::vector<float> scratch;
+    FitInt8Range(end, StoredThenAdded(store_, end, {}, &scratch));
+  }
+  ARROW_RETURN_NOT_OK(EncodeBuildCopies(0, end));
   copy_rows_missing_.store(0, std::memory_order_release);
   return arrow::Status::OK();
 }
 
+std::vector<float> HnswIndex::int8_build_range() const {
+  ReaderLock reading(&recode_mutex_);
+  return int8_codes_ ? int8_codes_->State() : std::vector<float>{};
+}
+
 int64_t HnswIndex::DropBuildCopies() {
   if (!build_copies_) return 0;
-  std::lock_guard lock(copy_fill_mutex_);
+  WriterLock dropping(&recode_mutex_);
   const auto freed = static_cast<int64_t>(copy_rows_.allocated_bytes());
   copy_rows_.Clear();
   copy_rows_missing_.store(store_.count(), std::memory_order_release);
@@ -360,7 +422,7 @@ arrow::Result<RowId> HnswIndex::AppendRow(const float* vector) {
       (quantizer_ && !codes_.Reserve(uint64_t{row} + 1))) {
     return arrow::Status::CapacityError("HNSW graph cannot grow beyond ", row, " rows");
   }
-  ARROW_RETURN_NOT_OK(WriteBuildCopies(row, row + 1));
+  ARROW_RETURN_NOT_OK(EncodeBuildCopies(row, row + 1));
   if (codes_ready_.load(std::memory_order_acquire)) {
     quantizer_->Encode(static_cast<const float*>(store_.Row(row)), codes_.At(row));
   }

@@ -11,7 +11,14 @@
 //  - a filter bitmap is consulted during traversal; filters matching few rows switch to an
 //    exact scan of those rows, so a filtered search returns k rows whenever k match;
 //  - rows a search excludes (the store's tombstones) are never returned but still route it;
-//  - optionally, SQ8 or PQ codes for traversal with re-ranking on the full vectors.
+//  - optionally, SQ8 or PQ codes for traversal with re-ranking on the full vectors;
+//  - float32 rows: inserts compare float16 copies or int8 codes of the rows (build copies).
+//    int8 codes have a learnt range; a row outside it widens the range and re-codes every row
+//    first (Int8BuildCodes). Contract: a re-code holds recode_mutex_ exclusively, every Add and
+//    AddBatch holds it shared from the moment it checks its rows against the range until they
+//    are linked, so no insert ever compares codes of two ranges or a half re-coded row.
+//    Searches never read build copies: they run during a re-code, and their results do not
+//    depend on it.
 #pragma once
 
 #include <atomic>
@@ -24,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "index/hnsw_file.h"
 #include "index/index_rows.h"
 #include "index/int8_build_codes.h"
@@ -65,8 +73,9 @@ struct HnswParams {
   // compare the rows as stored (slower build, no copies). Searches always use the rows.
   bool float16_build = true;
   // float32 rows only: inserts compare 1-byte-per-dimension int8 codes of the rows instead
-  // (index/int8_build_codes.h: one scale learnt from the first rows indexed; a quarter of the
-  // rows' bytes, half of the float16 copies'), whatever float16_build says.
+  // (index/int8_build_codes.h: one scale learnt from the first rows indexed, widened (and every
+  // code re-made) when a row falls outside it; a quarter of the rows' bytes, half of the
+  // float16 copies'), whatever float16_build says.
   bool int8_build = false;
   // AddBatch links its rows in sub-batches (HnswIndex::LinkBatch): the graph then depends on
   // the rows alone. false: the rows link one by one from concurrent threads, as Add does.
@@ -139,6 +148,11 @@ class HnswIndex final {
     return build_copies_ ? static_cast<int64_t>(copy_rows_missing_.load(std::memory_order_acquire))
                          : 0;
   }
+  // int8 build codes: the range in use (Int8BuildCodes::State(): the inverse scale, then the
+  // per-dimension offsets; empty until learnt, and without int8 codes), and how many times a
+  // row outside it widened it and re-coded the rows (since this object was made or loaded).
+  std::vector<float> int8_build_range() const;
+  uint64_t int8_build_recodes() const { return int8_recodes_.load(std::memory_order_relaxed); }
 
   // The row every search starts from (the first row of the top level); nullopt when empty.
   std::optional<RowId> entry_point() const {
@@ -216,15 +230,30 @@ class HnswIndex final {
   // first), skipping rows already listed; when the list would overflow, keeps the most useful
   // of the old and new neighbours with the selection heuristic, in one pruning.
   void AddLinks(SearchContext& ctx, RowId to, int level, std::span<const Neighbor> incoming);
-  // Writes the build copies of stored rows [begin, end) (nothing without build_copies_); int8
-  // codes learn their scale from rows [0, end) first if nothing taught them yet.
-  // CapacityError when the copies cannot grow.
-  arrow::Status WriteBuildCopies(RowId begin, RowId end);
-  // Writes the build copies of the rows a Load mapped, once, before the first insert after
-  // it (an index that is only searched never pays for them).
-  arrow::Status WriteLoadedBuildCopies();
+  // Writes the build copies of stored rows [begin, end) (nothing without build_copies_) in the
+  // range the int8 codes have now, which must cover them. CapacityError when the copies cannot
+  // grow.
+  arrow::Status EncodeBuildCopies(RowId begin, RowId end) REQUIRES_SHARED(recode_mutex_);
+  // Writes the build copies of every stored row [0, end) of an index that nobody else uses yet
+  // (a compaction's or merge's output), int8 codes in a range that covers all of them: that of
+  // `range_from` when it has one (its codes stay as they were), widened or learnt as needed.
+  arrow::Status WriteAllBuildCopies(RowId end, const HnswIndex* range_from = nullptr);
+  // Whether inserting `vectors` (rows as given to Add or AddBatch) needs no ReadyBuildCopies
+  // first: every stored row has its copy, and the int8 range (if any) covers `vectors`.
+  bool BuildCopiesReady(std::span<const float> vectors) const REQUIRES_SHARED(recode_mutex_);
+  // Makes BuildCopiesReady(vectors) true, under recode_mutex_ held exclusively: learns or widens
+  // the int8 range (over every stored row and `vectors`), re-codes every stored row when it
+  // changed, and writes the copies of rows that have none (after a Load, once before the first
+  // insert: an index that is only searched never pays for them).
+  arrow::Status ReadyBuildCopies(std::span<const float> vectors) EXCLUDES(recode_mutex_);
+  // Learns or widens the int8 range to cover `rows` rows; true when it changed.
+  bool FitInt8Range(size_t rows, const Int8BuildCodes::RowFn& row) REQUIRES(recode_mutex_);
+  // Add's (threads 0: one row, linked on this thread) and AddBatch's work once
+  // BuildCopiesReady.
+  arrow::Result<RowId> InsertRows(std::span<const float> vectors, int threads)
+      REQUIRES_SHARED(recode_mutex_);
   // Stores a row's vector, graph slots, level and code; the row is not linked yet.
-  arrow::Result<RowId> AppendRow(const float* vector);
+  arrow::Result<RowId> AppendRow(const float* vector) REQUIRES_SHARED(recode_mutex_);
   // Links a row stored by AppendRow into the graph (or, after a compaction, links a row
   // again: its lists are replaced and its new neighbours link back to it).
   void Link(RowId row);
@@ -279,17 +308,17 @@ class HnswIndex final {
   // rows are used as stored. Searches use rows_.
   enum class BuildCopies : uint8_t { kNone, kFloat16, kInt8 };
   static BuildCopies CopiesFor(const HnswParams& params, simd::ElementType type);
-  // int8 codes learn their scale from `vectors` (rows as given to Add or AddBatch) unless
-  // something taught them already.
-  void LearnInt8Codes(std::span<const float> vectors);
   BuildCopies copies_;
   bool build_copies_;  // copies_ != kNone
   DistanceSpace link_space_;
   RecordArena copy_rows_;                    // the copies when build_copies_
   std::atomic<RowId> copy_rows_missing_{0};  // rows [0, this) have no copy yet (after a Load)
-  std::mutex copy_fill_mutex_;
+  // Held shared by inserts, exclusively by a re-code of the build copies (the contract above),
+  // a fill of missing copies and DropBuildCopies. Taken before train_mutex_.
+  mutable SharedMutex recode_mutex_;
   simd::Float16EncodeFn encode_half_;
-  std::unique_ptr<Int8BuildCodes> int8_codes_;  // with copies_ kInt8
+  std::unique_ptr<Int8BuildCodes> int8_codes_ PT_GUARDED_BY(recode_mutex_);  // with kInt8
+  std::atomic<uint64_t> int8_recodes_{0};
 
   std::unique_ptr<Quantizer> quantizer_;  // null when params_.quantization == kNone
   RecordArena codes_;                     // a code record per row once codes_ready_

@@ -71,7 +71,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswMerge::Merge(const HnswIndex& firs
     }
   }
   rows.SetLoadedCount(total);
-  ARROW_RETURN_NOT_OK(out->WriteBuildCopies(0, total));
+  ARROW_RETURN_NOT_OK(out->WriteAllBuildCopies(total, &larger));
   if (codes_ready) out->codes_ready_.store(true, std::memory_order_release);
   if (const HnswIndex::Entry top = larger.LoadEntry(); top.level >= 0) {
     out->entry_.store(uint64_t{static_cast<uint32_t>(top.level)} << 32 | (top.row + larger_at),

@@ -12,45 +12,77 @@
 // narrower ranges than the widest get fewer levels (SQ8's per-dimension scales would not fit
 // the plain kernels).
 //
-// Learnt once, from the rows present when the first codes are written (up to kLearnRows of
-// them, evenly spaced); later rows outside the range are clamped. Fewer than kMinLearnRows rows
-// give a wide range around 0 instead (an index that starts with single-row inserts).
+// The range: learnt from the rows present when the first codes are written (all of them, with
+// a 5% margin); fewer than kMinLearnRows rows give a wide range around 0 instead (an index that
+// starts with single-row inserts). Rows outside the range would be clamped onto the
+// same codes (the graph could not tell them apart), so the owner asks Covers() before encoding
+// rows and, when they fall outside, calls Widen() with every row it holds and re-codes them all:
+// the new range is the exact range of all rows with kWidenHeadroom to spare, so a range that
+// drifts slowly is re-coded a logarithmic number of times, not at every batch.
+// State()/Restore() carry the range through a saved file (index/hnsw_file.h).
 //
-// Thread-safety: Learn may be called from several threads (the first call learns, under a
-// mutex); Encode only after learned() returned true on the calling thread, from any threads.
+// Thread-safety: none of its own. Learn, Widen and Restore change what Encode and Covers read;
+// the owner (HnswIndex) runs them under a lock that excludes every Encode and Covers. Encode
+// and Covers may run concurrently with each other.
 #pragma once
+
+#include <arrow/status.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
+#include <span>
 #include <vector>
 
 namespace arbalest {
 
 class Int8BuildCodes {
  public:
-  static constexpr size_t kLearnRows = 4096;
   static constexpr size_t kMinLearnRows = 32;
+  // A widened range is the rows' exact range times this: a range growing by a constant factor
+  // per batch is re-coded once per factor of 1.5, and the codes keep 2/3 of their levels.
+  static constexpr float kWidenHeadroom = 1.5f;
+
+  // Rows for Learn, Covers and Widen: row(i), i < count, is dim floats as stored.
+  using RowFn = std::function<const float*(size_t)>;
 
   // `offsets`: per-dimension offsets (euclidean distance); else codes are symmetric around 0.
   Int8BuildCodes(size_t dim, bool offsets) : dim_(dim), offsets_(offsets), offset_(dim, 0.0f) {}
 
   bool learned() const { return learned_.load(std::memory_order_acquire); }
-  // Learns the offsets and scale from `rows` rows (row(i): dim floats, as stored), unless
-  // already learnt. `rows` 0 learns nothing.
-  void Learn(size_t rows, const std::function<const float*(size_t)>& row);
+  // Learns the offsets and scale from `rows` rows, unless already learnt. `rows` 0 learns
+  // nothing.
+  void Learn(size_t rows, const RowFn& row);
+  // True when every finite value of the `rows` rows encodes without clamping (learnt only).
+  bool Covers(size_t rows, const RowFn& row) const;
+  // Sets the range to that of all `rows` rows (every row the owner will re-code), with
+  // kWidenHeadroom to spare; learnt() afterwards. `rows` 0 changes nothing.
+  void Widen(size_t rows, const RowFn& row);
   // The code of one row (dim floats) into `out` (dim bytes).
   void Encode(const float* row, int8_t* out) const;
   float scale() const { return 1.0f / inverse_scale_; }
 
+  // The learnt range as 1 + dim floats (the inverse scale, then the offsets); empty until
+  // learnt.
+  std::vector<float> State() const;
+  // Takes a range State() gave. Invalid for another size or a scale that is not a finite
+  // positive number.
+  arrow::Status Restore(std::span<const float> state);
+  size_t state_floats() const { return 1 + dim_; }
+
  private:
+  // Per-dimension range of the finite values of `rows` rows into low and high.
+  void Range(size_t rows, const RowFn& row, std::vector<float>* low,
+             std::vector<float>* high) const;
+  // Sets the offsets and scale for the range [low, high] of `seen` rows, with `margin`.
+  void SetRange(const std::vector<float>& low, const std::vector<float>& high, size_t seen,
+                float margin);
+
   size_t dim_;
   bool offsets_;
-  std::mutex learn_mutex_;
   std::atomic<bool> learned_{false};
-  std::vector<float> offset_;  // written once, before learned_
+  std::vector<float> offset_;
   float inverse_scale_ = 1.0f;
 };
 

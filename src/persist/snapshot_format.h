@@ -29,8 +29,9 @@
 //                           rows are padded): the rows files keep the received vectors
 //     seg-<id>-graph-<linked>.hnsw
 //                           the HNSW graph of the segment's first <linked> rows
-//                           (index/hnsw_file.h) without its vectors (HNSW file version 3),
-//                           which are the segment's vectors file from its start. Written
+//                           (index/hnsw_file.h) without its vectors (HNSW file version 3;
+//                           4 with its int8 build range), which are the segment's vectors
+//                           file from its start. Written
 //                           again only when the graph linked more rows (or is a new one)
 //     seg-<id>-deleted-<count>.roaring
 //                           version 5, only for a segment with deleted rows: its <count>

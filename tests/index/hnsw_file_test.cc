@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <vector>
 
 #include "clustered_data.h"
@@ -84,10 +87,11 @@ class HnswFileTest : public ::testing::Test {
   }
   // Where the header keeps section `s`'s offset and byte count (hnsw_file.cc FileHeader and
   // its Section order), and the entry point.
-  enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper };
+  enum Section { kVectors, kFlags, kLinks0, kLevels, kUpper, kQuantizer };
   static size_t SectionOffsetField(Section s) { return 88 + 24 * static_cast<size_t>(s); }
   static size_t SectionBytesField(Section s) { return SectionOffsetField(s) + 8; }
   static constexpr size_t kEntryField = 80;
+  static constexpr size_t kFlagsField = 22;  // version 4
   size_t SectionOffset(Section s) const { return Read<uint64_t>(SectionOffsetField(s)); }
   std::unique_ptr<HnswIndex> MakePq(uint32_t training_rows) const {
     return HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
@@ -178,6 +182,84 @@ TEST_F(HnswFileTest, Int8BuildCodesAreRecordedAndRemadeBeforeTheFirstInsert) {
   EXPECT_LT(grown, 4096 * kDim * 2 + 4096 * kDim * sizeof(float));
   ASSERT_TRUE(loaded->Search(data_.row(5), {.k = 2}, &got).ok());
   EXPECT_TRUE(got[0].row == 5 || got[1].row == 5);
+}
+
+// An int8 index whose range was widened (later rows 100x the first ones) saves the range it
+// uses (version 4), in a file with its vectors or apart: the loaded index codes new rows in the
+// same range, so it grows into the same graph as the index it was saved from (a range learnt
+// again from the rows would not be the widened one, and the graphs would differ).
+TEST_F(HnswFileTest, Int8RangeWidenedBeforeASaveIsTheOneLoaded) {
+  for (const VectorsPlacement placement :
+       {VectorsPlacement::kInFile, VectorsPlacement::kSeparateFile}) {
+    auto index = HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                                 {.m = 8, .int8_build = true})
+                     .ValueOrDie();
+    std::vector<float> rows = data_.values;
+    std::span<const float> all(rows);
+    for (size_t i = 1500 * kDim; i < rows.size(); ++i) rows[i] *= 100.0f;
+    ASSERT_TRUE(index->AddBatch(all.first(1000 * kDim), 2).ok());
+    ASSERT_TRUE(index->AddBatch(all.subspan(1000 * kDim, 1000 * kDim), 2).ok());
+    ASSERT_EQ(index->int8_build_recodes(), 1u);
+    const std::vector<float> range = index->int8_build_range();
+    ASSERT_TRUE(index->Save(path_, placement).ok());
+    EXPECT_EQ(Version(), 4u);
+    ExternalVectors vectors{reinterpret_cast<uint8_t*>(rows.data()), 2000, kDim * sizeof(float),
+                            nullptr, "vectors.bin"};
+    std::unique_ptr<HnswIndex> loaded =
+        HnswIndex::Load(path_, placement == VectorsPlacement::kSeparateFile ? &vectors : nullptr)
+            .ValueOrDie();
+    EXPECT_EQ(loaded->int8_build_range(), range);
+    const std::span<const float> more = all.subspan(2000 * kDim, 1000 * kDim);
+    ASSERT_TRUE(index->AddBatch(more, 2).ok());
+    ASSERT_TRUE(loaded->AddBatch(more, 2).ok());
+    EXPECT_EQ(loaded->int8_build_recodes(), 0u);
+    EXPECT_EQ(loaded->int8_build_range(), range);
+    for (RowId row = 0; row < 3000; row += 7) {
+      ASSERT_EQ(loaded->NeighborsOf(row, 0), index->NeighborsOf(row, 0)) << "row " << row;
+    }
+  }
+}
+
+// An int8 graph file written before the range was saved (versions 1 to 3: no flags, no range
+// in the quantizer section) loads; its range is learnt again from all its rows and the next
+// rows before the first insert, so rows far outside the old ones are still told apart. A saved
+// range that is not a finite scale is refused, named.
+TEST_F(HnswFileTest, Int8FileWithoutItsRangeLearnsItFromAllRows) {
+  auto index =
+      HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32, {.m = 8, .int8_build = true})
+          .ValueOrDie();
+  ASSERT_TRUE(index->AddBatch(data_.values, 2).ok());
+  ASSERT_TRUE(index->Save(path_).ok());
+  const std::vector<uint8_t> saved = Bytes();
+  const uint64_t range_at = SectionOffset(kQuantizer);
+  PatchResealed(range_at, std::numeric_limits<float>::quiet_NaN());
+  const arrow::Status status = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("int8 build range"), std::string::npos) << status.ToString();
+
+  std::ofstream(path_, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(saved.data()),
+             static_cast<std::streamsize>(saved.size()));
+  PatchResealed(kFlagsField, uint8_t{0});
+  PatchResealed(SectionBytesField(kQuantizer), uint64_t{0});
+  SetVersion(1);
+  PatchResealed(kFlagsField, uint8_t{0});  // (resealed: the version is in the header checksum)
+  std::unique_ptr<HnswIndex> loaded = HnswIndex::Load(path_).ValueOrDie();
+  EXPECT_TRUE(loaded->int8_build_range().empty());
+  ExpectSameRows(*index, *loaded);
+  std::vector<float> far(data_.values.begin(), data_.values.begin() + 200 * kDim);
+  for (float& x : far) x *= 100.0f;
+  ASSERT_TRUE(loaded->AddBatch(far, 2).ok());
+  ASSERT_FALSE(loaded->int8_build_range().empty());
+  // The range covers the far rows: 127 levels over at least their largest magnitude.
+  float largest = 0;
+  for (const float x : far) largest = std::max(largest, std::fabs(x));
+  EXPECT_LE(loaded->int8_build_range()[0] * largest, 2 * 127.0f);
+  std::vector<Neighbor> got;
+  for (size_t row = 0; row < 200; row += 10) {
+    ASSERT_TRUE(loaded->Search({far.data() + row * kDim, kDim}, {.k = 1}, &got).ok());
+    EXPECT_EQ(got.at(0).row, 3000 + row);
+  }
 }
 
 TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
@@ -304,10 +386,10 @@ TEST_F(HnswFileTest, OnlyPqIndexesNeedVersion2) {
 }
 
 TEST_F(HnswFileTest, NewerVersionIsRefused) {
-  SetVersion(4);
+  SetVersion(5);
   const arrow::Status status = HnswIndex::Load(path_).status();
   EXPECT_TRUE(status.IsInvalid());
-  EXPECT_NE(status.message().find("format version 4"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("format version 5"), std::string::npos) << status.ToString();
 }
 
 // A graph saved without its vectors (a snapshot keeps them in its vectors file) maps them from
