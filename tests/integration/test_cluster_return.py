@@ -38,6 +38,24 @@ def local_rows(node, name, shard) -> pa.Table:
     return table.select(sorted(table.column_names)).sort_by("id")
 
 
+def shards_held(node, name, member) -> set:
+    """The shards of dataset `name` whose replicas include `member`, by `node`'s map (never
+    none)."""
+    held = {s["shard"] for s in shard_map(node, name)["placement"] if member in s["replicas"]}
+    assert held
+    return held
+
+
+def assert_replicas_equal(c, name, placement):
+    """Every replica of every shard holds exactly its primary's rows: ids, vectors, every
+    column."""
+    for s in placement:
+        primary = local_rows(c.nodes[s["primary"]], name, s["shard"])
+        for replica in s["replicas"]:
+            assert local_rows(c.nodes[replica], name, s["shard"]).equals(primary), \
+                (replica, s["shard"])
+
+
 def test_a_returning_node_keeps_its_copies_and_copies_only_the_rows_that_changed(tmp_path):
     c = start(tmp_path, ["n0", "n1", "n2"])
     try:
@@ -45,9 +63,7 @@ def test_a_returning_node_keeps_its_copies_and_copies_only_the_rows_that_changed
         first = make_table(ROWS, d=DIM, rng=np.random.default_rng(3))
         put_table(c.nodes["n0"].data, name, first, batch_size=2000)
         victim = "n2"
-        held_before = {s["shard"] for s in shard_map(c.nodes["n0"], name)["placement"]
-                       if victim in s["replicas"]}
-        assert held_before
+        held_before = shards_held(c.nodes["n0"], name, victim)
         snapshot_indexed(c.nodes[victim])
         c.nodes[victim].proc.kill()
         wait_caught_up(c.nodes["n0"], name, victim)
@@ -90,11 +106,7 @@ def test_a_returning_node_keeps_its_copies_and_copies_only_the_rows_that_changed
         assert state["kept"] == len(held_before)
 
         # Every replica holds exactly its primary's rows: ids, vectors, every column.
-        for s in placement:
-            primary = local_rows(c.nodes[s["primary"]], name, s["shard"])
-            for replica in s["replicas"]:
-                assert local_rows(c.nodes[replica], name, s["shard"]).equals(primary), \
-                    (replica, s["shard"])
+        assert_replicas_equal(c, name, placement)
 
         # Every node finds each row once; the rows put again with their new vectors.
         expected = (set(range(ROWS)) - set(deleted)) | set(range(ROWS, ROWS + CHANGED))
@@ -125,9 +137,7 @@ def test_a_returning_node_without_a_snapshot_drops_its_copies_and_copies_afresh(
         first = make_table(2000, d=DIM, rng=np.random.default_rng(5))
         put_table(c.nodes["n0"].data, name, first, batch_size=500)
         victim = "n2"
-        held_before = {s["shard"] for s in shard_map(c.nodes["n0"], name)["placement"]
-                       if victim in s["replicas"]}
-        assert held_before
+        held_before = shards_held(c.nodes["n0"], name, victim)
         c.nodes[victim].proc.kill()
         wait_caught_up(c.nodes["n0"], name, victim)
         new = make_table(100, d=DIM, start_id=2000, rng=np.random.default_rng(6))
@@ -147,11 +157,7 @@ def test_a_returning_node_without_a_snapshot_drops_its_copies_and_copies_afresh(
         wait_until(lambda: shard_map(c.nodes["n0"], name), lambda m: balanced(m, c.nodes),
                    "shards moved back to the returning node", timeout=CATCHUP_DEADLINE_S)
         placement = shard_map(c.nodes["n0"], name)["placement"]
-        for s in placement:
-            primary = local_rows(c.nodes[s["primary"]], name, s["shard"])
-            for replica in s["replicas"]:
-                assert local_rows(c.nodes[replica], name, s["shard"]).equals(primary), \
-                    (replica, s["shard"])
+        assert_replicas_equal(c, name, placement)
         for node in c.nodes.values():
             ids = scan(node.data, {"dataset": name, "require_all": True}).column("id").to_pylist()
             assert sorted(ids) == list(range(2100))
