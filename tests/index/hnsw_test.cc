@@ -333,8 +333,8 @@ TEST(HnswTest, Int8BuildCodesWidenTheirRangeForRowsFarOutsideTheFirstBatch) {
 
 // Single-row Adds from several threads while others search, with rows far outside the range
 // arriving all along: every re-code happens under the inserts' exclusion (ThreadSanitizer
-// checks the codes are never read half made), and 95% of rows are found by their own vector
-// (87% when clamped onto the first range instead).
+// checks the codes are never read half made), and 91% of rows are found by their own vector
+// (83% to 87% when clamped onto the first range instead).
 TEST(HnswTest, Int8RangeWidensUnderConcurrentAddsAndSearches) {
   const size_t rows = 2000;
   Dataset data = ClusteredData(rows, kDim, 47);
@@ -367,11 +367,13 @@ TEST(HnswTest, Int8RangeWidensUnderConcurrentAddsAndSearches) {
   EXPECT_GE(codes->int8_build_recodes(), 1u);
   size_t found = 0;
   std::vector<Neighbor> got;
-  for (size_t row = 0; row < rows; row += 10) {
+  for (size_t row = 0; row < rows; ++row) {
     ASSERT_TRUE(codes->Search(data.row(row), {.k = 1, .ef = 64}, &got).ok());
     found += got.at(0).distance == 0.0f;
   }
-  EXPECT_GE(found, rows / 10 * 95 / 100);
+  // Inserts from several threads make a different graph each run: 94.1% to 98.1% of the rows
+  // found over 15 runs (every row asked); 83% to 87% when clamped onto the first range.
+  EXPECT_GE(found, rows * 91 / 100);
 }
 
 TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {
