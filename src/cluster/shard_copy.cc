@@ -142,20 +142,21 @@ std::string ScanTicket(const std::string& name, Json extra = Json::object()) {
   return extra.dump();
 }
 
-// This node's scan of its id column; nullopt when it does not hold the dataset.
-arrow::Result<std::optional<ScanPart>> OwnIds(const ShardCopyEnv& env) {
-  auto own = env.own(ScanTicket(env.name, {{"columns", {"id"}}}), env.timeout);
+// This node's local_only scan of its copy with `extra` keys (ScanTicket); nullopt when it does
+// not hold the dataset.
+arrow::Result<std::optional<ScanPart>> OwnScan(const ShardCopyEnv& env, Json extra) {
+  auto own = env.own(ScanTicket(env.name, std::move(extra)), env.timeout);
   if (own.ok()) return std::optional<ScanPart>(std::move(*own));
   if (own.status().IsKeyError()) return std::nullopt;
   return own.status().WithMessage("reading this node's own copy: ", own.status().message());
 }
 
-// This node's scan of its whole copy (every column); nullopt when it does not hold the dataset.
+// This node's scan of its id column, and of its whole copy (every column).
+arrow::Result<std::optional<ScanPart>> OwnIds(const ShardCopyEnv& env) {
+  return OwnScan(env, {{"columns", {"id"}}});
+}
 arrow::Result<std::optional<ScanPart>> OwnRows(const ShardCopyEnv& env) {
-  auto own = env.own(ScanTicket(env.name), env.timeout);
-  if (own.ok()) return std::optional<ScanPart>(std::move(*own));
-  if (own.status().IsKeyError()) return std::nullopt;
-  return own.status().WithMessage("reading this node's own copy: ", own.status().message());
+  return OwnScan(env, Json::object());
 }
 
 // The rows of `batch` whose ids `held` does not account for (each id's count taken down by the

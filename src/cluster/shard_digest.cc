@@ -46,16 +46,24 @@ arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& 
   return ids;
 }
 
-// Calls `each(ids, type)` for the id column of every batch of `reader`.
+// Calls `each(batch)` for every batch of `reader`.
 template <class Each>
-arrow::Status ForEachIdColumn(arrow::RecordBatchReader& reader, const Each& each) {
+arrow::Status ForEachBatch(arrow::RecordBatchReader& reader, const Each& each) {
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
     if (!batch) return arrow::Status::OK();
-    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
-    ARROW_RETURN_NOT_OK(each(*ids));
+    ARROW_RETURN_NOT_OK(each(*batch));
   }
+}
+
+// Calls `each(ids)` for the id column of every batch of `reader`.
+template <class Each>
+arrow::Status ForEachIdColumn(arrow::RecordBatchReader& reader, const Each& each) {
+  return ForEachBatch(reader, [&](const arrow::RecordBatch& batch) -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
+    return each(*ids);
+  });
 }
 
 constexpr uint64_t kNullHash = 0x6e756c6c2d726f77ULL;  // a null value's
@@ -236,12 +244,7 @@ arrow::Status BucketTable::AddAll(arrow::RecordBatchReader& reader) {
   if (version_ == kDigestVersionIds) {
     return ForEachIdColumn(reader, [this](const arrow::Array& ids) { return Add(ids); });
   }
-  while (true) {
-    std::shared_ptr<arrow::RecordBatch> batch;
-    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
-    if (!batch) return arrow::Status::OK();
-    ARROW_RETURN_NOT_OK(AddRows(*batch));
-  }
+  return ForEachBatch(reader, [this](const arrow::RecordBatch& batch) { return AddRows(batch); });
 }
 
 std::vector<int32_t> BucketTable::Differing(const BucketTable& other) const {
@@ -302,19 +305,18 @@ arrow::Result<BucketIds> IdsInBuckets(arrow::RecordBatchReader& reader,
                                       int32_t version) {
   BucketIds found;
   if (version == kDigestVersionContent) {
-    while (true) {
-      std::shared_ptr<arrow::RecordBatch> batch;
-      ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
-      if (!batch) return found;
-      ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    ARROW_RETURN_NOT_OK(ForEachBatch(reader, [&](const arrow::RecordBatch& batch) -> arrow::Status {
+      ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
       ARROW_ASSIGN_OR_RAISE(found.type, TypeName(*ids));
-      ARROW_ASSIGN_OR_RAISE(std::vector<IdHash> rows, RowDigests(*batch, of));
-      for (int64_t row = 0; row < batch->num_rows(); ++row) {
+      ARROW_ASSIGN_OR_RAISE(std::vector<IdHash> rows, RowDigests(batch, of));
+      for (int64_t row = 0; row < batch.num_rows(); ++row) {
         if (!buckets.contains(rows[row].bucket)) continue;
         found.ids.push_back(IdJson(*ids, row));
         found.hashes.push_back(rows[row].digest);
       }
-    }
+      return arrow::Status::OK();
+    }));
+    return found;
   }
   ARROW_RETURN_NOT_OK(ForEachIdColumn(reader, [&](const arrow::Array& ids) -> arrow::Status {
     ARROW_ASSIGN_OR_RAISE(found.type, TypeName(ids));

@@ -26,7 +26,7 @@
 // ms per version 2 table of 100,000 x 128 float32 rows on the loaded 2-core development machine,
 // against 5 to 15 ms for version 1. Not built yet: a cache per sealed segment (segments are
 // immutable but for their tombstones): keyed by the segment's graph identity, first row and
-// rows (store/segment_transfer.h's SegmentRef), the 16 bytes per row of id hash and content
+// rows (store/segment.h's SegmentRef), the 16 bytes per row of id hash and content
 // hash computed once, and each table summed over the segment's live rows, the active segment
 // hashed afresh; it must hash the rows as a scan returns them (padded to the dataset's schema).
 #pragma once

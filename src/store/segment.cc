@@ -60,10 +60,7 @@ SegmentRef SegmentRef::Of(const SegmentView& segment) {
 const SegmentView* SealedSegmentNamed(const std::vector<SegmentView>& segments,
                                       const SegmentRef& ref) {
   for (size_t s = 0; s + 1 < segments.size(); ++s) {
-    const SegmentRef named = SegmentRef::Of(segments[s]);
-    if (named.first_row == ref.first_row && named.rows == ref.rows && named.graph == ref.graph) {
-      return &segments[s];
-    }
+    if (SegmentRef::Of(segments[s]) == ref) return &segments[s];
   }
   return nullptr;
 }

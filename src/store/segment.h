@@ -73,6 +73,7 @@ struct SegmentRef {
 
   static SegmentRef Of(const SegmentView& segment);
   int64_t end_row() const { return first_row + rows; }
+  bool operator==(const SegmentRef&) const = default;
 };
 
 // The sealed segment of `segments` (never the last, active one) that `ref` names; null when
