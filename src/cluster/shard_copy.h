@@ -91,6 +91,11 @@ struct ShardCopyEnv {
   // every table and id, when `content` is set (a returning node's kept copy, PlanKeptCopy).
   std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
       source_content_digest;
+  // This node's own answer to the same request (ShardDigestAction in-process: its hashes kept
+  // per segment, digest_cache.h); KeyError when it holds no copy. Null: its tables and ids are
+  // computed over a scan of its copy (`own`).
+  std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
+      own_content_digest;
   bool content = false;
   // The primary's sealed, fully linked segments of the shard (its kShardSegmentsAction answer)
   // and one of them (its shard_segment ticket), within the timeout given. Null: the bulk pass
