@@ -2,8 +2,8 @@
 // computed over a scan of the same view (AnswerShardDigest, shard_digest.h), through a real
 // store whose dataset is sealed into segments of 100 rows: equal tables and equal ids of some
 // buckets after puts, deletes (in sealed and active segments), upserts, a compaction, a merge,
-// a drop and a new dataset of the same name; a request after a put hashes only the new rows;
-// the entries of segments that left the view are evicted.
+// a drop and a new dataset of the same name, a column added by a later put; a request after a
+// put hashes only the new rows; the entries of segments that left the view are evicted.
 #include "cluster/digest_cache.h"
 
 #include <arrow/api.h>
@@ -190,6 +190,34 @@ TEST_F(DigestCacheTest, EqualsTheScansDigestsAcrossAMergeAndANewDatasetOfTheSame
   work = ExpectAllSameAsScan(*dataset);
   EXPECT_EQ(work["rows_hashed"], 120);
   EXPECT_EQ(cache_.stats().rows, 120);
+}
+
+// `batch` with a trailing nullable column "note" ("n<id>"): a put of it evolves the schema.
+std::shared_ptr<arrow::RecordBatch> WithNote(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
+  arrow::StringBuilder notes;
+  for (int64_t row = 0; row < batch->num_rows(); ++row) {
+    EXPECT_TRUE(notes.Append("n" + std::to_string(ids.Value(row))).ok());
+  }
+  return batch
+      ->AddColumn(batch->num_columns(), arrow::field("note", arrow::utf8()),
+                  notes.Finish().ValueOrDie())
+      .ValueOrDie();
+}
+
+TEST_F(DigestCacheTest, AColumnAddedLaterIsHashedAsAScanPadsTheOlderRows) {
+  auto dataset = Put(Rows(Range(0, 50), 1));
+  for (int64_t first = 50; first < 250; first += 50) {
+    ASSERT_TRUE(store_.Append(*dataset, Rows(Range(first, first + 50), 1)).ok());
+  }
+  ExpectAllSameAsScan(*dataset);
+  // The older rows now scan with a null note: their hashes change, the kept ones no longer
+  // answer.
+  ASSERT_TRUE(store_.Append(*dataset, WithNote(Rows(Range(250, 270), 1))).ok());
+  ASSERT_EQ(dataset->Snapshot().schema->num_fields(), 4);
+  const Json work = ExpectAllSameAsScan(*dataset);
+  EXPECT_EQ(work["rows_hashed"], 270);
+  EXPECT_EQ(cache_.stats().rows, 270);
 }
 
 TEST_F(DigestCacheTest, AnswersContentDigestsOnly) {
