@@ -44,7 +44,9 @@
 // content digests (env.content), so a row deleted and put again with another vector while it
 // was away is replaced, and only the rows that differ are copied.
 // Cost under the fences: two bucket tables (a scan of the id column on each node, 16 bytes per
-// bucket over the network), the ids of the buckets that differ, and the rows that differ.
+// bucket over the network; content tables from the row hashes each node keeps per segment,
+// digest_cache.h, this node's asked in-process through ShardCopyEnv::own_content_digest), the
+// ids of the buckets that differ, and the rows that differ.
 #pragma once
 
 #include <arrow/result.h>

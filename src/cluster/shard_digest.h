@@ -20,15 +20,10 @@
 //     too). The request's "version" (default 1) picks the digest; a node of a build before
 //     content digests refuses the key ("unknown key 'version'"): the caller treats that as a
 //     primary without content digests (IsWithoutContentDigests).
-// The table scans the copy (version 1: its id column; version 2: every column) in memory,
-// hashing each row once per request (XXH3 over the row's bytes, column by column); it holds 16
-// bytes per bucket, never the ids. Measured (docs/benchmarks.md, "Returning node"): 19 to 153
-// ms per version 2 table of 100,000 x 128 float32 rows on the loaded 2-core development machine,
-// against 5 to 15 ms for version 1. Not built yet: a cache per sealed segment (segments are
-// immutable but for their tombstones): keyed by the segment's graph identity, first row and
-// rows (store/segment.h's SegmentRef), the 16 bytes per row of id hash and content
-// hash computed once, and each table summed over the segment's live rows, the active segment
-// hashed afresh; it must hash the rows as a scan returns them (padded to the dataset's schema).
+// AnswerShardDigest computes the table from a scan of the copy (version 1: its id column;
+// version 2: every column), hashing each row once per request; it holds 16 bytes per bucket,
+// never the ids. A cluster node answers version 2 from the RowHashes it keeps per segment
+// (digest_cache.h), hashing only the rows stored since its last request, to the same answer.
 #pragma once
 
 #include <arrow/record_batch.h>
