@@ -79,12 +79,14 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
     const std::string& dataset, const std::string& schema, const DatasetSnapshot& snapshot,
     const std::vector<int64_t>& starts, const SegmentView& segment, Work* work) {
   std::shared_ptr<const std::vector<RowHash>> kept;
+  const auto now = std::chrono::steady_clock::now();
   if (segment.graph) {
     MutexLock lock(&mutex_);
-    for (const Entry& entry : entries_) {
+    for (Entry& entry : entries_) {
       if (entry.dataset == dataset && entry.first_row == segment.first_row &&
           entry.schema == schema && entry.graph.lock() == segment.graph) {
         kept = entry.hashes;
+        entry.used = now;
         break;
       }
     }
@@ -114,7 +116,7 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
   work->hashed += segment.rows - have;
   if (!segment.graph) return hashes;
   MutexLock lock(&mutex_);
-  Entry fresh{dataset, segment.first_row, segment.graph, schema, hashes};
+  Entry fresh{dataset, segment.first_row, segment.graph, schema, hashes, now};
   for (Entry& entry : entries_) {
     if (entry.dataset == dataset && entry.first_row == segment.first_row &&
         entry.graph.lock() == segment.graph) {
@@ -125,6 +127,12 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
   }
   entries_.push_back(std::move(fresh));
   return hashes;
+}
+
+void DigestCache::DropUnused(std::chrono::steady_clock::duration unused) {
+  const auto now = std::chrono::steady_clock::now();
+  MutexLock lock(&mutex_);
+  std::erase_if(entries_, [&](const Entry& entry) { return now - entry.used >= unused; });
 }
 
 void DigestCache::Evict(const std::string& dataset, const DatasetSnapshot& snapshot) {

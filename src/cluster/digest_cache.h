@@ -16,14 +16,18 @@
 //     the same view (tests/cluster/digest_cache_test.cc).
 //   - An entry leaves as soon as a request for its dataset finds a view without that segment
 //     (a compaction, a merge, a drop and a new copy), or any request finds its graph gone (the
-//     dataset dropped). Its memory (16 bytes per row) is counted in stats() and in every
-//     answer's "cache", and reported by cluster-status.
+//     dataset dropped), or when no request used it for kUnusedFor (DropUnused, which the
+//     catch-up thread calls at each pass: the hashes serve the comparisons of a catch-up, a
+//     few within seconds or minutes). Its memory (16 bytes per row, 3% of a row of 128
+//     float32) is counted in stats() and in every answer's "cache", and reported by
+//     cluster-status.
 // Thread-safe: the hashes are computed outside the lock; two requests that compute the same
 // segment at once both keep a correct entry (the later one stays).
 #pragma once
 
 #include <arrow/result.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,6 +60,10 @@ class DigestCache {
 
   Stats stats() const EXCLUDES(mutex_);
 
+  // Drops the entries no request used for `unused` or longer.
+  static constexpr std::chrono::minutes kUnusedFor{10};
+  void DropUnused(std::chrono::steady_clock::duration unused) EXCLUDES(mutex_);
+
  private:
   struct Entry {
     std::string dataset;
@@ -63,6 +71,7 @@ class DigestCache {
     std::weak_ptr<const HnswIndex> graph;
     std::string schema;  // the dataset's schema the rows were hashed under (ToString)
     std::shared_ptr<const std::vector<RowHash>> hashes;  // of local rows [0, size)
+    std::chrono::steady_clock::time_point used;          // when a request last used it
   };
 
   // What one request did.

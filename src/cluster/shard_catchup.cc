@@ -220,6 +220,7 @@ Json ShardCatchup::Status() const {
 }
 
 arrow::Result<int> ShardCatchup::PassOnce() {
+  if (env_.digests) env_.digests->DropUnused(DigestCache::kUnusedFor);
   const auto self = env_.self();
   const auto local = env_.local();
   if (!self || !local || env_.degraded()) return 0;

@@ -3,7 +3,8 @@
 // store whose dataset is sealed into segments of 100 rows: equal tables and equal ids of some
 // buckets after puts, deletes (in sealed and active segments), upserts, a compaction, a merge,
 // a drop and a new dataset of the same name, a column added by a later put; a request after a
-// put hashes only the new rows; the entries of segments that left the view are evicted.
+// put hashes only the new rows; the entries of segments that left the view, or that no request
+// used lately, are dropped.
 #include "cluster/digest_cache.h"
 
 #include <arrow/api.h>
@@ -218,6 +219,21 @@ TEST_F(DigestCacheTest, AColumnAddedLaterIsHashedAsAScanPadsTheOlderRows) {
   const Json work = ExpectAllSameAsScan(*dataset);
   EXPECT_EQ(work["rows_hashed"], 270);
   EXPECT_EQ(cache_.stats().rows, 270);
+}
+
+TEST_F(DigestCacheTest, EntriesNoRequestUsedLatelyAreDropped) {
+  auto dataset = Put(Rows(Range(0, 50), 1));
+  ASSERT_TRUE(store_.Append(*dataset, Rows(Range(50, 100), 1)).ok());
+  ASSERT_TRUE(store_.Append(*dataset, Rows(Range(100, 150), 1)).ok());
+  ExpectSameAsScan(*dataset, Request(64));
+  const int64_t segments = cache_.stats().segments;
+  ASSERT_EQ(segments, 2);
+  cache_.DropUnused(std::chrono::hours(1));
+  EXPECT_EQ(cache_.stats().segments, segments);
+  cache_.DropUnused(std::chrono::seconds(0));
+  EXPECT_EQ(cache_.stats().segments, 0);
+  EXPECT_EQ(cache_.stats().bytes, 0);
+  EXPECT_EQ(ExpectSameAsScan(*dataset, Request(64))["rows_hashed"], 150);
 }
 
 TEST_F(DigestCacheTest, AnswersContentDigestsOnly) {
