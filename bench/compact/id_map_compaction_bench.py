@@ -26,12 +26,26 @@ ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "bench" / "compact" / "id_map_compaction_bench.cc"
 
 
-def compile_driver(out: Path, include: Path, sources: list[Path]) -> None:
+def compile_driver(out: Path, include: Path, sources: list[Path], driver: Path = DRIVER) -> None:
+    """Compiles `driver` with `sources` (include path `include`) against the environment's
+    Arrow C++ and the system CRoaring. Also used by row_keys_bench.py."""
     lib = Path(pa.get_library_dirs()[0])
     arrow = sorted(lib.glob("libarrow.so.*"))[0]
     subprocess.run(["g++", "-std=c++20", "-O2", "-DNDEBUG", f"-I{include}",
-                    "-isystem", pa.get_include(), str(DRIVER), *map(str, sources), "-o", str(out),
+                    "-isystem", pa.get_include(), str(driver), *map(str, sources), "-o", str(out),
                     str(arrow), "-lroaring", f"-Wl,-rpath,{lib}"], check=True)
+
+
+def write_revision_files(base: str, names: list[str], tmp: Path) -> Path:
+    """Writes src/store/<name> of revision `base` for each name under tmp/old/store; returns
+    tmp/old, the include path for them."""
+    old = tmp / "old" / "store"
+    old.mkdir(parents=True)
+    for name in names:
+        text = subprocess.run(["git", "show", f"{base}:src/store/{name}"], cwd=ROOT,
+                              check=True, capture_output=True, text=True).stdout
+        (old / name).write_text(text)
+    return tmp / "old"
 
 
 def main() -> None:
@@ -44,14 +58,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        old = tmp / "old" / "store"
-        old.mkdir(parents=True)
-        for name in ("id_row_map.h", "id_row_map.cc"):
-            text = subprocess.run(["git", "show", f"{args.base}:src/store/{name}"], cwd=ROOT,
-                                  check=True, capture_output=True, text=True).stdout
-            (old / name).write_text(text)
+        old = write_revision_files(args.base, ["id_row_map.h", "id_row_map.cc"], tmp)
         builds = {args.base: tmp / "before", "this tree": tmp / "after"}
-        compile_driver(builds[args.base], tmp / "old", [old / "id_row_map.cc"])
+        compile_driver(builds[args.base], old, [old / "store" / "id_row_map.cc"])
         compile_driver(builds["this tree"], ROOT / "src",
                        [ROOT / "src/store/id_row_map.cc", ROOT / "src/store/row_keys.cc"])
         for ids in [int(x) for x in args.ids.split(",")]:
