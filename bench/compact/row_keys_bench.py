@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from id_map_compaction_bench import ROOT, compile_driver, write_revision_files  # noqa: E402
+from id_map_compaction_bench import ROOT, build_pair  # noqa: E402
 
 DRIVER = ROOT / "bench" / "compact" / "row_keys_bench.cc"
 
@@ -39,11 +39,7 @@ def main() -> None:
     parser.add_argument("--base", default="main")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        old = write_revision_files(args.base, ["row_keys.h", "row_keys.cc"], tmp)
-        builds = {args.base: tmp / "before", "this tree": tmp / "after"}
-        compile_driver(builds[args.base], old, [old / "store" / "row_keys.cc"], DRIVER)
-        compile_driver(builds["this tree"], ROOT / "src", [ROOT / "src/store/row_keys.cc"], DRIVER)
+        builds = build_pair(args.base, ["row_keys"], Path(tmp), DRIVER)
         results: dict[tuple[str, int], list[dict]] = {}
         for _ in range(args.reps):
             for label, binary in builds.items():
