@@ -330,7 +330,7 @@ class Dataset {
   // For a dataset whose ids are unique: the rows its id map names for `ids` (an array of the
   // dataset's id type; each id's latest row, deleted or not: IdRowMap::Rows) with the snapshot
   // they are numbered in, taken together, in O(|ids|). Nullopt for a dataset without an id map.
-  // Invalid for ids of another type. store/id_lookup.h leaves the deleted rows out.
+  // Invalid for ids not int64, uint64 or utf8. store/id_lookup.h leaves the deleted rows out.
   struct MappedRows {
     DatasetSnapshot snapshot;
     Roaring rows;
