@@ -26,12 +26,36 @@ ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "bench" / "compact" / "id_map_compaction_bench.cc"
 
 
-def compile_driver(out: Path, include: Path, sources: list[Path]) -> None:
+def compile_driver(out: Path, include: Path, sources: list[Path], driver: Path = DRIVER) -> None:
+    """Compiles `driver` with `sources` (include path `include`, then this tree's src/ for the
+    headers it does not hold) against the environment's Arrow C++ and the system CRoaring."""
     lib = Path(pa.get_library_dirs()[0])
     arrow = sorted(lib.glob("libarrow.so.*"))[0]
-    subprocess.run(["g++", "-std=c++20", "-O2", "-DNDEBUG", f"-I{include}",
-                    "-isystem", pa.get_include(), str(DRIVER), *map(str, sources), "-o", str(out),
+    subprocess.run(["g++", "-std=c++20", "-O2", "-DNDEBUG", f"-I{include}", f"-I{ROOT / 'src'}",
+                    "-isystem", pa.get_include(), str(driver), *map(str, sources), "-o", str(out),
                     str(arrow), "-lroaring", f"-Wl,-rpath,{lib}"], check=True)
+
+
+def build_pair(base: str, names: list[str], tmp: Path, driver: Path = DRIVER) -> dict[str, Path]:
+    """The driver compiled twice in `tmp`: against src/store/<name>.{h,cc} of revision `base`
+    for each of `names` that `base` has, and against this tree's. Returns {base: binary,
+    "this tree": binary}."""
+    old = tmp / "old" / "store"
+    old.mkdir(parents=True)
+    old_sources = []
+    for name in names:
+        for file in (f"{name}.h", f"{name}.cc"):
+            shown = subprocess.run(["git", "show", f"{base}:src/store/{file}"], cwd=ROOT,
+                                   capture_output=True, text=True)
+            if shown.returncode == 0:  # else a file the base did not have yet
+                (old / file).write_text(shown.stdout)
+                if file.endswith(".cc"):
+                    old_sources.append(old / file)
+    builds = {base: tmp / "before", "this tree": tmp / "after"}
+    compile_driver(builds[base], tmp / "old", old_sources, driver)
+    compile_driver(builds["this tree"], ROOT / "src",
+                   [ROOT / "src" / "store" / f"{name}.cc" for name in names], driver)
+    return builds
 
 
 def main() -> None:
@@ -44,16 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        old = tmp / "old" / "store"
-        old.mkdir(parents=True)
-        for name in ("id_row_map.h", "id_row_map.cc"):
-            text = subprocess.run(["git", "show", f"{args.base}:src/store/{name}"], cwd=ROOT,
-                                  check=True, capture_output=True, text=True).stdout
-            (old / name).write_text(text)
-        builds = {args.base: tmp / "before", "this tree": tmp / "after"}
-        compile_driver(builds[args.base], tmp / "old", [old / "id_row_map.cc"])
-        compile_driver(builds["this tree"], ROOT / "src",
-                       [ROOT / "src/store/id_row_map.cc", ROOT / "src/store/row_keys.cc"])
+        builds = build_pair(args.base, ["id_row_map", "row_keys"], tmp)
         for ids in [int(x) for x in args.ids.split(",")]:
             seconds = {label: [] for label in builds}
             lookups = {label: [] for label in builds}

@@ -140,6 +140,7 @@ void Dataset::TokenizeText(PreparedAppend* prepared) const {
 arrow::Status Dataset::ResolveReplaced(PreparedAppend* prepared) {
   if (!layout_.unique_id) return arrow::Status::OK();
   const arrow::Array& ids = *prepared->batch->GetColumnByName(std::string(kIdColumn));
+  ReaderLock map(&id_map_mutex_);
   ARROW_ASSIGN_OR_RAISE(prepared->replaced, id_rows_.Replaced(ids, logged_rows_));
   return arrow::Status::OK();
 }
@@ -147,34 +148,57 @@ arrow::Status Dataset::ResolveReplaced(PreparedAppend* prepared) {
 void Dataset::Publish(PreparedAppend& prepared) {
   std::shared_ptr<DatasetText> text;
   const std::optional<int64_t> first_row =
-      PublishBatch(prepared.ticket, prepared.batch, prepared.bytes, prepared.record.lsn, &text,
-                   prepared.replaced);
+      PublishMapped(prepared.ticket, prepared.batch, prepared.bytes, prepared.record.lsn, &text,
+                    prepared.replaced);
   IndexText(text.get(), *prepared.batch, std::exchange(prepared.text, std::nullopt), first_row);
-  FinishUpsert(text.get(), *prepared.batch, prepared.replaced, first_row);
+  RemoveReplacedText(text.get(), prepared.replaced, first_row);
 }
 
-void Dataset::FinishUpsert(DatasetText* text, const arrow::RecordBatch& batch,
-                           const Roaring& replaced, std::optional<int64_t> first_row) {
-  if (!first_row) return;
-  // After the batch's own rows were added: a repeated id's earlier rows are among them.
-  if (text) {
-    for (const uint32_t row : replaced) text->Remove(row);
-  }
-  if (!layout_.unique_id) return;
+std::optional<int64_t> Dataset::PublishMapped(uint64_t ticket,
+                                              const std::shared_ptr<arrow::RecordBatch>& batch,
+                                              int64_t bytes, uint64_t lsn,
+                                              std::shared_ptr<DatasetText>* text,
+                                              const Roaring& replaced) {
+  if (!layout_.unique_id) return PublishBatch(ticket, batch, bytes, lsn, text, replaced);
   // Every put into a dataset whose ids are unique publishes under delete_mutex_
   // (Commit, AppendRecovered); the analysis cannot see that through Publish.
   delete_mutex_.AssertHeld();
-  const arrow::Status mapped =
-      id_rows_.Assign(*batch.GetColumnByName(std::string(kIdColumn)), *first_row);
-  if (!mapped.ok()) {  // the batch was conformed: its ids are the dataset's, never null
-    spdlog::error("dataset '{}': mapping the ids of rows {}..{} failed: {}", name_, *first_row,
-                  *first_row + batch.num_rows() - 1, mapped.ToString());
+  int64_t map_bytes = 0;
+  std::optional<int64_t> first_row;
+  {
+    // The rows and their ids' entries in one step for MappedRowsOf.
+    WriterLock map(&id_map_mutex_);
+    first_row = PublishBatch(ticket, batch, bytes, lsn, text, replaced);
+    if (!first_row) return first_row;
+    const arrow::Status mapped =
+        id_rows_.Assign(*batch->GetColumnByName(std::string(kIdColumn)), *first_row);
+    if (!mapped.ok()) {  // the batch was conformed: its ids are the dataset's, never null
+      spdlog::error("dataset '{}': mapping the ids of rows {}..{} failed: {}", name_, *first_row,
+                    *first_row + batch->num_rows() - 1, mapped.ToString());
+    }
+    map_bytes = id_rows_.bytes();
   }
-  ChargeIdMap();
+  ChargeIdMap(map_bytes);
+  return first_row;
 }
 
-void Dataset::ChargeIdMap() {
-  const int64_t bytes = id_rows_.bytes();
+void Dataset::RemoveReplacedText(DatasetText* text, const Roaring& replaced,
+                                 std::optional<int64_t> first_row) {
+  if (!first_row || !text) return;
+  // After the batch's own rows were added: a repeated id's earlier rows are among them.
+  for (const uint32_t row : replaced) text->Remove(row);
+}
+
+arrow::Result<std::optional<Dataset::MappedRows>> Dataset::MappedRowsOf(
+    const arrow::Array& ids) const {
+  if (!layout_.unique_id) return std::nullopt;
+  ReaderLock map(&id_map_mutex_);
+  MappedRows found{Snapshot(), Roaring()};
+  ARROW_ASSIGN_OR_RAISE(found.rows, id_rows_.Rows(ids));
+  return found;
+}
+
+void Dataset::ChargeIdMap(int64_t bytes) {
   WriterLock state(&state_mutex_);
   if (dropped_) return;
   const int64_t delta = bytes - std::exchange(id_map_bytes_, bytes);
@@ -296,9 +320,9 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   logged_rows_ += batch->num_rows();
   std::shared_ptr<DatasetText> text;
   const std::optional<int64_t> first_row =
-      PublishBatch(next_ticket_++, batch, bytes, lsn, &text, replaced);
+      PublishMapped(next_ticket_++, batch, bytes, lsn, &text, replaced);
   IndexText(text.get(), *batch, std::nullopt, first_row);
-  FinishUpsert(text.get(), *batch, replaced, first_row);
+  RemoveReplacedText(text.get(), replaced, first_row);
   return arrow::Status::OK();
 }
 

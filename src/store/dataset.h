@@ -327,6 +327,17 @@ class Dataset {
   // The rows published so far.
   DatasetSnapshot Snapshot() const;
 
+  // For a dataset whose ids are unique: the rows its id map names for `ids` (an array of the
+  // dataset's id type; each id's latest row, deleted or not: IdRowMap::Rows) with the snapshot
+  // they are numbered in, taken together, in O(|ids|). Nullopt for a dataset without an id map.
+  // Invalid for ids not int64, uint64 or utf8. store/id_lookup.h leaves the deleted rows out.
+  struct MappedRows {
+    DatasetSnapshot snapshot;
+    Roaring rows;
+  };
+  arrow::Result<std::optional<MappedRows>> MappedRowsOf(const arrow::Array& ids) const
+      EXCLUDES(id_map_mutex_, state_mutex_);
+
   // DatasetSnapshot::lsn of Snapshot(), without copying the batch list.
   uint64_t last_lsn() const;
 
@@ -494,13 +505,20 @@ class Dataset {
                                       int64_t bytes, uint64_t lsn,
                                       std::shared_ptr<DatasetText>* text,
                                       const Roaring& replaced = Roaring());
-  // After a batch was published at `first_row` (unset: not published) with the `replaced` rows:
-  // takes those out of `text`, and for unique ids maps the batch's ids to its rows. The caller
-  // holds delete_mutex_ for a dataset whose ids are unique.
-  void FinishUpsert(DatasetText* text, const arrow::RecordBatch& batch, const Roaring& replaced,
-                    std::optional<int64_t> first_row);
-  // Charges the id map's memory (IdRowMap::bytes) as it is now, with the index memory.
-  void ChargeIdMap() REQUIRES(delete_mutex_);
+  // After a batch was published at `first_row` (unset: not published) with the `replaced` rows,
+  // and its rows added to `text`: takes those out of `text`.
+  static void RemoveReplacedText(DatasetText* text, const Roaring& replaced,
+                                 std::optional<int64_t> first_row);
+  // PublishBatch, and for a dataset whose ids are unique the batch's ids mapped to its rows
+  // (IdRowMap::Assign) in one step for readers of the id map (MappedRowsOf). The caller holds
+  // delete_mutex_ for a dataset whose ids are unique.
+  std::optional<int64_t> PublishMapped(uint64_t ticket,
+                                       const std::shared_ptr<arrow::RecordBatch>& batch,
+                                       int64_t bytes, uint64_t lsn,
+                                       std::shared_ptr<DatasetText>* text, const Roaring& replaced)
+      EXCLUDES(id_map_mutex_);
+  // Charges the id map's memory (`bytes`: IdRowMap::bytes as it is now), with the index memory.
+  void ChargeIdMap(int64_t bytes) EXCLUDES(state_mutex_);
   DatasetSnapshot SnapshotLocked() const REQUIRES_SHARED(state_mutex_);
   // Segment s's deleted set (the empty set for a segment without one yet).
   const std::shared_ptr<const TombstoneSet>& DeletedSetLocked(size_t s) const
@@ -557,7 +575,8 @@ class Dataset {
   // delete_mutex_ is held by a delete, an edge append, a compaction and a put into a dataset
   // of unique ids from resolving rows until they are published, and maintenance_mutex_ by a
   // compaction or a snapshot from start to end.
-  // Lock order: maintenance_mutex_, then delete_mutex_, then append_mutex_, then state_mutex_.
+  // Lock order: maintenance_mutex_, then delete_mutex_, then append_mutex_, then id_map_mutex_,
+  // then state_mutex_.
   Mutex append_mutex_ ACQUIRED_AFTER(delete_mutex_);
   Mutex delete_mutex_ ACQUIRED_AFTER(maintenance_mutex_);
   Mutex maintenance_mutex_;
@@ -566,7 +585,13 @@ class Dataset {
   int64_t logged_rows_ GUARDED_BY(append_mutex_) = 0;
   // For a dataset whose ids are unique: each id's latest row, in the published numbering (puts
   // into such a dataset hold delete_mutex_ until they publish, so it is the logged one too).
-  IdRowMap id_rows_ GUARDED_BY(delete_mutex_);
+  // Changed only under delete_mutex_ and id_map_mutex_ held exclusively, together with the
+  // published rows (PublishMapped, PublishCompaction): a reader of the map holding
+  // id_map_mutex_ shared takes a snapshot numbered as the map (MappedRowsOf). A writer waits for
+  // its turn holding id_map_mutex_; the changes it waits for never take it (every writer of the
+  // map holds delete_mutex_, so there is one at a time).
+  mutable SharedMutex id_map_mutex_ ACQUIRED_AFTER(append_mutex_);
+  IdRowMap id_rows_ GUARDED_BY(id_map_mutex_);
   std::atomic<uint64_t> logged_lsn_{0};  // written under append_mutex_
   // While a drop's record is being written, without append_mutex_ (the log's take-backs of
   // the dataset's failed records need it: WalWriter::Enqueue): no other change is queued.
@@ -574,7 +599,7 @@ class Dataset {
   CondVar drop_resolved_;  // signalled when dropping_ is cleared
 
   // Guards the published state below; held only to publish or copy it.
-  mutable SharedMutex state_mutex_ ACQUIRED_AFTER(append_mutex_);
+  mutable SharedMutex state_mutex_ ACQUIRED_AFTER(id_map_mutex_);
   SharedCondVar turn_;  // signalled when next_to_publish_ advances
   uint64_t next_to_publish_ GUARDED_BY(state_mutex_) = 0;
   std::shared_ptr<arrow::Schema> schema_ GUARDED_BY(state_mutex_);

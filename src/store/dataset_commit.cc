@@ -153,7 +153,8 @@ arrow::Result<Committed> Dataset::Commit(const DeleteMutation& del, const Commit
   MutexLock deletes(&delete_mutex_);
   // Resolved without append_mutex_: published rows never change, and the record below follows
   // the appends of every row it names in the log, so replay numbers them alike.
-  ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(Snapshot(), del.ids));
+  DatasetSnapshot snapshot;
+  ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(*this, del.ids, &snapshot));
   if (rows.isEmpty()) return Committed{};
   ARROW_ASSIGN_OR_RAISE(
       QueuedChange change,

@@ -60,4 +60,19 @@ arrow::Result<Roaring> LiveRowsWithIds(const DatasetSnapshot& snapshot, const ar
   return live;
 }
 
+arrow::Result<Roaring> LiveRowsWithIds(const Dataset& dataset, const arrow::Array& ids,
+                                       DatasetSnapshot* snapshot) {
+  ARROW_ASSIGN_OR_RAISE(std::optional<Dataset::MappedRows> mapped, dataset.MappedRowsOf(ids));
+  if (!mapped) {
+    *snapshot = dataset.Snapshot();
+    return LiveRowsWithIds(*snapshot, ids);
+  }
+  *snapshot = std::move(mapped->snapshot);
+  Roaring live;
+  for (const uint32_t row : mapped->rows) {
+    if (static_cast<int64_t>(row) < snapshot->num_rows && !snapshot->IsDeleted(row)) live.add(row);
+  }
+  return live;
+}
+
 }  // namespace arbalest

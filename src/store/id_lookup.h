@@ -1,7 +1,8 @@
 // Rows by id, for deletes and searches by id. Ids as a request gives them (literals parsed by
 // src/flight: integers, numbers and strings, store/filter_expr.h) are converted to the dataset's
-// id type, and the rows carrying them are found with Arrow compute (is_in over the id column)
-// when asked: puts maintain no id map, so an id lookup never slows ingestion down.
+// id type. A dataset whose ids are unique answers through its id map (store/id_row_map.h),
+// O(ids); any other dataset keeps no id map (so an id lookup never slows its ingestion down)
+// and finds the rows with Arrow compute, is_in over the whole id column, O(rows).
 #pragma once
 
 #include <arrow/array.h>
@@ -29,5 +30,12 @@ arrow::Result<std::shared_ptr<arrow::Array>> IdsToArray(const arrow::ScalarVecto
 // `ids`, an array of the dataset's id type. Every row carrying one of the ids is found: ids
 // need not be unique.
 arrow::Result<Roaring> LiveRowsWithIds(const DatasetSnapshot& snapshot, const arrow::Array& ids);
+
+// The same rows of `dataset` as it is now, numbered as `*snapshot`, which it sets: found through
+// the dataset's id map when its ids are unique (Dataset::MappedRowsOf: the same rows as is_in
+// would find, since every row of an id but its latest is deleted), else with is_in over a
+// fresh snapshot.
+arrow::Result<Roaring> LiveRowsWithIds(const Dataset& dataset, const arrow::Array& ids,
+                                       DatasetSnapshot* snapshot);
 
 }  // namespace arbalest

@@ -81,6 +81,15 @@ arrow::Result<Roaring> IdRowMap::Replaced(const arrow::Array& ids, int64_t first
   return replaced;
 }
 
+arrow::Result<Roaring> IdRowMap::Rows(const arrow::Array& ids) const {
+  ARROW_RETURN_NOT_OK(CheckIds(ids));
+  Roaring rows;
+  for (int64_t i = 0; i < ids.length(); ++i) {
+    if (const uint32_t* key = Find(ids, i)) rows.add(static_cast<uint32_t>(keys_.RowOf(*key)));
+  }
+  return rows;
+}
+
 arrow::Status IdRowMap::Assign(const arrow::Array& ids, int64_t first_row) {
   ARROW_RETURN_NOT_OK(CheckIds(ids));
   if (ids.length() == 0) return arrow::Status::OK();

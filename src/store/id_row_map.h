@@ -25,7 +25,8 @@
 
 namespace arbalest {
 
-// Not thread-safe: the dataset serializes its users (Dataset::delete_mutex()).
+// Not thread-safe: the dataset guards it (writers under its delete mutex and the map's lock held
+// exclusively, readers under that lock shared: Dataset::MappedRowsOf).
 class IdRowMap {
  public:
   // The rows a batch with `ids` (int64, uint64 or utf8, no nulls), published at `first_row`,
@@ -43,6 +44,11 @@ class IdRowMap {
   // step per batch; other entries are not touched.
   arrow::Status Compacted(const Roaring& dropped,
                           const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches);
+
+  // The rows the entries of `ids` (ids of the type Assign was given) name: each id's latest
+  // row, deleted or not; none for an id without an entry. O(|ids|): what delete by id and search
+  // by id look up in a dataset with unique ids (store/id_lookup.h).
+  arrow::Result<Roaring> Rows(const arrow::Array& ids) const;
 
   size_t size() const { return integers_.size() + strings_.size(); }
 

@@ -1,30 +1,40 @@
 #include "store/row_keys.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <utility>
 
 namespace arbalest {
 
-RowKeys::RowKeys(Roaring gone)
-    : gone_(std::move(gone)),
-      sorted_(gone_.cardinality()),
-      gone_count_(sorted_.size()),
-      first_after_(gone_count_ == 0 ? 0 : gone_.maximum() + 1 - gone_count_) {
-  if (!sorted_.empty()) gone_.toUint32Array(sorted_.data());
+uint64_t RowKeys::Rank(uint64_t key) const {
+  if (chunks_.empty()) return 0;
+  const uint64_t span = key >> kSpanBits;
+  // The last chunk at or before the key's span.
+  auto after = std::upper_bound(chunks_.begin(), chunks_.end(), span,
+                                [](uint64_t s, const Chunk& chunk) { return s < chunk.span; });
+  if (after == chunks_.begin()) return 0;
+  const Chunk& chunk = *std::prev(after);
+  const Offsets& offsets = *chunk.offsets;
+  if (chunk.span < span) return chunk.below + offsets.size();
+  const auto offset = static_cast<uint16_t>(key & ((1u << kSpanBits) - 1));
+  return chunk.below +
+         static_cast<uint64_t>(std::upper_bound(offsets.begin(), offsets.end(), offset) -
+                               offsets.begin());
 }
 
-uint64_t RowKeys::Rank(uint64_t key) const {
-  if (gone_count_ == 0 || key < sorted_.front()) return 0;
-  if (key >= sorted_.back()) return gone_count_;
-  return static_cast<uint64_t>(std::upper_bound(sorted_.begin(), sorted_.end(), key) -
-                               sorted_.begin());
+uint64_t RowKeys::first_after() const {
+  if (chunks_.empty()) return 0;
+  const Chunk& last = chunks_.back();
+  const uint64_t maximum = (uint64_t{last.span} << kSpanBits) | last.offsets->back();
+  return maximum + 1 - gone_count();
 }
 
 uint64_t RowKeys::KeyOf(uint64_t row) const {
-  if (row >= first_after_) return row + gone_count_;
+  const uint64_t gone = gone_count();
+  if (row >= first_after()) return row + gone;
   // The smallest key with row + 1 live keys up to it (live keys up to k: k + 1 - rank(k)).
-  uint64_t low = row, high = row + gone_count_;
+  uint64_t low = row, high = row + gone;
   while (low < high) {
     const uint64_t mid = low + (high - low) / 2;
     if (mid + 1 - Rank(mid) >= row + 1) {
@@ -36,34 +46,104 @@ uint64_t RowKeys::KeyOf(uint64_t row) const {
   return low;
 }
 
-uint64_t RowKeys::RowOf(uint64_t key) const { return key - Rank(key); }
+int64_t RowKeys::bytes() const {
+  auto total = static_cast<int64_t>(chunks_.capacity() * sizeof(Chunk));
+  for (const Chunk& chunk : chunks_) {
+    total += static_cast<int64_t>(chunk.offsets->capacity() * sizeof(uint16_t));
+  }
+  return total;
+}
+
+size_t RowKeys::SharedChunksForTest(const RowKeys& other) const {
+  size_t shared = 0;
+  for (const Chunk& chunk : chunks_) {
+    for (const Chunk& theirs : other.chunks_) shared += chunk.offsets == theirs.offsets;
+  }
+  return shared;
+}
+
+std::vector<RowKeys::Chunk> RowKeys::WithKeys(const std::vector<uint32_t>& keys) const {
+  std::vector<Chunk> chunks;
+  chunks.reserve(chunks_.size() + 1);
+  uint64_t below = 0;
+  auto push = [&](uint32_t span, std::shared_ptr<const Offsets> offsets) {
+    const size_t size = offsets->size();
+    chunks.push_back(Chunk{span, below, std::move(offsets)});
+    below += size;
+  };
+  auto old = chunks_.begin();
+  auto key = keys.begin();
+  while (old != chunks_.end() || key != keys.end()) {
+    const uint64_t old_span =
+        old != chunks_.end() ? old->span : std::numeric_limits<uint64_t>::max();
+    const uint64_t new_span =
+        key != keys.end() ? *key >> kSpanBits : std::numeric_limits<uint64_t>::max();
+    if (old_span < new_span) {  // no new key in this span: shared
+      push(old->span, old->offsets);
+      ++old;
+      continue;
+    }
+    // The new keys of this span, merged with its old chunk's when it has one.
+    auto end = key;
+    while (end != keys.end() && (*end >> kSpanBits) == new_span) ++end;
+    Offsets added;
+    added.reserve(static_cast<size_t>(end - key));  // exactly: bytes() counts the capacity
+    for (; key != end; ++key)
+      added.push_back(static_cast<uint16_t>(*key & ((1u << kSpanBits) - 1)));
+    auto merged = std::make_shared<Offsets>();
+    if (old_span == new_span) {
+      merged->reserve(old->offsets->size() + added.size());
+      std::merge(old->offsets->begin(), old->offsets->end(), added.begin(), added.end(),
+                 std::back_inserter(*merged));
+      ++old;
+    } else {
+      *merged = std::move(added);
+    }
+    push(static_cast<uint32_t>(new_span), std::move(merged));
+  }
+  return chunks;
+}
 
 std::optional<RowKeys> RowKeys::Compacted(const Roaring& dropped,
                                           std::vector<uint32_t>* keys) const {
   std::vector<uint32_t> own;
   if (keys == nullptr) keys = &own;
   keys->clear();
-  if (dropped.isEmpty()) return RowKeys(gone_);
+  if (dropped.isEmpty()) return *this;
   const uint64_t first_key = KeyOf(dropped.minimum());
   if (KeyOf(dropped.maximum()) > std::numeric_limits<uint32_t>::max()) return std::nullopt;
   // One walk over the dropped rows and the gone keys between them: a row's key is the row
   // plus the gone keys below it.
   keys->reserve(dropped.cardinality());
   uint64_t skipped = first_key - dropped.minimum();  // gone keys below the key being placed
-  auto next_gone = gone_.begin();
-  next_gone.equalorlarger(static_cast<uint32_t>(first_key));
+  // The next gone key above first_key: chunk `c`, offset index `i`.
+  size_t c = static_cast<size_t>(
+      std::lower_bound(chunks_.begin(), chunks_.end(), first_key >> kSpanBits,
+                       [](const Chunk& chunk, uint64_t s) { return chunk.span < s; }) -
+      chunks_.begin());
+  size_t i = 0;
+  if (c < chunks_.size() && chunks_[c].span == first_key >> kSpanBits) {
+    const Offsets& offsets = *chunks_[c].offsets;
+    const auto offset = static_cast<uint16_t>(first_key & ((1u << kSpanBits) - 1));
+    i = static_cast<size_t>(std::lower_bound(offsets.begin(), offsets.end(), offset) -
+                            offsets.begin());
+    if (i == offsets.size()) ++c, i = 0;
+  }
   for (const uint32_t row : dropped) {
     uint64_t key = row + skipped;
-    for (; next_gone != gone_.end() && *next_gone <= key; ++next_gone) {
+    while (c < chunks_.size()) {
+      const Chunk& chunk = chunks_[c];
+      const uint64_t gone = (uint64_t{chunk.span} << kSpanBits) | (*chunk.offsets)[i];
+      if (gone > key) break;
       ++skipped;
       ++key;
+      if (++i == chunk.offsets->size()) ++c, i = 0;
     }
     keys->push_back(static_cast<uint32_t>(key));
   }
-  Roaring gone = gone_;
-  gone.addMany(keys->size(), keys->data());
-  gone.runOptimize();
-  return RowKeys(std::move(gone));
+  RowKeys compacted;
+  compacted.chunks_ = WithKeys(*keys);
+  return compacted;
 }
 
 }  // namespace arbalest

@@ -3,57 +3,78 @@
 // rewritten when a compaction renumbers them.
 //
 // A row's key is the row number it would have had if no compaction had ever dropped a row. A
-// RowKeys is one numbering: `gone` holds the keys of the rows compactions dropped, so
-// row = key - (gone keys below it). A compaction makes a new numbering (Compacted) in time
-// proportional to the rows it drops, and an index keyed by keys stays valid under both the old
-// numbering (readers of the version before the compaction) and the new one. Rows appended after
-// a compaction lie above every gone key: key = row + gone count.
+// RowKeys is one numbering: the gone keys (those of the rows compactions dropped), so that
+// row = key - (gone keys below it). A compaction makes a new numbering (Compacted), and an index
+// keyed by keys stays valid under both the old numbering (readers of the version before the
+// compaction) and the new one. Rows appended after a compaction lie above every gone key:
+// key = row + gone count.
+//
+// The gone keys are kept in chunks, one per span of 2^16 keys, each an immutable sorted array
+// of 16-bit offsets that numberings share: a compaction copies only the chunks of the spans it
+// drops keys from, plus the list of chunks (a pointer and a count each). So its cost follows
+// the rows it drops and the key spans they lie in, not every key dropped since the dataset was
+// loaded (a restart numbers the loaded rows afresh: no key is gone then).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <roaring/roaring.hh>
 #include <vector>
 
 namespace arbalest {
 
-// Immutable once made; copies are cheap when few keys are gone (the bitmap is run-optimized).
+// Immutable once made; copies share the chunks.
 class RowKeys {
  public:
   // The numbering of a dataset no compaction dropped a row of: key = row.
-  RowKeys() : RowKeys(Roaring()) {}
+  RowKeys() = default;
 
   // This numbering after a compaction that drops `dropped` (rows of this numbering); the dropped
-  // rows' keys, in ascending order, go to `keys` when given. O(|dropped|) rank steps, plus a copy
-  // of the gone keys. Nullopt when a key would pass 2^32 - 1 (the gone keys are a 32-bit
-  // bitmap): the caller renumbers its index from rows then.
+  // rows' keys, in ascending order, go to `keys` when given. O(|dropped|) steps plus the gone
+  // keys between the first and last dropped one, a copy of each chunk that gains keys and one
+  // of the chunk list. Nullopt when a key would pass 2^32 - 1: the caller renumbers its index
+  // from rows then.
   std::optional<RowKeys> Compacted(const Roaring& dropped,
                                    std::vector<uint32_t>* keys = nullptr) const;
 
   // The key of row `row`, and the row of key `key` (which must not be gone).
   uint64_t KeyOf(uint64_t row) const;
-  uint64_t RowOf(uint64_t key) const;
+  uint64_t RowOf(uint64_t key) const { return key - Rank(key); }
 
   // Rows from this one on lie above every gone key (key = row + gone count): appended rows.
-  uint64_t first_after() const { return first_after_; }
-  // Whether key = row for every row (no row was dropped).
-  bool identity() const { return gone_count_ == 0; }
-  // The heap bytes of the gone keys (the bitmap and the sorted copy).
-  int64_t bytes() const {
-    return static_cast<int64_t>(gone_.getSizeInBytes() + sorted_.capacity() * sizeof(uint32_t));
+  uint64_t first_after() const;
+  // How many keys are gone.
+  uint64_t gone_count() const {
+    return chunks_.empty() ? 0 : chunks_.back().below + chunks_.back().offsets->size();
   }
+  // Whether key = row for every row (no row was dropped).
+  bool identity() const { return chunks_.empty(); }
+  // The heap bytes of the gone keys: the chunk list and the chunks (shared ones too).
+  int64_t bytes() const;
+  // How many chunks (spans of 2^16 keys holding a gone key) there are, and how many of them
+  // `other` holds too (the same object): for tests.
+  size_t chunk_count() const { return chunks_.size(); }
+  size_t SharedChunksForTest(const RowKeys& other) const;
 
  private:
-  explicit RowKeys(Roaring gone);
-  // The gone keys up to and including `key`: a binary search in sorted_. (Roaring's own rank,
-  // and its range cardinality, count a dense container's bits one by one in the CRoaring we
-  // build with: about 5 and 12 microseconds, paid by every lookup of a key among gone ones.)
-  uint64_t Rank(uint64_t key) const;
+  static constexpr int kSpanBits = 16;
+  using Offsets = std::vector<uint16_t>;
 
-  Roaring gone_;                  // keys of rows dropped by compactions; run-optimized
-  std::vector<uint32_t> sorted_;  // the same keys, ascending
-  uint64_t gone_count_;           // gone_.cardinality()
-  uint64_t first_after_;          // see first_after()
+  // The gone keys of one span: span << kSpanBits | offset for each offset.
+  struct Chunk {
+    uint32_t span;
+    uint64_t below;                          // gone keys in the chunks before this one
+    std::shared_ptr<const Offsets> offsets;  // ascending, never empty
+  };
+
+  // The gone keys up to and including `key`: a binary search among the chunks, then in one.
+  uint64_t Rank(uint64_t key) const;
+  // The chunk list with `keys` (ascending, none gone already) added: chunks without any of
+  // them are shared, the others merged into new ones.
+  std::vector<Chunk> WithKeys(const std::vector<uint32_t>& keys) const;
+
+  std::vector<Chunk> chunks_;  // by span, ascending
 };
 
 }  // namespace arbalest

@@ -10,8 +10,8 @@ namespace arbalest {
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> SearchDatasetById(const Dataset& dataset,
                                                                      const arrow::Array& id,
                                                                      SearchRequest request) {
-  const DatasetSnapshot snapshot = dataset.Snapshot();
-  ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(snapshot, id));
+  DatasetSnapshot snapshot;
+  ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(dataset, id, &snapshot));
   if (rows.isEmpty()) {
     ARROW_ASSIGN_OR_RAISE(auto scalar, id.GetScalar(0));
     return arrow::Status::KeyError("id ", scalar->ToString(), " not found in dataset '",

@@ -16,7 +16,10 @@ class DatasetInternalsForTest {
   static Mutex& delete_mutex(Dataset& dataset) RETURN_CAPABILITY(dataset.delete_mutex_) {
     return dataset.delete_mutex_;
   }
-  static const IdRowMap& id_rows(Dataset& dataset) REQUIRES(dataset.delete_mutex_) {
+  static SharedMutex& id_map_mutex(Dataset& dataset) RETURN_CAPABILITY(dataset.id_map_mutex_) {
+    return dataset.id_map_mutex_;
+  }
+  static const IdRowMap& id_rows(Dataset& dataset) REQUIRES_SHARED(dataset.id_map_mutex_) {
     return dataset.id_rows_;
   }
 };

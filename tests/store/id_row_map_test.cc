@@ -99,6 +99,84 @@ TEST(RowKeysTest, KeysAndRowsAgreeWithAPlainRank) {
   }
 }
 
+// Many compactions, each dropping random rows of a random window of a dataset of 500k rows
+// (eight spans of 2^16 keys, their edges among the dropped keys), with appends between: after
+// each, the dropped rows' keys, KeyOf, RowOf, gone_count and first_after agree with a model
+// (every gone key in a Roaring, ranked by Roaring), and an earlier numbering is unchanged.
+TEST(RowKeysTest, ManyCompactionsAgreeWithAModel) {
+  std::mt19937 random(11);
+  RowKeys keys;
+  Roaring gone;            // the model: every gone key
+  uint64_t rows = 500000;  // rows of the current numbering
+  std::optional<RowKeys> early;
+  Roaring early_gone;
+  for (int step = 0; step < 60; ++step) {
+    const uint64_t first = random() % (rows - 20000);
+    const uint64_t width = 1 + random() % 20000;
+    Roaring dropped;
+    for (uint64_t row = first; row < first + width; ++row) {
+      if (random() % 100 < 30) dropped.add(static_cast<uint32_t>(row));
+    }
+    if (step % 7 == 0) dropped.add(65536 - static_cast<uint32_t>(gone.rank(65535)));  // an edge
+    std::vector<uint32_t> dropped_keys;
+    const std::optional<RowKeys> next = keys.Compacted(dropped, &dropped_keys);
+    ASSERT_TRUE(next.has_value());
+    ASSERT_EQ(dropped_keys.size(), dropped.cardinality());
+    size_t k = 0;
+    for (const uint32_t row : dropped) {
+      // The key of a row: the smallest key not gone with `row` keys not gone below it.
+      const uint32_t key = dropped_keys[k++];
+      ASSERT_FALSE(gone.contains(key)) << step;
+      ASSERT_EQ(key - gone.rank(key), row) << step;
+    }
+    gone.addMany(dropped_keys.size(), dropped_keys.data());
+    keys = *next;
+    rows -= dropped.cardinality();
+    rows += random() % 3000;  // appended rows
+    ASSERT_EQ(keys.gone_count(), gone.cardinality()) << step;
+    ASSERT_EQ(keys.first_after(), gone.maximum() + 1 - gone.cardinality()) << step;
+    for (uint64_t row = 0; row < rows; row += 1 + random() % 50) {
+      const uint64_t key = keys.KeyOf(row);
+      ASSERT_TRUE(key > std::numeric_limits<uint32_t>::max() ||
+                  !gone.contains(static_cast<uint32_t>(key)))
+          << step << " " << row;
+      ASSERT_EQ(key - gone.rank(static_cast<uint32_t>(key)), row) << step << " " << row;
+      ASSERT_EQ(keys.RowOf(key), row) << step << " " << key;
+    }
+    if (step == 10) {
+      early = keys;
+      early_gone = gone;
+    }
+  }
+  for (uint64_t row = 0; row < 400000; row += 97) {
+    const uint64_t key = early->KeyOf(row);
+    ASSERT_EQ(key - early_gone.rank(static_cast<uint32_t>(key)), row) << row;
+  }
+}
+
+// Gone keys in ten spans of 2^16 keys; a compaction that drops rows of one span makes a new
+// chunk for that span only and shares the other nine; the memory is 2 bytes a gone key.
+TEST(RowKeysTest, ACompactionCopiesOnlyTheChunksOfTheSpansItDropsFrom) {
+  Roaring dropped;
+  for (uint32_t row = 0; row < 10 * 65536; row += 3) dropped.add(row);
+  const std::optional<RowKeys> once = RowKeys().Compacted(dropped);
+  ASSERT_TRUE(once.has_value());
+  ASSERT_EQ(once->chunk_count(), 10u);
+  EXPECT_LT(once->bytes(), static_cast<int64_t>(dropped.cardinality() * 2 + 4096));
+  // Rows of the span of keys 5 * 65536 on (key = row + the gone keys below it).
+  const uint64_t row = once->RowOf(5 * 65536 + 1);
+  Roaring again;
+  for (uint32_t r = 0; r < 100; ++r) again.add(static_cast<uint32_t>(row) + 2 * r);
+  std::vector<uint32_t> keys;
+  const std::optional<RowKeys> twice = once->Compacted(again, &keys);
+  ASSERT_TRUE(twice.has_value());
+  EXPECT_EQ(keys.front() >> 16, 5u);
+  EXPECT_EQ(keys.back() >> 16, 5u);
+  EXPECT_EQ(twice->chunk_count(), 10u);
+  EXPECT_EQ(twice->SharedChunksForTest(*once), 9u);
+  EXPECT_EQ(twice->gone_count(), once->gone_count() + 100);
+}
+
 // Ten segments of 100 rows (ids = rows); id 406 put again at row 1000, then 30 rows of segment 4
 // (406's old row among them) are dropped: no other entry is rewritten or moved.
 TEST(IdRowMapTest, ACompactionLeavesTheEntriesOfRowsItKeepsUntouched) {

@@ -259,7 +259,7 @@ TEST_F(SegmentUpsertTest, ACompactionLeavesTheIdMapEntriesOfOtherSegmentsUntouch
   std::vector<const uint32_t*> entries;
   std::vector<uint32_t> keys;
   {
-    MutexLock held(&DatasetInternalsForTest::delete_mutex(*dataset));
+    ReaderLock held(&DatasetInternalsForTest::id_map_mutex(*dataset));
     const IdRowMap& map = DatasetInternalsForTest::id_rows(*dataset);
     for (int64_t id = 0; id < 1000; ++id) {
       entries.push_back(map.EntryForTest(*all, id));
@@ -273,7 +273,7 @@ TEST_F(SegmentUpsertTest, ACompactionLeavesTheIdMapEntriesOfOtherSegmentsUntouch
   ASSERT_EQ(report->reclaimed_rows, 30);  // segment 4 only
   EXPECT_EQ(dataset->Snapshot().deleted_rows, 2);
   {
-    MutexLock held(&DatasetInternalsForTest::delete_mutex(*dataset));
+    ReaderLock held(&DatasetInternalsForTest::id_map_mutex(*dataset));
     const IdRowMap& map = DatasetInternalsForTest::id_rows(*dataset);
     EXPECT_EQ(map.size(), 970u);
     for (int64_t id = 0; id < 1000; ++id) {
