@@ -84,6 +84,10 @@ struct CatchupEnv {
   std::chrono::milliseconds bulk_batch_delay{0};    // ShardCopyEnv::bulk_batch_delay
   std::chrono::milliseconds scan_delay{0};          // ShardCopyEnv::scan_delay
   std::chrono::milliseconds interval{1000};
+  // How long a catch-up that adopted segments waits, after its flip, for the snapshot of the
+  // copy it asked for (LocalPuts::snapshot) before it reports caught_up (the snapshot goes on
+  // after).
+  std::chrono::milliseconds snapshot_wait{60000};
   // How long a copy stays after the map stopped naming this node its replica: searches that
   // read the map before it changed may still ask it meanwhile.
   std::chrono::milliseconds drop_grace{6000};
@@ -137,6 +141,9 @@ class ShardCatchup {
     int64_t rows_purged = 0;       // a kept copy purged: its rows removed
     double bulk_seconds = 0;
     double fenced_seconds = 0;  // the shard's writes paused on the primary
+    // The snapshot of the copy asked for once segments were adopted: its report, {"error"}, or
+    // null when none was asked for.
+    Json snapshot;
 
     Json ToJson() const;
   };

@@ -13,7 +13,11 @@ recall. The row scan after the adoption reads only the rows after the last segme
 (`after_segment`), not the whole shard again. SIGKILLed right afterwards and restarted on its data
 dir, it holds the same rows.
 
-A second test compacts the primary's first segment between the adoption and the row scan (a
+A second test SIGKILLs the new replica as soon as its catch-up reports caught_up and starts it
+again on its data dir: the snapshot the catch-up took of the adopted copy restores their graphs
+(`index_restored_rows`), rather than the restart indexing every row again from the log.
+
+A third test compacts the primary's first segment between the adoption and the row scan (a
 test-only pause between the two): the primary refuses the scan after the adopted segments (its
 rows before them were renumbered), the new replica reads the whole shard instead, and stores no
 row twice nor misses one.
@@ -25,8 +29,8 @@ import numpy as np
 import pytest
 
 import arbalest_util
-from arbalest_util import (ServerProcess, action, make_table, put_table, scan, unique_name,
-                           wait_until)
+from arbalest_util import (ServerProcess, action, make_table, put_table, scan, scrape,
+                           unique_name, value, wait_until)
 from test_cluster import DIM, MEMBERSHIP_DEADLINE_S, brute_force_ids, search
 from test_cluster_catchup import Deleter, local_ids, members, shard_map, status
 from test_cluster_catchup_bulk import Cluster as CatchupCluster
@@ -170,13 +174,56 @@ def test_a_new_replica_adopts_the_sealed_segments_and_loses_nothing(tmp_path, mo
         # lease: still the shard's replica), it holds the same rows.
         before = local_ids(newcomer, name, 0)
         newcomer.proc.kill()
-        newcomer.proc.wait()
-        ports = [newcomer.port, newcomer.meta_port, newcomer.metrics_port]
-        monkeypatch.setattr(arbalest_util, "free_ports", lambda n: list(ports))
-        newcomer.start(attempts=1)
-        monkeypatch.undo()
+        restart(newcomer, monkeypatch)
         assert local_ids(newcomer, name, 0) == before
         assert "n2" in shard_map(primary, name)["placement"][0]["replicas"]
+    finally:
+        c.stop()
+
+
+def restart(node, monkeypatch):
+    """Starts SIGKILLed `node` again on its data dir and ports (within its lease: still the
+    shard's replica)."""
+    node.proc.wait()
+    ports = [node.port, node.meta_port, node.metrics_port]
+    monkeypatch.setattr(arbalest_util, "free_ports", lambda n: list(ports))
+    node.start(attempts=1)
+    monkeypatch.undo()
+
+
+def test_a_replica_killed_right_after_adopting_restores_the_graphs_without_indexing(
+        tmp_path, monkeypatch):
+    c = Cluster(tmp_path, unique_name("adoptsnap"))
+    try:
+        name, shard, placement, primary, victim = c.start_with_rows(seed=7)
+        newcomer = c.join("n2", lease_ttl_s=LONG_LEASE_TTL_S)
+        c.nodes[victim].proc.kill()
+        caught = wait_until(
+            lambda: [s for s in status(newcomer)["catchup"]["shards"]
+                     if s["dataset"] == name and s["state"] == "caught_up"],
+            lambda done: done, "n2's catch-up done", timeout=DEADLINE_S)[0]
+        print(f"catch-up: {caught}")
+        assert caught["segments_adopted"] >= 3 and caught["rows_adopted"] >= 3 * SEGMENT_ROWS
+        samples = scrape(newcomer)
+        assert value(samples, "arbalest_cluster_catchup_segments_adopted_total") == \
+            caught["segments_adopted"]
+        assert value(samples, "arbalest_cluster_catchup_rows_adopted_total") == \
+            caught["rows_adopted"]
+
+        # SIGKILLed at once (no clean stop, no snapshot round since) and started again.
+        newcomer.proc.kill()
+        restart(newcomer, monkeypatch)
+        assert readiness(newcomer, shard, wait=60)["status"] == "READY"
+        stats = action(newcomer.data, "stats", {"dataset": shard, "local_only": True})[0]
+        print(f"after the restart: {stats['rows']} rows, {stats['index_restored_rows']} rows' "
+              f"graphs restored, snapshot LSN {stats['snapshot_lsn']}")
+        # Every adopted row's graph mapped from the snapshot's segment files, none indexed again.
+        assert stats["index_restored_rows"] >= caught["rows_adopted"], (stats, caught)
+        assert stats["rows"] >= ROWS - SEGMENT_ROWS
+        # The catch-up reported the snapshot it waited for, and counted it.
+        assert caught["snapshot"]["lsn"] > 0 and \
+            caught["snapshot"]["indexed_rows"] >= caught["rows_adopted"], caught
+        assert value(samples, "arbalest_cluster_catchup_snapshots_total", outcome="written") == 1
     finally:
         c.stop()
 
