@@ -408,7 +408,9 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted, &copied.scan));
   }
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  // Adopted segments made durable as segment files at once, while the reconcile passes run.
+  // Adopted segments made durable as segment files at once, while the reconcile before the
+  // fences runs; waited for before the fences close (not while the writes pause), so that the
+  // map names this node a full replica only once a restart would map their graphs.
   const LocalPuts::SnapshotWait snapshotted =
       copied.adopted.segments > 0 ? AskSnapshot(*local, name) : nullptr;
   // The differences the bulk pass left (rows it stored twice, writes that reached one node
@@ -420,6 +422,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     spdlog::warn("{}: the reconcile before the fences failed (the fenced one repairs all): {}",
                  Label(map.dataset, shard), before.status().message());
   }
+  if (snapshotted) copied.snapshot = AwaitSnapshot(snapshotted, name, env_.snapshot_wait);
   Json state = copied.ToJson();
   state.update(
       {{"state", "reconciling"}, {"source", placement.primary}, {"epoch", placement.epoch}});
@@ -445,7 +448,6 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
   }
   ARROW_ASSIGN_OR_RAISE(copied.fenced, std::move(reconciled));
   Forget(name);
-  if (snapshotted) copied.snapshot = AwaitSnapshot(snapshotted, name, env_.snapshot_wait);
   return copied;
 }
 
