@@ -103,9 +103,8 @@ ClusterMetrics::ClusterMetrics(prometheus::Registry& registry)
                                         "read from the primary.")),
       catchup_snapshots_(CounterFamily(registry, "arbalest_cluster_catchup_snapshots_total",
                                        "Snapshots of shard copies that adopted segments, asked "
-                                       "for by their catch-up, by outcome (written: durable by "
-                                       "the time it reported; failed: an error, or not yet "
-                                       "written).")),
+                                       "for by their catch-up, by outcome (written: durable before "
+                                       "the flip; failed: an error, or not within the wait).")),
       catchup_snapshots_written_(catchup_snapshots_.Add({{"outcome", "written"}})),
       catchup_snapshots_failed_(catchup_snapshots_.Add({{"outcome", "failed"}})) {}
 
