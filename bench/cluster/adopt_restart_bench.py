@@ -34,11 +34,11 @@ sys.path.insert(0, str(REPO / "bench" / "cluster"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import arbalest_util  # noqa: E402
 from arbalest_util import ServerProcess, action, put_table  # noqa: E402
-from catchup_bench import parse_rows, status, wait_members  # noqa: E402
+from catchup_bench import wait_members  # noqa: E402
 from cluster_search_bench import stop_all  # noqa: E402
 from etcd_util import EtcdProcess  # noqa: E402
-from segment_adopt_bench import (SHARD, bins_parser, cpu_seconds, placement, ready,  # noqa: E402
-                                 run_rounds)
+from segment_adopt_bench import (SHARD, caught_up, cpu_seconds, node_args,  # noqa: E402
+                                 placement, ready, run_segment_rounds)
 
 
 def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
@@ -48,11 +48,8 @@ def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
         nodes = []
 
         def start(i, lease_ttl_s=2):
-            nodes.append(ServerProcess(Path(tmp) / f"node{i}", extra_args=[
-                "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
-                "--node-id", f"n{i}", "--cluster-lease-ttl", str(lease_ttl_s),
-                "--cluster-shards", "1", "--cluster-replication", "2", "--segment-max-bytes",
-                str(segment_rows * dim * 4), "--segment-merge=false"]).start())
+            nodes.append(ServerProcess(Path(tmp) / f"node{i}", extra_args=node_args(
+                etcd.url, i, dim, segment_rows, lease_ttl_s)).start())
 
         try:
             for i in (0, 1):
@@ -70,13 +67,7 @@ def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
             victim = next(i for i in (0, 1) if i != primary)
             newcomer = nodes[2]
             nodes[victim].proc.kill()
-            while True:
-                done = [s for s in status(newcomer)["catchup"]["shards"]
-                        if s["state"] == "caught_up"]
-                if done:
-                    state = done[0]
-                    break
-                time.sleep(0.02)
+            state = caught_up(newcomer)
 
             newcomer.proc.kill()
             newcomer.proc.wait()
@@ -109,11 +100,7 @@ def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
 
 
 def main() -> None:
-    args, table = parse_rows(bins_parser(__doc__))
-    print(f"{args.rows} rows x {args.dim} float32, segments of {args.segment_rows} rows, "
-          f"1 shard, R=2; the new replica SIGKILLed right after its catch-up", flush=True)
-    run_rounds(args.bins, args.rounds,
-               lambda binary: one_run(binary, table, args.dim, args.segment_rows))
+    run_segment_rounds(__doc__, one_run, "; the new replica SIGKILLed right after its catch-up")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ from arbalest_util import ServerProcess, action, make_table, put_table, scan  # 
 from catchup_bench import parse_rows, status, wait_members  # noqa: E402
 from cluster_search_bench import stop_all  # noqa: E402
 from etcd_util import EtcdProcess  # noqa: E402
-from segment_adopt_bench import bins_parser, cpu_seconds, ready, run_rounds  # noqa: E402
+from segment_adopt_bench import (bins_parser, caught_up, cpu_seconds, ready,  # noqa: E402
+                                 run_rounds)
 
 DATASET = "adopt"  # segment_adopt_bench's `ready` asks for its shard
 SHARD = f"{DATASET}.__shard0"
@@ -118,13 +119,7 @@ def one_run(binary: str, table, dim: int, segment_rows: int, changed: float,
                 time.sleep(0.05)
             ready_s = time.monotonic() - started
             cpu = cpu_seconds(returning.proc.pid) - cpu_before
-            while True:  # the catch-up records its outcome just after the flip
-                done = [s for s in status(returning)["catchup"]["shards"]
-                        if s["state"] == "caught_up"]
-                if done:
-                    state = done[0]
-                    break
-                time.sleep(0.02)
+            state = caught_up(returning)  # recorded just after the flip
             moved = state["rows_copied"] + (state.get("rows_adopted") or 0)
             bytes_per_row = table.nbytes / rows
             mine, theirs = local_rows(returning), local_rows(nodes[primary])
