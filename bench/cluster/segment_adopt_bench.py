@@ -62,12 +62,16 @@ def ready(node, wait=None) -> bool:
         return False
 
 
-def node_args(etcd_url: str, i: int, dim: int, segment_rows: int, lease_ttl_s: int = 2) -> list:
-    """Node `i`'s flags: one shard, R=2, segments of `segment_rows` rows, never merged."""
+def node_args(etcd_url: str, i: int, dim: int, segment_rows: int, lease_ttl_s: int = 2,
+              merge: bool = False) -> list:
+    """Node `i`'s flags: one shard, R=2, segments of `segment_rows` rows, never merged (with
+    `merge`: merged, and compacted only when asked)."""
     return ["--log-level", "warn", "--cluster-etcd", etcd_url, "--cluster-name", "bench",
             "--node-id", f"n{i}", "--cluster-lease-ttl", str(lease_ttl_s), "--cluster-shards",
             "1", "--cluster-replication", "2", "--segment-max-bytes",
-            str(segment_rows * dim * 4), "--segment-merge=false"]
+            str(segment_rows * dim * 4),
+            *(["--segment-merge=true", "--compact-deleted-fraction", "0"] if merge else
+              ["--segment-merge=false"])]
 
 
 def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
