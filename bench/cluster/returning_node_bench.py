@@ -15,7 +15,9 @@ Reported: the seconds from its start until the map names it a full replica again
 replica`) and until its copy is READY too (every row linked: check_readiness, local_only), the
 CPU seconds (user + system, /proc) it used until then, what its catch-up reports (rows copied by
 rows, rows adopted with segments, rows removed, the kept copy's buckets), and the bytes those
-rows hold (their Arrow size: ids and vectors). Afterwards the two copies are compared: equal
+rows hold (their Arrow size: ids and vectors), the seconds the kept copy's plan took (its first
+content tables: `plan_s`) and the two digest tables of the reconcile before the fences and of
+the fenced one (the primary's, this node's). Afterwards the two copies are compared: equal
 means the same ids with the same vectors. Every process shares this machine's cores. Each binary
 runs --rounds times, alternating.
 
@@ -131,6 +133,9 @@ def one_run(binary: str, table, dim: int, segment_rows: int, changed: float,
                     "rows_removed": state["rows_removed"],
                     "mb_moved": round(moved * bytes_per_row / 1e6, 2),
                     "kept": kept.get("kept"), "buckets_differ": kept.get("buckets_differ"),
+                    "plan_s": kept.get("seconds"),
+                    "before_tables_s": [round(state["reconcile_before_fences"].get(k, 0), 3)
+                                        for k in ("source_table_seconds", "own_table_seconds")],
                     "tables_s": [round(state["reconcile_fenced"].get(k, 0), 3)
                                  for k in ("source_table_seconds", "own_table_seconds")],
                     "fenced_ms": round(state["fenced_seconds"] * 1000),

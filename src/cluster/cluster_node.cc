@@ -198,6 +198,7 @@ Json ClusterNode::Status() const {
                         {"write_quorum", options_.write_quorum},
                         {"put_timeout_ms", options_.put_timeout.count()}};
   status["shard_maps"] = ShardMapsStatus();
+  status["digest_cache"] = digests_.stats().ToJson();
   const PutStreamCounts streams = streams_.counts();
   status["put_streams"] = {{"open", streams.open},
                            {"opened", streams.opened},

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cluster/cluster_metrics.h"
+#include "cluster/digest_cache.h"
 #include "cluster/id_blocks.h"
 #include "cluster/membership.h"
 #include "cluster/peer_clients.h"
@@ -265,6 +266,7 @@ class ClusterNode : public ClusterHooks {
   std::unique_ptr<ShardRepairer> repairer_ GUARDED_BY(mutex_);  // failover; null until joined
   ShardFences fences_;
   ShardDeletes deletes_;  // ids deleted lately from this node's shard copies
+  DigestCache digests_;   // the content hashes of its shard copies' segments
   std::optional<LocalPuts> local_ GUARDED_BY(mutex_);         // this node's store, attached
   std::optional<LocalReads> local_reads_ GUARDED_BY(mutex_);  // its Flight service's answers
   std::unique_ptr<ShardCatchup> catchup_ GUARDED_BY(mutex_);  // null until joined

@@ -129,6 +129,18 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
   env.interval =
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4));
   env.deletes = &deletes_;
+  env.digests = &digests_;
+  env.snapshot = [this](const std::string& dataset) -> arrow::Result<DatasetSnapshot> {
+    std::optional<LocalReads> reads;
+    {
+      MutexLock lock(&mutex_);
+      reads = local_reads_;
+    }
+    if (!reads || !reads->snapshot) {
+      return arrow::Status::NotImplemented("this node's store offers no views");
+    }
+    return reads->snapshot(dataset);
+  };
   env.on_outcome = [metrics = metrics_](const Json& state) {
     if (state.value("state", "") != "caught_up") return metrics->CatchupFailed();
     auto count = [&](const char* pass, const char* key) {

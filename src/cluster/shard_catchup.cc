@@ -146,14 +146,22 @@ arrow::Result<Json> ShardDigestAction(const CatchupEnv& env, std::string_view bo
   const auto self = env.self();
   if (!self) return arrow::Status::IOError(kShardDigestAction, ": this node has not joined yet");
   ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(request.dataset, request.shard));
+  const auto no_copy = [&] {
+    return arrow::Status::KeyError(kShardDigestAction, ": this node holds no copy of ",
+                                   Label(request.dataset, request.shard));
+  };
+  // Version 2 from the hashes kept per segment, when this node's store offers its views.
+  if (request.version == kDigestVersionContent && env.digests && env.snapshot) {
+    auto snapshot = env.snapshot(name);
+    if (!snapshot.ok() && snapshot.status().IsKeyError()) return no_copy();
+    if (snapshot.ok()) return env.digests->Answer(request, name, *snapshot);
+    if (!snapshot.status().IsNotImplemented()) return snapshot.status();
+  }
   // Version 2 hashes every column of each row; version 1 the ids only.
   Json ticket{{"dataset", name}, {"local_only", true}};
   if (request.version == kDigestVersionIds) ticket["columns"] = {"id"};
   auto ids = env.scan(*self, ticket.dump(), env.hold);
-  if (!ids.ok() && ids.status().IsKeyError()) {
-    return arrow::Status::KeyError(kShardDigestAction, ": this node holds no copy of ",
-                                   Label(request.dataset, request.shard));
-  }
+  if (!ids.ok() && ids.status().IsKeyError()) return no_copy();
   ARROW_RETURN_NOT_OK(ids.status());
   return AnswerShardDigest(request, *ids->reader);
 }
@@ -234,6 +242,7 @@ Json ShardCatchup::Status() const {
 }
 
 arrow::Result<int> ShardCatchup::PassOnce() {
+  if (env_.digests) env_.digests->DropUnused(DigestCache::kUnusedFor);
   const auto self = env_.self();
   const auto local = env_.local();
   if (!self || !local || env_.degraded()) return 0;
@@ -388,6 +397,12 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
         *source, kShardDigestAction,
         ShardDigestBody(map.dataset, shard, buckets, ids_of, kDigestVersionContent).dump(),
         timeout);
+  };
+  // This node's own, in-process, from the hashes it keeps per segment.
+  copy.own_content_digest = [&, buckets = copy.digest_buckets](const std::vector<int32_t>* ids_of,
+                                                               std::chrono::milliseconds) {
+    return ShardDigestAction(
+        env_, ShardDigestBody(map.dataset, shard, buckets, ids_of, kDigestVersionContent).dump());
   };
   copy.source_segments = [&](std::chrono::milliseconds timeout) {
     return ShardSegmentsOf(*source, name, timeout);

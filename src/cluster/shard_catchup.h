@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/digest_cache.h"
 #include "cluster/member.h"
 #include "cluster/scan_chain.h"
 #include "cluster/shard_copy.h"
@@ -99,6 +100,11 @@ struct CatchupEnv {
   // move to give the shard back.
   std::chrono::milliseconds return_grace{600000};
   ShardDeletes* deletes = nullptr;  // the ids deleted lately from this node's shard copies
+  // This node's content digests kept per segment (digest_cache.h) and a local dataset's view
+  // to answer them from (LocalReads::snapshot; NotImplemented or KeyError as it). Either null:
+  // content digests are computed over a scan of the copy.
+  DigestCache* digests = nullptr;
+  std::function<arrow::Result<DatasetSnapshot>(const std::string& dataset)> snapshot;
   // Called as each catch-up ends, with its state as Status() shows it ("state": "caught_up"
   // with what it copied, or "failed"): the metrics. May be empty.
   std::function<void(const Json& state)> on_outcome;

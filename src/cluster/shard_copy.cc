@@ -10,6 +10,7 @@
 #include <cmath>
 #include <optional>
 #include <set>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -100,27 +101,41 @@ arrow::Result<SortedIds> ReadSortedIds(arrow::RecordBatchReader& reader) {
   return sorted;
 }
 
+// Walks the sorted `primary` and `own` in step, one key (`key_of` of an element) at a time:
+// calls `group(primary_from, primary_to, own_from, own_to)` with the indices of the key's
+// elements in each; the distinct keys of `primary`.
+template <class Element, class KeyOf, class Group>
+int64_t ForEachKeyGroup(const std::vector<Element>& primary, const std::vector<Element>& own,
+                        const KeyOf& key_of, const Group& group) {
+  int64_t distinct = 0;
+  size_t i = 0;
+  size_t j = 0;
+  while (i < primary.size() || j < own.size()) {
+    const auto& key = j == own.size() || (i < primary.size() && key_of(primary[i]) < key_of(own[j]))
+                          ? key_of(primary[i])
+                          : key_of(own[j]);
+    const size_t primary_from = i;
+    const size_t own_from = j;
+    while (i < primary.size() && key_of(primary[i]) == key) ++i;
+    while (j < own.size() && key_of(own[j]) == key) ++j;
+    distinct += i > primary_from;
+    group(primary_from, i, own_from, j);
+  }
+  return distinct;
+}
+
 // Calls `differ(key, primary_rows, own_rows)` for every key whose rows in the sorted lists
 // `primary` and `own` differ in number; the distinct keys of `primary`.
 template <class Key, class Differ>
 int64_t Differences(const std::vector<Key>& primary, const std::vector<Key>& own,
                     const Differ& differ) {
-  int64_t distinct = 0;
-  size_t i = 0;
-  size_t j = 0;
-  while (i < primary.size() || j < own.size()) {
-    const Key& key =
-        j == own.size() || (i < primary.size() && primary[i] < own[j]) ? primary[i] : own[j];
-    const size_t primary_from = i;
-    const size_t own_from = j;
-    while (i < primary.size() && primary[i] == key) ++i;
-    while (j < own.size() && own[j] == key) ++j;
-    distinct += i > primary_from;
-    if (i - primary_from != j - own_from) {
-      differ(key, static_cast<int64_t>(i - primary_from), static_cast<int64_t>(j - own_from));
-    }
-  }
-  return distinct;
+  return ForEachKeyGroup(
+      primary, own, [](const Key& key) -> const Key& { return key; },
+      [&](size_t i_from, size_t i_to, size_t j_from, size_t j_to) {
+        if (i_to - i_from == j_to - j_from) return;
+        const Key& key = j_to > j_from ? own[j_from] : primary[i_from];
+        differ(key, static_cast<int64_t>(i_to - i_from), static_cast<int64_t>(j_to - j_from));
+      });
 }
 
 // Calls `row(ids, i)` for every row of every batch of `reader`.
@@ -282,25 +297,40 @@ arrow::Result<std::vector<ContentRow>> SortContentRows(const Json& ids, const Js
 template <class Differ>
 int64_t ContentDifferences(const std::vector<ContentRow>& primary,
                            const std::vector<ContentRow>& own, const Differ& differ) {
-  int64_t distinct = 0;
-  size_t i = 0;
-  size_t j = 0;
-  while (i < primary.size() || j < own.size()) {
-    const ContentRow& first = j == own.size() || (i < primary.size() && primary[i].key < own[j].key)
-                                  ? primary[i]
-                                  : own[j];
-    const std::string key = first.key;
-    const Json id = first.id;
-    std::vector<uint64_t> theirs;
-    std::vector<uint64_t> ours;
-    for (; i < primary.size() && primary[i].key == key; ++i) theirs.push_back(primary[i].hash);
-    for (; j < own.size() && own[j].key == key; ++j) ours.push_back(own[j].hash);
-    distinct += !theirs.empty();
-    if (theirs != ours) {
-      differ(key, id, static_cast<int64_t>(theirs.size()), static_cast<int64_t>(ours.size()));
-    }
+  const auto hash = [](const ContentRow& row) { return row.hash; };
+  return ForEachKeyGroup(
+      primary, own, [](const ContentRow& row) -> const std::string& { return row.key; },
+      [&](size_t i_from, size_t i_to, size_t j_from, size_t j_to) {
+        // Sorted by hash within a key: equal multisets are equal sequences.
+        const auto theirs = std::span(primary).subspan(i_from, i_to - i_from);
+        const auto ours = std::span(own).subspan(j_from, j_to - j_from);
+        if (std::ranges::equal(theirs, ours, {}, hash, hash)) return;
+        const ContentRow& first = ours.empty() ? theirs.front() : ours.front();
+        differ(first.key, first.id, static_cast<int64_t>(theirs.size()),
+               static_cast<int64_t>(ours.size()));
+      });
+}
+
+// This node's content digest answer (shard_digest.h, version 2) of its copy: its bucket table
+// (`ids_of` null) or the ids and content hashes of the buckets `ids_of`; nullopt when it holds
+// no copy. From env.own_content_digest (its hashes kept per segment), else over a scan.
+arrow::Result<std::optional<Json>> OwnContentDigest(const ShardCopyEnv& env,
+                                                    const std::vector<int32_t>* ids_of) {
+  if (env.own_content_digest) {
+    auto answer = env.own_content_digest(ids_of, env.timeout);
+    if (!answer.ok() && answer.status().IsKeyError()) return std::nullopt;
+    ARROW_RETURN_NOT_OK(answer.status());
+    return std::optional<Json>(std::move(*answer));
   }
-  return distinct;
+  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnRows(env));
+  if (!own_scan) return std::nullopt;
+  ShardDigestRequest request;
+  request.dataset = env.name;
+  request.buckets = env.digest_buckets;
+  request.version = kDigestVersionContent;
+  if (ids_of) request.ids_of.emplace(ids_of->begin(), ids_of->end());
+  ARROW_ASSIGN_OR_RAISE(Json answer, AnswerShardDigest(request, *own_scan->reader));
+  return std::optional<Json>(std::move(answer));
 }
 
 // The two copies' bucket tables (version 1 or 2, env.content) and the buckets that differ.
@@ -320,8 +350,15 @@ arrow::Result<TableComparison> CompareTables(const ShardCopyEnv& env, Reconciled
   }
   done->source_table_seconds = answer.value("seconds", 0.0);
   BucketTable ours(env.digest_buckets, version);
-  ARROW_ASSIGN_OR_RAISE(auto own_scan, env.content ? OwnRows(env) : OwnIds(env));
-  if (own_scan) ARROW_RETURN_NOT_OK(ours.AddAll(*own_scan->reader));
+  if (env.content) {
+    ARROW_ASSIGN_OR_RAISE(auto own, OwnContentDigest(env, nullptr));
+    if (own) {
+      ARROW_ASSIGN_OR_RAISE(ours, BucketTable::FromJson(*own));
+    }
+  } else {
+    ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
+    if (own_scan) ARROW_RETURN_NOT_OK(ours.AddAll(*own_scan->reader));
+  }
   done->own_table_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - own_started).count();
   TableComparison compared{theirs.Differing(ours), ours.rows()};
@@ -357,19 +394,18 @@ arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, 
   }
   if (differing.empty()) return true;
   ARROW_ASSIGN_OR_RAISE(Json ids, digest(&differing, env.timeout));
-  const std::set<int32_t> buckets(differing.begin(), differing.end());
-  ARROW_ASSIGN_OR_RAISE(auto own_scan, env.content ? OwnRows(env) : OwnIds(env));
   if (env.content) {
     ARROW_ASSIGN_OR_RAISE(*primary_rows,
                           SortContentRows(ids.value("ids", Json()), ids.value("hashes", Json())));
-    if (own_scan) {
+    ARROW_ASSIGN_OR_RAISE(auto mine, OwnContentDigest(env, &differing));
+    if (mine) {
       ARROW_ASSIGN_OR_RAISE(
-          BucketIds mine,
-          IdsInBuckets(*own_scan->reader, buckets, env.digest_buckets, kDigestVersionContent));
-      ARROW_ASSIGN_OR_RAISE(*own_rows, SortContentRows(Json(mine.ids), Json(mine.hashes)));
+          *own_rows, SortContentRows(mine->value("ids", Json()), mine->value("hashes", Json())));
     }
     return true;
   }
+  const std::set<int32_t> buckets(differing.begin(), differing.end());
+  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
   ARROW_ASSIGN_OR_RAISE(*primary, SortJsonIds(ids.value("type", Json()), ids.value("ids", Json())));
   if (own_scan) {
     ARROW_ASSIGN_OR_RAISE(BucketIds mine,

@@ -45,7 +45,9 @@
 // content digests (env.content), so a row deleted and put again with another vector while it
 // was away is replaced, and only the rows that differ are copied.
 // Cost under the fences: two bucket tables (a scan of the id column on each node, 16 bytes per
-// bucket over the network), the ids of the buckets that differ, and the rows that differ.
+// bucket over the network; content tables from the row hashes each node keeps per segment,
+// digest_cache.h, this node's asked in-process through ShardCopyEnv::own_content_digest), the
+// ids of the buckets that differ, and the rows that differ.
 #pragma once
 
 #include <arrow/result.h>
@@ -93,6 +95,11 @@ struct ShardCopyEnv {
   // every table and id, when `content` is set (a returning node's kept copy, PlanKeptCopy).
   std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
       source_content_digest;
+  // This node's own answer to the same request (ShardDigestAction in-process: its hashes kept
+  // per segment, digest_cache.h); KeyError when it holds no copy. Null: its tables and ids are
+  // computed over a scan of its copy (`own`).
+  std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
+      own_content_digest;
   bool content = false;
   // The primary's sealed, fully linked segments of the shard (its kShardSegmentsAction answer)
   // and one of them (its shard_segment ticket), within the timeout given. Null: the bulk pass

@@ -15,28 +15,16 @@ namespace {
 // Not the shard hash's (shard_map.cc, unseeded): the ids of one shard spread over every bucket.
 constexpr XXH64_hash_t kBucketSeed = 0x9e3779b97f4a7c15ULL;
 
-IdHash HashBytes(const void* bytes, size_t size, int32_t buckets) {
+RowHash HashBytes(const void* bytes, size_t size) {
   const XXH128_hash_t hash = XXH3_128bits_withSeed(bytes, size, kBucketSeed);
-  return IdHash{static_cast<int32_t>(hash.low64 % static_cast<uint64_t>(buckets)), hash.high64};
+  return RowHash{hash.low64, hash.high64};
 }
 
 // An integer's 8 bytes as ShardDeletes::KeyOf's (the two's complement of an int64).
-IdHash HashInteger(uint64_t value, int32_t buckets) {
-  return HashBytes(&value, sizeof(value), buckets);
-}
+RowHash HashInteger(uint64_t value) { return HashBytes(&value, sizeof(value)); }
 
-arrow::Result<std::string> TypeName(const arrow::Array& ids) {
-  switch (ids.type_id()) {
-    case arrow::Type::INT64:
-      return "int64";
-    case arrow::Type::UINT64:
-      return "uint64";
-    case arrow::Type::STRING:
-      return "string";
-    default:
-      return arrow::Status::Invalid("ids of type ", ids.type()->ToString(),
-                                    " cannot be sharded (int64, uint64 or utf8)");
-  }
+IdHash InBuckets(const RowHash& hash, int32_t buckets) {
+  return IdHash{BucketOfPlace(hash.place, buckets), hash.digest};
 }
 
 arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& batch) {
@@ -162,27 +150,60 @@ Json IdJson(const arrow::Array& ids, int64_t row) {
   }
 }
 
-arrow::Result<IdHash> HashId(const arrow::Array& ids, int64_t row, int32_t buckets) {
-  switch (ids.type_id()) {
+arrow::Result<std::string> IdTypeName(const arrow::DataType& type) {
+  switch (type.id()) {
     case arrow::Type::INT64:
-      return HashInteger(
-          static_cast<uint64_t>(static_cast<const arrow::Int64Array&>(ids).Value(row)), buckets);
+      return "int64";
     case arrow::Type::UINT64:
-      return HashInteger(static_cast<const arrow::UInt64Array&>(ids).Value(row), buckets);
-    case arrow::Type::STRING: {
-      const std::string_view id = static_cast<const arrow::StringArray&>(ids).GetView(row);
-      return HashBytes(id.data(), id.size(), buckets);
-    }
+      return "uint64";
+    case arrow::Type::STRING:
+      return "string";
     default:
-      return TypeName(ids).status();
+      return arrow::Status::Invalid("ids of type ", type.ToString(),
+                                    " cannot be sharded (int64, uint64 or utf8)");
   }
 }
 
+namespace {
+
+// The hash of the id at `row` of `ids`, before its bucket is taken.
+arrow::Result<RowHash> HashIdAt(const arrow::Array& ids, int64_t row) {
+  switch (ids.type_id()) {
+    case arrow::Type::INT64:
+      return HashInteger(
+          static_cast<uint64_t>(static_cast<const arrow::Int64Array&>(ids).Value(row)));
+    case arrow::Type::UINT64:
+      return HashInteger(static_cast<const arrow::UInt64Array&>(ids).Value(row));
+    case arrow::Type::STRING: {
+      const std::string_view id = static_cast<const arrow::StringArray&>(ids).GetView(row);
+      return HashBytes(id.data(), id.size());
+    }
+    default:
+      return IdTypeName(*ids.type()).status();
+  }
+}
+
+arrow::Result<std::string> TypeName(const arrow::Array& ids) { return IdTypeName(*ids.type()); }
+
+}  // namespace
+
+arrow::Result<IdHash> HashId(const arrow::Array& ids, int64_t row, int32_t buckets) {
+  ARROW_ASSIGN_OR_RAISE(RowHash hash, HashIdAt(ids, row));
+  return InBuckets(hash, buckets);
+}
+
 arrow::Result<std::vector<IdHash>> RowDigests(const arrow::RecordBatch& batch, int32_t buckets) {
+  ARROW_ASSIGN_OR_RAISE(std::vector<RowHash> hashes, RowHashes(batch));
+  std::vector<IdHash> rows(hashes.size());
+  for (size_t row = 0; row < hashes.size(); ++row) rows[row] = InBuckets(hashes[row], buckets);
+  return rows;
+}
+
+arrow::Result<std::vector<RowHash>> RowHashes(const arrow::RecordBatch& batch) {
   ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
-  std::vector<IdHash> rows(static_cast<size_t>(batch.num_rows()));
+  std::vector<RowHash> rows(static_cast<size_t>(batch.num_rows()));
   for (int64_t row = 0; row < batch.num_rows(); ++row) {
-    ARROW_ASSIGN_OR_RAISE(rows[row], HashId(*ids, row, buckets));
+    ARROW_ASSIGN_OR_RAISE(rows[row], HashIdAt(*ids, row));
   }
   // The other columns in the order of their names, each name mixed in, so that two copies
   // whose columns are stored in another order agree.
@@ -219,12 +240,28 @@ arrow::Status BucketTable::NoteType(const arrow::Array& ids) {
 arrow::Status BucketTable::AddRows(const arrow::RecordBatch& batch) {
   ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
   ARROW_RETURN_NOT_OK(NoteType(*ids));
-  ARROW_ASSIGN_OR_RAISE(std::vector<IdHash> rows, RowDigests(batch, buckets()));
-  for (const IdHash& row : rows) {
-    ++counts_[row.bucket];
-    sums_[row.bucket] += row.digest;  // modulo 2^64
-  }
-  rows_ += batch.num_rows();
+  ARROW_ASSIGN_OR_RAISE(std::vector<RowHash> rows, RowHashes(batch));
+  for (const RowHash& row : rows) AddHash(row);
+  return arrow::Status::OK();
+}
+
+void BucketTable::AddHash(const RowHash& row) {
+  const int32_t bucket = BucketOfPlace(row.place, buckets());
+  ++counts_[bucket];
+  sums_[bucket] += row.digest;  // modulo 2^64
+  ++rows_;
+}
+
+void BucketTable::RemoveHash(const RowHash& row) {
+  const int32_t bucket = BucketOfPlace(row.place, buckets());
+  --counts_[bucket];
+  sums_[bucket] -= row.digest;  // modulo 2^64
+  --rows_;
+}
+
+arrow::Status BucketTable::NoteIdType(const arrow::DataType& type) {
+  ARROW_ASSIGN_OR_RAISE(std::string name, IdTypeName(type));
+  type_ = name;
   return arrow::Status::OK();
 }
 

@@ -20,15 +20,10 @@
 //     too). The request's "version" (default 1) picks the digest; a node of a build before
 //     content digests refuses the key ("unknown key 'version'"): the caller treats that as a
 //     primary without content digests (IsWithoutContentDigests).
-// The table scans the copy (version 1: its id column; version 2: every column) in memory,
-// hashing each row once per request (XXH3 over the row's bytes, column by column); it holds 16
-// bytes per bucket, never the ids. Measured (docs/benchmarks.md, "Returning node"): 19 to 153
-// ms per version 2 table of 100,000 x 128 float32 rows on the loaded 2-core development machine,
-// against 5 to 15 ms for version 1. Not built yet: a cache per sealed segment (segments are
-// immutable but for their tombstones): keyed by the segment's graph identity, first row and
-// rows (store/segment.h's SegmentRef), the 16 bytes per row of id hash and content
-// hash computed once, and each table summed over the segment's live rows, the active segment
-// hashed afresh; it must hash the rows as a scan returns them (padded to the dataset's schema).
+// AnswerShardDigest computes the table from a scan of the copy (version 1: its id column;
+// version 2: every column), hashing each row once per request; it holds 16 bytes per bucket,
+// never the ids. A cluster node answers version 2 from the RowHashes it keeps per segment
+// (digest_cache.h), hashing only the rows stored since its last request, to the same answer.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -55,6 +50,24 @@ inline constexpr int32_t kMaxDigestBuckets = 1 << 20;
 inline constexpr int32_t kDigestVersionIds = 1;
 inline constexpr int32_t kDigestVersionContent = 2;
 
+// The hashes of one row, before its bucket is taken: `place` (the id's hash's low 64 bits)
+// picks the bucket, `digest` is what the bucket sums (version 1: the id's hash's high 64 bits;
+// version 2: the row's content hash). The same for any number of buckets: what a cache keeps
+// (digest_cache.h).
+struct RowHash {
+  uint64_t place = 0;
+  uint64_t digest = 0;
+};
+
+// The bucket of a row of RowHash::place `place` among `buckets`.
+inline int32_t BucketOfPlace(uint64_t place, int32_t buckets) {
+  return static_cast<int32_t>(place % static_cast<uint64_t>(buckets));
+}
+
+// The name of an id type that a shard's ids may have ("int64", "uint64" or "string"); Invalid
+// for any other.
+arrow::Result<std::string> IdTypeName(const arrow::DataType& type);
+
 // The bucket (in [0, buckets)) of the id at `row` of `ids` (int64, uint64 or utf8, no nulls),
 // and the hash the bucket's digest sums.
 struct IdHash {
@@ -70,6 +83,8 @@ Json IdJson(const arrow::Array& ids, int64_t row);
 // content (the id and every other column, version 2). Invalid for a batch without ids or with
 // a null id.
 arrow::Result<std::vector<IdHash>> RowDigests(const arrow::RecordBatch& batch, int32_t buckets);
+// The same before the buckets are taken: the RowHash of every row of `batch` (version 2).
+arrow::Result<std::vector<RowHash>> RowHashes(const arrow::RecordBatch& batch);
 
 class BucketTable {
  public:
@@ -81,6 +96,11 @@ class BucketTable {
   arrow::Status AddRows(const arrow::RecordBatch& batch);
   // Adds every row of every batch of `reader`: its id (version 1) or its content (version 2).
   arrow::Status AddAll(arrow::RecordBatchReader& reader);
+  // Adds one row by its hashes, or takes one added before away (a deleted row's).
+  void AddHash(const RowHash& row);
+  void RemoveHash(const RowHash& row);
+  // Sets the ids' type (what Add and AddRows note from the rows).
+  arrow::Status NoteIdType(const arrow::DataType& type);
 
   int32_t version() const { return version_; }
 

@@ -20,6 +20,7 @@
 #include "common/json_util.h"
 #include "flight/catalog_entry.h"
 #include "flight/put_sink.h"
+#include "store/dataset.h"
 #include "store/dataset_commit.h"
 
 namespace arrow::flight {
@@ -160,6 +161,9 @@ struct LocalReads {
   std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>(const std::string& ticket)>
       get;
   std::function<arrow::Result<Json>(const std::string& type, const std::string& body)> action;
+  // A local dataset's current view (its batches, segments and schema: what a scan of it reads);
+  // KeyError when absent. Null: not offered (the cluster reads a scan instead).
+  std::function<arrow::Result<DatasetSnapshot>(const std::string& dataset)> snapshot;
 };
 
 // Thread-safe: called from many RPCs at once.

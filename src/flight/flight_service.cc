@@ -131,6 +131,10 @@ LocalReads LocalReadsOf(std::shared_ptr<VectorStore> store, const ServiceOptions
                               AnswerAction(*store, cluster, metrics.get(), type, body, nullptr));
         if (bodies.empty()) return arrow::Status::IOError("action '", type, "' answered nothing");
         return ParseJson(bodies.front()->ToString(), "the member's answer");
+      },
+      [store](const std::string& dataset) -> arrow::Result<DatasetSnapshot> {
+        ARROW_ASSIGN_OR_RAISE(auto found, store->Get(dataset));
+        return found->Snapshot();
       }};
 }
 

@@ -88,10 +88,15 @@ def test_a_returning_node_keeps_its_copies_and_copies_only_the_rows_that_changed
         given_back = {s["shard"] for s in placement if victim in s["replicas"]}
         assert given_back
 
-        # Each shard given back was reconciled from the copy kept, copying only what changed.
-        state = status(returning)["catchup"]
-        done = {s["shard"]: s for s in state["shards"]
-                if s["dataset"] == name and s["state"] == "caught_up"}
+        # Each shard given back was reconciled from the copy kept, copying only what changed
+        # (its outcome is recorded just after the map's flip: waited for).
+        def caught_up(state):
+            return {s["shard"]: s for s in state["shards"]
+                    if s["dataset"] == name and s["state"] == "caught_up"}
+        state = wait_until(lambda: status(returning)["catchup"],
+                           lambda st: set(caught_up(st)) >= given_back,
+                           "the returning node's catch-ups recorded", timeout=10)
+        done = caught_up(state)
         assert set(done) == given_back
         copied = sum(s["rows_copied"] + s["rows_adopted"] for s in done.values())
         shard_rows = sum(len(local_rows(c.nodes["n0" if "n0" in s["replicas"] else "n1"],

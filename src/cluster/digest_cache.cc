@@ -1,0 +1,236 @@
+#include "cluster/digest_cache.h"
+
+#include <arrow/array.h>
+#include <arrow/status.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "store/scan.h"
+
+namespace arbalest {
+namespace {
+
+// The dataset row of each batch's first row.
+std::vector<int64_t> BatchStarts(const DatasetSnapshot& snapshot) {
+  std::vector<int64_t> starts;
+  starts.reserve(snapshot.batches.size());
+  int64_t row = 0;
+  for (const auto& batch : snapshot.batches) {
+    starts.push_back(row);
+    row += batch->num_rows();
+  }
+  return starts;
+}
+
+// Calls `each(slice, first)` for the stored batches' slices that hold dataset rows [begin, end)
+// in order, `first` the dataset row of the slice's first row. `starts`: BatchStarts(snapshot).
+template <class Each>
+arrow::Status ForEachSlice(const DatasetSnapshot& snapshot, const std::vector<int64_t>& starts,
+                           int64_t begin, int64_t end, const Each& each) {
+  auto at = std::upper_bound(starts.begin(), starts.end(), begin);
+  size_t index = at == starts.begin() ? 0 : static_cast<size_t>(at - starts.begin()) - 1;
+  for (int64_t row = begin; row < end && index < snapshot.batches.size(); ++index) {
+    const auto& batch = snapshot.batches[index];
+    const int64_t batch_end = starts[index] + batch->num_rows();
+    if (batch_end <= row) continue;
+    const int64_t offset = row - starts[index];
+    const int64_t length = std::min(end, batch_end) - row;
+    ARROW_RETURN_NOT_OK(each(batch->Slice(offset, length), row));
+    row += length;
+  }
+  return arrow::Status::OK();
+}
+
+// The type of the view's ids; Invalid, as a scan's digest, when it has none or of a type a
+// shard's ids cannot have.
+arrow::Result<std::shared_ptr<arrow::DataType>> IdType(const DatasetSnapshot& snapshot) {
+  auto field = snapshot.schema->GetFieldByName("id");
+  if (!field) return arrow::Status::Invalid("a shard dataset's rows without an id column");
+  ARROW_RETURN_NOT_OK(IdTypeName(*field->type()).status());
+  return field->type();
+}
+
+}  // namespace
+
+Json DigestCache::Stats::ToJson() const {
+  return {{"segments", segments},
+          {"rows", rows},
+          {"bytes", bytes},
+          {"hashed_rows", hashed_rows},
+          {"reused_rows", reused_rows}};
+}
+
+DigestCache::Stats DigestCache::stats() const {
+  MutexLock lock(&mutex_);
+  Stats stats;
+  stats.segments = static_cast<int64_t>(entries_.size());
+  for (const Entry& entry : entries_) {
+    stats.rows += static_cast<int64_t>(entry.hashes->size());
+    stats.bytes += static_cast<int64_t>(entry.hashes->capacity() * sizeof(RowHash));
+  }
+  stats.hashed_rows = hashed_rows_;
+  stats.reused_rows = reused_rows_;
+  return stats;
+}
+
+arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf(
+    const std::string& dataset, const std::string& schema, const DatasetSnapshot& snapshot,
+    const std::vector<int64_t>& starts, const SegmentView& segment, Work* work) {
+  std::shared_ptr<const std::vector<RowHash>> kept;
+  const auto now = std::chrono::steady_clock::now();
+  if (segment.graph) {
+    MutexLock lock(&mutex_);
+    for (Entry& entry : entries_) {
+      if (entry.dataset == dataset && entry.first_row == segment.first_row &&
+          entry.schema == schema && entry.graph.lock() == segment.graph) {
+        kept = entry.hashes;
+        entry.used = now;
+        break;
+      }
+    }
+  }
+  // Never more rows than the segment holds (a segment's rows only grow while it keeps its graph).
+  if (kept && static_cast<int64_t>(kept->size()) > segment.rows) kept.reset();
+  const int64_t have = kept ? static_cast<int64_t>(kept->size()) : 0;
+  work->reused += have;
+  if (kept && have == segment.rows) return kept;
+  // The rows not kept yet, hashed as a scan returns them (padded to the dataset's schema).
+  auto hashes = std::make_shared<std::vector<RowHash>>();
+  hashes->reserve(static_cast<size_t>(segment.rows));
+  if (kept) hashes->assign(kept->begin(), kept->begin() + have);
+  ARROW_RETURN_NOT_OK(
+      ForEachSlice(snapshot, starts, segment.first_row + have, segment.end_row(),
+                   [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t) -> arrow::Status {
+                     ARROW_ASSIGN_OR_RAISE(auto padded, PadToSchema(slice, snapshot.schema));
+                     ARROW_ASSIGN_OR_RAISE(std::vector<RowHash> rows, RowHashes(*padded));
+                     hashes->insert(hashes->end(), rows.begin(), rows.end());
+                     return arrow::Status::OK();
+                   }));
+  if (static_cast<int64_t>(hashes->size()) != segment.rows) {
+    return arrow::Status::Invalid("the batches of ", dataset, " hold ", hashes->size(),
+                                  " rows of the segment from row ", segment.first_row, ", not ",
+                                  segment.rows);
+  }
+  work->hashed += segment.rows - have;
+  if (!segment.graph) return hashes;
+  MutexLock lock(&mutex_);
+  Entry fresh{dataset, segment.first_row, segment.graph, schema, hashes, now};
+  for (Entry& entry : entries_) {
+    if (entry.dataset == dataset && entry.first_row == segment.first_row &&
+        entry.graph.lock() == segment.graph) {
+      // A longer run of the same segment's rows, or the rows under another schema.
+      if (entry.schema != schema || entry.hashes->size() < hashes->size()) entry = fresh;
+      return hashes;
+    }
+  }
+  entries_.push_back(std::move(fresh));
+  return hashes;
+}
+
+void DigestCache::DropUnused(std::chrono::steady_clock::duration unused) {
+  const auto now = std::chrono::steady_clock::now();
+  MutexLock lock(&mutex_);
+  std::erase_if(entries_, [&](const Entry& entry) { return now - entry.used >= unused; });
+}
+
+void DigestCache::Evict(const std::string& dataset, const DatasetSnapshot& snapshot) {
+  MutexLock lock(&mutex_);
+  std::erase_if(entries_, [&](const Entry& entry) {
+    const auto graph = entry.graph.lock();
+    if (!graph) return true;
+    if (entry.dataset != dataset) return false;
+    return std::none_of(snapshot.segments.begin(), snapshot.segments.end(),
+                        [&](const SegmentView& segment) {
+                          return segment.first_row == entry.first_row && segment.graph == graph;
+                        });
+  });
+}
+
+arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
+                                        const std::string& dataset,
+                                        const DatasetSnapshot& snapshot) {
+  if (request.version != kDigestVersionContent) {
+    return arrow::Status::Invalid("the digest cache answers content digests (version ",
+                                  kDigestVersionContent, ") only, not version ", request.version);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const std::string schema = snapshot.schema->ToString(/*show_metadata=*/false);
+  const std::vector<int64_t> starts = BatchStarts(snapshot);
+  Work work;
+  std::vector<std::shared_ptr<const std::vector<RowHash>>> segments;
+  if (snapshot.live_rows() > 0) {
+    ARROW_RETURN_NOT_OK(IdType(snapshot).status());
+    for (const SegmentView& segment : snapshot.segments) {
+      ARROW_ASSIGN_OR_RAISE(auto hashes,
+                            HashesOf(dataset, schema, snapshot, starts, segment, &work));
+      segments.push_back(std::move(hashes));
+    }
+  }
+  Evict(dataset, snapshot);
+  Json answer;
+  if (!request.ids_of) {
+    BucketTable table(request.buckets, kDigestVersionContent);
+    for (size_t s = 0; s < segments.size(); ++s) {
+      const std::vector<RowHash>& hashes = *segments[s];
+      for (const RowHash& row : hashes) table.AddHash(row);
+      for (const uint32_t local : snapshot.segments[s].deleted->rows()) {
+        table.RemoveHash(hashes[local]);
+      }
+    }
+    if (table.rows() > 0) {
+      ARROW_ASSIGN_OR_RAISE(auto type, IdType(snapshot));
+      ARROW_RETURN_NOT_OK(table.NoteIdType(*type));
+    }
+    answer = table.ToJson();
+  } else {
+    std::vector<Json> ids;
+    std::vector<uint64_t> digests;
+    for (size_t s = 0; s < segments.size(); ++s) {
+      const SegmentView& segment = snapshot.segments[s];
+      const std::vector<RowHash>& hashes = *segments[s];
+      ARROW_RETURN_NOT_OK(ForEachSlice(
+          snapshot, starts, segment.first_row, segment.end_row(),
+          [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t first) -> arrow::Status {
+            const auto column = slice->GetColumnByName("id");
+            if (!column)
+              return arrow::Status::Invalid("a shard dataset's rows without an id column");
+            for (int64_t row = 0; row < slice->num_rows(); ++row) {
+              const int64_t local = first + row - segment.first_row;
+              if (segment.deleted->contains(static_cast<uint32_t>(local))) continue;
+              const RowHash& hash = hashes[static_cast<size_t>(local)];
+              if (!request.ids_of->contains(BucketOfPlace(hash.place, request.buckets))) continue;
+              ids.push_back(IdJson(*column, row));
+              digests.push_back(hash.digest);
+            }
+            return arrow::Status::OK();
+          }));
+    }
+    Json type = nullptr;
+    if (!segments.empty()) {
+      ARROW_ASSIGN_OR_RAISE(auto id_type, IdType(snapshot));
+      ARROW_ASSIGN_OR_RAISE(std::string name, IdTypeName(*id_type));
+      type = name;
+    }
+    answer = {{"version", kDigestVersionContent},
+              {"type", std::move(type)},
+              {"ids", std::move(ids)},
+              {"hashes", std::move(digests)}};
+  }
+  {
+    MutexLock lock(&mutex_);
+    hashed_rows_ += work.hashed;
+    reused_rows_ += work.reused;
+  }
+  const Stats now = stats();
+  answer["cache"] = {{"rows_hashed", work.hashed},
+                     {"rows_reused", work.reused},
+                     {"segments", now.segments},
+                     {"bytes", now.bytes}};
+  answer["seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return answer;
+}
+
+}  // namespace arbalest
