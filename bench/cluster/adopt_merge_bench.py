@@ -5,7 +5,7 @@ and one that scans after the latest adopted segment the primary still holds as i
 An etcd and two nodes (--cluster-lease-ttl 2, one shard, R=2, --segment-max-bytes of
 --segment-rows rows, merges on, compactions only when asked); --rows random float32 rows of
 --dim dimensions put through node 0 in batches of 5000; both wait until READY. A third node
-joins, pausing 15 s between its segments' adoption and its row scan (the test-only
+joins, pausing 30 s between its segments' adoption and its row scan (the test-only
 ARBALEST_TEST_CATCHUP_SCAN_DELAY_MS); the replica that is not the primary is SIGKILLed, and
 the third node adopts the primary's sealed segments. Meanwhile three quarters of the rows of the
 last two adopted segments are deleted (through the primary, so on both copies) and 20 rows are
@@ -39,7 +39,7 @@ from etcd_util import EtcdProcess  # noqa: E402
 from segment_adopt_bench import (DATASET, SHARD, caught_up, node_args, placement,  # noqa: E402
                                  ready, run_segment_rounds)
 
-SCAN_DELAY_MS = 15_000
+SCAN_DELAY_MS = 30_000
 
 
 def segments(node) -> list:
