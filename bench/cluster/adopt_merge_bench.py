@@ -36,8 +36,8 @@ from arbalest_util import ServerProcess, action, make_table, put_table  # noqa: 
 from catchup_bench import wait_members  # noqa: E402
 from cluster_search_bench import stop_all  # noqa: E402
 from etcd_util import EtcdProcess  # noqa: E402
-from segment_adopt_bench import (DATASET, SHARD, caught_up, node_args, placement,  # noqa: E402
-                                 ready, run_segment_rounds)
+from segment_adopt_bench import (DATASET, SHARD, caught_up, node_args,  # noqa: E402
+                                 run_segment_rounds, start_pair)
 
 SCAN_DELAY_MS = 30_000
 
@@ -53,16 +53,7 @@ def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
         nodes = [ServerProcess(Path(tmp) / f"node{i}", extra_args=node_args(
             etcd.url, i, dim, segment_rows, merge=True)) for i in (0, 1)]
         try:
-            for n in nodes:
-                n.start()
-            for n in nodes:
-                wait_members(n, 2)
-            put_table(nodes[0].data, DATASET, table, batch_size=5000)
-            for n in nodes:
-                while not ready(n, wait=60):
-                    pass
-            primary = int(placement(nodes[0])["primary"][1:])
-            victim = 1 - primary
+            primary, victim = start_pair(nodes, table)
             listed = segments(nodes[primary])
             prev, last = listed[-2], listed[-1]
             nodes.append(ServerProcess(

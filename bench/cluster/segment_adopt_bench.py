@@ -147,6 +147,21 @@ def run_rounds(bins: str, rounds: int, run) -> None:
             print(f"round {round_} bin {label}: {json.dumps(run(binary))}", flush=True)
 
 
+def start_pair(nodes, table) -> tuple[int, int]:
+    """Starts the two `nodes`, puts `table` through the first and waits until both are READY:
+    the primary's index in `nodes` and the other's."""
+    for n in nodes:
+        n.start()
+    for n in nodes:
+        wait_members(n, 2)
+    put_table(nodes[0].data, DATASET, table, batch_size=5000)
+    for n in nodes:
+        while not ready(n, wait=60):
+            pass
+    primary = int(placement(nodes[0])["primary"][1:])
+    return primary, 1 - primary
+
+
 def caught_up(node) -> dict:
     """The state of `node`'s first catch-up that caught up, once it reports one."""
     while True:
