@@ -40,10 +40,11 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "cluster"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from arbalest_util import ServerProcess, action, make_table, put_table, scan  # noqa: E402
-from catchup_bench import parse_rows, status, wait_members  # noqa: E402
+from catchup_bench import parse_rows, status  # noqa: E402
 from cluster_search_bench import stop_all  # noqa: E402
 from etcd_util import EtcdProcess  # noqa: E402
-from segment_adopt_bench import bins_parser, cpu_seconds, ready, run_rounds  # noqa: E402
+from segment_adopt_bench import (bins_parser, caught_up, cpu_seconds, ready,  # noqa: E402
+                                 run_rounds, start_pair)
 
 DATASET = "adopt"  # segment_adopt_bench's `ready` asks for its shard
 SHARD = f"{DATASET}.__shard0"
@@ -68,16 +69,7 @@ def one_run(binary: str, table, dim: int, segment_rows: int, changed: float,
             "--cluster-replication", "2", "--cluster-write-quorum", "1", "--segment-max-bytes",
             str(segment_rows * dim * 4)]) for i in (0, 1)]
         try:
-            for n in nodes:
-                n.start()
-            for n in nodes:
-                wait_members(n, 2)
-            put_table(nodes[0].data, DATASET, table, batch_size=5000)
-            for n in nodes:
-                while not ready(n, wait=60):
-                    pass
-            primary = int(placement(nodes[0])["primary"][1:])
-            victim = 1 - primary
+            primary, victim = start_pair(nodes, table)
             if snapshot:  # as --snapshot-interval would have done on a node up for a while
                 action(nodes[victim].data, "snapshot", {})
             nodes[victim].proc.kill()
@@ -120,13 +112,7 @@ def one_run(binary: str, table, dim: int, segment_rows: int, changed: float,
                 time.sleep(0.05)
             ready_s = time.monotonic() - started
             cpu = cpu_seconds(returning.proc.pid) - cpu_before
-            while True:  # the catch-up records its outcome just after the flip
-                done = [s for s in status(returning)["catchup"]["shards"]
-                        if s["state"] == "caught_up"]
-                if done:
-                    state = done[0]
-                    break
-                time.sleep(0.02)
+            state = caught_up(returning)  # recorded just after the flip
             moved = state["rows_copied"] + (state.get("rows_adopted") or 0)
             bytes_per_row = table.nbytes / rows
             mine, theirs = local_rows(returning), local_rows(nodes[primary])

@@ -62,6 +62,18 @@ def ready(node, wait=None) -> bool:
         return False
 
 
+def node_args(etcd_url: str, i: int, dim: int, segment_rows: int, lease_ttl_s: int = 2,
+              merge: bool = False) -> list:
+    """Node `i`'s flags: one shard, R=2, segments of `segment_rows` rows, never merged (with
+    `merge`: merged, and compacted only when asked)."""
+    return ["--log-level", "warn", "--cluster-etcd", etcd_url, "--cluster-name", "bench",
+            "--node-id", f"n{i}", "--cluster-lease-ttl", str(lease_ttl_s), "--cluster-shards",
+            "1", "--cluster-replication", "2", "--segment-max-bytes",
+            str(segment_rows * dim * 4),
+            *(["--segment-merge=true", "--compact-deleted-fraction", "0"] if merge else
+              ["--segment-merge=false"])]
+
+
 def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
     os.environ["ARBALEST_BIN"] = binary
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,11 +81,8 @@ def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
         nodes = []
 
         def start(i):
-            nodes.append(ServerProcess(Path(tmp) / f"node{i}", extra_args=[
-                "--log-level", "warn", "--cluster-etcd", etcd.url, "--cluster-name", "bench",
-                "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", "1",
-                "--cluster-replication", "2", "--segment-max-bytes",
-                str(segment_rows * dim * 4), "--segment-merge=false"]).start())
+            nodes.append(ServerProcess(Path(tmp) / f"node{i}", extra_args=node_args(
+                etcd.url, i, dim, segment_rows)).start())
 
         try:
             for i in (0, 1):
@@ -138,12 +147,42 @@ def run_rounds(bins: str, rounds: int, run) -> None:
             print(f"round {round_} bin {label}: {json.dumps(run(binary))}", flush=True)
 
 
-def main() -> None:
-    args, table = parse_rows(bins_parser(__doc__))
+def start_pair(nodes, table) -> tuple[int, int]:
+    """Starts the two `nodes`, puts `table` through the first and waits until both are READY:
+    the primary's index in `nodes` and the other's."""
+    for n in nodes:
+        n.start()
+    for n in nodes:
+        wait_members(n, 2)
+    put_table(nodes[0].data, DATASET, table, batch_size=5000)
+    for n in nodes:
+        while not ready(n, wait=60):
+            pass
+    primary = int(placement(nodes[0])["primary"][1:])
+    return primary, 1 - primary
+
+
+def caught_up(node) -> dict:
+    """The state of `node`'s first catch-up that caught up, once it reports one."""
+    while True:
+        done = [s for s in status(node)["catchup"]["shards"] if s["state"] == "caught_up"]
+        if done:
+            return done[0]
+        time.sleep(0.02)
+
+
+def run_segment_rounds(doc: str, one_run, note: str = "") -> None:
+    """Parses --bins, --rounds, --segment-rows, --rows and --dim (doc: the bench's docstring)
+    and runs `one_run(binary, table, dim, segment_rows)` for each binary and round."""
+    args, table = parse_rows(bins_parser(doc))
     print(f"{args.rows} rows x {args.dim} float32, segments of {args.segment_rows} rows, "
-          f"1 shard, R=2", flush=True)
+          f"1 shard, R=2{note}", flush=True)
     run_rounds(args.bins, args.rounds,
                lambda binary: one_run(binary, table, args.dim, args.segment_rows))
+
+
+def main() -> None:
+    run_segment_rounds(__doc__, one_run)
 
 
 if __name__ == "__main__":

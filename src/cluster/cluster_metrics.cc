@@ -88,7 +88,25 @@ ClusterMetrics::ClusterMetrics(prometheus::Registry& registry)
                                   .Register(registry)
                                   .Add({}, PauseBuckets())),
       catchup_buckets_compared_(catchup_buckets_.Add({{"result", "compared"}})),
-      catchup_buckets_differ_(catchup_buckets_.Add({{"result", "differ"}})) {}
+      catchup_buckets_differ_(catchup_buckets_.Add({{"result", "differ"}})),
+      catchup_segments_adopted_(NewCounter(registry,
+                                           "arbalest_cluster_catchup_segments_adopted_total",
+                                           "Sealed segments that catch-ups which caught up "
+                                           "adopted whole from the primary, with their graphs.")),
+      catchup_rows_adopted_(NewCounter(registry, "arbalest_cluster_catchup_rows_adopted_total",
+                                       "Rows of the segments catch-ups adopted whole.")),
+      catchup_rows_scanned_(NewCounter(registry, "arbalest_cluster_catchup_rows_scanned_total",
+                                       "Rows that catch-ups' bulk row scans read from the "
+                                       "primary (after the segments they adopted).")),
+      catchup_bytes_scanned_(NewCounter(registry, "arbalest_cluster_catchup_bytes_scanned_total",
+                                        "Arrow bytes of the rows catch-ups' bulk row scans "
+                                        "read from the primary.")),
+      catchup_snapshots_(CounterFamily(registry, "arbalest_cluster_catchup_snapshots_total",
+                                       "Snapshots of shard copies that adopted segments, asked "
+                                       "for by their catch-up, by outcome (written: durable before "
+                                       "the flip; failed: an error, or not within the wait).")),
+      catchup_snapshots_written_(catchup_snapshots_.Add({{"outcome", "written"}})),
+      catchup_snapshots_failed_(catchup_snapshots_.Add({{"outcome", "failed"}})) {}
 
 void ClusterMetrics::SetDegraded(bool degraded) { degraded_.Set(degraded ? 1 : 0); }
 void ClusterMetrics::SetMembers(int64_t members) { members_.Set(static_cast<double>(members)); }
@@ -110,6 +128,13 @@ void ClusterMetrics::CatchupCaughtUp(const CatchupCounts& counts) {
   catchup_fenced_seconds_.Observe(counts.fenced_seconds);
   catchup_buckets_compared_.Increment(static_cast<double>(counts.buckets_compared));
   catchup_buckets_differ_.Increment(static_cast<double>(counts.buckets_differ));
+  catchup_segments_adopted_.Increment(static_cast<double>(counts.segments_adopted));
+  catchup_rows_adopted_.Increment(static_cast<double>(counts.rows_adopted));
+  catchup_rows_scanned_.Increment(static_cast<double>(counts.rows_scanned));
+  catchup_bytes_scanned_.Increment(static_cast<double>(counts.bytes_scanned));
+  if (counts.snapshot_asked) {
+    (counts.snapshot_written ? catchup_snapshots_written_ : catchup_snapshots_failed_).Increment();
+  }
 }
 void ClusterMetrics::CatchupFailed() { catchups_failed_.Increment(); }
 void ClusterMetrics::FannedOut(int64_t missing_members) {

@@ -17,6 +17,12 @@
 //   arbalest_cluster_catchup_fenced_seconds    how long each paused its shard's writes
 //   arbalest_cluster_catchup_digest_buckets_total{result}  digest buckets their reconciles
 //                                              compared: compared, differ
+//   arbalest_cluster_catchup_segments_adopted_total  sealed segments their bulk passes adopted
+//   arbalest_cluster_catchup_rows_adopted_total      rows of those segments
+//   arbalest_cluster_catchup_rows_scanned_total      rows their bulk passes' row scans read
+//   arbalest_cluster_catchup_bytes_scanned_total     the Arrow bytes of those rows
+//   arbalest_cluster_catchup_snapshots_total{outcome}  snapshots of adopted copies asked for
+//                                              after the flip: written, failed (not in time)
 #pragma once
 
 #include <cstdint>
@@ -59,6 +65,13 @@ class ClusterMetrics {
     double fenced_seconds = 0;
     int64_t buckets_compared = 0;  // by both reconciles
     int64_t buckets_differ = 0;
+    int64_t segments_adopted = 0;
+    int64_t rows_adopted = 0;
+    int64_t rows_scanned = 0;
+    int64_t bytes_scanned = 0;
+    // The snapshot of the adopted copy (shard_catchup.h): asked for, and written in time.
+    bool snapshot_asked = false;
+    bool snapshot_written = false;
   };
   void CatchupCaughtUp(const CatchupCounts& counts);
   void CatchupFailed();
@@ -87,6 +100,13 @@ class ClusterMetrics {
   prometheus::Histogram& catchup_fenced_seconds_;
   prometheus::Counter& catchup_buckets_compared_;
   prometheus::Counter& catchup_buckets_differ_;
+  prometheus::Counter& catchup_segments_adopted_;
+  prometheus::Counter& catchup_rows_adopted_;
+  prometheus::Counter& catchup_rows_scanned_;
+  prometheus::Counter& catchup_bytes_scanned_;
+  prometheus::Family<prometheus::Counter>& catchup_snapshots_;
+  prometheus::Counter& catchup_snapshots_written_;
+  prometheus::Counter& catchup_snapshots_failed_;
 };
 
 }  // namespace arbalest

@@ -56,6 +56,11 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
   membership.lease_ttl_seconds = options_.lease_ttl_seconds;
   membership.etcd_timeout = options_.etcd_timeout;
   membership.etcd_tls = options_.etcd_tls;
+  // Failover at once when a member leaves, not at the repairer's next pass.
+  membership.on_member_left = [this] {
+    MutexLock lock(&mutex_);
+    if (repairer_) repairer_->Wake();
+  };
   membership.self =
       MemberInfo{options_.node_id.empty() ? DefaultNodeId(addresses.flight) : options_.node_id,
                  addresses.flight,

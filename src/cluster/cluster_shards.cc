@@ -156,6 +156,13 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
         count("reconcile_before_fences", "buckets") + count("reconcile_fenced", "buckets");
     counts.buckets_differ = count("reconcile_before_fences", "buckets_differ") +
                             count("reconcile_fenced", "buckets_differ");
+    counts.segments_adopted = state.value("segments_adopted", int64_t{0});
+    counts.rows_adopted = state.value("rows_adopted", int64_t{0});
+    counts.rows_scanned = state.value("rows_scanned", int64_t{0});
+    counts.bytes_scanned = state.value("bytes_scanned", int64_t{0});
+    const auto snapshot = state.find("snapshot");
+    counts.snapshot_asked = snapshot != state.end() && snapshot->is_object();
+    counts.snapshot_written = counts.snapshot_asked && snapshot->contains("lsn");
     metrics->CatchupCaughtUp(counts);
   };
   // Test-only: slows the bulk pass of every catch-up (tests that need one that lasts).

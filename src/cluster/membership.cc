@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/thread_name.h"
 
@@ -180,11 +181,21 @@ void Membership::RunWatcher() {
   }
 }
 
+void Membership::MemberLeft() {
+  if (options_.on_member_left) options_.on_member_left();
+}
+
 arrow::Status Membership::ReadAndWatch() {
   const std::string prefix = MembersPrefix(options_.cluster);
   ARROW_ASSIGN_OR_RAISE(auto members, etcd_.RangePrefix(prefix));
+  const std::set<std::string> before = MemberIds(table_.Members());
   table_.Reset(members.kvs, members.revision);
   metrics_->SetMembers(static_cast<int64_t>(table_.Members().size()));
+  const std::set<std::string> after = MemberIds(table_.Members());
+  if (std::any_of(before.begin(), before.end(),
+                  [&](const std::string& id) { return after.count(id) == 0; })) {
+    MemberLeft();
+  }
   return etcd_.Watch(
       prefix, members.revision + 1,
       [this](const etcd::WatchMessage& message) -> arrow::Status {
@@ -197,13 +208,17 @@ arrow::Status Membership::ReadAndWatch() {
         if (table_.Apply(message)) {
           metrics_->SetMembers(static_cast<int64_t>(table_.Members().size()));
         }
+        bool left = false;
         for (const auto& event : message.events) {
           if (event.deleted && event.kv.key == key_) {
             key_lost_ = true;
             MutexLock lock(&mutex_);
             wake_.SignalAll();
+          } else if (event.deleted) {
+            left = true;
           }
         }
+        if (left) MemberLeft();
         return arrow::Status::OK();
       },
       [this] { return stopping_.load() || restart_watch_.exchange(false); });

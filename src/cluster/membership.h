@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,6 +35,10 @@ struct MembershipOptions {
   int64_t lease_ttl_seconds = 5;
   std::chrono::milliseconds etcd_timeout{2000};  // one etcd call (connecting included)
   etcd::ClientTls etcd_tls;
+  // Called by the watcher when another member left the list (its key deleted: its lease
+  // expired or was revoked; or gone from a fresh read after the watch broke). May be empty;
+  // must not block.
+  std::function<void()> on_member_left;
 };
 
 // What cluster-status reports about etcd.
@@ -83,6 +88,8 @@ class Membership {
   void RunWatcher();
   // Reads the members, then watches until the stream breaks or Leave.
   arrow::Status ReadAndWatch();
+  // Calls options_.on_member_left, when set.
+  void MemberLeft();
   // Records the outcome of an etcd call by the lease keeper (`lease`) or the watcher.
   void Report(bool lease, const arrow::Status& status);
   // Waits `interval` or until Leave (or, with `wake_on_key_lost`, until the watch sees this

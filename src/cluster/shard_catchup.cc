@@ -72,6 +72,28 @@ arrow::Result<FenceRequest> ParseFenceRequest(std::string_view body) {
   return request;
 }
 
+// Asks for a snapshot of shard copy `name`, whose bulk pass adopted segments: they become
+// segment files named by a manifest now rather than at the next snapshot round, so that a
+// restart maps their graphs instead of indexing their rows again (the rows copied after them
+// are in the log). Null when none was asked for (logged).
+LocalPuts::SnapshotWait AskSnapshot(const LocalPuts& local, const std::string& name) {
+  if (!local.snapshot) return nullptr;
+  auto asked = local.snapshot(name);
+  if (asked.ok()) return std::move(*asked);
+  spdlog::warn("{}: no snapshot of the adopted segments asked for (the next round writes them): {}",
+               name, asked.status().message());
+  return nullptr;
+}
+
+// The snapshot AskSnapshot asked for, within `wait`: its report, or {"error"}.
+Json AwaitSnapshot(const LocalPuts::SnapshotWait& snapshotted, const std::string& name,
+                   std::chrono::milliseconds wait) {
+  auto report = snapshotted(wait);
+  if (report.ok()) return std::move(*report);
+  spdlog::warn("{}: the snapshot of the adopted segments: {}", name, report.status().message());
+  return Json{{"error", report.status().message()}};
+}
+
 Json FenceBody(const std::string& dataset, int32_t shard, int64_t epoch, const std::string& node,
                const std::string& op, uint64_t token, std::chrono::milliseconds hold) {
   return {{"dataset", dataset},     {"shard", shard}, {"epoch", epoch},
@@ -316,7 +338,8 @@ Json ShardCatchup::Copied::ToJson() const {
           {"bytes_scanned", scan.bytes},
           {"scan", scan.ToJson()},
           {"reconcile_before_fences", before.ToJson()},
-          {"reconcile_fenced", fenced.ToJson()}};
+          {"reconcile_fenced", fenced.ToJson()},
+          {"snapshot", snapshot}};
 }
 
 arrow::Result<std::vector<SegmentRef>> ShardCatchup::ShardSegmentsOf(
@@ -400,6 +423,11 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted, &copied.scan));
   }
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  // Adopted segments made durable as segment files at once, while the reconcile before the
+  // fences runs; waited for before the fences close (not while the writes pause), so that the
+  // map names this node a full replica only once a restart would map their graphs.
+  const LocalPuts::SnapshotWait snapshotted =
+      copied.adopted.segments > 0 ? AskSnapshot(*local, name) : nullptr;
   // The differences the bulk pass left (rows it stored twice, writes that reached one node
   // only), repaired while the writes go on, so that the fenced pass mostly finds none. A
   // failure here leaves them to the fenced pass.
@@ -409,6 +437,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     spdlog::warn("{}: the reconcile before the fences failed (the fenced one repairs all): {}",
                  Label(map.dataset, shard), before.status().message());
   }
+  if (snapshotted) copied.snapshot = AwaitSnapshot(snapshotted, name, env_.snapshot_wait);
   Json state = copied.ToJson();
   state.update(
       {{"state", "reconciling"}, {"source", placement.primary}, {"epoch", placement.epoch}});

@@ -9,7 +9,11 @@
 //     closes its own, the two copies are compared (by digests per bucket of ids, then id by id
 //     within the buckets that differ, shard_digest.h) and the ids that differ are replaced by
 //     the primary's rows. The same comparison runs once before the fences, right after the
-//     bulk pass, so that the fenced one mostly finds nothing to repair. Then this node turns itself
+//     bulk pass, so that the fenced one mostly finds nothing to repair. A bulk pass that
+//     adopted sealed segments whole asks for a snapshot of the copy at once (LocalPuts::snapshot)
+//     and waits for it before the fences close: once the map names this node a full replica, a
+//     restart maps the adopted graphs from segment files rather than indexing their rows again
+//     from the log. Then this node turns itself
 //     into a full replica by an etcd transaction (compare on the map's revision, only if the
 //     shard's epoch and primary are still those it copied from), and both fences open again. The
 //     writes pause for the reconcile pass only: two bucket tables, the ids of the buckets that
@@ -85,6 +89,10 @@ struct CatchupEnv {
   std::chrono::milliseconds bulk_batch_delay{0};    // ShardCopyEnv::bulk_batch_delay
   std::chrono::milliseconds scan_delay{0};          // ShardCopyEnv::scan_delay
   std::chrono::milliseconds interval{1000};
+  // How long a catch-up that adopted segments waits, before it closes the fences, for the
+  // snapshot of the copy it asked for after its bulk pass (LocalPuts::snapshot); past it, the
+  // catch-up goes on and so does the snapshot.
+  std::chrono::milliseconds snapshot_wait{60000};
   // How long a copy stays after the map stopped naming this node its replica: searches that
   // read the map before it changed may still ask it meanwhile.
   std::chrono::milliseconds drop_grace{6000};
@@ -143,6 +151,9 @@ class ShardCatchup {
     int64_t rows_purged = 0;       // a kept copy purged: its rows removed
     double bulk_seconds = 0;
     double fenced_seconds = 0;  // the shard's writes paused on the primary
+    // The snapshot of the copy asked for once segments were adopted: its report, {"error"}, or
+    // null when none was asked for.
+    Json snapshot;
 
     Json ToJson() const;
   };

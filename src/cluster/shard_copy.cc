@@ -439,11 +439,11 @@ arrow::Result<bool> DeletedOnAdoption(const arrow::Array& ids, int64_t row, cons
 // were deleted here are marked deleted, and the segment appended whole. The primary's rows are
 // matched to this node's in one pass, in the primary's row order (the adopted segments', then
 // the row scan's): a held row matched to a row of the segment leaves `held`, and every row of
-// the segment live on the primary (kept or matched) counts in `seen`, what a row scan of the
-// whole shard would meet again (CopyBulk's fallback).
+// the segment live on the primary (kept or matched) counts in the segment's entry appended to
+// `seen`, what a row scan that starts before the segment meets again (OpenBulkScan's fallback).
 arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received, const SegmentRef& ref,
-                       ShardDeletes::Clock::time_point since, IdCounts* held, IdCounts* seen,
-                       Adopted* adopted) {
+                       ShardDeletes::Clock::time_point since, IdCounts* held,
+                       std::vector<IdCounts>* seen, Adopted* adopted) {
   WriterLock gate(env.fence->gate());
   for (const std::string& key : DeletedSince(env, since)) (*held)[key] = kNeverCopied;
   SegmentMutation segment{std::move(received.batches), std::move(received.graph),
@@ -462,7 +462,8 @@ arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received, const 
   }
   ARROW_ASSIGN_OR_RAISE(const int64_t rows, env.local.adopt(env.name, segment));
   for (const auto& [key, count] : matched) (*held)[key] -= count;
-  for (const auto& [key, count] : seen_here) (*seen)[key] += count;
+  seen->push_back(std::move(seen_here));
+  adopted->refs.push_back(ref);
   ++adopted->segments;
   adopted->rows += rows;
   adopted->rows_deleted += static_cast<int64_t>(segment.deleted.cardinality());
@@ -473,7 +474,7 @@ arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received, const 
 // Adopts the primary's sealed, linked segments in order; stops at the first failure (its
 // reason in adopted->fallback), leaving the rest to the row scan.
 void AdoptSegments(const ShardCopyEnv& env, ShardDeletes::Clock::time_point since, IdCounts* held,
-                   IdCounts* seen, Adopted* adopted) {
+                   std::vector<IdCounts>* seen, Adopted* adopted) {
   if (!env.source_segments || !env.source_segment || !env.local.adopt) {
     adopted->fallback = "this node adopts no segments";
     return;
@@ -499,22 +500,53 @@ void AdoptSegments(const ShardCopyEnv& env, ShardDeletes::Clock::time_point sinc
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
-// The row scan of the bulk pass: after the last segment adopted when the primary still holds
-// it (its rows before are those adopted), else the whole shard, `held` then counting again
-// the adopted rows that it meets (`seen`).
-arrow::Result<ScanPart> OpenBulkScan(const ShardCopyEnv& env, const Adopted& adopted,
-                                     const IdCounts& seen, IdCounts* held, BulkScan* scan) {
-  if (adopted.last) {
-    auto tail = env.source(ScanTicket(env.name, {{"after_segment", SegmentRefJson(*adopted.last)}}),
-                           env.timeout);
-    if (tail.ok()) {
-      scan->from_row = adopted.last->end_row();
-      return tail;
-    }
-    scan->fallback = tail.status().message();
-    for (const auto& [key, count] : seen) (*held)[key] += count;
+arrow::Result<ScanPart> ScanAfter(const ShardCopyEnv& env, const SegmentRef& segment) {
+  return env.source(ScanTicket(env.name, {{"after_segment", SegmentRefJson(segment)}}),
+                    env.timeout);
+}
+
+// Of the adopted segments before the last, the latest that the primary still lists as it was
+// (a merge replaced only the ones after it), and the scan after it; nullopt when none is
+// (a compaction renumbered them, the primary restarted, or it lists none).
+std::optional<std::pair<size_t, ScanPart>> ScanAfterEarlier(const ShardCopyEnv& env,
+                                                            const Adopted& adopted) {
+  if (!env.source_segments || adopted.refs.size() < 2) return std::nullopt;
+  auto listed = env.source_segments(env.timeout);
+  if (!listed.ok()) return std::nullopt;
+  for (size_t s = adopted.refs.size() - 1; s-- > 0;) {
+    if (std::find(listed->begin(), listed->end(), adopted.refs[s]) == listed->end()) continue;
+    auto after = ScanAfter(env, adopted.refs[s]);
+    if (!after.ok()) return std::nullopt;
+    return std::make_pair(s, std::move(*after));
   }
-  return env.source(ScanTicket(env.name), env.timeout);
+  return std::nullopt;
+}
+
+// The row scan of the bulk pass: after the last segment adopted when the primary still holds
+// it (its rows before are those adopted); else after the latest adopted segment it still holds
+// as it was (a merge replaced the last ones), else the whole shard, `held` then counting again
+// the rows of the adopted segments after its start that it meets (`seen`, one entry per
+// adopted segment).
+arrow::Result<ScanPart> OpenBulkScan(const ShardCopyEnv& env, const Adopted& adopted,
+                                     const std::vector<IdCounts>& seen, IdCounts* held,
+                                     BulkScan* scan) {
+  if (!adopted.last) return env.source(ScanTicket(env.name), env.timeout);
+  auto tail = ScanAfter(env, *adopted.last);
+  if (tail.ok()) {
+    scan->from_row = adopted.last->end_row();
+    return tail;
+  }
+  scan->fallback = tail.status().message();
+  auto earlier = ScanAfterEarlier(env, adopted);
+  const size_t met_from = earlier ? earlier->first + 1 : 0;  // the adopted segments it meets
+  for (size_t s = met_from; s < seen.size(); ++s) {
+    for (const auto& [key, count] : seen[s]) (*held)[key] += count;
+  }
+  if (!earlier) return env.source(ScanTicket(env.name), env.timeout);
+  scan->from_row = adopted.refs[earlier->first].end_row();
+  scan->fallback += "; scanned after adopted segment " + std::to_string(earlier->first + 1) +
+                    " of " + std::to_string(adopted.refs.size()) + " instead";
+  return std::move(earlier->second);
 }
 
 }  // namespace
@@ -549,7 +581,7 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted, BulkS
   Adopted& done = adopted ? *adopted : adopted_here;
   BulkScan scanned_here;
   BulkScan& scan = scanned ? *scanned : scanned_here;
-  IdCounts seen;
+  std::vector<IdCounts> seen;  // per adopted segment
   AdoptSegments(env, pinned.since(), &held, &seen, &done);
   if (env.scan_delay.count() > 0) std::this_thread::sleep_for(env.scan_delay);
   const auto started = std::chrono::steady_clock::now();

@@ -35,12 +35,13 @@
 // adopted rows travel once. The primary's rows are matched to the rows this node held in one
 // pass in the primary's order (adopted segments, then the scan), each held row to one row of
 // the primary's. When the primary refuses the ticket (a compaction or a merge replaced that
-// segment since, a restart, a build before `after_segment`), the row scan reads the whole
-// shard again and the adopted rows count as held, so that none is stored twice (BulkScan
-// says which). A primary of a build before segment shipping (the action unknown, or refused
-// to the cluster token), or any failure to fetch or adopt a segment, leaves the remaining rows
-// to the row scan, as before.
-// A returning node's kept copy (PlanKeptCopy) skips the bulk pass: both reconcile passes compare
+// segment since, a restart, a build before `after_segment`), the row scan starts after the
+// latest adopted segment that the primary still lists as it was (a merge replaced only the
+// later ones: merges keep the rows' numbering), else reads the whole shard again; the adopted
+// rows after its start count as held, so that none is stored twice (BulkScan says which). A primary
+// of a build before segment shipping (the action unknown, or refused to the cluster token), or any
+// failure to fetch or adopt a segment, leaves the remaining rows to the row scan, as before. A
+// returning node's kept copy (PlanKeptCopy) skips the bulk pass: both reconcile passes compare
 // content digests (env.content), so a row deleted and put again with another vector while it
 // was away is replaced, and only the rows that differ are copied.
 // Cost under the fences: two bucket tables (a scan of the id column on each node, 16 bytes per
@@ -56,6 +57,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cluster/scan_chain.h"
 #include "cluster/shard_deletes.h"
@@ -115,6 +117,7 @@ struct Adopted {
   double seconds = 0;        // fetching and adopting them
   std::string fallback;      // why it stopped before the primary's last segment; empty: it did not
   std::optional<SegmentRef> last;  // the last segment adopted; none: none was
+  std::vector<SegmentRef> refs;    // every segment adopted, in order
 
   Json ToJson() const;
 };
@@ -125,8 +128,10 @@ struct BulkScan {
   int64_t rows = 0;      // rows received
   int64_t bytes = 0;     // their Arrow buffers' bytes
   double seconds = 0;
-  // Why it read the whole shard although segments were adopted (the primary's refusal of
-  // `after_segment`); empty: it did not.
+  // Why it did not start after the last segment adopted (the primary's refusal of
+  // `after_segment`: then it started after the latest adopted segment the primary still
+  // holds as it was, a merge having replaced the later ones, or read the whole shard);
+  // empty: it did start there.
   std::string fallback;
 
   Json ToJson() const;

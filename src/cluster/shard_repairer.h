@@ -5,7 +5,8 @@
 // degraded (its member list may be stale) or knows no members. When no member is missing, it
 // moves shards towards members that hold fewer (BalanceShardMap: a member that joined takes
 // shards), one step per map and pass; a leaving replica goes only once this node has seen it
-// marked for twice the age of a cached map.
+// marked for twice the age of a cached map. A member leaving wakes it (Wake), so that failover
+// starts as soon as the watch sees the member's key go, not at the end of the interval.
 #pragma once
 
 #include <chrono>
@@ -30,6 +31,8 @@ class ShardRepairer {
 
   // One pass over every map; the number of maps changed.
   arrow::Result<int> RepairOnce();
+  // Runs a pass now (or right after the one under way) instead of at the end of the interval.
+  void Wake() { thread_.Wake(); }
 
  private:
   ShardMaps& maps_;

@@ -342,15 +342,7 @@ arrow::Result<Json> Snapshot(VectorStore& store, std::string_view type, std::str
   ARROW_ASSIGN_OR_RAISE(auto done, snapshotter->Enqueue(request.dataset));
   ARROW_ASSIGN_OR_RAISE(auto reports, AwaitSnapshot(done, request.timeout_seconds, call_cancelled));
   Json written = Json::array();
-  for (const auto& report : reports) {
-    written.push_back({{"dataset", report.dataset},
-                       {"lsn", report.lsn},
-                       {"rows", report.rows},
-                       {"deleted_rows", report.deleted_rows},
-                       {"indexed_rows", report.indexed_rows},
-                       {"bytes", report.bytes},
-                       {"seconds", report.seconds}});
-  }
+  for (const auto& report : reports) written.push_back(SnapshotReportJson(report));
   return Json{{"snapshot", std::move(written)}};
 }
 
@@ -524,6 +516,16 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
   for (const auto& action : SupportedActions()) known += (known.empty() ? "" : ", ") + action.type;
   return arrow::Status::NotImplemented("unknown action '", type, "' (this server knows: ", known,
                                        ")");
+}
+
+Json SnapshotReportJson(const SnapshotReport& report) {
+  return {{"dataset", report.dataset},
+          {"lsn", report.lsn},
+          {"rows", report.rows},
+          {"deleted_rows", report.deleted_rows},
+          {"indexed_rows", report.indexed_rows},
+          {"bytes", report.bytes},
+          {"seconds", report.seconds}};
 }
 
 }  // namespace arbalest

@@ -33,4 +33,8 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Buffer>>> RunAction(
     const CallCancelled& call_cancelled = nullptr, ClusterHooks* cluster = nullptr,
     const std::string& caller_token = {});
 
+// {"dataset", "lsn", "rows", "deleted_rows", "indexed_rows", "bytes", "seconds"}: one dataset's
+// entry of the `snapshot` action's result.
+Json SnapshotReportJson(const SnapshotReport& report);
+
 }  // namespace arbalest

@@ -8,6 +8,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -141,6 +142,15 @@ struct LocalPuts {
   // How much of a local dataset's index its snapshot restored. Null: not known (a returning
   // node then keeps every copy it holds).
   std::function<arrow::Result<RestoredIndex>(const std::string& dataset)> restored_index;
+  // Waits at most the given time for a snapshot `snapshot` asked for: its report as the
+  // `snapshot` action gives it ({"dataset", "lsn", "rows", "indexed_rows", ...}), IOError when
+  // it is not written in time (it goes on), or the snapshot's error.
+  using SnapshotWait = std::function<arrow::Result<Json>(std::chrono::milliseconds)>;
+  // Asks this node's snapshot thread to snapshot a local dataset after the snapshot in
+  // progress (Snapshotter::Enqueue), without waiting: the copy's adopted segments written as
+  // segment files and named by a manifest at once, rather than at the next snapshot round.
+  // NotImplemented when snapshots are off. Null: this node snapshots none.
+  std::function<arrow::Result<SnapshotWait>(const std::string& dataset)> snapshot;
 };
 
 // What this node's Flight service answers, run in-process: a cluster node asks its own shards

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "common/json_util.h"
@@ -74,6 +75,21 @@ LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
       [&store](const std::string& dataset) -> arrow::Result<RestoredIndex> {
         ARROW_ASSIGN_OR_RAISE(auto found, store.Get(dataset));
         return RestoredIndex{found->num_rows(), found->saved_snapshot().indexed_rows};
+      },
+      [&store](const std::string& dataset) -> arrow::Result<LocalPuts::SnapshotWait> {
+        Snapshotter* snapshotter = store.snapshotter();
+        if (!snapshotter) return arrow::Status::NotImplemented("snapshots are off on this node");
+        ARROW_ASSIGN_OR_RAISE(auto done, snapshotter->Enqueue(dataset));
+        return [done = done.share()](std::chrono::milliseconds wait) -> arrow::Result<Json> {
+          if (done.wait_for(wait) != std::future_status::ready) {
+            return arrow::Status::IOError("the snapshot was not written within ", wait.count(),
+                                          " ms; it goes on in the background");
+          }
+          const Snapshotter::Reports& reports = done.get();
+          ARROW_RETURN_NOT_OK(reports.status());
+          if (reports->empty()) return arrow::Status::IOError("the snapshot wrote nothing");
+          return SnapshotReportJson(reports->front());
+        };
       }};
 }
 

@@ -188,6 +188,12 @@ arrow::Result<int64_t> MetadataNumber(const arrow::Schema& schema, const char* k
   return number;
 }
 
+// Whether a sealed segment may ship whole: it has rows and its graph links every one of them.
+bool FullyLinked(const SegmentView& segment) {
+  return segment.rows > 0 && segment.indexed_rows >= segment.rows &&
+         static_cast<int64_t>(segment.graph->size()) == segment.rows;
+}
+
 }  // namespace
 
 std::shared_ptr<arrow::Schema> SegmentChunkSchema() {
@@ -199,10 +205,7 @@ std::vector<SegmentRef> AdoptableSegments(const DatasetSnapshot& view) {
   std::vector<SegmentRef> segments;
   for (size_t s = 0; s + 1 < view.segments.size(); ++s) {
     const SegmentView& segment = view.segments[s];
-    if (segment.rows == 0 || segment.indexed_rows < segment.rows ||
-        static_cast<int64_t>(segment.graph->size()) != segment.rows) {
-      break;
-    }
+    if (!FullyLinked(segment)) break;
     segments.push_back(SegmentRef::Of(segment));
   }
   return segments;
@@ -212,8 +215,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> SegmentChunks(const Dat
                                                                        const SegmentRef& want) {
   DatasetSnapshot view = dataset.Snapshot();
   if (const SegmentView* named = SealedSegmentNamed(view.segments, want);
-      named != nullptr && named->indexed_rows >= named->rows &&
-      static_cast<int64_t>(named->graph->size()) == named->rows) {
+      named != nullptr && FullyLinked(*named)) {
     const SegmentView segment = *named;
     ARROW_ASSIGN_OR_RAISE(auto file, MemoryFile::Make());
     ARROW_RETURN_NOT_OK(HnswFile::Write(*segment.graph, file->path(), VectorsPlacement::kInFile));

@@ -207,6 +207,13 @@ def check_catchup_metrics(c, nodes, caught_up):
         assert metric("arbalest_cluster_catchup_fenced_seconds_count") == caught_up[n]
         assert metric("arbalest_cluster_catchup_fenced_seconds_sum") == \
             pytest.approx(sum(s["fenced_seconds"] for s in done), abs=1e-6)
+        # The bulk passes' row scans and segment adoptions, as cluster-status gives them.
+        for metric_name, key in (("arbalest_cluster_catchup_rows_scanned_total", "rows_scanned"),
+                                 ("arbalest_cluster_catchup_bytes_scanned_total", "bytes_scanned"),
+                                 ("arbalest_cluster_catchup_rows_adopted_total", "rows_adopted"),
+                                 ("arbalest_cluster_catchup_segments_adopted_total",
+                                  "segments_adopted")):
+            assert value(samples, metric_name) == sum(s[key] for s in done), (n, metric_name)
         for result, key in (("compared", "buckets"), ("differ", "buckets_differ")):
             expected = sum(s["reconcile_before_fences"][key] + s["reconcile_fenced"][key]
                            for s in done)
@@ -214,6 +221,8 @@ def check_catchup_metrics(c, nodes, caught_up):
                 expected, (n, result)
         assert value(samples, "arbalest_cluster_catchups_total", outcome="failed") is not None
     assert copied > 0
+    assert sum(value(scrape(c.nodes[n]), "arbalest_cluster_catchup_rows_scanned_total")
+               for n in nodes) > 0
 
 
 def test_syncing_replicas_catch_up_and_serve_once_the_source_dies(tmp_path):
