@@ -301,7 +301,9 @@ class HnswIndex final {
   // [begin, end), collecting the back-links they ask for.
   void LinkSubBatchRows(SubBatch& batch, size_t begin, size_t end,
                         std::vector<BackLink>* back_links);
-  // Links a row (its vector in query form) into the graph; never to itself.
+  // Links a row (its vector in query form) into the graph; never to itself. Searches every
+  // level first, then writes the row's lists and back-links bottom-up, so that a concurrent
+  // insert reaching the row at a level finds its lists below written.
   void Insert(SearchContext& ctx, RowId row, int level, const float* query);
   // Rows the quantizer trains on (and waits for).
   uint32_t TrainingRows() const;

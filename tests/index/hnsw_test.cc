@@ -465,12 +465,11 @@ TEST(HnswTest, Int8RangeWidensUnderConcurrentAddsAndSearches) {
     }
     return found;
   };
-  // Inserts from several threads make a different graph each run: 94.1% to 98.1% of the rows
-  // found in 15 runs of one build, but about one build in 40 found only 85% (not understood
-  // yet: the note on issue 13 says so); clamped onto the first range, 83% to 87%. The better of
-  // two builds must find 91%.
-  const size_t found = std::max(build_and_count_found(), build_and_count_found());
-  EXPECT_GE(found, rows * 91 / 100);
+  // Inserts from several threads make a different graph each run: 93.7% to 97.7% of the rows
+  // found over 40 builds (float16 copies: 95.2% to 98.1%); clamped onto the first range, 83% to
+  // 87%. Before inserts wrote their lists bottom-up (HnswIndex::Insert), about one build in 40
+  // (int8 or float16) left ~10% of its rows unreachable: 85% found (float16: 89.7%).
+  EXPECT_GE(build_and_count_found(), rows * 91 / 100);
 }
 
 TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {
