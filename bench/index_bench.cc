@@ -21,6 +21,8 @@
 // at a time) instead of one. --drift F scales row i by 1 + (F - 1) i / (rows - 1) and query q
 // alike along the queries (data whose range grows with its ids, as arriving data may; the
 // ground truth is then brute force): int8 build codes must widen their range as rows arrive.
+// --int8-fallback sets HnswParams::int8_fallback_fraction (1: int8 codes however many rows they
+// merge); arb-int8build prints its last separation check.
 // --element stores our rows as float16, bfloat16, int8 or uint8: the data is first rounded to
 // that type's values (integers: scaled by --int-scale, uint8 shifted by 128), and every engine
 // gets the same rounded values (hnswlib and FAISS as float32).
@@ -29,7 +31,7 @@
 //               [--pq-m BYTES] [--base BASE.fbin --query-file QUERIES.fbin]
 //               [--data DIR] [--metric l2|cosine|dot]
 //               [--element float32|float16|bfloat16|int8|uint8] [--int-scale S]
-//               [--slice-rows N] [--drift F]
+//               [--slice-rows N] [--drift F] [--int8-fallback FRACTION]
 //               [--engines
 //               arbalest,arb-f32build,arb-int8build,arb-rowwise,arb-4k,arb-sq8,arb-pq,hnswlib,faiss]
 #include <faiss/IndexHNSW.h>
@@ -85,6 +87,7 @@ struct Config {
   std::string engines;
   size_t slice_rows = 0;  // 0: one AddBatch
   float drift = 1.0f;     // the last row's scale (the first row's is 1)
+  double int8_fallback = HnswParams{}.int8_fallback_fraction;  // --int8-fallback
 };
 
 // The first `max_rows` rows of an .fbin file; exits naming the file when it cannot be read.
@@ -275,6 +278,7 @@ class ArbalestEngine final : public Engine {
                                 .pq_m = config.pq_m,
                                 .float16_build = float16_build,
                                 .int8_build = int8_build,
+                                .int8_fallback_fraction = config.int8_fallback,
                                 .batch_link = batch_link})
                    .ValueOrDie()),
         name_(std::move(name)),
@@ -293,6 +297,17 @@ class ArbalestEngine final : public Engine {
       const size_t n = std::min(slice, data.rows() - row);
       const std::span<const float> rows(data.values.data() + row * dim, n * dim);
       if (!index_->AddBatch(rows, threads).ok()) std::abort();
+    }
+    const Int8BuildCodes::Separation separation = index_->int8_separation();
+    if (separation.rows > 0) {
+      std::printf(
+          "%s: int8 codes checked over %llu rows: %llu distinct int8 codes, %llu distinct float16 "
+          "copies (merged fraction %.4f)%s\n",
+          name_.c_str(), static_cast<unsigned long long>(separation.rows),
+          static_cast<unsigned long long>(separation.int8_distinct),
+          static_cast<unsigned long long>(separation.float16_distinct),
+          separation.merged_fraction(),
+          index_->int8_fell_back() ? ": fell back to float16 copies" : "");
     }
     if (index_->int8_build_recodes() > 0) {
       std::printf("%s: the int8 range widened %llu times\n", name_.c_str(),
@@ -484,6 +499,8 @@ Config ParseArgs(int argc, char** argv) {
       c.slice_rows = value;
     else if (flag == "--drift")
       c.drift = std::strtof(argv[i + 1], nullptr);
+    else if (flag == "--int8-fallback")
+      c.int8_fallback = std::strtod(argv[i + 1], nullptr);
     else if (flag == "--data")
       c.data_dir = argv[i + 1];
     else if (flag == "--metric") {

@@ -12,9 +12,9 @@ graph). Prints a table and the command. Not run in CI.
         [--server-arg=--segment-max-bytes=32MiB ...] [--build-precision int8]
 
 Also reports the index memory the dataset is charged (stats index_bytes) and its segments: with
-sealing on (--segment-max-bytes), sealed segments whose rows are all linked free their float16
-build copies. --build-precision sets the dataset's longbow.index.build_precision (what inserts
-compare: float16 copies by default, int8 codes, or the float32 rows).
+sealing on (--segment-max-bytes), sealed segments whose rows are all linked free their build
+copies. --build-precision sets the dataset's longbow.index.build_precision (what inserts
+compare: int8 codes by default, float16 copies, or the float32 rows).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main() -> None:
                         help="measure only the default (not --keep-vector-copies)")
     parser.add_argument("--build-precision", choices=["float16", "int8", "float32"],
                         help="the dataset's longbow.index.build_precision (default: the "
-                        "server's, float16)")
+                        "server's, int8)")
     args = parser.parse_args()
     os.environ["ARBALEST_BIN"] = args.binary
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])

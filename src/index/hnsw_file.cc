@@ -23,7 +23,9 @@ constexpr char kMagic[8] = {'A', 'R', 'B', 'H', 'N', 'S', 'W', '\0'};
 // version that holds it, so indexes without PQ stay readable by version-1 readers, and those
 // refuse a PQ index or a graph without its vectors by its version instead of misreading it.
 // Version 4 adds the int8 build range (the end of the quantizer section) and says where the
-// vectors are in `flags`, not by its version.
+// vectors are in `flags`, not by its version. A version-4 file may also say that an index asked
+// for int8 build codes (float32_build 2) gave them up for float16 copies (kInt8FallbackFlag:
+// HnswIndex's int8 fallback); builds before that flag refuse such a file by its unknown flag.
 constexpr uint32_t kVersion = 4;
 constexpr uint32_t kFirstPqVersion = 2;
 constexpr uint32_t kFirstExternalVectorsVersion = 3;
@@ -31,6 +33,7 @@ constexpr uint32_t kFirstInt8RangeVersion = 4;
 // FileHeader::flags (version 4; 0 before).
 constexpr uint8_t kExternalVectorsFlag = 1;  // the vectors section is empty: a file of their own
 constexpr uint8_t kInt8RangeFlag = 2;        // the quantizer section ends with the int8 range
+constexpr uint8_t kInt8FallbackFlag = 4;     // int8 asked, float16 copies used (no range)
 constexpr uint64_t kSectionAlign = 4096;
 // The flag bit that builds with index-level deletes set on deleted rows (the store's tombstones
 // are the one delete mechanism now: a row of the graph is never deleted by the graph).
@@ -182,13 +185,15 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
   FileHeader header = {};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   const bool pq = params.quantization == Quantization::kPq;
-  header.version = !int8_range.empty() ? kFirstInt8RangeVersion
-                   : external          ? kFirstExternalVectorsVersion
-                   : pq                ? kFirstPqVersion
-                                       : 1;
+  const bool fell_back = index.int8_fell_back();
+  header.version = !int8_range.empty() || fell_back ? kFirstInt8RangeVersion
+                   : external                       ? kFirstExternalVectorsVersion
+                   : pq                             ? kFirstPqVersion
+                                                    : 1;
   if (header.version >= kFirstInt8RangeVersion) {
     header.flags = static_cast<uint8_t>((external ? kExternalVectorsFlag : 0) |
-                                        (int8_range.empty() ? 0 : kInt8RangeFlag));
+                                        (int8_range.empty() ? 0 : kInt8RangeFlag) |
+                                        (fell_back ? kInt8FallbackFlag : 0));
   }
   header.dim = static_cast<uint32_t>(store.space().dim());
   header.metric = static_cast<uint8_t>(store.space().metric());
@@ -293,8 +298,18 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
   const bool external = flagged ? (header.flags & kExternalVectorsFlag) != 0
                                 : header.version == kFirstExternalVectorsVersion;
   if ((!flagged && header.flags != 0) ||
-      (header.flags & ~(kExternalVectorsFlag | kInt8RangeFlag)) != 0) {
+      (header.flags & ~(kExternalVectorsFlag | kInt8RangeFlag | kInt8FallbackFlag)) != 0) {
     return Corrupt(path, "inconsistent (unknown flags " + std::to_string(header.flags) + ")");
+  }
+  const bool fell_back = (header.flags & kInt8FallbackFlag) != 0;
+  if (fell_back && (index->int8_codes_ == nullptr || (header.flags & kInt8RangeFlag) != 0)) {
+    return Corrupt(path,
+                   "inconsistent (an int8 fallback flag without int8 build codes asked for "
+                   "float32 rows, or with an int8 range)");
+  }
+  if (fell_back) {
+    WriterLock falling_back(&index->recode_mutex_);
+    index->FallBackToFloat16();
   }
   // The quantizer section: the quantizer's state, then the int8 build range when flagged.
   uint64_t quantizer_bytes = sections[kQuantizer].bytes;

@@ -3,7 +3,9 @@
 // so that readers of version 1 refuse it; 3 when its vectors section is empty because the
 // vectors are kept in a file of their own, a snapshot's append-only vectors file, which Read
 // then maps from ExternalVectors; 4 when it carries the range of its int8 build codes, its
-// header's flags byte then saying where the vectors are and that the range is there):
+// header's flags byte then saying where the vectors are and that the range is there, or, for
+// an index that asked for int8 codes and gave them up (HnswIndex's int8 fallback), that it
+// uses float16 copies):
 //
 //   header (FileHeader below), its own XXH3 checksum last
 //   sections, each starting on a 4 KiB boundary and checksummed in the header:

@@ -19,6 +19,17 @@
 //    are linked, so no insert ever compares codes of two ranges or a half re-coded row.
 //    Searches never read build copies: they run during a re-code, and their results do not
 //    depend on it.
+//  - int8 fallback: when int8 codes cannot separate the rows (more than
+//    HnswParams::int8_fallback_fraction of the rows checked share their int8 code with a row
+//    whose float16 copy differs: rows of few dimensions, or on a line), the index gives its
+//    int8 codes up for float16 copies, for the rest of its life. The check runs under
+//    recode_mutex_ held exclusively, over every stored row and the rows about to be inserted,
+//    whenever the range is learnt or widened with at least kMinSeparationRows rows in all, and
+//    when the row count reaches twice that of the last check (amortised: each row is checked
+//    about twice). A switch re-makes every copy before any insert links again; rows linked
+//    earlier keep their links (made when the codes still separated them, by the check before).
+//    The choice is saved (hnsw_file.h: the int8 build asked for, float16 used) and a compaction
+//    or merge keeps its source's.
 #pragma once
 
 #include <atomic>
@@ -75,8 +86,14 @@ struct HnswParams {
   // float32 rows only: inserts compare 1-byte-per-dimension int8 codes of the rows instead
   // (index/int8_build_codes.h: one scale learnt from the first rows indexed, widened (and every
   // code re-made) when a row falls outside it; a quarter of the rows' bytes, half of the
-  // float16 copies'), whatever float16_build says.
+  // float16 copies'), whatever float16_build says. Off here (the index's own default); a
+  // dataset turns it on unless its metadata says otherwise (store/dataset_index.h, IndexConfig).
   bool int8_build = false;
+  // int8_build: the codes are given up for float16 copies when, on a check (see the HnswIndex
+  // contract), more than this fraction of the rows share their int8 code with a row whose
+  // float16 copy differs (docs/index.md: measured on clustered rows of 2 to 16 dimensions and
+  // on the WordNet embeddings). 1: never.
+  double int8_fallback_fraction = 0.01;
   // AddBatch links its rows in sub-batches (HnswIndex::LinkBatch): the graph then depends on
   // the rows alone. false: the rows link one by one from concurrent threads, as Add does.
   bool batch_link = true;
@@ -137,7 +154,15 @@ class HnswIndex final {
   bool quantized() const { return codes_ready_.load(std::memory_order_acquire); }
   // The element type inserts compare rows in: for float32 rows int8 with int8_build, float16
   // with float16_build (the copies), else the rows' own type.
-  simd::ElementType build_element_type() const { return link_space_.type(); }
+  // int8_build: float16 once the int8 codes were given up (the fallback above).
+  simd::ElementType build_element_type() const {
+    return build_type_.load(std::memory_order_acquire);
+  }
+  // int8_build only: whether the codes were given up for float16 copies, and the last check.
+  bool int8_fell_back() const { return int8_fell_back_.load(std::memory_order_acquire); }
+  Int8BuildCodes::Separation int8_separation() const;
+  // Rows an int8 index holds (stored plus being inserted) before it checks the codes first.
+  static constexpr uint64_t kMinSeparationRows = 256;
   // Frees the insert-time copies (float16 or int8) of the rows (a sealed graph whose rows are all
   // linked no longer needs them; searches never use them). They are written again, all at once,
   // before the next insert, as after a Load. Must not run concurrently with Add, AddBatch or
@@ -208,7 +233,7 @@ class HnswIndex final {
   class Scorer;
   Scorer FullScorer(const float* query) const;
   // Rows as inserts compare them (in link_space_): the build copies or the stored rows.
-  const RecordArena& LinkRows() const { return build_copies_ ? copy_rows_ : store_.rows(); }
+  const RecordArena& LinkRows() const { return build_copies_ ? *copy_rows_ : store_.rows(); }
   const void* LinkRow(RowId row) const { return LinkRows().At(row); }
 
   // Greedy walk from the entry point down to `level` + 1 (one candidate per level).
@@ -248,6 +273,13 @@ class HnswIndex final {
   arrow::Status ReadyBuildCopies(std::span<const float> vectors) EXCLUDES(recode_mutex_);
   // Learns or widens the int8 range to cover `rows` rows; true when it changed.
   bool FitInt8Range(size_t rows, const Int8BuildCodes::RowFn& row) REQUIRES(recode_mutex_);
+  // The int8 fallback check over `rows` rows (`forced`: whatever the row count since the last
+  // check; still not under kMinSeparationRows rows): gives the codes up when they do not
+  // separate the rows. True when it did (every copy must then be made again).
+  bool CheckInt8Separation(size_t rows, const Int8BuildCodes::RowFn& row, bool forced)
+      REQUIRES(recode_mutex_);
+  // Replaces the int8 codes by float16 copies (none made yet: copy_rows_ starts empty).
+  void FallBackToFloat16() REQUIRES(recode_mutex_);
   // Add's (threads 0: one row, linked on this thread) and AddBatch's work once
   // BuildCopiesReady.
   arrow::Result<RowId> InsertRows(std::span<const float> vectors, int threads)
@@ -269,7 +301,9 @@ class HnswIndex final {
   // [begin, end), collecting the back-links they ask for.
   void LinkSubBatchRows(SubBatch& batch, size_t begin, size_t end,
                         std::vector<BackLink>* back_links);
-  // Links a row (its vector in query form) into the graph; never to itself.
+  // Links a row (its vector in query form) into the graph; never to itself. Searches every
+  // level first, then writes the row's lists and back-links bottom-up, so that a concurrent
+  // insert reaching the row at a level finds its lists below written.
   void Insert(SearchContext& ctx, RowId row, int level, const float* query);
   // Rows the quantizer trains on (and waits for).
   uint32_t TrainingRows() const;
@@ -308,10 +342,13 @@ class HnswIndex final {
   // rows are used as stored. Searches use rows_.
   enum class BuildCopies : uint8_t { kNone, kFloat16, kInt8 };
   static BuildCopies CopiesFor(const HnswParams& params, simd::ElementType type);
+  // copies_, link_space_ and copy_rows_ change only in FallBackToFloat16, under recode_mutex_
+  // held exclusively (or before anyone else has the index): every reader holds it shared
+  // (inserts) or owns the index alone (a compaction's or merge's output being built).
   BuildCopies copies_;
   bool build_copies_;  // copies_ != kNone
   DistanceSpace link_space_;
-  RecordArena copy_rows_;                    // the copies when build_copies_
+  std::unique_ptr<RecordArena> copy_rows_;   // the copies when build_copies_
   std::atomic<RowId> copy_rows_missing_{0};  // rows [0, this) have no copy yet (after a Load)
   // Held shared by inserts, exclusively by a re-code of the build copies (the contract above),
   // a fill of missing copies and DropBuildCopies. Taken before train_mutex_.
@@ -319,6 +356,11 @@ class HnswIndex final {
   simd::Float16EncodeFn encode_half_;
   std::unique_ptr<Int8BuildCodes> int8_codes_ PT_GUARDED_BY(recode_mutex_);  // with kInt8
   std::atomic<uint64_t> int8_recodes_{0};
+  std::atomic<simd::ElementType> build_type_;  // link_space_.type(), for readers without a lock
+  std::atomic<bool> int8_fell_back_{false};
+  // The int8 fallback check runs again once stored and inserted rows reach this.
+  std::atomic<uint64_t> next_separation_check_{kMinSeparationRows};
+  Int8BuildCodes::Separation separation_ GUARDED_BY(recode_mutex_);
 
   std::unique_ptr<Quantizer> quantizer_;  // null when params_.quantization == kNone
   RecordArena codes_;                     // a code record per row once codes_ready_

@@ -1,5 +1,7 @@
 #include "index/int8_build_codes.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -81,6 +83,27 @@ void Int8BuildCodes::Encode(const float* row, int8_t* out) const {
     const float code = std::isnan(scaled) ? 0.0f : std::clamp(scaled, -kCodeMax, kCodeMax);
     out[d] = static_cast<int8_t>(std::nearbyint(code));
   }
+}
+
+Int8BuildCodes::Separation Int8BuildCodes::Separate(size_t rows, const RowFn& row,
+                                                    simd::Float16EncodeFn encode_half) const {
+  std::vector<int8_t> code(dim_);
+  std::vector<uint16_t> half(dim_);
+  std::vector<uint64_t> codes, halves;
+  codes.reserve(rows);
+  halves.reserve(rows);
+  for (size_t i = 0; i < rows; ++i) {
+    const float* x = row(i);
+    Encode(x, code.data());
+    encode_half(x, dim_, half.data());
+    codes.push_back(XXH3_64bits(code.data(), dim_));
+    halves.push_back(XXH3_64bits(half.data(), dim_ * sizeof(uint16_t)));
+  }
+  auto distinct = [](std::vector<uint64_t>& hashes) {
+    std::sort(hashes.begin(), hashes.end());
+    return static_cast<uint64_t>(std::unique(hashes.begin(), hashes.end()) - hashes.begin());
+  };
+  return {.rows = rows, .int8_distinct = distinct(codes), .float16_distinct = distinct(halves)};
 }
 
 std::vector<float> Int8BuildCodes::State() const {

@@ -21,6 +21,14 @@
 // drifts slowly is re-coded a logarithmic number of times, not at every batch.
 // State()/Restore() carry the range through a saved file (index/hnsw_file.h).
 //
+// Separation: 255 levels per dimension cannot tell apart rows closer than a level, which rows of
+// few dimensions (or lying on a low-dimensional line or plane) can be: 6,000 rows along one line
+// in 4 dimensions give ~50 neighbouring rows each code, and the graph, which prunes neighbours
+// at distance 0 from one already kept, cannot route among them. Separation() counts the
+// distinct int8 codes and the distinct float16 copies of rows; the owner gives int8 codes up for
+// float16 copies when int8 merges more than a set fraction of the rows that float16 tells apart
+// (HnswParams::int8_fallback_fraction).
+//
 // Thread-safety: none of its own. Learn, Widen and Restore change what Encode and Covers read;
 // the owner (HnswIndex) runs them under a lock that excludes every Encode and Covers. Encode
 // and Covers may run concurrently with each other.
@@ -34,6 +42,8 @@
 #include <functional>
 #include <span>
 #include <vector>
+
+#include "simd/distance.h"
 
 namespace arbalest {
 
@@ -62,6 +72,22 @@ class Int8BuildCodes {
   // The code of one row (dim floats) into `out` (dim bytes).
   void Encode(const float* row, int8_t* out) const;
   float scale() const { return 1.0f / inverse_scale_; }
+
+  // How well the codes (in the range they have now) separate `rows` rows.
+  struct Separation {
+    uint64_t rows = 0;
+    uint64_t int8_distinct = 0;     // distinct int8 codes among them
+    uint64_t float16_distinct = 0;  // distinct float16 copies among them
+    // Rows float16 copies tell apart that int8 codes merge, as a fraction of the rows.
+    double merged_fraction() const {
+      return rows == 0 || int8_distinct >= float16_distinct
+                 ? 0.0
+                 : static_cast<double>(float16_distinct - int8_distinct) / rows;
+    }
+  };
+  // Codes and float16 copies of every row (`encode_half` makes the copies), counted through
+  // 64-bit hashes: O(rows x dim) time and 16 bytes per row while it runs.
+  Separation Separate(size_t rows, const RowFn& row, simd::Float16EncodeFn encode_half) const;
 
   // The learnt range as 1 + dim floats (the inverse scale, then the offsets); empty until
   // learnt.

@@ -55,10 +55,16 @@ struct SearchContext {
   std::vector<float> base;       // a neighbour's row in query form, while its list is pruned
   std::vector<Neighbor> merged;  // a neighbour's old and new links, while its list is pruned
   std::vector<float> prepared;   // the query in a quantizer's form (SQ8 weights, PQ table)
+  // An insert's chosen neighbours per level, written once every level is searched.
+  std::vector<std::vector<Neighbor>> chosen;
 
   // The heap memory the context holds (its buffers grow with the rows and the dimension).
   size_t bytes() const {
-    return sizeof(SearchContext) + visited.bytes() +
+    size_t chosen_bytes = chosen.capacity() * sizeof(std::vector<Neighbor>);
+    for (const std::vector<Neighbor>& level : chosen) {
+      chosen_bytes += level.capacity() * sizeof(Neighbor);
+    }
+    return sizeof(SearchContext) + visited.bytes() + chosen_bytes +
            (candidates.capacity() + sorted.capacity() + merged.capacity()) * sizeof(Neighbor) +
            results.bytes() + ids.capacity() * sizeof(RowId) +
            rows.capacity() * sizeof(const void*) +

@@ -30,7 +30,8 @@
 //     seg-<id>-graph-<linked>.hnsw
 //                           the HNSW graph of the segment's first <linked> rows
 //                           (index/hnsw_file.h) without its vectors (HNSW file version 3;
-//                           4 with its int8 build range), which are the segment's vectors
+//                           4 with its int8 build range or int8 fallback flag), which are the
+//                           segment's vectors
 //                           file from its start. Written
 //                           again only when the graph linked more rows (or is a new one)
 //     seg-<id>-deleted-<count>.roaring

@@ -40,10 +40,11 @@ struct DatasetSnapshot;
 //                                 (default: sub-vectors of 4 floats, dim / 4)
 //   longbow.index.training_rows   rows indexed before SQ8/PQ codes are learnt (default 4096
 //                                 for SQ8, 10240 for PQ; PQ needs at least 256)
-//   longbow.index.build_precision float16 (default), int8 or float32: what inserts compare
-//                                 for float32 vectors: float16 copies of the rows (a faster
-//                                 build, 2 more bytes per dimension per row), int8 codes (1
-//                                 more byte per dimension) or the rows themselves
+//   longbow.index.build_precision int8 (default), float16 or float32: what inserts compare
+//                                 for float32 vectors: int8 codes of the rows (1 more byte
+//                                 per dimension per row; float16 copies instead for a graph
+//                                 whose rows they cannot separate), float16 copies (2 more
+//                                 bytes) or the rows themselves (no more bytes, a slower build)
 //   longbow.index.segment_max_bytes
 //                                 bytes of vectors at which the active segment is sealed and
 //                                 a new one (a new graph) started (store/segment.h; default
@@ -51,7 +52,10 @@ struct DatasetSnapshot;
 struct IndexConfig {
   Metric metric = Metric::kL2;
   simd::ElementType element_type = simd::ElementType::kFloat32;
-  HnswParams params;
+  // A dataset's inserts compare int8 codes unless its metadata says otherwise: the float16
+  // copies' recall for half their memory and a faster build (docs/benchmarks.md); a graph whose
+  // rows int8 codes cannot tell apart uses float16 copies (HnswIndex's int8 fallback).
+  HnswParams params{.int8_build = true};
   int64_t segment_max_bytes = 0;  // 0: DefaultSegmentMaxBytes()
 };
 

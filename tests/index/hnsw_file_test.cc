@@ -262,6 +262,40 @@ TEST_F(HnswFileTest, Int8FileWithoutItsRangeLearnsItFromAllRows) {
   }
 }
 
+// An int8 index that gave its codes up for float16 copies (rows along a line in 4 dimensions,
+// hnsw_test.cc) saves that choice: the loaded index keeps float16 copies and its int8 request,
+// and links more rows with them. A fallback flag beside an int8 range is refused, named.
+TEST_F(HnswFileTest, Int8FallbackToFloat16IsTheOneLoaded) {
+  std::vector<float> line;
+  for (size_t row = 0; row < 4000; ++row) {
+    for (int d = 0; d < 4; ++d) line.push_back(static_cast<float>(row) + d / 1000.0f);
+  }
+  auto index =
+      HnswIndex::Make(4, Metric::kL2, simd::ElementType::kFloat32, {.m = 8, .int8_build = true})
+          .ValueOrDie();
+  ASSERT_TRUE(index->AddBatch({line.data(), 3000 * 4}, 2).ok());
+  ASSERT_TRUE(index->int8_fell_back());
+  ASSERT_TRUE(index->Save(path_).ok());
+  std::unique_ptr<HnswIndex> loaded = HnswIndex::Load(path_).ValueOrDie();
+  EXPECT_TRUE(loaded->params().int8_build);
+  EXPECT_TRUE(loaded->int8_fell_back());
+  EXPECT_EQ(loaded->build_element_type(), simd::ElementType::kFloat16);
+  EXPECT_TRUE(loaded->int8_build_range().empty());
+  ASSERT_TRUE(loaded->AddBatch({line.data() + 3000 * 4, 1000 * 4}, 2).ok());
+  EXPECT_EQ(loaded->build_element_type(), simd::ElementType::kFloat16);
+  std::vector<Neighbor> got;
+  for (size_t row = 3001; row < 4000; row += 50) {
+    ASSERT_TRUE(loaded->Search({line.data() + row * 4, 4}, {.k = 1}, &got).ok());
+    EXPECT_EQ(got.at(0).row, row);
+  }
+
+  ASSERT_TRUE(index->Save(path_).ok());
+  PatchResealed(kFlagsField, uint8_t{4 | 2});  // fallback and int8 range
+  const arrow::Status status = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("int8 fallback flag"), std::string::npos) << status.ToString();
+}
+
 TEST_F(HnswFileTest, LoadedIndexReturnsIdenticalResultsAndAcceptsNewRows) {
   arrow::Result<std::unique_ptr<HnswIndex>> result = HnswIndex::Load(path_);
   ASSERT_TRUE(result.ok()) << result.status().ToString();

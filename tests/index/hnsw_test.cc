@@ -261,6 +261,11 @@ TEST(HnswTest, Int8BuildCodesKeepTheFloat16BuildsRecallAtHalfTheCopyMemory) {
     const double ratio = static_cast<double>(codes->memory().vector_bytes) /
                          static_cast<double>(half->memory().vector_bytes);
     EXPECT_NEAR(ratio, 5.0 / 6.0, 0.02);
+    // 384 dimensions: the codes tell every row apart, and the index keeps them.
+    EXPECT_FALSE(codes->int8_fell_back());
+    EXPECT_EQ(codes->build_element_type(), ElementType::kInt8);
+    EXPECT_EQ(codes->int8_separation().rows, kRows);
+    EXPECT_EQ(codes->int8_separation().int8_distinct, kRows);
     std::vector<Neighbor> got;
     ASSERT_TRUE(codes->Search(data.row(7), {.k = 1, .ef = 64}, &got).ok());
     EXPECT_EQ(got.at(0).row, 7u);
@@ -268,6 +273,90 @@ TEST(HnswTest, Int8BuildCodesKeepTheFloat16BuildsRecallAtHalfTheCopyMemory) {
     ASSERT_TRUE(flat.Search(data.row(7), {.k = 1}, &exact).ok());
     EXPECT_EQ(got.at(0).distance, exact.at(0).distance);
   }
+}
+
+// Rows along one line in 4 dimensions (row i at (i, i + 0.001, i + 0.002, i + 0.003), as the
+// store's compaction tests have them): 255 int8 levels give ~20 neighbouring rows of 6,000 each
+// code, and a graph linked on those codes cannot tell a row's neighbours apart. The index
+// measures that (on the first 2048-row batch, as the store adds them) and falls back to float16
+// copies; with the fallback turned off it keeps int8 codes and loses rows. Single-row Adds from
+// three threads fall back too (at a row-count check: their first range is learnt from one row).
+std::vector<float> LineRows(size_t begin, size_t end) {
+  std::vector<float> rows;
+  for (size_t row = begin; row < end; ++row) {
+    for (int d = 0; d < 4; ++d) rows.push_back(static_cast<float>(row) + d / 1000.0f);
+  }
+  return rows;
+}
+
+TEST(HnswTest, Int8CodesGiveWayToFloat16CopiesWhereTheyCannotSeparateTheRows) {
+  constexpr size_t kLineRows = 6000;
+  const std::vector<float> line = LineRows(0, kLineRows);
+  // Rows r found with both line neighbours by a k=3 search for r's vector, of every 7th row.
+  auto neighbours_found = [&](const HnswIndex& index) {
+    size_t found = 0;
+    std::vector<Neighbor> got;
+    for (size_t row = 1; row + 1 < kLineRows; row += 7) {
+      EXPECT_TRUE(index.Search({line.data() + row * 4, 4}, {.k = 3}, &got).ok());
+      std::vector<RowId> rows;
+      for (const Neighbor& n : got) rows.push_back(n.row);
+      std::sort(rows.begin(), rows.end());
+      found += rows == std::vector<RowId>{static_cast<RowId>(row - 1), static_cast<RowId>(row),
+                                          static_cast<RowId>(row + 1)};
+    }
+    return found;
+  };
+  const size_t asked = (kLineRows - 2 + 6) / 7;
+  for (const double fallback : {HnswParams{}.int8_fallback_fraction, 1.0}) {
+    SCOPED_TRACE(fallback);
+    std::unique_ptr<HnswIndex> index =
+        HnswIndex::Make(4, Metric::kL2, ElementType::kFloat32,
+                        {.int8_build = true, .int8_fallback_fraction = fallback})
+            .ValueOrDie();
+    for (size_t row = 0; row < kLineRows; row += 2048) {
+      const size_t end = std::min(kLineRows, row + 2048);
+      ASSERT_TRUE(index->AddBatch({line.data() + row * 4, (end - row) * 4}, 2).ok());
+    }
+    const Int8BuildCodes::Separation separation = index->int8_separation();
+    // The first batch was checked; without the fallback, each widening checks again.
+    EXPECT_EQ(separation.rows, fallback < 1.0 ? 2048u : kLineRows);
+    EXPECT_GT(separation.merged_fraction(), 0.5);
+    const size_t found = neighbours_found(*index);
+    if (fallback < 1.0) {
+      EXPECT_TRUE(index->int8_fell_back());
+      EXPECT_EQ(index->build_element_type(), ElementType::kFloat16);
+      EXPECT_TRUE(index->int8_build_range().empty());
+      EXPECT_GE(found, asked * 99 / 100);
+    } else {
+      EXPECT_FALSE(index->int8_fell_back());
+      EXPECT_EQ(index->build_element_type(), ElementType::kInt8);
+      EXPECT_LT(found, asked * 90 / 100);
+    }
+  }
+
+  std::unique_ptr<HnswIndex> added =
+      HnswIndex::Make(4, Metric::kL2, ElementType::kFloat32, {.int8_build = true}).ValueOrDie();
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      for (size_t row; (row = next.fetch_add(1)) < kLineRows;) {
+        ASSERT_TRUE(added->Add({line.data() + row * 4, 4}).ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_TRUE(added->int8_fell_back());
+  EXPECT_EQ(added->build_element_type(), ElementType::kFloat16);
+  // Rows linked before the check found the codes merging them keep their links; the check
+  // runs at 256 rows and again at each doubling, so few rows were linked on merging codes.
+  std::vector<Neighbor> got;
+  size_t found = 0;
+  for (size_t row = 0; row < kLineRows; row += 7) {
+    ASSERT_TRUE(added->Search({line.data() + row * 4, 4}, {.k = 1}, &got).ok());
+    found += got.at(0).distance == 0.0f;  // ids are in arrival order
+  }
+  EXPECT_GE(found, (kLineRows + 6) / 7 * 99 / 100);
 }
 
 // Codes learnt from a single first row (Add one row at a time) use a wide range around 0: the
@@ -376,12 +465,11 @@ TEST(HnswTest, Int8RangeWidensUnderConcurrentAddsAndSearches) {
     }
     return found;
   };
-  // Inserts from several threads make a different graph each run: 94.1% to 98.1% of the rows
-  // found in 15 runs of one build, but about one build in 40 found only 85% (not understood
-  // yet: the note on issue 13 says so); clamped onto the first range, 83% to 87%. The better of
-  // two builds must find 91%.
-  const size_t found = std::max(build_and_count_found(), build_and_count_found());
-  EXPECT_GE(found, rows * 91 / 100);
+  // Inserts from several threads make a different graph each run: 93.7% to 97.7% of the rows
+  // found over 40 builds (float16 copies: 95.2% to 98.1%); clamped onto the first range, 83% to
+  // 87%. Before inserts wrote their lists bottom-up (HnswIndex::Insert), about one build in 40
+  // (int8 or float16) left ~10% of its rows unreachable: 85% found (float16: 89.7%).
+  EXPECT_GE(build_and_count_found(), rows * 91 / 100);
 }
 
 TEST(HnswTest, BatchAddsKeepRowOrderAndRecall) {

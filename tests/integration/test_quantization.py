@@ -96,15 +96,19 @@ def test_training_rows_sets_when_codes_are_learnt(server):
 
 @pytest.mark.parametrize("metadata, value_type, expected", [
     ({}, pa.float32(), {"metric": "euclidean", "m": 16, "ef_construction": 100,
-                        "build_precision": "float16"}),
+                        "build_precision": "int8"}),
     ({"longbow.index.build_precision": "float32", "longbow.index.m": "8",
       "longbow.metric": "dot_product"}, pa.float32(),
      {"metric": "dot_product", "m": 8, "ef_construction": 100, "build_precision": "float32"}),
+    ({"longbow.index.build_precision": "float16"}, pa.float32(),
+     {"metric": "euclidean", "m": 16, "ef_construction": 100, "build_precision": "float16"}),
     ({}, pa.int8(), {"metric": "euclidean", "m": 16, "ef_construction": 100,
                      "build_precision": "int8"}),
-], ids=["default", "configured", "int8"])
+    ({}, pa.float16(), {"metric": "euclidean", "m": 16, "ef_construction": 100,
+                        "build_precision": "float16"}),
+], ids=["default", "configured", "float16-copies", "int8", "float16-rows"])
 def test_stats_report_the_index_configuration(server, metadata, value_type, expected):
-    vectors = np.ones((4, DIM), np.int8 if pa.types.is_int8(value_type) else np.float32)
+    vectors = np.ones((4, DIM), value_type.to_pandas_dtype())
     name = create(server, metadata, vectors, value_type)
     assert stats(server.meta, name)["index"] == expected
 
