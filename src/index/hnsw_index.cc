@@ -638,6 +638,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& pat
 }
 
 MemoryUsage HnswIndex::memory() const {
+  ReaderLock reading(&recode_mutex_);  // FallBackToFloat16 replaces copy_rows_
   return {store_.vector_bytes() + store_.flag_bytes() + codes_.allocated_bytes() +
               copy_rows_->allocated_bytes(),
           links0_.allocated_bytes() + nodes_.allocated_bytes() +
@@ -655,6 +656,7 @@ int64_t HnswIndex::MemoryModel::BytesFor(int64_t rows) const {
 }
 
 HnswIndex::MemoryModel HnswIndex::memory_model() const {
+  ReaderLock reading(&recode_mutex_);  // FallBackToFloat16 replaces copy_rows_
   MemoryModel model;
   model.fixed_bytes = static_cast<int64_t>(kLinkLocks * sizeof(std::mutex));
   auto add = [&model](const RecordArena& arena) {

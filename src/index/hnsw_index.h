@@ -128,7 +128,7 @@ class HnswIndex final {
   simd::ElementType element_type() const { return store_.space().type(); }
   // Rows added so far.
   uint64_t size() const { return store_.count(); }
-  MemoryUsage memory() const;
+  MemoryUsage memory() const EXCLUDES(recode_mutex_);
 
   // What an index allocates for a number of rows, to charge memory before it is allocated:
   // its link locks, whole chunks of each of its arenas (they grow a chunk at a time), and twice
@@ -146,7 +146,7 @@ class HnswIndex final {
     int64_t build_copy_bytes_per_row = 0;
     int64_t BytesFor(int64_t rows) const;
   };
-  MemoryModel memory_model() const;
+  MemoryModel memory_model() const EXCLUDES(recode_mutex_);
   const HnswParams& params() const { return params_; }
   // The rows' vectors, as stored (for IndexRows::Lend).
   const IndexRows& rows() const { return store_; }

@@ -289,6 +289,43 @@ std::vector<float> LineRows(size_t begin, size_t end) {
   return rows;
 }
 
+// memory() and memory_model() are read by the store's stats at any time: while inserts make the
+// graph give up its int8 codes for float16 copies (a new copy arena), they must read either the
+// old arena or the new one, never one being freed (ThreadSanitizer reports the race, CI's tsan
+// step; a release build may crash on it).
+TEST(HnswTest, MemoryIsReadSafelyWhileTheBuildFallsBackToFloat16) {
+  constexpr size_t kLineRows = 3000;
+  const std::vector<float> line = LineRows(0, kLineRows);
+  std::unique_ptr<HnswIndex> index =
+      HnswIndex::Make(4, Metric::kL2, ElementType::kFloat32, {.int8_build = true}).ValueOrDie();
+  std::atomic<size_t> next{0};
+  std::atomic<bool> adding{true};
+  size_t reads = 0;
+  std::thread reader([&] {
+    for (; adding; ++reads) {
+      EXPECT_GE(index->memory().vector_bytes, 0);
+      EXPECT_FALSE(index->memory_model().arenas.empty());
+    }
+  });
+  std::vector<std::thread> adders;
+  for (int t = 0; t < 2; ++t) {
+    adders.emplace_back([&] {
+      for (size_t row; (row = next.fetch_add(1)) < kLineRows;) {
+        ASSERT_TRUE(index->Add({line.data() + row * 4, 4}).ok());
+      }
+    });
+  }
+  for (std::thread& adder : adders) adder.join();
+  adding = false;
+  reader.join();
+  EXPECT_GT(reads, 0u);
+  EXPECT_TRUE(index->int8_fell_back());
+  // Every row stored (16 bytes) and given its float16 copy (8 bytes).
+  EXPECT_GE(index->memory().vector_bytes, static_cast<int64_t>(kLineRows * (16 + 8)));
+  EXPECT_EQ(index->build_element_type(), ElementType::kFloat16);
+  EXPECT_GE(index->memory_model().build_copy_bytes_per_row, 8);
+}
+
 TEST(HnswTest, Int8CodesGiveWayToFloat16CopiesWhereTheyCannotSeparateTheRows) {
   constexpr size_t kLineRows = 6000;
   const std::vector<float> line = LineRows(0, kLineRows);
