@@ -393,9 +393,17 @@ arrow::Status HnswIndex::ReadyBuildCopies(std::span<const float> vectors) {
     const bool refit =
         !int8_codes_->Covers(added, StoredThenAdded(store_, 0, vectors, &scratch)) &&
         FitInt8Range(stored + added, StoredThenAdded(store_, stored, vectors, &scratch));
-    // A new range (or twice the rows of the last check): do the codes still separate the rows?
-    const bool fell_back = CheckInt8Separation(
-        stored + added, StoredThenAdded(store_, stored, vectors, &scratch), refit);
+    bool fell_back = false;
+    if (refit && !int8_codes_->Covers(added, StoredThenAdded(store_, 0, vectors, &scratch))) {
+      // No range codes these rows: magnitudes near float's limit overflow the range's
+      // arithmetic. Without the fallback every insert would widen the range again, forever.
+      FallBackToFloat16();
+      fell_back = true;
+    } else {
+      // A new range (or twice the rows of the last check): do the codes still separate them?
+      fell_back = CheckInt8Separation(stored + added,
+                                      StoredThenAdded(store_, stored, vectors, &scratch), refit);
+    }
     if (refit || fell_back) copy_rows_missing_.store(stored, std::memory_order_release);
   }
   const RowId missing = copy_rows_missing_.load(std::memory_order_acquire);

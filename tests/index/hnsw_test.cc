@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <span>
 #include <thread>
 
@@ -324,6 +325,30 @@ TEST(HnswTest, MemoryIsReadSafelyWhileTheBuildFallsBackToFloat16) {
   EXPECT_GE(index->memory().vector_bytes, static_cast<int64_t>(kLineRows * (16 + 8)));
   EXPECT_EQ(index->build_element_type(), ElementType::kFloat16);
   EXPECT_GE(index->memory_model().build_copy_bytes_per_row, 8);
+}
+
+// Rows whose magnitudes near float's limit overflow any int8 range (its width, its headroom)
+// make the graph fall back to float16 copies: before, each insert found them outside the range
+// it had just widened and widened it again, forever (found by fuzz_ingest).
+TEST(HnswTest, Int8CodesGiveWayToFloat16CopiesForRowsNoRangeCodes) {
+  for (const float huge : {3e38f, std::numeric_limits<float>::max()}) {
+    SCOPED_TRACE(huge);
+    std::unique_ptr<HnswIndex> index =
+        HnswIndex::Make(4, Metric::kL2, ElementType::kFloat32, {.int8_build = true}).ValueOrDie();
+    const std::vector<float> first = {1, 2, 3, 4, 2, 3, 4, 5};
+    ASSERT_TRUE(index->AddBatch(first, 1).ok());
+    EXPECT_FALSE(index->int8_fell_back());
+    const std::vector<float> far = {huge, -huge, 0, 1, -huge, huge, 1, 0};
+    ASSERT_TRUE(index->AddBatch(far, 1).ok());
+    ASSERT_TRUE(index->Add({first.data(), 4}).ok());
+    EXPECT_TRUE(index->int8_fell_back());
+    EXPECT_EQ(index->build_element_type(), ElementType::kFloat16);
+    EXPECT_EQ(index->size(), 5u);
+    std::vector<Neighbor> got;
+    ASSERT_TRUE(index->Search({first.data() + 4, 4}, {.k = 1}, &got).ok());
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].row, 1u);
+  }
 }
 
 TEST(HnswTest, Int8CodesGiveWayToFloat16CopiesWhereTheyCannotSeparateTheRows) {
