@@ -410,15 +410,18 @@ TEST(HnswTest, Int8CodesGiveWayToFloat16CopiesWhereTheyCannotSeparateTheRows) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_TRUE(added->int8_fell_back());
   EXPECT_EQ(added->build_element_type(), ElementType::kFloat16);
-  // Rows linked before the check found the codes merging them keep their links; the check
-  // runs at 256 rows and again at each doubling, so few rows were linked on merging codes.
+  // The graph stays usable across the switch. Rows linked before the check found the codes
+  // merging them keep their links (the check runs at 256 rows and again at each doubling).
+  // Over 150 builds 845 to 858 of the 858 rows asked were found (98.5% at worst; 99% failed one
+  // CI run), so 97% is asked. Not a measure of the fallback's worth: this search (k 1, distance
+  // 0) found all 858 in 10 builds that kept int8; the batch build above is that measure.
   std::vector<Neighbor> got;
   size_t found = 0;
   for (size_t row = 0; row < kLineRows; row += 7) {
     ASSERT_TRUE(added->Search({line.data() + row * 4, 4}, {.k = 1}, &got).ok());
     found += got.at(0).distance == 0.0f;  // ids are in arrival order
   }
-  EXPECT_GE(found, (kLineRows + 6) / 7 * 99 / 100);
+  EXPECT_GE(found, (kLineRows + 6) / 7 * 97 / 100);
 }
 
 // Codes learnt from a single first row (Add one row at a time) use a wide range around 0: the
