@@ -119,15 +119,15 @@ arrow::Result<Fetched> Fetch(VectorStore& store, const arrow::RecordBatch& reque
                              const std::shared_ptr<arrow::Array>& id_column) {
   ARROW_ASSIGN_OR_RAISE(const std::string name, DatasetOf(request));
   ARROW_ASSIGN_OR_RAISE(auto dataset, store.Get(name));
-  DatasetSnapshot snapshot = dataset->Snapshot();
-  const int id_index = snapshot.schema->GetFieldIndex(std::string(kIdColumn));
+  const std::shared_ptr<arrow::Schema> schema = dataset->schema();
+  const int id_index = schema->GetFieldIndex(std::string(kIdColumn));
   if (id_index < 0) {
     return arrow::Status::Invalid("fetch: dataset '", name, "' has no 'id' column to fetch by");
   }
-  ARROW_ASSIGN_OR_RAISE(auto ids,
-                        IdsOfType(*id_column, snapshot.schema->field(id_index)->type(), name));
-  // Through the id map when the dataset's ids are unique; `snapshot` becomes the one the rows
-  // are numbered in (the id column keeps its place as the schema evolves).
+  ARROW_ASSIGN_OR_RAISE(auto ids, IdsOfType(*id_column, schema->field(id_index)->type(), name));
+  // Through the id map when the dataset's ids are unique; `snapshot` is the one the rows are
+  // numbered in (the id column keeps its place as the schema evolves).
+  DatasetSnapshot snapshot;
   ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(*dataset, *ids, &snapshot));
   Fetched fetched;
   ARROW_ASSIGN_OR_RAISE(fetched.rows, RowsOf(snapshot, rows));
