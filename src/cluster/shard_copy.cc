@@ -467,7 +467,6 @@ arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received, const 
   ++adopted->segments;
   adopted->rows += rows;
   adopted->rows_deleted += static_cast<int64_t>(segment.deleted.cardinality());
-  adopted->last = ref;
   return arrow::Status::OK();
 }
 
@@ -530,10 +529,11 @@ std::optional<std::pair<size_t, ScanPart>> ScanAfterEarlier(const ShardCopyEnv& 
 arrow::Result<ScanPart> OpenBulkScan(const ShardCopyEnv& env, const Adopted& adopted,
                                      const std::vector<IdCounts>& seen, IdCounts* held,
                                      BulkScan* scan) {
-  if (!adopted.last) return env.source(ScanTicket(env.name), env.timeout);
-  auto tail = ScanAfter(env, *adopted.last);
+  const SegmentRef* last = adopted.last();
+  if (!last) return env.source(ScanTicket(env.name), env.timeout);
+  auto tail = ScanAfter(env, *last);
   if (tail.ok()) {
-    scan->from_row = adopted.last->end_row();
+    scan->from_row = last->end_row();
     return tail;
   }
   scan->fallback = tail.status().message();
@@ -554,7 +554,7 @@ arrow::Result<ScanPart> OpenBulkScan(const ShardCopyEnv& env, const Adopted& ado
 Json Adopted::ToJson() const {
   return {{"segments", segments},         {"rows", rows},
           {"rows_deleted", rows_deleted}, {"seconds", seconds},
-          {"fallback", fallback},         {"last", last ? SegmentRefJson(*last) : Json()}};
+          {"fallback", fallback},         {"last", last() ? SegmentRefJson(*last()) : Json()}};
 }
 
 Json BulkScan::ToJson() const {

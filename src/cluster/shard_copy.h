@@ -116,8 +116,10 @@ struct Adopted {
   int64_t rows_deleted = 0;  // of them, deleted at once (deleted on the primary or held here)
   double seconds = 0;        // fetching and adopting them
   std::string fallback;      // why it stopped before the primary's last segment; empty: it did not
-  std::optional<SegmentRef> last;  // the last segment adopted; none: none was
-  std::vector<SegmentRef> refs;    // every segment adopted, in order
+  std::vector<SegmentRef> refs;  // every segment adopted, in order
+
+  // The last segment adopted; null: none was.
+  const SegmentRef* last() const { return refs.empty() ? nullptr : &refs.back(); }
 
   Json ToJson() const;
 };
