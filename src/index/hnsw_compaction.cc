@@ -169,7 +169,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswCompaction::Compact(const HnswInde
   for (uint64_t i = 0; i < kept && kept > 1; ++i) {
     if (i == entry) continue;
     if (linked_to[i] == 0 || out->Links(static_cast<RowId>(i), 0)[0] == 0) {
-      out->Link(static_cast<RowId>(i));
+      out->Relink(static_cast<RowId>(i));
     }
   }
   return out;

@@ -211,8 +211,14 @@ void HnswIndex::SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candi
 }
 
 void HnswIndex::Connect(SearchContext& ctx, RowId row, int level,
-                        const std::vector<Neighbor>& neighbors) {
-  WriteLinks(row, level, neighbors);
+                        const std::vector<Neighbor>& neighbors, bool fresh) {
+  // A new row's level-0 list may hold back-links already: from rows that took it as a
+  // neighbour while it was in flight (AddInFlight). They are kept, as any row keeps them.
+  if (fresh) {
+    AddLinks(ctx, row, level, neighbors);
+  } else {
+    WriteLinks(row, level, neighbors);
+  }
   for (const Neighbor& neighbor : neighbors) {
     const Neighbor back{row, neighbor.distance};
     AddLinks(ctx, neighbor.row, level, {&back, 1});
@@ -487,12 +493,48 @@ void HnswIndex::SetLevel(RowId row, int level) {
 
 void HnswIndex::Link(RowId row) {
   SearchContextPool::Lease ctx = contexts_.Acquire();
+  {
+    MutexLock registry(&in_flight_mutex_);
+    ctx->in_flight.assign(in_flight_.begin(), in_flight_.end());
+    in_flight_.push_back(row);
+  }
   ctx->query.resize(dim());
   const float* query = link_space_.RowAsQuery(LinkRow(row), ctx->query.data());
-  Insert(*ctx, row, Node(row)->level, query);
+  Insert(*ctx, row, Node(row)->level, query, /*fresh=*/true);
+  MutexLock registry(&in_flight_mutex_);
+  in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), row));
 }
 
-void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* query) {
+void HnswIndex::Relink(RowId row) {
+  SearchContextPool::Lease ctx = contexts_.Acquire();
+  ctx->in_flight.clear();
+  ctx->query.resize(dim());
+  const float* query = link_space_.RowAsQuery(LinkRow(row), ctx->query.data());
+  Insert(*ctx, row, Node(row)->level, query, /*fresh=*/false);
+}
+
+void HnswIndex::AddInFlight(SearchContext& ctx, const Scorer& scorer, RowId row,
+                            std::vector<Neighbor>* neighbors) const {
+  std::vector<Neighbor>& others = ctx.merged;
+  others.clear();
+  for (const RowId other : ctx.in_flight) {
+    const bool listed = std::any_of(neighbors->begin(), neighbors->end(),
+                                    [other](const Neighbor& n) { return n.row == other; });
+    if (other != row && !listed) others.push_back(scorer.Score(other));
+  }
+  std::sort(others.begin(), others.end(), hnsw_internal::NearerOrLower);
+  ctx.base.resize(dim());
+  for (const Neighbor& other : others) {
+    const void* other_row = LinkRow(other.row);
+    const bool diverse = std::all_of(neighbors->begin(), neighbors->end(), [&](Neighbor kept) {
+      const float* kept_row = link_space_.RowAsQuery(LinkRow(kept.row), ctx.base.data());
+      return link_space_.Distance(kept_row, other_row) >= other.distance;
+    });
+    if (diverse) neighbors->push_back(other);
+  }
+}
+
+void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* query, bool fresh) {
   // Rows that may raise the top level insert under entry_mutex_ (rare: ~1/m of rows).
   std::unique_lock entry_lock(entry_mutex_, std::defer_lock);
   if (level > LoadEntry().level) entry_lock.lock();
@@ -517,6 +559,7 @@ void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* qu
     if (neighbors.empty()) continue;  // only the row itself was reachable (a relinked row)
     entry = neighbors.front();
     SelectNeighbors(ctx, &neighbors, params_.m);
+    if (l == 0) AddInFlight(ctx, scorer, row, &neighbors);
   }
   // Lists are written bottom-up, once every level is searched: the row becomes reachable at a
   // level (its neighbours' back-links) only once its lists below are written. Written top-down,
@@ -525,7 +568,7 @@ void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* qu
   // its own list over it: about one build in 40 of concurrent single-row Adds left ~10% of its
   // rows unreachable (HnswTest.Int8RangeWidensUnderConcurrentAddsAndSearches).
   for (int l = 0; l < linked_levels; ++l) {
-    if (!ctx.chosen[l].empty()) Connect(ctx, row, l, ctx.chosen[l]);
+    if (!ctx.chosen[l].empty()) Connect(ctx, row, l, ctx.chosen[l], fresh);
   }
   if (level > top.level) entry_.store(new_entry, std::memory_order_release);
 }

@@ -247,8 +247,11 @@ class HnswIndex final {
   // hnswlib's neighbour-selection heuristic over `candidates` (nearest first), keeping at
   // most `max` rows that are closer to the base than to any already kept.
   void SelectNeighbors(SearchContext& ctx, std::vector<Neighbor>* candidates, size_t max) const;
-  // Links `row` to `neighbors` at `level` and each neighbour back to `row`.
-  void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors);
+  // Links `row` to `neighbors` at `level` and each neighbour back to `row`. `fresh` (a new row):
+  // links already in the row's list (back-links from inserts that saw it in flight) are kept,
+  // merged as AddLinks merges; else (a relinked row) the list is replaced.
+  void Connect(SearchContext& ctx, RowId row, int level, const std::vector<Neighbor>& neighbors,
+               bool fresh);
   // Replaces `row`'s list at `level` with `neighbors`.
   void WriteLinks(RowId row, int level, std::span<const Neighbor> neighbors);
   // Adds links from `to` at `level` to the `incoming` rows (their distances to `to`, nearest
@@ -286,9 +289,25 @@ class HnswIndex final {
       REQUIRES_SHARED(recode_mutex_);
   // Stores a row's vector, graph slots, level and code; the row is not linked yet.
   arrow::Result<RowId> AppendRow(const float* vector) REQUIRES_SHARED(recode_mutex_);
-  // Links a row stored by AppendRow into the graph (or, after a compaction, links a row
-  // again: its lists are replaced and its new neighbours link back to it).
+  // Links a row stored by AppendRow into the graph, from any thread. Rows linked concurrently
+  // do not see each other through the graph (neither is in it yet when the other searches), so
+  // each insert also weighs, on level 0, the rows other inserts were linking when it began
+  // (in_flight_): without that, on rows along a line (whose lists keep about one neighbour per
+  // side) two threads adding consecutive rows in turn linked every row to the one before the
+  // other thread's, two interleaved chains joined only at their ends, and searches lost rows
+  // in the middle of the chain they did not enter
+  // (HnswTest.Int8CodesGiveWayToFloat16CopiesWhereTheyCannotSeparateTheRows).
   void Link(RowId row);
+  // Links a row again after a compaction: its lists are replaced and its new neighbours link
+  // back to it. Nothing else links meanwhile.
+  void Relink(RowId row);
+  // Adds to `neighbors` (`row`'s level-0 neighbours as SelectNeighbors chose them from the
+  // graph) the rows of ctx.in_flight that the selection heuristic keeps beside them, nearest
+  // first. The graph's rows are kept whatever the rows in flight: a row linked only to rows in
+  // flight would be reachable only through them, and a row held up in flight (its thread
+  // descheduled) would become a hub whose list, once full, prunes the rows that hang on it.
+  void AddInFlight(SearchContext& ctx, const Scorer& scorer, RowId row,
+                   std::vector<Neighbor>* neighbors) const;
   // Links rows [first, end), stored by AppendRow, in sub-batches (index/hnsw_batch_link.cc):
   // each row of a sub-batch searches the graph as it was before the sub-batch and also weighs
   // the sub-batch's other rows, compared in one tiled distance matrix; then the rows' lists
@@ -303,8 +322,9 @@ class HnswIndex final {
                         std::vector<BackLink>* back_links);
   // Links a row (its vector in query form) into the graph; never to itself. Searches every
   // level first, then writes the row's lists and back-links bottom-up, so that a concurrent
-  // insert reaching the row at a level finds its lists below written.
-  void Insert(SearchContext& ctx, RowId row, int level, const float* query);
+  // insert reaching the row at a level finds its lists below written. `fresh`: a new row
+  // (Link), which also weighs ctx.in_flight on level 0; else a relinked one (Relink).
+  void Insert(SearchContext& ctx, RowId row, int level, const float* query, bool fresh);
   // Rows the quantizer trains on (and waits for).
   uint32_t TrainingRows() const;
   // Trains the quantizer and encodes every row once TrainingRows() rows are in.
@@ -331,6 +351,9 @@ class HnswIndex final {
   std::atomic<size_t> upper_bytes_{0};
   mutable std::unique_ptr<std::mutex[]> link_locks_;
   std::mutex entry_mutex_;  // held while the entry point may change
+  // Rows being linked by Link now (stored, copies written, not yet in the graph).
+  Mutex in_flight_mutex_;
+  std::vector<RowId> in_flight_ GUARDED_BY(in_flight_mutex_);
   // The entry point: its row in the low 32 bits, its level (the top level) in the high
   // bits; one word so that readers never pair a row with another row's level.
   std::atomic<uint64_t> entry_{kNoEntry};

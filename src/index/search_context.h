@@ -57,6 +57,8 @@ struct SearchContext {
   std::vector<float> prepared;   // the query in a quantizer's form (SQ8 weights, PQ table)
   // An insert's chosen neighbours per level, written once every level is searched.
   std::vector<std::vector<Neighbor>> chosen;
+  // The rows other inserts were linking when this insert began (HnswIndex::Link).
+  std::vector<RowId> in_flight;
 
   // The heap memory the context holds (its buffers grow with the rows and the dimension).
   size_t bytes() const {
@@ -66,7 +68,7 @@ struct SearchContext {
     }
     return sizeof(SearchContext) + visited.bytes() + chosen_bytes +
            (candidates.capacity() + sorted.capacity() + merged.capacity()) * sizeof(Neighbor) +
-           results.bytes() + ids.capacity() * sizeof(RowId) +
+           results.bytes() + (ids.capacity() + in_flight.capacity()) * sizeof(RowId) +
            rows.capacity() * sizeof(const void*) +
            (distances.capacity() + query.capacity() + decoded.capacity() + base.capacity() +
             prepared.capacity()) *
