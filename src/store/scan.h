@@ -4,7 +4,9 @@
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
+#include <arrow/status.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,5 +39,24 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ScanSnapshot(DatasetSna
 // batch was stored) filled with nulls.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> PadToSchema(
     const std::shared_ptr<arrow::RecordBatch>& batch, const std::shared_ptr<arrow::Schema>& schema);
+
+// Calls `each(slice, first_row)` for the slices of `view`'s stored batches that hold dataset
+// rows [begin, end), in order, `first_row` the dataset row of the slice's first row. The slices
+// are the stored batches' (not padded to view.schema) and share their buffers. Stops at the
+// first error `each` returns and returns it; rows past the view's end are not visited.
+template <class Each>
+arrow::Status ForEachRowSlice(const DatasetSnapshot& view, int64_t begin, int64_t end,
+                              const Each& each) {
+  int64_t batch_start = 0;
+  for (const auto& batch : view.batches) {
+    if (batch_start >= end) break;
+    const int64_t batch_end = batch_start + batch->num_rows();
+    const int64_t from = std::max(batch_start, begin);
+    const int64_t to = std::min(batch_end, end);
+    if (from < to) ARROW_RETURN_NOT_OK(each(batch->Slice(from - batch_start, to - from), from));
+    batch_start = batch_end;
+  }
+  return arrow::Status::OK();
+}
 
 }  // namespace arbalest

@@ -143,19 +143,12 @@ class ChunkReader final : public arrow::RecordBatchReader {
     const int64_t end = std::min(segment_.end_row(), next_row_ + rows_per_chunk_);
     ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
     ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(sink, view_.schema));
-    int64_t batch_first = 0;
-    for (const auto& batch : view_.batches) {
-      const int64_t batch_end = batch_first + batch->num_rows();
-      const int64_t from = std::max(batch_first, next_row_);
-      const int64_t to = std::min(batch_end, end);
-      if (from < to) {
-        ARROW_ASSIGN_OR_RAISE(
-            auto padded, PadToSchema(batch->Slice(from - batch_first, to - from), view_.schema));
-        ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(*padded));
-      }
-      batch_first = batch_end;
-      if (batch_first >= end) break;
-    }
+    ARROW_RETURN_NOT_OK(ForEachRowSlice(
+        view_, next_row_, end,
+        [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t) -> arrow::Status {
+          ARROW_ASSIGN_OR_RAISE(auto padded, PadToSchema(slice, view_.schema));
+          return writer->WriteRecordBatch(*padded);
+        }));
     ARROW_RETURN_NOT_OK(writer->Close());
     ARROW_ASSIGN_OR_RAISE(auto bytes, sink->Finish());
     next_row_ = end;

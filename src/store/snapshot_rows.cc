@@ -64,24 +64,19 @@ arrow::Result<RowFile> WriteRows(const DatasetSnapshot& view, int64_t from, int6
   if (apart != nullptr) {
     ARROW_ASSIGN_OR_RAISE(appender, ChunkAppender::Open(PathIn(dir, apart->name), apart->bytes()));
   }
-  int64_t batch_start = 0;
-  for (const auto& stored : view.batches) {
-    const int64_t batch_end = batch_start + stored->num_rows();
-    if (batch_end > from && batch_start < to) {
-      if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");
-      const int64_t begin = std::max<int64_t>(0, from - batch_start);
-      const int64_t rows = std::min(batch_end, to) - batch_start - begin;
-      ARROW_ASSIGN_OR_RAISE(auto batch, PadToSchema(stored->Slice(begin, rows), view.schema));
-      if (apart != nullptr) {
-        const auto bytes = static_cast<size_t>(rows * apart->row_bytes);
-        ARROW_RETURN_NOT_OK(appender->Append(
-            std::span<const uint8_t>(VectorBytes(*stored, vector_column, begin), bytes)));
-        ARROW_ASSIGN_OR_RAISE(batch, batch->RemoveColumn(vector_column));
-      }
-      ARROW_RETURN_NOT_OK(writer->Write(*batch));
-    }
-    batch_start = batch_end;
-  }
+  ARROW_RETURN_NOT_OK(ForEachRowSlice(
+      view, from, to,
+      [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t) -> arrow::Status {
+        if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");
+        ARROW_ASSIGN_OR_RAISE(auto batch, PadToSchema(slice, view.schema));
+        if (apart != nullptr) {
+          const auto bytes = static_cast<size_t>(slice->num_rows() * apart->row_bytes);
+          ARROW_RETURN_NOT_OK(appender->Append(
+              std::span<const uint8_t>(VectorBytes(*slice, vector_column, 0), bytes)));
+          ARROW_ASSIGN_OR_RAISE(batch, batch->RemoveColumn(vector_column));
+        }
+        return writer->Write(*batch);
+      }));
   ARROW_RETURN_NOT_OK(writer->Close());
   ARROW_ASSIGN_OR_RAISE(row_file.file.digest, DigestFile(path));
   if (apart != nullptr) {

@@ -66,6 +66,43 @@ TEST_F(ScanTest, LimitZeroAndBadOptions) {
   EXPECT_NE(status.message().find("'nope'"), std::string::npos);
 }
 
+TEST_F(ScanTest, RowSlicesCoverExactlyTheAskedRowsAcrossBatches) {
+  const DatasetSnapshot view = dataset_->Snapshot();  // five batches of 20 rows
+  for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 100},
+                            {5, 15},
+                            {15, 65},
+                            {40, 60},
+                            {99, 100},
+                            {30, 30},
+                            {90, 500}}) {
+    std::vector<int64_t> ids;
+    int64_t next = begin;
+    ASSERT_TRUE(
+        ForEachRowSlice(
+            view, begin, end,
+            [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t first) -> arrow::Status {
+              EXPECT_EQ(first, next);  // in order, no gap, no overlap
+              next += slice->num_rows();
+              const auto& id = static_cast<const arrow::Int64Array&>(*slice->GetColumnByName("id"));
+              for (int64_t i = 0; i < id.length(); ++i) {
+                ids.push_back(id.Value(i));
+              }
+              return arrow::Status::OK();
+            })
+            .ok());
+    const int64_t last = std::min<int64_t>(end, 100);
+    ASSERT_EQ(static_cast<int64_t>(ids.size()), last - begin) << begin << ".." << end;
+    for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], begin + static_cast<int64_t>(i));
+  }
+  int calls = 0;
+  auto stopped =
+      ForEachRowSlice(view, 0, 100, [&](const std::shared_ptr<arrow::RecordBatch>&, int64_t) {
+        return ++calls == 2 ? arrow::Status::Cancelled("stop") : arrow::Status::OK();
+      });
+  EXPECT_TRUE(stopped.IsCancelled());
+  EXPECT_EQ(calls, 2);
+}
+
 TEST_F(ScanTest, OlderBatchesReadNullForEvolvedColumns) {
   auto batch = MakeVectorBatch(100, 3, 4);
   arrow::Int32Builder extra;
