@@ -213,8 +213,10 @@ def test_a_node_asked_to_stop_during_a_catch_up_exits_promptly(tmp_path):
                   batch_size=200)
         joining = node("n2", env={"ARBALEST_TEST_CATCHUP_BULK_DELAY_MS": "1000"})
         nodes.append(joining)
-        wait_until(lambda: catchups(joining, name),
-                   lambda states: any(s["state"] == "copying" for s in states),
+        # (No "catchup" in cluster-status until the node joined.)
+        wait_until(lambda: status(joining).get("catchup", {}).get("shards", []),
+                   lambda states: any(s["dataset"] == name and s["state"] == "copying"
+                                      for s in states),
                    "the joining node's bulk pass under way", timeout=DEADLINE_S)
         begin = time.monotonic()
         code = joining.stop(timeout=60)
