@@ -65,6 +65,10 @@ ClusterMetrics::ClusterMetrics(prometheus::Registry& registry)
                                         "did not end the call in time (a hung peer).")),
       put_streams_open_(NewGauge(registry, "arbalest_cluster_put_streams_open",
                                  "Put streams open to peers now.")),
+      digest_cache_bytes_(NewGauge(registry, "arbalest_cluster_digest_cache_bytes",
+                                   "Memory of the row hashes this node keeps per segment for "
+                                   "shard digests (also counted in arbalest_memory_used_bytes "
+                                   "and charged to --max-memory).")),
       catchups_(CounterFamily(registry, "arbalest_cluster_catchups_total",
                               "Catch-ups of a syncing shard replica that ended on this node, by "
                               "outcome (caught_up: now a full replica; failed: retried later).")),
@@ -102,9 +106,10 @@ ClusterMetrics::ClusterMetrics(prometheus::Registry& registry)
                                         "Arrow bytes of the rows catch-ups' bulk row scans "
                                         "read from the primary.")),
       catchup_snapshots_(CounterFamily(registry, "arbalest_cluster_catchup_snapshots_total",
-                                       "Snapshots of shard copies that adopted segments, asked "
-                                       "for by their catch-up, by outcome (written: durable before "
-                                       "the flip; failed: an error, or not within the wait).")),
+                                       "Snapshots of shard copies that adopted segments or "
+                                       "copied rows, asked for by their catch-up, by outcome "
+                                       "(written: durable before the flip; failed: an error, "
+                                       "or not within the wait).")),
       catchup_snapshots_written_(catchup_snapshots_.Add({{"outcome", "written"}})),
       catchup_snapshots_failed_(catchup_snapshots_.Add({{"outcome", "failed"}})) {}
 
@@ -117,6 +122,10 @@ void ClusterMetrics::PutStreamOpened() { put_streams_opened_.Increment(); }
 void ClusterMetrics::PutStreamSlice() { put_stream_slices_.Increment(); }
 void ClusterMetrics::PutStreamBroken() { put_streams_broken_.Increment(); }
 void ClusterMetrics::PutStreamCancelled() { put_streams_cancelled_.Increment(); }
+void ClusterMetrics::SetDigestCacheBytes(int64_t bytes) {
+  digest_cache_bytes_.Set(static_cast<double>(bytes));
+}
+
 void ClusterMetrics::SetPutStreamsOpen(int64_t open) {
   put_streams_open_.Set(static_cast<double>(open));
 }

@@ -11,6 +11,8 @@
 //   arbalest_cluster_put_streams_cancelled_total  streams cancelled as their peer did not end the
 //                                                call when closed (a hung peer)
 //   arbalest_cluster_put_streams_open          put streams open now
+//   arbalest_cluster_digest_cache_bytes        the content hashes kept per segment (also
+//                                              charged to --max-memory)
 //   arbalest_cluster_catchups_total{outcome}   catch-ups ended: caught_up, failed
 //   arbalest_cluster_catchup_rows_copied_total{pass}  rows they stored: bulk, reconcile (before
 //                                              the fences), fenced (while the writes paused)
@@ -21,8 +23,9 @@
 //   arbalest_cluster_catchup_rows_adopted_total      rows of those segments
 //   arbalest_cluster_catchup_rows_scanned_total      rows their bulk passes' row scans read
 //   arbalest_cluster_catchup_bytes_scanned_total     the Arrow bytes of those rows
-//   arbalest_cluster_catchup_snapshots_total{outcome}  snapshots of adopted copies asked for
-//                                              after the flip: written, failed (not in time)
+//   arbalest_cluster_catchup_snapshots_total{outcome}  snapshots of copies that adopted segments
+//                                              or copied rows, asked for before the flip:
+//                                              written, failed (not in time)
 #pragma once
 
 #include <cstdint>
@@ -57,6 +60,8 @@ class ClusterMetrics {
   void PutStreamBroken();
   void PutStreamCancelled();
   void SetPutStreamsOpen(int64_t open);
+  // The memory of the content hashes kept per segment (digest_cache.h).
+  void SetDigestCacheBytes(int64_t bytes);
   // What a catch-up that ended copied (shard_catchup.h); nothing for one that failed.
   struct CatchupCounts {
     int64_t rows_bulk = 0;
@@ -89,6 +94,7 @@ class ClusterMetrics {
   prometheus::Counter& put_streams_broken_;
   prometheus::Counter& put_streams_cancelled_;
   prometheus::Gauge& put_streams_open_;
+  prometheus::Gauge& digest_cache_bytes_;
   prometheus::Family<prometheus::Counter>& catchups_;
   prometheus::Family<prometheus::Counter>& catchup_rows_;
   prometheus::Family<prometheus::Counter>& catchup_buckets_;

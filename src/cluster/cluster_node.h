@@ -131,6 +131,7 @@ class ClusterNode : public ClusterHooks {
         maps_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls, options_.cluster),
         id_blocks_(options_.etcd_endpoints, options_.etcd_timeout, options_.etcd_tls,
                    options_.cluster),
+        digests_([metrics = metrics_](int64_t bytes) { metrics->SetDigestCacheBytes(bytes); }),
         streams_(
             peers_, [this] { return StreamAddresses(); }, metrics_.get()) {}
 

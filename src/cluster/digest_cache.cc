@@ -58,8 +58,39 @@ Json DigestCache::Stats::ToJson() const {
   return {{"segments", segments},
           {"rows", rows},
           {"bytes", bytes},
+          {"charged_bytes", charged},
           {"hashed_rows", hashed_rows},
           {"reused_rows", reused_rows}};
+}
+
+DigestCache::~DigestCache() {
+  MutexLock lock(&mutex_);
+  if (budget_) budget_->Adjust(-charged_);
+}
+
+int64_t DigestCache::Bytes() const {
+  int64_t bytes = 0;
+  for (const Entry& entry : entries_) {
+    bytes += static_cast<int64_t>(entry.hashes->capacity() * sizeof(RowHash));
+  }
+  return bytes;
+}
+
+void DigestCache::Recharge() {
+  const int64_t bytes = Bytes();
+  if (budget_ && bytes != charged_) {
+    budget_->Adjust(bytes - charged_);
+    charged_ = bytes;
+  }
+  if (on_bytes_) on_bytes_(bytes);
+}
+
+void DigestCache::ChargeTo(std::shared_ptr<MemoryBudget> budget) {
+  MutexLock lock(&mutex_);
+  if (budget_) budget_->Adjust(-charged_);
+  charged_ = 0;
+  budget_ = std::move(budget);
+  Recharge();
 }
 
 DigestCache::Stats DigestCache::stats() const {
@@ -68,23 +99,28 @@ DigestCache::Stats DigestCache::stats() const {
   stats.segments = static_cast<int64_t>(entries_.size());
   for (const Entry& entry : entries_) {
     stats.rows += static_cast<int64_t>(entry.hashes->size());
-    stats.bytes += static_cast<int64_t>(entry.hashes->capacity() * sizeof(RowHash));
   }
+  stats.bytes = Bytes();
+  stats.charged = charged_;
   stats.hashed_rows = hashed_rows_;
   stats.reused_rows = reused_rows_;
   return stats;
 }
 
 arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf(
-    const std::string& dataset, const std::string& schema, const DatasetSnapshot& snapshot,
-    const std::vector<int64_t>& starts, const SegmentView& segment, Work* work) {
+    const std::string& dataset, int32_t version, const std::string& schema,
+    const DatasetSnapshot& snapshot, const std::vector<int64_t>& starts, const SegmentView& segment,
+    Work* work) {
+  const auto same_segment = [&](const Entry& entry) {
+    return entry.dataset == dataset && entry.first_row == segment.first_row &&
+           entry.version == version && entry.graph.lock() == segment.graph;
+  };
   std::shared_ptr<const std::vector<RowHash>> kept;
   const auto now = std::chrono::steady_clock::now();
   if (segment.graph) {
     MutexLock lock(&mutex_);
     for (Entry& entry : entries_) {
-      if (entry.dataset == dataset && entry.first_row == segment.first_row &&
-          entry.schema == schema && entry.graph.lock() == segment.graph) {
+      if (same_segment(entry) && entry.schema == schema) {
         kept = entry.hashes;
         entry.used = now;
         break;
@@ -96,15 +132,22 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
   const int64_t have = kept ? static_cast<int64_t>(kept->size()) : 0;
   work->reused += have;
   if (kept && have == segment.rows) return kept;
-  // The rows not kept yet, hashed as a scan returns them (padded to the dataset's schema).
+  // The rows not kept yet, hashed as a scan returns them (padded to the dataset's schema), or
+  // their ids.
   auto hashes = std::make_shared<std::vector<RowHash>>();
   hashes->reserve(static_cast<size_t>(segment.rows));
   if (kept) hashes->assign(kept->begin(), kept->begin() + have);
   ARROW_RETURN_NOT_OK(
       ForEachSlice(snapshot, starts, segment.first_row + have, segment.end_row(),
                    [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t) -> arrow::Status {
-                     ARROW_ASSIGN_OR_RAISE(auto padded, PadToSchema(slice, snapshot.schema));
-                     ARROW_ASSIGN_OR_RAISE(std::vector<RowHash> rows, RowHashes(*padded));
+                     std::vector<RowHash> rows;
+                     if (version == kDigestVersionIds) {
+                       ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(*slice));
+                       ARROW_ASSIGN_OR_RAISE(rows, IdRowHashes(*ids));
+                     } else {
+                       ARROW_ASSIGN_OR_RAISE(auto padded, PadToSchema(slice, snapshot.schema));
+                       ARROW_ASSIGN_OR_RAISE(rows, RowHashes(*padded));
+                     }
                      hashes->insert(hashes->end(), rows.begin(), rows.end());
                      return arrow::Status::OK();
                    }));
@@ -116,28 +159,34 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
   work->hashed += segment.rows - have;
   if (!segment.graph) return hashes;
   MutexLock lock(&mutex_);
-  Entry fresh{dataset, segment.first_row, segment.graph, schema, hashes, now};
+  Entry fresh{dataset, segment.first_row, segment.graph, version, schema, hashes, now};
   for (Entry& entry : entries_) {
-    if (entry.dataset == dataset && entry.first_row == segment.first_row &&
-        entry.graph.lock() == segment.graph) {
+    if (same_segment(entry)) {
       // A longer run of the same segment's rows, or the rows under another schema.
-      if (entry.schema != schema || entry.hashes->size() < hashes->size()) entry = fresh;
+      if (entry.schema != schema || entry.hashes->size() < hashes->size()) {
+        entry = fresh;
+        Recharge();
+      }
       return hashes;
     }
   }
   entries_.push_back(std::move(fresh));
+  Recharge();
   return hashes;
 }
 
 void DigestCache::DropUnused(std::chrono::steady_clock::duration unused) {
   const auto now = std::chrono::steady_clock::now();
   MutexLock lock(&mutex_);
-  std::erase_if(entries_, [&](const Entry& entry) { return now - entry.used >= unused; });
+  const size_t erased = std::erase_if(entries_, [&](const Entry& entry) {
+    return now - entry.used >= unused || entry.graph.expired();
+  });
+  if (erased > 0) Recharge();
 }
 
 void DigestCache::Evict(const std::string& dataset, const DatasetSnapshot& snapshot) {
   MutexLock lock(&mutex_);
-  std::erase_if(entries_, [&](const Entry& entry) {
+  const size_t erased = std::erase_if(entries_, [&](const Entry& entry) {
     const auto graph = entry.graph.lock();
     if (!graph) return true;
     if (entry.dataset != dataset) return false;
@@ -146,17 +195,23 @@ void DigestCache::Evict(const std::string& dataset, const DatasetSnapshot& snaps
                           return segment.first_row == entry.first_row && segment.graph == graph;
                         });
   });
+  if (erased > 0) Recharge();
 }
 
 arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
                                         const std::string& dataset,
                                         const DatasetSnapshot& snapshot) {
-  if (request.version != kDigestVersionContent) {
-    return arrow::Status::Invalid("the digest cache answers content digests (version ",
-                                  kDigestVersionContent, ") only, not version ", request.version);
+  const int32_t version = request.version;
+  if (version != kDigestVersionIds && version != kDigestVersionContent) {
+    return arrow::Status::Invalid("no digest of version ", version);
   }
   const auto started = std::chrono::steady_clock::now();
-  const std::string schema = snapshot.schema->ToString(/*show_metadata=*/false);
+  std::string schema;
+  if (version == kDigestVersionContent) {
+    schema = snapshot.schema->ToString(/*show_metadata=*/false);
+  } else if (const auto id = snapshot.schema->GetFieldByName("id")) {
+    schema = id->type()->ToString();
+  }
   const std::vector<int64_t> starts = BatchStarts(snapshot);
   Work work;
   std::vector<std::shared_ptr<const std::vector<RowHash>>> segments;
@@ -164,14 +219,14 @@ arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
     ARROW_RETURN_NOT_OK(IdType(snapshot).status());
     for (const SegmentView& segment : snapshot.segments) {
       ARROW_ASSIGN_OR_RAISE(auto hashes,
-                            HashesOf(dataset, schema, snapshot, starts, segment, &work));
+                            HashesOf(dataset, version, schema, snapshot, starts, segment, &work));
       segments.push_back(std::move(hashes));
     }
   }
   Evict(dataset, snapshot);
   Json answer;
   if (!request.ids_of) {
-    BucketTable table(request.buckets, kDigestVersionContent);
+    BucketTable table(request.buckets, version);
     for (size_t s = 0; s < segments.size(); ++s) {
       const std::vector<RowHash>& hashes = *segments[s];
       for (const RowHash& row : hashes) table.AddHash(row);
@@ -202,7 +257,7 @@ arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
               const RowHash& hash = hashes[static_cast<size_t>(local)];
               if (!request.ids_of->contains(BucketOfPlace(hash.place, request.buckets))) continue;
               ids.push_back(IdJson(*column, row));
-              digests.push_back(hash.digest);
+              if (version == kDigestVersionContent) digests.push_back(hash.digest);
             }
             return arrow::Status::OK();
           }));
@@ -213,10 +268,8 @@ arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
       ARROW_ASSIGN_OR_RAISE(std::string name, IdTypeName(*id_type));
       type = name;
     }
-    answer = {{"version", kDigestVersionContent},
-              {"type", std::move(type)},
-              {"ids", std::move(ids)},
-              {"hashes", std::move(digests)}};
+    answer = {{"version", version}, {"type", std::move(type)}, {"ids", std::move(ids)}};
+    if (version == kDigestVersionContent) answer["hashes"] = std::move(digests);
   }
   {
     MutexLock lock(&mutex_);

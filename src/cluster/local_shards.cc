@@ -16,6 +16,7 @@ std::optional<LocalReads> ClusterNode::LocalReadsFor(const MemberInfo& member) c
 }
 
 void ClusterNode::AttachLocalReads(LocalReads reads) {
+  digests_.ChargeTo(reads.memory);
   MutexLock lock(&mutex_);
   local_reads_ = std::move(reads);
 }

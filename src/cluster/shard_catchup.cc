@@ -72,27 +72,47 @@ arrow::Result<FenceRequest> ParseFenceRequest(std::string_view body) {
   return request;
 }
 
-// Asks for a snapshot of shard copy `name`, whose bulk pass adopted segments: they become
-// segment files named by a manifest now rather than at the next snapshot round, so that a
-// restart maps their graphs instead of indexing their rows again (the rows copied after them
-// are in the log). Null when none was asked for (logged).
+// Asks for a snapshot of shard copy `name`, whose bulk pass copied rows or adopted segments:
+// adopted segments become segment files named by a manifest now rather than at the next
+// snapshot round, so that a restart maps their graphs instead of indexing their rows again,
+// and the rows copied are written beside them (a restart reads them from the snapshot rather
+// than replaying them from the log). Null when none was asked for (logged).
 LocalPuts::SnapshotWait AskSnapshot(const LocalPuts& local, const std::string& name) {
   if (!local.snapshot) return nullptr;
   auto asked = local.snapshot(name);
   if (asked.ok()) return std::move(*asked);
-  spdlog::warn("{}: no snapshot of the adopted segments asked for (the next round writes them): {}",
-               name, asked.status().message());
+  spdlog::warn("{}: no snapshot of the copy asked for (the next round writes it): {}", name,
+               asked.status().message());
   return nullptr;
 }
 
-// The snapshot AskSnapshot asked for, within `wait`: its report, or {"error"}.
+}  // namespace
+
 Json AwaitSnapshot(const LocalPuts::SnapshotWait& snapshotted, const std::string& name,
-                   std::chrono::milliseconds wait) {
-  auto report = snapshotted(wait);
-  if (report.ok()) return std::move(*report);
-  spdlog::warn("{}: the snapshot of the adopted segments: {}", name, report.status().message());
-  return Json{{"error", report.status().message()}};
+                   std::chrono::milliseconds wait, const std::atomic<bool>& stopping) {
+  const auto deadline = Clock::now() + wait;
+  std::string error;
+  while (error.empty()) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto report = snapshotted(std::clamp(left, std::chrono::milliseconds(0), kSnapshotWaitSlice));
+    if (report.ok() && *report) return std::move(**report);
+    if (!report.ok()) {
+      error = report.status().message();
+    } else if (stopping.load()) {
+      error =
+          "not waited for: this node is stopping (the snapshot goes on, or the next round "
+          "writes the copy)";
+    } else if (left <= kSnapshotWaitSlice) {
+      error = "the snapshot was not written within " + std::to_string(wait.count()) +
+              " ms; it goes on in the background";
+    }
+  }
+  spdlog::warn("{}: the snapshot of the copy: {}", name, error);
+  return Json{{"error", error}};
 }
+
+namespace {
 
 Json FenceBody(const std::string& dataset, int32_t shard, int64_t epoch, const std::string& node,
                const std::string& op, uint64_t token, std::chrono::milliseconds hold) {
@@ -150,8 +170,8 @@ arrow::Result<Json> ShardDigestAction(const CatchupEnv& env, std::string_view bo
     return arrow::Status::KeyError(kShardDigestAction, ": this node holds no copy of ",
                                    Label(request.dataset, request.shard));
   };
-  // Version 2 from the hashes kept per segment, when this node's store offers its views.
-  if (request.version == kDigestVersionContent && env.digests && env.snapshot) {
+  // From the hashes kept per segment, when this node's store offers its views.
+  if (env.digests && env.snapshot) {
     auto snapshot = env.snapshot(name);
     if (!snapshot.ok() && snapshot.status().IsKeyError()) return no_copy();
     if (snapshot.ok()) return env.digests->Answer(request, name, *snapshot);
@@ -175,7 +195,10 @@ ShardCatchup::ShardCatchup(CatchupEnv env)
   });
 }
 
-ShardCatchup::~ShardCatchup() { thread_.Stop(); }
+ShardCatchup::~ShardCatchup() {
+  stopping_ = true;  // a catch-up under way ends at its next check (a snapshot wait, a batch)
+  thread_.Stop();
+}
 
 bool ShardCatchup::Kept(const std::string& name) const {
   MutexLock lock(&mutex_);
@@ -383,6 +406,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
   copy.local = *local;
   copy.deletes = env_.deletes;
   copy.fence = fence.get();
+  copy.stopping = &stopping_;
   copy.bulk_batch_delay = env_.bulk_batch_delay;
   copy.scan_delay = env_.scan_delay;
   copy.source_digest = [&, buckets = copy.digest_buckets](const std::vector<int32_t>* ids_of,
@@ -399,10 +423,10 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
         timeout);
   };
   // This node's own, in-process, from the hashes it keeps per segment.
-  copy.own_content_digest = [&, buckets = copy.digest_buckets](const std::vector<int32_t>* ids_of,
-                                                               std::chrono::milliseconds) {
-    return ShardDigestAction(
-        env_, ShardDigestBody(map.dataset, shard, buckets, ids_of, kDigestVersionContent).dump());
+  copy.own_digest = [&, buckets = copy.digest_buckets](const std::vector<int32_t>* ids_of,
+                                                       int32_t version, std::chrono::milliseconds) {
+    return ShardDigestAction(env_,
+                             ShardDigestBody(map.dataset, shard, buckets, ids_of, version).dump());
   };
   copy.source_segments = [&](std::chrono::milliseconds timeout) {
     return ShardSegmentsOf(*source, name, timeout);
@@ -423,11 +447,13 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted, &copied.scan));
   }
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  // Adopted segments made durable as segment files at once, while the reconcile before the
-  // fences runs; waited for before the fences close (not while the writes pause), so that the
-  // map names this node a full replica only once a restart would map their graphs.
+  // The copy made durable in a snapshot at once (adopted segments as segment files, rows
+  // copied beside them), while the reconcile before the fences runs; waited for before the
+  // fences close (not while the writes pause), so that the map names this node a full replica
+  // only once a restart would map the adopted graphs and read the copied rows from the
+  // snapshot, not wait for the next snapshot round.
   const LocalPuts::SnapshotWait snapshotted =
-      copied.adopted.segments > 0 ? AskSnapshot(*local, name) : nullptr;
+      copied.adopted.segments > 0 || copied.bulk_rows > 0 ? AskSnapshot(*local, name) : nullptr;
   // The differences the bulk pass left (rows it stored twice, writes that reached one node
   // only), repaired while the writes go on, so that the fenced pass mostly finds none. A
   // failure here leaves them to the fenced pass.
@@ -437,7 +463,10 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     spdlog::warn("{}: the reconcile before the fences failed (the fenced one repairs all): {}",
                  Label(map.dataset, shard), before.status().message());
   }
-  if (snapshotted) copied.snapshot = AwaitSnapshot(snapshotted, name, env_.snapshot_wait);
+  if (snapshotted) {
+    copied.snapshot = AwaitSnapshot(snapshotted, name, env_.snapshot_wait, stopping_);
+  }
+  if (stopping_.load()) return arrow::Status::Cancelled("this node is stopping");
   Json state = copied.ToJson();
   state.update(
       {{"state", "reconciling"}, {"source", placement.primary}, {"epoch", placement.epoch}});

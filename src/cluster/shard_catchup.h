@@ -10,10 +10,11 @@
 //     within the buckets that differ, shard_digest.h) and the ids that differ are replaced by
 //     the primary's rows. The same comparison runs once before the fences, right after the
 //     bulk pass, so that the fenced one mostly finds nothing to repair. A bulk pass that
-//     adopted sealed segments whole asks for a snapshot of the copy at once (LocalPuts::snapshot)
-//     and waits for it before the fences close: once the map names this node a full replica, a
-//     restart maps the adopted graphs from segment files rather than indexing their rows again
-//     from the log. Then this node turns itself
+//     adopted sealed segments whole or copied rows asks for a snapshot of the copy at once
+//     (LocalPuts::snapshot) and waits for it before the fences close (not past the node's
+//     stop): once the map names this node a full replica, a restart maps the adopted graphs
+//     from segment files rather than indexing their rows again from the log, and reads the
+//     copied rows from the snapshot. Then this node turns itself
 //     into a full replica by an etcd transaction (compare on the map's revision, only if the
 //     shard's epoch and primary are still those it copied from), and both fences open again. The
 //     writes pause for the reconcile pass only: two bucket tables, the ids of the buckets that
@@ -44,6 +45,7 @@
 
 #include <arrow/result.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -100,9 +102,9 @@ struct CatchupEnv {
   // move to give the shard back.
   std::chrono::milliseconds return_grace{600000};
   ShardDeletes* deletes = nullptr;  // the ids deleted lately from this node's shard copies
-  // This node's content digests kept per segment (digest_cache.h) and a local dataset's view
-  // to answer them from (LocalReads::snapshot; NotImplemented or KeyError as it). Either null:
-  // content digests are computed over a scan of the copy.
+  // This node's digests kept per segment (digest_cache.h) and a local dataset's view to answer
+  // them from (LocalReads::snapshot; NotImplemented or KeyError as it). Either null: digests
+  // are computed over a scan of the copy.
   DigestCache* digests = nullptr;
   std::function<arrow::Result<DatasetSnapshot>(const std::string& dataset)> snapshot;
   // Called as each catch-up ends, with its state as Status() shows it ("state": "caught_up"
@@ -117,6 +119,17 @@ inline constexpr const char* kShardFenceAction = "shard-fence";
 // "close"|"check"|"release", "token", "hold_ms"}. Close is refused (Invalid, "stale epoch")
 // unless this node is the shard's primary at that epoch and `node` one of its replicas.
 arrow::Result<Json> ShardFenceAction(const CatchupEnv& env, std::string_view body);
+
+// How long a catch-up waits at once for its copy's snapshot before it checks whether its node
+// is stopping.
+inline constexpr std::chrono::milliseconds kSnapshotWaitSlice{50};
+
+// The snapshot a catch-up asked for (LocalPuts::snapshot), within `wait` or until `stopping`
+// is set (its node stops: the shutdown waits for no snapshot, checked every
+// kSnapshotWaitSlice): its report, or {"error"} (the snapshot failed, was not written in time,
+// or was not waited for), logged, for the catch-up's state.
+Json AwaitSnapshot(const LocalPuts::SnapshotWait& snapshotted, const std::string& name,
+                   std::chrono::milliseconds wait, const std::atomic<bool>& stopping);
 
 // The answer to action kShardDigestAction (shard_digest.h) from this node's copy of the shard.
 // Invalid for a dataset without a shard map or a shard it does not have; KeyError when this
@@ -198,6 +211,10 @@ class ShardCatchup {
   arrow::Status PlanKept(ShardCopyEnv* copy, Copied* copied);
 
   const CatchupEnv env_;
+  // Set as the catch-up stops: a catch-up under way stops waiting for its snapshot, and its
+  // bulk pass stops at its next batch (ShardCopyEnv::stopping), so that a node's shutdown does
+  // not wait for them.
+  std::atomic<bool> stopping_{false};
   mutable Mutex mutex_;
   int64_t caught_up_ GUARDED_BY(mutex_) = 0;
   int64_t dropped_ GUARDED_BY(mutex_) = 0;

@@ -157,6 +157,14 @@ std::string ScanTicket(const std::string& name, Json extra = Json::object()) {
   return extra.dump();
 }
 
+// Cancelled once this node stops (env.stopping).
+arrow::Status CheckNotStopping(const ShardCopyEnv& env) {
+  if (env.stopping && env.stopping->load()) {
+    return arrow::Status::Cancelled("the copy of ", env.name, " stopped: this node is stopping");
+  }
+  return arrow::Status::OK();
+}
+
 // This node's local_only scan of its copy with `extra` keys (ScanTicket); nullopt when it does
 // not hold the dataset.
 arrow::Result<std::optional<ScanPart>> OwnScan(const ShardCopyEnv& env, Json extra) {
@@ -311,23 +319,25 @@ int64_t ContentDifferences(const std::vector<ContentRow>& primary,
       });
 }
 
-// This node's content digest answer (shard_digest.h, version 2) of its copy: its bucket table
-// (`ids_of` null) or the ids and content hashes of the buckets `ids_of`; nullopt when it holds
-// no copy. From env.own_content_digest (its hashes kept per segment), else over a scan.
-arrow::Result<std::optional<Json>> OwnContentDigest(const ShardCopyEnv& env,
-                                                    const std::vector<int32_t>* ids_of) {
-  if (env.own_content_digest) {
-    auto answer = env.own_content_digest(ids_of, env.timeout);
+// This node's digest answer (shard_digest.h, of `version`) of its copy: its bucket table
+// (`ids_of` null) or the ids (with version 2, and their content hashes) of the buckets
+// `ids_of`; nullopt when it holds no copy. From env.own_digest (its hashes kept per segment),
+// else over a scan (of its ids, or its whole rows).
+arrow::Result<std::optional<Json>> OwnDigest(const ShardCopyEnv& env,
+                                             const std::vector<int32_t>* ids_of, int32_t version) {
+  if (env.own_digest) {
+    auto answer = env.own_digest(ids_of, version, env.timeout);
     if (!answer.ok() && answer.status().IsKeyError()) return std::nullopt;
     ARROW_RETURN_NOT_OK(answer.status());
     return std::optional<Json>(std::move(*answer));
   }
-  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnRows(env));
+  ARROW_ASSIGN_OR_RAISE(auto own_scan,
+                        version == kDigestVersionContent ? OwnRows(env) : OwnIds(env));
   if (!own_scan) return std::nullopt;
   ShardDigestRequest request;
   request.dataset = env.name;
   request.buckets = env.digest_buckets;
-  request.version = kDigestVersionContent;
+  request.version = version;
   if (ids_of) request.ids_of.emplace(ids_of->begin(), ids_of->end());
   ARROW_ASSIGN_OR_RAISE(Json answer, AnswerShardDigest(request, *own_scan->reader));
   return std::optional<Json>(std::move(answer));
@@ -350,14 +360,9 @@ arrow::Result<TableComparison> CompareTables(const ShardCopyEnv& env, Reconciled
   }
   done->source_table_seconds = answer.value("seconds", 0.0);
   BucketTable ours(env.digest_buckets, version);
-  if (env.content) {
-    ARROW_ASSIGN_OR_RAISE(auto own, OwnContentDigest(env, nullptr));
-    if (own) {
-      ARROW_ASSIGN_OR_RAISE(ours, BucketTable::FromJson(*own));
-    }
-  } else {
-    ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
-    if (own_scan) ARROW_RETURN_NOT_OK(ours.AddAll(*own_scan->reader));
+  ARROW_ASSIGN_OR_RAISE(auto own, OwnDigest(env, nullptr, version));
+  if (own) {
+    ARROW_ASSIGN_OR_RAISE(ours, BucketTable::FromJson(*own));
   }
   done->own_table_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - own_started).count();
@@ -397,20 +402,18 @@ arrow::Result<bool> ReadDifferingIds(const ShardCopyEnv& env, Reconciled* done, 
   if (env.content) {
     ARROW_ASSIGN_OR_RAISE(*primary_rows,
                           SortContentRows(ids.value("ids", Json()), ids.value("hashes", Json())));
-    ARROW_ASSIGN_OR_RAISE(auto mine, OwnContentDigest(env, &differing));
+    ARROW_ASSIGN_OR_RAISE(auto mine, OwnDigest(env, &differing, kDigestVersionContent));
     if (mine) {
       ARROW_ASSIGN_OR_RAISE(
           *own_rows, SortContentRows(mine->value("ids", Json()), mine->value("hashes", Json())));
     }
     return true;
   }
-  const std::set<int32_t> buckets(differing.begin(), differing.end());
-  ARROW_ASSIGN_OR_RAISE(auto own_scan, OwnIds(env));
   ARROW_ASSIGN_OR_RAISE(*primary, SortJsonIds(ids.value("type", Json()), ids.value("ids", Json())));
-  if (own_scan) {
-    ARROW_ASSIGN_OR_RAISE(BucketIds mine,
-                          IdsInBuckets(*own_scan->reader, buckets, env.digest_buckets));
-    ARROW_ASSIGN_OR_RAISE(*own, SortJsonIds(mine.type ? Json(*mine.type) : Json(), mine.ids));
+  ARROW_ASSIGN_OR_RAISE(auto mine, OwnDigest(env, &differing, kDigestVersionIds));
+  if (mine) {
+    ARROW_ASSIGN_OR_RAISE(*own,
+                          SortJsonIds(mine->value("type", Json()), mine->value("ids", Json())));
   }
   return true;
 }
@@ -485,6 +488,10 @@ void AdoptSegments(const ShardCopyEnv& env, ShardDeletes::Clock::time_point sinc
     return;
   }
   for (const SegmentRef& ref : *segments) {
+    if (!CheckNotStopping(env).ok()) {
+      adopted->fallback = "this node is stopping";
+      break;
+    }
     auto received = env.source_segment(ref, env.timeout);
     arrow::Status status = received.status();
     if (received.ok())
@@ -595,6 +602,7 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted, BulkS
     scan.rows += batch->num_rows();
     scan.bytes += arrow::util::TotalBufferSize(*batch);
     if (env.bulk_batch_delay.count() > 0) std::this_thread::sleep_for(env.bulk_batch_delay);
+    ARROW_RETURN_NOT_OK(CheckNotStopping(env));
     // The ids deleted here so far, read and the batch stored while no delete runs here.
     WriterLock gate(env.fence->gate());
     for (const std::string& key : DeletedSince(env, pinned.since())) held[key] = kNeverCopied;

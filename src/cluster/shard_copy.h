@@ -44,14 +44,15 @@
 // returning node's kept copy (PlanKeptCopy) skips the bulk pass: both reconcile passes compare
 // content digests (env.content), so a row deleted and put again with another vector while it
 // was away is replaced, and only the rows that differ are copied.
-// Cost under the fences: two bucket tables (a scan of the id column on each node, 16 bytes per
-// bucket over the network; content tables from the row hashes each node keeps per segment,
-// digest_cache.h, this node's asked in-process through ShardCopyEnv::own_content_digest), the
-// ids of the buckets that differ, and the rows that differ.
+// Cost under the fences: two bucket tables (16 bytes per bucket over the network; summed from
+// the row hashes, of ids or contents, each node keeps per segment, digest_cache.h, this node's
+// asked in-process through ShardCopyEnv::own_digest: only rows stored since the last request
+// are hashed), the ids of the buckets that differ, and the rows that differ.
 #pragma once
 
 #include <arrow/result.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -78,6 +79,9 @@ struct ShardCopyEnv {
   ShardDeletes* deletes = nullptr;           // null: no deletes remembered
   ShardFence* fence = nullptr;               // this node's fence of the shard (its gate)
   std::chrono::milliseconds timeout{30000};  // each scan stream
+  // Set when this node stops: the bulk pass ends (Cancelled) at its next batch or segment.
+  // Null: never.
+  const std::atomic<bool>* stopping = nullptr;
   // A pause after each batch the bulk pass reads (ARBALEST_TEST_CATCHUP_BULK_DELAY_MS: tests
   // that need a bulk copy that lasts).
   std::chrono::milliseconds bulk_batch_delay{0};
@@ -95,11 +99,12 @@ struct ShardCopyEnv {
   // every table and id, when `content` is set (a returning node's kept copy, PlanKeptCopy).
   std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
       source_content_digest;
-  // This node's own answer to the same request (ShardDigestAction in-process: its hashes kept
-  // per segment, digest_cache.h); KeyError when it holds no copy. Null: its tables and ids are
-  // computed over a scan of its copy (`own`).
-  std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, std::chrono::milliseconds)>
-      own_content_digest;
+  // This node's own answer to the same request, of version 1 or 2 (ShardDigestAction
+  // in-process: its hashes kept per segment, digest_cache.h); KeyError when it holds no copy.
+  // Null: its tables and ids are computed over a scan of its copy (`own`).
+  std::function<arrow::Result<Json>(const std::vector<int32_t>* ids_of, int32_t version,
+                                    std::chrono::milliseconds)>
+      own_digest;
   bool content = false;
   // The primary's sealed, fully linked segments of the shard (its kShardSegmentsAction answer)
   // and one of them (its shard_segment ticket), within the timeout given. Null: the bulk pass

@@ -27,13 +27,6 @@ IdHash InBuckets(const RowHash& hash, int32_t buckets) {
   return IdHash{BucketOfPlace(hash.place, buckets), hash.digest};
 }
 
-arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& batch) {
-  auto ids = batch.GetColumnByName("id");
-  if (!ids) return arrow::Status::Invalid("a shard dataset's rows without an id column");
-  if (ids->null_count() > 0) return arrow::Status::Invalid("a shard dataset's row without an id");
-  return ids;
-}
-
 // Calls `each(batch)` for every batch of `reader`.
 template <class Each>
 arrow::Status ForEachBatch(arrow::RecordBatchReader& reader, const Each& each) {
@@ -49,7 +42,7 @@ arrow::Status ForEachBatch(arrow::RecordBatchReader& reader, const Each& each) {
 template <class Each>
 arrow::Status ForEachIdColumn(arrow::RecordBatchReader& reader, const Each& each) {
   return ForEachBatch(reader, [&](const arrow::RecordBatch& batch) -> arrow::Status {
-    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(batch));
     return each(*ids);
   });
 }
@@ -139,6 +132,13 @@ arrow::Status CheckBuckets(int64_t buckets) {
 
 }  // namespace
 
+arrow::Result<std::shared_ptr<arrow::Array>> IdColumnOf(const arrow::RecordBatch& batch) {
+  auto ids = batch.GetColumnByName("id");
+  if (!ids) return arrow::Status::Invalid("a shard dataset's rows without an id column");
+  if (ids->null_count() > 0) return arrow::Status::Invalid("a shard dataset's row without an id");
+  return ids;
+}
+
 Json IdJson(const arrow::Array& ids, int64_t row) {
   switch (ids.type_id()) {
     case arrow::Type::INT64:
@@ -199,12 +199,17 @@ arrow::Result<std::vector<IdHash>> RowDigests(const arrow::RecordBatch& batch, i
   return rows;
 }
 
-arrow::Result<std::vector<RowHash>> RowHashes(const arrow::RecordBatch& batch) {
-  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
-  std::vector<RowHash> rows(static_cast<size_t>(batch.num_rows()));
-  for (int64_t row = 0; row < batch.num_rows(); ++row) {
-    ARROW_ASSIGN_OR_RAISE(rows[row], HashIdAt(*ids, row));
+arrow::Result<std::vector<RowHash>> IdRowHashes(const arrow::Array& ids) {
+  std::vector<RowHash> rows(static_cast<size_t>(ids.length()));
+  for (int64_t row = 0; row < ids.length(); ++row) {
+    ARROW_ASSIGN_OR_RAISE(rows[row], HashIdAt(ids, row));
   }
+  return rows;
+}
+
+arrow::Result<std::vector<RowHash>> RowHashes(const arrow::RecordBatch& batch) {
+  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(batch));
+  ARROW_ASSIGN_OR_RAISE(std::vector<RowHash> rows, IdRowHashes(*ids));
   // The other columns in the order of their names, each name mixed in, so that two copies
   // whose columns are stored in another order agree.
   std::vector<int> columns;
@@ -238,7 +243,7 @@ arrow::Status BucketTable::NoteType(const arrow::Array& ids) {
 }
 
 arrow::Status BucketTable::AddRows(const arrow::RecordBatch& batch) {
-  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
+  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(batch));
   ARROW_RETURN_NOT_OK(NoteType(*ids));
   ARROW_ASSIGN_OR_RAISE(std::vector<RowHash> rows, RowHashes(batch));
   for (const RowHash& row : rows) AddHash(row);
@@ -343,7 +348,7 @@ arrow::Result<BucketIds> IdsInBuckets(arrow::RecordBatchReader& reader,
   BucketIds found;
   if (version == kDigestVersionContent) {
     ARROW_RETURN_NOT_OK(ForEachBatch(reader, [&](const arrow::RecordBatch& batch) -> arrow::Status {
-      ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(batch));
+      ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(batch));
       ARROW_ASSIGN_OR_RAISE(found.type, TypeName(*ids));
       ARROW_ASSIGN_OR_RAISE(std::vector<IdHash> rows, RowDigests(batch, of));
       for (int64_t row = 0; row < batch.num_rows(); ++row) {

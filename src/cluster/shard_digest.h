@@ -76,6 +76,9 @@ struct IdHash {
 };
 arrow::Result<IdHash> HashId(const arrow::Array& ids, int64_t row, int32_t buckets);
 
+// The column "id" of `batch`; Invalid without one or with a null id.
+arrow::Result<std::shared_ptr<arrow::Array>> IdColumnOf(const arrow::RecordBatch& batch);
+
 // The id at `row` of `ids` (int64, uint64 or utf8) as JSON: a number or a string.
 Json IdJson(const arrow::Array& ids, int64_t row);
 
@@ -85,6 +88,9 @@ Json IdJson(const arrow::Array& ids, int64_t row);
 arrow::Result<std::vector<IdHash>> RowDigests(const arrow::RecordBatch& batch, int32_t buckets);
 // The same before the buckets are taken: the RowHash of every row of `batch` (version 2).
 arrow::Result<std::vector<RowHash>> RowHashes(const arrow::RecordBatch& batch);
+// The RowHash of every id of `ids` (version 1: the id's hash alone). Invalid for an id type a
+// shard's ids cannot have.
+arrow::Result<std::vector<RowHash>> IdRowHashes(const arrow::Array& ids);
 
 class BucketTable {
  public:

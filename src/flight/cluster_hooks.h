@@ -22,6 +22,7 @@
 #include "flight/put_sink.h"
 #include "store/dataset.h"
 #include "store/dataset_commit.h"
+#include "store/memory_budget.h"
 
 namespace arrow::flight {
 class FlightMessageReader;
@@ -143,9 +144,10 @@ struct LocalPuts {
   // node then keeps every copy it holds).
   std::function<arrow::Result<RestoredIndex>(const std::string& dataset)> restored_index;
   // Waits at most the given time for a snapshot `snapshot` asked for: its report as the
-  // `snapshot` action gives it ({"dataset", "lsn", "rows", "indexed_rows", ...}), IOError when
-  // it is not written in time (it goes on), or the snapshot's error.
-  using SnapshotWait = std::function<arrow::Result<Json>(std::chrono::milliseconds)>;
+  // `snapshot` action gives it ({"dataset", "lsn", "rows", "indexed_rows", ...}), nullopt when
+  // it is not written in time (it goes on; the wait may be called again), or the snapshot's
+  // error.
+  using SnapshotWait = std::function<arrow::Result<std::optional<Json>>(std::chrono::milliseconds)>;
   // Asks this node's snapshot thread to snapshot a local dataset after the snapshot in
   // progress (Snapshotter::Enqueue), without waiting: the copy's adopted segments written as
   // segment files and named by a manifest at once, rather than at the next snapshot round.
@@ -164,6 +166,9 @@ struct LocalReads {
   // A local dataset's current view (its batches, segments and schema: what a scan of it reads);
   // KeyError when absent. Null: not offered (the cluster reads a scan instead).
   std::function<arrow::Result<DatasetSnapshot>(const std::string& dataset)> snapshot;
+  // The store's memory budget (--max-memory), which the cluster charges what it keeps beside
+  // the store (its digest cache, cluster/digest_cache.h). Null: charged nowhere.
+  std::shared_ptr<MemoryBudget> memory;
 };
 
 // Thread-safe: called from many RPCs at once.

@@ -80,11 +80,9 @@ LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
         Snapshotter* snapshotter = store.snapshotter();
         if (!snapshotter) return arrow::Status::NotImplemented("snapshots are off on this node");
         ARROW_ASSIGN_OR_RAISE(auto done, snapshotter->Enqueue(dataset));
-        return [done = done.share()](std::chrono::milliseconds wait) -> arrow::Result<Json> {
-          if (done.wait_for(wait) != std::future_status::ready) {
-            return arrow::Status::IOError("the snapshot was not written within ", wait.count(),
-                                          " ms; it goes on in the background");
-          }
+        return [done = done.share()](
+                   std::chrono::milliseconds wait) -> arrow::Result<std::optional<Json>> {
+          if (done.wait_for(wait) != std::future_status::ready) return std::nullopt;
           const Snapshotter::Reports& reports = done.get();
           ARROW_RETURN_NOT_OK(reports.status());
           if (reports->empty()) return arrow::Status::IOError("the snapshot wrote nothing");
@@ -135,7 +133,9 @@ LocalReads LocalReadsOf(std::shared_ptr<VectorStore> store, const ServiceOptions
       [store](const std::string& dataset) -> arrow::Result<DatasetSnapshot> {
         ARROW_ASSIGN_OR_RAISE(auto found, store->Get(dataset));
         return found->Snapshot();
-      }};
+      },
+      // Shares the store's ownership: the budget lives as long as what the cluster charges.
+      std::shared_ptr<MemoryBudget>(store, store->mutable_memory())};
 }
 
 }  // namespace

@@ -54,11 +54,12 @@ std::vector<int64_t> Range(int64_t begin, int64_t end, int64_t step = 1) {
   return ids;
 }
 
-ShardDigestRequest Request(int32_t buckets, std::optional<std::set<int32_t>> ids_of = {}) {
+ShardDigestRequest Request(int32_t buckets, std::optional<std::set<int32_t>> ids_of = {},
+                           int32_t version = kDigestVersionContent) {
   ShardDigestRequest request;
   request.dataset = "ds";
   request.buckets = buckets;
-  request.version = kDigestVersionContent;
+  request.version = version;
   request.ids_of = std::move(ids_of);
   return request;
 }
@@ -102,13 +103,13 @@ class DigestCacheTest : public ::testing::Test {
     return (*cached)["cache"];
   }
 
-  // Tables of 64 and 4096 buckets, and the ids of some buckets, equal to a scan's; the "cache"
-  // part of the first table's answer.
-  Json ExpectAllSameAsScan(const Dataset& dataset) {
-    const Json first = ExpectSameAsScan(dataset, Request(64));
-    ExpectSameAsScan(dataset, Request(kDigestBuckets));
-    ExpectSameAsScan(dataset, Request(64, std::set<int32_t>{0, 5, 17, 63}));
-    ExpectSameAsScan(dataset, Request(kDigestBuckets, std::set<int32_t>{1, 100, 4095}));
+  // Tables of 64 and 4096 buckets, and the ids of some buckets, equal to a scan's (of
+  // `version`); the "cache" part of the first table's answer.
+  Json ExpectAllSameAsScan(const Dataset& dataset, int32_t version = kDigestVersionContent) {
+    const Json first = ExpectSameAsScan(dataset, Request(64, {}, version));
+    ExpectSameAsScan(dataset, Request(kDigestBuckets, {}, version));
+    ExpectSameAsScan(dataset, Request(64, std::set<int32_t>{0, 5, 17, 63}, version));
+    ExpectSameAsScan(dataset, Request(kDigestBuckets, std::set<int32_t>{1, 100, 4095}, version));
     return first;
   }
 
@@ -236,14 +237,151 @@ TEST_F(DigestCacheTest, EntriesNoRequestUsedLatelyAreDropped) {
   EXPECT_EQ(ExpectSameAsScan(*dataset, Request(64))["rows_hashed"], 150);
 }
 
-TEST_F(DigestCacheTest, AnswersContentDigestsOnly) {
+// The store's budget, not owned (it lives as long as the store).
+std::shared_ptr<MemoryBudget> BudgetOf(VectorStore& store) {
+  return std::shared_ptr<MemoryBudget>(std::shared_ptr<void>(), store.mutable_memory());
+}
+
+TEST_F(DigestCacheTest, ItsMemoryIsChargedToTheStoresBudgetAndReleasedAsEntriesLeave) {
+  auto dataset = Put(Rows(Range(0, 50), 1));
+  for (int64_t first = 50; first < 300; first += 50) {
+    ASSERT_TRUE(store_.Append(*dataset, Rows(Range(first, first + 50), 1)).ok());
+  }
+  int64_t reported = -1;
+  DigestCache cache([&reported](int64_t bytes) { reported = bytes; });
+  const MemoryBudget& budget = store_.memory();
+  const int64_t before = budget.used();
+  cache.ChargeTo(BudgetOf(store_));
+  EXPECT_EQ(budget.used(), before);
+  EXPECT_EQ(reported, 0);
+
+  // Each entry's hashes are charged as they are kept.
+  ASSERT_TRUE(cache.Answer(Request(64), "ds", dataset->Snapshot()).ok());
+  DigestCache::Stats stats = cache.stats();
+  EXPECT_GE(stats.bytes, 300 * 16);
+  EXPECT_EQ(stats.charged, stats.bytes);
+  EXPECT_EQ(budget.used(), before + stats.bytes);
+  EXPECT_EQ(reported, stats.bytes);
+  EXPECT_EQ(cache.stats().ToJson()["charged_bytes"], stats.bytes);
+
+  // Rows appended and a compaction: the budget follows the entries (the store's own charges
+  // change too: compare with what the cache holds).
+  ASSERT_TRUE(store_.Append(*dataset, Rows(Range(300, 330), 1)).ok());
+  Delete(*dataset, Range(0, 120));
+  ASSERT_TRUE(store_.Compact(*dataset).ok());
+  int64_t store_only = budget.used() - cache.stats().charged;
+  ASSERT_TRUE(cache.Answer(Request(64), "ds", dataset->Snapshot()).ok());
+  stats = cache.stats();
+  EXPECT_EQ(stats.rows, dataset->Snapshot().num_rows);
+  EXPECT_EQ(stats.charged, stats.bytes);
+  EXPECT_EQ(budget.used(), store_only + stats.bytes);
+  EXPECT_EQ(reported, stats.bytes);
+
+  // Unused entries dropped: released.
+  cache.DropUnused(std::chrono::seconds(0));
+  EXPECT_EQ(cache.stats().charged, 0);
+  EXPECT_EQ(budget.used(), store_only);
+  EXPECT_EQ(reported, 0);
+
+  // The dataset dropped: its entries go at the next DropUnused however recently used (their
+  // graphs are gone), and so does their charge.
+  ASSERT_TRUE(cache.Answer(Request(64), "ds", dataset->Snapshot()).ok());
+  ASSERT_GT(cache.stats().charged, 0);
+  ASSERT_TRUE(store_.Drop("ds").ok());
+  dataset.reset();
+  store_only = budget.used() - cache.stats().charged;
+  cache.DropUnused(std::chrono::hours(1));
+  EXPECT_EQ(cache.stats().segments, 0);
+  EXPECT_EQ(budget.used(), store_only);
+}
+
+TEST_F(DigestCacheTest, ACacheGoneOrChargedElsewhereReleasesItsCharge) {
+  auto dataset = Put(Rows(Range(0, 150), 1));
+  const int64_t before = store_.memory().used();
+  {
+    DigestCache cache;
+    cache.ChargeTo(BudgetOf(store_));
+    ASSERT_TRUE(cache.Answer(Request(64), "ds", dataset->Snapshot()).ok());
+    ASSERT_GT(store_.memory().used(), before);
+    // Charged nowhere, then again: released, then charged at once.
+    cache.ChargeTo(nullptr);
+    EXPECT_EQ(store_.memory().used(), before);
+    EXPECT_EQ(cache.stats().charged, 0);
+    cache.ChargeTo(BudgetOf(store_));
+    EXPECT_EQ(store_.memory().used(), before + cache.stats().bytes);
+  }
+  EXPECT_EQ(store_.memory().used(), before);
+}
+
+TEST_F(DigestCacheTest, IdDigestsEqualTheScansOverAHistoryAndHashOnlyNewRows) {
+  auto dataset = Put(Rows(Range(0, 50), 1));
+  for (int64_t first = 50; first < 450; first += 50) {
+    ASSERT_TRUE(store_.Append(*dataset, Rows(Range(first, first + 50), 1)).ok());
+  }
+  Json work = ExpectAllSameAsScan(*dataset, kDigestVersionIds);
+  EXPECT_EQ(work["rows_hashed"], 450);
+  // Version 1 hashes are the ids' own: a content request hashes the rows again, and each
+  // version's entries answer later requests of it.
+  work = ExpectSameAsScan(*dataset, Request(64));
+  EXPECT_EQ(work["rows_hashed"], 450);
+  EXPECT_EQ(work["segments"], 10);
+  work = ExpectSameAsScan(*dataset, Request(64, {}, kDigestVersionIds));
+  EXPECT_EQ(work["rows_hashed"], 0);
+  EXPECT_EQ(work["rows_reused"], 450);
+
+  // Appends, deletes in sealed and active segments, upserts (same ids, other contents: the
+  // same id digest), a column added (ids hashed as before: nothing hashed again), a compaction.
+  ASSERT_TRUE(store_.Append(*dataset, Rows(Range(450, 480), 1)).ok());
+  Delete(*dataset, {3, 150, 151, 299, 460});
+  work = ExpectAllSameAsScan(*dataset, kDigestVersionIds);
+  EXPECT_EQ(work["rows_hashed"], 30);
+  const auto before_upsert =
+      cache_.Answer(Request(64, {}, kDigestVersionIds), "ds", dataset->Snapshot());
+  ASSERT_TRUE(before_upsert.ok());
+  ASSERT_TRUE(store_.Append(*dataset, Rows({10, 11, 250, 470}, 2)).ok());
+  work = ExpectAllSameAsScan(*dataset, kDigestVersionIds);
+  EXPECT_EQ(work["rows_hashed"], 4);
+  EXPECT_EQ(
+      Comparable(*cache_.Answer(Request(64, {}, kDigestVersionIds), "ds", dataset->Snapshot())),
+      Comparable(*before_upsert));
+  ASSERT_TRUE(store_.Append(*dataset, WithNote(Rows(Range(480, 490), 1))).ok());
+  work = ExpectAllSameAsScan(*dataset, kDigestVersionIds);
+  EXPECT_EQ(work["rows_hashed"], 10);
+  ASSERT_TRUE(store_.Compact(*dataset).ok());
+  ExpectAllSameAsScan(*dataset, kDigestVersionIds);
+  ExpectAllSameAsScan(*dataset);
+}
+
+TEST_F(DigestCacheTest, IdDigestsOfAStringIdDatasetEqualTheScans) {
+  arrow::StringBuilder ids;
+  auto values = std::make_shared<arrow::FloatBuilder>();
+  arrow::FixedSizeListBuilder vectors(arrow::default_memory_pool(), values, kDim);
+  for (int i = 0; i < 120; ++i) {
+    ASSERT_TRUE(ids.Append("id-" + std::to_string(i)).ok());
+    ASSERT_TRUE(vectors.Append().ok());
+    for (int j = 0; j < kDim; ++j) ASSERT_TRUE(values->Append(static_cast<float>(i + j)).ok());
+  }
+  auto batch = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("id", arrow::utf8(), false),
+                     arrow::field("vector", arrow::fixed_size_list(arrow::float32(), kDim))},
+                    arrow::key_value_metadata({"index.segment_max_bytes"},
+                                              {std::to_string(kRowsPerSegment * kDim * 4)})),
+      120, {ids.Finish().ValueOrDie(), vectors.Finish().ValueOrDie()});
+  auto dataset = Put(batch);
+  const Json work = ExpectAllSameAsScan(*dataset, kDigestVersionIds);
+  EXPECT_EQ(work["rows_hashed"], 120);
+  auto answer = cache_.Answer(Request(64, {}, kDigestVersionIds), "ds", dataset->Snapshot());
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ((*answer)["type"], "string");
+  EXPECT_EQ((*answer)["version"], kDigestVersionIds);
+}
+
+TEST_F(DigestCacheTest, RefusesAnUnknownVersion) {
   auto dataset = Put(Rows(Range(0, 10), 1));
-  ShardDigestRequest request = Request(64);
-  request.version = kDigestVersionIds;
-  auto answer = cache_.Answer(request, "ds", dataset->Snapshot());
+  auto answer = cache_.Answer(Request(64, {}, 3), "ds", dataset->Snapshot());
   ASSERT_FALSE(answer.ok());
   EXPECT_TRUE(answer.status().IsInvalid());
-  EXPECT_NE(answer.status().message().find("content digests (version 2) only"), std::string::npos)
+  EXPECT_NE(answer.status().message().find("no digest of version 3"), std::string::npos)
       << answer.status().ToString();
 }
 
@@ -252,6 +390,7 @@ TEST_F(DigestCacheTest, AnEmptyViewHasAnEmptyTable) {
   Delete(*dataset, Range(0, 10));
   const Json work = ExpectAllSameAsScan(*dataset);
   EXPECT_EQ(work["rows_hashed"], 0);
+  EXPECT_EQ(ExpectAllSameAsScan(*dataset, kDigestVersionIds)["rows_hashed"], 0);
   auto answer = cache_.Answer(Request(64), "ds", dataset->Snapshot());
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ((*answer)["rows"], 0);

@@ -220,6 +220,12 @@ def check_catchup_metrics(c, nodes, caught_up):
             assert metric("arbalest_cluster_catchup_digest_buckets_total", result=result) == \
                 expected, (n, result)
         assert value(samples, "arbalest_cluster_catchups_total", outcome="failed") is not None
+        # Every catch-up that copied rows or adopted segments asked for a snapshot of its copy
+        # before its flip (not left to the next snapshot round), and the metrics count them.
+        copying = [s for s in done if s["rows_bulk"] > 0 or s["segments_adopted"] > 0]
+        assert all(isinstance(s["snapshot"], dict) for s in copying), copying
+        assert sum(metric("arbalest_cluster_catchup_snapshots_total", outcome=outcome)
+                   for outcome in ("written", "failed")) == len(copying), n
     assert copied > 0
     assert sum(value(scrape(c.nodes[n]), "arbalest_cluster_catchup_rows_scanned_total")
                for n in nodes) > 0

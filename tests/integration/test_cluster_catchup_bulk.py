@@ -193,3 +193,37 @@ def test_a_shard_copied_in_bulk_while_its_writes_go_on_catches_up_exactly(tmp_pa
         assert first_done["rows_removed"] >= 10, first_done  # the replica-only rows
     finally:
         c.stop()
+
+
+def test_a_node_asked_to_stop_during_a_catch_up_exits_promptly(tmp_path):
+    # A joining member takes a shard and copies it in bulk, slowly (a second per batch, some
+    # twenty batches); SIGTERM (no drain) stops the copy at its next batch: the node exits
+    # within a few seconds, not after the bulk pass, the reconcile and the snapshot wait.
+    etcd = EtcdProcess(tmp_path).start()
+    nodes = []
+    try:
+        def node(node_id, env=None):
+            return ServerProcess(tmp_path / node_id, env=env, extra_args=[
+                "--cluster-etcd", etcd.url, "--cluster-name", "stopping", "--node-id", node_id,
+                "--cluster-lease-ttl", str(LEASE_TTL_S), "--cluster-shards", "2",
+                "--cluster-drain-timeout", "0"]).start()
+        nodes += [node("n0"), node("n1")]
+        name = unique_name("stop")
+        put_table(nodes[0].data, name, make_table(4000, d=DIM, rng=np.random.default_rng(3)),
+                  batch_size=200)
+        joining = node("n2", env={"ARBALEST_TEST_CATCHUP_BULK_DELAY_MS": "1000"})
+        nodes.append(joining)
+        # (No "catchup" in cluster-status until the node joined.)
+        wait_until(lambda: status(joining).get("catchup", {}).get("shards", []),
+                   lambda states: any(s["dataset"] == name and s["state"] == "copying"
+                                      for s in states),
+                   "the joining node's bulk pass under way", timeout=DEADLINE_S)
+        begin = time.monotonic()
+        code = joining.stop(timeout=60)
+        seconds = time.monotonic() - begin
+        assert code == 0, code
+        assert seconds < 8, f"exited {seconds:.1f} s after SIGTERM"
+    finally:
+        for n in nodes:
+            n.stop()
+        etcd.kill()
