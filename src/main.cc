@@ -513,6 +513,8 @@ arrow::Status Serve(const ServeConfig& config, const SecurityConfig& security_co
 
 int main(int argc, char** argv) {
   using arbalest::kUsageError;
+  // Before any thread allocates (store/free_memory.h); MALLOC_ARENA_MAX, when set, decides.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) arbalest::ShareOneMallocArena();
   CLI::App app{"Arbalest: a vector database served over Apache Arrow Flight"};
   app.set_version_flag("--version", ARBALEST_VERSION);
   app.require_subcommand(1);

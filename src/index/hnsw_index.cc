@@ -708,6 +708,20 @@ int64_t HnswIndex::MemoryModel::BytesFor(int64_t rows) const {
 
 HnswIndex::MemoryModel HnswIndex::memory_model() const {
   ReaderLock reading(&recode_mutex_);  // FallBackToFloat16 replaces copy_rows_
+  return ModelWithCopies(build_copies_ ? copy_rows_->record_bytes() : 0);
+}
+
+HnswIndex::MemoryModel HnswIndex::fallback_memory_model() const {
+  ReaderLock reading(&recode_mutex_);  // FallBackToFloat16 replaces copy_rows_
+  const size_t copy_row_bytes =
+      copies_ == BuildCopies::kInt8
+          ? DistanceSpace(store_.space().metric(), simd::ElementType::kFloat16, dim()).row_bytes()
+      : build_copies_ ? copy_rows_->record_bytes()
+                      : 0;
+  return ModelWithCopies(copy_row_bytes);
+}
+
+HnswIndex::MemoryModel HnswIndex::ModelWithCopies(size_t copy_row_bytes) const {
   MemoryModel model;
   model.fixed_bytes = static_cast<int64_t>(kLinkLocks * sizeof(std::mutex));
   auto add = [&model](const RecordArena& arena) {
@@ -718,9 +732,12 @@ HnswIndex::MemoryModel HnswIndex::memory_model() const {
   add(store_.flags());
   add(links0_);
   add(nodes_);
-  if (build_copies_) {
-    add(*copy_rows_);
-    model.build_copy_bytes_per_row = static_cast<int64_t>(copy_rows_->stride());
+  if (copy_row_bytes > 0) {
+    // Build copies are 64-byte aligned (copy_rows_), in arenas of the default chunk size.
+    const size_t stride = RecordArena::StrideFor(copy_row_bytes, 64);
+    model.arenas.push_back(
+        {static_cast<int64_t>(stride), int64_t{1} << RecordArena::ChunkLog2For(stride)});
+    model.build_copy_bytes_per_row = static_cast<int64_t>(stride);
   }
   if (quantizer_) add(codes_);
   // A row reaches level l >= 1 with probability m^-l: 1 / (m - 1) upper lists of m + 1 words

@@ -147,6 +147,11 @@ class HnswIndex final {
     int64_t BytesFor(int64_t rows) const;
   };
   MemoryModel memory_model() const EXCLUDES(recode_mutex_);
+  // The model once int8 build codes give way to float16 copies (the int8 fallback above): what
+  // the index allocates after a fallback, float16 copies of 2 bytes per dimension a row instead
+  // of codes of 1. The same as memory_model() for an index without int8 codes (or past its
+  // fallback). Whoever charges memory ahead for rows uses it once the index fell back.
+  MemoryModel fallback_memory_model() const EXCLUDES(recode_mutex_);
   const HnswParams& params() const { return params_; }
   // The rows' vectors, as stored (for IndexRows::Lend).
   const IndexRows& rows() const { return store_; }
@@ -234,6 +239,8 @@ class HnswIndex final {
   Scorer FullScorer(const float* query) const;
   // Rows as inserts compare them (in link_space_): the build copies or the stored rows.
   const RecordArena& LinkRows() const { return build_copies_ ? *copy_rows_ : store_.rows(); }
+  // memory_model() with build copies of `copy_row_bytes` a row (0: none).
+  MemoryModel ModelWithCopies(size_t copy_row_bytes) const;
   const void* LinkRow(RowId row) const { return LinkRows().At(row); }
 
   // Greedy walk from the entry point down to `level` + 1 (one candidate per level).

@@ -59,6 +59,7 @@ Dataset::Dataset(std::string name, std::shared_ptr<arrow::Schema> put_schema,
       vector_column_(schema->GetFieldIndex(layout_.vector.column)),
       index_(std::move(index)),
       index_model_(index_->Graphs().front().graph->memory_model()),
+      fallback_model_(index_->Graphs().front().graph->fallback_memory_model()),
       segment_max_bytes_(index_->config().segment_max_bytes > 0 ? index_->config().segment_max_bytes
                                                                 : DefaultSegmentMaxBytes()),
       vector_row_bytes_(int64_t{layout_.vector.dim} * layout_.vector.value_type->byte_width()),
@@ -80,7 +81,7 @@ arrow::Status Dataset::CheckPutSchema(const arrow::Schema& put_schema) const {
 
 int64_t Dataset::IndexReservation(int64_t rows) const {
   // A graph mapped from a snapshot holds its rows in the file's pages, not in charged memory.
-  return index_model_.BytesFor(std::max<int64_t>(0, rows - index_->restored_rows()));
+  return IndexModel().BytesFor(std::max<int64_t>(0, rows - index_->restored_rows()));
 }
 
 arrow::Result<int64_t> Dataset::ChargeRowsLocked(const arrow::RecordBatch& batch, int64_t bytes,
@@ -626,17 +627,20 @@ void Dataset::MarkDropped() {
 int64_t Dataset::ChargeIndexMemory() {
   std::vector<SegmentView> segments;
   int64_t rows_without_copies = 0;  // sealed graphs' rows whose float16 copies were freed
+  bool fell_back = false;           // a graph's int8 codes gave way to float16 copies
   for (DatasetIndex::SegmentGraph& graph : index_->Graphs()) {
     rows_without_copies += graph.graph->rows_without_build_copies();
+    fell_back = fell_back || graph.graph->int8_fell_back();
     segments.push_back({0, 0, std::move(graph.graph), 0});
   }
   // The rows mapped from a snapshot have no copies either, and are not in the reservation.
-  const int64_t copies_freed = index_model_.build_copy_bytes_per_row *
+  if (fell_back) int8_fell_back_.store(true, std::memory_order_release);
+  const int64_t copies_freed = IndexModel().build_copy_bytes_per_row *
                                std::max<int64_t>(0, rows_without_copies - index_->restored_rows());
   const MemoryUsage graph = GraphMemory(segments);
   const std::shared_ptr<DatasetText> text = this->text();
   const int64_t graph_bytes = static_cast<int64_t>(graph.vector_bytes + graph.graph_bytes) +
-                              index_model_.fixed_bytes * static_cast<int64_t>(segments.size());
+                              IndexModel().fixed_bytes * static_cast<int64_t>(segments.size());
   // Search and insert state pooled by the graph, and the text postings: after the fact.
   const int64_t other_bytes = static_cast<int64_t>(graph.scratch_bytes) +
                               (text ? static_cast<int64_t>(text->Stats().total_bytes) : 0);

@@ -535,6 +535,10 @@ class Dataset {
   // The index memory charged ahead for `rows` rows: whole chunks of the graph's arenas for the
   // rows beyond those mapped from a snapshot (HnswIndex::MemoryModel).
   int64_t IndexReservation(int64_t rows) const;
+  // index_model_, or fallback_model_ once a graph fell back to float16 copies.
+  const HnswIndex::MemoryModel& IndexModel() const {
+    return int8_fell_back_.load(std::memory_order_acquire) ? fallback_model_ : index_model_;
+  }
   // Charges the `bytes` of `batch` and the index memory its rows will need, and returns the
   // latter. CapacityError (nothing charged) past the limit; with `index_mode` kAlways only the
   // batch's bytes may be refused. Requires state_mutex_ held.
@@ -565,8 +569,14 @@ class Dataset {
   const int vector_column_;
   const std::unique_ptr<DatasetIndex> index_;
   const HnswIndex::MemoryModel index_model_;  // what the graph allocates for a number of rows
-  const int64_t segment_max_bytes_;           // vectors of a segment before it is sealed
-  const int64_t vector_row_bytes_;            // bytes of one row's vector as received
+  // What it allocates once int8 build codes gave way to float16 copies (HnswIndex's int8
+  // fallback): 1 byte more per dimension a row. Used from the first ChargeIndexMemory that finds
+  // a graph fallen back on (IndexModel()): new segments' graphs start on int8 codes again, but
+  // rows that made one graph fall back make the next fall back too, so the larger figure stays.
+  const HnswIndex::MemoryModel fallback_model_;
+  std::atomic<bool> int8_fell_back_{false};
+  const int64_t segment_max_bytes_;  // vectors of a segment before it is sealed
+  const int64_t vector_row_bytes_;   // bytes of one row's vector as received
   MemoryBudget* const budget_;
 
   // The commit mutexes, private: only Commit, Compact, Drop and the replay functions take them.

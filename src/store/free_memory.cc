@@ -35,6 +35,8 @@ void ReturnLargeBlocksWhenFreed() {
   mallopt(M_MMAP_THRESHOLD, kLargeBlockBytes);
 }
 
+void ShareOneMallocArena() { mallopt(M_ARENA_MAX, 1); }
+
 bool ReturnFreeMemorySometimes() {
   constexpr int64_t kInterval = int64_t{kReturnFreeMemoryIntervalSeconds} * 1'000'000'000;
   int64_t last = last_return_ns.load(std::memory_order_relaxed);

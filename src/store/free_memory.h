@@ -38,11 +38,23 @@ inline constexpr int kReturnFreeMemoryIntervalSeconds = 5;
 // the process's code, more or less as frees, trims and puts fell (docs/architecture.md, Memory).
 // The price is a page fault per 4 KiB of each large block; under a limit the freed batches are
 // handed back at once anyway (MemoryBudget::ReturnFreedSometimes). Without a limit the same
-// retention holds ~60 MiB of freed messages in the thread heaps at an ingest's peak, but doing
+// retention held ~60 MiB of freed messages in the thread heaps at an ingest's peak, but doing
 // it always cost puts CPU (docs/benchmarks.md, "int8 build codes on real embeddings, and peak
-// RSS"), so it stays tied to --max-memory. Call once, before the server starts.
+// RSS"), so it stays tied to --max-memory; ShareOneMallocArena below cuts that retention
+// without unmapping. Call once, before the server starts.
 void ReturnLargeBlocksWhenFreed();
 
 inline constexpr int kLargeBlockBytes = 1 << 20;
+
+// Has every thread allocate from the same malloc arena (glibc's main heap). By default glibc
+// gives each thread that meets a locked arena one of its own, up to 8 per core: gRPC's threads
+// each received messages in theirs, and a freed 15 MiB message stayed on top of the heap of
+// the thread that freed it (a thread heap shrinks only past the trim threshold, which glibc
+// raises to twice the largest block freed, and malloc_trim never shrinks it), so that the next
+// message, received by another thread, took fresh memory: ~60 MiB of freed messages held in
+// thread heaps at an ingest's peak (docs/benchmarks.md, "Where the peak goes"). In one arena the
+// next message reuses the freed one, and malloc_trim returns what is left. Call once, first in
+// main, before any thread allocates: glibc fixes its arena limit when a second arena is made.
+void ShareOneMallocArena();
 
 }  // namespace arbalest

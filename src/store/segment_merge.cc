@@ -38,7 +38,7 @@ arrow::Result<SegmentMergeReport> Dataset::MergeSegments(int threads,
     // once it is swapped in and charged as the dataset's index. A merge that does not fit
     // under --max-memory waits for a later turn: merging never takes the process past it.
     auto reservation =
-        MemoryReservation::Make(budget_, index_model_.BytesFor(left.rows + right.rows),
+        MemoryReservation::Make(budget_, IndexModel().BytesFor(left.rows + right.rows),
                                 ChargeMode::kRefusable, "a segment merge");
     if (!reservation.ok()) {
       report.deferred += 1;

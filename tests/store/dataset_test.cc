@@ -123,6 +123,39 @@ TEST(DatasetTest, PutsChargeTheIndexMemoryOfTheirRowsAhead) {
   EXPECT_EQ(tight.used(), before);
 }
 
+// A graph whose int8 build codes gave way to float16 copies (HnswIndex's int8 fallback) holds 2
+// bytes per dimension a row for them, not 1: the rows put after the fallback are charged ahead
+// at that rate (they were charged as int8 codes, dim bytes per row short of what indexing them
+// then allocated).
+TEST(DatasetTest, PutsAfterTheInt8FallbackAreChargedForFloat16Copies) {
+  constexpr int kDim = 64;  // int8 codes of 64 bytes a row, float16 copies of 128
+  MemoryBudget budget(0);
+  auto dataset = *Dataset::Create("line", *MakeVectorBatch(0, 1, kDim)->schema(), &budget);
+  // MakeVectorBatch's rows lie on one line: int8 codes merge neighbours, float16 copies do not.
+  ASSERT_TRUE(dataset->Append(MakeVectorBatch(0, 1000, kDim)).ok());
+  ASSERT_EQ(*dataset->CatchUpIndex(
+                1000, 1, [] { return false; }, /*share_vectors=*/false),
+            1000);
+  const DatasetSnapshot before = dataset->Snapshot();
+  const std::shared_ptr<const HnswIndex> graph = before.segments.front().graph;
+  ASSERT_TRUE(graph->int8_fell_back());
+  const HnswIndex::MemoryModel model = graph->memory_model();
+  EXPECT_EQ(model.build_copy_bytes_per_row, 2 * kDim);
+  EXPECT_EQ(graph->fallback_memory_model().BytesFor(6000), model.BytesFor(6000));
+
+  const int64_t used = budget.used();
+  ASSERT_TRUE(dataset->Append(MakeVectorBatch(1000, 5000, kDim)).ok());  // a new 4096-row chunk
+  const int64_t batch_bytes = dataset->Snapshot().num_bytes - before.num_bytes;
+  EXPECT_EQ(budget.used() - used - batch_bytes, model.BytesFor(6000) - model.BytesFor(1000));
+  // Indexing them allocates no more than what was charged (but the pooled insert state).
+  ASSERT_EQ(*dataset->CatchUpIndex(
+                5000, 1, [] { return false; }, /*share_vectors=*/false),
+            5000);
+  const MemoryUsage memory = graph->memory();
+  EXPECT_LE(static_cast<int64_t>(memory.vector_bytes + memory.graph_bytes),
+            dataset->index_memory());
+}
+
 TEST(DatasetTest, DroppedDatasetRefusesAppends) {
   MemoryBudget budget(0);
   auto dataset = *Dataset::Create("ds", *MakeVectorBatch(0, 1, 4)->schema(), &budget);
