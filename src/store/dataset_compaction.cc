@@ -99,6 +99,13 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
   }
   plan->covered_rows_ = view.num_rows;
   if (plan->dropped_.isEmpty()) return plan;
+  // Compactions hold maintenance_mutex_, so the view's keys are the ones this plan replaces.
+  std::optional<RowKeys> keys = view.row_keys().Compacted(plan->dropped_);
+  if (!keys) {
+    return arrow::Status::CapacityError("compaction of dataset '", name_,
+                                        "': its row keys would pass 2^32");
+  }
+  plan->keys_ = std::make_shared<const RowKeys>(std::move(*keys));
 
   std::vector<RowRange> rewritten;
   int64_t dropped_below = 0;  // dropped rows of the segments before this one
@@ -211,6 +218,7 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     charged_rows_ -= reclaimed_rows;  // ChargeIndexMemory below releases their index memory
     num_bytes_ = plan.bytes_;
     text_ = std::move(plan.text_);
+    keys_ = std::move(plan.keys_);
     // Segments sealed since the plan was made: moved down, their graphs (empty: indexing
     // paused) kept.
     const std::vector<DatasetIndex::SegmentGraph> now = index_->Graphs();

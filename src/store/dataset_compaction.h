@@ -8,6 +8,11 @@
 // steps linear in small things: one step per batch and per segment, and the ids of a dataset
 // with unique ids renumbered (one step per id). Deleted rows are per segment, in local
 // numbering: only the rewritten segments' sets are renumbered; the others are kept.
+//
+// Durability. A compaction is logged: a kCompact record (row numbers) in its turn, waited for
+// under the delete mutex, and replay compacts where it was logged (Dataset::CompactRecovered).
+// The dropped rows' keys become gone in the dataset's RowKeys (store/row_keys.h), which the
+// log's other records name rows by.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -22,6 +27,7 @@
 #include "index/hnsw_index.h"
 #include "store/dataset_index.h"
 #include "store/dataset_text.h"
+#include "store/row_keys.h"
 
 namespace arbalest {
 
@@ -53,6 +59,8 @@ class CompactionPlan {
   // batches_ (text_rebuilt_), which then also takes the rows published since the plan.
   std::shared_ptr<DatasetText> text_;
   bool text_rebuilt_ = false;
+  // The dataset's row keys after the compaction: the dropped rows' keys gone.
+  std::shared_ptr<const RowKeys> keys_;
   // Rows from here on (the same number before and after: no dropped row lies below it) are
   // in batches the compaction copied or in segments whose graph it replaced: vectors shared
   // with a graph are shared again from here.
