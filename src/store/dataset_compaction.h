@@ -9,10 +9,15 @@
 // with unique ids renumbered (one step per id). Deleted rows are per segment, in local
 // numbering: only the rewritten segments' sets are renumbered; the others are kept.
 //
-// Durability. A compaction is logged: a kCompact record (row numbers) in its turn, waited for
-// under the delete mutex, and replay compacts where it was logged (Dataset::CompactRecovered).
-// The dropped rows' keys become gone in the dataset's RowKeys (store/row_keys.h), which the
-// log's other records name rows by.
+// Durability. The log's records name rows by key (store/row_keys.h), which a compaction does
+// not change (the dropped rows' keys become gone in the dataset's RowKeys), so a compaction
+// logs nothing and waits for no fsync under the delete mutex: it advances the dataset's layout
+// generation, the snapshot thread writes the dataset, and that snapshot (the compacted
+// segments and the gone keys) makes it durable. A restart before it replays the uncompacted
+// rows and the records after the snapshot's cut, whose keys name the same rows in either
+// numbering, and the compactor compacts again. A log of row numbers (CommitLog::row_numbers:
+// builds before row keys, and tests of the upgrade path) logs a kCompact record instead, in
+// the compaction's turn, and replay compacts where it was logged (Dataset::CompactRecovered).
 #pragma once
 
 #include <arrow/record_batch.h>
