@@ -399,8 +399,8 @@ arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root) {
   }
   if (error) return arrow::Status::IOError("cannot list ", root, ": ", error.message());
   std::sort(listing.complete.begin(), listing.complete.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.dataset, a.lsn, a.indexed_rows, a.layout) <
-           std::tie(b.dataset, b.lsn, b.indexed_rows, b.layout);
+    return std::tie(a.dataset, a.lsn, a.layout, a.indexed_rows) <
+           std::tie(b.dataset, b.lsn, b.layout, b.indexed_rows);
   });
   return listing;
 }

@@ -70,7 +70,7 @@
 //
 // '@' cannot appear in a dataset name, so the last '@' ends the name. The '/' of a dataset in a
 // namespace ("namespace/name") is written '~' in directory names. Of two snapshots of a
-// name, the one with the larger (lsn, n) is newer: n grows when only indexing progressed. A
+// name, the one with the larger (lsn, layout, n) is newer (n grows as indexing goes on). A
 // snapshot is written in its staging directory and renamed into place once every file in it
 // is durable (persist/staging_dir.h); the dataset's older snapshot is removed after that (its
 // hard links go; the files the new snapshot links stay).
@@ -254,7 +254,7 @@ struct SnapshotDirEntry {
 
 struct SnapshotListing {
   // Sorted by dataset, then age (oldest first): of two snapshots of a dataset, the one with the
-  // larger (lsn, indexed_rows, layout) is newer.
+  // larger (lsn, layout, indexed_rows) is newer (a compaction lowers indexed_rows).
   std::vector<SnapshotDirEntry> complete;
   std::vector<std::string> staging;  // paths of staging directories
   std::vector<std::string> trash;    // paths of directories being removed

@@ -128,8 +128,8 @@ void RemoveOlderSnapshots(const std::string& root, const SnapshotDirEntry& newes
   }
   for (const auto& entry : listing->complete) {
     if (entry.dataset != newest.dataset || entry.path == newest.path) continue;
-    if (std::tie(entry.lsn, entry.indexed_rows, entry.layout) >
-        std::tie(newest.lsn, newest.indexed_rows, newest.layout)) {
+    if (std::tie(entry.lsn, entry.layout, entry.indexed_rows) >
+        std::tie(newest.lsn, newest.layout, newest.indexed_rows)) {
       continue;
     }
     if (auto status = RemoveDirectoryDurably(entry.path); !status.ok()) {

@@ -141,6 +141,33 @@ TEST_F(RowKeysLogTest, KeysAfterASnapshotAndLaterChangesNameTheSameRows) {
   EXPECT_TRUE(Contents(*store, "docs")->Equals(*live));
 }
 
+// A compaction after a snapshot, with nothing logged since: the next snapshot has the same
+// LSN and fewer graph rows, and is still the newer one (its layout generation), so a restart
+// loads the compacted rows and the older directory is removed.
+TEST_F(RowKeysLogTest, ASnapshotAfterACompactionAloneIsTheNewerOne) {
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 60, kDim));
+    IndexRows(*dataset, 60);
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({1, 2, 3})).ok());
+    SnapshotAll(*store);
+    ASSERT_EQ(store->Compact(*dataset)->reclaimed_rows, 3);
+    const std::vector<SnapshotReport> reports = SnapshotAll(*store);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].indexed_rows, 57);
+    const SnapshotListing listing = *ListSnapshotDirs(snapshot_dir());
+    ASSERT_EQ(listing.complete.size(), 1u);
+    EXPECT_EQ(listing.complete[0].indexed_rows, 57);
+  }
+  auto store = Open();
+  auto dataset = store->Get("docs").ValueOrDie();
+  EXPECT_EQ(recovered_.snapshot_rows, 57);
+  EXPECT_EQ(dataset->Snapshot().num_rows, 57);
+  EXPECT_EQ(dataset->Snapshot().deleted_rows, 0);
+  ExpectKeysAreIds(*dataset);
+  EXPECT_EQ(dataset->Snapshot().next_key(), 60u);
+}
+
 // A damaged gone-keys file fails the load naming the file.
 TEST_F(RowKeysLogTest, ADamagedGoneKeysFileIsNamed) {
   {
