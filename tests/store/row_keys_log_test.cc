@@ -142,23 +142,27 @@ TEST_F(RowKeysLogTest, KeysAfterASnapshotAndLaterChangesNameTheSameRows) {
 }
 
 // A compaction after a snapshot, with nothing logged since: the next snapshot has the same
-// LSN and fewer graph rows, and is still the newer one (its layout generation), so a restart
-// loads the compacted rows and the older directory is removed.
+// LSN and fewer graph rows, and is still the newer one (its layout generation). A crash that
+// kept the older directory (its removal interrupted) leaves both: the restart loads the
+// compacted rows and removes the older one.
 TEST_F(RowKeysLogTest, ASnapshotAfterACompactionAloneIsTheNewerOne) {
+  const std::string kept = dir_ / "kept";
+  std::string older;
   {
     auto store = Open();
     auto dataset = Put(*store, "docs", MakeVectorBatch(0, 60, kDim));
     IndexRows(*dataset, 60);
     ASSERT_TRUE(store->Delete(*dataset, *Ids({1, 2, 3})).ok());
-    SnapshotAll(*store);
+    ASSERT_EQ(SnapshotAll(*store).at(0).indexed_rows, 60);
+    older = ListSnapshotDirs(snapshot_dir())->complete.at(0).path;
+    fs::copy(older, kept, fs::copy_options::recursive);
     ASSERT_EQ(store->Compact(*dataset)->reclaimed_rows, 3);
     const std::vector<SnapshotReport> reports = SnapshotAll(*store);
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_EQ(reports[0].indexed_rows, 57);
-    const SnapshotListing listing = *ListSnapshotDirs(snapshot_dir());
-    ASSERT_EQ(listing.complete.size(), 1u);
-    EXPECT_EQ(listing.complete[0].indexed_rows, 57);
   }
+  ASSERT_FALSE(fs::exists(older));
+  fs::rename(kept, older);  // as if its removal had been interrupted
   auto store = Open();
   auto dataset = store->Get("docs").ValueOrDie();
   EXPECT_EQ(recovered_.snapshot_rows, 57);
@@ -166,6 +170,7 @@ TEST_F(RowKeysLogTest, ASnapshotAfterACompactionAloneIsTheNewerOne) {
   EXPECT_EQ(dataset->Snapshot().deleted_rows, 0);
   ExpectKeysAreIds(*dataset);
   EXPECT_EQ(dataset->Snapshot().next_key(), 60u);
+  EXPECT_FALSE(fs::exists(older));
 }
 
 // A damaged gone-keys file fails the load naming the file.
