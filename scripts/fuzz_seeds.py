@@ -10,7 +10,10 @@ input format of fuzz/wal_input.h.
 
     .venv/bin/python scripts/fuzz_seeds.py      # needs build/release/arbalest (or ARBALEST_BIN)
 
-Each target's folder is rewritten; files are named after a hash of their content.
+Each target's folder is rewritten; files are named after a hash of their content. The wal and
+manifest folders keep the seeds already there besides (logs of records of row numbers and
+manifests of version 5, which builds before row keys wrote and this one still reads, but no
+longer writes).
 """
 
 from __future__ import annotations
@@ -36,13 +39,19 @@ CORPUS = REPO / "fuzz" / "corpus"
 WAL_HEADER = 24
 
 
+# Targets whose older seeds stay: formats this build reads but no longer writes.
+KEEP_OLDER = {"wal", "manifest"}
+
+
 def write_corpus(target: str, seeds: list[bytes]) -> None:
     folder = CORPUS / target
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    if target not in KEEP_OLDER:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         (folder / hashlib.sha1(seed).hexdigest()[:16]).write_bytes(seed)
-    print(f"{target}: {len(set(seeds))} seeds, {sum(map(len, set(seeds)))} bytes")
+    print(f"{target}: {len(set(seeds))} seeds, {sum(map(len, set(seeds)))} bytes"
+          f" ({len(list(folder.iterdir()))} in the folder)")
 
 
 def dumps(doc) -> bytes:

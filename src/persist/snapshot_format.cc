@@ -81,7 +81,7 @@ arrow::Result<Json> SegmentsJson(const SnapshotManifest& manifest) {
       ARROW_ASSIGN_OR_RAISE(Json rows, RowFilesJson(segment.row_files));
       Json files = {{"rows", std::move(rows)}};
       if (segment.vectors) files["vectors"] = VectorsJson(*segment.vectors);
-      if (segment.deleted && manifest.format_version() >= kSnapshotFormatVersion) {
+      if (segment.deleted && manifest.format_version() >= kSegmentDeletedFormatVersion) {
         files["deleted"] = FileJson(*segment.deleted);
         files["deleted"]["rows"] = segment.deleted_rows;
       }
@@ -293,7 +293,7 @@ class ManifestReader {
                                " has no vectors and the vectors file holds only linked rows");
       }
     }
-    if (version >= kSnapshotFormatVersion && files->contains("deleted")) {
+    if (version >= kSegmentDeletedFormatVersion && files->contains("deleted")) {
       ARROW_ASSIGN_OR_RAISE(segment.deleted, File(*files, "deleted"));
       ARROW_ASSIGN_OR_RAISE(segment.deleted_rows, Count(files->at("deleted"), "rows"));
       if (segment.deleted_rows == 0 || segment.deleted_rows > segment.rows) {
@@ -399,8 +399,8 @@ arrow::Result<SnapshotListing> ListSnapshotDirs(const std::string& root) {
   }
   if (error) return arrow::Status::IOError("cannot list ", root, ": ", error.message());
   std::sort(listing.complete.begin(), listing.complete.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.dataset, a.lsn, a.indexed_rows, a.layout) <
-           std::tie(b.dataset, b.lsn, b.indexed_rows, b.layout);
+    return std::tie(a.dataset, a.lsn, a.layout, a.indexed_rows) <
+           std::tie(b.dataset, b.lsn, b.layout, b.indexed_rows);
   });
   return listing;
 }
@@ -472,7 +472,13 @@ arrow::Status WriteManifest(const SnapshotManifest& manifest, const std::string&
   if (!manifest.segments.empty()) {
     ARROW_ASSIGN_OR_RAISE(json["segments"], SegmentsJson(manifest));
   }
-  if (version >= kSnapshotFormatVersion) json["layout"] = manifest.layout;
+  if (version >= kSegmentDeletedFormatVersion) json["layout"] = manifest.layout;
+  if (version >= kSnapshotFormatVersion) {
+    Json keys = {{"next", manifest.next_key.value_or(static_cast<uint64_t>(manifest.rows))},
+                 {"gone", manifest.gone_keys ? manifest.gone_key_count : 0}};
+    if (manifest.gone_keys) keys["file"] = FileJson(*manifest.gone_keys);
+    json["keys"] = std::move(keys);
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << json.dump(2) << '\n';
   out.close();
@@ -543,10 +549,27 @@ arrow::Result<SnapshotManifest> ReadManifest(const std::string& dir) {
     manifest.segment_files_version = static_cast<int>(version);
   }
   if (version >= kSnapshotFormatVersion) {
+    ARROW_ASSIGN_OR_RAISE(const Json* keys, reader.Get(*json, "keys"));
+    if (!keys->is_object()) return reader.Bad("keys", "must be an object");
+    ARROW_ASSIGN_OR_RAISE(manifest.next_key, reader.UInt(*keys, "next"));
+    ARROW_ASSIGN_OR_RAISE(manifest.gone_key_count, reader.UInt(*keys, "gone"));
+    if (*manifest.next_key != rows + manifest.gone_key_count) {
+      return reader.Bad("keys", "says the next key is " + std::to_string(*manifest.next_key) +
+                                    ", but 'rows' + 'gone' is " +
+                                    std::to_string(rows + manifest.gone_key_count));
+    }
+    if (*manifest.next_key > (uint64_t{1} << 32)) return reader.Bad("keys", "pass 2^32");
+    if (manifest.gone_key_count > 0) {
+      ARROW_ASSIGN_OR_RAISE(manifest.gone_keys, reader.File(*keys, "file"));
+    } else if (keys->contains("file")) {
+      return reader.Bad("keys", "name a file of no gone keys");
+    }
+  }
+  if (version >= kSegmentDeletedFormatVersion) {
     ARROW_ASSIGN_OR_RAISE(manifest.layout, reader.UInt(*json, "layout"));
     if (files->contains("tombstones")) {
       return reader.Bad("tombstones",
-                        "belongs to versions 1 to 4; version 5 keeps each "
+                        "belongs to versions 1 to 4; versions 5 and 6 keep each "
                         "segment's deleted rows in its own file");
     }
   }

@@ -40,6 +40,8 @@
 //                           set changed since the previous snapshot, hard-linked otherwise (a
 //                           segment's set only grows while it keeps its id, so the same id and
 //                           count mean the same rows)
+//     gone-keys.roaring     version 6, only when the dataset's row keys have gone keys: them,
+//                           as a portable Roaring bitmap (MANIFEST.json's "keys")
 //     tombstones.roaring    versions 1 to 4, only when rows were deleted: their dataset row
 //                           numbers as a portable Roaring bitmap, rewritten by each snapshot
 //     edges.parquet         only when the dataset has graph edges: its live edges
@@ -68,13 +70,16 @@
 //
 // '@' cannot appear in a dataset name, so the last '@' ends the name. The '/' of a dataset in a
 // namespace ("namespace/name") is written '~' in directory names. Of two snapshots of a
-// name, the one with the larger (lsn, n) is newer: n grows when only indexing progressed. A
+// name, the one with the larger (lsn, layout, n) is newer (n grows as indexing goes on). A
 // snapshot is written in its staging directory and renamed into place once every file in it
 // is durable (persist/staging_dir.h); the dataset's older snapshot is removed after that (its
 // hard links go; the files the new snapshot links stay).
 //
-// MANIFEST.json, version 5:
-//   {"format_version": 5, "dataset": "docs", "lsn": 1234, "created_lsn": 7, "layout": 2,
+// MANIFEST.json, version 6:
+//   {"format_version": 6, "dataset": "docs", "lsn": 1234, "created_lsn": 7, "layout": 2,
+//    "keys": {"next": 200500, "gone": 500,
+//             "file": {"name": "gone-keys.roaring", "bytes": ..., "xxh3": ...} (only when
+//                      "gone" is not 0)},
 //    "rows": 200000, "indexed_rows": 199000,
 //    "put_schema": "<base64 Arrow IPC schema the dataset was created from>",
 //    "schema": "<base64 Arrow IPC schema of the rows (after schema evolution)>",
@@ -95,6 +100,11 @@
 //                         distinct. "holds": "rows": the vectors file holds the segment's
 //                         rows; "graph": its linked_rows
 //    "files": {"edges": {...} (optional)}}
+// "keys" are the dataset's row keys (store/row_keys.h), which the log's records of version 2
+// name rows by (persist/wal_format.h): "next" = "rows" + "gone", the file the gone keys as a
+// portable Roaring bitmap, written by each snapshot whose dataset has any.
+// Version 5: as version 6 without "keys" (loaded as key = row: only records naming rows by
+// number follow such a snapshot in the log).
 // Version 4: as version 5 without "layout" and the segments' "deleted"; "files" may hold
 // "tombstones" (dataset numbering).
 // Version 3: a "generation" <g>; "files" holds "rows" (dataset numbering) and "vectors" (the
@@ -124,7 +134,8 @@
 
 namespace arbalest {
 
-inline constexpr int kSnapshotFormatVersion = 5;
+inline constexpr int kSnapshotFormatVersion = 6;
+inline constexpr int kSegmentDeletedFormatVersion = 5;    // no row keys; read, by tests
 inline constexpr int kSegmentFilesFormatVersion = 4;      // one tombstones file; read, by tests
 inline constexpr int kSegmentGraphsFormatVersion = 3;     // one vectors file; read, by tests
 inline constexpr int kOneGraphSnapshotFormatVersion = 2;  // index.hnsw; read, written by tests
@@ -133,6 +144,7 @@ inline constexpr std::string_view kManifestFile = "MANIFEST.json";
 inline constexpr std::string_view kSnapshotDataFile = "data.parquet";
 inline constexpr std::string_view kSnapshotIndexFile = "index.hnsw";
 inline constexpr std::string_view kSnapshotTombstonesFile = "tombstones.roaring";
+inline constexpr std::string_view kSnapshotGoneKeysFile = "gone-keys.roaring";
 
 // A file of a snapshot directory, as the manifest records it.
 struct SnapshotFile {
@@ -200,7 +212,14 @@ struct SnapshotManifest {
   std::optional<SnapshotFile> tombstones;  // versions 1 to 4
   std::optional<SnapshotFile> edges;       // edges.parquet, when the dataset has graph edges
   uint64_t layout = 0;                     // version 5: the dataset's layout generation
-  // The version of a manifest whose segments have their own files: 5, or 4 (read, by tests).
+  // Version 6: the dataset's row keys (store/row_keys.h) at the cut: the key its next row
+  // takes (rows + gone keys) and its gone keys, in a file when there are any. Unset before:
+  // key = row.
+  std::optional<uint64_t> next_key;
+  std::optional<SnapshotFile> gone_keys;
+  uint64_t gone_key_count = 0;
+  // The version of a manifest whose segments have their own files: 6, or 4 and 5 (read, by
+  // tests).
   int segment_files_version = kSnapshotFormatVersion;
 
   int format_version() const {
@@ -235,7 +254,7 @@ struct SnapshotDirEntry {
 
 struct SnapshotListing {
   // Sorted by dataset, then age (oldest first): of two snapshots of a dataset, the one with the
-  // larger (lsn, indexed_rows, layout) is newer.
+  // larger (lsn, layout, indexed_rows) is newer (a compaction lowers indexed_rows).
   std::vector<SnapshotDirEntry> complete;
   std::vector<std::string> staging;  // paths of staging directories
   std::vector<std::string> trash;    // paths of directories being removed

@@ -41,6 +41,9 @@ enum PayloadCode : uint8_t {
   kCompactCode = 9,
   kRowCountCode = 10,
   kUpsertCode = 11,
+  kKeyedAppendCode = 12,
+  kKeyedDeleteCode = 13,
+  kKeyedUpsertCode = 14,
   kCreateNamespaceCode = 20,
   kDropNamespaceCode = 21,
   kEdgesCode = 22,
@@ -70,7 +73,7 @@ arrow::Result<WalPayload> EncodePayload(PayloadCode code, std::string_view datas
 
 // A record whose body is a row bitmap in Roaring's portable serialization.
 arrow::Result<WalPayload> EncodeRows(PayloadCode code, std::string_view dataset,
-                                     const Roaring& rows, int64_t logged_rows) {
+                                     const Roaring& rows, std::optional<int64_t> logged_rows) {
   return EncodePayload(code, dataset, logged_rows, [&](auto& stream) {
     std::string body(rows.getSizeInBytes(/*portable=*/true), '\0');
     rows.write(body.data(), /*portable=*/true);
@@ -176,9 +179,13 @@ arrow::Result<WalPayload> EncodeAppend(std::string_view dataset, const arrow::Re
                        [&](auto& stream) { return WriteBatch(stream, batch); });
 }
 
-arrow::Result<WalPayload> EncodeUpsert(std::string_view dataset, const arrow::RecordBatch& batch,
-                                       const Roaring& replaced, int64_t logged_rows) {
-  return EncodePayload(kUpsertCode, dataset, logged_rows, [&](auto& stream) {
+namespace {
+
+// An upsert of either version: `count` is its row count (version 1) or first key (version 2).
+arrow::Result<WalPayload> EncodeUpsertOf(PayloadCode code, std::string_view dataset,
+                                         const arrow::RecordBatch& batch, const Roaring& replaced,
+                                         int64_t count) {
+  return EncodePayload(code, dataset, count, [&](auto& stream) {
     const size_t length = replaced.getSizeInBytes(/*portable=*/true);
     std::string rows(sizeof(uint64_t) + length, '\0');
     Put<uint64_t>(reinterpret_cast<uint8_t*>(rows.data()), length);
@@ -186,6 +193,30 @@ arrow::Result<WalPayload> EncodeUpsert(std::string_view dataset, const arrow::Re
     ARROW_RETURN_NOT_OK(stream->Write(rows.data(), static_cast<int64_t>(rows.size())));
     return WriteBatch(stream, batch);
   });
+}
+
+}  // namespace
+
+arrow::Result<WalPayload> EncodeUpsert(std::string_view dataset, const arrow::RecordBatch& batch,
+                                       const Roaring& replaced, int64_t logged_rows) {
+  return EncodeUpsertOf(kUpsertCode, dataset, batch, replaced, logged_rows);
+}
+
+arrow::Result<WalPayload> EncodeKeyedUpsert(std::string_view dataset,
+                                            const arrow::RecordBatch& batch,
+                                            const Roaring& replaced_keys, uint64_t first_key) {
+  return EncodeUpsertOf(kKeyedUpsertCode, dataset, batch, replaced_keys,
+                        static_cast<int64_t>(first_key));
+}
+
+arrow::Result<WalPayload> EncodeKeyedAppend(std::string_view dataset,
+                                            const arrow::RecordBatch& batch, uint64_t first_key) {
+  return EncodePayload(kKeyedAppendCode, dataset, static_cast<int64_t>(first_key),
+                       [&](auto& stream) { return WriteBatch(stream, batch); });
+}
+
+arrow::Result<WalPayload> EncodeKeyedDelete(std::string_view dataset, const Roaring& keys) {
+  return EncodeRows(kKeyedDeleteCode, dataset, keys, std::nullopt);
 }
 
 arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset) {
@@ -284,6 +315,18 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
       entry.type = WalRecordType::kUpsert;
       counted = true;
       break;
+    case kKeyedAppendCode:
+      entry.type = WalRecordType::kAppend;
+      entry.keyed = counted = true;  // the count is the first key
+      break;
+    case kKeyedDeleteCode:
+      entry.type = WalRecordType::kDelete;
+      entry.keyed = true;
+      break;
+    case kKeyedUpsertCode:
+      entry.type = WalRecordType::kUpsert;
+      entry.keyed = counted = true;
+      break;
     case kCreateNamespaceCode:
       entry.type = WalRecordType::kCreateNamespace;
       break;
@@ -304,10 +347,15 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
   entry.dataset.assign(reinterpret_cast<const char*>(payload->data()) + kPrefixSize, name_length);
   if (counted) {
     if (payload->size() < body + static_cast<int64_t>(sizeof(int64_t))) {
-      return malformed("row count past its end");
+      return malformed(entry.keyed ? "first key past its end" : "row count past its end");
     }
-    entry.logged_rows = Get<int64_t>(payload->data() + body);
-    if (*entry.logged_rows < 0) return malformed("negative row count");
+    const auto count = Get<int64_t>(payload->data() + body);
+    if (count < 0) return malformed(entry.keyed ? "negative first key" : "negative row count");
+    if (entry.keyed) {
+      entry.first_key = static_cast<uint64_t>(count);
+    } else {
+      entry.logged_rows = count;
+    }
     body += sizeof(int64_t);
   }
   const auto body_size = static_cast<size_t>(payload->size() - body);

@@ -39,6 +39,15 @@
 // so that replay applies both or neither: the batch's rows take the next row numbers, and the
 // replaced rows (rows of the dataset or of the batch itself, a repeated id's earlier rows) are
 // deleted with them.
+//  12  append v2       body: u64 key of its first row | IPC stream of one conformed batch
+//  13  delete v2       body: deleted row keys (portable Roaring bitmap)
+//  14  upsert v2       body: u64 key of its first row | u64 L | replaced row keys (portable
+//                      Roaring bitmap, L bytes) | IPC stream of one conformed batch
+// Versions 2 (12 to 14) name rows by row key (store/row_keys.h: the row's number had no
+// compaction dropped a row) instead of by row number: compactions do not change them, so a
+// log of them needs no compaction records and no row counts (a gap in the keys is what a lost
+// append leaves). The server writes only these; versions 1 (7, 8, 9, 11 and 10) still replay,
+// in the row numbering of the records before them.
 //  20  create namespace  name: the namespace; body: empty
 //  21  drop namespace    name: the namespace; body: u32 count | count x (u16 length | dataset
 //                        name): the datasets the drop drops with it, all in this one record
@@ -74,12 +83,15 @@ enum class WalRecordType : uint8_t {
   kCreateDataset,
   kAppend,
   kDropDataset,
-  // The deleted dataset row numbers (rows numbered across the dataset's appends in log order).
+  // The deleted dataset row numbers (rows numbered across the dataset's appends in log order),
+  // or in a record of version 2 (WalEntry::keyed) their row keys.
   // Row numbers rather than ids: the rows an id resolves to depend only on the appends logged
   // before the record, so replay is deterministic without re-running the id lookup (a scan of
   // the whole id column) per record.
   kDelete,
   // The dropped row numbers, as for kDelete: every one of them deleted by earlier records.
+  // Logged by builds before row keys only (and by test logs of row numbers): compactions do
+  // not change row keys, so a log of records of version 2 needs none.
   // Replay compacts the dataset at this point of the log, as the live server did: the dropped
   // rows go, and the others are renumbered densely in order (row r becomes r minus the dropped
   // rows below it), so later records' row numbers mean the same rows again.
@@ -114,6 +126,10 @@ struct WalEntry {
   // row counts were.
   std::optional<int64_t> logged_rows;
   std::vector<std::string> datasets;  // kDropNamespace: the datasets dropped with it
+  // Records of version 2 (an append, delete or upsert): `rows` holds row keys, not row numbers,
+  // and an append's or upsert's first row takes key `first_key`.
+  bool keyed = false;
+  uint64_t first_key = 0;
 };
 
 // A record's payload as a list of buffers whose concatenation is the payload: an append refers
@@ -138,6 +154,13 @@ arrow::Result<WalPayload> EncodeDelete(std::string_view dataset, const Roaring& 
 arrow::Result<WalPayload> EncodeCompact(std::string_view dataset, const Roaring& dropped,
                                         int64_t logged_rows);
 arrow::Result<WalPayload> EncodeRowCount(std::string_view dataset, int64_t logged_rows);
+// Records of version 2, naming rows by key (see WalEntry::keyed).
+arrow::Result<WalPayload> EncodeKeyedAppend(std::string_view dataset,
+                                            const arrow::RecordBatch& batch, uint64_t first_key);
+arrow::Result<WalPayload> EncodeKeyedUpsert(std::string_view dataset,
+                                            const arrow::RecordBatch& batch,
+                                            const Roaring& replaced_keys, uint64_t first_key);
+arrow::Result<WalPayload> EncodeKeyedDelete(std::string_view dataset, const Roaring& keys);
 arrow::Result<WalPayload> EncodeCreateNamespace(std::string_view name);
 arrow::Result<WalPayload> EncodeDropNamespace(std::string_view name,
                                               const std::vector<std::string>& datasets);

@@ -277,9 +277,10 @@ void Dataset::IndexText(DatasetText* text, const arrow::RecordBatch& batch,
   }
 }
 
-void Dataset::RevertLoggedRows(int64_t rows) {
+void Dataset::RevertLoggedRows(int64_t rows, int64_t keys) {
   MutexLock order(&append_mutex_);
   logged_rows_ -= rows;
+  next_key_ -= static_cast<uint64_t>(keys);
 }
 
 int64_t Dataset::num_rows() const {
@@ -319,6 +320,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   }
   NoteLogged(lsn);
   logged_rows_ += batch->num_rows();
+  next_key_ += static_cast<uint64_t>(batch->num_rows());
   std::shared_ptr<DatasetText> text;
   const std::optional<int64_t> first_row =
       PublishMapped(next_ticket_++, batch, bytes, lsn, &text, replaced);
@@ -481,6 +483,38 @@ DatasetSnapshot Dataset::Snapshot() const {
   return SnapshotLocked();
 }
 
+const RowKeys& DatasetSnapshot::row_keys() const {
+  static const RowKeys identity;
+  return keys ? *keys : identity;
+}
+
+void Dataset::RestoreKeys(RowKeys keys) {
+  MutexLock order(&append_mutex_);
+  next_key_ = static_cast<uint64_t>(logged_rows_) + keys.gone_count();
+  WriterLock state(&state_mutex_);
+  keys_ = std::make_shared<const RowKeys>(std::move(keys));
+}
+
+arrow::Status Dataset::SkipKeys(uint64_t count) {
+  MutexLock order(&append_mutex_);
+  WriterLock state(&state_mutex_);
+  Roaring lost;  // rows past the dataset's: their keys are the next ones
+  lost.addRange(static_cast<uint64_t>(num_rows_), static_cast<uint64_t>(num_rows_) + count);
+  if (next_key_ + count > kMaxRowKeys) {
+    return arrow::Status::Invalid("dataset '", name_, "': row keys past 2^32");
+  }
+  std::optional<RowKeys> keys = keys_->Compacted(lost);
+  if (!keys) return arrow::Status::Invalid("dataset '", name_, "': row keys past 2^32");
+  keys_ = std::make_shared<const RowKeys>(std::move(*keys));
+  next_key_ += count;
+  return arrow::Status::OK();
+}
+
+std::shared_ptr<const RowKeys> Dataset::row_keys() const {
+  ReaderLock state(&state_mutex_);
+  return keys_;
+}
+
 DatasetSnapshot Dataset::SnapshotLocked() const {
   // The graph and its row count under the state lock: a compaction replaces them together
   // with the batches, under this lock exclusively; the index workers only ever add rows that
@@ -490,7 +524,8 @@ DatasetSnapshot Dataset::SnapshotLocked() const {
       num_rows_, num_bytes_,
       0,         published_lsn_,
       {},        0,
-      text_,     graph_->empty() ? nullptr : std::make_shared<const EdgeCut>(graph_->Cut())};
+      text_,     graph_->empty() ? nullptr : std::make_shared<const EdgeCut>(graph_->Cut()),
+      keys_};
   std::vector<DatasetIndex::SegmentGraph> graphs = index_->Graphs();
   view.segments.reserve(graphs.size());
   for (size_t s = 0; s < graphs.size(); ++s) {

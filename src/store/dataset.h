@@ -23,6 +23,7 @@
 #include "store/dataset_text.h"
 #include "store/id_row_map.h"
 #include "store/memory_budget.h"
+#include "store/row_keys.h"
 #include "store/segment.h"
 #include "store/segment_merge.h"
 #include "store/tombstones.h"
@@ -40,7 +41,8 @@ struct DatasetSnapshot {
   int64_t num_bytes = 0;
   int64_t deleted_rows = 0;  // the segments' deleted rows together
 
-  // Every logged change of the dataset (append, delete or compaction) with an LSN up to this
+  // Every logged change of the dataset (append, delete, or a compaction logged by number) with
+  // an LSN up to this
   // one is in the view, and none after it: a consistent cut for snapshots. 0 when nothing was
   // logged.
   uint64_t lsn = 0;
@@ -62,6 +64,13 @@ struct DatasetSnapshot {
   Roaring DeletedRows() const { return DeletedInSegmentsPast(segments, 0); }
   // The dataset's graph edges logged up to `lsn` (null when it has none): graph/dataset_graph.h.
   std::shared_ptr<const EdgeCut> edges;
+  // The dataset's row keys (store/row_keys.h): the numbering its log records name rows in,
+  // which compactions extend and snapshots save. Null: key = row (a view made by hand).
+  std::shared_ptr<const RowKeys> keys;
+
+  const RowKeys& row_keys() const;
+  // The key the next appended row takes: every key ever given, gone ones included.
+  uint64_t next_key() const { return static_cast<uint64_t>(num_rows) + row_keys().gone_count(); }
 };
 
 // What one compaction reclaimed (Dataset::PublishCompaction).
@@ -183,11 +192,12 @@ class Dataset {
 
   // Compacts the dataset (dataset_compaction.cc): its deleted rows leave its batches (small
   // ones coalesced), its graph (repaired, not rebuilt, from `threads` threads) and its text
-  // index, and the rows that stay are renumbered; the compaction is logged to `log`, in its
-  // turn among the dataset's changes, so a restart renumbers alike. Returns what was reclaimed
-  // (nothing when no row is deleted). Puts, deletes, scans and searches go on meanwhile;
-  // indexing of the dataset pauses. KeyError (dropped), IOError (log: nothing changes),
-  // Cancelled (`cancelled` returned true before it was logged).
+  // index, and the rows that stay are renumbered, in its turn among the dataset's changes;
+  // their row keys stay (the dropped rows' keys are gone). What is logged of it, and how a
+  // restart finds it, is in store/dataset_compaction.h. Returns what was reclaimed (nothing
+  // when no row is deleted). Puts, deletes, scans and searches go on meanwhile; indexing of the
+  // dataset pauses. KeyError (dropped), IOError (the log: nothing changes), Cancelled
+  // (`cancelled` returned true before it was published).
   // With `segment_fraction` > 0 only the segments whose deleted fraction reaches it are
   // compacted (every segment when none does); the others keep their graphs and batches, their
   // deleted rows stay deleted, and only their first rows move down.
@@ -318,10 +328,22 @@ class Dataset {
   // Compactions applied to this dataset in this process.
   CompactionTotals compaction_totals() const;
 
-  // Counts the changes of the segments' layout that are not logged: merges (a compaction is
-  // logged, and its LSN says it). Never decreases; continued from the snapshot the dataset was
-  // loaded from (its directory name carries it: persist/snapshot_format.h). This is how the
-  // snapshot thread sees that a dataset only merged since its snapshot.
+  // For a dataset loaded from a snapshot, once its rows are in: its row keys as the snapshot
+  // saved them (DatasetSnapshot::keys; a snapshot without them numbers key = row).
+  void RestoreKeys(RowKeys keys) EXCLUDES(append_mutex_, state_mutex_);
+  // Replay: the next `count` keys are gone, given to rows of records that are lost
+  // (--wal-skip-corrupt), so that later records' keys mean the rows they named. Invalid past
+  // 2^32 keys.
+  arrow::Status SkipKeys(uint64_t count) EXCLUDES(append_mutex_, state_mutex_);
+  // The row keys now (DatasetSnapshot::keys without copying the batch list).
+  std::shared_ptr<const RowKeys> row_keys() const EXCLUDES(state_mutex_);
+  // Keys are 32-bit (store/row_keys.h): a dataset takes at most this many rows over its life.
+  static constexpr uint64_t kMaxRowKeys = uint64_t{1} << 32;
+
+  // Counts the changes of the segments' layout that are not logged: merges, and compactions
+  // that are not logged (store/dataset_compaction.h). Never decreases; continued from the snapshot
+  // the dataset was loaded from (its directory name carries it: persist/snapshot_format.h). This is
+  // how the snapshot thread sees that the segments of a dataset changed since its snapshot.
   uint64_t layout_generation() const;
 
   // The rows published so far.
@@ -390,6 +412,9 @@ class Dataset {
 
   // The steps of Commit (dataset_commit.cc).
 
+  // CapacityError when `rows` more rows would take keys past kMaxRowKeys.
+  arrow::Status CheckKeysLeft(int64_t rows) const REQUIRES(append_mutex_);
+
   // Queues the payload `encode` makes from logged_rows_ as the dataset's next change, under
   // append_mutex_ (so that it is logged before the dataset's drop or not at all, takes its
   // turn among the appends in log order, and logs the row count of that place), then waits,
@@ -453,9 +478,9 @@ class Dataset {
   void NoteLogged(uint64_t lsn) REQUIRES(append_mutex_) {
     logged_lsn_.store(lsn, std::memory_order_relaxed);
   }
-  // Takes back logged_rows_ += rows for a change the log failed to write (its
-  // WalWriter::Enqueue on_failure, on the log's thread).
-  void RevertLoggedRows(int64_t rows) EXCLUDES(append_mutex_);
+  // Takes back logged_rows_ += rows and next_key_ += keys for a change the log failed to write
+  // (its WalWriter::Enqueue on_failure, on the log's thread).
+  void RevertLoggedRows(int64_t rows, int64_t keys) EXCLUDES(append_mutex_);
 
   // A change's place in the publication order, which it shares with appends: taken under
   // append_mutex_ when queuing the change to the log, then passed to exactly one of Resolve
@@ -593,6 +618,9 @@ class Dataset {
   uint64_t next_assigned_id_ GUARDED_BY(append_mutex_) = 0;
   uint64_t next_ticket_ GUARDED_BY(append_mutex_) = 0;
   int64_t logged_rows_ GUARDED_BY(append_mutex_) = 0;
+  // The key of the next row queued to the log (DatasetSnapshot::next_key once every queued
+  // change is published).
+  uint64_t next_key_ GUARDED_BY(append_mutex_) = 0;
   // For a dataset whose ids are unique: each id's latest row, in the published numbering (puts
   // into such a dataset hold delete_mutex_ until they publish, so it is the logged one too).
   // Changed only under delete_mutex_ and id_map_mutex_ held exclusively, together with the
@@ -625,6 +653,8 @@ class Dataset {
   uint64_t layout_generation_ GUARDED_BY(state_mutex_) = 0;  // see layout_generation()
   // Null without text columns; replaced by compactions.
   std::shared_ptr<DatasetText> text_ GUARDED_BY(state_mutex_);
+  // The row keys (DatasetSnapshot::keys), never null; a compaction makes new ones.
+  std::shared_ptr<const RowKeys> keys_ GUARDED_BY(state_mutex_) = std::make_shared<const RowKeys>();
   CompactionTotals compaction_totals_ GUARDED_BY(state_mutex_);
   int64_t num_rows_ GUARDED_BY(state_mutex_) = 0;
   int64_t num_bytes_ GUARDED_BY(state_mutex_) = 0;

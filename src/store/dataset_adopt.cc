@@ -64,6 +64,7 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
   {
     MutexLock order(&append_mutex_);
     AwaitNoDrop();
+    ARROW_RETURN_NOT_OK(CheckKeysLeft(rows));
     const std::shared_ptr<arrow::Schema> stored = schema();
     for (const auto& batch : segment.batches) {
       ARROW_ASSIGN_OR_RAISE(ConformedBatch conformed,
@@ -99,21 +100,26 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
       }
     }
     std::vector<arrow::Result<WalPayload>> records;
-    int64_t at = logged_rows_;
+    // The rows' keys (or, logging row numbers, their numbers) follow the dataset's.
+    const uint64_t first = log.row_numbers() ? static_cast<uint64_t>(logged_rows_) : next_key_;
+    uint64_t at = first;
     for (const auto& batch : batches) {
-      records.push_back(EncodeAppend(name_, *batch, at));
-      at += batch->num_rows();
+      records.push_back(log.row_numbers() ? EncodeAppend(name_, *batch, static_cast<int64_t>(at))
+                                          : EncodeKeyedAppend(name_, *batch, at));
+      at += static_cast<uint64_t>(batch->num_rows());
     }
     if (!segment.deleted.isEmpty()) {
-      Roaring logged_rows;
-      for (const uint32_t row : segment.deleted) logged_rows.add(row + logged_rows_);
-      records.push_back(EncodeDelete(name_, logged_rows, at));
+      Roaring named;
+      for (const uint32_t row : segment.deleted) named.add(static_cast<uint32_t>(row + first));
+      records.push_back(log.row_numbers() ? EncodeDelete(name_, named, static_cast<int64_t>(at))
+                                          : EncodeKeyedDelete(name_, named));
     }
-    queued = log.EnqueueAll(std::move(records), [this, rows] { RevertLoggedRows(rows); });
+    queued = log.EnqueueAll(std::move(records), [this, rows] { RevertLoggedRows(rows, rows); });
     if (queued.ok()) {
       turn = TakeTurn();
       if (log.attached()) NoteLogged(queued->back().lsn);
       logged_rows_ += rows;
+      next_key_ += static_cast<uint64_t>(rows);
     }
   }
   // Given back off append_mutex_, as an append's (the log's take-backs need it).

@@ -22,6 +22,13 @@
 
 namespace arbalest {
 
+Roaring KeysOfRows(const RowKeys& keys, const Roaring& rows) {
+  Roaring out;
+  for (const uint32_t row : rows) out.add(static_cast<uint32_t>(keys.KeyOf(row)));
+  out.runOptimize();
+  return out;
+}
+
 arrow::Result<WalTicket> CommitLog::Enqueue(arrow::Result<WalPayload> payload,
                                             std::function<void()> on_failure) const {
   if (!wal_) return WalTicket{};
@@ -84,13 +91,22 @@ arrow::Status Dataset::QueueAppend(PreparedAppend* prepared, bool log_creation,
     delete_mutex_.AssertHeld();  // Commit holds it for unique ids
     ARROW_RETURN_NOT_OK(ResolveReplaced(prepared));
   }
-  // The append's first row number: checked by replay, so that a lost record is noticed. An
-  // append that replaces rows (unique ids) logs them with it, in one record.
+  // The key of the append's first row: replay places its rows by it and notices a gap (a lost
+  // record). An append that replaces rows (unique ids) logs their keys with it, in one record.
   const int64_t rows = prepared->batch->num_rows();
-  auto encoded = prepared->replaced.isEmpty()
-                     ? EncodeAppend(name_, *prepared->batch, logged_rows_)
-                     : EncodeUpsert(name_, *prepared->batch, prepared->replaced, logged_rows_);
-  auto take_back = [this, rows] { RevertLoggedRows(rows); };
+  ARROW_RETURN_NOT_OK(CheckKeysLeft(rows));
+  arrow::Result<WalPayload> encoded;
+  if (log.row_numbers()) {
+    encoded = prepared->replaced.isEmpty()
+                  ? EncodeAppend(name_, *prepared->batch, logged_rows_)
+                  : EncodeUpsert(name_, *prepared->batch, prepared->replaced, logged_rows_);
+  } else {
+    encoded = prepared->replaced.isEmpty()
+                  ? EncodeKeyedAppend(name_, *prepared->batch, next_key_)
+                  : EncodeKeyedUpsert(name_, *prepared->batch,
+                                      KeysOfRows(*row_keys(), prepared->replaced), next_key_);
+  }
+  auto take_back = [this, rows] { RevertLoggedRows(rows, rows); };
   if (log_creation) {
     // A new dataset's creation goes into the log with its first batch, or not at all: alone,
     // it would be in the log of a dataset the server does not have, and a retried put would
@@ -107,7 +123,14 @@ arrow::Status Dataset::QueueAppend(PreparedAppend* prepared, bool log_creation,
   }
   if (log.attached()) NoteLogged(prepared->record.lsn);
   logged_rows_ += rows;
+  next_key_ += static_cast<uint64_t>(rows);
   return arrow::Status::OK();
+}
+
+arrow::Status Dataset::CheckKeysLeft(int64_t rows) const {
+  if (next_key_ + static_cast<uint64_t>(rows) <= kMaxRowKeys) return arrow::Status::OK();
+  return arrow::Status::CapacityError("dataset '", name_, "' has taken ", next_key_, " row keys; ",
+                                      rows, " more would pass 2^32");
 }
 
 arrow::Result<Dataset::QueuedChange> Dataset::LogChange(
@@ -119,7 +142,7 @@ arrow::Result<Dataset::QueuedChange> Dataset::LogChange(
     AwaitNoDrop();
     if (dropped()) return arrow::Status::KeyError("dataset '", name_, "' was deleted");
     std::function<void()> on_failure;
-    if (row_delta != 0) on_failure = [this, row_delta] { RevertLoggedRows(row_delta); };
+    if (row_delta != 0) on_failure = [this, row_delta] { RevertLoggedRows(row_delta, 0); };
     ARROW_ASSIGN_OR_RAISE(change.ticket, log.Enqueue(encode(logged_rows_), std::move(on_failure)));
     change.turn = TakeTurn();
     if (log.attached()) NoteLogged(change.ticket.lsn);
@@ -156,10 +179,16 @@ arrow::Result<Committed> Dataset::Commit(const DeleteMutation& del, const Commit
   DatasetSnapshot snapshot;
   ARROW_ASSIGN_OR_RAISE(Roaring rows, LiveRowsWithIds(*this, del.ids, &snapshot));
   if (rows.isEmpty()) return Committed{};
-  ARROW_ASSIGN_OR_RAISE(
-      QueuedChange change,
-      LogChange(
-          log, [&](int64_t logged_rows) { return EncodeDelete(name_, rows, logged_rows); }, 0));
+  // Logged by key: the snapshot's keys are current (compactions publish under delete_mutex_).
+  const Roaring keys = log.row_numbers() ? Roaring() : KeysOfRows(snapshot.row_keys(), rows);
+  ARROW_ASSIGN_OR_RAISE(QueuedChange change,
+                        LogChange(
+                            log,
+                            [&](int64_t logged_rows) {
+                              return log.row_numbers() ? EncodeDelete(name_, rows, logged_rows)
+                                                       : EncodeKeyedDelete(name_, keys);
+                            },
+                            0));
   // The rows' edges go first: no reader sees the rows deleted and their edges still there.
   RemoveEdgesOf(*graph_, del.ids, name_);
   PublishDeletes(rows, change.turn, change.ticket.lsn);

@@ -19,8 +19,13 @@
 
 #include "persist/wal_format.h"
 #include "persist/wal_writer.h"
+#include "store/row_keys.h"
 
 namespace arbalest {
+
+// `rows` of a numbering as their keys (RowKeys::KeyOf; rows past its last take the next keys):
+// what records of version 2 log (persist/wal_format.h).
+Roaring KeysOfRows(const RowKeys& keys, const Roaring& rows);
 
 // A batch to append, as the client sent it: Commit validates and conforms it (ConformBatch).
 // For a dataset whose ids are unique (DatasetLayout::unique_id) it replaces the rows carrying
@@ -65,9 +70,13 @@ struct Committed {
 class CommitLog {
  public:
   // Records go to `wal`; null: nothing is logged (a store without a log), tickets have LSN 0.
-  explicit CommitLog(WalWriter* wal = nullptr) : wal_(wal) {}
+  // `row_numbers`: log records of version 1, naming rows by number, and compactions, as
+  // builds before row keys did (persist/wal_format.h); for tests of the upgrade path.
+  explicit CommitLog(WalWriter* wal = nullptr, bool row_numbers = false)
+      : wal_(wal), row_numbers_(row_numbers) {}
 
   bool attached() const { return wal_ != nullptr; }
+  bool row_numbers() const { return row_numbers_; }
 
   // Queues `payload` as the next record (WalWriter::Enqueue, `on_failure` included). Fails,
   // queuing nothing, when the payload could not be encoded.
@@ -85,6 +94,7 @@ class CommitLog {
 
  private:
   WalWriter* wal_;
+  bool row_numbers_;
 };
 
 }  // namespace arbalest

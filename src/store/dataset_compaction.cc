@@ -99,6 +99,13 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
   }
   plan->covered_rows_ = view.num_rows;
   if (plan->dropped_.isEmpty()) return plan;
+  // Compactions hold maintenance_mutex_, so the view's keys are the ones this plan replaces.
+  std::optional<RowKeys> keys = view.row_keys().Compacted(plan->dropped_);
+  if (!keys) {
+    return arrow::Status::CapacityError("compaction of dataset '", name_,
+                                        "': its row keys would pass 2^32");
+  }
+  plan->keys_ = std::make_shared<const RowKeys>(std::move(*keys));
 
   std::vector<RowRange> rewritten;
   int64_t dropped_below = 0;  // dropped rows of the segments before this one
@@ -211,6 +218,7 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
     charged_rows_ -= reclaimed_rows;  // ChargeIndexMemory below releases their index memory
     num_bytes_ = plan.bytes_;
     text_ = std::move(plan.text_);
+    keys_ = std::move(plan.keys_);
     // Segments sealed since the plan was made: moved down, their graphs (empty: indexing
     // paused) kept.
     const std::vector<DatasetIndex::SegmentGraph> now = index_->Graphs();
@@ -231,6 +239,7 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
       shared_rows_ = plan.rewritten_from_;
     }
     published_lsn_ = std::max(published_lsn_, lsn);
+    if (lsn == 0) layout_generation_ += 1;  // not logged: the snapshot thread must see it
     compaction_totals_.compactions += 1;
     compaction_totals_.reclaimed_rows += reclaimed_rows;
     report.rows = num_rows_;
@@ -277,13 +286,27 @@ arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threa
   MutexLock deletes(&delete_mutex_);
   if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
   const Roaring& dropped = plan->dropped();
-  ARROW_ASSIGN_OR_RAISE(
-      QueuedChange change,
-      LogChange(
-          log, [&](int64_t logged_rows) { return EncodeCompact(name_, dropped, logged_rows); },
-          -static_cast<int64_t>(dropped.cardinality())));
+  const auto reclaimed = static_cast<int64_t>(dropped.cardinality());
+  if (log.row_numbers()) {  // records name rows by number: the renumbering must be logged
+    ARROW_ASSIGN_OR_RAISE(
+        QueuedChange change,
+        LogChange(
+            log, [&](int64_t logged_rows) { return EncodeCompact(name_, dropped, logged_rows); },
+            -reclaimed));
+    return PublishCompaction(*plan, change.turn, change.ticket.lsn);
+  }
+  // Records name rows by key, which the compaction does not change: nothing is logged, and
+  // the compaction is durable with the next snapshot (dataset_compaction.h).
+  uint64_t turn;
+  {
+    MutexLock order(&append_mutex_);
+    AwaitNoDrop();
+    if (this->dropped()) return arrow::Status::KeyError("dataset '", name_, "' was deleted");
+    turn = TakeTurn();
+    logged_rows_ -= reclaimed;
+  }
   // Indexing resumes as the plan goes (on return): on the rows past the compacted graph.
-  return PublishCompaction(*plan, change.turn, change.ticket.lsn);
+  return PublishCompaction(*plan, turn, 0);
 }
 
 arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {

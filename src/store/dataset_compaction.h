@@ -8,6 +8,16 @@
 // steps linear in small things: one step per batch and per segment, and the ids of a dataset
 // with unique ids renumbered (one step per id). Deleted rows are per segment, in local
 // numbering: only the rewritten segments' sets are renumbered; the others are kept.
+//
+// Durability. The log's records name rows by key (store/row_keys.h), which a compaction does
+// not change (the dropped rows' keys become gone in the dataset's RowKeys), so a compaction
+// logs nothing and waits for no fsync under the delete mutex: it advances the dataset's layout
+// generation, the snapshot thread writes the dataset, and that snapshot (the compacted
+// segments and the gone keys) makes it durable. A restart before it replays the uncompacted
+// rows and the records after the snapshot's cut, whose keys name the same rows in either
+// numbering, and the compactor compacts again. A log of row numbers (CommitLog::row_numbers:
+// builds before row keys, and tests of the upgrade path) logs a kCompact record instead, in
+// the compaction's turn, and replay compacts where it was logged (Dataset::CompactRecovered).
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -22,6 +32,7 @@
 #include "index/hnsw_index.h"
 #include "store/dataset_index.h"
 #include "store/dataset_text.h"
+#include "store/row_keys.h"
 
 namespace arbalest {
 
@@ -53,6 +64,8 @@ class CompactionPlan {
   // batches_ (text_rebuilt_), which then also takes the rows published since the plan.
   std::shared_ptr<DatasetText> text_;
   bool text_rebuilt_ = false;
+  // The dataset's row keys after the compaction: the dropped rows' keys gone.
+  std::shared_ptr<const RowKeys> keys_;
   // Rows from here on (the same number before and after: no dropped row lies below it) are
   // in batches the compaction copied or in segments whose graph it replaced: vectors shared
   // with a graph are shared again from here.

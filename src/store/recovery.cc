@@ -255,10 +255,21 @@ class Replay {
     auto numbered = numbering_.try_emplace(entry.dataset, ReplayNumbering(0)).first;
     ReplayNumbering& numbering = numbered->second;
     const bool skip_corrupt = options_.wal.skip_corrupt;
+    const int64_t lost_before = result_->lost_rows;
     if (arrow::Status checked =
             numbering.Check(entry, dataset.num_rows(), skip_corrupt, &result_->lost_rows);
         !checked.ok()) {
       return Skip(entry.lsn, checked);
+    }
+    if (result_->lost_rows > lost_before) {
+      // Rows of lost records had keys too: later records of version 2 name keys after them.
+      ARROW_RETURN_NOT_OK(
+          dataset.SkipKeys(static_cast<uint64_t>(result_->lost_rows - lost_before)));
+    }
+    if (entry.keyed) {
+      ARROW_ASSIGN_OR_RAISE(const bool place, PlaceKeyed(dataset, entry, numbering));
+      if (!place) return arrow::Status::OK();
+      return ApplyChange(entry, numbered, Roaring());
     }
     const bool names_rows = entry.type == WalRecordType::kDelete ||
                             entry.type == WalRecordType::kCompact ||
@@ -283,6 +294,62 @@ class Replay {
     if (entry.type == WalRecordType::kCompact && skip_corrupt) {
       ARROW_RETURN_NOT_OK(DeleteLostDeletes(dataset, entry));
     }
+    return ApplyChange(entry, numbered, logged_rows);
+  }
+
+  // Maps the keys of `entry`, a record of version 2, to the rows replay has (PlaceKeys): its
+  // rows become row numbers. A gap before its first key (lost appends) or keys no row has are
+  // an error, or with skip_corrupt a logged loss: the gap's keys are gone, unknown keys
+  // skipped. False when the record was skipped.
+  arrow::Result<bool> PlaceKeyed(Dataset& dataset, WalEntry& entry, ReplayNumbering& numbering) {
+    const DatasetSnapshot view = dataset.Snapshot();
+    auto placed = PlaceKeys(entry, view.row_keys(), view.next_key());
+    if (!placed.ok()) {
+      ARROW_RETURN_NOT_OK(Skip(entry.lsn, placed.status()));
+      return false;
+    }
+    const std::string record =
+        "WAL record " + std::to_string(entry.lsn) + " of dataset '" + entry.dataset + "'";
+    if (placed->lost_keys > 0) {
+      // Keys next_key .. first_key - 1 (rows numbered as keys: store/row_keys.h).
+      const std::string lost =
+          std::to_string(view.next_key()) + ".." + std::to_string(entry.first_key - 1);
+      if (!options_.wal.skip_corrupt) {
+        ARROW_RETURN_NOT_OK(
+            Skip(entry.lsn,
+                 arrow::Status::Invalid(record, " gives its first row key ", entry.first_key,
+                                        ", but replay's next key is ", view.next_key(), ": rows ",
+                                        lost, " were in records that are missing from the log")));
+      }
+      spdlog::error(
+          "recovery: dataset '{}' lost rows {} ({} rows) with records missing before WAL record "
+          "{} (rows numbered by key); its later records are applied to the rows they named",
+          entry.dataset, lost, placed->lost_keys, entry.lsn);
+      result_->lost_rows += static_cast<int64_t>(placed->lost_keys);
+      numbering.Lost(view.num_rows, static_cast<int64_t>(placed->lost_keys));
+      ARROW_RETURN_NOT_OK(dataset.SkipKeys(placed->lost_keys));
+    }
+    if (!placed->unknown.isEmpty()) {
+      const std::string what = record + " names " + std::to_string(placed->unknown.cardinality()) +
+                               " row keys from " + std::to_string(placed->unknown.minimum()) +
+                               " that no row has (the dataset's next key is " +
+                               std::to_string(view.next_key()) + ")";
+      if (!options_.wal.skip_corrupt) {
+        ARROW_RETURN_NOT_OK(Skip(entry.lsn, arrow::Status::Invalid(what)));
+      }
+      spdlog::error("recovery: {}: their rows were in lost records; skipping those keys", what);
+    }
+    entry.rows = std::move(placed->rows);
+    entry.keyed = false;
+    return true;
+  }
+
+  // Applies `entry`, its rows numbered as replay's, and counts what it did. `dropped`: a
+  // compaction's rows as logged.
+  arrow::Status ApplyChange(WalEntry& entry,
+                            std::map<std::string, ReplayNumbering>::iterator numbered,
+                            const Roaring& dropped) {
+    ReplayNumbering& numbering = numbered->second;
     if (arrow::Status applied = store_.ApplyLogged(entry); !applied.ok()) {
       return Skip(entry.lsn, applied);
     }
@@ -298,7 +365,7 @@ class Replay {
         result_->deleted_rows += static_cast<int64_t>(entry.rows.cardinality());
         break;
       case WalRecordType::kCompact:
-        numbering.Compacted(logged_rows);
+        numbering.Compacted(dropped);
         break;
       case WalRecordType::kDropDataset:
         numbering_.erase(numbered);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/row_keys.h"
 #include "store/tombstones.h"
 
 namespace arbalest {
@@ -25,6 +26,36 @@ std::string_view RecordKind(WalRecordType type) {
 }
 
 }  // namespace
+
+arrow::Result<KeyedRows> PlaceKeys(const WalEntry& entry, const RowKeys& keys, uint64_t next_key) {
+  KeyedRows placed;
+  const uint64_t rows = next_key - keys.gone_count();  // the rows replay has
+  uint64_t first_key = next_key;                       // the record's own rows' first key
+  uint64_t end_key = next_key;                         // past its own rows' keys
+  if (entry.batch) {
+    if (entry.first_key < next_key) {
+      return arrow::Status::Invalid("WAL record ", entry.lsn, " (", RecordKind(entry.type),
+                                    " of dataset '", entry.dataset, "') gives its rows keys from ",
+                                    entry.first_key, ", but the dataset's rows took keys up to ",
+                                    next_key - 1, " already");
+    }
+    first_key = entry.first_key;
+    placed.lost_keys = first_key - next_key;
+    end_key = first_key + static_cast<uint64_t>(entry.batch->num_rows());
+  }
+  for (const uint32_t key : entry.rows) {
+    if (key >= first_key && key < end_key) {  // the record's own rows
+      placed.rows.add(static_cast<uint32_t>(rows + (key - first_key)));
+    } else if (key >= next_key) {
+      placed.unknown.add(key);
+    } else if (keys.Gone(key)) {
+      ++placed.gone;
+    } else {
+      placed.rows.add(static_cast<uint32_t>(keys.RowOf(key)));
+    }
+  }
+  return placed;
+}
 
 arrow::Status ReplayNumbering::Check(const WalEntry& entry, int64_t stored_rows, bool skip_corrupt,
                                      int64_t* lost_rows) {
@@ -67,6 +98,12 @@ arrow::Status ReplayNumbering::Check(const WalEntry& entry, int64_t stored_rows,
       "back)",
       where, previous_lsn, entry.lsn);
   return arrow::Status::OK();
+}
+
+void ReplayNumbering::Lost(int64_t stored_rows, int64_t rows) {
+  if (!placeable_ || rows <= 0) return;
+  const uint64_t expected = static_cast<uint64_t>(stored_rows) + missing_.cardinality();
+  missing_.addRange(expected, expected + static_cast<uint64_t>(rows));
 }
 
 Roaring ReplayNumbering::Translate(const Roaring& logged) const {

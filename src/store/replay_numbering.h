@@ -24,6 +24,21 @@
 
 namespace arbalest {
 
+class RowKeys;
+
+// Where a record of version 2 (WalEntry::keyed: its rows are row keys, store/row_keys.h) lands
+// among the rows replay has, numbered by `keys` with `next_key` the key of the row after them.
+// Keys of rows a compaction dropped are skipped (their rows were deleted already); an append's
+// or upsert's first key past next_key leaves the keys between to rows of lost records.
+struct KeyedRows {
+  Roaring rows;            // the keys' rows (an upsert's own rows after the dataset's)
+  uint64_t lost_keys = 0;  // keys next_key .. first_key - 1: no record replayed gave them
+  uint64_t gone = 0;       // keys of dropped rows, skipped
+  Roaring unknown;         // keys no row replayed or appended by the record has
+};
+// Invalid, naming the record, when its first key lies below next_key (its keys were given).
+arrow::Result<KeyedRows> PlaceKeys(const WalEntry& entry, const RowKeys& keys, uint64_t next_key);
+
 // One dataset's; not thread-safe (replay is one thread).
 class ReplayNumbering {
  public:
@@ -44,6 +59,10 @@ class ReplayNumbering {
 
   // `logged` row numbers as replay's: rows of lost records are left out.
   Roaring Translate(const Roaring& logged) const;
+
+  // A record of row keys showed `rows` rows lost after the `stored_rows` replay has (a gap in
+  // its keys, PlaceKeys): records of row numbers logged after it (a compaction's) count them.
+  void Lost(int64_t stored_rows, int64_t rows);
 
   // The dataset was compacted by a record that dropped the `dropped` logged rows.
   void Compacted(const Roaring& dropped);

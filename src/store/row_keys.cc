@@ -104,6 +104,24 @@ std::vector<RowKeys::Chunk> RowKeys::WithKeys(const std::vector<uint32_t>& keys)
   return chunks;
 }
 
+RowKeys RowKeys::WithGone(const Roaring& gone) {
+  std::vector<uint32_t> keys(gone.cardinality());
+  gone.toUint32Array(keys.data());
+  RowKeys numbering;
+  numbering.chunks_ = numbering.WithKeys(keys);
+  return numbering;
+}
+
+Roaring RowKeys::GoneKeys() const {
+  Roaring gone;
+  for (const Chunk& chunk : chunks_) {
+    const uint32_t base = chunk.span << kSpanBits;
+    for (const uint16_t offset : *chunk.offsets) gone.add(base | offset);
+  }
+  gone.runOptimize();
+  return gone;
+}
+
 std::optional<RowKeys> RowKeys::Compacted(const Roaring& dropped,
                                           std::vector<uint32_t>* keys) const {
   std::vector<uint32_t> own;

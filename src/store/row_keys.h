@@ -13,7 +13,9 @@
 // of 16-bit offsets that numberings share: a compaction copies only the chunks of the spans it
 // drops keys from, plus the list of chunks (a pointer and a count each). So its cost follows
 // the rows it drops and the key spans they lie in, not every key dropped since the dataset was
-// loaded (a restart numbers the loaded rows afresh: no key is gone then).
+// loaded. A dataset's own numbering (the keys its log records name, store/dataset.h) is saved
+// with its snapshots and loaded back (WithGone, GoneKeys); the indexes' numberings start afresh
+// at a restart (no key gone).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +39,14 @@ class RowKeys {
   // from rows then.
   std::optional<RowKeys> Compacted(const Roaring& dropped,
                                    std::vector<uint32_t>* keys = nullptr) const;
+
+  // The numbering whose gone keys are `gone` (each below 2^32): a saved one (GoneKeys), loaded
+  // back from a snapshot.
+  static RowKeys WithGone(const Roaring& gone);
+  // The gone keys, for a snapshot to save.
+  Roaring GoneKeys() const;
+  // Whether key `key` is gone (its row was dropped).
+  bool Gone(uint64_t key) const { return Rank(key) != (key == 0 ? 0 : Rank(key - 1)); }
 
   // The key of row `row`, and the row of key `key` (which must not be gone).
   uint64_t KeyOf(uint64_t row) const;

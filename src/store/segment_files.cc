@@ -178,7 +178,7 @@ std::vector<SavedGraph> SavedGraphsOf(const std::vector<SegmentView>& segments) 
 }
 
 arrow::Result<Roaring> ReadDeletedRows(const std::string& dir, const SnapshotManifest& manifest) {
-  if (manifest.format_version() < kSnapshotFormatVersion) {  // one file, dataset numbering
+  if (manifest.format_version() < kSegmentDeletedFormatVersion) {  // one file, dataset numbering
     if (!manifest.tombstones) return Roaring();
     ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir, *manifest.tombstones));
     const std::string path = (fs::path(dir) / manifest.tombstones->name).string();

@@ -53,6 +53,7 @@ int64_t SizeOnDisk(const SnapshotManifest& manifest) {
   }
   if (manifest.vectors) bytes += manifest.vectors->bytes();
   if (manifest.tombstones) bytes += manifest.tombstones->digest.bytes;
+  if (manifest.gone_keys) bytes += manifest.gone_keys->digest.bytes;
   if (manifest.edges) bytes += manifest.edges->digest.bytes;
   return bytes;
 }
@@ -127,8 +128,8 @@ void RemoveOlderSnapshots(const std::string& root, const SnapshotDirEntry& newes
   }
   for (const auto& entry : listing->complete) {
     if (entry.dataset != newest.dataset || entry.path == newest.path) continue;
-    if (std::tie(entry.lsn, entry.indexed_rows, entry.layout) >
-        std::tie(newest.lsn, newest.indexed_rows, newest.layout)) {
+    if (std::tie(entry.lsn, entry.layout, entry.indexed_rows) >
+        std::tie(newest.lsn, newest.layout, newest.indexed_rows)) {
       continue;
     }
     if (auto status = RemoveDirectoryDurably(entry.path); !status.ok()) {
@@ -151,6 +152,34 @@ arrow::Status CheckSchemas(const SnapshotManifest& manifest, const Dataset& data
                                   ": 'schema' does not extend the schema 'put_schema' creates");
   }
   return arrow::Status::OK();
+}
+
+// The view's row keys into the manifest, their gone keys into a file when there are any.
+arrow::Status SaveKeys(const DatasetSnapshot& view, const StagingDir& staging,
+                       SnapshotManifest* manifest) {
+  const RowKeys& keys = view.row_keys();
+  manifest->next_key = view.next_key();
+  manifest->gone_key_count = keys.gone_count();
+  if (keys.identity()) return arrow::Status::OK();
+  ARROW_RETURN_NOT_OK(WriteTombstones(keys.GoneKeys(), staging.FilePath(kSnapshotGoneKeysFile)));
+  ARROW_ASSIGN_OR_RAISE(manifest->gone_keys, Describe(staging, kSnapshotGoneKeysFile));
+  return arrow::Status::OK();
+}
+
+// The row keys `manifest` saved (key = row when it has none), checked against its rows.
+arrow::Result<RowKeys> LoadKeys(const std::string& dir, const SnapshotManifest& manifest) {
+  if (!manifest.gone_keys) return RowKeys();
+  ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir, *manifest.gone_keys));
+  const std::string path = (fs::path(dir) / manifest.gone_keys->name).string();
+  ARROW_ASSIGN_OR_RAISE(const Roaring gone, ReadTombstones(path));
+  if (gone.cardinality() != manifest.gone_key_count ||
+      (!gone.isEmpty() && gone.maximum() >= *manifest.next_key)) {
+    return arrow::Status::Invalid("gone keys file ", path, " holds ", gone.cardinality(),
+                                  " keys up to ", gone.isEmpty() ? 0 : gone.maximum(),
+                                  ", but the manifest says ", manifest.gone_key_count,
+                                  " below the next key ", *manifest.next_key);
+  }
+  return RowKeys::WithGone(gone);
 }
 
 }  // namespace
@@ -189,6 +218,7 @@ arrow::Result<SnapshotReport> WriteSnapshot(Dataset& dataset, const std::string&
   ARROW_RETURN_NOT_OK(WriteSegmentRows(view, writes, dataset.vector_column(), staging->FilePath(""),
                                        &manifest, cancelled));
   if (cancelled()) return arrow::Status::Cancelled("snapshot abandoned");  // before the fsyncs
+  ARROW_RETURN_NOT_OK(SaveKeys(view, *staging, &manifest));
   ARROW_ASSIGN_OR_RAISE(const bool edges, SaveEdges(view, staging->FilePath(kSnapshotEdgesFile)));
   if (edges) {
     ARROW_ASSIGN_OR_RAISE(manifest.edges, Describe(*staging, kSnapshotEdgesFile));
@@ -229,6 +259,7 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
     ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir.path, row_file.file));
   }
   ARROW_ASSIGN_OR_RAISE(const Roaring deleted, ReadDeletedRows(dir.path, manifest));
+  ARROW_ASSIGN_OR_RAISE(RowKeys keys, LoadKeys(dir.path, manifest));
   std::optional<ExternalVectors> vectors;
   if (manifest.vectors) {
     ARROW_ASSIGN_OR_RAISE(vectors, MapVectors(dir.path, *manifest.vectors));
@@ -244,6 +275,7 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
       !status.ok()) {
     return status.WithMessage("loading snapshot ", dir.path, ": ", status.message());
   }
+  dataset->RestoreKeys(std::move(keys));
   // Split into the segments' sets again (the segments were restored above).
   ARROW_RETURN_NOT_OK(dataset->DeleteRecovered(deleted, manifest.lsn));
   ARROW_RETURN_NOT_OK(LoadEdges(dir.path, manifest.edges, *dataset));

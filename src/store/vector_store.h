@@ -64,6 +64,9 @@ class VectorStore {
     wal_ = std::move(wal);
     published_wal_.store(wal_.get(), std::memory_order_release);
   }
+  // Tests of the upgrade path only: from now on records name rows by number (version 1:
+  // CommitLog::row_numbers), as builds before row keys logged them. Call before serving.
+  void LogRowNumbersForTest() { log_row_numbers_ = true; }
 
   // Starts `threads` index workers and queues every dataset for indexing; from now on each
   // published batch queues its dataset. Call once, after replay. Without it nothing is
@@ -201,7 +204,7 @@ class VectorStore {
 
  private:
   // The log changes go to (none before AttachWal): what Dataset::Commit queues records to.
-  CommitLog Log() const { return CommitLog(wal_.get()); }
+  CommitLog Log() const { return CommitLog(wal_.get(), log_row_numbers_); }
   // The ack of a committed append, counted in ingest_.
   PutAck Acknowledge(const Committed& committed);
   // Counts a put refused by the memory limit (ingest_.rejected); returns `status`.
@@ -243,6 +246,7 @@ class VectorStore {
   // Set once before serving; the published_ pointers let the metrics port, which starts
   // before recovery, read them from its own threads.
   std::unique_ptr<WalWriter> wal_;
+  bool log_row_numbers_ = false;  // LogRowNumbersForTest
   std::atomic<const WalWriter*> published_wal_{nullptr};
   // Replaced only by StartIndexing and StopIndexing; read from any thread.
   std::atomic<std::shared_ptr<IndexWorkers>> index_workers_;

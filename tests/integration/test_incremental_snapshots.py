@@ -66,7 +66,7 @@ def test_a_data_dir_of_format_version_1_opens_and_is_upgraded_by_the_next_snapsh
     [new] = snapshot_dirs(srv, "docs")
     assert new != old and not old.exists()
     written = manifest(new)
-    assert written["format_version"] == 5
+    assert written["format_version"] == 6
     assert [f["rows"] for f in files_of(written)["rows"]] == [550]
     assert files_of(written)["vectors"]["rows"] == 550
     assert not (new / "data.parquet").exists()

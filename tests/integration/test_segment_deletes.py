@@ -64,7 +64,7 @@ def test_deletes_in_one_segment_of_ten_rewrite_only_its_deleted_rows_file(tmp_pa
     assert sorted(after) == ["seg-2-deleted-1.roaring", "seg-7-deleted-3.roaring"]
     assert after["seg-2-deleted-1.roaring"] == before["seg-2-deleted-1.roaring"]  # linked
     written = manifest(second)
-    assert written["format_version"] == 5 and "tombstones" not in written["files"]
+    assert written["format_version"] == 6 and "tombstones" not in written["files"]
     counts = [s["files"].get("deleted", {}).get("rows", 0) for s in written["segments"]]
     assert counts == [0, 0, 1, 0, 0, 0, 0, 3, 0, 0]
 
@@ -123,7 +123,7 @@ def test_a_merge_alone_is_snapshotted_and_a_restart_maps_the_merged_segment(tmp_
 V4_FIXTURE = Path(__file__).parent / "data" / "snapshot_v4"
 
 
-def test_a_data_dir_of_format_version_4_opens_and_its_next_snapshot_writes_version_5(tmp_path):
+def test_a_data_dir_of_format_version_4_opens_and_its_next_snapshot_writes_the_current_one(tmp_path):
     expected = json.loads((V4_FIXTURE / "expected.json").read_text())
     shutil.copytree(V4_FIXTURE / "data", tmp_path / "data")
     srv = ServerProcess(tmp_path, NO_TRIGGERS + ["--segment-max-bytes", expected["segment_bytes"],
@@ -140,7 +140,7 @@ def test_a_data_dir_of_format_version_4_opens_and_its_next_snapshot_writes_versi
         action(srv.data, "snapshot", {"dataset": name})
         new = snapshot_dir(srv, name)
         written = manifest(new)
-        assert written["format_version"] == 5
+        assert written["format_version"] == 6
         assert not (new / "tombstones.roaring").exists()
         # Ids 6 (row 5 of segment 0 after the compaction) and 7 (from the log) are deleted.
         assert [s["files"].get("deleted", {}).get("rows", 0) for s in written["segments"]][0] == 2

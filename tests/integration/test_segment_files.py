@@ -78,7 +78,7 @@ def test_compacting_one_segment_of_ten_rewrites_only_its_files(tmp_path, metric)
     assert new_bytes < 0.2 * total, (new_bytes, total, sorted(after))
 
     written = manifest(second)
-    assert written["format_version"] == 5
+    assert written["format_version"] == 6
     now = segment_files(second)
     assert len(now) == SEGMENTS
     first_files = {(n, inode) for n, (inode, _) in before.items()}
@@ -125,7 +125,7 @@ def test_a_data_dir_of_format_version_3_opens_and_its_next_snapshot_writes_segme
         assert len(bounds) >= 2
         action(srv.data, "snapshot", {"dataset": name})
         written = manifest(snapshot_dir(srv, name))
-        assert written["format_version"] == 5
+        assert written["format_version"] == 6
         # The sealed segments as they were; the log's rows went to the last one (not full: a
         # compaction took a row from it), which seals as usual.
         now = [(s["first_row"], s["rows"]) for s in written["segments"]]

@@ -109,7 +109,7 @@ def test_a_restart_maps_every_segment_graph_and_keeps_the_boundaries(tmp_path, m
     action(srv.data, "snapshot", {"dataset": name})
     first = snapshot_dir(srv, name)
     written = manifest(first)
-    assert written["format_version"] == 5
+    assert written["format_version"] == 6
     bounds = [(s["first_row"], s["rows"]) for s in written["segments"]]
     assert bounds == [(row, 1_000) for row in range(0, ROWS, 1_000)]
     assert all(s["linked_rows"] == s["rows"] for s in written["segments"])
@@ -177,7 +177,7 @@ def test_a_data_dir_of_format_version_2_opens_as_one_segment_per_dataset(tmp_pat
         action(srv.data, "snapshot", {"dataset": name})
         new = snapshot_dir(srv, name)
         written = manifest(new)
-        assert written["format_version"] == 5
+        assert written["format_version"] == 6
         assert [(s["first_row"], s["rows"]) for s in written["segments"]] == [(0, 500), (500, 50)]
         # The first snapshot after the upgrade writes each segment's own files once.
         assert [s["id"] for s in written["segments"]] == [0, 1]

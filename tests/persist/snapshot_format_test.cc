@@ -299,7 +299,7 @@ SnapshotManifest SampleManifestV4(const std::string& dir, bool graph_only) {
 // and a layout generation.
 SnapshotManifest SampleManifestV5(const std::string& dir) {
   SnapshotManifest manifest = SampleManifestV4(dir, false);
-  manifest.segment_files_version = kSnapshotFormatVersion;
+  manifest.segment_files_version = kSegmentDeletedFormatVersion;
   manifest.layout = 3;
   manifest.segments[1].deleted = SnapshotFile{SegmentDeletedFileName(9, 2), {20, 11}};
   manifest.segments[1].deleted_rows = 2;
@@ -395,6 +395,64 @@ TEST(SnapshotFormatTest, VersionFourManifestRoundTripsEachSegmentsFiles) {
   }
 }
 
+// A version-6 manifest: version 5's, and the dataset's row keys (the next key and the file of
+// its gone keys). Inconsistent keys are refused naming the key.
+TEST(SnapshotFormatTest, VersionSixManifestRoundTripsTheRowKeys) {
+  TempDir dir("arbalest_snapshot_format");
+  SnapshotManifest written = SampleManifestV5(dir.path());
+  written.segment_files_version = kSnapshotFormatVersion;
+  written.next_key = 10 + 4;  // rows + gone
+  written.gone_keys = SnapshotFile{std::string(kSnapshotGoneKeysFile), {30, 12}};
+  written.gone_key_count = 4;
+  const Json json = WrittenJson(written, dir);
+  EXPECT_EQ(json["format_version"], 6);
+  EXPECT_EQ(json["keys"]["next"], 14);
+  EXPECT_EQ(json["keys"]["gone"], 4);
+  EXPECT_EQ(json["keys"]["file"]["name"], "gone-keys.roaring");
+  auto read = ReadManifest(dir.path());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->format_version(), 6);
+  EXPECT_EQ(read->next_key, 14u);
+  EXPECT_EQ(read->gone_key_count, 4u);
+  ASSERT_TRUE(read->gone_keys.has_value());
+  EXPECT_EQ(read->gone_keys->digest, written.gone_keys->digest);
+  EXPECT_EQ(read->layout, 3u);
+  // No gone keys: no file; the next key is the rows.
+  SnapshotManifest none = SampleManifestV5(dir.path());
+  none.segment_files_version = kSnapshotFormatVersion;
+  none.next_key = 10;
+  const Json plain = WrittenJson(none, dir);
+  EXPECT_EQ(plain["keys"], Json({{"next", 10}, {"gone", 0}}));
+  read = ReadManifest(dir.path());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->next_key, 10u);
+  EXPECT_FALSE(read->gone_keys.has_value());
+  // A version-5 manifest has none (loaded as key = row).
+  WrittenJson(SampleManifestV5(dir.path()), dir);
+  read = ReadManifest(dir.path());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->format_version(), 5);
+  EXPECT_FALSE(read->next_key.has_value());
+  // Bad keys.
+  auto refused = [&](const Json& bad) { return RefusedManifest(dir.path(), bad.dump()); };
+  Json bad = json;
+  bad["keys"]["next"] = 15;
+  EXPECT_NE(refused(bad).find("'keys' says the next key is 15, but 'rows' + 'gone' is 14"),
+            std::string::npos);
+  bad = json;
+  bad["keys"].erase("file");
+  EXPECT_NE(refused(bad).find("'file' is missing"), std::string::npos);
+  bad = plain;
+  bad["keys"]["file"] = json["keys"]["file"];
+  EXPECT_NE(refused(bad).find("'keys' name a file of no gone keys"), std::string::npos);
+  bad = json;
+  bad.erase("keys");
+  EXPECT_NE(refused(bad).find("'keys' is missing"), std::string::npos);
+  bad = json;
+  bad["keys"]["gone"] = -1;
+  EXPECT_NE(refused(bad).find("'gone' must be a non-negative integer"), std::string::npos);
+}
+
 TEST(SnapshotFormatTest, InconsistentVersionFourSegmentsAreRefusedNamingTheSegment) {
   TempDir dir("arbalest_snapshot_format");
   const std::string path = dir / std::string(kManifestFile);
@@ -448,8 +506,8 @@ TEST(SnapshotFormatTest, DamagedManifestsAreRefusedNamingTheFileAndKey) {
   };
   EXPECT_NE(refused(good.substr(0, good.size() / 2)).find("truncated"), std::string::npos);
   Json json = Json::parse(good);
-  json["format_version"] = 6;
-  EXPECT_NE(refused(json.dump()).find("'format_version' is 6"), std::string::npos);
+  json["format_version"] = 7;
+  EXPECT_NE(refused(json.dump()).find("'format_version' is 7"), std::string::npos);
   json = Json::parse(good);
   json.erase("lsn");
   EXPECT_NE(refused(json.dump()).find("'lsn' is missing"), std::string::npos);
@@ -495,7 +553,7 @@ TEST(SnapshotFormatTest, ListingSortsSnapshotsAndSetsStagingApart) {
   TempDir dir("arbalest_snapshot_format");
   for (const char* name :
        {"b@9-3", "a.x@12-0", "b@9-10", "b@10-1", "b@staging.tmp", "c@1-1.tmp", "junk", "d@x-1",
-        "e@5", "@5-1", "b@9-10-2", "b@9-10-1", "g@1-1-", "g@1-1-x", "g@1-1-2-3"}) {
+        "e@5", "@5-1", "b@9-10-2", "b@9-10-1", "b@9-4-3", "g@1-1-", "g@1-1-x", "g@1-1-2-3"}) {
     fs::create_directories(dir.path() / name);
   }
   WriteText(dir / "f@1-1", "a file, not a snapshot");
@@ -509,9 +567,10 @@ TEST(SnapshotFormatTest, ListingSortsSnapshotsAndSetsStagingApart) {
                                                         entry.indexed_rows, entry.layout))
                               .string());
   }
-  // A layout generation (after a merge) makes a snapshot of the same LSN and rows newer.
+  // A layout generation (after a merge or a compaction, which logs nothing) makes a snapshot
+  // of the same LSN newer, whatever its graph rows (a compaction lowers them).
   EXPECT_EQ(names, (std::vector<std::string>{"a.x 12 0 0", "b 9 3 0", "b 9 10 0", "b 9 10 1",
-                                             "b 9 10 2", "b 10 1 0"}));
+                                             "b 9 10 2", "b 9 4 3", "b 10 1 0"}));
   std::sort(listing->staging.begin(), listing->staging.end());
   EXPECT_EQ(listing->staging, (std::vector<std::string>{dir / "b@staging.tmp", dir / "c@1-1.tmp"}));
   EXPECT_TRUE(ListSnapshotDirs(dir / "absent")->complete.empty());

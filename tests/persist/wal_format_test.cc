@@ -78,6 +78,55 @@ TEST(WalFormatTest, UpsertRoundTrips) {
       << truncated.status().message();
 }
 
+// Records of version 2 name rows by key: an append and an upsert their first key, a delete and
+// an upsert's replaced rows keys; none carries a row count. Truncated or negative first keys
+// are refused.
+TEST(WalFormatTest, KeyedRecordsRoundTrip) {
+  auto batch = testing::MakeVectorBatch(7, 20, 16);
+  auto append = DecodePayload(3, *EncodeKeyedAppend("ds", *batch, 4000000000)->Contiguous());
+  ASSERT_TRUE(append.ok()) << append.status().ToString();
+  EXPECT_EQ(append->type, WalRecordType::kAppend);
+  EXPECT_TRUE(append->keyed);
+  EXPECT_EQ(append->first_key, 4000000000u);
+  EXPECT_FALSE(append->logged_rows);
+  EXPECT_TRUE(append->batch->Equals(*batch));
+
+  Roaring keys;
+  keys.addRange(100, 5000);
+  keys.add(4000000001u);
+  auto deleted = DecodePayload(4, *EncodeKeyedDelete("ds", keys)->Contiguous());
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(deleted->type, WalRecordType::kDelete);
+  EXPECT_TRUE(deleted->keyed);
+  EXPECT_TRUE(deleted->rows == keys);
+  EXPECT_FALSE(deleted->logged_rows);
+
+  auto payload = EncodeKeyedUpsert("ds", *batch, keys, 6000);
+  ASSERT_TRUE(payload.ok()) << payload.status().ToString();
+  auto upsert = DecodePayload(5, *payload->Contiguous());
+  ASSERT_TRUE(upsert.ok()) << upsert.status().ToString();
+  EXPECT_EQ(upsert->type, WalRecordType::kUpsert);
+  EXPECT_TRUE(upsert->keyed);
+  EXPECT_EQ(upsert->first_key, 6000u);
+  EXPECT_TRUE(upsert->rows == keys);
+  EXPECT_TRUE(upsert->batch->Equals(*batch));
+
+  // Version-1 records are not keyed.
+  EXPECT_FALSE(DecodePayload(6, *EncodeDelete("ds", keys, 9)->Contiguous())->keyed);
+  EXPECT_FALSE(DecodePayload(6, *EncodeAppend("ds", *batch, 9)->Contiguous())->keyed);
+
+  const std::string prefix = {12, 2, 0, 'd', 's'};  // an append v2 of dataset "ds"
+  auto cut = DecodePayload(7, arrow::Buffer::FromString(prefix + std::string(5, '\0')));
+  ASSERT_TRUE(cut.status().IsInvalid());
+  EXPECT_NE(cut.status().message().find("first key past its end"), std::string::npos)
+      << cut.status().message();
+  auto negative =
+      DecodePayload(7, arrow::Buffer::FromString(prefix + std::string(7, '\0') + "\xff"));
+  ASSERT_TRUE(negative.status().IsInvalid());
+  EXPECT_NE(negative.status().message().find("negative first key"), std::string::npos)
+      << negative.status().message();
+}
+
 // The upgrade path: records logged before row counts decode, without one.
 TEST(WalFormatTest, RecordsWithoutRowCountsStillDecode) {
   auto batch = testing::MakeVectorBatch(7, 20, 16);

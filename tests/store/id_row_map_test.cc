@@ -177,6 +177,31 @@ TEST(RowKeysTest, ACompactionCopiesOnlyTheChunksOfTheSpansItDropsFrom) {
   EXPECT_EQ(twice->gone_count(), once->gone_count() + 100);
 }
 
+// A numbering saved as its gone keys (GoneKeys) and loaded back (WithGone), as a snapshot does:
+// the same keys for every row, the same gone keys, in the same chunks.
+TEST(RowKeysTest, ANumberingSavedAsItsGoneKeysLoadsBackTheSame) {
+  Roaring dropped;
+  for (uint32_t row = 5; row < 3 * 65536; row += 11) dropped.add(row);
+  std::optional<RowKeys> keys = RowKeys().Compacted(dropped);
+  ASSERT_TRUE(keys.has_value());
+  Roaring again;
+  for (uint32_t row = 0; row < 100000; row += 13) again.add(row);
+  keys = keys->Compacted(again);
+  ASSERT_TRUE(keys.has_value());
+  const Roaring gone = keys->GoneKeys();
+  EXPECT_EQ(gone.cardinality(), keys->gone_count());
+  const RowKeys loaded = RowKeys::WithGone(gone);
+  EXPECT_EQ(loaded.gone_count(), keys->gone_count());
+  EXPECT_EQ(loaded.chunk_count(), keys->chunk_count());
+  EXPECT_EQ(loaded.first_after(), keys->first_after());
+  for (uint64_t row = 0; row < 250000; row += 7) ASSERT_EQ(loaded.KeyOf(row), keys->KeyOf(row));
+  for (uint32_t key = 0; key < 3 * 65536 + 10; ++key) {
+    ASSERT_EQ(loaded.Gone(key), gone.contains(key)) << key;
+  }
+  EXPECT_TRUE(RowKeys::WithGone(Roaring()).identity());
+  EXPECT_FALSE(RowKeys().Gone(0));
+}
+
 // Ten segments of 100 rows (ids = rows); id 406 put again at row 1000, then 30 rows of segment 4
 // (406's old row among them) are dropped: no other entry is rewritten or moved.
 TEST(IdRowMapTest, ACompactionLeavesTheEntriesOfRowsItKeepsUntouched) {

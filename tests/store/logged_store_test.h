@@ -40,6 +40,7 @@ class LoggedStoreTest : public ::testing::Test {
     wal.segment_bytes = segment_bytes_;
     ARROW_ASSIGN_OR_RAISE(auto writer, WalWriter::Open(wal, recovered_.next_lsn));
     store->AttachWal(std::move(writer));
+    if (log_row_numbers_) store->LogRowNumbersForTest();
     ARROW_RETURN_NOT_OK(LogRowCounts(*store, recovered_));
     snapshots.dir = snapshot_dir();
     ARROW_RETURN_NOT_OK(store->StartSnapshots(snapshots));
@@ -152,6 +153,9 @@ class LoggedStoreTest : public ::testing::Test {
   TempDir dir_{"arbalest_store_test"};
   int64_t segment_bytes_ = int64_t{64} << 20;
   bool skip_corrupt_ = false;  // what TryOpen recovers with (--wal-skip-corrupt)
+  // Whether TryOpen's store logs records of version 1 (row numbers, logged compactions), as
+  // builds before row keys did: for tests of the upgrade path.
+  bool log_row_numbers_ = false;
   RecoveryResult recovered_;
 };
 

@@ -1,0 +1,307 @@
+// The dataset's row keys (store/row_keys.h) across restarts: a snapshot saves them (manifest
+// version 6, persist/snapshot_format.h) and loading restores them, so the keys the log's
+// records of version 2 name (persist/wal_format.h) mean the same rows before and after a
+// restart; a log of version-1 records continued by version-2 ones replays to the same rows;
+// keys that no row has are named.
+#include <arrow/api.h>
+#include <arrow/util/key_value_metadata.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "logged_store_test.h"
+#include "persist/snapshot_format.h"
+#include "persist/wal_reader.h"
+#include "testing/batches.h"
+
+namespace arbalest {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::MakeVectorBatch;
+
+constexpr int32_t kDim = 4;
+
+class RowKeysLogTest : public testing::LoggedStoreTest {
+ protected:
+  // Every row's key, and the key the next row takes.
+  static std::vector<uint64_t> KeysOf(const Dataset& dataset, uint64_t* next_key) {
+    const DatasetSnapshot view = dataset.Snapshot();
+    std::vector<uint64_t> keys;
+    for (int64_t row = 0; row < view.num_rows; ++row) keys.push_back(view.row_keys().KeyOf(row));
+    *next_key = view.next_key();
+    return keys;
+  }
+
+  // Each live row's id (column 0) with its key.
+  static std::map<int64_t, uint64_t> LiveKeys(const Dataset& dataset) {
+    const DatasetSnapshot view = dataset.Snapshot();
+    std::map<int64_t, uint64_t> keys;
+    int64_t row = 0;
+    for (const auto& batch : view.batches) {
+      const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
+      for (int64_t i = 0; i < ids.length(); ++i, ++row) {
+        if (!view.IsDeleted(row)) {
+          keys[ids.Value(i)] = view.row_keys().KeyOf(static_cast<uint64_t>(row));
+        }
+      }
+    }
+    return keys;
+  }
+
+  // The dataset's rows were appended with ids 0, 1, 2, ...: each row's key is its id.
+  static void ExpectKeysAreIds(const Dataset& dataset) {
+    const DatasetSnapshot view = dataset.Snapshot();
+    int64_t row = 0;
+    for (const auto& batch : view.batches) {
+      const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
+      for (int64_t i = 0; i < ids.length(); ++i, ++row) {
+        ASSERT_EQ(view.row_keys().KeyOf(static_cast<uint64_t>(row)),
+                  static_cast<uint64_t>(ids.Value(i)))
+            << "row " << row;
+      }
+    }
+  }
+
+  void DeleteAndCompact(VectorStore& store, Dataset& dataset, const std::vector<int64_t>& ids) {
+    ASSERT_TRUE(store.Delete(dataset, *Ids(ids)).ok());
+    auto compacted = store.Compact(dataset);
+    ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
+    EXPECT_EQ(compacted->reclaimed_rows, static_cast<int64_t>(ids.size()));
+  }
+};
+
+// Two compactions, then a snapshot: the restart has the same key for every row, the same gone
+// keys and the same next key, from the manifest's keys (no record is replayed).
+TEST_F(RowKeysLogTest, KeysSurviveASnapshotAfterCompactions) {
+  std::vector<uint64_t> keys;
+  uint64_t next_key = 0;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 100, kDim));
+    DeleteAndCompact(*store, *dataset, {3, 4, 50});
+    ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(100, 30, kDim)).ok());
+    DeleteAndCompact(*store, *dataset, {0, 99, 120});
+    keys = KeysOf(*dataset, &next_key);
+    ExpectKeysAreIds(*dataset);
+    ASSERT_EQ(keys.size(), 124u);
+    EXPECT_EQ(next_key, 130u);
+    EXPECT_EQ(keys[0], 1u);  // key 0 (id 0) is gone
+    EXPECT_EQ(keys[2], 5u);  // keys 3 and 4 are gone
+    SnapshotAll(*store);
+  }
+  const SnapshotListing listing = *ListSnapshotDirs(snapshot_dir());
+  ASSERT_EQ(listing.complete.size(), 1u);
+  auto manifest = ReadManifest(listing.complete[0].path);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
+  EXPECT_EQ(manifest->format_version(), kSnapshotFormatVersion);
+  EXPECT_EQ(manifest->next_key, 130u);
+  EXPECT_EQ(manifest->gone_key_count, 6u);
+  ASSERT_TRUE(manifest->gone_keys.has_value());
+
+  auto store = Open();
+  EXPECT_EQ(recovered_.rows, 0);
+  uint64_t restored_next = 0;
+  EXPECT_EQ(KeysOf(*store->Get("docs").ValueOrDie(), &restored_next), keys);
+  EXPECT_EQ(restored_next, next_key);
+  // The loaded keys go on as the live ones did: a put takes the next key.
+  auto dataset = store->Get("docs").ValueOrDie();
+  ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(130, 5, kDim)).ok());
+  EXPECT_EQ(dataset->Snapshot().next_key(), 135u);
+  EXPECT_EQ(dataset->Snapshot().row_keys().KeyOf(124), 130u);
+}
+
+// Changes after the snapshot (a compaction, puts, deletes): the restart loads the snapshot's
+// keys and replays the log after it; every row keeps its key, and every acked change is there.
+TEST_F(RowKeysLogTest, KeysAfterASnapshotAndLaterChangesNameTheSameRows) {
+  std::shared_ptr<arrow::Table> live;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 80, kDim));
+    DeleteAndCompact(*store, *dataset, {10, 11});
+    SnapshotAll(*store);
+    ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(80, 20, kDim)).ok());
+    DeleteAndCompact(*store, *dataset, {5, 85});
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({90, 3})).ok());
+    ExpectKeysAreIds(*dataset);
+    live = Contents(*store, "docs");
+  }
+  auto store = Open();
+  auto dataset = store->Get("docs").ValueOrDie();
+  EXPECT_TRUE(Contents(*store, "docs")->Equals(*live));
+  ExpectKeysAreIds(*dataset);
+  EXPECT_EQ(dataset->Snapshot().next_key(), 100u);
+  ASSERT_TRUE(store->Compact(*dataset).ok());
+  ExpectKeysAreIds(*dataset);
+  EXPECT_TRUE(Contents(*store, "docs")->Equals(*live));
+}
+
+// A compaction after a snapshot, with nothing logged since: the next snapshot has the same
+// LSN and fewer graph rows, and is still the newer one (its layout generation). A crash that
+// kept the older directory (its removal interrupted) leaves both: the restart loads the
+// compacted rows and removes the older one.
+TEST_F(RowKeysLogTest, ASnapshotAfterACompactionAloneIsTheNewerOne) {
+  const std::string kept = dir_ / "kept";
+  std::string older;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 60, kDim));
+    IndexRows(*dataset, 60);
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({1, 2, 3})).ok());
+    ASSERT_EQ(SnapshotAll(*store).at(0).indexed_rows, 60);
+    older = ListSnapshotDirs(snapshot_dir())->complete.at(0).path;
+    fs::copy(older, kept, fs::copy_options::recursive);
+    ASSERT_EQ(store->Compact(*dataset)->reclaimed_rows, 3);
+    const std::vector<SnapshotReport> reports = SnapshotAll(*store);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].indexed_rows, 57);
+  }
+  ASSERT_FALSE(fs::exists(older));
+  fs::rename(kept, older);  // as if its removal had been interrupted
+  auto store = Open();
+  auto dataset = store->Get("docs").ValueOrDie();
+  EXPECT_EQ(recovered_.snapshot_rows, 57);
+  EXPECT_EQ(dataset->Snapshot().num_rows, 57);
+  EXPECT_EQ(dataset->Snapshot().deleted_rows, 0);
+  ExpectKeysAreIds(*dataset);
+  EXPECT_EQ(dataset->Snapshot().next_key(), 60u);
+  EXPECT_FALSE(fs::exists(older));
+}
+
+// A damaged gone-keys file fails the load naming the file.
+TEST_F(RowKeysLogTest, ADamagedGoneKeysFileIsNamed) {
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 40, kDim));
+    DeleteAndCompact(*store, *dataset, {1, 2});
+    SnapshotAll(*store);
+  }
+  const SnapshotListing listing = *ListSnapshotDirs(snapshot_dir());
+  ASSERT_EQ(listing.complete.size(), 1u);
+  const std::string path = listing.complete[0].path + "/" + std::string(kSnapshotGoneKeysFile);
+  ASSERT_TRUE(WriteTombstones(Roaring::bitmapOf(2, 1, 7), path).ok());  // other keys
+  auto store = TryOpen();
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find(path), std::string::npos) << store.status().message();
+}
+
+// The upgrade: a build before row keys logged puts, deletes, upserts and compactions by row
+// number; this build continues the log with records of row keys (and a compaction, then
+// more). The restart replays both to the rows the live server had, with its keys.
+TEST_F(RowKeysLogTest, ALogOfRowNumbersContinuedByRowKeysReplaysToTheSameRows) {
+  const auto unique = [](int64_t first_id, int64_t rows) {
+    return MakeVectorBatch(first_id, rows, kDim)
+        ->ReplaceSchemaMetadata(arrow::key_value_metadata({"arbalest.unique_id"}, {"true"}));
+  };
+  log_row_numbers_ = true;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "docs", unique(0, 50));
+    DeleteAndCompact(*store, *dataset, {1, 2, 40});
+    ASSERT_TRUE(store->Append(*dataset, unique(45, 10)).ok());  // replaces 45..49
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({7})).ok());
+  }
+  std::shared_ptr<arrow::Table> live;
+  std::map<int64_t, uint64_t> keys;
+  uint64_t next_key = 0;
+  log_row_numbers_ = false;
+  {
+    auto store = Open();
+    auto dataset = store->Get("docs").ValueOrDie();
+    ASSERT_TRUE(store->Append(*dataset, unique(50, 10)).ok());  // replaces 50..54
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({8, 9, 57})).ok());
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({10})).ok());
+    ASSERT_TRUE(store->Compact(*dataset).ok());               // every deleted row so far
+    ASSERT_TRUE(store->Append(*dataset, unique(3, 2)).ok());  // replaces 3, 4
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({11, 59})).ok());
+    live = Contents(*store, "docs");
+    keys = LiveKeys(*dataset);
+    next_key = dataset->Snapshot().next_key();
+  }
+  // Both kinds of record are in the log.
+  int keyed = 0, numbered = 0;
+  ASSERT_TRUE(ReadWal(wal_dir(), {}, [&](uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
+                ARROW_ASSIGN_OR_RAISE(WalEntry entry, DecodePayload(lsn, std::move(payload)));
+                if (entry.type == WalRecordType::kAppend || entry.type == WalRecordType::kDelete ||
+                    entry.type == WalRecordType::kUpsert) {
+                  ++(entry.keyed ? keyed : numbered);
+                }
+                return arrow::Status::OK();
+              }).ok());
+  EXPECT_GE(keyed, 5);
+  EXPECT_GE(numbered, 4);
+  auto store = Open();
+  EXPECT_TRUE(Contents(*store, "docs")->Equals(*live));
+  auto dataset = store->Get("docs").ValueOrDie();
+  EXPECT_EQ(LiveKeys(*dataset), keys);
+  EXPECT_EQ(dataset->Snapshot().next_key(), next_key);
+  std::set<int64_t> expected;
+  for (int64_t id = 0; id < 60; ++id) expected.insert(id);
+  for (const int64_t id : {1, 2, 7, 8, 9, 10, 11, 40, 57, 59}) expected.erase(id);
+  EXPECT_EQ(IdsIn(*live), expected);
+}
+
+// Writes a log by hand: the dataset's creation, then `records`.
+void WriteLog(const std::string& dir, const std::vector<WalPayload>& records) {
+  WalOptions options;
+  options.dir = dir;
+  auto writer = *WalWriter::Open(options, 1);
+  ASSERT_TRUE(
+      writer->Append(*EncodeCreateDataset("ds", MakeVectorBatch(0, 1, kDim)->schema())).ok());
+  for (const WalPayload& record : records) ASSERT_TRUE(writer->Append(record).ok());
+}
+
+// Records whose keys no replayed row has are refused naming the record: an append whose first
+// key was given already, a delete of a key past the dataset's; a gap before an append's first
+// key is lost rows. With --wal-skip-corrupt a delete's unknown keys are skipped (their rows
+// were in lost records), the rest applied.
+TEST_F(RowKeysLogTest, KeysNoRowHasAreNamed) {
+  WriteLog(wal_dir(), {*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                       *EncodeKeyedAppend("ds", *MakeVectorBatch(10, 10, kDim), 5)});
+  auto refused = TryOpen();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find(
+                "WAL record 3 (append of dataset 'ds') gives its rows keys from 5, but the "
+                "dataset's rows took keys up to 9 already"),
+            std::string::npos)
+      << refused.status().message();
+
+  fs::remove_all(wal_dir());
+  WriteLog(wal_dir(), {*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                       *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12))});
+  refused = TryOpen();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find(
+                "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has (the "
+                "dataset's next key is 10)"),
+            std::string::npos)
+      << refused.status().message();
+
+  // Keys 10..19 in a lost append: a delete names one of them, the next append starts after.
+  fs::remove_all(wal_dir());
+  WriteLog(wal_dir(), {*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                       *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12)),
+                       *EncodeKeyedAppend("ds", *MakeVectorBatch(20, 10, kDim), 20),
+                       *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 5, 25))});
+  refused = TryOpen();
+  ASSERT_FALSE(refused.ok());
+  skip_corrupt_ = true;
+  auto store = Open();
+  EXPECT_EQ(recovered_.lost_rows, 10);
+  std::set<int64_t> expected;
+  for (int64_t id = 0; id < 30; ++id) {
+    if ((id < 10 || id >= 20) && id != 4 && id != 5 && id != 25) expected.insert(id);
+  }
+  EXPECT_EQ(IdsIn(*Contents(*store, "ds")), expected);
+  auto dataset = store->Get("ds").ValueOrDie();
+  EXPECT_EQ(dataset->Snapshot().next_key(), 30u);
+  EXPECT_EQ(dataset->Snapshot().row_keys().KeyOf(10), 20u);  // keys 10..19 gone
+}
+
+}  // namespace
+}  // namespace arbalest
