@@ -12,37 +12,6 @@
 namespace arbalest {
 namespace {
 
-// The dataset row of each batch's first row.
-std::vector<int64_t> BatchStarts(const DatasetSnapshot& snapshot) {
-  std::vector<int64_t> starts;
-  starts.reserve(snapshot.batches.size());
-  int64_t row = 0;
-  for (const auto& batch : snapshot.batches) {
-    starts.push_back(row);
-    row += batch->num_rows();
-  }
-  return starts;
-}
-
-// Calls `each(slice, first)` for the stored batches' slices that hold dataset rows [begin, end)
-// in order, `first` the dataset row of the slice's first row. `starts`: BatchStarts(snapshot).
-template <class Each>
-arrow::Status ForEachSlice(const DatasetSnapshot& snapshot, const std::vector<int64_t>& starts,
-                           int64_t begin, int64_t end, const Each& each) {
-  auto at = std::upper_bound(starts.begin(), starts.end(), begin);
-  size_t index = at == starts.begin() ? 0 : static_cast<size_t>(at - starts.begin()) - 1;
-  for (int64_t row = begin; row < end && index < snapshot.batches.size(); ++index) {
-    const auto& batch = snapshot.batches[index];
-    const int64_t batch_end = starts[index] + batch->num_rows();
-    if (batch_end <= row) continue;
-    const int64_t offset = row - starts[index];
-    const int64_t length = std::min(end, batch_end) - row;
-    ARROW_RETURN_NOT_OK(each(batch->Slice(offset, length), row));
-    row += length;
-  }
-  return arrow::Status::OK();
-}
-
 // The type of the view's ids; Invalid, as a scan's digest, when it has none or of a type a
 // shard's ids cannot have.
 arrow::Result<std::shared_ptr<arrow::DataType>> IdType(const DatasetSnapshot& snapshot) {
@@ -109,8 +78,7 @@ DigestCache::Stats DigestCache::stats() const {
 
 arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf(
     const std::string& dataset, int32_t version, const std::string& schema,
-    const DatasetSnapshot& snapshot, const std::vector<int64_t>& starts, const SegmentView& segment,
-    Work* work) {
+    const DatasetSnapshot& snapshot, const SegmentView& segment, Work* work) {
   const auto same_segment = [&](const Entry& entry) {
     return entry.dataset == dataset && entry.first_row == segment.first_row &&
            entry.version == version && entry.graph.lock() == segment.graph;
@@ -137,20 +105,20 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
   auto hashes = std::make_shared<std::vector<RowHash>>();
   hashes->reserve(static_cast<size_t>(segment.rows));
   if (kept) hashes->assign(kept->begin(), kept->begin() + have);
-  ARROW_RETURN_NOT_OK(
-      ForEachSlice(snapshot, starts, segment.first_row + have, segment.end_row(),
-                   [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t) -> arrow::Status {
-                     std::vector<RowHash> rows;
-                     if (version == kDigestVersionIds) {
-                       ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(*slice));
-                       ARROW_ASSIGN_OR_RAISE(rows, IdRowHashes(*ids));
-                     } else {
-                       ARROW_ASSIGN_OR_RAISE(auto padded, PadToSchema(slice, snapshot.schema));
-                       ARROW_ASSIGN_OR_RAISE(rows, RowHashes(*padded));
-                     }
-                     hashes->insert(hashes->end(), rows.begin(), rows.end());
-                     return arrow::Status::OK();
-                   }));
+  ARROW_RETURN_NOT_OK(ForEachRowSlice(
+      snapshot, segment.first_row + have, segment.end_row(),
+      [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t) -> arrow::Status {
+        std::vector<RowHash> rows;
+        if (version == kDigestVersionIds) {
+          ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(*slice));
+          ARROW_ASSIGN_OR_RAISE(rows, IdRowHashes(*ids));
+        } else {
+          ARROW_ASSIGN_OR_RAISE(auto padded, PadToSchema(slice, snapshot.schema));
+          ARROW_ASSIGN_OR_RAISE(rows, RowHashes(*padded));
+        }
+        hashes->insert(hashes->end(), rows.begin(), rows.end());
+        return arrow::Status::OK();
+      }));
   if (static_cast<int64_t>(hashes->size()) != segment.rows) {
     return arrow::Status::Invalid("the batches of ", dataset, " hold ", hashes->size(),
                                   " rows of the segment from row ", segment.first_row, ", not ",
@@ -212,14 +180,13 @@ arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
   } else if (const auto id = snapshot.schema->GetFieldByName("id")) {
     schema = id->type()->ToString();
   }
-  const std::vector<int64_t> starts = BatchStarts(snapshot);
   Work work;
   std::vector<std::shared_ptr<const std::vector<RowHash>>> segments;
   if (snapshot.live_rows() > 0) {
     ARROW_RETURN_NOT_OK(IdType(snapshot).status());
     for (const SegmentView& segment : snapshot.segments) {
       ARROW_ASSIGN_OR_RAISE(auto hashes,
-                            HashesOf(dataset, version, schema, snapshot, starts, segment, &work));
+                            HashesOf(dataset, version, schema, snapshot, segment, &work));
       segments.push_back(std::move(hashes));
     }
   }
@@ -245,8 +212,8 @@ arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
     for (size_t s = 0; s < segments.size(); ++s) {
       const SegmentView& segment = snapshot.segments[s];
       const std::vector<RowHash>& hashes = *segments[s];
-      ARROW_RETURN_NOT_OK(ForEachSlice(
-          snapshot, starts, segment.first_row, segment.end_row(),
+      ARROW_RETURN_NOT_OK(ForEachRowSlice(
+          snapshot, segment.first_row, segment.end_row(),
           [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t first) -> arrow::Status {
             const auto column = slice->GetColumnByName("id");
             if (!column)

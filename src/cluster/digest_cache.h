@@ -105,12 +105,10 @@ class DigestCache {
   };
 
   // The hashes (of `version`, keyed by `schema` as Entry's) of `segment`'s rows (every one,
-  // deleted ones included) in `snapshot`: those kept, the others hashed and kept. `starts`: the
-  // dataset row of each batch's first row.
+  // deleted ones included) in `snapshot`: those kept, the others hashed and kept.
   arrow::Result<std::shared_ptr<const std::vector<RowHash>>> HashesOf(
       const std::string& dataset, int32_t version, const std::string& schema,
-      const DatasetSnapshot& snapshot, const std::vector<int64_t>& starts,
-      const SegmentView& segment, Work* work) EXCLUDES(mutex_);
+      const DatasetSnapshot& snapshot, const SegmentView& segment, Work* work) EXCLUDES(mutex_);
 
   // Drops the entries of `dataset` for segments `snapshot` does not hold, and every entry whose
   // graph is gone.

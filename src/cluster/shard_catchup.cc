@@ -318,7 +318,7 @@ arrow::Result<int> ShardCatchup::PassOnce() {
           "copied and {} removed while its writes paused ({:.3f} s; {} of {} digest buckets "
           "differed, {} ids read); now a full replica",
           Label(map.dataset, shard), placement.primary, took_ms, copied->adopted.rows,
-          copied->adopted.segments, copied->scan.rows, copied->scan.from_row, copied->scan.bytes,
+          copied->adopted.segments(), copied->scan.rows, copied->scan.from_row, copied->scan.bytes,
           copied->scan.fallback.empty() ? std::string()
                                         : "; the whole shard: " + copied->scan.fallback,
           copied->bulk_rows, copied->bulk_seconds, copied->before.copied, copied->before.removed,
@@ -355,7 +355,7 @@ Json ShardCatchup::Copied::ToJson() const {
           {"fenced_seconds", fenced_seconds},
           {"reconcile_seconds", fenced.seconds},
           {"rows_adopted", adopted.rows},
-          {"segments_adopted", adopted.segments},
+          {"segments_adopted", adopted.segments()},
           {"adopted", adopted.ToJson()},
           {"rows_scanned", scan.rows},
           {"bytes_scanned", scan.bytes},
@@ -453,7 +453,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
   // only once a restart would map the adopted graphs and read the copied rows from the
   // snapshot, not wait for the next snapshot round.
   const LocalPuts::SnapshotWait snapshotted =
-      copied.adopted.segments > 0 || copied.bulk_rows > 0 ? AskSnapshot(*local, name) : nullptr;
+      copied.adopted.segments() > 0 || copied.bulk_rows > 0 ? AskSnapshot(*local, name) : nullptr;
   // The differences the bulk pass left (rows it stored twice, writes that reached one node
   // only), repaired while the writes go on, so that the fenced pass mostly finds none. A
   // failure here leaves them to the fenced pass.

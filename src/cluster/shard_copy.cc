@@ -467,7 +467,6 @@ arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received, const 
   for (const auto& [key, count] : matched) (*held)[key] -= count;
   seen->push_back(std::move(seen_here));
   adopted->refs.push_back(ref);
-  ++adopted->segments;
   adopted->rows += rows;
   adopted->rows_deleted += static_cast<int64_t>(segment.deleted.cardinality());
   return arrow::Status::OK();
@@ -559,7 +558,7 @@ arrow::Result<ScanPart> OpenBulkScan(const ShardCopyEnv& env, const Adopted& ado
 }  // namespace
 
 Json Adopted::ToJson() const {
-  return {{"segments", segments},         {"rows", rows},
+  return {{"segments", segments()},       {"rows", rows},
           {"rows_deleted", rows_deleted}, {"seconds", seconds},
           {"fallback", fallback},         {"last", last() ? SegmentRefJson(*last()) : Json()}};
 }

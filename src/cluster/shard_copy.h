@@ -116,13 +116,14 @@ struct ShardCopyEnv {
 
 // What CopyBulk adopted whole, before its row scan.
 struct Adopted {
-  int32_t segments = 0;      // segments adopted with their graphs
-  int64_t rows = 0;          // their rows, deleted ones included
+  int64_t rows = 0;          // the adopted segments' rows, deleted ones included
   int64_t rows_deleted = 0;  // of them, deleted at once (deleted on the primary or held here)
   double seconds = 0;        // fetching and adopting them
   std::string fallback;      // why it stopped before the primary's last segment; empty: it did not
   std::vector<SegmentRef> refs;  // every segment adopted, in order
 
+  // How many segments were adopted with their graphs.
+  int32_t segments() const { return static_cast<int32_t>(refs.size()); }
   // The last segment adopted; null: none was.
   const SegmentRef* last() const { return refs.empty() ? nullptr : &refs.back(); }
 

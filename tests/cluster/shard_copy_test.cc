@@ -229,7 +229,7 @@ TEST(ShardCopy, TheBulkPassAdoptsSegmentsDeletingHeldIdsAndIdsDeletedHere) {
   ASSERT_TRUE(copied.ok()) << copied.status();
   // Held here (2), deleted there (4), deleted here (5): in the segment, deleted at once.
   EXPECT_EQ(adopted.deleted, Roaring::bitmapOf(3, 1, 3, 4));
-  EXPECT_EQ(report.segments, 1);
+  EXPECT_EQ(report.segments(), 1);
   EXPECT_EQ(report.rows, 6);
   EXPECT_EQ(report.rows_deleted, 3);
   EXPECT_EQ(report.fallback, "");
@@ -320,7 +320,7 @@ TEST(ShardCopy, APrimaryWithoutSegmentShippingIsCopiedByRows) {
   Adopted report;
   auto copied = CopyBulk(env, &report);
   ASSERT_TRUE(copied.ok()) << copied.status();
-  EXPECT_EQ(report.segments, 0);
+  EXPECT_EQ(report.segments(), 0);
   EXPECT_NE(report.fallback.find("unknown action 'shard-segments'"), std::string::npos);
   EXPECT_EQ(*copied, 6);
   EXPECT_EQ(Sorted(copies.own), copies.primary);
