@@ -56,10 +56,10 @@ def snapshot_dirs(workdir) -> list:
 
 @pytest.mark.parametrize("wal_io", WAL_IO)
 def test_disk_full_on_the_wal_is_retryable_and_changes_nothing(tmp_path, wal_io):
-    """ENOSPC on the WAL's writes: puts (to an existing and to a new dataset), deletes, a
-    compaction and a drop fail with "resource exhausted: disk full" and change nothing; once
-    there is room again the log goes on with the next LSN, and a restart finds exactly what was
-    acked."""
+    """ENOSPC on the WAL's writes: puts (to an existing and to a new dataset), deletes and a
+    drop fail with "resource exhausted: disk full" and change nothing; a compaction, which logs
+    nothing (durable with the next snapshot: row keys do not change), goes on; once there is
+    room again the log goes on with the next LSN, and a restart finds exactly what was acked."""
     workdir = tmp_path / "node"
     ops, flags = WAL_IO[wal_io]
     faults = IoFaults(workdir, ops=ops, path="/wal/", errno="ENOSPC")
@@ -76,15 +76,14 @@ def test_disk_full_on_the_wal_is_retryable_and_changes_nothing(tmp_path, wal_io)
             put_keys(client, "other", 0)
         with pytest.raises(flight.FlightUnavailableError, match=DISK_FULL):
             action(client, "delete", {"dataset": "ds", "ids": [2, 3]})
-        with pytest.raises(flight.FlightUnavailableError, match=DISK_FULL):
-            action(client, "compact", {"dataset": "ds"})
+        assert action(client, "compact", {"dataset": "ds"})[0]["reclaimed_rows"] == 2
         with pytest.raises(flight.FlightUnavailableError, match=DISK_FULL):
             action(client, "delete-dataset", {"dataset": "ds"})
-    assert len(IoFaults.injected(srv)) >= 6
+    assert len(IoFaults.injected(srv)) >= 5
     # Nothing of the failed requests happened.
     acked = list(range(2, 200))
     assert keys_of(client, "ds") == acked
-    assert stats(client, "ds")["deleted_rows"] == 2
+    assert stats(client, "ds")["deleted_rows"] == 0
     with pytest.raises(NOT_FOUND, match="not found"):
         stats(client, "other")
     # The log goes on, without a gap in its LSNs: the failed records' LSNs are handed out again,
@@ -93,7 +92,7 @@ def test_disk_full_on_the_wal_is_retryable_and_changes_nothing(tmp_path, wal_io)
     acked += list(range(400, 500))
     assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 3], seqs
     assert action(client, "delete", {"dataset": "ds", "ids": [2, 3]}) == [{"deleted": 2}]
-    assert action(client, "compact", {"dataset": "ds"})[0]["reclaimed_rows"] == 4
+    assert action(client, "compact", {"dataset": "ds"})[0]["reclaimed_rows"] == 2
     acked = [k for k in acked if k not in (2, 3)]
     assert keys_of(client, "ds") == acked
     sigkill(srv)

@@ -103,9 +103,10 @@ def test_a_merge_alone_is_snapshotted_and_a_restart_maps_the_merged_segment(tmp_
     action(srv.data, "snapshot", {"dataset": name})  # only the merge since the last one
     after = snapshot_dir(srv, name)
     assert after != before and not before.exists()
-    assert after.name.endswith("-1")  # layout generation 1
+    # Layout generation 2: the compaction (durable with a snapshot, not logged) and the merge.
+    assert after.name.endswith("-2")
     assert len(manifest(after)["segments"]) == merged
-    assert manifest(after)["layout"] == 1
+    assert manifest(after)["layout"] == 2
     srv.stop(signal.SIGKILL)
 
     # Merging off again: the restart maps the merged segment (the snapshot holds it).

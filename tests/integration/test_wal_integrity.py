@@ -25,7 +25,7 @@ ARGS = ["--wal-segment-size", "16KiB", "--snapshot-interval", "0", "--snapshot-w
         "--compact-deleted-fraction", "0"]
 ROWS = 100  # per batch: an append record of about 5 KiB
 HEADER = struct.Struct("<IIQI4x")  # header_crc, payload_length, lsn, payload_crc, reserved
-APPEND = 7  # payload type of an append (persist/wal_format.h)
+APPEND = 12  # payload type of an append naming its rows by key (persist/wal_format.cc)
 LEGACY_FIXTURE = Path(__file__).parent / "data" / "wal_before_row_counts"
 
 
