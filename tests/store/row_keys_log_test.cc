@@ -261,35 +261,30 @@ void WriteLog(const std::string& dir, const std::vector<WalPayload>& records) {
 // key is lost rows. With --wal-skip-corrupt a delete's unknown keys are skipped (their rows
 // were in lost records), the rest applied.
 TEST_F(RowKeysLogTest, KeysNoRowHasAreNamed) {
-  WriteLog(wal_dir(), {*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
-                       *EncodeKeyedAppend("ds", *MakeVectorBatch(10, 10, kDim), 5)});
-  auto refused = TryOpen();
-  ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find(
-                "WAL record 3 (append of dataset 'ds') gives its rows keys from 5, but the "
-                "dataset's rows took keys up to 9 already"),
-            std::string::npos)
-      << refused.status().message();
-
-  fs::remove_all(wal_dir());
-  WriteLog(wal_dir(), {*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
-                       *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12))});
-  refused = TryOpen();
-  ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find(
-                "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has (the "
-                "dataset's next key is 10)"),
-            std::string::npos)
-      << refused.status().message();
+  const auto expect_refused = [&](const std::vector<WalPayload>& records,
+                                  const std::string& message) {
+    fs::remove_all(wal_dir());
+    WriteLog(wal_dir(), records);
+    auto refused = TryOpen();
+    ASSERT_FALSE(refused.ok()) << message;
+    EXPECT_NE(refused.status().message().find(message), std::string::npos)
+        << refused.status().message();
+  };
+  expect_refused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                  *EncodeKeyedAppend("ds", *MakeVectorBatch(10, 10, kDim), 5)},
+                 "WAL record 3 (append of dataset 'ds') gives its rows keys from 5, but the "
+                 "dataset's rows took keys up to 9 already");
+  expect_refused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                  *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12))},
+                 "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has (the "
+                 "dataset's next key is 10)");
 
   // Keys 10..19 in a lost append: a delete names one of them, the next append starts after.
-  fs::remove_all(wal_dir());
-  WriteLog(wal_dir(), {*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
-                       *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12)),
-                       *EncodeKeyedAppend("ds", *MakeVectorBatch(20, 10, kDim), 20),
-                       *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 5, 25))});
-  refused = TryOpen();
-  ASSERT_FALSE(refused.ok());
+  expect_refused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                  *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12)),
+                  *EncodeKeyedAppend("ds", *MakeVectorBatch(20, 10, kDim), 20),
+                  *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 5, 25))},
+                 "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has");
   skip_corrupt_ = true;
   auto store = Open();
   EXPECT_EQ(recovered_.lost_rows, 10);
