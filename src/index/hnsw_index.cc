@@ -498,9 +498,7 @@ void HnswIndex::Link(RowId row) {
     ctx->in_flight.assign(in_flight_.begin(), in_flight_.end());
     in_flight_.push_back(row);
   }
-  ctx->query.resize(dim());
-  const float* query = link_space_.RowAsQuery(LinkRow(row), ctx->query.data());
-  Insert(*ctx, row, Node(row)->level, query, /*fresh=*/true);
+  Insert(*ctx, row, /*fresh=*/true);
   MutexLock registry(&in_flight_mutex_);
   in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), row));
 }
@@ -508,9 +506,7 @@ void HnswIndex::Link(RowId row) {
 void HnswIndex::Relink(RowId row) {
   SearchContextPool::Lease ctx = contexts_.Acquire();
   ctx->in_flight.clear();
-  ctx->query.resize(dim());
-  const float* query = link_space_.RowAsQuery(LinkRow(row), ctx->query.data());
-  Insert(*ctx, row, Node(row)->level, query, /*fresh=*/false);
+  Insert(*ctx, row, /*fresh=*/false);
 }
 
 void HnswIndex::AddInFlight(SearchContext& ctx, const Scorer& scorer, RowId row,
@@ -534,7 +530,10 @@ void HnswIndex::AddInFlight(SearchContext& ctx, const Scorer& scorer, RowId row,
   }
 }
 
-void HnswIndex::Insert(SearchContext& ctx, RowId row, int level, const float* query, bool fresh) {
+void HnswIndex::Insert(SearchContext& ctx, RowId row, bool fresh) {
+  const int level = Node(row)->level;
+  ctx.query.resize(dim());
+  const float* query = link_space_.RowAsQuery(LinkRow(row), ctx.query.data());
   // Rows that may raise the top level insert under entry_mutex_ (rare: ~1/m of rows).
   std::unique_lock entry_lock(entry_mutex_, std::defer_lock);
   if (level > LoadEntry().level) entry_lock.lock();

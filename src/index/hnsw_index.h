@@ -327,11 +327,11 @@ class HnswIndex final {
   // [begin, end), collecting the back-links they ask for.
   void LinkSubBatchRows(SubBatch& batch, size_t begin, size_t end,
                         std::vector<BackLink>* back_links);
-  // Links a row (its vector in query form) into the graph; never to itself. Searches every
-  // level first, then writes the row's lists and back-links bottom-up, so that a concurrent
+  // Links a stored row (at the level AppendRow drew) into the graph; never to itself. Searches
+  // every level first, then writes the row's lists and back-links bottom-up, so that a concurrent
   // insert reaching the row at a level finds its lists below written. `fresh`: a new row
   // (Link), which also weighs ctx.in_flight on level 0; else a relinked one (Relink).
-  void Insert(SearchContext& ctx, RowId row, int level, const float* query, bool fresh);
+  void Insert(SearchContext& ctx, RowId row, bool fresh);
   // Rows the quantizer trains on (and waits for).
   uint32_t TrainingRows() const;
   // Trains the quantizer and encodes every row once TrainingRows() rows are in.
