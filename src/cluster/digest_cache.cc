@@ -215,9 +215,7 @@ arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
       ARROW_RETURN_NOT_OK(ForEachRowSlice(
           snapshot, segment.first_row, segment.end_row(),
           [&](const std::shared_ptr<arrow::RecordBatch>& slice, int64_t first) -> arrow::Status {
-            const auto column = slice->GetColumnByName("id");
-            if (!column)
-              return arrow::Status::Invalid("a shard dataset's rows without an id column");
+            ARROW_ASSIGN_OR_RAISE(const auto column, IdColumnOf(*slice));
             for (int64_t row = 0; row < slice->num_rows(); ++row) {
               const int64_t local = first + row - segment.first_row;
               if (segment.deleted->contains(static_cast<uint32_t>(local))) continue;
