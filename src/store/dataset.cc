@@ -500,10 +500,8 @@ arrow::Status Dataset::SkipKeys(uint64_t count) {
   WriterLock state(&state_mutex_);
   Roaring lost;  // rows past the dataset's: their keys are the next ones
   lost.addRange(static_cast<uint64_t>(num_rows_), static_cast<uint64_t>(num_rows_) + count);
-  if (next_key_ + count > kMaxRowKeys) {
-    return arrow::Status::Invalid("dataset '", name_, "': row keys past 2^32");
-  }
-  std::optional<RowKeys> keys = keys_->Compacted(lost);
+  std::optional<RowKeys> keys;
+  if (next_key_ + count <= kMaxRowKeys) keys = keys_->Compacted(lost);
   if (!keys) return arrow::Status::Invalid("dataset '", name_, "': row keys past 2^32");
   keys_ = std::make_shared<const RowKeys>(std::move(*keys));
   next_key_ += count;

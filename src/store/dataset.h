@@ -42,9 +42,8 @@ struct DatasetSnapshot {
   int64_t deleted_rows = 0;  // the segments' deleted rows together
 
   // Every logged change of the dataset (append, delete, or a compaction logged by number) with
-  // an LSN up to this
-  // one is in the view, and none after it: a consistent cut for snapshots. 0 when nothing was
-  // logged.
+  // an LSN up to this one is in the view, and none after it: a consistent cut for snapshots. 0
+  // when nothing was logged.
   uint64_t lsn = 0;
 
   // The segments (store/segment.h) covering these rows in order, never empty: each one's
@@ -419,8 +418,10 @@ class Dataset {
   // append_mutex_ (so that it is logged before the dataset's drop or not at all, takes its
   // turn among the appends in log order, and logs the row count of that place), then waits,
   // without the mutex, until it is durable; the change adds `row_delta` rows. The caller
-  // publishes it in the returned turn. On failure nothing is logged or the turn is given back:
-  // KeyError when the dataset was dropped, IOError when the log could not be written.
+  // publishes it in the returned turn. A null `encode` (a change that logs nothing: a
+  // compaction of a log of row keys) only takes the turn, its ticket's LSN 0. On failure
+  // nothing is logged or the turn is given back: KeyError when the dataset was dropped, IOError
+  // when the log could not be written.
   arrow::Result<QueuedChange> LogChange(
       const CommitLog& log, const std::function<arrow::Result<WalPayload>(int64_t)>& encode,
       int64_t row_delta) EXCLUDES(append_mutex_);

@@ -141,13 +141,17 @@ arrow::Result<Dataset::QueuedChange> Dataset::LogChange(
     MutexLock order(&append_mutex_);
     AwaitNoDrop();
     if (dropped()) return arrow::Status::KeyError("dataset '", name_, "' was deleted");
-    std::function<void()> on_failure;
-    if (row_delta != 0) on_failure = [this, row_delta] { RevertLoggedRows(row_delta, 0); };
-    ARROW_ASSIGN_OR_RAISE(change.ticket, log.Enqueue(encode(logged_rows_), std::move(on_failure)));
+    if (encode) {
+      std::function<void()> on_failure;
+      if (row_delta != 0) on_failure = [this, row_delta] { RevertLoggedRows(row_delta, 0); };
+      ARROW_ASSIGN_OR_RAISE(change.ticket,
+                            log.Enqueue(encode(logged_rows_), std::move(on_failure)));
+      if (log.attached()) NoteLogged(change.ticket.lsn);
+    }
     change.turn = TakeTurn();
-    if (log.attached()) NoteLogged(change.ticket.lsn);
     logged_rows_ += row_delta;
   }
+  if (!encode) return change;  // nothing logged: nothing to wait for
   if (arrow::Status durable = log.Wait(change.ticket); !durable.ok()) {
     SkipTurn(change.turn);
     return durable;

@@ -286,27 +286,17 @@ arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threa
   MutexLock deletes(&delete_mutex_);
   if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
   const Roaring& dropped = plan->dropped();
-  const auto reclaimed = static_cast<int64_t>(dropped.cardinality());
-  if (log.row_numbers()) {  // records name rows by number: the renumbering must be logged
-    ARROW_ASSIGN_OR_RAISE(
-        QueuedChange change,
-        LogChange(
-            log, [&](int64_t logged_rows) { return EncodeCompact(name_, dropped, logged_rows); },
-            -reclaimed));
-    return PublishCompaction(*plan, change.turn, change.ticket.lsn);
+  // Records by key name the same rows before and after the compaction: it logs nothing and is
+  // durable with the next snapshot (dataset_compaction.h). A log of row numbers must log the
+  // renumbering.
+  std::function<arrow::Result<WalPayload>(int64_t)> encode;
+  if (log.row_numbers()) {
+    encode = [&](int64_t logged_rows) { return EncodeCompact(name_, dropped, logged_rows); };
   }
-  // Records name rows by key, which the compaction does not change: nothing is logged, and
-  // the compaction is durable with the next snapshot (dataset_compaction.h).
-  uint64_t turn;
-  {
-    MutexLock order(&append_mutex_);
-    AwaitNoDrop();
-    if (this->dropped()) return arrow::Status::KeyError("dataset '", name_, "' was deleted");
-    turn = TakeTurn();
-    logged_rows_ -= reclaimed;
-  }
+  ARROW_ASSIGN_OR_RAISE(QueuedChange change,
+                        LogChange(log, encode, -static_cast<int64_t>(dropped.cardinality())));
   // Indexing resumes as the plan goes (on return): on the rows past the compacted graph.
-  return PublishCompaction(*plan, turn, 0);
+  return PublishCompaction(*plan, change.turn, change.ticket.lsn);
 }
 
 arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {

@@ -302,8 +302,12 @@ class Replay {
   // an error, or with skip_corrupt a logged loss: the gap's keys are gone, unknown keys
   // skipped. False when the record was skipped.
   arrow::Result<bool> PlaceKeyed(Dataset& dataset, WalEntry& entry, ReplayNumbering& numbering) {
-    const DatasetSnapshot view = dataset.Snapshot();
-    auto placed = PlaceKeys(entry, view.row_keys(), view.next_key());
+    // Replay is the dataset's only writer: its keys and its row count are a consistent pair
+    // (DatasetSnapshot::next_key without a view of every batch per record).
+    const std::shared_ptr<const RowKeys> keys = dataset.row_keys();
+    const int64_t rows = dataset.num_rows();
+    const uint64_t next_key = static_cast<uint64_t>(rows) + keys->gone_count();
+    auto placed = PlaceKeys(entry, *keys, next_key);
     if (!placed.ok()) {
       ARROW_RETURN_NOT_OK(Skip(entry.lsn, placed.status()));
       return false;
@@ -313,27 +317,27 @@ class Replay {
     if (placed->lost_keys > 0) {
       // Keys next_key .. first_key - 1 (rows numbered as keys: store/row_keys.h).
       const std::string lost =
-          std::to_string(view.next_key()) + ".." + std::to_string(entry.first_key - 1);
+          std::to_string(next_key) + ".." + std::to_string(entry.first_key - 1);
       if (!options_.wal.skip_corrupt) {
         ARROW_RETURN_NOT_OK(
             Skip(entry.lsn,
                  arrow::Status::Invalid(record, " gives its first row key ", entry.first_key,
-                                        ", but replay's next key is ", view.next_key(), ": rows ",
-                                        lost, " were in records that are missing from the log")));
+                                        ", but replay's next key is ", next_key, ": rows ", lost,
+                                        " were in records that are missing from the log")));
       }
       spdlog::error(
           "recovery: dataset '{}' lost rows {} ({} rows) with records missing before WAL record "
           "{} (rows numbered by key); its later records are applied to the rows they named",
           entry.dataset, lost, placed->lost_keys, entry.lsn);
       result_->lost_rows += static_cast<int64_t>(placed->lost_keys);
-      numbering.Lost(view.num_rows, static_cast<int64_t>(placed->lost_keys));
+      numbering.Lost(rows, static_cast<int64_t>(placed->lost_keys));
       ARROW_RETURN_NOT_OK(dataset.SkipKeys(placed->lost_keys));
     }
     if (!placed->unknown.isEmpty()) {
       const std::string what = record + " names " + std::to_string(placed->unknown.cardinality()) +
                                " row keys from " + std::to_string(placed->unknown.minimum()) +
                                " that no row has (the dataset's next key is " +
-                               std::to_string(view.next_key()) + ")";
+                               std::to_string(next_key) + ")";
       if (!options_.wal.skip_corrupt) {
         ARROW_RETURN_NOT_OK(Skip(entry.lsn, arrow::Status::Invalid(what)));
       }
