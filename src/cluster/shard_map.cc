@@ -47,6 +47,62 @@ arrow::Result<std::vector<std::string>> StringList(const Json& object, const cha
   return list;
 }
 
+// Hands primaries over along chains of replicas until no member is primary of two more shards
+// than a member some chain leads to: member A primary of shard s1 that B also holds, B primary of
+// s2 that C holds, ... Z; moving each of those shards one step shifts one primary from A to Z and
+// leaves the others' counts as they were. With no such chain left the spread is the best the
+// replicas allow (an optimal semi-matching). Deterministic: members and shards in a fixed order.
+// The primary of each shard is put first among its replicas.
+void SpreadPrimaries(std::vector<ShardPlacement>* placement) {
+  std::map<std::string, int32_t> primaries;
+  for (const auto& shard : *placement) {
+    for (const auto& node : shard.replicas) primaries[node] += shard.primary == node ? 1 : 0;
+  }
+  // One chain from `from` to a member primary of at most primaries[from] - 2 shards, as the
+  // shards to move (each to the member that holds it next); empty when there is none.
+  auto chain_from = [&](const std::string& from) {
+    std::map<std::string, std::pair<size_t, std::string>> reached;  // member -> (shard, previous)
+    std::vector<std::string> frontier = {from};
+    reached[from] = {placement->size(), std::string()};
+    for (size_t next = 0; next < frontier.size(); ++next) {
+      const std::string here = frontier[next];
+      for (size_t shard = 0; shard < placement->size(); ++shard) {
+        if ((*placement)[shard].primary != here) continue;
+        for (const auto& node : (*placement)[shard].replicas) {
+          if (reached.count(node)) continue;
+          reached[node] = {shard, here};
+          if (primaries[node] + 2 > primaries[from]) {
+            frontier.push_back(node);
+            continue;
+          }
+          std::vector<std::pair<size_t, std::string>> moves;  // (shard, new primary)
+          for (std::string at = node; at != from; at = reached[at].second) {
+            moves.emplace_back(reached[at].first, at);
+          }
+          return moves;
+        }
+      }
+    }
+    return std::vector<std::pair<size_t, std::string>>{};
+  };
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (const auto& [from, count] : primaries) {
+      auto moves = chain_from(from);
+      if (moves.empty()) continue;
+      --primaries[from];
+      ++primaries[moves.front().second];
+      for (const auto& [shard, node] : moves) (*placement)[shard].primary = node;
+      moved = true;
+      break;
+    }
+  }
+  for (auto& shard : *placement) {
+    std::stable_partition(shard.replicas.begin(), shard.replicas.end(),
+                          [&](const std::string& node) { return node == shard.primary; });
+  }
+}
+
 template <typename Integer>
 uint64_t HashInteger(Integer value) {
   unsigned char bytes[sizeof(Integer)];
@@ -175,6 +231,7 @@ ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
     placement.replicas = std::move(ranked);
     map.placement.push_back(std::move(placement));
   }
+  SpreadPrimaries(&map.placement);
   return map;
 }
 

@@ -93,8 +93,12 @@ std::optional<std::pair<std::string, int32_t>> ShardOfDatasetName(std::string_vi
 
 // A new map: each shard's `replication` replicas are the live members (`nodes`) that hold the
 // fewest replicas of the shards placed before it, ranked by rendezvous hashing of (dataset,
-// shard, node) among equals, the first its primary; epoch 1. No member holds 2 replicas more
-// than another (BalanceShardMap has nothing to move).
+// shard, node) among equals; epoch 1. No member holds 2 replicas more than another
+// (BalanceShardMap has nothing to move). Primaries, which take the writes, are then spread as
+// evenly as those replicas allow by handing them over between replicas of a shard (an optimal
+// semi-matching): balanced replicas let no member be primary of 2 shards more than another,
+// so each member is some shard's primary when there are as many shards as members. A shard's
+// primary is its first replica.
 ShardMap PlaceShards(std::string dataset, int32_t shards, int32_t replication,
                      const std::vector<std::string>& nodes);
 

@@ -7,6 +7,7 @@
 #include <arrow/util/key_value_metadata.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "cluster/etcd_json.h"
@@ -33,6 +34,43 @@ TEST(PlaceShards, GivesEachShardDistinctReplicasAndSpreadsPrimaries) {
   EXPECT_EQ(PlaceShards("ds", 64, 2, {"c", "a", "b"}).ToJson(), map.ToJson());
   // At most the members there are.
   EXPECT_EQ(PlaceShards("ds", 2, 5, kNodes).placement[0].replicas.size(), 3u);
+}
+
+// Primaries take the writes: whatever the dataset, no member is primary of 2 shards more than
+// another, so each is some primary once there are as many shards as members; replicas stay
+// spread as evenly.
+TEST(PlaceShards, SpreadsPrimariesWithinOneOfEachOther) {
+  for (int members = 2; members <= 6; ++members) {
+    std::vector<std::string> nodes;
+    for (int i = 0; i < members; ++i) nodes.push_back("node" + std::to_string(i));
+    for (int replication = 1; replication <= 3; ++replication) {
+      for (int shards = 1; shards <= 20; ++shards) {
+        for (int name = 0; name < 20; ++name) {
+          const std::string dataset = "ds" + std::to_string(name);
+          const ShardMap map = PlaceShards(dataset, shards, replication, nodes);
+          std::map<std::string, int> primaries, replicas;
+          for (const auto& node : nodes) primaries[node] = replicas[node] = 0;
+          for (const auto& shard : map.placement) {
+            ASSERT_FALSE(shard.replicas.empty());
+            EXPECT_EQ(shard.primary, shard.replicas.front());
+            ++primaries[shard.primary];
+            for (const auto& node : shard.replicas) ++replicas[node];
+          }
+          auto spread = [](const std::map<std::string, int>& counts) {
+            auto [low, high] = std::minmax_element(
+                counts.begin(), counts.end(),
+                [](const auto& a, const auto& b) { return a.second < b.second; });
+            return high->second - low->second;
+          };
+          const std::string where = dataset + " shards=" + std::to_string(shards) +
+                                    " R=" + std::to_string(replication) +
+                                    " members=" + std::to_string(members);
+          EXPECT_LE(spread(primaries), 1) << where;
+          EXPECT_LE(spread(replicas), 1) << where;
+        }
+      }
+    }
+  }
 }
 
 TEST(RepairShardMap, PromotesASurvivorBumpsTheEpochAndAddsASyncingReplica) {
