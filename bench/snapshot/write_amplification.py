@@ -12,6 +12,13 @@ the dataset's last snapshot, until the snapshot that this triggers is done: one 
 256 MiB of WAL, as with an ingest slower than snapshots. Without it the ingest runs flat out
 and a slow snapshot covers several 256 MiB steps at once (fewer, larger snapshots).
 
+With --put-latency, each 10k-row put is a DoPut of its own, timed from its start to its ack
+(its rows made beforehand); each report line adds the longest put since the previous one, and
+the run ends with the puts' p50, p99 and longest. The longest pause a snapshot imposes on puts
+is the longest put of a run with snapshots against one without (`--snapshot-wal-bytes 0`), the
+same binary one after the other: `--binary snap=<path> --binary nosnap=<path>:0`, a binary's
+`:<size>` giving its own --snapshot-wal-bytes.
+
 Unless --no-restart, then waits until READY, takes a `snapshot`, SIGKILLs the server and times
 the restart to READY (recovery from that snapshot). Runs each --binary given (label=path) one
 after another, so a build and its baseline are measured in the same run. Not run in CI.
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import shlex
 import sys
 import tempfile
@@ -31,7 +39,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_util import DIM, REPO, put_random_rows, restart_until_ready, wait_ready  # noqa: E402
+from bench_util import (DIM, REPO, put_random_rows, put_seconds, restart_until_ready,  # noqa: E402
+                        wait_ready)
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
 
 import arbalest_util  # noqa: E402  (on the path through bench_util)
 from arbalest_util import ServerProcess, action, stats  # noqa: E402
@@ -80,34 +92,67 @@ def snapshot_dir_bytes(data_dir: Path) -> int:
     return total
 
 
+PUT_ROWS = 10_000
+
+
+def timed_put_tables(count: int, seed: int) -> list[pa.Table]:
+    """`count` tables of 10k rows each (ids from 0), made before the timed puts; a few distinct
+    ones reused, so that making them costs no more than a put."""
+    rng = np.random.default_rng(seed)
+    vectors = [rng.standard_normal((PUT_ROWS, DIM), dtype=np.float32) for _ in range(4)]
+    tables = []
+    for i in range(count):
+        flat = pa.array(vectors[i % len(vectors)].ravel())
+        tables.append(pa.table({
+            "id": pa.array(np.arange(i * PUT_ROWS, (i + 1) * PUT_ROWS), pa.int64()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, DIM)}))
+    return tables
+
+
 def run(label: str, binary: str, rows: int, report: list[int], workdir: Path,
-        timeout: float, paced: bool, restart: bool) -> None:
+        timeout: float, paced: bool, restart: bool, put_latency: bool,
+        snapshot_wal_bytes: str) -> None:
     os.environ["ARBALEST_BIN"] = str(Path(binary).resolve())
     srv = ServerProcess(workdir / label, ["--snapshot-interval", "0", "--snapshot-wal-bytes",
-                                          "256MiB", "--log-level", "info"])
+                                          snapshot_wal_bytes, "--log-level", "info"])
     srv.start()
-    print(f"[{label}] {binary}", flush=True)
-    print(f"[{label}]     rows   written MiB   vector MiB   amplification   snapshots on disk MiB",
-          flush=True)
+    print(f"[{label}] {binary} --snapshot-wal-bytes {snapshot_wal_bytes}", flush=True)
+    print(f"[{label}]     rows   written MiB   vector MiB   amplification   snapshots on disk MiB"
+          f"{'   longest put ms' if put_latency else ''}", flush=True)
+    step = PUT_ROWS if put_latency else ROWS_PER_STREAM
+    tables = timed_put_tables(-(-rows // PUT_ROWS), seed=1) if put_latency else []
+    latencies: list[float] = []
+    since_report = 0.0
     done = 0
     start = time.monotonic()
     pending = sorted(r for r in report if r <= rows)
     while done < rows:
-        n = min(ROWS_PER_STREAM, rows - done)
-        put_random_rows(srv.data, DATASET, n, seed=done + 1, first_id=done)
+        n = min(step, rows - done)
+        if put_latency:
+            latencies.append(put_seconds(srv.data, DATASET, tables[done // PUT_ROWS].slice(0, n)))
+            since_report = max(since_report, latencies[-1])
+        else:
+            put_random_rows(srv.data, DATASET, n, seed=done + 1, first_id=done)
         done += n
         if paced:
             wait_for_due_snapshot(srv.data, done, timeout)
         while pending and done >= pending[0]:
             written = write_bytes(srv.proc.pid)
             vector = done * DIM * 4
+            longest = f"   {since_report * 1e3:15.0f}" if put_latency else ""
+            since_report = 0.0
             print(f"[{label}] {done:8d}   {written / 2**20:11.0f}   {vector / 2**20:10.0f}   "
-                  f"{written / vector:13.2f}   {snapshot_dir_bytes(srv.data_dir) / 2**20:21.0f}",
-                  flush=True)
+                  f"{written / vector:13.2f}   {snapshot_dir_bytes(srv.data_dir) / 2**20:21.0f}"
+                  f"{longest}", flush=True)
             pending.pop(0)
     ingest_s = time.monotonic() - start
     snapshots = [line for line in srv.stderr().splitlines() if "snapshot of" in line]
     print(f"[{label}] ingest {ingest_s:.1f} s, {len(snapshots)} snapshots", flush=True)
+    if put_latency:
+        ms = sorted(x * 1e3 for x in latencies)
+        print(f"[{label}] puts of {PUT_ROWS} rows: p50 {statistics.median(ms):.0f} ms, "
+              f"p99 {ms[min(len(ms) - 1, int(len(ms) * 0.99))]:.0f} ms, longest {ms[-1]:.0f} ms, "
+              f"over 1 s {sum(x > 1000 for x in ms)} of {len(ms)}", flush=True)
     if not restart:
         srv.stop()
         return
@@ -129,7 +174,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--report", type=int, nargs="*", default=[500_000, 1_000_000, 2_000_000])
     parser.add_argument("--binary", action="append",
-                        help="label=path (repeatable); default new=build/release/arbalest")
+                        help="label=path[:snapshot-wal-bytes] (repeatable); default "
+                             "new=build/release/arbalest, snapshots every 256MiB of WAL")
     parser.add_argument("--workdir", default=None,
                         help="a directory on a real disk (tmpfs counts no write_bytes)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per wait for READY")
@@ -137,6 +183,8 @@ def main() -> None:
                         help="one snapshot per 256 MiB of WAL (waits for each)")
     parser.add_argument("--no-restart", action="store_true",
                         help="skip the wait for READY and the restart")
+    parser.add_argument("--put-latency", action="store_true",
+                        help="time each 10k-row put (a DoPut each); report the longest")
     args = parser.parse_args()
     binaries = args.binary or [f"new={REPO / 'build' / 'release' / 'arbalest'}"]
     arbalest_util.READY_TIMEOUT_S = args.timeout
@@ -144,13 +192,14 @@ def main() -> None:
     print(f"# {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"# command: {command}")
-    print(f"# {args.rows} x {DIM} float32 in 10k-row puts, --snapshot-wal-bytes 256MiB"
+    print(f"# {args.rows} x {DIM} float32 in 10k-row puts"
           f"{', paced' if args.paced else ''}")
     with tempfile.TemporaryDirectory(prefix="arbalest_write_amp_", dir=args.workdir) as work:
         for spec in binaries:
             label, _, binary = spec.partition("=")
+            binary, _, wal_bytes = binary.partition(":")
             run(label, binary, args.rows, args.report, Path(work), args.timeout, args.paced,
-                not args.no_restart)
+                not args.no_restart, args.put_latency, wal_bytes or "256MiB")
 
 
 if __name__ == "__main__":
