@@ -1,5 +1,6 @@
-// The HNSW graph file loader (index/hnsw_file.h): an input is the content of an index.hnsw
-// file, resealed (HnswFile::Reseal: its checksums made right) so that the fuzzer reaches the
+// The HNSW graph file loader (index/hnsw_file.h): an input is the content of an HNSW graph
+// file (a one-graph snapshot's index.hnsw, or a segment's graph whose vectors are apart, given
+// then as a buffer of the rows its header names), resealed (HnswFile::Reseal: its checksums made right) so that the fuzzer reaches the
 // checks and the loading behind them, then loaded. An index that loads is used as a restored
 // dataset uses it: searched, grown by a row, searched again with a row excluded (as the store
 // passes its tombstones), saved and loaded again. Every input must end in an index or an error
@@ -43,8 +44,17 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
-// The header's vector width (after the 8-byte magic and the 4-byte version).
+// Header fields (index/hnsw_file.cc FileHeader): the vector width after the 8-byte magic and
+// the 4-byte version; the flags byte; a row's bytes; the number of rows.
+constexpr size_t kVersionOffset = 8;
 constexpr size_t kDimOffset = 12;
+constexpr size_t kFlagsOffset = 22;
+constexpr size_t kRowStrideOffset = 36;
+constexpr size_t kRowsOffset = 64;
+constexpr uint8_t kExternalVectorsFlag = 1;
+constexpr uint32_t kExternalVectorsVersion = 3;
+// The most vector bytes given to a graph that keeps its vectors apart.
+constexpr uint64_t kMaxExternalBytes = uint64_t{1} << 24;
 // Widths above this are left out: the loader allocates what an index of the width it reads needs
 // (PQ's codebooks: 1 KiB per dimension) before the rows can contradict it, which would only
 // measure the allocator. A put accepts any width today; a maximum width at put is the bound the
@@ -53,14 +63,31 @@ constexpr uint32_t kMaxDim = 65536;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const arbalest::fuzz::ScratchDir scratch("hnsw_file");
-  uint32_t dim = 0;
-  if (size >= kDimOffset + sizeof(dim)) std::memcpy(&dim, data + kDimOffset, sizeof(dim));
+  auto field = [&]<typename T>(size_t offset, T value) {
+    if (size >= offset + sizeof(T)) std::memcpy(&value, data + offset, sizeof(T));
+    return value;
+  };
+  const uint32_t dim = field(kDimOffset, uint32_t{0});
   if (dim > kMaxDim) return 0;
   std::vector<uint8_t> file(data, data + size);
   arbalest::HnswFile::Reseal(file);
   const std::string path = scratch / "index.hnsw";
   arbalest::fuzz::WriteFile(path, file.data(), file.size());
-  auto index = arbalest::HnswFile::Read(path);
+  // A segment's graph keeps its vectors in the segment's vectors file: given here as the rows
+  // the header names (within a bound), of small integers, so that the loader gets past them.
+  std::vector<uint8_t> vector_bytes;
+  arbalest::ExternalVectors vectors;
+  const bool apart = field(kVersionOffset, uint32_t{0}) == kExternalVectorsVersion ||
+                     (field(kFlagsOffset, uint8_t{0}) & kExternalVectorsFlag) != 0;
+  const uint32_t row_stride = field(kRowStrideOffset, uint32_t{0});
+  const uint64_t rows = field(kRowsOffset, uint64_t{0});
+  if (apart && row_stride > 0 && rows <= kMaxExternalBytes / row_stride) {
+    vector_bytes.resize(rows * row_stride);
+    for (size_t i = 0; i < vector_bytes.size(); ++i) vector_bytes[i] = i % 5;
+    vectors = {.data = vector_bytes.data(), .rows = rows, .row_bytes = row_stride,
+               .path = "vectors"};
+  }
+  auto index = arbalest::HnswFile::Read(path, vectors.data != nullptr ? &vectors : nullptr);
   if (index.ok()) (void)arbalest::fuzz::Use(**index, scratch / "copy.hnsw");
   return 0;
 }

@@ -10,10 +10,10 @@ input format of fuzz/wal_input.h.
 
     .venv/bin/python scripts/fuzz_seeds.py      # needs build/release/arbalest (or ARBALEST_BIN)
 
-Each target's folder is rewritten; files are named after a hash of their content. The wal and
-manifest folders keep the seeds already there besides (logs of records of row numbers and
-manifests of version 5, which builds before row keys wrote and this one still reads, but no
-longer writes).
+Each target's folder is rewritten; files are named after a hash of their content. The wal,
+manifest and hnsw_file folders keep the seeds already there besides: logs of records of row
+numbers, manifests of older versions and graph files that hold their vectors, which older
+builds wrote and this one still reads, but no longer writes.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ WAL_HEADER = 24
 
 
 # Targets whose older seeds stay: formats this build reads but no longer writes.
-KEEP_OLDER = {"wal", "manifest"}
+KEEP_OLDER = {"wal", "manifest", "hnsw_file"}
 
 
 def write_corpus(target: str, seeds: list[bytes]) -> None:
@@ -334,27 +334,49 @@ def wal_seeds(wal_dir: Path) -> list[bytes]:
 
 
 def snapshot_files(snapshot_dir: Path) -> dict[str, list[bytes]]:
+    """A snapshot directory's files by the target that reads them: the manifest, each sealed
+    segment's graph (its vectors kept apart, in the segment's vectors file) and the Roaring
+    bitmaps (a segment's deleted rows, the dataset's gone row keys)."""
     files = {"manifest": [], "tombstones": [], "hnsw_file": []}
     for folder in sorted(snapshot_dir.iterdir()):
         files["manifest"].append((folder / "MANIFEST.json").read_bytes())
         if not folder.name.startswith("many@"):  # a graph of 9000 rows is over 1 MB
-            files["hnsw_file"].append((folder / "index.hnsw").read_bytes())
-        if (folder / "tombstones.roaring").exists():
-            files["tombstones"].append((folder / "tombstones.roaring").read_bytes())
+            files["hnsw_file"] += [p.read_bytes() for p in sorted(folder.glob("seg-*-graph-*"))]
+        bitmaps = sorted(folder.glob("seg-*-deleted-*.roaring")) + sorted(folder.glob("gone-keys*"))
+        files["tombstones"] += [p.read_bytes() for p in bitmaps]
     return files
 
 
 def manifest_variants(manifest: bytes) -> list[bytes]:
+    """A manifest with each key the loader needs taken out, and with values it must refuse."""
     doc = json.loads(manifest)
     variants = []
-    for key in ("format_version", "lsn", "indexed_rows", "put_schema", "files", "index"):
+    for key in ("format_version", "lsn", "indexed_rows", "put_schema", "segments", "index", "keys",
+                "layout"):
         changed = dict(doc)
-        del changed[key]
+        changed.pop(key, None)
         variants.append(changed)
-    variants += [dict(doc, format_version=2), dict(doc, rows=-1), dict(doc, indexed_rows=10**20),
-                 dict(doc, schema="bm90IGEgc2NoZW1h"), dict(doc, put_schema="%%%"),
-                 dict(doc, files=dict(doc["files"], data=dict(doc["files"]["data"], name="../x"))),
-                 dict(doc, files=dict(doc["files"], index=dict(doc["files"]["index"], xxh3="zz")))]
+    segment = doc["segments"][0]
+    segment_files = segment["files"]
+    rows_file = segment_files["rows"][0]
+
+    def with_segment(**changes):
+        return dict(doc, segments=[dict(segment, **changes)] + doc["segments"][1:])
+
+    variants += [
+        dict(doc, format_version=7), dict(doc, rows=-1), dict(doc, indexed_rows=10**20),
+        dict(doc, schema="bm90IGEgc2NoZW1h"), dict(doc, put_schema="%%%"),
+        dict(doc, keys={"next": 1, "gone": 0}), dict(doc, keys={"next": 2**40, "gone": 5}),
+        dict(doc, layout=-1),
+        with_segment(graph=dict(segment["graph"], name="../x")),
+        with_segment(graph=dict(segment["graph"], xxh3="zz")),
+        with_segment(first_row=segment["first_row"] + 1),
+        with_segment(linked_rows=segment["rows"] + 1),
+        with_segment(files=dict(segment_files, rows=[dict(rows_file, first_row=1)])),
+        with_segment(files=dict(segment_files, rows=[dict(rows_file, rows=rows_file["rows"] + 1)])),
+        with_segment(files=dict(segment_files, vectors=dict(segment_files["vectors"], row_bytes=0))),
+        dict(doc, segments=doc["segments"] + doc["segments"][:1]),  # a segment listed twice
+    ]
     return [dumps(v) for v in variants] + [manifest[:len(manifest) // 2]]
 
 
@@ -375,9 +397,13 @@ def roaring_portable(values: list[int]) -> bytes:
 
 
 def server_seeds(binary_dir: Path) -> dict[str, list[bytes]]:
+    """The workload on a real server, killed: its log. Restarted: a compaction (whose rows'
+    keys become gone) and a snapshot, whose files are the other seeds. Small segments, never
+    merged, so that a manifest lists several."""
     server = ServerProcess(binary_dir / "server", extra_args=[
         "--wal-segment-size", "8KiB", "--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
-        "--compact-deleted-fraction", "0", "--index-workers", "1"]).start()
+        "--compact-deleted-fraction", "0", "--index-workers", "1",
+        "--segment-max-bytes", "2KiB", "--segment-merge", "false"]).start()
     try:
         server_workload(server.data)
         action(server.data, "check_readiness", {"wait": 60})
@@ -387,12 +413,14 @@ def server_seeds(binary_dir: Path) -> dict[str, list[bytes]]:
     server.start()
     try:
         action(server.data, "check_readiness", {"wait": 60})
+        action(server.data, "compact", {"dataset": "ds0"})
         action(server.data, "snapshot", {})
     finally:
         server.stop()
     files = snapshot_files(server.data_dir / "snapshots")
     files["wal"] = wal
-    files["manifest"] += [v for m in files["manifest"][:2] for v in manifest_variants(m)]
+    several = sorted(files["manifest"], key=lambda m: -len(json.loads(m)["segments"]))
+    files["manifest"] += [v for m in several[:2] for v in manifest_variants(m)]
     files["tombstones"] += [roaring_portable([]), roaring_portable([0, 1, 2, 70000]),
                             roaring_portable([5]) + b"\x00", roaring_portable([1, 2])[:-1]]
     return files
