@@ -40,12 +40,6 @@ arrow::Result<std::string> IdKey(const arrow::Array& ids, int64_t row) {
   }
 }
 
-arrow::Result<std::shared_ptr<arrow::Array>> IdColumn(const arrow::RecordBatch& batch) {
-  auto ids = batch.GetColumnByName("id");
-  if (!ids) return arrow::Status::Invalid("a shard dataset's rows without an id column");
-  return ids;
-}
-
 using IdCounts = std::unordered_map<std::string, int64_t>;
 
 // A count of held rows that no copy takes down: the id is never copied.
@@ -75,7 +69,7 @@ arrow::Result<SortedIds> ReadSortedIds(arrow::RecordBatchReader& reader) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
     if (!batch) break;
-    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(*batch));
     sorted.type = ids->type_id();
     switch (ids->type_id()) {
       case arrow::Type::INT64:
@@ -145,7 +139,7 @@ arrow::Status ForEachId(arrow::RecordBatchReader& reader,
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
     if (!batch) return arrow::Status::OK();
-    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(*batch));
     for (int64_t i = 0; i < ids->length(); ++i) ARROW_RETURN_NOT_OK(row(*ids, i));
   }
 }
@@ -186,7 +180,7 @@ arrow::Result<std::optional<ScanPart>> OwnRows(const ShardCopyEnv& env) {
 // rows of it that are held already); null when there are none.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> Unheld(
     const std::shared_ptr<arrow::RecordBatch>& batch, IdCounts* held) {
-  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+  ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(*batch));
   arrow::Int64Builder rows;
   for (int64_t row = 0; row < batch->num_rows(); ++row) {
     ARROW_ASSIGN_OR_RAISE(std::string key, IdKey(*ids, row));
@@ -455,7 +449,7 @@ arrow::Status AdoptOne(const ShardCopyEnv& env, ReceivedSegment received, const 
   IdCounts seen_here;
   int64_t local = 0;
   for (const auto& batch : segment.batches) {
-    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumn(*batch));
+    ARROW_ASSIGN_OR_RAISE(auto ids, IdColumnOf(*batch));
     for (int64_t row = 0; row < batch->num_rows(); ++row, ++local) {
       if (segment.deleted.contains(static_cast<uint32_t>(local))) continue;
       ARROW_ASSIGN_OR_RAISE(bool deleted,

@@ -521,10 +521,11 @@ void HnswIndex::AddInFlight(SearchContext& ctx, const Scorer& scorer, RowId row,
   std::sort(others.begin(), others.end(), hnsw_internal::NearerOrLower);
   ctx.base.resize(dim());
   for (const Neighbor& other : others) {
-    const void* other_row = LinkRow(other.row);
+    // Decoded once as a query, then compared with each kept row as stored (distances are
+    // symmetric).
+    const float* other_row = link_space_.RowAsQuery(LinkRow(other.row), ctx.base.data());
     const bool diverse = std::all_of(neighbors->begin(), neighbors->end(), [&](Neighbor kept) {
-      const float* kept_row = link_space_.RowAsQuery(LinkRow(kept.row), ctx.base.data());
-      return link_space_.Distance(kept_row, other_row) >= other.distance;
+      return link_space_.Distance(other_row, LinkRow(kept.row)) >= other.distance;
     });
     if (diverse) neighbors->push_back(other);
   }
