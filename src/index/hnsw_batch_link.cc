@@ -139,7 +139,7 @@ void HnswIndex::LinkSubBatchRows(SubBatch& batch, size_t begin, size_t end,
     const int level = Node(row)->level;
     const Scorer scorer(link_space_, LinkRows(), batch.queries.data() + i * dim);
     const bool graph = batch.top.level >= 0;
-    Neighbor entry = graph ? Descend(*ctx, scorer, batch.top, level) : Neighbor{0, 0};
+    Neighbor entry = graph ? Descend(*ctx, scorer, batch.top, level, batch.first) : Neighbor{0, 0};
     const float* distances = batch.matrix.data() + i * batch.size;
     for (int l = level; l >= 0; --l) {
       candidates.clear();

@@ -156,8 +156,8 @@ std::vector<RowId> HnswIndex::NeighborsOf(RowId row, int level) const {
   return std::vector<RowId>(list + 1, list + 1 + list[0]);
 }
 
-Neighbor HnswIndex::Descend(SearchContext& ctx, const Scorer& scorer, Entry entry,
-                            int level) const {
+Neighbor HnswIndex::Descend(SearchContext& ctx, const Scorer& scorer, Entry entry, int level,
+                            RowId limit) const {
   Neighbor best = scorer.Score(entry.row);
   for (int l = entry.level; l > level; --l) {
     for (bool moved = true; moved;) {
@@ -167,12 +167,14 @@ Neighbor HnswIndex::Descend(SearchContext& ctx, const Scorer& scorer, Entry entr
       ctx.rows.clear();
       ctx.ids.clear();
       for (uint32_t j = 0; j < count; ++j) {
-        ctx.ids.push_back(LoadLink(list + 1 + j));
-        ctx.rows.push_back(scorer.Row(ctx.ids.back()));
+        const RowId next = LoadLink(list + 1 + j);
+        if (next >= limit) continue;  // linked after this walk began
+        ctx.ids.push_back(next);
+        ctx.rows.push_back(scorer.Row(next));
       }
-      ctx.distances.resize(count);
-      scorer.Distances(ctx.rows.data(), count, ctx.distances.data());
-      for (uint32_t j = 0; j < count; ++j) {
+      ctx.distances.resize(ctx.ids.size());
+      scorer.Distances(ctx.rows.data(), ctx.ids.size(), ctx.distances.data());
+      for (size_t j = 0; j < ctx.ids.size(); ++j) {
         if (ctx.distances[j] < best.distance) {
           best = {ctx.ids[j], ctx.distances[j]};
           moved = true;
@@ -547,7 +549,7 @@ void HnswIndex::Insert(SearchContext& ctx, RowId row, bool fresh) {
   // Rows appended after this point are ignored by this insert's searches.
   const RowId limit = store_.count();
   const Scorer scorer(link_space_, LinkRows(), query);
-  Neighbor entry = Descend(ctx, scorer, top, level);
+  Neighbor entry = Descend(ctx, scorer, top, level, limit);
   const int linked_levels = std::min(level, top.level) + 1;
   if (ctx.chosen.size() < static_cast<size_t>(linked_levels)) ctx.chosen.resize(linked_levels);
   for (int l = linked_levels - 1; l >= 0; --l) {
@@ -608,7 +610,7 @@ void HnswIndex::SearchQuantized(SearchContext& ctx, const float* query, Entry en
   ctx.prepared.resize(quantizer_->query_floats());
   const float constant = quantizer_->PrepareQuery(query, ctx.prepared.data());
   const Scorer scorer(store_.space(), codes_, ctx.prepared.data(), quantizer_.get(), constant);
-  SearchLevel(ctx, scorer, Descend(ctx, scorer, entry, 0), 0, ef, limit, accept);
+  SearchLevel(ctx, scorer, Descend(ctx, scorer, entry, 0, limit), 0, ef, limit, accept);
   ctx.sorted.clear();
   ctx.results.DrainSorted(&ctx.sorted);
   ctx.rows.clear();
@@ -668,7 +670,7 @@ arrow::Status HnswIndex::Search(std::span<const float> query, const SearchOption
       SearchQuantized(*ctx, q, top, ef, options.k, limit, accept, out);
     } else {
       const Scorer scorer = FullScorer(q);
-      SearchLevel(*ctx, scorer, Descend(*ctx, scorer, top, 0), 0, ef, limit, accept);
+      SearchLevel(*ctx, scorer, Descend(*ctx, scorer, top, 0, limit), 0, ef, limit, accept);
       ctx->results.DrainSorted(out);
       if (out->size() > options.k) out->resize(options.k);
     }

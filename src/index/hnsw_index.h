@@ -243,8 +243,12 @@ class HnswIndex final {
   MemoryModel ModelWithCopies(size_t copy_row_bytes) const;
   const void* LinkRow(RowId row) const { return LinkRows().At(row); }
 
-  // Greedy walk from the entry point down to `level` + 1 (one candidate per level).
-  Neighbor Descend(SearchContext& ctx, const Scorer& scorer, Entry entry, int level) const;
+  // Greedy walk from the entry point down to `level` + 1 (one candidate per level). Links to
+  // rows at or beyond `limit` (rows a concurrent insert is linking, which a search or insert
+  // that began before them ignores; entry.row must be below it) are not followed: the row
+  // returned is below `limit`, as SearchLevel requires of its entry.
+  Neighbor Descend(SearchContext& ctx, const Scorer& scorer, Entry entry, int level,
+                   RowId limit) const;
   // Best-first search of one level from `entry`, keeping the `ef` nearest rows for which
   // `accept(row)` holds in ctx.results. Rows at or beyond `limit` (which must be above
   // entry.row) are ignored.

@@ -172,6 +172,48 @@ TEST(HnswTest, ExcludedRowsAreNeverReturnedYetKRowsAreFound) {
             0.95);
 }
 
+// A search (or insert) that began when the graph had L rows walks only rows below L. Its
+// greedy descent through the upper levels once followed links to rows added after it began,
+// and its level-0 walk then marked such a row in visited tags sized for L rows: past their end
+// once the graph had grown by half (a heap overflow that ASan reports; in release builds an
+// occasional "malloc(): memory corruption" abort of the compaction stress test). Small graphs
+// grow by half fastest, and m = 2 puts half the rows on upper levels, so many rounds of a
+// fresh graph built one row at a time under searches reach it. Under ASan (docs/development.md)
+// this failed within seconds before the fix; every build checks that no search returns a row
+// the graph does not hold.
+TEST(HnswTest, SearchesOfAGrowingSmallGraphWalkOnlyTheRowsTheyBeganWith) {
+  constexpr size_t kSmallDim = 8;
+  const Dataset data = ClusteredData(96, kSmallDim, 31);
+  for (int round = 0; round < 200; ++round) {
+    auto hnsw =
+        HnswIndex::Make(kSmallDim, Metric::kL2, ElementType::kFloat32,
+                        {.m = 2, .ef_construction = 16, .seed = static_cast<uint64_t>(round)})
+            .ValueOrDie();
+    ASSERT_TRUE(hnsw->Add(data.row(0)).ok());
+    std::atomic<bool> done{false};
+    std::atomic<size_t> searches{0};
+    std::thread reader([&] {
+      std::vector<Neighbor> got;
+      do {
+        const RowId held = hnsw->size();
+        ASSERT_TRUE(
+            hnsw->Search(data.row(searches.fetch_add(1) % data.rows()), {.k = 4}, &got).ok());
+        for (const Neighbor& n : got) ASSERT_LT(n.row, std::max<RowId>(held, hnsw->size()));
+      } while (!done.load());
+    });
+    std::vector<std::thread> adders;
+    for (size_t t = 0; t < 2; ++t) {
+      adders.emplace_back([&, t] {
+        for (size_t i = 1 + t; i < data.rows(); i += 2) ASSERT_TRUE(hnsw->Add(data.row(i)).ok());
+      });
+    }
+    for (std::thread& adder : adders) adder.join();
+    done = true;
+    reader.join();
+    ASSERT_EQ(hnsw->size(), data.rows());
+  }
+}
+
 TEST(HnswTest, ConcurrentInsertsAndSearches) {
   const Dataset data = ClusteredData(kRows, kDim, 9), queries = ClusteredData(50, kDim, 10);
   std::unique_ptr<HnswIndex> hnsw = MakeHnsw(Metric::kL2);
