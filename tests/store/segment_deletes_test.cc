@@ -182,6 +182,7 @@ TEST_F(SegmentDeletesTest, ASnapshotWritesOnlyTheDeletedRowsFilesThatChanged) {
   EXPECT_EQ(FilesWith(dir, "-graph-"), graphs);  // nothing else changed
 
   // A restart restores each segment's set; a delete in segment 2 then rewrites only its file.
+  dataset.reset();  // before its store: the store's memory budget must outlive it
   store.reset();
   store = Open();
   dataset = store->Get("ds").ValueOrDie();
@@ -255,6 +256,7 @@ TEST_F(SegmentDeletesTest, AMergeIsSnapshottedAndARestartMapsTheMergedSegment) {
   EXPECT_FALSE(fs::exists(before));
   EXPECT_EQ(ReadManifest(after).ValueOrDie().segments.size(), merged.segments.size());
 
+  dataset.reset();  // before its store: the store's memory budget must outlive it
   store.reset();
   store = Open();
   dataset = store->Get("ds").ValueOrDie();

@@ -487,6 +487,7 @@ TEST_F(SegmentTest, ASnapshotLinksTheGraphFilesOfUnchangedSealedSegments) {
   EXPECT_NE(compacted[1].second, first[1].second);
 
   // And a restart from it maps every segment's graph, rebuilding none.
+  dataset.reset();  // before its store: the store's memory budget must outlive it
   store.reset();
   store = Open();
   dataset = store->Get("ds").ValueOrDie();
@@ -589,6 +590,7 @@ TEST_F(SegmentTest, ACompactionOrAMergeRewritesOnlyTheChangedSegmentsFiles) {
 
   const DatasetSnapshot view = dataset->Snapshot();
   const std::vector<Row> rows = Rows(*dataset);
+  dataset.reset();  // before its store: the store's memory budget must outlive it
   store.reset();
   store = Open();
   dataset = store->Get("ds").ValueOrDie();
