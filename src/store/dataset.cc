@@ -490,7 +490,7 @@ const RowKeys& DatasetSnapshot::row_keys() const {
 
 void Dataset::RestoreKeys(RowKeys keys) {
   MutexLock order(&append_mutex_);
-  next_key_ = static_cast<uint64_t>(logged_rows_) + keys.gone_count();
+  next_key_ = keys.NextKey(logged_rows_);
   WriterLock state(&state_mutex_);
   keys_ = std::make_shared<const RowKeys>(std::move(keys));
 }

@@ -69,7 +69,7 @@ struct DatasetSnapshot {
 
   const RowKeys& row_keys() const;
   // The key the next appended row takes: every key ever given, gone ones included.
-  uint64_t next_key() const { return static_cast<uint64_t>(num_rows) + row_keys().gone_count(); }
+  uint64_t next_key() const { return row_keys().NextKey(num_rows); }
 };
 
 // What one compaction reclaimed (Dataset::PublishCompaction).

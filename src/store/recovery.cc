@@ -306,7 +306,7 @@ class Replay {
     // (DatasetSnapshot::next_key without a view of every batch per record).
     const std::shared_ptr<const RowKeys> keys = dataset.row_keys();
     const int64_t rows = dataset.num_rows();
-    const uint64_t next_key = static_cast<uint64_t>(rows) + keys->gone_count();
+    const uint64_t next_key = keys->NextKey(rows);
     auto placed = PlaceKeys(entry, *keys, next_key);
     if (!placed.ok()) {
       ARROW_RETURN_NOT_OK(Skip(entry.lsn, placed.status()));

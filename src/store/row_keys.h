@@ -58,6 +58,9 @@ class RowKeys {
   uint64_t gone_count() const {
     return chunks_.empty() ? 0 : chunks_.back().below + chunks_.back().offsets->size();
   }
+  // The key the next row of a dataset of `rows` rows takes: every key ever given, gone ones
+  // included.
+  uint64_t NextKey(int64_t rows) const { return static_cast<uint64_t>(rows) + gone_count(); }
   // Whether key = row for every row (no row was dropped).
   bool identity() const { return chunks_.empty(); }
   // The heap bytes of the gone keys: the chunk list and the chunks (shared ones too).
