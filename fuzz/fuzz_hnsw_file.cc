@@ -1,10 +1,10 @@
 // The HNSW graph file loader (index/hnsw_file.h): an input is the content of an HNSW graph
 // file (a one-graph snapshot's index.hnsw, or a segment's graph whose vectors are apart, given
-// then as a buffer of the rows its header names), resealed (HnswFile::Reseal: its checksums made right) so that the fuzzer reaches the
-// checks and the loading behind them, then loaded. An index that loads is used as a restored
-// dataset uses it: searched, grown by a row, searched again with a row excluded (as the store
-// passes its tombstones), saved and loaded again. Every input must end in an index or an error
-// Status, never a crash.
+// then as a buffer of the rows its header names), resealed (HnswFile::Reseal: its checksums made
+// right) so that the fuzzer reaches the checks and the loading behind them, then loaded. An index
+// that loads is used as a restored dataset uses it: searched, grown by a row, searched again with a
+// row excluded (as the store passes its tombstones), saved and loaded again. Every input must end
+// in an index or an error Status, never a crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -44,15 +44,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
-// Header fields (index/hnsw_file.cc FileHeader): the vector width after the 8-byte magic and
-// the 4-byte version; the flags byte; a row's bytes; the number of rows.
-constexpr size_t kVersionOffset = 8;
+// The header's vector width (after the 8-byte magic and the 4-byte version).
 constexpr size_t kDimOffset = 12;
-constexpr size_t kFlagsOffset = 22;
-constexpr size_t kRowStrideOffset = 36;
-constexpr size_t kRowsOffset = 64;
-constexpr uint8_t kExternalVectorsFlag = 1;
-constexpr uint32_t kExternalVectorsVersion = 3;
 // The most vector bytes given to a graph that keeps its vectors apart.
 constexpr uint64_t kMaxExternalBytes = uint64_t{1} << 24;
 // Widths above this are left out: the loader allocates what an index of the width it reads needs
@@ -63,11 +56,8 @@ constexpr uint32_t kMaxDim = 65536;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const arbalest::fuzz::ScratchDir scratch("hnsw_file");
-  auto field = [&]<typename T>(size_t offset, T value) {
-    if (size >= offset + sizeof(T)) std::memcpy(&value, data + offset, sizeof(T));
-    return value;
-  };
-  const uint32_t dim = field(kDimOffset, uint32_t{0});
+  uint32_t dim = 0;
+  if (size >= kDimOffset + sizeof(dim)) std::memcpy(&dim, data + kDimOffset, sizeof(dim));
   if (dim > kMaxDim) return 0;
   std::vector<uint8_t> file(data, data + size);
   arbalest::HnswFile::Reseal(file);
@@ -77,14 +67,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // the header names (within a bound), of small integers, so that the loader gets past them.
   std::vector<uint8_t> vector_bytes;
   arbalest::ExternalVectors vectors;
-  const bool apart = field(kVersionOffset, uint32_t{0}) == kExternalVectorsVersion ||
-                     (field(kFlagsOffset, uint8_t{0}) & kExternalVectorsFlag) != 0;
-  const uint32_t row_stride = field(kRowStrideOffset, uint32_t{0});
-  const uint64_t rows = field(kRowsOffset, uint64_t{0});
-  if (apart && row_stride > 0 && rows <= kMaxExternalBytes / row_stride) {
-    vector_bytes.resize(rows * row_stride);
+  const auto needed = arbalest::HnswFile::VectorsApart(file);
+  if (needed && needed->row_bytes > 0 && needed->rows <= kMaxExternalBytes / needed->row_bytes) {
+    vector_bytes.resize(needed->rows * needed->row_bytes);
     for (size_t i = 0; i < vector_bytes.size(); ++i) vector_bytes[i] = i % 5;
-    vectors = {.data = vector_bytes.data(), .rows = rows, .row_bytes = row_stride,
+    vectors = {.data = vector_bytes.data(),
+               .rows = needed->rows,
+               .row_bytes = needed->row_bytes,
                .path = "vectors"};
   }
   auto index = arbalest::HnswFile::Read(path, vectors.data != nullptr ? &vectors : nullptr);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "index/hnsw_index.h"
@@ -78,6 +79,13 @@ struct FileHeader {
   SectionEntry sections[kNumSections];
   uint64_t checksum;  // XXH3-64 of every byte above
 };
+
+// Whether the file keeps its vectors in a file of their own: by its flags from version 4, by
+// its version (3) before.
+bool KeepsVectorsApart(const FileHeader& header) {
+  return header.version >= kFirstInt8RangeVersion ? (header.flags & kExternalVectorsFlag) != 0
+                                                  : header.version == kFirstExternalVectorsVersion;
+}
 
 uint64_t HeaderChecksum(const FileHeader& header) {
   return XXH3_64bits(&header, offsetof(FileHeader, checksum));
@@ -234,6 +242,14 @@ void HnswFile::Reseal(std::span<uint8_t> file) {
   std::memcpy(file.data(), &header, sizeof(header));
 }
 
+std::optional<HnswFile::VectorsNeeded> HnswFile::VectorsApart(std::span<const uint8_t> file) {
+  FileHeader header;
+  if (file.size() < sizeof(header)) return std::nullopt;
+  std::memcpy(&header, file.data(), sizeof(header));
+  if (!KeepsVectorsApart(header)) return std::nullopt;
+  return VectorsNeeded{header.rows, header.row_stride};
+}
+
 arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path,
                                                          const ExternalVectors* vectors) {
   auto mapped = MappedFile::Open(path);
@@ -295,8 +311,7 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
   const uint64_t rows = header.rows;
   const SectionEntry* sections = header.sections;
   const bool flagged = header.version >= kFirstInt8RangeVersion;
-  const bool external = flagged ? (header.flags & kExternalVectorsFlag) != 0
-                                : header.version == kFirstExternalVectorsVersion;
+  const bool external = KeepsVectorsApart(header);
   if ((!flagged && header.flags != 0) ||
       (header.flags & ~(kExternalVectorsFlag | kInt8RangeFlag | kInt8FallbackFlag)) != 0) {
     return Corrupt(path, "inconsistent (unknown flags " + std::to_string(header.flags) + ")");

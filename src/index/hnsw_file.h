@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -73,6 +74,14 @@ class HnswFile {
   // file and reseal it to reach the checks behind the checksums. Files shorter than a header
   // are left as they are.
   static void Reseal(std::span<uint8_t> file);
+  // What Read needs as ExternalVectors for the index file whose bytes are `file`, by its
+  // header alone: nullopt when the file holds its vectors (or is shorter than a header). The
+  // fuzzer makes such vectors up for a segment's graph.
+  struct VectorsNeeded {
+    uint64_t rows;
+    size_t row_bytes;
+  };
+  static std::optional<VectorsNeeded> VectorsApart(std::span<const uint8_t> file);
 
  private:
   // Whether the graph of a loaded index can be walked: every link names a row of the index

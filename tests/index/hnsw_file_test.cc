@@ -438,6 +438,11 @@ TEST_F(HnswFileTest, GraphWithVectorsApartLoadsThemFromTheGivenMemory) {
   EXPECT_EQ(Version(), 3u);
   const size_t row_bytes = kDim * sizeof(float);
   EXPECT_LT(FileSize(), data_.values.size() * sizeof(float));  // the vectors are not in it
+  // What Read needs, told by the header alone (the fuzzer makes such vectors up).
+  const auto needed = HnswFile::VectorsApart(Bytes());
+  ASSERT_TRUE(needed.has_value());
+  EXPECT_EQ(needed->rows, data_.rows());
+  EXPECT_EQ(needed->row_bytes, row_bytes);
   auto rows = std::make_shared<std::vector<float>>(data_.values);
   ExternalVectors vectors{reinterpret_cast<uint8_t*>(rows->data()), data_.rows(), row_bytes, rows,
                           "vectors.bin"};
@@ -454,6 +459,11 @@ TEST_F(HnswFileTest, GraphWithVectorsApartLoadsThemFromTheGivenMemory) {
   const arrow::Status none = HnswIndex::Load(path_).status();
   EXPECT_TRUE(none.IsInvalid());
   EXPECT_NE(none.message().find("separate file"), std::string::npos) << none.ToString();
+  const std::vector<uint8_t> apart = Bytes();
+  ASSERT_TRUE(index->Save(path_).ok());  // the vectors in the file: nothing needed
+  EXPECT_FALSE(HnswFile::VectorsApart(Bytes()).has_value());
+  EXPECT_FALSE(HnswFile::VectorsApart(std::span(apart).first(100)).has_value());  // no header
+  ASSERT_TRUE(index->Save(path_, VectorsPlacement::kSeparateFile).ok());
   vectors.rows = data_.rows() - 1;
   const arrow::Status short_file = HnswIndex::Load(path_, &vectors).status();
   EXPECT_TRUE(short_file.IsInvalid());
