@@ -96,17 +96,15 @@ PUT_ROWS = 10_000
 
 
 def timed_put_tables(count: int, seed: int) -> list[pa.Table]:
-    """`count` tables of 10k rows each (ids from 0), made before the timed puts; a few distinct
-    ones reused, so that making them costs no more than a put."""
+    """`count` tables of 10k rows each (ids from 0), made before the timed puts; their vector
+    columns are four arrays shared among them, so that the tables hold 60 MB of vectors
+    whatever `count`."""
     rng = np.random.default_rng(seed)
-    vectors = [rng.standard_normal((PUT_ROWS, DIM), dtype=np.float32) for _ in range(4)]
-    tables = []
-    for i in range(count):
-        flat = pa.array(vectors[i % len(vectors)].ravel())
-        tables.append(pa.table({
-            "id": pa.array(np.arange(i * PUT_ROWS, (i + 1) * PUT_ROWS), pa.int64()),
-            "vector": pa.FixedSizeListArray.from_arrays(flat, DIM)}))
-    return tables
+    columns = [pa.FixedSizeListArray.from_arrays(
+        pa.array(rng.standard_normal(PUT_ROWS * DIM, dtype=np.float32)), DIM) for _ in range(4)]
+    return [pa.table({"id": pa.array(np.arange(i * PUT_ROWS, (i + 1) * PUT_ROWS), pa.int64()),
+                      "vector": columns[i % len(columns)]})
+            for i in range(count)]
 
 
 def run(label: str, binary: str, rows: int, report: list[int], workdir: Path,
