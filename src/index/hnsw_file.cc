@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -93,58 +94,118 @@ uint64_t HeaderChecksum(const FileHeader& header) {
 
 uint64_t AlignUp(uint64_t n) { return (n + kSectionAlign - 1) / kSectionAlign * kSectionAlign; }
 
-// Writes sections from arena records or plain buffers, padding each to kSectionAlign, and
-// records where each went.
-class SectionWriter {
- public:
-  // Sections start after the header, which is written last.
-  explicit SectionWriter(std::FILE* file) : file_(file), offset_(AlignUp(sizeof(FileHeader))) {
-    ok_ = std::fseek(file_, static_cast<long>(offset_), SEEK_SET) == 0;
+constexpr uint8_t kZeros[kSectionAlign] = {};
+
+}  // namespace
+
+// Where each byte of an index file comes from, in file order: the header, zero padding (each
+// section starts on a kSectionAlign boundary), the index's own memory (plain buffers and runs
+// of arena records) and the few tables the layout itself holds (each row's level, the
+// quantizer's state, the int8 range). Built by HnswFile::LayOut; Seal then checksums it.
+struct HnswFileLayout {
+  enum class Source { kHeader, kZeros, kBytes, kRecords };
+  struct Piece {
+    uint64_t offset;  // in the file
+    uint64_t bytes;
+    Source source;
+    const uint8_t* data = nullptr;         // kBytes
+    const RecordArena* records = nullptr;  // kRecords: records [0, bytes / stride)
+    int section = -1;                      // the section it is part of; -1: header, padding
+  };
+
+  FileHeader header = {};
+  std::vector<Piece> pieces;  // in file order, from the header's
+  uint64_t size = 0;
+  std::vector<uint8_t> levels;
+  std::vector<float> quantizer_state;
+  std::vector<float> int8_range;
+
+  HnswFileLayout() {
+    pieces.push_back({0, sizeof(FileHeader), Source::kHeader});
+    size = sizeof(FileHeader);
+  }
+  // Starts section `s` (in order) on the next kSectionAlign boundary.
+  void Begin(Section s) {
+    if (AlignUp(size) > size) Add({size, AlignUp(size) - size, Source::kZeros});
+    header.sections[s].offset = size;
+  }
+  void AddBytes(Section s, const void* data, uint64_t bytes) {
+    if (bytes == 0) return;
+    Add({size, bytes, Source::kBytes, static_cast<const uint8_t*>(data), nullptr, s});
+    header.sections[s].bytes += bytes;
+  }
+  void AddRecords(Section s, const RecordArena& arena, uint64_t count) {
+    if (count == 0) return;
+    Add({size, count * arena.stride(), Source::kRecords, nullptr, &arena, s});
+    header.sections[s].bytes += count * arena.stride();
+  }
+  // Calls `emit(data, bytes)` for the bytes of piece `piece` from `skip` bytes in, at most
+  // `limit` of them, in order (a run of records in one call per record).
+  template <class Sink>
+  void Emit(const Piece& piece, uint64_t skip, uint64_t limit, Sink&& emit) const {
+    uint64_t left = std::min(limit, piece.bytes - skip);
+    switch (piece.source) {
+      case Source::kHeader:
+        emit(reinterpret_cast<const uint8_t*>(&header) + skip, left);
+        return;
+      case Source::kZeros:
+        while (left > 0) {
+          const uint64_t n = std::min<uint64_t>(left, sizeof(kZeros));
+          emit(kZeros, n);
+          left -= n;
+        }
+        return;
+      case Source::kBytes:
+        emit(piece.data + skip, left);
+        return;
+      case Source::kRecords: {
+        const uint64_t stride = piece.records->stride();
+        for (uint64_t record = skip / stride, within = skip % stride; left > 0; ++record) {
+          const uint64_t n = std::min(left, stride - within);
+          emit(piece.records->At(record) + within, n);
+          left -= n;
+          within = 0;
+        }
+        return;
+      }
+    }
   }
 
-  void Begin(Section section) {
-    Pad();
-    current_ = &sections_[section];
-    current_->offset = offset_;
-    XXH3_64bits_reset(state_);
-    current_->checksum = XXH3_64bits_digest(state_);
+  // Checksums every section and then the header, as Read checks them, calling `also(data,
+  // bytes)` for every byte after the header in file order (what Write writes).
+  template <class Also>
+  void Seal(Also&& also) {
+    for (SectionEntry& section : header.sections) section.checksum = XXH3_64bits("", 0);
+    auto state = std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)>(XXH3_createState(),
+                                                                          &XXH3_freeState);
+    int current = -1;
+    auto finish = [&] {
+      if (current >= 0) header.sections[current].checksum = XXH3_64bits_digest(state.get());
+    };
+    for (size_t i = 1; i < pieces.size(); ++i) {
+      const Piece& piece = pieces[i];
+      if (piece.section >= 0 && piece.section != current) {
+        finish();
+        XXH3_64bits_reset(state.get());
+        current = piece.section;
+      }
+      Emit(piece, 0, piece.bytes, [&](const uint8_t* data, uint64_t bytes) {
+        if (piece.section >= 0) XXH3_64bits_update(state.get(), data, bytes);
+        also(data, bytes);
+      });
+    }
+    finish();
+    header.checksum = HeaderChecksum(header);
   }
-  void Append(const void* data, size_t bytes) {
-    ok_ = ok_ && std::fwrite(data, 1, bytes, file_) == bytes;
-    XXH3_64bits_update(state_, data, bytes);
-    offset_ += bytes;
-    current_->bytes += bytes;
-    current_->checksum = XXH3_64bits_digest(state_);
-  }
-  void AppendRecords(const RecordArena& arena, uint64_t count) {
-    for (uint64_t i = 0; i < count; ++i) Append(arena.At(i), arena.stride());
-  }
-  // Makes the file end where the last section does, also when trailing sections are empty
-  // (their offsets then point at the end of the file, not past it).
-  void Finish() {
-    ok_ = ok_ && std::fflush(file_) == 0 &&
-          ::ftruncate(::fileno(file_), static_cast<off_t>(offset_)) == 0;
-  }
-  bool ok() const { return ok_; }
-  const SectionEntry* sections() const { return sections_; }
 
  private:
-  void Pad() {
-    static const char zeros[kSectionAlign] = {};
-    const uint64_t padding = AlignUp(offset_) - offset_;
-    ok_ = ok_ && std::fwrite(zeros, 1, padding, file_) == padding;
-    offset_ += padding;
+  void Add(const Piece& piece) {
+    pieces.push_back(piece);
+    size += piece.bytes;
   }
-
-  std::FILE* file_;
-  uint64_t offset_;
-  SectionEntry sections_[kNumSections] = {};
-  SectionEntry* current_ = nullptr;
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state_holder_{XXH3_createState(),
-                                                                         &XXH3_freeState};
-  XXH3_state_t* state_ = state_holder_.get();
-  bool ok_ = true;
 };
+
+namespace {
 
 arrow::Status Corrupt(const std::string& path, const std::string& what) {
   return arrow::Status::Invalid("HNSW index file ", path, " is ", what);
@@ -152,55 +213,51 @@ arrow::Status Corrupt(const std::string& path, const std::string& what) {
 
 }  // namespace
 
-arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
-                              VectorsPlacement placement) {
+std::unique_ptr<HnswFileLayout> HnswFile::LayOut(const HnswIndex& index,
+                                                 VectorsPlacement placement) {
+  auto layout = std::make_unique<HnswFileLayout>();
   const IndexRows& store = index.store_;
   const uint64_t rows = store.count();
-  std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "wb"),
-                                                          &std::fclose);
-  if (!file) return arrow::Status::IOError("cannot create ", path, ": ", std::strerror(errno));
-
-  SectionWriter writer(file.get());
   const bool external = placement == VectorsPlacement::kSeparateFile;
-  writer.Begin(kVectors);
-  if (!external) writer.AppendRecords(store.rows(), rows);
-  writer.Begin(kFlags);
-  writer.AppendRecords(store.flags(), rows);
-  writer.Begin(kLinks0);
-  writer.AppendRecords(index.links0_, rows);
-  std::vector<uint8_t> levels(rows);
-  for (uint64_t row = 0; row < rows; ++row) levels[row] = index.Node(row)->level;
-  writer.Begin(kLevels);
-  writer.Append(levels.data(), levels.size());
-  writer.Begin(kUpper);
+  layout->Begin(kVectors);
+  if (!external) layout->AddRecords(kVectors, store.rows(), rows);
+  layout->Begin(kFlags);
+  layout->AddRecords(kFlags, store.flags(), rows);
+  layout->Begin(kLinks0);
+  layout->AddRecords(kLinks0, index.links0_, rows);
+  layout->levels.resize(rows);
+  for (uint64_t row = 0; row < rows; ++row) layout->levels[row] = index.Node(row)->level;
+  layout->Begin(kLevels);
+  layout->AddBytes(kLevels, layout->levels.data(), rows);
+  layout->Begin(kUpper);
   for (uint64_t row = 0; row < rows; ++row) {
     const HnswIndex::NodeInfo* node = index.Node(row);
-    if (node->level > 0) writer.Append(node->upper, index.UpperWords(node->level) * 4);
+    if (node->level > 0) layout->AddBytes(kUpper, node->upper, index.UpperWords(node->level) * 4);
   }
   const bool codes_ready = index.codes_ready_.load(std::memory_order_acquire);
-  const std::vector<float> int8_range = index.int8_build_range();
-  writer.Begin(kQuantizer);
-  if (codes_ready) {
-    const std::vector<float> state = index.quantizer_->State();
-    writer.Append(state.data(), state.size() * sizeof(float));
-  }
-  writer.Append(int8_range.data(), int8_range.size() * sizeof(float));
-  writer.Begin(kCodes);
-  if (codes_ready) writer.AppendRecords(index.codes_, rows);
-  writer.Finish();
+  if (codes_ready) layout->quantizer_state = index.quantizer_->State();
+  layout->int8_range = index.int8_build_range();
+  layout->Begin(kQuantizer);
+  layout->AddBytes(kQuantizer, layout->quantizer_state.data(),
+                   layout->quantizer_state.size() * sizeof(float));
+  layout->AddBytes(kQuantizer, layout->int8_range.data(),
+                   layout->int8_range.size() * sizeof(float));
+  layout->Begin(kCodes);
+  if (codes_ready) layout->AddRecords(kCodes, index.codes_, rows);
 
+  FileHeader& header = layout->header;
   const HnswParams& params = index.params_;
-  FileHeader header = {};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   const bool pq = params.quantization == Quantization::kPq;
   const bool fell_back = index.int8_fell_back();
-  header.version = !int8_range.empty() || fell_back ? kFirstInt8RangeVersion
-                   : external                       ? kFirstExternalVectorsVersion
-                   : pq                             ? kFirstPqVersion
-                                                    : 1;
+  const bool int8_range = !layout->int8_range.empty();
+  header.version = int8_range || fell_back ? kFirstInt8RangeVersion
+                   : external              ? kFirstExternalVectorsVersion
+                   : pq                    ? kFirstPqVersion
+                                           : 1;
   if (header.version >= kFirstInt8RangeVersion) {
     header.flags = static_cast<uint8_t>((external ? kExternalVectorsFlag : 0) |
-                                        (int8_range.empty() ? 0 : kInt8RangeFlag) |
+                                        (int8_range ? kInt8RangeFlag : 0) |
                                         (fell_back ? kInt8FallbackFlag : 0));
   }
   header.dim = static_cast<uint32_t>(store.space().dim());
@@ -220,12 +277,66 @@ arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
   header.rows = rows;
   header.legacy_deleted = 0;
   header.entry = index.entry_.load(std::memory_order_acquire);
-  std::memcpy(header.sections, writer.sections(), sizeof(header.sections));
-  header.checksum = HeaderChecksum(header);
-  const bool ok = writer.ok() && std::fseek(file.get(), 0, SEEK_SET) == 0 &&
-                  std::fwrite(&header, sizeof(header), 1, file.get()) == 1 &&
-                  std::fflush(file.get()) == 0;
+  return layout;
+}
+
+arrow::Status HnswFile::Write(const HnswIndex& index, const std::string& path,
+                              VectorsPlacement placement) {
+  std::unique_ptr<HnswFileLayout> layout = LayOut(index, placement);
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "wb"),
+                                                          &std::fclose);
+  if (!file) return arrow::Status::IOError("cannot create ", path, ": ", std::strerror(errno));
+  // The sections first, after room for the header, which their checksums complete.
+  bool ok = std::fseek(file.get(), sizeof(FileHeader), SEEK_SET) == 0;
+  layout->Seal([&](const uint8_t* data, uint64_t bytes) {
+    ok = ok && std::fwrite(data, 1, bytes, file.get()) == bytes;
+  });
+  ok = ok && std::fseek(file.get(), 0, SEEK_SET) == 0 &&
+       std::fwrite(&layout->header, sizeof(FileHeader), 1, file.get()) == 1 &&
+       std::fflush(file.get()) == 0;
   if (!ok) return arrow::Status::IOError("cannot write ", path, ": ", std::strerror(errno));
+  return arrow::Status::OK();
+}
+
+HnswFileStream::HnswFileStream(std::shared_ptr<const HnswIndex> index,
+                               std::unique_ptr<HnswFileLayout> layout)
+    : index_(std::move(index)), layout_(std::move(layout)) {}
+
+HnswFileStream::~HnswFileStream() = default;
+
+arrow::Result<std::unique_ptr<HnswFileStream>> HnswFileStream::Open(
+    std::shared_ptr<const HnswIndex> index, VectorsPlacement placement) {
+  if (index == nullptr) return arrow::Status::Invalid("no index to stream");
+  std::unique_ptr<HnswFileLayout> layout = HnswFile::LayOut(*index, placement);
+  layout->Seal([](const uint8_t*, uint64_t) {});
+  return std::unique_ptr<HnswFileStream>(new HnswFileStream(std::move(index), std::move(layout)));
+}
+
+uint64_t HnswFileStream::size() const { return layout_->size; }
+
+arrow::Status HnswFileStream::ReadAt(uint64_t offset, std::span<uint8_t> out) const {
+  if (offset > layout_->size || out.size() > layout_->size - offset) {
+    return arrow::Status::Invalid("bytes ", offset, " to ", offset + out.size(),
+                                  " of an index file of ", layout_->size);
+  }
+  const auto& pieces = layout_->pieces;
+  // The last piece starting at or before `offset`.
+  auto piece =
+      std::upper_bound(pieces.begin(), pieces.end(), offset,
+                       [](uint64_t at, const HnswFileLayout::Piece& p) { return at < p.offset; }) -
+      1;
+  uint8_t* to = out.data();
+  uint64_t left = out.size();
+  for (; left > 0; ++piece) {
+    const uint64_t skip = offset - piece->offset;
+    const uint64_t n = std::min(left, piece->bytes - skip);
+    layout_->Emit(*piece, skip, n, [&](const uint8_t* data, uint64_t bytes) {
+      std::memcpy(to, data, bytes);
+      to += bytes;
+    });
+    offset += n;
+    left -= n;
+  }
   return arrow::Status::OK();
 }
 

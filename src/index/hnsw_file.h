@@ -42,6 +42,7 @@
 namespace arbalest {
 
 class HnswIndex;
+struct HnswFileLayout;  // hnsw_file.cc: where each byte of an index file comes from
 
 // Where Write puts the rows' vectors: in the file (its vectors section), or nowhere because
 // the caller keeps them in a file of its own, byte for byte as the index stores them (rows of
@@ -84,11 +85,43 @@ class HnswFile {
   static std::optional<VectorsNeeded> VectorsApart(std::span<const uint8_t> file);
 
  private:
+  friend class HnswFileStream;
+  // The file's layout for `index`: its header (section checksums not yet set) and every byte's
+  // source, without copying the index's memory.
+  static std::unique_ptr<HnswFileLayout> LayOut(const HnswIndex& index, VectorsPlacement placement);
   // Whether the graph of a loaded index can be walked: every link names a row of the index
   // that has the link's level, no list holds more links than it has room for, and the entry
   // point has the level it claims. A file that passed its checksums fails only if the writer
   // was wrong; searches would then read outside the graph.
   static arrow::Status CheckGraph(const HnswIndex& index, const std::string& path);
+};
+
+// An index's file made on demand from the index in memory, without writing it anywhere: a
+// sealed segment's graph sent to a replica (store/segment_transfer.h) costs the sender no copy
+// of the graph, only the file's small per-row tables (each row's level; where its upper lists
+// are). Open reads the index once to checksum its sections; ReadAt then copies any range of
+// the file, byte for byte what HnswFile::Write writes. The index must not change while the
+// stream lives (a sealed, fully linked segment's graph does not); had it changed, Read would
+// refuse the result by its checksums.
+class HnswFileStream {
+ public:
+  static arrow::Result<std::unique_ptr<HnswFileStream>> Open(
+      std::shared_ptr<const HnswIndex> index,
+      VectorsPlacement placement = VectorsPlacement::kInFile);
+  ~HnswFileStream();
+  HnswFileStream(const HnswFileStream&) = delete;
+  HnswFileStream& operator=(const HnswFileStream&) = delete;
+
+  // The file's size in bytes.
+  uint64_t size() const;
+  // Copies the file's bytes [offset, offset + out.size()). Invalid past the file's end.
+  arrow::Status ReadAt(uint64_t offset, std::span<uint8_t> out) const;
+
+ private:
+  HnswFileStream(std::shared_ptr<const HnswIndex> index, std::unique_ptr<HnswFileLayout> layout);
+
+  const std::shared_ptr<const HnswIndex> index_;  // keeps the layout's sources alive
+  const std::unique_ptr<HnswFileLayout> layout_;
 };
 
 }  // namespace arbalest

@@ -8,7 +8,6 @@
 #include <arrow/status.h>
 #include <arrow/util/key_value_metadata.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,7 +27,8 @@ enum ChunkKind : int8_t { kRows = 0, kDeleted = 1, kGraph = 2 };
 constexpr const char* kRowsKey = "arbalest.segment.rows";
 constexpr const char* kGraphBytesKey = "arbalest.segment.graph_bytes";
 
-// An anonymous memory file (memfd), closed with this object; its path opens it again.
+// An anonymous memory file (memfd), closed with this object; its path opens it again. The
+// receiver writes a segment's graph into one and maps it, so the graph's memory is the file's.
 class MemoryFile {
  public:
   static arrow::Result<std::unique_ptr<MemoryFile>> Make() {
@@ -44,13 +44,6 @@ class MemoryFile {
   MemoryFile& operator=(const MemoryFile&) = delete;
 
   std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
-  arrow::Result<int64_t> Size() const {
-    struct stat info {};
-    if (::fstat(fd_, &info) != 0) {
-      return arrow::Status::IOError("cannot stat a segment's graph: ", std::strerror(errno));
-    }
-    return static_cast<int64_t>(info.st_size);
-  }
   arrow::Status Append(const uint8_t* data, int64_t size) {
     while (size > 0) {
       const ssize_t wrote = ::write(fd_, data, static_cast<size_t>(size));
@@ -62,20 +55,6 @@ class MemoryFile {
       size -= wrote;
     }
     return arrow::Status::OK();
-  }
-  arrow::Result<std::shared_ptr<arrow::Buffer>> Read(int64_t offset, int64_t size) const {
-    ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateBuffer(size));
-    int64_t done = 0;
-    while (done < size) {
-      const ssize_t got = ::pread(fd_, buffer->mutable_data() + done,
-                                  static_cast<size_t>(size - done), offset + done);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        return arrow::Status::IOError("cannot read a segment's graph: ", std::strerror(errno));
-      }
-      done += got;
-    }
-    return std::shared_ptr<arrow::Buffer>(std::move(buffer));
   }
 
  private:
@@ -98,16 +77,16 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> Chunk(
 
 class ChunkReader final : public arrow::RecordBatchReader {
  public:
-  ChunkReader(DatasetSnapshot view, SegmentView segment, std::unique_ptr<MemoryFile> graph,
-              int64_t graph_bytes, Roaring deleted)
+  ChunkReader(DatasetSnapshot view, SegmentView segment, std::unique_ptr<HnswFileStream> graph,
+              Roaring deleted)
       : view_(std::move(view)),
         segment_(segment),
         graph_(std::move(graph)),
-        graph_bytes_(graph_bytes),
+        graph_bytes_(static_cast<int64_t>(graph_->size())),
         deleted_(std::move(deleted)),
         next_row_(segment.first_row) {
     auto metadata = arrow::key_value_metadata(
-        {kRowsKey, kGraphBytesKey}, {std::to_string(segment.rows), std::to_string(graph_bytes)});
+        {kRowsKey, kGraphBytesKey}, {std::to_string(segment.rows), std::to_string(graph_bytes_)});
     schema_ = SegmentChunkSchema()->WithMetadata(metadata);
     const int64_t row_bytes =
         view_.num_rows > 0 ? std::max<int64_t>(1, view_.num_bytes / view_.num_rows) : 1;
@@ -130,7 +109,9 @@ class ChunkReader final : public arrow::RecordBatchReader {
     }
     if (graph_offset_ < graph_bytes_) {
       const int64_t size = std::min(kSegmentChunkBytes, graph_bytes_ - graph_offset_);
-      ARROW_ASSIGN_OR_RAISE(auto buffer, graph_->Read(graph_offset_, size));
+      ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateBuffer(size));
+      ARROW_RETURN_NOT_OK(graph_->ReadAt(static_cast<uint64_t>(graph_offset_),
+                                         {buffer->mutable_data(), static_cast<size_t>(size)}));
       graph_offset_ += size;
       ARROW_ASSIGN_OR_RAISE(*out, Chunk(schema_, kGraph, buffer->data(), size));
     }
@@ -158,7 +139,7 @@ class ChunkReader final : public arrow::RecordBatchReader {
 
   const DatasetSnapshot view_;
   const SegmentView segment_;
-  const std::unique_ptr<MemoryFile> graph_;
+  const std::unique_ptr<HnswFileStream> graph_;  // the graph file, made as it is read
   const int64_t graph_bytes_;
   const Roaring deleted_;
   std::shared_ptr<arrow::Schema> schema_;
@@ -210,11 +191,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> SegmentChunks(const Dat
   if (const SegmentView* named = SealedSegmentNamed(view.segments, want);
       named != nullptr && FullyLinked(*named)) {
     const SegmentView segment = *named;
-    ARROW_ASSIGN_OR_RAISE(auto file, MemoryFile::Make());
-    ARROW_RETURN_NOT_OK(HnswFile::Write(*segment.graph, file->path(), VectorsPlacement::kInFile));
-    ARROW_ASSIGN_OR_RAISE(const int64_t graph_bytes, file->Size());
+    ARROW_ASSIGN_OR_RAISE(auto graph,
+                          HnswFileStream::Open(segment.graph, VectorsPlacement::kInFile));
     Roaring deleted = segment.deleted->rows();  // local rows already
-    return std::make_shared<ChunkReader>(std::move(view), segment, std::move(file), graph_bytes,
+    return std::make_shared<ChunkReader>(std::move(view), segment, std::move(graph),
                                          std::move(deleted));
   }
   return arrow::Status::Invalid("dataset '", dataset.name(), "' has no sealed, linked segment of ",

@@ -13,7 +13,9 @@
 //                     about kSegmentChunkBytes each
 //   kind 1 (deleted): the segment's local rows deleted in that view (a portable Roaring bitmap)
 //   kind 2 (graph):   the next kSegmentChunkBytes at most of the segment's graph in the graph
-//                     file's format (index/hnsw_file.h, its vectors in the file)
+//                     file's format (index/hnsw_file.h, its vectors in the file), made from
+//                     the graph in memory as it is read (HnswFileStream: no copy of the graph
+//                     is held on the sender for the transfer's time)
 // in that order; the schema's metadata says the segment's rows and the graph file's bytes.
 // Receiver: ReceiveSegment reads such a stream into the batches, the deleted rows and the graph
 // (written to an anonymous memory file and mapped by HnswFile::Read, which checks its

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "clustered_data.h"
@@ -469,6 +470,75 @@ TEST_F(HnswFileTest, GraphWithVectorsApartLoadsThemFromTheGivenMemory) {
   EXPECT_TRUE(short_file.IsInvalid());
   EXPECT_NE(short_file.message().find("vectors.bin holds"), std::string::npos)
       << short_file.ToString();
+}
+
+// A graph streamed from memory (a sealed segment sent to a replica) is byte for byte the file
+// Save writes, read in any pieces: for each kind of index the format holds (float16 copies,
+// int8 build codes with their range, SQ8 and PQ codes, vectors kept apart, no rows). The
+// streamed bytes load and answer as the index they came from.
+TEST_F(HnswFileTest, StreamedFileIsTheSavedFileReadInAnyPieces) {
+  std::vector<std::pair<std::string, std::shared_ptr<HnswIndex>>> indexes;
+  indexes.emplace_back("float16 copies", std::move(index_));
+  auto int8 =
+      HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32, {.m = 8, .int8_build = true})
+          .ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(*int8, data_).ok());
+  ASSERT_FALSE(int8->int8_build_range().empty());
+  indexes.emplace_back("int8 build codes", std::move(int8));
+  auto sq8 = HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32,
+                             {.m = 8, .quantization = Quantization::kSq8, .sq8_training_rows = 500})
+                 .ValueOrDie();
+  ASSERT_TRUE(testing::AddAll(*sq8, data_).ok());
+  indexes.emplace_back("sq8", std::move(sq8));
+  std::shared_ptr<HnswIndex> pq = MakePq(1000);
+  ASSERT_TRUE(testing::AddAll(*pq, data_).ok());
+  ASSERT_TRUE(pq->quantized());
+  indexes.emplace_back("pq", std::move(pq));
+  indexes.emplace_back("empty", HnswIndex::Make(kDim, Metric::kL2).ValueOrDie());
+
+  std::mt19937_64 rng(5);
+  for (const auto& [name, index] : indexes) {
+    for (VectorsPlacement placement :
+         {VectorsPlacement::kInFile, VectorsPlacement::kSeparateFile}) {
+      SCOPED_TRACE(name + (placement == VectorsPlacement::kInFile ? ", vectors in the file"
+                                                                  : ", vectors apart"));
+      ASSERT_TRUE(index->Save(path_, placement).ok());
+      const std::vector<uint8_t> saved = Bytes();
+      auto stream = HnswFileStream::Open(index, placement);
+      ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+      ASSERT_EQ((*stream)->size(), saved.size());
+      // Front to back in pieces of random sizes, as a sender reads it.
+      std::vector<uint8_t> streamed(saved.size());
+      for (size_t at = 0; at < streamed.size();) {
+        const size_t n = std::min<size_t>(streamed.size() - at, 1 + rng() % 20000);
+        ASSERT_TRUE((*stream)->ReadAt(at, {streamed.data() + at, n}).ok());
+        at += n;
+      }
+      EXPECT_TRUE(streamed == saved);
+      // Any range on its own.
+      for (int i = 0; i < 50; ++i) {
+        const size_t at = rng() % (saved.size() + 1);
+        const size_t n = rng() % (saved.size() - at + 1);
+        std::vector<uint8_t> piece(n);
+        ASSERT_TRUE((*stream)->ReadAt(at, piece).ok());
+        EXPECT_TRUE(std::equal(piece.begin(), piece.end(), saved.begin() + at)) << at << "+" << n;
+      }
+      std::vector<uint8_t> past(2);
+      const arrow::Status beyond = (*stream)->ReadAt(saved.size() - 1, past);
+      EXPECT_TRUE(beyond.IsInvalid()) << beyond.ToString();
+    }
+    // The streamed file loads and answers as the index.
+    auto stream = HnswFileStream::Open(index).ValueOrDie();
+    std::vector<uint8_t> streamed(stream->size());
+    ASSERT_TRUE(stream->ReadAt(0, streamed).ok());
+    std::ofstream(path_, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(streamed.data()),
+               static_cast<std::streamsize>(streamed.size()));
+    auto loaded = HnswIndex::Load(path_);
+    ASSERT_TRUE(loaded.ok()) << name << ": " << loaded.status().ToString();
+    EXPECT_EQ((*loaded)->size(), index->size());
+    if (index->size() > 0) ExpectSameRows(*index, **loaded);
+  }
 }
 
 TEST_F(HnswFileTest, EmptyIndexRoundTrips) {
