@@ -11,6 +11,9 @@ With --paced, the client stops after a stream whenever 256 MiB of WAL have been 
 the dataset's last snapshot, until the snapshot that this triggers is done: one snapshot per
 256 MiB of WAL, as with an ingest slower than snapshots. Without it the ingest runs flat out
 and a slow snapshot covers several 256 MiB steps at once (fewer, larger snapshots).
+With --indexed as well, the client also waits after each stream until every row is in the
+graph (READY): an ingest no faster than indexing, so every snapshot writes graphs that hold
+every row (flat out, indexing lags far behind the puts and the graphs snapshots write are small).
 
 With --put-latency, each 10k-row put is a DoPut of its own, timed from its start to its ack
 (its rows made beforehand); each report line adds the longest put since the previous one, and
@@ -109,7 +112,7 @@ def timed_put_tables(count: int, seed: int) -> list[pa.Table]:
 
 def run(label: str, binary: str, rows: int, report: list[int], workdir: Path,
         timeout: float, paced: bool, restart: bool, put_latency: bool,
-        snapshot_wal_bytes: str) -> None:
+        snapshot_wal_bytes: str, indexed: bool = False) -> None:
     os.environ["ARBALEST_BIN"] = str(Path(binary).resolve())
     srv = ServerProcess(workdir / label, ["--snapshot-interval", "0", "--snapshot-wal-bytes",
                                           snapshot_wal_bytes, "--log-level", "info"])
@@ -132,6 +135,8 @@ def run(label: str, binary: str, rows: int, report: list[int], workdir: Path,
         else:
             put_random_rows(srv.data, DATASET, n, seed=done + 1, first_id=done)
         done += n
+        if indexed:
+            wait_ready(srv.data, DATASET, timeout)
         if paced:
             wait_for_due_snapshot(srv.data, done, timeout)
         while pending and done >= pending[0]:
@@ -184,6 +189,8 @@ def main() -> None:
                         help="skip the wait for READY and the restart")
     parser.add_argument("--put-latency", action="store_true",
                         help="time each 10k-row put (a DoPut each); report the longest")
+    parser.add_argument("--indexed", action="store_true",
+                        help="wait after each stream until every row is indexed (READY)")
     args = parser.parse_args()
     binaries = args.binary or [f"new={REPO / 'build' / 'release' / 'arbalest'}"]
     arbalest_util.READY_TIMEOUT_S = args.timeout
@@ -192,13 +199,13 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"# command: {command}")
     print(f"# {args.rows} x {DIM} float32 in 10k-row puts"
-          f"{', paced' if args.paced else ''}")
+          f"{', paced' if args.paced else ''}{', each stream indexed' if args.indexed else ''}")
     with tempfile.TemporaryDirectory(prefix="arbalest_write_amp_", dir=args.workdir) as work:
         for spec in binaries:
             label, _, binary = spec.partition("=")
             binary, _, wal_bytes = binary.partition(":")
             run(label, binary, args.rows, args.report, Path(work), args.timeout, args.paced,
-                not args.no_restart, args.put_latency, wal_bytes or "256MiB")
+                not args.no_restart, args.put_latency, wal_bytes or "256MiB", args.indexed)
 
 
 if __name__ == "__main__":
