@@ -353,10 +353,12 @@ arrow::Result<TableComparison> CompareTables(const ShardCopyEnv& env, Reconciled
                                   env.digest_buckets, " of version ", version);
   }
   done->source_table_seconds = answer.value("seconds", 0.0);
+  done->source_table_cache = answer.value("cache", Json());
   BucketTable ours(env.digest_buckets, version);
   ARROW_ASSIGN_OR_RAISE(auto own, OwnDigest(env, nullptr, version));
   if (own) {
     ARROW_ASSIGN_OR_RAISE(ours, BucketTable::FromJson(*own));
+    done->own_table_cache = own->value("cache", Json());
   }
   done->own_table_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - own_started).count();
@@ -620,7 +622,9 @@ Json Reconciled::ToJson() const {
           {"seconds", seconds},
           {"digest_seconds", digest_seconds},
           {"source_table_seconds", source_table_seconds},
-          {"own_table_seconds", own_table_seconds}};
+          {"own_table_seconds", own_table_seconds},
+          {"source_table_cache", source_table_cache},
+          {"own_table_cache", own_table_cache}};
 }
 
 arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {

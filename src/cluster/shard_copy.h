@@ -165,6 +165,10 @@ struct Reconciled {
   double digest_seconds = 0;  // of which the two bucket tables, computed and exchanged
   double source_table_seconds = 0;  // of which the primary's table, computed on the primary
   double own_table_seconds = 0;     // of which this node's table, computed here
+  // The two tables' "cache" (digest_cache.h: rows hashed for them and rows whose kept hashes
+  // served), when the node answered from its kept hashes; null otherwise.
+  Json source_table_cache;
+  Json own_table_cache;
 
   Json ToJson() const;
 };

@@ -98,6 +98,11 @@ def test_a_catch_up_repairs_missing_extra_and_duplicated_rows_reading_few_ids(tm
         assert fenced["buckets"] == before["buckets"] == 4096
         assert fenced["ids_read"] < held / 10, done
         assert done["ids_read_fenced"] == fenced["ids_read"]
+        # Both tables under the fences came from the hashes each node kept since its table
+        # before them: only the rows stored since were hashed.
+        for side in ("source_table_cache", "own_table_cache"):
+            assert fenced[side]["rows_reused"] > held / 2, (side, fenced)
+            assert fenced[side]["rows_hashed"] < held / 10, (side, fenced)
         # The differences were repaired, before the fences or under them, by the ids of the
         # buckets they fall in: at most 30 buckets (and the rows the bulk pass stored twice).
         assert 1 <= before["buckets_differ"] + fenced["buckets_differ"]
