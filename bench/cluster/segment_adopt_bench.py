@@ -15,6 +15,10 @@ catch-up reports it adopted. The bulk pass's row scan: its seconds, rows and byt
 adopted segments reports them; an older one reads the whole shard, whose rows and bytes the
 bench measures by the same local_only scan of the primary's copy once the replica is READY:
 `full_scan_rows`, `full_scan_bytes`), and the bulk pass's seconds (adoption and row scan).
+`shmem_rise_mib`: the machine's shared memory (/proc/meminfo Shmem, where memory files live)
+at its highest from the SIGKILL until READY, above what it was at the SIGKILL: the graphs the
+new node receives into memory files (its index memory from then on) and, for a build whose
+primary writes each graph file into a memory file to send it, that file too.
 Every process shares this machine's cores. Each binary runs --rounds times, alternating.
 
     .venv/bin/python bench/cluster/segment_adopt_bench.py --bins OLD,NEW [--rows 100000] \\
@@ -28,6 +32,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +55,30 @@ def placement(node) -> dict:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def shmem_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no Shmem in /proc/meminfo")
+
+
+class PeakSampler(threading.Thread):
+    """The highest value `probe()` returns, sampled every 5 ms until stop()."""
+
+    def __init__(self, probe):
+        super().__init__(daemon=True)
+        self.probe, self.peak, self.done = probe, probe(), threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.005):
+            self.peak = max(self.peak, self.probe())
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return self.peak
 
 
 def ready(node, wait=None) -> bool:
@@ -104,18 +133,23 @@ def one_run(binary: str, table, dim: int, segment_rows: int) -> dict:
             newcomer = nodes[2]
             cpu_before = cpu_seconds(newcomer.proc.pid)
             nodes[victim].proc.kill()
+            shmem_before = shmem_bytes()
+            shmem = PeakSampler(shmem_bytes)
+            shmem.start()
             while "n2" not in placement(nodes[primary])["syncing"]:
                 time.sleep(0.01)
             start_s = time.monotonic()
             while placement(nodes[primary])["syncing"] or not ready(newcomer):
                 time.sleep(0.05)
             ready_s = time.monotonic() - start_s
+            shmem_rise = shmem.stop() - shmem_before
             cpu = cpu_seconds(newcomer.proc.pid) - cpu_before
             state = next(s for s in status(newcomer)["catchup"]["shards"]
                          if s["state"] == "caught_up")
             full = scan(nodes[primary].data, {"dataset": SHARD, "local_only": True})
             return {"primary_build_s": round(build_s, 1), "syncing_to_ready_s": round(ready_s, 2),
                     "replica_cpu_s": round(cpu, 2), "catchup_ms": state["ms"],
+                    "shmem_rise_mib": round(shmem_rise / 2**20, 1),
                     "rows_copied": state["rows_copied"],
                     "rows_adopted": state.get("rows_adopted"),
                     "segments_adopted": state.get("segments_adopted"),
