@@ -62,16 +62,19 @@ class MemoryFile {
   const int fd_;
 };
 
-// One chunk: a record batch of one row.
+// One chunk: a record batch of one row whose bytes are `data`, not copied.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> Chunk(
-    const std::shared_ptr<arrow::Schema>& schema, ChunkKind kind, const uint8_t* data,
-    int64_t size) {
+    const std::shared_ptr<arrow::Schema>& schema, ChunkKind kind,
+    std::shared_ptr<arrow::Buffer> data) {
   arrow::Int8Builder kinds;
-  arrow::BinaryBuilder bytes;
   ARROW_RETURN_NOT_OK(kinds.Append(kind));
-  ARROW_RETURN_NOT_OK(bytes.Append(data, static_cast<int32_t>(size)));
   ARROW_ASSIGN_OR_RAISE(auto kind_array, kinds.Finish());
-  ARROW_ASSIGN_OR_RAISE(auto bytes_array, bytes.Finish());
+  const int32_t offsets[2] = {0, static_cast<int32_t>(data->size())};
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> offsets_buffer,
+                        arrow::AllocateBuffer(sizeof(offsets)));
+  std::memcpy(offsets_buffer->mutable_data(), offsets, sizeof(offsets));
+  auto bytes_array =
+      std::make_shared<arrow::BinaryArray>(1, std::move(offsets_buffer), std::move(data));
   return arrow::RecordBatch::Make(schema, 1, {kind_array, bytes_array});
 }
 
@@ -103,17 +106,16 @@ class ChunkReader final : public arrow::RecordBatchReader {
       std::string bytes(deleted_.getSizeInBytes(/*portable=*/true), '\0');
       deleted_.write(bytes.data(), /*portable=*/true);
       ARROW_ASSIGN_OR_RAISE(*out,
-                            Chunk(schema_, kDeleted, reinterpret_cast<const uint8_t*>(bytes.data()),
-                                  static_cast<int64_t>(bytes.size())));
+                            Chunk(schema_, kDeleted, arrow::Buffer::FromString(std::move(bytes))));
       return arrow::Status::OK();
     }
     if (graph_offset_ < graph_bytes_) {
       const int64_t size = std::min(kSegmentChunkBytes, graph_bytes_ - graph_offset_);
-      ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateBuffer(size));
+      ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> buffer, arrow::AllocateBuffer(size));
       ARROW_RETURN_NOT_OK(graph_->ReadAt(static_cast<uint64_t>(graph_offset_),
                                          {buffer->mutable_data(), static_cast<size_t>(size)}));
       graph_offset_ += size;
-      ARROW_ASSIGN_OR_RAISE(*out, Chunk(schema_, kGraph, buffer->data(), size));
+      ARROW_ASSIGN_OR_RAISE(*out, Chunk(schema_, kGraph, std::move(buffer)));
     }
     return arrow::Status::OK();
   }
@@ -133,7 +135,7 @@ class ChunkReader final : public arrow::RecordBatchReader {
     ARROW_RETURN_NOT_OK(writer->Close());
     ARROW_ASSIGN_OR_RAISE(auto bytes, sink->Finish());
     next_row_ = end;
-    ARROW_ASSIGN_OR_RAISE(*out, Chunk(schema_, kRows, bytes->data(), bytes->size()));
+    ARROW_ASSIGN_OR_RAISE(*out, Chunk(schema_, kRows, std::move(bytes)));
     return arrow::Status::OK();
   }
 
