@@ -34,6 +34,7 @@
 #include "metrics/store_collector.h"
 #include "serve_security.h"
 #include "store/database.h"
+#include "store/dataset_layout.h"
 #include "store/free_memory.h"
 #include "store/index_catch_up.h"
 #include "store/recovery.h"
@@ -158,10 +159,11 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->check(ByteSizeValidator())
       ->capture_default_str();
   serve
-      .add_option("--max-dimension", config.max_dimension,
-                  "Widest vectors a new dataset may have (0 = no limit)")
+      .add_option(
+          "--max-dimension", config.max_dimension,
+          "Widest vectors a new dataset may have (0 = up to 16777216, the most any may have)")
       ->envname("ARBALEST_MAX_DIMENSION")
-      ->check(CLI::Range(0, 1 << 24))
+      ->check(CLI::Range(0, kMaxVectorDimension))
       ->capture_default_str();
   serve
       .add_option("--max-message-size", config.max_message_size,

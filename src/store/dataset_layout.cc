@@ -215,6 +215,11 @@ arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema,
     return arrow::Status::Invalid("vector column '", vector_field.name(), "' must be ",
                                   kVectorTypes, " with d > 0, got ", list_type.ToString());
   }
+  if (list_type.list_size() > kMaxVectorDimension) {
+    return arrow::Status::Invalid("vector column '", vector_field.name(), "' has ",
+                                  list_type.list_size(), " dimensions, more than the ",
+                                  kMaxVectorDimension, " any dataset may have");
+  }
   DatasetLayout layout;
   layout.vector.column = vector_field.name();
   layout.vector.value_type =

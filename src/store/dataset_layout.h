@@ -21,6 +21,11 @@ enum class IdKind { kInt64, kUInt64, kUtf8, kAssigned };
 std::string_view IdKindName(IdKind kind);
 
 inline constexpr std::string_view kIdColumn = "id";
+// The widest vectors any dataset may have, whatever --max-dimension says (the top of its range;
+// 0 there means up to this). Checked by InspectPutSchema, so that a dataset created from a
+// logged schema (replay never applies --max-dimension) cannot make its index allocate
+// gigabytes for one row's width.
+inline constexpr int32_t kMaxVectorDimension = int32_t{1} << 24;
 
 // The vector column as stored: float64 input is stored as float32.
 struct VectorSpec {
@@ -44,11 +49,12 @@ struct DatasetLayout {
 };
 
 // Validates a put's schema: exactly one vector column of type
-// FixedSizeList<float32|float16|int8|uint8|float64, d>, an optional `id` column of int64, uint64
-// or utf8, and no duplicate column names; the canonical `longbow.unique_id` option, if any, is
-// "true" or "false" and, when true, comes with an `id` column. The vector column is `vector_column`
-// when given, else the column the canonical option `longbow.vector_column` names
-// (schema_options.h), else `vector`, else `embedding`. Invalid names the offending column.
+// FixedSizeList<float32|float16|int8|uint8|float64, d> (0 < d <= kMaxVectorDimension), an optional
+// `id` column of int64, uint64 or utf8, and no duplicate column names; the canonical
+// `longbow.unique_id` option, if any, is "true" or "false" and, when true, comes with an `id`
+// column. The vector column is `vector_column` when given, else the column the canonical option
+// `longbow.vector_column` names (schema_options.h), else `vector`, else `embedding`. Invalid names
+// the offending column.
 arrow::Result<DatasetLayout> InspectPutSchema(const arrow::Schema& put_schema,
                                               std::string_view vector_column = {});
 

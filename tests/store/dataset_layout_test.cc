@@ -57,6 +57,17 @@ TEST(DatasetLayoutTest, RejectsBadSchemasNamingTheColumn) {
                    arrow::field("a", arrow::int32()), arrow::field("a", arrow::utf8())}))
           .status(),
       "duplicate column 'a'");
+  // Wider than any dataset may be (a logged schema too: replay never applies --max-dimension).
+  ExpectInvalidMentioning(
+      InspectPutSchema(
+          *Schema({arrow::field(
+              "vector", arrow::fixed_size_list(arrow::float32(), kMaxVectorDimension + 1))}))
+          .status(),
+      "16777217 dimensions, more than the 16777216");
+  EXPECT_TRUE(InspectPutSchema(
+                  *Schema({arrow::field(
+                      "vector", arrow::fixed_size_list(arrow::float32(), kMaxVectorDimension))}))
+                  .ok());
 }
 
 TEST(DatasetLayoutTest, StoredSchemaAssignsIdsAndNarrowsFloat64) {
