@@ -397,19 +397,22 @@ def roaring_portable(values: list[int]) -> bytes:
 
 
 def server_seeds(binary_dir: Path) -> dict[str, list[bytes]]:
-    """The workload on a real server, killed: its log. Restarted: a compaction (whose rows'
-    keys become gone) and a snapshot, whose files are the other seeds. Small segments, never
-    merged, so that a manifest lists several."""
-    server = ServerProcess(binary_dir / "server", extra_args=[
-        "--wal-segment-size", "8KiB", "--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
-        "--compact-deleted-fraction", "0", "--index-workers", "1",
-        "--segment-max-bytes", "2KiB", "--segment-merge", "false"]).start()
+    """The workload on a real server, killed: its log (its compaction renumbers the row keys:
+    a rekey record). Restarted: a compaction (whose rows' keys become gone) and a snapshot,
+    whose files are the other seeds. Small segments, never merged, so that a manifest lists
+    several."""
+    args = ["--wal-segment-size", "8KiB", "--snapshot-interval", "0", "--snapshot-wal-bytes", "0",
+            "--compact-deleted-fraction", "0", "--index-workers", "1",
+            "--segment-max-bytes", "2KiB", "--segment-merge", "false"]
+    server = ServerProcess(binary_dir / "server",
+                           extra_args=args + ["--compact-rekey-keys", "0"]).start()
     try:
         server_workload(server.data)
         action(server.data, "check_readiness", {"wait": 60})
     finally:
         server.stop(signal.SIGKILL)
     wal = wal_seeds(server.data_dir / "wal")
+    server.extra_args = args
     server.start()
     try:
         action(server.data, "check_readiness", {"wait": 60})

@@ -72,6 +72,7 @@ struct ServeConfig {
   bool keep_vector_copies = false;
   double compact_deleted_fraction = 0.2;
   int64_t compact_min_rows = 1000;
+  uint64_t compact_rekey_keys = Dataset::kRekeyGoneKeys;
   std::string segment_max_bytes = "2GiB";  // 0: no sealing
   bool segment_merge = true;
   int index_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -244,6 +245,13 @@ void AddServeFlags(CLI::App& serve, ServeConfig& config) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
   serve
+      .add_option("--compact-rekey-keys", config.compact_rekey_keys,
+                  "A compaction renumbers a dataset's row keys densely (one logged record) once "
+                  "this many keys of dropped rows are gone and as many as its rows, so that a "
+                  "dataset's life is not capped at 2^32 rows put (0 = at every compaction)")
+      ->envname("ARBALEST_COMPACT_REKEY_KEYS")
+      ->capture_default_str();
+  serve
       .add_option(
           "--segment-max-bytes", config.segment_max_bytes,
           "Seal a dataset's active segment (one HNSW graph) once its vectors reach this "
@@ -384,7 +392,7 @@ arrow::Result<std::unique_ptr<Database>> OpenDatabase(const ServeConfig& config,
   SetDefaultSegmentMaxBytes(segment_max_bytes > 0 ? segment_max_bytes : kNeverSeal);
   options.share_vectors = !config.keep_vector_copies;
   options.compaction = {config.compact_deleted_fraction, config.compact_min_rows,
-                        config.index_workers, config.segment_merge};
+                        config.index_workers, config.segment_merge, config.compact_rekey_keys};
   options.snapshots = {SnapshotDir(config), *ParseDuration(config.snapshot_interval),
                        *ParseByteSize(config.snapshot_wal_bytes)};
   const auto start = std::chrono::steady_clock::now();

@@ -96,7 +96,8 @@ arrow::Result<Json> DeleteDataset(VectorStore& store, std::string_view body) {
   return Json{{"deleted", true}};
 }
 
-// {"dataset"} -> {"dataset", "reclaimed_rows", "reclaimed_bytes", "rows", "seconds"}.
+// {"dataset"} -> {"dataset", "reclaimed_rows", "reclaimed_bytes", "rows", "seconds",
+// "retired_keys"}.
 arrow::Result<Json> Compact(VectorStore& store, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto name, DatasetArgument(body, "compact"));
   if (!name) return arrow::Status::Invalid("action 'compact' needs {\"dataset\": name}");
@@ -106,7 +107,8 @@ arrow::Result<Json> Compact(VectorStore& store, std::string_view body) {
               {"reclaimed_rows", report.reclaimed_rows},
               {"reclaimed_bytes", report.reclaimed_bytes},
               {"rows", dataset->Snapshot().live_rows()},
-              {"seconds", report.seconds}};
+              {"seconds", report.seconds},
+              {"retired_keys", report.retired_keys}};
 }
 
 // {"dataset", "id"} or {"dataset", "ids": [...]} -> {"deleted": rows deleted}.
@@ -446,7 +448,7 @@ std::vector<arrow::flight::ActionType> SupportedActions() {
       {"compact",
        "Drop a dataset's deleted rows now (from its rows, index and memory; the rows left are "
        "renumbered). Body: {\"dataset\": name}. Result: {\"dataset\", \"reclaimed_rows\", "
-       "\"reclaimed_bytes\", \"rows\", \"seconds\"}."},
+       "\"reclaimed_bytes\", \"rows\", \"seconds\", \"retired_keys\"}."},
       {"check_readiness",
        "Whether indexing has caught up. Body: {\"dataset\": name} or {}, optionally "
        "\"wait\": seconds (or true) to wait for READY. Result: "

@@ -44,6 +44,7 @@ enum PayloadCode : uint8_t {
   kKeyedAppendCode = 12,
   kKeyedDeleteCode = 13,
   kKeyedUpsertCode = 14,
+  kRekeyCode = 15,
   kCreateNamespaceCode = 20,
   kDropNamespaceCode = 21,
   kEdgesCode = 22,
@@ -219,6 +220,11 @@ arrow::Result<WalPayload> EncodeKeyedDelete(std::string_view dataset, const Roar
   return EncodeRows(kKeyedDeleteCode, dataset, keys, std::nullopt);
 }
 
+arrow::Result<WalPayload> EncodeRekey(std::string_view dataset, const Roaring& retired_keys,
+                                      uint64_t next_key) {
+  return EncodeRows(kRekeyCode, dataset, retired_keys, static_cast<int64_t>(next_key));
+}
+
 arrow::Result<WalPayload> EncodeDropDataset(std::string_view dataset) {
   return EncodePayload(kDropCode, dataset, std::nullopt, [](auto&) { return arrow::Status::OK(); });
 }
@@ -327,6 +333,10 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
       entry.type = WalRecordType::kUpsert;
       entry.keyed = counted = true;
       break;
+    case kRekeyCode:
+      entry.type = WalRecordType::kRekey;
+      entry.keyed = counted = true;  // the count is the next key
+      break;
     case kCreateNamespaceCode:
       entry.type = WalRecordType::kCreateNamespace;
       break;
@@ -374,6 +384,7 @@ arrow::Result<WalEntry> DecodePayload(uint64_t lsn, std::shared_ptr<arrow::Buffe
       break;
     case WalRecordType::kDelete:
     case WalRecordType::kCompact:
+    case WalRecordType::kRekey:
       decoded = DecodeRows(payload->data() + body, body_size, &entry);
       break;
     case WalRecordType::kCreateDataset:

@@ -43,7 +43,9 @@
 //  13  delete v2       body: deleted row keys (portable Roaring bitmap)
 //  14  upsert v2       body: u64 key of its first row | u64 L | replaced row keys (portable
 //                      Roaring bitmap, L bytes) | IPC stream of one conformed batch
-// Versions 2 (12 to 14) name rows by row key (store/row_keys.h: the row's number had no
+//  15  rekey           body: u64 the dataset's next key | retired row keys (portable Roaring
+//                      bitmap): the keys are renumbered densely from here on (see kRekey)
+// Versions 2 (12 to 15) name rows by row key (store/row_keys.h: the row's number had no
 // compaction dropped a row) instead of by row number: compactions do not change them, so a
 // log of them needs no compaction records and no row counts (a gap in the keys is what a lost
 // append leaves). The server writes only these; versions 1 (7, 8, 9, 11 and 10) still replay,
@@ -111,6 +113,12 @@ enum class WalRecordType : uint8_t {
   kDropNamespace = 9,
   // Graph edges added to a dataset (WalEntry::batch: graph/edge_batch.h's schema).
   kEdges = 10,
+  // The dataset's row keys renumbered (a record of version 2, store/dataset_compaction.h): the
+  // keys in `rows` (all the keys gone when it was logged, WalEntry::first_key the next key)
+  // are retired, and every later key k names the row that key k + (retired keys below it)
+  // named before. Rows replay still has under a retired key (a compaction the live server made
+  // and did not log) were deleted by earlier records; replay drops them here.
+  kRekey = 11,
 };
 
 // A decoded record.
@@ -126,8 +134,9 @@ struct WalEntry {
   // row counts were.
   std::optional<int64_t> logged_rows;
   std::vector<std::string> datasets;  // kDropNamespace: the datasets dropped with it
-  // Records of version 2 (an append, delete or upsert): `rows` holds row keys, not row numbers,
-  // and an append's or upsert's first row takes key `first_key`.
+  // Records of version 2 (an append, delete, upsert or rekey): `rows` holds row keys, not row
+  // numbers, and an append's or upsert's first row takes key `first_key` (a rekey's: the
+  // dataset's next key when it was logged).
   bool keyed = false;
   uint64_t first_key = 0;
 };
@@ -161,6 +170,8 @@ arrow::Result<WalPayload> EncodeKeyedUpsert(std::string_view dataset,
                                             const arrow::RecordBatch& batch,
                                             const Roaring& replaced_keys, uint64_t first_key);
 arrow::Result<WalPayload> EncodeKeyedDelete(std::string_view dataset, const Roaring& keys);
+arrow::Result<WalPayload> EncodeRekey(std::string_view dataset, const Roaring& retired_keys,
+                                      uint64_t next_key);
 arrow::Result<WalPayload> EncodeCreateNamespace(std::string_view name);
 arrow::Result<WalPayload> EncodeDropNamespace(std::string_view name,
                                               const std::vector<std::string>& datasets);

@@ -28,6 +28,9 @@ struct CompactionOptions {
   int threads = 1;
   // Merge small adjacent segments in the background (--segment-merge; store/segment_merge.h).
   bool merge_segments = true;
+  // A compaction renumbers the dataset's row keys once this many are gone and as many as its
+  // rows (--compact-rekey-keys; Dataset::Compact); 0: whenever it leaves a key gone.
+  uint64_t rekey_gone_keys = Dataset::kRekeyGoneKeys;
 };
 
 // Whether `snapshot`'s deleted rows call for a compaction under `options`.

@@ -79,6 +79,7 @@ struct CompactionReport {
   int64_t rows = 0;             // stored rows afterwards (live, and deleted meanwhile)
   uint64_t lsn = 0;             // the compaction's WAL record (0: not logged)
   double seconds = 0;           // from planning to publication
+  uint64_t retired_keys = 0;    // row keys it retired (a rekey: dataset_compaction.h); 0: none
 };
 
 // Compactions since the process started (replayed ones included), for stats.
@@ -200,9 +201,13 @@ class Dataset {
   // With `segment_fraction` > 0 only the segments whose deleted fraction reaches it are
   // compacted (every segment when none does); the others keep their graphs and batches, their
   // deleted rows stay deleted, and only their first rows move down.
+  // A compaction that leaves at least `rekey_gone_keys` keys gone, and as many as the rows
+  // left (or the next key past kRekeyKeys), also renumbers the keys densely: it logs a rekey
+  // record and waits for it (dataset_compaction.h). 0: every compaction that leaves a key gone.
   arrow::Result<CompactionReport> Compact(const CommitLog& log, int threads,
                                           const std::function<bool()>& cancelled,
-                                          double segment_fraction = 0)
+                                          double segment_fraction = 0,
+                                          uint64_t rekey_gone_keys = kRekeyGoneKeys)
       EXCLUDES(maintenance_mutex_, delete_mutex_, append_mutex_, state_mutex_);
 
   // Merges the dataset's small adjacent segments (store/segment_merge.h) from `threads`
@@ -323,6 +328,11 @@ class Dataset {
   // renumbering as when it was logged. Invalid, naming the record, when `dropped` names a row
   // that is not deleted at that point.
   arrow::Status CompactRecovered(const Roaring& dropped, uint64_t lsn);
+  // Applies a rekey read back from the log (record `lsn`, kRekey): the rows still under one of
+  // the `retired` keys are dropped (a compaction the live server made before it and did not
+  // log), then the keys are renumbered as they were (RowKeys::Renumbered). Invalid, naming the
+  // record, when such a row is not deleted or a retired key lies at or past the next key.
+  arrow::Status RekeyRecovered(const Roaring& retired, uint64_t lsn);
 
   // Compactions applied to this dataset in this process.
   CompactionTotals compaction_totals() const;
@@ -336,8 +346,16 @@ class Dataset {
   arrow::Status SkipKeys(uint64_t count) EXCLUDES(append_mutex_, state_mutex_);
   // The row keys now (DatasetSnapshot::keys without copying the batch list).
   std::shared_ptr<const RowKeys> row_keys() const EXCLUDES(state_mutex_);
-  // Keys are 32-bit (store/row_keys.h): a dataset takes at most this many rows over its life.
+  // Keys are 32-bit (store/row_keys.h): the keys a dataset holds at once (its rows and the gone
+  // keys not yet retired by a rekey, Compact) stay below this.
   static constexpr uint64_t kMaxRowKeys = uint64_t{1} << 32;
+  // A compaction renumbers the keys (Compact) once this many are gone and as many as the rows
+  // left (a gone key costs 2 bytes, RowKeys), or whatever is gone once the next key passes
+  // kRekeyKeys, half the key space.
+  static constexpr uint64_t kRekeyGoneKeys = uint64_t{1} << 20;
+  static constexpr uint64_t kRekeyKeys = kMaxRowKeys / 2;
+  // Whether a compaction that leaves `keys` for `rows` rows renumbers them (see Compact).
+  static bool ShouldRekey(const RowKeys& keys, int64_t rows, uint64_t rekey_gone_keys);
 
   // Counts the changes of the segments' layout that are not logged: merges, and compactions
   // that are not logged (store/dataset_compaction.h). Never decreases; continued from the snapshot
@@ -417,14 +435,15 @@ class Dataset {
   // Queues the payload `encode` makes from logged_rows_ as the dataset's next change, under
   // append_mutex_ (so that it is logged before the dataset's drop or not at all, takes its
   // turn among the appends in log order, and logs the row count of that place), then waits,
-  // without the mutex, until it is durable; the change adds `row_delta` rows. The caller
+  // without the mutex, until it is durable; the change adds `row_delta` rows and `key_delta`
+  // to the next key (a rekey: minus the keys it retires). The caller
   // publishes it in the returned turn. A null `encode` (a change that logs nothing: a
   // compaction of a log of row keys) only takes the turn, its ticket's LSN 0. On failure
   // nothing is logged or the turn is given back: KeyError when the dataset was dropped, IOError
   // when the log could not be written.
   arrow::Result<QueuedChange> LogChange(
       const CommitLog& log, const std::function<arrow::Result<WalPayload>(int64_t)>& encode,
-      int64_t row_delta) EXCLUDES(append_mutex_);
+      int64_t row_delta, int64_t key_delta = 0) EXCLUDES(append_mutex_);
   // Commit of an append once the dataset's puts are in turn: for a dataset whose ids are
   // unique, the caller holds delete_mutex_ (the rows a put replaces are resolved and logged
   // with it, and every change logged before it is published).
@@ -506,6 +525,13 @@ class Dataset {
   // CapacityError when memory runs out.
   arrow::Result<std::unique_ptr<CompactionPlan>> PlanCompaction(
       const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled)
+      REQUIRES(maintenance_mutex_);
+
+  // Applies a replayed compaction of `dropped` (deleted rows; may be none) in record `lsn`'s
+  // turn; with `retired` (a rekey) its keys are renumbered without those afterwards.
+  // CompactRecovered and RekeyRecovered.
+  arrow::Status ApplyRecoveredCompaction(const Roaring& dropped,
+                                         const std::optional<Roaring>& retired, uint64_t lsn)
       REQUIRES(maintenance_mutex_);
 
   // Makes `plan` the dataset, in `turn` (TakeTurn): rows published since it was planned are

@@ -129,13 +129,15 @@ arrow::Status Dataset::QueueAppend(PreparedAppend* prepared, bool log_creation,
 
 arrow::Status Dataset::CheckKeysLeft(int64_t rows) const {
   if (next_key_ + static_cast<uint64_t>(rows) <= kMaxRowKeys) return arrow::Status::OK();
-  return arrow::Status::CapacityError("dataset '", name_, "' has taken ", next_key_, " row keys; ",
-                                      rows, " more would pass 2^32");
+  return arrow::Status::CapacityError(
+      "dataset '", name_, "' has taken ", next_key_, " row keys; ", rows,
+      " more would pass 2^32 (a compaction renumbers them densely once deleted rows' keys pass "
+      "--compact-rekey-keys: delete and compact, or split the dataset)");
 }
 
 arrow::Result<Dataset::QueuedChange> Dataset::LogChange(
     const CommitLog& log, const std::function<arrow::Result<WalPayload>(int64_t)>& encode,
-    int64_t row_delta) {
+    int64_t row_delta, int64_t key_delta) {
   QueuedChange change;
   {
     MutexLock order(&append_mutex_);
@@ -143,10 +145,13 @@ arrow::Result<Dataset::QueuedChange> Dataset::LogChange(
     if (dropped()) return arrow::Status::KeyError("dataset '", name_, "' was deleted");
     if (encode) {
       std::function<void()> on_failure;
-      if (row_delta != 0) on_failure = [this, row_delta] { RevertLoggedRows(row_delta, 0); };
+      if (row_delta != 0 || key_delta != 0) {
+        on_failure = [this, row_delta, key_delta] { RevertLoggedRows(row_delta, key_delta); };
+      }
       ARROW_ASSIGN_OR_RAISE(change.ticket,
                             log.Enqueue(encode(logged_rows_), std::move(on_failure)));
       if (log.attached()) NoteLogged(change.ticket.lsn);
+      next_key_ += static_cast<uint64_t>(key_delta);
     }
     change.turn = TakeTurn();
     logged_rows_ += row_delta;

@@ -266,9 +266,17 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
   return report;
 }
 
+bool Dataset::ShouldRekey(const RowKeys& keys, int64_t rows, uint64_t rekey_gone_keys) {
+  const uint64_t gone = keys.gone_count();
+  if (gone == 0) return false;
+  if (rekey_gone_keys == 0 || keys.NextKey(rows) >= kRekeyKeys) return true;
+  return gone >= rekey_gone_keys && gone >= static_cast<uint64_t>(rows);
+}
+
 arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threads,
                                                  const std::function<bool()>& cancelled,
-                                                 double segment_fraction) {
+                                                 double segment_fraction,
+                                                 uint64_t rekey_gone_keys) {
   MutexLock maintenance(&maintenance_mutex_);
   // The deleted rows of the segments past the fraction (deleted now, so still deleted when
   // planned: rows are never undeleted); none past it: every deleted row, as without.
@@ -286,26 +294,80 @@ arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threa
   MutexLock deletes(&delete_mutex_);
   if (cancelled()) return arrow::Status::Cancelled("compaction abandoned");
   const Roaring& dropped = plan->dropped();
+  const auto dropped_rows = static_cast<int64_t>(dropped.cardinality());
   // Records by key name the same rows before and after the compaction: it logs nothing and is
   // durable with the next snapshot (dataset_compaction.h). A log of row numbers must log the
-  // renumbering.
+  // renumbering; a rekey logs the keys it retires (every gone one) and waits for the record.
   std::function<arrow::Result<WalPayload>(int64_t)> encode;
+  Roaring retired;
   if (log.row_numbers()) {
     encode = [&](int64_t logged_rows) { return EncodeCompact(name_, dropped, logged_rows); };
+  } else if (ShouldRekey(*plan->keys_, plan->covered_rows_ - dropped_rows, rekey_gone_keys)) {
+    retired = plan->keys_->GoneKeys();
+    // Compactions publish under delete_mutex_, which is held: the keys now are the plan's
+    // before it, and the next key is the logged rows' plus their gone keys.
+    const std::shared_ptr<const RowKeys> before = row_keys();
+    encode = [&](int64_t logged_rows) {
+      return EncodeRekey(name_, retired, before->NextKey(logged_rows));
+    };
+    plan->keys_ = std::make_shared<const RowKeys>();  // every gone key retired: key = row
   }
-  ARROW_ASSIGN_OR_RAISE(QueuedChange change,
-                        LogChange(log, encode, -static_cast<int64_t>(dropped.cardinality())));
+  ARROW_ASSIGN_OR_RAISE(
+      QueuedChange change,
+      LogChange(log, encode, -dropped_rows, -static_cast<int64_t>(retired.cardinality())));
   // Indexing resumes as the plan goes (on return): on the rows past the compacted graph.
-  return PublishCompaction(*plan, change.turn, change.ticket.lsn);
+  CompactionReport report = PublishCompaction(*plan, change.turn, change.ticket.lsn);
+  report.retired_keys = retired.cardinality();
+  if (report.retired_keys > 0) {
+    spdlog::info("dataset '{}': {} row keys retired, keys renumbered densely (WAL record {})",
+                 name_, report.retired_keys, change.ticket.lsn);
+  }
+  return report;
 }
 
 arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {
   MutexLock maintenance(&maintenance_mutex_);
-  auto plan =
-      PlanCompaction(dropped, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
-                     [] { return false; });
-  if (!plan.ok()) {
-    return plan.status().WithMessage("WAL record ", lsn, ": ", plan.status().message());
+  return ApplyRecoveredCompaction(dropped, std::nullopt, lsn);
+}
+
+arrow::Status Dataset::RekeyRecovered(const Roaring& retired, uint64_t lsn) {
+  MutexLock maintenance(&maintenance_mutex_);
+  // Replay is the dataset's only writer: its keys and row count are a consistent pair.
+  const std::shared_ptr<const RowKeys> keys = row_keys();
+  const uint64_t next_key = keys->NextKey(num_rows());
+  Roaring dropped;  // rows replay has under a retired key
+  for (const uint32_t key : retired) {
+    if (key >= next_key) {
+      return arrow::Status::Invalid("WAL record ", lsn, " retires row key ", key, " of dataset '",
+                                    name_, "', past its next key ", next_key);
+    }
+    if (!keys->Gone(key)) dropped.add(static_cast<uint32_t>(keys->RowOf(key)));
+  }
+  return ApplyRecoveredCompaction(dropped, retired, lsn);
+}
+
+arrow::Status Dataset::ApplyRecoveredCompaction(const Roaring& dropped,
+                                                const std::optional<Roaring>& retired,
+                                                uint64_t lsn) {
+  std::unique_ptr<CompactionPlan> plan;
+  if (!dropped.isEmpty()) {
+    auto planned =
+        PlanCompaction(dropped, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+                       [] { return false; });
+    if (!planned.ok()) {
+      return planned.status().WithMessage("WAL record ", lsn, ": ", planned.status().message());
+    }
+    plan = std::move(*planned);
+  }
+  std::shared_ptr<const RowKeys> keys;  // the keys afterwards, when renumbered
+  if (retired) {
+    std::optional<RowKeys> renumbered = (plan ? *plan->keys_ : *row_keys()).Renumbered(*retired);
+    if (!renumbered) {
+      return arrow::Status::Invalid("WAL record ", lsn, " retires row keys of dataset '", name_,
+                                    "' that rows still have");
+    }
+    keys = std::make_shared<const RowKeys>(std::move(*renumbered));
+    if (plan) plan->keys_ = keys;
   }
   MutexLock deletes(&delete_mutex_);
   uint64_t turn;
@@ -314,12 +376,16 @@ arrow::Status Dataset::CompactRecovered(const Roaring& dropped, uint64_t lsn) {
     turn = TakeTurn();
     NoteLogged(lsn);
     logged_rows_ -= static_cast<int64_t>(dropped.cardinality());
+    if (keys) next_key_ = keys->NextKey(logged_rows_);
   }
-  if (dropped.isEmpty()) {
+  if (plan) {
+    PublishCompaction(*plan, turn, lsn);
+  } else if (keys) {
+    Resolve(
+        turn, [&]() REQUIRES(state_mutex_) { keys_ = keys; }, lsn);
+  } else {
     SkipTurn(turn);
-    return arrow::Status::OK();
   }
-  PublishCompaction(**plan, turn, lsn);
   return arrow::Status::OK();
 }
 

@@ -18,6 +18,13 @@
 // numbering, and the compactor compacts again. A log of row numbers (CommitLog::row_numbers:
 // builds before row keys, and tests of the upgrade path) logs a kCompact record instead, in
 // the compaction's turn, and replay compacts where it was logged (Dataset::CompactRecovered).
+//
+// Rekeys. Gone keys accumulate (and keys are 32-bit), so a compaction that leaves enough of
+// them (Dataset::ShouldRekey) renumbers the keys densely: it logs a kRekey record of every gone
+// key in its turn and waits for it under the delete mutex, then publishes key = row with the
+// compacted rows (the next key drops by the retired keys). Replay of the record drops the rows
+// it still has under a retired key (an unlogged compaction's, deleted already) and renumbers
+// alike (Dataset::RekeyRecovered, RowKeys::Renumbered).
 #pragma once
 
 #include <arrow/record_batch.h>

@@ -266,6 +266,7 @@ class Replay {
       ARROW_RETURN_NOT_OK(
           dataset.SkipKeys(static_cast<uint64_t>(result_->lost_rows - lost_before)));
     }
+    if (entry.type == WalRecordType::kRekey) return Rekey(dataset, entry, numbered);
     if (entry.keyed) {
       ARROW_ASSIGN_OR_RAISE(const bool place, PlaceKeyed(dataset, entry, numbering));
       if (!place) return arrow::Status::OK();
@@ -346,6 +347,24 @@ class Replay {
     entry.rows = std::move(placed->rows);
     entry.keyed = false;
     return true;
+  }
+
+  // A rekey of `dataset` (Dataset::RekeyRecovered): its keys are checked as any record's
+  // (PlaceKeyed: a gap before its next key, keys no row has), and the rows under its retired
+  // keys must be deleted; with skip_corrupt, rows whose delete was lost are deleted first and
+  // unknown keys are left out.
+  arrow::Status Rekey(Dataset& dataset, WalEntry& entry,
+                      std::map<std::string, ReplayNumbering>::iterator numbered) {
+    WalEntry placed = entry;  // its rows become replay's rows under the retired keys
+    ARROW_ASSIGN_OR_RAISE(const bool place, PlaceKeyed(dataset, placed, numbered->second));
+    if (!place) return arrow::Status::OK();
+    if (options_.wal.skip_corrupt) {
+      ARROW_RETURN_NOT_OK(DeleteLostDeletes(dataset, placed));
+      Roaring unknown;  // keys at or past its next key: no row had them (PlaceKeyed logged it)
+      unknown.addRange(entry.first_key, uint64_t{1} << 32);
+      entry.rows -= unknown;
+    }
+    return ApplyChange(entry, numbered, Roaring());
   }
 
   // Applies `entry`, its rows numbered as replay's, and counts what it did. `dropped`: a

@@ -20,6 +20,8 @@ std::string_view RecordKind(WalRecordType type) {
       return "row count";
     case WalRecordType::kUpsert:
       return "upsert";
+    case WalRecordType::kRekey:
+      return "rekey";
     default:
       return "record";
   }
@@ -32,20 +34,25 @@ arrow::Result<KeyedRows> PlaceKeys(const WalEntry& entry, const RowKeys& keys, u
   const uint64_t rows = next_key - keys.gone_count();  // the rows replay has
   uint64_t first_key = next_key;                       // the record's own rows' first key
   uint64_t end_key = next_key;                         // past its own rows' keys
-  if (entry.batch) {
+  // An append's or upsert's first key, or a rekey's next key: past replay's, the keys between
+  // were given to rows of lost records.
+  const bool rekey = entry.type == WalRecordType::kRekey;
+  if (entry.batch || rekey) {
     if (entry.first_key < next_key) {
-      return arrow::Status::Invalid("WAL record ", entry.lsn, " (", RecordKind(entry.type),
-                                    " of dataset '", entry.dataset, "') gives its rows keys from ",
-                                    entry.first_key, ", but the dataset's rows took keys up to ",
-                                    next_key - 1, " already");
+      return arrow::Status::Invalid(
+          "WAL record ", entry.lsn, " (", RecordKind(entry.type), " of dataset '", entry.dataset,
+          rekey ? "') renumbers row keys below " : "') gives its rows keys from ", entry.first_key,
+          ", but the dataset's rows took keys up to ", next_key - 1, " already");
     }
     first_key = entry.first_key;
     placed.lost_keys = first_key - next_key;
-    end_key = first_key + static_cast<uint64_t>(entry.batch->num_rows());
+    end_key = first_key + (entry.batch ? static_cast<uint64_t>(entry.batch->num_rows()) : 0);
   }
   for (const uint32_t key : entry.rows) {
     if (key >= first_key && key < end_key) {  // the record's own rows
       placed.rows.add(static_cast<uint32_t>(rows + (key - first_key)));
+    } else if (rekey && key >= next_key && key < first_key) {
+      ++placed.gone;  // a lost row's key, retired
     } else if (key >= next_key) {
       placed.unknown.add(key);
     } else if (keys.Gone(key)) {

@@ -29,7 +29,8 @@ class RowKeys;
 // Where a record of version 2 (WalEntry::keyed: its rows are row keys, store/row_keys.h) lands
 // among the rows replay has, numbered by `keys` with `next_key` the key of the row after them.
 // Keys of rows a compaction dropped are skipped (their rows were deleted already); an append's
-// or upsert's first key past next_key leaves the keys between to rows of lost records.
+// or upsert's first key (a rekey's next key) past next_key leaves the keys between to rows of
+// lost records (a rekey's keys among them count as gone).
 struct KeyedRows {
   Roaring rows;            // the keys' rows (an upsert's own rows after the dataset's)
   uint64_t lost_keys = 0;  // keys next_key .. first_key - 1: no record replayed gave them

@@ -122,6 +122,17 @@ Roaring RowKeys::GoneKeys() const {
   return gone;
 }
 
+std::optional<RowKeys> RowKeys::Renumbered(const Roaring& retired) const {
+  if (retired.isEmpty()) return *this;
+  const Roaring gone = GoneKeys();
+  if (!retired.isSubset(gone)) return std::nullopt;
+  Roaring kept;  // gone keys that are not retired, renumbered
+  for (const uint32_t key : gone - retired) {
+    kept.add(key - static_cast<uint32_t>(retired.rank(key)));  // retired keys below it
+  }
+  return WithGone(kept);
+}
+
 std::optional<RowKeys> RowKeys::Compacted(const Roaring& dropped,
                                           std::vector<uint32_t>* keys) const {
   std::vector<uint32_t> own;

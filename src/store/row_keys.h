@@ -40,6 +40,13 @@ class RowKeys {
   std::optional<RowKeys> Compacted(const Roaring& dropped,
                                    std::vector<uint32_t>* keys = nullptr) const;
 
+  // This numbering with the keys `retired` taken out of the key space, so that keys are dense
+  // again (a dataset's rekey, store/dataset_compaction.h): every other key k becomes k minus
+  // the retired keys below it, and gone keys that are not retired stay gone, renumbered alike.
+  // With every gone key retired it is the identity (key = row). Nullopt when a retired key is
+  // not gone (its row is still there: it would lose its key).
+  std::optional<RowKeys> Renumbered(const Roaring& retired) const;
+
   // The numbering whose gone keys are `gone` (each below 2^32): a saved one (GoneKeys), loaded
   // back from a snapshot.
   static RowKeys WithGone(const Roaring& gone);

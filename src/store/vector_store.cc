@@ -97,9 +97,9 @@ void VectorStore::MergeSegments(const std::string& name, const std::function<boo
 arrow::Result<CompactionReport> VectorStore::Compact(Dataset& dataset,
                                                      const std::function<bool()>& cancelled,
                                                      double segment_fraction) {
-  ARROW_ASSIGN_OR_RAISE(
-      const CompactionReport report,
-      dataset.Compact(Log(), compaction_options_.threads, cancelled, segment_fraction));
+  ARROW_ASSIGN_OR_RAISE(const CompactionReport report,
+                        dataset.Compact(Log(), compaction_options_.threads, cancelled,
+                                        segment_fraction, compaction_options_.rekey_gone_keys));
   if (report.reclaimed_rows == 0) return report;
   ReturnFreeMemory();  // the dropped rows' batches and the old graph
   if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
@@ -321,6 +321,9 @@ arrow::Status VectorStore::ApplyLogged(const WalEntry& entry) {
     case WalRecordType::kCompact:
       if (it == datasets_.end()) break;
       return it->second->CompactRecovered(entry.rows, entry.lsn);
+    case WalRecordType::kRekey:  // entry.rows: the retired keys (recovery checked them)
+      if (it == datasets_.end()) break;
+      return it->second->RekeyRecovered(entry.rows, entry.lsn);
     case WalRecordType::kDropDataset:
       if (it == datasets_.end()) break;
       it->second->MarkDropped();

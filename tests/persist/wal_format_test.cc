@@ -111,6 +111,20 @@ TEST(WalFormatTest, KeyedRecordsRoundTrip) {
   EXPECT_TRUE(upsert->rows == keys);
   EXPECT_TRUE(upsert->batch->Equals(*batch));
 
+  auto rekey = DecodePayload(6, *EncodeRekey("ds", keys, 4000000002u)->Contiguous());
+  ASSERT_TRUE(rekey.ok()) << rekey.status().ToString();
+  EXPECT_EQ(rekey->type, WalRecordType::kRekey);
+  EXPECT_TRUE(rekey->keyed);
+  EXPECT_EQ(rekey->first_key, 4000000002u);  // the next key
+  EXPECT_TRUE(rekey->rows == keys);
+  EXPECT_FALSE(rekey->batch);
+  const std::string rekey_prefix = {15, 2, 0, 'd', 's'};
+  auto short_rekey =
+      DecodePayload(7, arrow::Buffer::FromString(rekey_prefix + std::string(8, '\0') + "xy"));
+  ASSERT_TRUE(short_rekey.status().IsInvalid());  // a bitmap of two bytes
+  EXPECT_NE(short_rekey.status().message().find("WAL record 7 is malformed"), std::string::npos)
+      << short_rekey.status().message();
+
   // Version-1 records are not keyed.
   EXPECT_FALSE(DecodePayload(6, *EncodeDelete("ds", keys, 9)->Contiguous())->keyed);
   EXPECT_FALSE(DecodePayload(6, *EncodeAppend("ds", *batch, 9)->Contiguous())->keyed);

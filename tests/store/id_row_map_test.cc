@@ -202,6 +202,40 @@ TEST(RowKeysTest, ANumberingSavedAsItsGoneKeysLoadsBackTheSame) {
   EXPECT_FALSE(RowKeys().Gone(0));
 }
 
+// A rekey (Renumbered) takes retired keys out of the key space: a row's key falls by the retired
+// keys below it, gone keys that are not retired stay gone, renumbered alike, and retiring every
+// gone key gives key = row. A retired key that is not gone (its row is there) is refused.
+TEST(RowKeysTest, RenumberingRetiresGoneKeysAndKeepsEveryRowsPlace) {
+  Roaring dropped;
+  for (uint32_t row = 3; row < 2 * 65536 + 100; row += 7) dropped.add(row);
+  const RowKeys keys = *RowKeys().Compacted(dropped);
+  const Roaring gone = keys.GoneKeys();
+  Roaring retired;  // every other gone key
+  bool take = true;
+  for (const uint32_t key : gone) {
+    if (take) retired.add(key);
+    take = !take;
+  }
+  std::optional<RowKeys> renumbered = keys.Renumbered(retired);
+  ASSERT_TRUE(renumbered.has_value());
+  EXPECT_EQ(renumbered->gone_count(), gone.cardinality() - retired.cardinality());
+  for (uint64_t row = 0; row < 140000; row += 3) {
+    const uint64_t key = keys.KeyOf(row);
+    ASSERT_EQ(renumbered->KeyOf(row), key - retired.rank(static_cast<uint32_t>(key))) << row;
+  }
+  for (const uint32_t key : gone - retired) {
+    ASSERT_TRUE(renumbered->Gone(key - retired.rank(key))) << key;
+  }
+  std::optional<RowKeys> dense = keys.Renumbered(gone);
+  ASSERT_TRUE(dense.has_value());
+  EXPECT_TRUE(dense->identity());
+  EXPECT_EQ(dense->NextKey(1000), 1000u);
+  EXPECT_TRUE(keys.Renumbered(Roaring())->GoneKeys() == gone);
+  Roaring live_key = retired;
+  live_key.add(static_cast<uint32_t>(keys.KeyOf(0)));  // row 0's key: not gone
+  EXPECT_FALSE(keys.Renumbered(live_key).has_value());
+}
+
 // Ten segments of 100 rows (ids = rows); id 406 put again at row 1000, then 30 rows of segment 4
 // (406's old row among them) are dropped: no other entry is rewritten or moved.
 TEST(IdRowMapTest, ACompactionLeavesTheEntriesOfRowsItKeepsUntouched) {

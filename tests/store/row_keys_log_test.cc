@@ -7,11 +7,14 @@
 #include <arrow/util/key_value_metadata.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "logged_store_test.h"
@@ -66,6 +69,51 @@ class RowKeysLogTest : public testing::LoggedStoreTest {
             << "row " << row;
       }
     }
+  }
+
+  // A store whose compactions renumber the keys once `rekey_gone_keys` are gone and as many as
+  // the rows left (0: at every compaction), with no background compaction.
+  std::unique_ptr<VectorStore> OpenRekeying(uint64_t rekey_gone_keys) {
+    auto store = Open();
+    CompactionOptions options;
+    options.deleted_fraction = 0;
+    options.merge_segments = false;
+    options.rekey_gone_keys = rekey_gone_keys;
+    store->StartCompaction(options);
+    return store;
+  }
+
+  // The rekey records in the log.
+  int RekeyRecords() const {
+    int rekeys = 0;
+    EXPECT_TRUE(ReadWal(wal_dir(), {}, [&](uint64_t lsn, std::shared_ptr<arrow::Buffer> payload) {
+                  ARROW_ASSIGN_OR_RAISE(WalEntry entry, DecodePayload(lsn, std::move(payload)));
+                  rekeys += entry.type == WalRecordType::kRekey;
+                  return arrow::Status::OK();
+                }).ok());
+    return rekeys;
+  }
+
+  // What a restart must find again of `dataset`.
+  struct Seen {
+    std::shared_ptr<arrow::Table> contents;
+    std::map<int64_t, uint64_t> keys;
+    uint64_t next_key = 0;
+    int64_t rows = 0;
+    int64_t deleted = 0;
+  };
+  static Seen See(const VectorStore& store, const std::string& name) {
+    const Dataset& dataset = *store.Get(name).ValueOrDie();
+    const DatasetSnapshot view = dataset.Snapshot();
+    return {Contents(store, name), LiveKeys(dataset), view.next_key(), view.num_rows,
+            view.deleted_rows};
+  }
+  static void ExpectSame(const Seen& seen, const Seen& live) {
+    EXPECT_TRUE(seen.contents->Equals(*live.contents));
+    EXPECT_EQ(seen.keys, live.keys);
+    EXPECT_EQ(seen.next_key, live.next_key);
+    EXPECT_EQ(seen.rows, live.rows);
+    EXPECT_EQ(seen.deleted, live.deleted);
   }
 
   void DeleteAndCompact(VectorStore& store, Dataset& dataset, const std::vector<int64_t>& ids) {
@@ -246,6 +294,125 @@ TEST_F(RowKeysLogTest, ALogOfRowNumbersContinuedByRowKeysReplaysToTheSameRows) {
   EXPECT_EQ(IdsIn(*live), expected);
 }
 
+// Compactions that renumber the keys (a rekey record each): afterwards key = row and the next
+// key is the row count, so the dataset's life is not capped at 2^32 keys. A restart with no
+// snapshot replays both rekeys to the same rows, keys and next key, and the log goes on in the
+// new numbering across a second restart.
+TEST_F(RowKeysLogTest, RekeyingCompactionsRenumberKeysAndReplayAlike) {
+  Seen live;
+  {
+    auto store = OpenRekeying(0);
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 100, kDim));
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({3, 4, 50})).ok());
+    auto report = store->Compact(*dataset);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->reclaimed_rows, 3);
+    EXPECT_EQ(report->retired_keys, 3u);
+    EXPECT_NE(report->lsn, 0u);  // logged
+    EXPECT_TRUE(dataset->Snapshot().row_keys().identity());
+    EXPECT_EQ(dataset->Snapshot().next_key(), 97u);
+    ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(100, 30, kDim)).ok());
+    EXPECT_EQ(dataset->Snapshot().row_keys().KeyOf(97), 97u);  // id 100's
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({0, 99, 120})).ok());
+    report = store->Compact(*dataset);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->retired_keys, 3u);
+    EXPECT_EQ(dataset->Snapshot().next_key(), 124u);
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({7, 110})).ok());  // not compacted
+    live = See(*store, "docs");
+  }
+  EXPECT_EQ(RekeyRecords(), 2);
+  {
+    auto store = Open();
+    EXPECT_EQ(recovered_.snapshot_rows, 0);
+    ExpectSame(See(*store, "docs"), live);
+    EXPECT_EQ(live.deleted, 2);
+    auto dataset = store->Get("docs").ValueOrDie();
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({8})).ok());
+    ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(130, 5, kDim)).ok());
+    live = See(*store, "docs");
+    EXPECT_EQ(live.next_key, 129u);
+  }
+  auto store = Open();
+  ExpectSame(See(*store, "docs"), live);
+  std::set<int64_t> expected;
+  for (int64_t id = 0; id < 135; ++id) expected.insert(id);
+  for (const int64_t id : {0, 3, 4, 7, 8, 50, 99, 110, 120}) expected.erase(id);
+  EXPECT_EQ(IdsIn(*live.contents), expected);
+}
+
+// A snapshot, then a compaction that does not rekey (logs nothing), then one that does: replay
+// from the snapshot has the first compaction's rows still (deleted), and the rekey drops them
+// as the live server had, so the restart has the live rows under the live keys.
+TEST_F(RowKeysLogTest, ARekeyDropsTheRowsOfAnUnloggedCompactionOnReplay) {
+  Seen live;
+  {
+    auto store = OpenRekeying(4);  // 4 gone keys, and as many as the rows left
+    auto dataset = Put(*store, "docs", MakeVectorBatch(0, 10, kDim));
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({1, 2})).ok());
+    EXPECT_EQ(store->Compact(*dataset)->retired_keys, 0u);  // 2 gone
+    SnapshotAll(*store);
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({3})).ok());
+    EXPECT_EQ(store->Compact(*dataset)->retired_keys, 0u);  // 3 gone, 7 rows
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({4, 5, 6})).ok());
+    EXPECT_EQ(store->Compact(*dataset)->retired_keys, 6u);  // 6 gone, 4 rows
+    EXPECT_EQ(dataset->Snapshot().next_key(), 4u);
+    ASSERT_TRUE(store->Append(*dataset, MakeVectorBatch(10, 5, kDim)).ok());
+    ASSERT_TRUE(store->Delete(*dataset, *Ids({8, 12})).ok());
+    live = See(*store, "docs");
+  }
+  EXPECT_EQ(RekeyRecords(), 1);
+  auto store = Open();
+  EXPECT_EQ(recovered_.snapshot_rows, 8);
+  ExpectSame(See(*store, "docs"), live);
+  EXPECT_EQ(IdsIn(*live.contents), (std::set<int64_t>{0, 7, 9, 10, 11, 13, 14}));
+  EXPECT_EQ(live.next_key, 9u);
+}
+
+// Upserts and deletes from two threads while compactions rekey and snapshots are taken: every
+// change queued before a rekey's record is in the old numbering, every one after in the new,
+// so the restart has exactly the live rows and keys.
+TEST_F(RowKeysLogTest, RekeysAmongConcurrentUpsertsAndDeletesReplayToTheLiveRows) {
+  const auto unique = [](int64_t first_id, int64_t rows) {
+    return MakeVectorBatch(first_id, rows, kDim)
+        ->ReplaceSchemaMetadata(arrow::key_value_metadata({"arbalest.unique_id"}, {"true"}));
+  };
+  Seen live;
+  {
+    auto store = OpenRekeying(0);
+    auto dataset = Put(*store, "docs", unique(0, 200));
+    std::atomic<bool> failed{false};
+    std::thread upserts([&] {
+      std::mt19937 random(7);
+      for (int i = 0; i < 60; ++i) {
+        const auto from = static_cast<int64_t>(random() % 250);
+        if (!store->Append(*dataset, unique(from, 15)).ok()) failed = true;
+      }
+    });
+    std::thread deletes([&] {
+      std::mt19937 random(11);
+      for (int i = 0; i < 60; ++i) {
+        const auto id = static_cast<int64_t>(random() % 265);
+        if (!store->Delete(*dataset, *Ids({id, id + 1})).ok()) failed = true;
+      }
+    });
+    int rekeys = 0;
+    for (int i = 0; i < 25; ++i) {
+      auto report = store->Compact(*dataset);
+      ASSERT_TRUE(report.ok()) << report.status().ToString();
+      rekeys += report->retired_keys > 0;
+      if (i == 12) SnapshotAll(*store);
+    }
+    upserts.join();
+    deletes.join();
+    ASSERT_FALSE(failed);
+    EXPECT_GT(rekeys, 0);
+    live = See(*store, "docs");
+  }
+  auto store = Open();
+  ExpectSame(See(*store, "docs"), live);
+}
+
 // Writes a log by hand: the dataset's creation, then `records`.
 void WriteLog(const std::string& dir, const std::vector<WalPayload>& records) {
   WalOptions options;
@@ -296,6 +463,46 @@ TEST_F(RowKeysLogTest, KeysNoRowHasAreNamed) {
   auto dataset = store->Get("ds").ValueOrDie();
   EXPECT_EQ(dataset->Snapshot().next_key(), 30u);
   EXPECT_EQ(dataset->Snapshot().row_keys().KeyOf(10), 20u);  // keys 10..19 gone
+}
+
+// A rekey record is checked as any record of keys: a next key below replay's, or a retired key
+// whose row is not deleted, is refused naming the record. With --wal-skip-corrupt a gap before
+// it (a lost append) leaves the lost keys gone, renumbered, so later records land as logged.
+TEST_F(RowKeysLogTest, ARekeyRecordIsCheckedAndReplaysAfterLostRecords) {
+  const auto expect_refused = [&](const std::vector<WalPayload>& records,
+                                  const std::string& message) {
+    fs::remove_all(wal_dir());
+    WriteLog(wal_dir(), records);
+    auto refused = TryOpen();
+    ASSERT_FALSE(refused.ok()) << message;
+    EXPECT_NE(refused.status().message().find(message), std::string::npos)
+        << refused.status().message();
+  };
+  const WalPayload ten = *EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0);
+  expect_refused({ten, *EncodeRekey("ds", Roaring(), 5)},
+                 "WAL record 3 (rekey of dataset 'ds') renumbers row keys below 5, but the "
+                 "dataset's rows took keys up to 9 already");
+  expect_refused({ten, *EncodeRekey("ds", Roaring::bitmapOf(1, 2), 10)},
+                 "WAL record 3: compaction of dataset 'ds' drops row 2, which is not deleted");
+  expect_refused({ten, *EncodeRekey("ds", Roaring::bitmapOf(1, 12), 10)},
+                 "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has");
+
+  // Keys 10..19 in a lost append; the rekey retires key 2 (deleted) and two of the lost keys.
+  fs::remove_all(wal_dir());
+  WriteLog(wal_dir(), {ten, *EncodeKeyedDelete("ds", Roaring::bitmapOf(1, 2)),
+                       *EncodeRekey("ds", Roaring::bitmapOf(3, 2, 12, 13), 20),
+                       *EncodeKeyedAppend("ds", *MakeVectorBatch(20, 5, kDim), 17),
+                       *EncodeKeyedDelete("ds", Roaring::bitmapOf(1, 17))});
+  ASSERT_FALSE(TryOpen().ok());  // the gap
+  skip_corrupt_ = true;
+  auto store = Open();
+  EXPECT_EQ(recovered_.lost_rows, 10);
+  EXPECT_EQ(IdsIn(*Contents(*store, "ds")),
+            (std::set<int64_t>{0, 1, 3, 4, 5, 6, 7, 8, 9, 21, 22, 23, 24}));
+  auto dataset = store->Get("ds").ValueOrDie();
+  EXPECT_EQ(dataset->Snapshot().num_rows, 14);  // row 2 dropped; id 20 deleted
+  EXPECT_EQ(dataset->Snapshot().next_key(), 22u);
+  EXPECT_EQ(dataset->Snapshot().row_keys().KeyOf(9), 17u);  // id 20's: keys 9..16 gone
 }
 
 }  // namespace

@@ -155,7 +155,8 @@ TEST_F(DatasetSharingTest, IndexedChunksShareTheirVectorsAndTheReceivedCopyGoes)
   EXPECT_EQ(after.batches[1]->num_rows(), 4096);
   EXPECT_EQ(after.batches[2]->num_rows(), 8);
   const auto& values = static_cast<const arrow::FixedSizeListArray&>(*after.batches[1]->column(1));
-  EXPECT_EQ(values.values()->data()->buffers[1]->data(), after.segments.front().graph->rows().Row(4096));
+  EXPECT_EQ(values.values()->data()->buffers[1]->data(),
+            after.segments.front().graph->rows().Row(4096));
   auto all = arrow::ConcatenateTables({expected_, TableOf({MakeVectorBatch(5000, 3200, kDim)})});
   EXPECT_TRUE(TableOf(after.batches)->Equals(*(*all)->CombineChunks().ValueOrDie()));
   // The budget's data: the replaced batches' memory, held for reuse, is charged apart.
