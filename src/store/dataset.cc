@@ -84,8 +84,22 @@ int64_t Dataset::IndexReservation(int64_t rows) const {
   return IndexModel().BytesFor(std::max<int64_t>(0, rows - index_->restored_rows()));
 }
 
+void Dataset::NoteInt8FallbackLocked() {
+  if (int8_fell_back_.load(std::memory_order_acquire) ||
+      index_model_.build_copy_bytes_per_row == fallback_model_.build_copy_bytes_per_row ||
+      !index_->int8_fell_back()) {
+    return;
+  }
+  const int64_t before = IndexReservation(charged_rows_);
+  int8_fell_back_.store(true, std::memory_order_release);
+  const int64_t more = IndexReservation(charged_rows_) - before;
+  budget_->Adjust(more);
+  index_memory_.fetch_add(more, std::memory_order_relaxed);
+}
+
 arrow::Result<int64_t> Dataset::ChargeRowsLocked(const arrow::RecordBatch& batch, int64_t bytes,
                                                  ChargeMode index_mode) {
+  NoteInt8FallbackLocked();
   const int64_t rows = batch.num_rows();
   const int64_t index_bytes =
       IndexReservation(charged_rows_ + rows) - IndexReservation(charged_rows_);

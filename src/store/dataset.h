@@ -587,6 +587,10 @@ class Dataset {
   // The index memory charged ahead for `rows` rows: whole chunks of the graph's arenas for the
   // rows beyond those mapped from a snapshot (HnswIndex::MemoryModel).
   int64_t IndexReservation(int64_t rows) const;
+  // Notices a graph that fell back to float16 copies since the last charge (HnswIndex's int8
+  // fallback, which happens in the middle of an indexing turn): the rows charged so far are
+  // charged up to fallback_model_ now, and every put from here on at its rate.
+  void NoteInt8FallbackLocked() REQUIRES(state_mutex_);
   // index_model_, or fallback_model_ once a graph fell back to float16 copies.
   const HnswIndex::MemoryModel& IndexModel() const {
     return int8_fell_back_.load(std::memory_order_acquire) ? fallback_model_ : index_model_;

@@ -176,6 +176,14 @@ std::vector<DatasetIndex::SegmentGraph> DatasetIndex::Graphs() const {
   return graphs;
 }
 
+bool DatasetIndex::int8_fell_back() const {
+  MutexLock lock(&graph_mutex_);
+  for (const auto& segment : segments_) {
+    if (segment->graph->int8_fell_back()) return true;
+  }
+  return false;
+}
+
 size_t DatasetIndex::segment_count() const {
   MutexLock lock(&graph_mutex_);
   return segments_.size();

@@ -108,6 +108,9 @@ class DatasetIndex {
   // dataset's segments of the same moment: take both from Dataset::Snapshot.
   std::vector<SegmentGraph> Graphs() const;
   size_t segment_count() const;
+  // Whether a segment's graph gave its int8 build codes up for float16 copies (HnswIndex's
+  // int8 fallback), which it may do in the middle of an indexing turn.
+  bool int8_fell_back() const;
   // The linked rows of the last (active) segment's graph: more than the segment's rows while
   // a snapshot's graph is being loaded, and the segment must not seal before it holds them.
   int64_t active_indexed_rows() const;

@@ -156,6 +156,41 @@ TEST(DatasetTest, PutsAfterTheInt8FallbackAreChargedForFloat16Copies) {
             dataset->index_memory());
 }
 
+// The fallback happens in the middle of an indexing turn: a put made after it, while the turn
+// goes on, is charged at the float16 rate already, and the rows charged before it are charged
+// up to that rate with it (before, only the turn's end noticed the fallback).
+TEST(DatasetTest, APutDuringTheTurnThatFallsBackIsChargedForFloat16Copies) {
+  constexpr int kDim = 64;
+  MemoryBudget budget(0);
+  auto dataset = *Dataset::Create("line", *MakeVectorBatch(0, 1, kDim)->schema(), &budget);
+  for (int64_t first = 0; first < 2000; first += 250) {  // batches: one slice each
+    ASSERT_TRUE(dataset->Append(MakeVectorBatch(first, 250, kDim)).ok());
+  }
+  const std::shared_ptr<const HnswIndex> graph = dataset->Snapshot().segments.front().graph;
+  const HnswIndex::MemoryModel int8_model = graph->memory_model();
+  const HnswIndex::MemoryModel fallback = graph->fallback_memory_model();
+  ASSERT_LT(int8_model.BytesFor(7000), fallback.BytesFor(7000));
+  int64_t charged = -1;  // the put's index bytes, charged while the turn went on
+  int64_t put_rows_indexed = -1;
+  auto added = dataset->CatchUpIndex(
+      2000, 1,
+      [&] {
+        if (charged < 0 && graph->int8_fell_back()) {
+          const int64_t used = budget.used();
+          const int64_t bytes_before = dataset->Snapshot().num_bytes;
+          EXPECT_TRUE(dataset->Append(MakeVectorBatch(2000, 5000, kDim)).ok());
+          charged = budget.used() - used - (dataset->Snapshot().num_bytes - bytes_before);
+          put_rows_indexed = graph->size();
+        }
+        return false;
+      },
+      /*share_vectors=*/false);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  ASSERT_GE(charged, 0) << "the graph did not fall back in the middle of the turn";
+  ASSERT_LT(put_rows_indexed, 2000);  // the turn was not over
+  EXPECT_EQ(charged, fallback.BytesFor(7000) - int8_model.BytesFor(2000));
+}
+
 TEST(DatasetTest, DroppedDatasetRefusesAppends) {
   MemoryBudget budget(0);
   auto dataset = *Dataset::Create("ds", *MakeVectorBatch(0, 1, 4)->schema(), &budget);
