@@ -88,6 +88,12 @@ def test_compact_reclaims_deleted_rows_and_keeps_every_live_row(start_server):
     assert compact(srv.data, name)["reclaimed_rows"] == 0  # nothing left to reclaim
 
 
+def kill_and_restart(srv):
+    srv.proc.kill()
+    srv.proc.wait(10)
+    srv.start()
+
+
 def test_compaction_survives_restarts_clean_and_killed(start_server):
     srv = start_server(["--compact-deleted-fraction", "0", "--snapshot-interval", "0"])
     name = unique_name("compact_restart")
@@ -103,9 +109,7 @@ def test_compaction_survives_restarts_clean_and_killed(start_server):
     # SIGKILL after the compaction, before any snapshot: the compaction is not logged (the log
     # names rows by key, which it does not change), so the restart replays the rows
     # uncompacted, every acked put and delete with them, and the compaction is done again.
-    srv.proc.kill()
-    srv.proc.wait(10)
-    srv.start()
+    kill_and_restart(srv)
     assert sorted(ids_of(srv.data, name)) == expected
     one = stats(srv.data, name)
     assert (one["rows"], one["deleted_rows"]) == (len(expected), 1004)
@@ -115,9 +119,7 @@ def test_compaction_survives_restarts_clean_and_killed(start_server):
     put_table(srv.data, name, make_table(10, DIM, start_id=3500, rng=np.random.default_rng(26)))
     assert delete(srv.data, name, [4, 3505]) == 2
     expected = sorted(set(expected) - {4, 3505} | set(range(3500, 3510)) - {3505})
-    srv.proc.kill()
-    srv.proc.wait(10)
-    srv.start()
+    kill_and_restart(srv)
     assert sorted(ids_of(srv.data, name)) == expected
     assert compact(srv.data, name)["reclaimed_rows"] == 1006
     # The replay re-indexes in the background; the snapshot saves the graph as far as it got,
@@ -149,9 +151,7 @@ def test_rekeying_compactions_survive_kills(start_server):
     put_table(srv.data, name, make_table(500, DIM, start_id=3000, rng=np.random.default_rng(28)))
     assert delete(srv.data, name, [1, 2, 3001, 3499]) == 4
     expected = sorted(set(range(3500)) - set(range(0, 3000, 3)) - {1, 2, 3001, 3499})
-    srv.proc.kill()
-    srv.proc.wait(10)
-    srv.start()
+    kill_and_restart(srv)
     assert sorted(ids_of(srv.data, name)) == expected
     one = stats(srv.data, name)
     assert (one["rows"], one["deleted_rows"]) == (len(expected), 4)  # the rekey was replayed
@@ -161,9 +161,7 @@ def test_rekeying_compactions_survive_kills(start_server):
     put_table(srv.data, name, make_table(10, DIM, start_id=3500, rng=np.random.default_rng(29)))
     assert delete(srv.data, name, [4, 3505]) == 2
     expected = sorted(set(expected) - {4} | set(range(3500, 3510)) - {3505})
-    srv.proc.kill()
-    srv.proc.wait(10)
-    srv.start()
+    kill_and_restart(srv)
     assert sorted(ids_of(srv.data, name)) == expected
     one = stats(srv.data, name)
     assert (one["rows"], one["deleted_rows"]) == (len(expected), 2)

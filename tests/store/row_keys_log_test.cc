@@ -30,8 +30,28 @@ using testing::MakeVectorBatch;
 
 constexpr int32_t kDim = 4;
 
+// Writes a log by hand: the dataset's creation, then `records`.
+void WriteLog(const std::string& dir, const std::vector<WalPayload>& records) {
+  WalOptions options;
+  options.dir = dir;
+  auto writer = *WalWriter::Open(options, 1);
+  ASSERT_TRUE(
+      writer->Append(*EncodeCreateDataset("ds", MakeVectorBatch(0, 1, kDim)->schema())).ok());
+  for (const WalPayload& record : records) ASSERT_TRUE(writer->Append(record).ok());
+}
+
 class RowKeysLogTest : public testing::LoggedStoreTest {
  protected:
+  // A log of `records` (WriteLog) fails the start with `message`.
+  void ExpectRefused(const std::vector<WalPayload>& records, const std::string& message) {
+    fs::remove_all(wal_dir());
+    WriteLog(wal_dir(), records);
+    auto refused = TryOpen();
+    ASSERT_FALSE(refused.ok()) << message;
+    EXPECT_NE(refused.status().message().find(message), std::string::npos)
+        << refused.status().message();
+  }
+
   // Every row's key, and the key the next row takes.
   static std::vector<uint64_t> KeysOf(const Dataset& dataset, uint64_t* next_key) {
     const DatasetSnapshot view = dataset.Snapshot();
@@ -413,45 +433,26 @@ TEST_F(RowKeysLogTest, RekeysAmongConcurrentUpsertsAndDeletesReplayToTheLiveRows
   ExpectSame(See(*store, "docs"), live);
 }
 
-// Writes a log by hand: the dataset's creation, then `records`.
-void WriteLog(const std::string& dir, const std::vector<WalPayload>& records) {
-  WalOptions options;
-  options.dir = dir;
-  auto writer = *WalWriter::Open(options, 1);
-  ASSERT_TRUE(
-      writer->Append(*EncodeCreateDataset("ds", MakeVectorBatch(0, 1, kDim)->schema())).ok());
-  for (const WalPayload& record : records) ASSERT_TRUE(writer->Append(record).ok());
-}
-
 // Records whose keys no replayed row has are refused naming the record: an append whose first
 // key was given already, a delete of a key past the dataset's; a gap before an append's first
 // key is lost rows. With --wal-skip-corrupt a delete's unknown keys are skipped (their rows
 // were in lost records), the rest applied.
 TEST_F(RowKeysLogTest, KeysNoRowHasAreNamed) {
-  const auto expect_refused = [&](const std::vector<WalPayload>& records,
-                                  const std::string& message) {
-    fs::remove_all(wal_dir());
-    WriteLog(wal_dir(), records);
-    auto refused = TryOpen();
-    ASSERT_FALSE(refused.ok()) << message;
-    EXPECT_NE(refused.status().message().find(message), std::string::npos)
-        << refused.status().message();
-  };
-  expect_refused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
-                  *EncodeKeyedAppend("ds", *MakeVectorBatch(10, 10, kDim), 5)},
-                 "WAL record 3 (append of dataset 'ds') gives its rows keys from 5, but the "
-                 "dataset's rows took keys up to 9 already");
-  expect_refused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
-                  *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12))},
-                 "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has (the "
-                 "dataset's next key is 10)");
+  ExpectRefused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                 *EncodeKeyedAppend("ds", *MakeVectorBatch(10, 10, kDim), 5)},
+                "WAL record 3 (append of dataset 'ds') gives its rows keys from 5, but the "
+                "dataset's rows took keys up to 9 already");
+  ExpectRefused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                 *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12))},
+                "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has (the "
+                "dataset's next key is 10)");
 
   // Keys 10..19 in a lost append: a delete names one of them, the next append starts after.
-  expect_refused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
-                  *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12)),
-                  *EncodeKeyedAppend("ds", *MakeVectorBatch(20, 10, kDim), 20),
-                  *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 5, 25))},
-                 "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has");
+  ExpectRefused({*EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0),
+                 *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 4, 12)),
+                 *EncodeKeyedAppend("ds", *MakeVectorBatch(20, 10, kDim), 20),
+                 *EncodeKeyedDelete("ds", Roaring::bitmapOf(2, 5, 25))},
+                "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has");
   skip_corrupt_ = true;
   auto store = Open();
   EXPECT_EQ(recovered_.lost_rows, 10);
@@ -469,23 +470,14 @@ TEST_F(RowKeysLogTest, KeysNoRowHasAreNamed) {
 // whose row is not deleted, is refused naming the record. With --wal-skip-corrupt a gap before
 // it (a lost append) leaves the lost keys gone, renumbered, so later records land as logged.
 TEST_F(RowKeysLogTest, ARekeyRecordIsCheckedAndReplaysAfterLostRecords) {
-  const auto expect_refused = [&](const std::vector<WalPayload>& records,
-                                  const std::string& message) {
-    fs::remove_all(wal_dir());
-    WriteLog(wal_dir(), records);
-    auto refused = TryOpen();
-    ASSERT_FALSE(refused.ok()) << message;
-    EXPECT_NE(refused.status().message().find(message), std::string::npos)
-        << refused.status().message();
-  };
   const WalPayload ten = *EncodeKeyedAppend("ds", *MakeVectorBatch(0, 10, kDim), 0);
-  expect_refused({ten, *EncodeRekey("ds", Roaring(), 5)},
-                 "WAL record 3 (rekey of dataset 'ds') renumbers row keys below 5, but the "
-                 "dataset's rows took keys up to 9 already");
-  expect_refused({ten, *EncodeRekey("ds", Roaring::bitmapOf(1, 2), 10)},
-                 "WAL record 3: compaction of dataset 'ds' drops row 2, which is not deleted");
-  expect_refused({ten, *EncodeRekey("ds", Roaring::bitmapOf(1, 12), 10)},
-                 "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has");
+  ExpectRefused({ten, *EncodeRekey("ds", Roaring(), 5)},
+                "WAL record 3 (rekey of dataset 'ds') renumbers row keys below 5, but the "
+                "dataset's rows took keys up to 9 already");
+  ExpectRefused({ten, *EncodeRekey("ds", Roaring::bitmapOf(1, 2), 10)},
+                "WAL record 3: compaction of dataset 'ds' drops row 2, which is not deleted");
+  ExpectRefused({ten, *EncodeRekey("ds", Roaring::bitmapOf(1, 12), 10)},
+                "WAL record 3 of dataset 'ds' names 1 row keys from 12 that no row has");
 
   // Keys 10..19 in a lost append; the rekey retires key 2 (deleted) and two of the lost keys.
   fs::remove_all(wal_dir());
