@@ -23,6 +23,12 @@ arrow::Result<std::shared_ptr<arrow::DataType>> IdType(const DatasetSnapshot& sn
 
 }  // namespace
 
+bool DigestCache::SameSegment(const Entry& entry, const std::string& dataset, int32_t version,
+                              const SegmentView& segment) {
+  return entry.dataset == dataset && entry.first_row == segment.first_row &&
+         entry.version == version && entry.graph.lock() == segment.graph;
+}
+
 Json DigestCache::Stats::ToJson() const {
   return {{"segments", segments},
           {"rows", rows},
@@ -41,6 +47,7 @@ int64_t DigestCache::Bytes() const {
   int64_t bytes = 0;
   for (const Entry& entry : entries_) {
     bytes += static_cast<int64_t>(entry.hashes->capacity() * sizeof(RowHash));
+    if (entry.table) bytes += int64_t{entry.table->buckets()} * 16;  // a count and a sum each
   }
   return bytes;
 }
@@ -80,8 +87,7 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
     const std::string& dataset, int32_t version, const std::string& schema,
     const DatasetSnapshot& snapshot, const SegmentView& segment, Work* work) {
   const auto same_segment = [&](const Entry& entry) {
-    return entry.dataset == dataset && entry.first_row == segment.first_row &&
-           entry.version == version && entry.graph.lock() == segment.graph;
+    return SameSegment(entry, dataset, version, segment);
   };
   std::shared_ptr<const std::vector<RowHash>> kept;
   const auto now = std::chrono::steady_clock::now();
@@ -127,11 +133,13 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
   work->hashed += segment.rows - have;
   if (!segment.graph) return hashes;
   MutexLock lock(&mutex_);
-  Entry fresh{dataset, segment.first_row, segment.graph, version, schema, hashes, now};
+  Entry fresh{dataset, segment.first_row, segment.graph, version, schema, hashes, nullptr, now};
   for (Entry& entry : entries_) {
     if (same_segment(entry)) {
       // A longer run of the same segment's rows, or the rows under another schema.
       if (entry.schema != schema || entry.hashes->size() < hashes->size()) {
+        // The kept table still holds a prefix of the same rows' hashes.
+        if (entry.schema == schema) fresh.table = std::move(entry.table);
         entry = fresh;
         Recharge();
       }
@@ -141,6 +149,52 @@ arrow::Result<std::shared_ptr<const std::vector<RowHash>>> DigestCache::HashesOf
   entries_.push_back(std::move(fresh));
   Recharge();
   return hashes;
+}
+
+void DigestCache::AddSegmentTable(const std::string& dataset, int32_t version,
+                                  const std::string& schema, const SegmentView& segment,
+                                  const std::vector<RowHash>& hashes, BucketTable* total,
+                                  Work* work) {
+  const auto rows = static_cast<int64_t>(hashes.size());
+  if (!segment.graph || rows < kTableRowsPerBucket * total->buckets()) {
+    for (const RowHash& row : hashes) total->AddHash(row);
+    work->summed += rows;
+    return;
+  }
+  const auto same_entry = [&](const Entry& entry) {
+    return SameSegment(entry, dataset, version, segment) && entry.schema == schema;
+  };
+  std::shared_ptr<const BucketTable> kept;
+  {
+    MutexLock lock(&mutex_);
+    for (const Entry& entry : entries_) {
+      if (same_entry(entry)) {
+        kept = entry.table;
+        break;
+      }
+    }
+  }
+  if (kept && (kept->buckets() != total->buckets() || kept->rows() > rows)) kept.reset();
+  if (kept && kept->rows() == rows) {
+    total->AddTable(*kept);
+    return;
+  }
+  auto table = kept ? std::make_shared<BucketTable>(*kept)
+                    : std::make_shared<BucketTable>(total->buckets(), version);
+  work->summed += rows - table->rows();
+  for (auto row = static_cast<size_t>(table->rows()); row < hashes.size(); ++row) {
+    table->AddHash(hashes[row]);
+  }
+  total->AddTable(*table);
+  MutexLock lock(&mutex_);
+  for (Entry& entry : entries_) {
+    // The entry of these hashes (or of more of the segment's rows, kept meanwhile).
+    if (same_entry(entry) && static_cast<int64_t>(entry.hashes->size()) >= rows) {
+      entry.table = std::move(table);
+      Recharge();
+      return;
+    }
+  }
 }
 
 void DigestCache::DropUnused(std::chrono::steady_clock::duration unused) {
@@ -196,7 +250,7 @@ arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
     BucketTable table(request.buckets, version);
     for (size_t s = 0; s < segments.size(); ++s) {
       const std::vector<RowHash>& hashes = *segments[s];
-      for (const RowHash& row : hashes) table.AddHash(row);
+      AddSegmentTable(dataset, version, schema, snapshot.segments[s], hashes, &table, &work);
       for (const uint32_t local : snapshot.segments[s].deleted->rows()) {
         table.RemoveHash(hashes[local]);
       }
@@ -244,6 +298,7 @@ arrow::Result<Json> DigestCache::Answer(const ShardDigestRequest& request,
   const Stats now = stats();
   answer["cache"] = {{"rows_hashed", work.hashed},
                      {"rows_reused", work.reused},
+                     {"rows_summed", work.summed},
                      {"segments", now.segments},
                      {"bytes", now.bytes}};
   answer["seconds"] =

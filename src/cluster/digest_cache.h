@@ -11,10 +11,14 @@
 //     as a scan returns them, padded to it: a column added later changes every row's hash; an
 //     id's hash depends on its id alone). A request hashes only the rows stored since the last one
 //     (the active segment's new rows, a segment new to the view), nothing else.
-//   - A table adds every row's hash of every segment, then takes away those of the segment's
-//     deleted rows (its TombstoneSet); the ids of some buckets walk the live rows and read the
-//     ids of those that fall in them. Both equal what AnswerShardDigest computes over a scan of
-//     the same view (tests/cluster/digest_cache_test.cc).
+//   - A table adds every segment's table (every row's hash, deleted ones included), then takes
+//     away the hashes of the segment's deleted rows (its TombstoneSet); the ids of some buckets
+//     walk the live rows and read the ids of those that fall in them. A segment of at least
+//     kTableRowsPerBucket rows per bucket keeps the table of its rows of the last request's
+//     bucket count beside its hashes (16 bytes a bucket), so that the next request of as many
+//     buckets adds that table and the hashes of the rows stored since, not every row's hash;
+//     a smaller segment's rows are summed (fewer steps than a table's buckets). Both equal what
+//     AnswerShardDigest computes over a scan of the same view (tests/cluster/digest_cache_test.cc).
 //   - An entry leaves as soon as a request for its dataset finds a view without that segment
 //     (a compaction, a merge, a drop and a new copy), or any request or DropUnused finds its
 //     graph gone (the dataset dropped), or when no request used it for kUnusedFor (DropUnused,
@@ -60,6 +64,8 @@ class DigestCache {
   // budget lives as long as the pointer.
   void ChargeTo(std::shared_ptr<MemoryBudget> budget) EXCLUDES(mutex_);
 
+  static constexpr int64_t kTableRowsPerBucket = 4;
+
   struct Stats {
     int64_t segments = 0;     // entries held
     int64_t rows = 0;         // rows whose hashes they hold
@@ -72,8 +78,9 @@ class DigestCache {
 
   // The answer to `request` (version 1 or 2) from `snapshot`, a view of this node's copy
   // `dataset`: AnswerShardDigest's over a scan of the view, with "cache":
-  // {"rows_hashed", "rows_reused", "segments", "bytes"} (this request's work, and the cache's
-  // size after it).
+  // {"rows_hashed", "rows_reused", "rows_summed", "segments", "bytes"} (this request's work:
+  // rows hashed, rows whose kept hashes served, rows whose hashes a table added one by one
+  // rather than through a segment's kept table; and the cache's size after it).
   arrow::Result<Json> Answer(const ShardDigestRequest& request, const std::string& dataset,
                              const DatasetSnapshot& snapshot) EXCLUDES(mutex_);
 
@@ -95,13 +102,17 @@ class DigestCache {
     // ids' type.
     std::string schema;
     std::shared_ptr<const std::vector<RowHash>> hashes;  // of local rows [0, size)
-    std::chrono::steady_clock::time_point used;          // when a request last used it
+    // The bucket table of hashes [0, table->rows()), deleted rows included, of the last table
+    // request's bucket count; null when none was kept (a small segment, or no table asked).
+    std::shared_ptr<const BucketTable> table;
+    std::chrono::steady_clock::time_point used;  // when a request last used it
   };
 
   // What one request did.
   struct Work {
     int64_t hashed = 0;
     int64_t reused = 0;
+    int64_t summed = 0;
   };
 
   // The hashes (of `version`, keyed by `schema` as Entry's) of `segment`'s rows (every one,
@@ -110,9 +121,20 @@ class DigestCache {
       const std::string& dataset, int32_t version, const std::string& schema,
       const DatasetSnapshot& snapshot, const SegmentView& segment, Work* work) EXCLUDES(mutex_);
 
+  // Adds to `total` the table of `segment`'s `hashes` (every row's, as HashesOf returned them):
+  // from the segment's kept table when it has one of total's bucket count, and the rows since;
+  // keeps the result for the next request when the segment is large enough.
+  void AddSegmentTable(const std::string& dataset, int32_t version, const std::string& schema,
+                       const SegmentView& segment, const std::vector<RowHash>& hashes,
+                       BucketTable* total, Work* work) EXCLUDES(mutex_);
+
   // Drops the entries of `dataset` for segments `snapshot` does not hold, and every entry whose
   // graph is gone.
   void Evict(const std::string& dataset, const DatasetSnapshot& snapshot) EXCLUDES(mutex_);
+
+  // Whether `entry` is of `segment` of `dataset`, hashed as `version`.
+  static bool SameSegment(const Entry& entry, const std::string& dataset, int32_t version,
+                          const SegmentView& segment);
 
   // The entries' bytes.
   int64_t Bytes() const REQUIRES(mutex_);

@@ -264,6 +264,14 @@ void BucketTable::RemoveHash(const RowHash& row) {
   --rows_;
 }
 
+void BucketTable::AddTable(const BucketTable& other) {
+  for (int32_t bucket = 0; bucket < buckets(); ++bucket) {
+    counts_[bucket] += other.counts_[bucket];
+    sums_[bucket] += other.sums_[bucket];  // modulo 2^64
+  }
+  rows_ += other.rows_;
+}
+
 arrow::Status BucketTable::NoteIdType(const arrow::DataType& type) {
   ARROW_ASSIGN_OR_RAISE(std::string name, IdTypeName(type));
   type_ = name;

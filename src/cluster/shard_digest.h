@@ -105,6 +105,8 @@ class BucketTable {
   // Adds one row by its hashes, or takes one added before away (a deleted row's).
   void AddHash(const RowHash& row);
   void RemoveHash(const RowHash& row);
+  // Adds the rows of `other`, a table of as many buckets and the same version.
+  void AddTable(const BucketTable& other);
   // Sets the ids' type (what Add and AddRows note from the rows).
   arrow::Status NoteIdType(const arrow::DataType& type);
 

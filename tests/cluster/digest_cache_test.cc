@@ -159,6 +159,38 @@ TEST_F(DigestCacheTest, EqualsTheScansDigestsOverAHistoryAndHashesOnlyNewRows) {
   EXPECT_EQ(cache_.stats().rows, dataset->Snapshot().num_rows);
 }
 
+// A segment of at least kTableRowsPerBucket rows a bucket keeps the table of its rows: the next
+// request of as many buckets adds it and sums only the rows stored since; a segment below that
+// (here, every one at 64 buckets) sums its rows each time and keeps none. Answers equal a scan's.
+TEST_F(DigestCacheTest, ALargeSegmentKeepsItsTableAndSumsOnlyTheRowsStoredSince) {
+  constexpr int32_t kBuckets = 16;  // 64 rows a segment or more keep a table
+  ASSERT_LE(DigestCache::kTableRowsPerBucket * kBuckets, kRowsPerSegment);
+  auto dataset = Put(Rows(Range(0, 50), 1));
+  for (int64_t first = 50; first < 450; first += 50) {
+    ASSERT_TRUE(store_.Append(*dataset, Rows(Range(first, first + 50), 1)).ok());
+  }
+  ASSERT_EQ(dataset->Snapshot().segments.size(), 5u);  // four sealed of 100 rows, 50 active
+  EXPECT_EQ(ExpectSameAsScan(*dataset, Request(kBuckets))["rows_summed"], 450);
+  Json work = ExpectSameAsScan(*dataset, Request(kBuckets));
+  EXPECT_EQ(work["rows_summed"], 50);  // the active segment's 50 rows, under 64
+  EXPECT_EQ(work["bytes"], 450 * 16 + 4 * kBuckets * 16);
+  ASSERT_TRUE(store_.Append(*dataset, Rows(Range(450, 480), 1)).ok());  // active: 80 rows
+  EXPECT_EQ(ExpectSameAsScan(*dataset, Request(kBuckets))["rows_summed"], 80);
+  EXPECT_EQ(ExpectSameAsScan(*dataset, Request(kBuckets))["rows_summed"], 0);
+  ASSERT_TRUE(store_.Append(*dataset, Rows(Range(480, 490), 1)).ok());
+  EXPECT_EQ(ExpectSameAsScan(*dataset, Request(kBuckets))["rows_summed"], 10);
+
+  // Deletes and upserts are taken away from the kept tables' sums.
+  Delete(*dataset, {3, 150, 299, 460});
+  ASSERT_TRUE(store_.Append(*dataset, Rows({10, 250}, 2)).ok());
+  EXPECT_EQ(ExpectSameAsScan(*dataset, Request(kBuckets))["rows_summed"], 2);
+  // Another bucket count: every row summed (no segment is large enough at 64), no table
+  // replaced: the next request of 16 buckets still adds the kept ones.
+  EXPECT_EQ(ExpectSameAsScan(*dataset, Request(64))["rows_summed"], 492);
+  EXPECT_EQ(ExpectSameAsScan(*dataset, Request(kBuckets))["rows_summed"], 0);
+  ExpectAllSameAsScan(*dataset);
+}
+
 TEST_F(DigestCacheTest, EqualsTheScansDigestsAcrossAMergeAndANewDatasetOfTheSameName) {
   auto dataset = Put(Rows(Range(0, 50), 1));
   for (int64_t first = 50; first < 1000; first += 50) {
