@@ -2,8 +2,8 @@
 docs/cluster.md "Drain") against SIGKILL (failover once its lease expires), seen from a client
 that keeps putting through another node.
 
-Three nodes (--cluster-lease-ttl 2, 4 shards, R as given, W=R); --rows random float32 rows of
---dim dimensions put through node 0; then a client puts batches of 100 new rows through node 0,
+Three nodes (--cluster-lease-ttl from --lease-ttl, default 2 s; 4 shards, R as given, W=R);
+--rows random float32 rows of --dim dimensions put through node 0; then a client puts batches of 100 new rows through node 0,
 one after another, while node 2 is sent the signal. Measured from the signal: the time until
 node 2 exits (SIGTERM), until no shard map names it and every shard has a full primary on a
 live node ("map clean"), and until every shard has R full replicas again; and the client's
@@ -13,7 +13,7 @@ cores. ARBALEST_BIN picks the binary (an older one without the drain leaves at o
 SIGTERM).
 
     .venv/bin/python bench/cluster/drain_bench.py [--rows 50000] [--dim 128] [--replication 2]
-        [--signals TERM,KILL]
+        [--signals TERM,KILL] [--lease-ttl 2]
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def run(tmp: Path, args, sig) -> None:
     def node(i):
         return ServerProcess(tmp / f"node{i}", extra_args=[
             "--log-level", args.log_level, "--cluster-etcd", etcd.url, "--cluster-name", "bench",
-            "--node-id", f"n{i}", "--cluster-lease-ttl", "2", "--cluster-shards", "4",
+            "--node-id", f"n{i}", "--cluster-lease-ttl", str(args.lease_ttl), "--cluster-shards", "4",
             "--cluster-replication", str(args.replication)]).start()
 
     nodes = [node(i) for i in range(3)]
@@ -145,12 +145,16 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--replication", type=int, default=2)
     parser.add_argument("--signals", default="TERM,KILL")
+    parser.add_argument("--lease-ttl", type=int, default=2,
+                        help="the nodes' --cluster-lease-ttl (seconds); catch-up passes run "
+                             "every quarter of it")
     parser.add_argument("--log-level", default="warn",
                         help="the nodes'; with info, node 2's log of its drain is printed")
     args = parser.parse_args()
     print(f"{args.rows} rows x {args.dim} float32, 4 shards, R={args.replication}; command: "
           f".venv/bin/python bench/cluster/drain_bench.py --rows {args.rows} --dim {args.dim} "
-          f"--replication {args.replication} --signals {args.signals}", flush=True)
+          f"--replication {args.replication} --signals {args.signals} --lease-ttl {args.lease_ttl}",
+          flush=True)
     for name in args.signals.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             run(Path(tmp), args, getattr(signal, f"SIG{name}"))

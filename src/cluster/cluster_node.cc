@@ -96,6 +96,12 @@ arrow::Status ClusterNode::Join(const AdvertisedAddresses& addresses) {
       },
       std::chrono::milliseconds(std::max<int64_t>(500, options_.lease_ttl_seconds * 1000 / 4)));
   catchup_ = std::move(catchup);
+  // A map that names this node a syncing replica (a drain's copy, a move, a failover) starts its
+  // catch-up at once, not at the next pass.
+  maps_.SetOnChange([this] {
+    MutexLock lock(&mutex_);
+    if (catchup_) catchup_->Wake();
+  });
   maps_.StartWatch();
   return arrow::Status::OK();
 }

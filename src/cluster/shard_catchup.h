@@ -144,6 +144,9 @@ class ShardCatchup {
   // One pass: catches up every shard this node is syncing for, drops every stale copy. The
   // shards caught up and the copies dropped.
   arrow::Result<int> PassOnce();
+  // Runs a pass at once rather than at the end of the interval (a map changed: this node may
+  // have become a shard's syncing replica, or a copy of its stale).
+  void Wake() { thread_.Wake(); }
   // Before this node (`self_id`) joins: notes every shard copy it holds that the maps do not
   // name it a replica of (a node back from a crash) as kept, for a catch-up to reconcile, or
   // drops it when its snapshot restored the graph of at most half its rows. The copies kept.

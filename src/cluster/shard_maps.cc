@@ -100,20 +100,23 @@ arrow::Status ShardMaps::ReadAndWatch() {
           return arrow::Status::IOError("etcd cancelled the shard map watch: ",
                                         message.cancel_reason);
         }
-        MutexLock lock(&mutex_);
-        for (const auto& event : message.events) {
-          const std::string dataset = event.kv.key.substr(prefix.size());
-          if (event.deleted) {
-            Keep(dataset, std::nullopt, message.revision);
-            continue;
+        {
+          MutexLock lock(&mutex_);
+          for (const auto& event : message.events) {
+            const std::string dataset = event.kv.key.substr(prefix.size());
+            if (event.deleted) {
+              Keep(dataset, std::nullopt, message.revision);
+              continue;
+            }
+            // A map no node wrote ends the watch: the maps are read again (Get reads etcd).
+            ARROW_ASSIGN_OR_RAISE(ShardMap map, ParseStored(event.kv));
+            Keep(dataset, std::move(map), event.kv.mod_revision);
           }
-          // A map no node wrote ends the watch: the maps are read again (Get reads etcd).
-          ARROW_ASSIGN_OR_RAISE(ShardMap map, ParseStored(event.kv));
-          Keep(dataset, std::move(map), event.kv.mod_revision);
+          // Once etcd confirms the watch, every change after the read reaches the cache.
+          if (message.created) watching_ = true;
+          watched_revision_ = std::max(watched_revision_, message.revision);
         }
-        // Once etcd confirms the watch, every change after the read reaches the cache.
-        if (message.created) watching_ = true;
-        watched_revision_ = std::max(watched_revision_, message.revision);
+        if (!message.events.empty() && on_change_) on_change_();
         return arrow::Status::OK();
       },
       [this] { return stopping_.load(); });

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@ class ShardMaps {
         cluster_(std::move(cluster)) {}
   ~ShardMaps() { StopWatch(); }
 
+  // Called, from the watch's thread and without the maps' lock, after the watch applied a change
+  // of any map (a catch-up to run at once). Set before StartWatch.
+  void SetOnChange(std::function<void()> on_change) { on_change_ = std::move(on_change); }
   // Starts watching the maps in etcd (idempotent); StopWatch ends it (within about a second:
   // etcd_client.h's Watch).
   void StartWatch();
@@ -78,6 +82,7 @@ class ShardMaps {
   std::map<std::string, Entry> cache_ GUARDED_BY(mutex_);
   bool watching_ GUARDED_BY(mutex_) = false;  // the watch is in place: cache_ is complete
   int64_t watched_revision_ GUARDED_BY(mutex_) = 0;
+  std::function<void()> on_change_;  // set before the watch starts
   std::atomic<bool> stopping_{false};
   std::thread watcher_;  // started and joined by StartWatch and StopWatch, from one thread
 };
