@@ -397,6 +397,13 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
                                std::to_string(section.bytes) + " bytes, file has " +
                                std::to_string(mapping->size()) + " bytes)");
     }
+    // Every writer starts each section on a kSectionAlign boundary: the loader reads floats and
+    // 32-bit links in place, which a damaged offset would leave misaligned.
+    if (section.offset % kSectionAlign != 0) {
+      return Corrupt(path, std::string("inconsistent (section ") + kSectionNames[s] + " at " +
+                               std::to_string(section.offset) + ", not on a " +
+                               std::to_string(kSectionAlign) + "-byte boundary)");
+    }
     if (XXH3_64bits(mapping->data() + section.offset, section.bytes) != section.checksum) {
       return Corrupt(path, std::string("corrupt (checksum of section ") + kSectionNames[s] + ")");
     }
@@ -442,7 +449,9 @@ arrow::Result<std::unique_ptr<HnswIndex>> HnswFile::Read(const std::string& path
   const float* int8_range = nullptr;
   if ((header.flags & kInt8RangeFlag) != 0) {
     const uint64_t range_bytes = (uint64_t{header.dim} + 1) * sizeof(float);
-    if (header.float32_build != 2 || quantizer_bytes < range_bytes) {
+    // Floats read in place: the section's floats start on its (aligned) offset.
+    if (header.float32_build != 2 || quantizer_bytes < range_bytes ||
+        quantizer_bytes % sizeof(float) != 0) {
       return Corrupt(path, "inconsistent (an int8 build range that does not fit)");
     }
     quantizer_bytes -= range_bytes;

@@ -587,6 +587,33 @@ TEST_F(HnswFileTest, SectionPastTheEndOfTheAddressSpaceIsRefused) {
       << status.ToString();
 }
 
+// Found by fuzz_hnsw_file: an int8 build range after a quantizer state of a length that is no
+// whole number of floats was read misaligned (under UBSan); so would be a section whose offset
+// is not where any writer puts one (a 4096-byte boundary).
+TEST_F(HnswFileTest, SectionOffTheSectionAlignmentIsRefused) {
+  const uint64_t misaligned = SectionOffset(kLevels) + 1;
+  PatchResealed(SectionOffsetField(kLevels), misaligned);
+  const arrow::Status status = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+  EXPECT_NE(status.message().find("section levels at " + std::to_string(misaligned) +
+                                  ", not on a 4096-byte boundary"),
+            std::string::npos)
+      << status.ToString();
+
+  auto int8 =
+      HnswIndex::Make(kDim, Metric::kL2, simd::ElementType::kFloat32, {.m = 8, .int8_build = true})
+          .ValueOrDie();
+  ASSERT_TRUE(int8->AddBatch(data_.values, /*threads=*/2).ok());
+  ASSERT_TRUE(int8->Save(path_).ok());
+  ASSERT_TRUE(HnswIndex::Load(path_).ok());
+  // A quantizer section a byte longer: the range at its end would start on an odd byte.
+  PatchResealed(SectionBytesField(kQuantizer), Read<uint64_t>(SectionBytesField(kQuantizer)) + 1);
+  const arrow::Status odd = HnswIndex::Load(path_).status();
+  EXPECT_TRUE(odd.IsInvalid()) << odd.ToString();
+  EXPECT_NE(odd.message().find("an int8 build range that does not fit"), std::string::npos)
+      << odd.ToString();
+}
+
 // Found by fuzz_hnsw_file: a graph whose links lead outside it loaded, and the first search
 // followed them (a null list of a row without upper levels).
 TEST_F(HnswFileTest, GraphWithLinksOutsideItIsRefused) {
