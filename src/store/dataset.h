@@ -204,6 +204,8 @@ class Dataset {
   // A compaction that leaves at least `rekey_gone_keys` keys gone, and as many as the rows
   // left (or the next key past kRekeyKeys), also renumbers the keys densely: it logs a rekey
   // record and waits for it (dataset_compaction.h). 0: every compaction that leaves a key gone.
+  // The text index and the id map renumber their own keys by the same threshold (without the
+  // 0 exception: once their gone keys are as many as their rows).
   arrow::Result<CompactionReport> Compact(const CommitLog& log, int threads,
                                           const std::function<bool()>& cancelled,
                                           double segment_fraction = 0,
@@ -522,10 +524,11 @@ class Dataset {
   // yet. Indexing of the dataset pauses until the plan is published or destroyed; puts,
   // deletes and searches go on. A plan that drops no row needs no publishing. Cancelled once
   // `cancelled` returns true; Invalid when `dropped` names a row that is not deleted;
-  // CapacityError when memory runs out.
+  // CapacityError when memory runs out. The text index and the id map drop their gone keys
+  // (renumbered as rows) once RowKeys::WorthRenumbering with `renumber_gone_keys` says so.
   arrow::Result<std::unique_ptr<CompactionPlan>> PlanCompaction(
-      const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled)
-      REQUIRES(maintenance_mutex_);
+      const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled,
+      uint64_t renumber_gone_keys = RowKeys::kRenumberGoneKeys) REQUIRES(maintenance_mutex_);
 
   // Applies a replayed compaction of `dropped` (deleted rows; may be none) in record `lsn`'s
   // turn; with `retired` (a rekey) its keys are renumbered without those afterwards.

@@ -80,9 +80,11 @@ arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> DropBatchRows(
 }  // namespace
 
 arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
-    const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled) {
+    const std::optional<Roaring>& dropped, int threads, const std::function<bool()>& cancelled,
+    uint64_t renumber_gone_keys) {
   auto plan = std::make_unique<CompactionPlan>();
   plan->start_ = std::chrono::steady_clock::now();
+  plan->renumber_gone_keys_ = renumber_gone_keys;
   // Paused first, so that the view's graph is the one compacted below and stays whole.
   plan->paused_ = index_->PauseIndexing();
   const DatasetSnapshot view = Snapshot();
@@ -134,8 +136,10 @@ arrow::Result<std::unique_ptr<CompactionPlan>> Dataset::PlanCompaction(
   plan->bytes_ = BatchBytes(plan->batches_);
   if (view.text) {
     // The same index, renumbered: every dropped row is deleted, so out of the index already.
-    plan->text_ = view.text->Compacted(plan->dropped_);
-    if (!plan->text_) {  // past 32-bit keys: indexed again, from 0
+    plan->text_ = view.text->Compacted(
+        plan->dropped_, view.num_rows - static_cast<int64_t>(plan->dropped_.cardinality()),
+        renumber_gone_keys);
+    if (!plan->text_) {  // past 32-bit keys, or many gone: indexed again, from 0
       plan->text_rebuilt_ = true;
       ARROW_ASSIGN_OR_RAISE(plan->text_, view.text->EmptyCopy());
       int64_t first_row = 0;
@@ -249,7 +253,8 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
   if (layout_.unique_id) {  // renumbered as the rows were, under the caller's delete_mutex_
     // Only the dropped rows' entries change (IdRowMap::Compacted), read from the batches that
     // held them.
-    if (arrow::Status mapped = id_rows_.Compacted(dropped, last.batches); !mapped.ok()) {
+    if (arrow::Status mapped = id_rows_.Compacted(dropped, last.batches, plan.renumber_gone_keys_);
+        !mapped.ok()) {
       spdlog::error("dataset '{}': renumbering the id map for a compaction failed: {}", name_,
                     mapped.ToString());
     }
@@ -288,7 +293,8 @@ arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threa
   }
   ARROW_ASSIGN_OR_RAISE(
       std::unique_ptr<CompactionPlan> plan,
-      PlanCompaction(selected, threads, [&] { return cancelled() || dropped(); }));
+      PlanCompaction(
+          selected, threads, [&] { return cancelled() || dropped(); }, rekey_gone_keys));
   if (plan->dropped().isEmpty()) return CompactionReport{};
   // Held until published: a delete resolved in the old numbering must not publish after it.
   MutexLock deletes(&delete_mutex_);

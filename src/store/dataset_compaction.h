@@ -77,6 +77,8 @@ class CompactionPlan {
   // in batches the compaction copied or in segments whose graph it replaced: vectors shared
   // with a graph are shared again from here.
   int64_t rewritten_from_ = 0;
+  // When the text index and the id map drop their gone keys (RowKeys::WorthRenumbering).
+  uint64_t renumber_gone_keys_ = RowKeys::kRenumberGoneKeys;
 };
 
 }  // namespace arbalest

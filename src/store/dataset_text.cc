@@ -100,9 +100,10 @@ DatasetText::DatasetText(std::shared_ptr<Shared> shared, RowKeys keys)
 
 const std::vector<std::string>& DatasetText::columns() const { return shared_->names; }
 
-std::shared_ptr<DatasetText> DatasetText::Compacted(const Roaring& dropped) const {
+std::shared_ptr<DatasetText> DatasetText::Compacted(const Roaring& dropped, int64_t rows,
+                                                    uint64_t renumber_gone_keys) const {
   std::optional<RowKeys> keys = keys_.Compacted(dropped);
-  if (!keys) return nullptr;
+  if (!keys || keys->WorthRenumbering(rows, renumber_gone_keys)) return nullptr;
   return std::shared_ptr<DatasetText>(new DatasetText(shared_, std::move(*keys)));
 }
 

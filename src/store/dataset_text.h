@@ -52,8 +52,12 @@ class DatasetText {
   // This index numbered as after a compaction that drops `dropped` (rows of this view, every
   // one of them removed from the index already: compactions drop only deleted rows, and a
   // delete removes its rows). Shares the index with this view; costs O(|dropped|) rank steps.
-  // Null when a key would pass 2^32 - 1 (the gone keys are a 32-bit bitmap): rebuild then.
-  std::shared_ptr<DatasetText> Compacted(const Roaring& dropped) const;
+  // Null when a key would pass 2^32 - 1 (the gone keys are a 32-bit bitmap), or when its gone
+  // keys are worth dropping (RowKeys::WorthRenumbering over the `rows` left): rebuild then, so
+  // that the numbering's memory does not grow with every row ever dropped.
+  std::shared_ptr<DatasetText> Compacted(
+      const Roaring& dropped, int64_t rows,
+      uint64_t renumber_gone_keys = RowKeys::kRenumberGoneKeys) const;
 
   // The indexed columns' names, in schema order.
   const std::vector<std::string>& columns() const;

@@ -2,6 +2,7 @@
 
 #include <arrow/status.h>
 
+#include <algorithm>
 #include <limits>
 #include <string_view>
 #include <utility>
@@ -132,11 +133,14 @@ void IdRowMap::EraseIfAt(const arrow::Array& ids, int64_t i, uint32_t key) {
 }
 
 arrow::Status IdRowMap::Compacted(const Roaring& dropped,
-                                  const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
+                                  const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                                  uint64_t renumber_gone_keys) {
   if (dropped.isEmpty()) return arrow::Status::OK();
   std::vector<uint32_t> keys;  // the dropped rows' keys, in row order
   std::optional<RowKeys> compacted = keys_.Compacted(dropped, &keys);
-  if (!compacted) {
+  // The entries left: about one per row that stays (a dropped row's entry goes).
+  const uint64_t left = size() - std::min<uint64_t>(size(), dropped.cardinality());
+  if (!compacted || compacted->WorthRenumbering(static_cast<int64_t>(left), renumber_gone_keys)) {
     Rebase(dropped);
     return arrow::Status::OK();
   }

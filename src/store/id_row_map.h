@@ -41,9 +41,15 @@ class IdRowMap {
   // Numbers the entries as a compaction that drops `dropped` numbers rows, and erases the
   // entries of the dropped rows, whose ids it reads from `batches` (the dataset's rows before
   // the compaction, their `id` column of the type Assign was given). Costs O(|dropped|) plus a
-  // step per batch; other entries are not touched.
+  // step per batch; other entries are not touched. Once the numbering's gone keys are worth
+  // dropping (RowKeys::WorthRenumbering with `renumber_gone_keys`, over the entries) the
+  // entries are rewritten as rows instead (Rebase), so their memory does not grow with every
+  // row ever dropped.
   arrow::Status Compacted(const Roaring& dropped,
-                          const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches);
+                          const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                          uint64_t renumber_gone_keys = RowKeys::kRenumberGoneKeys);
+  // Whether its keys are rows (no gone key): for tests.
+  bool keys_are_rows() const { return keys_.identity(); }
 
   // The rows the entries of `ids` (ids of the type Assign was given) name: each id's latest
   // row, deleted or not; none for an id without an entry. O(|ids|): what delete by id and search

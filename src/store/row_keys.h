@@ -70,6 +70,15 @@ class RowKeys {
   uint64_t NextKey(int64_t rows) const { return static_cast<uint64_t>(rows) + gone_count(); }
   // Whether key = row for every row (no row was dropped).
   bool identity() const { return chunks_.empty(); }
+  // Whether an index numbered by these keys over `rows` rows is better rewritten with key = row
+  // (the id map's and the text index's entries, after a compaction): once its gone keys (2 bytes
+  // each, kept until then) number at least `min_gone` and at least its rows, so that rewriting
+  // costs at most a step per key dropped since the last time.
+  static constexpr uint64_t kRenumberGoneKeys = uint64_t{1} << 20;
+  bool WorthRenumbering(int64_t rows, uint64_t min_gone = kRenumberGoneKeys) const {
+    const uint64_t gone = gone_count();
+    return gone > 0 && gone >= min_gone && gone >= static_cast<uint64_t>(rows);
+  }
   // The heap bytes of the gone keys: the chunk list and the chunks (shared ones too).
   int64_t bytes() const;
   // How many chunks (spans of 2^16 keys holding a gone key) there are, and how many of them

@@ -103,6 +103,27 @@ TEST(DatasetTextTest, RemovedRowsLeaveResults) {
   EXPECT_THAT(Rows(text->Search("red apple", 10, kAnyRow)), ElementsAre(1));
 }
 
+// A compaction renumbers the index (Compacted) while its gone keys are few; once they are at
+// least the threshold and the rows left, it asks for a rebuild (null) instead, so that the
+// numbering does not keep a key for every row ever dropped.
+TEST(DatasetTextTest, ManyGoneKeysAskForARebuild) {
+  auto text = *DatasetText::Make(*DocBatch(0, {{"x", {0}}})->schema());
+  ASSERT_TRUE(
+      text->Add(*DocBatch(0,
+                          {{"a", {0}}, {"b", {0}}, {"c", {0}}, {"d", {0}}, {"e", {0}}, {"f", {0}}}),
+                0)
+          .ok());
+  for (uint64_t row : {0, 1, 2}) ASSERT_TRUE(text->Remove(row));
+  const Roaring dropped = Roaring::bitmapOf(2, 0, 1);  // 2 gone, 4 rows left: renumbered
+  std::shared_ptr<DatasetText> compacted = text->Compacted(dropped, 4, /*renumber_gone_keys=*/2);
+  ASSERT_NE(compacted, nullptr);
+  EXPECT_THAT(Rows(compacted->Search("e", 10, kAnyRow)), ElementsAre(2));  // row 4 is now 2
+  // One more dropped (3 gone) with 3 rows left: a rebuild.
+  EXPECT_EQ(compacted->Compacted(Roaring::bitmapOf(1, 0), 3, /*renumber_gone_keys=*/2), nullptr);
+  // Under the default threshold (2^20 gone keys) it renumbers.
+  EXPECT_NE(compacted->Compacted(Roaring::bitmapOf(1, 0), 3), nullptr);
+}
+
 TEST(DatasetTextTest, DatasetFeedsItsTextIndexOnPublish) {
   MemoryBudget budget(0);
   auto first = DocBatch(0, {{"alpha beta", {0, 0}}, {"gamma", {1, 1}}});

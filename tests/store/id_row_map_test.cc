@@ -375,6 +375,32 @@ TEST(IdRowMapTest, KeysPast32BitsAreRenumberedAsRows) {
   EXPECT_EQ(replaced->toString(), expected.toString());
 }
 
+// Gone keys as many as the entries (and at least the threshold): the map is rewritten with
+// key = row, so its numbering does not keep a key for every row ever dropped; below that it
+// keeps its keys. Lookups are right either way.
+TEST(IdRowMapTest, ManyGoneKeysAreDroppedByRenumberingAsRows) {
+  IdRowMap map;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches = {IdBatch(Range(0, 10))};
+  ASSERT_TRUE(map.Assign(*batches[0]->column(0), 0).ok());
+  Roaring dropped;
+  dropped.addRange(0, 3);  // 3 gone, 7 entries: kept
+  ASSERT_TRUE(map.Compacted(dropped, batches, /*renumber_gone_keys=*/2).ok());
+  EXPECT_FALSE(map.keys_are_rows());
+  batches = {IdBatch(Range(3, 10))};
+  dropped = Roaring();
+  dropped.addRange(0, 3);  // 6 gone, 4 entries: renumbered
+  ASSERT_TRUE(map.Compacted(dropped, batches, /*renumber_gone_keys=*/2).ok());
+  EXPECT_TRUE(map.keys_are_rows());
+  EXPECT_EQ(map.size(), 4u);
+  auto rows = map.Rows(*IdBatch({6, 9, 1})->column(0));
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->toString(), Roaring::bitmapOf(2, 0, 3).toString());  // ids 6..9 at rows 0..3
+  ASSERT_TRUE(map.Assign(*IdBatch({20})->column(0), 4).ok());          // appended after: key = row
+  rows = map.Rows(*IdBatch({20})->column(0));
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->toString(), Roaring::bitmapOf(1, 4).toString());
+}
+
 TEST(IdRowMapTest, BadInputIsRefused) {
   IdRowMap map;
   const auto batch = IdBatch(Range(0, 10));

@@ -21,6 +21,7 @@
 #include "persist/snapshot_format.h"
 #include "persist/wal_reader.h"
 #include "testing/batches.h"
+#include "text/row_filter.h"
 
 namespace arbalest {
 namespace {
@@ -495,6 +496,61 @@ TEST_F(RowKeysLogTest, ARekeyRecordIsCheckedAndReplaysAfterLostRecords) {
   EXPECT_EQ(dataset->Snapshot().num_rows, 14);  // row 2 dropped; id 20 deleted
   EXPECT_EQ(dataset->Snapshot().next_key(), 22u);
   EXPECT_EQ(dataset->Snapshot().row_keys().KeyOf(9), 17u);  // id 20's: keys 9..16 gone
+}
+
+// A compaction that leaves fewer rows than gone keys (threshold 0) also renumbers the text
+// index (rebuilt from the rows) and the id map (rewritten as rows): text searches, upserts and
+// deletes by id find the right rows afterwards, and across a restart.
+TEST_F(RowKeysLogTest, ACompactionLeavingFewRowsRenumbersTheTextIndexAndTheIdMap) {
+  const auto unique = [](int64_t first_id, int64_t rows) {
+    return MakeVectorBatch(first_id, rows, kDim)
+        ->ReplaceSchemaMetadata(arrow::key_value_metadata({"arbalest.unique_id"}, {"true"}));
+  };
+  // The ids of the live rows whose tag is "tag1" (MakeVectorBatch: "tag" + id % 3), by text.
+  const auto tag1_ids = [](const Dataset& dataset) {
+    const DatasetSnapshot view = dataset.Snapshot();
+    std::vector<int64_t> ids_of_rows;
+    for (const auto& batch : view.batches) {
+      const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
+      for (int64_t i = 0; i < ids.length(); ++i) ids_of_rows.push_back(ids.Value(i));
+    }
+    const RowFilter live =
+        RowFilter::FromPredicate([&](uint64_t row) { return !view.IsDeleted(row); });
+    std::set<int64_t> found;
+    for (const ScoredRow& hit : view.text->Search("tag1", 1000, live)) {
+      found.insert(ids_of_rows.at(hit.row));
+    }
+    return found;
+  };
+  std::set<int64_t> expected_tag1;
+  Seen live;
+  {
+    auto store = OpenRekeying(0);
+    auto dataset = Put(*store, "docs", unique(0, 100));
+    ASSERT_NE(dataset->Snapshot().text, nullptr);
+    std::vector<int64_t> gone;
+    for (int64_t id = 0; id < 60; ++id) gone.push_back(id);
+    ASSERT_TRUE(store->Delete(*dataset, *Ids(gone)).ok());
+    auto report = store->Compact(*dataset);  // 60 gone, 40 rows left
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    ASSERT_EQ(report->retired_keys, 60u);
+    for (int64_t id = 60; id < 100; ++id) {
+      if (id % 3 == 1) expected_tag1.insert(id);
+    }
+    EXPECT_EQ(tag1_ids(*dataset), expected_tag1);
+    ASSERT_TRUE(store->Append(*dataset, unique(95, 10)).ok());  // replaces 95..99
+    EXPECT_EQ(*store->Delete(*dataset, *Ids({96, 103, 7})), 2);
+    for (int64_t id = 100; id < 105; ++id) {
+      if (id % 3 == 1) expected_tag1.insert(id);
+    }
+    expected_tag1.erase(103);
+    EXPECT_EQ(tag1_ids(*dataset), expected_tag1);
+    EXPECT_EQ(dataset->Snapshot().live_rows(), 40 + 5 - 2);
+    live = See(*store, "docs");
+  }
+  auto store = Open();
+  ExpectSame(See(*store, "docs"), live);
+  EXPECT_EQ(tag1_ids(*store->Get("docs").ValueOrDie()), expected_tag1);
 }
 
 }  // namespace
