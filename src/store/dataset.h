@@ -352,9 +352,9 @@ class Dataset {
   // keys not yet retired by a rekey, Compact) stay below this.
   static constexpr uint64_t kMaxRowKeys = uint64_t{1} << 32;
   // A compaction renumbers the keys (Compact) once this many are gone and as many as the rows
-  // left (a gone key costs 2 bytes, RowKeys), or whatever is gone once the next key passes
-  // kRekeyKeys, half the key space.
-  static constexpr uint64_t kRekeyGoneKeys = uint64_t{1} << 20;
+  // left (RowKeys::WorthRenumbering, the rule the text index and the id map follow too), or
+  // whatever is gone once the next key passes kRekeyKeys, half the key space.
+  static constexpr uint64_t kRekeyGoneKeys = RowKeys::kRenumberGoneKeys;
   static constexpr uint64_t kRekeyKeys = kMaxRowKeys / 2;
   // Whether a compaction that leaves `keys` for `rows` rows renumbers them (see Compact).
   static bool ShouldRekey(const RowKeys& keys, int64_t rows, uint64_t rekey_gone_keys);

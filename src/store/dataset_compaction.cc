@@ -272,10 +272,9 @@ CompactionReport Dataset::PublishCompaction(CompactionPlan& plan, uint64_t turn,
 }
 
 bool Dataset::ShouldRekey(const RowKeys& keys, int64_t rows, uint64_t rekey_gone_keys) {
-  const uint64_t gone = keys.gone_count();
-  if (gone == 0) return false;
-  if (rekey_gone_keys == 0 || keys.NextKey(rows) >= kRekeyKeys) return true;
-  return gone >= rekey_gone_keys && gone >= static_cast<uint64_t>(rows);
+  if (keys.identity()) return false;
+  return rekey_gone_keys == 0 || keys.NextKey(rows) >= kRekeyKeys ||
+         keys.WorthRenumbering(rows, rekey_gone_keys);
 }
 
 arrow::Result<CompactionReport> Dataset::Compact(const CommitLog& log, int threads,
