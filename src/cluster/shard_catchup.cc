@@ -86,6 +86,23 @@ LocalPuts::SnapshotWait AskSnapshot(const LocalPuts& local, const std::string& n
   return nullptr;
 }
 
+// For a dataset whose ids are unique, after the bulk pass: both reconciles compare by content
+// (copy->content) when the primary offers content digests. A copied row may have replaced a
+// newer row of its id that this node received while the bulk pass ran (a put of an id held
+// replaces its row); the ids and their counts agree then, the contents do not.
+arrow::Status CompareUniqueIdsByContent(ShardCopyEnv* copy) {
+  std::string why_not;
+  ARROW_ASSIGN_OR_RAISE(std::optional<Json> table, SourceContentTable(*copy, &why_not));
+  copy->content = table.has_value();
+  if (!copy->content) {
+    spdlog::warn(
+        "{}: its ids are unique, but the copy is compared by ids only ({}): a row the bulk pass "
+        "copied over a newer one put meanwhile goes unseen",
+        copy->name, why_not);
+  }
+  return arrow::Status::OK();
+}
+
 }  // namespace
 
 Json AwaitSnapshot(const LocalPuts::SnapshotWait& snapshotted, const std::string& name,
@@ -343,6 +360,7 @@ arrow::Result<int> ShardCatchup::PassOnce() {
 
 Json ShardCatchup::Copied::ToJson() const {
   return {{"kept_copy", kept ? kept->ToJson() : Json(nullptr)},
+          {"compared_by", by_content ? "content" : "ids"},
           {"rows_purged", rows_purged},
           {"rows_copied", bulk_rows + before.copied + fenced.copied},
           {"rows_bulk", bulk_rows},
@@ -447,6 +465,9 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted, &copied.scan));
   }
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (!copy.content && copied.scan.unique_ids)
+    ARROW_RETURN_NOT_OK(CompareUniqueIdsByContent(&copy));
+  copied.by_content = copy.content;
   // The copy made durable in a snapshot at once (adopted segments as segment files, rows
   // copied beside them), while the reconcile before the fences runs; waited for before the
   // fences close (not while the writes pause), so that the map names this node a full replica

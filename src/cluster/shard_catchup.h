@@ -165,6 +165,9 @@ class ShardCatchup {
     Reconciled fenced;
     std::optional<KeptPlan> kept;  // a kept copy: what PlanKeptCopy found
     int64_t rows_purged = 0;       // a kept copy purged: its rows removed
+    // Both reconciles compared the copies by content digests (a kept copy, or a dataset whose
+    // ids are unique), not by ids.
+    bool by_content = false;
     double bulk_seconds = 0;
     double fenced_seconds = 0;  // the shard's writes paused on the primary
     // The snapshot of the copy asked for once segments were adopted: its report, {"error"}, or

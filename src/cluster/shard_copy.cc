@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "flight/segment_shipping.h"
+#include "store/dataset_layout.h"
 
 namespace arbalest {
 namespace {
@@ -588,6 +589,7 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted, BulkS
   if (env.scan_delay.count() > 0) std::this_thread::sleep_for(env.scan_delay);
   const auto started = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(ScanPart part, OpenBulkScan(env, done, seen, &held, &scan));
+  ARROW_ASSIGN_OR_RAISE(scan.unique_ids, UniqueIdOption(*part.reader->schema()));
   std::unique_ptr<PutSink> sink = env.local.open(env.name);
   int64_t copied = 0;
   while (true) {
@@ -731,20 +733,27 @@ Json KeptPlan::ToJson() const {
           {"rows", rows}, {"seconds", seconds}, {"reason", reason}};
 }
 
-arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env) {
-  const auto started = std::chrono::steady_clock::now();
-  KeptPlan plan;
+arrow::Result<std::optional<Json>> SourceContentTable(const ShardCopyEnv& env,
+                                                      std::string* why_not) {
   if (!env.source_content_digest) {
-    plan.reason = "this node compares no content digests";
-    return plan;
+    *why_not = "this node compares no content digests";
+    return std::nullopt;
   }
   auto answer = env.source_content_digest(nullptr, env.timeout);
   if (!answer.ok() &&
       (WithoutDigests(answer.status()) || IsWithoutContentDigests(answer.status()))) {
-    plan.reason = "the primary has no content digests (" + answer.status().message() + ")";
-    return plan;
+    *why_not = "the primary has no content digests (" + answer.status().message() + ")";
+    return std::nullopt;
   }
   ARROW_RETURN_NOT_OK(answer.status());
+  return std::move(*answer);
+}
+
+arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env) {
+  const auto started = std::chrono::steady_clock::now();
+  KeptPlan plan;
+  ARROW_ASSIGN_OR_RAISE(std::optional<Json> answer, SourceContentTable(env, &plan.reason));
+  if (!answer) return plan;
   ShardCopyEnv content = env;
   content.content = true;
   Reconciled compared;

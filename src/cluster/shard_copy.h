@@ -141,6 +141,10 @@ struct BulkScan {
   // holds as it was, a merge having replaced the later ones, or read the whole shard);
   // empty: it did start there.
   std::string fallback;
+  // The primary's rows say that the dataset's ids are unique (schema option `unique_id`): a put
+  // of an id this node holds replaces its row, so a copied row may have replaced a newer one
+  // this node received meanwhile (same id, same count), which only content digests can see.
+  bool unique_ids = false;
 
   Json ToJson() const;
 };
@@ -199,6 +203,12 @@ struct KeptPlan {
 // that differ, as balls in bins), a kept copy is purged (too far behind: the primary's segment
 // files are copied, with their graphs, instead).
 inline constexpr int32_t kMostDifferingShareToKeep = 2;
+
+// The primary's content digest table of its copy (env.source_content_digest, the whole table),
+// or nullopt, saying why in `why_not`, when this node or the primary compares no content digests
+// (a primary of a build before them refuses the request's `version`). Other errors as they come.
+arrow::Result<std::optional<Json>> SourceContentTable(const ShardCopyEnv& env,
+                                                      std::string* why_not);
 
 // Compares the content digests of the primary's copy and this node's (env.source_content_digest):
 // keep when the primary answers version 2 and about 1/kMostDifferingShareToKeep of the copy's

@@ -67,18 +67,6 @@ arrow::Result<int> VectorColumnIndex(const arrow::Schema& schema, std::string_vi
   return index;
 }
 
-// The canonical `unique_id` option of `schema`: false when absent.
-arrow::Result<bool> UniqueIdOption(const arrow::Schema& schema) {
-  const std::optional<std::string> value = CanonicalOption(schema, kUniqueIdOption);
-  if (!value) return false;
-  std::string lower = *value;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "true") return true;
-  if (lower == "false") return false;
-  return arrow::Status::Invalid("schema metadata option 'unique_id' is '", *value,
-                                "'; it takes 'true' or 'false'");
-}
-
 arrow::Result<IdKind> IdKindOf(const arrow::Field& field) {
   switch (field.type()->id()) {
     case arrow::Type::INT64:
@@ -161,6 +149,17 @@ arrow::Result<std::shared_ptr<arrow::Array>> AssignedIds(uint64_t first, int64_t
 }
 
 }  // namespace
+
+arrow::Result<bool> UniqueIdOption(const arrow::Schema& schema) {
+  const std::optional<std::string> value = CanonicalOption(schema, kUniqueIdOption);
+  if (!value) return false;
+  std::string lower = *value;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "true") return true;
+  if (lower == "false") return false;
+  return arrow::Status::Invalid("schema metadata option 'unique_id' is '", *value,
+                                "'; it takes 'true' or 'false'");
+}
 
 std::string_view IdKindName(IdKind kind) {
   switch (kind) {

@@ -48,6 +48,11 @@ struct DatasetLayout {
   bool unique_id = false;
 };
 
+// Whether `schema`'s canonical `unique_id` option is "true" (false when absent); Invalid for a
+// value other than "true" or "false". A stored schema keeps its put's options, so this says of a
+// dataset's scan (another node's copy included) whether its ids are unique.
+arrow::Result<bool> UniqueIdOption(const arrow::Schema& schema);
+
 // Validates a put's schema: exactly one vector column of type
 // FixedSizeList<float32|float16|int8|uint8|float64, d> (0 < d <= kMaxVectorDimension), an optional
 // `id` column of int64, uint64 or utf8, and no duplicate column names; the canonical

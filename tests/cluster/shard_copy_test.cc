@@ -69,8 +69,10 @@ class RowsReader : public arrow::RecordBatchReader {
 };
 
 // A local_only scan ticket over `rows`: its `columns` ([id] or all) and its `in` filter on id.
+// `unique_ids`: the scan's schema carries the option `unique_id` (a dataset whose ids are unique).
 arrow::Result<ScanPart> ScanOf(const Rows& rows, const std::string& ticket,
-                               std::function<void(size_t)> on_batch = nullptr) {
+                               std::function<void(size_t)> on_batch = nullptr,
+                               bool unique_ids = false) {
   const Json json = Json::parse(ticket);
   EXPECT_TRUE(json.value("local_only", false));
   const bool ids_only = json.contains("columns");
@@ -88,6 +90,8 @@ arrow::Result<ScanPart> ScanOf(const Rows& rows, const std::string& ticket,
         BatchOf(Rows(kept.begin() + at, kept.begin() + std::min(kept.size(), at + 2)), ids_only));
   }
   auto schema = ids_only ? arrow::schema({RowSchema()->field(0)}) : RowSchema();
+  if (unique_ids)
+    schema = schema->WithMetadata(arrow::key_value_metadata({"longbow.unique_id"}, {"true"}));
   return ScanPart{std::make_shared<RowsReader>(std::move(batches), schema, std::move(on_batch)),
                   nullptr};
 }
@@ -125,6 +129,7 @@ struct Copies {
   size_t tail_from = 0;
   bool refuse_tail = false;
   std::vector<Json> tails_asked;  // the after_segment of each such scan
+  bool unique_ids = false;        // the primary's scans say that the ids are unique
 
   ShardCopyEnv Env() {
     ShardCopyEnv env;
@@ -132,13 +137,15 @@ struct Copies {
     env.source = [this](const std::string& ticket,
                         std::chrono::milliseconds) -> arrow::Result<ScanPart> {
       const Json json = Json::parse(ticket);
-      if (!json.contains("after_segment")) return ScanOf(primary, ticket, on_primary_batch);
+      if (!json.contains("after_segment")) {
+        return ScanOf(primary, ticket, on_primary_batch, unique_ids);
+      }
       tails_asked.push_back(json["after_segment"]);
       if (refuse_tail) {
         return arrow::Status::Invalid("'after_segment' names no sealed segment of the dataset");
       }
       return ScanOf(Rows(primary.begin() + static_cast<std::ptrdiff_t>(tail_from), primary.end()),
-                    ticket, on_primary_batch);
+                    ticket, on_primary_batch, unique_ids);
     };
     env.own = [this](const std::string& ticket, std::chrono::milliseconds) {
       return ScanOf(own, ticket);
@@ -178,6 +185,21 @@ TEST(ShardCopy, TheBulkPassStoresWhatThisNodeLacksButNoIdDeletedHere) {
   EXPECT_EQ(*copied, 5);
   EXPECT_EQ(Sorted(copies.own),
             (Rows{{1, "p"}, {2, "own"}, {3, "own"}, {4, "p"}, {7, "p"}, {8, "p"}, {10, "p"}}));
+}
+
+TEST(ShardCopy, TheBulkPassNotesWhetherThePrimarysIdsAreUnique) {
+  // A dataset whose ids are unique must be compared by content afterwards (shard_catchup.cc):
+  // a copied row may have replaced a newer one of its id that this node received meanwhile.
+  for (const bool unique : {false, true}) {
+    Copies copies;
+    copies.unique_ids = unique;
+    for (int64_t id = 1; id <= 4; ++id) copies.primary.emplace_back(id, "p");
+    BulkScan scan;
+    auto copied = CopyBulk(copies.Env(), nullptr, &scan);
+    ASSERT_TRUE(copied.ok()) << copied.status();
+    EXPECT_EQ(*copied, 4);
+    EXPECT_EQ(scan.unique_ids, unique);
+  }
 }
 
 // The primary lists one sealed segment holding `segment` (local rows `deleted` deleted there);
