@@ -4,7 +4,8 @@ itself: what routing costs without a peer), and 3-node clusters with 4 shards at
 (W=2).
 
 For each setup (--setups: single, 1node, r1, r2; default all): --rows random float32 rows of
---dim dimensions put through node 0 in batches of --batch rows (default 5000) by --clients
+--dim dimensions put through node 0 (or, with --through all, through every node of the setup,
+client stream i through node i mod nodes) in batches of --batch rows (default 5000) by --clients
 concurrent client streams (default 1, each putting its share of the rows; on the clusters each
 batch is split by shard, forwarded to each shard's primary and, at R=2, replicated before the
 ack; the dataset is declared by a schema-only put first, untimed): rows/s and MB/s of vector
@@ -14,7 +15,7 @@ node 0 from 1 and 4 client threads: QPS, p50 and p99. Every process shares this 
 cores: the figures show the cost of routing and replication, not a cluster's scaling.
 
     .venv/bin/python bench/cluster/shard_bench.py [--rows 30000] [--dim 128] [--batch 5000]
-        [--clients 1] [--setups single,1node,r1,r2] [--ingest-only]
+        [--clients 1] [--through 0|all] [--setups single,1node,r1,r2] [--ingest-only]
 
 $ARBALEST_BIN picks the server binary (default: this checkout's release build): two builds can
 be compared on the same machine in one session.
@@ -52,16 +53,20 @@ def more_flags(parser) -> None:
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--setups", default=",".join(SETUPS))
     parser.add_argument("--ingest-only", action="store_true")
+    parser.add_argument("--through", choices=["0", "all"], default="0",
+                        help="put through node 0, or client i through node i mod nodes")
 
 
-def ingest(node, table, batch: int, clients: int) -> float:
-    """Puts `table` through `node` by `clients` concurrent streams; the seconds it took."""
-    put_table(node.data, DATASET, table.slice(0, 0))  # declares the dataset (and shard map)
+def ingest(nodes, table, batch: int, clients: int) -> float:
+    """Puts `table` by `clients` concurrent streams, client i through nodes[i % len(nodes)];
+    the seconds it took."""
+    put_table(nodes[0].data, DATASET, table.slice(0, 0))  # declares the dataset (and shard map)
     share = -(-table.num_rows // clients)
     errors = []
 
     def client(i):
         try:
+            node = nodes[i % len(nodes)]
             c = flight.connect(f"grpc://127.0.0.1:{node.port}")
             put_table(c, DATASET, table.slice(i * share, share), batch_size=batch)
             c.close()
@@ -104,8 +109,10 @@ def main() -> None:
             workdir.mkdir()
             nodes, etcd = start(workdir, replication, count)
             try:
-                seconds = ingest(nodes[0], table, args.batch, args.clients)
-                print(f"{label:32s} ingest through node 0: {args.rows / seconds:9.0f} rows/s  "
+                through = nodes if args.through == "all" else nodes[:1]
+                seconds = ingest(through, table, args.batch, args.clients)
+                where = "node 0" if len(through) == 1 else f"{len(through)} nodes"
+                print(f"{label:32s} ingest through {where}: {args.rows / seconds:9.0f} rows/s  "
                       f"{vector_mb / seconds:7.1f} MB/s", flush=True)
                 if not args.ingest_only:
                     wait_ready(nodes[0].data, DATASET, timeout=600)

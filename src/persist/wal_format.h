@@ -102,9 +102,11 @@ enum class WalRecordType : uint8_t {
   // (--wal-skip-corrupt), so that a later replay, which loses them again, knows that the
   // records after it number the rows as replay does.
   kRowCount,
-  // An append and the rows it replaces (a put into a dataset whose ids are unique): the batch's
-  // rows take the next row numbers, then `rows` (row numbers as for kDelete, counting the
-  // batch's own rows, numbered from the record's row count) are deleted, in one step.
+  // An append and the rows it replaces (a put into a dataset whose ids are unique, or a batch of
+  // an adopted segment with its own rows deleted at adoption): the batch's rows take the next
+  // row numbers, then `rows` (row numbers as for kDelete, counting the batch's own rows,
+  // numbered from the record's row count) are deleted, in one step; the batch's own rows among
+  // them take no entry in an id map (store/id_row_map.h).
   kUpsert,
   // A namespace created (WalEntry::dataset holds its name).
   kCreateNamespace = 8,

@@ -173,7 +173,7 @@ std::optional<int64_t> Dataset::PublishMapped(uint64_t ticket,
                                               const std::shared_ptr<arrow::RecordBatch>& batch,
                                               int64_t bytes, uint64_t lsn,
                                               std::shared_ptr<DatasetText>* text,
-                                              const Roaring& replaced) {
+                                              const Roaring& replaced, const Roaring& deleted) {
   if (!layout_.unique_id) return PublishBatch(ticket, batch, bytes, lsn, text, replaced);
   // Every put into a dataset whose ids are unique publishes under delete_mutex_
   // (Commit, AppendRecovered); the analysis cannot see that through Publish.
@@ -186,7 +186,8 @@ std::optional<int64_t> Dataset::PublishMapped(uint64_t ticket,
     first_row = PublishBatch(ticket, batch, bytes, lsn, text, replaced);
     if (!first_row) return first_row;
     const arrow::Status mapped =
-        id_rows_.Assign(*batch->GetColumnByName(std::string(kIdColumn)), *first_row);
+        id_rows_.Assign(*batch->GetColumnByName(std::string(kIdColumn)), *first_row,
+                        deleted.isEmpty() ? replaced : (replaced | deleted));
     if (!mapped.ok()) {  // the batch was conformed: its ids are the dataset's, never null
       spdlog::error("dataset '{}': mapping the ids of rows {}..{} failed: {}", name_, *first_row,
                     *first_row + batch->num_rows() - 1, mapped.ToString());
@@ -303,7 +304,8 @@ int64_t Dataset::num_rows() const {
 }
 
 arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch,
-                                       uint64_t lsn, const Roaring& replaced) {
+                                       uint64_t lsn, const Roaring& replaced,
+                                       const Roaring& deleted) {
   MutexLock deletes(&delete_mutex_);  // for the replaced rows and the id map
   MutexLock order(&append_mutex_);
   if (!replaced.isEmpty() && replaced.maximum() >= logged_rows_ + batch->num_rows()) {
@@ -337,7 +339,7 @@ arrow::Status Dataset::AppendRecovered(const std::shared_ptr<arrow::RecordBatch>
   next_key_ += static_cast<uint64_t>(batch->num_rows());
   std::shared_ptr<DatasetText> text;
   const std::optional<int64_t> first_row =
-      PublishMapped(next_ticket_++, batch, bytes, lsn, &text, replaced);
+      PublishMapped(next_ticket_++, batch, bytes, lsn, &text, replaced, deleted);
   IndexText(text.get(), *batch, std::nullopt, first_row);
   RemoveReplacedText(text.get(), replaced, first_row);
   return arrow::Status::OK();

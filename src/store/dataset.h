@@ -177,13 +177,17 @@ class Dataset {
   // Appends a sealed segment built elsewhere (dataset_adopt.cc) with its graph, which is
   // adopted, not rebuilt: conforms its batches (ConformBatch; none may add columns), charges
   // their bytes and the index memory of their rows to the budget as an append does, queues one
-  // append record per batch and, for segment.deleted, one delete record, all in one group (a
-  // replay appends and re-indexes the rows, then deletes those), and once durable publishes
-  // them in their turn in one step: the active segment is sealed (or, holding no row, replaced
-  // by the adopted one), the adopted segment follows with every row linked, and a new empty
-  // active segment starts after it; segment.deleted are deleted in the same step. Indexing of
-  // the dataset pauses from before the turn is taken until it is published. Errors as an
-  // append's, nothing stored or charged; NotImplemented for a dataset whose ids are unique or
+  // record per batch in one group (an append, or an upsert deleting the batch's own rows that
+  // are deleted at adoption: a replay appends and re-indexes the rows and deletes those in the
+  // same step), and once durable publishes them in their turn in one step: the active segment
+  // is sealed (or, holding no row, replaced by the adopted one), the adopted segment follows
+  // with every row linked, and a new empty active segment starts after it; segment.deleted are
+  // deleted in the same step. In a dataset whose ids are unique, so is every row of the segment
+  // whose id has a live row here (that row is the newer: it came as a put since the segment's
+  // copy was read), and the ids of the segment's live rows are mapped to them (their deleted
+  // rows take no entry, IdRowMap::Assign); the segment's own live rows must not repeat an id.
+  // Indexing of the dataset pauses from before the turn is taken until it is published. Errors
+  // as an append's, nothing stored or charged; NotImplemented for a dataset whose ids are
   // server-assigned, or while a snapshot's rows are still being loaded; Invalid when the graph
   // does not fit the dataset's index (dimension, metric, element type, M, quantization) or its
   // rows are not the batches' rows.
@@ -250,9 +254,12 @@ class Dataset {
   // Appends a batch read back from the write-ahead log (record `lsn`) or from a snapshot taken
   // at `lsn`: already conformed when it was logged. `replaced` (an upsert's, kUpsert) are
   // deleted with it; Invalid, naming the record, when one of them is not a row of the dataset
-  // or the batch.
+  // or the batch. `deleted`: rows of the batch that a snapshot holds deleted (DeleteRecovered
+  // deletes them after): with unique ids, they take no entry in the id map, as neither do the
+  // batch's own `replaced` rows (IdRowMap::Assign).
   arrow::Status AppendRecovered(const std::shared_ptr<arrow::RecordBatch>& batch, uint64_t lsn,
-                                const Roaring& replaced = Roaring());
+                                const Roaring& replaced = Roaring(),
+                                const Roaring& deleted = Roaring());
 
   // The LSN of the WAL record that created the dataset (counts as logged, see NoteLogged). Set
   // once, before the dataset is shared.
@@ -565,13 +572,14 @@ class Dataset {
   static void RemoveReplacedText(DatasetText* text, const Roaring& replaced,
                                  std::optional<int64_t> first_row);
   // PublishBatch, and for a dataset whose ids are unique the batch's ids mapped to its rows
-  // (IdRowMap::Assign) in one step for readers of the id map (MappedRowsOf). The caller holds
-  // delete_mutex_ for a dataset whose ids are unique.
+  // (IdRowMap::Assign; the rows in `replaced` or `deleted`, deleted as they come, take no entry)
+  // in one step for readers of the id map (MappedRowsOf). The caller holds delete_mutex_ for a
+  // dataset whose ids are unique.
   std::optional<int64_t> PublishMapped(uint64_t ticket,
                                        const std::shared_ptr<arrow::RecordBatch>& batch,
                                        int64_t bytes, uint64_t lsn,
-                                       std::shared_ptr<DatasetText>* text, const Roaring& replaced)
-      EXCLUDES(id_map_mutex_);
+                                       std::shared_ptr<DatasetText>* text, const Roaring& replaced,
+                                       const Roaring& deleted = Roaring()) EXCLUDES(id_map_mutex_);
   // Charges the id map's memory (`bytes`: IdRowMap::bytes as it is now), with the index memory.
   void ChargeIdMap(int64_t bytes) EXCLUDES(state_mutex_);
   DatasetSnapshot SnapshotLocked() const REQUIRES_SHARED(state_mutex_);
@@ -618,6 +626,11 @@ class Dataset {
   arrow::Status CheckAdoptable(const HnswIndex& graph, int64_t rows) const;
   // Releases the charges of a segment's conformed `batches` (`bytes` and `index_bytes`).
   void ReleaseSegmentCharges(int64_t rows, int64_t bytes, int64_t index_bytes);
+  // For a dataset whose ids are unique: adds to `deleted` (local rows of a segment to adopt,
+  // `batches`) every row not in it whose id has a live row here.
+  arrow::Status DeleteRowsOfHeldIds(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                                    Roaring* deleted) const REQUIRES(delete_mutex_)
+      EXCLUDES(id_map_mutex_, state_mutex_);
 
   // The rows of `view` past those `plan` holds, added to it.
   void ExtendPlan(CompactionPlan& plan, const DatasetSnapshot& view);

@@ -3,6 +3,7 @@
 // commit (dataset_commit.cc): validate and charge, queue the records in one turn, wait for the
 // log without the mutexes, publish in the turn.
 #include <arrow/util/byte_size.h>
+#include <spdlog/spdlog.h>
 
 #include "store/dataset.h"
 
@@ -36,10 +37,29 @@ void Dataset::ReleaseSegmentCharges(int64_t rows, int64_t bytes, int64_t index_b
   budget_->Release(index_bytes);
 }
 
+arrow::Status Dataset::DeleteRowsOfHeldIds(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, Roaring* deleted) const {
+  // Under delete_mutex_ no put of the dataset (its ids are unique) or delete publishes: the map
+  // and the view agree.
+  ReaderLock map(&id_map_mutex_);
+  const DatasetSnapshot now = Snapshot();
+  int64_t local = 0;
+  for (const auto& batch : batches) {
+    ARROW_ASSIGN_OR_RAISE(std::vector<int64_t> held,
+                          id_rows_.RowOfEach(*batch->GetColumnByName(std::string(kIdColumn))));
+    for (int64_t i = 0; i < batch->num_rows(); ++i) {
+      const int64_t row = held[static_cast<size_t>(i)];
+      if (row >= 0 && !now.IsDeleted(row)) deleted->add(static_cast<uint32_t>(local + i));
+    }
+    local += batch->num_rows();
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const CommitLog& log) {
-  if (layout_.unique_id || layout_.id_kind == IdKind::kAssigned) {
-    return arrow::Status::NotImplemented("dataset '", name_, "' cannot adopt a segment: its ids ",
-                                         layout_.unique_id ? "are unique" : "are assigned here");
+  if (layout_.id_kind == IdKind::kAssigned) {
+    return arrow::Status::NotImplemented("dataset '", name_,
+                                         "' cannot adopt a segment: its ids are assigned here");
   }
   if (!segment.graph) return arrow::Status::Invalid("a segment without a graph");
   int64_t rows = 0;
@@ -57,6 +77,7 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
   const auto paused = index_->PauseIndexing();
   MutexLock deletes(&delete_mutex_);
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  Roaring deleted = segment.deleted;  // local rows
   int64_t bytes = 0;
   int64_t index_bytes = 0;
   uint64_t turn = 0;
@@ -76,6 +97,7 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
       bytes += arrow::util::TotalBufferSize(*conformed.batch);
       batches.push_back(std::move(conformed.batch));
     }
+    if (layout_.unique_id) ARROW_RETURN_NOT_OK(DeleteRowsOfHeldIds(batches, &deleted));
     {
       WriterLock state(&state_mutex_);
       if (dropped_) return arrow::Status::KeyError("dataset '", name_, "' was deleted");
@@ -100,19 +122,28 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
       }
     }
     std::vector<arrow::Result<WalPayload>> records;
-    // The rows' keys (or, logging row numbers, their numbers) follow the dataset's.
+    // The rows' keys (or, logging row numbers, their numbers) follow the dataset's. A batch
+    // with rows deleted at adoption is an upsert of its own rows: appended and deleted in one
+    // record, so that no replay maps their ids (IdRowMap::Assign) or shows them undeleted.
     const uint64_t first = log.row_numbers() ? static_cast<uint64_t>(logged_rows_) : next_key_;
     uint64_t at = first;
     for (const auto& batch : batches) {
-      records.push_back(log.row_numbers() ? EncodeAppend(name_, *batch, static_cast<int64_t>(at))
-                                          : EncodeKeyedAppend(name_, *batch, at));
+      const uint64_t local = at - first;
+      const auto end = static_cast<uint32_t>(local + static_cast<uint64_t>(batch->num_rows()));
+      Roaring own;
+      own.addRange(local, end);
+      own &= deleted;
+      Roaring named;  // as keys (or row numbers)
+      for (const uint32_t row : own) named.add(static_cast<uint32_t>(row + first));
+      if (log.row_numbers()) {
+        records.push_back(named.isEmpty()
+                              ? EncodeAppend(name_, *batch, static_cast<int64_t>(at))
+                              : EncodeUpsert(name_, *batch, named, static_cast<int64_t>(at)));
+      } else {
+        records.push_back(named.isEmpty() ? EncodeKeyedAppend(name_, *batch, at)
+                                          : EncodeKeyedUpsert(name_, *batch, named, at));
+      }
       at += static_cast<uint64_t>(batch->num_rows());
-    }
-    if (!segment.deleted.isEmpty()) {
-      Roaring named;
-      for (const uint32_t row : segment.deleted) named.add(static_cast<uint32_t>(row + first));
-      records.push_back(log.row_numbers() ? EncodeDelete(name_, named, static_cast<int64_t>(at))
-                                          : EncodeKeyedDelete(name_, named));
     }
     queued = log.EnqueueAll(std::move(records), [this, rows] { RevertLoggedRows(rows, rows); });
     if (queued.ok()) {
@@ -137,41 +168,64 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
   }
 
   std::optional<int64_t> first_row;
+  Roaring deleted_rows;  // dataset rows, once published
   std::shared_ptr<DatasetText> text;
-  Resolve(
-      turn,
-      [&]() REQUIRES(state_mutex_) {
-        if (dropped_) {
-          budget_->Release(bytes);  // logged before the drop, published after it: never visible
-          return;
+  auto publish = [&] {
+    Resolve(
+        turn,
+        [&]() REQUIRES(state_mutex_) {
+          if (dropped_) {
+            budget_->Release(bytes);  // logged before the drop, published after it: never visible
+            return;
+          }
+          first_row = num_rows_;
+          const bool replace_active = num_rows_ == segment_firsts_.back();
+          index_->AdoptSegment(segment.graph, std::move(fresh), replace_active);
+          if (!replace_active) segment_firsts_.push_back(num_rows_);
+          for (const auto& batch : batches) batches_.push_back(batch);
+          num_rows_ += rows;
+          num_bytes_ += bytes;
+          segment_firsts_.push_back(num_rows_);
+          for (const uint32_t row : deleted) deleted_rows.add(row + *first_row);
+          if (!deleted_rows.isEmpty()) AddDeletedLocked(deleted_rows);
+          // The segments changed without a merge: a delete that read the sets before this
+          // publication (PublishDeletes) must build its sets again under the lock, since the
+          // adopted segment may have taken the empty active segment's place.
+          layout_generation_ += 1;
+          text = text_;
+        },
+        tickets.back().lsn);
+  };
+  if (layout_.unique_id) {
+    int64_t map_bytes = 0;
+    {
+      // The rows and their ids' entries in one step for MappedRowsOf, as an append's.
+      WriterLock map(&id_map_mutex_);
+      publish();
+      int64_t at = first_row.value_or(0);
+      for (const auto& batch : batches) {
+        if (!first_row) break;
+        const arrow::Status mapped =
+            id_rows_.Assign(*batch->GetColumnByName(std::string(kIdColumn)), at, deleted_rows);
+        if (!mapped.ok()) {  // conformed: the ids are the dataset's, never null
+          spdlog::error("dataset '{}': mapping the ids of adopted rows {}..{} failed: {}", name_,
+                        at, at + batch->num_rows() - 1, mapped.ToString());
         }
-        first_row = num_rows_;
-        const bool replace_active = num_rows_ == segment_firsts_.back();
-        index_->AdoptSegment(segment.graph, std::move(fresh), replace_active);
-        if (!replace_active) segment_firsts_.push_back(num_rows_);
-        for (const auto& batch : batches) batches_.push_back(batch);
-        num_rows_ += rows;
-        num_bytes_ += bytes;
-        segment_firsts_.push_back(num_rows_);
-        if (!segment.deleted.isEmpty()) {
-          Roaring deleted;
-          for (const uint32_t row : segment.deleted) deleted.add(row + *first_row);
-          AddDeletedLocked(deleted);
-        }
-        // The segments changed without a merge: a delete that read the sets before this
-        // publication (PublishDeletes) must build its sets again under the lock, since the
-        // adopted segment may have taken the empty active segment's place.
-        layout_generation_ += 1;
-        text = text_;
-      },
-      tickets.back().lsn);
+        at += batch->num_rows();
+      }
+      map_bytes = id_rows_.bytes();
+    }
+    ChargeIdMap(map_bytes);
+  } else {
+    publish();
+  }
   if (first_row && text) {
     int64_t at = *first_row;
     for (const auto& batch : batches) {
       IndexText(text.get(), *batch, std::nullopt, at);
       at += batch->num_rows();
     }
-    for (const uint32_t row : segment.deleted) text->Remove(row + *first_row);
+    for (const uint32_t row : deleted_rows) text->Remove(row);
   }
   return Committed{rows, bytes, tickets.back().lsn};
 }

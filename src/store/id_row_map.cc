@@ -91,7 +91,19 @@ arrow::Result<Roaring> IdRowMap::Rows(const arrow::Array& ids) const {
   return rows;
 }
 
-arrow::Status IdRowMap::Assign(const arrow::Array& ids, int64_t first_row) {
+arrow::Result<std::vector<int64_t>> IdRowMap::RowOfEach(const arrow::Array& ids) const {
+  ARROW_RETURN_NOT_OK(CheckIds(ids));
+  std::vector<int64_t> rows(static_cast<size_t>(ids.length()), -1);
+  for (int64_t i = 0; i < ids.length(); ++i) {
+    if (const uint32_t* key = Find(ids, i)) {
+      rows[static_cast<size_t>(i)] = static_cast<int64_t>(keys_.RowOf(*key));
+    }
+  }
+  return rows;
+}
+
+arrow::Status IdRowMap::Assign(const arrow::Array& ids, int64_t first_row,
+                               const Roaring& unmapped) {
   ARROW_RETURN_NOT_OK(CheckIds(ids));
   if (ids.length() == 0) return arrow::Status::OK();
   const auto first = static_cast<uint64_t>(first_row);
@@ -107,7 +119,11 @@ arrow::Status IdRowMap::Assign(const arrow::Array& ids, int64_t first_row) {
   // Appended rows have consecutive keys.
   const uint64_t first_key = keys_.KeyOf(first);
   const bool strings = ids.type_id() == arrow::Type::STRING;
+  const bool skips = !unmapped.isEmpty();
   for (int64_t i = 0; i < ids.length(); ++i) {
+    if (skips && unmapped.contains(static_cast<uint32_t>(first + static_cast<uint64_t>(i)))) {
+      continue;
+    }
     const auto key = static_cast<uint32_t>(first_key + static_cast<uint64_t>(i));
     if (strings) {
       const std::string_view id = StringId(ids, i);

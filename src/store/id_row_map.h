@@ -1,7 +1,9 @@
 // The id -> row map of a dataset whose ids are unique (schema option `unique_id`): for each id,
-// the highest-numbered row that carries it, so that a put into such a dataset finds the rows it
-// replaces in O(batch) instead of scanning the id column. The row an entry names may have been
-// deleted since (a delete leaves its entry behind: deleting a deleted row again is harmless).
+// its live row when it has one (else a row of it deleted since, or none), so that a put into
+// such a dataset finds the rows it replaces in O(batch) instead of scanning the id column. The
+// row an entry names may have been deleted since (a delete leaves its entry behind: deleting a
+// deleted row again is harmless). Entries are made as rows are appended (Assign), rows deleted
+// as they are appended taking none, so an id's live row is its latest mapped one.
 //
 // Entries hold row keys (store/row_keys.h), not rows: a compaction changes the map's numbering
 // of the keys (as it changes the text index's) and erases the entries of the rows it drops,
@@ -34,9 +36,15 @@ class IdRowMap {
   // every occurrence but its last (the last one wins). Changes nothing.
   arrow::Result<Roaring> Replaced(const arrow::Array& ids, int64_t first_row) const;
 
-  // Maps each of `ids` to its row (`first_row` + its position), later positions winning. The
-  // rows are appended ones (above every row a compaction dropped): Invalid otherwise.
-  arrow::Status Assign(const arrow::Array& ids, int64_t first_row);
+  // Maps each of `ids` to its row (`first_row` + its position), later positions winning, but
+  // for the rows in `unmapped` (rows deleted as they are appended: an upsert's earlier repeats
+  // of an id, a snapshot's deleted rows, an adopted segment's rows deleted at adoption), whose
+  // ids keep the entry they had. So an id's entry names its live row where it has one, even
+  // when a row of it deleted at once comes after (an adopted segment's, Dataset::Commit of a
+  // SegmentMutation). The rows are appended ones (above every row a compaction dropped):
+  // Invalid otherwise.
+  arrow::Status Assign(const arrow::Array& ids, int64_t first_row,
+                       const Roaring& unmapped = Roaring());
 
   // Numbers the entries as a compaction that drops `dropped` numbers rows, and erases the
   // entries of the dropped rows, whose ids it reads from `batches` (the dataset's rows before
@@ -56,6 +64,8 @@ class IdRowMap {
   // by id look up in a dataset with unique ids (store/id_lookup.h).
   arrow::Result<Roaring> Rows(const arrow::Array& ids) const;
 
+  // The row the entry of each of `ids` names, by position; -1 for an id without an entry.
+  arrow::Result<std::vector<int64_t>> RowOfEach(const arrow::Array& ids) const;
   size_t size() const { return integers_.size() + strings_.size(); }
 
   // An estimate of the heap memory the map holds (nodes, buckets, long strings, the numbering):

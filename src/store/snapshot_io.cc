@@ -270,8 +270,8 @@ arrow::Result<std::shared_ptr<Dataset>> LoadSnapshot(const SnapshotDirEntry& dir
                                                       budget, graphs.files, ChargeMode::kAlways));
   ARROW_RETURN_NOT_OK(CheckSchemas(manifest, *dataset, manifest_path));
   ARROW_RETURN_NOT_OK(RestoreSegments(graphs, manifest.rows, *dataset));
-  if (auto status =
-          LoadRows(dir.path, manifest, vectors ? &*vectors : nullptr, graphs.vectors, *dataset);
+  if (auto status = LoadRows(dir.path, manifest, vectors ? &*vectors : nullptr, graphs.vectors,
+                             deleted, *dataset);
       !status.ok()) {
     return status.WithMessage("loading snapshot ", dir.path, ": ", status.message());
   }

@@ -140,7 +140,7 @@ namespace {
 // Appends the batches of one Parquet file of the snapshot to `dataset`.
 arrow::Status LoadFile(const std::string& path, const std::shared_ptr<arrow::Schema>& file_schema,
                        int64_t expected_rows, int64_t first_row, const SnapshotManifest& manifest,
-                       const ExternalVectors* vectors, Dataset& dataset) {
+                       const ExternalVectors* vectors, const Roaring& deleted, Dataset& dataset) {
   ARROW_ASSIGN_OR_RAISE(ParquetBatches data, ReadParquetBatches(path, file_schema));
   if (data.num_rows != expected_rows) {
     return arrow::Status::Invalid("Parquet file ", path, " holds ", data.num_rows,
@@ -162,7 +162,7 @@ arrow::Status LoadFile(const std::string& path, const std::shared_ptr<arrow::Sch
     }
     ARROW_ASSIGN_OR_RAISE(batch, PadToSchema(batch, manifest.schema));
     row += batch->num_rows();
-    ARROW_RETURN_NOT_OK(dataset.AppendRecovered(batch, manifest.lsn));
+    ARROW_RETURN_NOT_OK(dataset.AppendRecovered(batch, manifest.lsn, Roaring(), deleted));
   }
   return arrow::Status::OK();
 }
@@ -171,23 +171,25 @@ arrow::Status LoadFile(const std::string& path, const std::shared_ptr<arrow::Sch
 // segment (so into the segment's vectors file).
 arrow::Status LoadSegmentFile(const std::string& dir, const RowFile& row_file,
                               const SnapshotManifest& manifest, const ExternalVectors* vectors,
-                              Dataset& dataset) {
+                              const Roaring& deleted, Dataset& dataset) {
   ARROW_RETURN_NOT_OK(VerifySnapshotFile(dir, row_file.file));
   return LoadFile(PathIn(dir, row_file.file.name), row_file.schema, row_file.rows,
-                  row_file.first_row, manifest, vectors, dataset);
+                  row_file.first_row, manifest, vectors, deleted, dataset);
 }
 
 }  // namespace
 
 arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
                        const ExternalVectors* vectors,
-                       const std::vector<ExternalVectors>& segment_vectors, Dataset& dataset) {
+                       const std::vector<ExternalVectors>& segment_vectors, const Roaring& deleted,
+                       Dataset& dataset) {
   if (manifest.format_version() >= kSegmentFilesFormatVersion) {
     for (size_t s = 0; s < manifest.segments.size(); ++s) {
       const SegmentGraphFile& segment = manifest.segments[s];
       for (const RowFile& row_file : segment.row_files) {
-        auto loaded = LoadSegmentFile(
-            dir, row_file, manifest, row_file.has_vectors ? nullptr : &segment_vectors[s], dataset);
+        auto loaded =
+            LoadSegmentFile(dir, row_file, manifest,
+                            row_file.has_vectors ? nullptr : &segment_vectors[s], deleted, dataset);
         if (!loaded.ok()) {
           return loaded.WithMessage(SegmentName(s, segment), ": ", loaded.message());
         }
@@ -197,12 +199,12 @@ arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
   }
   if (manifest.data) {
     return LoadFile(PathIn(dir, manifest.data->name), manifest.schema, manifest.rows, 0, manifest,
-                    nullptr, dataset);
+                    nullptr, deleted, dataset);
   }
   for (const RowFile& row_file : manifest.row_files) {
     ARROW_RETURN_NOT_OK(LoadFile(PathIn(dir, row_file.file.name), row_file.schema, row_file.rows,
                                  row_file.first_row, manifest,
-                                 row_file.has_vectors ? nullptr : vectors, dataset));
+                                 row_file.has_vectors ? nullptr : vectors, deleted, dataset));
   }
   return arrow::Status::OK();
 }

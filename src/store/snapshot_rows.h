@@ -44,9 +44,12 @@ arrow::Result<ExternalVectors> MapVectors(const std::string& dir, const VectorsF
 // data.parquet) to `dataset`, at the snapshot's LSN, the vector column of files without it a
 // view of their segment's vectors file (`segment_vectors`, versions 4 and 5) or of `vectors`
 // (versions 2 and 3). Version 4 and 5 rows files are checked against the manifest here; errors
-// name the segment and the file.
+// name the segment and the file. `deleted`: the snapshot's deleted rows (ReadDeletedRows), which
+// the caller deletes afterwards; with unique ids their ids take no entry in the id map
+// (Dataset::AppendRecovered).
 arrow::Status LoadRows(const std::string& dir, const SnapshotManifest& manifest,
                        const ExternalVectors* vectors,
-                       const std::vector<ExternalVectors>& segment_vectors, Dataset& dataset);
+                       const std::vector<ExternalVectors>& segment_vectors, const Roaring& deleted,
+                       Dataset& dataset);
 
 }  // namespace arbalest

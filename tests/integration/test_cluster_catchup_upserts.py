@@ -1,14 +1,19 @@
 """Catch-up of a dataset whose ids are unique (schema option `unique_id`: a put of an id it holds
 replaces that row), with real processes: one etcd and three `arbalest serve` nodes, 1 shard,
-replication factor 2 (docs/cluster.md, "Catch-up and shard moves").
+replication factor 2, segments sealed every 2,000 rows or so (docs/cluster.md, "Catch-up and
+shard moves").
 
 The shard's replica that is not its primary is SIGKILLed; the third node becomes a syncing
-replica and copies the shard in bulk, slowly (ARBALEST_TEST_CATCHUP_BULK_DELAY_MS), from a scan
-that reads the primary's rows as they were when it began. Meanwhile a client puts every id again
-with a new vector. Each put reaches the syncing replica too, before the scan's older row of the
-same id does: stored as a put, that older row would replace the newer one, and a comparison of
-ids alone cannot see it (each copy holds the id once). Afterwards both replicas must hold, for
-every id, the vector of its last acked put.
+replica and copies the shard in bulk: it adopts the primary's sealed segments with their graphs,
+then reads the rows after them, slowly (ARBALEST_TEST_CATCHUP_BULK_DELAY_MS), from a scan that
+reads the primary's rows as they were when it began. Meanwhile a client puts every id again with
+a new vector. Each put reaches the syncing replica too, often before the segment or the scanned
+row of the same id does. An adopted row of an id held is deleted at adoption (the held row is
+newer), and the id map names the held row; a scanned row, stored as a put, replaces the newer
+one, which a comparison of ids alone cannot see (each copy holds the id once), so the catch-up
+compares the copies by content. Afterwards both replicas must hold, for every id, the vector of
+its last acked put, each id once, and a put of every id again must replace it on both (the id
+maps name the live rows; restarts of such a copy: tests/store/segment_adopt_test.cc).
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from arbalest_util import (ServerProcess, make_table, put_table, scan, unique_name, vector_array,
-                           wait_until)
+from arbalest_util import (ServerProcess, action, make_table, put_table, scan, unique_name,
+                           vector_array, wait_until)
 from etcd_util import EtcdProcess
 from test_cluster import DIM, MEMBERSHIP_DEADLINE_S
 from test_cluster_catchup import members, shard_map, status
 
 LEASE_TTL_S = 2
 ROWS = 6_000
+SEGMENT_ROWS = 2_000
 BATCH = 300          # rows per put, and per batch the bulk pass's scan reads
 BULK_DELAY_MS = 200  # per batch the bulk pass reads: about 4 s for the shard
 DEADLINE_S = MEMBERSHIP_DEADLINE_S + 120
@@ -54,7 +60,8 @@ def test_puts_that_replace_rows_during_a_bulk_copy_are_not_undone_by_it(tmp_path
                 "ARBALEST_TEST_CATCHUP_BULK_DELAY_MS": str(BULK_DELAY_MS)}, extra_args=[
                 "--cluster-etcd", etcd.url, "--cluster-name", "upserts", "--node-id", node_id,
                 "--cluster-lease-ttl", str(LEASE_TTL_S), "--cluster-search-timeout", "10s",
-                "--cluster-shards", "1"]).start()
+                "--cluster-shards", "1", "--segment-max-bytes", str(SEGMENT_ROWS * DIM * 4),
+                "--segment-merge=false"]).start()
         for node in nodes.values():
             wait_until(lambda: members(node), lambda m: len(m) == 3, "every member listed",
                        timeout=MEMBERSHIP_DEADLINE_S)
@@ -62,6 +69,10 @@ def test_puts_that_replace_rows_during_a_bulk_copy_are_not_undone_by_it(tmp_path
         table = make_table(ROWS, d=DIM, rng=np.random.default_rng(11))
         put_table(nodes["n0"].data, name, with_vectors(table, 1.0), batch_size=BATCH)
         placement = shard_map(nodes["n0"], name)["placement"][0]
+        for replica in placement["replicas"]:  # sealed segments are adopted once all is linked
+            ready = action(nodes[replica].data, "check_readiness",
+                           {"dataset": f"{name}.__shard0", "local_only": True, "wait": 60})[0]
+            assert ready["status"] == "READY", ready
         primary = placement["primary"]
         victim = next(r for r in placement["replicas"] if r != primary)
         router = next(n for n in nodes if n != victim)
@@ -90,6 +101,8 @@ def test_puts_that_replace_rows_during_a_bulk_copy_are_not_undone_by_it(tmp_path
         print(f"catch-up: {done}")
         caught_up = next(s for s in done if s["state"] == "caught_up")
         assert caught_up["compared_by"] == "content", caught_up
+        assert caught_up["segments_adopted"] >= 2, caught_up  # ids unique: adopted all the same
+        assert caught_up["rows_scanned"] > 0, caught_up
         # Both replicas: the same rows, every id with the vector of its last put.
         on_primary = rows_by_id(nodes[primary], name, 0)
         on_joining = rows_by_id(nodes[joining], name, 0)
@@ -99,6 +112,10 @@ def test_puts_that_replace_rows_during_a_bulk_copy_are_not_undone_by_it(tmp_path
         assert stale == [], f"{len(stale)} ids hold another vector than the primary's: {stale[:10]}"
         renewed = sum(v == (2.0,) * DIM for v in on_primary.values())
         assert renewed >= acked, (renewed, acked)
+        # Its id map names each id's live row: a put of every id replaces it, on both replicas.
+        put_table(nodes[router].data, name, with_vectors(table, 3.0), batch_size=BATCH)
+        for node in (nodes[primary], nodes[joining]):
+            assert set(rows_by_id(node, name, 0).values()) == {(3.0,) * DIM}
     finally:
         for node in nodes.values():
             node.stop()

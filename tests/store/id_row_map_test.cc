@@ -238,6 +238,24 @@ TEST(RowKeysTest, RenumberingRetiresGoneKeysAndKeepsEveryRowsPlace) {
 
 // Ten segments of 100 rows (ids = rows); id 406 put again at row 1000, then 30 rows of segment 4
 // (406's old row among them) are dropped: no other entry is rewritten or moved.
+TEST(IdRowMapTest, RowsDeletedAsTheyAreAppendedTakeNoEntry) {
+  // Rows 0..3 hold ids 10..13; rows 4..7 (an adopted segment's) repeat 10..13, but rows 4 and 6
+  // are deleted as they come: ids 10 and 12 keep naming rows 0 and 2, their live rows. Rows of
+  // the batch outside it (row 1) change nothing.
+  for (const bool strings : {false, true}) {
+    IdRowMap map;
+    auto batch = [&](std::vector<int64_t> ids) {
+      return strings ? StringIdBatch(ids) : IdBatch(ids);
+    };
+    ASSERT_TRUE(map.Assign(*batch({10, 11, 12, 13})->column(0), 0).ok());
+    ASSERT_TRUE(
+        map.Assign(*batch({10, 11, 12, 13})->column(0), 4, Roaring::bitmapOf(3, 1, 4, 6)).ok());
+    auto rows = map.RowOfEach(*batch({10, 11, 12, 13, 14})->column(0));
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    EXPECT_EQ(*rows, (std::vector<int64_t>{0, 5, 2, 7, -1}));
+  }
+}
+
 TEST(IdRowMapTest, ACompactionLeavesTheEntriesOfRowsItKeepsUntouched) {
   IdRowMap map;
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;

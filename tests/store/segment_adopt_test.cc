@@ -12,6 +12,7 @@
 #include <arrow/util/byte_size.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -26,8 +27,10 @@ namespace {
 constexpr int32_t kDim = 8;
 constexpr int64_t kRowsPerSegment = 100;
 
-// `rows` random vectors with ids first_id.., sealing segments every kRowsPerSegment rows.
-std::shared_ptr<arrow::RecordBatch> Batch(int64_t first_id, int64_t rows, uint32_t m = 16) {
+// `rows` random vectors with ids first_id.., sealing segments every kRowsPerSegment rows; with
+// `unique`, of a dataset whose ids are unique (a put of an id held replaces its row).
+std::shared_ptr<arrow::RecordBatch> Batch(int64_t first_id, int64_t rows, uint32_t m = 16,
+                                          bool unique = false) {
   std::mt19937 random(static_cast<uint32_t>(first_id) + 11);
   std::normal_distribution<float> normal;
   arrow::Int64Builder ids;
@@ -41,19 +44,20 @@ std::shared_ptr<arrow::RecordBatch> Batch(int64_t first_id, int64_t rows, uint32
       {arrow::field("id", arrow::int64()),
        arrow::field("vector", arrow::fixed_size_list(arrow::float32(), kDim))},
       arrow::key_value_metadata(
-          {"index.segment_max_bytes", "index.m"},
+          {"index.segment_max_bytes", "index.m", "longbow.unique_id"},
           {std::to_string(kRowsPerSegment * kDim * static_cast<int64_t>(sizeof(float))),
-           std::to_string(m)}));
+           std::to_string(m), unique ? "true" : "false"}));
   return arrow::RecordBatch::Make(schema, rows, {ids.Finish().ValueOrDie(), vectors.ValueOrDie()});
 }
 
 class SegmentAdoptTest : public testing::LoggedStoreTest {
  protected:
   // A source store's dataset of `rows` rows in batches of 50, every row linked.
-  static std::shared_ptr<Dataset> Source(VectorStore& store, int64_t rows, uint32_t m = 16) {
-    auto dataset = Put(store, "src", Batch(0, 50, m));
+  static std::shared_ptr<Dataset> Source(VectorStore& store, int64_t rows, uint32_t m = 16,
+                                         bool unique = false) {
+    auto dataset = Put(store, "src", Batch(0, 50, m, unique));
     for (int64_t first = 50; first < rows; first += 50) {
-      EXPECT_TRUE(store.Append(*dataset, Batch(first, 50, m)).ok());
+      EXPECT_TRUE(store.Append(*dataset, Batch(first, 50, m, unique)).ok());
     }
     while (IndexRows(*dataset, 1 << 20) > 0) {
     }
@@ -274,6 +278,98 @@ TEST_F(SegmentAdoptTest, AdoptsTheGraphDeletesRowsAtOnceAndARestartKeepsThem) {
   auto dataset = reopened->Get("copy");
   ASSERT_TRUE(dataset.ok()) << dataset.status().ToString();
   EXPECT_EQ(LiveIds(**dataset), expected);
+}
+
+// The first float of the vector of each live row of `dataset`, by id (each id once).
+std::map<int64_t, float> LiveVectors(const Dataset& dataset) {
+  const DatasetSnapshot view = dataset.Snapshot();
+  std::map<int64_t, float> found;
+  int64_t row = 0;
+  for (const auto& batch : view.batches) {
+    const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
+    const auto& vectors = static_cast<const arrow::FixedSizeListArray&>(*batch->column(1));
+    const auto& values = static_cast<const arrow::FloatArray&>(*vectors.values());
+    for (int64_t i = 0; i < batch->num_rows(); ++i, ++row) {
+      if (view.IsDeleted(row)) continue;
+      EXPECT_TRUE(found.emplace(ids.Value(i), values.Value(vectors.value_offset(i))).second)
+          << "id " << ids.Value(i) << " live twice";
+    }
+  }
+  return found;
+}
+
+TEST_F(SegmentAdoptTest, ADatasetWithUniqueIdsKeepsItsNewerRowOfAnIdAndItsIdMapAcrossRestarts) {
+  // A replica of a dataset whose ids are unique adopts a segment of the primary's while it
+  // holds rows of some of its ids (puts it received since the copy began: newer). Those rows
+  // stay, the segment's rows of their ids are deleted at once, and the id map names the live
+  // row of every id, so that later puts replace, and deletes find, the right row: before and
+  // after a restart from the log, and from a snapshot.
+  VectorStore source(0);
+  auto from = Source(source, 250, 16, /*unique=*/true);
+  const auto listed = AdoptableSegments(from->Snapshot());
+  ASSERT_EQ(listed.size(), 2u);
+  std::map<int64_t, float> expected;
+  auto check = [&](VectorStore& store, const std::string& when) {
+    auto dataset = store.Get("copy");
+    ASSERT_TRUE(dataset.ok()) << dataset.status().ToString();
+    EXPECT_EQ(LiveVectors(**dataset), expected) << when;
+  };
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "copy", Batch(1000, 30, 16, true));
+    ASSERT_TRUE(store->Append(*dataset, Batch(5, 3, 16, true)).ok());  // ids 5, 6, 7, held
+    ASSERT_EQ(*store->Delete(*dataset, *Ids({6})), 1);                 // 6 deleted here
+    ReceivedSegment received = Ship(*from, listed[0]);                 // ids 0..99
+    // The primary deleted its row of id 2 (it holds a newer one elsewhere, say).
+    SegmentMutation segment{received.batches, received.graph, Roaring::bitmapOf(1, 2)};
+    auto adopted = store->AdoptSegment(*dataset, segment);
+    ASSERT_TRUE(adopted.ok()) << adopted.status().ToString();
+    EXPECT_EQ(*adopted, kRowsPerSegment);
+
+    const std::map<int64_t, float> mine = LiveVectors(*Put(*store, "mine", Batch(5, 3, 16, true)));
+    const std::map<int64_t, float> theirs = LiveVectors(*from);
+    const std::map<int64_t, float> now = LiveVectors(*dataset);
+    for (int64_t id = 1000; id < 1030; ++id) expected[id] = now.at(id);
+    for (int64_t id = 0; id < kRowsPerSegment; ++id) {
+      if (id != 2) expected[id] = theirs.at(id);  // 6 too: deleted here, so the primary's
+    }
+    expected[5] = mine.at(5);  // the rows held here stay
+    expected[7] = mine.at(7);
+    check(*store, "after the adoption");
+
+    // A put of a held id replaces the held row; of an adopted id, the adopted row. A delete
+    // by id finds the held row, not the segment's deleted one.
+    auto again = Batch(5, 1, 16, true);
+    ASSERT_TRUE(store->Append(*dataset, again).ok());
+    expected[5] = LiveVectors(*Put(*store, "again", again)).at(5);
+    auto renewed = Batch(50, 1, 16, true);
+    ASSERT_TRUE(store->Append(*dataset, renewed).ok());
+    expected[50] = LiveVectors(*Put(*store, "renewed", renewed)).at(50);
+    ASSERT_EQ(*store->Delete(*dataset, *Ids({7})), 1);
+    expected.erase(7);
+    check(*store, "after puts and a delete");
+  }  // no snapshot: a restart replays the log
+  {
+    auto store = Open();
+    check(*store, "after a restart from the log");
+    auto dataset = *store->Get("copy");
+    auto put = Batch(7, 1, 16, true);  // 7 again: its only live row
+    ASSERT_TRUE(store->Append(*dataset, put).ok());
+    expected[7] = LiveVectors(*Put(*store, "seven", put)).at(7);
+    check(*store, "after a put following the restart");
+    ASSERT_FALSE(SnapshotAll(*store, "copy").empty());
+  }
+  auto store = Open();  // from the snapshot
+  check(*store, "after a restart from the snapshot");
+  auto dataset = *store->Get("copy");
+  auto put = Batch(5, 2, 16, true);  // 5 and 6 again
+  ASSERT_TRUE(store->Append(*dataset, put).ok());
+  const auto put_alone = LiveVectors(*Put(*store, "five", put));
+  expected[5] = put_alone.at(5);
+  expected[6] = put_alone.at(6);
+  ASSERT_EQ(*store->Delete(*dataset, *Ids({3})), 1);
+  expected.erase(3);
+  check(*store, "after puts and a delete following the snapshot");
 }
 
 TEST_F(SegmentAdoptTest, ASegmentPastTheMemoryLimitIsRefusedAndNothingCharged) {
