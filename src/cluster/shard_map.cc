@@ -375,17 +375,28 @@ bool BalanceShardMap(ShardMap* map, const std::set<std::string>& all_live,
     return true;
   }
   if (moving) return false;
-  auto [idlest, busiest] = std::minmax_element(
-      loads.begin(), loads.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-  if (busiest->second - idlest->second < 2) return false;
+  // Of members of equal load, the first (idlest) and the last (busiest) in a rendezvous order of
+  // the dataset's, not of their names: across datasets, the replica more that some members keep
+  // (when S x R is not a multiple of the members) rests on different members, not always on
+  // the first names.
+  std::vector<std::string> order;
+  for (const auto& [node, load] : loads) order.push_back(node);
+  order = Ranked(map->dataset, -1, std::move(order));
+  std::string idlest = order.front();
+  std::string busiest = order.front();
+  for (const auto& node : order) {
+    if (loads[node] < loads[idlest]) idlest = node;
+    if (loads[node] >= loads[busiest]) busiest = node;
+  }
+  if (loads[busiest] - loads[idlest] < 2) return false;
   // 3. A shard the idlest held before first: it may have kept its copy.
   for (const bool former_only : {true, false}) {
     for (ShardPlacement& placement : map->placement) {
-      if (!placement.HasReplica(busiest->first) || placement.HasReplica(idlest->first)) continue;
-      if (former_only && !Contains(placement.former, idlest->first)) continue;
-      placement.replicas.push_back(idlest->first);
-      placement.syncing.push_back(idlest->first);
-      std::erase(placement.former, idlest->first);
+      if (!placement.HasReplica(busiest) || placement.HasReplica(idlest)) continue;
+      if (former_only && !Contains(placement.former, idlest)) continue;
+      placement.replicas.push_back(idlest);
+      placement.syncing.push_back(idlest);
+      std::erase(placement.former, idlest);
       ++placement.epoch;
       return true;
     }
