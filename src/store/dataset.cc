@@ -248,6 +248,11 @@ void Dataset::Resolve(uint64_t ticket, const std::function<void()>& publish, uin
   turn_.SignalAll();
 }
 
+bool Dataset::ReleaseIfDroppedLocked(int64_t bytes) {
+  if (dropped_) budget_->Release(bytes);
+  return dropped_;
+}
+
 std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
                                              const std::shared_ptr<arrow::RecordBatch>& batch,
                                              int64_t bytes, uint64_t lsn,
@@ -257,10 +262,7 @@ std::optional<int64_t> Dataset::PublishBatch(uint64_t ticket,
   Resolve(
       ticket,
       [&]() REQUIRES(state_mutex_) {
-        if (dropped_) {
-          budget_->Release(bytes);  // logged before the drop, published after it: never visible
-          return;
-        }
+        if (ReleaseIfDroppedLocked(bytes)) return;
         SealIfFullLocked();
         first_row = num_rows_;
         *text = text_;

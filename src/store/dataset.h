@@ -624,6 +624,9 @@ class Dataset {
 
   // Checks that `graph` can be adopted as a segment of `rows` rows of this dataset.
   arrow::Status CheckAdoptable(const HnswIndex& graph, int64_t rows) const;
+  // For rows published in their turn: true when the dataset was dropped meanwhile (logged
+  // before the drop, published after it: never visible), their `bytes` given back.
+  bool ReleaseIfDroppedLocked(int64_t bytes) REQUIRES(state_mutex_);
   // Releases the charges of a segment's conformed `batches` (`bytes` and `index_bytes`).
   void ReleaseSegmentCharges(int64_t rows, int64_t bytes, int64_t index_bytes);
   // For a dataset whose ids are unique: adds to `deleted` (local rows of a segment to adopt,

@@ -174,10 +174,7 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
     Resolve(
         turn,
         [&]() REQUIRES(state_mutex_) {
-          if (dropped_) {
-            budget_->Release(bytes);  // logged before the drop, published after it: never visible
-            return;
-          }
+          if (ReleaseIfDroppedLocked(bytes)) return;
           first_row = num_rows_;
           const bool replace_active = num_rows_ == segment_firsts_.back();
           index_->AdoptSegment(segment.graph, std::move(fresh), replace_active);
