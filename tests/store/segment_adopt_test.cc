@@ -73,19 +73,28 @@ class SegmentAdoptTest : public testing::LoggedStoreTest {
     return std::move(*received);
   }
 
-  // The live ids of `dataset`.
-  static std::set<int64_t> LiveIds(const Dataset& dataset) {
+  // The first float of the vector of each live row of `dataset`, by id (each id once).
+  static std::map<int64_t, float> LiveVectors(const Dataset& dataset) {
     const DatasetSnapshot view = dataset.Snapshot();
-    std::set<int64_t> ids;
+    std::map<int64_t, float> found;
     int64_t row = 0;
     for (const auto& batch : view.batches) {
-      const auto& values = static_cast<const arrow::Int64Array&>(*batch->column(0));
+      const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
+      const auto& vectors = static_cast<const arrow::FixedSizeListArray&>(*batch->column(1));
+      const auto& values = static_cast<const arrow::FloatArray&>(*vectors.values());
       for (int64_t i = 0; i < batch->num_rows(); ++i, ++row) {
-        if (!view.IsDeleted(row)) {
-          EXPECT_TRUE(ids.insert(values.Value(i)).second) << "id " << values.Value(i) << " twice";
-        }
+        if (view.IsDeleted(row)) continue;
+        EXPECT_TRUE(found.emplace(ids.Value(i), values.Value(vectors.value_offset(i))).second)
+            << "id " << ids.Value(i) << " live twice";
       }
     }
+    return found;
+  }
+
+  // The live ids of `dataset` (each once).
+  static std::set<int64_t> LiveIds(const Dataset& dataset) {
+    std::set<int64_t> ids;
+    for (const auto& [id, first_value] : LiveVectors(dataset)) ids.insert(id);
     return ids;
   }
 };
@@ -278,24 +287,6 @@ TEST_F(SegmentAdoptTest, AdoptsTheGraphDeletesRowsAtOnceAndARestartKeepsThem) {
   auto dataset = reopened->Get("copy");
   ASSERT_TRUE(dataset.ok()) << dataset.status().ToString();
   EXPECT_EQ(LiveIds(**dataset), expected);
-}
-
-// The first float of the vector of each live row of `dataset`, by id (each id once).
-std::map<int64_t, float> LiveVectors(const Dataset& dataset) {
-  const DatasetSnapshot view = dataset.Snapshot();
-  std::map<int64_t, float> found;
-  int64_t row = 0;
-  for (const auto& batch : view.batches) {
-    const auto& ids = static_cast<const arrow::Int64Array&>(*batch->column(0));
-    const auto& vectors = static_cast<const arrow::FixedSizeListArray&>(*batch->column(1));
-    const auto& values = static_cast<const arrow::FloatArray&>(*vectors.values());
-    for (int64_t i = 0; i < batch->num_rows(); ++i, ++row) {
-      if (view.IsDeleted(row)) continue;
-      EXPECT_TRUE(found.emplace(ids.Value(i), values.Value(vectors.value_offset(i))).second)
-          << "id " << ids.Value(i) << " live twice";
-    }
-  }
-  return found;
 }
 
 TEST_F(SegmentAdoptTest, ADatasetWithUniqueIdsKeepsItsNewerRowOfAnIdAndItsIdMapAcrossRestarts) {
