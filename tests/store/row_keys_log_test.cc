@@ -403,12 +403,14 @@ TEST_F(RowKeysLogTest, RekeysAmongConcurrentUpsertsAndDeletesReplayToTheLiveRows
     auto store = OpenRekeying(0);
     auto dataset = Put(*store, "docs", unique(0, 200));
     std::atomic<bool> failed{false};
+    std::atomic<int> writers_left{2};
     std::thread upserts([&] {
       std::mt19937 random(7);
       for (int i = 0; i < 60; ++i) {
         const auto from = static_cast<int64_t>(random() % 250);
         if (!store->Append(*dataset, unique(from, 15)).ok()) failed = true;
       }
+      --writers_left;
     });
     std::thread deletes([&] {
       std::mt19937 random(11);
@@ -416,13 +418,20 @@ TEST_F(RowKeysLogTest, RekeysAmongConcurrentUpsertsAndDeletesReplayToTheLiveRows
         const auto id = static_cast<int64_t>(random() % 265);
         if (!store->Delete(*dataset, *Ids({id, id + 1})).ok()) failed = true;
       }
+      --writers_left;
     });
+    // Compactions go on for as long as the writers do (a fixed count could all run before a
+    // loaded machine schedules the writers), and once more after them, so the rows their
+    // upserts and deletes left deleted are rekeyed at least once.
+    int compactions = 0;
     int rekeys = 0;
-    for (int i = 0; i < 25; ++i) {
+    bool writing = true;
+    while (writing || compactions < 25) {
+      writing = writers_left.load() > 0;
       auto report = store->Compact(*dataset);
       ASSERT_TRUE(report.ok()) << report.status().ToString();
       rekeys += report->retired_keys > 0;
-      if (i == 12) SnapshotAll(*store);
+      if (++compactions == 12) SnapshotAll(*store);
     }
     upserts.join();
     deletes.join();
