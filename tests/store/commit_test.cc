@@ -108,7 +108,9 @@ class CommitTest : public ::testing::Test {
   // Snapshots the dataset until `done`, keeping every cut it sees (at most `max_cuts`).
   std::thread Reader(std::atomic<bool>& done, std::vector<Cut>& cuts, size_t max_cuts = 4000) {
     return std::thread([this, &done, &cuts, max_cuts] {
-      while (!done.load() && cuts.size() < max_cuts) cuts.push_back(CutOf(dataset_->Snapshot()));
+      do {
+        cuts.push_back(CutOf(dataset_->Snapshot()));
+      } while (!done.load() && cuts.size() < max_cuts);
     });
   }
 
