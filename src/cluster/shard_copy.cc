@@ -561,11 +561,8 @@ Json Adopted::ToJson() const {
 }
 
 Json BulkScan::ToJson() const {
-  return {{"from_row", from_row},
-          {"rows", rows},
-          {"bytes", bytes},
-          {"seconds", seconds},
-          {"fallback", fallback}};
+  return {{"from_row", from_row},   {"rows", rows},       {"bytes", bytes},
+          {"rows_kept", rows_kept}, {"seconds", seconds}, {"fallback", fallback}};
 }
 
 arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted, BulkScan* scanned) {
@@ -590,7 +587,11 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted, BulkS
   const auto started = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(ScanPart part, OpenBulkScan(env, done, seen, &held, &scan));
   ARROW_ASSIGN_OR_RAISE(scan.unique_ids, UniqueIdOption(*part.reader->schema()));
-  std::unique_ptr<PutSink> sink = env.local.open(env.name);
+  // With unique ids, a scanned row of an id this node holds is older than the held one (the
+  // scan reads the primary as it was when it began; every put since reached this node too):
+  // it is left out rather than replacing the newer row.
+  std::unique_ptr<PutSink> sink =
+      env.local.open(env.name, scan.unique_ids ? HeldIds::kKeep : HeldIds::kReplace);
   int64_t copied = 0;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
@@ -605,8 +606,10 @@ arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted, BulkS
     for (const std::string& key : DeletedSince(env, pinned.since())) held[key] = kNeverCopied;
     ARROW_ASSIGN_OR_RAISE(auto missing, Unheld(batch, &held));
     if (!missing) continue;
-    ARROW_RETURN_NOT_OK(sink->Append(missing).status());
-    copied += missing->num_rows();
+    ARROW_ASSIGN_OR_RAISE(Json ack, sink->Append(missing));
+    const int64_t stored = ack.value("rows", missing->num_rows());
+    copied += stored;
+    scan.rows_kept += missing->num_rows() - stored;
   }
   ARROW_RETURN_NOT_OK(sink->Finish(*part.reader->schema()));
   scan.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -695,7 +698,7 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
     ARROW_ASSIGN_OR_RAISE(int64_t removed, env.local.remove(env.name, ids));
     done.removed += removed;
   }
-  std::unique_ptr<PutSink> sink = env.local.open(env.name);
+  std::unique_ptr<PutSink> sink = env.local.open(env.name, HeldIds::kReplace);
   std::shared_ptr<arrow::Schema> schema;
   for (const Json& ids : Chunks(copy)) {
     const Json filters = Json::array({{{"field", "id"}, {"op", "in"}, {"value", ids}}});

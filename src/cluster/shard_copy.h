@@ -142,9 +142,12 @@ struct BulkScan {
   // empty: it did start there.
   std::string fallback;
   // The primary's rows say that the dataset's ids are unique (schema option `unique_id`): a put
-  // of an id this node holds replaces its row, so a copied row may have replaced a newer one
-  // this node received meanwhile (same id, same count), which only content digests can see.
+  // of an id this node holds replaces its row, so the scan's rows of ids held here are left out
+  // (HeldIds::kKeep: the held row came as a put since the scan began, so it is the newer), and
+  // the reconciles compare the copies by content digests, which see a row that differs where
+  // ids and counts agree (a put the primary applied and this node did not: not acked).
   bool unique_ids = false;
+  int64_t rows_kept = 0;  // with unique_ids: scanned rows left out, their ids held here
 
   Json ToJson() const;
 };

@@ -461,7 +461,7 @@ arrow::Result<std::unique_ptr<PutSink>> OpenShardReplicaSink(ShardEnv env, Shard
   ARROW_ASSIGN_OR_RAISE(std::string name, ShardDatasetName(hop.dataset, hop.shard));
   auto fence = env.fences ? env.fences->Of(name) : nullptr;
   return std::make_unique<ShardReplicaSink>(std::move(env), std::move(hop), std::move(*map),
-                                            local.open(name), std::move(fence));
+                                            local.open(name, HeldIds::kReplace), std::move(fence));
 }
 
 }  // namespace arbalest

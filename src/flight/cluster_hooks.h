@@ -128,10 +128,11 @@ struct RestoredIndex {
 };
 
 // What a routed put (and a shard's catch-up) needs of this node: a sink into one of its local
-// datasets (IngestStream), whether it holds a dataset already, and dropping one (a stale shard
-// copy).
+// datasets (IngestStream; `held_ids`: how a dataset whose ids are unique takes rows of ids it
+// holds, store/dataset_commit.h), whether it holds a dataset already, and dropping one (a stale
+// shard copy).
 struct LocalPuts {
-  std::function<std::unique_ptr<PutSink>(const std::string& dataset)> open;
+  std::function<std::unique_ptr<PutSink>(const std::string& dataset, HeldIds held_ids)> open;
   std::function<bool(const std::string& dataset)> holds;
   std::function<arrow::Status(const std::string& dataset)> drop;
   // Deletes the rows of `ids` (a JSON array) from a local dataset; the count deleted.

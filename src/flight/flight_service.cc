@@ -52,8 +52,9 @@ void WaitForLateCancellation(const fl::ServerCallContext& context) {
 // A routed put's way into this node's store.
 LocalPuts LocalPutsOf(VectorStore& store, const ServiceOptions& options) {
   return LocalPuts{
-      [&store, null_sink = options.null_sink](const std::string& dataset) {
-        return std::unique_ptr<PutSink>(std::make_unique<IngestStream>(store, dataset, null_sink));
+      [&store, null_sink = options.null_sink](const std::string& dataset, HeldIds held_ids) {
+        return std::unique_ptr<PutSink>(
+            std::make_unique<IngestStream>(store, dataset, null_sink, held_ids));
       },
       [&store](const std::string& dataset) { return store.Get(dataset).ok(); },
       [&store](const std::string& dataset) { return store.Drop(dataset); },

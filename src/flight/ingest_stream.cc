@@ -56,8 +56,8 @@ arrow::Result<PutAck> IngestStream::Store(const std::shared_ptr<arrow::RecordBat
   // client's batch is checked whole, and aligned, first.
   arrow::Result<PutAck> ack = [&]() -> arrow::Result<PutAck> {
     ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::RecordBatch> checked, CheckClientBatch(batch));
-    return dataset_ ? store_.Append(*dataset_, checked)
-                    : store_.Put(dataset_name_, checked, &dataset_);
+    return dataset_ ? store_.Append(*dataset_, checked, held_ids_)
+                    : store_.Put(dataset_name_, checked, &dataset_, held_ids_);
   }();
   budget.Release(copy_bytes);
   return ack;

@@ -29,9 +29,14 @@ arrow::Status ForClient(arrow::Status status);
 // Not thread-safe: one per stream.
 class IngestStream : public PutSink {
  public:
-  // `null_sink`: ack without storing (the transport-ceiling benchmark mode).
-  IngestStream(VectorStore& store, std::string dataset, bool null_sink)
-      : store_(store), dataset_name_(std::move(dataset)), null_sink_(null_sink) {}
+  // `null_sink`: ack without storing (the transport-ceiling benchmark mode). `held_ids`: how a
+  // dataset whose ids are unique takes rows of ids it holds (store/dataset_commit.h).
+  IngestStream(VectorStore& store, std::string dataset, bool null_sink,
+               HeldIds held_ids = HeldIds::kReplace)
+      : store_(store),
+        dataset_name_(std::move(dataset)),
+        null_sink_(null_sink),
+        held_ids_(held_ids) {}
 
   // Stores `batch`; returns {"status":"acked","rows","seq"} (+ slow_down, reason). The error
   // names the batch's position in the stream.
@@ -49,6 +54,7 @@ class IngestStream : public PutSink {
   VectorStore& store_;
   const std::string dataset_name_;
   const bool null_sink_;
+  const HeldIds held_ids_;
   std::shared_ptr<Dataset> dataset_;
   int64_t batches_ = 0;
 };

@@ -151,7 +151,9 @@ class Dataset {
   // Appends a batch: validates and conforms it (ConformBatch), charges its bytes and the index
   // memory its rows will need (HnswIndex::MemoryModel, whole chunks) to the budget, queues it
   // to `log` (with the dataset's creation when append.log_creation; as an upsert, with the rows
-  // it replaces, for a dataset whose ids are unique), waits until it is durable, then makes it
+  // it replaces, for a dataset whose ids are unique, or without its rows of ids held here when
+  // append.held_ids is kKeep: Committed::rows counts the rows appended, 0 and nothing logged
+  // when every id was held), waits until it is durable, then makes it
   // visible after every change queued before it: when Commit returns, scans and searches find
   // it. On any error nothing is stored and nothing charged: Invalid (bad batch, naming the
   // problem), CapacityError (memory limit), KeyError (the dataset was dropped), IOError (the
@@ -629,10 +631,11 @@ class Dataset {
   bool ReleaseIfDroppedLocked(int64_t bytes) REQUIRES(state_mutex_);
   // Releases the charges of a segment's conformed `batches` (`bytes` and `index_bytes`).
   void ReleaseSegmentCharges(int64_t rows, int64_t bytes, int64_t index_bytes);
-  // For a dataset whose ids are unique: adds to `deleted` (local rows of a segment to adopt,
-  // `batches`) every row not in it whose id has a live row here.
-  arrow::Status DeleteRowsOfHeldIds(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
-                                    Roaring* deleted) const REQUIRES(delete_mutex_)
+  // For a dataset whose ids are unique: adds to `rows` (rows of `batches`, numbered across
+  // them from 0: a segment to adopt, a put that keeps held ids) every row whose id has a live
+  // row here.
+  arrow::Status FindRowsOfHeldIds(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                                  Roaring* rows) const REQUIRES(delete_mutex_)
       EXCLUDES(id_map_mutex_, state_mutex_);
 
   // The rows of `view` past those `plan` holds, added to it.

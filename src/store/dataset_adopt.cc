@@ -37,8 +37,8 @@ void Dataset::ReleaseSegmentCharges(int64_t rows, int64_t bytes, int64_t index_b
   budget_->Release(index_bytes);
 }
 
-arrow::Status Dataset::DeleteRowsOfHeldIds(
-    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, Roaring* deleted) const {
+arrow::Status Dataset::FindRowsOfHeldIds(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, Roaring* rows) const {
   // Under delete_mutex_ no put of the dataset (its ids are unique) or delete publishes: the map
   // and the view agree.
   ReaderLock map(&id_map_mutex_);
@@ -49,7 +49,7 @@ arrow::Status Dataset::DeleteRowsOfHeldIds(
                           id_rows_.RowOfEach(*batch->GetColumnByName(std::string(kIdColumn))));
     for (int64_t i = 0; i < batch->num_rows(); ++i) {
       const int64_t row = held[static_cast<size_t>(i)];
-      if (row >= 0 && !now.IsDeleted(row)) deleted->add(static_cast<uint32_t>(local + i));
+      if (row >= 0 && !now.IsDeleted(row)) rows->add(static_cast<uint32_t>(local + i));
     }
     local += batch->num_rows();
   }
@@ -97,7 +97,7 @@ arrow::Result<Committed> Dataset::Commit(const SegmentMutation& segment, const C
       bytes += arrow::util::TotalBufferSize(*conformed.batch);
       batches.push_back(std::move(conformed.batch));
     }
-    if (layout_.unique_id) ARROW_RETURN_NOT_OK(DeleteRowsOfHeldIds(batches, &deleted));
+    if (layout_.unique_id) ARROW_RETURN_NOT_OK(FindRowsOfHeldIds(batches, &deleted));
     {
       WriterLock state(&state_mutex_);
       if (dropped_) return arrow::Status::KeyError("dataset '", name_, "' was deleted");

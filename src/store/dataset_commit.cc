@@ -19,6 +19,7 @@
 #include "store/dataset.h"
 #include "store/dataset_edges.h"
 #include "store/id_lookup.h"
+#include "store/tombstones.h"
 
 namespace arbalest {
 
@@ -57,7 +58,21 @@ arrow::Result<Committed> Dataset::Commit(const AppendMutation& append, const Com
   // change logged before it is published when it resolves the rows it replaces
   // (ResolveReplaced), so the id map it reads is the log's state.
   MutexLock serial(&delete_mutex_);
-  return CommitAppendInTurn(append, log);
+  const auto ids = append.batch->GetColumnByName(std::string(kIdColumn));
+  if (append.held_ids == HeldIds::kReplace || append.log_creation || !ids ||
+      ids->null_count() > 0) {
+    // A new dataset holds no id; a batch without ids, or with null ones, is refused whole.
+    return CommitAppendInTurn(append, log);
+  }
+  // Under delete_mutex_ no other put or delete of the dataset publishes until this one has:
+  // the rows found held stay held.
+  Roaring held;
+  ARROW_RETURN_NOT_OK(FindRowsOfHeldIds({append.batch}, &held));
+  if (held.isEmpty()) return CommitAppendInTurn(append, log);
+  if (held.cardinality() == static_cast<uint64_t>(append.batch->num_rows())) return Committed{};
+  AppendMutation rest = append;
+  ARROW_ASSIGN_OR_RAISE(rest.batch, DropRows(append.batch, held, 0));
+  return CommitAppendInTurn(rest, log);
 }
 
 arrow::Result<Committed> Dataset::CommitAppendInTurn(const AppendMutation& append,

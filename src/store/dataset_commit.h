@@ -27,14 +27,22 @@ namespace arbalest {
 // what records of version 2 log (persist/wal_format.h).
 Roaring KeysOfRows(const RowKeys& keys, const Roaring& rows);
 
+// What a put into a dataset whose ids are unique does with a row of the batch whose id has a
+// live row in the dataset: replaces that row (an upsert: every client's put), or keeps it and
+// leaves the batch's row out (a shard's catch-up storing rows it read from the primary before
+// the puts this node received since: cluster/shard_copy.h). Datasets whose ids are not unique
+// append every row either way.
+enum class HeldIds { kReplace, kKeep };
+
 // A batch to append, as the client sent it: Commit validates and conforms it (ConformBatch).
 // For a dataset whose ids are unique (DatasetLayout::unique_id) it replaces the rows carrying
-// its ids (an upsert).
+// its ids (an upsert), or leaves its rows of those ids out (`held_ids`).
 struct AppendMutation {
   std::shared_ptr<arrow::RecordBatch> batch;
   // The batch is a new dataset's first: its creation is logged with it, in one group, so that
   // the log never holds a dataset without the batch that created it.
   bool log_creation = false;
+  HeldIds held_ids = HeldIds::kReplace;
 };
 
 // Deletes the live rows carrying `ids` (an array of the dataset's id type: IdsToArray).

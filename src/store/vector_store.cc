@@ -195,15 +195,15 @@ arrow::Result<std::shared_ptr<Dataset>> VectorStore::CreateDataset(
 
 arrow::Result<PutAck> VectorStore::Put(std::string_view name,
                                        const std::shared_ptr<arrow::RecordBatch>& batch,
-                                       std::shared_ptr<Dataset>* dataset) {
+                                       std::shared_ptr<Dataset>* dataset, HeldIds held_ids) {
   ARROW_RETURN_NOT_OK(ValidateDatasetName(name));
   *dataset = Find(name);
-  if (*dataset) return AppendChecked(**dataset, batch);
+  if (*dataset) return AppendChecked(**dataset, batch, held_ids);
   std::shared_lock namespace_held(namespaces_.mutex());  // no drop of it until created
   ARROW_RETURN_NOT_OK(namespaces_.CheckDatasetNamespaceLocked(name));
   ARROW_ASSIGN_OR_RAISE(auto created, CreateDataset(name, *batch->schema()));
   ARROW_ASSIGN_OR_RAISE(*dataset, ReserveName(name, created));
-  if (*dataset) return AppendChecked(**dataset, batch);  // another put created it meanwhile
+  if (*dataset) return AppendChecked(**dataset, batch, held_ids);  // another put created it
   // Published only once its creation and first batch are durable.
   auto committed = created->Commit(AppendMutation{batch, /*log_creation=*/true}, Log());
   FinishCreation(name, committed.ok());
@@ -215,14 +215,17 @@ arrow::Result<PutAck> VectorStore::Put(std::string_view name,
 }
 
 arrow::Result<PutAck> VectorStore::AppendChecked(Dataset& dataset,
-                                                 const std::shared_ptr<arrow::RecordBatch>& batch) {
+                                                 const std::shared_ptr<arrow::RecordBatch>& batch,
+                                                 HeldIds held_ids) {
   ARROW_RETURN_NOT_OK(CheckOptionsAgree(*batch->schema(), *dataset.schema(), dataset.name()));
-  return Append(dataset, batch);
+  return Append(dataset, batch, held_ids);
 }
 
 arrow::Result<PutAck> VectorStore::Append(Dataset& dataset,
-                                          const std::shared_ptr<arrow::RecordBatch>& batch) {
-  auto committed = dataset.Commit(AppendMutation{batch}, Log());
+                                          const std::shared_ptr<arrow::RecordBatch>& batch,
+                                          HeldIds held_ids) {
+  auto committed = dataset.Commit(
+      AppendMutation{.batch = batch, .log_creation = false, .held_ids = held_ids}, Log());
   if (!committed.ok()) return CountRefusal(committed.status());
   if (auto workers = index_workers_.load()) workers->Notify(dataset.name());
   return Acknowledge(*committed);

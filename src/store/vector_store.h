@@ -127,18 +127,23 @@ class VectorStore {
   // dataset takes its options from the schema metadata (schema_options.h; Invalid for an
   // unknown `longbow.`/`arbalest.` key); a put into an existing one whose metadata asks for
   // other options is refused (CheckOptionsAgree).
+  // `held_ids`: how a dataset whose ids are unique takes rows of ids it holds (HeldIds; the
+  // ack counts the rows appended).
   arrow::Result<PutAck> Put(std::string_view name, const std::shared_ptr<arrow::RecordBatch>& batch,
-                            std::shared_ptr<Dataset>* dataset);
+                            std::shared_ptr<Dataset>* dataset,
+                            HeldIds held_ids = HeldIds::kReplace);
 
   // Validates `batch`, logs it, and publishes it to `dataset` once durable. On any error
   // nothing is stored: Invalid (bad batch), CapacityError (memory), IOError (the log could not
   // be written), KeyError (dataset dropped).
-  arrow::Result<PutAck> Append(Dataset& dataset, const std::shared_ptr<arrow::RecordBatch>& batch);
+  arrow::Result<PutAck> Append(Dataset& dataset, const std::shared_ptr<arrow::RecordBatch>& batch,
+                               HeldIds held_ids = HeldIds::kReplace);
 
   // Append, after checking that the batch's schema metadata asks for no other options than
   // the dataset's (CheckOptionsAgree): the first put of a stream into an existing dataset.
   arrow::Result<PutAck> AppendChecked(Dataset& dataset,
-                                      const std::shared_ptr<arrow::RecordBatch>& batch);
+                                      const std::shared_ptr<arrow::RecordBatch>& batch,
+                                      HeldIds held_ids = HeldIds::kReplace);
 
   // Appends a sealed segment built on another node to `dataset` with its graph, adopted rather
   // than rebuilt (Dataset::Commit of a SegmentMutation: its errors); returns the rows appended.

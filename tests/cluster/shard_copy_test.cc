@@ -96,23 +96,33 @@ arrow::Result<ScanPart> ScanOf(const Rows& rows, const std::string& ticket,
                   nullptr};
 }
 
+// A put into `rows`; opened with HeldIds::kKeep, a row whose id `rows` holds is left out (as a
+// dataset whose ids are unique does), and the ack counts the rows stored.
 class RowsSink : public PutSink {
  public:
-  explicit RowsSink(Rows* rows) : rows_(rows) {}
+  RowsSink(Rows* rows, HeldIds held_ids) : rows_(rows), held_ids_(held_ids) {}
   arrow::Result<Json> Append(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     const auto& ids = static_cast<const arrow::Int64Array&>(*batch->GetColumnByName("id"));
     const auto& tags = static_cast<const arrow::StringArray&>(*batch->GetColumnByName("tag"));
+    int64_t stored = 0;
     for (int64_t row = 0; row < batch->num_rows(); ++row) {
-      rows_->emplace_back(ids.Value(row), std::string(tags.GetView(row)));
+      const int64_t id = ids.Value(row);
+      if (held_ids_ == HeldIds::kKeep &&
+          std::any_of(rows_->begin(), rows_->end(), [&](const Row& r) { return r.first == id; })) {
+        continue;
+      }
+      rows_->emplace_back(id, std::string(tags.GetView(row)));
+      ++stored;
     }
     ++batches_;
-    return Json::object();
+    return Json{{"rows", stored}};
   }
   arrow::Status Finish(const arrow::Schema&) override { return arrow::Status::OK(); }
   int64_t batches() const override { return batches_; }
 
  private:
   Rows* rows_;
+  const HeldIds held_ids_;
   int64_t batches_ = 0;
 };
 
@@ -128,8 +138,9 @@ struct Copies {
   // `refuse_tail`.
   size_t tail_from = 0;
   bool refuse_tail = false;
-  std::vector<Json> tails_asked;  // the after_segment of each such scan
-  bool unique_ids = false;        // the primary's scans say that the ids are unique
+  std::vector<Json> tails_asked;      // the after_segment of each such scan
+  bool unique_ids = false;            // the primary's scans say that the ids are unique
+  std::vector<HeldIds> sinks_opened;  // how each put into this node's copy takes held ids
 
   ShardCopyEnv Env() {
     ShardCopyEnv env;
@@ -150,8 +161,9 @@ struct Copies {
     env.own = [this](const std::string& ticket, std::chrono::milliseconds) {
       return ScanOf(own, ticket);
     };
-    env.local.open = [this](const std::string&) {
-      return std::unique_ptr<PutSink>(std::make_unique<RowsSink>(&own));
+    env.local.open = [this](const std::string&, HeldIds held_ids) {
+      sinks_opened.push_back(held_ids);
+      return std::unique_ptr<PutSink>(std::make_unique<RowsSink>(&own, held_ids));
     };
     env.local.remove = [this](const std::string&, const Json& ids) -> arrow::Result<int64_t> {
       std::set<int64_t> gone;
@@ -187,18 +199,32 @@ TEST(ShardCopy, TheBulkPassStoresWhatThisNodeLacksButNoIdDeletedHere) {
             (Rows{{1, "p"}, {2, "own"}, {3, "own"}, {4, "p"}, {7, "p"}, {8, "p"}, {10, "p"}}));
 }
 
-TEST(ShardCopy, TheBulkPassNotesWhetherThePrimarysIdsAreUnique) {
-  // A dataset whose ids are unique must be compared by content afterwards (shard_catchup.cc):
-  // a copied row may have replaced a newer one of its id that this node received meanwhile.
+TEST(ShardCopy, TheBulkPassKeepsTheRowsOfIdsPutHereMeanwhileWhenIdsAreUnique) {
+  // A dataset whose ids are unique is compared by content afterwards (shard_catchup.cc), and
+  // its scanned rows do not replace rows of their ids put here since the scan began (newer).
   for (const bool unique : {false, true}) {
     Copies copies;
     copies.unique_ids = unique;
     for (int64_t id = 1; id <= 4; ++id) copies.primary.emplace_back(id, "p");
+    // A put of 3 reaches this node while the scan reads its first batch (1, 2).
+    copies.on_primary_batch = [&](size_t batch) {
+      if (batch == 0) copies.own.emplace_back(3, "new");
+    };
     BulkScan scan;
     auto copied = CopyBulk(copies.Env(), nullptr, &scan);
     ASSERT_TRUE(copied.ok()) << copied.status();
-    EXPECT_EQ(*copied, 4);
     EXPECT_EQ(scan.unique_ids, unique);
+    ASSERT_EQ(copies.sinks_opened.size(), 1u);
+    EXPECT_EQ(copies.sinks_opened[0], unique ? HeldIds::kKeep : HeldIds::kReplace);
+    if (unique) {
+      EXPECT_EQ(*copied, 3);
+      EXPECT_EQ(scan.rows_kept, 1);
+      EXPECT_EQ(Sorted(copies.own), (Rows{{1, "p"}, {2, "p"}, {3, "new"}, {4, "p"}}));
+    } else {  // ids may repeat: the scan's row is another row of 3
+      EXPECT_EQ(*copied, 4);
+      EXPECT_EQ(scan.rows_kept, 0);
+      EXPECT_EQ(Sorted(copies.own), (Rows{{1, "p"}, {2, "p"}, {3, "new"}, {3, "p"}, {4, "p"}}));
+    }
   }
 }
 

@@ -9,11 +9,13 @@ then reads the rows after them, slowly (ARBALEST_TEST_CATCHUP_BULK_DELAY_MS), fr
 reads the primary's rows as they were when it began. Meanwhile a client puts every id again with
 a new vector. Each put reaches the syncing replica too, often before the segment or the scanned
 row of the same id does. An adopted row of an id held is deleted at adoption (the held row is
-newer), and the id map names the held row; a scanned row, stored as a put, replaces the newer
-one, which a comparison of ids alone cannot see (each copy holds the id once), so the catch-up
-compares the copies by content. Afterwards both replicas must hold, for every id, the vector of
-its last acked put, each id once, and a put of every id again must replace it on both (the id
-maps name the live rows; restarts of such a copy: tests/store/segment_adopt_test.cc).
+newer), and the id map names the held row; a scanned row of an id held is left out (stored as
+an ordinary put, it would replace the newer row, which a comparison of ids alone cannot see:
+each copy holds the id once). The catch-up compares the copies by content, which finds only
+rows of puts the primary applied and this node did not (never acked). Afterwards both replicas
+must hold, for every id, the vector of its last acked put, each id once, and a put of every id
+again must replace it on both (the id maps name the live rows; restarts of such a copy:
+tests/store/segment_adopt_test.cc).
 """
 
 from __future__ import annotations
@@ -103,6 +105,12 @@ def test_puts_that_replace_rows_during_a_bulk_copy_are_not_undone_by_it(tmp_path
         assert caught_up["compared_by"] == "content", caught_up
         assert caught_up["segments_adopted"] >= 2, caught_up  # ids unique: adopted all the same
         assert caught_up["rows_scanned"] > 0, caught_up
+        # The scan's rows of ids put meanwhile were left out, not stored and replaced again:
+        # what the reconciles replace is at most the rows of puts that were not acked.
+        assert caught_up["scan"]["rows_kept"] > 0, caught_up
+        replaced = (caught_up["reconcile_before_fences"]["ids_replaced"]
+                    + caught_up["reconcile_fenced"]["ids_replaced"])
+        assert replaced <= ROWS - acked, (replaced, acked, caught_up)
         # Both replicas: the same rows, every id with the vector of its last put.
         on_primary = rows_by_id(nodes[primary], name, 0)
         on_joining = rows_by_id(nodes[joining], name, 0)

@@ -50,8 +50,9 @@ std::shared_ptr<arrow::RecordBatch> Rows(const std::vector<int64_t>& ids,
                                    version_builder.Finish().ValueOrDie()});
 }
 
-std::shared_ptr<arrow::RecordBatch> Rows(const std::vector<int64_t>& ids, int64_t version) {
-  return Rows(ids, std::vector<int64_t>(ids.size(), version));
+std::shared_ptr<arrow::RecordBatch> Rows(const std::vector<int64_t>& ids, int64_t version,
+                                         const std::string& unique = "true") {
+  return Rows(ids, std::vector<int64_t>(ids.size(), version), unique);
 }
 
 std::vector<int64_t> Range(int64_t begin, int64_t end) {
@@ -133,6 +134,48 @@ TEST_F(UpsertTest, RepeatedIdsInABatchKeepTheirLastRow) {
   Upsert(*store, *dataset, Rows({3, 3, 4}, {6, 7, 8}));
   EXPECT_EQ(Versions(*store), (std::map<int64_t, int64_t>{{1, 5}, {2, 2}, {3, 7}, {4, 8}}));
   EXPECT_EQ(dataset->Snapshot().live_rows(), 4);
+}
+
+// HeldIds::kKeep (a shard's catch-up storing rows read before the puts it received since): the
+// rows of ids with a live row are left out, the others appended (a deleted id's too), the ack
+// counts what was appended, a batch of held ids only logs nothing, and a restart gives the
+// same rows. A dataset whose ids are not unique appends every row.
+TEST_F(UpsertTest, APutThatKeepsHeldIdsLeavesTheirRowsOut) {
+  std::map<int64_t, int64_t> before_restart;
+  {
+    auto store = Open();
+    auto dataset = Put(*store, "ds", Rows(Range(0, 10), 2));
+    ASSERT_EQ(*store->Delete(*dataset, *Ids({4})), 1);
+    auto ack = store->Append(*dataset, Rows(Range(3, 13), 1), HeldIds::kKeep);
+    ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+    EXPECT_EQ(ack->rows, 4);  // 4 (deleted here) and 10, 11, 12
+    auto expected = Expected({{0, 2}, {10, 1}}, 3);
+    expected[3] = 2;
+    expected[4] = 1;
+    for (int64_t id = 5; id < 10; ++id) expected[id] = 2;
+    EXPECT_EQ(Versions(*store), expected);
+    const uint64_t lsn = dataset->last_lsn();
+    ack = store->Append(*dataset, Rows({1, 11}, 0), HeldIds::kKeep);
+    ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+    EXPECT_EQ(ack->rows, 0);
+    EXPECT_EQ(dataset->last_lsn(), lsn);  // nothing logged
+    EXPECT_EQ(Versions(*store), expected);
+    // The id map names the kept rows: an ordinary put still replaces them.
+    Upsert(*store, *dataset, Rows({3, 11}, 5));
+    expected[3] = expected[11] = 5;
+    EXPECT_EQ(Versions(*store), expected);
+    EXPECT_EQ(dataset->Snapshot().live_rows(), 13);
+    before_restart = expected;
+  }
+  auto store = Open();
+  EXPECT_EQ(Versions(*store), before_restart);
+
+  auto other = Put(*store, "plain", Rows(Range(0, 3), 1, ""));
+  ASSERT_FALSE(other->layout().unique_id);
+  auto ack = store->Append(*other, Rows(Range(2, 4), 2, ""), HeldIds::kKeep);
+  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+  EXPECT_EQ(ack->rows, 2);
+  EXPECT_EQ(other->Snapshot().live_rows(), 5);
 }
 
 TEST_F(UpsertTest, ReplayAfterARestartGivesTheSameRows) {
