@@ -87,17 +87,17 @@ LocalPuts::SnapshotWait AskSnapshot(const LocalPuts& local, const std::string& n
 }
 
 // For a dataset whose ids are unique, after the bulk pass: both reconciles compare by content
-// (copy->content) when the primary offers content digests. A copied row may have replaced a
-// newer row of its id that this node received while the bulk pass ran (a put of an id held
-// replaces its row); the ids and their counts agree then, the contents do not.
+// (copy->content) when the primary offers content digests. Each copy holds an id once, so a
+// row that differs (a put the primary applied and this node did not: never acked) leaves the
+// ids and their counts agreeing; only the contents differ.
 arrow::Status CompareUniqueIdsByContent(ShardCopyEnv* copy) {
   std::string why_not;
   ARROW_ASSIGN_OR_RAISE(std::optional<Json> table, SourceContentTable(*copy, &why_not));
   copy->content = table.has_value();
   if (!copy->content) {
     spdlog::warn(
-        "{}: its ids are unique, but the copy is compared by ids only ({}): a row the bulk pass "
-        "copied over a newer one put meanwhile goes unseen",
+        "{}: its ids are unique, but the copy is compared by ids only ({}): a row of an id "
+        "that differs between the copies goes unseen",
         copy->name, why_not);
   }
   return arrow::Status::OK();
