@@ -92,8 +92,7 @@ LocalPuts::SnapshotWait AskSnapshot(const LocalPuts& local, const std::string& n
 // ids and their counts agreeing; only the contents differ.
 arrow::Status CompareUniqueIdsByContent(ShardCopyEnv* copy) {
   std::string why_not;
-  ARROW_ASSIGN_OR_RAISE(std::optional<Json> table, SourceContentTable(*copy, &why_not));
-  copy->content = table.has_value();
+  ARROW_ASSIGN_OR_RAISE(copy->content, SourceOffersContentDigests(*copy, &why_not));
   if (!copy->content) {
     spdlog::warn(
         "{}: its ids are unique, but the copy is compared by ids only ({}): a row of an id "

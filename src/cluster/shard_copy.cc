@@ -736,13 +736,18 @@ Json KeptPlan::ToJson() const {
           {"rows", rows}, {"seconds", seconds}, {"reason", reason}};
 }
 
-arrow::Result<std::optional<Json>> SourceContentTable(const ShardCopyEnv& env,
-                                                      std::string* why_not) {
+namespace {
+
+// The primary's content digest answer for `ids_of` (null: the whole table), or nullopt, saying
+// why in `why_not`, when this node or the primary compares no content digests.
+arrow::Result<std::optional<Json>> SourceContentDigest(const ShardCopyEnv& env,
+                                                       const std::vector<int32_t>* ids_of,
+                                                       std::string* why_not) {
   if (!env.source_content_digest) {
     *why_not = "this node compares no content digests";
     return std::nullopt;
   }
-  auto answer = env.source_content_digest(nullptr, env.timeout);
+  auto answer = env.source_content_digest(ids_of, env.timeout);
   if (!answer.ok() &&
       (WithoutDigests(answer.status()) || IsWithoutContentDigests(answer.status()))) {
     *why_not = "the primary has no content digests (" + answer.status().message() + ")";
@@ -750,6 +755,19 @@ arrow::Result<std::optional<Json>> SourceContentTable(const ShardCopyEnv& env,
   }
   ARROW_RETURN_NOT_OK(answer.status());
   return std::move(*answer);
+}
+
+}  // namespace
+
+arrow::Result<std::optional<Json>> SourceContentTable(const ShardCopyEnv& env,
+                                                      std::string* why_not) {
+  return SourceContentDigest(env, nullptr, why_not);
+}
+
+arrow::Result<bool> SourceOffersContentDigests(const ShardCopyEnv& env, std::string* why_not) {
+  const std::vector<int32_t> no_bucket;
+  ARROW_ASSIGN_OR_RAISE(std::optional<Json> answer, SourceContentDigest(env, &no_bucket, why_not));
+  return answer.has_value();
 }
 
 arrow::Result<KeptPlan> PlanKeptCopy(const ShardCopyEnv& env) {

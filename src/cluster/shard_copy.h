@@ -213,6 +213,12 @@ inline constexpr int32_t kMostDifferingShareToKeep = 2;
 arrow::Result<std::optional<Json>> SourceContentTable(const ShardCopyEnv& env,
                                                       std::string* why_not);
 
+// Whether the primary answers content digests, asked as SourceContentTable asks but for the ids
+// of no bucket: an answer of a few bytes instead of the whole table (its row hashes, computed
+// for it, stay in the primary's digest cache for the comparisons that follow). False, saying
+// why in `why_not`, as SourceContentTable's nullopt.
+arrow::Result<bool> SourceOffersContentDigests(const ShardCopyEnv& env, std::string* why_not);
+
 // Compares the content digests of the primary's copy and this node's (env.source_content_digest):
 // keep when the primary answers version 2 and about 1/kMostDifferingShareToKeep of the copy's
 // rows or fewer differ; purge when the primary is of a build before content digests (its id digest

@@ -575,6 +575,46 @@ TEST(ShardCopy, WithContentDigestsTheReconcileReplacesRowsPutAgainWithOtherConte
   EXPECT_EQ(reconciled->differ, 0);
 }
 
+// The probe before a catch-up of a dataset whose ids are unique asks for the ids of no bucket:
+// an answer of a few bytes, not the whole table; a primary of a build before content digests
+// answers false, saying why; other failures are the probe's.
+TEST(ShardCopy, TheContentDigestProbeAsksForNoBucketsIds) {
+  Copies copies;
+  KeptCopies(copies);
+  ShardCopyEnv env = WithContentDigests(copies);
+  std::vector<std::optional<std::vector<int32_t>>> asked;
+  env.source_content_digest = [&](const std::vector<int32_t>* ids_of,
+                                  std::chrono::milliseconds) -> arrow::Result<Json> {
+    asked.push_back(ids_of ? std::optional(*ids_of) : std::nullopt);
+    return ContentDigestOf(copies.primary, ids_of);
+  };
+  std::string why_not;
+  auto offers = SourceOffersContentDigests(env, &why_not);
+  ASSERT_TRUE(offers.ok()) << offers.status();
+  EXPECT_TRUE(*offers);
+  ASSERT_EQ(asked.size(), 1u);
+  ASSERT_TRUE(asked[0].has_value());
+  EXPECT_TRUE(asked[0]->empty());
+  auto answer = ContentDigestOf(copies.primary, &*asked[0]);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_TRUE(answer->at("ids").empty());  // no id, no bucket sums
+  EXPECT_FALSE(answer->contains("sums"));
+
+  env.source_content_digest = [](const std::vector<int32_t>*,
+                                 std::chrono::milliseconds) -> arrow::Result<Json> {
+    return arrow::Status::Invalid("unknown key 'version' in shard-digest");
+  };
+  offers = SourceOffersContentDigests(env, &why_not);
+  ASSERT_TRUE(offers.ok()) << offers.status();
+  EXPECT_FALSE(*offers);
+  EXPECT_NE(why_not.find("the primary has no content digests"), std::string::npos) << why_not;
+  env.source_content_digest = [](const std::vector<int32_t>*,
+                                 std::chrono::milliseconds) -> arrow::Result<Json> {
+    return arrow::Status::IOError("the primary is gone");
+  };
+  EXPECT_EQ(SourceOffersContentDigests(env, &why_not).status().message(), "the primary is gone");
+}
+
 TEST(ShardCopy, AKeptCopyIsKeptWhenLittleDiffersElsePurged) {
   Copies copies;
   KeptCopies(copies);
