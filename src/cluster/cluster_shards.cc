@@ -174,6 +174,11 @@ CatchupEnv ClusterNode::CatchupEnvironment() {
   if (const char* delay = std::getenv("ARBALEST_TEST_CATCHUP_SCAN_DELAY_MS")) {
     env.scan_delay = std::chrono::milliseconds(std::strtoll(delay, nullptr, 10));
   }
+  // Test-only: a pause before a catch-up's bulk pass counts the rows the node holds (tests of
+  // writes that reach a syncing replica before that).
+  if (const char* delay = std::getenv("ARBALEST_TEST_CATCHUP_START_DELAY_MS")) {
+    env.start_delay = std::chrono::milliseconds(std::strtoll(delay, nullptr, 10));
+  }
   if (const char* hold = std::getenv("ARBALEST_TEST_CATCHUP_HOLD_MS")) {
     env.hold = std::chrono::milliseconds(std::max<int64_t>(1, std::strtoll(hold, nullptr, 10)));
   }

@@ -86,17 +86,19 @@ LocalPuts::SnapshotWait AskSnapshot(const LocalPuts& local, const std::string& n
   return nullptr;
 }
 
-// For a dataset whose ids are unique, after the bulk pass: both reconciles compare by content
-// (copy->content) when the primary offers content digests. Each copy holds an id once, so a
-// row that differs (a put the primary applied and this node did not: never acked) leaves the
-// ids and their counts agreeing; only the contents differ.
-arrow::Status CompareUniqueIdsByContent(ShardCopyEnv* copy) {
+// After the bulk pass: both reconciles compare by content (copy->content) when the primary
+// offers content digests. Copies can agree on every id and its count while holding different
+// rows of it: with unique ids, a put the primary applied and this node did not (never acked);
+// with ids repeated on purpose, also the bulk pass's own matching, which skips one scanned row
+// of an id per row of it held here, whichever row that is (held {b}, the primary's {a, b}: the
+// copy stored b again and lacked a, an acked row).
+arrow::Status CompareByContentWhereOffered(ShardCopyEnv* copy) {
   std::string why_not;
   ARROW_ASSIGN_OR_RAISE(copy->content, SourceOffersContentDigests(*copy, &why_not));
   if (!copy->content) {
     spdlog::warn(
-        "{}: its ids are unique, but the copy is compared by ids only ({}): a row of an id "
-        "that differs between the copies goes unseen",
+        "{}: the copy is compared by ids only ({}): rows of an id that differ between the "
+        "copies while their counts agree go unseen",
         copy->name, why_not);
   }
   return arrow::Status::OK();
@@ -426,6 +428,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
   copy.stopping = &stopping_;
   copy.bulk_batch_delay = env_.bulk_batch_delay;
   copy.scan_delay = env_.scan_delay;
+  copy.start_delay = env_.start_delay;
   copy.source_digest = [&, buckets = copy.digest_buckets](const std::vector<int32_t>* ids_of,
                                                           std::chrono::milliseconds timeout) {
     return env_.action(*source, kShardDigestAction,
@@ -464,8 +467,7 @@ arrow::Result<ShardCatchup::Copied> ShardCatchup::CatchUp(const ShardMap& map, i
     ARROW_ASSIGN_OR_RAISE(copied.bulk_rows, CopyBulk(copy, &copied.adopted, &copied.scan));
   }
   copied.bulk_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (!copy.content && copied.scan.unique_ids)
-    ARROW_RETURN_NOT_OK(CompareUniqueIdsByContent(&copy));
+  if (!copy.content) ARROW_RETURN_NOT_OK(CompareByContentWhereOffered(&copy));
   copied.by_content = copy.content;
   // The copy made durable in a snapshot at once (adopted segments as segment files, rows
   // copied beside them), while the reconcile before the fences runs; waited for before the

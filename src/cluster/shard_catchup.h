@@ -90,6 +90,7 @@ struct CatchupEnv {
   std::chrono::milliseconds bulk_timeout{3600000};  // the bulk pass's scan of the primary
   std::chrono::milliseconds bulk_batch_delay{0};    // ShardCopyEnv::bulk_batch_delay
   std::chrono::milliseconds scan_delay{0};          // ShardCopyEnv::scan_delay
+  std::chrono::milliseconds start_delay{0};         // ShardCopyEnv::start_delay
   std::chrono::milliseconds interval{1000};
   // How long a catch-up that adopted segments waits, before it closes the fences, for the
   // snapshot of the copy it asked for after its bulk pass (LocalPuts::snapshot); past it, the

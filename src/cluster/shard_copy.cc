@@ -568,6 +568,7 @@ Json BulkScan::ToJson() const {
 arrow::Result<int64_t> CopyBulk(const ShardCopyEnv& env, Adopted* adopted, BulkScan* scanned) {
   // Every id deleted here from kRetention before the pass on stays known until it ends.
   const DeletesPinned pinned(env.deletes, env.name);
+  if (env.start_delay.count() > 0) std::this_thread::sleep_for(env.start_delay);
   IdCounts held;
   ARROW_ASSIGN_OR_RAISE(auto own, OwnIds(env));
   if (own) {

@@ -88,6 +88,10 @@ struct ShardCopyEnv {
   // A pause between the adoption of segments and the row scan
   // (ARBALEST_TEST_CATCHUP_SCAN_DELAY_MS: tests that change the primary's segments meanwhile).
   std::chrono::milliseconds scan_delay{0};
+  // A pause before the bulk pass counts the rows this node holds, the node a syncing replica
+  // taking the shard's writes already (ARBALEST_TEST_CATCHUP_START_DELAY_MS: tests of writes
+  // that reach it first, as they reach a catch-up queued behind another shard's).
+  std::chrono::milliseconds start_delay{0};
   // The primary's kShardDigestAction answer for its copy: its bucket table of digest_buckets
   // buckets (ids_of null), or the ids of the buckets `ids_of`; within the timeout. Null: the
   // reconcile pass compares the whole id columns.

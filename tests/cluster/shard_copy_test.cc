@@ -575,7 +575,34 @@ TEST(ShardCopy, WithContentDigestsTheReconcileReplacesRowsPutAgainWithOtherConte
   EXPECT_EQ(reconciled->differ, 0);
 }
 
-// The probe before a catch-up of a dataset whose ids are unique asks for the ids of no bucket:
+// Ids repeated on purpose: the bulk pass skips one scanned row of an id per row of it held here,
+// whichever it is, so a copy holding b (a put received as a syncing replica) of a primary's
+// {a, b} stores b again and lacks a. Ids and counts agree; content digests see it, and the
+// reconcile replaces the id's rows by the primary's.
+TEST(ShardCopy, ARepeatedIdsRowsThatTheBulkPassMatchedWronglyAreReplacedByContent) {
+  const auto copied_wrongly = [](Copies& copies) {
+    copies.primary = {{1, "a"}, {1, "b"}, {2, "p"}};
+    copies.own = {{1, "b"}};
+    ASSERT_TRUE(CopyBulk(copies.Env()).ok());
+    ASSERT_EQ(Sorted(copies.own), (Rows{{1, "b"}, {1, "b"}, {2, "p"}}));
+  };
+  Copies by_ids;
+  copied_wrongly(by_ids);
+  int digest_calls = 0;
+  auto reconciled = Reconcile(WithDigests(by_ids, &digest_calls));
+  ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+  EXPECT_EQ(reconciled->differ, 0);  // unseen
+  Copies by_content;
+  copied_wrongly(by_content);
+  ShardCopyEnv env = WithContentDigests(by_content);
+  env.content = true;
+  reconciled = Reconcile(env);
+  ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+  EXPECT_EQ(reconciled->differ, 1);
+  EXPECT_EQ(Sorted(by_content.own), Sorted(by_content.primary));
+}
+
+// The probe before a catch-up's reconciles asks for the ids of no bucket:
 // an answer of a few bytes, not the whole table; a primary of a build before content digests
 // answers false, saying why; other failures are the probe's.
 TEST(ShardCopy, TheContentDigestProbeAsksForNoBucketsIds) {

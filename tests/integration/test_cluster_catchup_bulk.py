@@ -186,7 +186,7 @@ def test_a_shard_copied_in_bulk_while_its_writes_go_on_catches_up_exactly(tmp_pa
         assert set(only_primary.column("id").to_pylist()) <= held_all
         # Both passes ran: the bulk outlasted the fence's hold, the reconcile pass did not.
         for s in done:
-            assert s["compared_by"] == "ids", s  # ids not unique: compared by id digests
+            assert s["compared_by"] == "content", s  # the primary offers content digests
             assert s["rows_bulk"] > 0
             assert s["bulk_seconds"] * 1000 > HOLD_MS, s
             assert s["fenced_seconds"] * 1000 < HOLD_MS, s
