@@ -13,8 +13,9 @@
 //     bytes: a vector's elements, a string's bytes, a number's; a fixed marker for a null).
 //     Two copies that hold the same rows agree in any row order; an id deleted and put again
 //     with another vector (same ids, same count) changes its bucket. A returning node's kept
-//     copy of a shard needs these (shard_copy.h, PlanKeptCopy); a catch-up of a new replica
-//     compares ids only (its rows all came from the primary or as writes), as version 1.
+//     copy of a shard needs these (shard_copy.h, PlanKeptCopy), and every catch-up uses them
+//     when the primary offers them (shard_catchup.cc: copies can agree on each id and its count
+//     and hold different rows of it); version 1 is for a primary of an older build.
 //   - Action kShardDigestAction, between cluster nodes: the bucket table of this node's copy of
 //     a shard, or the ids of this copy in some buckets (with version 2, each row's content hash
 //     too). The request's "version" (default 1) picks the digest; a node of a build before
