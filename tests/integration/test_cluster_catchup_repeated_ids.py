@@ -18,20 +18,15 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.flight as flight
 
-from arbalest_util import (ServerProcess, make_table, put_table, scan, unique_name, vector_array,
-                           wait_until)
+from arbalest_util import ServerProcess, make_table, put_table, scan, unique_name
+from catchup_race_util import put_during_catchup, start_nodes, with_vectors
 from etcd_util import EtcdProcess
-from test_cluster import DIM, MEMBERSHIP_DEADLINE_S
-from test_cluster_catchup import members, shard_map, status
+from test_cluster import DIM
 
-LEASE_TTL_S = 2
 ROWS = 2_000
 BATCH = 250
 START_DELAY_MS = 4_000
-DEADLINE_S = MEMBERSHIP_DEADLINE_S + 120
 
 
 def rows_of(node, name) -> Counter:
@@ -41,58 +36,20 @@ def rows_of(node, name) -> Counter:
     return Counter(zip(ids, vectors))
 
 
-def with_vectors(table: pa.Table, value: float) -> pa.Table:
-    vectors = np.full((table.num_rows, DIM), value, dtype=np.float32)
-    index = table.schema.get_field_index("vector")
-    return table.set_column(index, "vector", vector_array(vectors))
-
-
 def test_rows_of_repeated_ids_put_before_the_bulk_pass_are_copied_exactly(tmp_path):
     etcd = EtcdProcess(tmp_path).start()
     nodes: dict[str, ServerProcess] = {}
     try:
-        for node_id in ("n0", "n1", "n2"):
-            nodes[node_id] = ServerProcess(tmp_path / node_id, env={
-                "ARBALEST_TEST_CATCHUP_START_DELAY_MS": str(START_DELAY_MS)}, extra_args=[
-                "--cluster-etcd", etcd.url, "--cluster-name", "repeated", "--node-id", node_id,
-                "--cluster-lease-ttl", str(LEASE_TTL_S), "--cluster-search-timeout", "10s",
-                "--cluster-shards", "1"]).start()
-        for node in nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 3, "every member listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
+        nodes = start_nodes(tmp_path, etcd, "repeated",
+                            env={"ARBALEST_TEST_CATCHUP_START_DELAY_MS": str(START_DELAY_MS)})
         name = unique_name("repeated")
         table = make_table(ROWS, d=DIM, rng=np.random.default_rng(5))
         put_table(nodes["n0"].data, name, with_vectors(table, 1.0), batch_size=BATCH)
-        placement = shard_map(nodes["n0"], name)["placement"][0]
-        primary = placement["primary"]
-        victim = next(r for r in placement["replicas"] if r != primary)
-        router = next(n for n in nodes if n != victim)
-        joining = next(n for n in nodes if n not in placement["replicas"])
-
-        nodes[victim].proc.kill()
-        wait_until(lambda: status(nodes[joining]).get("catchup", {}).get("shards", []),
-                   lambda states: any(s["dataset"] == name and s["state"] == "copying"
-                                      for s in states),
-                   "the joining replica's catch-up started", timeout=DEADLINE_S)
         # A second row of every id, put while the catch-up waits to count what it holds.
-        acked = 0
-        for start in range(0, ROWS, BATCH):
-            try:
-                put_table(nodes[router].data, name, with_vectors(table.slice(start, BATCH), 2.0))
-                acked += BATCH
-            except (flight.FlightError, pa.ArrowException):
-                pass  # a put refused while the map changes: its ids are not checked
-        assert acked >= ROWS // 2, acked
-        done = wait_until(
-            lambda: [s for s in status(nodes[joining])["catchup"]["shards"]
-                     if s["dataset"] == name],
-            lambda states: any(s["state"] == "caught_up" for s in states),
-            "the joining replica caught up", timeout=DEADLINE_S)
-        caught_up = next(s for s in done if s["state"] == "caught_up")
-        print(f"catch-up: {caught_up}")
+        roles, acked, caught_up = put_during_catchup(nodes, name, with_vectors(table, 2.0), BATCH)
         assert caught_up["compared_by"] == "content", caught_up
-        on_primary = rows_of(nodes[primary], name)
-        on_joining = rows_of(nodes[joining], name)
+        on_primary = rows_of(nodes[roles.primary], name)
+        on_joining = rows_of(nodes[roles.joining], name)
         assert sum(on_primary.values()) == ROWS + acked
         assert sum(n for (_, v), n in on_primary.items() if v == (2.0,) * DIM) == acked
         missing = on_primary - on_joining

@@ -22,20 +22,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.flight as flight
 
-from arbalest_util import (ServerProcess, action, make_table, put_table, scan, unique_name,
-                           vector_array, wait_until)
+from arbalest_util import ServerProcess, action, make_table, put_table, scan, unique_name
+from catchup_race_util import put_during_catchup, start_nodes, with_vectors
 from etcd_util import EtcdProcess
-from test_cluster import DIM, MEMBERSHIP_DEADLINE_S
-from test_cluster_catchup import members, shard_map, status
+from test_cluster import DIM
+from test_cluster_catchup import shard_map
 
-LEASE_TTL_S = 2
 ROWS = 6_000
 SEGMENT_ROWS = 2_000
 BATCH = 300          # rows per put, and per batch the bulk pass's scan reads
 BULK_DELAY_MS = 200  # per batch the bulk pass reads: about 4 s for the shard
-DEADLINE_S = MEMBERSHIP_DEADLINE_S + 120
 UNIQUE = {"longbow.unique_id": "true"}
 
 
@@ -47,61 +44,29 @@ def rows_by_id(node, name, shard) -> dict[int, tuple]:
     return dict(zip(ids, vectors))
 
 
-def with_vectors(table: pa.Table, value: float) -> pa.Table:
-    vectors = np.full((table.num_rows, DIM), value, dtype=np.float32)
-    index = table.schema.get_field_index("vector")
-    return table.set_column(index, "vector", vector_array(vectors)).replace_schema_metadata(UNIQUE)
+def unique_with_vectors(table: pa.Table, value: float) -> pa.Table:
+    return with_vectors(table, value).replace_schema_metadata(UNIQUE)
 
 
 def test_puts_that_replace_rows_during_a_bulk_copy_are_not_undone_by_it(tmp_path):
     etcd = EtcdProcess(tmp_path).start()
     nodes: dict[str, ServerProcess] = {}
     try:
-        for node_id in ("n0", "n1", "n2"):
-            nodes[node_id] = ServerProcess(tmp_path / node_id, env={
-                "ARBALEST_TEST_CATCHUP_BULK_DELAY_MS": str(BULK_DELAY_MS)}, extra_args=[
-                "--cluster-etcd", etcd.url, "--cluster-name", "upserts", "--node-id", node_id,
-                "--cluster-lease-ttl", str(LEASE_TTL_S), "--cluster-search-timeout", "10s",
-                "--cluster-shards", "1", "--segment-max-bytes", str(SEGMENT_ROWS * DIM * 4),
-                "--segment-merge=false"]).start()
-        for node in nodes.values():
-            wait_until(lambda: members(node), lambda m: len(m) == 3, "every member listed",
-                       timeout=MEMBERSHIP_DEADLINE_S)
+        nodes = start_nodes(tmp_path, etcd, "upserts",
+                            env={"ARBALEST_TEST_CATCHUP_BULK_DELAY_MS": str(BULK_DELAY_MS)},
+                            extra_args=["--segment-max-bytes", str(SEGMENT_ROWS * DIM * 4),
+                                        "--segment-merge=false"])
         name = unique_name("upserted")
         table = make_table(ROWS, d=DIM, rng=np.random.default_rng(11))
-        put_table(nodes["n0"].data, name, with_vectors(table, 1.0), batch_size=BATCH)
+        put_table(nodes["n0"].data, name, unique_with_vectors(table, 1.0), batch_size=BATCH)
         placement = shard_map(nodes["n0"], name)["placement"][0]
         for replica in placement["replicas"]:  # sealed segments are adopted once all is linked
             ready = action(nodes[replica].data, "check_readiness",
                            {"dataset": f"{name}.__shard0", "local_only": True, "wait": 60})[0]
             assert ready["status"] == "READY", ready
-        primary = placement["primary"]
-        victim = next(r for r in placement["replicas"] if r != primary)
-        router = next(n for n in nodes if n != victim)
-        joining = next(n for n in nodes if n not in placement["replicas"])
-
-        nodes[victim].proc.kill()
-        wait_until(lambda: status(nodes[joining]).get("catchup", {}).get("shards", []),
-                   lambda states: any(s["dataset"] == name and s["state"] == "copying"
-                                      for s in states),
-                   "the joining replica's bulk pass under way", timeout=DEADLINE_S)
         # Every id put again, with a new vector, while the scan still streams the old ones.
-        acked = 0
-        for start in range(0, ROWS, BATCH):
-            part = with_vectors(table.slice(start, BATCH), 2.0)
-            try:
-                put_table(nodes[router].data, name, part)
-                acked += part.num_rows
-            except (flight.FlightError, pa.ArrowException):
-                pass  # a put refused while the map changes: its ids are not checked
-        assert acked >= ROWS // 2, acked
-        done = wait_until(
-            lambda: [s for s in status(nodes[joining])["catchup"]["shards"]
-                     if s["dataset"] == name],
-            lambda states: any(s["state"] == "caught_up" for s in states),
-            "the joining replica caught up", timeout=DEADLINE_S)
-        print(f"catch-up: {done}")
-        caught_up = next(s for s in done if s["state"] == "caught_up")
+        roles, acked, caught_up = put_during_catchup(nodes, name,
+                                                     unique_with_vectors(table, 2.0), BATCH)
         assert caught_up["compared_by"] == "content", caught_up
         assert caught_up["segments_adopted"] >= 2, caught_up  # ids unique: adopted all the same
         assert caught_up["rows_scanned"] > 0, caught_up
@@ -112,8 +77,8 @@ def test_puts_that_replace_rows_during_a_bulk_copy_are_not_undone_by_it(tmp_path
                     + caught_up["reconcile_fenced"]["ids_replaced"])
         assert replaced <= ROWS - acked, (replaced, acked, caught_up)
         # Both replicas: the same rows, every id with the vector of its last put.
-        on_primary = rows_by_id(nodes[primary], name, 0)
-        on_joining = rows_by_id(nodes[joining], name, 0)
+        on_primary = rows_by_id(nodes[roles.primary], name, 0)
+        on_joining = rows_by_id(nodes[roles.joining], name, 0)
         assert set(on_primary) == set(range(ROWS))
         stale = sorted(i for i, v in on_joining.items() if v != on_primary.get(i))
         assert on_joining.keys() == on_primary.keys()
@@ -121,8 +86,8 @@ def test_puts_that_replace_rows_during_a_bulk_copy_are_not_undone_by_it(tmp_path
         renewed = sum(v == (2.0,) * DIM for v in on_primary.values())
         assert renewed >= acked, (renewed, acked)
         # Its id map names each id's live row: a put of every id replaces it, on both replicas.
-        put_table(nodes[router].data, name, with_vectors(table, 3.0), batch_size=BATCH)
-        for node in (nodes[primary], nodes[joining]):
+        put_table(nodes[roles.router].data, name, unique_with_vectors(table, 3.0), batch_size=BATCH)
+        for node in (nodes[roles.primary], nodes[roles.joining]):
             assert set(rows_by_id(node, name, 0).values()) == {(3.0,) * DIM}
     finally:
         for node in nodes.values():
