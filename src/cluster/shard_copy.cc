@@ -699,7 +699,10 @@ arrow::Result<Reconciled> Reconcile(const ShardCopyEnv& env, bool fenced) {
     ARROW_ASSIGN_OR_RAISE(int64_t removed, env.local.remove(env.name, ids));
     done.removed += removed;
   }
-  std::unique_ptr<PutSink> sink = env.local.open(env.name, HeldIds::kReplace);
+  // This node's rows of the ids copied were removed above; in a dataset whose ids are unique,
+  // a row of one of them held when the primary's is stored came as a put since (the newer), and
+  // stays (with ids repeated on purpose, every row is stored).
+  std::unique_ptr<PutSink> sink = env.local.open(env.name, HeldIds::kKeep);
   std::shared_ptr<arrow::Schema> schema;
   for (const Json& ids : Chunks(copy)) {
     const Json filters = Json::array({{{"field", "id"}, {"op", "in"}, {"value", ids}}});

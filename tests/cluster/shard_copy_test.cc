@@ -96,18 +96,18 @@ arrow::Result<ScanPart> ScanOf(const Rows& rows, const std::string& ticket,
                   nullptr};
 }
 
-// A put into `rows`; opened with HeldIds::kKeep, a row whose id `rows` holds is left out (as a
-// dataset whose ids are unique does), and the ack counts the rows stored.
+// A put into `rows`; with `keep_held` (HeldIds::kKeep into a dataset whose ids are unique), a
+// row whose id `rows` holds is left out, and the ack counts the rows stored.
 class RowsSink : public PutSink {
  public:
-  RowsSink(Rows* rows, HeldIds held_ids) : rows_(rows), held_ids_(held_ids) {}
+  RowsSink(Rows* rows, bool keep_held) : rows_(rows), keep_held_(keep_held) {}
   arrow::Result<Json> Append(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     const auto& ids = static_cast<const arrow::Int64Array&>(*batch->GetColumnByName("id"));
     const auto& tags = static_cast<const arrow::StringArray&>(*batch->GetColumnByName("tag"));
     int64_t stored = 0;
     for (int64_t row = 0; row < batch->num_rows(); ++row) {
       const int64_t id = ids.Value(row);
-      if (held_ids_ == HeldIds::kKeep &&
+      if (keep_held_ &&
           std::any_of(rows_->begin(), rows_->end(), [&](const Row& r) { return r.first == id; })) {
         continue;
       }
@@ -122,7 +122,7 @@ class RowsSink : public PutSink {
 
  private:
   Rows* rows_;
-  const HeldIds held_ids_;
+  const bool keep_held_;
   int64_t batches_ = 0;
 };
 
@@ -163,7 +163,8 @@ struct Copies {
     };
     env.local.open = [this](const std::string&, HeldIds held_ids) {
       sinks_opened.push_back(held_ids);
-      return std::unique_ptr<PutSink>(std::make_unique<RowsSink>(&own, held_ids));
+      return std::unique_ptr<PutSink>(
+          std::make_unique<RowsSink>(&own, held_ids == HeldIds::kKeep && unique_ids));
     };
     env.local.remove = [this](const std::string&, const Json& ids) -> arrow::Result<int64_t> {
       std::set<int64_t> gone;
@@ -640,6 +641,30 @@ TEST(ShardCopy, TheContentDigestProbeAsksForNoBucketsIds) {
     return arrow::Status::IOError("the primary is gone");
   };
   EXPECT_EQ(SourceOffersContentDigests(env, &why_not).status().message(), "the primary is gone");
+}
+
+// The reconcile removes this node's rows of an id that differs, then stores the primary's by a
+// put that keeps held ids: a put of the id that reaches this node in between is the newer row
+// and stays, in a dataset whose ids are unique.
+TEST(ShardCopy, APutOfAnIdBetweenTheReconcilesRemovalAndItsCopyStays) {
+  Copies copies;
+  copies.unique_ids = true;
+  copies.primary = {{1, "p"}, {2, "p"}};
+  copies.own = {{1, "old"}, {2, "p"}};
+  ShardCopyEnv env = WithContentDigests(copies);
+  env.content = true;
+  const auto remove = env.local.remove;
+  env.local.remove = [&](const std::string& name, const Json& ids) -> arrow::Result<int64_t> {
+    auto removed = remove(name, ids);
+    copies.own.emplace_back(1, "newer");
+    return removed;
+  };
+  auto reconciled = Reconcile(env, /*fenced=*/false);
+  ASSERT_TRUE(reconciled.ok()) << reconciled.status();
+  EXPECT_EQ(reconciled->differ, 1);
+  EXPECT_EQ(reconciled->removed, 1);
+  EXPECT_EQ(copies.sinks_opened, std::vector<HeldIds>{HeldIds::kKeep});
+  EXPECT_EQ(Sorted(copies.own), (Rows{{1, "newer"}, {2, "p"}}));
 }
 
 TEST(ShardCopy, AKeptCopyIsKeptWhenLittleDiffersElsePurged) {
