@@ -42,7 +42,6 @@ PqQuantizer::PqQuantizer(simd::DistanceKind kind, size_t dim, const PqOptions& o
     : m_(options.m),
       dsub_(dim / options.m),
       options_(options),
-      centroids_(dim * kCentroids),
       l2_(simd::GetPqKernels(simd::DistanceKind::kL2Squared)),
       query_(simd::GetPqKernels(kind)) {}
 
@@ -52,6 +51,10 @@ arrow::Status PqQuantizer::Train(const std::vector<const float*>& rows) {
                                   rows.size());
   }
   const size_t n = std::min(rows.size(), options_.training_rows);
+  // The codebooks take dim KiB, allocated once there are rows to learn them from: a dataset
+  // created with PQ holds none until then (a logged create of a wide dataset replayed allocates
+  // nothing for them).
+  centroids_.assign(m_ * dsub_ * kCentroids, 0.0f);
   const size_t threads = std::clamp<size_t>(
       options_.threads > 0 ? options_.threads : std::thread::hardware_concurrency(), 1, m_);
   ForEachTask(m_, static_cast<int>(threads), 1, [&](size_t j) { TrainSubspace(j, rows, n); });
@@ -140,9 +143,9 @@ void PqQuantizer::Distances(const float* table, float constant, const void* cons
 }
 
 arrow::Status PqQuantizer::Restore(std::span<const float> state) {
-  if (state.size() != centroids_.size()) {
+  if (state.size() != m_ * dsub_ * kCentroids) {
     return arrow::Status::Invalid("PQ codebooks of ", state.size(), " floats, want ",
-                                  centroids_.size());
+                                  m_ * dsub_ * kCentroids);
   }
   centroids_.assign(state.begin(), state.end());
   return arrow::Status::OK();

@@ -63,7 +63,7 @@ class PqQuantizer final : public Quantizer {
                  float* out) const override;
 
   // The codebooks: per subspace, [dim / m][256] floats (centroid c's coordinate i at
-  // i * 256 + c), subspace after subspace: 256 dim floats.
+  // i * 256 + c), subspace after subspace: 256 dim floats; none before Train or Restore.
   std::vector<float> State() const override { return centroids_; }
   arrow::Status Restore(std::span<const float> state) override;
 
@@ -80,7 +80,7 @@ class PqQuantizer final : public Quantizer {
 
   size_t m_, dsub_;
   PqOptions options_;
-  std::vector<float> centroids_;  // State() layout
+  std::vector<float> centroids_;  // State() layout; empty until Train or Restore
   simd::PqKernels l2_;            // training and encoding: nearest centroid by L2
   simd::PqKernels query_;         // lookup tables in the index's kind
 };

@@ -160,6 +160,19 @@ TEST(PqQuantizerTest, TrainsOnTheFirstTrainingRowsOnly) {
             Trained(prefix, {.m = 8, .training_rows = 1000})->State());
 }
 
+// The codebooks (dim KiB) are allocated by Train or Restore, not by Make: a dataset created
+// with PQ, or a logged create replayed, holds none before it has rows (a fuzzed log's create of
+// 8.4 million dimensions asked for 8.6 GB at once). A state of another size is refused.
+TEST(PqQuantizerTest, CodebooksAreAllocatedByTrainingOrRestoring) {
+  auto wide = PqQuantizer::Make(DistanceKind::kL2Squared, size_t{1} << 23, {.m = 8}).ValueOrDie();
+  EXPECT_TRUE(wide->State().empty());
+  const testing::Dataset data = testing::ClusteredData(kRows, kDim, 8);
+  EXPECT_EQ(Trained(data, {.m = 8})->State().size(), kDim * PqQuantizer::kCentroids);
+  auto restored = PqQuantizer::Make(DistanceKind::kL2Squared, kDim, {.m = 8}).ValueOrDie();
+  EXPECT_TRUE(restored->Restore(std::vector<float>(kDim)).IsInvalid());
+  EXPECT_TRUE(restored->State().empty());
+}
+
 TEST(PqQuantizerTest, RestoredStateEncodesAndScoresAlike) {
   const testing::Dataset data = testing::ClusteredData(kRows, kDim, 8);
   const std::unique_ptr<PqQuantizer> pq = Trained(data, {.m = 8});
